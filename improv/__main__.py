@@ -1,0 +1,5 @@
+import sys
+
+from improv.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""The `improv` command: `main(argv) -> int`.
+
+Each subcommand lives in `improv/commands/<name>.py` with `configure(parser)` and
+`run(args) -> int`; modules are imported only when their command runs, so `improv ports`
+never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from improv import __version__
+from improv.errors import ImprovError
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="improv",
+        description="A real-time jazz improvisation partner. Start with `improv demo`.",
+    )
+    parser.add_argument("--version", action="version", version=f"improv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except ImprovError as e:
+        print(f"improv {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Flags shared by several subcommands, and turning them into a `Config` and a `Chart`.
+
+Command modules stay light at import time (no torch, no rtmidi): `improv --help` imports
+them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from improv.config import Config, load_config, override
+from improv.core.chart import Chart, load_tune, parse_chart
+from improv.errors import ConfigError
+
+TUNES_DIR = Path(__file__).resolve().parent.parent / "data" / "tunes"
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="a TOML settings file (see configs/default.toml)")
+
+
+def add_harmony_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("harmony")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--chords", metavar="CHART", help='a chart, e.g. "Dm7 G7 | Cmaj7 | %%" (loops)')
+    x.add_argument("--tune", metavar="NAME|FILE", help="a shipped tune (see `improv tunes`) or a .toml file")
+    g.add_argument("--tempo", type=float, metavar="BPM", help="tempo in beats per minute (default 120)")
+    g.add_argument("--swing", type=float, metavar="RATIO", help="long:short eighth ratio (1 straight, 2 triplet)")
+
+
+def add_responder_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("partner")
+    g.add_argument("--responder", choices=("markov", "model"), help="who answers (default markov)")
+    g.add_argument("--seed", type=int, help="random seed, for answers you can reproduce")
+    g.add_argument("--temperature", type=float, help="higher is wilder (default 1.0)")
+    g.add_argument("--bars", type=int, dest="answer_bars", metavar="N",
+                   help="answer length in bars (default: as long as the call)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Config:
+    """The config file (if any) with the command-line flags laid over it."""
+    cfg = load_config(getattr(args, "config", None))
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    cfg = override(cfg, "harmony", chords=get("chords"), tune=get("tune"))
+    if get("chords") is not None:
+        cfg = override(cfg, "harmony", tune="")
+    if get("tune") is not None:
+        cfg = override(cfg, "harmony", chords="")
+    cfg = override(cfg, "timing", tempo=get("tempo"), swing=get("swing"))
+    cfg = override(cfg, "responder", name=get("responder"), seed=get("seed"), temperature=get("temperature"))
+    cfg = override(cfg, "phrase", answer_bars=get("answer_bars"))
+    return cfg
+
+
+def find_tune(name: str) -> Path:
+    """A tune name (`blues-f`) or a path to a .toml file -> the file.
+
+    Raises:
+        ConfigError: naming the tune and listing the shipped ones.
+    """
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise ConfigError(f"tune file {path} not found")
+        return path
+    candidate = TUNES_DIR / f"{name}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(shipped_tunes())
+    raise ConfigError(f"no tune named {name!r}: shipped tunes are {known} (or give a .toml path)")
+
+
+def shipped_tunes() -> list[str]:
+    return sorted(p.stem for p in TUNES_DIR.glob("*.toml"))
+
+
+def chart_from_config(cfg: Config) -> Chart | None:
+    """The chart the session plays over, or None to infer harmony live."""
+    if cfg.harmony.chords:
+        return parse_chart(cfg.harmony.chords, cfg.timing.beats_per_bar)
+    if cfg.harmony.tune:
+        return load_tune(find_tune(cfg.harmony.tune))
+    return None

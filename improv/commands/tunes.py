@@ -1,0 +1,34 @@
+"""`improv tunes`: list the shipped tune charts."""
+
+from __future__ import annotations
+
+import argparse
+
+from improv.commands.common import TUNES_DIR, shipped_tunes
+from improv.core.chart import load_tune
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="show one tune's chart")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else shipped_tunes()
+    for name in names:
+        from improv.commands.common import find_tune
+
+        chart = load_tune(find_tune(name))
+        form = " ".join(s for _, s in chart.sections)
+        tempo = f"{chart.tempo:g} bpm" if chart.tempo else ""
+        print(f"{name:<16} {chart.title:<28} {chart.bars:>3} bars  {form:<10} {tempo}")
+        if args.name:
+            bpb = chart.beats_per_bar
+            for first, sec in chart.sections:
+                print(f"  [{sec}] bar {first + 1}")
+            text = chart.to_text().split(" | ")
+            for i in range(0, len(text), 4):
+                print("   | " + " | ".join(f"{c:<12}" for c in text[i:i + 4]) + " |")
+            del bpb
+    if not names:
+        print(f"no tunes in {TUNES_DIR}")
+    return 0

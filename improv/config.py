@@ -1,0 +1,196 @@
+"""Settings: TOML files -> frozen dataclasses. The dataclass defaults are the single source
+of truth; `configs/default.toml` repeats them with a comment per key.
+
+Unknown keys and wrong types are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from improv.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    api: str = ""  # "", "alsa", "jack", "coremidi", "winmm"; "" = platform default or $IMPROV_MIDI_API
+    input: str = ""  # port index or name substring; "" = first hardware input, else a virtual one
+    output: str = ""  # port index or name substring; "" = built-in synth (or virtual_out)
+    virtual_in: str = "improv in"
+    virtual_out: str = ""  # create a virtual output port with this name ("" = none)
+    thru: bool = True  # pass the player's notes straight to the output
+    player_channel: int = 1  # 1-16, channel of the player's notes on the output
+    partner_channel: int = 2  # 1-16, channel of the partner's notes
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    tempo: float = 120.0  # beats per minute
+    beats_per_bar: int = 4
+    swing: float = 1.0  # long:short ratio of eighth pairs (1.0 straight, 2.0 triplet feel)
+    late_threshold_ms: float = 10.0  # a note later than this is reported...
+    late_policy: str = "drop"  # ...and "drop"ped or "shift"ed to now
+    spin_ms: float = 1.0  # the scheduler sleeps until this close to a deadline, then spins
+
+
+@dataclass(frozen=True)
+class PhraseSettings:
+    gap_beats: float = 1.0  # silence (no key or pedal held) that ends a call
+    end_cc: int = -1  # a CC number that ends the call at once (-1 = none)
+    max_call_bars: int = 8  # a call longer than this is cut and answered
+    answer_on: str = "beat"  # answer starts on the next "beat" or "bar"
+    answer_bars: int = 0  # answer length in bars; 0 = as long as the call
+    max_answer_bars: int = 8
+    on_interrupt: str = "yield"  # player comes back while partner plays: "yield" or "overlap"
+
+
+@dataclass(frozen=True)
+class ResponderSettings:
+    name: str = "markov"  # "markov" (session-learning) or "model" (learned phrase model)
+    seed: int = -1  # -1 = a fresh seed per session
+    temperature: float = 1.0
+    top_p: float = 0.95
+    low: int = 48  # lowest MIDI note the partner plays
+    high: int = 84  # highest MIDI note the partner plays
+    markov_order: int = 3  # longest context the Markov responder matches
+
+
+@dataclass(frozen=True)
+class HarmonySettings:
+    chords: str = ""  # a chart such as "Dm7 G7 | Cmaj7 | %"; "" = use tune or infer live
+    tune: str = ""  # a tune name (see `improv tunes`) or a .toml path
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    enabled: bool = True
+    folder: str = "sessions"
+
+
+@dataclass(frozen=True)
+class Config:
+    midi: MidiSettings = field(default_factory=MidiSettings)
+    timing: TimingSettings = field(default_factory=TimingSettings)
+    phrase: PhraseSettings = field(default_factory=PhraseSettings)
+    responder: ResponderSettings = field(default_factory=ResponderSettings)
+    harmony: HarmonySettings = field(default_factory=HarmonySettings)
+    record: RecordSettings = field(default_factory=RecordSettings)
+
+
+_CHOICES = {
+    ("midi", "api"): ("", "alsa", "jack", "coremidi", "winmm"),
+    ("timing", "late_policy"): ("drop", "shift"),
+    ("phrase", "answer_on"): ("beat", "bar"),
+    ("phrase", "on_interrupt"): ("yield", "overlap"),
+}
+
+
+def _check_value(where: str, value: Any, typ: Any) -> Any:
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        for t in typing.get_args(typ):
+            try:
+                return _check_value(where, value, t)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: expected {typ}, found {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, found {value!r}")
+        args = typing.get_args(typ)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check_value(where, v, args[0]) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, found {len(value)}")
+        return tuple(_check_value(where, v, t) for v, t in zip(value, args))
+    if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if typ is type(None) and value is None:
+        return None
+    if isinstance(typ, type) and isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
+        return value
+    name = getattr(typ, "__name__", str(typ))
+    raise ConfigError(f"{where}: expected {name}, found {value!r} ({type(value).__name__})")
+
+
+def build(cls: type, data: dict, where: str) -> Any:
+    """Turn a (nested) dict into dataclass `cls`, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, found {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+        typ = hints[key]
+        sub = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(typ):
+            kwargs[key] = build(typ, value, sub)
+        else:
+            kwargs[key] = _check_value(sub, value, typ)
+            section = where.rsplit(":", 1)[-1].strip().split(".")[-1].lstrip("-")
+            choices = _CHOICES.get((section, key))
+            if choices and kwargs[key] not in choices:
+                raise ConfigError(f"{sub}: expected one of {choices}, found {kwargs[key]!r}")
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found: pass an existing .toml file (see configs/)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    return build(Config, data, f"{path}:")
+
+
+def override(config: Config, section: str, **values: Any) -> Config:
+    """A copy of `config` with some keys of one section replaced (None values are skipped)."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values:
+        return config
+    current = getattr(config, section)
+    where = f"--{section}"
+    checked = build(type(current), {**dataclasses.asdict(current), **values}, where)
+    return dataclasses.replace(config, **{section: checked})
+
+
+def to_toml(obj: Any, prefix: str = "") -> str:
+    """Write a config dataclass as TOML that `load_config` reads back to an equal value."""
+    lines: list[str] = []
+    tables: list[str] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            name = f"{prefix}{f.name}"
+            tables.append(f"[{name}]\n" + to_toml(value, name + "."))
+        else:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines + ([""] if lines and tables else []) + tables) + ("\n" if lines else "")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)

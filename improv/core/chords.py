@@ -1,0 +1,246 @@
+"""Chord symbols: parse common and WJazzD spellings, format canonically, give pitch classes.
+
+`parse_chord("C-7") == parse_chord("Cm7") == parse_chord("Cmin7")`, and
+`parse_chord(str(chord)) == chord` for every chord (round trip).
+
+WJazzD writes tensions with the accidental *after* the number (`C79b` = C7(b9),
+`C7911#` = C7(9,#11)); common notation puts it before (`C7b9`, `C9#11`). A few strings
+read differently in the two (`C79b13` is C7(b9,13) in WJazzD, C7(9,b13) in common use),
+so `parse_chord` takes a dialect: `"auto"` (common first, WJazzD if that fails) for
+people, `"wjazzd"` for the database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from improv.errors import ChordError
+
+ROOT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+# quality -> (chord-tone intervals, tensions the chord admits without being told).
+QUALITIES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "": ((0, 4, 7), (2, 9)),
+    "m": ((0, 3, 7), (2, 5, 9)),
+    "7": ((0, 4, 7, 10), (2, 9)),
+    "maj7": ((0, 4, 7, 11), (2, 6, 9)),
+    "m7": ((0, 3, 7, 10), (2, 5, 9)),
+    "m7b5": ((0, 3, 6, 10), (2, 5, 8)),
+    "dim": ((0, 3, 6), (2, 5, 8, 11)),
+    "dim7": ((0, 3, 6, 9), (2, 5, 8, 11)),
+    "+": ((0, 4, 8), (2, 6)),
+    "+7": ((0, 4, 8, 10), (2, 6)),
+    "+maj7": ((0, 4, 8, 11), (2, 6)),
+    "6": ((0, 4, 7, 9), (2, 6)),
+    "m6": ((0, 3, 7, 9), (2, 5)),
+    "mmaj7": ((0, 3, 7, 11), (2, 5, 9)),
+    "sus4": ((0, 5, 7), (2, 9, 10)),
+    "7sus4": ((0, 5, 7, 10), (2, 9)),
+    "7alt": ((0, 4, 10), (1, 3, 6, 8)),
+}
+
+# tension name -> interval above the root (semitones, folded into the octave).
+TENSIONS = {"b9": 1, "9": 2, "#9": 3, "11": 5, "#11": 6, "b13": 8, "13": 9}
+_TENSION_ORDER = ("b9", "9", "#9", "11", "#11", "b13", "13")
+
+# Quality spellings, longest first so that e.g. "maj7" wins over "maj". Each maps to a
+# quality and the tensions the spelling implies (C9 = C7 with a 9th).
+_QUALITY_SPELLINGS: list[tuple[str, str, tuple[str, ...]]] = []
+
+
+def _spell(quality: str, tensions: tuple[str, ...], *spellings: str) -> None:
+    for s in spellings:
+        _QUALITY_SPELLINGS.append((s, quality, tensions))
+
+
+_spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)")
+_spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7")
+_spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9")
+_spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^")
+_spell("m7", ("9", "11"), "m11", "-11", "min11", "mi11")
+_spell("m7", ("9",), "m9", "-9", "min9", "mi9")
+_spell("m7", (), "m7", "-7", "min7", "mi7")
+_spell("m6", ("9",), "m69", "-69", "m6/9", "-6/9")
+_spell("m6", (), "m6", "-6", "min6", "mi6")
+_spell("m", (), "m", "-", "min", "mi")
+_spell("dim7", (), "dim7", "o7", "°7")
+_spell("dim", (), "dim", "o", "°")
+_spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7")
+_spell("+7", (), "+7", "aug7", "7#5", "7+5", "7(#5)")
+_spell("+", (), "+", "aug", "#5")
+_spell("7alt", (), "7alt", "alt")
+_spell("7sus4", ("9",), "9sus4", "9sus", "sus79")
+_spell("7sus4", (), "7sus4", "7sus", "sus7", "sus47")
+_spell("sus4", (), "sus4", "sus")
+_spell("6", ("9",), "69", "6/9", "6add9")
+_spell("6", (), "6")
+_spell("7", ("9", "13"), "13")
+_spell("7", ("9", "11"), "11")
+_spell("7", ("9",), "9")
+_spell("7", (), "7", "dom7")
+_spell("", ("9",), "add9", "add2", "2")
+_spell("", (), "", "maj", "M", "major")
+_QUALITY_SPELLINGS.sort(key=lambda t: -len(t[0]))
+
+# How each quality is written canonically (and read back: these are all spellings above).
+_CANONICAL = {
+    "": "", "m": "m", "7": "7", "maj7": "maj7", "m7": "m7", "m7b5": "m7b5", "dim": "dim",
+    "dim7": "dim7", "+": "+", "+7": "+7", "+maj7": "+maj7", "6": "6", "m6": "m6",
+    "mmaj7": "mmaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt",
+}
+
+_TENSION_PREFIX = re.compile(r"(b|#)?(13|11|9)")  # common: accidental before
+_TENSION_SUFFIX = re.compile(r"(13|11|9)(b|#)?")  # WJazzD: accidental after
+
+
+@dataclass(frozen=True, slots=True)
+class Chord:
+    """A chord: root pitch class, a quality from `QUALITIES`, written tensions, bass.
+
+    Attributes:
+        root: pitch class 0-11.
+        quality: a key of `QUALITIES`.
+        tensions: written tensions, a sorted tuple of keys of `TENSIONS`.
+        bass: pitch class of a slash bass, or None.
+    """
+
+    root: int
+    quality: str = ""
+    tensions: tuple[str, ...] = ()
+    bass: int | None = None
+
+    def __str__(self) -> str:
+        s = ROOT_NAMES[self.root] + _CANONICAL[self.quality]
+        if self.tensions:
+            s += "(" + ",".join(self.tensions) + ")"
+        if self.bass is not None:
+            s += "/" + ROOT_NAMES[self.bass]
+        return s
+
+    @property
+    def symbol(self) -> str:
+        return str(self)
+
+    def chord_tones(self) -> frozenset[int]:
+        """Pitch classes of root, 3rd (or sus), 5th and 7th (or 6th)."""
+        return frozenset((self.root + i) % 12 for i in QUALITIES[self.quality][0])
+
+    def tension_tones(self) -> frozenset[int]:
+        """Pitch classes of the 9ths, 11ths and 13ths this chord admits (written or implied)."""
+        ivs = set(QUALITIES[self.quality][1])
+        if {"b9", "#9"} & set(self.tensions):  # an altered 9th rules out the natural one
+            ivs.discard(2)
+        if "b13" in self.tensions:
+            ivs.discard(9)
+        ivs |= {TENSIONS[t] for t in self.tensions}
+        return frozenset((self.root + i) % 12 for i in ivs) - self.chord_tones()
+
+    def scale(self) -> frozenset[int]:
+        """Chord tones and tensions together: the notes that sound 'inside'."""
+        return self.chord_tones() | self.tension_tones()
+
+    def guide_tones(self) -> tuple[int, ...]:
+        """Pitch classes of the 3rd (or 4th) and the 7th (or 6th), where the chord has them."""
+        ivs = QUALITIES[self.quality][0]
+        out = [i for i in ivs if i in (3, 4, 5)] + [i for i in ivs if i in (9, 10, 11)]
+        return tuple((self.root + i) % 12 for i in out)
+
+    def transpose(self, semitones: int) -> "Chord":
+        bass = None if self.bass is None else (self.bass + semitones) % 12
+        return Chord((self.root + semitones) % 12, self.quality, self.tensions, bass)
+
+
+def _parse_root(text: str, i: int = 0) -> tuple[int, int]:
+    """Read a note name at text[i:]: returns (pitch class, index after it)."""
+    if i >= len(text) or text[i].upper() not in _LETTER_PC:
+        raise ValueError("expected a root note A-G")
+    pc = _LETTER_PC[text[i].upper()]
+    i += 1
+    while i < len(text) and text[i] in "b#♭♯":
+        pc += -1 if text[i] in "b♭" else 1
+        i += 1
+    return pc % 12, i
+
+
+def _parse_tensions(text: str, style: str) -> tuple[str, ...] | None:
+    """Read a run of tensions ('b9#11', '911#', '(b9, #11)'); None if it does not read."""
+    text = text.replace("(", "").replace(")", "").replace(",", "").replace(" ", "")
+    text = text.replace("add", "")
+    out: list[str] = []
+    i = 0
+    pattern = _TENSION_PREFIX if style == "prefix" else _TENSION_SUFFIX
+    while i < len(text):
+        m = pattern.match(text, i)
+        if not m:
+            return None
+        acc, num = (m.group(1), m.group(2)) if style == "prefix" else (m.group(2), m.group(1))
+        name = (acc or "") + num
+        if name not in TENSIONS:
+            return None
+        out.append(name)
+        i = m.end()
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
+    """Read a chord symbol. `NC` (no chord) gives None.
+
+    Args:
+        symbol: e.g. `Dm7`, `D-7`, `G7(b9,#11)`, `G7911#`, `Cmaj7/E`, `Bbø`.
+        dialect: `"auto"` (common notation, then WJazzD) or `"wjazzd"` (accidentals
+            after tension numbers).
+
+    Raises:
+        ChordError: the symbol cannot be read; the message names it.
+    """
+    text = symbol.strip()
+    if text.upper() in ("NC", "N.C.", "N.C"):
+        return None
+    try:
+        root, i = _parse_root(text)
+    except ValueError:
+        raise ChordError(f"cannot read chord symbol {symbol!r}: it must start with a root A-G") from None
+    body, bass = text[i:], None
+    if "/" in body:
+        body, _, bass_text = body.rpartition("/")
+        if body.endswith(("6", "m6", "-6")) and bass_text == "9":  # 6/9 is not a slash chord
+            body, bass_text = body + "/9", ""
+        if bass_text:
+            try:
+                bass, j = _parse_root(bass_text)
+            except ValueError:
+                bass, j = None, -1
+            if j != len(bass_text):
+                raise ChordError(f"cannot read chord symbol {symbol!r}: bad bass note {bass_text!r} after '/'")
+    styles = ("suffix", "prefix") if dialect == "wjazzd" else ("prefix", "suffix")
+    for spelling, quality, implied in _QUALITY_SPELLINGS:
+        if not body.startswith(spelling):
+            continue
+        rest = body[len(spelling):]
+        for style in styles:
+            written = _parse_tensions(rest, style)
+            if written is None:
+                continue
+            tens = set(implied) | set(written)
+            if quality == "7alt":
+                tens = set()
+            return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
+    # 'C7b5', 'C7#5b9' and the like: a 7th chord with an altered fifth spelled as a tension.
+    m = re.fullmatch(r"7\(?(b5|#5)(.*)", body)
+    if m:
+        quality = "+7" if m.group(1) == "#5" else "7"
+        written = _parse_tensions(m.group(2), "prefix") or ()
+        tens = set(written) | ({"#11"} if m.group(1) == "b5" else set())
+        return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
+    raise ChordError(
+        f"cannot read chord symbol {symbol!r}: expected a root and a kind such as "
+        "maj7, m7, 7, m7b5, dim7, 6, sus4, 7alt, with tensions like b9 or #11"
+    )
+
+
+def chord_root_name(pc: int) -> str:
+    return ROOT_NAMES[pc % 12]

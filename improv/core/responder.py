@@ -1,0 +1,96 @@
+"""The responder interface: `answer(call, harmony, settings) -> Phrase`, all in beats.
+
+Every partner (the session-learning Markov responder, the learned phrase model) has this
+shape, so the live engine, `improv respond` and the benchmarks treat them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from improv.core.chart import Chart
+from improv.core.notes import Note, Phrase
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the answer must or should do, set by the embrace / guide modes.
+
+    Responders honour these inside their own generation (as a forced opening the rest
+    continues from, or as weights while sampling), never by overwriting notes afterwards.
+
+    Attributes:
+        opening: notes the answer must begin with (starts relative to the answer's start,
+            in beats); the responder continues from them.
+        favour_pcs: pitch classes to prefer while sampling (e.g. an embraced outside note).
+        avoid_pcs: pitch classes to avoid (guide mode steers away from the outside note).
+        strength: how strongly favour/avoid weigh, 0 (ignore) .. 1 (hard).
+    """
+
+    opening: tuple[Note, ...] = ()
+    favour_pcs: frozenset[int] = frozenset()
+    avoid_pcs: frozenset[int] = frozenset()
+    strength: float = 0.5
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """How to answer.
+
+    Attributes:
+        start: where the answer begins on the session timeline, in beats.
+        length: how long the answer lasts, in beats.
+        seed: random seed; the same inputs and seed give the same answer.
+        temperature: sampling temperature (1.0 = as learned).
+        top_p: nucleus sampling mass.
+        low, high: the MIDI range the answer stays in.
+        density: wanted notes per beat, or None to follow the call and the style.
+        beats_per_bar: metre.
+        constraints: the embrace / guide mode's wishes.
+    """
+
+    start: float
+    length: float
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.95
+    low: int = 48
+    high: int = 84
+    density: float | None = None
+    beats_per_bar: int = 4
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """A partner that answers calls. Pure: no clocks, no threads; deterministic per seed."""
+
+    name: str
+
+    def learn(self, call: Phrase, harmony: Chart) -> None:
+        """Hear a call the player played (the Markov responder learns from it)."""
+
+    def answer(self, call: Phrase, harmony: Chart, settings: AnswerSettings) -> Phrase:
+        """The answer: a Phrase with `start == settings.start`, notes inside
+        [0, settings.length) beats, pitches inside [low, high]."""
+        ...
+
+
+def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
+    """Clip notes to the answer's span and range: the common last step of every responder."""
+    out = []
+    for n in notes:
+        if n.start < 0 or n.start >= settings.length - 1e-9:
+            continue
+        pitch = n.pitch
+        if pitch < settings.low:
+            pitch += 12 * -(-(settings.low - pitch) // 12)
+        if pitch > settings.high:
+            pitch -= 12 * -(-(pitch - settings.high) // 12)
+        pitch = max(settings.low, min(settings.high, pitch))  # a range under an octave
+        dur = min(n.duration, settings.length - n.start)
+        if dur <= 0:
+            continue
+        out.append(Note(n.start, pitch, dur, n.velocity))
+    return Phrase.of(out, start=settings.start, length=settings.length)

@@ -1,0 +1,72 @@
+import pytest
+
+from improv.commands.common import find_tune, shipped_tunes
+from improv.core.chart import load_tune, parse_chart, split_bar, tune_from_dict
+from improv.core.chords import parse_chord
+from improv.errors import ChordError, ConfigError
+
+
+def test_bars_split_and_repeat():
+    ch = parse_chart("Dm7 G7 | Cmaj7 | %")
+    assert ch.length == 12
+    assert [str(ch.chord_at(b)) for b in (0, 1.9, 2, 4, 8, 11.9)] == ["Dm7", "Dm7", "G7", "Cmaj7", "Cmaj7", "Cmaj7"]
+
+
+def test_chart_loops():
+    ch = parse_chart("C7 | F7")
+    assert str(ch.chord_at(8 * 10 + 4.5)) == "F7"
+    assert str(ch.chord_at(8 * 3)) == "C7"
+
+
+def test_three_chords_in_a_bar():
+    assert split_bar(3, 4) == [2.0, 1.0, 1.0]
+    assert split_bar(2, 4) == [2.0, 2.0]
+    ch = parse_chart("A7 Bb7 C7")
+    assert [str(ch.chord_at(b)) for b in (0, 1.5, 2, 3)] == ["A7", "A7", "Bb7", "C7"]
+
+
+@pytest.mark.parametrize("text", ["Dm7 G7 | Cmaj7 | Cmaj7", "F7 | Bb7 | F7 | Cm7 F7", "NC | C6(9) | A7(b9,#11) Bb7 C7"])
+def test_text_round_trip(text):
+    ch = parse_chart(text)
+    assert ch.to_text() == text
+    assert parse_chart(ch.to_text()) == ch
+
+
+def test_bad_symbol_names_symbol_and_bar():
+    with pytest.raises(ChordError, match=r"bar 3: .*'Qm7'"):
+        parse_chart("C | F | Qm7")
+
+
+def test_percent_first_is_an_error():
+    with pytest.raises(ChordError, match="previous bar"):
+        parse_chart("% | C")
+
+
+def test_changes_between_crosses_the_loop():
+    ch = parse_chart("C7 | F7")
+    spans = ch.changes_between(6, 10)
+    assert [(s.start, s.duration, str(s.chord)) for s in spans] == [(6, 2, "F7"), (8, 2, "C7")]
+
+
+def test_shipped_tunes_parse():
+    names = shipped_tunes()
+    for needed in ("blues-f", "minor-blues-c", "rhythm-changes-bb", "ii-v-i-major", "dorian-vamp-d", "ballad-eb"):
+        assert needed in names
+    for name in names:
+        ch = load_tune(find_tune(name))
+        assert ch.bars % 4 == 0 and ch.tempo
+    rc = load_tune(find_tune("rhythm-changes-bb"))
+    assert rc.bars == 32 and [s for _, s in rc.sections] == ["A1", "A2", "B", "A2"]
+    assert rc.chord_at(16 * 4) == parse_chord("D7")
+    assert rc.section_at(17 * 4) == "B"
+
+
+def test_tune_errors():
+    with pytest.raises(ConfigError, match="unknown key 'tmpo'"):
+        tune_from_dict({"tmpo": 100, "bars": "C"})
+    with pytest.raises(ConfigError, match="section 'C'"):
+        tune_from_dict({"form": ["A", "C"], "sections": {"A": "C"}})
+    with pytest.raises(ChordError, match="section A: bar 2"):
+        tune_from_dict({"sections": {"A": "C | Zz"}})
+    with pytest.raises(ConfigError, match="no tune named 'nope'"):
+        find_tune("nope")

@@ -1,0 +1,79 @@
+import pytest
+
+from improv.core.chords import Chord, parse_chord
+from improv.errors import ChordError
+
+# (spellings that must all read the same, canonical symbol, chord tones as pitch classes)
+SAME = [
+    (["Cm7", "C-7", "Cmin7", "Cmi7"], "Cm7", {0, 3, 7, 10}),
+    (["Cmaj7", "CΔ7", "Cj7", "CM7", "Cma7", "CΔ"], "Cmaj7", {0, 4, 7, 11}),
+    (["Cm7b5", "Cø", "Cø7", "C-7b5"], "Cm7b5", {0, 3, 6, 10}),
+    (["C7alt", "Calt"], "C7alt", {0, 4, 10}),
+    (["C7b9", "C79b", "C7(b9)"], "C7(b9)", {0, 4, 7, 10}),
+    (["C7#11", "C711#", "C7(#11)"], "C7(#11)", {0, 4, 7, 10}),
+    (["C9#11", "C7911#", "C7(9,#11)"], "C7(9,#11)", {0, 4, 7, 10}),
+    (["C6"], "C6", {0, 4, 7, 9}),
+    (["C-6", "Cm6", "Cmin6"], "Cm6", {0, 3, 7, 9}),
+    (["Co7", "Cdim7", "C°7"], "Cdim7", {0, 3, 6, 9}),
+    (["Co", "Cdim"], "Cdim", {0, 3, 6}),
+    (["Csus4", "Csus"], "Csus4", {0, 5, 7}),
+    (["C7sus4", "Csus7", "C7sus"], "C7sus4", {0, 5, 7, 10}),
+    (["C-j7", "Cm(maj7)", "CmMaj7".replace("Maj", "M")], "Cmmaj7", {0, 3, 7, 11}),
+    (["C+7", "C7#5", "Caug7"], "C+7", {0, 4, 8, 10}),
+    (["C9", "C79"], "C7(9)", {0, 4, 7, 10}),
+    (["C69", "C6/9"], "C6(9)", {0, 4, 7, 9}),
+    (["C", "Cmaj"], "C", {0, 4, 7}),
+    (["C-", "Cm"], "Cm", {0, 3, 7}),
+    (["Cmaj7/E", "Cj7/E"], "Cmaj7/E", {0, 4, 7, 11}),
+    (["Bb7", "A#7"], "Bb7", {10, 2, 5, 8}),
+    (["F#m7", "Gb-7"], "F#m7", {6, 9, 1, 4}),
+]
+
+
+@pytest.mark.parametrize("spellings,canonical,tones", SAME)
+def test_spellings_read_the_same_and_round_trip(spellings, canonical, tones):
+    chords = [parse_chord(s) for s in spellings]
+    assert all(c == chords[0] for c in chords), spellings
+    assert str(chords[0]) == canonical
+    assert parse_chord(str(chords[0])) == chords[0]
+    assert set(chords[0].chord_tones()) == tones
+
+
+@pytest.mark.parametrize("symbol,expected", [
+    ("G79b13", "G7(9,b13)"),  # common notation: accidental before the number
+    ("G79b13b", "G7(b9,b13)"),
+])
+def test_auto_dialect(symbol, expected):
+    assert str(parse_chord(symbol)) == expected
+
+
+def test_wjazzd_dialect_reads_accidentals_after_numbers():
+    assert str(parse_chord("A79b13", "wjazzd")) == "A7(b9,13)"
+    assert str(parse_chord("D79#11#", "wjazzd")) == "D7(#9,#11)"
+    assert str(parse_chord("Csus7913", "wjazzd")) == "C7sus4(9,13)"
+
+
+def test_no_chord():
+    assert parse_chord("NC") is None
+
+
+@pytest.mark.parametrize("bad", ["", "H7", "Cxyz", "C7/Q", "Cm7#13"])
+def test_unreadable_symbols_name_themselves(bad):
+    with pytest.raises(ChordError) as e:
+        parse_chord(bad)
+    assert repr(bad) in str(e.value)
+
+
+def test_tensions():
+    assert 6 in parse_chord("C7#11").tension_tones()  # F# over C7#11 is a tension
+    assert 1 not in parse_chord("Cmaj7").scale()  # C# over Cmaj7 is outside
+    assert 2 not in parse_chord("C7b9").tension_tones()  # b9 rules out the natural 9
+    assert parse_chord("G7").guide_tones() == (11, 5)
+
+
+def test_all_roots_round_trip():
+    for root in range(12):
+        for quality in ("", "m", "7", "maj7", "m7", "m7b5", "dim7", "6", "m6", "7sus4", "7alt", "+7"):
+            c = Chord(root, quality)
+            assert parse_chord(str(c)) == c
+            assert c.transpose(12) == c
