@@ -1,0 +1,149 @@
+"""Phrase segmentation, fed readable event tuples; no clocks, no sleeping."""
+
+import pytest
+
+from improv.core.segment import Segmenter, SegmentSettings, whole_bars
+
+
+def feed(seg, events):
+    """Events: ("on", pitch, beat[, vel]), ("off", pitch, beat), ("cc", num, value, beat),
+    ("tick", beat). Returns the calls completed, in order."""
+    calls = []
+    for ev in events:
+        kind = ev[0]
+        if kind == "on":
+            c = seg.note_on(ev[1], ev[2], ev[3] if len(ev) > 3 else 80)
+        elif kind == "off":
+            c = seg.note_off(ev[1], ev[2])
+        elif kind == "cc":
+            c = seg.control(ev[1], ev[2], ev[3])
+        else:
+            c = seg.tick(ev[1])
+        if c is not None:
+            calls.append(c)
+    return calls
+
+
+def notes_of(call):
+    return [(n.pitch, round(n.start, 6), round(n.duration, 6)) for n in call.phrase.notes]
+
+
+def test_gap_ends_call_with_relative_notes_and_answer_on_next_beat():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, [("on", 60, 0.5), ("off", 60, 1.0), ("on", 64, 1.0), ("off", 64, 2.25),
+                       ("tick", 3.0), ("tick", 3.25)])
+    assert len(calls) == 1
+    c = calls[0]
+    assert c.phrase.start == 0.5
+    assert notes_of(c) == [(60, 0.0, 0.5), (64, 0.5, 1.25)]
+    assert c.reason == "gap" and c.ended == 2.25 and c.detected == 3.25
+    assert c.answer_start == 4.0  # next beat after 3.25 (+ lead)
+    assert c.answer_length == 4.0 and c.bars == 1
+
+
+def test_no_call_before_the_gap_has_passed():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    assert feed(seg, [("on", 60, 0.0), ("off", 60, 1.0), ("tick", 1.9)]) == []
+    assert seg.in_call
+
+
+def test_answer_on_bar_and_length_rounds_up_to_whole_bars():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, answer_on="bar"))
+    calls = feed(seg, [("on", 60, 0.0), ("off", 60, 5.0), ("tick", 6.5)])
+    assert calls[0].answer_start == 8.0
+    assert calls[0].answer_length == 8.0 and calls[0].bars == 2
+
+
+def test_answer_bars_overrides_and_max_answer_caps():
+    over = Segmenter(SegmentSettings(answer_bars=3))
+    assert feed(over, [("on", 60, 0.0), ("off", 60, 1.0), ("tick", 2.0)])[0].answer_length == 12.0
+    capped = Segmenter(SegmentSettings(max_answer_bars=2, max_call_bars=8))
+    c = feed(capped, [("on", 60, 0.0), ("off", 60, 15.0), ("tick", 16.0)])[0]
+    assert c.bars == 4 and c.answer_length == 8.0
+
+
+def test_lead_keeps_the_answer_off_the_detection_instant():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, lead_beats=0.1))
+    c = feed(seg, [("on", 60, 0.0), ("off", 60, 3.0), ("tick", 4.0)])[0]
+    assert c.detected == 4.0 and c.answer_start == 5.0
+
+
+def test_sustain_pedal_counts_as_held():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, [("cc", 64, 127, 0.0), ("on", 60, 0.0), ("off", 60, 0.5), ("tick", 3.0)])
+    assert calls == []
+    calls = feed(seg, [("cc", 64, 0, 3.0), ("tick", 3.9)])
+    assert calls == []
+    calls = feed(seg, [("tick", 4.0)])
+    assert len(calls) == 1 and calls[0].ended == 3.0
+    assert notes_of(calls[0]) == [(60, 0.0, 0.5)]  # the note keeps its key length
+
+
+def test_end_of_call_cc_cuts_at_once_and_closes_held_notes():
+    seg = Segmenter(SegmentSettings(end_cc=20))
+    calls = feed(seg, [("on", 60, 0.0), ("on", 64, 1.0), ("off", 60, 1.5), ("cc", 20, 127, 2.0)])
+    assert len(calls) == 1
+    c = calls[0]
+    assert c.reason == "cc" and c.ended == 2.0
+    assert notes_of(c) == [(60, 0.0, 1.5), (64, 1.0, 1.0)]
+    # the release of the note held across the cut starts nothing new
+    assert feed(seg, [("off", 64, 2.5), ("tick", 10.0)]) == []
+
+
+def test_other_cc_or_low_value_does_not_end_the_call():
+    seg = Segmenter(SegmentSettings(end_cc=20))
+    assert feed(seg, [("on", 60, 0.0), ("cc", 20, 10, 0.5), ("cc", 1, 127, 0.6)]) == []
+
+
+def test_max_call_bars_forces_a_cut_with_held_notes_ending_there():
+    seg = Segmenter(SegmentSettings(max_call_bars=1, gap_beats=1.0))
+    calls = feed(seg, [("on", 60, 1.0), ("on", 67, 3.0), ("tick", 4.9), ("tick", 5.0)])
+    assert len(calls) == 1
+    c = calls[0]
+    assert c.reason == "max" and c.ended == 5.0
+    assert notes_of(c) == [(60, 0.0, 4.0), (67, 2.0, 2.0)]
+    assert c.answer_start == 6.0 and c.answer_length == 4.0
+
+
+def test_a_note_after_a_cut_starts_the_next_call():
+    seg = Segmenter(SegmentSettings(gap_beats=0.5))
+    calls = feed(seg, [("on", 60, 0.0), ("off", 60, 1.0), ("tick", 1.5),
+                       ("on", 62, 4.0), ("off", 62, 4.5), ("tick", 5.0)])
+    assert [c.phrase.start for c in calls] == [0.0, 4.0]
+    assert notes_of(calls[1]) == [(62, 0.0, 0.5)]
+
+
+def test_event_arriving_after_the_gap_closes_the_previous_call_first():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, [("on", 60, 0.0), ("off", 60, 1.0), ("on", 62, 3.0)])
+    assert len(calls) == 1 and notes_of(calls[0]) == [(60, 0.0, 1.0)]
+    assert seg.in_call
+
+
+def test_velocity_zero_is_a_release_and_restrike_closes_the_old_note():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, [("on", 60, 0.0), ("on", 60, 0.5), ("on", 60, 1.0, 0), ("tick", 2.0)])
+    assert notes_of(calls[0]) == [(60, 0.0, 0.5), (60, 0.5, 0.5)]
+
+
+def test_a_flood_is_capped_and_counted():
+    seg = Segmenter(SegmentSettings(max_call_notes=10, gap_beats=1.0))
+    events = []
+    for i in range(50):
+        events += [("on", 40 + i % 40, i * 0.01), ("off", 40 + i % 40, i * 0.01 + 0.005)]
+    calls = feed(seg, events + [("tick", 3.0)])
+    assert len(calls[0].phrase.notes) == 10 and seg.dropped == 40
+
+
+def test_pedal_alone_is_not_a_call():
+    seg = Segmenter(SegmentSettings())
+    assert feed(seg, [("cc", 64, 127, 0.0), ("cc", 64, 0, 1.0), ("tick", 9.0)]) == []
+
+
+def test_whole_bars():
+    assert [whole_bars(x, 4) for x in (0.0, 0.5, 4.0, 4.01, 8.0)] == [1, 1, 1, 2, 2]
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError):
+        SegmentSettings(answer_on="later")
