@@ -1,0 +1,69 @@
+"""The JACK measuring clients (improv/live/jackprobe.py) and the test helpers built on them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from improv.errors import PortError
+from improv.live.jackprobe import Arrival, Patchbay, Player, Listener, sounding_notes
+from jackutil import note_events, require_jack, unique
+
+
+def arr(*msgs: tuple[int, ...]) -> list[Arrival]:
+    return [Arrival(float(i), m) for i, m in enumerate(msgs)]
+
+
+@pytest.mark.parametrize("msgs, left", [
+    ([], {}),
+    ([(0x90, 60, 90), (0x80, 60, 0)], {}),
+    ([(0x91, 60, 90), (0x91, 60, 0)], {}),                        # note-on velocity 0 is a note-off
+    ([(0x90, 60, 90)], {(1, 60): 1}),
+    ([(0x90, 60, 90), (0x81, 60, 0)], {(1, 60): 1}),               # an off on another channel does not count
+    ([(0x90, 60, 90), (0x90, 60, 90), (0x80, 60, 0)], {(1, 60): 1}),
+    ([(0x91, 60, 90), (0x91, 64, 90), (0xB1, 123, 0)], {}),        # all notes off clears the channel
+    ([(0x91, 60, 90), (0x90, 64, 90), (0xB1, 123, 0)], {(1, 64): 1}),
+    ([(0x90, 60, 90), (0xB0, 120, 0)], {}),                       # all sound off too
+    ([(0x80, 60, 0), (0x90, 60, 90)], {(1, 60): 1}),               # a stray off before the on does not cancel it
+])
+def test_sounding_notes(msgs, left):
+    assert sounding_notes(arr(*msgs)) == left
+
+
+def test_note_events_orders_offs_first_at_equal_times():
+    ev = note_events([(60, 0, 1), (62, 1, 1)], tempo=120, channel=2)
+    assert ev == [(0.0, [0x91, 60, 90]), (0.5, [0x81, 60, 0]), (0.5, [0x91, 62, 90]), (1.0, [0x81, 62, 0])]
+
+
+@pytest.mark.jack
+def test_player_to_listener_over_jack():
+    require_jack()
+    with Patchbay(unique("t-patch")) as pb:
+        player, listener = Player(unique("t-player")), Listener(unique("t-listener"))
+        try:
+            src = pb.wait_for(f"{player.client}:out", inputs=False, timeout=5)
+            dst = pb.wait_for(f"{listener.client}:in", inputs=True, timeout=5)
+            pb.connect(src, dst)
+            pb.connect(src, dst)  # connecting twice is fine
+            assert pb.period > 0 and pb.rate > 0
+            msgs = [[0x90, 60, 100], [0x80, 60, 0], [0xF0, 1, 2, 3, 0xF7], [0xB0, 64, 127]]
+            times = player.play([(0.01 * i, m) for i, m in enumerate(msgs)])
+            assert listener.wait(lambda a: len(a) >= len(msgs), timeout=5)
+            got = listener.arrivals
+            assert [a.data for a in got] == [tuple(m) for m in msgs]
+            assert all(a.t >= t for a, t in zip(got, times))  # the same clock on both ends
+        finally:
+            player.close()
+            listener.close()
+        assert pb.wait_gone(dst, inputs=True, timeout=5)
+
+
+@pytest.mark.jack
+def test_wait_for_a_missing_port_is_bounded():
+    require_jack()
+    with Patchbay(unique("t-patch")) as pb:
+        t = time.monotonic()
+        with pytest.raises(PortError, match="no JACK MIDI input port 'no-such-port"):
+            pb.wait_for("no-such-port-xyz", inputs=True, timeout=0.3)
+        assert time.monotonic() - t < 5
