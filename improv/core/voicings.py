@@ -151,6 +151,8 @@ def next_voicing(chord: Chord, prev: Voicing | None = None, style: str = "rootle
     Ties go to the voicing nearer the centre of the register, so the comping does not
     drift up or down over a long tune.
     """
+    if style not in REGISTERS:
+        raise ValueError(f"voicing style must be one of {STYLES}, got {style!r}")
     reg = REGISTERS[style]
     cands = candidates(chord, style, reg)
     if not cands:  # cannot happen with the shipped registers; keep a musician safe anyway
