@@ -1,0 +1,104 @@
+"""The classifier, pinned on hand-written cases: (pitch, start, duration[, velocity]) tuples."""
+
+from improv.core.chart import parse_chart, single_chord_chart
+from improv.core.chords import parse_chord
+from improv.core.hearing import (
+    APPROACH, CHORD, FREE, OUTSIDE, TENSION, classify_pitch, hear, metric_weight, most_salient,
+)
+from improv.core.notes import Phrase
+
+CMAJ7 = parse_chart("Cmaj7")
+
+
+def kinds(call, chart=CMAJ7):
+    return [h.kind for h in hear(call, chart)]
+
+
+def test_c_sharp_over_cmaj7_on_beat_1_held_two_beats_is_outside_and_salient():
+    call = Phrase.of([(61, 0, 2), (62, 2, 1), (64, 3, 1)])
+    h = hear(call, CMAJ7)[0]
+    assert h.kind == OUTSIDE
+    assert h.salience >= 0.7
+    assert "long" in h.reasons and "beat 1" in h.reasons
+    assert (h.bar, h.beat, h.pitch) == (0, 0.0, 61)
+    assert most_salient(hear(call, CMAJ7)) == h
+
+
+def test_chromatic_passing_sixteenth_is_an_approach():
+    # D Eb E on sixteenths: Eb passes from D to E.
+    call = Phrase.of([(62, 0, 0.25), (63, 0.25, 0.25), (64, 0.5, 0.5)])
+    heard = hear(call, CMAJ7)
+    assert heard[1].kind == APPROACH
+    assert heard[1].salience == 0.0
+    assert most_salient(heard) is None
+
+
+def test_f_sharp_over_c7_sharp11_is_a_tension():
+    call = Phrase.of([(66, 0, 2)])
+    assert kinds(call, parse_chart("C7#11")) == [TENSION]
+    # ...but over a plain C7 it is outside
+    assert kinds(call, parse_chart("C7")) == [OUTSIDE]
+
+
+def test_chord_tone_is_a_chord_tone():
+    call = Phrase.of([(64, 0, 1), (67, 1, 1), (71, 2, 1), (60, 3, 1)])
+    assert kinds(call) == [CHORD] * 4
+    assert all(h.salience == 0.0 for h in hear(call, CMAJ7))
+
+
+def test_tension_and_no_chord():
+    assert classify_pitch(62, parse_chord("Cmaj7")) == TENSION
+    assert kinds(Phrase.of([(61, 0, 1)]), single_chord_chart(None)) == [FREE]
+
+
+def test_long_neighbour_that_resolves_late_is_not_an_approach():
+    # C# held two beats, then D: it resolves, but not within a beat.
+    assert kinds(Phrase.of([(61, 0, 2), (62, 2, 1)])) == [OUTSIDE, TENSION]
+
+
+def test_neighbour_that_leaps_away_is_outside():
+    assert kinds(Phrase.of([(63, 0, 0.5), (67, 0.5, 0.5)])) == [OUTSIDE, CHORD]
+
+
+def test_approach_resolves_to_the_next_chord():
+    # Db on beat 4 of a C7 bar resolves down to C, the 5th of F: an approach across the barline.
+    chart = parse_chart("C7 | Fmaj7")
+    assert kinds(Phrase.of([(61, 3.5, 0.5), (60, 4, 1)]), chart) == [APPROACH, CHORD]
+
+
+def test_salience_orders_metric_duration_velocity_and_repetition():
+    def sal(call):
+        return [h.salience for h in hear(call, CMAJ7) if h.kind == OUTSIDE]
+
+    beat1 = sal(Phrase.of([(61, 0, 1), (67, 1, 1), (64, 2, 2)]))[0]
+    beat3 = sal(Phrase.of([(64, 0, 1), (60, 1, 1), (61, 2, 1), (67, 3, 1)]))[0]
+    beat2 = sal(Phrase.of([(64, 0, 1), (61, 1, 1), (67, 2, 1), (60, 3, 1)]))[0]
+    offbeat = sal(Phrase.of([(64, 0, 1), (61, 1.5, 0.5), (67, 3, 1)]))[0]
+    assert beat1 > beat3 > beat2 > offbeat
+    short = sal(Phrase.of([(61, 0, 0.5), (67, 0.5, 1)]))[0]
+    assert beat1 > short
+    loud = hear(Phrase.of([(61, 2, 1, 110), (64, 0, 1, 70), (60, 1, 1, 70), (67, 3, 1, 70)]), CMAJ7)
+    soft = hear(Phrase.of([(61, 2, 1, 60), (64, 0, 1, 70), (60, 1, 1, 70), (67, 3, 1, 70)]), CMAJ7)
+    hl = next(h for h in loud if h.pitch == 61)
+    hs = next(h for h in soft if h.pitch == 61)
+    assert hl.salience > hs.salience and "accented" in hl.reasons and "accented" not in hs.reasons
+    twice = hear(Phrase.of([(61, 1, 0.5), (64, 1.5, 1), (73, 3, 0.5), (72, 3.5, 0.5)]), CMAJ7)
+    assert twice[0].kind == OUTSIDE and "repeated" in twice[0].reasons
+
+
+def test_positions_are_on_the_session_timeline():
+    call = Phrase.of([(61, 0.5, 1)], start=16.0)
+    h = hear(call, parse_chart("Dm7 | G7 | Cmaj7 | %"))[0]
+    assert (h.bar, h.beat, h.onset) == (4, 0.5, 16.5)
+    assert str(h.chord) == "Dm7"  # the chart loops: bar 5 is bar 1 again
+
+
+def test_metric_weights():
+    assert metric_weight(0.0)[1] == "beat 1" and metric_weight(2.05)[1] == "beat 3"
+    assert metric_weight(1.0)[0] < metric_weight(2.0)[0] < metric_weight(0.0)[0]
+    assert metric_weight(0.5)[0] < metric_weight(3.0)[0]
+    assert metric_weight(0.25)[0] < metric_weight(0.5)[0]
+
+
+def test_empty_call():
+    assert hear(Phrase.of([]), CMAJ7) == ()
