@@ -82,7 +82,7 @@ def test_salience_orders_metric_duration_velocity_and_repetition():
     hl = next(h for h in loud if h.pitch == 61)
     hs = next(h for h in soft if h.pitch == 61)
     assert hl.salience > hs.salience and "accented" in hl.reasons and "accented" not in hs.reasons
-    twice = hear(Phrase.of([(61, 1, 0.5), (64, 1.5, 1), (73, 3, 0.5), (72, 3.5, 0.5)]), CMAJ7)
+    twice = hear(Phrase.of([(61, 1, 0.5), (64, 1.5, 1), (73, 3, 0.5), (76, 3.5, 0.5)]), CMAJ7)
     assert twice[0].kind == OUTSIDE and "repeated" in twice[0].reasons
 
 
