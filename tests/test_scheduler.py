@@ -1,0 +1,158 @@
+"""The scheduler, driven by a ManualClock: deadlines, late policy, cancel, no lost note-offs."""
+
+import time
+
+import pytest
+
+from improv.live.clock import ManualClock, RealClock
+from improv.live.scheduler import Scheduler
+
+
+class FakeSink:
+    """Records (time, type, pitch) of everything it is sent."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append((round(self.clock.now(), 6), msg.type, msg.note, msg.channel))
+
+
+def make(policy="drop", threshold=10.0):
+    clock = ManualClock(100.0)
+    sink = FakeSink(clock)
+    recorded = []
+    s = Scheduler(clock, sink.send, late_threshold_ms=threshold, late_policy=policy,
+                  on_sent=lambda m, t: recorded.append((m.type, t)))
+    return clock, sink, s, recorded
+
+
+def balanced(sent):
+    """Every note-on sent has a later note-off, and nothing is left sounding."""
+    sounding = {}
+    for _, kind, pitch, ch in sent:
+        key = (ch, pitch)
+        if kind == "note_on":
+            sounding[key] = sounding.get(key, 0) + 1
+        else:
+            assert sounding.get(key, 0) > 0, f"note-off without note-on: {key}"
+            sounding[key] -= 1
+    return all(v == 0 for v in sounding.values())
+
+
+def test_notes_go_out_at_their_deadlines_offs_before_ons():
+    clock, sink, s, rec = make()
+    s.play([(100.5, 101.0, 1, 60, 90), (101.0, 101.5, 1, 62, 90)])
+    assert s.poll() == 0
+    clock.set(100.5)
+    s.poll()
+    clock.set(101.0)
+    s.poll()
+    clock.set(101.5)
+    s.poll()
+    assert sink.sent == [(100.5, "note_on", 60, 1), (101.0, "note_off", 60, 1),
+                         (101.0, "note_on", 62, 1), (101.5, "note_off", 62, 1)]
+    assert rec == [("note_on", 100.5), ("note_off", 101.0), ("note_on", 101.0), ("note_off", 101.5)]
+    assert not s.busy()
+    med, p99, n = s.timing_ms()
+    assert (med, p99, n) == (0.0, 0.0, 2)
+
+
+def test_timing_error_is_measured_against_the_deadline():
+    clock, sink, s, _ = make(threshold=50.0)
+    s.play([(100.5, 101.0, 0, 60, 90)])
+    clock.set(100.503)
+    s.poll()
+    med, p99, n = s.timing_ms()
+    assert n == 1 and med == pytest.approx(3.0) and p99 == pytest.approx(3.0)
+    assert s.late == 0
+
+
+def test_late_notes_are_dropped_with_their_offs_never_bunched():
+    clock, sink, s, _ = make("drop")
+    s.play([(100.1, 100.2, 0, 60, 90), (100.2, 100.3, 0, 62, 90), (100.3, 100.6, 0, 64, 90)])
+    clock.set(100.305)  # the thread stalled: two notes are late, the third just due
+    s.poll()
+    clock.set(101.0)
+    s.poll()
+    assert sink.sent == [(100.305, "note_on", 64, 0), (101.0, "note_off", 64, 0)]
+    assert s.late == 2 and s.dropped == 2
+
+
+def test_shift_plays_only_the_newest_late_note_now_keeping_its_length():
+    clock, sink, s, _ = make("shift")
+    s.play([(100.1, 100.2, 0, 60, 90), (100.2, 100.4, 0, 62, 90), (100.6, 100.7, 0, 65, 90)])
+    clock.set(100.25)
+    s.poll()
+    assert sink.sent == [(100.25, "note_on", 62, 0)]
+    assert s.dropped == 1 and s.late == 2
+    clock.set(100.4)  # the original off time: the shifted note still sounds
+    s.poll()
+    assert len(sink.sent) == 1
+    for t in (100.45, 100.6, 100.7):
+        clock.set(t)
+        s.poll()
+    assert sink.sent[1] == (100.45, "note_off", 62, 0)
+    assert sink.sent[2] == (100.6, "note_on", 65, 0)
+    assert balanced(sink.sent) and not s.busy()
+
+
+def test_late_offs_always_go_out():
+    clock, sink, s, _ = make()
+    s.play([(100.1, 100.2, 0, 60, 90)])
+    clock.set(100.1)
+    s.poll()
+    clock.set(105.0)  # a long stall before the off
+    s.poll()
+    assert sink.sent[-1] == (105.0, "note_off", 60, 0)
+
+
+def test_cancel_releases_sounding_and_forgets_pending():
+    clock, sink, s, _ = make()
+    s.play([(100.1, 100.5, 0, 60, 90), (100.2, 100.6, 0, 64, 90), (100.7, 100.8, 0, 67, 90)])
+    for t in (100.1, 100.2):
+        clock.set(t)
+        s.poll()
+    assert s.busy()
+    gen = s.generation
+    assert s.cancel() == 2
+    assert not s.busy()
+    clock.set(102.0)
+    s.poll()
+    assert [(k, p) for _, k, p, _ in sink.sent] == [("note_on", 60), ("note_on", 64),
+                                                    ("note_off", 60), ("note_off", 64)]
+    # an answer computed for the old generation is refused
+    assert not s.play([(102.5, 103.0, 0, 60, 90)], generation=gen)
+    assert s.play([(102.5, 103.0, 0, 60, 90)], generation=s.generation)
+
+
+def test_same_pitch_reused_keeps_pairs_in_order():
+    clock, sink, s, _ = make()
+    s.play([(100.0, 100.5, 0, 60, 90), (100.5, 101.0, 0, 60, 90)])
+    for t in (100.0, 100.5, 101.0):
+        clock.set(t)
+        s.poll()
+    assert [k for _, k, _, _ in sink.sent] == ["note_on", "note_off", "note_on", "note_off"]
+
+
+def test_bad_policy():
+    with pytest.raises(ValueError):
+        Scheduler(ManualClock(), lambda m: None, late_policy="bunch")
+
+
+def test_thread_sends_everything_and_close_leaves_nothing_sounding():
+    clock = RealClock(spin_ms=0.5)
+    sink = FakeSink(clock)
+    s = Scheduler(clock, sink.send, late_threshold_ms=1000.0)
+    s.start()
+    t0 = clock.now() + 0.02
+    s.play([(t0 + i * 0.005, t0 + i * 0.005 + 0.02, 0, 60 + i, 90) for i in range(10)])
+    s.play([(t0 + 10.0, t0 + 11.0, 0, 40, 90)])  # far in the future: still pending at close
+    deadline = time.monotonic() + 5.0
+    while sum(1 for e in sink.sent if e[1] == "note_off") < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    s.close()
+    assert sum(1 for e in sink.sent if e[1] == "note_on") == 10
+    assert balanced(sink.sent)
+    assert s.timing_ms()[2] == 10
