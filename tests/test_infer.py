@@ -1,0 +1,99 @@
+"""Live harmony inference: chord and key from played notes."""
+
+from improv.core.chords import parse_chord
+from improv.core.infer import HarmonyTracker, key_name
+
+
+def play(tracker, notes, velocity=90):
+    """Feed readable `(pitch, beat, duration)` tuples."""
+    for pitch, beat, dur in notes:
+        tracker.add(pitch, beat, dur, velocity)
+
+
+def eighths(pitches, start=0.0):
+    return [(p, start + 0.5 * i, 0.5) for i, p in enumerate(pitches)]
+
+
+def test_nothing_heard_gives_none():
+    assert HarmonyTracker().current() == (None, "")
+
+
+def test_dm7_arpeggio_is_dm7():
+    t = HarmonyTracker()
+    play(t, eighths([62, 65, 69, 72, 74, 72, 69, 65]))
+    assert t.current()[0] == parse_chord("Dm7")
+
+
+def test_g7_line_is_g7():
+    t = HarmonyTracker()
+    # G B D F, then a bebop descent with the 9th and a passing major 7th.
+    play(t, eighths([67, 71, 74, 77, 79, 78, 77, 76, 74, 72, 71, 69, 67]))
+    assert t.current()[0] == parse_chord("G7")
+
+
+def test_c_major_scale_gives_c_major():
+    t = HarmonyTracker()
+    play(t, [(p, float(i), 1.0) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60])])
+    assert t.current()[1] == "C major"
+
+
+def test_a_minor_line_gives_a_minor():
+    t = HarmonyTracker()
+    line = [57, 60, 64, 69, 68, 69, 71, 72, 71, 69, 68, 64, 65, 62, 64, 57]
+    play(t, [(p, float(i), 1.0) for i, p in enumerate(line)])
+    assert t.current()[1] == "A minor"
+
+
+def test_follows_a_ii_v_i():
+    t = HarmonyTracker(window_beats=4.0)
+    play(t, eighths([62, 65, 69, 72, 74, 72, 69, 65], start=0.0))
+    assert t.current()[0] == parse_chord("Dm7")
+    play(t, eighths([67, 71, 74, 77, 79, 77, 74, 71], start=4.0))
+    assert t.current()[0] == parse_chord("G7")
+    play(t, eighths([60, 64, 67, 71, 72, 71, 67, 64], start=8.0))
+    assert t.current()[0] == parse_chord("Cmaj7")
+    assert t.current()[1] == "C major"
+
+
+def test_one_passing_note_does_not_flip_the_chord():
+    t = HarmonyTracker()
+    play(t, eighths([62, 65, 69, 72, 74, 72, 69, 65]))
+    seen = set()
+    for i, p in enumerate([64, 66, 65, 62]):  # E, a chromatic F#, back to F and D
+        t.add(p, 4.0 + 0.5 * i, 0.25, 60)
+        seen.add(t.current()[0])
+    assert seen == {parse_chord("Dm7")}
+
+
+def test_transposed_material_gives_transposed_answers():
+    for shift in range(12):
+        t = HarmonyTracker()
+        play(t, eighths([p + shift for p in [67, 71, 74, 77, 79, 77, 74, 71, 67]]))
+        assert t.current()[0] == parse_chord("G7").transpose(shift)
+
+
+def test_bad_input_is_ignored():
+    t = HarmonyTracker()
+    t.add(200, 0.0, 1.0, 90)
+    t.add(60, float("nan"), 1.0, 90)
+    t.add(60, 0.0, 1.0, 0)
+    assert t.current() == (None, "")
+    t.add(0, 0.0, 0.0, 127)
+    t.add(127, 0.5, 100.0, 1)
+    chord, key = t.current()
+    assert chord is not None and key
+    t.reset()
+    assert t.current() == (None, "")
+
+
+def test_old_notes_are_forgotten():
+    t = HarmonyTracker(window_beats=2.0)
+    for i in range(1000):
+        t.add(60 + (i % 12), i * 0.5, 0.5, 80)
+    assert len(t._events) <= 4 * 2.0 / 0.5 + 2
+
+
+def test_key_names():
+    assert key_name(2, False) == "D major"
+    assert key_name(10, False) == "Bb major"
+    assert key_name(9, True) == "A minor"
