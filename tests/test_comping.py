@@ -1,0 +1,86 @@
+from improv.core.chart import parse_chart
+from improv.core.comping import CompSettings, comp, pattern_weights, plan_bar
+from improv.core.voicings import guide_intervals
+
+BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+II_V = parse_chart("Dm7 | G7 | Cmaj7 | A7")
+
+
+def _onsets(phrase):
+    return sorted({round(n.start + phrase.start, 6) for n in phrase.notes})
+
+
+def test_busier_player_means_sparser_comping():
+    counts = []
+    for density in (0.0, 1.0, 2.0, 4.0):
+        ph, _ = comp(BLUES, 0, 48 * 10, seed=3, density=density)
+        counts.append(len(_onsets(ph)))
+    assert counts == sorted(counts, reverse=True) and counts[0] > 2.5 * counts[-1], counts
+    assert counts[0] / 120 > 1.0  # a quiet soloist gets more than a stab a bar on average
+
+
+def test_pattern_weights_shift_towards_rest():
+    quiet, busy = pattern_weights(0.0), pattern_weights(3.0)
+    share = lambda w, k: w[k] / sum(w.values())  # noqa: E731
+    assert share(busy, "rest") > 3 * share(quiet, "rest")
+    assert share(busy, "charleston") < share(quiet, "charleston") / 3
+
+
+def test_each_stab_voices_the_chord_sounding_or_the_next_one_when_anticipating():
+    s = CompSettings(anticipation=1.0)
+    antic = 0
+    for bar in range(48):
+        for hit in plan_bar(II_V, bar, seed=7, settings=s):
+            frac = hit.start % 4
+            sounding, coming = II_V.chord_at(hit.start), II_V.chord_at((hit.start // 4 + 1) * 4)
+            if frac == 3.5:
+                assert hit.chord == coming and hit.duration > 0.5  # tied over the barline
+                antic += 1
+            else:
+                assert hit.chord == sounding
+    assert antic == 48  # every bar changes chord, anticipation 1.0: each bar anticipates
+
+
+def test_anticipated_downbeat_is_not_played_again():
+    s = CompSettings(anticipation=1.0)
+    for bar in range(1, 24):
+        assert all(h.start % 4 >= 1.5 for h in plan_bar(II_V, bar, seed=2, settings=s))
+
+
+def test_no_anticipation_when_the_chord_does_not_change():
+    one_chord = parse_chart("Dm7 | % | % | %")
+    s = CompSettings(anticipation=1.0)
+    for bar in range(16):
+        assert all(h.start % 4 != 3.5 for h in plan_bar(one_chord, bar, seed=5, settings=s))
+
+
+def test_voicings_hold_the_guide_tones_of_their_chord():
+    ph, last = comp(BLUES, 0, 96, seed=11)
+    assert ph.notes and last is not None
+    by_onset: dict[float, set[int]] = {}
+    for n in ph.absolute():
+        by_onset.setdefault(n.start, set()).add(n.pitch % 12)
+    for t, pcs in by_onset.items():
+        chord = BLUES.chord_at(t + 0.5) if t % 1 == 0.5 else BLUES.chord_at(t)  # off-beats anticipate
+        third, seventh = guide_intervals(chord)
+        assert {(chord.root + third) % 12, (chord.root + seventh) % 12} <= pcs, (t, str(chord))
+
+
+def test_span_in_pieces_equals_span_whole_and_is_deterministic():
+    whole, last = comp(BLUES, 0, 96, seed=4, density=0.5)
+    a, prev = comp(BLUES, 0, 48, seed=4, density=0.5)
+    b, last2 = comp(BLUES, 48, 96, seed=4, density=0.5, prev=prev)
+    assert whole.absolute() == a.absolute() + b.absolute() and last == last2
+    assert comp(BLUES, 0, 96, seed=4, density=0.5)[0] == whole
+    assert comp(BLUES, 0, 96, seed=5, density=0.5)[0] != whole
+
+
+def test_notes_stay_inside_the_span_start_and_do_not_overlap_the_next_stab():
+    ph, _ = comp(BLUES, 8, 40, seed=9)
+    assert ph.start == 8 and ph.length == 32
+    assert all(0 <= n.start < 32 for n in ph.notes)
+    onsets = _onsets(ph)
+    for n in ph.absolute():
+        later = [o for o in onsets if o > n.start]
+        if later:
+            assert n.start + n.duration <= later[0] + 1e-9
