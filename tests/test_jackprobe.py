@@ -7,7 +7,7 @@ import time
 import pytest
 
 from improv.errors import PortError
-from improv.live.jackprobe import Arrival, Patchbay, Player, Listener, sounding_notes
+from improv.live.jackprobe import Arrival, JamFailed, JamProcess, Listener, Patchbay, Player, sounding_notes
 from jackutil import note_events, require_jack, unique
 
 
@@ -67,3 +67,13 @@ def test_wait_for_a_missing_port_is_bounded():
         with pytest.raises(PortError, match="no JACK MIDI input port 'no-such-port"):
             pb.wait_for("no-such-port-xyz", inputs=True, timeout=0.3)
         assert time.monotonic() - t < 5
+
+
+@pytest.mark.jack
+def test_a_jam_that_dies_at_start_fails_fast_with_its_stderr(tmp_path):
+    require_jack()
+    t = time.monotonic()
+    with pytest.raises(JamFailed, match="exited \\(2\\) before its ports appeared"):
+        with JamProcess(tmp_path, duration=5, extra=["--tempo", "not-a-number"]):
+            pass
+    assert time.monotonic() - t < 30
