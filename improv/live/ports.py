@@ -1,0 +1,314 @@
+"""MIDI ports through python-rtmidi: choosing the backend, finding ports, the input hand-off
+and the output sink that never leaves a note hanging.
+
+The input callback runs on rtmidi's own thread: it only stamps the message with the
+session clock and puts it in a bounded queue (counting what does not fit). Parsing,
+passthrough and everything else happen on the conductor thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import mido
+
+from improv.errors import ConfigError, PortError
+from improv.live.clock import Clock
+
+ENV_API = "IMPROV_MIDI_API"
+CLIENT_NAME = "improv"
+API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
+             "winmm": "API_WINDOWS_MM"}
+QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
+
+
+def api_name(requested: str = "") -> str:
+    """The MIDI backend to use: the flag, else $IMPROV_MIDI_API, else "" (platform default).
+
+    Raises:
+        ConfigError: for a name that is not alsa, jack, coremidi or winmm.
+    """
+    name = (requested or os.environ.get(ENV_API, "")).strip().lower()
+    if name and name not in API_ATTRS:
+        where = "--midi-api" if requested else f"${ENV_API}"
+        raise ConfigError(f"{where}: expected one of {', '.join(API_ATTRS)}, found {name!r}")
+    return name
+
+
+def _rtmidi_api(name: str) -> int:
+    import rtmidi
+
+    if not name:
+        return rtmidi.API_UNSPECIFIED
+    api = getattr(rtmidi, API_ATTRS[name])
+    if api not in rtmidi.get_compiled_api():
+        have = [k for k, v in API_ATTRS.items() if getattr(rtmidi, v) in rtmidi.get_compiled_api()]
+        raise PortError(f"MIDI API {name!r} is not in this python-rtmidi build; available: {', '.join(have)}")
+    return api
+
+
+def _open_client(kind: str, api: str) -> Any:
+    """A rtmidi MidiIn or MidiOut on backend `api`."""
+    import rtmidi
+
+    cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+    try:
+        return cls(_rtmidi_api(api), CLIENT_NAME)
+    except rtmidi.RtMidiError as e:
+        hint = " (is a JACK server running? see `jack_lsp`)" if api == "jack" else ""
+        raise PortError(f"cannot open MIDI {kind}put on {api or 'the default'} API: {e}{hint}") from None
+
+
+def find_port(names: list[str], spec: str, kind: str) -> int:
+    """The index of the port named by `spec` (an index or a case-insensitive name substring).
+
+    Raises:
+        PortError: one line naming `spec` and listing the ports that exist.
+    """
+    spec = spec.strip()
+    if spec.isdigit() and int(spec) < len(names):
+        return int(spec)
+    for i, n in enumerate(names):
+        if spec.lower() in n.lower():
+            return i
+    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+    raise PortError(f"MIDI {kind} {spec!r} not found; MIDI {kind}s: {listing}")
+
+
+def is_hardware(name: str, api: str) -> bool:
+    """Whether a port looks like a device, not software (ALSA kernel clients, JACK system ports)."""
+    m = re.search(r"(\d+):(\d+)$", name)
+    if m and api in ("", "alsa"):  # ALSA: 0 = System, 14 = Midi Through, >= 128 = programs
+        client = int(m.group(1))
+        return 0 < client < 128 and client != 14
+    if api == "jack" or name.startswith(("system:", "a2j:")):
+        return name.startswith(("system:", "a2j:", "system_midi:"))
+    return CLIENT_NAME not in name.lower() and "through" not in name.lower()
+
+
+@dataclass
+class InputQueue:
+    """The bounded hand-off from a port callback (or the demo's scripted player) to the
+    conductor. Items are (arrival time in seconds, raw message bytes)."""
+
+    clock: Clock
+    maxsize: int = QUEUE_SIZE
+    dropped: int = 0
+    queue: "queue.Queue[tuple[float, list[int]]]" = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = queue.Queue(self.maxsize)
+
+    def push(self, data: list[int]) -> None:
+        """Stamp and enqueue (any thread, never blocks); counts a drop when full."""
+        t = self.clock.now()
+        try:
+            self.queue.put_nowait((t, data))
+        except queue.Full:
+            self.dropped += 1
+
+
+class MidiInput:
+    """An open rtmidi input feeding an `InputQueue`.
+
+    Args:
+        inq: where messages go.
+        midi_in: an rtmidi.MidiIn already opened on a port.
+        name: the port's name (for messages and `alive()`).
+        virtual: whether we created the port (it cannot vanish).
+    """
+
+    def __init__(self, inq: InputQueue, midi_in: Any, name: str, virtual: bool) -> None:
+        self.inq = inq
+        self.name = name
+        self.virtual = virtual
+        self._in = midi_in
+        self._in.ignore_types(sysex=True, timing=True, active_sense=True)  # a sysex flood stops here
+        self._in.set_callback(self._callback)
+
+    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
+        """rtmidi's thread: stamp and enqueue, nothing else."""
+        self.inq.push(event[0])
+
+    def alive(self) -> bool:
+        """False once a device port we opened has disappeared (conductor thread)."""
+        if self.virtual:
+            return True
+        try:
+            return self.name in self._in.get_ports()
+        except Exception:  # noqa: BLE001 - a backend that errors has lost the port too
+            return False
+
+    def close(self) -> None:
+        try:
+            self._in.cancel_callback()
+            self._in.close_port()
+        except Exception:  # noqa: BLE001 - closing must not raise on an exit path
+            pass
+        self._in.delete()
+
+
+def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
+               default_virtual: str = "improv in") -> MidiInput:
+    """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
+    the first hardware input, else a virtual port named `default_virtual`.
+
+    Raises:
+        PortError: the port was not found (naming it and listing what exists) or cannot open.
+    """
+    api = api_name(api)
+    midi_in = _open_client("in", api)
+    try:
+        names = midi_in.get_ports()
+        if port:
+            i = find_port(names, port, "input")
+            midi_in.open_port(i, f"{CLIENT_NAME} in")
+            return MidiInput(inq, midi_in, names[i], virtual=False)
+        if not virtual:
+            for i, n in enumerate(names):
+                if is_hardware(n, api):
+                    midi_in.open_port(i, f"{CLIENT_NAME} in")
+                    return MidiInput(inq, midi_in, n, virtual=False)
+        name = virtual or default_virtual
+        midi_in.open_virtual_port(name)
+        return MidiInput(inq, midi_in, name, virtual=True)
+    except PortError:
+        midi_in.delete()
+        raise
+    except Exception as e:  # noqa: BLE001 - rtmidi errors become one line
+        midi_in.delete()
+        raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r}: {e}") from None
+
+
+class MidiOutSink:
+    """A MIDI output that remembers which notes it started, so none is left hanging.
+
+    `send` may be called from several threads (thru on the conductor, the partner on the
+    scheduler); a lock keeps messages whole. A send that fails (port gone) marks the sink
+    `failed` instead of raising into the real-time threads.
+    """
+
+    def __init__(self, midi_out: Any, name: str, virtual: bool) -> None:
+        self.name = name
+        self.virtual = virtual
+        self.failed = ""
+        self._out = midi_out
+        self._lock = threading.Lock()
+        self._sounding: set[tuple[int, int]] = set()
+        self._closed = False
+
+    def send(self, msg: mido.Message) -> None:
+        """Send one message (any thread)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._write(msg.bytes())
+            if msg.type == "note_on" and msg.velocity > 0:
+                self._sounding.add((msg.channel, msg.note))
+            elif msg.type in ("note_on", "note_off"):
+                self._sounding.discard((msg.channel, msg.note))
+
+    def _write(self, data: list[int]) -> None:
+        try:
+            self._out.send_message(data)
+        except Exception as e:  # noqa: BLE001
+            self.failed = self.failed or f"MIDI output {self.name!r} failed: {e}"
+
+    @property
+    def sounding(self) -> set[tuple[int, int]]:
+        """(channel 0-15, pitch) of the notes this sink started and has not ended."""
+        with self._lock:
+            return set(self._sounding)
+
+    def all_notes_off(self) -> None:
+        """A note-off for every note this sink started and has not ended (any thread)."""
+        with self._lock:
+            for ch, pitch in sorted(self._sounding):
+                self._write([0x80 | ch, pitch, 0])
+            self._sounding.clear()
+
+    def alive(self) -> bool:
+        """False once the device port we opened has disappeared or a send failed."""
+        if self.failed:
+            return False
+        if self.virtual:
+            return True
+        try:
+            return self.name in self._out.get_ports()
+        except Exception:  # noqa: BLE001
+            return False
+
+    def close(self) -> None:
+        """Note-offs for what sounds, then all-notes-off, all-sound-off and pedal up on
+        every channel, then close the port. Safe to call twice."""
+        self.all_notes_off()
+        with self._lock:
+            if self._closed:
+                return
+            for ch in range(16):
+                for cc, value in ((64, 0), (123, 0), (120, 0)):
+                    self._write([0xB0 | ch, cc, value])
+            self._closed = True
+            try:
+                self._out.close_port()
+            except Exception:  # noqa: BLE001
+                pass
+            self._out.delete()
+
+
+def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink:
+    """Open `port` (index or name substring), or create the virtual output `virtual`.
+
+    Raises:
+        PortError: the port was not found (naming it and listing what exists) or cannot open.
+    """
+    api = api_name(api)
+    midi_out = _open_client("out", api)
+    try:
+        if port:
+            names = midi_out.get_ports()
+            i = find_port(names, port, "output")
+            midi_out.open_port(i, f"{CLIENT_NAME} out")
+            return MidiOutSink(midi_out, names[i], virtual=False)
+        midi_out.open_virtual_port(virtual)
+        return MidiOutSink(midi_out, virtual, virtual=True)
+    except PortError:
+        midi_out.delete()
+        raise
+    except Exception as e:  # noqa: BLE001
+        midi_out.delete()
+        raise PortError(f"cannot open MIDI output {port or virtual!r}: {e}") from None
+
+
+def list_ports(api: str = "") -> dict[str, list[str]]:
+    """{"inputs": [...], "outputs": [...], "audio": [...], "problems": [...]} for `improv ports`.
+
+    Audio output devices come from sounddevice, imported here so that its absence (or a
+    missing PortAudio library) only adds a line to "problems".
+    """
+    out: dict[str, list[str]] = {"inputs": [], "outputs": [], "audio": [], "problems": []}
+    api = api_name(api)
+    for kind, key in (("in", "inputs"), ("out", "outputs")):
+        try:
+            client = _open_client(kind, api)
+            out[key] = list(client.get_ports())
+            client.delete()
+        except PortError as e:
+            out["problems"].append(str(e))
+    try:
+        import sounddevice as sd
+
+        default_out = sd.default.device[1] if isinstance(sd.default.device, (tuple, list)) else -1
+        for i, dev in enumerate(sd.query_devices()):
+            if dev["max_output_channels"] > 0:
+                mark = " (default)" if i == default_out else ""
+                out["audio"].append(f"{dev['name']} [{dev['max_output_channels']} ch, "
+                                    f"{dev['default_samplerate']:g} Hz]{mark}")
+    except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
+        out["problems"].append(f"audio devices unavailable: {e}")
+    return out

@@ -1,0 +1,222 @@
+"""Ports: choosing the backend, finding ports, the bounded input hand-off, the output sink.
+
+Fakes stand in for rtmidi; one test uses real JACK ports and skips when no JACK server runs.
+"""
+
+import shutil
+import subprocess
+import threading
+import time
+
+import mido
+import pytest
+
+from improv.errors import ConfigError, PortError
+from improv.live import ports
+from improv.live.clock import ManualClock, RealClock
+
+
+class FakeRtOut:
+    """Stands in for rtmidi.MidiOut: records the bytes it is sent."""
+
+    def __init__(self, names=("Synth 20:0",), fail=False):
+        self.names = list(names)
+        self.sent = []
+        self.fail = fail
+        self.closed = False
+
+    def send_message(self, data):
+        if self.fail:
+            raise RuntimeError("port gone")
+        self.sent.append(list(data))
+
+    def get_ports(self):
+        return list(self.names)
+
+    def close_port(self):
+        self.closed = True
+
+    def delete(self):
+        pass
+
+
+class FakeRtIn:
+    def __init__(self, names=("Keys 24:0",)):
+        self.names = list(names)
+        self.callback = None
+        self.ignored = None
+
+    def ignore_types(self, **kw):
+        self.ignored = kw
+
+    def set_callback(self, cb):
+        self.callback = cb
+
+    def cancel_callback(self):
+        self.callback = None
+
+    def get_ports(self):
+        return list(self.names)
+
+    def close_port(self):
+        pass
+
+    def delete(self):
+        pass
+
+
+def test_api_name_from_flag_env_or_default(monkeypatch):
+    monkeypatch.delenv(ports.ENV_API, raising=False)
+    assert ports.api_name("") == ""
+    assert ports.api_name("JACK") == "jack"
+    monkeypatch.setenv(ports.ENV_API, "alsa")
+    assert ports.api_name("") == "alsa"
+    assert ports.api_name("jack") == "jack"  # the flag wins
+    monkeypatch.setenv(ports.ENV_API, "midiman")
+    with pytest.raises(ConfigError, match="IMPROV_MIDI_API"):
+        ports.api_name("")
+    with pytest.raises(ConfigError, match="--midi-api"):
+        ports.api_name("beos")
+
+
+def test_find_port_by_index_or_substring_and_one_line_error():
+    names = ["Midi Through:Midi Through Port-0 14:0", "Keystation 49:Keystation MIDI 1 24:0"]
+    assert ports.find_port(names, "1", "input") == 1
+    assert ports.find_port(names, "keystation", "input") == 1
+    with pytest.raises(PortError) as e:
+        ports.find_port(names, "Nord", "input")
+    msg = str(e.value)
+    assert "'Nord'" in msg and "0: Midi Through" in msg and "1: Keystation" in msg and "\n" not in msg
+    assert e.value.exit_code == 2
+    with pytest.raises(PortError, match="none"):
+        ports.find_port([], "0", "output")
+
+
+@pytest.mark.parametrize("name,api,hw", [
+    ("Midi Through:Midi Through Port-0 14:0", "alsa", False),
+    ("Keystation 49:Keystation MIDI 1 24:0", "alsa", True),
+    ("improv:improv out 130:0", "alsa", False),
+    ("system:midi_capture_1", "jack", True),
+    ("a2j:Keystation [24] (capture): Keystation MIDI 1", "jack", True),
+    ("improv-01:improv out", "jack", False),
+    ("IAC Driver Bus 1", "coremidi", True),
+])
+def test_hardware_guess(name, api, hw):
+    assert ports.is_hardware(name, api) is hw
+
+
+def test_input_queue_is_bounded_and_counts_drops():
+    clock = ManualClock(3.0)
+    q = ports.InputQueue(clock, maxsize=100)
+    for i in range(2000):
+        q.push([0x90, 60, 100])
+    assert q.queue.qsize() == 100 and q.dropped == 1900
+    assert q.queue.get_nowait() == (3.0, [0x90, 60, 100])
+
+
+def test_input_callback_only_stamps_and_enqueues_and_ignores_sysex():
+    clock = ManualClock(1.5)
+    q = ports.InputQueue(clock)
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "Keys 24:0", virtual=False)
+    assert raw.ignored["sysex"] is True
+    raw.callback(([0x90, 60, 100], 0.0), None)
+    raw.callback(([0x90], 0.0), None)  # truncated: the conductor drops it, not the callback
+    assert [q.queue.get_nowait() for _ in range(2)] == [(1.5, [0x90, 60, 100]), (1.5, [0x90])]
+    assert mi.alive()
+    raw.names = []  # unplugged
+    assert not mi.alive()
+    mi.close()
+    assert raw.callback is None
+
+
+def test_sink_tracks_notes_and_close_releases_everything():
+    raw = FakeRtOut()
+    sink = ports.MidiOutSink(raw, "Synth 20:0", virtual=False)
+    sink.send(mido.Message("note_on", channel=0, note=60, velocity=90))
+    sink.send(mido.Message("note_on", channel=1, note=64, velocity=90))
+    sink.send(mido.Message("note_on", channel=1, note=67, velocity=90))
+    sink.send(mido.Message("note_on", channel=1, note=67, velocity=0))  # = note-off
+    assert sink.sounding == {(0, 60), (1, 64)}
+    raw.sent.clear()
+    sink.close()
+    assert raw.sent[:2] == [[0x80, 60, 0], [0x81, 64, 0]]
+    ccs = {(d[0] & 0x0F, d[1], d[2]) for d in raw.sent[2:]}
+    assert ccs == {(ch, cc, 0) for ch in range(16) for cc in (64, 120, 123)}
+    assert raw.closed and sink.sounding == set()
+    n = len(raw.sent)
+    sink.close()
+    sink.send(mido.Message("note_on", note=1))
+    assert len(raw.sent) == n  # closed: nothing more goes out
+
+
+def test_sink_survives_a_failing_port_and_reports_it():
+    raw = FakeRtOut(fail=True)
+    sink = ports.MidiOutSink(raw, "Synth 20:0", virtual=False)
+    sink.send(mido.Message("note_on", note=60))
+    assert not sink.alive() and "Synth" in sink.failed
+    sink.close()
+
+
+def test_sink_is_whole_under_two_threads():
+    raw = FakeRtOut()
+    sink = ports.MidiOutSink(raw, "x", virtual=True)
+
+    def play(ch):
+        for p in range(100):
+            sink.send(mido.Message("note_on", channel=ch, note=p, velocity=64))
+            sink.send(mido.Message("note_off", channel=ch, note=p))
+
+    ts = [threading.Thread(target=play, args=(ch,)) for ch in (0, 1)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(raw.sent) == 400 and all(len(m) == 3 for m in raw.sent) and sink.sounding == set()
+
+
+def jack_running():
+    if not shutil.which("jack_lsp"):
+        return False
+    try:
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.jack
+def test_real_jack_ports_round_trip():
+    if not jack_running():
+        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+    import rtmidi
+
+    clock = RealClock()
+    q = ports.InputQueue(clock)
+    mi = ports.open_input(q, api="jack", virtual="improv test in")
+    sink = ports.open_output(api="jack", virtual="improv test out")
+    probe_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "probe")
+    probe_out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "probe")
+    try:
+        probe_out.open_port(ports.find_port(probe_out.get_ports(), "improv test in", "output"))
+        probe_in.open_port(ports.find_port(probe_in.get_ports(), "improv test out", "input"))
+        time.sleep(0.1)
+        probe_out.send_message([0x90, 61, 99])
+        t, data = q.queue.get(timeout=2.0)
+        assert data == [0x90, 61, 99] and t <= clock.now()
+        sink.send(mido.Message("note_on", channel=1, note=70, velocity=80))
+        got = None
+        for _ in range(200):
+            got = probe_in.get_message()
+            if got:
+                break
+            time.sleep(0.01)
+        assert got and got[0] == [0x91, 70, 80]
+        with pytest.raises(PortError, match="not found"):
+            ports.open_output(api="jack", port="no such port at all")
+        listing = ports.list_ports("jack")
+        assert any("improv test in" in n for n in listing["outputs"])
+    finally:
+        mi.close()
+        sink.close()
+        probe_in.delete()
+        probe_out.delete()
