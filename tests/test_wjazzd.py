@@ -1,0 +1,101 @@
+"""WJazzD reader: a tiny fixture folder (always) and the real tar.gz (when present)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from improv.core import tokens as T
+from improv.core.chords import parse_chord
+from improv.core.wjazzd import call_answer_pairs, load_corpus, load_solos, solo_name, split_of
+from improv.errors import DataError
+
+MINI = Path(__file__).parent / "data" / "wjazzd-mini"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd-solos.tar.gz"
+
+
+def test_fixture_solo_on_the_grid():
+    corpus = load_corpus(MINI)
+    assert [s.name for s in corpus.solos] == ["Test_Blues"]
+    assert corpus.warnings["solos not in 4/4 skipped"] == 1
+    assert corpus.warnings["note rows not in 4/4 or unreadable dropped"] == 1
+    solo = corpus.solos[0]
+    assert (solo.performer, solo.title, solo.tempo, solo.key, solo.style) == (
+        "Test Player", "Test Blues", 120.0, "F-maj", "BEBOP")
+    assert len(solo.phrases) == 3
+    p1, p2, p3 = solo.phrases
+    # bar -1 (a pickup) is the first bar: its beat 4 is timeline beat 3
+    assert p1.start == 3.0
+    assert [n.start for n in p1.notes] == pytest.approx([0.0, 0.5, 1.0, 2 + 1 / 3, 2 + 2 / 3, 3.75])
+    assert [n.pitch for n in p1.notes] == [65, 67, 69, 72, 70, 69]
+    assert p1.notes[0].duration == 0.25
+    assert p2.start == 8.5 and [n.start for n in p2.notes] == pytest.approx([0.0, 0.5, 1.5 + 2 / 12])  # 1/5 beat -> 2 ticks
+    assert p3.start == 12.0
+    # chords from the beat track, per beat
+    assert solo.chart.chord_at(0) is None
+    assert solo.chart.chord_at(4) == parse_chord("F7")
+    assert solo.chart.chord_at(9) == parse_chord("Bb79b", dialect="wjazzd")
+    assert solo.chart.chord_at(16.5) == parse_chord("C-7")
+
+
+def test_fixture_first_pickup_note_and_velocities():
+    solo = load_solos(MINI)[0]
+    notes = [n for p in solo.phrases for n in p.absolute()]
+    assert notes[0].start == 3.0 and notes[0].pitch == 65  # bar -1, beat 4
+    assert all(n.velocity in T.VELOCITIES for n in notes)
+    p1, p2 = solo.phrases[:2]
+    assert p2.notes[1].velocity == 120  # loud_median 75, above the solo's 95th percentile
+    assert p1.notes[-1].velocity == 30  # loud_median 50, the quietest
+    assert p1.notes[0].velocity < p1.notes[2].velocity  # 60 < 70: louder rows, higher velocities
+
+
+def test_pairs_are_consecutive_phrases():
+    solo = load_solos(MINI)[0]
+    pairs = call_answer_pairs(solo)
+    assert len(pairs) == 2
+    assert pairs[0].call == solo.phrases[0] and pairs[0].answer == solo.phrases[1]
+    assert pairs[1].harmony.chord_at(pairs[1].answer.start) == parse_chord("F7")
+
+
+def test_tar_gz_reads_like_the_folder(tmp_path):
+    tar_path = tmp_path / "mini.tar.gz"
+    with tarfile.open(tar_path, "w:gz") as tar:
+        tar.add(MINI, arcname="wjazzd-solos")
+    assert load_solos(tar_path) == load_solos(MINI)
+
+
+def test_bad_paths_raise_data_error(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_solos(tmp_path / "nope.tar.gz")
+    with pytest.raises(DataError, match="no melody"):
+        load_solos(tmp_path)
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tar")
+    with pytest.raises(DataError, match="junk.tar.gz"):
+        load_solos(junk)
+
+
+def test_split_is_deterministic_and_by_name():
+    names = [f"Player{i}_Tune{i}" for i in range(1000)]
+    splits = [split_of(n) for n in names]
+    assert splits == [split_of(n) for n in names]
+    assert 50 < splits.count("valid") < 150
+    assert split_of("ArtPepper_Anthropology_FINAL") == split_of("ArtPepper_Anthropology")
+    assert solo_name("ArtPepper_Anthropology_FINAL") == "ArtPepper_Anthropology"
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="the WJazzD tar.gz is not in ../shared/data")
+def test_real_data():
+    corpus = load_corpus(REAL)
+    assert len(corpus.solos) >= 380
+    pairs = [p for s in corpus.solos for p in call_answer_pairs(s)]
+    assert len(pairs) > 8000
+    valid = corpus.split("valid")
+    assert 0.05 < len(valid) / len(corpus.solos) < 0.15
+    for s in corpus.solos:
+        for p in s.phrases:
+            assert p.start >= 0 and p.notes[0].start == 0
+            assert T.on_grid(p)
