@@ -1,0 +1,160 @@
+import mido
+import pytest
+
+from improv.core.chart import parse_chart
+from improv.core.midifile import (
+    Marker,
+    Recording,
+    TimedMessage,
+    chart_markers,
+    load_recording,
+    messages_to_notes,
+    midi_to_recording,
+    notes_to_messages,
+    phrase_to_track,
+    read_midi_notes,
+    recording_notes,
+    recording_to_midi,
+    save_recording,
+    seconds_to_ticks,
+    ticks_to_seconds,
+    track_to_phrase,
+)
+from improv.core.notes import Note, Phrase
+from improv.errors import DataError
+
+
+def on(note, vel=90, ch=0):
+    return mido.Message("note_on", channel=ch, note=note, velocity=vel)
+
+
+def off(note, ch=0):
+    return mido.Message("note_off", channel=ch, note=note, velocity=0)
+
+
+def session(tempo=100.0):
+    # (seconds, part, message) as they happened, off the beat grid on purpose
+    events = [
+        (0.013, "player", on(60)),
+        (0.301, "player", off(60)),
+        (0.350, "player", mido.Message("control_change", channel=5, control=64, value=127)),
+        (0.52, "player", on(64, 70)),
+        (1.007, "player", off(64)),
+        (1.2, "partner", on(67, 100, ch=9)),
+        (1.2, "partner", on(71, 100, ch=9)),
+        (1.83, "partner", off(67, ch=9)),
+        (1.91, "partner", off(71, ch=9)),
+    ]
+    markers = [Marker(0.0, "Dm7", "chord"), Marker(0.0, "A", "section"),
+               Marker(1.2, "bar 1: heard C# over Dm7 -> answered in D dorian", "text")]
+    return Recording(tuple(TimedMessage(t, p, m) for t, p, m in events), tuple(markers),
+                     ((0.0, tempo),), 3, 1, 2, "test session")
+
+
+def test_seconds_ticks_round_trip_with_tempo_map():
+    tempos = ((0.0, 120.0), (2.0, 60.0))
+    assert seconds_to_ticks(1.0, tempos) == 960
+    assert seconds_to_ticks(3.0, tempos) == 4 * 480 + 480
+    for ticks in (0, 1, 479, 1920, 1921, 5000):
+        assert seconds_to_ticks(ticks_to_seconds(ticks, tempos), tempos) == ticks
+
+
+def test_recording_round_trip_through_a_file(tmp_path):
+    rec = session()
+    path = save_recording(rec, tmp_path / "s.mid")
+    back = load_recording(path)
+    assert back.tempos == rec.tempos
+    assert back.beats_per_bar == 3 and back.title == "test session"
+    assert (back.player_channel, back.partner_channel) == (1, 2)
+    assert [(m.kind, m.text) for m in back.markers] == [(m.kind, m.text) for m in rec.markers]
+    assert len(back.events) == len(rec.events)
+    for a, b in zip(rec.events, back.events):
+        assert a.part == b.part
+        assert b.t == pytest.approx(a.t, abs=60 / 100 / 480)  # one tick at 100 bpm
+        assert b.msg.type == a.msg.type
+        assert b.msg.channel == (0 if a.part == "player" else 1)  # moved onto the part's channel
+    # the file itself: type 1, conductor + player + partner, named tracks
+    mid = mido.MidiFile(str(path))
+    assert mid.type == 1 and mid.ticks_per_beat == 480
+    assert [t.name for t in mid.tracks] == ["test session", "player", "partner"]
+    metas = [m.type for m in mid.tracks[0]]
+    assert "set_tempo" in metas and "time_signature" in metas
+
+
+def test_tempo_changes_survive():
+    rec = Recording((TimedMessage(0.5, "player", on(60)), TimedMessage(3.0, "player", off(60))),
+                    tempos=((0.0, 120.0), (1.0, 90.0)))
+    back = midi_to_recording(recording_to_midi(rec))
+    assert back.tempos == ((0.0, 120.0), (1.0, 90.0))
+    assert [e.t for e in back.events] == pytest.approx([0.5, 3.0], abs=1e-3)
+
+
+def test_held_notes_get_a_note_off_at_the_end():
+    rec = Recording((TimedMessage(0.0, "partner", on(60)), TimedMessage(1.0, "player", on(62)),
+                     TimedMessage(1.5, "player", off(62))))
+    mid = recording_to_midi(rec)
+    partner = [m for m in mid.tracks[2] if not m.is_meta]
+    assert [m.type for m in partner] == ["note_on", "note_off"]
+    assert sum(m.time for m in mid.tracks[2]) == 3 * 480  # 1.5 s at 120 bpm
+
+
+def test_recording_notes_in_beats():
+    notes = recording_notes(session(tempo=60.0), "partner")
+    assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in notes] == [(67, 1.2, 0.63), (71, 1.2, 0.71)]
+
+
+@pytest.mark.parametrize("notes", [
+    [(60, 0, 1), (62, 1, 0.5), (64, 1.5, 0.5)],
+    [(60, 0, 1), (60, 1, 1), (67, 0.25, 2.75, 110)],  # repeated pitch, overlap
+    [],
+])
+def test_phrase_track_round_trip(notes):
+    phrase = Phrase.of(notes, start=8.0)
+    back = track_to_phrase(phrase_to_track(phrase, "partner", channel=2))
+    if not notes:
+        assert len(back) == 0
+        return
+    assert back.absolute() == phrase.absolute()
+
+
+def test_notes_messages_round_trip_and_unclosed_note():
+    notes = [Note(0.0, 60, 1.0, 90), Note(1.0, 60, 0.5, 80)]
+    assert messages_to_notes(notes_to_messages(notes)) == notes
+    # a note with no note-off runs to the end given
+    assert messages_to_notes([(0.0, on(60))], end=4.0) == [Note(0.0, 60, 4.0, 90)]
+
+
+def test_read_midi_notes_by_track(tmp_path):
+    path = save_recording(session(tempo=60.0), tmp_path / "s.mid")
+    player = read_midi_notes(path, "player")
+    assert [n.pitch for n in player] == [60, 64]
+    assert player[0].start == pytest.approx(0.013, abs=1 / 480)
+    assert [n.pitch for n in read_midi_notes(path)] == [60, 64, 67, 71]
+    assert [n.pitch for n in read_midi_notes(path, 2)] == [67, 71]
+    with pytest.raises(DataError, match="no track 'drums'.*1:player"):
+        read_midi_notes(path, "drums")
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_midi_notes(tmp_path / "nope.mid")
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    with pytest.raises(DataError, match="not a readable MIDI file"):
+        read_midi_notes(bad)
+
+
+def test_foreign_file_first_note_track_is_the_player():
+    mid = mido.MidiFile(type=1)
+    for pitch in (60, 72):
+        t = mido.MidiTrack()
+        t.extend([on(pitch).copy(time=0), off(pitch).copy(time=480)])
+        mid.tracks.append(t)
+    rec = midi_to_recording(mid)
+    assert [(e.part, e.msg.note) for e in rec.events if e.msg.type == "note_on"] == [("player", 60), ("partner", 72)]
+
+
+def test_chart_markers():
+    chart = parse_chart("Dm7 G7 | Cmaj7 | % ")  # 3 bars, loops
+    marks = chart_markers(chart, end=7.0, tempos=((0.0, 120.0),))  # 14 beats
+    assert [(m.t, m.text) for m in marks] == [(0.0, "Dm7"), (1.0, "G7"), (2.0, "Cmaj7"), (6.0, "Dm7"), (7.0, "G7")]
