@@ -17,6 +17,8 @@ from improv.errors import ImprovError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
+    "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, floods"),
+    "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
 }
 
 
