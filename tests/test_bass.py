@@ -1,0 +1,118 @@
+import csv
+
+import pytest
+
+from improv.core.bass import (
+    APPROACH_ICS,
+    HIGH,
+    LOW,
+    BassSettings,
+    WalkStats,
+    interval_class,
+    load_walk_stats,
+    walk,
+)
+from improv.core.bass_learn import count, evaluate, learn, read_solos
+from improv.core.chart import parse_chart
+from improv.core.chords import parse_chord
+
+BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+RHYTHM = parse_chart("Bb6 G7 | Cm7 F7 | Dm7 G7 | Cm7 F7 | Fm7 Bb7 | Eb6 Ebm6 | Dm7 G7 | Cm7 F7")
+STATS = [WalkStats.defaults(), load_walk_stats()]
+
+
+def _line(chart, choruses=4, seed=1, stats=None):
+    ph, _ = walk(chart, 0, chart.length * choruses, seed, settings=BassSettings(stats=stats))
+    return {round(n.start + ph.start): n for n in ph.notes}
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+@pytest.mark.parametrize("chart", [BLUES, RHYTHM], ids=["blues", "rhythm"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_note_a_beat_chord_tone_on_each_chord_onset(chart, seed, stats):
+    line = _line(chart, seed=seed, stats=stats)
+    assert sorted(line) == list(range(int(chart.length * 4)))
+    roots = onsets = 0
+    for b, n in line.items():
+        span = chart.span_at(b)
+        if b % chart.length == span.start or b % 4 == 0:
+            assert n.pitch % 12 in span.chord.chord_tones(), (b, str(span.chord), n.pitch)
+        if b % chart.length == span.start:
+            onsets += 1
+            roots += n.pitch % 12 == span.chord.root
+    assert roots / onsets >= 0.5  # the root on most chord onsets
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_last_note_before_a_change_approaches_by_step_or_fifth(seed, stats):
+    line = _line(RHYTHM, seed=seed, stats=stats)
+    checked = 0
+    for b, n in line.items():
+        span = RHYTHM.span_at(b)
+        chorus = (b // RHYTHM.length) * RHYTHM.length
+        nxt = RHYTHM.chord_at(span.end + chorus)
+        if span.end + chorus - b == 1 and span.duration >= 2 and nxt != span.chord:
+            assert interval_class(nxt.root - n.pitch) in APPROACH_ICS, (b, n.pitch, str(nxt))
+            checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+def test_register_and_smoothness(stats):
+    line = _line(BLUES, choruses=8, seed=5, stats=stats)
+    pitches = [line[b].pitch for b in sorted(line)]
+    assert LOW <= min(pitches) and max(pitches) <= HIGH
+    leaps = [abs(a - b) for a, b in zip(pitches, pitches[1:])]
+    assert max(leaps) <= 9 and sum(leaps) / len(leaps) <= 4.0
+    assert sum(a == b for a, b in zip(pitches, pitches[1:])) / len(leaps) < 0.1  # it walks
+
+
+def test_deterministic_and_continues_across_pieces():
+    whole, last = walk(BLUES, 0, 96, seed=9)
+    a, prev = walk(BLUES, 0, 40, seed=9)
+    b, last2 = walk(BLUES, 40, 96, seed=9, prev=prev)
+    assert whole.absolute() == a.absolute() + b.absolute() and last == last2
+    assert walk(BLUES, 0, 96, seed=9)[0] == whole and walk(BLUES, 0, 96, seed=10)[0] != whole
+
+
+def test_slash_bass_and_no_chord():
+    ch = parse_chart("Cmaj7/E | NC | G7")
+    line = _line(ch, choruses=2)
+    assert line[0].pitch % 12 == 4 and line[12].pitch % 12 == 4
+    assert not any(b % 12 in (4, 5, 6, 7) for b in line)  # silent under NC
+    assert line[8].pitch % 12 in parse_chord("G7").chord_tones()
+
+
+def test_learned_stats_file_is_shipped_and_says_where_it_comes_from():
+    st = load_walk_stats()
+    assert "ODbL" in st.source and st.source != "defaults"
+    assert abs(sum(st.step) - 1) < 1e-3 and max(st.onset_degree["dom"]) == st.onset_degree["dom"][0]
+
+
+def _fake_wjazzd(tmp_path):
+    (tmp_path / "beats").mkdir()
+    with open(tmp_path / "solo_info.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["melid", "solo", "rhythmfeel", "signature"])
+        w.writerow([1, "A_Tune", "SWING", "4/4"])
+        w.writerow([2, "B_Latin", "LATIN", "4/4"])
+    rows = [("D-7", 38), ("D-7", 41), ("D-7", 45), ("D-7", 44), ("G7", 43), ("G7", 47), ("G7", 45), ("G7", 44),
+            ("Cj7", 36), ("Cj7", 40), ("Cj7", 43), ("Cj7", 39)] * 3
+    with open(tmp_path / "beats" / "A_Tune_beattrack.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["onset", "bar", "beat", "chord", "bass"])
+        for i, (c, b) in enumerate(rows):
+            w.writerow([i * 0.5, i // 4, i % 4 + 1, c, b])
+    return tmp_path
+
+
+def test_learn_counts_degrees_steps_and_approaches(tmp_path):
+    solos = list(read_solos(_fake_wjazzd(tmp_path)))
+    assert [s for s, _ in solos] == ["A_Tune"]  # the latin solo is left out
+    h = count(solos[0][1])
+    assert h["onset_degree"]["min"][0] == 3 and h["onset_degree"]["dom"][0] == 3
+    assert h["approach"][interval_class(43 - 44) + 6] == 5  # Ab -> G, Eb -> D: half step from above
+    st = learn(solos)
+    assert st.onset_degree["maj"][0] == max(st.onset_degree["maj"])
+    assert set(evaluate(solos * 5, seeds=1)) == {"defaults", "learned"}
