@@ -1,0 +1,526 @@
+"""The live session: the player's notes in, the partner's answers out, on the beat.
+
+Data flows one way (see ../shared/STYLE.md):
+
+    port callback -> InputQueue -> conductor: thru to the sinks, segmenter (+ harmony)
+        -> responder worker (learn, answer) -> Scheduler -> sinks
+    with the recorder hearing the player (arrival times) and the partner (send times).
+
+Threads: the conductor is whoever calls `run()` (the main thread in `improv jam`); the
+responder works on "improv-responder"; the scheduler on "improv-scheduler". Timeline:
+beat 0 is `t0` (bar 1 of the chart, which loops); beats map to seconds through the tempo
+and the swing ratio. Every exit path ends in `close()`: note-offs for every note the
+partner or the passthrough started, then the recorder's file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Protocol
+
+import mido
+
+from improv.config import Config, ResponderSettings
+from improv.core.chart import Chart, single_chord_chart
+from improv.core.infer import HarmonyTracker
+from improv.core.notes import Phrase, beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
+from improv.core.responder import AnswerSettings, Responder
+from improv.core.segment import Call, Segmenter, SegmentSettings
+from improv.errors import ConfigError, ImprovError, ModelError
+from improv.live.clock import Clock
+from improv.live.ports import InputQueue
+from improv.live.scheduler import NoteEvent, Scheduler
+from improv.live.status import Display, Snapshot
+
+log = logging.getLogger("improv.session")
+
+ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
+TICK_S = 0.005  # the conductor lets time pass at least this often
+WATCH_EVERY_S = 0.5  # how often ports are checked for having vanished
+
+
+class Sink(Protocol):
+    """Where notes go: a MIDI output or the built-in synth."""
+
+    def send(self, msg: mido.Message) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def make_responder(settings: ResponderSettings, seed: int) -> Responder:
+    """The partner named in the settings ("markov" or "model"), imported only when chosen.
+
+    Raises:
+        ModelError: the learned model is missing or cannot load (one line).
+        ConfigError: an unknown responder name.
+    """
+    if settings.name == "markov":
+        from improv.core.markov import MarkovResponder
+
+        return MarkovResponder(order=settings.markov_order, seed=seed)
+    if settings.name == "model":
+        try:
+            from improv.core.model_responder import ModelResponder
+        except ImportError as e:
+            raise ModelError(f"the learned model responder is not available ({e}); use --responder markov") from None
+        import torch
+
+        torch.set_num_threads(min(2, os.cpu_count() or 1))  # inference must not starve the real-time threads
+        return ModelResponder.load(None)
+    raise ConfigError(f"responder.name: expected 'markov' or 'model', found {settings.name!r}")
+
+
+def session_seed(settings: ResponderSettings) -> int:
+    """The configured seed, or a fresh one when it is -1."""
+    return settings.seed if settings.seed >= 0 else random.SystemRandom().randrange(2**31)
+
+
+def phrase_to_events(phrase: Phrase, t0: float, tempo: float, swing: float, channel: int) -> list[NoteEvent]:
+    """A phrase on the timeline -> scheduler notes in seconds on the session clock.
+
+    A note is cut short where the same pitch starts again, so that no note-off ends a
+    later note; every note keeps at least 5 ms.
+    """
+    to_s = lambda beat: t0 + beats_to_seconds(swing_beats(beat, swing), tempo)  # noqa: E731
+    notes = phrase.absolute()
+    out: list[NoteEvent] = []
+    for i, n in enumerate(notes):
+        end = n.end
+        for later in notes[i + 1:]:
+            if later.pitch == n.pitch and later.start > n.start:
+                end = min(end, later.start)
+                break
+        on = to_s(n.start)
+        off = max(on + 0.005, to_s(end) - 0.001)
+        out.append((on, off, channel, n.pitch, n.velocity))
+    return out
+
+
+@dataclass(frozen=True)
+class _Job:
+    number: int
+    call: Call
+    chart: Chart
+    settings: AnswerSettings
+    generation: int
+    noticed: float  # seconds on the session clock
+
+
+class Session:
+    """One jam. Build it, then `run()` it (or `start()` and `step()` it in tests).
+
+    Args:
+        cfg: the settings.
+        clock: the session clock.
+        inq: the input hand-off the port callback (or a scripted player) feeds.
+        sinks: where thru and partner notes go (may be empty: record only).
+        responder: the partner.
+        chart: the chart to play over, or None to infer the harmony live.
+        recorder_factory: called with t0 (and the chart) at start to make the recorder, or None.
+        watched: ports checked for having vanished (objects with `name` and `alive()`).
+        display: the terminal display, or None for silence.
+        threaded: False runs the responder inline and sends due notes in `step()`, for tests
+            with a ManualClock.
+        seed: the base seed of the answers.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        clock: Clock,
+        inq: InputQueue,
+        sinks: list[Sink],
+        responder: Responder,
+        *,
+        chart: Chart | None = None,
+        recorder_factory: Callable[[float, Chart | None], Any] | None = None,
+        watched: list[Any] | None = None,
+        display: Display | None = None,
+        threaded: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.inq = inq
+        self.sinks = list(sinks)
+        self.responder = responder
+        self.chart = chart
+        self.watched = list(watched or [])
+        self.display = display
+        self.threaded = threaded
+        self.seed = seed
+        t = cfg.timing
+        self.tempo, self.swing, self.bpb = t.tempo, t.swing, t.beats_per_bar
+        self.player_ch = cfg.midi.player_channel - 1
+        self.partner_ch = cfg.midi.partner_channel - 1
+        p = cfg.phrase
+        self.segmenter = Segmenter(SegmentSettings(
+            gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
+            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=self.bpb,
+            lead_beats=seconds_to_beats(ANSWER_LEAD_S, self.tempo)))
+        self.harmony = HarmonyTracker(beats_per_bar=self.bpb)
+        self.scheduler = Scheduler(clock, self._send_partner, late_threshold_ms=t.late_threshold_ms,
+                                   late_policy=t.late_policy, on_sent=self._partner_sent)
+        self._recorder_factory = recorder_factory
+        self.recorder: Any = None
+        self.record_path: Any = None
+        self.t0 = 0.0
+        self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
+        self.last_call_bars = 0
+        self.ready_ms: deque[float] = deque(maxlen=10_000)
+        self.stop_reason = ""
+        self._started = self._closed = False
+        self._onsets: dict[int, tuple[float, int]] = {}
+        self._thru_sounding: set[tuple[int, int]] = set()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=8)
+        self._in_flight = 0
+        self._flight_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._next_watch = 0.0
+        self._last_state = ""
+        self._errors: list[str] = []
+
+    # --- time ------------------------------------------------------------------------
+    def beat_at(self, t: float) -> float:
+        """Session clock seconds -> straight timeline beats (swing removed)."""
+        return unswing_beats(seconds_to_beats(t - self.t0, self.tempo), self.swing)
+
+    def time_of(self, beat: float) -> float:
+        """Straight timeline beats -> session clock seconds (swing applied)."""
+        return self.t0 + beats_to_seconds(swing_beats(beat, self.swing), self.tempo)
+
+    # --- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        """Warm the responder up, fix beat 0 at now, start the threads (calling thread)."""
+        if self._started:
+            return
+        self._warm_up()
+        self.t0 = self.clock.now()
+        if self._recorder_factory is not None:
+            self.recorder = self._recorder_factory(self.t0, self.chart)
+        if self.threaded:
+            self.scheduler.start()
+            self._worker = threading.Thread(target=self._work_loop, name="improv-responder", daemon=True)
+            self._worker.start()
+        self._started = True
+        self._say(f"jamming at {self.tempo:g} bpm over {self._harmony_text(0.0, chart_name=True)}; "
+                  f"partner: {getattr(self.responder, 'name', type(self.responder).__name__)}")
+
+    def _warm_up(self) -> None:
+        """One throw-away answer, so the first real one pays no import or compile costs."""
+        call = Phrase.of([(60, 0.0, 0.5), (64, 0.5, 0.5), (67, 1.0, 1.0)])
+        chart = self.chart or single_chord_chart(None, self.bpb)
+        try:
+            self.responder.answer(call, chart, self._answer_settings(4.0, 4.0, 0))
+        except Exception as e:  # noqa: BLE001 - a responder that cannot answer is reported per call
+            log.warning("partner warm-up failed: %s", e)
+
+    def stop(self, reason: str) -> None:
+        """Ask the session to end (any thread, signal handlers too)."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+
+    def run(self, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
+        """The conductor loop, on the calling thread, until `duration` seconds have passed,
+        `until()` is true, `stop()` is called, a port vanishes or an error occurs. Always
+        ends in `close()`. Returns why it stopped."""
+        try:
+            self.start()
+            end = self.t0 + duration if duration is not None else None
+            while not self.stop_reason:
+                try:
+                    t, data = self.inq.queue.get(timeout=TICK_S)
+                    self._handle(t, data)
+                    for _ in range(256):  # drain a burst, but keep time moving under a flood
+                        t, data = self.inq.queue.get_nowait()
+                        self._handle(t, data)
+                except queue.Empty:
+                    pass
+                self.step()
+                if end is not None and self.clock.now() >= end:
+                    self.stop("duration")
+                elif until is not None and until():
+                    self.stop("done")
+        except KeyboardInterrupt:
+            self.stop("interrupted")
+        except BaseException as e:
+            self.stop(f"error: {e}")
+            raise
+        finally:
+            self.close()
+        return self.stop_reason
+
+    def step(self) -> None:
+        """One conductor round without waiting: drain the input, let time pass (conductor)."""
+        if not self.threaded:
+            while True:
+                try:
+                    t, data = self.inq.queue.get_nowait()
+                except queue.Empty:
+                    break
+                self._handle(t, data)
+        now = self.clock.now()
+        call = self.segmenter.tick(self.beat_at(now))
+        if call is not None:
+            self._on_call(call, now)
+        if not self.threaded:
+            self.scheduler.poll()
+        if now >= self._next_watch:
+            self._next_watch = now + WATCH_EVERY_S
+            for w in self.watched:
+                if not w.alive():
+                    self._say(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
+                    self.stop("port gone")
+        if self._errors:
+            self.stop(self._errors[0])
+        self._show(now)
+
+    def close(self) -> None:
+        """End cleanly (idempotent, calling thread): stop the threads, release every note
+        the partner or thru started, close the sinks, write the recording."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._drain_jobs()
+            self._jobs.put(None)
+            self._worker.join(timeout=5.0)
+        self.scheduler.close()  # note-offs for sounding partner notes (recorded)
+        now = self.clock.now()
+        for ch, pitch in sorted(self._thru_sounding):
+            msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
+            self._send_all(msg)
+            if self.recorder is not None:
+                self.recorder.event("player", msg, now)
+        self._thru_sounding.clear()
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as e:  # noqa: BLE001 - closing the others matters more
+                log.warning("closing %s failed: %s", type(sink).__name__, e)
+        if self.recorder is not None:
+            self.record_path = self.recorder.close()
+        if self._started and self.display is not None:
+            self._show(now, force=True)
+            self.display.finish()
+
+    def _drain_jobs(self) -> None:
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    # --- the player ------------------------------------------------------------------
+    def _handle(self, t: float, data: list[int]) -> None:
+        """One input message that arrived at `t` seconds (conductor thread)."""
+        try:
+            msg = mido.Message.from_bytes(data)
+        except (ValueError, TypeError, IndexError):
+            self.malformed += 1  # truncated, bad status, data bytes out of range
+            return
+        if not hasattr(msg, "channel"):
+            return  # clock, start/stop, song position: not the player's music
+        msg = msg.copy(channel=self.player_ch)
+        if self.cfg.midi.thru:
+            self._thru(msg)
+        if self.recorder is not None:
+            self.recorder.event("player", msg, t)
+        beat = self.beat_at(t)
+        call = None
+        if msg.type == "note_on" and msg.velocity > 0:
+            call = self.segmenter.note_on(msg.note, beat, msg.velocity)
+            self._onsets[msg.note] = (beat, msg.velocity)
+            if call is not None:
+                self._on_call(call, t)
+                call = None
+            if self.cfg.phrase.on_interrupt == "yield" and self._partner_busy():
+                self._yield(t)
+        elif msg.type in ("note_on", "note_off"):
+            call = self.segmenter.note_off(msg.note, beat)
+            onset = self._onsets.pop(msg.note, None)
+            if onset is not None:
+                self.harmony.add(msg.note, onset[0], max(beat - onset[0], 0.0), onset[1])
+        elif msg.type == "control_change":
+            call = self.segmenter.control(msg.control, msg.value, beat)
+        if call is not None:
+            self._on_call(call, t)
+
+    def _thru(self, msg: mido.Message) -> None:
+        if msg.type == "note_on" and msg.velocity > 0:
+            self._thru_sounding.add((msg.channel, msg.note))
+        elif msg.type in ("note_on", "note_off"):
+            self._thru_sounding.discard((msg.channel, msg.note))
+        self._send_all(msg)
+
+    def _partner_busy(self) -> bool:
+        with self._flight_lock:
+            pending = self._in_flight > 0
+        return pending or self.scheduler.busy()
+
+    def _yield(self, t: float) -> None:
+        self.scheduler.cancel()
+        self.yields += 1
+        if self.recorder is not None:
+            self.recorder.marker("partner yields", t)
+        self._say(f"{self._bar_beat(t)}  you came back in: partner yields")
+
+    # --- the partner -----------------------------------------------------------------
+    def _answer_settings(self, start: float, length: float, number: int) -> AnswerSettings:
+        r = self.cfg.responder
+        return AnswerSettings(start=start, length=length, seed=self.seed + number, temperature=r.temperature,
+                              top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=self.bpb)
+
+    def _on_call(self, call: Call, t: float) -> None:
+        """A call ended (conductor thread): hand it to the responder."""
+        self.calls += 1
+        self.last_call_bars = call.bars
+        chart = self.chart or single_chord_chart(self.harmony.current()[0], self.bpb)
+        job = _Job(self.calls, call, chart, self._answer_settings(call.answer_start, call.answer_length, self.calls),
+                   self.scheduler.generation, t)
+        if self.recorder is not None:
+            self.recorder.marker(f"call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes", t)
+        self._say(f"{self._bar_beat(t)}  heard call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes; "
+                  f"answering at {self._bar_beat(self.time_of(call.answer_start))} for "
+                  f"{int(call.answer_length // self.bpb)} bar(s)")
+        if not self.threaded:
+            with self._flight_lock:
+                self._in_flight += 1
+            self._work(job)
+            return
+        try:
+            with self._flight_lock:
+                self._in_flight += 1
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            with self._flight_lock:
+                self._in_flight -= 1
+            log.warning("the partner is still thinking about earlier calls: call %d is not answered", job.number)
+
+    def _work_loop(self) -> None:
+        """The responder thread: learn and answer, one call at a time."""
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._work(job)
+
+    def _work(self, job: _Job) -> None:
+        try:
+            self.responder.learn(job.call.phrase, job.chart)
+            answer = self.responder.answer(job.call.phrase, job.chart, job.settings)
+            ready = self.clock.now()
+            self.ready_ms.append((ready - job.noticed) * 1000.0)
+            answer = replace(answer, start=job.settings.start) if answer.start != job.settings.start else answer
+            events = phrase_to_events(answer, self.t0, self.tempo, self.swing, self.partner_ch)
+            if self.scheduler.play(events, generation=job.generation):
+                self.answers += 1
+                if self.recorder is not None:
+                    self.recorder.marker(f"answer {job.number}: {len(answer)} notes", self.time_of(answer.start))
+                if events and events[0][0] < ready:
+                    log.warning("answer %d was ready %.0f ms after its first note was due",
+                                job.number, (ready - events[0][0]) * 1000.0)
+        except ImprovError as e:
+            self.failed_answers += 1
+            log.warning("the partner could not answer call %d: %s", job.number, e)
+        except Exception as e:  # noqa: BLE001 - one bad answer must not end the jam
+            self.failed_answers += 1
+            log.exception("the partner could not answer call %d: %s", job.number, e)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
+
+    def _send_partner(self, msg: mido.Message) -> None:
+        self._send_all(msg)
+
+    def _partner_sent(self, msg: mido.Message, t: float) -> None:
+        if self.recorder is not None:
+            self.recorder.event("partner", msg, t)
+
+    def _send_all(self, msg: mido.Message) -> None:
+        """To every sink (conductor or scheduler thread); a failing sink ends the session."""
+        for sink in self.sinks:
+            try:
+                sink.send(msg)
+            except Exception as e:  # noqa: BLE001
+                if not self._errors:
+                    self._errors.append(f"output failed: {e}")
+
+    # --- display ---------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """True when no answer is being computed, pending or sounding."""
+        return not self._partner_busy()
+
+    @property
+    def dropped(self) -> int:
+        """Input messages dropped or unreadable, plus partner notes dropped as late."""
+        return self.inq.dropped + self.malformed + self.segmenter.dropped + self.scheduler.dropped
+
+    def _bar_beat(self, t: float) -> str:
+        beat = max(0.0, seconds_to_beats(t - self.t0, self.tempo))
+        return f"{int(beat // self.bpb) + 1}:{int(beat % self.bpb) + 1}"
+
+    def _harmony_text(self, beat: float, chart_name: bool = False) -> str:
+        if self.chart is not None:
+            if chart_name:
+                return f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)"
+            chord = self.chart.chord_at(beat)
+            return str(chord) if chord is not None else "N.C."
+        if chart_name:
+            return "harmony inferred from your playing"
+        chord, key = self.harmony.current()
+        return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
+
+    def snapshot(self, now: float) -> Snapshot:
+        beat = max(0.0, seconds_to_beats(now - self.t0, self.tempo))
+        med, p99, n = self.scheduler.timing_ms(last=500)
+        return Snapshot(self.tempo, int(beat // self.bpb) + 1, int(beat % self.bpb) + 1,
+                        "answering" if self._partner_busy() else "listening", self._harmony_text(self.beat_at(now)),
+                        self.last_call_bars, med, p99, n, self.dropped)
+
+    def _show(self, now: float, force: bool = False) -> None:
+        if self.display is None:
+            return
+        snap = self.snapshot(now)
+        changed = snap.state != self._last_state
+        self._last_state = snap.state
+        self.display.update(now, snap, force=force or (changed and not self.display.tty))
+
+    def _say(self, text: str) -> None:
+        if self.display is not None:
+            self.display.log(text)
+
+    def summary(self) -> str:
+        """One line on how the session went."""
+        med, p99, n = self.scheduler.timing_ms()
+        ready = sorted(self.ready_ms)
+        r99 = ready[min(len(ready) - 1, int(round(0.99 * (len(ready) - 1))))] if ready else 0.0
+        return (f"{self.calls} call(s), {self.answers} answer(s), {self.yields} yield(s); partner timing "
+                f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 {r99:.1f} ms; "
+                f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
+                f"late {self.scheduler.dropped})")
+
+
+def install_signal_handlers(session: Session) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM ask the session to stop (a second Ctrl-C interrupts at once).
+    Main thread only. Returns a function that restores the previous handlers."""
+    def on_signal(signum: int, _frame: Any) -> None:
+        if session.stop_reason and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        session.stop("SIGTERM" if signum == signal.SIGTERM else "interrupted")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore

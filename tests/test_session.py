@@ -1,0 +1,356 @@
+"""The whole engine in process: fake input, fake sinks, a fake recorder and a small seeded
+responder; a ManualClock for exact beats, and a fast real clock for the threaded path."""
+
+import threading
+import time
+from pathlib import Path
+
+import mido
+import pytest
+
+from improv.config import Config, override
+from improv.core.chart import parse_chart
+from improv.core.notes import Note, Phrase
+from improv.core.responder import fit_answer
+from improv.live.clock import ManualClock, RealClock
+from improv.live.ports import InputQueue
+from improv.live.session import Session, install_signal_handlers, phrase_to_events
+from improv.live.status import Display, Snapshot, render
+
+
+class FakeSink:
+    def __init__(self, clock, fail_after=None):
+        self.clock = clock
+        self.sent = []
+        self.closed = False
+        self.fail_after = fail_after
+
+    def send(self, msg):
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise OSError("device unplugged")
+        self.sent.append((self.clock.now(), msg))
+
+    def close(self):
+        self.closed = True
+
+    def sounding(self):
+        on = {}
+        for _, m in self.sent:
+            key = (m.channel, m.note) if m.type in ("note_on", "note_off") else None
+            if key is None:
+                continue
+            if m.type == "note_on" and m.velocity > 0:
+                on[key] = on.get(key, 0) + 1
+            else:
+                on[key] = max(0, on.get(key, 0) - 1)
+        return {k for k, v in on.items() if v}
+
+    def ons(self, channel):
+        return [(t, m.note) for t, m in self.sent if m.type == "note_on" and m.velocity and m.channel == channel]
+
+
+class FakeRecorder:
+    def __init__(self, t0, chart):
+        self.t0, self.chart = t0, chart
+        self.events, self.markers = [], []
+        self.closed = False
+
+    def event(self, part, msg, t):
+        self.events.append((part, msg, t))
+
+    def marker(self, text, t):
+        self.markers.append((text, t))
+
+    def close(self):
+        self.closed = True
+        return Path("sessions/fake.mid")
+
+
+class StepResponder:
+    """Answers with eighth notes walking up from the call's first pitch; learns by counting."""
+
+    name = "step"
+
+    def __init__(self, fail=False):
+        self.learned = []
+        self.charts = []
+        self.fail = fail
+
+    def learn(self, call, harmony):
+        self.learned.append(call)
+
+    def answer(self, call, harmony, settings):
+        if self.fail:
+            raise RuntimeError("no idea")
+        self.charts.append(harmony)
+        first = call.notes[0].pitch if call.notes else 60
+        notes = [Note(i * 0.5, first + i % 5, 0.45, 90) for i in range(int(settings.length * 2))]
+        return fit_answer(notes, settings)
+
+
+class FakePort:
+    def __init__(self):
+        self.name = "Keys 24:0"
+        self.is_alive = True
+
+    def alive(self):
+        return self.is_alive
+
+
+def config(**phrase):
+    cfg = Config()
+    cfg = override(cfg, "timing", tempo=120.0)
+    return override(cfg, "phrase", **phrase) if phrase else cfg
+
+
+def make(cfg=None, chart="F7 | Bb7", responder=None, clock=None, threaded=False, **kw):
+    clock = clock or ManualClock(10.0)
+    inq = InputQueue(clock)
+    sink = FakeSink(clock)
+    rec = []
+    s = Session(cfg or config(), clock, inq, [sink], responder or StepResponder(),
+                chart=parse_chart(chart) if chart else None,
+                recorder_factory=lambda t0, c: rec.append(FakeRecorder(t0, c)) or rec[-1],
+                threaded=threaded, **kw)
+    return s, clock, inq, sink, rec
+
+
+def play(session, clock, inq, events, until):
+    """events: (seconds after t0, raw bytes); steps the session every 10 ms up to `until`."""
+    events = sorted(events)
+    i = 0
+    step = 0
+    while True:
+        t = round(step * 0.01, 6)
+        if t > until:
+            break
+        clock.set(session.t0 + t)
+        while i < len(events) and events[i][0] <= t + 1e-9:
+            inq.push(events[i][1])
+            i += 1
+        session.step()
+        step += 1
+
+
+CALL = [(0.0, [0x90, 65, 100]), (0.4, [0x80, 65, 0]), (0.5, [0x90, 69, 90]), (0.9, [0x80, 69, 0])]
+
+
+def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    play(s, clock, inq, CALL, until=4.0)
+    # the call ends at beat 1.8 (0.9 s); with a one-beat gap it is noticed at beat 2.8,
+    # so the answer starts on beat 3 (1.5 s) and lasts one bar (8 eighths, 0.25 s apart)
+    partner = sink.ons(channel=1)
+    assert len(partner) == 8
+    assert partner[0][0] == pytest.approx(s.t0 + 1.5)
+    assert [round(t - s.t0, 6) for t, _ in partner] == [1.5 + 0.25 * i for i in range(8)]
+    assert [p for _, p in partner] == [65, 66, 67, 68, 69, 65, 66, 67]
+    thru = sink.ons(channel=0)
+    assert [p for _, p in thru] == [65, 69]  # the player's notes went straight through
+    assert s.responder.learned[0].pitches() == [65, 69]
+    assert s.scheduler.timing_ms()[2] == 8
+    s.close()
+    assert sink.sounding() == set() and sink.closed
+    r = rec[0]
+    assert r.closed and s.record_path == Path("sessions/fake.mid")
+    assert {part for part, _, _ in r.events} == {"player", "partner"}
+    assert any(text.startswith("call 1") for text, _ in r.markers)
+
+
+def test_answer_on_bar_waits_for_the_next_bar():
+    s, clock, inq, sink, _ = make(config(answer_on="bar"))
+    s.start()
+    play(s, clock, inq, CALL, until=4.5)
+    assert sink.ons(channel=1)[0][0] == pytest.approx(s.t0 + 2.0)  # bar 2 = beat 4
+    s.close()
+
+
+def test_player_coming_back_makes_the_partner_yield():
+    s, clock, inq, sink, _ = make()
+    s.start()
+    back = [(1.6, [0x90, 72, 100])]  # the player comes in during the answer
+    play(s, clock, inq, CALL + back, until=1.6)
+    assert s.yields == 1
+    partner_sounding = {k for k in sink.sounding() if k[0] == 1}
+    assert partner_sounding == set()
+    n = len(sink.ons(channel=1))
+    play_more(s, clock, inq, [], 1.61, 2.2)
+    assert len(sink.ons(channel=1)) == n  # the rest of the answer was forgotten
+    s.close()
+    assert sink.sounding() == set()
+
+
+def play_more(session, clock, inq, events, start, until):
+    t = start
+    while t <= until:
+        clock.set(session.t0 + t)
+        for e in events:
+            if abs(e[0] - t) < 0.005:
+                inq.push(e[1])
+        session.step()
+        t = round(t + 0.01, 6)
+
+
+def test_overlap_keeps_playing():
+    s, clock, inq, sink, _ = make(config(on_interrupt="overlap"))
+    s.start()
+    play(s, clock, inq, CALL + [(1.6, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=3.6)
+    assert s.yields == 0 and s.answers == 2  # the player's note was a call of its own
+    times = [round(t - s.t0, 6) for t, _ in sink.ons(channel=1)]
+    assert all(1.5 + 0.25 * i in times for i in range(8))  # the first answer played on to its end
+    s.close()
+
+
+def test_close_mid_answer_releases_partner_and_thru_notes():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    held = [(1.55, [0x90, 48, 80])]  # a thru note still held at the end
+    s.cfg = override(s.cfg, "phrase", on_interrupt="overlap")
+    play(s, clock, inq, CALL, until=1.5)
+    play_more(s, clock, inq, held, 1.51, 1.6)
+    assert sink.sounding()  # both partner and thru notes sound now
+    s.close()
+    assert sink.sounding() == set()
+    offs = [m for part, m, _ in rec[0].events if m.type == "note_off"]
+    assert any(m.channel == 0 and m.note == 48 for m in offs)  # the recording hears the release
+
+
+def test_a_responder_error_is_reported_and_the_jam_goes_on():
+    s, clock, inq, sink, _ = make(responder=StepResponder(fail=True))
+    s.start()
+    play(s, clock, inq, CALL, until=3.0)
+    assert s.failed_answers == 1 and s.calls == 1 and sink.ons(channel=1) == []
+    s.close()
+
+
+def test_unreadable_input_is_counted_not_fatal():
+    s, clock, inq, sink, _ = make()
+    s.start()
+    junk = [(0.01, [0x90]), (0.02, [0x90, 200, 5]), (0.03, [0x42, 1]), (0.04, []), (0.05, [0xF8])]
+    play(s, clock, inq, junk + CALL, until=2.0)
+    assert s.malformed == 4 and s.calls == 1
+    s.close()
+
+
+def test_live_harmony_when_there_is_no_chart():
+    s, clock, inq, sink, _ = make(chart=None)
+    s.start()
+    play(s, clock, inq, CALL, until=2.0)
+    chart = s.responder.charts[0]
+    assert chart.bars == 1  # a one-chord chart from the inferred harmony
+    s.close()
+
+
+def test_sustain_pedal_holds_the_call_open():
+    s, clock, inq, sink, _ = make()
+    s.start()
+    pedal = [(0.0, [0xB0, 64, 127]), (2.0, [0xB0, 64, 0])]
+    play(s, clock, inq, CALL + pedal, until=2.4)
+    assert s.calls == 0
+    play_more(s, clock, inq, [], 2.41, 2.6)
+    assert s.calls == 1
+    s.close()
+
+
+def test_phrase_to_events_cuts_repeated_pitches_and_swings():
+    ph = Phrase.of([(60, 0.0, 1.0), (60, 0.5, 0.5), (62, 1.5, 0.5)], start=4.0)
+    ev = phrase_to_events(ph, t0=100.0, tempo=120.0, swing=2.0, channel=1)
+    assert ev[0][:2] == (102.0, pytest.approx(102.0 + 2 / 3 * 0.5 - 0.001))
+    assert ev[1][0] == pytest.approx(102.0 + 2 / 3 * 0.5)  # the swung off-beat
+    assert ev[2][0] == pytest.approx(102.5 + 2 / 3 * 0.5)
+    assert all(on < off for on, off, *_ in ev)
+
+
+def test_threaded_run_with_a_real_clock_answers_and_ends_clean():
+    cfg = override(config(), "timing", tempo=480.0)  # 0.125 s a beat: the test takes ~1.5 s
+    clock = RealClock(spin_ms=0.5)
+    s, _, inq, sink, rec = make(cfg, clock=clock, threaded=True)
+    port = FakePort()
+    s.watched.append(port)
+
+    def player():
+        while not s.t0:
+            time.sleep(0.001)
+        for at, data in [(0.0, [0x90, 65, 100]), (0.1, [0x80, 65, 0]), (0.125, [0x90, 69, 90]),
+                         (0.225, [0x80, 69, 0])]:
+            clock.sleep_until(s.t0 + at)
+            inq.push(data)
+
+    th = threading.Thread(target=player)
+    th.start()
+    reason = s.run(until=lambda: s.answers == 1 and s.idle)
+    th.join()
+    assert reason == "done"
+    partner = sink.ons(channel=1)
+    assert len(partner) == 8
+    # noticed at beat 2.8 at the earliest -> answer on beat 3 (0.375 s); never early
+    assert partner[0][0] >= s.t0 + 0.375
+    assert sink.sounding() == set() and sink.closed and rec[0].closed
+    assert len(s.ready_ms) == 1
+
+
+def test_a_vanished_port_ends_the_session_cleanly():
+    s, clock, inq, sink, rec = make(clock=RealClock(), threaded=True)
+    port = FakePort()
+    s.watched.append(port)
+    port.is_alive = False
+    assert s.run(duration=5.0) == "port gone"
+    assert rec[0].closed and sink.closed
+
+
+def test_a_failing_output_ends_the_session_cleanly():
+    clock = RealClock()
+    s, _, inq, _, rec = make(clock=clock, threaded=True)
+    bad = FakeSink(clock, fail_after=0)
+    s.sinks = [bad]
+    inq.push([0x90, 60, 100])
+    reason = s.run(duration=5.0)
+    assert reason.startswith("output failed") and rec[0].closed
+
+
+def test_an_exception_in_the_loop_still_closes_everything():
+    s, clock, inq, sink, rec = make(clock=RealClock(), threaded=True)
+    inq.push([0x90, 60, 100])
+
+    def boom():
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        s.run(until=boom)
+    assert sink.sounding() == set() and sink.closed and rec[0].closed
+
+
+def test_stop_from_a_signal_handler():
+    import os
+    import signal
+
+    s, clock, inq, sink, rec = make(clock=RealClock(), threaded=True)
+    restore = install_signal_handlers(s)
+    try:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+        assert s.run(duration=10.0) == "SIGTERM"
+    finally:
+        restore()
+    assert rec[0].closed
+
+
+def test_status_line_and_plain_log_lines():
+    import io
+
+    snap = Snapshot(120.0, 5, 3, "answering", "F7", 2, 0.05, 0.31, 100, 0)
+    line = render(snap)
+    assert "120 bpm" in line and "5:3" in line and "answering" in line and "F7" in line
+    assert "call 2 bars" in line and "0.05/0.31 ms" in line and "dropped 0" in line
+    out = io.StringIO()
+    d = Display(out, tty=False, plain_every_s=5.0)
+    d.update(0.0, snap)
+    d.update(1.0, snap)  # too soon for a plain line
+    d.log("heard call 1")
+    assert out.getvalue().count("\n") == 2 and "\r" not in out.getvalue()
+    tty = io.StringIO()
+    d = Display(tty, tty=True, every_s=0.2)
+    d.update(0.0, snap)
+    d.log("x")
+    d.finish()
+    assert "\r" in tty.getvalue()
