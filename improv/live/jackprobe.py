@@ -62,11 +62,15 @@ class Arrival:
 
     @property
     def is_note_on(self) -> bool:
-        return self.kind == 0x90 and len(self.data) >= 3 and self.data[2] > 0
+        """A well-formed note-on with velocity > 0 (what a synth would sound)."""
+        return self.kind == 0x90 and self._valid_note() and self.data[2] > 0
 
     @property
     def is_note_off(self) -> bool:
-        return len(self.data) >= 3 and (self.kind == 0x80 or (self.kind == 0x90 and self.data[2] == 0))
+        return self._valid_note() and (self.kind == 0x80 or (self.kind == 0x90 and self.data[2] == 0))
+
+    def _valid_note(self) -> bool:
+        return len(self.data) == 3 and self.data[1] < 128 and self.data[2] < 128
 
 
 def _load_libjack() -> ctypes.CDLL | None:

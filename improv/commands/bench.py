@@ -1,0 +1,27 @@
+"""`improv bench`: measure the live path (passthrough, partner timing, answer ready, flood)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="fewer samples and no 60 s flood (about a minute)")
+    p.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")
+    p.add_argument("--responder", choices=("markov", "model"), default="markov",
+                   help="the responder the jam uses and that computes during the timing run (default markov)")
+    p.add_argument("--period", type=int, default=64, metavar="FRAMES",
+                   help="period of the private JACK server started when none runs (default 64)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.live.bench import run_bench
+
+    results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
+                        out=lambda line: print(line, flush=True))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"\nfigures written to {args.json}")
+    return 0

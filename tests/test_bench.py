@@ -1,0 +1,55 @@
+"""`improv bench` pieces that run in seconds (the full bench is run by hand; see README)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from improv.cli import main
+from improv.config import Config
+from improv.live.bench import bench_timing, flood_messages, pair_latency, random_call, summary
+from improv.live.jackprobe import Arrival, sounding_notes
+import random
+
+
+def test_summary_uses_nearest_rank_p99():
+    s = summary([float(i) for i in range(1, 101)])
+    assert (s["n"], s["median"], s["p99"], s["max"], s["min"]) == (100, 50.5, 99.0, 100.0, 1.0)
+    assert summary([3.0])["p99"] == 3.0
+    assert summary([]) == {"n": 0}
+
+
+def test_pair_latency_matches_per_note_and_kind_in_order():
+    early = [Arrival(0.000, (0x90, 60, 9)), Arrival(0.010, (0x80, 60, 0)), Arrival(0.020, (0x90, 60, 9)),
+             Arrival(0.030, (0x90, 62, 9))]
+    late = [Arrival(0.003, (0x90, 60, 9)), Arrival(0.014, (0x90, 60, 0)),  # on with velocity 0 = off
+            Arrival(0.025, (0x90, 60, 9)), Arrival(0.040, (0x80, 99, 0)), Arrival(0.05, (0x90,))]
+    assert pair_latency(early, late) == pytest.approx([3.0, 4.0, 5.0])
+
+
+def test_flood_groups_leave_no_note_sounding_and_have_ten_messages():
+    msgs = [m for i in range(50) for m in flood_messages(i)]
+    assert len(msgs) == 500
+    assert not sounding_notes([Arrival(0.0, tuple(m)) for m in msgs])
+    assert any(m[0] == 0xF0 and m[-1] == 0xF7 and len(m) == 256 for m in msgs)
+    bad = [m for i in range(50) for m in flood_messages(i, malformed=True)]
+    assert [0x90] in bad and [0xF0, 1, 2] in bad and not sounding_notes([Arrival(0.0, tuple(m)) for m in bad])
+
+
+def test_random_calls_are_plausible_and_seeded():
+    a, b = random_call(random.Random(1), bars=2), random_call(random.Random(1), bars=2)
+    assert a == b and len(a.notes) >= 4 and a.length == 8.0
+    assert all(48 <= n.pitch <= 84 and n.end <= 8.0 for n in a.notes)
+
+
+def test_timing_section_in_process_measures_every_note():
+    r = bench_timing(40, Config(), "markov", jack=False)
+    assert r["scheduler_error_ms"]["n"] + r["dropped"] == 40
+    assert r["sent"] + r["dropped"] == 40
+
+
+def test_bench_command_is_registered(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "--quick" in capsys.readouterr().out
