@@ -16,9 +16,7 @@ partner or the passthrough started, then the recorder's file.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import random
 import signal
 import threading
 from collections import deque
@@ -27,13 +25,13 @@ from typing import Any, Callable, Protocol
 
 import mido
 
-from improv.config import Config, ResponderSettings
+from improv.config import Config
 from improv.core.chart import Chart, single_chord_chart
 from improv.core.infer import HarmonyTracker
 from improv.core.notes import Phrase, beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.core.responder import AnswerSettings, Responder
 from improv.core.segment import Call, Segmenter, SegmentSettings
-from improv.errors import ConfigError, ImprovError, ModelError
+from improv.errors import ImprovError
 from improv.live.clock import Clock
 from improv.live.ports import InputQueue
 from improv.live.scheduler import NoteEvent, Scheduler
@@ -52,34 +50,6 @@ class Sink(Protocol):
     def send(self, msg: mido.Message) -> None: ...
 
     def close(self) -> None: ...
-
-
-def make_responder(settings: ResponderSettings, seed: int) -> Responder:
-    """The partner named in the settings ("markov" or "model"), imported only when chosen.
-
-    Raises:
-        ModelError: the learned model is missing or cannot load (one line).
-        ConfigError: an unknown responder name.
-    """
-    if settings.name == "markov":
-        from improv.core.markov import MarkovResponder
-
-        return MarkovResponder(order=settings.markov_order, seed=seed)
-    if settings.name == "model":
-        try:
-            from improv.core.model_responder import ModelResponder
-        except ImportError as e:
-            raise ModelError(f"the learned model responder is not available ({e}); use --responder markov") from None
-        import torch
-
-        torch.set_num_threads(min(2, os.cpu_count() or 1))  # inference must not starve the real-time threads
-        return ModelResponder.load(None)
-    raise ConfigError(f"responder.name: expected 'markov' or 'model', found {settings.name!r}")
-
-
-def session_seed(settings: ResponderSettings) -> int:
-    """The configured seed, or a fresh one when it is -1."""
-    return settings.seed if settings.seed >= 0 else random.SystemRandom().randrange(2**31)
 
 
 def phrase_to_events(phrase: Phrase, t0: float, tempo: float, swing: float, channel: int) -> list[NoteEvent]:
