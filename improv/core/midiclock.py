@@ -1,0 +1,174 @@
+"""Following (and sending) MIDI clock, pure: fed timestamps, no clock of its own.
+
+MIDI clock is 24 ticks (0xF8) per quarter note. Start (0xFA) rewinds to the song's
+beginning, and the first tick after it is beat 0; Stop (0xFC) halts; Continue (0xFB)
+resumes from where Stop left off or from the Song Position Pointer (0xF2, in sixteenths).
+
+The follower keeps the beat *phase* locked to the tick count (beat = ticks / 24) and
+the *tempo* from a least-squares line through the last `window` tick times, which
+averages out jitter. A tempo change shows as consecutive ticks off that line in the same
+direction; the fit then restarts from the change so it follows within a beat or so.
+Ticks that arrive while stopped still feed the tempo (DAWs keep sending them), so the
+tempo is known before Start.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+TICKS_PER_BEAT = 24
+CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
+
+
+@dataclass(frozen=True)
+class ClockEvent:
+    """Something the clock did.
+
+    Attributes:
+        kind: "start", "stop", "continue", "position", "tick" or "beat" (a tick on a beat).
+        time: when (seconds, the caller's clock).
+        beat: the song position in beats at that moment (next tick's position for
+            start/continue/position).
+    """
+
+    kind: str
+    time: float
+    beat: float
+
+
+class ClockFollower:
+    """Tempo and beat phase from incoming MIDI clock.
+
+    Args:
+        window: ticks in the least-squares tempo fit (24-48: one to two beats).
+        change_ms: a tick further than this (ms) from the fitted line counts as off-line.
+        change_ticks: this many off-line ticks in a row, same direction, mean a new tempo.
+    """
+
+    def __init__(self, window: int = 36, change_ms: float = 4.0, change_ticks: int = 2) -> None:
+        self.window = window
+        self.change_s = change_ms / 1000.0
+        self.change_ticks = change_ticks
+        self._ticks: deque[tuple[int, float]] = deque(maxlen=window)  # (global tick no, time)
+        self._k = -1  # global count of ticks received
+        self._next = 0  # song position (ticks) of the next tick while running
+        self._off = 0  # consecutive off-line ticks (signed: direction)
+        self.running = False
+        self._fit: tuple[float, float] | None = None  # t = a + b * k
+
+    # -- feeding -----------------------------------------------------------------------
+
+    def feed(self, t: float, message: bytes | list[int] | tuple[int, ...]) -> list[ClockEvent]:
+        """Take one MIDI message received at `t` (seconds); return what happened."""
+        if not message:
+            return []
+        status = message[0]
+        if status == CLOCK:
+            return self._tick(t)
+        if status == START:
+            self._next, self.running = 0, True
+            return [ClockEvent("start", t, 0.0)]
+        if status == CONTINUE:
+            self.running = True
+            return [ClockEvent("continue", t, self._next / TICKS_PER_BEAT)]
+        if status == STOP:
+            self.running = False
+            return [ClockEvent("stop", t, self._next / TICKS_PER_BEAT)]
+        if status == SONG_POSITION and len(message) >= 3:
+            sixteenths = (message[1] & 0x7F) | ((message[2] & 0x7F) << 7)
+            self._next = sixteenths * (TICKS_PER_BEAT // 4)
+            return [ClockEvent("position", t, self._next / TICKS_PER_BEAT)]
+        return []
+
+    def _tick(self, t: float) -> list[ClockEvent]:
+        self._k += 1
+        if self._fit is not None and len(self._ticks) >= 3:
+            a, b = self._fit
+            r = t - (a + b * self._k)
+            if abs(r) > max(self.change_s, 0.15 * b):
+                sign = 1 if r > 0 else -1
+                self._off = self._off + sign if self._off * sign > 0 else sign
+            else:
+                self._off = 0
+            if abs(self._off) >= self.change_ticks:  # a new tempo: fit from the change on
+                keep = list(self._ticks)[-abs(self._off):]
+                self._ticks.clear()
+                self._ticks.extend(keep)
+                self._off = 0
+        self._ticks.append((self._k, t))
+        self._fit = self._line()
+        if not self.running:
+            return []
+        pos = self._next
+        self._next += 1
+        beat = pos / TICKS_PER_BEAT
+        if pos % TICKS_PER_BEAT == 0:
+            return [ClockEvent("beat", t, beat)]
+        return [ClockEvent("tick", t, beat)]
+
+    def _line(self) -> tuple[float, float] | None:
+        n = len(self._ticks)
+        if n < 2:
+            return None
+        mk = sum(k for k, _ in self._ticks) / n
+        mt = sum(t for _, t in self._ticks) / n
+        sxx = sum((k - mk) ** 2 for k, _ in self._ticks)
+        sxy = sum((k - mk) * (t - mt) for k, t in self._ticks)
+        b = sxy / sxx
+        if b <= 0:
+            return None
+        return mt - b * mk, b
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def tempo(self) -> float | None:
+        """The tempo (bpm) from the fit, or None before two ticks."""
+        if self._fit is None:
+            return None
+        return 60.0 / (self._fit[1] * TICKS_PER_BEAT)
+
+    @property
+    def position(self) -> float:
+        """The song position (beats) of the next tick."""
+        return self._next / TICKS_PER_BEAT
+
+    def time_of_beat(self, beat: float) -> float | None:
+        """When song position `beat` falls (seconds), past or future, on the fitted line;
+        None before the tempo is known. Meaningful while running (or just started)."""
+        if self._fit is None:
+            return None
+        a, b = self._fit
+        last_song_tick = self._next - 1  # the song position of the last tick received
+        return a + b * (self._k + (beat * TICKS_PER_BEAT - last_song_tick))
+
+    def beat_at(self, t: float) -> float | None:
+        """The song position (beats) at time `t`: the inverse of `time_of_beat`."""
+        if self._fit is None:
+            return None
+        a, b = self._fit
+        return ((t - a) / b - self._k + self._next - 1) / TICKS_PER_BEAT
+
+
+def tick_time(start: float, tempo: float, tick: int) -> float:
+    """When tick number `tick` is due (seconds) for a clock started at `start` at `tempo` bpm.
+    Inverse: `tick_at`."""
+    return start + tick * 60.0 / (tempo * TICKS_PER_BEAT)
+
+
+def tick_at(start: float, tempo: float, t: float) -> float:
+    """The (fractional) tick number at time `t`: the inverse of `tick_time`."""
+    return (t - start) * tempo * TICKS_PER_BEAT / 60.0
+
+
+def tick_times(start: float, tempo: float, count: int, first: int = 0) -> list[float]:
+    """Absolute deadlines (seconds) for `count` ticks from tick `first`: each computed from
+    `start`, never accumulated, so there is no drift."""
+    return [tick_time(start, tempo, k) for k in range(first, first + count)]
+
+
+def song_position(beat: float) -> bytes:
+    """A Song Position Pointer message for a position in beats (rounded down to sixteenths)."""
+    sixteenths = max(0, min(0x3FFF, int(beat * 4 + 1e-9)))
+    return bytes((SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7))

@@ -1,0 +1,103 @@
+import random
+
+import pytest
+
+from improv.core.midiclock import (
+    CLOCK,
+    CONTINUE,
+    START,
+    STOP,
+    TICKS_PER_BEAT,
+    ClockFollower,
+    song_position,
+    tick_at,
+    tick_time,
+    tick_times,
+)
+
+
+def _drive(f, times, jitter=0.0, seed=0):
+    rng = random.Random(seed)
+    events = []
+    for t in times:
+        events += f.feed(t + rng.uniform(-jitter, jitter), [CLOCK])
+    return events
+
+
+def _grid(start, tempo, n, first=0):
+    return tick_times(start, tempo, n, first)
+
+
+def test_tempo_100_with_jitter_and_phase_locked_to_ticks():
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    ticks = _grid(0.01, 100, 24 * 8)
+    events = _drive(f, ticks, jitter=0.001, seed=1)
+    assert f.tempo == pytest.approx(100, abs=0.3)
+    beats = [e for e in events if e.kind == "beat"]
+    assert [e.beat for e in beats] == list(range(8))
+    # the next beat is predicted within a millisecond of the true grid
+    assert f.time_of_beat(8) == pytest.approx(tick_time(0.01, 100, 8 * 24), abs=0.001)
+    assert f.beat_at(f.time_of_beat(9.25)) == pytest.approx(9.25)
+
+
+def test_follows_a_change_to_140_within_two_beats():
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    first = _grid(0.0, 100, 24 * 8)
+    t_change = tick_time(0.0, 100, 24 * 8)
+    _drive(f, first, jitter=0.001, seed=2)
+    second = _grid(t_change, 140, 24 * 2)
+    _drive(f, second, jitter=0.001, seed=3)
+    assert f.tempo == pytest.approx(140, abs=1.0)
+    want = tick_time(t_change, 140, 24 * 3)  # beat 11 on the new grid
+    assert f.time_of_beat(11) == pytest.approx(want, abs=0.0015)
+
+
+def test_start_stop_continue_and_song_position():
+    f = ClockFollower()
+    grid = _grid(0.0, 120, 24 * 4)
+    _drive(f, grid[:24])  # ticks while stopped: tempo known, position does not move
+    assert not f.running and f.position == 0 and f.tempo == pytest.approx(120)
+    assert [e.kind for e in f.feed(0.5, [START])] == ["start"]
+    ev = _drive(f, grid[24:48 + 1])
+    assert ev[0].kind == "beat" and ev[0].beat == 0 and ev[0].time == grid[24]
+    assert ev[-1].kind == "beat" and ev[-1].beat == 1
+    stop = f.feed(1.02, [STOP])
+    assert stop[0].kind == "stop" and not f.running
+    _drive(f, grid[49:60])
+    assert f.position == pytest.approx(25 / 24)  # unchanged while stopped
+    cont = f.feed(1.3, [CONTINUE])
+    assert cont[0].kind == "continue" and cont[0].beat == pytest.approx(25 / 24)
+    assert _drive(f, grid[60:61])[0].beat == pytest.approx(25 / 24)
+    f.feed(1.4, [STOP])
+    pos = f.feed(1.41, list(song_position(16.0)))
+    assert pos[0].kind == "position" and pos[0].beat == 16.0
+    f.feed(1.42, [CONTINUE])
+    ev = _drive(f, grid[61:62])
+    assert ev[0].kind == "beat" and ev[0].beat == 16.0
+    assert f.time_of_beat(16.5) == pytest.approx(grid[61] + 0.25, abs=1e-6)
+
+
+def test_song_position_message_encoding():
+    assert song_position(0) == bytes((0xF2, 0, 0))
+    assert song_position(40) == bytes((0xF2, 160 & 0x7F, 160 >> 7))
+    f = ClockFollower()
+    assert f.feed(0, list(song_position(40)))[0].beat == 40
+
+
+def test_sender_tick_times_round_trip_and_do_not_drift():
+    ts = tick_times(10.0, 133.0, 24 * 1000)
+    assert ts[-1] == pytest.approx(10.0 + (24 * 1000 - 1) * 60 / (133 * 24), abs=1e-9)
+    assert tick_at(10.0, 133.0, tick_time(10.0, 133.0, 777)) == pytest.approx(777)
+    f = ClockFollower()
+    f.feed(9.9, [START])
+    _drive(f, ts[:100])
+    assert f.tempo == pytest.approx(133.0, abs=1e-6)
+    assert TICKS_PER_BEAT == 24
+
+
+def test_no_tempo_before_two_ticks_and_other_messages_ignored():
+    f = ClockFollower()
+    assert f.tempo is None and f.time_of_beat(1) is None and f.beat_at(1) is None
+    assert f.feed(0, [0x90, 60, 100]) == [] and f.feed(0, []) == []
