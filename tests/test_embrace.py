@@ -1,0 +1,175 @@
+"""Each strategy on a small fixed case; modes, daring and determinism; the explanation."""
+
+import json
+
+import pytest
+
+from improv.core.chart import parse_chart
+from improv.core.embrace import (
+    EmbraceSettings, STRATEGIES, embrace_threshold, explain, explain_json, plan_answer,
+)
+from improv.core.hearing import metric_weight
+from improv.core.notes import Phrase
+from improv.core.responder import Constraints
+from improv.errors import ConfigError
+
+CHART = parse_chart("Cmaj7 | Dm7 | G7 | Cmaj7")
+# C# on beat 1 over Cmaj7, held a beat (outside, salient), then E D ... G.
+CALL = Phrase.of([(61, 0, 1), (64, 1, 0.5), (62, 1.5, 0.5), (67, 3, 1)])
+START, LENGTH = 4.0, 8.0  # the answer: bars 2-3 (Dm7, G7)
+
+
+def plan(strategy=None, seed=0, **kw):
+    settings = EmbraceSettings(strategies=(strategy,) if strategy else STRATEGIES, **kw)
+    return plan_answer(CALL, CHART, START, LENGTH, settings, seed)
+
+
+def test_motif_opening_carries_the_pitch_class_and_the_cell():
+    for seed in range(6):
+        p = plan("motif", seed)
+        (h,) = p.handled
+        assert h.strategy == "motif" and h.heard.pitch == 61
+        op = p.constraints.opening
+        assert op == h.opening and len(op) == 6  # stated, then repeated or sequenced
+        cell = [(n.start, n.pitch, n.duration) for n in CALL.notes[:3]]
+        stated = [(n.start, n.pitch, n.duration) for n in op[:3]]
+        assert stated == cell  # same intervals, same rhythm, at the answer's start
+        again = op[3:]
+        move = again[0].pitch - op[0].pitch
+        assert move in (0, 2, -2, -1)
+        assert [(n.start - 2.0, n.pitch - move, n.duration) for n in again] == stated
+        assert 1 in p.constraints.favour_pcs and not p.constraints.avoid_pcs
+        assert p.chart is CHART
+
+
+def test_motif_with_a_long_cell_is_stated_once():
+    call = Phrase.of([(61, 0, 2), (62, 2, 0.5), (64, 2.5, 0.5), (67, 3, 1)])
+    p = plan_answer(call, CHART, START, LENGTH, EmbraceSettings(strategies=("motif",)), 3)
+    op = p.constraints.opening
+    assert [n.pitch for n in op] == [61, 62, 64]
+    assert [n.start for n in op] == [0.0, 2.0, 2.5]
+
+
+def test_reharmonise_puts_the_note_in_the_chord_and_returns_to_the_changes():
+    for seed in range(8):
+        for daring in (0.3, 0.6, 1.0):
+            p = plan("reharmonise", seed, daring=daring)
+            (h,) = p.handled
+            sub = p.chart.chord_at(START)
+            assert sub == h.substitute and sub != CHART.chord_at(START)
+            assert 1 in sub.scale()
+            a, b = h.substitute_span
+            assert a == START and START < b <= START + 4
+            t = b
+            while t < START + 16:  # every later beat is the written chart again
+                assert p.chart.chord_at(t) == CHART.chord_at(t)
+                t += 0.5
+            assert p.chart.chord_at(0.0) == CHART.chord_at(0.0)
+            assert p.constraints.opening[0].pitch % 12 == 1 and p.constraints.opening[0].start == 0
+
+
+def test_reharmonise_reach_grows_with_daring():
+    call = Phrase.of([(61, 0, 2, 110), (64, 2, 0.5), (62, 2.5, 0.5), (67, 3, 1)])  # accented
+    settings = lambda d: EmbraceSettings(strategies=("reharmonise",), daring=d)  # noqa: E731
+    kinds = {d: {plan_answer(call, CHART, 8.0, 8.0, settings(d), s).handled[0].substitute_kind.split(" ")[0]
+                 for s in range(30)} for d in (0.2, 1.0)}
+    assert kinds[0.2] <= {"secondary", "altered"}  # over G7: G7(#11)
+    assert len(kinds[1.0]) > len(kinds[0.2])
+
+
+def test_resolve_opens_on_the_note_and_steps_a_half_step_to_a_chord_tone():
+    for seed in range(8):
+        p = plan("resolve", seed)
+        first, second = p.constraints.opening[:2]
+        assert first.pitch % 12 == 1 and first.start <= 0.5
+        assert abs(second.pitch - first.pitch) == 1 and second.start == first.end
+        assert second.pitch % 12 in CHART.chord_at(START + second.start).chord_tones()
+
+
+def test_resolve_is_not_offered_without_a_half_step_chord_tone():
+    chart = parse_chart("Cmaj7 | Fmaj7")
+    call = Phrase.of([(61, 0, 2), (67, 2, 1)])  # C# over Cmaj7; the answer over Fmaj7 (F A C E)
+    p = plan_answer(call, chart, 4.0, 4.0, EmbraceSettings(strategies=("resolve",)), 0)
+    first, second = p.constraints.opening
+    assert second.pitch == 60  # C# resolves down to C, the 5th of Fmaj7
+    chart = parse_chart("Cmaj7 | F#7")  # C# is F#7's 5th: no chord tone a half step away
+    p = plan_answer(call, chart, 4.0, 4.0, EmbraceSettings(strategies=("resolve",)), 0)
+    assert p.handled == () and p.constraints == Constraints()
+
+
+def test_echo_starts_on_the_same_note_displaced():
+    seen = set()
+    for seed in range(10):
+        p = plan("echo", seed)
+        (n,) = p.constraints.opening
+        assert n.pitch == 61 and n.start in (0.5, 1.0, 1.5)
+        assert (START + n.start) % 4 != 0.0  # C# was on beat 1: the echo is not
+        seen.add(n.start)
+    assert len(seen) > 1
+
+
+def test_guide_avoids_the_outside_note():
+    p = plan(mode="guide")
+    assert p.chart is CHART and p.constraints.opening == ()
+    assert p.constraints.avoid_pcs == {1}
+    assert 1 not in p.constraints.favour_pcs and {2, 5, 9, 0} <= p.constraints.favour_pcs  # Dm7
+    assert p.constraints.strength >= 0.9
+    assert [h.strategy for h in p.handled] == ["avoid"]
+
+
+def test_off_changes_nothing():
+    p = plan(mode="off")
+    assert p.chart is CHART and p.constraints == Constraints() and p.handled == ()
+
+
+def test_deterministic_per_seed_and_varied_across_seeds():
+    assert plan(seed=5) == plan(seed=5)
+    assert len({plan(seed=s).handled[0].strategy for s in range(20)}) >= 3
+
+
+def test_daring_zero_embraces_nothing_and_one_embraces_the_salient_note():
+    p = plan(daring=0.0)
+    assert p.handled == () and p.constraints == Constraints() and p.chart is CHART
+    assert plan(daring=1.0).handled[0].heard.pitch == 61
+    # a short off-beat-ish clash: let pass at 0.5, embraced at 1.0
+    call = Phrase.of([(60, 0, 1), (61, 1, 0.5), (67, 1.5, 1)])
+    mid = plan_answer(call, CHART, START, LENGTH, EmbraceSettings(daring=0.5), 0)
+    bold = plan_answer(call, CHART, START, LENGTH, EmbraceSettings(daring=1.0), 0)
+    assert mid.handled == () and bold.handled[0].heard.pitch == 61
+    assert embrace_threshold(0.0) > 1 > embrace_threshold(0.5) > embrace_threshold(1.0)
+
+
+def test_inside_call_is_left_alone():
+    call = Phrase.of([(60, 0, 1), (64, 1, 1), (62, 2, 0.25), (63, 2.25, 0.25), (64, 2.5, 1)])
+    for mode in ("embrace", "guide"):
+        p = plan_answer(call, CHART, START, LENGTH, EmbraceSettings(mode=mode), 0)
+        assert p.handled == () and p.constraints == Constraints() and p.chart is CHART
+
+
+def test_explain_lines_and_json():
+    p = plan("reharmonise", 0)
+    (line,) = explain(p, CHART)
+    assert line.startswith("bar 1: heard C# over Cmaj7 (outside, long, beat 1) -> reharmonise as ")
+    assert line.endswith("-> answer opens on C#")
+    (rec,) = explain_json(p)
+    assert {"bar", "beat", "pitch", "class", "salience", "strategy", "substitute"} <= set(rec)
+    assert (rec["bar"], rec["beat"], rec["pitch"], rec["class"], rec["strategy"]) == (1, 1.0, 61, "outside", "reharmonise")
+    assert rec["substitute"] == str(p.handled[0].substitute)
+    json.dumps(rec)
+    for s in ("motif", "resolve", "echo"):
+        (line,) = explain(plan(s, 1), CHART)
+        assert f"-> {s}: answer" in line
+    assert "-> guide: avoid C#" in explain(plan(mode="guide"), CHART)[0]
+    assert "let it pass" in explain(plan(daring=0.1), CHART)[0]
+    assert explain(plan(mode="off"), CHART) == []
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match="mode"):
+        EmbraceSettings(mode="fix")
+    with pytest.raises(ConfigError, match="daring"):
+        EmbraceSettings(daring=1.5)
+    with pytest.raises(ConfigError, match="strategies"):
+        EmbraceSettings(strategies=("motif", "quote"))
+    with pytest.raises(ConfigError, match="mode_cc"):
+        EmbraceSettings(mode_cc=128)
