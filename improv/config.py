@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from improv.core.embrace import EmbraceSettings
 from improv.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -86,6 +87,7 @@ class Config:
     responder: ResponderSettings = field(default_factory=ResponderSettings)
     harmony: HarmonySettings = field(default_factory=HarmonySettings)
     record: RecordSettings = field(default_factory=RecordSettings)
+    embrace: EmbraceSettings = field(default_factory=EmbraceSettings)
 
 
 _CHOICES = {
@@ -93,6 +95,7 @@ _CHOICES = {
     ("timing", "late_policy"): ("drop", "shift"),
     ("phrase", "answer_on"): ("beat", "bar"),
     ("phrase", "on_interrupt"): ("yield", "overlap"),
+    ("embrace", "mode"): ("embrace", "guide", "off"),
 }
 
 

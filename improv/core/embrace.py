@@ -22,7 +22,7 @@ beats; the choice of strategy is deterministic per seed.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from improv.core.chart import Chart
 from improv.core.chords import Chord
@@ -108,6 +108,39 @@ class AnswerPlan:
     mode: str = "off"
     answer_start: float = 0.0
     heard: tuple[HeardNote, ...] = ()
+
+
+def mode_from_cc(value: int) -> str:
+    """A controller value (0-127) -> mode: 0-42 off, 43-85 guide, 86-127 embrace."""
+    return "off" if value < 43 else ("guide" if value < 86 else "embrace")
+
+
+def next_mode(mode: str) -> str:
+    """The mode after `mode` when the mode key is pressed: embrace -> guide -> off -> embrace."""
+    return MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else MODES[0]
+
+
+def apply_control(settings: EmbraceSettings, kind: str, number: int, value: int) -> EmbraceSettings:
+    """The settings after a live MIDI control event (the live engine's hook).
+
+    Args:
+        settings: the current settings (their `mode_cc`, `daring_cc`, `mode_key`).
+        kind: "cc" (control change) or "note_on".
+        number: the controller or note number.
+        value: the controller value or note velocity (a note-on with velocity 0 is a note-off).
+
+    Returns:
+        New settings, or `settings` itself when the event is not one of the controls.
+    """
+    if kind == "cc":
+        if number == settings.mode_cc and settings.mode_cc >= 0:
+            settings = replace(settings, mode=mode_from_cc(value))
+        if number == settings.daring_cc and settings.daring_cc >= 0:
+            settings = replace(settings, daring=round(max(0, min(127, value)) / 127.0, 3))
+        return settings
+    if kind == "note_on" and value > 0 and number == settings.mode_key and settings.mode_key >= 0:
+        return replace(settings, mode=next_mode(settings.mode))
+    return settings
 
 
 def embrace_threshold(daring: float) -> float:
