@@ -139,18 +139,24 @@ class MidiInput:
         """False once a device port we opened has disappeared (conductor thread)."""
         if self.virtual:
             return True
+        if self._in is None:
+            return False
         try:
             return self.name in self._in.get_ports()
         except Exception:  # noqa: BLE001 - a backend that errors has lost the port too
             return False
 
     def close(self) -> None:
+        """Stop listening and close the port (idempotent)."""
+        if self._in is None:
+            return
         try:
             self._in.cancel_callback()
             self._in.close_port()
         except Exception:  # noqa: BLE001 - closing must not raise on an exit path
             pass
         self._in.delete()
+        self._in = None
 
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",

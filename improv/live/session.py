@@ -28,7 +28,7 @@ import mido
 from improv.config import Config
 from improv.core.chart import Chart, single_chord_chart
 from improv.core.infer import HarmonyTracker
-from improv.core.notes import Phrase, beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
+from improv.core.notes import Phrase, beats_to_seconds, pitch_name, seconds_to_beats, swing_beats, unswing_beats
 from improv.core.responder import AnswerSettings, Responder
 from improv.core.segment import Call, Segmenter, SegmentSettings
 from improv.errors import ImprovError
@@ -392,6 +392,9 @@ class Session:
             events = phrase_to_events(answer, self.t0, self.tempo, self.swing, self.partner_ch)
             if self.scheduler.play(events, generation=job.generation):
                 self.answers += 1
+                names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
+                self._say(f"{self._bar_beat(self.time_of(answer.start))}  answer {job.number}: {len(answer)} notes "
+                          f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
                 if self.recorder is not None:
                     self.recorder.marker(f"answer {job.number}: {len(answer)} notes", self.time_of(answer.start))
                 if events and events[0][0] < ready:

@@ -1,0 +1,176 @@
+"""`improv jam`: play into a MIDI input, the partner answers on the beat.
+
+    improv jam                        # first hardware input (else a virtual one), built-in synth
+    improv jam --in 1 --out "IAC"     # ports by index or name substring
+    improv jam --midi-api jack --virtual-in keys --virtual-out partner --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config, \
+    settings_from_args
+from improv.config import Config, TimingSettings, override
+from improv.errors import PortError
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("MIDI out and recording")
+    g.add_argument("--out", metavar="PORT", help="MIDI output for the partner (index or name); default: built-in synth")
+    g.add_argument("--virtual-out", metavar="NAME", help="create a virtual MIDI output port for the partner")
+    g.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"),
+                   help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
+    g.add_argument("--record", metavar="DIR", help="write the session's MIDI file into DIR (default sessions/)")
+    g.add_argument("--no-record", action="store_true", help="do not record the session")
+    g.add_argument("--duration", type=float, metavar="SECONDS", help="stop by itself after SECONDS")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    add_config_args(p)
+    g = p.add_argument_group("MIDI in")
+    g.add_argument("--in", dest="input", metavar="PORT", help="MIDI input (index or name substring)")
+    g.add_argument("--virtual-in", metavar="NAME",
+                   help='create a virtual MIDI input to play into (default when no hardware: "improv in")')
+    g.add_argument("--no-thru", action="store_true", help="do not pass your notes through to the output")
+    add_output_args(p)
+    ph = p.add_argument_group("phrasing")
+    ph.add_argument("--answer-on", choices=("beat", "bar"), help="the answer starts on the next beat or bar")
+    ph.add_argument("--gap", type=float, metavar="BEATS", help="silence that ends your call (default 1 beat)")
+    add_harmony_args(p)
+    add_responder_args(p)
+
+
+def jam_settings(args: argparse.Namespace) -> Config:
+    """The config file, then the shared flags, then jam's own flags."""
+    cfg = settings_from_args(args)
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    cfg = override(cfg, "midi", input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
+                   virtual_out=get("virtual_out"), api=get("midi_api"))
+    if get("no_thru"):
+        cfg = override(cfg, "midi", thru=False)
+    cfg = override(cfg, "phrase", answer_on=get("answer_on"), gap_beats=get("gap"))
+    if get("record"):
+        cfg = override(cfg, "record", folder=get("record"), enabled=True)
+    if get("no_record"):
+        cfg = override(cfg, "record", enabled=False)
+    return cfg
+
+
+def tempo_for(cfg: Config, chart: Any, args: argparse.Namespace) -> Config:
+    """A tune's own tempo, unless a tempo was asked for (flag or config file)."""
+    if chart is not None and chart.tempo and getattr(args, "tempo", None) is None \
+            and cfg.timing.tempo == TimingSettings().tempo:
+        return override(cfg, "timing", tempo=float(chart.tempo))
+    return cfg
+
+
+def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
+    """The partner's (and thru's) outputs: --out and/or --virtual-out, else the built-in synth.
+
+    Raises:
+        PortError: an output that was asked for cannot be opened.
+    """
+    from improv.live.ports import open_output
+
+    sinks: list[Any] = []
+    try:
+        if cfg.midi.output:
+            sinks.append(open_output(cfg.midi.api, port=cfg.midi.output))
+        if cfg.midi.virtual_out:
+            sinks.append(open_output(cfg.midi.api, virtual=cfg.midi.virtual_out))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        raise
+    if sinks:
+        for s in sinks:
+            say(f"partner plays on MIDI output {s.name!r}, channel {cfg.midi.partner_channel}")
+        return sinks
+    try:
+        from improv.live.audio import SynthSink
+
+        sinks.append(SynthSink(cfg))
+        say("partner plays on the built-in synth")
+    except (ImportError, PortError) as e:
+        say(f"no sound ({e}); carrying on MIDI-only: use --out or --virtual-out to hear the partner")
+    return sinks
+
+
+def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
+    if not cfg.record.enabled:
+        return None
+
+    def make(t0: float, chart: Any) -> Any:
+        from improv.live.recorder import Recorder
+
+        return Recorder(Path(cfg.record.folder), cfg.timing.tempo, cfg.timing.beats_per_bar,
+                        cfg.midi.player_channel, cfg.midi.partner_channel, t0, chart=chart)
+
+    return make
+
+
+def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
+                 duration: float | None = None, until: Callable[[Any], bool] | None = None,
+                 on_start: Callable[[Any], None] | None = None) -> int:
+    """Build the partner, the outputs and the session; run it; report. Closes `closers`
+    (the inputs) first on the way out, so nothing arrives while notes are released."""
+    import logging
+
+    from improv.live.responders import make_responder
+    from improv.live.session import Session, install_signal_handlers
+    from improv.live.status import Display, DisplayHandler
+
+    display = Display(sys.stderr)
+    responder = make_responder(cfg.responder)
+    sinks = open_sinks(cfg, display.log)
+    watched = watched + [s for s in sinks if hasattr(s, "alive")]
+    seed = cfg.responder.seed if cfg.responder.seed >= 0 else getattr(responder, "seed", 0)
+    session = Session(cfg, clock, inq, sinks, responder, chart=chart, recorder_factory=recorder_factory(cfg),
+                      watched=watched, display=display, seed=int(seed or 0))
+    handler = DisplayHandler(display)
+    logger = logging.getLogger("improv")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    restore = install_signal_handlers(session)
+    try:
+        session.start()
+        if on_start is not None:
+            on_start(session)
+        reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
+    finally:
+        for c in closers:
+            c.close()
+        session.close()
+        restore()
+        logger.removeHandler(handler)
+    display.log(f"session ended ({reason}): {session.summary()}")
+    if session.record_path:
+        display.log(f"recorded to {session.record_path}")
+    return 1 if reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.live.clock import RealClock
+    from improv.live.ports import InputQueue, open_input
+
+    cfg = jam_settings(args)
+    chart = chart_from_config(cfg)
+    cfg = tempo_for(cfg, chart, args)
+    clock = RealClock(cfg.timing.spin_ms)
+    inq = InputQueue(clock)
+    explicit_virtual = getattr(args, "virtual_in", None) or ""
+    midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
+                         default_virtual=cfg.midi.virtual_in)
+    try:
+        where = "virtual MIDI input" if midi_in.virtual else "MIDI input"
+        print(f"listening on {where} {midi_in.name!r}; Ctrl-C ends the session", file=sys.stderr)
+        return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=[midi_in],
+                            duration=args.duration)
+    except BaseException:
+        midi_in.close()
+        raise
+

@@ -1,0 +1,39 @@
+"""`improv panic --out PORT`: silence a synth that is stuck with hanging notes.
+
+Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-off (CC 120)
+and a note-off for every one of the 128 pitches (for synths that ignore CC 123).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import mido
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="PORT", help="MIDI output (index or name substring)")
+    p.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"),
+                   help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
+
+
+def panic_messages() -> list[mido.Message]:
+    """Every message `improv panic` sends, in order."""
+    out = []
+    for ch in range(16):
+        out += [mido.Message("control_change", channel=ch, control=cc, value=0) for cc in (64, 123, 120)]
+        out += [mido.Message("note_off", channel=ch, note=p, velocity=0) for p in range(128)]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.live.ports import open_output
+
+    sink = open_output(args.midi_api or "", port=args.out)
+    try:
+        for msg in panic_messages():
+            sink.send(msg)
+    finally:
+        sink.close()
+    print(f"all notes off on {sink.name!r} (16 channels)")
+    return 0

@@ -1,0 +1,33 @@
+"""`improv ports`: the MIDI inputs and outputs, and the audio output devices."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"),
+                   help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.live.ports import api_name, is_hardware, list_ports
+
+    api = api_name(args.midi_api or "")
+    found = list_ports(api)
+    print(f"MIDI API: {api or 'platform default'}")
+    for title, key in (("MIDI inputs (--in)", "inputs"), ("MIDI outputs (--out)", "outputs")):
+        print(f"{title}:")
+        for i, name in enumerate(found[key]):
+            hw = "  (hardware)" if key == "inputs" and is_hardware(name, api) else ""
+            print(f"  {i}: {name}{hw}")
+        if not found[key]:
+            print("  none")
+    print("audio outputs (built-in synth):")
+    for name in found["audio"]:
+        print(f"  {name}")
+    if not found["audio"]:
+        print("  none")
+    for problem in found["problems"]:
+        print(f"note: {problem}")
+    return 0
