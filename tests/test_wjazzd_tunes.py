@@ -1,0 +1,98 @@
+"""Rows below are excerpts of the Weimar Jazz Database's solo_info.csv (ODbL v1.0)."""
+
+import csv
+import sys
+
+import pytest
+
+from improv.core.chart import load_tune, tune_from_dict
+from improv.core.wjazzd_tunes import convert_csv, parse_changes, row_to_tune, slug, tune_to_toml
+from improv.errors import ChordError, DataError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ANTHROPOLOGY = {
+    "solo": "ArtPepper_Anthropology_FINAL", "performer": "Art Pepper", "title": "Anthropology",
+    "rhythmfeel": "SWING", "avgtempo": "218.8", "key": "Bb-maj", "signature": "4/4",
+    "form": "(A1,8), (A2,8), (B1,8), (A3,8)",
+    "chord_changes": "A1: ||Bb6 G7 |C-7 F7 |Bb G-7 |C-7 F7 |F-7 Bb7 |Eb7 Ab7 |D-7 G7 |C-7 F7 ||\n"
+                     "A2: ||Bb6 G7 |C-7 F7 |Bb G-7 |C-7 F7 |F-7 Bb7 |Eb7 Ab7 |C-7 F7 |Bb6   ||\n"
+                     "B1: ||D7   |D7   |G7   |G7   |C7   |C7   |F7   |F7   ||\n"
+                     "A3: ||Bb6 G7 |C-7 F7 |Bb G-7 |C-7 F7 |F-7 Bb7 |Eb7 Ab7 |C-7 F7 |Bb6   ||",
+}
+BLANCHE = {
+    "solo": "ArtPepper_BluesForBlanche_FINAL", "performer": "Art Pepper", "title": "Blues for Blanche",
+    "rhythmfeel": "SWING", "avgtempo": "198.9", "key": "Eb-maj", "signature": "4/4", "form": "(A1,12)",
+    "chord_changes": "A1: ||Eb7   |Ab7   |Eb7   |Eb7   |Ab7   |Ab7   |Eb7   |Eb7   |F-7   |Bb7   |Eb7   |Bb7   ||",
+}
+THIS_HERE = {
+    "solo": "CannonballAdderley_ThisHere_FINAL", "performer": "Cannonball Adderley", "title": "This Here",
+    "rhythmfeel": "SWING", "avgtempo": "140", "key": "F-maj", "signature": "3/4", "form": "(A1,16)",
+    "chord_changes": "I1: ||NC  ||\nA1: ||F7  |F7  |F7  |F7  |F7  |F7  |F7NC |NC  |Bb7  |Bb7  |Bb7A7 |A7  |"
+                     "Ab7  |G79b13  |C-7F7 |F7  ||",
+}
+
+
+def test_parse_changes_splits_run_together_chords_and_keeps_nc():
+    secs = parse_changes(THIS_HERE["chord_changes"])
+    assert [s.name for s in secs] == ["A1"]  # the intro is left out
+    bars = secs[0].bars
+    assert bars[6] == ("F7", "NC") and bars[7] == ("NC",) and bars[10] == ("Bb7", "A7")
+    assert bars[13] == ("G7(b9,13)",)  # WJazzD spelling: accidental after the number
+    assert bars[14] == ("Cm7", "F7")
+
+
+def test_rows_become_tunes_with_form_and_sections():
+    t = row_to_tune(ANTHROPOLOGY)
+    assert t["form"] == ["A1", "A2", "B1", "A2"]  # A3 repeats A2 note for note
+    assert t["tempo"] == 219 and t["key"] == "Bb" and t["style"] == "swing"
+    chart = tune_from_dict(t)
+    assert chart.bars == 32 and [s for _, s in chart.sections] == ["A1", "A2", "B1", "A2"]
+    assert str(chart.chord_at(4 * 8 * 2)) == "D7" and str(chart.chord_at(4 * 7 + 2)) == "F7"
+    waltz = tune_from_dict(row_to_tune(THIS_HERE))
+    assert waltz.beats_per_bar == 3 and waltz.bars == 16 and waltz.chord_at(3 * 7) is None
+
+
+@pytest.mark.parametrize("row", [ANTHROPOLOGY, BLANCHE, THIS_HERE], ids=["aaba", "blues", "waltz"])
+def test_written_files_parse_and_round_trip(row, tmp_path):
+    tune = row_to_tune(row)
+    text = tune_to_toml(tune, row["solo"])
+    assert "ODbL" in text.split("title")[0]  # the credit comes first
+    data = tomllib.loads(text)
+    assert data == tune  # TOML round trip
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    chart = load_tune(path)
+    assert chart == tune_from_dict(tune, str(path))
+    # every section's chart text reads back to the same bars
+    for name, bars in tune["sections"].items():
+        assert tune_from_dict({"bars": bars}).to_text() == bars
+
+
+def test_convert_csv_keeps_the_fullest_version_of_each_title(tmp_path):
+    partial = dict(ANTHROPOLOGY, solo="X_Anthropology_FINAL", chord_changes="B1: ||D7 |D7 |G7 |G7 ||")
+    broken = dict(BLANCHE, solo="Y_Bad_FINAL", title="Bad", chord_changes="A1: ||Qm7 |C7 ||")
+    src = tmp_path / "solo_info.csv"
+    rows = [partial, ANTHROPOLOGY, BLANCHE, broken, THIS_HERE]
+    with open(src, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(ANTHROPOLOGY))
+        w.writeheader()
+        w.writerows(rows)
+    written, skipped = convert_csv(src, tmp_path / "out")
+    assert sorted(p.name for p in written) == ["anthropology.toml", "blues-for-blanche.toml", "this-here.toml"]
+    assert load_tune(tmp_path / "out" / "anthropology.toml").bars == 32
+    assert any(s.startswith("Y_Bad_FINAL") and "Qm7" in s for s in skipped)
+    assert any(s.startswith("X_Anthropology_FINAL") for s in skipped)
+
+
+def test_errors_are_one_line():
+    with pytest.raises(ChordError, match="section A1 bar 1"):
+        parse_changes("A1: ||Qm7 ||")
+    with pytest.raises(DataError, match="no chord changes"):
+        row_to_tune({"solo": "Z", "chord_changes": ""})
+    with pytest.raises(DataError, match="not found"):
+        convert_csv("/nonexistent/solo_info.csv", "/tmp/x")
+    assert slug("It's Only a Paper Moon") == "it-s-only-a-paper-moon"
