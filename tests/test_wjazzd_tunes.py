@@ -96,3 +96,30 @@ def test_errors_are_one_line():
     with pytest.raises(DataError, match="not found"):
         convert_csv("/nonexistent/solo_info.csv", "/tmp/x")
     assert slug("It's Only a Paper Moon") == "it-s-only-a-paper-moon"
+
+
+def test_improv_tunes_import_wjazzd_command(tmp_path, capsys):
+    from improv.cli import main
+
+    src = tmp_path / "solo_info.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(ANTHROPOLOGY))
+        w.writeheader()
+        w.writerows([ANTHROPOLOGY, BLANCHE])
+    assert main(["tunes", "--import-wjazzd", str(src), "--out", str(tmp_path / "tunes")]) == 0
+    assert "wrote 2 tune files" in capsys.readouterr().out
+    assert main(["tunes", str(tmp_path / "tunes" / "blues-for-blanche.toml")]) == 0
+    assert main(["tunes", "--import-wjazzd", str(src)]) == 2  # --out is required: one line, exit 2
+
+
+def test_shipped_library_covers_the_common_forms():
+    from improv.commands.common import find_tune, shipped_tunes
+
+    forms = {}
+    for name in shipped_tunes():
+        chart = load_tune(find_tune(name))
+        forms[name] = (chart.bars, tuple(s for _, s in chart.sections))
+    assert forms["aaba-standard-f"] == (32, ("A1", "A2", "B", "A2"))  # AABA with 1st/2nd endings
+    assert forms["abac-standard-g"] == (32, ("A", "B", "A", "C"))
+    assert forms["sixteen-bar-minor-c"][0] == 16
+    assert {12, 16, 32} <= {bars for bars, _ in forms.values()}

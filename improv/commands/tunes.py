@@ -10,9 +10,13 @@ from improv.core.chart import load_tune
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="show one tune's chart")
+    p.add_argument("--import-wjazzd", metavar="CSV", help="convert a WJazzD solo_info.csv into tune files (ODbL)")
+    p.add_argument("--out", metavar="DIR", help="where --import-wjazzd writes the tune files")
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "import_wjazzd", None):
+        return _import_wjazzd(args)
     names = [args.name] if args.name else shipped_tunes()
     for name in names:
         from improv.commands.common import find_tune
@@ -31,4 +35,17 @@ def run(args: argparse.Namespace) -> int:
             del bpb
     if not names:
         print(f"no tunes in {TUNES_DIR}")
+    return 0
+
+
+def _import_wjazzd(args: argparse.Namespace) -> int:
+    from improv.core.wjazzd_tunes import convert_csv
+    from improv.errors import ConfigError
+
+    if not args.out:
+        raise ConfigError("--import-wjazzd needs --out DIR: the folder the tune files go to")
+    written, skipped = convert_csv(args.import_wjazzd, args.out)
+    for line in skipped:
+        print(f"skipped {line}")
+    print(f"wrote {len(written)} tune files to {args.out} (play one with --tune {args.out}/NAME.toml)")
     return 0
