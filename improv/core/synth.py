@@ -1,0 +1,369 @@
+"""The built-in synth: a small additive/FM-flavoured voice bank in numpy.
+
+Every sample is a closed-form function of the voice's age (samples since its note-on),
+so `render(state, frames)` gives the same output whatever the block size: rendering
+1 + 7 + 64 + 512 frames equals rendering 584 at once. Note-on/off take effect at the
+first sample of the next `render` call, so a caller places them at exact sample offsets
+by splitting its block there (`render_events` does that).
+
+Each voice is a few sine partials with their own exponential decay (the bright attack of
+an electric piano dies faster than its body), a short attack ramp, and a release that
+ramps to exact silence, so there are no clicks. A voice that has been held so long that
+it has decayed below -80 dB releases itself; a sustaining organ voice lasts until its
+note-off. Two parts ("player" = 0, "partner" = 1) each have a voice preset; the output
+is one row per part so that the caller can mix, pan or write stems.
+
+Real-time use: `SynthState` holds preallocated arrays and `render` writes into them and
+into `out`; only numpy's small view objects are created per call. `render` advances the
+state in place and returns it (call `state.copy()` first to keep the old one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+PARTS = ("player", "partner")
+PARTIALS = 5
+MAX_BLOCK = 1024  # longer renders are split internally (the output does not change)
+SILENT_DB = -80.0  # a decaying voice below this releases itself
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A voice: partial frequency ratios, levels (soft and hard velocity), decay times.
+
+    Attributes:
+        ratios: partial frequency / note frequency.
+        soft: partial levels at velocity 1.
+        hard: partial levels at velocity 127 (brightness grows with velocity).
+        decay_s: seconds for each partial to fall by 1/e at middle C (0 = sustains);
+            an octave up decays sqrt(2) times faster.
+        attack_s: attack ramp, seconds.
+        release_s: release ramp to silence, seconds.
+        gain: overall level.
+    """
+
+    ratios: tuple[float, ...]
+    soft: tuple[float, ...]
+    hard: tuple[float, ...]
+    decay_s: tuple[float, ...]
+    attack_s: float
+    release_s: float
+    gain: float
+
+
+PRESETS: dict[str, Preset] = {
+    # Rhodes-like: strong fundamental, a bell-like tine partial that flares and dies fast.
+    "epiano": Preset((1.0, 2.0, 3.0, 4.0, 14.0), (1.0, 0.12, 0.03, 0.0, 0.02), (1.0, 0.45, 0.2, 0.08, 0.25),
+                     (3.2, 1.4, 0.7, 0.35, 0.06), 0.002, 0.15, 0.16),
+    # Soft drawbar organ: 8', 4', 2 2/3', 2', 1 1/3' that sustain while held.
+    "organ": Preset((1.0, 2.0, 3.0, 4.0, 6.0), (0.9, 0.35, 0.12, 0.06, 0.0), (0.9, 0.5, 0.25, 0.15, 0.06),
+                    (0.0, 0.0, 0.0, 0.0, 0.0), 0.012, 0.07, 0.12),
+    # Vibraphone-like: the bar's inharmonic modes 1 : 3.9 : 9.5, long ring, soft mallet.
+    "vibes": Preset((1.0, 3.93, 9.54, 2.0, 1.0), (1.0, 0.1, 0.01, 0.0, 0.0), (1.0, 0.35, 0.1, 0.03, 0.0),
+                    (4.0, 0.8, 0.2, 1.0, 1.0), 0.001, 0.25, 0.15),
+}
+VOICES = tuple(PRESETS)
+
+
+class SynthState:
+    """Preallocated voice bank. Active voices are packed at indices [0, n).
+
+    Args:
+        sample_rate: Hz.
+        polyphony: voices that may sound at once; one more steals the oldest or
+            quietest, which fades out in 5 ms while the new note starts.
+        voices: preset name per part (player, partner).
+    """
+
+    def __init__(self, sample_rate: int = 48000, polyphony: int = 32,
+                 voices: tuple[str, str] = ("organ", "epiano")) -> None:
+        for v in voices:
+            if v not in PRESETS:
+                raise ValueError(f"unknown voice {v!r}: choose one of {', '.join(VOICES)}")
+        self.sample_rate = int(sample_rate)
+        self.polyphony = int(polyphony)
+        self.voices = tuple(voices)
+        cap = self.capacity = self.polyphony + 8  # spare slots for voices being stolen
+        self.n = 0
+        self.serial = 0  # note-on counter: orders voices by age for stealing
+        # per voice
+        self.age = np.zeros(cap)  # samples since note-on (exact integers in float64)
+        self.rel_end = np.zeros(cap)  # age at which the release reaches silence (inf = held)
+        self.rel_len = np.ones(cap)  # release length, samples
+        self.inv_att = np.ones(cap)  # 1 / attack length in samples
+        self.part = np.zeros(cap, np.int64)
+        self.pitch = np.zeros(cap, np.int64)
+        self.order = np.zeros(cap, np.int64)  # serial at note-on
+        self.level = np.zeros(cap)  # loudness estimate for stealing
+        self.held = np.zeros(cap, bool)  # key still down (not released, not sustained)
+        self.sustained = np.zeros(cap, bool)  # key up but the sustain pedal holds it
+        # per voice and partial
+        self.inc = np.zeros((cap, PARTIALS))  # cycles per sample
+        self.amp = np.zeros((cap, PARTIALS), np.float32)
+        self.negdec = np.zeros((cap, PARTIALS), np.float32)  # -1/decay, per sample
+        self.pedal = [False, False]
+        self.mix = np.zeros((2, cap), np.float32)  # one-hot part of each voice
+        # work buffers (flat, viewed as (n, P, F) etc. without copying)
+        big = cap * PARTIALS * MAX_BLOCK
+        self._ph = np.empty(big)
+        self._fl = np.empty(big)
+        self._s = np.empty(big, np.float32)
+        self._e = np.empty(big, np.float32)
+        self._ages = np.empty(cap * MAX_BLOCK)
+        self._ages32 = np.empty(cap * MAX_BLOCK, np.float32)
+        self._env = np.empty(cap * MAX_BLOCK)
+        self._env2 = np.empty(cap * MAX_BLOCK)
+        self._v = np.empty(cap * MAX_BLOCK, np.float32)
+        self._mixed = np.empty(2 * MAX_BLOCK, np.float32)
+        self._ramp = np.arange(MAX_BLOCK, dtype=np.float64)
+
+    def copy(self) -> "SynthState":
+        """An independent copy (for a functional style: `render(s.copy(), n)`)."""
+        new = SynthState.__new__(SynthState)
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = v.copy() if isinstance(v, (np.ndarray, list)) else v
+        return new
+
+    @property
+    def sounding(self) -> int:
+        """Voices producing sound (including releases)."""
+        return self.n
+
+
+# --------------------------------------------------------------------- events
+
+
+def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
+    """Start a note (part 0 = player, 1 = partner); velocity 0 is a note-off."""
+    if velocity <= 0:
+        note_off(state, part, pitch)
+        return
+    sr = state.sample_rate
+    # the same key struck again on the same part: let the old note ring out
+    for i in range(state.n):
+        if state.part[i] == part and state.pitch[i] == pitch and (state.held[i] or state.sustained[i]):
+            _release(state, i, state.rel_len[i])
+    live = [i for i in range(state.n) if state.rel_end[i] - state.age[i] > 0.005 * sr]
+    if len(live) >= state.polyphony:
+        _release(state, _victim(state, live), 0.005 * sr)
+    if state.n >= state.capacity:  # every spare slot busy fading: reuse the quietest
+        _remove(state, _victim(state, list(range(state.n))))
+    i = state.n
+    state.n += 1
+    p = PRESETS[state.voices[part]]
+    v = velocity / 127.0
+    freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+    speed = 2.0 ** ((pitch - 60) / 24.0)  # higher notes decay faster
+    gain = p.gain * (0.15 + 0.85 * v ** 1.6)
+    slowest = 0.0
+    for k in range(PARTIALS):
+        f = freq * p.ratios[k]
+        a = (p.soft[k] + (p.hard[k] - p.soft[k]) * v) * gain if f < 0.45 * sr else 0.0
+        state.inc[i, k] = f / sr
+        state.amp[i, k] = a
+        d = p.decay_s[k] / speed
+        state.negdec[i, k] = -1.0 / (d * sr) if d > 0 else 0.0
+        if a > 0:
+            slowest = math.inf if d <= 0 else max(slowest, d)
+    rel = max(1.0, p.release_s * sr)
+    state.age[i] = 0.0
+    state.rel_len[i] = rel
+    # a decaying voice releases itself once below SILENT_DB (its slowest partial's 1/e
+    # time x ln(10^(80/20))), so nothing held forever keeps a slot
+    state.rel_end[i] = math.inf if slowest == math.inf else slowest * sr * (-SILENT_DB / 20 * math.log(10)) + rel
+    state.inv_att[i] = 1.0 / max(1.0, p.attack_s * sr)
+    state.part[i] = part
+    state.pitch[i] = pitch
+    state.order[i] = state.serial
+    state.serial += 1
+    state.level[i] = gain
+    state.held[i] = True
+    state.sustained[i] = False
+    state.mix[:, i] = 0.0
+    state.mix[part, i] = 1.0
+
+
+def note_off(state: SynthState, part: int, pitch: int) -> None:
+    """Release a key; with the part's sustain pedal down the note keeps sounding."""
+    for i in range(state.n):
+        if state.part[i] == part and state.pitch[i] == pitch and state.held[i]:
+            state.held[i] = False
+            if state.pedal[part]:
+                state.sustained[i] = True
+            else:
+                _release(state, i, state.rel_len[i])
+
+
+def control_change(state: SynthState, part: int, control: int, value: int) -> None:
+    """Sustain pedal (64); all sound off (120) and all notes off (123) for the part."""
+    if control == 64:
+        down = value >= 64
+        state.pedal[part] = down
+        if not down:
+            for i in range(state.n):
+                if state.part[i] == part and state.sustained[i]:
+                    state.sustained[i] = False
+                    _release(state, i, state.rel_len[i])
+    elif control in (120, 123):
+        state.pedal[part] = False
+        fast = 0.005 * state.sample_rate
+        for i in range(state.n):
+            if state.part[i] == part:
+                state.held[i] = state.sustained[i] = False
+                _release(state, i, fast if control == 120 else state.rel_len[i])
+
+
+def all_notes_off(state: SynthState) -> None:
+    """Release every voice of both parts (the panic button)."""
+    for part in (0, 1):
+        control_change(state, part, 123, 0)
+
+
+def _release(state: SynthState, i: int, length: float) -> None:
+    """Fade voice i to silence within `length` samples from now, starting from the
+    level it has now (a release already under way that ends sooner is kept)."""
+    state.held[i] = False
+    age = state.age[i]
+    end = age + length
+    if end < state.rel_end[i]:
+        now = min(1.0, max(0.0, (state.rel_end[i] - age) / state.rel_len[i]))
+        if now <= 0.0:
+            return
+        state.rel_end[i] = end
+        state.rel_len[i] = length / now  # the release factor stays continuous at `age`
+
+
+def _victim(state: SynthState, candidates: list[int]) -> int:
+    """The voice to steal: a released one before a held one, then the quietest (its
+    level decays with age), then the oldest."""
+    def key(i: int) -> tuple:
+        decay = -float(state.negdec[i, 0]) * state.age[i]  # the fundamental carries the level
+        return (bool(state.held[i] or state.sustained[i]), state.level[i] * math.exp(-min(decay, 50.0)), state.order[i])
+
+    return min(candidates, key=key)
+
+
+def _remove(state: SynthState, i: int) -> None:
+    last = state.n - 1
+    if i != last:
+        for arr in (state.age, state.rel_end, state.rel_len, state.inv_att, state.part, state.pitch,
+                    state.order, state.level, state.held, state.sustained):
+            arr[i] = arr[last]
+        state.inc[i] = state.inc[last]
+        state.amp[i] = state.amp[last]
+        state.negdec[i] = state.negdec[last]
+        state.mix[:, i] = state.mix[:, last]
+    state.mix[:, last] = 0.0
+    state.n = last
+
+
+# --------------------------------------------------------------------- render
+
+
+def render(state: SynthState, frames: int, out: np.ndarray | None = None) -> tuple[SynthState, np.ndarray]:
+    """Render `frames` samples: returns (state advanced by `frames`, block).
+
+    Args:
+        out: optional float32 array of shape (2, >= frames) to write into (the
+            real-time path passes a preallocated one); rows are player, partner.
+
+    Returns:
+        The state and a float32 (2, frames) block, one row per part.
+    """
+    if out is None:
+        out = np.zeros((2, frames), np.float32)
+    done = 0
+    while done < frames:
+        f = min(MAX_BLOCK, frames - done)
+        _render_block(state, f, out[:, done:done + f])
+        done += f
+    return state, out[:, :frames]
+
+
+def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
+    n = state.n
+    if n == 0:
+        out[:] = 0.0
+        return
+    ages = state._ages[:n * f].reshape(n, f)
+    np.add(state.age[:n, None], state._ramp[:f], out=ages)
+    ph = state._ph[:n * PARTIALS * f].reshape(n, PARTIALS, f)
+    fl = state._fl[:n * PARTIALS * f].reshape(n, PARTIALS, f)
+    s = state._s[:n * PARTIALS * f].reshape(n, PARTIALS, f)
+    e = state._e[:n * PARTIALS * f].reshape(n, PARTIALS, f)
+    # oscillators: sin(2 pi frac(age * inc)), the phase exact in float64
+    np.multiply(ages[:, None, :], state.inc[:n, :, None], out=ph)
+    np.floor(ph, out=fl)
+    np.subtract(ph, fl, out=ph)
+    np.multiply(ph, 2.0 * math.pi, out=s, casting="same_kind")
+    np.sin(s, out=s)
+    # per-partial decay: exp(-age / decay)
+    ages32 = state._ages32[:n * f].reshape(n, f)
+    ages32[:] = ages
+    np.multiply(ages32[:, None, :], state.negdec[:n, :, None], out=e)
+    np.exp(e, out=e)
+    np.multiply(s, e, out=s)
+    np.multiply(s, state.amp[:n, :, None], out=s)
+    v = state._v[:n * f].reshape(n, f)
+    np.sum(s, axis=1, out=v)
+    # attack ramp min(1, (age + 1) / attack) and release ((rel_end - age) / rel_len)^2 in [0, 1]
+    env = state._env[:n * f].reshape(n, f)
+    env2 = state._env2[:n * f].reshape(n, f)
+    np.add(ages, 1.0, out=env)
+    np.multiply(env, state.inv_att[:n, None], out=env)
+    np.minimum(env, 1.0, out=env)
+    np.subtract(state.rel_end[:n, None], ages, out=env2)
+    np.divide(env2, state.rel_len[:n, None], out=env2)
+    np.clip(env2, 0.0, 1.0, out=env2)
+    np.multiply(env2, env2, out=env2)
+    np.multiply(env, env2, out=env)
+    np.multiply(v, env, out=v, casting="same_kind")
+    mixed = state._mixed[:2 * f].reshape(2, f)
+    np.dot(state.mix[:, :n], v, out=mixed)
+    out[:] = mixed
+    state.age[:n] += f
+    # free the voices whose release has ended (from the end, so indices stay valid)
+    for i in range(n - 1, -1, -1):
+        if state.age[i] >= state.rel_end[i]:
+            _remove(state, i)
+
+
+def apply_message(state: SynthState, part: int, kind: int, data1: int, data2: int) -> None:
+    """A raw channel message (status high nibble `kind`: 0x80 off, 0x90 on, 0xB0 CC)."""
+    if kind == 0x90:
+        note_on(state, part, data1, data2)
+    elif kind == 0x80:
+        note_off(state, part, data1)
+    elif kind == 0xB0:
+        control_change(state, part, data1, data2)
+
+
+def render_events(state: SynthState, frames: int, events: list[tuple[int, int, int, int, int]],
+                  out: np.ndarray | None = None) -> tuple[SynthState, np.ndarray]:
+    """Render `frames` samples applying events at exact sample offsets.
+
+    Args:
+        events: (offset in samples from the block start, part, kind, data1, data2),
+            sorted by offset; offsets outside [0, frames) are clamped.
+    """
+    if out is None:
+        out = np.zeros((2, frames), np.float32)
+    pos = 0
+    for off, part, kind, d1, d2 in events:
+        off = min(max(int(off), 0), frames)
+        if off > pos:
+            render(state, off - pos, out[:, pos:off])
+            pos = off
+        apply_message(state, part, kind, d1, d2)
+    if pos < frames:
+        render(state, frames - pos, out[:, pos:frames])
+    return state, out[:, :frames]
+
+
+def soft_clip(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """tanh saturation: transparent at normal levels, never reaches full scale."""
+    return np.tanh(x, out=x if out is None else out)

@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+
+from improv.core.synth import (
+    PRESETS,
+    SynthState,
+    all_notes_off,
+    control_change,
+    note_off,
+    note_on,
+    render,
+    render_events,
+)
+
+SR = 48000
+
+
+def play_script(state, block):
+    """A little score rendered in blocks of `block` frames: (sample, part, kind, d1, d2)."""
+    score = [(0, 1, 0x90, 60, 100), (0, 1, 0x90, 64, 90), (5, 0, 0x90, 72, 60), (333, 0, 0x80, 72, 0),
+             (900, 1, 0xB0, 64, 127), (1000, 1, 0x80, 60, 0), (1500, 1, 0xB0, 64, 0), (2000, 0, 0x90, 48, 127),
+             (2001, 0, 0x90, 48, 127), (4000, 1, 0x80, 64, 0), (6000, 0, 0x80, 48, 0)]
+    total = 12000
+    out = np.zeros((2, total), np.float32)
+    pos = 0
+    while pos < total:
+        f = min(block, total - pos)
+        events = [(t - pos, p, k, a, b) for t, p, k, a, b in score if pos <= t < pos + f]
+        render_events(state, f, events, out[:, pos:pos + f])
+        pos += f
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 512])
+def test_output_is_the_same_for_any_block_size(block):
+    whole = play_script(SynthState(SR), 12000)
+    parts = play_script(SynthState(SR), block)
+    assert np.max(np.abs(whole - parts)) <= 1e-6  # bit-identical here; allow last-ulp SIMD differences
+
+
+def test_render_api_is_pure_given_a_copy():
+    s = SynthState(SR)
+    note_on(s, 1, 60, 100)
+    a = render(s.copy(), 256)[1]
+    b = render(s.copy(), 256)[1]
+    assert np.array_equal(a, b) and np.abs(a).max() > 0.01
+
+
+def test_silence_when_idle_and_no_nan():
+    s = SynthState(SR)
+    _, block = render(s, 1000)
+    assert not block.any()
+    note_on(s, 1, 60, 127)
+    _, block = render(s, 4800)
+    assert np.isfinite(block).all()
+    assert np.abs(block[1]).max() > 0.05 and not block[0].any()  # partner row only
+
+
+@pytest.mark.parametrize("voice", list(PRESETS))
+def test_release_ends_in_silence_and_frees_the_voice(voice):
+    s = SynthState(SR, voices=(voice, voice))
+    note_on(s, 0, 69, 100)
+    render(s, 4800)
+    note_off(s, 0, 69)
+    release = int(PRESETS[voice].release_s * SR) + 1
+    _, tail = render(s, release)
+    assert np.abs(tail[0, :32]).max() > 0.001  # still sounding just after the key is up
+    assert s.n == 0
+    _, after = render(s, 256)
+    assert not after.any()
+
+
+def test_no_clicks_at_note_on_and_off():
+    s = SynthState(SR)
+    note_on(s, 1, 60, 127)
+    _, block = render(s, 9600)
+    note_off(s, 1, 60)
+    _, tail = render(s, 9600)
+    y = np.concatenate([block[1], tail[1]])
+    assert abs(y[0]) < 0.01  # starts from silence
+    peak_step = np.abs(np.diff(y)).max()
+    # a click is a jump; the steepest step of a 262 Hz tone with bright partials stays
+    # far below the level of the tone itself
+    assert peak_step < 0.5 * np.abs(y).max()
+    assert abs(y[-1]) == 0.0
+
+
+def test_held_decaying_note_frees_itself():
+    s = SynthState(SR, voices=("epiano", "epiano"))
+    note_on(s, 1, 96, 100)
+    for _ in range(30):
+        render(s, SR)  # 30 s held
+    assert s.n == 0
+
+
+def test_32_voices_then_stealing_keeps_the_newest():
+    s = SynthState(SR, polyphony=32, voices=("organ", "organ"))  # no decay: all equally loud
+    for k in range(40):
+        note_on(s, k % 2, 30 + k, 100)
+        render(s, 64)
+    assert s.n <= s.capacity
+    live = [s.pitch[i] for i in range(s.n) if s.held[i]]
+    assert len(live) == 32 and set(range(38, 70)) <= set(live)  # the oldest 8 were stolen
+    render(s, SR // 100)  # stolen voices have faded (5 ms)
+    assert s.n == 32
+    _, block = render(s, 1024)
+    assert np.isfinite(block).all()
+
+
+def test_peak_below_full_scale_with_everything_sounding():
+    from improv.core.synth import soft_clip
+
+    s = SynthState(SR)
+    for k in range(32):
+        note_on(s, k % 2, 48 + k, 127)
+    _, block = render(s, 4800)
+    mix = soft_clip(block.sum(axis=0))
+    assert np.abs(mix).max() < 1.0
+
+
+def test_sustain_pedal_and_all_notes_off():
+    s = SynthState(SR)
+    control_change(s, 0, 64, 127)
+    note_on(s, 0, 60, 100)
+    note_off(s, 0, 60)
+    render(s, SR // 2)
+    assert s.n == 1  # the pedal holds it
+    control_change(s, 0, 64, 0)
+    render(s, SR // 2)
+    assert s.n == 0
+    for p in (60, 64, 67):
+        note_on(s, 1, p, 90)
+    all_notes_off(s)
+    render(s, SR)
+    assert s.n == 0
+
+
+def test_repeated_key_restarts_and_unknown_voice():
+    s = SynthState(SR)
+    note_on(s, 1, 60, 100)
+    note_on(s, 1, 60, 100)
+    assert sum(bool(s.held[i]) for i in range(s.n)) == 1
+    note_off(s, 1, 60)
+    render(s, SR)
+    assert s.n == 0
+    with pytest.raises(ValueError, match="unknown voice 'kazoo'"):
+        SynthState(SR, voices=("kazoo", "epiano"))
+
+
+def test_stealing_takes_a_released_or_quiet_voice_first():
+    s = SynthState(SR, polyphony=4, voices=("organ", "organ"))
+    note_on(s, 0, 60, 127)
+    note_on(s, 0, 62, 10)  # soft
+    note_on(s, 0, 64, 127)
+    note_on(s, 0, 65, 127)
+    note_on(s, 0, 67, 127)
+    assert sorted(s.pitch[i] for i in range(s.n) if s.held[i]) == [60, 64, 65, 67]
+    note_off(s, 0, 64)  # released: goes before any held voice
+    note_on(s, 0, 69, 127)
+    assert sorted(s.pitch[i] for i in range(s.n) if s.held[i]) == [60, 65, 67, 69]
