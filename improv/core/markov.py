@@ -216,6 +216,7 @@ _UNRESOLVED = 0.1  # after an outside note, anything else
 _METRIC_MISMATCH = 0.2
 _GOOD_FIT = 0.3  # mean weight (fit x rhythm) at which a context's continuations are good enough
 _BACKOFF = 0.35  # weight of each shorter context mixed in when they are not
+_STRETCH = 0.6  # weight of a learned rhythm played twice or half as fast
 _FALLBACK_STEPS = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
 
 
@@ -239,7 +240,7 @@ class _Generator:
         strength = min(1.0, max(0.0, float(c.strength)))
         self.pc_weight = [1.0] * 12
         for pc in c.favour_pcs:
-            self.pc_weight[int(pc) % 12] *= 1.0 + 9.0 * strength
+            self.pc_weight[int(pc) % 12] *= 1.0 + 19.0 * strength
         for pc in c.avoid_pcs:
             self.pc_weight[int(pc) % 12] *= 1.0 - strength
         self.opening = sorted(c.opening, key=lambda n: (n.start, -n.pitch))
@@ -264,6 +265,7 @@ class _Generator:
         self.density = min(8.0, max(0.25, density))
         self.share = owner.session_share()
         self._fit_cache: dict[int, tuple[list[float], list[float]]] = {}
+        self._given_velocity: dict[int, int] = {}  # onset tick -> velocity of an opening note
 
     # -- harmony -------------------------------------------------------------------
 
@@ -323,14 +325,18 @@ class _Generator:
             w *= _RESOLVE if 0 < step <= 2 and self._inside(pitch, tick) else _UNRESOLVED
         return w
 
-    def _rhythm_weight(self, ioi: int, met: int, tick: int, produced: int) -> float:
-        w = 1.0 if metric_class(tick) == met else _METRIC_MISMATCH
-        target = TICKS / self.density
+    def _target_ioi(self, tick: int, produced: int) -> float:
+        """The wanted inter-onset interval (ticks) here: the density's, stretched when the
+        answer so far runs ahead of it and shrunk when it lags."""
         expected = self.density * tick / TICKS
         ratio = min(2.0, max(0.5, (produced + 1.0) / (expected + 1.0)))
-        target *= ratio  # ahead of the wanted density: favour longer steps, and vice versa
-        a, b = float(ioi), target
-        return w * (min(a, b) / max(a, b)) ** 2.5
+        return ratio * TICKS / self.density
+
+    @staticmethod
+    def _rhythm_weight(ioi: int, met: int, onset: int, target: float) -> float:
+        w = 1.0 if metric_class(onset) == met else _METRIC_MISMATCH
+        a = float(ioi)
+        return w * (min(a, target) / max(a, target)) ** 1.5
 
     def _fold(self, pitch: int) -> tuple[int, float]:
         """A pitch moved into range by octaves, with a penalty for having to."""
@@ -401,28 +407,38 @@ class _Generator:
         cands: list[tuple[float, object]] = []
         mass = fit = 0.0
         seen: set[Symbol] = set()
+        target = self._target_ioi(tick or 0, produced)
         while max_k >= 0:
             k, dist = self._dists(hist, max_k)
             for sym, p in dist.items():
                 if sym in seen:
                     continue
                 seen.add(sym)
-                iv, ioi, _dur, met = sym
-                if tick is None:
-                    onset, rw = end, 1.0
-                else:
-                    onset = tick + ioi
-                    if onset > end:
-                        continue
-                    rw = self._rhythm_weight(ioi, met, onset, produced)
-                mass += level_w * p
+                iv, ioi, dur, met = sym
                 pitch, fold_w = self._fold(prev + iv)
                 if pitch < 0:
                     continue
-                w = level_w * p * rw * fold_w * self._pitch_weight(pitch, onset, prev, prev_inside)
-                if w > 0.0:
-                    fit += w
-                    cands.append((w, (sym, onset, pitch)))
+                if tick is None:
+                    variants = [(sym, end, 1.0)]
+                else:
+                    variants = [(sym, tick + ioi, 1.0)]
+                    # Augment or diminish a rhythm that is far from the wanted density,
+                    # as a player would: same steps, twice or half as fast.
+                    if ioi * 1.5 < target and ioi * 2 <= MAX_IOI:
+                        alt = ioi * 2
+                        variants.append(((iv, alt, min(MAX_DUR, dur * 2), metric_class(tick + alt)), tick + alt, _STRETCH))
+                    elif ioi > 1.5 * target and ioi % 2 == 0:
+                        alt = ioi // 2
+                        variants.append(((iv, alt, max(1, dur // 2), metric_class(tick + alt)), tick + alt, _STRETCH))
+                for v_sym, onset, v_w in variants:
+                    if onset > end:
+                        continue
+                    rw = v_w if tick is None else v_w * self._rhythm_weight(v_sym[1], sym[3] if v_w == 1.0 else v_sym[3], onset, target)
+                    mass += level_w * p * v_w
+                    w = level_w * p * rw * fold_w * self._pitch_weight(pitch, onset, prev, prev_inside)
+                    if w > 0.0:
+                        fit += w
+                        cands.append((w, (v_sym, onset, pitch)))
             if k <= 0 or (mass > 0.0 and fit / mass >= _GOOD_FIT):
                 break
             max_k, level_w = k - 1, level_w * _BACKOFF
@@ -501,6 +517,7 @@ class _Generator:
             op_phrase = Phrase.of(ops)
             for ev, sym in zip(melody(op_phrase), symbols(melody(op_phrase))):
                 out.append((ev[0], ev[1], ev[2]))
+                self._given_velocity[ev[0]] = ev[3]
                 hist.append(reduce(sym))
             extra = [n for n in ops if (int(round(n.start * TICKS)), n.pitch) not in {(o[0], o[1]) for o in out}]
             if out:
@@ -581,5 +598,6 @@ class _Generator:
             else:
                 vel = self.velocity - 6
             vel += int(self.rng.integers(-4, 5))
+            vel = self._given_velocity.get(tick, vel)
             notes.append(Note(tick / TICKS, int(pitch), dur / TICKS, max(1, min(127, vel))))
         return fit_answer(notes, self.settings)

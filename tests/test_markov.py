@@ -1,0 +1,218 @@
+"""The session-learning Markov responder: deterministic, in span and range, learns, fits."""
+
+import pytest
+
+from improv.core.chart import parse_chart
+from improv.core.markov import TICKS, MarkovResponder, melody, metric_class, symbols
+from improv.core.notes import Note, Phrase
+from improv.core.responder import AnswerSettings, Constraints, Responder
+
+CHART = parse_chart("Dm7 | G7 | Cmaj7 | % | Cm7 | F7 | Bbmaj7 | %")
+CALL = Phrase.of([(62, 0, .5), (65, .5, .5), (69, 1, .5), (72, 1.5, .5), (71, 2, 1.5)], start=0.0, length=4.0)
+
+
+def settings(**kw):
+    base = dict(start=16.0, length=16.0, seed=1)
+    base.update(kw)
+    return AnswerSettings(**base)
+
+
+def on_grid(x: float) -> bool:
+    return abs(x * TICKS - round(x * TICKS)) < 1e-6
+
+
+def test_is_a_responder_named_markov():
+    r = MarkovResponder()
+    assert isinstance(r, Responder) and r.name == "markov"
+
+
+def test_same_seed_same_answer_other_seed_other_answer():
+    r = MarkovResponder()
+    a = r.answer(CALL, CHART, settings(seed=7))
+    b = MarkovResponder().answer(CALL, CHART, settings(seed=7))
+    c = r.answer(CALL, CHART, settings(seed=8))
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_answer_stays_in_span_range_and_grid(seed):
+    s = settings(seed=seed, low=55, high=79)
+    a = MarkovResponder().answer(CALL, CHART, s)
+    assert a.start == s.start and a.length == s.length
+    assert len(a) >= 4
+    for n in a.notes:
+        assert 0 <= n.start < s.length and n.end <= s.length + 1e-9
+        assert s.low <= n.pitch <= s.high
+        assert on_grid(n.start) and on_grid(n.duration)
+    starts = [n.start for n in a.notes]
+    assert len(set(starts)) == len(starts), "the line is monophonic"
+    assert all(x.end <= y.start + 1e-9 for x, y in zip(a.notes, a.notes[1:])), "no overlaps"
+
+
+def test_phrase_shape_starts_near_the_beat_and_ends_long():
+    for seed in range(10):
+        a = MarkovResponder().answer(CALL, CHART, settings(seed=seed))
+        assert a.notes[0].start <= 1.0
+        last = a.notes[-1]
+        assert last.duration >= 1.0 - 1e-9
+        assert last.duration >= max(n.duration for n in a.notes[:-1]) - 1e-9
+
+
+def test_a_learned_lick_comes_back_transposed():
+    # A distinctive lick over F7, all leaps: up a 6th, down a 4th, up a tritone, down a
+    # minor 3rd, up a 5th (F D A Eb C G).
+    lick = [(65, 0, .5), (74, .5, .5), (69, 1, .5), (75, 1.5, .5), (72, 2, .5), (79, 2.5, 1)]
+    steps = [9, -5, 6, -3, 7]
+    r = MarkovResponder()
+    fchart = parse_chart("F7")
+    for i in range(12):
+        r.learn(Phrase.of(lick, start=4.0 * i, length=4.0), fchart)
+    assert r.session_share() > 0.5
+    bb = parse_chart("Bb7")
+    found = 0
+    for seed in range(10):
+        a = r.answer(Phrase.of([(p + 5, s, d) for p, s, d in lick], length=4.0), bb, settings(seed=seed, length=8.0, start=0.0))
+        p = a.pitches()
+        ivs = [y - x for x, y in zip(p, p[1:])]
+        found += any(ivs[i:i + 3] == steps[j:j + 3] for i in range(len(ivs)) for j in range(len(steps) - 2))
+    assert found >= 6, found
+
+
+def test_before_learning_it_answers_from_the_vocabulary():
+    r = MarkovResponder()
+    assert r.session_notes == 0 and r.session_share() == 0.0
+    a = r.answer(Phrase(), CHART, settings(start=0.0, length=8.0))
+    assert len(a) >= 4
+
+
+def test_opening_constraint_is_played_first_and_continued():
+    opening = (Note(0.0, 66, 0.5), Note(0.5, 67, 0.5))
+    r = MarkovResponder()
+    for seed in range(6):
+        a = r.answer(CALL, CHART, settings(seed=seed, constraints=Constraints(opening=opening)))
+        assert [(n.start, n.pitch, n.velocity) for n in a.notes[:2]] == [(0.0, 66, 80), (0.5, 67, 80)]
+        assert len(a) > 3 and all(n.start > 0.5 for n in a.notes[2:])
+
+
+def test_avoid_with_full_strength_never_sounds_that_pitch_class():
+    r = MarkovResponder()
+    avoid = Constraints(avoid_pcs=frozenset({0, 5}), strength=1.0)  # C and F: common tones here
+    for seed in range(10):
+        a = r.answer(CALL, CHART, settings(seed=seed, constraints=avoid))
+        assert a.notes and all(n.pitch % 12 not in (0, 5) for n in a.notes)
+
+
+def test_favour_raises_the_share_of_a_pitch_class():
+    r = MarkovResponder()
+
+    def share(constraints):
+        hits = total = 0
+        for seed in range(12):
+            a = r.answer(CALL, CHART, settings(seed=seed, constraints=constraints))
+            hits += sum(n.pitch % 12 == 1 for n in a.notes)
+            total += len(a)
+        return hits / total
+
+    plain = share(Constraints())
+    favoured = share(Constraints(favour_pcs=frozenset({1}), strength=0.8))
+    assert favoured > 2 * plain and favoured > plain + 0.05
+
+
+def test_chord_tones_dominate_strong_beats():
+    r = MarkovResponder()
+    hits = total = 0
+    for seed in range(20):
+        s = settings(seed=seed, start=0.0, length=32.0)
+        for n in r.answer(CALL, CHART, s).notes:
+            if abs(n.start - round(n.start)) < 1e-9:
+                total += 1
+                hits += n.pitch % 12 in CHART.chord_at(s.start + n.start).chord_tones()
+    assert total > 50
+    assert hits / total > 0.6  # chance is about 4/12
+
+
+def test_density_follows_the_call():
+    quarters = Phrase.of([(60 + 2 * i, i, 1) for i in range(8)], length=8.0)
+    sixteenths = Phrase.of([(60 + (i % 7), 0.25 * i, 0.25) for i in range(32)], length=8.0)
+    r = MarkovResponder()
+
+    def density(call):
+        return sum(len(r.answer(call, CHART, settings(seed=s, length=8.0))) for s in range(8)) / (8 * 8.0)
+
+    slow, fast = density(quarters), density(sixteenths)
+    assert fast > 1.5 * slow
+    explicit = sum(len(r.answer(quarters, CHART, settings(seed=s, length=8.0, density=3.0))) for s in range(8)) / 64
+    assert explicit > 1.5 * slow
+
+
+def test_register_follows_the_call():
+    r = MarkovResponder()
+    low_call = CALL.transpose(-19)
+    high_call = CALL.transpose(12)
+
+    def mean(call):
+        ps = [p for s in range(6) for p in r.answer(call, CHART, settings(seed=s, low=36, high=96)).pitches()]
+        return sum(ps) / len(ps)
+
+    assert mean(high_call) > mean(low_call) + 12
+
+
+def test_temperature_zero_is_deterministic_and_top_p_narrows():
+    r = MarkovResponder()
+    a = r.answer(CALL, CHART, settings(seed=1, temperature=0.0))
+    b = r.answer(CALL, CHART, settings(seed=2, temperature=0.0))
+    assert [n.pitch for n in a.notes[2:]] and len(a) >= 4
+    assert a.pitches()[:1] or b.pitches()[:1]
+    narrow = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=0.01)).pitches()[1:4]) for s in range(6)}
+    wide = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=1.0, temperature=1.5)).pitches()[1:4]) for s in range(6)}
+    assert len(narrow) <= len(wide)
+
+
+BAD_CALLS = {
+    "empty": Phrase(),
+    "one note": Phrase.of([(60, 0, 1)]),
+    "300 notes": Phrase.of([(40 + (i * 7) % 50, 0.25 * i, 0.25) for i in range(300)]),
+    "chords": Phrase.of([(p, t, 1) for t in range(4) for p in (60, 64, 67, 71)]),
+    "midi edges": Phrase.of([(0, 0, .5), (127, .5, .5), (0, 1, .5), (127, 1.5, 2)]),
+    "far off the grid": Phrase.of([(60, 0.013, 0.001), (62, 0.51, 7.9)], start=3.3),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CALLS)
+def test_bad_calls_never_raise(name):
+    call = BAD_CALLS[name]
+    r = MarkovResponder()
+    r.learn(call, CHART)
+    for s in (settings(), settings(length=0.0), settings(length=0.25), settings(length=1.0),
+              settings(low=0, high=0), settings(low=127, high=127), settings(low=80, high=60),
+              settings(density=50.0), settings(temperature=100.0, top_p=0.0)):
+        a = r.answer(call, CHART, s)
+        assert a.start == s.start
+        assert all(0 <= n.start < max(s.length, 1e-9) for n in a.notes)
+        assert all(min(s.low, s.high) <= n.pitch <= max(s.low, s.high) for n in a.notes)
+
+
+def test_no_chart_and_no_chord_still_answer():
+    r = MarkovResponder()
+    assert len(r.answer(CALL, None, settings())) > 0
+    assert len(r.answer(CALL, parse_chart("NC"), settings())) > 0
+
+
+def test_symbols_are_intervals_and_grid_rhythm():
+    call = Phrase.of([(60, 0, .5), (64, .5, .5), (62, 1, 1), (61, 5.5, .5)], start=1.0)
+    ev = melody(call)
+    assert [e[0] for e in ev] == [12, 18, 24, 78]
+    syms = symbols(ev)
+    assert syms[1] == (4, 6, 6, 1) and syms[2] == (-2, 6, 12, 0)
+    assert syms[3][0] == 99  # a gap longer than 4 beats starts a new phrase
+    assert [metric_class(t) for t in (0, 6, 4, 3, 5)] == [0, 1, 2, 3, 4]
+
+
+def test_reset_forgets_the_session_only():
+    r = MarkovResponder()
+    r.learn(CALL, CHART)
+    assert r.session_notes == 5
+    r.reset()
+    assert r.session_notes == 0
+    assert len(r.answer(CALL, CHART, settings())) > 0
