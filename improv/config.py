@@ -80,6 +80,18 @@ class RecordSettings:
 
 
 @dataclass(frozen=True)
+class SynthSettings:
+    device: str = ""  # audio output: index or name substring; "" = the default device
+    sample_rate: int = 48000  # Hz
+    block_size: int = 128  # frames per audio callback (128 at 48 kHz = 2.7 ms)
+    volume: float = 0.8  # 0..1
+    player_voice: str = "organ"  # "organ", "epiano" or "vibes"
+    partner_voice: str = "epiano"
+    polyphony: int = 32  # voices at once; one more steals the oldest or quietest
+    soundfont: str = ""  # a General MIDI .sf2 file instead of the built-in voices ("" = built-in)
+
+
+@dataclass(frozen=True)
 class Config:
     midi: MidiSettings = field(default_factory=MidiSettings)
     timing: TimingSettings = field(default_factory=TimingSettings)
@@ -87,6 +99,7 @@ class Config:
     responder: ResponderSettings = field(default_factory=ResponderSettings)
     harmony: HarmonySettings = field(default_factory=HarmonySettings)
     record: RecordSettings = field(default_factory=RecordSettings)
+    synth: SynthSettings = field(default_factory=SynthSettings)
     embrace: EmbraceSettings = field(default_factory=EmbraceSettings)
 
 
@@ -95,6 +108,8 @@ _CHOICES = {
     ("timing", "late_policy"): ("drop", "shift"),
     ("phrase", "answer_on"): ("beat", "bar"),
     ("phrase", "on_interrupt"): ("yield", "overlap"),
+    ("synth", "player_voice"): ("organ", "epiano", "vibes"),
+    ("synth", "partner_voice"): ("organ", "epiano", "vibes"),
     ("embrace", "mode"): ("embrace", "guide", "off"),
 }
 
