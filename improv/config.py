@@ -92,6 +92,23 @@ class SynthSettings:
 
 
 @dataclass(frozen=True)
+class BandSettings:
+    trade_bars: int = 0  # 0 = free call-and-response; 2, 4, 8 = trade N bars along the tune's form
+    comp: bool = False  # comping chords under the solos
+    bass: bool = False  # a walking bass
+    comp_channel: int = 3  # 1-16
+    bass_channel: int = 4  # 1-16
+    comp_style: str = "rootless"  # "rootless", "shell" or "guide"
+    click: bool = False  # a click on every beat (and the count-in) on its own channel
+    click_channel: int = 10  # 1-16 (10 = General MIDI drums)
+    clock: str = "internal"  # "internal" (improv keeps time) or "external" (follow MIDI clock)
+    clock_in: str = ""  # MIDI input of the external clock: index or name substring; "" = the player's input
+    send_clock: bool = False  # internal clock: send MIDI clock and Start/Stop on the outputs
+    tap_note: int = -1  # a MIDI note that taps the tempo (-1 = none)
+    tap_cc: int = -1  # a controller that taps the tempo (-1 = none)
+
+
+@dataclass(frozen=True)
 class Config:
     midi: MidiSettings = field(default_factory=MidiSettings)
     timing: TimingSettings = field(default_factory=TimingSettings)
@@ -101,6 +118,7 @@ class Config:
     record: RecordSettings = field(default_factory=RecordSettings)
     synth: SynthSettings = field(default_factory=SynthSettings)
     embrace: EmbraceSettings = field(default_factory=EmbraceSettings)
+    band: BandSettings = field(default_factory=BandSettings)
 
 
 _CHOICES = {
@@ -111,6 +129,8 @@ _CHOICES = {
     ("synth", "player_voice"): ("organ", "epiano", "vibes"),
     ("synth", "partner_voice"): ("organ", "epiano", "vibes"),
     ("embrace", "mode"): ("embrace", "guide", "off"),
+    ("band", "clock"): ("internal", "external"),
+    ("band", "comp_style"): ("rootless", "shell", "guide"),
 }
 
 
