@@ -17,6 +17,7 @@ from improv.errors import ImprovError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
+    "eval": ("improv.commands.eval", "evaluate the phrase model against an n-gram baseline and real answers"),
     "jam": ("improv.commands.jam", "jam live: play a phrase on a MIDI keyboard, the partner answers"),
     "demo": ("improv.commands.demo", "hear the whole live path with no hardware: a scripted player jams"),
     "ports": ("improv.commands.ports", "list MIDI inputs and outputs and audio output devices"),

@@ -334,6 +334,8 @@ class NgramModel:
                     allowed = allowed & (vocab != EOS)  # an answer has at least one note
                 room = span_ticks - 1 - onset  # the next onset must fall inside the span
                 allowed = allowed & ~(is_shift & (vocab - SHIFT0 > room))
+                if not out:  # and not before the answer's start (inside its first beat)
+                    allowed = allowed & ~(is_shift & (vocab - SHIFT0 < lead))
             p = self.distribution(context + out) * allowed
             tok = _sample(p, rng, settings.temperature, settings.top_p)
             if tok is None or tok == EOS:

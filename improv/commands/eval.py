@@ -1,0 +1,64 @@
+"""`improv eval DATA`: the phrase model against the n-gram baseline and the real answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from improv.errors import ConfigError
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", metavar="DATA", help="a WJazzD-format tar.gz or folder (melody/, beats/, solo_info.csv)")
+    p.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
+    p.add_argument("--model", metavar="PATH", help="the checkpoint to evaluate (default: the shipped model)")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N pairs, spread over the split")
+    p.add_argument("--split", choices=("valid", "all"),
+                   help="which solos: the validation split (default when DATA is the training archive) or all")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the generated answers (default 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    p.add_argument("--no-generate", action="store_true", help="only the NLLs, no generated answers")
+    p.add_argument("--train-data", metavar="PATH",
+                   help="the baseline's training archive (default ../shared/data/wjazzd-solos.tar.gz)")
+    p.add_argument("--baseline", metavar="PATH", help="the baseline .npz (default: cached, trained on first use)")
+
+
+def _clean(x):  # noqa: ANN001, ANN202 - JSON has no NaN
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.evaluate import EvalOptions, evaluate, format_table
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if not args.temperature > 0 or not 0 < args.top_p <= 1:
+        raise ConfigError("--temperature must be > 0 and --top-p in (0, 1]")
+    out = Path(args.json) if args.json else None
+    if out is not None and not out.parent.exists():
+        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    report = evaluate(
+        args.data, args.model,
+        EvalOptions(split=args.split, limit=args.limit, seed=args.seed, temperature=args.temperature,
+                    top_p=args.top_p, generate=not args.no_generate),
+        train_data=args.train_data, baseline_path=args.baseline, log=log,
+    )
+    print(format_table(report))
+    if out is not None:
+        try:
+            out.write_text(json.dumps(_clean(report), indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"wrote {out}")
+    return 0

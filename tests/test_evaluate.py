@@ -1,0 +1,148 @@
+"""`improv eval` on a tiny WJazzD-format fixture (tests/data/eval, made by its make_fixture.py)."""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from improv.cli import main
+from improv.core.notes import Phrase
+from improv.core.responder import fit_answer
+from improv.evaluate import EvalOptions, answer_span, evaluate, format_table, real_on_span, select_pairs
+
+DATA = Path(__file__).resolve().parent / "data" / "eval"
+
+
+class EchoModel:
+    """A fake model: every answer note costs 2 nats; it answers by echoing the call."""
+
+    def score(self, call, answer, chart):
+        return 2.0 * len(answer), len(answer)
+
+    def answer(self, call, chart, settings):
+        return fit_answer(list(call.notes), settings)
+
+
+@pytest.fixture(scope="module")
+def baseline_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache") / "ngram.npz"
+
+
+def quiet(_msg):
+    pass
+
+
+@pytest.mark.parametrize(
+    "start, notes, span",
+    [
+        (8.0, [(60, 0, 1), (62, 1, 2)], (8.0, 3.0)),
+        (11.5, [(60, 0, 0.25), (62, 0.25, 0.25)], (11.0, 1.0)),  # starts off the beat: its beat
+        (11.5, [(60, 0, 1)], (11.0, 2.0)),  # ends at 12.5 -> 13
+        (3.0, [(60, 0, 40)], (3.0, 32.0)),  # at most 8 bars
+    ],
+)
+def test_answer_span(start, notes, span):
+    assert answer_span(Phrase.of(notes, start=start)) == span
+
+
+def test_real_on_span_keeps_the_timeline():
+    ph = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 3.5, 2)], start=11.5)
+    r = real_on_span(ph, 11.0, 4.0)
+    assert r.start == 11.0 and r.length == 4.0
+    # the note at 3.5 + 0.5 = 4.0 lies past the span's end
+    assert [(n.start, n.pitch, n.duration) for n in r.notes] == [(0.5, 60, 0.5), (1.0, 62, 0.5)]
+    cut = real_on_span(Phrase.of([(60, 0, 3)], start=8.0), 8.0, 2.0)
+    assert cut.notes[0].duration == 2.0  # held past the end: cut there
+    assert [n.start + r.start for n in r.notes] == [11.5, 12.0]
+
+
+def test_select_pairs_spreads_evenly():
+    assert select_pairs(list(range(10)), 3) == [0, 3, 6]
+    assert select_pairs(list(range(4)), 10) == [0, 1, 2, 3]
+    assert select_pairs(list(range(4)), None) == [0, 1, 2, 3]
+
+
+def test_evaluate_on_the_training_archive_uses_its_validation_split(baseline_file):
+    report = evaluate(DATA, options=EvalOptions(seed=1), train_data=DATA, baseline_path=baseline_file,
+                      log=quiet, model=EchoModel())
+    assert baseline_file.exists()  # trained once, cached
+    assert report["split"] == "valid" and report["n_solos"] == 2 and report["n_pairs"] == 29
+    assert report["train_solos_evaluated"] == 0
+    assert report["model"]["nll_per_note"] == pytest.approx(2.0)
+    b = report["baseline"]
+    assert math.isfinite(b["nll_per_note"]) and b["nll_per_note"] > 0 and b["n_notes"] == report["model"]["n_notes"]
+    assert report["model"]["nll_reduction_vs_baseline"] == pytest.approx(1 - 2.0 / b["nll_per_note"])
+    for key in ("real", "generated", "baseline_generated"):
+        s = report[key]
+        assert s["n_phrases"] == 29
+        assert 0 <= s["strong_beat_chord_tone_share"] <= 1 and s["notes_per_beat"] > 0
+    # the echo answers reuse every cell of their calls; real answers are random lines
+    assert report["generated"]["interval_related"] == 1.0
+    assert report["real"]["interval_related"] < 1.0
+    assert report["generated"]["interval_hist_js_to_real"] >= 0
+    t = report["targets"]
+    assert set(t) == {"nll_15pct_below_baseline", "chord_tones_within_10pct", "notes_per_beat_within_10pct",
+                      "intervals_closer_than_baseline"}
+    table = format_table(report)
+    assert "NLL per note" in table and "n-gram" in table and "target" in table
+
+
+def test_generation_is_seeded(baseline_file):
+    kw = dict(train_data=DATA, baseline_path=baseline_file, log=quiet, model=EchoModel())
+    a = evaluate(DATA, options=EvalOptions(seed=3, limit=6), **kw)
+    b = evaluate(DATA, options=EvalOptions(seed=3, limit=6), **kw)
+    c = evaluate(DATA, options=EvalOptions(seed=4, limit=6), **kw)
+    assert a["n_pairs"] == 6
+    assert a["baseline_generated"] == b["baseline_generated"]
+    assert a["baseline_generated"] != c["baseline_generated"]
+
+
+def test_other_data_is_evaluated_whole(tmp_path, baseline_file):
+    other = tmp_path / "heldout"
+    for sub in ("melody", "beats"):
+        (other / sub).mkdir(parents=True)
+    for src in sorted((DATA / "melody").glob("*.csv"))[:2]:
+        name = src.name.replace("Fixture_", "Held_")
+        shutil.copy(src, other / "melody" / name)
+        beat = src.name.replace("_FINAL.csv", "_FINAL_beattrack.csv")
+        shutil.copy(DATA / "beats" / beat, other / "beats" / name.replace("_FINAL.csv", "_FINAL_beattrack.csv"))
+    report = evaluate(other, options=EvalOptions(generate=False), train_data=DATA, baseline_path=baseline_file,
+                      log=quiet, model=EchoModel())
+    assert report["split"] == "all" and report["n_solos"] == 2
+    assert "generated" not in report and "real" in report
+
+
+def test_cli_writes_json(tmp_path, baseline_file, capsys):
+    out = tmp_path / "eval.json"
+    rc = main(["eval", str(DATA), "--json", str(out), "--limit", "5", "--train-data", str(DATA),
+               "--baseline", str(baseline_file), "--model", str(tmp_path / "missing.pt")])
+    assert rc == 0
+    report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert report["n_pairs"] == 5 and "error" in report["model"]
+    assert report["baseline"]["nll_per_note"] > 0
+    assert set(report) >= {"model", "baseline", "real", "baseline_generated"}
+    text = capsys.readouterr().out
+    assert "NLL per note" in text and "missing.pt" in text
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["eval", "/nonexistent/data.tar.gz"], "not found"),
+        (["eval", str(DATA), "--limit", "0"], "--limit"),
+    ],
+)
+def test_cli_bad_input_is_one_line(argv, match, capsys, tmp_path):
+    rc = main(argv + ["--baseline", str(tmp_path / "b.npz"), "--train-data", str(DATA)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and match in err and len(err.splitlines()) == 1
+
+
+def test_bad_archive_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not a tar")
+    rc = main(["eval", str(bad), "--train-data", str(DATA), "--baseline", str(tmp_path / "b.npz")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "bad.tar.gz" in err and len(err.splitlines()) == 1
