@@ -129,8 +129,13 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     sinks = open_sinks(cfg, display.log)
     watched = watched + [s for s in sinks if hasattr(s, "alive")]
     seed = cfg.responder.seed if cfg.responder.seed >= 0 else getattr(responder, "seed", 0)
-    session = Session(cfg, clock, inq, sinks, responder, chart=chart, recorder_factory=recorder_factory(cfg),
-                      watched=watched, display=display, seed=int(seed or 0))
+    try:
+        session = Session(cfg, clock, inq, sinks, responder, chart=chart, recorder_factory=recorder_factory(cfg),
+                          watched=watched, display=display, seed=int(seed or 0))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        raise
     handler = DisplayHandler(display)
     logger = logging.getLogger("improv")
     logger.addHandler(handler)

@@ -7,8 +7,11 @@ and a note-off for every one of the 128 pitches (for synths that ignore CC 123).
 from __future__ import annotations
 
 import argparse
+import time
 
 import mido
+
+PACE = 8  # messages per millisecond: a JACK port carries only so many per period
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -31,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
     sink = open_output(args.midi_api or "", port=args.out)
     try:
-        for msg in panic_messages():
+        for i, msg in enumerate(panic_messages()):
             sink.send(msg)
+            if i % PACE == PACE - 1:
+                time.sleep(0.001)
     finally:
         sink.close()
     print(f"all notes off on {sink.name!r} (16 channels)")

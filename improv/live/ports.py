@@ -60,8 +60,15 @@ def _open_client(kind: str, api: str) -> Any:
     try:
         return cls(_rtmidi_api(api), CLIENT_NAME)
     except rtmidi.RtMidiError as e:
-        hint = " (is a JACK server running? see `jack_lsp`)" if api == "jack" else ""
-        raise PortError(f"cannot open MIDI {kind}put on {api or 'the default'} API: {e}{hint}") from None
+        first = e
+    if not api:  # the platform default failed (e.g. no ALSA sequencer): try the other backends
+        for other in rtmidi.get_compiled_api():
+            try:
+                return cls(other, CLIENT_NAME)
+            except rtmidi.RtMidiError:
+                continue
+    hint = " (is a JACK server running? see `jack_lsp`)" if api == "jack" else ""
+    raise PortError(f"cannot open MIDI {kind}put on {api or 'the default'} API: {first}{hint}") from None
 
 
 def find_port(names: list[str], spec: str, kind: str) -> int:

@@ -31,7 +31,7 @@ from improv.core.infer import HarmonyTracker
 from improv.core.notes import Phrase, beats_to_seconds, pitch_name, seconds_to_beats, swing_beats, unswing_beats
 from improv.core.responder import AnswerSettings, Responder
 from improv.core.segment import Call, Segmenter, SegmentSettings
-from improv.errors import ImprovError
+from improv.errors import ConfigError, ImprovError
 from improv.live.clock import Clock
 from improv.live.ports import InputQueue
 from improv.live.scheduler import NoteEvent, Scheduler
@@ -131,10 +131,19 @@ class Session:
         self.player_ch = cfg.midi.player_channel - 1
         self.partner_ch = cfg.midi.partner_channel - 1
         p = cfg.phrase
-        self.segmenter = Segmenter(SegmentSettings(
-            gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
-            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=self.bpb,
-            lead_beats=seconds_to_beats(ANSWER_LEAD_S, self.tempo)))
+        if not (t.tempo > 0 and t.swing > 0 and t.beats_per_bar > 0):
+            raise ConfigError(f"timing: tempo, swing and beats_per_bar must be > 0, found {t.tempo:g}, "
+                              f"{t.swing:g}, {t.beats_per_bar}")
+        try:
+            self.segmenter = Segmenter(SegmentSettings(
+                gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
+                answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=self.bpb,
+                lead_beats=seconds_to_beats(ANSWER_LEAD_S, self.tempo)))
+        except ValueError as e:
+            raise ConfigError(f"phrase: {e}") from None
+        for key in ("player_channel", "partner_channel"):
+            if not 1 <= getattr(cfg.midi, key) <= 16:
+                raise ConfigError(f"midi.{key}: expected 1-16, found {getattr(cfg.midi, key)}")
         self.harmony = HarmonyTracker(beats_per_bar=self.bpb)
         self.scheduler = Scheduler(clock, self._send_partner, late_threshold_ms=t.late_threshold_ms,
                                    late_policy=t.late_policy, on_sent=self._partner_sent)

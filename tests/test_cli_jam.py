@@ -1,0 +1,89 @@
+"""`improv jam`, `ports` and `panic` from the command line: one-line errors, exit codes,
+and (over a real JACK server, skipped without one) a short jam and a panic."""
+
+import time
+
+import pytest
+
+from improv.cli import main
+from improv.commands.demo import count_calls, load_calls, DEMO_CALLS
+from improv.commands.panic import panic_messages
+
+from test_ports import jack_running
+
+
+def error_lines(capsys):
+    err = capsys.readouterr().err
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("ALSA lib")]
+
+
+def test_bad_port_exits_2_with_one_line_listing_ports(capsys):
+    api = "jack" if jack_running() else ""
+    rc = main(["jam", "--in", "no such keyboard", "--no-record", "--duration", "1"]
+              + (["--midi-api", api] if api else []))
+    assert rc == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1
+    assert lines[0].startswith("improv jam: ")
+    # either the port is named with the list of inputs, or no MIDI backend opens at all
+    assert "'no such keyboard' not found; MIDI inputs:" in lines[0] or "cannot open MIDI input" in lines[0]
+
+
+def test_unknown_config_key_exits_2_naming_file_and_key(tmp_path, capsys):
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text("[midi]\nthrough = false\n")
+    assert main(["jam", "--config", str(cfg), "--duration", "1"]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "mine.toml" in lines[0] and "through" in lines[0]
+
+
+def test_bad_flag_value_exits_2(capsys):
+    assert main(["jam", "--gap", "-1", "--duration", "1", "--no-record"]) == 2
+    assert "gap_beats" in error_lines(capsys)[-1]
+    assert main(["jam", "--tune", "no-such-tune", "--duration", "1"]) == 2
+    assert "no tune named" in error_lines(capsys)[-1]
+
+
+def test_bad_midi_api_env_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("IMPROV_MIDI_API", "beos")
+    assert main(["ports"]) == 2
+    assert "IMPROV_MIDI_API" in error_lines(capsys)[-1]
+
+
+def test_panic_messages_cover_every_channel_and_pitch():
+    msgs = panic_messages()
+    offs = {(m.channel, m.note) for m in msgs if m.type == "note_off"}
+    ccs = {(m.channel, m.control) for m in msgs if m.type == "control_change"}
+    assert offs == {(ch, p) for ch in range(16) for p in range(128)}
+    assert ccs == {(ch, cc) for ch in range(16) for cc in (64, 120, 123)}
+
+
+def test_demo_script_has_calls_separated_by_gaps():
+    events = load_calls(DEMO_CALLS)
+    assert count_calls(events, gap_beats=1.0) == 4
+    assert events[-1][0] * 0.5 < 35  # at 120 bpm the script stays well under 40 s
+
+
+@pytest.mark.jack
+def test_ports_panic_and_a_short_jam_over_jack(capsys):
+    if not jack_running():
+        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+    import rtmidi
+
+    probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "panicprobe")
+    got = []
+    probe.set_callback(lambda ev, _d: got.append(ev[0]))
+    probe.open_virtual_port("catch panic")
+    try:
+        assert main(["ports", "--midi-api", "jack"]) == 0
+        assert "catch panic" in capsys.readouterr().out
+        assert main(["panic", "--midi-api", "jack", "--out", "catch panic"]) == 0
+        deadline = time.monotonic() + 5
+        while len(got) < len(panic_messages()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(got) >= len(panic_messages())
+    finally:
+        probe.delete()
+    assert main(["jam", "--midi-api", "jack", "--virtual-in", "cli test in", "--virtual-out", "cli test out",
+                 "--duration", "0.5", "--no-record", "--seed", "1"]) == 0
+    assert "session ended (duration)" in capsys.readouterr().err
