@@ -49,7 +49,7 @@ START = (FIRST, -1)  # context item that marks the start of a phrase
 
 _SESSION_HALF = 32.0  # notes heard after which the session weighs as much as the vocabulary
 _SESSION_MAX = 0.92
-_TOP_K = 48  # continuations kept per context (by count)
+_TOP_K = 16
 
 Symbol = tuple[int, int, int, int]  # (interval, ioi ticks, duration ticks, metric class)
 Item = tuple[int, int]  # (interval, ioi ticks): a symbol reduced for context matching
@@ -213,7 +213,7 @@ _FIT_WEAK = {"chord": 1.0, "tension": 0.85, "outside": 0.12}  # between the beat
 _APPROACH = 2.5  # an outside note a half step from the next chord's tone is an approach
 _RESOLVE = 4.0  # after an outside note, a step to an inside note
 _UNRESOLVED = 0.1  # after an outside note, anything else
-_METRIC_MISMATCH = 0.2
+_METRIC_MISMATCH = 0.25
 _GOOD_FIT = 0.3  # mean weight (fit x rhythm) at which a context's continuations are good enough
 _BACKOFF = 0.35  # weight of each shorter context mixed in when they are not
 _STRETCH = 0.6  # weight of a learned rhythm played twice or half as fast
@@ -252,6 +252,8 @@ class _Generator:
         margin = min(5.0, (self.high - self.low) / 2.0)
         self.centre = min(self.high - margin, max(self.low + margin, centre))
         self.spread = max(4.0, min(9.0, (self.high - self.low) / 3.0))
+        # Register pull: a pitch's weight falls off with its distance from the centre.
+        self.register = [math.exp(-0.5 * ((p - self.centre) / self.spread) ** 2) for p in range(128)]
         vels = [e[3] for e in self.call_events]
         self.velocity = int(round(sum(vels) / len(vels))) if vels else 88
         if s.density is not None and math.isfinite(s.density) and s.density > 0:
@@ -306,6 +308,7 @@ class _Generator:
             if tick >= self.length_ticks - 2 * TICKS - 1:  # the phrase lands: on a chord tone
                 w = [x * (3.0 if pc in tones else 0.3) for pc, x in enumerate(w)]
             got = (w, inside)
+        got = ([x * c for x, c in zip(got[0], self.pc_weight)], got[1])
         self._fit_cache[tick] = got
         return got
 
@@ -315,14 +318,11 @@ class _Generator:
     # -- weights -------------------------------------------------------------------
 
     def _pitch_weight(self, pitch: int, tick: int, prev: int | None, prev_inside: bool) -> float:
-        w = self._fits(tick)[0][pitch % 12] * self.pc_weight[pitch % 12]
-        if w <= 0.0:
-            return 0.0
-        z = (pitch - self.centre) / self.spread
-        w *= math.exp(-0.5 * z * z)
-        if prev is not None and not prev_inside:
+        fits, inside = self._fits(tick)
+        w = fits[pitch % 12] * self.register[pitch]
+        if w > 0.0 and prev is not None and not prev_inside:
             step = abs(pitch - prev)
-            w *= _RESOLVE if 0 < step <= 2 and self._inside(pitch, tick) else _UNRESOLVED
+            w *= _RESOLVE if 0 < step <= 2 and inside[pitch % 12] else _UNRESOLVED
         return w
 
     def _target_ioi(self, tick: int, produced: int) -> float:
@@ -383,9 +383,11 @@ class _Generator:
         """Mixed continuation probabilities of the longest contexts up to `max_k` items."""
         k_s, d_s = self.owner._session.longest(hist, max_k)
         k_v, d_v = self.owner._vocab.longest(hist, max_k)
-        share = self.share if d_v else 1.0
-        if not d_s:
-            share = 0.0
+        # Each table weighs by the session share and by how long a context it matched:
+        # a longer memory is more specific, so it speaks louder (as in a prefix tree).
+        ws = self.share * (1 + k_s) ** 2 if d_s else 0.0
+        wv = (1.0 - self.share) * (1 + k_v) ** 2 if d_v else 0.0
+        share = ws / (ws + wv) if ws + wv > 0 else 0.0
         mixed: dict[Symbol, float] = {}
         for sym, p in d_s:
             if sym[0] != FIRST:
