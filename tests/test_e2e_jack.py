@@ -1,0 +1,208 @@
+"""End to end over real JACK MIDI ports: `improv jam` in a subprocess, a scripted player
+playing into its virtual input, a listener on its virtual output.
+
+Beat 0 of the session is recovered from outside: the recording holds the player's notes
+at their arrival times on the session clock, and the player knows when it sent them on
+the same monotonic clock (perf_counter is system-wide on Linux), so t0 = send time +
+JACK delivery (about half a period) - recorded time. Timing tolerances are a few ms plus
+one JACK period plus one MIDI-file tick; they are checks of "on the beat", not benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import statistics
+import time
+from pathlib import Path
+
+import mido
+import pytest
+
+from improv.live.jackprobe import Arrival, sounding_notes
+from jackutil import Jam, note_events, require_jam
+
+pytestmark = pytest.mark.jack
+
+TEMPO = 120.0
+SPB = 60.0 / TEMPO
+GAP = 1.0  # beats: the default gap that ends a call
+# A one-bar call, (pitch, start, duration) in beats: its last release is at 3.5 beats.
+CALL = [(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.45), (75, 1.5, 0.45), (74, 2.0, 0.45), (72, 2.5, 1.0)]
+
+
+# --- helpers -------------------------------------------------------------------------------
+def read_recording(path: Path) -> dict:
+    """A session file -> {"names": [...], "player"/"partner": [(seconds, msg)], "markers": [(seconds, text)]}."""
+    mid = mido.MidiFile(path)
+    tempo = 500000
+    for msg in mid.tracks[0]:
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+            break
+    out: dict = {"names": [], "markers": [], "type": mid.type}
+    for track in mid.tracks:
+        name, ticks, items = "", 0, []
+        for msg in track:
+            ticks += msg.time
+            t = mido.tick2second(ticks, mid.ticks_per_beat, tempo)
+            if msg.type == "track_name":
+                name = msg.name
+            elif msg.is_meta and hasattr(msg, "text"):
+                out["markers"].append((t, msg.text))
+            elif not msg.is_meta:
+                items.append((t, msg))
+        out["names"].append(name)
+        if name:
+            out[name] = items
+    out["tick_s"] = mido.tick2second(1, mid.ticks_per_beat, tempo)
+    return out
+
+
+def note_ons(items: list[tuple[float, mido.Message]]) -> list[tuple[float, mido.Message]]:
+    return [(t, m) for t, m in items if m.type == "note_on" and m.velocity > 0]
+
+
+def session_t0(sent: list[tuple[float, tuple[int, ...]]], rec: dict, period_ms: float) -> float:
+    """Beat 0 on the perf_counter clock: our send times vs the recorded arrival times
+    (a message reaches the jam's callback within a period; half a period is added)."""
+    sent = [(t, d) for t, d in sent if d[0] & 0xF0 in (0x80, 0x90)]
+    recorded = [(t, m) for t, m in rec["player"] if m.type in ("note_on", "note_off")]
+    assert len(recorded) >= len(sent), f"the recording has {len(recorded)} player notes, we sent {len(sent)}"
+    return statistics.median(s - r for (s, _), (r, _) in zip(sent, recorded)) + period_ms / 2000.0
+
+
+def wait_for_log(jam: Jam, text: str, timeout: float) -> float:
+    """Poll the jam's stderr for `text`; the perf_counter time it was seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in jam.stderr():
+            return time.perf_counter()
+        if jam.proc.poll() is not None:
+            pytest.fail(f"improv jam exited ({jam.proc.returncode}):\n{jam.stderr()[-2000:]}")
+        time.sleep(0.01)
+    pytest.fail(f"improv jam never logged {text!r}:\n{jam.stderr()[-2000:]}")
+
+
+def play_call_on_a_beat(jam: Jam, started: float, call=CALL) -> float:
+    """Play `call` starting on a beat of the session's grid as seen from `started` (when its
+    start-up line was read); returns the perf_counter time of the call's first beat. The grid
+    estimate is good to a few tens of ms; the call's end + gap then lands mid-beat, so the
+    answer's beat does not depend on it."""
+    first = started + math.ceil((time.perf_counter() + 0.3 - started) / SPB) * SPB
+    jam.player.play(note_events(call, TEMPO), start=first)
+    return first
+
+
+def tolerance_s(period_ms: float, tick_s: float) -> float:
+    """A few ms (this is a busy 2-core CI machine) + one JACK period + one MIDI-file tick."""
+    return 0.006 + period_ms / 1000.0 + tick_s
+
+
+def jam_flags(seed: int = 3) -> list[str]:
+    return ["--tempo", f"{TEMPO:g}", "--seed", str(seed), "--responder", "markov"]
+
+
+# --- tests ---------------------------------------------------------------------------------
+def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path):
+    require_jam()
+    with Jam(tmp_path, duration=9, extra=jam_flags()) as jam:
+        started = wait_for_log(jam, "jamming", timeout=30)
+        play_call_on_a_beat(jam, started)
+        # The answer (one bar, like the call) starts about 2 beats after the call's end.
+        jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=6)
+        rc = jam.wait(timeout=20)  # --duration ends it
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        sent, period_ms = list(jam.player.sent), jam.patchbay.period_ms
+        recs = jam.recordings()
+        log = jam.stderr()
+    assert rc == 0, log[-2000:]
+
+    # Passthrough: the call's notes come back on channel 1, in order, each released.
+    thru = [a for a in arrivals if a.channel == 1 and (a.is_note_on or a.is_note_off)]
+    assert [a.data[1] for a in thru if a.is_note_on] == [p for p, _, _ in CALL], log[-2000:]
+    assert not sounding_notes(thru)
+    sent_ons = [t for t, d in sent if d[0] == 0x90]
+    thru_ons = [a.t for a in thru if a.is_note_on]
+    assert all(0 <= a - s < 0.1 for a, s in zip(thru_ons, sent_ons)), "passthrough arrived before it was sent?"
+
+    # The partner answered on channel 2, and every note-on has its note-off.
+    partner = [a for a in arrivals if a.channel == 2]
+    partner_ons = [a for a in partner if a.is_note_on]
+    assert partner_ons, f"no answer on channel 2:\n{log[-2000:]}"
+    assert not sounding_notes(partner), sounding_notes(partner)
+    assert not sounding_notes(arrivals)
+
+    # The recording: type 1, a player and a partner track with the notes that were played.
+    assert len(recs) == 1, recs
+    rec = read_recording(recs[0])
+    assert rec["type"] == 1 and "player" in rec["names"] and "partner" in rec["names"], rec["names"]
+    assert [m.note for _, m in note_ons(rec["player"])] == [p for p, _, _ in CALL]
+    assert [m.note for _, m in note_ons(rec["partner"])] == [a.data[1] for a in partner_ons]
+    assert all(m.channel == 0 for _, m in rec["player"]) and all(m.channel == 1 for _, m in rec["partner"])
+
+    # On the beat: the first beat boundary after the call's last release + the gap.
+    t0 = session_t0(sent, rec, period_ms)
+    tol = tolerance_s(period_ms, rec["tick_s"])
+    last_off_sent = max(t for t, d in sent if d[0] == 0x80)
+    ended_beat = (last_off_sent + period_ms / 2000.0 - t0) / SPB
+    expected = math.ceil(ended_beat + GAP)
+    assert 0.15 < expected - (ended_beat + GAP) < 0.85, "the call's end was meant to land mid-beat"
+    # ... where the session says the answer starts (a marker in the file) ...
+    answer_marks = [t for t, text in rec["markers"] if text.startswith("answer 1")]
+    assert answer_marks and abs(answer_marks[0] - expected * SPB) <= rec["tick_s"], (answer_marks, expected)
+    # ... and where its first note arrives, seen from outside: on the session's grid (a 12th
+    # of a beat), in the answer's first beat (a responder may open with a short rest).
+    first = partner_ons[0].t - t0
+    offset = first - expected * SPB
+    grid = round(offset / (SPB / 12))
+    assert 0 <= grid <= 12, f"first answer note {offset * 1000:.1f} ms from beat {expected}"
+    assert abs(offset - grid * SPB / 12) <= tol, (
+        f"first answer note {1000 * (offset - grid * SPB / 12):+.1f} ms off the grid (tolerance {tol * 1000:.1f} ms)")
+
+
+def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
+    require_jam()
+    cfg = tmp_path / "overlap.toml"
+    cfg.write_text('[phrase]\non_interrupt = "overlap"\n')  # a held key must not silence the partner
+    with Jam(tmp_path, duration=30, extra=jam_flags(5) + ["--config", str(cfg)]) as jam:
+        started = wait_for_log(jam, "jamming", timeout=30)
+        play_call_on_a_beat(jam, started)
+        assert jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=8), \
+            f"no answer:\n{jam.stderr()[-2000:]}"
+        jam.player.send([0x90, 50, 80])  # and the player holds a key through the end
+        time.sleep(0.03)
+        t_sig = time.perf_counter()
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        recs = jam.recordings()
+        log = jam.stderr()
+    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
+    before = [a for a in arrivals if a.t < t_sig]
+    sounding_at_signal = sounding_notes(before)
+    assert (1, 50) in sounding_at_signal, "the held key did not come through before SIGTERM"
+    assert any(ch == 2 for ch, _ in sounding_at_signal), "SIGTERM was meant to land while the partner played"
+    assert not sounding_notes(arrivals), f"left sounding after SIGTERM: {sounding_notes(arrivals)}"
+    assert len(recs) == 1, "SIGTERM must still write the recording"
+    rec = read_recording(recs[0])
+    assert not sounding_notes([Arrival(t, tuple(m.bytes())) for t, m in rec["partner"] + rec["player"]])
+
+
+def test_no_thru_keeps_the_players_notes_off_the_output(tmp_path):
+    require_jam()
+    with Jam(tmp_path, duration=7, extra=jam_flags(7) + ["--no-thru"]) as jam:
+        started = wait_for_log(jam, "jamming", timeout=30)
+        play_call_on_a_beat(jam, started)
+        rc = jam.wait(timeout=20)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        recs = jam.recordings()
+        log = jam.stderr()
+    assert rc == 0, log[-2000:]
+    assert not [a for a in arrivals if a.channel == 1 and (a.is_note_on or a.is_note_off)], "--no-thru leaked notes"
+    assert any(a.channel == 2 and a.is_note_on for a in arrivals), f"no answer:\n{log[-2000:]}"
+    assert not sounding_notes(arrivals)
+    rec = read_recording(recs[0])
+    assert [m.note for _, m in note_ons(rec["player"])] == [p for p, _, _ in CALL], "the call is still recorded"
