@@ -18,6 +18,7 @@ from improv.errors import ImprovError
 COMMANDS: dict[str, tuple[str, str]] = {
     "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
     "eval": ("improv.commands.eval", "evaluate the phrase model against an n-gram baseline and real answers"),
+    "respond": ("improv.commands.respond", "answer a call from a MIDI file, written as player + partner tracks"),
     "jam": ("improv.commands.jam", "jam live: play a phrase on a MIDI keyboard, the partner answers"),
     "demo": ("improv.commands.demo", "hear the whole live path with no hardware: a scripted player jams"),
     "ports": ("improv.commands.ports", "list MIDI inputs and outputs and audio output devices"),

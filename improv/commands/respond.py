@@ -1,0 +1,247 @@
+"""`improv respond CALL.mid -o ANSWER.mid`: answer a call offline, as the live partner would.
+
+The output keeps the call's timeline: the same tempo map, beat 0 = the call file's beat 0
+= bar 1 of the chart (which loops). The call goes on a `player` track, the answer on a
+`partner` track, and the chords on the conductor track as text events, so the answer can
+be read against the chart in any DAW. The answer starts where the live engine would start
+it: `Segmenter.answer_place` for a call whose end (its last release) was noticed
+`gap_beats` later, i.e. the first beat (or bar, `--answer-on bar`) after that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, settings_from_args
+from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
+from improv.config import Config, override
+from improv.core.chart import Chart, single_chord_chart
+from improv.core.chords import Chord
+from improv.core.notes import Note, Phrase
+from improv.core.responder import AnswerSettings
+from improv.errors import ConfigError, DataError
+
+DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("call", metavar="CALL.mid", help="the call: a MIDI file (all its notes, or --track)")
+    p.add_argument("-o", "--output", required=True, metavar="ANSWER.mid", help="where to write call + answer")
+    p.add_argument("--track", metavar="N|NAME", help="read the call from this track only (index from 0, or name)")
+    p.add_argument("--answer-on", choices=("beat", "bar"), help="start the answer on the next beat or bar (default beat)")
+    add_harmony_args(p)
+    add_responder_args(p)
+    add_embrace_args(p)
+    add_config_args(p)
+
+
+# ------------------------------------------------------------------- MIDI in/out
+
+
+class _CallFile:
+    """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre."""
+
+    def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int):
+        self.notes = notes
+        self.tempos = tempos
+        self.beats_per_bar = beats_per_bar
+        self.drums = drums
+
+
+def _read_call(path: Path, track: str | None) -> _CallFile:
+    """Read a call file: pitched notes (drums on channel 10 skipped), tempo map, metre.
+
+    Raises:
+        DataError: missing or unreadable file, or no such track.
+    """
+    import mido
+
+    from improv.core.midifile import messages_to_notes
+
+    try:
+        mid = mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer") from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
+        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+    if mid.type == 2:
+        raise DataError(f"{path} is a type-2 MIDI file (independent patterns); save it as type 0 or 1")
+    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    chosen = list(range(len(mid.tracks)))
+    if track is not None:
+        if track.isdigit() and int(track) < len(mid.tracks):
+            chosen = [int(track)]
+        elif track in names:
+            chosen = [names.index(track)]
+        else:
+            listing = ", ".join(f"{i}:{n or '(unnamed)'}" for i, n in enumerate(names))
+            raise DataError(f"{path} has no track {track!r}; its tracks are {listing}")
+    ppq = mid.ticks_per_beat
+    tempos: list[tuple[float, float]] = []
+    bpb: int | None = None
+    notes: list[Note] = []
+    drums = 0
+    for i, t in enumerate(mid.tracks):
+        tick = 0
+        items = []
+        for msg in t:
+            tick += msg.time
+            if msg.is_meta:
+                if msg.type == "set_tempo":
+                    tempos.append((tick / ppq, mido.tempo2bpm(msg.tempo)))
+                elif msg.type == "time_signature" and bpb is None and msg.denominator == 4:
+                    bpb = msg.numerator
+            elif i in chosen and msg.type in ("note_on", "note_off"):
+                if msg.channel == DRUM_CHANNEL:
+                    drums += msg.type == "note_on" and msg.velocity > 0
+                else:
+                    items.append((tick / ppq, msg))
+        notes.extend(messages_to_notes(items))
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    tempos.sort()
+    return _CallFile(notes, tempos, bpb, drums)
+
+
+def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
+           chart: Chart, cfg: Config) -> None:
+    """A type-1 file: conductor (tempo map, metre, chord text events), player, partner."""
+    import mido
+
+    from improv.core.midifile import PPQ, phrase_to_track
+
+    bpb = chart.beats_per_bar
+    end = max([n.end for n in call] + [answer.end, 0.0])
+    items: list[tuple[int, int, mido.MetaMessage]] = [
+        (int(round(b * PPQ)), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in tempos
+    ]
+    items.append((0, 1, mido.MetaMessage("time_signature", numerator=bpb, denominator=4)))
+    prev: object = object()
+    for span in chart.changes_between(0.0, max(end, 1e-6)):
+        if span.chord != prev:
+            items.append((int(round(span.start * PPQ)), 2, mido.MetaMessage("text", text=str(span.chord) if span.chord else "NC")))
+            prev = span.chord
+    conductor = mido.MidiTrack([mido.MetaMessage("track_name", name="improv respond", time=0)])
+    now = 0
+    for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
+        conductor.append(msg.copy(time=tick - now))
+        now = tick
+    conductor.append(mido.MetaMessage("end_of_track", time=0))
+    mid = mido.MidiFile(type=1, ticks_per_beat=PPQ)
+    mid.tracks.append(conductor)
+    mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ))
+    mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ))
+    try:
+        mid.save(str(path))
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}; give -o a path in an existing, writable folder") from None
+
+
+# ------------------------------------------------------------------- harmony
+
+
+def guess_chord(notes: list[Note]) -> Chord:
+    """The chord that best explains a call with no chart: duration-weighted pitch classes
+    scored +2 for chord tones, +1 for tensions, -1 for the rest (ties: maj7 before m7
+    before 7 before m7b5, lower root first)."""
+    weight = [0.0] * 12
+    for n in notes:
+        weight[n.pitch % 12] += min(n.duration, 2.0)
+    best, best_score = Chord(0, "maj7"), float("-inf")
+    for quality in ("maj7", "m7", "7", "m7b5"):
+        for root in range(12):
+            c = Chord(root, quality)
+            ct, sc = c.chord_tones(), c.scale()
+            score = sum(w * (2 if pc in ct else 1 if pc in sc else -1) for pc, w in enumerate(weight))
+            score += 0.5 * weight[root]  # a call that dwells on a note suggests it as the root
+            if score > best_score + 1e-9:
+                best, best_score = c, score
+    return best
+
+
+def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
+    from improv.commands.common import chart_from_config
+
+    chart = chart_from_config(cfg)
+    if chart is not None:
+        return chart, ""
+    chord = guess_chord(notes)
+    return single_chord_chart(chord, bpb), f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)"
+
+
+# ------------------------------------------------------------------- responders
+
+
+def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
+    """The responder named `name` ("model" or "markov"), configured from `cfg`."""
+    if name == "model":
+        from improv.core.model_responder import ModelResponder
+
+        return ModelResponder.load(None)
+    from improv.core.markov import MarkovResponder
+
+    return MarkovResponder(order=cfg.responder.markov_order)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = settings_from_args(args)
+    if args.answer_on:
+        cfg = override(cfg, "phrase", answer_on=args.answer_on)
+    src = Path(args.call)
+    out = Path(args.output)
+    found = _read_call(src, args.track)
+    if not found.notes:
+        why = f" (only drum notes on channel 10: {found.drums})" if found.drums else ""
+        raise DataError(f"{src} has no notes to answer{why}; give a MIDI file with a melodic phrase")
+    bpb = found.beats_per_bar or cfg.timing.beats_per_bar
+    if bpb != cfg.timing.beats_per_bar:
+        cfg = override(cfg, "timing", beats_per_bar=bpb)
+    chart, note = _chart(cfg, found.notes, bpb)
+    if chart.beats_per_bar != bpb:
+        raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {src} is in {bpb}/4; give a chart in the call's metre")
+    if note:
+        print(note)
+    tempos = found.tempos or [(0.0, 120.0)]
+    if getattr(args, "tempo", None):
+        tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
+
+    from improv.core.segment import Segmenter, SegmentSettings
+
+    ph = cfg.phrase
+    seg = Segmenter(SegmentSettings(
+        gap_beats=ph.gap_beats, end_cc=ph.end_cc, max_call_bars=ph.max_call_bars, answer_on=ph.answer_on,
+        answer_bars=ph.answer_bars, max_answer_bars=ph.max_answer_bars, beats_per_bar=bpb,
+    ))
+    first = found.notes[0].start
+    ended = max(n.end for n in found.notes)
+    whole = Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in found.notes],
+                      start=first, length=ended - first)
+    # A call longer than the live engine keeps is answered from its last max_call_bars bars.
+    keep_from = max(first, ended - ph.max_call_bars * bpb)
+    kept = [n for n in found.notes if n.start >= keep_from - 1e-9]
+    k0 = kept[0].start
+    call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
+    start, length = seg.answer_place(call, ended + ph.gap_beats)
+    seed = cfg.responder.seed if cfg.responder.seed >= 0 else random.SystemRandom().randrange(2**31)
+    from improv.core.embrace import plan_answer
+
+    low, high = cfg.responder.low, cfg.responder.high
+    plan = plan_answer(call, chart, start, length, embrace_settings_from_args(args, cfg), seed, low, high)
+    settings = AnswerSettings(
+        start=start, length=length, seed=seed, temperature=cfg.responder.temperature, top_p=cfg.responder.top_p,
+        low=low, high=high, beats_per_bar=bpb, constraints=plan.constraints,
+    )
+    responder = make_responder(cfg.responder.name, cfg)
+    responder.learn(call, chart)
+    answer = responder.answer(call, plan.chart, settings)
+    _write(out, list(whole.absolute()), answer, tempos, chart, cfg)
+    bar, beat = divmod(start, bpb)
+    cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
+    drums = f", {found.drums} drum notes skipped" if found.drums else ""
+    print(f"call: {len(found.notes)} notes, beats {first:g}-{ended:g}{cut}{drums}")
+    print(f"answer ({cfg.responder.name}, seed {seed}): {len(answer)} notes from beat {start:g} "
+          f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats")
+    print(f"wrote {out}: tracks player + partner, {tempos[0][1]:g} bpm")
+    report_plans(args, [plan], chart)
+    return 0

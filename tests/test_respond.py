@@ -1,0 +1,199 @@
+"""`improv respond` end to end on small MIDI files: tracks, timeline, tempo, bad input."""
+
+from pathlib import Path
+
+import mido
+import pytest
+
+from improv.cli import main
+from improv.commands.respond import guess_chord
+from improv.core.chords import Chord
+from improv.core.notes import Note
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE = [(62, 0.0, 0.5), (65, 0.5, 0.5), (69, 1.0, 0.5), (72, 1.5, 0.5), (71, 2.0, 0.5), (67, 2.5, 0.5), (65, 3.0, 0.5)]
+
+
+def write_mid(path, notes, tempo=100.0, channel=0, drums=(), extra_tracks=(), ppq=480):
+    """A type-1 file: tempo in the first track, the notes (pitch, start beat, dur) in a second."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
+    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0)])
+    mid.tracks.append(meta)
+    for name, ch, ns in [("melody", channel, notes), ("drums", 9, drums), *extra_tracks]:
+        if not ns and name != "melody":
+            continue
+        ev = []
+        for p, s, d in ns:
+            ev.append((int(round(s * ppq)), 1, mido.Message("note_on", channel=ch, note=p, velocity=90)))
+            ev.append((int(round((s + d) * ppq)), 0, mido.Message("note_off", channel=ch, note=p, velocity=0)))
+        tr = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+        now = 0
+        for t, _, m in sorted(ev, key=lambda x: (x[0], x[1])):
+            tr.append(m.copy(time=t - now))
+            now = t
+        mid.tracks.append(tr)
+    mid.save(str(path))
+    return path
+
+
+def read_out(path):
+    """(tempo bpm, {track name: [(start beat, pitch, dur)]}, chord texts)."""
+    mid = mido.MidiFile(str(path))
+    tracks, tempo, texts = {}, None, []
+    for t in mid.tracks:
+        name = next((m.name for m in t if m.type == "track_name"), "")
+        tick, on, notes = 0, {}, []
+        for m in t:
+            tick += m.time
+            if m.type == "set_tempo" and tempo is None:
+                tempo = mido.tempo2bpm(m.tempo)
+            elif m.type == "text":
+                texts.append((tick / mid.ticks_per_beat, m.text))
+            elif m.type == "note_on" and m.velocity > 0:
+                on[m.note] = tick
+            elif m.type in ("note_on", "note_off") and m.note in on:
+                s = on.pop(m.note)
+                notes.append((s / mid.ticks_per_beat, m.note, (tick - s) / mid.ticks_per_beat))
+        assert not on, f"hanging notes on track {name}"
+        tracks[name] = sorted(notes)
+    return tempo, tracks, texts
+
+
+def respond(tmp_path, call, *flags):
+    out = tmp_path / "answer.mid"
+    rc = main(["respond", str(call), "-o", str(out), "--responder", "markov", *flags])
+    return rc, out
+
+
+def test_answer_follows_the_call_on_its_timeline(tmp_path, capsys):
+    call = write_mid(tmp_path / "call.mid", LINE, tempo=100)
+    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7 | Cmaj7 | %", "--seed", "3", "--mode", "off")
+    assert rc == 0
+    tempo, tracks, texts = read_out(out)
+    assert tempo == pytest.approx(100.0)
+    assert set(tracks) >= {"player", "partner"}
+    assert tracks["player"] == sorted((s, p, d) for p, s, d in LINE)
+    # the call ends at beat 3.5; the live engine notices after the 1-beat gap (4.5) and
+    # answers on the next beat: 5.0, for as many bars as the call (1 bar)
+    partner = tracks["partner"]
+    assert partner and min(s for s, _, _ in partner) >= 5.0
+    assert max(s + d for s, _, d in partner) <= 9.0 + 1e-6
+    assert "from beat 5 (bar 2 beat 2)" in capsys.readouterr().out
+    assert (0.0, "Dm7") in texts and (4.0, "G7") in texts
+
+
+def test_answer_on_bar_and_bars(tmp_path):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    rc, out = respond(tmp_path, call, "--chords", "Dm7 G7 | Cmaj7", "--answer-on", "bar", "--bars", "2", "--seed", "1")
+    assert rc == 0
+    partner = read_out(out)[1]["partner"]
+    assert partner and min(s for s, _, _ in partner) >= 8.0
+    assert max(s + d for s, _, d in partner) <= 16.0 + 1e-6
+
+
+def test_same_seed_same_file(tmp_path):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    a = tmp_path / "a.mid"
+    b = tmp_path / "b.mid"
+    for out in (a, b):
+        assert main(["respond", str(call), "-o", str(out), "--responder", "markov", "--seed", "7", "--tune", "blues-f"]) == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_tempo_flag_and_no_tempo_in_file(tmp_path):
+    call = write_mid(tmp_path / "call.mid", LINE, tempo=140)
+    rc, out = respond(tmp_path, call, "--chords", "C7", "--tempo", "90", "--seed", "1")
+    assert rc == 0 and read_out(out)[0] == pytest.approx(90.0)
+
+
+def test_no_chart_guesses_one(tmp_path, capsys):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    rc, out = respond(tmp_path, call, "--seed", "2")
+    assert rc == 0
+    assert "guessed from the call" in capsys.readouterr().out
+    assert read_out(out)[1]["partner"]
+
+
+@pytest.mark.parametrize(
+    "notes, chord",
+    [
+        ([(60, 0, 1), (64, 1, 1), (67, 2, 1), (71, 3, 1)], Chord(0, "maj7")),
+        ([(62, 0, 1), (65, 1, 1), (69, 2, 1), (72, 3, 1)], Chord(2, "m7")),
+        ([(67, 0, 1), (71, 1, 1), (74, 2, 1), (77, 3, 1)], Chord(7, "7")),
+    ],
+)
+def test_guess_chord(notes, chord):
+    assert guess_chord([Note(s, p, d) for p, s, d in notes]) == chord
+
+
+def test_one_note_call(tmp_path):
+    call = write_mid(tmp_path / "call.mid", [(60, 0.0, 1.0)])
+    rc, out = respond(tmp_path, call, "--chords", "Cmaj7", "--seed", "1")
+    assert rc == 0
+    assert read_out(out)[1]["player"] == [(0.0, 60, 1.0)]
+
+
+def test_300_note_call_is_answered_from_its_end(tmp_path, capsys):
+    notes = [(60 + (i * 5) % 19, i * 0.25, 0.25) for i in range(300)]  # 75 beats
+    call = write_mid(tmp_path / "call.mid", notes)
+    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7", "--seed", "1")
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "300 notes" in text and "last 8 bars" in text
+    tracks = read_out(out)[1]
+    assert len(tracks["player"]) == 300
+    assert tracks["partner"] and min(s for s, _, _ in tracks["partner"]) >= 76.0
+
+
+def test_drums_are_skipped(tmp_path, capsys):
+    drums = [(36, i * 1.0, 0.1) for i in range(4)]
+    call = write_mid(tmp_path / "call.mid", LINE, drums=drums)
+    rc, out = respond(tmp_path, call, "--chords", "Dm7", "--seed", "1")
+    assert rc == 0 and "4 drum notes skipped" in capsys.readouterr().out
+    assert len(read_out(out)[1]["player"]) == len(LINE)
+
+
+def test_track_flag(tmp_path):
+    other = ("other", 1, [(48, 0.0, 4.0)])
+    call = write_mid(tmp_path / "call.mid", LINE, extra_tracks=[other])
+    rc, out = respond(tmp_path, call, "--chords", "Dm7", "--track", "other", "--seed", "1")
+    assert rc == 0 and read_out(out)[1]["player"] == [(0.0, 48, 4.0)]
+    rc, out = respond(tmp_path, call, "--chords", "Dm7", "--track", "1", "--seed", "1")
+    assert rc == 0 and len(read_out(out)[1]["player"]) == len(LINE)
+
+
+@pytest.mark.parametrize(
+    "make, flags, match",
+    [
+        (lambda d: write_mid(d / "c.mid", []), [], "no notes"),
+        (lambda d: write_mid(d / "c.mid", [], drums=[(36, 0, 0.1), (38, 1, 0.1)]), [], "drum"),
+        (lambda d: write_mid(d / "c.mid", LINE), ["--chords", "Xyz7 | G7"], "Xyz7"),
+        (lambda d: write_mid(d / "c.mid", LINE), ["--tune", "no-such-tune"], "no-such-tune"),
+        (lambda d: write_mid(d / "c.mid", LINE), ["--track", "9"], "no track"),
+        (lambda d: d / "missing.mid", [], "not found"),
+        (lambda d: (d / "junk.mid").write_bytes(b"MThd junk") and d / "junk.mid", [], "not a readable MIDI file"),
+    ],
+)
+def test_bad_input_gives_one_line(tmp_path, capsys, make, flags, match):
+    call = make(tmp_path)
+    rc, out = respond(tmp_path, call, *flags)
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and match in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_unwritable_output(tmp_path, capsys):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    rc = main(["respond", str(call), "-o", str(tmp_path / "no" / "dir" / "a.mid"), "--responder", "markov",
+               "--chords", "C7"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and "cannot write" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not (ROOT / "models" / "improv-phrase-v1.pt").exists(), reason="no shipped model checkpoint yet")
+def test_model_responder(tmp_path):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    out = tmp_path / "m.mid"
+    assert main(["respond", str(call), "-o", str(out), "--responder", "model", "--chords", "Dm7 | G7", "--seed", "1"]) == 0
+    partner = read_out(out)[1]["partner"]
+    assert partner and min(s for s, _, _ in partner) >= 5.0
