@@ -1,0 +1,225 @@
+"""The rhythm section player: comping, walking bass and a click, scheduled along the timeline.
+
+Parts are rendered a bar or two ahead in *beats* (pure `improv.core.comping` / `bass`)
+and handed to a `Scheduler` in seconds only a short lookahead before they sound, through
+a `Timeline` (beats <-> seconds). With an external MIDI clock the timeline follows tempo
+changes, so converting late keeps every note on the clock's grid.
+
+Threads: `pump()`, `override()`, `set_density()`, `stop()` run on the conductor thread;
+the scheduler sends on its own thread. `stop()` silences everything at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import mido
+
+from improv.core.bass import BassSettings, walk
+from improv.core.chart import Chart
+from improv.core.comping import CompSettings, comp
+from improv.core.notes import Phrase
+from improv.live.clock import Clock
+from improv.live.scheduler import Scheduler
+
+BeatNote = tuple[float, float, int, int, int]  # (on beat, off beat, channel 0-15, pitch, velocity)
+CLICK_HIGH, CLICK_LOW = 76, 77  # GM hi/lo wood block: bar downbeat, other beats
+
+
+class Timeline(Protocol):
+    """Beats <-> seconds on the session clock."""
+
+    def time_of(self, beat: float) -> float: ...
+
+    def beat_at(self, t: float) -> float: ...
+
+
+class BeatFeeder:
+    """Notes in beats, handed to a scheduler in seconds once they are within `lookahead`
+    beats of now (conductor thread)."""
+
+    def __init__(self, scheduler: Scheduler, timeline: Timeline, lookahead: float = 1.0) -> None:
+        self.scheduler = scheduler
+        self.timeline = timeline
+        self.lookahead = lookahead
+        self._pending: list[BeatNote] = []
+        self._lock = threading.Lock()
+
+    def add(self, notes: list[BeatNote]) -> None:
+        with self._lock:
+            self._pending.extend(notes)
+            self._pending.sort()
+
+    def pump(self, now_beat: float) -> int:
+        """Hand over what starts before now + lookahead; returns how many notes."""
+        with self._lock:
+            k = 0
+            while k < len(self._pending) and self._pending[k][0] < now_beat + self.lookahead:
+                k += 1
+            due, self._pending = self._pending[:k], self._pending[k:]
+        tl = self.timeline
+        events = []
+        for on, off, ch, pitch, vel in due:
+            t_on = tl.time_of(on)
+            events.append((t_on, max(t_on + 0.005, tl.time_of(off) - 0.001), ch, pitch, vel))
+        if events:
+            self.scheduler.play(events)
+        return len(events)
+
+    def clear(self, channel: int | None = None) -> None:
+        """Forget pending notes (of one channel, or all)."""
+        with self._lock:
+            self._pending = [n for n in self._pending if channel is not None and n[2] != channel]
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+
+def phrase_notes(phrase: Phrase, channel: int) -> list[BeatNote]:
+    """A phrase -> notes in timeline beats; a note ends where the same pitch starts again."""
+    notes = phrase.absolute()
+    out = []
+    for i, n in enumerate(notes):
+        end = n.end
+        for later in notes[i + 1:]:
+            if later.pitch == n.pitch and later.start > n.start + 1e-9:
+                end = min(end, later.start)
+                break
+        out.append((n.start, end, channel, n.pitch, n.velocity))
+    return out
+
+
+@dataclass
+class BandParts:
+    """Which parts play, on which MIDI channels (0-15)."""
+
+    comp: bool = False
+    bass: bool = False
+    click: bool = False
+    comp_channel: int = 2
+    bass_channel: int = 3
+    click_channel: int = 9
+    comp_settings: CompSettings = field(default_factory=CompSettings)
+    bass_settings: BassSettings = field(default_factory=BassSettings)
+
+
+class Band:
+    """The rhythm section.
+
+    Args:
+        chart: the tune.
+        clock: the session clock.
+        send: where messages go (the sinks); called on the scheduler thread.
+        timeline: beats <-> seconds.
+        parts: which parts, on which channels.
+        seed: the session's seed.
+        start_beat: the first beat to play (negative: the click counts in from there).
+        lookahead: beats between handing a note to the scheduler and its onset.
+        on_sent: called with (message, time) after each send (the recorder).
+    """
+
+    def __init__(
+        self,
+        chart: Chart,
+        clock: Clock,
+        send: Callable[[mido.Message], None],
+        timeline: Timeline,
+        parts: BandParts,
+        *,
+        seed: int = 0,
+        start_beat: float = 0.0,
+        lookahead: float = 1.0,
+        on_sent: Callable[[mido.Message, float], None] | None = None,
+        late_threshold_ms: float = 10.0,
+    ) -> None:
+        self.chart = chart
+        self.parts = parts
+        self.seed = seed
+        self.bpb = chart.beats_per_bar
+        self.scheduler = Scheduler(clock, send, late_threshold_ms=late_threshold_ms, on_sent=on_sent)
+        self.feeder = BeatFeeder(self.scheduler, timeline, lookahead)
+        self.density = 0.0
+        self._overrides: list[tuple[float, float, Chart]] = []
+        self._rendered_to = math.floor(start_beat / self.bpb) * self.bpb
+        self._start = start_beat
+        self._voicing: tuple[int, ...] | None = None
+        self._bass: int | None = None
+        self.stopped = False
+
+    # --- control (conductor thread) ---------------------------------------------------
+    def set_density(self, notes_per_beat: float) -> None:
+        """The player's recent density: busier means sparser comping (bars rendered later)."""
+        self.density = max(0.0, notes_per_beat)
+
+    def override(self, start: float, end: float, chart: Chart) -> None:
+        """Play `chart` over timeline beats [start, end) (a reharmonised span); bars
+        already rendered keep their chords."""
+        self._overrides.append((start, end, chart))
+
+    def chart_for(self, beat: float) -> Chart:
+        for s, e, ch in reversed(self._overrides):
+            if s <= beat < e:
+                return ch
+        return self.chart
+
+    def set_part(self, part: str, on: bool) -> None:
+        """Turn "comp", "bass" or "click" on or off; off drops its pending notes."""
+        setattr(self.parts, part, on)
+        if not on:
+            self.feeder.clear(getattr(self.parts, f"{part}_channel"))
+
+    # --- playing ---------------------------------------------------------------------
+    def render_bar(self, bar_start: float) -> list[BeatNote]:
+        """The notes of the bar starting at `bar_start` (timeline beats)."""
+        p = self.parts
+        end = bar_start + self.bpb
+        out: list[BeatNote] = []
+        if p.click:
+            for b in range(int(bar_start), int(end)):
+                if b >= self._start:
+                    down = (b - int(bar_start)) == 0
+                    out.append((float(b), b + 0.1, p.click_channel, CLICK_HIGH if down else CLICK_LOW, 100 if down else 75))
+        if bar_start >= 0:
+            chart = self.chart_for(bar_start)
+            if p.comp:
+                ph, self._voicing = comp(chart, bar_start, end, self.seed, self.density, self._voicing, p.comp_settings)
+                out += phrase_notes(ph, p.comp_channel)
+            if p.bass:
+                ph, self._bass = walk(chart, bar_start, end, self.seed, self._bass, p.bass_settings)
+                out += phrase_notes(ph, p.bass_channel)
+        return out
+
+    def pump(self, now_beat: float) -> int:
+        """Render bars up to a bar ahead of `now_beat`, hand due notes to the scheduler."""
+        if self.stopped:
+            return 0
+        while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
+            self.feeder.add(self.render_bar(self._rendered_to))
+            self._rendered_to += self.bpb
+        return self.feeder.pump(now_beat)
+
+    def start(self) -> None:
+        self.stopped = False
+        self.scheduler.start()
+
+    def stop(self) -> int:
+        """Silence at once: note-offs for everything sounding, pending notes forgotten."""
+        self.stopped = True
+        self.feeder.clear()
+        return self.scheduler.cancel()
+
+    def restart_at(self, beat: float) -> None:
+        """Carry on from `beat` (after an external Stop/Continue or song position)."""
+        self.stop()
+        self._rendered_to = math.floor(beat / self.bpb) * self.bpb
+        self._voicing, self._bass = None, None
+        self.stopped = False
+
+    def close(self) -> int:
+        self.stopped = True
+        self.feeder.clear()
+        return self.scheduler.close()

@@ -1,0 +1,228 @@
+"""Time from a MIDI clock, MIDI clock for others, and tap tempo (`--clock internal|external`).
+
+- `FixedTimeline`: improv keeps time (a tempo, a beat 0, swing).
+- `ExternalClock` + `FollowedTimeline`: follow MIDI clock from an input port. The port
+  callback only timestamps and enqueues; `ExternalClock.poll()` (conductor thread) feeds
+  `improv.core.midiclock.ClockFollower`, whose tempo follows changes and whose phase is
+  locked to the tick count. Start/Stop/Continue/Song Position come back as events.
+- `ClockSender`: with the internal clock, send MIDI clock (24 ppqn, on absolute
+  deadlines) and Start/Stop so a DAW or drum machine follows improv.
+- `TapTempo`: the tempo from the last few taps of a key or controller.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable
+
+import mido
+
+from improv.core.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
+from improv.core.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
+from improv.errors import PortError
+from improv.live.clock import Clock
+
+
+class FixedTimeline:
+    """improv's own time: beat 0 at `t0` seconds, `tempo` bpm, swing ratio (thread-safe reads).
+
+    `set_tempo` changes the tempo from now on, keeping the current beat where it is.
+    """
+
+    def __init__(self, t0: float, tempo: float, swing: float = 1.0) -> None:
+        self.t0, self.tempo, self.swing = t0, tempo, swing
+        self._lock = threading.Lock()
+
+    def time_of(self, beat: float) -> float:
+        with self._lock:
+            return self.t0 + beats_to_seconds(swing_beats(beat, self.swing), self.tempo)
+
+    def beat_at(self, t: float) -> float:
+        with self._lock:
+            return unswing_beats(seconds_to_beats(t - self.t0, self.tempo), self.swing)
+
+    def set_tempo(self, tempo: float, now: float) -> None:
+        with self._lock:
+            straight = seconds_to_beats(now - self.t0, self.tempo)
+            self.t0 = now - beats_to_seconds(straight, tempo)
+            self.tempo = tempo
+
+
+class FollowedTimeline:
+    """Timeline beats on an external MIDI clock: timeline beat = song beat + `offset`
+    (negative offset = count-in bars before the form's beat 0). Swing is applied inside
+    each beat, the beat grid itself is the clock's."""
+
+    def __init__(self, follower: ClockFollower, offset: float = 0.0, swing: float = 1.0) -> None:
+        self.follower = follower
+        self.offset = offset
+        self.swing = swing
+        self.lock = threading.Lock()
+
+    def time_of(self, beat: float) -> float:
+        with self.lock:
+            t = self.follower.time_of_beat(swing_beats(beat, self.swing) - self.offset)
+        return t if t is not None else float("inf")
+
+    def beat_at(self, t: float) -> float:
+        with self.lock:
+            b = self.follower.beat_at(t)
+        return unswing_beats(b + self.offset, self.swing) if b is not None else float("-inf")
+
+    @property
+    def tempo(self) -> float | None:
+        with self.lock:
+            return self.follower.tempo
+
+
+class ExternalClock:
+    """MIDI clock from an input port.
+
+    Args:
+        clock: the session clock (arrival timestamps).
+        midi_in: an opened `rtmidi.MidiIn` (timing messages not ignored), or None for tests
+            that call `receive` directly.
+        name: the port's name, for messages.
+    """
+
+    def __init__(self, clock: Clock, midi_in: Any = None, name: str = "") -> None:
+        self.clock = clock
+        self.name = name
+        self.follower = ClockFollower()
+        self.timeline = FollowedTimeline(self.follower)
+        self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
+        self._in = midi_in
+        if midi_in is not None:
+            midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
+            midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
+
+    def receive(self, data: list[int]) -> None:
+        """Port callback (rtmidi's thread): timestamp and enqueue, nothing else."""
+        if data and data[0] in (CLOCK, START, STOP, 0xFB, 0xF2):
+            try:
+                self._queue.put_nowait((self.clock.now(), list(data)))
+            except queue.Full:
+                pass
+
+    def poll(self) -> list[ClockEvent]:
+        """Feed what arrived to the follower (conductor thread); returns start/stop/
+        continue/position/beat events (ticks are left out)."""
+        out = []
+        while True:
+            try:
+                t, data = self._queue.get_nowait()
+            except queue.Empty:
+                return out
+            with self.timeline.lock:
+                events = self.follower.feed(t, data)
+            out += [e for e in events if e.kind != "tick"]
+
+    @property
+    def running(self) -> bool:
+        return self.follower.running
+
+    def close(self) -> None:
+        if self._in is not None:
+            try:
+                self._in.cancel_callback()
+                self._in.close_port()
+            except Exception:  # noqa: BLE001 - closing on the way out
+                pass
+            self._in = None
+
+
+def open_clock_input(clock: Clock, api: str = "", port: str = "") -> ExternalClock:
+    """Open a MIDI input for the external clock (by index or name substring; "" = a
+    virtual input named "improv clock").
+
+    Raises:
+        PortError: the port is not found or cannot be opened.
+    """
+    from improv.live.ports import _open_client, find_port
+
+    midi_in = _open_client("in", api)
+    try:
+        if port:
+            idx = find_port(midi_in.get_ports(), port, "input")
+            midi_in.open_port(idx, "clock in")
+            name = midi_in.get_ports()[idx]
+        else:
+            midi_in.open_virtual_port("improv clock")
+            name = "improv clock"
+    except PortError:
+        midi_in.delete()
+        raise
+    except Exception as e:  # noqa: BLE001 - rtmidi raises its own types
+        midi_in.delete()
+        raise PortError(f"cannot open the clock input {port or 'improv clock'!r}: {e}") from None
+    return ExternalClock(clock, midi_in, name)
+
+
+class ClockSender:
+    """Sends MIDI clock at `tempo` from `start` seconds (Start first), on absolute deadlines,
+    on its own thread ("improv-clock"); `stop()` sends Stop.
+
+    Args:
+        clock: the session clock.
+        send: where the messages go (the sinks).
+        tempo: beats per minute.
+        start: when tick 0 (the first beat) is due, in seconds.
+    """
+
+    def __init__(self, clock: Clock, send: Callable[[mido.Message], None], tempo: float, start: float) -> None:
+        self.clock, self._send, self.tempo, self.start = clock, send, tempo, start
+        self.sent = 0
+        self.errors_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_until(self, t_end: float) -> None:
+        """Send the ticks due before `t_end` (the thread's body; tests call it directly)."""
+        if self.sent == 0:
+            self._send(mido.Message("start"))
+        while not self._stop.is_set():
+            due = tick_time(self.start, self.tempo, self.sent)
+            if due >= t_end:
+                return
+            self.clock.sleep_until(due)
+            self._send(mido.Message("clock"))
+            self.errors_ms.append((self.clock.now() - due) * 1000.0)
+            self.sent += 1
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run_until, args=(float("inf"),), name="improv-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        self._send(mido.Message("stop"))
+
+
+class TapTempo:
+    """Tempo from taps: the mean interval of the last taps (2 s without a tap starts over).
+
+    Args:
+        taps: how many taps to average (at least 2).
+        low, high: the tempo range accepted (bpm).
+    """
+
+    def __init__(self, taps: int = 4, low: float = 30.0, high: float = 320.0) -> None:
+        self.n, self.low, self.high = max(2, taps), low, high
+        self._times: list[float] = []
+
+    def tap(self, t: float) -> float | None:
+        """A tap at `t` seconds; the new tempo once there are two taps, else None."""
+        if self._times and t - self._times[-1] > 2.0:
+            self._times = []
+        self._times = (self._times + [t])[-self.n:]
+        if len(self._times) < 2:
+            return None
+        gap = (self._times[-1] - self._times[0]) / (len(self._times) - 1)
+        if gap <= 0:
+            return None
+        bpm = 60.0 / gap
+        return bpm if self.low <= bpm <= self.high else None

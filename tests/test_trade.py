@@ -1,0 +1,153 @@
+"""The trading driver and the band on a ManualClock: turns, chords, grid, Stop (no JACK)."""
+
+from dataclasses import replace
+
+import mido
+
+from improv.config import Config
+from improv.core.chart import parse_chart
+from improv.core.midiclock import CLOCK, START, STOP, tick_time
+from improv.core.notes import Note, Phrase
+from improv.core.responder import AnswerSettings
+from improv.live.clock import ManualClock
+from improv.live.midisync import ExternalClock, TapTempo
+from improv.live.ports import InputQueue
+from improv.live.trade import TradeSession
+
+BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+
+
+class RecordingSink:
+    def __init__(self, clock):
+        self.clock, self.sent = clock, []
+
+    def send(self, msg):
+        self.sent.append((self.clock.now(), msg))
+
+    def close(self):
+        pass
+
+
+class RootsResponder:
+    """A fake partner: the root of the chord sounding on each beat of its turn."""
+
+    name = "roots"
+
+    def learn(self, call, harmony):
+        pass
+
+    def answer(self, call, harmony, settings: AnswerSettings):
+        notes = [Note(float(i), 60 + harmony.chord_at(settings.start + i).root, 0.5, 90)
+                 for i in range(int(settings.length))]
+        return Phrase(tuple(notes), settings.start, settings.length)
+
+
+def _cfg(**band):
+    cfg = Config()
+    return replace(cfg, timing=replace(cfg.timing, tempo=300.0),
+                   band=replace(cfg.band, trade_bars=4, **band), record=replace(cfg.record, enabled=False))
+
+
+def _session(clock, **band):
+    sink = RecordingSink(clock)
+    inq = InputQueue(clock)
+    s = TradeSession(_cfg(**band), clock, inq, [sink], RootsResponder(), BLUES, threaded=False, seed=1)
+    return s, sink, inq
+
+
+def _ons(sink, channel):
+    return [(t, m.note) for t, m in sink.sent if m.type == "note_on" and m.velocity > 0 and m.channel == channel]
+
+
+def test_three_choruses_of_fours_with_comp_bass_and_click():
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock, comp=True, bass=True, click=True)
+    s.start()
+    tl = s.timeline
+    spb = 60.0 / 300.0
+    end_t = tl.time_of(3 * 48)
+    played = 0
+    while clock.now() < end_t:
+        beat = tl.beat_at(clock.now())
+        turn = s.form.turn_at(beat)
+        if turn is not None and turn.owner == "player" and int(beat * 2) > played:  # the player: eighths
+            played = int(beat * 2)
+            inq.push([0x90, 65, 90])
+            inq.push([0x80, 65, 0])
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    partner = _ons(sink, 1)
+    assert partner, "the partner never played"
+    by_turn = {}
+    for t, note in partner:
+        beat = tl.beat_at(t)
+        turn = s.form.turn_at(beat + 1e-6)
+        assert turn.owner == "partner", (beat, turn)  # only in its own bars
+        by_turn.setdefault(turn.index, []).append((beat, note))
+        assert (note - 60) % 12 == BLUES.chord_at(round(beat)).root  # the form's chords, chorus after chorus
+    assert sorted(by_turn) == [1, 3, 5, 7]  # 9 turns in 3 choruses: partner turns 1, 3, 5, 7
+    for idx, notes in by_turn.items():
+        assert abs(notes[0][0] - s.form.turn(idx).start) < 0.03  # starts on its downbeat
+    bass = _ons(sink, 3)
+    assert len(bass) >= 3 * 48 - 2
+    for t, _ in bass:
+        beat = tl.beat_at(t)
+        assert beat >= -1e-6 and abs(beat - round(beat)) < 0.03  # on the beat grid, not in the count-in
+    clicks = _ons(sink, 9)
+    assert abs(tl.beat_at(clicks[0][0]) - s.form.start) < 0.03  # the click counts in
+    assert _ons(sink, 2), "no comping"
+    # every note that went on went off
+    sounding = set()
+    for _, m in sink.sent:
+        if m.type == "note_on" and m.velocity > 0:
+            sounding.add((m.channel, m.note))
+        elif m.type in ("note_on", "note_off"):
+            sounding.discard((m.channel, m.note))
+    assert not sounding
+
+
+def test_external_clock_drives_the_band_and_stop_silences_at_once():
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    sink = RecordingSink(clock)
+    inq = InputQueue(clock)
+    s = TradeSession(_cfg(bass=True, comp=True), clock, inq, [sink], RootsResponder(), BLUES,
+                     external=ext, threaded=False, seed=2)
+    s.start()
+    ext.receive([START])
+    start = 10.05
+    ticks = [tick_time(start, 100.0, k) for k in range(24 * 12)]
+    stop_at = ticks[24 * 10 + 5]
+    for k, t in enumerate(ticks):
+        clock.set(t)
+        ext.receive([CLOCK])
+        s.step()
+        if t >= stop_at:
+            break
+    before = len(sink.sent)
+    ext.receive([STOP])
+    s.step()
+    after = sink.sent[before:]
+    assert after and all(m.type == "note_off" or m.velocity == 0 for _, m in after)
+    for k in range(20):  # nothing more while stopped
+        clock.advance(0.02)
+        s.step()
+    assert len(sink.sent) == before + len(after)
+    bass = _ons(sink, 3)
+    assert bass
+    spb = 60 / 100.0
+    count_in = -s.form.start
+    for t, _ in bass:
+        pos = (t - start) / spb - count_in  # the clock's beat grid
+        assert abs(pos - round(pos)) * spb < 0.002, pos
+    s.close()
+
+
+def test_tap_tempo():
+    tap = TapTempo()
+    assert tap.tap(0.0) is None
+    assert abs(tap.tap(0.5) - 120) < 1e-9
+    tap.tap(1.0)
+    assert abs(tap.tap(1.5) - 120) < 1e-9
+    assert tap.tap(10.0) is None  # a long pause starts over
