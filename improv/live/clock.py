@@ -2,7 +2,8 @@
 
 `RealClock` reads `time.perf_counter` (seconds) and waits by sleeping until `spin_ms`
 before a deadline, then spinning: OS sleeps overshoot by up to a millisecond or more, a
-short spin does not. `ManualClock` is for tests: its time only moves when told to, and
+short spin does not. The spin hands the GIL over on every turn, because port callbacks
+(rtmidi calls Python from JACK's process thread) must not wait behind it. `ManualClock` is for tests: its time only moves when told to, and
 `sleep_until` jumps there at once.
 """
 
@@ -47,7 +48,8 @@ class RealClock:
         if remaining > self.spin_s:
             time.sleep(remaining - self.spin_s)
         while time.perf_counter() < deadline:
-            pass
+            # sleep(0) lets go of the GIL: rtmidi's JACK callbacks need it within a period
+            time.sleep(0)
 
 
 class ManualClock:

@@ -153,7 +153,8 @@ class Session:
         self.t0 = 0.0
         self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
         self.last_call_bars = 0
-        self.ready_ms: deque[float] = deque(maxlen=10_000)
+        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer scheduled
+        self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
         self._started = self._closed = False
         self._onsets: dict[int, tuple[float, int]] = {}
@@ -310,6 +311,7 @@ class Session:
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
             self._thru(msg)
+            self.thru_ms.append((self.clock.now() - t) * 1000.0)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
         beat = self.beat_at(t)
@@ -483,12 +485,17 @@ class Session:
     def summary(self) -> str:
         """One line on how the session went."""
         med, p99, n = self.scheduler.timing_ms()
-        ready = sorted(self.ready_ms)
-        r99 = ready[min(len(ready) - 1, int(round(0.99 * (len(ready) - 1))))] if ready else 0.0
         return (f"{self.calls} call(s), {self.answers} answer(s), {self.yields} yield(s); partner timing "
-                f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 {r99:.1f} ms; "
+                f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
+                f"{percentile(self.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(self.thru_ms, 0.99):.2f} ms; "
                 f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
                 f"late {self.scheduler.dropped})")
+
+
+def percentile(values: Any, q: float) -> float:
+    """The `q` quantile (0-1) of some numbers, nearest rank; 0.0 for none."""
+    xs = sorted(values)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
 
 
 def install_signal_handlers(session: Session) -> Callable[[], None]:
