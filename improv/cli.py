@@ -17,6 +17,7 @@ from improv.errors import ImprovError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
+    "learn": ("improv.commands.learn", "assign the next moved knob or pressed key to a live control"),
     "eval": ("improv.commands.eval", "evaluate the phrase model against an n-gram baseline and real answers"),
     "respond": ("improv.commands.respond", "answer a call from a MIDI file, written as player + partner tracks"),
     "jam": ("improv.commands.jam", "jam live: play a phrase on a MIDI keyboard, the partner answers"),

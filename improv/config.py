@@ -109,6 +109,19 @@ class BandSettings:
 
 
 @dataclass(frozen=True)
+class ControlSettings:
+    mode: str = ""  # each: "cc N" (a controller), "note N" (a key) or "" (none); see `improv learn`
+    daring: str = ""
+    temperature: str = ""
+    answer_length: str = ""
+    comp: str = ""
+    bass: str = ""
+    end_of_call: str = ""
+    panic: str = ""
+    tap: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     midi: MidiSettings = field(default_factory=MidiSettings)
     timing: TimingSettings = field(default_factory=TimingSettings)
@@ -119,6 +132,7 @@ class Config:
     synth: SynthSettings = field(default_factory=SynthSettings)
     embrace: EmbraceSettings = field(default_factory=EmbraceSettings)
     band: BandSettings = field(default_factory=BandSettings)
+    controls: ControlSettings = field(default_factory=ControlSettings)
 
 
 _CHOICES = {

@@ -151,3 +151,29 @@ def test_tap_tempo():
     tap.tap(1.0)
     assert abs(tap.tap(1.5) - 120) < 1e-9
     assert tap.tap(10.0) is None  # a long pause starts over
+
+
+def test_live_controls_toggle_comp_and_panic():
+    clock = ManualClock(5.0)
+    cfg = _cfg(comp=True, bass=True)
+    cfg = replace(cfg, controls=replace(cfg.controls, comp="note 36", panic="cc 64"))
+    sink = RecordingSink(clock)
+    inq = InputQueue(clock)
+    s = TradeSession(cfg, clock, inq, [sink], RootsResponder(), BLUES, threaded=False, seed=3)
+    s.start()
+    t_off = s.timeline.time_of(8)
+    while clock.now() < t_off:
+        s.step()
+        clock.advance(0.005)
+    inq.push([0x90, 36, 100])  # comp off; the key is a control, not music
+    s.step()
+    n = len(sink.sent)
+    while clock.now() < s.timeline.time_of(24):
+        s.step()
+        clock.advance(0.005)
+    late_comp = [m for t, m in sink.sent[n:] if m.type == "note_on" and m.channel == 2 and t > t_off + 0.4]
+    assert not late_comp and not any(m.type == "note_on" and m.note == 36 and m.channel == 0 for _, m in sink.sent)
+    inq.push([0xB0, 64, 127])  # panic
+    s.step()
+    assert sum(1 for _, m in sink.sent if m.type == "control_change" and m.control == 123) == 16
+    s.close()

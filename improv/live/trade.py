@@ -16,6 +16,7 @@ import argparse
 import logging
 import queue
 import sys
+from dataclasses import replace
 from typing import Any, Callable
 
 import mido
@@ -80,6 +81,11 @@ class TradeSession:
         self.stop_reason = ""
         self._started = self._closed = False
         self.running = external is None
+        from improv.live.controls import ControlMap
+        from improv.live.midisync import TapTempo
+
+        self.controls = ControlMap.from_settings(cfg.controls)
+        self.tap = TapTempo()
 
     # --- time --------------------------------------------------------------------------
     def beat_now(self) -> float:
@@ -239,6 +245,11 @@ class TradeSession:
             return
         if not hasattr(msg, "channel"):
             return
+        if self.controls.bound(data):
+            ev = self.controls.event(data)
+            if ev is not None:
+                self._control(ev.action, ev.value, t)
+            return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
             if msg.type == "note_on" and msg.velocity > 0:
@@ -255,6 +266,31 @@ class TradeSession:
         elif msg.type in ("note_on", "note_off") and msg.note in self._open:
             b, v = self._open.pop(msg.note)
             self.player_notes.append((b, msg.note, v, beat - b))
+
+    def _control(self, action: str, value: float, t: float) -> None:
+        """A live control moved (conductor thread)."""
+        if action == "panic":
+            self._silence()
+            for ch in range(16):
+                self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
+            if self.band is not None:
+                self.band.restart_at(self.beat_now() + self.bpb)
+            self.say("panic: all notes off")
+        elif action in ("comp", "bass") and self.band is not None:
+            on = not getattr(self.band.parts, action)
+            self.band.set_part(action, on)
+            self.say(f"{action} {'on' if on else 'off'}")
+        elif action == "temperature":
+            r = self.cfg.responder
+            self.cfg = replace(self.cfg, responder=replace(r, temperature=round(0.2 + 1.8 * value, 2)))
+        elif action == "tap" and isinstance(self.timeline, FixedTimeline):
+            bpm = self.tap.tap(t)
+            if bpm is not None:
+                self.timeline.set_tempo(bpm, t)
+                self.tempo = bpm
+                self.say(f"tempo {bpm:.1f} bpm (tapped)")
+        else:
+            self.say(f"{action} is not used while trading")
 
     def _record(self, part: str, msg: mido.Message, t: float) -> None:
         if self.recorder is not None:

@@ -1,0 +1,42 @@
+"""`improv learn ACTION`: move a knob or press a key, and it controls ACTION from then on.
+
+    improv learn comp --file my.toml       # the next moved control toggles the comping
+    improv jam --config my.toml --trade-bars 4 --comp
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from improv.live.controls import ACTIONS
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=ACTIONS, help="what the control will do")
+    p.add_argument("--file", default="improv-controls.toml", metavar="FILE",
+                   help="the TOML settings file the binding is written to (default improv-controls.toml)")
+    p.add_argument("--in", dest="input", default="", metavar="PORT", help="MIDI input (index or name substring)")
+    p.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"), help="MIDI backend")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait (default 30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.live.clock import RealClock
+    from improv.live.controls import learn_next, write_binding
+    from improv.live.ports import InputQueue, open_input
+
+    inq = InputQueue(RealClock())
+    midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
+    try:
+        print(f"move a knob or press a key on {midi_in.name!r} for {args.action!r} "
+              f"(waiting {args.timeout:g} s)", file=sys.stderr)
+        binding = learn_next(inq.queue, args.timeout)
+    finally:
+        midi_in.close()
+    if binding is None:
+        print(f"improv learn: nothing moved in {args.timeout:g} s; nothing written", file=sys.stderr)
+        return 1
+    write_binding(args.file, args.action, binding)
+    print(f"{args.action} = \"{binding}\" written to {args.file} (use it with --config {args.file})")
+    return 0

@@ -1,0 +1,148 @@
+"""Live controls: a map from MIDI controllers and notes to actions, and `learn`.
+
+The `[controls]` config section binds each action to `"cc N"` (a controller), `"note N"`
+(a key) or `""` (nothing). Continuous actions (daring, temperature, answer length) take
+a controller's value 0-127; toggles (comp, bass) and triggers (end of call, panic, tap)
+fire on a key press or a controller value >= 64. `mode` cycles free -> trade.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from improv.errors import ConfigError
+
+ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
+CONTINUOUS = ("daring", "temperature", "answer_length")
+_BINDING = re.compile(r"^(cc|note)\s+(\d{1,3})$")
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
+    """`"cc 20"` -> ("cc", 20); `"note 36"` -> ("note", 36); `""` -> None.
+
+    Raises:
+        ConfigError: anything else (one line, with an example).
+    """
+    text = text.strip().lower()
+    if not text:
+        return None
+    m = _BINDING.match(text)
+    if not m or int(m.group(2)) > 127:
+        raise ConfigError(f"{where}: expected \"cc N\" or \"note N\" (N 0-127) or \"\", found {text!r}")
+    return m.group(1), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class ControlEvent:
+    """An action fired by a control: `value` is 0..1 for continuous actions, 1.0 for triggers."""
+
+    action: str
+    value: float
+
+
+class ControlMap:
+    """Bindings -> actions. `event(status, data1, data2)` answers what a message does."""
+
+    def __init__(self, bindings: dict[str, str]) -> None:
+        self._by: dict[tuple[str, int], str] = {}
+        for action, text in bindings.items():
+            if action not in ACTIONS:
+                raise ConfigError(f"controls: unknown action {action!r} (known: {', '.join(ACTIONS)})")
+            b = parse_binding(text, f"controls.{action}")
+            if b is not None:
+                if b in self._by:
+                    raise ConfigError(f"controls: {b[0]} {b[1]} is bound to both {self._by[b]} and {action}")
+                self._by[b] = action
+
+    @classmethod
+    def from_settings(cls, settings: object) -> "ControlMap":
+        return cls({f.name: getattr(settings, f.name) for f in fields(settings)})  # type: ignore[arg-type]
+
+    def event(self, data: list[int]) -> ControlEvent | None:
+        """The action a raw MIDI message fires, or None (not bound, or a release)."""
+        if len(data) < 3:
+            return None
+        kind, status = data[0] & 0xF0, data[0]
+        del status
+        if kind == 0xB0:
+            action = self._by.get(("cc", data[1]))
+            if action is None:
+                return None
+            if action in CONTINUOUS:
+                return ControlEvent(action, data[2] / 127.0)
+            return ControlEvent(action, 1.0) if data[2] >= 64 else None
+        if kind == 0x90 and data[2] > 0:
+            action = self._by.get(("note", data[1]))
+            return ControlEvent(action, 1.0) if action else None
+        return None
+
+    def bound(self, data: list[int]) -> bool:
+        """True if the message belongs to a control (so it is not music)."""
+        kind = data[0] & 0xF0 if data else 0
+        if kind == 0xB0 and len(data) > 1:
+            return ("cc", data[1]) in self._by
+        if kind in (0x80, 0x90) and len(data) > 1:
+            return ("note", data[1]) in self._by
+        return False
+
+
+def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str | None:
+    """Wait (calling thread) for the next moved controller or pressed key on the input
+    queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            _, data = q.get(timeout=left)
+        except queue.Empty:
+            return None
+        if len(data) >= 3 and data[0] & 0xF0 == 0xB0:
+            return f"cc {data[1]}"
+        if len(data) >= 3 and data[0] & 0xF0 == 0x90 and data[2] > 0:
+            return f"note {data[1]}"
+
+
+def write_binding(path: str | Path, action: str, binding: str) -> None:
+    """Set `[controls] action = binding` in a TOML file, keeping everything else in it
+    (another action bound to the same control is unbound).
+
+    Raises:
+        ConfigError: an unknown action, or the file is not TOML.
+    """
+    if action not in ACTIONS:
+        raise ConfigError(f"unknown action {action!r}: choose one of {', '.join(ACTIONS)}")
+    parse_binding(binding)
+    path = Path(path)
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    controls = {k: v for k, v in data.get("controls", {}).items() if v != binding}
+    controls[action] = binding
+    data["controls"] = controls
+    from improv.config import _toml_value
+
+    lines = []
+    tables = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            body = "".join(f"{k} = {_toml_value(v)}\n" for k, v in value.items() if not isinstance(v, dict))
+            tables.append(f"[{key}]\n{body}")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}\n")
+    path.write_text("".join(lines) + ("\n" if lines else "") + "\n".join(tables), encoding="utf-8")
