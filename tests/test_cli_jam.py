@@ -87,3 +87,17 @@ def test_ports_panic_and_a_short_jam_over_jack(capsys):
     assert main(["jam", "--midi-api", "jack", "--virtual-in", "cli test in", "--virtual-out", "cli test out",
                  "--duration", "0.5", "--no-record", "--seed", "1"]) == 0
     assert "session ended (duration)" in capsys.readouterr().err
+
+
+def test_the_api_example_runs():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, str(root / "examples" / "answer_a_phrase.py")], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "answer: starts at beat 4" in out.stdout and "beat  0.00" in out.stdout
