@@ -191,6 +191,15 @@ def test_summarize():
     assert s["strong_beat_chord_tone_share"] == pytest.approx(0.5)
     assert s["relatedness"] == 0.5 and s["interval_related"] == 0.5 and s["rhythm_related"] == 0.0
     assert s["relatedness_shuffled"] == 0.0
+    # consecutive phrases: the next pair's call is this pair's answer, which never counts as chance
+    ph = [Phrase.of([(p + k, s, d) for p, s, d in LINE], start=4 * k) for k in range(4)]
+    chained = summarize(ph[1:], [CMAJ] * 3, ph[:-1])
+    assert chained["relatedness"] == 1.0
+    assert chained["relatedness_shuffled"] == 1.0  # every call here shares the shape
+    solo = summarize([ph[1]], [CMAJ], [ph[0]])
+    assert math.isnan(solo["relatedness_shuffled"])
+    loop = summarize([ph[1], ph[0]], [CMAJ, CMAJ], [ph[0], ph[1]])
+    assert math.isnan(loop["relatedness_shuffled"])  # both comparisons would be an answer against itself
     assert sum(s["interval_hist"]) == 3
     assert s["pc_entropy_bits"] == pytest.approx((2.0 + 0.0) / 2)
     with pytest.raises(ValueError):

@@ -227,6 +227,22 @@ def relatedness(call: Phrase, answer: Phrase) -> Relatedness:
     )
 
 
+def _chance_relatedness(calls: Sequence[Phrase], answers: Sequence[Phrase]) -> tuple[int, int]:
+    """(related, compared) with answer i set against call (i + k//2) mod k: half the list
+    away, so in a corpus listed solo by solo it is usually another solo's phrase. Pairs
+    where that call is the answer itself (consecutive phrases: the next pair's call is
+    this pair's answer) are skipped."""
+    k = len(answers)
+    hits = n = 0
+    for i, a in enumerate(answers):
+        c = calls[(i + max(1, k // 2)) % k] if k > 1 else None
+        if c is None or (c.start == a.start and c.notes == a.notes):
+            continue
+        n += 1
+        hits += relatedness(c, a).either
+    return hits, n
+
+
 def summarize(
     answers: Sequence[Phrase],
     harmonies: Sequence[Harmony],
@@ -240,7 +256,8 @@ def summarize(
     (pooled pitch classes relative to the chord root), notes_per_beat, interval_hist
     (counts, bins 0..12 and >12 semitones) and, with `calls`: relatedness,
     interval_related, rhythm_related (shares of answers), and relatedness_shuffled (the
-    same share with each answer set against the next pair's call: the chance level).
+    chance level: the same share with each answer set against another pair's call, see
+    `_chance_relatedness`).
     """
     if len(harmonies) != len(answers):
         raise ValueError(f"{len(answers)} answers but {len(harmonies)} harmonies")
@@ -276,6 +293,5 @@ def summarize(
         out["relatedness"] = _share(sum(r.either for r in rel), k)
         out["interval_related"] = _share(sum(r.interval for r in rel), k)
         out["rhythm_related"] = _share(sum(r.rhythm for r in rel), k)
-        shuffled = [relatedness(calls[(i + 1) % k], a).either for i, a in enumerate(answers)] if k > 1 else []
-        out["relatedness_shuffled"] = _share(sum(shuffled), len(shuffled))
+        out["relatedness_shuffled"] = _share(*_chance_relatedness(calls, answers))
     return out
