@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "panic": ("improv.commands.panic", "all notes off on a MIDI output"),
     "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, floods"),
     "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
+    "render": ("improv.commands.render", "render a session MIDI file to WAV (built-in synth or a SoundFont)"),
 }
 
 

@@ -29,6 +29,8 @@ PARTS = ("player", "partner")
 PARTIALS = 5
 MAX_BLOCK = 1024  # longer renders are split internally (the output does not change)
 SILENT_DB = -80.0  # a decaying voice below this releases itself
+# stereo placement: the player a little left, the partner a little right
+PAN = np.array([[0.62, 0.38], [0.38, 0.62]], np.float32)  # rows: left, right; columns: player, partner
 
 
 @dataclass(frozen=True)

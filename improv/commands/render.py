@@ -1,0 +1,52 @@
+"""`improv render SESSION.mid -o SESSION.wav [--stems] [--soundfont F]`: a session to audio."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from improv.commands.common import add_config_args
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
+    p.add_argument("-o", "--out", metavar="FILE.wav", help="the WAV file to write (default: beside the .mid)")
+    p.add_argument("--stems", action="store_true", help="also write the player and the partner to FILE-player.wav "
+                   "and FILE-partner.wav")
+    p.add_argument("--soundfont", metavar="FILE.sf2", help="render with a General MIDI SoundFont "
+                   "(needs the soundfont extra)")
+    p.add_argument("--tail", type=float, default=1.0, metavar="SECONDS", help="silence left for release tails (default 1)")
+    add_config_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from improv.commands.common import settings_from_args
+    from improv.core.midifile import load_recording
+    from improv.core.render import parts_to_stereo, recording_to_parts, stereo_to_wav
+
+    cfg = settings_from_args(args)
+    s = cfg.synth
+    rec = load_recording(args.midi)
+    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".wav")
+    sf_path = args.soundfont if args.soundfont is not None else s.soundfont
+    soundfont = None
+    if sf_path:
+        from improv.core.soundfont import load_soundfont
+
+        soundfont = load_soundfont(sf_path, s.sample_rate)
+    started = time.perf_counter()
+    parts = recording_to_parts(rec, s.sample_rate, (s.player_voice, s.partner_voice), s.polyphony,
+                               max(0.0, args.tail), soundfont)
+    written = [stereo_to_wav(parts_to_stereo(parts, s.volume), out, s.sample_rate)]
+    if args.stems:
+        for i, part in enumerate(("player", "partner")):
+            stem = out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}")
+            written.append(stereo_to_wav(parts_to_stereo(parts, s.volume, (i,)), stem, s.sample_rate))
+    took = time.perf_counter() - started
+    seconds = parts.shape[1] / s.sample_rate
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{seconds:.1f} s of audio in {took:.1f} s ({seconds / max(took, 1e-9):.0f}x real time)")
+    return 0

@@ -1,0 +1,86 @@
+"""General MIDI SoundFont playback through tinysoundfont (an optional extra).
+
+`load_soundfont(path, sample_rate)` returns a `SoundFontSynth` with the same two calls the
+built-in synth offers the audio callback and the offline renderer: `message(part, kind,
+d1, d2)` and `render(frames, out)` writing one row per part. The player plays on MIDI
+channel 1 (GM program 1, acoustic piano by default), the partner on channel 2 (GM program
+5, electric piano), each rendered separately so that stems stay possible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from improv.errors import ConfigError
+
+INSTALL_HINT = ("pip install 'improv[soundfont]' (or `pip install --no-deps tinysoundfont` "
+                "where its optional pyaudio dependency will not build)")
+PROGRAMS = (0, 4)  # GM programs (0-based): acoustic grand piano, electric piano 1
+
+
+class SoundFontSynth:
+    """Two tinysoundfont synths (one per part) on one loaded SoundFont."""
+
+    def __init__(self, path: Path, sample_rate: int, programs: tuple[int, int] = PROGRAMS) -> None:
+        import tinysoundfont
+
+        self.sample_rate = sample_rate
+        self._synths = []
+        self._buf = np.zeros(2 * 4096, np.float32)
+        for program in programs:
+            synth = tinysoundfont.Synth(samplerate=sample_rate)
+            try:
+                sfid = synth.sfload(str(path))
+            except Exception as e:
+                raise ConfigError(f"{path} is not a SoundFont tinysoundfont can read ({e}); "
+                                  "point --soundfont at a General MIDI .sf2 file") from None
+            try:
+                synth.program_select(0, sfid, 0, program)
+            except Exception:
+                synth.program_select(0, sfid, 0, 0)  # a small font without that program
+            self._synths.append(synth)
+
+    def message(self, part: int, kind: int, d1: int, d2: int) -> None:
+        """Apply a channel message (status nibble `kind`) to one part."""
+        synth = self._synths[part]
+        if kind == 0x90 and d2 > 0:
+            synth.noteon(0, d1, d2)
+        elif kind in (0x80, 0x90):
+            synth.noteoff(0, d1)
+        elif kind == 0xB0:
+            if d1 in (120, 123):
+                synth.notes_off(0) if d1 == 123 else synth.sounds_off(0)
+            else:
+                synth.control_change(0, d1, d2)
+
+    def render(self, frames: int, out: np.ndarray) -> None:
+        """Write `frames` samples per part into `out` (2 x >= frames, float32), mono per part."""
+        done = 0
+        while done < frames:
+            f = min(frames - done, self._buf.size // 2)
+            for part, synth in enumerate(self._synths):
+                view = synth.generate(f, memoryview(self._buf[:2 * f]).cast("B"))
+                stereo = np.frombuffer(view, np.float32, 2 * f)
+                np.add(stereo[0::2], stereo[1::2], out=out[part, done:done + f])
+                out[part, done:done + f] *= 0.5
+            done += f
+
+
+def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
+    """Open a .sf2 file for playback.
+
+    Raises:
+        ConfigError: the extra is not installed (says how), or the file is missing or
+            unreadable (says where to point).
+    """
+    path = Path(path)
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--soundfont needs the tinysoundfont package: {INSTALL_HINT}") from None
+    if not path.is_file():
+        raise ConfigError(f"SoundFont {path} not found: point --soundfont (or synth.soundfont) at a .sf2 file, "
+                          "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2 from Debian's fluid-soundfont-gm")
+    return SoundFontSynth(path, sample_rate)

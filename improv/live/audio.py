@@ -1,0 +1,244 @@
+"""The built-in synth on a sounddevice output stream.
+
+`SynthSink(cfg).send(msg)` plays a mido message: the config's partner channel on the
+partner voice, every other channel on the player voice. Messages reach the audio
+callback through a `collections.deque` (append and popleft are atomic in CPython, so
+neither side ever waits on a lock); each carries the time it was sent, and the callback
+places it at the matching sample of the block it renders, one block later, so that
+timing jitter is not added on top of the block size.
+
+The callback (PortAudio's thread) follows sounddevice's contract: it writes into
+preallocated buffers, takes no locks, touches no files, fills `outdata[:]` and outputs
+silence if anything goes wrong; it counts underruns from the status flags.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any
+
+import mido
+import numpy as np
+
+from improv.config import Config
+from improv.core.synth import MAX_BLOCK, PAN, SynthState, apply_message, render, soft_clip
+from improv.errors import ConfigError, PortError
+
+
+class SynthEngine:
+    """The callback's work without a device: pending messages -> one output block.
+
+    Args:
+        sample_rate: Hz.
+        channels: output channels (1 = mono, 2 or more = stereo on the first two).
+        volume: 0..1 master volume.
+        voices: preset per part (player, partner).
+        polyphony: voices at once.
+        soundfont: a loaded `SoundFontSynth` to play instead of the built-in voices.
+    """
+
+    def __init__(self, sample_rate: int = 48000, channels: int = 2, volume: float = 0.8,
+                 voices: tuple[str, str] = ("organ", "epiano"), polyphony: int = 32,
+                 soundfont: Any = None) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.volume = np.float32(volume)
+        self.state = SynthState(sample_rate, polyphony, voices)
+        self.soundfont = soundfont
+        self.pending: collections.deque = collections.deque()
+        self._block = np.zeros((2, MAX_BLOCK), np.float32)
+        self._mix = np.zeros(2 * MAX_BLOCK, np.float32)
+        self._pan = PAN * self.volume if channels >= 2 else (PAN.sum(axis=0, keepdims=True) / 2 * self.volume)
+        self.callbacks = 0
+        self.frames = 0  # frames rendered, for monitoring
+        self.errors = 0
+
+    def push(self, part: int, kind: int, d1: int, d2: int, stamp: float) -> None:
+        """Queue a message (any thread): `stamp` is the `time.perf_counter()` it was sent."""
+        self.pending.append((stamp, part, kind, d1, d2))
+
+    def process(self, outdata: np.ndarray, frames: int, now: float) -> None:
+        """Fill `outdata` (frames x channels, float32) with the next block (audio thread).
+
+        Messages sent during the previous block's span land at the same position in
+        this block; older ones play at its first sample.
+        """
+        self.callbacks += 1
+        self.frames += frames
+        try:
+            if frames > MAX_BLOCK:
+                raise ValueError("block too long")
+            block = self._block[:, :frames]
+            start = now - frames / self.sample_rate
+            pos = 0
+            pending = self.pending
+            while pending:
+                stamp, part, kind, d1, d2 = pending[0]
+                off = int((stamp - start) * self.sample_rate)
+                if off >= frames:
+                    break  # sent after this block's span: it belongs to the next one
+                pending.popleft()
+                if off > pos:
+                    self._render(block[:, pos:off], off - pos)
+                    pos = off
+                self._apply(part, kind, d1, d2)
+            if pos < frames:
+                self._render(block[:, pos:frames], frames - pos)
+            mixed = self._mix[:self._pan.shape[0] * frames].reshape(self._pan.shape[0], frames)
+            np.dot(self._pan, block, out=mixed)
+            soft_clip(mixed)
+            outdata[:, :mixed.shape[0]] = mixed.T
+            if outdata.shape[1] > mixed.shape[0]:
+                outdata[:, mixed.shape[0]:] = 0.0
+        except Exception:  # never let the audio thread die: output silence and count it
+            self.errors += 1
+            outdata.fill(0)
+
+    def _render(self, out: np.ndarray, frames: int) -> None:
+        if self.soundfont is not None:
+            self.soundfont.render(frames, out)
+        else:
+            render(self.state, frames, out)
+
+    def _apply(self, part: int, kind: int, d1: int, d2: int) -> None:
+        if self.soundfont is not None:
+            self.soundfont.message(part, kind, d1, d2)
+        else:
+            apply_message(self.state, part, kind, d1, d2)
+
+    def panic(self, stamp: float) -> None:
+        """Release every note of both parts (any thread)."""
+        for part in (0, 1):
+            self.push(part, 0xB0, 123, 0, stamp)
+            self.push(part, 0xB0, 64, 0, stamp)
+
+
+class SynthSink:
+    """Plays mido messages through the built-in synth (or a SoundFont) on an audio device.
+
+    Args:
+        cfg: the session config: `[synth]` settings and `midi.partner_channel`.
+        soundfont: a .sf2 path overriding `cfg.synth.soundfont`.
+
+    Raises:
+        PortError: no audio device (or no PortAudio): one line; the engine then goes on
+            MIDI-only.
+        ConfigError: a SoundFont that cannot be used (missing extra or file).
+    """
+
+    def __init__(self, cfg: Config, soundfont: str | None = None) -> None:
+        audio_settings_check(cfg)
+        s = cfg.synth
+        self.partner_channel = cfg.midi.partner_channel
+        sf_path = soundfont if soundfont is not None else s.soundfont
+        sf = None
+        if sf_path:
+            from improv.core.soundfont import load_soundfont
+
+            sf = load_soundfont(sf_path, s.sample_rate)
+        try:
+            import sounddevice as sd
+        except (ImportError, OSError) as e:
+            raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
+                            "or play through a MIDI port with --out") from None
+        device = find_output_device(sd, s.device)
+        try:
+            info = sd.query_devices(device, "output")
+            channels = min(2, int(info["max_output_channels"])) or 1
+        except Exception as e:
+            raise PortError(f"no audio output device ({e}); connect one, pick one with synth.device, "
+                            "or play through a MIDI port with --out") from None
+        self.engine = SynthEngine(s.sample_rate, channels, s.volume, (s.player_voice, s.partner_voice),
+                                  s.polyphony, sf)
+        self.underruns = 0
+        self._closed = False
+        try:
+            self._stream = sd.OutputStream(samplerate=s.sample_rate, blocksize=s.block_size, device=device,
+                                           channels=channels, dtype="float32", callback=self._callback)
+            self._stream.start()
+        except Exception as e:
+            raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); "
+                            "pick another with synth.device or play through a MIDI port with --out") from None
+        self.device_name = str(info["name"])
+        self.latency = float(self._stream.latency)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's thread: render one block."""
+        if status.output_underflow:
+            self.underruns += 1
+        self.engine.process(outdata, frames, time.perf_counter())
+
+    def send(self, msg: mido.Message) -> None:
+        """Play a message (any thread; never blocks). Note on/off and control changes are
+        played; other messages are ignored."""
+        kind = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}.get(msg.type)
+        if kind is None or self._closed:
+            return
+        part = 1 if msg.channel + 1 == self.partner_channel else 0
+        if kind == 0xB0:
+            self.engine.push(part, kind, msg.control, msg.value, time.perf_counter())
+        else:
+            self.engine.push(part, kind, msg.note, msg.velocity, time.perf_counter())
+
+    def panic(self) -> None:
+        """Release every sounding note now (any thread)."""
+        self.engine.panic(time.perf_counter())
+
+    def close(self, tail_s: float = 0.3) -> None:
+        """Release every note, let the release tails ring for `tail_s` seconds, stop the
+        stream (calling thread; idempotent)."""
+        if self._closed:
+            return
+        self.panic()
+        self._closed = True
+        time.sleep(tail_s)
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "SynthSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_output_device(sd: Any, wanted: str) -> int | None:
+    """`synth.device` -> a PortAudio device index ("" = the default output).
+
+    Raises:
+        PortError: nothing matches, or there is no output device at all (lists them).
+    """
+    try:
+        devices = list(sd.query_devices())
+    except Exception as e:
+        raise PortError(f"no audio devices ({e}); play through a MIDI port with --out") from None
+    outputs = [(i, d["name"]) for i, d in enumerate(devices) if d.get("max_output_channels", 0) > 0]
+    if not outputs:
+        raise PortError("no audio output device found; start JACK or connect a sound card, "
+                        "or play through a MIDI port with --out")
+    if not wanted:
+        return None
+    if wanted.isdigit() and any(i == int(wanted) for i, _ in outputs):
+        return int(wanted)
+    for i, name in outputs:
+        if wanted.lower() in name.lower():
+            return i
+    listing = "; ".join(f"{i}: {n}" for i, n in outputs)
+    raise PortError(f"no audio output matches synth.device={wanted!r}; outputs are {listing}")
+
+
+def audio_settings_check(cfg: Config) -> None:
+    """Reject impossible [synth] values before opening a device."""
+    s = cfg.synth
+    if not 8000 <= s.sample_rate <= 192000:
+        raise ConfigError(f"synth.sample_rate: expected 8000-192000 Hz, found {s.sample_rate}")
+    if not 16 <= s.block_size <= MAX_BLOCK:
+        raise ConfigError(f"synth.block_size: expected 16-{MAX_BLOCK} frames, found {s.block_size}")
+    if not 0.0 <= s.volume <= 1.0:
+        raise ConfigError(f"synth.volume: expected 0..1, found {s.volume}")
+    if not 1 <= s.polyphony <= 256:
+        raise ConfigError(f"synth.polyphony: expected 1-256 voices, found {s.polyphony}")
