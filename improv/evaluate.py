@@ -310,6 +310,11 @@ def format_table(report: dict) -> str:
                  f" ({b.get('n_train_pairs')} pairs); it does not see the chords")
     if "error" in report.get("model", {}):
         lines.append(f"model: not evaluated ({report['model']['error']})")
+    elif report.get("model", {}).get("path"):
+        lines.append(f"model: {report['model']['path']} (scored with its controls unknown)")
+    lines.append(f"data: {report.get('data')}, {report.get('split')} split: {report.get('n_pairs')} pairs from "
+                 f"{report.get('n_solos')} solos; answers generated over the real answers' spans (seed "
+                 f"{report.get('options', {}).get('seed')} + pair index)")
     for name, t in report.get("targets", {}).items():
         v = t["value"]
         shown = ", ".join(f"{x:.4f}" for x in v) if isinstance(v, list) else f"{v:.3f}"
