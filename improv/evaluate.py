@@ -216,7 +216,7 @@ def evaluate(
             from improv.core.model_responder import ModelResponder
 
             model = ModelResponder.load(model_path)
-        except ImprovError as e:
+        except (ImprovError, ImportError) as e:
             log(f"model not evaluated: {e}")
             report["model"] = {"error": str(e)}
     if model is not None:

@@ -21,7 +21,7 @@ from improv.core.chart import Chart, single_chord_chart
 from improv.core.chords import Chord
 from improv.core.notes import Note, Phrase
 from improv.core.responder import AnswerSettings
-from improv.errors import ConfigError, DataError
+from improv.errors import ConfigError, DataError, ModelError
 
 DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
 
@@ -176,8 +176,10 @@ def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
 def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
     """The responder named `name` ("model" or "markov"), configured from `cfg`."""
     if name == "model":
-        from improv.core.model_responder import ModelResponder
-
+        try:
+            from improv.core.model_responder import ModelResponder
+        except ImportError as e:
+            raise ModelError(f"the phrase model cannot be loaded ({e}); use --responder markov") from None
         return ModelResponder.load(None)
     from improv.core.markov import MarkovResponder
 
