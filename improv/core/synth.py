@@ -71,6 +71,9 @@ PRESETS: dict[str, Preset] = {
 VOICES = tuple(PRESETS)
 
 
+_PHASE_TO_RAD = np.float32(2.0 * math.pi / 2.0 ** 32)
+
+
 class SynthState:
     """Preallocated voice bank. Active voices are packed at indices [0, n).
 
@@ -94,6 +97,7 @@ class SynthState:
         self.serial = 0  # note-on counter: orders voices by age for stealing
         # per voice
         self.age = np.zeros(cap)  # samples since note-on (exact integers in float64)
+        self.age_u = np.zeros(cap, np.uint32)  # the same, modulo 2^32, for the phase
         self.rel_end = np.zeros(cap)  # age at which the release reaches silence (inf = held)
         self.rel_len = np.ones(cap)  # release length, samples
         self.inv_att = np.ones(cap)  # 1 / attack length in samples
@@ -104,15 +108,15 @@ class SynthState:
         self.held = np.zeros(cap, bool)  # key still down (not released, not sustained)
         self.sustained = np.zeros(cap, bool)  # key up but the sustain pedal holds it
         # per voice and partial
-        self.inc = np.zeros((cap, PARTIALS))  # cycles per sample
+        self.inc = np.zeros((cap, PARTIALS), np.uint32)  # cycles per sample in units of 2^-32
         self.amp = np.zeros((cap, PARTIALS), np.float32)
         self.negdec = np.zeros((cap, PARTIALS), np.float32)  # -1/decay, per sample
         self.pedal = [False, False]
         self.mix = np.zeros((2, cap), np.float32)  # one-hot part of each voice
         # work buffers (flat, viewed as (n, P, F) etc. without copying)
         big = cap * PARTIALS * MAX_BLOCK
-        self._ph = np.empty(big)
-        self._fl = np.empty(big)
+        self._ph = np.empty(big, np.uint32)
+        self._ages_u = np.empty(cap * MAX_BLOCK, np.uint32)
         self._s = np.empty(big, np.float32)
         self._e = np.empty(big, np.float32)
         self._ages = np.empty(cap * MAX_BLOCK)
@@ -122,6 +126,7 @@ class SynthState:
         self._v = np.empty(cap * MAX_BLOCK, np.float32)
         self._mixed = np.empty(2 * MAX_BLOCK, np.float32)
         self._ramp = np.arange(MAX_BLOCK, dtype=np.float64)
+        self._ramp_u = np.arange(MAX_BLOCK, dtype=np.uint32)
 
     def copy(self) -> "SynthState":
         """An independent copy (for a functional style: `render(s.copy(), n)`)."""
@@ -165,7 +170,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
     for k in range(PARTIALS):
         f = freq * p.ratios[k]
         a = (p.soft[k] + (p.hard[k] - p.soft[k]) * v) * gain if f < 0.45 * sr else 0.0
-        state.inc[i, k] = f / sr
+        state.inc[i, k] = int(round(f / sr * 2.0 ** 32)) if a > 0 else 0
         state.amp[i, k] = a
         d = p.decay_s[k] / speed
         state.negdec[i, k] = -1.0 / (d * sr) if d > 0 else 0.0
@@ -173,6 +178,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
             slowest = math.inf if d <= 0 else max(slowest, d)
     rel = max(1.0, p.release_s * sr)
     state.age[i] = 0.0
+    state.age_u[i] = 0
     state.rel_len[i] = rel
     # a decaying voice releases itself once below SILENT_DB (its slowest partial's 1/e
     # time x ln(10^(80/20))), so nothing held forever keeps a slot
@@ -252,7 +258,7 @@ def _victim(state: SynthState, candidates: list[int]) -> int:
 def _remove(state: SynthState, i: int) -> None:
     last = state.n - 1
     if i != last:
-        for arr in (state.age, state.rel_end, state.rel_len, state.inv_att, state.part, state.pitch,
+        for arr in (state.age, state.age_u, state.rel_end, state.rel_len, state.inv_att, state.part, state.pitch,
                     state.order, state.level, state.held, state.sustained):
             arr[i] = arr[last]
         state.inc[i] = state.inc[last]
@@ -294,14 +300,14 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
     ages = state._ages[:n * f].reshape(n, f)
     np.add(state.age[:n, None], state._ramp[:f], out=ages)
     ph = state._ph[:n * PARTIALS * f].reshape(n, PARTIALS, f)
-    fl = state._fl[:n * PARTIALS * f].reshape(n, PARTIALS, f)
     s = state._s[:n * PARTIALS * f].reshape(n, PARTIALS, f)
     e = state._e[:n * PARTIALS * f].reshape(n, PARTIALS, f)
-    # oscillators: sin(2 pi frac(age * inc)), the phase exact in float64
-    np.multiply(ages[:, None, :], state.inc[:n, :, None], out=ph)
-    np.floor(ph, out=fl)
-    np.subtract(ph, fl, out=ph)
-    np.multiply(ph, 2.0 * math.pi, out=s, casting="same_kind")
+    # oscillators: sin(2 pi frac(age * inc)); the phase is exact: uint32 products wrap
+    # modulo 2^32, which is taking the fractional part of the cycle count
+    ages_u = state._ages_u[:n * f].reshape(n, f)
+    np.add(state.age_u[:n, None], state._ramp_u[:f], out=ages_u)
+    np.multiply(ages_u[:, None, :], state.inc[:n, :, None], out=ph)
+    np.multiply(ph, _PHASE_TO_RAD, out=s, casting="unsafe")
     np.sin(s, out=s)
     # per-partial decay: exp(-age / decay)
     ages32 = state._ages32[:n * f].reshape(n, f)
@@ -328,6 +334,7 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
     np.dot(state.mix[:, :n], v, out=mixed)
     out[:] = mixed
     state.age[:n] += f
+    state.age_u[:n] += np.uint32(f)
     # free the voices whose release has ended (from the end, so indices stay valid)
     for i in range(n - 1, -1, -1):
         if state.age[i] >= state.rel_end[i]:
