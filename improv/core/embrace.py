@@ -14,7 +14,9 @@ out most and, if it is salient enough for the daring, one strategy to build on i
 
 Strategies act only through the two levers every responder honours inside generation:
 the `Constraints` (a forced opening it continues from, favoured / avoided pitch classes)
-and the chart it plays over. Mode `guide` is the usual correcting partner (avoid the
+and the chart it plays over. Besides the note (or cell), embrace favours the chord tones
+of the answer's first bar (of the substitute where there is one): the answer builds on
+the note and otherwise sits firmly in the harmony, so the note sounds meant. Mode `guide` is the usual correcting partner (avoid the
 outside pitch classes, favour chord tones); `off` changes nothing. All positions are in
 beats; the choice of strategy is deterministic per seed.
 """
@@ -35,6 +37,9 @@ from improv.errors import ConfigError
 MODES = ("embrace", "guide", "off")
 STRATEGIES = ("motif", "reharmonise", "resolve", "echo")
 GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes
+# How often each strategy is picked when it applies: reharmonising makes the note right
+# for everyone (the band follows), so it comes up a little more often.
+STRATEGY_WEIGHT = {"motif": 1.0, "reharmonise": 1.5, "resolve": 1.0, "echo": 1.0}
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class EmbraceSettings:
     mode: str = "embrace"  # "embrace" (build on them), "guide" (steer back inside), "off"
     daring: float = 0.5  # 0..1: how readily it embraces and how far substitute chords reach
     strategies: tuple[str, ...] = STRATEGIES  # the strategies it may choose from
-    strength: float = 0.6  # 0..1: how strongly favoured pitch classes weigh in embrace mode
+    strength: float = 0.3  # 0..1: how strongly favoured pitch classes weigh in embrace mode
     mode_cc: int = -1  # a CC whose value picks the mode live (0-42 off, 43-85 guide, 86-127 embrace); -1 = none
     daring_cc: int = -1  # a CC whose value (0-127) sets the daring live; -1 = none
     mode_key: int = -1  # a MIDI note that cycles embrace -> guide -> off; -1 = none
@@ -185,8 +190,9 @@ def plan_answer(
     options = [s for s in options if s != "resolve" or ctx.resolutions(0.5)]
     if not options:
         return base
-    strategy = rng.choice(options)
+    strategy = rng.choices(options, [STRATEGY_WEIGHT.get(o, 1.0) for o in options])[0]
     handled, plan_chart, favour = _STRATEGY[strategy](ctx)
+    favour |= _first_bar_chord_tones(plan_chart, answer_start, answer_length)
     constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength)
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
 
@@ -199,14 +205,20 @@ def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: 
             by_pc[h.pc] = h
     if not by_pc:
         return base
-    favour: set[int] = set()
-    for span in chart.changes_between(start, start + min(length, chart.beats_per_bar)):
-        if span.chord is not None:
-            favour |= span.chord.chord_tones()
     avoid = frozenset(by_pc)
+    favour = _first_bar_chord_tones(chart, start, length)
     handled = tuple(Handled(h, "avoid") for h in sorted(by_pc.values(), key=lambda h: h.onset))
     constraints = Constraints((), frozenset(favour) - avoid, avoid, GUIDE_STRENGTH)
     return AnswerPlan(base.chart, constraints, handled, "guide", start, heard)
+
+
+def _first_bar_chord_tones(chart: Chart, start: float, length: float) -> set[int]:
+    """Chord tones of the chords sounding in the answer's first bar (beats from `start`)."""
+    out: set[int] = set()
+    for span in chart.changes_between(start, start + min(length, chart.beats_per_bar)):
+        if span.chord is not None:
+            out |= span.chord.chord_tones()
+    return out
 
 
 @dataclass
@@ -271,13 +283,32 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
         stated.append(Note(n.start - t0, max(0, min(127, n.pitch + shift)), max(dur, 0.125), n.velocity))
     span = -(-max(n.end for n in stated) * 2 // 1) / 2  # rounded up to an eighth
     opening, detail = list(stated), ""
-    move, word = ctx.rng.choice(((0, "repeats it"), (2, "sequences it up a whole step"),
-                                 (-2, "sequences it down a whole step"), (-1, "sequences it down a half step")))
     if 2 * span <= min(ctx.length / 2, float(ctx.chart.beats_per_bar)) + 1e-9:
+        move = _sequence_move(ctx, stated, span)
         opening += [Note(n.start + span, max(0, min(127, n.pitch + move)), n.duration, n.velocity) for n in stated]
-        detail = word
+        detail = "repeats it" if move == 0 else \
+            f"sequences it {'up' if move > 0 else 'down'} {_INTERVAL_WORDS[abs(move)]}"
     favour = {n.pitch % 12 for n in opening}
     return Handled(ctx.target, "motif", opening=tuple(opening), detail=detail), ctx.chart, favour
+
+
+_INTERVAL_WORDS = {1: "a half step", 2: "a whole step", 3: "a minor third", 4: "a major third", 5: "a fourth"}
+
+
+def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
+    """How far to move the cell's second statement (semitones): a repeat or a sequence
+    that fits the chords under it best, as a player sequences a motif through changes."""
+    def fit(move: int) -> int:
+        score = 0
+        for n in stated:
+            chord = ctx.chart.chord_at(ctx.start + at + n.start)
+            if chord is not None and (n.pitch + move) % 12 in chord.scale():
+                score += 2 if (n.pitch + move) % 12 in chord.chord_tones() else 1
+        return score
+
+    moves = (0, 2, -2, -1, 1, 3, -3, 5, -5, 4, -4)
+    best = max(fit(m) for m in moves)
+    return ctx.rng.choice([m for m in moves if fit(m) == best][:3])  # the plainest of the best
 
 
 def _reharmonise(ctx: _Context) -> tuple[Handled, Chart, set[int]]:

@@ -1,0 +1,91 @@
+"""`improv embrace-bench [DATA]`: real calls with one outside note, answered in the three
+modes (embrace, guide, off); prints how often the answer picks the note up, how inside
+the answers stay, and how far they move from plain answers (see `improv.embrace_bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from improv.errors import ConfigError
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wjazzd-solos.tar.gz"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", metavar="DATA", nargs="?",
+                   help=f"a WJazzD-format tar.gz or folder (default {DEFAULT_DATA})")
+    p.add_argument("--limit", type=int, default=200, metavar="N", help="at most N calls (default 200)")
+    p.add_argument("--responder", choices=("markov", "model"), default="markov", help="who answers (default markov)")
+    p.add_argument("--model", metavar="PATH", help="the checkpoint for --responder model (default: the shipped one)")
+    p.add_argument("--daring", type=float, default=0.5, metavar="X", help="embrace daring, 0..1 (default 0.5)")
+    p.add_argument("--strength", type=float, metavar="X",
+                   help="how strongly embrace favours the note's pitch classes, 0..1 (default: the config default)")
+    p.add_argument("--seed", type=int, default=0, help="call i is answered with seed SEED + i (default 0)")
+    p.add_argument("--split", choices=("valid", "all"), default="valid",
+                   help="which solos give the calls: the validation split (default) or all")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.core.wjazzd import iter_pairs, load_corpus
+    from improv.core.embrace import EmbraceSettings
+    from improv.embrace_bench import cases_from_pairs, format_result, run_bench
+
+    if args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if not 0.0 <= args.daring <= 1.0:
+        raise ConfigError(f"--daring must be from 0 to 1, got {args.daring}")
+    if args.strength is not None and not 0.0 <= args.strength <= 1.0:
+        raise ConfigError(f"--strength must be from 0 to 1, got {args.strength}")
+    out = Path(args.json) if args.json else None
+    if out is not None and not out.parent.exists():
+        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    data = Path(args.data) if args.data else DEFAULT_DATA
+    print(f"reading {data} ...", file=sys.stderr, flush=True)
+    corpus = load_corpus(data)
+    split = None if args.split == "all" else "valid"
+    solos = [s for s in corpus.solos if split is None or s.split == split]
+    pairs = ((p.call, p.harmony, p.solo) for p in iter_pairs(solos))
+    cases = cases_from_pairs(pairs, args.limit)
+    if not cases:
+        raise ConfigError(f"no usable calls in {data} ({args.split} split): a call needs a note of a beat or "
+                          "more on beat 1 or 3 over a chord; try --split all")
+    new_responder = _responder_factory(args)
+    settings = EmbraceSettings(daring=args.daring) if args.strength is None else \
+        EmbraceSettings(daring=args.daring, strength=args.strength)
+    result = run_bench(cases, new_responder, settings, seed=args.seed)
+    result["responder"] = args.responder
+    result["data"] = str(data)
+    result["split"] = args.split
+    n_solos = len({c.solo for c in cases})
+    title = (f"embrace-bench: {len(cases)} calls from {n_solos} solo(s) ({args.split} split), {args.responder} responder, "
+             f"daring {args.daring}, seeds {args.seed}..{args.seed + len(cases) - 1}")
+    print("\n".join(format_result(result, title)))
+    if out is not None:
+        try:
+            out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"wrote {out}")
+    return 0
+
+
+def _responder_factory(args: argparse.Namespace):  # noqa: ANN202 - returns Callable[[], Responder]
+    if args.responder == "markov":
+        from improv.core.markov import MarkovResponder
+
+        return lambda: MarkovResponder(order=3, seed=0)
+    from improv.errors import ModelError
+
+    try:
+        from improv.core.model_responder import ModelResponder
+    except ImportError as e:
+        raise ModelError(f"the learned model responder is not available ({e}); use --responder markov") from None
+    import torch
+
+    torch.set_num_threads(1)
+    model = ModelResponder.load(args.model)
+    return lambda: model  # the model does not learn from calls: one instance answers all
