@@ -1,0 +1,89 @@
+"""`improv plot SESSION.mid -o SESSION.png`: a piano roll of a session.
+
+The player and the partner in two colours, bar lines, chord symbols and sections above,
+outside notes (pitch class not in the chord's scale) ringed in red. Needs matplotlib
+(`pip install 'improv[plot]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from improv.errors import ConfigError
+
+COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20"}
+OUTSIDE = "#e53e3e"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
+    p.add_argument("-o", "--out", metavar="FILE.png", help="the picture to write (default: beside the .mid)")
+    p.add_argument("--bars", metavar="A-B", help="only bars A to B (1-based), e.g. 1-16")
+
+
+def run(args: argparse.Namespace) -> int:
+    from improv.core.midifile import load_recording
+    from improv.core.pianoroll import recording_to_roll
+
+    rec = load_recording(args.midi)
+    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
+    roll = recording_to_roll(rec)
+    first, last = 0.0, roll.length
+    if args.bars:
+        try:
+            a, b = (int(x) for x in args.bars.split("-"))
+        except ValueError:
+            raise ConfigError(f"--bars: expected A-B such as 1-16, found {args.bars!r}") from None
+        first, last = (a - 1) * roll.beats_per_bar, b * roll.beats_per_bar
+    draw_roll(roll, out, first, last, title=Path(args.midi).name)
+    outside = sum(1 for n in roll.notes if n.outside)
+    print(f"wrote {out} ({len(roll.notes)} notes, {outside} outside the chord)")
+    return 0
+
+
+def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Path:
+    """Draw `roll` between beats `first` and `last` into a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch, Rectangle
+    except ImportError:
+        raise ConfigError("improv plot needs matplotlib: pip install 'improv[plot]' (or pip install matplotlib)") from None
+    from improv.core.notes import pitch_name
+
+    notes = [n for n in roll.notes if n.note.end > first and n.note.start < last]
+    pitches = [n.note.pitch for n in notes] or [60]
+    lo, hi = min(pitches) - 2, max(pitches) + 3
+    bars = max(1.0, (last - first) / roll.beats_per_bar)
+    fig, ax = plt.subplots(figsize=(min(60.0, 4.0 + bars * 0.9), min(12.0, 2.5 + (hi - lo) * 0.12)))
+    for n in notes:
+        ax.add_patch(Rectangle((n.note.start, n.note.pitch - 0.4), n.note.duration, 0.8,
+                               facecolor=COLOURS[n.part], alpha=0.35 + 0.6 * n.note.velocity / 127,
+                               edgecolor=OUTSIDE if n.outside else "none", linewidth=1.6 if n.outside else 0))
+    for b in roll.bar_lines:
+        if first <= b <= last:
+            ax.axvline(b, color="#999999", linewidth=0.6, zorder=0)
+            ax.text(b + 0.05, lo + 0.2, str(int(b // roll.beats_per_bar) + 1), fontsize=7, color="#777777")
+    for beat, sym in roll.chords:
+        if first <= beat < last:
+            ax.text(beat + 0.05, hi + 0.3, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)
+    for beat, name in roll.sections:
+        if first <= beat < last:
+            ax.text(beat + 0.05, hi + 1.6, f"[{name}]", fontsize=9, color="#444444", va="bottom", clip_on=True)
+    ax.set_xlim(first, last)
+    ax.set_ylim(lo, hi + 2.8)
+    ticks = [p for p in range(lo, hi + 1) if p % 12 in (0, 7)]
+    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
+    ax.set_xlabel("beats")
+    ax.legend(handles=[Patch(color=COLOURS["player"], label="player"), Patch(color=COLOURS["partner"], label="partner"),
+                       Patch(facecolor="white", edgecolor=OUTSIDE, label="outside the chord")],
+              loc="upper right", fontsize=8, ncols=3)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
