@@ -338,7 +338,8 @@ def _resolve(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
 
 def _echo(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     bpb = ctx.chart.beats_per_bar
-    choices = [d for d in (0.5, 1.0, 1.5) if abs(((ctx.start + d) % bpb) - ctx.target.beat) > 0.1]
+    choices = [d for d in (0.5, 1.0, 1.5)
+               if abs(((ctx.start + d) % bpb) - ctx.target.beat) > 0.1 and d < ctx.length - 0.25]
     shift = ctx.rng.choice(choices or [0.5])
     dur = min(ctx.target.duration, 2.0, max(0.25, ctx.length - shift))
     opening = (Note(shift, ctx.pitch(), dur, ctx.target.velocity),)
