@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from improv.commands.common import add_config_args
 
@@ -23,13 +22,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from improv.commands.common import settings_from_args
-    from improv.core.midifile import load_recording
-    from improv.core.render import parts_to_stereo, recording_to_parts, stereo_to_wav
+    from improv.core.render import midi_file_to_wav
 
     cfg = settings_from_args(args)
     s = cfg.synth
-    rec = load_recording(args.midi)
-    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".wav")
     sf_path = args.soundfont if args.soundfont is not None else s.soundfont
     soundfont = None
     if sf_path:
@@ -37,15 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
         soundfont = load_soundfont(sf_path, s.sample_rate)
     started = time.perf_counter()
-    parts = recording_to_parts(rec, s.sample_rate, (s.player_voice, s.partner_voice), s.polyphony,
-                               max(0.0, args.tail), soundfont)
-    written = [stereo_to_wav(parts_to_stereo(parts, s.volume), out, s.sample_rate)]
-    if args.stems:
-        for i, part in enumerate(("player", "partner")):
-            stem = out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}")
-            written.append(stereo_to_wav(parts_to_stereo(parts, s.volume, (i,)), stem, s.sample_rate))
+    written, seconds = midi_file_to_wav(args.midi, args.out, s.sample_rate, (s.player_voice, s.partner_voice),
+                                        s.polyphony, s.volume, args.stems, soundfont, max(0.0, args.tail))
     took = time.perf_counter() - started
-    seconds = parts.shape[1] / s.sample_rate
     for path in written:
         print(f"wrote {path}")
     print(f"{seconds:.1f} s of audio in {took:.1f} s ({seconds / max(took, 1e-9):.0f}x real time)")

@@ -95,3 +95,30 @@ def wav_to_array(path: str | Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path), "rb") as w:
         data = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767.0
         return data.reshape(-1, w.getnchannels()), w.getframerate()
+
+
+def midi_file_to_wav(
+    midi: str | Path,
+    wav: str | Path | None = None,
+    sample_rate: int = 48000,
+    voices: tuple[str, str] = ("organ", "epiano"),
+    polyphony: int = 32,
+    volume: float = 0.8,
+    stems: bool = False,
+    soundfont: Any = None,
+    tail_s: float = 1.0,
+) -> tuple[list[Path], float]:
+    """Render a session file to `wav` (default: beside it) and, with `stems`, to
+    `<name>-player.wav` and `<name>-partner.wav`; returns (paths, seconds of audio).
+    What `improv render` and a session's `--record-wav` call."""
+    from improv.core.midifile import load_recording
+
+    rec = load_recording(midi)
+    out = Path(wav) if wav else Path(midi).with_suffix(".wav")
+    parts = recording_to_parts(rec, sample_rate, voices, polyphony, tail_s, soundfont)
+    written = [stereo_to_wav(parts_to_stereo(parts, volume), out, sample_rate)]
+    if stems:
+        for i, part in enumerate(("player", "partner")):
+            stem = out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}")
+            written.append(stereo_to_wav(parts_to_stereo(parts, volume, (i,)), stem, sample_rate))
+    return written, parts.shape[1] / sample_rate
