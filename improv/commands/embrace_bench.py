@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.json) if args.json else None
     if out is not None and not out.parent.exists():
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    new_responder = _responder_factory(args)  # a missing checkpoint fails before the data is read
     data = Path(args.data) if args.data else DEFAULT_DATA
     print(f"reading {data} ...", file=sys.stderr, flush=True)
     corpus = load_corpus(data)
@@ -53,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if not cases:
         raise ConfigError(f"no usable calls in {data} ({args.split} split): a call needs a note of a beat or "
                           "more on beat 1 or 3 over a chord; try --split all")
-    new_responder = _responder_factory(args)
     settings = EmbraceSettings(daring=args.daring) if args.strength is None else \
         EmbraceSettings(daring=args.daring, strength=args.strength)
     result = run_bench(cases, new_responder, settings, seed=args.seed)
