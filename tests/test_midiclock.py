@@ -101,3 +101,15 @@ def test_no_tempo_before_two_ticks_and_other_messages_ignored():
     f = ClockFollower()
     assert f.tempo is None and f.time_of_beat(1) is None and f.beat_at(1) is None
     assert f.feed(0, [0x90, 60, 100]) == [] and f.feed(0, []) == []
+
+
+def test_lost_ticks_keep_the_phase():
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.01, 100, 24 * 6)
+    kept = [t for k, t in enumerate(grid) if k % 17 != 9]  # one tick in 17 lost in transport
+    events = _drive(f, kept)
+    assert f.lost == sum(1 for k in range(len(grid)) if k % 17 == 9)
+    assert f.tempo == pytest.approx(100, abs=0.01)
+    assert f.time_of_beat(6) == pytest.approx(tick_time(0.01, 100, 6 * 24), abs=1e-6)
+    assert [e.beat for e in events if e.kind == "beat"] == [0, 1, 2, 3, 4, 5]

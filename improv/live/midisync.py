@@ -132,9 +132,9 @@ class ExternalClock:
             self._in = None
 
 
-def open_clock_input(clock: Clock, api: str = "", port: str = "") -> ExternalClock:
+def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str = "improv clock") -> ExternalClock:
     """Open a MIDI input for the external clock (by index or name substring; "" = a
-    virtual input named "improv clock").
+    virtual input named `virtual`).
 
     Raises:
         PortError: the port is not found or cannot be opened.
@@ -148,8 +148,8 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "") -> ExternalClo
             midi_in.open_port(idx, "clock in")
             name = midi_in.get_ports()[idx]
         else:
-            midi_in.open_virtual_port("improv clock")
-            name = "improv clock"
+            midi_in.open_virtual_port(virtual)
+            name = virtual
     except PortError:
         midi_in.delete()
         raise

@@ -109,10 +109,13 @@ class TradeSession:
         from improv.core.comping import CompSettings
 
         parts.comp_settings = CompSettings(style=b.comp_style)
+        # Notes become seconds this many beats before they sound: late enough, with an
+        # external clock, that a tempo change is already in the fit.
+        lookahead = 1.0 if self.external is None else 0.125
         self.band = Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
                          start_beat=self.form.start, on_sent=lambda m, t: self._record("partner", m, t),
-                         late_threshold_ms=self.cfg.timing.late_threshold_ms)
-        self.feeder = BeatFeeder(self.partner, self.timeline, lookahead=1.0)
+                         late_threshold_ms=self.cfg.timing.late_threshold_ms, lookahead=lookahead)
+        self.feeder = BeatFeeder(self.partner, self.timeline, lookahead=lookahead)
         if self._recorder_factory is not None:
             self.recorder = self._recorder_factory(self.timeline.time_of(0.0), self.chart)
         if self.threaded:

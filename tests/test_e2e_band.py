@@ -1,0 +1,122 @@
+"""End to end over a real JACK server: an external MIDI clock (100 bpm, then 140) drives
+trading with the band; onsets land on the clock's beat grid; Stop silences at once."""
+
+import os
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from improv.config import Config
+from improv.core.chart import parse_chart
+from improv.core.midiclock import tick_time
+from improv.core.notes import Note, Phrase
+from improv.live.jackprobe import jack_unavailable
+
+pytestmark = pytest.mark.jack
+
+BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+
+
+class Roots:
+    name = "roots"
+
+    def learn(self, call, harmony):
+        pass
+
+    def answer(self, call, harmony, settings):
+        return Phrase(tuple(Note(float(i), 60 + harmony.chord_at(settings.start + i).root, 0.4, 90)
+                            for i in range(int(settings.length))), settings.start, settings.length)
+
+
+@pytest.fixture
+def jack():
+    why = jack_unavailable()
+    if why:
+        pytest.skip(why)
+
+
+def test_external_clock_grid_tempo_change_and_stop(jack):
+    from improv.live.clock import RealClock
+    from improv.live.jackprobe import Listener, Patchbay, Player
+    from improv.live.midisync import open_clock_input
+    from improv.live.ports import InputQueue, open_output
+    from improv.live.trade import TradeSession
+
+    clock = RealClock(1.0)
+    cfg = Config()
+    cfg = replace(cfg, band=replace(cfg.band, trade_bars=1, bass=True, comp=True, clock="external"),
+                  record=replace(cfg.record, enabled=False), midi=replace(cfg.midi, api="jack"))
+    tag = f"{os.getpid()}-{time.monotonic_ns() % 100000}"  # unique names: stale JACK clients happen
+    ext = open_clock_input(clock, "jack", "", virtual=f"clock-in-{tag}")
+    sink = open_output("jack", virtual=f"e2e-band-{tag}")
+    src, listen = Player(f"e2e-clock-{tag}", f"clk-{tag}"), Listener(f"e2e-listen-{tag}", f"lis-{tag}")
+    session = TradeSession(cfg, clock, InputQueue(clock), [sink], Roots(), BLUES, external=ext, seed=4)
+    try:
+        with Patchbay("e2e-patch") as pb:
+            period_ms = pb.period_ms
+            clock_in = pb.wait_for(f"clock-in-{tag}", inputs=True, timeout=5)
+            band_out = pb.wait_for(f"e2e-band-{tag}", inputs=False, timeout=5)
+            clk = pb.wait_for(f"clk-{tag}", inputs=False, timeout=5)
+            lis = pb.wait_for(f"lis-{tag}", inputs=True, timeout=5)
+            pb.connect(clk, clock_in)
+            pb.connect(clk, lis)
+            pb.connect(band_out, lis)
+            time.sleep(0.2)
+            # count-in 1 bar (4 beats), player bar (4), partner bar (4) at 100 -> change -> 140
+            events = [(0.0, [0xFA])]
+            t_change = tick_time(0.05, 100, 24 * 10)
+            events += [(tick_time(0.05, 100, k), [0xF8]) for k in range(24 * 10)]
+            events += [(tick_time(t_change, 140, k), [0xF8]) for k in range(24 * 9)]
+            t_stop = tick_time(t_change, 140, 24 * 9) - 0.02
+            events += [(t_stop, [0xFC])]
+            runner = threading.Thread(target=session.run, kwargs={"duration": t_stop + 1.0}, daemon=True)
+            runner.start()
+            start = time.perf_counter() + 0.3
+            src.play(events, start=start)
+            listen.wait_quiet(0.3, timeout=3)
+            session.stop_reason = "done"
+            runner.join(timeout=5)
+    finally:
+        session.close()
+        ext.close()
+        src.close()
+    arrivals = listen.arrivals
+    ticks = [a.t for a in arrivals if a.data[0] == 0xF8]
+    beat_times = ticks[::24]  # song beat k arrives with tick 24k
+    sent = sum(1 for _, d in src.sent if d[0] == 0xF8)
+    if len(ticks) != sent:  # the reference grid itself is broken: nothing can be measured against it
+        pytest.skip(f"JACK lost {sent - len(ticks)} of {sent} clock ticks on the way to the listener "
+                    "(server overloaded); the beat grid cannot be measured")
+    stop_t = next(a.t for a in arrivals if a.data[0] == 0xFC)
+    errors, partner, bass = [], [], 0
+    for a in arrivals:
+        if a.data[0] & 0xF0 != 0x90 or a.data[2] == 0:
+            continue
+        ch = a.data[0] & 0x0F
+        if ch not in (1, 3):
+            continue
+        k = min(range(len(beat_times)), key=lambda i: abs(beat_times[i] - a.t))
+        errors.append(abs(a.t - beat_times[k]) * 1000.0)
+        bass += ch == 3
+        if ch == 1:
+            partner.append(k)
+        assert a.t <= stop_t + period_ms / 1000 + 0.003  # nothing starts after Stop
+    assert bass >= 12 and partner
+    # the partner plays only in its own bars: song beats 8-11 and 16-19 (count-in 0-3, player 4-7, 12-15)
+    assert all(((k - 4) // 4) % 2 == 1 for k in partner), partner
+    assert {8, 16} <= set(partner)  # starting on the downbeat
+    errors.sort()
+    p99 = errors[min(len(errors) - 1, int(0.99 * (len(errors) - 1)))]
+    print(f"onset error vs the clock's beats: median {errors[len(errors) // 2]:.2f} ms, p99 {p99:.2f} ms, "
+          f"{len(errors)} onsets, JACK period {period_ms:.2f} ms")
+    assert p99 <= 2.0 + period_ms, (p99, errors[-5:])
+    sounding = set()  # Stop left nothing hanging
+    for a in arrivals:
+        kind = a.data[0] & 0xF0
+        if kind == 0x90 and a.data[2] > 0:
+            sounding.add((a.data[0] & 0x0F, a.data[1]))
+        elif kind in (0x80, 0x90):
+            sounding.discard((a.data[0] & 0x0F, a.data[1]))
+    assert not sounding
