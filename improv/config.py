@@ -102,7 +102,7 @@ class BandSettings:
     click: bool = False  # a click on every beat (and the count-in) on its own channel
     click_channel: int = 10  # 1-16 (10 = General MIDI drums)
     clock: str = "internal"  # "internal" (improv keeps time) or "external" (follow MIDI clock)
-    clock_in: str = ""  # MIDI input of the external clock: index or name substring; "" = the player's input
+    clock_in: str = ""  # MIDI input of the external clock: index or name substring; "" = a virtual input "improv clock"
     send_clock: bool = False  # internal clock: send MIDI clock and Start/Stop on the outputs
     tap_note: int = -1  # a MIDI note that taps the tempo (-1 = none)
     tap_cc: int = -1  # a controller that taps the tempo (-1 = none)
