@@ -26,10 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "panic": ("improv.commands.panic", "all notes off on a MIDI output"),
     "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, floods"),
     "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
-    "embrace-bench": ("improv.commands.embrace_bench", "benchmark building answers on the player's outside notes"),
     "render": ("improv.commands.render", "render a session MIDI file to WAV (built-in synth or a SoundFont)"),
     "plot": ("improv.commands.plot", "draw a session as a piano roll with chords and outside notes (PNG)"),
     "play": ("improv.commands.play", "play a session back through a MIDI port or the built-in synth"),
+    "embrace-bench": ("improv.commands.embrace_bench", "benchmark building answers on the player's outside notes"),
+    "train": ("improv.commands.train", "train the phrase model on the WJazzD solos"),
 }
 
 

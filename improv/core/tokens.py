@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from improv.core.chords import Chord
@@ -222,6 +223,7 @@ def transpose_events(events: Iterable[NoteEvent], semitones: int) -> list[NoteEv
 N_CHORD_FEATURES = 37
 
 
+@lru_cache(maxsize=8192)
 def chord_features(chord: Chord | None) -> tuple[float, ...]:
     """A chord as 37 numbers: root one-hot (12), chord tones (12), tensions (12), no-chord flag.
 

@@ -1,0 +1,119 @@
+"""A numpy copy of the phrase model's per-note step, for fast batch-1 CPU decoding.
+
+At batch size 1 a torch call costs more in dispatch than in arithmetic, so decoding
+runs on numpy arrays taken from the trained `PhraseModel`: the layer-0 GRU input
+gates are precomputed per embedding row (the step embedding is a sum of rows, so its
+gate pre-activation is the sum of the rows' projections), chord projections are
+cached per chord, and each head is two mat-vecs. `tests/test_model.py` checks it
+against the torch model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from improv.core.model import MAX_INTERVAL, PhraseModel
+from improv.core.model_input import NONE_PITCH
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+def _np(t) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class _Head:
+    def __init__(self, head) -> None:
+        self.nw, self.nb = _np(head.norm.weight), _np(head.norm.bias)
+        self.eps = head.norm.eps
+        self.w1, self.b1 = _np(head.fc.weight), _np(head.fc.bias)
+        self.w2, self.b2 = _np(head.out.weight), _np(head.out.bias)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        mu = x.mean()
+        xc = x - mu
+        y = xc * (1.0 / math.sqrt(float(xc @ xc) / len(x) + self.eps)) * self.nw + self.nb
+        y = self.w1 @ y + self.b1
+        y = 0.5 * y * (1.0 + np.tanh(_SQRT_2_PI * (y + 0.044715 * y * y * y)))
+        return self.w2 @ y + self.b2
+
+
+class NumpyDecoder:
+    """The trained model's decoding step in numpy (float32)."""
+
+    def __init__(self, model: PhraseModel) -> None:
+        m = model
+        self.d = m.cfg.d_model
+        self.layers = []
+        for i in range(m.cfg.n_layers):
+            self.layers.append(tuple(_np(getattr(m.rnn, f"{n}_l{i}")) for n in
+                                     ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+        w_ih0, _, b_ih0, _ = self.layers[0]
+        self.tables = [_np(e.weight) @ w_ih0.T for e in (
+            m.e_kind, m.e_shift, m.e_pitch, m.e_dur, m.e_vel, m.e_pos, m.e_dens, m.e_center, m.e_bars)]
+        self.chord_w = w_ih0 @ _np(m.chord_in.weight)
+        self.chord_b = w_ih0 @ _np(m.chord_in.bias) + b_ih0
+        self.o_shift, self.o_pitch, self.o_interval = _Head(m.o_shift), _Head(m.o_pitch), _Head(m.o_interval)
+        self.o_dur, self.o_vel = _Head(m.o_dur), _Head(m.o_vel)
+        self.t_shift, self.t_pos, self.t_pitch, self.t_dur = (_np(e.weight) for e in (m.t_shift, m.t_pos, m.t_pitch,
+                                                                                       m.t_dur))
+        self.t_chord_w, self.t_chord_b = _np(m.t_chord.weight), _np(m.t_chord.bias)
+        self.pcw_w, self.pcw_b = _np(m.o_pcw.weight), _np(m.o_pcw.bias)
+        far = 2 * MAX_INTERVAL + 1
+        rel = np.arange(128)[None, :] - np.arange(129)[:, None] + MAX_INTERVAL
+        self.iv_index = np.where((rel >= 0) & (rel <= 2 * MAX_INTERVAL), rel, far)
+        self.iv_index[NONE_PITCH] = far
+        self.pc_index = np.arange(128) % 12
+        self._chords: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def chord(self, feats: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(layer-0 gate input, g1 term, pitch-class blocks (3, 128)) for a chord, cached."""
+        c = self._chords.get(feats)
+        if c is None:
+            f = np.asarray(feats, dtype=np.float32)
+            blocks = f[:36].reshape(3, 12)[:, self.pc_index]
+            c = self._chords[feats] = (self.chord_w @ f + self.chord_b, self.t_chord_w @ f + self.t_chord_b, blocks)
+        return c
+
+    def step(self, ints, feats: tuple[float, ...], h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed one step (9 ints + chord features) -> (GRU output, new state per layer)."""
+        gi = self.chord(feats)[0].copy()
+        for table, i in zip(self.tables, ints):
+            gi += table[i]
+        d = self.d
+        new = []
+        x = None
+        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+            if li:
+                gi = w_ih @ x + b_ih
+            hp = h[li]
+            gh = w_hh @ hp + b_hh
+            r = _sigmoid(gi[:d] + gh[:d])
+            z = _sigmoid(gi[d:2 * d] + gh[d:2 * d])
+            n = np.tanh(gi[2 * d:] + r * gh[2 * d:])
+            x = (1.0 - z) * n + z * hp
+            new.append(x)
+        return x, new
+
+    def shift_logits(self, out: np.ndarray) -> np.ndarray:
+        return self.o_shift(out)
+
+    def g1(self, out: np.ndarray, shift: int, pos: int, feats: tuple[float, ...]) -> np.ndarray:
+        return out + self.t_shift[shift] + self.t_pos[pos] + self.chord(feats)[1]
+
+    def pitch_logits(self, g1: np.ndarray, prev_pitch: int, feats: tuple[float, ...]) -> np.ndarray:
+        iv = self.o_interval(g1)
+        w = self.pcw_w @ g1 + self.pcw_b
+        return self.o_pitch(g1) + iv[self.iv_index[prev_pitch]] + w @ self.chord(feats)[2]
+
+    def dur_logits(self, g2: np.ndarray) -> np.ndarray:
+        return self.o_dur(g2)
+
+    def vel_logits(self, g3: np.ndarray) -> np.ndarray:
+        return self.o_vel(g3)

@@ -1,0 +1,226 @@
+"""`ModelResponder`: the learned phrase model as a `Responder`, streaming note by note.
+
+The call (its most recent `max_call` notes) is read in one batched GRU pass, then the
+answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
+duration -> velocity, each sampled with temperature and top-p from a seeded
+`numpy.random.Generator`. Constraints act inside decoding: `opening` notes are forced
+as the first steps (the model continues from them), `favour_pcs` / `avoid_pcs` bias
+the pitch logits (`avoid` at strength 1 is a hard mask), the register [low, high] is a
+hard mask, and no onset may fall at or after the answer's length.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from improv.core.chart import Chart
+from improv.core.decoder import NumpyDecoder
+from improv.core.model import PhraseModel, center_of, load_checkpoint
+from improv.core.model_input import (
+    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, call_steps, chord_at, sep_step,
+)
+from improv.core.notes import Note, Phrase
+from improv.core.responder import AnswerSettings, fit_answer
+from improv.core.tokens import (
+    BAR_TICKS, MAX_DUR_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteEvent, fold_pitch, phrase_to_events,
+    to_ticks,
+)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "improv-phrase-v1.pt"
+PREFILL_NUMPY_STEPS = 12  # shorter contexts are read step by step (cheaper than one torch call)
+DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
+
+
+def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    """One index from logits (-inf = forbidden) with temperature and nucleus sampling."""
+    if temperature <= 1e-6:
+        return int(np.argmax(logits))
+    z = logits.astype(np.float64) / temperature
+    z -= z.max()
+    p = np.exp(z)
+    p /= p.sum()
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        sorted_p = p[order]
+        keep = (np.cumsum(sorted_p) - sorted_p) < top_p
+        q = np.zeros_like(p)
+        q[order[keep]] = sorted_p[keep]
+        p = q / q.sum()
+    c = np.cumsum(p)
+    return int(min(len(p) - 1, np.searchsorted(c, rng.random() * c[-1], side="right")))
+
+
+def is_drum_call(call: Phrase) -> bool:
+    """A call that is all low hits (a drum track read as notes) gives no melody to answer."""
+    return bool(call.notes) and all(n.pitch < DRUM_CHANNEL_PITCH for n in call.notes)
+
+
+class ModelResponder:
+    """The learned phrase model as a responder (name "model")."""
+
+    name = "model"
+
+    def __init__(self, model: PhraseModel, path: str | Path | None = None, threads: int | None = 1) -> None:
+        self.model = model.eval()
+        self.path = Path(path) if path else None
+        self.cfg = model.cfg
+        if threads:
+            torch.set_num_threads(threads)
+        self.decoder = NumpyDecoder(model)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int | None = 1) -> "ModelResponder":
+        """Load a checkpoint (None -> the shipped models/improv-phrase-v1.pt) and warm it up.
+
+        Raises:
+            ModelError: missing or corrupt checkpoint (the message names the file).
+        """
+        path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+        model, _ = load_checkpoint(path)
+        r = cls(model, path, threads)
+        r.warm_up()
+        return r
+
+    def warm_up(self) -> None:
+        """One throw-away answer so that the first real one does not pay for lazy setup."""
+        call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 1, 1)])
+        self.answer(call, None, AnswerSettings(start=4.0, length=4.0))  # type: ignore[arg-type]
+
+    def learn(self, call: Phrase, harmony: Chart) -> None:
+        """Nothing to learn in a session: the model answers from the call it is given."""
+
+    # ------------------------------------------------------------ decoding
+
+    def answer(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Phrase:
+        """The whole answer: `stream` collected and fitted to the span and range."""
+        return fit_answer(list(self.stream(call, harmony, settings)), settings)
+
+    def stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Iterator[Note]:
+        """Answer notes as they are decoded (starts relative to `settings.start`, beats)."""
+        m, cfg = self.model, self.cfg
+        length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
+        if length_ticks <= 0:
+            return
+        low, high = max(0, int(settings.low)), min(127, int(settings.high))
+        if low > high:
+            low, high = high, low
+        rng = np.random.default_rng(int(settings.seed) & 0xFFFFFFFF)
+        bpb = max(1, int(settings.beats_per_bar))
+        ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
+        origin = to_ticks(settings.start)
+        if is_drum_call(call):
+            call = Phrase((), call.start, call.length)  # answer from the chords alone
+        steps = call_steps(call, harmony, cfg.max_call)
+        steps.append(sep_step(origin, harmony, ctrl))
+        pitch_bias = self._pitch_bias(settings, low, high)
+        opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+        forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
+        last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
+        out, h = self._prefill(steps)
+        dec = self.decoder
+        onset = 0  # ticks from the origin
+        for i in range(cfg.max_answer):
+            if i < len(forced):
+                ev = forced[i]
+            else:
+                ev = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin, pitch_bias,
+                                       settings, rng)
+                if ev is None:
+                    return
+            onset += ev.shift
+            last_pitch = ev.pitch
+            start = onset / TICKS_PER_BEAT
+            if start >= settings.length - 1e-9:
+                return
+            # as fit_answer would: inside the span (no note rings past the answer) and the range
+            dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
+            yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
+            tick = origin + onset
+            step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
+            out, h = dec.step(step, chord_at(harmony, tick), h)
+
+    def _prefill(self, steps: list) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Read START, the call and SEP: one batched torch pass (numpy steps for short ones)."""
+        dec = self.decoder
+        if len(steps) <= PREFILL_NUMPY_STEPS:
+            h = [np.zeros(self.cfg.d_model, dtype=np.float32) for _ in range(self.cfg.n_layers)]
+            out = h[-1]
+            for s in steps:
+                out, h = dec.step(s[:9], s[9], h)
+            return out, h
+        m = self.model
+        with torch.inference_mode():
+            ints = torch.tensor([[list(s[:9]) for s in steps]], dtype=torch.long)
+            chords = torch.tensor([[s[9] for s in steps]], dtype=torch.float32)
+            o, hh = m.rnn(m.embed(ints, chords))
+        return o[0, -1].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
+
+    def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
+                     harmony: Chart | None, origin: int, pitch_bias: np.ndarray, settings: AnswerSettings,
+                     rng: np.random.Generator) -> NoteEvent | None:
+        dec = self.decoder
+        T, P = settings.temperature, settings.top_p
+        logits = dec.shift_logits(out)
+        room = length_ticks - 1 - onset  # the largest shift that still starts inside the answer
+        if room < 0:
+            return None
+        logits[max(0, room + 1):N_SHIFT] = -np.inf
+        if i == 0:
+            logits[END_SHIFT] = -np.inf  # an answer has at least one note
+        shift = sample(logits, T, P, rng)
+        if shift == END_SHIFT:
+            return None
+        tick = origin + onset + shift
+        feats = chord_at(harmony, tick)
+        g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
+        pitch = sample(dec.pitch_logits(g1, last_pitch, feats) + pitch_bias, T, P, rng)
+        g2 = g1 + dec.t_pitch[pitch]
+        dur = sample(dec.dur_logits(g2), T, P, rng) + 1
+        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
+        return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel)
+
+    @staticmethod
+    def _pitch_bias(settings: AnswerSettings, low: int, high: int) -> np.ndarray:
+        """Register mask plus the favour / avoid biases (nats), per MIDI pitch."""
+        bias = np.full(128, -np.inf)
+        bias[low:high + 1] = 0.0
+        c = settings.constraints
+        s = min(1.0, max(0.0, float(c.strength)))
+        pcs = np.arange(128) % 12
+        if c.favour_pcs and s > 0:
+            bias[np.isin(pcs, list(c.favour_pcs))] += 4.0 * s
+        if c.avoid_pcs and s > 0:
+            avoid = np.isin(pcs, list(c.avoid_pcs))
+            if s >= 1.0 and not np.all(avoid[low:high + 1]):
+                bias[avoid] = -np.inf
+            else:
+                bias[avoid] -= 4.0 * s
+        return bias
+
+    # ------------------------------------------------------------ scoring
+
+    def score(self, call: Phrase, answer: Phrase, harmony: Chart | None) -> tuple[float, int]:
+        """(total NLL in nats of the answer's notes given the call and chords, number of notes).
+
+        Controls are left unknown (the real answer's density / register / length are not
+        given away), so the figure compares fairly with a model that has no controls.
+        """
+        from improv.core.model import collate
+        from improv.core.model_input import pair_steps
+
+        if not answer.notes:
+            return 0.0, 0
+        call = Phrase((), call.start, call.length) if is_drum_call(call) else call
+        steps, complete = pair_steps(call, answer, harmony, Controls(), self.cfg.max_call, 10**9)
+        sep = next(i for i, s in enumerate(steps) if s[0] == 2)
+        with torch.inference_mode():
+            ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.0)
+            nll = self.model(ints, chords, prev, weight)["nll"][0]
+        # positions sep .. sep+n-1 predict the answer's notes (the last one predicts END)
+        n = len(answer.notes)
+        return float(nll[sep:sep + n].sum()), n

@@ -1,0 +1,183 @@
+"""Phrase model: a tiny seeded model trains, decodes deterministically, streams, obeys settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from improv.core.chart import parse_chart
+from improv.core.chords import parse_chord
+from improv.core.decoder import NumpyDecoder
+from improv.core.model import ModelConfig, PhraseModel, collate, load_checkpoint, save_checkpoint
+from improv.core.model_input import Controls, answer_controls, pair_steps
+from improv.core.model_responder import DEFAULT_CHECKPOINT, ModelResponder, sample
+from improv.core.notes import Note, Phrase
+from improv.core.responder import AnswerSettings, Constraints, Responder
+from improv.core.tokens import chord_features
+from improv.core.wjazzd import iter_pairs, load_solos
+from improv.errors import ModelError
+
+MINI = Path(__file__).parent / "data" / "wjazzd-mini"
+TINY = ModelConfig(d_model=32, n_layers=2, head_hidden=24, dropout=0.0, max_call=32, max_answer=32)
+CHART = parse_chart("Dm7 G7 | Cmaj7 | %")
+CALL = Phrase.of([(62, 0, 0.5), (65, 0.5, 0.5), (69, 1, 0.5), (72, 1.5, 0.5), (71, 2, 1)])
+
+
+def tiny_model(seed: int = 0) -> PhraseModel:
+    torch.manual_seed(seed)
+    m = PhraseModel(TINY)
+    with torch.no_grad():  # sharper random weights: decoding exercises more of the vocab
+        for p in m.parameters():
+            p.normal_(0, 0.3)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def responder() -> ModelResponder:
+    return ModelResponder(tiny_model())
+
+
+def settings(**kw) -> AnswerSettings:
+    base = dict(start=4.0, length=8.0, seed=3)
+    base.update(kw)
+    return AnswerSettings(**base)
+
+
+def test_loss_falls_on_the_fixture():
+    pairs = list(iter_pairs(load_solos(MINI)))
+    seqs = [pair_steps(p.call, p.answer, p.harmony, answer_controls(p.answer), 32, 32) for p in pairs]
+    torch.manual_seed(0)
+    model = PhraseModel(TINY)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batch = collate(seqs)
+    first = float(model(*batch)["loss"].detach())
+    for _ in range(40):
+        loss = model(*batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.5 * first
+
+
+def test_numpy_decoder_matches_torch():
+    m = tiny_model()
+    dec = NumpyDecoder(m)
+    f = chord_features(parse_chord("G7"))
+    steps = [(0, 98, 128, 96, 8, 48, 8, 12, 8), (1, 3, 60, 5, 2, 3, 8, 12, 8), (2, 98, 128, 96, 8, 12, 3, 5, 2)]
+    with torch.inference_mode():
+        o, _ = m.rnn(m.embed(torch.tensor([steps]), torch.tensor([[f] * 3])))
+        h = [np.zeros(TINY.d_model, np.float32)] * TINY.n_layers
+        for s in steps:
+            out, h = dec.step(s, f, h)
+        assert np.allclose(out, o[0, -1].numpy(), atol=1e-5)
+        g1t = m.g1(o[:, -1], torch.tensor([5]), torch.tensor([7]), torch.tensor([f]))
+        g1 = dec.g1(out, 5, 7, f)
+        for prev in (60, 128, 5):
+            want = m.pitch_logits(g1t, torch.tensor([prev]), torch.tensor([f]))[0].numpy()
+            assert np.allclose(dec.pitch_logits(g1, prev, f), want, atol=1e-4)
+        assert np.allclose(dec.shift_logits(out), m.o_shift(o[:, -1])[0].numpy(), atol=1e-4)
+
+
+def test_same_seed_same_answer_and_streaming_matches(responder):
+    assert isinstance(responder, Responder) and responder.name == "model"
+    a = responder.answer(CALL, CHART, settings())
+    b = responder.answer(CALL, CHART, settings())
+    assert a == b and len(a) > 0
+    assert a.start == 4.0 and a.length == 8.0
+    streamed = list(responder.stream(CALL, CHART, settings()))
+    assert Phrase.of(streamed, start=4.0, length=8.0).notes == a.notes
+    others = {responder.answer(CALL, CHART, settings(seed=s)).notes for s in range(5)}
+    assert len(others) > 1
+
+
+def test_register_and_length_respected(responder):
+    for seed in range(6):
+        s = settings(seed=seed, low=60, high=67, length=6.0)
+        notes = list(responder.stream(CALL, CHART, s))
+        assert notes, "an answer has at least one note"
+        assert all(60 <= n.pitch <= 67 for n in notes)
+        assert all(0 <= n.start < 6.0 for n in notes)
+        assert len(notes) <= TINY.max_answer
+
+
+def test_constraints(responder):
+    opening = (Note(0.0, 61, 0.5, 94), Note(0.5, 63, 0.5, 81))
+    s = settings(constraints=Constraints(opening=opening))
+    notes = list(responder.stream(CALL, CHART, s))
+    assert tuple(notes[:2]) == opening
+    # the rest continues from the opening, not a fresh answer
+    for seed in range(5):
+        avoid = responder.answer(CALL, CHART, settings(seed=seed, constraints=Constraints(
+            avoid_pcs=frozenset({0, 2, 4, 5, 7, 9, 11}), strength=1.0)))
+        assert all(n.pitch % 12 in (1, 3, 6, 8, 10) for n in avoid.notes)
+    fav = [n.pitch % 12 == 6 for seed in range(5) for n in responder.answer(
+        CALL, CHART, settings(seed=seed, constraints=Constraints(favour_pcs=frozenset({6}), strength=1.0))).notes]
+    base = [n.pitch % 12 == 6 for seed in range(5) for n in responder.answer(CALL, CHART, settings(seed=seed)).notes]
+    assert sum(fav) / len(fav) > sum(base) / max(1, len(base))
+
+
+def test_bad_inputs_never_raise(responder):
+    nc = parse_chart("NC | NC")
+    long_call = Phrase.of([(40 + i % 40, i * 0.25, 0.25) for i in range(300)])
+    drums = Phrase.of([(36 + i % 3, i * 0.5, 0.1) for i in range(12)])
+    for call, harmony in ((Phrase(), CHART), (Phrase.of([(60, 0, 1)]), CHART), (long_call, CHART),
+                          (drums, CHART), (CALL, nc), (CALL, None)):
+        ans = responder.answer(call, harmony, settings())
+        assert 0 < len(ans) and all(48 <= n.pitch <= 84 for n in ans.notes)
+    assert responder.answer(CALL, CHART, settings(length=0.0)).notes == ()
+    assert len(responder.answer(CALL, CHART, settings(low=90, high=80))) > 0  # swapped range
+    assert len(responder.answer(CALL, CHART, settings(temperature=0.0))) > 0  # greedy
+
+
+def test_score_is_the_answer_nll(responder):
+    ans = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5)], start=8.0)
+    total, n = responder.score(CALL, ans, CHART)
+    assert n == 2 and total > 0
+    longer = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5), (67, 1, 0.5)], start=8.0)
+    assert responder.score(CALL, longer, CHART)[0] > total
+    assert responder.score(CALL, Phrase(), CHART) == (0.0, 0)
+    # scoring = teacher-forced decoding: the NLL of the first note equals -log p from the decoder
+    m = responder.model
+    steps, complete = pair_steps(CALL, ans, CHART, Controls(), 32, 32)
+    nll = m(*collate([(steps, complete)], call_weight=0.0))["nll"][0]
+    assert abs(float(nll[len(steps) - 3:len(steps) - 1].sum()) - total) < 1e-4
+
+
+def test_sample_respects_masks_and_top_p():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 5.0, -np.inf, 4.9])
+    got = {sample(logits, 1.0, 1.0, rng) for _ in range(200)}
+    assert got <= {0, 1, 3} and 2 not in got
+    assert {sample(logits, 1.0, 0.3, rng) for _ in range(50)} == {1}
+    assert sample(logits, 0.0, 0.9, rng) == 1
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    m = tiny_model(1)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, m, {"train_state": {"step": 3}})
+    ck = torch.load(path, weights_only=True)
+    assert ck["config"] == TINY.to_dict() and ck["train_state"]["step"] == 3
+    loaded = ModelResponder.load(path)
+    assert loaded.answer(CALL, CHART, settings()) == ModelResponder(m).answer(CALL, CHART, settings())
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage" * 100)
+    with pytest.raises(ModelError, match="bad.pt"):
+        ModelResponder.load(bad)
+    with pytest.raises(ModelError, match="nope.pt"):
+        ModelResponder.load(tmp_path / "nope.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="other.pt"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped checkpoint in models/")
+def test_shipped_checkpoint_loads_weights_only():
+    ck = torch.load(DEFAULT_CHECKPOINT, weights_only=True)
+    assert "optimizer" not in ck and DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
+    r = ModelResponder.load()
+    ans = r.answer(CALL, CHART, settings(length=16.0))
+    assert len(ans) > 0 and all(48 <= n.pitch <= 84 for n in ans.notes)
