@@ -17,8 +17,6 @@ from improv.commands.common import add_config_args, add_harmony_args, add_respon
 from improv.config import Config, TimingSettings, override
 from improv.errors import PortError
 
-SWITCH_INTERVAL_S = 0.0005
-
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MIDI out and recording")
@@ -126,9 +124,6 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     from improv.live.session import Session, install_signal_handlers
     from improv.live.status import Display, DisplayHandler
 
-    # Port callbacks (JACK's process thread) wait for the GIL: a thread holding it for the default
-    # 5 ms switch interval would cost them periods. Hand it over 10x more often.
-    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
     display = Display(sys.stderr)
     responder = make_responder(cfg.responder)
     sinks = open_sinks(cfg, display.log)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import statistics
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ import mido
 from improv.live.clock import Clock
 
 log = logging.getLogger("improv.scheduler")
+
+SWITCH_INTERVAL_S = float(os.environ.get("IMPROV_SWITCH_INTERVAL", "0.0005"))  # see Scheduler.start
 
 # (on deadline s, off deadline s, channel 0-15, pitch, velocity)
 NoteEvent = tuple[float, float, int, int, int]
@@ -194,7 +198,13 @@ class Scheduler:
 
     # --- the thread ----------------------------------------------------------------
     def start(self) -> None:
-        """Start the scheduler thread."""
+        """Start the scheduler thread.
+
+        Also shortens the interpreter's GIL switch interval (process-wide): with the default
+        5 ms, a responder computing in pure Python would hold this thread, and the port
+        callbacks that JACK runs on its own thread, up to 5 ms past their deadlines.
+        """
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="improv-scheduler", daemon=True)
