@@ -12,6 +12,7 @@ import os
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ CLIENT_NAME = "improv"
 API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
              "winmm": "API_WINDOWS_MM"}
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
+BURST = 32  # messages sent back to back before a 1 ms pause (JACK's per-period room)
+CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
 
 
 def api_name(requested: str = "") -> str:
@@ -241,8 +244,10 @@ class MidiOutSink:
     def all_notes_off(self) -> None:
         """A note-off for every note this sink started and has not ended (any thread)."""
         with self._lock:
-            for ch, pitch in sorted(self._sounding):
+            for i, (ch, pitch) in enumerate(sorted(self._sounding)):
                 self._write([0x80 | ch, pitch, 0])
+                if i % BURST == BURST - 1:
+                    time.sleep(0.001)  # a JACK port carries only so many messages a period
             self._sounding.clear()
 
     def alive(self) -> bool:
@@ -266,7 +271,11 @@ class MidiOutSink:
             for ch in range(16):
                 for cc, value in ((64, 0), (123, 0), (120, 0)):
                     self._write([0xB0 | ch, cc, value])
+                time.sleep(0.0005)
             self._closed = True
+            # rtmidi's JACK output hands messages to the server on its next period: closing
+            # the port at once would throw the note-offs above away.
+            time.sleep(CLOSE_DRAIN_S)
             try:
                 self._out.close_port()
             except Exception:  # noqa: BLE001
