@@ -228,3 +228,29 @@ def test_real_jack_ports_round_trip():
         sink.close()
         probe_in.delete()
         probe_out.delete()
+
+
+@pytest.mark.jack
+def test_closing_a_jack_output_delivers_its_note_offs():
+    if not jack_running():
+        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+    import rtmidi
+
+    sink = ports.open_output(api="jack", virtual="improv close test")
+    probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "closeprobe")
+    got = []
+    probe.set_callback(lambda ev, _d: got.append(ev[0]))
+    try:
+        probe.open_port(ports.find_port(probe.get_ports(), "improv close test", "input"))
+        time.sleep(0.1)
+        for p in range(40):
+            sink.send(mido.Message("note_on", channel=1, note=40 + p, velocity=90))
+        sink.close()  # at once: the offs are still in rtmidi's buffer
+        deadline = time.monotonic() + 3.0
+        while len(got) < 40 + 40 + 48 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        offs = {m[1] for m in got if m[0] == 0x81}
+        assert offs == set(range(40, 80))
+        assert [0xB1, 123, 0] in got
+    finally:
+        probe.delete()
