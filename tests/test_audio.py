@@ -94,6 +94,7 @@ def test_plays_into_jack_for_3_seconds_without_underruns():
     device = jack_output()
     cfg = override(Config(), "synth", device=str(device))
     sink = SynthSink(cfg)
+    assert sink.alive() and sink.name.startswith("built-in synth on ")
     try:
         for k in range(24):  # 8 notes per second on both parts, chords held over each other
             sink.send(mido.Message("note_on", channel=k % 2, note=48 + (k * 5) % 36, velocity=100))

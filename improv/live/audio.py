@@ -161,7 +161,21 @@ class SynthSink:
             raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); "
                             "pick another with synth.device or play through a MIDI port with --out") from None
         self.device_name = str(info["name"])
+        self.name = f"built-in synth on {self.device_name}"
+        self.failed = ""
         self.latency = float(self._stream.latency)
+
+    def alive(self) -> bool:
+        """False once the audio stream has stopped by itself (the device or server went away)."""
+        if self._closed:
+            return True
+        try:
+            active = bool(self._stream.active)
+        except Exception:  # noqa: BLE001
+            active = False
+        if not active:
+            self.failed = self.failed or f"audio output {self.device_name!r} stopped"
+        return active
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's thread: render one block."""
