@@ -6,6 +6,7 @@ wait is bounded: a test fails with the jam's stderr rather than hanging.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +14,12 @@ import pytest
 
 from improv.live.jackprobe import JamFailed, JamProcess, jack_unavailable, unique
 
-__all__ = ["Jam", "note_events", "require_jack", "require_jam", "unique"]
+ROOT = Path(__file__).resolve().parent.parent
+# The player spins before each note while the listener's callback waits for the GIL on a
+# JACK thread: switch threads often, so no JACK period of ours is missed (tests only).
+sys.setswitchinterval(0.0002)
+
+__all__ = ["ROOT", "Jam", "note_events", "require_jack", "require_jam", "unique"]
 
 
 def require_jack() -> None:
@@ -51,8 +57,8 @@ class Jam(JamProcess):
     """`JamProcess` whose failures to start or stop fail the test with the jam's stderr."""
 
     def __init__(self, tmp: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
-                 start_timeout: float = 30.0) -> None:
-        super().__init__(tmp, duration, extra, record, start_timeout)
+                 start_timeout: float = 30.0, in_port: str = "") -> None:
+        super().__init__(tmp, duration, extra, record, start_timeout, in_port)
 
     def __enter__(self) -> "Jam":
         try:

@@ -20,12 +20,13 @@ def test_summary_uses_nearest_rank_p99():
     assert summary([]) == {"n": 0}
 
 
-def test_pair_latency_matches_per_note_and_kind_in_order():
+def test_pair_latency_matches_per_note_kind_and_velocity_in_order():
     early = [Arrival(0.000, (0x90, 60, 9)), Arrival(0.010, (0x80, 60, 0)), Arrival(0.020, (0x90, 60, 9)),
-             Arrival(0.030, (0x90, 62, 9))]
+             Arrival(0.030, (0x90, 62, 9)), Arrival(0.040, (0x90, 64, 7)), Arrival(0.050, (0x90, 64, 8))]
     late = [Arrival(0.003, (0x90, 60, 9)), Arrival(0.014, (0x90, 60, 0)),  # on with velocity 0 = off
-            Arrival(0.025, (0x90, 60, 9)), Arrival(0.040, (0x80, 99, 0)), Arrival(0.05, (0x90,))]
-    assert pair_latency(early, late) == pytest.approx([3.0, 4.0, 5.0])
+            Arrival(0.025, (0x90, 60, 9)), Arrival(0.040, (0x80, 99, 0)), Arrival(0.05, (0x90,)),
+            Arrival(0.052, (0x90, 64, 8))]  # the velocity-7 one was lost: no shifted pairing
+    assert pair_latency(early, late) == pytest.approx([3.0, 4.0, 5.0, 2.0])
 
 
 def test_flood_groups_leave_no_note_sounding_and_have_ten_messages():

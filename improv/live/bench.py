@@ -271,10 +271,10 @@ def bench_passthrough(messages: int, responder: str, period_ms: float) -> dict[s
                 rng = random.Random(5)
                 sent = 0
                 for i in range(messages // 2):
-                    pitch, vel = 36 + i % 60, 1 + (i // 60) % 127
+                    pitch, vel = 36 + i % 60, 1 + (i // 60) % 127  # unique for 7,620 notes
                     jam.player.send([0x90, pitch, vel])
                     time.sleep(0.008 + rng.random() * 0.01)
-                    jam.player.send([0x80, pitch, vel])
+                    jam.player.send([0x80, pitch, vel])  # (release velocity: tells the offs apart)
                     time.sleep(0.008 + rng.random() * 0.01)
                     sent += 2
                 jam.listener.wait(lambda a: sum(x.channel == 1 for x in a) >= sent, 3.0)
@@ -296,18 +296,20 @@ def bench_passthrough(messages: int, responder: str, period_ms: float) -> dict[s
 
 
 def pair_latency(earlier: list[Arrival], later: list[Arrival]) -> list[float]:
-    """Match each message of `later` to the same message in `earlier` (in order per kind and
-    note; a note-on with velocity 0 counts as a note-off); the differences in ms."""
-    def key(a: Arrival) -> tuple[int, int]:
-        return (0x90 if a.is_note_on else 0x80, a.data[1])
+    """Match each note message of `later` to the same message in `earlier` (by kind, note
+    and velocity, first come first served; a note-on with velocity 0 counts as a note-off);
+    the differences in ms. The bench sends every (note, velocity) pair once, so a message
+    lost on one path costs one sample, not a shifted pairing."""
+    def key(a: Arrival) -> tuple[int, int, int]:
+        return (0x90, a.data[1], a.data[2]) if a.is_note_on else (0x80, a.data[1], a.data[2])
 
-    queues: dict[tuple[int, int], deque[float]] = defaultdict(deque)
+    queues: dict[tuple[int, int, int], deque[float]] = defaultdict(deque)
     for a in earlier:
-        if len(a.data) >= 3 and a.kind in (0x80, 0x90):
+        if a.is_note_on or a.is_note_off:
             queues[key(a)].append(a.t)
     out = []
     for a in later:
-        q = queues.get(key(a)) if len(a.data) >= 3 else None
+        q = queues.get(key(a)) if (a.is_note_on or a.is_note_off) else None
         if q:
             out.append((a.t - q.popleft()) * 1000.0)
     return out

@@ -227,7 +227,7 @@ def jack_period() -> tuple[int, int]:
         return pb.period, pb.rate
 
 
-def sleep_until(deadline: float, spin_s: float = 0.001) -> float:
+def sleep_until(deadline: float, spin_s: float = 0.0005) -> float:
     """Sleep until `deadline` (perf_counter seconds): sleep short, then spin; the time woken."""
     while True:
         now = time.perf_counter()
@@ -236,6 +236,24 @@ def sleep_until(deadline: float, spin_s: float = 0.001) -> float:
             return now
         if left > spin_s:
             time.sleep(min(left - spin_s, 0.05))
+
+
+class quick_gil:
+    """A context in which Python switches threads every `interval` seconds (default 0.2 ms)
+    instead of every 5 ms, so that a `Listener` callback on a JACK thread is not held up
+    for more than a JACK period by a busy thread of ours (a missed period loses events)."""
+
+    def __init__(self, interval: float = 0.0002) -> None:
+        self.interval = interval
+        self._old = sys.getswitchinterval()
+
+    def __enter__(self) -> "quick_gil":
+        self._old = sys.getswitchinterval()
+        sys.setswitchinterval(self.interval)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setswitchinterval(self._old)
 
 
 class Player:
@@ -265,7 +283,9 @@ class Player:
     def play(self, events: Iterable[tuple[float, Sequence[int]]], start: float | None = None) -> list[float]:
         """Send `(offset_seconds, bytes)` events at `start + offset`; returns the send times.
 
-        Runs on the calling thread and returns when the last event is out.
+        Runs on the calling thread and returns when the last event is out. It spins the
+        last half millisecond before each event, holding the GIL: a `Listener` in the same
+        process waits for it, so keep `sys.setswitchinterval` small (see `quick_gil`).
         """
         start = time.perf_counter() + 0.01 if start is None else start
         times = []
@@ -428,19 +448,23 @@ class JamProcess:
         extra: more flags for `improv jam`.
         record: pass `--record workdir/sessions` (else `--no-record`).
         start_timeout: seconds to wait for the jam's ports.
+        in_port: open this existing port with `--in` instead of a virtual input (the
+            player is then not wired to the jam: whoever owns the port plays).
 
     Raises:
         JamFailed: the jam exited or made no ports within `start_timeout`.
     """
 
     def __init__(self, workdir: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, in_port: str = "") -> None:
         self.workdir = Path(workdir)
         self.record_dir = self.workdir / "sessions"
         self.vin = unique("improv-in")
         self.vout = unique("improv-out")
-        self.cmd = [sys.executable, "-m", "improv", "jam", "--midi-api", "jack",
-                    "--virtual-in", self.vin, "--virtual-out", self.vout, "--duration", f"{duration:g}"]
+        self.in_port = in_port
+        inputs = ["--in", in_port] if in_port else ["--virtual-in", self.vin]
+        self.cmd = [sys.executable, "-m", "improv", "jam", "--midi-api", "jack", *inputs,
+                    "--virtual-out", self.vout, "--duration", f"{duration:g}"]
         self.cmd += ["--record", str(self.record_dir)] if record else ["--no-record"]
         self.cmd += list(extra)
         self.start_timeout = start_timeout
@@ -464,9 +488,10 @@ class JamProcess:
             self.patchbay = Patchbay(unique("probe-patch"))
             self.player = Player(unique("probe-player"))
             self.listener = Listener(unique("probe-listener"))
-            self.jam_in = self._wait_port(self.vin, inputs=True)
             self.jam_out = self._wait_port(self.vout, inputs=False)
-            self.patchbay.connect(f"{self.player.client}:{self.player.port_name}", self.jam_in)
+            if not self.in_port:
+                self.jam_in = self._wait_port(self.vin, inputs=True)
+                self.patchbay.connect(f"{self.player.client}:{self.player.port_name}", self.jam_in)
             self.patchbay.connect(self.jam_out, f"{self.listener.client}:{self.listener.port_name}")
         except BaseException:
             self.__exit__(None, None, None)

@@ -1,0 +1,285 @@
+"""Bad input over the real input path: malformed and truncated messages, sysex floods,
+2,000 messages a second, a player port that vanishes. No crash, bounded queues (the
+dropped counters grow instead), the partner still answers afterwards, no hanging note.
+
+In process (always): the engine's own input queue, fed as the port callback feeds it.
+Over JACK (when a server runs): `improv jam` in a subprocess, fed by real JACK clients.
+The bench (`improv bench`) runs the full 60 s flood.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import mido
+import pytest
+
+from improv.config import Config, override
+from improv.core.markov import MarkovResponder
+from improv.live.bench import flood, flood_messages
+from improv.live.clock import ManualClock
+from improv.live.jackprobe import Arrival, Patchbay, sounding_notes, unique
+from improv.live.ports import InputQueue
+from improv.live.session import Session
+from jackutil import ROOT, Jam, note_events, require_jam
+
+TEMPO = 120.0
+SPB = 60.0 / TEMPO
+CALL = [(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.45), (75, 1.5, 0.9)]
+MALFORMED = [
+    [0x90, 60], [0x90], [0x80, 61], [60, 100], [0x7F], [0x90, 200, 255], [0x90, 60, 128], [0xB0, 64],
+    [0xC0], [0xE0, 1], [0xF0, 1, 2, 3], [0xF7], [0xFF], [0xF2, 1], [0xF1], [], [0x90, 60, 100, 5],
+    [0xF0] + [0x55] * 5000 + [0xF7],  # a 5 KB sysex
+]
+SUMMARY = re.compile(r"dropped (\d+) \(queue (\d+), unreadable (\d+), late (\d+)\)")
+
+
+class Sink:
+    """A fake output that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[mido.Message] = []
+        self.closed = False
+
+    def send(self, msg: mido.Message) -> None:
+        self.sent.append(msg)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def arrivals(self) -> list[Arrival]:
+        return [Arrival(float(i), tuple(m.bytes())) for i, m in enumerate(self.sent)]
+
+
+# --- in process ----------------------------------------------------------------------------
+def test_in_process_garbage_and_a_burst_are_bounded_counted_and_the_partner_still_answers():
+    cfg = override(Config(), "timing", tempo=TEMPO)
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    sink = Sink()
+    session = Session(cfg, clock, inq, [sink], MarkovResponder(seed=1), threaded=False, seed=1)
+    session.start()
+    try:
+        # Garbage, then a burst far bigger than the queue, all arriving before the conductor runs.
+        clock.advance(0.1)
+        for data in MALFORMED:
+            inq.push(list(data))
+        burst = [m for i in range(1200) for m in flood_messages(i, malformed=True)]
+        for data in burst:
+            inq.push(data)
+        assert inq.queue.qsize() == inq.maxsize, "the input queue must stay bounded"
+        assert inq.dropped == len(MALFORMED) + len(burst) - inq.maxsize
+        for _ in range(400):  # let 2 s pass: the flood's own call ends and is dealt with
+            clock.advance(0.005)
+            session.step()
+        assert inq.queue.qsize() == 0
+        assert session.malformed > 0, "unreadable messages are counted"
+        assert session.dropped >= inq.dropped + session.malformed
+        clock.advance(4.0)
+        for _ in range(400):
+            clock.advance(0.01)
+            session.step()
+        assert session.idle
+
+        # A clean call afterwards is answered on the partner's channel.
+        before = len([m for m in sink.sent if m.type == "note_on" and m.channel == 1])
+        t_call = clock.now()
+        for offset, data in note_events(CALL, TEMPO):
+            clock.set(t_call + offset)
+            inq.push(data)
+            session.step()
+        for _ in range(800):
+            clock.advance(0.01)
+            session.step()
+        after = [m for m in sink.sent if m.type == "note_on" and m.velocity and m.channel == 1]
+        assert len(after) > before, "no answer after the flood"
+    finally:
+        session.close()
+    assert not sounding_notes(sink.arrivals()), sounding_notes(sink.arrivals())
+
+
+# --- over JACK ---------------------------------------------------------------------------------
+def summary_counts(log: str) -> tuple[int, int, int, int]:
+    found = SUMMARY.findall(log)
+    assert found, f"the jam printed no summary with its dropped counts:\n{log[-1500:]}"
+    return tuple(int(x) for x in found[-1])  # type: ignore[return-value]
+
+
+def wired(jam: Jam, timeout: float = 10.0) -> None:
+    """Wait until a probe (a volume CC: thru passes it, it starts no call) comes back through
+    the jam: the ports are connected and the session listens. Probes are repeated, since
+    one sent in the very first JACK cycles of a connection may be lost."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mark = time.perf_counter()
+        jam.player.send([0xB0, 7, 100])
+        if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), timeout=0.2):
+            return
+    pytest.fail(f"no probe came through the jam within {timeout:.0f} s:\n{jam.stderr()[-2000:]}")
+
+
+def play_call_and_expect_answer(jam: Jam) -> tuple[bool, bool]:
+    """Play CALL; (its notes came through, an answer to it began after its end + the gap)."""
+    mark = time.perf_counter()
+    jam.player.play(note_events(CALL, TEMPO), start=mark + 0.01)
+    end = mark + 0.01 + (max(s + d for _, s, d in CALL) + 1.0) * SPB  # last release + the gap
+    heard = jam.listener.wait(lambda a: sorted(x.data[1] for x in a if x.t > mark and x.channel == 1
+                                               and x.is_note_on) == sorted(p for p, _, _ in CALL), timeout=3)
+    answered = jam.listener.wait(lambda a: any(x.t > end and x.channel == 2 and x.is_note_on for x in a), timeout=8)
+    return heard, answered
+
+
+def test_jack_garbage_sysex_flood_and_2000_per_second_then_still_answers(tmp_path):
+    require_jam()
+    with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--seed", "2"]) as jam:
+        wired(jam)
+        for data in MALFORMED:
+            try:
+                jam.player.send(data)
+            except (ValueError, OverflowError):
+                pass  # rtmidi refuses some of these itself; what it lets through is the test
+            time.sleep(0.002)
+        for i in range(200):  # a sysex flood: 200 KB in about a second
+            jam.player.send([0xF0, 0x7D] + [i % 128] * 1021 + [0xF7])
+            time.sleep(0.005)
+        rss_before = jam.rss_kb()
+        sent = flood(jam.player, rate=2000, seconds=3.0, malformed=True)
+        rss_after = jam.rss_kb()
+        assert sent >= 5500
+        assert jam.proc.poll() is None, f"the jam died under the flood:\n{jam.stderr()[-2000:]}"
+        # Close a truncated sysex the flood may have left open (see the xfail test below), and
+        # lift every key it pressed: on a loaded machine JACK may lose a message in an xrun,
+        # and a lost release would hold the flood's call open (up to max_call_bars).
+        jam.player.send([0xF7])
+        for pitch in range(36, 84):
+            jam.player.send([0x80, pitch, 0])
+        time.sleep(2.5)  # the flood's call ends; its answer (if any) is under way
+        heard, answered = play_call_and_expect_answer(jam)
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        log = jam.stderr()
+    assert heard, f"the call after the flood did not come through:\n{log[-2000:]}"
+    assert answered, f"no answer to the call after the flood:\n{log[-2000:]}"
+    assert re.findall(r"heard call \d+: 1 bar\(s\), 4 notes", log), log[-2000:]
+    assert rc == 0, log[-2000:]
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+    dropped, queue_drops, unreadable, late = summary_counts(log)
+    assert unreadable > 0, "malformed messages must be counted as unreadable"
+    assert dropped >= queue_drops + unreadable + late
+    # Bounded memory: the flood may grow the heap a little, not by what it sent.
+    assert rss_after - rss_before < 64 * 1024, f"RSS grew {rss_after - rss_before} KiB during the flood"
+
+
+@pytest.mark.xfail(strict=True, reason="RtMidi's JACK input treats every message after a sysex start "
+                   "without 0xF7 as more sysex, and improv ignores sysex: the player goes unheard until "
+                   "some message ends in 0xF7 (improv/live/ports.py MidiInput, ignore_types(sysex=True))")
+def test_a_truncated_sysex_does_not_silence_the_player(tmp_path):
+    require_jam()
+    with Jam(tmp_path, duration=20, extra=["--tempo", f"{TEMPO:g}", "--seed", "4"]) as jam:
+        wired(jam)
+        jam.player.send([0xF0, 0x7D, 1, 2, 3])  # a sysex cut short (a cable pulled mid-dump)
+        time.sleep(0.2)
+        heard, answered = play_call_and_expect_answer(jam)
+        jam.stop(signal.SIGTERM, timeout=10)
+    assert heard and answered
+
+
+PLAYER = """
+import sys, time
+from improv.live.jackprobe import Player
+p = Player(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+p.send([0x90, 50, 80])  # a key pressed and never released: the player's process dies
+print("sent", flush=True)
+time.sleep(60)
+"""
+
+
+class PlayerProcess:
+    """A player client in its own process, so that killing it makes its port vanish."""
+
+    def __init__(self) -> None:
+        self.client = unique("stress-player")
+        self.port = f"{self.client}:out"
+        self.proc = subprocess.Popen([sys.executable, "-c", PLAYER, self.client], cwd=ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def expect(self, word: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=0.1):
+                line = self.proc.stdout.readline()
+                if line.strip() == word:
+                    return
+                if not line:
+                    break
+        pytest.fail(f"the player process never said {word!r}")
+
+    def press_and_die(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        self.expect("sent")
+        time.sleep(0.2)
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_clean(tmp_path):
+    require_jam()
+    player = PlayerProcess()
+    try:
+        player.expect("ready")
+        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
+            with Patchbay(unique("stress-patch")) as pb:
+                pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
+            player.press_and_die()
+            assert jam.listener.wait(lambda a: any(x.channel == 1 and x.is_note_on for x in a), timeout=5)
+            time.sleep(0.7)
+            assert jam.proc.poll() is None, f"the jam ended when a player left its virtual input:\n{jam.stderr()}"
+            rc = jam.stop(signal.SIGTERM, timeout=10)
+            jam.listener.wait_quiet(0.2, timeout=2)
+            arrivals = list(jam.listener.arrivals)
+            log = jam.stderr()
+    finally:
+        player.close()
+    assert rc == 0, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+
+
+def test_opened_input_port_vanishing_ends_the_session_cleanly(tmp_path):
+    require_jam()
+    player = PlayerProcess()
+    try:
+        player.expect("ready")
+        with Patchbay(unique("stress-patch")) as pb:
+            pb.wait_for(player.port, inputs=False, timeout=10)
+        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"], in_port=player.port) as jam:
+            time.sleep(0.5)  # the jam opens the player's port and connects to it
+            player.press_and_die()
+            rc = jam.wait(timeout=15)  # it must end by itself, long before --duration
+            jam.listener.wait_quiet(0.2, timeout=2)
+            arrivals = list(jam.listener.arrivals)
+            log = jam.stderr()
+            recs = jam.recordings()
+    finally:
+        player.close()
+    assert any(a.channel == 1 and a.is_note_on and a.data[1] == 50 for a in arrivals), log[-2000:]
+    assert "port gone" in log or "disappeared" in log, log[-2000:]
+    assert rc in (0, 1), f"exit {rc}: a vanished port is a clean end, not a crash:\n{log[-2000:]}"
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+    assert len(recs) == 1, "the recording is still written"
