@@ -24,6 +24,7 @@ MINI = Path(__file__).parent / "data" / "wjazzd-mini"
 TINY = ModelConfig(d_model=32, n_layers=2, head_hidden=24, dropout=0.0, max_call=32, max_answer=32)
 CHART = parse_chart("Dm7 G7 | Cmaj7 | %")
 CALL = Phrase.of([(62, 0, 0.5), (65, 0.5, 0.5), (69, 1, 0.5), (72, 1.5, 0.5), (71, 2, 1)])
+LONG_CALL = Phrase.of([(60 + i % 7, i / 3, 1 / 3) for i in range(20)], start=1.5)  # read in one torch pass
 
 
 def tiny_model(seed: int = 0) -> PhraseModel:
@@ -91,6 +92,18 @@ def test_same_seed_same_answer_and_streaming_matches(responder):
     assert Phrase.of(streamed, start=4.0, length=8.0).notes == a.notes
     others = {responder.answer(CALL, CHART, settings(seed=s)).notes for s in range(5)}
     assert len(others) > 1
+
+
+def test_prime_gives_the_same_answer_sooner():
+    fresh = ModelResponder(tiny_model())
+    want = [fresh.answer(c, CHART, settings()) for c in (CALL, LONG_CALL)]
+    r = ModelResponder(tiny_model())
+    for call, expected in ((CALL, want[0]), (LONG_CALL, want[1])):
+        for k in range(1, len(call) + 1):  # the player plays note by note
+            r.prime(Phrase(call.notes[:k], call.start, 0.0), CHART)
+        assert r.answer(call, CHART, settings()) == expected
+    r.prime(Phrase.of([(40, 0, 1)]), parse_chart("C7"))  # a different call: read afresh
+    assert r.answer(CALL, CHART, settings()) == want[0]
 
 
 def test_register_and_length_respected(responder):

@@ -29,19 +29,31 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class _Head:
-    def __init__(self, head) -> None:
-        self.nw, self.nb = _np(head.norm.weight), _np(head.norm.bias)
-        self.eps = head.norm.eps
-        self.w1, self.b1 = _np(head.fc.weight), _np(head.fc.bias)
-        self.w2, self.b2 = _np(head.out.weight), _np(head.out.bias)
+    """A `Head` with its LayerNorm's affine folded into the first layer; several heads
+    that read the same input share one normalisation and one stacked mat-vec."""
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        mu = x.mean()
-        xc = x - mu
-        y = xc * (1.0 / math.sqrt(float(xc @ xc) / len(x) + self.eps)) * self.nw + self.nb
-        y = self.w1 @ y + self.b1
+    def __init__(self, *heads) -> None:
+        self.eps = heads[0].norm.eps
+        w1s, b1s = [], []
+        for head in heads:
+            w1, nw, nb = _np(head.fc.weight), _np(head.norm.weight), _np(head.norm.bias)
+            w1s.append(w1 * nw[None, :])
+            b1s.append(w1 @ nb + _np(head.fc.bias))
+        self.w1, self.b1 = np.ascontiguousarray(np.concatenate(w1s)), np.concatenate(b1s)
+        self.split = np.cumsum([w.shape[0] for w in w1s])[:-1]
+        self.w2 = [_np(h.out.weight) for h in heads]
+        self.b2 = [_np(h.out.bias) for h in heads]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        n = len(x)
+        xc = x - float(x.sum()) / n
+        xn = xc * (1.0 / math.sqrt(float(xc @ xc) / n + self.eps))
+        y = self.w1 @ xn + self.b1
         y = 0.5 * y * (1.0 + np.tanh(_SQRT_2_PI * (y + 0.044715 * y * y * y)))
-        return self.w2 @ y + self.b2
+        if len(self.w2) == 1:
+            return [self.w2[0] @ y + self.b2[0]]
+        cut = [0, *self.split, len(y)]
+        return [w2 @ y[a:b] + b2 for w2, b2, a, b in zip(self.w2, self.b2, cut, cut[1:])]
 
 
 class NumpyDecoder:
@@ -55,11 +67,13 @@ class NumpyDecoder:
             self.layers.append(tuple(_np(getattr(m.rnn, f"{n}_l{i}")) for n in
                                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
         w_ih0, _, b_ih0, _ = self.layers[0]
-        self.tables = [_np(e.weight) @ w_ih0.T for e in (
+        tables = [_np(e.weight) @ w_ih0.T for e in (
             m.e_kind, m.e_shift, m.e_pitch, m.e_dur, m.e_vel, m.e_pos, m.e_dens, m.e_center, m.e_bars)]
+        self.table = np.ascontiguousarray(np.concatenate(tables))  # one table, rows offset per field
+        self.offsets = np.cumsum([0] + [len(t) for t in tables[:-1]])
         self.chord_w = w_ih0 @ _np(m.chord_in.weight)
         self.chord_b = w_ih0 @ _np(m.chord_in.bias) + b_ih0
-        self.o_shift, self.o_pitch, self.o_interval = _Head(m.o_shift), _Head(m.o_pitch), _Head(m.o_interval)
+        self.o_shift, self.o_pitch = _Head(m.o_shift), _Head(m.o_pitch, m.o_interval)
         self.o_dur, self.o_vel = _Head(m.o_dur), _Head(m.o_vel)
         self.t_shift, self.t_pos, self.t_pitch, self.t_dur = (_np(e.weight) for e in (m.t_shift, m.t_pos, m.t_pitch,
                                                                                        m.t_dur))
@@ -83,9 +97,7 @@ class NumpyDecoder:
 
     def step(self, ints, feats: tuple[float, ...], h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed one step (9 ints + chord features) -> (GRU output, new state per layer)."""
-        gi = self.chord(feats)[0].copy()
-        for table, i in zip(self.tables, ints):
-            gi += table[i]
+        gi = self.table[self.offsets + np.asarray(ints)].sum(0) + self.chord(feats)[0]
         d = self.d
         new = []
         x = None
@@ -102,18 +114,18 @@ class NumpyDecoder:
         return x, new
 
     def shift_logits(self, out: np.ndarray) -> np.ndarray:
-        return self.o_shift(out)
+        return self.o_shift(out)[0]
 
     def g1(self, out: np.ndarray, shift: int, pos: int, feats: tuple[float, ...]) -> np.ndarray:
         return out + self.t_shift[shift] + self.t_pos[pos] + self.chord(feats)[1]
 
     def pitch_logits(self, g1: np.ndarray, prev_pitch: int, feats: tuple[float, ...]) -> np.ndarray:
-        iv = self.o_interval(g1)
+        pitch, iv = self.o_pitch(g1)
         w = self.pcw_w @ g1 + self.pcw_b
-        return self.o_pitch(g1) + iv[self.iv_index[prev_pitch]] + w @ self.chord(feats)[2]
+        return pitch + iv[self.iv_index[prev_pitch]] + w @ self.chord(feats)[2]
 
     def dur_logits(self, g2: np.ndarray) -> np.ndarray:
-        return self.o_dur(g2)
+        return self.o_dur(g2)[0]
 
     def vel_logits(self, g3: np.ndarray) -> np.ndarray:
-        return self.o_vel(g3)
+        return self.o_vel(g3)[0]

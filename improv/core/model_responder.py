@@ -37,22 +37,22 @@ DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drum
 
 
 def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
-    """One index from logits (-inf = forbidden) with temperature and nucleus sampling."""
-    if temperature <= 1e-6:
-        return int(np.argmax(logits))
-    z = logits.astype(np.float64) / temperature
-    z -= z.max()
-    p = np.exp(z)
-    p /= p.sum()
+    """One index from logits (-inf = forbidden) with temperature and nucleus (top-p) sampling."""
+    if not temperature > 1e-6 or not top_p > 0.0 or not np.isfinite(logits.max()):
+        return int(np.argmax(logits))  # greedy (also for nonsense settings)
+    p = np.exp((logits - logits.max()) * (1.0 / temperature))
     if top_p < 1.0:
         order = np.argsort(-p, kind="stable")
-        sorted_p = p[order]
-        keep = (np.cumsum(sorted_p) - sorted_p) < top_p
-        q = np.zeros_like(p)
-        q[order[keep]] = sorted_p[keep]
-        p = q / q.sum()
+        c = np.cumsum(p[order])
+        k = min(len(c), int(np.searchsorted(c, top_p * c[-1])) + 1)  # the smallest set holding top_p
+        j = int(np.searchsorted(c[:k], rng.random() * c[k - 1], side="right"))
+        return int(order[min(j, k - 1)])
     c = np.cumsum(p)
-    return int(min(len(p) - 1, np.searchsorted(c, rng.random() * c[-1], side="right")))
+    return int(min(len(c) - 1, np.searchsorted(c, rng.random() * c[-1], side="right")))
+
+
+def _split(step: tuple) -> tuple[tuple, tuple[float, ...]]:
+    return step[:9], step[9]
 
 
 def is_drum_call(call: Phrase) -> bool:
@@ -72,6 +72,8 @@ class ModelResponder:
         if threads:
             torch.set_num_threads(threads)
         self.decoder = NumpyDecoder(model)
+        # (unused, steps, GRU output, GRU state) of the last call read: see `prime`
+        self._primed: tuple | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = 1) -> "ModelResponder":
@@ -116,13 +118,13 @@ class ModelResponder:
         if is_drum_call(call):
             call = Phrase((), call.start, call.length)  # answer from the chords alone
         steps = call_steps(call, harmony, cfg.max_call)
-        steps.append(sep_step(origin, harmony, ctrl))
         pitch_bias = self._pitch_bias(settings, low, high)
         opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
-        out, h = self._prefill(steps)
         dec = self.decoder
+        out, h = self._context(steps, harmony)
+        out, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
         onset = 0  # ticks from the origin
         for i in range(cfg.max_answer):
             if i < len(forced):
@@ -144,21 +146,34 @@ class ModelResponder:
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
             out, h = dec.step(step, chord_at(harmony, tick), h)
 
-    def _prefill(self, steps: list) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Read START, the call and SEP: one batched torch pass (numpy steps for short ones)."""
-        dec = self.decoder
-        if len(steps) <= PREFILL_NUMPY_STEPS:
-            h = [np.zeros(self.cfg.d_model, dtype=np.float32) for _ in range(self.cfg.n_layers)]
-            out = h[-1]
-            for s in steps:
-                out, h = dec.step(s[:9], s[9], h)
-            return out, h
-        m = self.model
-        with torch.inference_mode():
-            ints = torch.tensor([[list(s[:9]) for s in steps]], dtype=torch.long)
-            chords = torch.tensor([[s[9] for s in steps]], dtype=torch.float32)
-            o, hh = m.rnn(m.embed(ints, chords))
-        return o[0, -1].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
+    def prime(self, call: Phrase, harmony: Chart | None) -> None:
+        """Read a call ahead of its end (e.g. after each note the player plays).
+
+        An answer to this call, or to a longer one that begins with the same notes, then
+        reads only the notes that came since, so the first answer note is ready sooner.
+        """
+        self._context(call_steps(call, harmony, self.cfg.max_call), harmony)
+
+    def _context(self, steps: list, harmony: Chart | None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The GRU output and state after START and the call's notes, reusing a primed prefix."""
+        primed = self._primed
+        # the steps hold the chords under the notes, so equal steps mean an equal context
+        if primed is not None and len(primed[1]) <= len(steps) and steps[:len(primed[1])] == primed[1]:
+            out, h, rest = primed[2], primed[3], steps[len(primed[1]):]
+        else:
+            out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
+        if len(rest) > PREFILL_NUMPY_STEPS:  # one batched torch pass
+            m = self.model
+            with torch.inference_mode():
+                ints = torch.tensor([[list(s[:9]) for s in rest]], dtype=torch.long)
+                chords = torch.tensor([[s[9] for s in rest]], dtype=torch.float32)
+                o, hh = m.rnn(m.embed(ints, chords), torch.from_numpy(np.stack(h))[:, None])
+            out, h = o[0, -1].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
+        else:
+            for st in rest:
+                out, h = self.decoder.step(*_split(st), h)
+        self._primed = (None, steps, out, h)
+        return out, h  # type: ignore[return-value]
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_bias: np.ndarray, settings: AnswerSettings,
