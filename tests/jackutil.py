@@ -7,6 +7,7 @@ wait is bounded: a test fails with the jam's stderr rather than hanging.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # JACK thread: switch threads often, so no JACK period of ours is missed (tests only).
 sys.setswitchinterval(0.0002)
 
-__all__ = ["ROOT", "Jam", "note_events", "require_jack", "require_jam", "unique"]
+__all__ = ["ROOT", "Jam", "note_events", "require_jack", "require_jam", "unique", "wired"]
 
 
 def require_jack() -> None:
@@ -71,3 +72,16 @@ class Jam(JamProcess):
             return super().wait(timeout)
         except JamFailed as e:
             pytest.fail(str(e))
+
+
+def wired(jam: JamProcess, timeout: float = 10.0) -> None:
+    """Wait until a probe (a volume CC: thru passes it, it starts no call) comes back through
+    the jam: the ports are connected and the session listens. Probes are repeated, since
+    one sent in the very first JACK cycles of a connection may be lost."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mark = time.perf_counter()
+        jam.player.send([0xB0, 7, 100])
+        if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), timeout=0.2):
+            return
+    pytest.fail(f"no probe came through the jam within {timeout:.0f} s:\n{jam.stderr()[-2000:]}")

@@ -20,7 +20,7 @@ import mido
 import pytest
 
 from improv.live.jackprobe import Arrival, sounding_notes
-from jackutil import Jam, note_events, require_jam
+from jackutil import Jam, note_events, require_jam, wired
 
 pytestmark = pytest.mark.jack
 
@@ -108,6 +108,7 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path):
     require_jam()
     with Jam(tmp_path, duration=9, extra=jam_flags()) as jam:
         started = wait_for_log(jam, "jamming", timeout=30)
+        wired(jam)
         play_call_on_a_beat(jam, started)
         # The answer (one bar, like the call) starts about 2 beats after the call's end.
         jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=6)
@@ -168,6 +169,7 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
     cfg.write_text('[phrase]\non_interrupt = "overlap"\n')  # a held key must not silence the partner
     with Jam(tmp_path, duration=30, extra=jam_flags(5) + ["--config", str(cfg)]) as jam:
         started = wait_for_log(jam, "jamming", timeout=30)
+        wired(jam)
         play_call_on_a_beat(jam, started)
         assert jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=8), \
             f"no answer:\n{jam.stderr()[-2000:]}"

@@ -25,7 +25,7 @@ from improv.live.clock import ManualClock
 from improv.live.jackprobe import Arrival, Patchbay, sounding_notes, unique
 from improv.live.ports import InputQueue
 from improv.live.session import Session
-from jackutil import ROOT, Jam, note_events, require_jam
+from jackutil import ROOT, Jam, note_events, require_jam, wired
 
 TEMPO = 120.0
 SPB = 60.0 / TEMPO
@@ -107,19 +107,6 @@ def summary_counts(log: str) -> tuple[int, int, int, int]:
     found = SUMMARY.findall(log)
     assert found, f"the jam printed no summary with its dropped counts:\n{log[-1500:]}"
     return tuple(int(x) for x in found[-1])  # type: ignore[return-value]
-
-
-def wired(jam: Jam, timeout: float = 10.0) -> None:
-    """Wait until a probe (a volume CC: thru passes it, it starts no call) comes back through
-    the jam: the ports are connected and the session listens. Probes are repeated, since
-    one sent in the very first JACK cycles of a connection may be lost."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        mark = time.perf_counter()
-        jam.player.send([0xB0, 7, 100])
-        if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), timeout=0.2):
-            return
-    pytest.fail(f"no probe came through the jam within {timeout:.0f} s:\n{jam.stderr()[-2000:]}")
 
 
 def play_call_and_expect_answer(jam: Jam) -> tuple[bool, bool]:
