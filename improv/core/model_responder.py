@@ -123,7 +123,7 @@ class ModelResponder:
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
-        out, h = self._context(steps, harmony)
+        out, h = self._context(steps)
         out, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
         onset = 0  # ticks from the origin
         for i in range(cfg.max_answer):
@@ -152,10 +152,12 @@ class ModelResponder:
         An answer to this call, or to a longer one that begins with the same notes, then
         reads only the notes that came since, so the first answer note is ready sooner.
         """
-        self._context(call_steps(call, harmony, self.cfg.max_call), harmony)
+        self._context(call_steps(call, harmony, self.cfg.max_call), keep=True)
 
-    def _context(self, steps: list, harmony: Chart | None) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The GRU output and state after START and the call's notes, reusing a primed prefix."""
+    def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The GRU output and state after START and the call's notes, reusing a primed prefix.
+
+        Only `prime` keeps what it read (so timings of unprimed answers stay honest)."""
         primed = self._primed
         # the steps hold the chords under the notes, so equal steps mean an equal context
         if primed is not None and len(primed[1]) <= len(steps) and steps[:len(primed[1])] == primed[1]:
@@ -172,7 +174,8 @@ class ModelResponder:
         else:
             for st in rest:
                 out, h = self.decoder.step(*_split(st), h)
-        self._primed = (None, steps, out, h)
+        if keep:
+            self._primed = (None, steps, out, h)
         return out, h  # type: ignore[return-value]
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
