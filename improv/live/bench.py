@@ -23,6 +23,7 @@ With no JACK server the sections that need one are skipped, saying why.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import statistics
@@ -34,7 +35,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any, Callable
 
-from improv.config import Config
+from improv.config import Config, override
 from improv.core.chart import Chart, parse_chart
 from improv.core.notes import Phrase
 from improv.core.responder import AnswerSettings, Responder
@@ -90,18 +91,15 @@ def random_call(rng: random.Random, bars: int = 2, start: float = 0.0) -> Phrase
 
 
 def make_responder(name: str, cfg: Config, seed: int = 1) -> Responder:
-    """The responder the engine would build for `name` ("markov" or "model").
+    """The responder the engine builds for `name` ("markov" or "model"), through the
+    engine's own factory (which also sets torch's thread count for the model).
 
     Raises:
         ImprovError: a model that is missing or cannot load.
     """
-    if name == "model":
-        from improv.core.model_responder import ModelResponder
+    from improv.live.responders import make_responder as engine_make_responder
 
-        return ModelResponder.load(None)
-    from improv.core.markov import MarkovResponder
-
-    return MarkovResponder(order=cfg.responder.markov_order, seed=seed)
+    return engine_make_responder(override(cfg, "responder", name=name).responder, seed)
 
 
 def answer_settings(cfg: Config, call: Phrase, seed: int, bars: int = 4) -> AnswerSettings:
@@ -225,6 +223,9 @@ def bench_timing(notes: int, cfg: Config, responder_name: str, jack: bool) -> di
         t += 0.018 + rng.random() * 0.008  # ~45 notes/s, off the JACK cycle's phase
         events.append((t, t + 0.012, cfg.midi.partner_channel - 1, pitch, vel))
         deadline_of[(pitch, vel)] = t
+    sched_log = logging.getLogger("improv.scheduler")
+    level = sched_log.level
+    sched_log.setLevel(logging.ERROR)  # late notes are counted below, not logged line by line
     try:
         with _Busy(responder, cfg) as busy:
             sched.start()
@@ -237,6 +238,7 @@ def bench_timing(notes: int, cfg: Config, responder_name: str, jack: bool) -> di
                 load_note += f" (it failed: {busy.error})"
     finally:
         sched.close()
+        sched_log.setLevel(level)
         if listener is not None:
             listener.wait_quiet(0.2, 2.0)
         if sink is not None:
@@ -386,7 +388,10 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
 
 
 # --- synth -------------------------------------------------------------------------------
-def bench_synth_figures() -> dict[str, Any]:
+def bench_synth_figures(quick: bool = False) -> dict[str, Any]:
+    """The built-in synth's own figures (`bench_synth()`), when its module offers them."""
+    import inspect
+
     for module in ("improv.live.audio_bench", "improv.live.audio"):
         try:
             mod = __import__(module, fromlist=["bench_synth"])
@@ -394,8 +399,15 @@ def bench_synth_figures() -> dict[str, Any]:
             continue
         fn = getattr(mod, "bench_synth", None)
         if fn is not None:
-            return dict(fn())
+            kwargs = {"render_seconds": 30.0} if quick and "render_seconds" in inspect.signature(fn).parameters else {}
+            return dict(fn(**kwargs))
     return {"skipped": "the built-in synth offers no bench_synth() yet"}
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 # --- the whole run ---------------------------------------------------------------------------
@@ -412,7 +424,9 @@ def run_bench(quick: bool = False, responder: str = "markov", period: int = 64,
 
     cfg = load_config(None)
     results: dict[str, Any] = {"quick": quick, "responder": responder, "python": sys.version.split()[0],
-                               "cpus": os.cpu_count()}
+                               "cpus": os.cpu_count(), "load_average_1min_at_start": os.getloadavg()[0]}
+    out(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start (figures are only as "
+        f"quiet as the machine)")
     private = None
     reason = jackprobe.jack_unavailable()
     if reason and "no JACK server" in reason:
@@ -477,9 +491,14 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         out(f"  notes left sounding at the listener: {r['left_sounding']}")
     out(f"  late {r['late']}, dropped {r['dropped']}, sent {r['sent']} of {r['scheduled']}")
 
-    r = results["synth"] = bench_synth_figures()
-    out("\nsynth: " + (f"skipped: {r['skipped']}" if "skipped" in r else
-                       ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items())))
+    r = results["synth"] = bench_synth_figures(quick)
+    if "skipped" in r:
+        out(f"\nsynth: skipped: {r['skipped']}")
+    else:
+        out("\nsynth (its own bench_synth(): callback time as a fraction of the block budget, target <= 0.25; "
+            "render speed x real time)")
+        for k, v in r.items():
+            out(f"  {k}: {_plain(v)}")
 
     if not jack:
         for name in ("passthrough", "flood"):
