@@ -189,7 +189,7 @@ class Scheduler:
     def timing_ms(self, last: int | None = None) -> tuple[float, float, int]:
         """(median, p99, count) of note-on timing errors in ms (the newest `last` only)."""
         with self._cond:
-            errs = list(self.errors_ms)[-last:] if last else list(self.errors_ms)
+            errs = list(itertools.islice(reversed(self.errors_ms), last)) if last else list(self.errors_ms)
         if not errs:
             return 0.0, 0.0, 0
         errs.sort()

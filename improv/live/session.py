@@ -473,10 +473,12 @@ class Session:
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:
             return
-        snap = self.snapshot(now)
-        changed = snap.state != self._last_state
-        self._last_state = snap.state
-        self.display.update(now, snap, force=force or (changed and not self.display.tty))
+        state = "answering" if self._partner_busy() else "listening"
+        changed = state != self._last_state
+        self._last_state = state
+        force = force or (changed and not self.display.tty)
+        if force or self.display.due(now):  # the snapshot costs a sort: build it only when shown
+            self.display.update(now, self.snapshot(now), force=force)
 
     def _say(self, text: str) -> None:
         if self.display is not None:

@@ -69,6 +69,10 @@ class Display:
         self._line = ""
         self._lock = threading.Lock()
 
+    def due(self, now: float) -> bool:
+        """Whether `update` would show a snapshot at `now` (seconds)."""
+        return now - self._last >= self.every_s
+
     def update(self, now: float, snapshot: Snapshot, force: bool = False) -> None:
         """Show the snapshot if it is time to (conductor thread). `now` in seconds."""
         if not force and now - self._last < self.every_s:
