@@ -354,37 +354,57 @@ def flood(player: jackprobe.Player, rate: float, seconds: float, malformed: bool
     return sent
 
 
-def dropped_from_log(text: str) -> str:
-    """The last `dropped ...` figure the jam logged, as written (or "not logged")."""
-    found = re.findall(r"drop\w*\D{0,12}(\d+)", text)
-    return found[-1] if found else "not logged"
+SUMMARY = re.compile(r"dropped (\d+) \(queue (\d+), unreadable (\d+), late (\d+)\)")
+
+
+def dropped_from_log(text: str) -> dict[str, int] | str:
+    """The jam's closing counts {"dropped", "queue", "unreadable", "late"}, or "not logged"."""
+    found = SUMMARY.findall(text)
+    if not found:
+        return "not logged"
+    return dict(zip(("dropped", "queue", "unreadable", "late"), (int(x) for x in found[-1])))
+
+
+def channel_messages(group: list[list[int]]) -> int:
+    return sum(1 for m in group if m and 0x80 <= m[0] < 0xF0)
 
 
 def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
-    """`rate` msg/s for `seconds` s into a jam; then a call; then SIGTERM."""
+    """`rate` msg/s for `seconds` s into a jam; every key lifted; then a call; then SIGTERM.
+
+    Reports what came back through thru (channel messages only: thru drops the rest), the
+    jam's memory, its own dropped counts, whether it answered a call afterwards, and any
+    note left sounding at the listener once it exited.
+    """
     with tempfile.TemporaryDirectory(prefix="improv-bench-") as tmp:
         with JamProcess(Path(tmp), duration=seconds + 30, record=False,
                         extra=["--tempo", f"{TEMPO:g}", "--responder", responder]) as jam:
             time.sleep(0.5)
             rss = [jam.rss_kb()]
             sent = flood(jam.player, rate, seconds, on_second=lambda k: rss.append(jam.rss_kb()))
+            expected = sum(channel_messages(flood_messages(i)) for i in range(int(rate * seconds / 10)))
+            time.sleep(0.3)  # the tail drains
             through = len(jam.arrivals(1))
-            time.sleep(2.5)  # the flood's last call is answered or yields; then quiet
-            before = len(jam.arrivals(2))
+            for pitch in range(128):  # lift every key: a release lost in an xrun would hold the call open
+                jam.player.send([0x80, pitch, 0])
+            time.sleep(2.5)  # the flood's call ends and its answer starts; the call below interrupts it
             mark = time.perf_counter()
             call = [(0.0, [0x90, 65, 90]), (0.45, [0x80, 65, 0]), (0.5, [0x90, 69, 90]), (0.95, [0x80, 69, 0]),
                     (1.0, [0x90, 72, 90]), (1.45, [0x80, 72, 0]), (1.5, [0x90, 75, 90]), (1.9, [0x80, 75, 0])]
-            jam.player.play(call)
-            answered = jam.listener.wait(
-                lambda a: any(x.t > mark + 1.9 and x.channel == 2 and x.is_note_on for x in a), 8.0)
+            jam.player.play(call, start=mark)
+            answered = jam.listener.wait(  # after the call's last release + the gap (0.5 s)
+                lambda a: any(x.t > mark + 2.4 and x.channel == 2 and x.is_note_on for x in a), 8.0)
             alive = jam.proc.poll() is None
             rc = jam.stop()
+            jam.listener.wait_quiet(0.3, 3.0)
             log = jam.stderr()
             left = sounding_notes(jam.listener.arrivals)
-    return {"rate": rate, "seconds": seconds, "sent": sent, "through_thru": through,
-            "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
-            "alive_after": alive, "answered_after": answered, "partner_notes_before_call": before,
-            "jam_exit": rc, "dropped_logged": dropped_from_log(log), "left_sounding": len(left)}
+    summary_line = [line for line in log.splitlines() if line.startswith("session ended")]
+    return {"rate": rate, "seconds": seconds, "sent": sent, "channel_messages_sent": expected,
+            "through_thru": through, "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
+            "alive_after": alive, "answered_after": answered, "jam_exit": rc,
+            "jam_counts": dropped_from_log(log), "jam_summary": summary_line[-1] if summary_line else "",
+            "left_sounding": len(left), "left_sounding_notes": sorted(left)}
 
 
 # --- synth -------------------------------------------------------------------------------
@@ -541,7 +561,8 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         r = results["flood"] = {"skipped": f"the jam failed: {e}"}
         out(f"  skipped: {r['skipped']}")
     else:
-        out(f"  sent {r['sent']}, passed through {r['through_thru']}, dropped (jam's log) {r['dropped_logged']}")
+        out(f"  sent {r['sent']} ({r['channel_messages_sent']} channel messages), {r['through_thru']} came back "
+            f"through thru; the jam's own counts: {_plain(r['jam_counts'])}")
         out(f"  jam memory: {r['rss_kb_start'] / 1024:.1f} MiB at start, {r['rss_kb_max'] / 1024:.1f} MiB max, "
             f"{r['rss_kb_end'] / 1024:.1f} MiB at the end")
         out(f"  alive after: {r['alive_after']}; answered a call after: {r['answered_after']}; "
