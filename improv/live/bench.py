@@ -186,18 +186,22 @@ class _Busy:
             self._thread.join(10)
 
 
-def bench_timing(notes: int, cfg: Config, responder_name: str, jack: bool) -> dict[str, Any]:
-    """Partner note timing error over `notes` notes while a responder computes (ms)."""
+def bench_timing(notes: int, cfg: Config, responder_name: str, jack: bool, load: bool = True) -> dict[str, Any]:
+    """Partner note timing error over `notes` notes while a responder computes (ms);
+    with `load` False, with nothing else running (the machine's own noise)."""
     from improv.live.clock import RealClock
     from improv.live.scheduler import Scheduler
 
-    try:
-        responder = make_responder(responder_name, cfg)
-    except Exception as e:  # noqa: BLE001
-        responder = None
-        load_note = f"no responder load ({responder_name}: {e})"
+    responder = None
+    if not load:
+        load_note = "no responder load (reference)"
     else:
-        load_note = f"{responder_name} responder answering non-stop on another thread"
+        try:
+            responder = make_responder(responder_name, cfg)
+        except Exception as e:  # noqa: BLE001
+            load_note = f"no responder load ({responder_name}: {e})"
+        else:
+            load_note = f"{responder_name} responder answering non-stop on another thread"
     clock = RealClock(cfg.timing.spin_ms)
     sink: Any = None
     listener: Listener | None = None
@@ -510,6 +514,11 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
             f"<= one {period_ms:.2f} ms period)")
         out(f"  notes left sounding at the listener: {r['left_sounding']}")
     out(f"  late {r['late']}, dropped {r['dropped']}, sent {r['sent']} of {r['scheduled']}")
+    r = results["timing_idle"] = bench_timing(notes // 4, cfg, responder, jack, load=False)
+    out(f"  reference, {notes // 4} notes with no responder computing:")
+    out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}")
+    if "arrival_error_ms" in r:
+        out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}")
 
     r = results["synth"] = bench_synth_figures(quick)
     if "skipped" in r:

@@ -295,10 +295,11 @@ class Player:
         return times
 
     def close(self) -> None:
+        """Close the port and the JACK client now (not whenever the object is collected)."""
         try:
             self._out.close_port()
         finally:
-            del self._out
+            self._out.delete()
 
 
 class Listener:
@@ -354,11 +355,12 @@ class Listener:
         self.arrivals = []
 
     def close(self) -> None:
+        """Close the port and the JACK client now (not whenever the object is collected)."""
         try:
             self._in.cancel_callback()
             self._in.close_port()
         finally:
-            del self._in
+            self._in.delete()
 
 
 def sounding_notes(arrivals: Iterable[Arrival]) -> dict[tuple[int, int], int]:
@@ -405,11 +407,13 @@ def start_private_server(name: str, period: int = 64, rate: int = 48000, timeout
         except PortError:
             time.sleep(0.1)
     stop_private_server(proc)
+    died = proc.returncode not in (None, -signal.SIGTERM, -signal.SIGKILL)
+    how = f"exited with {proc.returncode}" if died else f"did not answer within {timeout:.0f} s"
     if old is None:
         os.environ.pop("JACK_DEFAULT_SERVER", None)
     else:
         os.environ["JACK_DEFAULT_SERVER"] = old
-    raise PortError(f"a private jackd ({name}, {period} frames) did not start within {timeout:.0f} s")
+    raise PortError(f"a private jackd ({name}, {period} frames) {how}")
 
 
 def stop_private_server(proc: subprocess.Popen) -> None:
