@@ -116,7 +116,8 @@ def play_call_and_expect_answer(jam: Jam) -> tuple[bool, bool]:
     end = mark + 0.01 + (max(s + d for _, s, d in CALL) + 1.0) * SPB  # last release + the gap
     heard = jam.listener.wait(lambda a: sorted(x.data[1] for x in a if x.t > mark and x.channel == 1
                                                and x.is_note_on) == sorted(p for p, _, _ in CALL), timeout=3)
-    answered = jam.listener.wait(lambda a: any(x.t > end and x.channel == 2 and x.is_note_on for x in a), timeout=8)
+    answered = heard and jam.listener.wait(
+        lambda a: any(x.t > end and x.channel == 2 and x.is_note_on for x in a), timeout=8)
     return heard, answered
 
 
