@@ -174,7 +174,7 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
         assert jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=8), \
             f"no answer:\n{jam.stderr()[-2000:]}"
         jam.player.send([0x90, 50, 80])  # and the player holds a key through the end
-        time.sleep(0.03)
+        jam.listener.wait(lambda a: any(x.channel == 1 and x.is_note_on and x.data[1] == 50 for x in a), timeout=2)
         t_sig = time.perf_counter()
         rc = jam.stop(signal.SIGTERM, timeout=10)
         jam.listener.wait_quiet(0.2, timeout=2)
