@@ -104,8 +104,6 @@ class BandSettings:
     clock: str = "internal"  # "internal" (improv keeps time) or "external" (follow MIDI clock)
     clock_in: str = ""  # MIDI input of the external clock: index or name substring; "" = a virtual input "improv clock"
     send_clock: bool = False  # internal clock: send MIDI clock and Start/Stop on the outputs
-    tap_note: int = -1  # a MIDI note that taps the tempo (-1 = none)
-    tap_cc: int = -1  # a controller that taps the tempo (-1 = none)
 
 
 @dataclass(frozen=True)

@@ -27,21 +27,38 @@ def _daring(text: str) -> float:
     return value
 
 
-def add_embrace_args(parser: argparse.ArgumentParser) -> None:
-    """Add the embrace-the-mistake flags to a subcommand's parser."""
+def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, explain: bool = True) -> None:
+    """Add the embrace-the-mistake flags to a subcommand's parser.
+
+    Args:
+        parser: the subcommand's parser.
+        trade: `--mode` also takes `trade` (and `free`), and may be given twice, as in
+            `improv jam --mode trade --mode guide`.
+        explain: add `--explain` and `--explain-json` (offline commands).
+    """
     g = parser.add_argument_group("outside notes (embrace the mistake)")
-    g.add_argument("--mode", choices=MODES,
-                   help="embrace: build the answer on your outside notes; guide: steer back to "
-                        "chord tones; off: no special handling (default from the config: embrace)")
+    help_text = ("embrace: build the answer on your outside notes; guide: steer back to chord tones; "
+                 "off: no special handling (default from the config: embrace)")
+    if trade:
+        g.add_argument("--mode", choices=MODES + ("trade", "free"), action="append",
+                       help=help_text + "; trade: trade bars along the tune's form (see --trade-bars); "
+                                        "free: call and response (default). Give it twice to set both")
+    else:
+        g.add_argument("--mode", choices=MODES, help=help_text)
     g.add_argument("--daring", type=_daring, metavar="X",
                    help="0..1: how readily outside notes are embraced and how far substitute chords reach (default 0.5)")
-    g.add_argument("--explain", action="store_true", help="print what was heard and what the answer does with it")
-    g.add_argument("--explain-json", metavar="FILE", help="write the explanation as JSON (one record per handled note)")
+    if explain:
+        g.add_argument("--explain", action="store_true", help="print what was heard and what the answer does with it")
+        g.add_argument("--explain-json", metavar="FILE",
+                       help="write the explanation as JSON (one record per handled note)")
 
 
 def embrace_settings_from_args(args: argparse.Namespace, cfg: Config) -> EmbraceSettings:
     """The config's `[embrace]` section with `--mode` / `--daring` laid over it."""
-    cfg = override(cfg, "embrace", mode=getattr(args, "mode", None), daring=getattr(args, "daring", None))
+    mode = getattr(args, "mode", None)
+    if isinstance(mode, list):  # `--mode trade --mode guide`: the last outside-note mode given
+        mode = next((m for m in reversed(mode) if m in MODES), None)
+    cfg = override(cfg, "embrace", mode=mode, daring=getattr(args, "daring", None))
     return cfg.embrace
 
 

@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config, \
     settings_from_args
+from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args
 from improv.config import Config, TimingSettings, override
-from improv.errors import PortError
+from improv.errors import ConfigError, PortError
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     ph.add_argument("--gap", type=float, metavar="BEATS", help="silence that ends your call (default 1 beat)")
     add_harmony_args(p)
     add_responder_args(p)
+    add_embrace_args(p, trade=True, explain=False)
+    b = p.add_argument_group("band and form")
+    b.add_argument("--trade-bars", type=int, choices=(1, 2, 4, 8), metavar="N",
+                   help="trade N bars along the tune's form (1, 2, 4 or 8); --mode trade takes 4")
+    b.add_argument("--comp", action="store_true", help="comping chords under the solos (needs a chart)")
+    b.add_argument("--bass", action="store_true", help="a walking bass (needs a chart)")
+    b.add_argument("--click", action="store_true", help="a click on every beat, on its own channel")
+    b.add_argument("--clock", choices=("internal", "external"),
+                   help="internal: improv keeps time; external: follow MIDI clock from a DAW (trading)")
+    b.add_argument("--clock-in", metavar="PORT", help='MIDI input of the external clock (default: virtual "improv clock")')
+    b.add_argument("--send-clock", action="store_true", help="send MIDI clock and Start/Stop so a DAW follows improv")
 
 
 def jam_settings(args: argparse.Namespace) -> Config:
@@ -57,6 +69,15 @@ def jam_settings(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "record", folder=get("record"), enabled=True)
     if get("no_record"):
         cfg = override(cfg, "record", enabled=False)
+    cfg = override(cfg, "embrace", **vars(embrace_settings_from_args(args, cfg)))
+    modes = get("mode") or []
+    trade_bars = get("trade_bars") or (4 if "trade" in modes and not cfg.band.trade_bars else None)
+    if "free" in modes and not get("trade_bars"):
+        trade_bars = 0
+    cfg = override(cfg, "band", trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
+    for part in ("comp", "bass", "click", "send_clock"):
+        if get(part):
+            cfg = override(cfg, "band", **{part: True})
     return cfg
 
 
@@ -165,6 +186,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = jam_settings(args)
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
+    if cfg.band.trade_bars > 0:
+        from improv.live.trade import run_trading
+
+        return run_trading(cfg, args)
+    if cfg.band.clock == "external":
+        raise ConfigError("--clock external follows a DAW while trading (--mode trade); "
+                          "the free jam keeps its own time: drop --clock or add --mode trade")
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

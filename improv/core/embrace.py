@@ -31,7 +31,7 @@ from improv.core.chords import Chord
 from improv.core.hearing import HeardNote, hear, most_salient
 from improv.core.notes import Note, Phrase
 from improv.core.reharm import Substitute, candidates, reach_for, substitute
-from improv.core.responder import Constraints
+from improv.core.responder import AnswerSettings, Constraints, Responder
 from improv.errors import ConfigError
 
 MODES = ("embrace", "guide", "off")
@@ -50,9 +50,6 @@ class EmbraceSettings:
     daring: float = 0.5  # 0..1: how readily it embraces and how far substitute chords reach
     strategies: tuple[str, ...] = STRATEGIES  # the strategies it may choose from
     strength: float = 0.3  # 0..1: how strongly favoured pitch classes weigh in embrace mode
-    mode_cc: int = -1  # a CC whose value picks the mode live (0-42 off, 43-85 guide, 86-127 embrace); -1 = none
-    daring_cc: int = -1  # a CC whose value (0-127) sets the daring live; -1 = none
-    mode_key: int = -1  # a MIDI note that cycles embrace -> guide -> off; -1 = none
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -64,9 +61,6 @@ class EmbraceSettings:
         bad = [s for s in self.strategies if s not in STRATEGIES]
         if bad or not self.strategies:
             raise ConfigError(f"embrace.strategies: expected some of {STRATEGIES}, found {list(self.strategies)}")
-        for name in ("mode_cc", "daring_cc", "mode_key"):
-            if not -1 <= getattr(self, name) <= 127:
-                raise ConfigError(f"embrace.{name}: expected -1 (none) or 0-127, found {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -125,29 +119,6 @@ def next_mode(mode: str) -> str:
     return MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else MODES[0]
 
 
-def apply_control(settings: EmbraceSettings, kind: str, number: int, value: int) -> EmbraceSettings:
-    """The settings after a live MIDI control event (the live engine's hook).
-
-    Args:
-        settings: the current settings (their `mode_cc`, `daring_cc`, `mode_key`).
-        kind: "cc" (control change) or "note_on".
-        number: the controller or note number.
-        value: the controller value or note velocity (a note-on with velocity 0 is a note-off).
-
-    Returns:
-        New settings, or `settings` itself when the event is not one of the controls.
-    """
-    if kind == "cc":
-        if number == settings.mode_cc and settings.mode_cc >= 0:
-            settings = replace(settings, mode=mode_from_cc(value))
-        if number == settings.daring_cc and settings.daring_cc >= 0:
-            settings = replace(settings, daring=round(max(0, min(127, value)) / 127.0, 3))
-        return settings
-    if kind == "note_on" and value > 0 and number == settings.mode_key and settings.mode_key >= 0:
-        return replace(settings, mode=next_mode(settings.mode))
-    return settings
-
-
 def embrace_threshold(daring: float) -> float:
     """The salience an outside note needs before it is embraced (above 1: never)."""
     return 2.0 if daring <= 0 else 0.9 - 0.5 * daring
@@ -195,6 +166,21 @@ def plan_answer(
     favour |= _first_bar_chord_tones(plan_chart, answer_start, answer_length)
     constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength)
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
+
+
+def embraced_answer(
+    responder: Responder, call: Phrase, chart: Chart, settings: AnswerSettings, embrace: EmbraceSettings
+) -> tuple[Phrase, AnswerPlan]:
+    """Plan how the answer treats the call's outside notes, then answer: the one path the
+    live session, trading, `improv respond` and the benchmark all take.
+
+    The responder plays over the plan's chart (a substitute where it re-harmonises) under
+    the plan's constraints; the seed, range and span come from `settings`.
+    """
+    plan = plan_answer(call, chart, settings.start, settings.length, embrace, settings.seed,
+                       settings.low, settings.high)
+    answer = responder.answer(call, plan.chart, replace(settings, constraints=plan.constraints))
+    return answer, plan
 
 
 def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: float, length: float) -> AnswerPlan:

@@ -146,6 +146,12 @@ class Segmenter:
             return self._cut(beat, beat, "cc") or done
         return done
 
+    def end_call(self, beat: float) -> Call | None:
+        """End the call now (a live end-of-call control); None if no call is under way."""
+        if self._start is None:
+            return None
+        return self._cut(beat, beat, "control")
+
     def tick(self, now: float) -> Call | None:
         """Time passed to `now` (beats): returns the call that ended by now, if any."""
         if self._start is None:

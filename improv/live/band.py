@@ -47,6 +47,7 @@ class BeatFeeder:
         self.lookahead = lookahead
         self._pending: list[BeatNote] = []
         self._lock = threading.Lock()
+        self.handed_to = -math.inf  # the latest onset (beats) handed to the scheduler
 
     def add(self, notes: list[BeatNote]) -> None:
         with self._lock:
@@ -60,6 +61,8 @@ class BeatFeeder:
             while k < len(self._pending) and self._pending[k][0] < now_beat + self.lookahead:
                 k += 1
             due, self._pending = self._pending[:k], self._pending[k:]
+            if due:
+                self.handed_to = max(self.handed_to, due[-1][0])
         tl = self.timeline
         events = []
         for on, off, ch, pitch, vel in due:
@@ -73,6 +76,11 @@ class BeatFeeder:
         """Forget pending notes (of one channel, or all)."""
         with self._lock:
             self._pending = [n for n in self._pending if channel is not None and n[2] != channel]
+
+    def clear_from(self, beat: float) -> None:
+        """Forget pending notes starting at or after `beat` (they are about to be re-rendered)."""
+        with self._lock:
+            self._pending = [n for n in self._pending if n[0] < beat - 1e-9]
 
     def pending(self) -> int:
         with self._lock:
@@ -148,6 +156,9 @@ class Band:
         self._start = start_beat
         self._voicing: tuple[int, ...] | None = None
         self._bass: int | None = None
+        # the voicing / bass note each rendered bar ended on, for rendering a bar again
+        self._voicing_after: dict[float, tuple[int, ...] | None] = {}
+        self._bass_after: dict[float, int | None] = {}
         self.stopped = False
 
     # --- control (conductor thread) ---------------------------------------------------
@@ -156,9 +167,17 @@ class Band:
         self.density = max(0.0, notes_per_beat)
 
     def override(self, start: float, end: float, chart: Chart) -> None:
-        """Play `chart` over timeline beats [start, end) (a reharmonised span); bars
-        already rendered keep their chords."""
+        """Play `chart` over timeline beats [start, end) (a reharmonised span). Bars from
+        the one holding `start` that have not begun to be handed to the scheduler are
+        rendered again, so the rhythm section plays the substitute with the partner."""
         self._overrides.append((start, end, chart))
+        bpb = self.bpb
+        redo = max(math.floor(start / bpb) * bpb, math.floor(self.feeder.handed_to / bpb) * bpb + bpb)
+        if redo < self._rendered_to:
+            self.feeder.clear_from(redo)
+            self._voicing = self._voicing_after.get(redo - bpb)
+            self._bass = self._bass_after.get(redo - bpb)
+            self._rendered_to = redo
 
     def chart_for(self, beat: float) -> Chart:
         for s, e, ch in reversed(self._overrides):
@@ -191,6 +210,10 @@ class Band:
             if p.bass:
                 ph, self._bass = walk(chart, bar_start, end, self.seed, self._bass, p.bass_settings)
                 out += phrase_notes(ph, p.bass_channel)
+        self._voicing_after[bar_start] = self._voicing
+        self._bass_after[bar_start] = self._bass
+        self._voicing_after.pop(bar_start - 8 * self.bpb, None)  # keep a few bars only
+        self._bass_after.pop(bar_start - 8 * self.bpb, None)
         return out
 
     def pump(self, now_beat: float) -> int:

@@ -3,7 +3,10 @@
 The `[controls]` config section binds each action to `"cc N"` (a controller), `"note N"`
 (a key) or `""` (nothing). Continuous actions (daring, temperature, answer length) take
 a controller's value 0-127; toggles (comp, bass) and triggers (end of call, panic, tap)
-fire on a key press or a controller value >= 64. `mode` cycles free -> trade.
+fire on a key press or a controller value >= 64. `mode` is the outside-note mode: a
+controller picks it by value (low off, middle guide, high embrace), a key cycles
+embrace -> guide -> off. `adjust` applies the actions that only change settings; the
+sessions apply the rest (comp, bass, end of call, panic, tap), which act on what plays.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from improv.errors import ConfigError
+
+if TYPE_CHECKING:
+    from improv.config import Config
 
 ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
 CONTINUOUS = ("daring", "temperature", "answer_length")
@@ -43,10 +50,12 @@ def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
 
 @dataclass(frozen=True)
 class ControlEvent:
-    """An action fired by a control: `value` is 0..1 for continuous actions, 1.0 for triggers."""
+    """An action fired by a control: `value` is 0..1 for continuous actions (and for `mode`
+    from a controller), 1.0 for triggers; `from_cc` tells a controller from a key."""
 
     action: str
     value: float
+    from_cc: bool = False
 
 
 class ControlMap:
@@ -77,9 +86,9 @@ class ControlMap:
             action = self._by.get(("cc", data[1]))
             if action is None:
                 return None
-            if action in CONTINUOUS:
-                return ControlEvent(action, data[2] / 127.0)
-            return ControlEvent(action, 1.0) if data[2] >= 64 else None
+            if action in CONTINUOUS or action == "mode":
+                return ControlEvent(action, data[2] / 127.0, from_cc=True)
+            return ControlEvent(action, 1.0, from_cc=True) if data[2] >= 64 else None
         if kind == 0x90 and data[2] > 0:
             action = self._by.get(("note", data[1]))
             return ControlEvent(action, 1.0) if action else None
@@ -93,6 +102,29 @@ class ControlMap:
         if kind in (0x80, 0x90) and len(data) > 1:
             return ("note", data[1]) in self._by
         return False
+
+
+def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
+    """The settings after a control that only changes settings (mode, daring, temperature,
+    answer length), and a line saying what changed; None for the other actions."""
+    from dataclasses import replace
+
+    from improv.core.embrace import mode_from_cc, next_mode
+
+    if ev.action == "mode":
+        e = cfg.embrace
+        mode = mode_from_cc(round(ev.value * 127)) if ev.from_cc else next_mode(e.mode)
+        return replace(cfg, embrace=replace(e, mode=mode)), f"outside notes: {mode}"
+    if ev.action == "daring":
+        daring = round(ev.value, 2)
+        return replace(cfg, embrace=replace(cfg.embrace, daring=daring)), f"daring {daring:.2f}"
+    if ev.action == "temperature":
+        t = round(0.2 + 1.8 * ev.value, 2)
+        return replace(cfg, responder=replace(cfg.responder, temperature=t)), f"temperature {t:.2f}"
+    if ev.action == "answer_length":
+        bars = 1 + round(ev.value * (cfg.phrase.max_answer_bars - 1))
+        return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), f"answers {bars} bar(s) long"
+    return None
 
 
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str | None:

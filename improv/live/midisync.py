@@ -190,6 +190,11 @@ class ClockSender:
             self.errors_ms.append((self.clock.now() - due) * 1000.0)
             self.sent += 1
 
+    def set_tempo(self, tempo: float, now: float) -> None:
+        """Carry on at `tempo` from the next tick (a tapped tempo; any thread)."""
+        next_due = max(now, tick_time(self.start, self.tempo, self.sent))
+        self.start, self.tempo = next_due - self.sent * 60.0 / (24 * tempo), tempo
+
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_until, args=(float("inf"),), name="improv-clock", daemon=True)
         self._thread.start()

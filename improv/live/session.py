@@ -27,12 +27,17 @@ import mido
 
 from improv.config import Config
 from improv.core.chart import Chart, single_chord_chart
+from improv.core.embrace import AnswerPlan, EmbraceSettings, embraced_answer
+from improv.core.explain import explain
 from improv.core.infer import HarmonyTracker
-from improv.core.notes import Phrase, beats_to_seconds, pitch_name, seconds_to_beats, swing_beats, unswing_beats
+from improv.core.notes import Phrase, pitch_name, seconds_to_beats
 from improv.core.responder import AnswerSettings, Responder
 from improv.core.segment import Call, Segmenter, SegmentSettings
 from improv.errors import ConfigError, ImprovError
+from improv.live.band import Band, BandParts
 from improv.live.clock import Clock
+from improv.live.controls import ControlEvent, ControlMap, adjust
+from improv.live.midisync import ClockSender, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.scheduler import NoteEvent, Scheduler
 from improv.live.status import Display, Snapshot
@@ -52,13 +57,13 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def phrase_to_events(phrase: Phrase, t0: float, tempo: float, swing: float, channel: int) -> list[NoteEvent]:
+def phrase_to_events(phrase: Phrase, to_s: Callable[[float], float], channel: int) -> list[NoteEvent]:
     """A phrase on the timeline -> scheduler notes in seconds on the session clock.
 
-    A note is cut short where the same pitch starts again, so that no note-off ends a
-    later note; every note keeps at least 5 ms.
+    `to_s` maps timeline beats to seconds (the session's `time_of`). A note is cut short
+    where the same pitch starts again, so that no note-off ends a later note; every note
+    keeps at least 5 ms.
     """
-    to_s = lambda beat: t0 + beats_to_seconds(swing_beats(beat, swing), tempo)  # noqa: E731
     notes = phrase.absolute()
     out: list[NoteEvent] = []
     for i, n in enumerate(notes):
@@ -81,6 +86,7 @@ class _Job:
     settings: AnswerSettings
     generation: int
     noticed: float  # seconds on the session clock
+    embrace: EmbraceSettings  # the outside-note mode when the call ended
 
 
 class Session:
@@ -127,7 +133,7 @@ class Session:
         self.threaded = threaded
         self.seed = seed
         t = cfg.timing
-        self.tempo, self.swing, self.bpb = t.tempo, t.swing, t.beats_per_bar
+        self.bpb = t.beats_per_bar
         self.player_ch = cfg.midi.player_channel - 1
         self.partner_ch = cfg.midi.partner_channel - 1
         p = cfg.phrase
@@ -138,7 +144,7 @@ class Session:
             self.segmenter = Segmenter(SegmentSettings(
                 gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
                 answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=self.bpb,
-                lead_beats=seconds_to_beats(ANSWER_LEAD_S, self.tempo)))
+                lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo)))
         except ValueError as e:
             raise ConfigError(f"phrase: {e}") from None
         for key in ("player_channel", "partner_channel"):
@@ -151,6 +157,13 @@ class Session:
         self.recorder: Any = None
         self.record_path: Any = None
         self.t0 = 0.0
+        self.timeline = FixedTimeline(0.0, t.tempo, t.swing)  # beats <-> seconds, shared with the band
+        self.controls = ControlMap.from_settings(cfg.controls)
+        self.tap = TapTempo()
+        self.band: Band | None = None
+        self.clock_sender: ClockSender | None = None
+        self._band_overrides: deque[tuple[float, float, Chart]] = deque()  # responder -> conductor
+        self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
         self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
         self.last_call_bars = 0
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer scheduled
@@ -168,13 +181,18 @@ class Session:
         self._errors: list[str] = []
 
     # --- time ------------------------------------------------------------------------
+    @property
+    def tempo(self) -> float:
+        """Beats per minute now (a tapped tempo changes it)."""
+        return self.timeline.tempo
+
     def beat_at(self, t: float) -> float:
         """Session clock seconds -> straight timeline beats (swing removed)."""
-        return unswing_beats(seconds_to_beats(t - self.t0, self.tempo), self.swing)
+        return self.timeline.beat_at(t)
 
     def time_of(self, beat: float) -> float:
         """Straight timeline beats -> session clock seconds (swing applied)."""
-        return self.t0 + beats_to_seconds(swing_beats(beat, self.swing), self.tempo)
+        return self.timeline.time_of(beat)
 
     # --- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -182,16 +200,39 @@ class Session:
         if self._started:
             return
         self._warm_up()
-        self.t0 = self.clock.now()
+        self.t0 = self.timeline.t0 = self.clock.now()
         if self._recorder_factory is not None:
             self.recorder = self._recorder_factory(self.t0, self.chart)
+        self.band = self._make_band()
+        if self.cfg.band.send_clock:  # a DAW or drum machine follows improv's beat
+            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.t0)
         if self.threaded:
             self.scheduler.start()
+            if self.band is not None:
+                self.band.start()
+            if self.clock_sender is not None:
+                self.clock_sender.start_thread()
             self._worker = threading.Thread(target=self._work_loop, name="improv-responder", daemon=True)
             self._worker.start()
         self._started = True
         self._say(f"jamming at {self.tempo:g} bpm over {self._harmony_text(0.0, chart_name=True)}; "
                   f"partner: {getattr(self.responder, 'name', type(self.responder).__name__)}")
+
+    def _make_band(self) -> Band | None:
+        """The rhythm section under the free jam (`--comp`, `--bass`, `--click`), or None."""
+        b = self.cfg.band
+        if not (b.comp or b.bass or b.click):
+            return None
+        if self.chart is None:
+            self._say("comping and bass follow a chart: give --tune or --chords to hear them")
+            return None
+        from improv.core.comping import CompSettings
+
+        parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
+                          bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
+                          comp_settings=CompSettings(style=b.comp_style))
+        return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
+                    on_sent=self._partner_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
 
     def _warm_up(self) -> None:
         """One throw-away answer, so the first real one pays no import or compile costs."""
@@ -250,8 +291,14 @@ class Session:
         call = self.segmenter.tick(self.beat_at(now))
         if call is not None:
             self._on_call(call, now)
+        if self.band is not None:
+            self._pump_band(now)
         if not self.threaded:
             self.scheduler.poll()
+            if self.band is not None:
+                self.band.scheduler.poll()
+            if self.clock_sender is not None:
+                self.clock_sender.run_until(now + 1e-9)
         if now >= self._next_watch:
             self._next_watch = now + WATCH_EVERY_S
             for w in self.watched:
@@ -273,6 +320,10 @@ class Session:
             self._jobs.put(None)
             self._worker.join(timeout=5.0)
         self.scheduler.close()  # note-offs for sounding partner notes (recorded)
+        if self.band is not None:
+            self.band.close()  # and for the rhythm section's
+        if self.clock_sender is not None:
+            self.clock_sender.stop()  # MIDI Stop: a following DAW stops too
         now = self.clock.now()
         for ch, pitch in sorted(self._thru_sounding):
             msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
@@ -308,6 +359,11 @@ class Session:
             return
         if not hasattr(msg, "channel"):
             return  # clock, start/stop, song position: not the player's music
+        if self.controls.bound(data):  # a knob or pad bound in [controls]: not music
+            ev = self.controls.event(data)
+            if ev is not None:
+                self._control(ev, t)
+            return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
             self._thru(msg)
@@ -319,6 +375,7 @@ class Session:
         if msg.type == "note_on" and msg.velocity > 0:
             call = self.segmenter.note_on(msg.note, beat, msg.velocity)
             self._onsets[msg.note] = (beat, msg.velocity)
+            self._recent_onsets.append(beat)
             if call is not None:
                 self._on_call(call, t)
                 call = None
@@ -333,6 +390,64 @@ class Session:
             call = self.segmenter.control(msg.control, msg.value, beat)
         if call is not None:
             self._on_call(call, t)
+
+    def _control(self, ev: ControlEvent, t: float) -> None:
+        """A knob, pedal or pad bound in [controls] moved (conductor thread)."""
+        changed = adjust(ev, self.cfg)
+        if changed is not None:
+            self.cfg, text = changed
+            if ev.action == "answer_length":
+                self.segmenter.s = replace(self.segmenter.s, answer_bars=self.cfg.phrase.answer_bars)
+        elif ev.action in ("comp", "bass"):
+            if self.band is None:
+                text = f"{ev.action}: no rhythm section (start with --comp/--bass and a chart)"
+            else:
+                on = not getattr(self.band.parts, ev.action)
+                self.band.set_part(ev.action, on)
+                text = f"{ev.action} {'on' if on else 'off'}"
+        elif ev.action == "end_of_call":
+            call = self.segmenter.end_call(self.beat_at(t))
+            if call is not None:
+                self._on_call(call, t)
+            text = "end of call"
+        elif ev.action == "panic":
+            self._panic()
+            text = "panic: all notes off"
+        elif ev.action == "tap":
+            bpm = self.tap.tap(t)
+            if bpm is None:
+                return
+            self.timeline.set_tempo(bpm, t)
+            if self.clock_sender is not None:
+                self.clock_sender.set_tempo(bpm, t)
+            if self.recorder is not None:
+                self.recorder.tempo(bpm, t)
+            text = f"tempo {bpm:.1f} bpm (tapped)"
+        else:
+            return
+        self._say(f"{self._bar_beat(t)}  {text}")
+
+    def _panic(self) -> None:
+        """Silence everything the session started, at once (conductor thread)."""
+        self.scheduler.cancel()
+        if self.band is not None:
+            self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
+        for ch, pitch in sorted(self._thru_sounding):
+            self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
+        self._thru_sounding.clear()
+        for ch in range(16):
+            self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
+
+    def _pump_band(self, now: float) -> None:
+        """Hand the rhythm section its next notes (conductor thread)."""
+        assert self.band is not None
+        while self._band_overrides:
+            self.band.override(*self._band_overrides.popleft())
+        beat = self.beat_at(now)
+        while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
+            self._recent_onsets.popleft()
+        self.band.set_density(len(self._recent_onsets) / 4.0)
+        self.band.pump(beat)
 
     def _thru(self, msg: mido.Message) -> None:
         if msg.type == "note_on" and msg.velocity > 0:
@@ -365,7 +480,7 @@ class Session:
         self.last_call_bars = call.bars
         chart = self.chart or single_chord_chart(self.harmony.current()[0], self.bpb)
         job = _Job(self.calls, call, chart, self._answer_settings(call.answer_start, call.answer_length, self.calls),
-                   self.scheduler.generation, t)
+                   self.scheduler.generation, t, self.cfg.embrace)
         if self.recorder is not None:
             self.recorder.marker(f"call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes", t)
         self._say(f"{self._bar_beat(t)}  heard call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes; "
@@ -396,13 +511,14 @@ class Session:
     def _work(self, job: _Job) -> None:
         try:
             self.responder.learn(job.call.phrase, job.chart)
-            answer = self.responder.answer(job.call.phrase, job.chart, job.settings)
+            answer, plan = embraced_answer(self.responder, job.call.phrase, job.chart, job.settings, job.embrace)
             ready = self.clock.now()
             self.ready_ms.append((ready - job.noticed) * 1000.0)
             answer = replace(answer, start=job.settings.start) if answer.start != job.settings.start else answer
-            events = phrase_to_events(answer, self.t0, self.tempo, self.swing, self.partner_ch)
+            events = phrase_to_events(answer, self.time_of, self.partner_ch)
             if self.scheduler.play(events, generation=job.generation):
                 self.answers += 1
+                self._explain(plan, job.chart, answer)
                 names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
                 self._say(f"{self._bar_beat(self.time_of(answer.start))}  answer {job.number}: {len(answer)} notes "
                           f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
@@ -420,6 +536,20 @@ class Session:
         finally:
             with self._flight_lock:
                 self._in_flight -= 1
+
+    def _explain(self, plan: AnswerPlan, chart: Chart, answer: Phrase) -> None:
+        """Say what the answer does with the player's outside note (status log and a
+        marker in the recording), and let the rhythm section play a substitute chord
+        (responder thread; the band hears of it on the conductor thread)."""
+        if not plan.handled:
+            return
+        t = self.time_of(answer.start)
+        for line in explain(plan, chart):
+            self._say(line)
+            if self.recorder is not None:
+                self.recorder.marker(line, t)
+        if plan.chart is not chart and self.band is not None:
+            self._band_overrides.append((answer.start, answer.end, plan.chart))
 
     def _send_partner(self, msg: mido.Message) -> None:
         self._send_all(msg)
@@ -449,7 +579,7 @@ class Session:
         return self.inq.dropped + self.malformed + self.segmenter.dropped + self.scheduler.dropped
 
     def _bar_beat(self, t: float) -> str:
-        beat = max(0.0, seconds_to_beats(t - self.t0, self.tempo))
+        beat = max(0.0, self.beat_at(t))
         return f"{int(beat // self.bpb) + 1}:{int(beat % self.bpb) + 1}"
 
     def _harmony_text(self, beat: float, chart_name: bool = False) -> str:
@@ -464,11 +594,15 @@ class Session:
         return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
 
     def snapshot(self, now: float) -> Snapshot:
-        beat = max(0.0, seconds_to_beats(now - self.t0, self.tempo))
+        beat = max(0.0, self.beat_at(now))
         med, p99, n = self.scheduler.timing_ms(last=500)
         return Snapshot(self.tempo, int(beat // self.bpb) + 1, int(beat % self.bpb) + 1,
                         "answering" if self._partner_busy() else "listening", self._harmony_text(self.beat_at(now)),
-                        self.last_call_bars, med, p99, n, self.dropped)
+                        self.last_call_bars, med, p99, n, self.dropped, self._mode_text())
+
+    def _mode_text(self) -> str:
+        e = self.cfg.embrace
+        return e.mode if e.mode == "off" else f"{e.mode} {e.daring:.1f}"
 
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:

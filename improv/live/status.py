@@ -28,6 +28,7 @@ class Snapshot:
         timing_median_ms, timing_p99_ms: partner note-on timing error.
         timed: how many partner notes the timing figures cover.
         dropped: input messages dropped or unreadable, plus partner notes dropped late.
+        mode: what the partner does with outside notes, e.g. "embrace 0.5" ("" = not shown).
     """
 
     tempo: float
@@ -40,6 +41,7 @@ class Snapshot:
     timing_p99_ms: float
     timed: int
     dropped: int
+    mode: str = ""
 
 
 def render(s: Snapshot) -> str:
@@ -47,7 +49,7 @@ def render(s: Snapshot) -> str:
     call = f"call {s.call_bars} bar{'s' if s.call_bars != 1 else ''}" if s.call_bars else "call -"
     timing = f"timing {s.timing_median_ms:.2f}/{s.timing_p99_ms:.2f} ms" if s.timed else "timing -"
     return (f"{s.tempo:g} bpm  {s.bar:>3}:{s.beat}  {s.state:<9}  {s.harmony or '-':<14}  {call}  "
-            f"{timing}  dropped {s.dropped}")
+            f"{timing}  dropped {s.dropped}" + (f"  {s.mode}" if s.mode else ""))
 
 
 class Display:

@@ -23,11 +23,14 @@ import mido
 
 from improv.config import Config
 from improv.core.chart import Chart
+from improv.core.embrace import embraced_answer
+from improv.core.explain import explain
 from improv.core.form import PARTNER, PLAYER, TradingForm, count_in_bars
 from improv.core.notes import Phrase
 from improv.core.responder import AnswerSettings, Responder
 from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
 from improv.live.clock import Clock
+from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ExternalClock, FixedTimeline
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
@@ -81,7 +84,6 @@ class TradeSession:
         self.stop_reason = ""
         self._started = self._closed = False
         self.running = external is None
-        from improv.live.controls import ControlMap
         from improv.live.midisync import TapTempo
 
         self.controls = ControlMap.from_settings(cfg.controls)
@@ -228,7 +230,7 @@ class TradeSession:
         try:
             if len(call):
                 self.responder.learn(call, self.chart)
-            answer = self.responder.answer(call, self.chart, settings)
+            answer, plan = embraced_answer(self.responder, call, self.chart, settings, self.cfg.embrace)
         except Exception as e:  # noqa: BLE001 - one failed answer must not end the session
             log.warning("the partner could not answer turn %d: %s", turn.index, e)
             return
@@ -239,6 +241,12 @@ class TradeSession:
         self.feeder.add(phrase_notes(answer, self.partner_ch))
         if self.recorder is not None:
             self.recorder.marker(f"partner turn {turn.index}", self.timeline.time_of(turn.start))
+        for line in explain(plan, self.chart):
+            self.say(line)
+            if self.recorder is not None:
+                self.recorder.marker(line, self.timeline.time_of(turn.start))
+        if plan.chart is not self.chart and self.band is not None:  # the rhythm section plays the substitute too
+            self.band.override(turn.start, turn.end, plan.chart)
 
     # --- the player --------------------------------------------------------------------
     def _handle(self, t: float, data: list[int]) -> None:
@@ -251,7 +259,7 @@ class TradeSession:
         if self.controls.bound(data):
             ev = self.controls.event(data)
             if ev is not None:
-                self._control(ev.action, ev.value, t)
+                self._control(ev, t)
             return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
@@ -270,9 +278,14 @@ class TradeSession:
             b, v = self._open.pop(msg.note)
             self.player_notes.append((b, msg.note, v, beat - b))
 
-    def _control(self, action: str, value: float, t: float) -> None:
+    def _control(self, ev: ControlEvent, t: float) -> None:
         """A live control moved (conductor thread)."""
-        if action == "panic":
+        action = ev.action
+        changed = adjust(ev, self.cfg)
+        if changed is not None and action != "answer_length":
+            self.cfg, text = changed
+            self.say(text)
+        elif action == "panic":
             self._silence()
             for ch in range(16):
                 self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
@@ -283,9 +296,6 @@ class TradeSession:
             on = not getattr(self.band.parts, action)
             self.band.set_part(action, on)
             self.say(f"{action} {'on' if on else 'off'}")
-        elif action == "temperature":
-            r = self.cfg.responder
-            self.cfg = replace(self.cfg, responder=replace(r, temperature=round(0.2 + 1.8 * value, 2)))
         elif action == "tap" and isinstance(self.timeline, FixedTimeline):
             bpm = self.tap.tap(t)
             if bpm is not None:

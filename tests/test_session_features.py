@@ -1,0 +1,132 @@
+"""The live session's features on top of call and answer: embracing outside notes, live
+controls, and the rhythm section under a free jam. Manual clock, no sleeping."""
+
+from dataclasses import replace
+
+from test_session import FakeSink, config, make, play
+
+from improv.config import override
+from improv.core.chart import parse_chart
+from improv.core.markov import MarkovResponder
+from improv.live.band import Band, BandParts
+from improv.live.clock import ManualClock
+from improv.live.midisync import FixedTimeline
+
+# C# held two beats, loud, on beat 1 over Cmaj7: a clear "mistake"; then E and G.
+OUTSIDE_CALL = [(0.0, [0x90, 61, 120]), (1.0, [0x80, 61, 0]), (1.0, [0x90, 64, 70]), (1.4, [0x80, 64, 0]),
+                (1.5, [0x90, 67, 70]), (1.9, [0x80, 67, 0])]
+
+
+def answer_pcs_in_first_bar(sink, s):
+    bar_end = s.time_of(5.0 + 4.0)
+    return {note % 12 for t, note in sink.ons(channel=1) if t < bar_end}
+
+
+def test_embrace_builds_the_answer_on_the_outside_note_and_says_so():
+    cfg = override(config(), "embrace", mode="embrace", daring=1.0)
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7", responder=MarkovResponder(seed=3))
+    s.start()
+    play(s, clock, inq, OUTSIDE_CALL, until=7.0)
+    s.close()
+    assert s.answers == 1
+    assert 1 in answer_pcs_in_first_bar(sink, s)  # C# comes back in the answer's first bar
+    heard = [text for text, _ in rec[0].markers if text.startswith("bar 1: heard C#")]
+    assert heard and "->" in heard[0], rec[0].markers
+    assert sink.sounding() == set()
+
+
+def test_guide_steers_away_from_the_outside_note():
+    cfg = override(config(), "embrace", mode="guide")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7", responder=MarkovResponder(seed=3))
+    s.start()
+    play(s, clock, inq, OUTSIDE_CALL, until=7.0)
+    s.close()
+    assert s.answers == 1
+    assert 1 not in {note % 12 for _, note in sink.ons(channel=1)}
+
+
+def test_live_controls_change_mode_daring_and_answer_length_and_are_not_music():
+    cfg = override(config(), "controls", mode="note 36", daring="cc 21", answer_length="cc 22", end_of_call="cc 23")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    s.start()
+    play(s, clock, inq, [(0.0, [0xB0, 21, 127]), (0.1, [0x90, 36, 100]), (0.2, [0x80, 36, 0]),
+                         (0.3, [0xB0, 22, 0])], until=0.5)
+    assert s.cfg.embrace.daring == 1.0 and s.cfg.embrace.mode == "guide"
+    assert s.segmenter.s.answer_bars == 1
+    assert sink.sent == [] and not s.segmenter.in_call  # the pad and knobs are not played through
+    s.close()
+
+
+def test_the_end_of_call_control_answers_at_once():
+    cfg = override(config(), "controls", end_of_call="cc 23")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    s.start()
+    play(s, clock, inq, [(0.0, [0x90, 60, 90]), (0.1, [0xB0, 23, 127])], until=0.15)
+    assert s.calls == 1  # without waiting a beat of silence
+    s.close()
+
+
+def test_comp_and_bass_under_a_free_jam_stop_clean():
+    cfg = override(config(), "band", comp=True, bass=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Dm7 G7 | Cmaj7")
+    s.start()
+    play(s, clock, inq, [], until=4.0)  # two bars at 120 bpm
+    comp, bass = sink.ons(channel=2), sink.ons(channel=3)
+    assert comp and len(bass) >= 7  # one bass note a beat
+    assert all(abs((t - s.t0) / 0.5 - round((t - s.t0) / 0.5)) < 0.02 for t, _ in bass)  # on the beats
+    s.close()
+    assert sink.sounding() == set()
+
+
+def test_a_reharmonised_span_is_played_by_the_rhythm_section_too():
+    for seed in range(4):
+        clock = ManualClock(0.0)
+        sink = FakeSink(clock)
+        timeline = FixedTimeline(0.0, 120.0)
+        band = Band(parse_chart("Cmaj7 | G7"), clock, sink.send, timeline, BandParts(bass=True), seed=seed)
+        band.pump(0.0)  # bars 1 and 2 are rendered ahead, only the first beat handed over
+        band.override(4.0, 8.0, parse_chart("Cmaj7 | Db7"))  # a tritone substitute over bar 2
+        for step in range(0, 161):
+            clock.set(step * 0.025)
+            band.pump(timeline.beat_at(clock.now()))
+            band.scheduler.poll()
+        bar2 = [note for t, note in sink.ons(channel=3) if 2.0 - 1e-6 <= t < 4.0]
+        assert len(bar2) == 4 and bar2[0] % 12 in {1, 5, 8, 11}, (seed, bar2)  # Db7's chord tones, not G7's root
+        band.close()
+        assert sink.sounding() == set()
+
+
+def test_tap_tempo_keeps_the_beat_and_changes_the_tempo():
+    cfg = override(config(), "controls", tap="note 40")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    rec_tempos = []
+    s.start()
+    rec[0].tempo = lambda bpm, t: rec_tempos.append(bpm)
+    taps = [(1.0 + i * 0.6, [0x90, 40, 100]) for i in range(4)]
+    play(s, clock, inq, taps, until=3.0)
+    assert abs(s.tempo - 100.0) < 0.5 and rec_tempos
+    beat = s.beat_at(clock.now())
+    assert abs(s.time_of(beat) - clock.now()) < 1e-9
+    s.close()
+
+
+def test_embrace_settings_reach_the_job_as_they_were_when_the_call_ended():
+    s, clock, inq, sink, rec = make(override(config(), "embrace", mode="off"), chart="Cmaj7")
+    s.start()
+    play(s, clock, inq, OUTSIDE_CALL, until=7.0)
+    s.close()
+    assert not [m for m, _ in rec[0].markers if "heard" in m]
+    assert replace(s.cfg.embrace, mode="off") == s.cfg.embrace
+
+
+def test_send_clock_lets_a_daw_follow_and_stops_it_at_the_end():
+    cfg = override(config(), "band", send_clock=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    s.start()
+    play(s, clock, inq, [], until=1.0)  # two beats at 120 bpm
+    s.close()
+    kinds = [m.type for _, m in sink.sent]
+    assert kinds[0] == "start" and kinds[-1] == "stop"
+    ticks = [t - s.t0 for t, m in sink.sent if m.type == "clock"]
+    assert len(ticks) == 49  # 24 a beat, the first on beat 0, the last on beat 2
+    assert all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))  # within one 10 ms step
