@@ -1,6 +1,6 @@
 """Write examples/demo_calls.mid: the scripted player of `improv demo`.
 
-Four short jazz calls over the blues in F (the demo's chart, 120 bpm), each followed by
+Five short jazz calls over the blues in F (the demo's chart, 120 bpm), each followed by
 room for the partner's answer: the call ends, a beat of silence tells the engine the call is
 over, the answer takes as many bars as the call, and the next call begins when it ends.
 Run it again after changing the calls:  python3 examples/make_demo_calls.py
@@ -32,6 +32,9 @@ CALLS = [
      (69, 6.0, 1.25, 86)],
     # one bar: a short riff with a rest, to end on the root
     [(72, 0.0, 0.25, 100), (72, 0.5, 0.25, 90), (70, 1.0, 0.5), (68, 1.5, 0.5, 80), (65, 2.0, 1.5, 84)],
+    # one bar over F7: a long, accented E natural on beat 1 (the major 7th over a dominant: a
+    # "wrong" note), to show the partner embracing it instead of correcting it
+    [(76, 0.0, 2.0, 118), (74, 2.0, 0.5, 80), (72, 2.5, 0.5), (69, 3.0, 0.75, 84)],
 ]
 
 
@@ -72,6 +75,9 @@ def build() -> mido.MidiFile:
 
 
 if __name__ == "__main__":
-    out = Path(__file__).resolve().parent / "demo_calls.mid"
-    build().save(out)
-    print(f"wrote {out} ({sum(len(c) for c in CALLS)} notes in {len(CALLS)} calls)")
+    # examples/ for people reading the repo; improv/data/ so that an installed improv finds it
+    here = Path(__file__).resolve().parent
+    mid = build()
+    for out in (here / "demo_calls.mid", here.parent / "improv" / "data" / "demo_calls.mid"):
+        mid.save(out)
+        print(f"wrote {out} ({sum(len(c) for c in CALLS)} notes in {len(CALLS)} calls)")

@@ -18,8 +18,8 @@ from improv.commands.jam import add_output_args, jam_settings, play_session, tem
 from improv.config import override
 from improv.errors import ConfigError
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
-DEMO_CALLS = EXAMPLES / "demo_calls.mid"
+# written by examples/make_demo_calls.py into examples/ and the package (for installed copies)
+DEMO_CALLS = Path(__file__).resolve().parent.parent / "data" / "demo_calls.mid"
 DEMO_TUNE = "blues-f"
 COUNT_IN_BEATS = 4.0
 
