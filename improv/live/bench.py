@@ -411,7 +411,8 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
             "through_thru": through, "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
             "alive_after": alive, "answered_after": answered, "jam_exit": rc,
             "jam_counts": dropped_from_log(log), "jam_summary": summary_line[-1] if summary_line else "",
-            "left_sounding": len(left), "left_sounding_notes": sorted(left)}
+            "left_sounding": len(left), "left_sounding_notes": sorted(left),
+            "jam_log_tail": [line for line in log.splitlines() if not line.startswith(f"{TEMPO:g} bpm")][-12:]}
 
 
 # --- synth -------------------------------------------------------------------------------
