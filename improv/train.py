@@ -2,8 +2,9 @@
 
 Every epoch each training pair is transposed to a random key (pitches and chords
 together), its answer's controls are shown or hidden at random, and pairs of similar
-length are batched together. The learning rate follows a cosine over the run's time
-budget (`max_minutes`), so a slow machine still ends its run cooled down. Validation
+length are batched together. The learning rate follows a cosine over `schedule_epochs`
+epochs, or else over the run's time budget (`max_minutes`, so a slow machine still ends
+its run cooled down). Validation
 (held-out solos, controls hidden, no augmentation) reports the answer NLL per note;
 `last.pt` (with optimizer state, for `--resume`) is written every few minutes and
 `best.pt` whenever the validation NLL improves.
@@ -38,13 +39,16 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     max_minutes: float = 55.0
+    schedule_epochs: float = 0.0
     max_epochs: int = 1000
     max_steps: int = 0
     call_weight: float = 0.5
     control_dropout: float = 0.5
+    controls_hidden: float = 0.0
     call_dropout: float = 0.05
     augment: bool = True
     eval_every_minutes: float = 3.0
+    eval_every_steps: int = 0
     checkpoint_every_minutes: float = 3.0
     seed: int = 0
     threads: int = 0
@@ -120,7 +124,7 @@ class PairData:
                 if rng.random() < tcfg.call_dropout:  # sometimes no call: answer from the chords alone
                     call = Phrase((), call.start, 0.0)
                 full = answer_controls(answer)
-                drop = tcfg.control_dropout
+                drop = 1.0 if rng.random() < tcfg.controls_hidden else tcfg.control_dropout
                 ctrl = Controls(None if rng.random() < drop else full.density,
                                 None if rng.random() < drop else full.center,
                                 None if rng.random() < drop else full.bars)
@@ -194,11 +198,16 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     log(f"model: GRU {cfg.n_layers}x{cfg.d_model}, {model.n_params():,} parameters; device {device}, "
         f"{torch.get_num_threads()} threads; budget {tcfg.max_minutes:g} min")
     budget = tcfg.max_minutes * 60.0
+    # the cosine spans `schedule_epochs` epochs when set, else the time budget
+    sched_steps = int(tcfg.schedule_epochs * math.ceil(len(pd.train) / tcfg.batch_size))
 
     def lr_at(step: int, elapsed: float) -> float:
         if step < tcfg.warmup_steps:
             return tcfg.lr * (step + 1) / tcfg.warmup_steps
-        frac = min(1.0, elapsed / budget) if budget > 0 else 0.0
+        if sched_steps:
+            frac = min(1.0, (step - tcfg.warmup_steps) / max(1, sched_steps - tcfg.warmup_steps))
+        else:
+            frac = min(1.0, elapsed / budget) if budget > 0 else 0.0
         return tcfg.min_lr + 0.5 * (tcfg.lr - tcfg.min_lr) * (1 + math.cos(math.pi * frac))
 
     def state(valid: float) -> dict:
@@ -233,8 +242,11 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
                 eta = max(0.0, budget - elapsed)
                 log(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
                     f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
-            over = (budget > 0 and elapsed >= budget) or (tcfg.max_steps and step >= tcfg.max_steps)
-            if over or now - last_eval >= tcfg.eval_every_minutes * 60:
+            over = ((budget > 0 and elapsed >= budget) or (tcfg.max_steps and step >= tcfg.max_steps)
+                    or (sched_steps and step >= sched_steps))
+            due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
+                now - last_eval >= tcfg.eval_every_minutes * 60
+            if over or due:
                 valid = evaluate(model, valid_seqs, device)
                 last_eval = time.perf_counter()
                 better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
