@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.live.bench import run_bench
 
     results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
-                        out=lambda line: print(line, flush=True))
+                        out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"\nfigures written to {args.json}")

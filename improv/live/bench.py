@@ -377,24 +377,30 @@ def channel_messages(group: list[list[int]]) -> int:
 
 
 def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
-    """`rate` msg/s for `seconds` s into a jam; every key lifted; then a call; then SIGTERM.
+    """`rate` msg/s for `seconds` s into a jam; wait for its backlog to drain; every key
+    lifted; then a call; then SIGTERM.
 
-    Reports what came back through thru (channel messages only: thru drops the rest), the
-    jam's memory, its own dropped counts, whether it answered a call afterwards, and any
-    note left sounding at the listener once it exited.
+    Reports what came back through thru (channel messages only: thru drops the rest), how
+    long the backlog took to drain, the thru notes left sounding by the flood (note-offs the
+    jam dropped), the jam's memory and its own dropped counts, whether it answered a call
+    afterwards, and any note left sounding once it exited.
     """
     with tempfile.TemporaryDirectory(prefix="improv-bench-") as tmp:
-        with JamProcess(Path(tmp), duration=seconds + 30, record=False,
+        with JamProcess(Path(tmp), duration=seconds + 60, record=False,
                         extra=["--tempo", f"{TEMPO:g}", "--responder", responder]) as jam:
             time.sleep(0.5)
             rss = [jam.rss_kb()]
             sent = flood(jam.player, rate, seconds, on_second=lambda k: rss.append(jam.rss_kb()))
+            ended = time.perf_counter()
             expected = sum(channel_messages(flood_messages(i)) for i in range(int(rate * seconds / 10)))
-            time.sleep(0.3)  # the tail drains
-            through = len(jam.arrivals(1))
-            for pitch in range(128):  # lift every key: a release lost in an xrun would hold the call open
+            jam.listener.wait_quiet(0.5, 30.0)  # the jam works through its backlog
+            quiet = [a.t for a in jam.arrivals(1)]
+            drained = (quiet[-1] - ended) if quiet and quiet[-1] > ended else 0.0
+            through = len(quiet)
+            hanging = sounding_notes(jam.arrivals(1))
+            for pitch in range(128):  # lift every key, so that the call below can end
                 jam.player.send([0x80, pitch, 0])
-            time.sleep(2.5)  # the flood's call ends and its answer starts; the call below interrupts it
+            time.sleep(2.5)  # the flood's last call ends and its answer starts; the call below interrupts it
             mark = time.perf_counter()
             call = [(0.0, [0x90, 65, 90]), (0.45, [0x80, 65, 0]), (0.5, [0x90, 69, 90]), (0.95, [0x80, 69, 0]),
                     (1.0, [0x90, 72, 90]), (1.45, [0x80, 72, 0]), (1.5, [0x90, 75, 90]), (1.9, [0x80, 75, 0])]
@@ -408,11 +414,35 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
             left = sounding_notes(jam.listener.arrivals)
     summary_line = [line for line in log.splitlines() if line.startswith("session ended")]
     return {"rate": rate, "seconds": seconds, "sent": sent, "channel_messages_sent": expected,
-            "through_thru": through, "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
+            "through_thru": through, "backlog_drained_s": drained, "hanging_after_flood": len(hanging),
+            "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
             "alive_after": alive, "answered_after": answered, "jam_exit": rc,
             "jam_counts": dropped_from_log(log), "jam_summary": summary_line[-1] if summary_line else "",
             "left_sounding": len(left), "left_sounding_notes": sorted(left),
             "jam_log_tail": [line for line in log.splitlines() if not line.startswith(f"{TEMPO:g} bpm")][-12:]}
+
+
+def bench_flood_isolated(rate: float, seconds: float, responder: str) -> dict[str, Any]:
+    """`bench_flood` in a child process, so that a crash of the measuring clients (python-
+    rtmidi's JACK threads under a flood) costs this section only and is reported."""
+    import json
+    import os
+    import subprocess
+
+    code = ("import json, sys; from improv.live.bench import bench_flood; "
+            f"print('FLOOD ' + json.dumps(bench_flood({rate!r}, {seconds!r}, {responder!r})))")
+    root = Path(__file__).resolve().parent.parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    try:
+        proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, text=True,
+                              env=env, timeout=seconds + 180)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"the flood's measuring process did not finish within {seconds + 180:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("FLOOD "):
+            return json.loads(line[6:])
+    tail = [x for x in proc.stderr.splitlines() if x.strip() and not x.startswith(("Cannot", "jack server", "JackShm"))]
+    return {"skipped": f"the flood's measuring process died (exit {proc.returncode}): {' | '.join(tail[-6:])}"}
 
 
 # --- synth -------------------------------------------------------------------------------
@@ -440,8 +470,11 @@ def _plain(value: Any) -> str:
 
 # --- the whole run ---------------------------------------------------------------------------
 def run_bench(quick: bool = False, responder: str = "markov", period: int = 64,
-              out: Callable[[str], None] = print) -> dict[str, Any]:
+              out: Callable[[str], None] = print, json_path: Path | None = None) -> dict[str, Any]:
     """Run every section (fewer samples and no flood with `quick`); print and return figures.
+
+    With `json_path`, the figures so far are rewritten there after every line printed, so
+    that they survive a run cut short.
 
     Uses the running JACK server (printing its period); when none runs and jackd exists,
     starts a private dummy-driver server with `period` frames for the run.
@@ -451,6 +484,14 @@ def run_bench(quick: bool = False, responder: str = "markov", period: int = 64,
     from improv.config import load_config
 
     cfg = load_config(None)
+    if json_path is not None:
+        import json
+
+        printer = out
+
+        def out(line: str) -> None:  # noqa: F811 - print, then save what we have
+            printer(line)
+            Path(json_path).write_text(json.dumps(results, indent=2, default=str) + "\n")
     results: dict[str, Any] = {"quick": quick, "responder": responder, "python": sys.version.split()[0],
                                "cpus": os.cpu_count(), "load_average_1min_at_start": os.getloadavg()[0]}
     out(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start (figures are only as "
@@ -567,13 +608,16 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         return
     out("\nflood: 2000 messages/s for 60 s into improv jam, then a call")
     try:
-        r = results["flood"] = bench_flood(2000.0, 60.0, responder)
+        r = results["flood"] = bench_flood_isolated(2000.0, 60.0, responder)
     except jackprobe.JamFailed as e:
         r = results["flood"] = {"skipped": f"the jam failed: {e}"}
+    if "skipped" in r:
         out(f"  skipped: {r['skipped']}")
     else:
         out(f"  sent {r['sent']} ({r['channel_messages_sent']} channel messages), {r['through_thru']} came back "
             f"through thru; the jam's own counts: {_plain(r['jam_counts'])}")
+        out(f"  its backlog drained {r['backlog_drained_s']:.2f} s after the flood ended; notes sounding at the "
+            f"listener after the flood (note-offs lost into, inside or out of the jam): {r['hanging_after_flood']}")
         out(f"  jam memory: {r['rss_kb_start'] / 1024:.1f} MiB at start, {r['rss_kb_max'] / 1024:.1f} MiB max, "
             f"{r['rss_kb_end'] / 1024:.1f} MiB at the end")
         out(f"  alive after: {r['alive_after']}; answered a call after: {r['answered_after']}; "
