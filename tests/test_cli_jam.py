@@ -60,7 +60,10 @@ def test_panic_messages_cover_every_channel_and_pitch():
 
 def test_demo_script_has_calls_separated_by_gaps():
     events = load_calls(DEMO_CALLS)
-    assert count_calls(events, gap_beats=1.0) == 4
+    assert count_calls(events, gap_beats=1.0) == 5
+    # the last call opens on a long, loud E (the major 7th over the F7 it lands on)
+    last_on = [(b, d) for b, d in events if d[0] & 0xF0 == 0x90 and d[2] > 0][-4]
+    assert last_on[1][1] == 76 and last_on[1][2] >= 110
     assert events[-1][0] * 0.5 < 35  # at 120 bpm the script stays well under 40 s
 
 
