@@ -131,6 +131,10 @@ class SynthSink:
         audio_settings_check(cfg)
         s = cfg.synth
         self.partner_channel = cfg.midi.partner_channel
+        # The rhythm section shares the two voices: comping and the click on the partner's
+        # electric piano, the bass on the player's organ (a soft organ bass line).
+        self._partner_voice_channels = frozenset(
+            ch - 1 for ch in (cfg.midi.partner_channel, cfg.band.comp_channel, cfg.band.click_channel))
         sf_path = soundfont if soundfont is not None else s.soundfont
         sf = None
         if sf_path:
@@ -189,7 +193,7 @@ class SynthSink:
         kind = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}.get(msg.type)
         if kind is None or self._closed:
             return
-        part = 1 if msg.channel + 1 == self.partner_channel else 0
+        part = 1 if msg.channel in self._partner_voice_channels else 0
         if kind == 0xB0:
             self.engine.push(part, kind, msg.control, msg.value, time.perf_counter())
         else:
