@@ -197,17 +197,33 @@ def build(cls: type, data: dict, where: str) -> Any:
     return cls(**kwargs)
 
 
+def read_toml(path: str | Path, what: str, hint: str) -> dict:
+    """A TOML file's contents.
+
+    Args:
+        path: the file.
+        what: what the file is, for messages ("config file", "tune file").
+        hint: what to do when it is missing.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not TOML (one line naming it).
+    """
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found: {hint}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {what} {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults."""
     if path is None:
         return Config()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found: pass an existing .toml file (see configs/)") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    data = read_toml(path, "config file", "pass an existing .toml file (see configs/)")
     return build(Config, data, f"{path}:")
 
 

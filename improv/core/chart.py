@@ -7,17 +7,11 @@ evenly (three chords in 4/4 take 2 + 1 + 1 beats), `%` repeats the previous bar.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from improv.core.chords import Chord, parse_chord
 from improv.errors import ChordError, ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +195,9 @@ def load_tune(path: str | Path) -> Chart:
         ConfigError: the file is missing, is not TOML, or lacks bars.
         ChordError: a chord cannot be read (names the section and bar).
     """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"tune file {path} not found: give a path to a .toml tune (see `improv tunes`)") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"tune file {path} is not valid TOML: {e}") from None
+    from improv.config import read_toml
+
+    data = read_toml(path, "tune file", "give a path to a .toml tune (see `improv tunes`)")
     return tune_from_dict(data, str(path))
 
 

@@ -249,34 +249,8 @@ class Session:
             self.stop_reason = reason
 
     def run(self, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
-        """The conductor loop, on the calling thread, until `duration` seconds have passed,
-        `until()` is true, `stop()` is called, a port vanishes or an error occurs. Always
-        ends in `close()`. Returns why it stopped."""
-        try:
-            self.start()
-            end = self.t0 + duration if duration is not None else None
-            while not self.stop_reason:
-                try:
-                    t, data = self.inq.queue.get(timeout=TICK_S)
-                    self._handle(t, data)
-                    for _ in range(256):  # drain a burst, but keep time moving under a flood
-                        t, data = self.inq.queue.get_nowait()
-                        self._handle(t, data)
-                except queue.Empty:
-                    pass
-                self.step()
-                if end is not None and self.clock.now() >= end:
-                    self.stop("duration")
-                elif until is not None and until():
-                    self.stop("done")
-        except KeyboardInterrupt:
-            self.stop("interrupted")
-        except BaseException as e:
-            self.stop(f"error: {e}")
-            raise
-        finally:
-            self.close()
-        return self.stop_reason
+        """The conductor loop (see `run_conductor`) on the calling thread. Returns why it stopped."""
+        return run_conductor(self, duration, until)
 
     def step(self) -> None:
         """One conductor round without waiting: drain the input, let time pass (conductor)."""
@@ -626,6 +600,41 @@ class Session:
                 f"{percentile(self.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(self.thru_ms, 0.99):.2f} ms; "
                 f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
                 f"late {self.scheduler.dropped})")
+
+
+def run_conductor(session: Any, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
+    """The conductor loop of a live session (the free jam, trading), on the calling thread.
+
+    Starts the session, then handles input as it arrives and lets time pass (`step()`)
+    until `duration` seconds have passed, `until()` is true, `stop()` is called (a signal,
+    a vanished port, a failed output) or an error occurs. Always ends in `close()`: every
+    note gets its note-off and the recording is written. Returns why it stopped.
+    """
+    try:
+        session.start()
+        end = session.clock.now() + duration if duration is not None else None
+        while not session.stop_reason:
+            try:
+                t, data = session.inq.queue.get(timeout=TICK_S)
+                session._handle(t, data)
+                for _ in range(256):  # drain a burst, but keep time moving under a flood
+                    t, data = session.inq.queue.get_nowait()
+                    session._handle(t, data)
+            except queue.Empty:
+                pass
+            session.step()
+            if end is not None and session.clock.now() >= end:
+                session.stop("duration")
+            elif until is not None and until():
+                session.stop("done")
+    except KeyboardInterrupt:
+        session.stop("interrupted")
+    except BaseException as e:
+        session.stop(f"error: {e}")
+        raise
+    finally:
+        session.close()
+    return session.stop_reason
 
 
 def percentile(values: Any, q: float) -> float:

@@ -34,6 +34,7 @@ from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ExternalClock, FixedTimeline
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
+from improv.live.session import install_signal_handlers, run_conductor
 
 log = logging.getLogger("improv.trade")
 LEAD_S = 0.25  # from start() to the first count-in beat
@@ -128,26 +129,14 @@ class TradeSession:
                  f"({self.chart.bars} bars) at {self.tempo:g} bpm; count-in {self.form.count_in} bar(s)")
 
     # --- the loop ----------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """Ask the session to end (any thread, signal handlers too)."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+
     def run(self, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
-        try:
-            self.start()
-            end = self.clock.now() + duration if duration is not None else None
-            while not self.stop_reason:
-                try:
-                    t, data = self.inq.queue.get(timeout=0.003)
-                    self._handle(t, data)
-                except queue.Empty:
-                    pass
-                self.step()
-                if end is not None and self.clock.now() >= end:
-                    self.stop_reason = "duration"
-                elif until is not None and until():
-                    self.stop_reason = "done"
-        except KeyboardInterrupt:
-            self.stop_reason = "interrupted"
-        finally:
-            self.close()
-        return self.stop_reason
+        """The conductor loop (`run_conductor`, shared with the free jam); returns why it stopped."""
+        return run_conductor(self, duration, until)
 
     def step(self) -> None:
         """One conductor round (conductor thread)."""
@@ -368,7 +357,11 @@ def run_trading(cfg: Config, args: argparse.Namespace) -> int:
         seed = cfg.responder.seed if cfg.responder.seed >= 0 else int(getattr(responder, "seed", 0) or 0)
         session = TradeSession(cfg, clock, inq, sinks, responder, chart, external=external,
                                recorder_factory=recorder_factory(cfg), say=say, seed=seed)
-        reason = session.run(duration=getattr(args, "duration", None))
+        restore = install_signal_handlers(session)  # Ctrl-C and SIGTERM end it cleanly
+        try:
+            reason = session.run(duration=getattr(args, "duration", None))
+        finally:
+            restore()
     finally:
         midi_in.close()
         if external is not None:
