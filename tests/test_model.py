@@ -27,9 +27,9 @@ CALL = Phrase.of([(62, 0, 0.5), (65, 0.5, 0.5), (69, 1, 0.5), (72, 1.5, 0.5), (7
 LONG_CALL = Phrase.of([(60 + i % 7, i / 3, 1 / 3) for i in range(20)], start=1.5)  # read in one torch pass
 
 
-def tiny_model(seed: int = 0) -> PhraseModel:
+def tiny_model(seed: int = 0, cfg: ModelConfig = TINY) -> PhraseModel:
     torch.manual_seed(seed)
-    m = PhraseModel(TINY)
+    m = PhraseModel(cfg)
     with torch.no_grad():  # sharper random weights: decoding exercises more of the vocab
         for p in m.parameters():
             p.normal_(0, 0.3)
@@ -63,8 +63,9 @@ def test_loss_falls_on_the_fixture():
     assert float(loss) < 0.5 * first
 
 
-def test_numpy_decoder_matches_torch():
-    m = tiny_model()
+@pytest.mark.parametrize("degrees", [False, True])
+def test_numpy_decoder_matches_torch(degrees):
+    m = tiny_model(cfg=ModelConfig(**{**TINY.to_dict(), "chord_degrees": degrees}))
     dec = NumpyDecoder(m)
     f = chord_features(parse_chord("G7"))
     steps = [(0, 98, 128, 96, 8, 48, 8, 12, 8), (1, 3, 60, 5, 2, 3, 8, 12, 8), (2, 98, 128, 96, 8, 12, 3, 5, 2)]

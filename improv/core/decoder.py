@@ -84,20 +84,32 @@ class NumpyDecoder:
         self.iv_index = np.where((rel >= 0) & (rel <= 2 * MAX_INTERVAL), rel, far)
         self.iv_index[NONE_PITCH] = far
         self.pc_index = np.arange(128) % 12
-        self._chords: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.degrees = m.cfg.chord_degrees
+        if self.degrees:
+            self.e_deg = _np(m.e_deg.weight) @ w_ih0.T
+            self.deg_w, self.deg_b = _np(m.o_deg.weight), _np(m.o_deg.bias)
+        self._chords: dict[tuple, tuple] = {}
 
-    def chord(self, feats: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(layer-0 gate input, g1 term, pitch-class blocks (3, 128)) for a chord, cached."""
+    def chord(self, feats: tuple[float, ...]) -> tuple:
+        """(layer-0 gate input, g1 term, pitch-class blocks (3, 128), root or -1, degree per pitch) for a
+        chord, cached."""
         c = self._chords.get(feats)
         if c is None:
             f = np.asarray(feats, dtype=np.float32)
             blocks = f[:36].reshape(3, 12)[:, self.pc_index]
-            c = self._chords[feats] = (self.chord_w @ f + self.chord_b, self.t_chord_w @ f + self.t_chord_b, blocks)
+            root = int(np.argmax(f[:12])) if f[:12].sum() > 0 else -1
+            deg = (self.pc_index - root) % 12 if root >= 0 else None
+            c = self._chords[feats] = (self.chord_w @ f + self.chord_b, self.t_chord_w @ f + self.t_chord_b, blocks,
+                                       root, deg)
         return c
 
     def step(self, ints, feats: tuple[float, ...], h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed one step (9 ints + chord features) -> (GRU output, new state per layer)."""
-        gi = self.table[self.offsets + np.asarray(ints)].sum(0) + self.chord(feats)[0]
+        c = self.chord(feats)
+        gi = self.table[self.offsets + np.asarray(ints)].sum(0) + c[0]
+        if self.degrees:
+            p = ints[2]
+            gi = gi + self.e_deg[(p - c[3]) % 12 if c[3] >= 0 and p < NONE_PITCH else 12]
         d = self.d
         new = []
         x = None
@@ -122,7 +134,11 @@ class NumpyDecoder:
     def pitch_logits(self, g1: np.ndarray, prev_pitch: int, feats: tuple[float, ...]) -> np.ndarray:
         pitch, iv = self.o_pitch(g1)
         w = self.pcw_w @ g1 + self.pcw_b
-        return pitch + iv[self.iv_index[prev_pitch]] + w @ self.chord(feats)[2]
+        c = self.chord(feats)
+        logits = pitch + iv[self.iv_index[prev_pitch]] + w @ c[2]
+        if self.degrees and c[4] is not None:
+            logits = logits + (self.deg_w @ g1 + self.deg_b)[c[4]]
+        return logits
 
     def dur_logits(self, g2: np.ndarray) -> np.ndarray:
         return self.o_dur(g2)[0]

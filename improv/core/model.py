@@ -42,6 +42,8 @@ class ModelConfig:
         dropout: dropout in training.
         max_call: the call's most recent notes the model reads.
         max_answer: the most answer notes the model writes.
+        chord_degrees: also read and predict pitches as degrees above the chord root
+            (an input embedding and a 12-way pitch bias); off in older checkpoints.
     """
 
     d_model: int = 256
@@ -50,6 +52,7 @@ class ModelConfig:
     dropout: float = 0.1
     max_call: int = 64
     max_answer: int = 64
+    chord_degrees: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +104,9 @@ class PhraseModel(nn.Module):
         self.o_pitch = Head(d, hh, 128)
         self.o_interval = Head(d, hh, 2 * MAX_INTERVAL + 2)
         self.o_pcw = nn.Linear(d, 3)
+        if cfg.chord_degrees:
+            self.e_deg = nn.Embedding(13, d)  # pitch above the chord root, 12 = none / no chord
+            self.o_deg = nn.Linear(d, 12)
         self.t_pitch = nn.Embedding(128, d)
         self.o_dur = Head(d, hh, N_DUR)
         self.t_dur = nn.Embedding(N_DUR, d)
@@ -116,8 +122,12 @@ class PhraseModel(nn.Module):
     def embed(self, ints: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
         """ints (..., 9): kind shift pitch dur vel pos dens center bars; chords (..., 37) -> (..., d)."""
         k, s, p, du, v, pos, de, ce, ba = ints.unbind(-1)
-        return (self.e_kind(k) + self.e_shift(s) + self.e_pitch(p) + self.e_dur(du) + self.e_vel(v)
-                + self.e_pos(pos) + self.e_dens(de) + self.e_center(ce) + self.e_bars(ba) + self.chord_in(chords))
+        x = (self.e_kind(k) + self.e_shift(s) + self.e_pitch(p) + self.e_dur(du) + self.e_vel(v)
+             + self.e_pos(pos) + self.e_dens(de) + self.e_center(ce) + self.e_bars(ba) + self.chord_in(chords))
+        if self.cfg.chord_degrees:
+            root, has = chords[..., :12].argmax(-1), chords[..., :12].sum(-1) > 0
+            x = x + self.e_deg(torch.where(has & (p < NONE_PITCH), (p - root) % 12, torch.full_like(p, 12)))
+        return x
 
     def g1(self, h: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
         return h + self.t_shift(shift) + self.t_pos(pos) + self.t_chord(chords)
@@ -132,7 +142,12 @@ class PhraseModel(nn.Module):
                           torch.full_like(rel, far))
         logits = logits + torch.gather(iv, -1, idx.expand(*iv.shape[:-1], 128))
         blocks = chords[..., :36].unflatten(-1, (3, 12))[..., self.pc_index]  # (..., 3, 128)
-        return logits + (self.o_pcw(g1).unsqueeze(-1) * blocks).sum(-2)
+        logits = logits + (self.o_pcw(g1).unsqueeze(-1) * blocks).sum(-2)
+        if self.cfg.chord_degrees:  # a bias per degree above the chord's root (none without a chord)
+            root, has = chords[..., :12].argmax(-1, keepdim=True), chords[..., :12].sum(-1, keepdim=True)
+            deg = (self.pc_index - root) % 12
+            logits = logits + torch.gather(self.o_deg(g1), -1, deg) * has
+        return logits
 
     # ------------------------------------------------------------ training
 
