@@ -117,6 +117,12 @@ def test_register_and_length_respected(responder):
         assert len(notes) <= TINY.max_answer
 
 
+def test_density_setting_changes_the_number_of_notes(responder):
+    def notes(d):
+        return sum(len(responder.answer(CALL, CHART, settings(seed=s, length=16.0, density=d))) for s in range(8))
+    assert notes(0.5) < notes(1.5) < notes(4.0)
+
+
 def test_constraints(responder):
     opening = (Note(0.0, 61, 0.5, 94), Note(0.5, 63, 0.5, 81))
     s = settings(constraints=Constraints(opening=opening))

@@ -27,12 +27,13 @@ from improv.core.model_input import (
 from improv.core.notes import Note, Phrase
 from improv.core.responder import AnswerSettings, fit_answer
 from improv.core.tokens import (
-    BAR_TICKS, MAX_DUR_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteEvent, fold_pitch, phrase_to_events,
+    BAR_TICKS, MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteEvent, fold_pitch, phrase_to_events,
     to_ticks,
 )
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "improv-phrase-v1.pt"
 PREFILL_NUMPY_STEPS = 12  # shorter contexts are read step by step (cheaper than one torch call)
+DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 
 
@@ -49,6 +50,20 @@ def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.
         return int(order[min(j, k - 1)])
     c = np.cumsum(p)
     return int(min(len(c) - 1, np.searchsorted(c, rng.random() * c[-1], side="right")))
+
+
+def density_bias(density: float | None) -> np.ndarray | None:
+    """Shift-logit bias (nats) toward gaps of 1 / density beats, or None for no wish.
+
+    The density control is also a model input, but a learned control alone is soft;
+    this prior makes `density` audible (a musician asking for busier lines gets them).
+    """
+    if density is None or not density > 0 or not math.isfinite(density):
+        return None
+    ioi = min(float(MAX_SHIFT_TICKS), max(1.0, TICKS_PER_BEAT / density))
+    bias = np.zeros(N_SHIFT + 1, dtype=np.float32)
+    bias[:N_SHIFT] = -DENSITY_STRENGTH * np.abs(np.log((np.arange(N_SHIFT) + 1.0) / (ioi + 1.0)))
+    return bias
 
 
 def _split(step: tuple) -> tuple[tuple, tuple[float, ...]]:
@@ -119,6 +134,7 @@ class ModelResponder:
             call = Phrase((), call.start, call.length)  # answer from the chords alone
         steps = call_steps(call, harmony, cfg.max_call)
         pitch_bias = self._pitch_bias(settings, low, high)
+        shift_bias = density_bias(settings.density)
         opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
@@ -131,7 +147,7 @@ class ModelResponder:
                 ev = forced[i]
             else:
                 ev = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin, pitch_bias,
-                                       settings, rng)
+                                       settings, rng, shift_bias)
                 if ev is None:
                     return
             onset += ev.shift
@@ -180,13 +196,17 @@ class ModelResponder:
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_bias: np.ndarray, settings: AnswerSettings,
-                     rng: np.random.Generator) -> NoteEvent | None:
+                     rng: np.random.Generator, shift_bias: np.ndarray | None = None) -> NoteEvent | None:
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out)
         room = length_ticks - 1 - onset  # the largest shift that still starts inside the answer
         if room < 0:
             return None
+        if shift_bias is not None and i > 0:
+            logits = logits + shift_bias
+            if i < settings.density * settings.length * 0.8:  # type: ignore[operator]
+                logits[END_SHIFT] -= DENSITY_STRENGTH  # not done yet: keep playing
         logits[max(0, room + 1):N_SHIFT] = -np.inf
         if i == 0:
             logits[END_SHIFT] = -np.inf  # an answer has at least one note
