@@ -20,6 +20,7 @@ import mido
 import pytest
 
 from improv.live.jackprobe import Arrival, sounding_notes
+from improv.live.session import ANSWER_LEAD_S
 from jackutil import Jam, note_events, require_jam, wired
 
 pytestmark = pytest.mark.jack
@@ -148,11 +149,17 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path):
     tol = tolerance_s(period_ms, rec["tick_s"])
     last_off_sent = max(t for t, d in sent if d[0] == 0x80)
     ended_beat = (last_off_sent + period_ms / 2000.0 - t0) / SPB
-    expected = math.ceil(ended_beat + GAP)
-    assert 0.15 < expected - (ended_beat + GAP) < 0.85, "the call's end was meant to land mid-beat"
+    # The call was placed so that its end + the gap lands mid-beat; should a loaded machine have
+    # shifted it near a boundary, either neighbouring beat is accepted (the engine also keeps
+    # ANSWER_LEAD_S for the responder before the first note).
+    noticed = ended_beat + GAP + ANSWER_LEAD_S / SPB
+    candidates = {math.ceil(noticed - tol / SPB), math.ceil(noticed + tol / SPB)}
     # ... where the session says the answer starts (a marker in the file) ...
     answer_marks = [t for t, text in rec["markers"] if text.startswith("answer 1")]
-    assert answer_marks and abs(answer_marks[0] - expected * SPB) <= rec["tick_s"], (answer_marks, expected)
+    assert answer_marks, rec["markers"]
+    expected = round(answer_marks[0] / SPB)
+    assert expected in candidates and abs(answer_marks[0] - expected * SPB) <= rec["tick_s"], (
+        f"answer marked at {answer_marks[0] / SPB:.3f} beats; the call's end + gap was at {ended_beat + GAP:.3f}")
     # ... and where its first note arrives, seen from outside: on the session's grid (a 12th
     # of a beat), in the answer's first beat (a responder may open with a short rest).
     first = partner_ons[0].t - t0
