@@ -13,7 +13,8 @@ from typing import Sequence
 
 import pytest
 
-from improv.live.jackprobe import JamFailed, JamProcess, jack_unavailable, unique
+from improv.live.jackprobe import jack_unavailable, unique
+from improv.live.jamprocess import JamFailed, JamProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 # The player spins before each note while the listener's callback waits for the GIL on a

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import random
 
 import pytest
 
 from improv.cli import main
 from improv.config import Config
-from improv.live.bench import bench_timing, flood_messages, pair_latency, random_call, summary
+from improv.live.bench_jack import flood_messages, pair_latency
+from improv.live.bench_parts import bench_timing, random_call, summary
 from improv.live.jackprobe import Arrival, sounding_notes
-import random
 
 
 def test_summary_uses_nearest_rank_p99():

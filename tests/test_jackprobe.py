@@ -7,7 +7,8 @@ import time
 import pytest
 
 from improv.errors import PortError
-from improv.live.jackprobe import Arrival, JamFailed, JamProcess, Listener, Patchbay, Player, sounding_notes
+from improv.live.jackprobe import Arrival, Listener, Patchbay, Player, sounding_notes
+from improv.live.jamprocess import JamFailed, JamProcess
 from jackutil import note_events, require_jack, unique
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from improv.config import Config, override
 from improv.core.markov import MarkovResponder
-from improv.live.bench import flood, flood_messages
+from improv.live.bench_jack import flood, flood_messages
 from improv.live.clock import ManualClock
 from improv.live.jackprobe import Arrival, Patchbay, sounding_notes, unique
 from improv.live.ports import InputQueue
