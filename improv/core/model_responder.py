@@ -39,17 +39,18 @@ DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drum
 
 def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
     """One index from logits (-inf = forbidden) with temperature and nucleus (top-p) sampling."""
-    if not temperature > 1e-6 or not top_p > 0.0 or not np.isfinite(logits.max()):
-        return int(np.argmax(logits))  # greedy (also for nonsense settings)
-    p = np.exp((logits - logits.max()) * (1.0 / temperature))
-    if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        c = np.cumsum(p[order])
-        k = min(len(c), int(np.searchsorted(c, top_p * c[-1])) + 1)  # the smallest set holding top_p
-        j = int(np.searchsorted(c[:k], rng.random() * c[k - 1], side="right"))
+    mx = logits.max()
+    if not (temperature > 1e-6 and top_p > 0.0 and mx > -np.inf):
+        return int(logits.argmax())  # greedy (also for nonsense settings)
+    p = np.exp((logits - mx) * (1.0 / temperature))
+    if top_p < 1.0:  # (ndarray methods, not np.* wrappers: this runs four times a note)
+        order = (-p).argsort(kind="stable")
+        c = p[order].cumsum()
+        k = min(len(c), int(c.searchsorted(top_p * c[-1])) + 1)  # the smallest set holding top_p
+        j = int(c[:k].searchsorted(rng.random() * c[k - 1], side="right"))
         return int(order[min(j, k - 1)])
-    c = np.cumsum(p)
-    return int(min(len(c) - 1, np.searchsorted(c, rng.random() * c[-1], side="right")))
+    c = p.cumsum()
+    return int(min(len(c) - 1, c.searchsorted(rng.random() * c[-1], side="right")))
 
 
 def density_bias(density: float | None) -> np.ndarray | None:
@@ -143,13 +144,15 @@ class ModelResponder:
         out, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
         onset = 0  # ticks from the origin
         for i in range(cfg.max_answer):
+            feats = None
             if i < len(forced):
                 ev = forced[i]
             else:
-                ev = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin, pitch_bias,
-                                       settings, rng, shift_bias)
-                if ev is None:
+                got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin, pitch_bias,
+                                        settings, rng, shift_bias)
+                if got is None:
                     return
+                ev, feats = got
             onset += ev.shift
             last_pitch = ev.pitch
             start = onset / TICKS_PER_BEAT
@@ -160,7 +163,7 @@ class ModelResponder:
             yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
-            out, h = dec.step(step, chord_at(harmony, tick), h)
+            out, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
 
     def prime(self, call: Phrase, harmony: Chart | None) -> None:
         """Read a call ahead of its end (e.g. after each note the player plays).
@@ -196,7 +199,9 @@ class ModelResponder:
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_bias: np.ndarray, settings: AnswerSettings,
-                     rng: np.random.Generator, shift_bias: np.ndarray | None = None) -> NoteEvent | None:
+                     rng: np.random.Generator, shift_bias: np.ndarray | None = None,
+                     ) -> tuple[NoteEvent, tuple[float, ...]] | None:
+        """The next note and the chord features under it, or None at the end of the answer."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out)
@@ -220,7 +225,7 @@ class ModelResponder:
         g2 = g1 + dec.t_pitch[pitch]
         dur = sample(dec.dur_logits(g2), T, P, rng) + 1
         vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
-        return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel)
+        return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
 
     @staticmethod
     def _pitch_bias(settings: AnswerSettings, low: int, high: int) -> np.ndarray:
