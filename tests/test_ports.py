@@ -260,3 +260,25 @@ def test_closing_a_jack_output_delivers_its_note_offs():
         assert [0xB1, 123, 0] in got
     finally:
         probe.delete()
+
+
+def test_a_flood_never_drops_a_release_and_order_is_kept():
+    clock = ManualClock(1.0)
+    q = ports.InputQueue(clock, maxsize=4)
+    for i in range(10):  # a flood: keys down, more than the queue holds
+        clock.advance(0.001)
+        q.push([0x90, 60 + i, 100])
+    clock.advance(0.001)
+    q.push([0x80, 60, 0])  # the queue is full: the release must still get through
+    q.push([0xB0, 64, 0])
+    q.push([0xB0, 1, 5])  # not a release: dropped and counted
+    assert q.dropped == 7
+    got = []
+    while True:
+        try:
+            got.append(q.get_nowait())
+        except queue.Empty:
+            break
+    assert [d for _, d in got] == [[0x90, 60, 100], [0x90, 61, 100], [0x90, 62, 100], [0x90, 63, 100],
+                                   [0x80, 60, 0], [0xB0, 64, 0]]
+    assert [t for t, _ in got] == sorted(t for t, _ in got)

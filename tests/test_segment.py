@@ -147,3 +147,12 @@ def test_whole_bars():
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError):
         SegmentSettings(answer_on="later")
+
+
+def test_the_players_all_notes_off_releases_every_key():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    seg.note_on(60, 0.0)
+    seg.note_on(64, 0.5)
+    assert seg.control(123, 0, 1.0) is None
+    call = seg.tick(2.0)  # a beat after the all-notes-off: the call is over
+    assert call is not None and [(n.pitch, n.duration) for n in call.phrase.notes] == [(60, 1.0), (64, 0.5)]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from improv.core.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
+ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC = 120, 123
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,13 @@ class Segmenter:
                     self.silence_since = None
                 elif not self.held:
                     self.silence_since = beat
+        if cc in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC):  # the player's panic: every key counts as up
+            for pitch in list(self.held):
+                self.held.pop(pitch)
+                if pitch in self._open:
+                    self._close(pitch, beat)
+            if not self._is_held():
+                self.silence_since = beat
         if cc == self.s.end_cc and value >= 64 and self._start is not None:
             return self._cut(beat, beat, "cc") or done
         return done

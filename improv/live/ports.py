@@ -13,6 +13,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,18 +102,35 @@ def is_hardware(name: str, api: str) -> bool:
     return CLIENT_NAME not in name.lower() and "through" not in name.lower()
 
 
+def is_release(data: list[int]) -> bool:
+    """True for a message that ends sound: note-off, note-on at velocity 0, sustain pedal
+    up, all-notes-off / all-sound-off."""
+    if len(data) < 3:
+        return False
+    kind = data[0] & 0xF0
+    return (kind == 0x80 or (kind == 0x90 and data[2] == 0)
+            or (kind == 0xB0 and (data[1] in (120, 123) or (data[1] == 64 and data[2] < 64))))
+
+
 @dataclass
 class InputQueue:
     """The bounded hand-off from a port callback (or the demo's scripted player) to the
-    conductor. Items are (arrival time in seconds, raw message bytes)."""
+    conductor. Items are (arrival time in seconds, raw message bytes).
+
+    Under a flood the queue fills and messages are dropped (counted), except releases:
+    a dropped note-off would leave a note hanging, so they wait in a side queue and
+    `get` hands out both in arrival order.
+    """
 
     clock: Clock
     maxsize: int = QUEUE_SIZE
     dropped: int = 0
     queue: "queue.Queue[tuple[float, list[int]]]" = field(init=False)
+    releases: "deque[tuple[float, list[int]]]" = field(init=False)
 
     def __post_init__(self) -> None:
         self.queue = queue.Queue(self.maxsize)
+        self.releases = deque(maxlen=self.maxsize)
 
     def push(self, data: list[int]) -> None:
         """Stamp and enqueue (any thread, never blocks); counts a drop when full."""
@@ -120,7 +138,30 @@ class InputQueue:
         try:
             self.queue.put_nowait((t, data))
         except queue.Full:
-            self.dropped += 1
+            if is_release(data):
+                self.releases.append((t, data))
+            else:
+                self.dropped += 1
+
+    def get(self, timeout: float | None = None) -> tuple[float, list[int]]:
+        """The next message in arrival order (one consumer: the conductor thread).
+
+        Raises:
+            queue.Empty: nothing arrived within `timeout` seconds (None: don't wait).
+        """
+        if self.releases:
+            try:
+                head = self.queue.queue[0]  # peek: only this thread takes items out
+            except IndexError:
+                return self.releases.popleft()
+            return self.queue.get_nowait() if head[0] <= self.releases[0][0] else self.releases.popleft()
+        if timeout is None:
+            return self.queue.get_nowait()
+        return self.queue.get(timeout=timeout)
+
+    def get_nowait(self) -> tuple[float, list[int]]:
+        """`get` without waiting (raises queue.Empty)."""
+        return self.get(None)
 
 
 class MidiInput:

@@ -257,7 +257,7 @@ class Session:
         if not self.threaded:
             while True:
                 try:
-                    t, data = self.inq.queue.get_nowait()
+                    t, data = self.inq.get_nowait()
                 except queue.Empty:
                     break
                 self._handle(t, data)
@@ -615,10 +615,10 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
         end = session.clock.now() + duration if duration is not None else None
         while not session.stop_reason:
             try:
-                t, data = session.inq.queue.get(timeout=TICK_S)
+                t, data = session.inq.get(timeout=TICK_S)
                 session._handle(t, data)
                 for _ in range(256):  # drain a burst, but keep time moving under a flood
-                    t, data = session.inq.queue.get_nowait()
+                    t, data = session.inq.get_nowait()
                     session._handle(t, data)
             except queue.Empty:
                 pass

@@ -143,7 +143,7 @@ class TradeSession:
         if not self.threaded:
             while True:
                 try:
-                    t, data = self.inq.queue.get_nowait()
+                    t, data = self.inq.get_nowait()
                 except queue.Empty:
                     break
                 self._handle(t, data)
