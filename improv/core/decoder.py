@@ -118,10 +118,10 @@ class NumpyDecoder:
                 gi = w_ih @ x + b_ih
             hp = h[li]
             gh = w_hh @ hp + b_hh
-            r = _sigmoid(gi[:d] + gh[:d])
-            z = _sigmoid(gi[d:2 * d] + gh[d:2 * d])
-            n = np.tanh(gi[2 * d:] + r * gh[2 * d:])
-            x = (1.0 - z) * n + z * hp
+            rz = _sigmoid(gi[:2 * d] + gh[:2 * d])  # reset and update gates together
+            z = rz[d:]
+            n = np.tanh(gi[2 * d:] + rz[:d] * gh[2 * d:])
+            x = n + z * (hp - n)  # (1 - z) * n + z * h
             new.append(x)
         return x, new
 
