@@ -58,7 +58,7 @@ class PhraseSettings:
 
 @dataclass(frozen=True)
 class ResponderSettings:
-    name: str = "markov"  # "markov" (session-learning) or "model" (learned phrase model)
+    name: str = "model"  # "model" (learned from jazz solos) or "markov" (learns the player's phrases live)
     seed: int = -1  # -1 = a fresh seed per session
     temperature: float = 1.0
     top_p: float = 0.95

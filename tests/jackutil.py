@@ -60,6 +60,8 @@ class Jam(JamProcess):
 
     def __init__(self, tmp: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
                  start_timeout: float = 30.0, in_port: str = "") -> None:
+        # These tests are about the live path: the quick, torch-free Markov partner answers.
+        extra = list(extra) if "--responder" in extra else ["--responder", "markov", *extra]
         super().__init__(tmp, duration, extra, record, start_timeout, in_port)
 
     def __enter__(self) -> "Jam":

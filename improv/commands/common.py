@@ -31,7 +31,7 @@ def add_harmony_args(p: argparse.ArgumentParser) -> None:
 
 def add_responder_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("partner")
-    g.add_argument("--responder", choices=("markov", "model"), help="who answers (default markov)")
+    g.add_argument("--responder", choices=("markov", "model"), help="who answers: model (learned from jazz solos, the default) or markov (learns your phrases as you play)")
     g.add_argument("--seed", type=int, help="random seed, for answers you can reproduce")
     g.add_argument("--temperature", type=float, help="higher is wilder (default 1.0)")
     g.add_argument("--bars", type=int, dest="answer_bars", metavar="N",
