@@ -162,7 +162,8 @@ def test_score_is_the_answer_nll(responder):
     # scoring = teacher-forced decoding: the NLL of the first note equals -log p from the decoder
     m = responder.model
     steps, complete = pair_steps(CALL, ans, CHART, Controls(), 32, 32)
-    nll = m(*collate([(steps, complete)], call_weight=0.0))["nll"][0]
+    with torch.no_grad():
+        nll = m(*collate([(steps, complete)], call_weight=0.0))["nll"][0]
     assert abs(float(nll[len(steps) - 3:len(steps) - 1].sum()) - total) < 1e-4
 
 
