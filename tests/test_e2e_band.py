@@ -30,6 +30,26 @@ class Roots:
                             for i in range(int(settings.length))), settings.start, settings.length)
 
 
+def beat_grid(sent, ticks):
+    """When each song beat reached the listener: tick 24k of the clock source's ticks.
+
+    Each tick that arrived is matched to the sent tick nearest in time (ticks are 18 ms
+    or more apart, transport takes a period or two); a beat tick lost on the way is put at
+    its send time plus the median transport time. None if over 5 % of the ticks are lost.
+    """
+    sent_t = [t for t, d in sent if d[0] == 0xF8]
+    if not sent_t or len(ticks) < 0.95 * len(sent_t):
+        return None
+    arrived, j = {}, 0
+    for t in ticks:
+        while j + 1 < len(sent_t) and abs(sent_t[j + 1] - t) < abs(sent_t[j] - t):
+            j += 1
+        arrived[j] = t
+    delays = sorted(t - sent_t[i] for i, t in arrived.items())
+    delay = delays[len(delays) // 2]
+    return [arrived.get(k, sent_t[k] + delay) for k in range(0, len(sent_t), 24)]
+
+
 @pytest.fixture
 def jack():
     why = jack_unavailable()
@@ -83,11 +103,9 @@ def test_external_clock_grid_tempo_change_and_stop(jack):
         ext.close()
         src.close()
     arrivals = listen.arrivals
-    ticks = [a.t for a in arrivals if a.data[0] == 0xF8]
-    beat_times = ticks[::24]  # song beat k arrives with tick 24k
-    sent = sum(1 for _, d in src.sent if d[0] == 0xF8)
-    if len(ticks) != sent:  # the reference grid itself is broken: nothing can be measured against it
-        pytest.skip(f"JACK lost {sent - len(ticks)} of {sent} clock ticks on the way to the listener "
+    beat_times = beat_grid(src.sent, [a.t for a in arrivals if a.data[0] == 0xF8])
+    if beat_times is None:  # the reference grid itself is broken: nothing can be measured against it
+        pytest.skip("JACK lost more than 5 % of the clock ticks on the way to the listener "
                     "(server overloaded); the beat grid cannot be measured")
     stop_t = next(a.t for a in arrivals if a.data[0] == 0xFC)
     errors, partner, bass = [], [], 0
