@@ -61,7 +61,7 @@ class ResponderSettings:
     name: str = "model"  # "model" (learned from jazz solos) or "markov" (learns the player's phrases live)
     seed: int = -1  # -1 = a fresh seed per session
     temperature: float = 1.0
-    top_p: float = 0.95
+    top_p: float = 1.0
     low: int = 48  # lowest MIDI note the partner plays
     high: int = 84  # highest MIDI note the partner plays
     markov_order: int = 3  # longest context the Markov responder matches

@@ -60,7 +60,7 @@ class EvalOptions:
     limit: int | None = None
     seed: int = 0
     temperature: float = 1.0
-    top_p: float = 0.95
+    top_p: float = 1.0
     generate: bool = True
 
 

@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="which solos: the validation split (default when DATA is the training archive) or all")
     p.add_argument("--seed", type=int, default=0, help="base seed of the generated answers (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0, as the jam samples)")
     p.add_argument("--no-generate", action="store_true", help="only the NLLs, no generated answers")
     p.add_argument("--train-data", metavar="PATH",
                    help="the baseline's training archive (default ../shared/data/wjazzd-solos.tar.gz)")
