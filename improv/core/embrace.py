@@ -164,7 +164,10 @@ def plan_answer(
     strategy = rng.choices(options, [STRATEGY_WEIGHT.get(o, 1.0) for o in options])[0]
     handled, plan_chart, favour = _STRATEGY[strategy](ctx)
     favour |= _first_bar_chord_tones(plan_chart, answer_start, answer_length)
-    constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength)
+    # The note is welcome over the answer's first bar, where the strategy made it fit;
+    # favoured over every later chord it would clash.
+    constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength,
+                              favour_until=float(plan_chart.beats_per_bar))
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
 
 

@@ -238,11 +238,14 @@ class _Generator:
         self.top_p = min(1.0, max(0.0, float(s.top_p))) if math.isfinite(s.top_p) else 1.0
         c = s.constraints
         strength = min(1.0, max(0.0, float(c.strength)))
-        self.pc_weight = [1.0] * 12
-        for pc in c.favour_pcs:
-            self.pc_weight[int(pc) % 12] *= 1.0 + 19.0 * strength
+        self.pc_weight = [1.0] * 12  # avoid: everywhere
         for pc in c.avoid_pcs:
             self.pc_weight[int(pc) % 12] *= 1.0 - strength
+        self.pc_weight_favour = list(self.pc_weight)  # favour: before favour_until only
+        for pc in c.favour_pcs:
+            self.pc_weight_favour[int(pc) % 12] *= 1.0 + 19.0 * strength
+        until = float(c.favour_until)
+        self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
         self.opening = sorted(c.opening, key=lambda n: (n.start, -n.pitch))
         self.call_events = melody(call) if call is not None else []
         self.call_syms = symbols(self.call_events)
@@ -308,7 +311,8 @@ class _Generator:
             if tick >= self.length_ticks - 2 * TICKS - 1:  # the phrase lands: on a chord tone
                 w = [x * (3.0 if pc in tones else 0.3) for pc, x in enumerate(w)]
             got = (w, inside)
-        got = ([x * c for x, c in zip(got[0], self.pc_weight)], got[1])
+        weights = self.pc_weight_favour if tick < self.favour_until_ticks else self.pc_weight
+        got = ([x * c for x, c in zip(got[0], weights)], got[1])
         self._fit_cache[tick] = got
         return got
 

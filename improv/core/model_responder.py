@@ -135,6 +135,9 @@ class ModelResponder:
             call = Phrase((), call.start, call.length)  # answer from the chords alone
         steps = call_steps(call, harmony, cfg.max_call)
         pitch_bias = self._pitch_bias(settings, low, high)
+        plain_bias = self._pitch_bias(settings, low, high, favour=False)  # after favour_until
+        until = settings.constraints.favour_until
+        favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
         shift_bias = density_bias(settings.density)
         opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
@@ -148,8 +151,8 @@ class ModelResponder:
             if i < len(forced):
                 ev = forced[i]
             else:
-                got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin, pitch_bias,
-                                        settings, rng, shift_bias)
+                got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
+                                        (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias)
                 if got is None:
                     return
                 ev, feats = got
@@ -198,7 +201,8 @@ class ModelResponder:
         return out, h  # type: ignore[return-value]
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
-                     harmony: Chart | None, origin: int, pitch_bias: np.ndarray, settings: AnswerSettings,
+                     harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
+                     settings: AnswerSettings,
                      rng: np.random.Generator, shift_bias: np.ndarray | None = None,
                      ) -> tuple[NoteEvent, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer."""
@@ -219,6 +223,8 @@ class ModelResponder:
         if shift == END_SHIFT:
             return None
         tick = origin + onset + shift
+        favour_bias, plain_bias, favour_ticks = pitch_biases
+        pitch_bias = favour_bias if onset + shift < favour_ticks else plain_bias
         feats = chord_at(harmony, tick)
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
         pitch = sample(dec.pitch_logits(g1, last_pitch, feats) + pitch_bias, T, P, rng)
@@ -228,14 +234,14 @@ class ModelResponder:
         return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
 
     @staticmethod
-    def _pitch_bias(settings: AnswerSettings, low: int, high: int) -> np.ndarray:
-        """Register mask plus the favour / avoid biases (nats), per MIDI pitch."""
+    def _pitch_bias(settings: AnswerSettings, low: int, high: int, favour: bool = True) -> np.ndarray:
+        """Register mask plus the favour (if `favour`) and avoid biases (nats), per MIDI pitch."""
         bias = np.full(128, -np.inf)
         bias[low:high + 1] = 0.0
         c = settings.constraints
         s = min(1.0, max(0.0, float(c.strength)))
         pcs = np.arange(128) % 12
-        if c.favour_pcs and s > 0:
+        if favour and c.favour_pcs and s > 0:
             bias[np.isin(pcs, list(c.favour_pcs))] += 4.0 * s
         if c.avoid_pcs and s > 0:
             avoid = np.isin(pcs, list(c.avoid_pcs))

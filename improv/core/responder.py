@@ -6,6 +6,7 @@ shape, so the live engine, `improv respond` and the benchmarks treat them alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -26,12 +27,16 @@ class Constraints:
         favour_pcs: pitch classes to prefer while sampling (e.g. an embraced outside note).
         avoid_pcs: pitch classes to avoid (guide mode steers away from the outside note).
         strength: how strongly favour/avoid weigh, 0 (ignore) .. 1 (hard).
+        favour_until: favour applies to notes starting before this many beats into the
+            answer (inf: the whole answer); avoid applies everywhere. An embraced note is
+            welcome where it was made to fit, not over every later chord.
     """
 
     opening: tuple[Note, ...] = ()
     favour_pcs: frozenset[int] = frozenset()
     avoid_pcs: frozenset[int] = frozenset()
     strength: float = 0.5
+    favour_until: float = math.inf
 
 
 @dataclass(frozen=True)
