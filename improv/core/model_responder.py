@@ -12,6 +12,7 @@ hard mask, and no onset may fall at or after the answer's length.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -31,7 +32,20 @@ from improv.core.tokens import (
     to_ticks,
 )
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "improv-phrase-v1.pt"
+CHECKPOINT_NAME = "improv-phrase-v1.pt"
+
+
+def default_checkpoint() -> Path:
+    """The shipped checkpoint: models/ of a source checkout (or an editable install), else
+    <prefix>/share/improv/models of a regular install (see pyproject's data-files)."""
+    here = Path(__file__).resolve().parents[2] / "models" / CHECKPOINT_NAME
+    if here.exists():
+        return here
+    installed = Path(sys.prefix) / "share" / "improv" / "models" / CHECKPOINT_NAME
+    return installed if installed.exists() else here
+
+
+DEFAULT_CHECKPOINT = default_checkpoint()
 PREFILL_NUMPY_STEPS = 12  # shorter contexts are read step by step (cheaper than one torch call)
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
