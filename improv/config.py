@@ -185,7 +185,7 @@ def build(cls: type, data: dict, where: str) -> Any:
         if key not in names:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
         typ = hints[key]
-        sub = f"{where}.{key}" if where else key
+        sub = f"{where} {key}" if where.endswith(":") else (f"{where}.{key}" if where else key)
         if dataclasses.is_dataclass(typ):
             kwargs[key] = build(typ, value, sub)
         else:

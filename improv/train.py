@@ -22,10 +22,6 @@ from pathlib import Path
 
 from improv.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -61,21 +57,12 @@ def load_train_config(path: str | Path | None):
 
     if path is None:
         return ModelConfig(), TrainConfig()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"training config {path} not found (see configs/train/)") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"training config {path} is not valid TOML: {e}") from None
+    from improv.config import build, read_toml
+
+    data = read_toml(path, "training config", "see configs/train/")
     out = []
     for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
-        table = data.pop(section, {})
-        names = {f.name: f.type for f in fields(cls)}
-        for k in table:
-            if k not in names:
-                raise ConfigError(f"{path}: unknown key {section}.{k}; known keys: {sorted(names)}")
-        out.append(cls(**table))
+        out.append(build(cls, data.pop(section, {}), f"{path}: {section}"))
     if data:
         raise ConfigError(f"{path}: unknown section {sorted(data)[0]!r}; expected [model] and [train]")
     return out[0], out[1]
