@@ -87,11 +87,10 @@ def test_bad_settings_are_config_errors():
         SynthSink(override(Config(), "synth", block_size=4))
 
 
-@pytest.mark.jack
-def test_plays_into_jack_for_3_seconds_without_underruns():
+def play_for_3_seconds(device):
+    """Play 24 notes on both parts into the synth for 3 s; returns the closed sink."""
     from improv.live.audio import SynthSink
 
-    device = jack_output()
     cfg = override(Config(), "synth", device=str(device))
     sink = SynthSink(cfg)
     assert sink.alive() and sink.name.startswith("built-in synth on ")
@@ -105,12 +104,22 @@ def test_plays_into_jack_for_3_seconds_without_underruns():
         sink.close()
     assert sink.engine.frames > SR // 2  # audio flowed (loose: JACK's dummy clock runs late on a busy machine)
     assert sink.engine.errors == 0
-    if sink.underruns:
-        baseline = silent_stream_underruns(device)
-        if baseline:
-            pytest.skip(f"this machine is too busy to judge: the synth had {sink.underruns} underruns, "
-                        f"but a callback that only writes zeros had {baseline} in 3 s too")
-    assert sink.underruns == 0
+    return sink
+
+
+@pytest.mark.jack
+def test_plays_into_jack_for_3_seconds_without_underruns():
+    device = jack_output()
+    # A synth too slow for its callback underruns on every try; a shared machine now and
+    # then makes any stream underrun once. So: a second try, then a silent-stream baseline.
+    tries = [play_for_3_seconds(device).underruns for _ in range(2)]
+    if min(tries) == 0:
+        return
+    baseline = silent_stream_underruns(device)
+    if baseline:
+        pytest.skip(f"this machine is too busy to judge: the synth had {tries} underruns in two tries, "
+                    f"but a callback that only writes zeros had {baseline} in 3 s too")
+    assert min(tries) == 0, f"underruns in both tries: {tries}"
 
 
 def silent_stream_underruns(device, seconds=3.0):
