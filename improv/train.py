@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path

@@ -26,13 +26,11 @@ def run(args: argparse.Namespace) -> int:
         tempo = f"{chart.tempo:g} bpm" if chart.tempo else ""
         print(f"{name:<16} {chart.title:<28} {chart.bars:>3} bars  {form:<10} {tempo}")
         if args.name:
-            bpb = chart.beats_per_bar
             for first, sec in chart.sections:
                 print(f"  [{sec}] bar {first + 1}")
             text = chart.to_text().split(" | ")
             for i in range(0, len(text), 4):
                 print("   | " + " | ".join(f"{c:<12}" for c in text[i:i + 4]) + " |")
-            del bpb
     if not names:
         print(f"no tunes in {TUNES_DIR}")
     return 0

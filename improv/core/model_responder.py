@@ -134,7 +134,7 @@ class ModelResponder:
 
     def stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Iterator[Note]:
         """Answer notes as they are decoded (starts relative to `settings.start`, beats)."""
-        m, cfg = self.model, self.cfg
+        cfg = self.cfg
         length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
         if length_ticks <= 0:
             return

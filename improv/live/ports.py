@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import mido
 
@@ -162,6 +162,15 @@ class InputQueue:
     def get_nowait(self) -> tuple[float, list[int]]:
         """`get` without waiting (raises queue.Empty)."""
         return self.get(None)
+
+    def drain(self, handle: Callable[[float, list[int]], None]) -> None:
+        """Hand every waiting message to `handle(t, data)`, in arrival order (conductor thread)."""
+        while True:
+            try:
+                t, data = self.get(None)
+            except queue.Empty:
+                return
+            handle(t, data)
 
 
 class MidiInput:

@@ -255,12 +255,7 @@ class Session:
     def step(self) -> None:
         """One conductor round without waiting: drain the input, let time pass (conductor)."""
         if not self.threaded:
-            while True:
-                try:
-                    t, data = self.inq.get_nowait()
-                except queue.Empty:
-                    break
-                self._handle(t, data)
+            self.inq.drain(self._handle)
         now = self.clock.now()
         call = self.segmenter.tick(self.beat_at(now))
         if call is not None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
 import sys
-from dataclasses import replace
 from typing import Any, Callable
 
 import mido
@@ -25,7 +23,7 @@ from improv.config import Config
 from improv.core.chart import Chart
 from improv.core.embrace import embraced_answer
 from improv.core.explain import explain
-from improv.core.form import PARTNER, PLAYER, TradingForm, count_in_bars
+from improv.core.form import PARTNER, TradingForm, count_in_bars
 from improv.core.notes import Phrase
 from improv.core.responder import AnswerSettings, Responder
 from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
@@ -141,12 +139,7 @@ class TradeSession:
     def step(self) -> None:
         """One conductor round (conductor thread)."""
         if not self.threaded:
-            while True:
-                try:
-                    t, data = self.inq.get_nowait()
-                except queue.Empty:
-                    break
-                self._handle(t, data)
+            self.inq.drain(self._handle)
         if self.external is not None:
             for ev in self.external.poll():
                 self._on_clock(ev)
