@@ -130,3 +130,49 @@ def test_send_clock_lets_a_daw_follow_and_stops_it_at_the_end():
     ticks = [t - s.t0 for t, m in sink.sent if m.type == "clock"]
     assert len(ticks) == 49  # 24 a beat, the first on beat 0, the last on beat 2
     assert all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))  # within one 10 ms step
+
+
+def test_the_free_jam_follows_an_external_clock_and_stop_silences():
+    from improv.core.midiclock import CLOCK, START, STOP, tick_time
+    from improv.live.midisync import ExternalClock
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
+                                    external=ext)
+    s.start()
+    inq.push([0x90, 60, 90])  # before the DAW's Start: passed through, but no call
+    s.step()
+    assert not s.segmenter.in_call and sink.ons(channel=0)
+    ext.receive([START])
+    t_start, bpm = 10.5, 100.0
+    spb = 60.0 / bpm
+    ticks = [tick_time(t_start, bpm, k) for k in range(24 * 12)]
+    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}  # on beats 0 and 1
+    stopped_at = None
+    for k, t in enumerate(ticks):
+        clock.set(t)
+        ext.receive([CLOCK])
+        if k in call:
+            inq.push(call[k])
+        s.step()
+        if k == 24 * 10:  # beat 10: stop the DAW mid-answer
+            before = len(sink.sent)
+            ext.receive([STOP])
+            s.step()
+            stopped_at = before
+            break
+    assert s.answers == 1
+    partner = sink.ons(channel=1)
+    assert partner  # the answer (beats 3..7) sounded, on the DAW's grid
+    for t, _ in partner + sink.ons(channel=3):
+        pos = (t - t_start) / spb
+        assert abs(pos * 12 - round(pos * 12)) < 0.05, pos  # on the 12-ticks-a-beat grid of the clock
+    after = sink.sent[stopped_at:]
+    assert all(m.type == "note_off" or m.velocity == 0 for _, m in after if m.type.startswith("note"))
+    for _ in range(20):  # nothing more while stopped
+        clock.advance(0.02)
+        s.step()
+    assert not [m for _, m in sink.sent[stopped_at + len(after):] if m.type == "note_on" and m.velocity]
+    s.close()
+    assert sink.sounding() == set()

@@ -16,7 +16,7 @@ from improv.commands.common import add_config_args, add_harmony_args, add_respon
     settings_from_args
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args
 from improv.config import Config, TimingSettings, override
-from improv.errors import ConfigError, PortError
+from improv.errors import PortError
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     b.add_argument("--bass", action="store_true", help="a walking bass (needs a chart)")
     b.add_argument("--click", action="store_true", help="a click on every beat, on its own channel")
     b.add_argument("--clock", choices=("internal", "external"),
-                   help="internal: improv keeps time; external: follow MIDI clock from a DAW (trading)")
+                   help="internal: improv keeps time; external: follow MIDI clock from a DAW")
     b.add_argument("--clock-in", metavar="PORT", help='MIDI input of the external clock (default: virtual "improv clock")')
     b.add_argument("--send-clock", action="store_true", help="send MIDI clock and Start/Stop so a DAW follows improv")
 
@@ -136,7 +136,7 @@ def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
 
 def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
-                 on_start: Callable[[Any], None] | None = None) -> int:
+                 on_start: Callable[[Any], None] | None = None, external: Any = None) -> int:
     """Build the partner, the outputs and the session; run it; report. Closes `closers`
     (the inputs) first on the way out, so nothing arrives while notes are released."""
     import logging
@@ -152,7 +152,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     seed = cfg.responder.seed if cfg.responder.seed >= 0 else getattr(responder, "seed", 0)
     try:
         session = Session(cfg, clock, inq, sinks, responder, chart=chart, recorder_factory=recorder_factory(cfg),
-                          watched=watched, display=display, seed=int(seed or 0))
+                          watched=watched, display=display, seed=int(seed or 0), external=external)
     except BaseException:
         for s in sinks:
             s.close()
@@ -190,20 +190,27 @@ def run(args: argparse.Namespace) -> int:
         from improv.live.trade import run_trading
 
         return run_trading(cfg, args)
-    if cfg.band.clock == "external":
-        raise ConfigError("--clock external follows a DAW while trading (--mode trade); "
-                          "the free jam keeps its own time: drop --clock or add --mode trade")
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""
     midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                          default_virtual=cfg.midi.virtual_in)
+    external = None
     try:
         where = "virtual MIDI input" if midi_in.virtual else "MIDI input"
         print(f"listening on {where} {midi_in.name!r}; Ctrl-C ends the session", file=sys.stderr)
-        return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=[midi_in],
-                            duration=args.duration)
+        closers: list[Any] = [midi_in]
+        if cfg.band.clock == "external":
+            from improv.live.midisync import open_clock_input
+
+            external = open_clock_input(clock, cfg.midi.api, cfg.band.clock_in)
+            closers.append(external)
+            print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
+        return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,
+                            duration=args.duration, external=external)
     except BaseException:
         midi_in.close()
+        if external is not None:
+            external.close()
         raise
 

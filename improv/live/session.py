@@ -37,7 +37,7 @@ from improv.errors import ConfigError, ImprovError
 from improv.live.band import Band, BandParts
 from improv.live.clock import Clock
 from improv.live.controls import ControlEvent, ControlMap, adjust
-from improv.live.midisync import ClockSender, FixedTimeline, TapTempo
+from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.scheduler import NoteEvent, Scheduler
 from improv.live.status import Display, Snapshot
@@ -121,6 +121,7 @@ class Session:
         display: Display | None = None,
         threaded: bool = True,
         seed: int = 0,
+        external: ExternalClock | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -157,7 +158,13 @@ class Session:
         self.recorder: Any = None
         self.record_path: Any = None
         self.t0 = 0.0
-        self.timeline = FixedTimeline(0.0, t.tempo, t.swing)  # beats <-> seconds, shared with the band
+        # beats <-> seconds, shared with the band: improv's own time, or a DAW's MIDI clock
+        self.external = external
+        self.timeline: Any = FixedTimeline(0.0, t.tempo, t.swing)
+        if external is not None:
+            self.timeline = external.timeline
+            self.timeline.swing = t.swing
+        self.running = external is None  # an external clock runs from its Start
         self.controls = ControlMap.from_settings(cfg.controls)
         self.tap = TapTempo()
         self.band: Band | None = None
@@ -183,8 +190,14 @@ class Session:
     # --- time ------------------------------------------------------------------------
     @property
     def tempo(self) -> float:
-        """Beats per minute now (a tapped tempo changes it)."""
-        return self.timeline.tempo
+        """Beats per minute now (a tapped tempo or the external clock changes it)."""
+        return self.timeline.tempo or self.cfg.timing.tempo
+
+    @property
+    def in_time(self) -> bool:
+        """True when beats mean something: always on improv's own clock; on an external
+        one, between its Start and Stop once its tempo is known."""
+        return self.running and self.timeline.tempo is not None
 
     def beat_at(self, t: float) -> float:
         """Session clock seconds -> straight timeline beats (swing removed)."""
@@ -200,11 +213,13 @@ class Session:
         if self._started:
             return
         self._warm_up()
-        self.t0 = self.timeline.t0 = self.clock.now()
+        self.t0 = self.clock.now()
+        if self.external is None:
+            self.timeline.t0 = self.t0
         if self._recorder_factory is not None:
             self.recorder = self._recorder_factory(self.t0, self.chart)
         self.band = self._make_band()
-        if self.cfg.band.send_clock:  # a DAW or drum machine follows improv's beat
+        if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
             self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.t0)
         if self.threaded:
             self.scheduler.start()
@@ -257,11 +272,15 @@ class Session:
         if not self.threaded:
             self.inq.drain(self._handle)
         now = self.clock.now()
-        call = self.segmenter.tick(self.beat_at(now))
-        if call is not None:
-            self._on_call(call, now)
-        if self.band is not None:
-            self._pump_band(now)
+        if self.external is not None:
+            for ev in self.external.poll():
+                self._on_clock(ev.kind, ev.beat, now)
+        if self.in_time:
+            call = self.segmenter.tick(self.beat_at(now))
+            if call is not None:
+                self._on_call(call, now)
+            if self.band is not None:
+                self._pump_band(now)
         if not self.threaded:
             self.scheduler.poll()
             if self.band is not None:
@@ -339,6 +358,8 @@ class Session:
             self.thru_ms.append((self.clock.now() - t) * 1000.0)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
+        if not self.in_time:
+            return  # before the DAW's Start: thru and the recording only
         beat = self.beat_at(t)
         call = None
         if msg.type == "note_on" and msg.velocity > 0:
@@ -383,6 +404,8 @@ class Session:
             self._panic()
             text = "panic: all notes off"
         elif ev.action == "tap":
+            if self.external is not None:
+                return  # the DAW keeps the tempo
             bpm = self.tap.tap(t)
             if bpm is None:
                 return
@@ -396,10 +419,25 @@ class Session:
             return
         self._say(f"{self._bar_beat(t)}  {text}")
 
+    def _on_clock(self, kind: str, beat: float, now: float) -> None:
+        """The external clock's Start, Stop or Continue (conductor thread)."""
+        if kind == "stop":
+            self.running = False
+            self.scheduler.cancel()  # silence the partner at once
+            if self.band is not None:
+                self.band.stop()
+            self.segmenter = Segmenter(self.segmenter.s)  # a call cut by Stop is not answered
+            self._say("clock stopped: silence")
+        elif kind in ("start", "continue"):
+            self.running = True
+            if self.band is not None:
+                self.band.restart_at(beat)
+            self._say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
+
     def _panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
         self.scheduler.cancel()
-        if self.band is not None:
+        if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
         for ch, pitch in sorted(self._thru_sounding):
             self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
