@@ -604,8 +604,13 @@ class Session:
         beat = max(0.0, self.beat_at(now))
         med, p99, n = self.scheduler.timing_ms(last=500)
         return Snapshot(self.tempo, int(beat // self.bpb) + 1, int(beat % self.bpb) + 1,
-                        "answering" if self._partner_busy() else "listening", self._harmony_text(self.beat_at(now)),
+                        self._state(), self._harmony_text(self.beat_at(now)),
                         self.last_call_bars, med, p99, n, self.dropped, self._mode_text())
+
+    def _state(self) -> str:
+        if not self.in_time:
+            return "waiting"  # for the external clock's Start
+        return "answering" if self._partner_busy() else "listening"
 
     def _mode_text(self) -> str:
         e = self.cfg.embrace
@@ -614,7 +619,7 @@ class Session:
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:
             return
-        state = "answering" if self._partner_busy() else "listening"
+        state = self._state()
         changed = state != self._last_state
         self._last_state = state
         force = force or (changed and not self.display.tty)
