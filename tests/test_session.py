@@ -5,7 +5,6 @@ import threading
 import time
 from pathlib import Path
 
-import mido
 import pytest
 
 from improv.config import Config, override
@@ -15,7 +14,9 @@ from improv.core.responder import fit_answer
 from improv.live.clock import ManualClock, RealClock
 from improv.live.midisync import FixedTimeline
 from improv.live.ports import InputQueue
-from improv.live.session import Session, install_signal_handlers, phrase_to_events
+from improv.live.conductor import install_signal_handlers
+from improv.live.scheduler import phrase_to_events
+from improv.live.session import Session
 from improv.live.status import Display, Snapshot, render
 
 

@@ -142,7 +142,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     import logging
 
     from improv.live.responders import make_responder
-    from improv.live.session import Session, install_signal_handlers
+    from improv.live.conductor import install_signal_handlers
+    from improv.live.session import Session
     from improv.live.status import Display, DisplayHandler
 
     display = Display(sys.stderr)

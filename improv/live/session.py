@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import threading
 from collections import deque
 from dataclasses import dataclass, replace
@@ -36,16 +35,16 @@ from improv.core.segment import Call, Segmenter, SegmentSettings
 from improv.errors import ConfigError, ImprovError
 from improv.live.band import Band, BandParts
 from improv.live.clock import Clock
+from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
-from improv.live.scheduler import NoteEvent, Scheduler
-from improv.live.status import Display, Snapshot
+from improv.live.scheduler import Scheduler, phrase_to_events
+from improv.live.status import Display, Snapshot, percentile
 
 log = logging.getLogger("improv.session")
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
-TICK_S = 0.005  # the conductor lets time pass at least this often
 WATCH_EVERY_S = 0.5  # how often ports are checked for having vanished
 
 
@@ -55,27 +54,6 @@ class Sink(Protocol):
     def send(self, msg: mido.Message) -> None: ...
 
     def close(self) -> None: ...
-
-
-def phrase_to_events(phrase: Phrase, to_s: Callable[[float], float], channel: int) -> list[NoteEvent]:
-    """A phrase on the timeline -> scheduler notes in seconds on the session clock.
-
-    `to_s` maps timeline beats to seconds (the session's `time_of`). A note is cut short
-    where the same pitch starts again, so that no note-off ends a later note; every note
-    keeps at least 5 ms.
-    """
-    notes = phrase.absolute()
-    out: list[NoteEvent] = []
-    for i, n in enumerate(notes):
-        end = n.end
-        for later in notes[i + 1:]:
-            if later.pitch == n.pitch and later.start > n.start:
-                end = min(end, later.start)
-                break
-        on = to_s(n.start)
-        off = max(on + 0.005, to_s(end) - 0.001)
-        out.append((on, off, channel, n.pitch, n.velocity))
-    return out
 
 
 @dataclass(frozen=True)
@@ -638,61 +616,3 @@ class Session:
                 f"{percentile(self.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(self.thru_ms, 0.99):.2f} ms; "
                 f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
                 f"late {self.scheduler.dropped})")
-
-
-def run_conductor(session: Any, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
-    """The conductor loop of a live session (the free jam, trading), on the calling thread.
-
-    Starts the session, then handles input as it arrives and lets time pass (`step()`)
-    until `duration` seconds have passed, `until()` is true, `stop()` is called (a signal,
-    a vanished port, a failed output) or an error occurs. Always ends in `close()`: every
-    note gets its note-off and the recording is written. Returns why it stopped.
-    """
-    try:
-        session.start()
-        end = session.clock.now() + duration if duration is not None else None
-        while not session.stop_reason:
-            try:
-                t, data = session.inq.get(timeout=TICK_S)
-                session._handle(t, data)
-                for _ in range(256):  # drain a burst, but keep time moving under a flood
-                    t, data = session.inq.get_nowait()
-                    session._handle(t, data)
-            except queue.Empty:
-                pass
-            session.step()
-            if end is not None and session.clock.now() >= end:
-                session.stop("duration")
-            elif until is not None and until():
-                session.stop("done")
-    except KeyboardInterrupt:
-        session.stop("interrupted")
-    except BaseException as e:
-        session.stop(f"error: {e}")
-        raise
-    finally:
-        session.close()
-    return session.stop_reason
-
-
-def percentile(values: Any, q: float) -> float:
-    """The `q` quantile (0-1) of some numbers, nearest rank; 0.0 for none."""
-    xs = sorted(values)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
-
-
-def install_signal_handlers(session: Session) -> Callable[[], None]:
-    """Ctrl-C and SIGTERM ask the session to stop (a second Ctrl-C interrupts at once).
-    Main thread only. Returns a function that restores the previous handlers."""
-    def on_signal(signum: int, _frame: Any) -> None:
-        if session.stop_reason and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        session.stop("SIGTERM" if signum == signal.SIGTERM else "interrupted")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-    return restore

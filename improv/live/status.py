@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,9 @@ class DisplayHandler(logging.Handler):
             self.display.log(self.format(record))
         except Exception:  # noqa: BLE001 - logging must never break the session
             pass
+
+
+def percentile(values: Any, q: float) -> float:
+    """The `q` quantile (0-1) of some numbers, nearest rank; 0.0 for none."""
+    xs = sorted(values)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0

@@ -32,7 +32,7 @@ from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ExternalClock, FixedTimeline
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
-from improv.live.session import install_signal_handlers, run_conductor
+from improv.live.conductor import install_signal_handlers, run_conductor
 
 log = logging.getLogger("improv.trade")
 LEAD_S = 0.25  # from start() to the first count-in beat

@@ -1,0 +1,66 @@
+"""The conductor loop every live session runs (the free jam, trading), and the signal
+handlers that end it cleanly.
+
+A session here is anything with `clock`, `inq` (an `InputQueue`), `start()`,
+`_handle(t, data)`, `step()`, `stop(reason)`, `stop_reason` and `close()`.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+from typing import Any, Callable
+
+TICK_S = 0.005  # the conductor lets time pass at least this often
+
+
+def run_conductor(session: Any, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
+    """The conductor loop of a live session (the free jam, trading), on the calling thread.
+
+    Starts the session, then handles input as it arrives and lets time pass (`step()`)
+    until `duration` seconds have passed, `until()` is true, `stop()` is called (a signal,
+    a vanished port, a failed output) or an error occurs. Always ends in `close()`: every
+    note gets its note-off and the recording is written. Returns why it stopped.
+    """
+    try:
+        session.start()
+        end = session.clock.now() + duration if duration is not None else None
+        while not session.stop_reason:
+            try:
+                t, data = session.inq.get(timeout=TICK_S)
+                session._handle(t, data)
+                for _ in range(256):  # drain a burst, but keep time moving under a flood
+                    t, data = session.inq.get_nowait()
+                    session._handle(t, data)
+            except queue.Empty:
+                pass
+            session.step()
+            if end is not None and session.clock.now() >= end:
+                session.stop("duration")
+            elif until is not None and until():
+                session.stop("done")
+    except KeyboardInterrupt:
+        session.stop("interrupted")
+    except BaseException as e:
+        session.stop(f"error: {e}")
+        raise
+    finally:
+        session.close()
+    return session.stop_reason
+
+
+def install_signal_handlers(session: Any) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM ask the session to stop (a second Ctrl-C interrupts at once).
+    Main thread only. Returns a function that restores the previous handlers."""
+    def on_signal(signum: int, _frame: Any) -> None:
+        if session.stop_reason and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        session.stop("SIGTERM" if signum == signal.SIGTERM else "interrupted")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return restore
