@@ -139,9 +139,9 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
     Raises:
         PortError: the port is not found or cannot be opened.
     """
-    from improv.live.ports import _open_client, find_port
+    from improv.live.ports import _open_client, api_name, find_port
 
-    midi_in = _open_client("in", api)
+    midi_in = _open_client("in", api_name(api))  # $IMPROV_MIDI_API too, like the player's input
     try:
         if port:
             idx = find_port(midi_in.get_ports(), port, "input")
