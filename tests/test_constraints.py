@@ -44,3 +44,26 @@ def test_favour_stops_at_favour_until(responder):
     _, late_everywhere = shares(responder, until=float("inf"))
     assert early > 0.15  # favoured in the first bar
     assert late < late_everywhere / 2  # and much less after it than when favoured throughout
+
+
+CHANGES = parse_chart("Cmaj7 | Cmaj7 | F7 | Bb7 | Ebmaj7 | Ab7")
+
+
+def late_chord_tone_share(responder, changes: float) -> float:
+    """The share of notes after the first bar that are chord tones of the chord under them."""
+    hits = total = 0
+    for seed in range(12):
+        c = Constraints(favour_pcs=frozenset({OUTSIDE}), strength=0.3, favour_until=4.0, changes=changes)
+        ans = responder.answer(CALL, CHANGES, AnswerSettings(start=4.0, length=20.0, seed=seed, constraints=c))
+        for n in ans.notes:
+            if n.start >= 4.0:
+                chord = CHANGES.chord_at(4.0 + n.start)
+                total += 1
+                hits += n.pitch % 12 in chord.chord_tones()
+    return hits / max(1, total)
+
+
+@pytest.mark.parametrize("responder", list(responders()), ids=lambda r: r.name)
+def test_changes_leads_back_to_the_chord_tones_after_favour_until(responder):
+    plain, led = late_chord_tone_share(responder, 0.0), late_chord_tone_share(responder, 0.75)
+    assert led > plain + 0.08, (plain, led)

@@ -117,6 +117,14 @@ def test_guide_avoids_the_outside_note():
     assert [h.strategy for h in p.handled] == ["avoid"]
 
 
+def test_embrace_leads_back_to_the_changes_after_the_first_bar():
+    timid, bold = plan(daring=0.3), plan(daring=1.0)
+    for p in (timid, bold):
+        assert p.constraints.favour_until == 4.0 and p.handled
+    assert timid.constraints.changes > bold.constraints.changes > 0  # the more daring, the longer it stays out
+    assert plan(mode="guide").constraints.changes == 0.0  # guide favours chord tones its own way
+
+
 def test_off_changes_nothing():
     p = plan(mode="off")
     assert p.chart is CHART and p.constraints == Constraints() and p.handled == ()

@@ -16,8 +16,11 @@ Strategies act only through the two levers every responder honours inside genera
 the `Constraints` (a forced opening it continues from, favoured / avoided pitch classes)
 and the chart it plays over. Besides the note (or cell), embrace favours the chord tones
 of the answer's first bar (of the substitute where there is one): the answer builds on
-the note and otherwise sits firmly in the harmony, so the note sounds meant. Mode `guide` is the usual correcting partner (avoid the
-outside pitch classes, favour chord tones); `off` changes nothing. All positions are in
+the note and otherwise sits firmly in the harmony, so the note sounds meant. After the
+first bar it leads back to the written changes: the chord tones of each chord it plays
+over are favoured (`Constraints.changes`, less so the more daring). Mode `guide` is the
+usual correcting partner (avoid the outside pitch classes, favour chord tones); `off`
+changes nothing. All positions are in
 beats; the choice of strategy is deterministic per seed.
 """
 
@@ -167,8 +170,14 @@ def plan_answer(
     # The note is welcome over the answer's first bar, where the strategy made it fit;
     # favoured over every later chord it would clash.
     constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength,
-                              favour_until=float(plan_chart.beats_per_bar))
+                              favour_until=float(plan_chart.beats_per_bar), changes=lead_back(settings.daring))
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
+
+
+def lead_back(daring: float) -> float:
+    """How strongly an embraced answer returns to the changes after its first bar:
+    0.75 at daring 0 down to 0.25 at daring 1."""
+    return 0.75 - 0.5 * min(1.0, max(0.0, daring))
 
 
 def embraced_answer(

@@ -244,6 +244,7 @@ class _Generator:
         self.pc_weight_favour = list(self.pc_weight)  # favour: before favour_until only
         for pc in c.favour_pcs:
             self.pc_weight_favour[int(pc) % 12] *= 1.0 + 19.0 * strength
+        self.changes = min(1.0, max(0.0, float(c.changes))) if math.isfinite(c.changes) else 0.0
         until = float(c.favour_until)
         self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
         self.opening = sorted(c.opening, key=lambda n: (n.start, -n.pitch))
@@ -312,6 +313,9 @@ class _Generator:
                 w = [x * (3.0 if pc in tones else 0.3) for pc, x in enumerate(w)]
             got = (w, inside)
         weights = self.pc_weight_favour if tick < self.favour_until_ticks else self.pc_weight
+        if tick >= self.favour_until_ticks and self.changes > 0 and chord is not None:  # lead back to the changes
+            tones = chord.chord_tones()
+            weights = [w * (1.0 + 19.0 * self.changes if pc in tones else 1.0) for pc, w in enumerate(weights)]
         got = ([x * c for x, c in zip(got[0], weights)], got[1])
         self._fit_cache[tick] = got
         return got

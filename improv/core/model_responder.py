@@ -104,6 +104,7 @@ class ModelResponder:
         self.decoder = NumpyDecoder(model)
         # (unused, steps, GRU output, GRU state) of the last call read: see `prime`
         self._primed: tuple | None = None
+        self._changes_cache: dict = {}
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = 1) -> "ModelResponder":
@@ -238,14 +239,32 @@ class ModelResponder:
             return None
         tick = origin + onset + shift
         favour_bias, plain_bias, favour_ticks = pitch_biases
-        pitch_bias = favour_bias if onset + shift < favour_ticks else plain_bias
         feats = chord_at(harmony, tick)
+        if onset + shift < favour_ticks:
+            pitch_bias = favour_bias
+        elif settings.constraints.changes > 0 and harmony is not None:
+            pitch_bias = plain_bias + self._changes_bias(harmony.chord_at(tick / TICKS_PER_BEAT),
+                                                         settings.constraints.changes)
+        else:
+            pitch_bias = plain_bias
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
         pitch = sample(dec.pitch_logits(g1, last_pitch, feats) + pitch_bias, T, P, rng)
         g2 = g1 + dec.t_pitch[pitch]
         dur = sample(dec.dur_logits(g2), T, P, rng) + 1
         vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
         return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
+
+    def _changes_bias(self, chord, strength: float) -> np.ndarray | float:
+        """A bias (nats) toward the chord tones of `chord` (cached per chord)."""
+        if chord is None:
+            return 0.0
+        key = (chord, strength)
+        bias = self._changes_cache.get(key)
+        if bias is None:
+            bias = np.zeros(128)
+            bias[np.isin(np.arange(128) % 12, list(chord.chord_tones()))] = 4.0 * min(1.0, max(0.0, strength))
+            self._changes_cache[key] = bias
+        return bias
 
     @staticmethod
     def _pitch_bias(settings: AnswerSettings, low: int, high: int, favour: bool = True) -> np.ndarray:

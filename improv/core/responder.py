@@ -30,6 +30,9 @@ class Constraints:
         favour_until: favour applies to notes starting before this many beats into the
             answer (inf: the whole answer); avoid applies everywhere. An embraced note is
             welcome where it was made to fit, not over every later chord.
+        changes: from `favour_until` on, favour the chord tones of the chord under each
+            note, 0 (not at all) .. 1 (strongly): the answer leads back to the changes
+            after the moment it built on the player's note.
     """
 
     opening: tuple[Note, ...] = ()
@@ -37,6 +40,7 @@ class Constraints:
     avoid_pcs: frozenset[int] = frozenset()
     strength: float = 0.5
     favour_until: float = math.inf
+    changes: float = 0.0
 
 
 @dataclass(frozen=True)
