@@ -3,8 +3,10 @@
 For each (call, answer) pair of consecutive phrases in a WJazzD-format archive:
 
 - NLL: the real answer's per-note negative log-likelihood (nats) given the call and the
-  chords, for the model (`ModelResponder.score`) and for the n-gram baseline (which sees
-  the same tokens but no chords).
+  chords, for the model (`ModelResponder.score`, which also reads the solo's phrases
+  before the call, as it reads the session so far when playing) and for the n-gram
+  baseline (which sees the call's tokens but no chords; its 5-token context could not
+  reach further back anyway).
 - Generation: the model and the baseline each answer the call (seed = `seed + pair
   index`) over the same span as the real answer, and the musical statistics of
   `improv.core.metrics` are computed for the real and both generated sets.
@@ -221,7 +223,7 @@ def evaluate(
             report["model"] = {"error": str(e)}
     if model is not None:
         log("scoring the real answers with the model")
-        m_nll, m_notes = _nll([model.score(p.call, p.answer, p.harmony) for p in pairs])
+        m_nll, m_notes = _nll([model.score(p.call, p.answer, p.harmony, history=p.history) for p in pairs])
         report["model"] = {"nll_per_note": m_nll, "n_notes": m_notes, "path": str(getattr(model, "path", model_path) or "")}
         if math.isfinite(m_nll) and math.isfinite(base_nll) and base_nll > 0:
             report["model"]["nll_reduction_vs_baseline"] = 1.0 - m_nll / base_nll
@@ -239,7 +241,7 @@ def evaluate(
             out = []
             for i, (p, (s, n)) in enumerate(zip(pairs, spans)):
                 settings = AnswerSettings(start=s, length=n, seed=options.seed + i, temperature=options.temperature,
-                                          top_p=options.top_p, low=LOW, high=HIGH)
+                                          top_p=options.top_p, low=LOW, high=HIGH, history=p.history)
                 out.append(who.answer(p.call, p.harmony, settings))
             stats = summarize(out, harmonies, calls)
             stats["interval_hist_js_to_real"] = js_distance(stats["interval_hist"], report["real"]["interval_hist"])

@@ -1,8 +1,12 @@
-"""Train the phrase model on WJazzD call/answer pairs (`improv train`).
+"""Train the phrase model on WJazzD solos (`improv train`).
 
-Every epoch each training pair is transposed to a random key (pitches and chords
-together), its answer's controls are shown or hidden at random, and pairs of similar
-length are batched together. The learning rate follows a cosine over `schedule_epochs`
+With `window_notes` set (the shipped config), each solo is cut into windows of
+consecutive phrases, and every phrase in a window is an answer to all the phrases before
+it: the model learns to answer a call after the solo so far, as it answers a player
+after the session so far. Otherwise it trains on single (call, answer) pairs. Every
+epoch each window (or pair) is transposed to a random key (pitches and chords together),
+its answers' controls are shown or hidden at random, and sequences of similar length are
+batched together. The learning rate follows a cosine over `schedule_epochs`
 epochs, or else over the run's time budget (`max_minutes`, so a slow machine still ends
 its run cooled down). Validation
 (held-out solos, controls hidden, no augmentation) reports the answer NLL per note;
@@ -48,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     valid_limit: int = 0
+    window_notes: int = 0  # >0: train on windows of consecutive phrases of up to this many notes
 
 
 def load_train_config(path: str | Path | None):
@@ -71,7 +76,7 @@ class PairData:
     """Training / validation pairs and turning them into batches."""
 
     def __init__(self, data_path: str | Path, log=print) -> None:
-        from improv.core.wjazzd import call_answer_pairs, load_corpus
+        from improv.core.wjazzd import call_answer_pairs, load_corpus, phrase_runs
 
         corpus = load_corpus(data_path)
         if not corpus.solos:
@@ -82,20 +87,77 @@ class PairData:
             log(f"data: {n} {what}")
         self.train = [p for s in corpus.split("train") for p in call_answer_pairs(s)]
         self.valid = [p for s in corpus.split("valid") for p in call_answer_pairs(s)]
+        # for window training: (runs of consecutive phrases, chart, solo name) per split
+        self.train_runs = [(r, s.chart, s.name) for s in corpus.split("train") for r in phrase_runs(s) if len(r) > 1]
+        self.valid_runs = [(r, s.chart, s.name) for s in corpus.split("valid") for r in phrase_runs(s) if len(r) > 1]
         log(f"data: {len(corpus.solos)} solos, {len(self.train)} training pairs, {len(self.valid)} validation pairs "
             f"({len(corpus.split('valid'))} held-out solos)")
         self._charts: dict = {}
 
-    def _chart(self, pair, k: int):
-        key = (pair.solo, k)
+    def _chart(self, solo: str, chart, k: int):
+        key = (solo, k)
         c = self._charts.get(key)
         if c is None:
-            c = self._charts[key] = pair.harmony.transpose(k) if k else pair.harmony
+            c = self._charts[key] = chart.transpose(k) if k else chart
         return c
+
+    def training_sequences(self, cfg, tcfg: TrainConfig, rng: random.Random | None, split: str = "train"):
+        """One epoch's sequences: windows of consecutive phrases when `window_notes` is set,
+        else single (call, answer) pairs. `rng` None = no augmentation, controls hidden."""
+        if tcfg.window_notes <= 0:
+            pairs = self.train if split == "train" else self.valid
+            if split != "train" and tcfg.valid_limit:
+                pairs = pairs[:tcfg.valid_limit]
+            return self.sequences(pairs, cfg, tcfg, rng)
+        runs = self.train_runs if split == "train" else self.valid_runs
+        return self.windows(runs, cfg, tcfg, rng)
+
+    def windows(self, runs, cfg, tcfg: TrainConfig, rng: random.Random | None):
+        """Each run of phrases cut into windows of at most `window_notes` notes (a random
+        size from half that up, so boundaries move between epochs). Each window begins with
+        the last phrase of the one before as its call; every later phrase is an answer to
+        all the phrases before it in the window."""
+        from improv.core.model_input import Controls, window_steps
+
+        wrng = rng or random.Random(1)  # validation: the same windows every time
+        out = []
+        for run, chart, solo in runs:
+            i = 0
+            while i < len(run) - 1:
+                size = wrng.randint(tcfg.window_notes // 2, tcfg.window_notes)
+                j, n = i + 1, len(run[i]) + len(run[i + 1])
+                while j + 1 < len(run) and n + len(run[j + 1]) <= size:
+                    j += 1
+                    n += len(run[j])
+                phrases, harmony = run[i:j + 1], chart
+                i = j
+                if rng is None:
+                    out.append(window_steps(phrases, harmony, [Controls()] * len(phrases), cfg.max_answer,
+                                            max_call=cfg.max_call))
+                    continue
+                if tcfg.augment:
+                    k = rng.randrange(-6, 6)
+                    if k:
+                        phrases, harmony = [p.transpose(k) for p in phrases], self._chart(solo, chart, k)
+                first_is_call = rng.random() >= tcfg.call_dropout  # else: answer from the chords alone
+                hide_all = rng.random() < tcfg.controls_hidden
+                ctrls = [self._controls(p, tcfg, rng, hide_all) for p in phrases]
+                out.append(window_steps(phrases, harmony, ctrls, cfg.max_answer, first_is_call, cfg.max_call))
+        return out
+
+    @staticmethod
+    def _controls(answer, tcfg: TrainConfig, rng: random.Random, hide_all: bool = False):
+        from improv.core.model_input import Controls, answer_controls
+
+        full = answer_controls(answer)
+        drop = 1.0 if hide_all else tcfg.control_dropout
+        return Controls(None if rng.random() < drop else full.density,
+                        None if rng.random() < drop else full.center,
+                        None if rng.random() < drop else full.bars)
 
     def sequences(self, pairs, cfg, tcfg: TrainConfig, rng: random.Random | None):
         """(steps, complete) per pair; `rng` None = no augmentation, controls hidden."""
-        from improv.core.model_input import Controls, answer_controls, pair_steps
+        from improv.core.model_input import Controls, pair_steps
         from improv.core.notes import Phrase
 
         out = []
@@ -106,14 +168,11 @@ class PairData:
                 if tcfg.augment:
                     k = rng.randrange(-6, 6)
                     if k:
-                        call, answer, harmony = call.transpose(k), answer.transpose(k), self._chart(p, k)
+                        call, answer = call.transpose(k), answer.transpose(k)
+                        harmony = self._chart(p.solo, p.harmony, k)
                 if rng.random() < tcfg.call_dropout:  # sometimes no call: answer from the chords alone
                     call = Phrase((), call.start, 0.0)
-                full = answer_controls(answer)
-                drop = 1.0 if rng.random() < tcfg.controls_hidden else tcfg.control_dropout
-                ctrl = Controls(None if rng.random() < drop else full.density,
-                                None if rng.random() < drop else full.center,
-                                None if rng.random() < drop else full.bars)
+                ctrl = self._controls(answer, tcfg, rng, rng.random() < tcfg.controls_hidden)
             out.append(pair_steps(call, answer, harmony, ctrl, cfg.max_call, cfg.max_answer))
         return out
 
@@ -162,8 +221,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     rng = random.Random(tcfg.seed)
     torch.manual_seed(tcfg.seed)
     pd = PairData(data, log)
-    valid_pairs = pd.valid[:tcfg.valid_limit] if tcfg.valid_limit else pd.valid
-    valid_seqs = pd.sequences(valid_pairs, cfg, tcfg, None)
+    valid_seqs = pd.training_sequences(cfg, tcfg, None, "valid")
 
     model = PhraseModel(cfg)
     step, epoch, elapsed, best = 0, 0, 0.0, math.inf
@@ -185,7 +243,8 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
         f"{torch.get_num_threads()} threads; budget {tcfg.max_minutes:g} min")
     budget = tcfg.max_minutes * 60.0
     # the cosine spans `schedule_epochs` epochs when set, else the time budget
-    sched_steps = int(tcfg.schedule_epochs * math.ceil(len(pd.train) / tcfg.batch_size))
+    n_seqs = len(pd.train) if tcfg.window_notes <= 0 else len(pd.windows(pd.train_runs, cfg, tcfg, None))
+    sched_steps = int(tcfg.schedule_epochs * math.ceil(n_seqs / tcfg.batch_size))
 
     def lr_at(step: int, elapsed: float) -> float:
         if step < tcfg.warmup_steps:
@@ -207,7 +266,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     valid = math.nan
     done = False
     while not done and epoch < tcfg.max_epochs:
-        for batch in batches(pd.sequences(pd.train, cfg, tcfg, rng), tcfg.batch_size, rng):
+        for batch in batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng):
             ints, chords, prev, weight = collate(batch, tcfg.call_weight, device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, elapsed)

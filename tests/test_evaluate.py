@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parent / "data" / "eval"
 class EchoModel:
     """A fake model: every answer note costs 2 nats; it answers by echoing the call."""
 
-    def score(self, call, answer, chart):
+    def score(self, call, answer, chart, history=()):
         return 2.0 * len(answer), len(answer)
 
     def answer(self, call, chart, settings):

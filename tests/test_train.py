@@ -46,3 +46,23 @@ def test_config_errors_name_the_file(tmp_path):
 def test_shipped_config_reads():
     model, train = load_train_config(ROOT / "configs" / "train" / "shipped.toml")
     assert model.d_model > 0 and train.max_minutes > 0
+
+
+def test_window_training_with_attention_runs_and_loads(tmp_path, capsys):
+    cfg = tmp_path / "windows.toml"
+    text = TINY.read_text().replace("max_call = 32 ", "max_call = 48 ").replace("max_steps = 30 ", "max_steps = 12 ")
+    text = text.replace("[train]\n", "[train]\nwindow_notes = 40\n").replace("max_answer = 32 ", "attention_heads = 2\nmax_answer = 32 ")
+    cfg.write_text(text)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 0
+    assert "valid step 12" in capsys.readouterr().out
+    from improv.core.model_responder import ModelResponder
+    from improv.core.notes import Phrase
+
+    r = ModelResponder.load(out / "best.pt")
+    assert r.cfg.attention_heads == 2 and r.cfg.max_call == 48
+    call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 1, 1)], start=4.0)
+    earlier = Phrase.of([(67, 0, 1), (65, 1, 1)], start=0.0)
+    from improv.core.responder import AnswerSettings
+
+    assert r.answer(call, None, AnswerSettings(start=8.0, length=4.0, history=(earlier,))).start == 8.0

@@ -56,6 +56,29 @@ class _Head:
         return [w2 @ y[a:b] + b2 for w2, b2, a, b in zip(self.w2, self.b2, cut, cut[1:])]
 
 
+class KVCache:
+    """The attention's keys and values of the steps read so far (rows 0..n-1), with room
+    to grow; `fork` gives a private copy to extend (a primed context is shared)."""
+
+    def __init__(self, d: int, capacity: int = 64) -> None:
+        self.k = np.empty((max(1, capacity), d), dtype=np.float32)
+        self.v = np.empty_like(self.k)
+        self.n = 0
+
+    def fork(self, extra: int) -> "KVCache":
+        c = KVCache(self.k.shape[1], self.n + extra)
+        c.k[:self.n], c.v[:self.n], c.n = self.k[:self.n], self.v[:self.n], self.n
+        return c
+
+    def extend(self, k: np.ndarray, v: np.ndarray) -> None:
+        m = self.n + len(k)
+        if m > len(self.k):
+            grown = self.fork(max(m - self.n, len(self.k)))
+            self.k, self.v = grown.k, grown.v
+        self.k[self.n:m], self.v[self.n:m] = k, v
+        self.n = m
+
+
 class NumpyDecoder:
     """The trained model's decoding step in numpy (float32)."""
 
@@ -89,6 +112,12 @@ class NumpyDecoder:
             self.e_deg = _np(m.e_deg.weight) @ w_ih0.T
             self.deg_w, self.deg_b = _np(m.o_deg.weight), _np(m.o_deg.bias)
         self._chords: dict[tuple, tuple] = {}
+        self.attn = None
+        if m.attn is not None:
+            a = m.attn
+            w, nw, nb = _np(a.qkv.weight), _np(a.norm.weight), _np(a.norm.bias)
+            self.attn = (w * nw[None, :], w @ nb + _np(a.qkv.bias), _np(a.proj.weight), _np(a.proj.bias),
+                         a.heads, a.norm.eps)
 
     def chord(self, feats: tuple[float, ...]) -> tuple:
         """(layer-0 gate input, g1 term, pitch-class blocks (3, 128), root or -1, degree per pitch) for a
@@ -124,6 +153,63 @@ class NumpyDecoder:
             x = n + z * (hp - n)  # (1 - z) * n + z * h
             new.append(x)
         return x, new
+
+    def new_cache(self, capacity: int = 64) -> KVCache | None:
+        return KVCache(self.d, capacity) if self.attn is not None else None
+
+    def attend(self, xs: np.ndarray, cache: KVCache | None) -> np.ndarray:
+        """GRU outputs (T, d) of the next T steps -> the output heads' input for the last
+        one (its GRU output plus the attention over all steps so far); the steps' keys
+        and values join `cache`. Without attention: the last GRU output."""
+        if self.attn is None or cache is None:
+            return xs[-1]
+        w, b, wp, bp, heads, eps = self.attn
+        xs = np.atleast_2d(xs)
+        mu = xs.mean(-1, keepdims=True)
+        xc = xs - mu
+        xn = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
+        d = self.d
+        qkv = xn @ w.T + b
+        cache.extend(qkv[:, d:2 * d], qkv[:, 2 * d:])
+        dh = d // heads
+        q = qkv[-1, :d].reshape(heads, dh)
+        k = cache.k[:cache.n].reshape(cache.n, heads, dh)
+        v = cache.v[:cache.n].reshape(cache.n, heads, dh)
+        att = np.einsum("hd,thd->ht", q, k) * (1.0 / math.sqrt(dh))
+        att = np.exp(att - att.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        y = np.einsum("ht,thd->hd", att, v).reshape(d)
+        return xs[-1] + wp @ y + bp
+
+    def read(self, steps, h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed many steps (each 9 ints + chord features) -> (the top layer's GRU output at
+        every step (T, d), new state).
+
+        The same as `step` on each in turn, but every layer's input gates are computed
+        for all steps at once, so only the recurrent mat-vec runs per step."""
+        ints = np.asarray([s[:9] for s in steps], dtype=np.int64)
+        gi = self.table[ints + self.offsets].sum(1) + np.stack([self.chord(s[9])[0] for s in steps])
+        if self.degrees:
+            roots = np.asarray([self.chord(s[9])[3] for s in steps])
+            p = ints[:, 2]
+            idx = np.where((roots >= 0) & (p < NONE_PITCH), (p - roots) % 12, 12)
+            gi = gi + self.e_deg[idx]
+        d = self.d
+        new = []
+        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+            if li:
+                gi = xs @ w_ih.T + b_ih  # noqa: F821 - the layer below's outputs
+            hp = h[li]
+            xs = np.empty((len(steps), d), dtype=np.float32)
+            for t in range(len(steps)):
+                g = gi[t]
+                gh = w_hh @ hp + b_hh
+                rz = _sigmoid(g[:2 * d] + gh[:2 * d])
+                n = np.tanh(g[2 * d:] + rz[:d] * gh[2 * d:])
+                hp = n + rz[d:] * (hp - n)
+                xs[t] = hp
+            new.append(hp)
+        return xs, new
 
     def shift_logits(self, out: np.ndarray) -> np.ndarray:
         return self.o_shift(out)[0]

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from improv.core.model_input import (
-    CENTER_LOW, CENTER_STEP, END, MAX_BARS, N_CENTER, N_DENSITY, N_KIND, NONE_PITCH,
+    CENTER_LOW, CENTER_STEP, END, MAX_BARS, N_CENTER, N_DENSITY, N_KIND, NONE_PITCH, SEP,
 )
 from improv.core.tokens import BAR_TICKS, N_CHORD_FEATURES, N_DUR, N_SHIFT, N_VEL
 
@@ -44,6 +44,9 @@ class ModelConfig:
         max_answer: the most answer notes the model writes.
         chord_degrees: also read and predict pitches as degrees above the chord root
             (an input embedding and a 12-way pitch bias); off in older checkpoints.
+        attention_heads: heads of a causal attention over the GRU outputs so far (a
+            readout: the output heads can look back at, and copy from, any earlier note of
+            the context); 0 = none, as in older checkpoints.
     """
 
     d_model: int = 256
@@ -53,6 +56,7 @@ class ModelConfig:
     max_call: int = 64
     max_answer: int = 64
     chord_degrees: bool = False
+    attention_heads: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +80,27 @@ class Head(nn.Module):
         return self.out(F.gelu(self.fc(self.norm(x)), approximate="tanh"))
 
 
+class ContextAttention(nn.Module):
+    """Causal multi-head self-attention over the GRU's outputs, added to them (pre-norm,
+    residual). It reads the recurrent state but does not feed back into it, so decoding
+    keeps one GRU step per note plus one attention query over the cached keys."""
+
+    def __init__(self, d: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if d % heads:
+            raise ValueError(f"d_model {d} is not a multiple of attention_heads {heads}")
+        self.heads, self.p = heads, dropout
+        self.norm = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, T, d = h.shape
+        q, k, v = self.qkv(self.norm(h)).view(B, T, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p if self.training else 0.0)
+        return h + self.proj(y.transpose(1, 2).reshape(B, T, d))
+
+
 class PhraseModel(nn.Module):
     """GRU phrase model; see the module docstring. Shapes: B batch, T steps."""
 
@@ -96,6 +121,7 @@ class PhraseModel(nn.Module):
         self.chord_in = nn.Linear(N_CHORD_FEATURES, d)
         self.rnn = nn.GRU(d, d, cfg.n_layers, batch_first=True, dropout=cfg.dropout if cfg.n_layers > 1 else 0.0)
         self.drop = nn.Dropout(cfg.dropout)
+        self.attn = ContextAttention(d, cfg.attention_heads, cfg.dropout) if cfg.attention_heads else None
         # the chained output head
         self.o_shift = Head(d, hh, N_SHIFT + 1)
         self.t_shift = nn.Embedding(N_SHIFT + 1, d)
@@ -168,9 +194,11 @@ class PhraseModel(nn.Module):
         x = self.drop(self.embed(ints[:, :-1], chords[:, :-1]))
         h, _ = self.rnn(x)
         h = self.drop(h)
+        if self.attn is not None:
+            h = self.attn(h)
         tgt = ints[:, 1:]
         tk, ts, tp, td, tv, tpos = (tgt[..., i] for i in range(6))
-        is_end = tk == END
+        is_end = (tk == END) | (tk == SEP)  # a note before a SEP ends its phrase
         shift_t = torch.where(is_end, torch.full_like(ts, N_SHIFT), ts.clamp(max=N_SHIFT))
         nll = F.cross_entropy(self.o_shift(h).transpose(1, 2), shift_t, reduction="none")
         note = (~is_end) & (weight > 0)
@@ -194,7 +222,8 @@ def collate(seqs: list[tuple[list, bool]], call_weight: float = 0.5,
     """Sequences of steps (`model_input.pair_steps`) -> padded (ints, chords, prev_pitch, weight).
 
     A complete sequence gets an END step to predict; call notes weigh `call_weight`,
-    answer notes and END weigh 1, predicting SEP weighs 0.
+    answer notes and END weigh 1. A note followed by a SEP predicts END (its phrase is
+    over) with its own note's weight; START followed by SEP predicts nothing.
     """
     from improv.core.model_input import ANSWER, CALL, NONE_DUR, NONE_POS, NONE_SHIFT, NONE_VEL, PADK, chord_at
 
@@ -217,8 +246,11 @@ def collate(seqs: list[tuple[list, bool]], call_weight: float = 0.5,
             if rows[t][0] in (CALL, ANSWER):
                 last = rows[t][2]
             prev[b, t] = last
-            nk = rows[t + 1][0]
-            weight[b, t] = call_weight if nk == CALL else (1.0 if nk in (ANSWER, END) else 0.0)
+            nk, k = rows[t + 1][0], rows[t][0]
+            if nk == SEP:
+                weight[b, t] = call_weight if k == CALL else (1.0 if k == ANSWER else 0.0)
+            else:
+                weight[b, t] = call_weight if nk == CALL else (1.0 if nk in (ANSWER, END) else 0.0)
     del none_chord
     return ints.to(device), chords.to(device), prev.to(device), weight.to(device)
 

@@ -1,7 +1,9 @@
 """`ModelResponder`: the learned phrase model as a `Responder`, streaming note by note.
 
-The call (its most recent `max_call` notes) is read in one batched GRU pass, then the
-answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
+The session so far (`settings.history`: earlier calls and answers) and the call are read
+first (`model_input.session_steps`: the history's most recent notes, then the call's),
+in one batched pass or, when `prime` read the history ahead, only the call's notes; then
+the answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
 duration -> velocity, each sampled with temperature and top-p from a seeded
 `numpy.random.Generator`. Constraints act inside decoding: `opening` notes are forced
 as the first steps (the model continues from them), `favour_pcs` / `avoid_pcs` bias
@@ -23,7 +25,7 @@ from improv.core.chart import Chart
 from improv.core.decoder import NumpyDecoder
 from improv.core.model import PhraseModel, center_of, load_checkpoint
 from improv.core.model_input import (
-    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, call_steps, chord_at, sep_step,
+    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, sep_step, session_steps,
 )
 from improv.core.notes import Note, Phrase
 from improv.core.responder import AnswerSettings, fit_answer
@@ -146,9 +148,7 @@ class ModelResponder:
         bpb = max(1, int(settings.beats_per_bar))
         ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
         origin = to_ticks(settings.start)
-        if is_drum_call(call):
-            call = Phrase((), call.start, call.length)  # answer from the chords alone
-        steps = call_steps(call, harmony, cfg.max_call)
+        steps = self._steps(call, harmony, settings.history)
         pitch_bias = self._pitch_bias(settings, low, high)
         plain_bias = self._pitch_bias(settings, low, high, favour=False)  # after favour_until
         until = settings.constraints.favour_until
@@ -158,8 +158,9 @@ class ModelResponder:
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
-        out, h = self._context(steps)
-        out, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
+        out, h, cache = self._context(steps)
+        x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
+        out = dec.attend(x[None], cache)
         onset = 0  # ticks from the origin
         for i in range(cfg.max_answer):
             feats = None
@@ -181,39 +182,54 @@ class ModelResponder:
             yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
-            out, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
+            x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
+            out = dec.attend(x[None], cache)
 
-    def prime(self, call: Phrase, harmony: Chart | None) -> None:
-        """Read a call ahead of its end (e.g. after each note the player plays).
+    def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = ()) -> None:
+        """Read a call (after `history`) ahead of its end, e.g. after each note the player plays.
 
         An answer to this call, or to a longer one that begins with the same notes, then
         reads only the notes that came since, so the first answer note is ready sooner.
         """
-        self._context(call_steps(call, harmony, self.cfg.max_call), keep=True)
+        self._context(self._steps(call, harmony, history), keep=True)
 
-    def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The GRU output and state after START and the call's notes, reusing a primed prefix.
+    def forget(self) -> None:
+        """Drop what `prime` read (the next answer reads its whole context)."""
+        self._primed = None
 
-        Only `prime` keeps what it read (so timings of unprimed answers stay honest)."""
+    def _steps(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...]) -> list:
+        """START, the history's most recent notes, the call's (`session_steps`)."""
+        if is_drum_call(call):
+            call = Phrase((), call.start, call.length)  # answer from the chords alone
+        history = tuple(h for h in history if h.notes and not is_drum_call(h))
+        return session_steps(history, call, harmony, self.cfg.max_call)
+
+    def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:
+        """(the heads' input, the GRU state, the attention cache) after `steps`, reusing a
+        primed prefix. Only `prime` keeps what it read (so unprimed timings stay honest)."""
         primed = self._primed
+        room = self.cfg.max_answer + 2
         # the steps hold the chords under the notes, so equal steps mean an equal context
         if primed is not None and len(primed[1]) <= len(steps) and steps[:len(primed[1])] == primed[1]:
-            out, h, rest = primed[2], primed[3], steps[len(primed[1]):]
+            out, h, cache, rest = primed[2], primed[3], primed[4], steps[len(primed[1]):]
+            cache = cache.fork(len(rest) + room) if cache is not None else None
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
+            cache = self.decoder.new_cache(len(steps) + room)
         if len(rest) > PREFILL_NUMPY_STEPS:  # one batched torch pass
             m = self.model
             with torch.inference_mode():
                 ints = torch.tensor([[list(s[:9]) for s in rest]], dtype=torch.long)
                 chords = torch.tensor([[s[9] for s in rest]], dtype=torch.float32)
                 o, hh = m.rnn(m.embed(ints, chords), torch.from_numpy(np.stack(h))[:, None])
-            out, h = o[0, -1].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
-        else:
-            for st in rest:
-                out, h = self.decoder.step(*_split(st), h)
+            xs, h = o[0].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
+            out = self.decoder.attend(xs, cache)
+        elif rest:
+            xs, h = self.decoder.read(rest, h)
+            out = self.decoder.attend(xs, cache)
         if keep:
-            self._primed = (None, steps, out, h)
-        return out, h  # type: ignore[return-value]
+            self._primed = (None, steps, out, h, cache)
+        return out, h, cache  # type: ignore[return-value]
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
@@ -286,20 +302,22 @@ class ModelResponder:
 
     # ------------------------------------------------------------ scoring
 
-    def score(self, call: Phrase, answer: Phrase, harmony: Chart | None) -> tuple[float, int]:
-        """(total NLL in nats of the answer's notes given the call and chords, number of notes).
+    def score(self, call: Phrase, answer: Phrase, harmony: Chart | None,
+              history: tuple[Phrase, ...] = ()) -> tuple[float, int]:
+        """(total NLL in nats of the answer's notes given the call (after `history`) and the
+        chords, number of notes).
 
         Controls are left unknown (the real answer's density / register / length are not
         given away), so the figure compares fairly with a model that has no controls.
         """
         from improv.core.model import collate
-        from improv.core.model_input import pair_steps
+        from improv.core.model_input import answer_steps
 
         if not answer.notes:
             return 0.0, 0
-        call = Phrase((), call.start, call.length) if is_drum_call(call) else call
-        steps, complete = pair_steps(call, answer, harmony, Controls(), self.cfg.max_call, 10**9)
-        sep = next(i for i, s in enumerate(steps) if s[0] == 2)
+        context = self._steps(call, harmony, history)
+        tail, complete = answer_steps(answer, harmony, Controls(), 10**9)
+        steps, sep = context + tail, len(context)
         with torch.inference_mode():
             ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.0)
             nll = self.model(ints, chords, prev, weight)["nll"][0]

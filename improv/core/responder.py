@@ -7,7 +7,8 @@ shape, so the live engine, `improv respond` and the benchmarks treat them alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from improv.core.chart import Chart
@@ -57,6 +58,9 @@ class AnswerSettings:
         density: wanted notes per beat, or None to follow the call and the style.
         beats_per_bar: metre.
         constraints: the embrace / guide mode's wishes.
+        history: earlier phrases of the session (the player's calls and the partner's
+            answers, oldest first, on the same timeline): context the phrase model reads
+            before the call; other responders ignore it.
     """
 
     start: float
@@ -69,6 +73,7 @@ class AnswerSettings:
     density: float | None = None
     beats_per_bar: int = 4
     constraints: Constraints = field(default_factory=Constraints)
+    history: tuple[Phrase, ...] = ()
 
 
 @runtime_checkable
@@ -103,3 +108,31 @@ def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
             continue
         out.append(Note(n.start, pitch, dur, n.velocity))
     return Phrase.of(out, start=settings.start, length=settings.length)
+
+
+class SessionMemory:
+    """The session so far as the partner reads it: the last `keep` phrases played (the
+    player's calls and the partner's answers), for `AnswerSettings.history`."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._phrases: deque[Phrase] = deque(maxlen=max(0, keep))
+
+    def add(self, *phrases: Phrase) -> None:
+        self._phrases.extend(p for p in phrases if p.notes)
+
+    def clear(self) -> None:
+        self._phrases.clear()
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        return tuple(self._phrases)
+
+    def with_history(self, settings: AnswerSettings) -> AnswerSettings:
+        return replace(settings, history=self.phrases)
+
+    def prime(self, responder: Responder, harmony: Chart) -> None:
+        """Let a responder that can (the model) read the history before the next call
+        arrives, so the answer to it reads only the call's notes."""
+        prime = getattr(responder, "prime", None)
+        if prime is not None:
+            prime(Phrase((), 0.0, 0.0), harmony, self.phrases)

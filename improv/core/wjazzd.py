@@ -70,12 +70,14 @@ class Solo:
 
 @dataclass(frozen=True)
 class CallAnswer:
-    """Two consecutive phrases of a solo, both on the solo timeline, and the chords under them."""
+    """Two consecutive phrases of a solo, both on the solo timeline, and the chords under
+    them; `history` holds the solo's phrases before the call (oldest first)."""
 
     call: Phrase
     answer: Phrase
     harmony: Chart
     solo: str
+    history: tuple[Phrase, ...] = ()
 
 
 @dataclass
@@ -108,12 +110,27 @@ def split_of(name: str) -> str:
     return "valid" if int(digest[:8], 16) % 100 < VALID_PERCENT else "train"
 
 
+def phrase_runs(solo: Solo) -> list[list[Phrase]]:
+    """The solo's non-empty phrases as runs in which each phrase starts after the one
+    before (a phrase that does not breaks the run: it answers nothing before it)."""
+    runs: list[list[Phrase]] = []
+    for p in solo.phrases:
+        if not len(p):
+            continue
+        if runs and p.start > runs[-1][-1].start:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
+
+
 def call_answer_pairs(solo: Solo) -> list[CallAnswer]:
-    """Consecutive phrases (call, answer) of a solo, with the solo's chart as harmony."""
+    """Consecutive phrases (call, answer) of a solo, with the solo's chart as harmony and
+    the phrases before the call as history."""
     out = []
-    for a, b in zip(solo.phrases, solo.phrases[1:]):
-        if len(a) and len(b) and b.start > a.start:
-            out.append(CallAnswer(a, b, solo.chart, solo.name))
+    for run in phrase_runs(solo):
+        for i in range(1, len(run)):
+            out.append(CallAnswer(run[i - 1], run[i], solo.chart, solo.name, tuple(run[:i - 1])))
     return out
 
 

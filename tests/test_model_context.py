@@ -1,0 +1,169 @@
+"""The phrase model reads the solo (or session) so far: history steps, training windows,
+priming the history between calls, and the session's memory of its phrases."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from improv.core.chart import parse_chart
+from improv.core.decoder import NumpyDecoder
+from improv.core.model import collate
+from improv.core.model_input import (
+    ANSWER, CALL, CALL_NOTES, END, SEP, START, Controls, call_steps, context_steps, session_steps, window_steps,
+)
+from improv.core.model_responder import ModelResponder
+from improv.core.notes import Phrase
+from improv.core.responder import AnswerSettings, SessionMemory
+from improv.core.wjazzd import call_answer_pairs, load_solos, phrase_runs
+from tests.test_model import MINI, TINY, tiny_model
+
+CHART = parse_chart("Dm7 G7 | Cmaj7 | %")
+A = Phrase.of([(62, 0, 0.5), (65, 0.5, 0.5), (69, 1, 1)], start=0.5)
+B = Phrase.of([(67, 0, 0.5), (65, 0.5, 0.5), (64, 1.5, 1)], start=5.0)
+CALL_PHRASE = Phrase.of([(72, 0, 0.5), (71, 0.5, 0.5), (69, 1, 0.5), (67, 1.5, 1)], start=9.5)
+
+
+def kinds(steps) -> list[int]:
+    return [s[0] for s in steps]
+
+
+def settings(**kw) -> AnswerSettings:
+    return AnswerSettings(**{"start": 13.0, "length": 8.0, "seed": 5, **kw})
+
+
+def test_history_reads_as_answers_after_the_first_phrase():
+    steps = session_steps([A, B], CALL_PHRASE, CHART, 192)
+    assert kinds(steps) == [START, CALL, CALL, CALL, SEP, ANSWER, ANSWER, ANSWER, SEP] + [ANSWER] * 4
+    # onsets land where the notes are on the timeline: B's SEP on beat 5, its notes after it
+    assert steps[4][5] == (5 * 12) % 48 and steps[5][1] == 0 and steps[6][1] == 6
+    # no history: exactly the single-call steps the model always read
+    assert session_steps([], CALL_PHRASE, CHART, 192) == call_steps(CALL_PHRASE, CHART, CALL_NOTES)
+    assert context_steps([CALL_PHRASE], CHART, 64) == call_steps(CALL_PHRASE, CHART, 64)
+
+
+def test_history_budget_does_not_depend_on_the_call():
+    long_history = [Phrase.of([(60 + i % 5, j * 0.25, 0.25) for j in range(12)], start=i * 4.0) for i in range(30)]
+    head = session_steps(long_history, Phrase(), CHART, 96)
+    with_call = session_steps(long_history, CALL_PHRASE, CHART, 96)
+    assert with_call[:len(head)] == head  # so the history can be read before the call comes
+    notes = sum(1 for s in with_call if s[0] in (CALL, ANSWER))
+    assert notes == 96 - CALL_NOTES + len(CALL_PHRASE)  # the most recent history notes fill its share
+    big_call = Phrase.of([(60 + i % 7, i / 4, 0.25) for i in range(100)], start=130.0)
+    assert sum(1 for s in session_steps([], big_call, CHART, 192) if s[0] == CALL) == CALL_NOTES
+
+
+def test_window_notes_before_each_sep_predict_the_end_of_their_phrase():
+    steps, complete = window_steps([A, B, CALL_PHRASE], CHART, [Controls()] * 3, 32)
+    assert complete and kinds(steps).count(SEP) == 2
+    ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.5)
+    targets = ints[0, 1:, 0].tolist()
+    for t, nk in enumerate(targets):
+        here = steps[t][0] if t < len(steps) else END
+        if nk == SEP:  # a note before a SEP: END of its phrase, weighed as its phrase
+            assert weight[0, t] == (0.5 if here == CALL else 1.0)
+        elif nk == CALL:
+            assert weight[0, t] == 0.5
+        elif nk in (ANSWER, END):
+            assert weight[0, t] == 1.0
+    out = tiny_model()(ints, chords, prev, weight)
+    assert torch.isfinite(out["loss"])
+    # without a call, the window opens on an answer from the chords alone
+    steps, _ = window_steps([A, B], CHART, [Controls()] * 2, 32, first_is_call=False)
+    assert kinds(steps)[:2] == [START, SEP] and CALL not in kinds(steps)
+    # a phrase longer than max_answer ends the window, with no END to predict
+    steps, complete = window_steps([A, B, CALL_PHRASE], CHART, [Controls()] * 3, 2)
+    assert not complete and kinds(steps).count(SEP) == 1
+
+
+def test_pairs_carry_the_solo_so_far_and_windows_cover_every_answer():
+    solos = load_solos(MINI)
+    for solo in solos:
+        runs = phrase_runs(solo)
+        pairs = call_answer_pairs(solo)
+        assert len(pairs) == sum(len(r) - 1 for r in runs)
+        for p in pairs:
+            run = next(r for r in runs if p.answer in r)
+            i = run.index(p.answer)
+            assert p.call is run[i - 1] and p.history == tuple(run[:i - 1])
+    from improv.train import PairData, TrainConfig
+
+    data = PairData(MINI, log=lambda s: None)
+    runs = data.train_runs + data.valid_runs
+    tcfg = TrainConfig(window_notes=40, augment=False, call_dropout=0.0)
+    seqs = data.windows(runs, TINY, tcfg, random.Random(0))
+    answers = sum(kinds(s).count(SEP) for s, _ in seqs)
+    assert answers == sum(len(r) - 1 for r, _, _ in runs)  # every phrase but a run's first is answered once
+    assert max(sum(1 for k in kinds(s) if k in (CALL, ANSWER)) for s, _ in seqs) <= 40 + 64
+
+
+def test_numpy_read_matches_step_by_step():
+    m = tiny_model()
+    dec = NumpyDecoder(m)
+    steps = session_steps([A, B], CALL_PHRASE, CHART, 192)
+    h0 = [np.zeros(TINY.d_model, np.float32)] * TINY.n_layers
+    out, h = None, h0
+    for s in steps:
+        out, h = dec.step(s[:9], s[9], h)
+    got, hg = dec.read(steps, h0)
+    assert got.shape == (len(steps), TINY.d_model) and np.allclose(got[-1], out, atol=1e-5) and all(np.allclose(a, b, atol=1e-5) for a, b in zip(hg, h))
+
+
+def test_history_changes_the_answer_and_priming_it_does_not():
+    history = (A, B)
+    cfg = replace(TINY, max_call=96)  # room for 32 notes of history besides the call
+    fresh = ModelResponder(tiny_model(cfg=cfg))
+    with_history = fresh.answer(CALL_PHRASE, CHART, settings(history=history))
+    without = fresh.answer(CALL_PHRASE, CHART, settings())
+    assert with_history != without  # the model hears what came before
+    primed = ModelResponder(tiny_model(cfg=cfg))
+    memory = SessionMemory()
+    memory.add(A, B)
+    memory.prime(primed, CHART)  # read the history while the player plays
+    assert primed.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == with_history
+    s_fresh, n = fresh.score(CALL_PHRASE, B, CHART, history=(A,))
+    assert n == len(B) and s_fresh != fresh.score(CALL_PHRASE, B, CHART)[0]
+    small = ModelResponder(tiny_model())  # max_call 32: all of it for the call, none for history
+    assert small.answer(CALL_PHRASE, CHART, settings(history=history)) == small.answer(CALL_PHRASE, CHART, settings())
+
+
+def test_session_memory_keeps_the_last_phrases_with_notes():
+    memory = SessionMemory(keep=3)
+    memory.add(A, Phrase(), B)
+    assert memory.phrases == (A, B)
+    memory.add(CALL_PHRASE, A)
+    assert memory.phrases == (B, CALL_PHRASE, A)
+    assert memory.with_history(settings()).history == (B, CALL_PHRASE, A)
+    memory.clear()
+    assert memory.phrases == () and replace(settings(), history=()).history == ()
+
+
+def test_attention_readout_numpy_matches_torch_and_the_model_decodes():
+    cfg = replace(TINY, max_call=96, attention_heads=4)
+    m = tiny_model(cfg=cfg)
+    dec = NumpyDecoder(m)
+    steps = session_steps([A, B], CALL_PHRASE, CHART, 96)
+    ints = torch.tensor([[list(s[:9]) for s in steps]])
+    chords = torch.tensor([[s[9] for s in steps]])
+    with torch.inference_mode():
+        o, _ = m.rnn(m.embed(ints, chords))
+        want = m.attn(o)[0]
+    h0 = [np.zeros(cfg.d_model, np.float32)] * cfg.n_layers
+    cache = dec.new_cache(4)  # grows as needed
+    xs, h = dec.read(steps[:-3], h0)
+    got = dec.attend(xs, cache)
+    assert np.allclose(got, want[len(steps) - 4].numpy(), atol=1e-4)
+    for i, s in enumerate(steps[-3:]):  # then one step at a time, as decoding does
+        x, h = dec.step(s[:9], s[9], h)
+        got = dec.attend(x[None], cache)
+        assert np.allclose(got, want[len(steps) - 3 + i].numpy(), atol=1e-4)
+    r = ModelResponder(m)
+    a = r.answer(CALL_PHRASE, CHART, settings(history=(A, B)))
+    assert len(a) > 0 and a == r.answer(CALL_PHRASE, CHART, settings(history=(A, B)))
+    r.prime(Phrase(), CHART, (A, B))
+    assert r.answer(CALL_PHRASE, CHART, settings(history=(A, B))) == a
+    ints_t, chords_t, prev, weight = collate([(steps, True)])
+    assert torch.isfinite(m(ints_t, chords_t, prev, weight)["loss"])
