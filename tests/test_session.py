@@ -76,7 +76,12 @@ class StepResponder:
     def __init__(self, fail=False):
         self.learned = []
         self.charts = []
+        self.histories = []
+        self.primed = []
         self.fail = fail
+
+    def prime(self, call, harmony, history):
+        self.primed.append(history)
 
     def learn(self, call, harmony):
         self.learned.append(call)
@@ -85,6 +90,7 @@ class StepResponder:
         if self.fail:
             raise RuntimeError("no idea")
         self.charts.append(harmony)
+        self.histories.append(settings.history)
         first = call.notes[0].pitch if call.notes else 60
         notes = [Note(i * 0.5, first + i % 5, 0.45, 90) for i in range(int(settings.length * 2))]
         return fit_answer(notes, settings)
@@ -158,6 +164,20 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
     assert r.closed and s.record_path == Path("sessions/fake.mid")
     assert {part for part, _, _ in r.events} == {"player", "partner"}
     assert any(text.startswith("call 1") for text, _ in r.markers)
+
+
+def test_the_partner_hears_the_session_so_far():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    second = [(t + 4.0, m) for t, m in CALL]
+    play(s, clock, inq, CALL + second, until=8.0)
+    r = s.responder
+    first, second = r.histories[-2:]  # (before them: the warm-up answer)
+    assert first == ()
+    call1, answer1 = second  # the first call and the partner's answer to it
+    assert call1.pitches() == [65, 69] and len(answer1) == 8 and answer1.start > call1.start
+    assert r.primed[0] == second and len(r.primed) == 2 and len(r.primed[1]) == 4  # read ahead after each answer
+    s.close()
 
 
 def test_answer_on_bar_waits_for_the_next_bar():

@@ -36,7 +36,11 @@ class RootsResponder:
     def learn(self, call, harmony):
         pass
 
+    def __init__(self):
+        self.histories = []
+
     def answer(self, call, harmony, settings: AnswerSettings):
+        self.histories.append(settings.history)
         notes = [Note(float(i), 60 + harmony.chord_at(settings.start + i).root, 0.5, 90)
                  for i in range(int(settings.length))]
         return Phrase(tuple(notes), settings.start, settings.length)
@@ -87,6 +91,8 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
         by_turn.setdefault(turn.index, []).append((beat, note))
         assert (note - 60) % 12 == BLUES.chord_at(round(beat)).root  # the form's chords, chorus after chorus
     assert sorted(by_turn) == [1, 3, 5, 7]  # 9 turns in 3 choruses: partner turns 1, 3, 5, 7
+    # each turn is answered after the exchange so far: the player's turns and its own
+    assert [len(h) for h in s.responder.histories][:4] == [0, 2, 4, 6]
     for idx, notes in by_turn.items():
         assert abs(notes[0][0] - s.form.turn(idx).start) < 0.03  # starts on its downbeat
     bass = _ons(sink, 3)

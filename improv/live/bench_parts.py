@@ -23,7 +23,7 @@ from typing import Any, Callable
 from improv.config import Config, override
 from improv.core.chart import parse_chart
 from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings, Responder
+from improv.core.responder import AnswerSettings, Responder, SessionMemory
 from improv.live.jackprobe import Listener, Patchbay, sounding_notes, unique
 
 CHART = "F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7"  # a blues in F
@@ -93,11 +93,14 @@ def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
         call = random_call(rng)
         responder.learn(call, chart)
         responder.answer(call, chart, answer_settings(cfg, call, i))
-    ready, answer_only, first, notes = [], [], [], []
+    ready, answer_only, first, notes, cold = [], [], [], [], []
     stream = getattr(responder, "stream", None)
+    memory = SessionMemory()  # the session so far, as the engine keeps it
+    at = 0.0
     for i in range(calls):
-        call = random_call(rng, bars=rng.choice([1, 2, 4]), start=float(rng.randrange(0, 48)))
-        settings = answer_settings(cfg, call, 100 + i)
+        bars = rng.choice([1, 2, 4])
+        call = random_call(rng, bars=bars, start=at)
+        settings = memory.with_history(answer_settings(cfg, call, 100 + i))
         t0 = time.perf_counter()
         responder.learn(call, chart)
         t1 = time.perf_counter()
@@ -112,10 +115,22 @@ def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
             next(it, None)
             first.append((time.perf_counter() - t3) * 1000.0)
             del it
+        forget = getattr(responder, "forget", None)
+        if forget is not None:  # the same answer without the history read ahead
+            forget()
+            t4 = time.perf_counter()
+            responder.answer(call, chart, settings)
+            cold.append((time.perf_counter() - t4) * 1000.0)
+        memory.add(call, answer)
+        memory.prime(responder, chart)  # between calls, as the engine does: not timed
+        at = settings.start + settings.length + rng.choice([0.0, 4.0])
     out: dict[str, Any] = {"responder": name, "ready_ms": summary(ready), "answer_only_ms": summary(answer_only),
-                           "notes_per_answer": statistics.mean(notes) if notes else 0}
+                           "notes_per_answer": statistics.mean(notes) if notes else 0,
+                           "history_phrases": len(memory.phrases)}
     if first:
         out["first_note_ms"] = summary(first)
+    if cold:
+        out["ready_unprimed_ms"] = summary(cold)
     return out
 
 

@@ -30,7 +30,7 @@ from improv.core.embrace import AnswerPlan, EmbraceSettings, embraced_answer
 from improv.core.explain import explain
 from improv.core.infer import HarmonyTracker
 from improv.core.notes import Phrase, pitch_name, seconds_to_beats
-from improv.core.responder import AnswerSettings, Responder
+from improv.core.responder import AnswerSettings, Responder, SessionMemory
 from improv.core.segment import Call, Segmenter, SegmentSettings
 from improv.errors import ConfigError, ImprovError
 from improv.live.band import Band, BandParts
@@ -150,6 +150,7 @@ class Session:
         self._band_overrides: deque[tuple[float, float, Chart]] = deque()  # responder -> conductor
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
         self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
+        self.memory = SessionMemory()  # calls and answers so far (responder thread only)
         self.last_call_bars = 0
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer scheduled
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
@@ -496,7 +497,8 @@ class Session:
     def _work(self, job: _Job) -> None:
         try:
             self.responder.learn(job.call.phrase, job.chart)
-            answer, plan = embraced_answer(self.responder, job.call.phrase, job.chart, job.settings, job.embrace)
+            settings = self.memory.with_history(job.settings)
+            answer, plan = embraced_answer(self.responder, job.call.phrase, job.chart, settings, job.embrace)
             ready = self.clock.now()
             self.ready_ms.append((ready - job.noticed) * 1000.0)
             answer = replace(answer, start=job.settings.start) if answer.start != job.settings.start else answer
@@ -512,6 +514,10 @@ class Session:
                 if events and events[0][0] < ready:
                     log.warning("answer %d was ready %.0f ms after its first note was due",
                                 job.number, (ready - events[0][0]) * 1000.0)
+                self.memory.add(job.call.phrase, answer)
+            else:
+                self.memory.add(job.call.phrase)
+            self.memory.prime(self.responder, job.chart)  # read the session so far before the next call
         except ImprovError as e:
             self.failed_answers += 1
             log.warning("the partner could not answer call %d: %s", job.number, e)

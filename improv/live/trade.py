@@ -25,7 +25,7 @@ from improv.core.embrace import embraced_answer
 from improv.core.explain import explain
 from improv.core.form import PARTNER, TradingForm, count_in_bars
 from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings, Responder
+from improv.core.responder import AnswerSettings, Responder, SessionMemory
 from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
 from improv.live.clock import Clock
 from improv.live.controls import ControlEvent, ControlMap, adjust
@@ -78,6 +78,7 @@ class TradeSession:
         self._open: dict[int, tuple[float, int]] = {}
         self._thru: set[tuple[int, int]] = set()
         self._answered: set[int] = set()
+        self.memory = SessionMemory()  # the turns so far, read by the model before each call
         self.answers: list[tuple[int, Phrase]] = []
         self._last_bar = None
         self.stop_reason = ""
@@ -212,13 +213,15 @@ class TradeSession:
         try:
             if len(call):
                 self.responder.learn(call, self.chart)
-            answer, plan = embraced_answer(self.responder, call, self.chart, settings, self.cfg.embrace)
+            answer, plan = embraced_answer(self.responder, call, self.chart, self.memory.with_history(settings),
+                                           self.cfg.embrace)
         except Exception as e:  # noqa: BLE001 - one failed answer must not end the session
             log.warning("the partner could not answer turn %d: %s", turn.index, e)
             return
         answer = Phrase.of([n for n in answer.notes if n.start < self.form.turn_beats - 1e-9],
                            start=turn.start, length=self.form.turn_beats)
         self.answers.append((turn.index, answer))
+        self.memory.add(call, answer)
         assert self.feeder is not None
         self.feeder.add(phrase_notes(answer, self.partner_ch))
         if self.recorder is not None:
