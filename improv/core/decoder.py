@@ -57,25 +57,28 @@ class _Head:
 
 
 class KVCache:
-    """The attention's keys and values of the steps read so far (rows 0..n-1), with room
-    to grow; `fork` gives a private copy to extend (a primed context is shared)."""
+    """The attention's keys and values of the steps read so far (rows 0..n-1 of each
+    head's (capacity, head width) block), with room to grow; `fork` gives a private copy
+    to extend (a primed context is shared)."""
 
-    def __init__(self, d: int, capacity: int = 64) -> None:
-        self.k = np.empty((max(1, capacity), d), dtype=np.float32)
+    def __init__(self, heads: int, dh: int, capacity: int = 64) -> None:
+        self.k = np.empty((heads, max(1, capacity), dh), dtype=np.float32)
         self.v = np.empty_like(self.k)
         self.n = 0
 
     def fork(self, extra: int) -> "KVCache":
-        c = KVCache(self.k.shape[1], self.n + extra)
-        c.k[:self.n], c.v[:self.n], c.n = self.k[:self.n], self.v[:self.n], self.n
+        h, _, dh = self.k.shape
+        c = KVCache(h, dh, self.n + extra)
+        c.k[:, :self.n], c.v[:, :self.n], c.n = self.k[:, :self.n], self.v[:, :self.n], self.n
         return c
 
     def extend(self, k: np.ndarray, v: np.ndarray) -> None:
-        m = self.n + len(k)
-        if m > len(self.k):
-            grown = self.fork(max(m - self.n, len(self.k)))
+        """k, v: (heads, T, head width) of T more steps."""
+        m = self.n + k.shape[1]
+        if m > self.k.shape[1]:
+            grown = self.fork(max(m - self.n, self.k.shape[1]))
             self.k, self.v = grown.k, grown.v
-        self.k[self.n:m], self.v[self.n:m] = k, v
+        self.k[:, self.n:m], self.v[:, self.n:m] = k, v
         self.n = m
 
 
@@ -155,7 +158,10 @@ class NumpyDecoder:
         return x, new
 
     def new_cache(self, capacity: int = 64) -> KVCache | None:
-        return KVCache(self.d, capacity) if self.attn is not None else None
+        if self.attn is None:
+            return None
+        heads = self.attn[4]
+        return KVCache(heads, self.d // heads, capacity)
 
     def attend(self, xs: np.ndarray, cache: KVCache | None) -> np.ndarray:
         """GRU outputs (T, d) of the next T steps -> the output heads' input for the last
@@ -165,21 +171,19 @@ class NumpyDecoder:
             return xs[-1]
         w, b, wp, bp, heads, eps = self.attn
         xs = np.atleast_2d(xs)
-        mu = xs.mean(-1, keepdims=True)
-        xc = xs - mu
+        xc = xs - xs.mean(-1, keepdims=True)
         xn = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
-        d = self.d
-        qkv = xn @ w.T + b
-        cache.extend(qkv[:, d:2 * d], qkv[:, 2 * d:])
+        d, T = self.d, len(xs)
         dh = d // heads
-        q = qkv[-1, :d].reshape(heads, dh)
-        k = cache.k[:cache.n].reshape(cache.n, heads, dh)
-        v = cache.v[:cache.n].reshape(cache.n, heads, dh)
-        att = np.einsum("hd,thd->ht", q, k) * (1.0 / math.sqrt(dh))
+        qkv = (xn @ w.T + b).reshape(T, 3, heads, dh)
+        cache.extend(qkv[:, 1].transpose(1, 0, 2), qkv[:, 2].transpose(1, 0, 2))
+        n = cache.n
+        q = qkv[-1, 0][:, :, None] * (1.0 / math.sqrt(dh))  # (heads, dh, 1)
+        att = np.matmul(cache.k[:, :n], q)[:, :, 0]  # (heads, n)
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
-        y = np.einsum("ht,thd->hd", att, v).reshape(d)
-        return xs[-1] + wp @ y + bp
+        y = np.matmul(att[:, None, :], cache.v[:, :n])  # (heads, 1, dh)
+        return xs[-1] + wp @ y.reshape(d) + bp
 
     def read(self, steps, h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed many steps (each 9 ints + chord features) -> (the top layer's GRU output at

@@ -48,7 +48,6 @@ def default_checkpoint() -> Path:
 
 
 DEFAULT_CHECKPOINT = default_checkpoint()
-PREFILL_NUMPY_STEPS = 12  # shorter contexts are read step by step (cheaper than one torch call)
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 
@@ -216,15 +215,7 @@ class ModelResponder:
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
             cache = self.decoder.new_cache(len(steps) + room)
-        if len(rest) > PREFILL_NUMPY_STEPS:  # one batched torch pass
-            m = self.model
-            with torch.inference_mode():
-                ints = torch.tensor([[list(s[:9]) for s in rest]], dtype=torch.long)
-                chords = torch.tensor([[s[9] for s in rest]], dtype=torch.float32)
-                o, hh = m.rnn(m.embed(ints, chords), torch.from_numpy(np.stack(h))[:, None])
-            xs, h = o[0].numpy().copy(), [x.numpy().copy() for x in hh[:, 0]]
-            out = self.decoder.attend(xs, cache)
-        elif rest:
+        if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
             xs, h = self.decoder.read(rest, h)
             out = self.decoder.attend(xs, cache)
         if keep:
