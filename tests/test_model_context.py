@@ -167,3 +167,24 @@ def test_attention_readout_numpy_matches_torch_and_the_model_decodes():
     assert r.answer(CALL_PHRASE, CHART, settings(history=(A, B))) == a
     ints_t, chords_t, prev, weight = collate([(steps, True)])
     assert torch.isfinite(m(ints_t, chords_t, prev, weight)["loss"])
+
+
+def test_end_is_held_back_until_most_of_the_span(monkeypatch):
+    import improv.core.model_responder as mr
+
+    m = tiny_model()
+    with torch.no_grad():
+        m.o_shift.out.bias[-1] += 4.0  # END: this model likes to stop early...
+    r = ModelResponder(m)
+
+    def ends(hold_nats: float) -> float:
+        monkeypatch.setattr(mr, "END_HOLD_NATS", hold_nats)
+        early = 0
+        for seed in range(30):
+            a = r.answer(CALL_PHRASE, CHART, settings(seed=seed, length=16.0))
+            early += not a.notes or a.notes[-1].start < mr.END_HOLD * 16.0 - 2.0
+        return early / 30
+
+    free = ends(0.0)
+    assert free > 0.2
+    assert ends(6.0) < free / 2  # ...but an answer lasts most of the bars it was given

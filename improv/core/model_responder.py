@@ -48,6 +48,11 @@ def default_checkpoint() -> Path:
 
 
 DEFAULT_CHECKPOINT = default_checkpoint()
+# The answer's length is asked for (a live answer lasts the bars the engine gives it), so
+# ending the phrase is held back (END's logit lowered) until this share of the span:
+# sampled freely, the context-reading model stopped early and played 19 % fewer notes
+# per beat than the real answers over the same spans (`improv eval`).
+END_HOLD, END_HOLD_NATS = 0.75, 2.0
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 
@@ -241,6 +246,8 @@ class ModelResponder:
         logits[max(0, room + 1):N_SHIFT] = -np.inf
         if i == 0:
             logits[END_SHIFT] = -np.inf  # an answer has at least one note
+        elif onset < END_HOLD * length_ticks:
+            logits[END_SHIFT] -= END_HOLD_NATS
         shift = sample(logits, T, P, rng)
         if shift == END_SHIFT:
             return None
