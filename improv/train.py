@@ -53,6 +53,7 @@ class TrainConfig:
     threads: int = 0
     valid_limit: int = 0
     window_notes: int = 0  # >0: train on windows of consecutive phrases of up to this many notes
+    ema_decay: float = 0.0  # >0: validate and keep an exponential moving average of the weights
 
 
 def load_train_config(path: str | Path | None):
@@ -239,6 +240,16 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
         rng.seed(tcfg.seed + step)
         log(f"resumed {resume} at step {step}, epoch {epoch}, {elapsed / 60:.1f} min trained")
     model.to(device).train()
+    ema = None  # the weights' moving average: what is validated and kept as best.pt
+    if tcfg.ema_decay > 0:
+        import copy
+
+        ema = copy.deepcopy(model).eval()
+        if resume and "ema" in ck:
+            ema.load_state_dict(ck["ema"])
+        for p in ema.parameters():
+            p.requires_grad_(False)
+    kept = ema if ema is not None else model
     log(f"model: GRU {cfg.n_layers}x{cfg.d_model}, {model.n_params():,} parameters; device {device}, "
         f"{torch.get_num_threads()} threads; budget {tcfg.max_minutes:g} min")
     budget = tcfg.max_minutes * 60.0
@@ -275,6 +286,10 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, p in zip(ema.parameters(), model.parameters()):
+                        pe.lerp_(p, 1.0 - tcfg.ema_decay)
             step += 1
             notes_seen += int((weight > 0).sum())
             lv = float(loss.detach())
@@ -292,15 +307,16 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
             due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
                 now - last_eval >= tcfg.eval_every_minutes * 60
             if over or due:
-                valid = evaluate(model, valid_seqs, device)
+                valid = evaluate(kept, valid_seqs, device)
                 last_eval = time.perf_counter()
                 better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
                 best = valid if valid < best else best
                 log(f"valid step {step}: answer NLL {valid:.4f} nats/note{' (best)' if better else ''}")
                 if better:
-                    save_checkpoint(out / "best.pt", model, state(valid))
+                    save_checkpoint(out / "best.pt", kept, state(valid))
             if over or now - last_ckpt >= tcfg.checkpoint_every_minutes * 60:
-                save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict()})
+                save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict(),
+                                                         **({"ema": ema.state_dict()} if ema is not None else {})})
                 last_ckpt = time.perf_counter()
             if over:
                 done = True
@@ -308,10 +324,11 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
         else:
             epoch += 1
     if not (out / "best.pt").exists():
-        valid = evaluate(model, valid_seqs, device)
+        valid = evaluate(kept, valid_seqs, device)
         best = valid
-        save_checkpoint(out / "best.pt", model, state(valid))
-    save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict()})
+        save_checkpoint(out / "best.pt", kept, state(valid))
+    save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict(),
+                                             **({"ema": ema.state_dict()} if ema is not None else {})})
     log(f"done: {step} steps, {epoch} epochs, {elapsed / 60:.1f} min; best validation NLL {best:.4f} nats/note; "
         f"checkpoints in {out}")
     return out / "best.pt"

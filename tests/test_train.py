@@ -51,11 +51,12 @@ def test_shipped_config_reads():
 def test_window_training_with_attention_runs_and_loads(tmp_path, capsys):
     cfg = tmp_path / "windows.toml"
     text = TINY.read_text().replace("max_call = 32 ", "max_call = 48 ").replace("max_steps = 30 ", "max_steps = 12 ")
-    text = text.replace("[train]\n", "[train]\nwindow_notes = 40\n").replace("max_answer = 32 ", "attention_heads = 2\nmax_answer = 32 ")
+    text = text.replace("[train]\n", "[train]\nwindow_notes = 40\nema_decay = 0.9\n").replace("max_answer = 32 ", "attention_heads = 2\nmax_answer = 32 ")
     cfg.write_text(text)
     out = tmp_path / "run"
     assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 0
     assert "valid step 12" in capsys.readouterr().out
+    assert "ema" in torch.load(out / "last.pt", weights_only=True)  # the moving average resumes too
     from improv.core.model_responder import ModelResponder
     from improv.core.notes import Phrase
 
