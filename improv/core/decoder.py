@@ -171,14 +171,23 @@ class NumpyDecoder:
             return xs[-1]
         w, b, wp, bp, heads, eps = self.attn
         xs = np.atleast_2d(xs)
-        xc = xs - xs.mean(-1, keepdims=True)
-        xn = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
         d, T = self.d, len(xs)
         dh = d // heads
-        qkv = (xn @ w.T + b).reshape(T, 3, heads, dh)
-        cache.extend(qkv[:, 1].transpose(1, 0, 2), qkv[:, 2].transpose(1, 0, 2))
+        if T == 1 and cache.n < cache.k.shape[1]:  # one decoding step: the cheapest path
+            x = xs[0]
+            xc = x - float(x.sum()) / d
+            qkv = w @ (xc * (1.0 / math.sqrt(float(xc @ xc) / d + eps))) + b
+            cache.k[:, cache.n] = qkv[d:2 * d].reshape(heads, dh)
+            cache.v[:, cache.n] = qkv[2 * d:].reshape(heads, dh)
+            cache.n += 1
+            q = qkv[:d].reshape(heads, dh, 1) * (1.0 / math.sqrt(dh))
+        else:
+            xc = xs - xs.mean(-1, keepdims=True)
+            xn = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
+            qkv = (xn @ w.T + b).reshape(T, 3, heads, dh)
+            cache.extend(qkv[:, 1].transpose(1, 0, 2), qkv[:, 2].transpose(1, 0, 2))
+            q = qkv[-1, 0][:, :, None] * (1.0 / math.sqrt(dh))  # (heads, dh, 1)
         n = cache.n
-        q = qkv[-1, 0][:, :, None] * (1.0 / math.sqrt(dh))  # (heads, dh, 1)
         att = np.matmul(cache.k[:, :n], q)[:, :, 0]  # (heads, n)
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)

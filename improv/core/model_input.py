@@ -169,16 +169,23 @@ def rebased(phrase: Phrase) -> Phrase:
                   max(0.0, phrase.length - first))
 
 
-def session_steps(history: Sequence[Phrase], call: Phrase, harmony: Chart | None, max_notes: int) -> list[Step]:
+def history_steps(history: Sequence[Phrase], harmony: Chart | None, max_notes: int) -> list[Step]:
+    """START and the history's share of `session_steps` (its most recent notes)."""
+    return context_steps(history, harmony, max_notes - min(CALL_NOTES, max_notes))
+
+
+def session_steps(history: Sequence[Phrase], call: Phrase, harmony: Chart | None, max_notes: int,
+                  head: list[Step] | None = None) -> list[Step]:
     """START, the most recent notes of `history` (the session or solo before the call),
     then the call's last `CALL_NOTES` notes, within `max_notes` in all.
 
     The history's share (`max_notes - CALL_NOTES`) does not depend on the call, so the
     steps read for the history alone are a prefix of those read with any call after it:
     a responder can read the history while waiting for the call (`ModelResponder.prime`).
+    `head`: `history_steps(history, harmony, max_notes)` when the caller already has it.
     """
     call_n = min(CALL_NOTES, max_notes)
-    head = context_steps(history, harmony, max_notes - call_n)
+    head = history_steps(history, harmony, max_notes) if head is None else head
     if len(head) == 1:  # no history: the call is the first phrase read
         return context_steps([call], harmony, call_n)
     if not call.notes:

@@ -25,7 +25,7 @@ from improv.core.chart import Chart
 from improv.core.decoder import NumpyDecoder
 from improv.core.model import PhraseModel, center_of, load_checkpoint
 from improv.core.model_input import (
-    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, sep_step, session_steps,
+    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step, session_steps,
 )
 from improv.core.notes import Note, Phrase
 from improv.core.responder import AnswerSettings, fit_answer
@@ -111,6 +111,7 @@ class ModelResponder:
         # (unused, steps, GRU output, GRU state) of the last call read: see `prime`
         self._primed: tuple | None = None
         self._changes_cache: dict = {}
+        self._history_steps: tuple | None = None  # (history, harmony, its steps) of the last context built
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = 1) -> "ModelResponder":
@@ -205,8 +206,15 @@ class ModelResponder:
         """START, the history's most recent notes, the call's (`session_steps`)."""
         if is_drum_call(call):
             call = Phrase((), call.start, call.length)  # answer from the chords alone
-        history = tuple(h for h in history if h.notes and not is_drum_call(h))
-        return session_steps(history, call, harmony, self.cfg.max_call)
+        cached = self._history_steps
+        if (cached is not None and cached[1] is harmony and len(cached[0]) == len(history)
+                and all(a is b for a, b in zip(cached[0], history))):
+            head = cached[2]  # the same session so far: its steps are not built again
+        else:
+            kept = tuple(h for h in history if h.notes and not is_drum_call(h))
+            head = history_steps(kept, harmony, self.cfg.max_call)
+            self._history_steps = (tuple(history), harmony, head)
+        return session_steps((), call, harmony, self.cfg.max_call, head=head)
 
     def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:
         """(the heads' input, the GRU state, the attention cache) after `steps`, reusing a
