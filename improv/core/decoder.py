@@ -4,7 +4,9 @@ At batch size 1 a torch call costs more in dispatch than in arithmetic, so decod
 runs on numpy arrays taken from the trained `PhraseModel`: the layer-0 GRU input
 gates are precomputed per embedding row (the step embedding is a sum of rows, so its
 gate pre-activation is the sum of the rows' projections), chord projections are
-cached per chord, and each head is two mat-vecs. `tests/test_model.py` checks it
+cached per chord, and each head is two mat-vecs. A context is read layer by layer (all
+input gates at once, then the recurrence), and the attention readout keeps its keys and
+values in a `KVCache`. `tests/test_model.py` and `tests/test_model_context.py` check it
 against the torch model.
 """
 
