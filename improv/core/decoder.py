@@ -43,15 +43,22 @@ class _Head:
             b1s.append(w1 @ nb + _np(head.fc.bias))
         self.w1, self.b1 = np.ascontiguousarray(np.concatenate(w1s)), np.concatenate(b1s)
         self.split = np.cumsum([w.shape[0] for w in w1s])[:-1]
-        self.w2 = [_np(h.out.weight) for h in heads]
+        self.w2 = [0.5 * _np(h.out.weight) for h in heads]  # GELU's 0.5 folded in
         self.b2 = [_np(h.out.bias) for h in heads]
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         n = len(x)
         xc = x - float(x.sum()) / n
-        xn = xc * (1.0 / math.sqrt(float(xc @ xc) / n + self.eps))
-        y = self.w1 @ xn + self.b1
-        y = 0.5 * y * (1.0 + np.tanh(_SQRT_2_PI * (y + 0.044715 * y * y * y)))
+        y = self.w1 @ xc
+        y *= 1.0 / math.sqrt(float(xc @ xc) / n + self.eps)
+        y += self.b1
+        t = y * y  # GELU (tanh form) in place: y * (1 + tanh(c (y + 0.044715 y^3))), 0.5 in w2
+        t *= 0.044715 * _SQRT_2_PI
+        t += _SQRT_2_PI
+        t *= y
+        np.tanh(t, out=t)
+        t += 1.0
+        y *= t
         if len(self.w2) == 1:
             return [self.w2[0] @ y + self.b2[0]]
         cut = [0, *self.split, len(y)]
