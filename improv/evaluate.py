@@ -169,8 +169,8 @@ def evaluate(
 ) -> dict:
     """Run the evaluation; returns the report (see `improv eval` for its keys).
 
-    `model` (anything with `score(call, answer, chart) -> (nats, notes)` and `answer(call,
-    chart, settings)`) is evaluated instead of loading `model_path` when given.
+    `model` (anything with `score(call, answer, chart, history=()) -> (nats, notes)` and
+    `answer(call, chart, settings)`) is evaluated instead of loading `model_path` when given.
 
     Raises:
         DataError: the data (or the baseline's training data) cannot be read, or the

@@ -218,9 +218,10 @@ class NumpyDecoder:
             gi = gi + self.e_deg[idx]
         d = self.d
         new = []
+        xs = np.empty((0, d), dtype=np.float32)
         for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
             if li:
-                gi = xs @ w_ih.T + b_ih  # noqa: F821 - the layer below's outputs
+                gi = xs @ w_ih.T + b_ih  # the layer below's outputs
             hp = h[li]
             xs = np.empty((len(steps), d), dtype=np.float32)
             for t in range(len(steps)):

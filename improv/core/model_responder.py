@@ -108,7 +108,7 @@ class ModelResponder:
         if threads:
             torch.set_num_threads(threads)
         self.decoder = NumpyDecoder(model)
-        # (unused, steps, GRU output, GRU state) of the last call read: see `prime`
+        # (steps, heads' input, GRU state, attention cache) of the last context primed: see `prime`
         self._primed: tuple | None = None
         self._changes_cache: dict = {}
         self._history_steps: tuple | None = None  # (history, harmony, its steps) of the last context built
@@ -222,8 +222,9 @@ class ModelResponder:
         primed = self._primed
         room = self.cfg.max_answer + 2
         # the steps hold the chords under the notes, so equal steps mean an equal context
-        if primed is not None and len(primed[1]) <= len(steps) and steps[:len(primed[1])] == primed[1]:
-            out, h, cache, rest = primed[2], primed[3], primed[4], steps[len(primed[1]):]
+        if primed is not None and len(primed[0]) <= len(steps) and steps[:len(primed[0])] == primed[0]:
+            out, h, cache = primed[1:]
+            rest = steps[len(primed[0]):]
             cache = cache.fork(len(rest) + room) if cache is not None else None
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
@@ -232,7 +233,7 @@ class ModelResponder:
             xs, h = self.decoder.read(rest, h)
             out = self.decoder.attend(xs, cache)
         if keep:
-            self._primed = (None, steps, out, h, cache)
+            self._primed = (steps, out, h, cache)
         return out, h, cache  # type: ignore[return-value]
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
