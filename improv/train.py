@@ -46,6 +46,7 @@ class TrainConfig:
     controls_hidden: float = 0.0
     call_dropout: float = 0.05
     augment: bool = True
+    written_key: float = 0.0  # with augment: chance a window stays in its written key (else a random one of 12)
     eval_every_minutes: float = 3.0
     eval_every_steps: int = 0
     checkpoint_every_minutes: float = 3.0
@@ -136,7 +137,7 @@ class PairData:
                     out.append(window_steps(phrases, harmony, [Controls()] * len(phrases), cfg.max_answer,
                                             max_call=cfg.max_call))
                     continue
-                if tcfg.augment:
+                if tcfg.augment and not (tcfg.written_key and rng.random() < tcfg.written_key):
                     k = rng.randrange(-6, 6)
                     if k:
                         phrases, harmony = [p.transpose(k) for p in phrases], self._chart(solo, chart, k)

@@ -63,6 +63,25 @@ def test_loss_falls_on_the_fixture():
     assert float(loss.detach()) < 0.5 * first
 
 
+def test_weight_drop_masks_the_recurrence_in_training_only():
+    from dataclasses import replace
+
+    pairs = list(iter_pairs(load_solos(MINI)))[:4]
+    batch = collate([pair_steps(p.call, p.answer, p.harmony, Controls(), 32, 32) for p in pairs])
+    torch.manual_seed(0)
+    m = PhraseModel(replace(TINY, weight_drop=0.5)).train()
+    a, b = m(*batch)["loss"], m(*batch)["loss"]
+    assert not torch.isclose(a, b)  # a new mask on the recurrent weights every pass
+    a.backward()
+    assert m.rnn.weight_hh_l0.grad.abs().sum() > 0 and m.rnn.weight_ih_l0.grad.abs().sum() > 0
+    plain = PhraseModel(TINY).train()
+    plain.load_state_dict(m.state_dict())
+    assert torch.isclose(plain(*batch)["loss"], plain(*batch)["loss"])  # no dropout at all in TINY
+    m.eval()
+    plain.eval()
+    assert torch.equal(m(*batch)["nll"], plain(*batch)["nll"])  # inference reads the whole weights
+
+
 @pytest.mark.parametrize("degrees", [False, True])
 def test_numpy_decoder_matches_torch(degrees):
     m = tiny_model(cfg=ModelConfig(**{**TINY.to_dict(), "chord_degrees": degrees}))

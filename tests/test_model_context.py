@@ -100,6 +100,23 @@ def test_pairs_carry_the_solo_so_far_and_windows_cover_every_answer():
     assert max(sum(1 for k in kinds(s) if k in (CALL, ANSWER)) for s, _ in seqs) <= 40 + 64
 
 
+def test_written_key_keeps_windows_untransposed():
+    from improv.train import PairData, TrainConfig
+
+    data = PairData(MINI, log=lambda s: None)
+    runs = (data.train_runs + data.valid_runs) * 4
+
+    def pitches(tcfg):
+        seqs = data.windows(runs, TINY, tcfg, random.Random(0))
+        return [[s[2] for s in steps if s[0] in (CALL, ANSWER)] for steps, _ in seqs]
+
+    written = pitches(TrainConfig(window_notes=40, augment=False, call_dropout=0.0))
+    assert pitches(TrainConfig(window_notes=40, written_key=1.0, call_dropout=0.0)) == written
+    moved = pitches(TrainConfig(window_notes=40, written_key=0.0, call_dropout=0.0))
+    assert len(moved) == len(written) and moved != written  # windows go to other keys
+    assert {len(a) for a in moved} == {len(a) for a in written}
+
+
 def test_numpy_read_matches_step_by_step():
     m = tiny_model()
     dec = NumpyDecoder(m)

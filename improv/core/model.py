@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.func import functional_call
 
 from improv.core.model_input import (
     CENTER_LOW, CENTER_STEP, END, MAX_BARS, N_CENTER, N_DENSITY, N_KIND, NONE_PITCH, SEP,
@@ -47,6 +48,9 @@ class ModelConfig:
         attention_heads: heads of a causal attention over the GRU outputs so far (a
             readout: the output heads can look back at, and copy from, any earlier note of
             the context); 0 = none, as in older checkpoints.
+        weight_drop: in training, drop this share of the GRU's recurrent weights (one mask
+            per batch, as DropConnect / AWD-LSTM): it regularises the recurrence itself,
+            which activation dropout does not reach. No effect on inference.
     """
 
     d_model: int = 256
@@ -57,6 +61,7 @@ class ModelConfig:
     max_answer: int = 64
     chord_degrees: bool = False
     attention_heads: int = 0
+    weight_drop: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,6 +182,14 @@ class PhraseModel(nn.Module):
 
     # ------------------------------------------------------------ training
 
+    def recur(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GRU over `x`; in training with `weight_drop`, through dropped recurrent weights."""
+        p = self.cfg.weight_drop
+        if not (self.training and p > 0):
+            return self.rnn(x)
+        params = {k: F.dropout(w, p) if k.startswith("weight_hh") else w for k, w in self.rnn.named_parameters()}
+        return functional_call(self.rnn, params, (x,))
+
     def forward(self, ints: torch.Tensor, chords: torch.Tensor, prev_pitch: torch.Tensor,
                 weight: torch.Tensor) -> dict[str, torch.Tensor]:
         """Teacher-forced losses.
@@ -192,7 +205,7 @@ class PhraseModel(nn.Module):
             'nll' (B, T) summed over the note's parts.
         """
         x = self.drop(self.embed(ints[:, :-1], chords[:, :-1]))
-        h, _ = self.rnn(x)
+        h, _ = self.recur(x)
         h = self.drop(h)
         if self.attn is not None:
             h = self.attn(h)
