@@ -187,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = jam_settings(args)
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
+    from improv.live.session import segment_settings
+
+    segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
     if cfg.band.trade_bars > 0:
         from improv.live.trade import run_trading
 

@@ -67,6 +67,29 @@ class _Job:
     embrace: EmbraceSettings  # the outside-note mode when the call ended
 
 
+def segment_settings(cfg: Config) -> SegmentSettings:
+    """The call segmenter's settings from the config, checked (the jam calls this before it
+    opens any port, so a bad value is reported first).
+
+    Raises:
+        ConfigError: a timing, phrase or channel value out of range, named.
+    """
+    t, p = cfg.timing, cfg.phrase
+    if not (t.tempo > 0 and t.swing > 0 and t.beats_per_bar > 0):
+        raise ConfigError(f"timing: tempo, swing and beats_per_bar must be > 0, found {t.tempo:g}, "
+                          f"{t.swing:g}, {t.beats_per_bar}")
+    for key in ("player_channel", "partner_channel"):
+        if not 1 <= getattr(cfg.midi, key) <= 16:
+            raise ConfigError(f"midi.{key}: expected 1-16, found {getattr(cfg.midi, key)}")
+    try:
+        return SegmentSettings(
+            gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
+            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=t.beats_per_bar,
+            lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo))
+    except ValueError as e:
+        raise ConfigError(f"phrase: {e}") from None
+
+
 class Session:
     """One jam. Build it, then `run()` it (or `start()` and `step()` it in tests).
 
@@ -115,20 +138,7 @@ class Session:
         self.bpb = t.beats_per_bar
         self.player_ch = cfg.midi.player_channel - 1
         self.partner_ch = cfg.midi.partner_channel - 1
-        p = cfg.phrase
-        if not (t.tempo > 0 and t.swing > 0 and t.beats_per_bar > 0):
-            raise ConfigError(f"timing: tempo, swing and beats_per_bar must be > 0, found {t.tempo:g}, "
-                              f"{t.swing:g}, {t.beats_per_bar}")
-        try:
-            self.segmenter = Segmenter(SegmentSettings(
-                gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
-                answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=self.bpb,
-                lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo)))
-        except ValueError as e:
-            raise ConfigError(f"phrase: {e}") from None
-        for key in ("player_channel", "partner_channel"):
-            if not 1 <= getattr(cfg.midi, key) <= 16:
-                raise ConfigError(f"midi.{key}: expected 1-16, found {getattr(cfg.midi, key)}")
+        self.segmenter = Segmenter(segment_settings(cfg))
         self.harmony = HarmonyTracker(beats_per_bar=self.bpb)
         self.scheduler = Scheduler(clock, self._send_partner, late_threshold_ms=t.late_threshold_ms,
                                    late_policy=t.late_policy, on_sent=self._partner_sent)
