@@ -108,18 +108,27 @@ def play_for_3_seconds(device):
 
 
 @pytest.mark.jack
-def test_plays_into_jack_for_3_seconds_without_underruns():
+def test_plays_into_jack_for_3_seconds_without_regular_underruns():
     device = jack_output()
-    # A synth too slow for its callback underruns on every try; a shared machine now and
-    # then makes any stream underrun once. So: a second try, then a silent-stream baseline.
-    tries = [play_for_3_seconds(device).underruns for _ in range(2)]
-    if min(tries) == 0:
+    # A synth slower than its 2.7 ms block underruns on about a third of its callbacks
+    # (measured by padding the callback to 3.5 ms: 311 of 956); one at 75 % of the budget on
+    # about 0.5 %; this synth on 0 or 1 of ~1,200. A shared CI machine now and then adds a
+    # glitch or two to any stream, so the test judges the share, not a single underrun; the
+    # callback's cost against its budget is `improv bench`'s job (audio_bench.callback_load).
+    sinks = [play_for_3_seconds(device) for _ in range(2)]
+    share = min(s.underruns / s.engine.callbacks for s in sinks)
+    if share <= MAX_UNDERRUN_SHARE:
         return
     baseline = silent_stream_underruns(device)
-    if baseline:
-        pytest.skip(f"this machine is too busy to judge: the synth had {tries} underruns in two tries, "
-                    f"but a callback that only writes zeros had {baseline} in 3 s too")
-    assert min(tries) == 0, f"underruns in both tries: {tries}"
+    if baseline / (3.0 * SR / 128) > MAX_UNDERRUN_SHARE:
+        pytest.skip(f"this machine is too busy to judge: the synth underran on {share:.1%} of its callbacks, "
+                    f"but a callback that only writes zeros had {baseline} underruns in 3 s too")
+    assert share <= MAX_UNDERRUN_SHARE, (
+        f"underruns on {share:.1%} of callbacks in the better of two tries: "
+        f"{[(s.underruns, s.engine.callbacks) for s in sinks]}")
+
+
+MAX_UNDERRUN_SHARE = 0.02
 
 
 def silent_stream_underruns(device, seconds=3.0):
