@@ -126,10 +126,14 @@ def test_external_clock_grid_tempo_change_and_stop(jack):
     assert all(((k - 4) // 4) % 2 == 1 for k in partner), partner
     assert {8, 16} <= set(partner)  # starting on the downbeat
     errors.sort()
-    p99 = errors[min(len(errors) - 1, int(0.99 * (len(errors) - 1)))]
-    print(f"onset error vs the clock's beats: median {errors[len(errors) // 2]:.2f} ms, p99 {p99:.2f} ms, "
+    median, p90 = errors[len(errors) // 2], errors[int(0.9 * (len(errors) - 1))]
+    print(f"onset error vs the clock's beats: median {median:.2f} ms, p90 {p90:.2f} ms, max {errors[-1]:.2f} ms, "
           f"{len(errors)} onsets, JACK period {period_ms:.2f} ms")
-    assert p99 <= 2.0 + period_ms, (p99, errors[-5:])
+    # Within a JACK period (plus 2 ms) for 9 onsets in 10: a partner off the clock by a tick
+    # (18-25 ms at these tempos) or drifting fails that. The rest may meet a busy shared
+    # machine's hiccup (CI is one), so they are only held to well under a tick.
+    assert p90 <= 2.0 + period_ms, (median, p90, errors[-5:])
+    assert errors[-1] <= 15.0, errors[-5:]
     sounding = set()  # Stop left nothing hanging
     for a in arrivals:
         kind = a.data[0] & 0xF0
