@@ -147,6 +147,35 @@ def test_history_changes_the_answer_and_priming_it_does_not():
     assert small.answer(CALL_PHRASE, CHART, settings(history=history)) == small.answer(CALL_PHRASE, CHART, settings())
 
 
+def test_a_call_read_ahead_leaves_only_its_last_notes_and_a_wrong_one_the_call():
+    cfg = replace(TINY, max_call=96)
+    fresh = ModelResponder(tiny_model(cfg=cfg))
+    want = fresh.answer(CALL_PHRASE, CHART, settings(history=(A, B)))
+    r = ModelResponder(tiny_model(cfg=cfg))
+    reads = []
+    real_read = r.decoder.read
+    r.decoder.read = lambda steps, h: reads.append(len(steps)) or real_read(steps, h)
+    memory = SessionMemory()
+    memory.add(A, B)
+    memory.prime(r, CHART)  # after the last answer
+    opening = Phrase(CALL_PHRASE.notes[:3], CALL_PHRASE.start, 1.5)
+    memory.prime(r, CHART, opening)  # as the player plays: the call's first three notes
+    reads.clear()
+    assert r.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == want
+    assert reads == [1]  # only the call's last note was left to read
+    memory.prime(r, CHART, Phrase.of([(40, 0, 1)], start=9.5))  # a call that then went otherwise
+    reads.clear()
+    assert r.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == want
+    assert reads == [1 + len(CALL_PHRASE)]  # its SEP and notes, after the history read between calls
+    reads.clear()  # under another chord the session so far would be read again: a read-ahead skips it
+    most = 1 + len(CALL_PHRASE)  # the call's SEP and notes
+    assert not r.prime(CALL_PHRASE, parse_chart("C7"), memory.phrases, max_read=most) and reads == []
+    assert r.prime(CALL_PHRASE, CHART, memory.phrases, max_read=most) and reads == [most]
+    r.forget()
+    reads.clear()
+    assert r.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == want and reads[0] > 10
+
+
 def test_session_memory_keeps_the_last_phrases_with_notes():
     memory = SessionMemory(keep=3)
     memory.add(A, Phrase(), B)

@@ -156,3 +156,18 @@ def test_the_players_all_notes_off_releases_every_key():
     assert seg.control(123, 0, 1.0) is None
     call = seg.tick(2.0)  # a beat after the all-notes-off: the call is over
     assert call is not None and [(n.pitch, n.duration) for n in call.phrase.notes] == [(60, 1.0), (64, 0.5)]
+
+
+def test_the_call_so_far_is_the_opening_of_the_call_as_it_will_be_cut():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    assert seg.call_so_far() is None
+    feed(seg, [("on", 60, 0.5), ("on", 64, 0.75), ("off", 64, 1.0)])
+    assert seg.call_so_far() is None  # 64 is over, but 60 began before it and is still held
+    feed(seg, [("off", 60, 1.25), ("on", 67, 1.5), ("on", 72, 1.5), ("off", 67, 2.0)])
+    so_far = seg.call_so_far()
+    assert so_far.start == 0.5 and so_far.pitches() == [60, 64]  # 67 waits for 72, struck with it
+    feed(seg, [("off", 72, 2.5)])
+    so_far = seg.call_so_far()
+    call = feed(seg, [("tick", 4.0)])[0]
+    assert so_far.notes == call.phrase.notes and so_far.start == call.phrase.start  # all of it, read ahead
+    assert seg.call_so_far() is None  # the call was cut: nothing under way

@@ -80,8 +80,8 @@ class StepResponder:
         self.primed = []
         self.fail = fail
 
-    def prime(self, call, harmony, history):
-        self.primed.append(history)
+    def prime(self, call, harmony, history, max_read=None):
+        self.primed.append((call.pitches(), history))
 
     def learn(self, call, harmony):
         self.learned.append(call)
@@ -176,7 +176,25 @@ def test_the_partner_hears_the_session_so_far():
     assert first == ()
     call1, answer1 = second  # the first call and the partner's answer to it
     assert call1.pitches() == [65, 69] and len(answer1) == 8 and answer1.start > call1.start
-    assert r.primed[0] == second and len(r.primed) == 2 and len(r.primed[1]) == 4  # read ahead after each answer
+    # read ahead: each call in the rest that ends it, the session so far after each answer
+    assert [(pitches, len(history)) for pitches, history in r.primed] == [
+        ([65, 69], 0), ([], 2), ([65, 69], 2), ([], 4)]
+    assert r.primed[1][1] == second
+    s.close()
+
+
+def test_a_call_is_read_ahead_in_its_rests_not_while_it_is_played():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    run = [(t, [0x90 if on else 0x80, 60 + k, 90 if on else 0])  # 10 notes, 50 ms (0.1 beat) rests
+           for k in range(10) for t, on in ((k * 0.1, True), (k * 0.1 + 0.05, False))]
+    play(s, clock, inq, run, until=1.0)
+    assert s.responder.primed == []  # nothing read while the player plays
+    for step in range(101, 131):  # on to 0.35 s after the last release: a rest of 0.7 beats
+        clock.set(s.t0 + step * 0.01)
+        s.step()
+    assert [pitches for pitches, _ in s.responder.primed] == [list(range(60, 70))]  # read once, all of it
+    assert s.calls == 0  # before the call's end (a beat of rest) is noticed
     s.close()
 
 
@@ -379,3 +397,33 @@ def test_status_line_and_plain_log_lines():
     d.log("x")
     d.finish()
     assert "\r" in tty.getvalue()
+
+
+def test_the_model_partner_has_read_the_call_by_its_end():
+    from improv.core.model_responder import ModelResponder
+    from tests.test_model import tiny_model
+
+    model = ModelResponder(tiny_model())
+    log = []
+    real_read, real_answer = model.decoder.read, model.answer
+    model.decoder.read = lambda steps, h: log.append(len(steps)) or real_read(steps, h)
+
+    def answer(call, harmony, settings):
+        log.append("answer")
+        got = real_answer(call, harmony, settings)
+        log.append((call, harmony, settings, got))
+        return got
+
+    model.answer = answer
+    s, clock, inq, sink, rec = make(responder=model)
+    s.start()
+    log.clear()  # (the warm-up)
+    play(s, clock, inq, CALL + [(t + 4.0, m) for t, m in CALL], until=8.0)
+    s.close()
+    assert s.answers == 2
+    answers = [i for i, x in enumerate(log) if x == "answer"]
+    for i in answers:
+        assert not isinstance(log[i + 1], int), "the call was read at its end, not in the rest before it"
+        call, harmony, settings, got = log[i + 1]
+        assert ModelResponder(tiny_model()).answer(call, harmony, settings) == got  # and the same answer
+    assert log[:answers[0]] == [1 + 2]  # one read, in the rest after the call: START and its 2 notes

@@ -108,8 +108,10 @@ class ModelResponder:
         if threads:
             torch.set_num_threads(threads)
         self.decoder = NumpyDecoder(model)
-        # (steps, heads' input, GRU state, attention cache) of the last context primed: see `prime`
+        # (steps, heads' input, GRU state, attention cache) of the last context primed, and of the
+        # last history primed without a call (the fallback when a call's opening misleads): see `prime`
         self._primed: tuple | None = None
+        self._primed_history: tuple | None = None
         self._changes_cache: dict = {}
         self._history_steps: tuple | None = None  # (history, harmony, its steps) of the last context built
 
@@ -190,17 +192,30 @@ class ModelResponder:
             x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
             out = dec.attend(x[None], cache)
 
-    def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = ()) -> None:
+    def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = (),
+              max_read: int | None = None) -> bool:
         """Read a call (after `history`) ahead of its end, e.g. after each note the player plays.
 
         An answer to this call, or to a longer one that begins with the same notes, then
         reads only the notes that came since, so the first answer note is ready sooner.
+        The history primed without a call is kept too: an answer whose call began otherwise
+        still reads only its call. `max_read`: read nothing if more steps than this are
+        left to read (a read-ahead while the player plays stays a few steps long).
+        Returns whether it read.
         """
-        self._context(self._steps(call, harmony, history), keep=True)
+        steps = self._steps(call, harmony, history)
+        if max_read is not None:
+            primed = self._primed_prefix(steps)
+            if len(steps) - (len(primed[0]) if primed is not None else 0) > max_read:
+                return False
+        self._context(steps, keep=True)
+        if not call.notes:
+            self._primed_history = self._primed
+        return True
 
     def forget(self) -> None:
         """Drop what `prime` read (the next answer reads its whole context)."""
-        self._primed = None
+        self._primed = self._primed_history = None
 
     def _steps(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...]) -> list:
         """START, the history's most recent notes, the call's (`session_steps`)."""
@@ -219,10 +234,9 @@ class ModelResponder:
     def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:
         """(the heads' input, the GRU state, the attention cache) after `steps`, reusing a
         primed prefix. Only `prime` keeps what it read (so unprimed timings stay honest)."""
-        primed = self._primed
         room = self.cfg.max_answer + 2
-        # the steps hold the chords under the notes, so equal steps mean an equal context
-        if primed is not None and len(primed[0]) <= len(steps) and steps[:len(primed[0])] == primed[0]:
+        primed = self._primed_prefix(steps)
+        if primed is not None:
             out, h, cache = primed[1:]
             rest = steps[len(primed[0]):]
             cache = cache.fork(len(rest) + room) if cache is not None else None
@@ -235,6 +249,12 @@ class ModelResponder:
         if keep:
             self._primed = (steps, out, h, cache)
         return out, h, cache  # type: ignore[return-value]
+
+    def _primed_prefix(self, steps: list) -> tuple | None:
+        """What `prime` read that `steps` begin with, if any (the steps hold the chords under
+        the notes, so equal steps mean an equal context)."""
+        return next((p for p in (self._primed, self._primed_history)
+                     if p is not None and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]), None)
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],

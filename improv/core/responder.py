@@ -130,9 +130,11 @@ class SessionMemory:
     def with_history(self, settings: AnswerSettings) -> AnswerSettings:
         return replace(settings, history=self.phrases)
 
-    def prime(self, responder: Responder, harmony: Chart) -> None:
-        """Let a responder that can (the model) read the history before the next call
-        arrives, so the answer to it reads only the call's notes."""
+    def prime(self, responder: Responder, harmony: Chart, call: Phrase | None = None,
+              max_read: int | None = None) -> None:
+        """Let a responder that can (the model) read the history, and the opening of the
+        `call` under way, before the call ends, so the answer reads only what came since.
+        `max_read`: skip a read-ahead longer than this many steps (see `ModelResponder.prime`)."""
         prime = getattr(responder, "prime", None)
         if prime is not None:
-            prime(Phrase((), 0.0, 0.0), harmony, self.phrases)
+            prime(call if call is not None else Phrase((), 0.0, 0.0), harmony, self.phrases, max_read=max_read)

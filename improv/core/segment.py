@@ -154,6 +154,19 @@ class Segmenter:
             return self._cut(beat, beat, "cc") or done
         return done
 
+    def call_so_far(self) -> Phrase | None:
+        """The opening of the call under way as it will be cut: its finished notes that
+        began before every held one (those keep their place in the call), or None.
+
+        A responder can read it while the player goes on (`ModelResponder.prime`)."""
+        if self._start is None or not self._notes:
+            return None
+        first_held = min((onset for onset, _ in self._open.values()), default=math.inf) - self._start
+        notes = [n for n in self._notes if n.start < first_held]
+        if not notes:
+            return None
+        return Phrase.of(notes, start=self._start, length=max(n.end for n in notes))
+
     def end_call(self, beat: float) -> Call | None:
         """End the call now (a live end-of-call control); None if no call is under way."""
         if self._start is None:
