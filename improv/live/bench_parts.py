@@ -80,7 +80,13 @@ def answer_settings(cfg: Config, call: Phrase, seed: int, bars: int = 4) -> Answ
 
 # --- answer ready ----------------------------------------------------------------------------
 def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
-    """Phrase end -> 4-bar answer ready, in process, over `calls` calls (ms)."""
+    """Phrase end -> 4-bar answer ready, in process, over `calls` calls (ms).
+
+    As the jam does, a responder that can read ahead (the model) has read the session so
+    far between calls and the call in the rest that ends it, untimed; `ready_ms` times what
+    is left. `ready_call_at_end_ms` reads the call at its end (as when the
+    end-of-call control cuts it with no rest, or the inferred chord changed), `ready_unprimed_ms` the
+    session so far too."""
     try:
         responder = make_responder(name, cfg)
     except ImportError as e:
@@ -93,14 +99,17 @@ def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
         call = random_call(rng)
         responder.learn(call, chart)
         responder.answer(call, chart, answer_settings(cfg, call, i))
-    ready, answer_only, first, notes, cold = [], [], [], [], []
+    ready, answer_only, first, notes, cold, at_end = [], [], [], [], [], []
     stream = getattr(responder, "stream", None)
+    can_prime = callable(getattr(responder, "prime", None))
     memory = SessionMemory()  # the session so far, as the engine keeps it
     at = 0.0
     for i in range(calls):
         bars = rng.choice([1, 2, 4])
         call = random_call(rng, bars=bars, start=at)
         settings = memory.with_history(answer_settings(cfg, call, 100 + i))
+        if can_prime:
+            memory.prime(responder, chart, call)  # the call read in the rest that ends it: not timed
         t0 = time.perf_counter()
         responder.learn(call, chart)
         t1 = time.perf_counter()
@@ -115,6 +124,11 @@ def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
             next(it, None)
             first.append((time.perf_counter() - t3) * 1000.0)
             del it
+        if can_prime:
+            memory.prime(responder, chart)  # back to the history alone (it is kept: nothing is read)
+            t5 = time.perf_counter()
+            responder.answer(call, chart, settings)
+            at_end.append((time.perf_counter() - t5) * 1000.0)
         forget = getattr(responder, "forget", None)
         if forget is not None:  # the same answer without the history read ahead
             forget()
@@ -129,6 +143,8 @@ def bench_answer(name: str, calls: int, cfg: Config) -> dict[str, Any]:
                            "history_phrases": len(memory.phrases)}
     if first:
         out["first_note_ms"] = summary(first)
+    if at_end:
+        out["ready_call_at_end_ms"] = summary(at_end)
     if cold:
         out["ready_unprimed_ms"] = summary(cold)
     return out
