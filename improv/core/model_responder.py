@@ -194,13 +194,13 @@ class ModelResponder:
 
     def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = (),
               max_read: int | None = None) -> bool:
-        """Read a call (after `history`) ahead of its end, e.g. after each note the player plays.
+        """Read a call (after `history`) ahead of its end, e.g. in the player's rests.
 
         An answer to this call, or to a longer one that begins with the same notes, then
         reads only the notes that came since, so the first answer note is ready sooner.
         The history primed without a call is kept too: an answer whose call began otherwise
         still reads only its call. `max_read`: read nothing if more steps than this are
-        left to read (a read-ahead while the player plays stays a few steps long).
+        left to read (the jam's read-ahead reads a call, never the whole session again).
         Returns whether it read.
         """
         steps = self._steps(call, harmony, history)

@@ -7,9 +7,9 @@ Data flows one way (see ../shared/STYLE.md):
     with the recorder hearing the player (arrival times) and the partner (send times).
 
 Threads: the conductor is whoever calls `run()` (the main thread in `improv jam`); the
-responder works on "improv-responder" (between calls it reads the session so far and the
-opening of the call under way, so that a call's end leaves little to read); the scheduler
-on "improv-scheduler". Timeline:
+responder works on "improv-responder" (between calls it reads the session so far, and the
+call under way in the player's rests: improv/live/readahead.py); the scheduler on
+"improv-scheduler". Timeline:
 beat 0 is `t0` (bar 1 of the chart, which loops); beats map to seconds through the tempo
 and the swing ratio. Every exit path ends in `close()`: note-offs for every note the
 partner or the passthrough started, then the recorder's file.
@@ -31,7 +31,6 @@ from improv.core.chart import Chart, single_chord_chart
 from improv.core.embrace import AnswerPlan, EmbraceSettings, embraced_answer
 from improv.core.explain import explain
 from improv.core.infer import HarmonyTracker
-from improv.core.model_input import CALL_NOTES
 from improv.core.notes import Phrase, pitch_name, seconds_to_beats
 from improv.core.responder import AnswerSettings, Responder, SessionMemory
 from improv.core.segment import Call, Segmenter, SegmentSettings
@@ -42,6 +41,7 @@ from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
+from improv.live.readahead import ReadAhead
 from improv.live.scheduler import Scheduler, phrase_to_events
 from improv.live.status import Display, Snapshot, percentile
 
@@ -49,11 +49,6 @@ log = logging.getLogger("improv.session")
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
 WATCH_EVERY_S = 0.5  # how often ports are checked for having vanished
-# The call under way is read ahead in the player's rests, not while they play: a read holds
-# the GIL (0.3 ms for a note, 2-4 ms for a long call), and the JACK callback that brings the
-# player's next note waits for it (read on every note-off, it raised the thru p99 by up to a
-# period). A call ends with a rest of `gap_beats`, so its read is done by then.
-READ_AHEAD_REST_BEATS = 0.25  # (or half the gap, if that is shorter)
 
 
 class Sink(Protocol):
@@ -75,7 +70,7 @@ class _Job:
     embrace: EmbraceSettings  # the outside-note mode when the call ended
 
 
-_PRIME = "prime"  # a job-queue marker: read the call under way (`Session._prime_call`)
+_READ = "read"  # a job-queue marker: read the call under way (`ReadAhead.run`)
 
 
 def segment_settings(cfg: Config) -> SegmentSettings:
@@ -180,11 +175,7 @@ class Session:
         self._onsets: dict[int, tuple[float, int]] = {}
         self._thru_sounding: set[tuple[int, int]] = set()
         self._jobs: queue.Queue[_Job | str | None] = queue.Queue(maxsize=8)
-        # the call under way and its chart, for the responder to read ahead (conductor -> responder)
-        self._prime_call: tuple[Phrase, Chart] | None = None
-        self._prime_queued = False  # a _PRIME marker waits in the job queue
-        self._can_prime = callable(getattr(responder, "prime", None))
-        self._read_rest: float | None = None  # the rest (its first beat) the call was last read in
+        self.read_ahead = ReadAhead(responder, self.memory, self._post_read if threaded else None)
         self._chord_charts: dict[Any, Chart] = {}
         self._in_flight = 0
         self._flight_lock = threading.Lock()
@@ -285,8 +276,8 @@ class Session:
             call = self.segmenter.tick(self.beat_at(now))
             if call is not None:
                 self._on_call(call, now)
-            elif self._can_prime:
-                self._read_ahead(self.beat_at(now))
+            elif self.read_ahead.enabled:
+                self.read_ahead.in_rest(self.segmenter, self.beat_at(now), self._chart_now)
             if self.band is not None:
                 self._pump_band(now)
         if not self.threaded:
@@ -502,39 +493,13 @@ class Session:
             chart = self._chord_charts[chord] = single_chord_chart(chord, self.bpb)
         return chart
 
-    def _read_ahead(self, beat: float) -> None:
-        """In a rest of the call under way (conductor thread): let the responder read the
-        call so far, once a rest (on its thread; inline in tests)."""
-        seg = self.segmenter
-        rest = seg.silence_since
-        if rest is None or rest == self._read_rest or beat - rest < min(READ_AHEAD_REST_BEATS, seg.s.gap_beats / 2):
-            return
-        self._read_rest = rest
-        so_far = seg.call_so_far()
-        if so_far is None:
-            return
-        self._prime_call = (so_far, self._chart_now())
-        if not self.threaded:
-            self._prime_now()
-        elif not self._prime_queued:  # one marker at most: it reads the latest call so far
-            self._prime_queued = True
-            try:
-                self._jobs.put_nowait(_PRIME)
-            except queue.Full:
-                self._prime_queued = False
-
-    def _prime_now(self) -> None:
-        """Read the call under way (responder thread): its notes, after what was read
-        before, but never the whole session again (the inferred chord changed, say: that
-        is left to the call's end). Only a head start: a failure costs only time."""
-        self._prime_queued = False
-        pending, self._prime_call = self._prime_call, None
-        if pending is None:
-            return
+    def _post_read(self) -> bool:
+        """Ask the responder thread to read the call under way (conductor thread)."""
         try:
-            self.memory.prime(self.responder, pending[1], pending[0], max_read=CALL_NOTES + 1)
-        except Exception as e:  # noqa: BLE001
-            log.debug("reading the call ahead failed: %s", e)
+            self._jobs.put_nowait(_READ)
+            return True
+        except queue.Full:
+            return False
 
     def _on_call(self, call: Call, t: float) -> None:
         """A call ended (conductor thread): hand it to the responder."""
@@ -568,8 +533,8 @@ class Session:
             job = self._jobs.get()
             if job is None:
                 return
-            if job is _PRIME:
-                self._prime_now()
+            if job is _READ:
+                self.read_ahead.run()
             else:
                 self._work(job)  # type: ignore[arg-type]
 
