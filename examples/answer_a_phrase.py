@@ -7,10 +7,10 @@ tuples; the chart says what harmony it is over; `AnswerSettings` says where the 
 on the timeline and how long it lasts. The same seed gives the same answer.
 """
 
-from improv.core.chart import parse_chart
-from improv.core.markov import MarkovResponder
-from improv.core.notes import Phrase, pitch_name
-from improv.core.responder import AnswerSettings
+from improv.core.theory.chart import parse_chart
+from improv.core.respond.markov import MarkovResponder
+from improv.core.theory.notes import Phrase, pitch_name
+from improv.core.respond.base import AnswerSettings
 
 chart = parse_chart("Dm7 G7 | Cmaj7 | %")  # a ii-V-I, looping
 

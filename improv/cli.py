@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("improv.commands.play", "play a session back through a MIDI port or the built-in synth"),
     "embrace-bench": ("improv.commands.embrace_bench", "benchmark building answers on the player's outside notes"),
     "train": ("improv.commands.train", "train the phrase model on the WJazzD solos"),
+    "export": ("improv.commands.export", "write a training checkpoint as the weights file the partner loads"),
 }
 
 

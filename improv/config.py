@@ -7,21 +7,15 @@ Unknown keys and wrong types are errors that name the file and the key.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from improv.core.embrace import EmbraceSettings
+from improv.core.embrace.strategies import EmbraceSettings
+from improv.core.tomlfile import read_toml
 from improv.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 @dataclass(frozen=True)
 class MidiSettings:
@@ -195,28 +189,6 @@ def build(cls: type, data: dict, where: str) -> Any:
             if choices and kwargs[key] not in choices:
                 raise ConfigError(f"{sub}: expected one of {choices}, found {kwargs[key]!r}")
     return cls(**kwargs)
-
-
-def read_toml(path: str | Path, what: str, hint: str) -> dict:
-    """A TOML file's contents.
-
-    Args:
-        path: the file.
-        what: what the file is, for messages ("config file", "tune file").
-        hint: what to do when it is missing.
-
-    Raises:
-        ConfigError: the file is missing, unreadable or not TOML (one line naming it).
-    """
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} not found: {hint}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {what} {path}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:

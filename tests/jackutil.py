@@ -1,6 +1,6 @@
 """Helpers for tests over a real JACK server: skip cleanly, run `improv jam`, play and listen.
 
-The clients themselves live in improv/live/jackprobe.py (the bench uses them too). Every
+The clients themselves live in improv/bench/jackprobe.py (the bench uses them too). Every
 wait is bounded: a test fails with the jam's stderr rather than hanging.
 """
 
@@ -13,8 +13,8 @@ from typing import Sequence
 
 import pytest
 
-from improv.live.jackprobe import jack_unavailable, unique
-from improv.live.jamprocess import JamFailed, JamProcess
+from improv.bench.jackprobe import jack_unavailable, unique
+from improv.bench.jamprocess import JamFailed, JamProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 # The player spins before each note while the listener's callback waits for the GIL on a

@@ -1,4 +1,4 @@
-from improv.live.audio_bench import bench_synth, callback_load, dense_session
+from improv.bench.audio import bench_synth, callback_load, dense_session
 
 
 def test_bench_reports_fractions_and_speed():

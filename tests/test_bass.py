@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from improv.core.bass import (
+from improv.core.band.bass import (
     APPROACH_ICS,
     HIGH,
     LOW,
@@ -12,9 +12,9 @@ from improv.core.bass import (
     load_walk_stats,
     walk,
 )
-from improv.core.bass_learn import count, evaluate, learn, read_solos
-from improv.core.chart import parse_chart
-from improv.core.chords import parse_chord
+from improv.core.band.bass_learn import count, evaluate, learn, read_solos
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.chords import parse_chord
 
 BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
 RHYTHM = parse_chart("Bb6 G7 | Cm7 F7 | Dm7 G7 | Cm7 F7 | Fm7 Bb7 | Eb6 Ebm6 | Dm7 G7 | Cm7 F7")

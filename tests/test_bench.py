@@ -8,9 +8,9 @@ import pytest
 
 from improv.cli import main
 from improv.config import Config
-from improv.live.bench_jack import flood_messages, pair_latency
-from improv.live.bench_parts import bench_timing, random_call, summary
-from improv.live.jackprobe import Arrival, sounding_notes
+from improv.bench.jack import flood_messages, pair_latency
+from improv.bench.parts import bench_timing, random_call, summary
+from improv.bench.jackprobe import Arrival, sounding_notes
 
 
 def test_summary_uses_nearest_rank_p99():

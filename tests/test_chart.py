@@ -1,8 +1,8 @@
 import pytest
 
 from improv.commands.common import find_tune, shipped_tunes
-from improv.core.chart import load_tune, parse_chart, split_bar, tune_from_dict
-from improv.core.chords import parse_chord
+from improv.core.theory.chart import load_tune, parse_chart, split_bar, tune_from_dict
+from improv.core.theory.chords import parse_chord
 from improv.errors import ChordError, ConfigError
 
 

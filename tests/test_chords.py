@@ -1,6 +1,6 @@
 import pytest
 
-from improv.core.chords import Chord, parse_chord
+from improv.core.theory.chords import Chord, parse_chord
 from improv.errors import ChordError
 
 # (spellings that must all read the same, canonical symbol, chord tones as pitch classes)

@@ -1,6 +1,6 @@
-from improv.core.chart import parse_chart
-from improv.core.comping import CompSettings, comp, pattern_weights, plan_bar
-from improv.core.voicings import guide_intervals
+from improv.core.theory.chart import parse_chart
+from improv.core.band.comping import CompSettings, comp, pattern_weights, plan_bar
+from improv.core.theory.voicings import guide_intervals
 
 BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
 II_V = parse_chart("Dm7 | G7 | Cmaj7 | A7")

@@ -3,10 +3,10 @@ early in the answer, not over every later chord."""
 
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.markov import MarkovResponder
-from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings, Constraints
+from improv.core.theory.chart import parse_chart
+from improv.core.respond.markov import MarkovResponder
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import AnswerSettings, Constraints
 
 CHART = parse_chart("Cmaj7 | Cmaj7 | Cmaj7 | Cmaj7")
 CALL = Phrase.of([(60, 0, 0.5), (64, 0.5, 0.5), (67, 1, 0.5), (71, 1.5, 0.5), (72, 2, 1)])
@@ -31,7 +31,7 @@ def shares(responder, until):
 def responders():
     yield MarkovResponder(seed=1)
     try:
-        from improv.core.model_responder import ModelResponder
+        from improv.core.model.responder import ModelResponder
 
         yield ModelResponder.load(None)
     except Exception:  # noqa: BLE001 - no shipped checkpoint here: the Markov case still runs

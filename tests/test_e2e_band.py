@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from improv.config import Config
-from improv.core.chart import parse_chart
-from improv.core.midiclock import tick_time
-from improv.core.notes import Note, Phrase
-from improv.live.jackprobe import jack_unavailable
+from improv.core.theory.chart import parse_chart
+from improv.core.listen.midiclock import tick_time
+from improv.core.theory.notes import Note, Phrase
+from improv.bench.jackprobe import jack_unavailable
 
 pytestmark = pytest.mark.jack
 
@@ -59,7 +59,7 @@ def jack():
 
 def test_external_clock_grid_tempo_change_and_stop(jack):
     from improv.live.clock import RealClock
-    from improv.live.jackprobe import Listener, Patchbay, Player
+    from improv.bench.jackprobe import Listener, Patchbay, Player
     from improv.live.midisync import open_clock_input
     from improv.live.ports import InputQueue, open_output
     from improv.live.trade import TradeSession

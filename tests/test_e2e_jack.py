@@ -19,7 +19,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from improv.live.jackprobe import Arrival, sounding_notes
+from improv.bench.jackprobe import Arrival, sounding_notes
 from improv.live.session import ANSWER_LEAD_S
 from jackutil import Jam, note_events, require_jam, wired
 

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.embrace import (
+from improv.core.theory.chart import parse_chart
+from improv.core.embrace.strategies import (
     EmbraceSettings, STRATEGIES, embrace_threshold, explain, explain_json, plan_answer,
 )
-from improv.core.hearing import metric_weight
-from improv.core.notes import Phrase
-from improv.core.responder import Constraints
+from improv.core.embrace.hearing import metric_weight
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import Constraints
 from improv.errors import ConfigError
 
 CHART = parse_chart("Cmaj7 | Dm7 | G7 | Cmaj7")
@@ -182,7 +182,7 @@ def test_settings_are_checked():
 
 
 def test_mode_helpers_for_live_controls():
-    from improv.core.embrace import mode_from_cc, next_mode
+    from improv.core.embrace.strategies import mode_from_cc, next_mode
 
     assert [next_mode(m) for m in ("embrace", "guide", "off")] == ["guide", "off", "embrace"]
     assert mode_from_cc(42) == "off" and mode_from_cc(43) == "guide" and mode_from_cc(86) == "embrace"

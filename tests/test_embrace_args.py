@@ -8,9 +8,9 @@ import pytest
 
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
 from improv.config import Config, override
-from improv.core.chart import parse_chart
-from improv.core.embrace import EmbraceSettings, plan_answer
-from improv.core.notes import Phrase
+from improv.core.theory.chart import parse_chart
+from improv.core.embrace.strategies import EmbraceSettings, plan_answer
+from improv.core.theory.notes import Phrase
 
 
 def parse(argv):

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 from improv.cli import main
-from improv.core.chart import parse_chart
-from improv.core.hearing import OUTSIDE, hear
-from improv.core.markov import MarkovResponder
-from improv.core.notes import Phrase
-from improv.embrace_bench import (
+from improv.core.theory.chart import parse_chart
+from improv.core.embrace.hearing import OUTSIDE, hear
+from improv.core.respond.markov import MarkovResponder
+from improv.core.theory.notes import Phrase
+from improv.bench.embrace import (
     cases_from_pairs, first_bar_has, format_result, jaccard_distance, make_case, profile_distance, run_bench,
 )
 
@@ -58,7 +58,7 @@ def _cases():
 def test_run_bench_in_three_modes():
     cases = _cases()
     assert len(cases) == 4
-    from improv.core.embrace import EmbraceSettings
+    from improv.core.embrace.strategies import EmbraceSettings
 
     result = run_bench(cases, lambda: MarkovResponder(order=3, seed=0), EmbraceSettings(daring=1.0), seed=3)
     assert result == run_bench(cases, lambda: MarkovResponder(order=3, seed=0), EmbraceSettings(daring=1.0), seed=3)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from improv.cli import main
-from improv.core.notes import Phrase
-from improv.core.responder import fit_answer
-from improv.evaluate import EvalOptions, answer_span, evaluate, format_table, real_on_span, select_pairs
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import fit_answer
+from improv.train.evaluate import EvalOptions, answer_span, evaluate, format_table, real_on_span, select_pairs
 
 DATA = Path(__file__).resolve().parent / "data" / "eval"
 

@@ -1,11 +1,11 @@
 """The classifier, pinned on hand-written cases: (pitch, start, duration[, velocity]) tuples."""
 
-from improv.core.chart import parse_chart, single_chord_chart
-from improv.core.chords import parse_chord
-from improv.core.hearing import (
+from improv.core.theory.chart import parse_chart, single_chord_chart
+from improv.core.theory.chords import parse_chord
+from improv.core.embrace.hearing import (
     APPROACH, CHORD, FREE, OUTSIDE, TENSION, classify_pitch, hear, metric_weight, most_salient,
 )
-from improv.core.notes import Phrase
+from improv.core.theory.notes import Phrase
 
 CMAJ7 = parse_chart("Cmaj7")
 

@@ -1,7 +1,7 @@
 """Live harmony inference: chord and key from played notes."""
 
-from improv.core.chords import parse_chord
-from improv.core.infer import HarmonyTracker, key_name
+from improv.core.theory.chords import parse_chord
+from improv.core.listen.harmony import HarmonyTracker, key_name
 
 
 def play(tracker, notes, velocity=90):

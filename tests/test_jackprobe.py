@@ -1,4 +1,4 @@
-"""The JACK measuring clients (improv/live/jackprobe.py) and the test helpers built on them."""
+"""The JACK measuring clients (improv/bench/jackprobe.py) and the test helpers built on them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 import pytest
 
 from improv.errors import PortError
-from improv.live.jackprobe import Arrival, Listener, Patchbay, Player, sounding_notes
-from improv.live.jamprocess import JamFailed, JamProcess
+from improv.bench.jackprobe import Arrival, Listener, Patchbay, Player, sounding_notes
+from improv.bench.jamprocess import JamFailed, JamProcess
 from jackutil import note_events, require_jack, unique
 
 

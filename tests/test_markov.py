@@ -2,10 +2,10 @@
 
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.markov import TICKS, MarkovResponder, melody, metric_class, symbols
-from improv.core.notes import Note, Phrase
-from improv.core.responder import AnswerSettings, Constraints, Responder
+from improv.core.theory.chart import parse_chart
+from improv.core.respond.markov import TICKS, MarkovResponder, melody, metric_class, symbols
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import AnswerSettings, Constraints, Responder
 
 CHART = parse_chart("Dm7 | G7 | Cmaj7 | % | Cm7 | F7 | Bbmaj7 | %")
 CALL = Phrase.of([(62, 0, .5), (65, .5, .5), (69, 1, .5), (72, 1.5, .5), (71, 2, 1.5)], start=0.0, length=4.0)

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.metrics import (
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.metrics import (
     INTERVAL_BINS,
     in_harmony_share,
     interval_cells,
@@ -20,7 +20,7 @@ from improv.core.metrics import (
     strong_beat_chord_tone_share,
     summarize,
 )
-from improv.core.notes import Phrase
+from improv.core.theory.notes import Phrase
 
 CMAJ = parse_chart("Cmaj7")
 II_V = parse_chart("Dm7 | G7")  # Dm7 on beats 0-4, G7 on 4-8, looping

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from improv.core.midiclock import (
+from improv.core.listen.midiclock import (
     CLOCK,
     CONTINUE,
     START,

@@ -1,8 +1,8 @@
 import mido
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.midifile import (
+from improv.core.theory.chart import parse_chart
+from improv.core.formats.midifile import (
     Marker,
     Recording,
     TimedMessage,
@@ -20,7 +20,7 @@ from improv.core.midifile import (
     ticks_to_seconds,
     track_to_phrase,
 )
-from improv.core.notes import Note, Phrase
+from improv.core.theory.notes import Note, Phrase
 from improv.errors import DataError
 
 

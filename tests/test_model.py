@@ -8,16 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from improv.core.chart import parse_chart
-from improv.core.chords import parse_chord
-from improv.core.decoder import NumpyDecoder
-from improv.core.model import ModelConfig, PhraseModel, collate, load_checkpoint, save_checkpoint
-from improv.core.model_input import Controls, answer_controls, pair_steps
-from improv.core.model_responder import DEFAULT_CHECKPOINT, ModelResponder, sample
-from improv.core.notes import Note, Phrase
-from improv.core.responder import AnswerSettings, Constraints, Responder
-from improv.core.tokens import chord_features
-from improv.core.wjazzd import iter_pairs, load_solos
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.chords import parse_chord
+from improv.core.model.decoder import NumpyDecoder
+from improv.train.model import ModelConfig, PhraseModel, collate, load_checkpoint, save_checkpoint
+from improv.core.model.inputs import Controls, answer_controls, pair_steps
+from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder, sample
+from improv.train.scoring import score, torch_model
+from improv.core.model.weights import load_weights
+from improv.train.export import load_responder
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import AnswerSettings, Constraints, Responder
+from improv.core.model.tokens import chord_features
+from improv.core.formats.wjazzd import iter_pairs, load_solos
 from improv.errors import ModelError
 
 MINI = Path(__file__).parent / "data" / "wjazzd-mini"
@@ -173,13 +176,13 @@ def test_bad_inputs_never_raise(responder):
 
 def test_score_is_the_answer_nll(responder):
     ans = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5)], start=8.0)
-    total, n = responder.score(CALL, ans, CHART)
+    total, n = score(responder, CALL, ans, CHART)
     assert n == 2 and total > 0
     longer = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5), (67, 1, 0.5)], start=8.0)
-    assert responder.score(CALL, longer, CHART)[0] > total
-    assert responder.score(CALL, Phrase(), CHART) == (0.0, 0)
+    assert score(responder, CALL, longer, CHART)[0] > total
+    assert score(responder, CALL, Phrase(), CHART) == (0.0, 0)
     # scoring = teacher-forced decoding: the NLL of the first note equals -log p from the decoder
-    m = responder.model
+    m = torch_model(responder)
     steps, complete = pair_steps(CALL, ans, CHART, Controls(), 32, 32)
     with torch.no_grad():
         nll = m(*collate([(steps, complete)], call_weight=0.0))["nll"][0]
@@ -201,23 +204,67 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     save_checkpoint(path, m, {"train_state": {"step": 3}})
     ck = torch.load(path, weights_only=True)
     assert ck["config"] == TINY.to_dict() and ck["train_state"]["step"] == 3
-    loaded = ModelResponder.load(path)
+    loaded = load_responder(path)
     assert loaded.answer(CALL, CHART, settings()) == ModelResponder(m).answer(CALL, CHART, settings())
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage" * 100)
     with pytest.raises(ModelError, match="bad.pt"):
-        ModelResponder.load(bad)
+        load_responder(bad)
     with pytest.raises(ModelError, match="nope.pt"):
-        ModelResponder.load(tmp_path / "nope.pt")
+        load_responder(tmp_path / "nope.pt")
+    with pytest.raises(ModelError, match="improv export"):
+        ModelResponder.load(path)  # the partner loads exported weights, not checkpoints
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ModelError, match="other.pt"):
         load_checkpoint(tmp_path / "other.pt")
 
 
-@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped checkpoint in models/")
-def test_shipped_checkpoint_loads_weights_only():
-    ck = torch.load(DEFAULT_CHECKPOINT, weights_only=True)
-    assert "optimizer" not in ck and DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
+SHIPPED_PT = DEFAULT_CHECKPOINT.with_suffix(".pt")
+DEMO_CALLS = Path(__file__).resolve().parents[1] / "examples" / "demo_calls.mid"
+
+
+def split_calls(notes: list[Note], gap: float = 1.0) -> list[Phrase]:
+    """Notes in beats -> phrases, cut where a silence of `gap` beats begins."""
+    calls: list[list[Note]] = []
+    end = -1e9
+    for n in notes:
+        if not calls or n.start - end >= gap:
+            calls.append([])
+        calls[-1].append(n)
+        end = max(end, n.end) if len(calls[-1]) > 1 else n.end
+    out = []
+    for c in calls:
+        start = c[0].start
+        out.append(Phrase(tuple(Note(n.start - start, n.pitch, n.duration, n.velocity) for n in c), start,
+                          max(n.end for n in c) - start))
+    return out
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped weights in models/")
+def test_shipped_weights_load_without_pickle_and_answer():
+    w, header = load_weights(DEFAULT_CHECKPOINT)
+    assert DEFAULT_CHECKPOINT.suffix == ".npz" and DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
+    assert header["meta"]["exported_from"] == SHIPPED_PT.name and not any("optimizer" in k for k in w.arrays)
     r = ModelResponder.load()
     ans = r.answer(CALL, CHART, settings(length=16.0))
     assert len(ans) > 0 and all(48 <= n.pitch <= 84 for n in ans.notes)
+
+
+@pytest.mark.skipif(not SHIPPED_PT.exists(), reason="no training checkpoint beside the shipped weights")
+def test_shipped_weights_answer_note_for_note_as_their_checkpoint():
+    """The .npz the partner loads is the .pt it was exported from: same answers for fixed
+    seeds, on the recorded demo calls, with and without the session so far."""
+    from improv.core.formats.midifile import read_midi_notes
+    from improv.train.model import load_checkpoint
+
+    ck = torch.load(SHIPPED_PT, weights_only=True)
+    assert "optimizer" not in ck
+    shipped, from_pt = ModelResponder.load(), ModelResponder(load_checkpoint(SHIPPED_PT)[0])
+    calls = split_calls(read_midi_notes(DEMO_CALLS))
+    assert len(calls) >= 3
+    history: tuple = ()
+    for i, call in enumerate(calls):
+        s = settings(start=call.start + call.length, length=8.0, seed=i, history=history)
+        a = shipped.answer(call, CHART, s)
+        assert a.notes and a == from_pt.answer(call, CHART, s)
+        history = (*history, call, a)

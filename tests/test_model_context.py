@@ -9,16 +9,17 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from improv.core.chart import parse_chart
-from improv.core.decoder import NumpyDecoder
-from improv.core.model import collate
-from improv.core.model_input import (
+from improv.core.theory.chart import parse_chart
+from improv.core.model.decoder import NumpyDecoder
+from improv.train.model import collate
+from improv.core.model.inputs import (
     ANSWER, CALL, CALL_NOTES, END, SEP, START, Controls, call_steps, context_steps, session_steps, window_steps,
 )
-from improv.core.model_responder import ModelResponder
-from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings, SessionMemory
-from improv.core.wjazzd import call_answer_pairs, load_solos, phrase_runs
+from improv.core.model.responder import ModelResponder
+from improv.train.scoring import score
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import AnswerSettings, SessionMemory
+from improv.core.formats.wjazzd import call_answer_pairs, load_solos, phrase_runs
 from tests.test_model import MINI, TINY, tiny_model
 
 CHART = parse_chart("Dm7 G7 | Cmaj7 | %")
@@ -89,7 +90,7 @@ def test_pairs_carry_the_solo_so_far_and_windows_cover_every_answer():
             run = next(r for r in runs if p.answer in r)
             i = run.index(p.answer)
             assert p.call is run[i - 1] and p.history == tuple(run[:i - 1])
-    from improv.train import PairData, TrainConfig
+    from improv.train.trainer import PairData, TrainConfig
 
     data = PairData(MINI, log=lambda s: None)
     runs = data.train_runs + data.valid_runs
@@ -101,7 +102,7 @@ def test_pairs_carry_the_solo_so_far_and_windows_cover_every_answer():
 
 
 def test_written_key_keeps_windows_untransposed():
-    from improv.train import PairData, TrainConfig
+    from improv.train.trainer import PairData, TrainConfig
 
     data = PairData(MINI, log=lambda s: None)
     runs = (data.train_runs + data.valid_runs) * 4
@@ -141,8 +142,8 @@ def test_history_changes_the_answer_and_priming_it_does_not():
     memory.add(A, B)
     memory.prime(primed, CHART)  # read the history while the player plays
     assert primed.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == with_history
-    s_fresh, n = fresh.score(CALL_PHRASE, B, CHART, history=(A,))
-    assert n == len(B) and s_fresh != fresh.score(CALL_PHRASE, B, CHART)[0]
+    s_fresh, n = score(fresh, CALL_PHRASE, B, CHART, history=(A,))
+    assert n == len(B) and s_fresh != score(fresh, CALL_PHRASE, B, CHART)[0]
     small = ModelResponder(tiny_model())  # max_call 32: all of it for the call, none for history
     assert small.answer(CALL_PHRASE, CHART, settings(history=history)) == small.answer(CALL_PHRASE, CHART, settings())
 
@@ -216,7 +217,7 @@ def test_attention_readout_numpy_matches_torch_and_the_model_decodes():
 
 
 def test_end_is_held_back_until_most_of_the_span(monkeypatch):
-    import improv.core.model_responder as mr
+    import improv.core.model.responder as mr
 
     m = tiny_model()
     with torch.no_grad():

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.ngram import (
+from improv.core.theory.chart import parse_chart
+from improv.core.model.ngram import (
     NgramModel,
     count_ngrams,
     pair_sequences,
@@ -15,9 +15,9 @@ from improv.core.ngram import (
     train_baseline,
     transpose_tokens,
 )
-from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings
-from improv.core.tokens import BOS, EOS, PITCH0, SEP, SHIFT0, VOCAB_SIZE, encode, pair_tokens
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import AnswerSettings
+from improv.core.model.tokens import BOS, EOS, PITCH0, SEP, SHIFT0, VOCAB_SIZE, encode, pair_tokens
 from improv.errors import ModelError
 
 CHART = parse_chart("Dm7 | G7 | Cmaj7 | %")

@@ -1,6 +1,6 @@
 import pytest
 
-from improv.core.notes import (Meter, Note, Phrase, beats_to_seconds, pitch_name, seconds_to_beats,
+from improv.core.theory.notes import (Meter, Note, Phrase, beats_to_seconds, pitch_name, seconds_to_beats,
                                swing_beats, unswing_beats)
 
 

@@ -1,8 +1,8 @@
 import mido
 import pytest
 
-from improv.core.midifile import Marker, Recording, TimedMessage, save_recording
-from improv.core.pianoroll import recording_to_roll
+from improv.core.formats.midifile import Marker, Recording, TimedMessage, save_recording
+from improv.core.formats.pianoroll import recording_to_roll
 
 
 def session():

@@ -7,8 +7,8 @@ from pathlib import Path
 import mido
 import pytest
 
-from improv.core.chart import load_tune
-from improv.core.midifile import load_recording, recording_notes
+from improv.core.theory.chart import load_tune
+from improv.core.formats.midifile import load_recording, recording_notes
 from improv.live.recorder import Recorder, journal_to_recording, recover
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,9 +2,9 @@
 
 import pytest
 
-from improv.core.chart import parse_chart
-from improv.core.chords import parse_chord
-from improv.core.reharm import candidates, reach_for, substitute
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.chords import parse_chord
+from improv.core.embrace.reharm import candidates, reach_for, substitute
 
 
 def test_candidates_fit_the_note_nearest_first():

@@ -2,8 +2,8 @@ import mido
 import numpy as np
 import pytest
 
-from improv.core.midifile import Recording, TimedMessage, save_recording
-from improv.core.render import parts_to_stereo, recording_to_parts, stereo_to_wav, wav_to_array
+from improv.core.formats.midifile import Recording, TimedMessage, save_recording
+from improv.core.audio.render import parts_to_stereo, recording_to_parts, stereo_to_wav, wav_to_array
 
 SR = 48000
 SF2 = "/usr/share/sounds/sf2/default-GM.sf2"
@@ -73,7 +73,7 @@ def test_soundfont_render(tmp_path):
 
     if not Path(SF2).exists():
         pytest.skip(f"no General MIDI SoundFont at {SF2} (apt install timgm6mb-soundfont)")
-    from improv.core.soundfont import load_soundfont
+    from improv.core.audio.soundfont import load_soundfont
 
     parts = recording_to_parts(known_phrase(), SR, tail_s=0.5, soundfont=load_soundfont(SF2, SR))
     assert np.abs(parts[0, :SR // 2]).max() > 0.01 and np.abs(parts[1, int(1.5 * SR):2 * SR]).max() > 0.01

@@ -7,8 +7,8 @@ import pytest
 
 from improv.cli import main
 from improv.commands.respond import guess_chord
-from improv.core.chords import Chord
-from improv.core.notes import Note
+from improv.core.theory.chords import Chord
+from improv.core.theory.notes import Note
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = [(62, 0.0, 0.5), (65, 0.5, 0.5), (69, 1.0, 0.5), (72, 1.5, 0.5), (71, 2.0, 0.5), (67, 2.5, 0.5), (65, 3.0, 0.5)]

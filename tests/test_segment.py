@@ -2,7 +2,7 @@
 
 import pytest
 
-from improv.core.segment import Segmenter, SegmentSettings, whole_bars
+from improv.core.listen.segment import Segmenter, SegmentSettings, whole_bars
 
 
 def feed(seg, events):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from improv.config import Config, override
-from improv.core.chart import parse_chart
-from improv.core.notes import Note, Phrase
-from improv.core.responder import fit_answer
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import fit_answer
 from improv.live.clock import ManualClock, RealClock
 from improv.live.midisync import FixedTimeline
 from improv.live.ports import InputQueue
@@ -400,7 +400,7 @@ def test_status_line_and_plain_log_lines():
 
 
 def test_the_model_partner_has_read_the_call_by_its_end():
-    from improv.core.model_responder import ModelResponder
+    from improv.core.model.responder import ModelResponder
     from tests.test_model import tiny_model
 
     model = ModelResponder(tiny_model())

@@ -6,8 +6,8 @@ from dataclasses import replace
 from test_session import FakeSink, config, make, play
 
 from improv.config import override
-from improv.core.chart import parse_chart
-from improv.core.markov import MarkovResponder
+from improv.core.theory.chart import parse_chart
+from improv.core.respond.markov import MarkovResponder
 from improv.live.band import Band, BandParts
 from improv.live.clock import ManualClock
 from improv.live.midisync import FixedTimeline
@@ -133,7 +133,7 @@ def test_send_clock_lets_a_daw_follow_and_stops_it_at_the_end():
 
 
 def test_the_free_jam_follows_an_external_clock_and_stop_silences():
-    from improv.core.midiclock import CLOCK, START, STOP, tick_time
+    from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
     from improv.live.midisync import ExternalClock
 
     clock = ManualClock(10.0)

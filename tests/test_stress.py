@@ -19,10 +19,10 @@ import mido
 import pytest
 
 from improv.config import Config, override
-from improv.core.markov import MarkovResponder
-from improv.live.bench_jack import flood, flood_messages
+from improv.core.respond.markov import MarkovResponder
+from improv.bench.jack import flood, flood_messages
 from improv.live.clock import ManualClock
-from improv.live.jackprobe import Arrival, Patchbay, sounding_notes, unique
+from improv.bench.jackprobe import Arrival, Patchbay, sounding_notes, unique
 from improv.live.ports import InputQueue
 from improv.live.session import Session
 from jackutil import ROOT, Jam, note_events, require_jam, wired
@@ -170,7 +170,7 @@ def test_jack_garbage_sysex_flood_and_2000_per_second_then_still_answers(tmp_pat
 
 @pytest.mark.xfail(strict=True, reason="RtMidi's JACK input treats every message after a sysex start "
                    "without 0xF7 as more sysex, and improv ignores sysex: the player goes unheard until "
-                   "some message ends in 0xF7 (improv/live/ports.py MidiInput, ignore_types(sysex=True))")
+                   "some message ends in 0xF7 (improv/live/ports MidiInput, ignore_types(sysex=True))")
 def test_a_truncated_sysex_does_not_silence_the_player(tmp_path):
     require_jam()
     with Jam(tmp_path, duration=20, extra=["--tempo", f"{TEMPO:g}", "--seed", "4"]) as jam:
@@ -184,7 +184,7 @@ def test_a_truncated_sysex_does_not_silence_the_player(tmp_path):
 
 PLAYER = """
 import sys, time
-from improv.live.jackprobe import Player
+from improv.bench.jackprobe import Player
 p = Player(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -280,7 +280,7 @@ def test_opened_input_port_vanishing_ends_the_session_cleanly(tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="a player that leaves improv's virtual input while holding a key leaves "
                    "the thru note sounding (and the segmenter's key held) until the session ends: improv does "
-                   "not see the JACK disconnection (improv/live/ports.py MidiInput.alive is True for virtual ports)")
+                   "not see the JACK disconnection (improv/live/ports MidiInput.alive is True for virtual ports)")
 def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes_on(tmp_path):
     require_jam()
     player = PlayerProcess()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from improv.core.synth import (
+from improv.core.audio.synth import (
     PRESETS,
     SynthState,
     all_notes_off,
@@ -108,7 +108,7 @@ def test_32_voices_then_stealing_keeps_the_newest():
 
 
 def test_peak_below_full_scale_with_everything_sounding():
-    from improv.core.synth import soft_clip
+    from improv.core.audio.synth import soft_clip
 
     s = SynthState(SR)
     for k in range(32):

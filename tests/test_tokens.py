@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from improv.core import tokens as T
-from improv.core.chords import parse_chord
-from improv.core.notes import Phrase
+from improv.core.model import tokens as T
+from improv.core.theory.chords import parse_chord
+from improv.core.theory.notes import Phrase
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd-solos.tar.gz"
 
@@ -85,7 +85,7 @@ def test_transposition_moves_pitches_and_chords_together():
 
 @pytest.mark.skipif(not REAL.exists(), reason="the WJazzD tar.gz is not in ../shared/data")
 def test_round_trip_on_every_real_phrase():
-    from improv.core.wjazzd import load_solos
+    from improv.core.formats.wjazzd import load_solos
 
     n = 0
     for solo in load_solos(REAL):

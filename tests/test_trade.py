@@ -5,10 +5,10 @@ from dataclasses import replace
 import mido
 
 from improv.config import Config
-from improv.core.chart import parse_chart
-from improv.core.midiclock import CLOCK, START, STOP, tick_time
-from improv.core.notes import Note, Phrase
-from improv.core.responder import AnswerSettings
+from improv.core.theory.chart import parse_chart
+from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import AnswerSettings
 from improv.live.clock import ManualClock
 from improv.live.midisync import ExternalClock, TapTempo
 from improv.live.ports import InputQueue

@@ -9,7 +9,7 @@ import torch
 
 from improv.cli import main
 from improv.errors import ConfigError
-from improv.train import load_train_config
+from improv.train.trainer import load_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = Path(__file__).parent / "data" / "wjazzd-mini"
@@ -57,13 +57,13 @@ def test_window_training_with_attention_runs_and_loads(tmp_path, capsys):
     assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 0
     assert "valid step 12" in capsys.readouterr().out
     assert "ema" in torch.load(out / "last.pt", weights_only=True)  # the moving average resumes too
-    from improv.core.model_responder import ModelResponder
-    from improv.core.notes import Phrase
+    from improv.core.theory.notes import Phrase
+    from improv.train.export import load_responder
 
-    r = ModelResponder.load(out / "best.pt")
+    r = load_responder(out / "best.pt")
     assert r.cfg.attention_heads == 2 and r.cfg.max_call == 48
     call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 1, 1)], start=4.0)
     earlier = Phrase.of([(67, 0, 1), (65, 1, 1)], start=0.0)
-    from improv.core.responder import AnswerSettings
+    from improv.core.respond.base import AnswerSettings
 
     assert r.answer(call, None, AnswerSettings(start=8.0, length=4.0, history=(earlier,))).start == 8.0

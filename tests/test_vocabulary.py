@@ -2,8 +2,8 @@
 
 import pytest
 
-from improv.core.notes import Phrase
-from improv.core.vocabulary import DEGREES, LICKS, Lick, training_phrases
+from improv.core.theory.notes import Phrase
+from improv.core.respond.licks import DEGREES, LICKS, Lick, training_phrases
 
 
 def on_beat(note) -> bool:

@@ -1,7 +1,7 @@
 import pytest
 
-from improv.core.chords import QUALITIES, Chord, parse_chord
-from improv.core.voicings import (
+from improv.core.theory.chords import QUALITIES, Chord, parse_chord
+from improv.core.theory.voicings import (
     REGISTERS,
     STYLES,
     candidates,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from improv.core import tokens as T
-from improv.core.chords import parse_chord
-from improv.core.wjazzd import call_answer_pairs, load_corpus, load_solos, solo_name, split_of
+from improv.core.model import tokens as T
+from improv.core.theory.chords import parse_chord
+from improv.core.formats.wjazzd import call_answer_pairs, load_corpus, load_solos, solo_name, split_of
 from improv.errors import DataError
 
 MINI = Path(__file__).parent / "data" / "wjazzd-mini"

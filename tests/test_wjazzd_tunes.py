@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from improv.core.chart import load_tune, tune_from_dict
-from improv.core.wjazzd_tunes import convert_csv, parse_changes, row_to_tune, slug, tune_to_toml
+from improv.core.theory.chart import load_tune, tune_from_dict
+from improv.core.formats.wjazzd_tunes import convert_csv, parse_changes, row_to_tune, slug, tune_to_toml
 from improv.errors import ChordError, DataError
 
 if sys.version_info >= (3, 11):

@@ -17,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.live.bench import run_bench
+    from improv.bench.run import run_bench
 
     results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
                         out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None)

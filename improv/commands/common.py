@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from improv.config import Config, load_config, override
-from improv.core.chart import Chart, load_tune, parse_chart
+from improv.core.theory.chart import Chart, load_tune, parse_chart
 from improv.errors import ConfigError
 
 TUNES_DIR = Path(__file__).resolve().parent.parent / "data" / "tunes"
@@ -82,3 +82,20 @@ def chart_from_config(cfg: Config) -> Chart | None:
     if cfg.harmony.tune:
         return load_tune(find_tune(cfg.harmony.tune))
     return None
+
+
+TRAIN_INSTALL = ('pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install -e ".[train]"')
+
+
+def require_torch(what: str) -> None:
+    """Stop with one line saying how to install torch, if it is not installed.
+
+    Raises:
+        ImprovError: torch cannot be imported.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        from improv.errors import ImprovError
+
+        raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} (a CPU build; see README)")

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TextIO
 
 from improv.config import Config, override
-from improv.core.chart import Chart
-from improv.core.embrace import MODES, AnswerPlan, EmbraceSettings
+from improv.core.theory.chart import Chart
+from improv.core.embrace.strategies import MODES, AnswerPlan, EmbraceSettings
 from improv.errors import ConfigError
 
 
@@ -74,7 +74,7 @@ def report_plans(args: argparse.Namespace, plans: list[AnswerPlan], chart: Chart
     Raises:
         ConfigError: the JSON file cannot be written.
     """
-    from improv.core.explain import explain, explain_json
+    from improv.core.embrace.explain import explain, explain_json
 
     if getattr(args, "explain", False):
         stream = out or sys.stdout

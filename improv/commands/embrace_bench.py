@@ -1,6 +1,6 @@
 """`improv embrace-bench [DATA]`: real calls with one outside note, answered in the three
 modes (embrace, guide, off); prints how often the answer picks the note up, how inside
-the answers stay, and how far they move from plain answers (see `improv.embrace_bench`)."""
+the answers stay, and how far they move from plain answers (see `improv.bench.embrace`)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.core.wjazzd import iter_pairs, load_corpus
-    from improv.core.embrace import EmbraceSettings
-    from improv.embrace_bench import cases_from_pairs, format_result, run_bench
+    from improv.core.formats.wjazzd import iter_pairs, load_corpus
+    from improv.core.embrace.strategies import EmbraceSettings
+    from improv.bench.embrace import cases_from_pairs, format_result, run_bench
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
@@ -75,17 +75,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _responder_factory(args: argparse.Namespace):  # noqa: ANN202 - returns Callable[[], Responder]
     if args.responder == "markov":
-        from improv.core.markov import MarkovResponder
+        from improv.core.respond.markov import MarkovResponder
 
         return lambda: MarkovResponder(order=3, seed=0)
-    from improv.errors import ModelError
 
-    try:
-        from improv.core.model_responder import ModelResponder
-    except ImportError as e:
-        raise ModelError(f"the learned model responder is not available ({e}); use --responder markov") from None
-    import torch
+    from improv.core.model.responder import ModelResponder
 
-    torch.set_num_threads(1)
     model = ModelResponder.load(args.model)
     return lambda: model  # the model does not learn from calls: one instance answers all

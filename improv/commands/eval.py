@@ -38,7 +38,7 @@ def _clean(x):  # noqa: ANN001, ANN202 - JSON has no NaN
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.evaluate import EvalOptions, evaluate, format_table
+    from improv.train.evaluate import EvalOptions, evaluate, format_table
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")

@@ -141,7 +141,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     (the inputs) first on the way out, so nothing arrives while notes are released."""
     import logging
 
-    from improv.live.responders import make_responder
+    from improv.partner.build import make_responder
     from improv.live.conductor import install_signal_handlers
     from improv.live.session import Session
     from improv.live.status import Display, DisplayHandler

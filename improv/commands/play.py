@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from improv.commands.common import settings_from_args
-    from improv.core.midifile import load_recording
+    from improv.core.formats.midifile import load_recording
 
     cfg = settings_from_args(args)
     rec = load_recording(args.midi)

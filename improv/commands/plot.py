@@ -23,8 +23,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.core.midifile import load_recording
-    from improv.core.pianoroll import recording_to_roll
+    from improv.core.formats.midifile import load_recording
+    from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
     out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
@@ -52,7 +52,7 @@ def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Pa
         from matplotlib.patches import Patch, Rectangle
     except ImportError:
         raise ConfigError("improv plot needs matplotlib: pip install 'improv[plot]' (or pip install matplotlib)") from None
-    from improv.core.notes import pitch_name
+    from improv.core.theory.notes import pitch_name
 
     notes = [n for n in roll.notes if n.note.end > first and n.note.start < last]
     pitches = [n.note.pitch for n in notes] or [60]

@@ -22,14 +22,14 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from improv.commands.common import settings_from_args
-    from improv.core.render import midi_file_to_wav
+    from improv.core.audio.render import midi_file_to_wav
 
     cfg = settings_from_args(args)
     s = cfg.synth
     sf_path = args.soundfont if args.soundfont is not None else s.soundfont
     soundfont = None
     if sf_path:
-        from improv.core.soundfont import load_soundfont
+        from improv.core.audio.soundfont import load_soundfont
 
         soundfont = load_soundfont(sf_path, s.sample_rate)
     started = time.perf_counter()

@@ -17,11 +17,11 @@ from pathlib import Path
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, settings_from_args
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
 from improv.config import Config, override
-from improv.core.chart import Chart, single_chord_chart
-from improv.core.chords import Chord
-from improv.core.notes import Note, Phrase
-from improv.core.responder import AnswerSettings
-from improv.errors import ConfigError, DataError, ModelError
+from improv.core.theory.chart import Chart, single_chord_chart
+from improv.core.theory.chords import Chord
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import AnswerSettings
+from improv.errors import ConfigError, DataError
 
 DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
 
@@ -58,7 +58,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     """
     import mido
 
-    from improv.core.midifile import messages_to_notes
+    from improv.core.formats.midifile import messages_to_notes
 
     try:
         mid = mido.MidiFile(str(path))
@@ -109,7 +109,7 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     """A type-1 file: conductor (tempo map, metre, chord text events), player, partner."""
     import mido
 
-    from improv.core.midifile import PPQ, phrase_to_track
+    from improv.core.formats.midifile import PPQ, phrase_to_track
 
     bpb = chart.beats_per_bar
     end = max([n.end for n in call] + [answer.end, 0.0])
@@ -176,12 +176,10 @@ def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
 def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
     """The responder named `name` ("model" or "markov"), configured from `cfg`."""
     if name == "model":
-        try:
-            from improv.core.model_responder import ModelResponder
-        except ImportError as e:
-            raise ModelError(f"the phrase model cannot be loaded ({e}); use --responder markov") from None
+        from improv.core.model.responder import ModelResponder
+
         return ModelResponder.load(None)
-    from improv.core.markov import MarkovResponder
+    from improv.core.respond.markov import MarkovResponder
 
     return MarkovResponder(order=cfg.responder.markov_order)
 
@@ -208,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "tempo", None):
         tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
 
-    from improv.core.segment import Segmenter, SegmentSettings
+    from improv.core.listen.segment import Segmenter, SegmentSettings
 
     ph = cfg.phrase
     seg = Segmenter(SegmentSettings(
@@ -226,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
     start, length = seg.answer_place(call, ended + ph.gap_beats)
     seed = cfg.responder.seed if cfg.responder.seed >= 0 else random.SystemRandom().randrange(2**31)
-    from improv.core.embrace import plan_answer
+    from improv.core.embrace.strategies import plan_answer
 
     low, high = cfg.responder.low, cfg.responder.high
     plan = plan_answer(call, chart, start, length, embrace_settings_from_args(args, cfg), seed, low, high)

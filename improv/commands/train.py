@@ -14,7 +14,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.train import train
+    from improv.train.trainer import train
 
     best = train(args.data, args.config, args.out, args.resume, log=lambda s: print(s, flush=True))
     print(f"best checkpoint: {best}")

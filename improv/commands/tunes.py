@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from improv.commands.common import TUNES_DIR, shipped_tunes
-from improv.core.chart import load_tune
+from improv.core.theory.chart import load_tune
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import_wjazzd(args: argparse.Namespace) -> int:
-    from improv.core.wjazzd_tunes import convert_csv
+    from improv.core.formats.wjazzd_tunes import convert_csv
     from improv.errors import ConfigError
 
     if not args.out:

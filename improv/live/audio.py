@@ -22,7 +22,7 @@ import mido
 import numpy as np
 
 from improv.config import Config
-from improv.core.synth import MAX_BLOCK, PAN, SynthState, apply_message, render, soft_clip
+from improv.core.audio.synth import MAX_BLOCK, PAN, SynthState, apply_message, render, soft_clip
 from improv.errors import ConfigError, PortError
 
 
@@ -138,7 +138,7 @@ class SynthSink:
         sf_path = soundfont if soundfont is not None else s.soundfont
         sf = None
         if sf_path:
-            from improv.core.soundfont import load_soundfont
+            from improv.core.audio.soundfont import load_soundfont
 
             sf = load_soundfont(sf_path, s.sample_rate)
         try:

@@ -1,6 +1,6 @@
 """The rhythm section player: comping, walking bass and a click, scheduled along the timeline.
 
-Parts are rendered a bar or two ahead in *beats* (pure `improv.core.comping` / `bass`)
+Parts are rendered a bar or two ahead in *beats* (pure `improv.core.band.comping` / `bass`)
 and handed to a `Scheduler` in seconds only a short lookahead before they sound, through
 a `Timeline` (beats <-> seconds). With an external MIDI clock the timeline follows tempo
 changes, so converting late keeps every note on the clock's grid.
@@ -18,10 +18,10 @@ from typing import Callable, Protocol
 
 import mido
 
-from improv.core.bass import BassSettings, walk
-from improv.core.chart import Chart
-from improv.core.comping import CompSettings, comp
-from improv.core.notes import Phrase
+from improv.core.band.bass import BassSettings, walk
+from improv.core.theory.chart import Chart
+from improv.core.band.comping import CompSettings, comp
+from improv.core.theory.notes import Phrase
 from improv.live.clock import Clock
 from improv.live.scheduler import Scheduler
 

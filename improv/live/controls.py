@@ -109,7 +109,7 @@ def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
     answer length), and a line saying what changed; None for the other actions."""
     from dataclasses import replace
 
-    from improv.core.embrace import mode_from_cc, next_mode
+    from improv.core.embrace.strategies import mode_from_cc, next_mode
 
     if ev.action == "mode":
         e = cfg.embrace

@@ -3,7 +3,7 @@
 - `FixedTimeline`: improv keeps time (a tempo, a beat 0, swing).
 - `ExternalClock` + `FollowedTimeline`: follow MIDI clock from an input port. The port
   callback only timestamps and enqueues; `ExternalClock.poll()` (conductor thread) feeds
-  `improv.core.midiclock.ClockFollower`, whose tempo follows changes and whose phase is
+  `improv.core.listen.midiclock.ClockFollower`, whose tempo follows changes and whose phase is
   locked to the tick count. Start/Stop/Continue/Song Position come back as events.
 - `ClockSender`: with the internal clock, send MIDI clock (24 ppqn, on absolute
   deadlines) and Start/Stop so a DAW or drum machine follows improv.
@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import mido
 
-from improv.core.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
-from improv.core.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
+from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
+from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
 from improv.live.clock import Clock
 

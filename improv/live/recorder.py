@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import mido
 
-from improv.core.chart import Chart, chart_from_bars, parse_bars
-from improv.core.midifile import (
+from improv.core.theory.chart import Chart, chart_from_bars, parse_bars
+from improv.core.formats.midifile import (
     PARTS,
     Marker,
     Recording,

@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 
 import mido
 
-from improv.core.notes import Phrase
+from improv.core.theory.notes import Phrase
 from improv.live.clock import Clock
 
 log = logging.getLogger("improv.scheduler")

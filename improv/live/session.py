@@ -8,7 +8,7 @@ Data flows one way (see ../shared/STYLE.md):
 
 Threads: the conductor is whoever calls `run()` (the main thread in `improv jam`); the
 responder works on "improv-responder" (between calls it reads the session so far, and the
-call under way in the player's rests: improv/live/readahead.py); the scheduler on
+call under way in the player's rests: improv/partner/readahead.py); the scheduler on
 "improv-scheduler". Timeline:
 beat 0 is `t0` (bar 1 of the chart, which loops); beats map to seconds through the tempo
 and the swing ratio. Every exit path ends in `close()`: note-offs for every note the
@@ -27,13 +27,13 @@ from typing import Any, Callable, Protocol
 import mido
 
 from improv.config import Config
-from improv.core.chart import Chart, single_chord_chart
-from improv.core.embrace import AnswerPlan, EmbraceSettings, embraced_answer
-from improv.core.explain import explain
-from improv.core.infer import HarmonyTracker
-from improv.core.notes import Phrase, pitch_name, seconds_to_beats
-from improv.core.responder import AnswerSettings, Responder, SessionMemory
-from improv.core.segment import Call, Segmenter, SegmentSettings
+from improv.core.theory.chart import Chart, single_chord_chart
+from improv.core.embrace.strategies import AnswerPlan, EmbraceSettings, embraced_answer
+from improv.core.embrace.explain import explain
+from improv.core.listen.harmony import HarmonyTracker
+from improv.core.theory.notes import Phrase, pitch_name, seconds_to_beats
+from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
+from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.errors import ConfigError, ImprovError
 from improv.live.band import Band, BandParts
 from improv.live.clock import Clock
@@ -41,7 +41,7 @@ from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
-from improv.live.readahead import ReadAhead
+from improv.partner.readahead import ReadAhead
 from improv.live.scheduler import Scheduler, phrase_to_events
 from improv.live.status import Display, Snapshot, percentile
 
@@ -238,7 +238,7 @@ class Session:
         if self.chart is None:
             self._say("comping and bass follow a chart: give --tune or --chords to hear them")
             return None
-        from improv.core.comping import CompSettings
+        from improv.core.band.comping import CompSettings
 
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,

@@ -20,12 +20,12 @@ from typing import Any, Callable
 import mido
 
 from improv.config import Config
-from improv.core.chart import Chart
-from improv.core.embrace import embraced_answer
-from improv.core.explain import explain
-from improv.core.form import PARTNER, TradingForm, count_in_bars
-from improv.core.notes import Phrase
-from improv.core.responder import AnswerSettings, Responder, SessionMemory
+from improv.core.theory.chart import Chart
+from improv.core.embrace.strategies import embraced_answer
+from improv.core.embrace.explain import explain
+from improv.core.theory.form import PARTNER, TradingForm, count_in_bars
+from improv.core.theory.notes import Phrase
+from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
 from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
 from improv.live.clock import Clock
 from improv.live.controls import ControlEvent, ControlMap, adjust
@@ -108,7 +108,7 @@ class TradeSession:
         b = self.cfg.band
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1)
-        from improv.core.comping import CompSettings
+        from improv.core.band.comping import CompSettings
 
         parts.comp_settings = CompSettings(style=b.comp_style)
         # Notes become seconds this many beats before they sound: late enough, with an
@@ -333,7 +333,7 @@ def run_trading(cfg: Config, args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
     from improv.live.midisync import open_clock_input
     from improv.live.ports import open_input
-    from improv.live.responders import make_responder
+    from improv.partner.build import make_responder
 
     chart = chart_from_config(cfg)
     if chart is None:

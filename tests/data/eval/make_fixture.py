@@ -7,7 +7,7 @@ import csv
 import random
 from pathlib import Path
 
-from improv.core.wjazzd import split_of
+from improv.core.formats.wjazzd import split_of
 
 HERE = Path(__file__).resolve().parent
 CHANGES = ["D-7", "G7", "Cj7", "A7"]  # one chord a bar, WJazzD spelling

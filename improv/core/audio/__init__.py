@@ -1,0 +1,1 @@
+"""Sound without a device: the built-in synth voices, SoundFont playback, offline rendering."""

@@ -1,0 +1,364 @@
+"""Embrace the mistake: build the answer on the player's most salient outside note.
+
+`plan_answer` hears the call (`improv.core.embrace.hearing`), picks the outside note that stands
+out most and, if it is salient enough for the daring, one strategy to build on it:
+
+- motif: the note with the interval/rhythm cell around it opens the answer, then is
+  repeated or sequenced; the cell's pitch classes are favoured after that;
+- reharmonise: a nearby chord in which the note is a chord tone or a good tension
+  (`improv.core.embrace.reharm`) sounds over the answer's first chord span (at most a bar), then
+  the written changes return; the answer opens on the note;
+- resolve: the answer opens on the note and steps a half step to a chord tone, so in
+  hindsight it was a leading tone;
+- echo: the answer starts on the same note, rhythmically displaced.
+
+Strategies act only through the two levers every responder honours inside generation:
+the `Constraints` (a forced opening it continues from, favoured / avoided pitch classes)
+and the chart it plays over. Besides the note (or cell), embrace favours the chord tones
+of the answer's first bar (of the substitute where there is one): the answer builds on
+the note and otherwise sits firmly in the harmony, so the note sounds meant. After the
+first bar it leads back to the written changes: the chord tones of each chord it plays
+over are favoured (`Constraints.changes`, less so the more daring). Mode `guide` is the
+usual correcting partner (avoid the outside pitch classes, favour chord tones); `off`
+changes nothing. All positions are in
+beats; the choice of strategy is deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+
+from improv.core.theory.chart import Chart
+from improv.core.theory.chords import Chord
+from improv.core.embrace.hearing import HeardNote, hear, most_salient
+from improv.core.theory.notes import Note, Phrase
+from improv.core.embrace.reharm import Substitute, candidates, reach_for, substitute
+from improv.core.respond.base import AnswerSettings, Constraints, Responder
+from improv.errors import ConfigError
+
+MODES = ("embrace", "guide", "off")
+STRATEGIES = ("motif", "reharmonise", "resolve", "echo")
+GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes
+# How often each strategy is picked when it applies: reharmonising makes the note right
+# for everyone (the band follows), so it comes up a little more often.
+STRATEGY_WEIGHT = {"motif": 1.0, "reharmonise": 1.5, "resolve": 1.0, "echo": 1.0}
+
+
+@dataclass(frozen=True)
+class EmbraceSettings:
+    """How the partner treats the player's outside notes (the `[embrace]` config section)."""
+
+    mode: str = "embrace"  # "embrace" (build on them), "guide" (steer back inside), "off"
+    daring: float = 0.5  # 0..1: how readily it embraces and how far substitute chords reach
+    strategies: tuple[str, ...] = STRATEGIES  # the strategies it may choose from
+    strength: float = 0.3  # 0..1: how strongly favoured pitch classes weigh in embrace mode
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"embrace.mode: expected one of {MODES}, found {self.mode!r}")
+        if not 0.0 <= self.daring <= 1.0:
+            raise ConfigError(f"embrace.daring: expected a number from 0 to 1, found {self.daring}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ConfigError(f"embrace.strength: expected a number from 0 to 1, found {self.strength}")
+        bad = [s for s in self.strategies if s not in STRATEGIES]
+        if bad or not self.strategies:
+            raise ConfigError(f"embrace.strategies: expected some of {STRATEGIES}, found {list(self.strategies)}")
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One heard note and what the answer does with it.
+
+    Attributes:
+        heard: the note as heard (bar, beat, pitch, class, salience, reasons).
+        strategy: "motif", "reharmonise", "resolve", "echo", or "avoid" (guide mode).
+        substitute: the substitute chord the answer opens over, or None.
+        substitute_span: (start, end) timeline beats of the substitute, or None.
+        substitute_kind: e.g. "secondary dominant of Dm7", or "".
+        opening: the forced opening (starts relative to the answer's start, beats).
+        detail: words for the explanation: motif "repeats it" / "sequences it up a whole
+            step" / "" (stated once: no room for more); reharmonise the note's role ("chord tone",
+            "tension"); resolve "up" / "down"; echo "displaced by an eighth".
+    """
+
+    heard: HeardNote
+    strategy: str
+    substitute: Chord | None = None
+    substitute_span: tuple[float, float] | None = None
+    substitute_kind: str = ""
+    opening: tuple[Note, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """What the responder plays over and under which constraints, and why.
+
+    Attributes:
+        chart: the harmony for the answer (the original, or with a substitute chord).
+        constraints: the opening / favour / avoid wishes for the responder.
+        handled: what was done with which heard note (empty: nothing special).
+        mode: the mode that made the plan.
+        answer_start: where the answer begins on the timeline, in beats.
+        heard: every call note as heard.
+    """
+
+    chart: Chart
+    constraints: Constraints = field(default_factory=Constraints)
+    handled: tuple[Handled, ...] = ()
+    mode: str = "off"
+    answer_start: float = 0.0
+    heard: tuple[HeardNote, ...] = ()
+
+
+def mode_from_cc(value: int) -> str:
+    """A controller value (0-127) -> mode: 0-42 off, 43-85 guide, 86-127 embrace."""
+    return "off" if value < 43 else ("guide" if value < 86 else "embrace")
+
+
+def next_mode(mode: str) -> str:
+    """The mode after `mode` when the mode key is pressed: embrace -> guide -> off -> embrace."""
+    return MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else MODES[0]
+
+
+def embrace_threshold(daring: float) -> float:
+    """The salience an outside note needs before it is embraced (above 1: never)."""
+    return 2.0 if daring <= 0 else 0.9 - 0.5 * daring
+
+
+def plan_answer(
+    call: Phrase,
+    chart: Chart,
+    answer_start: float,
+    answer_length: float,
+    settings: EmbraceSettings,
+    seed: int,
+    low: int = 48,
+    high: int = 84,
+) -> AnswerPlan:
+    """Plan how the next answer treats the call's outside notes.
+
+    Args:
+        call: the player's phrase (beats; notes relative to `call.start`).
+        chart: the harmony (looping chart, or a one-chord chart of live-inferred harmony).
+        answer_start: timeline beat where the answer starts.
+        answer_length: its length in beats.
+        settings: mode, daring, allowed strategies.
+        seed: the same inputs and seed give the same plan.
+        low, high: the MIDI range the answer's forced notes stay in.
+    """
+    base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start)
+    if settings.mode == "off" or not call.notes or answer_length <= 0:
+        return base
+    heard = hear(call, chart)
+    base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start, heard)
+    if settings.mode == "guide":
+        return _guide(base, heard, chart, answer_start, answer_length)
+    target = most_salient(heard)
+    if target is None or target.salience < embrace_threshold(settings.daring) - 1e-9:
+        return base
+    rng = random.Random(seed * 7919 + 104729)
+    ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high)
+    options = [s for s in settings.strategies if s != "reharmonise" or ctx.substitutes()]
+    options = [s for s in options if s != "resolve" or ctx.resolutions(0.5)]
+    if not options:
+        return base
+    strategy = rng.choices(options, [STRATEGY_WEIGHT.get(o, 1.0) for o in options])[0]
+    handled, plan_chart, favour = _STRATEGY[strategy](ctx)
+    favour |= _first_bar_chord_tones(plan_chart, answer_start, answer_length)
+    # The note is welcome over the answer's first bar, where the strategy made it fit;
+    # favoured over every later chord it would clash.
+    constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength,
+                              favour_until=float(plan_chart.beats_per_bar), changes=lead_back(settings.daring))
+    return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
+
+
+def lead_back(daring: float) -> float:
+    """How strongly an embraced answer returns to the changes after its first bar:
+    0.75 at daring 0 down to 0.25 at daring 1."""
+    return 0.75 - 0.5 * min(1.0, max(0.0, daring))
+
+
+def embraced_answer(
+    responder: Responder, call: Phrase, chart: Chart, settings: AnswerSettings, embrace: EmbraceSettings
+) -> tuple[Phrase, AnswerPlan]:
+    """Plan how the answer treats the call's outside notes, then answer: the one path the
+    live session, trading, `improv respond` and the benchmark all take.
+
+    The responder plays over the plan's chart (a substitute where it re-harmonises) under
+    the plan's constraints; the seed, range and span come from `settings`.
+    """
+    plan = plan_answer(call, chart, settings.start, settings.length, embrace, settings.seed,
+                       settings.low, settings.high)
+    answer = responder.answer(call, plan.chart, replace(settings, constraints=plan.constraints))
+    return answer, plan
+
+
+def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: float, length: float) -> AnswerPlan:
+    """Avoid every outside pitch class of the call; favour the chord tones of the first bar."""
+    by_pc: dict[int, HeardNote] = {}
+    for h in heard:
+        if h.is_outside and (h.pc not in by_pc or h.salience > by_pc[h.pc].salience):
+            by_pc[h.pc] = h
+    if not by_pc:
+        return base
+    avoid = frozenset(by_pc)
+    favour = _first_bar_chord_tones(chart, start, length)
+    handled = tuple(Handled(h, "avoid") for h in sorted(by_pc.values(), key=lambda h: h.onset))
+    constraints = Constraints((), frozenset(favour) - avoid, avoid, GUIDE_STRENGTH)
+    return AnswerPlan(base.chart, constraints, handled, "guide", start, heard)
+
+
+def _first_bar_chord_tones(chart: Chart, start: float, length: float) -> set[int]:
+    """Chord tones of the chords sounding in the answer's first bar (beats from `start`)."""
+    out: set[int] = set()
+    for span in chart.changes_between(start, start + min(length, chart.beats_per_bar)):
+        if span.chord is not None:
+            out |= span.chord.chord_tones()
+    return out
+
+
+@dataclass
+class _Context:
+    call: Phrase
+    heard: tuple[HeardNote, ...]
+    target: HeardNote
+    chart: Chart
+    start: float
+    length: float
+    settings: EmbraceSettings
+    rng: random.Random
+    low: int
+    high: int
+
+    def pitch(self, pitch: int | None = None) -> int:
+        """A pitch (default: the target's) moved by octaves into [low, high]."""
+        p = self.target.pitch if pitch is None else pitch
+        while p < self.low and p + 12 <= 127:
+            p += 12
+        while p > self.high and p - 12 >= 0:
+            p -= 12
+        return p
+
+    def first_span(self) -> tuple[float, float]:
+        """The answer's first chord span, at most a bar and at most the answer (beats)."""
+        span = self.chart.changes_between(self.start, self.start + self.length)[0]
+        return span.start, min(span.end, self.start + self.chart.beats_per_bar)
+
+    def substitutes(self) -> list[Substitute]:
+        a, b = self.first_span()
+        reach = reach_for(self.settings.daring)
+        subs = candidates(self.target.pc, self.chart.chord_at(a), self.chart.chord_at(b))
+        return [s for s in subs if s.reach <= reach]
+
+    def resolutions(self, at: float) -> list[int]:
+        """The chord tones a half step from the note, of the chord at answer beat `at`."""
+        chord = self.chart.chord_at(self.start + at)
+        if chord is None:
+            return []
+        p = self.pitch()
+        return [q for q in (p + 1, p - 1) if q % 12 in chord.chord_tones() and 0 <= q <= 127]
+
+
+def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+    notes = ctx.call.notes
+    i = ctx.target.index
+    lo, hi = (i - 1, i + 1) if 0 < i < len(notes) - 1 else ((i, i + 2) if i == 0 else (i - 2, i))
+    lo, hi = max(0, lo), min(len(notes) - 1, hi)
+    cell = list(notes[lo:hi + 1])
+    # Keep only neighbours close in time: a cell is a gesture, not two phrases.
+    while cell[0] is not notes[i] and cell[1].start - cell[0].end > 1.0:
+        cell.pop(0)
+    while cell[-1] is not notes[i] and cell[-1].start - cell[-2].end > 1.0:
+        cell.pop()
+    t0 = cell[0].start
+    shift = ctx.pitch() - ctx.target.pitch
+    stated = []
+    for k, n in enumerate(cell):
+        nxt = cell[k + 1].start - t0 if k + 1 < len(cell) else None
+        dur = min(n.duration, 2.0, (nxt - (n.start - t0)) if nxt is not None else 2.0)
+        stated.append(Note(n.start - t0, max(0, min(127, n.pitch + shift)), max(dur, 0.125), n.velocity))
+    span = -(-max(n.end for n in stated) * 2 // 1) / 2  # rounded up to an eighth
+    opening, detail = list(stated), ""
+    if 2 * span <= min(ctx.length / 2, float(ctx.chart.beats_per_bar)) + 1e-9:
+        move = _sequence_move(ctx, stated, span)
+        opening += [Note(n.start + span, max(0, min(127, n.pitch + move)), n.duration, n.velocity) for n in stated]
+        detail = "repeats it" if move == 0 else \
+            f"sequences it {'up' if move > 0 else 'down'} {_INTERVAL_WORDS[abs(move)]}"
+    favour = {n.pitch % 12 for n in opening}
+    return Handled(ctx.target, "motif", opening=tuple(opening), detail=detail), ctx.chart, favour
+
+
+_INTERVAL_WORDS = {1: "a half step", 2: "a whole step", 3: "a minor third", 4: "a major third", 5: "a fourth"}
+
+
+def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
+    """How far to move the cell's second statement (semitones): a repeat or a sequence
+    that fits the chords under it best, as a player sequences a motif through changes."""
+    def fit(move: int) -> int:
+        score = 0
+        for n in stated:
+            chord = ctx.chart.chord_at(ctx.start + at + n.start)
+            if chord is not None and (n.pitch + move) % 12 in chord.scale():
+                score += 2 if (n.pitch + move) % 12 in chord.chord_tones() else 1
+        return score
+
+    moves = (0, 2, -2, -1, 1, 3, -3, 5, -5, 4, -4)
+    best = max(fit(m) for m in moves)
+    return ctx.rng.choice([m for m in moves if fit(m) == best][:3])  # the plainest of the best
+
+
+def _reharmonise(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+    subs = ctx.substitutes()
+    daring = ctx.settings.daring
+    weights = [(3.0 if s.role == "chord tone" else 1.0) * (daring ** (s.reach - 1) + 0.05) for s in subs]
+    sub = ctx.rng.choices(subs, weights)[0]
+    a, b = ctx.first_span()
+    dur = min(max(ctx.target.duration, 0.5), b - a, 2.0)
+    opening = (Note(0.0, ctx.pitch(), dur, ctx.target.velocity),)
+    handled = Handled(ctx.target, "reharmonise", sub.chord, (a, b), sub.describe(), opening, sub.role)
+    return handled, substitute(ctx.chart, a, b, sub.chord), {ctx.target.pc}
+
+
+def _resolve(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+    onset, dur = ctx.rng.choice(((0.0, 0.5), (0.5, 0.5), (0.0, 1.0)))
+    targets = ctx.resolutions(onset + dur)
+    if not targets:  # the chord under a later landing has no half-step neighbour
+        onset, dur = 0.0, 0.5
+        targets = ctx.resolutions(0.5)  # plan_answer offers "resolve" only when this exists
+    target = ctx.rng.choice(targets)
+    v = ctx.target.velocity
+    opening = (Note(onset, ctx.pitch(), dur, v), Note(onset + dur, target, 1.0, v))
+    detail = "up" if target > ctx.pitch() else "down"
+    return Handled(ctx.target, "resolve", opening=opening, detail=detail), ctx.chart, {ctx.target.pc, target % 12}
+
+
+def _echo(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+    bpb = ctx.chart.beats_per_bar
+    choices = [d for d in (0.5, 1.0, 1.5)
+               if abs(((ctx.start + d) % bpb) - ctx.target.beat) > 0.1 and d < ctx.length - 0.25]
+    shift = ctx.rng.choice(choices or [0.5])
+    dur = min(ctx.target.duration, 2.0, max(0.25, ctx.length - shift))
+    opening = (Note(shift, ctx.pitch(), dur, ctx.target.velocity),)
+    word = {0.5: "an eighth", 1.0: "a beat", 1.5: "a beat and a half"}[shift]
+    detail = f"displaced by {word}"
+    return Handled(ctx.target, "echo", opening=opening, detail=detail), ctx.chart, {ctx.target.pc}
+
+
+_STRATEGY = {"motif": _motif, "reharmonise": _reharmonise, "resolve": _resolve, "echo": _echo}
+
+
+
+def explain(plan: AnswerPlan, chart: Chart) -> list[str]:
+    """Explanation lines (see `improv.core.embrace.explain.explain`)."""
+    from improv.core.embrace.explain import explain as _explain
+
+    return _explain(plan, chart)
+
+
+def explain_json(plan: AnswerPlan) -> list[dict]:
+    """One JSON-ready record per handled note (see `improv.core.embrace.explain.explain_json`)."""
+    from improv.core.embrace.explain import explain_json as _explain_json
+
+    return _explain_json(plan)

@@ -1,0 +1,1 @@
+"""Files: sessions and phrases as MIDI, the Weimar Jazz Database, tune files, piano-roll data."""

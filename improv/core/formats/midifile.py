@@ -1,0 +1,396 @@
+"""Sessions and phrases <-> standard MIDI files (mido), as pure conversions.
+
+A recorded session is a `Recording`: channel messages stamped in seconds from the session
+start, each belonging to the `player` or the `partner`, plus text markers and a tempo map.
+`recording_to_midi` writes it as a type-1 file at 480 ppq: a conductor track (tempo map,
+time signature, markers) and one track per part on its own channel. Markers are written
+by kind so that they read back as they were written: chord symbols as `text` events,
+section names as `marker` events (what DAWs show as markers), free text as `cue_marker`
+events. `midi_to_recording` is the inverse.
+
+`phrase_to_track` / `track_to_phrase` convert a `Phrase` (beats) to a MIDI track and back;
+`read_midi_notes` reads notes (timeline beats) from any MIDI file.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Note, Phrase
+from improv.errors import DataError
+
+PPQ = 480
+PARTS = ("player", "partner")
+MARKER_KINDS = ("chord", "section", "text")
+_KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
+_META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class TimedMessage:
+    """A channel message as it happened.
+
+    Attributes:
+        t: seconds from the session start.
+        part: "player" or "partner".
+        msg: the mido channel message (its channel is the one it was played on).
+    """
+
+    t: float
+    part: str
+    msg: mido.Message
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A text marker at `t` seconds: kind "chord" (a chord symbol), "section" or "text"."""
+
+    t: float
+    text: str
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A session: messages and markers in seconds, with its tempo map and metre.
+
+    Attributes:
+        events: messages sorted by time.
+        markers: markers sorted by time.
+        tempos: (seconds, bpm) tempo changes, the first at 0.0.
+        beats_per_bar: time signature numerator (over a quarter note).
+        player_channel: 1-16, the player's track channel in the file.
+        partner_channel: 1-16, the partner's track channel.
+        title: the conductor track's name.
+    """
+
+    events: tuple[TimedMessage, ...] = ()
+    markers: tuple[Marker, ...] = ()
+    tempos: tuple[tuple[float, float], ...] = ((0.0, 120.0),)
+    beats_per_bar: int = 4
+    player_channel: int = 1
+    partner_channel: int = 2
+    title: str = "improv session"
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the start to the last event or marker."""
+        last = [e.t for e in self.events[-1:]] + [m.t for m in self.markers[-1:]]
+        return max(last, default=0.0)
+
+
+# ----------------------------------------------------------------- tempo map
+
+
+def _tempo_segments(tempos: tuple[tuple[float, float], ...], ppq: int) -> list[tuple[float, float, float]]:
+    """(start seconds, start ticks, ticks per second) for each tempo segment."""
+    tempos = tuple(sorted(tempos)) or ((0.0, 120.0),)
+    if tempos[0][0] > 0.0:
+        tempos = ((0.0, tempos[0][1]),) + tempos
+    segs: list[tuple[float, float, float]] = []
+    ticks = 0.0
+    for i, (t, bpm) in enumerate(tempos):
+        if bpm <= 0:
+            raise ValueError(f"tempo must be > 0 bpm, got {bpm}")
+        if segs:
+            prev_t, prev_ticks, rate = segs[-1]
+            ticks = prev_ticks + (t - prev_t) * rate
+        segs.append((t, ticks, bpm / 60.0 * ppq))
+    return segs
+
+
+def seconds_to_ticks(t: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> int:
+    """Seconds from the start -> MIDI ticks under a tempo map. Inverse: `ticks_to_seconds`."""
+    segs = _tempo_segments(tempos, ppq)
+    i = max(0, bisect_right([s[0] for s in segs], t) - 1)
+    start, ticks, rate = segs[i]
+    return max(0, int(round(ticks + (t - start) * rate)))
+
+
+def ticks_to_seconds(ticks: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> float:
+    """MIDI ticks -> seconds from the start under a tempo map. Inverse: `seconds_to_ticks`."""
+    segs = _tempo_segments(tempos, ppq)
+    i = max(0, bisect_right([s[1] for s in segs], ticks) - 1)
+    start, seg_ticks, rate = segs[i]
+    return start + (ticks - seg_ticks) / rate
+
+
+# ------------------------------------------------------------ session files
+
+
+def _track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]], name: str) -> mido.MidiTrack:
+    """Absolute-tick items (tick, order, msg) -> a track with delta times and a name."""
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    now = 0
+    for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
+    """A `Recording` -> a type-1 MIDI file. Inverse: `midi_to_recording`.
+
+    Messages land at the ticks where they happened under the tempo map; each part's
+    messages are moved onto that part's channel. Notes still held at the end get a
+    note-off at the last event, so that no note hangs in a DAW.
+    """
+    for ch in (rec.player_channel, rec.partner_channel):
+        if not 1 <= ch <= 16:
+            raise ValueError(f"channels are 1-16, got {ch}")
+    tempos = tuple(sorted(rec.tempos)) or ((0.0, 120.0),)
+    conductor: list[tuple[int, int, mido.MetaMessage]] = []
+    for i, (t, bpm) in enumerate(tempos):
+        conductor.append((seconds_to_ticks(t, tempos, ppq), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
+    conductor.append((0, 1, mido.MetaMessage("time_signature", numerator=rec.beats_per_bar, denominator=4)))
+    for i, m in enumerate(rec.markers):
+        if m.kind not in MARKER_KINDS:
+            raise ValueError(f"marker kind must be one of {MARKER_KINDS}, got {m.kind!r}")
+        meta = mido.MetaMessage(_KIND_TO_META[m.kind], text=m.text)
+        conductor.append((seconds_to_ticks(m.t, tempos, ppq), 2 + i, meta))
+    end_tick = seconds_to_ticks(rec.duration, tempos, ppq)
+    mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
+    mid.tracks.append(_track_from_abs(conductor, rec.title))
+    for part, ch in zip(PARTS, (rec.player_channel, rec.partner_channel)):
+        items: list[tuple[int, int, mido.Message]] = []
+        held: dict[int, int] = {}
+        for i, e in enumerate(rec.events):
+            if e.part != part:
+                continue
+            msg = e.msg.copy(channel=ch - 1, time=0)
+            tick = seconds_to_ticks(e.t, tempos, ppq)
+            items.append((tick, i, msg))
+            if msg.type == "note_on" and msg.velocity > 0:
+                held[msg.note] = held.get(msg.note, 0) + 1
+            elif msg.type in ("note_on", "note_off") and held.get(msg.note):
+                held[msg.note] -= 1
+        n = len(rec.events)
+        for note, count in sorted(held.items()):
+            for _ in range(count):
+                n += 1
+                items.append((end_tick, n, mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
+        track = _track_from_abs(items, part)
+        mid.tracks.append(track)
+    return mid
+
+
+def midi_to_recording(mid: mido.MidiFile) -> Recording:
+    """A MIDI file -> a `Recording`. Inverse: `recording_to_midi`.
+
+    Tracks named `player` / `partner` give the parts; in files from elsewhere the first
+    track with notes is the player and any others are the partner.
+    """
+    ppq = mid.ticks_per_beat
+    tempo_ticks: list[tuple[int, float]] = []
+    bpb = 4
+    title = ""
+    abs_tracks: list[tuple[str, list[tuple[int, mido.Message | mido.MetaMessage]]]] = []
+    for track in mid.tracks:
+        tick = 0
+        name = ""
+        items = []
+        for msg in track:
+            tick += msg.time
+            if msg.is_meta and msg.type == "track_name" and not name:
+                name = msg.name
+            elif msg.is_meta and msg.type == "set_tempo":
+                tempo_ticks.append((tick, mido.tempo2bpm(msg.tempo)))
+            elif msg.is_meta and msg.type == "time_signature" and tick == 0:
+                bpb = msg.numerator
+            items.append((tick, msg))
+        abs_tracks.append((name, items))
+    tempo_ticks.sort()
+    if not tempo_ticks or tempo_ticks[0][0] > 0:
+        tempo_ticks.insert(0, (0, tempo_ticks[0][1] if tempo_ticks else 120.0))
+    tempos: list[tuple[float, float]] = []
+    for tick, bpm in tempo_ticks:
+        t = ticks_to_seconds(tick, tuple(tempos), ppq) if tempos else 0.0
+        if tempos and abs(tempos[-1][0] - t) < 1e-12:
+            tempos[-1] = (t, round(bpm, 3))
+        else:
+            tempos.append((t, round(bpm, 3)))
+    tmap = tuple(tempos)
+
+    named = {name: i for i, (name, _) in enumerate(abs_tracks)}
+    with_notes = [i for i, (_, items) in enumerate(abs_tracks) if any(not m.is_meta and m.type == "note_on" for _, m in items)]
+    if "player" in named or "partner" in named:
+        part_of = {named[p]: p for p in PARTS if p in named}
+    else:
+        part_of = {i: ("player" if k == 0 else "partner") for k, i in enumerate(with_notes)}
+    channels = {"player": 1, "partner": 2}
+    events: list[TimedMessage] = []
+    markers: list[Marker] = []
+    for i, (name, items) in enumerate(abs_tracks):
+        if i == 0:
+            title = name
+        part = part_of.get(i)
+        for tick, msg in items:
+            t = ticks_to_seconds(tick, tmap, ppq)
+            if msg.is_meta:
+                kind = _META_TO_KIND.get(msg.type)
+                if kind:
+                    markers.append(Marker(t, msg.text, kind))
+            elif part is not None and hasattr(msg, "channel"):
+                if not any(e.part == part for e in events):
+                    channels[part] = msg.channel + 1
+                events.append(TimedMessage(t, part, msg.copy(time=0)))
+    events.sort(key=lambda e: e.t)
+    markers.sort(key=lambda m: m.t)
+    return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title)
+
+
+def save_recording(rec: Recording, path: str | Path) -> Path:
+    """Write a recording as a .mid file; returns the path."""
+    path = Path(path)
+    recording_to_midi(rec).save(str(path))
+    return path
+
+
+def load_recording(path: str | Path) -> Recording:
+    """Read a .mid file as a recording.
+
+    Raises:
+        DataError: the file is missing or is not a MIDI file.
+    """
+    return midi_to_recording(_open_midi(path))
+
+
+def _open_midi(path: str | Path) -> mido.MidiFile:
+    path = Path(path)
+    try:
+        return mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
+        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+
+
+# ------------------------------------------------------------------- notes
+
+
+def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None = None) -> list[Note]:
+    """(time in beats, message) pairs -> notes, paired note-on with note-off per pitch.
+
+    A pitch struck again while held ends the held note; notes still held at the end run
+    to `end` (default: the last message). Zero-length notes get a 1/480-beat length.
+    """
+    open_notes: dict[int, list[tuple[float, int]]] = {}
+    notes: list[Note] = []
+    last = max((t for t, _ in items), default=0.0)
+    stop = last if end is None else max(end, last)
+
+    def close(pitch: int, t: float) -> None:
+        onset, vel = open_notes[pitch].pop(0)
+        notes.append(Note(onset, pitch, max(t - onset, 1.0 / PPQ), vel))
+
+    for t, msg in sorted(items, key=lambda x: x[0]):
+        if msg.type == "note_on" and msg.velocity > 0:
+            if open_notes.get(msg.note):
+                close(msg.note, t)
+            open_notes.setdefault(msg.note, []).append((t, msg.velocity))
+        elif msg.type in ("note_on", "note_off") and open_notes.get(msg.note):
+            close(msg.note, t)
+    for pitch in list(open_notes):
+        while open_notes[pitch]:
+            close(pitch, stop)
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def notes_to_messages(notes: list[Note], channel: int = 1) -> list[tuple[float, mido.Message]]:
+    """Notes (beats) -> (time in beats, message) pairs; note-offs sort before note-ons at
+    the same time so that repeated notes stay separate. Inverse: `messages_to_notes`."""
+    out: list[tuple[float, int, mido.Message]] = []
+    for n in notes:
+        out.append((n.start, 1, mido.Message("note_on", channel=channel - 1, note=n.pitch, velocity=n.velocity)))
+        out.append((n.end, 0, mido.Message("note_off", channel=channel - 1, note=n.pitch, velocity=0)))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [(t, m) for t, _, m in out]
+
+
+def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ) -> mido.MidiTrack:
+    """A phrase -> a MIDI track, notes at their timeline beats. Inverse: `track_to_phrase`."""
+    items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
+    return _track_from_abs(items, name)
+
+
+def track_to_phrase(track: mido.MidiTrack, ppq: int = PPQ) -> Phrase:
+    """A MIDI track -> a phrase that starts at its first note (timeline beats).
+    Inverse: `phrase_to_track`."""
+    tick = 0
+    items = []
+    for msg in track:
+        tick += msg.time
+        if not msg.is_meta and msg.type in ("note_on", "note_off"):
+            items.append((tick / ppq, msg))
+    notes = messages_to_notes(items)
+    if not notes:
+        return Phrase()
+    first = notes[0].start
+    return Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in notes], start=first)
+
+
+def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[Note]:
+    """The notes of a MIDI file, starts and durations in timeline beats (beat 0 = file start).
+
+    Args:
+        path: a .mid file.
+        track: None for all tracks, a track name (e.g. "player") or a track index.
+
+    Raises:
+        DataError: unreadable file, or no such track (the message lists the tracks).
+    """
+    mid = _open_midi(path)
+    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    if track is None:
+        chosen = list(range(len(mid.tracks)))
+    elif isinstance(track, int) and 0 <= track < len(mid.tracks):
+        chosen = [track]
+    elif isinstance(track, str) and track in names:
+        chosen = [names.index(track)]
+    else:
+        listing = ", ".join(f"{i}:{n or '(unnamed)'}" for i, n in enumerate(names))
+        raise DataError(f"{path} has no track {track!r}; its tracks are {listing}")
+    notes: list[Note] = []
+    for i in chosen:
+        t = mid.tracks[i]
+        phrase = track_to_phrase(t, mid.ticks_per_beat)
+        notes.extend(phrase.absolute())
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def recording_notes(rec: Recording, part: str) -> list[Note]:
+    """One part's notes with starts and durations in timeline beats (under the tempo map)."""
+    items = [(seconds_to_ticks(e.t, rec.tempos) / PPQ, e.msg) for e in rec.events if e.part == part]
+    end = seconds_to_ticks(rec.duration, rec.tempos) / PPQ
+    return messages_to_notes(items, end)
+
+
+def chart_markers(chart: Chart, end: float, tempos: tuple[tuple[float, float], ...]) -> list[Marker]:
+    """Chord markers at each chord change and section markers at each section start of a
+    looping chart, from the start to `end` seconds."""
+    end_beat = seconds_to_ticks(end, tempos) / PPQ
+    out: list[Marker] = []
+    prev = object()
+    for span in chart.changes_between(0.0, end_beat + 1e-6):
+        if span.chord != prev:
+            out.append(Marker(ticks_to_seconds(span.start * PPQ, tempos), str(span.chord) if span.chord else "NC", "chord"))
+            prev = span.chord
+    bpb = chart.beats_per_bar
+    chorus = 0
+    while chart.sections and chorus * chart.length < end_beat:
+        for first, name in chart.sections:
+            beat = chorus * chart.length + first * bpb
+            if beat <= end_beat:
+                out.append(Marker(ticks_to_seconds(beat * PPQ, tempos), name, "section"))
+        chorus += 1
+    out.sort(key=lambda m: (m.t, m.kind != "section"))
+    return out

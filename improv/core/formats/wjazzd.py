@@ -1,0 +1,379 @@
+"""Read the Weimar Jazz Database solos (MeloSpy CSV export) into `Solo` records, in beats.
+
+The data is `wjazzd-solos.tar.gz` (read in place) or a folder of the same layout:
+`solo_info.csv`, `melody/<Solo>_FINAL.csv`, `beats/<Solo>_FINAL_beattrack.csv`.
+
+Each solo gets its own timeline in beats: beat 0 is beat 1 of the solo's first bar
+(a pickup bar counts as a bar), bars are 4 beats, and a note's onset is placed exactly
+from its bar / beat / tatum / division, quantised to `TICKS_PER_BEAT` ticks a beat.
+Durations come from seconds / beat_duration, quantised (at least one tick, at most
+`MAX_DUR_TICKS`). Velocity maps the solo's loudness range onto MIDI 30-120, snapped
+to the token velocity levels. The chord on every beat comes from the beats file.
+
+Only 4/4 is read: a solo with less than 90 % of its notes in 4/4 is skipped, and the
+odd non-4/4 rows of the rest are dropped; every skip is counted in `Corpus.warnings`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from improv.core.theory.chart import Chart, ChordSpan
+from improv.core.theory.chords import Chord, parse_chord
+from improv.core.theory.notes import Note, Phrase
+from improv.core.model.tokens import MAX_DUR_TICKS, MAX_SHIFT_TICKS, TICKS_PER_BEAT, snap_velocity
+from improv.errors import ChordError, DataError
+
+BEATS_PER_BAR = 4
+VALID_PERCENT = 10  # share of solos held out for validation
+
+
+@dataclass(frozen=True)
+class Solo:
+    """One transcribed solo on its own timeline (beats).
+
+    Attributes:
+        name: the solo's id without `_FINAL`, e.g. "ArtPepper_Anthropology".
+        performer, title, key, style, instrument, rhythmfeel: from solo_info.csv.
+        tempo: average tempo, bpm.
+        phrases: the annotated phrases in order; each `Phrase.start` is its first onset
+            on the solo timeline (beats), its notes are relative to that.
+        chart: the chord on every beat (beat 0 = the solo's first bar); NC -> None.
+    """
+
+    name: str
+    performer: str
+    title: str
+    tempo: float
+    key: str
+    style: str
+    instrument: str
+    rhythmfeel: str
+    phrases: tuple[Phrase, ...]
+    chart: Chart
+
+    @property
+    def n_notes(self) -> int:
+        return sum(len(p) for p in self.phrases)
+
+    @property
+    def split(self) -> str:
+        return split_of(self.name)
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """Two consecutive phrases of a solo, both on the solo timeline, and the chords under
+    them; `history` holds the solo's phrases before the call (oldest first)."""
+
+    call: Phrase
+    answer: Phrase
+    harmony: Chart
+    solo: str
+    history: tuple[Phrase, ...] = ()
+
+
+@dataclass
+class Corpus:
+    """What `load_corpus` read: the solos and a count of what it had to skip."""
+
+    solos: list[Solo] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    def warn(self, what: str, n: int = 1) -> None:
+        if n:
+            self.warnings[what] = self.warnings.get(what, 0) + n
+
+    def split(self, which: str) -> list[Solo]:
+        """The solos of `"train"` or `"valid"`."""
+        return [s for s in self.solos if split_of(s.name) == which]
+
+
+def solo_name(stem: str) -> str:
+    """`"ArtPepper_Anthropology_FINAL"` -> `"ArtPepper_Anthropology"`."""
+    for suffix in ("_FINAL_beattrack", "_FINAL"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def split_of(name: str) -> str:
+    """The deterministic split of a solo by its name: `"train"` or `"valid"` (~10 %)."""
+    digest = hashlib.md5(solo_name(name).encode("utf-8")).hexdigest()
+    return "valid" if int(digest[:8], 16) % 100 < VALID_PERCENT else "train"
+
+
+def phrase_runs(solo: Solo) -> list[list[Phrase]]:
+    """The solo's non-empty phrases as runs in which each phrase starts after the one
+    before (a phrase that does not breaks the run: it answers nothing before it)."""
+    runs: list[list[Phrase]] = []
+    for p in solo.phrases:
+        if not len(p):
+            continue
+        if runs and p.start > runs[-1][-1].start:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
+
+
+def call_answer_pairs(solo: Solo) -> list[CallAnswer]:
+    """Consecutive phrases (call, answer) of a solo, with the solo's chart as harmony and
+    the phrases before the call as history."""
+    out = []
+    for run in phrase_runs(solo):
+        for i in range(1, len(run)):
+            out.append(CallAnswer(run[i - 1], run[i], solo.chart, solo.name, tuple(run[:i - 1])))
+    return out
+
+
+# ---------------------------------------------------------------- reading files
+
+
+class _Source:
+    """A tar.gz or a folder: `read(relpath) -> text | None` and the list of melody files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tar: tarfile.TarFile | None = None
+        self._members: dict[str, tarfile.TarInfo] = {}
+        if path.is_dir():
+            root = path / "wjazzd-solos" if (path / "wjazzd-solos").is_dir() else path
+            self._root: Path | None = root
+        else:
+            self._root = None
+            try:
+                self._tar = tarfile.open(path, "r:*")
+                for m in self._tar.getmembers():
+                    if m.isfile():
+                        parts = m.name.split("/")
+                        # strip a top folder such as wjazzd-solos/
+                        key = "/".join(parts[1:]) if parts[0] not in ("melody", "beats", "solo_info.csv") else m.name
+                        self._members[key] = m
+            except (tarfile.TarError, OSError) as e:
+                raise DataError(f"cannot read {path}: {e}; give the wjazzd-solos.tar.gz or its unpacked folder") from None
+
+    def read(self, rel: str) -> str | None:
+        if self._root is not None:
+            p = self._root / rel
+            return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else None
+        m = self._members.get(rel)
+        if m is None or self._tar is None:
+            return None
+        f = self._tar.extractfile(m)
+        return None if f is None else f.read().decode("utf-8", errors="replace")
+
+    def melody_stems(self) -> list[str]:
+        if self._root is not None:
+            return sorted(p.stem for p in (self._root / "melody").glob("*.csv"))
+        return sorted(k[len("melody/"):-4] for k in self._members if k.startswith("melody/") and k.endswith(".csv"))
+
+    def close(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _sig(value: str) -> str:
+    return value.strip().strip("'\"")
+
+
+def _float(value: str | None) -> float:
+    try:
+        x = float(value) if value not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+    return x
+
+
+def load_corpus(path: str | Path) -> Corpus:
+    """Read every solo of a WJazzD tar.gz or folder.
+
+    Raises:
+        DataError: the path is missing, unreadable, or holds no melody files.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data {path} not found: give the wjazzd-solos.tar.gz or its unpacked folder")
+    src = _Source(path)
+    corpus = Corpus()
+    try:
+        stems = src.melody_stems()
+        if not stems:
+            raise DataError(f"{path} holds no melody/*.csv files: expected the WJazzD CSV layout (see its README)")
+        info_text = src.read("solo_info.csv")
+        info = {solo_name(r.get("solo", "")): r for r in _rows(info_text)} if info_text else {}
+        for stem in stems:
+            solo = _read_solo(src, stem, info.get(solo_name(stem), {}), corpus)
+            if solo is not None:
+                corpus.solos.append(solo)
+    finally:
+        src.close()
+    return corpus
+
+
+def load_solos(path: str | Path) -> list[Solo]:
+    """The solos of a WJazzD tar.gz or folder (see `load_corpus` for the skip counts)."""
+    return load_corpus(path).solos
+
+
+def iter_pairs(solos: list[Solo], split: str | None = None) -> Iterator[CallAnswer]:
+    """All call/answer pairs of the given solos, optionally of one split only."""
+    for s in solos:
+        if split is None or split_of(s.name) == split:
+            yield from call_answer_pairs(s)
+
+
+def _chord(sym: str, corpus: Corpus) -> Chord | None:
+    try:
+        return parse_chord(sym.strip() or "NC", dialect="wjazzd")
+    except ChordError:
+        corpus.warn("unreadable chord symbols (read as NC)")
+        return None
+
+
+def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) -> Solo | None:
+    name = solo_name(stem)
+    text = src.read(f"melody/{stem}.csv")
+    rows = _rows(text) if text else []
+    if not rows:
+        corpus.warn("solos without notes skipped")
+        return None
+    n44 = sum(1 for r in rows if _sig(r.get("signature", "")) == "4/4")
+    if n44 < 0.9 * len(rows):
+        corpus.warn("solos not in 4/4 skipped")
+        return None
+    btext = src.read(f"beats/{stem}_beattrack.csv")
+    brows = [r for r in (_rows(btext) if btext else []) if _sig(r.get("signature", "4/4")) == "4/4"]
+
+    def bar_beat(r: dict[str, str]) -> tuple[int, int] | None:
+        try:
+            return int(r["bar"]), int(r["beat"])
+        except (KeyError, ValueError):
+            return None
+
+    good = []
+    for r in rows:
+        bb = bar_beat(r)
+        try:
+            ok = (_sig(r.get("signature", "")) == "4/4" and bb is not None and 1 <= bb[1] <= BEATS_PER_BAR
+                  and int(r["division"]) >= 1 and 1 <= int(r["tatum"]) <= int(r["division"])
+                  and 0 <= int(r["pitch"]) <= 127 and _float(r["duration"]) > 0 and _float(r["beat_duration"]) > 0)
+        except (KeyError, ValueError):
+            ok = False
+        if ok:
+            good.append(r)
+    corpus.warn("note rows not in 4/4 or unreadable dropped", len(rows) - len(good))
+    if not good:
+        corpus.warn("solos without readable notes skipped")
+        return None
+    bars = [bar_beat(r)[0] for r in good] + [bb[0] for bb in map(bar_beat, brows) if bb is not None]
+    bar0 = min(bars)
+
+    loud = [_float(r.get("loud_median")) for r in good]
+    finite = sorted(x for x in loud if math.isfinite(x))
+    lo = finite[int(0.05 * (len(finite) - 1))] if finite else 0.0
+    hi = finite[int(0.95 * (len(finite) - 1))] if finite else 0.0
+
+    def velocity(x: float) -> int:
+        if not math.isfinite(x) or hi <= lo:
+            return snap_velocity(80)
+        v = 30 + 90 * (x - lo) / (hi - lo)
+        return snap_velocity(int(round(min(120.0, max(30.0, v)))))
+
+    # phrase id -> [(tick, pitch, dur_ticks, vel)]
+    phrases: dict[int, list[tuple[int, int, int, int]]] = {}
+    order: list[int] = []
+    n_long = 0
+    for r, ld in zip(good, loud):
+        bar, beat = bar_beat(r)  # type: ignore[misc]
+        div, tatum = int(r["division"]), int(r["tatum"])
+        tick = ((bar - bar0) * BEATS_PER_BAR + beat - 1) * TICKS_PER_BEAT + round((tatum - 1) * TICKS_PER_BEAT / div)
+        dur = round(_float(r["duration"]) / _float(r["beat_duration"]) * TICKS_PER_BEAT)
+        if dur > MAX_DUR_TICKS:
+            n_long += 1
+        dur = min(MAX_DUR_TICKS, max(1, dur))
+        try:
+            pid = int(r.get("phrase_id", "0"))
+        except ValueError:
+            pid = 0
+        if pid not in phrases:
+            phrases[pid] = []
+            order.append(pid)
+        phrases[pid].append((tick, int(r["pitch"]), dur, velocity(ld)))
+    corpus.warn(f"notes longer than {MAX_DUR_TICKS // TICKS_PER_BEAT} beats shortened", n_long)
+
+    built = []
+    for pid in order:
+        notes = sorted(set(phrases[pid]))
+        seen: set[tuple[int, int]] = set()
+        uniq = []
+        for t, p, d, v in notes:
+            if (t, p) in seen:
+                corpus.warn("duplicate notes dropped")
+                continue
+            seen.add((t, p))
+            uniq.append((t, p, d, v))
+        # a gap longer than a shift token can hold splits the phrase
+        groups: list[list[tuple[int, int, int, int]]] = [[uniq[0]]]
+        for prev, cur in zip(uniq, uniq[1:]):
+            if cur[0] - prev[0] > MAX_SHIFT_TICKS:
+                corpus.warn(f"phrases split at a gap over {MAX_SHIFT_TICKS // TICKS_PER_BEAT} beats")
+                groups.append([])
+            groups[-1].append(cur)
+        for g in groups:
+            t0 = g[0][0]
+            built.append(Phrase.of(
+                [Note((t - t0) / TICKS_PER_BEAT, p, d / TICKS_PER_BEAT, v) for t, p, d, v in g],
+                start=t0 / TICKS_PER_BEAT,
+            ))
+    built.sort(key=lambda p: p.start)
+
+    # chord per beat; the chart covers at least the notes' span
+    last_beat = max(p.end for p in built)
+    n_beats = int(math.ceil(last_beat)) + BEATS_PER_BAR
+    per_beat: list[Chord | None] = [None] * n_beats
+    for r in brows:
+        bb = bar_beat(r)
+        if bb is None:
+            continue
+        i = (bb[0] - bar0) * BEATS_PER_BAR + bb[1] - 1
+        if 0 <= i < n_beats and 1 <= bb[1] <= BEATS_PER_BAR:
+            per_beat[i] = _chord(r.get("chord", "NC"), corpus)
+    if not brows:  # no beat track: fall back to the chord on the notes
+        corpus.warn("solos without a beat track (chords read from the notes)")
+        for r in good:
+            bar, beat = bar_beat(r)  # type: ignore[misc]
+            per_beat[min(n_beats - 1, (bar - bar0) * BEATS_PER_BAR + beat - 1)] = _chord(r.get("chord", "NC"), corpus)
+    spans: list[ChordSpan] = []
+    for i, c in enumerate(per_beat):
+        if spans and spans[-1].chord == c:
+            prev = spans.pop()
+            spans.append(ChordSpan(prev.start, prev.duration + 1.0, c))
+        else:
+            spans.append(ChordSpan(float(i), 1.0, c))
+    title = meta.get("title", "")
+    tempo = _float(meta.get("avgtempo"))
+    chart = Chart(tuple(spans), BEATS_PER_BAR, title, tempo if math.isfinite(tempo) else None)
+    return Solo(
+        name=name,
+        performer=meta.get("performer", ""),
+        title=title,
+        tempo=tempo if math.isfinite(tempo) else 120.0,
+        key=meta.get("key", ""),
+        style=meta.get("style", ""),
+        instrument=meta.get("instrument", ""),
+        rhythmfeel=meta.get("rhythmfeel", ""),
+        phrases=tuple(built),
+        chart=chart,
+    )

@@ -1,0 +1,191 @@
+"""Tune files from the Weimar Jazz Database's `solo_info.csv` (chord_changes, form columns).
+
+A row's chord_changes read like
+
+    A1: ||Bb6 G7 |C-7 F7 |Bb G-7 |C-7 F7 ||
+    A2: ||Bb6 G7 |C-7 F7 |...||
+
+one line per section of the form as performed, in order, WJazzD chord spelling
+(`C-7`, `Fj7`, `D79b`; sometimes two chords run together, `C-7F7`). Each becomes a
+tune file that `improv.core.theory.chart.load_tune` reads: title, tempo, key, form and
+[sections]; a section that repeats an earlier one note for note reuses its name.
+Every written file credits the database and its licence (ODbL) in a comment.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from improv.core.theory.chords import parse_chord
+from improv.errors import ChordError, DataError
+
+CREDIT = (
+    "# Converted by improv from the Weimar Jazz Database (Jazzomat Research Project),\n"
+    "# solo_info.csv, made available under the Open Database License (ODbL) v1.0:\n"
+    "# https://opendatacommons.org/licenses/odbl/1-0/ . Chords as performed in {solo}.\n"
+)
+# Split run-together chords before a root (not after a slash, not inside "NC").
+_SPLIT_CHORDS = re.compile(r"(?<=.)(?<![/N])(?=[A-G])|(?<=.)(?=NC)")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section as performed: its name and its bars (each a tuple of canonical symbols)."""
+
+    name: str
+    bars: tuple[tuple[str, ...], ...]
+
+
+def parse_changes(text: str) -> list[Section]:
+    """Read a chord_changes cell into sections, chords spelled canonically (`NC` kept).
+
+    Raises:
+        ChordError: a chord cannot be read (names the section and the bar).
+    """
+    sections = []
+    for line in text.strip().splitlines():
+        if ":" not in line:
+            continue
+        name, _, body = line.partition(":")
+        name = name.strip()
+        bars = []
+        for cell in body.split("|"):
+            cell = cell.strip()
+            if not cell:
+                continue
+            chords = []
+            for token in cell.split():
+                for sym in _SPLIT_CHORDS.split(token):
+                    try:
+                        ch = parse_chord(sym, dialect="wjazzd")
+                    except ChordError as e:
+                        raise ChordError(f"section {name} bar {len(bars) + 1}: {e}") from None
+                    chords.append("NC" if ch is None else str(ch))
+            bars.append(tuple(chords))
+        if bars:
+            sections.append(Section(name, tuple(bars)))
+    played = [sec for sec in sections if not sec.name.startswith("I")]  # drop intros
+    return played or sections
+
+
+def _key_name(key: str) -> str:
+    """`Bb-maj` -> `Bb`, `C-min` -> `Cm`, anything else as is."""
+    root, _, mode = key.partition("-")
+    return root + ("m" if mode == "min" else "") if mode in ("maj", "min") else key
+
+
+def row_to_tune(row: dict[str, str]) -> dict:
+    """One solo_info row -> a tune dict (`tune_from_dict` shape).
+
+    Raises:
+        DataError: the row has no chord changes or an unusable metre.
+        ChordError: a chord cannot be read.
+    """
+    sections = parse_changes(row.get("chord_changes", ""))
+    if not sections:
+        raise DataError(f"{row.get('solo', '?')}: no chord changes")
+    sig = row.get("signature", "") or "4/4"
+    try:
+        bpb = int(sig.split("/")[0])
+    except ValueError:
+        raise DataError(f"{row.get('solo', '?')}: cannot read the metre {sig!r}") from None
+    names: dict[str, str] = {}  # section name -> the first name with the same bars
+    table: dict[str, str] = {}
+    form = []
+    for sec in sections:
+        same = next((n for n, bars in table.items() if bars == _bars_text(sec.bars)), None)
+        name = same or sec.name
+        if not same:
+            if name in table:  # a repeated label with different bars
+                name = f"{name}'"
+            table[name] = _bars_text(sec.bars)
+        names[sec.name] = name
+        form.append(name)
+    tune: dict = {"title": row.get("title", "") or row.get("solo", "untitled")}
+    try:
+        tune["tempo"] = round(float(row.get("avgtempo", "")))
+    except ValueError:
+        pass
+    if row.get("key"):
+        tune["key"] = _key_name(row["key"])
+    if row.get("rhythmfeel"):
+        tune["style"] = row["rhythmfeel"].lower()
+    tune["source"] = f"WJazzD: {row.get('performer', '?')}, {tune['title']} ({row.get('solo', '?')})"
+    if bpb != 4:
+        tune["beats_per_bar"] = bpb
+    tune["form"] = form
+    tune["sections"] = table
+    return tune
+
+
+def _bars_text(bars: tuple[tuple[str, ...], ...]) -> str:
+    return " | ".join(" ".join(b) for b in bars)
+
+
+def _q(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def tune_to_toml(tune: dict, solo: str = "the database") -> str:
+    """A tune dict as a tune file (TOML) with the ODbL credit; `tomllib` reads it back equal."""
+    out = [CREDIT.format(solo=solo)]
+    for key in ("title", "tempo", "key", "style", "source", "beats_per_bar"):
+        if key in tune:
+            v = tune[key]
+            out.append(f"{key} = {_q(v) if isinstance(v, str) else v}\n")
+    out.append("form = [" + ", ".join(_q(n) for n in tune["form"]) + "]\n\n[sections]\n")
+    for name, bars in tune["sections"].items():
+        out.append(f"{_q(name)} = {_q(bars)}\n")
+    return "".join(out)
+
+
+def slug(title: str) -> str:
+    """`'Body and Soul'` -> `body-and-soul`."""
+    s = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return s or "untitled"
+
+
+def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], list[str]]:
+    """Write one tune file per distinct title of a solo_info.csv.
+
+    Returns:
+        (files written, one line per row skipped and why).
+
+    Raises:
+        DataError: the CSV is missing or lacks the chord_changes column.
+    """
+    csv_path, out_dir = Path(csv_path), Path(out_dir)
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise DataError(f"{csv_path} not found: give the WJazzD solo_info.csv") from None
+    if rows and "chord_changes" not in rows[0]:
+        raise DataError(f"{csv_path}: no chord_changes column; is this the WJazzD solo_info.csv?")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    skipped: list[str] = []
+    best: dict[str, tuple[int, str, dict]] = {}  # slug -> (bars, solo, tune): the fullest form wins
+    for row in rows:
+        solo = row.get("solo", "?")
+        try:
+            tune = row_to_tune(row)
+        except (ChordError, DataError) as e:
+            skipped.append(f"{solo}: {e}")
+            continue
+        name = slug(tune["title"])
+        bars = sum(tune["sections"][n].count("|") + 1 for n in tune["form"])
+        if name in best and best[name][0] >= bars:
+            skipped.append(f"{solo}: {tune['title']!r} is written from {best[name][1]}")
+            continue
+        if name in best:
+            skipped.append(f"{best[name][1]}: {tune['title']!r} is written from {solo}")
+        best[name] = (bars, solo, tune)
+    written: list[Path] = []
+    for name, (_, solo, tune) in sorted(best.items()):
+        path = out_dir / f"{name}.toml"
+        path.write_text(tune_to_toml(tune, solo), encoding="utf-8")
+        written.append(path)
+    return written, skipped

@@ -1,0 +1,210 @@
+"""Phrase segmentation: the player's stream of notes -> calls, each with where its answer goes.
+
+Pure: fed timestamped events in beats (timeline beats, beat 0 = bar 1 beat 1) and told
+when time passes with `tick(now)`. A call ends when no key is held (a held sustain pedal
+counts as held) for `gap_beats`, on the end-of-call controller, or when it reaches
+`max_call_bars`. Every feeding method returns the call it completed, or None.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from improv.core.theory.notes import Meter, Note, Phrase
+
+PEDAL_CC = 64
+ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC = 120, 123
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """How calls are cut and answered (see configs/default.toml [phrase]).
+
+    Attributes:
+        gap_beats: silence (no key, no pedal) that ends a call, in beats.
+        end_cc: a controller that ends the call at once when pressed (value >= 64); -1 = none.
+        max_call_bars: a call reaching this length is cut and answered.
+        answer_on: the answer starts on the next "beat" or the next "bar".
+        answer_bars: answer length in bars; 0 = as many bars as the call.
+        max_answer_bars: the longest answer, in bars.
+        beats_per_bar: metre.
+        lead_beats: the least time between noticing a call's end and its answer's first
+            beat (the responder's time to think), in beats.
+        max_call_notes: notes kept per call; more (a flood) are counted in `dropped`.
+    """
+
+    gap_beats: float = 1.0
+    end_cc: int = -1
+    max_call_bars: int = 8
+    answer_on: str = "beat"
+    answer_bars: int = 0
+    max_answer_bars: int = 8
+    beats_per_bar: int = 4
+    lead_beats: float = 0.1
+    max_call_notes: int = 512
+
+    def __post_init__(self) -> None:
+        if self.answer_on not in ("beat", "bar"):
+            raise ValueError(f"answer_on must be 'beat' or 'bar', got {self.answer_on!r}")
+        if self.gap_beats <= 0 or self.max_call_bars < 1 or self.max_answer_bars < 1:
+            raise ValueError("gap_beats must be > 0, max_call_bars and max_answer_bars >= 1")
+
+
+@dataclass(frozen=True)
+class Call:
+    """A finished call and its answer's place.
+
+    Attributes:
+        phrase: the call; `phrase.start` is its first onset on the timeline (beats).
+        ended: the beat the call ended (last release, or the cut).
+        detected: the beat the end was noticed (ended + gap for a gap; = ended for a cut).
+        answer_start: where the answer begins on the timeline (beats).
+        answer_length: the answer's length in beats (whole bars).
+        reason: "gap", "cc" or "max".
+        bars: the call's length in whole bars (rounded up, at least 1).
+    """
+
+    phrase: Phrase
+    ended: float
+    detected: float
+    answer_start: float
+    answer_length: float
+    reason: str
+    bars: int
+
+
+def whole_bars(length: float, beats_per_bar: int) -> int:
+    """A length in beats -> whole bars, rounded up, at least 1."""
+    return max(1, math.ceil(length / beats_per_bar - 1e-6))
+
+
+class Segmenter:
+    """Cuts the player's notes into calls. Not thread-safe: feed it from one thread.
+
+    Args:
+        settings: the cutting rules.
+    """
+
+    def __init__(self, settings: SegmentSettings) -> None:
+        self.s = settings
+        self.meter = Meter(settings.beats_per_bar)
+        self.held: dict[int, tuple[float, int]] = {}  # pitch -> (onset beat, velocity), physical keys
+        self.pedal = False
+        self.silence_since: float | None = None  # beat when keys and pedal were last all up
+        self.dropped = 0
+        self._notes: list[Note] = []  # finished notes of the current call, absolute starts
+        self._open: dict[int, tuple[float, int]] = {}  # held notes that belong to the current call
+        self._start: float | None = None  # first onset of the current call
+
+    @property
+    def in_call(self) -> bool:
+        """True while a call is being played (it has begun and not yet ended)."""
+        return self._start is not None
+
+    def _is_held(self) -> bool:
+        return bool(self.held) or self.pedal
+
+    def note_on(self, pitch: int, beat: float, velocity: int = 80) -> Call | None:
+        """A key went down at `beat` (velocity 0 is a release)."""
+        if velocity <= 0:
+            return self.note_off(pitch, beat)
+        done = self.tick(beat)
+        if pitch in self._open:  # re-struck without a release: end the old note here
+            self._close(pitch, beat)
+        self.held[pitch] = (beat, velocity)
+        self.silence_since = None
+        if self._start is None:
+            self._start = beat
+        if len(self._notes) + len(self._open) < self.s.max_call_notes:
+            self._open[pitch] = (beat, velocity)
+        else:
+            self.dropped += 1
+        return done
+
+    def note_off(self, pitch: int, beat: float) -> Call | None:
+        """A key came up at `beat`."""
+        done = self.tick(beat)
+        self.held.pop(pitch, None)
+        if pitch in self._open:
+            self._close(pitch, beat)
+        if not self._is_held():
+            self.silence_since = beat
+        return done
+
+    def control(self, cc: int, value: int, beat: float) -> Call | None:
+        """A controller moved at `beat`: the pedal (64) or the end-of-call CC."""
+        done = self.tick(beat)
+        if cc == PEDAL_CC:
+            down = value >= 64
+            if down != self.pedal:
+                self.pedal = down
+                if down:
+                    self.silence_since = None
+                elif not self.held:
+                    self.silence_since = beat
+        if cc in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC):  # the player's panic: every key counts as up
+            for pitch in list(self.held):
+                self.held.pop(pitch)
+                if pitch in self._open:
+                    self._close(pitch, beat)
+            if not self._is_held():
+                self.silence_since = beat
+        if cc == self.s.end_cc and value >= 64 and self._start is not None:
+            return self._cut(beat, beat, "cc") or done
+        return done
+
+    def call_so_far(self) -> Phrase | None:
+        """The opening of the call under way as it will be cut: its finished notes that
+        began before every held one (those keep their place in the call), or None.
+
+        A responder can read it while the player goes on (`ModelResponder.prime`)."""
+        if self._start is None or not self._notes:
+            return None
+        first_held = min((onset for onset, _ in self._open.values()), default=math.inf) - self._start
+        notes = [n for n in self._notes if n.start < first_held]
+        if not notes:
+            return None
+        return Phrase.of(notes, start=self._start, length=max(n.end for n in notes))
+
+    def end_call(self, beat: float) -> Call | None:
+        """End the call now (a live end-of-call control); None if no call is under way."""
+        if self._start is None:
+            return None
+        return self._cut(beat, beat, "control")
+
+    def tick(self, now: float) -> Call | None:
+        """Time passed to `now` (beats): returns the call that ended by now, if any."""
+        if self._start is None:
+            return None
+        cap = self._start + self.s.max_call_bars * self.s.beats_per_bar
+        if (self.silence_since is not None and not self._is_held()
+                and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9):
+            return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
+        if now >= cap - 1e-9:
+            silent = self.silence_since is not None and not self._is_held()
+            return self._cut(self.silence_since if silent else cap, max(now, cap), "max")
+        return None
+
+    def _close(self, pitch: int, end: float) -> None:
+        onset, vel = self._open.pop(pitch)
+        start = self._start if self._start is not None else onset
+        self._notes.append(Note(onset - start, pitch, max(end - onset, 1e-3), vel))
+
+    def _cut(self, ended: float, detected: float, reason: str) -> Call | None:
+        for pitch in list(self._open):
+            self._close(pitch, ended)
+        start = self._start if self._start is not None else ended
+        notes, self._notes, self._start = self._notes, [], None
+        if not notes:
+            return None
+        phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))
+        bars = whole_bars(phrase.length, self.s.beats_per_bar)
+        return Call(phrase, ended, detected, *self.answer_place(phrase, detected), reason, bars)
+
+    def answer_place(self, call: Phrase, detected: float) -> tuple[float, float]:
+        """(answer start, answer length) in beats for a call noticed at beat `detected`."""
+        start = self.meter.next_boundary(detected + self.s.lead_beats, self.s.answer_on)
+        bars = self.s.answer_bars or whole_bars(call.length, self.s.beats_per_bar)
+        bars = min(bars, self.s.max_answer_bars)
+        return start, float(bars * self.s.beats_per_bar)

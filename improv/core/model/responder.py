@@ -1,0 +1,331 @@
+"""`ModelResponder`: the learned phrase model as a `Responder`, streaming note by note.
+
+The session so far (`settings.history`: earlier calls and answers) and the call are read
+first (`model_input.session_steps`: the history's most recent notes, then the call's),
+in one batched pass or, when `prime` read the history ahead, only the call's notes; then
+the answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
+duration -> velocity, each sampled with temperature and top-p from a seeded
+`numpy.random.Generator`. Constraints act inside decoding: `opening` notes are forced
+as the first steps (the model continues from them), `favour_pcs` / `avoid_pcs` bias
+the pitch logits (`avoid` at strength 1 is a hard mask), the register [low, high] is a
+hard mask, and no onset may fall at or after the answer's length.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from improv.core.theory.chart import Chart
+from improv.core.model.config import center_of
+from improv.core.model.decoder import NumpyDecoder
+from improv.core.model.weights import ModelWeights, as_weights, load_weights
+from improv.core.model.inputs import (
+    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step, session_steps,
+)
+from improv.core.theory.notes import Note, Phrase
+from improv.core.respond.base import AnswerSettings, fit_answer
+from improv.core.model.tokens import (
+    BAR_TICKS, MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteEvent, fold_pitch, phrase_to_events,
+    to_ticks,
+)
+
+CHECKPOINT_NAME = "improv-phrase-v1.npz"
+
+
+def default_checkpoint() -> Path:
+    """The shipped weights: models/ of a source checkout (or an editable install), else
+    <prefix>/share/improv/models of a regular install (see pyproject's data-files)."""
+    here = Path(__file__).resolve().parents[3] / "models" / CHECKPOINT_NAME
+    if here.exists():
+        return here
+    installed = Path(sys.prefix) / "share" / "improv" / "models" / CHECKPOINT_NAME
+    return installed if installed.exists() else here
+
+
+DEFAULT_CHECKPOINT = default_checkpoint()
+# The answer's length is asked for (a live answer lasts the bars the engine gives it), so
+# ending the phrase is held back (END's logit lowered) until this share of the span:
+# sampled freely, the context-reading model stopped early and played 19 % fewer notes
+# per beat than the real answers over the same spans (`improv eval`).
+END_HOLD, END_HOLD_NATS = 0.75, 2.0
+DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
+DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
+
+
+def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    """One index from logits (-inf = forbidden) with temperature and nucleus (top-p) sampling."""
+    mx = logits.max()
+    if not (temperature > 1e-6 and top_p > 0.0 and mx > -np.inf):
+        return int(logits.argmax())  # greedy (also for nonsense settings)
+    p = np.exp((logits - mx) * (1.0 / temperature))
+    if top_p < 1.0:  # (ndarray methods, not np.* wrappers: this runs four times a note)
+        order = (-p).argsort(kind="stable")
+        c = p[order].cumsum()
+        k = min(len(c), int(c.searchsorted(top_p * c[-1])) + 1)  # the smallest set holding top_p
+        j = int(c[:k].searchsorted(rng.random() * c[k - 1], side="right"))
+        return int(order[min(j, k - 1)])
+    c = p.cumsum()
+    return int(min(len(c) - 1, c.searchsorted(rng.random() * c[-1], side="right")))
+
+
+def density_bias(density: float | None) -> np.ndarray | None:
+    """Shift-logit bias (nats) toward gaps of 1 / density beats, or None for no wish.
+
+    The density control is also a model input, but a learned control alone is soft;
+    this prior makes `density` audible (a musician asking for busier lines gets them).
+    """
+    if density is None or not density > 0 or not math.isfinite(density):
+        return None
+    ioi = min(float(MAX_SHIFT_TICKS), max(1.0, TICKS_PER_BEAT / density))
+    bias = np.zeros(N_SHIFT + 1, dtype=np.float32)
+    bias[:N_SHIFT] = -DENSITY_STRENGTH * np.abs(np.log((np.arange(N_SHIFT) + 1.0) / (ioi + 1.0)))
+    return bias
+
+
+def _split(step: tuple) -> tuple[tuple, tuple[float, ...]]:
+    return step[:9], step[9]
+
+
+def is_drum_call(call: Phrase) -> bool:
+    """A call that is all low hits (a drum track read as notes) gives no melody to answer."""
+    return bool(call.notes) and all(n.pitch < DRUM_CHANNEL_PITCH for n in call.notes)
+
+
+class ModelResponder:
+    """The learned phrase model as a responder (name "model")."""
+
+    name = "model"
+
+    def __init__(self, weights: ModelWeights | Any, path: str | Path | None = None) -> None:
+        self.weights = as_weights(weights)  # (a trained torch module is read into arrays)
+        self.path = Path(path) if path else None
+        self.cfg = self.weights.cfg
+        self.decoder = NumpyDecoder(self.weights)
+        # (steps, heads' input, GRU state, attention cache) of the last context primed, and of the
+        # last history primed without a call (the fallback when a call's opening misleads): see `prime`
+        self._primed: tuple | None = None
+        self._primed_history: tuple | None = None
+        self._changes_cache: dict = {}
+        self._history_steps: tuple | None = None  # (history, harmony, its steps) of the last context built
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "ModelResponder":
+        """Load weights (None -> the shipped models/improv-phrase-v1.npz) and warm up.
+
+        Raises:
+            ModelError: missing or damaged weights, or a training checkpoint (`.pt`: export it).
+        """
+        path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+        if path.suffix == ".pt":
+            from improv.errors import ModelError
+
+            raise ModelError(f"{path} is a training checkpoint: export it as the weights the partner loads with "
+                             f"`improv export {path}` (needs torch), then give the .npz")
+        weights = load_weights(path)[0]
+        r = cls(weights, path)
+        r.warm_up()
+        return r
+
+    def warm_up(self) -> None:
+        """One throw-away answer so that the first real one does not pay for lazy setup."""
+        call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 1, 1)])
+        self.answer(call, None, AnswerSettings(start=4.0, length=4.0))  # type: ignore[arg-type]
+
+    def learn(self, call: Phrase, harmony: Chart) -> None:
+        """Nothing to learn in a session: the model answers from the call it is given."""
+
+    # ------------------------------------------------------------ decoding
+
+    def answer(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Phrase:
+        """The whole answer: `stream` collected and fitted to the span and range."""
+        return fit_answer(list(self.stream(call, harmony, settings)), settings)
+
+    def stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Iterator[Note]:
+        """Answer notes as they are decoded (starts relative to `settings.start`, beats)."""
+        cfg = self.cfg
+        length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
+        if length_ticks <= 0:
+            return
+        low, high = max(0, int(settings.low)), min(127, int(settings.high))
+        if low > high:
+            low, high = high, low
+        rng = np.random.default_rng(int(settings.seed) & 0xFFFFFFFF)
+        bpb = max(1, int(settings.beats_per_bar))
+        ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
+        origin = to_ticks(settings.start)
+        steps = self._steps(call, harmony, settings.history)
+        pitch_bias = self._pitch_bias(settings, low, high)
+        plain_bias = self._pitch_bias(settings, low, high, favour=False)  # after favour_until
+        until = settings.constraints.favour_until
+        favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
+        shift_bias = density_bias(settings.density)
+        opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+        forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
+        last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
+        dec = self.decoder
+        out, h, cache = self._context(steps)
+        x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
+        out = dec.attend(x[None], cache)
+        onset = 0  # ticks from the origin
+        for i in range(cfg.max_answer):
+            feats = None
+            if i < len(forced):
+                ev = forced[i]
+            else:
+                got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
+                                        (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias)
+                if got is None:
+                    return
+                ev, feats = got
+            onset += ev.shift
+            last_pitch = ev.pitch
+            start = onset / TICKS_PER_BEAT
+            if start >= settings.length - 1e-9:
+                return
+            # as fit_answer would: inside the span (no note rings past the answer) and the range
+            dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
+            yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
+            tick = origin + onset
+            step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
+            x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
+            out = dec.attend(x[None], cache)
+
+    def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = (),
+              max_read: int | None = None) -> bool:
+        """Read a call (after `history`) ahead of its end, e.g. in the player's rests.
+
+        An answer to this call, or to a longer one that begins with the same notes, then
+        reads only the notes that came since, so the first answer note is ready sooner.
+        The history primed without a call is kept too: an answer whose call began otherwise
+        still reads only its call. `max_read`: read nothing if more steps than this are
+        left to read (the jam's read-ahead reads a call, never the whole session again).
+        Returns whether it read.
+        """
+        steps = self._steps(call, harmony, history)
+        if max_read is not None:
+            primed = self._primed_prefix(steps)
+            if len(steps) - (len(primed[0]) if primed is not None else 0) > max_read:
+                return False
+        self._context(steps, keep=True)
+        if not call.notes:
+            self._primed_history = self._primed
+        return True
+
+    def forget(self) -> None:
+        """Drop what `prime` read (the next answer reads its whole context)."""
+        self._primed = self._primed_history = None
+
+    def _steps(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...]) -> list:
+        """START, the history's most recent notes, the call's (`session_steps`)."""
+        if is_drum_call(call):
+            call = Phrase((), call.start, call.length)  # answer from the chords alone
+        cached = self._history_steps
+        if (cached is not None and cached[1] is harmony and len(cached[0]) == len(history)
+                and all(a is b for a, b in zip(cached[0], history))):
+            head = cached[2]  # the same session so far: its steps are not built again
+        else:
+            kept = tuple(h for h in history if h.notes and not is_drum_call(h))
+            head = history_steps(kept, harmony, self.cfg.max_call)
+            self._history_steps = (tuple(history), harmony, head)
+        return session_steps((), call, harmony, self.cfg.max_call, head=head)
+
+    def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:
+        """(the heads' input, the GRU state, the attention cache) after `steps`, reusing a
+        primed prefix. Only `prime` keeps what it read (so unprimed timings stay honest)."""
+        room = self.cfg.max_answer + 2
+        primed = self._primed_prefix(steps)
+        if primed is not None:
+            out, h, cache = primed[1:]
+            rest = steps[len(primed[0]):]
+            cache = cache.fork(len(rest) + room) if cache is not None else None
+        else:
+            out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
+            cache = self.decoder.new_cache(len(steps) + room)
+        if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
+            xs, h = self.decoder.read(rest, h)
+            out = self.decoder.attend(xs, cache)
+        if keep:
+            self._primed = (steps, out, h, cache)
+        return out, h, cache  # type: ignore[return-value]
+
+    def _primed_prefix(self, steps: list) -> tuple | None:
+        """What `prime` read that `steps` begin with, if any (the steps hold the chords under
+        the notes, so equal steps mean an equal context)."""
+        return next((p for p in (self._primed, self._primed_history)
+                     if p is not None and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]), None)
+
+    def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
+                     harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
+                     settings: AnswerSettings,
+                     rng: np.random.Generator, shift_bias: np.ndarray | None = None,
+                     ) -> tuple[NoteEvent, tuple[float, ...]] | None:
+        """The next note and the chord features under it, or None at the end of the answer."""
+        dec = self.decoder
+        T, P = settings.temperature, settings.top_p
+        logits = dec.shift_logits(out)
+        room = length_ticks - 1 - onset  # the largest shift that still starts inside the answer
+        if room < 0:
+            return None
+        if shift_bias is not None and i > 0:
+            logits = logits + shift_bias
+            if i < settings.density * settings.length * 0.8:  # type: ignore[operator]
+                logits[END_SHIFT] -= DENSITY_STRENGTH  # not done yet: keep playing
+        logits[max(0, room + 1):N_SHIFT] = -np.inf
+        if i == 0:
+            logits[END_SHIFT] = -np.inf  # an answer has at least one note
+        elif onset < END_HOLD * length_ticks:
+            logits[END_SHIFT] -= END_HOLD_NATS
+        shift = sample(logits, T, P, rng)
+        if shift == END_SHIFT:
+            return None
+        tick = origin + onset + shift
+        favour_bias, plain_bias, favour_ticks = pitch_biases
+        feats = chord_at(harmony, tick)
+        if onset + shift < favour_ticks:
+            pitch_bias = favour_bias
+        elif settings.constraints.changes > 0 and harmony is not None:
+            pitch_bias = plain_bias + self._changes_bias(harmony.chord_at(tick / TICKS_PER_BEAT),
+                                                         settings.constraints.changes)
+        else:
+            pitch_bias = plain_bias
+        g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
+        pitch = sample(dec.pitch_logits(g1, last_pitch, feats) + pitch_bias, T, P, rng)
+        g2 = g1 + dec.t_pitch[pitch]
+        dur = sample(dec.dur_logits(g2), T, P, rng) + 1
+        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
+        return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
+
+    def _changes_bias(self, chord, strength: float) -> np.ndarray | float:
+        """A bias (nats) toward the chord tones of `chord` (cached per chord)."""
+        if chord is None:
+            return 0.0
+        key = (chord, strength)
+        bias = self._changes_cache.get(key)
+        if bias is None:
+            bias = np.zeros(128)
+            bias[np.isin(np.arange(128) % 12, list(chord.chord_tones()))] = 4.0 * min(1.0, max(0.0, strength))
+            self._changes_cache[key] = bias
+        return bias
+
+    @staticmethod
+    def _pitch_bias(settings: AnswerSettings, low: int, high: int, favour: bool = True) -> np.ndarray:
+        """Register mask plus the favour (if `favour`) and avoid biases (nats), per MIDI pitch."""
+        bias = np.full(128, -np.inf)
+        bias[low:high + 1] = 0.0
+        c = settings.constraints
+        s = min(1.0, max(0.0, float(c.strength)))
+        pcs = np.arange(128) % 12
+        if favour and c.favour_pcs and s > 0:
+            bias[np.isin(pcs, list(c.favour_pcs))] += 4.0 * s
+        if c.avoid_pcs and s > 0:
+            avoid = np.isin(pcs, list(c.avoid_pcs))
+            if s >= 1.0 and not np.all(avoid[low:high + 1]):
+                bias[avoid] = -np.inf
+            else:
+                bias[avoid] -= 4.0 * s
+        return bias

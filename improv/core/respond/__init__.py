@@ -1,0 +1,1 @@
+"""The partners' common shape (`Responder`), the session-learning Markov partner and its licks."""

@@ -1,0 +1,140 @@
+"""The responder interface: `answer(call, harmony, settings) -> Phrase`, all in beats.
+
+Every partner (the session-learning Markov responder, the learned phrase model) has this
+shape, so the live engine, `improv respond` and the benchmarks treat them alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
+
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Note, Phrase
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the answer must or should do, set by the embrace / guide modes.
+
+    Responders honour these inside their own generation (as a forced opening the rest
+    continues from, or as weights while sampling), never by overwriting notes afterwards.
+
+    Attributes:
+        opening: notes the answer must begin with (starts relative to the answer's start,
+            in beats); the responder continues from them.
+        favour_pcs: pitch classes to prefer while sampling (e.g. an embraced outside note).
+        avoid_pcs: pitch classes to avoid (guide mode steers away from the outside note).
+        strength: how strongly favour/avoid weigh, 0 (ignore) .. 1 (hard).
+        favour_until: favour applies to notes starting before this many beats into the
+            answer (inf: the whole answer); avoid applies everywhere. An embraced note is
+            welcome where it was made to fit, not over every later chord.
+        changes: from `favour_until` on, favour the chord tones of the chord under each
+            note, 0 (not at all) .. 1 (strongly): the answer leads back to the changes
+            after the moment it built on the player's note.
+    """
+
+    opening: tuple[Note, ...] = ()
+    favour_pcs: frozenset[int] = frozenset()
+    avoid_pcs: frozenset[int] = frozenset()
+    strength: float = 0.5
+    favour_until: float = math.inf
+    changes: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """How to answer.
+
+    Attributes:
+        start: where the answer begins on the session timeline, in beats.
+        length: how long the answer lasts, in beats.
+        seed: random seed; the same inputs and seed give the same answer.
+        temperature: sampling temperature (1.0 = as learned).
+        top_p: nucleus sampling mass.
+        low, high: the MIDI range the answer stays in.
+        density: wanted notes per beat, or None to follow the call and the style.
+        beats_per_bar: metre.
+        constraints: the embrace / guide mode's wishes.
+        history: earlier phrases of the session (the player's calls and the partner's
+            answers, oldest first, on the same timeline): context the phrase model reads
+            before the call; other responders ignore it.
+    """
+
+    start: float
+    length: float
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.95
+    low: int = 48
+    high: int = 84
+    density: float | None = None
+    beats_per_bar: int = 4
+    constraints: Constraints = field(default_factory=Constraints)
+    history: tuple[Phrase, ...] = ()
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """A partner that answers calls. Pure: no clocks, no threads; deterministic per seed."""
+
+    name: str
+
+    def learn(self, call: Phrase, harmony: Chart) -> None:
+        """Hear a call the player played (the Markov responder learns from it)."""
+
+    def answer(self, call: Phrase, harmony: Chart, settings: AnswerSettings) -> Phrase:
+        """The answer: a Phrase with `start == settings.start`, notes inside
+        [0, settings.length) beats, pitches inside [low, high]."""
+        ...
+
+
+def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
+    """Clip notes to the answer's span and range: the common last step of every responder."""
+    out = []
+    for n in notes:
+        if n.start < 0 or n.start >= settings.length - 1e-9:
+            continue
+        pitch = n.pitch
+        if pitch < settings.low:
+            pitch += 12 * -(-(settings.low - pitch) // 12)
+        if pitch > settings.high:
+            pitch -= 12 * -(-(pitch - settings.high) // 12)
+        pitch = max(settings.low, min(settings.high, pitch))  # a range under an octave
+        dur = min(n.duration, settings.length - n.start)
+        if dur <= 0:
+            continue
+        out.append(Note(n.start, pitch, dur, n.velocity))
+    return Phrase.of(out, start=settings.start, length=settings.length)
+
+
+class SessionMemory:
+    """The session so far as the partner reads it: the last `keep` phrases played (the
+    player's calls and the partner's answers), for `AnswerSettings.history`."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._phrases: deque[Phrase] = deque(maxlen=max(0, keep))
+
+    def add(self, *phrases: Phrase) -> None:
+        self._phrases.extend(p for p in phrases if p.notes)
+
+    def clear(self) -> None:
+        self._phrases.clear()
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        return tuple(self._phrases)
+
+    def with_history(self, settings: AnswerSettings) -> AnswerSettings:
+        return replace(settings, history=self.phrases)
+
+    def prime(self, responder: Responder, harmony: Chart, call: Phrase | None = None,
+              max_read: int | None = None) -> None:
+        """Let a responder that can (the model) read the history, and the opening of the
+        `call` under way, before the call ends, so the answer reads only what came since.
+        `max_read`: skip a read-ahead longer than this many steps (see `ModelResponder.prime`)."""
+        prime = getattr(responder, "prime", None)
+        if prime is not None:
+            prime(call if call is not None else Phrase((), 0.0, 0.0), harmony, self.phrases, max_read=max_read)

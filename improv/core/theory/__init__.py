@@ -1,0 +1,1 @@
+"""Music theory: notes and phrases, chord symbols, charts and forms, voicings, statistics."""

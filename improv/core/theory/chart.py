@@ -1,0 +1,235 @@
+"""Chord charts: bars of chords on the session timeline, read from a string or a tune file.
+
+A chart loops: `chord_at(beat)` for any beat >= 0 gives the chord sounding there (beat 0
+is beat 1 of bar 1). `"Dm7 G7 | Cmaj7 | %"` is three bars: chords split a bar's beats
+evenly (three chords in 4/4 take 2 + 1 + 1 beats), `%` repeats the previous bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from improv.core.theory.chords import Chord, parse_chord
+from improv.errors import ChordError, ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ChordSpan:
+    """A chord sounding from `start` for `duration` beats (timeline beats, first chorus)."""
+
+    start: float
+    duration: float
+    chord: Chord | None
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A looping chord chart.
+
+    Attributes:
+        spans: the chord spans of one pass through the form, in order, covering
+            [0, length) without gaps.
+        beats_per_bar: metre (4 for 4/4).
+        title: the tune's title, or "".
+        tempo: suggested tempo (bpm), or None.
+        sections: (first bar, name) for each section of the form, e.g. ((0, "A"), (8, "A")).
+    """
+
+    spans: tuple[ChordSpan, ...]
+    beats_per_bar: int = 4
+    title: str = ""
+    tempo: float | None = None
+    sections: tuple[tuple[int, str], ...] = ()
+    _starts: tuple[float, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.spans:
+            raise ChordError("a chart needs at least one bar")
+        object.__setattr__(self, "_starts", tuple(s.start for s in self.spans))
+
+    @property
+    def length(self) -> float:
+        """One pass through the form, in beats."""
+        return self.spans[-1].end
+
+    @property
+    def bars(self) -> int:
+        return int(round(self.length / self.beats_per_bar))
+
+    def span_at(self, beat: float) -> ChordSpan:
+        """The chord span sounding at timeline `beat` (looped into the first chorus)."""
+        from bisect import bisect_right
+
+        b = beat % self.length if beat >= 0 else 0.0
+        i = max(0, bisect_right(self._starts, b + 1e-9) - 1)
+        return self.spans[i]
+
+    def chord_at(self, beat: float) -> Chord | None:
+        """The chord sounding at timeline `beat` (None for no chord)."""
+        return self.span_at(beat).chord
+
+    def section_at(self, beat: float) -> str:
+        """The name of the form section at timeline `beat`, or "" if the chart has none."""
+        bar = int((beat % self.length) // self.beats_per_bar)
+        name = ""
+        for first, sec in self.sections:
+            if first <= bar:
+                name = sec
+        return name
+
+    def changes_between(self, start: float, end: float) -> list[ChordSpan]:
+        """Chord spans overlapping timeline beats [start, end), with timeline positions."""
+        out: list[ChordSpan] = []
+        t = start
+        while t < end - 1e-9:
+            span = self.span_at(t)
+            chorus_offset = (t // self.length) * self.length if t >= 0 else 0.0
+            s_end = min(end, span.end + chorus_offset)
+            out.append(ChordSpan(t, s_end - t, span.chord))
+            t = s_end
+        return out
+
+    def transpose(self, semitones: int) -> "Chart":
+        spans = tuple(
+            ChordSpan(s.start, s.duration, s.chord.transpose(semitones) if s.chord else None)
+            for s in self.spans
+        )
+        return Chart(spans, self.beats_per_bar, self.title, self.tempo, self.sections)
+
+    def to_text(self) -> str:
+        """The chart as a string that `parse_chart` reads back to an equal chart."""
+        bpb = self.beats_per_bar
+        cells = []
+        for bar in range(self.bars):
+            spans = self.changes_between(bar * bpb, (bar + 1) * bpb)
+            cells.append(" ".join(str(s.chord) if s.chord else "NC" for s in spans))
+        return " | ".join(cells)
+
+
+def split_bar(n_chords: int, beats_per_bar: int) -> list[float]:
+    """Durations (beats) of n chords sharing a bar: even where it divides, else the first
+    chord takes the remainder (3 chords in 4/4: 2 + 1 + 1)."""
+    if n_chords <= 0:
+        return []
+    if beats_per_bar % n_chords == 0 or n_chords > beats_per_bar:
+        return [beats_per_bar / n_chords] * n_chords
+    rest = beats_per_bar - (n_chords - 1)
+    return [float(rest)] + [1.0] * (n_chords - 1)
+
+
+def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[list[Chord | None]]:
+    """`"Dm7 G7 | Cmaj7 | %"` -> a list of bars, each a list of chords.
+
+    Raises:
+        ChordError: naming the symbol and its bar (1-based) when a chord cannot be read.
+    """
+    bars: list[list[Chord | None]] = []
+    cells = [c.strip() for c in text.replace("\n", "|").replace("||", "|").split("|")]
+    while cells and not cells[0]:
+        cells.pop(0)
+    while cells and not cells[-1]:
+        cells.pop()
+    for cell in cells:
+        bar_no = first_bar + len(bars) + 1
+        if not cell:
+            raise ChordError(f"bar {bar_no} is empty: put a chord, NC or % between the bars")
+        if cell == "%":
+            if not bars:
+                raise ChordError(f"bar {bar_no}: % repeats the previous bar, but there is none")
+            bars.append(list(bars[-1]))
+            continue
+        chords: list[Chord | None] = []
+        for sym in cell.split():
+            try:
+                chords.append(parse_chord(sym))
+            except ChordError as e:
+                raise ChordError(f"bar {bar_no}: {e}") from None
+        bars.append(chords)
+    if not bars:
+        raise ChordError(f"no bars in chart {text!r}: write chords with bars split by |, e.g. \"Dm7 G7 | Cmaj7\"")
+    return bars
+
+
+def chart_from_bars(
+    bars: list[list[Chord | None]],
+    beats_per_bar: int = 4,
+    title: str = "",
+    tempo: float | None = None,
+    sections: tuple[tuple[int, str], ...] = (),
+) -> Chart:
+    spans: list[ChordSpan] = []
+    for i, bar in enumerate(bars):
+        t = float(i * beats_per_bar)
+        for chord, dur in zip(bar, split_bar(len(bar), beats_per_bar)):
+            if spans and spans[-1].chord == chord and abs(spans[-1].end - t) < 1e-9:
+                prev = spans.pop()  # a chord held over the barline is one span
+                spans.append(ChordSpan(prev.start, prev.duration + dur, chord))
+            else:
+                spans.append(ChordSpan(t, dur, chord))
+            t += dur
+    return Chart(tuple(spans), beats_per_bar, title, tempo, sections)
+
+
+def parse_chart(text: str, beats_per_bar: int = 4) -> Chart:
+    """Read a chart string such as `"Dm7 G7 | Cmaj7 | %"`."""
+    return chart_from_bars(parse_bars(text, beats_per_bar), beats_per_bar)
+
+
+def single_chord_chart(chord: Chord | None, beats_per_bar: int = 4) -> Chart:
+    """A one-bar chart that holds one chord (used for live-inferred harmony)."""
+    return Chart((ChordSpan(0.0, float(beats_per_bar), chord),), beats_per_bar)
+
+
+def load_tune(path: str | Path) -> Chart:
+    """Read a tune file (TOML).
+
+    The file has `title`, optional `tempo` and `beats_per_bar`, and either `bars = "..."`
+    or `[sections]` with one chart string per section plus `form = ["A", "A", "B", "A"]`.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or lacks bars.
+        ChordError: a chord cannot be read (names the section and bar).
+    """
+    from improv.core.tomlfile import read_toml
+
+    data = read_toml(path, "tune file", "give a path to a .toml tune (see `improv tunes`)")
+    return tune_from_dict(data, str(path))
+
+
+_TUNE_KEYS = {"title", "tempo", "beats_per_bar", "bars", "sections", "form", "key", "style", "composer", "source"}
+
+
+def tune_from_dict(data: dict, where: str = "tune") -> Chart:
+    unknown = set(data) - _TUNE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; tune files take {sorted(_TUNE_KEYS)}")
+    bpb = int(data.get("beats_per_bar", 4))
+    title = str(data.get("title", Path(where).stem))
+    tempo = float(data["tempo"]) if "tempo" in data else None
+    if "bars" in data:
+        try:
+            bars = parse_bars(str(data["bars"]), bpb)
+        except ChordError as e:
+            raise ChordError(f"{where}: {e}") from None
+        return chart_from_bars(bars, bpb, title, tempo, ((0, "A"),))
+    sections = data.get("sections")
+    if not isinstance(sections, dict) or not sections:
+        raise ConfigError(f"{where}: a tune needs `bars = \"...\"` or a [sections] table")
+    form = data.get("form", list(sections))
+    all_bars: list[list[Chord | None]] = []
+    marks: list[tuple[int, str]] = []
+    for name in form:
+        if name not in sections:
+            raise ConfigError(f"{where}: form names section {name!r}, but [sections] has only {sorted(sections)}")
+        try:
+            bars = parse_bars(str(sections[name]), bpb, first_bar=len(all_bars))
+        except ChordError as e:
+            raise ChordError(f"{where}: section {name}: {e}") from None
+        marks.append((len(all_bars), name))
+        all_bars.extend(bars)
+    return chart_from_bars(all_bars, bpb, title, tempo, tuple(marks))

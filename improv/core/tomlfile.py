@@ -1,0 +1,35 @@
+"""Reading TOML files (configs, tune charts, training runs) with one clear error."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from improv.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_toml(path: str | Path, what: str, hint: str) -> dict:
+    """A TOML file's contents.
+
+    Args:
+        path: the file.
+        what: what the file is, for messages ("config file", "tune file").
+        hint: what to do when it is missing.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not TOML (one line naming it).
+    """
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found: {hint}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {what} {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None

@@ -1,0 +1,1 @@
+"""The partner's side of a session: building a responder and reading ahead in the player's rests."""

@@ -1,0 +1,1 @@
+"""Training and evaluation of the phrase model: the only place torch is needed."""

@@ -1,0 +1,46 @@
+"""Scoring answers with the phrase model (`improv eval`): the NLL of a real answer given
+its call, the session before it and the chords, teacher-forced through the torch model
+built from the responder's own weights."""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+from improv.core.model.inputs import Controls, answer_steps
+from improv.core.model.responder import ModelResponder
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Phrase
+from improv.train.model import PhraseModel, collate, from_weights
+
+_MODELS: "weakref.WeakKeyDictionary[ModelResponder, PhraseModel]" = weakref.WeakKeyDictionary()
+
+
+def torch_model(responder: ModelResponder) -> PhraseModel:
+    """The responder's weights as a torch `PhraseModel` (built once per responder)."""
+    model = _MODELS.get(responder)
+    if model is None:
+        model = _MODELS[responder] = from_weights(responder.weights)
+    return model
+
+
+def score(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Chart | None,
+          history: tuple[Phrase, ...] = ()) -> tuple[float, int]:
+    """(total NLL in nats of the answer's notes given the call (after `history`) and the
+    chords, number of notes).
+
+    Controls are left unknown (the real answer's density / register / length are not
+    given away), so the figure compares fairly with a model that has no controls.
+    """
+    if not answer.notes:
+        return 0.0, 0
+    context = responder._steps(call, harmony, history)
+    tail, complete = answer_steps(answer, harmony, Controls(), 10**9)
+    steps, sep = context + tail, len(context)
+    with torch.inference_mode():
+        ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.0)
+        nll = torch_model(responder)(ints, chords, prev, weight)["nll"][0]
+    # positions sep .. sep+n-1 predict the answer's notes (the last one predicts END)
+    n = len(answer.notes)
+    return float(nll[sep:sep + n].sum()), n
