@@ -62,7 +62,7 @@ def test_external_clock_grid_tempo_change_and_stop(jack):
     from improv.bench.jackprobe import Listener, Patchbay, Player
     from improv.live.midisync import open_clock_input
     from improv.live.ports import InputQueue, open_output
-    from improv.live.trade import TradeSession
+    from improv.live.session import Session
 
     clock = RealClock(1.0)
     cfg = Config()
@@ -72,7 +72,7 @@ def test_external_clock_grid_tempo_change_and_stop(jack):
     ext = open_clock_input(clock, "jack", "", virtual=f"clock-in-{tag}")
     sink = open_output("jack", virtual=f"e2e-band-{tag}")
     src, listen = Player(f"e2e-clock-{tag}", f"clk-{tag}"), Listener(f"e2e-listen-{tag}", f"lis-{tag}")
-    session = TradeSession(cfg, clock, InputQueue(clock), [sink], Roots(), BLUES, external=ext, seed=4)
+    session = Session(cfg, clock, InputQueue(clock), [sink], Roots(), chart=BLUES, external=ext, seed=4)
     try:
         with Patchbay("e2e-patch") as pb:
             period_ms = pb.period_ms

@@ -20,7 +20,7 @@ import mido
 import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
-from improv.live.session import ANSWER_LEAD_S
+from improv.live.free import ANSWER_LEAD_S
 from jackutil import Jam, note_events, require_jam, wired
 
 pytestmark = pytest.mark.jack

@@ -34,20 +34,28 @@ def test_reach_for_daring():
     assert reach_for(0.0) == 0 and reach_for(0.1) == 1 and reach_for(0.5) == 3 and reach_for(1.0) == 4
 
 
-def test_substitute_over_a_stretch_and_back():
+def _text(chart, start, end):
+    return " ".join(f"{s.start:g}-{s.end:g}:{s.chord}" for s in chart.changes_between(start, end))
+
+
+def test_substitute_sounds_over_its_stretch_only():
     chart = parse_chart("Cmaj7 | Dm7 G7 | Cmaj7 | %")
     sub = substitute(chart, 16.0, 20.0, parse_chord("A7"))  # chorus 2, bar 1
-    assert sub.to_text() == "A7 | Dm7 G7 | Cmaj7 | Cmaj7"
-    assert sub.length == chart.length
+    assert _text(sub, 16, 32) == "16-20:A7 20-22:Dm7 22-24:G7 24-32:Cmaj7"
+    assert sub.chord_at(0.0) == sub.chord_at(32.0) == parse_chord("Cmaj7")  # not every chorus
+    assert sub.length == chart.length and sub.to_text() == chart.to_text()
+    assert sub != chart and sub.before(16.0) == chart and sub.before(17.0) == sub  # caches key on this
     part = substitute(chart, 4.0, 6.0, parse_chord("Ab7"))
-    assert part.to_text() == "Cmaj7 | Ab7 G7 | Cmaj7 | Cmaj7"
+    assert _text(part, 4, 8) == "4-6:Ab7 6-8:G7"
+    again = substitute(part, 5.0, 7.0, parse_chord("Db7"))  # a later answer cuts into an earlier one
+    assert _text(again, 4, 8) == "4-5:Ab7 5-7:Db7 7-8:G7"
 
 
-def test_substitute_wraps_around_the_form():
+def test_substitute_across_the_end_of_the_form():
     chart = parse_chart("Cmaj7 | Dm7 G7 | Cmaj7 | %")
     sub = substitute(chart, 14.0, 18.0, parse_chord("A7"))
-    assert sub.to_text() == "A7 Cmaj7 | Dm7 G7 | Cmaj7 | Cmaj7 A7"
-    starts = [s.start for s in sub.spans]
-    assert starts == sorted(starts) and all(abs(a.end - b.start) < 1e-9 for a, b in zip(sub.spans, sub.spans[1:]))
+    assert _text(sub, 12, 20) == "12-14:Cmaj7 14-18:A7 18-20:Cmaj7"
+    assert sub.chord_at(2.0) == parse_chord("Cmaj7")  # the first chorus is untouched
+    assert sub.span_at(17.0).chord == parse_chord("A7") and sub.transpose(2).chord_at(15.0) == parse_chord("B7")
     with pytest.raises(ValueError):
         substitute(chart, 0.0, 0.0, parse_chord("A7"))

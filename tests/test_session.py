@@ -15,7 +15,7 @@ from improv.live.clock import ManualClock, RealClock
 from improv.live.midisync import FixedTimeline
 from improv.live.ports import InputQueue
 from improv.live.conductor import install_signal_handlers
-from improv.live.scheduler import phrase_to_events
+from improv.live.band import BeatFeeder, phrase_notes
 from improv.live.session import Session
 from improv.live.status import Display, Snapshot, render
 
@@ -293,10 +293,28 @@ def test_sustain_pedal_holds_the_call_open():
     s.close()
 
 
-def test_phrase_to_events_cuts_repeated_pitches_and_swings():
+class EventsOf:
+    """A scheduler stand-in: what the feeder hands it."""
+
+    def __init__(self):
+        self.events = []
+
+    def play(self, events, generation=None):
+        self.events += events
+        return True
+
+
+def test_answer_notes_cut_repeated_pitches_and_swing_on_the_timeline():
     ph = Phrase.of([(60, 0.0, 1.0), (60, 0.5, 0.5), (62, 1.5, 0.5)], start=4.0)
     timeline = FixedTimeline(100.0, 120.0, 2.0)
-    ev = phrase_to_events(ph, timeline.time_of, channel=1)
+    notes = phrase_notes(ph, channel=1)
+    assert [n[:2] for n in notes] == [(4.0, 4.5), (4.5, 5.0), (5.5, 6.0)]  # beats; a note ends where it starts again
+    sched = EventsOf()
+    feeder = BeatFeeder(sched, timeline, lookahead=0.5)
+    feeder.add(notes)
+    assert feeder.pump(3.4) == 0 and feeder.pending() == 3  # seconds only shortly before they sound
+    feeder.pump(5.2)
+    ev = sched.events
     assert ev[0][:2] == (102.0, pytest.approx(102.0 + 2 / 3 * 0.5 - 0.001))
     assert ev[1][0] == pytest.approx(102.0 + 2 / 3 * 0.5)  # the swung off-beat
     assert ev[2][0] == pytest.approx(102.5 + 2 / 3 * 0.5)

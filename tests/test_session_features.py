@@ -52,8 +52,8 @@ def test_live_controls_change_mode_daring_and_answer_length_and_are_not_music():
     play(s, clock, inq, [(0.0, [0xB0, 21, 127]), (0.1, [0x90, 36, 100]), (0.2, [0x80, 36, 0]),
                          (0.3, [0xB0, 22, 0])], until=0.5)
     assert s.cfg.embrace.daring == 1.0 and s.cfg.embrace.mode == "guide"
-    assert s.segmenter.s.answer_bars == 1
-    assert sink.sent == [] and not s.segmenter.in_call  # the pad and knobs are not played through
+    assert s.policy.segmenter.s.answer_bars == 1
+    assert sink.sent == [] and not s.policy.segmenter.in_call  # the pad and knobs are not played through
     s.close()
 
 
@@ -143,7 +143,7 @@ def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     s.start()
     inq.push([0x90, 60, 90])  # before the DAW's Start: passed through, but no call
     s.step()
-    assert not s.segmenter.in_call and sink.ons(channel=0)
+    assert not s.policy.segmenter.in_call and sink.ons(channel=0)
     ext.receive([START])
     t_start, bpm = 10.5, 100.0
     spb = 60.0 / bpm

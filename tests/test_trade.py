@@ -12,7 +12,7 @@ from improv.core.respond.base import AnswerSettings
 from improv.live.clock import ManualClock
 from improv.live.midisync import ExternalClock, TapTempo
 from improv.live.ports import InputQueue
-from improv.live.trade import TradeSession
+from improv.live.session import Session
 
 BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
 
@@ -55,7 +55,7 @@ def _cfg(**band):
 def _session(clock, **band):
     sink = RecordingSink(clock)
     inq = InputQueue(clock)
-    s = TradeSession(_cfg(**band), clock, inq, [sink], RootsResponder(), BLUES, threaded=False, seed=1)
+    s = Session(_cfg(**band), clock, inq, [sink], RootsResponder(), chart=BLUES, threaded=False, seed=1)
     return s, sink, inq
 
 
@@ -73,7 +73,7 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
     played = 0
     while clock.now() < end_t:
         beat = tl.beat_at(clock.now())
-        turn = s.form.turn_at(beat)
+        turn = s.policy.form.turn_at(beat)
         if turn is not None and turn.owner == "player" and int(beat * 2) > played:  # the player: eighths
             played = int(beat * 2)
             inq.push([0x90, 65, 90])
@@ -86,22 +86,22 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
     by_turn = {}
     for t, note in partner:
         beat = tl.beat_at(t)
-        turn = s.form.turn_at(beat + 1e-6)
+        turn = s.policy.form.turn_at(beat + 1e-6)
         assert turn.owner == "partner", (beat, turn)  # only in its own bars
         by_turn.setdefault(turn.index, []).append((beat, note))
         assert (note - 60) % 12 == BLUES.chord_at(round(beat)).root  # the form's chords, chorus after chorus
     assert sorted(by_turn) == [1, 3, 5, 7]  # 9 turns in 3 choruses: partner turns 1, 3, 5, 7
     # each turn is answered after the exchange so far: the player's turns and its own
-    assert [len(h) for h in s.responder.histories][:4] == [0, 2, 4, 6]
+    assert [len(h) for h in s.responder.histories][1:5] == [0, 2, 4, 6]  # (first: the warm-up)
     for idx, notes in by_turn.items():
-        assert abs(notes[0][0] - s.form.turn(idx).start) < 0.03  # starts on its downbeat
+        assert abs(notes[0][0] - s.policy.form.turn(idx).start) < 0.03  # starts on its downbeat
     bass = _ons(sink, 3)
     assert len(bass) >= 3 * 48 - 2
     for t, _ in bass:
         beat = tl.beat_at(t)
         assert beat >= -1e-6 and abs(beat - round(beat)) < 0.03  # on the beat grid, not in the count-in
     clicks = _ons(sink, 9)
-    assert abs(tl.beat_at(clicks[0][0]) - s.form.start) < 0.03  # the click counts in
+    assert abs(tl.beat_at(clicks[0][0]) - s.policy.form.start) < 0.03  # the click counts in
     assert _ons(sink, 2), "no comping"
     # every note that went on went off
     sounding = set()
@@ -118,7 +118,7 @@ def test_external_clock_drives_the_band_and_stop_silences_at_once():
     ext = ExternalClock(clock)
     sink = RecordingSink(clock)
     inq = InputQueue(clock)
-    s = TradeSession(_cfg(bass=True, comp=True), clock, inq, [sink], RootsResponder(), BLUES,
+    s = Session(_cfg(bass=True, comp=True), clock, inq, [sink], RootsResponder(), chart=BLUES,
                      external=ext, threaded=False, seed=2)
     s.start()
     ext.receive([START])
@@ -143,7 +143,7 @@ def test_external_clock_drives_the_band_and_stop_silences_at_once():
     bass = _ons(sink, 3)
     assert bass
     spb = 60 / 100.0
-    count_in = -s.form.start
+    count_in = -s.policy.form.start
     for t, _ in bass:
         pos = (t - start) / spb - count_in  # the clock's beat grid
         assert abs(pos - round(pos)) * spb < 0.002, pos
@@ -165,7 +165,7 @@ def test_live_controls_toggle_comp_and_panic():
     cfg = replace(cfg, controls=replace(cfg.controls, comp="note 36", panic="cc 64"))
     sink = RecordingSink(clock)
     inq = InputQueue(clock)
-    s = TradeSession(cfg, clock, inq, [sink], RootsResponder(), BLUES, threaded=False, seed=3)
+    s = Session(cfg, clock, inq, [sink], RootsResponder(), chart=BLUES, threaded=False, seed=3)
     s.start()
     t_off = s.timeline.time_of(8)
     while clock.now() < t_off:

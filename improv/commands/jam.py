@@ -137,23 +137,24 @@ def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
 def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
                  on_start: Callable[[Any], None] | None = None, external: Any = None) -> int:
-    """Build the partner, the outputs and the session; run it; report. Closes `closers`
-    (the inputs) first on the way out, so nothing arrives while notes are released."""
+    """Build the partner (in its own process), the outputs and the session; run it; report.
+    Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
+    released."""
     import logging
 
-    from improv.partner.build import make_responder
     from improv.live.conductor import install_signal_handlers
     from improv.live.session import Session
     from improv.live.status import Display, DisplayHandler
+    from improv.partner.build import session_seed
+    from improv.partner.process import ProcessPartner
 
     display = Display(sys.stderr)
-    responder = make_responder(cfg.responder)
+    partner = ProcessPartner(cfg.responder.name, cfg.responder.markov_order)
     sinks = open_sinks(cfg, display.log)
     watched = watched + [s for s in sinks if hasattr(s, "alive")]
-    seed = cfg.responder.seed if cfg.responder.seed >= 0 else getattr(responder, "seed", 0)
     try:
-        session = Session(cfg, clock, inq, sinks, responder, chart=chart, recorder_factory=recorder_factory(cfg),
-                          watched=watched, display=display, seed=int(seed or 0), external=external)
+        session = Session(cfg, clock, inq, sinks, partner, chart=chart, recorder_factory=recorder_factory(cfg),
+                          watched=watched, display=display, seed=session_seed(cfg.responder), external=external)
     except BaseException:
         for s in sinks:
             s.close()
@@ -187,13 +188,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = jam_settings(args)
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
-    from improv.live.session import segment_settings
+    from improv.live.free import segment_settings
 
     segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
-    if cfg.band.trade_bars > 0:
-        from improv.live.trade import run_trading
+    if cfg.band.trade_bars > 0 and chart is None:
+        from improv.errors import ConfigError
 
-        return run_trading(cfg, args)
+        raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

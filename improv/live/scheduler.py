@@ -26,7 +26,6 @@ from typing import Callable, Iterable
 
 import mido
 
-from improv.core.theory.notes import Phrase
 from improv.live.clock import Clock
 
 log = logging.getLogger("improv.scheduler")
@@ -239,24 +238,3 @@ class Scheduler:
         """Stop the thread and release every sounding note. Returns offs sent."""
         self.stop()
         return self.cancel()
-
-
-def phrase_to_events(phrase: Phrase, to_s: Callable[[float], float], channel: int) -> list[NoteEvent]:
-    """A phrase on the timeline -> scheduler notes in seconds on the session clock.
-
-    `to_s` maps timeline beats to seconds (the session's `time_of`). A note is cut short
-    where the same pitch starts again, so that no note-off ends a later note; every note
-    keeps at least 5 ms.
-    """
-    notes = phrase.absolute()
-    out: list[NoteEvent] = []
-    for i, n in enumerate(notes):
-        end = n.end
-        for later in notes[i + 1:]:
-            if later.pitch == n.pitch and later.start > n.start:
-                end = min(end, later.start)
-                break
-        on = to_s(n.start)
-        off = max(on + 0.005, to_s(end) - 0.001)
-        out.append((on, off, channel, n.pitch, n.velocity))
-    return out

@@ -1,54 +1,54 @@
-"""The live session: the player's notes in, the partner's answers out, on the beat.
+"""The live session core: the player's notes in, the partner's answers out, on the beat.
 
-Data flows one way (see ../shared/STYLE.md):
+Written once for both ways of playing; a policy decides when a call ends and where its
+answer goes: `FreePolicy` (improv/live/free.py: call and response as the player phrases
+it) or `TradePolicy` (improv/live/trade.py: N bars each along the form). Data flows one
+way (see ../shared/STYLE.md):
 
-    port callback -> InputQueue -> conductor: thru to the sinks, segmenter (+ harmony)
-        -> responder worker (learn, answer) -> Scheduler -> sinks
+    port callback -> InputQueue -> conductor: thru to the sinks, recording, the policy
+        -> partner (a worker process: improv/partner) -> answers -> BeatFeeder -> Scheduler -> sinks
     with the recorder hearing the player (arrival times) and the partner (send times).
 
 Threads: the conductor is whoever calls `run()` (the main thread in `improv jam`); the
-responder works on "improv-responder" (between calls it reads the session so far, and the
-call under way in the player's rests: improv/partner/readahead.py); the scheduler on
-"improv-scheduler". Timeline:
-beat 0 is `t0` (bar 1 of the chart, which loops); beats map to seconds through the tempo
-and the swing ratio. Every exit path ends in `close()`: note-offs for every note the
-partner or the passthrough started, then the recorder's file.
+partner's answers arrive on its receiving thread ("improv-partner-rx", or the in-process
+partner's "improv-responder"); the schedulers send on "improv-scheduler". Time: one
+timeline the session owns (beats <-> seconds: improv's own `FixedTimeline`, or a DAW's MIDI
+clock); answers stay in beats until shortly before they sound, so they follow it. Every exit
+path ends in `close()`: note-offs for every note the partner, the band or the passthrough
+started, then the recorder's file.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import mido
 
 from improv.config import Config
-from improv.core.theory.chart import Chart, single_chord_chart
-from improv.core.embrace.strategies import AnswerPlan, EmbraceSettings, embraced_answer
-from improv.core.embrace.explain import explain
-from improv.core.listen.harmony import HarmonyTracker
-from improv.core.theory.notes import Phrase, pitch_name, seconds_to_beats
-from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
-from improv.core.listen.segment import Call, Segmenter, SegmentSettings
-from improv.errors import ConfigError, ImprovError
-from improv.live.band import Band, BandParts
+from improv.core.respond.base import SessionMemory
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Phrase, pitch_name
+from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
+from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
-from improv.partner.readahead import ReadAhead
-from improv.live.scheduler import Scheduler, phrase_to_events
+from improv.live.scheduler import Scheduler
 from improv.live.status import Display, Snapshot, percentile
+from improv.live.trade import TradePolicy
+from improv.partner.protocol import Job, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 
-ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
-WATCH_EVERY_S = 0.5  # how often ports are checked for having vanished
+WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
+PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
+KEEP_CALLS = 64  # calls a replacement partner learns from again
 
 
 class Sink(Protocol):
@@ -60,126 +60,82 @@ class Sink(Protocol):
 
 
 @dataclass(frozen=True)
-class _Job:
-    number: int
-    call: Call
-    chart: Chart
-    settings: AnswerSettings
-    generation: int
+class _Asked:
+    """A call handed to the partner, waiting for its answer."""
+
     noticed: float  # seconds on the session clock
-    embrace: EmbraceSettings  # the outside-note mode when the call ended
-
-
-_READ = "read"  # a job-queue marker: read the call under way (`ReadAhead.run`)
-
-
-def segment_settings(cfg: Config) -> SegmentSettings:
-    """The call segmenter's settings from the config, checked (the jam calls this before it
-    opens any port, so a bad value is reported first).
-
-    Raises:
-        ConfigError: a timing, phrase or channel value out of range, named.
-    """
-    t, p = cfg.timing, cfg.phrase
-    if not (t.tempo > 0 and t.swing > 0 and t.beats_per_bar > 0):
-        raise ConfigError(f"timing: tempo, swing and beats_per_bar must be > 0, found {t.tempo:g}, "
-                          f"{t.swing:g}, {t.beats_per_bar}")
-    for key in ("player_channel", "partner_channel"):
-        if not 1 <= getattr(cfg.midi, key) <= 16:
-            raise ConfigError(f"midi.{key}: expected 1-16, found {getattr(cfg.midi, key)}")
-    try:
-        return SegmentSettings(
-            gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
-            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=t.beats_per_bar,
-            lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo))
-    except ValueError as e:
-        raise ConfigError(f"phrase: {e}") from None
+    generation: int  # the yield count when asked: a later yield drops its answer
+    call: Phrase
+    chart: Chart
 
 
 class Session:
-    """One jam. Build it, then `run()` it (or `start()` and `step()` it in tests).
+    """One jam (free or trading, by `cfg.band.trade_bars`). Build it, then `run()` it (or
+    `start()` and `step()` it in tests).
 
     Args:
         cfg: the settings.
         clock: the session clock.
         inq: the input hand-off the port callback (or a scripted player) feeds.
-        sinks: where thru and partner notes go (may be empty: record only).
-        responder: the partner.
-        chart: the chart to play over, or None to infer the harmony live.
-        recorder_factory: called with t0 (and the chart) at start to make the recorder, or None.
+        sinks: where thru, partner and band notes go (may be empty: record only).
+        partner: a `ProcessPartner` (the jam), an `InlinePartner`, or a bare responder
+            (answering in this process: on a thread, or inline when not `threaded`).
+        chart: the chart to play over, or None to infer the harmony live (free jam only).
+        recorder_factory: called with t0 (beat 0) and the chart at start, or None.
         watched: ports checked for having vanished (objects with `name` and `alive()`).
         display: the terminal display, or None for silence.
-        threaded: False runs the responder inline and sends due notes in `step()`, for tests
-            with a ManualClock.
+        threaded: False sends due notes in `step()` and answers inline, for tests with a
+            ManualClock.
         seed: the base seed of the answers.
+        external: a DAW's MIDI clock to follow, or None for improv's own time.
     """
 
-    def __init__(
-        self,
-        cfg: Config,
-        clock: Clock,
-        inq: InputQueue,
-        sinks: list[Sink],
-        responder: Responder,
-        *,
-        chart: Chart | None = None,
-        recorder_factory: Callable[[float, Chart | None], Any] | None = None,
-        watched: list[Any] | None = None,
-        display: Display | None = None,
-        threaded: bool = True,
-        seed: int = 0,
-        external: ExternalClock | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.clock = clock
-        self.inq = inq
-        self.sinks = list(sinks)
-        self.responder = responder
-        self.chart = chart
-        self.watched = list(watched or [])
-        self.display = display
-        self.threaded = threaded
-        self.seed = seed
+    def __init__(self, cfg: Config, clock: Clock, inq: InputQueue, sinks: list[Sink], partner: Any, *,
+                 chart: Chart | None = None, recorder_factory: Callable[[float, Chart | None], Any] | None = None,
+                 watched: list[Any] | None = None, display: Display | None = None, threaded: bool = True,
+                 seed: int = 0, external: ExternalClock | None = None) -> None:
+        if not hasattr(partner, "submit"):  # a responder object: it answers in this process
+            from improv.partner.inline import InlinePartner
+
+            partner = InlinePartner(partner, threaded)
+        self.cfg, self.clock, self.inq, self.sinks, self.partner = cfg, clock, inq, list(sinks), partner
+        self.responder = getattr(partner, "responder", None)
+        self.chart, self.watched, self.display, self.threaded, self.seed = chart, list(watched or []), display, \
+            threaded, seed
         t = cfg.timing
-        self.bpb = t.beats_per_bar
-        self.player_ch = cfg.midi.player_channel - 1
-        self.partner_ch = cfg.midi.partner_channel - 1
-        self.segmenter = Segmenter(segment_settings(cfg))
-        self.harmony = HarmonyTracker(beats_per_bar=self.bpb)
-        self.scheduler = Scheduler(clock, self._send_partner, late_threshold_ms=t.late_threshold_ms,
+        self.bpb = chart.beats_per_bar if chart is not None else t.beats_per_bar
+        self.player_ch, self.partner_ch = cfg.midi.player_channel - 1, cfg.midi.partner_channel - 1
+        self.external = external
+        self.timeline: Any = external.timeline if external is not None else FixedTimeline(0.0, t.tempo, t.swing)
+        self.timeline.swing = t.swing
+        self.running = external is None  # an external clock runs from its Start
+        self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
+        self.scheduler = Scheduler(clock, self._send_all, late_threshold_ms=t.late_threshold_ms,
                                    late_policy=t.late_policy, on_sent=self._partner_sent)
+        self.feeder = BeatFeeder(self.scheduler, self.timeline,
+                                 PARTNER_LOOKAHEAD if external is None else self.policy.band_lookahead)
         self._recorder_factory = recorder_factory
         self.recorder: Any = None
         self.record_path: Any = None
         self.t0 = 0.0
-        # beats <-> seconds, shared with the band: improv's own time, or a DAW's MIDI clock
-        self.external = external
-        self.timeline: Any = FixedTimeline(0.0, t.tempo, t.swing)
-        if external is not None:
-            self.timeline = external.timeline
-            self.timeline.swing = t.swing
-        self.running = external is None  # an external clock runs from its Start
         self.controls = ControlMap.from_settings(cfg.controls)
         self.tap = TapTempo()
         self.band: Band | None = None
         self.clock_sender: ClockSender | None = None
-        self._band_overrides: deque[tuple[float, float, Chart]] = deque()  # responder -> conductor
+        self._band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
         self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
-        self.memory = SessionMemory()  # calls and answers so far (responder thread only)
+        self.exchange = SessionMemory()  # calls and answers so far: a replacement partner starts from it
+        self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self.last_call_bars = 0
-        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer scheduled
+        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
         self._started = self._closed = False
-        self._onsets: dict[int, tuple[float, int]] = {}
         self._thru_sounding: set[tuple[int, int]] = set()
-        self._jobs: queue.Queue[_Job | str | None] = queue.Queue(maxsize=8)
-        self.read_ahead = ReadAhead(responder, self.memory, self._post_read if threaded else None)
-        self._chord_charts: dict[Any, Chart] = {}
-        self._in_flight = 0
-        self._flight_lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._asked: dict[int, _Asked] = {}
+        self._generation = 0
+        self._lock = threading.Lock()  # _asked, _generation, feeder hand-over (conductor vs partner thread)
         self._next_watch = 0.0
         self._last_state = ""
         self._errors: list[str] = []
@@ -206,37 +162,48 @@ class Session:
 
     # --- life cycle ------------------------------------------------------------------
     def start(self) -> None:
-        """Warm the responder up, fix beat 0 at now, start the threads (calling thread)."""
+        """Start the partner (and wait for its warm-up), fix the timeline, start the threads
+        (calling thread).
+
+        Raises:
+            ModelError: the partner cannot start (e.g. the model's weights are missing).
+        """
         if self._started:
             return
-        self._warm_up()
-        self.t0 = self.clock.now()
-        if self.external is None:
-            self.timeline.t0 = self.t0
+        self.partner.start(self._setup, self._on_result, self.say)
+        now = self.clock.now()
+        self.policy.start(now)
+        self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
             self.recorder = self._recorder_factory(self.t0, self.chart)
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
-            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.t0)
+            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.time_of(
+                getattr(self.policy, "band_start", 0.0)))
         if self.threaded:
             self.scheduler.start()
             if self.band is not None:
                 self.band.start()
             if self.clock_sender is not None:
                 self.clock_sender.start_thread()
-            self._worker = threading.Thread(target=self._work_loop, name="improv-responder", daemon=True)
-            self._worker.start()
         self._started = True
-        self._say(f"jamming at {self.tempo:g} bpm over {self._harmony_text(0.0, chart_name=True)}; "
-                  f"partner: {getattr(self.responder, 'name', type(self.responder).__name__)}")
+        over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
+            else "harmony inferred from your playing"
+        what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
+        self.say(f"{what} at {self.tempo:g} bpm over {over}; partner: {self.partner.name}")
+
+    def _setup(self) -> Setup:
+        """What a (new) partner starts from: the session so far (conductor)."""
+        r = self.cfg.responder
+        return Setup(r.name, r.markov_order, self.seed, self.exchange.phrases, tuple(self._learnt), self.chart, self.bpb)
 
     def _make_band(self) -> Band | None:
-        """The rhythm section under the free jam (`--comp`, `--bass`, `--click`), or None."""
+        """The rhythm section (`--comp`, `--bass`, `--click`), or None."""
         b = self.cfg.band
         if not (b.comp or b.bass or b.click):
             return None
         if self.chart is None:
-            self._say("comping and bass follow a chart: give --tune or --chords to hear them")
+            self.say("comping and bass follow a chart: give --tune or --chords to hear them")
             return None
         from improv.core.band.comping import CompSettings
 
@@ -244,16 +211,8 @@ class Session:
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
                           comp_settings=CompSettings(style=b.comp_style))
         return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
+                    start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
                     on_sent=self._partner_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
-
-    def _warm_up(self) -> None:
-        """One throw-away answer, so the first real one pays no import or compile costs."""
-        call = Phrase.of([(60, 0.0, 0.5), (64, 0.5, 0.5), (67, 1.0, 1.0)])
-        chart = self.chart or single_chord_chart(None, self.bpb)
-        try:
-            self.responder.answer(call, chart, self._answer_settings(4.0, 4.0, 0))
-        except Exception as e:  # noqa: BLE001 - a responder that cannot answer is reported per call
-            log.warning("partner warm-up failed: %s", e)
 
     def stop(self, reason: str) -> None:
         """Ask the session to end (any thread, signal handlers too)."""
@@ -271,15 +230,18 @@ class Session:
         now = self.clock.now()
         if self.external is not None:
             for ev in self.external.poll():
-                self._on_clock(ev.kind, ev.beat, now)
+                self._on_clock(ev.kind, ev.beat)
         if self.in_time:
-            call = self.segmenter.tick(self.beat_at(now))
-            if call is not None:
-                self._on_call(call, now)
-            elif self.read_ahead.enabled:
-                self.read_ahead.in_rest(self.segmenter, self.beat_at(now), self._chart_now)
+            beat = self.beat_at(now)
+            self.policy.tick(now, beat)
+            while self._band_overrides and self.band is not None:
+                self.band.override(*self._band_overrides.popleft())
             if self.band is not None:
-                self._pump_band(now)
+                while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
+                    self._recent_onsets.popleft()
+                self.band.set_density(len(self._recent_onsets) / 4.0)
+                self.band.pump(beat)
+            self.feeder.pump(beat)
         if not self.threaded:
             self.scheduler.poll()
             if self.band is not None:
@@ -288,24 +250,25 @@ class Session:
                 self.clock_sender.run_until(now + 1e-9)
         if now >= self._next_watch:
             self._next_watch = now + WATCH_EVERY_S
+            self.partner.check(now)
             for w in self.watched:
                 if not w.alive():
-                    self._say(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
+                    self.say(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
                     self.stop("port gone")
         if self._errors:
             self.stop(self._errors[0])
         self._show(now)
 
     def close(self) -> None:
-        """End cleanly (idempotent, calling thread): stop the threads, release every note
-        the partner or thru started, close the sinks, write the recording."""
+        """End cleanly (idempotent, calling thread): stop the partner and the threads,
+        release every note the partner, the band or thru started, close the sinks, write
+        the recording."""
         if self._closed:
             return
-        self._closed = True
-        if self._worker is not None:
-            self._drain_jobs()
-            self._jobs.put(None)
-            self._worker.join(timeout=5.0)
+        with self._lock:
+            self._closed = True  # answers arriving from now on are not played
+        self.partner.close()
+        self.feeder.clear()
         self.scheduler.close()  # note-offs for sounding partner notes (recorded)
         if self.band is not None:
             self.band.close()  # and for the rhythm section's
@@ -329,16 +292,9 @@ class Session:
             self._show(now, force=True)
             self.display.finish()
 
-    def _drain_jobs(self) -> None:
-        while True:
-            try:
-                self._jobs.get_nowait()
-            except queue.Empty:
-                return
-
-    # --- the player ------------------------------------------------------------------
+    # --- the player (conductor thread) ---------------------------------------------------
     def _handle(self, t: float, data: list[int]) -> None:
-        """One input message that arrived at `t` seconds (conductor thread)."""
+        """One raw message from the input queue, stamped `t` on arrival."""
         try:
             msg = mido.Message.from_bytes(data)
         except (ValueError, TypeError, IndexError):
@@ -360,33 +316,24 @@ class Session:
         if not self.in_time:
             return  # before the DAW's Start: thru and the recording only
         beat = self.beat_at(t)
-        call = None
         if msg.type == "note_on" and msg.velocity > 0:
-            call = self.segmenter.note_on(msg.note, beat, msg.velocity)
-            self._onsets[msg.note] = (beat, msg.velocity)
             self._recent_onsets.append(beat)
-            if call is not None:
-                self._on_call(call, t)
-                call = None
-            if self.cfg.phrase.on_interrupt == "yield" and self._partner_busy():
-                self._yield(t)
+        self.policy.on_message(msg, beat, t)
+
+    def _thru(self, msg: mido.Message) -> None:
+        if msg.type == "note_on" and msg.velocity > 0:
+            self._thru_sounding.add((msg.channel, msg.note))
         elif msg.type in ("note_on", "note_off"):
-            call = self.segmenter.note_off(msg.note, beat)
-            onset = self._onsets.pop(msg.note, None)
-            if onset is not None:
-                self.harmony.add(msg.note, onset[0], max(beat - onset[0], 0.0), onset[1])
-        elif msg.type == "control_change":
-            call = self.segmenter.control(msg.control, msg.value, beat)
-        if call is not None:
-            self._on_call(call, t)
+            self._thru_sounding.discard((msg.channel, msg.note))
+        self._send_all(msg)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
         """A knob, pedal or pad bound in [controls] moved (conductor thread)."""
         changed = adjust(ev, self.cfg)
+        text: str | None = None
         if changed is not None:
             self.cfg, text = changed
-            if ev.action == "answer_length":
-                self.segmenter.s = replace(self.segmenter.s, answer_bars=self.cfg.phrase.answer_bars)
+            text = self.policy.control(ev.action, t) or text
         elif ev.action in ("comp", "bass"):
             if self.band is None:
                 text = f"{ev.action}: no rhythm section (start with --comp/--bass and a chart)"
@@ -394,13 +341,8 @@ class Session:
                 on = not getattr(self.band.parts, ev.action)
                 self.band.set_part(ev.action, on)
                 text = f"{ev.action} {'on' if on else 'off'}"
-        elif ev.action == "end_of_call":
-            call = self.segmenter.end_call(self.beat_at(t))
-            if call is not None:
-                self._on_call(call, t)
-            text = "end of call"
         elif ev.action == "panic":
-            self._panic()
+            self.panic()
             text = "panic: all notes off"
         elif ev.action == "tap":
             if self.external is not None:
@@ -415,27 +357,27 @@ class Session:
                 self.recorder.tempo(bpm, t)
             text = f"tempo {bpm:.1f} bpm (tapped)"
         else:
-            return
-        self._say(f"{self._bar_beat(t)}  {text}")
+            text = self.policy.control(ev.action, t)
+        if text:
+            self.say(f"{self.bar_beat(t)}  {text}")
 
-    def _on_clock(self, kind: str, beat: float, now: float) -> None:
+    def _on_clock(self, kind: str, beat: float) -> None:
         """The external clock's Start, Stop or Continue (conductor thread)."""
         if kind == "stop":
             self.running = False
-            self.scheduler.cancel()  # silence the partner at once
+            self._silence_partner()
             if self.band is not None:
                 self.band.stop()
-            self.segmenter = Segmenter(self.segmenter.s)  # a call cut by Stop is not answered
-            self._say("clock stopped: silence")
+            self.policy.on_clock(kind, beat)
+            self.say("clock stopped: silence")
         elif kind in ("start", "continue"):
             self.running = True
-            if self.band is not None:
-                self.band.restart_at(beat)
-            self._say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
+            self.policy.on_clock(kind, beat)
+            self.say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
 
-    def _panic(self) -> None:
+    def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
-        self.scheduler.cancel()
+        self._silence_partner()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
         for ch, pitch in sorted(self._thru_sounding):
@@ -444,157 +386,89 @@ class Session:
         for ch in range(16):
             self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
 
-    def _pump_band(self, now: float) -> None:
-        """Hand the rhythm section its next notes (conductor thread)."""
-        assert self.band is not None
-        while self._band_overrides:
-            self.band.override(*self._band_overrides.popleft())
-        beat = self.beat_at(now)
-        while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
-            self._recent_onsets.popleft()
-        self.band.set_density(len(self._recent_onsets) / 4.0)
-        self.band.pump(beat)
+    # --- the partner -----------------------------------------------------------------
+    def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
+            cut: float | None = None, text: str = "") -> None:
+        """Hand a call to the partner (conductor): its answer goes at timeline beats
+        [start, start + length). `t`: when the call's end was noticed (seconds)."""
+        self.calls += 1
+        n = self.calls
+        settings = answer_settings(start, length, self.seed + n, self.cfg.responder, self.bpb)
+        with self._lock:
+            self._asked[n] = _Asked(t, self._generation, call, chart)
+        if self.recorder is not None:
+            self.recorder.marker(f"call {n}: {len(call)} notes", t)
+        self.say(f"{self.bar_beat(t)}  heard call {n}: {text}")
+        self.partner.submit(Job(n, call, chart, settings, self.cfg.embrace, cut), self.clock.now())
 
-    def _thru(self, msg: mido.Message) -> None:
-        if msg.type == "note_on" and msg.velocity > 0:
-            self._thru_sounding.add((msg.channel, msg.note))
-        elif msg.type in ("note_on", "note_off"):
-            self._thru_sounding.discard((msg.channel, msg.note))
-        self._send_all(msg)
+    def _on_result(self, res: Result) -> None:
+        """The partner's answer to call `res.number` (its thread, or inline)."""
+        with self._lock:
+            asked = self._asked.pop(res.number, None)
+        if asked is None:
+            return
+        ready = self.clock.now()
+        self.ready_ms.append((ready - asked.noticed) * 1000.0)
+        if res.answer is None:
+            self.failed_answers += 1
+            self.exchange.add(asked.call)
+            log.warning("the partner could not answer call %d: %s", res.number, res.error)
+            return
+        answer = res.answer
+        with self._lock:
+            played = not self._closed and asked.generation == self._generation
+            if played:  # (under the lock: a yield cannot slip in between)
+                self.feeder.add(phrase_notes(answer, self.partner_ch))
+        if not played:
+            self.partner.dropped(res.number)
+            self.exchange.add(asked.call)
+            return
+        self.feeder.pump(self.beat_at(self.clock.now()))  # the first notes may be due before the next round
+        self.answers += 1
+        self.exchange.add(asked.call, answer)
+        self._learnt.append((asked.call, asked.chart))
+        at = self.time_of(answer.start)
+        for line in res.lines:
+            self.say(line)
+            if self.recorder is not None:
+                self.recorder.marker(line, at)
+        if res.substitute is not None and self.band is not None:
+            self._band_overrides.append(res.substitute)
+        names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
+        self.say(f"{self.bar_beat(at)}  answer {res.number}: {len(answer)} notes "
+                 f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
+        if self.recorder is not None:
+            self.recorder.marker(f"answer {res.number}: {len(answer)} notes", at)
+        if answer.notes and self.time_of(answer.start + answer.notes[0].start) < ready:
+            log.warning("answer %d was ready %.0f ms after its first note was due", res.number,
+                        (ready - self.time_of(answer.start + answer.notes[0].start)) * 1000.0)
 
-    def _partner_busy(self) -> bool:
-        with self._flight_lock:
-            pending = self._in_flight > 0
-        return pending or self.scheduler.busy()
-
-    def _yield(self, t: float) -> None:
-        self.scheduler.cancel()
+    def yield_to_player(self, t: float) -> None:
+        """The player came back in: the partner stops at once (conductor)."""
+        self._silence_partner()
         self.yields += 1
         if self.recorder is not None:
             self.recorder.marker("partner yields", t)
-        self._say(f"{self._bar_beat(t)}  you came back in: partner yields")
+        self.say(f"{self.bar_beat(t)}  you came back in: partner yields")
 
-    # --- the partner -----------------------------------------------------------------
-    def _answer_settings(self, start: float, length: float, number: int) -> AnswerSettings:
-        r = self.cfg.responder
-        return AnswerSettings(start=start, length=length, seed=self.seed + number, temperature=r.temperature,
-                              top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=self.bpb)
+    def _silence_partner(self) -> None:
+        with self._lock:
+            self._generation += 1  # answers on their way are not played
+            self.feeder.clear()
+        self.scheduler.cancel()
 
-    def _chart_now(self) -> Chart:
-        """The chart an answer plays over: the session's, or the chord inferred so far (the
-        same Chart object for the same chord, so the responder's caches hold)."""
-        if self.chart is not None:
-            return self.chart
-        chord = self.harmony.current()[0]
-        chart = self._chord_charts.get(chord)
-        if chart is None:
-            if len(self._chord_charts) > 256:
-                self._chord_charts.clear()
-            chart = self._chord_charts[chord] = single_chord_chart(chord, self.bpb)
-        return chart
-
-    def _post_read(self) -> bool:
-        """Ask the responder thread to read the call under way (conductor thread)."""
-        try:
-            self._jobs.put_nowait(_READ)
-            return True
-        except queue.Full:
-            return False
-
-    def _on_call(self, call: Call, t: float) -> None:
-        """A call ended (conductor thread): hand it to the responder."""
-        self.calls += 1
-        self.last_call_bars = call.bars
-        chart = self._chart_now()
-        job = _Job(self.calls, call, chart, self._answer_settings(call.answer_start, call.answer_length, self.calls),
-                   self.scheduler.generation, t, self.cfg.embrace)
-        if self.recorder is not None:
-            self.recorder.marker(f"call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes", t)
-        self._say(f"{self._bar_beat(t)}  heard call {job.number}: {call.bars} bar(s), {len(call.phrase)} notes; "
-                  f"answering at {self._bar_beat(self.time_of(call.answer_start))} for "
-                  f"{int(call.answer_length // self.bpb)} bar(s)")
-        if not self.threaded:
-            with self._flight_lock:
-                self._in_flight += 1
-            self._work(job)
-            return
-        try:
-            with self._flight_lock:
-                self._in_flight += 1
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            with self._flight_lock:
-                self._in_flight -= 1
-            log.warning("the partner is still thinking about earlier calls: call %d is not answered", job.number)
-
-    def _work_loop(self) -> None:
-        """The responder thread: learn and answer, one call at a time."""
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            if job is _READ:
-                self.read_ahead.run()
-            else:
-                self._work(job)  # type: ignore[arg-type]
-
-    def _work(self, job: _Job) -> None:
-        try:
-            self.responder.learn(job.call.phrase, job.chart)
-            settings = self.memory.with_history(job.settings)
-            answer, plan = embraced_answer(self.responder, job.call.phrase, job.chart, settings, job.embrace)
-            ready = self.clock.now()
-            self.ready_ms.append((ready - job.noticed) * 1000.0)
-            answer = replace(answer, start=job.settings.start) if answer.start != job.settings.start else answer
-            events = phrase_to_events(answer, self.time_of, self.partner_ch)
-            if self.scheduler.play(events, generation=job.generation):
-                self.answers += 1
-                self._explain(plan, job.chart, answer)
-                names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
-                self._say(f"{self._bar_beat(self.time_of(answer.start))}  answer {job.number}: {len(answer)} notes "
-                          f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
-                if self.recorder is not None:
-                    self.recorder.marker(f"answer {job.number}: {len(answer)} notes", self.time_of(answer.start))
-                if events and events[0][0] < ready:
-                    log.warning("answer %d was ready %.0f ms after its first note was due",
-                                job.number, (ready - events[0][0]) * 1000.0)
-                self.memory.add(job.call.phrase, answer)
-            else:
-                self.memory.add(job.call.phrase)
-            self.memory.prime(self.responder, job.chart)  # read the session so far before the next call
-        except ImprovError as e:
-            self.failed_answers += 1
-            log.warning("the partner could not answer call %d: %s", job.number, e)
-        except Exception as e:  # noqa: BLE001 - one bad answer must not end the jam
-            self.failed_answers += 1
-            log.exception("the partner could not answer call %d: %s", job.number, e)
-        finally:
-            with self._flight_lock:
-                self._in_flight -= 1
-
-    def _explain(self, plan: AnswerPlan, chart: Chart, answer: Phrase) -> None:
-        """Say what the answer does with the player's outside note (status log and a
-        marker in the recording), and let the rhythm section play a substitute chord
-        (responder thread; the band hears of it on the conductor thread)."""
-        if not plan.handled:
-            return
-        t = self.time_of(answer.start)
-        for line in explain(plan, chart):
-            self._say(line)
-            if self.recorder is not None:
-                self.recorder.marker(line, t)
-        if plan.chart is not chart and self.band is not None:
-            self._band_overrides.append((answer.start, answer.end, plan.chart))
-
-    def _send_partner(self, msg: mido.Message) -> None:
-        self._send_all(msg)
+    def partner_busy(self) -> bool:
+        """True while an answer is being computed, waiting to sound, or sounding."""
+        with self._lock:
+            asked = bool(self._asked)
+        return asked or self.feeder.pending() > 0 or self.scheduler.busy()
 
     def _partner_sent(self, msg: mido.Message, t: float) -> None:
         if self.recorder is not None:
             self.recorder.event("partner", msg, t)
 
     def _send_all(self, msg: mido.Message) -> None:
-        """To every sink (conductor or scheduler thread); a failing sink ends the session."""
+        """To every sink (conductor or a scheduler thread); a failing sink ends the session."""
         for sink in self.sinks:
             try:
                 sink.send(msg)
@@ -606,39 +480,36 @@ class Session:
     @property
     def idle(self) -> bool:
         """True when no answer is being computed, pending or sounding."""
-        return not self._partner_busy()
+        return not self.partner_busy()
 
     @property
     def dropped(self) -> int:
         """Input messages dropped or unreadable, plus partner notes dropped as late."""
-        return self.inq.dropped + self.malformed + self.segmenter.dropped + self.scheduler.dropped
+        return self.inq.dropped + self.malformed + self.policy.dropped + self.scheduler.dropped
 
-    def _bar_beat(self, t: float) -> str:
+    def bar_beat(self, t: float) -> str:
         beat = max(0.0, self.beat_at(t))
         return f"{int(beat // self.bpb) + 1}:{int(beat % self.bpb) + 1}"
 
-    def _harmony_text(self, beat: float, chart_name: bool = False) -> str:
+    def _harmony_text(self, beat: float) -> str:
         if self.chart is not None:
-            if chart_name:
-                return f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)"
-            chord = self.chart.chord_at(beat)
+            chord = self.chart.chord_at(max(0.0, beat))
             return str(chord) if chord is not None else "N.C."
-        if chart_name:
-            return "harmony inferred from your playing"
-        chord, key = self.harmony.current()
-        return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
+        return self.policy.harmony_text()  # type: ignore[union-attr]
 
     def snapshot(self, now: float) -> Snapshot:
-        beat = max(0.0, self.beat_at(now))
+        beat = self.beat_at(now)
         med, p99, n = self.scheduler.timing_ms(last=500)
-        return Snapshot(self.tempo, int(beat // self.bpb) + 1, int(beat % self.bpb) + 1,
-                        self._state(), self._harmony_text(self.beat_at(now)),
-                        self.last_call_bars, med, p99, n, self.dropped, self._mode_text())
+        shown = max(0.0, beat)
+        return Snapshot(self.tempo, int(shown // self.bpb) + 1, int(shown % self.bpb) + 1, self._state(beat),
+                        self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text())
 
-    def _state(self) -> str:
+    def _state(self, beat: float) -> str:
         if not self.in_time:
             return "waiting"  # for the external clock's Start
-        return "answering" if self._partner_busy() else "listening"
+        if self.partner.state != "ready":
+            return f"partner {self.partner.state}"
+        return self.policy.state(beat)
 
     def _mode_text(self) -> str:
         e = self.cfg.embrace
@@ -647,22 +518,24 @@ class Session:
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:
             return
-        state = self._state()
+        state = self._state(self.beat_at(now))
         changed = state != self._last_state
         self._last_state = state
         force = force or (changed and not self.display.tty)
         if force or self.display.due(now):  # the snapshot costs a sort: build it only when shown
             self.display.update(now, self.snapshot(now), force=force)
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """A log line on the display (any thread)."""
         if self.display is not None:
             self.display.log(text)
 
     def summary(self) -> str:
         """One line on how the session went."""
         med, p99, n = self.scheduler.timing_ms()
+        restarts = getattr(self.partner, "restarts", 0)
         return (f"{self.calls} call(s), {self.answers} answer(s), {self.yields} yield(s); partner timing "
                 f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
                 f"{percentile(self.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(self.thru_ms, 0.99):.2f} ms; "
                 f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
-                f"late {self.scheduler.dropped})")
+                f"late {self.scheduler.dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))

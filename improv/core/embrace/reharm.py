@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from improv.core.theory.chart import Chart, ChordSpan
+from improv.core.theory.chart import Chart
 from improv.core.theory.chords import TENSIONS, Chord, chord_root_name
 
 MAX_REACH = 4
@@ -130,10 +130,9 @@ def candidates(pc: int, written: Chord | None, following: Chord | None) -> list[
 
 
 def substitute(chart: Chart, start: float, end: float, chord: Chord | None) -> Chart:
-    """A copy of `chart` with `chord` sounding over timeline beats [start, end).
-
-    The chart loops, so the stretch is laid over the same place of every chorus; a
-    stretch across the end of the form wraps to its beginning.
+    """`chart` with `chord` sounding over timeline beats [start, end): over this stretch
+    only, not over the same place of every chorus (`Chart.with_overlay`), so the rest of
+    the chart, and every cache keyed by what sounds before the answer, stays as it was.
 
     Raises:
         ValueError: the stretch is empty or longer than the form.
@@ -141,22 +140,4 @@ def substitute(chart: Chart, start: float, end: float, chord: Chord | None) -> C
     length = chart.length
     if not 0 < end - start <= length + 1e-9:
         raise ValueError(f"a substitute needs 0 < end - start <= {length} beats, got {end - start}")
-    s = start % length if start >= 0 else 0.0
-    e = s + (end - start)
-    pieces = [(s, min(e, length))] + ([(0.0, e - length)] if e > length + 1e-9 else [])
-    spans = list(chart.spans)
-    for a, b in pieces:
-        spans = _lay(spans, a, b, chord)
-    return Chart(tuple(spans), chart.beats_per_bar, chart.title, chart.tempo, chart.sections)
-
-
-def _lay(spans: list[ChordSpan], a: float, b: float, chord: Chord | None) -> list[ChordSpan]:
-    """Spans with [a, b) (positions within one form) replaced by one span of `chord`."""
-    out = [ChordSpan(a, b - a, chord)]
-    for sp in spans:
-        if sp.start < a - 1e-9:
-            out.append(ChordSpan(sp.start, min(sp.end, a) - sp.start, sp.chord))
-        if sp.end > b + 1e-9:
-            st = max(sp.start, b)
-            out.append(ChordSpan(st, sp.end - st, sp.chord))
-    return sorted(out, key=lambda x: x.start)
+    return chart.with_overlay(start, end, chord)

@@ -225,13 +225,17 @@ class ModelResponder:
         if is_drum_call(call):
             call = Phrase((), call.start, call.length)  # answer from the chords alone
         cached = self._history_steps
-        if (cached is not None and cached[1] is harmony and len(cached[0]) == len(history)
-                and all(a is b for a, b in zip(cached[0], history))):
+        # keyed by value: the chords that sound under the history (a substitute laid over the
+        # answer, or a chart sent afresh from another process, changes nothing here)
+        end = max((h.start + h.length for h in history), default=0.0)
+        heard = harmony.before(end) if harmony is not None else None
+        if (cached is not None and len(cached[0]) == len(history) and (cached[1] is heard or cached[1] == heard)
+                and all(a is b or a == b for a, b in zip(cached[0], history))):
             head = cached[2]  # the same session so far: its steps are not built again
         else:
             kept = tuple(h for h in history if h.notes and not is_drum_call(h))
             head = history_steps(kept, harmony, self.cfg.max_call)
-            self._history_steps = (tuple(history), harmony, head)
+            self._history_steps = (tuple(history), heard, head)
         return session_steps((), call, harmony, self.cfg.max_call, head=head)
 
     def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:

@@ -120,6 +120,13 @@ class SessionMemory:
     def add(self, *phrases: Phrase) -> None:
         self._phrases.extend(p for p in phrases if p.notes)
 
+    def discard(self, phrase: Phrase) -> None:
+        """Forget a phrase added before (by identity): an answer that was never played."""
+        for i in range(len(self._phrases) - 1, -1, -1):
+            if self._phrases[i] is phrase:
+                del self._phrases[i]
+                return
+
     def clear(self) -> None:
         self._phrases.clear()
 

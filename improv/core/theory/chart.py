@@ -38,6 +38,9 @@ class Chart:
         title: the tune's title, or "".
         tempo: suggested tempo (bpm), or None.
         sections: (first bar, name) for each section of the form, e.g. ((0, "A"), (8, "A")).
+        overlay: chords laid over stretches of the session timeline (absolute beats, sorted,
+            not overlapping, not looped): a substitute sounds over one answer only, and the
+            chart stays equal to itself everywhere else (`with_overlay`, `before`).
     """
 
     spans: tuple[ChordSpan, ...]
@@ -45,12 +48,41 @@ class Chart:
     title: str = ""
     tempo: float | None = None
     sections: tuple[tuple[int, str], ...] = ()
+    overlay: tuple[ChordSpan, ...] = ()
     _starts: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.spans:
             raise ChordError("a chart needs at least one bar")
         object.__setattr__(self, "_starts", tuple(s.start for s in self.spans))
+
+    def with_overlay(self, start: float, end: float, chord: Chord | None) -> "Chart":
+        """This chart with `chord` sounding over timeline beats [start, end) only (this
+        stretch of this chorus, not every chorus); earlier overlays it covers are cut."""
+        kept: list[ChordSpan] = []
+        for o in self.overlay:
+            if o.start < start - 1e-9:
+                kept.append(ChordSpan(o.start, min(o.end, start) - o.start, o.chord))
+            if o.end > end + 1e-9:
+                st = max(o.start, end)
+                kept.append(ChordSpan(st, o.end - st, o.chord))
+        kept.append(ChordSpan(start, end - start, chord))
+        return Chart(self.spans, self.beats_per_bar, self.title, self.tempo, self.sections,
+                     tuple(sorted(kept, key=lambda o: o.start)))
+
+    def before(self, beat: float) -> "Chart":
+        """The chart as it sounds before timeline `beat`: without the overlays that start at
+        or after it (so two charts that differ only later compare equal; caches use this)."""
+        if all(o.start < beat - 1e-9 for o in self.overlay):
+            return self
+        return Chart(self.spans, self.beats_per_bar, self.title, self.tempo, self.sections,
+                     tuple(o for o in self.overlay if o.start < beat - 1e-9))
+
+    def _overlay_at(self, beat: float) -> ChordSpan | None:
+        for o in self.overlay:
+            if o.start - 1e-9 <= beat < o.end - 1e-9:
+                return o
+        return None
 
     @property
     def length(self) -> float:
@@ -65,6 +97,11 @@ class Chart:
         """The chord span sounding at timeline `beat` (looped into the first chorus)."""
         from bisect import bisect_right
 
+        if self.overlay:
+            o = self._overlay_at(beat)
+            if o is not None:
+                off = (beat // self.length) * self.length if beat >= 0 else 0.0
+                return ChordSpan(o.start - off, o.duration, o.chord)
         b = beat % self.length if beat >= 0 else 0.0
         i = max(0, bisect_right(self._starts, b + 1e-9) - 1)
         return self.spans[i]
@@ -90,6 +127,10 @@ class Chart:
             span = self.span_at(t)
             chorus_offset = (t // self.length) * self.length if t >= 0 else 0.0
             s_end = min(end, span.end + chorus_offset)
+            for o in self.overlay:  # a base span stops where an overlay begins
+                if t + 1e-9 < o.start < s_end:
+                    s_end = o.start
+                    break
             out.append(ChordSpan(t, s_end - t, span.chord))
             t = s_end
         return out
@@ -99,7 +140,9 @@ class Chart:
             ChordSpan(s.start, s.duration, s.chord.transpose(semitones) if s.chord else None)
             for s in self.spans
         )
-        return Chart(spans, self.beats_per_bar, self.title, self.tempo, self.sections)
+        overlay = tuple(ChordSpan(o.start, o.duration, o.chord.transpose(semitones) if o.chord else None)
+                        for o in self.overlay)
+        return Chart(spans, self.beats_per_bar, self.title, self.tempo, self.sections, overlay)
 
     def to_text(self) -> str:
         """The chart as a string that `parse_chart` reads back to an equal chart."""

@@ -1,0 +1,171 @@
+"""The free jam's policy over the session core: the player plays a phrase and stops; after
+a silence (`--gap`) the partner answers on the next beat or bar, for as long as the call.
+
+A call ends in the segmenter (improv/core/listen/segment.py); with no chart the harmony is
+inferred from what the player plays. In the player's rests the call so far is handed to
+the partner to read ahead (a model partner then only decodes at the call's end): reads wait
+for a rest, not each note, because a read in this process once held the GIL from the JACK
+input callback; in the worker process it costs only a small pickle here, and rests keep it
+to one read per rest. Playing again while the partner answers makes it yield
+(`on_interrupt = "yield"`).
+
+Threads: every method runs on the conductor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import mido
+
+from improv.config import Config
+from improv.core.listen.harmony import HarmonyTracker
+from improv.core.listen.segment import Call, Segmenter, SegmentSettings
+from improv.core.theory.chart import Chart, single_chord_chart
+from improv.core.theory.notes import seconds_to_beats
+from improv.errors import ConfigError
+from improv.partner.protocol import Read
+
+ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
+REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
+
+
+def segment_settings(cfg: Config) -> SegmentSettings:
+    """The call segmenter's settings from the config, checked (the jam calls this before it
+    opens any port, so a bad value is reported first).
+
+    Raises:
+        ConfigError: a timing, phrase or channel value out of range, named.
+    """
+    t, p = cfg.timing, cfg.phrase
+    if not (t.tempo > 0 and t.swing > 0 and t.beats_per_bar > 0):
+        raise ConfigError(f"timing: tempo, swing and beats_per_bar must be > 0, found {t.tempo:g}, "
+                          f"{t.swing:g}, {t.beats_per_bar}")
+    for key in ("player_channel", "partner_channel"):
+        if not 1 <= getattr(cfg.midi, key) <= 16:
+            raise ConfigError(f"midi.{key}: expected 1-16, found {getattr(cfg.midi, key)}")
+    try:
+        return SegmentSettings(
+            gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
+            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=t.beats_per_bar,
+            lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo))
+    except ValueError as e:
+        raise ConfigError(f"phrase: {e}") from None
+
+
+class FreePolicy:
+    """Call and response as the player phrases it (see the module doc).
+
+    Args:
+        s: the session core (improv/live/session.py).
+    """
+
+    name = "free"
+    band_lookahead = 1.0
+
+    def __init__(self, s: Any) -> None:
+        self.s = s
+        self.segmenter = Segmenter(segment_settings(s.cfg))
+        self.harmony = HarmonyTracker(beats_per_bar=s.bpb)
+        self._onsets: dict[int, tuple[float, int]] = {}
+        self._chord_charts: dict[Any, Chart] = {}
+        self._rest: float | None = None  # the rest (its first beat) last read in
+
+    @property
+    def band_start(self) -> float:
+        return 0.0
+
+    def start(self, now: float) -> None:
+        """Beat 0 is now (on improv's own clock; an external one sets it at its Start)."""
+        if self.s.external is None:
+            self.s.timeline.t0 = now
+
+    def on_message(self, msg: mido.Message, beat: float, t: float) -> None:
+        """A player's message in time (conductor)."""
+        seg = self.segmenter
+        call = None
+        if msg.type == "note_on" and msg.velocity > 0:
+            call = seg.note_on(msg.note, beat, msg.velocity)
+            self._onsets[msg.note] = (beat, msg.velocity)
+            if call is not None:
+                self._ask(call, t)
+                call = None
+            if self.s.cfg.phrase.on_interrupt == "yield" and self.s.partner_busy():
+                self.s.yield_to_player(t)
+        elif msg.type in ("note_on", "note_off"):
+            call = seg.note_off(msg.note, beat)
+            onset = self._onsets.pop(msg.note, None)
+            if onset is not None:
+                self.harmony.add(msg.note, onset[0], max(beat - onset[0], 0.0), onset[1])
+        elif msg.type == "control_change":
+            call = seg.control(msg.control, msg.value, beat)
+        if call is not None:
+            self._ask(call, t)
+
+    def tick(self, now: float, beat: float) -> None:
+        """Time passed (conductor): a call ends in silence, or a rest is long enough to read in."""
+        call = self.segmenter.tick(beat)
+        if call is not None:
+            self._ask(call, now)
+        elif self.s.partner.reads_ahead:
+            self._read_in_rest(beat)
+
+    def _read_in_rest(self, beat: float) -> None:
+        seg = self.segmenter
+        rest = seg.silence_since
+        if rest is None or rest == self._rest or beat - rest < min(REST_BEATS, seg.s.gap_beats / 2):
+            return
+        self._rest = rest
+        so_far = seg.call_so_far()
+        if so_far is not None:
+            self.s.partner.read(Read(so_far, self.chart_now()))
+
+    def _ask(self, call: Call, t: float) -> None:
+        s = self.s
+        s.last_call_bars = call.bars
+        text = (f"{call.bars} bar(s), {len(call.phrase)} notes; answering at {s.bar_beat(s.time_of(call.answer_start))} "
+                f"for {int(call.answer_length // s.bpb)} bar(s)")
+        s.ask(call.phrase, self.chart_now(), call.answer_start, call.answer_length, t, text=text)
+
+    def chart_now(self) -> Chart:
+        """The chart an answer plays over: the session's, or the chord inferred so far (the
+        same Chart object for the same chord, so what is cached on it holds)."""
+        if self.s.chart is not None:
+            return self.s.chart
+        chord = self.harmony.current()[0]
+        chart = self._chord_charts.get(chord)
+        if chart is None:
+            if len(self._chord_charts) > 256:
+                self._chord_charts.clear()
+            chart = self._chord_charts[chord] = single_chord_chart(chord, self.s.bpb)
+        return chart
+
+    def on_clock(self, kind: str, beat: float) -> None:
+        """An external Start/Continue/Stop (conductor): a call cut by Stop is not answered."""
+        if kind == "stop":
+            self.segmenter = Segmenter(self.segmenter.s)
+        elif self.s.band is not None:
+            self.s.band.restart_at(beat)
+
+    def control(self, action: str, t: float) -> str | None:
+        """A live control the policy answers (conductor); returns the line to show, or None."""
+        if action == "end_of_call":
+            call = self.segmenter.end_call(self.s.beat_at(t))
+            if call is not None:
+                self._ask(call, t)
+            return "end of call"
+        if action == "answer_length":
+            self.segmenter.s = replace(self.segmenter.s, answer_bars=self.s.cfg.phrase.answer_bars)
+        return None
+
+    def state(self, beat: float) -> str:
+        return "answering" if self.s.partner_busy() else "listening"
+
+    def harmony_text(self) -> str:
+        chord, key = self.harmony.current()
+        return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
+
+    @property
+    def dropped(self) -> int:
+        return self.segmenter.dropped

@@ -1,0 +1,114 @@
+"""The partner's thinking, the same in the worker process and in process (tests, `respond`):
+learn the call, answer it as the embrace mode plans, remember the exchange, and read the
+session so far (and the call under way) ahead of time when the responder can.
+
+Pure given its inputs: no clocks, ports or threads (the caller measures time).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from improv.core.embrace.explain import explain
+from improv.core.embrace.strategies import embraced_answer
+from improv.core.model.inputs import CALL_NOTES
+from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
+from improv.core.theory.chart import Chart, single_chord_chart
+from improv.core.theory.notes import Phrase
+from improv.errors import ImprovError
+from improv.partner.protocol import Job, Read, Result, Setup
+
+log = logging.getLogger("improv.partner")
+KEEP_CALLS = 64  # calls kept for a replacement worker to learn from again
+
+
+class PartnerCore:
+    """One partner: a responder and the exchange so far.
+
+    Args:
+        responder: the partner that answers (`learn`, `answer`, and `prime` if it reads ahead).
+    """
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.memory = SessionMemory()
+        self.reads_ahead = callable(getattr(responder, "prime", None))
+        self._played: dict[int, tuple[Phrase, Phrase]] = {}  # job number -> (call, answer) of recent answers
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.responder, "name", type(self.responder).__name__))
+
+    def setup(self, s: Setup) -> None:
+        """Start from the session so far (a fresh partner, or one replacing a lost worker)."""
+        self.memory.clear()
+        self.memory.add(*s.history)
+        for call, chart in s.calls:
+            self.responder.learn(call, chart)
+        self.warm_up(s.chart, s.beats_per_bar)
+        if s.history and s.chart is not None:
+            self.memory.prime(self.responder, s.chart)
+
+    def warm_up(self, chart: Chart | None, beats_per_bar: int = 4) -> None:
+        """One throw-away answer, so the first real one pays no lazy set-up (caches, pages)."""
+        call = Phrase.of([(60, 0.0, 0.5), (64, 0.5, 0.5), (67, 1.0, 1.0)])
+        chart = chart or single_chord_chart(None, beats_per_bar)
+        try:
+            self.responder.answer(call, chart, AnswerSettings(start=4.0, length=4.0, beats_per_bar=beats_per_bar))
+        except Exception as e:  # noqa: BLE001 - a responder that cannot answer is reported per call
+            log.warning("partner warm-up failed: %s", e)
+        forget = getattr(self.responder, "forget", None)
+        if forget is not None:
+            forget()
+
+    def read(self, r: Read) -> None:
+        """Read the call so far (never the whole session again: that waits for the call's end)."""
+        if not self.reads_ahead:
+            return
+        try:
+            self.memory.prime(self.responder, r.chart, r.call, max_read=CALL_NOTES + 1)
+        except Exception as e:  # noqa: BLE001 - only a head start: a failure costs time at the call's end
+            log.debug("reading the call ahead failed: %s", e)
+
+    def answer(self, job: Job) -> Result:
+        """Learn the call and answer it (the answer joins the exchange; `dropped` takes it back)."""
+        try:
+            if job.call.notes:
+                self.responder.learn(job.call, job.chart)
+            settings = self.memory.with_history(job.settings)
+            answer, plan = embraced_answer(self.responder, job.call, job.chart, settings, job.embrace)
+            start = job.settings.start
+            notes = answer.notes
+            if job.cut is not None:
+                notes = tuple(n for n in notes if n.start < job.cut - 1e-9)
+            answer = Phrase(notes, start, job.cut if job.cut is not None else answer.length)
+            lines = tuple(explain(plan, job.chart)) if plan.handled else ()
+            sub = None
+            if plan.chart != job.chart:  # (by value: a substitute over this answer only)
+                sub = (answer.start, answer.start + answer.length, plan.chart)
+        except ImprovError as e:
+            self.memory.add(job.call)
+            return Result(job.number, None, error=str(e))
+        except Exception as e:  # noqa: BLE001 - one bad answer must not end the jam
+            log.exception("the partner could not answer call %d", job.number)
+            self.memory.add(job.call)
+            return Result(job.number, None, error=f"{type(e).__name__}: {e}")
+        self.memory.add(job.call, answer)
+        self._played[job.number] = (job.call, answer)
+        while len(self._played) > 8:
+            self._played.pop(next(iter(self._played)))
+        return Result(job.number, answer, lines, sub)
+
+    def after(self, chart: Chart) -> None:
+        """Read the session so far before the next call (after the result has gone out)."""
+        if self.reads_ahead:
+            try:
+                self.memory.prime(self.responder, chart)
+            except Exception as e:  # noqa: BLE001
+                log.debug("reading the session ahead failed: %s", e)
+
+    def dropped(self, number: int) -> None:
+        """The answer to call `number` was never played: it leaves the exchange."""
+        got = self._played.pop(number, None)
+        if got is not None:
+            self.memory.discard(got[1])

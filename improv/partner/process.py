@@ -1,0 +1,260 @@
+"""The partner in its own process, seen from the real-time process.
+
+`ProcessPartner` starts `python -m improv.partner.worker` (improv/partner/worker.py), sends
+it the session so far, and waits for its warm-up; then calls and reads go down its stdin
+and answers come back on its stdout, read by a thread of their own ("improv-partner-rx")
+that hands each `Result` to the session. The real-time process never imports the model
+and never waits behind it: Python's GIL is not shared with the partner.
+
+If the worker dies or stalls (a call unanswered for `stall_s`), it is killed and a new one
+starts from the session so far, on a thread of its own, while the jam goes on; calls it
+had not answered get a `Result` with an error. A worker that keeps failing is given up.
+
+Threads: `start`, `submit`, `read`, `check`, `close` on the conductor; `dropped` on any.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from typing import Any, BinaryIO, Callable
+
+from improv.errors import ModelError
+from improv.partner import wire
+from improv.partner.protocol import Dropped, Job, Read, Ready, Result, Setup
+
+STALL_S = 2.0  # a call unanswered this long means a stuck worker
+READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
+RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
+
+
+class _Worker:
+    """One worker process and the thread reading its answers."""
+
+    def __init__(self, python: str, on_message: Callable[["_Worker", Any], None]) -> None:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([python, "-m", "improv.partner.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, bufsize=0,
+                                     start_new_session=os.name == "posix")  # the terminal's Ctrl-C is ours
+        self.stdin: BinaryIO = self.proc.stdin  # type: ignore[assignment]
+        self.ready = threading.Event()
+        self.hello: Ready | None = None
+        self.gone = False
+        self._on_message = on_message
+        self._rx = threading.Thread(target=self._read, name="improv-partner-rx", daemon=True)
+        self._rx.start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        try:
+            while True:
+                msg = wire.recv(out)  # type: ignore[arg-type]
+                if isinstance(msg, Ready):
+                    self.hello = msg
+                    self.ready.set()
+                else:
+                    self._on_message(self, msg)
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            self.gone = True
+            self.ready.set()
+
+    def send(self, msg: Any) -> bool:
+        try:
+            wire.send(self.stdin, msg)
+            return True
+        except (OSError, ValueError):
+            self.gone = True
+            return False
+
+    def alive(self) -> bool:
+        return not self.gone and self.proc.poll() is None
+
+    def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
+        try:
+            self.stdin.close()  # EOF: the worker ends by itself
+        except OSError:
+            pass
+        if kill:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=wait_s)
+        self._rx.join(timeout=wait_s)
+
+
+class ProcessPartner:
+    """The partner in a worker process (see the module doc).
+
+    Args:
+        responder: "model" or "markov".
+        markov_order: the Markov responder's longest context.
+        stall_s: seconds a call may go unanswered before the worker counts as stuck.
+        python: the interpreter to run the worker with (default: this one).
+    """
+
+    def __init__(self, responder: str, markov_order: int = 3, *, stall_s: float = STALL_S,
+                 python: str | None = None) -> None:
+        self.responder, self.markov_order, self.stall_s = responder, markov_order, stall_s
+        self.python = python or sys.executable
+        self.name = responder
+        self.reads_ahead = False
+        self.state = "starting"  # -> ready; restarting; down
+        self.restarts = 0
+        self._w: _Worker | None = None
+        self._lock = threading.Lock()
+        self._outstanding: dict[int, tuple[float, Job]] = {}  # job number -> (sent at, job)
+        self._backlog: list[Any] = []  # sent while a new worker starts
+        self._restarted_at: deque[float] = deque()
+        self._make_setup: Callable[[], Setup] = Setup
+        self._on_result: Callable[[Result], None] = lambda r: None
+        self._say: Callable[[str], None] = lambda s: None
+        self._starter: threading.Thread | None = None
+        self._closed = False
+        self._fresh = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._w.proc.pid if self._w is not None else None
+
+    # --- life cycle (conductor) ---------------------------------------------------------
+    def start(self, make_setup: Callable[[], Setup], on_result: Callable[[Result], None],
+              say: Callable[[str], None] = lambda s: None) -> None:
+        """Start the worker and wait for its warm-up.
+
+        Raises:
+            ModelError: the worker could not build its partner (the model is missing, say),
+                or did not get ready in time.
+        """
+        self._make_setup, self._on_result, self._say = make_setup, on_result, say
+        w = self._launch(make_setup())
+        if not w.ready.wait(READY_TIMEOUT_S) or w.hello is None:
+            w.stop(kill=True)
+            raise ModelError(f"the partner's process did not start within {READY_TIMEOUT_S:g} s "
+                             f"(exit code {w.proc.poll()}); try --responder markov")
+        if w.hello.error:
+            w.stop()
+            raise ModelError(w.hello.error)
+        self._took(w)
+
+    def _launch(self, setup: Setup) -> _Worker:
+        w = _Worker(self.python, self._message)
+        w.send(setup)
+        return w
+
+    def _took(self, w: _Worker) -> None:
+        assert w.hello is not None
+        with self._lock:
+            self._w = w
+            self.name, self.reads_ahead, self.state = w.hello.name, w.hello.reads_ahead, "ready"
+            backlog, self._backlog = self._backlog, []
+            self._fresh = True  # calls waiting for it are timed from the next check
+        for msg in backlog:
+            w.send(msg)
+
+    def close(self) -> None:
+        """End the worker (it finishes what it is doing and exits)."""
+        self._closed = True
+        if self._starter is not None:
+            self._starter.join(timeout=READY_TIMEOUT_S)
+        if self._w is not None:
+            self._w.stop()
+
+    # --- talking to it ------------------------------------------------------------------
+    def submit(self, job: Job, now: float) -> None:
+        """Send a call to answer (conductor); its `Result` arrives on the receiving thread."""
+        with self._lock:
+            self._outstanding[job.number] = (now, job)
+        self._send(job)
+
+    def read(self, r: Read) -> None:
+        """Send the call so far to read in a rest (dropped while a new worker starts)."""
+        if self.state == "ready":
+            self._send(r)
+
+    def dropped(self, number: int) -> None:
+        """The answer to call `number` was not played (any thread)."""
+        self._send(Dropped(number))
+
+    def _send(self, msg: Any) -> None:
+        with self._lock:
+            w = self._w if self.state == "ready" else None
+            if w is None:
+                if self.state == "restarting" and not isinstance(msg, Read):
+                    self._backlog.append(msg)
+                return
+            w.send(msg)  # (a dead worker is noticed by `check`)
+
+    def _message(self, w: _Worker, msg: Any) -> None:
+        """A message from worker `w` (its receiving thread)."""
+        if not isinstance(msg, Result):
+            return
+        with self._lock:
+            if w is not self._w or self._outstanding.pop(msg.number, None) is None:
+                return  # from a worker given up on, or for a call already failed
+        self._on_result(msg)
+
+    # --- health (conductor) -------------------------------------------------------------
+    def check(self, now: float) -> None:
+        """Replace a dead or stuck worker (the new one starts on a thread of its own)."""
+        if self.state != "ready" or self._closed:
+            return
+        w = self._w
+        assert w is not None
+        with self._lock:
+            if self._fresh:
+                self._outstanding = {n: (now, job) for n, (_, job) in self._outstanding.items()}
+                self._fresh = False
+            oldest = min((t for t, _ in self._outstanding.values()), default=None)
+        if w.alive() and (oldest is None or now - oldest < self.stall_s):
+            return
+        why = (f"stopped (exit code {w.proc.poll()})" if not w.alive()
+               else f"did not answer for {now - oldest:.1f} s")  # type: ignore[operator]
+        self._fail_outstanding("the partner's process was restarted")
+        w.stop(kill=True, wait_s=1.0)
+        while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
+            self._restarted_at.popleft()
+        if len(self._restarted_at) >= RESTARTS:
+            self.state = "down"
+            self._say(f"the partner {why} again: giving up on it; the jam goes on without answers")
+            return
+        self._restarted_at.append(now)
+        self.restarts += 1
+        self.state = "restarting"
+        self._say(f"the partner {why}: starting a new one")
+        setup = self._make_setup()
+        self._starter = threading.Thread(target=self._restart, args=(setup,), name="improv-partner-start",
+                                         daemon=True)
+        self._starter.start()
+
+    def _restart(self, setup: Setup) -> None:
+        w = self._launch(setup)
+        if w.ready.wait(READY_TIMEOUT_S) and w.hello is not None and not w.hello.error and not self._closed:
+            self._took(w)
+            self._say(f"the partner is back (process {w.proc.pid})")
+            return
+        w.stop(kill=True, wait_s=1.0)
+        self.state = "down"
+        self._fail_outstanding("the partner's process could not start again")
+        self._say("the partner could not start again: the jam goes on without answers")
+
+    def _fail_outstanding(self, why: str) -> None:
+        with self._lock:
+            lost = sorted(self._outstanding)
+            self._outstanding.clear()
+            self._backlog = [m for m in self._backlog if not isinstance(m, Job)]
+        for number in lost:
+            self._on_result(Result(number, None, error=why))
+
+    @property
+    def busy(self) -> bool:
+        """Calls sent and not answered yet."""
+        with self._lock:
+            return bool(self._outstanding)

@@ -1,0 +1,116 @@
+"""What the real-time process and the partner say to each other (plain frozen dataclasses,
+pickled over a pipe to the worker process, or handed over directly in process).
+
+To the partner: `Setup` (once, first), `Read` (the call under way, in a rest), `Job` (a
+call to answer), `Dropped` (an answer that was never played). From it: `Ready` (once,
+after its warm-up) and a `Result` for every `Job`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from improv.core.embrace.strategies import EmbraceSettings
+from improv.core.respond.base import AnswerSettings
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Phrase
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How to build the partner, and the session so far (a replacement worker starts from it).
+
+    Attributes:
+        responder: "model" or "markov".
+        markov_order: the Markov responder's longest context.
+        seed: the session's base seed.
+        history: the exchange so far, oldest first (calls and answers).
+        calls: (call, chart) of the calls so far, for a partner that learns (Markov).
+        chart: a chart to warm up over, or None (a one-chord chart).
+        beats_per_bar: metre.
+    """
+
+    responder: str = "model"
+    markov_order: int = 3
+    seed: int = 0
+    history: tuple[Phrase, ...] = ()
+    calls: tuple[tuple[Phrase, Chart], ...] = ()
+    chart: Chart | None = None
+    beats_per_bar: int = 4
+
+
+@dataclass(frozen=True)
+class Read:
+    """The call so far, to read in the player's rest (a model partner then only decodes at its end)."""
+
+    call: Phrase
+    chart: Chart
+
+
+@dataclass(frozen=True)
+class Job:
+    """A call to answer.
+
+    Attributes:
+        number: the call's number in the session (1, 2, ...).
+        call: the player's phrase, timeline beats.
+        chart: the harmony it was played over.
+        settings: where and how long to answer (no history: the partner keeps it).
+        embrace: what to do with the player's outside notes.
+        cut: keep only answer notes starting before this many beats into the answer (trading:
+            the partner's turn ends there), or None.
+    """
+
+    number: int
+    call: Phrase
+    chart: Chart
+    settings: AnswerSettings
+    embrace: EmbraceSettings
+    cut: float | None = None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The answer to call `number` was not played (the player came back in): forget it."""
+
+    number: int
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The partner is warmed up (`reads_ahead`: it can read a call before its end), or
+    could not start (`error`, one line: e.g. the model's weights are missing)."""
+
+    name: str
+    reads_ahead: bool
+    pid: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The answer to a `Job`, or why there is none.
+
+    Attributes:
+        number: the job's number.
+        answer: the answer (timeline beats), or None on error.
+        lines: what it did with the player's outside note, in words (for the log and the file).
+        substitute: (start, end, chart) when the answer plays over a substitute chord: the
+            rhythm section plays it too.
+        compute_ms: the partner's own time for the job (milliseconds).
+        error: why there is no answer ("" when there is one).
+    """
+
+    number: int
+    answer: Phrase | None
+    lines: tuple[str, ...] = ()
+    substitute: tuple[float, float, Chart] | None = None
+    compute_ms: float = 0.0
+    error: str = ""
+
+
+def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int) -> AnswerSettings:
+    """AnswerSettings from the `[responder]` settings (temperature, top_p, range)."""
+    r = responder
+    return AnswerSettings(start=start, length=length, seed=seed, temperature=r.temperature,  # type: ignore[attr-defined]
+                          top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar)  # type: ignore[attr-defined]
