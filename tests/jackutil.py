@@ -60,8 +60,7 @@ class Jam(JamProcess):
 
     def __init__(self, tmp: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
                  start_timeout: float = 30.0, in_port: str = "") -> None:
-        # These tests are about the live path: the quick, torch-free Markov partner answers.
-        extra = list(extra) if "--responder" in extra else ["--responder", "markov", *extra]
+        # The partner a user gets (the model, in its worker process) unless a test asks for another.
         super().__init__(tmp, duration, extra, record, start_timeout, in_port)
 
     def __enter__(self) -> "Jam":

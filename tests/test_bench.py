@@ -9,7 +9,8 @@ import pytest
 from improv.cli import main
 from improv.config import Config
 from improv.bench.jack import flood_messages, pair_latency
-from improv.bench.parts import bench_timing, random_call, summary
+from improv.bench.parts import random_call, summary
+from improv.bench.timing import bench_timing
 from improv.bench.jackprobe import Arrival, sounding_notes
 
 
@@ -54,3 +55,23 @@ def test_bench_command_is_registered(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     assert "--quick" in capsys.readouterr().out
+
+
+def test_answer_section_goes_through_the_partner_and_its_process():
+    from improv.bench.answer import bench_answer
+
+    r = bench_answer("markov", 12, Config())
+    kinds = r["in_process"]["by_kind_ms"]
+    assert r["in_process"]["ready_ms"]["n"] == 12 and "trading" in kinds  # one call in three is a turn
+    assert set(kinds) & {"reharmonised", "embraced"}  # the calls' mistakes are built on
+    assert r["process"]["ready_ms"]["n"] == 12 and r["process"]["lost"] == 0  # through the worker process too
+    assert set(r["process"]["by_kind_ms"]) == set(kinds)  # the same calls, the same plans
+
+
+def test_restart_section_replaces_a_killed_worker():
+    from improv.bench.restart import bench_restart
+
+    r = bench_restart("markov", Config(), runs=1)
+    assert "error" not in r, r
+    assert r["restarts"] == 1 and r["answers_again_s"]["n"] == 1
+    assert r["calls_of_the_killed_worker_failed_not_hung"] == 1

@@ -100,14 +100,16 @@ def tolerance_s(period_ms: float, tick_s: float) -> float:
     return 0.006 + period_ms / 1000.0 + tick_s
 
 
-def jam_flags(seed: int = 3) -> list[str]:
-    return ["--tempo", f"{TEMPO:g}", "--seed", str(seed), "--responder", "markov"]
+def jam_flags(seed: int = 3, partner: str | None = None) -> list[str]:
+    """The jam's flags; no --responder: the partner a user gets, unless `partner` is given."""
+    return ["--tempo", f"{TEMPO:g}", "--seed", str(seed)] + (["--responder", partner] if partner else [])
 
 
 # --- tests ---------------------------------------------------------------------------------
-def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path):
+@pytest.mark.parametrize("partner", [None, "markov"], ids=["default-partner", "markov"])
+def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
     require_jam()
-    with Jam(tmp_path, duration=9, extra=jam_flags()) as jam:
+    with Jam(tmp_path, duration=9, extra=jam_flags(partner=partner)) as jam:
         started = wait_for_log(jam, "jamming", timeout=30)
         wired(jam)
         play_call_on_a_beat(jam, started)
@@ -120,6 +122,7 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path):
         recs = jam.recordings()
         log = jam.stderr()
     assert rc == 0, log[-2000:]
+    assert f"partner: {partner or 'model'}" in log, log[-2000:]
 
     # Passthrough: the call's notes come back on channel 1, in order, each released.
     thru = [a for a in arrivals if a.channel == 1 and (a.is_note_on or a.is_note_off)]

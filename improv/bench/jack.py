@@ -27,10 +27,15 @@ from improv.bench.jamprocess import JamProcess
 
 
 # --- passthrough over a real jam -----------------------------------------------------------
-def bench_passthrough(messages: int, responder: str, period_ms: float) -> dict[str, Any]:
-    """Player -> jam thru -> listener, minus player -> listener direct, per message (ms)."""
+def bench_passthrough(messages: int, responder: str, period_ms: float, phrase: int = 12,
+                      rest_s: float = 0.8) -> dict[str, Any]:
+    """Player -> jam thru -> listener, minus player -> listener direct, per message (ms).
+
+    The player plays phrases of `phrase` notes with a rest of `rest_s` after each (more than
+    the call-ending gap at the bench's tempo), so the partner reads each call, answers it,
+    and yields when the player comes back: its work happens while the player plays."""
     with tempfile.TemporaryDirectory(prefix="improv-bench-") as tmp:
-        seconds = messages * 0.03 + 10
+        seconds = messages * 0.03 + (messages // (2 * phrase) + 1) * rest_s + 10
         with JamProcess(Path(tmp), duration=seconds, record=False,
                         extra=["--tempo", f"{TEMPO:g}", "--responder", responder, "--seed", "1"]) as jam:
             direct = Listener(unique("bench-direct"))
@@ -47,6 +52,8 @@ def bench_passthrough(messages: int, responder: str, period_ms: float) -> dict[s
                     jam.player.send([0x80, pitch, vel])  # (release velocity: tells the offs apart)
                     time.sleep(0.008 + rng.random() * 0.01)
                     sent += 2
+                    if (i + 1) % phrase == 0:
+                        time.sleep(rest_s)  # the call ends: the partner answers
                 jam.listener.wait(lambda a: sum(x.channel == 1 for x in a) >= sent, 3.0)
                 direct.wait(lambda a: len(a) >= sent, 3.0)
                 thru = [a for a in jam.arrivals(1) if a.kind in (0x80, 0x90)]
@@ -60,11 +67,13 @@ def bench_passthrough(messages: int, responder: str, period_ms: float) -> dict[s
             jam.listener.wait_quiet(0.3, 3.0)
             left = sounding_notes(jam.listener.arrivals)
             own = re.findall(r"thru in-process p99 ([\d.]+) ms", jam.stderr())
+            answers = re.findall(r"(\d+) answer\(s\)", jam.stderr())
     stats = summary(added)
     return {"sent": sent, "through": len(thru), "added_ms": stats,
             "beyond_period_p99_ms": (stats["p99"] - period_ms) if stats.get("n") else None,
             "send_to_arrival_via_jam_ms": summary(via_jam), "send_to_arrival_direct_ms": summary(via_direct),
             "jam_thru_in_process_p99_ms": float(own[-1]) if own else None,
+            "partner": responder, "partner_answers": int(answers[-1]) if answers else None,
             "jam_exit": rc, "left_sounding": len(left)}
 
 

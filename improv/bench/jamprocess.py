@@ -100,6 +100,18 @@ class JamProcess:
         self._out.close()
         self._err.close()
 
+    def children(self) -> list[int]:
+        """The jam's child processes (its partner's worker), on Linux (/proc); else []."""
+        if self.proc is None:
+            return []
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
+            try:
+                pids += [int(x) for x in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+        return sorted(set(pids))
+
     def _wait_port(self, name: str, inputs: bool) -> str:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

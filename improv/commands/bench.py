@@ -10,8 +10,9 @@ from pathlib import Path
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer samples and no 60 s flood (about a minute)")
     p.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")
-    p.add_argument("--responder", choices=("markov", "model"), default="markov",
-                   help="the responder the jam uses and that computes during the timing run (default markov)")
+    p.add_argument("--responder", choices=("markov", "model"), default="model",
+                   help="the partner the jam uses and that answers during the timing run (default: model, "
+                        "the one a user gets)")
     p.add_argument("--period", type=int, default=64, metavar="FRAMES",
                    help="period of the private JACK server started when none runs (default 64)")
 

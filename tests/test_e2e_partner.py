@@ -1,0 +1,86 @@
+"""End to end over real JACK MIDI ports, with the partner a user gets (the model, in its
+worker process): trading along the form, and a worker killed mid-session (the jam plays on,
+a new worker answers the next call, nothing hangs, the recording is whole)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from improv.bench.jackprobe import Arrival, sounding_notes
+from jackutil import Jam, note_events, require_jam, wired
+from test_e2e_jack import CALL, TEMPO, note_ons, read_recording, wait_for_log
+
+pytestmark = pytest.mark.jack
+
+SPB = 60.0 / TEMPO
+TRADE_BARS = 2
+TURN = TRADE_BARS * 4  # beats
+COUNT_IN_S = 0.25 + 4 * SPB  # improv/live/trade.py LEAD_S, then one bar of count-in at 120 bpm
+
+
+def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path):
+    require_jam()
+    flags = ["--tempo", f"{TEMPO:g}", "--seed", "4", "--tune", "blues-f", "--trade-bars", str(TRADE_BARS), "--bass"]
+    with Jam(tmp_path, duration=19, extra=flags) as jam:
+        seen = wait_for_log(jam, "trading", timeout=30)
+        beat0 = seen + COUNT_IN_S  # the form's beat 0, give or take the log's delay
+        for turn in (0, 2):  # the player's turns; the partner has 1 and 3
+            jam.player.play(note_events(CALL, TEMPO), start=beat0 + (turn * TURN + 0.5) * SPB)
+        rc = jam.wait(timeout=30)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        recs = jam.recordings()
+        log = jam.stderr()
+    assert rc == 0, log[-2000:]
+    assert "partner: model" in log and "2 answer(s)" in log, log[-2000:]
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+    partner = [(a.t - beat0) / SPB for a in arrivals if a.channel == 2 and a.is_note_on]
+    assert partner, log[-2000:]
+    tol = 0.1  # beats: the log line's delay, a JACK period
+    for b in partner:
+        turn = int((b + tol) // TURN)
+        assert turn % 2 == 1, f"a partner note at beat {b:.2f}, in turn {turn} (the player's)"
+    assert {int((b + tol) // TURN) for b in partner} == {1, 3}  # both its turns answered
+    rec = read_recording(recs[0])  # the file's beat 0 is the form's beat 0
+    answered = [t for t, text in rec["markers"] if text.startswith("answer")]
+    assert [round(t / SPB) for t in answered] == [TURN, 3 * TURN]  # each answer starts on its turn's downbeat
+
+
+def test_a_killed_partner_is_replaced_and_the_jam_plays_on(tmp_path):
+    require_jam()
+    flags = ["--tempo", f"{TEMPO:g}", "--seed", "6"]
+    with Jam(tmp_path, duration=60, extra=flags) as jam:
+        wait_for_log(jam, "jamming", timeout=30)
+        wired(jam)
+        workers = jam.children()
+        assert len(workers) == 1, f"expected one partner process, found {workers}"
+        os.kill(workers[0], signal.SIGKILL)
+        t_kill = time.perf_counter()
+        mark = time.perf_counter()
+        jam.player.play(note_events(CALL, TEMPO), start=mark + 0.2)  # a call while the partner is gone
+        wired(jam)  # passthrough never stopped
+        back = wait_for_log(jam, "the partner is back", timeout=10)
+        assert back - t_kill < 3.0 + 0.6, f"replaced {back - t_kill:.2f} s after the kill (3 s + one health check)"
+        assert jam.children() and jam.children() != workers
+        time.sleep(3 * SPB)  # the first call's answer (if any) is over
+        mark = time.perf_counter()
+        jam.player.play(note_events(CALL, TEMPO), start=mark + 0.2)
+        answered = jam.listener.wait(lambda a: any(x.t > mark and x.channel == 2 and x.is_note_on for x in a),
+                                     timeout=8)
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        recs = jam.recordings()
+        log = jam.stderr()
+    assert answered, f"the new partner did not answer:\n{log[-3000:]}"
+    assert rc == 0, log[-2000:]
+    assert "starting a new one" in log and "partner restarted 1 time(s)" in log, log[-2000:]
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+    assert not any(p for p in jam.children())  # the worker ended with the jam
+    rec = read_recording(recs[0])
+    assert [m.note for _, m in note_ons(rec["player"])] == [p for p, _, _ in CALL] * 2  # the recording heard it all
+    assert not sounding_notes([Arrival(t, tuple(m.bytes())) for t, m in rec["partner"] + rec["player"]])
