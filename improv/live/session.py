@@ -21,34 +21,30 @@ started, then the recorder's file.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import mido
 
 from improv.config import Config
-from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase, pitch_name
-from improv.live.band import Band, BandParts, BeatFeeder, phrase_notes
+from improv.core.theory.notes import Phrase
+from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
+from improv.live.exchange import Exchange
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
 from improv.live.status import Display, Snapshot, percentile
 from improv.live.trade import TradePolicy
-from improv.partner.protocol import Job, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
-KEEP_CALLS = 64  # calls a replacement partner learns from again
 
 
 class Sink(Protocol):
@@ -57,16 +53,6 @@ class Sink(Protocol):
     def send(self, msg: mido.Message) -> None: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class _Asked:
-    """A call handed to the partner, waiting for its answer."""
-
-    noticed: float  # seconds on the session clock
-    generation: int  # the yield count when asked: a later yield drops its answer
-    call: Phrase
-    chart: Chart
 
 
 class Session:
@@ -122,20 +108,13 @@ class Session:
         self.tap = TapTempo()
         self.band: Band | None = None
         self.clock_sender: ClockSender | None = None
-        self._band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
-        self.calls = self.answers = self.yields = self.malformed = self.failed_answers = 0
-        self.exchange = SessionMemory()  # calls and answers so far: a replacement partner starts from it
-        self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
-        self.last_call_bars = 0
-        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
+        self.malformed = 0
+        self.exchange = Exchange(self)  # calls out, answers in
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
         self._started = self._closed = False
         self._thru_sounding: set[tuple[int, int]] = set()
-        self._asked: dict[int, _Asked] = {}
-        self._generation = 0
-        self._lock = threading.Lock()  # _asked, _generation, feeder hand-over (conductor vs partner thread)
         self._next_watch = 0.0
         self._last_state = ""
         self._errors: list[str] = []
@@ -170,7 +149,7 @@ class Session:
         """
         if self._started:
             return
-        self.partner.start(self._setup, self._on_result, self.say)
+        self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
         now = self.clock.now()
         self.policy.start(now)
         self.t0 = self.time_of(0.0) if self.external is None else now
@@ -191,11 +170,6 @@ class Session:
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
         self.say(f"{what} at {self.tempo:g} bpm over {over}; partner: {self.partner.name}")
-
-    def _setup(self) -> Setup:
-        """What a (new) partner starts from: the session so far (conductor)."""
-        r = self.cfg.responder
-        return Setup(r.name, r.markov_order, self.seed, self.exchange.phrases, tuple(self._learnt), self.chart, self.bpb)
 
     def _make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`), or None."""
@@ -234,8 +208,8 @@ class Session:
         if self.in_time:
             beat = self.beat_at(now)
             self.policy.tick(now, beat)
-            while self._band_overrides and self.band is not None:
-                self.band.override(*self._band_overrides.popleft())
+            while self.exchange.band_overrides and self.band is not None:
+                self.band.override(*self.exchange.band_overrides.popleft())
             if self.band is not None:
                 while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
                     self._recent_onsets.popleft()
@@ -265,8 +239,8 @@ class Session:
         the recording."""
         if self._closed:
             return
-        with self._lock:
-            self._closed = True  # answers arriving from now on are not played
+        self._closed = True
+        self.exchange.close()  # answers arriving from now on are not played
         self.partner.close()
         self.feeder.clear()
         self.scheduler.close()  # note-offs for sounding partner notes (recorded)
@@ -365,7 +339,7 @@ class Session:
         """The external clock's Start, Stop or Continue (conductor thread)."""
         if kind == "stop":
             self.running = False
-            self._silence_partner()
+            self.exchange.silence()
             if self.band is not None:
                 self.band.stop()
             self.policy.on_clock(kind, beat)
@@ -377,7 +351,7 @@ class Session:
 
     def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
-        self._silence_partner()
+        self.exchange.silence()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
         for ch, pitch in sorted(self._thru_sounding):
@@ -386,82 +360,47 @@ class Session:
         for ch in range(16):
             self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
 
-    # --- the partner -----------------------------------------------------------------
+    # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
             cut: float | None = None, text: str = "") -> None:
-        """Hand a call to the partner (conductor): its answer goes at timeline beats
-        [start, start + length). `t`: when the call's end was noticed (seconds)."""
-        self.calls += 1
-        n = self.calls
-        settings = answer_settings(start, length, self.seed + n, self.cfg.responder, self.bpb)
-        with self._lock:
-            self._asked[n] = _Asked(t, self._generation, call, chart)
-        if self.recorder is not None:
-            self.recorder.marker(f"call {n}: {len(call)} notes", t)
-        self.say(f"{self.bar_beat(t)}  heard call {n}: {text}")
-        self.partner.submit(Job(n, call, chart, settings, self.cfg.embrace, cut), self.clock.now())
-
-    def _on_result(self, res: Result) -> None:
-        """The partner's answer to call `res.number` (its thread, or inline)."""
-        with self._lock:
-            asked = self._asked.pop(res.number, None)
-        if asked is None:
-            return
-        ready = self.clock.now()
-        self.ready_ms.append((ready - asked.noticed) * 1000.0)
-        if res.answer is None:
-            self.failed_answers += 1
-            self.exchange.add(asked.call)
-            log.warning("the partner could not answer call %d: %s", res.number, res.error)
-            return
-        answer = res.answer
-        with self._lock:
-            played = not self._closed and asked.generation == self._generation
-            if played:  # (under the lock: a yield cannot slip in between)
-                self.feeder.add(phrase_notes(answer, self.partner_ch))
-        if not played:
-            self.partner.dropped(res.number)
-            self.exchange.add(asked.call)
-            return
-        self.feeder.pump(self.beat_at(self.clock.now()))  # the first notes may be due before the next round
-        self.answers += 1
-        self.exchange.add(asked.call, answer)
-        self._learnt.append((asked.call, asked.chart))
-        at = self.time_of(answer.start)
-        for line in res.lines:
-            self.say(line)
-            if self.recorder is not None:
-                self.recorder.marker(line, at)
-        if res.substitute is not None and self.band is not None:
-            self._band_overrides.append(res.substitute)
-        names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
-        self.say(f"{self.bar_beat(at)}  answer {res.number}: {len(answer)} notes "
-                 f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
-        if self.recorder is not None:
-            self.recorder.marker(f"answer {res.number}: {len(answer)} notes", at)
-        if answer.notes and self.time_of(answer.start + answer.notes[0].start) < ready:
-            log.warning("answer %d was ready %.0f ms after its first note was due", res.number,
-                        (ready - self.time_of(answer.start + answer.notes[0].start)) * 1000.0)
+        """Hand a call to the partner (conductor); see `Exchange.ask`."""
+        self.exchange.ask(call, chart, start, length, t, cut=cut, text=text)
 
     def yield_to_player(self, t: float) -> None:
         """The player came back in: the partner stops at once (conductor)."""
-        self._silence_partner()
-        self.yields += 1
-        if self.recorder is not None:
-            self.recorder.marker("partner yields", t)
-        self.say(f"{self.bar_beat(t)}  you came back in: partner yields")
-
-    def _silence_partner(self) -> None:
-        with self._lock:
-            self._generation += 1  # answers on their way are not played
-            self.feeder.clear()
-        self.scheduler.cancel()
+        self.exchange.yield_to_player(t)
 
     def partner_busy(self) -> bool:
         """True while an answer is being computed, waiting to sound, or sounding."""
-        with self._lock:
-            asked = bool(self._asked)
-        return asked or self.feeder.pending() > 0 or self.scheduler.busy()
+        return self.exchange.busy()
+
+    @property
+    def calls(self) -> int:
+        return self.exchange.calls
+
+    @property
+    def answers(self) -> int:
+        return self.exchange.answers
+
+    @property
+    def yields(self) -> int:
+        return self.exchange.yields
+
+    @property
+    def failed_answers(self) -> int:
+        return self.exchange.failed
+
+    @property
+    def ready_ms(self) -> deque[float]:
+        return self.exchange.ready_ms
+
+    @property
+    def last_call_bars(self) -> int:
+        return self.exchange.last_call_bars
+
+    @last_call_bars.setter
+    def last_call_bars(self, bars: int) -> None:
+        self.exchange.last_call_bars = bars
 
     def _partner_sent(self, msg: mido.Message, t: float) -> None:
         if self.recorder is not None:

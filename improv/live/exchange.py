@@ -1,0 +1,154 @@
+"""The exchange with the partner, seen from the real-time process: calls handed over,
+answers put on the timeline, the partner silenced when the player comes back in, and the
+session so far kept for a partner that has to start again.
+
+Threads: `ask`, `yield_to_player`, `silence` on the conductor; `on_result` on the partner's
+receiving thread (or inline). A lock keeps a yield from slipping in between an answer's
+check and its hand-over to the feeder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from improv.core.respond.base import SessionMemory
+from improv.core.theory.chart import Chart
+from improv.core.theory.notes import Phrase, pitch_name
+from improv.live.band import phrase_notes
+from improv.partner.protocol import Job, Result, Setup, answer_settings
+
+log = logging.getLogger("improv.session")
+KEEP_CALLS = 64  # calls a replacement partner learns from again
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A call handed to the partner, waiting for its answer."""
+
+    noticed: float  # seconds on the session clock
+    generation: int  # the yield count when asked: a later yield drops its answer
+    call: Phrase
+    chart: Chart
+
+
+class Exchange:
+    """Calls out, answers in (see the module doc).
+
+    Args:
+        s: the session core (improv/live/session.py): its config, clock, partner, feeder,
+            scheduler, recorder, timeline and display.
+    """
+
+    def __init__(self, s: Any) -> None:
+        self.s = s
+        self.calls = self.answers = self.yields = self.failed = 0
+        self.last_call_bars = 0
+        self.memory = SessionMemory()  # calls and answers so far
+        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
+        self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
+        self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
+        self._asked: dict[int, _Asked] = {}
+        self._generation = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def setup(self) -> Setup:
+        """What a (new) partner starts from: the session so far (conductor)."""
+        s, r = self.s, self.s.cfg.responder
+        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, tuple(self._learnt), s.chart, s.bpb)
+
+    def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
+            cut: float | None = None, text: str = "") -> None:
+        """Hand a call to the partner (conductor): its answer goes at timeline beats
+        [start, start + length). `t`: when the call's end was noticed (seconds)."""
+        s = self.s
+        self.calls += 1
+        n = self.calls
+        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb)
+        with self._lock:
+            self._asked[n] = _Asked(t, self._generation, call, chart)
+        if s.recorder is not None:
+            s.recorder.marker(f"call {n}: {len(call)} notes", t)
+        s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
+        s.partner.submit(Job(n, call, chart, settings, s.cfg.embrace, cut), s.clock.now())
+
+    def on_result(self, res: Result) -> None:
+        """The partner's answer to call `res.number` (its thread, or inline)."""
+        s = self.s
+        with self._lock:
+            asked = self._asked.pop(res.number, None)
+        if asked is None:
+            return
+        ready = s.clock.now()
+        self.ready_ms.append((ready - asked.noticed) * 1000.0)
+        if res.answer is None:
+            self.failed += 1
+            self.memory.add(asked.call)
+            log.warning("the partner could not answer call %d: %s", res.number, res.error)
+            return
+        answer = res.answer
+        with self._lock:
+            played = not self._closed and asked.generation == self._generation
+            if played:  # (under the lock: a yield cannot slip in between)
+                s.feeder.add(phrase_notes(answer, s.partner_ch))
+        if not played:
+            s.partner.dropped(res.number)
+            self.memory.add(asked.call)
+            return
+        s.feeder.pump(s.beat_at(s.clock.now()))  # the first notes may be due before the next round
+        self.answers += 1
+        self.memory.add(asked.call, answer)
+        self._learnt.append((asked.call, asked.chart))
+        self._tell(res, answer, ready)
+
+    def _tell(self, res: Result, answer: Phrase, ready: float) -> None:
+        """The log lines and the recording's markers for an answer put on the timeline."""
+        s = self.s
+        at = s.time_of(answer.start)
+        for line in res.lines:
+            s.say(line)
+            if s.recorder is not None:
+                s.recorder.marker(line, at)
+        if res.substitute is not None:
+            self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
+        names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
+        s.say(f"{s.bar_beat(at)}  answer {res.number}: {len(answer)} notes "
+              f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms")
+        if s.recorder is not None:
+            s.recorder.marker(f"answer {res.number}: {len(answer)} notes", at)
+        if answer.notes:
+            due = s.time_of(answer.start + answer.notes[0].start)
+            if due < ready:
+                log.warning("answer %d was ready %.0f ms after its first note was due", res.number,
+                            (ready - due) * 1000.0)
+
+    def yield_to_player(self, t: float) -> None:
+        """The player came back in: the partner stops at once (conductor)."""
+        s = self.s
+        self.silence()
+        self.yields += 1
+        if s.recorder is not None:
+            s.recorder.marker("partner yields", t)
+        s.say(f"{s.bar_beat(t)}  you came back in: partner yields")
+
+    def silence(self) -> None:
+        """Silence the partner now; answers on their way are not played (conductor)."""
+        with self._lock:
+            self._generation += 1
+            self.s.feeder.clear()
+        self.s.scheduler.cancel()
+
+    def close(self) -> None:
+        """From now on, arriving answers are not played."""
+        with self._lock:
+            self._closed = True
+
+    def busy(self) -> bool:
+        """True while an answer is being computed, waiting to sound, or sounding."""
+        with self._lock:
+            asked = bool(self._asked)
+        return asked or self.s.feeder.pending() > 0 or self.s.scheduler.busy()
