@@ -75,3 +75,27 @@ def test_restart_section_replaces_a_killed_worker():
     assert "error" not in r, r
     assert r["restarts"] == 1 and r["answers_again_s"]["n"] == 1
     assert r["calls_of_the_killed_worker_failed_not_hung"] == 1
+
+
+def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
+    import json
+
+    from improv.bench.table import BEGIN, END, load_runs, replace_block, table
+
+    def run(ready_p99, timing_p99, dropped):
+        return {"jack": {"period_ms": 1.33},
+                "answer_model": {"process": {"ready_ms": {"n": 300, "median": 8.0, "p99": ready_p99, "max": 30.0}}},
+                "timing": {"scheduler_error_ms": {"n": 2000, "median": 0.05, "p99": timing_p99, "max": 2.0},
+                           "dropped": dropped}}
+
+    paths = []
+    for i, r in enumerate([run(18.0, 0.5, 0), run(25.0, 0.7, 0), run(19.0, 0.9, 1)]):
+        paths.append(tmp_path / f"run{i}.json")
+        paths[-1].write_text(json.dumps(r))
+    text = table(*load_runs(paths))
+    ready = next(line for line in text.splitlines() if line.startswith("| 4-bar answer ready, model"))
+    assert "| 19.00 ms (18.00–25.00) |" in ready and ready.endswith(": met |")  # the median run, not the best
+    timing = next(line for line in text.splitlines() if line.startswith("| partner timing"))
+    assert timing.endswith("**missed** |")  # one run dropped a note late
+    doc = f"intro\n{BEGIN}\nold\n{END}\nrest"
+    assert replace_block(doc, "new") == f"intro\n{BEGIN}\nnew\n{END}\nrest"

@@ -13,11 +13,25 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--responder", choices=("markov", "model"), default="model",
                    help="the partner the jam uses and that answers during the timing run (default: model, "
                         "the one a user gets)")
+    p.add_argument("--table", nargs="+", metavar="RUN.json",
+                   help="print the README's figures table from these runs' JSON (median over runs, spread)")
+    p.add_argument("--readme", metavar="README.md", help="with --table: rewrite the table in this file")
     p.add_argument("--period", type=int, default=64, metavar="FRAMES",
                    help="period of the private JACK server started when none runs (default 64)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.table:
+        from improv.bench.table import load_runs, replace_block, table
+
+        block = table(*load_runs(args.table))
+        if args.readme:
+            path = Path(args.readme)
+            path.write_text(replace_block(path.read_text(), block))
+            print(f"rewrote the figures table in {path}")
+        else:
+            print(block)
+        return 0
     from improv.bench.run import run_bench
 
     results = run_bench(quick=args.quick, responder=args.responder, period=args.period,

@@ -1,0 +1,154 @@
+"""The README's table of measured figures, made from committed `improv bench --json` runs.
+
+Every figure is the median over the runs of that run's figure (its median, or its p99),
+with the spread (lowest-highest) beside it, so no single lucky run is published. The JSON
+files live in `figures/` (see figures/README.md for the commands that made them); the
+README holds the table between `<!-- figures:begin -->` and `<!-- figures:end -->`, and a
+test regenerates it from the JSON, so the two cannot drift apart.
+
+    improv bench --table figures/bench-*.json              # print the table
+    improv bench --table figures/bench-*.json --readme README.md   # rewrite the README's block
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from improv.errors import ConfigError
+
+BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table.
+
+    Attributes:
+        what: the figure, in words.
+        path: where its stats are in a run's JSON ("a.b.c").
+        unit: "ms", "s" or "%" (a share: the JSON holds a fraction).
+        target: the target, in words ("" = a reference line).
+        met: given the row's values (median over runs of each stat, and the runs' JSON),
+            whether the target is met; None for no target.
+    """
+
+    what: str
+    path: str
+    unit: str = "ms"
+    target: str = ""
+    met: Callable[[dict[str, float], list[dict]], bool] | None = None
+
+
+def _get(d: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _period_ms(runs: list[dict]) -> float:
+    return statistics.median(r["jack"]["period_ms"] for r in runs if "period_ms" in r.get("jack", {}))
+
+
+ROWS = [
+    Row("4-bar answer ready, model partner in its worker process: all answers (embrace mode; one call in "
+        "three with a clear mistake, one in three a trading turn)", "answer_model.process.ready_ms",
+        target="p99 ≤ 20 ms", met=lambda v, runs: v["p99"] <= 20.0),
+    Row("  … re-harmonised answers only", "answer_model.process.by_kind_ms.reharmonised"),
+    Row("  … trading answers only", "answer_model.process.by_kind_ms.trading"),
+    Row("  … the partner's compute alone (no pipe)", "answer_model.in_process.ready_ms"),
+    Row("model's first note, streamed (plan + first decoded note)", "answer_model.in_process.first_note_ms",
+        target="p99 ≤ 5 ms", met=lambda v, runs: v["p99"] <= 5.0),
+    Row("4-bar answer ready, Markov partner in its worker process", "answer_markov.process.ready_ms",
+        target="p99 ≤ 20 ms", met=lambda v, runs: v["p99"] <= 20.0),
+    Row("partner timing (send − deadline), 2,000 notes, the model partner answering non-stop in its process",
+        "timing.scheduler_error_ms", target="p99 ≤ 1 ms, none dropped late",
+        met=lambda v, runs: v["p99"] <= 1.0 and all(_get(r, "timing.dropped") == 0 for r in runs)),
+    Row("  same, arrival at a JACK listener (adds up to one period of output quantisation)",
+        "timing.arrival_error_ms"),
+    Row("  same, no partner computing (the machine's own noise)", "timing_idle.scheduler_error_ms"),
+    Row("passthrough added by improv beyond a direct JACK connection, 2,000 messages, the model partner "
+        "reading and answering", "passthrough.added_ms", target="p99 ≤ one period + 0.5 ms",
+        met=lambda v, runs: v["p99"] <= _period_ms(runs) + 0.5),
+    Row("a killed partner answers again (worker replaced from the session so far)", "restart.answers_again_s",
+        unit="s", target="≤ 3 s", met=lambda v, runs: v["max"] <= 3.0),
+    Row("audio callback, 32 voices, share of its block", "synth.callback_32", unit="%", target="≤ 25 %",
+        met=lambda v, runs: v["p99"] <= 0.25),
+]
+
+
+def _stats(st: Any, unit: str) -> dict[str, float] | None:
+    if not isinstance(st, dict) or not st.get("n") and unit != "%":
+        return None
+    if unit == "%":
+        if "median" not in st:
+            return None
+        return {k: float(st[k]) for k in ("median", "p99", "max") if k in st}
+    return {"median": float(st["median"]), "p99": float(st["p99"]), "max": float(st["max"])}
+
+
+def _fmt(values: list[float], unit: str) -> str:
+    mid = statistics.median(values)
+    scale, suffix = (100.0, " %") if unit == "%" else (1.0, f" {unit}")
+    text = f"{mid * scale:.2f}{suffix}" if unit != "%" else f"{mid * scale:.1f}{suffix}"
+    if len(values) > 1:
+        lo, hi = min(values) * scale, max(values) * scale
+        text += f" ({lo:.2f}–{hi:.2f})" if unit != "%" else f" ({lo:.1f}–{hi:.1f})"
+    return text
+
+
+def table(runs: list[dict], names: list[str]) -> str:
+    """The Markdown table (and its heading line) for `runs` (the JSON of each run)."""
+    if not runs:
+        raise ConfigError("improv bench --table: give the JSON files of one or more `improv bench --json` runs")
+    lines = [f"Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
+             f"from {', '.join(f'`{n}`' for n in names)}.", "",
+             "| what | median | p99 | target |", "|---|---|---|---|"]
+    for row in ROWS:
+        per_run = [s for s in (_stats(_get(r, row.path), row.unit) for r in runs) if s is not None]
+        if not per_run:
+            continue
+        med = _fmt([s["median"] for s in per_run], row.unit)
+        p99 = _fmt([s["p99"] for s in per_run], row.unit) if all("p99" in s for s in per_run) else ""
+        verdict = row.target
+        if row.met is not None:
+            keys = set.intersection(*(set(s) for s in per_run))
+            agg = {k: statistics.median(s[k] for s in per_run) for k in keys}
+            ok = row.met(agg, runs)
+            verdict = f"{row.target}: {'met' if ok else '**missed**'}"
+        lines.append(f"| {row.what} | {med} | {p99} | {verdict} |")
+    return "\n".join(lines)
+
+
+def load_runs(paths: list[str | Path]) -> tuple[list[dict], list[str]]:
+    """The JSON of each run file.
+
+    Raises:
+        ConfigError: a file is missing or not JSON (one line naming it).
+    """
+    runs, names = [], []
+    for p in paths:
+        p = Path(p)
+        try:
+            runs.append(json.loads(p.read_text()))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read bench figures {p}: {e}") from None
+        names.append(p.as_posix())
+    return runs, names
+
+
+def replace_block(text: str, block: str) -> str:
+    """`text` with what stands between the figures markers replaced by `block`.
+
+    Raises:
+        ConfigError: the markers are missing.
+    """
+    a, b = text.find(BEGIN), text.find(END)
+    if a < 0 or b < a:
+        raise ConfigError(f"no {BEGIN} ... {END} block to fill in")
+    return text[:a + len(BEGIN)] + "\n" + block + "\n" + text[b:]
