@@ -445,3 +445,45 @@ def test_the_model_partner_has_read_the_call_by_its_end():
         call, harmony, settings, got = log[i + 1]
         assert ModelResponder(tiny_model()).answer(call, harmony, settings) == got  # and the same answer
     assert log[:answers[0]] == [1 + 2]  # one read, in the rest after the call: START and its 2 notes
+
+
+def test_two_quick_ctrl_cs_still_release_every_note_and_write_the_recording():
+    import os
+    import signal
+
+    s, clock, inq, sink, rec = make(clock=RealClock(), threaded=True)
+    said = []
+    restore = install_signal_handlers(s, said.append)
+    inq.push([0x90, 60, 100])  # a key held through the end
+    try:
+        def ctrl_c_twice():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.03)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Timer(0.2, ctrl_c_twice).start()
+        assert s.run(duration=10.0) == "interrupted"
+        time.sleep(0.2)  # (the command is still reporting when the second press lands)
+    finally:
+        restore()
+    assert rec[0].closed and sink.sounding() == set()
+    assert any("closing" in line for line in said)
+
+
+def test_a_third_ctrl_c_abandons_only_after_the_notes_are_released():
+    import signal
+
+    s, *_ = make()
+    restore = install_signal_handlers(s)
+    try:
+        handler = signal.getsignal(signal.SIGINT)
+        handler(signal.SIGINT, None)
+        assert s.stop_reason == "interrupted"
+        handler(signal.SIGINT, None)  # the second only says it is closing
+        s.notes_released = False  # close() is releasing notes
+        handler(signal.SIGINT, None)  # a third waits for that...
+        s.notes_released = True
+        with pytest.raises(KeyboardInterrupt):  # ...then abandons writing the file
+            handler(signal.SIGINT, None)
+    finally:
+        restore()

@@ -163,22 +163,39 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     logger = logging.getLogger("improv")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    restore = install_signal_handlers(session)
-    try:
-        session.start()
-        if on_start is not None:
-            on_start(session)
-        reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
+    restore = install_signal_handlers(session, display.log)
+    try:  # (until the command ends: a late Ctrl-C only says the session is closing)
+        try:
+            session.start()
+            if on_start is not None:
+                on_start(session)
+            reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
+        finally:
+            try:
+                for c in closers:
+                    c.close()
+                session.close()
+            except BaseException:
+                journal_hint(session)
+                raise
+            finally:
+                logger.removeHandler(handler)
+        display.log(f"session ended ({reason}): {session.summary()}")
+        if session.record_path:
+            display.log(f"recorded to {session.record_path}")
     finally:
-        for c in closers:
-            c.close()
-        session.close()
         restore()
-        logger.removeHandler(handler)
-    display.log(f"session ended ({reason}): {session.summary()}")
-    if session.record_path:
-        display.log(f"recorded to {session.record_path}")
     return 1 if reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+
+
+def journal_hint(session: Any) -> None:
+    """When the recording could not be written on the way out: where its journal is and
+    how to make the file from it (stderr)."""
+    rec = getattr(session, "recorder", None)
+    journal = getattr(rec, "journal_path", None)
+    if rec is not None and not getattr(session, "record_path", None) and journal is not None:
+        print(f"the session's recording was not finished: its journal is {journal}; "
+              f"run `improv recover {journal.parent}` to make the MIDI file", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

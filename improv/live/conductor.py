@@ -49,15 +49,31 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
     return session.stop_reason
 
 
-def install_signal_handlers(session: Any) -> Callable[[], None]:
-    """Ctrl-C and SIGTERM ask the session to stop (a second Ctrl-C interrupts at once).
-    Main thread only. Returns a function that restores the previous handlers."""
-    def on_signal(signum: int, _frame: Any) -> None:
-        if session.stop_reason and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        session.stop("SIGTERM" if signum == signal.SIGTERM else "interrupted")
+def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None) -> Callable[[], None]:
+    """Ctrl-C, SIGTERM and SIGHUP (the terminal closed) ask the session to stop; it then
+    releases every note and writes the recording. A second Ctrl-C while it closes only
+    says so (a recording is worth a moment); a third interrupts at once (the journal is
+    kept for `improv recover`). Main thread only. Returns a function that restores the
+    previous handlers."""
+    presses = 0
+    say = say or (lambda text: None)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal presses
+        if signum == signal.SIGINT:
+            presses += 1
+            # abandon at the third press, but not in the middle of releasing the notes (a fifth does)
+            if presses >= 5 or presses >= 3 and getattr(session, "notes_released", True):
+                raise KeyboardInterrupt
+            if presses == 2 and session.stop_reason:
+                say("closing: releasing notes and writing the recording (Ctrl-C once more to abandon it; "
+                    "its journal is kept)")
+                return
+        names = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM"}
+        session.stop(names.get(signum, "SIGHUP"))
+
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, on_signal) for s in wanted}
 
     def restore() -> None:
         for s, h in previous.items():

@@ -114,6 +114,7 @@ class Session:
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
         self._started = self._closed = False
+        self.notes_released = True  # False while close() releases them
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self._last_state = ""
@@ -240,6 +241,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
         self.exchange.close()  # answers arriving from now on are not played
         self.partner.close()
         self.feeder.clear()
@@ -260,6 +262,7 @@ class Session:
                 sink.close()
             except Exception as e:  # noqa: BLE001 - closing the others matters more
                 log.warning("closing %s failed: %s", type(sink).__name__, e)
+        self.notes_released = True
         if self.recorder is not None:
             self.record_path = self.recorder.close()
         if self._started and self.display is not None:
