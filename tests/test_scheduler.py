@@ -156,3 +156,19 @@ def test_thread_sends_everything_and_close_leaves_nothing_sounding():
     assert sum(1 for e in sink.sent if e[1] == "note_on") == 10
     assert balanced(sink.sent)
     assert s.timing_ms()[2] == 10
+
+
+def test_a_note_that_cannot_be_sent_is_counted_and_the_rest_play_on():
+    from improv.live.clock import ManualClock
+    from improv.live.scheduler import Scheduler
+
+    clock = ManualClock(0.0)
+    sent = []
+    sched = Scheduler(clock, sent.append)
+    sched.play([(0.1, 0.2, -1, 60, 90), (0.15, 0.25, 0, 62, 90)])  # a channel of -1: a bad band setting
+    for t in (0.1, 0.15, 0.2, 0.25):
+        clock.set(t)
+        sched.poll()
+    assert sched.failures == 1 and "channel" in sched.last_failure
+    assert [(m.type, m.note) for m in sent] == [("note_on", 62), ("note_off", 62)]  # the good note played
+    assert sched.dropped == 1 and not sched.busy()

@@ -3,7 +3,7 @@ controls, and the rhythm section under a free jam. Manual clock, no sleeping."""
 
 from dataclasses import replace
 
-from test_session import FakeSink, config, make, play
+from test_session import FakeSink, config, make, play, play_more
 
 from improv.config import override
 from improv.core.theory.chart import parse_chart
@@ -176,3 +176,19 @@ def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     assert not [m for _, m in sink.sent[stopped_at + len(after):] if m.type == "note_on" and m.velocity]
     s.close()
     assert sink.sounding() == set()
+
+
+def test_a_pedal_held_with_nothing_played_is_shown_not_silent():
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    call = [(0.0, [0xB0, 64, 127]), (0.1, [0x90, 65, 100]), (0.4, [0x80, 65, 0])]  # then the pedal stays down
+    play(s, clock, inq, call, until=4.0)  # two bars at 120 bpm (4 s): not yet
+    assert not any("sustain pedal" in line for line in said) and s.calls == 0
+    play_more(s, clock, inq, [], 4.01, 5.0)
+    assert sum("sustain pedal is down" in line for line in said) == 1 and s.calls == 0  # said once, call still open
+    assert s.snapshot(clock.now()).state == "pedal held"
+    play_more(s, clock, inq, [(5.5, [0xB0, 64, 0])], 5.01, 7.0)  # lifted: the call ends, the partner answers
+    assert s.calls == 1 and s.snapshot(clock.now()).state != "pedal held"
+    s.close()

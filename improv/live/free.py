@@ -29,6 +29,7 @@ from improv.partner.protocol import Read
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
+PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
 
 
 def segment_settings(cfg: Config) -> SegmentSettings:
@@ -71,6 +72,8 @@ class FreePolicy:
         self._onsets: dict[int, tuple[float, int]] = {}
         self._chord_charts: dict[Any, Chart] = {}
         self._rest: float | None = None  # the rest (its first beat) last read in
+        self._last_key = 0.0  # beat of the last key down or up
+        self._pedal_hint = False  # said for this pedal press
 
     @property
     def band_start(self) -> float:
@@ -85,6 +88,8 @@ class FreePolicy:
         """A player's message in time (conductor)."""
         seg = self.segmenter
         call = None
+        if msg.type in ("note_on", "note_off"):
+            self._last_key = beat
         if msg.type == "note_on" and msg.velocity > 0:
             call = seg.note_on(msg.note, beat, msg.velocity)
             self._onsets[msg.note] = (beat, msg.velocity)
@@ -110,6 +115,20 @@ class FreePolicy:
             self._ask(call, now)
         elif self.s.partner.reads_ahead:
             self._read_in_rest(beat)
+        self._watch_pedal(beat)
+
+    def _watch_pedal(self, beat: float) -> None:
+        """A pedal held (or stuck, or inverted) with no key played keeps the call open: say so once."""
+        seg = self.segmenter
+        if not seg.pedal:
+            self._pedal_hint = False
+            return
+        if not self._pedal_hint and not seg.held and seg.in_call \
+                and beat - self._last_key >= PEDAL_HINT_BARS * self.s.bpb:
+            self._pedal_hint = True
+            self.s.say(f"{self.s.bar_beat(self.s.time_of(beat))}  the sustain pedal is down with no key played for "
+                       f"{PEDAL_HINT_BARS} bars: your call ends when it comes up (a pedal stuck down or wired "
+                       f"inverted? the end-of-call control ends a call too)")
 
     def _read_in_rest(self, beat: float) -> None:
         seg = self.segmenter
@@ -160,7 +179,9 @@ class FreePolicy:
         return None
 
     def state(self, beat: float) -> str:
-        return "answering" if self.s.partner_busy() else "listening"
+        if self.s.partner_busy():
+            return "answering"
+        return "pedal held" if self._pedal_hint else "listening"
 
     def harmony_text(self) -> str:
         chord, key = self.harmony.current()

@@ -80,6 +80,8 @@ class Scheduler:
         self.late = 0  # note-ons found late
         self.dropped = 0  # note-ons not sent (late and dropped, or older late ones under "shift")
         self.sent_ons = 0
+        self.failures = 0  # messages that could not be made or sent (the thread goes on)
+        self.last_failure = ""
         self.errors_ms: deque[float] = deque(maxlen=max_errors)
         self._heap: list[tuple[float, int, int, _Note]] = []  # (time, 0=off/1=on, seq, note)
         self._seq = itertools.count()
@@ -130,7 +132,7 @@ class Scheduler:
             for t, kind, _, n in due:
                 if kind == 0:
                     if n.state == "sounding" and t == n.off:  # (a shifted note's old off is stale)
-                        self._out(mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0))
+                        self._out_note("note_off", n, 0)
                         n.state = "done"
                         self._sounding.discard(n)
                         sent += 1
@@ -148,7 +150,10 @@ class Scheduler:
                     n.off += shift
                     heapq.heappush(self._heap, (n.off, 0, next(self._seq), n))
                 sent_at = self.clock.now()
-                self._out(mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity))
+                if not self._out_note("note_on", n, n.velocity):
+                    n.state = "dropped"
+                    self.dropped += 1
+                    continue
                 self.errors_ms.append((sent_at - t) * 1000.0)
                 self.sent_ons += 1
                 n.state = "sounding"
@@ -169,14 +174,25 @@ class Scheduler:
             self._sounding.clear()
             for n in sounding:
                 n.state = "done"
-                self._out(mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0))
+                self._out_note("note_off", n, 0)
             self._cond.notify_all()
             return len(sounding)
 
-    def _out(self, msg: mido.Message) -> None:
-        self._send(msg)
+    def _out_note(self, kind: str, n: _Note, velocity: int) -> bool:
+        """Send a note message; a note that cannot be made (a bad channel or pitch) or sent
+        is counted and logged, never the end of this thread. Returns whether it went out."""
+        try:
+            msg = mido.Message(kind, channel=n.channel, note=n.pitch, velocity=velocity)
+            self._send(msg)
+        except Exception as e:  # noqa: BLE001 - the other notes (and the thread) go on
+            self.failures += 1
+            self.last_failure = f"{type(e).__name__}: {e}"
+            if self.failures == 1 or self.failures % 100 == 0:
+                log.error("a note could not be sent (%d so far): %s", self.failures, self.last_failure)
+            return False
         if self.on_sent is not None:
             self.on_sent(msg, self.clock.now())
+        return True
 
     def _report_late(self, late_s: float, now: float) -> None:
         self._unlogged += 1
@@ -223,7 +239,13 @@ class Scheduler:
                     self._cond.wait(min(wait, 0.1))  # woken early by play()/cancel()/stop()
                     continue
             self.clock.sleep_until(deadline)
-            self.poll()
+            try:
+                self.poll()
+            except Exception as e:  # noqa: BLE001 - this thread must outlive any bug in what it calls
+                self.failures += 1
+                self.last_failure = f"{type(e).__name__}: {e}"
+                log.exception("the scheduler's round failed")
+                self._stop.wait(0.01)
 
     def stop(self) -> None:
         """Stop the thread (pending notes stay pending; call `cancel()` to release)."""

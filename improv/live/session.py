@@ -115,6 +115,7 @@ class Session:
         self.stop_reason = ""
         self._started = self._closed = False
         self.notes_released = True  # False while close() releases them
+        self._failures_seen: dict[str, int] = {}
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self._last_state = ""
@@ -226,6 +227,7 @@ class Session:
         if now >= self._next_watch:
             self._next_watch = now + WATCH_EVERY_S
             self.partner.check(now)
+            self._report_failures()
             for w in self.watched:
                 if not w.alive():
                     self.say(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
@@ -233,6 +235,17 @@ class Session:
         if self._errors:
             self.stop(self._errors[0])
         self._show(now)
+
+    def _report_failures(self) -> None:
+        """Say when the partner's or the band's notes could not be sent (they are counted,
+        and the rest plays on; a bad setting would otherwise go silent unnoticed)."""
+        for who, sched in (("the partner", self.scheduler), ("the rhythm section", getattr(self.band, "scheduler", None))):
+            if sched is None:
+                continue
+            seen = self._failures_seen.get(who, 0)
+            if sched.failures > seen:
+                self._failures_seen[who] = sched.failures
+                self.say(f"{who} could not play {sched.failures - seen} note(s): {sched.last_failure}")
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): stop the partner and the threads,
