@@ -1,6 +1,10 @@
 """MIDI ports through python-rtmidi: choosing the backend, finding ports, the input hand-off
 and the output sink that never leaves a note hanging.
 
+The backend in use is always named: with none asked for, the first of rtmidi's backends
+that opens is used (ALSA, then JACK on Linux), and falling back says why in one line; the
+C libraries' own noise about a missing system is held back (improv/live/quiet.py).
+
 The input callback runs on rtmidi's own thread: it only stamps the message with the
 session clock and puts it in a bounded queue (counting what does not fit). Parsing,
 passthrough and everything else happen on the conductor thread.
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -21,11 +26,14 @@ import mido
 
 from improv.errors import ConfigError, PortError
 from improv.live.clock import Clock
+from improv.live.quiet import quiet_stderr
 
 ENV_API = "IMPROV_MIDI_API"
 CLIENT_NAME = "improv"
 API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
              "winmm": "API_WINDOWS_MM"}
+API_LABELS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "winmm": "Windows MM"}
+ALSA_SEQ = "/dev/snd/seq"
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
 BURST = 32  # messages sent back to back before a 1 ms pause (JACK's per-period room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
@@ -56,23 +64,127 @@ def _rtmidi_api(name: str) -> int:
     return api
 
 
-def _open_client(kind: str, api: str) -> Any:
-    """A rtmidi MidiIn or MidiOut on backend `api`."""
+@dataclass(frozen=True)
+class MidiSystem:
+    """The MIDI backend a client was opened on, and why the ones tried before it were not.
+
+    Attributes:
+        api: the backend in use: "alsa", "jack", "coremidi" or "winmm".
+        requested: the backend asked for (flag or $IMPROV_MIDI_API); "" = the platform's.
+        unavailable: one line per backend tried first that could not be opened.
+    """
+
+    api: str
+    requested: str = ""
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """"ALSA", "JACK", "CoreMIDI" or "Windows MM"."""
+        return API_LABELS.get(self.api, self.api)
+
+    def describe(self) -> str:
+        """The backend and how it was chosen, e.g. "JACK, since no ALSA sequencer: ..."."""
+        if self.requested:
+            return f"{self.label} (asked for)"
+        if self.unavailable:
+            return f"{self.label}, since {'; '.join(self.unavailable)}"
+        return f"{self.label} (the platform default)"
+
+
+def unavailable_reason(api: str, error: object) -> str:
+    """One line saying why backend `api` could not be opened, and what to do about it."""
+    if api == "alsa":
+        if not os.path.exists(ALSA_SEQ):
+            return f"no ALSA sequencer: {ALSA_SEQ} is missing (load the snd-seq kernel module)"
+        if not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
+            return f"no ALSA sequencer for you: {ALSA_SEQ} is not readable and writable (join the audio group)"
+        return f"no ALSA sequencer: it cannot be opened ({error})"
+    if api == "jack":
+        server = os.environ.get("JACK_DEFAULT_SERVER", "")
+        named = f" {server!r}" if server else ""
+        return f"no JACK server{named} running (start one: jackd, QjackCtl or pipewire-jack)"
+    return f"no {API_LABELS.get(api, api)} MIDI: it cannot be opened ({error})"
+
+
+def _api_key(rt_api: int) -> str:
+    import rtmidi
+
+    return next((k for k, attr in API_ATTRS.items() if getattr(rtmidi, attr, None) == rt_api), "")
+
+
+def try_open(kind: str, api: str) -> tuple[Any | None, MidiSystem | None, list[str]]:
+    """Open a rtmidi MidiIn or MidiOut on the first backend that opens, quietly.
+
+    Args:
+        kind: "in" or "out".
+        api: a backend from `api_name`; "" = rtmidi's compiled backends in order (ALSA,
+            then JACK on Linux).
+
+    Returns:
+        (the client or None, its backend or None, one line per backend that failed).
+
+    Raises:
+        PortError: `api` is not in this python-rtmidi build.
+    """
     import rtmidi
 
     cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
-    try:
-        return cls(_rtmidi_api(api), CLIENT_NAME)
-    except rtmidi.RtMidiError as e:
-        first = e
-    if not api:  # the platform default failed (e.g. no ALSA sequencer): try the other backends
-        for other in rtmidi.get_compiled_api():
+    order = [api] if api else [k for k in (_api_key(a) for a in rtmidi.get_compiled_api()) if k]
+    problems: list[str] = []
+    with quiet_stderr():  # ALSA and JACK print their own lines when a system is missing
+        for name in order:
+            rt_api = _rtmidi_api(name)
             try:
-                return cls(other, CLIENT_NAME)
-            except rtmidi.RtMidiError:
-                continue
-    hint = " (is a JACK server running? see `jack_lsp`)" if api == "jack" else ""
-    raise PortError(f"cannot open MIDI {kind}put on {api or 'the default'} API: {first}{hint}") from None
+                return cls(rt_api, CLIENT_NAME), MidiSystem(name, api, tuple(problems)), problems
+            except rtmidi.RtMidiError as e:
+                problems.append(unavailable_reason(name, e))
+    return None, None, problems
+
+
+def open_client(kind: str, api: str) -> tuple[Any, MidiSystem]:
+    """A rtmidi MidiIn or MidiOut, and the backend it runs on (see `try_open`).
+
+    Raises:
+        PortError: no backend could be opened (one line naming what is missing).
+    """
+    client, system, problems = try_open(kind, api)
+    if client is not None and system is not None:
+        return client, system
+    if api:
+        raise PortError(f"cannot open a MIDI {kind}put on {API_LABELS[api]}: {problems[0]}")
+    raise PortError(f"no MIDI system to open an {kind}put on: {'; '.join(problems) or 'python-rtmidi has no backend'}")
+
+
+_said: set[tuple[str, tuple[str, ...]]] = set()  # fallbacks already reported in this process
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def say_fallback(system: MidiSystem, say: Callable[[str], None] | None = None) -> None:
+    """Say once per process (on `say`, default stderr) that the platform's backend was
+    unavailable and which one is used instead; nothing when there was no fallback."""
+    if system.requested or not system.unavailable:
+        return
+    key = (system.api, system.unavailable)
+    if key in _said:
+        return
+    _said.add(key)
+    (say or _stderr_line)(f"MIDI: using {system.label}, since {'; '.join(system.unavailable)}")
+
+
+def _open_client(kind: str, api: str, say: Callable[[str], None] | None = None) -> Any:
+    """A rtmidi MidiIn or MidiOut on backend `api` ("" = the platform's, falling back and
+    saying so on `say`).
+
+    Raises:
+        PortError: see `open_client`.
+    """
+    client, system = open_client(kind, api)
+    say_fallback(system, say)
+    return client
 
 
 def find_port(names: list[str], spec: str, kind: str) -> int:
@@ -220,15 +332,19 @@ class MidiInput:
 
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
-               default_virtual: str = "improv in") -> MidiInput:
+               default_virtual: str = "improv in", say: Callable[[str], None] | None = None) -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
     the first hardware input, else a virtual port named `default_virtual`.
+
+    A fallback (another backend than the platform's, or a virtual port because no hardware
+    input was found) is said in one line on `say` (default: stderr).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
     """
     api = api_name(api)
-    midi_in = _open_client("in", api)
+    midi_in, system = open_client("in", api)
+    say_fallback(system, say)
     try:
         names = midi_in.get_ports()
         if port:
@@ -237,18 +353,21 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
             return MidiInput(inq, midi_in, names[i], virtual=False)
         if not virtual:
             for i, n in enumerate(names):
-                if is_hardware(n, api):
+                if is_hardware(n, system.api):
                     midi_in.open_port(i, f"{CLIENT_NAME} in")
                     return MidiInput(inq, midi_in, n, virtual=False)
         name = virtual or default_virtual
         midi_in.open_virtual_port(name)
+        if not virtual:
+            (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
+                                  f"{name!r} (connect your keyboard to it, or give --in PORT)")
         return MidiInput(inq, midi_in, name, virtual=True)
     except PortError:
         midi_in.delete()
         raise
     except Exception as e:  # noqa: BLE001 - rtmidi errors become one line
         midi_in.delete()
-        raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r}: {e}") from None
+        raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r} on {system.label}: {e}") from None
 
 
 class MidiOutSink:
@@ -333,14 +452,17 @@ class MidiOutSink:
             self._out.delete()
 
 
-def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink:
-    """Open `port` (index or name substring), or create the virtual output `virtual`.
+def open_output(api: str = "", port: str = "", virtual: str = "",
+                say: Callable[[str], None] | None = None) -> MidiOutSink:
+    """Open `port` (index or name substring), or create the virtual output `virtual`. A
+    fallback to another backend than the platform's is said on `say` (default: stderr).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
     """
     api = api_name(api)
-    midi_out = _open_client("out", api)
+    midi_out, system = open_client("out", api)
+    say_fallback(system, say)
     try:
         if port:
             names = midi_out.get_ports()
@@ -354,33 +476,65 @@ def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
-        raise PortError(f"cannot open MIDI output {port or virtual!r}: {e}") from None
+        raise PortError(f"cannot open MIDI output {port or virtual!r} on {system.label}: {e}") from None
 
 
-def list_ports(api: str = "") -> dict[str, list[str]]:
-    """{"inputs": [...], "outputs": [...], "audio": [...], "problems": [...]} for `improv ports`.
+def list_ports(api: str = "") -> dict[str, Any]:
+    """What `improv ports` shows.
 
-    Audio output devices come from sounddevice, imported here so that its absence (or a
-    missing PortAudio library) only adds a line to "problems".
+    Returns:
+        {"api": the MIDI backend in use ("" = none could be opened), "system": how it was
+        chosen (`MidiSystem.describe`, or "none"), "inputs": [...], "outputs": [...],
+        "audio": [...], "problems": [...]}: one line per missing system in "problems".
+
+    Audio output devices come from sounddevice, imported here (quietly: PortAudio's start
+    probes every host API) so that its absence only adds a line to "problems".
     """
-    out: dict[str, list[str]] = {"inputs": [], "outputs": [], "audio": [], "problems": []}
+    out: dict[str, Any] = {"api": "", "system": "none", "inputs": [], "outputs": [], "audio": [], "problems": []}
     api = api_name(api)
     for kind, key in (("in", "inputs"), ("out", "outputs")):
-        try:
-            client = _open_client(kind, api)
-            out[key] = list(client.get_ports())
-            client.delete()
-        except PortError as e:
-            out["problems"].append(str(e))
-    try:
-        import sounddevice as sd
-
-        default_out = sd.default.device[1] if isinstance(sd.default.device, (tuple, list)) else -1
-        for i, dev in enumerate(sd.query_devices()):
-            if dev["max_output_channels"] > 0:
-                mark = " (default)" if i == default_out else ""
-                out["audio"].append(f"{dev['name']} [{dev['max_output_channels']} ch, "
-                                    f"{dev['default_samplerate']:g} Hz]{mark}")
-    except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
-        out["problems"].append(f"audio devices unavailable: {e}")
+        client, system, problems = try_open(kind, api)
+        if client is not None and system is not None:
+            try:
+                out[key] = list(client.get_ports())
+            finally:
+                client.delete()
+            out["api"], out["system"] = system.api, system.describe()
+        elif not problems:
+            problems = ["python-rtmidi has no MIDI backend"]
+        elif api:
+            out["system"] = f"{API_LABELS[api]} (asked for), unavailable"
+        if client is None or api:  # a fallback's reasons are in "system" already
+            out["problems"] += [p for p in problems if p not in out["problems"]]
+    out["audio"], problem = audio_outputs()
+    if problem:
+        out["problems"].append(problem)
     return out
+
+
+def audio_outputs() -> tuple[list[str], str]:
+    """PortAudio's output devices, one line each ("name [host API, channels, rate]"), and a
+    line saying why there are none ("" when there are some)."""
+    try:
+        with quiet_stderr():
+            import sounddevice as sd
+
+            hostapis = [str(h["name"]) for h in sd.query_hostapis()]
+            devices = list(sd.query_devices())
+            default = sd.default.device
+    except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
+        return [], f"no audio output: PortAudio is not available ({e}); install libportaudio2 or play through --out"
+    default_out = default[1] if isinstance(default, (tuple, list)) else -1
+    lines = []
+    for i, dev in enumerate(devices):
+        if dev["max_output_channels"] > 0:
+            host = hostapis[dev["hostapi"]] if 0 <= dev["hostapi"] < len(hostapis) else "?"
+            mark = " (default)" if i == default_out else ""
+            lines.append(f"{dev['name']} [{host}, {dev['max_output_channels']} ch, "
+                         f"{dev['default_samplerate']:g} Hz]{mark}")
+    if lines:
+        return lines, ""
+    tried = ", ".join(hostapis) or "none"
+    jack = "" if any("JACK" in h for h in hostapis) else "; no JACK server running"
+    return [], (f"no audio output device (PortAudio's host APIs here: {tried}{jack}): connect a sound card or "
+                "start JACK for the built-in synth, or play through a MIDI port with --out")
