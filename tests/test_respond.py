@@ -67,7 +67,7 @@ def respond(tmp_path, call, *flags):
 
 def test_answer_follows_the_call_on_its_timeline(tmp_path, capsys):
     call = write_mid(tmp_path / "call.mid", LINE, tempo=100)
-    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7 | Cmaj7 | %", "--seed", "3", "--mode", "off")
+    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7 | Cmaj7 | %", "--seed", "3", "--outside", "off")
     assert rc == 0
     tempo, tracks, texts = read_out(out)
     assert tempo == pytest.approx(100.0)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
+from improv.commands.embrace_args import add_embrace_args
 from improv.commands.jam import add_output_args, jam_settings, play_session, tempo_for
 from improv.config import override
 from improv.errors import ConfigError
@@ -35,6 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_output_args(p)
     add_harmony_args(p)
     add_responder_args(p)
+    add_embrace_args(p, trade=True, explain=False)
 
 
 def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[int]]]:
