@@ -19,7 +19,7 @@ from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
-from improv.commands.jam import add_output_args, jam_settings, play_session, tempo_for
+from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
 from improv.config import override
 from improv.errors import ConfigError
 
@@ -30,6 +30,7 @@ DEMO_TUNE = "blues-f"
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
+    add_view_arg(p)
     p.add_argument("--calls", metavar="FILE.mid",
                    help=f"the scripted player's MIDI file (default {DEMO_CALLS.name}); its beat 0 is bar 1 of the "
                         "chart, as `improv respond` reads it, and a session file plays its `player` track")

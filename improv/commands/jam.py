@@ -30,8 +30,15 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", type=float, metavar="SECONDS", help="stop by itself after SECONDS")
 
 
+def add_view_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--view", action="store_true",
+                   help="a full-screen stage view readable from a metre away, instead of the status line "
+                        "([display] view; needs pip install 'improv[view]')")
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
+    add_view_arg(p)
     g = p.add_argument_group("MIDI in")
     g.add_argument("--in", dest="input", metavar="PORT", help="MIDI input (index or name substring)")
     g.add_argument("--virtual-in", metavar="NAME",
@@ -79,6 +86,8 @@ def jam_settings(args: argparse.Namespace) -> Config:
     for part in ("comp", "bass", "click", "send_clock"):
         if get(part):
             cfg = override(cfg, "band", **{part: True})
+    if get("view"):
+        cfg = override(cfg, "display", view=True)
     return cfg
 
 
