@@ -89,3 +89,11 @@ def test_ports_names_the_fallback_to_jack():
         assert api in ("MIDI API: ALSA (the platform default)",) or api.startswith("MIDI API: JACK, since")
     proc = run_ports({}, "--midi-api", "jack")
     assert proc.stdout.splitlines()[0] == "MIDI API: JACK (asked for)" and proc.stderr == ""
+
+
+def test_blocks_nest(capfd):
+    with quiet_stderr():
+        with quiet_stderr() as inner:
+            os.write(2, (NOISE[0] + "\nkept\n").encode())
+        os.write(2, (NOISE[1] + "\n").encode())
+    assert capfd.readouterr().err == "kept\n" and inner == NOISE[:1]

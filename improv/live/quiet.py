@@ -35,7 +35,7 @@ NOISE = re.compile(
     r"|Expression '.*' failed in '.*'"  # PortAudio's ALSA host API
     r")")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # a block inside a block redirects again, harmlessly
 
 
 def is_noise(line: str) -> bool:
