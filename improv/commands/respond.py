@@ -64,7 +64,6 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     import mido
 
     from improv.core.formats.calltrack import choose_tracks
-
     from improv.core.formats.midifile import messages_to_notes
 
     try:
