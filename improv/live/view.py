@@ -384,10 +384,13 @@ def make_display(cfg: Any, stream: TextIO | None = None) -> Display | StageView:
     if not cfg.display.view:
         return Display(stream)
     why = view_unavailable(stream)
-    if why:
-        print(f"{why}; showing the status line", file=stream, flush=True)
-        return Display(stream)
-    return StageView(stream)
+    if not why:
+        try:
+            return StageView(stream)
+        except OSError as e:  # no process could be started: the jam goes on without the view
+            why = f"the stage view could not start ({e})"
+    print(f"{why}; showing the status line", file=stream, flush=True)
+    return Display(stream)
 
 
 if __name__ == "__main__":
