@@ -3,6 +3,10 @@
 Five short jazz calls over the blues in F (the demo's chart, 120 bpm), each followed by
 room for the partner's answer: the call ends, a beat of silence tells the engine the call is
 over, the answer takes as many bars as the call, and the next call begins when it ends.
+
+The file's beat 0 is bar 1 of the chart, for `improv demo` and `improv respond` alike; the
+first bar is empty (the count-in), so the first call starts in bar 2 and the last one, the
+long E, lands in bar 15 on F7.
 Run it again after changing the calls:  python3 examples/make_demo_calls.py
 """
 
@@ -16,10 +20,11 @@ import mido
 TICKS = 480  # per beat
 TEMPO = 120
 GAP_BEATS = 1.0  # the engine's default: this much silence ends a call
+COUNT_IN_BEATS = 4.0  # an empty first bar before the first call
 
 # Each call: (pitch, start beat, duration beats[, velocity]), starts relative to the call.
 CALLS = [
-    # bars 1-2, F7 | Bb7: a blues lick down from C, the blue third bending into A
+    # bars 2-3, Bb7 | F7: a blues lick down from C, the blue third bending into A
     [(72, 0.0, 0.5, 96), (69, 0.5, 0.5), (65, 1.0, 0.5), (68, 1.5, 0.25, 70), (69, 1.75, 0.75, 90),
      (72, 2.5, 0.5), (74, 3.0, 0.5), (72, 3.5, 0.5), (75, 4.0, 0.5, 100), (74, 4.5, 0.5), (72, 5.0, 0.5),
      (70, 5.5, 0.5), (69, 6.0, 1.0, 84)],
@@ -32,7 +37,7 @@ CALLS = [
      (69, 6.0, 1.25, 86)],
     # one bar: a short riff with a rest, to end on the root
     [(72, 0.0, 0.25, 100), (72, 0.5, 0.25, 90), (70, 1.0, 0.5), (68, 1.5, 0.5, 80), (65, 2.0, 1.5, 84)],
-    # one bar over F7: a long, accented E natural on beat 1 (the major 7th over a dominant: a
+    # bar 15, over F7: a long, accented E natural on beat 1 (the major 7th over a dominant: a
     # "wrong" note), to show the partner embracing it instead of correcting it
     [(76, 0.0, 2.0, 118), (74, 2.0, 0.5, 80), (72, 2.5, 0.5), (69, 3.0, 0.75, 84)],
 ]
@@ -53,7 +58,7 @@ def place_calls(calls: list[list[tuple]], first: float = 0.0, lead: float = 0.12
 
 def build() -> mido.MidiFile:
     events = []
-    for start, call in zip(place_calls(CALLS), CALLS):
+    for start, call in zip(place_calls(CALLS, first=COUNT_IN_BEATS), CALLS):
         for n in call:
             pitch, onset, dur, *vel = n
             t = start + onset

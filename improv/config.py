@@ -83,6 +83,14 @@ class SynthSettings:
     partner_voice: str = "epiano"
     polyphony: int = 32  # voices at once; one more steals the oldest or quietest
     soundfont: str = ""  # a General MIDI .sf2 file instead of the built-in voices ("" = built-in)
+    # The output latency asked of the audio device: "low" or "high" (PortAudio's figures for the
+    # device) or seconds, e.g. 0.005. Under JACK the server's period decides it.
+    latency: str | float = "low"
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    view: bool = False  # a full-screen stage view (big tempo, bar:beat, chords, turn) instead of the status line
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class Config:
     embrace: EmbraceSettings = field(default_factory=EmbraceSettings)
     band: BandSettings = field(default_factory=BandSettings)
     controls: ControlSettings = field(default_factory=ControlSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
 
 
 _CHOICES = {

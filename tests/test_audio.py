@@ -144,3 +144,81 @@ def silent_stream_underruns(device, seconds=3.0):
     with sd.OutputStream(samplerate=SR, blocksize=128, device=device, channels=2, dtype="float32", callback=callback):
         time.sleep(seconds)
     return count[0]
+
+
+@pytest.mark.parametrize("latency, ok", [("low", True), ("high", True), (0.005, True), (1.0, True),
+                                          ("fast", False), (0.0, False), (-0.01, False), (float("inf"), False),
+                                          (float("nan"), False), (2.0, False)])
+def test_latency_setting_is_checked(latency, ok):
+    from improv.live.audio import audio_settings_check
+
+    cfg = override(Config(), "synth", latency=latency)
+    if ok:
+        audio_settings_check(cfg)
+    else:
+        with pytest.raises(ConfigError, match="synth.latency: expected"):
+            audio_settings_check(cfg)
+
+
+def test_latency_comes_from_the_config_file(tmp_path):
+    from improv.config import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text("[synth]\nlatency = 0.004\n")
+    assert load_config(path).synth.latency == 0.004
+    path.write_text('[synth]\nlatency = "high"\n')
+    assert load_config(path).synth.latency == "high"
+    assert Config().synth.latency == "low"
+
+
+class FakeSounddevice:
+    """Stands in for the sounddevice module: one JACK output; records the stream's arguments."""
+
+    def __init__(self):
+        self.kwargs = None
+        fake = self
+
+        class OutputStream:
+            def __init__(self, **kwargs):
+                fake.kwargs = kwargs
+                self.latency = 0.0053
+                self.active = True
+
+            def start(self):
+                pass
+
+            def stop(self):
+                self.active = False
+
+            def close(self):
+                pass
+
+        self.OutputStream = OutputStream
+
+    @staticmethod
+    def query_devices(device=None, kind=None):
+        dev = {"name": "system", "max_output_channels": 2, "hostapi": 0, "default_samplerate": 48000.0}
+        return dev if device is not None or kind else [dev]
+
+    @staticmethod
+    def query_hostapis(index=None):
+        api = {"name": "JACK Audio Connection Kit"}
+        return api if index is not None else [api]
+
+
+@pytest.mark.parametrize("latency", ["low", 0.004])
+def test_the_stream_asks_for_the_configured_latency_and_says_what_it_got(monkeypatch, latency):
+    import sys
+
+    from improv.live.audio import SynthSink
+
+    fake = FakeSounddevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    said = []
+    sink = SynthSink(override(Config(), "synth", latency=latency), say=said.append)
+    sink.close(tail_s=0.0)
+    assert fake.kwargs["latency"] == latency and fake.kwargs["blocksize"] == 128
+    want = "low latency" if latency == "low" else "4 ms"
+    assert said == [f"synth: system (JACK Audio Connection Kit), output latency 5.3 ms (asked for {want}), "
+                    "blocks of 128 frames = 2.67 ms at 48000 Hz"]
+    assert sink.latency == 0.0053

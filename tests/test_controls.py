@@ -39,3 +39,107 @@ def test_learn_writes_the_next_control_to_toml(tmp_path):
     cfg = load_config(path)
     assert cfg.timing.tempo == 140.0 and cfg.controls.comp == "cc 21" and cfg.controls.bass == ""
     assert cfg.controls.panic == "note 108"
+
+
+USER_FILE = '''# My stage settings: keep this comment
+[timing]
+tempo = 140.0   # the band's tempo
+
+[synth.extra]   # a nested table improv does not know about
+thing = [1, 2, 3]
+
+[controls]
+# knobs on the left
+daring = "cc 20"   # the big knob
+bass = "cc 21"     # moved by `improv learn comp` below
+
+[band]
+comp = true
+'''
+
+
+def test_learn_edits_the_file_in_place_keeping_comments_tables_and_other_keys(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(USER_FILE)
+    write_binding(path, "comp", "cc 21")
+    text = path.read_text()
+    expected = USER_FILE.replace('bass = "cc 21"     # moved', 'bass = ""     # moved').replace(
+        '# moved by `improv learn comp` below\n', '# moved by `improv learn comp` below\ncomp = "cc 21"\n')
+    assert text == expected  # every other byte as it was
+    import tomllib
+
+    data = tomllib.loads(text)
+    assert data["synth"]["extra"]["thing"] == [1, 2, 3] and data["band"]["comp"] is True
+    assert data["controls"] == {"daring": "cc 20", "bass": "", "comp": "cc 21"}
+
+
+def test_learn_adds_a_controls_table_or_creates_the_file(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text("# tempo only\n[timing]\ntempo = 90.0\n")
+    write_binding(path, "tap", "note 60")
+    assert path.read_text() == '# tempo only\n[timing]\ntempo = 90.0\n\n[controls]\ntap = "note 60"\n'
+    assert load_config(path).controls.tap == "note 60"
+    fresh = tmp_path / "new.toml"
+    write_binding(fresh, "panic", "cc 64")
+    assert load_config(fresh).controls.panic == "cc 64"
+
+
+def test_learn_refuses_a_broken_file_and_leaves_it_alone(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[controls\nmode = 'cc 1'\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        write_binding(path, "mode", "cc 2")
+    assert path.read_text() == "[controls\nmode = 'cc 1'\n"
+    path.write_text('controls = "cc 1"\n')
+    with pytest.raises(ConfigError, match="controls is .*expected a table"):
+        write_binding(path, "mode", "cc 2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]  # no temporary file left behind
+
+
+def test_learn_edits_the_shipped_default_config_keeping_every_comment(tmp_path):
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+    path = tmp_path / "default.toml"
+    path.write_text(default.read_text())
+    write_binding(path, "daring", "cc 74")
+    before, after = default.read_text().splitlines(), path.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1
+    assert changed[0][1].startswith('daring = "cc 74"') and "# a controller: how far" in changed[0][1]
+    assert load_config(path).controls.daring == "cc 74"
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - the test extra brings it
+    given = None
+
+if given is not None:
+    from improv.live.controls import ACTIONS
+
+    comment = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=20)
+    bindings = st.sampled_from(["", "cc 1", "cc 20", "note 36", "note 60", "cc 127"])
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.dictionaries(st.sampled_from(ACTIONS), st.tuples(bindings, comment), max_size=6),
+           st.sampled_from(ACTIONS), bindings.filter(bool), comment)
+    def test_learn_changes_only_what_it_must(tmp_path_factory, existing, action, binding, top):
+        import tomllib
+
+        path = tmp_path_factory.mktemp("learn") / "c.toml"
+        lines = [f"# {top}", "[timing]", "tempo = 100.0", "", "[controls]"]
+        lines += [f'{k} = "{v}"  # {c}' for k, (v, c) in existing.items()]
+        text = "\n".join(lines) + "\n"
+        path.write_text(text, encoding="utf-8")
+        write_binding(path, action, binding)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        want = {k: ("" if v == binding and k != action else v) for k, (v, _) in existing.items()}
+        want[action] = binding
+        assert data["controls"] == want and data["timing"] == {"tempo": 100.0}
+        new_lines = path.read_text(encoding="utf-8").splitlines()
+        assert new_lines[:5] == lines[:5]  # the comment and the other table, byte for byte
+        for k, (v, c) in existing.items():  # each binding's own comment stays on its line
+            line = next(x for x in new_lines if x.startswith(f"{k} = "))
+            assert line.endswith(f"# {c}")

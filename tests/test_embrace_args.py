@@ -1,4 +1,4 @@
-"""The shared --mode / --daring / --explain / --explain-json flags."""
+"""The shared --outside / --daring / --explain / --explain-json flags, and the jam's --mode free|trade."""
 
 import argparse
 import io
@@ -22,12 +22,12 @@ def parse(argv):
 def test_flags_override_the_config():
     cfg = override(Config(), "embrace", daring=0.2, mode="guide")
     assert embrace_settings_from_args(parse([]), cfg) == cfg.embrace
-    s = embrace_settings_from_args(parse(["--mode", "off", "--daring", "0.9"]), cfg)
+    s = embrace_settings_from_args(parse(["--outside", "off", "--daring", "0.9"]), cfg)
     assert (s.mode, s.daring) == ("off", 0.9)
 
 
 def test_bad_values_are_rejected(capsys):
-    for argv in (["--mode", "fix"], ["--daring", "2"], ["--daring", "lots"]):
+    for argv in (["--outside", "fix"], ["--mode", "fix"], ["--daring", "2"], ["--daring", "lots"], ["--daring", "nan"]):
         with pytest.raises(SystemExit):
             parse(argv)
     assert "0 to 1" in capsys.readouterr().err
@@ -46,3 +46,55 @@ def test_explain_and_json(tmp_path):
     out = io.StringIO()
     report_plans(parse(["--explain"]), [], chart, out)
     assert "no outside note handled" in out.getvalue()
+
+
+# --- one question per flag: --outside and --mode free|trade; the old spellings for a release
+
+
+def jam_args(argv):
+    from improv.cli import build_parser
+
+    return build_parser().parse_args(["jam", *argv])
+
+
+def test_outside_sets_the_outside_note_mode(capsys):
+    s = embrace_settings_from_args(parse(["--outside", "guide", "--daring", "0.3"]), Config())
+    assert (s.mode, s.daring) == ("guide", 0.3)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(SystemExit):
+        parse(["--outside", "trade"])
+
+
+def test_the_old_mode_spelling_still_works_and_says_what_to_write(capsys):
+    s = embrace_settings_from_args(parse(["--mode", "off"]), Config())
+    assert s.mode == "off"
+    assert capsys.readouterr().err == (
+        "improv: --mode off is deprecated and goes in the next release: use --outside off\n")
+    s = embrace_settings_from_args(parse(["--mode", "off", "--outside", "guide"]), Config())
+    assert s.mode == "guide"  # the new flag wins over the old one, in any order
+
+
+@pytest.mark.parametrize("argv, trade_bars, outside, note", [
+    (["--mode", "trade"], 4, "embrace", ""),
+    (["--mode", "trade", "--outside", "guide"], 4, "guide", ""),
+    (["--mode", "trade", "--trade-bars", "2"], 2, "embrace", ""),
+    (["--mode", "free"], 0, "embrace", ""),
+    (["--outside", "off"], 0, "off", ""),
+    (["--mode", "trade", "--mode", "guide"], 4, "guide", "--mode guide is deprecated"),  # the old "give it twice"
+    (["--mode", "embrace"], 0, "embrace", "--mode embrace is deprecated"),
+])
+def test_jam_mode_and_outside_ask_one_question_each(capsys, argv, trade_bars, outside, note):
+    from improv.commands.jam import jam_settings
+
+    cfg = jam_settings(jam_args(argv))
+    assert (cfg.band.trade_bars, cfg.embrace.mode) == (trade_bars, outside)
+    err = capsys.readouterr().err
+    assert (note in err and len(err.splitlines()) == 1) if note else err == ""
+
+
+def test_jam_mode_rejects_anything_else_in_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        jam_args(["--mode", "fast"])
+    assert e.value.code == 2
+    assert "argument --mode: expected free or trade (--outside takes embrace, guide or off), found 'fast'" in \
+        capsys.readouterr().err

@@ -2,7 +2,8 @@ import mido
 import pytest
 
 from improv.core.formats.midifile import Marker, Recording, TimedMessage, save_recording
-from improv.core.formats.pianoroll import recording_to_roll
+from improv.core.formats.pianoroll import Roll, RollNote, recording_to_roll
+from improv.core.theory.notes import Note
 
 
 def session():
@@ -24,7 +25,7 @@ def test_roll_marks_outside_notes_from_chord_markers():
     assert got == [("player", 62, False), ("player", 65, False), ("player", 61, True),
                    ("partner", 71, False), ("partner", 68, True)]
     assert roll.chords == ((0.0, "Dm7"), (4.0, "G7")) and roll.sections == ((0.0, "A"),)
-    assert roll.bar_lines[:3] == (0.0, 4.0, 8.0)
+    assert roll.bar_lines(0, 8) == [0.0, 4.0, 8.0] and roll.bar_lines(1, 7.9) == [4.0] and roll.bars == 2
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -46,3 +47,69 @@ def test_play_plan_moves_parts_to_their_channels_and_keeps_markers():
     msgs = [(round(t, 3), m.channel, m.note) for t, m in plan if not isinstance(m, str)]
     assert msgs[0] == (0.0, 2, 65) and (1.5, 3, 71) in msgs
     assert [(round(t, 3), m) for t, m in plan if isinstance(m, str)] == [(0.5, "bar 1: heard C# over Dm7"), (1.5, "G7")]
+
+
+def test_pitch_axis_names_every_c_with_its_octave():
+    from improv.core.formats.pianoroll import pitch_ticks
+
+    assert pitch_ticks(46, 86) == [48, 60, 72, 84]
+    assert pitch_ticks(61, 71) == []
+
+
+def test_legend_sits_outside_the_chart_and_every_c_is_labelled():
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    import matplotlib.pyplot as plt
+
+    from improv.commands.plot import roll_figure
+
+    roll = recording_to_roll(session())
+    fig, legend = roll_figure(roll, 0.0, 8.0)
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["C4", "C5"]  # notes C#4-B4, axis 59-74
+        box, chart = legend.get_window_extent(), ax.get_window_extent()
+        assert box.y1 <= chart.y0 or box.x0 >= chart.x1, (box, chart)  # below or beside, never over it
+    finally:
+        plt.close(fig)
+    narrow = Roll(tuple(RollNote(Note(b, p, 1.0), "player", False) for b, p in ((0, 63), (1, 66))), (), (), 4, 4.0)
+    fig, _ = roll_figure(narrow, 0.0, 4.0)
+    try:  # no C among 61-69: the axis reaches down to C4, so an octave is named
+        assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["C4"] and fig.axes[0].get_ylim()[0] == 60
+    finally:
+        plt.close(fig)
+    wide = Roll(tuple(RollNote(Note(b, p, 1.0), "player", False) for b, p in ((0, 40), (1, 90))),
+                (), (), 4, 4.0)
+    fig, _ = roll_figure(wide, 0.0, 4.0)
+    try:
+        assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["C3", "C4", "C5", "C6"]
+    finally:
+        plt.close(fig)
+
+
+def test_a_note_two_million_beats_in_is_refused_quickly_with_the_fix(tmp_path, capsys):
+    import time
+
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="player", time=0),
+                            mido.Message("note_on", note=60, velocity=90, time=0),
+                            mido.Message("note_off", note=60, velocity=0, time=480)])
+    for _ in range(4):  # the longest delta a MIDI file holds is 0x0FFFFFFF ticks
+        track.append(mido.MetaMessage("text", text="later", time=240_000_000))
+    track += [mido.Message("note_on", note=64, velocity=90, time=0),
+              mido.Message("note_off", note=64, velocity=0, time=480)]
+    mid.tracks.append(track)
+    path = tmp_path / "long.mid"
+    mid.save(str(path))
+    start = time.monotonic()
+    assert main(["plot", str(path), "-o", str(tmp_path / "long.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "long.mid spans 500,001 bars; a plot draws at most 256 bars: give --bars A-B" in err
+    assert len(err.splitlines()) == 1 and time.monotonic() - start < 10
+    assert main(["plot", str(path), "-o", str(tmp_path / "long.png"), "--bars", "1-100000"]) == 2
+    assert "--bars 1-100000 asks for 100,000 bars" in capsys.readouterr().err
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert main(["plot", str(path), "-o", str(tmp_path / "end.png"), "--bars", "500000-500001"]) == 0
+        assert (tmp_path / "end.png").stat().st_size > 1000

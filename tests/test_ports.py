@@ -282,3 +282,4 @@ def test_a_flood_never_drops_a_release_and_order_is_kept():
     assert [d for _, d in got] == [[0x90, 60, 100], [0x90, 61, 100], [0x90, 62, 100], [0x90, 63, 100],
                                    [0x80, 60, 0], [0xB0, 64, 0]]
     assert [t for t, _ in got] == sorted(t for t, _ in got)
+

@@ -67,7 +67,7 @@ def respond(tmp_path, call, *flags):
 
 def test_answer_follows_the_call_on_its_timeline(tmp_path, capsys):
     call = write_mid(tmp_path / "call.mid", LINE, tempo=100)
-    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7 | Cmaj7 | %", "--seed", "3", "--mode", "off")
+    rc, out = respond(tmp_path, call, "--chords", "Dm7 | G7 | Cmaj7 | %", "--seed", "3", "--outside", "off")
     assert rc == 0
     tempo, tracks, texts = read_out(out)
     assert tempo == pytest.approx(100.0)
@@ -197,3 +197,20 @@ def test_model_responder(tmp_path):
     assert main(["respond", str(call), "-o", str(out), "--responder", "model", "--chords", "Dm7 | G7", "--seed", "1"]) == 0
     partner = read_out(out)[1]["partner"]
     assert partner and min(s for s, _, _ in partner) >= 5.0
+
+
+def test_a_session_file_is_answered_from_its_player_track(tmp_path, capsys):
+    partner = ("partner", 1, [(74, 4.0, 1.0), (77, 5.0, 1.0)])
+    call = write_mid(tmp_path / "session.mid", LINE, extra_tracks=[partner])
+    mid = mido.MidiFile(str(call))
+    for t in mid.tracks:  # name the melody track as `improv jam` does
+        for m in t:
+            if m.type == "track_name" and m.name == "melody":
+                m.name = "player"
+    mid.save(str(call))
+    rc, out = respond(tmp_path, call, "--chords", "Dm7", "--seed", "1")
+    printed = capsys.readouterr().out
+    assert rc == 0 and read_out(out)[1]["player"] == sorted((s, p, d) for p, s, d in LINE)
+    assert f"call: {len(LINE)} notes from track 1 'player' of 3; 2 other tracks left out" in printed
+    rc, out = respond(tmp_path, call, "--chords", "Dm7", "--seed", "1", "--track", "partner")
+    assert rc == 0 and [p for _, p, _ in read_out(out)[1]["player"]] == [74, 77]

@@ -20,6 +20,8 @@ from improv.bench.parts import bench_synth_figures
 from improv.bench.restart import bench_restart
 from improv.bench.timing import bench_timing
 from improv.bench.jamprocess import JamFailed
+from improv.bench.keysound import bench_keysound
+from improv.errors import PortError
 
 TARGET_THRU_BEYOND_PERIOD_MS = 1.0
 TARGET_TIMING_P99_MS = 1.0
@@ -199,6 +201,8 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         out(f"  {r['through']} of {r['sent']} came through; jam exit {r['jam_exit']}; "
             f"notes left sounding {r['left_sounding']}")
 
+    _keysound(results, quick, out)
+
     if quick:
         results["flood"] = {"skipped": "--quick"}
         out("\nflood: skipped (--quick)")
@@ -219,3 +223,25 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
             f"{r['rss_kb_end'] / 1024:.1f} MiB at the end")
         out(f"  alive after: {r['alive_after']}; answered a call after: {r['answered_after']}; "
             f"exit {r['jam_exit']}; notes left sounding {r['left_sounding']}")
+
+
+def _keysound(results: dict[str, Any], quick: bool, out: Callable[[str], None]) -> None:
+    """Key to sound over JACK (improv/bench/keysound.py): median and spread of each run's p50/p99."""
+    notes, runs = (40, 1) if quick else (150, 3)
+    out(f"\nkey to sound: note-on into improv jam -> first sound on its built-in synth's JACK output, "
+        f"{runs} run(s) of {notes} notes (target p99 <= one period + one block + 1 ms)")
+    try:
+        r = results["key_to_sound"] = bench_keysound(notes=notes, runs=runs)
+    except (JamFailed, PortError) as e:
+        results["key_to_sound"] = {"skipped": str(e)}
+        out(f"  skipped: {e}")
+        return
+    out(f"  JACK period {r['period_ms']:.2f} ms, synth block {r['block_ms']:.2f} ms -> target p99 "
+        f"<= {r['target_p99_ms']:.2f} ms; the synth's stream reports {r['runs'][0]['synth_output_latency_ms']} ms")
+    for i, run in enumerate(r["runs"], 1):
+        out(f"  run {i}: {fmt(run['key_to_sound_ms'])}  missed {run['missed']}, partner answers "
+            f"{run['answers_during_run']}, jam thru p99 {run['jam_thru_in_process_p99_ms']} ms")
+    if "p99_median_ms" in r:
+        lo, hi = r["p99_spread_ms"]
+        out(f"  p50 {r['p50_median_ms']:.2f} ms, p99 {r['p99_median_ms']:.2f} ms (median of runs; p99 "
+            f"{lo:.2f}-{hi:.2f} ms)  {verdict(r['meets_target'])}")

@@ -4,6 +4,10 @@ A scripted player (examples/demo_calls.mid) plays its calls into the engine in r
 through the same input queue a MIDI port's callback feeds, stamped on arrival by the same
 clock; the partner answers; the terminal shows what happens; the session is recorded. It
 ends once the scripted calls are answered (under 40 seconds).
+
+The file is played on its own timeline, as `improv respond` reads it: its beat 0 is bar 1
+of the chart, so a call lands on the same chord in both. The file's empty first bar is the
+count-in.
 """
 
 from __future__ import annotations
@@ -14,54 +18,71 @@ from pathlib import Path
 from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
-from improv.commands.jam import add_output_args, jam_settings, play_session, tempo_for
+from improv.commands.embrace_args import add_embrace_args
+from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
 from improv.config import override
 from improv.errors import ConfigError
 
 # written by examples/make_demo_calls.py into examples/ and the package (for installed copies)
 DEMO_CALLS = Path(__file__).resolve().parent.parent / "data" / "demo_calls.mid"
 DEMO_TUNE = "blues-f"
-COUNT_IN_BEATS = 4.0
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
-    p.add_argument("--calls", metavar="FILE.mid", help=f"the scripted player's MIDI file (default {DEMO_CALLS.name})")
+    add_view_arg(p)
+    p.add_argument("--calls", metavar="FILE.mid",
+                   help=f"the scripted player's MIDI file (default {DEMO_CALLS.name}); its beat 0 is bar 1 of the "
+                        "chart, as `improv respond` reads it, and a session file plays its `player` track")
     add_output_args(p)
     add_harmony_args(p)
     add_responder_args(p)
+    add_embrace_args(p, trade=True, explain=False)
 
 
-def load_calls(path: Path) -> list[tuple[float, list[int]]]:
-    """A MIDI file -> (beat, raw message bytes) of its note and controller messages, all
-    tracks merged; times in beats so that the demo plays it at the session's tempo.
+def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[int]]]:
+    """A MIDI file -> (beat, raw message bytes) of its note and controller messages, in
+    file beats (beat 0 = bar 1 of the chart), so that the demo plays it at the session's
+    tempo on the file's own timeline. The tracks are chosen as `improv respond` chooses
+    them (`choose_tracks`): a session file's `player` track, else every track.
 
     Raises:
-        ConfigError: the file is missing or unreadable.
+        ConfigError: the file is missing or unreadable, or holds no notes.
     """
     import mido
 
+    from improv.core.formats.calltrack import choose_tracks
+    from improv.errors import DataError
+
     try:
         mid = mido.MidiFile(path)
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, KeyError, IndexError) as e:
         raise ConfigError(f"cannot read the demo's MIDI file {path}: {e} (run examples/make_demo_calls.py)") from None
-    out, ticks = [], 0
-    for msg in mido.merge_tracks(mid.tracks):
-        ticks += msg.time
-        if not msg.is_meta and msg.type in ("note_on", "note_off", "control_change"):
-            out.append((ticks / mid.ticks_per_beat, msg.bytes()))
+    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    try:
+        choice = choose_tracks(names, track, str(path))
+    except DataError as e:
+        raise ConfigError(str(e)) from None
+    out: list[tuple[float, list[int]]] = []
+    for i in choice.indices:
+        ticks = 0
+        for msg in mid.tracks[i]:
+            ticks += msg.time
+            if not msg.is_meta and msg.type in ("note_on", "note_off", "control_change"):
+                out.append((ticks / mid.ticks_per_beat, msg.bytes()))
+    out.sort(key=lambda e: e[0])  # stable: each track keeps its own order at equal times
     if not out:
-        raise ConfigError(f"the demo's MIDI file {path} holds no notes")
+        raise ConfigError(f"the demo's MIDI file {path} holds no notes in {choice.description}")
     return out
 
 
 class ScriptedPlayer:
     """Plays (beat, bytes) events into the session's input queue at their times, on its own
-    thread, exactly as a port callback would (the queue stamps them on arrival)."""
+    thread, exactly as a port callback would (the queue stamps them on arrival). Beat b is
+    played at the session's beat b: the file's timeline is the chart's."""
 
-    def __init__(self, events: list[tuple[float, list[int]]], offset_beats: float) -> None:
+    def __init__(self, events: list[tuple[float, list[int]]]) -> None:
         self.events = events
-        self.offset = offset_beats
         self.done = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,7 +96,7 @@ class ScriptedPlayer:
             for beat, data in self.events:
                 if self._stop.is_set():
                     return
-                session.clock.sleep_until(session.time_of(beat + self.offset))
+                session.clock.sleep_until(session.time_of(beat))
                 session.inq.push(list(data))
         finally:
             self.done.set()
@@ -100,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
     events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
-    player = ScriptedPlayer(events, COUNT_IN_BEATS)
+    player = ScriptedPlayer(events)
     n_calls = count_calls(events, cfg.phrase.gap_beats)
     print(f"demo: a scripted player plays {n_calls} calls over {chart.title if chart else 'live harmony'}; "
           "the partner answers each one", flush=True)
-    length_s = (events[-1][0] + COUNT_IN_BEATS) * 60.0 / cfg.timing.tempo
+    length_s = events[-1][0] * 60.0 / cfg.timing.tempo
 
     def finished(session: Any) -> bool:
         return player.done.is_set() and session.calls >= n_calls and session.idle

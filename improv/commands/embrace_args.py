@@ -1,6 +1,11 @@
-"""The `--mode / --daring / --explain / --explain-json` flags that `improv respond` and
-`improv jam` share, and turning them (over the config's `[embrace]` section) into
-`EmbraceSettings`. Light at import time.
+"""The `--outside / --daring / --explain / --explain-json` flags that `improv respond`,
+`improv jam` and `improv demo` share, jam's `--mode free|trade`, and turning them (over the
+config's `[embrace]` section) into `EmbraceSettings`. Light at import time.
+
+Each flag asks one question: `--outside embrace|guide|off` what the partner does with the
+player's outside notes, `--mode free|trade` how the jam is played. `--mode` used to answer
+both (`--mode trade --mode guide`); the old spellings still work for this release and say
+on stderr what to write instead.
 """
 
 from __future__ import annotations
@@ -9,56 +14,98 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Sequence, TextIO
 
 from improv.config import Config, override
 from improv.core.theory.chart import Chart
 from improv.core.embrace.strategies import MODES, AnswerPlan, EmbraceSettings
 from improv.errors import ConfigError
 
+PLAY_MODES = ("free", "trade")
+OUTSIDE_HELP = ("what the partner does with your outside notes: embrace (build the answer on them), "
+                "guide (steer back to chord tones), off (nothing special); default from the config: embrace")
 
-def _daring(text: str) -> float:
+
+def daring(text: str) -> float:
+    """`--daring`: a number from 0 to 1 (argparse type)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, found {text!r}") from None
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, found {value}")
     return value
 
 
+_daring = daring  # the name it had before
+
+
+def deprecated(old: str, new: str, stream: TextIO | None = None) -> None:
+    """One line on stderr: an old spelling still works this release, and what to write instead."""
+    print(f"improv: {old} is deprecated and goes in the next release: use {new}", file=stream or sys.stderr)
+
+
+class _ModeAction(argparse.Action):
+    """`--mode`: jam's free|trade; the old outside-note values (embrace, guide, off) are
+    still taken, as `--outside`, with a deprecation note. The last value of each kind wins."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, play: bool = True, **kwargs: Any) -> None:
+        self.play = play
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        value = str(values).strip().lower()
+        if self.play and value in PLAY_MODES:
+            setattr(namespace, self.dest, value)
+        elif value in MODES:
+            deprecated(f"--mode {value}", f"--outside {value}")
+            namespace.outside_old = value
+        else:
+            want = "free or trade (--outside takes embrace, guide or off)" if self.play else \
+                "--outside embrace, guide or off"
+            raise argparse.ArgumentError(self, f"expected {want}, found {values!r}")
+
+
 def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, explain: bool = True) -> None:
-    """Add the embrace-the-mistake flags to a subcommand's parser.
+    """Add the outside-note flags (and, for the jam, `--mode free|trade`) to a parser.
 
     Args:
         parser: the subcommand's parser.
-        trade: `--mode` also takes `trade` (and `free`), and may be given twice, as in
-            `improv jam --mode trade --mode guide`.
+        trade: the command's `--mode` is the jam's free|trade (added with
+            `add_mode_arg`), or it has none (the demo); False: `--mode` is kept as the
+            deprecated spelling of `--outside` (respond).
         explain: add `--explain` and `--explain-json` (offline commands).
     """
     g = parser.add_argument_group("outside notes (embrace the mistake)")
-    help_text = ("embrace: build the answer on your outside notes; guide: steer back to chord tones; "
-                 "off: no special handling (default from the config: embrace)")
-    if trade:
-        g.add_argument("--mode", choices=MODES + ("trade", "free"), action="append",
-                       help=help_text + "; trade: trade bars along the tune's form (see --trade-bars); "
-                                        "free: call and response (default). Give it twice to set both")
-    else:
-        g.add_argument("--mode", choices=MODES, help=help_text)
-    g.add_argument("--daring", type=_daring, metavar="X",
+    g.add_argument("--outside", choices=MODES, help=OUTSIDE_HELP)
+    g.add_argument("--daring", type=daring, metavar="X",
                    help="0..1: how readily outside notes are embraced and how far substitute chords reach (default 0.5)")
+    if not trade:
+        g.add_argument("--mode", action=_ModeAction, play=False, help=argparse.SUPPRESS)  # deprecated: --outside
+    parser.set_defaults(outside_old=None)
     if explain:
         g.add_argument("--explain", action="store_true", help="print what was heard and what the answer does with it")
         g.add_argument("--explain-json", metavar="FILE",
                        help="write the explanation as JSON (one record per handled note)")
 
 
+def add_mode_arg(group: Any) -> None:
+    """Add the jam's `--mode free|trade` to a parser or argument group (it still takes the
+    old `--mode embrace|guide|off`, as `--outside`, saying so)."""
+    group.add_argument("--mode", action=_ModeAction, play=True, metavar="free|trade",
+                       help="free: call and response (default); trade: trade bars along the tune's form "
+                            "(4 unless --trade-bars)")
+
+
+def outside_mode(args: argparse.Namespace) -> str | None:
+    """`--outside`, else the deprecated `--mode embrace|guide|off`, else None (the config's)."""
+    return getattr(args, "outside", None) or getattr(args, "outside_old", None)
+
+
 def embrace_settings_from_args(args: argparse.Namespace, cfg: Config) -> EmbraceSettings:
-    """The config's `[embrace]` section with `--mode` / `--daring` laid over it."""
-    mode = getattr(args, "mode", None)
-    if isinstance(mode, list):  # `--mode trade --mode guide`: the last outside-note mode given
-        mode = next((m for m in reversed(mode) if m in MODES), None)
-    cfg = override(cfg, "embrace", mode=mode, daring=getattr(args, "daring", None))
+    """The config's `[embrace]` section with `--outside` / `--daring` laid over it."""
+    cfg = override(cfg, "embrace", mode=outside_mode(args), daring=getattr(args, "daring", None))
     return cfg.embrace
 
 

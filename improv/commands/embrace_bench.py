@@ -1,6 +1,7 @@
 """`improv embrace-bench [DATA]`: real calls with one outside note, answered in the three
-modes (embrace, guide, off); prints how often the answer picks the note up, how inside
-the answers stay, and how far they move from plain answers (see `improv.bench.embrace`)."""
+outside-note modes (`--outside embrace`, `guide`, `off` in the jam); prints how often the
+answer picks the note up, how inside the answers stay, and how far they move from plain
+answers (see `improv.bench.embrace`)."""
 
 from __future__ import annotations
 

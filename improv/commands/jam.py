@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config, \
     settings_from_args
-from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args
+from improv.commands.embrace_args import add_embrace_args, add_mode_arg, embrace_settings_from_args
 from improv.config import Config, TimingSettings, override
 from improv.errors import PortError
 
@@ -30,8 +30,15 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", type=float, metavar="SECONDS", help="stop by itself after SECONDS")
 
 
+def add_view_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--view", action="store_true",
+                   help="a full-screen stage view readable from a metre away, instead of the status line "
+                        "([display] view; needs pip install 'improv[view]')")
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
+    add_view_arg(p)
     g = p.add_argument_group("MIDI in")
     g.add_argument("--in", dest="input", metavar="PORT", help="MIDI input (index or name substring)")
     g.add_argument("--virtual-in", metavar="NAME",
@@ -45,6 +52,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_responder_args(p)
     add_embrace_args(p, trade=True, explain=False)
     b = p.add_argument_group("band and form")
+    add_mode_arg(b)
     b.add_argument("--trade-bars", type=int, choices=(1, 2, 4, 8), metavar="N",
                    help="trade N bars along the tune's form (1, 2, 4 or 8); --mode trade takes 4")
     b.add_argument("--comp", action="store_true", help="comping chords under the solos (needs a chart)")
@@ -70,14 +78,16 @@ def jam_settings(args: argparse.Namespace) -> Config:
     if get("no_record"):
         cfg = override(cfg, "record", enabled=False)
     cfg = override(cfg, "embrace", **vars(embrace_settings_from_args(args, cfg)))
-    modes = get("mode") or []
-    trade_bars = get("trade_bars") or (4 if "trade" in modes and not cfg.band.trade_bars else None)
-    if "free" in modes and not get("trade_bars"):
+    mode = get("mode")  # "free", "trade" or None (the config's [band] trade_bars)
+    trade_bars = get("trade_bars") or (4 if mode == "trade" and not cfg.band.trade_bars else None)
+    if mode == "free" and not get("trade_bars"):
         trade_bars = 0
     cfg = override(cfg, "band", trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
     for part in ("comp", "bass", "click", "send_clock"):
         if get(part):
             cfg = override(cfg, "band", **{part: True})
+    if get("view"):
+        cfg = override(cfg, "display", view=True)
     return cfg
 
 

@@ -16,10 +16,36 @@ COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20"}
 OUTSIDE = "#e53e3e"
 
 
+MAX_BARS = 256  # the most bars one picture draws (60 inches wide at most: beyond, nothing is legible)
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
     p.add_argument("-o", "--out", metavar="FILE.png", help="the picture to write (default: beside the .mid)")
-    p.add_argument("--bars", metavar="A-B", help="only bars A to B (1-based), e.g. 1-16")
+    p.add_argument("--bars", metavar="A-B", help=f"only bars A to B (1-based), e.g. 1-16; at most {MAX_BARS} bars")
+
+
+def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the file") -> tuple[float, float]:
+    """`--bars A-B` (or the whole file) -> (first, last) beat to draw.
+
+    Raises:
+        ConfigError: a malformed range, or more than MAX_BARS bars (naming the file's length
+            and the flag to give).
+    """
+    if text:
+        try:
+            a, b = (int(x) for x in text.split("-"))
+        except ValueError:
+            raise ConfigError(f"--bars: expected A-B such as 1-16, found {text!r}") from None
+        if not 1 <= a <= b:
+            raise ConfigError(f"--bars: expected 1 <= A <= B, found {text!r}")
+    else:
+        a, b = 1, bars
+    if b - a + 1 > MAX_BARS:
+        what = f"--bars {text} asks for {b - a + 1:,} bars" if text else f"{name} spans {bars:,} bars"
+        raise ConfigError(f"{what}; a plot draws at most {MAX_BARS} bars: give --bars A-B, e.g. "
+                          f"--bars {a}-{a + MAX_BARS - 1}")
+    return (a - 1) * beats_per_bar, b * beats_per_bar
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,13 +55,9 @@ def run(args: argparse.Namespace) -> int:
     rec = load_recording(args.midi)
     out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
     roll = recording_to_roll(rec)
-    first, last = 0.0, roll.length
-    if args.bars:
-        try:
-            a, b = (int(x) for x in args.bars.split("-"))
-        except ValueError:
-            raise ConfigError(f"--bars: expected A-B such as 1-16, found {args.bars!r}") from None
-        first, last = (a - 1) * roll.beats_per_bar, b * roll.beats_per_bar
+    first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name)
+    if not args.bars:
+        last = min(last, max(roll.length, roll.beats_per_bar))
     draw_roll(roll, out, first, last, title=Path(args.midi).name)
     outside = sum(1 for n in roll.notes if n.outside)
     print(f"wrote {out} ({len(roll.notes)} notes, {outside} outside the chord)")
@@ -43,7 +65,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Path:
-    """Draw `roll` between beats `first` and `last` into a PNG."""
+    """Draw `roll` between beats `first` and `last` into a PNG (see `roll_figure`)."""
+    fig, legend = roll_figure(roll, first, last, title)
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(out, dpi=100, bbox_extra_artists=[legend], bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return out
+
+
+def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN201 - (Figure, Legend)
+    """A matplotlib figure of `roll` between beats `first` and `last`: every C named on the
+    pitch axis with its octave (C4 = middle C), the legend below the chart, clear of the
+    chord symbols. Returns (figure, legend)."""
     try:
         import matplotlib
 
@@ -52,21 +88,22 @@ def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Pa
         from matplotlib.patches import Patch, Rectangle
     except ImportError:
         raise ConfigError("improv plot needs matplotlib: pip install 'improv[plot]' (or pip install matplotlib)") from None
+    from improv.core.formats.pianoroll import pitch_ticks
     from improv.core.theory.notes import pitch_name
 
     notes = [n for n in roll.notes if n.note.end > first and n.note.start < last]
     pitches = [n.note.pitch for n in notes] or [60]
     lo, hi = min(pitches) - 2, max(pitches) + 3
+    lo -= lo % 12 if not any(p % 12 == 0 for p in range(lo, hi + 1)) else 0  # down to a C, so one is named
     bars = max(1.0, (last - first) / roll.beats_per_bar)
-    fig, ax = plt.subplots(figsize=(min(60.0, 4.0 + bars * 0.9), min(12.0, 2.5 + (hi - lo) * 0.12)))
+    fig, ax = plt.subplots(figsize=(min(60.0, 4.0 + bars * 0.9), min(12.0, 3.0 + (hi - lo) * 0.12)))
     for n in notes:
         ax.add_patch(Rectangle((n.note.start, n.note.pitch - 0.4), n.note.duration, 0.8,
                                facecolor=COLOURS[n.part], alpha=0.35 + 0.6 * n.note.velocity / 127,
                                edgecolor=OUTSIDE if n.outside else "none", linewidth=1.6 if n.outside else 0))
-    for b in roll.bar_lines:
-        if first <= b <= last:
-            ax.axvline(b, color="#999999", linewidth=0.6, zorder=0)
-            ax.text(b + 0.05, lo + 0.2, str(int(b // roll.beats_per_bar) + 1), fontsize=7, color="#777777")
+    for b in roll.bar_lines(first, last):
+        ax.axvline(b, color="#999999", linewidth=0.6, zorder=0)
+        ax.text(b + 0.05, lo + 0.2, str(int(b // roll.beats_per_bar) + 1), fontsize=7, color="#777777")
     for beat, sym in roll.chords:
         if first <= beat < last:
             ax.text(beat + 0.05, hi + 0.3, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)
@@ -75,15 +112,17 @@ def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Pa
             ax.text(beat + 0.05, hi + 1.6, f"[{name}]", fontsize=9, color="#444444", va="bottom", clip_on=True)
     ax.set_xlim(first, last)
     ax.set_ylim(lo, hi + 2.8)
-    ticks = [p for p in range(lo, hi + 1) if p % 12 in (0, 7)]
-    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
+    cs = pitch_ticks(lo, hi)
+    ax.set_yticks(cs, [pitch_name(p) for p in cs])
+    ax.set_yticks(range(lo, hi + 1), minor=True)
+    for p in cs:
+        ax.axhline(p, color="#dddddd", linewidth=0.5, zorder=0)
     ax.set_xlabel("beats")
-    ax.legend(handles=[Patch(color=COLOURS["player"], label="player"), Patch(color=COLOURS["partner"], label="partner"),
-                       Patch(facecolor="white", edgecolor=OUTSIDE, label="outside the chord")],
-              loc="upper right", fontsize=8, ncols=3)
+    legend = ax.legend(handles=[Patch(color=COLOURS["player"], label="player"),
+                                Patch(color=COLOURS["partner"], label="partner"),
+                                Patch(facecolor="white", edgecolor=OUTSIDE, label="outside the chord")],
+                       loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=3, frameon=False)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig, legend

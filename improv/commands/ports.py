@@ -1,4 +1,5 @@
-"""`improv ports`: the MIDI inputs and outputs, and the audio output devices."""
+"""`improv ports`: the MIDI backend in use, the MIDI inputs and outputs, and the audio
+output devices; one line for each system that is missing."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.live.ports import api_name, is_hardware, list_ports
 
-    api = api_name(args.midi_api or "")
-    found = list_ports(api)
-    print(f"MIDI API: {api or 'platform default'}")
+    found = list_ports(api_name(args.midi_api or ""))
+    print(f"MIDI API: {found['system']}")
     for title, key in (("MIDI inputs (--in)", "inputs"), ("MIDI outputs (--out)", "outputs")):
         print(f"{title}:")
         for i, name in enumerate(found[key]):
-            hw = "  (hardware)" if key == "inputs" and is_hardware(name, api) else ""
+            hw = "  (hardware)" if key == "inputs" and is_hardware(name, found["api"]) else ""
             print(f"  {i}: {name}{hw}")
         if not found[key]:
             print("  none")

@@ -27,9 +27,11 @@ DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("call", metavar="CALL.mid", help="the call: a MIDI file (all its notes, or --track)")
+    p.add_argument("call", metavar="CALL.mid", help="the call: a MIDI file (its `player` track, else all its notes; or --track)")
     p.add_argument("-o", "--output", required=True, metavar="ANSWER.mid", help="where to write call + answer")
-    p.add_argument("--track", metavar="N|NAME", help="read the call from this track only (index from 0, or name)")
+    p.add_argument("--track", metavar="N|NAME",
+                   help="read the call from this track only (index from 0, or name); default: the `player` "
+                        "track of a session file, else every track")
     p.add_argument("--answer-on", choices=("beat", "bar"), help="start the answer on the next beat or bar (default beat)")
     add_harmony_args(p)
     add_responder_args(p)
@@ -41,9 +43,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 class _CallFile:
-    """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre."""
+    """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre, and
+    which tracks the notes came from."""
 
-    def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int):
+    def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
+                 tracks: str = "") -> None:
+        self.tracks = tracks
         self.notes = notes
         self.tempos = tempos
         self.beats_per_bar = beats_per_bar
@@ -58,6 +63,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     """
     import mido
 
+    from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midifile import messages_to_notes
 
     try:
@@ -69,15 +75,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     if mid.type == 2:
         raise DataError(f"{path} is a type-2 MIDI file (independent patterns); save it as type 0 or 1")
     names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
-    chosen = list(range(len(mid.tracks)))
-    if track is not None:
-        if track.isdigit() and int(track) < len(mid.tracks):
-            chosen = [int(track)]
-        elif track in names:
-            chosen = [names.index(track)]
-        else:
-            listing = ", ".join(f"{i}:{n or '(unnamed)'}" for i, n in enumerate(names))
-            raise DataError(f"{path} has no track {track!r}; its tracks are {listing}")
+    choice = choose_tracks(names, track, str(path))
+    chosen = set(choice.indices)
     ppq = mid.ticks_per_beat
     tempos: list[tuple[float, float]] = []
     bpb: int | None = None
@@ -101,7 +100,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
         notes.extend(messages_to_notes(items))
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
-    return _CallFile(notes, tempos, bpb, drums)
+    return _CallFile(notes, tempos, bpb, drums, choice.description)
 
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
@@ -193,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     found = _read_call(src, args.track)
     if not found.notes:
         why = f" (only drum notes on channel 10: {found.drums})" if found.drums else ""
-        raise DataError(f"{src} has no notes to answer{why}; give a MIDI file with a melodic phrase")
+        raise DataError(f"{src} has no notes to answer in {found.tracks}{why}; give a MIDI file with a melodic phrase")
     bpb = found.beats_per_bar or cfg.timing.beats_per_bar
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
@@ -239,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
-    print(f"call: {len(found.notes)} notes, beats {first:g}-{ended:g}{cut}{drums}")
+    print(f"call: {len(found.notes)} notes from {found.tracks}, beats {first:g}-{ended:g}{cut}{drums}")
     print(f"answer ({cfg.responder.name}, seed {seed}): {len(answer)} notes from beat {start:g} "
           f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats")
     print(f"wrote {out}: tracks player + partner, {tempos[0][1]:g} bpm")

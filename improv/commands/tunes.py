@@ -17,23 +17,38 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "import_wjazzd", None):
         return _import_wjazzd(args)
-    names = [args.name] if args.name else shipped_tunes()
-    for name in names:
-        from improv.commands.common import find_tune
+    from improv.commands.common import find_tune
 
-        chart = load_tune(find_tune(name))
-        form = " ".join(s for _, s in chart.sections)
-        tempo = f"{chart.tempo:g} bpm" if chart.tempo else ""
-        print(f"{name:<16} {chart.title:<28} {chart.bars:>3} bars  {form:<10} {tempo}")
-        if args.name:
-            for first, sec in chart.sections:
-                print(f"  [{sec}] bar {first + 1}")
-            text = chart.to_text().split(" | ")
-            for i in range(0, len(text), 4):
-                print("   | " + " | ".join(f"{c:<12}" for c in text[i:i + 4]) + " |")
+    names = [args.name] if args.name else shipped_tunes()
     if not names:
         print(f"no tunes in {TUNES_DIR}")
+        return 0
+    charts = [(name, load_tune(find_tune(name))) for name in names]
+    rows = [(name, chart.title, f"{chart.bars}", " ".join(s for _, s in chart.sections),
+             f"{chart.tempo:g} bpm" if chart.tempo else "") for name, chart in charts]
+    for line in table(("tune", "title", "bars", "form", "tempo"), rows, right=(2, 4)):
+        print(line)
+    if args.name:
+        chart = charts[0][1]
+        for first, sec in chart.sections:
+            print(f"  [{sec}] bar {first + 1}")
+        text = chart.to_text().split(" | ")
+        width = max(len(c) for c in text)
+        for i in range(0, len(text), 4):
+            print("   | " + " | ".join(f"{c:<{width}}" for c in text[i:i + 4]) + " |")
     return 0
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[str]:
+    """Rows of text as aligned columns, two spaces apart, under a header; each column as
+    wide as its longest cell (nothing is cut); columns in `right` are right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(f"{c:>{w}}" if i in right else f"{c:<{w}}"
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(header)] + [line(r) for r in rows]
 
 
 def _import_wjazzd(args: argparse.Namespace) -> int:

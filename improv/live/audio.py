@@ -10,13 +10,19 @@ timing jitter is not added on top of the block size.
 The callback (PortAudio's thread) follows sounddevice's contract: it writes into
 preallocated buffers, takes no locks, touches no files, fills `outdata[:]` and outputs
 silence if anything goes wrong; it counts underruns from the status flags.
+
+The stream asks for low latency by default (`[synth] latency`): PortAudio's own default is
+the device's *high* latency, tens of milliseconds on plain ALSA, CoreAudio or Windows, on
+every key played through the synth. The latency the device gave is said when it opens.
 """
 
 from __future__ import annotations
 
 import collections
+import math
+import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import mido
 import numpy as np
@@ -24,6 +30,7 @@ import numpy as np
 from improv.config import Config
 from improv.core.audio.synth import MAX_BLOCK, PAN, SynthState, apply_message, render, soft_clip
 from improv.errors import ConfigError, PortError
+from improv.live.quiet import quiet_stderr
 
 
 class SynthEngine:
@@ -120,6 +127,7 @@ class SynthSink:
     Args:
         cfg: the session config: `[synth]` settings and `midi.partner_channel`.
         soundfont: a .sf2 path overriding `cfg.synth.soundfont`.
+        say: where the line saying what the device gave (latency, block) goes; default stderr.
 
     Raises:
         PortError: no audio device (or no PortAudio): one line; the engine then goes on
@@ -127,7 +135,8 @@ class SynthSink:
         ConfigError: a SoundFont that cannot be used (missing extra or file).
     """
 
-    def __init__(self, cfg: Config, soundfont: str | None = None) -> None:
+    def __init__(self, cfg: Config, soundfont: str | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         audio_settings_check(cfg)
         s = cfg.synth
         self.partner_channel = cfg.midi.partner_channel
@@ -142,7 +151,8 @@ class SynthSink:
 
             sf = load_soundfont(sf_path, s.sample_rate)
         try:
-            import sounddevice as sd
+            with quiet_stderr():  # PortAudio's start probes every host API, and ALSA and JACK complain
+                import sounddevice as sd
         except (ImportError, OSError) as e:
             raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
                             "or play through a MIDI port with --out") from None
@@ -158,16 +168,24 @@ class SynthSink:
         self.underruns = 0
         self._closed = False
         try:
-            self._stream = sd.OutputStream(samplerate=s.sample_rate, blocksize=s.block_size, device=device,
-                                           channels=channels, dtype="float32", callback=self._callback)
-            self._stream.start()
+            with quiet_stderr():
+                self._stream = sd.OutputStream(samplerate=s.sample_rate, blocksize=s.block_size, device=device,
+                                               channels=channels, dtype="float32", latency=s.latency,
+                                               callback=self._callback)
+                self._stream.start()
         except Exception as e:
             raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); "
                             "pick another with synth.device or play through a MIDI port with --out") from None
         self.device_name = str(info["name"])
         self.name = f"built-in synth on {self.device_name}"
         self.failed = ""
-        self.latency = float(self._stream.latency)
+        self.latency = float(self._stream.latency)  # seconds, as the device reports it
+        try:
+            self.host_api = str(sd.query_hostapis(int(info["hostapi"]))["name"])
+        except Exception:  # noqa: BLE001 - only for the line below
+            self.host_api = "?"
+        (say or _stderr_line)(latency_line(self.device_name, self.host_api, self.latency, s.block_size,
+                                           s.sample_rate, s.latency))
 
     def alive(self) -> bool:
         """False once the audio stream has stopped by itself (the device or server went away)."""
@@ -249,9 +267,26 @@ def find_output_device(sd: Any, wanted: str) -> int | None:
     raise PortError(f"no audio output matches synth.device={wanted!r}; outputs are {listing}")
 
 
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def latency_line(device: str, host_api: str, latency_s: float, block: int, rate: int, asked: str | float) -> str:
+    """What the synth's stream got, in one line: device, output latency and block (ms)."""
+    want = f"{asked} latency" if isinstance(asked, str) else f"{1000.0 * asked:g} ms"
+    return (f"synth: {device} ({host_api}), output latency {1000.0 * latency_s:.1f} ms (asked for {want}), "
+            f"blocks of {block} frames = {1000.0 * block / rate:.2f} ms at {rate} Hz")
+
+
 def audio_settings_check(cfg: Config) -> None:
     """Reject impossible [synth] values before opening a device."""
     s = cfg.synth
+    if isinstance(s.latency, str):
+        if s.latency not in ("low", "high"):
+            raise ConfigError(f'synth.latency: expected "low", "high" or seconds (e.g. 0.005), found {s.latency!r}')
+    elif not (math.isfinite(s.latency) and 0.0 < s.latency <= 1.0):
+        raise ConfigError(f'synth.latency: expected seconds from 0 to 1 (e.g. 0.005), or "low" or "high", '
+                          f"found {s.latency}")
     if not 8000 <= s.sample_rate <= 192000:
         raise ConfigError(f"synth.sample_rate: expected 8000-192000 Hz, found {s.sample_rate}")
     if not 16 <= s.block_size <= MAX_BLOCK:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import queue
 import re
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,11 +25,6 @@ if TYPE_CHECKING:
 ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
 CONTINUOUS = ("daring", "temperature", "answer_length")
 _BINDING = re.compile(r"^(cc|note)\s+(\d{1,3})$")
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
@@ -148,33 +142,53 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str
 
 
 def write_binding(path: str | Path, action: str, binding: str) -> None:
-    """Set `[controls] action = binding` in a TOML file, keeping everything else in it
-    (another action bound to the same control is unbound).
+    """Set `[controls] action = binding` in a TOML file, editing it in place: comments,
+    layout, other tables and keys stay as they were (tomlkit round-trips the file). Another
+    action bound to the same control is unbound (set to ""). A missing file is created.
+    The file is replaced atomically, so a failure leaves the old one whole.
 
     Raises:
-        ConfigError: an unknown action, or the file is not TOML.
+        ConfigError: an unknown action, a bad binding, the file is not TOML, its
+            `controls` is not a table, or it cannot be written.
     """
+    import os
+    import tempfile
+
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     if action not in ACTIONS:
         raise ConfigError(f"unknown action {action!r}: choose one of {', '.join(ACTIONS)}")
     parse_binding(binding)
     path = Path(path)
-    data: dict = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path} is not valid TOML: {e}") from None
-    controls = {k: v for k, v in data.get("controls", {}).items() if v != binding}
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}; fix it or give another --file") from None
+    if "controls" not in doc:
+        if text and not text.endswith("\n\n"):
+            doc.add(tomlkit.nl())
+        doc["controls"] = tomlkit.table()
+    controls = doc["controls"]
+    if not isinstance(controls, dict):
+        raise ConfigError(f"{path}: controls is {type(controls).__name__}, expected a table ([controls])")
+    for key, value in list(controls.items()):
+        if key != action and isinstance(value, str) and value.strip().lower() == binding:
+            controls[key] = ""
     controls[action] = binding
-    data["controls"] = controls
-    from improv.config import _toml_value
-
-    lines = []
-    tables = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            body = "".join(f"{k} = {_toml_value(v)}\n" for k, v in value.items() if not isinstance(v, dict))
-            tables.append(f"[{key}]\n{body}")
-        else:
-            lines.append(f"{key} = {_toml_value(value)}\n")
-    path.write_text("".join(lines) + ("\n" if lines else "") + "\n".join(tables), encoding="utf-8")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(tomlkit.dumps(doc))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}; give --file a path in a writable folder") from None

@@ -1,5 +1,6 @@
-"""MIDI ports through python-rtmidi: choosing the backend, finding ports, the input hand-off
-and the output sink that never leaves a note hanging.
+"""MIDI ports through python-rtmidi: finding ports, the input hand-off and the output sink
+that never leaves a note hanging, and what `improv ports` lists. The backend they open on
+is chosen, and named, in improv/live/midiapi.py.
 
 The input callback runs on rtmidi's own thread: it only stamps the message with the
 session clock and puts it in a bounded queue (counting what does not fit). Parsing,
@@ -8,7 +9,6 @@ passthrough and everything else happen on the conductor thread.
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import threading
@@ -19,60 +19,16 @@ from typing import Any, Callable
 
 import mido
 
-from improv.errors import ConfigError, PortError
+from improv.errors import PortError
 from improv.live.clock import Clock
+from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exported for its callers
+    API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, open_client,
+    say_fallback, try_open, unavailable_reason)
+from improv.live.quiet import quiet_stderr
 
-ENV_API = "IMPROV_MIDI_API"
-CLIENT_NAME = "improv"
-API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
-             "winmm": "API_WINDOWS_MM"}
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
 BURST = 32  # messages sent back to back before a 1 ms pause (JACK's per-period room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
-
-
-def api_name(requested: str = "") -> str:
-    """The MIDI backend to use: the flag, else $IMPROV_MIDI_API, else "" (platform default).
-
-    Raises:
-        ConfigError: for a name that is not alsa, jack, coremidi or winmm.
-    """
-    name = (requested or os.environ.get(ENV_API, "")).strip().lower()
-    if name and name not in API_ATTRS:
-        where = "--midi-api" if requested else f"${ENV_API}"
-        raise ConfigError(f"{where}: expected one of {', '.join(API_ATTRS)}, found {name!r}")
-    return name
-
-
-def _rtmidi_api(name: str) -> int:
-    import rtmidi
-
-    if not name:
-        return rtmidi.API_UNSPECIFIED
-    api = getattr(rtmidi, API_ATTRS[name])
-    if api not in rtmidi.get_compiled_api():
-        have = [k for k, v in API_ATTRS.items() if getattr(rtmidi, v) in rtmidi.get_compiled_api()]
-        raise PortError(f"MIDI API {name!r} is not in this python-rtmidi build; available: {', '.join(have)}")
-    return api
-
-
-def _open_client(kind: str, api: str) -> Any:
-    """A rtmidi MidiIn or MidiOut on backend `api`."""
-    import rtmidi
-
-    cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
-    try:
-        return cls(_rtmidi_api(api), CLIENT_NAME)
-    except rtmidi.RtMidiError as e:
-        first = e
-    if not api:  # the platform default failed (e.g. no ALSA sequencer): try the other backends
-        for other in rtmidi.get_compiled_api():
-            try:
-                return cls(other, CLIENT_NAME)
-            except rtmidi.RtMidiError:
-                continue
-    hint = " (is a JACK server running? see `jack_lsp`)" if api == "jack" else ""
-    raise PortError(f"cannot open MIDI {kind}put on {api or 'the default'} API: {first}{hint}") from None
 
 
 def find_port(names: list[str], spec: str, kind: str) -> int:
@@ -220,15 +176,19 @@ class MidiInput:
 
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
-               default_virtual: str = "improv in") -> MidiInput:
+               default_virtual: str = "improv in", say: Callable[[str], None] | None = None) -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
     the first hardware input, else a virtual port named `default_virtual`.
+
+    A fallback (another backend than the platform's, or a virtual port because no hardware
+    input was found) is said in one line on `say` (default: stderr).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
     """
     api = api_name(api)
-    midi_in = _open_client("in", api)
+    midi_in, system = open_client("in", api)
+    say_fallback(system, say)
     try:
         names = midi_in.get_ports()
         if port:
@@ -237,18 +197,21 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
             return MidiInput(inq, midi_in, names[i], virtual=False)
         if not virtual:
             for i, n in enumerate(names):
-                if is_hardware(n, api):
+                if is_hardware(n, system.api):
                     midi_in.open_port(i, f"{CLIENT_NAME} in")
                     return MidiInput(inq, midi_in, n, virtual=False)
         name = virtual or default_virtual
         midi_in.open_virtual_port(name)
+        if not virtual:
+            (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
+                                  f"{name!r} (connect your keyboard to it, or give --in PORT)")
         return MidiInput(inq, midi_in, name, virtual=True)
     except PortError:
         midi_in.delete()
         raise
     except Exception as e:  # noqa: BLE001 - rtmidi errors become one line
         midi_in.delete()
-        raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r}: {e}") from None
+        raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r} on {system.label}: {e}") from None
 
 
 class MidiOutSink:
@@ -333,14 +296,17 @@ class MidiOutSink:
             self._out.delete()
 
 
-def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink:
-    """Open `port` (index or name substring), or create the virtual output `virtual`.
+def open_output(api: str = "", port: str = "", virtual: str = "",
+                say: Callable[[str], None] | None = None) -> MidiOutSink:
+    """Open `port` (index or name substring), or create the virtual output `virtual`. A
+    fallback to another backend than the platform's is said on `say` (default: stderr).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
     """
     api = api_name(api)
-    midi_out = _open_client("out", api)
+    midi_out, system = open_client("out", api)
+    say_fallback(system, say)
     try:
         if port:
             names = midi_out.get_ports()
@@ -354,33 +320,65 @@ def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
-        raise PortError(f"cannot open MIDI output {port or virtual!r}: {e}") from None
+        raise PortError(f"cannot open MIDI output {port or virtual!r} on {system.label}: {e}") from None
 
 
-def list_ports(api: str = "") -> dict[str, list[str]]:
-    """{"inputs": [...], "outputs": [...], "audio": [...], "problems": [...]} for `improv ports`.
+def list_ports(api: str = "") -> dict[str, Any]:
+    """What `improv ports` shows.
 
-    Audio output devices come from sounddevice, imported here so that its absence (or a
-    missing PortAudio library) only adds a line to "problems".
+    Returns:
+        {"api": the MIDI backend in use ("" = none could be opened), "system": how it was
+        chosen (`MidiSystem.describe`, or "none"), "inputs": [...], "outputs": [...],
+        "audio": [...], "problems": [...]}: one line per missing system in "problems".
+
+    Audio output devices come from sounddevice, imported here (quietly: PortAudio's start
+    probes every host API) so that its absence only adds a line to "problems".
     """
-    out: dict[str, list[str]] = {"inputs": [], "outputs": [], "audio": [], "problems": []}
+    out: dict[str, Any] = {"api": "", "system": "none", "inputs": [], "outputs": [], "audio": [], "problems": []}
     api = api_name(api)
     for kind, key in (("in", "inputs"), ("out", "outputs")):
-        try:
-            client = _open_client(kind, api)
-            out[key] = list(client.get_ports())
-            client.delete()
-        except PortError as e:
-            out["problems"].append(str(e))
-    try:
-        import sounddevice as sd
-
-        default_out = sd.default.device[1] if isinstance(sd.default.device, (tuple, list)) else -1
-        for i, dev in enumerate(sd.query_devices()):
-            if dev["max_output_channels"] > 0:
-                mark = " (default)" if i == default_out else ""
-                out["audio"].append(f"{dev['name']} [{dev['max_output_channels']} ch, "
-                                    f"{dev['default_samplerate']:g} Hz]{mark}")
-    except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
-        out["problems"].append(f"audio devices unavailable: {e}")
+        client, system, problems = try_open(kind, api)
+        if client is not None and system is not None:
+            try:
+                out[key] = list(client.get_ports())
+            finally:
+                client.delete()
+            out["api"], out["system"] = system.api, system.describe()
+        elif not problems:
+            problems = ["python-rtmidi has no MIDI backend"]
+        elif api:
+            out["system"] = f"{API_LABELS[api]} (asked for), unavailable"
+        if client is None or api:  # a fallback's reasons are in "system" already
+            out["problems"] += [p for p in problems if p not in out["problems"]]
+    out["audio"], problem = audio_outputs()
+    if problem:
+        out["problems"].append(problem)
     return out
+
+
+def audio_outputs() -> tuple[list[str], str]:
+    """PortAudio's output devices, one line each ("name [host API, channels, rate]"), and a
+    line saying why there are none ("" when there are some)."""
+    try:
+        with quiet_stderr():
+            import sounddevice as sd
+
+            hostapis = [str(h["name"]) for h in sd.query_hostapis()]
+            devices = list(sd.query_devices())
+            default = sd.default.device
+    except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
+        return [], f"no audio output: PortAudio is not available ({e}); install libportaudio2 or play through --out"
+    default_out = default[1] if isinstance(default, (tuple, list)) else -1
+    lines = []
+    for i, dev in enumerate(devices):
+        if dev["max_output_channels"] > 0:
+            host = hostapis[dev["hostapi"]] if 0 <= dev["hostapi"] < len(hostapis) else "?"
+            mark = " (default)" if i == default_out else ""
+            lines.append(f"{dev['name']} [{host}, {dev['max_output_channels']} ch, "
+                         f"{dev['default_samplerate']:g} Hz]{mark}")
+    if lines:
+        return lines, ""
+    tried = ", ".join(hostapis) or "none"
+    jack = "" if any("JACK" in h for h in hostapis) else "; no JACK server running"
+    return [], (f"no audio output device (PortAudio's host APIs here: {tried}{jack}): connect a sound card or "
+                "start JACK for the built-in synth, or play through a MIDI port with --out")

@@ -3,7 +3,9 @@ plain log lines otherwise (so logs and CI output stay readable).
 
     120 bpm  5:3  answering  F7  call 2 bars  timing 0.05/0.31 ms  dropped 0
 
-Runs on the conductor thread; `log` may be called from any thread.
+Runs on the conductor thread; `log` may be called from any thread. The `Snapshot` is also
+what the full-screen stage view draws (improv/live/view.py, `improv jam --view`): the
+fields after `mode` are for it, all optional, and the status line ignores them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,28 @@ class Snapshot:
         timed: how many partner notes the timing figures cover.
         dropped: input messages dropped or unreadable, plus partner notes dropped late.
         mode: what the partner does with outside notes, e.g. "embrace 0.5" ("" = not shown).
+
+        For the stage view (each may stay at its default: the view leaves it out):
+        tempo_heard: the tempo heard in the player's playing, bpm (0 = not following the
+            player: `tempo` is the only tempo).
+        tempo_sure: how sure that tempo is, 0..1 (-1 = not estimated).
+        chorus: the chorus of the chart now, from 1 (0 = no chart).
+        section: the form section now, e.g. "A2" ("" = none).
+        form_bar: the bar within the chorus, from 1 (0 = no chart).
+        form_bars: bars in one chorus (0 = no chart).
+        chord_next: the next different chord ("" = none, or no chart).
+        next_in_beats: beats until `chord_next` starts.
+        turn: whose turn it is: "you", "partner" or "count-in" (trading); "" = free play,
+            where `state` says who plays.
+        turn_beats_left: beats left in this turn (trading; 0 = not shown).
+        heard: the last outside note the partner heard, e.g. "bar 15: E over F7 (outside,
+            long, beat 1, accented)" ("" = none yet); see `explanation_fields`.
+        did: what the partner did with it, e.g. "reharmonise as F#7 (tritone substitute
+            into F7) -> answer opens on E".
+        controls: the live controls' values, in order, short names, e.g. (("outside",
+            "embrace"), ("daring", "0.50"), ("comp", "on")); see `control_values`.
+        errors: recent problems worth a musician's eye, newest last (a port gone, late
+            notes, a band part failing); the view shows the last few in red.
     """
 
     tempo: float
@@ -42,6 +66,42 @@ class Snapshot:
     timed: int
     dropped: int
     mode: str = ""
+    tempo_heard: float = 0.0
+    tempo_sure: float = -1.0
+    chorus: int = 0
+    section: str = ""
+    form_bar: int = 0
+    form_bars: int = 0
+    chord_next: str = ""
+    next_in_beats: float = 0.0
+    turn: str = ""
+    turn_beats_left: float = 0.0
+    heard: str = ""
+    did: str = ""
+    controls: tuple[tuple[str, str], ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+def explanation_fields(line: str) -> tuple[str, str]:
+    """An embrace explanation line (`improv.core.embrace.explain.explain`) -> (heard, did)
+    for a Snapshot: "bar 15: heard E over F7 (...) -> reharmonise as F#7 (...) -> answer
+    opens on E" gives ("bar 15: E over F7 (...)", "reharmonise as F#7 (...) -> answer opens
+    on E"). A line without " -> " is all `heard`."""
+    heard, _, did = line.partition(" -> ")
+    return heard.replace(": heard ", ": ", 1).strip(), did.strip()
+
+
+def control_values(cfg: Any, comp: bool | None = None, bass: bool | None = None) -> tuple[tuple[str, str], ...]:
+    """The live controls' values for a Snapshot, from the session's current config (and
+    the band's comp/bass switches when a band plays): outside-note mode, daring,
+    temperature, answer length, comp, bass."""
+    e, r, ph = cfg.embrace, cfg.responder, cfg.phrase
+    out = [("outside", e.mode), ("daring", f"{e.daring:.2f}"), ("temp", f"{r.temperature:.2f}"),
+           ("answer", f"{ph.answer_bars} bar{'s' if ph.answer_bars != 1 else ''}" if ph.answer_bars else "as call")]
+    for name, on in (("comp", comp), ("bass", bass)):
+        if on is not None:
+            out.append((name, "on" if on else "off"))
+    return tuple(out)
 
 
 def render(s: Snapshot) -> str:

@@ -1,5 +1,6 @@
 """What a piano-roll picture of a session shows, computed without any plotting library:
-each part's notes in beats, the chord sounding at each note, outside notes, bar lines."""
+each part's notes in beats, the chord sounding at each note, outside notes, bar lines, and
+the pitches the pitch axis names."""
 
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ class Roll:
         notes: both parts' notes.
         chords: (beat, symbol) at each chord marker.
         sections: (beat, name) at each section marker.
-        bar_lines: beats of the bar lines from 0 to the end.
         beats_per_bar: metre.
         length: beats covered.
     """
@@ -38,9 +38,27 @@ class Roll:
     notes: tuple[RollNote, ...]
     chords: tuple[tuple[float, str], ...]
     sections: tuple[tuple[float, str], ...]
-    bar_lines: tuple[float, ...]
     beats_per_bar: int
     length: float
+
+    @property
+    def bars(self) -> int:
+        """Bars covered (the last one may be partial)."""
+        return int(self.length // self.beats_per_bar) + 1
+
+    def bar_lines(self, first: float, last: float) -> list[float]:
+        """Beats of the bar lines from `first` to `last` (beats), both included: computed for
+        the window only, so a file with a note millions of beats in costs nothing here."""
+        bpb = self.beats_per_bar
+        start = max(0, int(-(-first // bpb)))  # the first bar line at or after `first`
+        stop = int(min(last, self.bars * bpb) // bpb)
+        return [float(b * bpb) for b in range(start, stop + 1)]
+
+
+def pitch_ticks(lo: int, hi: int) -> list[int]:
+    """The pitches the pitch axis labels between MIDI notes `lo` and `hi`: every C (C4 =
+    60), so each octave is named."""
+    return [p for p in range(lo, hi + 1) if p % 12 == 0]
 
 
 def _beat(rec: Recording, t: float) -> float:
@@ -70,6 +88,4 @@ def recording_to_roll(rec: Recording) -> Roll:
             notes.append(RollNote(n, part, outside))
     sections = tuple((_beat(rec, m.t), m.text) for m in rec.markers if m.kind == "section")
     length = max([_beat(rec, rec.duration)] + [n.note.end for n in notes])
-    bpb = rec.beats_per_bar
-    bars = int(length // bpb) + 1
-    return Roll(tuple(notes), tuple(chords), sections, tuple(float(b * bpb) for b in range(bars + 1)), bpb, length)
+    return Roll(tuple(notes), tuple(chords), sections, rec.beats_per_bar, length)

@@ -125,21 +125,24 @@ def _bars_text(bars: tuple[tuple[str, ...], ...]) -> str:
     return " | ".join(" ".join(b) for b in bars)
 
 
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def tune_to_toml(tune: dict, solo: str = "the database") -> str:
-    """A tune dict as a tune file (TOML) with the ODbL credit; `tomllib` reads it back equal."""
-    out = [CREDIT.format(solo=solo)]
+    """A tune dict as a tune file (TOML) with the ODbL credit; `tomllib` reads it back equal.
+    Written with tomlkit, so that any title or solo name is quoted and escaped correctly."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    for line in CREDIT.format(solo=" ".join(solo.split())).splitlines():  # a name with a newline stays one comment
+        doc.add(tomlkit.comment(line.removeprefix("# ")))
     for key in ("title", "tempo", "key", "style", "source", "beats_per_bar"):
         if key in tune:
-            v = tune[key]
-            out.append(f"{key} = {_q(v) if isinstance(v, str) else v}\n")
-    out.append("form = [" + ", ".join(_q(n) for n in tune["form"]) + "]\n\n[sections]\n")
+            doc[key] = tune[key]
+    doc["form"] = list(tune["form"])
+    doc.add(tomlkit.nl())
+    sections = tomlkit.table()
     for name, bars in tune["sections"].items():
-        out.append(f"{_q(name)} = {_q(bars)}\n")
-    return "".join(out)
+        sections[name] = bars
+    doc["sections"] = sections
+    return tomlkit.dumps(doc)
 
 
 def slug(title: str) -> str:

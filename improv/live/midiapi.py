@@ -1,0 +1,173 @@
+"""Choosing the MIDI backend (ALSA, JACK, CoreMIDI, Windows MM) and opening rtmidi clients on
+it, saying which one is in use and, in one line each, why others were not.
+
+With none asked for (`--midi-api`, $IMPROV_MIDI_API), the first of rtmidi's compiled
+backends that opens is used: ALSA, then JACK on Linux. Falling back is said once, in one
+line (`MIDI: using JACK, since no ALSA sequencer: /dev/snd/seq is missing ...`); the C
+libraries' own noise about a missing system is held back (improv/live/quiet.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from improv.errors import ConfigError, PortError
+from improv.live.quiet import quiet_stderr
+
+ENV_API = "IMPROV_MIDI_API"
+CLIENT_NAME = "improv"
+API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
+             "winmm": "API_WINDOWS_MM"}
+API_LABELS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "winmm": "Windows MM"}
+ALSA_SEQ = "/dev/snd/seq"
+
+
+def api_name(requested: str = "") -> str:
+    """The MIDI backend to use: the flag, else $IMPROV_MIDI_API, else "" (platform default).
+
+    Raises:
+        ConfigError: for a name that is not alsa, jack, coremidi or winmm.
+    """
+    name = (requested or os.environ.get(ENV_API, "")).strip().lower()
+    if name and name not in API_ATTRS:
+        where = "--midi-api" if requested else f"${ENV_API}"
+        raise ConfigError(f"{where}: expected one of {', '.join(API_ATTRS)}, found {name!r}")
+    return name
+
+
+def _rtmidi_api(name: str) -> int:
+    import rtmidi
+
+    if not name:
+        return rtmidi.API_UNSPECIFIED
+    api = getattr(rtmidi, API_ATTRS[name])
+    if api not in rtmidi.get_compiled_api():
+        have = [k for k, v in API_ATTRS.items() if getattr(rtmidi, v) in rtmidi.get_compiled_api()]
+        raise PortError(f"MIDI API {name!r} is not in this python-rtmidi build; available: {', '.join(have)}")
+    return api
+
+
+@dataclass(frozen=True)
+class MidiSystem:
+    """The MIDI backend a client was opened on, and why the ones tried before it were not.
+
+    Attributes:
+        api: the backend in use: "alsa", "jack", "coremidi" or "winmm".
+        requested: the backend asked for (flag or $IMPROV_MIDI_API); "" = the platform's.
+        unavailable: one line per backend tried first that could not be opened.
+    """
+
+    api: str
+    requested: str = ""
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """"ALSA", "JACK", "CoreMIDI" or "Windows MM"."""
+        return API_LABELS.get(self.api, self.api)
+
+    def describe(self) -> str:
+        """The backend and how it was chosen, e.g. "JACK, since no ALSA sequencer: ..."."""
+        if self.requested:
+            return f"{self.label} (asked for)"
+        if self.unavailable:
+            return f"{self.label}, since {'; '.join(self.unavailable)}"
+        return f"{self.label} (the platform default)"
+
+
+def unavailable_reason(api: str, error: object) -> str:
+    """One line saying why backend `api` could not be opened, and what to do about it."""
+    if api == "alsa":
+        if not os.path.exists(ALSA_SEQ):
+            return f"no ALSA sequencer: {ALSA_SEQ} is missing (load the snd-seq kernel module)"
+        if not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
+            return f"no ALSA sequencer for you: {ALSA_SEQ} is not readable and writable (join the audio group)"
+        return f"no ALSA sequencer: it cannot be opened ({error})"
+    if api == "jack":
+        server = os.environ.get("JACK_DEFAULT_SERVER", "")
+        named = f" {server!r}" if server else ""
+        return f"no JACK server{named} running (start one: jackd, QjackCtl or pipewire-jack)"
+    return f"no {API_LABELS.get(api, api)} MIDI: it cannot be opened ({error})"
+
+
+def _api_key(rt_api: int) -> str:
+    import rtmidi
+
+    return next((k for k, attr in API_ATTRS.items() if getattr(rtmidi, attr, None) == rt_api), "")
+
+
+def try_open(kind: str, api: str) -> tuple[Any | None, MidiSystem | None, list[str]]:
+    """Open a rtmidi MidiIn or MidiOut on the first backend that opens, quietly.
+
+    Args:
+        kind: "in" or "out".
+        api: a backend from `api_name`; "" = rtmidi's compiled backends in order (ALSA,
+            then JACK on Linux).
+
+    Returns:
+        (the client or None, its backend or None, one line per backend that failed).
+
+    Raises:
+        PortError: `api` is not in this python-rtmidi build.
+    """
+    import rtmidi
+
+    cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+    order = [api] if api else [k for k in (_api_key(a) for a in rtmidi.get_compiled_api()) if k]
+    problems: list[str] = []
+    with quiet_stderr():  # ALSA and JACK print their own lines when a system is missing
+        for name in order:
+            rt_api = _rtmidi_api(name)
+            try:
+                return cls(rt_api, CLIENT_NAME), MidiSystem(name, api, tuple(problems)), problems
+            except rtmidi.RtMidiError as e:
+                problems.append(unavailable_reason(name, e))
+    return None, None, problems
+
+
+def open_client(kind: str, api: str) -> tuple[Any, MidiSystem]:
+    """A rtmidi MidiIn or MidiOut, and the backend it runs on (see `try_open`).
+
+    Raises:
+        PortError: no backend could be opened (one line naming what is missing).
+    """
+    client, system, problems = try_open(kind, api)
+    if client is not None and system is not None:
+        return client, system
+    if api:
+        raise PortError(f"cannot open a MIDI {kind}put on {API_LABELS[api]}: {problems[0]}")
+    raise PortError(f"no MIDI system to open an {kind}put on: {'; '.join(problems) or 'python-rtmidi has no backend'}")
+
+
+_said: set[tuple[str, tuple[str, ...]]] = set()  # fallbacks already reported in this process
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def say_fallback(system: MidiSystem, say: Callable[[str], None] | None = None) -> None:
+    """Say once per process (on `say`, default stderr) that the platform's backend was
+    unavailable and which one is used instead; nothing when there was no fallback."""
+    if system.requested or not system.unavailable:
+        return
+    key = (system.api, system.unavailable)
+    if key in _said:
+        return
+    _said.add(key)
+    (say or _stderr_line)(f"MIDI: using {system.label}, since {'; '.join(system.unavailable)}")
+
+
+def _open_client(kind: str, api: str, say: Callable[[str], None] | None = None) -> Any:
+    """A rtmidi MidiIn or MidiOut on backend `api` ("" = the platform's, falling back and
+    saying so on `say`).
+
+    Raises:
+        PortError: see `open_client`.
+    """
+    client, system = open_client(kind, api)
+    say_fallback(system, say)
+    return client

@@ -1,0 +1,74 @@
+"""`improv demo`'s scripted player: it plays the calls file on the file's own timeline, so
+the demo and `improv respond --explain` hear each call over the same chord."""
+
+import threading
+
+import mido
+
+from improv.cli import main
+from improv.commands.common import find_tune
+from improv.commands.demo import DEMO_CALLS, DEMO_TUNE, ScriptedPlayer, count_calls, load_calls
+from improv.core.theory.chart import load_tune
+
+
+class FakeSession:
+    """What the scripted player uses of a session: a clock that does not wait, the beat ->
+    time map, and an input queue that records what it is given."""
+
+    def __init__(self):
+        self.asked: list[float] = []
+        self.pushed: list[list[int]] = []
+        self.clock = self
+        self.inq = self
+
+    def sleep_until(self, t):
+        pass
+
+    def time_of(self, beat):
+        self.asked.append(beat)
+        return beat
+
+    def push(self, data):
+        self.pushed.append(data)
+
+
+def test_the_demo_plays_each_event_at_its_file_beat():
+    events = load_calls(DEMO_CALLS)
+    session = FakeSession()
+    player = ScriptedPlayer(events)
+    player.start(session)
+    assert player.done.wait(5.0)
+    assert session.asked == [b for b, _ in events]  # no count-in added on top of the file
+    assert session.pushed == [list(d) for _, d in events]
+
+
+def test_the_shipped_calls_start_after_a_bar_and_end_on_an_e_over_f7():
+    events = load_calls(DEMO_CALLS)
+    chart = load_tune(find_tune(DEMO_TUNE))
+    ons = [(beat, data[1]) for beat, data in events if data[0] & 0xF0 == 0x90 and data[2] > 0]
+    assert ons[0][0] == 4.0  # the file's first bar is the count-in
+    beat, pitch = ons[-4]  # the last call opens on its long E
+    assert pitch == 76 and str(chart.chord_at(beat)) == "F7" and int(beat // 4) + 1 == 15
+    assert count_calls(events, 1.0) == 5
+
+
+def test_respond_hears_the_last_call_where_the_demo_plays_it(tmp_path, capsys):
+    assert main(["respond", str(DEMO_CALLS), "-o", str(tmp_path / "a.mid"), "--tune", DEMO_TUNE,
+                 "--responder", "markov", "--seed", "7", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "bar 15: heard E over F7" in out, out
+    assert "from track 0 'demo player'" in out
+
+
+def test_a_session_file_plays_its_player_track(tmp_path):
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    for name, pitch in (("improv session", None), ("player", 60), ("partner", 72)):
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+        if pitch is not None:
+            track += [mido.Message("note_on", note=pitch, velocity=90, time=480),
+                      mido.Message("note_off", note=pitch, velocity=0, time=480)]
+        mid.tracks.append(track)
+    path = tmp_path / "session.mid"
+    mid.save(str(path))
+    assert load_calls(path) == [(1.0, [0x90, 60, 90]), (2.0, [0x80, 60, 0])]
+    assert [d[1] for _, d in load_calls(path, "partner")] == [72, 72]

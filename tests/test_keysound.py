@@ -1,0 +1,27 @@
+"""Key to sound over JACK (improv/bench/keysound.py): the measuring chain works end to end.
+Figures and their target are `improv bench`'s job; this checks that every note is heard,
+once, after it was sent, with no partner answer in the way. Skips without JACK."""
+
+import pytest
+
+from improv.bench.jackprobe import jack_unavailable
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_every_key_is_heard_on_the_synths_jack_output():
+    reason = jack_unavailable()
+    if reason:
+        pytest.skip(f"needs a JACK server: {reason}")
+    pytest.importorskip("numpy")
+    from improv.bench.keysound import bench_keysound
+
+    r = bench_keysound(notes=12, runs=1)
+    run = r["runs"][0]
+    k2s = run["key_to_sound_ms"]
+    assert k2s["n"] + run["missed"] == 12 and run["missed"] <= 1, run
+    assert k2s["min"] > 0  # heard after it was sent: the clocks agree
+    assert run["answers_during_run"] == 0  # no partner answer sounded over the measurement
+    assert run["synth_output_latency_ms"] is not None  # the jam said what its stream got
+    assert r["period_ms"] > 0 and r["block_ms"] == pytest.approx(1000 * 128 / run["rate"])
+    assert r["target_p99_ms"] == pytest.approx(r["period_ms"] + r["block_ms"] + 1.0)

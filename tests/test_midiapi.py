@@ -1,0 +1,114 @@
+"""Choosing the MIDI backend (improv/live/midiapi.py): the one in use is named, a fallback
+to another backend or to a virtual input is said once in one line, and no backend at all is
+one line naming each missing system. A fake rtmidi module stands in for the real one."""
+
+import pytest
+
+from improv.errors import PortError
+from improv.live import midiapi, ports
+from improv.live.clock import ManualClock
+
+from test_ports import FakeRtIn, FakeRtOut
+
+
+class FakeRtmidi:
+    """Stands in for the rtmidi module: ALSA (2) and JACK (3) compiled in; the APIs in
+    `failing` raise RtMidiError when a client is opened on them, as rtmidi does when the
+    ALSA sequencer or the JACK server is missing."""
+
+    API_UNSPECIFIED, API_MACOSX_CORE, API_LINUX_ALSA, API_UNIX_JACK, API_WINDOWS_MM = 0, 1, 2, 3, 4
+
+    class RtMidiError(Exception):
+        pass
+
+    def __init__(self, failing=(), names=()):
+        self.failing = set(failing)
+        self.names = list(names)
+        self.opened = []
+        fake = self
+
+        class Client(FakeRtIn, FakeRtOut):
+            def __init__(self, api, name):
+                if api in fake.failing:
+                    raise fake.RtMidiError(f"api {api} failed")
+                FakeRtIn.__init__(self, fake.names)
+                FakeRtOut.__init__(self, fake.names)
+                fake.opened.append(api)
+                self.api = api
+
+            def open_virtual_port(self, name):
+                self.virtual = name
+
+            def open_port(self, i, name):
+                self.port = i
+
+        self.MidiIn = self.MidiOut = Client
+
+    @staticmethod
+    def get_compiled_api():
+        return [2, 3]
+
+
+@pytest.fixture
+def fake_rtmidi(monkeypatch, tmp_path):
+    import sys
+
+    def install(failing=(), names=()):
+        fake = FakeRtmidi(failing, names)
+        monkeypatch.setitem(sys.modules, "rtmidi", fake)
+        monkeypatch.setattr(midiapi, "_said", set())
+        monkeypatch.setattr(midiapi, "ALSA_SEQ", str(tmp_path / "snd" / "seq"))  # missing
+        monkeypatch.delenv(ports.ENV_API, raising=False)
+        monkeypatch.setenv("JACK_DEFAULT_SERVER", "stage")
+        return fake
+
+    return install
+
+
+def test_the_fallback_to_jack_and_to_a_virtual_input_are_each_said_once(fake_rtmidi, tmp_path):
+    fake = fake_rtmidi(failing={2})
+    said = []
+    mi = ports.open_input(ports.InputQueue(ManualClock()), say=said.append)
+    assert mi.virtual and mi.name == "improv in" and fake.opened == [3]
+    seq = tmp_path / "snd" / "seq"
+    assert said == [f"MIDI: using JACK, since no ALSA sequencer: {seq} is missing (load the snd-seq kernel module)",
+                    "MIDI: no hardware input on JACK: play into the virtual input 'improv in' "
+                    "(connect your keyboard to it, or give --in PORT)"]
+    ports.open_output(virtual="improv out", say=said.append)
+    assert len(said) == 2  # the same fallback is not said again
+    ports.open_input(ports.InputQueue(ManualClock()), virtual="keys", say=said.append)
+    assert len(said) == 2  # a virtual input asked for is no fallback
+
+
+def test_the_platform_backend_is_named_and_nothing_is_said(fake_rtmidi):
+    fake_rtmidi(names=["Keys 24:0"])
+    said = []
+    mi = ports.open_input(ports.InputQueue(ManualClock()), say=said.append)
+    assert said == [] and mi.name == "Keys 24:0" and not mi.virtual
+    client, system = ports.open_client("out", "")
+    assert system.describe() == "ALSA (the platform default)"
+    assert ports.open_client("out", "jack")[1].describe() == "JACK (asked for)"
+
+
+def test_no_backend_is_one_line_naming_each_missing_system(fake_rtmidi):
+    fake_rtmidi(failing={2, 3})
+    with pytest.raises(PortError) as e:
+        ports.open_input(ports.InputQueue(ManualClock()), say=print)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("no MIDI system to open an input on: no ALSA sequencer: ")
+    assert msg.endswith("no JACK server 'stage' running (start one: jackd, QjackCtl or pipewire-jack)")
+    with pytest.raises(PortError, match="^cannot open a MIDI output on JACK: no JACK server 'stage' running"):
+        ports.open_output("jack", virtual="x")
+    listing = ports.list_ports("")
+    assert listing["system"] == "none" and listing["inputs"] == []
+    assert listing["problems"][:2] == [
+        f"no ALSA sequencer: {midiapi.ALSA_SEQ} is missing (load the snd-seq kernel module)",
+        "no JACK server 'stage' running (start one: jackd, QjackCtl or pipewire-jack)"]
+
+
+def test_list_ports_names_the_fallback(fake_rtmidi):
+    fake_rtmidi(failing={2}, names=["system:midi_capture_1"])
+    listing = ports.list_ports("")
+    assert listing["api"] == "jack" and listing["system"].startswith("JACK, since no ALSA sequencer")
+    assert listing["inputs"] == ["system:midi_capture_1"]
+    assert not any("ALSA" in p for p in listing["problems"])  # said once, in "system"

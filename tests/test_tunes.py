@@ -1,0 +1,41 @@
+"""`improv tunes`: an aligned table, long names included."""
+
+from improv.cli import main
+from improv.commands.common import shipped_tunes
+from improv.commands.tunes import table
+
+
+def columns(line, header):
+    """Where each header word's column starts in a line (the first non-space at or after it)."""
+    return [line.index(word) for word in header]
+
+
+def test_every_row_lines_up_under_the_header(capsys):
+    assert main(["tunes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(shipped_tunes()) + 1
+    head = lines[0]
+    starts = [head.index(w) for w in ("title", "form")]
+    for line, name in zip(lines[1:], shipped_tunes()):
+        assert line.startswith(name + " ")
+        cells = [c for c in line.split("  ") if c.strip()]
+        assert line.index(cells[1].strip()) == starts[0], (line, head)  # the title column
+        assert line[starts[1] - 2:starts[1]] == "  " and line[starts[1]] == "A", (line, head)  # the form column
+    assert max(len(n) for n in shipped_tunes()) > 16  # names longer than the old fixed 16 columns
+
+
+def test_table_sizes_columns_to_the_longest_cell_and_cuts_nothing():
+    rows = [("a-very-long-tune-name-indeed", "Short", "12", "A", "120 bpm"),
+            ("x", "A title much longer than twenty-eight characters", "8", "A B", "66 bpm")]
+    lines = table(("tune", "title", "bars", "form", "tempo"), rows, right=(2, 4))
+    assert lines[1].index("Short") == lines[2].index("A title") == lines[0].index("title")
+    assert lines[1].index("12") + 2 == lines[2].index("8") + 1 == lines[0].index("bars") + 4  # right-aligned
+    assert lines[1].endswith("120 bpm") and lines[2].endswith(" 66 bpm")
+    assert all("  " in line for line in lines) and "A title much longer than twenty-eight characters" in lines[2]
+
+
+def test_one_tune_shows_its_chart(capsys):
+    assert main(["tunes", "blues-f"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("blues-f ") and "[A] bar 1" in out[2]
+    assert out[3].split("|")[1].strip() == "F7"
