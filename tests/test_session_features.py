@@ -1,6 +1,7 @@
 """The live session's features on top of call and answer: embracing outside notes, live
 controls, and the rhythm section under a free jam. Manual clock, no sleeping."""
 
+import pytest
 from dataclasses import replace
 
 from test_session import FakeSink, config, make, play, play_more
@@ -191,4 +192,38 @@ def test_a_pedal_held_with_nothing_played_is_shown_not_silent():
     assert s.snapshot(clock.now()).state == "pedal held"
     play_more(s, clock, inq, [(5.5, [0xB0, 64, 0])], 5.01, 7.0)  # lifted: the call ends, the partner answers
     assert s.calls == 1 and s.snapshot(clock.now()).state != "pedal held"
+    s.close()
+
+
+def test_the_stage_view_is_told_where_in_the_form_and_what_was_heard():
+    s, clock, inq, sink, rec = make(chart="F7 | Bb7 | F7 | F7")
+    s.start()
+    play(s, clock, inq, [(0.0, [0x90, 64, 120])], until=0.1)  # a long E over F7
+    snap = s.snapshot(clock.now())
+    assert (snap.chorus, snap.form_bar, snap.form_bars, snap.chord_next) == (1, 1, 4, "Bb7")
+    assert snap.next_in_beats == pytest.approx(4.0 - snap_beat(s, clock), abs=1e-6)
+    assert dict(snap.controls)["outside"] == "embrace" and snap.turn == ""
+    play_more(s, clock, inq, [(1.9, [0x80, 64, 0])], 0.11, 4.0)
+    snap = s.snapshot(clock.now())
+    assert s.answers == 1 and "E over F7" in snap.heard and snap.did  # what the partner made of it
+
+
+def snap_beat(s, clock):
+    return s.beat_at(clock.now())
+
+
+def test_trading_tells_the_view_whose_turn_it_is():
+    from dataclasses import replace as dc_replace
+
+    cfg = config()
+    cfg = dc_replace(cfg, band=dc_replace(cfg.band, trade_bars=2))
+    s, clock, inq, sink, rec = make(cfg, chart="F7 | Bb7 | F7 | C7")
+    s.start()
+    clock.set(s.time_of(-1.0))
+    s.step()
+    assert s.snapshot(clock.now()).turn == "count-in"
+    clock.set(s.time_of(9.0))  # the partner's 2 bars: beats 8-15
+    s.step()
+    snap = s.snapshot(clock.now())
+    assert snap.turn == "partner" and snap.turn_beats_left == pytest.approx(7.0) and snap.state == "partner"
     s.close()

@@ -154,11 +154,12 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
 
     from improv.live.conductor import install_signal_handlers
     from improv.live.session import Session
-    from improv.live.status import Display, DisplayHandler
+    from improv.live.status import DisplayHandler
+    from improv.live.view import make_display
     from improv.partner.build import session_seed
     from improv.partner.process import ProcessPartner
 
-    display = Display(sys.stderr)
+    display = make_display(cfg, sys.stderr)
     partner = ProcessPartner(cfg.responder.name, cfg.responder.markov_order)
     sinks = open_sinks(cfg, display.log)
     watched = watched + [s for s in sinks if hasattr(s, "alive")]

@@ -47,6 +47,7 @@ class Exchange:
         self.s = s
         self.calls = self.answers = self.yields = self.failed = 0
         self.last_call_bars = 0
+        self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
@@ -89,6 +90,7 @@ class Exchange:
             self.failed += 1
             self.memory.add(asked.call)
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
+            s.errors.append(f"call {res.number} not answered: {res.error}")
             return
         answer = res.answer
         with self._lock:
@@ -110,6 +112,7 @@ class Exchange:
         s = self.s
         at = s.time_of(answer.start)
         for line in res.lines:
+            self.last_explanation = line
             s.say(line)
             if s.recorder is not None:
                 s.recorder.marker(line, at)

@@ -183,6 +183,10 @@ class FreePolicy:
             return "answering"
         return "pedal held" if self._pedal_hint else "listening"
 
+    def view_fields(self, beat: float) -> dict[str, Any]:
+        """The stage view's fields this policy knows (free play: none; `state` says who plays)."""
+        return {}
+
     def harmony_text(self) -> str:
         chord, key = self.harmony.current()
         return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)

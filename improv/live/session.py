@@ -38,7 +38,7 @@ from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
-from improv.live.status import Display, Snapshot, percentile
+from improv.live.status import Display, Snapshot, control_values, explanation_fields, percentile
 from improv.live.trade import TradePolicy
 
 log = logging.getLogger("improv.session")
@@ -116,6 +116,7 @@ class Session:
         self._started = self._closed = False
         self.notes_released = True  # False while close() releases them
         self._failures_seen: dict[str, int] = {}
+        self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self._last_state = ""
@@ -230,7 +231,7 @@ class Session:
             self._report_failures()
             for w in self.watched:
                 if not w.alive():
-                    self.say(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
+                    self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
                     self.stop("port gone")
         if self._errors:
             self.stop(self._errors[0])
@@ -245,7 +246,7 @@ class Session:
             seen = self._failures_seen.get(who, 0)
             if sched.failures > seen:
                 self._failures_seen[who] = sched.failures
-                self.say(f"{who} could not play {sched.failures - seen} note(s): {sched.last_failure}")
+                self.problem(f"{who} could not play {sched.failures - seen} note(s): {sched.last_failure}")
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): stop the partner and the threads,
@@ -453,11 +454,33 @@ class Session:
         return self.policy.harmony_text()  # type: ignore[union-attr]
 
     def snapshot(self, now: float) -> Snapshot:
+        """What the status line and the stage view show now (conductor)."""
         beat = self.beat_at(now)
         med, p99, n = self.scheduler.timing_ms(last=500)
         shown = max(0.0, beat)
+        heard, did = explanation_fields(self.exchange.last_explanation) if self.exchange.last_explanation else ("", "")
+        band = self.band.parts if self.band is not None else None
         return Snapshot(self.tempo, int(shown // self.bpb) + 1, int(shown % self.bpb) + 1, self._state(beat),
-                        self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text())
+                        self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text(),
+                        heard=heard, did=did, errors=tuple(self.errors),
+                        controls=control_values(self.cfg, band.comp if band else None, band.bass if band else None),
+                        **self._form_fields(beat))
+
+    def _form_fields(self, beat: float) -> dict[str, Any]:
+        """Where in the chart and the trading form `beat` is (the stage view's fields)."""
+        out: dict[str, Any] = self.policy.view_fields(beat)
+        chart = self.chart
+        if chart is None or beat < 0:
+            return out
+        chorus, in_chorus = divmod(beat, chart.length)
+        out.update(chorus=int(chorus) + 1, form_bar=int(in_chorus // self.bpb) + 1, form_bars=chart.bars,
+                   section=chart.section_at(beat))
+        now = chart.chord_at(beat)
+        for span in chart.changes_between(beat, beat + chart.length):
+            if span.chord != now:
+                out.update(chord_next=str(span.chord) if span.chord else "N.C.", next_in_beats=span.start - beat)
+                break
+        return out
 
     def _state(self, beat: float) -> str:
         if not self.in_time:
@@ -484,6 +507,11 @@ class Session:
         """A log line on the display (any thread)."""
         if self.display is not None:
             self.display.log(text)
+
+    def problem(self, text: str) -> None:
+        """A log line that the stage view also keeps among its recent errors (any thread)."""
+        self.errors.append(text)
+        self.say(text)
 
     def summary(self) -> str:
         """One line on how the session went."""

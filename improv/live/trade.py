@@ -125,6 +125,13 @@ class TradePolicy:
         owner = self.form.position(beat).owner
         return {COUNT_IN: "count-in", PLAYER: "your turn"}.get(owner, "partner")
 
+    def view_fields(self, beat: float) -> dict[str, Any]:
+        """Whose turn it is and how many beats it has left (the stage view's fields)."""
+        turn = self.form.turn_at(beat)
+        if turn is None:
+            return {"turn": "count-in", "turn_beats_left": -beat}
+        return {"turn": "you" if turn.owner == PLAYER else "partner", "turn_beats_left": turn.end - beat}
+
     @property
     def dropped(self) -> int:
         return 0
