@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
 from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
+from improv import STARTED
 from improv.config import override
 from improv.errors import ConfigError
 
 # written by examples/make_demo_calls.py into examples/ and the package (for installed copies)
 DEMO_CALLS = Path(__file__).resolve().parent.parent / "data" / "demo_calls.mid"
 DEMO_TUNE = "blues-f"
+LEAD_IN_BEATS = 1.0  # the session starts this long before the script's first note
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -92,12 +95,16 @@ class ScriptedPlayer:
         self._thread.start()
 
     def _play(self, session: Any) -> None:
+        first = True
         try:
             for beat, data in self.events:
                 if self._stop.is_set():
                     return
                 session.clock.sleep_until(session.time_of(beat))
                 session.inq.push(list(data))
+                if first and data[0] & 0xF0 == 0x90 and data[2] > 0:
+                    first = False
+                    session.say(f"first note at {time.perf_counter() - STARTED:.2f} s (since improv started)")
         finally:
             self.done.set()
 
@@ -130,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
     def finished(session: Any) -> bool:
         return player.done.is_set() and session.calls >= n_calls and session.idle
 
-    return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player],
-                        duration=length_s + 30.0, until=finished, on_start=player.start)
+    first = next(beat for beat, data in events if data[0] & 0xF0 == 0x90 and data[2] > 0)
+    start = max(0.0, first - LEAD_IN_BEATS)  # no silent bar before the first note: start just before it
+    return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
+                        duration=length_s + 30.0 - start * 60.0 / cfg.timing.tempo, until=finished,
+                        on_start=player.start)
 
 
 def count_calls(events: list[tuple[float, list[int]]], gap_beats: float) -> int:

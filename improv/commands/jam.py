@@ -146,7 +146,7 @@ def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
 
 def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
-                 on_start: Callable[[Any], None] | None = None, external: Any = None) -> int:
+                 on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0) -> int:
     """Build the partner (in its own process), the outputs and the session; run it; report.
     Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
     released."""
@@ -165,7 +165,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     watched = watched + [s for s in sinks if hasattr(s, "alive")]
     try:
         session = Session(cfg, clock, inq, sinks, partner, chart=chart, recorder_factory=recorder_factory(cfg),
-                          watched=watched, display=display, seed=session_seed(cfg.responder), external=external)
+                          watched=watched, display=display, seed=session_seed(cfg.responder), external=external,
+                          start_beat=start_beat)
     except BaseException:
         for s in sinks:
             s.close()

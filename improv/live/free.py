@@ -80,9 +80,10 @@ class FreePolicy:
         return 0.0
 
     def start(self, now: float) -> None:
-        """Beat 0 is now (on improv's own clock; an external one sets it at its Start)."""
+        """The timeline's beat `start_beat` is now (on improv's own clock; an external one
+        sets beat 0 at its Start)."""
         if self.s.external is None:
-            self.s.timeline.t0 = now
+            self.s.timeline.t0 = now - self.s.start_beat * 60.0 / self.s.tempo
 
     def on_message(self, msg: mido.Message, beat: float, t: float) -> None:
         """A player's message in time (conductor)."""

@@ -74,12 +74,14 @@ class Session:
             ManualClock.
         seed: the base seed of the answers.
         external: a DAW's MIDI clock to follow, or None for improv's own time.
+        start_beat: the free jam's timeline beat at `start()` (0: it starts on bar 1; the
+            demo starts just before its script's first note).
     """
 
     def __init__(self, cfg: Config, clock: Clock, inq: InputQueue, sinks: list[Sink], partner: Any, *,
                  chart: Chart | None = None, recorder_factory: Callable[[float, Chart | None], Any] | None = None,
                  watched: list[Any] | None = None, display: Display | None = None, threaded: bool = True,
-                 seed: int = 0, external: ExternalClock | None = None) -> None:
+                 seed: int = 0, external: ExternalClock | None = None, start_beat: float = 0.0) -> None:
         if not hasattr(partner, "submit"):  # a responder object: it answers in this process
             from improv.partner.inline import InlinePartner
 
@@ -92,6 +94,7 @@ class Session:
         self.bpb = chart.beats_per_bar if chart is not None else t.beats_per_bar
         self.player_ch, self.partner_ch = cfg.midi.player_channel - 1, cfg.midi.partner_channel - 1
         self.external = external
+        self.start_beat = start_beat
         self.timeline: Any = external.timeline if external is not None else FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
         self.running = external is None  # an external clock runs from its Start
