@@ -18,8 +18,12 @@ class FakeSession:
     def __init__(self):
         self.asked: list[float] = []
         self.pushed: list[list[int]] = []
+        self.said: list[str] = []
         self.clock = self
         self.inq = self
+
+    def say(self, text):
+        self.said.append(text)
 
     def sleep_until(self, t):
         pass
@@ -40,6 +44,7 @@ def test_the_demo_plays_each_event_at_its_file_beat():
     assert player.done.wait(5.0)
     assert session.asked == [b for b, _ in events]  # no count-in added on top of the file
     assert session.pushed == [list(d) for _, d in events]
+    assert len(session.said) == 1 and session.said[0].startswith("first note at ")  # the start-up bench reads it
 
 
 def test_the_shipped_calls_start_after_a_bar_and_end_on_an_e_over_f7():
