@@ -41,6 +41,23 @@ def _plain(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+# --- start-up (`improv bench --startup`: processes timed from outside, no JACK) --------------
+def run_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
+                out: Callable[[str], None] = print) -> dict[str, Any]:
+    """The start-up section alone (see `improv.bench.startup`): print and return its figures."""
+    import os
+
+    from improv.bench.startup import bench_startup, report
+
+    load = os.getloadavg()[0]
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
+                               "load_average_1min_at_start": load}
+    out(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start (figures are only as quiet as the machine)")
+    results["startup"] = bench_startup(runs, venv, demo, out)
+    report(results["startup"], out)
+    return results
+
+
 # --- the whole run ---------------------------------------------------------------------------
 def run_bench(quick: bool = False, responder: str = "markov", period: int = 64,
               out: Callable[[str], None] = print, json_path: Path | None = None) -> dict[str, Any]:
