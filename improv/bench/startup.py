@@ -55,22 +55,24 @@ def spread(values: list[float]) -> dict[str, Any]:
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, float | None, str]:
-    """Run to exit: (wall s, exit status, peak RSS MiB or None, stderr's tail)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rss = None
-    if hasattr(os, "wait4"):  # this child's own peak RSS (Linux: KiB)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        rss = usage.ru_maxrss / (1024.0 if sys.platform != "darwin" else 1024.0 ** 2)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    else:  # pragma: no cover - Windows
-        _, err_b = proc.communicate()
-        wall = time.perf_counter() - t0
-        err = err_b.decode(errors="replace")
-    if proc.stderr:
-        proc.stderr.close()
+    """Run to exit: (wall s, exit status, peak RSS MiB or None, stderr's tail).
+
+    stderr goes to a file, not a pipe: a chatty child cannot fill a pipe nobody reads.
+    """
+    with tempfile.TemporaryFile() as err_file:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
+        rss = None
+        if hasattr(os, "wait4"):  # this child's own peak RSS (Linux: KiB, macOS: bytes)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            rss = usage.ru_maxrss / (1024.0 ** 2 if sys.platform == "darwin" else 1024.0)
+        else:  # pragma: no cover - Windows
+            proc.wait()
+            wall = time.perf_counter() - t0
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace")
     return wall, proc.returncode, rss, err.strip()[-300:]
 
 
@@ -207,8 +209,8 @@ def lean_venv(venv: Path, env: dict[str, str], out: Callable[[str], None]) -> di
         raise ConfigError(f"{venv} is not a virtual environment (no {venv_python(venv).relative_to(venv)}): "
                           f"give a venv, or a path that does not exist yet for the bench to make one")
     r["size_mib"] = du_mib(venv)
-    probe = subprocess.run([str(venv_python(venv)), "-c", "import importlib.util as u; print(u.find_spec('torch') is not None)"],
-                           env=env, capture_output=True, text=True)
+    has_torch = "import importlib.util as u; print(u.find_spec('torch') is not None)"
+    probe = subprocess.run([str(venv_python(venv)), "-c", has_torch], env=env, capture_output=True, text=True)
     r["torch_installed"] = probe.stdout.strip() == "True"
     return r
 
