@@ -104,10 +104,8 @@ def require_torch(what: str) -> None:
 
     try:
         import torch  # noqa: F401 - the command imports it next anyway
-    except ModuleNotFoundError as e:
-        if e.name != "torch":
-            raise ImprovError(f"{what} needs PyTorch, whose import failed ({e}): reinstall it: {TRAIN_INSTALL}") from None
-        raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} "
-                          f"(a CPU build; see the README)") from None
     except (ImportError, OSError) as e:
+        if isinstance(e, ModuleNotFoundError) and e.name == "torch":
+            raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} "
+                              f"(a CPU build; see the README)") from None
         raise ImprovError(f"{what} needs PyTorch, whose import failed ({e}): reinstall it: {TRAIN_INSTALL}") from None
