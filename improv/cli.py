@@ -1,14 +1,16 @@
 """The `improv` command: `main(argv) -> int`.
 
 Each subcommand lives in `improv/commands/<name>.py` with `configure(parser)` and
-`run(args) -> int`; modules are imported only when their command runs, so `improv ports`
-never pays for torch.
+`run(args) -> int`. Only the command being run is imported (its flags come from its own
+`configure`); the others are a name and a help line. `improv --help` thus costs the
+interpreter's start and argparse, nothing else (target 0.3 s; see `improv bench --startup`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from improv import __version__
@@ -24,18 +26,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("improv.commands.demo", "hear the whole live path with no hardware: a scripted player jams"),
     "ports": ("improv.commands.ports", "list MIDI inputs and outputs and audio output devices"),
     "panic": ("improv.commands.panic", "all notes off on a MIDI output"),
-    "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, floods"),
+    "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, start-up"),
     "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
     "render": ("improv.commands.render", "render a session MIDI file to WAV (built-in synth or a SoundFont)"),
     "plot": ("improv.commands.plot", "draw a session as a piano roll with chords and outside notes (PNG)"),
     "play": ("improv.commands.play", "play a session back through a MIDI port or the built-in synth"),
     "embrace-bench": ("improv.commands.embrace_bench", "benchmark building answers on the player's outside notes"),
-    "train": ("improv.commands.train", "train the phrase model on the WJazzD solos"),
+    "train": ("improv.commands.train", "train the phrase model on the WJazzD solos (needs the train extra)"),
     "export": ("improv.commands.export", "write a training checkpoint as the weights file the partner loads"),
 }
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
-def build_parser() -> argparse.ArgumentParser:
+
+def command_in(argv: list[str]) -> str | None:
+    """The subcommand named in `argv`, or None: the top level takes no option with a value,
+    so the first word that is not an option is the command."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the flags of `command` only (its module is imported to configure them).
+
+    Args:
+        command: the subcommand about to be parsed; None configures none (enough for
+            `improv --help`, which lists the commands by their help lines).
+    """
     parser = argparse.ArgumentParser(
         prog="improv",
         description="A real-time jazz improvisation partner. Start with `improv demo`.",
@@ -45,23 +61,50 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        importlib.import_module(module).configure(p)
+        if name == command:
+            importlib.import_module(module).configure(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Run `improv ARGV`; returns the exit status.
+
+    A reader that closes the pipe early (`improv tunes | head -3`) ends the command
+    quietly with status 141, not a BrokenPipeError traceback.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser(command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()
+        sys.stdout.flush()
         return 0
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        code = int(importlib.import_module(args._module).run(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside main, not at exit
+        return code
     except ImprovError as e:
         print(f"improv {args.command}: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit meets no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (e.g. captured in tests)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,6 @@
 """`improv eval` on a tiny WJazzD-format fixture (tests/data/eval, made by its make_fixture.py)."""
 
+import importlib.util
 import json
 import math
 import shutil
@@ -8,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from improv.cli import main
+from improv.commands.common import TRAIN_INSTALL
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import fit_answer
 from improv.train.evaluate import EvalOptions, answer_span, evaluate, format_table, real_on_span, select_pairs
 
 DATA = Path(__file__).resolve().parent / "data" / "eval"
+# `improv eval` scores the model with torch and says how to install it when absent (test_cli.py)
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason=f"`improv eval` needs torch (the train extra): {TRAIN_INSTALL}")
 
 
 class EchoModel:
@@ -114,6 +119,7 @@ def test_other_data_is_evaluated_whole(tmp_path, baseline_file):
     assert "generated" not in report and "real" in report
 
 
+@needs_torch
 def test_cli_writes_json(tmp_path, baseline_file, capsys):
     out = tmp_path / "eval.json"
     rc = main(["eval", str(DATA), "--json", str(out), "--limit", "5", "--train-data", str(DATA),
@@ -130,7 +136,7 @@ def test_cli_writes_json(tmp_path, baseline_file, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["eval", "/nonexistent/data.tar.gz"], "not found"),
+        pytest.param(["eval", "/nonexistent/data.tar.gz"], "not found", marks=needs_torch),
         (["eval", str(DATA), "--limit", "0"], "--limit"),
     ],
 )
@@ -140,6 +146,7 @@ def test_cli_bad_input_is_one_line(argv, match, capsys, tmp_path):
     assert rc == 2 and match in err and len(err.splitlines()) == 1
 
 
+@needs_torch
 def test_bad_archive_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(b"not a tar")

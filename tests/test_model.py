@@ -6,7 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+from improv.commands.common import TRAIN_INSTALL
+
+# Training-side tests: on a lean install (no torch) the whole module skips, saying how to add it.
+torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.chords import parse_chord
@@ -189,15 +193,6 @@ def test_score_is_the_answer_nll(responder):
     assert abs(float(nll[len(steps) - 3:len(steps) - 1].sum()) - total) < 1e-4
 
 
-def test_sample_respects_masks_and_top_p():
-    rng = np.random.default_rng(0)
-    logits = np.array([0.0, 5.0, -np.inf, 4.9])
-    got = {sample(logits, 1.0, 1.0, rng) for _ in range(200)}
-    assert got <= {0, 1, 3} and 2 not in got
-    assert {sample(logits, 1.0, 0.3, rng) for _ in range(50)} == {1}
-    assert sample(logits, 0.0, 0.9, rng) == 1
-
-
 def test_checkpoint_round_trip_and_errors(tmp_path):
     m = tiny_model(1)
     path = tmp_path / "m.pt"
@@ -238,16 +233,6 @@ def split_calls(notes: list[Note], gap: float = 1.0) -> list[Phrase]:
         out.append(Phrase(tuple(Note(n.start - start, n.pitch, n.duration, n.velocity) for n in c), start,
                           max(n.end for n in c) - start))
     return out
-
-
-@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped weights in models/")
-def test_shipped_weights_load_without_pickle_and_answer():
-    w, header = load_weights(DEFAULT_CHECKPOINT)
-    assert DEFAULT_CHECKPOINT.suffix == ".npz" and DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
-    assert header["meta"]["exported_from"] == SHIPPED_PT.name and not any("optimizer" in k for k in w.arrays)
-    r = ModelResponder.load()
-    ans = r.answer(CALL, CHART, settings(length=16.0))
-    assert len(ans) > 0 and all(48 <= n.pitch <= 84 for n in ans.notes)
 
 
 @pytest.mark.skipif(not SHIPPED_PT.exists(), reason="no training checkpoint beside the shipped weights")

@@ -7,7 +7,12 @@ import random
 from dataclasses import replace
 
 import numpy as np
-import torch
+import pytest
+
+from improv.commands.common import TRAIN_INSTALL
+
+# Training-side tests: on a lean install (no torch) the whole module skips, saying how to add it.
+torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 from improv.core.theory.chart import parse_chart
 from improv.core.model.decoder import NumpyDecoder

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
+
+from improv.commands.common import TRAIN_INSTALL
+
+# Training-side tests: on a lean install (no torch) the whole module skips, saying how to add it.
+torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 from improv.cli import main
 from improv.errors import ConfigError

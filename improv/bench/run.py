@@ -47,6 +47,23 @@ def _plain(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+# --- start-up (`improv bench --startup`: processes timed from outside, no JACK) --------------
+def run_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
+                out: Callable[[str], None] = print) -> dict[str, Any]:
+    """The start-up section alone (see `improv.bench.startup`): print and return its figures."""
+    import os
+
+    from improv.bench.startup import bench_startup, report
+
+    load = os.getloadavg()[0]
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
+                               "load_average_1min_at_start": load}
+    out(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start (figures are only as quiet as the machine)")
+    results["startup"] = bench_startup(runs, venv, demo, out)
+    report(results["startup"], out)
+    return results
+
+
 # --- the whole run ---------------------------------------------------------------------------
 def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
               out: Callable[[str], None] = print, json_path: Path | None = None) -> dict[str, Any]:
@@ -172,12 +189,6 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         for name in ("passthrough", "flood"):
             results[name] = {"skipped": "no JACK server"}
         out("\npassthrough and flood: skipped (no JACK server)")
-        return
-    from improv.cli import COMMANDS
-
-    if "jam" not in COMMANDS:
-        results["passthrough"] = results["flood"] = {"skipped": "improv has no jam command"}
-        out("\npassthrough and flood: skipped (improv has no jam command)")
         return
     messages = 400 if quick else 2000
     out(f"\npassthrough: {messages} messages, player -> improv jam thru -> listener, minus the same "

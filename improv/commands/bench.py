@@ -1,4 +1,5 @@
-"""`improv bench`: measure the live path (passthrough, partner timing, answer ready, flood)."""
+"""`improv bench`: measure the live path (passthrough, partner timing, answer ready, flood), or
+`--startup`: how fast the commands start and what a lean install weighs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readme", metavar="README.md", help="with --table: rewrite the table in this file")
     p.add_argument("--period", type=int, default=64, metavar="FRAMES",
                    help="period of the private JACK server started when none runs (default 64)")
+    g = p.add_argument_group("start-up (--startup: this section alone)")
+    g.add_argument("--startup", action="store_true",
+                   help="time `improv --help`, `improv respond` with the model and the demo's first note instead")
+    g.add_argument("--runs", type=int, default=7, metavar="N", help="timed runs of each command (default 7)")
+    g.add_argument("--venv", metavar="PATH",
+                   help="measure this venv's size and run its improv; a new path makes it with the runtime install")
+    g.add_argument("--no-demo", action="store_true", help="skip the demo's first-note row")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,10 +40,19 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(block)
         return 0
-    from improv.bench.run import run_bench
+    from improv.bench.run import run_bench, run_startup
+    from improv.errors import ConfigError
 
-    results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
-                        out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise ConfigError(f"cannot write {args.json}: its folder does not exist")
+    if args.startup:
+        if args.runs < 1:
+            raise ConfigError(f"--runs must be at least 1, got {args.runs}")
+        results = run_startup(args.runs, Path(args.venv) if args.venv else None, not args.no_demo,
+                              out=lambda line: print(line, flush=True))
+    else:
+        results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
+                            out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"\nfigures written to {args.json}")

@@ -1,7 +1,7 @@
 """Flags shared by several subcommands, and turning them into a `Config` and a `Chart`.
 
-Command modules stay light at import time (no torch, no rtmidi): `improv --help` imports
-them all.
+Command modules stay light at import time (no torch, no rtmidi): a command's start-up
+is its own imports (`improv bench --startup` measures it).
 """
 
 from __future__ import annotations
@@ -84,18 +84,28 @@ def chart_from_config(cfg: Config) -> Chart | None:
     return None
 
 
-TRAIN_INSTALL = ('pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install -e ".[train]"')
+# How a user adds torch for training and evaluation (the README's "Offline and training").
+TRAIN_INSTALL = 'pip install "torch==2.13.*" --index-url https://download.pytorch.org/whl/cpu && pip install -e ".[train]"'
 
 
 def require_torch(what: str) -> None:
-    """Stop with one line saying how to install torch, if it is not installed.
+    """Stop with one line saying how to install torch, if it cannot be imported.
+
+    Commands that need torch (train, eval, export) call this before anything imports it;
+    the jam, demo and respond never do.
+
+    Args:
+        what: what needs torch, as the message's subject (e.g. "training").
 
     Raises:
-        ImprovError: torch cannot be imported.
+        ImprovError: torch is not installed, or is installed but fails to import.
     """
-    import importlib.util
+    from improv.errors import ImprovError
 
-    if importlib.util.find_spec("torch") is None:
-        from improv.errors import ImprovError
-
-        raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} (a CPU build; see README)")
+    try:
+        import torch  # noqa: F401 - the command imports it next anyway
+    except (ImportError, OSError) as e:
+        if isinstance(e, ModuleNotFoundError) and e.name == "torch":
+            raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} "
+                              f"(a CPU build; see the README)") from None
+        raise ImprovError(f"{what} needs PyTorch, whose import failed ({e}): reinstall it: {TRAIN_INSTALL}") from None

@@ -38,8 +38,6 @@ def _clean(x):  # noqa: ANN001, ANN202 - JSON has no NaN
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.train.evaluate import EvalOptions, evaluate, format_table
-
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     if not args.temperature > 0 or not 0 < args.top_p <= 1:
@@ -47,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.json) if args.json else None
     if out is not None and not out.parent.exists():
         raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    from improv.commands.common import require_torch
+
+    require_torch("evaluating the model")  # its NLL is scored by the training model (torch)
+    from improv.train.evaluate import EvalOptions, evaluate, format_table
+
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     report = evaluate(
         args.data, args.model,

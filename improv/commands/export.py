@@ -14,7 +14,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.commands.common import require_torch
 
-    require_torch("improv export")
+    require_torch("exporting a checkpoint")
     from improv.train.export import export
 
     print(f"wrote {export(args.checkpoint, args.out)}")

@@ -14,6 +14,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from improv.commands.common import require_torch
+
+    require_torch("training")
     from improv.train.trainer import train
 
     best = train(args.data, args.config, args.out, args.resume, log=lambda s: print(s, flush=True))

@@ -1,0 +1,75 @@
+"""The `improv` command itself: lazy sub-parsers, a closed pipe, and the torch-only commands
+on an install without torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from improv.cli import COMMANDS, EXIT_BROKEN_PIPE, build_parser, command_in, main
+from improv.commands.common import TRAIN_INSTALL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["--help"], None), ([], None), (["tunes"], "tunes"), (["jam", "--in", "1"], "jam"),
+    (["--version"], None), (["-h", "respond"], "respond"),
+])
+def test_command_in(argv, command):
+    assert command_in(argv) == command
+
+
+def test_help_imports_no_command_module():
+    """`improv --help` lists every command from its help line alone: it imports none of their
+    modules (each would pull in config, charts, mido...), nor numpy."""
+    code = ("import sys\nfrom improv.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in sys.modules if m.startswith(('improv.commands', 'improv.core', 'numpy', "
+            "'mido', 'torch')))\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout, out.stdout[-500:]
+    assert all(name in out.stdout for name in COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_configures_and_prints_its_help(name, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([name, "--help"])
+    assert e.value.code == 0
+    assert f"usage: improv {name}" in capsys.readouterr().out
+
+
+def test_a_command_parses_only_its_own_flags():
+    args = build_parser("tunes").parse_args(["tunes", "blues-f"])
+    assert args.name == "blues-f" and args._module == COMMANDS["tunes"][0]
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`improv tunes | head -1` once ended in a BrokenPipeError traceback; the reader here
+    has gone before improv writes anything, so every write meets the closed pipe."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "improv", "tunes"], stdout=w, stderr=subprocess.PIPE,
+                              text=True, cwd=ROOT, timeout=60)
+    finally:
+        os.close(w)
+    assert proc.stderr == "" and proc.returncode == EXIT_BROKEN_PIPE
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--data", "nowhere"],
+    ["eval", "nowhere.tar.gz"],
+    ["export", "nowhere.pt"],
+])
+def test_torch_commands_without_torch_say_how_to_install_it(argv, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on a lean install: `import torch` fails
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1
+    assert "needs PyTorch" in err and TRAIN_INSTALL in err and "Traceback" not in err

@@ -1,0 +1,91 @@
+"""The model partner as a user's lean install runs it: the shipped .npz weights, numpy only.
+
+(The tests that build tiny models, train, or compare against the torch model are in
+test_model.py and skip where torch is absent; these run everywhere.)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder, sample
+from improv.core.model.weights import load_weights
+from improv.core.respond.base import AnswerSettings, Responder
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.notes import Phrase
+from improv.errors import ModelError
+
+CHART = parse_chart("Dm7 G7 | Cmaj7 | %")
+CALL = Phrase.of([(62, 0, 0.5), (65, 0.5, 0.5), (69, 1, 0.5), (72, 1.5, 0.5), (71, 2, 1)])
+SHIPPED_PT = DEFAULT_CHECKPOINT.with_suffix(".pt")
+
+shipped_only = pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason=f"no shipped weights at {DEFAULT_CHECKPOINT}")
+
+
+def settings(**kw) -> AnswerSettings:
+    return AnswerSettings(**{"start": 4.0, "length": 8.0, "seed": 3, **kw})
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ModelResponder:
+    if not DEFAULT_CHECKPOINT.exists():
+        pytest.skip(f"no shipped weights at {DEFAULT_CHECKPOINT}")
+    return ModelResponder.load()
+
+
+def test_sample_respects_masks_and_top_p():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 5.0, -np.inf, 4.9])
+    got = {sample(logits, 1.0, 1.0, rng) for _ in range(200)}
+    assert got <= {0, 1, 3} and 2 not in got
+    assert {sample(logits, 1.0, 0.3, rng) for _ in range(50)} == {1}
+    assert sample(logits, 0.0, 0.9, rng) == 1
+
+
+@shipped_only
+def test_shipped_weights_load_without_pickle_and_answer(shipped):
+    w, header = load_weights(DEFAULT_CHECKPOINT)  # (np.load with allow_pickle=False)
+    assert DEFAULT_CHECKPOINT.suffix == ".npz" and DEFAULT_CHECKPOINT.stat().st_size <= 20 * 2**20
+    assert header["meta"]["exported_from"] == SHIPPED_PT.name and not any("optimizer" in k for k in w.arrays)
+    ans = shipped.answer(CALL, CHART, settings(length=16.0))
+    assert len(ans) > 0 and all(48 <= n.pitch <= 84 for n in ans.notes)
+
+
+def test_the_partner_loads_without_torch(shipped):
+    """Loading and answering never reaches for torch (the architecture test checks the imports;
+    this checks the calls): with torch made unimportable, a fresh load still answers."""
+    saved = sys.modules.get("torch", ...)
+    sys.modules["torch"] = None  # type: ignore[assignment] - `import torch` now raises ImportError
+    try:
+        r = ModelResponder.load()
+        assert r.answer(CALL, CHART, settings()) == shipped.answer(CALL, CHART, settings())
+    finally:
+        if saved is ...:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+
+
+def test_same_seed_same_answer_and_streaming_matches(shipped):
+    assert isinstance(shipped, Responder) and shipped.name == "model"
+    a, b = shipped.answer(CALL, CHART, settings()), shipped.answer(CALL, CHART, settings())
+    assert a == b and len(a) > 0 and (a.start, a.length) == (4.0, 8.0)
+    streamed = list(shipped.stream(CALL, CHART, settings()))
+    assert Phrase.of(streamed, start=4.0, length=8.0).notes == a.notes
+    assert len({shipped.answer(CALL, CHART, settings(seed=s)).notes for s in range(4)}) > 1
+
+
+def test_register_and_span_respected(shipped):
+    for seed in range(4):
+        notes = list(shipped.stream(CALL, CHART, settings(seed=seed, low=60, high=67, length=6.0)))
+        assert notes and all(60 <= n.pitch <= 67 and 0 <= n.start < 6.0 for n in notes)
+
+
+def test_a_training_checkpoint_is_refused_with_the_export_command(tmp_path):
+    ckpt = tmp_path / "best.pt"
+    ckpt.write_bytes(b"\x80\x02 not read")
+    with pytest.raises(ModelError, match=r"improv export .*best\.pt"):
+        ModelResponder.load(ckpt)
