@@ -9,7 +9,10 @@ beat 1 is salient; a passing chromatic sixteenth is an approach and not a mistak
 Notes are heard where they are played, not where a grid cell puts them: a note belongs to
 the beat it is played at. An onset within the on-beat tolerance of a beat is on that beat
 (the tolerance grows with the tempo: timing scatter is milliseconds, so at 280 bpm a note
-50 ms late is still on the beat); a note played up to half a beat before a chord change
+50 ms late is still on the beat), and a long note is heard on the beat it starts up to
+`LONG_LATE` after (soloists often attack a long note a sixteenth behind the beat: in
+WJazzD, 1 in 4 of the long notes transcribed on beat 1 or 3 starts 0.13-0.3 beat late
+against the band's beat); a note played up to half a beat before a chord change
 and held over it (an anticipation) is heard against the coming chord, with that beat's
 weight. How long a note sounds counts in seconds as well as in beats when the tempo is
 known: half a second is long at any tempo.
@@ -36,6 +39,7 @@ MAX_ON_BEAT_TOL = 0.2  # ...up to this many beats (the swung off-beat stays off 
 ANTICIPATION = 0.5  # beats: a note this close before a chord change, held over it, is heard against the new chord
 LONG_BEATS = 1.0  # an outside note at least this long is "long"
 LONG_S = 0.6  # ...or this many seconds, with the tempo known
+LONG_LATE = 0.3  # beats: a long note starting this late is still heard on the beat before (a laid-back attack)
 RESOLVE_WITHIN = 1.0  # beats: an approach resolves to a note starting within this
 ACCENT_VELOCITY = 10  # velocity above the call's median that reads as an accent
 
@@ -118,18 +122,25 @@ def metric_weight(beat_in_bar: float, beats_per_bar: int = 4, tol: float = ON_BE
     return 0.15, ""
 
 
-def heard_at(onset: float, duration: float, chart: Chart, tol: float = ON_BEAT_TOL) -> tuple[float, bool]:
+def heard_at(onset: float, duration: float, chart: Chart, tol: float = ON_BEAT_TOL,
+             late: float | None = None) -> tuple[float, bool]:
     """Where a note played at `onset` (beats) is heard: (timeline beat, anticipated?).
 
-    On the beat it is played at when within `tol` of it; on a chord change it anticipates
-    when played up to `ANTICIPATION` beats before one and held at least half a beat past
-    it; else where it was played.
+    On the beat it is played at when within `tol` before it or `late` (default `tol`)
+    after it; on a chord change it anticipates when played up to `ANTICIPATION` beats
+    before one and held at least half a beat past it; else where it was played.
     """
-    nearest = round(onset)
-    if abs(onset - nearest) <= tol + 1e-9:
-        return float(nearest), False
+    after = onset - math.floor(onset)
+    before = math.ceil(onset) - onset
+    late = tol if late is None else max(late, tol)
+    if before <= tol + 1e-9 and before <= after:
+        return float(math.ceil(onset)), False
+    if after <= late + 1e-9:
+        return float(math.floor(onset)), False
+    if before <= tol + 1e-9:
+        return float(math.ceil(onset)), False
     change = math.ceil(onset)
-    if (change - onset <= ANTICIPATION + 1e-9 and onset + duration >= change + 0.5 - 1e-9
+    if (before <= ANTICIPATION + 1e-9 and onset + duration >= change + 0.5 - 1e-9
             and chart.chord_at(change) != chart.chord_at(onset)):
         return float(change), True
     return onset, False
@@ -183,7 +194,11 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
     tol = on_beat_tolerance(tempo)
     vel_median = median(n.velocity for n in notes)
     played = [call.start + n.start for n in notes]
-    places = [heard_at(t, n.duration, chart, tol) for t, n in zip(played, notes)]
+    def late(n: Note) -> float:
+        long = n.duration >= LONG_BEATS - 1e-9 or (tempo is not None and n.duration * 60.0 / tempo >= LONG_S - 1e-9)
+        return LONG_LATE if long else tol
+
+    places = [heard_at(t, n.duration, chart, tol, late(n)) for t, n in zip(played, notes)]
     onsets = [at for at, _ in places]
     # The next note that starts later (chords played as a dyad share an onset).
     nxt_index: list[int | None] = []
