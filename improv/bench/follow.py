@@ -106,18 +106,33 @@ def _calls(solo: HumanSolo, first: int, bars: int) -> list:
     return [p for p in phrases if solo.track.beat_at(p.end) - b0 <= 4 * bars]
 
 
+class _Player:
+    """Plays notes into a follower as the session would: each onset at its note-on, its
+    length at its note-off (`TempoFollower.add` twice), in time order."""
+
+    def __init__(self, follower: TempoFollower, notes: Iterable) -> None:
+        self.f = follower
+        events = [(n.onset, 1, n) for n in notes] + [(n.end, 0, n) for n in notes]
+        self.events = sorted(events, key=lambda e: (e[0], e[1]))
+        self.i = 0
+
+    def until(self, t: float) -> None:
+        while self.i < len(self.events) and self.events[self.i][0] <= t:
+            _, on, n = self.events[self.i]
+            self.f.add(n.onset, n.velocity, None if on else n.duration)
+            self.i += 1
+
+
 def play_solo(solo: HumanSolo, phrases: list, settings: TempoSettings | None = None,
               follower: TempoFollower | None = None) -> list[dict]:
-    """Feed the phrases' notes in time order; judge the estimate at every call."""
+    """Play the phrases' notes in time order; judge the estimate at every call."""
     f = follower or TempoFollower(settings)
-    notes = sorted((n for p in phrases for n in p.notes), key=lambda n: n.onset)
-    out, i = [], 0
+    player = _Player(f, [n for p in phrases for n in p.notes])
+    out = []
     for j, p in enumerate(phrases):
         nxt = phrases[j + 1].start if j + 1 < len(phrases) else math.inf
         noticed = min(p.end + solo.track.period_at(p.end, 2), nxt - 1e-6)
-        while i < len(notes) and notes[i].onset <= noticed:
-            f.add(notes[i].onset, notes[i].velocity)
-            i += 1
+        player.until(noticed)
         if len(p.notes) < MIN_NOTES:
             continue
         r = judge(f.estimate(noticed), solo.track, p.start, p.end)
@@ -158,9 +173,7 @@ def run_drift(solos: list[HumanSolo], seed: int, factor: float, steady_bars: int
             continue
         noticed = calls[-1].end + bent.track.period_at(calls[-1].end, 2)
         f = TempoFollower()
-        for n in sorted((n for p in bent.phrases for n in p.notes), key=lambda n: n.onset):
-            if t0 <= n.onset <= noticed:
-                f.add(n.onset, n.velocity)
+        _Player(f, [n for p in bent.phrases for n in p.notes if n.onset >= t0]).until(noticed)
         est = f.estimate(noticed)
         period = reference_period(bent.track, calls[-1].end - 4 * bent.track.period_at(calls[-1].end, 2), calls[-1].end)
         ratio = est.bpm * period / 60.0

@@ -4,7 +4,8 @@ Every onset of the training split's solos (chords and grace notes within 30 ms m
 the follower does) is placed against the solo's annotated beat track: its phase within
 the beat and the local beat period. Onsets are pooled by tempo band and each band's
 mixture is fitted (`improv.core.listen.onset_template.fit_band`); consecutive onsets less
-than `NEXT_GAP_S` apart give the next-onset table (`NextOnset.fit`), over all tempi.
+than `NEXT_GAP_S` apart give the next-onset table (`NextOnset.fit`), and every note's
+phase and length in beats the note-length table (`NoteLength.fit`), over all tempi.
 
     python3 -m improv.train.timing ../shared/data/wjazzd-solos.tar.gz --out improv/data/onset_timing.json
 
@@ -21,17 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from improv.bench.human import load_human
-from improv.core.listen.onset_template import TEMPLATE_FILE, NextOnset, OnsetTemplate, fit_band
+from improv.core.listen.onset_template import TEMPLATE_FILE, NextOnset, NoteLength, OnsetTemplate, fit_band
 from improv.core.listen.tempo import MERGE_S, NEXT_GAP_S
 
 BAND_BPM = (60.0, 85.0, 110.0, 140.0, 175.0, 215.0, 260.0, 310.0)
 
 
-def samples(path: str | Path, split: str = "train") -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """(phases, periods) of every merged onset per tempo band centre, and the (phase, beats
-    to the next onset) pairs of onsets less than `NEXT_GAP_S` apart."""
+def samples(path: str | Path, split: str = "train") -> tuple[dict[float, tuple[np.ndarray, np.ndarray]],
+                                                               np.ndarray, np.ndarray]:
+    """(phases, periods) of every merged onset per tempo band centre, the (phase, beats to
+    the next onset) pairs of onsets less than `NEXT_GAP_S` apart, and (phase, length in
+    beats) of every merged onset's note."""
     out: dict[float, tuple[list[float], list[float]]] = {b: ([], []) for b in BAND_BPM}
     pairs: list[tuple[float, float]] = []
+    lengths: list[tuple[float, float]] = []
     logs = np.log(BAND_BPM)
     for solo in load_human(path, split):
         last, last_beat = -1e9, 0.0
@@ -43,18 +47,19 @@ def samples(path: str | Path, split: str = "train") -> tuple[dict[float, tuple[n
                 pairs.append((last_beat % 1.0, beat - last_beat))
             last, last_beat = note.onset, beat
             period = solo.track.period_at(note.onset, 2)
+            lengths.append((beat % 1.0, note.duration / period))
             band = BAND_BPM[int(np.argmin(abs(logs - np.log(60.0 / period))))]
             out[band][0].append(beat % 1.0)
             out[band][1].append(period)
-    return {b: (np.array(x), np.array(p)) for b, (x, p) in out.items()}, np.array(pairs)
+    return {b: (np.array(x), np.array(p)) for b, (x, p) in out.items()}, np.array(pairs), np.array(lengths)
 
 
 def learn(path: str | Path, split: str = "train") -> OnsetTemplate:
     """Fit every band with enough onsets (100 or more) and the next-onset table."""
-    per_band, pairs = samples(path, split)
+    per_band, pairs, lengths = samples(path, split)
     bands = [fit_band(x, p, bpm) for bpm, (x, p) in per_band.items() if len(x) >= 100]
     total = sum(b.onsets for b in bands)
-    return OnsetTemplate(bands, NextOnset.fit(pairs[:, 0], pairs[:, 1]),
+    return OnsetTemplate(bands, NextOnset.fit(pairs[:, 0], pairs[:, 1]), NoteLength.fit(lengths[:, 0], lengths[:, 1]),
                          f"Weimar Jazz Database (ODbL), {split} split, {total} onsets against the beat tracks")
 
 

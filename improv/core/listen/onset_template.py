@@ -15,6 +15,10 @@ Swung eighths go long-short from the beat (2/3 + 1/3 of a beat); the same onsets
 1.5 times the tempo go beat, beat-and-a-half, beat..., a rhythm soloists rarely play, so
 this tells the player's beat from a neighbouring level that fits the single onsets as well.
 
+`NoteLength` is what a note's length says about where it began: soloists hold notes that
+start on the beat longer (in WJazzD, notes of 0.6-1 beat start on the beat 3 times as often
+as on the off-beat), so once a note is released its length weighs its onset's phase.
+
 The numbers are learned from the Weimar Jazz Database (onsets in seconds against the
 annotated beat track) by `fit_band` and written to `improv/data/onset_timing.json` by
 `python -m improv.train.timing DATA` (see there). Between band centres they are
@@ -37,6 +41,7 @@ PLACES = ("beat", "offbeat", "1/4", "3/4", "1/3", "2/3", "anywhere")
 _FIXED = {"1/4": 0.25, "3/4": 0.75, "1/3": 1 / 3, "2/3": 2 / 3}  # offsets from the beat's own place
 MAX_SIGMA = 0.25  # beats: wider than this, a peak says nothing about the phase
 NEXT_PHASE_BINS, NEXT_LOG2_MIN, NEXT_LOG2_STEP, NEXT_BINS = 12, -4.0, 0.08, 100  # 1/16 beat .. 16 beats
+LENGTH_PHASE_BINS, LENGTH_LOG2_MIN, LENGTH_LOG2_STEP, LENGTH_BINS = 20, -4.0, 0.25, 28  # 1/16 beat .. 8 beats
 
 
 @dataclass(frozen=True)
@@ -108,21 +113,56 @@ class NextOnset:
         return cls(counts / counts.mean(axis=1, keepdims=True))
 
 
+class NoteLength:
+    """How much more (or less) likely a note of a given length is at each phase than overall.
+
+    Args:
+        ratio: `LENGTH_PHASE_BINS` rows (the onset's phase) of `LENGTH_BINS` values:
+            p(length | phase) / p(length), lengths in log2 steps of beats.
+    """
+
+    def __init__(self, ratio: np.ndarray) -> None:
+        ratio = np.asarray(ratio, dtype=float)
+        if ratio.shape != (LENGTH_PHASE_BINS, LENGTH_BINS) or not (ratio > 0).all():
+            raise DataError(f"the note-length table must be {LENGTH_PHASE_BINS} x {LENGTH_BINS} positive numbers, "
+                            f"found shape {ratio.shape}")
+        self.ratio = ratio
+
+    @staticmethod
+    def bin_of(beats: np.ndarray) -> np.ndarray:
+        """The log-step bin of lengths given in beats (clipped to the table)."""
+        x = (np.log2(np.maximum(beats, 2.0 ** LENGTH_LOG2_MIN)) - LENGTH_LOG2_MIN) / LENGTH_LOG2_STEP
+        return np.clip(x.astype(np.int64), 0, LENGTH_BINS - 1)
+
+    @classmethod
+    def fit(cls, phases: np.ndarray, lengths: np.ndarray, prior: float = 20.0) -> "NoteLength":
+        """Count (onset phase, length in beats) pairs; each phase row is shrunk towards the
+        overall distribution by `prior` pseudo-notes, so thin rows say little."""
+        counts = np.zeros((LENGTH_PHASE_BINS, LENGTH_BINS))
+        rows = (np.asarray(phases) % 1.0 * LENGTH_PHASE_BINS).astype(np.int64) % LENGTH_PHASE_BINS
+        np.add.at(counts, (rows, cls.bin_of(np.asarray(lengths, dtype=float))), 1.0)
+        overall = (counts.sum(axis=0) + 1.0) / (counts.sum() + LENGTH_BINS)
+        given = (counts + prior * overall) / (counts.sum(axis=1, keepdims=True) + prior)
+        return cls(given / overall)
+
+
 class OnsetTemplate:
-    """The learned mixture for every tempo (`density(bpm, phase)`) and the rhythm from one
-    onset to the next (`next_onset`).
+    """The learned mixture for every tempo (`density(bpm, phase)`), the rhythm from one
+    onset to the next (`next_onset`) and what a note's length says of its phase (`note_length`).
 
     Args:
         bands: one `BandFit` per tempo band, any order.
         next_onset: the next-onset table.
+        note_length: the note-length table.
         source: where the numbers come from (for the model card and messages).
     """
 
-    def __init__(self, bands: list[BandFit], next_onset: NextOnset, source: str = "") -> None:
+    def __init__(self, bands: list[BandFit], next_onset: NextOnset, note_length: NoteLength, source: str = "") -> None:
         if not bands:
             raise DataError("an onset template needs at least one tempo band")
         self.bands = sorted(bands, key=lambda b: b.bpm)
         self.next_onset = next_onset
+        self.note_length = note_length
         self.source = source
 
     def _param(self, bpm: np.ndarray, values: list[float]) -> np.ndarray:
@@ -160,7 +200,10 @@ class OnsetTemplate:
                            "lag": round(b.lag, 5), "offbeat": round(b.offbeat, 5), "sigma_s": round(b.sigma_s, 5),
                            "swing_sd": round(b.swing_sd, 5)} for b in self.bands],
                 "next_onset": {"phase_bins": NEXT_PHASE_BINS, "log2_min": NEXT_LOG2_MIN, "log2_step": NEXT_LOG2_STEP,
-                               "density": [[round(float(v), 4) for v in row] for row in self.next_onset.density]}}
+                               "density": [[round(float(v), 4) for v in row] for row in self.next_onset.density]},
+                "note_length": {"phase_bins": LENGTH_PHASE_BINS, "log2_min": LENGTH_LOG2_MIN,
+                                "log2_step": LENGTH_LOG2_STEP,
+                                "ratio": [[round(float(v), 4) for v in row] for row in self.note_length.ratio]}}
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "onset template") -> "OnsetTemplate":
@@ -179,12 +222,16 @@ class OnsetTemplate:
             if (nxt["phase_bins"], nxt["log2_min"], nxt["log2_step"]) != (NEXT_PHASE_BINS, NEXT_LOG2_MIN, NEXT_LOG2_STEP):
                 raise DataError(f"{where}: its next-onset table has another layout than this version reads")
             next_onset = NextOnset(np.array(nxt["density"], dtype=float))
+            nl = data["note_length"]
+            if (nl["phase_bins"], nl["log2_min"], nl["log2_step"]) != (LENGTH_PHASE_BINS, LENGTH_LOG2_MIN, LENGTH_LOG2_STEP):
+                raise DataError(f"{where}: its note-length table has another layout than this version reads")
+            note_length = NoteLength(np.array(nl["ratio"], dtype=float))
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"{where}: not an onset template ({e}); rewrite it with "
                             "`python -m improv.train.timing DATA`") from None
         if any(len(b.weights) != len(PLACES) or b.sigma_s <= 0 for b in bands):
             raise DataError(f"{where}: every band needs {len(PLACES)} weights and sigma_s > 0")
-        return cls(bands, next_onset, str(data.get("source", "")))
+        return cls(bands, next_onset, note_length, str(data.get("source", "")))
 
     @classmethod
     def load(cls, path: str | Path = TEMPLATE_FILE) -> "OnsetTemplate":

@@ -7,7 +7,9 @@ beat. At every onset the belief moves on by the time passed (each tempo advances
 phase by its own number of beats), spreads a little (the player's tempo wanders, their
 beat drifts) and is weighed by how likely an onset is at each phase for that tempo: the
 learned `OnsetTemplate` (on the beat, on the swung off-beat, on sixteenths or triplets, or
-anywhere, with a timing scatter in milliseconds). Swing eighths, syncopation and rests are
+anywhere, with a timing scatter in milliseconds), by the rhythm from the last onset (the
+gap in beats, given where that one fell) and, once a note is released, by its length
+(notes on the beat are held longer). Swing eighths, syncopation and rests are
 the normal case: a rest just carries the phase on, a syncopated note is one the template
 expects off the beat. When the evidence is weak the belief stays where it was (nothing
 moves it but onsets); a first guess (`--tempo`) is a prior, not a constraint.
@@ -23,11 +25,12 @@ Cost: a few vectorised operations on a 131 x 40 grid per onset (`improv bench` t
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from improv.core.listen.onset_template import NextOnset, OnsetTemplate
+from improv.core.listen.onset_template import NextOnset, NoteLength, OnsetTemplate
 
 MERGE_S = 0.03  # onsets closer than this are one event (a chord, a grace note), seconds
 PHASE_BINS = 40
@@ -36,7 +39,7 @@ GENERIC_BPM, GENERIC_SPREAD = 150.0, 0.5  # the prior over tempi with no first g
 TEMPO_WINDOW = 0.03  # the estimate is the belief within +-3 % of the likeliest tempo
 NEXT_GAP_S = 2.0  # onsets further apart say nothing about the rhythm from one to the next
 NEXT_WEIGHT = 0.3  # how much the next-onset rhythm counts beside the onset's own place (tuned on the training split)
-SHORT_S, SHORT_WEIGHT = 0.05, 0.5  # a note known to last under 50 ms (grace, ghost) counts half
+EVENTS_KEPT = 32  # onsets remembered for their note-offs (a note held longer than 32 onsets is not weighed)
 MAX_GAP_S = 4.0  # a longer rest spreads the belief no further
 STALE_BEATS = 32.0  # confidence halves every this many beats without an onset
 
@@ -132,6 +135,7 @@ class TempoFollower:
         self._like_step = np.roll(self._like, -1, axis=1) - self._like  # to read it between bin centres
         self._next = template.next_onset.density ** NEXT_WEIGHT
         self._next_row = (np.arange(PHASE_BINS) * template.next_onset.density.shape[0]) // PHASE_BINS
+        self._length = template.note_length.ratio
         log_bpm = np.log(self.bpm)
         prior = np.exp(-0.5 * ((log_bpm - math.log(GENERIC_BPM)) / GENERIC_SPREAD) ** 2)
         prior /= prior.sum()
@@ -147,28 +151,36 @@ class TempoFollower:
         self._post = self._prior.copy()
         self._offset = np.zeros(self._rows)  # row k's bin j is at phase (j + 0.5 + offset[k]) / PHASE_BINS
         self._last: float | None = None
+        self._events: deque[float] = deque(maxlen=EVENTS_KEPT)  # recent onsets, for their note-offs
+        self._released_events: deque[float] = deque(maxlen=EVENTS_KEPT)
         self.onsets = 0  # onsets heard (after merging)
 
     # -- hearing -------------------------------------------------------------------------
 
     def add(self, onset_s: float, velocity: int = 80, duration_s: float | None = None) -> None:
-        """Hear one note onset.
+        """Hear one note: its onset, and its length once known.
+
+        Call it at note-on with no duration, and again at note-off with the same `onset_s`
+        and the note's duration: the length then weighs where the onset was (notes on the
+        beat are held longer). Given both at once (offline), both count at once.
 
         Args:
             onset_s: when it began, seconds (the caller's monotonic clock).
             velocity: MIDI velocity; 0 is a note-off and is ignored.
-            duration_s: how long it sounded, when known: a note under 50 ms (a grace or
-                ghost note) counts half. None at note-on time.
+            duration_s: how long it sounded, seconds, or None (not known yet).
 
         Raises:
-            ValueError: `onset_s` is not a finite number.
+            ValueError: `onset_s` or `duration_s` is not a finite number.
         """
-        if not math.isfinite(onset_s):
-            raise ValueError(f"onset must be a finite time in seconds, got {onset_s!r}")
+        if not math.isfinite(onset_s) or (duration_s is not None and not math.isfinite(duration_s)):
+            raise ValueError(f"onset and duration must be finite times in seconds, got {onset_s!r}, {duration_s!r}")
         if velocity <= 0:
             return
         if self._last is not None and onset_s - self._last < MERGE_S:
-            return  # part of the same event (or out of order): nothing new about the beat
+            # part of an event already heard (a chord, or its note-off): only its length is news
+            if duration_s is not None:
+                self._released(onset_s, duration_s)
+            return
         like = None
         if self._last is not None:
             dt = onset_s - self._last
@@ -176,17 +188,33 @@ class TempoFollower:
             if dt <= NEXT_GAP_S:  # the rhythm from the last onset: its phase (per state) and the gap in beats
                 like = self._next[self._next_row[before], NextOnset.bin_of(dt / self.period)[:, None]]
         here = self._like + self._offset[:, None] * self._like_step  # at each row's true phases
-        like = here if like is None else here * like
-        if duration_s is not None and duration_s < SHORT_S:
-            like = like ** SHORT_WEIGHT
+        self._weigh(here if like is None else here * like)
+        self._last = onset_s
+        self._events.append(onset_s)
+        self.onsets += 1
+        if duration_s is not None:
+            self._released(onset_s, duration_s)
+
+    def _released(self, onset_s: float, duration_s: float) -> None:
+        """Weigh the length of a note whose onset was heard (once per event: a chord's first
+        release counts, the others add nothing)."""
+        event = next((t for t in reversed(self._events) if abs(t - onset_s) < MERGE_S), None)
+        if event is None or event in self._released_events or self._last is None:
+            return  # too old to place, or already weighed
+        self._released_events.append(event)
+        # each state's phase at that onset: its phase now, less the beats since
+        phase = (self._bins[None, :] + 0.5 + self._offset[:, None]) / PHASE_BINS - (self._last - event) / self.period[:, None]
+        rows = (np.floor(phase * self._length.shape[0]).astype(np.int64)) % self._length.shape[0]
+        self._weigh(self._length[rows, NoteLength.bin_of(duration_s / self.period)[:, None]])
+
+    def _weigh(self, like: np.ndarray) -> None:
+        """Multiply the belief by a likelihood, normalise, mix a little prior back in."""
         post = self._post * like
         total = post.sum()
-        if not total > 0 or not math.isfinite(total):  # cannot happen with a positive template; be safe live
+        if not total > 0 or not math.isfinite(total):  # cannot happen with positive tables; be safe live
             post, total = self._prior.copy(), 1.0
         s = self.settings
         self._post = (1.0 - s.forget) * post / total + s.forget * self._prior
-        self._last = onset_s
-        self.onsets += 1
 
     def _advance(self, dt: float) -> np.ndarray:
         """Carry the belief `dt` seconds on: phases advance, tempo and phase spread.
