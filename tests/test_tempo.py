@@ -211,7 +211,8 @@ def test_template_shapes_and_fit():
     fit = fit_band(x, period, 200.0)
     assert fit.lag == pytest.approx(0.067, abs=0.02) and fit.offbeat == pytest.approx(0.62, abs=0.02)
     assert fit.weights[0] > fit.weights[1] > fit.weights[2]
-    held = NoteLength.fit(np.concatenate([np.zeros(500), np.full(500, 0.5)]), np.concatenate([np.full(500, 0.8), np.full(500, 0.25)]))
+    phases = np.concatenate([np.zeros(500), np.full(500, 0.5)])
+    held = NoteLength.fit(phases, np.concatenate([np.full(500, 0.8), np.full(500, 0.25)]))
     on, off = NoteLength.bin_of(np.array([0.8, 0.25]))
     assert held.ratio[0, on] > 1 > held.ratio[0, off] and held.ratio[10, off] > 1 > held.ratio[10, on]
     swing = NextOnset.fit(np.zeros(500), np.full(500, 0.62))

@@ -77,7 +77,8 @@ def beat_errors(est: BeatEstimate, track: BeatTrack, start: float, end: float, p
     if coarser_is_follower:
         k0 = math.floor(est.beats_since(start - 0.25 * period))
         k1 = math.ceil(est.beats_since(end + 0.25 * period))
-        points = [est.time_of(k) for k in range(k0, k1 + 1) if start - 0.25 * period <= est.time_of(k) <= end + 0.25 * period]
+        lo, hi = start - 0.25 * period, end + 0.25 * period
+        points = [est.time_of(k) for k in range(k0, k1 + 1) if lo <= est.time_of(k) <= hi]
         return [min(abs(p - b) for b in track.times) / period for p in points]
     out = []
     for b in track.beats_between(start, end):
@@ -285,7 +286,8 @@ def format_follow(result: dict) -> list[str]:
         f"(~{n} calls each)",
         f"  tempo within 3 % (or half/double) and beat within 0.1 beat: {f('tempo_and_beat')}  "
         f"(target >= 90 %) {ok(result['targets']['tempo_and_beat'])}",
-        f"  tempo alone {f('tempo')}; beat alone {f('beat')} (largest error of the bar within 0.1: {f('beat_max_within')}; "
+        f"  tempo alone {f('tempo')}; beat alone {f('beat')} "
+        f"(largest error of the bar within 0.1: {f('beat_max_within')}; "
         f"the soloists' own on-beat notes reach {f('oracle_beat')})",
         f"  first call {f('first_call')}; later calls {f('later_calls')}; calls heard with confidence >= 0.5: "
         f"{f('confident_share')}",

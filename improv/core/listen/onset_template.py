@@ -223,7 +223,8 @@ class OnsetTemplate:
                 raise DataError(f"{where}: its next-onset table has another layout than this version reads")
             next_onset = NextOnset(np.array(nxt["density"], dtype=float))
             nl = data["note_length"]
-            if (nl["phase_bins"], nl["log2_min"], nl["log2_step"]) != (LENGTH_PHASE_BINS, LENGTH_LOG2_MIN, LENGTH_LOG2_STEP):
+            layout = (LENGTH_PHASE_BINS, LENGTH_LOG2_MIN, LENGTH_LOG2_STEP)
+            if (nl["phase_bins"], nl["log2_min"], nl["log2_step"]) != layout:
                 raise DataError(f"{where}: its note-length table has another layout than this version reads")
             note_length = NoteLength(np.array(nl["ratio"], dtype=float))
         except (KeyError, TypeError, ValueError) as e:

@@ -203,7 +203,8 @@ class TempoFollower:
             return  # too old to place, or already weighed
         self._released_events.append(event)
         # each state's phase at that onset: its phase now, less the beats since
-        phase = (self._bins[None, :] + 0.5 + self._offset[:, None]) / PHASE_BINS - (self._last - event) / self.period[:, None]
+        now = (self._bins[None, :] + 0.5 + self._offset[:, None]) / PHASE_BINS
+        phase = now - (self._last - event) / self.period[:, None]
         rows = (np.floor(phase * self._length.shape[0]).astype(np.int64)) % self._length.shape[0]
         self._weigh(self._length[rows, NoteLength.bin_of(duration_s / self.period)[:, None]])
 
