@@ -1,7 +1,6 @@
 """The tempo-follower benchmark's judging, on hand-made beat tracks and the tiny fixture."""
 
 import json
-import math
 from pathlib import Path
 
 import pytest

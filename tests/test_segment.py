@@ -189,7 +189,6 @@ def test_on_a_timeline_that_follows_the_player_the_gap_is_in_their_beats():
     calls = []
 
     def play(pitch, start, length):
-        nonlocal calls
         on, off = 1.0 + start * period, 1.0 + (start + length) * period
         follower.add(on, 80)
         est = follower.estimate(on)

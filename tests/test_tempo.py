@@ -1,7 +1,6 @@
 """The tempo follower on synthetic playing (straight, swung, syncopated, speeding up, slowing
 down, in two) and on real phrases of WJazzD solos played as recorded."""
 
-import math
 import random
 from pathlib import Path
 
