@@ -1,6 +1,8 @@
 """The embrace benchmark on hand-written calls and the tiny WJazzD fixture (seconds)."""
 
 import json
+
+import pytest
 from pathlib import Path
 
 from improv.cli import main
@@ -87,3 +89,35 @@ def test_command_errors(tmp_path, capsys):
     assert main(["embrace-bench", str(FIXTURE), "--daring", "3"]) == 2
     err = capsys.readouterr().err
     assert "not found" in err and "--daring" in err
+
+
+def test_played_case_keeps_the_planted_note_with_the_soloists_timing():
+    from improv.bench.embrace import played_case
+    from improv.bench.human import BeatTrack, HumanPhrase, HumanSolo, PlayedNote
+
+    call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 2, 1.5), (67, 3.5, 0.5)], start=4.0)
+    case = make_case(call, CHART)
+    # played at 120 bpm (0.5 s a beat, beat 0 at 0 s): the E 40 ms late, the rest a little off
+    track = BeatTrack(range(0, 16), [0.5 * b for b in range(16)])
+    late = {60: 0.01, 62: -0.02, 64: 0.04, 67: 0.0}
+    notes = tuple(PlayedNote(0.5 * (4 + n.start) + late[n.pitch], 0.5 * n.duration * 0.9, n.pitch, n.velocity, 4 + n.start)
+                  for n in call.notes)
+    solo = HumanSolo("hand", 120.0, (HumanPhrase("hand", notes, track),), track)
+    played = played_case(case, solo)
+    moved = played.call.notes[played.index]
+    assert moved.pitch % 12 == case.pc and played.call.start + moved.start == pytest.approx(6.08)
+    assert played.tempo == pytest.approx(120.0)
+    assert played.answer_start == 8.0 and played.answer_length == case.answer_length
+    assert [n.pitch for n in played.original.notes] == [n.pitch for n in call.notes]
+    heard = hear(played.call, CHART, tempo=played.tempo)[played.index]
+    assert heard.kind == OUTSIDE and heard.onset == 6.0 and "beat 3" in heard.reasons
+
+
+def test_command_played_on_the_fixture(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["embrace-bench", str(FIXTURE), "--split", "all", "--limit", "3", "--played", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "as the soloists played them" in text and "played timing:" in text
+    result = json.loads(out.read_text())
+    assert result["played"]["cases"] == result["cases"] >= 1
+    assert set(result["played_vs_grid"]["targets"]) == {"played_hit", "gap", "guide_hit"}

@@ -1,5 +1,7 @@
 """The classifier, pinned on hand-written cases: (pitch, start, duration[, velocity]) tuples."""
 
+import pytest
+
 from improv.core.theory.chart import parse_chart, single_chord_chart
 from improv.core.theory.chords import parse_chord
 from improv.core.embrace.hearing import (
@@ -102,3 +104,71 @@ def test_metric_weights():
 
 def test_empty_call():
     assert hear(Phrase.of([]), CMAJ7) == ()
+
+
+# --- played time: a note belongs to the beat it is played at ------------------------------
+
+C7_F7 = parse_chart("C7 F7")  # C7 on beats 1-2, F7 on beats 3-4
+
+
+def test_a_note_a_few_ms_before_the_change_is_heard_against_the_coming_chord():
+    # E, 15 ms before beat 3 at 160 bpm (0.04 beat): the 3rd of C7, but heard on beat 3, over F7 (outside)
+    call = Phrase.of([(64, 1.96, 1.5, 100), (65, 3.5, 0.5, 70)])
+    h = hear(call, C7_F7, tempo=160)[0]
+    assert str(h.chord) == "F7" and h.kind == OUTSIDE
+    assert (h.bar, h.beat, h.onset) == (0, 2.0, 2.0) and h.played == pytest.approx(1.96)
+    assert "beat 3" in h.reasons
+
+
+def test_a_swung_eighth_anticipation_held_over_the_change_is_heard_on_the_change():
+    call = Phrase.of([(60, 0, 1), (64, 1.62, 1.4, 100)])
+    h = hear(call, C7_F7, tempo=180)[1]
+    assert str(h.chord) == "F7" and h.kind == OUTSIDE
+    assert "anticipated" in h.reasons and "beat 3" in h.reasons
+    # ...but not a short one that stops before the change, nor a syncopation with no change
+    assert str(hear(Phrase.of([(64, 1.62, 0.3)]), C7_F7, tempo=180)[0].chord) == "C7"
+    plain = hear(Phrase.of([(61, 0.62, 1.4, 100)]), CMAJ7, tempo=180)[0]
+    assert "anticipated" not in plain.reasons and plain.onset == pytest.approx(0.62)
+
+
+def test_the_on_beat_tolerance_scales_with_the_tempo():
+    from improv.core.embrace.hearing import on_beat_tolerance
+
+    assert on_beat_tolerance(None) == 0.125 and on_beat_tolerance(60) == 0.125
+    assert on_beat_tolerance(160) == pytest.approx(0.16) and on_beat_tolerance(300) == 0.2
+    late = Phrase.of([(61, 2.17, 0.5, 100), (64, 0, 1, 70), (67, 1, 1, 70)])  # a short note 0.17 beat late on beat 3
+    assert "beat 3" in next(h for h in hear(late, CMAJ7, tempo=280) if h.pitch == 61).reasons  # 36 ms
+    assert "beat 3" not in next(h for h in hear(late, CMAJ7, tempo=90) if h.pitch == 61).reasons  # 113 ms
+    assert "beat 3" not in next(h for h in hear(late, CMAJ7) if h.pitch == 61).reasons
+    early = Phrase.of([(61, 1.85, 0.5, 100), (64, 0, 1, 70)])  # 0.15 beat early
+    assert next(h for h in hear(early, CMAJ7, tempo=200) if h.pitch == 61).onset == 2.0
+    assert next(h for h in hear(early, CMAJ7) if h.pitch == 61).onset == pytest.approx(1.85)
+
+
+def test_a_long_note_attacked_late_is_heard_on_its_beat():
+    # held over the beat, attacked a sixteenth behind it: still beat 1; a swung eighth late is not
+    for start, on_beat in ((4.25, True), (4.3, True), (4.45, False)):
+        h = hear(Phrase.of([(61, start, 2.0, 100), (64, 6.5, 0.5)]), CMAJ7, tempo=120)[0]
+        assert ("beat 1" in h.reasons) == on_beat, start
+    short = hear(Phrase.of([(61, 4.25, 0.5, 100), (64, 6.5, 0.5)]), CMAJ7, tempo=120)[0]
+    assert "beat 1" not in short.reasons
+
+
+def test_salience_counts_seconds_as_well_as_beats():
+    call = Phrase.of([(61, 0.5, 0.7), (64, 1.5, 0.5), (67, 2, 1)])
+    slow = hear(call, CMAJ7, tempo=60)[0]  # 0.7 s
+    fast = hear(call, CMAJ7, tempo=200)[0]  # 0.21 s
+    assert "long" in slow.reasons and "long" not in fast.reasons
+    assert slow.salience > fast.salience
+    assert hear(call, CMAJ7)[0].salience == fast.salience  # no tempo: beats only
+
+
+def test_a_long_accented_mistake_played_late_is_embraced_at_its_tempo():
+    from improv.core.embrace.strategies import EmbraceSettings, embrace_threshold, plan_answer
+
+    # C# 50 ms late on beat 3 at 240 bpm (0.2 beat), held two seconds, accented
+    call = Phrase.of([(64, 0, 0.5, 70), (67, 0.5, 0.5, 70), (72, 1, 1, 70), (61, 2.2, 8, 110)])
+    heard = next(h for h in hear(call, CMAJ7, tempo=240) if h.pitch == 61)
+    assert heard.salience >= embrace_threshold(0.5) and "beat 3" in heard.reasons
+    plan = plan_answer(call, CMAJ7, 12.0, 4.0, EmbraceSettings(), seed=1, tempo=240)
+    assert plan.handled and plan.handled[0].heard.pitch == 61

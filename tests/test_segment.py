@@ -171,3 +171,47 @@ def test_the_call_so_far_is_the_opening_of_the_call_as_it_will_be_cut():
     call = feed(seg, [("tick", 4.0)])[0]
     assert so_far.notes == call.phrase.notes and so_far.start == call.phrase.start  # all of it, read ahead
     assert seg.call_so_far() is None  # the call was cut: nothing under way
+
+
+def test_on_a_timeline_that_follows_the_player_the_gap_is_in_their_beats():
+    # The session feeds the segmenter timeline beats. Following a player at 80 bpm (the
+    # timeline starts at 120), once the follower has their tempo (a bar of eighths) a rest of
+    # 0.75 of their beats (0.56 s, 1.1 beats at 120) does not end the call; a rest of a beat
+    # and a half does, and the answer starts on one of their beats. (Before it has their
+    # tempo, the first rests are measured at its first guess: see the integration notes.)
+    from improv.core.listen.tempo import TempoFollower
+    from improv.core.listen.timeline import PlayerTimeline
+
+    period = 0.75  # 80 bpm
+    tl = PlayerTimeline(0.0, 120.0)
+    follower = TempoFollower()
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, lead_beats=0.1))
+    calls = []
+
+    def play(pitch, start, length):
+        on, off = 1.0 + start * period, 1.0 + (start + length) * period
+        follower.add(on, 80)
+        est = follower.estimate(on)
+        tl.follow(est, on)  # re-anchored from the first notes on: the default tempo would cut the call
+        for c in (seg.note_on(pitch, tl.beat_at(on)), seg.tick(tl.beat_at(off)), seg.note_off(pitch, tl.beat_at(off))):
+            if c is not None:
+                calls.append(c)
+
+    for x in range(8):  # a bar of swung eighths
+        play(60 + x, x // 2 + 0.62 * (x % 2), 0.3)
+    beat = 4.0
+    for bar in range(3):  # swung eighths, with a 0.75-beat rest in the middle of every bar
+        for x, d in ((0.0, 0.55), (0.62, 0.3), (1.0, 0.55), (1.62, 0.28)):
+            play(60 + int(x * 2), beat + x, d)
+        for x, d in ((2.65, 0.3), (3.0, 0.55), (3.62, 0.3)):
+            play(64, beat + x, d)
+        beat += 4.0
+    assert calls == []  # 4 bars of playing with 0.75-beat rests: one call still going
+    end = 1.0 + (beat - 4.0 + 3.92) * period
+    t_check = end + 1.5 * period
+    call = seg.tick(tl.beat_at(t_check))
+    assert call is not None and call.reason == "gap"
+    assert tl.tempo == pytest.approx(80.0, rel=0.03)
+    start_s = tl.time_of(call.answer_start)
+    k = (start_s - 1.0) / period  # on one of the player's beats (the follower's beat is a little early)
+    assert abs(k - round(k)) <= 0.1

@@ -21,13 +21,19 @@ unaltered call (mode off, same seed) is the reference. Per mode it reports:
   off a long way), so also:
 - pc-profile distance: the total variation distance between the answers' duration-weighted
   pitch-class profiles: how much of the sounding time went to other pitch classes.
+
+Played timing (`played_case`): the same calls as the soloist played them, every note's
+onset and length taken from the recording and placed on the solo timeline through its
+beat track (not quantised: ahead of and behind the beat, swung, legato or short), the
+planted note still planted, and the soloist's local tempo given to hearing. Target: the
+embrace hit within `TARGET_PLAYED_GAP` of the same calls on the grid, and >= 85 %.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from improv.core.theory.chart import Chart
 from improv.core.embrace.strategies import MODES, AnswerPlan, EmbraceSettings, plan_answer
@@ -36,9 +42,14 @@ from improv.core.theory.metrics import in_harmony_counts
 from improv.core.theory.notes import Meter, Phrase
 from improv.core.respond.base import AnswerSettings, Responder
 
+if TYPE_CHECKING:
+    from improv.bench.human import HumanSolo
+
 TARGET_EMBRACE_HIT = 0.80
 TARGET_GUIDE_HIT = 0.10
 TARGET_INSIDE_GAP = 0.10  # embrace's inside share at most this far under guide's
+TARGET_PLAYED_HIT = 0.85  # embrace hit with the soloist's own timing...
+TARGET_PLAYED_GAP = 0.05  # ...at most this far under the same calls on the grid
 GRID = 12  # onset grid (per beat) of the distance
 
 
@@ -55,6 +66,7 @@ class BenchCase:
         pc: the moved note's new pitch class.
         answer_start: timeline beat where the answer starts.
         answer_length: answer length in beats.
+        tempo: the tempo the call was played at (bpm) for hearing, or None (on the grid).
     """
 
     solo: str
@@ -65,6 +77,7 @@ class BenchCase:
     pc: int
     answer_start: float
     answer_length: float
+    tempo: float | None = None
 
 
 def make_case(call: Phrase, harmony: Chart, solo: str = "") -> BenchCase | None:
@@ -171,10 +184,55 @@ def first_bar_has(answer: Phrase, pc: int, beats_per_bar: int) -> bool:
     return any(n.start < beats_per_bar - 1e-9 and n.pitch % 12 == pc for n in answer.notes)
 
 
+def played_case(case: BenchCase, solo: "HumanSolo") -> BenchCase:
+    """The case with its calls played as the soloist played them (see the module docstring).
+
+    Args:
+        case: a case made on the grid (`make_case`).
+        solo: the same solo as played (`improv.bench.human.load_human`).
+
+    Raises:
+        DataError: a note of the call is not among the solo's played notes.
+    """
+    from improv.bench.follow import reference_period
+
+    track = solo.track
+    played = solo.played(case.original)
+    by_key = {(round(n.beat * 12), n.pitch): n for n in played.notes}
+
+    def as_played(moved: bool) -> tuple[Phrase, float]:
+        notes, moved_at = [], -1.0
+        for i, o in enumerate(case.original.absolute()):
+            p = by_key[(round(o.start * 12), o.pitch)]
+            on = track.beat_at(p.onset)
+            pitch = o.pitch
+            if moved and i == case.index:
+                pitch, moved_at = o.pitch + _moved_step(case), on
+            notes.append(replace(o, start=on, pitch=pitch, duration=max(1e-3, track.beat_at(p.end) - on)))
+        start = min(n.start for n in notes)
+        return Phrase.of([replace(n, start=n.start - start) for n in notes], start=start), moved_at
+
+    call, moved_at = as_played(True)
+    original, _ = as_played(False)
+    index = next(i for i, n in enumerate(call.notes)
+                 if abs(call.start + n.start - moved_at) < 1e-9 and n.pitch % 12 == case.pc)
+    bpb = case.harmony.beats_per_bar
+    start = max(case.answer_start, Meter(bpb).next_boundary(max(call.end, original.end), "beat"))
+    period = reference_period(track, track.time_of(case.original.start), track.time_of(case.original.end))
+    return replace(case, original=original, call=call, index=index, answer_start=start, tempo=60.0 / period)
+
+
+def _moved_step(case: BenchCase) -> int:
+    """How far the planted note was moved (+1 or -1 semitone)."""
+    step = (case.pc - case.original.notes[case.index].pitch) % 12
+    return 1 if step == 1 else -1
+
+
 def answer_with(responder: Responder, call: Phrase, plan: AnswerPlan, case: BenchCase, seed: int) -> Phrase:
     """The responder's answer under a plan (it hears the call first, as in a session)."""
     settings = AnswerSettings(start=case.answer_start, length=case.answer_length, seed=seed,
-                              beats_per_bar=case.harmony.beats_per_bar, constraints=plan.constraints)
+                              beats_per_bar=case.harmony.beats_per_bar, constraints=plan.constraints,
+                              tempo=case.tempo)
     responder.learn(call, plan.chart)
     return responder.answer(call, plan.chart, settings)
 
@@ -199,11 +257,13 @@ def run_bench(
         s = seed + i
         bpb = case.harmony.beats_per_bar
         off = EmbraceSettings(mode="off")
-        plain_plan = plan_answer(case.original, case.harmony, case.answer_start, case.answer_length, off, s)
+        plain_plan = plan_answer(case.original, case.harmony, case.answer_start, case.answer_length, off, s,
+                                 tempo=case.tempo)
         plain = answer_with(new_responder(), case.original, plain_plan, case, s)
         for mode in MODES:
             mode_settings = replace(base, mode=mode)
-            plan = plan_answer(case.call, case.harmony, case.answer_start, case.answer_length, mode_settings, s)
+            plan = plan_answer(case.call, case.harmony, case.answer_start, case.answer_length, mode_settings, s,
+                               tempo=case.tempo)
             answer = answer_with(new_responder(), case.call, plan, case, s)
             st = stats[mode]
             st.answers += 1
@@ -250,3 +310,20 @@ def format_result(result: dict, title: str) -> list[str]:
     if strat:
         lines.append("embrace strategies: " + ", ".join(f"{k} {v}" for k, v in strat.items()))
     return lines
+
+
+def compare_played(grid: dict, played: dict) -> dict:
+    """The played-timing targets: the embrace hit >= 85 % and within 5 points of the grid's
+    (the same calls), guide still <= 10 %."""
+    hit_g, hit_p = grid["embrace"]["first_bar_hit"], played["embrace"]["first_bar_hit"]
+    return {"embrace_hit_grid": hit_g, "embrace_hit_played": hit_p, "gap": hit_g - hit_p,
+            "targets": {"played_hit": hit_p >= TARGET_PLAYED_HIT, "gap": hit_g - hit_p <= TARGET_PLAYED_GAP,
+                        "guide_hit": played["guide"]["first_bar_hit"] <= TARGET_GUIDE_HIT}}
+
+
+def format_played(cmp: dict) -> str:
+    ok = lambda b: "ok" if b else "MISSED"  # noqa: E731
+    t = cmp["targets"]
+    return (f"played timing: embrace hit {100 * cmp['embrace_hit_played']:.1f} % (target >= 85 %) {ok(t['played_hit'])}; "
+            f"on the grid {100 * cmp['embrace_hit_grid']:.1f} %, {100 * cmp['gap']:+.1f} points (target <= 5) "
+            f"{ok(t['gap'])}; guide hit <= 10 % {ok(t['guide_hit'])}")

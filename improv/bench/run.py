@@ -64,6 +64,22 @@ def run_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
     return results
 
 
+def _follow_section(results: dict[str, Any], quick: bool, out: Callable[[str], None]) -> None:
+    """The tempo follower on validation solos as recorded (`improv.bench.follow`), when the data is there."""
+    from improv.bench.follow import DEFAULT_DATA, bench_follow, format_follow
+    from improv.bench.human import load_human
+
+    if not DEFAULT_DATA.exists():
+        results["follow"] = {"skipped": f"no WJazzD data at {DEFAULT_DATA}"}
+        out(f"\ntempo follower: skipped (no WJazzD data at {DEFAULT_DATA})")
+        return
+    r = results["follow"] = bench_follow(load_human(DEFAULT_DATA, "valid"), range(2 if quick else 5), 24 if quick else 48)
+    out("")
+    for line in format_follow(r):
+        if line:
+            out(line)
+
+
 # --- the whole run ---------------------------------------------------------------------------
 def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
               out: Callable[[str], None] = print, json_path: Path | None = None) -> dict[str, Any]:
@@ -184,6 +200,8 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
             "render speed x real time)")
         for k, v in r.items():
             out(f"  {k}: {_plain(v)}")
+
+    _follow_section(results, quick, out)
 
     if not jack:
         for name in ("passthrough", "flood"):

@@ -27,6 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="call i is answered with seed SEED + i (default 0)")
     p.add_argument("--split", choices=("valid", "all"), default="valid",
                    help="which solos give the calls: the validation split (default) or all")
+    p.add_argument("--played", action="store_true",
+                   help="also answer the same calls as the soloists played them (their onsets and lengths from "
+                        "the recording, their tempo given to hearing) and compare with the grid")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
 
 
@@ -55,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     if not cases:
         raise ConfigError(f"no usable calls in {data} ({args.split} split): a call needs a note of a beat or "
                           "more on beat 1 or 3 over a chord; try --split all")
+    if args.played:  # only calls of solos with a beat track can be played: the grid figures use the same calls
+        from improv.bench.human import load_human
+
+        played_solos = {h.name: h for h in load_human(data, split)}
+        cases = [c for c in cases if c.solo in played_solos]
     settings = EmbraceSettings(daring=args.daring) if args.strength is None else \
         EmbraceSettings(daring=args.daring, strength=args.strength)
     result = run_bench(cases, new_responder, settings, seed=args.seed)
@@ -65,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
     title = (f"embrace-bench: {len(cases)} calls from {n_solos} solo(s) ({args.split} split), {args.responder} responder, "
              f"daring {args.daring}, seeds {args.seed}..{args.seed + len(cases) - 1}")
     print("\n".join(format_result(result, title)))
+    if args.played:
+        from improv.bench.embrace import compare_played, format_played, played_case
+
+        played = run_bench([played_case(c, played_solos[c.solo]) for c in cases], new_responder, settings, seed=args.seed)
+        result["played"] = played
+        result["played_vs_grid"] = compare_played(result, played)
+        print("\n".join(format_result(played, f"the same {len(cases)} calls as the soloists played them")))
+        print(format_played(result["played_vs_grid"]))
     if out is not None:
         try:
             out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -6,11 +6,23 @@ inside note) or outside. Outside notes get a salience in [0, 1]: how clearly the
 *meant* it (or at least how clearly everyone heard it). A long accented outside note on
 beat 1 is salient; a passing chromatic sixteenth is an approach and not a mistake at all.
 
+Notes are heard where they are played, not where a grid cell puts them: a note belongs to
+the beat it is played at. An onset within the on-beat tolerance of a beat is on that beat
+(the tolerance grows with the tempo: timing scatter is milliseconds, so at 280 bpm a note
+50 ms late is still on the beat), and a long note is heard on the beat it starts up to
+`LONG_LATE` after (soloists often attack a long note a sixteenth behind the beat: in
+WJazzD, 1 in 4 of the long notes transcribed on beat 1 or 3 starts 0.13-0.3 beat late
+against the band's beat); a note played up to half a beat before a chord change
+and held over it (an anticipation) is heard against the coming chord, with that beat's
+weight. How long a note sounds counts in seconds as well as in beats when the tempo is
+known: half a second is long at any tempo.
+
 Everything is in beats on the session timeline (beat 0 = beat 1 of bar 1).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from statistics import median
 
@@ -21,8 +33,13 @@ from improv.core.theory.notes import Note, Phrase
 CHORD, TENSION, APPROACH, OUTSIDE, FREE = "chord", "tension", "approach", "outside", "free"
 CLASSES = (CHORD, TENSION, APPROACH, OUTSIDE, FREE)  # FREE: no chord sounding (NC)
 
-ON_BEAT_TOL = 0.125  # beats: an onset this close to a beat counts as on it (played timing)
+ON_BEAT_TOL = 0.125  # beats: an onset this close to a beat counts as on it (with no tempo given, and at least this)
+ON_BEAT_TOL_S = 0.06  # seconds: with the tempo known, the tolerance is this much time...
+MAX_ON_BEAT_TOL = 0.2  # ...up to this many beats (the swung off-beat stays off the beat)
+ANTICIPATION = 0.5  # beats: a note this close before a chord change, held over it, is heard against the new chord
 LONG_BEATS = 1.0  # an outside note at least this long is "long"
+LONG_S = 0.6  # ...or this many seconds, with the tempo known
+LONG_LATE = 0.3  # beats: a long note starting this late is still heard on the beat before (a laid-back attack)
 RESOLVE_WITHIN = 1.0  # beats: an approach resolves to a note starting within this
 ACCENT_VELOCITY = 10  # velocity above the call's median that reads as an accent
 
@@ -36,8 +53,9 @@ class HeardNote:
 
     Attributes:
         index: position of the note in `call.notes`.
-        onset: timeline onset in beats (`call.start + note.start`).
-        bar: bar index from 0 on the session timeline.
+        onset: where the note is heard on the timeline, in beats: the beat it was played at
+            (within the on-beat tolerance) or anticipated, else as played.
+        bar: bar index from 0 on the session timeline (of `onset`).
         beat: position within the bar, in beats from 0 (1.5 = the "and" of beat 2).
         pitch: MIDI note number.
         duration: length in beats.
@@ -45,7 +63,9 @@ class HeardNote:
         chord: the chord sounding at the onset, or None (NC).
         kind: one of `CLASSES`.
         salience: 0..1 for outside notes, 0 for everything else.
-        reasons: why an outside note is salient: "long", "beat 1", "accented", "repeated".
+        reasons: why an outside note is salient: "long", "beat 1", "accented", "repeated",
+            "anticipated".
+        played: the onset as played, timeline beats (`call.start + note.start`).
     """
 
     index: int
@@ -59,6 +79,7 @@ class HeardNote:
     kind: str
     salience: float = 0.0
     reasons: tuple[str, ...] = ()
+    played: float | None = None
 
     @property
     def pc(self) -> int:
@@ -69,27 +90,60 @@ class HeardNote:
         return self.kind == OUTSIDE
 
 
-def metric_weight(beat_in_bar: float, beats_per_bar: int = 4) -> tuple[float, str]:
+def on_beat_tolerance(tempo: float | None) -> float:
+    """How close to a beat an onset counts as on it, in beats: `ON_BEAT_TOL_S` at `tempo`
+    (bpm), at least `ON_BEAT_TOL` and at most `MAX_ON_BEAT_TOL`; `ON_BEAT_TOL` with no tempo."""
+    if tempo is None or not tempo > 0:
+        return ON_BEAT_TOL
+    return min(MAX_ON_BEAT_TOL, max(ON_BEAT_TOL, ON_BEAT_TOL_S * tempo / 60.0))
+
+
+def metric_weight(beat_in_bar: float, beats_per_bar: int = 4, tol: float = ON_BEAT_TOL) -> tuple[float, str]:
     """How strong a position is (0..1) and its name: beat 1 > beat 3 > other beats > off-beats.
 
     Args:
         beat_in_bar: position within the bar in beats from 0.
         beats_per_bar: metre.
+        tol: how close to a beat counts as on it, in beats (`on_beat_tolerance`).
 
     Returns:
         (weight, "beat N" or "" for off-beat positions).
     """
     nearest = round(beat_in_bar)
-    if abs(beat_in_bar - nearest) <= ON_BEAT_TOL:
+    if abs(beat_in_bar - nearest) <= tol + 1e-9:
         b = int(nearest) % beats_per_bar
         if b == 0:
             return 1.0, "beat 1"
         if beats_per_bar % 2 == 0 and beats_per_bar > 2 and b == beats_per_bar // 2:
             return 0.8, f"beat {b + 1}"
         return 0.6, f"beat {b + 1}"
-    if abs(beat_in_bar * 2 - round(beat_in_bar * 2)) <= ON_BEAT_TOL * 2:
+    if abs(beat_in_bar * 2 - round(beat_in_bar * 2)) <= min(tol, ON_BEAT_TOL) * 2:
         return 0.3, ""  # an off-beat eighth
     return 0.15, ""
+
+
+def heard_at(onset: float, duration: float, chart: Chart, tol: float = ON_BEAT_TOL,
+             late: float | None = None) -> tuple[float, bool]:
+    """Where a note played at `onset` (beats) is heard: (timeline beat, anticipated?).
+
+    On the beat it is played at when within `tol` before it or `late` (default `tol`)
+    after it; on a chord change it anticipates when played up to `ANTICIPATION` beats
+    before one and held at least half a beat past it; else where it was played.
+    """
+    after = onset - math.floor(onset)
+    before = math.ceil(onset) - onset
+    late = tol if late is None else max(late, tol)
+    if before <= tol + 1e-9 and before <= after:
+        return float(math.ceil(onset)), False
+    if after <= late + 1e-9:
+        return float(math.floor(onset)), False
+    if before <= tol + 1e-9:
+        return float(math.ceil(onset)), False
+    change = math.ceil(onset)
+    if (before <= ANTICIPATION + 1e-9 and onset + duration >= change + 0.5 - 1e-9
+            and chart.chord_at(change) != chart.chord_at(onset)):
+        return float(change), True
+    return onset, False
 
 
 def classify_pitch(pc: int, chord: Chord | None) -> str:
@@ -103,13 +157,14 @@ def classify_pitch(pc: int, chord: Chord | None) -> str:
     return OUTSIDE
 
 
-def _resolves(note: Note, onset: float, nxt: Note | None, next_onset: float, chart: Chart) -> bool:
-    """True if `nxt` starts within a beat, a half or whole step away, on an inside note."""
+def _resolves(note: Note, onset: float, nxt: Note | None, next_onset: float, next_chord: Chord | None) -> bool:
+    """True if `nxt` starts within a beat (as played), a half or whole step away, on a note
+    inside `next_chord` (the chord it is heard against)."""
     if nxt is None or next_onset - onset > RESOLVE_WITHIN + 1e-9 or next_onset <= onset:
         return False
     if abs(nxt.pitch - note.pitch) not in (1, 2):
         return False
-    return classify_pitch(nxt.pitch, chart.chord_at(next_onset)) in (CHORD, TENSION)
+    return classify_pitch(nxt.pitch, next_chord) in (CHORD, TENSION)
 
 
 def _neighbours_inside(pc: int, chord: Chord) -> bool:
@@ -118,13 +173,16 @@ def _neighbours_inside(pc: int, chord: Chord) -> bool:
     return (pc + 1) % 12 in scale or (pc - 1) % 12 in scale
 
 
-def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None) -> tuple[HeardNote, ...]:
-    """Classify every note of `call` against the chord sounding at its onset.
+def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
+         tempo: float | None = None) -> tuple[HeardNote, ...]:
+    """Classify every note of `call` against the chord sounding where it is heard.
 
     Args:
         call: the player's phrase (notes relative to `call.start`, beats).
         chart: the harmony (a chart, or a one-chord chart of the live-inferred harmony).
         beats_per_bar: metre; defaults to the chart's.
+        tempo: the tempo of the call's beats (bpm), when known: the on-beat tolerance
+            scales with it and durations count in seconds too.
 
     Returns:
         One `HeardNote` per call note, in the call's order.
@@ -133,12 +191,19 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None) -> tuple[
     notes = call.notes
     if not notes:
         return ()
+    tol = on_beat_tolerance(tempo)
     vel_median = median(n.velocity for n in notes)
-    onsets = [call.start + n.start for n in notes]
+    played = [call.start + n.start for n in notes]
+    def late(n: Note) -> float:
+        long = n.duration >= LONG_BEATS - 1e-9 or (tempo is not None and n.duration * 60.0 / tempo >= LONG_S - 1e-9)
+        return LONG_LATE if long else tol
+
+    places = [heard_at(t, n.duration, chart, tol, late(n)) for t, n in zip(played, notes)]
+    onsets = [at for at, _ in places]
     # The next note that starts later (chords played as a dyad share an onset).
     nxt_index: list[int | None] = []
-    for i, t in enumerate(onsets):
-        j = next((k for k in range(i + 1, len(notes)) if onsets[k] > t + 1e-9), None)
+    for i, t in enumerate(played):
+        j = next((k for k in range(i + 1, len(notes)) if played[k] > t + 1e-9), None)
         nxt_index.append(j)
 
     kinds: list[str] = []
@@ -149,7 +214,7 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None) -> tuple[
         kind = classify_pitch(n.pitch, chord)
         if kind == OUTSIDE and chord is not None and _neighbours_inside(n.pitch % 12, chord):
             j = nxt_index[i]
-            if j is not None and _resolves(n, onsets[i], notes[j], onsets[j], chart):
+            if j is not None and _resolves(n, played[i], notes[j], played[j], chart.chord_at(onsets[j])):
                 kind = APPROACH
         kinds.append(kind)
 
@@ -164,19 +229,26 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None) -> tuple[
         beat = onsets[i] - bar * bpb
         salience, reasons = 0.0, ()
         if kinds[i] == OUTSIDE:
-            salience, reasons = _salience(n, beat, bpb, vel_median, outside_count[n.pitch % 12])
+            seconds = n.duration * 60.0 / tempo if tempo else None
+            salience, reasons = _salience(n, beat, bpb, vel_median, outside_count[n.pitch % 12], tol, seconds)
+            if places[i][1]:
+                reasons = reasons + ("anticipated",)
         out.append(HeardNote(i, onsets[i], bar, beat, n.pitch, n.duration, n.velocity,
-                             chords[i], kinds[i], salience, reasons))
+                             chords[i], kinds[i], salience, reasons, played[i]))
     return tuple(out)
 
 
-def _salience(note: Note, beat: float, bpb: int, vel_median: float, count: int) -> tuple[float, tuple[str, ...]]:
-    """Salience (0..1) of an outside note and the reasons it stands out."""
+def _salience(note: Note, beat: float, bpb: int, vel_median: float, count: int, tol: float = ON_BEAT_TOL,
+              seconds: float | None = None) -> tuple[float, tuple[str, ...]]:
+    """Salience (0..1) of an outside note and the reasons it stands out (`seconds`: how long
+    it sounds, when the tempo is known)."""
     reasons: list[str] = []
     dur = min(1.0, note.duration / LONG_BEATS)
-    if note.duration >= LONG_BEATS - 1e-9:
+    if seconds is not None:
+        dur = max(dur, min(1.0, seconds / LONG_S))
+    if note.duration >= LONG_BEATS - 1e-9 or (seconds is not None and seconds >= LONG_S - 1e-9):
         reasons.append("long")
-    metric, name = metric_weight(beat, bpb)
+    metric, name = metric_weight(beat, bpb, tol)
     if name:
         reasons.append(name)
     vel = min(1.0, max(0.0, 0.5 + (note.velocity - vel_median) / 40.0))

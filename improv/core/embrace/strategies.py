@@ -136,6 +136,7 @@ def plan_answer(
     seed: int,
     low: int = 48,
     high: int = 84,
+    tempo: float | None = None,
 ) -> AnswerPlan:
     """Plan how the next answer treats the call's outside notes.
 
@@ -147,11 +148,13 @@ def plan_answer(
         settings: mode, daring, allowed strategies.
         seed: the same inputs and seed give the same plan.
         low, high: the MIDI range the answer's forced notes stay in.
+        tempo: the tempo the call was played at (bpm), when known (`hear` scales its
+            on-beat tolerance and counts durations in seconds with it).
     """
     base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start)
     if settings.mode == "off" or not call.notes or answer_length <= 0:
         return base
-    heard = hear(call, chart)
+    heard = hear(call, chart, tempo=tempo)
     base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start, heard)
     if settings.mode == "guide":
         return _guide(base, heard, chart, answer_start, answer_length)
@@ -190,7 +193,7 @@ def embraced_answer(
     the plan's constraints; the seed, range and span come from `settings`.
     """
     plan = plan_answer(call, chart, settings.start, settings.length, embrace, settings.seed,
-                       settings.low, settings.high)
+                       settings.low, settings.high, settings.tempo)
     answer = responder.answer(call, plan.chart, replace(settings, constraints=plan.constraints))
     return answer, plan
 

@@ -4,6 +4,13 @@ Pure: fed timestamped events in beats (timeline beats, beat 0 = bar 1 beat 1) an
 when time passes with `tick(now)`. A call ends when no key is held (a held sustain pedal
 counts as held) for `gap_beats`, on the end-of-call controller, or when it reaches
 `max_call_bars`. Every feeding method returns the call it completed, or None.
+
+The beats are the session timeline's. On a timeline that follows the player
+(`improv.core.listen.timeline.PlayerTimeline`) the gap, the call's length and the answer's
+place are in the player's beats as they went by, and the beats kept here across a
+re-anchoring (a call's start, the start of a silence) stay right: re-anchoring never moves
+the past. `lead_beats` is a time to think, in beats: at another tempo than the one it was
+worked out for it is another time in seconds (the session sets it from seconds).
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class AnswerSettings:
         history: earlier phrases of the session (the player's calls and the partner's
             answers, oldest first, on the same timeline): context the phrase model reads
             before the call; other responders ignore it.
+        tempo: the tempo of the timeline's beats where the call was played (bpm), when
+            known: hearing the call's outside notes scales its on-beat tolerance with it.
     """
 
     start: float
@@ -74,6 +76,7 @@ class AnswerSettings:
     beats_per_bar: int = 4
     constraints: Constraints = field(default_factory=Constraints)
     history: tuple[Phrase, ...] = ()
+    tempo: float | None = None
 
 
 @runtime_checkable

@@ -1,0 +1,91 @@
+"""The tempo-follower benchmark's judging, on hand-made beat tracks and the tiny fixture."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from improv.bench.follow import (
+    beat_errors, bench_follow, format_follow, judge, level, main, play_solo, reference_period, tempo_ratio_ok,
+    time_follower,
+)
+from improv.bench.human import BeatTrack, HumanPhrase, HumanSolo, PlayedNote, load_human
+from improv.core.listen.tempo import BeatEstimate
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "wjazzd-mini"
+TRACK = BeatTrack(range(0, 64), [1.0 + 0.4 * b for b in range(64)])  # 150 bpm, beat 0 at 1 s
+
+
+def test_tempo_is_right_at_the_soloists_tempo_or_exactly_half_or_double():
+    assert tempo_ratio_ok(1.02) and tempo_ratio_ok(0.49) and tempo_ratio_ok(2.05)
+    assert not tempo_ratio_ok(1.05) and not tempo_ratio_ok(1.5) and not tempo_ratio_ok(0.75)
+    assert level(1.49) == 1.5 and level(0.26) == 0.25 and level(1.01) == 1.0
+
+
+def test_beat_errors_on_the_coarser_grid():
+    assert reference_period(TRACK, 5.0, 8.0) == pytest.approx(0.4)
+    on = BeatEstimate(150.0, 1.0 + 0.4 * 7 + 0.02, 0.9)  # 0.05 beat late
+    assert beat_errors(on, TRACK, 5.0, 6.6, 0.4) == pytest.approx([0.05] * 5)
+    double = BeatEstimate(300.0, 1.0 + 0.2 * 3, 0.9)  # every eighth: each of the soloist's beats has one
+    assert max(beat_errors(double, TRACK, 5.0, 6.6, 0.4)) == pytest.approx(0.0, abs=1e-9)
+    half_wrong = BeatEstimate(75.0, 1.0 + 0.4 * 4 + 0.2, 0.9)  # in two, but between the soloist's beats
+    assert min(beat_errors(half_wrong, TRACK, 5.0, 6.6, 0.4)) == pytest.approx(0.5)
+    r = judge(on, TRACK, 4.0, 6.6)
+    assert r["tempo_ok"] and r["beat_ok"] and r["level"] == 1.0 and r["beat_median"] == pytest.approx(0.05)
+    off = judge(BeatEstimate(150.0, 1.2, 0.9), TRACK, 4.0, 6.6)
+    assert off["tempo_ok"] and not off["beat_ok"]
+
+
+def _swung_solo(bpm=150.0, bars=12):
+    period = 60.0 / bpm
+    track = BeatTrack(range(0, 4 * bars + 8), [1.0 + period * b for b in range(4 * bars + 8)])
+    phrases = []
+    for bar in range(0, bars, 2):  # a bar of swung eighths, then a bar's rest
+        notes = tuple(PlayedNote(1.0 + period * (4 * bar + b + off), 0.3 * period, 60 + b, 80, 4 * bar + b + off)
+                      for b in range(4) for off in (0.0, 0.62))
+        phrases.append(HumanPhrase("swung", notes, track))
+    return HumanSolo("swung", bpm, tuple(phrases), track)
+
+
+def test_a_steady_swung_player_is_followed_call_after_call():
+    solo = _swung_solo()
+    rows = play_solo(solo, list(solo.phrases))
+    assert len(rows) == 6 and rows[0]["first"] and not rows[1]["first"]
+    assert all(r["tempo_ok"] and r["beat_ok"] for r in rows[1:])
+
+
+def test_bench_follow_reports_medians_spreads_and_targets():
+    result = bench_follow([_swung_solo(), _swung_solo(200.0, 30)], seeds=range(2), bars=24)
+    assert len(result["runs"]) == 2
+    for key in ("tempo_and_beat", "tempo", "beat", "first_call", "drift_up", "drift_down", "drift_control"):
+        assert 0.0 <= result[key]["min"] <= result[key]["median"] <= result[key]["max"] <= 1.0
+    assert result["tempo_and_beat"]["median"] >= 0.8
+    assert set(result["targets"]) == {"tempo_and_beat", "drift"}
+    lines = [x for x in format_follow(result) if x]
+    assert lines[0].startswith("tempo follower:") and any("drift" in x for x in lines)
+    json.dumps(result)  # the JSON the bench writes
+
+
+def test_time_follower_times_every_onset():
+    ticks = iter(range(10 ** 6))
+    r = time_follower([(1.0 + 0.2 * k, 80) for k in range(20)], clock=lambda: next(ticks) / 1000.0)
+    assert r["add_ms"]["n"] == 20 and r["add_ms"]["median"] == pytest.approx(1.0)
+
+
+def test_command_names_data_it_cannot_use(tmp_path, capsys):
+    # the fixture's only 4/4 solo is in the training split: no validation solo to play
+    assert load_human(FIXTURE, "valid") == []
+    assert main([str(FIXTURE), "--seeds", "1"]) == 2
+    assert main([str(tmp_path / "nope.tar.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "no validation solo" in err and "not found" in err
+
+
+def test_improv_bench_section_skips_without_the_data(monkeypatch, tmp_path):
+    import improv.bench.follow as follow
+    from improv.bench.run import _follow_section
+
+    monkeypatch.setattr(follow, "DEFAULT_DATA", tmp_path / "nope.tar.gz")
+    results, lines = {}, []
+    _follow_section(results, True, lines.append)
+    assert "no WJazzD data" in results["follow"]["skipped"] and "skipped" in lines[-1]

@@ -1,0 +1,234 @@
+"""The tempo follower on synthetic playing (straight, swung, syncopated, speeding up, slowing
+down, in two) and on real phrases of WJazzD solos played as recorded."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from improv.core.listen.onset_template import NextOnset, NoteLength, OnsetTemplate, fit_band
+from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
+
+# ../shared beside the repository (a worktree under wt/ finds it one level further up)
+_HERE = Path(__file__).resolve()
+REAL = next((p / "shared" / "data" / "wjazzd-solos.tar.gz" for p in (_HERE.parents[2], _HERE.parents[3])
+             if (p / "shared" / "data" / "wjazzd-solos.tar.gz").exists()),
+            _HERE.parents[2] / "shared" / "data" / "wjazzd-solos.tar.gz")
+
+
+def swung(bpm, bars, ratio=0.62, t0=1.0, seed=0, jitter=0.008, skip=()):
+    """Swung eighths (beat, then `ratio` of a beat later), bars of 4 beats; beats in `skip`
+    (by index within the bar) are rests."""
+    period, rnd, out = 60.0 / bpm, random.Random(seed), []
+    for b in range(4 * bars):
+        if b % 4 in skip:
+            continue
+        for off in (0.0, ratio):
+            out.append(t0 + (b + off) * period + rnd.gauss(0, jitter))
+    return out
+
+
+def hear(onsets, settings=None):
+    f = TempoFollower(settings)
+    for t in onsets:
+        f.add(t, 80)
+    return f
+
+
+def phase_error(est, t0, bpm):
+    """Distance (beats) from the estimate's grid to the true beats at t0 + k * period."""
+    period = 60.0 / bpm
+    return abs(((est.beat_time_s - t0) / period + 0.5) % 1.0 - 0.5)
+
+
+@pytest.mark.parametrize("bpm", [100, 160, 220, 280])
+def test_swung_eighths_give_the_tempo_and_the_beat(bpm):
+    f = hear(swung(bpm, 6))
+    est = f.estimate()
+    assert est.bpm == pytest.approx(bpm, rel=0.03)
+    assert phase_error(est, 1.0, bpm) <= 0.1
+    assert est.confidence > 0.3
+
+
+def test_syncopation_and_rests_are_the_normal_case():
+    # Beat 2 and 4 rested every bar, an anticipation of beat 1 held over, at 180 bpm.
+    bpm, period, rnd = 180.0, 60.0 / 180.0, random.Random(3)
+    onsets = []
+    for bar in range(8):
+        b = 4 * bar
+        onsets += [1.0 + (b + x) * period + rnd.gauss(0, 0.008) for x in (0.0, 0.62, 2.0, 2.62, 3.62)]
+    est = hear(onsets).estimate()
+    assert est.bpm == pytest.approx(bpm, rel=0.03)
+    assert phase_error(est, 1.0, bpm) <= 0.1
+
+
+def test_a_straight_line_is_heard_at_its_tempo_or_in_double_time_on_its_beats():
+    # Straight eighths with a long note on beat 1 of every bar: quarter notes at 120 are
+    # also eighths at 240; either is right, with a beat on each of the player's.
+    period, onsets = 0.5, []
+    for bar in range(8):
+        onsets += [1.0 + (4 * bar + x) * period for x in (0, 1, 1.5, 2, 2.5, 3, 3.5)]
+    est = hear(onsets).estimate()
+    ratio = est.bpm / 120.0
+    assert min(abs(ratio - 1), abs(ratio - 2)) <= 0.03
+    grid = est.period_s
+    assert abs(((est.beat_time_s - 1.0) / grid + 0.5) % 1.0 - 0.5) <= 0.1
+
+
+def test_feeling_a_fast_line_in_two_or_at_its_tempo():
+    est = hear(swung(290, 8, ratio=0.55)).estimate()
+    ratio = est.bpm / 290.0
+    assert min(abs(ratio - 1), abs(ratio - 0.5)) <= 0.03
+
+
+@pytest.mark.parametrize("factor", [1.08, 1 / 1.08])
+def test_follows_an_accelerando_and_a_ritardando(factor):
+    # 8 bars at 170 bpm, then the tempo moves smoothly by 8 % over 16 bars.
+    onsets, t, bpm, rnd = [], 1.0, 170.0, random.Random(5)
+    for beat in range(4 * 24):
+        frac = min(1.0, max(0.0, (beat - 32) / 64))
+        bpm_now = bpm * (1 + (factor - 1) * frac)
+        period = 60.0 / bpm_now
+        onsets += [t + rnd.gauss(0, 0.006), t + 0.62 * period + rnd.gauss(0, 0.006)]
+        t += period
+    est = hear(onsets).estimate()
+    assert est.bpm == pytest.approx(bpm * factor, rel=0.03)
+    steady = hear([x for x in onsets[:64]]).estimate()
+    assert steady.bpm == pytest.approx(bpm, rel=0.03)
+
+
+def test_a_first_guess_settles_an_ambiguous_call():
+    # Four quarter notes: 90 bpm or 180? The first guess decides; with no guess, either octave.
+    onsets = [1.0 + k * (60 / 90) for k in range(4)]
+    assert hear(onsets, TempoSettings(first_guess=180)).estimate().bpm == pytest.approx(180, rel=0.03)
+    assert hear(onsets, TempoSettings(first_guess=90)).estimate().bpm == pytest.approx(90, rel=0.03)
+    # ...but a guess is not a constraint: a long clear line at another tempo wins.
+    est = hear(swung(200, 8), TempoSettings(first_guess=130)).estimate()
+    assert est.bpm == pytest.approx(200, rel=0.03)
+
+
+def test_it_holds_its_estimate_through_silence_and_confidence_decays():
+    f = hear(swung(150, 6))
+    last = swung(150, 6)[-1]
+    at_end = f.estimate(last)
+    later = f.estimate(last + 30.0)
+    assert later.bpm == at_end.bpm
+    assert later.confidence < at_end.confidence
+    # the beat it gives is the grid's last beat before now
+    assert later.beat_time_s <= last + 30.0 < later.beat_time_s + later.period_s + 1e-9
+    assert phase_error(later, 1.0, 150) <= 0.1
+
+
+def test_confidence_grows_with_agreeing_onsets():
+    onsets = swung(200, 8)
+    few, many = hear(onsets[:4]).estimate(), hear(onsets).estimate()
+    assert 0.0 <= few.confidence < many.confidence <= 1.0
+
+
+def test_nothing_heard_gives_the_first_guess_with_no_confidence():
+    assert TempoFollower(TempoSettings(first_guess=133)).estimate(5.0) == BeatEstimate(133, 5.0, 0.0)
+    assert TempoFollower().estimate().confidence == 0.0
+
+
+def test_chords_and_note_offs_are_one_event_and_bad_input_is_named():
+    f = TempoFollower()
+    for t, v in [(1.0, 80), (1.01, 70), (1.02, 90), (1.2, 0)]:
+        f.add(t, v)
+    assert f.onsets == 1
+    f.add(0.5)  # out of order: counts with the last event
+    assert f.onsets == 1
+    with pytest.raises(ValueError, match="finite"):
+        f.add(float("nan"))
+    with pytest.raises(ValueError, match="outside"):
+        TempoSettings(first_guess=500)
+
+
+def test_reset_forgets():
+    f = hear(swung(200, 4))
+    f.reset()
+    assert f.onsets == 0 and f.estimate().confidence == 0.0
+
+
+def test_note_lengths_tell_the_beat_from_the_off_beat():
+    # Straight eighths at 200 bpm: the onsets alone fit the beat and the off-beat equally;
+    # the notes on the beat are held (0.8 beat), the off-beats clipped (0.25 beat).
+    period = 0.3
+    notes = [(1.0 + k * period / 2, 0.8 * period if k % 2 == 0 else 0.25 * period) for k in range(48)]
+    with_lengths = TempoFollower()
+    for t, d in notes:  # note-on, then note-off with the same onset and its length
+        with_lengths.add(t, 80)
+        with_lengths.add(t, 80, d)
+    est = with_lengths.estimate()
+    assert with_lengths.onsets == 48
+    assert min(abs(est.bpm / 200 - 1), abs(est.bpm / 400 - 1)) <= 0.03
+    # nearer the held notes than the clipped ones (the learned template puts the beat a little
+    # before the onsets, and expects swung off-beats, so not exactly on them)
+    assert abs(((est.beat_time_s - 1.0) / period + 0.5) % 1.0 - 0.5) < 0.25
+    flipped = TempoFollower()  # the same onsets with the lengths the other way round: the other phase
+    for k, (t, d) in enumerate(notes):
+        flipped.add(t, 80, 0.25 * period if k % 2 == 0 else 0.8 * period)
+    other = flipped.estimate()
+    assert abs(((other.beat_time_s - 1.0 - period / 2) / period + 0.5) % 1.0 - 0.5) < 0.25
+
+
+def test_a_release_counts_once_per_event():
+    f = hear(swung(160, 2))
+    before = f._post.copy()
+    f.add(0.2, 80, 0.3)  # an onset long forgotten: nothing
+    assert (f._post == before).all()
+    last = swung(160, 2)[-1]
+    f.add(last, 80, 0.2)
+    once = f._post.copy()
+    f.add(last + 0.01, 80, 0.5)  # another note of the same chord released: nothing more
+    assert (f._post == once).all() and f.onsets == len(swung(160, 2))
+    with pytest.raises(ValueError, match="finite"):
+        f.add(last, 80, float("inf"))
+
+
+def test_estimate_grid_round_trip():
+    est = BeatEstimate(150.0, 2.0, 0.5)
+    assert est.period_s == 0.4
+    for t in (0.0, 2.0, 3.37):
+        assert est.time_of(est.beats_since(t)) == pytest.approx(t)
+    assert est.next_beat(2.1) == pytest.approx(2.4) and est.next_beat(2.4) == pytest.approx(2.4)
+
+
+def test_template_shapes_and_fit():
+    template = OnsetTemplate.load()
+    bpm = np.array([80.0, 160.0, 300.0])
+    dens = template.density(bpm, (np.arange(40) + 0.5) / 40)
+    assert dens.shape == (3, 40) and (dens > 0).all()
+    assert dens.mean(axis=1) == pytest.approx([1.0, 1.0, 1.0], rel=0.02)  # a density over the beat
+    assert np.argmax(dens[1]) in range(0, 6)  # the beat (a little late) is the likeliest place
+    again = OnsetTemplate.from_dict(template.to_dict())
+    assert np.allclose(again.density(bpm, [0.1, 0.6]), template.density(bpm, [0.1, 0.6]), atol=1e-3)
+    # EM finds a planted mixture: on-beat onsets 20 ms late, swung off-beats at 0.62.
+    rnd = np.random.default_rng(0)
+    period = np.full(3000, 0.3)
+    x = np.concatenate([rnd.normal(0.02 / 0.3, 0.03, 1500), rnd.normal(0.62, 0.05, 1000), rnd.random(500)]) % 1.0
+    fit = fit_band(x, period, 200.0)
+    assert fit.lag == pytest.approx(0.067, abs=0.02) and fit.offbeat == pytest.approx(0.62, abs=0.02)
+    assert fit.weights[0] > fit.weights[1] > fit.weights[2]
+    phases = np.concatenate([np.zeros(500), np.full(500, 0.5)])
+    held = NoteLength.fit(phases, np.concatenate([np.full(500, 0.8), np.full(500, 0.25)]))
+    on, off = NoteLength.bin_of(np.array([0.8, 0.25]))
+    assert held.ratio[0, on] > 1 > held.ratio[0, off] and held.ratio[10, off] > 1 > held.ratio[10, on]
+    swing = NextOnset.fit(np.zeros(500), np.full(500, 0.62))
+    assert swing.density[0, NextOnset.bin_of(np.array([0.62]))[0]] > swing.density[0, NextOnset.bin_of(np.array([1.0]))[0]]
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="the WJazzD tar.gz is not in ../shared/data")
+def test_real_solos_played_as_recorded():
+    from improv.bench.follow import play_solo, _calls
+    from improv.bench.human import load_human
+
+    solos = {s.name: s for s in load_human(REAL, "valid")}
+    # Swing solos of the validation split at 118, 158, 204 and 227 bpm, from their start.
+    for name in ("HarryEdison_DidYouCallHerToday", "CharlieParker_Billie'sBounce", "DizzyGillespie_Blue'nBoogie",
+                 "CharlieParker_ThrivingOnARiff"):
+        if name not in solos:
+            pytest.skip(f"{name} is not among the validation solos")
+        rows = play_solo(solos[name], _calls(solos[name], 0, 32))
+        later = rows[2:]
+        assert sum(r["tempo_ok"] for r in later) >= 0.7 * len(later), name
