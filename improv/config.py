@@ -37,6 +37,8 @@ class TimingSettings:
     late_threshold_ms: float = 10.0  # a note later than this is reported...
     late_policy: str = "drop"  # ...and "drop"ped or "shift"ed to now
     spin_ms: float = 1.0  # the scheduler sleeps until this close to a deadline, then spins
+    follow: bool = True  # free jam with nothing else leading: find the tempo and beat in the player's notes
+    bar_one: str = "first_note"  # following over a chart: "first_note" sets bar 1, "start" = the session's start
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Config:
 _CHOICES = {
     ("midi", "api"): ("", "alsa", "jack", "coremidi", "winmm"),
     ("timing", "late_policy"): ("drop", "shift"),
+    ("timing", "bar_one"): ("first_note", "start"),
     ("phrase", "answer_on"): ("beat", "bar"),
     ("phrase", "on_interrupt"): ("yield", "overlap"),
     ("synth", "player_voice"): ("organ", "epiano", "vibes"),

@@ -63,6 +63,9 @@ class FakeRecorder:
     def marker(self, text, t):
         self.markers.append((text, t))
 
+    def tempo(self, bpm, t):
+        self.markers.append((f"tempo {bpm:.1f}", t))
+
     def close(self):
         self.closed = True
         return Path("sessions/fake.mid")

@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
         args.tune = DEMO_TUNE
     cfg = jam_settings(args)
+    cfg = override(cfg, "timing", follow=False)  # the scripted player plays on the session's beat: nothing to follow
     if cfg.responder.seed < 0 and getattr(args, "seed", None) is None:
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time
     chart = chart_from_config(cfg)

@@ -48,6 +48,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     ph = p.add_argument_group("phrasing")
     ph.add_argument("--answer-on", choices=("beat", "bar"), help="the answer starts on the next beat or bar")
     ph.add_argument("--gap", type=float, metavar="BEATS", help="silence that ends your call (default 1 beat)")
+    ph.add_argument("--no-follow", action="store_true",
+                    help="keep improv's own tempo (by default the free jam follows the tempo and beat you play, "
+                         "--tempo being its first guess)")
     add_harmony_args(p)
     add_responder_args(p)
     add_embrace_args(p, trade=True, explain=False)
@@ -70,6 +73,8 @@ def jam_settings(args: argparse.Namespace) -> Config:
     get = lambda name: getattr(args, name, None)  # noqa: E731
     cfg = override(cfg, "midi", input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
+    if get("no_follow"):
+        cfg = override(cfg, "timing", follow=False)
     if get("no_thru"):
         cfg = override(cfg, "midi", thru=False)
     cfg = override(cfg, "phrase", answer_on=get("answer_on"), gap_beats=get("gap"))
@@ -97,6 +102,14 @@ def tempo_for(cfg: Config, chart: Any, args: argparse.Namespace) -> Config:
             and cfg.timing.tempo == TimingSettings().tempo:
         return override(cfg, "timing", tempo=float(chart.tempo))
     return cfg
+
+
+def tempo_guess(cfg: Config, chart: Any, args: argparse.Namespace) -> float | None:
+    """The tempo the player said they play at (`--tempo`, a config file's, a tune's): the
+    follower's first guess. None when nothing was said (the follower listens unbiased)."""
+    said = getattr(args, "tempo", None) is not None or cfg.timing.tempo != TimingSettings().tempo \
+        or (chart is not None and bool(chart.tempo))
+    return cfg.timing.tempo if said else None
 
 
 def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
@@ -146,7 +159,8 @@ def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
 
 def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
-                 on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0) -> int:
+                 on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0,
+                 tempo_guess: float | None = None) -> int:
     """Build the partner (in its own process), the outputs and the session; run it; report.
     Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
     released."""
@@ -166,7 +180,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     try:
         session = Session(cfg, clock, inq, sinks, partner, chart=chart, recorder_factory=recorder_factory(cfg),
                           watched=watched, display=display, seed=session_seed(cfg.responder), external=external,
-                          start_beat=start_beat)
+                          start_beat=start_beat, tempo_guess=tempo_guess)
     except BaseException:
         for s in sinks:
             s.close()
@@ -241,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
             closers.append(external)
             print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
         return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,
-                            duration=args.duration, external=external)
+                            duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args))
     except BaseException:
         midi_in.close()
         if external is not None:

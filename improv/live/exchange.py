@@ -69,7 +69,7 @@ class Exchange:
         s = self.s
         self.calls += 1
         n = self.calls
-        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb)
+        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo)
         with self._lock:
             self._asked[n] = _Asked(t, self._generation, call, chart)
         if s.recorder is not None:

@@ -73,6 +73,7 @@ class FreePolicy:
         self._chord_charts: dict[Any, Chart] = {}
         self._rest: float | None = None  # the rest (its first beat) last read in
         self._last_key = 0.0  # beat of the last key down or up
+        self._lead_tempo = s.tempo  # the tempo the segmenter's answer lead (in beats) was set for
         self._pedal_hint = False  # said for this pedal press
 
     @property
@@ -111,6 +112,10 @@ class FreePolicy:
 
     def tick(self, now: float, beat: float) -> None:
         """Time passed (conductor): a call ends in silence, or a rest is long enough to read in."""
+        tempo = self.s.tempo
+        if abs(tempo / self._lead_tempo - 1.0) > 0.03:  # following the player: keep the lead in seconds
+            self._lead_tempo = tempo
+            self.segmenter.s = replace(self.segmenter.s, lead_beats=seconds_to_beats(ANSWER_LEAD_S, tempo))
         call = self.segmenter.tick(beat)
         if call is not None:
             self._ask(call, now)

@@ -34,6 +34,7 @@ from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, adjust
 from improv.live.exchange import Exchange
+from improv.live.follow import FollowingTimeline
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
@@ -76,12 +77,15 @@ class Session:
         external: a DAW's MIDI clock to follow, or None for improv's own time.
         start_beat: the free jam's timeline beat at `start()` (0: it starts on bar 1; the
             demo starts just before its script's first note).
+        tempo_guess: the tempo the player was said to play at (`--tempo`, a tune's), the
+            follower's first guess; None: no guess (it starts at `cfg.timing.tempo`).
     """
 
     def __init__(self, cfg: Config, clock: Clock, inq: InputQueue, sinks: list[Sink], partner: Any, *,
                  chart: Chart | None = None, recorder_factory: Callable[[float, Chart | None], Any] | None = None,
                  watched: list[Any] | None = None, display: Display | None = None, threaded: bool = True,
-                 seed: int = 0, external: ExternalClock | None = None, start_beat: float = 0.0) -> None:
+                 seed: int = 0, external: ExternalClock | None = None, start_beat: float = 0.0,
+                 tempo_guess: float | None = None) -> None:
         if not hasattr(partner, "submit"):  # a responder object: it answers in this process
             from improv.partner.inline import InlinePartner
 
@@ -95,8 +99,18 @@ class Session:
         self.player_ch, self.partner_ch = cfg.midi.player_channel - 1, cfg.midi.partner_channel - 1
         self.external = external
         self.start_beat = start_beat
-        self.timeline: Any = external.timeline if external is not None else FixedTimeline(0.0, t.tempo, t.swing)
+        b = cfg.band
+        self.following = (external is None and t.follow and b.trade_bars <= 0 and not (b.comp or b.bass or b.click)
+                          and not b.send_clock)  # the player leads: nothing else does
+        if external is not None:
+            self.timeline: Any = external.timeline
+        elif self.following:
+            self.timeline = FollowingTimeline(0.0, t.tempo, t.swing, tempo_guess)
+        else:
+            self.timeline = FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
+        self._bar_one = self.following and chart is not None and t.bar_one == "first_note"
+        self._played: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity), for the follower
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
         self.scheduler = Scheduler(clock, self._send_all, late_threshold_ms=t.late_threshold_ms,
@@ -175,7 +189,8 @@ class Session:
         over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
-        self.say(f"{what} at {self.tempo:g} bpm over {over}; partner: {self.partner.name}")
+        pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else f"at {self.tempo:g} bpm"
+        self.say(f"{what} {pace} over {over}; partner: {self.partner.name}")
 
     def _make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`), or None."""
@@ -309,10 +324,31 @@ class Session:
             self.recorder.event("player", msg, t)
         if not self.in_time:
             return  # before the DAW's Start: thru and the recording only
+        if self.following:
+            self._follow(msg, t)
         beat = self.beat_at(t)
         if msg.type == "note_on" and msg.velocity > 0:
             self._recent_onsets.append(beat)
         self.policy.on_message(msg, beat, t)
+
+    def _follow(self, msg: mido.Message, t: float) -> None:
+        """Let the timeline hear the player's note (arrived at `t` seconds) and follow them."""
+        tl = self.timeline
+        if msg.type == "note_on" and msg.velocity > 0:
+            self._played[msg.note] = (t, msg.velocity)
+            if self._bar_one:  # the first note of the jam is bar 1 of the chart
+                self._bar_one = False
+                tl.t0 = t
+                tl.heard(t, msg.velocity)
+                self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")
+                return
+            before = tl.tempo
+            tl.heard(t, msg.velocity)
+            if self.recorder is not None and abs(tl.tempo / before - 1.0) > 0.01:
+                self.recorder.tempo(tl.tempo, t)
+        elif msg.type in ("note_on", "note_off") and msg.note in self._played:
+            onset, vel = self._played.pop(msg.note)
+            tl.released(onset, vel, t - onset)
 
     def _thru(self, msg: mido.Message) -> None:
         if msg.type == "note_on" and msg.velocity > 0:
@@ -463,9 +499,12 @@ class Session:
         shown = max(0.0, beat)
         heard, did = explanation_fields(self.exchange.last_explanation) if self.exchange.last_explanation else ("", "")
         band = self.band.parts if self.band is not None else None
+        est = self.timeline.estimate if self.following else None
         return Snapshot(self.tempo, int(shown // self.bpb) + 1, int(shown % self.bpb) + 1, self._state(beat),
                         self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text(),
                         heard=heard, did=did, errors=tuple(self.errors),
+                        tempo_heard=est.bpm if est is not None else 0.0,
+                        tempo_sure=est.confidence if est is not None else -1.0,
                         controls=control_values(self.cfg, band.comp if band else None, band.bass if band else None),
                         **self._form_fields(beat))
 

@@ -109,8 +109,11 @@ class Result:
     error: str = ""
 
 
-def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int) -> AnswerSettings:
-    """AnswerSettings from the `[responder]` settings (temperature, top_p, range)."""
+def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int,
+                    tempo: float | None = None) -> AnswerSettings:
+    """AnswerSettings from the `[responder]` settings (temperature, top_p, range); `tempo`:
+    the timeline's tempo where the call was played (bpm), for hearing it on played time."""
     r = responder
     return AnswerSettings(start=start, length=length, seed=seed, temperature=r.temperature,  # type: ignore[attr-defined]
-                          top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar)  # type: ignore[attr-defined]
+                          top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar,  # type: ignore[attr-defined]
+                          tempo=tempo)

@@ -1,0 +1,92 @@
+"""The free jam follows the player's tempo and beat (improv/live/follow.py): played in with a
+ManualClock, swung eighths at 92 and 208 bpm with no tempo given; the answer runs at the
+player's tempo and starts on the player's beat. When something else leads, it does not."""
+
+import random
+
+import pytest
+
+from improv.config import override
+from improv.core.theory.notes import Note
+from improv.core.respond.base import fit_answer
+from improv.live.follow import FollowingTimeline
+from improv.live.midisync import FixedTimeline
+from test_session import FakeSink, make, play
+
+
+class EighthsResponder:
+    """Answers with straight eighths on the timeline (so its notes show the timeline's beat)."""
+
+    name = "eighths"
+
+    def learn(self, call, harmony):
+        pass
+
+    def answer(self, call, harmony, settings):
+        notes = [Note(i * 0.5, 60 + i % 7, 0.4, 90) for i in range(int(settings.length * 2))]
+        return fit_answer(notes, settings)
+
+
+def swung_call(bpm, bars, start, seed=1, ratio=0.62, jitter=0.006):
+    """(seconds, bytes) of swung eighths with a rest on beat 4 of every bar, from `start`."""
+    rnd, period, out = random.Random(seed), 60.0 / bpm, []
+    for b in range(4 * bars):
+        if b % 4 == 3:
+            continue
+        for k, off in enumerate((0.0, ratio)):
+            t = start + (b + off) * period + rnd.gauss(0, jitter)
+            pitch = 60 + (2 * b + k) % 12
+            out += [(t, [0x90, pitch, 100 if off == 0 else 70]), (t + 0.35 * period, [0x80, pitch, 0])]
+    return out
+
+
+@pytest.mark.parametrize("bpm", [92.0, 208.0])
+def test_the_answer_runs_at_the_players_tempo_on_their_beat(bpm):
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, rec = make(cfg, chart=None, responder=EighthsResponder())
+    assert isinstance(s.timeline, FollowingTimeline)
+    s.start()
+    period = 60.0 / bpm
+    first = 0.5  # the player's beat 0, seconds after t0
+    call = swung_call(bpm, 4, first)
+    end = max(t for t, _ in call)
+    play(s, clock, inq, call, until=end + 4 * period + 2.0)
+    assert s.answers >= 1, "the call was not answered"
+    heard = s.timeline.tempo
+    print(f"played at {bpm:g} bpm, heard {heard:.1f} bpm")
+    assert heard == pytest.approx(bpm, rel=0.03), heard
+    ons = [t - s.t0 for t, _ in sink.ons(channel=1)]
+    assert len(ons) >= 4
+    step = 60.0 / heard / 2  # the answer's eighths, on the heard tempo
+    gaps = [b - a for a, b in zip(ons, ons[1:])]
+    assert sorted(gaps)[len(gaps) // 2] == pytest.approx(step, abs=0.011)  # (the test steps time by 10 ms)
+    beats = (ons[0] - first) / period  # the answer's first note, on the player's beat grid
+    assert abs(beats - round(beats)) <= 0.1, beats
+    snap = s.snapshot(clock.now())
+    assert snap.tempo_heard == pytest.approx(heard) and 0 < snap.tempo_sure <= 1
+    s.close()
+    assert sink.sounding() == set()
+
+
+def test_nothing_is_followed_when_something_else_leads():
+    cfg = make()[0].cfg
+    for changed in (override(cfg, "band", click=True), override(cfg, "timing", follow=False),
+                    override(cfg, "band", send_clock=True)):
+        s, *_ = make(changed, chart="F7")
+        assert isinstance(s.timeline, FixedTimeline) and not s.following
+
+
+def test_the_first_note_sets_bar_one_of_the_chart():
+    s, clock, inq, sink, rec = make(chart="F7 | Bb7 | C7 | F7")
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [(1.3, [0x90, 65, 100]), (1.6, [0x80, 65, 0])], until=1.4)
+    assert s.beat_at(s.t0 + 1.3) == pytest.approx(0.0, abs=1e-6) and s.timeline.t0 == pytest.approx(s.t0 + 1.3)
+    assert any("bar 1" in line for line in said)
+    s.close()
+    s, clock, inq, sink, rec = make(override(make()[0].cfg, "timing", bar_one="start"), chart="F7 | Bb7")
+    s.start()
+    play(s, clock, inq, [(1.3, [0x90, 65, 100])], until=1.4)
+    assert s.beat_at(s.t0 + 1.3) == pytest.approx(1.3 * 2)  # bar 1 stays at the session's start
+    s.close()
