@@ -21,6 +21,9 @@ import mido
 
 from improv.errors import ConfigError, PortError
 from improv.live.clock import Clock
+from improv.live.inputguard import guard_jack_input
+from improv.live.midiinput import MidiInput
+from improv.live.portnames import unique_port_name
 
 ENV_API = "IMPROV_MIDI_API"
 CLIENT_NAME = "improv"
@@ -173,82 +176,66 @@ class InputQueue:
             handle(t, data)
 
 
-class MidiInput:
-    """An open rtmidi input feeding an `InputQueue`.
-
-    Args:
-        inq: where messages go.
-        midi_in: an rtmidi.MidiIn already opened on a port.
-        name: the port's name (for messages and `alive()`).
-        virtual: whether we created the port (it cannot vanish).
-    """
-
-    def __init__(self, inq: InputQueue, midi_in: Any, name: str, virtual: bool) -> None:
-        self.inq = inq
-        self.name = name
-        self.virtual = virtual
-        self._in = midi_in
-        self._in.ignore_types(sysex=True, timing=True, active_sense=True)  # a sysex flood stops here
-        self._in.set_callback(self._callback)
-
-    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
-        """rtmidi's thread: stamp and enqueue, nothing else."""
-        self.inq.push(event[0])
-
-    def alive(self) -> bool:
-        """False once a device port we opened has disappeared (conductor thread)."""
-        if self.virtual:
-            return True
-        if self._in is None:
-            return False
-        try:
-            return self.name in self._in.get_ports()
-        except Exception:  # noqa: BLE001 - a backend that errors has lost the port too
-            return False
-
-    def close(self) -> None:
-        """Stop listening and close the port (idempotent)."""
-        if self._in is None:
-            return
-        try:
-            self._in.cancel_callback()
-            self._in.close_port()
-        except Exception:  # noqa: BLE001 - closing must not raise on an exit path
-            pass
-        self._in.delete()
-        self._in = None
-
-
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
                default_virtual: str = "improv in") -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
-    the first hardware input, else a virtual port named `default_virtual`.
+    the first hardware input, else a virtual port named `default_virtual`. A port name that
+    another program (another jam) already uses gets a number (" 2"), and the input's
+    `notice` says so.
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
     """
     api = api_name(api)
     midi_in = _open_client("in", api)
+    lister: Any = None
     try:
+        try:
+            lister = _open_client("out", api)  # input ports are listed by an output client
+            taken = list(lister.get_ports())
+        except PortError:
+            taken = []
         names = midi_in.get_ports()
+        own = unique_port_name(f"{CLIENT_NAME} in", taken)
+        mi: MidiInput | None = None
         if port:
             i = find_port(names, port, "input")
-            midi_in.open_port(i, f"{CLIENT_NAME} in")
-            return MidiInput(inq, midi_in, names[i], virtual=False)
-        if not virtual:
+            midi_in.open_port(i, own)
+            mi = MidiInput(inq, midi_in, names[i], virtual=False)
+        elif not virtual:
             for i, n in enumerate(names):
                 if is_hardware(n, api):
-                    midi_in.open_port(i, f"{CLIENT_NAME} in")
-                    return MidiInput(inq, midi_in, n, virtual=False)
-        name = virtual or default_virtual
-        midi_in.open_virtual_port(name)
-        return MidiInput(inq, midi_in, name, virtual=True)
+                    midi_in.open_port(i, own)
+                    mi = MidiInput(inq, midi_in, n, virtual=False)
+                    break
+        if mi is None:
+            wanted = virtual or default_virtual
+            own = unique_port_name(wanted, taken)
+            notice = "" if own == wanted else (f"a MIDI port named {wanted!r} exists already (another jam?): "
+                                               f"this one is {own!r}")
+            midi_in.open_virtual_port(own)
+            mi = MidiInput(inq, midi_in, own, virtual=True, notice=notice)
+        mi.guard = guard_jack_input(mi, midi_in, own, lister)
+        if mi.guard is None or mi.guard.kicker is None:
+            _delete(lister)
+        return mi
     except PortError:
+        _delete(lister)
         midi_in.delete()
         raise
     except Exception as e:  # noqa: BLE001 - rtmidi errors become one line
+        _delete(lister)
         midi_in.delete()
         raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r}: {e}") from None
+
+
+def _delete(client: Any) -> None:
+    """Delete an rtmidi client, if any, ignoring errors (an exit path)."""
+    if client is not None:
+        try:
+            client.delete()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class MidiOutSink:
@@ -259,10 +246,11 @@ class MidiOutSink:
     `failed` instead of raising into the real-time threads.
     """
 
-    def __init__(self, midi_out: Any, name: str, virtual: bool) -> None:
+    def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None) -> None:
         self.name = name
         self.virtual = virtual
         self.failed = ""
+        self.watch = watch  # a JackWatch on JACK (sends to a dead server do not fail): see alive()
         self._out = midi_out
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
@@ -301,8 +289,13 @@ class MidiOutSink:
             self._sounding.clear()
 
     def alive(self) -> bool:
-        """False once the device port we opened has disappeared or a send failed."""
+        """False once the device port we opened has disappeared, a send failed or the MIDI
+        server is gone (conductor thread: a flag read and, for a device port, a listing)."""
         if self.failed:
+            return False
+        lost = self.watch.lost if self.watch is not None else ""
+        if lost:
+            self.failed = f"MIDI output {self.name!r} is gone: the JACK server stopped ({lost})"
             return False
         if self.virtual:
             return True
@@ -342,19 +335,31 @@ def open_output(api: str = "", port: str = "", virtual: str = "") -> MidiOutSink
     api = api_name(api)
     midi_out = _open_client("out", api)
     try:
+        watch = _jack_watch(midi_out)
         if port:
             names = midi_out.get_ports()
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
-            return MidiOutSink(midi_out, names[i], virtual=False)
+            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch)
         midi_out.open_virtual_port(virtual)
-        return MidiOutSink(midi_out, virtual, virtual=True)
+        return MidiOutSink(midi_out, virtual, virtual=True, watch=watch)
     except PortError:
         midi_out.delete()
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
         raise PortError(f"cannot open MIDI output {port or virtual!r}: {e}") from None
+
+
+def _jack_watch(client: Any) -> Any:
+    """The shared JACK watch when `client` is on JACK, else None."""
+    import rtmidi
+
+    if client.get_current_api() != rtmidi.API_UNIX_JACK:
+        return None
+    from improv.live.jackwatch import shared_watch
+
+    return shared_watch()
 
 
 def list_ports(api: str = "") -> dict[str, list[str]]:
