@@ -12,7 +12,8 @@ from pathlib import Path
 
 from improv.errors import ConfigError
 
-COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20"}
+COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20", "comp": "#38a169", "bass": "#805ad5", "click": "#a0aec0"}
+MAX_BARS = 1000  # a picture of more is unreadable (and slow): --bars picks a stretch
 OUTSIDE = "#e53e3e"
 
 
@@ -23,11 +24,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from improv.commands.common import writable_output
     from improv.core.formats.midifile import load_recording
     from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
-    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
+    out = writable_output(Path(args.out) if args.out else Path(args.midi).with_suffix(".png"))
     roll = recording_to_roll(rec)
     first, last = 0.0, roll.length
     if args.bars:
@@ -35,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
             a, b = (int(x) for x in args.bars.split("-"))
         except ValueError:
             raise ConfigError(f"--bars: expected A-B such as 1-16, found {args.bars!r}") from None
+        if not 1 <= a <= b:
+            raise ConfigError(f"--bars: expected A-B with 1 <= A <= B, such as 1-16, found {args.bars!r}")
         first, last = (a - 1) * roll.beats_per_bar, b * roll.beats_per_bar
+    bars = (last - first) / roll.beats_per_bar
+    if bars > MAX_BARS:
+        raise ConfigError(f"{args.midi}: {bars:,.0f} bars are too many for one picture: plot at most {MAX_BARS} at a "
+                          "time with --bars A-B")
     draw_roll(roll, out, first, last, title=Path(args.midi).name)
     outside = sum(1 for n in roll.notes if n.outside)
     print(f"wrote {out} ({len(roll.notes)} notes, {outside} outside the chord)")
