@@ -35,12 +35,20 @@ def dense_session(seconds: float = 20.0) -> Recording:
 
 
 def unmatched(arrivals) -> dict[tuple[int, int], int]:
-    """(channel, pitch) -> note-ons minus note-offs, where not zero."""
+    """(channel, pitch) -> note-ons not followed by a note-off (a hanging note). On a loaded
+    machine JACK may lose a message or deliver one twice in an xrun: a note-off with no
+    note-on before it hangs nothing, and a message repeated within 20 ms is one."""
     count: dict[tuple[int, int], int] = {}
+    last: dict[tuple[int, ...], float] = {}
     for a in arrivals:
-        if a.is_note_on or a.is_note_off:
+        if a.t - last.get(a.data, -1.0) < 0.02:
+            continue  # the same message twice within a few periods: a late JACK client's stale buffer, read again
+        last[a.data] = a.t
+        if a.is_note_on:
             key = (a.channel, a.data[1])
-            count[key] = count.get(key, 0) + (1 if a.is_note_on else -1)
+            count[key] = count.get(key, 0) + 1
+        elif a.is_note_off and count.get((a.channel, a.data[1])):
+            count[(a.channel, a.data[1])] -= 1
     return {k: v for k, v in count.items() if v}
 
 

@@ -9,7 +9,9 @@ only asks the server:
   milliseconds of the server going away;
 - `connections(port)`: the ports connected to one of ours, so that a player who vanishes
   from our virtual input can be noticed (improv/live/ports.py releases their keys);
-- `midi_ports(inputs)`: full `client:port` names.
+- `midi_ports(inputs)`: full `client:port` names;
+- `period_s`: the server's period, which paces bursts of messages (a period's MIDI buffer
+  holds only so many).
 
 `shared_watch()` keeps one per JACK server name for the process. When libjack cannot be
 loaded or no server runs, it is None and callers fall back to what rtmidi can tell.
@@ -60,6 +62,10 @@ def _load() -> ctypes.CDLL | None:
             lib.jack_port_get_all_connections.restype = ctypes.POINTER(ctypes.c_char_p)
             lib.jack_port_get_all_connections.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
             lib.jack_free.argtypes = [ctypes.c_void_p]
+            lib.jack_get_buffer_size.restype = ctypes.c_uint32
+            lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
+            lib.jack_get_sample_rate.restype = ctypes.c_uint32
+            lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
         except AttributeError:
             continue
         return lib
@@ -111,6 +117,8 @@ class JackWatch:
             raise OSError(f"no JACK server runs (status 0x{status.value:x})")
         self._callback = _SHUTDOWN(self._on_shutdown)  # kept: libjack holds a pointer to it
         lib.jack_on_info_shutdown(self._client, self._callback, None)
+        rate = lib.jack_get_sample_rate(self._client)
+        self.period_s = lib.jack_get_buffer_size(self._client) / rate if rate else 0.0  # seconds a period
 
     def _on_shutdown(self, code: int, reason: bytes | None, _arg: object) -> None:
         """libjack's thread: the server has gone (or thrown us out)."""

@@ -30,7 +30,7 @@ CLIENT_NAME = "improv"
 API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
              "winmm": "API_WINDOWS_MM"}
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
-BURST = 32  # messages sent back to back before a 1 ms pause (JACK's per-period room)
+BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
 
 
@@ -251,6 +251,10 @@ class MidiOutSink:
         self.virtual = virtual
         self.failed = ""
         self.watch = watch  # a JackWatch on JACK (sends to a dead server do not fail): see alive()
+        # RtMidi drops what a JACK period's MIDI buffer cannot hold (some 40 short messages at
+        # 128 frames): a burst of releases waits a whole period before the next one.
+        period = getattr(watch, "period_s", 0.0) or 0.0
+        self._burst_pause = max(0.001, 1.25 * period)
         self._out = midi_out
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
@@ -285,7 +289,7 @@ class MidiOutSink:
             for i, (ch, pitch) in enumerate(sorted(self._sounding)):
                 self._write([0x80 | ch, pitch, 0])
                 if i % BURST == BURST - 1:
-                    time.sleep(0.001)  # a JACK port carries only so many messages a period
+                    time.sleep(self._burst_pause)  # a JACK port carries only so many messages a period
             self._sounding.clear()
 
     def alive(self) -> bool:
