@@ -1,8 +1,8 @@
 """Memory and speed of `improv render` on a long session: a generated band session of N
 minutes (player and partner trading phrases, comping, a walking bass and a click, about
 as dense as a real set) rendered by `improv render` in a child process, whose peak
-resident memory the operating system reports (`ru_maxrss`). Several runs; the median and
-the spread are reported.
+resident memory the operating system reports (VmHWM on Linux: `ru_maxrss` would also count
+the parent's memory at fork). Several runs; the median and the spread are reported.
 
     python -m improv.bench.render_memory --minutes 60 --runs 3 --json render-memory.json
 
@@ -63,14 +63,24 @@ def long_session(minutes: float, seed: int = 1, tempo: float = 160.0) -> Recordi
                      title=f"generated {minutes:g}-minute session")
 
 
+_CHILD = """
+import resource, sys, time
+from improv.cli import main
+t = time.perf_counter()
+rc = main(['render', sys.argv[1], '-o', sys.argv[2]])
+took = time.perf_counter() - t
+try:  # the high-water mark of this program's own memory (ru_maxrss may also count the parent's at fork)
+    peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print('took', took, 'peak_kb', peak)
+sys.exit(rc)
+"""
+
+
 def render_once(midi: Path, wav: Path) -> dict[str, float]:
     """Run `improv render` on `midi` in a child; its peak RSS (MB) and wall time (s)."""
-    code = ("import resource, sys, time\n"
-            "from improv.cli import main\n"
-            "t = time.perf_counter()\n"
-            "rc = main(['render', sys.argv[1], '-o', sys.argv[2]])\n"
-            "print('took', time.perf_counter() - t, 'peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-            "sys.exit(rc)\n")
+    code = _CHILD
     r = subprocess.run([sys.executable, "-c", code, str(midi), str(wav)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"improv render failed ({r.returncode}): {r.stderr[-2000:]}")
