@@ -13,12 +13,10 @@ import io
 import json
 import math
 import signal
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import mido
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -3,7 +3,10 @@ and the output sink that never leaves a note hanging.
 
 The input callback runs on rtmidi's own thread: it only stamps the message with the
 session clock and puts it in a bounded queue (counting what does not fit). Parsing,
-passthrough and everything else happen on the conductor thread.
+passthrough and everything else happen on the conductor thread. The input itself is
+`MidiInput` (improv/live/midiinput.py: sysex cut short, keys of a player who leaves); on
+JACK an `InputGuard` (improv/live/inputguard.py) bounds an open sysex and watches the
+server, which `MidiOutSink.alive()` watches too (improv/live/jackwatch.py).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ import mido
 from improv.core import limits
 from improv.core.formats.midifile import DEFAULT_CHANNELS, PARTS
 from improv.core.theory.chart import Chart
-from improv.errors import ConfigError, ImprovError
+from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
 from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
 
