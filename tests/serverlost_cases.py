@@ -100,7 +100,13 @@ def main(case: str, name: str, workdir: str) -> int:
     if case == "reclaim":
         reclaim(name)
         return 0
-    server = start_private_server(name, period=128)
+    from improv.errors import PortError
+
+    try:
+        server = start_private_server(name, period=128)
+    except PortError as e:
+        print(f"SKIP a private JACK server cannot start here: {e}", flush=True)
+        return 77
     print(f"SERVER {server.pid}", flush=True)
     try:
         reason = jack_unavailable()
