@@ -1,7 +1,11 @@
 """Settings: TOML files -> frozen dataclasses. The dataclass defaults are the single source
 of truth; `configs/default.toml` repeats them with a comment per key.
 
-Unknown keys and wrong types are errors that name the file and the key.
+Unknown keys, wrong types and values out of range are errors that name the file (or the
+flag) and the key. Every value is checked here, once, whether it comes from a file or a
+flag (`build` checks what `load_config` reads and what `override` lays over it): ranges
+and finiteness from `improv.core.limits`, choices from `_CHOICES`, and the few rules that
+tie two keys together (low <= high, band channels apart) in `_check_section`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from improv.core import limits
+from improv.core.audio.synth import MAX_BLOCK
 from improv.core.embrace.strategies import EmbraceSettings
 from improv.core.tomlfile import read_toml
 from improv.errors import ConfigError
@@ -144,12 +150,45 @@ _CHOICES = {
     ("timing", "bar_one"): ("first_note", "start"),
     ("phrase", "answer_on"): ("beat", "bar"),
     ("phrase", "on_interrupt"): ("yield", "overlap"),
+    ("responder", "name"): ("model", "markov"),
     ("synth", "player_voice"): ("organ", "epiano", "vibes"),
     ("synth", "partner_voice"): ("organ", "epiano", "vibes"),
     ("embrace", "mode"): ("embrace", "guide", "off"),
+    ("band", "trade_bars"): (0, 1, 2, 4, 8),
     ("band", "clock"): ("internal", "external"),
     ("band", "comp_style"): ("rootless", "shell", "guide"),
 }
+
+# (section, key) -> (lowest, highest) and the unit shown in the error; every other number
+# is still checked for finiteness.
+_RANGES: dict[tuple[str, str], tuple[tuple[float, float], str]] = {
+    ("midi", "player_channel"): (limits.CHANNEL, ""),
+    ("midi", "partner_channel"): (limits.CHANNEL, ""),
+    ("timing", "tempo"): (limits.TEMPO_BPM, "bpm"),
+    ("timing", "beats_per_bar"): (limits.BEATS_PER_BAR, "beats"),
+    ("timing", "swing"): (limits.SWING, "(long:short eighths)"),
+    ("timing", "late_threshold_ms"): (limits.LATE_THRESHOLD_MS, "ms"),
+    ("timing", "spin_ms"): (limits.SPIN_MS, "ms"),
+    ("phrase", "gap_beats"): (limits.GAP_BEATS, "beats"),
+    ("phrase", "end_cc"): ((-1, 127), "(-1 = none)"),
+    ("phrase", "max_call_bars"): (limits.BARS, "bars"),
+    ("phrase", "answer_bars"): ((0, limits.BARS[1]), "bars (0 = as long as the call)"),
+    ("phrase", "max_answer_bars"): (limits.BARS, "bars"),
+    ("responder", "seed"): (limits.SEED, "(-1 = a fresh seed)"),
+    ("responder", "temperature"): (limits.TEMPERATURE, ""),
+    ("responder", "top_p"): (limits.TOP_P, ""),
+    ("responder", "low"): (limits.PITCH, "(MIDI note)"),
+    ("responder", "high"): (limits.PITCH, "(MIDI note)"),
+    ("responder", "markov_order"): ((1, 8), "notes"),
+    ("synth", "sample_rate"): ((8000, 192000), "Hz"),
+    ("synth", "block_size"): ((16, MAX_BLOCK), "frames"),
+    ("synth", "volume"): ((0.0, 1.0), ""),
+    ("synth", "polyphony"): ((1, 256), "voices"),
+    ("band", "comp_channel"): (limits.CHANNEL, ""),
+    ("band", "bass_channel"): (limits.CHANNEL, ""),
+    ("band", "click_channel"): (limits.CHANNEL, ""),
+}
+_PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_in")
 
 
 def _check_value(where: str, value: Any, typ: Any) -> Any:
@@ -180,27 +219,85 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
     raise ConfigError(f"{where}: expected {name}, found {value!r} ({type(value).__name__})")
 
 
-def build(cls: type, data: dict, where: str) -> Any:
-    """Turn a (nested) dict into dataclass `cls`, rejecting unknown keys and wrong types."""
+def _check_key(section: str, key: str, value: Any, where: str) -> None:
+    """One key's choices, range and text rules (raises ConfigError naming `where`)."""
+    choices = _CHOICES.get((section, key))
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: expected one of {', '.join(repr(c) for c in choices)}, found {value!r}")
+    rule = _RANGES.get((section, key))
+    if rule is not None:
+        limits.check_range(where, value, rule[0], rule[1])
+    elif isinstance(value, float):
+        limits.finite_number(where, value)
+    if isinstance(value, str) and any(ord(c) < 32 for c in value):
+        raise ConfigError(f"{where}: control characters are not allowed, found {value!r}")
+    if key in _PORT_NAMES and len(value) > 100:
+        raise ConfigError(f"{where}: expected a port or device name of at most 100 characters, found {len(value)}")
+
+
+def _check_section(section: str, obj: Any, where: str) -> None:
+    """The rules that tie keys of one section together (raises ConfigError)."""
+    if section == "responder" and obj.low > obj.high:
+        raise ConfigError(f"{where}: low ({obj.low}) is above high ({obj.high}): the partner would have no notes "
+                          "to play; give low <= high")
+    if section == "phrase" and obj.answer_bars > obj.max_answer_bars:
+        raise ConfigError(f"{where}: answer_bars ({obj.answer_bars}) is more than max_answer_bars "
+                          f"({obj.max_answer_bars}); ask for fewer bars or raise max_answer_bars")
+    if section == "midi" and not obj.virtual_in.strip():
+        raise ConfigError(f"{where}: virtual_in must name the virtual input (it is empty)")
+    if section == "record" and not obj.folder.strip():
+        raise ConfigError(f"{where}: folder must name the folder sessions go to (it is empty); "
+                          "use enabled = false (or --no-record) not to record")
+    if section == "band":
+        on = [p for p in ("comp", "bass", "click") if getattr(obj, p)]
+        seen: dict[int, str] = {}
+        for part in on:
+            ch = getattr(obj, f"{part}_channel")
+            if ch in seen:
+                raise ConfigError(f"{where}: {seen[ch]}_channel and {part}_channel are both {ch}: each part of the "
+                                  "band needs its own channel")
+            seen[ch] = part
+    if section == "controls":
+        from improv.live.controls import ControlMap  # checks each binding and that none is bound twice
+
+        ControlMap.from_settings(obj)
+
+
+def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None) -> Any:
+    """Turn a (nested) dict into dataclass `cls`, rejecting unknown keys, wrong types and
+    values out of range.
+
+    Args:
+        cls: `Config` or one of its sections.
+        data: the values (from TOML or flags).
+        where: the file (ending in ":") or flag prefix the messages name.
+        flags: key -> the command-line flag that gave it, named in its error instead.
+
+    Raises:
+        ConfigError: one line naming the file or flag, the key, what was expected and found.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, found {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+    section = _SECTION_NAMES.get(cls, "")
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
         typ = hints[key]
         sub = f"{where} {key}" if where.endswith(":") else (f"{where}.{key}" if where else key)
+        if flags and key in flags:
+            sub = f"{flags[key]} ({section}.{key})"
         if dataclasses.is_dataclass(typ):
             kwargs[key] = build(typ, value, sub)
         else:
             kwargs[key] = _check_value(sub, value, typ)
-            section = where.rsplit(":", 1)[-1].strip().split(".")[-1].lstrip("-")
-            choices = _CHOICES.get((section, key))
-            if choices and kwargs[key] not in choices:
-                raise ConfigError(f"{sub}: expected one of {choices}, found {kwargs[key]!r}")
-    return cls(**kwargs)
+            _check_key(section, key, kwargs[key], sub)
+    obj = cls(**kwargs)
+    if section:
+        _check_section(section, obj, where)
+    return obj
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -211,15 +308,43 @@ def load_config(path: str | Path | None = None) -> Config:
     return build(Config, data, f"{path}:")
 
 
-def override(config: Config, section: str, **values: Any) -> Config:
-    """A copy of `config` with some keys of one section replaced (None values are skipped)."""
+def override(config: Config, section: str, flags: dict[str, str] | None = None, **values: Any) -> Config:
+    """A copy of `config` with some keys of one section replaced (None values are skipped),
+    checked as a file's values are.
+
+    Args:
+        config: the settings so far.
+        section: e.g. "timing".
+        flags: key -> the command-line flag that gave it (named in errors), e.g.
+            {"tempo": "--tempo"}.
+        **values: the keys to replace.
+
+    Raises:
+        ConfigError: a value out of range or of the wrong type (one line).
+    """
     values = {k: v for k, v in values.items() if v is not None}
     if not values:
         return config
     current = getattr(config, section)
     where = f"--{section}"
-    checked = build(type(current), {**dataclasses.asdict(current), **values}, where)
+    flags = {k: v for k, v in (flags or {}).items() if k in values}
+    checked = build(type(current), {**dataclasses.asdict(current), **values}, where, flags)
     return dataclasses.replace(config, **{section: checked})
+
+
+def check_flag(flag: str, value: float | None, bounds: tuple[float, float], unit: str = "") -> float | None:
+    """A command's own numeric flag (one that is not a config key, e.g. `--duration`),
+    checked like a config value; None (not given) passes.
+
+    Raises:
+        ConfigError: "--flag: expected lo to hi unit, found x" (NaN and infinities too).
+    """
+    if value is None:
+        return None
+    return float(limits.check_range(flag, value, bounds, unit))
+
+
+_SECTION_NAMES: dict[type, str] = {typ: name for name, typ in typing.get_type_hints(Config).items()}
 
 
 def to_toml(obj: Any, prefix: str = "") -> str:

@@ -57,3 +57,128 @@ def test_missing_file_and_bad_toml(tmp_path):
     p.write_text("[timing\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(p)
+
+
+# --- every value checked, once, here -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("section, key, value, match", [
+    ("timing", "tempo", 1e9, "20 to 600 bpm, found 1e\\+09"),
+    ("timing", "tempo", float("inf"), "found inf"),
+    ("timing", "tempo", 0.0, "found 0"),
+    ("timing", "swing", float("inf"), "swing"),
+    ("timing", "swing", float("nan"), "found nan"),
+    ("timing", "beats_per_bar", 0, "beats_per_bar"),
+    ("timing", "spin_ms", -5.0, "spin_ms: expected 0 to 20 ms, found -5"),
+    ("timing", "late_threshold_ms", float("nan"), "late_threshold_ms"),
+    ("phrase", "gap_beats", float("nan"), "gap_beats"),
+    ("phrase", "gap_beats", -1.0, "gap_beats"),
+    ("phrase", "answer_bars", -3, "answer_bars: expected 0 to 64"),
+    ("phrase", "max_call_bars", 0, "max_call_bars"),
+    ("phrase", "end_cc", 128, "end_cc"),
+    ("responder", "temperature", -1.0, "temperature"),
+    ("responder", "temperature", float("nan"), "temperature"),
+    ("responder", "top_p", 0.0, "top_p"),
+    ("responder", "name", "gpt", "'model', 'markov'"),
+    ("responder", "low", 128, "low"),
+    ("responder", "seed", -2, "seed"),
+    ("midi", "player_channel", 0, "player_channel: expected 1 to 16, found 0"),
+    ("midi", "partner_channel", 17, "partner_channel"),
+    ("midi", "virtual_in", "", "virtual_in"),
+    ("midi", "virtual_in", "a\x00b", "control characters"),
+    ("band", "comp_channel", 0, "comp_channel: expected 1 to 16"),
+    ("band", "click_channel", 17, "click_channel"),
+    ("band", "trade_bars", 3, "trade_bars"),
+    ("synth", "volume", 2.0, "volume"),
+    ("synth", "block_size", 4, "block_size"),
+    ("record", "folder", "  ", "folder"),
+    ("controls", "tap", "knob 3", "controls.tap"),
+])
+def test_values_out_of_range_are_refused_naming_the_key(section, key, value, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        override(Config(), section, **{key: value})
+    assert "\n" not in str(e.value)
+
+
+def test_keys_that_belong_together_are_checked_together():
+    with pytest.raises(ConfigError, match=r"low \(90\) is above high \(60\)"):
+        override(Config(), "responder", low=90, high=60)
+    assert override(Config(), "responder", low=60, high=60).responder.low == 60
+    with pytest.raises(ConfigError, match="answer_bars .* more than max_answer_bars"):
+        override(Config(), "phrase", answer_bars=12)
+    with pytest.raises(ConfigError, match="comp_channel and bass_channel are both 5"):
+        override(Config(), "band", comp=True, bass=True, comp_channel=5, bass_channel=5)
+    # parts that are off may share a channel: nothing plays on it twice
+    assert override(Config(), "band", comp=True, comp_channel=5, bass_channel=5).band.comp_channel == 5
+    with pytest.raises(ConfigError, match="bound to both"):
+        override(Config(), "controls", tap="note 40", panic="note 40")
+
+
+def test_a_file_value_is_named_with_the_file(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[band]\ncomp_channel = 0\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: band.comp_channel: expected 1 to 16, found 0"):
+        load_config(p)
+    p.write_text("[timing]\nspin_ms = -5\n")
+    with pytest.raises(ConfigError, match="spin_ms"):
+        load_config(p)
+    p.write_text("[timing]\ntempo = nan\n")
+    with pytest.raises(ConfigError, match="tempo.*found nan"):
+        load_config(p)
+
+
+def test_a_flag_value_is_named_with_the_flag():
+    with pytest.raises(ConfigError, match=r"^--tempo \(timing.tempo\): expected 20 to 600 bpm, found inf$"):
+        override(Config(), "timing", {"tempo": "--tempo"}, tempo=float("inf"))
+
+
+CALL = Path(__file__).resolve().parent.parent / "examples" / "demo_calls.mid"
+
+
+@pytest.mark.parametrize("flags", [
+    ["--swing", "inf"], ["--tempo", "1e9"], ["--tempo", "inf"], ["--tempo", "nan"], ["--bars", "-3"],
+    ["--temperature", "-1"], ["--temperature", "nan"], ["--seed", "-5"],
+])
+def test_every_command_refuses_what_jam_refuses(flags, capsys, tmp_path):
+    """jam, respond and render take the same shared flags through the same checks: the same
+    bad value gives the same one line and exit 2 everywhere, before any work."""
+    from improv.cli import main
+
+    commands = {
+        "jam": ["jam", "--no-record", "--duration", "0"],
+        "respond": ["respond", str(CALL), "-o", str(tmp_path / "a.mid"), "--responder", "markov"],
+    }
+    lines = {}
+    for name, argv in commands.items():
+        assert main(argv + flags) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, (name, err)
+        lines[name] = err.split(": ", 1)[1]
+    assert lines["jam"] == lines["respond"]
+
+
+@pytest.mark.parametrize("command, flags", [
+    ("jam", ["--gap", "nan"]), ("jam", ["--gap", "-1"]), ("jam", ["--duration", "nan"]),
+    ("jam", ["--duration", "-1"]), ("render", ["--tail", "inf"]), ("play", ["--from", "nan"]),
+    ("play", ["--from", "-1"]),
+])
+def test_command_flags_of_their_own_are_checked_too(command, flags, capsys, tmp_path):
+    from improv.cli import main
+
+    argv = [command, *flags] if command == "jam" else [command, str(CALL), *flags]
+    if command == "jam":
+        argv += ["--no-record"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"improv {command}: {flags[0]}"), err
+
+
+def test_a_bad_config_file_is_refused_by_every_command(tmp_path, capsys):
+    from improv.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[responder]\nlow = 90\nhigh = 60\n")
+    for argv in (["jam", "--no-record"], ["respond", str(CALL), "-o", str(tmp_path / "a.mid")],
+                 ["render", str(CALL), "-o", str(tmp_path / "a.wav")], ["play", str(CALL)], ["recover", str(tmp_path)]):
+        assert main([*argv, "--config", str(bad)]) == 2, argv
+        assert "low (90) is above high (60)" in capsys.readouterr().err

@@ -158,3 +158,78 @@ def test_chart_markers():
     chart = parse_chart("Dm7 G7 | Cmaj7 | % ")  # 3 bars, loops
     marks = chart_markers(chart, end=7.0, tempos=((0.0, 120.0),))  # 14 beats
     assert [(m.t, m.text) for m in marks] == [(0.0, "Dm7"), (1.0, "G7"), (2.0, "Cmaj7"), (6.0, "Dm7"), (7.0, "G7")]
+
+
+# --- band parts and files no reader can use ---------------------------------------------------
+
+
+def test_band_parts_round_trip_on_their_own_tracks_and_channels(tmp_path):
+    events = [(0.0, "player", on(72)), (0.4, "player", off(72)),
+              (0.0, "comp", on(64, ch=0)), (0.9, "comp", off(64, ch=0)),  # played on a stray channel...
+              (0.0, "bass", on(29, ch=3)), (0.45, "bass", off(29, ch=3)),
+              (0.0, "click", on(76, ch=9)), (0.05, "click", off(76, ch=9))]
+    rec = Recording(tuple(TimedMessage(t, p, m) for t, p, m in events), comp_channel=6, bass_channel=4, click_channel=10)
+    path = save_recording(rec, tmp_path / "band.mid")
+    names = [next(m.name for m in t if m.type == "track_name") for t in mido.MidiFile(str(path)).tracks]
+    assert names == ["improv session", "player", "partner", "comp", "bass", "click"]
+    back = load_recording(path)
+    assert back.parts == ("player", "comp", "bass", "click")
+    assert {e.msg.channel for e in back.events if e.part == "comp"} == {5}  # ...written on the comp channel
+    assert (back.comp_channel, back.bass_channel, back.click_channel) == (6, 4, 10)
+    assert [n.pitch for n in recording_notes(back, "bass")] == [29]
+    assert not recording_notes(back, "partner")
+
+
+def test_a_session_without_a_band_has_no_band_tracks():
+    mid = recording_to_midi(session())
+    assert len(mid.tracks) == 3
+
+
+def test_marker_text_that_latin_1_cannot_hold_is_spelled_out(tmp_path):
+    rec = Recording((TimedMessage(0.0, "player", on(60)),), (Marker(0.0, "C\u266f7 \u2192 F\u266d \u00e9 \u4e2d", "text"),))
+    back = load_recording(save_recording(rec, tmp_path / "m.mid"))
+    assert back.markers[0].text == "C#7 -> Fb \u00e9 ?"
+
+
+def test_recordings_that_no_file_can_hold_are_refused():
+    bad_tempo = Recording((TimedMessage(0.0, "player", on(60)),), tempos=((0.0, 0.5),))
+    with pytest.raises(ValueError, match="tempo"):
+        recording_to_midi(bad_tempo)
+    too_long = Recording((TimedMessage(0.0, "player", on(60)), TimedMessage(1e9, "player", off(60))))
+    with pytest.raises(ValueError, match="long"):
+        recording_to_midi(too_long)
+    with pytest.raises(ValueError, match="comp channel"):
+        recording_to_midi(Recording(comp_channel=0))
+
+
+def _file(tmp_path, name, ppq=480, metas=(), notes_at=0):
+    mid = mido.MidiFile(ticks_per_beat=ppq)
+    t = mido.MidiTrack()
+    mid.tracks.append(t)
+    t.extend(metas)
+    t.append(mido.Message("note_on", note=60, velocity=90, time=0))
+    t.append(mido.Message("note_off", note=60, time=notes_at or 480))
+    path = tmp_path / name
+    mid.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("name, kwargs, match", [
+    ("division0.mid", {"ppq": 0}, "division of 0"),
+    ("smpte.mid", {"ppq": -7688}, "SMPTE"),
+    ("tempo0.mid", {"metas": [mido.MetaMessage("set_tempo", tempo=0)]}, "tempo of 0 microseconds"),
+    ("fast.mid", {"metas": [mido.MetaMessage("set_tempo", tempo=1)]}, "6e\\+07 bpm"),
+    ("bar0.mid", {"metas": [mido.MetaMessage("time_signature", numerator=0)]}, "0/4"),
+    ("long.mid", {"notes_at": 2_000_000 * 480}, "lasts 277.8 hours"),
+])
+def test_files_no_reader_can_use_are_refused_in_one_line(tmp_path, name, kwargs, match):
+    path = _file(tmp_path, name, **kwargs)
+    for read in (load_recording, read_midi_notes):
+        with pytest.raises(DataError, match=match) as e:
+            read(path)
+        assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_folder_is_not_a_midi_file(tmp_path):
+    with pytest.raises(DataError, match="is a folder"):
+        load_recording(tmp_path)

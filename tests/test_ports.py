@@ -115,15 +115,18 @@ def test_input_queue_is_bounded_and_counts_drops():
     assert q.queue.get_nowait() == (3.0, [0x90, 60, 100])
 
 
-def test_input_callback_only_stamps_and_enqueues_and_ignores_sysex():
+def test_input_callback_only_stamps_and_enqueues_and_drops_sysex():
     clock = ManualClock(1.5)
     q = ports.InputQueue(clock)
     raw = FakeRtIn()
     mi = ports.MidiInput(q, raw, "Keys 24:0", virtual=False)
-    assert raw.ignored["sysex"] is True
+    assert raw.ignored == {"sysex": False, "timing": True, "active_sense": True}  # sysex reaches us: see wire.py
     raw.callback(([0x90, 60, 100], 0.0), None)
+    raw.callback(([0xF0, 0x7D, 1, 2, 0xF7], 0.0), None)  # a whole sysex: counted, dropped
+    raw.callback(([0xF7], 0.0), None)  # the guard's lone end of sysex: dropped
     raw.callback(([0x90], 0.0), None)  # truncated: the conductor drops it, not the callback
     assert [q.queue.get_nowait() for _ in range(2)] == [(1.5, [0x90, 60, 100]), (1.5, [0x90])]
+    assert q.queue.empty() and mi.sysex == 1 and mi.sysex_cut == 0
     assert mi.alive()
     raw.names = []  # unplugged
     assert not mi.alive()
@@ -283,3 +286,102 @@ def test_a_flood_never_drops_a_release_and_order_is_kept():
                                    [0x80, 60, 0], [0xB0, 64, 0]]
     assert [t for t, _ in got] == sorted(t for t, _ in got)
 
+
+# --- an input that cannot go deaf -------------------------------------------------------------
+from improv.live.portnames import port_short_name, unique_port_name  # noqa: E402
+from improv.live.wire import channel_messages, split_sysex  # noqa: E402
+
+
+@pytest.mark.parametrize("data, cut, rest", [
+    ([0xF0, 0x7D, 1, 2, 0xF7], False, []),  # a whole sysex
+    ([0xF0, 0x7D, 1, 0xF8, 2, 0xF7], False, []),  # a clock tick inside one is allowed
+    # RtMidi's JACK input, the guard's 0xF7 ending a sysex that swallowed two notes
+    ([0xF0, 0x7D, 1, 2, 3, 0x90, 62, 100, 0x80, 62, 0, 0xF7], True, [[0x90, 62, 100], [0x80, 62, 0]]),
+    ([0xF0, 0x7D, 1, 0x90, 62, 100], True, [[0x90, 62, 100]]),  # ALSA glues the next message on
+    ([0xF0, 1, 2, 0xF7, 0x90, 60, 1], True, [[0x90, 60, 1]]),  # ended, then more
+    ([0xF0, 1, 2], True, []),
+    ([0xF0, 1, 0xB0, 64, 0, 0xF2, 1, 2, 0xF0, 5, 0xE0, 0, 64, 0xF7], True, [[0xB0, 64, 0], [0xE0, 0, 64]]),
+])
+def test_split_sysex_finds_the_messages_a_cut_sysex_swallowed(data, cut, rest):
+    assert split_sysex(data) == (cut, rest)
+
+
+def test_channel_messages_split_at_status_bytes():
+    assert channel_messages([5, 0x90, 60, 90, 0xF8, 0x80, 60]) == [[0x90, 60, 90], [0x80, 60]]
+
+
+def test_a_cut_sysex_is_counted_and_what_it_swallowed_is_played():
+    q = ports.InputQueue(ManualClock(2.0))
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "Keys 24:0", virtual=False)
+    raw.callback(([0xF0, 0x7D, 1, 2, 3, 0x90, 62, 100, 0x80, 62, 0, 0x90, 64, 90, 0xF7], 0.0), None)
+    got = [q.queue.get_nowait()[1] for _ in range(3)]
+    assert got == [[0x90, 62, 100], [0x80, 62, 0], [0x90, 64, 90]] and q.queue.empty()
+    assert mi.sysex_cut == 1 and mi.sysex == 0
+
+
+def test_keys_held_by_a_player_who_left_are_released_through_the_queue():
+    q = ports.InputQueue(ManualClock(2.0))
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "improv in", virtual=True)
+    for data in ([0x90, 60, 90], [0x91, 50, 90], [0x90, 62, 90], [0x80, 62, 0], [0xB0, 64, 127], [0x92, 70, 80],
+                 [0xB2, 123, 0]):  # all notes off on channel 3 lets go of its key
+        raw.callback((data, 0.0), None)
+    while not q.queue.empty():
+        q.queue.get_nowait()
+    assert mi.release_held() == 3
+    released = sorted(q.queue.get_nowait()[1] for _ in range(3))
+    assert released == [[0x80, 60, 0], [0x81, 50, 0], [0xB0, 64, 0]]
+    assert mi.release_held() == 0 and mi.released == 3
+
+
+class FakeWatch:
+    def __init__(self):
+        self.lost = ""
+        self.conns = ["player:out", "improv-guard:improv sysex guard"]
+
+    def connections(self, port):
+        return list(self.conns)
+
+
+def test_the_guard_releases_keys_when_a_source_leaves_and_ends_open_sysex():
+    from improv.live.inputguard import InputGuard
+
+    q = ports.InputQueue(ManualClock(2.0))
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "improv in", virtual=True)
+    kicker, watch = FakeRtOut(), FakeWatch()
+    guard = InputGuard(mi, "improv:improv in", kicker, watch)
+    mi.guard = guard
+    raw.callback(([0x90, 50, 80], 0.0), None)
+    q.queue.get_nowait()
+    guard.tick()
+    assert kicker.sent == [[0xF7]] and q.queue.empty()  # every round ends any open sysex
+    watch.conns = ["improv-guard:improv sysex guard"]  # the player's program quit
+    guard.tick()
+    assert q.queue.get_nowait()[1] == [0x80, 50, 0]
+    assert mi.alive()
+    watch.lost = "JACK server has been closed"
+    assert not mi.alive() and "JACK server stopped" in mi.failed
+    mi.close()
+    assert kicker.closed
+
+
+@pytest.mark.parametrize("full, short", [("improv:improv in", "improv in"), ("improv:improv in 128:0", "improv in"),
+                                         ("IAC Driver Bus 1", "IAC Driver Bus 1")])
+def test_port_short_names(full, short):
+    assert port_short_name(full) == short
+
+
+def test_a_taken_port_name_gets_a_number():
+    taken = ["improv:improv in", "improv-01:improv in 2", "x:keys 128:0"]
+    assert unique_port_name("improv in", taken) == "improv in 3"
+    assert unique_port_name("keys", taken) == "keys 2"
+    assert unique_port_name("free", taken) == "free"
+
+
+def test_an_output_reports_a_dead_server():
+    out = ports.MidiOutSink(FakeRtOut(), "partner", virtual=True, watch=FakeWatch())
+    assert out.alive()
+    out.watch.lost = "gone"
+    assert not out.alive() and "JACK server stopped" in out.failed

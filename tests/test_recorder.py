@@ -1,3 +1,6 @@
+import errno
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -7,9 +10,13 @@ from pathlib import Path
 import mido
 import pytest
 
-from improv.core.theory.chart import load_tune
+from fsutil import read_only_folder, tiny_disk
 from improv.core.formats.midifile import load_recording, recording_notes
-from improv.live.recorder import Recorder, journal_to_recording, recover
+from improv.core.theory.chart import load_tune, parse_chart
+from improv.errors import ConfigError
+from improv.live import journal as journal_mod
+from improv.live.recorder import Recorder, check_record_folder
+from improv.live.recovery import journal_to_recording, recover
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,40 +42,246 @@ while True:
 """
 
 
+def on(note, vel=90, ch=0):
+    return mido.Message("note_on", channel=ch, note=note, velocity=vel)
+
+
+def off(note, ch=0):
+    return mido.Message("note_off", channel=ch, note=note, velocity=0)
+
+
+def play_a_little(rec, t=0.0):
+    rec.event("player", on(60), t + 0.5)
+    rec.event("player", off(60), t + 1.0)
+
+
 def test_close_writes_the_midi_file_and_removes_the_journal(tmp_path):
-    chart = load_tune(ROOT / "improv" / "data" / "tunes" / "blues-f.toml") if (ROOT / "improv/data/tunes/blues-f.toml").exists() else None
+    chart = load_tune(ROOT / "improv" / "data" / "tunes" / "blues-f.toml")
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=50.0, chart=chart, stamp="20240101-120000")
-    rec.event("player", mido.Message("note_on", note=60, velocity=90, channel=7), 50.5)
-    rec.event("player", mido.Message("note_off", note=60, channel=7), 51.0)
-    rec.event("partner", mido.Message("note_on", note=64, velocity=70), 52.0)
+    rec.event("player", on(60, ch=7), 50.5)
+    rec.event("player", off(60, ch=7), 51.0)
+    rec.event("partner", on(64, 70), 52.0)
     rec.event("partner", mido.Message("clock"), 52.1)  # not a channel message: not recorded
-    rec.marker("bar 2: heard C# over F7", 52.0)
+    rec.marker("bar 2: heard C\u266f over F7 \u2192 a tritone away", 52.0)  # not Latin-1: spelled out
     path = rec.close()
     assert path == tmp_path / "20240101-120000.mid" and path.exists()
-    assert not rec.journal_path.exists()
+    assert not rec.journal_path.exists() and not rec.problem and not rec.failed
     assert rec.close() == path  # idempotent
     back = load_recording(path)
     assert [(e.part, e.msg.type, round(e.t, 3)) for e in back.events] == [
         ("player", "note_on", 0.5), ("player", "note_off", 1.0), ("partner", "note_on", 2.0), ("partner", "note_off", 2.0)]
     texts = [(m.kind, m.text) for m in back.markers]
-    assert ("text", "bar 2: heard C# over F7") in texts
-    if chart is not None:
-        assert texts[0][0] in ("chord", "section") and any(k == "chord" for k, _ in texts)
+    assert ("text", "bar 2: heard C# over F7 -> a tritone away") in texts
+    assert texts[0][0] in ("chord", "section") and any(k == "chord" for k, _ in texts)
     # a second recorder in the same second gets its own file
     again = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="20240101-120000")
+    play_a_little(again)
     assert again.close() == tmp_path / "20240101-120000-2.mid"
 
 
-def test_unwritable_folder_warns_and_returns_none(tmp_path):
+def test_a_session_where_nobody_played_writes_nothing_and_says_so(tmp_path, caplog):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="empty")
+    rec.marker("count-in", 0.0)
+    rec.event("player", mido.Message("control_change", control=7, value=100), 0.2)  # a knob is not playing
+    rec.event("click", on(76, ch=9), 0.5)  # nor is the click alone
+    with caplog.at_level(logging.INFO, logger="improv.recorder"):
+        assert rec.close() is None
+    assert rec.empty and not rec.problem
+    assert list(tmp_path.iterdir()) == []
+    assert "nothing was played" in caplog.text
+
+
+def test_a_folder_that_cannot_be_recorded_into_is_refused_up_front(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    warnings = []
-    rec = Recorder(blocker / "sessions", 120.0, 4, 1, 2, t0=0.0, warn=warnings.append)
-    rec.event("player", mido.Message("note_on", note=60), 0.1)
-    rec.marker("x", 0.2)
-    assert rec.failed
+    for folder, why in ((blocker, "is a file"), (blocker / "sessions", "cannot create")):
+        with pytest.raises(ConfigError, match=why) as e:
+            Recorder(folder, 120.0, 4, 1, 2, t0=0.0)
+        assert str(folder) in str(e.value) and "--no-record" in str(e.value) and "\n" not in str(e.value)
+    made = check_record_folder(tmp_path / "new" / "sessions")
+    assert made.is_dir()
+
+
+def test_a_read_only_folder_is_refused(tmp_path):
+    with read_only_folder(tmp_path) as ro:
+        if ro is None:
+            pytest.skip("cannot make a read-only folder here (root without mount)")
+        with pytest.raises(ConfigError, match="not writable") as e:
+            Recorder(ro, 120.0, 4, 1, 2, t0=0.0)
+        assert str(ro) in str(e.value)
+
+
+def test_a_nearly_full_folder_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=200_000))
+    with pytest.raises(ConfigError, match=r"only 195 KB free"):
+        Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0)
+
+
+def test_a_write_failure_mid_session_is_shown_at_once_and_nothing_is_lost(tmp_path, monkeypatch):
+    """The journal's file write is made to fail (ENOSPC) for a while: the session is told at
+    once, the notes are held and written when the disk takes them again."""
+    failures, warnings = [], []
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="s", on_fail=failures.append, warn=warnings.append)
+    j = rec._journal
+    real = journal_mod._write_all
+    full = {"on": True}
+
+    def write(fd, data):
+        if fd == j._fd and full["on"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(journal_mod, "_write_all", write)
+    for k in range(20):
+        rec.event("player", on(60 + k), k * 0.5)
+        rec.event("player", off(60 + k), k * 0.5 + 0.25)
+    deadline = time.monotonic() + 2.0
+    while not failures and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert failures and rec.failed == failures[0] and "No space left" in rec.failed and rec.error
+    full["on"] = False
+    path = rec.close()
+    assert path == tmp_path / "s.mid" and not rec.problem
+    assert len(recording_notes(load_recording(path), "player")) == 20
+
+
+def test_a_full_disk_keeps_everything_in_a_rescued_journal(tmp_path, monkeypatch):
+    """A real 64 KB disk fills mid-session: the journal is completed in a copy in the
+    temporary folder, the file is written, and the notes are all in it."""
+    rescue = tmp_path / "rescue"
+    rescue.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(rescue))
+    with tiny_disk(tmp_path) as disk:
+        if disk is None:
+            pytest.skip("cannot mount a tmpfs here: the simulated full disk above covers it")
+        failures, warnings = [], []
+        rec = Recorder(disk, 120.0, 4, 1, 2, t0=0.0, stamp="full", on_fail=failures.append, warn=warnings.append,
+                       min_free=1024)
+        n = 3000  # ~100 KB of journal lines
+        for k in range(n):
+            rec.event("player", on(40 + k % 40), k * 0.1)
+            rec.event("player", off(40 + k % 40), k * 0.1 + 0.05)
+        path = rec.close()
+        assert failures and "No space left" in failures[0]
+        # the full copy went to the temporary folder and the partial journal was removed: the
+        # .mid (smaller than the journal) then fits in the record folder, else beside the copy
+        assert path is not None and path.parent in (disk, rescue), (path, warnings, rec.problem)
+        assert (rescue / "full-rescued.journal").exists() is False  # converted, then removed
+        assert len(recording_notes(load_recording(path), "player")) == n
+        assert not (disk / "full.journal").exists()
+        assert any("nothing was lost" in w for w in warnings)
+
+
+def test_a_journal_that_cannot_be_converted_says_where_it_is_and_how_to_recover(tmp_path, monkeypatch):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="s", warn=lambda s: None)
+    play_a_little(rec)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(mido.MidiFile, "save", full)
     assert rec.close() is None
-    assert len(warnings) == 1
+    assert f"improv recover {tmp_path / 's.journal'}" in rec.problem and "No space left" in rec.problem
+    assert (tmp_path / "s.journal").exists()
+    assert not list(tmp_path.glob("*.tmp")), "a failed write leaves no partial file"
+    monkeypatch.undo()
+    assert recover(tmp_path) == [tmp_path / "s.mid"]
+
+
+def test_band_parts_are_recorded_on_their_own_tracks_and_channels(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="band",
+                   band_channels={"comp": 5, "bass": 6, "click": 10})
+    rec.event("player", on(72), 0.0)
+    rec.event("player", off(72), 0.4)
+    rec.event("partner", on(74, ch=1), 1.0)
+    rec.event("partner", off(74, ch=1), 1.4)
+    rec.event("comp", on(64, ch=4), 0.0)
+    rec.event("comp", off(64, ch=4), 1.9)
+    rec.event("bass", on(29, ch=5), 0.0)  # F1: it must not come back on the e-piano's channel
+    rec.event("bass", off(29, ch=5), 0.45)
+    for b in range(4):
+        rec.event("click", on(76 if b == 0 else 77, ch=9), b * 0.5)
+        rec.event("click", off(76 if b == 0 else 77, ch=9), b * 0.5 + 0.05)
+    path = rec.close()
+    mid = mido.MidiFile(str(path))
+    tracks = {next(m.name for m in t if m.type == "track_name"): t for t in mid.tracks[1:]}
+    assert list(tracks) == ["player", "partner", "comp", "bass", "click"]
+    for name, ch in (("player", 1), ("partner", 2), ("comp", 5), ("bass", 6), ("click", 10)):
+        channels = {m.channel + 1 for m in tracks[name] if not m.is_meta}
+        assert channels == {ch}, (name, channels)
+    back = load_recording(path)
+    assert [n.pitch for n in recording_notes(back, "partner")] == [74]
+    assert [n.pitch for n in recording_notes(back, "bass")] == [29]
+    assert len(recording_notes(back, "click")) == 4
+    assert (back.comp_channel, back.bass_channel, back.click_channel) == (5, 6, 10)
+
+
+def test_a_format_1_journal_gives_the_band_back_its_parts(tmp_path):
+    """Before the band had parts, comp, bass and click were journalled as "partner" on their
+    own (default) channels; recover sorts them back out."""
+    j = tmp_path / "old.journal"
+    j.write_text('{"improv_journal":1,"tempo":120.0,"beats_per_bar":4,"player_channel":1,"partner_channel":2}\n'
+                 '["partner",0.0,[145,70,90]]\n["partner",0.5,[129,70,0]]\n'  # the partner, channel 2
+                 '["partner",0.0,[147,29,90]]\n["partner",0.5,[131,29,0]]\n'  # the bass, channel 4
+                 '["partner",0.0,[153,76,90]]\n["partner",0.1,[137,76,0]]\n'  # the click, channel 10
+                 '["player",0.2,[144,60,90]]\n["player",0.4,[128,60,0]]\n')
+    rec = journal_to_recording(j)
+    assert sorted({e.part for e in rec.events}) == ["bass", "click", "partner", "player"]
+    assert recover(tmp_path) == [tmp_path / "old.mid"]
+
+
+def test_an_external_clock_sets_beat_0_and_the_tempo_of_the_file(tmp_path):
+    """Config tempo 120; the DAW runs at 90 and presses Start 7 s into the session. A note at
+    the DAW's bar 2 beat 1 must land on beat 4 of the file, under bar 2's chord."""
+    chart = parse_chart("C7 | F7 | C7 | G7")
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=10.0, chart=chart, stamp="ext")
+    rec.event("player", on(50), 12.0)  # noodling before Start: left out
+    rec.event("player", off(50), 12.5)
+    rec.event("player", on(55), 16.0)  # held across Start: begins on beat 0
+    rec.tempo(float("nan"), 16.5)  # a clock glitch: not recorded
+    assert rec.set_origin(17.0) is True
+    rec.tempo(90.0, 17.2)  # the DAW's tempo, measured from its clock a little after Start
+    rec.event("player", off(55), 17.5)
+    spb = 60.0 / 90.0
+    rec.event("player", on(65), 17.0 + 4 * spb)  # DAW bar 2, beat 1
+    rec.event("player", off(65), 17.0 + 5 * spb)
+    assert rec.set_origin(30.0) is False  # a second Start cannot move beat 0 of a linear file
+    back = load_recording(rec.close())
+    assert back.tempos == ((0.0, 90.0),)
+    notes = recording_notes(back, "player")
+    assert [(n.pitch, round(n.start, 3)) for n in notes] == [(55, 0.0), (65, 4.0)]
+    chords = [(round(m.t / spb, 3), m.text) for m in back.markers if m.kind == "chord"]
+    assert (4.0, "F7") in chords
+
+
+def test_tempo_changes_are_kept_and_bad_ones_refused(tmp_path):
+    warnings = []
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="t", warn=warnings.append)
+    play_a_little(rec)
+    rec.tempo(100.0, 2.0)
+    rec.tempo(60_000_000.0, 3.0)
+    rec.tempo(float("inf"), 3.5)
+    back = load_recording(rec.close())
+    assert back.tempos == ((0.0, 120.0), (2.0, 100.0))
+    assert len(warnings) == 1 and "60000000" in warnings[0]
+
+
+def test_an_exit_that_skips_close_still_writes_the_file(tmp_path):
+    """A second Ctrl-C (or any exit path that never reaches the session's close) ends the
+    process: the recording is written at exit, and the process says so."""
+    code = ("import sys, mido; sys.path.insert(0, sys.argv[2]); from pathlib import Path\n"
+            "from improv.live.recorder import Recorder\n"
+            "rec = Recorder(Path(sys.argv[1]), 120.0, 4, 1, 2, t0=0.0, stamp='cut')\n"
+            "rec.event('player', mido.Message('note_on', note=60, velocity=90), 0.5)\n"
+            "raise KeyboardInterrupt\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != 0
+    assert (tmp_path / "cut.mid").exists(), r.stderr
+    assert f"recorded to {tmp_path / 'cut.mid'}" in r.stderr
 
 
 def test_sigkill_then_recover_loses_at_most_the_last_second(tmp_path):
@@ -110,34 +323,61 @@ def test_sigkill_then_recover_loses_at_most_the_last_second(tmp_path):
 
 def test_recover_leaves_a_live_journal_alone(tmp_path):
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="live")
-    rec.event("player", mido.Message("note_on", note=60), 0.1)
+    play_a_little(rec)
     assert recover(tmp_path) == []
     assert rec.journal_path.exists()
     assert rec.close() == tmp_path / "live.mid"
 
 
-def test_recover_a_torn_journal(tmp_path):
+def test_recover_a_torn_journal_and_skip_damaged_records(tmp_path):
     j = tmp_path / "torn.journal"
     j.write_text('{"improv_journal":1,"tempo":90.0,"beats_per_bar":3,"player_channel":3,"partner_channel":4}\n'
-                 '["player",0.5,[144,60,90]]\n["partner",1.0,[144,67,80]]\n["player",1.5,[128,6')
+                 '["player",0.5,[144,60,90]]\n["partner",1.0,[147,67,80]]\n'
+                 '["player",NaN,[144,61,90]]\n'  # a time that is not a number
+                 '["player",1.2,[240,1,2,247]]\n'  # sysex: not a channel message
+                 '["player",1.3,[144,200,90]]\n'  # a data byte out of range
+                 '["tempo",1.4,0]\n'  # a tempo of 0
+                 '["marker",1.5]\n'  # a marker with no text
+                 '["nonsense",1.6,1]\n42\n'
+                 '["player",1.5,[128,6')
     rec = journal_to_recording(j)
     assert rec.tempos == ((0.0, 90.0),) and rec.beats_per_bar == 3 and rec.player_channel == 3
     assert len(rec.events) == 2
-    assert recover(j) == [tmp_path / "torn.mid"]
+    said = []
+    assert recover(j, say=said.append) == [tmp_path / "torn.mid"]
+    assert said == [f"{j}: 8 damaged record(s) skipped"]
     (tmp_path / "empty.journal").write_text("")
+    (tmp_path / "silent.journal").write_text('{"improv_journal":2,"tempo":120.0}\n["marker",0.5,"count-in","text"]\n')
     warnings = []
     (tmp_path / "junk.journal").write_text("hello\n")
-    assert recover(tmp_path, warn=warnings.append) == []
-    assert not (tmp_path / "empty.journal").exists()
+    assert recover(tmp_path, warn=warnings.append, say=said.append) == []
+    assert not (tmp_path / "empty.journal").exists() and not (tmp_path / "silent.journal").exists()
     assert len(warnings) == 1 and "junk.journal" in warnings[0]
+
+
+def test_a_failed_recover_leaves_no_partial_file(tmp_path, monkeypatch):
+    (tmp_path / "x.journal").write_text('{"improv_journal":2,"tempo":100.0}\n["player",0.5,[144,60,90]]\n')
+
+    def full(self, filename=None, file=None):
+        with open(filename, "wb") as f:
+            f.write(b"MThd")  # a partial file, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(mido.MidiFile, "save", full)
+    warnings = []
+    assert recover(tmp_path, warn=warnings.append) == []
+    assert "No space left" in warnings[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.journal"]
 
 
 def test_improv_recover_command(tmp_path, capsys):
     from improv.cli import main
 
-    (tmp_path / "x.journal").write_text('{"improv_journal":1,"tempo":100.0}\n["player",0.5,[144,60,90]]\n')
+    (tmp_path / "x.journal").write_text('{"improv_journal":1,"tempo":100.0}\n["player",0.5,[144,60,90]]\n'
+                                        '["player",0.7,"bad"]\n')
     assert main(["recover", str(tmp_path)]) == 0
-    assert f"recovered {tmp_path / 'x.mid'}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"recovered {tmp_path / 'x.mid'}" in out and "1 damaged record(s) skipped" in out
     assert main(["recover", str(tmp_path)]) == 0
     assert "nothing to recover" in capsys.readouterr().out
     assert main(["recover", str(tmp_path / "nope")]) == 2

@@ -77,3 +77,103 @@ def test_soundfont_render(tmp_path):
 
     parts = recording_to_parts(known_phrase(), SR, tail_s=0.5, soundfont=load_soundfont(SF2, SR))
     assert np.abs(parts[0, :SR // 2]).max() > 0.01 and np.abs(parts[1, int(1.5 * SR):2 * SR]).max() > 0.01
+
+
+# --- streaming, atomic files, refusals ------------------------------------------------------
+
+
+def test_rendering_block_by_block_is_the_same_whatever_the_block_size():
+    # (to float32 rounding: where a block boundary falls changes a few sums' order)
+    from improv.core.audio.render import iter_parts
+
+    rec = known_phrase()
+    whole = recording_to_parts(rec, SR, tail_s=0.5)
+    for chunk in (1000, 4096, 48000):
+        pieces = np.concatenate([b.copy() for b in iter_parts(rec, SR, tail_s=0.5, chunk=chunk)], axis=1)
+        assert pieces.shape == whole.shape and np.allclose(pieces, whole, rtol=0, atol=1e-7), chunk
+
+
+def test_a_failed_render_leaves_no_file_behind(tmp_path):
+    from improv.core.audio.render import write_wav
+
+    def blocks():
+        yield np.zeros((1000, 2), np.float32)
+        raise OSError(28, "No space left on device")
+
+    (tmp_path / "keep.wav").write_bytes(b"an earlier render")
+    with pytest.raises(OSError):
+        write_wav(blocks(), tmp_path / "keep.wav", SR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
+    assert (tmp_path / "keep.wav").read_bytes() == b"an earlier render"  # the old file is untouched
+
+
+def test_renders_that_cannot_be_written_are_refused_before_any_audio(tmp_path, monkeypatch):
+    import shutil
+
+    from improv.core.audio.render import check_render
+    from improv.errors import ConfigError
+
+    rec = known_phrase()
+    with pytest.raises(ConfigError, match="is a folder"):
+        check_render(rec, tmp_path, SR, 1.0)
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_render(rec, tmp_path / "no" / "x.wav", SR, 1.0)
+    long = Recording((TimedMessage(0.0, "player", mido.Message("note_on", note=60)),
+                      TimedMessage(8 * 3600.0, "player", mido.Message("note_off", note=60))))
+    with pytest.raises(ConfigError, match=r"lasts 8.0 hours: a WAV file holds at most 6.2 hours"):
+        check_render(long, tmp_path / "x.wav", SR, 1.0)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=1000))
+    with pytest.raises(ConfigError, match=r"needs 0.7 MB and .* has 0.0 MB free"):
+        check_render(rec, tmp_path / "x.wav", SR, 1.0)
+
+
+def test_render_command_refuses_bad_outputs_and_values_in_one_line(tmp_path, capsys):
+    from fsutil import read_only_folder
+    from improv.cli import main
+
+    mid = save_recording(known_phrase(), tmp_path / "s.mid")
+    cases = [["-o", str(tmp_path)], ["-o", str(tmp_path / "missing" / "x.wav")], ["--tail", "nan"],
+             ["--tail", "-1"], ["--tail", "1e9"]]
+    with read_only_folder(tmp_path) as ro:
+        if ro is not None:
+            cases.append(["-o", str(ro / "x.wav")])
+        for extra in cases:
+            assert main(["render", str(mid), *extra]) == 2, extra
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("improv render: "), (extra, err)
+    assert not list(tmp_path.glob("*.wav")) and not list(tmp_path.glob(".*.part"))
+
+
+def test_band_stems_are_written_part_by_part(tmp_path):
+    from improv.cli import main
+
+    events = [(0.0, "player", 60), (0.5, "bass", 36), (1.0, "comp", 64), (1.5, "click", 76)]
+    msgs = []
+    for t, part, pitch in events:
+        ch = {"player": 0, "bass": 3, "comp": 2, "click": 9}[part]
+        msgs += [TimedMessage(t, part, mido.Message("note_on", channel=ch, note=pitch, velocity=90)),
+                 TimedMessage(t + 0.3, part, mido.Message("note_off", channel=ch, note=pitch))]
+    mid = save_recording(Recording(tuple(sorted(msgs, key=lambda e: e.t))), tmp_path / "b.mid")
+    assert main(["render", str(mid), "-o", str(tmp_path / "b.wav"), "--stems", "--tail", "0.3"]) == 0
+    for part, start in (("player", 0.0), ("bass", 0.5), ("comp", 1.0), ("click", 1.5)):
+        audio, rate = wav_to_array(tmp_path / f"b-{part}.wav")
+        at = int(start * rate)
+        assert not audio[:at].any() and np.abs(audio[at:at + rate // 5]).max() > 0.01, part
+    assert not (tmp_path / "b-partner.wav").exists()  # the partner did not play
+
+
+@pytest.mark.slow
+def test_render_memory_stays_bounded_on_a_long_session(tmp_path):
+    """The peak memory of `improv render` does not grow with the session: 8 minutes take
+    about what 1 minute takes (44 MB; holding the whole audio in memory took 919 MB for 8).
+    The 1-hour figure is the bench's: python -m improv.bench.render_memory."""
+    from improv.bench.render_memory import long_session, render_once
+
+    peaks = {}
+    for minutes in (1, 8):
+        midi = save_recording(long_session(minutes), tmp_path / f"{minutes}.mid")
+        peaks[minutes] = render_once(midi, tmp_path / f"{minutes}.wav")["peak_mb"]
+        (tmp_path / f"{minutes}.wav").unlink()
+    assert peaks[8] < 120.0, peaks
+    assert peaks[8] - peaks[1] < 30.0, peaks  # what grows is the list of events, not the audio

@@ -1,7 +1,7 @@
 """`improv bench`: the live path's latency and robustness figures, measured, in one run.
 
-The sections live in `bench_parts` (in process: answer-ready time, partner timing, synth)
-and `bench_jack` (over a real `improv jam` on JACK: passthrough latency, the flood); this
+The sections live in `bench_parts` (in process: answer-ready time, partner timing, synth),
+`render_memory` (the peak memory of `improv render` on a long session) and `bench_jack` (over a real `improv jam` on JACK: passthrough latency, the flood); this
 module runs them, prints each figure next to its target, and collects them for --json.
 With no JACK server the sections that need one are skipped, saying why.
 """
@@ -22,6 +22,8 @@ from improv.bench.timing import bench_timing
 from improv.bench.jamprocess import JamFailed
 from improv.bench.keysound import bench_keysound
 from improv.errors import PortError
+from improv.bench.render_memory import TARGET_PEAK_MB as TARGET_RENDER_PEAK_MB
+from improv.bench.render_memory import bench_render_memory
 
 TARGET_THRU_BEYOND_PERIOD_MS = 1.0
 TARGET_TIMING_P99_MS = 1.0
@@ -202,6 +204,14 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
             out(f"  {k}: {_plain(v)}")
 
     _follow_section(results, quick, out)
+    minutes, runs = (10.0, 1) if quick else (60.0, 3)
+    out(f"\nrender memory: `improv render` of a generated {minutes:g}-minute band session, {runs} run(s), peak RSS "
+        f"(target <= {TARGET_RENDER_PEAK_MB:g} MB for an hour)")
+    r = results["render_memory"] = bench_render_memory(minutes, runs)
+    out(f"  peak RSS median {r['peak_rss_mb']['median']:.1f} MB (spread {r['peak_rss_mb']['min']:.1f}-"
+        f"{r['peak_rss_mb']['max']:.1f})  {verdict(r['met'])}")
+    out(f"  render time median {r['render_s']['median']:.1f} s (spread {r['render_s']['min']:.1f}-"
+        f"{r['render_s']['max']:.1f}), {r['x_real_time_median']:.0f}x real time")
 
     if not jack:
         for name in ("passthrough", "flood"):

@@ -14,6 +14,11 @@ from improv.core.theory.chart import Chart, load_tune, parse_chart
 from improv.errors import ConfigError
 
 TUNES_DIR = Path(__file__).resolve().parent.parent / "data" / "tunes"
+# config key -> the flag that sets it, so that a bad value's error names what the user typed
+FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed",
+         "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
+         "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out",
+         "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in"}
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -47,9 +52,9 @@ def settings_from_args(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "harmony", tune="")
     if get("tune") is not None:
         cfg = override(cfg, "harmony", chords="")
-    cfg = override(cfg, "timing", tempo=get("tempo"), swing=get("swing"))
-    cfg = override(cfg, "responder", name=get("responder"), seed=get("seed"), temperature=get("temperature"))
-    cfg = override(cfg, "phrase", answer_bars=get("answer_bars"))
+    cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"))
+    cfg = override(cfg, "responder", FLAGS, name=get("responder"), seed=get("seed"), temperature=get("temperature"))
+    cfg = override(cfg, "phrase", FLAGS, answer_bars=get("answer_bars"))
     return cfg
 
 
@@ -109,3 +114,23 @@ def require_torch(what: str) -> None:
             raise ImprovError(f"{what} needs PyTorch, which is not installed: {TRAIN_INSTALL} "
                               f"(a CPU build; see the README)") from None
         raise ImprovError(f"{what} needs PyTorch, whose import failed ({e}): reinstall it: {TRAIN_INSTALL}") from None
+
+
+def writable_output(path: str | Path, flag: str = "-o") -> Path:
+    """Check that a command can write its output file at `path` before any work is done.
+
+    Raises:
+        ConfigError: the path is a folder, or its folder is missing or not writable
+            (one line naming the path and the flag to change).
+    """
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: that is a folder; give a file path")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {path}: the folder {folder} does not exist; create it or write elsewhere")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: the folder {folder} is not writable; write elsewhere")
+    return path

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config, \
-    settings_from_args
+from improv.commands.common import FLAGS, add_config_args, add_harmony_args, add_responder_args, \
+    chart_from_config, settings_from_args
 from improv.commands.embrace_args import add_embrace_args, add_mode_arg, embrace_settings_from_args
-from improv.config import Config, TimingSettings, override
-from improv.errors import PortError
+from improv.config import Config, TimingSettings, check_flag, override
+from improv.core import limits
+from improv.errors import ConfigError, PortError
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
@@ -71,15 +72,15 @@ def jam_settings(args: argparse.Namespace) -> Config:
     """The config file, then the shared flags, then jam's own flags."""
     cfg = settings_from_args(args)
     get = lambda name: getattr(args, name, None)  # noqa: E731
-    cfg = override(cfg, "midi", input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
+    cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
     if get("no_follow"):
         cfg = override(cfg, "timing", follow=False)
     if get("no_thru"):
         cfg = override(cfg, "midi", thru=False)
-    cfg = override(cfg, "phrase", answer_on=get("answer_on"), gap_beats=get("gap"))
-    if get("record"):
-        cfg = override(cfg, "record", folder=get("record"), enabled=True)
+    cfg = override(cfg, "phrase", FLAGS, answer_on=get("answer_on"), gap_beats=get("gap"))
+    if get("record") is not None:
+        cfg = override(cfg, "record", FLAGS, folder=get("record"), enabled=True)
     if get("no_record"):
         cfg = override(cfg, "record", enabled=False)
     cfg = override(cfg, "embrace", **vars(embrace_settings_from_args(args, cfg)))
@@ -87,7 +88,7 @@ def jam_settings(args: argparse.Namespace) -> Config:
     trade_bars = get("trade_bars") or (4 if mode == "trade" and not cfg.band.trade_bars else None)
     if mode == "free" and not get("trade_bars"):
         trade_bars = 0
-    cfg = override(cfg, "band", trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
+    cfg = override(cfg, "band", FLAGS, trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
     for part in ("comp", "bass", "click", "send_clock"):
         if get(part):
             cfg = override(cfg, "band", **{part: True})
@@ -145,14 +146,18 @@ def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
 
 
 def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
+    """Makes the session's recorder at its start (None: not recording). Recording problems
+    go to the "improv" log, which the jam's display shows at once."""
     if not cfg.record.enabled:
         return None
 
     def make(t0: float, chart: Any) -> Any:
+        import logging
+
         from improv.live.recorder import Recorder
 
-        return Recorder(Path(cfg.record.folder), cfg.timing.tempo, cfg.timing.beats_per_bar,
-                        cfg.midi.player_channel, cfg.midi.partner_channel, t0, chart=chart)
+        say = logging.getLogger("improv.recorder").warning
+        return Recorder.from_config(cfg, t0, chart, warn=say)
 
     return make
 
@@ -211,7 +216,33 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             display.log(f"recorded to {session.record_path}")
     finally:
         restore()
-    return 1 if reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+    problem = getattr(session.recorder, "problem", "")
+    if problem:
+        display.log(f"recording: {problem}")
+    return 1 if problem or reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+
+
+def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
+    """Everything the jam checks before it opens a port: the settings (file and flags), the
+    chart, the phrase settings, the record folder. Returns (settings, chart or None).
+
+    Raises:
+        ImprovError: one line naming the bad value, file or folder.
+    """
+    cfg = jam_settings(args)
+    check_flag("--duration", getattr(args, "duration", None), limits.SESSION_S, "seconds")
+    chart = chart_from_config(cfg)
+    cfg = tempo_for(cfg, chart, args)
+    from improv.live.free import segment_settings
+
+    segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
+    if cfg.band.trade_bars > 0 and chart is None:
+        raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
+    if cfg.record.enabled:
+        from improv.live.recorder import check_record_folder
+
+        check_record_folder(Path(cfg.record.folder))  # a session that cannot be recorded is refused up front
+    return cfg, chart
 
 
 def journal_hint(session: Any) -> None:
@@ -228,16 +259,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
     from improv.live.ports import InputQueue, open_input
 
-    cfg = jam_settings(args)
-    chart = chart_from_config(cfg)
-    cfg = tempo_for(cfg, chart, args)
-    from improv.live.free import segment_settings
-
-    segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
-    if cfg.band.trade_bars > 0 and chart is None:
-        from improv.errors import ConfigError
-
-        raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
+    cfg, chart = checked_settings(args)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""
@@ -246,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
     external = None
     try:
         where = "virtual MIDI input" if midi_in.virtual else "MIDI input"
+        if midi_in.notice:
+            print(f"improv: warning: {midi_in.notice}", file=sys.stderr)
         print(f"listening on {where} {midi_in.name!r}; Ctrl-C ends the session", file=sys.stderr)
         closers: list[Any] = [midi_in]
         if cfg.band.clock == "external":

@@ -1,12 +1,22 @@
 """`improv play SESSION.mid [--out PORT]`: play a recording back, at the tempo it was made
 with, through a MIDI output or the built-in synth; chord, section and text markers are
-printed as they go by. Ctrl-C stops it with every note released."""
+printed as they go by. Each part plays as it sounded: the player and the partner on their
+channels, the rhythm section (comp, bass, click) on the channels it was recorded on.
+
+Ctrl-C, SIGTERM and SIGHUP stop it with every note released: the signal only raises a
+flag that the playing loop reads between messages (it wakes at least every
+`POLL_S`), so no signal can land between a note-on being sent and being noted as
+sounding.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from improv.commands.common import add_config_args
+
+POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -19,12 +29,13 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0) -> list[tuple[float, object]]:
-    """(seconds from `start`, message or marker text) in playing order; each part moved onto
-    its output channel (1-16)."""
+    """(seconds from `start`, message or marker text) in playing order; the player and the
+    partner moved onto their output channels (1-16), the band's parts left on theirs."""
+    moved = {"player": player_channel - 1, "partner": partner_channel - 1}
     plan: list[tuple[float, int, object]] = []
     for i, e in enumerate(rec.events):
         if e.t >= start:
-            ch = (player_channel if e.part == "player" else partner_channel) - 1
+            ch = moved.get(e.part, e.msg.channel)
             plan.append((e.t - start, i, e.msg.copy(channel=ch)))
     for m in rec.markers:
         if m.t >= start:
@@ -34,44 +45,82 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
     return [(t, item) for t, _, item in plan]
 
 
+class StopFlag:
+    """Set by SIGINT, SIGTERM or SIGHUP (main thread); read by the playing loop."""
+
+    def __init__(self) -> None:
+        self.signal = 0
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        self.signal = signum
+
+    def install(self) -> dict[int, Any]:
+        """Route the stopping signals here; returns the handlers to put back."""
+        import signal
+
+        old = {}
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                old[sig] = signal.signal(sig, self)
+        return old
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
     import time
 
     from improv.commands.common import settings_from_args
+    from improv.config import check_flag, override
+    from improv.core import limits
     from improv.core.formats.midifile import load_recording
 
     cfg = settings_from_args(args)
+    start = check_flag("--from", args.start, limits.SESSION_S, "seconds") or 0.0
     rec = load_recording(args.midi)
-    if args.out:
-        from improv.live.ports import open_output
-
-        sink = open_output(cfg.midi.api, args.out)
-        where = f"MIDI output {sink.name!r}"
-    else:
-        from improv.live.audio import SynthSink
-
-        sink = SynthSink(cfg, soundfont=args.soundfont)
-        where = f"the built-in synth on {sink.device_name!r}"
-    plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, max(0.0, args.start))
-    tempo = rec.tempos[0][1]
-    print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo:g} bpm) through {where}; Ctrl-C stops")
-    t0 = time.perf_counter() + 0.1
+    stop = StopFlag()
+    old = stop.install()  # before any port opens: a signal from here on ends in a clean close
+    sink: Any = None
     try:
+        if args.out:
+            from improv.live.ports import open_output
+
+            sink = open_output(cfg.midi.api, args.out)
+            where = f"MIDI output {sink.name!r}"
+        else:
+            from improv.live.audio import SynthSink
+
+            # the synth picks each part's voice by channel: give it the recording's band channels
+            band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
+            sink = SynthSink(override(cfg, "band", **band), soundfont=args.soundfont)
+            where = f"the built-in synth on {sink.device_name!r}"
+        plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
+        tempo = rec.tempos[0][1]
+        print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo:g} bpm) through {where}; Ctrl-C stops", flush=True)
+        t0 = time.perf_counter() + 0.1
         for t, item in plan:
             deadline = t0 + t
-            while True:  # sleep short, then spin: absolute deadlines, no drift
+            while not stop.signal:  # sleep short, then spin: absolute deadlines, no drift
                 left = deadline - time.perf_counter()
                 if left <= 0:
                     break
-                time.sleep(left - 0.001 if left > 0.002 else 0)
+                time.sleep(min(POLL_S, left - 0.001) if left > 0.002 else 0)
+            if stop.signal:
+                break
             if isinstance(item, str):
                 if not args.quiet:
-                    print(f"{t + args.start:7.2f}s  {item}", flush=True)
+                    print(f"{t + start:7.2f}s  {item}", flush=True)
             else:
                 sink.send(item)
-        time.sleep(0.3)  # let the last release tails ring
-    except KeyboardInterrupt:
-        print("stopped")
+        if not stop.signal:
+            end = time.perf_counter() + 0.3  # let the last release tails ring
+            while not stop.signal and time.perf_counter() < end:
+                time.sleep(POLL_S)
+        if stop.signal:
+            print(f"stopped ({signal.Signals(stop.signal).name})", flush=True)
     finally:
-        sink.close()
+        if sink is not None:
+            sink.close()  # a note-off for every note it started, then all-notes-off on every channel
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     return 0

@@ -12,10 +12,8 @@ from pathlib import Path
 
 from improv.errors import ConfigError
 
-COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20"}
+COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20", "comp": "#38a169", "bass": "#805ad5", "click": "#a0aec0"}
 OUTSIDE = "#e53e3e"
-
-
 MAX_BARS = 256  # the most bars one picture draws (60 inches wide at most: beyond, nothing is legible)
 
 
@@ -49,11 +47,12 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
 
 
 def run(args: argparse.Namespace) -> int:
+    from improv.commands.common import writable_output
     from improv.core.formats.midifile import load_recording
     from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
-    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
+    out = writable_output(Path(args.out) if args.out else Path(args.midi).with_suffix(".png"))
     roll = recording_to_roll(rec)
     first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name)
     if not args.bars:

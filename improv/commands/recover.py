@@ -1,4 +1,5 @@
-"""`improv recover [DIR]`: rebuild MIDI files from journals left behind by a crash."""
+"""`improv recover [DIR|FILE]`: rebuild MIDI files from journals left behind by a crash (or
+by a session whose file could not be written). Damaged records are skipped and counted."""
 
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from improv.commands.common import settings_from_args
-    from improv.live.recorder import recover
+    from improv.live.recovery import recover
 
-    target = Path(args.path) if args.path else Path(settings_from_args(args).record.folder)
+    cfg = settings_from_args(args)  # a --config given is checked even when DIR is given
+    target = Path(args.path) if args.path else Path(cfg.record.folder)
     if not target.exists():
         raise ConfigError(f"{target} not found: give the folder your sessions are recorded to (record.folder)")
     warnings: list[str] = []
-    written = recover(target, warn=warnings.append)
+    notes: list[str] = []
+    written = recover(target, warn=warnings.append, say=notes.append)
     for path in written:
         print(f"recovered {path}")
+    for n in notes:
+        print(f"improv recover: {n}")
     for w in warnings:
         print(f"improv recover: {w}")
-    if not written and not warnings:
+    if not written and not warnings and not notes:
         print(f"nothing to recover in {target}")
-    return 1 if warnings and not written else 0
+    return 1 if warnings else 0

@@ -1,4 +1,5 @@
-"""`improv render SESSION.mid -o SESSION.wav [--stems] [--soundfont F]`: a session to audio."""
+"""`improv render SESSION.mid -o SESSION.wav [--stems] [--soundfont F]`: a session to audio,
+streamed to disk in bounded memory and written atomically (no partial file on failure)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from improv.commands.common import add_config_args
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
     p.add_argument("-o", "--out", metavar="FILE.wav", help="the WAV file to write (default: beside the .mid)")
-    p.add_argument("--stems", action="store_true", help="also write the player and the partner to FILE-player.wav "
-                   "and FILE-partner.wav")
+    p.add_argument("--stems", action="store_true", help="also write each part that played to FILE-PART.wav "
+                   "(player, partner, and comp, bass, click in band sessions)")
     p.add_argument("--soundfont", metavar="FILE.sf2", help="render with a General MIDI SoundFont "
                    "(needs the soundfont extra)")
     p.add_argument("--tail", type=float, default=1.0, metavar="SECONDS", help="silence left for release tails (default 1)")
@@ -22,9 +23,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from improv.commands.common import settings_from_args
+    from improv.config import check_flag
+    from improv.core import limits
     from improv.core.audio.render import midi_file_to_wav
+    from improv.errors import ConfigError
 
     cfg = settings_from_args(args)
+    tail = check_flag("--tail", args.tail, limits.TAIL_S, "seconds")
     s = cfg.synth
     sf_path = args.soundfont if args.soundfont is not None else s.soundfont
     soundfont = None
@@ -33,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
 
         soundfont = load_soundfont(sf_path, s.sample_rate)
     started = time.perf_counter()
-    written, seconds = midi_file_to_wav(args.midi, args.out, s.sample_rate, (s.player_voice, s.partner_voice),
-                                        s.polyphony, s.volume, args.stems, soundfont, max(0.0, args.tail))
+    try:
+        written, seconds = midi_file_to_wav(args.midi, args.out, s.sample_rate, (s.player_voice, s.partner_voice),
+                                            s.polyphony, s.volume, args.stems, soundfont, tail)
+    except OSError as e:
+        raise ConfigError(f"cannot write the WAV file ({e.strerror or e}); nothing was left behind: free some space "
+                          "or give -o another folder") from None
     took = time.perf_counter() - started
     for path in written:
         print(f"wrote {path}")

@@ -64,14 +64,12 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     import mido
 
     from improv.core.formats.calltrack import choose_tracks
+    from improv.core.formats.midicheck import open_midi_file
     from improv.core.formats.midifile import messages_to_notes
 
-    try:
-        mid = mido.MidiFile(str(path))
-    except FileNotFoundError:
-        raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
-        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+    if not path.exists():
+        raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
+    mid = open_midi_file(path)  # the checks every command makes (division, tempos, metre, length)
     if mid.type == 2:
         raise DataError(f"{path} is a type-2 MIDI file (independent patterns); save it as type 0 or 1")
     names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]

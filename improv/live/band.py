@@ -127,7 +127,10 @@ class Band:
         seed: the session's seed.
         start_beat: the first beat to play (negative: the click counts in from there).
         lookahead: beats between handing a note to the scheduler and its onset.
-        on_sent: called with (message, time) after each send (the recorder).
+        on_sent: called with (part, message, time) after each send, on the scheduler
+            thread (the recorder): part is "comp", "bass" or "click" (`part_of`), time in
+            seconds on the session clock. (A callable taking only (message, time) is
+            still called that way, until the sessions pass the part on.)
     """
 
     def __init__(
@@ -141,14 +144,16 @@ class Band:
         seed: int = 0,
         start_beat: float = 0.0,
         lookahead: float = 1.0,
-        on_sent: Callable[[mido.Message, float], None] | None = None,
+        on_sent: Callable[[str, mido.Message, float], None] | None = None,
         late_threshold_ms: float = 10.0,
     ) -> None:
         self.chart = chart
         self.parts = parts
         self.seed = seed
         self.bpb = chart.beats_per_bar
-        self.scheduler = Scheduler(clock, send, late_threshold_ms=late_threshold_ms, on_sent=on_sent)
+        self._on_sent = on_sent
+        self.scheduler = Scheduler(clock, send, late_threshold_ms=late_threshold_ms,
+                                   on_sent=self._sent if on_sent is not None else None)
         self.feeder = BeatFeeder(self.scheduler, timeline, lookahead)
         self.density = 0.0
         self._overrides: list[tuple[float, float, Chart]] = []
@@ -160,6 +165,21 @@ class Band:
         self._voicing_after: dict[float, tuple[int, ...] | None] = {}
         self._bass_after: dict[float, int | None] = {}
         self.stopped = False
+
+    def part_of(self, channel: int) -> str:
+        """The part ("comp", "bass" or "click") that plays on `channel` (0-15): a part that
+        is on first, so that a channel left by a part turned off goes to the one playing."""
+        p = self.parts
+        for on_only in (True, False):
+            for part in ("comp", "bass", "click"):
+                if (getattr(p, part) or not on_only) and channel == getattr(p, f"{part}_channel"):
+                    return part
+        return "comp"
+
+    def _sent(self, msg: mido.Message, t: float) -> None:
+        """The scheduler sent `msg` at `t` (scheduler thread): tell `on_sent` whose it was."""
+        assert self._on_sent is not None
+        self._on_sent(self.part_of(msg.channel), msg, t)
 
     # --- control (conductor thread) ---------------------------------------------------
     def set_density(self, notes_per_beat: float) -> None:

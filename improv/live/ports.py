@@ -4,7 +4,10 @@ is chosen, and named, in improv/live/midiapi.py.
 
 The input callback runs on rtmidi's own thread: it only stamps the message with the
 session clock and puts it in a bounded queue (counting what does not fit). Parsing,
-passthrough and everything else happen on the conductor thread.
+passthrough and everything else happen on the conductor thread. The input itself is
+`MidiInput` (improv/live/midiinput.py: sysex cut short, keys of a player who leaves); on
+JACK an `InputGuard` (improv/live/inputguard.py) bounds an open sysex and watches the
+server, which `MidiOutSink.alive()` watches too (improv/live/jackwatch.py).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exporte
     API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, open_client,
     say_fallback, try_open, unavailable_reason)
 from improv.live.quiet import quiet_stderr
+from improv.live.inputguard import guard_jack_input
+from improv.live.midiinput import MidiInput
+from improv.live.portnames import unique_port_name
 
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
-BURST = 32  # messages sent back to back before a 1 ms pause (JACK's per-period room)
+BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
 
 
@@ -129,59 +135,13 @@ class InputQueue:
             handle(t, data)
 
 
-class MidiInput:
-    """An open rtmidi input feeding an `InputQueue`.
-
-    Args:
-        inq: where messages go.
-        midi_in: an rtmidi.MidiIn already opened on a port.
-        name: the port's name (for messages and `alive()`).
-        virtual: whether we created the port (it cannot vanish).
-    """
-
-    def __init__(self, inq: InputQueue, midi_in: Any, name: str, virtual: bool) -> None:
-        self.inq = inq
-        self.name = name
-        self.virtual = virtual
-        self._in = midi_in
-        self._in.ignore_types(sysex=True, timing=True, active_sense=True)  # a sysex flood stops here
-        self._in.set_callback(self._callback)
-
-    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
-        """rtmidi's thread: stamp and enqueue, nothing else."""
-        self.inq.push(event[0])
-
-    def alive(self) -> bool:
-        """False once a device port we opened has disappeared (conductor thread)."""
-        if self.virtual:
-            return True
-        if self._in is None:
-            return False
-        try:
-            return self.name in self._in.get_ports()
-        except Exception:  # noqa: BLE001 - a backend that errors has lost the port too
-            return False
-
-    def close(self) -> None:
-        """Stop listening and close the port (idempotent)."""
-        if self._in is None:
-            return
-        try:
-            self._in.cancel_callback()
-            self._in.close_port()
-        except Exception:  # noqa: BLE001 - closing must not raise on an exit path
-            pass
-        self._in.delete()
-        self._in = None
-
-
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
                default_virtual: str = "improv in", say: Callable[[str], None] | None = None) -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
-    the first hardware input, else a virtual port named `default_virtual`.
-
-    A fallback (another backend than the platform's, or a virtual port because no hardware
-    input was found) is said in one line on `say` (default: stderr).
+    the first hardware input, else a virtual port named `default_virtual`. A port name that
+    another program (another jam) already uses gets a number (" 2"), and the input's
+    `notice` says so. A fallback (another backend than the platform's, or a virtual port
+    because no hardware input was found) is said in one line on `say` (default: stderr).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
@@ -189,29 +149,57 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
     api = api_name(api)
     midi_in, system = open_client("in", api)
     say_fallback(system, say)
+    lister: Any = None
     try:
+        try:
+            lister = _open_client("out", system.api)  # input ports are listed by an output client
+            taken = list(lister.get_ports())
+        except PortError:
+            taken = []
         names = midi_in.get_ports()
+        own = unique_port_name(f"{CLIENT_NAME} in", taken)
+        mi: MidiInput | None = None
         if port:
             i = find_port(names, port, "input")
-            midi_in.open_port(i, f"{CLIENT_NAME} in")
-            return MidiInput(inq, midi_in, names[i], virtual=False)
-        if not virtual:
+            midi_in.open_port(i, own)
+            mi = MidiInput(inq, midi_in, names[i], virtual=False)
+        elif not virtual:
             for i, n in enumerate(names):
                 if is_hardware(n, system.api):
-                    midi_in.open_port(i, f"{CLIENT_NAME} in")
-                    return MidiInput(inq, midi_in, n, virtual=False)
-        name = virtual or default_virtual
-        midi_in.open_virtual_port(name)
-        if not virtual:
-            (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
-                                  f"{name!r} (connect your keyboard to it, or give --in PORT)")
-        return MidiInput(inq, midi_in, name, virtual=True)
+                    midi_in.open_port(i, own)
+                    mi = MidiInput(inq, midi_in, n, virtual=False)
+                    break
+        if mi is None:
+            wanted = virtual or default_virtual
+            own = unique_port_name(wanted, taken)
+            notice = "" if own == wanted else (f"a MIDI port named {wanted!r} exists already (another jam?): "
+                                               f"this one is {own!r}")
+            midi_in.open_virtual_port(own)
+            mi = MidiInput(inq, midi_in, own, virtual=True, notice=notice)
+            if not virtual:
+                (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
+                                      f"{own!r} (connect your keyboard to it, or give --in PORT)")
+        mi.guard = guard_jack_input(mi, midi_in, own, lister)
+        if mi.guard is None or mi.guard.kicker is None:
+            _delete(lister)
+        return mi
     except PortError:
+        _delete(lister)
         midi_in.delete()
         raise
     except Exception as e:  # noqa: BLE001 - rtmidi errors become one line
+        _delete(lister)
         midi_in.delete()
         raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r} on {system.label}: {e}") from None
+
+
+def _delete(client: Any) -> None:
+    """Delete an rtmidi client, if any, ignoring errors (an exit path)."""
+    if client is not None:
+        try:
+            client.delete()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class MidiOutSink:
@@ -222,10 +210,15 @@ class MidiOutSink:
     `failed` instead of raising into the real-time threads.
     """
 
-    def __init__(self, midi_out: Any, name: str, virtual: bool) -> None:
+    def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None) -> None:
         self.name = name
         self.virtual = virtual
         self.failed = ""
+        self.watch = watch  # a JackWatch on JACK (sends to a dead server do not fail): see alive()
+        # RtMidi drops what a JACK period's MIDI buffer cannot hold (some 40 short messages at
+        # 128 frames): a burst of releases waits a whole period before the next one.
+        period = getattr(watch, "period_s", 0.0) or 0.0
+        self._burst_pause = max(0.001, 1.25 * period)
         self._out = midi_out
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
@@ -260,12 +253,17 @@ class MidiOutSink:
             for i, (ch, pitch) in enumerate(sorted(self._sounding)):
                 self._write([0x80 | ch, pitch, 0])
                 if i % BURST == BURST - 1:
-                    time.sleep(0.001)  # a JACK port carries only so many messages a period
+                    time.sleep(self._burst_pause)  # a JACK port carries only so many messages a period
             self._sounding.clear()
 
     def alive(self) -> bool:
-        """False once the device port we opened has disappeared or a send failed."""
+        """False once the device port we opened has disappeared, a send failed or the MIDI
+        server is gone (conductor thread: a flag read and, for a device port, a listing)."""
         if self.failed:
+            return False
+        lost = self.watch.lost if self.watch is not None else ""
+        if lost:
+            self.failed = f"MIDI output {self.name!r} is gone: the JACK server stopped ({lost})"
             return False
         if self.virtual:
             return True
@@ -308,19 +306,31 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
     midi_out, system = open_client("out", api)
     say_fallback(system, say)
     try:
+        watch = _jack_watch(midi_out)
         if port:
             names = midi_out.get_ports()
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
-            return MidiOutSink(midi_out, names[i], virtual=False)
+            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch)
         midi_out.open_virtual_port(virtual)
-        return MidiOutSink(midi_out, virtual, virtual=True)
+        return MidiOutSink(midi_out, virtual, virtual=True, watch=watch)
     except PortError:
         midi_out.delete()
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
         raise PortError(f"cannot open MIDI output {port or virtual!r} on {system.label}: {e}") from None
+
+
+def _jack_watch(client: Any) -> Any:
+    """The shared JACK watch when `client` is on JACK, else None."""
+    import rtmidi
+
+    if client.get_current_api() != rtmidi.API_UNIX_JACK:
+        return None
+    from improv.live.jackwatch import shared_watch
+
+    return shared_watch()
 
 
 def list_ports(api: str = "") -> dict[str, Any]:

@@ -1,35 +1,90 @@
-"""The session recorder: everything the player and the partner play, journalled as it
-happens and turned into a type-1 MIDI file when the session ends.
+"""The session recorder: everything the player, the partner and the rhythm section play,
+journalled as it happens and turned into a type-1 MIDI file when the session ends.
 
-`Recorder.event` / `.marker` are safe from any thread and never block (they put a line on
-the journal's queue). `close()` converts the journal to `<folder>/<YYYYmmdd-HHMMSS>.mid`
-and removes it. After a crash the journal stays behind; `recover(folder)` (and
-`improv recover`) rebuilds the MIDI file from it, losing at most the last second.
+- Before the session: `check_record_folder` (run by the constructor, and by the jam before
+  it opens a port) refuses a folder that cannot be made, written or has no room, in one
+  line naming the folder and the fix.
+- During it: `event` / `marker` / `tempo` / `set_origin` are safe from any thread and never
+  block (they put a line on the journal's queue). A write that fails is shown at once
+  (`on_fail`, `error`) and the journal keeps what it can (see improv/live/journal.py).
+- At the end: `close()` converts the journal to `<folder>/<YYYYmmdd-HHMMSS>.mid` and
+  removes it; a session where nobody played writes nothing (and says so); when the file
+  cannot be written, `problem` says where the journal is and the `improv recover` command
+  to run. An exit that skips `close()` (a second Ctrl-C) still writes the file, at exit.
+
+After a crash the journal stays behind; `improv.live.recovery.recover` (and `improv
+recover`) rebuilds the MIDI file from it, losing at most the last second.
+
+With an external clock, beat 0 of the file is the DAW's Start (`set_origin`) and its tempo
+map is the DAW's (`tempo`), not the config's.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
+import logging
+import math
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import mido
 
-from improv.core.theory.chart import Chart, chart_from_bars, parse_bars
-from improv.core.formats.midifile import (
-    PARTS,
-    Marker,
-    Recording,
-    TimedMessage,
-    chart_markers,
-    recording_to_midi,
-)
-from improv.errors import ChordError
-from improv.live.journal import Journal, journal_is_live, read_journal, warn_stderr
+from improv.core import limits
+from improv.core.formats.midifile import DEFAULT_CHANNELS, PARTS
+from improv.core.theory.chart import Chart
+from improv.errors import ConfigError
+from improv.live.journal import Journal, warn_stderr
+from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
 
-JOURNAL_SUFFIX = ".journal"
-FORMAT = 1
+log = logging.getLogger("improv.recorder")
+
+MIN_FREE_BYTES = 1 << 20  # an hour of dense playing journals about 6 MB; less than 1 MB free is refused
+_PART_SET = frozenset(PARTS)
+
+
+RECORD_FIX = "pass --record DIR with a folder you can write to (or set record.folder), or --no-record"
+
+
+def check_record_folder(folder: Path, min_free: int = MIN_FREE_BYTES) -> Path:
+    """Make sure sessions can be recorded into `folder`: it exists or can be created, a file
+    can be written there, and at least `min_free` bytes are free.
+
+    Raises:
+        ConfigError: one line naming the folder, what is wrong and the fix.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"the record folder {folder} is a file, not a folder: {RECORD_FIX}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the record folder {folder} ({e.strerror or e}): {RECORD_FIX}") from None
+    probe = folder / f".improv-write-test-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        raise ConfigError(f"the record folder {folder} is not writable ({e.strerror or e}): {RECORD_FIX}") from None
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < min_free:
+        raise ConfigError(f"the record folder {folder} has only {free // 1024} KB free (a session needs at least "
+                          f"{min_free // 1024} KB): free some space or {RECORD_FIX}")
+    return folder
+
+
+def recover_command(journal: Path) -> str:
+    return f"improv recover {journal}"
 
 
 class Recorder:
@@ -37,15 +92,24 @@ class Recorder:
 
     Args:
         folder: where the journal and the .mid go (created if needed).
-        tempo: session tempo, beats per minute.
+        tempo: session tempo, beats per minute (the file's tempo until `tempo` changes it).
         beats_per_bar: metre.
         player_channel: 1-16, the player's channel in the file.
         partner_channel: 1-16, the partner's channel in the file.
         t0: session start on the session clock (seconds); event times are on that clock.
+            Beat 0 of the file, unless `set_origin` moves it.
         chart: the chart the session plays over, if known: chord and section markers
             are written at its changes.
-        warn: where the one warning line goes if recording fails.
+        warn: where the warning lines go (a failed write, a rescued journal, a file that
+            could not be written).
         stamp: the file name stem (default: the local start time, YYYYmmdd-HHMMSS).
+        band_channels: 1-16 channels of "comp", "bass" and "click" (default 3, 4, 10).
+        on_fail: called once, from the journal's thread, with one line when recording
+            starts failing mid-session, so that the session can show it at once.
+        min_free: bytes the folder must have free.
+
+    Raises:
+        ConfigError: the folder cannot be recorded into (one line naming it and the fix).
     """
 
     def __init__(
@@ -59,8 +123,12 @@ class Recorder:
         chart: Chart | None = None,
         warn: Callable[[str], None] = warn_stderr,
         stamp: str | None = None,
+        *,
+        band_channels: dict[str, int] | None = None,
+        on_fail: Callable[[str], None] | None = None,
+        min_free: int = MIN_FREE_BYTES,
     ) -> None:
-        self.folder = Path(folder)
+        self.folder = check_record_folder(Path(folder), min_free)
         self.t0 = t0
         self._warn = warn
         stamp = stamp or _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -70,32 +138,70 @@ class Recorder:
             stamp = f"{base}-{n}"
         self.stamp = stamp
         self.journal_path = self.folder / f"{stamp}{JOURNAL_SUFFIX}"
+        channels = {**DEFAULT_CHANNELS, **(band_channels or {}), "player": int(player_channel),
+                    "partner": int(partner_channel)}
         header: dict[str, Any] = {
             "improv_journal": FORMAT,
             "tempo": float(tempo),
             "beats_per_bar": int(beats_per_bar),
-            "player_channel": int(player_channel),
-            "partner_channel": int(partner_channel),
+            **{f"{p}_channel": int(channels[p]) for p in PARTS},
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
         }
         if chart is not None:
             header["chart"] = chart.to_text()
             header["sections"] = [list(s) for s in chart.sections]
             header["title"] = chart.title
-        self._journal = Journal(self.journal_path, header, warn=warn)
+        try:
+            self._journal = Journal(self.journal_path, header, warn=warn, on_fail=on_fail)
+        except OSError as e:
+            raise ConfigError(f"cannot record to {self.folder} ({e.strerror or e}): {RECORD_FIX}") from None
+        # The partner plays on its own channel only; a "partner" message on a band part's
+        # channel is that part's (a caller that does not tell the band's parts apart).
+        self._band_of = {channels[p] - 1: p for p in ("comp", "bass", "click") if channels[p] != channels["partner"]}
         self._closed: Path | None | bool = False
+        self._played = False
+        self._origin_set = False
+        self._bad_tempo_said = False
+        self.empty = False  # set by close(): nobody played, nothing written
+        self.problem = ""  # set by close(): one line when the recording is not (all) in the .mid
+        atexit.register(self._at_exit)
+
+    @classmethod
+    def from_config(cls, cfg: Any, t0: float, chart: Chart | None = None, *,
+                    warn: Callable[[str], None] = warn_stderr,
+                    on_fail: Callable[[str], None] | None = None) -> "Recorder":
+        """A recorder for a session with settings `cfg` (an `improv.config.Config`): its
+        folder, tempo, metre and every part's channel.
+
+        Raises:
+            ConfigError: the folder cannot be recorded into.
+        """
+        b = cfg.band
+        return cls(Path(cfg.record.folder), cfg.timing.tempo, cfg.timing.beats_per_bar, cfg.midi.player_channel,
+                   cfg.midi.partner_channel, t0, chart=chart, warn=warn, on_fail=on_fail,
+                   band_channels={"comp": b.comp_channel, "bass": b.bass_channel, "click": b.click_channel})
 
     @property
-    def failed(self) -> bool:
-        """True once recording has failed (the warning has been given)."""
+    def failed(self) -> str:
+        """The first recording failure, one line ("" while all is well): show it at once."""
         return self._journal.failed
 
+    @property
+    def error(self) -> str:
+        """What is failing now ("" while lines reach the journal)."""
+        return self._journal.error
+
     def event(self, part: str, msg: mido.Message, t: float) -> None:
-        """Record a channel message `part` ("player" or "partner") played at `t` seconds on
-        the session clock. Any thread; never blocks. Clock, sysex and other non-channel
-        messages are not recorded."""
-        if part not in PARTS or not hasattr(msg, "channel"):
+        """Record a channel message of `part` ("player", "partner", "comp", "bass" or
+        "click") played at `t` seconds on the session clock. Any thread; never blocks.
+        Clock, sysex and other non-channel messages are not recorded. A "partner" message
+        on a band part's channel (not the partner's) is recorded as that part's."""
+        if part not in _PART_SET or not hasattr(msg, "channel"):
             return
+        if part == "partner" and msg.channel in self._band_of:
+            part = self._band_of[msg.channel]  # a rhythm section message handed over as the partner's
+        if not self._played and part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
+            self._played = True
         self._journal.write([part, round(max(0.0, t - self.t0), 6), msg.bytes()])
 
     def marker(self, text: str, t: float, kind: str = "text") -> None:
@@ -105,106 +211,99 @@ class Recorder:
         self._journal.write(["marker", round(max(0.0, t - self.t0), 6), str(text), kind])
 
     def tempo(self, bpm: float, t: float) -> None:
-        """A tempo change to `bpm` at `t` seconds on the session clock."""
+        """A tempo change to `bpm` at `t` seconds on the session clock (a tapped tempo, the
+        DAW's tempo). Any thread; never blocks. A tempo that is not finite or outside
+        `limits.FILE_TEMPO_BPM` is left out (warned once)."""
+        lo, hi = limits.FILE_TEMPO_BPM
+        if not (isinstance(bpm, (int, float)) and math.isfinite(bpm) and lo <= bpm <= hi):
+            if not self._bad_tempo_said:
+                self._bad_tempo_said = True
+                self._warn(f"a tempo of {bpm!r} bpm is not recorded (expected {lo:g} to {hi:g} bpm)")
+            return
         self._journal.write(["tempo", round(max(0.0, t - self.t0), 6), float(bpm)])
+
+    def set_origin(self, t: float) -> bool:
+        """Make `t` seconds on the session clock beat 0 of the file (an external clock's
+        Start). What came before it is left out, except notes (and the sustain pedal)
+        still held at `t`, which start at beat 0. The tempo at beat 0 is the last one given
+        by `tempo()` at or before `t`, else the first one given after it (the DAW's, once
+        the clock has measured it), else the constructor's. Any thread; never blocks.
+
+        Only the first call moves beat 0 (a linear file cannot jump back to a second
+        Start); later calls are ignored.
+
+        Returns:
+            True if this call set beat 0.
+        """
+        if self._origin_set:
+            return False
+        self._origin_set = True
+        self._journal.write(["origin", round(max(0.0, t - self.t0), 6)])
+        return True
 
     def close(self) -> Path | None:
         """Stop journalling and write `<folder>/<stamp>.mid` (calling thread; idempotent).
 
         Returns:
-            The .mid path, or None if recording failed (the journal, if any, is kept).
+            The .mid path, or None when nothing was written: nobody played (`empty`; the
+            journal is removed and the log says so) or the file could not be written
+            (`problem` says where the journal is and the command that recovers it).
         """
         if self._closed is not False:
             return self._closed  # type: ignore[return-value]
-        ok = self._journal.close()
+        # Until the end, the exit hook stays: a close cut short (a second Ctrl-C) is redone at exit.
+        self._journal.close()
+        j = self._journal
+        source = j.rescued or self.journal_path
+        if not self._played:
+            self.empty = True
+            for p in {source, self.journal_path}:
+                p.unlink(missing_ok=True)
+            log.info("nothing was played: no recording written")
+            self._done(None)
+            return None
         path: Path | None = None
-        if ok:
-            try:
-                path = journal_to_midi_file(self.journal_path)
-            except (OSError, ValueError) as e:
-                self._warn(f"could not write the session's MIDI file ({e}); the journal {self.journal_path} "
-                           "is kept: run `improv recover` later")
-        self._closed = path
+        try:
+            path = self._write_midi(source)
+        except Exception as e:  # noqa: BLE001 - an exit path: keep the journal and say how to recover it
+            why = getattr(e, "strerror", None) or e
+            self.problem = (f"the session's MIDI file could not be written ({why}); its journal is kept in {source}: "
+                            f"run `{recover_command(source)}` when there is room")
+        if path is not None and j.lost:
+            self.problem = (f"recording lost {j.lost} message(s) when the disk refused them ({j.failed}); the rest "
+                            f"is in {path}")
+        elif path is not None and j.rescued is not None:
+            self._warn(f"recording had trouble ({j.failed}) but nothing was lost: written to {path}")
+        if self.problem:
+            self._warn(self.problem)
+        self._done(path)
         return path
 
+    def _done(self, path: Path | None) -> None:
+        self._closed = path
+        atexit.unregister(self._at_exit)
 
-def journal_to_recording(path: Path) -> Recording:
-    """Rebuild a `Recording` from a journal file (complete or cut short by a crash).
-
-    Raises:
-        ValueError: the file has no readable header.
-    """
-    header, records = read_journal(path)
-    if header is None or header.get("improv_journal") != FORMAT:
-        raise ValueError(f"{path} is not an improv journal (no header line)")
-    tempo = float(header.get("tempo", 120.0))
-    tempos: list[tuple[float, float]] = [(0.0, tempo)]
-    events: list[TimedMessage] = []
-    markers: list[Marker] = []
-    for r in records:
+    def _write_midi(self, source: Path) -> Path:
+        """The journal -> `<folder>/<stamp>.mid`, else beside the journal; removes the journal."""
+        target = self.folder / f"{self.stamp}.mid"
         try:
-            kind, t = r[0], float(r[1])
-            if kind in PARTS:
-                events.append(TimedMessage(t, kind, mido.Message.from_bytes(r[2])))
-            elif kind == "marker":
-                markers.append(Marker(t, str(r[2]), str(r[3]) if len(r) > 3 else "text"))
-            elif kind == "tempo":
-                tempos.append((t, float(r[2])))
-        except (TypeError, ValueError, IndexError, KeyError):
-            continue  # a damaged line: keep the rest
-    events.sort(key=lambda e: e.t)
-    tmap = tuple(sorted(dict(tempos).items()))
-    bpb = int(header.get("beats_per_bar", 4))
-    end = max([e.t for e in events[-1:]] + [m.t for m in markers], default=0.0)
-    if header.get("chart"):
+            out, _ = journal_to_midi_file(source, target)
+        except OSError:
+            if source.parent == self.folder:
+                raise
+            out, _ = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"))
+        return out
+
+    def _at_exit(self) -> None:
+        """At interpreter exit, a recorder never closed (an exit path that skipped the
+        session's close, e.g. a second Ctrl-C) writes its file, or says where the journal is."""
+        if self._closed is not False:
+            return
         try:
-            chart = chart_from_bars(parse_bars(header["chart"], bpb), bpb,
-                                    sections=tuple((int(a), str(b)) for a, b in header.get("sections", [])))
-            markers.extend(chart_markers(chart, end, tmap))
-        except (ChordError, ValueError, TypeError):
-            pass  # a chart we cannot read back: the notes matter more than the markers
-    markers.sort(key=lambda m: m.t)
-    title = header.get("title") or "improv session"
-    return Recording(tuple(events), tuple(markers), tmap, bpb, int(header.get("player_channel", 1)),
-                     int(header.get("partner_channel", 2)), str(title))
-
-
-def journal_to_midi_file(path: Path) -> Path:
-    """Convert a journal to the .mid beside it (written atomically), then remove it."""
-    path = Path(path)
-    out = path.with_suffix(".mid")
-    mid = recording_to_midi(journal_to_recording(path))
-    tmp = out.with_name(out.name + ".tmp")
-    mid.save(str(tmp))
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
-    path.unlink()
-    return out
-
-
-def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr) -> list[Path]:
-    """Rebuild MIDI files from journals left behind by a crash.
-
-    Args:
-        folder_or_journal: a sessions folder (every `*.journal` in it) or one journal.
-        warn: told about each journal that cannot be recovered.
-
-    Returns:
-        The .mid files written. Journals still being written by a running session are
-        left alone; empty journals (no header) are removed.
-    """
-    p = Path(folder_or_journal)
-    journals = [p] if p.is_file() else sorted(p.glob(f"*{JOURNAL_SUFFIX}")) if p.is_dir() else []
-    out: list[Path] = []
-    for j in journals:
-        if journal_is_live(j):
-            continue
-        try:
-            if j.stat().st_size == 0:
-                j.unlink()
-                continue
-            out.append(journal_to_midi_file(j))
-        except (OSError, ValueError) as e:
-            warn(f"cannot recover {j}: {e}")
-    return out
+            path = self.close()
+        except Exception as e:  # noqa: BLE001 - the last words must be said
+            print(f"improv: the session ended abruptly and its recording could not be written ({e}): run "
+                  f"`{recover_command(self.journal_path)}`", file=sys.stderr, flush=True)
+            return
+        if path is not None:
+            print(f"improv: the session ended abruptly; recorded to {path}", file=sys.stderr, flush=True)

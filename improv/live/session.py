@@ -134,6 +134,8 @@ class Session:
         self.notes_released = True  # False while close() releases them
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
+        self._origin_pending = False  # a DAW's Start: its beat 0 is the recording's (see _record_daw_time)
+        self._recorded_tempo = t.tempo
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self._last_state = ""
@@ -207,7 +209,7 @@ class Session:
                           comp_settings=CompSettings(style=b.comp_style))
         return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
                     start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
-                    on_sent=self._partner_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
+                    on_sent=self._band_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
 
     def stop(self, reason: str) -> None:
         """Ask the session to end (any thread, signal handlers too)."""
@@ -226,6 +228,7 @@ class Session:
         if self.external is not None:
             for ev in self.external.poll():
                 self._on_clock(ev.kind, ev.beat)
+            self._record_daw_time(now)
         if self.in_time:
             beat = self.beat_at(now)
             self.policy.tick(now, beat)
@@ -340,6 +343,8 @@ class Session:
                 self._bar_one = False
                 tl.t0 = t
                 tl.heard(t, msg.velocity)
+                if self.recorder is not None and hasattr(self.recorder, "set_origin"):
+                    self.recorder.set_origin(t)  # the file's bar 1 is the chart's
                 self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")
                 return
             before = tl.tempo
@@ -402,8 +407,25 @@ class Session:
             self.say("clock stopped: silence")
         elif kind in ("start", "continue"):
             self.running = True
+            self._origin_pending = self._origin_pending or kind == "start"
             self.policy.on_clock(kind, beat)
             self.say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
+
+    def _record_daw_time(self, now: float) -> None:
+        """Following a DAW: the recording's beat 0 is the form's bar 1 on its clock, and its
+        tempo is the DAW's, changes included (conductor)."""
+        if self.recorder is None or not self.in_time:
+            return
+        tempo = self.timeline.tempo
+        if self._origin_pending:
+            self._origin_pending = False
+            if hasattr(self.recorder, "set_origin"):
+                self.recorder.tempo(tempo, now)
+                self.recorder.set_origin(self.time_of(0.0))
+            self._recorded_tempo = tempo
+        elif abs(tempo / self._recorded_tempo - 1.0) > 0.005:
+            self._recorded_tempo = tempo
+            self.recorder.tempo(tempo, now)
 
     def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
@@ -462,6 +484,11 @@ class Session:
         if self.recorder is not None:
             self.recorder.event("partner", msg, t)
 
+    def _band_sent(self, part: str, msg: mido.Message, t: float) -> None:
+        """A band message went out (a scheduler thread): recorded as its own part."""
+        if self.recorder is not None:
+            self.recorder.event(part, msg, t)
+
     def _send_all(self, msg: mido.Message) -> None:
         """To every sink (conductor or a scheduler thread); a failing sink ends the session."""
         for sink in self.sinks:
@@ -502,11 +529,15 @@ class Session:
         est = self.timeline.estimate if self.following else None
         return Snapshot(self.tempo, int(shown // self.bpb) + 1, int(shown % self.bpb) + 1, self._state(beat),
                         self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text(),
-                        heard=heard, did=did, errors=tuple(self.errors),
+                        heard=heard, did=did, errors=tuple(self.errors) + self._recording_trouble(),
                         tempo_heard=est.bpm if est is not None else 0.0,
                         tempo_sure=est.confidence if est is not None else -1.0,
                         controls=control_values(self.cfg, band.comp if band else None, band.bass if band else None),
                         **self._form_fields(beat))
+
+    def _recording_trouble(self) -> tuple[str, ...]:
+        failed = getattr(self.recorder, "failed", "") if self.recorder is not None else ""
+        return (f"recording: {failed}",) if isinstance(failed, str) and failed else ()
 
     def _form_fields(self, beat: float) -> dict[str, Any]:
         """Where in the chart and the trading form `beat` is (the stage view's fields)."""

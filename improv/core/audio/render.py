@@ -1,22 +1,105 @@
-"""Offline rendering: a recorded session -> audio, faster than real time.
+"""Offline rendering: a recorded session -> audio, faster than real time, in bounded memory.
 
 Events are applied at the exact sample where they happened (`round(t * sample_rate)`),
 through the same synth the live engine plays (or a SoundFont), so a render sounds like
-the session did. WAV files are written with the standard library's `wave` (16-bit PCM).
+the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping and
+the click on the partner's voice, the bass on the player's). Audio is produced in
+blocks of `CHUNK_FRAMES` (`iter_parts`) and written as it comes (`write_wav`), so an
+hour-long session needs no more memory than a minute: a few MB of synth state and one
+block. WAV files (16-bit PCM, standard library `wave`) are written to a temporary file
+beside the target and renamed into place, so a failure leaves no partial file.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from improv.core.formats.midifile import Recording
 from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
+from improv.core.formats.midifile import Recording
+from improv.errors import ConfigError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
+# synth row (0 = the player's voice, 1 = the partner's) each part plays on, as the live
+# synth plays them (improv/live/audio.py SynthSink)
+VOICE_OF_PART = {"player": 0, "partner": 1, "comp": 1, "click": 1, "bass": 0}
+CHUNK_FRAMES = 1 << 15  # frames rendered and written at a time (0.68 s at 48 kHz)
+WAV_HEADER_BYTES = 44
+WAV_MAX_BYTES = 2**32 - 1  # a RIFF file's sizes are 32-bit
+
+
+def render_frames(rec: Recording, sample_rate: int, tail_s: float) -> int:
+    """Frames a render of `rec` lasts: its duration plus `tail_s` seconds of release tails."""
+    return int(round(rec.duration * sample_rate)) + int(round(tail_s * sample_rate))
+
+
+def iter_parts(
+    rec: Recording,
+    sample_rate: int = 48000,
+    voices: tuple[str, str] = ("organ", "epiano"),
+    polyphony: int = 32,
+    tail_s: float = 1.0,
+    soundfont: Any = None,
+    parts: Iterable[str] | None = None,
+    chunk: int = CHUNK_FRAMES,
+) -> Iterator[np.ndarray]:
+    """Render a recording block by block.
+
+    Args:
+        rec: the session.
+        sample_rate: Hz.
+        voices: preset of the player's and the partner's voice.
+        polyphony: voices at once.
+        tail_s: seconds rendered after the last event, for the release tails.
+        soundfont: a `SoundFontSynth` to use instead of the built-in voices.
+        parts: only these parts' messages (None: all), e.g. ("bass",) for a stem.
+        chunk: frames per block.
+
+    Yields:
+        float32 arrays (2, frames), rows the player's voice and the partner's, `chunk`
+        frames each but the last; together `render_frames(rec, sample_rate, tail_s)`
+        frames. A yielded array is reused for the next block: copy it to keep it.
+    """
+    total = render_frames(rec, sample_rate, tail_s)
+    keep = set(parts) if parts is not None else None
+    state = None if soundfont is not None else SynthState(sample_rate, polyphony, voices)
+    buf = np.zeros((2, chunk), np.float32)
+    events = iter(rec.events)
+    pending = next(events, None)
+    start = 0
+    while start < total:
+        n = min(chunk, total - start)
+        block = buf[:, :n]
+        block.fill(0.0)
+        pos = 0  # within the block
+        while pending is not None:
+            kind = _KINDS.get(pending.msg.type)
+            if kind is None or (keep is not None and pending.part not in keep):
+                pending = next(events, None)
+                continue
+            at = min(total, int(round(pending.t * sample_rate))) - start
+            if at >= n:
+                break  # belongs to a later block
+            if at > pos:
+                _render(state, soundfont, block[:, pos:at])
+                pos = at
+            msg = pending.msg
+            d1, d2 = (msg.control, msg.value) if kind == 0xB0 else (msg.note, msg.velocity)
+            voice = VOICE_OF_PART.get(pending.part, 1)
+            if soundfont is not None:
+                soundfont.message(voice, kind, d1, d2)
+            else:
+                apply_message(state, voice, kind, d1, d2)
+            pending = next(events, None)
+        if pos < n:
+            _render(state, soundfont, block[:, pos:n])
+        yield block
+        start += n
 
 
 def recording_to_parts(
@@ -27,34 +110,17 @@ def recording_to_parts(
     tail_s: float = 1.0,
     soundfont: Any = None,
 ) -> np.ndarray:
-    """Render a recording: float32 array (2, samples), rows player and partner.
+    """Render a whole recording into memory: float32 array (2, samples), rows the player's
+    voice and the partner's. For short recordings and tests; files go through
+    `iter_parts` and `write_wav`.
 
-    Args:
-        tail_s: seconds rendered after the last event, for the release tails.
-        soundfont: a `SoundFontSynth` to use instead of the built-in voices.
-
-    The length is `round(rec.duration * sample_rate) + round(tail_s * sample_rate)`.
+    The length is `render_frames(rec, sample_rate, tail_s)`.
     """
-    total = int(round(rec.duration * sample_rate)) + int(round(tail_s * sample_rate))
-    out = np.zeros((2, total), np.float32)
-    state = None if soundfont is not None else SynthState(sample_rate, polyphony, voices)
+    out = np.zeros((2, render_frames(rec, sample_rate, tail_s)), np.float32)
     pos = 0
-    for e in rec.events:
-        kind = _KINDS.get(e.msg.type)
-        if kind is None:
-            continue
-        at = min(total, int(round(e.t * sample_rate)))
-        if at > pos:
-            _render(state, soundfont, out[:, pos:at])
-            pos = at
-        part = 0 if e.part == "player" else 1
-        d1, d2 = (e.msg.control, e.msg.value) if kind == 0xB0 else (e.msg.note, e.msg.velocity)
-        if soundfont is not None:
-            soundfont.message(part, kind, d1, d2)
-        else:
-            apply_message(state, part, kind, d1, d2)
-    if pos < total:
-        _render(state, soundfont, out[:, pos:total])
+    for block in iter_parts(rec, sample_rate, voices, polyphony, tail_s, soundfont):
+        out[:, pos:pos + block.shape[1]] = block
+        pos += block.shape[1]
     return out
 
 
@@ -70,22 +136,41 @@ def _render(state: SynthState | None, soundfont: Any, out: np.ndarray) -> None:
 
 def parts_to_stereo(parts: np.ndarray, volume: float = 0.8, which: tuple[int, ...] = (0, 1)) -> np.ndarray:
     """Mix part rows to stereo (samples, 2) float32 with the live engine's panning and
-    soft clipping; `which` picks the parts (a stem is one part)."""
+    soft clipping; `which` picks the rows (a stem is one row)."""
     pan = PAN[:, list(which)] * np.float32(volume)
     stereo = pan @ parts[list(which)]
     return soft_clip(stereo).T
 
 
 def stereo_to_wav(stereo: np.ndarray, path: str | Path, sample_rate: int) -> Path:
-    """Write float samples (samples, channels) in [-1, 1] as a 16-bit PCM WAV file."""
+    """Write float samples (samples, channels) in [-1, 1] as a 16-bit PCM WAV file
+    (atomically: see `write_wav`)."""
+    channels = stereo.shape[1] if stereo.ndim == 2 else 1
+    return write_wav([stereo], path, sample_rate, channels)
+
+
+def write_wav(blocks: Iterable[np.ndarray], path: str | Path, sample_rate: int, channels: int = 2) -> Path:
+    """Write float sample blocks (samples, channels) in [-1, 1] as one 16-bit PCM WAV file,
+    block by block, into a temporary file beside `path` that replaces `path` only once
+    complete: on any failure (a full disk, an interrupted render) nothing is left behind.
+
+    Raises:
+        OSError: the file cannot be written (the temporary file is removed first).
+    """
     path = Path(path)
-    pcm = np.clip(stereo, -1.0, 1.0)
-    pcm = np.round(pcm * 32767.0).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[1] if pcm.ndim == 2 else 1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes(np.ascontiguousarray(pcm).tobytes())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(channels)
+            w.setsampwidth(2)
+            w.setframerate(sample_rate)
+            for block in blocks:
+                pcm = np.round(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
+                w.writeframes(np.ascontiguousarray(pcm).tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -95,6 +180,44 @@ def wav_to_array(path: str | Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path), "rb") as w:
         data = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767.0
         return data.reshape(-1, w.getnchannels()), w.getframerate()
+
+
+def wav_bytes(frames: int, channels: int = 2) -> int:
+    """Size in bytes of a 16-bit PCM WAV file of `frames` frames."""
+    return WAV_HEADER_BYTES + frames * channels * 2
+
+
+def check_render(rec: Recording, out: Path, sample_rate: int, tail_s: float, files: int = 1) -> int:
+    """Refuse, before any audio is computed, a render that cannot be written: an output
+    folder that is missing or read-only, an output path that is a folder, a session too
+    long for a WAV file, or too little free disk space. Returns the frames it will last.
+
+    Raises:
+        ConfigError: one line naming the path or the length and what to do.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder: give -o a .wav file path")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"the folder {folder} does not exist: create it or give -o a path in an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"the folder {folder} is not writable: give -o a path in a folder you can write to")
+    frames = render_frames(rec, sample_rate, tail_s)
+    size = wav_bytes(frames)
+    if size > WAV_MAX_BYTES:
+        most = (WAV_MAX_BYTES - WAV_HEADER_BYTES) / (4 * sample_rate) / 3600
+        raise ConfigError(f"the session lasts {rec.duration / 3600:,.1f} hours: a WAV file holds at most "
+                          f"{most:.1f} hours at {sample_rate} Hz; render a part of it (cut it in a DAW) or use a "
+                          "lower synth.sample_rate")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < size * files:
+        raise ConfigError(f"the render needs {size * files / 1e6:,.1f} MB and {folder} has {free / 1e6:,.1f} MB free: "
+                          "free some space or write elsewhere with -o")
+    return frames
 
 
 def midi_file_to_wav(
@@ -108,17 +231,30 @@ def midi_file_to_wav(
     soundfont: Any = None,
     tail_s: float = 1.0,
 ) -> tuple[list[Path], float]:
-    """Render a session file to `wav` (default: beside it) and, with `stems`, to
-    `<name>-player.wav` and `<name>-partner.wav`; returns (paths, seconds of audio).
-    What `improv render` and a session's `--record-wav` call."""
+    """Render a session file to `wav` (default: beside it) and, with `stems`, each part
+    that played to `<name>-<part>.wav`; returns (paths, seconds of audio). What
+    `improv render` and a session's `--record-wav` call.
+
+    Raises:
+        DataError: the MIDI file cannot be read.
+        ConfigError: the WAV files cannot be written (see `check_render`).
+        OSError: writing failed midway (nothing is left behind).
+    """
     from improv.core.formats.midifile import load_recording
 
     rec = load_recording(midi)
     out = Path(wav) if wav else Path(midi).with_suffix(".wav")
-    parts = recording_to_parts(rec, sample_rate, voices, polyphony, tail_s, soundfont)
-    written = [stereo_to_wav(parts_to_stereo(parts, volume), out, sample_rate)]
+    present = rec.parts
+    files = 1 + (len(present) if stems else 0)
+    frames = check_render(rec, out, sample_rate, tail_s, files)
+
+    def stereo(parts: Iterable[str] | None, rows: tuple[int, ...], sf: Any) -> Iterator[np.ndarray]:
+        for block in iter_parts(rec, sample_rate, voices, polyphony, tail_s, sf, parts):
+            yield parts_to_stereo(block, volume, rows)
+
+    written = [write_wav(stereo(None, (0, 1), soundfont), out, sample_rate)]
     if stems:
-        for i, part in enumerate(("player", "partner")):
+        for part in present:
             stem = out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}")
-            written.append(stereo_to_wav(parts_to_stereo(parts, volume, (i,)), stem, sample_rate))
-    return written, parts.shape[1] / sample_rate
+            written.append(write_wav(stereo((part,), (VOICE_OF_PART[part],), soundfont), stem, sample_rate))
+    return written, frames / sample_rate

@@ -1,31 +1,42 @@
 """Sessions and phrases <-> standard MIDI files (mido), as pure conversions.
 
 A recorded session is a `Recording`: channel messages stamped in seconds from the session
-start, each belonging to the `player` or the `partner`, plus text markers and a tempo map.
-`recording_to_midi` writes it as a type-1 file at 480 ppq: a conductor track (tempo map,
-time signature, markers) and one track per part on its own channel. Markers are written
+start, each belonging to a part (`player`, `partner`, and the rhythm section's `comp`,
+`bass` and `click`), plus text markers and a tempo map. `recording_to_midi` writes it as a
+type-1 file at 480 ppq: a conductor track (tempo map, time signature, markers) and one
+track per part on its own channel (the band's tracks only when they played). Markers are written
 by kind so that they read back as they were written: chord symbols as `text` events,
 section names as `marker` events (what DAWs show as markers), free text as `cue_marker`
 events. `midi_to_recording` is the inverse.
 
 `phrase_to_track` / `track_to_phrase` convert a `Phrase` (beats) to a MIDI track and back;
-`read_midi_notes` reads notes (timeline beats) from any MIDI file.
+`read_midi_notes` reads notes (timeline beats) from any MIDI file. Every file is read
+through `open_midi_file`, which refuses, in one line, what would otherwise break a reader
+later: a zero or SMPTE division, tempos of 0 or absurd ones, a bar of no beats, a file
+longer than a day.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 
+from improv.core import limits
+from improv.core.formats.midicheck import check_midi, open_midi_file
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note, Phrase
 from improv.errors import DataError
 
 PPQ = 480
-PARTS = ("player", "partner")
+PARTS = ("player", "partner", "comp", "bass", "click")
+BAND_PARTS = ("comp", "bass", "click")
+DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
+_TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u2192": "->", "\u2013": "-",
+                                 "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 MARKER_KINDS = ("chord", "section", "text")
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
@@ -37,7 +48,7 @@ class TimedMessage:
 
     Attributes:
         t: seconds from the session start.
-        part: "player" or "partner".
+        part: one of `PARTS` ("player", "partner", "comp", "bass", "click").
         msg: the mido channel message (its channel is the one it was played on).
     """
 
@@ -67,6 +78,7 @@ class Recording:
         player_channel: 1-16, the player's track channel in the file.
         partner_channel: 1-16, the partner's track channel.
         title: the conductor track's name.
+        comp_channel, bass_channel, click_channel: 1-16, the rhythm section's channels.
     """
 
     events: tuple[TimedMessage, ...] = ()
@@ -76,6 +88,19 @@ class Recording:
     player_channel: int = 1
     partner_channel: int = 2
     title: str = "improv session"
+    comp_channel: int = 3
+    bass_channel: int = 4
+    click_channel: int = 10
+
+    def channel(self, part: str) -> int:
+        """The channel (1-16) `part` is written on."""
+        return int(getattr(self, f"{part}_channel"))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts that have messages, in `PARTS` order."""
+        present = {e.part for e in self.events}
+        return tuple(p for p in PARTS if p in present)
 
     @property
     def duration(self) -> float:
@@ -139,13 +164,24 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     """A `Recording` -> a type-1 MIDI file. Inverse: `midi_to_recording`.
 
     Messages land at the ticks where they happened under the tempo map; each part's
-    messages are moved onto that part's channel. Notes still held at the end get a
-    note-off at the last event, so that no note hangs in a DAW.
+    messages are moved onto that part's channel, on its own track (player and partner
+    always, a band part when it played). Notes still held at the end get a note-off at
+    the last event, so that no note hangs in a DAW.
+
+    Raises:
+        ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
+            time that is not finite or a session longer than a day.
     """
-    for ch in (rec.player_channel, rec.partner_channel):
-        if not 1 <= ch <= 16:
-            raise ValueError(f"channels are 1-16, got {ch}")
+    for part in PARTS:
+        if not 1 <= rec.channel(part) <= 16:
+            raise ValueError(f"{part} channel: expected 1-16, got {rec.channel(part)}")
     tempos = tuple(sorted(rec.tempos)) or ((0.0, 120.0),)
+    for t, bpm in tempos:
+        lo, hi = limits.FILE_TEMPO_BPM
+        if not (math.isfinite(t) and math.isfinite(bpm) and lo <= bpm <= hi):
+            raise ValueError(f"tempo {bpm!r} bpm at {t!r} s: expected {lo:g} to {hi:g} bpm")
+    if not (math.isfinite(rec.duration) and rec.duration <= limits.SESSION_S[1]):
+        raise ValueError(f"the session is {rec.duration!r} s long: at most {limits.SESSION_S[1]:g} s can be written")
     conductor: list[tuple[int, int, mido.MetaMessage]] = []
     for i, (t, bpm) in enumerate(tempos):
         conductor.append((seconds_to_ticks(t, tempos, ppq), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
@@ -153,12 +189,16 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     for i, m in enumerate(rec.markers):
         if m.kind not in MARKER_KINDS:
             raise ValueError(f"marker kind must be one of {MARKER_KINDS}, got {m.kind!r}")
-        meta = mido.MetaMessage(_KIND_TO_META[m.kind], text=m.text)
+        meta = mido.MetaMessage(_KIND_TO_META[m.kind], text=file_text(m.text))
         conductor.append((seconds_to_ticks(m.t, tempos, ppq), 2 + i, meta))
     end_tick = seconds_to_ticks(rec.duration, tempos, ppq)
     mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
     mid.tracks.append(_track_from_abs(conductor, rec.title))
-    for part, ch in zip(PARTS, (rec.player_channel, rec.partner_channel)):
+    present = set(rec.parts)
+    for part in PARTS:
+        if part in BAND_PARTS and part not in present:
+            continue
+        ch = rec.channel(part)
         items: list[tuple[int, int, mido.Message]] = []
         held: dict[int, int] = {}
         for i, e in enumerate(rec.events):
@@ -181,12 +221,23 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     return mid
 
 
+def file_text(text: str) -> str:
+    """`text` as a MIDI text event can hold it (Latin-1): musical signs spelled in ASCII
+    (a sharp sign as #), anything else unprintable as "?"."""
+    return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
+
+
 def midi_to_recording(mid: mido.MidiFile) -> Recording:
     """A MIDI file -> a `Recording`. Inverse: `recording_to_midi`.
 
-    Tracks named `player` / `partner` give the parts; in files from elsewhere the first
-    track with notes is the player and any others are the partner.
+    Tracks named after a part (`player`, `partner`, `comp`, `bass`, `click`) give the
+    parts; in files from elsewhere the first track with notes is the player and any
+    others are the partner.
+
+    Raises:
+        DataError: a file no reader can use (see `check_midi`).
     """
+    check_midi(mid)
     ppq = mid.ticks_per_beat
     tempo_ticks: list[tuple[int, float]] = []
     bpb = 4
@@ -218,13 +269,16 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             tempos.append((t, round(bpm, 3)))
     tmap = tuple(tempos)
 
-    named = {name: i for i, (name, _) in enumerate(abs_tracks)}
+    named: dict[str, int] = {}
+    for i, (name, _) in enumerate(abs_tracks):
+        named.setdefault(name, i)
     with_notes = [i for i, (_, items) in enumerate(abs_tracks) if any(not m.is_meta and m.type == "note_on" for _, m in items)]
     if "player" in named or "partner" in named:
         part_of = {named[p]: p for p in PARTS if p in named}
     else:
         part_of = {i: ("player" if k == 0 else "partner") for k, i in enumerate(with_notes)}
-    channels = {"player": 1, "partner": 2}
+    channels = dict(DEFAULT_CHANNELS)
+    seen: set[str] = set()
     events: list[TimedMessage] = []
     markers: list[Marker] = []
     for i, (name, items) in enumerate(abs_tracks):
@@ -238,12 +292,14 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                 if kind:
                     markers.append(Marker(t, msg.text, kind))
             elif part is not None and hasattr(msg, "channel"):
-                if not any(e.part == part for e in events):
+                if part not in seen:  # the part's channel is its first message's
+                    seen.add(part)
                     channels[part] = msg.channel + 1
                 events.append(TimedMessage(t, part, msg.copy(time=0)))
     events.sort(key=lambda e: e.t)
     markers.sort(key=lambda m: m.t)
-    return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title)
+    return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
+                     channels["comp"], channels["bass"], channels["click"])
 
 
 def save_recording(rec: Recording, path: str | Path) -> Path:
@@ -257,19 +313,10 @@ def load_recording(path: str | Path) -> Recording:
     """Read a .mid file as a recording.
 
     Raises:
-        DataError: the file is missing or is not a MIDI file.
+        DataError: the file is missing, is not a MIDI file, or holds values no reader can
+            use (see `open_midi_file`).
     """
-    return midi_to_recording(_open_midi(path))
-
-
-def _open_midi(path: str | Path) -> mido.MidiFile:
-    path = Path(path)
-    try:
-        return mido.MidiFile(str(path))
-    except FileNotFoundError:
-        raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
-        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+    return midi_to_recording(open_midi_file(path))
 
 
 # ------------------------------------------------------------------- notes
@@ -347,7 +394,7 @@ def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[No
     Raises:
         DataError: unreadable file, or no such track (the message lists the tracks).
     """
-    mid = _open_midi(path)
+    mid = open_midi_file(path)
     names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
     if track is None:
         chosen = list(range(len(mid.tracks)))

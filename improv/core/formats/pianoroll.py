@@ -28,7 +28,7 @@ class Roll:
     """Everything a piano-roll picture needs, in beats.
 
     Attributes:
-        notes: both parts' notes.
+        notes: every pitched part's notes (player, partner, comp, bass).
         chords: (beat, symbol) at each chord marker.
         sections: (beat, name) at each section marker.
         beats_per_bar: metre.
@@ -66,7 +66,8 @@ def _beat(rec: Recording, t: float) -> float:
 
 
 def recording_to_roll(rec: Recording) -> Roll:
-    """Lay a recording out for a piano roll; chord symbols come from its chord markers."""
+    """Lay a recording out for a piano roll: the player's, the partner's and the rhythm
+    section's notes (not the click); chord symbols come from its chord markers."""
     chords: list[tuple[float, str]] = []
     parsed: list[tuple[float, Chord | None]] = []
     for m in rec.markers:
@@ -81,6 +82,8 @@ def recording_to_roll(rec: Recording) -> Roll:
     starts = [b for b, _ in parsed]
     notes: list[RollNote] = []
     for part in PARTS:
+        if part == "click":
+            continue  # unpitched: a wood block on every beat, not notes of the music
         for n in recording_notes(rec, part):
             i = bisect_right(starts, n.start + 1e-6) - 1
             chord = parsed[i][1] if i >= 0 else None

@@ -248,12 +248,32 @@ _TUNE_KEYS = {"title", "tempo", "beats_per_bar", "bars", "sections", "form", "ke
 
 
 def tune_from_dict(data: dict, where: str = "tune") -> Chart:
+    """A tune file's table -> a chart, every value checked (ranges from `improv.core.limits`).
+
+    Raises:
+        ConfigError: an unknown key, or a value of the wrong type or out of range.
+        ChordError: a chord that cannot be read.
+    """
+    from improv.core import limits
+
     unknown = set(data) - _TUNE_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; tune files take {sorted(_TUNE_KEYS)}")
-    bpb = int(data.get("beats_per_bar", 4))
+    bpb = limits.check_int(f"{where}: beats_per_bar", data.get("beats_per_bar", 4), limits.BEATS_PER_BAR)
+    for key in ("title", "bars", "key", "style", "composer", "source"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"{where}: {key} must be a string in quotes, found {data[key]!r}")
     title = str(data.get("title", Path(where).stem))
-    tempo = float(data["tempo"]) if "tempo" in data else None
+    tempo = float(limits.check_range(f"{where}: tempo", data["tempo"], limits.TEMPO_BPM, "bpm")) \
+        if "tempo" in data else None
+    if "sections" in data and not isinstance(data["sections"], dict):
+        raise ConfigError(f"{where}: sections must be a table of chart strings ([sections] A = \"...\")")
+    for name, text in (data.get("sections") or {}).items():
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}: section {name} must be a chart string in quotes, found {text!r}")
+    if "form" in data and not (isinstance(data["form"], list) and all(isinstance(x, str) for x in data["form"])):
+        raise ConfigError(f"{where}: form must be a list of section names, e.g. [\"A\", \"A\", \"B\", \"A\"], "
+                          f"found {data['form']!r}")
     if "bars" in data:
         try:
             bars = parse_bars(str(data["bars"]), bpb)

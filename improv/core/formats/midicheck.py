@@ -1,0 +1,84 @@
+"""Checking a MIDI file before anything reads it: every command opens files through
+`open_midi_file`, so that `respond`, `render`, `plot` and `play` refuse the same things, in
+one line naming the file and the value, instead of failing later with a ZeroDivisionError
+or a MemoryError: a zero or SMPTE time division, a tempo of 0 or an absurd one, a bar of
+no beats, a file longer than a day.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import mido
+
+from improv.core import limits
+from improv.errors import DataError
+
+
+def open_midi_file(path: str | Path) -> mido.MidiFile:
+    """Open and check a MIDI file: every command reads files through here.
+
+    Raises:
+        DataError: one line naming the file and what is wrong with it: missing, not a
+            MIDI file, a division of 0 or in SMPTE frames, a tempo of 0 or outside
+            `limits.FILE_TEMPO_BPM`, a time signature of 0 beats, or longer than a day.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder: give the path to a .mid file")
+    try:
+        mid = mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+    check_midi(mid, str(path))
+    return mid
+
+
+def check_midi(mid: mido.MidiFile, where: str = "the MIDI file") -> None:
+    """Refuse a MIDI file no reader can use (see `open_midi_file`).
+
+    Raises:
+        DataError: one line naming `where` and the bad value.
+    """
+    ppq = mid.ticks_per_beat
+    if not isinstance(ppq, int) or ppq <= 0:
+        kind = "an SMPTE (frames per second) time division" if isinstance(ppq, int) and ppq < 0 else f"a division of {ppq!r} ticks per beat"
+        raise DataError(f"{where} has {kind}; improv reads files timed in ticks per quarter note: "
+                        "export it again from your DAW with a PPQ time base")
+    lo, hi = limits.FILE_TEMPO_BPM
+    tempo_ticks: list[tuple[int, float]] = []
+    last_tick = 0
+    for n, track in enumerate(mid.tracks):
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                bpm = 60_000_000 / msg.tempo if msg.tempo > 0 else math.inf
+                if not lo <= bpm <= hi:
+                    shown = "0 microseconds a beat" if msg.tempo <= 0 else f"{bpm:,.6g} bpm"
+                    raise DataError(f"{where}: track {n} sets a tempo of {shown} at beat {tick / ppq:g}: expected "
+                                    f"{lo:g} to {hi:g} bpm; fix the tempo in your DAW and export again")
+                tempo_ticks.append((tick, bpm))
+            elif msg.type == "time_signature" and not limits.FILE_BEATS_PER_BAR[0] <= msg.numerator <= limits.FILE_BEATS_PER_BAR[1]:
+                raise DataError(f"{where}: track {n} has a time signature of {msg.numerator}/{msg.denominator} at beat "
+                                f"{tick / ppq:g}: expected {limits.FILE_BEATS_PER_BAR[0]} to "
+                                f"{limits.FILE_BEATS_PER_BAR[1]} beats a bar")
+        last_tick = max(last_tick, tick)
+    seconds = _seconds_at(last_tick, tempo_ticks, ppq)
+    if seconds > limits.SESSION_S[1]:
+        raise DataError(f"{where} lasts {seconds / 3600:,.1f} hours (its last event is at beat {last_tick / ppq:,.0f}): "
+                        f"improv reads files of up to {limits.SESSION_S[1] / 3600:g} hours; cut it in your DAW")
+
+
+def _seconds_at(tick: int, tempo_ticks: list[tuple[int, float]], ppq: int) -> float:
+    """Seconds from the start to `tick` under (tick, bpm) tempo changes (120 bpm before the first)."""
+    seconds, at, bpm = 0.0, 0, 120.0
+    for t, new in sorted(tempo_ticks):
+        if t >= tick:
+            break
+        seconds += (t - at) / ppq * 60.0 / bpm
+        at, bpm = t, new
+    return seconds + (tick - at) / ppq * 60.0 / bpm

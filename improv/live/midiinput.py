@@ -1,0 +1,133 @@
+"""The player's MIDI input: an rtmidi input whose callback stamps and enqueues, and that
+cannot go deaf.
+
+The callback runs on rtmidi's own thread: it only stamps the message with the session
+clock and puts it in the bounded `InputQueue` (improv/live/ports.py). Besides, it drops
+sysex, takes the messages out of a sysex that was cut short (improv/live/wire.py), and
+keeps the keys and pedals held so that a player who vanishes can be released.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
+
+if TYPE_CHECKING:
+    from improv.live.ports import InputQueue
+
+
+class MidiInput:
+    """An open rtmidi input feeding an `InputQueue`.
+
+    The callback (rtmidi's thread) stamps and enqueues; it also drops complete sysex
+    (counted in `sysex`), takes the messages out of a sysex that was cut short (counted in
+    `sysex_cut`, see improv/live/wire.py) and keeps the set of keys and pedals held, so
+    that a player who vanishes can be released (`release_held`). On JACK an
+    `InputGuard` bounds an open sysex in time, watches who is connected, and notices a
+    dead server (improv/live/inputguard.py).
+
+    Args:
+        inq: where messages go.
+        midi_in: an rtmidi.MidiIn already opened on a port.
+        name: the port's name (for messages and `alive()`).
+        virtual: whether we created the port (only the server's death can take it away).
+        guard: the JACK guard (`open_input` starts one; None: none).
+        notice: one line for the user about this input (e.g. that its name was taken and
+            it got another), or "".
+    """
+
+    def __init__(self, inq: InputQueue, midi_in: Any, name: str, virtual: bool, *,
+                 guard: Any = None, notice: str = "") -> None:
+        self.inq = inq
+        self.name = name
+        self.virtual = virtual
+        self.notice = notice
+        self.failed = ""
+        self.sysex = 0  # complete sysex messages (improv plays none)
+        self.sysex_cut = 0  # sysex messages that never ended (cut off, what they swallowed played)
+        self.released = 0  # keys and pedals released because their player left
+        self.guard = guard
+        self._held: set[tuple[int, int]] = set()  # (channel 0-15, pitch) keys down
+        self._pedal: set[int] = set()  # channels with the sustain pedal down
+        self._in = midi_in
+        # Sysex comes through so that one cut short can be found and ended (see wire.py).
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self._in.set_callback(self._callback)
+
+    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
+        """rtmidi's thread: stamp and enqueue; drop sysex, unpick a cut one."""
+        data = event[0]
+        if data and data[0] >= 0xF0:
+            if data[0] == SYSEX_START:
+                cut, rest = split_sysex(data)
+                if not cut:
+                    self.sysex += 1
+                    return
+                self.sysex_cut += 1
+                for msg in rest:
+                    self._take(msg)
+                return
+            if data[0] == SYSEX_END:
+                return  # the guard's own end of sysex, or a stray one
+        self._take(data)
+
+    def _take(self, data: list[int]) -> None:
+        """Note what it holds down, then enqueue (rtmidi's thread)."""
+        if len(data) == 3:
+            kind, ch = data[0] & 0xF0, data[0] & 0x0F
+            if kind == 0x90 and data[2] > 0:
+                self._held.add((ch, data[1]))
+            elif kind in (0x80, 0x90):
+                self._held.discard((ch, data[1]))
+            elif kind == 0xB0 and data[1] == 64:
+                if data[2] >= 64:
+                    self._pedal.add(ch)
+                else:
+                    self._pedal.discard(ch)
+            elif kind == 0xB0 and data[1] in (120, 123):
+                self._held.difference_update([k for k in tuple(self._held) if k[0] == ch])
+        self.inq.push(data)
+
+    def release_held(self) -> int:
+        """Lift every key and pedal this input holds, through the queue, as if the player
+        had (any thread; the guard calls it when a player leaves). Returns how many."""
+        keys, pedals = tuple(self._held), tuple(self._pedal)  # atomic copies under the GIL
+        for ch, pitch in keys:
+            self._held.discard((ch, pitch))
+            self.inq.push([0x80 | ch, pitch, 0])
+        for ch in pedals:
+            self._pedal.discard(ch)
+            self.inq.push([0xB0 | ch, 64, 0])
+        self.released += len(keys) + len(pedals)
+        return len(keys) + len(pedals)
+
+    def alive(self) -> bool:
+        """False once the port we opened has disappeared, or the MIDI server is gone
+        (conductor thread: a flag read and, for a device port, a port listing)."""
+        if self._in is None:
+            return False
+        lost = self.guard.lost if self.guard is not None else ""
+        if lost:
+            self.failed = self.failed or f"MIDI input {self.name!r} is gone: the JACK server stopped ({lost})"
+            return False
+        if self.virtual:
+            return True
+        try:
+            return self.name in self._in.get_ports()
+        except Exception:  # noqa: BLE001 - a backend that errors has lost the port too
+            return False
+
+    def close(self) -> None:
+        """Stop listening and close the port (idempotent)."""
+        if self.guard is not None:
+            self.guard.stop()
+        if self._in is None:
+            return
+        try:
+            self._in.cancel_callback()
+            self._in.close_port()
+        except Exception:  # noqa: BLE001 - closing must not raise on an exit path
+            pass
+        self._in.delete()
+        self._in = None

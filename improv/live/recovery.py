@@ -1,0 +1,253 @@
+"""Reading session journals back: the recording they hold, the MIDI file they make, and
+`recover` for the journals a crash left behind (`improv recover`).
+
+A journal (improv/live/journal.py) is a header line and one JSON record a line:
+`[part, seconds, [bytes]]` for a channel message of a part, `["marker", s, text, kind]`,
+`["tempo", s, bpm]` and `["origin", s]` (beat 0 moved: an external clock's Start). Every
+record is checked; a damaged one (torn, not JSON, a time or tempo that is not finite or out
+of range, bytes that are not a channel message) is skipped and counted, never the whole
+journal. Format-1 journals (before the band had its own parts) still read: their band
+messages, recorded as "partner" on the band's default channels, go back to their parts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import mido
+
+from improv.core import limits
+from improv.core.formats.midifile import (
+    DEFAULT_CHANNELS,
+    MARKER_KINDS,
+    PARTS,
+    Marker,
+    Recording,
+    TimedMessage,
+    chart_markers,
+    recording_to_midi,
+)
+from improv.core.theory.chart import chart_from_bars, parse_bars
+from improv.errors import ImprovError
+from improv.live.journal import journal_is_live, read_journal, warn_stderr
+
+JOURNAL_SUFFIX = ".journal"
+FORMAT = 2  # 2: band parts and their channels, origin records; 1 (still read): player and partner only
+SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
+_PART_SET = frozenset(PARTS)
+
+
+def _record_time(r: list) -> float:
+    t = r[1]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= limits.SESSION_S[1]:
+        raise ValueError(f"bad time {t!r}")
+    return float(t)
+
+
+def _channel_message(data: Any) -> mido.Message:
+    if not isinstance(data, list) or not data or not all(isinstance(b, int) and 0 <= b <= 255 for b in data):
+        raise ValueError(f"bad bytes {data!r}")
+    if not 0x80 <= data[0] <= 0xEF:
+        raise ValueError("not a channel message")
+    return mido.Message.from_bytes(data)
+
+
+def load_journal(path: Path) -> tuple[Recording, int]:
+    """Rebuild a `Recording` from a journal file (complete or cut short by a crash).
+
+    Returns:
+        (the recording, how many damaged records were skipped).
+
+    Raises:
+        ValueError: the file has no readable header.
+    """
+    header, records, damaged = read_journal(path)
+    if header is None or header.get("improv_journal") not in (1, FORMAT):
+        raise ValueError(f"{path} is not an improv journal (no header line)")
+    try:
+        tempo = float(header.get("tempo", 120.0))
+        bpb = int(header.get("beats_per_bar", 4))
+        channels = {p: int(header.get(f"{p}_channel", DEFAULT_CHANNELS[p])) for p in PARTS}
+        limits.check_range("tempo", tempo, limits.FILE_TEMPO_BPM, error=ValueError)
+        limits.check_range("beats_per_bar", bpb, limits.FILE_BEATS_PER_BAR, error=ValueError)
+        for p, ch in channels.items():
+            limits.check_range(f"{p}_channel", ch, limits.CHANNEL, error=ValueError)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path} has a damaged header ({e})") from None
+    # a format-1 journal recorded the band as "partner", on the band's own channels
+    band_of = {} if header.get("improv_journal") == FORMAT else \
+        {DEFAULT_CHANNELS[p] - 1: p for p in ("comp", "bass", "click") if DEFAULT_CHANNELS[p] != channels["partner"]}
+    tempos: list[tuple[float, float]] = []
+    events: list[TimedMessage] = []
+    markers: list[Marker] = []
+    origin: float | None = None
+    for r in records:
+        try:
+            if not isinstance(r, list) or len(r) < 2 or not isinstance(r[0], str):
+                raise ValueError("not a record")
+            kind, t = r[0], _record_time(r)
+            if kind in _PART_SET:
+                msg = _channel_message(r[2])
+                if kind == "partner" and msg.channel in band_of:
+                    kind = band_of[msg.channel]
+                events.append(TimedMessage(t, kind, msg))
+            elif kind == "marker":
+                mkind = str(r[3]) if len(r) > 3 else "text"
+                markers.append(Marker(t, str(r[2]), mkind if mkind in MARKER_KINDS else "text"))
+            elif kind == "tempo":
+                bpm = r[2]
+                limits.check_range("tempo", bpm, limits.FILE_TEMPO_BPM, error=ValueError)
+                tempos.append((t, float(bpm)))
+            elif kind == "origin":
+                if origin is None:
+                    origin = t
+            else:
+                raise ValueError(f"unknown record {kind!r}")
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+            damaged += 1  # a damaged line: keep the rest
+    events.sort(key=lambda e: e.t)
+    tempos.sort()
+    if origin is not None:
+        events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo)
+    else:
+        tmap = _tempo_map([(0.0, tempo)] + tempos)
+    end = max([e.t for e in events[-1:]] + [m.t for m in markers], default=0.0)
+    if header.get("chart"):
+        try:
+            chart = chart_from_bars(parse_bars(str(header["chart"]), bpb), bpb,
+                                    sections=tuple((int(a), str(b)) for a, b in header.get("sections", [])))
+            markers.extend(chart_markers(chart, end, tmap))
+        except (ImprovError, ValueError, TypeError):
+            pass  # a chart we cannot read back: the notes matter more than the markers
+    markers.sort(key=lambda m: m.t)
+    title = header.get("title") or "improv session"
+    rec = Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], str(title),
+                    channels["comp"], channels["bass"], channels["click"])
+    return rec, damaged
+
+
+def _tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """(seconds, bpm) changes -> a tempo map: one entry a time (the last given), none that
+    repeats the tempo before it."""
+    out: list[tuple[float, float]] = []
+    for t, bpm in sorted(dict(changes).items()):
+        if not out or bpm != out[-1][1]:
+            out.append((t, bpm))
+    return tuple(out)
+
+
+def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
+                 tempos: list[tuple[float, float]], tempo: float
+                 ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
+    """Shift everything so that `origin` is time 0: what came before is dropped, except
+    notes and the sustain pedal still held at the origin (they start at 0)."""
+    held: dict[tuple[str, int, int], mido.Message] = {}
+    pedal: dict[tuple[str, int], mido.Message] = {}
+    after: list[TimedMessage] = []
+    for e in events:
+        if e.t >= origin:
+            after.append(TimedMessage(e.t - origin, e.part, e.msg))
+            continue
+        m = e.msg
+        if m.type == "note_on" and m.velocity > 0:
+            held[(e.part, m.channel, m.note)] = m
+        elif m.type in ("note_on", "note_off"):
+            held.pop((e.part, m.channel, m.note), None)
+        elif m.type == "control_change" and m.control == 64:
+            if m.value >= 64:
+                pedal[(e.part, m.channel)] = m
+            else:
+                pedal.pop((e.part, m.channel), None)
+    carried = [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
+    carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
+    before = [bpm for t, bpm in tempos if t <= origin]
+    later = [(t - origin, bpm) for t, bpm in tempos if t > origin]
+    first = before[-1] if before else (later[0][1] if later else tempo)
+    tmap = _tempo_map([(0.0, first)] + later)
+    kept = [Marker(m.t - origin, m.text, m.kind) for m in markers if m.t >= origin]
+    return carried + after, kept, tmap
+
+
+def journal_to_recording(path: Path) -> Recording:
+    """Rebuild a `Recording` from a journal file (see `load_journal`).
+
+    Raises:
+        ValueError: the file has no readable header.
+    """
+    return load_journal(path)[0]
+
+
+def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int]:
+    """Convert a journal to a .mid (default: beside it), written atomically, then remove the
+    journal.
+
+    Returns:
+        (the .mid path, damaged records skipped).
+
+    Raises:
+        ValueError: not a journal, or values a MIDI file cannot hold.
+        OSError: the file cannot be written (no partial file is left behind).
+    """
+    path = Path(path)
+    out = Path(out) if out is not None else path.with_suffix(".mid")
+    rec, damaged = load_journal(path)
+    mid = recording_to_midi(rec)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        mid.save(str(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    path.unlink()
+    return out, damaged
+
+
+def journal_is_empty(path: Path) -> bool:
+    """True if a journal holds no note played by the player or the partner."""
+    try:
+        rec, _ = load_journal(path)
+    except (OSError, ValueError):
+        return False
+    return not any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events)
+
+
+def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
+            say: Callable[[str], None] | None = None) -> list[Path]:
+    """Rebuild MIDI files from journals left behind by a crash.
+
+    Args:
+        folder_or_journal: a sessions folder (every `*.journal` in it) or one journal.
+        warn: told about each journal that cannot be recovered.
+        say: told about damaged records skipped and empty journals removed (default: `warn`).
+
+    Returns:
+        The .mid files written. Journals still being written by a running session are
+        left alone; empty journals (no header, or nobody played) are removed.
+    """
+    say = say or warn
+    p = Path(folder_or_journal)
+    journals = [p] if p.is_file() else sorted(p.glob(f"*{JOURNAL_SUFFIX}")) if p.is_dir() else []
+    out: list[Path] = []
+    for j in journals:
+        if journal_is_live(j):
+            continue
+        try:
+            if j.stat().st_size == 0:
+                j.unlink()
+                continue
+            if journal_is_empty(j):
+                j.unlink()
+                say(f"{j}: nobody played in that session: removed")
+                continue
+            mid, damaged = journal_to_midi_file(j)
+            out.append(mid)
+            if damaged:
+                say(f"{j}: {damaged} damaged record(s) skipped")
+        except (OSError, ValueError) as e:
+            warn(f"cannot recover {j}: {getattr(e, 'strerror', None) or e}")
+    return out

@@ -1,0 +1,134 @@
+"""The scenarios of test_server_lost.py, each run in a fresh process by that test: libjack
+serves one JACK server per process, and a process whose clients talk to two servers (the
+suite's and a private one) can crash. Run as `python serverlost_cases.py CASE SERVER`: it
+starts the private server SERVER, prints "SERVER <pid>", runs CASE and exits 0 (passed),
+77 (skipped, the reason printed) or 1 (failed, the traceback printed). Whatever happens, the
+server is stopped and its entry in JACK's registry reclaimed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TEMPO = 120.0
+
+
+def case_ports(server) -> None:
+    """improv's ports notice within a second that their server died."""
+    from improv.live.clock import RealClock
+    from improv.live.ports import InputQueue, open_input, open_output
+
+    inq = InputQueue(RealClock())
+    midi_in = open_input(inq, "jack", virtual="dies-in")
+    out = open_output("jack", virtual="dies-out")
+    try:
+        assert midi_in.alive() and out.alive()
+        assert midi_in.guard is not None and midi_in.guard.kicker is not None  # the sysex bound runs
+        server.send_signal(signal.SIGKILL)
+        server.wait(5)
+        killed = time.monotonic()
+        while (midi_in.alive() or out.alive()) and time.monotonic() - killed < 5.0:
+            time.sleep(0.01)
+        noticed = time.monotonic() - killed
+        assert not midi_in.alive() and not out.alive()
+        assert noticed < 1.0, f"noticed after {noticed:.2f} s"
+        assert "JACK server stopped" in midi_in.failed and "JACK server stopped" in out.failed
+    finally:
+        midi_in.close()  # on a dead server: must neither hang nor raise
+        out.close()
+
+
+def case_jam(server, workdir: Path) -> None:
+    """A jam whose server dies ends by itself, says why, exits 1 and writes its recording."""
+    from jackutil import Jam, note_events, wired
+
+    with Jam(workdir, duration=60, extra=["--tempo", f"{TEMPO:g}"]) as jam:
+        wired(jam)
+        jam.player.play(note_events([(60, 0.0, 0.5), (64, 0.5, 0.5)], TEMPO), start=time.perf_counter() + 0.01)
+        time.sleep(1.0)
+        server.send_signal(signal.SIGKILL)
+        server.wait(5)
+        killed = time.monotonic()
+        rc = jam.wait(timeout=15)
+        took = time.monotonic() - killed
+        log = jam.stderr()
+        recs = jam.recordings()
+    assert took < 5.0, f"the jam took {took:.1f} s to end after its server died:\n{log[-2000:]}"
+    assert rc == 1, f"exit {rc}:\n{log[-2000:]}"
+    assert "JACK server stopped" in log and "port gone" in log, log[-2000:]
+    assert len(recs) == 1, f"the recording must be written:\n{log[-2000:]}"
+
+
+def case_names(server) -> None:
+    """Two jams asking for the same virtual input get two names, and the second is told."""
+    from improv.live.clock import RealClock
+    from improv.live.ports import InputQueue, open_input
+
+    inq = InputQueue(RealClock())
+    first = open_input(inq, "jack", virtual="keys")
+    second = open_input(inq, "jack", virtual="keys")
+    try:
+        assert first.name == "keys" and not first.notice
+        assert second.name == "keys 2" and "'keys' exists already" in second.notice, second.notice
+    finally:
+        second.close()
+        first.close()
+
+
+def reclaim(name: str) -> None:
+    """Start and cleanly stop a server named `name`: that frees the entry a killed one left in
+    JACK's registry (8 servers a machine at most), and its semaphores."""
+    from improv.bench.jackprobe import start_private_server, stop_private_server
+
+    try:
+        stop_private_server(start_private_server(name, period=128))
+    finally:
+        for leftover in Path("/dev/shm").glob(f"jack_sem.*_{name}_*"):
+            leftover.unlink(missing_ok=True)
+
+
+def main(case: str, name: str, workdir: str) -> int:
+    from improv.bench.jackprobe import jack_unavailable, start_private_server, stop_private_server
+
+    if case == "reclaim":
+        reclaim(name)
+        return 0
+    from improv.errors import PortError
+
+    try:
+        server = start_private_server(name, period=128)
+    except PortError as e:
+        print(f"SKIP a private JACK server cannot start here: {e}", flush=True)
+        return 77
+    print(f"SERVER {server.pid}", flush=True)
+    try:
+        reason = jack_unavailable()
+        if reason:
+            print(f"SKIP {reason}", flush=True)
+            return 77
+        if case == "jam":
+            case_jam(server, Path(workdir))
+        else:
+            {"ports": case_ports, "names": case_names}[case](server)
+        return 0
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        stop_private_server(server)
+        if server.returncode == -signal.SIGKILL:
+            reclaim(name)
+        for leftover in Path("/dev/shm").glob(f"jack_sem.*_{name}_*"):
+            leftover.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    os.environ.pop("JACK_DEFAULT_SERVER", None)
+    sys.exit(main(*sys.argv[1:4]))

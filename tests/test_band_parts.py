@@ -1,0 +1,70 @@
+"""The rhythm section tells the recorder whose each message is (comp, bass, click), so that a
+band session is recorded track by track and renders as it sounded."""
+
+import mido
+
+from improv.core.audio.render import VOICE_OF_PART, recording_to_parts
+from improv.core.formats.midifile import load_recording, recording_notes
+from improv.core.theory.chart import parse_chart
+from improv.live.band import Band, BandParts
+from improv.live.clock import ManualClock
+from improv.live.midisync import FixedTimeline
+from improv.live.recorder import Recorder
+
+
+def run_band(parts, on_sent, seconds=4.0):
+    clock = ManualClock(0.0)
+    sent = []
+    timeline = FixedTimeline(0.0, 120.0)
+    band = Band(parse_chart("Dm7 G7 | Cmaj7"), clock, sent.append, timeline, parts, seed=3, on_sent=on_sent)
+    for step in range(int(seconds / 0.025) + 1):
+        clock.set(step * 0.025)
+        band.pump(timeline.beat_at(clock.now()))
+        band.scheduler.poll()
+    band.close()
+    return sent
+
+
+def test_on_sent_names_the_part_of_every_message():
+    got = []
+    parts = BandParts(comp=True, bass=True, click=True, comp_channel=4, bass_channel=5, click_channel=9)
+    sent = run_band(parts, lambda part, msg, t: got.append((part, msg.channel, msg.type)))
+    assert len(got) == len(sent) > 0
+    by_part = {}
+    for part, ch, _ in got:
+        by_part.setdefault(part, set()).add(ch)
+    assert by_part == {"comp": {4}, "bass": {5}, "click": {9}}
+    assert all(t in ("note_on", "note_off") for _, _, t in got)
+
+
+def test_a_channel_left_by_a_part_turned_off_goes_to_the_part_that_plays_it():
+    band = Band(parse_chart("C7"), ManualClock(0.0), lambda m: None, FixedTimeline(0.0, 120.0),
+                BandParts(comp=False, bass=True, comp_channel=3, bass_channel=3))
+    assert band.part_of(3) == "bass"
+    band.parts.comp, band.parts.bass = True, False
+    assert band.part_of(3) == "comp"
+
+
+def test_a_legacy_two_argument_on_sent_still_works():
+    got = []
+    run_band(BandParts(bass=True), lambda msg, t: got.append(msg), seconds=1.0)
+    assert got and all(isinstance(m, mido.Message) for m in got)
+
+
+def test_a_band_session_records_renders_and_reads_back_part_by_part(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="band",
+                   band_channels={"comp": 3, "bass": 4, "click": 10})
+    parts = BandParts(comp=True, bass=True, click=True, comp_channel=2, bass_channel=3, click_channel=9)
+    run_band(parts, rec.event)
+    rec.event("player", mido.Message("note_on", note=72, velocity=90), 0.3)
+    rec.event("player", mido.Message("note_off", note=72), 0.6)
+    back = load_recording(rec.close())
+    assert back.parts == ("player", "comp", "bass", "click")
+    assert {e.msg.channel + 1 for e in back.events if e.part == "bass"} == {4}
+    assert {e.msg.channel + 1 for e in back.events if e.part == "click"} == {10}
+    bass = recording_notes(back, "bass")
+    assert len(bass) >= 7 and max(n.pitch for n in bass) < 60  # a bass line, not partner notes
+    # rendered as the live synth plays them: the bass on the player's voice, comp and click on the partner's
+    assert (VOICE_OF_PART["bass"], VOICE_OF_PART["comp"], VOICE_OF_PART["click"]) == (0, 1, 1)
+    audio = recording_to_parts(back, 48000, tail_s=0.2)
+    assert abs(audio[0]).max() > 0.01 and abs(audio[1]).max() > 0.01

@@ -1,0 +1,39 @@
+"""A band session over a real `improv jam` (JACK) is recorded part by part: the comping, the
+walking bass and the click each on its own track and channel, never on the partner's."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import mido
+
+from improv.core.formats.midifile import load_recording, recording_notes
+from jackutil import Jam, note_events, require_jam, wired
+
+TEMPO = 120.0
+
+
+def test_a_band_jam_is_recorded_track_by_track(tmp_path):
+    require_jam()
+    extra = ["--tempo", f"{TEMPO:g}", "--tune", "blues-f", "--comp", "--bass", "--click", "--seed", "3"]
+    with Jam(tmp_path, duration=30, extra=extra) as jam:
+        wired(jam)
+        jam.player.play(note_events([(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.9)], TEMPO),
+                        start=time.perf_counter() + 0.01)
+        time.sleep(5.0)
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        log = jam.stderr()
+        recs = jam.recordings()
+    assert rc == 0 and len(recs) == 1, log[-2000:]
+    mid = mido.MidiFile(str(recs[0]))
+    channels = {}
+    for track in mid.tracks[1:]:
+        name = next(m.name for m in track if m.type == "track_name")
+        channels[name] = {m.channel + 1 for m in track if not m.is_meta}
+    assert channels["comp"] == {3} and channels["bass"] == {4} and channels["click"] == {10}, channels
+    assert channels["partner"] <= {2}
+    rec = load_recording(recs[0])
+    bass = recording_notes(rec, "bass")
+    assert len(bass) >= 8 and max(n.pitch for n in bass) < 60
+    assert all(n.pitch >= 48 for n in recording_notes(rec, "partner"))  # no bass line on the e-piano
