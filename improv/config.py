@@ -258,7 +258,7 @@ def _check_section(section: str, obj: Any, where: str) -> None:
                                   "band needs its own channel")
             seen[ch] = part
     if section == "controls":
-        from improv.live.controls import ControlMap  # checks each binding and that none is bound twice
+        from improv.core.listen.controls import ControlMap  # checks each binding and that none is bound twice
 
         ControlMap.from_settings(obj)
 

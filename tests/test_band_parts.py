@@ -45,12 +45,6 @@ def test_a_channel_left_by_a_part_turned_off_goes_to_the_part_that_plays_it():
     assert band.part_of(3) == "comp"
 
 
-def test_a_legacy_two_argument_on_sent_still_works():
-    got = []
-    run_band(BandParts(bass=True), lambda msg, t: got.append(msg), seconds=1.0)
-    assert got and all(isinstance(m, mido.Message) for m in got)
-
-
 def test_a_band_session_records_renders_and_reads_back_part_by_part(tmp_path):
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="band",
                    band_channels={"comp": 3, "bass": 4, "click": 10})

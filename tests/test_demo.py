@@ -1,7 +1,6 @@
 """`improv demo`'s scripted player: it plays the calls file on the file's own timeline, so
 the demo and `improv respond --explain` hear each call over the same chord."""
 
-import threading
 
 import mido
 

@@ -54,7 +54,7 @@ def test_explain_and_json(tmp_path):
 def jam_args(argv):
     from improv.cli import build_parser
 
-    return build_parser().parse_args(["jam", *argv])
+    return build_parser("jam").parse_args(["jam", *argv])
 
 
 def test_outside_sets_the_outside_note_mode(capsys):

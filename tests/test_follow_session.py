@@ -11,7 +11,7 @@ from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
 from improv.live.follow import FollowingTimeline
 from improv.live.midisync import FixedTimeline
-from test_session import FakeSink, make, play
+from test_session import make, play
 
 
 class EighthsResponder:

@@ -97,7 +97,7 @@ def test_jam_flags_give_settings_in_range_or_one_clear_error(flags, tmp_path_fac
         argv += [flag, value]
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv[0]).parse_args(argv)
     except SystemExit as e:
         assert e.code == 2
         return

@@ -42,6 +42,9 @@ class FakeRtmidi:
             def open_port(self, i, name):
                 self.port = i
 
+            def get_current_api(self):
+                return 0  # (not JACK: the input guard and the server watch stay out of these tests)
+
         self.MidiIn = self.MidiOut = Client
 
     @staticmethod
@@ -69,7 +72,7 @@ def test_the_fallback_to_jack_and_to_a_virtual_input_are_each_said_once(fake_rtm
     fake = fake_rtmidi(failing={2})
     said = []
     mi = ports.open_input(ports.InputQueue(ManualClock()), say=said.append)
-    assert mi.virtual and mi.name == "improv in" and fake.opened == [3]
+    assert mi.virtual and mi.name == "improv in" and set(fake.opened) == {3}  # (the input, and the client that lists ports: on JACK only)
     seq = tmp_path / "snd" / "seq"
     assert said == [f"MIDI: using JACK, since no ALSA sequencer: {seq} is missing (load the snd-seq kernel module)",
                     "MIDI: no hardware input on JACK: play into the virtual input 'improv in' "
@@ -111,4 +114,5 @@ def test_list_ports_names_the_fallback(fake_rtmidi):
     listing = ports.list_ports("")
     assert listing["api"] == "jack" and listing["system"].startswith("JACK, since no ALSA sequencer")
     assert listing["inputs"] == ["system:midi_capture_1"]
-    assert not any("ALSA" in p for p in listing["problems"])  # said once, in "system"
+    midi_problems = [p for p in listing["problems"] if not p.startswith("no audio output")]  # (audio is not faked)
+    assert not any("ALSA" in p for p in midi_problems), midi_problems  # said once, in "system"

@@ -17,9 +17,8 @@ from improv.core.theory.chords import parse_chord
 from improv.core.model.decoder import NumpyDecoder
 from improv.train.model import ModelConfig, PhraseModel, collate, load_checkpoint, save_checkpoint
 from improv.core.model.inputs import Controls, answer_controls, pair_steps
-from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder, sample
+from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder
 from improv.train.scoring import score, torch_model
-from improv.core.model.weights import load_weights
 from improv.train.export import load_responder
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, Constraints, Responder

@@ -230,8 +230,8 @@ def test_view_flag_and_setting_ask_for_the_view(command, tmp_path):
     from improv.cli import build_parser
     from improv.commands.jam import jam_settings
 
-    assert jam_settings(build_parser().parse_args([command, "--view"])).display.view is True
-    assert jam_settings(build_parser().parse_args([command])).display.view is False
+    assert jam_settings(build_parser(command).parse_args([command, "--view"])).display.view is True
+    assert jam_settings(build_parser(command).parse_args([command])).display.view is False
     path = tmp_path / "c.toml"
     path.write_text("[display]\nview = true\n")
-    assert jam_settings(build_parser().parse_args([command, "--config", str(path)])).display.view is True
+    assert jam_settings(build_parser(command).parse_args([command, "--config", str(path)])).display.view is True

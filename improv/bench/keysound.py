@@ -43,16 +43,17 @@ QUIET_S = 0.08  # silence this long before each note-on: the last note's tail ha
 TARGET_BEYOND_MS = 1.0  # target: p99 <= period + block + this
 AUDIO_TYPE = b"32 bit float mono audio"
 _NO_START_SERVER, _IS_INPUT, _IS_OUTPUT = 0x01, 0x1, 0x2
-# The jam's calls must never end (an answer would sound on the same synth): a 64-beat gap
-# and 32-bar calls at 40 bpm leave 192 s before one is cut, longer than a run.
+# The jam's calls must never end (an answer would sound on the same synth): at 20 bpm, not
+# following the player, a 16-beat gap is 48 s and 32-bar calls last 384 s, longer than a run.
 JAM_CONFIG = """[synth]
 device = "{device}"
 block_size = {block}
 [phrase]
-gap_beats = 64.0
+gap_beats = 16.0
 max_call_bars = 32
 [timing]
-tempo = 40.0
+tempo = 20.0
+follow = false
 """
 _PROCESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p)
 

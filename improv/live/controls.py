@@ -1,4 +1,5 @@
-"""Live controls: a map from MIDI controllers and notes to actions, and `learn`.
+"""Live controls: what a fired control changes (`adjust`), and `learn` (binding a knob to an
+action in the user's config file). The bindings themselves are improv/core/listen/controls.py.
 
 The `[controls]` config section binds each action to `"cc N"` (a controller), `"note N"`
 (a key) or `""` (nothing). Continuous actions (daring, temperature, answer length) take
@@ -12,91 +13,14 @@ sessions apply the rest (comp, bass, end of call, panic, tap), which act on what
 from __future__ import annotations
 
 import queue
-import re
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, parse_binding  # noqa: F401
 from improv.errors import ConfigError
 
 if TYPE_CHECKING:
     from improv.config import Config
-
-ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
-CONTINUOUS = ("daring", "temperature", "answer_length")
-_BINDING = re.compile(r"^(cc|note)\s+(\d{1,3})$")
-
-
-def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
-    """`"cc 20"` -> ("cc", 20); `"note 36"` -> ("note", 36); `""` -> None.
-
-    Raises:
-        ConfigError: anything else (one line, with an example).
-    """
-    text = text.strip().lower()
-    if not text:
-        return None
-    m = _BINDING.match(text)
-    if not m or int(m.group(2)) > 127:
-        raise ConfigError(f"{where}: expected \"cc N\" or \"note N\" (N 0-127) or \"\", found {text!r}")
-    return m.group(1), int(m.group(2))
-
-
-@dataclass(frozen=True)
-class ControlEvent:
-    """An action fired by a control: `value` is 0..1 for continuous actions (and for `mode`
-    from a controller), 1.0 for triggers; `from_cc` tells a controller from a key."""
-
-    action: str
-    value: float
-    from_cc: bool = False
-
-
-class ControlMap:
-    """Bindings -> actions. `event(status, data1, data2)` answers what a message does."""
-
-    def __init__(self, bindings: dict[str, str]) -> None:
-        self._by: dict[tuple[str, int], str] = {}
-        for action, text in bindings.items():
-            if action not in ACTIONS:
-                raise ConfigError(f"controls: unknown action {action!r} (known: {', '.join(ACTIONS)})")
-            b = parse_binding(text, f"controls.{action}")
-            if b is not None:
-                if b in self._by:
-                    raise ConfigError(f"controls: {b[0]} {b[1]} is bound to both {self._by[b]} and {action}")
-                self._by[b] = action
-
-    @classmethod
-    def from_settings(cls, settings: object) -> "ControlMap":
-        return cls({f.name: getattr(settings, f.name) for f in fields(settings)})  # type: ignore[arg-type]
-
-    def event(self, data: list[int]) -> ControlEvent | None:
-        """The action a raw MIDI message fires, or None (not bound, or a release)."""
-        if len(data) < 3:
-            return None
-        kind, status = data[0] & 0xF0, data[0]
-        del status
-        if kind == 0xB0:
-            action = self._by.get(("cc", data[1]))
-            if action is None:
-                return None
-            if action in CONTINUOUS or action == "mode":
-                return ControlEvent(action, data[2] / 127.0, from_cc=True)
-            return ControlEvent(action, 1.0, from_cc=True) if data[2] >= 64 else None
-        if kind == 0x90 and data[2] > 0:
-            action = self._by.get(("note", data[1]))
-            return ControlEvent(action, 1.0) if action else None
-        return None
-
-    def bound(self, data: list[int]) -> bool:
-        """True if the message belongs to a control (so it is not music)."""
-        kind = data[0] & 0xF0 if data else 0
-        if kind == 0xB0 and len(data) > 1:
-            return ("cc", data[1]) in self._by
-        if kind in (0x80, 0x90) and len(data) > 1:
-            return ("note", data[1]) in self._by
-        return False
-
 
 def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
     """The settings after a control that only changes settings (mode, daring, temperature,
