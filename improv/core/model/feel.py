@@ -141,13 +141,14 @@ class FeelModel:
 
     # ------------------------------------------------------------ reading a played phrase
 
-    def _place(self, xs: np.ndarray, b: int, lag: float, swing: float) -> np.ndarray:
-        """Most likely grid tick (absolute, ints) of each played onset `xs` (beats)."""
+    def _place(self, xs: np.ndarray, b: int, lag: float, swing: float, widen: float = 1.0) -> np.ndarray:
+        """Most likely grid tick (absolute, ints) of each played onset `xs` (beats), the
+        strays' scale times `widen`."""
         base = np.floor(xs)[:, None] + np.arange(-1, 2)[None, :]  # (n, 3) candidate beats
         expect = self.mean[b] + lag
         expect = expect + np.where(np.arange(TICKS) == OFFBEAT, swing, 0.0)
         pos = base[:, :, None] + (np.arange(TICKS) / TICKS + expect)[None, None, :]  # (n, 3, 12)
-        scale = self.scale[b][None, None, :]
+        scale = widen * self.scale[b][None, None, :]
         score = np.log(self.prior[b] + 1e-6)[None, None, :] - np.abs(xs[:, None, None] - pos) / scale - np.log(scale)
         best = score.reshape(len(xs), -1).argmax(1)
         beat, tick = np.divmod(best, TICKS)
@@ -156,12 +157,14 @@ class FeelModel:
     def measure(self, phrases: Sequence[Phrase], tempo: float | None = None) -> Feel:
         """The feel of played phrases (e.g. a call and the session's last phrases, pooled)
         relative to what the model expects at this tempo: the median stray of the notes
-        placed off the off-beat eighth (lag) and of those on it beyond that (swing)."""
+        placed off the off-beat eighth (lag) and of those on it beyond that (swing). The
+        notes are placed with twice the learned strays, so that one played far from the
+        expected feel (or on the grid) is still placed by the prior."""
         xs = np.array([p.start + n.start for p in phrases for n in p.notes])
         if not len(xs):
             return Feel()
         b = self.band(tempo)
-        ticks = self._place(xs, b, 0.0, 0.0)
+        ticks = self._place(xs, b, 0.0, 0.0, widen=2.0)
         cls = ticks % TICKS
         resid = xs - ticks / TICKS - self.mean[b, cls]
         off = cls == OFFBEAT

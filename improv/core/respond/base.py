@@ -61,6 +61,11 @@ class AnswerSettings:
         history: earlier phrases of the session (the player's calls and the partner's
             answers, oldest first, on the same timeline): context the phrase model reads
             before the call; other responders ignore it.
+        tempo: the session's tempo in bpm, or None if unknown: the phrase model's time
+            feel (swing and lag depend on it) and its tempo input; others ignore it.
+        feel: how much of the learned time feel the phrase model plays with, 0 (on the
+            grid, as written) .. 1 (as soloists play); set 0 when the timeline already
+            swings (`[timing] swing` other than 1). Others ignore it.
     """
 
     start: float
@@ -74,6 +79,8 @@ class AnswerSettings:
     beats_per_bar: int = 4
     constraints: Constraints = field(default_factory=Constraints)
     history: tuple[Phrase, ...] = ()
+    tempo: float | None = None
+    feel: float = 1.0
 
 
 @runtime_checkable
