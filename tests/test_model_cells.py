@@ -137,3 +137,27 @@ def test_the_feel_plays_the_grid_answer_and_reads_played_calls():
     assert felt.answer(swung, CHART, s).notes[0] != played.notes[0]  # (the answer takes up the call's feel)
     assert [n.pitch for n in felt.answer(swung, CHART, s).notes] == [n.pitch for n in played.notes]
     assert plain.answer(swung, CHART, s) != plain.answer(CALL, CHART, s)  # without a feel it reads them apart
+
+
+def test_the_feel_travels_with_the_weights(tmp_path, capsys):
+    from improv.cli import main
+    from improv.core.model.weights import load_weights, save_weights
+    from improv.errors import ModelError
+    from improv.train.model import save_checkpoint
+
+    ckpt = tmp_path / "run.pt"
+    save_checkpoint(ckpt, tiny_model(cfg=CELLS), {"feel": toy().to_dict()})
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "w.npz")]) == 0
+    r = ModelResponder.load(tmp_path / "w.npz")
+    assert r.feel is not None and r.feel.to_dict() == toy().to_dict() and r.cfg.copy_pitch == 3
+    from improv.train.export import load_responder
+
+    assert load_responder(ckpt).feel.to_dict() == toy().to_dict()  # a checkpoint carries it too
+    mini = __import__("tests.test_model", fromlist=["MINI"]).MINI
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "v.npz"), "--feel-data", str(mini)]) == 0
+    assert ModelResponder.load(tmp_path / "v.npz").feel.to_dict() != toy().to_dict()  # learned from that archive
+    weights, header = load_weights(tmp_path / "w.npz")
+    bad = dict(header["meta"], feel={"mean": [[0.0]]})
+    save_weights(tmp_path / "bad.npz", weights, bad)
+    with pytest.raises(ModelError, match="bad.npz.*time feel.*re-export"):
+        ModelResponder.load(tmp_path / "bad.npz")

@@ -71,6 +71,7 @@ class EvalOptions:
         seed: base seed of the generated answers.
         temperature, top_p: sampling settings for every generator.
         generate: also generate answers and compare them with the real ones.
+        baselines_generate: the baselines generate too (their NLLs are always reported).
     """
 
     split: str | None = None
@@ -79,6 +80,7 @@ class EvalOptions:
     temperature: float = 1.0
     top_p: float = 1.0
     generate: bool = True
+    baselines_generate: bool = True
 
 
 def _load(path: Path):  # noqa: ANN202 - a Corpus
@@ -264,7 +266,8 @@ def _split_report(corpus, split: str, pairs: list[CallAnswer], model: object | N
     if not options.generate:
         return report
     real_feats = feature_matrix(real, harmonies, calls)
-    gens = [("baseline_generated", ngram, False), ("chordgram_generated", chord, False)]
+    gens = [("baseline_generated", ngram, False), ("chordgram_generated", chord, False)] \
+        if options.baselines_generate else []
     if model is not None and not isinstance(model, dict):
         gens.append(("generated", model, True))
     for key, who, plays in gens:
