@@ -131,12 +131,16 @@ def test_the_feel_plays_the_grid_answer_and_reads_played_calls():
     assert np.mean(offs) > 0.01 and all(0 <= n.start < 8.0 for n in played.notes)
     starts = [n.start for n in played.notes]
     assert starts == sorted(starts)
-    # a played call is read onto the grid: the same notes as from the written call
-    swung = Phrase.of([(n.pitch, n.start + (0.1 if round(n.start * 2) % 2 else 0.0) + 0.03, n.duration)
-                       for n in CALL.notes], start=CALL.start)
-    assert felt.answer(swung, CHART, s).notes[0] != played.notes[0]  # (the answer takes up the call's feel)
-    assert [n.pitch for n in felt.answer(swung, CHART, s).notes] == [n.pitch for n in played.notes]
-    assert plain.answer(swung, CHART, s) != plain.answer(CALL, CHART, s)  # without a feel it reads them apart
+    # a session played with the feel (history and call) is read onto the grid: the same
+    # notes as from the written session, though the answer takes up the played feel
+    def swing(p: Phrase) -> Phrase:
+        return Phrase.of([(n.pitch, n.start + (0.1 if round(n.start * 2) % 2 else 0.0) + 0.03, n.duration)
+                          for n in p.notes], start=p.start)
+
+    swung = replace(s, history=(swing(A),))
+    assert felt.answer(swing(CALL), CHART, swung).notes[0] != played.notes[0]
+    assert [n.pitch for n in felt.answer(swing(CALL), CHART, swung).notes] == [n.pitch for n in played.notes]
+    assert plain.answer(swing(CALL), CHART, swung) != plain.answer(CALL, CHART, s)  # without a feel: read apart
 
 
 def test_the_feel_travels_with_the_weights(tmp_path, capsys):
@@ -161,3 +165,28 @@ def test_the_feel_travels_with_the_weights(tmp_path, capsys):
     save_weights(tmp_path / "bad.npz", weights, bad)
     with pytest.raises(ModelError, match="bad.npz.*time feel.*re-export"):
         ModelResponder.load(tmp_path / "bad.npz")
+
+
+def test_a_played_call_read_ahead_leaves_only_its_last_note():
+    from improv.core.respond.base import SessionMemory
+
+    def swing(p: Phrase) -> Phrase:
+        return Phrase.of([(n.pitch, n.start + (0.1 if round(n.start * 2) % 2 else 0.0) + 0.03, n.duration)
+                          for n in p.notes], start=p.start)
+
+    r = ModelResponder(tiny_model(cfg=CELLS), feel=toy(swing=0.1, lag=0.03, scale=0.02))
+    call = swing(CALL)
+    s = AnswerSettings(start=12.0, length=8.0, seed=4, tempo=200.0)
+    want = ModelResponder(tiny_model(cfg=CELLS), feel=toy(swing=0.1, lag=0.03, scale=0.02)).answer(
+        call, CHART, replace(s, history=(swing(A),)))
+    reads = []
+    real_read = r.decoder.read
+    r.decoder.read = lambda steps, h, *a: reads.append(len(steps)) or real_read(steps, h, *a)
+    memory = SessionMemory()
+    memory.add(swing(A))
+    r.answer(call, CHART, memory.with_history(s))  # (sets the session's tempo for what is read ahead)
+    memory.prime(r, CHART)
+    memory.prime(r, CHART, Phrase(call.notes[:3], call.start, 1.5))  # the call's opening, as it is played
+    reads.clear()
+    assert r.answer(call, CHART, memory.with_history(s)) == want
+    assert reads == [1]  # each note is placed from the session's feel, not from the notes after it

@@ -172,14 +172,16 @@ class FeelModel:
         swing = float(np.median(resid[off]) - lag) if off.sum() >= 2 else 0.0
         return Feel(lag, swing, int((~off).sum()), int(off.sum()))
 
-    def to_grid(self, phrase: Phrase, tempo: float | None = None) -> Phrase:
+    def to_grid(self, phrase: Phrase, tempo: float | None = None, feel: Feel | None = None) -> Phrase:
         """The played phrase as written on the grid (onsets and durations in whole ticks):
-        what the model reads. Order is kept; a phrase already on the grid may move a tick
-        where the learned placement says so."""
+        what the model reads. Each onset goes to its likeliest place given the learned
+        placement and `feel` (the session's, measured before; None: measured on the
+        phrase itself), so a note's place does not depend on the notes after it. Order is
+        kept."""
         if not phrase.notes:
             return phrase
         b = self.band(tempo)
-        feel = self.measure([phrase], tempo)
+        feel = self.measure([phrase], tempo) if feel is None else feel
         xs = np.array([phrase.start + n.start for n in phrase.notes])
         ticks = self._place(xs, b, feel.lag, feel.swing)
         ticks = np.maximum.accumulate(ticks)

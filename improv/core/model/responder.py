@@ -144,7 +144,7 @@ class ModelResponder:
         self._primed: tuple | None = None
         self._primed_history: tuple | None = None
         self._changes_cache: dict = {}
-        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, its steps) of the last built
+        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ModelResponder":
@@ -289,18 +289,20 @@ class ModelResponder:
         if is_drum_call(call):
             call = Phrase((), call.start, call.length)  # answer from the chords alone
         grid = to_grid and self.feel is not None
-        if grid:
-            call = self.feel.to_grid(call, tempo)  # type: ignore[union-attr]
         cached = self._history_steps
         if (cached is not None and cached[1] is harmony and cached[2] == tempo and cached[3] == grid
                 and len(cached[0]) == len(history) and all(a is b for a, b in zip(cached[0], history))):
-            head = cached[4]  # the same session so far: its steps are not built again
+            head, session_feel = cached[4], cached[5]  # the same session so far: its steps are not built again
         else:
             kept = tuple(h for h in history if h.notes and not is_drum_call(h))
-            if grid:
-                kept = tuple(self.feel.to_grid(h, tempo) for h in kept)  # type: ignore[union-attr]
+            session_feel = None
+            if grid:  # the session's feel places every note, the call's too: a call read ahead reads the same
+                session_feel = self.feel.measure(kept[-FOLLOW_PHRASES:], tempo)  # type: ignore[union-attr]
+                kept = tuple(self.feel.to_grid(h, tempo, session_feel) for h in kept)  # type: ignore[union-attr]
             head = history_steps(kept, harmony, self.cfg.max_call)
-            self._history_steps = (tuple(history), harmony, tempo, grid, head)
+            self._history_steps = (tuple(history), harmony, tempo, grid, head, session_feel)
+        if grid:
+            call = self.feel.to_grid(call, tempo, session_feel)  # type: ignore[union-attr]
         return session_steps((), call, harmony, self.cfg.max_call, head=head)
 
     def _context(self, steps: list, keep: bool = False, tempo: int | None = None
