@@ -256,7 +256,9 @@ class FeelPlayer:
         s = note.start + min(MAX_OFFSET, max(-MAX_OFFSET, off * self.amount))
         if self._pending is not None:
             s = max(s, self._prev_played + MIN_GAP_SHARE * (note.start - self._prev_grid))
-        s = min(max(s, 0.0), self.length - 1e-3)
+        s = max(s, 0.0)
+        if s >= self.length - 1e-3:  # played past the answer's end: the note is left out
+            return None
         out = self._finish(note, s)
         self._pending = (note, s, dur, u)
         self._prev_grid, self._prev_played = note.start, s

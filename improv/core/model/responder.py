@@ -45,7 +45,7 @@ from improv.core.model.tokens import (
     to_ticks,
 )
 
-CHECKPOINT_NAME = "improv-phrase-v1.npz"
+CHECKPOINT_NAME = "improv-phrase-v2.npz"
 
 
 def default_checkpoint() -> Path:
@@ -62,9 +62,15 @@ DEFAULT_CHECKPOINT = default_checkpoint()
 # The answer's length is asked for (a live answer lasts the bars the engine gives it), so
 # ending the phrase is held back (END's logit lowered) until this share of the span:
 # sampled freely, the context-reading model stopped early and played 19 % fewer notes
-# per beat than the real answers over the same spans (`improv eval`).
-END_HOLD, END_HOLD_NATS = 0.75, 2.0
+# per beat than the real answers over the same spans (`improv eval`; 3 nats for v2, below).
+END_HOLD, END_HOLD_NATS = 0.75, 3.0
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
+# Chosen on the valid split for v2 (models/README.md): each head's sampling temperature, times
+# `settings.temperature` (pitch 0.9: chord tones on strong beats 0.93 -> 0.96 of the real answers');
+# a one-tick duration (0.08 beat) lowered by 1 nat (notes under 0.1 beat 1.78 -> 1.06 times the real
+# answers' share); END held back by 3 nats instead of 2 (notes per beat 0.91 -> 0.93 of theirs).
+HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 1.0, "vel": 1.0}
+SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 
@@ -148,7 +154,7 @@ class ModelResponder:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ModelResponder":
-        """Load weights (None -> the shipped models/improv-phrase-v1.npz) and warm up.
+        """Load weights (None -> the shipped models/improv-phrase-v2.npz) and warm up.
 
         Raises:
             ModelError: missing or damaged weights, or a training checkpoint (`.pt`: export it).
@@ -361,7 +367,7 @@ class ModelResponder:
             logits[END_SHIFT] = -np.inf  # an answer has at least one note
         elif onset < END_HOLD * length_ticks:
             logits[END_SHIFT] -= END_HOLD_NATS
-        shift = sample(logits, T, P, rng)
+        shift = sample(logits, T * HEAD_TEMPERATURE["shift"], P, rng)
         if shift == END_SHIFT:
             return None
         tick = origin + onset + shift
@@ -376,10 +382,12 @@ class ModelResponder:
             pitch_bias = plain_bias
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
         cells = index.pitch_features() if index is not None and index.pk else None
-        pitch = sample(dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias, T, P, rng)
+        pitch = sample(dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias, T * HEAD_TEMPERATURE["pitch"], P, rng)
         g2 = g1 + dec.t_pitch[pitch]
-        dur = sample(dec.dur_logits(g2), T, P, rng) + 1
-        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
+        dur_logits = dec.dur_logits(g2)
+        dur_logits[0] -= SHORT_DUR_NATS
+        dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
+        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
         return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
 
     def _changes_bias(self, chord, strength: float) -> np.ndarray | float:
