@@ -329,7 +329,7 @@ class ModelResponder:
             index = CopyIndex(self.cfg.copy_pitch, self.cfg.copy_shift) if self.cfg.copy_pitch or self.cfg.copy_shift \
                 else None
         if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
-            xs, h = self.decoder.read(rest, h, tempo)
+            xs, h = self.decoder.read(rest, h) if tempo is None else self.decoder.read(rest, h, tempo)
             out = self.decoder.attend(xs, cache)
             if index is not None:
                 index.extend((s[2], s[1]) for s in rest if s[0] in (CALL, ANSWER))
