@@ -74,7 +74,8 @@ def test_answers_are_seeded_single_line_and_inside_span_and_range(tmp_path):
     assert len(set(starts)) == len(starts)
     path = cg.save(tmp_path / "cg.npz")
     back = ChordGram.load(path)
-    assert back.answer(call, CHANGES, s) == a and back.score(*pairs(2, 1)[0]) == pytest.approx(cg.score(*pairs(2, 1)[0]))
+    held = pairs(2, 1)[0]
+    assert back.answer(call, CHANGES, s) == a and back.score(*held) == pytest.approx(cg.score(*held))
     with pytest.raises(ModelError, match="not found"):
         ChordGram.load(tmp_path / "none.npz")
     (tmp_path / "bad.npz").write_bytes(b"junk")

@@ -21,7 +21,8 @@ def test_summary_is_the_median_and_spread_of_the_runs():
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped weights")
 def test_two_models_in_turn(tmp_path, capsys):
     out = tmp_path / "lat.json"
-    assert main([str(DEFAULT_CHECKPOINT), str(DEFAULT_CHECKPOINT), "--runs", "1", "--calls", "3", "--json", str(out)]) == 0
+    model = str(DEFAULT_CHECKPOINT)
+    assert main([model, model, "--runs", "1", "--calls", "3", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert len(report["runs"][str(DEFAULT_CHECKPOINT)]) == 2  # the same file twice: both runs under one key
     assert "ready_ms" in report["summary"][str(DEFAULT_CHECKPOINT)]

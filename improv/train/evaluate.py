@@ -233,8 +233,9 @@ def _split_report(corpus, split: str, pairs: list[CallAnswer], model: object | N
     log(f"{split}: {len(pairs)} pairs from {len(solos)} solos")
     base_nll, n_notes = _nll(ngram.score_many([(p.call, p.answer) for p in pairs]))
     report["baseline"] = {
-        "nll_per_note": base_nll, "n_notes": n_notes, "order": ngram.order, "augment_12_keys": bool(ngram.meta.get(
-            "augment")), "smoothing": "interpolated modified Kneser-Ney", "n_train_pairs": ngram.meta.get("n_train_pairs")}
+        "nll_per_note": base_nll, "n_notes": n_notes, "order": ngram.order,
+        "augment_12_keys": bool(ngram.meta.get("augment")), "smoothing": "interpolated modified Kneser-Ney",
+        "n_train_pairs": ngram.meta.get("n_train_pairs")}
     chord_nll, _ = _nll(chord.score_many([(p.call, p.answer, p.harmony) for p in pairs]))
     report["chordgram"] = {"nll_per_note": chord_nll, "orders": chord.meta.get("orders"),
                            "n_train_pairs": chord.meta.get("n_train_pairs")}
@@ -260,7 +261,8 @@ def _split_report(corpus, split: str, pairs: list[CallAnswer], model: object | N
     real = [real_on_span(a, s, n) for (_, a, _), (s, n) in zip(played, spans)]
     harmonies = [p.harmony for p in pairs]
     report["real"] = summarize(real, harmonies, calls)
-    report["real"].update({"cell_reuse_4": dev.cell_reuse(calls, real, 3), "cell_reuse_3": dev.cell_reuse(calls, real, 2),
+    report["real"].update({"cell_reuse_4": dev.cell_reuse(calls, real, 3),
+                           "cell_reuse_3": dev.cell_reuse(calls, real, 2),
                            "time": dev.time_spread(real),
                            "density": dev.density_stats(calls, real, [p.tempo for p in pairs])})
     if not options.generate:

@@ -198,7 +198,8 @@ class PhraseModel(nn.Module):
         x = self.embed(ints[:, :-1], chords[:, :-1])
         if self.cfg.tempo_edges:
             if tempo is None:
-                tempo = torch.full((ints.shape[0],), len(self.cfg.tempo_edges) + 1, dtype=torch.long, device=ints.device)
+                unknown = len(self.cfg.tempo_edges) + 1
+                tempo = torch.full((ints.shape[0],), unknown, dtype=torch.long, device=ints.device)
             x = x + self.e_tempo(tempo).unsqueeze(1)
         x = self.drop(x)
         h, _ = self.recur(x)

@@ -36,7 +36,8 @@ from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import ModelWeights, as_weights, load_weights
 from improv.core.model.inputs import (
-    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step, session_steps,
+    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step,
+    session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, fit_answer
@@ -193,7 +194,8 @@ class ModelResponder:
         if self.feel is None or amount <= 0:
             yield from grid
             return
-        rng = np.random.default_rng((int(settings.seed) ^ 0x5EED) & 0xFFFFFFFF)  # the notes' own draws stay as they were
+        # the feel draws from its own generator: the notes decoded are the same with or without it
+        rng = np.random.default_rng((int(settings.seed) ^ 0x5EED) & 0xFFFFFFFF)
         measured = self.feel.measure([*settings.history[-(FOLLOW_PHRASES - 1):], call], settings.tempo)
         phrase_feel = self.feel.phrase_feel(settings.tempo, measured, rng)
         player = FeelPlayer(self.feel, settings.start, settings.length, settings.tempo, phrase_feel, rng, amount)
@@ -382,7 +384,8 @@ class ModelResponder:
             pitch_bias = plain_bias
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
         cells = index.pitch_features() if index is not None and index.pk else None
-        pitch = sample(dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias, T * HEAD_TEMPERATURE["pitch"], P, rng)
+        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias
+        pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
         g2 = g1 + dec.t_pitch[pitch]
         dur_logits = dec.dur_logits(g2)
         dur_logits[0] -= SHORT_DUR_NATS
