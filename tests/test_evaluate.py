@@ -23,7 +23,7 @@ needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
 class EchoModel:
     """A fake model: every answer note costs 2 nats; it answers by echoing the call."""
 
-    def score(self, call, answer, chart, history=()):
+    def score(self, call, answer, chart, history=(), tempo=None):
         return 2.0 * len(answer), len(answer)
 
     def answer(self, call, chart, settings):
@@ -72,26 +72,44 @@ def test_select_pairs_spreads_evenly():
 def test_evaluate_on_the_training_archive_uses_its_validation_split(baseline_file):
     report = evaluate(DATA, options=EvalOptions(seed=1), train_data=DATA, baseline_path=baseline_file,
                       log=quiet, model=EchoModel())
-    assert baseline_file.exists()  # trained once, cached
+    assert baseline_file.exists() and baseline_file.with_name("ngram-chordgram.npz").exists()  # trained once, cached
     assert report["split"] == "valid" and report["n_solos"] == 2 and report["n_pairs"] == 29
-    assert report["train_solos_evaluated"] == 0
+    assert report["train_solos_evaluated"] == 0 and "beside" not in report
     assert report["model"]["nll_per_note"] == pytest.approx(2.0)
-    b = report["baseline"]
+    b, c = report["baseline"], report["chordgram"]
     assert math.isfinite(b["nll_per_note"]) and b["nll_per_note"] > 0 and b["n_notes"] == report["model"]["n_notes"]
+    assert math.isfinite(c["nll_per_note"]) and c["nll_per_note"] > 0
     assert report["model"]["nll_reduction_vs_baseline"] == pytest.approx(1 - 2.0 / b["nll_per_note"])
-    for key in ("real", "generated", "baseline_generated"):
+    for key in ("real", "generated", "baseline_generated", "chordgram_generated"):
         s = report[key]
         assert s["n_phrases"] == 29
         assert 0 <= s["strong_beat_chord_tone_share"] <= 1 and s["notes_per_beat"] > 0
+        assert 0 <= s["cell_reuse_4"] <= 1 and s["time"]["gap_quantiles"]
     # the echo answers reuse every cell of their calls; real answers are random lines
-    assert report["generated"]["interval_related"] == 1.0
+    assert report["generated"]["interval_related"] == 1.0 and report["generated"]["cell_reuse_4"] > 0.5
     assert report["real"]["interval_related"] < 1.0
     assert report["generated"]["interval_hist_js_to_real"] >= 0
+    for key in ("classifier_all", "classifier_rhythm"):
+        got = report["chordgram_generated"][key]
+        assert 0 <= got["accuracy"] <= 1 and got["n_cases"] == 29
+    # the fixture's real answers are played behind the beat, swung; the grid baselines are not
+    assert report["baseline_generated"]["classifier_rhythm"]["accuracy"] > 0.8
     t = report["targets"]
-    assert set(t) == {"nll_15pct_below_baseline", "chord_tones_within_10pct", "notes_per_beat_within_10pct",
-                      "intervals_closer_than_baseline"}
+    assert set(t) == {"nll_20pct_below_5gram", "classifier_all_at_most_60pct", "classifier_rhythm_at_most_60pct",
+                      "cells_4_reused_3_to_8pct", "cells_3_reused_12_to_22pct", "notes_per_beat_within_10pct",
+                      "chord_tones_within_10pct", "short_notes_within_10pct"}
     table = format_table(report)
-    assert "NLL per note" in table and "n-gram" in table and "target" in table
+    assert "NLL per note" in table and "5-gram" in table and "chord n-gram" in table and "target" in table
+
+
+def test_split_test_reports_the_valid_split_beside(baseline_file):
+    report = evaluate(DATA, options=EvalOptions(split="test", limit=12, generate=False), train_data=DATA,
+                      baseline_path=baseline_file, log=quiet, model=EchoModel())
+    assert report["split"] == "test" and report["n_solos"] == 2 and report["n_pairs"] == 12
+    assert report["beside"]["valid"]["split"] == "valid" and report["beside"]["valid"]["n_pairs"] == 12
+    assert "targets" in report["beside"]["valid"]
+    table = format_table(report)
+    assert table.index("valid split") < table.index("test split")
 
 
 def test_generation_is_seeded(baseline_file):
@@ -100,7 +118,7 @@ def test_generation_is_seeded(baseline_file):
     b = evaluate(DATA, options=EvalOptions(seed=3, limit=6), **kw)
     c = evaluate(DATA, options=EvalOptions(seed=4, limit=6), **kw)
     assert a["n_pairs"] == 6
-    assert a["baseline_generated"] == b["baseline_generated"]
+    assert a["baseline_generated"] == b["baseline_generated"] and a["chordgram_generated"] == b["chordgram_generated"]
     assert a["baseline_generated"] != c["baseline_generated"]
 
 
@@ -128,7 +146,7 @@ def test_cli_writes_json(tmp_path, baseline_file, capsys):
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["n_pairs"] == 5 and "error" in report["model"]
     assert report["baseline"]["nll_per_note"] > 0
-    assert set(report) >= {"model", "baseline", "real", "baseline_generated"}
+    assert set(report) >= {"model", "baseline", "chordgram", "real", "baseline_generated", "chordgram_generated"}
     text = capsys.readouterr().out
     assert "NLL per note" in text and "model: not evaluated" in text
 

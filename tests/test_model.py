@@ -243,7 +243,9 @@ def test_shipped_weights_answer_note_for_note_as_their_checkpoint():
 
     ck = torch.load(SHIPPED_PT, weights_only=True)
     assert "optimizer" not in ck
-    shipped, from_pt = ModelResponder.load(), ModelResponder(load_checkpoint(SHIPPED_PT)[0])
+    shipped, from_pt = ModelResponder.load(), load_responder(SHIPPED_PT)  # (the time feel travels in both)
+    assert shipped.feel is not None and shipped.feel.to_dict() == from_pt.feel.to_dict()
+    assert load_checkpoint(SHIPPED_PT)[0].cfg == shipped.cfg
     calls = split_calls(read_midi_notes(DEMO_CALLS))
     assert len(calls) >= 3
     history: tuple = ()

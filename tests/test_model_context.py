@@ -65,7 +65,7 @@ def test_history_budget_does_not_depend_on_the_call():
 def test_window_notes_before_each_sep_predict_the_end_of_their_phrase():
     steps, complete = window_steps([A, B, CALL_PHRASE], CHART, [Controls()] * 3, 32)
     assert complete and kinds(steps).count(SEP) == 2
-    ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.5)
+    ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.5)[:4]
     targets = ints[0, 1:, 0].tolist()
     for t, nk in enumerate(targets):
         here = steps[t][0] if t < len(steps) else END
@@ -95,26 +95,28 @@ def test_pairs_carry_the_solo_so_far_and_windows_cover_every_answer():
             run = next(r for r in runs if p.answer in r)
             i = run.index(p.answer)
             assert p.call is run[i - 1] and p.history == tuple(run[:i - 1])
-    from improv.train.trainer import PairData, TrainConfig
+    from improv.train.data import PairData
+    from improv.train.trainer import TrainConfig
 
     data = PairData(MINI, log=lambda s: None)
     runs = data.train_runs + data.valid_runs
     tcfg = TrainConfig(window_notes=40, augment=False, call_dropout=0.0)
     seqs = data.windows(runs, TINY, tcfg, random.Random(0))
-    answers = sum(kinds(s).count(SEP) for s, _ in seqs)
-    assert answers == sum(len(r) - 1 for r, _, _ in runs)  # every phrase but a run's first is answered once
-    assert max(sum(1 for k in kinds(s) if k in (CALL, ANSWER)) for s, _ in seqs) <= 40 + 64
+    answers = sum(kinds(s).count(SEP) for s, *_ in seqs)
+    assert answers == sum(len(r) - 1 for r, *_ in runs)  # every phrase but a run's first is answered once
+    assert max(sum(1 for k in kinds(s) if k in (CALL, ANSWER)) for s, *_ in seqs) <= 40 + 64
 
 
 def test_written_key_keeps_windows_untransposed():
-    from improv.train.trainer import PairData, TrainConfig
+    from improv.train.data import PairData
+    from improv.train.trainer import TrainConfig
 
     data = PairData(MINI, log=lambda s: None)
     runs = (data.train_runs + data.valid_runs) * 4
 
     def pitches(tcfg):
         seqs = data.windows(runs, TINY, tcfg, random.Random(0))
-        return [[s[2] for s in steps if s[0] in (CALL, ANSWER)] for steps, _ in seqs]
+        return [[s[2] for s in steps if s[0] in (CALL, ANSWER)] for steps, *_ in seqs]
 
     written = pitches(TrainConfig(window_notes=40, augment=False, call_dropout=0.0))
     assert pitches(TrainConfig(window_notes=40, written_key=1.0, call_dropout=0.0)) == written
@@ -160,7 +162,7 @@ def test_a_call_read_ahead_leaves_only_its_last_notes_and_a_wrong_one_the_call()
     r = ModelResponder(tiny_model(cfg=cfg))
     reads = []
     real_read = r.decoder.read
-    r.decoder.read = lambda steps, h: reads.append(len(steps)) or real_read(steps, h)
+    r.decoder.read = lambda steps, h, *a: reads.append(len(steps)) or real_read(steps, h, *a)
     memory = SessionMemory()
     memory.add(A, B)
     memory.prime(r, CHART)  # after the last answer
@@ -217,7 +219,7 @@ def test_attention_readout_numpy_matches_torch_and_the_model_decodes():
     assert len(a) > 0 and a == r.answer(CALL_PHRASE, CHART, settings(history=(A, B)))
     r.prime(Phrase(), CHART, (A, B))
     assert r.answer(CALL_PHRASE, CHART, settings(history=(A, B))) == a
-    ints_t, chords_t, prev, weight = collate([(steps, True)])
+    ints_t, chords_t, prev, weight = collate([(steps, True)])[:4]
     assert torch.isfinite(m(ints_t, chords_t, prev, weight)["loss"])
 
 

@@ -190,7 +190,7 @@ def test_unwritable_output(tmp_path, capsys):
     assert rc != 0 and "cannot write" in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.skipif(not (ROOT / "models" / "improv-phrase-v1.pt").exists(), reason="no shipped model checkpoint yet")
+@pytest.mark.skipif(not (ROOT / "models" / "improv-phrase-v2.npz").exists(), reason="no shipped model weights yet")
 def test_model_responder(tmp_path):
     call = write_mid(tmp_path / "call.mid", LINE)
     out = tmp_path / "m.mid"

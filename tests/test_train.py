@@ -49,7 +49,7 @@ def test_config_errors_name_the_file(tmp_path):
 
 def test_shipped_config_reads():
     model, train = load_train_config(ROOT / "configs" / "train" / "shipped.toml")
-    assert model.d_model > 0 and train.max_minutes > 0
+    assert model.d_model > 0 and train.schedule_epochs > 0 and model.copy_pitch and model.tempo_edges
 
 
 def test_window_training_with_attention_runs_and_loads(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from improv.core.formats.wjazzd import call_answer_pairs, load_corpus, load_solo
 from improv.errors import DataError
 
 MINI = Path(__file__).parent / "data" / "wjazzd-mini"
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd-solos.tar.gz"
+REAL = Path(os.environ.get("IMPROV_WJAZZD") or Path(__file__).resolve().parents[2] / "shared" / "data"
+            / "wjazzd-solos.tar.gz")  # IMPROV_WJAZZD: the archive elsewhere (e.g. from a git worktree)
 
 
 def test_fixture_solo_on_the_grid():
@@ -39,6 +41,23 @@ def test_fixture_solo_on_the_grid():
     assert solo.chart.chord_at(4) == parse_chord("F7")
     assert solo.chart.chord_at(9) == parse_chord("Bb79b", dialect="wjazzd")
     assert solo.chart.chord_at(16.5) == parse_chord("C-7")
+
+
+def test_played_phrases_keep_the_performed_timing():
+    solo = load_solos(MINI)[0]
+    assert len(solo.played) == len(solo.phrases)
+    for grid, played in zip(solo.phrases, solo.played):
+        assert [n.pitch for n in grid.notes] == [n.pitch for n in played.notes]
+    p2 = solo.played[1]
+    # onsets between the beat track's beats: 6.1 s is 0.2 of the beat that starts at 6.0 s
+    # (the grid, from tatum 2 of 5, has 2/12); durations unrounded: seconds / beat duration
+    assert p2.start == pytest.approx(8.5)
+    assert [n.start for n in p2.notes] == pytest.approx([0.0, 0.5, 1.7])
+    assert [n.duration for n in p2.notes] == pytest.approx([0.5, 2.0, 0.2])
+    assert solo.phrases[1].notes[2].start == pytest.approx(1.5 + 2 / 12)
+    pairs = call_answer_pairs(solo)
+    assert pairs[0].played[0] == solo.played[0] and pairs[0].played[1] == solo.played[1]
+    assert pairs[1].played[2] == (solo.played[0],) and pairs[1].tempo == 120.0
 
 
 def test_fixture_first_pickup_note_and_velocities():
@@ -95,6 +114,13 @@ def test_real_data():
     assert len(pairs) > 8000
     valid = corpus.split("valid")
     assert 0.05 < len(valid) / len(corpus.solos) < 0.15
+    assert 0.05 < len(corpus.split("test")) / len(corpus.solos) < 0.15
+    offsets = []
+    for s in corpus.solos:
+        assert len(s.played) == len(s.phrases)
+        offsets += [b.start - a.start for g, p in zip(s.phrases, s.played) for a, b in zip(g.absolute(), p.absolute())]
+    offsets.sort()
+    assert 0.0 < offsets[len(offsets) // 2] < 0.08  # soloists play a little behind the beat track
     for s in corpus.solos:
         for p in s.phrases:
             assert p.start >= 0 and p.notes[0].start == 0

@@ -1,4 +1,5 @@
-"""`improv eval DATA`: the phrase model against the n-gram baseline and the real answers."""
+"""`improv eval DATA`: the phrase model against two baselines (the 5-gram and the chord
+n-gram) and the real answers; `--split test` reports the test split beside the valid one."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
     p.add_argument("--model", metavar="PATH", help="the checkpoint to evaluate (default: the shipped model)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N pairs, spread over the split")
-    p.add_argument("--split", choices=("valid", "all"),
-                   help="which solos: the validation split (default when DATA is the training archive) or all")
+    p.add_argument("--split", choices=("valid", "test", "all"),
+                   help="which solos: the valid split (default when DATA is the training archive; where choices are "
+                        "made), the test split (reported beside valid; choose nothing on it) or all")
     p.add_argument("--seed", type=int, default=0, help="base seed of the generated answers (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0, as the jam samples)")
     p.add_argument("--no-generate", action="store_true", help="only the NLLs, no generated answers")
     p.add_argument("--train-data", metavar="PATH",
                    help="the baseline's training archive (default ../shared/data/wjazzd-solos.tar.gz)")
-    p.add_argument("--baseline", metavar="PATH", help="the baseline .npz (default: cached, trained on first use)")
+    p.add_argument("--baseline", metavar="PATH",
+                   help="the 5-gram .npz (the chord n-gram goes beside it; default: cached, trained on first use)")
 
 
 def _clean(x):  # noqa: ANN001, ANN202 - JSON has no NaN

@@ -1,14 +1,20 @@
-"""`improv export CHECKPOINT.pt [-o OUT.npz]`: turn a training checkpoint into the weights
-file the partner loads without torch."""
+"""`improv export CHECKPOINT.pt [-o OUT.npz] [--feel-data ARCHIVE]`: turn a training
+checkpoint into the weights file the partner loads without torch, with the time feel
+the run learned (or, for a checkpoint from before feels were learned, one learned now
+from the archive's training split)."""
 
 from __future__ import annotations
 
 import argparse
 
+from improv.errors import DataError
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", metavar="CKPT", help="a training checkpoint, e.g. runs/phrase/best.pt")
     p.add_argument("-o", "--out", metavar="FILE", help="where the .npz goes (default: beside the checkpoint)")
+    p.add_argument("--feel-data", metavar="ARCHIVE",
+                   help="learn the time feel from this WJazzD archive's training split (default: the checkpoint's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,5 +23,14 @@ def run(args: argparse.Namespace) -> int:
     require_torch("exporting a checkpoint")
     from improv.train.export import export
 
-    print(f"wrote {export(args.checkpoint, args.out)}")
+    feel = None
+    if args.feel_data:
+        from improv.core.formats.wjazzd import load_corpus
+        from improv.train.feel import fit_feel
+
+        try:
+            feel = fit_feel(load_corpus(args.feel_data).split("train")).to_dict()
+        except ValueError as e:
+            raise DataError(f"{args.feel_data}: {e}") from None
+    print(f"wrote {export(args.checkpoint, args.out, feel)}")
     return 0

@@ -1,8 +1,13 @@
-"""`improv train --data PATH [--config FILE] [--out DIR] [--resume CKPT]`: train the phrase model."""
+"""`improv train --data PATH [--config FILE] [--out DIR] [--resume CKPT]`: train the phrase model.
+
+On a GPU when torch sees one; on several processes with
+`torchrun --nproc_per_node N -m improv train ...` (GPUs, or CPU cores with gloo).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -20,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from improv.train.trainer import train
 
     best = train(args.data, args.config, args.out, args.resume, log=lambda s: print(s, flush=True))
-    print(f"best checkpoint: {best}")
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun, rank 0 speaks for the run
+        print(f"best checkpoint: {best}")
     return 0

@@ -1,24 +1,30 @@
-"""Evaluate the phrase model against the n-gram baseline and the real answers.
+"""Evaluate the phrase model against two baselines and the real answers (`improv eval`).
 
-For each (call, answer) pair of consecutive phrases in a WJazzD-format archive:
+For each (call, answer) pair of consecutive phrases of the chosen split:
 
-- NLL: the real answer's per-note negative log-likelihood (nats) given the call and the
-  chords, for the model (`improv.train.scoring.score`, which also reads the solo's phrases
-  before the call, as it reads the session so far when playing) and for the n-gram
-  baseline (which sees the call's tokens but no chords; its 5-token context could not
-  reach further back anyway).
-- Generation: the model and the baseline each answer the call (seed = `seed + pair
-  index`) over the same span as the real answer, and the musical statistics of
-  `improv.core.theory.metrics` are computed for the real and both generated sets.
+- NLL of the real answer's notes on the grid (the same four parts for all three): the
+  model (`improv.train.scoring.score`, reading the solo's phrases before the call and
+  its tempo, as it reads a session), the 5-gram (`improv.core.model.ngram`: the call's
+  tokens, no chords, about a note and a half of context) and the chord n-gram
+  (`improv.core.model.chordgram`: chords, up to four notes back).
+- Generation: each answers the call over the real answer's span (seed = `seed + pair
+  index`). The model is given the call and the solo before it as played (onsets in
+  seconds against the beat track) and the tempo, as a player's session reaches it, and
+  plays its answer with its time feel; the baselines answer the written call on the
+  grid. Their answers are set against the real answers as played: the musical
+  statistics (`improv.core.theory.metrics`), the call-cell reuse, onset-gap and
+  duration spread and density (`improv.core.theory.development`), and the two-sample
+  classifier test on all features and on rhythm alone (`improv.train.twosample`).
 
 The span of an answer is the beat that holds its first onset (where the live engine
 would start an answer: on a beat) to the end of its last note, rounded up to whole
-beats, at most `MAX_ANSWER_BEATS`; the real answer is measured over that same span (notes
-past it are left out), so notes per beat compare like with like.
+beats, at most `MAX_ANSWER_BEATS`; the real answer is measured over that same span
+(notes past it are left out, a note played just ahead of it starts at it).
 
-The baseline is trained once on the training split of the training archive and cached
-(`baseline_cache_path`); its order and the 12-key augmentation are chosen on the
-validation split of that archive.
+Splits (`improv.core.formats.splits`): "valid" is where choices are made; "test" is
+reported beside "valid" and chooses nothing; "all" for another archive. The baselines
+are trained on the training split of the training archive (their orders chosen on its
+valid split) and cached ($XDG_CACHE_HOME/improv).
 """
 
 from __future__ import annotations
@@ -30,17 +36,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from improv.core.theory.metrics import js_distance, summarize
+import numpy as np
+
+from improv.core.formats.splits import SPLIT_FILE
+from improv.core.formats.wjazzd import CallAnswer, call_answer_pairs, load_corpus
+from improv.core.model.chordgram import ChordGram
 from improv.core.model.ngram import NgramModel, train_baseline
-from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings
-from improv.core.formats.wjazzd import CallAnswer, call_answer_pairs, load_corpus, split_of
+from improv.core.theory import development as dev
+from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
+from improv.core.theory.metrics import js_distance, summarize
+from improv.core.theory.notes import Note, Phrase
 from improv.errors import DataError, ImprovError
+from improv.train.report import format_table, targets  # noqa: F401 - format_table is part of this API
+from improv.train.twosample import two_sample_test
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TRAIN_DATA = ROOT.parent / "shared" / "data" / "wjazzd-solos.tar.gz"
 MAX_ANSWER_BEATS = 32.0  # 8 bars: the longest answer the partner plays
 LOW, HIGH = 36, 97  # the pitch range of the data: generation is not squeezed into a register
+SPLIT_CHOICES = ("valid", "test", "all")
 
 Log = Callable[[str], None]
 
@@ -50,12 +65,13 @@ class EvalOptions:
     """What to evaluate and how.
 
     Attributes:
-        split: "valid", "all" or None (None: "valid" when the data is the training
-            archive, else "all").
-        limit: evaluate at most this many pairs, spread evenly over the split (None = all).
+        split: "valid", "test" (reported with "valid" beside it), "all", or None
+            ("valid" when the data is the training archive, else "all").
+        limit: evaluate at most this many pairs per split, spread evenly (None = all).
         seed: base seed of the generated answers.
-        temperature, top_p: sampling settings for both generators.
-        generate: also generate answers and compare their statistics.
+        temperature, top_p: sampling settings for every generator.
+        generate: also generate answers and compare them with the real ones.
+        baselines_generate: the baselines generate too (their NLLs are always reported).
     """
 
     split: str | None = None
@@ -64,6 +80,7 @@ class EvalOptions:
     temperature: float = 1.0
     top_p: float = 1.0
     generate: bool = True
+    baselines_generate: bool = True
 
 
 def _load(path: Path):  # noqa: ANN202 - a Corpus
@@ -75,7 +92,8 @@ def _load(path: Path):  # noqa: ANN202 - a Corpus
 
 
 def data_digest(path: Path) -> str:
-    """A short content hash of a data archive (or of a folder's file names and sizes)."""
+    """A short content hash of a data archive (or of a folder's file names and sizes), and of
+    the committed split (a baseline trained on another split is another baseline)."""
     h = hashlib.sha1()
     if path.is_dir():
         for p in sorted(path.rglob("*.csv")):
@@ -84,44 +102,68 @@ def data_digest(path: Path) -> str:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
+    if SPLIT_FILE.is_file():
+        h.update(SPLIT_FILE.read_bytes())
     return h.hexdigest()[:12]
 
 
 def baseline_cache_path(train_data: Path) -> Path:
-    """Where the baseline trained on `train_data` is kept ($XDG_CACHE_HOME/improv)."""
+    """Where the 5-gram trained on `train_data` is kept ($XDG_CACHE_HOME/improv)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "improv"
     return cache / f"ngram-{data_digest(train_data)}.npz"
 
 
-def load_or_train_baseline(train_data: Path, path: Path | None = None, log: Log = print) -> NgramModel:
-    """The baseline for `train_data`: read from `path` (default the cache) or trained on
-    its training split (order and augmentation picked on its validation split) and saved."""
+def _chordgram_path(ngram_path: Path) -> Path:
+    return ngram_path.with_name(ngram_path.stem + "-chordgram.npz")
+
+
+def load_or_train_baselines(train_data: Path, path: Path | None = None, log: Log = print
+                            ) -> tuple[NgramModel, ChordGram]:
+    """The 5-gram and the chord n-gram for `train_data`: read from `path` (default the
+    cache; the chord n-gram beside it) or trained on its training split (orders chosen on
+    its valid split) and saved."""
     path = path or baseline_cache_path(train_data)
-    if path.exists():
-        try:
-            return NgramModel.load(path)
-        except ImprovError as e:
-            log(f"rebuilding the baseline: {e}")
-    log(f"training the n-gram baseline on the train split of {train_data} (once; cached in {path})")
+    cg_path = _chordgram_path(path)
+    ngram = chord = None
+    for p, cls in ((path, NgramModel), (cg_path, ChordGram)):
+        if p.exists():
+            try:
+                got = cls.load(p)
+                ngram, chord = (got, chord) if cls is NgramModel else (ngram, got)
+            except ImprovError as e:
+                log(f"rebuilding a baseline: {e}")
+    if ngram is not None and chord is not None:
+        return ngram, chord
+    log(f"training the baselines on the train split of {train_data} (once; cached in {path.parent})")
     corpus = _load(train_data)
-    train = [(p.call, p.answer) for s in corpus.split("train") for p in call_answer_pairs(s)]
-    valid = [(p.call, p.answer) for s in corpus.split("valid") for p in call_answer_pairs(s)]
+    train = [p for s in corpus.split("train") for p in call_answer_pairs(s)]
+    valid = [p for s in corpus.split("valid") for p in call_answer_pairs(s)]
     if not train:
-        raise DataError(f"{train_data}: no call/answer pairs in its training split to train the baseline on")
-    model, table = train_baseline(train, valid, meta={
-        "data": str(train_data), "data_digest": data_digest(train_data),
-        "train_solos": sorted(s.name for s in corpus.split("train")),
-        "valid_solos": sorted(s.name for s in corpus.split("valid")),
-    })
-    for row in table:
-        log(f"  order {row['order']}  12 keys {'yes' if row['augment'] else 'no ':<3}  "
-            f"valid NLL/note {row['valid_nll_per_note']:.3f}")
-    log(f"  chose order {model.order}, 12-key augmentation {'on' if model.meta['augment'] else 'off'}")
+        raise DataError(f"{train_data}: no call/answer pairs in its training split to train the baselines on")
+    if ngram is None:
+        ngram, table = train_baseline([(p.call, p.answer) for p in train], [(p.call, p.answer) for p in valid], meta={
+            "data": str(train_data), "data_digest": data_digest(train_data),
+            "train_solos": sorted(s.name for s in corpus.split("train")),
+            "valid_solos": sorted(s.name for s in corpus.split("valid")),
+        })
+        for row in table:
+            log(f"  5-gram: order {row['order']}  12 keys {'yes' if row['augment'] else 'no ':<3}  "
+                f"valid NLL/note {row['valid_nll_per_note']:.3f}")
+        _save(ngram, path, log)
+    if chord is None:
+        chord = ChordGram().fit([(p.call, p.answer, p.harmony) for p in train],
+                                [(p.call, p.answer, p.harmony) for p in valid])
+        chord.meta.update({"data": str(train_data), "data_digest": data_digest(train_data)})
+        log(f"  chord n-gram: orders {chord.meta.get('orders')}")
+        _save(chord, cg_path, log)
+    return ngram, chord
+
+
+def _save(model: NgramModel | ChordGram, path: Path, log: Log) -> None:
     try:
         model.save(path)
     except OSError as e:
-        log(f"could not cache the baseline in {path}: {e}")
-    return model
+        log(f"could not cache a baseline in {path}: {e}")
 
 
 def answer_span(answer: Phrase) -> tuple[float, float]:
@@ -132,14 +174,15 @@ def answer_span(answer: Phrase) -> tuple[float, float]:
 
 
 def real_on_span(answer: Phrase, start: float, length: float) -> Phrase:
-    """The real answer re-placed at `start` with `length`, notes outside the span left out
-    and the last ones cut at its end."""
+    """The real answer re-placed at `start` with `length`, notes outside the span left out,
+    the last ones cut at its end, and one played just ahead of the span starting at it."""
     shift = answer.start - start
     notes = []
     for n in answer.notes:
         s = n.start + shift
         if s < length - 1e-9:
-            notes.append(Note(s, n.pitch, min(n.duration, length - s), n.velocity))
+            s0 = max(0.0, s)
+            notes.append(Note(s0, n.pitch, max(1e-3, min(n.end + shift, length) - s0), n.velocity))
     return Phrase(tuple(notes), start, length)
 
 
@@ -158,6 +201,89 @@ def _nll(scores: list[tuple[float, int]]) -> tuple[float, int]:
     return (tot / n if n else math.nan), n
 
 
+def _played(p: CallAnswer) -> tuple[Phrase, Phrase, tuple[Phrase, ...]]:
+    return p.played if p.played is not None else (p.call, p.answer, p.history)
+
+
+def _compare(answers: list[Phrase], real: list[Phrase], real_feats: np.ndarray, calls: list[Phrase],
+             pairs: list[CallAnswer], real_stats: dict) -> dict:
+    """Everything said about one generator's answers against the real ones."""
+    harmonies = [p.harmony for p in pairs]
+    stats = summarize(answers, harmonies, calls)
+    stats["interval_hist_js_to_real"] = js_distance(stats["interval_hist"], real_stats["interval_hist"])
+    stats["cell_reuse_4"] = dev.cell_reuse(calls, answers, 3)
+    stats["cell_reuse_3"] = dev.cell_reuse(calls, answers, 2)
+    stats["time"] = dev.time_spread(answers)
+    stats["time"].update(dev.spread_distance(stats["time"], real_stats["time"]))
+    stats["density"] = dev.density_stats(calls, answers, [p.tempo for p in pairs])
+    feats = feature_matrix(answers, harmonies, calls)
+    if len(pairs) >= 20:
+        rhythm = [NAMES.index(n) for n in RHYTHM]
+        stats["classifier_all"] = two_sample_test(real_feats, feats, NAMES).to_dict()
+        stats["classifier_rhythm"] = two_sample_test(real_feats[:, rhythm], feats[:, rhythm], RHYTHM).to_dict()
+    return stats
+
+
+def _split_report(corpus, split: str, pairs: list[CallAnswer], model: object | None, baselines, options: EvalOptions,
+                  log: Log, train_solos: set[str]) -> dict:
+    ngram, chord = baselines
+    solos = {p.solo for p in pairs}
+    report: dict = {"split": split, "n_solos": len(solos), "n_pairs": len(pairs),
+                    "train_solos_evaluated": len(solos & train_solos)}
+    log(f"{split}: {len(pairs)} pairs from {len(solos)} solos")
+    base_nll, n_notes = _nll(ngram.score_many([(p.call, p.answer) for p in pairs]))
+    report["baseline"] = {
+        "nll_per_note": base_nll, "n_notes": n_notes, "order": ngram.order,
+        "augment_12_keys": bool(ngram.meta.get("augment")), "smoothing": "interpolated modified Kneser-Ney",
+        "n_train_pairs": ngram.meta.get("n_train_pairs")}
+    chord_nll, _ = _nll(chord.score_many([(p.call, p.answer, p.harmony) for p in pairs]))
+    report["chordgram"] = {"nll_per_note": chord_nll, "orders": chord.meta.get("orders"),
+                           "n_train_pairs": chord.meta.get("n_train_pairs")}
+    if model is not None and not isinstance(model, dict):
+        scorer = getattr(model, "score", None)
+        if scorer is None or type(model).__name__ == "ModelResponder":
+            from improv.train.scoring import score
+
+            scorer = lambda *a, **k: score(model, *a, **k)  # noqa: E731
+        log(f"{split}: scoring the real answers with the model")
+        m_nll, m_notes = _nll([scorer(p.call, p.answer, p.harmony, history=p.history, tempo=p.tempo) for p in pairs])
+        report["model"] = {"nll_per_note": m_nll, "n_notes": m_notes,
+                           "path": str(getattr(model, "path", "") or "")}
+        for key, other in (("nll_reduction_vs_baseline", base_nll), ("nll_reduction_vs_chordgram", chord_nll)):
+            if math.isfinite(m_nll) and math.isfinite(other) and other > 0:
+                report["model"][key] = 1.0 - m_nll / other
+    elif isinstance(model, dict):
+        report["model"] = model
+
+    spans = [answer_span(p.answer) for p in pairs]
+    played = [_played(p) for p in pairs]
+    calls = [c for c, _, _ in played]
+    real = [real_on_span(a, s, n) for (_, a, _), (s, n) in zip(played, spans)]
+    harmonies = [p.harmony for p in pairs]
+    report["real"] = summarize(real, harmonies, calls)
+    report["real"].update({"cell_reuse_4": dev.cell_reuse(calls, real, 3),
+                           "cell_reuse_3": dev.cell_reuse(calls, real, 2),
+                           "time": dev.time_spread(real),
+                           "density": dev.density_stats(calls, real, [p.tempo for p in pairs])})
+    if not options.generate:
+        return report
+    real_feats = feature_matrix(real, harmonies, calls)
+    gens = [("baseline_generated", ngram, False), ("chordgram_generated", chord, False)] \
+        if options.baselines_generate else []
+    if model is not None and not isinstance(model, dict):
+        gens.append(("generated", model, True))
+    for key, who, plays in gens:
+        log(f"{split}: generating {len(pairs)} answers with the {key.replace('_generated', '') or 'model'}")
+        out = []
+        for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
+            settings = AnswerSettings(start=s, length=n, seed=options.seed + i, temperature=options.temperature,
+                                      top_p=options.top_p, low=LOW, high=HIGH, history=ph if plays else p.history,
+                                      tempo=p.tempo)
+            out.append(who.answer(pc if plays else p.call, p.harmony, settings))
+        report[key] = _compare(out, real, real_feats, calls, pairs, report["real"])
+    return report
+
+
 def evaluate(
     data: str | Path,
     model_path: str | Path | None = None,
@@ -167,53 +293,28 @@ def evaluate(
     log: Log = print,
     model: object | None = None,
 ) -> dict:
-    """Run the evaluation; returns the report (see `improv eval` for its keys).
+    """Run the evaluation; returns the report of the split (with "valid" beside "test").
 
-    `model` (a `ModelResponder`, or anything with `score(call, answer, chart, history=())
-    -> (nats, notes)` and `answer(call, chart, settings)`) is evaluated instead of loading
-    `model_path` when given.
+    `model` (a `ModelResponder`, or anything with `score(call, answer, chart, history=(),
+    tempo=None) -> (nats, notes)` and `answer(call, chart, settings)`) is evaluated
+    instead of loading `model_path` when given.
 
     Raises:
-        DataError: the data (or the baseline's training data) cannot be read, or the
-            split holds no pairs.
+        DataError: the data (or the baselines' training data) cannot be read, the split
+            is unknown, or it holds no pairs.
     """
     data = Path(data)
     train_path = Path(train_data) if train_data else (DEFAULT_TRAIN_DATA if DEFAULT_TRAIN_DATA.exists() else data)
     if not train_path.exists():
         raise DataError(f"baseline training data {train_path} not found: pass --train-data")
+    if options.split is not None and options.split not in SPLIT_CHOICES:
+        raise DataError(f"--split must be one of {', '.join(SPLIT_CHOICES)}, got {options.split!r}")
     corpus = _load(data)
-    baseline = load_or_train_baseline(train_path, Path(baseline_path) if baseline_path else None, log)
-    train_solos = set(baseline.meta.get("train_solos", []))
-    names = {s.name for s in corpus.solos}
-    is_training_archive = bool(names & (train_solos | set(baseline.meta.get("valid_solos", []))))
+    baselines = load_or_train_baselines(train_path, Path(baseline_path) if baseline_path else None, log)
+    meta = baselines[0].meta
+    train_solos = set(meta.get("train_solos", []))
+    is_training_archive = bool({s.name for s in corpus.solos} & (train_solos | set(meta.get("valid_solos", []))))
     split = options.split or ("valid" if is_training_archive else "all")
-    if split not in ("valid", "all"):
-        raise DataError(f"--split must be valid or all, got {split!r}")
-    solos = [s for s in corpus.solos if split == "all" or split_of(s.name) == "valid"]
-    leaked = sorted({s.name for s in solos} & train_solos)
-    pairs = select_pairs([p for s in solos for p in call_answer_pairs(s)], options.limit)
-    if not pairs:
-        raise DataError(f"{data}: no call/answer pairs in split {split!r} (of {len(corpus.solos)} solos read)")
-    log(f"evaluating {len(pairs)} pairs from {len(solos)} solos ({split} split of {data})")
-    if leaked:
-        log(f"warning: {len(leaked)} of these solos are in the baseline's training split (e.g. {leaked[0]})")
-
-    report: dict = {
-        "data": str(data), "split": split, "n_solos": len(solos), "n_pairs": len(pairs),
-        "skipped": dict(corpus.warnings), "train_solos_evaluated": len(leaked),
-        "options": {"limit": options.limit, "seed": options.seed, "temperature": options.temperature,
-                    "top_p": options.top_p},
-    }
-
-    # NLL of the real answers
-    base_nll, n_notes = _nll(baseline.score_many([(p.call, p.answer) for p in pairs]))
-    report["baseline"] = {
-        "nll_per_note": base_nll, "n_notes": n_notes, "order": baseline.order,
-        "augment_12_keys": bool(baseline.meta.get("augment")), "smoothing": "interpolated modified Kneser-Ney",
-        "trained_on": f"train split of {baseline.meta.get('data', '?')}",
-        "n_train_pairs": baseline.meta.get("n_train_pairs"),
-        "valid_nll_per_note_at_selection": baseline.meta.get("valid_nll_per_note"),
-    }
     if model is None:
         try:
             from improv.train.export import load_responder
@@ -221,111 +322,20 @@ def evaluate(
             model = load_responder(model_path)
         except (ImprovError, ImportError) as e:
             log(f"model not evaluated: {e}")
-            report["model"] = {"error": str(e)}
-    if model is not None:
-        log("scoring the real answers with the model")
-        if hasattr(model, "score"):
-            scorer = model.score
-        else:
-            from improv.train.scoring import score
-
-            scorer = lambda *a, **k: score(model, *a, **k)  # noqa: E731
-        m_nll, m_notes = _nll([scorer(p.call, p.answer, p.harmony, history=p.history) for p in pairs])
-        report["model"] = {"nll_per_note": m_nll, "n_notes": m_notes, "path": str(getattr(model, "path", model_path) or "")}
-        if math.isfinite(m_nll) and math.isfinite(base_nll) and base_nll > 0:
-            report["model"]["nll_reduction_vs_baseline"] = 1.0 - m_nll / base_nll
-
-    # musical statistics
-    spans = [answer_span(p.answer) for p in pairs]
-    calls = [p.call for p in pairs]
-    harmonies = [p.harmony for p in pairs]
-    real = [real_on_span(p.answer, s, n) for p, (s, n) in zip(pairs, spans)]
-    report["real"] = summarize(real, harmonies, calls)
-    if options.generate:
-        gens = [("baseline_generated", baseline)] + ([("generated", model)] if model is not None else [])
-        for key, who in gens:
-            log(f"generating {len(pairs)} answers with the {'model' if who is model else 'n-gram baseline'}")
-            out = []
-            for i, (p, (s, n)) in enumerate(zip(pairs, spans)):
-                settings = AnswerSettings(start=s, length=n, seed=options.seed + i, temperature=options.temperature,
-                                          top_p=options.top_p, low=LOW, high=HIGH, history=p.history)
-                out.append(who.answer(p.call, p.harmony, settings))
-            stats = summarize(out, harmonies, calls)
-            stats["interval_hist_js_to_real"] = js_distance(stats["interval_hist"], report["real"]["interval_hist"])
-            report[key] = stats
-    report["targets"] = targets(report)
+            model = {"error": str(e)}
+    reports = {}
+    for which in (["valid", "test"] if split == "test" else [split]):
+        solos = [s for s in corpus.solos if which == "all" or s.split == which]
+        pairs = select_pairs([p for s in solos for p in call_answer_pairs(s)], options.limit)
+        if not pairs:
+            raise DataError(f"{data}: no call/answer pairs in split {which!r} (of {len(corpus.solos)} solos read)")
+        reports[which] = _split_report(corpus, which, pairs, model, baselines, options, log, train_solos)
+    report = dict(reports[split])
+    report.update({"data": str(data), "skipped": dict(corpus.warnings),
+                   "options": {"limit": options.limit, "seed": options.seed, "temperature": options.temperature,
+                               "top_p": options.top_p}})
+    if split == "test":
+        report["beside"] = {"valid": reports["valid"]}
+    for r in [report, *report.get("beside", {}).values()]:
+        r["targets"] = targets(r)
     return report
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
-
-
-def targets(report: dict) -> dict:
-    """The issue's targets, measured: NLL >= 15 % below the baseline's; generated
-    chord-tone share on strong beats and notes per beat within 10 % of the real answers';
-    generated interval histogram closer (JS) to the real one than the baseline's."""
-    out: dict = {}
-    red = report.get("model", {}).get("nll_reduction_vs_baseline")
-    if red is not None:
-        out["nll_15pct_below_baseline"] = {"value": red, "met": bool(red >= 0.15)}
-    gen, real, base = report.get("generated"), report.get("real"), report.get("baseline_generated")
-    if gen and real:
-        for key, name in (("strong_beat_chord_tone_share", "chord_tones_within_10pct"),
-                          ("notes_per_beat", "notes_per_beat_within_10pct")):
-            r = _ratio(gen[key], real[key])
-            out[name] = {"value": r, "met": bool(math.isfinite(r) and abs(r - 1.0) <= 0.10)}
-    if gen and base:
-        g, b = gen["interval_hist_js_to_real"], base["interval_hist_js_to_real"]
-        out["intervals_closer_than_baseline"] = {"value": [g, b], "met": bool(g < b)}
-    return out
-
-
-ROWS = (
-    ("NLL per note (nats)", "nll_per_note", "{:.3f}"),
-    ("chord tones on strong beats", "strong_beat_chord_tone_share", "{:.3f}"),
-    ("notes in chord or tension", "in_harmony_share", "{:.3f}"),
-    ("pitch-class entropy (bits)", "pc_entropy_bits", "{:.3f}"),
-    ("chord-relative pc entropy", "chord_pc_entropy_bits", "{:.3f}"),
-    ("notes per beat", "notes_per_beat", "{:.3f}"),
-    ("interval hist JS to real", "interval_hist_js_to_real", "{:.4f}"),
-    ("related to call (cells)", "relatedness", "{:.3f}"),
-    ("  shared interval cell", "interval_related", "{:.3f}"),
-    ("  shared rhythm cell", "rhythm_related", "{:.3f}"),
-    ("  chance (shuffled calls)", "relatedness_shuffled", "{:.3f}"),
-    ("notes", "n_notes", "{:d}"),
-)
-
-
-def format_table(report: dict) -> str:
-    """The report as a table: real answers, the model's, the baseline's."""
-    cols = [("real", "real"), ("model", "model"), ("n-gram", "baseline")]
-    gen_of = {"real": "real", "model": "generated", "baseline": "baseline_generated"}
-    lines = [f"{'':<30}" + "".join(f"{c:>10}" for c, _ in cols)]
-    for label, key, fmt in ROWS:
-        cells = []
-        for _, who in cols:
-            src = report.get(who if key == "nll_per_note" else gen_of[who]) or {}
-            v = src.get(key)
-            if v is None or (isinstance(v, float) and not math.isfinite(v)):
-                cells.append(f"{'-':>10}")
-            else:
-                cells.append(f"{fmt.format(v):>10}")
-        lines.append(f"{label:<30}" + "".join(cells))
-    lines.append("")
-    b = report.get("baseline", {})
-    lines.append(f"baseline: {b.get('order')}-gram, {b.get('smoothing')}, 12-key augmentation "
-                 f"{'on' if b.get('augment_12_keys') else 'off'}, trained on the {b.get('trained_on')}"
-                 f" ({b.get('n_train_pairs')} pairs); it does not see the chords")
-    if "error" in report.get("model", {}):
-        lines.append(f"model: not evaluated ({report['model']['error']})")
-    elif report.get("model", {}).get("path"):
-        lines.append(f"model: {report['model']['path']} (scored with its controls unknown)")
-    lines.append(f"data: {report.get('data')}, {report.get('split')} split: {report.get('n_pairs')} pairs from "
-                 f"{report.get('n_solos')} solos; answers generated over the real answers' spans (seed "
-                 f"{report.get('options', {}).get('seed')} + pair index)")
-    for name, t in report.get("targets", {}).items():
-        v = t["value"]
-        shown = ", ".join(f"{x:.4f}" for x in v) if isinstance(v, list) else f"{v:.3f}"
-        lines.append(f"target {name}: {shown} -> {'met' if t['met'] else 'NOT met'}")
-    return "\n".join(lines)

@@ -4,19 +4,26 @@ One sequential step per note. The GRU reads the step embeddings (kind + note tok
 position in the bar + chord at the onset + the SEP step's controls); from its output
 `h` the head decodes the next note in four small, chained parts:
 
-    shift  = Head(h)                                 (or END)
+    shift  = Head(h) + copy gates(h) . gap cells          (or END)
     g1     = h + E(shift) + E(position) + W chord    (the chord under the sampled onset)
-    pitch  = Head(g1) + interval bias (vs the previous pitch) + chord-pitch-class bias
+    pitch  = Head(g1) + interval bias (vs the previous pitch; plus copy gates(g1) . interval
+             cells) + chord-pitch-class bias
     g2     = g1 + E(pitch);  dur = Head(g2)
     g3     = g2 + E(dur);    vel = Head(g3)
 
 so p(note) = p(shift) p(pitch | shift, chord) p(dur | ...) p(vel | ...), the same
-factorisation as the flat tokens (`improv.core.model.tokens`). Inference keeps the GRU state
+factorisation as the flat tokens (`improv.core.model.tokens`). The cells
+(`improv.core.model.copying`, with `copy_pitch` / `copy_shift`) say which intervals and
+gaps followed the last few earlier in the context; the gates learn when to take them up.
+With `tempo_edges`, the tempo band is read at every step. Inference keeps the GRU state
 (no re-reading of the context), so a step costs one GRU cell and four small heads.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,6 +33,7 @@ from improv.core.model.inputs import (
     CENTER_LOW, CENTER_STEP, END, MAX_BARS, N_CENTER, N_DENSITY, N_KIND, NONE_PITCH, SEP,
 )
 from improv.core.model.config import FORMAT, LAYER_NORM_EPS, MAX_INTERVAL, ModelConfig, center_of, vocabulary
+from improv.core.model.copying import N_INTERVALS, CopyIndex
 from improv.core.model.tokens import BAR_TICKS, N_CHORD_FEATURES, N_DUR, N_SHIFT, N_VEL
 
 class Head(nn.Module):
@@ -94,6 +102,16 @@ class PhraseModel(nn.Module):
         if cfg.chord_degrees:
             self.e_deg = nn.Embedding(13, d)  # pitch above the chord root, 12 = none / no chord
             self.o_deg = nn.Linear(d, 12)
+        if cfg.copy_pitch:
+            self.o_copy_pitch = nn.Linear(d, cfg.copy_pitch)
+            nn.init.zeros_(self.o_copy_pitch.weight)
+            nn.init.constant_(self.o_copy_pitch.bias, 0.5)
+        if cfg.copy_shift:
+            self.o_copy_shift = nn.Linear(d, cfg.copy_shift)
+            nn.init.zeros_(self.o_copy_shift.weight)
+            nn.init.constant_(self.o_copy_shift.bias, 0.5)
+        if cfg.tempo_edges:
+            self.e_tempo = nn.Embedding(len(cfg.tempo_edges) + 2, d)  # the last band: tempo unknown
         self.t_pitch = nn.Embedding(128, d)
         self.o_dur = Head(d, hh, N_DUR)
         self.t_dur = nn.Embedding(N_DUR, d)
@@ -119,10 +137,23 @@ class PhraseModel(nn.Module):
     def g1(self, h: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
         return h + self.t_shift(shift) + self.t_pos(pos) + self.t_chord(chords)
 
-    def pitch_logits(self, g1: torch.Tensor, prev_pitch: torch.Tensor, chords: torch.Tensor) -> torch.Tensor:
-        """(..., 128): absolute pitch + interval from `prev_pitch` (128 = none) + chord pitch classes."""
+    def shift_logits(self, h: torch.Tensor, copy_shift: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., N_SHIFT + 1): the next onset gap or END, plus the gated gap cells (..., k, N_SHIFT)."""
+        logits = self.o_shift(h)
+        if self.cfg.copy_shift and copy_shift is not None:
+            cells = (self.o_copy_shift(h).unsqueeze(-1) * copy_shift).sum(-2)
+            logits = torch.cat([logits[..., :N_SHIFT] + cells, logits[..., N_SHIFT:]], -1)
+        return logits
+
+    def pitch_logits(self, g1: torch.Tensor, prev_pitch: torch.Tensor, chords: torch.Tensor,
+                     copy_pitch: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., 128): absolute pitch + interval from `prev_pitch` (128 = none; plus the gated
+        interval cells (..., k, 49)) + chord pitch classes."""
         logits = self.o_pitch(g1)
         iv = self.o_interval(g1)  # (..., 2M+2); last class = far / no previous note
+        if self.cfg.copy_pitch and copy_pitch is not None:
+            cells = (self.o_copy_pitch(g1).unsqueeze(-1) * copy_pitch).sum(-2)
+            iv = torch.cat([iv[..., :2 * MAX_INTERVAL + 1] + cells, iv[..., 2 * MAX_INTERVAL + 1:]], -1)
         rel = self.pitch_range - prev_pitch.unsqueeze(-1) + MAX_INTERVAL
         far = 2 * MAX_INTERVAL + 1
         idx = torch.where((rel >= 0) & (rel <= 2 * MAX_INTERVAL) & (prev_pitch.unsqueeze(-1) < NONE_PITCH), rel,
@@ -147,7 +178,8 @@ class PhraseModel(nn.Module):
         return functional_call(self.rnn, params, (x,))
 
     def forward(self, ints: torch.Tensor, chords: torch.Tensor, prev_pitch: torch.Tensor,
-                weight: torch.Tensor) -> dict[str, torch.Tensor]:
+                weight: torch.Tensor, tempo: torch.Tensor | None = None, copy_pitch: torch.Tensor | None = None,
+                copy_shift: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Teacher-forced losses.
 
         Args:
@@ -155,12 +187,21 @@ class PhraseModel(nn.Module):
             chords: (B, T+1, 37) chord features per step.
             prev_pitch: (B, T) the last note pitch at or before step t (128 = none).
             weight: (B, T) loss weight of predicting step t+1 from step t.
+            tempo: (B,) tempo band of each sequence (with `tempo_edges`; None = unknown).
+            copy_pitch, copy_shift: (B, T, k, 49) and (B, T, k, N_SHIFT) cells after step t
+                (with `copy_pitch` / `copy_shift`; see `collate`).
 
         Returns:
             'loss' (weighted mean NLL per predicted note) and per-position NLLs
             'nll' (B, T) summed over the note's parts.
         """
-        x = self.drop(self.embed(ints[:, :-1], chords[:, :-1]))
+        x = self.embed(ints[:, :-1], chords[:, :-1])
+        if self.cfg.tempo_edges:
+            if tempo is None:
+                unknown = len(self.cfg.tempo_edges) + 1
+                tempo = torch.full((ints.shape[0],), unknown, dtype=torch.long, device=ints.device)
+            x = x + self.e_tempo(tempo).unsqueeze(1)
+        x = self.drop(x)
         h, _ = self.recur(x)
         h = self.drop(h)
         if self.attn is not None:
@@ -169,11 +210,11 @@ class PhraseModel(nn.Module):
         tk, ts, tp, td, tv, tpos = (tgt[..., i] for i in range(6))
         is_end = (tk == END) | (tk == SEP)  # a note before a SEP ends its phrase
         shift_t = torch.where(is_end, torch.full_like(ts, N_SHIFT), ts.clamp(max=N_SHIFT))
-        nll = F.cross_entropy(self.o_shift(h).transpose(1, 2), shift_t, reduction="none")
+        nll = F.cross_entropy(self.shift_logits(h, copy_shift).transpose(1, 2), shift_t, reduction="none")
         note = (~is_end) & (weight > 0)
         safe = lambda t, hi: torch.where(note, t, torch.zeros_like(t)).clamp(max=hi)  # noqa: E731
         g1 = self.g1(h, safe(shift_t, N_SHIFT), safe(tpos, BAR_TICKS - 1), chords[:, 1:])
-        pl = self.pitch_logits(g1, prev_pitch, chords[:, 1:])
+        pl = self.pitch_logits(g1, prev_pitch, chords[:, 1:], copy_pitch)
         p_t = safe(tp, 127)
         nll_p = F.cross_entropy(pl.transpose(1, 2), p_t, reduction="none")
         g2 = g1 + self.t_pitch(p_t)
@@ -186,45 +227,75 @@ class PhraseModel(nn.Module):
         return {"loss": loss, "nll": nll}
 
 
-def collate(seqs: list[tuple[list, bool]], call_weight: float = 0.5,
-            device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
-    """Sequences of steps (`model_input.pair_steps`) -> padded (ints, chords, prev_pitch, weight).
+class Batch(NamedTuple):
+    """A padded batch, in `PhraseModel.forward`'s argument order (`model(*batch)`)."""
+
+    ints: torch.Tensor
+    chords: torch.Tensor
+    prev_pitch: torch.Tensor
+    weight: torch.Tensor
+    tempo: torch.Tensor | None = None
+    copy_pitch: torch.Tensor | None = None
+    copy_shift: torch.Tensor | None = None
+
+
+def collate(seqs: list[tuple], call_weight: float = 0.5, device: str | torch.device = "cpu",
+            cfg: ModelConfig | None = None) -> Batch:
+    """Sequences of steps (`model_input.pair_steps`) -> a padded `Batch`.
 
     A complete sequence gets an END step to predict; call notes weigh `call_weight`,
     answer notes and END weigh 1. A note followed by a SEP predicts END (its phrase is
-    over) with its own note's weight; START followed by SEP predicts nothing.
+    over) with its own note's weight; START followed by SEP predicts nothing. Each
+    sequence is (steps, complete) or (steps, complete, tempo in bpm or None). With `cfg`
+    the batch also carries what that model reads beside the steps: the tempo band of each
+    sequence and the copy cells after every step.
     """
-    from improv.core.model.inputs import ANSWER, CALL, NONE_DUR, NONE_POS, NONE_SHIFT, NONE_VEL, PADK, chord_at
+    from improv.core.model.inputs import ANSWER, CALL, NONE_DUR, NONE_POS, NONE_SHIFT, NONE_VEL, PADK
 
     pad_ints = [PADK, NONE_SHIFT, NONE_PITCH, NONE_DUR, NONE_VEL, NONE_POS, N_DENSITY, N_CENTER, MAX_BARS]
     end_ints = [END] + pad_ints[1:]
-    none_chord = chord_at(None, 0)
-    T1 = max(len(st) + (1 if complete else 0) for st, complete in seqs)
+    T1 = max(len(sq[0]) + (1 if sq[1] else 0) for sq in seqs)
     B = len(seqs)
     ints = torch.tensor(pad_ints, dtype=torch.long).repeat(B, T1, 1)
     chords = torch.zeros(B, T1, N_CHORD_FEATURES)
     chords[..., -1] = 1.0
     prev = torch.full((B, T1 - 1), NONE_PITCH, dtype=torch.long)
     weight = torch.zeros(B, T1 - 1)
-    for b, (steps, complete) in enumerate(seqs):
+    kp, ks = (cfg.copy_pitch, cfg.copy_shift) if cfg is not None else (0, 0)
+    cp = np.zeros((B, T1 - 1, kp, N_INTERVALS), dtype=np.float32) if kp else None
+    cs = np.zeros((B, T1 - 1, ks, N_SHIFT), dtype=np.float32) if ks else None
+    for b, (steps, complete, *_) in enumerate(seqs):
         rows = [list(s[:9]) for s in steps] + ([end_ints] if complete else [])
         ints[b, :len(rows)] = torch.tensor(rows, dtype=torch.long)
         chords[b, :len(steps)] = torch.tensor([s[9] for s in steps])
         last = NONE_PITCH
+        index = CopyIndex(kp, ks) if kp or ks else None
         for t in range(len(rows) - 1):
             if rows[t][0] in (CALL, ANSWER):
                 last = rows[t][2]
+                if index is not None:
+                    index.push(rows[t][2], rows[t][1])
             prev[b, t] = last
             nk, k = rows[t + 1][0], rows[t][0]
             if nk == SEP:
                 weight[b, t] = call_weight if k == CALL else (1.0 if k == ANSWER else 0.0)
             else:
                 weight[b, t] = call_weight if nk == CALL else (1.0 if nk in (ANSWER, END) else 0.0)
-    del none_chord
-    return ints.to(device), chords.to(device), prev.to(device), weight.to(device)
+            if index is not None and weight[b, t] > 0:
+                if cp is not None:
+                    index.pitch_features(cp[b, t])
+                if cs is not None:
+                    index.shift_features(cs[b, t])
+    tempo = None
+    if cfg is not None and cfg.tempo_edges:
+        tempo = torch.tensor([cfg.tempo_band(sq[2] if len(sq) > 2 else None) for sq in seqs], dtype=torch.long
+                             ).to(device)
+    return Batch(ints.to(device), chords.to(device), prev.to(device), weight.to(device), tempo,
+                 None if cp is None else torch.from_numpy(cp).to(device),
+                 None if cs is None else torch.from_numpy(cs).to(device))
 
 
-__all__ = ["ModelConfig", "PhraseModel", "Head", "collate", "MAX_INTERVAL", "center_of", "CENTER_LOW", "CENTER_STEP",
+__all__ = ["ModelConfig", "PhraseModel", "Head", "Batch", "collate", "MAX_INTERVAL", "center_of", "CENTER_LOW", "CENTER_STEP",
            "FORMAT", "vocabulary", "load_checkpoint", "save_checkpoint", "from_weights"]
 
 

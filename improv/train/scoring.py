@@ -26,21 +26,23 @@ def torch_model(responder: ModelResponder) -> PhraseModel:
 
 
 def score(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Chart | None,
-          history: tuple[Phrase, ...] = ()) -> tuple[float, int]:
+          history: tuple[Phrase, ...] = (), tempo: float | None = None) -> tuple[float, int]:
     """(total NLL in nats of the answer's notes given the call (after `history`) and the
     chords, number of notes).
 
     Controls are left unknown (the real answer's density / register / length are not
-    given away), so the figure compares fairly with a model that has no controls.
+    given away), so the figure compares fairly with a model that has no controls. The
+    phrases are read as given (on the grid: no `FeelModel.to_grid`); `tempo` (bpm) is
+    the model's tempo input, if it has one.
     """
     if not answer.notes:
         return 0.0, 0
-    context = responder._steps(call, harmony, history)
+    context = responder._steps(call, harmony, history, to_grid=False)
     tail, complete = answer_steps(answer, harmony, Controls(), 10**9)
     steps, sep = context + tail, len(context)
     with torch.inference_mode():
-        ints, chords, prev, weight = collate([(steps, complete)], call_weight=0.0)
-        nll = torch_model(responder)(ints, chords, prev, weight)["nll"][0]
+        batch = collate([(steps, complete, tempo)], call_weight=0.0, cfg=responder.cfg)
+        nll = torch_model(responder)(*batch)["nll"][0]
     # positions sep .. sep+n-1 predict the answer's notes (the last one predicts END)
     n = len(answer.notes)
     return float(nll[sep:sep + n].sum()), n

@@ -10,14 +10,19 @@ Durations come from seconds / beat_duration, quantised (at least one tick, at mo
 `MAX_DUR_TICKS`). Velocity maps the solo's loudness range onto MIDI 30-120, snapped
 to the token velocity levels. The chord on every beat comes from the beats file.
 
+Each phrase also comes as played (`Solo.played`): the same notes with their onsets in
+beats as performed, placed against the solo's beat track (the note's onset in seconds
+between the onsets of its beat and the next), and durations unrounded (seconds / beat
+duration), so swing and playing ahead of or behind the beat are kept.
+
 Only 4/4 is read: a solo with less than 90 % of its notes in 4/4 is skipped, and the
 odd non-4/4 rows of the rest are dropped; every skip is counted in `Corpus.warnings`.
+Splits (train / valid / test, by recording and tune) are `improv.core.formats.splits`'.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import tarfile
@@ -28,11 +33,12 @@ from typing import Iterator
 from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.chords import Chord, parse_chord
 from improv.core.theory.notes import Note, Phrase
+from improv.core.formats import splits
 from improv.core.model.tokens import MAX_DUR_TICKS, MAX_SHIFT_TICKS, TICKS_PER_BEAT, snap_velocity
 from improv.errors import ChordError, DataError
 
 BEATS_PER_BAR = 4
-VALID_PERCENT = 10  # share of solos held out for validation
+MAX_PLAYED_OFFSET = 1.0  # beats: a played onset farther than this from its grid place is a bad row (kept on the grid)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Solo:
         phrases: the annotated phrases in order; each `Phrase.start` is its first onset
             on the solo timeline (beats), its notes are relative to that.
         chart: the chord on every beat (beat 0 = the solo's first bar); NC -> None.
+        played: the same phrases as performed (same notes in the same order, onsets in
+            beats against the beat track, durations unrounded); () when not read.
     """
 
     name: str
@@ -58,6 +66,7 @@ class Solo:
     rhythmfeel: str
     phrases: tuple[Phrase, ...]
     chart: Chart
+    played: tuple[Phrase, ...] = ()
 
     @property
     def n_notes(self) -> int:
@@ -65,19 +74,23 @@ class Solo:
 
     @property
     def split(self) -> str:
-        return split_of(self.name)
+        """"train", "valid" or "test" (`improv.core.formats.splits`)."""
+        return splits.split_of(self.name, self.performer, self.title)
 
 
 @dataclass(frozen=True)
 class CallAnswer:
     """Two consecutive phrases of a solo, both on the solo timeline, and the chords under
-    them; `history` holds the solo's phrases before the call (oldest first)."""
+    them; `history` holds the solo's phrases before the call (oldest first). `played`:
+    (call, answer, history) as performed (`Solo.played`), or None."""
 
     call: Phrase
     answer: Phrase
     harmony: Chart
     solo: str
     history: tuple[Phrase, ...] = ()
+    played: tuple[Phrase, Phrase, tuple[Phrase, ...]] | None = None
+    tempo: float = 120.0
 
 
 @dataclass
@@ -92,8 +105,8 @@ class Corpus:
             self.warnings[what] = self.warnings.get(what, 0) + n
 
     def split(self, which: str) -> list[Solo]:
-        """The solos of `"train"` or `"valid"`."""
-        return [s for s in self.solos if split_of(s.name) == which]
+        """The solos of `"train"`, `"valid"` or `"test"`."""
+        return [s for s in self.solos if s.split == which]
 
 
 def solo_name(stem: str) -> str:
@@ -105,32 +118,42 @@ def solo_name(stem: str) -> str:
 
 
 def split_of(name: str) -> str:
-    """The deterministic split of a solo by its name: `"train"` or `"valid"` (~10 %)."""
-    digest = hashlib.md5(solo_name(name).encode("utf-8")).hexdigest()
-    return "valid" if int(digest[:8], 16) % 100 < VALID_PERCENT else "train"
+    """The split of a solo by its name alone (`improv.core.formats.splits.split_of`)."""
+    return splits.split_of(name)
 
 
-def phrase_runs(solo: Solo) -> list[list[Phrase]]:
-    """The solo's non-empty phrases as runs in which each phrase starts after the one
-    before (a phrase that does not breaks the run: it answers nothing before it)."""
-    runs: list[list[Phrase]] = []
-    for p in solo.phrases:
+def _run_indices(solo: Solo) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for i, p in enumerate(solo.phrases):
         if not len(p):
             continue
-        if runs and p.start > runs[-1][-1].start:
-            runs[-1].append(p)
+        if runs and p.start > solo.phrases[runs[-1][-1]].start:
+            runs[-1].append(i)
         else:
-            runs.append([p])
+            runs.append([i])
     return runs
 
 
+def phrase_runs(solo: Solo, played: bool = False) -> list[list[Phrase]]:
+    """The solo's non-empty phrases as runs in which each phrase starts after the one
+    before (a phrase that does not breaks the run: it answers nothing before it);
+    `played`: the runs of `Solo.played` (the same phrases as performed)."""
+    src = solo.played if played and solo.played else solo.phrases
+    return [[src[i] for i in run] for run in _run_indices(solo)]
+
+
 def call_answer_pairs(solo: Solo) -> list[CallAnswer]:
-    """Consecutive phrases (call, answer) of a solo, with the solo's chart as harmony and
-    the phrases before the call as history."""
+    """Consecutive phrases (call, answer) of a solo, with the solo's chart as harmony, the
+    phrases before the call as history, and the same as played."""
     out = []
-    for run in phrase_runs(solo):
+    has_played = len(solo.played) == len(solo.phrases)
+    for run in _run_indices(solo):
+        grid = [solo.phrases[i] for i in run]
+        perf = [solo.played[i] for i in run] if has_played else []
         for i in range(1, len(run)):
-            out.append(CallAnswer(run[i - 1], run[i], solo.chart, solo.name, tuple(run[:i - 1])))
+            played = (perf[i - 1], perf[i], tuple(perf[:i - 1])) if has_played else None
+            out.append(CallAnswer(grid[i - 1], grid[i], solo.chart, solo.name, tuple(grid[:i - 1]), played,
+                                  solo.tempo))
     return out
 
 
@@ -230,7 +253,7 @@ def load_solos(path: str | Path) -> list[Solo]:
 def iter_pairs(solos: list[Solo], split: str | None = None) -> Iterator[CallAnswer]:
     """All call/answer pairs of the given solos, optionally of one split only."""
     for s in solos:
-        if split is None or split_of(s.name) == split:
+        if split is None or s.split == split:
             yield from call_answer_pairs(s)
 
 
@@ -291,18 +314,30 @@ def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) ->
         v = 30 + 90 * (x - lo) / (hi - lo)
         return snap_velocity(int(round(min(120.0, max(30.0, v)))))
 
-    # phrase id -> [(tick, pitch, dur_ticks, vel)]
-    phrases: dict[int, list[tuple[int, int, int, int]]] = {}
+    beat_onsets: dict[int, float] = {}  # timeline beat -> its onset in seconds (the beat track)
+    for r in brows:
+        bb, t = bar_beat(r), _float(r.get("onset"))
+        if bb is not None and math.isfinite(t):
+            beat_onsets[(bb[0] - bar0) * BEATS_PER_BAR + bb[1] - 1] = t
+
+    # phrase id -> [(tick, pitch, dur_ticks, vel, played onset, played duration (beats))]
+    phrases: dict[int, list[tuple[int, int, int, int, float, float]]] = {}
     order: list[int] = []
-    n_long = 0
+    n_long = n_off = 0
     for r, ld in zip(good, loud):
         bar, beat = bar_beat(r)  # type: ignore[misc]
         div, tatum = int(r["division"]), int(r["tatum"])
-        tick = ((bar - bar0) * BEATS_PER_BAR + beat - 1) * TICKS_PER_BEAT + round((tatum - 1) * TICKS_PER_BEAT / div)
-        dur = round(_float(r["duration"]) / _float(r["beat_duration"]) * TICKS_PER_BEAT)
+        index = (bar - bar0) * BEATS_PER_BAR + beat - 1
+        tick = index * TICKS_PER_BEAT + round((tatum - 1) * TICKS_PER_BEAT / div)
+        beats = _float(r["duration"]) / _float(r["beat_duration"])
+        dur = round(beats * TICKS_PER_BEAT)
         if dur > MAX_DUR_TICKS:
             n_long += 1
         dur = min(MAX_DUR_TICKS, max(1, dur))
+        played = _played_onset(index, _float(r.get("onset")), _float(r["beat_duration"]), beat_onsets)
+        if played is None or abs(played - tick / TICKS_PER_BEAT) > MAX_PLAYED_OFFSET:
+            n_off += played is not None
+            played = tick / TICKS_PER_BEAT
         try:
             pid = int(r.get("phrase_id", "0"))
         except ValueError:
@@ -310,22 +345,25 @@ def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) ->
         if pid not in phrases:
             phrases[pid] = []
             order.append(pid)
-        phrases[pid].append((tick, int(r["pitch"]), dur, velocity(ld)))
+        played_dur = min(float(MAX_DUR_TICKS), beats * TICKS_PER_BEAT) / TICKS_PER_BEAT
+        phrases[pid].append((tick, int(r["pitch"]), dur, velocity(ld), played, played_dur))
     corpus.warn(f"notes longer than {MAX_DUR_TICKS // TICKS_PER_BEAT} beats shortened", n_long)
+    corpus.warn(f"played onsets over {MAX_PLAYED_OFFSET:g} beat from their grid place (kept on the grid)", n_off)
 
-    built = []
+    built, played_built = [], []
     for pid in order:
         notes = sorted(set(phrases[pid]))
         seen: set[tuple[int, int]] = set()
         uniq = []
-        for t, p, d, v in notes:
+        for note in notes:
+            t, p = note[0], note[1]
             if (t, p) in seen:
                 corpus.warn("duplicate notes dropped")
                 continue
             seen.add((t, p))
-            uniq.append((t, p, d, v))
+            uniq.append(note)
         # a gap longer than a shift token can hold splits the phrase
-        groups: list[list[tuple[int, int, int, int]]] = [[uniq[0]]]
+        groups: list[list[tuple[int, int, int, int, float, float]]] = [[uniq[0]]]
         for prev, cur in zip(uniq, uniq[1:]):
             if cur[0] - prev[0] > MAX_SHIFT_TICKS:
                 corpus.warn(f"phrases split at a gap over {MAX_SHIFT_TICKS // TICKS_PER_BEAT} beats")
@@ -334,10 +372,13 @@ def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) ->
         for g in groups:
             t0 = g[0][0]
             built.append(Phrase.of(
-                [Note((t - t0) / TICKS_PER_BEAT, p, d / TICKS_PER_BEAT, v) for t, p, d, v in g],
+                [Note((t - t0) / TICKS_PER_BEAT, p, d / TICKS_PER_BEAT, v) for t, p, d, v, _, _ in g],
                 start=t0 / TICKS_PER_BEAT,
             ))
-    built.sort(key=lambda p: p.start)
+            played_built.append(_played_phrase(g))
+    order_of = sorted(range(len(built)), key=lambda i: built[i].start)
+    built = [built[i] for i in order_of]
+    played_built = [played_built[i] for i in order_of]
 
     # chord per beat; the chart covers at least the notes' span
     last_beat = max(p.end for p in built)
@@ -376,4 +417,28 @@ def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) ->
         rhythmfeel=meta.get("rhythmfeel", ""),
         phrases=tuple(built),
         chart=chart,
+        played=tuple(played_built),
     )
+
+
+def _played_onset(index: int, onset: float, beat_duration: float, beat_onsets: dict[int, float]) -> float | None:
+    """A note's onset (seconds) as a timeline position in beats: its beat's index plus how
+    far into that beat it sounds, measured between the beat track's onsets of the beat and
+    the next (or with the row's beat duration at the track's end); None without its beat."""
+    b0 = beat_onsets.get(index)
+    if b0 is None or not math.isfinite(onset):
+        return None
+    b1 = beat_onsets.get(index + 1)
+    span = b1 - b0 if b1 is not None and b1 > b0 else beat_duration
+    return index + (onset - b0) / span if span > 0 else None
+
+
+def _played_phrase(notes: list[tuple[int, int, int, int, float, float]]) -> Phrase:
+    """The played twin of a phrase built from `notes` (grid order kept: a played onset
+    before the previous note's is moved up to it, so the phrase stays sorted)."""
+    onsets: list[float] = []
+    for n in notes:
+        onsets.append(max(n[4], onsets[-1]) if onsets else n[4])
+    start = onsets[0]
+    out = tuple(Note(o - start, p, max(1e-3, pd), v) for o, (_, p, _, v, _, pd) in zip(onsets, notes))
+    return Phrase(out, start, max(n.end for n in out))

@@ -3,6 +3,7 @@ without torch: the shipped weights carry both, and both are checked on load."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from improv.core.model import inputs as mi
@@ -32,6 +33,13 @@ class ModelConfig:
         weight_drop: in training, drop this share of the GRU's recurrent weights (one mask
             per batch, as DropConnect / AWD-LSTM): it regularises the recurrence itself,
             which activation dropout does not reach. No effect on inference.
+        copy_pitch: the pitch head also weighs which intervals followed the last 1..k
+            intervals earlier in the context (`improv.core.model.copying`), with gates
+            read from its state: it learns to take up the call's cells; 0 = off (older
+            checkpoints).
+        copy_shift: the same for onset gaps after the last 1..k gaps (rhythm cells).
+        tempo_edges: bpm edges of tempo bands read as an input at every step (the last
+            band index = unknown); () = no tempo input (older checkpoints).
     """
 
     d_model: int = 256
@@ -43,6 +51,9 @@ class ModelConfig:
     chord_degrees: bool = False
     attention_heads: int = 0
     weight_drop: float = 0.0
+    copy_pitch: int = 0
+    copy_shift: int = 0
+    tempo_edges: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +61,17 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kept = {k: v for k, v in d.items() if k in names}
+        if "tempo_edges" in kept:
+            kept["tempo_edges"] = tuple(float(x) for x in kept["tempo_edges"])
+        return cls(**kept)
+
+    def tempo_band(self, tempo: float | None) -> int:
+        """The tempo input's band for a tempo (bpm); None or nonsense -> the "unknown" band."""
+        edges = self.tempo_edges
+        if tempo is None or not math.isfinite(tempo) or tempo <= 0:
+            return len(edges) + 1
+        return sum(1 for e in edges if tempo >= e)
 
 
 def center_of(low: int, high: int) -> float:

@@ -6,8 +6,9 @@ gates are precomputed per embedding row (the step embedding is a sum of rows, so
 gate pre-activation is the sum of the rows' projections), chord projections are
 cached per chord, and each head is two mat-vecs. A context is read layer by layer (all
 input gates at once, then the recurrence), and the attention readout keeps its keys and
-values in a `KVCache`. `tests/test_model.py` and `tests/test_model_context.py` check it
-against the torch model.
+values in a `KVCache`. With a tempo input its gate term joins every step's; with copy
+cells (`improv.core.model.copying`) the heads take the gated cells the responder builds.
+`tests/test_model.py` and `tests/test_model_context.py` check it against the torch model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from improv.core.model.config import LAYER_NORM_EPS, MAX_INTERVAL
 from improv.core.model.inputs import NONE_PITCH
+from improv.core.model.tokens import N_SHIFT
 from improv.core.model.weights import ModelWeights, as_weights
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -121,6 +123,9 @@ class NumpyDecoder:
             self.e_deg = w["e_deg.weight"] @ w_ih0.T
             self.deg_w, self.deg_b = w["o_deg.weight"], w["o_deg.bias"]
         self._chords: dict[tuple, tuple] = {}
+        self.tempo_gate = w["e_tempo.weight"] @ w_ih0.T if cfg.tempo_edges else None
+        self.copy_p = (w["o_copy_pitch.weight"], w["o_copy_pitch.bias"]) if cfg.copy_pitch else None
+        self.copy_s = (w["o_copy_shift.weight"], w["o_copy_shift.bias"]) if cfg.copy_shift else None
         self.attn = None
         if cfg.attention_heads:
             qw, nw, nb = w["attn.qkv.weight"], w["attn.norm.weight"], w["attn.norm.bias"]
@@ -140,10 +145,14 @@ class NumpyDecoder:
                                        root, deg)
         return c
 
-    def step(self, ints, feats: tuple[float, ...], h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed one step (9 ints + chord features) -> (GRU output, new state per layer)."""
+    def step(self, ints, feats: tuple[float, ...], h: list[np.ndarray], tempo: int | None = None
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed one step (9 ints + chord features; `tempo`: the tempo band, with a tempo
+        input) -> (GRU output, new state per layer)."""
         c = self.chord(feats)
         gi = self.table[self.offsets + np.asarray(ints)].sum(0) + c[0]
+        if self.tempo_gate is not None and tempo is not None:
+            gi = gi + self.tempo_gate[tempo]
         if self.degrees:
             p = ints[2]
             gi = gi + self.e_deg[(p - c[3]) % 12 if c[3] >= 0 and p < NONE_PITCH else 12]
@@ -199,14 +208,16 @@ class NumpyDecoder:
         y = np.matmul(att[:, None, :], cache.v[:, :n])  # (heads, 1, dh)
         return xs[-1] + wp @ y.reshape(d) + bp
 
-    def read(self, steps, h: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed many steps (each 9 ints + chord features) -> (the top layer's GRU output at
-        every step (T, d), new state).
+    def read(self, steps, h: list[np.ndarray], tempo: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed many steps (each 9 ints + chord features; `tempo` as in `step`) -> (the top
+        layer's GRU output at every step (T, d), new state).
 
         The same as `step` on each in turn, but every layer's input gates are computed
         for all steps at once, so only the recurrent mat-vec runs per step."""
         ints = np.asarray([s[:9] for s in steps], dtype=np.int64)
         gi = self.table[ints + self.offsets].sum(1) + np.stack([self.chord(s[9])[0] for s in steps])
+        if self.tempo_gate is not None and tempo is not None:
+            gi += self.tempo_gate[tempo]
         if self.degrees:
             roots = np.asarray([self.chord(s[9])[3] for s in steps])
             p = ints[:, 2]
@@ -230,14 +241,24 @@ class NumpyDecoder:
             new.append(hp)
         return xs, new
 
-    def shift_logits(self, out: np.ndarray) -> np.ndarray:
-        return self.o_shift(out)[0]
+    def shift_logits(self, out: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+        """The next gap or END; `cells`: the gap copy cells (k, N_SHIFT), with copy_shift."""
+        logits = self.o_shift(out)[0]
+        if self.copy_s is not None and cells is not None:
+            w, b = self.copy_s
+            logits[:N_SHIFT] += (w @ out + b) @ cells
+        return logits
 
     def g1(self, out: np.ndarray, shift: int, pos: int, feats: tuple[float, ...]) -> np.ndarray:
         return out + self.t_shift[shift] + self.t_pos[pos] + self.chord(feats)[1]
 
-    def pitch_logits(self, g1: np.ndarray, prev_pitch: int, feats: tuple[float, ...]) -> np.ndarray:
+    def pitch_logits(self, g1: np.ndarray, prev_pitch: int, feats: tuple[float, ...],
+                     cells: np.ndarray | None = None) -> np.ndarray:
+        """The next pitch; `cells`: the interval copy cells (k, 49), with copy_pitch."""
         pitch, iv = self.o_pitch(g1)
+        if self.copy_p is not None and cells is not None:
+            w, b = self.copy_p
+            iv[:2 * MAX_INTERVAL + 1] += (w @ g1 + b) @ cells
         w = self.pcw_w @ g1 + self.pcw_b
         c = self.chord(feats)
         logits = pitch + iv[self.iv_index[prev_pitch]] + w @ c[2]

@@ -8,7 +8,16 @@ duration -> velocity, each sampled with temperature and top-p from a seeded
 `numpy.random.Generator`. Constraints act inside decoding: `opening` notes are forced
 as the first steps (the model continues from them), `favour_pcs` / `avoid_pcs` bias
 the pitch logits (`avoid` at strength 1 is a hard mask), the register [low, high] is a
-hard mask, and no onset may fall at or after the answer's length.
+hard mask, and no onset may fall at or after the answer's length; after the first note no
+two onsets coincide (a single line has no chords).
+
+With copy cells (`improv.core.model.copying`) the index of the context's intervals and
+gaps is built with the steps and extended note by note. With a time feel
+(`improv.core.model.feel`, in the weights file), played calls and history are read onto
+the grid first (`FeelModel.to_grid`), and the grid answer is played with the feel
+learned from the data, taking up the session's measured lag and swing (`settings.feel`
+scales it, `settings.tempo` picks its tempo band); a note is handed out once the next
+one is decoded (its end depends on where the next one sounds).
 """
 
 from __future__ import annotations
@@ -22,10 +31,13 @@ import numpy as np
 
 from improv.core.theory.chart import Chart
 from improv.core.model.config import center_of
+from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
+from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import ModelWeights, as_weights, load_weights
 from improv.core.model.inputs import (
-    ANSWER, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step, session_steps,
+    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step,
+    session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, fit_answer
@@ -34,7 +46,7 @@ from improv.core.model.tokens import (
     to_ticks,
 )
 
-CHECKPOINT_NAME = "improv-phrase-v1.npz"
+CHECKPOINT_NAME = "improv-phrase-v2.npz"
 
 
 def default_checkpoint() -> Path:
@@ -51,9 +63,16 @@ DEFAULT_CHECKPOINT = default_checkpoint()
 # The answer's length is asked for (a live answer lasts the bars the engine gives it), so
 # ending the phrase is held back (END's logit lowered) until this share of the span:
 # sampled freely, the context-reading model stopped early and played 19 % fewer notes
-# per beat than the real answers over the same spans (`improv eval`).
-END_HOLD, END_HOLD_NATS = 0.75, 2.0
+# per beat than the real answers over the same spans (`improv eval`; 3 nats for v2, below).
+END_HOLD, END_HOLD_NATS = 0.75, 3.0
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
+# Chosen on the valid split for v2 (models/README.md): each head's sampling temperature, times
+# `settings.temperature` (pitch 0.9: chord tones on strong beats 0.93 -> 0.96 of the real answers');
+# a one-tick duration (0.08 beat) lowered by 1 nat (notes under 0.1 beat 1.78 -> 1.06 times the real
+# answers' share); END held back by 3 nats instead of 2 (notes per beat 0.91 -> 0.93 of theirs).
+HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 1.0, "vel": 1.0}
+SHORT_DUR_NATS = 1.0
+SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 
 
@@ -91,6 +110,23 @@ def _split(step: tuple) -> tuple[tuple, tuple[float, ...]]:
     return step[:9], step[9]
 
 
+def feel_of(meta: dict, path: Path | str | None = None) -> FeelModel | None:
+    """The time feel stored with a model (`meta["feel"]`), or None if it has none.
+
+    Raises:
+        ModelError: the stored feel is malformed (one line naming the file).
+    """
+    if not isinstance(meta, dict) or meta.get("feel") is None:
+        return None
+    try:
+        return FeelModel.from_dict(meta["feel"])
+    except (KeyError, TypeError, ValueError) as e:
+        from improv.errors import ModelError
+
+        raise ModelError(f"model weights {path}: the time feel stored with them is malformed ({e}); "
+                         "re-export them") from None
+
+
 def is_drum_call(call: Phrase) -> bool:
     """A call that is all low hits (a drum track read as notes) gives no melody to answer."""
     return bool(call.notes) and all(n.pitch < DRUM_CHANNEL_PITCH for n in call.notes)
@@ -101,21 +137,25 @@ class ModelResponder:
 
     name = "model"
 
-    def __init__(self, weights: ModelWeights | Any, path: str | Path | None = None) -> None:
+    def __init__(self, weights: ModelWeights | Any, path: str | Path | None = None,
+                 feel: FeelModel | None = None) -> None:
         self.weights = as_weights(weights)  # (a trained torch module is read into arrays)
         self.path = Path(path) if path else None
         self.cfg = self.weights.cfg
         self.decoder = NumpyDecoder(self.weights)
+        self.feel = feel
+        self._tempo: float | None = None  # the last answer's tempo and feel: what `prime` reads with
+        self._felt = True
         # (steps, heads' input, GRU state, attention cache) of the last context primed, and of the
         # last history primed without a call (the fallback when a call's opening misleads): see `prime`
         self._primed: tuple | None = None
         self._primed_history: tuple | None = None
         self._changes_cache: dict = {}
-        self._history_steps: tuple | None = None  # (history, harmony, its steps) of the last context built
+        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ModelResponder":
-        """Load weights (None -> the shipped models/improv-phrase-v1.npz) and warm up.
+        """Load weights (None -> the shipped models/improv-phrase-v2.npz) and warm up.
 
         Raises:
             ModelError: missing or damaged weights, or a training checkpoint (`.pt`: export it).
@@ -126,8 +166,8 @@ class ModelResponder:
 
             raise ModelError(f"{path} is a training checkpoint: export it as the weights the partner loads with "
                              f"`improv export {path}` (needs torch), then give the .npz")
-        weights = load_weights(path)[0]
-        r = cls(weights, path)
+        weights, header = load_weights(path)
+        r = cls(weights, path, feel_of(header.get("meta", {}), path))
         r.warm_up()
         return r
 
@@ -146,7 +186,31 @@ class ModelResponder:
         return fit_answer(list(self.stream(call, harmony, settings)), settings)
 
     def stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Iterator[Note]:
-        """Answer notes as they are decoded (starts relative to `settings.start`, beats)."""
+        """Answer notes as they are decoded (starts relative to `settings.start`, beats),
+        played with the time feel when the model has one and `settings.feel` > 0."""
+        amount = min(1.0, max(0.0, float(settings.feel))) if math.isfinite(settings.feel) else 0.0
+        self._tempo, self._felt = settings.tempo, amount > 0
+        grid = self._grid_stream(call, harmony, settings, amount > 0)
+        if self.feel is None or amount <= 0:
+            yield from grid
+            return
+        # the feel draws from its own generator: the notes decoded are the same with or without it
+        rng = np.random.default_rng((int(settings.seed) ^ 0x5EED) & 0xFFFFFFFF)
+        measured = self.feel.measure([*settings.history[-(FOLLOW_PHRASES - 1):], call], settings.tempo)
+        phrase_feel = self.feel.phrase_feel(settings.tempo, measured, rng)
+        player = FeelPlayer(self.feel, settings.start, settings.length, settings.tempo, phrase_feel, rng, amount)
+        for note in grid:
+            played = player.push(note)
+            if played is not None:
+                yield played
+        last = player.finish()
+        if last is not None:
+            yield last
+
+    def _grid_stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings,
+                     to_grid: bool = True) -> Iterator[Note]:
+        """The answer's notes on the grid, as decoded (the call and history read onto the
+        grid first with `to_grid`)."""
         cfg = self.cfg
         length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
         if length_ticks <= 0:
@@ -158,7 +222,8 @@ class ModelResponder:
         bpb = max(1, int(settings.beats_per_bar))
         ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
         origin = to_ticks(settings.start)
-        steps = self._steps(call, harmony, settings.history)
+        band = cfg.tempo_band(settings.tempo) if cfg.tempo_edges else None
+        steps = self._steps(call, harmony, settings.history, to_grid, settings.tempo)
         pitch_bias = self._pitch_bias(settings, low, high)
         plain_bias = self._pitch_bias(settings, low, high, favour=False)  # after favour_until
         until = settings.constraints.favour_until
@@ -168,8 +233,8 @@ class ModelResponder:
         forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
-        out, h, cache = self._context(steps)
-        x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h)
+        out, h, cache, index = self._context(steps, tempo=band)
+        x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h, band)
         out = dec.attend(x[None], cache)
         onset = 0  # ticks from the origin
         for i in range(cfg.max_answer):
@@ -178,12 +243,14 @@ class ModelResponder:
                 ev = forced[i]
             else:
                 got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
-                                        (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias)
+                                        (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index)
                 if got is None:
                     return
                 ev, feats = got
             onset += ev.shift
             last_pitch = ev.pitch
+            if index is not None:
+                index.push(ev.pitch, ev.shift)
             start = onset / TICKS_PER_BEAT
             if start >= settings.length - 1e-9:
                 return
@@ -192,11 +259,11 @@ class ModelResponder:
             yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
-            x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h)
+            x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h, band)
             out = dec.attend(x[None], cache)
 
     def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = (),
-              max_read: int | None = None) -> bool:
+              max_read: int | None = None, tempo: float | None = None) -> bool:
         """Read a call (after `history`) ahead of its end, e.g. in the player's rests.
 
         An answer to this call, or to a longer one that begins with the same notes, then
@@ -204,14 +271,17 @@ class ModelResponder:
         The history primed without a call is kept too: an answer whose call began otherwise
         still reads only its call. `max_read`: read nothing if more steps than this are
         left to read (the jam's read-ahead reads a call, never the whole session again).
-        Returns whether it read.
+        `tempo`: the session's (bpm); default the last answer's (whose `feel` also says
+        whether played phrases are read onto the grid). Returns whether it read.
         """
-        steps = self._steps(call, harmony, history)
+        tempo = self._tempo if tempo is None else tempo
+        band = self.cfg.tempo_band(tempo) if self.cfg.tempo_edges else None
+        steps = self._steps(call, harmony, history, self._felt, tempo)
         if max_read is not None:
-            primed = self._primed_prefix(steps)
+            primed = self._primed_prefix(steps, band)
             if len(steps) - (len(primed[0]) if primed is not None else 0) > max_read:
                 return False
-        self._context(steps, keep=True)
+        self._context(steps, keep=True, tempo=band)
         if not call.notes:
             self._primed_history = self._primed
         return True
@@ -220,58 +290,76 @@ class ModelResponder:
         """Drop what `prime` read (the next answer reads its whole context)."""
         self._primed = self._primed_history = None
 
-    def _steps(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...]) -> list:
-        """START, the history's most recent notes, the call's (`session_steps`)."""
+    def _steps(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...], to_grid: bool = True,
+               tempo: float | None = None) -> list:
+        """START, the history's most recent notes, the call's (`session_steps`); played
+        phrases are read onto the grid first (with a feel and `to_grid`)."""
         if is_drum_call(call):
             call = Phrase((), call.start, call.length)  # answer from the chords alone
+        grid = to_grid and self.feel is not None
         cached = self._history_steps
         # keyed by value: the chords that sound under the history (a substitute laid over the
         # answer, or a chart sent afresh from another process, changes nothing here)
         end = max((h.start + h.length for h in history), default=0.0)
         heard = harmony.before(end) if harmony is not None else None
-        if (cached is not None and len(cached[0]) == len(history) and (cached[1] is heard or cached[1] == heard)
+        if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
+                and cached[3] == grid and len(cached[0]) == len(history)
                 and all(a is b or a == b for a, b in zip(cached[0], history))):
-            head = cached[2]  # the same session so far: its steps are not built again
+            head, session_feel = cached[4], cached[5]  # the same session so far: its steps are not built again
         else:
             kept = tuple(h for h in history if h.notes and not is_drum_call(h))
+            session_feel = None
+            if grid:  # the session's feel places every note, the call's too: a call read ahead reads the same
+                session_feel = self.feel.measure(kept[-FOLLOW_PHRASES:], tempo)  # type: ignore[union-attr]
+                kept = tuple(self.feel.to_grid(h, tempo, session_feel) for h in kept)  # type: ignore[union-attr]
             head = history_steps(kept, harmony, self.cfg.max_call)
-            self._history_steps = (tuple(history), heard, head)
+            self._history_steps = (tuple(history), heard, tempo, grid, head, session_feel)
+        if grid:
+            call = self.feel.to_grid(call, tempo, session_feel)  # type: ignore[union-attr]
         return session_steps((), call, harmony, self.cfg.max_call, head=head)
 
-    def _context(self, steps: list, keep: bool = False) -> tuple[np.ndarray, list[np.ndarray], object]:
-        """(the heads' input, the GRU state, the attention cache) after `steps`, reusing a
-        primed prefix. Only `prime` keeps what it read (so unprimed timings stay honest)."""
+    def _context(self, steps: list, keep: bool = False, tempo: int | None = None
+                 ) -> tuple[np.ndarray, list[np.ndarray], Any, CopyIndex | None]:
+        """(the heads' input, the GRU state, the attention cache, the copy index) after
+        `steps` (at tempo band `tempo`), reusing a primed prefix. Only `prime` keeps what it
+        read (so unprimed timings stay honest); the answer extends copies."""
         room = self.cfg.max_answer + 2
-        primed = self._primed_prefix(steps)
+        primed = self._primed_prefix(steps, tempo)
         if primed is not None:
-            out, h, cache = primed[1:]
+            out, h, cache, index = primed[1:5]
             rest = steps[len(primed[0]):]
             cache = cache.fork(len(rest) + room) if cache is not None else None
+            index = index.copy() if index is not None else None
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
             cache = self.decoder.new_cache(len(steps) + room)
+            index = CopyIndex(self.cfg.copy_pitch, self.cfg.copy_shift) if self.cfg.copy_pitch or self.cfg.copy_shift \
+                else None
         if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
-            xs, h = self.decoder.read(rest, h)
+            xs, h = self.decoder.read(rest, h) if tempo is None else self.decoder.read(rest, h, tempo)
             out = self.decoder.attend(xs, cache)
+            if index is not None:
+                index.extend((s[2], s[1]) for s in rest if s[0] in (CALL, ANSWER))
         if keep:
-            self._primed = (steps, out, h, cache)
-        return out, h, cache  # type: ignore[return-value]
+            self._primed = (steps, out, h, cache, index.copy() if index is not None else None, tempo)
+        return out, h, cache, index  # type: ignore[return-value]
 
-    def _primed_prefix(self, steps: list) -> tuple | None:
-        """What `prime` read that `steps` begin with, if any (the steps hold the chords under
-        the notes, so equal steps mean an equal context)."""
+    def _primed_prefix(self, steps: list, tempo: int | None = None) -> tuple | None:
+        """What `prime` read (at the same tempo band) that `steps` begin with, if any (the
+        steps hold the chords under the notes, so equal steps mean an equal context)."""
         return next((p for p in (self._primed, self._primed_history)
-                     if p is not None and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]), None)
+                     if p is not None and p[5] == tempo and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]),
+                    None)
 
     def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
                      settings: AnswerSettings,
                      rng: np.random.Generator, shift_bias: np.ndarray | None = None,
-                     ) -> tuple[NoteEvent, tuple[float, ...]] | None:
+                     index: CopyIndex | None = None) -> tuple[NoteEvent, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
-        logits = dec.shift_logits(out)
+        logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
         room = length_ticks - 1 - onset  # the largest shift that still starts inside the answer
         if room < 0:
             return None
@@ -280,11 +368,13 @@ class ModelResponder:
             if i < settings.density * settings.length * 0.8:  # type: ignore[operator]
                 logits[END_SHIFT] -= DENSITY_STRENGTH  # not done yet: keep playing
         logits[max(0, room + 1):N_SHIFT] = -np.inf
+        if i > 0 and SINGLE_LINE:
+            logits[0] = -np.inf  # a single line: no two notes start together
         if i == 0:
             logits[END_SHIFT] = -np.inf  # an answer has at least one note
         elif onset < END_HOLD * length_ticks:
             logits[END_SHIFT] -= END_HOLD_NATS
-        shift = sample(logits, T, P, rng)
+        shift = sample(logits, T * HEAD_TEMPERATURE["shift"], P, rng)
         if shift == END_SHIFT:
             return None
         tick = origin + onset + shift
@@ -298,10 +388,14 @@ class ModelResponder:
         else:
             pitch_bias = plain_bias
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
-        pitch = sample(dec.pitch_logits(g1, last_pitch, feats) + pitch_bias, T, P, rng)
+        cells = index.pitch_features() if index is not None and index.pk else None
+        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias
+        pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
         g2 = g1 + dec.t_pitch[pitch]
-        dur = sample(dec.dur_logits(g2), T, P, rng) + 1
-        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T, P, rng)
+        dur_logits = dec.dur_logits(g2)
+        dur_logits[0] -= SHORT_DUR_NATS
+        dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
+        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
         return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
 
     def _changes_bias(self, chord, strength: float) -> np.ndarray | float:

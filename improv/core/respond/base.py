@@ -61,8 +61,12 @@ class AnswerSettings:
         history: earlier phrases of the session (the player's calls and the partner's
             answers, oldest first, on the same timeline): context the phrase model reads
             before the call; other responders ignore it.
-        tempo: the tempo of the timeline's beats where the call was played (bpm), when
-            known: hearing the call's outside notes scales its on-beat tolerance with it.
+        tempo: the session's tempo in bpm where the call was played, or None if unknown:
+            hearing the call's outside notes scales its on-beat tolerance with it, and the
+            phrase model's time feel (swing and lag depend on it) and tempo input read it.
+        feel: how much of the learned time feel the phrase model plays with, 0 (on the
+            grid, as written) .. 1 (as soloists play); set 0 when the timeline already
+            swings (`[timing] swing` other than 1). Others ignore it.
     """
 
     start: float
@@ -77,6 +81,7 @@ class AnswerSettings:
     constraints: Constraints = field(default_factory=Constraints)
     history: tuple[Phrase, ...] = ()
     tempo: float | None = None
+    feel: float = 1.0
 
 
 @runtime_checkable

@@ -1,13 +1,13 @@
 """Writes the tiny WJazzD-format fixture of tests/test_evaluate.py (run once; the CSVs are
-committed). Six solos over a ii-V-I-VI loop: eighth-note lines of chord tones and steps,
-with phrases of 6-10 notes and rests between them; names chosen so that two solos fall in
-the validation split."""
+committed). Eight solos over a ii-V-I-VI loop: eighth-note lines of chord tones and steps,
+with phrases of 6-10 notes and rests between them, played a little behind the beat with
+swung off-beats; names chosen so that two solos fall in the valid split and two in test."""
 
 import csv
 import random
 from pathlib import Path
 
-from improv.core.formats.wjazzd import split_of
+from improv.core.formats.splits import split_of
 
 HERE = Path(__file__).resolve().parent
 CHANGES = ["D-7", "G7", "Cj7", "A7"]  # one chord a bar, WJazzD spelling
@@ -18,11 +18,11 @@ BEAT = ["onset", "duration", "period", "division", "bar", "beat", "signature", "
 
 
 def names() -> list[str]:
-    valid, train = [], []
-    for i in range(100):
+    got: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for i in range(200):
         n = f"Fixture_Line{i}"
-        (valid if split_of(n) == "valid" else train).append(n)
-    return train[:4] + valid[:2]
+        got[split_of(n, "Fixture", n)].append(n)
+    return got["train"][:4] + got["valid"][:2] + got["test"][:2]
 
 
 def solo(name: str, rng: random.Random) -> None:
@@ -48,7 +48,8 @@ def solo(name: str, rng: random.Random) -> None:
             elif k:
                 pitch += rng.choice([-2, -1, 1, 2])
             dur = bd / 2 * (2 if k == n - 1 else 0.9)
-            rows.append([f"{t * bd / 2:.4f}", f"{dur:.4f}", 4, 2, bar, beat + 1, half + 1, f"{bd:.4f}", '"4/4"',
+            played = t * bd / 2 + bd * (0.03 + (0.1 if half else 0.0) + rng.gauss(0.0, 0.02))  # behind, swung
+            rows.append([f"{played:.4f}", f"{dur:.4f}", 4, 2, bar, beat + 1, half + 1, f"{bd:.4f}", '"4/4"',
                          pitch, 0.3, 60 + rng.random() * 10, pid, int(k == 0), bar // 4, ch, "A1", "line"])
             t += 1
         t += rng.choice([2, 3, 4, 6])

@@ -1,0 +1,87 @@
+"""Answer-ready latency of two phrase models, measured in the same run, turn about.
+
+`improv bench`'s answer section (`improv.bench.parts.bench_answer`) times the model the
+engine loads. To compare a new model with the shipped one on a machine that others
+share, this runs that same section on each weights file in turn, A B A B ..., so both
+see the same load, and reports each run and the median with the spread (min-max) of the
+runs' medians and p99s:
+
+    python -m improv.bench.model_latency models/old.npz models/new.npz --runs 3 --calls 300 --json out.json
+
+Targets (issue 13): 4-bar answer ready p99 <= 20 ms, first note p99 <= 5 ms on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+KEYS = ("ready_ms", "first_note_ms", "ready_call_at_end_ms")
+
+
+def run_once(path: Path, calls: int) -> dict[str, Any]:
+    """`bench_answer` on the model at `path` (the engine's factory bypassed for this file only)."""
+    import improv.bench.parts as parts
+    from improv.config import Config
+    from improv.core.model.responder import ModelResponder
+
+    original = parts.make_responder
+    parts.make_responder = lambda name, cfg, seed=1: ModelResponder.load(path)  # noqa: ARG005
+    try:
+        return parts.bench_answer("model", calls, Config())
+    finally:
+        parts.make_responder = original
+
+
+def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure: the median over runs of each run's median and p99, and their min-max."""
+    out: dict[str, Any] = {}
+    for key in KEYS:
+        got = [r[key] for r in runs if key in r]
+        if not got:
+            continue
+        out[key] = {stat: {"median": statistics.median(g[stat] for g in got), "min": min(g[stat] for g in got),
+                           "max": max(g[stat] for g in got)} for stat in ("median", "p99")}
+    out["notes_per_answer"] = statistics.median(r.get("notes_per_answer", 0) for r in runs)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs=2, type=Path, metavar="NPZ", help="two weights files (e.g. shipped, then new)")
+    p.add_argument("--runs", type=int, default=3, help="runs of each, taken in turn (default 3)")
+    p.add_argument("--calls", type=int, default=300, help="calls a run (default 300, as improv bench)")
+    p.add_argument("--json", type=Path, help="write every run and the summary here")
+    args = p.parse_args(argv)
+    for m in args.models:
+        if not m.is_file():
+            print(f"error: {m} not found: give two .npz weights files", file=sys.stderr)
+            return 2
+    runs: dict[str, list[dict[str, Any]]] = {str(m): [] for m in args.models}
+    for i in range(args.runs):
+        for m in args.models:
+            r = run_once(m, args.calls)
+            if "skipped" in r:
+                print(f"error: {r['skipped']}", file=sys.stderr)
+                return 2
+            runs[str(m)].append(r)
+            print(f"run {i + 1} {m.name}: ready median {r['ready_ms']['median']:.1f} ms p99 {r['ready_ms']['p99']:.1f}"
+                  f" ms; first note p99 {r.get('first_note_ms', {}).get('p99', float('nan')):.2f} ms; "
+                  f"{r['notes_per_answer']:.1f} notes/answer", flush=True)
+    report = {"runs": runs, "summary": {m: summarize_runs(rs) for m, rs in runs.items()}, "calls": args.calls}
+    for m, s in report["summary"].items():
+        rd, fn = s["ready_ms"], s.get("first_note_ms", {})
+        print(f"{Path(m).name}: ready median {rd['median']['median']:.1f} ms, p99 {rd['p99']['median']:.1f} ms "
+              f"({rd['p99']['min']:.1f}-{rd['p99']['max']:.1f}); first note p99 "
+              f"{fn.get('p99', {}).get('median', float('nan')):.2f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

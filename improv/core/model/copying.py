@@ -1,0 +1,86 @@
+"""What the notes so far say the next one could copy: the model's cell-copy features.
+
+Soloists answer themselves with cells of what came before: an interval shape stated,
+then varied or sequenced; a rhythm taken up. `CopyIndex` reads the notes of a sequence
+(the session so far, the call, the answer so far) one at a time and keeps, for every run
+of the last k intervals (k = 1..`pitch_orders`), which interval followed it each time it
+occurred, and for every run of the last k onset gaps (k = 1..`shift_orders`) which gap
+followed. `features()` gives, for the next note, log(1 + count) per candidate interval
+(-24..+24 semitones from the last pitch) and per candidate gap (0..96 ticks): a cell of
+the context that the next note would continue. The phrase model weighs them with gates
+read from its state (`PhraseModel.pitch_logits` / `shift_logits`), so it learns when to
+copy; training and the numpy decoder build them with this one class.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from improv.core.model.config import MAX_INTERVAL
+from improv.core.model.tokens import N_SHIFT
+
+N_INTERVALS = 2 * MAX_INTERVAL + 1  # -24..+24
+
+
+class CopyIndex:
+    """The cells of the notes pushed so far (see the module docstring).
+
+    Args:
+        pitch_orders: longest interval run to match (0 = none).
+        shift_orders: longest onset-gap run to match (0 = none).
+    """
+
+    def __init__(self, pitch_orders: int, shift_orders: int) -> None:
+        self.pk, self.sk = pitch_orders, shift_orders
+        self._ivs: list[int] = []
+        self._shifts: list[int] = []
+        self._last: int | None = None
+        self._next_iv: dict[tuple[int, ...], dict[int, int]] = {}
+        self._next_shift: dict[tuple[int, ...], dict[int, int]] = {}
+
+    def copy(self) -> "CopyIndex":
+        """An independent copy (a primed context is shared, answers extend their own)."""
+        c = CopyIndex(self.pk, self.sk)
+        c._ivs, c._shifts, c._last = list(self._ivs), list(self._shifts), self._last
+        c._next_iv = {k: dict(v) for k, v in self._next_iv.items()}
+        c._next_shift = {k: dict(v) for k, v in self._next_shift.items()}
+        return c
+
+    def push(self, pitch: int, shift: int) -> None:
+        """One more note: its MIDI pitch and its shift token (ticks since the previous onset)."""
+        if self._last is not None:
+            iv = pitch - self._last
+            for k in range(1, min(self.pk, len(self._ivs)) + 1):
+                counts = self._next_iv.setdefault(tuple(self._ivs[-k:]), {})
+                counts[iv] = counts.get(iv, 0) + 1
+            self._ivs.append(iv)
+        for k in range(1, min(self.sk, len(self._shifts)) + 1):
+            counts = self._next_shift.setdefault(tuple(self._shifts[-k:]), {})
+            counts[shift] = counts.get(shift, 0) + 1
+        self._shifts.append(shift)
+        self._last = pitch
+
+    def extend(self, notes: Iterable[tuple[int, int]]) -> None:
+        """Push (pitch, shift) pairs in order."""
+        for p, s in notes:
+            self.push(p, s)
+
+    def pitch_features(self, out: np.ndarray | None = None) -> np.ndarray:
+        """(pitch_orders, 49) log(1 + times each interval -24..+24 followed the last k intervals)."""
+        f = np.zeros((self.pk, N_INTERVALS), dtype=np.float32) if out is None else out
+        for k in range(1, min(self.pk, len(self._ivs)) + 1):
+            for iv, n in self._next_iv.get(tuple(self._ivs[-k:]), {}).items():
+                if -MAX_INTERVAL <= iv <= MAX_INTERVAL:
+                    f[k - 1, iv + MAX_INTERVAL] = np.log1p(n)
+        return f
+
+    def shift_features(self, out: np.ndarray | None = None) -> np.ndarray:
+        """(shift_orders, 97) log(1 + times each onset gap 0..96 ticks followed the last k gaps)."""
+        f = np.zeros((self.sk, N_SHIFT), dtype=np.float32) if out is None else out
+        for k in range(1, min(self.sk, len(self._shifts)) + 1):
+            for s, n in self._next_shift.get(tuple(self._shifts[-k:]), {}).items():
+                if 0 <= s < N_SHIFT:
+                    f[k - 1, s] = np.log1p(n)
+        return f
