@@ -28,6 +28,7 @@ pytestmark = pytest.mark.jack
 TEMPO = 120.0
 SPB = 60.0 / TEMPO
 GAP = 1.0  # beats: the default gap that ends a call
+FEEL_S = 0.06  # how far the model's time feel may place a note from the grid (its lag and swing at 120 bpm)
 # A one-bar call, (pitch, start, duration) in beats: its last release is at 3.5 beats.
 CALL = [(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.45), (75, 1.5, 0.45), (74, 2.0, 0.45), (72, 2.5, 1.0)]
 
@@ -165,12 +166,16 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
         f"answer marked at {answer_marks[0] / SPB:.3f} beats; the call's end + gap was at {ended_beat + GAP:.3f}")
     # ... and where its first note arrives, seen from outside: on the session's grid (a 12th
     # of a beat), in the answer's first beat (a responder may open with a short rest).
+    # The Markov partner plays on the grid; the model plays with a soloist's time feel (ahead of
+    # or behind the grid by its learned lag and swing: models/README.md), so it gets that room.
     first = partner_ons[0].t - t0
     offset = first - expected * SPB
+    feel = 0.0 if partner == "markov" else FEEL_S
     grid = round(offset / (SPB / 12))
-    assert 0 <= grid <= 12, f"first answer note {offset * 1000:.1f} ms from beat {expected}"
-    assert abs(offset - grid * SPB / 12) <= tol, (
-        f"first answer note {1000 * (offset - grid * SPB / 12):+.1f} ms off the grid (tolerance {tol * 1000:.1f} ms)")
+    assert -1 <= grid <= 12, f"first answer note {offset * 1000:.1f} ms from beat {expected}"
+    assert abs(offset - grid * SPB / 12) <= tol + feel, (
+        f"first answer note {1000 * (offset - grid * SPB / 12):+.1f} ms off the grid (tolerance "
+        f"{(tol + feel) * 1000:.1f} ms)")
 
 
 def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):

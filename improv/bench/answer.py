@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from improv.bench.parts import CHART, random_call, summary
+from improv.bench.parts import CHART, TEMPO, random_call, summary
 from improv.config import Config
 from improv.core.embrace.strategies import plan_answer
 from improv.core.theory.chart import Chart, parse_chart
@@ -74,15 +74,18 @@ def _kind(res: Result, cut: float | None) -> str:
     return "embraced" if res.lines else "plain"
 
 
-def bench_answer(name: str, calls: int, cfg: Config, process: bool = True) -> dict[str, Any]:
-    """Answer-ready figures for partner `name` over `calls` calls (ms); see the module doc."""
+def bench_answer(name: str, calls: int, cfg: Config, process: bool = True, responder: Any = None) -> dict[str, Any]:
+    """Answer-ready figures for partner `name` over `calls` calls (ms); see the module doc.
+    `responder`: this one in process instead of the one the engine builds for `name` (no
+    worker-process figures then: the worker builds its own)."""
     from improv.partner.build import make_responder
     from improv.partner.core import PartnerCore
 
     chart = parse_chart(CHART, cfg.timing.beats_per_bar)
     material = calls_for(calls, chart)
+    process = process and responder is None
     try:
-        core = PartnerCore(make_responder(replace(cfg.responder, name=name), seed=1))
+        core = PartnerCore(responder or make_responder(replace(cfg.responder, name=name), seed=1))
     except Exception as e:  # noqa: BLE001 - e.g. ModelError: no weights
         return {"skipped": f"partner {name!r} cannot load: {e}"}
     core.setup(Setup(name, cfg.responder.markov_order, 1, chart=chart))
@@ -94,7 +97,7 @@ def bench_answer(name: str, calls: int, cfg: Config, process: bool = True) -> di
 
 
 def _jobs(material: list, chart: Chart, cfg: Config) -> list[Job]:
-    return [Job(i + 1, call, chart, answer_settings(start, length, 100 + i, cfg.responder, 4), cfg.embrace, cut)
+    return [Job(i + 1, call, chart, answer_settings(start, length, 100 + i, cfg.responder, 4, TEMPO), cfg.embrace, cut)
             for i, (call, start, length, cut) in enumerate(material)]
 
 

@@ -1,6 +1,6 @@
 """Answer-ready latency of two phrase models, measured in the same run, turn about.
 
-`improv bench`'s answer section (`improv.bench.parts.bench_answer`) times the model the
+`improv bench`'s answer section (`improv.bench.answer.bench_answer`) times the model the
 engine loads. To compare a new model with the shipped one on a machine that others
 share, this runs that same section on each weights file in turn, A B A B ..., so both
 see the same load, and reports each run and the median with the spread (min-max) of the
@@ -20,21 +20,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-KEYS = ("ready_ms", "first_note_ms", "ready_call_at_end_ms")
+KEYS = ("ready_ms", "first_note_ms")
 
 
 def run_once(path: Path, calls: int) -> dict[str, Any]:
-    """`bench_answer` on the model at `path` (the engine's factory bypassed for this file only)."""
-    import improv.bench.parts as parts
+    """`improv bench`'s answer section (in process: the compute) on the model at `path`."""
+    from improv.bench.answer import bench_answer
     from improv.config import Config
     from improv.core.model.responder import ModelResponder
 
-    original = parts.make_responder
-    parts.make_responder = lambda name, cfg, seed=1: ModelResponder.load(path)  # noqa: ARG005
-    try:
-        return parts.bench_answer("model", calls, Config())
-    finally:
-        parts.make_responder = original
+    r = bench_answer("model", calls, Config(), responder=ModelResponder.load(path))
+    return {**r["in_process"], "path": str(path)}
 
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:

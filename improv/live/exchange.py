@@ -69,7 +69,8 @@ class Exchange:
         s = self.s
         self.calls += 1
         n = self.calls
-        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo)
+        feel = 1.0 if s.cfg.timing.swing == 1.0 else 0.0  # a swung timeline already places the off-beats
+        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo, feel)
         with self._lock:
             self._asked[n] = _Asked(t, self._generation, call, chart)
         if s.recorder is not None:

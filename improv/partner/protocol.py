@@ -110,10 +110,11 @@ class Result:
 
 
 def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int,
-                    tempo: float | None = None) -> AnswerSettings:
+                    tempo: float | None = None, feel: float = 1.0) -> AnswerSettings:
     """AnswerSettings from the `[responder]` settings (temperature, top_p, range); `tempo`:
-    the timeline's tempo where the call was played (bpm), for hearing it on played time."""
+    the timeline's tempo where the call was played (bpm), for hearing it on played time and
+    the model's time feel; `feel`: how much of that feel (0 when the timeline swings already)."""
     r = responder
     return AnswerSettings(start=start, length=length, seed=seed, temperature=r.temperature,  # type: ignore[attr-defined]
                           top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar,  # type: ignore[attr-defined]
-                          tempo=tempo)
+                          tempo=tempo, feel=feel)
