@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, parse_binding  # noqa: F401
 from improv.errors import ConfigError
@@ -43,6 +43,38 @@ def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
         bars = 1 + round(ev.value * (cfg.phrase.max_answer_bars - 1))
         return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), f"answers {bars} bar(s) long"
     return None
+
+
+def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
+    """Apply a fired control to the session `s` (conductor thread): settings through
+    `adjust` (and the policy, for answer length), the band's comp and bass, panic, tap
+    tempo, the end of a call. Returns the line to show, or None."""
+    changed = adjust(ev, s.cfg)
+    if changed is not None:
+        s.cfg, text = changed
+        return s.policy.control(ev.action, t) or text
+    if ev.action in ("comp", "bass"):
+        if s.band is None:
+            return f"{ev.action}: no rhythm section (start with --comp/--bass and a chart)"
+        on = not getattr(s.band.parts, ev.action)
+        s.band.set_part(ev.action, on)
+        return f"{ev.action} {'on' if on else 'off'}"
+    if ev.action == "panic":
+        s.panic()
+        return "panic: all notes off"
+    if ev.action == "tap":
+        if s.external is not None:
+            return None  # the DAW keeps the tempo
+        bpm = s.tap.tap(t)
+        if bpm is None:
+            return None
+        s.timeline.set_tempo(bpm, t)
+        if s.clock_sender is not None:
+            s.clock_sender.set_tempo(bpm, t)
+        if s.recorder is not None:
+            s.recorder.tempo(bpm, t)
+        return f"tempo {bpm:.1f} bpm (tapped)"
+    return s.policy.control(ev.action, t)
 
 
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str | None:

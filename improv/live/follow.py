@@ -21,6 +21,9 @@ Threads: `heard`, `released` and `follow` on the conductor; `beat_at`/`time_of` 
 from __future__ import annotations
 
 import threading
+from typing import Callable
+
+import mido
 
 from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
 from improv.core.listen.timeline import PlayerTimeline
@@ -100,3 +103,39 @@ class FollowingTimeline:
             before = self._tl.tempo
             ahead = self._tl.follow(est, now)
             return ahead != 0.0 or self._tl.tempo != before
+
+
+class PlayerHearing:
+    """The player's notes, as the following timeline hears them (conductor).
+
+    Args:
+        timeline: the session's following timeline.
+        bar_one: the first note heard sets bar 1 (beat 0) of the chart.
+        on_bar_one: called with the first note's time when it set bar 1.
+        on_tempo: called with (bpm, time) when the tempo heard moves by more than 1 %.
+    """
+
+    def __init__(self, timeline: FollowingTimeline, bar_one: bool, on_bar_one: Callable[[float], None],
+                 on_tempo: Callable[[float, float], None]) -> None:
+        self.timeline, self.bar_one = timeline, bar_one
+        self._on_bar_one, self._on_tempo = on_bar_one, on_tempo
+        self._held: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity)
+
+    def hear(self, msg: mido.Message, t: float) -> None:
+        """A player's message that arrived at `t` seconds."""
+        tl = self.timeline
+        if msg.type == "note_on" and msg.velocity > 0:
+            self._held[msg.note] = (t, msg.velocity)
+            if self.bar_one:  # the first note of the jam is bar 1 of the chart
+                self.bar_one = False
+                tl.t0 = t
+                tl.heard(t, msg.velocity)
+                self._on_bar_one(t)
+                return
+            before = tl.tempo
+            tl.heard(t, msg.velocity)
+            if abs(tl.tempo / before - 1.0) > 0.01:
+                self._on_tempo(tl.tempo, t)
+        elif msg.type in ("note_on", "note_off") and msg.note in self._held:
+            onset, vel = self._held.pop(msg.note)
+            tl.released(onset, vel, t - onset)

@@ -32,14 +32,15 @@ from improv.core.theory.notes import Phrase
 from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
-from improv.live.controls import ControlEvent, ControlMap, adjust
+from improv.live.controls import ControlEvent, ControlMap, apply_control
 from improv.live.exchange import Exchange
-from improv.live.follow import FollowingTimeline
+from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.scheduler import Scheduler
-from improv.live.status import Display, Snapshot, control_values, explanation_fields, percentile
+from improv.live.snapshot import session_state, snapshot, summary
+from improv.live.status import Display, Snapshot
 from improv.live.trade import TradePolicy
 
 log = logging.getLogger("improv.session")
@@ -109,8 +110,8 @@ class Session:
         else:
             self.timeline = FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
-        self._bar_one = self.following and chart is not None and t.bar_one == "first_note"
-        self._played: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity), for the follower
+        self.hearing = PlayerHearing(self.timeline, chart is not None and t.bar_one == "first_note",
+                                     self._bar_one_heard, self._tempo_heard) if self.following else None
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
         self.scheduler = Scheduler(clock, self._send_all, late_threshold_ms=t.late_threshold_ms,
@@ -327,33 +328,22 @@ class Session:
             self.recorder.event("player", msg, t)
         if not self.in_time:
             return  # before the DAW's Start: thru and the recording only
-        if self.following:
-            self._follow(msg, t)
+        if self.hearing is not None:
+            self.hearing.hear(msg, t)
         beat = self.beat_at(t)
         if msg.type == "note_on" and msg.velocity > 0:
             self._recent_onsets.append(beat)
         self.policy.on_message(msg, beat, t)
 
-    def _follow(self, msg: mido.Message, t: float) -> None:
-        """Let the timeline hear the player's note (arrived at `t` seconds) and follow them."""
-        tl = self.timeline
-        if msg.type == "note_on" and msg.velocity > 0:
-            self._played[msg.note] = (t, msg.velocity)
-            if self._bar_one:  # the first note of the jam is bar 1 of the chart
-                self._bar_one = False
-                tl.t0 = t
-                tl.heard(t, msg.velocity)
-                if self.recorder is not None and hasattr(self.recorder, "set_origin"):
-                    self.recorder.set_origin(t)  # the file's bar 1 is the chart's
-                self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")
-                return
-            before = tl.tempo
-            tl.heard(t, msg.velocity)
-            if self.recorder is not None and abs(tl.tempo / before - 1.0) > 0.01:
-                self.recorder.tempo(tl.tempo, t)
-        elif msg.type in ("note_on", "note_off") and msg.note in self._played:
-            onset, vel = self._played.pop(msg.note)
-            tl.released(onset, vel, t - onset)
+    def _bar_one_heard(self, t: float) -> None:
+        """The player's first note set bar 1 of the chart (conductor)."""
+        if self.recorder is not None and hasattr(self.recorder, "set_origin"):
+            self.recorder.set_origin(t)  # the file's bar 1 is the chart's
+        self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")  # type: ignore[union-attr]
+
+    def _tempo_heard(self, bpm: float, t: float) -> None:
+        if self.recorder is not None:
+            self.recorder.tempo(bpm, t)
 
     def _thru(self, msg: mido.Message) -> None:
         if msg.type == "note_on" and msg.velocity > 0:
@@ -363,36 +353,8 @@ class Session:
         self._send_all(msg)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
-        """A knob, pedal or pad bound in [controls] moved (conductor thread)."""
-        changed = adjust(ev, self.cfg)
-        text: str | None = None
-        if changed is not None:
-            self.cfg, text = changed
-            text = self.policy.control(ev.action, t) or text
-        elif ev.action in ("comp", "bass"):
-            if self.band is None:
-                text = f"{ev.action}: no rhythm section (start with --comp/--bass and a chart)"
-            else:
-                on = not getattr(self.band.parts, ev.action)
-                self.band.set_part(ev.action, on)
-                text = f"{ev.action} {'on' if on else 'off'}"
-        elif ev.action == "panic":
-            self.panic()
-            text = "panic: all notes off"
-        elif ev.action == "tap":
-            if self.external is not None:
-                return  # the DAW keeps the tempo
-            bpm = self.tap.tap(t)
-            if bpm is None:
-                return
-            self.timeline.set_tempo(bpm, t)
-            if self.clock_sender is not None:
-                self.clock_sender.set_tempo(bpm, t)
-            if self.recorder is not None:
-                self.recorder.tempo(bpm, t)
-            text = f"tempo {bpm:.1f} bpm (tapped)"
-        else:
-            text = self.policy.control(ev.action, t)
+        """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py."""
+        text = apply_control(self, ev, t)
         if text:
             self.say(f"{self.bar_beat(t)}  {text}")
 
@@ -513,63 +475,14 @@ class Session:
         beat = max(0.0, self.beat_at(t))
         return f"{int(beat // self.bpb) + 1}:{int(beat % self.bpb) + 1}"
 
-    def _harmony_text(self, beat: float) -> str:
-        if self.chart is not None:
-            chord = self.chart.chord_at(max(0.0, beat))
-            return str(chord) if chord is not None else "N.C."
-        return self.policy.harmony_text()  # type: ignore[union-attr]
-
     def snapshot(self, now: float) -> Snapshot:
-        """What the status line and the stage view show now (conductor)."""
-        beat = self.beat_at(now)
-        med, p99, n = self.scheduler.timing_ms(last=500)
-        shown = max(0.0, beat)
-        heard, did = explanation_fields(self.exchange.last_explanation) if self.exchange.last_explanation else ("", "")
-        band = self.band.parts if self.band is not None else None
-        est = self.timeline.estimate if self.following else None
-        return Snapshot(self.tempo, int(shown // self.bpb) + 1, int(shown % self.bpb) + 1, self._state(beat),
-                        self._harmony_text(beat), self.last_call_bars, med, p99, n, self.dropped, self._mode_text(),
-                        heard=heard, did=did, errors=tuple(self.errors) + self._recording_trouble(),
-                        tempo_heard=est.bpm if est is not None else 0.0,
-                        tempo_sure=est.confidence if est is not None else -1.0,
-                        controls=control_values(self.cfg, band.comp if band else None, band.bass if band else None),
-                        **self._form_fields(beat))
-
-    def _recording_trouble(self) -> tuple[str, ...]:
-        failed = getattr(self.recorder, "failed", "") if self.recorder is not None else ""
-        return (f"recording: {failed}",) if isinstance(failed, str) and failed else ()
-
-    def _form_fields(self, beat: float) -> dict[str, Any]:
-        """Where in the chart and the trading form `beat` is (the stage view's fields)."""
-        out: dict[str, Any] = self.policy.view_fields(beat)
-        chart = self.chart
-        if chart is None or beat < 0:
-            return out
-        chorus, in_chorus = divmod(beat, chart.length)
-        out.update(chorus=int(chorus) + 1, form_bar=int(in_chorus // self.bpb) + 1, form_bars=chart.bars,
-                   section=chart.section_at(beat))
-        now = chart.chord_at(beat)
-        for span in chart.changes_between(beat, beat + chart.length):
-            if span.chord != now:
-                out.update(chord_next=str(span.chord) if span.chord else "N.C.", next_in_beats=span.start - beat)
-                break
-        return out
-
-    def _state(self, beat: float) -> str:
-        if not self.in_time:
-            return "waiting"  # for the external clock's Start
-        if self.partner.state != "ready":
-            return f"partner {self.partner.state}"
-        return self.policy.state(beat)
-
-    def _mode_text(self) -> str:
-        e = self.cfg.embrace
-        return e.mode if e.mode == "off" else f"{e.mode} {e.daring:.1f}"
+        """What the status line and the stage view show now (conductor): improv/live/snapshot.py."""
+        return snapshot(self, now)
 
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:
             return
-        state = self._state(self.beat_at(now))
+        state = session_state(self, self.beat_at(now))
         changed = state != self._last_state
         self._last_state = state
         force = force or (changed and not self.display.tty)
@@ -587,11 +500,5 @@ class Session:
         self.say(text)
 
     def summary(self) -> str:
-        """One line on how the session went."""
-        med, p99, n = self.scheduler.timing_ms()
-        restarts = getattr(self.partner, "restarts", 0)
-        return (f"{self.calls} call(s), {self.answers} answer(s), {self.yields} yield(s); partner timing "
-                f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
-                f"{percentile(self.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(self.thru_ms, 0.99):.2f} ms; "
-                f"dropped {self.dropped} (queue {self.inq.dropped}, unreadable {self.malformed}, "
-                f"late {self.scheduler.dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))
+        """One line on how the session went (improv/live/snapshot.py)."""
+        return summary(self)

@@ -1,0 +1,79 @@
+"""What a session shows: the `Snapshot` the status line and the stage view draw, and the
+one-line summary at its end. Functions of the session core (improv/live/session.py), read
+on the conductor thread; they only read its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from improv.live.status import Snapshot, control_values, explanation_fields, percentile
+
+
+def snapshot(s: Any, now: float) -> Snapshot:
+    """The session `s` at `now` seconds."""
+    beat = s.beat_at(now)
+    med, p99, n = s.scheduler.timing_ms(last=500)
+    shown = max(0.0, beat)
+    last = s.exchange.last_explanation
+    heard, did = explanation_fields(last) if last else ("", "")
+    band = s.band.parts if s.band is not None else None
+    est = s.timeline.estimate if s.following else None
+    e = s.cfg.embrace
+    return Snapshot(s.tempo, int(shown // s.bpb) + 1, int(shown % s.bpb) + 1, session_state(s, beat),
+                    _harmony_text(s, beat), s.last_call_bars, med, p99, n, s.dropped,
+                    e.mode if e.mode == "off" else f"{e.mode} {e.daring:.1f}",
+                    heard=heard, did=did, errors=tuple(s.errors) + _recording_trouble(s),
+                    tempo_heard=est.bpm if est is not None else 0.0,
+                    tempo_sure=est.confidence if est is not None else -1.0,
+                    controls=control_values(s.cfg, band.comp if band else None, band.bass if band else None),
+                    **_form_fields(s, beat))
+
+
+def session_state(s: Any, beat: float) -> str:
+    """"waiting" (for a DAW's Start), the partner's state when it is not ready, else the
+    policy's ("listening", "answering", "your turn", ...)."""
+    if not s.in_time:
+        return "waiting"
+    if s.partner.state != "ready":
+        return f"partner {s.partner.state}"
+    return s.policy.state(beat)
+
+
+def summary(s: Any) -> str:
+    """One line on how the session went."""
+    med, p99, n = s.scheduler.timing_ms()
+    restarts = getattr(s.partner, "restarts", 0)
+    return (f"{s.calls} call(s), {s.answers} answer(s), {s.yields} yield(s); partner timing "
+            f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
+            f"{percentile(s.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(s.thru_ms, 0.99):.2f} ms; "
+            f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, "
+            f"late {s.scheduler.dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))
+
+
+def _harmony_text(s: Any, beat: float) -> str:
+    if s.chart is not None:
+        chord = s.chart.chord_at(max(0.0, beat))
+        return str(chord) if chord is not None else "N.C."
+    return s.policy.harmony_text()
+
+
+def _recording_trouble(s: Any) -> tuple[str, ...]:
+    failed = getattr(s.recorder, "failed", "") if s.recorder is not None else ""
+    return (f"recording: {failed}",) if isinstance(failed, str) and failed else ()
+
+
+def _form_fields(s: Any, beat: float) -> dict[str, Any]:
+    """Where in the chart and the trading form `beat` is (the stage view's fields)."""
+    out: dict[str, Any] = s.policy.view_fields(beat)
+    chart = s.chart
+    if chart is None or beat < 0:
+        return out
+    chorus, in_chorus = divmod(beat, chart.length)
+    out.update(chorus=int(chorus) + 1, form_bar=int(in_chorus // s.bpb) + 1, form_bars=chart.bars,
+               section=chart.section_at(beat))
+    now = chart.chord_at(beat)
+    for span in chart.changes_between(beat, beat + chart.length):
+        if span.chord != now:
+            out.update(chord_next=str(span.chord) if span.chord else "N.C.", next_in_beats=span.start - beat)
+            break
+    return out
