@@ -31,20 +31,20 @@ def test_round_trip_hand_cases(phrase):
     assert len(toks) == 4 * len(phrase)
     assert all(T.SHIFT0 <= t < T.VOCAB_SIZE for t in toks)
     assert T.decode(toks, phrase.start) == phrase
-    assert T.events_to_phrase(T.phrase_to_events(phrase), phrase.start) == phrase
+    assert T.tokens_to_phrase(T.phrase_to_tokens(phrase), phrase.start) == phrase
 
 
 def test_event_fields():
     p = Phrase.of([(60, 0, 0.5, 81), (64, 2 / 3, 1 / 3, 120)], start=4.25)
-    ev = T.phrase_to_events(p)
-    assert ev == [T.NoteEvent(3, 60, 6, 4), T.NoteEvent(8, 64, 4, 7)]  # lead 3 ticks into beat 4
+    ev = T.phrase_to_tokens(p)
+    assert ev == [T.NoteToken(3, 60, 6, 4), T.NoteToken(8, 64, 4, 7)]  # lead 3 ticks into beat 4
     assert [T.token_name(t) for t in T.encode(p)[:4]] == ["shift:3", "pitch:60", "dur:6", "vel:4"]
 
 
 def test_off_grid_is_rounded_and_clipped():
     p = Phrase.of([(60, 0.01, 20.0, 77), (61, 30.0, 0.001, 100)])
     assert not T.on_grid(p)
-    ev = T.phrase_to_events(p)
+    ev = T.phrase_to_tokens(p)
     assert ev[0].dur == T.MAX_DUR_TICKS and ev[1].shift == T.MAX_SHIFT_TICKS and ev[1].dur == 1
     q = T.decode(T.encode(p), 0.0)
     assert T.on_grid(q) and T.decode(T.encode(q), 0.0) == q
@@ -68,11 +68,11 @@ def test_pair_tokens_and_velocities():
 
 def test_transposition_moves_pitches_and_chords_together():
     p = Phrase.of([(60, 0, 1, 81), (124, 1, 1, 81), (3, 2, 1, 81)])
-    ev = T.phrase_to_events(p)
+    ev = T.phrase_to_tokens(p)
     up = T.transpose_events(ev, 5)
     assert [e.pitch for e in up] == [65, 117, 8]
     assert [(e.shift, e.dur, e.vel) for e in up] == [(e.shift, e.dur, e.vel) for e in ev]
-    assert T.events_to_phrase(up) == p.transpose(5)
+    assert T.tokens_to_phrase(up) == p.transpose(5)
     c = parse_chord("Dm7")
     f, g = T.chord_features(c), T.chord_features(c.transpose(5))
     assert len(f) == T.N_CHORD_FEATURES

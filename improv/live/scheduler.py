@@ -32,8 +32,10 @@ log = logging.getLogger("improv.scheduler")
 
 SWITCH_INTERVAL_S = float(os.environ.get("IMPROV_SWITCH_INTERVAL", "0.0005"))  # see Scheduler.start
 
-# (on deadline s, off deadline s, channel 0-15, pitch, velocity)
-NoteEvent = tuple[float, float, int, int, int]
+# A note handed to the scheduler: (on deadline s, off deadline s, channel 0-15, pitch, velocity).
+# Notes to be played are `BeatNote`s in timeline beats (improv/live/band.py: `phrase_notes`),
+# made seconds by a `BeatFeeder` shortly before they sound.
+TimedNote = tuple[float, float, int, int, int]
 
 
 @dataclass(eq=False)
@@ -93,7 +95,7 @@ class Scheduler:
         self._unlogged = 0
 
     # --- feeding -------------------------------------------------------------------
-    def play(self, notes: Iterable[NoteEvent], generation: int | None = None) -> bool:
+    def play(self, notes: Iterable[TimedNote], generation: int | None = None) -> bool:
         """Queue notes (any thread). Ignored, returning False, if `generation` is given and
         a `cancel()` happened since it was read."""
         with self._cond:

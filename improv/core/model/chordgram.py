@@ -35,7 +35,7 @@ import numpy as np
 
 from improv.core.model.backoff import BackoffTable
 from improv.core.model.tokens import (
-    MAX_DUR_TICKS, N_DUR, N_SHIFT, N_VEL, TICKS_PER_BEAT, VELOCITIES, NoteEvent, lead_ticks, phrase_to_events,
+    MAX_DUR_TICKS, N_DUR, N_SHIFT, N_VEL, TICKS_PER_BEAT, VELOCITIES, NoteToken, lead_ticks, phrase_to_tokens,
 )
 from improv.core.respond.base import AnswerSettings, fit_answer
 from improv.core.theory.chords import QUALITIES, Chord
@@ -72,7 +72,7 @@ class _Line:
         self.vels: list[int] = []
         self.onset_pos: list[int] = []  # place in the beat (ticks) of each onset
 
-    def push(self, e: NoteEvent, pos: int) -> None:
+    def push(self, e: NoteToken, pos: int) -> None:
         self.shifts.append(e.shift)
         self.pitches.append(e.pitch)
         self.durs.append(e.dur)
@@ -109,7 +109,7 @@ class _Line:
         return [self._back(self.vels, 1), pitch // 6, self._back(self.vels, 2), min(dur, 24)]
 
 
-def _events(call: Phrase, answer: Phrase) -> tuple[list[tuple[NoteEvent, int, bool]], int]:
+def _events(call: Phrase, answer: Phrase) -> tuple[list[tuple[NoteToken, int, bool]], int]:
     """(event, absolute onset tick, is an answer note) of the call then the answer; and
     where the answer begins in that list."""
     out = []
@@ -119,7 +119,7 @@ def _events(call: Phrase, answer: Phrase) -> tuple[list[tuple[NoteEvent, int, bo
         lead = lead_ticks(phrase.start + phrase.notes[0].start) - round(phrase.notes[0].start * TICKS_PER_BEAT) \
             if not is_answer else lead_ticks(phrase.start)
         t = round(phrase.start * TICKS_PER_BEAT) - lead
-        for e in phrase_to_events(phrase, lead):
+        for e in phrase_to_tokens(phrase, lead):
             t += e.shift
             out.append((e, t, is_answer))
     first = next((i for i, x in enumerate(out) if x[2]), len(out))
@@ -266,7 +266,7 @@ class ChordGram:
             pitch = self._draw_pitch(dctx, root, line, settings, rng, temp)
             dur = (_draw(self.dur.distribution(np.array(line.dur_ctx(shift, pos))), rng, temp) or 0) + 1
             vel = _draw(self.vel.distribution(np.array(line.vel_ctx(pitch, dur))), rng, temp) or 0
-            e = NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel)
+            e = NoteToken(shift, pitch, min(dur, MAX_DUR_TICKS), vel)
             line.push(e, pos)
             start = (onset - lead_ticks(settings.start)) / TICKS_PER_BEAT
             out.append(Note(start, pitch, e.dur / TICKS_PER_BEAT, VELOCITIES[vel]))

@@ -19,8 +19,8 @@ from typing import Sequence
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
 from improv.core.model.tokens import (
-    BAR_TICKS, N_CHORD_FEATURES, N_DUR, N_SHIFT, N_VEL, TICKS_PER_BEAT, NoteEvent, chord_features,
-    lead_ticks, phrase_to_events, to_ticks,
+    BAR_TICKS, N_CHORD_FEATURES, N_DUR, N_SHIFT, N_VEL, TICKS_PER_BEAT, NoteToken, chord_features,
+    lead_ticks, phrase_to_tokens, to_ticks,
 )
 
 START, CALL, SEP, ANSWER, END, PADK = range(6)
@@ -81,7 +81,7 @@ def answer_controls(answer: Phrase, beats_per_bar: int = 4) -> Controls:
 Step = tuple
 
 
-def note_step(kind: int, e: NoteEvent, abs_tick: int, harmony: Chart | None) -> Step:
+def note_step(kind: int, e: NoteToken, abs_tick: int, harmony: Chart | None) -> Step:
     """A call or answer note at absolute timeline tick `abs_tick`."""
     return (kind, e.shift, e.pitch, e.dur - 1, e.vel, abs_tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS,
             chord_at(harmony, abs_tick))
@@ -123,7 +123,7 @@ def context_steps(phrases: Sequence[Phrase], harmony: Chart | None, max_notes: i
         return steps
     first = kept[0]
     notes = first.notes
-    events = phrase_to_events(first, lead=lead_ticks(first.start + notes[0].start) - to_ticks(notes[0].start))
+    events = phrase_to_tokens(first, lead=lead_ticks(first.start + notes[0].start) - to_ticks(notes[0].start))
     t = to_ticks(first.start) + to_ticks(notes[0].start) - events[0].shift
     for e in events:
         t += e.shift
@@ -153,7 +153,7 @@ def answer_steps(answer: Phrase, harmony: Chart | None, controls: Controls, max_
     origin = answer_origin(answer.start)
     steps = [sep_step(origin, harmony, controls)]
     t = origin
-    events = phrase_to_events(answer)
+    events = phrase_to_tokens(answer)
     for e in events[:max_answer]:
         t += e.shift
         steps.append(note_step(ANSWER, e, t, harmony))

@@ -42,7 +42,7 @@ from improv.core.model.inputs import (
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, fit_answer
 from improv.core.model.tokens import (
-    BAR_TICKS, MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteEvent, fold_pitch, phrase_to_events,
+    BAR_TICKS, MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
     to_ticks,
 )
 
@@ -230,7 +230,7 @@ class ModelResponder:
         favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
         shift_bias = density_bias(settings.density)
         opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
-        forced = phrase_to_events(Phrase(tuple(opening), 0.0), lead=0) if opening else []
+        forced = phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0) if opening else []
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
         out, h, cache, index = self._context(steps, tempo=band)
@@ -355,7 +355,7 @@ class ModelResponder:
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
                      settings: AnswerSettings,
                      rng: np.random.Generator, shift_bias: np.ndarray | None = None,
-                     index: CopyIndex | None = None) -> tuple[NoteEvent, tuple[float, ...]] | None:
+                     index: CopyIndex | None = None) -> tuple[NoteToken, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
@@ -396,7 +396,7 @@ class ModelResponder:
         dur_logits[0] -= SHORT_DUR_NATS
         dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
         vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
-        return NoteEvent(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
+        return NoteToken(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
 
     def _changes_bias(self, chord, strength: float) -> np.ndarray | float:
         """A bias (nats) toward the chord tones of `chord` (cached per chord)."""

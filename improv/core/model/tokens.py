@@ -48,7 +48,7 @@ TOKENS_PER_NOTE = 4
 
 
 @dataclass(frozen=True, slots=True)
-class NoteEvent:
+class NoteToken:
     """One note as the model sees it (all ints).
 
     Attributes:
@@ -108,8 +108,8 @@ def on_grid(phrase: Phrase) -> bool:
     return abs(phrase.length - end) < eps
 
 
-def phrase_to_events(phrase: Phrase, lead: int | None = None) -> list[NoteEvent]:
-    """A phrase's notes as events. Off-grid values are rounded to the grid; gaps and
+def phrase_to_tokens(phrase: Phrase, lead: int | None = None) -> list[NoteToken]:
+    """A phrase's notes as the model's note tokens. Off-grid values are rounded to the grid; gaps and
     durations beyond the ranges are clipped (so any phrase encodes, on-grid ones exactly).
 
     Args:
@@ -123,12 +123,12 @@ def phrase_to_events(phrase: Phrase, lead: int | None = None) -> list[NoteEvent]
     for n in phrase.notes:
         t = to_ticks(n.start)
         shift = min(MAX_SHIFT_TICKS, max(0, t - prev))
-        out.append(NoteEvent(shift, n.pitch, min(MAX_DUR_TICKS, max(1, to_ticks(n.duration))), velocity_level(n.velocity)))
+        out.append(NoteToken(shift, n.pitch, min(MAX_DUR_TICKS, max(1, to_ticks(n.duration))), velocity_level(n.velocity)))
         prev = t
     return out
 
 
-def event_onsets(events: Sequence[NoteEvent], lead: int = 0) -> list[int]:
+def event_onsets(events: Sequence[NoteToken], lead: int = 0) -> list[int]:
     """Onsets in ticks relative to the phrase start (the first onset is at `shift - lead`)."""
     out, t = [], -lead
     for e in events:
@@ -137,7 +137,7 @@ def event_onsets(events: Sequence[NoteEvent], lead: int = 0) -> list[int]:
     return out
 
 
-def events_to_notes(events: Sequence[NoteEvent], lead: int = 0) -> list[Note]:
+def tokens_to_notes(events: Sequence[NoteToken], lead: int = 0) -> list[Note]:
     """Events -> notes with starts in beats relative to the phrase start."""
     return [
         Note(t / TICKS_PER_BEAT, e.pitch, e.dur / TICKS_PER_BEAT, VELOCITIES[e.vel])
@@ -145,32 +145,32 @@ def events_to_notes(events: Sequence[NoteEvent], lead: int = 0) -> list[Note]:
     ]
 
 
-def events_to_phrase(events: Sequence[NoteEvent], start: float = 0.0, lead: int | None = None) -> Phrase:
-    """Events -> a phrase at timeline `start` (beats). Inverse of `phrase_to_events`.
+def tokens_to_phrase(events: Sequence[NoteToken], start: float = 0.0, lead: int | None = None) -> Phrase:
+    """Events -> a phrase at timeline `start` (beats). Inverse of `phrase_to_tokens`.
 
     The first note lands at `shift - lead` ticks after `start` (0 for a phrase that
     starts on its first note, as data phrases do).
     """
     lead = lead_ticks(start) if lead is None else lead
-    return Phrase.of(events_to_notes(events, lead), start=start)
+    return Phrase.of(tokens_to_notes(events, lead), start=start)
 
 
-def event_tokens(e: NoteEvent) -> list[int]:
+def event_tokens(e: NoteToken) -> list[int]:
     """One event -> its four flat tokens."""
     return [SHIFT0 + e.shift, PITCH0 + e.pitch, DUR0 + e.dur - 1, VEL0 + e.vel]
 
 
-def tokens_event(toks: Sequence[int]) -> NoteEvent:
+def tokens_event(toks: Sequence[int]) -> NoteToken:
     """Four flat tokens -> one event (raises ValueError on a malformed group)."""
     s, p, d, v = toks
     if not (SHIFT0 <= s < PITCH0 and PITCH0 <= p < DUR0 and DUR0 <= d < VEL0 and VEL0 <= v < VOCAB_SIZE):
         raise ValueError(f"not a shift/pitch/dur/vel token group: {list(toks)}")
-    return NoteEvent(s - SHIFT0, p - PITCH0, d - DUR0 + 1, v - VEL0)
+    return NoteToken(s - SHIFT0, p - PITCH0, d - DUR0 + 1, v - VEL0)
 
 
 def encode(phrase: Phrase, lead: int | None = None) -> list[int]:
     """A phrase -> flat tokens, four per note (no BOS/EOS)."""
-    return [t for e in phrase_to_events(phrase, lead) for t in event_tokens(e)]
+    return [t for e in phrase_to_tokens(phrase, lead) for t in event_tokens(e)]
 
 
 def decode(tokens: Sequence[int], start: float = 0.0, lead: int | None = None) -> Phrase:
@@ -179,7 +179,7 @@ def decode(tokens: Sequence[int], start: float = 0.0, lead: int | None = None) -
     if len(body) % TOKENS_PER_NOTE:
         raise ValueError(f"{len(body)} note tokens is not a multiple of {TOKENS_PER_NOTE}")
     events = [tokens_event(body[i:i + TOKENS_PER_NOTE]) for i in range(0, len(body), TOKENS_PER_NOTE)]
-    return events_to_phrase(events, start, lead)
+    return tokens_to_phrase(events, start, lead)
 
 
 def pair_tokens(call: Phrase, answer: Phrase) -> tuple[list[int], list[int]]:
@@ -213,9 +213,9 @@ def fold_pitch(pitch: int, low: int = 0, high: int = 127) -> int:
     return max(low, min(high, pitch))
 
 
-def transpose_events(events: Iterable[NoteEvent], semitones: int) -> list[NoteEvent]:
+def transpose_events(events: Iterable[NoteToken], semitones: int) -> list[NoteToken]:
     """Events moved by `semitones`; pitches that would leave 0-127 move by octaves."""
-    return [NoteEvent(e.shift, fold_pitch(e.pitch + semitones), e.dur, e.vel) for e in events]
+    return [NoteToken(e.shift, fold_pitch(e.pitch + semitones), e.dur, e.vel) for e in events]
 
 
 # ---------------------------------------------------------------- chords as model input
