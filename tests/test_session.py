@@ -490,3 +490,20 @@ def test_a_third_ctrl_c_abandons_only_after_the_notes_are_released():
             handler(signal.SIGINT, None)
     finally:
         restore()
+
+
+def test_passthrough_goes_out_on_the_ports_thread_and_the_conductor_keeps_the_books():
+    cfg = override(config(), "controls", comp="note 36")
+    s, clock, inq, sink, rec = make(cfg, clock=RealClock(), threaded=True)
+    s.start()
+    try:
+        inq.push([0x93, 60, 100])  # (channel 4 in: thru goes out on the player's channel)
+        assert [(m.type, m.note, m.channel) for _, m in sink.sent] == [("note_on", 60, 0)]  # before any round
+        inq.push([0x90, 36, 100])  # a bound pad: not music, not passed through
+        inq.push([0x90, 200, 5])  # malformed: not sent (the conductor counts it)
+        assert len(sink.sent) == 1 and len(s.thru_ms) == 1
+        s.inq.drain(s._handle)
+        assert s._thru_sounding == {(0, 60)} and s.malformed == 1 and len(sink.sent) == 1  # not sent twice
+    finally:
+        s.close()
+    assert sink.sounding() == set() and inq.thru is None

@@ -87,6 +87,10 @@ class InputQueue:
     clock: Clock
     maxsize: int = QUEUE_SIZE
     dropped: int = 0
+    # Passthrough, straight from the producer's thread (the port callback): called with the
+    # raw message and its stamp before it is queued, so the player's notes never wait for
+    # the conductor to wake (the session sets it; it must not block).
+    thru: Callable[[list[int], float], None] | None = None
     queue: "queue.Queue[tuple[float, list[int]]]" = field(init=False)
     releases: "deque[tuple[float, list[int]]]" = field(init=False)
 
@@ -95,8 +99,12 @@ class InputQueue:
         self.releases = deque(maxlen=self.maxsize)
 
     def push(self, data: list[int]) -> None:
-        """Stamp and enqueue (any thread, never blocks); counts a drop when full."""
+        """Stamp, pass through (`thru`), enqueue (any thread, never blocks); counts a drop
+        when full."""
         t = self.clock.now()
+        thru = self.thru
+        if thru is not None:
+            thru(data, t)
         try:
             self.queue.put_nowait((t, data))
         except queue.Full:

@@ -133,6 +133,7 @@ class Session:
         self.stop_reason = ""
         self._started = self._closed = False
         self.notes_released = True  # False while close() releases them
+        self._fast_since = float("inf")  # when passthrough began on the port's thread
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._origin_pending = False  # a DAW's Start: its beat 0 is the recording's (see _record_daw_time)
@@ -189,6 +190,9 @@ class Session:
             if self.clock_sender is not None:
                 self.clock_sender.start_thread()
         self._started = True
+        if self.cfg.midi.thru and self.threaded:
+            self._fast_since = self.clock.now()
+            self.inq.thru = self._fast_thru  # the player's notes go out on the port's own thread
         over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
@@ -277,6 +281,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        self.inq.thru = None
         self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
         self.exchange.close()  # answers arriving from now on are not played
         self.partner.close()
@@ -322,8 +327,8 @@ class Session:
             return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
-            self._thru(msg)
-            self.thru_ms.append((self.clock.now() - t) * 1000.0)
+            # (sent already on the port's thread, unless it arrived before that began: _fast_thru)
+            self._thru(msg, t, send=self.inq.thru is None or t < self._fast_since)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
         if not self.in_time:
@@ -345,12 +350,29 @@ class Session:
         if self.recorder is not None:
             self.recorder.tempo(bpm, t)
 
-    def _thru(self, msg: mido.Message) -> None:
+    def _thru(self, msg: mido.Message, t: float, send: bool = True) -> None:
+        """The player's message passed through (conductor): what sounds is kept, for the
+        note-offs of panic and close; `send`: send it too (tests, no fast path)."""
         if msg.type == "note_on" and msg.velocity > 0:
             self._thru_sounding.add((msg.channel, msg.note))
         elif msg.type in ("note_on", "note_off"):
             self._thru_sounding.discard((msg.channel, msg.note))
+        if send:
+            self._send_all(msg)
+            self.thru_ms.append((self.clock.now() - t) * 1000.0)
+
+    def _fast_thru(self, data: list[int], t: float) -> None:
+        """Passthrough on the port callback's thread (`InputQueue.thru`): the player's own
+        notes go straight out, never waiting for the conductor to wake; the conductor keeps
+        the books (`_thru`). A bound control, a malformed or non-channel message is not sent."""
+        try:
+            if self._closed or not data or not 0x80 <= data[0] < 0xF0 or self.controls.bound(data):
+                return
+            msg = mido.Message.from_bytes(data).copy(channel=self.player_ch)
+        except (ValueError, TypeError, IndexError):
+            return  # (the conductor counts it as unreadable)
         self._send_all(msg)
+        self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
         """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py."""
