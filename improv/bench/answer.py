@@ -107,18 +107,18 @@ def _in_process(core: Any, material: list, chart: Chart, cfg: Config) -> dict[st
     stream = getattr(core.responder, "stream", None)
     for job in _jobs(material, chart, cfg):
         core.read(Read(job.call, chart))  # in the rest that ends the call: untimed
+        if stream is not None:
+            t1 = time.perf_counter()  # a jam that streamed the answer: the plan, then the first decoded note
+            s = core.memory.with_history(job.settings)
+            plan = plan_answer(job.call, chart, s.start, s.length, job.embrace, s.seed, s.low, s.high, s.tempo)
+            next(iter(stream(job.call, plan.chart, replace(s, constraints=plan.constraints))), None)
+            first.append((time.perf_counter() - t1) * 1000.0)
         t0 = time.perf_counter()
         res = core.answer(job)
         ms = (time.perf_counter() - t0) * 1000.0
         ready.append(ms)
         by_kind.setdefault(_kind(res, job.cut), []).append(ms)
         notes.append(len(res.answer.notes) if res.answer is not None else 0)
-        if stream is not None and res.answer is not None:
-            t1 = time.perf_counter()  # a streaming jam: the plan, then the first decoded note
-            s = replace(core.memory.with_history(job.settings), history=core.memory.phrases[:-2])
-            plan = plan_answer(job.call, chart, s.start, s.length, job.embrace, s.seed, s.low, s.high)
-            next(iter(stream(job.call, plan.chart, replace(s, constraints=plan.constraints))), None)
-            first.append((time.perf_counter() - t1) * 1000.0)
         core.after(chart)  # the session so far, between calls: untimed
     out: dict[str, Any] = {"ready_ms": summary(ready), "notes_per_answer": statistics.mean(notes) if notes else 0,
                            "by_kind_ms": {k: summary(v) for k, v in sorted(by_kind.items())}}
