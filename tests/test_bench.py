@@ -99,3 +99,20 @@ def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
     assert timing.endswith("**missed** |")  # one run dropped a note late
     doc = f"intro\n{BEGIN}\nold\n{END}\nrest"
     assert replace_block(doc, "new") == f"intro\n{BEGIN}\nnew\n{END}\nrest"
+
+
+def test_readme_figures_are_the_table_of_the_committed_runs():
+    """The README's figures block is exactly what `improv bench --table` makes of the JSON it
+    names, so a published figure cannot drift from the run it came from."""
+    import re
+    from pathlib import Path
+
+    from improv.bench.table import BEGIN, END, load_runs, table
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)].strip()
+    names = re.findall(r"`(figures/bench-[^`]+\.json)`", block.splitlines()[0])
+    assert len(names) >= 3, "the README's figures should come from three or more committed runs"
+    runs, _ = load_runs([root / n for n in names])
+    assert block == table(runs, names), "README figures are stale: rerun `improv bench --table ... --readme README.md`"

@@ -162,8 +162,13 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
         with JamProcess(Path(tmp), duration=seconds + 60, record=False,
                         extra=["--tempo", f"{TEMPO:g}", "--responder", responder]) as jam:
             time.sleep(0.5)
-            rss = [jam.rss_kb()]
-            sent = flood(jam.player, rate, seconds, on_second=lambda k: rss.append(jam.rss_kb()))
+            rss, own = [jam.rss_kb()], [jam.rss_kb(own=True)]
+
+            def sample(_second: int) -> None:
+                rss.append(jam.rss_kb())
+                own.append(jam.rss_kb(own=True))
+
+            sent = flood(jam.player, rate, seconds, on_second=sample)
             ended = time.perf_counter()
             expected = sum(channel_messages(flood_messages(i)) for i in range(int(rate * seconds / 10)))
             jam.listener.wait_quiet(0.5, 30.0)  # the jam works through its backlog
@@ -189,6 +194,7 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
     return {"rate": rate, "seconds": seconds, "sent": sent, "channel_messages_sent": expected,
             "through_thru": through, "backlog_drained_s": drained, "hanging_after_flood": len(hanging),
             "rss_kb_start": rss[0], "rss_kb_max": max(rss), "rss_kb_end": rss[-1],
+            "own_kb_start": own[0], "own_kb_max": max(own), "own_kb_end": own[-1],  # without JACK's shared memory
             "alive_after": alive, "answered_after": answered, "jam_exit": rc,
             "jam_counts": dropped_from_log(log), "jam_summary": summary_line[-1] if summary_line else "",
             "left_sounding": len(left), "left_sounding_notes": sorted(left),

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
+from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
 _JACK_NO_START_SERVER = 0x01
@@ -108,7 +109,8 @@ def jack_unavailable() -> str | None:
     if _LIB is None:
         return "libjack is not installed (apt install libjack-jackd2-0)"
     try:
-        Patchbay("improv-probe").close()
+        with quiet_stderr():  # libjack's "Cannot connect to server socket" lines: the PortError says it once
+            Patchbay("improv-probe").close()
     except PortError as e:
         return str(e)
     return None
@@ -381,7 +383,8 @@ def start_private_server(name: str, period: int = 64, rate: int = 48000, timeout
         if proc.poll() is not None:
             break
         try:
-            Patchbay("improv-probe").close()
+            with quiet_stderr():  # "Cannot connect to server socket" until it is up
+                Patchbay("improv-probe").close()
             return proc
         except PortError:
             time.sleep(0.1)

@@ -147,15 +147,23 @@ class JamProcess:
             self.proc.wait(5)
             raise JamFailed(f"improv jam did not exit within {timeout:.0f} s: {self.stderr()[-2000:]}") from None
 
-    def rss_kb(self) -> int:
-        """The jam's resident memory in KiB (0 when unknown)."""
+    def rss_kb(self, own: bool = False) -> int:
+        """The jam's resident memory in KiB (0 when unknown).
+
+        Args:
+            own: leave out shared memory (RssShmem): JACK maps its whole shared segment (about
+                200 MiB on the dummy driver) into every client, the jam included, so VmRSS
+                counts memory the jam never allocated.
+        """
+        fields: dict[str, int] = {}
         try:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return 0
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssShmem"):
+                    fields[key] = int(value.split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        return fields.get("VmRSS", 0) - (fields.get("RssShmem", 0) if own else 0)
 
     def stderr(self) -> str:
         self._err.flush()

@@ -41,6 +41,7 @@ class Row:
     unit: str = "ms"
     target: str = ""
     met: Callable[[dict[str, float], list[dict]], bool] | None = None
+    get: Callable[[Any], dict[str, float] | None] | None = None  # the stats from what `path` holds
 
 
 def _get(d: Any, path: str) -> Any:
@@ -79,6 +80,38 @@ ROWS = [
         unit="s", target="≤ 3 s", met=lambda v, runs: v["max"] <= 3.0),
     Row("audio callback, 32 voices, share of its block", "synth.callback_32", unit="%", target="≤ 25 %",
         met=lambda v, runs: v["p99"] <= 0.25),
+    Row("key to sound: a note-on into the jam -> first sound on its synth's JACK output (3 × 150 notes a run)",
+        "key_to_sound", target="p99 ≤ one period + one block + 1 ms",
+        get=lambda k: {"median": k["p50_median_ms"], "p99": k["p99_median_ms"], "max": k["p99_spread_ms"][1],
+                       "target": k["target_p99_ms"]} if "p99_median_ms" in k else None,
+        met=lambda v, runs: v["p99"] <= v["target"]),
+    Row("render of a generated 1-hour band session: peak memory", "render_memory", unit="MB", target="≤ 200 MB",
+        get=lambda r: {"median": r["peak_rss_mb"]["median"], "max": r["peak_rss_mb"]["max"]} if "peak_rss_mb" in r
+        else None, met=lambda v, runs: v["max"] <= 200.0),
+    Row("  … and its time", "render_memory", unit="s",
+        get=lambda r: {"median": r["render_s"]["median"], "max": r["render_s"]["max"]} if "render_s" in r else None),
+    Row("flood of 2,000 messages a second for 60 s: the jam's peak memory, JACK's shared segment included "
+        "(it lives, and answers after)", "flood",
+        unit="MiB", target="bounded, alive, still answering",
+        get=lambda f: {"median": f["rss_kb_max"] / 1024.0, "max": f["rss_kb_max"] / 1024.0,
+                       "ok": float(bool(f["alive_after"] and f["answered_after"]))} if "rss_kb_max" in f else None,
+        met=lambda v, runs: v["ok"] >= 1.0),
+    Row("  … the jam's own peak memory (without JACK's shared segment)", "flood", unit="MiB",
+        get=lambda f: {"median": f["own_kb_max"] / 1024.0, "max": f["own_kb_max"] / 1024.0} if f.get("own_kb_max")
+        else None),
+    Row("tempo follower, validation solos as recorded: calls heard at the soloist's tempo (or half/double) "
+        "with the beat within 0.1 beat", "follow.tempo_and_beat", unit="%", target="≥ 90 %",
+        get=lambda f: {"median": f["median"]} if isinstance(f, dict) and "median" in f else None,
+        met=lambda v, runs: v["median"] >= 0.9),
+    Row("  … tempo alone", "follow.tempo", unit="%",
+        get=lambda f: {"median": f["median"]} if isinstance(f, dict) and "median" in f else None),
+    Row("  … tempo within 3 % after a 5 % drift over 16 bars (faster)", "follow.drift_up", unit="%",
+        target="≥ 90 %", get=lambda f: {"median": f["median"]} if isinstance(f, dict) and "median" in f else None,
+        met=lambda v, runs: v["median"] >= 0.9),
+    Row("  … cost per onset", "follow.cost.add_ms",
+        get=lambda f: {"median": f["median"], "p99": f["p99"], "max": f.get("max", f["p99"])}
+        if isinstance(f, dict) and "p99" in f else None, target="well under 1 ms",
+        met=lambda v, runs: v["p99"] < 1.0),
 ]
 
 
@@ -95,6 +128,9 @@ def _stats(st: Any, unit: str) -> dict[str, float] | None:
 def _fmt(values: list[float], unit: str) -> str:
     mid = statistics.median(values)
     scale, suffix = (100.0, " %") if unit == "%" else (1.0, f" {unit}")
+    if unit in ("MB", "MiB", "s") and mid >= 10:
+        text = f"{mid:.1f}{suffix}"
+        return text + (f" ({min(values):.1f}–{max(values):.1f})" if len(values) > 1 else "")
     text = f"{mid * scale:.2f}{suffix}" if unit != "%" else f"{mid * scale:.1f}{suffix}"
     if len(values) > 1:
         lo, hi = min(values) * scale, max(values) * scale
@@ -110,7 +146,8 @@ def table(runs: list[dict], names: list[str]) -> str:
              f"from {', '.join(f'`{n}`' for n in names)}.", "",
              "| what | median | p99 | target |", "|---|---|---|---|"]
     for row in ROWS:
-        per_run = [s for s in (_stats(_get(r, row.path), row.unit) for r in runs) if s is not None]
+        per_run = [s for s in ((row.get(_get(r, row.path)) if row.get and _get(r, row.path) is not None
+                                else _stats(_get(r, row.path), row.unit)) for r in runs) if s is not None]
         if not per_run:
             continue
         med = _fmt([s["median"] for s in per_run], row.unit)
