@@ -116,3 +116,34 @@ def test_readme_figures_are_the_table_of_the_committed_runs():
     assert len(names) >= 3, "the README's figures should come from three or more committed runs"
     runs, _ = load_runs([root / n for n in names])
     assert block == table(runs, names), "README figures are stale: rerun `improv bench --table ... --readme README.md`"
+
+
+def test_readme_startup_figures_are_the_table_of_the_committed_run():
+    import re
+    from pathlib import Path
+
+    from improv.bench.table import STARTUP_BEGIN, STARTUP_END, load_runs, startup_table
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index(STARTUP_BEGIN) + len(STARTUP_BEGIN):readme.index(STARTUP_END)].strip()
+    names = re.findall(r"`(figures/[^`]+\.json)`", block.splitlines()[0] if block else "")
+    assert len(names) == 1, "the README's start-up block should name the one committed run it comes from"
+    runs, _ = load_runs([root / names[0]])
+    assert block == startup_table(runs[0], names[0])
+
+
+def test_startup_table_says_what_was_not_measured_and_which_targets_are_missed():
+    from improv.bench.table import startup_table
+
+    run = {"load_average_1min_at_start": 0.1, "startup": {
+        "runs": 7, "venv": {"size_mib": 200.0, "install_s": 20.0, "install_command": "pip install -e .",
+                            "torch_installed": False},
+        "help": {"wall_s": {"median": 0.1, "min": 0.09, "max": 0.2}},
+        "respond": {"wall_s": {"median": 1.5, "min": 1.2, "max": 1.9}},
+        "demo_first_note": {"skipped": "no sound"}}}
+    text = startup_table(run, "figures/x.json")
+    assert "| 210 MB | ≤ 150 MB: **missed** |" in text
+    assert "| `improv --help` | 0.10 s (0.09–0.20) | ≤ 0.3 s: met |" in text
+    assert "`improv respond` with the model | 1.50 s (1.20–1.90) | ≤ 1 s: **missed** |" in text
+    assert "not measured: no sound" in text

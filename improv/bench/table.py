@@ -8,6 +8,9 @@ test regenerates it from the JSON, so the two cannot drift apart.
 
     improv bench --table figures/bench-*.json              # print the table
     improv bench --table figures/bench-*.json --readme README.md   # rewrite the README's block
+
+A run of `improv bench --startup --json` given among them fills the start-up block
+(`<!-- startup:begin -->` ... `<!-- startup:end -->`) instead.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Callable
 from improv.errors import ConfigError
 
 BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
+STARTUP_BEGIN, STARTUP_END = "<!-- startup:begin -->", "<!-- startup:end -->"
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,48 @@ def table(runs: list[dict], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def startup_table(run: dict, name: str) -> str:
+    """The README's start-up table from one `improv bench --startup --json` run: each
+    command's median wall time over its timed runs, with their spread."""
+    from improv.bench.startup import (TARGET_DEMO_FIRST_NOTE_S, TARGET_HELP_S, TARGET_INSTALL_S,
+                                      TARGET_RESPOND_S, TARGET_VENV_MB)
+
+    st = run.get("startup")
+    if not isinstance(st, dict):
+        raise ConfigError(f"{name} is not an `improv bench --startup --json` run (no 'startup' in it)")
+
+    def verdict(value: float, target: float | None, unit: str) -> str:
+        return "" if target is None else f"≤ {target:g} {unit}: {'met' if value <= target else '**missed**'}"
+
+    lines = [f"Each command {st.get('runs', '?')} times in fresh processes after one untimed run: median, spread "
+             f"in brackets; from `{name}` (load average {run.get('load_average_1min_at_start', 0):.2f} at start).",
+             "", "| what | median | target |", "|---|---|---|"]
+    v = st.get("venv") or {}
+    if "size_mib" in v:
+        mb = v["size_mib"] * 2**20 / 1e6
+        lines.append(f"| lean venv (`{v.get('install_command', 'pip install -e .')}`), size, torch "
+                     f"{'installed' if v.get('torch_installed') else 'not installed'} | {mb:.0f} MB | "
+                     f"{verdict(mb, TARGET_VENV_MB, 'MB')} |")
+    if "install_s" in v:
+        lines.append(f"| … its install time (pip's index on this machine) | {v['install_s']:.1f} s | "
+                     f"{verdict(v['install_s'], TARGET_INSTALL_S, 's')} |")
+    rows = [("python -c pass (the interpreter alone)", "python_start", "wall_s", None),
+            ("import the model partner (numpy, no torch)", "import_responder", "wall_s", None),
+            ("`improv --help`", "help", "wall_s", TARGET_HELP_S),
+            ("`improv respond` with the model", "respond", "wall_s", TARGET_RESPOND_S),
+            ("`improv demo`: command to its first note", "demo_first_note", "spawn_to_line_s", TARGET_DEMO_FIRST_NOTE_S)]
+    for what, key, stat, target in rows:
+        r = st.get(key) or {}
+        if stat not in r:
+            why = r.get("skipped") or r.get("failed")
+            if why:
+                lines.append(f"| {what} | not measured: {why} | |")
+            continue
+        s = r[stat]
+        lines.append(f"| {what} | {s['median']:.2f} s ({s['min']:.2f}–{s['max']:.2f}) | {verdict(s['median'], target, 's')} |")
+    return "\n".join(lines)
+
+
 def load_runs(paths: list[str | Path]) -> tuple[list[dict], list[str]]:
     """The JSON of each run file.
 
@@ -179,13 +225,13 @@ def load_runs(paths: list[str | Path]) -> tuple[list[dict], list[str]]:
     return runs, names
 
 
-def replace_block(text: str, block: str) -> str:
-    """`text` with what stands between the figures markers replaced by `block`.
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    """`text` with what stands between the markers `begin` and `end` replaced by `block`.
 
     Raises:
         ConfigError: the markers are missing.
     """
-    a, b = text.find(BEGIN), text.find(END)
+    a, b = text.find(begin), text.find(end)
     if a < 0 or b < a:
-        raise ConfigError(f"no {BEGIN} ... {END} block to fill in")
-    return text[:a + len(BEGIN)] + "\n" + block + "\n" + text[b:]
+        raise ConfigError(f"no {begin} ... {end} block to fill in")
+    return text[:a + len(begin)] + "\n" + block + "\n" + text[b:]

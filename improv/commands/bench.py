@@ -30,15 +30,26 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.table:
-        from improv.bench.table import load_runs, replace_block, table
+        from improv.bench.table import (STARTUP_BEGIN, STARTUP_END, load_runs, replace_block, startup_table,
+                                        table)
 
-        block = table(*load_runs(args.table))
+        runs, names = load_runs(args.table)
+        blocks = []  # (block, markers)
+        starts = [(r, n) for r, n in zip(runs, names) if "startup" in r]
+        others = [(r, n) for r, n in zip(runs, names) if "startup" not in r]
+        if others:
+            blocks.append((table([r for r, _ in others], [n for _, n in others]), {}))
+        for r, n in starts:
+            blocks.append((startup_table(r, n), {"begin": STARTUP_BEGIN, "end": STARTUP_END}))
         if args.readme:
             path = Path(args.readme)
-            path.write_text(replace_block(path.read_text(), block))
-            print(f"rewrote the figures table in {path}")
+            text = path.read_text()
+            for block, markers in blocks:
+                text = replace_block(text, block, **markers)
+            path.write_text(text)
+            print(f"rewrote the figures table(s) in {path}")
         else:
-            print(block)
+            print("\n\n".join(block for block, _ in blocks))
         return 0
     from improv.bench.run import run_bench, run_startup
     from improv.errors import ConfigError
