@@ -385,3 +385,46 @@ def test_an_output_reports_a_dead_server():
     assert out.alive()
     out.watch.lost = "gone"
     assert not out.alive() and "JACK server stopped" in out.failed
+
+
+def test_jack_ports_are_closed_apart_so_libjack_handles_each_change_first(monkeypatch):
+    """libjack crashes when a port is closed while its client still handles the latency update
+    of the previous close (JackClient::HandleLatencyCallback): close_client spaces JACK closes
+    JACK_SETTLE_S apart, and leaves other APIs alone."""
+    import time
+
+    import rtmidi
+
+    from improv.live import midiapi
+
+    calls = []
+
+    class Fake:
+        def __init__(self, api):
+            self.api = api
+
+        def get_current_api(self):
+            return self.api
+
+        def cancel_callback(self):
+            calls.append(("cancel", time.monotonic()))
+
+        def close_port(self):
+            calls.append(("close", time.monotonic()))
+
+        def delete(self):
+            calls.append(("delete", time.monotonic()))
+
+    midiapi.close_client(Fake(rtmidi.API_UNIX_JACK), cancel_callback=True)
+    midiapi.close_client(Fake(rtmidi.API_UNIX_JACK))
+    assert [c[0] for c in calls] == ["cancel", "close", "delete", "close", "delete"]
+    jack_changes = [t for what, t in calls if what != "cancel"]
+    gaps = [b - a for a, b in zip(jack_changes, jack_changes[1:])]
+    assert min(gaps) >= midiapi.JACK_SETTLE_S * 0.99, gaps
+    calls.clear()
+    slept = []
+    monkeypatch.setattr(midiapi.time, "sleep", slept.append)
+    midiapi.jack_port_changed()  # a JACK change just now: an ALSA close still does not wait
+    midiapi.close_client(Fake(rtmidi.API_LINUX_ALSA))
+    assert [c[0] for c in calls] == ["close", "delete"] and slept == []
+    midiapi.close_client(None)  # nothing to close: fine

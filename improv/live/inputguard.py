@@ -24,6 +24,7 @@ import logging
 import threading
 from typing import Any, Protocol
 
+from improv.live.midiapi import close_client
 from improv.live.jackwatch import JackWatch, shared_watch
 from improv.live.portnames import port_short_name
 from improv.live.wire import SYSEX_BOUND_S, SYSEX_END
@@ -117,15 +118,8 @@ class InputGuard:
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
         if self.kicker is not None:
-            try:
-                self.kicker.close_port()
-            except Exception:  # noqa: BLE001 - closing must not raise on an exit path
-                pass
-            try:
-                self.kicker.delete()
-            except Exception:  # noqa: BLE001
-                pass
-            self.kicker = None
+            kicker, self.kicker = self.kicker, None
+            close_client(kicker)
 
 
 def guard_jack_input(target: Guarded, midi_in: Any, port_name: str, lister: Any) -> InputGuard | None:

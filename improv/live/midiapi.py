@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -171,3 +174,60 @@ def _open_client(kind: str, api: str, say: Callable[[str], None] | None = None) 
     client, system = open_client(kind, api)
     say_fallback(system, say)
     return client
+
+
+# --- closing ----------------------------------------------------------------------------
+# libjack (jack2; python-rtmidi's wheels carry their own copy) crashes when a client's port
+# list is edited (a port closed) while that client's notification thread still walks it for
+# the latency update that another port's closing caused (JackClient::HandleLatencyCallback:
+# a segfault in 1 of 10-40 back-to-back closes of two clients' ports on a busy 2-core
+# machine). Within this process JACK ports and clients are therefore closed at least
+# JACK_SETTLE_S apart, which lets each change's notifications be handled first.
+JACK_SETTLE_S = 0.05
+_jack_lock = threading.Lock()
+_jack_last = 0.0
+
+
+def _is_jack(client: Any) -> bool:
+    try:
+        import rtmidi
+
+        return client.get_current_api() == rtmidi.API_UNIX_JACK
+    except Exception:  # noqa: BLE001 - a client that cannot say is not worth waiting for
+        return False
+
+
+def jack_port_changed() -> None:
+    """Note that a JACK port or client of this process was just opened or closed."""
+    global _jack_last
+    _jack_last = time.monotonic()
+
+
+def close_client(client: Any, cancel_callback: bool = False) -> None:
+    """Close an rtmidi client's port and delete the client, ignoring errors (an exit path);
+    under JACK, spaced from this process's other port changes (see JACK_SETTLE_S).
+
+    Args:
+        client: an rtmidi MidiIn or MidiOut (None: nothing to do).
+        cancel_callback: a MidiIn with a callback: cancel it first.
+    """
+    if client is None:
+        return
+    if cancel_callback:
+        try:
+            client.cancel_callback()
+        except Exception:  # noqa: BLE001
+            pass
+    jack = _is_jack(client)
+    with _jack_lock if jack else nullcontext():
+        for step in (client.close_port, client.delete):
+            if jack:
+                wait = _jack_last + JACK_SETTLE_S - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - closing must not raise on an exit path
+                pass
+            if jack:
+                jack_port_changed()

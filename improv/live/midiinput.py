@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from improv.live.midiapi import close_client
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
 if TYPE_CHECKING:
@@ -124,10 +125,5 @@ class MidiInput:
             self.guard.stop()
         if self._in is None:
             return
-        try:
-            self._in.cancel_callback()
-            self._in.close_port()
-        except Exception:  # noqa: BLE001 - closing must not raise on an exit path
-            pass
-        self._in.delete()
-        self._in = None
+        midi_in, self._in = self._in, None
+        close_client(midi_in, cancel_callback=True)

@@ -21,6 +21,7 @@ import mido
 from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
+from improv.live.midiapi import close_client
 from improv.live.clock import Clock
 
 
@@ -124,12 +125,8 @@ class ExternalClock:
 
     def close(self) -> None:
         if self._in is not None:
-            try:
-                self._in.cancel_callback()
-                self._in.close_port()
-            except Exception:  # noqa: BLE001 - closing on the way out
-                pass
-            self._in = None
+            midi_in, self._in = self._in, None
+            close_client(midi_in, cancel_callback=True)
 
 
 def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str = "improv clock") -> ExternalClock:

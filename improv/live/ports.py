@@ -25,8 +25,8 @@ import mido
 from improv.errors import PortError
 from improv.live.clock import Clock
 from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exported for its callers
-    API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, open_client,
-    say_fallback, try_open, unavailable_reason)
+    API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, close_client,
+    open_client, say_fallback, try_open, unavailable_reason)
 from improv.live.quiet import quiet_stderr
 from improv.live.inputguard import guard_jack_input
 from improv.live.midiinput import MidiInput
@@ -203,11 +203,7 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
 
 def _delete(client: Any) -> None:
     """Delete an rtmidi client, if any, ignoring errors (an exit path)."""
-    if client is not None:
-        try:
-            client.delete()
-        except Exception:  # noqa: BLE001
-            pass
+    close_client(client)
 
 
 class MidiOutSink:
@@ -295,11 +291,7 @@ class MidiOutSink:
             # rtmidi's JACK output hands messages to the server on its next period: closing
             # the port at once would throw the note-offs above away.
             time.sleep(CLOSE_DRAIN_S)
-            try:
-                self._out.close_port()
-            except Exception:  # noqa: BLE001
-                pass
-            self._out.delete()
+            close_client(self._out)
 
 
 def open_output(api: str = "", port: str = "", virtual: str = "",

@@ -298,14 +298,14 @@ class Session:
             if self.recorder is not None:
                 self.recorder.event("player", msg, now)
         self._thru_sounding.clear()
+        if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
+            self.record_path = self.recorder.close()
         for sink in self.sinks:
             try:
                 sink.close()
             except Exception as e:  # noqa: BLE001 - closing the others matters more
                 log.warning("closing %s failed: %s", type(sink).__name__, e)
         self.notes_released = True
-        if self.recorder is not None:
-            self.record_path = self.recorder.close()
         if self._started and self.display is not None:
             self._show(now, force=True)
             self.display.finish()
