@@ -147,3 +147,12 @@ def test_startup_table_says_what_was_not_measured_and_which_targets_are_missed()
     assert "| `improv --help` | 0.10 s (0.09–0.20) | ≤ 0.3 s: met |" in text
     assert "`improv respond` with the model | 1.50 s (1.20–1.90) | ≤ 1 s: **missed** |" in text
     assert "not measured: no sound" in text
+
+
+def test_a_section_run_isolated_returns_its_figures_and_a_crash_is_reported_in_its_place():
+    from improv.bench.isolate import isolated
+
+    r = isolated("improv.bench.startup", "spread", {"values": [1.0, 2.0, 3.0]}, timeout=60, what="spread")
+    assert r["median"] == 2.0 and r["n"] == 3
+    crashed = isolated("os", "abort", {}, timeout=60, what="abort")  # dies of SIGABRT, as a segfault would
+    assert crashed["skipped"].startswith("the abort section's measuring process died (exit -6)"), crashed

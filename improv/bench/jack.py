@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -204,21 +203,7 @@ def bench_flood(rate: float, seconds: float, responder: str) -> dict[str, Any]:
 def bench_flood_isolated(rate: float, seconds: float, responder: str) -> dict[str, Any]:
     """`bench_flood` in a child process, so that a crash of the measuring clients (python-
     rtmidi's JACK threads under a flood) costs this section only and is reported."""
-    import json
-    import os
-    import subprocess
+    from improv.bench.isolate import isolated
 
-    code = ("import json, sys; from improv.bench.jack import bench_flood; "
-            f"print('FLOOD ' + json.dumps(bench_flood({rate!r}, {seconds!r}, {responder!r})))")
-    root = Path(__file__).resolve().parent.parent.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-    try:
-        proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, text=True,
-                              env=env, timeout=seconds + 180)
-    except subprocess.TimeoutExpired:
-        return {"skipped": f"the flood's measuring process did not finish within {seconds + 180:.0f} s"}
-    for line in proc.stdout.splitlines():
-        if line.startswith("FLOOD "):
-            return json.loads(line[6:])
-    tail = [x for x in proc.stderr.splitlines() if x.strip() and not x.startswith(("Cannot", "jack server", "JackShm"))]
-    return {"skipped": f"the flood's measuring process died (exit {proc.returncode}): {' | '.join(tail[-6:])}"}
+    return isolated("improv.bench.jack", "bench_flood", {"rate": rate, "seconds": seconds, "responder": responder},
+                    timeout=seconds + 180, what="flood")

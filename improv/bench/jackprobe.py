@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
+from improv.live.midiapi import close_client
 from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
@@ -277,10 +278,7 @@ class Player:
 
     def close(self) -> None:
         """Close the port and the JACK client now (not whenever the object is collected)."""
-        try:
-            self._out.close_port()
-        finally:
-            self._out.delete()
+        close_client(self._out)  # spaced from this process's other JACK closes (libjack's race)
 
 
 class Listener:
@@ -337,11 +335,7 @@ class Listener:
 
     def close(self) -> None:
         """Close the port and the JACK client now (not whenever the object is collected)."""
-        try:
-            self._in.cancel_callback()
-            self._in.close_port()
-        finally:
-            self._in.delete()
+        close_client(self._in, cancel_callback=True)
 
 
 def sounding_notes(arrivals: Iterable[Arrival]) -> dict[tuple[int, int], int]:

@@ -14,14 +14,12 @@ from typing import Any, Callable
 
 from improv.config import Config
 from improv.bench import jackprobe
-from improv.bench.jack import bench_flood_isolated, bench_passthrough
+from improv.bench.isolate import isolated
+from improv.bench.jack import bench_flood_isolated
 from improv.bench.answer import bench_answer
 from improv.bench.parts import bench_synth_figures
 from improv.bench.restart import bench_restart
 from improv.bench.timing import bench_timing
-from improv.bench.jamprocess import JamFailed
-from improv.bench.keysound import bench_keysound
-from improv.errors import PortError
 from improv.bench.render_memory import TARGET_PEAK_MB as TARGET_RENDER_PEAK_MB
 from improv.bench.render_memory import bench_render_memory
 
@@ -168,21 +166,40 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
     where = "over JACK" if jack else "in process, no JACK (the sink discards)"
     out(f"\npartner timing: {notes} notes {where}, while the {responder} partner answers non-stop in its "
         f"process (target p99 <= {TARGET_TIMING_P99_MS:g} ms, none dropped)")
-    r = results["timing"] = bench_timing(notes, cfg, responder, jack)
-    out(f"  load: {r['load']} ({r['answers_computed']} answers during the run)")
-    ok = r["scheduler_error_ms"].get("p99", 1e9) <= TARGET_TIMING_P99_MS and r["dropped"] == 0
-    out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}  {verdict(ok)}")
-    if "arrival_error_ms" in r:
-        out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}  (includes JACK output quantisation, "
-            f"<= one {period_ms:.2f} ms period)")
-        out(f"  notes left sounding at the listener: {r['left_sounding']}")
-    out(f"  late {r['late']}, dropped {r['dropped']}, sent {r['sent']} of {r['scheduled']}")
-    r = results["timing_idle"] = bench_timing(notes // 4, cfg, responder, jack, load=False)
+    r = results["timing"] = _timing(notes, cfg, responder, jack, load=True)
+    if "skipped" in r:
+        out(f"  skipped: {r['skipped']}")
+    else:
+        out(f"  load: {r['load']} ({r['answers_computed']} answers during the run)")
+        ok = r["scheduler_error_ms"].get("p99", 1e9) <= TARGET_TIMING_P99_MS and r["dropped"] == 0
+        out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}  {verdict(ok)}")
+        if "arrival_error_ms" in r:
+            out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}  (includes JACK output quantisation, "
+                f"<= one {period_ms:.2f} ms period)")
+            out(f"  notes left sounding at the listener: {r['left_sounding']}")
+        out(f"  late {r['late']}, dropped {r['dropped']}, sent {r['sent']} of {r['scheduled']}")
+    r = results["timing_idle"] = _timing(notes // 4, cfg, responder, jack, load=False)
     out(f"  reference, {notes // 4} notes with no partner computing:")
-    out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}")
-    if "arrival_error_ms" in r:
-        out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}")
+    if "skipped" in r:
+        out(f"  skipped: {r['skipped']}")
+    else:
+        out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}")
+        if "arrival_error_ms" in r:
+            out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}")
+    _after_timing(results, quick, responder, cfg, period_ms, jack, out)
 
+
+def _timing(notes: int, cfg: Config, responder: str, jack: bool, load: bool) -> dict[str, Any]:
+    """The timing section; over JACK in a child process (its measuring clients may crash)."""
+    if not jack:
+        return bench_timing(notes, cfg, responder, jack, load=load)
+    return isolated("improv.bench.timing", "bench_timing",
+                    {"notes": notes, "partner": responder, "jack": True, "load": load},
+                    timeout=120 + notes * 0.05, what="partner timing", cfg=True)
+
+
+def _after_timing(results: dict[str, Any], quick: bool, responder: str, cfg: Config, period_ms: float,
+                  jack: bool, out: Callable[[str], None]) -> None:
     out(f"\npartner restart: its worker killed (SIGKILL) 3 times; seconds to a new worker and to an answer "
         f"(target <= {TARGET_RESTART_S:g} s)")
     r = results["restart"] = bench_restart(responder, cfg)
@@ -222,10 +239,10 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
     out(f"\npassthrough: {messages} messages, player -> improv jam thru -> listener, minus the same "
         f"messages over a direct JACK connection (target p99 <= one period + {TARGET_THRU_BEYOND_PERIOD_MS:g} ms "
         f"= {period_ms + TARGET_THRU_BEYOND_PERIOD_MS:.2f} ms)")
-    try:
-        r = results["passthrough"] = bench_passthrough(messages, responder, period_ms)
-    except JamFailed as e:
-        r = results["passthrough"] = {"skipped": f"the jam failed: {e}"}
+    r = results["passthrough"] = isolated("improv.bench.jack", "bench_passthrough",
+                                          {"messages": messages, "responder": responder, "period_ms": period_ms},
+                                          timeout=300, what="passthrough")
+    if "skipped" in r:
         out(f"  skipped: {r['skipped']}")
     else:
         ok = r["added_ms"].get("n") and r["beyond_period_p99_ms"] <= TARGET_THRU_BEYOND_PERIOD_MS
@@ -247,10 +264,7 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         out("\nflood: skipped (--quick)")
         return
     out("\nflood: 2000 messages/s for 60 s into improv jam, then a call")
-    try:
-        r = results["flood"] = bench_flood_isolated(2000.0, 60.0, responder)
-    except JamFailed as e:
-        r = results["flood"] = {"skipped": f"the jam failed: {e}"}
+    r = results["flood"] = bench_flood_isolated(2000.0, 60.0, responder)
     if "skipped" in r:
         out(f"  skipped: {r['skipped']}")
     else:
@@ -272,11 +286,10 @@ def _keysound(results: dict[str, Any], quick: bool, out: Callable[[str], None]) 
     notes, runs = (40, 1) if quick else (150, 3)
     out(f"\nkey to sound: note-on into improv jam -> first sound on its built-in synth's JACK output, "
         f"{runs} run(s) of {notes} notes (target p99 <= one period + one block + 1 ms)")
-    try:
-        r = results["key_to_sound"] = bench_keysound(notes=notes, runs=runs)
-    except (JamFailed, PortError) as e:
-        results["key_to_sound"] = {"skipped": str(e)}
-        out(f"  skipped: {e}")
+    r = results["key_to_sound"] = isolated("improv.bench.keysound", "bench_keysound", {"notes": notes, "runs": runs},
+                                           timeout=120 + runs * 120, what="key to sound")
+    if "skipped" in r:
+        out(f"  skipped: {r['skipped']}")
         return
     out(f"  JACK period {r['period_ms']:.2f} ms, synth block {r['block_ms']:.2f} ms -> target p99 "
         f"<= {r['target_p99_ms']:.2f} ms; the synth's stream reports {r['runs'][0]['synth_output_latency_ms']} ms")

@@ -228,7 +228,7 @@ def bench_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
     results: dict[str, Any] = {"runs": runs}
     python = Path(sys.executable)
     if venv is not None:
-        r = results["venv"] = lean_venv(venv, env, out)
+        results["venv"] = lean_venv(venv, env, out)
         python = venv_python(venv)
     improv = improv_argv(python)
     results["improv"] = " ".join(improv)
