@@ -97,6 +97,12 @@ def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
     assert "| 19.00 ms (18.00–25.00) |" in ready and ready.endswith(": met |")  # the median run, not the best
     timing = next(line for line in text.splitlines() if line.startswith("| partner timing"))
     assert timing.endswith("**missed** |")  # one run dropped a note late
+    restart = next((line for line in text.splitlines() if line.startswith("| a killed partner")), None)
+    assert restart is None  # no run measured it: no row
+    runs = load_runs(paths)[0]
+    runs[0]["restart"] = {"answers_again_s": {"n": 3, "median": 0.3, "p99": 0.4, "max": 0.4}}
+    restart = next(line for line in table(runs, ["a", "b", "c"]).splitlines() if line.startswith("| a killed"))
+    assert "[1 of 3 runs]" in restart  # a row that not every run has says so
     doc = f"intro\n{BEGIN}\nold\n{END}\nrest"
     assert replace_block(doc, "new") == f"intro\n{BEGIN}\nnew\n{END}\nrest"
 

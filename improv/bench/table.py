@@ -162,7 +162,8 @@ def table(runs: list[dict], names: list[str]) -> str:
             agg = {k: statistics.median(s[k] for s in per_run) for k in keys}
             ok = row.met(agg, runs)
             verdict = f"{row.target}: {'met' if ok else '**missed**'}"
-        lines.append(f"| {row.what} | {med} | {p99} | {verdict} |")
+        what = row.what if len(per_run) == len(runs) else f"{row.what} [{len(per_run)} of {len(runs)} runs]"
+        lines.append(f"| {what} | {med} | {p99} | {verdict} |")
     return "\n".join(lines)
 
 
