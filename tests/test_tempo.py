@@ -223,12 +223,12 @@ def test_real_solos_played_as_recorded():
     from improv.bench.follow import play_solo, _calls
     from improv.bench.human import load_human
 
-    solos = {s.name: s for s in load_human(REAL, "valid")}
-    # Swing solos of the validation split at 118, 158, 204 and 227 bpm, from their start.
-    for name in ("HarryEdison_DidYouCallHerToday", "CharlieParker_Billie'sBounce", "DizzyGillespie_Blue'nBoogie",
-                 "CharlieParker_ThrivingOnARiff"):
-        if name not in solos:
-            pytest.skip(f"{name} is not among the validation solos")
-        rows = play_solo(solos[name], _calls(solos[name], 0, 32))
-        later = rows[2:]
-        assert sum(r["tempo_ok"] for r in later) >= 0.7 * len(later), name
+    # Every validation solo at 110-260 bpm (30 of them), its first 32 bars played as recorded,
+    # no tempo given: after the first two calls, the tempo (or half or double it) is heard
+    # within 3 % in 86 % of the calls (192 of 223); a slip below 80 % is a regression.
+    # (Ballads, the follower's weak spot, are left out here; the bench reports them.)
+    solos = [s for s in load_human(REAL, "valid") if 110 <= s.tempo <= 260]
+    assert len(solos) >= 20, "the validation split changed: pick the solos again"
+    rows = [r for s in solos for r in play_solo(s, _calls(s, 0, 32))[2:]]
+    share = sum(r["tempo_ok"] for r in rows) / len(rows)
+    assert share >= 0.8, f"tempo heard in {share:.0%} of later calls"
