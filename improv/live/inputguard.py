@@ -24,8 +24,8 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from improv.live.midiapi import close_client
 from improv.live.jackwatch import JackWatch, shared_watch
+from improv.live.midiapi import close_client
 from improv.live.portnames import port_short_name
 from improv.live.wire import SYSEX_BOUND_S, SYSEX_END
 

@@ -21,8 +21,8 @@ import mido
 from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
-from improv.live.midiapi import close_client
 from improv.live.clock import Clock
+from improv.live.midiapi import close_client
 
 
 class FixedTimeline:
