@@ -47,7 +47,7 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.commands.common import writable_output
+    from improv.core.formats.paths import writable_output
     from improv.core.formats.midifile import load_recording
     from improv.core.formats.pianoroll import recording_to_roll
 

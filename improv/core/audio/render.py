@@ -22,6 +22,7 @@ import numpy as np
 
 from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording
+from improv.core.formats.paths import writable_output
 from improv.errors import ConfigError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
@@ -195,14 +196,8 @@ def check_render(rec: Recording, out: Path, sample_rate: int, tail_s: float, fil
     Raises:
         ConfigError: one line naming the path or the length and what to do.
     """
-    out = Path(out)
-    if out.is_dir():
-        raise ConfigError(f"{out} is a folder: give -o a .wav file path")
+    out = writable_output(out, "-o")
     folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"the folder {folder} does not exist: create it or give -o a path in an existing folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"the folder {folder} is not writable: give -o a path in a folder you can write to")
     frames = render_frames(rec, sample_rate, tail_s)
     size = wav_bytes(frames)
     if size > WAV_MAX_BYTES:
