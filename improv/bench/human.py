@@ -23,8 +23,9 @@ from pathlib import Path
 from statistics import median
 from typing import Iterable
 
-from improv.core.formats.wjazzd import BEATS_PER_BAR, _float, _rows, _sig, _Source, solo_name, split_of
-from improv.core.model.tokens import TICKS_PER_BEAT, snap_velocity
+from improv.core.formats.wjazzd import (BEATS_PER_BAR, _float, _rows, _sig, _Source, loudness_to_velocity,
+                                        solo_name, split_of)
+from improv.core.model.tokens import TICKS_PER_BEAT
 from improv.core.theory.notes import Phrase
 from improv.errors import DataError
 
@@ -283,14 +284,7 @@ def _read(src: _Source, stem: str, meta: dict[str, str]) -> HumanSolo | None:
     track = BeatTrack([b for b, _ in pairs], [t for _, t in pairs])
 
     loud = [_float(r.get("loud_median")) for r in good]
-    finite = sorted(x for x in loud if math.isfinite(x))
-    lo = finite[int(0.05 * (len(finite) - 1))] if finite else 0.0
-    hi = finite[int(0.95 * (len(finite) - 1))] if finite else 0.0
-
-    def velocity(x: float) -> int:
-        if not math.isfinite(x) or hi <= lo:
-            return snap_velocity(80)
-        return snap_velocity(int(round(min(120.0, max(30.0, 30 + 90 * (x - lo) / (hi - lo))))))
+    velocity = loudness_to_velocity(loud)
 
     by_phrase: dict[int, list[PlayedNote]] = {}
     for r, ld in zip(good, loud):

@@ -28,7 +28,7 @@ import math
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.chords import Chord, parse_chord
@@ -219,6 +219,21 @@ def _float(value: str | None) -> float:
     return x
 
 
+def loudness_to_velocity(loud: list[float]) -> Callable[[float], int]:
+    """A solo's note loudness (`loud_median`, dB) to MIDI velocity: its 5th-95th percentile
+    spread over 30-120, a note with no loudness at 80."""
+    finite = sorted(x for x in loud if math.isfinite(x))
+    lo = finite[int(0.05 * (len(finite) - 1))] if finite else 0.0
+    hi = finite[int(0.95 * (len(finite) - 1))] if finite else 0.0
+
+    def velocity(x: float) -> int:
+        if not math.isfinite(x) or hi <= lo:
+            return snap_velocity(80)
+        return snap_velocity(int(round(min(120.0, max(30.0, 30 + 90 * (x - lo) / (hi - lo))))))
+
+    return velocity
+
+
 def load_corpus(path: str | Path) -> Corpus:
     """Read every solo of a WJazzD tar.gz or folder.
 
@@ -304,15 +319,7 @@ def _read_solo(src: _Source, stem: str, meta: dict[str, str], corpus: Corpus) ->
     bar0 = min(bars)
 
     loud = [_float(r.get("loud_median")) for r in good]
-    finite = sorted(x for x in loud if math.isfinite(x))
-    lo = finite[int(0.05 * (len(finite) - 1))] if finite else 0.0
-    hi = finite[int(0.95 * (len(finite) - 1))] if finite else 0.0
-
-    def velocity(x: float) -> int:
-        if not math.isfinite(x) or hi <= lo:
-            return snap_velocity(80)
-        v = 30 + 90 * (x - lo) / (hi - lo)
-        return snap_velocity(int(round(min(120.0, max(30.0, v)))))
+    velocity = loudness_to_velocity(loud)
 
     beat_onsets: dict[int, float] = {}  # timeline beat -> its onset in seconds (the beat track)
     for r in brows:
