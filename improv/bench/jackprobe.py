@@ -17,7 +17,6 @@ Every wait here is bounded by a timeout.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import itertools
 import os
 import signal
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
+from improv.live.jackwatch import load_libjack
 from improv.live.midiapi import close_client
 from improv.live.quiet import quiet_stderr
 
@@ -73,31 +73,20 @@ class Arrival:
         return len(self.data) == 3 and self.data[1] < 128 and self.data[2] < 128
 
 
-def _load_libjack() -> ctypes.CDLL | None:
-    for name in (ctypes.util.find_library("jack"), "libjack.so.0", "libjack.so", "libjack.dylib"):
-        if not name:
-            continue
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        lib.jack_client_open.restype = ctypes.c_void_p
-        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-        lib.jack_client_close.argtypes = [ctypes.c_void_p]
-        lib.jack_get_buffer_size.restype = ctypes.c_uint32
-        lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
-        lib.jack_get_sample_rate.restype = ctypes.c_uint32
-        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
-        lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-        lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-        lib.jack_free.argtypes = [ctypes.c_void_p]
-        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        lib.jack_disconnect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        return lib
-    return None
+_VP, _STR = ctypes.c_void_p, ctypes.c_char_p
+_SIGNATURES = [  # the calls the patchbay makes
+    ("jack_client_open", _VP, [_STR, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]),
+    ("jack_client_close", ctypes.c_int, [_VP]),
+    ("jack_get_buffer_size", ctypes.c_uint32, [_VP]),
+    ("jack_get_sample_rate", ctypes.c_uint32, [_VP]),
+    ("jack_get_ports", ctypes.POINTER(_STR), [_VP, _STR, _STR, ctypes.c_ulong]),
+    ("jack_free", None, [_VP]),
+    ("jack_connect", ctypes.c_int, [_VP, _STR, _STR]),
+    ("jack_disconnect", ctypes.c_int, [_VP, _STR, _STR]),
+]
 
 
-_LIB = _load_libjack()
+_LIB = load_libjack(_SIGNATURES)
 
 
 def jack_unavailable() -> str | None:

@@ -23,7 +23,6 @@ block + 1 ms.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import random
 import re
@@ -37,6 +36,7 @@ from typing import Any
 
 from improv.bench.jackprobe import Patchbay, Player, unique
 from improv.errors import PortError
+from improv.live.jackwatch import load_libjack
 
 THRESHOLD = 1e-4  # |sample| above this is sound (-80 dBFS)
 QUIET_S = 0.08  # silence this long before each note-on: the last note's tail has ended
@@ -64,26 +64,18 @@ def _libjack() -> ctypes.CDLL:
     Raises:
         PortError: libjack is not installed.
     """
-    for name in (ctypes.util.find_library("jack"), "libjack.so.0", "libjack.dylib"):
-        if not name:
-            continue
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        vp, u32 = ctypes.c_void_p, ctypes.c_uint32
-        for fn, res, args in (
-                ("jack_client_open", vp, [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]),
-                ("jack_client_close", ctypes.c_int, [vp]), ("jack_activate", ctypes.c_int, [vp]),
-                ("jack_deactivate", ctypes.c_int, [vp]), ("jack_get_sample_rate", u32, [vp]),
-                ("jack_get_buffer_size", u32, [vp]),
-                ("jack_port_register", vp, [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]),
-                ("jack_port_name", ctypes.c_char_p, [vp]), ("jack_port_get_buffer", vp, [vp, u32]),
-                ("jack_set_process_callback", ctypes.c_int, [vp, _PROCESS, vp]),
-                ("jack_get_ports", ctypes.POINTER(ctypes.c_char_p), [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]),
-                ("jack_free", None, [vp]), ("jack_connect", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p])):
-            f = getattr(lib, fn)
-            f.restype, f.argtypes = res, args
+    vp, u32 = ctypes.c_void_p, ctypes.c_uint32
+    lib = load_libjack([
+        ("jack_client_open", vp, [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]),
+        ("jack_client_close", ctypes.c_int, [vp]), ("jack_activate", ctypes.c_int, [vp]),
+        ("jack_deactivate", ctypes.c_int, [vp]), ("jack_get_sample_rate", u32, [vp]),
+        ("jack_get_buffer_size", u32, [vp]),
+        ("jack_port_register", vp, [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]),
+        ("jack_port_name", ctypes.c_char_p, [vp]), ("jack_port_get_buffer", vp, [vp, u32]),
+        ("jack_set_process_callback", ctypes.c_int, [vp, _PROCESS, vp]),
+        ("jack_get_ports", ctypes.POINTER(ctypes.c_char_p), [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]),
+        ("jack_free", None, [vp]), ("jack_connect", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p])])
+    if lib is not None:
         return lib
     raise PortError("libjack is not installed (apt install libjack-jackd2-0)")
 

@@ -24,6 +24,7 @@ import ctypes.util
 import glob
 import os
 import threading
+from typing import Any, Iterable
 from pathlib import Path
 
 _JACK_NO_START_SERVER = 0x01
@@ -44,32 +45,45 @@ def _candidates() -> list[str]:
     return [n for n in names if n]
 
 
-def _load() -> ctypes.CDLL | None:
+Signature = tuple[str, Any, list[Any]]  # a libjack function: name, restype, argtypes
+
+
+def load_libjack(signatures: Iterable[Signature]) -> ctypes.CDLL | None:
+    """The first libjack that loads (the system's, else python-rtmidi's bundled copy) with
+    `signatures` set on it; None when there is none, or it lacks one of the functions.
+    Each caller (this watch, the bench's probes) declares the calls it makes."""
+    signatures = list(signatures)
     for name in _candidates():
         try:
             lib = ctypes.CDLL(name)
         except OSError:
             continue
         try:
-            lib.jack_client_open.restype = ctypes.c_void_p
-            lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-            lib.jack_client_close.argtypes = [ctypes.c_void_p]
-            lib.jack_on_info_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
-            lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-            lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-            lib.jack_port_by_name.restype = ctypes.c_void_p
-            lib.jack_port_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-            lib.jack_port_get_all_connections.restype = ctypes.POINTER(ctypes.c_char_p)
-            lib.jack_port_get_all_connections.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-            lib.jack_free.argtypes = [ctypes.c_void_p]
-            lib.jack_get_buffer_size.restype = ctypes.c_uint32
-            lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
-            lib.jack_get_sample_rate.restype = ctypes.c_uint32
-            lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
+            for fn, res, args in signatures:
+                f = getattr(lib, fn)
+                f.restype, f.argtypes = res, args
         except AttributeError:
             continue
         return lib
     return None
+
+
+_VP, _INT = ctypes.c_void_p, ctypes.c_int
+_SIGNATURES: list[Signature] = [
+    ("jack_client_open", _VP, [ctypes.c_char_p, _INT, ctypes.POINTER(_INT)]),
+    ("jack_client_close", _INT, [_VP]),
+    ("jack_on_info_shutdown", None, [_VP, _SHUTDOWN, _VP]),
+    ("jack_get_ports", ctypes.POINTER(ctypes.c_char_p), [_VP, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]),
+    ("jack_port_by_name", _VP, [_VP, ctypes.c_char_p]),
+    ("jack_port_get_all_connections", ctypes.POINTER(ctypes.c_char_p), [_VP, _VP]),
+    ("jack_free", None, [_VP]),
+    ("jack_get_buffer_size", ctypes.c_uint32, [_VP]),
+    ("jack_get_sample_rate", ctypes.c_uint32, [_VP]),
+]
+
+
+def _load() -> ctypes.CDLL | None:
+    return load_libjack(_SIGNATURES)
 
 
 _LIB: ctypes.CDLL | None = None
