@@ -1,5 +1,6 @@
 """End to end over real JACK MIDI ports, with the partner a user gets (the model, in its
-worker process): trading along the form, and a worker killed mid-session (the jam plays on,
+worker process): trading along the form (a call on the grid, and a soloist's phrase played
+with its own timing), and a worker killed mid-session (the jam plays on,
 a new worker answers the next call, nothing hangs, the recording is whole)."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
 from jackutil import Jam, note_events, require_jam, wired
+from test_e2e_human import CALLS
+from test_e2e_human import events as played_events
 from test_e2e_jack import CALL, TEMPO, note_ons, read_recording, wait_for_log
 
 pytestmark = pytest.mark.jack
@@ -22,14 +25,26 @@ TURN = TRADE_BARS * 4  # beats
 COUNT_IN_S = 0.25 + 4 * SPB  # improv/live/trade.py LEAD_S, then one bar of count-in at 120 bpm
 
 
-def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path):
+def played_call(band: str = "medium", beats: float = 6.5) -> list[tuple[float, list[int]]]:
+    """A soloist's phrase as recorded (tests/data/human), its seconds scaled from the
+    soloist's tempo to the trading tempo: the player's own placement around the beat and
+    uneven swing kept, nothing on a grid; the notes within the first `beats` beats."""
+    call = CALLS[band]
+    scale = call["tempo"] / TEMPO
+    notes = [[on * scale, dur * scale, pitch, vel] for on, dur, pitch, vel in call["notes"] if on * scale < beats * SPB]
+    return played_events(notes)
+
+
+@pytest.mark.parametrize("played", [False, True], ids=["grid-call", "played-call"])
+def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path, played):
     require_jam()
     flags = ["--tempo", f"{TEMPO:g}", "--seed", "4", "--tune", "blues-f", "--trade-bars", str(TRADE_BARS), "--bass"]
+    call = played_call() if played else note_events(CALL, TEMPO)
     with Jam(tmp_path, duration=19, extra=flags) as jam:
         seen = wait_for_log(jam, "trading", timeout=30)
         beat0 = seen + COUNT_IN_S  # the form's beat 0, give or take the log's delay
         for turn in (0, 2):  # the player's turns; the partner has 1 and 3
-            jam.player.play(note_events(CALL, TEMPO), start=beat0 + (turn * TURN + 0.5) * SPB)
+            jam.player.play(call, start=beat0 + (turn * TURN + 0.5) * SPB)
         rc = jam.wait(timeout=30)
         jam.listener.wait_quiet(0.2, timeout=2)
         arrivals = list(jam.listener.arrivals)
