@@ -17,8 +17,8 @@ from improv.bench.jackprobe import jack_unavailable, unique
 from improv.bench.jamprocess import JamFailed, JamProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-# The player spins before each note while the listener's callback waits for the GIL on a
-# JACK thread: switch threads often, so no JACK period of ours is missed (tests only).
+# The player spins before each note while the listener's reader and the jam's log reader
+# want the GIL: switch threads often, so each sends and reads on time (tests only).
 sys.setswitchinterval(0.0002)
 
 __all__ = ["ROOT", "Jam", "note_events", "require_jack", "require_jam", "unique", "wired"]

@@ -7,8 +7,9 @@ running `improv jam` from outside, over real JACK MIDI ports:
   the server's period and sample rate. It never starts a server.
 - `Player`: an rtmidi JACK output that sends messages at exact times (sleep short, then
   spin on `time.perf_counter`).
-- `Listener`: an rtmidi JACK input whose callback stamps every message on arrival with
-  `time.perf_counter` (the same monotonic clock as the sender's, system-wide on Linux).
+- `Listener`: an rtmidi JACK input that stamps every message with its arrival time on
+  `time.perf_counter` (the same monotonic clock as the sender's, system-wide on Linux),
+  without running Python on JACK's process thread.
 (`improv.bench.jamprocess.JamProcess` runs `improv jam` wired to a player and a listener.)
 
 Every wait here is bounded by a timeout.
@@ -43,7 +44,7 @@ class Arrival:
     """One message seen by a `Listener`.
 
     Attributes:
-        t: arrival time, `time.perf_counter()` seconds, stamped in the rtmidi callback.
+        t: arrival time, `time.perf_counter()` seconds (the JACK period the listener got it in).
         data: the raw MIDI bytes.
     """
 
@@ -256,8 +257,9 @@ class Player:
         """Send `(offset_seconds, bytes)` events at `start + offset`; returns the send times.
 
         Runs on the calling thread and returns when the last event is out. It spins the
-        last half millisecond before each event, holding the GIL: a `Listener` in the same
-        process waits for it, so keep `sys.setswitchinterval` small (tests/jackutil.py does).
+        last half millisecond before each event, holding the GIL: other threads of the same
+        process (a `Listener`'s reader) wait for it, so keep `sys.setswitchinterval` small
+        (tests/jackutil.py does).
         """
         start = time.perf_counter() + 0.01 if start is None else start
         times = []
@@ -274,39 +276,65 @@ class Player:
 class Listener:
     """An rtmidi JACK input port that records every message with its arrival time.
 
-    The callback runs on the JACK process thread and only stamps and appends.
+    No Python runs on JACK's process thread: rtmidi queues each message there, stamped
+    with JACK's clock, and a reader thread here takes them from the queue. (A Python
+    callback would wait for the GIL on JACK's thread; when it misses its period, JACK
+    counts an xrun and the messages of that period never reach the port.) rtmidi gives
+    the time since the previous message; the reader sets the clock's origin from the
+    message it read soonest after arrival (arrival <= read time, so no time is early).
 
     Args:
         client: JACK client name.
         port: port name.
     """
 
+    POLL_S = 0.00025  # how often the reader looks (it only bounds the origin's error)
+
     def __init__(self, client: str, port: str = "in") -> None:
         import rtmidi
 
         self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client, queue_size_limit=65536)
         self._in.ignore_types(sysex=False, timing=False, active_sense=False)
-        self.arrivals: list[Arrival] = []
+        self._seen: list[tuple[float, tuple[int, ...]]] = []  # (JACK seconds since the first, bytes)
+        self._origin = float("inf")  # perf_counter time of the first message
         self._cond = threading.Condition()
-        self._in.set_callback(self._on_message)
+        self._stop = threading.Event()
         self._in.open_virtual_port(port)
         self.port_name = port
         self.client = client
+        self._reader = threading.Thread(target=self._read, name=f"listener-{client}", daemon=True)
+        self._reader.start()
 
-    def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
-        t = time.perf_counter()
-        self.arrivals.append(Arrival(t, tuple(event[0])))
+    def _read(self) -> None:
+        clock = 0.0
+        while not self._stop.is_set():
+            batch = []
+            while (msg := self._in.get_message()) is not None:
+                now = time.perf_counter()
+                clock += msg[1]
+                self._origin = min(self._origin, now - clock)
+                batch.append((clock, tuple(msg[0])))
+            if batch:
+                with self._cond:
+                    self._seen.extend(batch)
+                    self._cond.notify_all()
+            time.sleep(self.POLL_S)
+
+    @property
+    def arrivals(self) -> list[Arrival]:
+        """Every message so far, with its arrival time (`time.perf_counter()` seconds)."""
         with self._cond:
-            self._cond.notify_all()
+            seen, origin = list(self._seen), self._origin
+        return [Arrival(origin + t, data) for t, data in seen]
 
     def wait(self, predicate: Callable[[list[Arrival]], bool], timeout: float) -> bool:
         """Wait until `predicate(arrivals)` holds; False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self.arrivals):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
+        while not predicate(self.arrivals):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self._cond:
                 self._cond.wait(min(left, 0.05))
         return True
 
@@ -314,18 +342,24 @@ class Listener:
         """Wait until nothing has arrived for `quiet` seconds; False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            last = self.arrivals[-1].t if self.arrivals else 0.0
+            got = self.arrivals
+            last = got[-1].t if got else 0.0
             if time.perf_counter() - last >= quiet:
                 return True
             time.sleep(min(0.02, quiet))
         return False
 
     def clear(self) -> None:
-        self.arrivals = []
+        """Forget what has arrived (the clock's origin stays)."""
+        with self._cond:
+            self._seen = []
 
     def close(self) -> None:
-        """Close the port and the JACK client now (not whenever the object is collected)."""
-        close_client(self._in, cancel_callback=True)
+        """Stop reading; close the port and the JACK client now (not whenever the object
+        is collected)."""
+        self._stop.set()
+        self._reader.join(timeout=1.0)
+        close_client(self._in)
 
 
 def sounding_notes(arrivals: Iterable[Arrival]) -> dict[tuple[int, int], int]:
