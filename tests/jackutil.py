@@ -6,6 +6,8 @@ wait is bounded: a test fails with the jam's stderr rather than hanging.
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # want the GIL: switch threads often, so each sends and reads on time (tests only).
 sys.setswitchinterval(0.0002)
 
-__all__ = ["ROOT", "Jam", "note_events", "require_jack", "require_jam", "unique", "wired"]
+__all__ = ["ROOT", "Jam", "SenderProcess", "hold_the_gil", "note_events", "require_jack", "require_jam", "unique", "wired"]
 
 
 def require_jack() -> None:
@@ -87,3 +89,44 @@ def wired(jam: JamProcess, timeout: float = 10.0) -> None:
         if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), timeout=0.2):
             return
     pytest.fail(f"no probe came through the jam within {timeout:.0f} s:\n{jam.stderr()[-2000:]}")
+
+
+class SenderProcess:
+    """A `Player` in another process (so it keeps time while this one holds the GIL) that
+    sends `n` note-ons `spacing` seconds apart on `go()`: note i is (0x90, 40 + i % 40,
+    1 + i % 100). `expected` lists them; leave the `with` block to wait for it to finish."""
+
+    def __init__(self, n: int, spacing: float) -> None:
+        self.client = unique("t-sender")
+        self.expected = [(0x90, 40 + i % 40, 1 + i % 100) for i in range(n)]
+        script = ("import time, sys\n"
+                  "from improv.bench.jackprobe import Player\n"
+                  f"p = Player({self.client!r})\n"
+                  "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
+                  f"p.play([({spacing} * i, m) for i, m in enumerate({self.expected!r})])\n"
+                  "time.sleep(0.2); p.close()\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def __enter__(self) -> "SenderProcess":
+        assert self.proc.stdout.readline() == "ready\n", "the sender process did not start"
+        return self
+
+    def go(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def hold_the_gil(seconds: float) -> float:
+    """Sleep in a C call that keeps the GIL (no other thread of this process runs, and the
+    CPUs stay free for JACK); returns the seconds it held it."""
+    t = time.perf_counter()
+    ctypes.PyDLL(None).usleep(int(seconds * 1e6))
+    return time.perf_counter() - t

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import statistics
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from improv.errors import PortError
 from improv.bench.jackprobe import Arrival, Listener, Patchbay, Player, sounding_notes
 from improv.bench.jamprocess import JamFailed, JamProcess
-from jackutil import note_events, require_jack, unique
+from jackutil import SenderProcess, hold_the_gil, note_events, require_jack, unique
 
 
 def arr(*msgs: tuple[int, ...]) -> list[Arrival]:
@@ -86,40 +83,31 @@ def test_a_jam_that_dies_at_start_fails_fast_with_its_stderr(tmp_path):
 
 @pytest.mark.jack
 def test_listener_loses_nothing_and_keeps_time_while_its_process_holds_the_gil():
-    """Messages that arrive while this process holds the GIL (here: a C call that sleeps
-    holding it, so the CPUs stay free for JACK) wait in rtmidi's queue, with their JACK
-    arrival times: none lost, none bunched together."""
+    """Messages that arrive while this process holds the GIL wait in rtmidi's queue, with
+    their JACK arrival times: none lost, none bunched together."""
     require_jack()
     n, spacing = 120, 0.004
-    sender = unique("t-sender")
-    script = ("import time, sys\n"
-              "from improv.bench.jackprobe import Player\n"
-              f"p = Player({sender!r})\n"
-              "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
-              f"p.play([({spacing} * i, [0x90, 40 + i % 40, 1 + i % 100]) for i in range({n})])\n"
-              "time.sleep(0.2); p.close()\n")
-    with Patchbay(unique("t-patch")) as pb:
+    with Patchbay(unique("t-patch")) as pb, SenderProcess(n, spacing) as sender:
         listener = Listener(unique("t-listener"))
-        proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            assert proc.stdout.readline() == "ready\n"
-            pb.connect(pb.wait_for(f"{sender}:out", inputs=False, timeout=5),
+            pb.connect(pb.wait_for(f"{sender.client}:out", inputs=False, timeout=5),
                        pb.wait_for(f"{listener.client}:in", inputs=True, timeout=5))
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+            sender.go()
             time.sleep(0.1)
-            t = time.perf_counter()
-            ctypes.PyDLL(None).usleep(300_000)  # 0.3 s holding the GIL: the reader cannot run
-            held = time.perf_counter() - t
+            held = hold_the_gil(0.3)  # the reader cannot run
             assert listener.wait(lambda a: len(a) >= n, timeout=10), len(listener.arrivals)
             got = listener.arrivals
         finally:
-            proc.wait(timeout=10)
             listener.close()
-    assert held > 0.1
-    assert [a.data for a in got] == [(0x90, 40 + i % 40, 1 + i % 100) for i in range(n)]
-    gaps = [b.t - a.t for a, b in zip(got, got[1:])]
-    # JACK's clock (in whole periods: 2.7 and 5.3 ms gaps for 4 ms at 128 frames), not the
-    # reader's: read all at once after the hold, three quarters of them would be bunched
+    assert held > 0.25
+    assert [a.data for a in got] == sender.expected
+    assert_spaced([a.t for a in got], spacing)
+
+
+def assert_spaced(times: list[float], spacing: float) -> None:
+    """Times `spacing` apart as JACK saw them (in whole periods: 2.7 and 5.3 ms gaps for 4 ms
+    at 128 frames), not as a reader got to them: read all at once after a hold, three
+    quarters of them would be bunched."""
+    gaps = [b - a for a, b in zip(times, times[1:])]
     assert statistics.mean(gaps) == pytest.approx(spacing, rel=0.1)
-    assert max(gaps) < spacing + 0.02 and sum(g < 0.0005 for g in gaps) < n // 10
+    assert max(gaps) < spacing + 0.02 and sum(g < 0.0005 for g in gaps) < len(times) // 10

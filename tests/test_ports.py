@@ -234,6 +234,37 @@ def test_real_jack_ports_round_trip():
 
 
 @pytest.mark.jack
+def test_the_players_jack_input_loses_nothing_while_the_jam_holds_the_gil():
+    """No Python runs on JACK's thread for the player's input: what arrives while the jam's
+    process holds the GIL waits in rtmidi's queue and is stamped with when it arrived."""
+    from improv.bench.jackprobe import Patchbay
+    from jackutil import SenderProcess, hold_the_gil, require_jack, unique
+    from test_jackprobe import assert_spaced
+
+    require_jack()
+    n, spacing = 120, 0.004
+    clock = RealClock()
+    q = ports.InputQueue(clock, maxsize=1000)
+    name = unique("improv gil in")
+    mi = ports.open_input(q, api="jack", virtual=name)
+    try:
+        with Patchbay(unique("t-patch")) as pb, SenderProcess(n, spacing) as sender:
+            pb.connect(pb.wait_for(f"{sender.client}:out", inputs=False, timeout=5),
+                       pb.wait_for(name, inputs=True, timeout=5))
+            sender.go()
+            time.sleep(0.1)
+            held = hold_the_gil(0.3)
+        got = []
+        while len(got) < n:
+            got.append(q.get(timeout=2))
+    finally:
+        mi.close()
+    assert held > 0.25
+    assert [tuple(d) for _, d in got] == sender.expected
+    assert_spaced([t for t, _ in got], spacing)
+
+
+@pytest.mark.jack
 def test_closing_a_jack_output_delivers_its_note_offs():
     if not jack_running():
         pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")

@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
 from improv.live.jackwatch import load_libjack
-from improv.live.midiapi import close_client
+from improv.live.midiapi import JackArrivals, close_client
 from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
@@ -279,9 +279,8 @@ class Listener:
     No Python runs on JACK's process thread: rtmidi queues each message there, stamped
     with JACK's clock, and a reader thread here takes them from the queue. (A Python
     callback would wait for the GIL on JACK's thread; when it misses its period, JACK
-    counts an xrun and the messages of that period never reach the port.) rtmidi gives
-    the time since the previous message; the reader sets the clock's origin from the
-    message it read soonest after arrival (arrival <= read time, so no time is early).
+    counts an xrun and the messages of that period never reach the port.) The times come
+    from JACK's clock (`JackArrivals`), not from when the reader got to them.
 
     Args:
         client: JACK client name.
@@ -296,7 +295,7 @@ class Listener:
         self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client, queue_size_limit=65536)
         self._in.ignore_types(sysex=False, timing=False, active_sense=False)
         self._seen: list[tuple[float, tuple[int, ...]]] = []  # (JACK seconds since the first, bytes)
-        self._origin = float("inf")  # perf_counter time of the first message
+        self._clock = JackArrivals()  # their times on perf_counter's clock
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._in.open_virtual_port(port)
@@ -306,14 +305,10 @@ class Listener:
         self._reader.start()
 
     def _read(self) -> None:
-        clock = 0.0
         while not self._stop.is_set():
             batch = []
             while (msg := self._in.get_message()) is not None:
-                now = time.perf_counter()
-                clock += msg[1]
-                self._origin = min(self._origin, now - clock)
-                batch.append((clock, tuple(msg[0])))
+                batch.append((self._clock.take(msg[1], time.perf_counter()), tuple(msg[0])))
             if batch:
                 with self._cond:
                     self._seen.extend(batch)
@@ -324,7 +319,7 @@ class Listener:
     def arrivals(self) -> list[Arrival]:
         """Every message so far, with its arrival time (`time.perf_counter()` seconds)."""
         with self._cond:
-            seen, origin = list(self._seen), self._origin
+            seen, origin = list(self._seen), self._clock.origin
         return [Arrival(origin + t, data) for t, data in seen]
 
     def wait(self, predicate: Callable[[list[Arrival]], bool], timeout: float) -> bool:

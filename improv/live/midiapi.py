@@ -188,7 +188,28 @@ _jack_lock = threading.Lock()
 _jack_last = 0.0
 
 
-def _is_jack(client: Any) -> bool:
+class JackArrivals:
+    """Arrival times of the messages rtmidi queued on JACK, on `time.perf_counter`'s clock.
+
+    rtmidi gives each queued message its time since the previous one, from JACK's clock at
+    the period it came in; the origin is set by the message read soonest after it arrived
+    (arrival <= read time, so no arrival is placed after its read and none is early).
+    """
+
+    def __init__(self) -> None:
+        self.since_first = 0.0  # JACK seconds from the first message to the last one read
+        self.origin = float("inf")  # perf_counter time of the first message (an upper bound)
+
+    def take(self, delta: float, read_at: float) -> float:
+        """One message read at `read_at` (perf_counter) with rtmidi's `delta`: its JACK
+        seconds since the first message."""
+        self.since_first += delta
+        self.origin = min(self.origin, read_at - self.since_first)
+        return self.since_first
+
+
+def is_jack(client: Any) -> bool:
+    """Whether an rtmidi client is on JACK."""
     try:
         import rtmidi
 
@@ -218,7 +239,7 @@ def close_client(client: Any, cancel_callback: bool = False) -> None:
             client.cancel_callback()
         except Exception:  # noqa: BLE001
             pass
-    jack = _is_jack(client)
+    jack = is_jack(client)
     with _jack_lock if jack else nullcontext():
         for step in (client.close_port, client.delete):
             if jack:

@@ -1,30 +1,39 @@
-"""The player's MIDI input: an rtmidi input whose callback stamps and enqueues, and that
-cannot go deaf.
+"""The player's MIDI input: an rtmidi input whose messages are stamped and enqueued, and
+that cannot go deaf.
 
-The callback runs on rtmidi's own thread: it only stamps the message with the session
-clock and puts it in the bounded `InputQueue` (improv/live/ports.py). Besides, it drops
-sysex, takes the messages out of a sysex that was cut short (improv/live/wire.py), and
-keeps the keys and pedals held so that a player who vanishes can be released.
+On ALSA, CoreMIDI and WinMM rtmidi calls back on its own thread, which only stamps the
+message with the session clock and puts it in the bounded `InputQueue`
+(improv/live/ports.py). On JACK no Python runs on JACK's process thread: a callback there
+waits for the GIL, and a period it misses loses the period's messages (an xrun), so
+rtmidi queues them with JACK's clock and a reader thread takes them out, each stamped
+with its arrival time. Besides, the input drops sysex, takes the messages out of a sysex
+that was cut short (improv/live/wire.py), and keeps the keys and pedals held so that a
+player who vanishes can be released.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
-from improv.live.midiapi import close_client
+from improv.live.midiapi import JackArrivals, close_client, is_jack
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
 if TYPE_CHECKING:
     from improv.live.ports import InputQueue
 
+POLL_S = 0.00025  # how often the JACK reader looks: at most this much later to passthrough
+
 
 class MidiInput:
     """An open rtmidi input feeding an `InputQueue`.
 
-    The callback (rtmidi's thread) stamps and enqueues; it also drops complete sysex
-    (counted in `sysex`), takes the messages out of a sysex that was cut short (counted in
-    `sysex_cut`, see improv/live/wire.py) and keeps the set of keys and pedals held, so
-    that a player who vanishes can be released (`release_held`). On JACK an
+    The callback (rtmidi's thread; on JACK a reader thread, see the module's doc) stamps
+    and enqueues; it also drops complete sysex (counted in `sysex`), takes the messages
+    out of a sysex that was cut short (counted in `sysex_cut`, see improv/live/wire.py)
+    and keeps the set of keys and pedals held, so that a player who vanishes can be
+    released (`release_held`). On JACK an
     `InputGuard` bounds an open sysex in time, watches who is connected, and notices a
     dead server (improv/live/inputguard.py).
 
@@ -54,10 +63,26 @@ class MidiInput:
         self._in = midi_in
         # Sysex comes through so that one cut short can be found and ended (see wire.py).
         self._in.ignore_types(sysex=False, timing=True, active_sense=True)
-        self._in.set_callback(self._callback)
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+        if is_jack(midi_in):
+            self._reader = threading.Thread(target=self._read, name="midi-in", daemon=True)
+            self._reader.start()
+        else:
+            self._in.set_callback(self._callback)
 
-    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
-        """rtmidi's thread: stamp and enqueue; drop sysex, unpick a cut one."""
+    def _read(self) -> None:
+        """The JACK reader thread: take what rtmidi queued, with its age from JACK's clock."""
+        arrivals, get = JackArrivals(), self._in.get_message
+        while not self._stop.is_set():
+            while (msg := get()) is not None:
+                now = time.perf_counter()
+                since_first = arrivals.take(msg[1], now)
+                self._callback(msg, age=now - arrivals.origin - since_first)
+            time.sleep(POLL_S)
+
+    def _callback(self, event: tuple[list[int], float], _data: Any = None, age: float = 0.0) -> None:
+        """rtmidi's thread (or the JACK reader): stamp and enqueue; drop sysex, unpick a cut one."""
         data = event[0]
         if data and data[0] >= 0xF0:
             if data[0] == SYSEX_START:
@@ -67,13 +92,13 @@ class MidiInput:
                     return
                 self.sysex_cut += 1
                 for msg in rest:
-                    self._take(msg)
+                    self._take(msg, age)
                 return
             if data[0] == SYSEX_END:
                 return  # the guard's own end of sysex, or a stray one
-        self._take(data)
+        self._take(data, age)
 
-    def _take(self, data: list[int]) -> None:
+    def _take(self, data: list[int], age: float = 0.0) -> None:
         """Note what it holds down, then enqueue (rtmidi's thread)."""
         if len(data) == 3:
             kind, ch = data[0] & 0xF0, data[0] & 0x0F
@@ -88,7 +113,7 @@ class MidiInput:
                     self._pedal.discard(ch)
             elif kind == 0xB0 and data[1] in (120, 123):
                 self._held.difference_update([k for k in tuple(self._held) if k[0] == ch])
-        self.inq.push(data)
+        self.inq.push(data, age)
 
     def release_held(self) -> int:
         """Lift every key and pedal this input holds, through the queue, as if the player
@@ -125,5 +150,8 @@ class MidiInput:
             self.guard.stop()
         if self._in is None:
             return
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
         midi_in, self._in = self._in, None
-        close_client(midi_in, cancel_callback=True)
+        close_client(midi_in, cancel_callback=self._reader is None)

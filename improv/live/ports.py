@@ -98,10 +98,10 @@ class InputQueue:
         self.queue = queue.Queue(self.maxsize)
         self.releases = deque(maxlen=self.maxsize)
 
-    def push(self, data: list[int]) -> None:
+    def push(self, data: list[int], age: float = 0.0) -> None:
         """Stamp, pass through (`thru`), enqueue (any thread, never blocks); counts a drop
-        when full."""
-        t = self.clock.now()
+        when full. `age`: how many seconds ago the message arrived (0: now)."""
+        t = self.clock.now() - age
         thru = self.thru
         if thru is not None:
             thru(data, t)
