@@ -134,6 +134,59 @@ def test_input_callback_only_stamps_and_enqueues_and_drops_sysex():
     assert raw.callback is None
 
 
+class FakeJackIn(FakeRtIn):
+    """A JACK rtmidi input in queue mode: `get_message` hands out what `arrive` queued."""
+
+    def __init__(self):
+        super().__init__(names=("improv in",))
+        self.queued = queue.SimpleQueue()
+
+    def get_current_api(self):
+        import rtmidi
+
+        return rtmidi.API_UNIX_JACK
+
+    def arrive(self, data, delta):
+        self.queued.put((list(data), delta))
+
+    def get_message(self):
+        try:
+            return self.queued.get_nowait()
+        except queue.Empty:
+            return None
+
+
+def test_on_jack_a_reader_thread_stamps_messages_with_when_they_arrived_and_survives_errors():
+    """On JACK no callback is set (none runs on JACK's thread): the reader takes rtmidi's
+    queue and stamps each message with JACK's times, not with when it got to it (here
+    0.6 s late, as if the process had held the GIL); a message it cannot take costs that
+    message only."""
+    clock = ManualClock(10.0)
+    q = ports.InputQueue(clock)
+
+    def thru(data, t):
+        if data[1] == 61:
+            raise RuntimeError("a broken thru")
+
+    q.thru = thru
+    raw = FakeJackIn()
+    mi = ports.MidiInput(q, raw, "improv in", virtual=True)
+    try:
+        assert raw.callback is None
+        raw.arrive([0x90, 60, 100], 0.0)
+        assert q.get(timeout=2) == (10.0, [0x90, 60, 100])  # read at once: arrived now
+        time.sleep(0.6)
+        raw.arrive([0x90, 61, 100], 0.1)  # raises in thru: skipped, the input goes on
+        raw.arrive([0x90, 62, 100], 0.1)  # 0.2 s after the first by JACK's clock
+        raw.arrive([0x90, 63, 100], 0.2)  # 0.4 s after
+        got = [q.get(timeout=2) for _ in range(2)]
+        assert [d for _, d in got] == [[0x90, 62, 100], [0x90, 63, 100]]
+        assert got[0][0] == pytest.approx(9.6, abs=0.08) and got[1][0] == pytest.approx(9.8, abs=0.08)
+        assert got[1][0] - got[0][0] == pytest.approx(0.2, abs=0.002)  # (this clock stands still while reading)
+    finally:
+        mi.close()
+
+
 def test_sink_tracks_notes_and_close_releases_everything():
     raw = FakeRtOut()
     sink = ports.MidiOutSink(raw, "Synth 20:0", virtual=False)

@@ -194,6 +194,8 @@ class JackArrivals:
     rtmidi gives each queued message its time since the previous one, from JACK's clock at
     the period it came in; the origin is set by the message read soonest after it arrived
     (arrival <= read time, so no arrival is placed after its read and none is early).
+    Messages read promptly (a reader polls every fraction of a millisecond) set it to
+    within that fraction, and a later burst (the process held the GIL) keeps its spacing.
     """
 
     def __init__(self) -> None:

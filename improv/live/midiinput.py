@@ -13,6 +13,7 @@ player who vanishes can be released.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,8 @@ class MidiInput:
     and enqueues; it also drops complete sysex (counted in `sysex`), takes the messages
     out of a sysex that was cut short (counted in `sysex_cut`, see improv/live/wire.py)
     and keeps the set of keys and pedals held, so that a player who vanishes can be
-    released (`release_held`). On JACK an
-    `InputGuard` bounds an open sysex in time, watches who is connected, and notices a
-    dead server (improv/live/inputguard.py).
+    released (`release_held`). On JACK an `InputGuard` bounds an open sysex in time,
+    watches who is connected, and notices a dead server (improv/live/inputguard.py).
 
     Args:
         inq: where messages go.
@@ -78,7 +78,10 @@ class MidiInput:
             while (msg := get()) is not None:
                 now = time.perf_counter()
                 since_first = arrivals.take(msg[1], now)
-                self._callback(msg, age=now - arrivals.origin - since_first)
+                try:
+                    self._callback(msg, age=now - arrivals.origin - since_first)
+                except Exception as e:  # noqa: BLE001 - as rtmidi's callback thread: one message lost, not the input
+                    print(f"improv: MIDI input {self.name!r} skipped {msg[0]}: {e!r}", file=sys.stderr)
             time.sleep(POLL_S)
 
     def _callback(self, event: tuple[list[int], float], _data: Any = None, age: float = 0.0) -> None:
