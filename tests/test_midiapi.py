@@ -116,3 +116,19 @@ def test_list_ports_names_the_fallback(fake_rtmidi):
     assert listing["inputs"] == ["system:midi_capture_1"]
     midi_problems = [p for p in listing["problems"] if not p.startswith("no audio output")]  # (audio is not faked)
     assert not any("ALSA" in p for p in midi_problems), midi_problems  # said once, in "system"
+
+
+def test_jack_arrivals_place_a_burst_back_from_its_read_in_order_and_never_after_it():
+    """rtmidi's gaps leave out what it skipped (active sensing, sysex chunks): they are lower
+    bounds, summed within a burst only, so a lost gap can never push later messages back."""
+    from improv.live.midiapi import JackArrivals
+
+    arr = JackArrivals()
+    assert arr.place([0.0], 100.0) == [100.0]  # read on its own: its read time
+    # an active sensing every 0.3 s was skipped between these: their gaps are short
+    assert arr.place([0.001], 101.0) == [101.0]
+    assert arr.place([0.001], 102.0) == [102.0]  # not 100.002: never drifts into the past
+    burst = arr.place([5.0, 0.1, 0.2], 103.0)  # read at once after a hold
+    assert burst == pytest.approx([102.7, 102.8, 103.0])
+    # a gap longer than the time since the previous message: not placed before it
+    assert arr.place([9.0, 0.5], 103.2) == pytest.approx([103.0, 103.2])

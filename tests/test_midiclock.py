@@ -113,3 +113,33 @@ def test_lost_ticks_keep_the_phase():
     assert f.tempo == pytest.approx(100, abs=0.01)
     assert f.time_of_beat(6) == pytest.approx(tick_time(0.01, 100, 6 * 24), abs=1e-6)
     assert [e.beat for e in events if e.kind == "beat"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_an_external_clock_on_jack_is_read_off_jacks_thread_with_its_arrival_times():
+    """On JACK the clock input has no callback (none runs on JACK's thread): a reader takes
+    rtmidi's queue, and ticks read together keep the spacing they arrived with."""
+    import time
+
+    from improv.live.clock import RealClock
+    from improv.live.midisync import ExternalClock
+    from test_ports import FakeJackIn
+
+    raw = FakeJackIn()
+    ext = ExternalClock(RealClock(), raw, "daw")
+    try:
+        assert raw.callback is None and raw.ignored["timing"] is False
+        raw.arrive([START], 0.0)
+        deadline = time.monotonic() + 2
+        while ext._queue.qsize() < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.3)  # the next ticks come while nobody reads
+        for _ in range(3):
+            raw.arrive([CLOCK], 0.025)  # 100 bpm
+        while ext._queue.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        got = [ext._queue.get_nowait() for _ in range(4)]
+    finally:
+        ext.close()
+    assert [d for _, d in got] == [[START], [CLOCK], [CLOCK], [CLOCK]]
+    gaps = [b[0] - a[0] for a, b in zip(got, got[1:])]
+    assert gaps[0] > 0.25 and gaps[1:] == pytest.approx([0.025, 0.025], abs=0.002)  # as JACK saw them, not as read

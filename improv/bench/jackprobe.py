@@ -279,23 +279,22 @@ class Listener:
     No Python runs on JACK's process thread: rtmidi queues each message there, stamped
     with JACK's clock, and a reader thread here takes them from the queue. (A Python
     callback would wait for the GIL on JACK's thread; when it misses its period, JACK
-    counts an xrun and the messages of that period never reach the port.) The times come
-    from JACK's clock (`JackArrivals`), not from when the reader got to them.
+    counts an xrun and the messages of that period never reach the port.) A burst read at
+    once keeps its spacing on JACK's clock (`JackArrivals`).
 
     Args:
         client: JACK client name.
         port: port name.
     """
 
-    POLL_S = 0.00025  # how often the reader looks (it only bounds the origin's error)
+    POLL_S = 0.0001  # how often the reader looks: a message read on its own is timed by its read
 
     def __init__(self, client: str, port: str = "in") -> None:
         import rtmidi
 
         self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client, queue_size_limit=65536)
         self._in.ignore_types(sysex=False, timing=False, active_sense=False)
-        self._seen: list[tuple[float, tuple[int, ...]]] = []  # (JACK seconds since the first, bytes)
-        self._clock = JackArrivals()  # their times on perf_counter's clock
+        self._seen: list[Arrival] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._in.open_virtual_port(port)
@@ -305,13 +304,15 @@ class Listener:
         self._reader.start()
 
     def _read(self) -> None:
+        arrivals = JackArrivals()
         while not self._stop.is_set():
-            batch = []
+            burst = []
             while (msg := self._in.get_message()) is not None:
-                batch.append((self._clock.take(msg[1], time.perf_counter()), tuple(msg[0])))
-            if batch:
+                burst.append(msg)
+            if burst:
+                times = arrivals.place([delta for _, delta in burst], time.perf_counter())
                 with self._cond:
-                    self._seen.extend(batch)
+                    self._seen.extend(Arrival(t, tuple(data)) for (data, _), t in zip(burst, times))
                     self._cond.notify_all()
             time.sleep(self.POLL_S)
 
@@ -319,8 +320,7 @@ class Listener:
     def arrivals(self) -> list[Arrival]:
         """Every message so far, with its arrival time (`time.perf_counter()` seconds)."""
         with self._cond:
-            seen, origin = list(self._seen), self._clock.origin
-        return [Arrival(origin + t, data) for t, data in seen]
+            return list(self._seen)
 
     def wait(self, predicate: Callable[[list[Arrival]], bool], timeout: float) -> bool:
         """Wait until `predicate(arrivals)` holds; False after `timeout` seconds."""
@@ -345,7 +345,7 @@ class Listener:
         return False
 
     def clear(self) -> None:
-        """Forget what has arrived (the clock's origin stays)."""
+        """Forget what has arrived."""
         with self._cond:
             self._seen = []
 

@@ -5,6 +5,9 @@ With none asked for (`--midi-api`, $IMPROV_MIDI_API), the first of rtmidi's comp
 backends that opens is used: ALSA, then JACK on Linux. Falling back is said once, in one
 line (`MIDI: using JACK, since no ALSA sequencer: /dev/snd/seq is missing ...`); the C
 libraries' own noise about a missing system is held back (improv/live/quiet.py).
+
+On JACK an input is read by a `JackReader` thread, never by a callback on JACK's process
+thread (where Python would wait for the GIL and a missed period loses messages).
 """
 
 from __future__ import annotations
@@ -189,25 +192,80 @@ _jack_last = 0.0
 
 
 class JackArrivals:
-    """Arrival times of the messages rtmidi queued on JACK, on `time.perf_counter`'s clock.
+    """When each message rtmidi queued on JACK arrived, on `time.perf_counter`'s clock.
 
-    rtmidi gives each queued message its time since the previous one, from JACK's clock at
-    the period it came in; the origin is set by the message read soonest after it arrived
-    (arrival <= read time, so no arrival is placed after its read and none is early).
-    Messages read promptly (a reader polls every fraction of a millisecond) set it to
-    within that fraction, and a later burst (the process held the GIL) keeps its spacing.
+    rtmidi gives each queued message the time since the one before it, from JACK's clock
+    in the period it came in. That is a lower bound: the time of what rtmidi read and did
+    not queue (ignored types such as active sensing, the chunks of a long sysex, a full
+    queue) is left out, so the gaps cannot be summed from the start of a session. A burst
+    read at once is placed back from its read time by its gaps, and never before the
+    message before it: every time is at most its read time, and in order. A message read
+    on its own (the usual case: the reader polls every fraction of a millisecond) is its
+    read time; a burst (the process held the GIL) keeps its spacing.
     """
 
-    def __init__(self) -> None:
-        self.since_first = 0.0  # JACK seconds from the first message to the last one read
-        self.origin = float("inf")  # perf_counter time of the first message (an upper bound)
+    BURST = 256  # at most this many are placed (and handled) at once
 
-    def take(self, delta: float, read_at: float) -> float:
-        """One message read at `read_at` (perf_counter) with rtmidi's `delta`: its JACK
-        seconds since the first message."""
-        self.since_first += delta
-        self.origin = min(self.origin, read_at - self.since_first)
-        return self.since_first
+    def __init__(self) -> None:
+        self.last = float("-inf")
+
+    def place(self, deltas: list[float], read_at: float) -> list[float]:
+        """Arrival times of a burst read at `read_at`, from rtmidi's time since the previous."""
+        times = [0.0] * len(deltas)
+        t = read_at
+        for k in range(len(deltas) - 1, -1, -1):
+            times[k] = t
+            t -= deltas[k]
+        for k, t in enumerate(times):
+            self.last = times[k] = max(t, self.last)
+        return times
+
+
+class JackReader:
+    """Reads an rtmidi input on JACK from a thread of its own, so that no Python runs on
+    JACK's process thread.
+
+    A Python callback there waits for the GIL, and a period it misses loses that period's
+    messages (an xrun). Instead rtmidi queues them with JACK's clock, and this thread
+    takes them out every `POLL_S` and calls `handle(bytes, age)`, `age` being how many
+    seconds ago the message arrived (see `JackArrivals`). A message `handle` fails on is
+    said on stderr and lost, not the input.
+
+    Args:
+        midi_in: an opened rtmidi MidiIn on JACK with no callback set.
+        handle: called on this thread for each message.
+        name: the port's name (for the thread and messages).
+    """
+
+    POLL_S = 0.00025  # how often it looks: at most this much later than a callback
+
+    def __init__(self, midi_in: Any, handle: Callable[[list[int], float], None], name: str) -> None:
+        self._in, self._handle, self.name = midi_in, handle, name
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        arrivals, get = JackArrivals(), self._in.get_message
+        while not self._stop.is_set():
+            burst = []
+            while len(burst) < arrivals.BURST and (msg := get()) is not None:
+                burst.append(msg)
+            if burst:
+                times = arrivals.place([delta for _, delta in burst], time.perf_counter())
+                for (data, _), t in zip(burst, times):
+                    try:
+                        self._handle(data, time.perf_counter() - t)
+                    except Exception as e:  # noqa: BLE001 - as rtmidi's callback thread: one message lost, not the input
+                        print(f"improv: MIDI input {self.name!r} skipped {data}: {e!r}", file=sys.stderr)
+                if len(burst) == arrivals.BURST:
+                    continue
+            time.sleep(self.POLL_S)
+
+    def stop(self) -> None:
+        """Stop reading (before the input is closed); idempotent."""
+        self._stop.set()
+        self._thread.join(timeout=1.0)
 
 
 def is_jack(client: Any) -> bool:

@@ -3,28 +3,22 @@ that cannot go deaf.
 
 On ALSA, CoreMIDI and WinMM rtmidi calls back on its own thread, which only stamps the
 message with the session clock and puts it in the bounded `InputQueue`
-(improv/live/ports.py). On JACK no Python runs on JACK's process thread: a callback there
-waits for the GIL, and a period it misses loses the period's messages (an xrun), so
-rtmidi queues them with JACK's clock and a reader thread takes them out, each stamped
-with its arrival time. Besides, the input drops sysex, takes the messages out of a sysex
+(improv/live/ports.py). On JACK no Python runs on JACK's process thread: a
+`midiapi.JackReader` takes the messages rtmidi queued there, each stamped with when it
+arrived. Besides, the input drops sysex, takes the messages out of a sysex
 that was cut short (improv/live/wire.py), and keeps the keys and pedals held so that a
 player who vanishes can be released.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from improv.live.midiapi import JackArrivals, close_client, is_jack
+from improv.live.midiapi import JackReader, close_client, is_jack
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
 if TYPE_CHECKING:
     from improv.live.ports import InputQueue
-
-POLL_S = 0.00025  # how often the JACK reader looks: at most this much later to passthrough
 
 
 class MidiInput:
@@ -63,30 +57,19 @@ class MidiInput:
         self._in = midi_in
         # Sysex comes through so that one cut short can be found and ended (see wire.py).
         self._in.ignore_types(sysex=False, timing=True, active_sense=True)
-        self._stop = threading.Event()
-        self._reader: threading.Thread | None = None
+        self._reader: JackReader | None = None
         if is_jack(midi_in):
-            self._reader = threading.Thread(target=self._read, name="midi-in", daemon=True)
-            self._reader.start()
+            self._reader = JackReader(midi_in, self._receive, name)
         else:
             self._in.set_callback(self._callback)
 
-    def _read(self) -> None:
-        """The JACK reader thread: take what rtmidi queued, with its age from JACK's clock."""
-        arrivals, get = JackArrivals(), self._in.get_message
-        while not self._stop.is_set():
-            while (msg := get()) is not None:
-                now = time.perf_counter()
-                since_first = arrivals.take(msg[1], now)
-                try:
-                    self._callback(msg, age=now - arrivals.origin - since_first)
-                except Exception as e:  # noqa: BLE001 - as rtmidi's callback thread: one message lost, not the input
-                    print(f"improv: MIDI input {self.name!r} skipped {msg[0]}: {e!r}", file=sys.stderr)
-            time.sleep(POLL_S)
+    def _callback(self, event: tuple[list[int], float], _data: Any = None) -> None:
+        """rtmidi's thread (ALSA, CoreMIDI, WinMM): the message arrived now."""
+        self._receive(event[0], 0.0)
 
-    def _callback(self, event: tuple[list[int], float], _data: Any = None, age: float = 0.0) -> None:
-        """rtmidi's thread (or the JACK reader): stamp and enqueue; drop sysex, unpick a cut one."""
-        data = event[0]
+    def _receive(self, data: list[int], age: float) -> None:
+        """Stamp and enqueue; drop sysex, unpick a cut one (rtmidi's thread or the JACK
+        reader). `age`: seconds since it arrived."""
         if data and data[0] >= 0xF0:
             if data[0] == SYSEX_START:
                 cut, rest = split_sysex(data)
@@ -153,8 +136,7 @@ class MidiInput:
             self.guard.stop()
         if self._in is None:
             return
-        self._stop.set()
         if self._reader is not None:
-            self._reader.join(timeout=1.0)
+            self._reader.stop()
         midi_in, self._in = self._in, None
         close_client(midi_in, cancel_callback=self._reader is None)

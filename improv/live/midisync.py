@@ -2,7 +2,7 @@
 
 - `FixedTimeline`: improv keeps time (a tempo, a beat 0, swing).
 - `ExternalClock` + `FollowedTimeline`: follow MIDI clock from an input port. The port
-  callback only timestamps and enqueues; `ExternalClock.poll()` (conductor thread) feeds
+  callback (on JACK a `JackReader`) only timestamps and enqueues; `ExternalClock.poll()` (conductor thread) feeds
   `improv.core.listen.midiclock.ClockFollower`, whose tempo follows changes and whose phase is
   locked to the tick count. Start/Stop/Continue/Song Position come back as events.
 - `ClockSender`: with the internal clock, send MIDI clock (24 ppqn, on absolute
@@ -22,7 +22,7 @@ from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFo
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
 from improv.live.clock import Clock
-from improv.live.midiapi import close_client
+from improv.live.midiapi import JackReader, close_client, is_jack
 
 
 class FixedTimeline:
@@ -94,15 +94,20 @@ class ExternalClock:
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
         self._in = midi_in
+        self._reader: JackReader | None = None
         if midi_in is not None:
             midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
-            midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
+            if is_jack(midi_in):  # no Python on JACK's thread: a missed period loses ticks
+                self._reader = JackReader(midi_in, self.receive, name)
+            else:
+                midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
 
-    def receive(self, data: list[int]) -> None:
-        """Port callback (rtmidi's thread): timestamp and enqueue, nothing else."""
+    def receive(self, data: list[int], age: float = 0.0) -> None:
+        """Port callback (rtmidi's thread, or the JACK reader): timestamp and enqueue,
+        nothing else. `age`: seconds since it arrived."""
         if data and data[0] in (CLOCK, START, STOP, 0xFB, 0xF2):
             try:
-                self._queue.put_nowait((self.clock.now(), list(data)))
+                self._queue.put_nowait((self.clock.now() - age, list(data)))
             except queue.Full:
                 pass
 
@@ -124,9 +129,11 @@ class ExternalClock:
         return self.follower.running
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
         if self._in is not None:
             midi_in, self._in = self._in, None
-            close_client(midi_in, cancel_callback=True)
+            close_client(midi_in, cancel_callback=self._reader is None)
 
 
 def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str = "improv clock") -> ExternalClock:
