@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
 from improv.live.jackwatch import load_libjack
-from improv.live.midiapi import JackArrivals, close_client
+from improv.live.midiapi import JackReader, close_client
 from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
@@ -276,18 +276,14 @@ class Player:
 class Listener:
     """An rtmidi JACK input port that records every message with its arrival time.
 
-    No Python runs on JACK's process thread: rtmidi queues each message there, stamped
-    with JACK's clock, and a reader thread here takes them from the queue. (A Python
-    callback would wait for the GIL on JACK's thread; when it misses its period, JACK
-    counts an xrun and the messages of that period never reach the port.) A burst read at
-    once keeps its spacing on JACK's clock (`JackArrivals`).
+    No Python runs on JACK's process thread: a `JackReader` takes what rtmidi queued
+    there, looking every 0.1 ms even when idle (a message read on its own is timed by its
+    read; a burst read at once keeps its spacing on JACK's clock).
 
     Args:
         client: JACK client name.
         port: port name.
     """
-
-    POLL_S = 0.0001  # how often the reader looks: a message read on its own is timed by its read
 
     def __init__(self, client: str, port: str = "in") -> None:
         import rtmidi
@@ -296,25 +292,16 @@ class Listener:
         self._in.ignore_types(sysex=False, timing=False, active_sense=False)
         self._seen: list[Arrival] = []
         self._cond = threading.Condition()
-        self._stop = threading.Event()
         self._in.open_virtual_port(port)
         self.port_name = port
         self.client = client
-        self._reader = threading.Thread(target=self._read, name=f"listener-{client}", daemon=True)
-        self._reader.start()
+        self._reader = JackReader(self._in, self._take, client, idle_poll_s=JackReader.POLL_S)
 
-    def _read(self) -> None:
-        arrivals = JackArrivals()
-        while not self._stop.is_set():
-            burst = []
-            while (msg := self._in.get_message()) is not None:
-                burst.append(msg)
-            if burst:
-                times = arrivals.place([delta for _, delta in burst], time.perf_counter())
-                with self._cond:
-                    self._seen.extend(Arrival(t, tuple(data)) for (data, _), t in zip(burst, times))
-                    self._cond.notify_all()
-            time.sleep(self.POLL_S)
+    def _take(self, data: list[int], age: float) -> None:
+        """The reader's thread: stamp and keep."""
+        with self._cond:
+            self._seen.append(Arrival(time.perf_counter() - age, tuple(data)))
+            self._cond.notify_all()
 
     @property
     def arrivals(self) -> list[Arrival]:
@@ -352,8 +339,7 @@ class Listener:
     def close(self) -> None:
         """Stop reading; close the port and the JACK client now (not whenever the object
         is collected)."""
-        self._stop.set()
-        self._reader.join(timeout=1.0)
+        self._reader.stop()
         close_client(self._in)
 
 

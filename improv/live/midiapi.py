@@ -221,13 +221,16 @@ class JackArrivals:
         return times
 
 
+IDLE_POLL_S = 0.001  # how often a JackReader looks once idle: a tenth of the wake-ups (18 % of a core at POLL_S here)
+
+
 class JackReader:
     """Reads an rtmidi input on JACK from a thread of its own, so that no Python runs on
     JACK's process thread.
 
     A Python callback there waits for the GIL, and a period it misses loses that period's
     messages (an xrun). Instead rtmidi queues them with JACK's clock, and this thread
-    takes them out every `POLL_S` (every `IDLE_POLL_S` once nothing came for `IDLE_S`: the
+    takes them out every `POLL_S` (every `idle_poll_s` once nothing came for `IDLE_S`: the
     first note after a rest may wait up to a millisecond) and calls `handle(bytes, age)`,
     `age` being how many seconds ago the message arrived (see `JackArrivals`). A message
     `handle` fails on is said on stderr and lost, not the input.
@@ -236,14 +239,16 @@ class JackReader:
         midi_in: an opened rtmidi MidiIn on JACK with no callback set.
         handle: called on this thread for each message.
         name: the port's name (for the thread and messages).
+        idle_poll_s: how often it looks once idle (a measuring client keeps `POLL_S`).
     """
 
     POLL_S = 0.0001  # how often it looks while messages come: at most this much later than a callback
-    IDLE_POLL_S = 0.001  # ... and idle: a tenth of the wake-ups (18 % of a core at POLL_S here)
     IDLE_S = 1.0
 
-    def __init__(self, midi_in: Any, handle: Callable[[list[int], float], None], name: str) -> None:
+    def __init__(self, midi_in: Any, handle: Callable[[list[int], float], None], name: str,
+                 idle_poll_s: float = IDLE_POLL_S) -> None:
         self._in, self._handle, self.name = midi_in, handle, name
+        self.idle_poll_s = idle_poll_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)
         self._thread.start()
@@ -267,7 +272,7 @@ class JackReader:
                         print(f"improv: MIDI input {self.name!r} skipped {data}: {e!r}", file=sys.stderr)
                 if len(burst) == arrivals.BURST:
                     continue
-            time.sleep(self.POLL_S if now - last < self.IDLE_S else self.IDLE_POLL_S)
+            time.sleep(self.POLL_S if now - last < self.IDLE_S else self.idle_poll_s)
 
     def stop(self) -> None:
         """Stop reading (before the input is closed); idempotent."""
