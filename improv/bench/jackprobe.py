@@ -35,6 +35,10 @@ from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
 _JACK_NO_START_SERVER = 0x01
+# How to start a server for the tests (as CI does). On the project's shared 2-core VMs a
+# real-time server lost more MIDI over the whole suite than this one (one run each: six
+# JACK tests failed for lost messages against none), though less under a synthetic load.
+START_SERVER = "jackd --no-realtime -d dummy -r 48000 -p 128"
 _PORT_IS_INPUT = 0x1
 _PORT_IS_OUTPUT = 0x2
 
@@ -80,6 +84,7 @@ _SIGNATURES = [  # the calls the patchbay makes
     ("jack_client_close", ctypes.c_int, [_VP]),
     ("jack_get_buffer_size", ctypes.c_uint32, [_VP]),
     ("jack_get_sample_rate", ctypes.c_uint32, [_VP]),
+    ("jack_is_realtime", ctypes.c_int, [_VP]),
     ("jack_get_ports", ctypes.POINTER(_STR), [_VP, _STR, _STR, ctypes.c_ulong]),
     ("jack_free", None, [_VP]),
     ("jack_connect", ctypes.c_int, [_VP, _STR, _STR]),
@@ -124,7 +129,7 @@ class Patchbay:
         if not self._client:
             server = os.environ.get("JACK_DEFAULT_SERVER", "default")
             raise PortError(f"no JACK server {server!r} runs (status 0x{status.value:x}): start one with "
-                            "`jackd --no-realtime -d dummy -r 48000 -p 128`")
+                            f"`{START_SERVER}`")
 
     def close(self) -> None:
         if self._client:
@@ -150,6 +155,13 @@ class Patchbay:
     @property
     def period_ms(self) -> float:
         return 1000.0 * self.period / self.rate
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the server (and so every client's process thread) runs with real-time
+        priority. Either way a client whose process thread is not run within a period
+        misses that period's MIDI (jackd logs `client = ... was not finished`)."""
+        return bool(_LIB.jack_is_realtime(self._client))
 
     def midi_ports(self, inputs: bool) -> list[str]:
         """Full names (`client:port`) of MIDI ports that receive (inputs) or send (outputs)."""
@@ -216,6 +228,16 @@ def jack_period() -> tuple[int, int]:
     """
     with Patchbay("improv-period") as pb:
         return pb.period, pb.rate
+
+
+def jack_realtime() -> bool:
+    """Whether the running server is real-time (see `Patchbay.realtime`).
+
+    Raises:
+        PortError: when no server runs.
+    """
+    with Patchbay("improv-rt") as pb:
+        return pb.realtime
 
 
 def sleep_until(deadline: float, spin_s: float = 0.0005) -> float:
@@ -375,7 +397,9 @@ def _stop_with_parent() -> None:
 
 
 def start_private_server(name: str, period: int = 64, rate: int = 48000, timeout: float = 10.0) -> subprocess.Popen:
-    """Start a dummy-driver jackd named `name` and wait until it answers.
+    """Start a dummy-driver jackd named `name` and wait until it answers. It is not
+    real-time, as the published figures' server was (figures/README.md); the bench's JSON
+    says whether the server it measured on was (`jack.realtime`).
 
     Raises:
         PortError: when jackd is missing or does not come up within `timeout` seconds.

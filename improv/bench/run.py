@@ -124,10 +124,12 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
         else:
             frames, rate = jackprobe.jack_period()
             period_ms = 1000.0 * frames / rate
+            realtime = jackprobe.jack_realtime()
             results["jack"] = {"period_frames": frames, "rate": rate, "period_ms": period_ms,
-                               "server": "private (started by the bench)" if private else "running"}
-            out(f"JACK: {results['jack']['server']} server, {frames} frames @ {rate} Hz "
-                f"= {period_ms:.2f} ms period")
+                               "server": "private (started by the bench)" if private else "running",
+                               "realtime": realtime}
+            out(f"JACK: {results['jack']['server']} server, {'real-time' if realtime else 'NOT real-time'}, "
+                f"{frames} frames @ {rate} Hz = {period_ms:.2f} ms period")
         _sections(results, quick, responder, cfg, period_ms, jack=not reason, out=out)
     finally:
         if private is not None:
