@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from improv.bench.jackprobe import sounding_notes
-from jackutil import Jam, require_jam, wired
+from jackutil import Jam, check_transport, replay_if_jack_dropped, require_jam, wired
 from test_e2e_jack import wait_for_log
 
 pytestmark = pytest.mark.jack
@@ -42,12 +42,23 @@ def level(heard: float, tempo: float) -> float | None:
     return next((k for k in (1.0, 2.0, 0.5) if abs(heard / (k * tempo) - 1.0) <= 0.03), None)
 
 
-@pytest.mark.parametrize("band", [
-    pytest.param("slow", marks=pytest.mark.xfail(strict=True, reason=(
-        "a ballad's sixteenths and triplets are heard at a wrong metrical level (this one at 2.5 times "
-        "its 64 bpm): the follower's known gap, README 'Playing in the player's time'"))),
-    "medium", "fast"])
+@pytest.mark.parametrize("band", ["medium", "fast"])
+@replay_if_jack_dropped()
 def test_a_soloists_phrases_as_recorded_are_answered_at_their_tempo(tmp_path, band):
+    play_and_check(tmp_path, band)
+
+
+# Not strict: the ballad is 156 note messages over 40 s, and when JACK drops a few on the way
+# to the jam (see check_transport) what is left is now and then heard at its tempo.
+@pytest.mark.xfail(strict=False, reason=(
+    "a ballad's sixteenths and triplets are heard at a wrong metrical level (this one at 2.5 times "
+    "its 64 bpm): the follower's known gap, README 'Playing in the player's time'"))
+def test_a_ballads_phrases_as_recorded_are_answered_at_their_tempo(tmp_path):
+    play_and_check(tmp_path, "slow")
+
+
+def play_and_check(tmp_path, band: str) -> None:
+    """Play a soloist's phrase into `improv jam` as recorded; check the tempo heard and the answer."""
     require_jam()
     call = CALLS[band]
     evs = events(call["notes"])
@@ -64,8 +75,11 @@ def test_a_soloists_phrases_as_recorded_are_answered_at_their_tempo(tmp_path, ba
         rc = jam.stop(signal.SIGTERM, timeout=10)
         jam.listener.wait_quiet(0.2, timeout=2)
         arrivals = list(jam.listener.arrivals)
+        recs, sent = jam.recordings(), list(jam.player.sent)
         log = jam.stderr()
-    assert answered and rc == 0, log[-3000:]
+    assert rc == 0 and len(recs) == 1, log[-3000:]
+    check_transport(sent, recs[0], arrivals)
+    assert answered, log[-3000:]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)
     said = ANSWER.findall(log)
     assert said, log[-3000:]

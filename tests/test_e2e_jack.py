@@ -21,7 +21,7 @@ import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
 from improv.live.free import ANSWER_LEAD_S
-from jackutil import Jam, note_events, require_jam, wired
+from jackutil import Jam, check_transport, note_events, replay_if_jack_dropped, require_jam, wired
 
 pytestmark = pytest.mark.jack
 
@@ -108,6 +108,7 @@ def jam_flags(seed: int = 3, partner: str | None = None) -> list[str]:
 
 # --- tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("partner", [None, "markov"], ids=["default-partner", "markov"])
+@replay_if_jack_dropped()
 def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
     require_jam()
     with Jam(tmp_path, duration=9, extra=jam_flags(partner=partner)) as jam:
@@ -124,6 +125,8 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
         log = jam.stderr()
     assert rc == 0, log[-2000:]
     assert f"partner: {partner or 'model'}" in log, log[-2000:]
+    assert len(recs) == 1, recs
+    check_transport(sent, recs[0], arrivals)
 
     # Passthrough: the call's notes come back on channel 1, in order, each released.
     thru = [a for a in arrivals if a.channel == 1 and (a.is_note_on or a.is_note_off)]

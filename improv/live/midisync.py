@@ -94,6 +94,7 @@ class ExternalClock:
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
         self._in = midi_in
+        self.ticks = 0  # clock ticks received (the follower infers the ones lost on the way)
         self._reader: JackReader | None = None
         if midi_in is not None:
             midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
@@ -106,6 +107,7 @@ class ExternalClock:
         """Port callback (rtmidi's thread, or the JACK reader): timestamp and enqueue,
         nothing else. `age`: seconds since it arrived."""
         if data and data[0] in (CLOCK, START, STOP, 0xFB, 0xF2):
+            self.ticks += data[0] == CLOCK
             try:
                 self._queue.put_nowait((self.clock.now() - age, list(data)))
             except queue.Full:
