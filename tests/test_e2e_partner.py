@@ -12,10 +12,10 @@ import time
 import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
-from jackutil import Jam, note_events, require_jam, wired
+from jackutil import Jam, check_transport, note_events, replay_if_jack_dropped, require_jam, wired
 from test_e2e_human import CALLS
 from test_e2e_human import events as played_events
-from test_e2e_jack import CALL, TEMPO, note_ons, read_recording, wait_for_log
+from test_e2e_jack import CALL, FEEL_S, TEMPO, note_ons, read_recording, wait_for_log
 
 pytestmark = pytest.mark.jack
 
@@ -36,6 +36,7 @@ def played_call(band: str = "medium", beats: float = 6.5) -> list[tuple[float, l
 
 
 @pytest.mark.parametrize("played", [False, True], ids=["grid-call", "played-call"])
+@replay_if_jack_dropped()
 def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path, played):
     require_jam()
     flags = ["--tempo", f"{TEMPO:g}", "--seed", "4", "--tune", "blues-f", "--trade-bars", str(TRADE_BARS), "--bass"]
@@ -49,18 +50,24 @@ def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path, play
         jam.listener.wait_quiet(0.2, timeout=2)
         arrivals = list(jam.listener.arrivals)
         recs = jam.recordings()
+        sent = list(jam.player.sent)
         log = jam.stderr()
     assert rc == 0, log[-2000:]
+    check_transport(sent, recs[0], arrivals)
     assert "partner: model" in log and "2 answer(s)" in log, log[-2000:]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)
-    partner = [(a.t - beat0) / SPB for a in arrivals if a.channel == 2 and a.is_note_on]
-    assert partner, log[-2000:]
-    tol = 0.1  # beats: the log line's delay, a JACK period
-    for b in partner:
-        turn = int((b + tol) // TURN)
-        assert turn % 2 == 1, f"a partner note at beat {b:.2f}, in turn {turn} (the player's)"
-    assert {int((b + tol) // TURN) for b in partner} == {1, 3}  # both its turns answered
     rec = read_recording(recs[0])  # the file's beat 0 is the form's beat 0
+    partner = [t / SPB for t, _ in note_ons(rec["partner"])]
+    assert partner, log[-2000:]
+    # Each partner note starts in the partner's turns (1 and 3), judged on the recording's
+    # beats: the listener's are off by the log line's delay (about 0.03 beat), which would
+    # put a note the partner plays just before the player's turn into it. A note may start
+    # ahead of its turn's downbeat by the model's time feel; it is cut at the turn's end.
+    ahead, late = FEEL_S / SPB, 0.01
+    for b in partner:
+        assert any(k * TURN - ahead <= b < (k + 1) * TURN + late for k in (1, 3)), \
+            f"a partner note at beat {b:.3f}, outside its turns ({TURN}-{2 * TURN}, {3 * TURN}-{4 * TURN})"
+    assert {int((b + ahead) // TURN) for b in partner} == {1, 3}  # both its turns answered
     answered = [t for t, text in rec["markers"] if text.startswith("answer")]
     assert [round(t / SPB) for t in answered] == [TURN, 3 * TURN]  # each answer starts on its turn's downbeat
 
