@@ -311,9 +311,11 @@ def test_the_players_jack_input_loses_nothing_while_the_jam_holds_the_gil():
         got = []
         while len(got) < n:
             try:
-                got.append(q.get(timeout=2))
+                item = q.get(timeout=2)
             except queue.Empty:
                 break
+            if item[1][0] == 0x90:  # (not the guard's releases of the keys the sender left held)
+                got.append(item)
     finally:
         mi.close()
     assert held > 0.25
