@@ -103,8 +103,24 @@ def test_no_tempo_before_two_ticks_and_other_messages_ignored():
     assert f.feed(0, [0x90, 60, 100]) == [] and f.feed(0, []) == []
 
 
-def test_lost_ticks_keep_the_phase():
+def test_late_ticks_delivered_in_a_burst_keep_the_phase():
+    """A busy MIDI path (a JACK period run late) holds ticks up and delivers them together:
+    counted, they keep the beat; read as lost, each would move it for good."""
     f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.01, 100, 24 * 6)
+    late = list(grid)
+    for k0 in (30, 70, 110):  # three hold-ups of 40-55 ms, the ticks then come at once
+        for k in range(k0, k0 + 3):
+            late[k] = grid[k0 + 2] + 0.0001 * (k - k0)
+    events = _drive(f, late)
+    assert f.lost == 0
+    assert [e.beat for e in events if e.kind == "beat"] == [0, 1, 2, 3, 4, 5]
+    assert f.time_of_beat(6) == pytest.approx(tick_time(0.01, 100, 6 * 24), abs=0.002)
+
+
+def test_lost_ticks_keep_the_phase_when_inferred():
+    f = ClockFollower(infer_lost=True)
     f.feed(0.0, [START])
     grid = _grid(0.01, 100, 24 * 6)
     kept = [t for k, t in enumerate(grid) if k % 17 != 9]  # one tick in 17 lost in transport

@@ -44,10 +44,16 @@ class ClockFollower:
         window: ticks in the least-squares tempo fit (24-48: one to two beats).
         change_ms: a tick further than this (ms) from the fitted line counts as off-line.
         change_ticks: this many off-line ticks in a row, same direction, mean a new tempo.
+        infer_lost: read a tick that lands two to four ticks along the fitted line as the
+            one after ticks lost in transport (off by default: a tick held up and delivered
+            late, as a busy MIDI path does far more often than it loses one, reads the same,
+            and counting it as lost moves the beat for good; counting keeps the phase).
     """
 
-    def __init__(self, window: int = 36, change_ms: float = 4.0, change_ticks: int = 2) -> None:
+    def __init__(self, window: int = 36, change_ms: float = 4.0, change_ticks: int = 2,
+                 infer_lost: bool = False) -> None:
         self.window = window
+        self.infer_lost = infer_lost
         self.change_s = change_ms / 1000.0
         self.change_ticks = change_ticks
         self._ticks: deque[tuple[int, float]] = deque(maxlen=window)  # (global tick no, time)
@@ -116,7 +122,7 @@ class ClockFollower:
         on the fitted line two to four ticks after the last one stands for the missing
         ones, so the phase stays right. (A sudden halving of the tempo would read the
         same; real tempo changes are gentler.)"""
-        if self._fit is None or len(self._ticks) < 6:
+        if not self.infer_lost or self._fit is None or len(self._ticks) < 6:
             return 0
         a, b = self._fit
         m = round((t - (a + b * self._k)) / b)
