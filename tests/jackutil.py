@@ -7,7 +7,6 @@ wait is bounded: a test fails with the jam's stderr rather than hanging.
 from __future__ import annotations
 
 import ctypes
-import functools
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.setswitchinterval(0.0002)
 
 __all__ = ["ROOT", "Jam", "SenderProcess", "check_transport", "hold_the_gil", "note_dropped", "note_events",
-           "replay_if_jack_dropped", "require_jack", "require_jam", "unique", "wired"]
+           "require_jack", "require_jam", "unique", "wired"]
 
 
 def require_jack() -> None:
@@ -93,34 +92,46 @@ def wired(jam: JamProcess, timeout: float = 10.0) -> None:
     pytest.fail(f"no probe came through the jam within {timeout:.0f} s:\n{jam.stderr()[-2000:]}")
 
 
-_dropped: list[str] = []  # what `note_dropped` found in the test running now
-
-
 def note_dropped(what: str) -> None:
-    """Note that JACK dropped MIDI in this test run (see `check_transport`): should the test
-    then fail, `replay_if_jack_dropped` plays it again."""
+    """Say (in the test's captured output) that JACK dropped MIDI in this run: see
+    `check_transport`."""
     print(f"JACK dropped MIDI: {what}")
-    _dropped.append(what)
 
 
-def _notes(msgs) -> list[tuple[str, int]]:
-    """(on|off, pitch) of each note message (raw bytes or mido messages), in order."""
+def _notes(items) -> list[tuple[str, int]]:
+    """(on|off, pitch) of each note message in `(time, bytes or mido message)` items, in
+    time order (within one time, as given)."""
     out = []
-    for m in msgs:
+    for _, m in sorted(items, key=lambda item: item[0]):
         data = tuple(m.bytes()) if hasattr(m, "bytes") else tuple(m)
         if len(data) == 3 and data[0] & 0xF0 in (0x80, 0x90):
             out.append(("on" if data[0] & 0xF0 == 0x90 and data[2] > 0 else "off", data[1]))
     return out
 
 
+def _track(recording: Path, name: str) -> list[tuple[int, object]]:
+    import mido
+
+    for track in mido.MidiFile(recording).tracks:
+        if track.name == name:
+            ticks, out = 0, []
+            for msg in track:
+                ticks += msg.time
+                if not msg.is_meta:
+                    out.append((ticks, msg))
+            return out
+    return []
+
+
 def check_transport(sent, recording: Path, arrivals, thru: bool = True, player_ch: int = 1,
-                    partner_ch: int = 2) -> None:
-    """Note (`note_dropped`) when JACK lost a note message between the player and the jam,
-    or between the jam and the listener. A JACK client whose cycle is not run in time loses
-    that cycle's MIDI (jackd logs `client = ... was not finished`): on these shared 2-core
-    VMs the dummy driver does that every few seconds of streaming, real-time or not. Most
-    drops change nothing a test checks; one that does (a lost note-off keeps a call open)
-    makes the test fail, and then it is played again.
+                    partner_ch: int = 2) -> list[str]:
+    """What JACK lost between the player and the jam, or between the jam and the listener
+    (each said with `note_dropped`; returned). A JACK client whose period is not run in
+    time loses that period's MIDI (jackd logs `client = ... was not finished`): on these
+    shared 2-core VMs the dummy driver does that every few seconds of streaming. Most
+    drops change nothing a test checks; one that does (a lost note-off holds a call open)
+    fails the test, which pytest-rerunfailures then runs again (tests/conftest.py), and
+    this says why in the failure's output.
 
     Args:
         sent: the player's `(time, bytes)` as sent.
@@ -129,42 +140,23 @@ def check_transport(sent, recording: Path, arrivals, thru: bool = True, player_c
         thru: the player's notes should come back (the recording's player notes, close-time
             releases included).
     """
-    import mido
-
-    tracks = {t.name: [m for m in t if not m.is_meta] for t in mido.MidiFile(recording).tracks}
-    played = _notes(d for _, d in sent)
-    heard = _notes(tracks.get("player", []))
-    if sorted(heard[:len(played)]) != sorted(played):  # (the file orders messages of one tick its own way)
-        note_dropped(f"the jam's recording holds {len(heard)} of the player's {len(played)} note messages")
-    got = {ch: _notes(a.data for a in arrivals if a.data and a.data[0] & 0x0F == ch - 1) for ch in (player_ch, partner_ch)}
-    if thru and sorted(got[player_ch]) != sorted(heard):
-        note_dropped(f"the listener got {len(got[player_ch])} of the {len(heard)} note messages the jam passed through")
-    ons = sum(n[0] == "on" for n in _notes(tracks.get("partner", [])))
+    found = []
+    played = _notes(sent)
+    heard = _notes(_track(recording, "player"))  # (then the keys still held at the end, released)
+    if heard[:len(played)] != played:
+        i = next(i for i, m in enumerate(played) if i >= len(heard) or heard[i] != m)
+        found.append(f"the jam's recording differs from what the player sent at message {i + 1} of {len(played)}: "
+                     f"{played[i]} sent, {heard[i] if i < len(heard) else None} recorded")
+    got = {ch: _notes((a.t, a.data) for a in arrivals if a.data and a.data[0] & 0x0F == ch - 1)
+           for ch in (player_ch, partner_ch)}
+    if thru and got[player_ch] != heard:
+        found.append(f"the listener got {len(got[player_ch])} of the {len(heard)} note messages the jam passed through")
+    ons = sum(n[0] == "on" for n in _notes(_track(recording, "partner")))
     if sum(n[0] == "on" for n in got[partner_ch]) != ons:
-        note_dropped(f"the listener got {sum(n[0] == 'on' for n in got[partner_ch])} of the {ons} partner notes")
-
-
-def replay_if_jack_dropped(tries: int = 3):
-    """Run a test that failed again (up to `tries` times in all, in a fresh `tmp_path/try-N`)
-    when JACK was noted to drop MIDI in that run (`note_dropped`); a failure with no drop
-    noted, or on the last try, stands."""
-    def wrap(test):
-        @functools.wraps(test)
-        def run(*args, **kwargs):
-            tmp = kwargs.get("tmp_path")
-            for n in range(1, tries + 1):
-                if tmp is not None:
-                    kwargs["tmp_path"] = tmp / f"try-{n}"
-                    kwargs["tmp_path"].mkdir()
-                _dropped.clear()
-                try:
-                    return test(*args, **kwargs)
-                except (AssertionError, pytest.fail.Exception) as e:
-                    if not _dropped or n == tries:
-                        raise
-                    print(f"try {n} failed after JACK dropped MIDI ({'; '.join(_dropped)}): playing it again\n{e}")
-        return run
-    return wrap
+        found.append(f"the listener got {sum(n[0] == 'on' for n in got[partner_ch])} of the {ons} partner notes")
+    for what in found:
+        note_dropped(what)
+    return found
 
 
 class SenderProcess:

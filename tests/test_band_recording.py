@@ -7,9 +7,12 @@ import signal
 import time
 
 import mido
+import pytest
 
 from improv.core.formats.midifile import load_recording, recording_notes
 from jackutil import Jam, note_events, require_jam, wired
+
+pytestmark = pytest.mark.jack  # (over the JACK server: skipped when none runs, rerun after a failure)
 
 TEMPO = 120.0
 

@@ -70,7 +70,7 @@ def test_demo_script_has_calls_separated_by_gaps():
 @pytest.mark.jack
 def test_ports_panic_and_a_short_jam_over_jack(capsys):
     if not jack_running():
-        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+        pytest.skip("no JACK server running (start one: jackd -S --no-realtime -d dummy -r 48000 -p 128)")
     import rtmidi
 
     probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "panicprobe")

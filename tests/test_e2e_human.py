@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from improv.bench.jackprobe import sounding_notes
-from jackutil import Jam, check_transport, replay_if_jack_dropped, require_jam, wired
+from jackutil import Jam, check_transport, require_jam, wired
 from test_e2e_jack import wait_for_log
 
 pytestmark = pytest.mark.jack
@@ -43,7 +43,6 @@ def level(heard: float, tempo: float) -> float | None:
 
 
 @pytest.mark.parametrize("band", ["medium", "fast"])
-@replay_if_jack_dropped()
 def test_a_soloists_phrases_as_recorded_are_answered_at_their_tempo(tmp_path, band):
     play_and_check(tmp_path, band)
 

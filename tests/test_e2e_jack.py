@@ -21,7 +21,7 @@ import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
 from improv.live.free import ANSWER_LEAD_S
-from jackutil import Jam, check_transport, note_events, replay_if_jack_dropped, require_jam, wired
+from jackutil import Jam, check_transport, note_events, require_jam, wired
 
 pytestmark = pytest.mark.jack
 
@@ -108,7 +108,6 @@ def jam_flags(seed: int = 3, partner: str | None = None) -> list[str]:
 
 # --- tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("partner", [None, "markov"], ids=["default-partner", "markov"])
-@replay_if_jack_dropped()
 def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
     require_jam()
     with Jam(tmp_path, duration=9, extra=jam_flags(partner=partner)) as jam:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from improv.bench.jackprobe import Arrival, sounding_notes
-from jackutil import Jam, check_transport, note_events, replay_if_jack_dropped, require_jam, wired
+from jackutil import Jam, check_transport, note_events, require_jam, wired
 from test_e2e_human import CALLS
 from test_e2e_human import events as played_events
 from test_e2e_jack import CALL, FEEL_S, TEMPO, note_ons, read_recording, wait_for_log
@@ -36,7 +36,6 @@ def played_call(band: str = "medium", beats: float = 6.5) -> list[tuple[float, l
 
 
 @pytest.mark.parametrize("played", [False, True], ids=["grid-call", "played-call"])
-@replay_if_jack_dropped()
 def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path, played):
     require_jam()
     flags = ["--tempo", f"{TEMPO:g}", "--seed", "4", "--tune", "blues-f", "--trade-bars", str(TRADE_BARS), "--bass"]

@@ -7,7 +7,11 @@ import re
 import signal
 import time
 
+import pytest
+
 from jackutil import Jam, note_events, require_jam, wired
+
+pytestmark = pytest.mark.jack  # (over the JACK server: skipped when none runs, rerun after a failure)
 
 TEMPO = 120.0
 

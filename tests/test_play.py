@@ -17,6 +17,8 @@ from improv.bench.jackprobe import Listener, unique
 from improv.core.formats.midifile import Recording, TimedMessage, save_recording
 from jackutil import ROOT, require_jack
 
+pytestmark = pytest.mark.jack  # (over the JACK server: skipped when none runs, rerun after a failure)
+
 
 def dense_session(seconds: float = 20.0) -> Recording:
     """Overlapping notes on three parts: at any moment a dozen notes sound."""

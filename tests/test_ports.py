@@ -244,7 +244,7 @@ def jack_running():
 @pytest.mark.jack
 def test_real_jack_ports_round_trip():
     if not jack_running():
-        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+        pytest.skip("no JACK server running (start one: jackd -S --no-realtime -d dummy -r 48000 -p 128)")
     import rtmidi
 
     clock = RealClock()
@@ -326,7 +326,7 @@ def test_the_players_jack_input_loses_nothing_while_the_jam_holds_the_gil():
 @pytest.mark.jack
 def test_closing_a_jack_output_delivers_its_note_offs():
     if not jack_running():
-        pytest.skip("no JACK server running (start one: jackd --no-realtime -d dummy)")
+        pytest.skip("no JACK server running (start one: jackd -S --no-realtime -d dummy -r 48000 -p 128)")
     import rtmidi
 
     sink = ports.open_output(api="jack", virtual="improv close test")

@@ -27,6 +27,8 @@ from improv.live.ports import InputQueue
 from improv.live.session import Session
 from jackutil import ROOT, Jam, note_events, require_jam, wired
 
+pytestmark = pytest.mark.jack  # (over the JACK server: skipped when none runs, rerun after a failure)
+
 TEMPO = 120.0
 SPB = 60.0 / TEMPO
 CALL = [(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.45), (75, 1.5, 0.9)]

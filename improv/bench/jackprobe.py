@@ -35,10 +35,10 @@ from improv.live.quiet import quiet_stderr
 
 MIDI_TYPE = b"8 bit raw midi"
 _JACK_NO_START_SERVER = 0x01
-# How to start a server for the tests (as CI does). On the project's shared 2-core VMs a
-# real-time server lost more MIDI over the whole suite than this one (one run each: six
-# JACK tests failed for lost messages against none), though less under a synthetic load.
-START_SERVER = "jackd --no-realtime -d dummy -r 48000 -p 128"
+# How to start a server for the tests (as CI does): synchronous (-S), so that a client not
+# run within its period delays it instead of losing its MIDI (on the project's shared VMs
+# the asynchronous default lost up to 1 % of messages; a real-time server lost more).
+START_SERVER = "jackd -S --no-realtime -d dummy -r 48000 -p 128"
 _PORT_IS_INPUT = 0x1
 _PORT_IS_OUTPUT = 0x2
 
