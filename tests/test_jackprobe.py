@@ -96,12 +96,12 @@ def test_listener_loses_nothing_and_keeps_time_while_its_process_holds_the_gil()
             time.sleep(0.2)  # a connection takes effect at the server's next graph change
             sender.go()
             time.sleep(0.1)
-            held = hold_the_gil(0.3)  # the reader cannot run
+            held = hold_the_gil(0.4)  # the reader cannot run (through some 95 of the 120)
             listener.wait(lambda a: len(a) >= n, timeout=10)
             got = listener.arrivals
         finally:
             listener.close()
-    assert held > 0.25
+    assert held > 0.35
     assert_all_but_an_xrun([a.data for a in got], sender.expected)
     assert_spaced([a.t for a in got], spacing)
 
@@ -118,7 +118,9 @@ def assert_all_but_an_xrun(got: list[tuple[int, ...]], sent: list[tuple[int, ...
 def assert_spaced(times: list[float], spacing: float) -> None:
     """Times `spacing` apart as JACK saw them (in whole periods: 2.7 and 5.3 ms gaps for 4 ms
     at 128 frames), not as a reader got to them: read all at once after a hold, three
-    quarters of them would be bunched. (Loose enough for a sender delayed on a busy machine.)"""
+    quarters of them would be bunched. (Loose enough for a sender delayed on a busy machine,
+    and for a synchronous server that, waiting for a late client, then runs the periods it
+    owes back to back: up to 51 of 120 bunched seen on CI.)"""
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert statistics.mean(gaps) == pytest.approx(spacing, rel=0.25)
-    assert max(gaps) < spacing + 0.05 and sum(g < 0.0005 for g in gaps) < len(times) // 5
+    assert max(gaps) < spacing + 0.05 and sum(g < 0.0005 for g in gaps) < len(times) * 0.6
