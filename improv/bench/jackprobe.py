@@ -220,26 +220,6 @@ class Patchbay:
         _LIB.jack_disconnect(self._client, source.encode(), destination.encode())
 
 
-def jack_period() -> tuple[int, int]:
-    """(frames per period, sample rate) of the running server.
-
-    Raises:
-        PortError: when no server runs.
-    """
-    with Patchbay("improv-period") as pb:
-        return pb.period, pb.rate
-
-
-def jack_realtime() -> bool:
-    """Whether the running server is real-time (see `Patchbay.realtime`).
-
-    Raises:
-        PortError: when no server runs.
-    """
-    with Patchbay("improv-rt") as pb:
-        return pb.realtime
-
-
 def sleep_until(deadline: float, spin_s: float = 0.0005) -> float:
     """Sleep until `deadline` (perf_counter seconds): sleep short, then spin; the time woken."""
     while True:

@@ -122,9 +122,9 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
             out(f"JACK: none ({reason}) -> measuring the in-process parts only")
             period_ms = 0.0
         else:
-            frames, rate = jackprobe.jack_period()
+            with jackprobe.Patchbay("improv-bench") as pb:
+                frames, rate, realtime = pb.period, pb.rate, pb.realtime
             period_ms = 1000.0 * frames / rate
-            realtime = jackprobe.jack_realtime()
             results["jack"] = {"period_frames": frames, "rate": rate, "period_ms": period_ms,
                                "server": "private (started by the bench)" if private else "running",
                                "realtime": realtime}
