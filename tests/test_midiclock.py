@@ -103,20 +103,62 @@ def test_no_tempo_before_two_ticks_and_other_messages_ignored():
     assert f.feed(0, [0x90, 60, 100]) == [] and f.feed(0, []) == []
 
 
-def test_late_ticks_delivered_in_a_burst_keep_the_phase():
+@pytest.mark.parametrize("burst", [2, 3, 4, 6])
+def test_late_ticks_delivered_in_a_burst_keep_the_phase_and_the_tempo(burst):
     """A busy MIDI path (a JACK period run late) holds ticks up and delivers them together:
-    counted, they keep the beat; read as lost, each would move it for good."""
+    counted, they keep the beat; read as lost, each would move it for good; read as a tempo
+    change, the fit restarted from the burst and put the next beat 0.27-0.52 s off."""
     f = ClockFollower()
     f.feed(0.0, [START])
-    grid = _grid(0.01, 100, 24 * 6)
+    grid = _grid(0.01, 120, 24 * 8)
     late = list(grid)
-    for k0 in (30, 70, 110):  # three hold-ups of 40-55 ms, the ticks then come at once
-        for k in range(k0, k0 + 3):
-            late[k] = grid[k0 + 2] + 0.0001 * (k - k0)
-    events = _drive(f, late)
+    for k0 in (40, 90, 140):  # three hold-ups, the held ticks then come at once
+        for k in range(k0, k0 + burst):
+            late[k] = grid[k0 + burst - 1] + 0.0002 * (k - k0)
+    worst, events = 0.0, []
+    for k, t in enumerate(late):
+        events += f.feed(t, [CLOCK])
+        if k >= 30:  # after a beat and a bit, the next beat is always predicted right
+            nxt = int(f.position) + 1
+            worst = max(worst, abs(f.time_of_beat(nxt) - tick_time(0.01, 120, nxt * 24)))
     assert f.lost == 0
-    assert [e.beat for e in events if e.kind == "beat"] == [0, 1, 2, 3, 4, 5]
-    assert f.time_of_beat(6) == pytest.approx(tick_time(0.01, 100, 6 * 24), abs=0.002)
+    assert worst < 0.001
+    assert f.tempo == pytest.approx(120, abs=0.05)
+    assert [e.beat for e in events if e.kind == "beat"] == list(range(8))
+
+
+def test_a_senders_hiccups_are_jitter_not_tempo_changes():
+    """A sender on a busy machine (a software clock, this project's own test sender on 2
+    cores) gets ticks out 0-5 ms late, and now and then falls behind for 2-3 ticks (8, 12,
+    16 ms) and catches up: the tempo holds and the next beat is predicted within a few ms
+    (restarting the fit from two such ticks put it up to 0.5 s off)."""
+    rng = random.Random(7)
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.01, 100, 24 * 16)
+    late = [t + rng.expovariate(1 / 0.0015) for t in grid]
+    for k0 in range(40, len(grid) - 4, 29):
+        for j in range(rng.choice((2, 3))):
+            late[k0 + j] = grid[k0 + j] + 0.008 + 0.004 * j
+    worst = 0.0
+    for k, t in enumerate(late):
+        f.feed(t, [CLOCK])
+        if k >= 48:
+            nxt = int(f.position) + 1
+            worst = max(worst, abs(f.time_of_beat(nxt) - tick_time(0.01, 100, nxt * 24)))
+    assert f.tempo == pytest.approx(100, abs=1.0)
+    assert worst < 0.006
+
+
+def test_a_single_late_tick_is_a_blip_not_a_change():
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.01, 120, 24 * 4)
+    late = list(grid)
+    late[50] += 0.012  # one tick 12 ms late, the rest on time
+    _drive(f, late)
+    assert f.tempo == pytest.approx(120, abs=0.01)
+    assert f.time_of_beat(4) == pytest.approx(tick_time(0.01, 120, 4 * 24), abs=1e-6)
 
 
 def test_lost_ticks_keep_the_phase_when_inferred():

@@ -6,8 +6,12 @@ resumes from where Stop left off or from the Song Position Pointer (0xF2, in six
 
 The follower keeps the beat *phase* locked to the tick count (beat = ticks / 24) and
 the *tempo* from a least-squares line through the last `window` tick times, which
-averages out jitter. A tempo change shows as consecutive ticks off that line in the same
-direction; the fit then restarts from the change so it follows within a beat or so.
+averages out jitter. A tempo change shows as ticks off that line in the same direction;
+the fit then restarts from the change so it follows within a quarter of a beat. Ticks off
+the line are kept out of the fit until enough follow them to say whether they began a
+change or were jitter, and ticks held up on the way and delivered together (a busy MIDI
+path, a JACK period run late), closer than `COLLAPSED` of a tick, are catching up, not a
+new tempo.
 Ticks that arrive while stopped still feed the tempo (DAWs keep sending them), so the
 tempo is known before Start.
 """
@@ -18,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 TICKS_PER_BEAT = 24
+COLLAPSED = 0.4  # a tick this close to the last one (share of a tick) was held up and delivered in a burst
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 
 
@@ -43,14 +48,17 @@ class ClockFollower:
     Args:
         window: ticks in the least-squares tempo fit (24-48: one to two beats).
         change_ms: a tick further than this (ms) from the fitted line counts as off-line.
-        change_ticks: this many off-line ticks in a row, same direction, mean a new tempo.
+        change_ticks: this many off-line ticks in a row, same direction, mean a new tempo:
+            5 follows a change within a quarter of
+            a beat and stands a sender's jitter of 10-20 ms (2 restarted the fit from its
+            hiccups, and a fit from 2 ticks put the next beat up to 0.5 s off).
         infer_lost: read a tick that lands two to four ticks along the fitted line as the
             one after ticks lost in transport (off by default: a tick held up and delivered
             late, as a busy MIDI path does far more often than it loses one, reads the same,
             and counting it as lost moves the beat for good; counting keeps the phase).
     """
 
-    def __init__(self, window: int = 36, change_ms: float = 4.0, change_ticks: int = 2,
+    def __init__(self, window: int = 36, change_ms: float = 4.0, change_ticks: int = 5,
                  infer_lost: bool = False) -> None:
         self.window = window
         self.infer_lost = infer_lost
@@ -59,7 +67,9 @@ class ClockFollower:
         self._ticks: deque[tuple[int, float]] = deque(maxlen=window)  # (global tick no, time)
         self._k = -1  # global count of ticks received
         self._next = 0  # song position (ticks) of the next tick while running
-        self._off = 0  # consecutive off-line ticks (signed: direction)
+        self._pending: list[tuple[int, float]] = []  # off-line ticks held out of the fit, one direction
+        self._pending_sign = 0
+        self._last_t: float | None = None  # arrival of the last tick
         self.running = False
         self.lost = 0  # ticks inferred lost in transport
         self._fit: tuple[float, float] | None = None  # t = a + b * k
@@ -94,19 +104,10 @@ class ClockFollower:
         if self.running:
             self._next += lost
         if self._fit is not None and len(self._ticks) >= 3:
-            a, b = self._fit
-            r = t - (a + b * self._k)
-            if abs(r) > max(self.change_s, 0.15 * b):
-                sign = 1 if r > 0 else -1
-                self._off = self._off + sign if self._off * sign > 0 else sign
-            else:
-                self._off = 0
-            if abs(self._off) >= self.change_ticks:  # a new tempo: fit from the change on
-                keep = list(self._ticks)[-abs(self._off):]
-                self._ticks.clear()
-                self._ticks.extend(keep)
-                self._off = 0
-        self._ticks.append((self._k, t))
+            self._weigh(t)
+        else:
+            self._ticks.append((self._k, t))
+        self._last_t = t
         self._fit = self._line()
         if not self.running:
             return []
@@ -116,6 +117,31 @@ class ClockFollower:
         if pos % TICKS_PER_BEAT == 0:
             return [ClockEvent("beat", t, beat)]
         return [ClockEvent("tick", t, beat)]
+
+    def _weigh(self, t: float) -> None:
+        """Put tick `self._k` at `t` into the tempo fit, hold it back, or restart the fit.
+
+        A tick off the line is held back; `change_ticks` held back in a row, the same way
+        (late, or early), are a new tempo and the fit restarts from them. A tick back on the
+        line, or off the other way, and the held-back ones were jitter: they stay out."""
+        a, b = self._fit
+        r = t - (a + b * self._k)
+        if abs(r) <= max(self.change_s, 0.15 * b):
+            self._pending.clear()
+            self._ticks.append((self._k, t))
+            return
+        if self._last_t is not None and t - self._last_t < COLLAPSED * b:
+            self._pending.clear()  # held up and delivered in a burst: neither tempo nor phase
+            return
+        sign = 1 if r > 0 else -1
+        if self._pending and self._pending_sign != sign:
+            self._pending.clear()
+        self._pending_sign = sign
+        self._pending.append((self._k, t))
+        if len(self._pending) >= self.change_ticks:  # a new tempo: fit from the change on
+            self._ticks.clear()
+            self._ticks.extend(self._pending)
+            self._pending.clear()
 
     def _lost_before(self, t: float) -> int:
         """Ticks lost in transport (an overloaded MIDI path drops some): a tick that lands
