@@ -132,3 +132,37 @@ def test_jack_arrivals_place_a_burst_back_from_its_read_in_order_and_never_after
     assert burst == pytest.approx([102.7, 102.8, 103.0])
     # a gap longer than the time since the previous message: not placed before it
     assert arr.place([9.0, 0.5], 103.2) == pytest.approx([103.0, 103.2])
+
+
+def test_jack_arrivals_keep_jacks_timing_when_the_reader_reads_late():
+    """MIDI clock at 120 bpm (20.8 ms a tick) read by a reader held up 0-15 ms at random:
+    placed within the bounds of its looks, each tick keeps JACK's time (to within the
+    promptest look's 0.1 ms), not its read's."""
+    import random
+
+    from improv.live.midiapi import JackArrivals
+
+    rng, arr, tick = random.Random(3), JackArrivals(), 60 / 120 / 24
+    true = [10.0 + k * tick for k in range(200)]
+    placed, looked = [], 9.99
+    for k, t in enumerate(true):
+        read = t + (0.0001 if k % 10 == 0 else rng.uniform(0, 0.015))  # now and then a prompt look
+        placed += arr.place([tick if k else 0.0], read, after=looked)
+        looked = read  # it found nothing more at once
+    errors = [p - t for p, t in zip(placed, true)]
+    assert max(errors) < 0.00011 and min(errors) > -1e-9  # as late as the promptest look, no later
+    read_only = [rng.uniform(0, 0.015) for _ in true]  # what stamping at the read would give
+    assert max(read_only) > 0.01
+
+
+def test_jack_arrivals_a_chain_missing_gaps_is_held_by_the_last_empty_look():
+    """Gaps rtmidi left out (active sensing ignored) make the chain run early: it is never
+    placed before the reader's last look that found nothing."""
+    from improv.live.midiapi import JackArrivals
+
+    arr = JackArrivals()
+    assert arr.place([0.0], 100.0, after=99.9999) == [100.0]
+    # 0.3 s later, its gap counted only from an ignored active sensing 0.001 s before it
+    assert arr.place([0.001], 100.3002, after=100.3) == pytest.approx([100.3])
+    # one look held up 5 ms: a message with its whole gap keeps it
+    assert arr.place([0.02], 100.325, after=100.31) == pytest.approx([100.32])

@@ -195,13 +195,15 @@ class JackArrivals:
     """When each message rtmidi queued on JACK arrived, on `time.perf_counter`'s clock.
 
     rtmidi gives each queued message the time since the one before it, from JACK's clock
-    in the period it came in. That is a lower bound: the time of what rtmidi read and did
-    not queue (ignored types such as active sensing, the chunks of a long sysex, a full
-    queue) is left out, so the gaps cannot be summed from the start of a session. A burst
-    read at once is placed back from its read time by its gaps, and never before the
-    message before it: every time is at most its read time, and in order. A message read
-    on its own (the usual case: the reader polls every fraction of a millisecond) is its
-    read time; a burst (the process held the GIL) keeps its spacing.
+    in the period it came in. Two bounds hold for certain: a message arrived after the
+    reader's last look that found nothing (`after`) and before the read that found it
+    (`read_at`), and a burst read at once keeps its spacing within those. Inside them each
+    message is placed at the one before it plus its gap: a reader held up (a busy machine,
+    the GIL) reads late, yet its messages keep JACK's timing, as MIDI clock ticks must.
+    The gaps alone cannot be trusted over a session: those of what rtmidi read and did not
+    queue (ignored types such as active sensing, the chunks of a long sysex, a full queue)
+    are left out, so a chain of them runs early; the bounds stop that at the next look.
+    Times are in order and never after their read.
     """
 
     BURST = 256  # at most this many are placed (and handled) at once
@@ -209,15 +211,24 @@ class JackArrivals:
     def __init__(self) -> None:
         self.last = float("-inf")
 
-    def place(self, deltas: list[float], read_at: float) -> list[float]:
-        """Arrival times of a burst read at `read_at`, from rtmidi's time since the previous."""
-        times = [0.0] * len(deltas)
+    def place(self, deltas: list[float], read_at: float, after: float = float("-inf")) -> list[float]:
+        """Arrival times of a burst read at `read_at`, from rtmidi's time since the previous;
+        `after`: the time of the last look that found nothing; none known (-inf): each is
+        placed back from the read by the burst's gaps, as nothing bounds a chain from below."""
+        n = len(deltas)
+        upper = [0.0] * n  # the latest each can be: the burst's spacing back from the read
         t = read_at
-        for k in range(len(deltas) - 1, -1, -1):
-            times[k] = t
+        for k in range(n - 1, -1, -1):
+            upper[k] = t
             t -= deltas[k]
-        for k, t in enumerate(times):
-            self.last = times[k] = max(t, self.last)
+        times = [0.0] * n
+        lower, prev = after, self.last
+        for k in range(n):
+            if k:
+                lower += deltas[k]  # the burst's spacing forward from the look before it
+            chained = prev + deltas[k] if prev > float("-inf") and after > float("-inf") else upper[k]
+            prev = times[k] = max(min(max(chained, lower), upper[k]), self.last)
+            self.last = prev
         return times
 
 
@@ -240,15 +251,19 @@ class JackReader:
         handle: called on this thread for each message.
         name: the port's name (for the thread and messages).
         idle_poll_s: how often it looks once idle (a measuring client keeps `POLL_S`).
+        poll_s: how often it looks while messages come. An input whose messages need their
+            times more than quick handling (MIDI clock, which the conductor takes in its own
+            time) can look every `IDLE_POLL_S`: `JackArrivals` places them by JACK's clock,
+            and a clock running all set long costs a tenth of the wake-ups.
     """
 
     POLL_S = 0.0001  # how often it looks while messages come: at most this much later than a callback
     IDLE_S = 1.0
 
     def __init__(self, midi_in: Any, handle: Callable[[list[int], float], None], name: str,
-                 idle_poll_s: float = IDLE_POLL_S) -> None:
+                 idle_poll_s: float = IDLE_POLL_S, poll_s: float = POLL_S) -> None:
         self._in, self._handle, self.name = midi_in, handle, name
-        self.idle_poll_s = idle_poll_s
+        self.idle_poll_s, self.poll_s = idle_poll_s, poll_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)
         self._thread.start()
@@ -256,15 +271,18 @@ class JackReader:
     def _run(self) -> None:
         arrivals, get = JackArrivals(), self._in.get_message
         last = 0.0
+        looked = float("-inf")  # the last look that found nothing: what comes next arrived after it
         while not self._stop.is_set():
             burst = []
+            before = time.perf_counter()
             while len(burst) < arrivals.BURST and (msg := get()) is not None:
                 burst.append(msg)
+                before = time.perf_counter()
             now = time.perf_counter()
             if burst:
                 if any(data != [0xF7] for data, _ in burst):  # (the input guard's lone end of sysex, every 0.1 s, is no one playing)
                     last = now
-                times = arrivals.place([delta for _, delta in burst], now)
+                times = arrivals.place([delta for _, delta in burst], now, looked)
                 for (data, _), t in zip(burst, times):
                     try:
                         self._handle(data, time.perf_counter() - t)
@@ -272,7 +290,8 @@ class JackReader:
                         print(f"improv: MIDI input {self.name!r} skipped {data}: {e!r}", file=sys.stderr)
                 if len(burst) == arrivals.BURST:
                     continue
-            time.sleep(self.POLL_S if now - last < self.IDLE_S else self.idle_poll_s)
+            looked = before  # (the get that found nothing began after this)
+            time.sleep(self.poll_s if now - last < self.IDLE_S else self.idle_poll_s)
 
     def stop(self) -> None:
         """Stop reading (before the input is closed); idempotent."""

@@ -22,7 +22,7 @@ from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFo
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
 from improv.live.clock import Clock
-from improv.live.midiapi import JackReader, close_client, is_jack
+from improv.live.midiapi import IDLE_POLL_S, JackReader, close_client, is_jack
 
 
 class FixedTimeline:
@@ -99,7 +99,9 @@ class ExternalClock:
         if midi_in is not None:
             midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
             if is_jack(midi_in):  # no Python on JACK's thread: a missed period loses ticks
-                self._reader = JackReader(midi_in, self.receive, name)
+                # ticks need their times (placed by JACK's clock), not handling within 0.1 ms:
+                # the conductor takes them in its own time, and a clock runs all set long
+                self._reader = JackReader(midi_in, self.receive, name, poll_s=IDLE_POLL_S)
             else:
                 midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
 
