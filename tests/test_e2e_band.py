@@ -1,7 +1,7 @@
 """End to end over a real JACK server: an external MIDI clock (100 bpm, then 140), sent from
 another process as a DAW's is, drives `improv jam` trading with the band and the default
-partner; the band's onsets land
-on the clock's beat grid, the partner plays in its own bars only; Stop silences at once."""
+partner; the band's onsets land on the clock's beat grid, the partner plays in its own bars
+only; Stop silences at once."""
 
 import os
 import time

@@ -11,9 +11,8 @@ the fit then restarts from the change so it follows within a quarter of a beat. 
 the line are kept out of the fit until enough follow them to say whether they began a
 change or were jitter, and ticks held up on the way and delivered together (a busy MIDI
 path, a JACK period run late), closer than `COLLAPSED` of a tick, are catching up, not a
-new tempo.
-Ticks that arrive while stopped still feed the tempo (DAWs keep sending them), so the
-tempo is known before Start.
+new tempo. Ticks that arrive while stopped still feed the tempo (DAWs keep sending them),
+so the tempo is known before Start.
 """
 
 from __future__ import annotations
