@@ -94,7 +94,7 @@ class ExternalClock:
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
         self._in = midi_in
-        self.ticks = 0  # clock ticks received (the follower infers the ones lost on the way)
+        self.ticks = 0  # clock ticks received (tests compare it with the ticks sent)
         self._reader: JackReader | None = None
         if midi_in is not None:
             midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
