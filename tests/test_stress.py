@@ -205,8 +205,12 @@ from improv.bench.jackprobe import Player
 p = Player(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
-p.send([0x90, 50, 80])  # a key pressed and never released: the player's process dies
+p.send([0x90, 50, 80])  # a key pressed and never released: the player's process dies or quits
 print("sent", flush=True)
+if sys.stdin.readline().strip() == "quit":  # (a kill never gets here)
+    p.close()
+    print("closed", flush=True)
+    sys.exit(0)
 time.sleep(60)
 """
 
@@ -241,6 +245,19 @@ class PlayerProcess:
         self.expect("sent")
         time.sleep(0.2)
         self.proc.kill()
+        self.proc.wait(5)
+
+    def press_and_quit(self) -> None:
+        """As `press_and_die`, but the player's program quits, closing its JACK client. (A
+        killed client stalls a synchronous JACK server, as CI's is, for its time-out of
+        about 5 s: no message moves in that time, the jam's release included.)"""
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        self.expect("sent")
+        time.sleep(0.2)
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.expect("closed")
         self.proc.wait(5)
 
     def close(self) -> None:
@@ -303,10 +320,32 @@ def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes
         with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
             with Patchbay(unique("stress-patch")) as pb:
                 pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
-            player.press_and_die()
+            player.press_and_quit()  # its program quits with the key down
             time.sleep(2.0)  # a musician would call anything longer a hanging note
             still = sounding_notes(jam.listener.arrivals)
             jam.stop(signal.SIGTERM, timeout=10)
     finally:
         player.close()
     assert (1, 50) not in still
+
+
+def test_a_key_held_by_a_player_that_was_killed_is_released_while_the_session_goes_on(tmp_path):
+    """As above, the player's process killed: a synchronous JACK server (CI's) stalls for
+    the dead client's time-out, about 5 s, before anything moves again, so the release is
+    waited for longer; the jam must still send it by itself, long before it is stopped."""
+    require_jam()
+    player = PlayerProcess()
+    try:
+        player.expect("ready")
+        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
+            with Patchbay(unique("stress-patch")) as pb:
+                pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
+            player.press_and_die()
+            released = jam.listener.wait(lambda a: (1, 50) not in sounding_notes(a)
+                                         and any(x.channel == 1 and x.data[1] == 50 for x in a), timeout=8.0)
+            log = jam.stderr()
+            jam.stop(signal.SIGTERM, timeout=10)
+    finally:
+        player.close()
+    assert released, log[-2000:]
+    assert "released" in log, log[-2000:]
