@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import mido
 import pytest
@@ -239,11 +240,14 @@ class PlayerProcess:
                     break
         pytest.fail(f"the player process never said {word!r}")
 
-    def press_and_die(self) -> None:
+    def _press(self) -> None:
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
         self.expect("sent")
         time.sleep(0.2)
+
+    def press_and_die(self) -> None:
+        self._press()
         self.proc.kill()
         self.proc.wait(5)
 
@@ -251,10 +255,7 @@ class PlayerProcess:
         """As `press_and_die`, but the player's program quits, closing its JACK client. (A
         killed client stalls a synchronous JACK server, as CI's is, for its time-out of
         about 5 s: no message moves in that time, the jam's release included.)"""
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-        self.expect("sent")
-        time.sleep(0.2)
+        self._press()
         self.proc.stdin.write("quit\n")
         self.proc.stdin.flush()
         self.expect("closed")
@@ -266,7 +267,10 @@ class PlayerProcess:
             self.proc.wait(5)
 
 
-def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_clean(tmp_path):
+@contextmanager
+def jam_with_player(tmp_path):
+    """A `PlayerProcess` wired to a jam's virtual input: yields (player, jam); the player
+    is killed after, if still there."""
     require_jam()
     player = PlayerProcess()
     try:
@@ -274,16 +278,21 @@ def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_
         with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
             with Patchbay(unique("stress-patch")) as pb:
                 pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
-            player.press_and_die()
-            assert jam.listener.wait(lambda a: any(x.channel == 1 and x.is_note_on for x in a), timeout=5)
-            time.sleep(0.7)
-            assert jam.proc.poll() is None, f"the jam ended when a player left its virtual input:\n{jam.stderr()}"
-            rc = jam.stop(signal.SIGTERM, timeout=10)
-            jam.listener.wait_quiet(0.2, timeout=2)
-            arrivals = list(jam.listener.arrivals)
-            log = jam.stderr()
+            yield player, jam
     finally:
         player.close()
+
+
+def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_clean(tmp_path):
+    with jam_with_player(tmp_path) as (player, jam):
+        player.press_and_die()
+        assert jam.listener.wait(lambda a: any(x.channel == 1 and x.is_note_on for x in a), timeout=5)
+        time.sleep(0.7)
+        assert jam.proc.poll() is None, f"the jam ended when a player left its virtual input:\n{jam.stderr()}"
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        log = jam.stderr()
     assert rc == 0, log[-2000:]
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
 
@@ -313,19 +322,11 @@ def test_opened_input_port_vanishing_ends_the_session_cleanly(tmp_path):
 
 
 def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes_on(tmp_path):
-    require_jam()
-    player = PlayerProcess()
-    try:
-        player.expect("ready")
-        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
-            with Patchbay(unique("stress-patch")) as pb:
-                pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
-            player.press_and_quit()  # its program quits with the key down
-            time.sleep(2.0)  # a musician would call anything longer a hanging note
-            still = sounding_notes(jam.listener.arrivals)
-            jam.stop(signal.SIGTERM, timeout=10)
-    finally:
-        player.close()
+    with jam_with_player(tmp_path) as (player, jam):
+        player.press_and_quit()  # its program quits with the key down
+        time.sleep(2.0)  # a musician would call anything longer a hanging note
+        still = sounding_notes(jam.listener.arrivals)
+        jam.stop(signal.SIGTERM, timeout=10)
     assert (1, 50) not in still
 
 
@@ -333,19 +334,11 @@ def test_a_key_held_by_a_player_that_was_killed_is_released_while_the_session_go
     """As above, the player's process killed: a synchronous JACK server (CI's) stalls for
     the dead client's time-out, about 5 s, before anything moves again, so the release is
     waited for longer; the jam must still send it by itself, long before it is stopped."""
-    require_jam()
-    player = PlayerProcess()
-    try:
-        player.expect("ready")
-        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
-            with Patchbay(unique("stress-patch")) as pb:
-                pb.connect(pb.wait_for(player.port, inputs=False, timeout=10), jam.jam_in)
-            player.press_and_die()
-            released = jam.listener.wait(lambda a: (1, 50) not in sounding_notes(a)
-                                         and any(x.channel == 1 and x.data[1] == 50 for x in a), timeout=8.0)
-            log = jam.stderr()
-            jam.stop(signal.SIGTERM, timeout=10)
-    finally:
-        player.close()
+    with jam_with_player(tmp_path) as (player, jam):
+        player.press_and_die()
+        released = jam.listener.wait(lambda a: (1, 50) not in sounding_notes(a)
+                                     and any(x.channel == 1 and x.data[1] == 50 for x in a), timeout=8.0)
+        log = jam.stderr()
+        jam.stop(signal.SIGTERM, timeout=10)
     assert released, log[-2000:]
     assert "released" in log, log[-2000:]
