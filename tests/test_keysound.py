@@ -25,3 +25,21 @@ def test_every_key_is_heard_on_the_synths_jack_output():
     assert run["synth_output_latency_ms"] is not None  # the jam said what its stream got
     assert r["period_ms"] > 0 and r["block_ms"] == pytest.approx(1000 * 128 / run["rate"])
     assert r["target_p99_ms"] == pytest.approx(r["period_ms"] + r["block_ms"] + 1.0)
+    assert run["stopped_early"] is None
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_run_out_of_time_reports_the_notes_it_measured():
+    """A machine that keeps the synth from falling silent must cost the run its time budget,
+    not the whole section (which then reports nothing)."""
+    reason = jack_unavailable()
+    if reason:
+        pytest.skip(f"needs a JACK server: {reason}")
+    pytest.importorskip("numpy")
+    from improv.bench.keysound import run_once
+
+    run = run_once(notes=200, block=128, budget_s=2.0)
+    k2s = run["key_to_sound_ms"]
+    assert run["stopped_early"] is not None and 0 < run["stopped_early"] < 200, run
+    assert k2s["n"] + run["missed"] == run["stopped_early"]

@@ -40,6 +40,8 @@ from improv.live.jackwatch import load_libjack
 
 THRESHOLD = 1e-4  # |sample| above this is sound (-80 dBFS)
 QUIET_S = 0.08  # silence this long before each note-on: the last note's tail has ended
+NOTES_BUDGET_S = 100.0  # a run stops taking notes after this long and reports what it has (a busy
+# machine can keep the synth from falling silent: 3 s waits per note would outlast the section)
 TARGET_BEYOND_MS = 1.0  # target: p99 <= period + block + this
 AUDIO_TYPE = b"32 bit float mono audio"
 _NO_START_SERVER, _IS_INPUT, _IS_OUTPUT = 0x01, 0x1, 0x2
@@ -179,8 +181,10 @@ def _wait(predicate: Any, timeout: float, step: float = 0.002) -> bool:
     return True
 
 
-def run_once(notes: int, block: int, device: str = "system", seed: int = 0) -> dict[str, Any]:
+def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
+             budget_s: float = NOTES_BUDGET_S) -> dict[str, Any]:
     """One jam, `notes` notes: key-to-sound of each (ms) and what the jam said of its synth.
+    Notes stop after `budget_s` seconds of playing (`stopped_early` then says after how many).
 
     Raises:
         PortError: no JACK server, or the jam's synth did not appear on JACK.
@@ -223,8 +227,12 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0) -> d
             patch.connect(f"{player.client}:{player.port_name}", jam_in)
             time.sleep(0.5)
             rng = random.Random(seed)
-            latencies, missed, stuck = [], 0, 0
+            latencies, missed, stuck, played = [], 0, 0, 0
+            deadline = time.monotonic() + budget_s
             for k in range(notes + 3):  # the first three warm the path up and are not counted
+                if time.monotonic() > deadline:
+                    break
+                played = k + 1
                 if not _wait(lambda: capture.now() - capture.last_loud >= QUIET_S, 3.0):
                     stuck += 1
                 time.sleep(rng.random() * capture.period / capture.rate)  # a random phase in the period
@@ -257,6 +265,7 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0) -> d
     thru = re.findall(r"thru in-process p99 ([\d.]+) ms", log)
     answers = len(re.findall(r"answer \d+:", log))
     return {"key_to_sound_ms": summary(latencies), "missed": missed, "not_silent_before": stuck,
+            "stopped_early": max(0, played - 3) if played < notes + 3 else None,
             "answers_during_run": answers, "jam_thru_in_process_p99_ms": float(thru[-1]) if thru else None,
             "synth_output_latency_ms": float(said.group(1)) if said else None,
             "period_frames": capture.period, "rate": capture.rate, "block_frames": block}
