@@ -185,6 +185,7 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
              budget_s: float = NOTES_BUDGET_S) -> dict[str, Any]:
     """One jam, `notes` notes: key-to-sound of each (ms) and what the jam said of its synth.
     Notes stop after `budget_s` seconds of playing (`stopped_early` then says after how many).
+    A note is not played while the synth still sounds (`not_silent_before` counts them).
 
     Raises:
         PortError: no JACK server, or the jam's synth did not appear on JACK.
@@ -234,7 +235,9 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
                     break
                 played = k + 1
                 if not _wait(lambda: capture.now() - capture.last_loud >= QUIET_S, 3.0):
-                    stuck += 1
+                    if k >= 3:  # still sounding: an onset now could not be told from the tail, so no note
+                        stuck += 1
+                    continue
                 time.sleep(rng.random() * capture.period / capture.rate)  # a random phase in the period
                 pitch = 48 + (k * 7) % 25
                 capture.arm()
