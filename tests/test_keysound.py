@@ -19,7 +19,7 @@ def test_every_key_is_heard_on_the_synths_jack_output():
     r = bench_keysound(notes=12, runs=1)
     run = r["runs"][0]
     k2s = run["key_to_sound_ms"]
-    assert k2s["n"] + run["missed"] + run["not_silent_before"] == 12 and k2s["n"] >= 10, run
+    assert k2s["n"] + run["missed"] + run["not_silent_before"] == 12 and run["missed"] <= 1 and k2s["n"] >= 10, run
     assert k2s["min"] > 0  # heard after it was sent: the clocks agree
     assert run["answers_during_run"] == 0  # no partner answer sounded over the measurement
     assert run["synth_output_latency_ms"] is not None  # the jam said what its stream got
