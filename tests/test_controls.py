@@ -143,3 +143,19 @@ if given is not None:
         for k, (v, c) in existing.items():  # each binding's own comment stays on its line
             line = next(x for x in new_lines if x.startswith(f"{k} = "))
             assert line.endswith(f"# {c}")
+
+
+@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "-1"],
+                                  ["--file", "BADTOML"], ["--file", "FOLDER"]])
+def test_learn_refuses_bad_values_before_waiting_for_a_knob(tmp_path, capsys, monkeypatch, args):
+    import improv.live.ports as ports
+    from improv.cli import main
+
+    monkeypatch.setattr(ports, "open_input", lambda *a, **k: pytest.fail("a port was opened"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[timing]\ntempo = "fast"\n')
+    args = [{"BADTOML": str(bad), "FOLDER": str(tmp_path)}.get(a, a) for a in args]
+    assert main(["learn", "comp", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("improv learn: "), err
+    assert bad.read_text() == '[timing]\ntempo = "fast"\n'

@@ -76,3 +76,18 @@ def test_a_session_file_plays_its_player_track(tmp_path):
     mid.save(str(path))
     assert load_calls(path) == [(1.0, [0x90, 60, 90]), (2.0, [0x80, 60, 0])]
     assert [d[1] for _, d in load_calls(path, "partner")] == [72, 72]
+
+
+def test_demo_duration_is_checked_and_cuts_the_demo_short(monkeypatch, capsys):
+    import pytest
+
+    import improv.commands.demo as demo
+
+    got = {}
+    monkeypatch.setattr(demo, "play_session", lambda *a, **k: got.update(k) or 0)
+    assert main(["demo", "--duration", "3", "--no-record"]) == 0 and got["duration"] == pytest.approx(3.0)
+    assert main(["demo", "--no-record"]) == 0 and got["duration"] > 20.0  # the whole script and its answers
+    for bad in ("nan", "-1", "inf"):
+        assert main(["demo", "--duration", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--duration" in err, err

@@ -123,3 +123,19 @@ def test_a_note_two_million_beats_in_is_refused_quickly_with_the_fix(tmp_path, c
     if __import__("importlib").util.find_spec("matplotlib"):
         assert main(["plot", str(path), "-o", str(tmp_path / "end.png"), "--bars", "590-601"]) == 0
         assert (tmp_path / "end.png").stat().st_size > 1000
+
+
+def test_plot_says_what_it_drew_and_refuses_what_it_cannot_write(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    from improv.cli import main
+
+    mid = save_recording(session(), tmp_path / "s.mid")  # 2 bars: 3 notes in bar 1 (1 outside), 2 in bar 2
+    capsys.readouterr()
+    assert main(["plot", str(mid), "-o", str(tmp_path / "one.png"), "--bars", "1-1"]) == 0
+    assert "(3 notes, 1 outside the chord)" in capsys.readouterr().out
+    assert main(["plot", str(mid), "-o", str(tmp_path / "bare")]) == 0  # matplotlib adds .png: the line says so
+    assert f"wrote {tmp_path / 'bare.png'} " in capsys.readouterr().out and (tmp_path / "bare.png").exists()
+    for args in (["-o", str(tmp_path / "x.txt")], ["--bars", "9-10"], ["-o", str(mid)]):
+        assert main(["plot", str(mid), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("improv plot: "), (args, err)

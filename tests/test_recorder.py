@@ -381,3 +381,14 @@ def test_improv_recover_command(tmp_path, capsys):
     assert main(["recover", str(tmp_path)]) == 0
     assert "nothing to recover" in capsys.readouterr().out
     assert main(["recover", str(tmp_path / "nope")]) == 2
+
+
+def test_recover_never_removes_a_file_that_is_not_a_journal(tmp_path, capsys):
+    from improv.cli import main
+
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"")
+    assert recover(precious) == [] and precious.exists()
+    assert main(["recover", str(precious)]) == 2 and precious.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a session journal" in err

@@ -177,3 +177,28 @@ def test_render_memory_stays_bounded_on_a_long_session(tmp_path):
         (tmp_path / f"{minutes}.wav").unlink()
     assert peaks[8] < 120.0, peaks
     assert peaks[8] - peaks[1] < 30.0, peaks  # what grows is the list of events, not the audio
+
+
+def test_render_never_overwrites_its_input_nor_replaces_a_pipe_and_writes_through_a_link(tmp_path, capsys):
+    import os
+
+    from improv.cli import main
+
+    mid = save_recording(known_phrase(), tmp_path / "s.mid")
+    before = mid.read_bytes()
+    disguised = tmp_path / "t.wav"  # a MIDI file named .wav: the default output would be itself
+    disguised.write_bytes(before)
+    picture = tmp_path / "u.png"  # and one named .png, for plot
+    picture.write_bytes(before)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    for args in (["render", str(mid), "-o", str(mid)], ["render", str(disguised)],
+                 ["render", str(mid), "-o", str(fifo)], ["plot", str(picture)]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("input file" in err or "not a regular file" in err), (args, err)
+    assert mid.read_bytes() == before and disguised.read_bytes() == before == picture.read_bytes() and fifo.is_fifo()
+    link = tmp_path / "link.wav"
+    link.symlink_to(tmp_path / "target.wav")
+    assert main(["render", str(mid), "-o", str(link)]) == 0
+    assert link.is_symlink() and wav_to_array(tmp_path / "target.wav")[0].shape[0] > 0

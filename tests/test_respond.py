@@ -187,7 +187,20 @@ def test_unwritable_output(tmp_path, capsys):
     rc = main(["respond", str(call), "-o", str(tmp_path / "no" / "dir" / "a.mid"), "--responder", "markov",
                "--chords", "C7"])
     err = capsys.readouterr().err.strip()
-    assert rc != 0 and "cannot write" in err and len(err.splitlines()) == 1
+    assert rc != 0 and "does not exist" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("flags", [["-o", "CALL"], ["-o", "OUT", "--explain-json", "CALL"],
+                                   ["-o", "OUT", "--explain-json", "OUT"],
+                                   ["-o", "OUT", "--explain-json", "MISSING/x.json"]])
+def test_the_call_is_never_overwritten_and_outputs_are_checked_before_work(tmp_path, capsys, flags):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    before = call.read_bytes()
+    paths = {"CALL": str(call), "OUT": str(tmp_path / "out.mid"), "MISSING/x.json": str(tmp_path / "no" / "x.json")}
+    rc = main(["respond", str(call), *[paths.get(f, f) for f in flags], "--responder", "markov", "--chords", "C7"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1, err
+    assert call.read_bytes() == before and not (tmp_path / "out.mid").exists()
 
 
 @pytest.mark.skipif(not (ROOT / "models" / "improv-phrase-v2.npz").exists(), reason="no shipped model weights yet")

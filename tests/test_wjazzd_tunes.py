@@ -123,3 +123,39 @@ def test_shipped_library_covers_the_common_forms():
     assert forms["abac-standard-g"] == (32, ("A", "B", "A", "C"))
     assert forms["sixteen-bar-minor-c"][0] == 16
     assert {12, 16, 32} <= {bars for bars, _ in forms.values()}
+
+
+def _write_csv(path, rows):
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("bad", [{"avgtempo": "-50"}, {"avgtempo": "1e9"}, {"signature": "0/4"}, {"signature": "99/4"}])
+def test_rows_the_tune_loader_would_refuse_are_skipped_not_written(tmp_path, bad):
+    src = _write_csv(tmp_path / "solo_info.csv", [BLANCHE, {**ANTHROPOLOGY, **bad}])
+    written, skipped = convert_csv(src, tmp_path / "out")
+    assert [p.name for p in written] == ["blues-for-blanche.toml"]
+    assert len(skipped) == 1 and skipped[0].startswith("ArtPepper_Anthropology_FINAL: ") \
+        and skipped[0].count("ArtPepper_Anthropology_FINAL") == 1, skipped
+    for p in written:
+        load_tune(p)
+
+
+def test_an_infinite_tempo_is_left_out_and_bad_paths_are_one_line_errors(tmp_path, capsys):
+    from improv.cli import main
+
+    src = _write_csv(tmp_path / "solo_info.csv", [{**BLANCHE, "avgtempo": "inf"}])
+    written, _ = convert_csv(src, tmp_path / "out")
+    assert "tempo" not in tomllib.loads(written[0].read_text(encoding="utf-8"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"solo,chord_changes\n\xe0\xe0,x\n")
+    (tmp_path / "file").write_text("x")
+    for args in (["--import-wjazzd", str(tmp_path), "--out", str(tmp_path / "o")],
+                 ["--import-wjazzd", str(latin), "--out", str(tmp_path / "o")],
+                 ["--import-wjazzd", str(src), "--out", str(tmp_path / "file")]):
+        assert main(["tunes", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("improv tunes: "), (args, err)

@@ -22,7 +22,8 @@ from improv.commands.common import add_config_args, add_harmony_args, add_respon
 from improv.commands.embrace_args import add_embrace_args
 from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
 from improv import STARTED
-from improv.config import override
+from improv.config import check_flag, override
+from improv.core import limits
 from improv.errors import ConfigError
 
 # written by examples/make_demo_calls.py into examples/ and the package (for installed copies)
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
         args.tune = DEMO_TUNE
     cfg = jam_settings(args)
+    limit = check_flag("--duration", getattr(args, "duration", None), limits.SESSION_S, "seconds")
     cfg = override(cfg, "timing", follow=False)  # the scripted player plays on the session's beat: nothing to follow
     if cfg.responder.seed < 0 and getattr(args, "seed", None) is None:
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time
@@ -140,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
     first = next(beat for beat, data in events if data[0] & 0xF0 == 0x90 and data[2] > 0)
     start = max(0.0, first - LEAD_IN_BEATS)  # no silent bar before the first note: start just before it
+    duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo  # the script and its last answer
     return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
-                        duration=length_s + 30.0 - start * 60.0 / cfg.timing.tempo, until=finished,
+                        duration=duration if limit is None else min(limit, duration), until=finished,
                         on_start=player.start)
 
 

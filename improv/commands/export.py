@@ -21,7 +21,16 @@ def run(args: argparse.Namespace) -> int:
     from improv.commands.common import require_torch
 
     require_torch("exporting a checkpoint")
+    from pathlib import Path
+
+    from improv.core.formats.paths import writable_output
+    from improv.errors import ConfigError
     from improv.train.export import export
+
+    ckpt = Path(args.checkpoint)
+    if ckpt.is_dir():
+        raise DataError(f"{ckpt} is a folder: give a training checkpoint file, e.g. runs/phrase/best.pt")
+    out = writable_output(args.out or ckpt.with_suffix(".npz"), "-o", (ckpt,))
 
     feel = None
     if args.feel_data:
@@ -32,5 +41,10 @@ def run(args: argparse.Namespace) -> int:
             feel = fit_feel(load_corpus(args.feel_data).split("train")).to_dict()
         except ValueError as e:
             raise DataError(f"{args.feel_data}: {e}") from None
-    print(f"wrote {export(args.checkpoint, args.out, feel)}")
+    try:
+        written = export(ckpt, out, feel)
+    except OSError as e:
+        raise ConfigError(f"cannot write {out} ({e.strerror or e}); nothing was left behind: give -o another "
+                          "path") from None
+    print(f"wrote {written}")
     return 0

@@ -21,11 +21,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait (default 30)")
 
 
+TIMEOUT_S = (0.1, 3600.0)
+
+
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from improv.config import check_flag, load_config
+    from improv.core.formats.paths import writable_output
     from improv.live.clock import RealClock
     from improv.live.controls import learn_next, write_binding
     from improv.live.ports import InputQueue, open_input
 
+    # everything that could refuse the binding is checked before the player moves a knob
+    check_flag("--timeout", args.timeout, TIMEOUT_S, "seconds")
+    target = writable_output(args.file, "--file")
+    if Path(target).exists():
+        load_config(target)  # a file that is not a valid settings file is named now, not after the knob
     inq = InputQueue(RealClock())
     midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
     try:

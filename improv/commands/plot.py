@@ -14,6 +14,7 @@ from improv.errors import ConfigError
 
 COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20", "comp": "#38a169", "bass": "#805ad5", "click": "#a0aec0"}
 OUTSIDE = "#e53e3e"
+PICTURES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")  # formats the plot writes (matplotlib's Agg, SVG, PDF)
 MAX_BARS = 256  # the most bars one picture draws (60 inches wide at most: beyond, nothing is legible)
 
 
@@ -37,6 +38,9 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
             raise ConfigError(f"--bars: expected A-B such as 1-16, found {text!r}") from None
         if not 1 <= a <= b:
             raise ConfigError(f"--bars: expected 1 <= A <= B, found {text!r}")
+        if a > bars:
+            raise ConfigError(f"--bars {text}: {name} has {bars} bar{'s' if bars != 1 else ''}; give a range within "
+                              f"1-{bars}")
     else:
         a, b = 1, bars
     if b - a + 1 > MAX_BARS:
@@ -52,14 +56,20 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
-    out = writable_output(Path(args.out) if args.out else Path(args.midi).with_suffix(".png"))
+    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
+    if not out.suffix:
+        out = out.with_suffix(".png")  # what matplotlib would write: say so
+    if out.suffix.lower() not in PICTURES:
+        raise ConfigError(f"-o {args.out}: a plot is a picture; give a file ending in {', '.join(PICTURES)}")
+    out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
     first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name)
     if not args.bars:
         last = min(last, max(roll.length, roll.beats_per_bar))
     draw_roll(roll, out, first, last, title=Path(args.midi).name)
-    outside = sum(1 for n in roll.notes if n.outside)
-    print(f"wrote {out} ({len(roll.notes)} notes, {outside} outside the chord)")
+    shown = [n for n in roll.notes if first <= n.note.start < last]
+    outside = sum(1 for n in shown if n.outside)
+    print(f"wrote {out} ({len(shown)} note{'s' if len(shown) != 1 else ''}, {outside} outside the chord)")
     return 0
 
 

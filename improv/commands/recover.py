@@ -24,6 +24,11 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.path) if args.path else Path(cfg.record.folder)
     if not target.exists():
         raise ConfigError(f"{target} not found: give the folder your sessions are recorded to (record.folder)")
+    from improv.live.recovery import JOURNAL_SUFFIX
+
+    if target.is_file() and not target.name.endswith(JOURNAL_SUFFIX):
+        raise ConfigError(f"{target} is not a session journal (*{JOURNAL_SUFFIX}): give the sessions folder or one "
+                          f"{JOURNAL_SUFFIX} file")
     warnings: list[str] = []
     notes: list[str] = []
     written = recover(target, warn=warnings.append, say=notes.append)

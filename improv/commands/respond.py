@@ -185,8 +185,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)
     if args.answer_on:
         cfg = override(cfg, "phrase", answer_on=args.answer_on)
+    from improv.core.formats.paths import writable_output
+
     src = Path(args.call)
-    out = Path(args.output)
+    out = writable_output(args.output, "-o", (src,))
+    if getattr(args, "explain_json", None):  # checked before any work, as -o is
+        js = writable_output(args.explain_json, "--explain-json", (src,))
+        if js == out or (js.exists() and out.exists() and js.samefile(out)):
+            raise ConfigError(f"--explain-json {args.explain_json} is the -o file too; give them different paths")
     found = _read_call(src, args.track)
     if not found.notes:
         why = f" (only drum notes on channel 10: {found.drums})" if found.drums else ""

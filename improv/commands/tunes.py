@@ -53,12 +53,14 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[int
 
 def _import_wjazzd(args: argparse.Namespace) -> int:
     from improv.core.formats.wjazzd_tunes import convert_csv
-    from improv.errors import ConfigError
+    from improv.errors import ConfigError, DataError
 
     if not args.out:
         raise ConfigError("--import-wjazzd needs --out DIR: the folder the tune files go to")
     written, skipped = convert_csv(args.import_wjazzd, args.out)
     for line in skipped:
         print(f"skipped {line}")
+    if not written:
+        raise DataError(f"no tune file written: every row of {args.import_wjazzd} was skipped (see above)")
     print(f"wrote {len(written)} tune files to {args.out} (play one with --tune {args.out}/NAME.toml)")
     return 0

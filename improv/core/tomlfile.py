@@ -29,7 +29,9 @@ def read_toml(path: str | Path, what: str, hint: str) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found: {hint}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {what} {path}: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not a text file (TOML is UTF-8 text): {hint}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None

@@ -221,7 +221,8 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
     """Rebuild MIDI files from journals left behind by a crash.
 
     Args:
-        folder_or_journal: a sessions folder (every `*.journal` in it) or one journal.
+        folder_or_journal: a sessions folder (every `*.journal` in it) or one journal (a file
+            not named `*.journal` is left alone).
         warn: told about each journal that cannot be recovered.
         say: told about damaged records skipped and empty journals removed (default: `warn`).
 
@@ -231,7 +232,10 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
     """
     say = say or warn
     p = Path(folder_or_journal)
-    journals = [p] if p.is_file() else sorted(p.glob(f"*{JOURNAL_SUFFIX}")) if p.is_dir() else []
+    if p.is_file():  # only a journal: never remove (as empty) a file that is not one
+        journals = [p] if p.name.endswith(JOURNAL_SUFFIX) else []
+    else:
+        journals = sorted(p.glob(f"*{JOURNAL_SUFFIX}")) if p.is_dir() else []
     out: list[Path] = []
     for j in journals:
         if journal_is_live(j):

@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import Iterable
 
 from improv.errors import ConfigError
 
 
-def writable_output(path: str | Path, flag: str = "-o") -> Path:
+def writable_output(path: str | Path, flag: str = "-o", inputs: Iterable[str | Path] = ()) -> Path:
     """Check that a command can write its output file at `path` before any work is done.
 
+    A symbolic link is written through (the path returned is its target, so that an atomic
+    replace changes the file the link points at, not the link).
+
+    Args:
+        path: the output file.
+        flag: the option that gave it, for the message.
+        inputs: the files the command reads: the output must not be one of them.
+
     Raises:
-        ConfigError: the path is a folder, or its folder is missing or not writable
-            (one line naming the path and the flag to change).
+        ConfigError: the path is a folder, a device, a pipe or anything but a regular file,
+            one of the command's inputs, or its folder is missing or not writable (one line
+            naming the path and the flag to change).
     """
-    path = Path(path)
+    given = Path(path)
+    path = Path(os.path.realpath(given)) if given.is_symlink() else given
     if path.is_dir():
-        raise ConfigError(f"{flag} {path}: that is a folder; give a file path")
+        raise ConfigError(f"{flag} {given}: that is a folder; give a file path")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ConfigError(f"{flag} {given}: that is not a regular file (a device or a pipe); give a file path")
+    for src in inputs:
+        try:
+            same = mode is not None and os.path.samefile(path, src)
+        except OSError:
+            same = False
+        if same:
+            raise ConfigError(f"{flag} {given}: that is the input file {src}, which would be overwritten; "
+                              "give another output path")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ConfigError(f"{flag} {path}: the folder {folder} does not exist; create it or write elsewhere")
+        raise ConfigError(f"{flag} {given}: the folder {folder} does not exist; create it or write elsewhere")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag} {path}: the folder {folder} is not writable; write elsewhere")
+        raise ConfigError(f"{flag} {given}: the folder {folder} is not writable; write elsewhere")
     return path

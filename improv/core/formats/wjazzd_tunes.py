@@ -15,12 +15,14 @@ Every written file credits the database and its licence (ODbL) in a comment.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from improv.core.theory.chart import tune_from_dict
 from improv.core.theory.chords import parse_chord
-from improv.errors import ChordError, DataError
+from improv.errors import ChordError, ConfigError, DataError
 
 CREDIT = (
     "# Converted by improv from the Weimar Jazz Database (Jazzomat Research Project),\n"
@@ -107,7 +109,7 @@ def row_to_tune(row: dict[str, str]) -> dict:
     tune: dict = {"title": row.get("title", "") or row.get("solo", "untitled")}
     try:
         tune["tempo"] = round(float(row.get("avgtempo", "")))
-    except ValueError:
+    except (ValueError, OverflowError):  # missing, or not a finite number: no tempo
         pass
     if row.get("key"):
         tune["key"] = _key_name(row["key"])
@@ -118,6 +120,10 @@ def row_to_tune(row: dict[str, str]) -> dict:
         tune["beats_per_bar"] = bpb
     tune["form"] = form
     tune["sections"] = table
+    try:  # what is written must load: the tune files' own checks (tempo, metre, key...)
+        tune_from_dict(tune, str(row.get("solo", "?")))
+    except ConfigError as e:
+        raise DataError(str(e)) from None
     return tune
 
 
@@ -158,7 +164,8 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
         (files written, one line per row skipped and why).
 
     Raises:
-        DataError: the CSV is missing or lacks the chord_changes column.
+        DataError: the CSV is missing, unreadable or lacks the chord_changes column.
+        ConfigError: the output folder cannot be made or written.
     """
     csv_path, out_dir = Path(csv_path), Path(out_dir)
     try:
@@ -166,9 +173,18 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
             rows = list(csv.DictReader(f))
     except FileNotFoundError:
         raise DataError(f"{csv_path} not found: give the WJazzD solo_info.csv") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{csv_path} is not a UTF-8 text file: give the WJazzD solo_info.csv") from None
+    except OSError as e:
+        raise DataError(f"cannot read {csv_path} ({e.strerror or e}): give the WJazzD solo_info.csv") from None
     if rows and "chord_changes" not in rows[0]:
         raise DataError(f"{csv_path}: no chord_changes column; is this the WJazzD solo_info.csv?")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out_dir}: cannot make that folder ({e.strerror or e}); give a folder path") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out_dir}: the folder is not writable; write elsewhere")
     skipped: list[str] = []
     best: dict[str, tuple[int, str, dict]] = {}  # slug -> (bars, solo, tune): the fullest form wins
     for row in rows:
@@ -176,7 +192,8 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
         try:
             tune = row_to_tune(row)
         except (ChordError, DataError) as e:
-            skipped.append(f"{solo}: {e}")
+            why = str(e)
+            skipped.append(why if why.startswith(f"{solo}:") else f"{solo}: {why}")
             continue
         name = slug(tune["title"])
         bars = sum(tune["sections"][n].count("|") + 1 for n in tune["form"])
@@ -189,6 +206,10 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
     written: list[Path] = []
     for name, (_, solo, tune) in sorted(best.items()):
         path = out_dir / f"{name}.toml"
-        path.write_text(tune_to_toml(tune, solo), encoding="utf-8")
+        try:
+            path.write_text(tune_to_toml(tune, solo), encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot write {path} ({e.strerror or e}); {len(written)} tune files written before "
+                              "it: free some space or give --out another folder") from None
         written.append(path)
     return written, skipped

@@ -54,15 +54,23 @@ def as_weights(model: Any) -> ModelWeights:
 
 
 def save_weights(path: str | Path, weights: ModelWeights, meta: Mapping[str, Any] | None = None) -> Path:
-    """Write `weights` (+ JSON-able `meta`: where they came from) to `path` atomically."""
+    """Write `weights` (+ JSON-able `meta`: where they came from) to `path` atomically.
+
+    Raises:
+        OSError: it cannot be written (no temporary file is left behind).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "config": weights.cfg.to_dict(), "vocab": vocabulary(), "meta": dict(meta or {})}
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, __header__=np.array(json.dumps(header, sort_keys=True)),
-                 **{k: np.asarray(v, dtype=np.float32) for k, v in weights.arrays.items()})
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, __header__=np.array(json.dumps(header, sort_keys=True)),
+                     **{k: np.asarray(v, dtype=np.float32) for k, v in weights.arrays.items()})
+        tmp.replace(path)
+    except BaseException:  # a full disk, a folder in the way: nothing half-written is left
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
