@@ -162,6 +162,16 @@ def test_track_flag(tmp_path):
     assert rc == 0 and len(read_out(out)[1]["player"]) == len(LINE)
 
 
+def _with_metres(path, *metres):
+    """The file at `path` with time signatures (numerator, denominator) a bar apart in its first track."""
+    mid = mido.MidiFile(path)
+    for i, (num, den) in enumerate(metres):
+        mid.tracks[0].insert(1 + i, mido.MetaMessage("time_signature", numerator=num, denominator=den,
+                                                     time=0 if i == 0 else 4 * mid.ticks_per_beat))
+    mid.save(path)
+    return path
+
+
 @pytest.mark.parametrize(
     "make, flags, match",
     [
@@ -171,6 +181,8 @@ def test_track_flag(tmp_path):
         (lambda d: write_mid(d / "c.mid", LINE), ["--tune", "no-such-tune"], "no-such-tune"),
         (lambda d: write_mid(d / "c.mid", LINE), ["--track", "9"], "no track"),
         (lambda d: d / "missing.mid", [], "not found"),
+        (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (7, 8)), [], "7/8"),
+        (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (4, 4), (3, 4)), [], "changes metre"),
         (lambda d: (d / "junk.mid").write_bytes(b"MThd junk") and d / "junk.mid", [], "not a readable MIDI file"),
     ],
 )

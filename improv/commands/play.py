@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)
     start = check_flag("--from", args.start, limits.SESSION_S, "seconds") or 0.0
     rec = load_recording(args.midi)
+    if start and start >= rec.duration:
+        from improv.errors import ConfigError
+
+        raise ConfigError(f"--from {start:g}: {args.midi} lasts {rec.duration:.1f} s; start within it")
     stop = StopFlag()
     old = stop.install()  # before any port opens: a signal from here on ends in a clean close
     sink: Any = None
@@ -123,4 +127,4 @@ def run(args: argparse.Namespace) -> int:
             sink.close()  # a note-off for every note it started, then all-notes-off on every channel
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    return 0
+    return 0  # a stop asked for by a signal is a clean end, as the jam's

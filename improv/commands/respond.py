@@ -88,7 +88,13 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
             if msg.is_meta:
                 if msg.type == "set_tempo":
                     tempos.append((tick / ppq, mido.tempo2bpm(msg.tempo)))
-                elif msg.type == "time_signature" and bpb is None and msg.denominator == 4:
+                elif msg.type == "time_signature":
+                    metre = f"{msg.numerator}/{msg.denominator}"
+                    if msg.denominator != 4:
+                        raise DataError(f"{path} is in {metre}: respond reads calls in quarter-note metres (3/4, "
+                                        "4/4, 5/4...); write the call in one of them")
+                    if bpb is not None and msg.numerator != bpb:
+                        raise DataError(f"{path} changes metre ({bpb}/4, then {metre}): give a call in one metre")
                     bpb = msg.numerator
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
