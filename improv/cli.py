@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run `improv ARGV`; returns the exit status.
 
     A reader that closes the pipe early (`improv tunes | head -3`) ends the command
-    quietly with status 141, not a BrokenPipeError traceback.
+    quietly with status 141, not a BrokenPipeError traceback; Ctrl-C at any point ends it
+    with status 130 and one line, not a KeyboardInterrupt traceback.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling (e.g. while importing)
+        print("improv: interrupted", file=sys.stderr)
+        return 130
 
 
 def _main(argv: list[str]) -> int:

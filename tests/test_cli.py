@@ -73,3 +73,15 @@ def test_torch_commands_without_torch_say_how_to_install_it(argv, monkeypatch, c
     err = capsys.readouterr().err.strip()
     assert rc != 0 and len(err.splitlines()) == 1
     assert "needs PyTorch" in err and TRAIN_INSTALL in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import improv.cli as cli
+
+    def interrupted(command):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert main(["jam"]) == 130
+    err = capsys.readouterr().err
+    assert err == "improv: interrupted\n"

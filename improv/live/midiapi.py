@@ -338,7 +338,8 @@ def close_client(client: Any, cancel_callback: bool = False) -> None:
                 if wait > 0:
                     time.sleep(wait)
             try:
-                step()
+                with quiet_stderr() if jack else nullcontext():  # libjack's complaints about a port going away
+                    step()
             except Exception:  # noqa: BLE001 - closing must not raise on an exit path
                 pass
             if jack:

@@ -31,7 +31,7 @@ from typing import Iterator
 # What ALSA, JACK and PortAudio print when a system is missing or a client cannot connect.
 NOISE = re.compile(
     r"^\s*(ALSA lib "  # alsa-lib's error handler
-    r"|Cannot connect to server|jack server is not running|Cannot lock down|Jack[A-Z]\w*::"  # libjack
+    r"|Cannot connect to server|jack server is not running|Cannot lock down|Jack(?:[A-Z]\w*)?::"  # libjack
     r"|Expression '.*' failed in '.*'"  # PortAudio's ALSA host API
     r")")
 
