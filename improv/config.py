@@ -245,6 +245,9 @@ def _check_section(section: str, obj: Any, where: str) -> None:
                           f"({obj.max_answer_bars}); ask for fewer bars or raise max_answer_bars")
     if section == "midi" and not obj.virtual_in.strip():
         raise ConfigError(f"{where}: virtual_in must name the virtual input (it is empty)")
+    if section == "midi" and obj.player_channel == obj.partner_channel:
+        raise ConfigError(f"{where}: player_channel and partner_channel are both {obj.player_channel}: the partner's "
+                          "notes would be recorded and played back as yours; give them different channels")
     if section == "record" and not obj.folder.strip():
         raise ConfigError(f"{where}: folder must name the folder sessions go to (it is empty); "
                           "use enabled = false (or --no-record) not to record")
@@ -284,7 +287,7 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r} (known: {', '.join(sorted(names))})")
         typ = hints[key]
         sub = f"{where} {key}" if where.endswith(":") else (f"{where}.{key}" if where else key)
         if flags and key in flags:

@@ -112,6 +112,16 @@ def test_keys_that_belong_together_are_checked_together():
     assert override(Config(), "band", comp=True, comp_channel=5, bass_channel=5).band.comp_channel == 5
     with pytest.raises(ConfigError, match="bound to both"):
         override(Config(), "controls", tap="note 40", panic="note 40")
+    with pytest.raises(ConfigError, match="player_channel and partner_channel are both 2"):
+        override(Config(), "midi", player_channel=2)
+
+
+def test_an_unknown_section_names_the_file_once(tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_text("[nosuch]\nx = 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}: unknown key 'nosuch'")
 
 
 def test_a_file_value_is_named_with_the_file(tmp_path):

@@ -208,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     chart, note = _chart(cfg, found.notes, bpb)
     if chart.beats_per_bar != bpb:
-        raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {src} is in {bpb}/4; give a chart in the call's metre")
+        whose = f"{src} is in {bpb}/4" if found.beats_per_bar else \
+            f"the settings say {bpb}/4 ([timing] beats_per_bar; {src} has no time signature)"
+        raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre")
     if note:
         print(note)
     tempos = found.tempos or [(0.0, 120.0)]

@@ -334,7 +334,8 @@ def load_checkpoint(path) -> tuple[PhraseModel, dict]:
         raise ModelError(f"model checkpoint {path} cannot be read ({type(e).__name__}): the file is damaged or "
                          "not a checkpoint; re-download or retrain it") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ModelError(f"model checkpoint {path} is not an {FORMAT} checkpoint")
+        raise ModelError(f"{path} is not an improv training checkpoint (file format {FORMAT!r}): give a .pt that "
+                         "improv train wrote, e.g. runs/phrase/best.pt")
     if ckpt.get("vocab") != vocabulary():
         raise ModelError(f"model checkpoint {path} was trained with another token vocabulary; retrain it")
     try:
