@@ -183,3 +183,42 @@ def test_live_controls_toggle_comp_and_panic():
     s.step()
     assert sum(1 for _, m in sink.sent if m.type == "control_change" and m.control == 123) == 16
     s.close()
+
+
+class CallsResponder(RootsResponder):
+    """Keeps each call it is asked to answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def answer(self, call, harmony, settings: AnswerSettings):
+        self.calls.append(call)
+        return super().answer(call, harmony, settings)
+
+
+def test_a_pickup_into_the_players_turn_is_part_of_the_call():
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    responder = CallsResponder()
+    s = Session(_cfg(), clock, inq, [RecordingSink(clock)], responder, chart=BLUES, threaded=False, seed=1)
+    s.start()
+    tl = s.timeline
+    # beats 3 and 4 of the count-in, then four quarter notes in the player's first turn (beats 0-15);
+    # a note two and a half bars before the turn is not a pickup
+    plan = [(-10.0, 50), (-2.0, 70), (-1.02, 72)] + [(float(b), 74 + b) for b in range(4)]
+    for beat, pitch in plan:
+        while tl.beat_at(clock.now()) < beat:
+            s.step()
+            clock.advance(0.002)
+        inq.push([0x90, pitch, 90])
+        s.step()
+        clock.advance(0.05)
+        inq.push([0x80, pitch, 0])
+    while tl.beat_at(clock.now()) < 17.0:
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    call = responder.calls[-1]  # the first partner turn's (the first of all is the warm-up)
+    assert [n.pitch for n in call.notes] == [70, 72, 74, 75, 76, 77]
+    assert abs(call.start - -2.0) < 0.05 and abs(call.start + call.length - 16.0) < 1e-6

@@ -1,7 +1,9 @@
 """Trading along the form, as a policy over the session core: a count-in, then the player's
 N bars and the partner's N bars, chorus after chorus, with the rhythm section under both.
 
-The partner's call is everything the player played in their turn; it is handed to the
+The partner's call is everything the player played in their turn, with the pickup they
+led into it (notes begun up to `PICKUP_BEATS` before the turn, in the partner's last bar or
+the count-in's); it is handed to the
 partner `TRADE_LEAD_S` before the partner's turn begins (a note still held counts up to
 then), read ahead in the player's rests before that, and the answer is cut at the end of
 the partner's turn. With `--clock external` the timeline follows the MIDI clock: Stop
@@ -24,6 +26,7 @@ from improv.partner.protocol import Read
 LEAD_S = 0.25  # from start() to the first count-in beat
 TRADE_LEAD_S = 0.1  # the call goes to the partner this long before its turn (answer ready p99 is ~20 ms)
 REST_BEATS = 0.5  # a rest this long in the player's turn starts a read ahead
+PICKUP_BEATS = 2.25  # notes begun this close before the player's turn lead into it (beats 3-4, a little early)
 
 
 class TradePolicy:
@@ -96,12 +99,14 @@ class TradePolicy:
                 self.s.partner.read(Read(call, self.s.chart))
 
     def _call(self, start: float, end: float, now_beat: float) -> Phrase:
-        """The player's turn [start, end) as played so far (held notes up to now)."""
-        notes = [(p, b - start, max(d, 0.05), v) for b, p, v, d in self.player_notes if start <= b < end]
-        for p, (b, v) in self._open.items():
-            if start <= b < end:
-                notes.append((p, b - start, max(now_beat - b, 0.05), v))
-        return Phrase.of(notes, start=start, length=end - start)
+        """The player's turn [start, end) as played so far (held notes up to now), with its
+        pickup: the call then starts at the pickup's first note."""
+        lo = start - PICKUP_BEATS
+        played = [(b, p, v, d) for b, p, v, d in self.player_notes if lo <= b < end]
+        played += [(b, p, v, max(now_beat - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
+        first = min((b for b, _, _, _ in played if b < start), default=start)
+        notes = [(p, b - first, max(d, 0.05), v) for b, p, v, d in played]
+        return Phrase.of(notes, start=first, length=end - first)
 
     def _ask(self, turn: Any, beat: float, now: float) -> None:
         call = self._call(turn.start - self.form.turn_beats, turn.start, beat)
