@@ -239,3 +239,14 @@ def test_a_session_file_is_answered_from_its_player_track(tmp_path, capsys):
     assert f"call: {len(LINE)} notes from track 1 'player' of 3; 2 other tracks left out" in printed
     rc, out = respond(tmp_path, call, "--chords", "Dm7", "--seed", "1", "--track", "partner")
     assert rc == 0 and [p for _, p, _ in read_out(out)[1]["player"]] == [74, 77]
+
+
+def test_explain_json_dash_goes_to_stdout(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    call = write_mid(tmp_path / "call.mid", LINE)
+    assert main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--chords", "C7",
+                 "--explain-json", "-"]) == 0
+    out = capsys.readouterr().out
+    assert isinstance(json.loads(out[out.index("\n["):]), list) and not (tmp_path / "-").exists()

@@ -87,7 +87,7 @@ def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, expla
     if explain:
         g.add_argument("--explain", action="store_true", help="print what was heard and what the answer does with it")
         g.add_argument("--explain-json", metavar="FILE",
-                       help="write the explanation as JSON (one record per handled note)")
+                       help="write the explanation as JSON (one record per handled note; - for stdout)")
 
 
 def add_mode_arg(group: Any) -> None:
@@ -132,6 +132,9 @@ def report_plans(args: argparse.Namespace, plans: list[AnswerPlan], chart: Chart
     path = getattr(args, "explain_json", None)
     if path:
         records = [r for p in plans for r in explain_json(p, chart)]
+        if path == "-":  # to stdout, as is usual for "-"
+            print(json.dumps(records, indent=2))
+            return
         try:
             Path(path).write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
         except OSError as e:

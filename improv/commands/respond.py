@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
     src = Path(args.call)
     out = writable_output(args.output, "-o", (src,))
-    if getattr(args, "explain_json", None):  # checked before any work, as -o is
+    if getattr(args, "explain_json", None) not in (None, "", "-"):  # checked before any work, as -o is
         js = writable_output(args.explain_json, "--explain-json", (src,))
         if js == out or (js.exists() and out.exists() and js.samefile(out)):
             raise ConfigError(f"--explain-json {args.explain_json} is the -o file too; give them different paths")
