@@ -70,3 +70,9 @@ def test_tune_errors():
         tune_from_dict({"sections": {"A": "C | Zz"}})
     with pytest.raises(ConfigError, match="no tune named 'nope'"):
         find_tune("nope")
+    with pytest.raises(ConfigError, match="key must be a note name"):
+        tune_from_dict({"bars": "C", "key": "Q#"})
+    with pytest.raises(ConfigError, match="not both"):
+        tune_from_dict({"bars": "C", "sections": {"A": "F"}})
+    for key in ("Bb", "Cm", "F#m", "Eb"):
+        assert tune_from_dict({"bars": "C", "key": key}).bars == 1

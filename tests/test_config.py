@@ -171,12 +171,14 @@ def test_every_command_refuses_what_jam_refuses(flags, capsys, tmp_path):
     ("jam", ["--gap", "nan"]), ("jam", ["--gap", "-1"]), ("jam", ["--duration", "nan"]),
     ("jam", ["--duration", "-1"]), ("render", ["--tail", "inf"]), ("play", ["--from", "nan"]),
     ("play", ["--from", "-1"]), ("play", ["--from", "3600"]), ("demo", ["--duration", "nan"]),
+    ("respond", ["--chords", ""]), ("jam", ["--tune", " "]),
     ("learn", ["--timeout", "nan"]),
 ])
 def test_command_flags_of_their_own_are_checked_too(command, flags, capsys, tmp_path):
     from improv.cli import main
 
     argv = ([command, *flags] if command in ("jam", "demo") else ["learn", "comp", *flags] if command == "learn"
+            else [command, str(CALL), "-o", str(tmp_path / "a.mid"), *flags] if command == "respond"
             else [command, str(CALL), *flags])
     if command == "jam":
         argv += ["--no-record"]

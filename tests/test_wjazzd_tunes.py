@@ -159,3 +159,8 @@ def test_an_infinite_tempo_is_left_out_and_bad_paths_are_one_line_errors(tmp_pat
         assert main(["tunes", *args]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("improv tunes: "), (args, err)
+
+
+def test_keys_a_tune_file_cannot_say_are_left_out():
+    for key, expected in (("Bb-maj", "Bb"), ("C-min", "Cm"), ("Ab", "Ab"), ("D-dor", None), ("C-chrom", None), ("", None)):
+        assert row_to_tune({**BLANCHE, "key": key}).get("key") == expected, key

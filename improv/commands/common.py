@@ -47,6 +47,9 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     """The config file (if any) with the command-line flags laid over it."""
     cfg = load_config(getattr(args, "config", None))
     get = lambda name: getattr(args, name, None)  # noqa: E731
+    for flag, example in (("chords", '"Dm7 G7 | Cmaj7"'), ("tune", "blues-f")):
+        if get(flag) is not None and not get(flag).strip():  # an empty shell variable, most likely
+            raise ConfigError(f"--{flag} is empty: give one, e.g. --{flag} {example}, or leave the flag out")
     cfg = override(cfg, "harmony", chords=get("chords"), tune=get("tune"))
     if get("chords") is not None:
         cfg = override(cfg, "harmony", tune="")

@@ -73,10 +73,13 @@ def parse_changes(text: str) -> list[Section]:
     return played or sections
 
 
-def _key_name(key: str) -> str:
-    """`Bb-maj` -> `Bb`, `C-min` -> `Cm`, anything else as is."""
-    root, _, mode = key.partition("-")
-    return root + ("m" if mode == "min" else "") if mode in ("maj", "min") else key
+def _key_name(key: str) -> str | None:
+    """`Bb-maj` -> `Bb`, `C-min` -> `Cm`, `Ab` -> `Ab`; a mode a tune file's key cannot say
+    (`D-dor`, `C-chrom`, `Bb-blues`) or no key -> None (the tune is written without one)."""
+    root, _, mode = key.strip().partition("-")
+    if not re.fullmatch(r"[A-G][#b]?", root) or mode not in ("", "maj", "min"):
+        return None
+    return root + ("m" if mode == "min" else "")
 
 
 def row_to_tune(row: dict[str, str]) -> dict:
@@ -111,8 +114,9 @@ def row_to_tune(row: dict[str, str]) -> dict:
         tune["tempo"] = round(float(row.get("avgtempo", "")))
     except (ValueError, OverflowError):  # missing, or not a finite number: no tempo
         pass
-    if row.get("key"):
-        tune["key"] = _key_name(row["key"])
+    key = _key_name(row.get("key") or "")
+    if key:
+        tune["key"] = key
     if row.get("rhythmfeel"):
         tune["style"] = row["rhythmfeel"].lower()
     tune["source"] = f"WJazzD: {row.get('performer', '?')}, {tune['title']} ({row.get('solo', '?')})"

@@ -7,6 +7,8 @@ evenly (three chords in 4/4 take 2 + 1 + 1 beats), `%` repeats the previous bar.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,6 +265,11 @@ def tune_from_dict(data: dict, where: str = "tune") -> Chart:
     for key in ("title", "bars", "key", "style", "composer", "source"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{where}: {key} must be a string in quotes, found {data[key]!r}")
+    if "key" in data and not re.fullmatch(r"[A-G][#b]?m?", data["key"].strip()):
+        raise ConfigError(f"{where}: key must be a note name, with m for minor (e.g. \"Bb\", \"Cm\", \"F#m\"), "
+                          f"found {data['key']!r}")
+    if "bars" in data and "sections" in data:
+        raise ConfigError(f"{where}: give `bars = \"...\"` or a [sections] table with a form, not both")
     title = str(data.get("title", Path(where).stem))
     tempo = float(limits.check_range(f"{where}: tempo", data["tempo"], limits.TEMPO_BPM, "bpm")) \
         if "tempo" in data else None
