@@ -212,6 +212,9 @@ def _after_timing(results: dict[str, Any], quick: bool, responder: str, cfg: Con
         out(f"  replaced      {fmt(r['replaced_s'], 's')}")
         out(f"  answers again {fmt(r['answers_again_s'], 's')}  {verdict(ok)}  (+ up to {r['checked_every_s']:g} s "
             f"until the jam's health check looks)")
+        if "calls_failed" in r:
+            out(f"  calls the killed worker had: {r['calls_of_the_killed_worker_answered_by_the_new_one']} of {r['runs']} "
+                f"answered by the new one, {r['calls_failed']} failed")
 
     r = results["synth"] = bench_synth_figures(quick)
     if "skipped" in r:

@@ -93,7 +93,7 @@ class Exchange:
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
-        answer = res.answer
+        answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation
             if played:  # (under the lock: a yield cannot slip in between)
@@ -106,9 +106,20 @@ class Exchange:
         self.answers += 1
         self.memory.add(asked.call, answer)
         self._learnt.append((asked.call, asked.chart))
-        self._tell(res, answer, ready)
+        self._tell(res, answer, ready, missed)
 
-    def _tell(self, res: Result, answer: Phrase, ready: float) -> None:
+    def _still_due(self, answer: Phrase, ready: float) -> tuple[Phrase, int]:
+        """The answer without the notes already past due when it is ready (an answer that
+        comes late, e.g. from a partner restarted while it thought): it comes in where it
+        is, on its beats, as a player who missed the start would; and how many were left out."""
+        s = self.s
+        late_s = s.scheduler.late_s
+        kept = tuple(n for n in answer.notes if s.time_of(answer.start + n.start) >= ready - late_s)
+        if len(kept) == len(answer.notes):
+            return answer, 0
+        return Phrase(kept, answer.start, answer.length), len(answer.notes) - len(kept)
+
+    def _tell(self, res: Result, answer: Phrase, ready: float, missed: int = 0) -> None:
         """The log lines and the recording's markers for an answer put on the timeline."""
         s = self.s
         at = s.time_of(answer.start)
@@ -125,7 +136,11 @@ class Exchange:
               f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms{pace}")
         if s.recorder is not None:
             s.recorder.marker(f"answer {res.number}: {len(answer)} notes", at)
-        if answer.notes:
+        if missed:
+            first = s.time_of(answer.start)
+            log.warning("answer %d was ready %.0f ms after it began: its first %d note(s) left out", res.number,
+                        (ready - first) * 1000.0, missed)
+        elif answer.notes:
             due = s.time_of(answer.start + answer.notes[0].start)
             if due < ready:
                 log.warning("answer %d was ready %.0f ms after its first note was due", res.number,

@@ -7,8 +7,11 @@ that hands each `Result` to the session. The real-time process never imports the
 and never waits behind it: Python's GIL is not shared with the partner.
 
 If the worker dies or stalls (a call unanswered for `stall_s`), it is killed and a new one
-starts from the session so far, on a thread of its own, while the jam goes on; calls it
-had not answered get a `Result` with an error. A worker that keeps failing is given up.
+starts from the session so far, on a thread of its own, while the jam goes on. The calls a
+dead worker had not answered go to the new one (once: a call that two workers died on, or
+that a stalled one sat on, gets a `Result` with an error). A worker that keeps failing is
+given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a call gets
+its error `Result` at once.
 
 Threads: `start`, `submit`, `read`, `check`, `close` on the conductor; `dropped` on any.
 """
@@ -113,6 +116,8 @@ class ProcessPartner:
         self._outstanding: dict[int, tuple[float, Job]] = {}  # job number -> (sent at, job)
         self._backlog: list[Any] = []  # sent while a new worker starts
         self._restarted_at: deque[float] = deque()
+        self._retried: set[int] = set()  # job numbers already sent again after a worker died
+        self._down_since: float | None = None
         self._make_setup: Callable[[], Setup] = Setup
         self._on_result: Callable[[Result], None] = lambda r: None
         self._say: Callable[[str], None] = lambda s: None
@@ -169,7 +174,11 @@ class ProcessPartner:
 
     # --- talking to it ------------------------------------------------------------------
     def submit(self, job: Job, now: float) -> None:
-        """Send a call to answer (conductor); its `Result` arrives on the receiving thread."""
+        """Send a call to answer (conductor); its `Result` arrives on the receiving thread
+        (or at once, with an error, while the partner is down)."""
+        if self.state == "down":
+            self._on_result(Result(job.number, None, error="the partner is down"))
+            return
         with self._lock:
             self._outstanding[job.number] = (now, job)
         self._send(job)
@@ -203,8 +212,19 @@ class ProcessPartner:
 
     # --- health (conductor) -------------------------------------------------------------
     def check(self, now: float) -> None:
-        """Replace a dead or stuck worker (the new one starts on a thread of its own)."""
-        if self.state != "ready" or self._closed:
+        """Replace a dead or stuck worker (the new one starts on a thread of its own); try
+        once more a partner given up on `RESTART_WINDOW_S` ago."""
+        if self._closed:
+            return
+        if self.state == "down":
+            if self._down_since is None:
+                self._down_since = now
+            elif now - self._down_since >= RESTART_WINDOW_S:
+                self._down_since = None
+                self._restarted_at.clear()
+                self._start_new("was down for a while: trying it again")
+            return
+        if self.state != "ready":
             return
         w = self._w
         assert w is not None
@@ -213,22 +233,28 @@ class ProcessPartner:
                 self._outstanding = {n: (now, job) for n, (_, job) in self._outstanding.items()}
                 self._fresh = False
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
-        if w.alive() and (oldest is None or now - oldest < self.stall_s):
+        died = not w.alive()
+        if not died and (oldest is None or now - oldest < self.stall_s):
             return
-        why = (f"stopped (exit code {w.proc.poll()})" if not w.alive()
+        why = (f"stopped (exit code {w.proc.poll()})" if died
                else f"did not answer for {now - oldest:.1f} s")  # type: ignore[operator]
-        self._fail_outstanding("the partner's process was restarted")
         w.stop(kill=True, wait_s=1.0)
         while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
             self._restarted_at.popleft()
         if len(self._restarted_at) >= RESTARTS:
-            self.state = "down"
-            self._say(f"the partner {why} again: giving up on it; the jam goes on without answers")
+            self._fail_outstanding("the partner's process was given up on")
+            self.state, self._down_since = "down", now
+            self._say(f"the partner {why} again: the jam goes on without answers (trying it again in "
+                      f"{RESTART_WINDOW_S:g} s)")
             return
+        self._requeue_or_fail(retry=died)
         self._restarted_at.append(now)
+        self._start_new(f"{why}: starting a new one")
+
+    def _start_new(self, why: str) -> None:
         self.restarts += 1
         self.state = "restarting"
-        self._say(f"the partner {why}: starting a new one")
+        self._say(f"the partner {why}")
         setup = self._make_setup()
         self._starter = threading.Thread(target=self._restart, args=(setup,), name="improv-partner-start",
                                          daemon=True)
@@ -241,9 +267,24 @@ class ProcessPartner:
             self._say(f"the partner is back (process {w.proc.pid})")
             return
         w.stop(kill=True, wait_s=1.0)
-        self.state = "down"
         self._fail_outstanding("the partner's process could not start again")
-        self._say("the partner could not start again: the jam goes on without answers")
+        self.state, self._down_since = "down", None  # (`check` starts the wait on the session's clock)
+        self._say(f"the partner could not start again: the jam goes on without answers (trying it again in "
+                  f"{RESTART_WINDOW_S:g} s)")
+
+    def _requeue_or_fail(self, retry: bool) -> None:
+        """The calls a failed worker had not answered: sent to the next one (`retry`, each
+        call once), or answered with an error."""
+        with self._lock:
+            again = sorted(n for n in self._outstanding if retry and n not in self._retried)
+            self._retried.update(again)
+            lost = [n for n in self._outstanding if n not in again]
+            for n in lost:
+                del self._outstanding[n]
+            self._backlog = [m for m in self._backlog if not isinstance(m, Job)] + \
+                [self._outstanding[n][1] for n in again]
+        for number in sorted(lost):
+            self._on_result(Result(number, None, error="the partner's process was restarted"))
 
     def _fail_outstanding(self, why: str) -> None:
         with self._lock:

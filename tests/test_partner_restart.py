@@ -1,0 +1,137 @@
+"""The partner's worker dying or failing (improv/partner/process.py), with stand-in workers:
+a call a dead worker had not answered goes to the next one, once; a partner given up on is
+tried again after the restart window, and while it is down calls fail at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from improv.core.theory.notes import Phrase
+from improv.partner.process import RESTART_WINDOW_S, RESTARTS, ProcessPartner
+from improv.partner.protocol import Job, Ready, Result
+
+
+class FakeWorker:
+    """Takes messages, answers nothing by itself; `die()` ends it."""
+
+    made: list["FakeWorker"] = []
+
+    def __init__(self, partner: ProcessPartner, start_ok: bool = True) -> None:
+        self.sent: list = []
+        self.ready = threading.Event()
+        self.hello = Ready("fake", False) if start_ok else None
+        self.ready.set()
+        self.dead = False
+        self.partner = partner
+        self.proc = type("P", (), {"pid": 1000 + len(FakeWorker.made), "poll": lambda _: -9})()
+        FakeWorker.made.append(self)
+
+    def send(self, msg) -> bool:
+        self.sent.append(msg)
+        return True
+
+    def alive(self) -> bool:
+        return not self.dead
+
+    def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
+        self.dead = True
+
+    def die(self) -> None:
+        self.dead = True
+
+    def answer(self, number: int) -> None:
+        self.partner._message(self, Result(number, Phrase((), 0.0, 4.0)))
+
+
+@pytest.fixture
+def partner(monkeypatch):
+    FakeWorker.made = []
+    p = ProcessPartner("markov")
+    starts = {"ok": True}
+    monkeypatch.setattr(p, "_launch", lambda setup: FakeWorker(p, starts["ok"]))
+    results: list[Result] = []
+    said: list[str] = []
+    p.start(lambda: None, results.append, said.append)
+    p.results, p.said, p.starts = results, said, starts  # type: ignore[attr-defined]
+    yield p
+    p.close()
+
+
+def _job(n: int) -> Job:
+    return Job(n, Phrase((), 0.0, 4.0), None, None, None, None)  # type: ignore[arg-type]
+
+
+def _wait_ready(p: ProcessPartner) -> None:
+    end = time.monotonic() + 5
+    while p.state != "ready" and time.monotonic() < end:
+        time.sleep(0.01)
+    assert p.state == "ready"
+
+
+def test_a_call_a_dead_worker_had_not_answered_goes_to_the_next_one_once(partner):
+    partner.submit(_job(1), 0.0)
+    first = FakeWorker.made[-1]
+    first.die()
+    partner.check(0.1)
+    _wait_ready(partner)
+    second = FakeWorker.made[-1]
+    assert second is not first and any(isinstance(m, Job) and m.number == 1 for m in second.sent)
+    assert partner.results == []  # not failed: sent again
+    second.answer(1)
+    assert [r.number for r in partner.results] == [1] and partner.results[0].answer is not None
+    # a call two workers died on is given up with an error, not sent a third time
+    partner.submit(_job(2), 1.0)
+    second.die()
+    partner.check(1.1)
+    _wait_ready(partner)
+    third = FakeWorker.made[-1]
+    third.die()
+    partner.check(1.2)
+    _wait_ready(partner)
+    assert [(r.number, r.answer is None) for r in partner.results] == [(1, False), (2, True)]
+    assert not any(isinstance(m, Job) and m.number == 2 for m in FakeWorker.made[-1].sent)
+
+
+def test_a_stalled_worker_s_call_is_not_sent_again(partner):
+    partner.submit(_job(1), 0.0)
+    partner.check(0.0)  # (calls are timed from the first check after a worker is taken)
+    partner.check(partner.stall_s + 0.1)  # alive, but sat on the call
+    _wait_ready(partner)
+    assert [(r.number, r.answer is None) for r in partner.results] == [(1, True)]
+    assert not any(isinstance(m, Job) for m in FakeWorker.made[-1].sent)
+
+
+def test_a_partner_given_up_on_fails_calls_at_once_and_is_tried_again_later(partner):
+    now = 0.0
+    for _ in range(RESTARTS + 1):
+        FakeWorker.made[-1].die()
+        now += 1.0
+        partner.check(now)
+        if partner.state != "down":
+            _wait_ready(partner)
+    assert partner.state == "down" and "without answers" in partner.said[-1]
+    partner.submit(_job(7), now)
+    assert [(r.number, r.answer is None) for r in partner.results] == [(7, True)] and not partner.busy
+    partner.check(now + RESTART_WINDOW_S / 2)
+    assert partner.state == "down"
+    partner.check(now + RESTART_WINDOW_S + 0.1)
+    _wait_ready(partner)
+    assert "trying it again" in " ".join(partner.said)
+
+
+def test_a_partner_that_cannot_start_again_is_tried_again_after_the_window(partner):
+    partner.starts["ok"] = False
+    FakeWorker.made[-1].die()
+    partner.check(1.0)
+    end = time.monotonic() + 5
+    while partner.state != "down" and time.monotonic() < end:
+        time.sleep(0.01)
+    assert partner.state == "down"
+    partner.check(2.0)  # the wait starts on the session's clock
+    partner.starts["ok"] = True
+    partner.check(2.0 + RESTART_WINDOW_S + 0.1)
+    _wait_ready(partner)
+
