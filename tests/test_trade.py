@@ -222,3 +222,62 @@ def test_a_pickup_into_the_players_turn_is_part_of_the_call():
     call = responder.calls[-1]  # the first partner turn's (the first of all is the warm-up)
     assert [n.pitch for n in call.notes] == [70, 72, 74, 75, 76, 77]
     assert abs(call.start - -2.0) < 0.05 and abs(call.start + call.length - 16.0) < 1e-6
+
+
+def test_an_answer_ready_after_it_began_comes_in_where_it_is():
+    # (a partner restarted while it thought answers late): the notes already past are left out,
+    # the rest keep their beats, and nothing is counted as a late note
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    s.start()
+    tl = s.timeline
+    answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), 20.0, 8.0)
+    while tl.beat_at(clock.now()) < 23.5:
+        s.step()
+        clock.advance(0.005)
+    kept, missed = s.exchange._still_due(answer, clock.now())
+    assert missed == 4 and [n.pitch for n in kept.notes] == [64, 65, 66, 67]
+    assert kept.start == answer.start and [n.start for n in kept.notes] == [4.0, 5.0, 6.0, 7.0]
+    on_time, none = s.exchange._still_due(answer, tl.time_of(19.0))
+    assert none == 0 and on_time is answer
+    s.close()
+
+
+def test_after_stop_and_continue_the_band_plays_on_from_where_it_stopped_with_nothing_late():
+    # a DAW that stops its clock while stopped: on Continue the song position reads where it
+    # stopped (not where the old tempo line runs on to) and the band resumes from there
+    from improv.core.listen.midiclock import CONTINUE
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    sink = RecordingSink(clock)
+    s = Session(_cfg(bass=True, comp=True), clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES,
+                external=ext, threaded=False, seed=2)
+    s.start()
+
+    def run(t0, ticks):
+        for k in range(ticks):
+            due = tick_time(t0, 100.0, k)
+            while clock.now() + 0.005 < due:  # the scheduler's thread, stepped finely
+                clock.advance(0.005)
+                s.step()
+            clock.set(due)
+            ext.receive([CLOCK])
+            s.step()
+
+    ext.receive([START])
+    run(10.05, 24 * 10 + 5)  # to mid-bar, then Stop
+    late_before = s.band.scheduler.late
+    ext.receive([STOP])
+    s.step()
+    stopped_at = s.beat_at(clock.now())
+    clock.advance(2.0)
+    s.step()
+    resumed = len(sink.sent)
+    ext.receive([CONTINUE])
+    s.step()
+    assert abs(s.beat_at(clock.now()) - stopped_at) < 0.1  # not 3 beats on
+    run(clock.now() + 0.01, 24 * 6)
+    assert s.band.scheduler.late == late_before and s.late_dropped == 0
+    assert any(m.type == "note_on" and m.velocity > 0 for _, m in sink.sent[resumed:])  # it plays on
+    s.close()

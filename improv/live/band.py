@@ -153,7 +153,7 @@ class Band:
         self.bpb = chart.beats_per_bar
         self._on_sent = on_sent
         self.scheduler = Scheduler(clock, send, late_threshold_ms=late_threshold_ms,
-                                   on_sent=self._sent if on_sent is not None else None)
+                                   on_sent=self._sent if on_sent is not None else None, name="band")
         self.feeder = BeatFeeder(self.scheduler, timeline, lookahead)
         self.density = 0.0
         self._overrides: list[tuple[float, float, Chart]] = []
@@ -165,6 +165,7 @@ class Band:
         self._voicing_after: dict[float, tuple[int, ...] | None] = {}
         self._bass_after: dict[float, int | None] = {}
         self.stopped = False
+        self._resume_from = -math.inf  # after a Continue: notes of the bar before this beat are past
 
     def part_of(self, channel: int) -> str:
         """The part ("comp", "bass" or "click") that plays on `channel` (0-15): a part that
@@ -241,7 +242,7 @@ class Band:
         if self.stopped:
             return 0
         while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
-            self.feeder.add(self.render_bar(self._rendered_to))
+            self.feeder.add([n for n in self.render_bar(self._rendered_to) if n[0] >= self._resume_from])
             self._rendered_to += self.bpb
         return self.feeder.pump(now_beat)
 
@@ -258,7 +259,8 @@ class Band:
     def restart_at(self, beat: float) -> None:
         """Carry on from `beat` (after an external Stop/Continue or song position)."""
         self.stop()
-        self._rendered_to = math.floor(beat / self.bpb) * self.bpb
+        self._rendered_to = math.floor(beat / self.bpb) * self.bpb  # the bar renders whole (its voicing)...
+        self._resume_from = beat  # ...and plays from `beat` on: what came before it is not late, it is past
         self._voicing, self._bass = None, None
         self.stopped = False
 

@@ -59,6 +59,7 @@ class Scheduler:
         late_policy: "drop" or "shift".
         on_sent: called with (message, send time in seconds) after each send (the recorder).
         max_errors: how many timing errors are kept (the newest).
+        name: whose notes it plays, for its log lines.
     """
 
     def __init__(
@@ -70,10 +71,12 @@ class Scheduler:
         late_policy: str = "drop",
         on_sent: Callable[[mido.Message, float], None] | None = None,
         max_errors: int = 100_000,
+        name: str = "partner",
     ) -> None:
         if late_policy not in ("drop", "shift"):
             raise ValueError(f"late_policy must be 'drop' or 'shift', got {late_policy!r}")
         self.clock = clock
+        self.name = name  # whose notes, for the log ("partner", "band")
         self._send = send
         self.late_s = late_threshold_ms / 1000.0
         self.late_policy = late_policy
@@ -199,7 +202,7 @@ class Scheduler:
     def _report_late(self, late_s: float, now: float) -> None:
         self._unlogged += 1
         if now - self._last_log >= 0.5:  # at most two log lines a second however bad it gets
-            log.warning("partner note %.1f ms late: %s (%d late so far)", late_s * 1000.0,
+            log.warning("%s note %.1f ms late: %s (%d late so far)", self.name, late_s * 1000.0,
                         self.late_policy + "ped" if self.late_policy == "drop" else "shifted", self.late)
             self._last_log, self._unlogged = now, 0
 

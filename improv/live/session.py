@@ -490,8 +490,13 @@ class Session:
 
     @property
     def dropped(self) -> int:
-        """Input messages dropped or unreadable, plus partner notes dropped as late."""
-        return self.inq.dropped + self.malformed + self.policy.dropped + self.scheduler.dropped
+        """Input messages dropped or unreadable, plus partner and band notes dropped as late."""
+        return self.inq.dropped + self.malformed + self.policy.dropped + self.late_dropped
+
+    @property
+    def late_dropped(self) -> int:
+        """Partner and band notes dropped as late."""
+        return self.scheduler.dropped + (self.band.scheduler.dropped if self.band is not None else 0)
 
     def bar_beat(self, t: float) -> str:
         beat = max(0.0, self.beat_at(t))

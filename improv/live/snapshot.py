@@ -47,7 +47,7 @@ def summary(s: Any) -> str:
             f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
             f"{percentile(s.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(s.thru_ms, 0.99):.2f} ms; "
             f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, "
-            f"late {s.scheduler.dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))
+            f"late {s.late_dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))
 
 
 def _harmony_text(s: Any, beat: float) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 TICKS_PER_BEAT = 24
 COLLAPSED = 0.4  # a tick this close to the last one (share of a tick) was held up and delivered in a burst
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
+HALTED_TICKS = 12  # no tick for half a beat before a Start/Continue: the clock itself had stopped
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,11 @@ class ClockFollower:
         if status == CLOCK:
             return self._tick(t)
         if status == START:
+            self._resume(t)
             self._next, self.running = 0, True
             return [ClockEvent("start", t, 0.0)]
         if status == CONTINUE:
+            self._resume(t)
             self.running = True
             return [ClockEvent("continue", t, self._next / TICKS_PER_BEAT)]
         if status == STOP:
@@ -141,6 +144,22 @@ class ClockFollower:
             self._ticks.clear()
             self._ticks.extend(self._pending)
             self._pending.clear()
+
+    def _resume(self, t: float) -> None:
+        """Start or Continue at `t` after the clock itself stopped (no ticks for a while, as
+        some DAWs do while stopped): the fitted line is moved on to `t`, so that the song
+        position reads where it stopped, not where the old line would have run on to."""
+        if self._fit is None:
+            return
+        a, b = self._fit
+        delta = t - (a + b * self._k)  # since the last tick was due
+        if delta <= HALTED_TICKS * b:
+            return  # ticks kept coming (or a moment's gap, which the fit's restart absorbs)
+        self._ticks = deque(((k, tk + delta) for k, tk in self._ticks), maxlen=self.window)
+        self._pending = [(k, tk + delta) for k, tk in self._pending]
+        if self._last_t is not None:
+            self._last_t += delta
+        self._fit = (a + delta, b)
 
     def _lost_before(self, t: float) -> int:
         """Ticks lost in transport (an overloaded MIDI path drops some): a tick that lands
