@@ -297,7 +297,13 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
         else:
             kwargs[key] = _check_value(sub, value, typ)
             _check_key(section, key, kwargs[key], sub)
-    obj = cls(**kwargs)
+    try:
+        obj = cls(**kwargs)  # (a section may check itself: the embrace settings do)
+    except ConfigError as e:
+        source = where.split(":", 1)[0] if ":" in where else ""
+        if source and not str(e).startswith(source):
+            raise ConfigError(f"{source}: {e}") from None  # name the file the value came from
+        raise
     if section:
         _check_section(section, obj, where)
     return obj

@@ -72,6 +72,8 @@ def test_tune_errors():
         find_tune("nope")
     with pytest.raises(ConfigError, match="key must be a note name"):
         tune_from_dict({"bars": "C", "key": "Q#"})
+    with pytest.raises(ConfigError, match="form is empty"):
+        tune_from_dict({"form": [], "sections": {"A": "C"}})
     with pytest.raises(ConfigError, match="not both"):
         tune_from_dict({"bars": "C", "sections": {"A": "F"}})
     for key in ("Bb", "Cm", "F#m", "Eb"):

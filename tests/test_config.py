@@ -196,3 +196,11 @@ def test_a_bad_config_file_is_refused_by_every_command(tmp_path, capsys):
                  ["render", str(CALL), "-o", str(tmp_path / "a.wav")], ["play", str(CALL)], ["recover", str(tmp_path)]):
         assert main([*argv, "--config", str(bad)]) == 2, argv
         assert "low (90) is above high (60)" in capsys.readouterr().err
+
+
+def test_a_section_that_checks_itself_names_the_file(tmp_path):
+    p = tmp_path / "e.toml"
+    p.write_text("[embrace]\nstrength = 5.0\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}: embrace.strength")

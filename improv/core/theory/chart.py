@@ -291,6 +291,9 @@ def tune_from_dict(data: dict, where: str = "tune") -> Chart:
     if not isinstance(sections, dict) or not sections:
         raise ConfigError(f"{where}: a tune needs `bars = \"...\"` or a [sections] table")
     form = data.get("form", list(sections))
+    if not form:
+        raise ConfigError(f"{where}: form is empty: list the sections in the order they are played, e.g. "
+                          "form = [\"A\", \"A\", \"B\", \"A\"]")
     all_bars: list[list[Chord | None]] = []
     marks: list[tuple[int, str]] = []
     for name in form:
