@@ -116,12 +116,16 @@ def test_keys_that_belong_together_are_checked_together():
         override(Config(), "midi", player_channel=2)
 
 
-def test_an_unknown_section_names_the_file_once(tmp_path):
+@pytest.mark.parametrize("text, says", [
+    ("[nosuch]\nx = 1\n", "unknown key 'nosuch'"),  # the file named once, not "x.toml::"
+    ("[embrace]\nstrength = 5.0\n", "embrace.strength"),  # a section that checks itself
+])
+def test_a_bad_file_value_is_named_with_the_file_once(tmp_path, text, says):
     p = tmp_path / "x.toml"
-    p.write_text("[nosuch]\nx = 1\n")
+    p.write_text(text)
     with pytest.raises(ConfigError) as e:
         load_config(p)
-    assert str(e.value).startswith(f"{p}: unknown key 'nosuch'")
+    assert str(e.value).startswith(f"{p}: {says}")
 
 
 def test_a_file_value_is_named_with_the_file(tmp_path):
@@ -196,11 +200,3 @@ def test_a_bad_config_file_is_refused_by_every_command(tmp_path, capsys):
                  ["render", str(CALL), "-o", str(tmp_path / "a.wav")], ["play", str(CALL)], ["recover", str(tmp_path)]):
         assert main([*argv, "--config", str(bad)]) == 2, argv
         assert "low (90) is above high (60)" in capsys.readouterr().err
-
-
-def test_a_section_that_checks_itself_names_the_file(tmp_path):
-    p = tmp_path / "e.toml"
-    p.write_text("[embrace]\nstrength = 5.0\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(p)
-    assert str(e.value).startswith(f"{p}: embrace.strength")

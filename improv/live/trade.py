@@ -3,11 +3,11 @@ N bars and the partner's N bars, chorus after chorus, with the rhythm section un
 
 The partner's call is everything the player played in their turn, with the pickup they
 led into it (notes begun up to `PICKUP_BEATS` before the turn, in the partner's last bar or
-the count-in's); it is handed to the
-partner `TRADE_LEAD_S` before the partner's turn begins (a note still held counts up to
-then), read ahead in the player's rests before that, and the answer is cut at the end of
-the partner's turn. With `--clock external` the timeline follows the MIDI clock: Stop
-silences everything at once and Start begins again with the count-in.
+the count-in's); it is handed to the partner `TRADE_LEAD_S` before the partner's turn
+begins (a note still held counts up to then), read ahead in the player's rests before
+that, and the answer is cut at the end of the partner's turn. With `--clock external` the
+timeline follows the MIDI clock: Stop silences everything at once and Start begins again
+with the count-in.
 
 Threads: every method runs on the conductor.
 """

@@ -188,17 +188,16 @@ def wav_bytes(frames: int, channels: int = 2) -> int:
     return WAV_HEADER_BYTES + frames * channels * 2
 
 
-def check_render(rec: Recording, out: Path, sample_rate: int, tail_s: float, files: int = 1,
-                 source: str | Path | None = None) -> int:
+def check_render(rec: Recording, out: Path, sample_rate: int, tail_s: float, files: int = 1) -> int:
     """Refuse, before any audio is computed, a render that cannot be written: an output
     folder that is missing or read-only, an output path that is a folder, a session too
-    long for a WAV file, too little free disk space, or an output that is not a regular file
-    or is the `source` being rendered. Returns the frames it will last.
+    long for a WAV file, too little free disk space, or an output that is not a regular file.
+    Returns the frames it will last.
 
     Raises:
         ConfigError: one line naming the path or the length and what to do.
     """
-    out = writable_output(out, "-o", () if source is None else (source,))
+    out = writable_output(out, "-o")
     folder = out.parent if str(out.parent) else Path(".")
     frames = render_frames(rec, sample_rate, tail_s)
     size = wav_bytes(frames)
@@ -244,7 +243,7 @@ def midi_file_to_wav(
     present = rec.parts
     files = 1 + (len(present) if stems else 0)
     out = writable_output(out, "-o", (midi,))  # through a link; never the .mid itself
-    frames = check_render(rec, out, sample_rate, tail_s, files, midi)
+    frames = check_render(rec, out, sample_rate, tail_s, files)
 
     def stereo(parts: Iterable[str] | None, rows: tuple[int, ...], sf: Any) -> Iterator[np.ndarray]:
         for block in iter_parts(rec, sample_rate, voices, polyphony, tail_s, sf, parts):
