@@ -41,6 +41,22 @@ def test_engine_places_messages_at_their_sample():
     assert len(eng.pending) == 1
 
 
+def test_sink_stamps_a_players_note_with_its_arrival_never_the_future():
+    from improv.live.audio import SynthSink
+
+    sink = SynthSink.__new__(SynthSink)  # the send path alone: no audio device here
+    sink.engine, sink._closed, sink._partner_voice_channels = SynthEngine(SR), False, frozenset({1})
+    arrived = time.perf_counter() - 0.003  # the reader got to it 3 ms late
+    sink.send(mido.Message("note_on", channel=0, note=60, velocity=90), at=arrived)
+    sink.send(mido.Message("note_on", channel=1, note=64, velocity=90), at=time.perf_counter() + 5.0)
+    before = time.perf_counter()
+    sink.send(mido.Message("note_off", channel=1, note=64))
+    (t1, part1, *_), (t2, part2, *_), (t3, *_) = sink.engine.pending
+    assert (t1, part1) == (arrived, 0)
+    assert part2 == 1 and t2 <= before  # a time ahead of now is now: nothing waits in the queue
+    assert t3 >= before
+
+
 def test_engine_never_raises_and_outputs_silence_on_error():
     eng = SynthEngine(SR, channels=2)
     out = np.ones((2048, 2), np.float32)

@@ -169,6 +169,46 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
     assert any(text.startswith("call 1") for text, _ in r.markers)
 
 
+class TimedSink(FakeSink):
+    """A sink like the synth: it is told when a player's message arrived."""
+
+    takes_time = True
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.told = []
+
+    def send(self, msg, at=None):
+        self.told.append((msg.type, getattr(msg, "note", None), msg.channel, at))
+        super().send(msg)
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["conductor", "port-thread"])
+def test_the_synth_is_told_when_the_players_note_arrived(fast):
+    # The reader got to the note 3 ms after it arrived: the synth places it by its arrival,
+    # so the reader's delay adds no jitter to what the player hears. Partner notes go
+    # without a time (sent when due).
+    clock = ManualClock(10.0)
+    s, clock, inq, _, rec = make(clock=clock)
+    timed = TimedSink(clock)
+    s.sinks.append(timed)
+    s.start()
+    if fast:
+        inq.thru, s._fast_since = s._fast_thru, clock.now()
+    for t, data in CALL:
+        clock.set(s.t0 + t + 0.003)
+        inq.push(data, age=0.003)
+        s.step()
+    assert timed.told[0] == ("note_on", 65, 0, pytest.approx(s.t0))
+    assert [at - s.t0 for *_, at in timed.told[:4]] == pytest.approx([t for t, _ in CALL])
+    for k in range(1, 400):
+        clock.set(s.t0 + 0.9 + 0.01 * k)
+        s.step()
+    partner = [at for kind, _, ch, at in timed.told if ch == 1]
+    assert partner and all(at is None for at in partner)
+    s.close()
+
+
 def test_the_partner_hears_the_session_so_far():
     s, clock, inq, sink, rec = make()
     s.start()

@@ -3,9 +3,10 @@
 `SynthSink(cfg).send(msg)` plays a mido message: the config's partner channel on the
 partner voice, every other channel on the player voice. Messages reach the audio
 callback through a `collections.deque` (append and popleft are atomic in CPython, so
-neither side ever waits on a lock); each carries the time it was sent, and the callback
-places it at the matching sample of the block it renders, one block later, so that
-timing jitter is not added on top of the block size.
+neither side ever waits on a lock); each carries the time it was meant to sound (a
+player's note: when it arrived at the port, not when the reader got to it; otherwise when
+it was sent), and the callback places it at the matching sample of the block it renders,
+one block later, so that timing jitter is not added on top of the block size.
 
 The callback (PortAudio's thread) follows sounddevice's contract: it writes into
 preallocated buffers, takes no locks, touches no files, fills `outdata[:]` and outputs
@@ -205,17 +206,23 @@ class SynthSink:
             self.underruns += 1
         self.engine.process(outdata, frames, time.perf_counter())
 
-    def send(self, msg: mido.Message) -> None:
+    takes_time = True  # send(msg, at): see improv/live/session.py Sink
+
+    def send(self, msg: mido.Message, at: float | None = None) -> None:
         """Play a message (any thread; never blocks). Note on/off and control changes are
-        played; other messages are ignored."""
+        played; other messages are ignored. `at`: when it was meant to sound
+        (`time.perf_counter()` seconds, e.g. when a player's note arrived), so that how
+        late it got here adds no jitter; default (and never later than) now."""
         kind = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}.get(msg.type)
         if kind is None or self._closed:
             return
         part = 1 if msg.channel in self._partner_voice_channels else 0
+        now = time.perf_counter()
+        stamp = now if at is None else min(at, now)
         if kind == 0xB0:
-            self.engine.push(part, kind, msg.control, msg.value, time.perf_counter())
+            self.engine.push(part, kind, msg.control, msg.value, stamp)
         else:
-            self.engine.push(part, kind, msg.note, msg.velocity, time.perf_counter())
+            self.engine.push(part, kind, msg.note, msg.velocity, stamp)
 
     def panic(self) -> None:
         """Release every sounding note now (any thread)."""

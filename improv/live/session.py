@@ -50,7 +50,9 @@ PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to soun
 
 
 class Sink(Protocol):
-    """Where notes go: a MIDI output or the built-in synth."""
+    """Where notes go: a MIDI output or the built-in synth. A sink with `takes_time` True
+    (the synth, which buffers a block) is also told when a player's note arrived,
+    `send(msg, at)`, so that the moment the passthrough got to it adds no jitter."""
 
     def send(self, msg: mido.Message) -> None: ...
 
@@ -358,7 +360,7 @@ class Session:
         elif msg.type in ("note_on", "note_off"):
             self._thru_sounding.discard((msg.channel, msg.note))
         if send:
-            self._send_all(msg)
+            self._send_all(msg, at=t)
             self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _fast_thru(self, data: list[int], t: float) -> None:
@@ -371,7 +373,7 @@ class Session:
             msg = mido.Message.from_bytes(data).copy(channel=self.player_ch)
         except (ValueError, TypeError, IndexError):
             return  # (the conductor counts it as unreadable)
-        self._send_all(msg)
+        self._send_all(msg, at=t)
         self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
@@ -473,11 +475,15 @@ class Session:
         if self.recorder is not None:
             self.recorder.event(part, msg, t)
 
-    def _send_all(self, msg: mido.Message) -> None:
-        """To every sink (conductor or a scheduler thread); a failing sink ends the session."""
+    def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
+        """To every sink (conductor or a scheduler thread); a failing sink ends the session.
+        `at`: when a player's message arrived (the clock's seconds), for sinks that take it."""
         for sink in self.sinks:
             try:
-                sink.send(msg)
+                if at is not None and getattr(sink, "takes_time", False):
+                    sink.send(msg, at)  # type: ignore[call-arg]
+                else:
+                    sink.send(msg)
             except Exception as e:  # noqa: BLE001
                 if not self._errors:
                     self._errors.append(f"output failed: {e}")
