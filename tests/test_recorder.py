@@ -238,7 +238,7 @@ def test_an_external_clock_sets_beat_0_and_the_tempo_of_the_file(tmp_path):
     the DAW's bar 2 beat 1 must land on beat 4 of the file, under bar 2's chord."""
     chart = parse_chart("C7 | F7 | C7 | G7")
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=10.0, chart=chart, stamp="ext")
-    rec.event("player", on(50), 12.0)  # noodling before Start: left out
+    rec.event("player", on(50), 12.0)  # noodling before Start: in a file of its own
     rec.event("player", off(50), 12.5)
     rec.event("player", on(55), 16.0)  # held across Start: begins on beat 0
     rec.tempo(float("nan"), 16.5)  # a clock glitch: not recorded
@@ -255,6 +255,32 @@ def test_an_external_clock_sets_beat_0_and_the_tempo_of_the_file(tmp_path):
     assert [(n.pitch, round(n.start, 3)) for n in notes] == [(55, 0.0), (65, 4.0)]
     chords = [(round(m.t / spb, 3), m.text) for m in back.markers if m.kind == "chord"]
     assert (4.0, "F7") in chords
+    # nothing is lost: what came before the Start is beside it, at its own times (120 bpm),
+    # the note held across the Start ending there
+    assert rec.before_start == tmp_path / "ext-before-start.mid"
+    early = load_recording(rec.before_start)
+    assert [(n.pitch, round(n.start * 0.5, 3), round(n.end * 0.5, 3)) for n in recording_notes(early, "player")] \
+        == [(50, 2.0, 2.5), (55, 6.0, 7.0)]
+    assert not early.markers or all(m.kind != "chord" for m in early.markers)
+
+
+def test_recover_writes_what_came_before_a_start_beside_the_file(tmp_path):
+    # the journal a crash left: a note, the DAW's Start 4 s in, a note after it
+    (tmp_path / "daw.journal").write_text(
+        '{"improv_journal":2,"tempo":120.0,"beats_per_bar":4,"player_channel":1,"partner_channel":2}\n'
+        '["player",1.0,[144,60,90]]\n["player",1.5,[128,60,0]]\n["origin",4.0]\n["player",4.5,[144,62,90]]\n')
+    said = []
+    assert recover(tmp_path, say=said.append) == [tmp_path / "daw.mid", tmp_path / "daw-before-start.mid"]
+    assert [n.pitch for n in recording_notes(load_recording(tmp_path / "daw-before-start.mid"), "player")] == [60]
+    assert [n.pitch for n in recording_notes(load_recording(tmp_path / "daw.mid"), "player")] == [62]
+    assert "before the clock's Start" in said[0] and not (tmp_path / "daw.journal").exists()
+
+
+def test_a_session_with_no_start_has_no_before_start_file(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="plain")
+    play_a_little(rec)
+    assert rec.close() == tmp_path / "plain.mid"
+    assert rec.before_start is None and sorted(p.name for p in tmp_path.iterdir()) == ["plain.mid"]
 
 
 def test_tempo_changes_are_kept_and_bad_ones_refused(tmp_path):

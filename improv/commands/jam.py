@@ -214,6 +214,9 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
         display.log(f"session ended ({reason}): {session.summary()}")
         if session.record_path:
             display.log(f"recorded to {session.record_path}")
+        early = getattr(session.recorder, "before_start", None)
+        if early is not None:
+            display.log(f"what you played before the clock's Start: {early}")
     finally:
         restore()
     problem = getattr(session.recorder, "problem", "")

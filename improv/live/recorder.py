@@ -164,6 +164,7 @@ class Recorder:
         self._bad_tempo_said = False
         self.empty = False  # set by close(): nobody played, nothing written
         self.problem = ""  # set by close(): one line when the recording is not (all) in the .mid
+        self.before_start: Path | None = None  # set by close(): the notes played before a DAW's Start
         atexit.register(self._at_exit)
 
     @classmethod
@@ -287,11 +288,12 @@ class Recorder:
         """The journal -> `<folder>/<stamp>.mid`, else beside the journal; removes the journal."""
         target = self.folder / f"{self.stamp}.mid"
         try:
-            out, _ = journal_to_midi_file(source, target)
+            out, _, early = journal_to_midi_file(source, target)
         except OSError:
             if source.parent == self.folder:
                 raise
-            out, _ = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"))
+            out, _, early = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"))
+        self.before_start = early
         return out
 
     def _at_exit(self) -> None:

@@ -54,8 +54,12 @@ def _channel_message(data: Any) -> mido.Message:
     return mido.Message.from_bytes(data)
 
 
-def load_journal(path: Path) -> tuple[Recording, int]:
+def load_journal(path: Path, before_start: bool = False) -> tuple[Recording, int]:
     """Rebuild a `Recording` from a journal file (complete or cut short by a crash).
+
+    With an external clock's Start in it, the recording begins there (beat 0 is the DAW's
+    bar 1); `before_start`: what was played before that Start instead, at its own times,
+    notes still held at the Start ending there (no events when there was no Start).
 
     Returns:
         (the recording, how many damaged records were skipped).
@@ -109,12 +113,14 @@ def load_journal(path: Path) -> tuple[Recording, int]:
             damaged += 1  # a damaged line: keep the rest
     events.sort(key=lambda e: e.t)
     tempos.sort()
-    if origin is not None:
+    if before_start:
+        events, markers, tmap = _before_origin(origin, events, markers, tempos, tempo)
+    elif origin is not None:
         events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo)
     else:
         tmap = _tempo_map([(0.0, tempo)] + tempos)
     end = max([e.t for e in events[-1:]] + [m.t for m in markers], default=0.0)
-    if header.get("chart"):
+    if header.get("chart") and not before_start:  # (the chart's bar 1 is the Start)
         try:
             chart = chart_from_bars(parse_bars(str(header["chart"]), bpb), bpb,
                                     sections=tuple((int(a), str(b)) for a, b in header.get("sections", [])))
@@ -170,6 +176,40 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
     return carried + after, kept, tmap
 
 
+def _before_origin(origin: float | None, events: list[TimedMessage], markers: list[Marker],
+                   tempos: list[tuple[float, float]], tempo: float
+                   ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
+    """What came before `origin` (None: nothing), at its own times; notes and the sustain
+    pedal still held at the origin are released there."""
+    if origin is None:
+        return [], [], _tempo_map([(0.0, tempo)])
+    before = [e for e in events if e.t < origin]
+    held: dict[tuple[str, int, int], None] = {}
+    pedal: dict[tuple[str, int], None] = {}
+    for e in before:
+        m = e.msg
+        if m.type == "note_on" and m.velocity > 0:
+            held[(e.part, m.channel, m.note)] = None
+        elif m.type in ("note_on", "note_off"):
+            held.pop((e.part, m.channel, m.note), None)
+        elif m.type == "control_change" and m.control == 64:
+            if m.value >= 64:
+                pedal[(e.part, m.channel)] = None
+            else:
+                pedal.pop((e.part, m.channel), None)
+    before += [TimedMessage(origin, part, mido.Message("note_off", channel=ch, note=note))
+               for part, ch, note in sorted(held)]
+    before += [TimedMessage(origin, part, mido.Message("control_change", channel=ch, control=64, value=0))
+               for part, ch in sorted(pedal)]
+    tmap = _tempo_map([(0.0, tempo)] + [(t, bpm) for t, bpm in tempos if t < origin])
+    return before, [m for m in markers if m.t < origin], tmap
+
+
+def before_start_path(mid: Path) -> Path:
+    """Where `journal_to_midi_file` puts what was played before an external clock's Start."""
+    return mid.with_name(f"{mid.stem}-before-start{mid.suffix}")
+
+
 def journal_to_recording(path: Path) -> Recording:
     """Rebuild a `Recording` from a journal file (see `load_journal`).
 
@@ -179,21 +219,36 @@ def journal_to_recording(path: Path) -> Recording:
     return load_journal(path)[0]
 
 
-def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int]:
+def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int, Path | None]:
     """Convert a journal to a .mid (default: beside it), written atomically, then remove the
-    journal.
+    journal. A session that followed a DAW's clock starts its file at the DAW's Start; the
+    notes played before that Start go to their own file (`before_start_path`), never lost.
 
     Returns:
-        (the .mid path, damaged records skipped).
+        (the .mid path, damaged records skipped, the before-the-Start .mid or None).
 
     Raises:
         ValueError: not a journal, or values a MIDI file cannot hold.
-        OSError: the file cannot be written (no partial file is left behind).
+        OSError: a file cannot be written (no partial file is left behind, the journal kept).
     """
     path = Path(path)
     out = Path(out) if out is not None else path.with_suffix(".mid")
     rec, damaged = load_journal(path)
-    mid = recording_to_midi(rec)
+    early, _ = load_journal(path, before_start=True)
+    _save_midi(recording_to_midi(rec), out)
+    extra = None
+    if any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0 for e in early.events):
+        try:
+            extra = _save_midi(recording_to_midi(early), before_start_path(out))
+        except BaseException:
+            out.unlink(missing_ok=True)  # all or nothing: the journal stays for `improv recover`
+            raise
+    path.unlink()
+    return out, damaged, extra
+
+
+def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
+    """Write `mid` to `out` atomically and durably (a temporary file, fsync, rename)."""
     tmp = out.with_name(out.name + ".tmp")
     try:
         mid.save(str(tmp))
@@ -203,8 +258,7 @@ def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    path.unlink()
-    return out, damaged
+    return out
 
 
 def journal_is_empty(path: Path) -> bool:
@@ -248,8 +302,11 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
                 j.unlink()
                 say(f"{j}: nobody played in that session: removed")
                 continue
-            mid, damaged = journal_to_midi_file(j)
+            mid, damaged, early = journal_to_midi_file(j)
             out.append(mid)
+            if early is not None:
+                out.append(early)
+                say(f"{j}: what was played before the clock's Start is in {early}")
             if damaged:
                 say(f"{j}: {damaged} damaged record(s) skipped")
         except (OSError, ValueError) as e:
