@@ -145,6 +145,18 @@ def test_render_command_refuses_bad_outputs_and_values_in_one_line(tmp_path, cap
     assert not list(tmp_path.glob("*.wav")) and not list(tmp_path.glob(".*.part"))
 
 
+def test_a_file_with_no_notes_is_refused_not_rendered_as_silence(tmp_path, capsys):
+    from improv.cli import main
+
+    only_pedal = (TimedMessage(0.0, "player", mido.Message("control_change", control=64, value=127)),
+                  TimedMessage(2.0, "player", mido.Message("control_change", control=64, value=0)))
+    mid = save_recording(Recording(only_pedal), tmp_path / "quiet.mid")
+    assert main(["render", str(mid)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no notes to render" in err and str(mid) in err
+    assert not list(tmp_path.glob("*.wav"))
+
+
 def test_band_stems_are_written_part_by_part(tmp_path):
     from improv.cli import main
 

@@ -23,7 +23,7 @@ import numpy as np
 from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording
 from improv.core.formats.paths import writable_output
-from improv.errors import ConfigError
+from improv.errors import ConfigError, DataError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
 # synth row (0 = the player's voice, 1 = the partner's) each part plays on, as the live
@@ -232,13 +232,16 @@ def midi_file_to_wav(
     `improv render` and a session's `--record-wav` call.
 
     Raises:
-        DataError: the MIDI file cannot be read.
+        DataError: the MIDI file cannot be read, or has no notes.
         ConfigError: the WAV files cannot be written (see `check_render`).
         OSError: writing failed midway (nothing is left behind).
     """
     from improv.core.formats.midifile import load_recording
 
     rec = load_recording(midi)
+    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events):
+        raise DataError(f"{midi} has no notes to render (a WAV of silence would say nothing); give a session "
+                        "or MIDI file in which something was played")
     out = Path(wav) if wav else Path(midi).with_suffix(".wav")
     present = rec.parts
     files = 1 + (len(present) if stems else 0)
