@@ -202,8 +202,9 @@ def test_recordings_that_no_file_can_hold_are_refused():
         recording_to_midi(Recording(comp_channel=0))
 
 
-def _file(tmp_path, name, ppq=480, metas=(), notes_at=0):
-    mid = mido.MidiFile(ticks_per_beat=ppq)
+def _file(tmp_path, name, ppq=480, metas=(), notes_at=0, patterns=1):
+    mid = mido.MidiFile(type=2 if patterns > 1 else 1, ticks_per_beat=ppq)
+    mid.tracks.extend(mido.MidiTrack() for _ in range(patterns - 1))
     t = mido.MidiTrack()
     mid.tracks.append(t)
     t.extend(metas)
@@ -221,6 +222,7 @@ def _file(tmp_path, name, ppq=480, metas=(), notes_at=0):
     ("fast.mid", {"metas": [mido.MetaMessage("set_tempo", tempo=1)]}, "6e\\+07 bpm"),
     ("bar0.mid", {"metas": [mido.MetaMessage("time_signature", numerator=0)]}, "0/4"),
     ("long.mid", {"notes_at": 2_000_000 * 480}, "lasts 277.8 hours"),
+    ("patterns.mid", {"patterns": 3}, "type 2 MIDI file \\(3 independent patterns.*export it again .* as type 1"),
 ])
 def test_files_no_reader_can_use_are_refused_in_one_line(tmp_path, name, kwargs, match):
     path = _file(tmp_path, name, **kwargs)

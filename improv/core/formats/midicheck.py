@@ -21,8 +21,9 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
 
     Raises:
         DataError: one line naming the file and what is wrong with it: missing, not a
-            MIDI file, a division of 0 or in SMPTE frames, a tempo of 0 or outside
-            `limits.FILE_TEMPO_BPM`, a time signature of 0 beats, or longer than a day.
+            MIDI file, a type 2 file of several patterns, a division of 0 or in SMPTE
+            frames, a tempo of 0 or outside `limits.FILE_TEMPO_BPM`, a time signature of 0
+            beats, or longer than a day.
     """
     path = Path(path)
     if path.is_dir():
@@ -43,6 +44,9 @@ def check_midi(mid: mido.MidiFile, where: str = "the MIDI file") -> None:
     Raises:
         DataError: one line naming `where` and the bad value.
     """
+    if mid.type == 2 and len(mid.tracks) > 1:
+        raise DataError(f"{where} is a type 2 MIDI file ({len(mid.tracks)} independent patterns, not tracks that "
+                        "play together); improv reads types 0 and 1: export it again from your DAW as type 1")
     ppq = mid.ticks_per_beat
     if not isinstance(ppq, int) or ppq <= 0:
         kind = "an SMPTE (frames per second) time division" if isinstance(ppq, int) and ppq < 0 else f"a division of {ppq!r} ticks per beat"
