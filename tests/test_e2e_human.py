@@ -24,7 +24,7 @@ from test_e2e_jack import wait_for_log
 pytestmark = pytest.mark.jack
 
 CALLS = json.loads((Path(__file__).resolve().parent / "data" / "human" / "phrases.json").read_text())["calls"]
-ANSWER = re.compile(r"answer (\d+): (\d+) notes .* at ([\d.]+) bpm \(heard\)")
+ANSWER = re.compile(r"answer (\d+): (\d+) notes? .* at ([\d.]+) bpm \(heard\)")
 
 
 def events(notes: list[list[float]]) -> list[tuple[float, list[int]]]:

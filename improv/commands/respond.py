@@ -19,7 +19,7 @@ from improv.commands.embrace_args import add_embrace_args, embrace_settings_from
 from improv.config import Config, override
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.chords import Chord
-from improv.core.theory.notes import Note, Phrase
+from improv.core.theory.notes import Note, Phrase, count_notes
 from improv.core.respond.base import AnswerSettings
 from improv.errors import ConfigError, DataError
 
@@ -250,8 +250,8 @@ def run(args: argparse.Namespace) -> int:
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
-    print(f"call: {len(found.notes)} notes from {found.tracks}, beats {first:g}-{ended:g}{cut}{drums}")
-    print(f"answer ({cfg.responder.name}, seed {seed}): {len(answer)} notes from beat {start:g} "
+    print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {first:g}-{ended:g}{cut}{drums}")
+    print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "
           f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats")
     print(f"wrote {out}: tracks player + partner, {tempos[0][1]:g} bpm")
     report_plans(args, [plan], chart)

@@ -17,7 +17,7 @@ from typing import Any
 
 from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase, pitch_name
+from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
 from improv.partner.protocol import Job, Result, Setup, answer_settings
 
@@ -74,7 +74,7 @@ class Exchange:
         with self._lock:
             self._asked[n] = _Asked(t, self._generation, call, chart)
         if s.recorder is not None:
-            s.recorder.marker(f"call {n}: {len(call)} notes", t)
+            s.recorder.marker(f"call {n}: {count_notes(len(call))}", t)
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
         s.partner.submit(Job(n, call, chart, settings, s.cfg.embrace, cut), s.clock.now())
 
@@ -132,10 +132,10 @@ class Exchange:
             self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
         names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
         pace = f", at {s.tempo:.1f} bpm (heard)" if s.following else ""
-        s.say(f"{s.bar_beat(at)}  answer {res.number}: {len(answer)} notes "
+        s.say(f"{s.bar_beat(at)}  answer {res.number}: {count_notes(len(answer))} "
               f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms{pace}")
         if s.recorder is not None:
-            s.recorder.marker(f"answer {res.number}: {len(answer)} notes", at)
+            s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", at)
         if missed:
             first = s.time_of(answer.start)
             log.warning("answer %d was ready %.0f ms after it began: its first %d note(s) left out", res.number,

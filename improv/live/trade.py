@@ -19,7 +19,7 @@ from typing import Any
 import mido
 
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
-from improv.core.theory.notes import Phrase
+from improv.core.theory.notes import Phrase, count_notes
 from improv.errors import ConfigError
 from improv.partner.protocol import Read
 
@@ -112,7 +112,7 @@ class TradePolicy:
         call = self._call(turn.start - self.form.turn_beats, turn.start, beat)
         self.s.last_call_bars = self.form.trade_bars
         self.s.ask(call, self.s.chart, turn.start, self.form.turn_beats, now, cut=self.form.turn_beats,
-                   text=f"{len(call)} notes in your {self.form.trade_bars} bars; partner turn {turn.index}")
+                   text=f"{count_notes(len(call))} in your {self.form.trade_bars} bars; partner turn {turn.index}")
 
     def on_clock(self, kind: str, beat: float) -> None:
         if kind == "start":

@@ -114,6 +114,11 @@ class Phrase:
         return replace(self, start=float(start))
 
 
+def count_notes(n: int) -> str:
+    """'1 note', '3 notes': a count as the log and the markers say it."""
+    return f"{n} note" if n == 1 else f"{n} notes"
+
+
 def pitch_name(pitch: int, flats: bool = False) -> str:
     """`61 -> 'C#4'` (middle C is C4)."""
     names = NOTE_NAMES_FLAT if flats else NOTE_NAMES_SHARP
