@@ -186,6 +186,11 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
     """One jam, `notes` notes: key-to-sound of each (ms) and what the jam said of its synth.
     Notes stop after `budget_s` seconds of playing (`stopped_early` then says after how many).
     A note is not played while the synth still sounds (`not_silent_before` counts them).
+    A synth still sounding 3 s after its last note-off met a note-off the server lost (a
+    non-real-time JACK server drops a client's MIDI when it misses its period): the
+    player's note-offs are sent again for every key played (`note_offs_resent` counts
+    it), as a player would lift the key again, instead of waiting for that key to come
+    round 25 notes later.
 
     Raises:
         PortError: no JACK server, or the jam's synth did not appear on JACK.
@@ -228,16 +233,24 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
             patch.connect(f"{player.client}:{player.port_name}", jam_in)
             time.sleep(0.5)
             rng = random.Random(seed)
-            latencies, missed, stuck, played = [], 0, 0, 0
+            latencies, missed, stuck, played, resent = [], 0, 0, 0, 0
+
+            def quiet() -> bool:
+                return capture.now() - capture.last_loud >= QUIET_S
+
             deadline = time.monotonic() + budget_s
             for k in range(notes + 3):  # the first three warm the path up and are not counted
                 if time.monotonic() > deadline:
                     break
                 played = k + 1
-                if not _wait(lambda: capture.now() - capture.last_loud >= QUIET_S, 3.0):
-                    if k >= 3:  # still sounding: an onset now could not be told from the tail, so no note
-                        stuck += 1
-                    continue
+                if not _wait(quiet, 3.0):
+                    resent += 1  # a lost note-off holds a voice: lift every key again
+                    for key in sorted({48 + (j * 7) % 25 for j in range(k)}):
+                        player.send([0x80, key, 0])
+                    if not _wait(quiet, 3.0):
+                        if k >= 3:  # still sounding: an onset now could not be told from the tail, so no note
+                            stuck += 1
+                        continue
                 time.sleep(rng.random() * capture.period / capture.rate)  # a random phase in the period
                 pitch = 48 + (k * 7) % 25
                 capture.arm()
@@ -268,6 +281,7 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
     thru = re.findall(r"thru in-process p99 ([\d.]+) ms", log)
     answers = len(re.findall(r"answer \d+:", log))
     return {"key_to_sound_ms": summary(latencies), "missed": missed, "not_silent_before": stuck,
+            "note_offs_resent": resent,
             "stopped_early": max(0, played - 3) if played < notes + 3 else None,
             "answers_during_run": answers, "jam_thru_in_process_p99_ms": float(thru[-1]) if thru else None,
             "synth_output_latency_ms": float(said.group(1)) if said else None,

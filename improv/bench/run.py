@@ -299,9 +299,11 @@ def _keysound(results: dict[str, Any], quick: bool, out: Callable[[str], None]) 
     out(f"  JACK period {r['period_ms']:.2f} ms, synth block {r['block_ms']:.2f} ms -> target p99 "
         f"<= {r['target_p99_ms']:.2f} ms; the synth's stream reports {r['runs'][0]['synth_output_latency_ms']} ms")
     for i, run in enumerate(r["runs"], 1):
-        busy = (f"; the synth not silent before {run['not_silent_before']} note(s)" if run.get("not_silent_before")
-                else "") + (f"; stopped after {run['stopped_early']} notes (time budget)"
-                            if run.get("stopped_early") is not None else "")
+        busy = (f"; a lost note-off held a voice {run['note_offs_resent']} time(s): keys lifted again"
+                if run.get("note_offs_resent") else "") + (
+            f"; the synth not silent before {run['not_silent_before']} note(s)" if run.get("not_silent_before")
+            else "") + (f"; stopped after {run['stopped_early']} notes (time budget)"
+                        if run.get("stopped_early") is not None else "")
         out(f"  run {i}: {fmt(run['key_to_sound_ms'])}  missed {run['missed']}, partner answers "
             f"{run['answers_during_run']}, jam thru p99 {run['jam_thru_in_process_p99_ms']} ms{busy}")
     if "p99_median_ms" in r:
