@@ -54,15 +54,26 @@ def _channel_message(data: Any) -> mido.Message:
     return mido.Message.from_bytes(data)
 
 
-def load_journal(path: Path, before_start: bool = False) -> tuple[Recording, int]:
-    """Rebuild a `Recording` from a journal file (complete or cut short by a crash).
-
-    With an external clock's Start in it, the recording begins there (beat 0 is the DAW's
-    bar 1); `before_start`: what was played before that Start instead, at its own times,
-    notes still held at the Start ending there (no events when there was no Start).
+def load_journal(path: Path) -> tuple[Recording, int]:
+    """Rebuild a `Recording` from a journal file (complete or cut short by a crash); with
+    an external clock's Start in it, the recording begins there (beat 0 is the DAW's bar 1).
 
     Returns:
         (the recording, how many damaged records were skipped).
+
+    Raises:
+        ValueError: the file has no readable header.
+    """
+    rec, _, damaged = load_journal_parts(path)
+    return rec, damaged
+
+
+def load_journal_parts(path: Path) -> tuple[Recording, Recording | None, int]:
+    """`load_journal`, and what was played before an external clock's Start: a recording
+    at its own times, notes still held at the Start ending there (None: no Start).
+
+    Returns:
+        (the recording, the one before the Start or None, damaged records skipped).
 
     Raises:
         ValueError: the file has no readable header.
@@ -113,14 +124,17 @@ def load_journal(path: Path, before_start: bool = False) -> tuple[Recording, int
             damaged += 1  # a damaged line: keep the rest
     events.sort(key=lambda e: e.t)
     tempos.sort()
-    if before_start:
-        events, markers, tmap = _before_origin(origin, events, markers, tempos, tempo)
-    elif origin is not None:
+    title = str(header.get("title") or "improv session")
+    early = None
+    if origin is not None:
+        before, before_markers, before_tmap = _before_origin(origin, events, markers, tempos, tempo)
+        early = Recording(tuple(before), tuple(before_markers), before_tmap, bpb, channels["player"],
+                          channels["partner"], title, channels["comp"], channels["bass"], channels["click"])
         events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo)
     else:
         tmap = _tempo_map([(0.0, tempo)] + tempos)
     end = max([e.t for e in events[-1:]] + [m.t for m in markers], default=0.0)
-    if header.get("chart") and not before_start:  # (the chart's bar 1 is the Start)
+    if header.get("chart"):
         try:
             chart = chart_from_bars(parse_bars(str(header["chart"]), bpb), bpb,
                                     sections=tuple((int(a), str(b)) for a, b in header.get("sections", [])))
@@ -128,10 +142,9 @@ def load_journal(path: Path, before_start: bool = False) -> tuple[Recording, int
         except (ImprovError, ValueError, TypeError):
             pass  # a chart we cannot read back: the notes matter more than the markers
     markers.sort(key=lambda m: m.t)
-    title = header.get("title") or "improv session"
-    rec = Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], str(title),
+    rec = Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
                     channels["comp"], channels["bass"], channels["click"])
-    return rec, damaged
+    return rec, early, damaged
 
 
 def _tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
@@ -176,13 +189,11 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
     return carried + after, kept, tmap
 
 
-def _before_origin(origin: float | None, events: list[TimedMessage], markers: list[Marker],
+def _before_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
                    tempos: list[tuple[float, float]], tempo: float
                    ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
-    """What came before `origin` (None: nothing), at its own times; notes and the sustain
-    pedal still held at the origin are released there."""
-    if origin is None:
-        return [], [], _tempo_map([(0.0, tempo)])
+    """What came before `origin`, at its own times; notes and the sustain pedal still held
+    at the origin are released there."""
     before = [e for e in events if e.t < origin]
     held: dict[tuple[str, int, int], None] = {}
     pedal: dict[tuple[str, int], None] = {}
@@ -233,11 +244,11 @@ def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int
     """
     path = Path(path)
     out = Path(out) if out is not None else path.with_suffix(".mid")
-    rec, damaged = load_journal(path)
-    early, _ = load_journal(path, before_start=True)
+    rec, early, damaged = load_journal_parts(path)
     _save_midi(recording_to_midi(rec), out)
     extra = None
-    if any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0 for e in early.events):
+    if early is not None and any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0
+                                 for e in early.events):
         try:
             extra = _save_midi(recording_to_midi(early), before_start_path(out))
         except BaseException:
