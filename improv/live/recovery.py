@@ -157,18 +157,15 @@ def _tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float],
     return tuple(out)
 
 
-def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
-                 tempos: list[tuple[float, float]], tempo: float
-                 ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
-    """Shift everything so that `origin` is time 0: what came before is dropped, except
-    notes and the sustain pedal still held at the origin (they start at 0)."""
+def _held_at(events: list[TimedMessage], origin: float
+             ) -> tuple[dict[tuple[str, int, int], mido.Message], dict[tuple[str, int], mido.Message]]:
+    """The note-ons (by part, channel, note) and sustain pedals down (by part, channel)
+    still held when the events before `origin` have played."""
     held: dict[tuple[str, int, int], mido.Message] = {}
     pedal: dict[tuple[str, int], mido.Message] = {}
-    after: list[TimedMessage] = []
     for e in events:
         if e.t >= origin:
-            after.append(TimedMessage(e.t - origin, e.part, e.msg))
-            continue
+            break  # (events are in time order)
         m = e.msg
         if m.type == "note_on" and m.velocity > 0:
             held[(e.part, m.channel, m.note)] = m
@@ -179,6 +176,16 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
                 pedal[(e.part, m.channel)] = m
             else:
                 pedal.pop((e.part, m.channel), None)
+    return held, pedal
+
+
+def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
+                 tempos: list[tuple[float, float]], tempo: float
+                 ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
+    """Shift everything so that `origin` is time 0: what came before is dropped, except
+    notes and the sustain pedal still held at the origin (they start at 0)."""
+    held, pedal = _held_at(events, origin)
+    after = [TimedMessage(e.t - origin, e.part, e.msg) for e in events if e.t >= origin]
     carried = [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
     carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
     before = [bpm for t, bpm in tempos if t <= origin]
@@ -194,20 +201,8 @@ def _before_origin(origin: float, events: list[TimedMessage], markers: list[Mark
                    ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
     """What came before `origin`, at its own times; notes and the sustain pedal still held
     at the origin are released there."""
+    held, pedal = _held_at(events, origin)
     before = [e for e in events if e.t < origin]
-    held: dict[tuple[str, int, int], None] = {}
-    pedal: dict[tuple[str, int], None] = {}
-    for e in before:
-        m = e.msg
-        if m.type == "note_on" and m.velocity > 0:
-            held[(e.part, m.channel, m.note)] = None
-        elif m.type in ("note_on", "note_off"):
-            held.pop((e.part, m.channel, m.note), None)
-        elif m.type == "control_change" and m.control == 64:
-            if m.value >= 64:
-                pedal[(e.part, m.channel)] = None
-            else:
-                pedal.pop((e.part, m.channel), None)
     before += [TimedMessage(origin, part, mido.Message("note_off", channel=ch, note=note))
                for part, ch, note in sorted(held)]
     before += [TimedMessage(origin, part, mido.Message("control_change", channel=ch, control=64, value=0))
