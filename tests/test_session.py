@@ -27,7 +27,7 @@ class FakeSink:
         self.closed = False
         self.fail_after = fail_after
 
-    def send(self, msg):
+    def send(self, msg, at=None):
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise OSError("device unplugged")
         self.sent.append((self.clock.now(), msg))
@@ -170,9 +170,7 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
 
 
 class TimedSink(FakeSink):
-    """A sink like the synth: it is told when a player's message arrived."""
-
-    takes_time = True
+    """A sink that keeps when it was told each player's message arrived."""
 
     def __init__(self, clock):
         super().__init__(clock)

@@ -48,7 +48,7 @@ class Sink:
         self.sent: list[mido.Message] = []
         self.closed = False
 
-    def send(self, msg: mido.Message) -> None:
+    def send(self, msg: mido.Message, at: float | None = None) -> None:
         self.sent.append(msg)
 
     def close(self) -> None:

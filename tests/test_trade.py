@@ -21,7 +21,7 @@ class RecordingSink:
     def __init__(self, clock):
         self.clock, self.sent = clock, []
 
-    def send(self, msg):
+    def send(self, msg, at=None):
         self.sent.append((self.clock.now(), msg))
 
     def close(self):

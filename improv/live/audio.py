@@ -206,8 +206,6 @@ class SynthSink:
             self.underruns += 1
         self.engine.process(outdata, frames, time.perf_counter())
 
-    takes_time = True  # send(msg, at): see improv/live/session.py Sink
-
     def send(self, msg: mido.Message, at: float | None = None) -> None:
         """Play a message (any thread; never blocks). Note on/off and control changes are
         played; other messages are ignored. `at`: when it was meant to sound

@@ -228,8 +228,9 @@ class MidiOutSink:
         self._sounding: set[tuple[int, int]] = set()
         self._closed = False
 
-    def send(self, msg: mido.Message) -> None:
-        """Send one message (any thread)."""
+    def send(self, msg: mido.Message, at: float | None = None) -> None:
+        """Send one message now (any thread); `at` (when a player's note arrived) is not
+        needed: a port has no block to place it in."""
         with self._lock:
             if self._closed:
                 return

@@ -50,11 +50,12 @@ PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to soun
 
 
 class Sink(Protocol):
-    """Where notes go: a MIDI output or the built-in synth. A sink with `takes_time` True
-    (the synth, which buffers a block) is also told when a player's note arrived,
-    `send(msg, at)`, so that the moment the passthrough got to it adds no jitter."""
+    """Where notes go: a MIDI output or the built-in synth. `at` is when a player's message
+    arrived (the clock's seconds; None for the partner's and the band's, sent when due): the
+    synth, which buffers a block, places the note by it, so that the moment the passthrough
+    got to it adds no jitter; a port sends at once and needs no time."""
 
-    def send(self, msg: mido.Message) -> None: ...
+    def send(self, msg: mido.Message, at: float | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -477,13 +478,10 @@ class Session:
 
     def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
         """To every sink (conductor or a scheduler thread); a failing sink ends the session.
-        `at`: when a player's message arrived (the clock's seconds), for sinks that take it."""
+        `at`: when a player's message arrived (the clock's seconds), see `Sink`."""
         for sink in self.sinks:
             try:
-                if at is not None and getattr(sink, "takes_time", False):
-                    sink.send(msg, at)  # type: ignore[call-arg]
-                else:
-                    sink.send(msg)
+                sink.send(msg, at)
             except Exception as e:  # noqa: BLE001
                 if not self._errors:
                     self._errors.append(f"output failed: {e}")
