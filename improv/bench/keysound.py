@@ -181,6 +181,11 @@ def _wait(predicate: Any, timeout: float, step: float = 0.002) -> bool:
     return True
 
 
+def _pitch(k: int) -> int:
+    """The key the `k`th note plays: C3 up by fifths, folded into two octaves."""
+    return 48 + (k * 7) % 25
+
+
 def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
              budget_s: float = NOTES_BUDGET_S) -> dict[str, Any]:
     """One jam, `notes` notes: key-to-sound of each (ms) and what the jam said of its synth.
@@ -245,14 +250,14 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
                 played = k + 1
                 if not _wait(quiet, 3.0):
                     resent += 1  # a lost note-off holds a voice: lift every key again
-                    for key in sorted({48 + (j * 7) % 25 for j in range(k)}):
+                    for key in sorted({_pitch(j) for j in range(k)}):
                         player.send([0x80, key, 0])
                     if not _wait(quiet, 3.0):
                         if k >= 3:  # still sounding: an onset now could not be told from the tail, so no note
                             stuck += 1
                         continue
                 time.sleep(rng.random() * capture.period / capture.rate)  # a random phase in the period
-                pitch = 48 + (k * 7) % 25
+                pitch = _pitch(k)
                 capture.arm()
                 sent = player.send([0x90, pitch, 100])
                 heard = capture.heard.wait(1.0)
