@@ -247,7 +247,7 @@ class ProcessPartner:
             self._say(f"the partner {why} again: the jam goes on without answers (trying it again in "
                       f"{RESTART_WINDOW_S:g} s)")
             return
-        self._requeue_or_fail(retry=died)
+        self._fail_outstanding("the partner's process was restarted", retry=died)
         self._restarted_at.append(now)
         self._start_new(f"{why}: starting a new one")
 
@@ -272,25 +272,17 @@ class ProcessPartner:
         self._say(f"the partner could not start again: the jam goes on without answers (trying it again in "
                   f"{RESTART_WINDOW_S:g} s)")
 
-    def _requeue_or_fail(self, retry: bool) -> None:
+    def _fail_outstanding(self, why: str, retry: bool = False) -> None:
         """The calls a failed worker had not answered: sent to the next one (`retry`, each
-        call once), or answered with an error."""
+        call once), else answered with the error `why`."""
         with self._lock:
             again = sorted(n for n in self._outstanding if retry and n not in self._retried)
             self._retried.update(again)
-            lost = [n for n in self._outstanding if n not in again]
+            lost = sorted(n for n in self._outstanding if n not in again)
             for n in lost:
                 del self._outstanding[n]
             self._backlog = [m for m in self._backlog if not isinstance(m, Job)] + \
                 [self._outstanding[n][1] for n in again]
-        for number in sorted(lost):
-            self._on_result(Result(number, None, error="the partner's process was restarted"))
-
-    def _fail_outstanding(self, why: str) -> None:
-        with self._lock:
-            lost = sorted(self._outstanding)
-            self._outstanding.clear()
-            self._backlog = [m for m in self._backlog if not isinstance(m, Job)]
         for number in lost:
             self._on_result(Result(number, None, error=why))
 
