@@ -202,6 +202,18 @@ def test_unwritable_output(tmp_path, capsys):
     assert rc != 0 and "does not exist" in err and len(err.splitlines()) == 1
 
 
+def test_without_o_the_answer_goes_beside_the_call_as_the_readme_says(tmp_path, capsys):
+    # README: `improv respond call.mid --tune blues-f --explain` does the demo's explaining offline
+    call = write_mid(tmp_path / "call.mid", LINE)
+    before = call.read_bytes()
+    rc = main(["respond", str(call), "--tune", "blues-f", "--explain", "--responder", "markov", "--seed", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    answer = tmp_path / "call-answer.mid"
+    assert f"wrote {answer}" in out and read_out(answer)[1]["partner"]
+    assert call.read_bytes() == before
+
+
 @pytest.mark.parametrize("flags", [["-o", "CALL"], ["-o", "OUT", "--explain-json", "CALL"],
                                    ["-o", "OUT", "--explain-json", "OUT"],
                                    ["-o", "OUT", "--explain-json", "MISSING/x.json"]])

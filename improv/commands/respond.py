@@ -1,4 +1,6 @@
-"""`improv respond CALL.mid -o ANSWER.mid`: answer a call offline, as the live partner would.
+"""`improv respond CALL.mid [-o ANSWER.mid]`: answer a call offline, as the live partner would.
+
+The answer is written to `-o`, by default beside the call as `CALL-answer.mid`.
 
 The output keeps the call's timeline: the same tempo map, beat 0 = the call file's beat 0
 = bar 1 of the chart (which loops). The call goes on a `player` track, the answer on a
@@ -28,7 +30,8 @@ DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("call", metavar="CALL.mid", help="the call: a MIDI file (its `player` track, else all its notes; or --track)")
-    p.add_argument("-o", "--output", required=True, metavar="ANSWER.mid", help="where to write call + answer")
+    p.add_argument("-o", "--output", metavar="ANSWER.mid",
+                   help="where to write call + answer (default: beside the call, CALL-answer.mid)")
     p.add_argument("--track", metavar="N|NAME",
                    help="read the call from this track only (index from 0, or name); default: the `player` "
                         "track of a session file, else every track")
@@ -176,6 +179,11 @@ def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
 # ------------------------------------------------------------------- responders
 
 
+def default_output(call: Path) -> Path:
+    """Where the answer goes when no -o is given: beside the call, `CALL-answer.mid`."""
+    return call.with_name(f"{call.stem}-answer.mid")
+
+
 def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
     """The responder named `name` ("model" or "markov"), configured from `cfg`."""
     if name == "model":
@@ -194,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.formats.paths import writable_output
 
     src = Path(args.call)
-    out = writable_output(args.output, "-o", (src,))
+    out = writable_output(args.output or default_output(src), "-o", (src,))
     if getattr(args, "explain_json", None) not in (None, "", "-"):  # checked before any work, as -o is
         js = writable_output(args.explain_json, "--explain-json", (src,))
         if js == out or (js.exists() and out.exists() and js.samefile(out)):
