@@ -34,7 +34,7 @@ def as_argv(shown: str) -> list[str]:
     line = re.split(r"\s+#\s", " ".join(shown.split()), maxsplit=1)[0]
     line = line.replace("[", "").replace("]", "")
     argv = shlex.split(line)[1:]
-    return [a.split("|")[0] if a.startswith("--") or re.fullmatch(r"[a-z]+(\|[a-z]+)+", a) else a for a in argv]
+    return [a.split("|")[0] if re.fullmatch(r"[\w-]+(\|[\w-]+)+", a) else a for a in argv]
 
 
 CASES = [(doc, shown) for doc in DOCS for shown in shown_commands((ROOT / doc).read_text(encoding="utf-8"))]
