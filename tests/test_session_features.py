@@ -79,6 +79,24 @@ def test_comp_and_bass_under_a_free_jam_stop_clean():
     assert sink.sounding() == set()
 
 
+def test_a_session_started_mid_bar_plays_its_band_from_there_with_nothing_late():
+    """The demo starts a beat before its first note (beat 3 of bar 1): the band's notes of
+    beats 0-2 are past, not late (the ballad preset's demo dropped 7 of them, one 2.7 s late)."""
+    cfg = override(config(), "band", comp=True, bass=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Dm7 G7 | Cmaj7", start_beat=3.0)
+    s.start()
+    start = clock.now()
+    for step in range(1, 301):  # three seconds: six beats at 120 bpm
+        clock.set(start + step * 0.01)
+        s.step()
+    assert s.band.scheduler.late == 0 and s.band.scheduler.dropped == 0
+    bass = sink.ons(channel=3)
+    assert bass and min(t for t, _ in bass) >= start - 1e-9
+    assert len(bass) >= 6  # beat 3 (on time, at the start) and the bar after, a note a beat
+    s.close()
+    assert sink.sounding() == set()
+
+
 def test_a_reharmonised_span_is_played_by_the_rhythm_section_too():
     for seed in range(4):
         clock = ManualClock(0.0)

@@ -158,14 +158,15 @@ class Band:
         self.density = 0.0
         self._overrides: list[tuple[float, float, Chart]] = []
         self._rendered_to = math.floor(start_beat / self.bpb) * self.bpb
-        self._start = start_beat
         self._voicing: tuple[int, ...] | None = None
         self._bass: int | None = None
         # the voicing / bass note each rendered bar ended on, for rendering a bar again
         self._voicing_after: dict[float, tuple[int, ...] | None] = {}
         self._bass_after: dict[float, int | None] = {}
         self.stopped = False
-        self._resume_from = -math.inf  # after a Continue: notes of the bar before this beat are past
+        # notes before this beat are past, not late: those of the bar the session (or a
+        # Continue) starts in before it starts
+        self._resume_from = start_beat
 
     def part_of(self, channel: int) -> str:
         """The part ("comp", "bass" or "click") that plays on `channel` (0-15): a part that
@@ -220,9 +221,8 @@ class Band:
         out: list[BeatNote] = []
         if p.click:
             for b in range(int(bar_start), int(end)):
-                if b >= self._start:
-                    down = (b - int(bar_start)) == 0
-                    out.append((float(b), b + 0.1, p.click_channel, CLICK_HIGH if down else CLICK_LOW, 100 if down else 75))
+                down = (b - int(bar_start)) == 0
+                out.append((float(b), b + 0.1, p.click_channel, CLICK_HIGH if down else CLICK_LOW, 100 if down else 75))
         if bar_start >= 0:
             chart = self.chart_for(bar_start)
             if p.comp:

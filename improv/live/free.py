@@ -78,7 +78,9 @@ class FreePolicy:
 
     @property
     def band_start(self) -> float:
-        return 0.0
+        """The beat the band starts on: where the session starts (the demo starts a beat
+        before its first note), or beat 0 of an external clock's Start."""
+        return self.s.start_beat if self.s.external is None else 0.0
 
     def start(self, now: float) -> None:
         """The timeline's beat `start_beat` is now (on improv's own clock; an external one
