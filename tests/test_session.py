@@ -545,3 +545,18 @@ def test_passthrough_goes_out_on_the_ports_thread_and_the_conductor_keeps_the_bo
     finally:
         s.close()
     assert sink.sounding() == set() and inq.thru is None
+
+
+def test_a_beat_turned_into_seconds_reads_back_as_itself_on_the_log():
+    """An answer placed on bar 4 (beat 12) was logged "answering at 3:4": beat_at(time_of(12))
+    came back as 11.999999..., and the bar:beat truncated it."""
+    cfg = override(config(), "timing", tempo=66.0)
+    misread = []
+    for start in range(200):
+        s, clock, inq, sink, rec = make(cfg, clock=ManualClock(1000.0 + start * 0.0137))
+        s.start()
+        for beat in range(4, 40):
+            if s.bar_beat(s.time_of(float(beat))) != f"{beat // 4 + 1}:{beat % 4 + 1}":
+                misread.append((start, beat))
+        s.close()
+    assert not misread, misread[:5]

@@ -503,7 +503,9 @@ class Session:
         return self.scheduler.dropped + (self.band.scheduler.dropped if self.band is not None else 0)
 
     def bar_beat(self, t: float) -> str:
-        beat = max(0.0, self.beat_at(t))
+        """"bar:beat" (from 1:1) of time `t`; a beat is reached within a microbeat, so that a
+        beat given in beats and turned into seconds (`time_of`) reads back as itself."""
+        beat = max(0.0, self.beat_at(t) + 1e-6)
         return f"{int(beat // self.bpb) + 1}:{int(beat % self.bpb) + 1}"
 
     def snapshot(self, now: float) -> Snapshot:
