@@ -444,6 +444,9 @@ def test_status_line_and_plain_log_lines():
     line = render(snap)
     assert "120 bpm" in line and "5:3" in line and "answering" in line and "F7" in line
     assert "call 2 bars" in line and "0.05/0.31 ms" in line and "dropped 0" in line
+    following = Snapshot(93.8916, 7, 1, "listening", "Bbmaj7", 1, 0.05, 0.31, 100, 0, tempo_heard=93.9,
+                         tempo_sure=0.823)
+    assert render(following).startswith("93.9 bpm (heard 94, 82% sure)  ")  # was "93.8916 bpm", and no sureness
     out = io.StringIO()
     d = Display(out, tty=False, plain_every_s=5.0)
     d.update(0.0, snap)

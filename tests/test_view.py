@@ -135,7 +135,7 @@ def test_a_dead_view_falls_back_to_the_status_line(tmp_path):
         view.finish()
     text = (tmp_path / "screen.txt").read_text()
     assert "the stage view stopped (exit -9); showing the status line instead" in text
-    assert "120 bpm   15:1  answering" in text and "after" in text
+    assert "120 bpm (heard 118, 82% sure)   15:1  answering" in text and "after" in text
 
 
 # --- in a real terminal: tmux ------------------------------------------------------------------

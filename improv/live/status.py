@@ -2,10 +2,12 @@
 plain log lines otherwise (so logs and CI output stay readable).
 
     120 bpm  5:3  answering  F7  call 2 bars  timing 0.05/0.31 ms  dropped 0
+    93.9 bpm (heard 94, 82% sure)  7:1  listening  Bbmaj7 ...   (following the player)
 
 Runs on the conductor thread; `log` may be called from any thread. The `Snapshot` is also
 what the full-screen stage view draws (improv/live/view.py, `improv jam --view`): the
-fields after `mode` are for it, all optional, and the status line ignores them.
+fields after `mode` are for it, all optional; the status line shows only the heard tempo
+and how sure it is.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ def render(s: Snapshot) -> str:
     """The status line for a snapshot (no trailing newline)."""
     call = f"call {s.call_bars} bar{'s' if s.call_bars != 1 else ''}" if s.call_bars else "call -"
     timing = f"timing {s.timing_median_ms:.2f}/{s.timing_p99_ms:.2f} ms" if s.timed else "timing -"
-    return (f"{s.tempo:g} bpm  {s.bar:>3}:{s.beat}  {s.state:<9}  {s.harmony or '-':<14}  {call}  "
+    tempo = f"{round(s.tempo, 1):g} bpm"
+    if s.tempo_heard > 0 and s.tempo_sure >= 0:  # following the player: the tempo is what it hears
+        tempo += f" (heard {s.tempo_heard:.0f}, {100 * s.tempo_sure:.0f}% sure)"
+    return (f"{tempo}  {s.bar:>3}:{s.beat}  {s.state:<9}  {s.harmony or '-':<14}  {call}  "
             f"{timing}  dropped {s.dropped}" + (f"  {s.mode}" if s.mode else ""))
 
 
