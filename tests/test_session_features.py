@@ -151,6 +151,23 @@ def test_send_clock_lets_a_daw_follow_and_stops_it_at_the_end():
     assert all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))  # within one 10 ms step
 
 
+def test_a_session_started_mid_bar_tells_a_daw_where_it_is_instead_of_a_burst_of_ticks():
+    """The demo starts on beat 3: the DAW gets Song Position (12 sixteenths) and Continue,
+    then ticks on improv's beats, not a Start for beat 0 followed by 72 ticks at once."""
+    cfg = override(config(), "band", send_clock=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7", start_beat=3.0)
+    s.start()
+    start = clock.now()
+    for step in range(1, 101):  # two beats at 120 bpm
+        clock.set(start + step * 0.01)
+        s.step()
+    s.close()
+    msgs = [m for _, m in sink.sent if m.type in ("songpos", "start", "continue", "clock", "stop")]
+    assert [m.type for m in msgs[:2]] == ["songpos", "continue"] and msgs[0].pos == 12
+    ticks = [(t - start) for t, m in sink.sent if m.type == "clock"]
+    assert len(ticks) == 49 and all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))
+
+
 def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
     from improv.live.midisync import ExternalClock

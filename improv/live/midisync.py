@@ -168,18 +168,23 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
 
 
 class ClockSender:
-    """Sends MIDI clock at `tempo` from `start` seconds (Start first), on absolute deadlines,
-    on its own thread ("improv-clock"); `stop()` sends Stop.
+    """Sends MIDI clock at `tempo` from `start` seconds (Start first, or Song Position and
+    Continue for a session that starts after beat 0), on absolute deadlines, on its own
+    thread ("improv-clock"); `stop()` sends Stop.
 
     Args:
         clock: the session clock.
         send: where the messages go (the sinks).
         tempo: beats per minute.
         start: when tick 0 (the first beat) is due, in seconds.
+        position: the beat of tick 0 on the session's timeline, a whole sixteenth (a DAW's
+            song position counts sixteenths); 0 sends Start.
     """
 
-    def __init__(self, clock: Clock, send: Callable[[mido.Message], None], tempo: float, start: float) -> None:
+    def __init__(self, clock: Clock, send: Callable[[mido.Message], None], tempo: float, start: float,
+                 position: float = 0.0) -> None:
         self.clock, self._send, self.tempo, self.start = clock, send, tempo, start
+        self.position = position
         self.sent = 0
         self.errors_ms: list[float] = []
         self._stop = threading.Event()
@@ -188,7 +193,11 @@ class ClockSender:
     def run_until(self, t_end: float) -> None:
         """Send the ticks due before `t_end` (the thread's body; tests call it directly)."""
         if self.sent == 0:
-            self._send(mido.Message("start"))
+            if self.position > 0:
+                self._send(mido.Message("songpos", pos=min(16383, round(4 * self.position))))
+                self._send(mido.Message("continue"))
+            else:
+                self._send(mido.Message("start"))
         while not self._stop.is_set():
             due = tick_time(self.start, self.tempo, self.sent)
             if due >= t_end:

@@ -21,6 +21,7 @@ started, then the recorder's file.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from typing import Any, Callable, Protocol
 
@@ -184,8 +185,11 @@ class Session:
             self.recorder = self._recorder_factory(self.t0, self.chart)
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
-            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.time_of(
-                getattr(self.policy, "band_start", 0.0)))
+            first = self.policy.band_start
+            if first > 0:  # a session that starts mid-song: from the next sixteenth, a song position
+                first = math.ceil(4 * first - 1e-9) / 4
+            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.time_of(first),
+                                            position=max(0.0, first))
         if self.threaded:
             self.scheduler.start()
             if self.band is not None:
