@@ -169,6 +169,18 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
     assert any(text.startswith("call 1") for text, _ in r.markers)
 
 
+def test_the_summary_gives_figures_only_over_something():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    play(s, clock, inq, [], until=2.0)
+    quiet = s.summary()  # nothing played: no "p99 0.00 ms over 0 notes"
+    assert quiet.startswith("0 call(s), 0 answer(s)") and " ms" not in quiet and "dropped 0" in quiet
+    play_more(s, clock, inq, [(t + 2.5, d) for t, d in CALL], start=2.01, until=7.0)
+    played = s.summary()
+    assert "partner timing median" in played and "over 8 notes" in played and "answer ready p99" in played
+    s.close()
+
+
 class TimedSink(FakeSink):
     """A sink that keeps when it was told each player's message arrived."""
 

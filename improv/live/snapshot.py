@@ -43,11 +43,18 @@ def summary(s: Any) -> str:
     """One line on how the session went."""
     med, p99, n = s.scheduler.timing_ms()
     restarts = getattr(s.partner, "restarts", 0)
-    return (f"{s.calls} call(s), {s.answers} answer(s), {s.yields} yield(s); partner timing "
-            f"median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes; answer ready p99 "
-            f"{percentile(s.ready_ms, 0.99):.1f} ms; thru in-process p99 {percentile(s.thru_ms, 0.99):.2f} ms; "
-            f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, "
-            f"late {s.late_dropped})" + (f"; partner restarted {restarts} time(s)" if restarts else ""))
+    parts = [f"{s.calls} call(s), {s.answers} answer(s), {s.yields} yield(s)"]
+    # a figure over nothing (no answer played, nothing passed through) is left out, not shown as 0.00 ms
+    if n:
+        parts.append(f"partner timing median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes")
+    if s.ready_ms:
+        parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms")
+    if s.thru_ms:
+        parts.append(f"thru in-process p99 {percentile(s.thru_ms, 0.99):.2f} ms")
+    parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, late {s.late_dropped})")
+    if restarts:
+        parts.append(f"partner restarted {restarts} time(s)")
+    return "; ".join(parts)
 
 
 def _harmony_text(s: Any, beat: float) -> str:
