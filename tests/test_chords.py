@@ -6,7 +6,7 @@ from improv.errors import ChordError
 # (spellings that must all read the same, canonical symbol, chord tones as pitch classes)
 SAME = [
     (["Cm7", "C-7", "Cmin7", "Cmi7"], "Cm7", {0, 3, 7, 10}),
-    (["Cmaj7", "CΔ7", "Cj7", "CM7", "Cma7", "CΔ"], "Cmaj7", {0, 4, 7, 11}),
+    (["Cmaj7", "CΔ7", "Cj7", "CM7", "Cma7", "CΔ", "C\u22067", "C\u2206", "C\u25b37"], "Cmaj7", {0, 4, 7, 11}),
     (["Cm7b5", "Cø", "Cø7", "C-7b5"], "Cm7b5", {0, 3, 6, 10}),
     (["C7alt", "Calt"], "C7alt", {0, 4, 10}),
     (["C7b9", "C79b", "C7(b9)"], "C7(b9)", {0, 4, 7, 10}),
@@ -18,7 +18,8 @@ SAME = [
     (["Co", "Cdim"], "Cdim", {0, 3, 6}),
     (["Csus4", "Csus"], "Csus4", {0, 5, 7}),
     (["C7sus4", "Csus7", "C7sus"], "C7sus4", {0, 5, 7, 10}),
-    (["C-j7", "Cm(maj7)", "CmMaj7".replace("Maj", "M")], "Cmmaj7", {0, 3, 7, 11}),
+    (["C-j7", "Cm(maj7)", "CmM7", "CmMaj7", "C-\u22067", "Cm(Maj7)"], "Cmmaj7", {0, 3, 7, 11}),
+    (["C13sus4", "C13sus", "C7sus4(9,13)"], "C7sus4(9,13)", {0, 5, 7, 10}),
     (["C+7", "C7#5", "Caug7"], "C+7", {0, 4, 8, 10}),
     (["C9", "C79"], "C7(9)", {0, 4, 7, 10}),
     (["C69", "C6/9"], "C6(9)", {0, 4, 7, 9}),

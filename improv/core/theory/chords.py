@@ -57,7 +57,8 @@ def _spell(quality: str, tensions: tuple[str, ...], *spellings: str) -> None:
 
 
 _spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)")
-_spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7")
+_spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7",
+       "mMaj7", "m(Maj7)", "-(maj7)", "minMaj7", "mΔ", "-Δ", "m(Δ7)")
 _spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9")
 _spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^")
 _spell("m7", ("9", "11"), "m11", "-11", "min11", "mi11")
@@ -72,6 +73,7 @@ _spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7")
 _spell("+7", (), "+7", "aug7", "7#5", "7+5", "7(#5)")
 _spell("+", (), "+", "aug", "#5")
 _spell("7alt", (), "7alt", "alt")
+_spell("7sus4", ("9", "13"), "13sus4", "13sus")
 _spell("7sus4", ("9",), "9sus4", "9sus", "sus79")
 _spell("7sus4", (), "7sus4", "7sus", "sus7", "sus47")
 _spell("sus4", (), "sus4", "sus")
@@ -91,6 +93,10 @@ _CANONICAL = {
     "dim7": "dim7", "+": "+", "+7": "+7", "+maj7": "+maj7", "6": "6", "m6": "m6",
     "mmaj7": "mmaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt",
 }
+
+# The major-seventh triangle as keyboards type it: macOS's Option-J gives U+2206 (increment),
+# some fonts U+25B3; the spellings above use the Greek capital delta.
+_TRIANGLES = str.maketrans({"\u2206": "\u0394", "\u25b3": "\u0394"})
 
 _TENSION_PREFIX = re.compile(r"(b|#)?(13|11|9)")  # common: accidental before
 _TENSION_SUFFIX = re.compile(r"(13|11|9)(b|#)?")  # WJazzD: accidental after
@@ -197,7 +203,7 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
     Raises:
         ChordError: the symbol cannot be read; the message names it.
     """
-    text = symbol.strip()
+    text = symbol.strip().translate(_TRIANGLES)
     if text.upper() in ("NC", "N.C.", "N.C"):
         return None
     try:
