@@ -20,6 +20,16 @@ SAME = [
     (["C7sus4", "Csus7", "C7sus"], "C7sus4", {0, 5, 7, 10}),
     (["C-j7", "Cm(maj7)", "CmM7", "CmMaj7", "C-\u22067", "Cm(Maj7)"], "Cmmaj7", {0, 3, 7, 11}),
     (["C13sus4", "C13sus", "C7sus4(9,13)"], "C7sus4(9,13)", {0, 5, 7, 10}),
+    # Cmaj13 read as a major triad with a 13th (no major seventh), Cm13 likewise: the 7th
+    # decides what the partner, the comping and the bass play
+    (["Cmaj13", "CΔ13", "CM13", "Cmaj7(9,13)"], "Cmaj7(9,13)", {0, 4, 7, 11}),
+    (["Cm13", "C-13", "Cm7(9,11,13)"], "Cm7(9,11,13)", {0, 3, 7, 10}),
+    (["C13b9", "C7(b9,13)"], "C7(b9,13)", {0, 4, 7, 10}),  # the altered ninth, not the 9 13 implies
+    (["C7+9", "C7#9"], "C7(#9)", {0, 4, 7, 10}),  # + and - as sharp and flat
+    (["C7-9", "C7b9"], "C7(b9)", {0, 4, 7, 10}),
+    (["C7-5", "C7b5"], "C7(#11)", {0, 4, 7, 10}),
+    (["Cm7-5", "C-7-5", "Cm7b5"], "Cm7b5", {0, 3, 6, 10}),
+    (["Cmaj7+5", "Cmaj7(#5)", "C+maj7"], "C+maj7", {0, 4, 8, 11}),
     (["C+7", "C7#5", "Caug7"], "C+7", {0, 4, 8, 10}),
     (["C9", "C79"], "C7(9)", {0, 4, 7, 10}),
     (["C69", "C6/9"], "C6(9)", {0, 4, 7, 9}),

@@ -56,11 +56,13 @@ def _spell(quality: str, tensions: tuple[str, ...], *spellings: str) -> None:
         _QUALITY_SPELLINGS.append((s, quality, tensions))
 
 
-_spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)")
+_spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)", "m7-5", "-7-5", "mi7-5")
 _spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7",
        "mMaj7", "m(Maj7)", "-(maj7)", "minMaj7", "mΔ", "-Δ", "m(Δ7)")
+_spell("maj7", ("9", "13"), "maj13", "Δ13", "j13", "M13", "ma13")
 _spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9")
 _spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^")
+_spell("m7", ("9", "11", "13"), "m13", "-13", "min13", "mi13")
 _spell("m7", ("9", "11"), "m11", "-11", "min11", "mi11")
 _spell("m7", ("9",), "m9", "-9", "min9", "mi9")
 _spell("m7", (), "m7", "-7", "min7", "mi7")
@@ -69,7 +71,7 @@ _spell("m6", (), "m6", "-6", "min6", "mi6")
 _spell("m", (), "m", "-", "min", "mi")
 _spell("dim7", (), "dim7", "o7", "°7")
 _spell("dim", (), "dim", "o", "°")
-_spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7")
+_spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7", "maj7+5", "maj7(#5)", "Δ7#5", "Δ#5")
 _spell("+7", (), "+7", "aug7", "7#5", "7+5", "7(#5)")
 _spell("+", (), "+", "aug", "#5")
 _spell("7alt", (), "7alt", "alt")
@@ -175,6 +177,8 @@ def _parse_tensions(text: str, style: str) -> tuple[str, ...] | None:
     """Read a run of tensions ('b9#11', '911#', '(b9, #11)'); None if it does not read."""
     text = text.replace("(", "").replace(")", "").replace(",", "").replace(" ", "")
     text = text.replace("add", "")
+    if style == "prefix":  # C7+9, C7-9: + and - as sharp and flat (after the quality, never a minor sign)
+        text = text.replace("+", "#").replace("-", "b")
     out: list[str] = []
     i = 0
     pattern = _TENSION_PREFIX if style == "prefix" else _TENSION_SUFFIX
@@ -232,15 +236,17 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
             if written is None:
                 continue
             tens = set(implied) | set(written)
+            if {"b9", "#9"} & set(written):  # C13b9: the altered ninth, not the 9 that 13 implies
+                tens.discard("9")
             if quality == "7alt":
                 tens = set()
             return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
     # 'C7b5', 'C7#5b9' and the like: a 7th chord with an altered fifth spelled as a tension.
-    m = re.fullmatch(r"7\(?(b5|#5)(.*)", body)
+    m = re.fullmatch(r"7\(?([b#+-]5)(.*)", body)
     if m:
-        quality = "+7" if m.group(1) == "#5" else "7"
+        quality = "+7" if m.group(1) in ("#5", "+5") else "7"
         written = _parse_tensions(m.group(2), "prefix") or ()
-        tens = set(written) | ({"#11"} if m.group(1) == "b5" else set())
+        tens = set(written) | ({"#11"} if m.group(1) in ("b5", "-5") else set())
         return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
     raise ChordError(
         f"cannot read chord symbol {symbol!r}: expected a root and a kind such as "
