@@ -88,3 +88,12 @@ def test_all_roots_round_trip():
             c = Chord(root, quality)
             assert parse_chord(str(c)) == c
             assert c.transpose(12) == c
+
+
+def test_a_root_is_shown_as_the_chart_spells_it_and_is_the_same_chord():
+    # a tune in Gb read back as F#maj7 on the status line and the stage view
+    gb, fs = parse_chord("Gbmaj7"), parse_chord("F#maj7")
+    assert (str(gb), str(fs)) == ("Gbmaj7", "F#maj7")
+    assert gb == fs and hash(gb) == hash(fs) and parse_chord(str(gb)) == gb
+    assert str(parse_chord("C#m7")) == "C#m7" and str(parse_chord("D♭7")) == "Db7" and str(parse_chord("Cb7")) == "Cb7"
+    assert str(gb.transpose(2)) == "Abmaj7"  # a transposed chord takes the usual name

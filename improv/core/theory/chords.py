@@ -13,7 +13,7 @@ people, `"wjazzd"` for the database.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from improv.errors import ChordError
@@ -113,15 +113,19 @@ class Chord:
         quality: a key of `QUALITIES`.
         tensions: written tensions, a sorted tuple of keys of `TENSIONS`.
         bass: pitch class of a slash bass, or None.
+        spelled: the root's name as the chart wrote it ("Gb" where `ROOT_NAMES` says
+            "F#"), shown by `str`; "" = the usual name. Not part of equality: Gbmaj7 and
+            F#maj7 are one chord.
     """
 
     root: int
     quality: str = ""
     tensions: tuple[str, ...] = ()
     bass: int | None = None
+    spelled: str = field(default="", compare=False)
 
     def __str__(self) -> str:
-        s = ROOT_NAMES[self.root] + _CANONICAL[self.quality]
+        s = (self.spelled or ROOT_NAMES[self.root]) + _CANONICAL[self.quality]
         if self.tensions:
             s += "(" + ",".join(self.tensions) + ")"
         if self.bass is not None:
@@ -212,6 +216,8 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
         return None
     try:
         root, i = _parse_root(text)
+        spelled = text[0].upper() + text[1:i].replace("♭", "b").replace("♯", "#")
+        spelled = "" if spelled == ROOT_NAMES[root] else spelled
     except ValueError:
         raise ChordError(f"cannot read chord symbol {symbol!r}: it must start with a root A-G") from None
     body, bass = text[i:], None
@@ -240,14 +246,14 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
                 tens.discard("9")
             if quality == "7alt":
                 tens = set()
-            return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
+            return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
     # 'C7b5', 'C7#5b9' and the like: a 7th chord with an altered fifth spelled as a tension.
     m = re.fullmatch(r"7\(?([b#+-]5)(.*)", body)
     if m:
         quality = "+7" if m.group(1) in ("#5", "+5") else "7"
         written = _parse_tensions(m.group(2), "prefix") or ()
         tens = set(written) | ({"#11"} if m.group(1) in ("b5", "-5") else set())
-        return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass)
+        return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
     raise ChordError(
         f"cannot read chord symbol {symbol!r}: expected a root and a kind such as "
         "maj7, m7, 7, m7b5, dim7, 6, sus4, 7alt, with tensions like b9 or #11"
