@@ -13,6 +13,7 @@ count-in.
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 import time
 from pathlib import Path
@@ -83,7 +84,13 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
 class ScriptedPlayer:
     """Plays (beat, bytes) events into the session's input queue at their times, on its own
     thread, exactly as a port callback would (the queue stamps them on arrival). Beat b is
-    played at the session's beat b: the file's timeline is the chart's."""
+    played at the session's beat b: the file's timeline is the chart's.
+
+    Like a player who listens, it does not start a call over an answer: if the partner is
+    still busy when a call is due (settings that answer later or longer than the file was
+    written for, e.g. `answer_on = "bar"`), the rest of the file waits for it and moves on by
+    whole bars, so each call keeps its place in the bar.
+    """
 
     def __init__(self, events: list[tuple[float, list[int]]]) -> None:
         self.events = events
@@ -97,17 +104,36 @@ class ScriptedPlayer:
 
     def _play(self, session: Any) -> None:
         first = True
+        held: set[int] = set()
+        shift = 0.0  # whole bars the file has moved on, waiting for answers
         try:
             for beat, data in self.events:
                 if self._stop.is_set():
                     return
-                session.clock.sleep_until(session.time_of(beat))
+                on = data[0] & 0xF0 == 0x90 and data[2] > 0
+                if on and not held:  # a call (or a phrase within one) starts
+                    shift = self._after_answer(session, beat, shift)
+                session.clock.sleep_until(session.time_of(beat + shift))
+                if on:
+                    held.add(data[1])
+                elif data[0] & 0xF0 in (0x80, 0x90):
+                    held.discard(data[1])
                 session.inq.push(list(data))
                 if first and data[0] & 0xF0 == 0x90 and data[2] > 0:
                     first = False
                     session.say(f"first note at {time.perf_counter() - STARTED:.2f} s (since improv started)")
         finally:
             self.done.set()
+
+    def _after_answer(self, session: Any, beat: float, shift: float) -> float:
+        """The shift that starts the note due at file beat `beat` after the partner's answer."""
+        session.clock.sleep_until(session.time_of(beat + shift))
+        if not session.partner_busy():
+            return shift
+        while session.partner_busy() and not self._stop.is_set():
+            session.clock.sleep_until(session.clock.now() + 0.01)
+        late = session.beat_at(session.clock.now()) - (beat + shift)
+        return shift + max(0.0, math.ceil(late / session.bpb) * session.bpb)
 
     def close(self) -> None:
         self._stop.set()
@@ -142,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
 
     first = next(beat for beat, data in events if data[0] & 0xF0 == 0x90 and data[2] > 0)
     start = max(0.0, first - LEAD_IN_BEATS)  # no silent bar before the first note: start just before it
-    duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo  # the script and its last answer
+    # the script and its last answer, and room for it to wait for every answer (see ScriptedPlayer)
+    bar_s = cfg.timing.beats_per_bar * 60.0 / cfg.timing.tempo
+    duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo + n_calls * cfg.phrase.max_answer_bars * bar_s
     return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
                         duration=duration if limit is None else min(limit, duration), until=finished,
                         on_start=player.start)
