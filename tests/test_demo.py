@@ -43,7 +43,10 @@ class FakeSession:
         return t
 
     def partner_busy(self):
-        return self.busy[0] <= self.t < self.busy[1]
+        busy = self.busy[0] <= self.t < self.busy[1]
+        if busy:
+            self.t += 0.2  # time goes on while the player waits
+        return busy
 
     def push(self, data):
         self.pushed.append(data)

@@ -31,6 +31,7 @@ from improv.errors import ConfigError
 DEMO_CALLS = Path(__file__).resolve().parent.parent / "data" / "demo_calls.mid"
 DEMO_TUNE = "blues-f"
 LEAD_IN_BEATS = 1.0  # the session starts this long before the script's first note
+BUSY_POLL_S = 0.02  # how often the scripted player looks whether the partner has finished
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -130,8 +131,8 @@ class ScriptedPlayer:
         session.clock.sleep_until(session.time_of(beat + shift))
         if not session.partner_busy():
             return shift
-        while session.partner_busy() and not self._stop.is_set():
-            session.clock.sleep_until(session.clock.now() + 0.01)
+        while session.partner_busy() and not self._stop.wait(BUSY_POLL_S):  # a plain wait: no spinning
+            pass
         late = session.beat_at(session.clock.now()) - (beat + shift)
         return shift + max(0.0, math.ceil(late / session.bpb) * session.bpb)
 
