@@ -37,6 +37,22 @@ def test_bad_symbol_names_symbol_and_bar():
         parse_chart("C | F | Qm7")
 
 
+@pytest.mark.parametrize("lead_sheet, plain", [
+    ("Dm7 / G7 / | Cmaj7 / / /", "Dm7 G7 | Cmaj7"),  # beat slashes, as lead sheets and iReal Pro write them
+    ("|: Dm7 | G7 :|", "Dm7 | G7"),  # repeat signs read as bar lines (the chart loops)
+    ("Dm7 G7 ||| Cmaj7", "Dm7 G7 | Cmaj7"),
+    ("Dm7 | / G7 / /", "Dm7 | Dm7 G7 G7 G7"),  # a slash at the start of a bar carries the last chord over
+])
+def test_lead_sheet_notation_reads_as_the_plain_chart(lead_sheet, plain):
+    a, b = parse_chart(lead_sheet), parse_chart(plain)
+    assert a.bars == b.bars and [a.chord_at(x) for x in range(16)] == [b.chord_at(x) for x in range(16)]
+
+
+def test_a_slash_with_nothing_before_it_is_an_error():
+    with pytest.raises(ChordError, match="bar 1: a / carries on the chord before it"):
+        parse_chart("/ Dm7 | G7")
+
+
 def test_percent_first_is_an_error():
     with pytest.raises(ChordError, match="previous bar"):
         parse_chart("% | C")

@@ -53,3 +53,17 @@ def test_a_command_in_the_docs_parses(doc, shown, capsys):
         build_parser(argv[0]).parse_args(argv)
     except SystemExit:
         pytest.fail(f"{doc}: `{shown}` does not parse: {capsys.readouterr().err.strip().splitlines()[-1]}")
+
+
+def test_the_chart_notation_the_readme_shows_reads():
+    from improv.core.theory.chart import parse_chart
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    para = text[text.index("**Charts.**"):].split("\n\n", 1)[0]
+    shown = re.findall(r"`([^`]+)`", para)
+    symbols = [s for s in shown if not s.startswith(("--", "|", "/", "%", "NC", "beats_per_bar", "improv/"))
+               and " " not in s]
+    assert len(symbols) >= 8, symbols
+    for s in symbols:
+        parse_chart(s)  # raises, naming the symbol, if the README shows one that does not read
+    parse_chart(next(s for s in shown if "/" in s and " " in s))  # the beat slashes' example

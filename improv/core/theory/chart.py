@@ -170,11 +170,16 @@ def split_bar(n_chords: int, beats_per_bar: int) -> list[float]:
 def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[list[Chord | None]]:
     """`"Dm7 G7 | Cmaj7 | %"` -> a list of bars, each a list of chords.
 
+    A bar's chords share it equally; a `/` is a beat slash, the chord before it going on
+    (`"Dm7 / G7 /"` = `"Dm7 G7"`, `"Dm7 G7 / /"` gives G7 three beats). Repeat signs
+    (`|:` and `:|`) read as bar lines: the chart loops anyway.
+
     Raises:
         ChordError: naming the symbol and its bar (1-based) when a chord cannot be read.
     """
     bars: list[list[Chord | None]] = []
-    cells = [c.strip() for c in text.replace("\n", "|").replace("||", "|").split("|")]
+    text = text.replace(":|", "|").replace("|:", "|").replace("\n", "|")
+    cells = [c.strip() for c in re.sub(r"\|+", "|", text).split("|")]
     while cells and not cells[0]:
         cells.pop(0)
     while cells and not cells[-1]:
@@ -190,6 +195,12 @@ def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[li
             continue
         chords: list[Chord | None] = []
         for sym in cell.split():
+            if sym == "/":
+                before = chords or (bars[-1] if bars else [])
+                if not before:
+                    raise ChordError(f"bar {bar_no}: a / carries on the chord before it, but there is none")
+                chords.append(before[-1])
+                continue
             try:
                 chords.append(parse_chord(sym))
             except ChordError as e:
