@@ -120,7 +120,7 @@ class ScriptedPlayer:
                 elif data[0] & 0xF0 in (0x80, 0x90):
                     held.discard(data[1])
                 session.inq.push(list(data))
-                if first and data[0] & 0xF0 == 0x90 and data[2] > 0:
+                if first and on:
                     first = False
                     session.say(f"first note at {time.perf_counter() - STARTED:.2f} s (since improv started)")
         finally:
