@@ -21,6 +21,10 @@ def test_chart_loops():
 def test_three_chords_in_a_bar():
     assert split_bar(3, 4) == [2.0, 1.0, 1.0]
     assert split_bar(2, 4) == [2.0, 2.0]
+    assert split_bar(2, 5) == [3.0, 2.0]  # Take Five: 3 + 2, not 4 + 1
+    assert split_bar(3, 5) == [2.0, 2.0, 1.0]
+    assert split_bar(2, 3) == [2.0, 1.0]
+    assert split_bar(4, 3) == [0.75] * 4
     ch = parse_chart("A7 Bb7 C7")
     assert [str(ch.chord_at(b)) for b in (0, 1.5, 2, 3)] == ["A7", "A7", "Bb7", "C7"]
 

@@ -157,20 +157,21 @@ class Chart:
 
 
 def split_bar(n_chords: int, beats_per_bar: int) -> list[float]:
-    """Durations (beats) of n chords sharing a bar: even where it divides, else the first
-    chord takes the remainder (3 chords in 4/4: 2 + 1 + 1)."""
+    """Durations (beats) of n chords sharing a bar: whole beats, as even as they go, the
+    earlier chords taking the beat left over (3 chords in 4/4: 2 + 1 + 1; 2 in 5/4: 3 + 2;
+    2 in 3/4: 2 + 1); more chords than beats share the bar exactly."""
     if n_chords <= 0:
         return []
-    if beats_per_bar % n_chords == 0 or n_chords > beats_per_bar:
+    if n_chords > beats_per_bar:
         return [beats_per_bar / n_chords] * n_chords
-    rest = beats_per_bar - (n_chords - 1)
-    return [float(rest)] + [1.0] * (n_chords - 1)
+    base, extra = divmod(beats_per_bar, n_chords)
+    return [float(base + 1)] * extra + [float(base)] * (n_chords - extra)
 
 
 def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[list[Chord | None]]:
     """`"Dm7 G7 | Cmaj7 | %"` -> a list of bars, each a list of chords.
 
-    A bar's chords share it equally; a `/` is a beat slash, the chord before it going on
+    A bar's chords share it in whole beats (`split_bar`); a `/` is a beat slash, the chord before it going on
     (`"Dm7 / G7 /"` = `"Dm7 G7"`, `"Dm7 G7 / /"` gives G7 three beats). Repeat signs
     (`|:` and `:|`) read as bar lines: the chart loops anyway.
 
