@@ -32,7 +32,8 @@ CENTER = 40.0
 STATS_FILE = Path(__file__).resolve().parents[2] / "data" / "bass_walk.json"
 QUALITY_CLASS = {
     "": "maj", "maj7": "maj", "6": "maj", "+maj7": "maj",
-    "7": "dom", "+7": "dom", "7alt": "dom", "7sus4": "dom", "sus4": "dom", "+": "dom",
+    "7": "dom", "+7": "dom", "7alt": "dom", "7b5": "dom", "7sus4": "dom", "sus4": "dom", "+": "dom",
+    "sus2": "maj", "5": "maj",
     "m": "min", "m7": "min", "m6": "min", "mmaj7": "min",
     "m7b5": "hdim", "dim": "dim", "dim7": "dim",
 }

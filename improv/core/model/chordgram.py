@@ -42,7 +42,7 @@ from improv.core.theory.chords import QUALITIES, Chord
 from improv.core.theory.notes import Note, Phrase
 from improv.errors import ModelError
 
-FORMAT = "improv-chordgram-1"
+FORMAT = "improv-chordgram-2"  # 2: three more chord qualities (7b5, sus2, 5) move the "no chord" index
 END = N_SHIFT  # the shift table's class for "the answer ends here"
 NONE = 255  # an unknown context value
 FAR = 49  # interval class: farther than two octaves, or no previous pitch

@@ -40,6 +40,9 @@ QUALITIES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "sus4": ((0, 5, 7), (2, 9, 10)),
     "7sus4": ((0, 5, 7, 10), (2, 9)),
     "7alt": ((0, 4, 10), (1, 3, 6, 8)),
+    "7b5": ((0, 4, 6, 10), (2, 9)),
+    "sus2": ((0, 2, 7), (5, 9)),
+    "5": ((0, 7), (2, 3, 4, 5, 9, 10)),  # a power chord states neither third nor seventh
 }
 
 # tension name -> interval above the root (semitones, folded into the octave).
@@ -74,11 +77,14 @@ _spell("dim", (), "dim", "o", "°")
 _spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7", "maj7+5", "maj7(#5)", "Δ7#5", "Δ#5")
 _spell("+7", (), "+7", "aug7", "7#5", "7+5", "7(#5)")
 _spell("+", (), "+", "aug", "#5")
-_spell("7alt", (), "7alt", "alt")
+_spell("7alt", (), "7alt", "alt", "7(alt)")
+_spell("7b5", (), "7b5", "7-5", "7(b5)")
 _spell("7sus4", ("9", "13"), "13sus4", "13sus")
 _spell("7sus4", ("9",), "9sus4", "9sus", "sus79")
 _spell("7sus4", (), "7sus4", "7sus", "sus7", "sus47")
 _spell("sus4", (), "sus4", "sus")
+_spell("sus2", (), "sus2")
+_spell("5", (), "5")
 _spell("6", ("9",), "69", "6/9", "6add9")
 _spell("6", (), "6")
 _spell("7", ("9", "13"), "13")
@@ -93,7 +99,8 @@ _QUALITY_SPELLINGS.sort(key=lambda t: -len(t[0]))
 _CANONICAL = {
     "": "", "m": "m", "7": "7", "maj7": "maj7", "m7": "m7", "m7b5": "m7b5", "dim": "dim",
     "dim7": "dim7", "+": "+", "+7": "+7", "+maj7": "+maj7", "6": "6", "m6": "m6",
-    "mmaj7": "mmaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt",
+    "mmaj7": "mmaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt", "7b5": "7b5", "sus2": "sus2",
+    "5": "5",
 }
 
 # The major-seventh triangle as keyboards type it: macOS's Option-J gives U+2206 (increment),
@@ -247,17 +254,49 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
             if quality == "7alt":
                 tens = set()
             return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
-    # 'C7b5', 'C7#5b9' and the like: a 7th chord with an altered fifth spelled as a tension.
-    m = re.fullmatch(r"7\(?([b#+-]5)(.*)", body)
-    if m:
-        quality = "+7" if m.group(1) in ("#5", "+5") else "7"
-        written = _parse_tensions(m.group(2), "prefix") or ()
-        tens = set(written) | ({"#11"} if m.group(1) in ("b5", "-5") else set())
+    altered = _altered_dominant(body)
+    if altered is not None:
+        quality, tens = altered
         return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
     raise ChordError(
         f"cannot read chord symbol {symbol!r}: expected a root and a kind such as "
         "maj7, m7, 7, m7b5, dim7, 6, sus4, 7alt, with tensions like b9 or #11"
     )
+
+
+_FIFTH = re.compile(r"[b#+-]5(?!\d)")  # b5, -5, #5, +5 (not the 5 of a longer number)
+_DOMINANT_BASE = {"7": (), "9": ("9",), "11": ("9", "11"), "13": ("9", "13")}
+
+
+def _altered_dominant(body: str) -> tuple[str, set[str]] | None:
+    """A dominant whose fifth is altered or that is suspended among its tensions, in any
+    order ('7#9#5', '7(b9#5)', '9+', '7+', '13b5', '7b9sus'): (quality, tensions), or None."""
+    m = re.fullmatch(r"(13|11|9|7)(.*)", body)
+    if not m:
+        return None
+    base, rest = m.groups()
+    rest = rest.replace("(", "").replace(")", "").replace(",", "").replace(" ", "")
+    fifths = {"#5" if f[0] in "#+" else "b5" for f in _FIFTH.findall(rest)}
+    rest = _FIFTH.sub("", rest)
+    if rest.endswith("+"):  # C7+, C9+: augmented
+        fifths.add("#5")
+        rest = rest[:-1]
+    sus = re.search(r"sus4?$", rest)
+    if sus:
+        rest = rest[:sus.start()]
+    if not (fifths or sus) or (fifths and sus):
+        return None
+    written = _parse_tensions(rest, "prefix")
+    if written is None:
+        return None
+    tens = set(_DOMINANT_BASE[base]) | set(written)
+    if {"b9", "#9"} & set(written):
+        tens.discard("9")
+    if sus:
+        return "7sus4", tens
+    if fifths == {"#5", "b5"}:
+        return "7alt", set()
+    return ("+7" if fifths == {"#5"} else "7b5"), tens
 
 
 def chord_root_name(pc: int) -> str:

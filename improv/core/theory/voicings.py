@@ -38,6 +38,9 @@ _SLOTS: dict[str, tuple[int, int, int, int]] = {
     "sus4": (5, 10, 7, 2),
     "7sus4": (5, 10, 7, 2),
     "7alt": (4, 10, 8, 3),  # 3-b13-b7-#9
+    "7b5": (4, 10, 6, 2),  # 3-b5-b7-9
+    "sus2": (2, 9, 7, 0),  # 2-5-6-R: open, no third
+    "5": (0, 7, 2, 0),  # R-9-5-R: neither third nor seventh
 }
 
 
