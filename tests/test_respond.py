@@ -106,6 +106,38 @@ def test_tempo_flag_and_no_tempo_in_file(tmp_path):
     assert rc == 0 and read_out(out)[0] == pytest.approx(90.0)
 
 
+def test_swing_places_the_answers_off_beats_as_the_jam_would(tmp_path):
+    """--swing was read and then ignored: --swing 1 and 3 wrote the same bytes."""
+    call = write_mid(tmp_path / "call.mid", LINE)
+    offbeats = {}
+    for ratio in ("1", "3"):
+        rc, out = respond(tmp_path, call, "--chords", "C7", "--responder", "markov", "--seed", "2", "--swing", ratio)
+        assert rc == 0
+        fracs = [s % 1.0 for s, _, _ in read_out(out)[1]["partner"]]
+        offbeats[ratio] = [f for f in fracs if 0.3 < f < 0.9]
+    assert offbeats["1"] and all(abs(f - 0.5) < 1e-3 for f in offbeats["1"])  # markov: straight eighths
+    assert offbeats["3"] and all(abs(f - 0.75) < 1e-3 for f in offbeats["3"])  # 3:1, the off-beat at 3/4
+
+
+def test_the_model_hears_the_call_at_the_files_tempo(tmp_path, monkeypatch):
+    from improv.core.embrace import strategies
+
+    seen = []
+    real = strategies.embraced_answer
+
+    def spy(responder, call, chart, settings, embrace):
+        seen.append((settings.tempo, settings.feel))
+        return real(responder, call, chart, settings, embrace)
+
+    monkeypatch.setattr(strategies, "embraced_answer", spy)
+    call = write_mid(tmp_path / "call.mid", LINE, tempo=176)
+    assert respond(tmp_path, call, "--chords", "C7", "--responder", "markov", "--seed", "1")[0] == 0
+    assert respond(tmp_path, call, "--chords", "C7", "--responder", "markov", "--seed", "1", "--tempo", "90",
+                   "--swing", "2")[0] == 0
+    assert seen[0][0] == pytest.approx(176.0) and seen[0][1] == 1.0
+    assert seen[1] == (pytest.approx(90.0), 0.0)
+
+
 def test_no_chart_guesses_one(tmp_path, capsys):
     call = write_mid(tmp_path / "call.mid", LINE)
     rc, out = respond(tmp_path, call, "--seed", "2")

@@ -25,12 +25,12 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="a TOML settings file (see configs/default.toml)")
 
 
-def add_harmony_args(p: argparse.ArgumentParser) -> None:
+def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = "tempo in beats per minute (default 120)") -> None:
     g = p.add_argument_group("harmony")
     x = g.add_mutually_exclusive_group()
     x.add_argument("--chords", metavar="CHART", help='a chart, e.g. "Dm7 G7 | Cmaj7 | %%" (loops)')
     x.add_argument("--tune", metavar="NAME|FILE", help="a shipped tune (see `improv tunes`) or a .toml file")
-    g.add_argument("--tempo", type=float, metavar="BPM", help="tempo in beats per minute (default 120)")
+    g.add_argument("--tempo", type=float, metavar="BPM", help=tempo_help)
     g.add_argument("--swing", type=float, metavar="RATIO", help="long:short eighth ratio (1 straight, 2 triplet)")
 
 

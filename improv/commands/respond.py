@@ -36,7 +36,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="read the call from this track only (index from 0, or name); default: the `player` "
                         "track of a session file, else every track")
     p.add_argument("--answer-on", choices=("beat", "bar"), help="start the answer on the next beat or bar (default beat)")
-    add_harmony_args(p)
+    add_harmony_args(p, "the tempo the call file plays at (default: the file's own tempo map, 120 where it "
+                        "has none; a tune's or the settings' tempo does not change a file)")
     add_responder_args(p)
     add_embrace_args(p)
     add_config_args(p)
@@ -108,6 +109,26 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
     return _CallFile(notes, tempos, bpb, drums, choice.description)
+
+
+def tempo_at(tempos: list[tuple[float, float]], beat: float) -> float:
+    """The tempo (bpm) in force at `beat` of a tempo map [(beat, bpm)] sorted by beat."""
+    bpm = tempos[0][1]
+    for b, t in tempos:
+        if b <= beat + 1e-9:
+            bpm = t
+    return bpm
+
+
+def swung(phrase: Phrase, ratio: float) -> Phrase:
+    """`phrase` with its onsets and ends placed as a timeline swinging at `ratio` plays them."""
+    from improv.core.theory.notes import swing_beats
+
+    out = []
+    for n in phrase.absolute():
+        on, off = swing_beats(n.start, ratio), swing_beats(n.end, ratio)
+        out.append(Note(on - phrase.start, n.pitch, max(off - on, 1e-3), n.velocity))
+    return Phrase.of(out, start=phrase.start, length=phrase.length)
 
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
@@ -243,17 +264,21 @@ def run(args: argparse.Namespace) -> int:
     call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
     start, length = seg.answer_place(call, ended + ph.gap_beats)
     seed = cfg.responder.seed if cfg.responder.seed >= 0 else random.SystemRandom().randrange(2**31)
-    from improv.core.embrace.strategies import plan_answer
+    from improv.core.embrace.strategies import embraced_answer
 
-    low, high = cfg.responder.low, cfg.responder.high
-    plan = plan_answer(call, chart, start, length, embrace_settings_from_args(args, cfg), seed, low, high)
+    # As the jam does: the tempo the call was played at (hearing it, the model's feel), and a
+    # swung timeline (`--swing`) places the answer's off-beats instead of the learned feel.
+    swing = cfg.timing.swing
     settings = AnswerSettings(
         start=start, length=length, seed=seed, temperature=cfg.responder.temperature, top_p=cfg.responder.top_p,
-        low=low, high=high, beats_per_bar=bpb, constraints=plan.constraints,
+        low=cfg.responder.low, high=cfg.responder.high, beats_per_bar=bpb,
+        tempo=tempo_at(tempos, ended), feel=1.0 if swing == 1.0 else 0.0,
     )
     responder = make_responder(cfg.responder.name, cfg)
     responder.learn(call, chart)
-    answer = responder.answer(call, plan.chart, settings)
+    answer, plan = embraced_answer(responder, call, chart, settings, embrace_settings_from_args(args, cfg))
+    if swing != 1.0:
+        answer = swung(answer, swing)
     _write(out, list(whole.absolute()), answer, tempos, chart, cfg)
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
