@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+import typing
 
 from improv import __version__
 from improv.errors import ImprovError
@@ -45,6 +46,14 @@ def command_in(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (what was wrong, and where the flags are
+    listed) instead of the whole usage block above it."""
+
+    def error(self, message: str) -> "typing.NoReturn":
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser, with the flags of `command` only (its module is imported to configure them).
 
@@ -52,7 +61,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         command: the subcommand about to be parsed; None configures none (enough for
             `improv --help`, which lists the commands by their help lines).
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="improv",
         description="A real-time jazz improvisation partner. Start with `improv demo`.",
     )
@@ -63,6 +72,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(_module=module)
         if name == command:
             importlib.import_module(module).configure(p)
+            parser.set_defaults(_parser=p)  # its errors name the command
     return parser
 
 
@@ -86,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     parser = build_parser(command_in(argv))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_module", None):
         parser.print_help()
         sys.stdout.flush()

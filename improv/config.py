@@ -235,11 +235,15 @@ def _check_key(section: str, key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: expected a port or device name of at most 100 characters, found {len(value)}")
 
 
-def _check_section(section: str, obj: Any, where: str) -> None:
-    """The rules that tie keys of one section together (raises ConfigError)."""
+def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
+    """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
+    the command-line flag that gave it, named instead of the section."""
     if section == "responder" and obj.low > obj.high:
         raise ConfigError(f"{where}: low ({obj.low}) is above high ({obj.high}): the partner would have no notes "
                           "to play; give low <= high")
+    if section == "phrase" and obj.answer_bars > obj.max_answer_bars and flags and "answer_bars" in flags:
+        raise ConfigError(f"{flags['answer_bars']} {obj.answer_bars}: an answer lasts at most {obj.max_answer_bars} "
+                          f"bars ([phrase] max_answer_bars); ask for fewer, or raise max_answer_bars in a --config file")
     if section == "phrase" and obj.answer_bars > obj.max_answer_bars:
         raise ConfigError(f"{where}: answer_bars ({obj.answer_bars}) is more than max_answer_bars "
                           f"({obj.max_answer_bars}); ask for fewer bars or raise max_answer_bars")
@@ -305,7 +309,7 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
             raise ConfigError(f"{source}: {e}") from None  # name the file the value came from
         raise
     if section:
-        _check_section(section, obj, where)
+        _check_section(section, obj, where, flags)
     return obj
 
 

@@ -85,3 +85,17 @@ def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monk
     assert main(["jam"]) == 130
     err = capsys.readouterr().err
     assert err == "improv: interrupted\n"
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["respond", "call.mid", "--daring", "1.5"], "improv respond: argument --daring: expected a number from 0 to 1"),
+    (["demo", "--preset", "uptempo"], "improv demo: unrecognized arguments: --preset uptempo (see improv demo --help)"),
+    (["respond"], "improv respond: the following arguments are required: CALL.mid"),
+    (["nosuch"], "improv: argument COMMAND: invalid choice: 'nosuch'"),
+])
+def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith(says) and len(err.splitlines()) == 1, err
+    assert err.endswith("--help)")

@@ -204,6 +204,11 @@ def _with_metres(path, *metres):
     return path
 
 
+def _cut(path, n):
+    path.write_bytes(path.read_bytes()[:-n])
+    return path
+
+
 @pytest.mark.parametrize(
     "make, flags, match",
     [
@@ -216,6 +221,8 @@ def _with_metres(path, *metres):
         (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (7, 8)), [], "7/8"),
         (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (4, 4), (3, 4)), [], "changes metre"),
         (lambda d: (d / "junk.mid").write_bytes(b"MThd junk") and d / "junk.mid", [], "not a readable MIDI file"),
+        (lambda d: _cut(write_mid(d / "c.mid", LINE), 10), [], "ends in the middle of a track: cut short?"),
+        (lambda d: write_mid(d / "c.mid", LINE), ["--bars", "16"], "--bars 16: an answer lasts at most 8 bars"),
     ],
 )
 def test_bad_input_gives_one_line(tmp_path, capsys, make, flags, match):

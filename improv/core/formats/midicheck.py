@@ -32,8 +32,12 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
         mid = mido.MidiFile(str(path))
     except FileNotFoundError:
         raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a readable MIDI file ({e}); give a standard .mid file") from None
+    except EOFError:  # mido says nothing more
+        raise DataError(f"{path} is not a readable MIDI file (it ends in the middle of a track: cut short?); "
+                        "give a standard .mid file") from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise DataError(f"{path} is not a readable MIDI file ({why}); give a standard .mid file") from None
     check_midi(mid, str(path))
     return mid
 
