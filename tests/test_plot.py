@@ -119,7 +119,7 @@ def test_a_note_two_million_beats_in_is_refused_quickly_with_the_fix(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert "long.mid spans 601 bars; a plot draws at most 256 bars: give --bars A-B" in err, err
     assert main(["plot", str(path), "-o", str(tmp_path / "long.png"), "--bars", "1-100000"]) == 2
-    assert "--bars 1-100000 asks for 100,000 bars" in capsys.readouterr().err
+    assert "--bars 1-100000 covers 601 bars of long.mid" in capsys.readouterr().err
     if __import__("importlib").util.find_spec("matplotlib"):
         assert main(["plot", str(path), "-o", str(tmp_path / "end.png"), "--bars", "590-601"]) == 0
         assert (tmp_path / "end.png").stat().st_size > 1000
@@ -139,3 +139,29 @@ def test_plot_says_what_it_drew_and_refuses_what_it_cannot_write(tmp_path, capsy
         assert main(["plot", str(mid), *args]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("improv plot: "), (args, err)
+
+
+def test_bars_are_counted_as_the_file_lasts_and_a_range_past_the_end_draws_to_the_end(tmp_path, capsys):
+    """A file of exactly 2 bars said it had 3, and --bars 3-3 drew an empty bar."""
+    from improv.commands.plot import bar_window
+    from improv.errors import ConfigError
+
+    roll = recording_to_roll(session())  # ends at beat 8 (with its markers' 4 s)
+    assert roll.bars == 2
+    assert Roll((), (), (), 4, 8.0).bars == 2 and Roll((), (), (), 4, 8.01).bars == 3 and Roll((), (), (), 4, 0.0).bars == 1
+    assert bar_window("2-9", 2, 4) == (4.0, 8.0)
+    with pytest.raises(ConfigError, match="has 2 bars; give a range within 1-2"):
+        bar_window("3-3", 2, 4)
+
+
+def test_plot_refuses_a_file_with_nothing_to_draw_and_leaves_out_gm_drums(tmp_path, capsys):
+    from improv.cli import main
+
+    empty = save_recording(Recording((), (Marker(0.0, "C7", "chord"),)), tmp_path / "empty.mid")
+    assert main(["plot", str(empty), "-o", str(tmp_path / "e.png")]) == 2
+    err = capsys.readouterr().err
+    assert "has no notes to draw" in err and err.count("\n") == 1 and not (tmp_path / "e.png").exists()
+    drums = [TimedMessage(t, "player", mido.Message(kind, channel=9, note=36, velocity=100))
+             for t, kind in ((0.0, "note_on"), (0.1, "note_off"))]
+    roll = recording_to_roll(Recording(tuple(drums) + session().events, session().markers))
+    assert 36 not in [n.note.pitch for n in roll.notes] and len(roll.notes) == 5

@@ -134,7 +134,7 @@ def test_render_command_refuses_bad_outputs_and_values_in_one_line(tmp_path, cap
 
     mid = save_recording(known_phrase(), tmp_path / "s.mid")
     cases = [["-o", str(tmp_path)], ["-o", str(tmp_path / "missing" / "x.wav")], ["--tail", "nan"],
-             ["--tail", "-1"], ["--tail", "1e9"]]
+             ["--tail", "-1"], ["--tail", "1e9"], ["-o", str(tmp_path / "take.mp3")]]
     with read_only_folder(tmp_path) as ro:
         if ro is not None:
             cases.append(["-o", str(ro / "x.wav")])
@@ -208,9 +208,28 @@ def test_render_never_overwrites_its_input_nor_replaces_a_pipe_and_writes_throug
                  ["render", str(mid), "-o", str(fifo)], ["plot", str(picture)]):
         assert main(args) == 2, args
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and ("input file" in err or "not a regular file" in err), (args, err)
+        assert err.count("\n") == 1 and ("input file" in err or "not a regular file" in err
+                                          or "give a file ending in .wav" in err), (args, err)
     assert mid.read_bytes() == before and disguised.read_bytes() == before == picture.read_bytes() and fifo.is_fifo()
     link = tmp_path / "link.wav"
     link.symlink_to(tmp_path / "target.wav")
     assert main(["render", str(mid), "-o", str(link)]) == 0
     assert link.is_symlink() and wav_to_array(tmp_path / "target.wav")[0].shape[0] > 0
+
+
+def test_a_note_never_ended_in_its_file_sounds_to_the_tracks_end_and_is_released(tmp_path):
+    """The WAV stopped at the last message (the note-on), the note cut off unreleased."""
+    from improv.core.formats.midifile import load_recording
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=64, velocity=90, time=480 * 6),
+                                      mido.MetaMessage("end_of_track", time=960)]))
+    mid.save(str(tmp_path / "hang.mid"))
+    rec = load_recording(tmp_path / "hang.mid")
+    offs = [e for e in rec.events if e.msg.type == "note_off"]
+    assert [(e.t, e.msg.note) for e in offs] == [(4.0, 64)] and rec.duration == 4.0
+    from improv.cli import main
+
+    assert main(["render", str(tmp_path / "hang.mid"), "-o", str(tmp_path / "hang")]) == 0
+    audio, rate = wav_to_array(tmp_path / "hang.wav")
+    assert rate == SR and len(audio) == 5 * SR and np.abs(audio[int(3.9 * SR):int(4.0 * SR)]).max() > 0.01  # to the track's end, and the second of release after it

@@ -301,3 +301,25 @@ def test_explain_json_dash_goes_to_stdout(tmp_path, capsys, monkeypatch):
                  "--explain-json", "-"]) == 0
     out = capsys.readouterr().out
     assert isinstance(json.loads(out[out.index("\n["):]), list) and not (tmp_path / "-").exists()
+
+
+def test_an_output_of_another_kind_is_refused_and_a_bare_name_gets_mid(tmp_path, capsys):
+    call = write_mid(tmp_path / "call.mid", LINE)
+    args = ["respond", str(call), "--responder", "markov", "--chords", "C7", "--seed", "1"]
+    assert main([*args, "-o", str(tmp_path / "answer.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "the answer is a MIDI file; give a file ending in .mid or .midi" in err and err.count("\n") == 1
+    assert not (tmp_path / "answer.txt").exists()
+    assert main([*args, "-o", str(tmp_path / "answer")]) == 0 and (tmp_path / "answer.mid").exists()
+
+
+def test_a_note_never_ended_in_the_call_file_runs_to_its_tracks_end(tmp_path, capsys):
+    """It was cut to one tick; render held it (the two now agree)."""
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0),
+                                      mido.Message("note_off", note=60, time=480),
+                                      mido.Message("note_on", note=64, velocity=90, time=480 * 5),
+                                      mido.MetaMessage("end_of_track", time=960)]))
+    mid.save(str(tmp_path / "hang.mid"))
+    rc, out = respond(tmp_path, tmp_path / "hang.mid", "--chords", "C7", "--seed", "1")
+    assert rc == 0 and read_out(out)[1]["player"] == [(0.0, 60, 1.0), (6.0, 64, 2.0)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from improv.errors import ConfigError
+from improv.errors import ConfigError, DataError
 
 COLOURS = {"player": "#2b6cb0", "partner": "#dd6b20", "comp": "#38a169", "bass": "#805ad5", "click": "#a0aec0"}
 OUTSIDE = "#e53e3e"
@@ -41,10 +41,11 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
         if a > bars:
             raise ConfigError(f"--bars {text}: {name} has {bars} bar{'s' if bars != 1 else ''}; give a range within "
                               f"1-{bars}")
+        b = min(b, bars)  # a range past the end draws to the end
     else:
         a, b = 1, bars
     if b - a + 1 > MAX_BARS:
-        what = f"--bars {text} asks for {b - a + 1:,} bars" if text else f"{name} spans {bars:,} bars"
+        what = f"--bars {text} covers {b - a + 1:,} bars of {name}" if text else f"{name} spans {bars:,} bars"
         raise ConfigError(f"{what}; a plot draws at most {MAX_BARS} bars: give --bars A-B, e.g. "
                           f"--bars {a}-{a + MAX_BARS - 1}")
     return (a - 1) * beats_per_bar, b * beats_per_bar
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"-o {args.out}: a plot is a picture; give a file ending in {', '.join(PICTURES)}")
     out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
+    if not roll.notes:
+        raise DataError(f"{args.midi} has no notes to draw (an empty picture would say nothing); give a session or "
+                        "MIDI file in which something was played")
     first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name)
     if not args.bars:
         last = min(last, max(roll.length, roll.beats_per_bar))

@@ -28,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.audio.render import midi_file_to_wav
     from improv.errors import ConfigError
 
+    from improv.core.formats.paths import output_with_suffix
+
     cfg = settings_from_args(args)
+    out = output_with_suffix(args.out, "-o", (".wav",), "improv render writes WAV audio") if args.out else None
     tail = check_flag("--tail", args.tail, limits.TAIL_S, "seconds")
     s = cfg.synth
     sf_path = args.soundfont if args.soundfont is not None else s.soundfont
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         soundfont = load_soundfont(sf_path, s.sample_rate)
     started = time.perf_counter()
     try:
-        written, seconds = midi_file_to_wav(args.midi, args.out, s.sample_rate, (s.player_voice, s.partner_voice),
+        written, seconds = midi_file_to_wav(args.midi, out, s.sample_rate, (s.player_voice, s.partner_voice),
                                             s.polyphony, s.volume, args.stems, soundfont, tail)
     except OSError as e:
         raise ConfigError(f"cannot write the WAV file ({e.strerror or e}); nothing was left behind: free some space "

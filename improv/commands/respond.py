@@ -105,7 +105,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                     drums += msg.type == "note_on" and msg.velocity > 0
                 else:
                     items.append((tick / ppq, msg))
-        notes.extend(messages_to_notes(items))
+        notes.extend(messages_to_notes(items, tick / ppq))  # a note never ended runs to its track's end
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
     return _CallFile(notes, tempos, bpb, drums, choice.description)
@@ -220,10 +220,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)
     if args.answer_on:
         cfg = override(cfg, "phrase", answer_on=args.answer_on)
-    from improv.core.formats.paths import writable_output
+    from improv.core.formats.paths import output_with_suffix, writable_output
 
     src = Path(args.call)
-    out = writable_output(args.output or default_output(src), "-o", (src,))
+    given = output_with_suffix(args.output, "-o", (".mid", ".midi"), "the answer is a MIDI file") if args.output else None
+    out = writable_output(given or default_output(src), "-o", (src,))
     if getattr(args, "explain_json", None) not in (None, "", "-"):  # checked before any work, as -o is
         js = writable_output(args.explain_json, "--explain-json", (src,))
         if js == out or (js.exists() and out.exists() and js.samefile(out)):

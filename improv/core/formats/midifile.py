@@ -34,6 +34,7 @@ from improv.errors import DataError
 PPQ = 480
 PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
+GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 _TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u2192": "->", "\u2013": "-",
                                  "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -285,6 +286,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         if i == 0:
             title = name
         part = part_of.get(i)
+        held: dict[tuple[int, int], int] = {}  # (channel, note) -> note-ons not yet ended
         for tick, msg in items:
             t = ticks_to_seconds(tick, tmap, ppq)
             if msg.is_meta:
@@ -296,6 +298,17 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                     seen.add(part)
                     channels[part] = msg.channel + 1
                 events.append(TimedMessage(t, part, msg.copy(time=0)))
+                if msg.type in ("note_on", "note_off"):
+                    key = (msg.channel, msg.note)
+                    on = msg.type == "note_on" and msg.velocity > 0
+                    held[key] = held.get(key, 0) + 1 if on else max(0, held.get(key, 0) - 1)
+        if part is not None and any(held.values()):
+            # A note never ended in its file ends where its track does, as a sequencer's stop
+            # ends it (a renderer would otherwise cut it off at the last message, unreleased).
+            end = ticks_to_seconds(items[-1][0], tmap, ppq)
+            for (ch, note), n in sorted(held.items()):
+                events.extend(TimedMessage(end, part, mido.Message("note_off", channel=ch, note=note))
+                              for _ in range(n))
     events.sort(key=lambda e: e.t)
     markers.sort(key=lambda m: m.t)
     return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
@@ -414,9 +427,11 @@ def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[No
     return notes
 
 
-def recording_notes(rec: Recording, part: str) -> list[Note]:
-    """One part's notes with starts and durations in timeline beats (under the tempo map)."""
-    items = [(seconds_to_ticks(e.t, rec.tempos) / PPQ, e.msg) for e in rec.events if e.part == part]
+def recording_notes(rec: Recording, part: str, pitched: bool = False) -> list[Note]:
+    """One part's notes with starts and durations in timeline beats (under the tempo map);
+    `pitched`: leave out General MIDI drums (channel 10), which sound no pitch."""
+    items = [(seconds_to_ticks(e.t, rec.tempos) / PPQ, e.msg) for e in rec.events
+             if e.part == part and not (pitched and getattr(e.msg, "channel", None) == GM_DRUM_CHANNEL)]
     end = seconds_to_ticks(rec.duration, rec.tempos) / PPQ
     return messages_to_notes(items, end)
 

@@ -50,3 +50,21 @@ def writable_output(path: str | Path, flag: str = "-o", inputs: Iterable[str | P
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag} {given}: the folder {folder} is not writable; write elsewhere")
     return path
+
+
+def output_with_suffix(path: str | Path, flag: str, suffixes: tuple[str, ...], what: str) -> Path:
+    """`path` for a file of one kind: with `suffixes[0]` added when it has no suffix; one of
+    another kind (`-o take.mp3` for a WAV) is refused rather than written under a name that
+    would have a player open it wrongly.
+
+    Raises:
+        ConfigError: one line naming the flag, the path and the endings to use.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return p  # (refused as a folder by `writable_output`, not turned into a file beside it)
+    if not p.suffix:
+        return p.with_name(p.name + suffixes[0])
+    if p.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path}: {what}; give a file ending in {' or '.join(suffixes)}")
+    return p

@@ -4,6 +4,8 @@ the pitches the pitch axis names."""
 
 from __future__ import annotations
 
+import math
+
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -43,8 +45,9 @@ class Roll:
 
     @property
     def bars(self) -> int:
-        """Bars covered (the last one may be partial)."""
-        return int(self.length // self.beats_per_bar) + 1
+        """Bars covered (the last one may be partial; a file that ends on a bar line covers
+        the bars before it only)."""
+        return max(1, math.ceil(self.length / self.beats_per_bar - 1e-9))
 
     def bar_lines(self, first: float, last: float) -> list[float]:
         """Beats of the bar lines from `first` to `last` (beats), both included: computed for
@@ -84,7 +87,7 @@ def recording_to_roll(rec: Recording) -> Roll:
     for part in PARTS:
         if part == "click":
             continue  # unpitched: a wood block on every beat, not notes of the music
-        for n in recording_notes(rec, part):
+        for n in recording_notes(rec, part, pitched=True):  # a file's GM drums are no pitches
             i = bisect_right(starts, n.start + 1e-6) - 1
             chord = parsed[i][1] if i >= 0 else None
             outside = chord is not None and n.pitch % 12 not in chord.scale()
