@@ -22,7 +22,17 @@ def test_a_dominant_takes_an_altered_tension():
     subs = candidates(1, parse_chord("C7"), parse_chord("F"))
     first = subs[0]
     assert first.kind == "altered dominant" and str(first.chord) == "C7(b9)" and first.role == "tension"
-    assert any(s.kind == "tritone substitute" and str(s.chord).startswith("F#7") for s in subs)
+    assert any(s.kind == "tritone substitute" and str(s.chord).startswith("Gb7") for s in subs)
+
+
+def test_a_chord_leading_down_a_half_step_is_spelled_flat_and_a_dominant_of_b_sharp():
+    """The demo said "reharmonise as F#7 (tritone substitute into F7)": a musician writes Gb7."""
+    into_f = candidates(4, parse_chord("F7"), parse_chord("F7"))
+    assert "Gb7" in [str(s.chord) for s in into_f if s.kind == "tritone substitute"]
+    slips = [str(s.chord) for s in candidates(1, parse_chord("Fmaj7"), None) if s.kind == "side-slip"]
+    assert "Gbmaj7" in slips and "Emaj7" in slips
+    of_b = [s for s in candidates(10, parse_chord("Bm7"), parse_chord("Bm7")) if s.kind == "secondary dominant"]
+    assert "F#7" in [str(s.chord)[:3] for s in of_b]
 
 
 def test_no_chord_gives_nothing():

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FULL = Snapshot(120.0, 15, 1, "answering", "F7", 1, 0.05, 0.3, 40, 0, "embrace 0.5", tempo_heard=118.4,
                 tempo_sure=0.82, chorus=2, section="A", form_bar=3, form_bars=12, chord_next="Cm7",
                 next_in_beats=4.0, heard="bar 15: E over F7 (outside, long, beat 1, accented)",
-                did="reharmonise as F#7 (tritone substitute into F7) -> answer opens on E",
+                did="reharmonise as Gb7 (tritone substitute into F7) -> answer opens on E",
                 controls=(("outside", "embrace"), ("daring", "0.50"), ("comp", "on")),
                 errors=("MIDI input 'keys' gone",))
 
@@ -55,7 +55,7 @@ def test_the_view_shows_what_a_musician_needs_in_big_figures():
     assert "PARTNER" in text.replace(" ", "") or any("█" in line for line in lines[1:6])
     assert "next Cm7 in 4" in text
     assert "heard bar 15: E over F7 (outside, long, beat 1, accented)" in text
-    assert "-> reharmonise as F#7 (tritone substitute into F7) -> answer opens on E" in text
+    assert "-> reharmonise as Gb7 (tritone substitute into F7) -> answer opens on E" in text
     assert "outside embrace   daring 0.50   comp on" in text
     assert "MIDI input 'keys' gone" in text and "answer 4: 6 notes" in text
     assert text.index("MIDI input 'keys' gone") < text.index("controls")  # problems before the knobs
@@ -88,10 +88,10 @@ def test_snapshot_survives_the_pipe_as_json():
 
 
 def test_session_helpers_fill_the_new_fields():
-    heard, did = explanation_fields("bar 15: heard E over F7 (outside, long) -> reharmonise as F#7 (tritone "
+    heard, did = explanation_fields("bar 15: heard E over F7 (outside, long) -> reharmonise as Gb7 (tritone "
                                     "substitute into F7) -> answer opens on E")
     assert heard == "bar 15: E over F7 (outside, long)"
-    assert did == "reharmonise as F#7 (tritone substitute into F7) -> answer opens on E"
+    assert did == "reharmonise as Gb7 (tritone substitute into F7) -> answer opens on E"
     cfg = override(override(Config(), "embrace", mode="guide", daring=0.25), "phrase", answer_bars=2)
     assert control_values(cfg, comp=True) == (("outside", "guide"), ("daring", "0.25"), ("temp", "1.00"),
                                               ("answer", "2 bars"), ("comp", "on"))

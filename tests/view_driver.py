@@ -26,7 +26,7 @@ def snapshot(k: int) -> Snapshot:
     return Snapshot(120.0, bar, beat, "answering" if (k // 8) % 2 else "listening", CHORDS[(bar - 1) % 12], 2,
                     0.05, 0.3, k, 0, "embrace 0.5", tempo_heard=118.0, tempo_sure=0.8, chorus=1 + (bar - 1) // 12,
                     section="A", form_bar=1 + (bar - 1) % 12, form_bars=12, chord_next=CHORDS[bar % 12],
-                    heard="bar 3: E over F7 (outside, long)", did="reharmonise as F#7",
+                    heard="bar 3: E over F7 (outside, long)", did="reharmonise as Gb7",
                     controls=(("outside", "embrace"), ("daring", "0.50")))
 
 

@@ -49,7 +49,7 @@ class Snapshot:
         turn_beats_left: beats left in this turn (trading; 0 = not shown).
         heard: the last outside note the partner heard, e.g. "bar 15: E over F7 (outside,
             long, beat 1, accented)" ("" = none yet); see `explanation_fields`.
-        did: what the partner did with it, e.g. "reharmonise as F#7 (tritone substitute
+        did: what the partner did with it, e.g. "reharmonise as Gb7 (tritone substitute
             into F7) -> answer opens on E".
         controls: the live controls' values, in order, short names, e.g. (("outside",
             "embrace"), ("daring", "0.50"), ("comp", "on")); see `control_values`.
@@ -86,8 +86,8 @@ class Snapshot:
 
 def explanation_fields(line: str) -> tuple[str, str]:
     """An embrace explanation line (`improv.core.embrace.explain.explain`) -> (heard, did)
-    for a Snapshot: "bar 15: heard E over F7 (...) -> reharmonise as F#7 (...) -> answer
-    opens on E" gives ("bar 15: E over F7 (...)", "reharmonise as F#7 (...) -> answer opens
+    for a Snapshot: "bar 15: heard E over F7 (...) -> reharmonise as Gb7 (...) -> answer
+    opens on E" gives ("bar 15: E over F7 (...)", "reharmonise as Gb7 (...) -> answer opens
     on E"). A line without " -> " is all `heard`."""
     heard, _, did = line.partition(" -> ")
     return heard.replace(": heard ", ": ", 1).strip(), did.strip()

@@ -68,7 +68,7 @@ def _fit(pc: int, chord: Chord) -> tuple[Chord, str] | None:
         name = _DOMINANT_TENSION.get((pc - chord.root) % 12)
         if name:
             tens = tuple(t for t in TENSIONS if t in set(chord.tensions) | {name})
-            fitted = Chord(chord.root, "7", tens, chord.bass)
+            fitted = Chord(chord.root, "7", tens, chord.bass, chord.spelled)
             if pc in fitted.tension_tones():
                 return fitted, "tension"
     return None
@@ -90,7 +90,11 @@ def candidates(pc: int, written: Chord | None, following: Chord | None) -> list[
     raw: list[tuple[Chord, str, int, str]] = []
 
     def add(root: int, quality: str, kind: str, reach: int, target: str = "") -> None:
-        raw.append((Chord(root % 12, quality), kind, reach, target))
+        root %= 12
+        # A chord that leads down a half step (a tritone substitute, a side-slip from above)
+        # is spelled with a flat, as a musician writes it: Gb7 into F7, not F#7.
+        down = kind == "tritone substitute" or (kind == "side-slip" and target.startswith("above"))
+        raw.append((Chord(root, quality, spelled="Gb" if down and root == 6 else ""), kind, reach, target))
 
     if w.quality == "7":
         raw.append((Chord(w.root, "7", w.tensions), "altered dominant", 1, ""))
