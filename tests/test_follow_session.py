@@ -90,3 +90,72 @@ def test_the_first_note_sets_bar_one_of_the_chart():
     play(s, clock, inq, [(1.3, [0x90, 65, 100])], until=1.4)
     assert s.beat_at(s.t0 + 1.3) == pytest.approx(1.3 * 2)  # bar 1 stays at the session's start
     s.close()
+
+
+@pytest.mark.parametrize("bpm", [66.0, 84.0])
+def test_over_a_chart_with_no_tempo_the_bars_are_counted_from_the_first_note_at_the_players_tempo(bpm):
+    """A player at 70 bpm with no --tempo: the first call was heard at the first guess (120), and
+    the count from bar 1 stayed 3 bars and 2 beats ahead of theirs for the rest of the session
+    (chords and 'answering at' bars in the middle of their bars). Once their tempo is heard,
+    at the next call's first note, the bars are counted again from their first note. (At 70
+    these swung eighths are heard at 1.5 times the tempo, the follower's known miss: then the
+    bars are counted on what it hears.)"""
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=2.5)
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", responder=EighthsResponder())
+    said = []
+    s.say = said.append
+    s.start()
+    first = 0.5
+    period = 60.0 / bpm
+    events = []
+    for bar in (0, 6, 12):  # calls in the player's bars 1-2, 7-8 and 13-14
+        events += swung_call(bpm, 2, first + 4 * bar * period, seed=bar)
+    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    assert any("bars counted again" in line for line in said), said
+    for bar in (6, 12, 16):  # the player's bars 7, 13 and 17 begin on the session's
+        beat = s.beat_at(s.t0 + first + 4 * bar * period)
+        assert beat == pytest.approx(4 * bar, abs=0.25), (bar + 1, beat)
+    assert s.answers == 3
+    ons = [t - s.t0 for t, _ in sink.ons(channel=1)]
+    opening = (ons[-24] - first) / period  # the last answer (24 eighths) starts on the player's beat
+    assert abs(opening - round(opening)) <= 0.1, opening
+    s.close()
+    assert sink.sounding() == set()
+
+
+def test_recounting_moves_the_kept_phrases_with_the_bars():
+    tl = FollowingTimeline(10.0, 120.0)
+    for k in range(12):  # quarter notes at 60 bpm from t=10
+        tl.heard(10.0 + k, 90)
+    assert tl.estimate is not None and tl.estimate.bpm == pytest.approx(60.0, rel=0.02)
+    before = tl.beat_at(21.0)
+    moved = tl.recount(10.0, 21.0)
+    assert moved is not None and before > 14.0  # (heard at 120 at first: far ahead of 11 beats)
+    assert tl.beat_at(21.0) == pytest.approx(11.0, abs=0.1) and tl.beat_at(10.0) == pytest.approx(0.0, abs=0.1)
+    assert moved(before) == pytest.approx(11.0, abs=0.1)
+    assert tl.recount(10.0, 21.0) is None  # counted right: nothing moves
+
+
+def test_an_answer_made_before_the_players_tempo_is_heard_says_so():
+    """It said 'at 120.0 bpm (heard)' for the first guess."""
+    cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)
+    s, clock, inq, sink, rec = make(cfg, chart=None, responder=EighthsResponder())
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [(0.5, [0x90, 65, 100]), (0.9, [0x80, 65, 0])], until=3.0)
+    line = next(x for x in said if "answer 1:" in x)
+    assert s.timeline.estimate is None and "at 120.0 bpm (your tempo not heard yet: the first guess)" in line, line
+    s.close()
+
+
+def test_session_memory_moves_its_phrases_when_the_bars_are_counted_again():
+    from improv.core.respond.base import SessionMemory
+    from improv.core.theory.notes import Note, Phrase
+
+    mem = SessionMemory()
+    mem.add(Phrase.of([Note(0.0, 60, 1.0, 90), Note(2.0, 62, 0.5, 80)], start=8.0, length=4.0))
+    mem.remap(lambda beat: beat * 0.5)  # heard at twice the player's tempo
+    (p,) = mem.phrases
+    assert p.start == 4.0 and p.length == 2.0
+    assert [(n.start, n.pitch, n.duration, n.velocity) for n in p.absolute()] == [(4.0, 60, 0.5, 90), (5.0, 62, 0.25, 80)]

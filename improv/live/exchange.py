@@ -131,7 +131,9 @@ class Exchange:
         if res.substitute is not None:
             self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
         names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
-        pace = f", at {s.tempo:.1f} bpm (heard)" if s.following else ""
+        heard = getattr(s.timeline, "estimate", None) is not None
+        pace = (f", at {s.tempo:.1f} bpm ({'heard' if heard else 'your tempo not heard yet: the first guess'})"
+                if s.following else "")
         s.say(f"{s.bar_beat(at)}  answer {res.number}: {count_notes(len(answer))} "
               f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms{pace}")
         if s.recorder is not None:

@@ -31,6 +31,9 @@ from improv.core.theory.notes import swing_beats, unswing_beats
 
 MIN_CONFIDENCE = 0.2  # an estimate less sure than this leaves the timeline as it is
 HORIZON_BEATS = 2.0  # a phase correction is spread over this many of the player's beats
+RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
+RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
+# flip) may have put the count off again
 
 
 class FollowingTimeline:
@@ -105,6 +108,30 @@ class FollowingTimeline:
             return ahead != 0.0 or self._tl.tempo != before
 
 
+    def recount(self, origin: float, now: float) -> Callable[[float], float] | None:
+        """Count the beats again from `origin` (seconds: the player's bar 1, beat 0) on the
+        beat the follower hears now, when the running count has come off it (the first
+        calls heard at the first guess's tempo, or a tempo flip). The timeline is rebuilt:
+        beat 0 on the heard beat nearest `origin`, at the heard tempo. Returns the map from
+        the old beats to the new ones (to move what is kept in beats), or None when the
+        count is right (or nothing is heard yet).
+
+        Only safe where nothing is kept in beats ahead of `now`: the session calls it at the
+        first note of a call, with the partner silent."""
+        est = self.estimate
+        if est is None:
+            return None
+        k = round(est.beats_since(origin))
+        with self._lock:
+            old = self._tl
+            count_now = est.beats_since(now) - k
+            if abs(count_now - old.beat_at(now)) < RECOUNT_BEATS:
+                return None
+            new = self._tl = PlayerTimeline(est.time_of(k), est.bpm, HORIZON_BEATS)
+        swing = self.swing
+        return lambda beat: unswing_beats(new.beat_at(old.time_of(swing_beats(beat, swing))), swing)
+
+
 class PlayerHearing:
     """The player's notes, as the following timeline hears them (conductor).
 
@@ -113,12 +140,19 @@ class PlayerHearing:
         bar_one: the first note heard sets bar 1 (beat 0) of the chart.
         on_bar_one: called with the first note's time when it set bar 1.
         on_tempo: called with (bpm, time) when the tempo heard moves by more than 1 %.
+        may_recount: whether the bars may be counted again now (the session: between calls,
+            the partner silent); None: never.
+        on_recount: called with (map from old beats to new, time) when they were.
     """
 
     def __init__(self, timeline: FollowingTimeline, bar_one: bool, on_bar_one: Callable[[float], None],
-                 on_tempo: Callable[[float, float], None]) -> None:
+                 on_tempo: Callable[[float, float], None], may_recount: Callable[[], bool] | None = None,
+                 on_recount: Callable[[Callable[[float], float], float], None] | None = None) -> None:
         self.timeline, self.bar_one = timeline, bar_one
         self._on_bar_one, self._on_tempo = on_bar_one, on_tempo
+        self._may_recount, self._on_recount = may_recount, on_recount
+        self.origin: float | None = None  # when bar 1 began (the first note), once heard
+        self._counting = False  # the count from bar 1 is not yet confirmed on a heard tempo
         self._held: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity)
 
     def hear(self, msg: mido.Message, t: float) -> None:
@@ -128,6 +162,7 @@ class PlayerHearing:
             self._held[msg.note] = (t, msg.velocity)
             if self.bar_one:  # the first note of the jam is bar 1 of the chart
                 self.bar_one = False
+                self.origin, self._counting = t, True
                 tl.t0 = t
                 tl.heard(t, msg.velocity)
                 self._on_bar_one(t)
@@ -136,6 +171,23 @@ class PlayerHearing:
             tl.heard(t, msg.velocity)
             if abs(tl.tempo / before - 1.0) > 0.01:
                 self._on_tempo(tl.tempo, t)
+            if self.origin is not None and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP:
+                self._counting = True
+            self._check_count(t)
         elif msg.type in ("note_on", "note_off") and msg.note in self._held:
             onset, vel = self._held.pop(msg.note)
             tl.released(onset, vel, t - onset)
+
+    def _check_count(self, t: float) -> None:
+        """Bar 1 was the first note, but the bars were counted at a tempo not yet heard (the
+        first guess): once the player's tempo is heard, at the first note of a call with the
+        partner silent, count them again from bar 1, so that the chart's bars are the player's.
+        Once the count holds on a heard tempo, following keeps it (a later recount from so far
+        back would add up the player's drift)."""
+        if not self._counting or self.timeline.estimate is None or self._may_recount is None \
+                or not self._may_recount():
+            return
+        self._counting = False
+        moved = self.timeline.recount(self.origin, t)  # type: ignore[arg-type]
+        if moved is not None and self._on_recount is not None:
+            self._on_recount(moved, t)

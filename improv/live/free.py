@@ -15,7 +15,7 @@ Threads: every method runs on the conductor.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import mido
 
@@ -185,6 +185,17 @@ class FreePolicy:
         if action == "answer_length":
             self.segmenter.s = replace(self.segmenter.s, answer_bars=self.s.cfg.phrase.answer_bars)
         return None
+
+    @property
+    def in_call(self) -> bool:
+        return self.segmenter.in_call
+
+    def remap(self, beat_of: Callable[[float], float]) -> None:
+        """The bars were counted again (between calls): the beats kept here move with them."""
+        self._last_key = beat_of(self._last_key)
+        self._rest = None
+        if self.segmenter.silence_since is not None:
+            self.segmenter.silence_since = beat_of(self.segmenter.silence_since)
 
     def state(self, beat: float) -> str:
         if self.s.partner_busy():

@@ -115,7 +115,8 @@ class Session:
             self.timeline = FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
         self.hearing = PlayerHearing(self.timeline, chart is not None and t.bar_one == "first_note",
-                                     self._bar_one_heard, self._tempo_heard) if self.following else None
+                                     self._bar_one_heard, self._tempo_heard, self._may_recount,
+                                     self._recounted) if self.following else None
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
         self.scheduler = Scheduler(clock, self._send_all, late_threshold_ms=t.late_threshold_ms,
@@ -352,6 +353,18 @@ class Session:
         if self.recorder is not None and hasattr(self.recorder, "set_origin"):
             self.recorder.set_origin(t)  # the file's bar 1 is the chart's
         self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")  # type: ignore[union-attr]
+
+    def _may_recount(self) -> bool:
+        """The bars may be counted again: between calls, nothing of the partner's to come."""
+        return not self.partner_busy() and not self.policy.in_call
+
+    def _recounted(self, beat_of: Any, t: float) -> None:
+        """The bars were counted again from bar 1 on the tempo heard (conductor): what is kept
+        in beats moves with them."""
+        self.exchange.memory.remap(beat_of)
+        self.policy.remap(beat_of)
+        self.say(f"{self.bar_beat(t)}  your tempo is {self.tempo:.0f} bpm: bars counted again from your first "
+                 "note, so the chart's bars are yours")
 
     def _tempo_heard(self, bpm: float, t: float) -> None:
         if self.recorder is not None:

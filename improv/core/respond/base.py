@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note, Phrase
@@ -137,6 +137,17 @@ class SessionMemory:
 
     def clear(self) -> None:
         self._phrases.clear()
+
+    def remap(self, beat_of: Callable[[float], float]) -> None:
+        """Move every phrase to new timeline beats (`beat_of(old beat)`): the bars were
+        counted again on the player's tempo, and what was heard keeps its place in time."""
+        moved = []
+        for p in self._phrases:
+            start = beat_of(p.start)
+            notes = [Note(beat_of(n.start) - start, n.pitch, max(beat_of(n.end) - beat_of(n.start), 1e-3), n.velocity)
+                     for n in p.absolute()]
+            moved.append(Phrase.of(notes, start=start, length=max(beat_of(p.start + p.length) - start, 0.0)))
+        self._phrases = deque(moved, maxlen=self._phrases.maxlen)
 
     @property
     def phrases(self) -> tuple[Phrase, ...]:
