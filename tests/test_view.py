@@ -53,12 +53,22 @@ def test_the_view_shows_what_a_musician_needs_in_big_figures():
     assert any(line.count("██████") >= 3 for line in lines[1:6])  # the tempo, big
     assert "heard 118 bpm, 82% sure" in text and "chorus 2 [A] 3/12" in text
     assert "PARTNER" in text.replace(" ", "") or any("█" in line for line in lines[1:6])
-    assert "next Cm7 in 4" in text
+    assert "next Cm7 in 4 beats" in text
     assert "heard bar 15: E over F7 (outside, long, beat 1, accented)" in text
     assert "-> reharmonise as Gb7 (tritone substitute into F7) -> answer opens on E" in text
     assert "outside embrace   daring 0.50   comp on" in text
     assert "MIDI input 'keys' gone" in text and "answer 4: 6 notes" in text
     assert text.index("MIDI input 'keys' gone") < text.index("controls")  # problems before the knobs
+
+
+def test_beats_to_go_are_whole_beats_with_their_unit():
+    """It showed 'next Bb7 in 1.71803' (a raw count of beats, no unit)."""
+    from improv.live.view import beats_text
+
+    assert [beats_text(b) for b in (1.71803, 0.266384, 1.0, 4.0, 3.0000001)] == \
+        ["2 beats", "1 beat", "1 beat", "4 beats", "3 beats"]
+    text = drawn(Snapshot(**{**FULL.__dict__, "next_in_beats": 1.71803, "turn_beats_left": 5.5}))
+    assert "next Cm7 in 2 beats" in text and "1.71803" not in text
 
 
 def test_a_changed_snapshot_draws_differently():

@@ -20,10 +20,12 @@ and closes the pipe.
 
 from __future__ import annotations
 
+
 import atexit
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -128,6 +130,13 @@ def _form_line(s: Snapshot) -> str:
     return " ".join(parts) or "bar:beat"
 
 
+def beats_text(beats: float) -> str:
+    """Beats still to go, as a musician counts them: whole beats, the one under way counted
+    ("in 2 beats" at 1.7 to go), never "in 0"."""
+    n = max(1, math.ceil(beats - 1e-6))
+    return f"{n} beat{'s' if n != 1 else ''}"
+
+
 def render_view(s: Snapshot, log: Sequence[str] = (), width: int = 100, height: int = 30) -> Any:
     """The stage view of a snapshot, for a terminal of `width` x `height` cells: big figures
     when there is room, a compact table when there is not."""
@@ -138,9 +147,9 @@ def render_view(s: Snapshot, log: Sequence[str] = (), width: int = 100, height: 
 
     word, colour = _turn(s)
     harmony = s.harmony or "-"
-    nxt = f"next {s.chord_next}" + (f" in {s.next_in_beats:g}" if s.chord_next and s.next_in_beats > 0 else "") \
-        if s.chord_next else ""
-    turn_left = f"{s.turn_beats_left:g} beats left" if s.turn_beats_left > 0 else s.state
+    nxt = f"next {s.chord_next}" + (f" in {beats_text(s.next_in_beats)}" if s.chord_next and s.next_in_beats > 0
+                                     else "") if s.chord_next else ""
+    turn_left = f"{beats_text(s.turn_beats_left)} left" if s.turn_beats_left > 0 else s.state
     controls = "   ".join(f"{k} [bold]{v}[/]" for k, v in s.controls) or s.mode or "-"
     outside = Text()
     if s.heard:
