@@ -113,6 +113,49 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
     assert not sounding
 
 
+def test_trading_with_no_click_still_counts_in_out_loud_and_then_stops_clicking():
+    """configs/uptempo.toml (bass, no click) and plain --mode trade counted in in silence."""
+    for band in ({}, {"bass": True}):
+        clock = ManualClock(100.0)
+        s, sink, inq = _session(clock, **band)
+        s.start()
+        tl = s.timeline
+        while clock.now() < tl.time_of(8.0):
+            s.step()
+            clock.advance(0.005)
+        s.close()
+        clicks = [tl.beat_at(t) for t, _ in _ons(sink, 9)]
+        start = s.policy.form.start
+        assert start < 0 and len(clicks) == -start, (band, clicks)
+        assert all(abs(c - b) < 0.03 for c, b in zip(clicks, range(int(start), 0))), (band, clicks)
+
+
+def test_the_count_in_clicks_are_not_recorded_onto_the_files_first_tick():
+    """The file starts at bar 1: the count-in's clicks were all written at its first tick."""
+    clock = ManualClock(100.0)
+    events = []
+
+    class Rec:
+        def __init__(self, t0):
+            self.t0 = t0
+
+        def event(self, part, msg, t):
+            events.append((part, t - self.t0))
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    s = Session(_cfg(click=True), clock, InputQueue(clock), [RecordingSink(clock)], RootsResponder(), chart=BLUES,
+                threaded=False, seed=1, recorder_factory=lambda t0, chart: Rec(t0))
+    s.start()
+    while clock.now() < s.timeline.time_of(8.0):
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    clicks = [t for part, t in events if part == "click"]
+    assert clicks and min(clicks) > -0.01 and len([t for t in clicks if t < 0.1]) <= 2  # bar 1's click (on and off)
+
+
 def test_external_clock_drives_the_band_and_stop_silences_at_once():
     clock = ManualClock(10.0)
     ext = ExternalClock(clock)

@@ -24,6 +24,9 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MIDI out and recording")
     g.add_argument("--out", metavar="PORT", help="MIDI output for the partner (index or name); default: built-in synth")
     g.add_argument("--virtual-out", metavar="NAME", help="create a virtual MIDI output port for the partner")
+    g.add_argument("--soundfont", metavar="FILE.sf2",
+                   help="play the built-in synth with a General MIDI SoundFont ([synth] soundfont; needs pip install "
+                        "--no-deps tinysoundfont)")
     g.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"),
                    help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
     g.add_argument("--record", metavar="DIR", help="write the session's MIDI file into DIR (default sessions/)")
@@ -74,6 +77,7 @@ def jam_settings(args: argparse.Namespace) -> Config:
     get = lambda name: getattr(args, name, None)  # noqa: E731
     cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
+    cfg = override(cfg, "synth", soundfont=get("soundfont"))
     if get("no_follow"):
         cfg = override(cfg, "timing", follow=False)
     if get("no_thru"):

@@ -103,11 +103,13 @@ def phrase_notes(phrase: Phrase, channel: int) -> list[BeatNote]:
 
 @dataclass
 class BandParts:
-    """Which parts play, on which MIDI channels (0-15)."""
+    """Which parts play, on which MIDI channels (0-15); `count_in`: the click sounds the
+    bars before bar 1 (trading's count-in) even when it is off."""
 
     comp: bool = False
     bass: bool = False
     click: bool = False
+    count_in: bool = False
     comp_channel: int = 2
     bass_channel: int = 3
     click_channel: int = 9
@@ -219,7 +221,7 @@ class Band:
         p = self.parts
         end = bar_start + self.bpb
         out: list[BeatNote] = []
-        if p.click:
+        if p.click or (p.count_in and bar_start < 0):
             for b in range(int(bar_start), int(end)):
                 down = (b - int(bar_start)) == 0
                 out.append((float(b), b + 0.1, p.click_channel, CLICK_HIGH if down else CLICK_LOW, 100 if down else 75))

@@ -208,9 +208,11 @@ class Session:
         self.say(f"{what} {pace} over {over}; partner: {self.partner.name}")
 
     def _make_band(self) -> Band | None:
-        """The rhythm section (`--comp`, `--bass`, `--click`), or None."""
+        """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's
+        count-in, which a player must hear even with no click), or None."""
         b = self.cfg.band
-        if not (b.comp or b.bass or b.click):
+        counting = self.policy.band_start < 0 and self.external is None  # improv counts in (a DAW counts its own)
+        if not (b.comp or b.bass or b.click or counting):
             return None
         if self.chart is None:
             self.say("comping and bass follow a chart: give --tune or --chords to hear them")
@@ -219,7 +221,7 @@ class Session:
 
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
-                          comp_settings=CompSettings(style=b.comp_style))
+                          comp_settings=CompSettings(style=b.comp_style), count_in=counting)
         return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
                     start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
                     on_sent=self._band_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
@@ -489,8 +491,10 @@ class Session:
             self.recorder.event("partner", msg, t)
 
     def _band_sent(self, part: str, msg: mido.Message, t: float) -> None:
-        """A band message went out (a scheduler thread): recorded as its own part."""
-        if self.recorder is not None:
+        """A band message went out (a scheduler thread): recorded as its own part; not the
+        count-in's clicks before bar 1 (the file starts at bar 1: they would all land on its
+        first tick)."""
+        if self.recorder is not None and not (part == "click" and t < self.t0 - 1e-3):
             self.recorder.event(part, msg, t)
 
     def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
