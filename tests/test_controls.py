@@ -16,14 +16,28 @@ def test_bindings_parse():
 
 
 def test_map_fires_actions():
-    m = ControlMap({"daring": "cc 20", "comp": "note 36", "panic": "cc 64", "bass": ""})
+    m = ControlMap({"daring": "cc 20", "comp": "note 36", "panic": "cc 65", "bass": ""})
     assert m.event([0xB0, 20, 127]).value == 1.0 and m.event([0xB3, 20, 0]).action == "daring"
     assert m.event([0x90, 36, 100]).action == "comp" and m.event([0x90, 36, 0]) is None
-    assert m.event([0xB0, 64, 127]).action == "panic" and m.event([0xB0, 64, 0]) is None
+    assert m.event([0xB0, 65, 127]).action == "panic" and m.event([0xB0, 65, 0]) is None
     assert m.event([0x90, 60, 100]) is None and not m.bound([0x90, 60, 100]) and m.bound([0x80, 36, 0])
     with pytest.raises(ConfigError, match="both"):
         ControlMap({"comp": "cc 1", "bass": "cc 1"})
     assert ControlMap.from_settings(Config().controls).event([0xB0, 1, 1]) is None
+
+
+def test_the_pedals_and_channel_mode_messages_cannot_be_bound():
+    """`improv learn` wrote panic = "cc 64": every pedal press then silenced everything, and the
+    pedal no longer held notes nor went through."""
+    for cc, what in ((64, "sustain pedal"), (67, "soft pedal"), (123, "channel mode message")):
+        with pytest.raises(ConfigError, match=what):
+            parse_binding(f"cc {cc}", "controls.panic")
+    said = []
+    q = queue.Queue()
+    for data in ([0xB0, 64, 127], [0xB0, 64, 0], [0xB0, 22, 40]):
+        q.put((0.0, data))
+    assert learn_next(q, 0.5, say=said.append) == "cc 22"
+    assert len(said) == 1 and "sustain pedal (CC 64)" in said[0]
 
 
 def test_learn_writes_the_next_control_to_toml(tmp_path):
@@ -80,8 +94,8 @@ def test_learn_adds_a_controls_table_or_creates_the_file(tmp_path):
     assert path.read_text() == '# tempo only\n[timing]\ntempo = 90.0\n\n[controls]\ntap = "note 60"\n'
     assert load_config(path).controls.tap == "note 60"
     fresh = tmp_path / "new.toml"
-    write_binding(fresh, "panic", "cc 64")
-    assert load_config(fresh).controls.panic == "cc 64"
+    write_binding(fresh, "panic", "cc 65")
+    assert load_config(fresh).controls.panic == "cc 65"
 
 
 def test_learn_refuses_a_broken_file_and_leaves_it_alone(tmp_path):
@@ -120,7 +134,7 @@ if given is not None:
     from improv.live.controls import ACTIONS
 
     comment = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=20)
-    bindings = st.sampled_from(["", "cc 1", "cc 20", "note 36", "note 60", "cc 127"])
+    bindings = st.sampled_from(["", "cc 1", "cc 20", "note 36", "note 60", "cc 119"])
 
     @settings(max_examples=60, deadline=None)
     @given(st.dictionaries(st.sampled_from(ACTIONS), st.tuples(bindings, comment), max_size=6),

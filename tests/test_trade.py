@@ -205,7 +205,7 @@ def test_tap_tempo():
 def test_live_controls_toggle_comp_and_panic():
     clock = ManualClock(5.0)
     cfg = _cfg(comp=True, bass=True)
-    cfg = replace(cfg, controls=replace(cfg.controls, comp="note 36", panic="cc 64"))
+    cfg = replace(cfg, controls=replace(cfg.controls, comp="note 36", panic="cc 65"))
     sink = RecordingSink(clock)
     inq = InputQueue(clock)
     s = Session(cfg, clock, inq, [sink], RootsResponder(), chart=BLUES, threaded=False, seed=3)
@@ -222,7 +222,7 @@ def test_live_controls_toggle_comp_and_panic():
         clock.advance(0.005)
     late_comp = [m for t, m in sink.sent[n:] if m.type == "note_on" and m.channel == 2 and t > t_off + 0.4]
     assert not late_comp and not any(m.type == "note_on" and m.note == 36 and m.channel == 0 for _, m in sink.sent)
-    inq.push([0xB0, 64, 127])  # panic
+    inq.push([0xB0, 65, 127])  # panic
     s.step()
     assert sum(1 for _, m in sink.sent if m.type == "control_change" and m.control == 123) == 16
     s.close()

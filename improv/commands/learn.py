@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"move a knob or press a key on {midi_in.name!r} for {args.action!r} "
               f"(waiting {args.timeout:g} s)", file=sys.stderr)
-        binding = learn_next(inq.queue, args.timeout)
+        binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr))
     finally:
         midi_in.close()
     if binding is None:

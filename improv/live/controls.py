@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, parse_binding  # noqa: F401
 from improv.errors import ConfigError
@@ -77,10 +77,16 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
     return s.policy.control(ev.action, t)
 
 
-def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str | None:
+def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
+               say: Callable[[str], None] | None = None) -> str | None:
     """Wait (calling thread) for the next moved controller or pressed key on the input
-    queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout."""
+    queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout. A pedal (or a
+    channel mode message) is passed over, said once on `say`: it plays the music."""
     import time
+
+    from improv.core.listen.controls import RESERVED_CC
+
+    passed: set[int] = set()
 
     end = time.monotonic() + timeout
     while True:
@@ -92,6 +98,11 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float) -> str
         except queue.Empty:
             return None
         if len(data) >= 3 and data[0] & 0xF0 == 0xB0:
+            if data[1] in RESERVED_CC:
+                if say is not None and data[1] not in passed:
+                    say(f"that is {RESERVED_CC[data[1]]}, which plays the music: move a knob or press a key")
+                passed.add(data[1])
+                continue
             return f"cc {data[1]}"
         if len(data) >= 3 and data[0] & 0xF0 == 0x90 and data[2] > 0:
             return f"note {data[1]}"

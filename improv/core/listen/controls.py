@@ -15,6 +15,10 @@ from improv.errors import ConfigError
 ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
 CONTINUOUS = ("daring", "temperature", "answer_length")
 _BINDING = re.compile(r"^(cc|note)\s+(\d{1,3})$")
+# Controllers a keyboard uses for playing, not for knobs: binding one would take it from the
+# music (the sustain pedal would stop holding notes and ending calls).
+RESERVED_CC = {64: "the sustain pedal (CC 64)", 66: "the sostenuto pedal (CC 66)", 67: "the soft pedal (CC 67)",
+               **{n: f"a channel mode message (CC {n}: all notes off and the like)" for n in range(120, 128)}}
 
 
 def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
@@ -29,7 +33,11 @@ def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
     m = _BINDING.match(text)
     if not m or int(m.group(2)) > 127:
         raise ConfigError(f"{where}: expected \"cc N\" or \"note N\" (N 0-127) or \"\", found {text!r}")
-    return m.group(1), int(m.group(2))
+    kind, number = m.group(1), int(m.group(2))
+    if kind == "cc" and number in RESERVED_CC:
+        raise ConfigError(f"{where}: {text!r} is {RESERVED_CC[number]}, which plays the music: bind a knob, "
+                          "a slider or a key instead")
+    return kind, number
 
 
 @dataclass(frozen=True)
