@@ -324,3 +324,21 @@ def test_after_stop_and_continue_the_band_plays_on_from_where_it_stopped_with_no
     assert s.band.scheduler.late == late_before and s.late_dropped == 0
     assert any(m.type == "note_on" and m.velocity > 0 for _, m in sink.sent[resumed:])  # it plays on
     s.close()
+
+
+def test_a_free_jam_with_a_band_plays_bar_ones_downbeat_even_when_the_start_is_slow():
+    """The band's first downbeat was due the instant the session started: by the time its
+    threads ran it was late and dropped (the bass came in on beat 2) in two starts of three."""
+    clock = ManualClock(100.0)
+    cfg = replace(_cfg(bass=True), band=replace(_cfg().band, trade_bars=0, bass=True))
+    sink = RecordingSink(clock)
+    s = Session(cfg, clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES, threaded=False, seed=1)
+    s.start()
+    clock.advance(0.1)  # imports, threads: the first look comes 100 ms after start()
+    while clock.now() < s.timeline.time_of(4.0):
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    bass = [s.timeline.beat_at(t) for t, _ in _ons(sink, 3)]
+    assert s.late_dropped == 0 and s.band.scheduler.late == 0
+    assert bass and abs(bass[0]) < 0.03, bass[:3]  # bar 1, beat 1

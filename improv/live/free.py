@@ -55,6 +55,9 @@ def segment_settings(cfg: Config) -> SegmentSettings:
         raise ConfigError(f"phrase: {e}") from None
 
 
+BAND_LEAD_S = 0.25  # from start() to the band's first downbeat (as trading's count-in waits)
+
+
 class FreePolicy:
     """Call and response as the player phrases it (see the module doc).
 
@@ -84,9 +87,13 @@ class FreePolicy:
 
     def start(self, now: float) -> None:
         """The timeline's beat `start_beat` is now (on improv's own clock; an external one
-        sets beat 0 at its Start)."""
+        sets beat 0 at its Start), or `BAND_LEAD_S` from now when a rhythm section or a
+        clock sent out starts with it: its first downbeat must not be due before the band's
+        threads are running (it was dropped as late in two starts of three)."""
         if self.s.external is None:
-            self.s.timeline.t0 = now - self.s.start_beat * 60.0 / self.s.tempo
+            b = self.s.cfg.band
+            lead = BAND_LEAD_S if (b.comp or b.bass or b.click or b.send_clock) else 0.0
+            self.s.timeline.t0 = now + lead - self.s.start_beat * 60.0 / self.s.tempo
 
     def on_message(self, msg: mido.Message, beat: float, t: float) -> None:
         """A player's message in time (conductor)."""
