@@ -67,6 +67,7 @@ class ResponderSettings:
     low: int = 48  # lowest MIDI note the partner plays
     high: int = 84  # highest MIDI note the partner plays
     markov_order: int = 3  # longest context the Markov responder matches
+    model: str = ""  # the phrase model's weights (a .npz from `improv export`); "" = the shipped one
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,14 @@ def _check_key(section: str, key: str, value: Any, where: str) -> None:
 def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
     """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
     the command-line flag that gave it, named instead of the section."""
+    if section == "responder" and obj.model:
+        model, name = Path(obj.model), (flags or {}).get("model") or f"{where}.model"
+        if model.suffix == ".pt":
+            raise ConfigError(f"{name} {obj.model}: that is a training checkpoint; export the weights the partner "
+                              f"loads with `improv export {obj.model}` (needs torch) and give the .npz")
+        if not model.is_file():
+            raise ConfigError(f"{name} {obj.model}: no such weights file; give the .npz that `improv export` wrote "
+                              "(or leave it out for the shipped model)")
     if section == "responder" and obj.low > obj.high:
         raise ConfigError(f"{where}: low ({obj.low}) is above high ({obj.high}): the partner would have no notes "
                           "to play; give low <= high")

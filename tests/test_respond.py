@@ -323,3 +323,29 @@ def test_a_note_never_ended_in_the_call_file_runs_to_its_tracks_end(tmp_path, ca
     mid.save(str(tmp_path / "hang.mid"))
     rc, out = respond(tmp_path, tmp_path / "hang.mid", "--chords", "C7", "--seed", "1")
     assert rc == 0 and read_out(out)[1]["player"] == [(0.0, 60, 1.0), (6.0, 64, 2.0)]
+
+
+def test_the_partner_plays_the_weights_you_give_it(tmp_path, capsys):
+    """The README said an exported best.npz is 'what the partner loads', but nothing loaded it:
+    respond and jam always read the shipped file."""
+    import shutil
+
+    from improv.config import ResponderSettings
+    from improv.partner.build import make_responder
+
+    mine = tmp_path / "mine.npz"
+    shutil.copy(ROOT / "models" / "improv-phrase-v2.npz", mine)
+    assert make_responder(ResponderSettings(name="model", model=str(mine)), seed=1).path == mine
+    call = write_mid(tmp_path / "call.mid", LINE)
+    outs = []
+    for extra in ([], ["--model", str(mine)]):
+        out = tmp_path / f"answer{len(outs)}.mid"
+        assert main(["respond", str(call), "-o", str(out), "--chords", "C7", "--seed", "4", *extra]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]  # the same weights, the same answer
+    for extra, says in ((["--model", str(tmp_path / "none.npz")], "no such weights file"),
+                        (["--model", str(ROOT / "models" / "improv-phrase-v2.pt")], "improv export"),
+                        (["--model", str(mine), "--responder", "markov"], "does not read them")):
+        assert main(["respond", str(call), "-o", str(tmp_path / "x.mid"), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err

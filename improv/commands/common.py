@@ -15,7 +15,7 @@ from improv.errors import ConfigError
 
 TUNES_DIR = Path(__file__).resolve().parent.parent / "data" / "tunes"
 # config key -> the flag that sets it, so that a bad value's error names what the user typed
-FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed",
+FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
          "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
          "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out",
          "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in"}
@@ -41,6 +41,9 @@ def add_responder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, help="higher is wilder (default 1.0)")
     g.add_argument("--bars", type=int, dest="answer_bars", metavar="N",
                    help="answer length in bars (default: as long as the call)")
+    g.add_argument("--model", metavar="FILE.npz",
+                   help="the phrase model's weights, e.g. one you trained and exported with `improv export` "
+                        "([responder] model; default: the shipped models/improv-phrase-v2.npz); implies --responder model")
 
 
 def settings_from_args(args: argparse.Namespace) -> Config:
@@ -56,6 +59,11 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     if get("tune") is not None:
         cfg = override(cfg, "harmony", chords="")
     cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"))
+    if get("model") is not None:
+        if get("responder") == "markov":
+            raise ConfigError(f"--model {get('model')} is the phrase model's weights, but --responder markov does not "
+                              "read them: leave one out")
+        cfg = override(cfg, "responder", FLAGS, model=get("model"), name="model")
     cfg = override(cfg, "responder", FLAGS, name=get("responder"), seed=get("seed"), temperature=get("temperature"))
     cfg = override(cfg, "phrase", FLAGS, answer_bars=get("answer_bars"))
     return cfg

@@ -210,7 +210,7 @@ def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
     if name == "model":
         from improv.core.model.responder import ModelResponder
 
-        return ModelResponder.load(None)
+        return ModelResponder.load(cfg.responder.model or None)
     from improv.core.respond.markov import MarkovResponder
 
     return MarkovResponder(order=cfg.responder.markov_order)

@@ -205,7 +205,8 @@ class Session:
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
         pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else f"at {self.tempo:g} bpm"
-        self.say(f"{what} {pace} over {over}; partner: {self.partner.name}")
+        weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
+        self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
 
     def _make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's

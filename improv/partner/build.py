@@ -27,7 +27,7 @@ def make_responder(settings: ResponderSettings, seed: int | None = None) -> Resp
             from improv.core.model.responder import ModelResponder
         except ImportError as e:
             raise ModelError(f"the learned model responder is not available ({e}); use --responder markov") from None
-        return ModelResponder.load(None)
+        return ModelResponder.load(settings.model or None)
     raise ConfigError(f"responder.name: expected 'markov' or 'model', found {settings.name!r}")
 
 
