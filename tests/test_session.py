@@ -259,6 +259,20 @@ def test_answer_on_bar_waits_for_the_next_bar():
     s.close()
 
 
+def test_an_answer_the_player_came_back_in_before_is_not_counted_as_played():
+    """It was logged and counted ('answer 2: 8 notes', 4 answers in the summary) though the
+    player came back in before its first note and not one note sounded."""
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, CALL + [(1.45, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=1.6)
+    assert s.exchange.calls == 1 and s.yields == 1 and s.answers == 0 and sink.ons(channel=1) == []
+    assert any("before answer 1 began" in line and "answer 1 not played" in line for line in said), said
+    assert s.exchange.memory.phrases[-1].notes[0].pitch == 65  # the call is kept, the answer is not
+    s.close()
+
+
 def test_player_coming_back_makes_the_partner_yield():
     s, clock, inq, sink, _ = make()
     s.start()

@@ -54,6 +54,7 @@ class Exchange:
         self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
         self._generation = 0
+        self._last: tuple[int, Phrase, float] | None = None  # the last answer played: number, phrase, first note's time
         self._closed = False
         self._lock = threading.Lock()
 
@@ -104,6 +105,8 @@ class Exchange:
             return
         s.feeder.pump(s.beat_at(s.clock.now()))  # the first notes may be due before the next round
         self.answers += 1
+        first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
+        self._last = (res.number, answer, s.time_of(first))
         self.memory.add(asked.call, answer)
         self._learnt.append((asked.call, asked.chart))
         self._tell(res, answer, ready, missed)
@@ -151,11 +154,22 @@ class Exchange:
     def yield_to_player(self, t: float) -> None:
         """The player came back in: the partner stops at once (conductor)."""
         s = self.s
+        unsounded = self._last if self._last is not None and self._last[2] > t else None
         self.silence()
         self.yields += 1
         if s.recorder is not None:
             s.recorder.marker("partner yields", t)
-        s.say(f"{s.bar_beat(t)}  you came back in: partner yields")
+        if unsounded is None:
+            s.say(f"{s.bar_beat(t)}  you came back in: partner yields")
+            return
+        # It was put on the timeline but not one note of it sounded: not an answer played.
+        n, answer, first = unsounded
+        self.answers -= 1
+        self.memory.discard(answer)
+        self._last = None
+        if s.recorder is not None:
+            s.recorder.marker(f"answer {n} not played: you came back in first", first)
+        s.say(f"{s.bar_beat(t)}  you came back in before answer {n} began: partner yields, answer {n} not played")
 
     def silence(self) -> None:
         """Silence the partner now; answers on their way are not played (conductor)."""
