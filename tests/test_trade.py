@@ -342,3 +342,34 @@ def test_a_free_jam_with_a_band_plays_bar_ones_downbeat_even_when_the_start_is_s
     bass = [s.timeline.beat_at(t) for t, _ in _ons(sink, 3)]
     assert s.late_dropped == 0 and s.band.scheduler.late == 0
     assert bass and abs(bass[0]) < 0.03, bass[:3]  # bar 1, beat 1
+
+
+def test_a_pickup_played_in_the_count_in_is_kept_and_the_file_still_starts_at_bar_one(tmp_path):
+    """Notes played before bar 1 were clamped onto the file's first tick, zero-length."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+    from improv.live.recorder import Recorder
+
+    clock = ManualClock(100.0)
+    cfg = replace(_cfg(), record=replace(_cfg().record, enabled=True, folder=str(tmp_path)))
+    inq = InputQueue(clock)
+    s = Session(cfg, clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, threaded=False, seed=1,
+                recorder_factory=lambda t0, chart: Recorder.from_config(cfg, t0, chart))
+    s.start()
+    tl = s.timeline
+    pickup = {tl.time_of(-1.0): [0x90, 62, 90], tl.time_of(-0.5): [0x80, 62, 0],  # a pickup: beat 4 of the count-in
+              tl.time_of(-0.5) + 0.001: [0x90, 64, 90], tl.time_of(0.5): [0x80, 64, 0],  # held over bar 1
+              tl.time_of(1.0): [0x90, 65, 90], tl.time_of(1.5): [0x80, 65, 0]}
+    while clock.now() < tl.time_of(2.0):
+        for t in [t for t in pickup if t <= clock.now()]:
+            inq.push(pickup.pop(t))
+        s.step()
+        clock.advance(0.002)
+    s.close()
+    main = load_recording(s.record_path)
+    spb = 60.0 / 300.0
+    got = [(round(n.start, 1), n.pitch, round(n.duration, 1)) for n in recording_notes(main, "player")]
+    assert got == [(0.0, 64, 0.5), (1.0, 65, 0.5)], got  # from bar 1: the held note starts there
+    early = s.recorder.before_start
+    assert early is not None and early.exists()
+    before = [(n.pitch, round(n.duration * spb, 1)) for n in recording_notes(load_recording(early), "player")]
+    assert (62, 0.1) in before, before  # the pickup, as played

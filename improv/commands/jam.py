@@ -220,7 +220,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             display.log(f"recorded to {session.record_path}")
         early = getattr(session.recorder, "before_start", None)
         if early is not None:
-            display.log(f"what you played before the clock's Start: {early}")
+            before = "the clock's Start" if session.external is not None else "bar 1 (in the count-in)"
+            display.log(f"what you played before {before}: {early}")
     finally:
         restore()
     problem = getattr(session.recorder, "problem", "")

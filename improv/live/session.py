@@ -183,7 +183,13 @@ class Session:
         self.policy.start(now)
         self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
-            self.recorder = self._recorder_factory(self.t0, self.chart)
+            counting = self.external is None and self.policy.band_start < 0
+            # Trading counts in before bar 1: the journal starts with the count-in, the file at
+            # bar 1 (its origin); a pickup played in the count-in goes beside it, never lost.
+            self.recorder = self._recorder_factory(self.time_of(self.policy.band_start) if counting else self.t0,
+                                                   self.chart)
+            if counting and hasattr(self.recorder, "set_origin"):
+                self.recorder.set_origin(self.t0)
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
             first = self.policy.band_start
