@@ -157,9 +157,10 @@ def test_a_session_started_mid_bar_tells_a_daw_where_it_is_instead_of_a_burst_of
     cfg = override(config(), "band", send_clock=True)
     s, clock, inq, sink, rec = make(cfg, chart="Cmaj7", start_beat=3.0)
     s.start()
-    start = clock.now()
-    for step in range(1, 101):  # two beats at 120 bpm
-        clock.set(start + step * 0.01)
+    start = s.time_of(3.0)  # beat 3, a moment after start(): the first tick must not be due before it runs
+    assert 0.2 <= start - clock.now() <= 0.3
+    for step in range(1, 101 + 25):  # to two beats at 120 bpm after it
+        clock.set(start - 0.25 + step * 0.01)
         s.step()
     s.close()
     msgs = [m for _, m in sink.sent if m.type in ("songpos", "start", "continue", "clock", "stop")]
