@@ -518,3 +518,23 @@ def test_jack_ports_are_closed_apart_so_libjack_handles_each_change_first(monkey
     midiapi.close_client(Fake(rtmidi.API_LINUX_ALSA))
     assert [c[0] for c in calls] == ["close", "delete"] and slept == []
     midiapi.close_client(None)  # nothing to close: fine
+
+
+def test_a_missing_output_is_refused_before_the_input_opens(monkeypatch, capsys):
+    """`--out nosuchport` said so after "listening on ...", and listed the jam's own input
+    among the outputs to choose from."""
+    from improv.cli import main
+    from improv.live import ports as ports_mod
+
+    class FakeOut:
+        def get_ports(self):
+            return ["system:midi_playback_1", "synth:in"]
+
+    closed = []
+    monkeypatch.setattr(ports_mod, "open_client", lambda kind, api: (FakeOut(), None))
+    monkeypatch.setattr(ports_mod, "close_client", lambda c: closed.append(c))
+    monkeypatch.setattr(ports_mod, "open_input", lambda *a, **k: pytest.fail("the input was opened first"))
+    assert main(["jam", "--out", "nosuchport", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MIDI output 'nosuchport' not found" in err and "synth:in" in err, err
+    assert "listening" not in err and len(closed) == 1

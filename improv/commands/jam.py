@@ -265,9 +265,11 @@ def journal_hint(session: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
-    from improv.live.ports import InputQueue, open_input
+    from improv.live.ports import InputQueue, check_output, open_input
 
     cfg, chart = checked_settings(args)
+    if cfg.midi.output:
+        check_output(cfg.midi.api, cfg.midi.output)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

@@ -295,6 +295,22 @@ class MidiOutSink:
             close_client(self._out)
 
 
+def check_output(api: str, port: str) -> None:
+    """Refuse a MIDI output `port` that does not exist before the session opens its input,
+    so that the message lists the outputs there are, not the session's own input among
+    them, and comes before "listening on ...".
+
+    Raises:
+        PortError: the port was not found (naming it and listing what exists), or no MIDI
+            system could be opened.
+    """
+    midi_out, _ = open_client("out", api_name(api))
+    try:
+        find_port(midi_out.get_ports(), port, "output")
+    finally:
+        close_client(midi_out)
+
+
 def open_output(api: str = "", port: str = "", virtual: str = "",
                 say: Callable[[str], None] | None = None) -> MidiOutSink:
     """Open `port` (index or name substring), or create the virtual output `virtual`. A
