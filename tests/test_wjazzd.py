@@ -97,6 +97,51 @@ def test_bad_paths_raise_data_error(tmp_path):
         load_solos(junk)
 
 
+def _mini_archive(tmp_path: Path, mode: str = "w:gz") -> Path:
+    path = tmp_path / ("mini.tar.gz" if mode.endswith("gz") else "mini.tar")
+    with tarfile.open(path, mode) as tar:
+        tar.add(MINI, arcname="wjazzd-solos")
+    return path
+
+
+def _one_line_error(path: Path) -> str:
+    with pytest.raises(DataError) as e:
+        load_corpus(path)
+    text = str(e.value)
+    assert str(path) in text and len(text.splitlines()) == 1, text
+    return text
+
+
+def test_damaged_archives_are_one_line_errors(tmp_path):
+    good = _mini_archive(tmp_path).read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(good[:len(good) // 2])  # (gzip: EOFError midway, unhandled before)
+    assert "damaged or cut short" in _one_line_error(cut)
+    flipped = bytearray(good)
+    mid = len(flipped) // 2
+    flipped[mid:mid + 16] = bytes(b ^ 0xFF for b in flipped[mid:mid + 16])
+    bad = tmp_path / "flipped.tar.gz"
+    bad.write_bytes(bytes(flipped))  # garbled text or a zlib error; the checksum catches either
+    assert "damaged or cut short" in _one_line_error(bad)
+    empty = tmp_path / "empty.tar.gz"
+    empty.write_bytes(b"")
+    assert "is empty" in _one_line_error(empty)
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tar")  # (tarfile's message spans four lines)
+    assert "not a tar archive" in _one_line_error(junk)
+
+
+def test_garbled_csv_in_a_plain_tar_is_one_line_error(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "melody").mkdir()
+    (folder / "melody" / "X_FINAL.csv").write_bytes(b"bar,beat\n1\r2,3\n")  # a lone CR mid-field
+    plain = tmp_path / "garbled.tar"
+    with tarfile.open(plain, "w") as tar:
+        tar.add(folder, arcname="wjazzd-solos")
+    assert "cannot be read as CSV" in _one_line_error(plain)
+
+
 def test_split_is_deterministic_and_by_name():
     names = [f"Player{i}_Tune{i}" for i in range(1000)]
     splits = [split_of(n) for n in names]

@@ -26,6 +26,7 @@ import csv
 import io
 import math
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -172,6 +173,7 @@ class _Source:
             self._root: Path | None = root
         else:
             self._root = None
+            _check_stream(path)
             try:
                 self._tar = tarfile.open(path, "r:*")
                 for m in self._tar.getmembers():
@@ -180,8 +182,10 @@ class _Source:
                         # strip a top folder such as wjazzd-solos/
                         key = "/".join(parts[1:]) if parts[0] not in ("melody", "beats", "solo_info.csv") else m.name
                         self._members[key] = m
-            except (tarfile.TarError, OSError) as e:
-                raise DataError(f"cannot read {path}: {e}; give the wjazzd-solos.tar.gz or its unpacked folder") from None
+            except tarfile.ReadError:  # tarfile's own message lists every method it tried, over several lines
+                raise DataError(f"{path} is not a tar archive (.tar.gz, .tar.bz2, .tar.xz or .tar): {_GIVE}") from None
+            except _DAMAGED as e:
+                raise _damaged(path, e) from None
 
     def read(self, rel: str) -> str | None:
         if self._root is not None:
@@ -190,8 +194,11 @@ class _Source:
         m = self._members.get(rel)
         if m is None or self._tar is None:
             return None
-        f = self._tar.extractfile(m)
-        return None if f is None else f.read().decode("utf-8", errors="replace")
+        try:
+            f = self._tar.extractfile(m)
+            return None if f is None else f.read().decode("utf-8", errors="replace")
+        except _DAMAGED as e:
+            raise _damaged(self.path, e) from None
 
     def melody_stems(self) -> list[str]:
         if self._root is not None:
@@ -201,6 +208,52 @@ class _Source:
     def close(self) -> None:
         if self._tar is not None:
             self._tar.close()
+
+
+_GIVE = "give the wjazzd-solos.tar.gz or its unpacked folder"
+# what reading a cut-short or damaged archive raises: gzip's EOFError and BadGzipFile (an
+# OSError), zlib's and lzma's errors, tarfile's "unexpected end of data"
+_DAMAGED = (EOFError, OSError, zlib.error, tarfile.TarError)
+
+
+def _damaged(path: Path, e: BaseException) -> DataError:
+    why = " ".join(str(e).split()) or type(e).__name__
+    return DataError(f"{path} is damaged or cut short ({why}): download it again, or {_GIVE}")
+
+
+def _check_stream(path: Path) -> None:
+    """Read a compressed archive through once (about 0.1 s for the WJazzD one), so that a
+    cut-short or damaged file fails here on its length or checksum: tarfile reads only as
+    far as each member it is asked for, so damage would otherwise surface midway, as an
+    EOFError or as garbled CSV, or not at all.
+
+    Raises:
+        DataError: the file is empty, unreadable, or its compressed stream is damaged.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; {_GIVE}") from None
+    if not head:
+        raise DataError(f"{path} is empty: {_GIVE}")
+    errors: tuple[type[BaseException], ...] = _DAMAGED
+    if head.startswith(b"\x1f\x8b"):
+        import gzip as opener
+    elif head.startswith(b"BZh"):
+        import bz2 as opener  # type: ignore[no-redef]
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        import lzma as opener  # type: ignore[no-redef]
+
+        errors = (*_DAMAGED, opener.LZMAError)
+    else:
+        return  # a plain tar (or no archive at all: tarfile.open says which)
+    try:
+        with opener.open(path, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except errors as e:
+        raise _damaged(path, e) from None
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -245,6 +298,7 @@ def load_corpus(path: str | Path) -> Corpus:
         raise DataError(f"data {path} not found: give the wjazzd-solos.tar.gz or its unpacked folder")
     src = _Source(path)
     corpus = Corpus()
+    reading = "solo_info.csv"
     try:
         stems = src.melody_stems()
         if not stems:
@@ -252,9 +306,13 @@ def load_corpus(path: str | Path) -> Corpus:
         info_text = src.read("solo_info.csv")
         info = {solo_name(r.get("solo", "")): r for r in _rows(info_text)} if info_text else {}
         for stem in stems:
+            reading = f"the files of {stem}"
             solo = _read_solo(src, stem, info.get(solo_name(stem), {}), corpus)
             if solo is not None:
                 corpus.solos.append(solo)
+    except csv.Error as e:  # garbled text (a damaged plain tar, or a damaged file in a folder)
+        raise DataError(f"{path}: {reading} cannot be read as CSV ({e}): the data is damaged; download it "
+                        f"again, or {_GIVE}") from None
     finally:
         src.close()
     return corpus
