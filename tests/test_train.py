@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,97 @@ def test_window_training_with_attention_runs_and_loads(tmp_path, capsys):
     from improv.core.respond.base import AnswerSettings
 
     assert r.answer(call, None, AnswerSettings(start=8.0, length=4.0, history=(earlier,))).start == 8.0
+
+
+def _tiny(tmp_path, name="tiny.toml", **train):
+    """The tiny config with some [train] keys replaced."""
+    text = TINY.read_text()
+    for key, value in train.items():
+        text = "\n".join(f"{key} = {value}" if line.split("=")[0].strip() == key else line
+                         for line in text.splitlines())
+    path = tmp_path / name
+    path.write_text(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_saves_last_pt_and_resumes(sig, tmp_path, capsys, monkeypatch):
+    import improv.commands.train as command
+
+    def log_then_signal(text, **kw):  # the signal arrives while step 2 is being validated
+        print(text, **kw)
+        if text.startswith("valid step 2:"):
+            os.kill(os.getpid(), sig)
+
+    def guard(signum, frame):  # (SIGTERM's default would end pytest itself)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "print", log_then_signal, raising=False)
+    out = tmp_path / "run"
+    cfg = _tiny(tmp_path, eval_every_steps=2)
+    before = signal.signal(sig, guard)
+    try:
+        assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 130
+        assert signal.getsignal(sig) is guard  # the handler was put back
+    finally:
+        signal.signal(sig, before)
+    err = capsys.readouterr().err
+    assert err == f"improv train: interrupted at step 3; last.pt saved: resume with --resume {out / 'last.pt'}\n"
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["train_state"]["step"] == 3 and "optimizer" in last  # the step in hand was finished, then saved
+    monkeypatch.undo()
+    more = _tiny(tmp_path, "more.toml", max_steps=5)
+    assert main(["train", "--data", str(MINI), "--config", str(more), "--out", str(out),
+                 "--resume", str(out / "last.pt")]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert torch.load(out / "last.pt", weights_only=True)["train_state"]["step"] == 5
+
+
+def test_interrupted_while_reading_the_data_is_one_line(tmp_path, capsys, monkeypatch):
+    import improv.train.data as data
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "PairData", interrupted)
+    assert main(["train", "--data", str(MINI), "--config", str(TINY), "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == "improv train: interrupted before training began; nothing saved\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_second_signal_stops_at_once_but_not_the_same_one_twice():
+    from improv.train.stopping import REPEAT_S, StopRequest
+
+    with StopRequest() as stop:
+        with pytest.raises(KeyboardInterrupt):  # (reading the data: nothing to wait for)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        stop.armed = True  # (the training loop runs)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # `timeout -s INT` sends its signal to the child and its group
+        assert stop.asked
+        stop._first -= REPEAT_S  # a second Ctrl-C, a moment later
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # (the handler runs at the next bytecode: this sleep is cut short)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resuming_a_finished_run_stops_at_once(tmp_path, capsys):
+    out = tmp_path / "run"
+    cfg = _tiny(tmp_path, max_steps=4)
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 0
+    before = (out / "last.pt").read_bytes()
+    capsys.readouterr()
+    rc = main(["train", "--data", str(tmp_path / "not-read"), "--config", str(cfg), "--out", str(out),
+               "--resume", str(out / "last.pt")])  # (it stops before the data: none is needed)
+    err = capsys.readouterr().err
+    assert rc == 2 and "already at step 4 of 4 (max_steps)" in err and len(err.splitlines()) == 1
+    assert (out / "last.pt").read_bytes() == before  # not one step more (it went to step 5)
+
+
+def test_distributed_processes_agree_on_why_they_stop():
+    from improv.train import distributed as D
+
+    assert D.agree(1.5, D.STOP_ASKED, D.Dist()) == (1.5, D.STOP_ASKED)
+    assert D.agree(1.5, D.GO_ON, D.Dist()) == (1.5, D.GO_ON)

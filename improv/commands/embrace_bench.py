@@ -19,8 +19,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA", nargs="?",
                    help=f"a WJazzD-format tar.gz or folder (default {DEFAULT_DATA})")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="at most N calls (default 200)")
-    p.add_argument("--responder", choices=("markov", "model"), default="markov", help="who answers (default markov)")
-    p.add_argument("--model", metavar="PATH", help="the checkpoint for --responder model (default: the shipped one)")
+    p.add_argument("--responder", choices=("markov", "model"),
+                   help="who answers (default markov; model when --model is given)")
+    p.add_argument("--model", metavar="PATH",
+                   help="the weights to answer with (implies --responder model; default for it: the shipped ones)")
     p.add_argument("--daring", type=float, default=0.5, metavar="X", help="embrace daring, 0..1 (default 0.5)")
     p.add_argument("--strength", type=float, metavar="X",
                    help="how strongly embrace favours the note's pitch classes, 0..1 (default: the config default)")
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    args.responder = _responder_name(args)
     if not 0.0 <= args.daring <= 1.0:
         raise ConfigError(f"--daring must be from 0 to 1, got {args.daring}")
     if args.strength is not None and not 0.0 <= args.strength <= 1.0:
@@ -88,6 +91,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {out}")
     return 0
+
+
+def _responder_name(args: argparse.Namespace) -> str:
+    """--responder, or "model" when --model names the weights (never a silent markov run)."""
+    if args.model is not None and args.responder == "markov":
+        raise ConfigError(f"--model {args.model} is for --responder model, but --responder markov was given; "
+                          "drop one of them")
+    return args.responder or ("model" if args.model is not None else "markov")
 
 
 def _responder_factory(args: argparse.Namespace):  # noqa: ANN202 - returns Callable[[], Responder]

@@ -25,11 +25,16 @@ def run(args: argparse.Namespace) -> int:
 
     from improv.core.formats.paths import writable_output
     from improv.errors import ConfigError
-    from improv.train.export import export
+    from improv.train.export import CHECKPOINT_FIX, export
+    from improv.train.model import load_checkpoint
 
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
         raise DataError(f"{ckpt} is a folder: give a training checkpoint file, e.g. runs/phrase/best.pt")
+    if ckpt.suffix.lower() == ".npz":  # (the default output would be the input itself)
+        raise ConfigError(f"{ckpt} is already exported weights, what the partner loads (e.g. improv jam --model "
+                          f"{ckpt}); export takes the training checkpoint (.pt) they came from")
+    load_checkpoint(ckpt, fix=CHECKPOINT_FIX)  # a wrong file fails now, not after --feel-data is read
     out = writable_output(args.out or ckpt.with_suffix(".npz"), "-o", (ckpt,))
 
     feel = None

@@ -75,18 +75,22 @@ def shard(batch: Sequence, dist: Dist) -> list:
     return list(batch[dist.rank::dist.world])
 
 
-def agree(elapsed: float, stop: bool, dist: Dist) -> tuple[float, bool]:
-    """(the longest elapsed time of any process, whether any wants to stop): every process
-    then sets the same learning rate (a schedule over the time budget) and stops at the
-    same step."""
+GO_ON, STOP_LIMIT, STOP_ASKED = 0, 1, 2  # why a process wants to stop: the strongest reason wins
+
+
+def agree(elapsed: float, stop: int, dist: Dist) -> tuple[float, int]:
+    """(the longest elapsed time of any process, the strongest reason any has to stop:
+    `GO_ON`, `STOP_LIMIT` (a limit of the run reached) or `STOP_ASKED` (Ctrl-C or SIGTERM,
+    which may reach one process only)): every process then sets the same learning rate (a
+    schedule over the time budget) and stops at the same step, for the same reason."""
     if dist.world <= 1:
-        return elapsed, stop
+        return elapsed, int(stop)
     import torch
     import torch.distributed as td
 
-    t = torch.tensor([elapsed, 1.0 if stop else 0.0], dtype=torch.float64, device=dist.device)
+    t = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=dist.device)
     td.all_reduce(t, op=td.ReduceOp.MAX)
-    return float(t[0].item()), bool(t[1].item() > 0)
+    return float(t[0].item()), int(t[1].item())
 
 
 def digest(model: Any) -> str:

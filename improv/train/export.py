@@ -10,6 +10,9 @@ from improv.core.model.weights import as_weights, save_weights
 from improv.train.model import load_checkpoint
 
 
+CHECKPOINT_FIX = "give a .pt that `improv train` wrote, e.g. runs/phrase/best.pt"
+
+
 def export(checkpoint: str | Path, out: str | Path | None = None, feel: dict | None = None) -> Path:
     """Write the weights of `checkpoint` beside it (or to `out`) as `.npz`, with the time
     feel it was trained with (or `feel`, `FeelModel.to_dict()`, e.g. for a checkpoint
@@ -19,7 +22,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, feel: dict | N
         ModelError: the checkpoint is missing or unreadable.
     """
     checkpoint = Path(checkpoint)
-    model, ckpt = load_checkpoint(checkpoint)
+    model, ckpt = load_checkpoint(checkpoint, fix=CHECKPOINT_FIX)
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
     meta = {"exported_from": checkpoint.name, "checkpoint_sha256_16": digest}
     for key in ("train_state", "train_config", "data", "feel"):

@@ -315,8 +315,13 @@ def save_checkpoint(path, model: PhraseModel, extra: dict | None = None) -> None
     tmp.replace(path)
 
 
-def load_checkpoint(path) -> tuple[PhraseModel, dict]:
+def load_checkpoint(path, fix: str = "train one with `improv train` or give --model PATH") -> tuple[PhraseModel, dict]:
     """Read a checkpoint with `weights_only=True` -> (model in eval mode, the whole dict).
+
+    Args:
+        path: the `.pt` file.
+        fix: what to do when it is missing or not a checkpoint, in the caller's own flags
+            (the default names `--model`, which `train` and `export` do not have).
 
     Raises:
         ModelError: the file is missing, unreadable, or from another format or vocabulary.
@@ -327,15 +332,18 @@ def load_checkpoint(path) -> tuple[PhraseModel, dict]:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"model checkpoint {path} not found: train one with `improv train` or give --model PATH")
+        raise ModelError(f"model checkpoint {path} not found: {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a damaged file
         raise ModelError(f"model checkpoint {path} cannot be read ({type(e).__name__}): the file is damaged or "
                          "not a checkpoint; re-download or retrain it") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ModelError(f"{path} is not an improv training checkpoint (file format {FORMAT!r}): give a .pt that "
-                         "improv train wrote, e.g. runs/phrase/best.pt")
+    found = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if isinstance(found, str) and found.startswith("improv-") and found != FORMAT:
+        raise ModelError(f"{path} is an improv checkpoint of another format ({found!r}; this version reads "
+                         f"{FORMAT!r}): retrain it, or use the improv version that wrote it")
+    if found != FORMAT:
+        raise ModelError(f"{path} is not an improv training checkpoint: {fix}")
     if ckpt.get("vocab") != vocabulary():
         raise ModelError(f"model checkpoint {path} was trained with another token vocabulary; retrain it")
     try:

@@ -11,9 +11,12 @@ epochs, or else over the run's time budget (`max_minutes`, so a slow machine sti
 its run cooled down). Validation
 (the valid split of `improv.core.formats.splits`, controls hidden, no augmentation;
 the test split is never read) reports the answer NLL per note; `last.pt` (with optimizer
-state, for `--resume`) is written every few minutes and `best.pt` whenever the
-validation NLL improves. Both carry the time feel learned from the same training solos
-(`improv.train.feel`), which the export puts beside the weights.
+state, for `--resume`) is written every few minutes and when the run is stopped by hand
+(`improv.train.stopping`), and `best.pt` whenever the validation NLL improves. Both
+carry the time feel learned from the same training solos (`improv.train.feel`), which
+the export puts beside the weights. What a run can be refused for (config values out of
+range, an --out holding another run, a finished run to resume) is checked before the
+data is read (`improv.train.checks`).
 
 It trains on a GPU when torch sees one, and on several processes (GPUs or CPU cores,
 one machine or several) under `torchrun` (`improv.train.distributed`).
@@ -31,6 +34,24 @@ from typing import Any
 
 from improv.errors import ConfigError
 
+STOP_NOTICE = "stopping after this step to save last.pt (a second Ctrl-C stops at once, unsaved)"
+RESUME_FIX = "give --resume the last.pt of an earlier run, e.g. runs/phrase/last.pt"
+
+
+@dataclass
+class _Progress:
+    """How far a run got, for the message when it is interrupted."""
+
+    step: int = 0
+    training: bool = False
+    saved_step: int | None = None  # the step of the last.pt this run wrote
+
+    def unsaved(self, out: Path) -> str:
+        if not self.training:
+            return "interrupted before training began; nothing saved"
+        kept = (f"{out / 'last.pt'} holds step {self.saved_step}: resume with --resume {out / 'last.pt'}"
+                if self.saved_step is not None else "nothing saved")
+        return f"interrupted at step {self.step} before last.pt was saved; {kept}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,8 @@ class TrainConfig:
 
 
 def load_train_config(path: str | Path | None) -> tuple[Any, "TrainConfig"]:
-    """A training TOML -> (ModelConfig, TrainConfig); unknown keys are errors naming the file."""
+    """A training TOML -> (ModelConfig, TrainConfig); unknown keys and values out of range
+    (`improv.train.checks`) are errors naming the file and the key."""
     from improv.train.model import ModelConfig
 
     if path is None:
@@ -78,6 +100,9 @@ def load_train_config(path: str | Path | None) -> tuple[Any, "TrainConfig"]:
         out.append(build(cls, data.pop(section, {}), f"{path}: {section}"))
     if data:
         raise ConfigError(f"{path}: unknown section {sorted(data)[0]!r}; expected [model] and [train]")
+    from improv.train.checks import check_config
+
+    check_config(out[0], out[1], path)  # ranges: `build` checks only the types of these sections
     return out[0], out[1]
 
 
@@ -104,23 +129,53 @@ def evaluate(model: Any, seqs: list, device: Any, batch_size: int = 128) -> floa
 def train(data: str | Path, config: str | Path | None = None, out: str | Path = "runs/phrase",
           resume: str | Path | None = None, log: Any = print) -> Path:
     """Train; returns the path of the best checkpoint. Under `torchrun`, each process
-    trains on its share of every batch (`improv.train.distributed`); rank 0 logs and saves."""
+    trains on its share of every batch (`improv.train.distributed`); rank 0 logs and saves.
+
+    Raises:
+        ConfigError: a config value out of range, an --out that cannot take the run or
+            already holds one, a run to resume that has nothing left to train; all checked
+            before the data is read.
+        ModelError: the checkpoint to resume is missing or not a training checkpoint.
+        DataError: the data cannot be read.
+        Interrupted: Ctrl-C or SIGTERM; the first writes last.pt after the step in hand.
+    """
+    from improv.train import distributed as D
+    from improv.train.checks import check_not_finished, check_out
+    from improv.train.model import load_checkpoint
+    from improv.train.stopping import Interrupted, StopRequest
+
+    cfg, tcfg = load_train_config(config)
+    out = Path(out)
+    check_out(out, resume)
+    resumed = load_checkpoint(resume, fix=RESUME_FIX) if resume else None
+    if resumed is not None:
+        check_not_finished(tcfg, resumed[1].get("train_state", {}), resume)
+    dist = D.setup()
+    progress = _Progress()
+    try:
+        with StopRequest(STOP_NOTICE if dist.main else "") as stop:
+            return _train(data, cfg, tcfg, out, resume, resumed, dist, log, progress, stop)
+    except KeyboardInterrupt:  # outside the training loop, or a second signal in it
+        raise Interrupted(progress.unsaved(out)) from None
+
+
+def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str | Path | None,
+           resumed: tuple | None, dist: Any, log: Any, progress: _Progress, stop: Any) -> Path:
+    """`train` once its arguments are checked; `stop`: the armed `StopRequest` says when
+    Ctrl-C or SIGTERM asked the training loop to stop."""
     import torch
 
     from improv.train import distributed as D
+    from improv.train.checks import check_not_finished, limit_reached
     from improv.train.data import PairData, batches
     from improv.train.feel import fit_feel
-    from improv.train.model import PhraseModel, collate, load_checkpoint, save_checkpoint
+    from improv.train.model import PhraseModel, collate, save_checkpoint
+    from improv.train.stopping import Interrupted
 
-    cfg, tcfg = load_train_config(config)
-    dist = D.setup()
     say = log if dist.main else (lambda msg: None)
     threads = tcfg.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     torch.set_num_threads(max(1, int(threads or 1) // (dist.world if not tcfg.threads else 1)))
     device = dist.device
-    out = Path(out)
-    if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(tcfg.seed)
     torch.manual_seed(tcfg.seed)
     pd = PairData(data, say)
@@ -135,8 +190,8 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     model = PhraseModel(cfg)
     step, epoch, elapsed, best = 0, 0, 0.0, math.inf
     ck: dict = {}
-    if resume:
-        model, ck = load_checkpoint(resume)
+    if resumed is not None:
+        model, ck = resumed
         cfg = model.cfg
         st = ck.get("train_state", {})
         step, epoch, elapsed, best = int(st.get("step", 0)), int(st.get("epoch", 0)), float(
@@ -166,6 +221,10 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     # the cosine spans `schedule_epochs` epochs when set, else the time budget
     n_seqs = len(pd.train) if tcfg.window_notes <= 0 else len(pd.windows(pd.train_runs, cfg, tcfg, None))
     sched_steps = int(tcfg.schedule_epochs * math.ceil(n_seqs / tcfg.batch_size))
+    if resumed is not None:  # (the schedule's length in steps is known only now, from the data)
+        check_not_finished(tcfg, ck.get("train_state", {}), resume, sched_steps)
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)  # (only now: a run refused earlier leaves no folder)
 
     def lr_at(step: int, elapsed: float) -> float:
         if step < tcfg.warmup_steps:
@@ -185,12 +244,15 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     def save_last(valid: float) -> None:
         save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict(),
                                                  **({"ema": ema.state_dict()} if ema is not None else {})})
+        progress.saved_step = step
 
     t0 = time.perf_counter() - elapsed
     last_eval = last_ckpt = time.perf_counter()
     notes_seen, t_rate, loss_avg = 0, time.perf_counter(), None
     valid = math.nan
     done = False
+    progress.training, progress.step = True, step
+    stop.armed = True  # from here the first Ctrl-C lets the step in hand finish, then saves
     while not done and epoch < tcfg.max_epochs:
         for batch in batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng):
             if len(batch) < dist.world:
@@ -212,8 +274,16 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
             lv = float(loss.detach())
             loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
             now = time.perf_counter()
-            elapsed, over = D.agree(now - t0, bool((budget > 0 and now - t0 >= budget) or (
-                tcfg.max_steps and step >= tcfg.max_steps) or (sched_steps and step >= sched_steps)), dist)
+            progress.step = step
+            elapsed, why = D.agree(now - t0, D.STOP_ASKED if stop.asked else D.STOP_LIMIT if limit_reached(
+                tcfg, step, epoch, now - t0, sched_steps) else D.GO_ON, dist)  # every process stops at one step
+            if why == D.STOP_ASKED:  # by hand: save where it stands, as the periodic checkpoint does
+                if dist.main:
+                    save_last(valid)
+                D.cleanup(dist)
+                raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with --resume "
+                                  f"{out / 'last.pt'}")
+            over = why == D.STOP_LIMIT
             if step % 25 == 0:
                 rate = notes_seen / max(1e-9, now - t_rate)
                 notes_seen, t_rate = 0, now
@@ -238,6 +308,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
                 break
         else:
             epoch += 1
+    stop.armed = False
     if dist.main:
         if not (out / "best.pt").exists():
             valid = evaluate(kept, valid_seqs, device)
