@@ -92,8 +92,8 @@ def test_the_first_note_sets_bar_one_of_the_chart():
     s.close()
 
 
-@pytest.mark.parametrize("bpm", [66.0, 84.0])
-def test_over_a_chart_with_no_tempo_the_bars_are_counted_from_the_first_note_at_the_players_tempo(bpm):
+@pytest.mark.parametrize("bpm, every", [(66.0, 6), (84.0, 6), (84.0, 4), (180.0, 4)])
+def test_over_a_chart_with_no_tempo_the_bars_are_counted_from_the_first_note_at_the_players_tempo(bpm, every):
     """A player at 70 bpm with no --tempo: the first call was heard at the first guess (120), and
     the count from bar 1 stayed 3 bars and 2 beats ahead of theirs for the rest of the session
     (chords and 'answering at' bars in the middle of their bars). Once their tempo is heard,
@@ -108,16 +108,19 @@ def test_over_a_chart_with_no_tempo_the_bars_are_counted_from_the_first_note_at_
     first = 0.5
     period = 60.0 / bpm
     events = []
-    for bar in (0, 6, 12):  # calls in the player's bars 1-2, 7-8 and 13-14
+    # two-bar calls every `every` bars: every 6, the answers end before the next call; every 4,
+    # the player comes back in over each answer's end (it yields), as in steady call and response
+    for bar in (0, every, 2 * every):
         events += swung_call(bpm, 2, first + 4 * bar * period, seed=bar)
-    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    play(s, clock, inq, events, until=first + 4 * (2 * every + 5) * period)
     assert any("bars counted again" in line for line in said), said
-    for bar in (6, 12, 16):  # the player's bars 7, 13 and 17 begin on the session's
+    for bar in (every, 2 * every, 2 * every + 4):  # the player's calls and the bar after the last answer
         beat = s.beat_at(s.t0 + first + 4 * bar * period)
         assert beat == pytest.approx(4 * bar, abs=0.25), (bar + 1, beat)
-    assert s.answers == 3
-    ons = [t - s.t0 for t, _ in sink.ons(channel=1)]
-    opening = (ons[-24] - first) / period  # the last answer (24 eighths) starts on the player's beat
+    assert s.exchange.calls == 3
+    last_call_end = first + (4 * 2 * every + 8) * period
+    ons = [t - s.t0 for t, _ in sink.ons(channel=1) if t - s.t0 > last_call_end]
+    opening = (ons[0] - first) / period  # the last answer (not interrupted) starts on the player's beat
     assert abs(opening - round(opening)) <= 0.1, opening
     s.close()
     assert sink.sounding() == set()

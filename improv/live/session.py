@@ -364,8 +364,11 @@ class Session:
         self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")  # type: ignore[union-attr]
 
     def _may_recount(self) -> bool:
-        """The bars may be counted again: between calls, nothing of the partner's to come."""
-        return not self.partner_busy() and not self.policy.in_call
+        """The bars may be counted again: at the first note of a call, with nothing of the
+        partner's to come, or all of it about to stop for this note (it yields)."""
+        if self.policy.in_call:
+            return False
+        return not self.partner_busy() or self.cfg.phrase.on_interrupt == "yield"
 
     def _recounted(self, beat_of: Any, t: float) -> None:
         """The bars were counted again from bar 1 on the tempo heard (conductor): what is kept
