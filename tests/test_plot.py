@@ -165,3 +165,12 @@ def test_plot_refuses_a_file_with_nothing_to_draw_and_leaves_out_gm_drums(tmp_pa
              for t, kind in ((0.0, "note_on"), (0.1, "note_off"))]
     roll = recording_to_roll(Recording(tuple(drums) + session().events, session().markers))
     assert 36 not in [n.note.pitch for n in roll.notes] and len(roll.notes) == 5
+
+
+def test_play_says_when_a_recording_changes_tempo():
+    """It printed the first tempo alone for a file that goes from 90 to 112.5 bpm."""
+    from improv.commands.play import tempo_text
+
+    assert tempo_text(((0.0, 120.0),)) == "120 bpm"
+    assert tempo_text(((0.0, 89.982), (10.0, 112.5))) == "89.982 bpm, 1 tempo change, 89.982-112.5"
+    assert tempo_text(((0.0, 90.0), (4.0, 100.0), (8.0, 80.0))) == "90 bpm, 2 tempo changes, 80-100"

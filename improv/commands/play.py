@@ -45,6 +45,14 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
     return [(t, item) for t, _, item in plan]
 
 
+def tempo_text(tempos: tuple[tuple[float, float], ...]) -> str:
+    """A recording's tempo map in words: "120 bpm", or "90 bpm, 3 tempo changes, 90-112.5"."""
+    bpms = [bpm for _, bpm in tempos] or [120.0]
+    if len(bpms) == 1:
+        return f"{bpms[0]:g} bpm"
+    return f"{bpms[0]:g} bpm, {len(bpms) - 1} tempo change{'s' if len(bpms) > 2 else ''}, {min(bpms):g}-{max(bpms):g}"
+
+
 class StopFlag:
     """Set by SIGINT, SIGTERM or SIGHUP (main thread); read by the playing loop."""
 
@@ -99,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
             sink = SynthSink(override(cfg, "band", **band), soundfont=args.soundfont)
             where = f"the built-in synth on {sink.device_name!r}"
         plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
-        tempo = rec.tempos[0][1]
-        print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo:g} bpm) through {where}; Ctrl-C stops", flush=True)
+        print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
+              flush=True)
         t0 = time.perf_counter() + 0.1
         for t, item in plan:
             deadline = t0 + t
