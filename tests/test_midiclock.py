@@ -201,3 +201,22 @@ def test_an_external_clock_on_jack_is_read_off_jacks_thread_with_its_arrival_tim
     assert [d for _, d in got] == [[START], [CLOCK], [CLOCK], [CLOCK]]
     gaps = [b[0] - a[0] for a, b in zip(got, got[1:])]
     assert gaps[0] > 0.25 and gaps[1:] == pytest.approx([0.025, 0.025], abs=0.002)  # as JACK saw them, not as read
+
+
+def test_a_start_with_no_tempo_known_puts_beat_0_at_the_start_until_the_ticks_give_theirs():
+    """A sender that sends no clock while stopped: the downbeat was known only two ticks
+    after the Start (15.6 ms at 160 bpm) and the band dropped it as late."""
+    from improv.core.listen.midiclock import CLOCK, START, ClockFollower
+
+    blind = ClockFollower()
+    blind.feed(10.0, [START])
+    assert blind.time_of_beat(0.0) is None
+    f = ClockFollower(guess=120.0)
+    f.feed(10.0, [START])
+    assert f.time_of_beat(0.0) == pytest.approx(10.0) and f.tempo == pytest.approx(120.0)
+    f.feed(10.002, [CLOCK])  # the first tick (beat 0): the phase is the tick's, the tempo still the guess
+    assert f.time_of_beat(0.0) == pytest.approx(10.002) and f.tempo == pytest.approx(120.0)
+    step = 60.0 / (160.0 * 24)
+    for k in range(1, 12):
+        f.feed(10.002 + k * step, [CLOCK])
+    assert f.tempo == pytest.approx(160.0, rel=1e-3) and f.time_of_beat(1.0) == pytest.approx(10.002 + 24 * step)

@@ -373,3 +373,33 @@ def test_a_pickup_played_in_the_count_in_is_kept_and_the_file_still_starts_at_ba
     assert early is not None and early.exists()
     before = [(n.pitch, round(n.duration * spb, 1)) for n in recording_notes(load_recording(early), "player")]
     assert (62, 0.1) in before, before  # the pickup, as played
+
+
+def test_a_free_jam_on_a_daws_clock_plays_the_downbeat_and_follows_a_tempo_jump_at_once():
+    """With a DAW that sends no clock while stopped the bass's downbeat was dropped as late,
+    and the first beat after a jump from 160 to 200 bpm came at the old tempo (timed a beat ahead)."""
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock, guess=120.0)
+    sink = RecordingSink(clock)
+    cfg = replace(_cfg(bass=True), band=replace(_cfg().band, trade_bars=0, bass=True))
+    s = Session(cfg, clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES, external=ext, threaded=False,
+                seed=2)
+    s.start()
+    t0 = 10.5
+    clock.set(t0)
+    ext.receive([START])
+    s.step()
+    jump = tick_time(t0, 160.0, 96)  # beat 4: the DAW goes to 200 bpm
+    for k in range(24 * 8):
+        due = tick_time(t0, 160.0, k) if k < 96 else tick_time(jump, 200.0, k - 96)
+        while clock.now() + 0.002 < due:
+            clock.advance(0.002)
+            s.step()
+        clock.set(due)
+        ext.receive([CLOCK])
+        s.step()
+    s.close()
+    bass = [t - t0 for t, _ in _ons(sink, 3)]
+    want = [b * 0.375 for b in range(5)] + [1.5 + b * 0.3 for b in range(1, 4)]
+    assert s.late_dropped == 0 and s.band.scheduler.late == 0
+    assert len(bass) >= len(want) and all(abs(a - b) < 0.01 for a, b in zip(bass, want)), bass

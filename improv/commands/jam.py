@@ -285,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.band.clock == "external":
             from improv.live.midisync import open_clock_input
 
-            external = open_clock_input(clock, cfg.midi.api, cfg.band.clock_in)
+            external = open_clock_input(clock, cfg.midi.api, cfg.band.clock_in, guess=cfg.timing.tempo)
             closers.append(external)
             print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
         return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,

@@ -87,10 +87,10 @@ class ExternalClock:
         name: the port's name, for messages.
     """
 
-    def __init__(self, clock: Clock, midi_in: Any = None, name: str = "") -> None:
+    def __init__(self, clock: Clock, midi_in: Any = None, name: str = "", guess: float | None = None) -> None:
         self.clock = clock
         self.name = name
-        self.follower = ClockFollower()
+        self.follower = ClockFollower(guess=guess)
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
         self._in = midi_in
@@ -140,9 +140,11 @@ class ExternalClock:
             close_client(midi_in, cancel_callback=self._reader is None)
 
 
-def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str = "improv clock") -> ExternalClock:
+def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str = "improv clock",
+                     guess: float | None = None) -> ExternalClock:
     """Open a MIDI input for the external clock (by index or name substring; "" = a
-    virtual input named `virtual`).
+    virtual input named `virtual`); `guess`: the tempo (bpm) a Start plays at until the
+    clock's ticks give theirs.
 
     Raises:
         PortError: the port is not found or cannot be opened.
@@ -164,7 +166,7 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
     except Exception as e:  # noqa: BLE001 - rtmidi raises its own types
         midi_in.delete()
         raise PortError(f"cannot open the clock input {port or 'improv clock'!r}: {e}") from None
-    return ExternalClock(clock, midi_in, name)
+    return ExternalClock(clock, midi_in, name, guess)
 
 
 class ClockSender:
