@@ -60,7 +60,7 @@ def test_eight_bar_trades_run_across_choruses_and_sections_show():
     assert [f.position(b).section for b in (0, 32, 64, 96, 128)] == ["A1", "A2", "B", "A2", "A1"]
     p = f.position(70.0)
     assert (p.chorus, p.bar, p.beat, p.section, p.owner, p.turn, p.turn_bar) == (1, 18, 3, "B", PLAYER, 2, 2)
-    assert p.label() == "chorus 1  bar 18 [B]  beat 3  player 2"
+    assert p.label() == "chorus 1  bar 18 [B]  beat 3  player's bar 2"
     blues8 = TradingForm(BLUES, 8)
     assert blues8.turn(1).start == 32 and blues8.position(48).chorus == 2 and blues8.position(48).owner == PARTNER
 

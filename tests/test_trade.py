@@ -403,3 +403,27 @@ def test_a_free_jam_on_a_daws_clock_plays_the_downbeat_and_follows_a_tempo_jump_
     want = [b * 0.375 for b in range(5)] + [1.5 + b * 0.3 for b in range(1, 4)]
     assert s.late_dropped == 0 and s.band.scheduler.late == 0
     assert len(bass) >= len(want) and all(abs(a - b) < 0.01 for a, b in zip(bass, want)), bass
+
+
+def test_the_log_numbers_the_partners_turns_as_a_player_counts_them():
+    """'heard call 2 ...; partner turn 3': the turns were numbered with the player's among them."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    said = []
+    s.say = said.append
+    s.start()
+    tl = s.timeline
+    played = 0
+    while clock.now() < tl.time_of(2 * 48):
+        beat = tl.beat_at(clock.now())
+        turn = s.policy.form.turn_at(beat)
+        if turn is not None and turn.owner == "player" and int(beat) > played:
+            played = int(beat)
+            inq.push([0x90, 65, 90])
+            inq.push([0x80, 65, 0])
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    calls = [line for line in said if "heard call" in line]
+    assert [c.rsplit("the partner's turn ", 1)[1] for c in calls[:3]] == ["1", "2", "3"], calls
+    assert any("partner's bar 1" in line for line in said) and not any("partner 1 " in line for line in said), said[:12]

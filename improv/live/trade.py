@@ -80,7 +80,7 @@ class TradePolicy:
         if turn is not None and turn.index != self._last_turn:
             self._last_turn = turn.index
             who = "your turn" if turn.owner == PLAYER else "partner's turn"
-            self.s.say(f"{self.form.position(beat).label()}  {who}")
+            self.s.say(f"{self.form.position(max(beat, turn.start)).label()}  {who}")  # (from its pickup: its first bar)
         nxt = self.form.next_turn(beat - self.form.turn_beats, PARTNER)
         while nxt.start <= beat:  # a partner turn already under way was too late
             self._answered.add(nxt.index)
@@ -112,7 +112,8 @@ class TradePolicy:
         call = self._call(turn.start - self.form.turn_beats, turn.start, beat)
         self.s.last_call_bars = self.form.trade_bars
         self.s.ask(call, self.s.chart, turn.start, self.form.turn_beats, now, cut=self.form.turn_beats,
-                   text=f"{count_notes(len(call))} in your {self.form.trade_bars} bars; partner turn {turn.index}")
+                   text=f"{count_notes(len(call))} in your {self.form.trade_bars} bars; the partner's turn "
+                        f"{(turn.index + 1) // 2}")  # (turns alternate from the player's: 0, 1, 2 ...)
 
     def on_clock(self, kind: str, beat: float) -> None:
         if kind == "start":

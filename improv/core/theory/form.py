@@ -71,11 +71,12 @@ class FormPosition:
     turn_bar: int
 
     def label(self) -> str:
-        """A one-line status: `chorus 2  bar 5 [B]  beat 3  partner 2/4`."""
+        """A one-line status: `chorus 2  bar 5 [B]  beat 3  partner's bar 2` (the bar of the
+        turn under way)."""
         if self.owner == COUNT_IN:
             return f"count-in  bar {self.bar}  beat {self.beat}"
         sec = f" [{self.section}]" if self.section else ""
-        return f"chorus {self.chorus}  bar {self.bar}{sec}  beat {self.beat}  {self.owner} {self.turn_bar}"
+        return f"chorus {self.chorus}  bar {self.bar}{sec}  beat {self.beat}  {self.owner}'s bar {self.turn_bar}"
 
 
 @dataclass(frozen=True)
