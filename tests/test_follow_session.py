@@ -76,6 +76,16 @@ def test_nothing_is_followed_when_something_else_leads():
         assert isinstance(s.timeline, FixedTimeline) and not s.following
 
 
+def test_comping_asked_for_with_no_chart_plays_nothing_so_improv_still_follows():
+    """`--comp` with no chart: no band plays ('comping and bass follow a chart'), yet the jam
+    kept its own fixed tempo instead of following the player."""
+    cfg = override(make()[0].cfg, "band", comp=True, bass=True)
+    s, *_ = make(cfg, chart=None)
+    assert s.following and isinstance(s.timeline, FollowingTimeline)
+    s, *_ = make(cfg, chart="F7")
+    assert not s.following  # with a chart the band plays and leads
+
+
 def test_the_first_note_sets_bar_one_of_the_chart():
     s, clock, inq, sink, rec = make(chart="F7 | Bb7 | C7 | F7")
     said = []

@@ -105,7 +105,8 @@ class Session:
         self.external = external
         self.start_beat = start_beat
         b = cfg.band
-        self.following = (external is None and t.follow and b.trade_bars <= 0 and not (b.comp or b.bass or b.click)
+        band = (b.comp or b.bass or b.click) and chart is not None  # (with no chart no band plays: see _make_band)
+        self.following = (external is None and t.follow and b.trade_bars <= 0 and not band
                           and not b.send_clock)  # the player leads: nothing else does
         if external is not None:
             self.timeline: Any = external.timeline
