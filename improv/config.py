@@ -192,6 +192,9 @@ _RANGES: dict[tuple[str, str], tuple[tuple[float, float], str]] = {
 _PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_in")
 
 
+_TYPE_WORDS = {float: "a number", int: "a whole number", str: "text in quotes", bool: "true or false"}
+
+
 def _check_value(where: str, value: Any, typ: Any) -> Any:
     origin = typing.get_origin(typ)
     if origin in (typing.Union, types.UnionType):
@@ -216,8 +219,8 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
         return None
     if isinstance(typ, type) and isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
         return value
-    name = getattr(typ, "__name__", str(typ))
-    raise ConfigError(f"{where}: expected {name}, found {value!r} ({type(value).__name__})")
+    name = _TYPE_WORDS.get(typ, getattr(typ, "__name__", str(typ)))
+    raise ConfigError(f"{where}: expected {name}, found {value!r}")
 
 
 def _check_key(section: str, key: str, value: Any, where: str) -> None:

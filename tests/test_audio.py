@@ -237,3 +237,12 @@ def test_the_stream_asks_for_the_configured_latency_and_says_what_it_got(monkeyp
     assert said == [f"synth: system (JACK Audio Connection Kit), output latency 5.3 ms (asked for {want}), "
                     "blocks of 128 frames = 2.67 ms at 48000 Hz"]
     assert sink.latency == 0.0053
+
+
+def test_a_device_that_reports_no_latency_is_not_said_to_have_none():
+    """Under JACK's dummy driver the line said 'output latency 0.0 ms'."""
+    from improv.live.audio import latency_line
+
+    line = latency_line("system", "JACK Audio Connection Kit", 0.0, 128, 48000, "low")
+    assert "0.0 ms" not in line and "not reported by the device (the JACK server's period decides)" in line
+    assert "output latency 2.7 ms" in latency_line("system", "ALSA", 0.0027, 128, 48000, "low")

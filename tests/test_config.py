@@ -35,7 +35,7 @@ def test_unknown_key_names_file_and_key(tmp_path):
 def test_wrong_type_names_key(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text('[timing]\ntempo = "fast"\n')
-    with pytest.raises(ConfigError, match=r"timing.tempo: expected float"):
+    with pytest.raises(ConfigError, match=r"timing.tempo: expected a number, found 'fast'"):
         load_config(p)
 
 

@@ -172,5 +172,5 @@ def test_play_says_when_a_recording_changes_tempo():
     from improv.commands.play import tempo_text
 
     assert tempo_text(((0.0, 120.0),)) == "120 bpm"
-    assert tempo_text(((0.0, 89.982), (10.0, 112.5))) == "89.982 bpm, 1 tempo change, 89.982-112.5"
+    assert tempo_text(((0.0, 89.982), (10.0, 112.5))) == "90 bpm, 1 tempo change, 90-112.5"
     assert tempo_text(((0.0, 90.0), (4.0, 100.0), (8.0, 80.0))) == "90 bpm, 2 tempo changes, 80-100"

@@ -46,8 +46,9 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
 
 
 def tempo_text(tempos: tuple[tuple[float, float], ...]) -> str:
-    """A recording's tempo map in words: "120 bpm", or "90 bpm, 3 tempo changes, 90-112.5"."""
-    bpms = [bpm for _, bpm in tempos] or [120.0]
+    """A recording's tempo map in words, to a tenth of a bpm: "120 bpm", or "90 bpm, 3 tempo
+    changes, 90-112.5"."""
+    bpms = [round(bpm, 1) for _, bpm in tempos] or [120.0]
     if len(bpms) == 1:
         return f"{bpms[0]:g} bpm"
     return f"{bpms[0]:g} bpm, {len(bpms) - 1} tempo change{'s' if len(bpms) > 2 else ''}, {min(bpms):g}-{max(bpms):g}"

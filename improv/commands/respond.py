@@ -284,9 +284,10 @@ def run(args: argparse.Namespace) -> int:
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
-    print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {first:g}-{ended:g}{cut}{drums}")
+    print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {round(first, 2):g}-{round(ended, 2):g}"
+          f"{cut}{drums}")
     print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "
           f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats")
-    print(f"wrote {out}: tracks player + partner, {tempos[0][1]:g} bpm")
+    print(f"wrote {out}: tracks player + partner, {round(tempos[0][1], 1):g} bpm")
     report_plans(args, [plan], chart)
     return 0

@@ -279,8 +279,12 @@ def _stderr_line(text: str) -> None:
 def latency_line(device: str, host_api: str, latency_s: float, block: int, rate: int, asked: str | float) -> str:
     """What the synth's stream got, in one line: device, output latency and block (ms)."""
     want = f"{asked} latency" if isinstance(asked, str) else f"{1000.0 * asked:g} ms"
-    return (f"synth: {device} ({host_api}), output latency {1000.0 * latency_s:.1f} ms (asked for {want}), "
-            f"blocks of {block} frames = {1000.0 * block / rate:.2f} ms at {rate} Hz")
+    # PortAudio's JACK host reports 0 when the server, not the stream, decides (its period)
+    got = (f"output latency {1000.0 * latency_s:.1f} ms" if latency_s > 0 else
+           "output latency not reported by the device" + (" (the JACK server's period decides)" if "JACK" in host_api
+                                                           else ""))
+    return f"synth: {device} ({host_api}), {got} (asked for {want}), blocks of {block} frames = " \
+           f"{1000.0 * block / rate:.2f} ms at {rate} Hz"
 
 
 def audio_settings_check(cfg: Config) -> None:
