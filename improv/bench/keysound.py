@@ -289,7 +289,9 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
             "note_offs_resent": resent,
             "stopped_early": max(0, played - 3) if played < notes + 3 else None,
             "answers_during_run": answers, "jam_thru_in_process_p99_ms": float(thru[-1]) if thru else None,
-            "synth_output_latency_ms": float(said.group(1)) if said else None,
+            # what the stream reported: 0 where the device reports none (the jam says "not reported")
+            "synth_output_latency_ms": float(said.group(1)) if said else (
+                0.0 if "output latency not reported" in log else None),
             "period_frames": capture.period, "rate": capture.rate, "block_frames": block}
 
 
