@@ -23,7 +23,8 @@ from pathlib import Path
 from statistics import median
 from typing import Iterable
 
-from improv.core.formats.wjazzd import (BEATS_PER_BAR, _float, _rows, _sig, _Source, loudness_to_velocity,
+from improv.core.formats.wjazzd_files import DataSource
+from improv.core.formats.wjazzd import (BEATS_PER_BAR, _float, _rows, _sig, loudness_to_velocity,
                                         solo_name, split_of)
 from improv.core.model.tokens import TICKS_PER_BEAT
 from improv.core.theory.notes import Phrase
@@ -223,7 +224,7 @@ def load_human(path: str | Path, split: str | None = None) -> list[HumanSolo]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"data {path} not found: give the wjazzd-solos.tar.gz or its unpacked folder")
-    src = _Source(path)
+    src = DataSource(path)
     try:
         stems = src.melody_stems()
         if not stems:
@@ -249,7 +250,7 @@ def _bar_beat(r: dict[str, str]) -> tuple[int, int] | None:
         return None
 
 
-def _read(src: _Source, stem: str, meta: dict[str, str]) -> HumanSolo | None:
+def _read(src: DataSource, stem: str, meta: dict[str, str]) -> HumanSolo | None:
     """One solo, placed on the reader's timeline; None when not 4/4 or without a beat track."""
     text = src.read(f"melody/{stem}.csv")
     rows = _rows(text) if text else []
