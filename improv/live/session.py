@@ -502,10 +502,9 @@ class Session:
             self.recorder.event("partner", msg, t)
 
     def _band_sent(self, part: str, msg: mido.Message, t: float) -> None:
-        """A band message went out (a scheduler thread): recorded as its own part; not the
-        count-in's clicks before bar 1 (the file starts at bar 1: they would all land on its
-        first tick)."""
-        if self.recorder is not None and not (part == "click" and t < self.t0 - 1e-3):
+        """A band message went out (a scheduler thread): recorded as its own part (the
+        count-in's clicks fall before the file's origin at bar 1: see `start`)."""
+        if self.recorder is not None:
             self.recorder.event(part, msg, t)
 
     def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
