@@ -52,16 +52,14 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.core.formats.paths import writable_output
+    from improv.core.formats.paths import output_with_suffix, writable_output
     from improv.core.formats.midifile import load_recording
     from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
-    out = Path(args.out) if args.out else Path(args.midi).with_suffix(".png")
-    if not out.suffix:
-        out = out.with_suffix(".png")  # what matplotlib would write: say so
-    if out.suffix.lower() not in PICTURES:
-        raise ConfigError(f"-o {args.out}: a plot is a picture; give a file ending in {', '.join(PICTURES)}")
+    # (a bare name gets .png, what matplotlib would write, and the line below says so)
+    out = output_with_suffix(args.out, "-o", PICTURES, "a plot is a picture") if args.out else \
+        Path(args.midi).with_suffix(".png")
     out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
     if not roll.notes:

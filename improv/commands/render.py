@@ -26,9 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from improv.config import check_flag
     from improv.core import limits
     from improv.core.audio.render import midi_file_to_wav
-    from improv.errors import ConfigError
-
     from improv.core.formats.paths import output_with_suffix
+    from improv.errors import ConfigError
 
     cfg = settings_from_args(args)
     out = output_with_suffix(args.out, "-o", (".wav",), "improv render writes WAV audio") if args.out else None
