@@ -107,7 +107,6 @@ class FollowingTimeline:
             ahead = self._tl.follow(est, now)
             return ahead != 0.0 or self._tl.tempo != before
 
-
     def recount(self, origin: float, now: float) -> Callable[[float], float] | None:
         """Count the beats again from `origin` (seconds: the player's bar 1, beat 0) on the
         beat the follower hears now, when the running count has come off it (the first

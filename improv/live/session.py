@@ -184,12 +184,11 @@ class Session:
         self.policy.start(now)
         self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
-            counting = self.external is None and self.policy.band_start < 0
             # Trading counts in before bar 1: the journal starts with the count-in, the file at
             # bar 1 (its origin); a pickup played in the count-in goes beside it, never lost.
-            self.recorder = self._recorder_factory(self.time_of(self.policy.band_start) if counting else self.t0,
-                                                   self.chart)
-            if counting and hasattr(self.recorder, "set_origin"):
+            self.recorder = self._recorder_factory(
+                self.time_of(self.policy.band_start) if self.counts_in else self.t0, self.chart)
+            if self.counts_in and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
@@ -215,12 +214,16 @@ class Session:
         weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
         self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
 
+    @property
+    def counts_in(self) -> bool:
+        """improv counts bars in before bar 1 (trading on its own clock; a DAW counts its own)."""
+        return self.external is None and self.policy.band_start < 0
+
     def _make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's
         count-in, which a player must hear even with no click), or None."""
         b = self.cfg.band
-        counting = self.policy.band_start < 0 and self.external is None  # improv counts in (a DAW counts its own)
-        if not (b.comp or b.bass or b.click or counting):
+        if not (b.comp or b.bass or b.click or self.counts_in):
             return None
         if self.chart is None:
             self.say("comping and bass follow a chart: give --tune or --chords to hear them")
@@ -229,7 +232,7 @@ class Session:
 
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
-                          comp_settings=CompSettings(style=b.comp_style), count_in=counting)
+                          comp_settings=CompSettings(style=b.comp_style), count_in=self.counts_in)
         return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
                     start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
                     on_sent=self._band_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
