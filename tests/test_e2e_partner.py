@@ -53,7 +53,7 @@ def test_trading_with_the_default_partner_answers_in_its_own_bars(tmp_path, play
         log = jam.stderr()
     assert rc == 0, log[-2000:]
     check_transport(sent, recs[0], arrivals)
-    assert "partner: model" in log and "2 answer(s)" in log, log[-2000:]
+    assert "partner: model" in log and "2 answers" in log, log[-2000:]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)
     rec = read_recording(recs[0])  # the file's beat 0 is the form's beat 0
     partner = [t / SPB for t, _ in note_ons(rec["partner"])]

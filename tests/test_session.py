@@ -174,7 +174,7 @@ def test_the_summary_gives_figures_only_over_something():
     s.start()
     play(s, clock, inq, [], until=2.0)
     quiet = s.summary()  # nothing played: no "p99 0.00 ms over 0 notes"
-    assert quiet.startswith("0 call(s), 0 answer(s)") and " ms" not in quiet and "dropped 0" in quiet
+    assert quiet.startswith("0 calls, 0 answers") and " ms" not in quiet and "dropped 0" in quiet
     play_more(s, clock, inq, [(t + 2.5, d) for t, d in CALL], start=2.01, until=7.0)
     played = s.summary()
     assert "partner timing median" in played and "over 8 notes" in played and "answer ready p99" in played
@@ -479,6 +479,9 @@ def test_status_line_and_plain_log_lines():
     d.update(1.0, snap)  # too soon for a plain line
     d.log("heard call 1")
     assert out.getvalue().count("\n") == 2 and "\r" not in out.getvalue()
+    d.update(9.0, snap, force=True)  # the session's last line, nothing moved since: not printed twice
+    d.update(15.0, following)
+    assert out.getvalue().count("\n") == 3 and out.getvalue().count(line) == 1
     tty = io.StringIO()
     d = Display(tty, tty=True, every_s=0.2)
     d.update(0.0, snap)

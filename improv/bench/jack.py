@@ -65,7 +65,7 @@ def bench_passthrough(messages: int, responder: str, period_ms: float, phrase: i
             rc = jam.stop()
             jam.listener.wait_quiet(0.3, 3.0)
             left = sounding_notes(jam.listener.arrivals)
-            own = re.findall(r"thru in-process p99 ([\d.]+) ms", jam.stderr())
+            own = re.findall(r"passthrough p99 ([\d.]+) ms", jam.stderr())
             answers = re.findall(r"(\d+) answer\(s\)", jam.stderr())
     stats = summary(added)
     return {"sent": sent, "through": len(thru), "added_ms": stats,

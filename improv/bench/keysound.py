@@ -283,7 +283,7 @@ def run_once(notes: int, block: int, device: str = "system", seed: int = 0,
             err.close()
             sys.setswitchinterval(old_switch)
     said = re.search(r"output latency ([\d.]+) ms", log)
-    thru = re.findall(r"thru in-process p99 ([\d.]+) ms", log)
+    thru = re.findall(r"passthrough p99 ([\d.]+) ms", log)
     answers = len(re.findall(r"answer \d+:", log))
     return {"key_to_sound_ms": summary(latencies), "missed": missed, "not_silent_before": stuck,
             "note_offs_resent": resent,

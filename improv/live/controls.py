@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, parse_binding  # noqa: F401
+from improv.core.theory.notes import counted
 from improv.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
         return replace(cfg, responder=replace(cfg.responder, temperature=t)), f"temperature {t:.2f}"
     if ev.action == "answer_length":
         bars = 1 + round(ev.value * (cfg.phrase.max_answer_bars - 1))
-        return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), f"answers {bars} bar(s) long"
+        return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), f"answers {counted(bars, 'bar')} long"
     return None
 
 

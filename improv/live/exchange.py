@@ -143,8 +143,8 @@ class Exchange:
             s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", at)
         if missed:
             first = s.time_of(answer.start)
-            log.warning("answer %d was ready %.0f ms after it began: its first %d note(s) left out", res.number,
-                        (ready - first) * 1000.0, missed)
+            log.warning("answer %d was ready %.0f ms after it began: its first %s left out", res.number,
+                        (ready - first) * 1000.0, count_notes(missed))
         elif answer.notes:
             due = s.time_of(answer.start + answer.notes[0].start)
             if due < ready:

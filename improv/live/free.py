@@ -23,7 +23,7 @@ from improv.config import Config
 from improv.core.listen.harmony import HarmonyTracker
 from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
-from improv.core.theory.notes import count_notes, seconds_to_beats
+from improv.core.theory.notes import count_notes, counted, seconds_to_beats
 from improv.errors import ConfigError
 from improv.partner.protocol import Read
 
@@ -164,8 +164,8 @@ class FreePolicy:
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
         s.last_call_bars = call.bars
-        text = (f"{call.bars} bar(s), {count_notes(len(call.phrase))}; answering at {s.bar_beat(s.time_of(call.answer_start))} "
-                f"for {int(call.answer_length // s.bpb)} bar(s)")
+        text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
+                f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
         s.ask(call.phrase, self.chart_now(), call.answer_start, call.answer_length, t, text=text)
 
     def chart_now(self) -> Chart:

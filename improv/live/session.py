@@ -29,7 +29,7 @@ import mido
 
 from improv.config import Config
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase
+from improv.core.theory.notes import Phrase, count_notes
 from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
@@ -293,7 +293,7 @@ class Session:
             seen = self._failures_seen.get(who, 0)
             if sched.failures > seen:
                 self._failures_seen[who] = sched.failures
-                self.problem(f"{who} could not play {sched.failures - seen} note(s): {sched.last_failure}")
+                self.problem(f"{who} could not play {count_notes(sched.failures - seen)}: {sched.last_failure}")
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): stop the partner and the threads,

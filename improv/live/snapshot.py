@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from improv.core.theory.notes import counted
 from improv.live.status import Snapshot, control_values, explanation_fields, percentile
 
 
@@ -43,17 +44,17 @@ def summary(s: Any) -> str:
     """One line on how the session went."""
     med, p99, n = s.scheduler.timing_ms()
     restarts = getattr(s.partner, "restarts", 0)
-    parts = [f"{s.calls} call(s), {s.answers} answer(s), {s.yields} yield(s)"]
+    parts = [f"{counted(s.calls, 'call')}, {counted(s.answers, 'answer')}, {counted(s.yields, 'yield')}"]
     # a figure over nothing (no answer played, nothing passed through) is left out, not shown as 0.00 ms
     if n:
         parts.append(f"partner timing median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes")
     if s.ready_ms:
         parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms")
     if s.thru_ms:
-        parts.append(f"thru in-process p99 {percentile(s.thru_ms, 0.99):.2f} ms")
+        parts.append(f"passthrough p99 {percentile(s.thru_ms, 0.99):.2f} ms")
     parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, late {s.late_dropped})")
     if restarts:
-        parts.append(f"partner restarted {restarts} time(s)")
+        parts.append(f"partner restarted {counted(restarts, 'time')}")
     return "; ".join(parts)
 
 

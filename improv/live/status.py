@@ -150,8 +150,9 @@ class Display:
             if self.tty:
                 self.stream.write("\r" + line.ljust(len(self._line)) + "\r")
                 self._line = line
-            else:
+            elif line != self._line:  # a log shows a line once, not again when nothing moved
                 self.stream.write(line + "\n")
+                self._line = line
             self.stream.flush()
 
     def log(self, text: str) -> None:

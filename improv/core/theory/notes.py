@@ -114,9 +114,14 @@ class Phrase:
         return replace(self, start=float(start))
 
 
+def counted(n: int, noun: str) -> str:
+    """`counted(1, "bar") -> '1 bar'`, `counted(3, "bar") -> '3 bars'`: a count as a musician says it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def count_notes(n: int) -> str:
     """'1 note', '3 notes': a count as the log and the markers say it."""
-    return f"{n} note" if n == 1 else f"{n} notes"
+    return counted(n, "note")
 
 
 def pitch_name(pitch: int, flats: bool = False) -> str:
