@@ -17,23 +17,24 @@ import typing
 from improv import __version__
 from improv.errors import ImprovError
 
-# command -> (module, one-line help)
+# command -> (module, one-line help), in the order a newcomer meets them: hear it, play,
+# work with files, measure, train
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("improv.commands.demo", "hear the whole live path with no hardware: a scripted player jams"),
+    "jam": ("improv.commands.jam", "jam live: play a phrase on a MIDI keyboard, the partner answers"),
+    "ports": ("improv.commands.ports", "list MIDI inputs and outputs and audio output devices"),
     "tunes": ("improv.commands.tunes", "list the shipped tune charts"),
     "learn": ("improv.commands.learn", "assign the next moved knob or pressed key to a live control"),
-    "eval": ("improv.commands.eval", "evaluate the phrase model against an n-gram baseline and real answers"),
-    "respond": ("improv.commands.respond", "answer a call from a MIDI file, written as player + partner tracks"),
-    "jam": ("improv.commands.jam", "jam live: play a phrase on a MIDI keyboard, the partner answers"),
-    "demo": ("improv.commands.demo", "hear the whole live path with no hardware: a scripted player jams"),
-    "ports": ("improv.commands.ports", "list MIDI inputs and outputs and audio output devices"),
     "panic": ("improv.commands.panic", "all notes off on a MIDI output"),
-    "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, start-up"),
-    "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
+    "respond": ("improv.commands.respond", "answer a call from a MIDI file, written as player + partner tracks"),
+    "play": ("improv.commands.play", "play a session back through a MIDI port or the built-in synth"),
     "render": ("improv.commands.render", "render a session MIDI file to WAV (built-in synth or a SoundFont)"),
     "plot": ("improv.commands.plot", "draw a session as a piano roll with chords and outside notes (PNG)"),
-    "play": ("improv.commands.play", "play a session back through a MIDI port or the built-in synth"),
+    "recover": ("improv.commands.recover", "rebuild session MIDI files from journals left by a crash"),
+    "bench": ("improv.commands.bench", "measure passthrough latency, partner timing, answer time, start-up"),
     "embrace-bench": ("improv.commands.embrace_bench", "benchmark building answers on the player's outside notes"),
     "train": ("improv.commands.train", "train the phrase model on the WJazzD solos (needs the train extra)"),
+    "eval": ("improv.commands.eval", "evaluate the phrase model against an n-gram baseline and real answers"),
     "export": ("improv.commands.export", "write a training checkpoint as the weights file the partner loads"),
 }
 
