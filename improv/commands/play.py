@@ -17,6 +17,8 @@ from typing import Any
 from improv.commands.common import add_config_args
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
+GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
+CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # what sets a channel up before --from
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,15 +30,52 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
 
 
-def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0) -> list[tuple[float, object]]:
+def part_channels(rec, player_channel: int, partner_channel: int) -> dict[str, int]:
+    """The parts to move onto the output channels (0-based): the player and the partner,
+    when every part of the recording is on one channel, as in a session file. A file from
+    elsewhere whose parts span several channels (a type-0 song, a song's accompaniment
+    tracks, which `midi_to_recording` reads as the partner) plays on its own channels, and
+    General MIDI drums (channel 10) stay drums: moved, they would play as pitches."""
+    used: dict[str, set[int]] = {}
+    for e in rec.events:
+        ch = getattr(e.msg, "channel", None)
+        if ch is not None:
+            used.setdefault(e.part, set()).add(ch)
+    if any(len(chs) > 1 for chs in used.values()):
+        return {}
+    wanted = {"player": player_channel - 1, "partner": partner_channel - 1}
+    return {part: ch for part, ch in wanted.items() if used.get(part) != {GM_DRUM_CHANNEL}}
+
+
+def drum_notes(rec) -> int:
+    """Note-ons on the General MIDI drum channel (10) outside the click: a file's drum kit."""
+    return sum(1 for e in rec.events if e.part != "click" and e.msg.type == "note_on" and e.msg.velocity > 0
+               and e.msg.channel == GM_DRUM_CHANNEL)
+
+
+def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0,
+                  drums: bool = True) -> list[tuple[float, object]]:
     """(seconds from `start`, message or marker text) in playing order; the player and the
-    partner moved onto their output channels (1-16), the band's parts left on theirs."""
-    moved = {"player": player_channel - 1, "partner": partner_channel - 1}
+    partner moved onto their output channels (1-16) as `part_channels` says, the band's
+    parts left on theirs. `drums=False` leaves out a file's General MIDI drums (channel 10,
+    not the click): the built-in synth has no drum kit and would play them as pitches.
+    Started later than 0, each channel is first set as the messages before `start` left it
+    (its program, controllers such as the sustain pedal, pitch bend), as a sequencer
+    chases them: a song's bass started at its chorus still sounds as a bass."""
+    moved = part_channels(rec, player_channel, partner_channel)
     plan: list[tuple[float, int, object]] = []
+    chased: dict[tuple[object, ...], tuple[int, Any]] = {}  # the last of each kind before `start`
     for i, e in enumerate(rec.events):
+        if not drums and e.part != "click" and e.msg.type in ("note_on", "note_off") \
+                and e.msg.channel == GM_DRUM_CHANNEL:
+            continue
         if e.t >= start:
             ch = moved.get(e.part, e.msg.channel)
             plan.append((e.t - start, i, e.msg.copy(channel=ch)))
+        elif e.msg.type in CHASED:
+            chased[(e.part, e.msg.type, e.msg.channel, getattr(e.msg, "control", None))] = (i, e)
+    for i, e in chased.values():
+        plan.append((0.0, i - len(rec.events), e.msg.copy(channel=moved.get(e.part, e.msg.channel))))
     for m in rec.markers:
         if m.t >= start:
             label = {"chord": "", "section": "section "}.get(m.kind, "")
@@ -107,9 +146,13 @@ def run(args: argparse.Namespace) -> int:
             band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
             sink = SynthSink(override(cfg, "band", **band), soundfont=args.soundfont)
             where = f"the built-in synth on {sink.device_name!r}"
-        plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
+        skipped = 0 if args.out else drum_notes(rec)
+        plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start, drums=not skipped)
         print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
               flush=True)
+        if skipped:
+            print(f"{skipped} drum notes (channel 10) left out: the built-in synth has no drum kit; --out PORT to a "
+                  "General MIDI synth plays them", flush=True)
         t0 = time.perf_counter() + 0.1
         for t, item in plan:
             deadline = t0 + t

@@ -24,8 +24,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bars", metavar="A-B", help=f"only bars A to B (1-based), e.g. 1-16; at most {MAX_BARS} bars")
 
 
-def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the file") -> tuple[float, float]:
-    """`--bars A-B` (or the whole file) -> (first, last) beat to draw.
+def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the file",
+               bar_start=None) -> tuple[float, float]:  # noqa: ANN001 - Callable[[int], float]
+    """`--bars A-B` (or the whole file) -> (first, last) beat to draw; `bar_start` gives the
+    beat a bar (0-based) starts on where the metre changes (default: `beats_per_bar` each).
 
     Raises:
         ConfigError: a malformed range, or more than MAX_BARS bars (naming the file's length
@@ -48,6 +50,8 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
         what = f"--bars {text} covers {b - a + 1:,} bars of {name}" if text else f"{name} spans {bars:,} bars"
         raise ConfigError(f"{what}; a plot draws at most {MAX_BARS} bars: give --bars A-B, e.g. "
                           f"--bars {a}-{a + MAX_BARS - 1}")
+    if bar_start is not None:
+        return bar_start(a - 1), bar_start(b)
     return (a - 1) * beats_per_bar, b * beats_per_bar
 
 
@@ -63,9 +67,13 @@ def run(args: argparse.Namespace) -> int:
     out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
     if not roll.notes:
-        raise DataError(f"{args.midi} has no notes to draw (an empty picture would say nothing); give a session or "
-                        "MIDI file in which something was played")
-    first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name)
+        drums = sum(1 for e in rec.events if e.part != "click" and e.msg.type == "note_on" and e.msg.velocity > 0
+                    and e.msg.channel == 9)
+        why = f"only {drums} drum notes on channel 10, which a piano roll leaves out" if drums else \
+            "an empty picture would say nothing"
+        raise DataError(f"{args.midi} has no notes to draw ({why}); give a session or MIDI file in which something "
+                        "pitched was played")
+    first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name, roll.bar_start)
     if not args.bars:
         last = min(last, max(roll.length, roll.beats_per_bar))
     draw_roll(roll, out, first, last, title=Path(args.midi).name)
@@ -76,14 +84,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Path:
-    """Draw `roll` between beats `first` and `last` into a PNG (see `roll_figure`)."""
+    """Draw `roll` between beats `first` and `last` into a picture (see `roll_figure`), in
+    the format `out`'s suffix names, written beside it first and renamed into place, so a
+    failure leaves no partial file and an earlier picture as it was.
+
+    Raises:
+        ConfigError: the picture cannot be written (a full disk, a folder refused): one line.
+    """
+    import os
+
     fig, legend = roll_figure(roll, first, last, title)
     import matplotlib.pyplot as plt
 
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        fig.savefig(out, dpi=100, bbox_extra_artists=[legend], bbox_inches="tight")
+        fig.savefig(tmp, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_extra_artists=[legend],
+                    bbox_inches="tight")
+        os.replace(tmp, out)
+    except OSError as e:
+        raise ConfigError(f"cannot write {out} ({e.strerror or e}); nothing was left behind: free some space or "
+                          "give -o another folder") from None
     finally:
         plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -114,7 +137,7 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
                                edgecolor=OUTSIDE if n.outside else "none", linewidth=1.6 if n.outside else 0))
     for b in roll.bar_lines(first, last):
         ax.axvline(b, color="#999999", linewidth=0.6, zorder=0)
-        ax.text(b + 0.05, lo + 0.2, str(int(b // roll.beats_per_bar) + 1), fontsize=7, color="#777777")
+        ax.text(b + 0.05, lo + 0.2, str(roll.bar_of(b) + 1), fontsize=7, color="#777777")
     for beat, sym in roll.chords:
         if first <= beat < last:
             ax.text(beat + 0.05, hi + 0.3, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)

@@ -48,11 +48,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 class _CallFile:
     """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre, and
-    which tracks the notes came from."""
+    which tracks (and channels, 1-16) the notes came from."""
 
     def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
-                 tracks: str = "") -> None:
+                 tracks: str = "", channels: tuple[int, ...] = ()) -> None:
         self.tracks = tracks
+        self.channels = channels
         self.notes = notes
         self.tempos = tempos
         self.beats_per_bar = beats_per_bar
@@ -69,14 +70,14 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
 
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
-    from improv.core.formats.midifile import messages_to_notes
+    from improv.core.formats.midifile import messages_to_notes, track_names
 
     if not path.exists():
         raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
     mid = open_midi_file(path)  # the checks every command makes (division, tempos, metre, length)
     if mid.type == 2:
         raise DataError(f"{path} is a type-2 MIDI file (independent patterns); save it as type 0 or 1")
-    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    names = track_names(mid)
     choice = choose_tracks(names, track, str(path))
     chosen = set(choice.indices)
     ppq = mid.ticks_per_beat
@@ -84,6 +85,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     bpb: int | None = None
     notes: list[Note] = []
     drums = 0
+    channels: set[int] = set()
     for i, t in enumerate(mid.tracks):
         tick = 0
         items = []
@@ -105,10 +107,11 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                     drums += msg.type == "note_on" and msg.velocity > 0
                 else:
                     items.append((tick / ppq, msg))
+                    channels.add(msg.channel + 1)
         notes.extend(messages_to_notes(items, tick / ppq))  # a note never ended runs to its track's end
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
-    return _CallFile(notes, tempos, bpb, drums, choice.description)
+    return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)))
 
 
 def tempo_at(tempos: list[tuple[float, float]], beat: float) -> float:
@@ -133,7 +136,10 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
            chart: Chart, cfg: Config) -> None:
-    """A type-1 file: conductor (tempo map, metre, chord text events), player, partner."""
+    """A type-1 file: conductor (tempo map, metre, chord text events), player, partner;
+    written beside `path` and renamed into place, so a failure leaves nothing half-written."""
+    import os
+
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
@@ -159,10 +165,15 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     mid.tracks.append(conductor)
     mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ))
     mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # renamed into place once whole: no half-written file
     try:
-        mid.save(str(path))
+        mid.save(str(tmp))
+        os.replace(tmp, path)
     except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}; give -o a path in an existing, writable folder") from None
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}; nothing was left behind: give -o a path in an "
+                          "existing, writable folder with space free") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------- harmony
@@ -284,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
+    if len(found.channels) > 1:  # a type-0 song's parts share its one track: say that they are one call here
+        drums = f", channels {', '.join(map(str, found.channels))} merged{drums}"
     print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {round(first, 2):g}-{round(ended, 2):g}"
           f"{cut}{drums}")
     print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "

@@ -29,6 +29,11 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
     if path.is_dir():
         raise DataError(f"{path} is a folder: give the path to a .mid file")
     try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if not head.startswith(b"MThd"):  # what mido would call cut short (a file under 4 bytes) or not say
+            what = "is empty (0 bytes)" if not head else f"is not a readable MIDI file ({_looks_like(head)})"
+            raise DataError(f"{path} {what}; give a standard .mid file")
         mid = mido.MidiFile(str(path))
     except FileNotFoundError:
         raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
@@ -40,6 +45,27 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
         raise DataError(f"{path} is not a readable MIDI file ({why}); give a standard .mid file") from None
     check_midi(mid, str(path))
     return mid
+
+
+# what a file that is no MIDI file often is, by its first bytes
+_SIGNATURES = (
+    (b"RIFF", b"WAVE", "a WAV audio file"),
+    (b"RIFF", b"RMID", "a RIFF-wrapped MIDI file, an .rmi: save it as a plain .mid"),
+    (b"ID3", b"", "an MP3 audio file"),
+    (b"\xff\xfb", b"", "an MP3 audio file"),
+    (b"fLaC", b"", "a FLAC audio file"),
+    (b"OggS", b"", "an Ogg audio file"),
+    (b"PK\x03\x04", b"", "a zip archive, such as a MuseScore .mscz: export MIDI from it"),
+    (b"<?xml", b"", "an XML file, such as MusicXML: export MIDI from the notation program"),
+)
+
+
+def _looks_like(head: bytes) -> str:
+    """What a file that is no MIDI file seems to be, by its first bytes, for a message."""
+    for start, at8, kind in _SIGNATURES:
+        if head.startswith(start) and head[8:12].startswith(at8):
+            return f"it looks like {kind}"
+    return "it does not begin with MThd, as every MIDI file does"
 
 
 def check_midi(mid: mido.MidiFile, where: str = "the MIDI file") -> None:

@@ -75,11 +75,13 @@ class Recording:
         events: messages sorted by time.
         markers: markers sorted by time.
         tempos: (seconds, bpm) tempo changes, the first at 0.0.
-        beats_per_bar: time signature numerator (over a quarter note).
+        beats_per_bar: quarter notes a bar (a file's time signature in quarters: 6/8 is 3).
         player_channel: 1-16, the player's track channel in the file.
         partner_channel: 1-16, the partner's track channel.
         title: the conductor track's name.
         comp_channel, bass_channel, click_channel: 1-16, the rhythm section's channels.
+        metres: (seconds, quarter notes a bar) at each change of metre after the start (a
+            pickup bar, a bar of 3/4 in a 4/4 tune); empty when the metre never changes.
     """
 
     events: tuple[TimedMessage, ...] = ()
@@ -92,6 +94,7 @@ class Recording:
     comp_channel: int = 3
     bass_channel: int = 4
     click_channel: int = 10
+    metres: tuple[tuple[float, int], ...] = ()
 
     def channel(self, part: str) -> int:
         """The channel (1-16) `part` is written on."""
@@ -187,6 +190,9 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     for i, (t, bpm) in enumerate(tempos):
         conductor.append((seconds_to_ticks(t, tempos, ppq), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
     conductor.append((0, 1, mido.MetaMessage("time_signature", numerator=rec.beats_per_bar, denominator=4)))
+    for t, quarters in rec.metres:
+        conductor.append((seconds_to_ticks(t, tempos, ppq), 1, mido.MetaMessage("time_signature", numerator=quarters,
+                                                                                 denominator=4)))
     for i, m in enumerate(rec.markers):
         if m.kind not in MARKER_KINDS:
             raise ValueError(f"marker kind must be one of {MARKER_KINDS}, got {m.kind!r}")
@@ -228,12 +234,36 @@ def file_text(text: str) -> str:
     return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
 
 
+def meta_text(text: str) -> str:
+    """A track name, marker or lyric as the file meant it: mido reads meta text as Latin-1,
+    but DAWs and notation programs write UTF-8 (a name such as "Stimme äöü" or "日本語"),
+    which Latin-1 turns into mojibake; text that is no UTF-8 stays as read."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def bar_quarters(numerator: int, denominator: int) -> int:
+    """A time signature's bar in quarter notes, what `Recording.beats_per_bar` counts: 6/8
+    is 3, 12/8 is 6, 2/2 is 4. A bar of no whole number of quarters (5/8, 7/8) counts its
+    numerator, as before."""
+    quarters = numerator * 4 / denominator if denominator > 0 else 0.0
+    return int(quarters) if quarters >= 1 and quarters == int(quarters) else numerator
+
+
+def track_names(mid: mido.MidiFile) -> list[str]:
+    """Each track's name (its first track_name event, "" for none), in file order."""
+    return [meta_text(next((m.name for m in t if m.is_meta and m.type == "track_name"), "")) for t in mid.tracks]
+
+
 def midi_to_recording(mid: mido.MidiFile) -> Recording:
     """A MIDI file -> a `Recording`. Inverse: `recording_to_midi`.
 
     Tracks named after a part (`player`, `partner`, `comp`, `bass`, `click`) give the
-    parts; in files from elsewhere the first track with notes is the player and any
-    others are the partner.
+    parts, and any other track with notes in such a file (one added in a DAW) is the
+    partner's too; in files from elsewhere the first track with notes is the player and
+    any others are the partner.
 
     Raises:
         DataError: a file no reader can use (see `check_midi`).
@@ -242,6 +272,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     ppq = mid.ticks_per_beat
     tempo_ticks: list[tuple[int, float]] = []
     bpb = 4
+    metre_ticks: list[tuple[int, int]] = []
     title = ""
     abs_tracks: list[tuple[str, list[tuple[int, mido.Message | mido.MetaMessage]]]] = []
     for track in mid.tracks:
@@ -251,11 +282,11 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         for msg in track:
             tick += msg.time
             if msg.is_meta and msg.type == "track_name" and not name:
-                name = msg.name
+                name = meta_text(msg.name)
             elif msg.is_meta and msg.type == "set_tempo":
                 tempo_ticks.append((tick, mido.tempo2bpm(msg.tempo)))
-            elif msg.is_meta and msg.type == "time_signature" and tick == 0:
-                bpb = msg.numerator
+            elif msg.is_meta and msg.type == "time_signature":
+                metre_ticks.append((tick, bar_quarters(msg.numerator, msg.denominator)))
             items.append((tick, msg))
         abs_tracks.append((name, items))
     tempo_ticks.sort()
@@ -269,6 +300,12 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         else:
             tempos.append((t, round(bpm, 3)))
     tmap = tuple(tempos)
+    metres: list[tuple[float, int]] = []
+    for tick, quarters in sorted(metre_ticks, key=lambda x: x[0]):  # (stable: a track's own order at a tick)
+        if tick == 0:
+            bpb = quarters
+        elif quarters != (metres[-1][1] if metres else bpb):
+            metres.append((ticks_to_seconds(tick, tmap, ppq), quarters))
 
     named: dict[str, int] = {}
     for i, (name, _) in enumerate(abs_tracks):
@@ -276,6 +313,8 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     with_notes = [i for i, (_, items) in enumerate(abs_tracks) if any(not m.is_meta and m.type == "note_on" for _, m in items)]
     if "player" in named or "partner" in named:
         part_of = {named[p]: p for p in PARTS if p in named}
+        for i in with_notes:  # a track added in a DAW (or a part's second track): played with its part, not lost
+            part_of.setdefault(i, abs_tracks[i][0] if abs_tracks[i][0] in PARTS else "partner")
     else:
         part_of = {i: ("player" if k == 0 else "partner") for k, i in enumerate(with_notes)}
     channels = dict(DEFAULT_CHANNELS)
@@ -292,7 +331,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             if msg.is_meta:
                 kind = _META_TO_KIND.get(msg.type)
                 if kind:
-                    markers.append(Marker(t, msg.text, kind))
+                    markers.append(Marker(t, meta_text(msg.text), kind))
             elif part is not None and hasattr(msg, "channel"):
                 if part not in seen:  # the part's channel is its first message's
                     seen.add(part)
@@ -312,7 +351,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     events.sort(key=lambda e: e.t)
     markers.sort(key=lambda m: m.t)
     return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
-                     channels["comp"], channels["bass"], channels["click"])
+                     channels["comp"], channels["bass"], channels["click"], tuple(metres))
 
 
 def save_recording(rec: Recording, path: str | Path) -> Path:
@@ -408,7 +447,7 @@ def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[No
         DataError: unreadable file, or no such track (the message lists the tracks).
     """
     mid = open_midi_file(path)
-    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    names = track_names(mid)
     if track is None:
         chosen = list(range(len(mid.tracks)))
     elif isinstance(track, int) and 0 <= track < len(mid.tracks):

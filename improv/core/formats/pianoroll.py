@@ -33,8 +33,10 @@ class Roll:
         notes: every pitched part's notes (player, partner, comp, bass).
         chords: (beat, symbol) at each chord marker.
         sections: (beat, name) at each section marker.
-        beats_per_bar: metre.
+        beats_per_bar: metre (quarter notes a bar) at the start.
         length: beats covered.
+        metres: (beat, quarter notes a bar) at each later change of metre; a change in the
+            middle of a bar ends that bar there.
     """
 
     notes: tuple[RollNote, ...]
@@ -42,20 +44,48 @@ class Roll:
     sections: tuple[tuple[float, str], ...]
     beats_per_bar: int
     length: float
+    metres: tuple[tuple[float, int], ...] = ()
+
+    def _segments(self) -> list[tuple[float, int, int]]:
+        """(first beat, quarter notes a bar, index of its first bar) for each stretch of one metre."""
+        segs = [(0.0, self.beats_per_bar, 0)]
+        for beat, quarters in self.metres:
+            start, bpb, n = segs[-1]
+            if beat > start:
+                segs.append((beat, quarters, n + math.ceil((beat - start) / bpb - 1e-9)))
+            else:
+                segs[-1] = (start, quarters, n)
+        return segs
+
+    def bar_start(self, bar: int) -> float:
+        """The beat bar `bar` (0-based) starts on."""
+        start, bpb, n = [s for s in self._segments() if s[2] <= bar][-1]
+        return start + (bar - n) * bpb
+
+    def bar_of(self, beat: float) -> int:
+        """The bar (0-based) `beat` lies in."""
+        start, bpb, n = [s for s in self._segments() if s[0] <= beat + 1e-9][-1]
+        return n + int((beat - start) / bpb + 1e-9)
 
     @property
     def bars(self) -> int:
         """Bars covered (the last one may be partial; a file that ends on a bar line covers
         the bars before it only)."""
-        return max(1, math.ceil(self.length / self.beats_per_bar - 1e-9))
+        start, bpb, n = [s for s in self._segments() if s[0] < self.length or s[2] == 0][-1]
+        return max(1, n + math.ceil((self.length - start) / bpb - 1e-9))
 
     def bar_lines(self, first: float, last: float) -> list[float]:
         """Beats of the bar lines from `first` to `last` (beats), both included: computed for
         the window only, so a file with a note millions of beats in costs nothing here."""
-        bpb = self.beats_per_bar
-        start = max(0, int(-(-first // bpb)))  # the first bar line at or after `first`
-        stop = int(min(last, self.bars * bpb) // bpb)
-        return [float(b * bpb) for b in range(start, stop + 1)]
+        segs = self._segments()
+        end = self.bar_start(self.bars)  # the line that closes the last bar
+        out: list[float] = []
+        for k, (start, bpb, _) in enumerate(segs):
+            stop = min(last, end, segs[k + 1][0] - 1e-6 if k + 1 < len(segs) else math.inf)
+            lo = max(0, math.ceil((first - start) / bpb - 1e-9))  # the first bar line at or after `first`
+            hi = math.floor((stop - start) / bpb + 1e-9)
+            out.extend(float(start + j * bpb) for j in range(lo, hi + 1))
+        return out
 
 
 def pitch_ticks(lo: int, hi: int) -> list[int]:
@@ -94,4 +124,5 @@ def recording_to_roll(rec: Recording) -> Roll:
             notes.append(RollNote(n, part, outside))
     sections = tuple((_beat(rec, m.t), m.text) for m in rec.markers if m.kind == "section")
     length = max([_beat(rec, rec.duration)] + [n.note.end for n in notes])
-    return Roll(tuple(notes), tuple(chords), sections, rec.beats_per_bar, length)
+    metres = tuple((_beat(rec, t), quarters) for t, quarters in rec.metres)
+    return Roll(tuple(notes), tuple(chords), sections, rec.beats_per_bar, length, metres)

@@ -1,0 +1,215 @@
+"""MIDI files from elsewhere (a DAW's or a notation program's export, a General MIDI song) in
+the offline commands: `play` keeps a song's channels and its drums on channel 10, `plot`
+counts a 6/8 bar in quarter notes, UTF-8 track names read as written, and an output that
+cannot be written is one line with nothing half-written left behind."""
+
+from __future__ import annotations
+
+import errno
+
+import mido
+import pytest
+
+from improv.cli import main
+from improv.core.formats.midifile import load_recording, midi_to_recording, read_midi_notes
+
+M, X = mido.Message, mido.MetaMessage
+
+
+def _notes(name: str, channel: int, pitches, program: int | None = None, ticks: int = 480) -> mido.MidiTrack:
+    track = mido.MidiTrack([X("track_name", name=name)])
+    if program is not None:
+        track.append(M("program_change", channel=channel, program=program))
+    for p in pitches:
+        track += [M("note_on", channel=channel, note=p, velocity=90), M("note_off", channel=channel, note=p, time=ticks)]
+    return track
+
+
+def gm_song(path, type_: int = 1):
+    """A General MIDI song: piano on channel 1, bass on 2, drums on 10 (type 1, or merged as type 0)."""
+    tracks = [mido.MidiTrack([X("set_tempo", tempo=mido.bpm2tempo(100))]),
+              _notes("Piano", 0, [60, 62, 64, 65], program=0), _notes("Bass", 1, [36, 43, 41, 38], program=33),
+              _notes("Drums", 9, [36, 42, 38, 42], ticks=480)]
+    mid = mido.MidiFile(type=type_, ticks_per_beat=480)
+    if type_ == 0:
+        mid.tracks.append(mido.merge_tracks(tracks))
+    else:
+        mid.tracks.extend(tracks)
+    mid.save(str(path))
+    return path
+
+
+def _channels(plan) -> dict[int, set[int]]:
+    """1-based channel -> the pitches its note-ons play."""
+    out: dict[int, set[int]] = {}
+    for _, m in plan:
+        if not isinstance(m, str) and m.type == "note_on" and m.velocity:
+            out.setdefault(m.channel + 1, set()).add(m.note)
+    return out
+
+
+@pytest.mark.parametrize("type_", [0, 1])
+def test_play_keeps_a_songs_channels_and_its_drums_on_channel_10(tmp_path, type_):
+    from improv.commands.play import playback_plan
+
+    rec = load_recording(gm_song(tmp_path / "song.mid", type_))
+    plan = playback_plan(rec, 1, 2)
+    assert _channels(plan) == {1: {60, 62, 64, 65}, 2: {36, 43, 41, 38}, 10: {36, 42, 38}}
+    programs = {(m.channel + 1, m.program) for _, m in plan if not isinstance(m, str) and m.type == "program_change"}
+    assert programs == {(1, 0), (2, 33)}  # the bass keeps its sound: its program moves with nothing
+
+
+def test_play_moves_a_session_files_parts_but_never_a_drum_track(tmp_path):
+    from improv.commands.play import playback_plan
+
+    mid = mido.MidiFile(type=1)
+    mid.tracks += [mido.MidiTrack([X("set_tempo", tempo=500000)]), _notes("Kit", 9, [36, 42]),
+                   _notes("Lead", 4, [70, 72])]
+    mid.save(str(tmp_path / "drums-first.mid"))
+    plan = playback_plan(load_recording(tmp_path / "drums-first.mid"), 3, 4)
+    assert _channels(plan) == {10: {36, 42}, 4: {70, 72}}  # the kit (read as the player) is no melody
+
+
+def test_play_through_the_built_in_synth_leaves_out_drums_but_not_the_click(tmp_path):
+    from improv.commands.play import drum_notes, playback_plan
+    from improv.core.formats.midifile import Recording, TimedMessage
+
+    rec = load_recording(gm_song(tmp_path / "song.mid"))
+    assert drum_notes(rec) == 4
+    assert 10 not in _channels(playback_plan(rec, 1, 2, drums=False))
+    click = Recording((TimedMessage(0.0, "click", M("note_on", channel=9, note=76, velocity=100)),
+                       TimedMessage(0.1, "click", M("note_off", channel=9, note=76))))
+    assert drum_notes(click) == 0 and _channels(playback_plan(click, 1, 2, drums=False)) == {10: {76}}
+
+
+def test_utf8_track_names_and_markers_read_as_written(tmp_path, capsys):
+    utf8 = lambda s: s.encode("utf-8").decode("latin-1")  # noqa: E731 - what a DAW writes, as mido reads it
+    mid = mido.MidiFile(type=1)
+    mid.tracks.append(mido.MidiTrack([X("set_tempo", tempo=500000), X("marker", text=utf8("Refrain été"))]))
+    mid.tracks.append(_notes(utf8("日本語"), 0, [60, 64, 67]))
+    mid.tracks.append(_notes("Bass", 1, [36]))
+    path = tmp_path / "utf8.mid"
+    mid.save(str(path))
+    rec = load_recording(path)
+    assert [m.text for m in rec.markers] == ["Refrain été"]
+    assert [n.pitch for n in read_midi_notes(path, "日本語")] == [60, 64, 67]
+    rc = main(["respond", str(path), "--track", "日本語", "-o", str(tmp_path / "a.mid"), "--responder", "markov",
+               "--chords", "C", "--seed", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "track 1 '日本語' of 3" in out
+
+
+def test_a_6_8_bar_is_three_quarter_notes(tmp_path):
+    from improv.core.formats.pianoroll import recording_to_roll
+
+    mid = mido.MidiFile(type=1)
+    mid.tracks.append(mido.MidiTrack([X("time_signature", numerator=6, denominator=8)]))
+    mid.tracks.append(_notes("Flute", 0, [72, 74, 76, 77, 79, 81], ticks=240))  # two bars of eighths
+    mid.save(str(tmp_path / "six8.mid"))
+    roll = recording_to_roll(load_recording(tmp_path / "six8.mid"))
+    assert roll.beats_per_bar == 3 and roll.bars == 1 and roll.bar_lines(0, 3) == [0.0, 3.0]
+
+
+def test_plot_of_only_drums_says_so(tmp_path, capsys):
+    mid = mido.MidiFile(type=0)
+    mid.tracks.append(_notes("Drums", 9, [36, 42, 38]))
+    mid.save(str(tmp_path / "kit.mid"))
+    assert main(["plot", str(tmp_path / "kit.mid"), "-o", str(tmp_path / "kit.png")]) != 0
+    assert "only 3 drum notes on channel 10" in capsys.readouterr().err
+
+
+def _full_disk(real):
+    """A writer that writes a little, then fails as a full disk does."""
+    def write(self, target, *args, **kwargs):
+        with open(target, "wb") as f:
+            f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write
+
+
+def test_plot_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    from matplotlib.figure import Figure
+
+    song = gm_song(tmp_path / "song.mid")
+    monkeypatch.setattr(Figure, "savefig", _full_disk(Figure.savefig))
+    rc = main(["plot", str(song), "-o", str(tmp_path / "song.png")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "No space left on device" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_respond_on_a_full_disk_leaves_the_earlier_answer_whole(tmp_path, capsys, monkeypatch):
+    song = gm_song(tmp_path / "song.mid")
+    out = tmp_path / "answer.mid"
+    out.write_bytes(b"an earlier answer")
+    monkeypatch.setattr(mido.MidiFile, "save", _full_disk(mido.MidiFile.save))
+    rc = main(["respond", str(song), "--track", "Piano", "-o", str(out), "--responder", "markov", "--chords", "C"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "No space left on device" in err and len(err.splitlines()) == 1
+    assert out.read_bytes() == b"an earlier answer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer.mid", "song.mid"]
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"", "is empty (0 bytes)"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28), "not a readable MIDI file (it looks like a WAV audio file)"),
+    (b"ID3\x03\x00", "not a readable MIDI file (it looks like an MP3 audio file)"),
+    (b'<?xml version="1.0"?><score-partwise/>', "it looks like an XML file, such as MusicXML"),
+])
+@pytest.mark.parametrize("command", ["play", "render", "plot", "respond"])
+def test_a_file_that_is_no_midi_file_is_named_for_what_it_is(tmp_path, capsys, data, says, command):
+    path = tmp_path / "take.mid"
+    path.write_bytes(data)
+    assert main([command, str(path)]) != 0
+    err = capsys.readouterr().err
+    assert says in err and len(err.splitlines()) == 1, err
+
+
+def test_respond_says_when_a_type_0_songs_channels_make_one_call(tmp_path, capsys):
+    song = gm_song(tmp_path / "song.mid", type_=0)  # piano, bass and drums in one track
+    rc = main(["respond", str(song), "-o", str(tmp_path / "a.mid"), "--responder", "markov", "--chords", "C"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "call: 8 notes from track 0" in out and "channels 1, 2 merged, 4 drum notes skipped" in out
+
+
+def test_plot_follows_a_pickup_bar_and_changes_of_metre(tmp_path):
+    from improv.commands.plot import bar_window
+    from improv.core.formats.midifile import recording_to_midi
+    from improv.core.formats.pianoroll import recording_to_roll
+
+    # a notation program's pickup (a bar of 1/4), then 4/4, then 3/4 from beat 9
+    conductor = [X("time_signature", numerator=1, denominator=4), X("time_signature", numerator=4, denominator=4, time=480),
+                 X("time_signature", numerator=3, denominator=4, time=480 * 8)]
+    mid = mido.MidiFile(type=1)
+    mid.tracks += [mido.MidiTrack(conductor), _notes("Lead", 0, [67] + [72] * 14)]
+    mid.save(str(tmp_path / "tune.mid"))
+    rec = load_recording(tmp_path / "tune.mid")
+    assert rec.beats_per_bar == 1 and rec.metres == ((0.5, 4), (4.5, 3))
+    roll = recording_to_roll(rec)
+    assert roll.bar_lines(0, 15) == [0.0, 1.0, 5.0, 9.0, 12.0, 15.0] and roll.bars == 5
+    assert roll.bar_lines(5.5, 11) == [9.0] and roll.bar_of(9.5) == 3
+    assert bar_window("3-4", roll.bars, roll.beats_per_bar, "tune.mid", roll.bar_start) == (5.0, 12.0)
+    again = midi_to_recording(recording_to_midi(rec))
+    assert again.beats_per_bar == 1 and again.metres == rec.metres  # written back as it was read
+
+
+def test_play_from_a_later_point_sets_each_channel_up_first(tmp_path):
+    from improv.commands.play import playback_plan
+
+    rec = load_recording(gm_song(tmp_path / "song.mid"))  # 100 bpm: a beat is 0.6 s
+    plan = playback_plan(rec, 1, 2, start=1.0)
+    first = [(round(t, 3), m.type, m.channel + 1) for t, m in plan if not isinstance(m, str)][:2]
+    assert sorted(first) == [(0.0, "program_change", 1), (0.0, "program_change", 2)]
+    assert [m for _, m in plan if not isinstance(m, str) and m.type == "program_change"][1].program == 33
+    assert _channels(plan) == {1: {64, 65}, 2: {41, 38}, 10: {38, 42}}  # from beat 2: no note before --from
+
+
+def test_a_track_added_to_a_session_file_in_a_daw_is_not_lost(tmp_path):
+    mid = mido.MidiFile(type=1)
+    mid.tracks += [mido.MidiTrack([X("set_tempo", tempo=500000)]), _notes("player", 0, [60, 62]),
+                   _notes("partner", 1, [64, 65]), _notes("Strings", 4, [48, 52], program=48)]
+    mid.save(str(tmp_path / "edited.mid"))
+    rec = load_recording(tmp_path / "edited.mid")
+    assert sorted({(e.part, e.msg.channel + 1) for e in rec.events}) == [("partner", 2), ("partner", 5), ("player", 1)]
+    assert rec.player_channel == 1 and rec.partner_channel == 2
