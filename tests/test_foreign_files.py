@@ -71,15 +71,15 @@ def test_play_moves_a_session_files_parts_but_never_a_drum_track(tmp_path):
 
 
 def test_play_through_the_built_in_synth_leaves_out_drums_but_not_the_click(tmp_path):
-    from improv.commands.play import drum_notes, playback_plan
+    from improv.commands.play import playback_plan
     from improv.core.formats.midifile import Recording, TimedMessage
 
     rec = load_recording(gm_song(tmp_path / "song.mid"))
-    assert drum_notes(rec) == 4
+    assert rec.drum_notes() == 4
     assert 10 not in _channels(playback_plan(rec, 1, 2, drums=False))
     click = Recording((TimedMessage(0.0, "click", M("note_on", channel=9, note=76, velocity=100)),
                        TimedMessage(0.1, "click", M("note_off", channel=9, note=76))))
-    assert drum_notes(click) == 0 and _channels(playback_plan(click, 1, 2, drums=False)) == {10: {76}}
+    assert click.drum_notes() == 0 and _channels(playback_plan(click, 1, 2, drums=False)) == {10: {76}}
 
 
 def test_utf8_track_names_and_markers_read_as_written(tmp_path, capsys):
@@ -213,3 +213,23 @@ def test_a_track_added_to_a_session_file_in_a_daw_is_not_lost(tmp_path):
     rec = load_recording(tmp_path / "edited.mid")
     assert sorted({(e.part, e.msg.channel + 1) for e in rec.events}) == [("partner", 2), ("partner", 5), ("player", 1)]
     assert rec.player_channel == 1 and rec.partner_channel == 2
+
+
+def test_render_leaves_out_a_songs_drums_and_says_so(tmp_path, capsys):
+    import numpy as np
+
+    from improv.core.audio.render import recording_to_parts
+
+    song = load_recording(gm_song(tmp_path / "song.mid"))
+    only_drums = midi_to_recording(mido.MidiFile(str(gm_song(tmp_path / "song.mid"))))
+    only_drums = type(only_drums)(tuple(e for e in only_drums.events if e.msg.channel == 9), (), only_drums.tempos)
+    assert only_drums.drum_notes() == 4 and song.drum_notes() == 4
+    assert not np.any(recording_to_parts(only_drums, 8000, tail_s=0.1))  # drums were organ notes at ~92 Hz
+    assert np.any(recording_to_parts(song, 8000, tail_s=0.1))
+    assert main(["render", str(tmp_path / "song.mid"), "-o", str(tmp_path / "song.wav")]) == 0
+    assert "4 drum notes (channel 10) left out" in capsys.readouterr().out
+    mid = mido.MidiFile(str(tmp_path / "song.mid"))
+    mid.tracks = [mid.tracks[0], mid.tracks[3]]
+    mid.save(str(tmp_path / "drums.mid"))
+    assert main(["render", str(tmp_path / "drums.mid")]) == 2
+    assert "only 4 drum notes on channel 10" in capsys.readouterr().err

@@ -58,13 +58,14 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
     import mido
 
     from improv.core.formats.calltrack import choose_tracks
+    from improv.core.formats.midifile import track_names
     from improv.errors import DataError
 
     try:
         mid = mido.MidiFile(path)
     except (OSError, ValueError, EOFError, KeyError, IndexError) as e:
         raise ConfigError(f"cannot read the demo's MIDI file {path}: {e} (run examples/make_demo_calls.py)") from None
-    names = [next((m.name for m in t if m.is_meta and m.type == "track_name"), "") for t in mid.tracks]
+    names = track_names(mid)
     try:
         choice = choose_tracks(names, track, str(path))
     except DataError as e:

@@ -15,9 +15,9 @@ import argparse
 from typing import Any
 
 from improv.commands.common import add_config_args
+from improv.core.formats.midifile import GM_DRUM_CHANNEL, is_drum
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
-GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # what sets a channel up before --from
 
 
@@ -47,12 +47,6 @@ def part_channels(rec, player_channel: int, partner_channel: int) -> dict[str, i
     return {part: ch for part, ch in wanted.items() if used.get(part) != {GM_DRUM_CHANNEL}}
 
 
-def drum_notes(rec) -> int:
-    """Note-ons on the General MIDI drum channel (10) outside the click: a file's drum kit."""
-    return sum(1 for e in rec.events if e.part != "click" and e.msg.type == "note_on" and e.msg.velocity > 0
-               and e.msg.channel == GM_DRUM_CHANNEL)
-
-
 def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0,
                   drums: bool = True) -> list[tuple[float, object]]:
     """(seconds from `start`, message or marker text) in playing order; the player and the
@@ -66,8 +60,7 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
     plan: list[tuple[float, int, object]] = []
     chased: dict[tuple[object, ...], tuple[int, Any]] = {}  # the last of each kind before `start`
     for i, e in enumerate(rec.events):
-        if not drums and e.part != "click" and e.msg.type in ("note_on", "note_off") \
-                and e.msg.channel == GM_DRUM_CHANNEL:
+        if not drums and is_drum(e):
             continue
         if e.t >= start:
             ch = moved.get(e.part, e.msg.channel)
@@ -146,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
             sink = SynthSink(override(cfg, "band", **band), soundfont=args.soundfont)
             where = f"the built-in synth on {sink.device_name!r}"
-        skipped = 0 if args.out else drum_notes(rec)
+        skipped = 0 if args.out else rec.drum_notes()
         plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start, drums=not skipped)
         print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
               flush=True)

@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
     if not roll.notes:
-        drums = sum(1 for e in rec.events if e.part != "click" and e.msg.type == "note_on" and e.msg.velocity > 0
-                    and e.msg.channel == 9)
+        drums = rec.drum_notes()
         why = f"only {drums} drum notes on channel 10, which a piano roll leaves out" if drums else \
             "an empty picture would say nothing"
         raise DataError(f"{args.midi} has no notes to draw ({why}); give a session or MIDI file in which something "

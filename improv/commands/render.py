@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         written, seconds = midi_file_to_wav(args.midi, out, s.sample_rate, (s.player_voice, s.partner_voice),
-                                            s.polyphony, s.volume, args.stems, soundfont, tail)
+                                            s.polyphony, s.volume, args.stems, soundfont, tail, say=print)
     except OSError as e:
         raise ConfigError(f"cannot write the WAV file ({e.strerror or e}); nothing was left behind: free some space "
                           "or give -o another folder") from None

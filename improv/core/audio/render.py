@@ -16,12 +16,12 @@ import os
 import shutil
 import wave
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
-from improv.core.formats.midifile import Recording
+from improv.core.formats.midifile import Recording, is_drum
 from improv.core.formats.paths import writable_output
 from improv.errors import ConfigError, DataError
 
@@ -80,7 +80,7 @@ def iter_parts(
         pos = 0  # within the block
         while pending is not None:
             kind = _KINDS.get(pending.msg.type)
-            if kind is None or (keep is not None and pending.part not in keep):
+            if kind is None or (keep is not None and pending.part not in keep) or is_drum(pending):
                 pending = next(events, None)
                 continue
             at = min(total, int(round(pending.t * sample_rate))) - start
@@ -226,10 +226,12 @@ def midi_file_to_wav(
     stems: bool = False,
     soundfont: Any = None,
     tail_s: float = 1.0,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[list[Path], float]:
     """Render a session file to `wav` (default: beside it) and, with `stems`, each part
     that played to `<name>-<part>.wav`; returns (paths, seconds of audio). What
-    `improv render` and a session's `--record-wav` call.
+    `improv render` and a session's `--record-wav` call. A file's General MIDI drums
+    (channel 10) are left out, as the synths have no drum kit: `say` is told how many.
 
     Raises:
         DataError: the MIDI file cannot be read, or has no notes.
@@ -239,9 +241,14 @@ def midi_file_to_wav(
     from improv.core.formats.midifile import load_recording
 
     rec = load_recording(midi)
-    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events):
-        raise DataError(f"{midi} has no notes to render (a WAV of silence would say nothing); give a session "
-                        "or MIDI file in which something was played")
+    drums = rec.drum_notes()
+    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 and not is_drum(e) for e in rec.events):
+        why = f"only {drums} drum notes on channel 10, and the synth has no drum kit" if drums else \
+            "a WAV of silence would say nothing"
+        raise DataError(f"{midi} has no notes to render ({why}); give a session or MIDI file in which something "
+                        "pitched was played")
+    if drums and say is not None:
+        say(f"{drums} drum notes (channel 10) left out: the synth has no drum kit")
     out = Path(wav) if wav else Path(midi).with_suffix(".wav")
     present = rec.parts
     files = 1 + (len(present) if stems else 0)

@@ -67,6 +67,11 @@ class Marker:
     kind: str = "text"
 
 
+def is_drum(e: TimedMessage) -> bool:
+    """A note on or off of a General MIDI drum kit (channel 10), the click excepted."""
+    return e.part != "click" and e.msg.type in ("note_on", "note_off") and e.msg.channel == GM_DRUM_CHANNEL
+
+
 @dataclass(frozen=True)
 class Recording:
     """A session: messages and markers in seconds, with its tempo map and metre.
@@ -99,6 +104,11 @@ class Recording:
     def channel(self, part: str) -> int:
         """The channel (1-16) `part` is written on."""
         return int(getattr(self, f"{part}_channel"))
+
+    def drum_notes(self) -> int:
+        """Note-ons on the General MIDI drum channel (10) outside the click: a file's drum
+        kit, which the built-in synth and a piano roll leave out (they sound no pitch)."""
+        return sum(1 for e in self.events if is_drum(e) and e.msg.type == "note_on" and e.msg.velocity > 0)
 
     @property
     def parts(self) -> tuple[str, ...]:
