@@ -3,7 +3,8 @@
 import pytest
 
 from improv.core.theory.chart import parse_chart
-from improv.core.respond.markov import TICKS, MarkovResponder, melody, metric_class, symbols
+from improv.core.respond.markov import MarkovResponder
+from improv.core.respond.markov_memory import TICKS, melody, metric_class, symbols
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
 
