@@ -204,6 +204,24 @@ def _with_metres(path, *metres):
     return path
 
 
+def _with_pickup(path):
+    """The file at `path` as a notation program exports a call with a pickup: a bar of 1/4, then 4/4."""
+    mid = mido.MidiFile(path)
+    mid.tracks[0][1:1] = [mido.MetaMessage("time_signature", numerator=1, denominator=4),
+                          mido.MetaMessage("time_signature", numerator=4, denominator=4, time=mid.ticks_per_beat)]
+    mid.save(path)
+    return path
+
+
+@pytest.mark.parametrize("metre, quarters", [((2, 2), 4), ((6, 8), 3), ((12, 8), 6), ((3, 4), 3)])
+def test_a_call_in_cut_time_or_compound_metre_is_read_in_quarter_note_bars(tmp_path, capsys, metre, quarters):
+    call = _with_metres(write_mid(tmp_path / "c.mid", LINE), metre)  # refused before but 3/4 ("respond reads ... /4")
+    rc, out = respond(tmp_path, call)
+    assert rc == 0, capsys.readouterr().err
+    sigs = [m for t in mido.MidiFile(out).tracks for m in t if m.type == "time_signature"]
+    assert [(m.numerator, m.denominator) for m in sigs] == [(quarters, 4)]
+
+
 def _cut(path, n):
     path.write_bytes(path.read_bytes()[:-n])
     return path
@@ -220,6 +238,7 @@ def _cut(path, n):
         (lambda d: d / "missing.mid", [], "not found"),
         (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (7, 8)), [], "7/8"),
         (lambda d: _with_metres(write_mid(d / "c.mid", LINE), (4, 4), (3, 4)), [], "changes metre"),
+        (lambda d: _with_pickup(write_mid(d / "c.mid", LINE)), [], "begins with a pickup bar (1/4, then 4/4)"),
         (lambda d: (d / "junk.mid").write_bytes(b"MThd junk") and d / "junk.mid", [], "not a readable MIDI file"),
         (lambda d: _cut(write_mid(d / "c.mid", LINE), 10), [], "ends in the middle of a track: cut short?"),
         (lambda d: write_mid(d / "c.mid", LINE), ["--bars", "16"], "--bars 16: an answer lasts at most 8 bars"),

@@ -70,7 +70,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
 
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
-    from improv.core.formats.midifile import messages_to_notes, track_names
+    from improv.core.formats.midifile import bar_quarters, messages_to_notes, track_names
 
     if not path.exists():
         raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
@@ -86,6 +86,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     notes: list[Note] = []
     drums = 0
     channels: set[int] = set()
+    was = ""  # the metre so far, as written
     for i, t in enumerate(mid.tracks):
         tick = 0
         items = []
@@ -95,13 +96,18 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                 if msg.type == "set_tempo":
                     tempos.append((tick / ppq, mido.tempo2bpm(msg.tempo)))
                 elif msg.type == "time_signature":
-                    metre = f"{msg.numerator}/{msg.denominator}"
-                    if msg.denominator != 4:
-                        raise DataError(f"{path} is in {metre}: respond reads calls in quarter-note metres (3/4, "
-                                        "4/4, 5/4...); write the call in one of them")
-                    if bpb is not None and msg.numerator != bpb:
-                        raise DataError(f"{path} changes metre ({bpb}/4, then {metre}): give a call in one metre")
-                    bpb = msg.numerator
+                    # a bar in quarter notes, as the chart counts it: 2/2 is 4/4, 6/8 is 3, 12/8 is 6
+                    metre, quarters = f"{msg.numerator}/{msg.denominator}", bar_quarters(msg.numerator, msg.denominator)
+                    if quarters * msg.denominator != msg.numerator * 4:
+                        raise DataError(f"{path} is in {metre}, no whole number of quarter notes a bar: respond "
+                                        "reads calls in metres such as 3/4, 4/4, 2/2, 6/8 or 12/8")
+                    if bpb is not None and quarters != bpb:
+                        if tick == bpb * ppq and quarters > bpb:  # one short bar, then the tune's metre
+                            raise DataError(f"{path} begins with a pickup bar ({was}, then {metre}): respond counts "
+                                            "bar 1 from the file's first beat; export the call from a bar line, "
+                                            "without the pickup")
+                        raise DataError(f"{path} changes metre ({was}, then {metre}): give a call in one metre")
+                    was, bpb = metre, quarters
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
                     drums += msg.type == "note_on" and msg.velocity > 0
