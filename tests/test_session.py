@@ -490,6 +490,21 @@ def test_status_line_and_plain_log_lines():
     assert "\r" in tty.getvalue()
 
 
+def test_the_last_status_line_comes_before_what_became_of_the_recording():
+    import io
+
+    out = io.StringIO()
+    display = Display(out, tty=False)
+    s, clock, inq, sink, rec = make(display=display)
+    s.start()
+    play(s, clock, inq, [], until=0.5)
+    real_close = FakeRecorder.close
+    rec[0].close = lambda: display.log("nothing was played: no recording written") or real_close(rec[0])
+    s.close()
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "nothing was played: no recording written" and "listening" in lines[-2], lines
+
+
 def test_the_model_partner_has_read_the_call_by_its_end():
     from improv.core.model.responder import ModelResponder
     from tests.test_model import tiny_model

@@ -319,6 +319,9 @@ class Session:
             if self.recorder is not None:
                 self.recorder.event("player", msg, now)
         self._thru_sounding.clear()
+        if self._started and self.display is not None:  # the last status line, then what became of the recording
+            self._show(now, force=True)
+            self.display.finish()
         if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
             self.record_path = self.recorder.close()
         for sink in self.sinks:
@@ -327,9 +330,6 @@ class Session:
             except Exception as e:  # noqa: BLE001 - closing the others matters more
                 log.warning("closing %s failed: %s", type(sink).__name__, e)
         self.notes_released = True
-        if self._started and self.display is not None:
-            self._show(now, force=True)
-            self.display.finish()
 
     # --- the player (conductor thread) ---------------------------------------------------
     def _handle(self, t: float, data: list[int]) -> None:
