@@ -115,6 +115,60 @@ def test_a_reharmonised_span_is_played_by_the_rhythm_section_too():
         assert sink.sounding() == set()
 
 
+def _bass_line(tune, sub=None, at_s=0.0, sub_start=4.0, hold=None, seed=0):
+    """The bass's notes {beat: pitch} over three bars of `tune` at 120 bpm, when the chart
+    `sub` (a substitute over [sub_start, 8)) reaches the band at `at_s` seconds."""
+    clock = ManualClock(0.0)
+    sink = FakeSink(clock)
+    timeline = FixedTimeline(0.0, 120.0)
+    band = Band(parse_chart(tune), clock, sink.send, timeline, BandParts(bass=True), seed=seed, lookahead=1.0)
+    for step in range(0, 2400):  # 6 s in steps of 2.5 ms
+        clock.set(step * 0.0025)
+        if sub is not None and step == round(at_s / 0.0025):
+            band.override(sub_start, 8.0, parse_chart(sub))
+        band.pump(timeline.beat_at(clock.now()), hold)
+        band.scheduler.poll()
+    band.close()
+    assert sink.sounding() == set()
+    ons = [(round(timeline.beat_at(t), 3), note) for t, note in sink.ons(channel=3)]
+    assert len(ons) == len({b for b, _ in ons}) == 12, ons  # a walking bass: one note a beat, none twice
+    return dict(ons)
+
+
+TUNE, SUB = "Cmaj7 | G7 | Cmaj7", "Cmaj7 | Db7 | Cmaj7"
+
+
+def test_trading_holds_the_partners_downbeat_for_its_substitute():
+    """Trading hands the call over 0.1 s before the partner's turn (beat 4 here): a beat of
+    lookahead had handed the turn's downbeat to the scheduler already, so the bass played
+    G7's root under the partner's Db7."""
+    for seed in range(4):
+        early = _bass_line(TUNE, SUB, at_s=0.0, seed=seed)  # the substitute known before bar 2 was handed
+        late = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, seed=seed)
+        held = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, hold=4.0, seed=seed)
+        assert late[4.0] == _bass_line(TUNE, seed=seed)[4.0] != early[4.0]  # (without the hold: G7's downbeat)
+        assert [held[b] for b in range(4, 8)] == [early[b] for b in range(4, 8)], (seed, held, early)
+
+
+def test_a_substitute_that_arrives_in_its_bar_plays_for_the_rest_of_it():
+    """An answer whose first beats were handed already: what was handed stays, the rest of
+    the bar follows the substitute (before, only the next bar did), nothing plays twice."""
+    for seed in range(4):
+        plain, early = _bass_line(TUNE, seed=seed), _bass_line(TUNE, SUB, at_s=0.0, seed=seed)
+        got = _bass_line(TUNE, SUB, at_s=2.3, seed=seed)  # ready 0.3 s into bar 2: beats 4 and 5 handed
+        assert [got[4.0], got[5.0]] == [plain[4.0], plain[5.0]]
+        assert [got[6.0], got[7.0]] == [early[6.0], early[7.0]] != [plain[6.0], plain[7.0]], (seed, got, early)
+
+
+def test_an_answer_from_beat_2_re_harmonises_its_bar_from_beat_2():
+    """The free jam answers on the next beat: a substitute over [5, 8) (bar 2 from its beat
+    2) was never played, as the band looked up a bar's chart at its first beat only."""
+    half = "Cmaj7 | G7 Db7 | Cmaj7"
+    for seed in range(4):
+        got = _bass_line(TUNE, half, at_s=0.1, sub_start=5.0, seed=seed)
+        assert got == _bass_line(half, seed=seed), seed
+
+
 def test_tap_tempo_keeps_the_beat_and_changes_the_tempo():
     cfg = override(config(), "controls", tap="note 40")
     s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")

@@ -27,6 +27,10 @@ from improv.live.scheduler import Scheduler
 
 BeatNote = tuple[float, float, int, int, int]  # (on beat, off beat, channel 0-15, pitch, velocity)
 CLICK_HIGH, CLICK_LOW = 76, 77  # GM hi/lo wood block: bar downbeat, other beats
+# Held notes (from a partner turn's downbeat on, in trading) are handed to the scheduler this
+# long before they sound instead of the lookahead's beat: the answer, and with it a substitute
+# chord for the turn's first bar, reaches the band ~0.1 s before the turn.
+HOLD_S = 0.04
 
 
 class Timeline(Protocol):
@@ -54,16 +58,21 @@ class BeatFeeder:
             self._pending.extend(notes)
             self._pending.sort()
 
-    def pump(self, now_beat: float) -> int:
-        """Hand over what starts before now + lookahead; returns how many notes."""
+    def pump(self, now_beat: float, hold: float | None = None) -> int:
+        """Hand over what starts before now + lookahead; returns how many notes. Notes from
+        beat `hold` on wait until they are `HOLD_S` from sounding: an answer about to arrive
+        may still change what the band plays there (trading's partner turn)."""
+        tl = self.timeline
+        held_from = math.inf
+        if hold is not None and hold > now_beat:
+            held_from = max(hold, tl.beat_at(tl.time_of(now_beat) + HOLD_S))
         with self._lock:
             k = 0
-            while k < len(self._pending) and self._pending[k][0] < now_beat + self.lookahead:
+            while k < len(self._pending) and self._pending[k][0] < min(now_beat + self.lookahead, held_from - 1e-9):
                 k += 1
             due, self._pending = self._pending[:k], self._pending[k:]
             if due:
                 self.handed_to = max(self.handed_to, due[-1][0])
-        tl = self.timeline
         events = []
         for on, off, ch, pitch, vel in due:
             t_on = tl.time_of(on)
@@ -192,20 +201,28 @@ class Band:
 
     def override(self, start: float, end: float, chart: Chart) -> None:
         """Play `chart` over timeline beats [start, end) (a reharmonised span). Bars from
-        the one holding `start` that have not begun to be handed to the scheduler are
-        rendered again, so the rhythm section plays the substitute with the partner."""
+        the one holding `start` are rendered again, so the rhythm section plays the
+        substitute with the partner; in a bar already being handed to the scheduler, what
+        was handed stays and the rest of the bar follows the substitute."""
         self._overrides.append((start, end, chart))
         bpb = self.bpb
-        redo = max(math.floor(start / bpb) * bpb, math.floor(self.feeder.handed_to / bpb) * bpb + bpb)
+        handed = self.feeder.handed_to
+        redo = math.floor(start / bpb) * bpb
+        if math.isfinite(handed):
+            redo = max(redo, math.floor(handed / bpb) * bpb)
         if redo < self._rendered_to:
-            self.feeder.clear_from(redo)
+            self.feeder.clear_from(redo)  # (only notes not handed yet are pending)
             self._voicing = self._voicing_after.get(redo - bpb)
             self._bass = self._bass_after.get(redo - bpb)
             self._rendered_to = redo
+            self._resume_from = max(self._resume_from, handed + 1e-6)  # what was handed is not played twice
 
-    def chart_for(self, beat: float) -> Chart:
+    def chart_for(self, bar_start: float) -> Chart:
+        """The chart the bar from `bar_start` is played over: a substitute's when its span
+        falls in the bar (an answer that starts on beat 2 re-harmonises from beat 2: the
+        substitute's chart is the tune's but for that span)."""
         for s, e, ch in reversed(self._overrides):
-            if s <= beat < e:
+            if s < bar_start + self.bpb - 1e-9 and e > bar_start + 1e-9:
                 return ch
         return self.chart
 
@@ -239,14 +256,15 @@ class Band:
         self._bass_after.pop(bar_start - 8 * self.bpb, None)
         return out
 
-    def pump(self, now_beat: float) -> int:
-        """Render bars up to a bar ahead of `now_beat`, hand due notes to the scheduler."""
+    def pump(self, now_beat: float, hold: float | None = None) -> int:
+        """Render bars up to a bar ahead of `now_beat`, hand due notes to the scheduler
+        (from beat `hold` on only just in time: see `BeatFeeder.pump`)."""
         if self.stopped:
             return 0
         while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
             self.feeder.add([n for n in self.render_bar(self._rendered_to) if n[0] >= self._resume_from])
             self._rendered_to += self.bpb
-        return self.feeder.pump(now_beat)
+        return self.feeder.pump(now_beat, hold)
 
     def start(self) -> None:
         self.stopped = False

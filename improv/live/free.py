@@ -85,6 +85,11 @@ class FreePolicy:
         after 90 -> 112.5 bpm), as trading does."""
         return 1.0 if self.s.external is None else 0.125
 
+    def band_hold(self, beat: float) -> float | None:
+        """No beat is held back: an answer is asked for in the player's rest, within a beat
+        of its start (a substitute then re-renders the rest of its bar: `Band.override`)."""
+        return None
+
     @property
     def band_start(self) -> float:
         """The beat the band starts on: where the session starts (the demo starts a beat

@@ -264,7 +264,7 @@ class Session:
                 while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
                     self._recent_onsets.popleft()
                 self.band.set_density(len(self._recent_onsets) / 4.0)
-                self.band.pump(beat)
+                self.band.pump(beat, self.policy.band_hold(beat))
             self.feeder.pump(beat)
         if not self.threaded:
             self.scheduler.poll()

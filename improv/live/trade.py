@@ -56,6 +56,12 @@ class TradePolicy:
     def band_start(self) -> float:
         return self.form.start  # the click counts in
 
+    def band_hold(self, beat: float) -> float | None:
+        """The beat from which the band's notes wait until just before they sound: the
+        partner's next downbeat, whose first bar its answer may re-harmonise (the answer
+        comes `TRADE_LEAD_S` before it; the band's lookahead is a beat)."""
+        return self.form.next_turn(beat, PARTNER).start
+
     def start(self, now: float) -> None:
         """Fix the timeline: on improv's own clock the count-in starts LEAD_S from now."""
         tl = self.s.timeline
