@@ -16,7 +16,13 @@ After a crash the journal stays behind; `improv.live.recovery.recover` (and `imp
 recover`) rebuilds the MIDI file from it, losing at most the last second.
 
 With an external clock, beat 0 of the file is the DAW's Start (`set_origin`) and its tempo
-map is the DAW's (`tempo`), not the config's.
+map is the DAW's (`tempo`), not the config's. A session that also tells the recorder the DAW's
+song position (`follow`) and transport (`transport`) gets a file on the DAW's time, as a DAW
+records: every note at the song position (bar and beat) it was played at, the time the DAW
+stood stopped left out, Stop then Continue going on where it stopped, and a jump back (a
+Start, or a Song Position before the stop) a new take after the last, a whole number of
+choruses on, so that the chart's chord markers stay under the bars the DAW played (see
+`follow`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import math
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +46,7 @@ from improv.core.theory.chart import Chart
 from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
 from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
+from improv.live.songtime import PICKUP_BEATS, SAME_PLACE_BEATS, SongTime, is_release
 
 log = logging.getLogger("improv.recorder")
 
@@ -164,7 +172,13 @@ class Recorder:
         self._bad_tempo_said = False
         self.empty = False  # set by close(): nobody played, nothing written
         self.problem = ""  # set by close(): one line when the recording is not (all) in the .mid
+        self.left_out = 0  # set by close(), following a DAW: notes played while it stood stopped, not in the file
         self.before_start: Path | None = None  # set by close(): the notes played before a DAW's Start
+        self._tempo0 = float(tempo)
+        self._bpb = int(beats_per_bar)
+        self._chorus = float(chart.length) if chart is not None else float(beats_per_bar)
+        self._song: SongTime | None = None  # following a DAW's song position (`follow`)
+        self._lock = threading.Lock()
         atexit.register(self._at_exit)
 
     @classmethod
@@ -201,15 +215,27 @@ class Recorder:
             return
         if part == "partner" and msg.channel in self._band_of:
             part = self._band_of[msg.channel]  # a rhythm section message handed over as the partner's
+        if self._song is not None:
+            with self._lock:
+                at = self._song_event(part, msg, t)
+            if at is None:
+                return  # played while the DAW stood stopped: held for a pickup, else left out
+        else:
+            at = t - self.t0
         if not self._played and part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
             self._played = True
-        self._journal.write([part, round(max(0.0, t - self.t0), 6), msg.bytes()])
+        self._journal.write([part, round(max(0.0, at), 6), msg.bytes()])
 
     def marker(self, text: str, t: float, kind: str = "text") -> None:
         """A text marker at `t` seconds on the session clock; `kind` is "text" (free text,
         e.g. "bar 5: heard C# over Cmaj7"), "chord" (a chord symbol, for live-inferred
         harmony) or "section". Any thread; never blocks."""
-        self._journal.write(["marker", round(max(0.0, t - self.t0), 6), str(text), kind])
+        if self._song is not None:
+            with self._lock:
+                at = self._song_at(t)
+        else:
+            at = t - self.t0
+        self._journal.write(["marker", round(max(0.0, at), 6), str(text), kind])
 
     def tempo(self, bpm: float, t: float) -> None:
         """A tempo change to `bpm` at `t` seconds on the session clock (a tapped tempo, the
@@ -221,7 +247,15 @@ class Recorder:
                 self._bad_tempo_said = True
                 self._warn(f"a tempo of {bpm!r} bpm is not recorded (expected {lo:g} to {hi:g} bpm)")
             return
-        self._journal.write(["tempo", round(max(0.0, t - self.t0), 6), float(bpm)])
+        at = t - self.t0
+        if self._song is not None:
+            with self._lock:
+                st = self._song
+                if st.started:
+                    at = st.origin + st.set_tempo(float(bpm), st.file_beat(t) if st.running else st.stop_fb)
+                else:
+                    st.tempo = float(bpm)
+        self._journal.write(["tempo", round(max(0.0, at), 6), float(bpm)])
 
     def set_origin(self, t: float) -> bool:
         """Make `t` seconds on the session clock beat 0 of the file (an external clock's
@@ -238,9 +272,150 @@ class Recorder:
         """
         if self._origin_set:
             return False
+        if self._song is not None:  # following the DAW's song position: its first Start
+            self.transport("start", t, 0.0)
+            return True
         self._origin_set = True
         self._journal.write(["origin", round(max(0.0, t - self.t0), 6)])
         return True
+
+    def follow(self, song_beat: Callable[[float], float | None]) -> None:
+        """Put the file on a DAW's time: `song_beat(t)` is the session's beat of the chart
+        at `t` seconds on the session clock while the DAW runs (its song position in beats,
+        plus the count-in's offset when trading counts in: negative in the count-in; no
+        swing; None when it cannot say), and `transport` tells its Start, Stop and Continue
+        in those beats. Call before anything is recorded.
+
+        - Before the first Start everything is recorded as before `set_origin` (beside the
+          file, in `<stamp>-before-start.mid`, with a count-in); beat 0 of the file is the
+          chart's bar 1, and the file's beat is the session's: a DAW started at bar 5 puts
+          its first note in bar 5.
+        - While it runs, every message goes at its song position (not at the seconds since
+          the Start, which run on while it stands stopped and drift from its beat at a
+          tempo measured within 0.5 %).
+        - A Stop: the note-offs that follow (the partner and the band silenced, keys let
+          go) go at the stop; what is played while it stands stopped is not part of the
+          song, except the last `PICKUP_BEATS` before the next Start or Continue, which
+          lead into it (a pickup); `left_out` counts the notes left out.
+        - A Continue from where it stopped (within a sixteenth) goes on in the same bar:
+          the stopped time is not in the file. A jump back (a Start after playing, a Song
+          Position before the stop) is a new take: it goes after all that is written, a
+          whole number of choruses of the chart later (bars without a chart), so every
+          note stays under its chord; a text marker names the take and its bar ("take 2:
+          from bar 3"). A jump forward leaves the gap ("from bar 9").
+        - The tempo map is the DAW's tempo (`tempo`) at the song positions it was given.
+
+        Any thread (before the session starts)."""
+        with self._lock:
+            if self._song is None:
+                self._song = SongTime(song_beat, self._chorus, self._bpb, self._tempo0)
+
+    def transport(self, kind: str, t: float, beat: float) -> None:
+        """The DAW's transport, when following it (`follow`; ignored otherwise): `kind` is
+        "start", "continue" (`beat`: the song beat it runs from), "stop" (`beat`: where it
+        stopped) or "position" (a Song Position while stopped: the next Continue says it).
+        `t`: seconds on the session clock. Any thread; never blocks."""
+        if self._song is None or kind not in ("start", "continue", "stop"):
+            return
+        lines: list[list[Any]] = []
+        with self._lock:
+            st = self._song
+            if kind == "stop":
+                if st.running:
+                    st.running = False
+                    st.stop_beat = float(beat)
+                    st.stop_fb = beat + st.shift
+                    st.end = max(st.end, st.stop_fb)
+                return
+            if st.running and kind == "continue":
+                return  # (running already: nothing moved)
+            if st.running:  # a Start while running (a DAW that rewinds so; the follower has moved to 0 already)
+                st.stop_fb, st.stop_beat = st.end, None
+                st.running = False
+            if not st.started:
+                st.started = True
+                self._origin_set = True
+                # beat 0 of the file is the chart's bar 1: after a count-in, when there is one
+                st.origin = max(0.0, t - self.t0) + max(0.0, -beat) * 60.0 / st.tempo
+                st.anchors = [(0.0, 0.0, st.tempo)]
+                lines += [["origin", st.origin], ["tempo", st.origin, st.tempo]]
+                if beat >= st.bpb:
+                    lines.append(["marker", st.journal_t(beat), self._from_bar(beat), "text"])
+            elif st.stop_beat is None or abs(beat - st.stop_beat) > SAME_PLACE_BEATS:  # the DAW jumped
+                if beat + st.shift < st.end - SAME_PLACE_BEATS:  # back over what is written: a new take after it
+                    st.shift += st.chorus * math.ceil((st.end - beat - st.shift) / st.chorus - 1e-9)
+                    st.takes += 1
+                    text = f"take {st.takes}: {self._from_bar(beat)}"
+                else:
+                    text = self._from_bar(beat)
+                lines.append(["marker", st.journal_t(beat + st.shift), text, "text"])
+            fb0 = beat + st.shift
+            st.running = True
+            st.last = (t, fb0)
+            lines += self._pickup(st, t, fb0)
+        for line in lines:
+            self._journal.write([line[0], round(max(0.0, line[1]), 6), *line[2:]])
+
+    def _pickup(self, st: SongTime, t: float, fb0: float) -> list[list[Any]]:
+        """What was played while the DAW stood stopped (lock held): the last `PICKUP_BEATS`
+        before its Start/Continue at `t` (file beat `fb0`) lead into it; the rest is left out."""
+        lines: list[list[Any]] = []
+        since = t - PICKUP_BEATS * 60.0 / st.tempo
+        for ti, part, msg in st.idle:
+            key = (part, getattr(msg, "channel", 0), getattr(msg, "note", -1))
+            if ti < since:
+                if msg.type == "note_on" and msg.velocity > 0:
+                    st.dropped.add(key)
+                    st.left_out += 1
+                elif msg.type in ("note_on", "note_off"):
+                    st.dropped.discard(key)
+                continue
+            if msg.type in ("note_on", "note_off") and key in st.dropped:
+                st.dropped.discard(key)
+                if not (msg.type == "note_on" and msg.velocity > 0):
+                    continue  # the release of a note left out
+            st.note(part, msg)
+            fb = fb0 - (t - ti) * st.tempo / 60.0  # (before beat 0: beside the file, as before a Start)
+            lines.append([part, st.journal_t(fb), msg.bytes()])
+            if part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
+                self._played = True
+        st.idle.clear()
+        return lines
+
+    def _from_bar(self, beat: float) -> str:
+        bar = math.floor(beat / self._bpb + 1e-9) + 1
+        return f"from bar {bar}" if bar >= 1 else "from the count-in"
+
+    def _song_at(self, t: float) -> float:
+        """Session seconds -> journal seconds, following the DAW (lock held)."""
+        st = self._song
+        assert st is not None
+        if not st.started:
+            return t - self.t0
+        if not st.running:
+            return st.journal_t(st.stop_fb)
+        fb = st.file_beat(t)
+        st.end = max(st.end, fb)
+        return st.journal_t(fb)
+
+    def _song_event(self, part: str, msg: mido.Message, t: float) -> float | None:
+        """Where a message goes, following the DAW (lock held): journal seconds, or None
+        when it is held (played while the DAW stands stopped) or left out."""
+        st = self._song
+        assert st is not None
+        key = (part, msg.channel, getattr(msg, "note", -1))
+        if not st.started or st.running:
+            if msg.type in ("note_on", "note_off") and key in st.dropped:
+                st.dropped.discard(key)
+                if not (msg.type == "note_on" and msg.velocity > 0):
+                    return None  # the release of a note left out (a note-on: played again, it counts)
+            st.note(part, msg)
+            return self._song_at(t)
+        if is_release(msg) and (msg.type == "control_change" or key in st.sounding):
+            st.note(part, msg)
+            return st.journal_t(st.stop_fb)  # let go at the stop
+        st.idle.append((t, part, msg))
+        return None
 
     def close(self) -> Path | None:
         """Stop journalling and write `<folder>/<stamp>.mid` (calling thread; idempotent).
@@ -253,6 +428,14 @@ class Recorder:
         if self._closed is not False:
             return self._closed  # type: ignore[return-value]
         # Until the end, the exit hook stays: a close cut short (a second Ctrl-C) is redone at exit.
+        if self._song is not None:
+            with self._lock:
+                st = self._song
+                st.left_out += sum(1 for _, _, m in st.idle if m.type == "note_on" and m.velocity > 0)
+                st.idle.clear()
+                self.left_out = st.left_out
+            if self.left_out:
+                log.info("%d note(s) played while the DAW stood stopped are not in the recording", self.left_out)
         self._journal.close()
         j = self._journal
         source = j.rescued or self.journal_path

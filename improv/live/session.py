@@ -190,6 +190,8 @@ class Session:
                 self.time_of(self.policy.band_start) if self.counts_in else self.t0, self.chart)
             if self.counts_in and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
+            if self.external is not None and hasattr(self.recorder, "follow"):
+                self.recorder.follow(self._song_beat)  # the file on the DAW's song position
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
             first = self.policy.band_start
@@ -253,7 +255,7 @@ class Session:
         now = self.clock.now()
         if self.external is not None:
             for ev in self.external.poll():
-                self._on_clock(ev.kind, ev.beat)
+                self._on_clock(ev.kind, ev.beat, ev.time)
             self._record_daw_time(now)
         if self.in_time:
             beat = self.beat_at(now)
@@ -416,8 +418,19 @@ class Session:
         if text:
             self.say(f"{self.bar_beat(t)}  {text}")
 
-    def _on_clock(self, kind: str, beat: float) -> None:
+    def _song_beat(self, t: float) -> float | None:
+        """The timeline's straight beat at `t` on the DAW's clock (its song position plus the
+        count-in's offset; no swing), for the recorder (any thread)."""
+        tl = self.timeline
+        with tl.lock:
+            b = tl.follower.beat_at(t)
+        return None if b is None else b + tl.offset
+
+    def _on_clock(self, kind: str, beat: float, t: float | None = None) -> None:
         """The external clock's Start, Stop or Continue (conductor thread)."""
+        if self.recorder is not None and hasattr(self.recorder, "transport"):
+            # first: the note-offs of the silence below go at the stop
+            self.recorder.transport(kind, self.clock.now() if t is None else t, beat + self.timeline.offset)
         if kind == "stop":
             self.running = False
             self.exchange.silence()

@@ -1,0 +1,308 @@
+"""The recording of a session that follows a DAW's MIDI clock is on the DAW's time: notes at
+the song position they were played at, the time the DAW stood stopped left out, a jump back
+a new take a whole number of choruses later, so that the chart's chord markers stay under
+the bars the DAW played (`Recorder.follow`, `Recorder.transport`).
+
+A real `ExternalClock` (its `ClockFollower`) is fed the DAW's messages on a manual clock,
+as the session's conductor does, and tells the recorder its song position and transport.
+"""
+
+import mido
+import pytest
+
+from improv.core.formats.midifile import load_recording, recording_notes
+from improv.core.listen.midiclock import CLOCK, CONTINUE, SONG_POSITION, START, STOP
+from improv.core.theory.chart import parse_chart
+from improv.live.clock import ManualClock
+from improv.live.midisync import ExternalClock
+from improv.live.recorder import Recorder
+
+CHART = "C7 | F7 | G7 | Bb7"  # 16 beats a chorus
+
+
+def on(note, vel=90, ch=0):
+    return mido.Message("note_on", channel=ch, note=note, velocity=vel)
+
+
+def off(note, ch=0):
+    return mido.Message("note_off", channel=ch, note=note, velocity=0)
+
+
+class Daw:
+    """A DAW sending clock to the session, and the session's side: the follower's events
+    to the recorder's transport, the DAW's tempo as the session records it (a change of
+    more than 0.5 %), notes recorded when they are played."""
+
+    def __init__(self, tmp_path, bpm=100.0, chart=CHART, config_tempo=120.0, follow=True, offset=0.0):
+        self.clock = ManualClock(50.0)
+        self.ext = ExternalClock(self.clock, guess=config_tempo)
+        self.bpm = bpm
+        self.rec = Recorder(tmp_path, config_tempo, 4, 1, 2, t0=50.0, chart=parse_chart(chart) if chart else None,
+                            stamp="daw")
+        tl = self.ext.timeline
+
+        self.offset = offset  # the timeline's beat = the song's + offset (trading's count-in: -4)
+
+        def song_beat(t):
+            with tl.lock:
+                return tl.follower.beat_at(t) + offset
+
+        if follow:
+            self.rec.follow(song_beat)
+        self.recorded_tempo = None
+        self.song = 0.0  # the song position (beats) of the next tick
+
+    def send(self, data, dt=0.0):
+        self.clock.advance(dt)
+        self.ext.receive(list(data))
+        for ev in self.ext.poll():
+            if ev.kind in ("start", "continue", "stop", "position"):
+                self.rec.transport(ev.kind, ev.time, ev.beat + self.offset)
+            if ev.kind == "start" and self.recorded_tempo is None:
+                self.recorded_tempo = 0.0
+        tempo = self.ext.follower.tempo
+        if self.ext.running and tempo and (not self.recorded_tempo or abs(tempo / self.recorded_tempo - 1) > 0.005):
+            self.recorded_tempo = tempo
+            self.rec.tempo(tempo, self.clock.now())
+
+    def run(self, beats, notes=(), part="player"):
+        """Ticks for `beats` beats from the song position; `notes`: (beat in the song, pitch,
+        beats long), played at those positions."""
+        spt = 60.0 / self.bpm / 24
+        events = []
+        for b, pitch, dur in notes:
+            events += [(b, on(pitch)), (b + dur, off(pitch))]
+        events.sort(key=lambda e: e[0])
+        for _ in range(int(round(beats * 24))):
+            self.send([CLOCK], spt)
+            while events and events[0][0] <= self.song + 1e-9:
+                self.rec.event(part, events.pop(0)[1], self.clock.now())
+            self.song += 1 / 24
+
+    def stop(self, dt=0.001):
+        self.send([STOP], dt)
+
+    def start(self, dt=0.001):
+        self.song = 0.0
+        self.send([START], dt)
+
+    def cont(self, dt=0.001):
+        self.send([CONTINUE], dt)
+
+    def position(self, beat, dt=0.001):
+        sixteenths = int(beat * 4)
+        self.song = beat
+        self.send([SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7], dt)
+
+    def close(self):
+        return load_recording(self.rec.close())
+
+
+def starts(back, part="player"):
+    return [(n.pitch, round(n.start, 2)) for n in recording_notes(back, part)]
+
+
+def chord_at(back, beat):
+    """The chord marker in force at `beat` of the file."""
+    chords = [(m.t, m.text) for m in back.markers if m.kind == "chord"]
+    secs = beats_to_file_seconds(back, beat)
+    return [text for t, text in chords if t <= secs + 1e-6][-1]
+
+
+def file_beat(back, seconds):
+    from improv.core.formats.midifile import PPQ, seconds_to_ticks
+
+    return seconds_to_ticks(seconds, back.tempos) / PPQ
+
+
+def beats_to_file_seconds(back, beat):
+    from improv.core.formats.midifile import PPQ, ticks_to_seconds
+
+    return ticks_to_seconds(beat * PPQ, back.tempos)
+
+
+def test_stop_then_continue_goes_on_in_the_same_bar_without_the_stopped_time(tmp_path):
+    """Stop at bar 3, ten seconds stopped (no ticks), Continue: a note played at the DAW's
+    bar 3 beat 2 is at beat 9 of the file, under G7, not ten seconds (16.7 beats) later."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(8, [(4.0, 65, 1.0)])  # bar 2
+    daw.stop()
+    daw.clock.advance(10.0)
+    daw.cont()
+    daw.run(8, [(9.0, 67, 1.0)])  # bar 3, beat 2
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(65, 4.0), (67, 9.0)]
+    assert chord_at(back, 4.0) == "F7" and chord_at(back, 9.0) == "G7"
+
+
+def test_a_jump_back_is_a_new_take_a_chorus_on_under_the_same_chords(tmp_path):
+    """Bars 1-3, Stop, Song Position to bar 2, Continue: the second pass is a new take after
+    the first, a whole chorus (16 beats) on, its bar 2 under F7 again and named."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(12, [(1.0, 60, 0.5), (9.0, 67, 0.5)])
+    daw.stop()
+    daw.clock.advance(2.0)
+    daw.position(4.0)
+    daw.cont(0.3)
+    daw.run(4, [(4.5, 62, 0.5)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(60, 1.0), (67, 9.0), (62, 20.5)]
+    assert chord_at(back, 20.5) == "F7"
+    named = [(round(file_beat(back, m.t), 2), m.text) for m in back.markers if m.kind == "text"]
+    assert (20.0, "take 2: from bar 2") in named
+
+
+def test_a_second_start_is_a_new_take_from_bar_1(tmp_path):
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(20, [(17.0, 64, 0.5)])  # into the second chorus
+    daw.stop()
+    daw.clock.advance(3.0)
+    daw.start()
+    daw.run(4, [(0.0, 72, 0.5)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(64, 17.0), (72, 32.0)]  # the take starts on the next chorus after beat 20
+    assert chord_at(back, 32.0) == "C7"
+
+
+def test_the_file_keeps_the_daws_beat_at_a_tempo_measured_within_half_a_percent(tmp_path):
+    """At 100.4 bpm the session records the tempo once (changes under 0.5 % are not
+    recorded): 400 beats on, a note on the DAW's beat is still on it in the file; a tempo
+    change to 130 keeps it too, and is in the file's tempo map."""
+    daw = Daw(tmp_path, bpm=100.4)
+    daw.start(0.5)
+    daw.run(400, [(396.0, 65, 1.0)])
+    daw.bpm = 130.0
+    daw.run(100, [(496.0, 67, 1.0)])
+    daw.stop()
+    back = daw.close()
+    got = starts(back)
+    assert [p for p, _ in got] == [65, 67]
+    assert got[0][1] == pytest.approx(396.0, abs=0.02) and got[1][1] == pytest.approx(496.0, abs=0.02)
+    assert back.tempos[-1][1] == pytest.approx(130.0, rel=0.01)
+
+
+def test_notes_end_at_the_stop_and_playing_while_stopped_is_left_out_but_a_pickup_is_kept(tmp_path):
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(6)
+    daw.rec.event("partner", on(70, ch=1), daw.clock.now())  # the partner's note at the last tick, beat 5 23/24
+    daw.run(1)
+    daw.stop()  # before the tick of beat 7
+    daw.rec.event("partner", off(70, ch=1), daw.clock.now() + 0.01)  # silenced at the stop
+    daw.clock.advance(5.0)
+    daw.rec.event("player", on(50), daw.clock.now())  # noodling while stopped: not in the song
+    daw.rec.event("player", off(50), daw.clock.now() + 0.2)
+    daw.clock.advance(3.0)
+    daw.rec.event("player", on(55), daw.clock.now())  # 0.3 s (half a beat) before Continue: a pickup
+    daw.clock.advance(0.3)
+    daw.cont()
+    daw.run(1)
+    daw.rec.event("player", off(55), daw.clock.now())
+    daw.run(1)
+    daw.stop()
+    back = daw.close()
+    partner = recording_notes(back, "partner")
+    assert [(n.pitch, round(n.start, 2), round(n.end, 2)) for n in partner] == [(70, 5.96, 7.0)]
+    assert starts(back) == [(55, 6.5)]
+    assert daw.rec.left_out == 1
+
+
+def test_a_daw_started_at_bar_5_puts_its_notes_in_bar_5(tmp_path):
+    """improv starts while the DAW stands at bar 5: it sends Song Position and Continue."""
+    daw = Daw(tmp_path)
+    daw.position(16.0, 0.5)
+    daw.cont()
+    daw.run(4, [(17.0, 65, 1.0)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(65, 17.0)]
+    assert chord_at(back, 17.0) == "C7"  # bar 5 is the chart's bar 1 again
+
+
+def test_without_following_the_file_is_on_the_session_clock_as_before(tmp_path):
+    """A recorder nobody tells the song position (improv's own clock) is unchanged."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="plain")
+    rec.transport("start", 1.0, 0.0)  # ignored: not following
+    rec.event("player", on(60), 2.0)
+    rec.event("player", off(60), 2.5)
+    back = load_recording(rec.close())
+    assert starts(back) == [(60, 4.0)]
+
+
+def test_a_start_while_running_is_a_new_take_and_a_repeated_continue_moves_nothing(tmp_path):
+    """Some DAWs rewind by sending Start while running; a Continue while running changes
+    nothing (the follower keeps its position)."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(6, [(1.0, 60, 0.5)])
+    daw.cont()  # running already
+    daw.run(2, [(7.0, 62, 0.5)])
+    daw.start()  # rewinds to bar 1 while running
+    daw.run(2, [(1.0, 64, 0.5)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(60, 1.0), (62, 7.0), (64, 17.0)]
+    assert chord_at(back, 17.0) == "C7"
+
+
+def test_trading_on_a_daws_clock_starts_the_file_after_its_count_in(tmp_path):
+    """Trading on a DAW's clock counts in its first bar: the file's beat 0 is the chart's
+    bar 1 (the DAW's bar 2), as before; a pickup played in the count-in is beside it."""
+    daw = Daw(tmp_path, offset=-4.0)
+    daw.start(0.5)
+    daw.run(12, [(3.5, 60, 0.4), (5.0, 65, 1.0)])  # song beats: the pickup in the count-in, then chart beat 1
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(65, 1.0)]
+    assert chord_at(back, 1.0) == "C7"
+    early = load_recording(daw.rec.before_start)
+    assert [n.pitch for n in recording_notes(early, "player")] == [60]
+
+
+def test_a_crash_recovers_the_same_file_from_the_journal(tmp_path):
+    """The placement is made as the notes come, in the journal: `improv recover` of a
+    journal a crash left behind gives the file the session would have written."""
+    import shutil
+    import time
+
+    from improv.live.recovery import recover
+
+    (tmp_path / "live").mkdir()
+    daw = Daw(tmp_path / "live")
+    daw.start(0.5)
+    daw.run(8, [(4.0, 65, 1.0)])
+    daw.stop()
+    daw.clock.advance(10.0)
+    daw.cont()
+    daw.run(8, [(9.0, 67, 1.0)])
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and daw.rec._journal.lines_written < 7:
+        time.sleep(0.05)  # (the journal's writer thread: on disk within its sync interval)
+    (tmp_path / "crash").mkdir()
+    shutil.copy(daw.rec.journal_path, tmp_path / "crash" / "crash.journal")  # what a kill -9 leaves
+    assert recover(tmp_path / "crash", say=lambda _: None) == [tmp_path / "crash" / "crash.mid"]
+    assert starts(load_recording(tmp_path / "crash" / "crash.mid")) == [(65, 4.0), (67, 9.0)]
+    assert starts(daw.close()) == [(65, 4.0), (67, 9.0)]
+
+
+def test_a_song_position_rounded_down_to_the_sixteenth_at_stop_is_no_new_take(tmp_path):
+    """Many DAWs send their position at every Stop, rounded down to a sixteenth: a Stop a
+    tick past beat 8 and a Continue from beat 8 go on in the same take."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(8 + 2 / 24, [(4.0, 65, 1.0)])
+    daw.stop()
+    daw.position(8.0)
+    daw.clock.advance(1.0)
+    daw.cont()
+    daw.run(4, [(9.0, 67, 1.0)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(65, 4.0), (67, 9.0)]
+    assert not [m for m in back.markers if m.kind == "text"]
