@@ -418,3 +418,27 @@ def test_recover_never_removes_a_file_that_is_not_a_journal(tmp_path, capsys):
     assert main(["recover", str(precious)]) == 2 and precious.exists()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a session journal" in err
+
+
+def test_a_waltz_is_recorded_in_three_with_its_chords_on_its_bars(tmp_path):
+    """A tune in 3/4 was recorded in 4/4 ([timing] beats_per_bar, 4 unless set), its chord
+    and section markers on 4/4 bars (helper-trade's waltz)."""
+    import dataclasses
+
+    from improv.config import Config
+
+    chart = parse_chart("Bbmaj7 | Gm7 | Cm7 | F7", 3)
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, record=dataclasses.replace(cfg.record, folder=str(tmp_path)),
+                              timing=dataclasses.replace(cfg.timing, tempo=150.0))
+    rec = Recorder.from_config(cfg, 0.0, chart, warn=lambda s: None)
+    rec.event("player", mido.Message("note_on", note=60, velocity=90), 0.0)
+    rec.event("player", mido.Message("note_off", note=60, velocity=0), 4.7)  # 11.75 beats at 150
+    mid = mido.MidiFile(rec.close())
+    assert [(m.numerator, m.denominator) for m in mid.tracks[0] if m.type == "time_signature"] == [(3, 4)]
+    ticks, chords = 0, {}
+    for m in mid.tracks[0]:
+        ticks += m.time
+        if m.type == "text":
+            chords[m.text] = ticks / mid.ticks_per_beat
+    assert chords.get("Gm7") == 3.0 and chords.get("F7") == 9.0, chords

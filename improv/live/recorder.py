@@ -186,13 +186,15 @@ class Recorder:
                     warn: Callable[[str], None] = warn_stderr,
                     on_fail: Callable[[str], None] | None = None) -> "Recorder":
         """A recorder for a session with settings `cfg` (an `improv.config.Config`): its
-        folder, tempo, metre and every part's channel.
+        folder, tempo, metre (the chart's, when there is one: a tune in 3/4 is recorded in
+        3/4 whatever [timing] says) and every part's channel.
 
         Raises:
             ConfigError: the folder cannot be recorded into.
         """
         b = cfg.band
-        return cls(Path(cfg.record.folder), cfg.timing.tempo, cfg.timing.beats_per_bar, cfg.midi.player_channel,
+        bpb = chart.beats_per_bar if chart is not None else cfg.timing.beats_per_bar
+        return cls(Path(cfg.record.folder), cfg.timing.tempo, bpb, cfg.midi.player_channel,
                    cfg.midi.partner_channel, t0, chart=chart, warn=warn, on_fail=on_fail,
                    band_channels={"comp": b.comp_channel, "bass": b.bass_channel, "click": b.click_channel})
 
