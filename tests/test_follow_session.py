@@ -172,3 +172,54 @@ def test_session_memory_moves_its_phrases_when_the_bars_are_counted_again():
     (p,) = mem.phrases
     assert p.start == 4.0 and p.length == 2.0
     assert [(n.start, n.pitch, n.duration, n.velocity) for n in p.absolute()] == [(4.0, 60, 0.5, 90), (5.0, 62, 0.25, 80)]
+
+
+def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is_written():
+    """Over a chart, the tempo given and the player at it: nothing was written at bar 1 (the
+    tempo had not moved), so the file took the first tempo heard later, even a minute on,
+    from bar 1 (a ballad at 66 written at 143: every chord and call marker bars off); and a
+    drift of under 1 % a note was never written at all."""
+    import mido
+
+    from improv.live.follow import PlayerHearing
+
+    class Recording:
+        def __init__(self):
+            self.lines = []
+
+        def tempo(self, bpm, t):
+            self.lines.append(("tempo", round(bpm, 1), t))
+
+        def set_origin(self, t):
+            self.lines.append(("origin", t))
+
+        def marker(self, *a, **k):
+            pass
+
+        def event(self, *a, **k):
+            pass
+
+        def close(self):
+            return None
+
+    cfg = override(make()[0].cfg, "timing", tempo=66.0, follow=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Ebmaj7 | Cm7", recorder_factory=lambda t0, chart: Recording())
+    s.start()
+    play(s, clock, inq, [(0.5, [0x90, 63, 90]), (0.9, [0x80, 63, 0])], until=1.0)
+    assert s.recorder.lines[:2] == [("tempo", 66.0, s.t0 + 0.5), ("origin", s.t0 + 0.5)], s.recorder.lines
+    s.close()
+
+    class Drifting:  # a following timeline whose tempo creeps up 0.3 % a note
+        tempo, estimate, t0 = 120.0, None, 0.0
+
+        def heard(self, t, velocity):
+            self.tempo *= 1.003
+
+        def released(self, onset, velocity, duration):
+            pass
+
+    said = []
+    hearing = PlayerHearing(Drifting(), False, lambda t: None, lambda bpm, t: said.append(round(bpm, 1)))
+    for k in range(10):
+        hearing.hear(mido.Message("note_on", note=60, velocity=90), k * 0.5)
+    assert said == [120.7, 121.4, 122.2, 122.9, 123.6], said  # each 0.5 % moved: before, nothing (0.3 % a note)

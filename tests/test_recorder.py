@@ -442,3 +442,20 @@ def test_a_waltz_is_recorded_in_three_with_its_chords_on_its_bars(tmp_path):
         if m.type == "text":
             chords[m.text] = ticks / mid.ticks_per_beat
     assert chords.get("Gm7") == 3.0 and chords.get("F7") == 9.0, chords
+
+
+def test_recovery_takes_the_last_of_two_tempos_given_at_once_and_no_tempo_from_much_later(tmp_path):
+    """Two tempos journalled at one time kept the larger, not the last given; and with none
+    before the origin, bar 1 took the first tempo heard later, even a minute on."""
+    rec = Recorder(tmp_path, 66.0, 4, 1, 2, t0=0.0, chart=parse_chart("Ebmaj7"), stamp="tie")
+    rec.event("player", on(63), 1.0)
+    rec.tempo(100.0, 1.0)
+    rec.tempo(90.0, 1.0)
+    rec.event("player", off(63), 2.0)
+    assert load_recording(rec.close()).tempos == ((0.0, 66.0), (1.0, 90.0))
+    rec = Recorder(tmp_path, 66.0, 4, 1, 2, t0=0.0, chart=parse_chart("Ebmaj7"), stamp="late")
+    rec.event("player", on(63), 1.0)
+    rec.set_origin(1.0)
+    rec.tempo(143.0, 60.0)
+    rec.event("player", off(63), 61.0)
+    assert load_recording(rec.close()).tempos == ((0.0, 66.0), (59.0, 143.0))

@@ -121,7 +121,7 @@ def make(cfg=None, chart="F7 | Bb7", responder=None, clock=None, threaded=False,
     rec = []
     s = Session(cfg or config(), clock, inq, [sink], responder or StepResponder(),
                 chart=parse_chart(chart) if chart else None,
-                recorder_factory=lambda t0, c: rec.append(FakeRecorder(t0, c)) or rec[-1],
+                recorder_factory=kw.pop("recorder_factory", lambda t0, c: rec.append(FakeRecorder(t0, c)) or rec[-1]),
                 threaded=threaded, **kw)
     return s, clock, inq, sink, rec
 

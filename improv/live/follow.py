@@ -30,6 +30,7 @@ from improv.core.listen.timeline import PlayerTimeline
 from improv.core.theory.notes import swing_beats, unswing_beats
 
 MIN_CONFIDENCE = 0.2  # an estimate less sure than this leaves the timeline as it is
+TEMPO_SAID = 0.005  # the tempo heard is given on (to the recording) when it has moved this much
 HORIZON_BEATS = 2.0  # a phase correction is spread over this many of the player's beats
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
@@ -138,7 +139,8 @@ class PlayerHearing:
         timeline: the session's following timeline.
         bar_one: the first note heard sets bar 1 (beat 0) of the chart.
         on_bar_one: called with the first note's time when it set bar 1.
-        on_tempo: called with (bpm, time) when the tempo heard moves by more than 1 %.
+        on_tempo: called with (bpm, time) when the tempo heard has moved by more than
+            `TEMPO_SAID` since it was last called (a slow drift too, not only a jump).
         may_recount: whether the bars may be counted again now (the session: between calls,
             the partner silent); None: never.
         on_recount: called with (map from old beats to new, time) when they were.
@@ -153,6 +155,7 @@ class PlayerHearing:
         self.origin: float | None = None  # when bar 1 began (the first note), once heard
         self._counting = False  # the count from bar 1 is not yet confirmed on a heard tempo
         self._held: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity)
+        self._said: float | None = timeline.tempo  # the tempo last given to on_tempo (the first guess)
 
     def hear(self, msg: mido.Message, t: float) -> None:
         """A player's message that arrived at `t` seconds."""
@@ -168,7 +171,8 @@ class PlayerHearing:
                 return
             before = tl.tempo
             tl.heard(t, msg.velocity)
-            if abs(tl.tempo / before - 1.0) > 0.01:
+            if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
+                self._said = tl.tempo
                 self._on_tempo(tl.tempo, t)
             if self.origin is not None and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP:
                 self._counting = True

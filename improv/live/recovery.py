@@ -37,6 +37,7 @@ JOURNAL_SUFFIX = ".journal"
 FORMAT = 2  # 2: band parts and their channels, origin records; 1 (still read): player and partner only
 SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
 _PART_SET = frozenset(PARTS)
+TEMPO_SOON_S = 1.0  # a tempo this soon after the origin is the tempo from it, when none came before
 
 
 def _record_time(r: list) -> float:
@@ -123,7 +124,7 @@ def load_journal_parts(path: Path) -> tuple[Recording, Recording | None, int]:
         except (TypeError, ValueError, IndexError, KeyError, AttributeError):
             damaged += 1  # a damaged line: keep the rest
     events.sort(key=lambda e: e.t)
-    tempos.sort()
+    tempos.sort(key=lambda tb: tb[0])  # (stable: of two tempos given at one time the later counts)
     title = str(header.get("title") or "improv session")
     early = None
     if origin is not None:
@@ -190,7 +191,10 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
     carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
     before = [bpm for t, bpm in tempos if t <= origin]
     later = [(t - origin, bpm) for t, bpm in tempos if t > origin]
-    first = before[-1] if before else (later[0][1] if later else tempo)
+    # none given before the origin: the tempo measured just after it (a DAW's, from its first
+    # ticks), not one heard much later (it would stretch every bar before it)
+    soon = [bpm for t, bpm in later if t <= TEMPO_SOON_S]
+    first = before[-1] if before else (soon[0] if soon else tempo)
     tmap = _tempo_map([(0.0, first)] + later)
     kept = [Marker(m.t - origin, m.text, m.kind) for m in markers if m.t >= origin]
     return carried + after, kept, tmap

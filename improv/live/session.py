@@ -366,6 +366,7 @@ class Session:
     def _bar_one_heard(self, t: float) -> None:
         """The player's first note set bar 1 of the chart (conductor)."""
         if self.recorder is not None and hasattr(self.recorder, "set_origin"):
+            self.recorder.tempo(self.tempo, t)  # the tempo the bars are counted at from bar 1
             self.recorder.set_origin(t)  # the file's bar 1 is the chart's
         self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")  # type: ignore[union-attr]
 
@@ -381,6 +382,9 @@ class Session:
         in beats moves with them."""
         self.exchange.memory.remap(beat_of)
         self.policy.remap(beat_of)
+        origin = self.hearing.origin if self.hearing is not None else None
+        if self.recorder is not None and origin is not None:
+            self.recorder.tempo(self.tempo, origin)  # the file counts its bars from bar 1 at this tempo too
         self.say(f"{self.bar_beat(t)}  your tempo is {self.tempo:.0f} bpm: bars counted again from your first "
                  "note, so the chart's bars are yours")
 
