@@ -424,3 +424,48 @@ def test_the_log_numbers_the_partners_turns_as_a_player_counts_them():
     calls = [line for line in said if "heard call" in line]
     assert [c.rsplit("the partner's turn ", 1)[1] for c in calls[:3]] == ["1", "2", "3"], calls
     assert any("partner's bar 1" in line for line in said) and not any("partner 1 " in line for line in said), said[:12]
+
+
+def test_trading_answers_again_after_the_daw_jumps_back_to_the_players_bar():
+    """Stop, a Song Position back to the player's bar, Continue: the partner's turn that
+    follows had been answered on the first pass, and was never answered again."""
+    from improv.core.listen.midiclock import CONTINUE, SONG_POSITION
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    sink, inq = RecordingSink(clock), InputQueue(clock)
+    cfg = _cfg()
+    cfg = replace(cfg, band=replace(cfg.band, trade_bars=1))
+    s = Session(cfg, clock, inq, [sink], RootsResponder(), chart=BLUES, external=ext, threaded=False, seed=2)
+    s.start()
+    song = [0.0]
+
+    def run(beats, notes):
+        t0 = clock.now() + 0.01
+        for k in range(int(beats * 24)):
+            clock.set(tick_time(t0, 100.0, k))
+            ext.receive([CLOCK])
+            b = song[0] + k / 24
+            for nb, p in notes:
+                if abs(b - nb) < 1e-6:
+                    inq.push([0x90, p, 90])
+                if abs(b - nb - 0.5) < 1e-6:
+                    inq.push([0x80, p, 0])
+            s.step()
+        song[0] += beats
+
+    ext.receive([START])
+    s.step()
+    run(12.5, [(4.0, 65), (5.0, 69), (6.0, 72)])  # count-in 0-3, the player's bar 4-7, the partner's 8-11
+    assert s.answers == 1
+    ext.receive([STOP])
+    s.step()
+    clock.advance(1.0)
+    ext.receive([SONG_POSITION, 16, 0])  # 16 sixteenths: song beat 4, the player's bar again
+    s.step()
+    song[0] = 4.0
+    ext.receive([CONTINUE])
+    s.step()
+    run(8.5, [(4.0, 67), (5.0, 70), (6.0, 74)])
+    assert s.answers == 2
+    s.close()

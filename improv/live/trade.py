@@ -19,7 +19,7 @@ from typing import Any
 import mido
 
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
-from improv.core.theory.notes import Phrase, count_notes
+from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError
 from improv.partner.protocol import Read
 
@@ -118,13 +118,19 @@ class TradePolicy:
         call = self._call(turn.start - self.form.turn_beats, turn.start, beat)
         self.s.last_call_bars = self.form.trade_bars
         self.s.ask(call, self.s.chart, turn.start, self.form.turn_beats, now, cut=self.form.turn_beats,
-                   text=f"{count_notes(len(call))} in your {self.form.trade_bars} bars; the partner's turn "
+                   text=f"{count_notes(len(call))} in your {counted(self.form.trade_bars, 'bar')}; the partner's turn "
                         f"{(turn.index + 1) // 2}")  # (turns alternate from the player's: 0, 1, 2 ...)
 
     def on_clock(self, kind: str, beat: float) -> None:
         if kind == "start":
             self.player_notes.clear()
             self._answered.clear()
+        elif kind == "continue":  # perhaps from a song position before where it stopped: turns from
+            # there on are to come again (they were never answered again after a jump back)
+            at = beat + self.form.start
+            self._answered = {i for i in self._answered if self.form.turn(i).start < at - 1e-9}
+            self.player_notes = [n for n in self.player_notes if n[0] < at - 1e-9]
+            self._last_turn = None
         if kind in ("start", "continue") and self.s.band is not None:
             self.s.band.restart_at(beat + self.form.start)
 
