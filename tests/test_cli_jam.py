@@ -104,3 +104,21 @@ def test_the_api_example_runs():
                          text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "answer: starts at beat 4" in out.stdout and "beat  0.00" in out.stdout
+
+
+def test_flags_trading_does_not_use_are_said_and_free_with_trade_bars_is_refused(tmp_path, capsys):
+    """`--mode trade --bars 2` traded fours without a word, and `--mode free --trade-bars 2`
+    traded twos."""
+    from improv.cli import build_parser
+    from improv.commands.jam import checked_settings
+    from improv.errors import ConfigError
+
+    parse = build_parser("jam").parse_args
+    cfg, _ = checked_settings(parse(["jam", "--tune", "blues-f", "--mode", "trade", "--bars", "2", "--gap", "2",
+                                     "--record", str(tmp_path)]))
+    err = capsys.readouterr().err
+    assert cfg.band.trade_bars == 4 and "--bars and --gap are not used while trading" in err, err
+    checked_settings(parse(["jam", "--tune", "blues-f", "--bars", "2", "--record", str(tmp_path)]))
+    assert "not used" not in capsys.readouterr().err  # a free jam uses them
+    with pytest.raises(ConfigError, match="--mode free and --trade-bars 2"):
+        checked_settings(parse(["jam", "--tune", "blues-f", "--mode", "free", "--trade-bars", "2"]))

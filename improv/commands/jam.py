@@ -89,6 +89,9 @@ def jam_settings(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "record", enabled=False)
     cfg = override(cfg, "embrace", **vars(embrace_settings_from_args(args, cfg)))
     mode = get("mode")  # "free", "trade" or None (the config's [band] trade_bars)
+    if mode == "free" and get("trade_bars"):
+        raise ConfigError(f"--mode free and --trade-bars {get('trade_bars')} ask for two things: --trade-bars sets "
+                          "the turns of --mode trade; give one of them")
     trade_bars = get("trade_bars") or (4 if mode == "trade" and not cfg.band.trade_bars else None)
     if mode == "free" and not get("trade_bars"):
         trade_bars = 0
@@ -246,6 +249,11 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
     segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
     if cfg.band.trade_bars > 0 and chart is None:
         raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
+    unused = [flag for dest, flag in (("answer_bars", "--bars"), ("answer_on", "--answer-on"), ("gap", "--gap"))
+              if getattr(args, dest, None) is not None]
+    if cfg.band.trade_bars > 0 and unused:
+        print(f"improv: warning: {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used while trading: "
+              f"the form sets the turns ({cfg.band.trade_bars} bars each; --trade-bars N for others)", file=sys.stderr)
     if cfg.record.enabled:
         from improv.live.recorder import check_record_folder
 
