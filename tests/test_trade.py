@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import mido
+import pytest
 
 from improv.config import Config
 from improv.core.theory.chart import parse_chart
@@ -468,4 +469,32 @@ def test_trading_answers_again_after_the_daw_jumps_back_to_the_players_bar():
     s.step()
     run(8.5, [(4.0, 67), (5.0, 70), (6.0, 74)])
     assert s.answers == 2
+    s.close()
+
+
+@pytest.mark.parametrize("ahead_s", [0.0, 0.02])
+def test_a_downbeat_played_with_the_daws_start_is_the_calls_first_note(ahead_s):
+    """The player's downbeat arriving with the Start (or a hair before it) was taken as played
+    while stopped: passed through and recorded, but the call began with its second note."""
+    from test_session import config, make
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock, guess=100.0)
+    s, clock, inq, sink, rec = make(config(), chart="F7 | Bb7", clock=clock, external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    clock.set(10.5 - ahead_s)
+    inq.push([0x90, 65, 100])  # the downbeat, played as the DAW starts
+    s.step()
+    clock.set(10.5)
+    ext.receive([START])
+    call = {12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    for k in range(24 * 6):
+        clock.set(tick_time(10.501, 100, k))
+        ext.receive([CLOCK])
+        if k in call:
+            inq.push(call[k])
+        s.step()
+    assert any("heard call 1: 1 bar, 2 notes" in line for line in said), said
     s.close()

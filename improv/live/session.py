@@ -48,6 +48,7 @@ log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
+WITH_START_S = 0.05  # a note played this close before a DAW's Start or Continue is played with it
 
 
 class Sink(Protocol):
@@ -133,6 +134,7 @@ class Session:
         self.band: Band | None = None
         self.clock_sender: ClockSender | None = None
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
+        self._before_run: deque[tuple[float, mido.Message]] = deque(maxlen=64)  # played while a DAW stood stopped
         self.malformed = 0
         self.exchange = Exchange(self)  # calls out, answers in
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
@@ -354,8 +356,14 @@ class Session:
             self._thru(msg, t, send=self.inq.thru is None or t < self._fast_since)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
-        if not self.in_time:
-            return  # before the DAW's Start: thru and the recording only
+        if not self.in_time:  # before the DAW's Start: thru and the recording only; the last
+            if self.external is not None:  # moments' are heard if it starts now (`_on_clock`)
+                self._before_run.append((t, msg))
+            return
+        self._hear(msg, t)
+
+    def _hear(self, msg: mido.Message, t: float) -> None:
+        """A player's note or control in time: the follower, the policy (conductor)."""
         if self.hearing is not None:
             self.hearing.hear(msg, t)
         beat = self.beat_at(t)
@@ -447,6 +455,12 @@ class Session:
             self._origin_pending = self._origin_pending or kind == "start"
             self.policy.on_clock(kind, beat)
             self.say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
+            at = self.clock.now() if t is None else t
+            if self.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note
+                for played, msg in self._before_run:
+                    if played >= at - WITH_START_S:
+                        self._hear(msg, max(played, at))
+            self._before_run.clear()
 
     def _record_daw_time(self, now: float) -> None:
         """Following a DAW: the recording's beat 0 is the form's bar 1 on its clock, and its
