@@ -220,3 +220,17 @@ def test_a_start_with_no_tempo_known_puts_beat_0_at_the_start_until_the_ticks_gi
     for k in range(1, 12):
         f.feed(10.002 + k * step, [CLOCK])
     assert f.tempo == pytest.approx(160.0, rel=1e-3) and f.time_of_beat(1.0) == pytest.approx(10.002 + 24 * step)
+
+
+def test_ticks_that_stop_with_no_stop_message_are_a_stop_and_their_return_a_continue():
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    for k in range(48):  # two beats at 120 bpm
+        f.feed(tick_time(0.0, 120.0, k), [CLOCK])
+    last = tick_time(0.0, 120.0, 47)
+    assert f.silence(last + 0.4) == []  # under a beat: a late tick, perhaps
+    (stop,) = f.silence(last + 0.6)
+    assert stop.kind == "stop" and stop.beat == 2.0 and stop.time == pytest.approx(last + 0.5 / 24)
+    assert not f.running and f.silence(last + 5.0) == []  # said once
+    events = f.feed(10.0, [CLOCK])
+    assert [e.kind for e in events] == ["continue", "beat"] and events[0].beat == 2.0 and f.running

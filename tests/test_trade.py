@@ -498,3 +498,39 @@ def test_a_downbeat_played_with_the_daws_start_is_the_calls_first_note(ahead_s):
         s.step()
     assert any("heard call 1: 1 bar, 2 notes" in line for line in said), said
     s.close()
+
+
+def test_a_clock_that_stops_with_no_stop_silences_the_band_and_its_return_goes_on():
+    """The DAW quit (or the cable came out) mid-song: no Stop, the ticks just stop. improv
+    played on its own line (108 notes in 30 s, to bar 17) and snapped back when they
+    returned; now a beat with no tick is a stop, and the ticks' return a continue."""
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    sink = RecordingSink(clock)
+    s = Session(_cfg(bass=True, comp=True), clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES,
+                external=ext, threaded=False, seed=2)
+    said = []
+    s.say = said.append
+    s.start()
+    ext.receive([START])
+    start = 10.05
+    for k in range(24 * 10):
+        clock.set(tick_time(start, 100.0, k))
+        ext.receive([CLOCK])
+        s.step()
+    quiet_from = clock.now() + 0.6 * 1.5  # a beat (0.6 s) and a half later, at the latest
+    for _ in range(30 * 200):  # 30 s with no tick
+        clock.advance(0.005)
+        s.step()
+    ons = [t for t, m in sink.sent if m.type == "note_on" and m.velocity > 0]
+    assert not [t for t in ons if t > quiet_from], "the band played on with no clock"
+    assert any("clock stopped" in line for line in said) and s.band is not None and not s.running
+    before = len(ons)
+    back = clock.now() + 0.01
+    for k in range(24 * 4):
+        clock.set(tick_time(back, 100.0, k))
+        ext.receive([CLOCK])
+        s.step()
+    assert s.running and any("clock continue: from bar" in line for line in said), said
+    assert len([1 for t, m in sink.sent if m.type == "note_on" and m.velocity > 0]) > before  # it plays again
+    s.close()

@@ -123,10 +123,12 @@ class ExternalClock:
             try:
                 t, data = self._queue.get_nowait()
             except queue.Empty:
-                return out
+                break
             with self.timeline.lock:
                 events = self.follower.feed(t, data)
             out += [e for e in events if e.kind != "tick"]
+        with self.timeline.lock:  # ticks that stopped with no Stop are a stop (a DAW quit, a cable out)
+            return out + self.follower.silence(self.clock.now())
 
     @property
     def running(self) -> bool:

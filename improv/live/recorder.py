@@ -43,6 +43,7 @@ import mido
 from improv.core import limits
 from improv.core.formats.midifile import DEFAULT_CHANNELS, PARTS
 from improv.core.theory.chart import Chart
+from improv.core.theory.notes import count_notes
 from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
 from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
@@ -437,7 +438,8 @@ class Recorder:
                 st.idle.clear()
                 self.left_out = st.left_out
             if self.left_out:
-                log.info("%d note(s) played while the DAW stood stopped are not in the recording", self.left_out)
+                log.info("%s played while the DAW stood stopped %s not in the recording", count_notes(self.left_out),
+                         "is" if self.left_out == 1 else "are")
         self._journal.close()
         j = self._journal
         source = j.rescued or self.journal_path

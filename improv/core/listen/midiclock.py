@@ -24,6 +24,7 @@ TICKS_PER_BEAT = 24
 COLLAPSED = 0.4  # a tick this close to the last one (share of a tick) was held up and delivered in a burst
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 HALTED_TICKS = 12  # no tick for half a beat before a Start/Continue: the clock itself had stopped
+SILENT_TICKS = 24  # running, no tick for a beat: the clock stopped with no Stop (a DAW quit, a cable out)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class ClockFollower:
         self._pending_sign = 0
         self._last_t: float | None = None  # arrival of the last tick
         self.running = False
+        self._silent = False  # stopped because the ticks stopped (`silence`): they resume it
         self.lost = 0  # ticks inferred lost in transport
         self._fit: tuple[float, float] | None = None  # t = a + b * k
 
@@ -86,7 +88,13 @@ class ClockFollower:
             return []
         status = message[0]
         if status == CLOCK:
+            if self._silent:  # the ticks are back: go on from where they stopped
+                self._silent = False
+                self._resume(t)
+                self.running = True
+                return [ClockEvent("continue", t, self._next / TICKS_PER_BEAT)] + self._tick(t)
             return self._tick(t)
+        self._silent = False
         if status == START:
             self._resume(t)
             self._next, self.running = 0, True
@@ -105,6 +113,18 @@ class ClockFollower:
             self._next = sixteenths * (TICKS_PER_BEAT // 4)
             return [ClockEvent("position", t, self._next / TICKS_PER_BEAT)]
         return []
+
+    def silence(self, now: float) -> list[ClockEvent]:
+        """While running, no tick for `SILENT_TICKS`: the clock stopped without a Stop (the DAW
+        quit or hung, the cable came out). Returns a stop where the ticks stopped (and the
+        song position reached), once; the next tick continues from there."""
+        if not self.running or self._fit is None or self._last_t is None:
+            return []
+        tick_s = self._fit[1]
+        if now - self._last_t < SILENT_TICKS * tick_s:
+            return []
+        self.running, self._silent = False, True
+        return [ClockEvent("stop", self._last_t + tick_s, self._next / TICKS_PER_BEAT)]
 
     def _tick(self, t: float) -> list[ClockEvent]:
         lost = self._lost_before(t)
