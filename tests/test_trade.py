@@ -534,3 +534,23 @@ def test_a_clock_that_stops_with_no_stop_silences_the_band_and_its_return_goes_o
     assert s.running and any("clock continue: from bar" in line for line in said), said
     assert len([1 for t, m in sink.sent if m.type == "note_on" and m.velocity > 0]) > before  # it plays again
     s.close()
+
+
+def test_a_daw_clock_heard_before_any_start_says_to_press_play():
+    """A DAW already playing when the jam opened its port: improv said 'waiting' for ever."""
+    from test_session import config, make
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(config(), chart="F7 | Bb7", clock=clock, external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    for k in range(24 * 4):
+        clock.set(tick_time(10.0, 100.0, k))
+        ext.receive([CLOCK])
+        s.step()
+    assert [line for line in said if "waiting for the DAW's Play" in line] == [
+        "MIDI clock heard (100 bpm): waiting for the DAW's Play; if it is playing already, stop it and press Play "
+        "again"], said
+    s.close()

@@ -145,6 +145,7 @@ class Session:
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._origin_pending = False  # a DAW's Start: its beat 0 is the recording's (see _record_daw_time)
+        self._daw_seen = False  # a DAW's clock or Start heard (before a Start: said once)
         self._recorded_tempo = t.tempo
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
@@ -259,6 +260,10 @@ class Session:
             for ev in self.external.poll():
                 self._on_clock(ev.kind, ev.beat, ev.time)
             self._record_daw_time(now)
+            if not self._daw_seen and not self.running and self.timeline.tempo is not None:
+                self._daw_seen = True  # ticks with no Start yet: stopped, or playing since before we listened
+                self.say(f"MIDI clock heard ({self.timeline.tempo:.0f} bpm): waiting for the DAW's Play; if it is "
+                         "playing already, stop it and press Play again")
         if self.in_time:
             beat = self.beat_at(now)
             self.policy.tick(now, beat)
@@ -451,7 +456,7 @@ class Session:
             self.policy.on_clock(kind, beat)
             self.say("clock stopped: silence")
         elif kind in ("start", "continue"):
-            self.running = True
+            self.running = self._daw_seen = True
             self._origin_pending = self._origin_pending or kind == "start"
             self.policy.on_clock(kind, beat)
             self.say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
