@@ -34,6 +34,7 @@ from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
 from improv.live.controls import ControlEvent, ControlMap, apply_control
+from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
@@ -48,7 +49,6 @@ log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
-WITH_START_S = 0.05  # a note played this close before a DAW's Start or Continue is played with it
 
 
 class Sink(Protocol):
@@ -134,7 +134,7 @@ class Session:
         self.band: Band | None = None
         self.clock_sender: ClockSender | None = None
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
-        self._before_run: deque[tuple[float, mido.Message]] = deque(maxlen=64)  # played while a DAW stood stopped
+        self.daw = DawFollowing(self, external) if external is not None else None
         self.malformed = 0
         self.exchange = Exchange(self)  # calls out, answers in
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
@@ -144,9 +144,6 @@ class Session:
         self._fast_since = float("inf")  # when passthrough began on the port's thread
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
-        self._origin_pending = False  # a DAW's Start: its beat 0 is the recording's (see _record_daw_time)
-        self._daw_seen = False  # a DAW's clock or Start heard (before a Start: said once)
-        self._recorded_tempo = t.tempo
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self._last_state = ""
@@ -193,8 +190,8 @@ class Session:
                 self.time_of(self.policy.band_start) if self.counts_in else self.t0, self.chart)
             if self.counts_in and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
-            if self.external is not None and hasattr(self.recorder, "follow"):
-                self.recorder.follow(self._song_beat)  # the file on the DAW's song position
+            if self.daw is not None and hasattr(self.recorder, "follow"):
+                self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
         self.band = self._make_band()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
             first = self.policy.band_start
@@ -256,14 +253,8 @@ class Session:
         if not self.threaded:
             self.inq.drain(self._handle)
         now = self.clock.now()
-        if self.external is not None:
-            for ev in self.external.poll():
-                self._on_clock(ev.kind, ev.beat, ev.time)
-            self._record_daw_time(now)
-            if not self._daw_seen and not self.running and self.timeline.tempo is not None:
-                self._daw_seen = True  # ticks with no Start yet: stopped, or playing since before we listened
-                self.say(f"MIDI clock heard ({self.timeline.tempo:.0f} bpm): waiting for the DAW's Play; if it is "
-                         "playing already, stop it and press Play again")
+        if self.daw is not None:
+            self.daw.step(now)
         if self.in_time:
             beat = self.beat_at(now)
             self.policy.tick(now, beat)
@@ -362,12 +353,12 @@ class Session:
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
         if not self.in_time:  # before the DAW's Start: thru and the recording only; the last
-            if self.external is not None:  # moments' are heard if it starts now (`_on_clock`)
-                self._before_run.append((t, msg))
+            if self.daw is not None:  # moments' are heard if it starts now
+                self.daw.held(msg, t)
             return
-        self._hear(msg, t)
+        self.hear(msg, t)
 
-    def _hear(self, msg: mido.Message, t: float) -> None:
+    def hear(self, msg: mido.Message, t: float) -> None:
         """A player's note or control in time: the follower, the policy (conductor)."""
         if self.hearing is not None:
             self.hearing.hear(msg, t)
@@ -434,54 +425,6 @@ class Session:
         text = apply_control(self, ev, t)
         if text:
             self.say(f"{self.bar_beat(t)}  {text}")
-
-    def _song_beat(self, t: float) -> float | None:
-        """The timeline's straight beat at `t` on the DAW's clock (its song position plus the
-        count-in's offset; no swing), for the recorder (any thread)."""
-        tl = self.timeline
-        with tl.lock:
-            b = tl.follower.beat_at(t)
-        return None if b is None else b + tl.offset
-
-    def _on_clock(self, kind: str, beat: float, t: float | None = None) -> None:
-        """The external clock's Start, Stop or Continue (conductor thread)."""
-        if self.recorder is not None and hasattr(self.recorder, "transport"):
-            # first: the note-offs of the silence below go at the stop
-            self.recorder.transport(kind, self.clock.now() if t is None else t, beat + self.timeline.offset)
-        if kind == "stop":
-            self.running = False
-            self.exchange.silence()
-            if self.band is not None:
-                self.band.stop()
-            self.policy.on_clock(kind, beat)
-            self.say("clock stopped: silence")
-        elif kind in ("start", "continue"):
-            self.running = self._daw_seen = True
-            self._origin_pending = self._origin_pending or kind == "start"
-            self.policy.on_clock(kind, beat)
-            self.say(f"clock {kind}: from bar {int(beat // self.bpb) + 1}")
-            at = self.clock.now() if t is None else t
-            if self.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note
-                for played, msg in self._before_run:
-                    if played >= at - WITH_START_S:
-                        self._hear(msg, max(played, at))
-            self._before_run.clear()
-
-    def _record_daw_time(self, now: float) -> None:
-        """Following a DAW: the recording's beat 0 is the form's bar 1 on its clock, and its
-        tempo is the DAW's, changes included (conductor)."""
-        if self.recorder is None or not self.in_time:
-            return
-        tempo = self.timeline.tempo
-        if self._origin_pending:
-            self._origin_pending = False
-            if hasattr(self.recorder, "set_origin"):
-                self.recorder.tempo(tempo, now)
-                self.recorder.set_origin(self.time_of(0.0))
-            self._recorded_tempo = tempo
-        elif abs(tempo / self._recorded_tempo - 1.0) > 0.005:
-            self._recorded_tempo = tempo
-            self.recorder.tempo(tempo, now)
 
     def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
