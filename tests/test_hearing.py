@@ -7,7 +7,7 @@ from improv.core.theory.chords import parse_chord
 from improv.core.embrace.hearing import (
     APPROACH, CHORD, FREE, OUTSIDE, TENSION, classify_pitch, hear, metric_weight, most_salient,
 )
-from improv.core.theory.notes import Phrase
+from improv.core.theory.notes import Note, Phrase
 
 CMAJ7 = parse_chart("Cmaj7")
 
@@ -172,3 +172,24 @@ def test_a_long_accented_mistake_played_late_is_embraced_at_its_tempo():
     assert heard.salience >= embrace_threshold(0.5) and "beat 3" in heard.reasons
     plan = plan_answer(call, CMAJ7, 12.0, 4.0, EmbraceSettings(), seed=1, tempo=240)
     assert plan.handled and plan.handled[0].heard.pitch == 61
+
+
+def test_a_left_hand_voicing_under_the_line_is_harmony_not_a_mistake():
+    """A keyboardist's C7 voicing (C E G Bb, held a bar) under a right-hand line over Cm7:
+    its E was 'embraced' as the player's mistake and the answer opened on E3."""
+    from improv.core.embrace.hearing import most_salient, under_the_line
+
+    line = [Note(0.0, 75, 0.9, 90), Note(1.0, 74, 0.4, 80), Note(1.5, 72, 0.4, 80), Note(2.0, 70, 1.0, 85)]
+    voicing = [Note(0.0, p, 4.0, 70) for p in (48, 52, 55, 58)]  # C3 E3 G3 Bb3, struck with the line's first note
+    call = Phrase.of(sorted(line + voicing, key=lambda n: (n.start, n.pitch)), start=0.0, length=4.0)
+    heard = hear(call, parse_chart("Cm7"), tempo=120.0)
+    e3 = next(h for h in heard if h.pitch == 52)
+    assert e3.kind == OUTSIDE and e3.salience == 0.0 and e3.reasons == ("under the line",)
+    assert most_salient(heard) is None
+    # a right-hand mistake over the voicing is still heard as one
+    wrong = Phrase.of(sorted(line[:3] + [Note(2.0, 71, 1.5, 110)] + voicing, key=lambda n: (n.start, n.pitch)),
+                      start=0.0, length=4.0)
+    assert most_salient(hear(wrong, parse_chart("Cm7"), tempo=120.0)).pitch == 71
+    # a legato line (each note overlapping the next a little) stays on the line
+    legato = [Note(0.5 * k, 72 - k, 0.55, 90) for k in range(6)]
+    assert under_the_line(legato) == [False] * 6

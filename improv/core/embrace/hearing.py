@@ -17,6 +17,10 @@ and held over it (an anticipation) is heard against the coming chord, with that 
 weight. How long a note sounds counts in seconds as well as in beats when the tempo is
 known: half a second is long at any tempo.
 
+A note under the line is harmony, not a mistake: a keyboardist's left-hand voicing under a
+right-hand note that sounds over it, or a chord's lower notes, may clash with the chart
+(they are heard as outside), but only the top voice (`under_the_line`) can be salient.
+
 Everything is in beats on the session timeline (beat 0 = beat 1 of bar 1).
 """
 
@@ -42,6 +46,9 @@ LONG_S = 0.6  # ...or this many seconds, with the tempo known
 LONG_LATE = 0.3  # beats: a long note starting this late is still heard on the beat before (a laid-back attack)
 RESOLVE_WITHIN = 1.0  # beats: an approach resolves to a note starting within this
 ACCENT_VELOCITY = 10  # velocity above the call's median that reads as an accent
+CHORD_SPREAD = 0.1  # beats: notes starting this close together are struck as one chord
+UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line
+UNDER = "under the line"  # the reason an outside note is not salient: it is harmony
 
 # Salience weights: duration, metric position, velocity, repetition (they sum to 1).
 W_DURATION, W_METRIC, W_VELOCITY, W_REPEAT = 0.35, 0.35, 0.15, 0.15
@@ -64,7 +71,8 @@ class HeardNote:
         kind: one of `CLASSES`.
         salience: 0..1 for outside notes, 0 for everything else.
         reasons: why an outside note is salient: "long", "beat 1", "accented", "repeated",
-            "anticipated".
+            "anticipated"; or why it is not: "under the line" (a chord's or the left hand's
+            note under a higher one: harmony, salience 0).
         played: the onset as played, timeline beats (`call.start + note.start`).
     """
 
@@ -223,12 +231,15 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
         if kind == OUTSIDE:
             outside_count[n.pitch % 12] = outside_count.get(n.pitch % 12, 0) + 1
 
+    under = under_the_line(notes)
     out = []
     for i, n in enumerate(notes):
         bar = int(onsets[i] // bpb)
         beat = onsets[i] - bar * bpb
         salience, reasons = 0.0, ()
-        if kinds[i] == OUTSIDE:
+        if kinds[i] == OUTSIDE and under[i]:
+            reasons = (UNDER,)
+        elif kinds[i] == OUTSIDE:
             seconds = n.duration * 60.0 / tempo if tempo else None
             salience, reasons = _salience(n, beat, bpb, vel_median, outside_count[n.pitch % 12], tol, seconds)
             if places[i][1]:
@@ -236,6 +247,25 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
         out.append(HeardNote(i, onsets[i], bar, beat, n.pitch, n.duration, n.velocity,
                              chords[i], kinds[i], salience, reasons, played[i]))
     return tuple(out)
+
+
+def under_the_line(notes: tuple[Note, ...] | list[Note]) -> list[bool]:
+    """For each note, whether it sounds under the line: a higher note struck with it (within
+    `CHORD_SPREAD`) or before it and still sounding `UNDER_HELD` past its onset. A legato
+    line's overlap of a few hundredths of a beat leaves its notes on the line."""
+    order = sorted(range(len(notes)), key=lambda k: notes[k].start)
+    out = [False] * len(notes)
+    for i in range(len(notes)):
+        n = notes[i]
+        for j in order:
+            m = notes[j]
+            if m.start > n.start + CHORD_SPREAD:
+                break
+            if j != i and m.pitch > n.pitch and (m.start >= n.start - CHORD_SPREAD
+                                                 or m.start + m.duration >= n.start + UNDER_HELD):
+                out[i] = True
+                break
+    return out
 
 
 def _salience(note: Note, beat: float, bpb: int, vel_median: float, count: int, tol: float = ON_BEAT_TOL,
@@ -262,9 +292,10 @@ def _salience(note: Note, beat: float, bpb: int, vel_median: float, count: int, 
 
 
 def most_salient(heard: tuple[HeardNote, ...]) -> HeardNote | None:
-    """The outside note with the highest salience (the latest on a tie: it is freshest), or None."""
+    """The outside note with the highest salience (the latest on a tie: it is freshest), or
+    None; a note under the line (harmony) is none."""
     best = None
     for h in heard:
-        if h.is_outside and (best is None or h.salience >= best.salience - 1e-9):
+        if h.is_outside and UNDER not in h.reasons and (best is None or h.salience >= best.salience - 1e-9):
             best = h
     return best
