@@ -66,7 +66,7 @@ def bench_passthrough(messages: int, responder: str, period_ms: float, phrase: i
             jam.listener.wait_quiet(0.3, 3.0)
             left = sounding_notes(jam.listener.arrivals)
             own = re.findall(r"passthrough p99 ([\d.]+) ms", jam.stderr())
-            answers = re.findall(r"(\d+) answer\(s\)", jam.stderr())
+            answers = re.findall(r"(\d+) answers?\b", jam.stderr())
     stats = summary(added)
     return {"sent": sent, "through": len(thru), "added_ms": stats,
             "beyond_period_p99_ms": (stats["p99"] - period_ms) if stats.get("n") else None,
