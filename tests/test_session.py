@@ -490,6 +490,49 @@ def test_status_line_and_plain_log_lines():
     assert "\r" in tty.getvalue()
 
 
+def test_a_terminal_that_stops_reading_never_holds_up_the_display():
+    """A stray Ctrl-S (or a stalled SSH session): the status line's blocking writes held the
+    conductor, and with it every answer and the whole rhythm section, until it read again."""
+    import os
+    import time
+
+    r, w = os.pipe()
+    stream = os.fdopen(w, "w")
+    d = Display(stream, tty=False)
+    snap = Snapshot(120.0, 5, 3, "answering", "F7", 2, 0.05, 0.31, 100, 0)
+    def conductor():
+        for k in range(5000):  # ~0.5 MB, far more than a pipe holds unread
+            d.log(f"heard call {k}: " + "x" * 80)
+            d.update(float(k), snap, force=True)
+
+    worker = threading.Thread(target=conductor, daemon=True)
+    worker.start()
+    worker.join(5.0)
+    blocked = worker.is_alive()  # (before, it blocked until the terminal read again)
+    got = b""
+    os.set_blocking(r, False)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and not d.drain(0.05):
+        try:
+            got += os.read(r, 1 << 16)
+        except BlockingIOError:
+            pass
+    d.finish()
+    d.log("session ended")  # after finish: written at once, after everything before it
+    stream.flush()
+    try:
+        while chunk := os.read(r, 1 << 16):
+            got += chunk
+            if got.endswith(b"session ended\n"):
+                break
+    except BlockingIOError:
+        pass
+    assert not blocked and d.dropped > 0
+    assert got.startswith(b"heard call 0: ") and got.endswith(b"session ended\n")
+    stream.close()
+    os.close(r)
+
+
 def test_the_last_status_line_comes_before_what_became_of_the_recording():
     import io
 

@@ -4,7 +4,10 @@ plain log lines otherwise (so logs and CI output stay readable).
     120 bpm  5:3  answering  F7  call 2 bars  timing 0.05/0.31 ms  dropped 0
     93.9 bpm (heard 94, 82% sure)  7:1  listening  Bbmaj7 ...   (following the player)
 
-Runs on the conductor thread; `log` may be called from any thread. The `Snapshot` is also
+Runs on the conductor thread; `log` may be called from any thread. Writing never holds
+either up: to a real terminal or file the lines go through a bounded queue to a writer
+thread, so a terminal that stops reading (a stray Ctrl-S, a stalled SSH session) costs lines
+of text, never the music. The `Snapshot` is also
 what the full-screen stage view draws (improv/live/view.py, `improv jam --view`): the
 fields after `mode` are for it, all optional; the status line shows only the heard tempo
 and how sure it is.
@@ -13,6 +16,7 @@ and how sure it is.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import threading
 from dataclasses import dataclass
@@ -117,6 +121,18 @@ def render(s: Snapshot) -> str:
             f"{timing}  dropped {s.dropped}" + (f"  {s.mode}" if s.mode else ""))
 
 
+QUEUED_WRITES = 256  # writes waiting for a terminal that does not read; more are dropped (counted)
+DRAIN_S = 2.0  # `finish` waits this long at most for the waiting writes to reach the terminal
+
+
+def _has_fd(stream: Any) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is an OSError)
+        return False
+
+
 class Display:
     """Writes the status line and log lines to `stream` (stderr by default).
 
@@ -125,16 +141,60 @@ class Display:
         tty: refresh one line in place (None = ask the stream).
         every_s: seconds between refreshes on a TTY.
         plain_every_s: seconds between status lines when not a TTY.
+        background: write on a writer thread through a bounded queue, so that a stream that
+            blocks (a terminal stopped by Ctrl-S) never blocks the caller (None: when the
+            stream is a real file or terminal; an in-memory stream is written at once).
     """
 
     def __init__(self, stream: TextIO | None = None, tty: bool | None = None,
-                 every_s: float = 0.2, plain_every_s: float = 5.0) -> None:
+                 every_s: float = 0.2, plain_every_s: float = 5.0, background: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.every_s = every_s if self.tty else plain_every_s
         self._last = -1e9
         self._line = ""
         self._lock = threading.Lock()
+        self.dropped = 0  # writes dropped while the stream did not take them
+        self._finished = False  # after `finish` (the music is over) lines are written at once, in order
+        self._queue: queue.Queue[str | threading.Event] | None = None
+        if background if background is not None else _has_fd(self.stream):
+            self._queue = queue.Queue(maxsize=QUEUED_WRITES)
+            threading.Thread(target=self._writer, name="improv-display", daemon=True).start()
+
+    def _write(self, text: str) -> None:
+        """Write `text` now, or queue it for the writer thread (lock held; never blocks)."""
+        if self._queue is None or self._finished:
+            self.stream.write(text)
+            self.stream.flush()
+            return
+        try:
+            self._queue.put_nowait(text)
+        except queue.Full:
+            self.dropped += 1
+
+    def _writer(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                self.stream.write(item)
+                self.stream.flush()
+            except Exception:  # noqa: BLE001 - a closed or broken terminal: the music goes on
+                pass
+
+    def drain(self, timeout: float = DRAIN_S) -> bool:
+        """Wait until what was queued has been written (at most `timeout` s); whether it was."""
+        if self._queue is None:
+            return True
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
 
     def due(self, now: float) -> bool:
         """Whether `update` would show a snapshot at `now` (seconds)."""
@@ -148,30 +208,29 @@ class Display:
         line = render(snapshot)
         with self._lock:
             if self.tty:
-                self.stream.write("\r" + line.ljust(len(self._line)) + "\r")
+                self._write("\r" + line.ljust(len(self._line)) + "\r")
                 self._line = line
             elif line != self._line:  # a log shows a line once, not again when nothing moved
-                self.stream.write(line + "\n")
+                self._write(line + "\n")
                 self._line = line
-            self.stream.flush()
 
     def log(self, text: str) -> None:
         """One log line (any thread); on a TTY it goes above the status line."""
         with self._lock:
+            out = "\r" + " " * len(self._line) + "\r" if self.tty and self._line else ""
+            out += text + "\n"
             if self.tty and self._line:
-                self.stream.write("\r" + " " * len(self._line) + "\r")
-            self.stream.write(text + "\n")
-            if self.tty and self._line:
-                self.stream.write(self._line + "\r")
-            self.stream.flush()
+                out += self._line + "\r"
+            self._write(out)
 
     def finish(self) -> None:
-        """End the status line (on a TTY) so what follows starts on a fresh line."""
+        """End the status line (on a TTY) so what follows starts on a fresh line, and let
+        what waits reach the terminal first (at most `DRAIN_S`)."""
         with self._lock:
             if self.tty and self._line:
-                self.stream.write("\n")
-                self.stream.flush()
+                self._write("\n")
             self._line = ""
+        self._finished = self.drain()  # (a terminal still stopped: the lines after wait in the queue too)
 
 
 class DisplayHandler(logging.Handler):
