@@ -53,13 +53,16 @@ def install_signal_handlers(session: Any, say: Callable[[str], None] | None = No
     """Ctrl-C, SIGTERM and SIGHUP (the terminal closed) ask the session to stop; it then
     releases every note and writes the recording. A second Ctrl-C while it closes only
     says so (a recording is worth a moment); a third interrupts at once (the journal is
-    kept for `improv recover`). Main thread only. Returns a function that restores the
+    kept for `improv recover`); once the session has closed, a press changes nothing (the
+    report that the recording was written is about to follow). Main thread only. Returns a function that restores the
     previous handlers."""
     presses = 0
     say = say or (lambda text: None)
 
     def on_signal(signum: int, _frame: Any) -> None:
         nonlocal presses
+        if getattr(session, "closed", False):
+            return  # the notes released and the recording written: nothing left to abandon or stop
         if signum == signal.SIGINT:
             presses += 1
             # abandon at the third press, but not in the middle of releasing the notes (a fifth does)

@@ -295,6 +295,11 @@ class Session:
                 self._failures_seen[who] = sched.failures
                 self.problem(f"{who} could not play {count_notes(sched.failures - seen)}: {sched.last_failure}")
 
+    @property
+    def closed(self) -> bool:
+        """`close` has finished: every note released, the recording written."""
+        return self._closed and self.notes_released
+
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): stop the partner and the threads,
         release every note the partner, the band or thru started, close the sinks, write
