@@ -619,6 +619,20 @@ def test_a_third_ctrl_c_abandons_only_after_the_notes_are_released():
         restore()
 
 
+def test_the_passthrough_figure_leaves_out_what_waited_for_the_start():
+    """Messages that arrived while the ports were being wired (before the session started)
+    waited for it, and the summary's 'passthrough p99' read 141-377 ms for 2-5 ms."""
+    s, clock, inq, sink, rec = make()
+    inq.push([0xB0, 1, 0])  # a wiring probe, 0.2 s before the start
+    clock.advance(0.2)
+    s.start()
+    inq.push([0x90, 60, 100])
+    clock.advance(0.001)
+    s.step()
+    assert len(sink.sent) == 2 and len(s.thru_ms) == 1 and s.thru_ms[0] == pytest.approx(1.0)
+    s.close()
+
+
 def test_ctrl_cs_after_the_session_closed_change_nothing():
     """Three presses 0.1-0.2 s apart: the third landed after the recording was written and cut
     the report short, so the screen said the recording was abandoned (and `improv recover`

@@ -142,6 +142,7 @@ class Session:
         self._started = self._closed = False
         self.notes_released = True  # False while close() releases them
         self._fast_since = float("inf")  # when passthrough began on the port's thread
+        self._started_at = float("inf")  # when the session started
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._thru_sounding: set[tuple[int, int]] = set()
@@ -181,6 +182,7 @@ class Session:
             return
         self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
         now = self.clock.now()
+        self._started_at = now
         self.policy.start(now)
         self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
@@ -410,7 +412,8 @@ class Session:
             self._thru_sounding.discard((msg.channel, msg.note))
         if send:
             self._send_all(msg, at=t)
-            self.thru_ms.append((self.clock.now() - t) * 1000.0)
+            if t >= self._started_at:  # (what came before the start waited for it: not the passthrough's time)
+                self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _fast_thru(self, data: list[int], t: float) -> None:
         """Passthrough on the port callback's thread (`InputQueue.thru`): the player's own
