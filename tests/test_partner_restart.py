@@ -104,6 +104,24 @@ def test_a_stalled_worker_s_call_is_not_sent_again(partner):
     assert not any(isinstance(m, Job) for m in FakeWorker.made[-1].sent)
 
 
+def test_the_restart_is_said_before_the_call_it_cost(monkeypatch):
+    """The log read backwards: 'could not answer call 1: the partner's process was restarted',
+    then 'the partner did not answer for 2.4 s: starting a new one'."""
+    FakeWorker.made = []
+    p = ProcessPartner("markov")
+    monkeypatch.setattr(p, "_launch", lambda setup: FakeWorker(p))
+    order: list[str] = []
+    p.start(lambda: None, lambda r: order.append(f"failed {r.number}"), order.append)
+    try:
+        p.submit(_job(1), 0.0)
+        p.check(0.0)
+        p.check(p.stall_s + 0.1)
+        _wait_ready(p)
+        assert order[0].endswith("starting a new one") and order[1] == "failed 1", order
+    finally:
+        p.close()
+
+
 def test_a_partner_given_up_on_fails_calls_at_once_and_is_tried_again_later(partner):
     now = 0.0
     for _ in range(RESTARTS + 1):

@@ -328,6 +328,7 @@ def test_a_responder_error_is_reported_and_the_jam_goes_on():
     s.start()
     play(s, clock, inq, CALL, until=3.0)
     assert s.failed_answers == 1 and s.calls == 1 and sink.ons(channel=1) == []
+    assert list(s.ready_ms) == [] and "answer ready" not in s.summary()  # an answer that never came is not timed
     s.close()
 
 

@@ -87,13 +87,13 @@ class Exchange:
         if asked is None:
             return
         ready = s.clock.now()
-        self.ready_ms.append((ready - asked.noticed) * 1000.0)
-        if res.answer is None:
+        if res.answer is None:  # (not timed: an answer that never came is no answer-ready figure)
             self.failed += 1
             self.memory.add(asked.call)
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
+        self.ready_ms.append((ready - asked.noticed) * 1000.0)
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation

@@ -247,14 +247,16 @@ class ProcessPartner:
             self._say(f"the partner {why} again: the jam goes on without answers (trying it again in "
                       f"{RESTART_WINDOW_S:g} s)")
             return
+        self._say(f"the partner {why}: starting a new one")  # (before what it costs: the calls it had)
         self._fail_outstanding("the partner's process was restarted", retry=died)
         self._restarted_at.append(now)
-        self._start_new(f"{why}: starting a new one")
+        self._start_new()
 
-    def _start_new(self, why: str) -> None:
+    def _start_new(self, why: str | None = None) -> None:
         self.restarts += 1
         self.state = "restarting"
-        self._say(f"the partner {why}")
+        if why is not None:
+            self._say(f"the partner {why}")
         setup = self._make_setup()
         self._starter = threading.Thread(target=self._restart, args=(setup,), name="improv-partner-start",
                                          daemon=True)
