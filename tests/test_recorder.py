@@ -273,7 +273,7 @@ def test_recover_writes_what_came_before_a_start_beside_the_file(tmp_path):
     assert recover(tmp_path, say=said.append) == [tmp_path / "daw.mid", tmp_path / "daw-before-start.mid"]
     assert [n.pitch for n in recording_notes(load_recording(tmp_path / "daw-before-start.mid"), "player")] == [60]
     assert [n.pitch for n in recording_notes(load_recording(tmp_path / "daw.mid"), "player")] == [62]
-    assert "before the clock's Start" in said[0] and not (tmp_path / "daw.journal").exists()
+    assert "before bar 1 (a count-in, or before a DAW's Start)" in said[0] and not (tmp_path / "daw.journal").exists()
 
 
 def test_a_session_with_no_start_has_no_before_start_file(tmp_path):
@@ -371,7 +371,7 @@ def test_recover_a_torn_journal_and_skip_damaged_records(tmp_path):
     assert len(rec.events) == 2
     said = []
     assert recover(j, say=said.append) == [tmp_path / "torn.mid"]
-    assert said == [f"{j}: 8 damaged record(s) skipped"]
+    assert said == [f"{j}: 8 damaged records skipped"]
     (tmp_path / "empty.journal").write_text("")
     (tmp_path / "silent.journal").write_text('{"improv_journal":2,"tempo":120.0}\n["marker",0.5,"count-in","text"]\n')
     warnings = []
@@ -403,7 +403,7 @@ def test_improv_recover_command(tmp_path, capsys):
                                         '["player",0.7,"bad"]\n')
     assert main(["recover", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"recovered {tmp_path / 'x.mid'}" in out and "1 damaged record(s) skipped" in out
+    assert f"recovered {tmp_path / 'x.mid'}" in out and "1 damaged record skipped" in out
     assert main(["recover", str(tmp_path)]) == 0
     assert "nothing to recover" in capsys.readouterr().out
     assert main(["recover", str(tmp_path / "nope")]) == 2

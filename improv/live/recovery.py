@@ -316,9 +316,9 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
             out.append(mid)
             if early is not None:
                 out.append(early)
-                say(f"{j}: what was played before the clock's Start is in {early}")
+                say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early}")
             if damaged:
-                say(f"{j}: {damaged} damaged record(s) skipped")
+                say(f"{j}: {damaged} damaged {'record' if damaged == 1 else 'records'} skipped")
         except (OSError, ValueError) as e:
             warn(f"cannot recover {j}: {getattr(e, 'strerror', None) or e}")
     return out
