@@ -279,7 +279,13 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
     if section == "controls":
         from improv.core.listen.controls import ControlMap  # checks each binding and that none is bound twice
 
-        ControlMap.from_settings(obj)
+        try:
+            ControlMap.from_settings(obj)
+        except ConfigError as e:  # its message names the key ("controls.daring: ..."): add the file
+            text = str(e)
+            if text.startswith("controls") and where.endswith("controls") and where != "controls":
+                text = where + text[len("controls"):]
+            raise ConfigError(text) from None
 
 
 def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None) -> Any:

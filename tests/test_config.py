@@ -200,3 +200,16 @@ def test_a_bad_config_file_is_refused_by_every_command(tmp_path, capsys):
                  ["render", str(CALL), "-o", str(tmp_path / "a.wav")], ["play", str(CALL)], ["recover", str(tmp_path)]):
         assert main([*argv, "--config", str(bad)]) == 2, argv
         assert "low (90) is above high (60)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body, says", [
+    ('[controls]\ndaring = "cc 300"\n', "controls.daring: expected \"cc N\""),
+    ('[controls]\ndaring = "cc 20"\ntemperature = "cc 20"\n', "controls: cc 20 is bound to both daring and temperature"),
+])
+def test_a_bad_binding_in_a_config_file_names_the_file(tmp_path, body, says):
+    """Two config errors said the key but not the file they came from."""
+    path = tmp_path / "mine.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(f"{path}: ") and says in str(e.value), str(e.value)
