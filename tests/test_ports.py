@@ -538,3 +538,22 @@ def test_a_missing_output_is_refused_before_the_input_opens(monkeypatch, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "MIDI output 'nosuchport' not found" in err and "synth:in" in err, err
     assert "listening" not in err and len(closed) == 1
+
+
+@pytest.mark.jack
+def test_two_jams_virtual_outputs_of_one_name_are_told_apart():
+    """Two jams with the same --virtual-out both got 'partner', with no word (the input
+    became 'keys 2' with a warning)."""
+    if not jack_running():
+        pytest.skip("no JACK server running (start one: jackd -S --no-realtime -d dummy -r 48000 -p 128)")
+    said: list[str] = []
+    first = ports.open_output(api="jack", virtual="improv twin out")
+    try:
+        second = ports.open_output(api="jack", virtual="improv twin out", say=said.append)
+        try:
+            assert first.name == "improv twin out" and second.name == "improv twin out 2"
+            assert len(said) == 1 and "exists already" in said[0] and "'improv twin out 2'" in said[0]
+        finally:
+            second.close()
+    finally:
+        first.close()

@@ -329,14 +329,31 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
             return MidiOutSink(midi_out, names[i], virtual=False, watch=watch)
-        midi_out.open_virtual_port(virtual)
-        return MidiOutSink(midi_out, virtual, virtual=True, watch=watch)
+        own = unique_port_name(virtual, _sources(system.api))
+        if own != virtual:  # as the input does: two jams' outputs told apart
+            (say or _stderr_line)(f"improv: warning: a MIDI port named {virtual!r} exists already (another jam?): "
+                                  f"this one is {own!r}")
+        midi_out.open_virtual_port(own)
+        return MidiOutSink(midi_out, own, virtual=True, watch=watch)
     except PortError:
         midi_out.delete()
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
         raise PortError(f"cannot open MIDI output {port or virtual!r} on {system.label}: {e}") from None
+
+
+def _sources(api: str) -> list[str]:
+    """The ports one can read MIDI from on backend `api` (other programs' outputs), as an
+    input client lists them; [] when none can be listed."""
+    lister: Any = None
+    try:
+        lister = _open_client("in", api)
+        return list(lister.get_ports())
+    except Exception:  # noqa: BLE001 - a name we cannot check is used as given
+        return []
+    finally:
+        close_client(lister)
 
 
 def _jack_watch(client: Any) -> Any:
