@@ -15,10 +15,12 @@ and how sure it is.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -122,7 +124,7 @@ def render(s: Snapshot) -> str:
 
 
 QUEUED_WRITES = 256  # writes waiting for a terminal that does not read; more are dropped (counted)
-DRAIN_S = 2.0  # `finish` waits this long at most for the waiting writes to reach the terminal
+DRAIN_S = 2.0  # `drain` (at exit) waits this long at most for the waiting writes to reach the terminal
 
 
 def _has_fd(stream: Any) -> bool:
@@ -160,6 +162,7 @@ class Display:
         if background if background is not None else _has_fd(self.stream):
             self._queue = queue.Queue(maxsize=QUEUED_WRITES)
             threading.Thread(target=self._writer, name="improv-display", daemon=True).start()
+            atexit.register(self.drain)  # a session that never started (or ended without `finish`)
 
     def _write(self, text: str) -> None:
         """Write `text` now, or queue it for the writer thread (lock held; never blocks)."""
@@ -190,11 +193,12 @@ class Display:
         if self._queue is None:
             return True
         done = threading.Event()
+        deadline = time.monotonic() + timeout
         try:
             self._queue.put(done, timeout=timeout)
         except queue.Full:
             return False
-        return done.wait(timeout)
+        return done.wait(max(0.0, deadline - time.monotonic()))
 
     def due(self, now: float) -> bool:
         """Whether `update` would show a snapshot at `now` (seconds)."""
@@ -224,13 +228,23 @@ class Display:
             self._write(out)
 
     def finish(self) -> None:
-        """End the status line (on a TTY) so what follows starts on a fresh line, and let
-        what waits reach the terminal first (at most `DRAIN_S`)."""
-        with self._lock:
+        """End the status line (on a TTY) so what follows starts on a fresh line; the music
+        is over, so this waits for what is queued to reach the terminal (a terminal still
+        stopped by Ctrl-S: until it reads again; the report of where the recording went
+        must not be lost), and every line after it is written at once, in order."""
+        with self._lock:  # (no other thread queues a line meanwhile)
+            if self._finished:
+                return
             if self.tty and self._line:
                 self._write("\n")
             self._line = ""
-        self._finished = self.drain()  # (a terminal still stopped: the lines after wait in the queue too)
+            if self._queue is not None:
+                done = threading.Event()
+                self._queue.put(done)
+                done.wait()
+            self._finished = True
+            if self.dropped:
+                self._write(f"({self.dropped} status or log lines not shown: the terminal was not reading)\n")
 
 
 class DisplayHandler(logging.Handler):
