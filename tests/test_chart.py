@@ -98,3 +98,19 @@ def test_tune_errors():
         tune_from_dict({"bars": "C", "sections": {"A": "F"}})
     for key in ("Bb", "Cm", "F#m", "Eb"):
         assert tune_from_dict({"bars": "C", "key": key}).bars == 1
+
+
+def test_the_tunes_chord_around_an_overlay_ends_where_it_begins_and_starts_where_it_ends():
+    """A substitute laid over beats 6-8 of a bar of G7: span_at(5) still said G7 until beat 8,
+    so the walking bass walked to the next bar's chord, past the substitute."""
+    from improv.core.theory.chords import parse_chord
+
+    chart = parse_chart("Cmaj7 | G7 | Cmaj7").with_overlay(6.0, 8.0, parse_chord("Db7"))
+    before = chart.span_at(5.0)
+    assert str(before.chord) == "G7" and (before.start, before.end) == (4.0, 6.0)
+    assert str(chart.chord_at(6.0)) == "Db7" and chart.span_at(7.0).end == 8.0
+    middle = parse_chart("Cmaj7 | Cmaj7").with_overlay(2.0, 3.0, parse_chord("Db7"))
+    after = middle.span_at(3.5)
+    assert str(after.chord) == "Cmaj7" and (after.start, after.end) == (3.0, 8.0)
+    later = middle.span_at(9.0)  # the next chorus: the overlay was this chorus's only
+    assert (later.start, later.end) == (0.0, 8.0)

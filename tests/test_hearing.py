@@ -190,6 +190,12 @@ def test_a_left_hand_voicing_under_the_line_is_harmony_not_a_mistake():
     wrong = Phrase.of(sorted(line[:3] + [Note(2.0, 71, 1.5, 110)] + voicing, key=lambda n: (n.start, n.pitch)),
                       start=0.0, length=4.0)
     assert most_salient(hear(wrong, parse_chart("Cm7"), tempo=120.0)).pitch == 71
+    # a voicing's E under the line does not make the line's own E "repeated"
+    alone = Phrase.of(line[:3] + [Note(2.0, 76, 0.5, 85)], start=0.0, length=4.0)
+    over = Phrase.of(sorted(alone.notes + tuple(voicing), key=lambda n: (n.start, n.pitch)), start=0.0, length=4.0)
+    e5 = [h for h in hear(alone, parse_chart("Cm7"), tempo=120.0) if h.pitch == 76][0]
+    e5_over = [h for h in hear(over, parse_chart("Cm7"), tempo=120.0) if h.pitch == 76][0]
+    assert e5_over.salience == e5.salience and "repeated" not in e5_over.reasons
     # a legato line (each note overlapping the next a little) stays on the line
     legato = [Note(0.5 * k, 72 - k, 0.55, 90) for k in range(6)]
     assert under_the_line(legato) == [False] * 6

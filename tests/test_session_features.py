@@ -143,7 +143,7 @@ def test_trading_holds_the_partners_downbeat_for_its_substitute():
     lookahead had handed the turn's downbeat to the scheduler already, so the bass played
     G7's root under the partner's Db7."""
     for seed in range(4):
-        early = _bass_line(TUNE, SUB, at_s=0.0, seed=seed)  # the substitute known before bar 2 was handed
+        early = _bass_line(TUNE, SUB, at_s=0.1, seed=seed)  # the substitute known before bar 2 was handed
         late = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, seed=seed)
         held = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, hold=4.0, seed=seed)
         assert late[4.0] == _bass_line(TUNE, seed=seed)[4.0] != early[4.0]  # (without the hold: G7's downbeat)
@@ -154,19 +154,39 @@ def test_a_substitute_that_arrives_in_its_bar_plays_for_the_rest_of_it():
     """An answer whose first beats were handed already: what was handed stays, the rest of
     the bar follows the substitute (before, only the next bar did), nothing plays twice."""
     for seed in range(4):
-        plain, early = _bass_line(TUNE, seed=seed), _bass_line(TUNE, SUB, at_s=0.0, seed=seed)
+        plain, early = _bass_line(TUNE, seed=seed), _bass_line(TUNE, SUB, at_s=0.1, seed=seed)
         got = _bass_line(TUNE, SUB, at_s=2.3, seed=seed)  # ready 0.3 s into bar 2: beats 4 and 5 handed
         assert [got[4.0], got[5.0]] == [plain[4.0], plain[5.0]]
         assert [got[6.0], got[7.0]] == [early[6.0], early[7.0]] != [plain[6.0], plain[7.0]], (seed, got, early)
 
 
-def test_an_answer_from_beat_2_re_harmonises_its_bar_from_beat_2():
-    """The free jam answers on the next beat: a substitute over [5, 8) (bar 2 from its beat
-    2) was never played, as the band looked up a bar's chart at its first beat only."""
+def test_an_answer_from_beat_3_re_harmonises_its_bar_from_beat_3():
+    """The free jam answers on the next beat: a substitute over [6, 8) (bar 2 from its beat
+    3) was never played, as the band looked up a bar's chart at its first beat only."""
     half = "Cmaj7 | G7 Db7 | Cmaj7"
     for seed in range(4):
-        got = _bass_line(TUNE, half, at_s=0.1, sub_start=5.0, seed=seed)
+        got = _bass_line(TUNE, half, at_s=0.1, sub_start=6.0, seed=seed)
         assert got == _bass_line(half, seed=seed), seed
+
+
+def test_two_substitutes_in_one_bar_both_sound():
+    """Each substitute's chart is the tune but for its own span: the later one laid the
+    tune back over the earlier's for the whole bar (G7 under the first half's Db7)."""
+    two = "Cmaj7 | Db7 Ab7 | Cmaj7"
+    for seed in range(4):
+        clock = ManualClock(0.0)
+        sink = FakeSink(clock)
+        timeline = FixedTimeline(0.0, 120.0)
+        band = Band(parse_chart(TUNE), clock, sink.send, timeline, BandParts(bass=True), seed=seed, lookahead=1.0)
+        band.override(4.0, 6.0, parse_chart("Cmaj7 | Db7 G7 | Cmaj7"))
+        band.override(6.0, 8.0, parse_chart("Cmaj7 | G7 Ab7 | Cmaj7"))
+        for step in range(0, 2400):
+            clock.set(step * 0.0025)
+            band.pump(timeline.beat_at(clock.now()))
+            band.scheduler.poll()
+        band.close()
+        got = {round(timeline.beat_at(t), 3): note for t, note in sink.ons(channel=3)}
+        assert got == _bass_line(two, seed=seed), seed
 
 
 def test_tap_tempo_keeps_the_beat_and_changes_the_tempo():
@@ -317,3 +337,52 @@ def test_trading_tells_the_view_whose_turn_it_is():
     snap = s.snapshot(clock.now())
     assert snap.turn == "partner" and snap.turn_beats_left == pytest.approx(7.0) and snap.state == "partner"
     s.close()
+
+
+def test_after_a_jump_back_a_substitute_does_not_silence_beats_handed_before_the_jump():
+    """A DAW's Stop at bar 9, Song Position back to bar 8, Continue: the band still thought
+    it had handed out up to the old position, and a substitute then left the partner's
+    downbeat and the beats after it silent."""
+    from improv.core.embrace.reharm import substitute
+
+    class DawTime:  # the DAW's song position at 120 bpm; a jump moves t0
+        t0 = 0.0
+
+        def beat_at(self, t):
+            return (t - self.t0) * 2.0
+
+        def time_of(self, b):
+            return self.t0 + b / 2.0
+
+    tune = parse_chart("Cmaj7 | G7 | Cmaj7 | G7")
+    db7 = parse_chart("Db7").chord_at(0.0)
+
+    def bass(jump):
+        clock, tl = ManualClock(0.0), DawTime()
+        sink = FakeSink(clock)
+        band = Band(tune, clock, sink.send, tl, BandParts(bass=True), seed=0)
+        band.start()
+        t = 0.0
+        if jump:  # played to bar 9, stopped, back to bar 8
+            while tl.beat_at(t) < 33.6:
+                clock.set(t)
+                band.pump(tl.beat_at(t))
+                band.scheduler.poll()
+                t += 0.0025
+            band.stop()
+            band.scheduler.poll()
+            t += 1.0
+        tl.t0 = t - 14.0
+        band.restart_at(28.0)
+        mark = t
+        while tl.beat_at(t) < 37.0:
+            clock.set(t)
+            if abs(tl.beat_at(t) - 31.8) < 0.003:  # the partner's answer for bar 9, with a substitute
+                band.override(32.0, 36.0, substitute(tune, 32.0, 36.0, db7))
+            band.pump(tl.beat_at(t), 32.0)
+            band.scheduler.poll()
+            t += 0.0025
+        band.close()
+        return sorted(round(tl.beat_at(x)) for x, n in sink.ons(channel=3) if x >= mark)
+
+    assert bass(True) == bass(False) == list(range(28, 37))

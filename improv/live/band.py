@@ -20,6 +20,7 @@ import mido
 
 from improv.core.band.bass import BassSettings, walk
 from improv.core.theory.chart import Chart
+from improv.core.theory.chords import Chord
 from improv.core.band.comping import CompSettings, comp
 from improv.core.theory.notes import Phrase
 from improv.live.clock import Clock
@@ -31,6 +32,7 @@ CLICK_HIGH, CLICK_LOW = 76, 77  # GM hi/lo wood block: bar downbeat, other beats
 # long before they sound instead of the lookahead's beat: the answer, and with it a substitute
 # chord for the turn's first bar, reaches the band ~0.1 s before the turn.
 HOLD_S = 0.04
+OVERRIDES_KEPT = 16  # substitutes remembered (each lasts a bar at most)
 
 
 class Timeline(Protocol):
@@ -167,7 +169,7 @@ class Band:
                                    on_sent=self._sent if on_sent is not None else None, name="band")
         self.feeder = BeatFeeder(self.scheduler, timeline, lookahead)
         self.density = 0.0
-        self._overrides: list[tuple[float, float, Chart]] = []
+        self._overrides: list[tuple[float, float, Chord | None]] = []  # (start, end, substitute chord)
         self._rendered_to = math.floor(start_beat / self.bpb) * self.bpb
         self._voicing: tuple[int, ...] | None = None
         self._bass: int | None = None
@@ -204,7 +206,8 @@ class Band:
         the one holding `start` are rendered again, so the rhythm section plays the
         substitute with the partner; in a bar already being handed to the scheduler, what
         was handed stays and the rest of the bar follows the substitute."""
-        self._overrides.append((start, end, chart))
+        self._overrides.append((start, end, chart.chord_at(start)))  # (the tune but for that span's chord)
+        del self._overrides[:-OVERRIDES_KEPT]
         bpb = self.bpb
         handed = self.feeder.handed_to
         redo = math.floor(start / bpb) * bpb
@@ -218,13 +221,14 @@ class Band:
             self._resume_from = max(self._resume_from, handed + 1e-6)  # what was handed is not played twice
 
     def chart_for(self, bar_start: float) -> Chart:
-        """The chart the bar from `bar_start` is played over: a substitute's when its span
-        falls in the bar (an answer that starts on beat 2 re-harmonises from beat 2: the
-        substitute's chart is the tune's but for that span)."""
-        for s, e, ch in reversed(self._overrides):
-            if s < bar_start + self.bpb - 1e-9 and e > bar_start + 1e-9:
-                return ch
-        return self.chart
+        """The chart the bar from `bar_start` is played over: the tune with every substitute
+        known that falls in the bar or the next (an answer that starts on beat 3 re-harmonises
+        from beat 3; the bass walks into a substitute that starts the next bar)."""
+        chart = self.chart
+        for s, e, chord in self._overrides:  # in the order they came: two in one bar both sound
+            if s < bar_start + 2 * self.bpb - 1e-9 and e > bar_start + 1e-9:  # (and the next bar's: the bass
+                chart = chart.with_overlay(s, e, chord)  # walks into it)
+        return chart
 
     def set_part(self, part: str, on: bool) -> None:
         """Turn "comp", "bass" or "click" on or off; off drops its pending notes."""
@@ -274,6 +278,7 @@ class Band:
         """Silence at once: note-offs for everything sounding, pending notes forgotten."""
         self.stopped = True
         self.feeder.clear()
+        self.feeder.handed_to = -math.inf  # (a jump back hands those beats out again)
         return self.scheduler.cancel()
 
     def restart_at(self, beat: float) -> None:

@@ -200,7 +200,8 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
     if not notes:
         return ()
     tol = on_beat_tolerance(tempo)
-    vel_median = median(n.velocity for n in notes)
+    under = under_the_line(notes)  # (accents and repeats are the line's, not a voicing's under it)
+    vel_median = median([n.velocity for n, below in zip(notes, under) if not below] or [n.velocity for n in notes])
     played = [call.start + n.start for n in notes]
     def late(n: Note) -> float:
         long = n.duration >= LONG_BEATS - 1e-9 or (tempo is not None and n.duration * 60.0 / tempo >= LONG_S - 1e-9)
@@ -226,12 +227,10 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
                 kind = APPROACH
         kinds.append(kind)
 
-    outside_count: dict[int, int] = {}
-    for n, kind in zip(notes, kinds):
-        if kind == OUTSIDE:
+    outside_count: dict[int, int] = {}  # (the line's: a voicing's note does not make the line's "repeated")
+    for n, kind, below in zip(notes, kinds, under):
+        if kind == OUTSIDE and not below:
             outside_count[n.pitch % 12] = outside_count.get(n.pitch % 12, 0) + 1
-
-    under = under_the_line(notes)
     out = []
     for i, n in enumerate(notes):
         bar = int(onsets[i] // bpb)

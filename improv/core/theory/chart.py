@@ -106,7 +106,21 @@ class Chart:
                 return ChordSpan(o.start - off, o.duration, o.chord)
         b = beat % self.length if beat >= 0 else 0.0
         i = max(0, bisect_right(self._starts, b + 1e-9) - 1)
-        return self.spans[i]
+        span = self.spans[i]
+        if not self.overlay:
+            return span
+        # around an overlay the tune's chord sounds up to where it begins and from where it
+        # ends (as `changes_between` says): a bass walking to the next change walks to it
+        off = (beat // self.length) * self.length if beat >= 0 else 0.0
+        start, end = span.start + off, span.end + off
+        for o in self.overlay:
+            if beat + 1e-9 < o.start < end:
+                end = o.start
+            if start < o.end <= beat + 1e-9:
+                start = o.end
+        if (start, end) == (span.start + off, span.end + off):
+            return span
+        return ChordSpan(start - off, end - start, span.chord)
 
     def chord_at(self, beat: float) -> Chord | None:
         """The chord sounding at timeline `beat` (None for no chord)."""
