@@ -223,3 +223,39 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     for k in range(10):
         hearing.hear(mido.Message("note_on", note=60, velocity=90), k * 0.5)
     assert said == [120.7, 121.4, 122.2, 122.9, 123.6], said  # each 0.5 % moved: before, nothing (0.3 % a note)
+
+
+def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
+    """Bars counted again from bar 1 at 90 bpm: the file's tempo from bar 1 was 90, but the
+    tempos heard since (108, 98, 92) kept applying from their times, and a note on the
+    session's beat 8 landed on the file's beat 8.78."""
+    lines = []
+
+    class Recording:
+        def tempo(self, bpm, t):
+            lines.append((round(bpm), t))
+
+        def set_origin(self, t):
+            pass
+
+        def marker(self, *a, **k):
+            pass
+
+        def event(self, *a, **k):
+            pass
+
+        def close(self):
+            return None
+
+    cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", recorder_factory=lambda t0, chart: Recording())
+    s.start()
+    play(s, clock, inq, [(1.0, [0x90, 60, 90]), (1.3, [0x80, 60, 0])], until=1.5)  # bar 1 (origin t0 + 1)
+    origin = s.hearing.origin
+    for at, bpm in ((3.0, 108.0), (5.0, 98.0), (7.0, 92.0)):
+        s._tempo_heard(bpm, s.t0 + at)
+    lines.clear()
+    s._recounted(lambda b: b, s.t0 + 8.0)
+    assert sorted(t for _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
+    assert {bpm for bpm, _ in lines} == {round(s.tempo)}
+    s.close()

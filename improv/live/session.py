@@ -49,6 +49,7 @@ log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
+TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
 
 
 class Sink(Protocol):
@@ -143,6 +144,7 @@ class Session:
         self.notes_released = True  # False while close() releases them
         self._fast_since = float("inf")  # when passthrough began on the port's thread
         self._started_at = float("inf")  # when the session started
+        self._tempos_written: list[float] = []  # when heard tempos were written to the recording
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._thru_sounding: set[tuple[int, int]] = set()
@@ -395,13 +397,19 @@ class Session:
         self.policy.remap(beat_of)
         origin = self.hearing.origin if self.hearing is not None else None
         if self.recorder is not None and origin is not None:
-            self.recorder.tempo(self.tempo, origin)  # the file counts its bars from bar 1 at this tempo too
+            # the file counts its bars from bar 1 at this tempo too: the tempos heard since are
+            # written over (the last given at a time counts), so none stretches the recount
+            for at in [origin] + [w for w in self._tempos_written if w > origin]:
+                self.recorder.tempo(self.tempo, at)
+        self._tempos_written.clear()
         self.say(f"{self.bar_beat(t)}  your tempo is {self.tempo:.0f} bpm: bars counted again from your first "
                  "note, so the chart's bars are yours")
 
     def _tempo_heard(self, bpm: float, t: float) -> None:
         if self.recorder is not None:
             self.recorder.tempo(bpm, t)
+            self._tempos_written.append(t)
+            del self._tempos_written[:-TEMPOS_KEPT]
 
     def _thru(self, msg: mido.Message, t: float, send: bool = True) -> None:
         """The player's message passed through (conductor): what sounds is kept, for the
