@@ -306,3 +306,25 @@ def test_a_song_position_rounded_down_to_the_sixteenth_at_stop_is_no_new_take(tm
     back = daw.close()
     assert starts(back) == [(65, 4.0), (67, 9.0)]
     assert not [m for m in back.markers if m.kind == "text"]
+
+
+def test_a_key_held_over_a_jump_back_ends_at_the_stop(tmp_path):
+    """A key held through Stop, Song Position back and Continue came out 11 beats long, into
+    take 2; a DAW ends it at the stop."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(6)
+    daw.rec.event("player", on(64), daw.clock.now())  # at beat 6, held on
+    daw.run(2)
+    daw.stop()
+    daw.clock.advance(1.0)
+    daw.position(0.0)
+    daw.cont(0.3)
+    daw.run(4)
+    daw.rec.event("player", off(64), daw.clock.now())  # let go in take 2
+    daw.run(4, [(4.5, 62, 0.5)])
+    daw.stop()
+    back = daw.close()
+    (held,) = [n for n in recording_notes(back, "player") if n.pitch == 64]
+    assert abs(held.start - 6.0) < 0.05 and abs(held.start + held.duration - 8.0) < 0.05, held  # (was 14 beats)
+    assert [n.pitch for n in recording_notes(back, "player")].count(64) == 1

@@ -345,6 +345,11 @@ class Recorder:
                 if beat >= st.bpb:
                     lines.append(["marker", st.journal_t(beat), self._from_bar(beat), "text"])
             elif st.stop_beat is None or abs(beat - st.stop_beat) > SAME_PLACE_BEATS:  # the DAW jumped
+                for part, ch, note in sorted(st.sounding):  # a key held over the jump ends at the stop, as a
+                    off = mido.Message("note_off", channel=ch, note=note)  # DAW ends it: not across the gap
+                    lines.append([part, st.journal_t(st.stop_fb), off.bytes()])
+                    st.dropped.add((part, ch, note))  # (its release, when it comes, is not written again)
+                st.sounding.clear()
                 if beat + st.shift < st.end - SAME_PLACE_BEATS:  # back over what is written: a new take after it
                     st.shift += st.chorus * math.ceil((st.end - beat - st.shift) / st.chorus - 1e-9)
                     st.takes += 1
