@@ -232,5 +232,11 @@ def test_ticks_that_stop_with_no_stop_message_are_a_stop_and_their_return_a_cont
     (stop,) = f.silence(last + 0.6)
     assert stop.kind == "stop" and stop.beat == 2.0 and stop.time == pytest.approx(last + 0.5 / 24)
     assert not f.running and f.silence(last + 5.0) == []  # said once
-    events = f.feed(10.0, [CLOCK])
+    events = f.feed(last + 2.0, [CLOCK])  # back after 2 s: a glitch, it goes on
     assert [e.kind for e in events] == ["continue", "beat"] and events[0].beat == 2.0 and f.running
+    for k in range(24):
+        f.feed(last + 2.0 + (k + 1) / 48, [CLOCK])
+    stop_t = last + 2.0 + 24 / 48
+    assert [e.kind for e in f.silence(stop_t + 0.6)] == ["stop"]
+    assert f.feed(stop_t + 30.0, [CLOCK]) == [] and not f.running  # ticks after 30 s: idling, not playing
+    assert [e.kind for e in f.feed(stop_t + 30.1, [CONTINUE])] == ["continue"] and f.running

@@ -7,7 +7,7 @@ import pytest
 
 from improv.config import Config
 from improv.core.theory.chart import parse_chart
-from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+from improv.core.listen.midiclock import CLOCK, CONTINUE, START, STOP, tick_time
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings
 from improv.live.clock import ManualClock
@@ -503,7 +503,7 @@ def test_a_downbeat_played_with_the_daws_start_is_the_calls_first_note(ahead_s):
 def test_a_clock_that_stops_with_no_stop_silences_the_band_and_its_return_goes_on():
     """The DAW quit (or the cable came out) mid-song: no Stop, the ticks just stop. improv
     played on its own line (108 notes in 30 s, to bar 17) and snapped back when they
-    returned; now a beat with no tick is a stop, and the ticks' return a continue."""
+    returned; now a beat with no tick is a stop, and after 30 s it waits for Play."""
     clock = ManualClock(10.0)
     ext = ExternalClock(clock)
     sink = RecordingSink(clock)
@@ -527,7 +527,13 @@ def test_a_clock_that_stops_with_no_stop_silences_the_band_and_its_return_goes_o
     assert any("clock stopped" in line for line in said) and s.band is not None and not s.running
     before = len(ons)
     back = clock.now() + 0.01
-    for k in range(24 * 4):
+    for k in range(24):  # ticks again after 30 s: a DAW idling (or relaunched), not playing
+        clock.set(tick_time(back, 100.0, k))
+        ext.receive([CLOCK])
+        s.step()
+    assert not s.running
+    ext.receive([CONTINUE])  # Play pressed
+    for k in range(24, 24 * 5):
         clock.set(tick_time(back, 100.0, k))
         ext.receive([CLOCK])
         s.step()

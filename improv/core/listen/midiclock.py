@@ -25,6 +25,7 @@ COLLAPSED = 0.4  # a tick this close to the last one (share of a tick) was held 
 CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 HALTED_TICKS = 12  # no tick for half a beat before a Start/Continue: the clock itself had stopped
 SILENT_TICKS = 24  # running, no tick for a beat: the clock stopped with no Stop (a DAW quit, a cable out)
+RESUME_S = 5.0  # ticks back within this (seconds): a glitch, they go on; later, a Start or Continue must say so
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,12 @@ class ClockFollower:
             return []
         status = message[0]
         if status == CLOCK:
-            if self._silent:  # the ticks are back: go on from where they stopped
-                self._silent = False
-                self._resume(t)
-                self.running = True
-                return [ClockEvent("continue", t, self._next / TICKS_PER_BEAT)] + self._tick(t)
+            if self._silent:  # the ticks are back: after a glitch go on from where they stopped; after
+                self._silent = False  # longer (a DAW relaunched, idling), wait for its Start or Continue
+                if self._last_t is not None and t - self._last_t <= RESUME_S:
+                    self._resume(t)
+                    self.running = True
+                    return [ClockEvent("continue", t, self._next / TICKS_PER_BEAT)] + self._tick(t)
             return self._tick(t)
         self._silent = False
         if status == START:
