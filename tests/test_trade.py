@@ -560,3 +560,29 @@ def test_a_daw_clock_heard_before_any_start_says_to_press_play():
         "MIDI clock heard (100 bpm): waiting for the DAW's Play; if it is playing already, stop it and press Play "
         "again"], said
     s.close()
+
+
+def test_the_partners_downbeat_is_held_only_until_its_answer_is_back():
+    """The band holds the partner turn's downbeat for a substitute, but once the answer is
+    back it hands out as ever: holding on to 40 ms before the downbeat left a conductor
+    stall of 50 ms to drop it."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock, bass=True)
+    s.start()
+    tl = s.timeline
+    turn = s.policy.form.next_turn(0.0, "partner").start
+    before, after = [], []
+    inq.push([0x90, 65, 90])
+    while clock.now() < tl.time_of(turn + 1.0):
+        beat = tl.beat_at(clock.now())
+        hold = s.policy.band_hold(beat)
+        if beat < turn - 1.0:
+            before.append(hold)
+        elif beat < turn and s.exchange.calls >= 1 and not s.exchange.awaited():
+            after.append(hold)
+        s.step()
+        clock.advance(0.002)
+    s.close()
+    assert before and set(before) == {turn}
+    assert after and set(after) == {None}, after
+    assert s.answers >= 1

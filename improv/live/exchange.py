@@ -183,6 +183,11 @@ class Exchange:
         with self._lock:
             self._closed = True
 
+    def awaited(self) -> bool:
+        """True while an answer asked for has not come back (any thread)."""
+        with self._lock:
+            return bool(self._asked)
+
     def busy(self) -> bool:
         """True while an answer is being computed, waiting to sound, or sounding."""
         with self._lock:

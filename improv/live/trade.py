@@ -59,8 +59,12 @@ class TradePolicy:
     def band_hold(self, beat: float) -> float | None:
         """The beat from which the band's notes wait until just before they sound: the
         partner's next downbeat, whose first bar its answer may re-harmonise (the answer
-        comes `TRADE_LEAD_S` before it; the band's lookahead is a beat)."""
-        return self.form.next_turn(beat, PARTNER).start
+        comes `TRADE_LEAD_S` before it; the band's lookahead is a beat), until that answer
+        is back (then the substitute is known, and the band hands out as ever)."""
+        nxt = self.form.next_turn(beat, PARTNER)
+        if nxt.index in self._answered and not self.s.exchange.awaited():
+            return None
+        return nxt.start
 
     def start(self, now: float) -> None:
         """Fix the timeline: on improv's own clock the count-in starts LEAD_S from now."""
