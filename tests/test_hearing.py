@@ -199,3 +199,7 @@ def test_a_left_hand_voicing_under_the_line_is_harmony_not_a_mistake():
     # a legato line (each note overlapping the next a little) stays on the line
     legato = [Note(0.5 * k, 72 - k, 0.55, 90) for k in range(6)]
     assert under_the_line(legato) == [False] * 6
+    fast = [Note(0.25 * k, 72 - k, 0.55, 90) for k in range(6)]  # sixteenths at 300 bpm, keys held over
+    assert under_the_line(fast, tempo=300.0) == [False] * 6  # (a 60 ms overlap: 0.3 beat at 300)
+    grace = [Note(0.0, 74, 0.1, 90), Note(0.09, 73, 1.0, 100)]  # a grace note 90 ms ahead at 60 bpm
+    assert under_the_line(grace, tempo=60.0) == [False, False]

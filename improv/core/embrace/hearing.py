@@ -46,8 +46,10 @@ LONG_S = 0.6  # ...or this many seconds, with the tempo known
 LONG_LATE = 0.3  # beats: a long note starting this late is still heard on the beat before (a laid-back attack)
 RESOLVE_WITHIN = 1.0  # beats: an approach resolves to a note starting within this
 ACCENT_VELOCITY = 10  # velocity above the call's median that reads as an accent
-CHORD_SPREAD = 0.1  # beats: notes starting this close together are struck as one chord
-UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line
+CHORD_SPREAD = 0.1  # beats: notes starting this close together are struck as one chord...
+CHORD_SPREAD_S = 0.04  # ...and at most this many seconds, with the tempo known (a slow grace note is a line)
+UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line...
+UNDER_HELD_S = 0.15  # ...and at least this many seconds, with the tempo known (a fast legato line's overlap is not)
 UNDER = "under the line"  # the reason an outside note is not salient: it is harmony
 
 # Salience weights: duration, metric position, velocity, repetition (they sum to 1).
@@ -200,7 +202,7 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
     if not notes:
         return ()
     tol = on_beat_tolerance(tempo)
-    under = under_the_line(notes)  # (accents and repeats are the line's, not a voicing's under it)
+    under = under_the_line(notes, tempo)  # (accents and repeats are the line's, not a voicing's under it)
     vel_median = median([n.velocity for n, below in zip(notes, under) if not below] or [n.velocity for n in notes])
     played = [call.start + n.start for n in notes]
     def late(n: Note) -> float:
@@ -248,20 +250,25 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
     return tuple(out)
 
 
-def under_the_line(notes: tuple[Note, ...] | list[Note]) -> list[bool]:
+def under_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None) -> list[bool]:
     """For each note, whether it sounds under the line: a higher note struck with it (within
-    `CHORD_SPREAD`) or before it and still sounding `UNDER_HELD` past its onset. A legato
-    line's overlap of a few hundredths of a beat leaves its notes on the line."""
+    `CHORD_SPREAD`) or before it and still sounding `UNDER_HELD` past its onset (in beats;
+    with the tempo known, at most `CHORD_SPREAD_S` and at least `UNDER_HELD_S`). A legato
+    line's overlap, even at 300 bpm, leaves its notes on the line."""
+    spread, held = CHORD_SPREAD, UNDER_HELD
+    if tempo is not None and tempo > 0:
+        spread = min(spread, CHORD_SPREAD_S * tempo / 60.0)
+        held = max(held, UNDER_HELD_S * tempo / 60.0)
     order = sorted(range(len(notes)), key=lambda k: notes[k].start)
     out = [False] * len(notes)
     for i in range(len(notes)):
         n = notes[i]
         for j in order:
             m = notes[j]
-            if m.start > n.start + CHORD_SPREAD:
+            if m.start > n.start + spread:
                 break
-            if j != i and m.pitch > n.pitch and (m.start >= n.start - CHORD_SPREAD
-                                                 or m.start + m.duration >= n.start + UNDER_HELD):
+            if j != i and m.pitch > n.pitch and (m.start >= n.start - spread
+                                                 or m.start + m.duration >= n.start + held):
                 out[i] = True
                 break
     return out
