@@ -90,22 +90,20 @@ def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Pa
     Raises:
         ConfigError: the picture cannot be written (a full disk, a folder refused): one line.
     """
-    import os
+    from improv.core.formats.paths import whole_or_nothing
 
     fig, legend = roll_figure(roll, first, last, title)
     import matplotlib.pyplot as plt
 
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        fig.savefig(tmp, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_extra_artists=[legend],
-                    bbox_inches="tight")
-        os.replace(tmp, out)
+        with whole_or_nothing(out) as tmp:
+            fig.savefig(tmp, format=out.suffix.lstrip(".").lower() or "png", dpi=100, bbox_extra_artists=[legend],
+                        bbox_inches="tight")
     except OSError as e:
         raise ConfigError(f"cannot write {out} ({e.strerror or e}); nothing was left behind: free some space or "
                           "give -o another folder") from None
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return out
 
 

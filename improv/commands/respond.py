@@ -144,11 +144,10 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
            chart: Chart, cfg: Config) -> None:
     """A type-1 file: conductor (tempo map, metre, chord text events), player, partner;
     written beside `path` and renamed into place, so a failure leaves nothing half-written."""
-    import os
-
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
+    from improv.core.formats.paths import whole_or_nothing
 
     bpb = chart.beats_per_bar
     end = max([n.end for n in call] + [answer.end, 0.0])
@@ -171,15 +170,12 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     mid.tracks.append(conductor)
     mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ))
     mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # renamed into place once whole: no half-written file
     try:
-        mid.save(str(tmp))
-        os.replace(tmp, path)
+        with whole_or_nothing(path) as tmp:
+            mid.save(str(tmp))
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}; nothing was left behind: give -o a path in an "
                           "existing, writable folder with space free") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------- harmony

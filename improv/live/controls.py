@@ -119,11 +119,10 @@ def write_binding(path: str | Path, action: str, binding: str) -> None:
         ConfigError: an unknown action, a bad binding, the file is not TOML, its
             `controls` is not a table, or it cannot be written.
     """
-    import os
-    import tempfile
-
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
+
+    from improv.core.formats.paths import whole_or_nothing
 
     if action not in ACTIONS:
         raise ConfigError(f"unknown action {action!r}: choose one of {', '.join(ACTIONS)}")
@@ -148,15 +147,8 @@ def write_binding(path: str | Path, action: str, binding: str) -> None:
         if key != action and isinstance(value, str) and value.strip().lower() == binding:
             controls[key] = ""
     controls[action] = binding
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(tomlkit.dumps(doc))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with whole_or_nothing(path) as tmp:
+            tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}; give --file a path in a writable folder") from None

@@ -29,6 +29,7 @@ from improv.core.formats.midifile import (
     chart_markers,
     recording_to_midi,
 )
+from improv.core.formats.paths import whole_or_nothing
 from improv.core.theory.chart import chart_from_bars, parse_bars
 from improv.errors import ImprovError
 from improv.live.journal import journal_is_live, read_journal, warn_stderr
@@ -259,15 +260,10 @@ def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int
 
 def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
     """Write `mid` to `out` atomically and durably (a temporary file, fsync, rename)."""
-    tmp = out.with_name(out.name + ".tmp")
-    try:
+    with whole_or_nothing(out) as tmp:
         mid.save(str(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -12,7 +12,6 @@ beside the target and renamed into place, so a failure leaves no partial file.
 
 from __future__ import annotations
 
-import os
 import shutil
 import wave
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
-from improv.core.formats.paths import writable_output
+from improv.core.formats.paths import whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
@@ -159,19 +158,13 @@ def write_wav(blocks: Iterable[np.ndarray], path: str | Path, sample_rate: int, 
         OSError: the file cannot be written (the temporary file is removed first).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(channels)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            for block in blocks:
-                pcm = np.round(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
-                w.writeframes(np.ascontiguousarray(pcm).tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with whole_or_nothing(path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        for block in blocks:
+            pcm = np.round(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
+            w.writeframes(np.ascontiguousarray(pcm).tobytes())
     return path
 
 

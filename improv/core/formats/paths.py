@@ -1,11 +1,13 @@
-"""Checking, before any work, that a command can write its output file."""
+"""Checking, before any work, that a command can write its output file, and writing it
+whole or not at all (`whole_or_nothing`)."""
 
 from __future__ import annotations
 
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from improv.errors import ConfigError
 
@@ -68,3 +70,17 @@ def output_with_suffix(path: str | Path, flag: str, suffixes: tuple[str, ...], w
     if p.suffix.lower() not in suffixes:
         raise ConfigError(f"{flag} {path}: {what}; give a file ending in {' or '.join(suffixes)}")
     return p
+
+
+@contextmanager
+def whole_or_nothing(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write the file to: renamed onto `path` when the
+    block ends, removed when it raises, so a failure (a full disk, an interrupt) leaves no
+    half-written file and an earlier one as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
