@@ -174,6 +174,28 @@ def test_session_memory_moves_its_phrases_when_the_bars_are_counted_again():
     assert [(n.start, n.pitch, n.duration, n.velocity) for n in p.absolute()] == [(4.0, 60, 0.5, 90), (5.0, 62, 0.25, 80)]
 
 
+class TempoRecording:
+    """A recorder that keeps what the session tells it of tempo and bar 1, in order."""
+
+    def __init__(self):
+        self.lines = []
+
+    def tempo(self, bpm, t):
+        self.lines.append(("tempo", round(bpm, 1), t))
+
+    def set_origin(self, t):
+        self.lines.append(("origin", t))
+
+    def marker(self, *a, **k):
+        pass
+
+    def event(self, *a, **k):
+        pass
+
+    def close(self):
+        return None
+
+
 def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is_written():
     """Over a chart, the tempo given and the player at it: nothing was written at bar 1 (the
     tempo had not moved), so the file took the first tempo heard later, even a minute on,
@@ -183,27 +205,8 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
 
     from improv.live.follow import PlayerHearing
 
-    class Recording:
-        def __init__(self):
-            self.lines = []
-
-        def tempo(self, bpm, t):
-            self.lines.append(("tempo", round(bpm, 1), t))
-
-        def set_origin(self, t):
-            self.lines.append(("origin", t))
-
-        def marker(self, *a, **k):
-            pass
-
-        def event(self, *a, **k):
-            pass
-
-        def close(self):
-            return None
-
     cfg = override(make()[0].cfg, "timing", tempo=66.0, follow=True)
-    s, clock, inq, sink, rec = make(cfg, chart="Ebmaj7 | Cm7", recorder_factory=lambda t0, chart: Recording())
+    s, clock, inq, sink, rec = make(cfg, chart="Ebmaj7 | Cm7", recorder_factory=lambda t0, chart: TempoRecording())
     s.start()
     play(s, clock, inq, [(0.5, [0x90, 63, 90]), (0.9, [0x80, 63, 0])], until=1.0)
     assert s.recorder.lines[:2] == [("tempo", 66.0, s.t0 + 0.5), ("origin", s.t0 + 0.5)], s.recorder.lines
@@ -229,33 +232,16 @@ def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
     """Bars counted again from bar 1 at 90 bpm: the file's tempo from bar 1 was 90, but the
     tempos heard since (108, 98, 92) kept applying from their times, and a note on the
     session's beat 8 landed on the file's beat 8.78."""
-    lines = []
-
-    class Recording:
-        def tempo(self, bpm, t):
-            lines.append((round(bpm), t))
-
-        def set_origin(self, t):
-            pass
-
-        def marker(self, *a, **k):
-            pass
-
-        def event(self, *a, **k):
-            pass
-
-        def close(self):
-            return None
-
     cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)
-    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", recorder_factory=lambda t0, chart: Recording())
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", recorder_factory=lambda t0, chart: TempoRecording())
     s.start()
     play(s, clock, inq, [(1.0, [0x90, 60, 90]), (1.3, [0x80, 60, 0])], until=1.5)  # bar 1 (origin t0 + 1)
     origin = s.hearing.origin
     for at, bpm in ((3.0, 108.0), (5.0, 98.0), (7.0, 92.0)):
         s._tempo_heard(bpm, s.t0 + at)
-    lines.clear()
+    s.recorder.lines.clear()
     s._recounted(lambda b: b, s.t0 + 8.0)
-    assert sorted(t for _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
-    assert {bpm for bpm, _ in lines} == {round(s.tempo)}
+    lines = s.recorder.lines
+    assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
+    assert {bpm for _, bpm, _ in lines} == {round(s.tempo, 1)}
     s.close()
