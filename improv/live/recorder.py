@@ -47,7 +47,7 @@ from improv.core.theory.notes import count_notes
 from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
 from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
-from improv.live.songtime import PICKUP_BEATS, SAME_PLACE_BEATS, SongTime, is_release
+from improv.live.songtime import SongTime
 
 log = logging.getLogger("improv.recorder")
 
@@ -220,7 +220,7 @@ class Recorder:
             part = self._band_of[msg.channel]  # a rhythm section message handed over as the partner's
         if self._song is not None:
             with self._lock:
-                at = self._song_event(part, msg, t)
+                at = self._song.place(part, msg, t)
             if at is None:
                 return  # played while the DAW stood stopped: held for a pickup, else left out
         else:
@@ -235,7 +235,7 @@ class Recorder:
         harmony) or "section". Any thread; never blocks."""
         if self._song is not None:
             with self._lock:
-                at = self._song_at(t)
+                at = self._song.at(t)
         else:
             at = t - self.t0
         self._journal.write(["marker", round(max(0.0, at), 6), str(text), kind])
@@ -253,11 +253,7 @@ class Recorder:
         at = t - self.t0
         if self._song is not None:
             with self._lock:
-                st = self._song
-                if st.started:
-                    at = st.origin + st.set_tempo(float(bpm), st.file_beat(t) if st.running else st.stop_fb)
-                else:
-                    st.tempo = float(bpm)
+                at = self._song.tempo_change(float(bpm), t)
         self._journal.write(["tempo", round(max(0.0, at), 6), float(bpm)])
 
     def set_origin(self, t: float) -> bool:
@@ -311,119 +307,21 @@ class Recorder:
         Any thread (before the session starts)."""
         with self._lock:
             if self._song is None:
-                self._song = SongTime(song_beat, self._chorus, self._bpb, self._tempo0)
+                self._song = SongTime(song_beat, self._chorus, self._bpb, self._tempo0, self.t0)
 
     def transport(self, kind: str, t: float, beat: float) -> None:
         """The DAW's transport, when following it (`follow`; ignored otherwise): `kind` is
         "start", "continue" (`beat`: the song beat it runs from), "stop" (`beat`: where it
         stopped) or "position" (a Song Position while stopped: the next Continue says it).
         `t`: seconds on the session clock. Any thread; never blocks."""
-        if self._song is None or kind not in ("start", "continue", "stop"):
+        if self._song is None:
             return
-        lines: list[list[Any]] = []
         with self._lock:
-            st = self._song
-            if kind == "stop":
-                if st.running:
-                    st.running = False
-                    st.stop_beat = float(beat)
-                    st.stop_fb = beat + st.shift
-                    st.end = max(st.end, st.stop_fb)
-                return
-            if st.running and kind == "continue":
-                return  # (running already: nothing moved)
-            if st.running:  # a Start while running (a DAW that rewinds so; the follower has moved to 0 already)
-                st.stop_fb, st.stop_beat = st.end, None
-                st.running = False
-            if not st.started:
-                st.started = True
-                self._origin_set = True
-                # beat 0 of the file is the chart's bar 1: after a count-in, when there is one
-                st.origin = max(0.0, t - self.t0) + max(0.0, -beat) * 60.0 / st.tempo
-                st.anchors = [(0.0, 0.0, st.tempo)]
-                lines += [["origin", st.origin], ["tempo", st.origin, st.tempo]]
-                if beat >= st.bpb:
-                    lines.append(["marker", st.journal_t(beat), self._from_bar(beat), "text"])
-            elif st.stop_beat is None or abs(beat - st.stop_beat) > SAME_PLACE_BEATS:  # the DAW jumped
-                for part, ch, note in sorted(st.sounding):  # a key held over the jump ends at the stop, as a
-                    off = mido.Message("note_off", channel=ch, note=note)  # DAW ends it: not across the gap
-                    lines.append([part, st.journal_t(st.stop_fb), off.bytes()])
-                    st.dropped.add((part, ch, note))  # (its release, when it comes, is not written again)
-                st.sounding.clear()
-                if beat + st.shift < st.end - SAME_PLACE_BEATS:  # back over what is written: a new take after it
-                    st.shift += st.chorus * math.ceil((st.end - beat - st.shift) / st.chorus - 1e-9)
-                    st.takes += 1
-                    text = f"take {st.takes}: {self._from_bar(beat)}"
-                else:
-                    text = self._from_bar(beat)
-                lines.append(["marker", st.journal_t(beat + st.shift), text, "text"])
-            fb0 = beat + st.shift
-            st.running = True
-            st.last = (t, fb0)
-            lines += self._pickup(st, t, fb0)
+            lines = self._song.transport(kind, t, beat)
+            self._origin_set = self._origin_set or self._song.started
+            self._played = self._played or self._song.played
         for line in lines:
             self._journal.write([line[0], round(max(0.0, line[1]), 6), *line[2:]])
-
-    def _pickup(self, st: SongTime, t: float, fb0: float) -> list[list[Any]]:
-        """What was played while the DAW stood stopped (lock held): the last `PICKUP_BEATS`
-        before its Start/Continue at `t` (file beat `fb0`) lead into it; the rest is left out."""
-        lines: list[list[Any]] = []
-        since = t - PICKUP_BEATS * 60.0 / st.tempo
-        for ti, part, msg in st.idle:
-            key = (part, getattr(msg, "channel", 0), getattr(msg, "note", -1))
-            if ti < since:
-                if msg.type == "note_on" and msg.velocity > 0:
-                    st.dropped.add(key)
-                    st.left_out += 1
-                elif msg.type in ("note_on", "note_off"):
-                    st.dropped.discard(key)
-                continue
-            if msg.type in ("note_on", "note_off") and key in st.dropped:
-                st.dropped.discard(key)
-                if not (msg.type == "note_on" and msg.velocity > 0):
-                    continue  # the release of a note left out
-            st.note(part, msg)
-            fb = fb0 - (t - ti) * st.tempo / 60.0  # (before beat 0: beside the file, as before a Start)
-            lines.append([part, st.journal_t(fb), msg.bytes()])
-            if part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
-                self._played = True
-        st.idle.clear()
-        return lines
-
-    def _from_bar(self, beat: float) -> str:
-        bar = math.floor(beat / self._bpb + 1e-9) + 1
-        return f"from bar {bar}" if bar >= 1 else "from the count-in"
-
-    def _song_at(self, t: float) -> float:
-        """Session seconds -> journal seconds, following the DAW (lock held)."""
-        st = self._song
-        assert st is not None
-        if not st.started:
-            return t - self.t0
-        if not st.running:
-            return st.journal_t(st.stop_fb)
-        fb = st.file_beat(t)
-        st.end = max(st.end, fb)
-        return st.journal_t(fb)
-
-    def _song_event(self, part: str, msg: mido.Message, t: float) -> float | None:
-        """Where a message goes, following the DAW (lock held): journal seconds, or None
-        when it is held (played while the DAW stands stopped) or left out."""
-        st = self._song
-        assert st is not None
-        key = (part, msg.channel, getattr(msg, "note", -1))
-        if not st.started or st.running:
-            if msg.type in ("note_on", "note_off") and key in st.dropped:
-                st.dropped.discard(key)
-                if not (msg.type == "note_on" and msg.velocity > 0):
-                    return None  # the release of a note left out (a note-on: played again, it counts)
-            st.note(part, msg)
-            return self._song_at(t)
-        if is_release(msg) and (msg.type == "control_change" or key in st.sounding):
-            st.note(part, msg)
-            return st.journal_t(st.stop_fb)  # let go at the stop
-        st.idle.append((t, part, msg))
-        return None
 
     def close(self) -> Path | None:
         """Stop journalling and write `<folder>/<stamp>.mid` (calling thread; idempotent).

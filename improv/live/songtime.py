@@ -3,16 +3,19 @@
 The file's beat is the DAW's song beat plus a shift of whole choruses, which grows only when
 the DAW goes back over beats already recorded (a new take); the file's seconds come from its
 own tempo map, which changes only at or after the furthest beat written, so that nothing
-written ever moves. The recorder holds its lock around every call.
+written ever moves; `transport`, `place` and `at` say where the DAW's Start, Stop and
+Continue, each message and each marker go. The recorder holds its lock around every call.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 import mido
+
+from improv.live.recovery import SOUNDING_PARTS
 
 PICKUP_BEATS = 2.0  # played while the DAW stood stopped, this close before its Start/Continue: a pickup into it
 # a Continue this close to the stop (beats) goes on from there: a DAW's Song Position counts
@@ -37,8 +40,11 @@ class SongTime:
     after the furthest beat written, so that what is written never moves. Not thread-safe:
     the recorder holds its lock around every call."""
 
-    def __init__(self, song_beat: Callable[[float], float | None], chorus: float, bpb: int, tempo: float) -> None:
+    def __init__(self, song_beat: Callable[[float], float | None], chorus: float, bpb: int, tempo: float,
+                 t0: float = 0.0) -> None:
         self.song_beat = song_beat
+        self.t0 = t0  # the session clock's time of the journal's 0
+        self.played = False  # a note of the player's or the partner's placed from the idle ones
         self.chorus = max(float(chorus), 1.0)
         self.bpb = bpb
         self.tempo = tempo  # the latest tempo given (bpm)
@@ -97,9 +103,120 @@ class SongTime:
         self.tempo_at = max(sec, self.tempo_at + 2e-6)
         return self.tempo_at
 
+    def tempo_change(self, bpm: float, t: float) -> float:
+        """The DAW's tempo `bpm` given at `t` seconds on the session clock: its journal seconds
+        (before the first Start, where it was given; it becomes the tempo at the Start)."""
+        if not self.started:
+            self.tempo = bpm
+            return t - self.t0
+        return self.origin + self.set_tempo(bpm, self.file_beat(t) if self.running else self.stop_fb)
+
     def note(self, part: str, msg: mido.Message) -> None:
         """Keep count of the notes sounding in the file."""
         if msg.type == "note_on" and msg.velocity > 0:
             self.sounding.add((part, msg.channel, msg.note))
         elif msg.type in ("note_on", "note_off"):
             self.sounding.discard((part, msg.channel, msg.note))
+
+    def transport(self, kind: str, t: float, beat: float) -> list[list[Any]]:
+        """The DAW's "start", "continue" (`beat`: the song beat it runs from) or "stop"
+        (`beat`: where it stopped) at `t` seconds on the session clock (see
+        `Recorder.follow`); returns the journal lines it writes (kind, journal seconds, ...)."""
+        if kind not in ("start", "continue", "stop"):
+            return []
+        lines: list[list[Any]] = []
+        if kind == "stop":
+            if self.running:
+                self.running = False
+                self.stop_beat = float(beat)
+                self.stop_fb = beat + self.shift
+                self.end = max(self.end, self.stop_fb)
+            return lines
+        if self.running and kind == "continue":
+            return lines  # (running already: nothing moved)
+        if self.running:  # a Start while running (a DAW that rewinds so; the follower has moved to 0 already)
+            self.stop_fb, self.stop_beat = self.end, None
+            self.running = False
+        if not self.started:
+            self.started = True
+            # beat 0 of the file is the chart's bar 1: after a count-in, when there is one
+            self.origin = max(0.0, t - self.t0) + max(0.0, -beat) * 60.0 / self.tempo
+            self.anchors = [(0.0, 0.0, self.tempo)]
+            lines += [["origin", self.origin], ["tempo", self.origin, self.tempo]]
+            if beat >= self.bpb:
+                lines.append(["marker", self.journal_t(beat), self._from_bar(beat), "text"])
+        elif self.stop_beat is None or abs(beat - self.stop_beat) > SAME_PLACE_BEATS:  # the DAW jumped
+            for part, ch, note in sorted(self.sounding):  # a key held over the jump ends at the stop, as a
+                off = mido.Message("note_off", channel=ch, note=note)  # DAW ends it: not across the gap
+                lines.append([part, self.journal_t(self.stop_fb), off.bytes()])
+                self.dropped.add((part, ch, note))  # (its release, when it comes, is not written again)
+            self.sounding.clear()
+            if beat + self.shift < self.end - SAME_PLACE_BEATS:  # back over what is written: a new take after it
+                self.shift += self.chorus * math.ceil((self.end - beat - self.shift) / self.chorus - 1e-9)
+                self.takes += 1
+                text = f"take {self.takes}: {self._from_bar(beat)}"
+            else:
+                text = self._from_bar(beat)
+            lines.append(["marker", self.journal_t(beat + self.shift), text, "text"])
+        fb0 = beat + self.shift
+        self.running = True
+        self.last = (t, fb0)
+        lines += self._pickup(t, fb0)
+        return lines
+
+    def _pickup(self, t: float, fb0: float) -> list[list[Any]]:
+        """What was played while the DAW stood stopped: the last `PICKUP_BEATS`
+        before its Start/Continue at `t` (file beat `fb0`) lead into it; the rest is left out."""
+        lines: list[list[Any]] = []
+        since = t - PICKUP_BEATS * 60.0 / self.tempo
+        for ti, part, msg in self.idle:
+            key = (part, getattr(msg, "channel", 0), getattr(msg, "note", -1))
+            if ti < since:
+                if msg.type == "note_on" and msg.velocity > 0:
+                    self.dropped.add(key)
+                    self.left_out += 1
+                elif msg.type in ("note_on", "note_off"):
+                    self.dropped.discard(key)
+                continue
+            if msg.type in ("note_on", "note_off") and key in self.dropped:
+                self.dropped.discard(key)
+                if not (msg.type == "note_on" and msg.velocity > 0):
+                    continue  # the release of a note left out
+            self.note(part, msg)
+            fb = fb0 - (t - ti) * self.tempo / 60.0  # (before beat 0: beside the file, as before a Start)
+            lines.append([part, self.journal_t(fb), msg.bytes()])
+            if part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
+                self.played = True
+        self.idle.clear()
+        return lines
+
+    def _from_bar(self, beat: float) -> str:
+        bar = math.floor(beat / self.bpb + 1e-9) + 1
+        return f"from bar {bar}" if bar >= 1 else "from the count-in"
+
+    def at(self, t: float) -> float:
+        """Session seconds -> journal seconds: where a marker at `t` goes."""
+        if not self.started:
+            return t - self.t0
+        if not self.running:
+            return self.journal_t(self.stop_fb)
+        fb = self.file_beat(t)
+        self.end = max(self.end, fb)
+        return self.journal_t(fb)
+
+    def place(self, part: str, msg: mido.Message, t: float) -> float | None:
+        """Where a message played at `t` goes: journal seconds, or None when it is held
+        (played while the DAW stands stopped) or left out."""
+        key = (part, msg.channel, getattr(msg, "note", -1))
+        if not self.started or self.running:
+            if msg.type in ("note_on", "note_off") and key in self.dropped:
+                self.dropped.discard(key)
+                if not (msg.type == "note_on" and msg.velocity > 0):
+                    return None  # the release of a note left out (a note-on: played again, it counts)
+            self.note(part, msg)
+            return self.at(t)
+        if is_release(msg) and (msg.type == "control_change" or key in self.sounding):
+            self.note(part, msg)
+            return self.journal_t(self.stop_fb)  # let go at the stop
+        self.idle.append((t, part, msg))
+        return None
