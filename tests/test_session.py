@@ -204,7 +204,7 @@ def test_the_synth_is_told_when_the_players_note_arrived(fast):
     s.sinks.append(timed)
     s.start()
     if fast:
-        inq.thru, s._fast_since = s._fast_thru, clock.now()
+        inq.start_thru(s._fast_thru)
     for t, data in CALL:
         clock.set(s.t0 + t + 0.003)
         inq.push(data, age=0.003)
@@ -699,3 +699,84 @@ def test_a_beat_turned_into_seconds_reads_back_as_itself_on_the_log():
                 misread.append((start, beat))
         s.close()
     assert not misread, misread[:5]
+
+
+def test_what_was_played_while_the_session_started_goes_out_first_and_once():
+    # Notes waited in the queue while the partner warmed up; passthrough on the port's thread
+    # begins with them, in order, and the conductor sends none of them again. (Before, the
+    # waiting notes went out through the conductor after newer ones had taken the fast path:
+    # a note-off could leave before its note-on and the note hung.)
+    s, clock, inq, sink, rec = make()
+    early = [[0x90, 60, 90], [0x90, 62, 90], [0x80, 60, 0]]
+    for k, data in enumerate(early):
+        clock.set(10.0 + 0.05 * k)
+        inq.push(data)
+    clock.set(10.3)
+    s.start()
+    inq.start_thru(s._fast_thru)  # (as a threaded session does at start)
+    inq.push([0x80, 62, 0])  # released as soon as the session is up
+    for _ in range(5):
+        s.step()
+    player = [(m.type, m.note) for _, m in sink.sent if m.type in ("note_on", "note_off") and m.channel == 0]
+    assert player == [("note_on", 60), ("note_on", 62), ("note_off", 60), ("note_off", 62)]
+    s.close()
+
+
+def test_input_passthrough_begins_without_a_gap_or_an_overtake():
+    # A port thread pushes 2,000 messages while passthrough begins: every message is passed
+    # through exactly once, in the order played.
+    import threading
+
+    from improv.live.clock import ManualClock as Clock
+
+    inq = InputQueue(Clock(0.0))
+    out = []
+    started = threading.Event()
+
+    def port():
+        for k in range(2000):
+            if k == 200:
+                started.set()
+            inq.push([0x90, k % 128, 1 + k // 128])
+
+    th = threading.Thread(target=port)
+    th.start()
+    started.wait(2.0)
+    inq.start_thru(lambda data, t: out.append(tuple(data)))
+    th.join()
+    want = [(0x90, k % 128, 1 + k // 128) for k in range(2000)]
+    assert out == want
+
+
+def test_a_player_who_began_while_it_started_began_the_session():
+    # With nothing keeping time but the player, the notes played while the partner warmed
+    # up start the timeline: they are recorded where they were played (not squashed onto
+    # its first instant) and answered as a call.
+    s, clock, inq, sink, rec = make(chart=None)
+    for t, data in CALL:
+        clock.set(10.0 + t)
+        inq.push(data)
+    clock.set(11.5)
+    s.start()
+    assert s.t0 == pytest.approx(10.0)
+    assert rec[0].t0 == pytest.approx(10.0)
+    for k in range(300):
+        clock.set(11.5 + 0.01 * k)
+        s.step()
+    played = [(m.type, t) for part, m, t in rec[0].events if part == "player"]
+    assert [t - 10.0 for _, t in played] == pytest.approx([t for t, _ in CALL])
+    assert sink.ons(1)  # the partner answered them
+    s.close()
+
+
+def test_a_keyboards_chatter_while_it_started_does_not_move_the_session():
+    # Active sensing and controllers waiting from before the start are not a player playing:
+    # the session starts when it is ready, as before.
+    s, clock, inq, sink, rec = make(chart=None)
+    clock.set(10.0)
+    inq.push([0xFE])
+    inq.push([0xB0, 7, 100])
+    clock.set(11.5)
+    s.start()
+    assert s.t0 == pytest.approx(11.5)
+    s.close()

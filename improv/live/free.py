@@ -96,14 +96,21 @@ class FreePolicy:
         before its first note), or beat 0 of an external clock's Start."""
         return self.s.start_beat if self.s.external is None else 0.0
 
-    def start(self, now: float) -> None:
+    def start(self, now: float, first_heard: float | None = None) -> None:
         """The timeline's beat `start_beat` is now (on improv's own clock; an external one
         sets beat 0 at its Start), or `BAND_LEAD_S` from now when a rhythm section or a
         clock sent out starts with it: its first downbeat must not be due before the band's
-        threads are running (it was dropped as late in two starts of three)."""
+        threads are running (it was dropped as late in two starts of three).
+
+        With nothing keeping time but the player, a player who began while the session was
+        still starting (`first_heard`, seconds: the partner warming up) began it: the
+        timeline starts at their first note, so those notes are heard, answered and recorded
+        where they were played."""
         if self.s.external is None:
             b = self.s.cfg.band
             lead = BAND_LEAD_S if (b.comp or b.bass or b.click or b.send_clock) else 0.0
+            if not lead and first_heard is not None:
+                now = min(now, first_heard)
             self.s.timeline.t0 = now + lead - self.s.start_beat * 60.0 / self.s.tempo
 
     def on_message(self, msg: mido.Message, beat: float, t: float) -> None:

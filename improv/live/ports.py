@@ -64,6 +64,11 @@ def is_hardware(name: str, api: str) -> bool:
     return CLIENT_NAME not in name.lower() and "through" not in name.lower()
 
 
+def is_note_on(data: list[int]) -> bool:
+    """True for a note-on with a velocity (a key played)."""
+    return len(data) >= 3 and data[0] & 0xF0 == 0x90 and data[2] > 0
+
+
 def is_release(data: list[int]) -> bool:
     """True for a message that ends sound: note-off, note-on at velocity 0, sustain pedal
     up, all-notes-off / all-sound-off."""
@@ -97,21 +102,43 @@ class InputQueue:
     def __post_init__(self) -> None:
         self.queue = queue.Queue(self.maxsize)
         self.releases = deque(maxlen=self.maxsize)
+        # (held by `push` and by `start_thru` only: a passthrough that begins while messages
+        # wait sends those first, so that nothing overtakes what was played before it)
+        self._thru_lock = threading.Lock()
 
     def push(self, data: list[int], age: float = 0.0) -> None:
-        """Stamp, pass through (`thru`), enqueue (any thread, never blocks); counts a drop
-        when full. `age`: how many seconds ago the message arrived (0: now)."""
+        """Stamp, pass through (`thru`), enqueue (any thread, never blocks for longer than
+        `start_thru` holds it once); counts a drop when full. `age`: how many seconds ago the
+        message arrived (0: now)."""
         t = self.clock.now() - age
-        thru = self.thru
-        if thru is not None:
-            thru(data, t)
-        try:
-            self.queue.put_nowait((t, data))
-        except queue.Full:
-            if is_release(data):
-                self.releases.append((t, data))
-            else:
-                self.dropped += 1
+        with self._thru_lock:
+            thru = self.thru
+            if thru is not None:
+                thru(data, t)
+            try:
+                self.queue.put_nowait((t, data))
+            except queue.Full:
+                if is_release(data):
+                    self.releases.append((t, data))
+                else:
+                    self.dropped += 1
+
+    def start_thru(self, thru: Callable[[list[int], float], None]) -> None:
+        """Begin passing messages through with `thru`: first every message already waiting
+        (arrived before, not yet taken by the conductor), in arrival order, then each new
+        one as it is pushed; none can come in between (a note-off played just after would
+        otherwise go out before its note-on, and leave it hanging)."""
+        with self._thru_lock:
+            waiting = sorted([*self.queue.queue, *self.releases], key=lambda item: item[0])
+            for t, data in waiting:
+                thru(data, t)
+            self.thru = thru
+
+    def first_waiting(self, which: Callable[[list[int]], bool] = lambda data: True) -> float | None:
+        """The arrival time of the earliest message waiting (of those `which` is true for), or None."""
+        with self._thru_lock:
+            times = [t for t, data in (*self.queue.queue, *self.releases) if which(data)]
+        return min(times) if times else None
 
     def get(self, timeout: float | None = None) -> tuple[float, list[int]]:
         """The next message in arrival order (one consumer: the conductor thread).

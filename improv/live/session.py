@@ -39,7 +39,7 @@ from improv.live.exchange import Exchange
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
-from improv.live.ports import InputQueue
+from improv.live.ports import InputQueue, is_note_on
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
 from improv.live.status import Display, Snapshot
@@ -142,7 +142,6 @@ class Session:
         self.stop_reason = ""
         self._started = self._closed = False
         self.notes_released = True  # False while close() releases them
-        self._fast_since = float("inf")  # when passthrough began on the port's thread
         self._started_at = float("inf")  # when the session started
         self._tempos_written: list[float] = []  # when heard tempos were written to the recording
         self._failures_seen: dict[str, int] = {}
@@ -185,7 +184,9 @@ class Session:
         self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
         now = self.clock.now()
         self._started_at = now
-        self.policy.start(now)
+        # the first note played while it started (the partner warming up): see FreePolicy.start
+        first = self.inq.first_waiting(is_note_on) if self.external is None else None
+        self.policy.start(now, first)
         self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
             # Trading counts in before bar 1: the journal starts with the count-in, the file at
@@ -211,8 +212,8 @@ class Session:
                 self.clock_sender.start_thread()
         self._started = True
         if self.cfg.midi.thru and self.threaded:
-            self._fast_since = self.clock.now()
-            self.inq.thru = self._fast_thru  # the player's notes go out on the port's own thread
+            # the player's notes go out on the port's own thread; what waits goes first
+            self.inq.start_thru(self._fast_thru)
         over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
@@ -357,8 +358,8 @@ class Session:
             return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
-            # (sent already on the port's thread, unless it arrived before that began: _fast_thru)
-            self._thru(msg, t, send=self.inq.thru is None or t < self._fast_since)
+            # (sent already on the port's thread once that began, with what waited: _fast_thru)
+            self._thru(msg, t, send=self.inq.thru is None)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
         if not self.in_time:  # before the DAW's Start: thru and the recording only; the last
@@ -434,7 +435,8 @@ class Session:
         except (ValueError, TypeError, IndexError):
             return  # (the conductor counts it as unreadable)
         self._send_all(msg, at=t)
-        self.thru_ms.append((self.clock.now() - t) * 1000.0)
+        if t >= self._started_at:  # (what came before the start waited for it: not the passthrough's time)
+            self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
         """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py."""

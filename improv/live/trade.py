@@ -66,8 +66,9 @@ class TradePolicy:
             return None
         return nxt.start
 
-    def start(self, now: float) -> None:
-        """Fix the timeline: on improv's own clock the count-in starts LEAD_S from now."""
+    def start(self, now: float, first_heard: float | None = None) -> None:
+        """Fix the timeline: on improv's own clock the count-in starts LEAD_S from now (what
+        was played before, `first_heard`, goes beside the recording: see `Session.start`)."""
         tl = self.s.timeline
         if self.s.external is None:
             tl.t0 = now + LEAD_S - self.form.start * 60.0 / self.s.tempo
