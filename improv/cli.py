@@ -65,11 +65,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="improv",
         description="A real-time jazz improvisation partner. Start with `improv demo`.",
+        allow_abbrev=False,  # a prefix is never taken for another flag (--mode for --model)
     )
     parser.add_argument("--version", action="version", version=f"improv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         p.set_defaults(_module=module)
         if name == command:
             importlib.import_module(module).configure(p)

@@ -4,13 +4,17 @@ of truth; `configs/default.toml` repeats them with a comment per key.
 Unknown keys, wrong types and values out of range are errors that name the file (or the
 flag) and the key. Every value is checked here, once, whether it comes from a file or a
 flag (`build` checks what `load_config` reads and what `override` lays over it): ranges
-and finiteness from `improv.core.limits`, choices from `_CHOICES`, and the few rules that
-tie two keys together (low <= high, band channels apart) in `_check_section`.
+and finiteness from `improv.core.limits`, choices from `_CHOICES`, the few rules that
+tie two keys together (low <= high, band channels apart) in `_check_section`, and those
+across sections (every channel in use its own) in `_check_config`. `was_set` tells what
+the file itself set.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from typing import Any
 from improv.core import limits
 from improv.core.audio.synth import MAX_BLOCK
 from improv.core.embrace.strategies import EmbraceSettings
+from improv.core.listen.controls import RESERVED_CC
 from improv.core.tomlfile import read_toml
 from improv.errors import ConfigError
 
@@ -237,11 +242,32 @@ def _check_key(section: str, key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: control characters are not allowed, found {value!r}")
     if key in _PORT_NAMES and len(value) > 100:
         raise ConfigError(f"{where}: expected a port or device name of at most 100 characters, found {len(value)}")
+    if (section, key) == ("synth", "latency"):
+        if isinstance(value, str) and value not in ("low", "high"):
+            raise ConfigError(f'{where}: expected "low", "high" or seconds (e.g. 0.005), found {value!r}')
+        if not isinstance(value, str) and not (math.isfinite(value) and 0.0 < value <= 1.0):
+            raise ConfigError(f'{where}: expected seconds from 0 to 1 (e.g. 0.005), or "low" or "high", found {value}')
+    if (section, key) == ("embrace", "strategies"):
+        from improv.core.embrace.strategies import STRATEGIES
+
+        for name in value:
+            if name not in STRATEGIES:
+                raise ConfigError(f"{where}: unknown strategy {name!r}{_did_you_mean(name, STRATEGIES)} "
+                                  f"(known: {', '.join(STRATEGIES)})")
+
+
+def _did_you_mean(word: str, known: Any) -> str:
+    """", did you mean 'x'?" for the closest of `known` to a misspelt `word`, else ""."""
+    close = difflib.get_close_matches(word, [str(k) for k in known], n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
 
 
 def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
     """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
     the command-line flag that gave it, named instead of the section."""
+    if section == "responder" and obj.model and obj.name == "markov" and "name" not in (flags or {}):
+        raise ConfigError(f"{where}: model = {obj.model!r} is the phrase model's weights, but name = \"markov\" does "
+                          "not read them: leave one of them out")
     if section == "responder" and obj.model:
         model, name = Path(obj.model), (flags or {}).get("model") or f"{where}.model"
         if model.suffix == ".pt":
@@ -264,6 +290,16 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
     if section == "midi" and obj.player_channel == obj.partner_channel:
         raise ConfigError(f"{where}: player_channel and partner_channel are both {obj.player_channel}: the partner's "
                           "notes would be recorded and played back as yours; give them different channels")
+    if section == "synth" and obj.soundfont and not Path(obj.soundfont).is_file():
+        name = (flags or {}).get("soundfont") or f"{where}.soundfont"
+        raise ConfigError(f"{name} {obj.soundfont}: no such SoundFont file; give the path of a .sf2 file "
+                          "(or leave it out for the built-in voices)")
+    if section == "phrase" and obj.end_cc in RESERVED_CC:
+        raise ConfigError(f"{where}: end_cc = {obj.end_cc} is {RESERVED_CC[obj.end_cc]}, which plays the music "
+                          "(it would end calls while you play): give a knob, button or footswitch CC, or -1")
+    if section == "band" and obj.clock == "external" and obj.send_clock:
+        raise ConfigError(f"{where}: clock = \"external\" follows a DAW's MIDI clock, so send_clock (improv sending "
+                          "its own clock) cannot be on: give one of them")
     if section == "record" and not obj.folder.strip():
         raise ConfigError(f"{where}: folder must name the folder sessions go to (it is empty); "
                           "use enabled = false (or --no-record) not to record")
@@ -309,7 +345,8 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r}{_did_you_mean(key, names)} "
+                              f"(known: {', '.join(sorted(names))})")
         typ = hints[key]
         sub = f"{where} {key}" if where.endswith(":") else (f"{where}.{key}" if where else key)
         if flags and key in flags:
@@ -328,7 +365,40 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
         raise
     if section:
         _check_section(section, obj, where, flags)
+    if cls is Config:
+        _check_config(obj, where.removesuffix(":"))
     return obj
+
+
+def _check_config(cfg: Config, where: str) -> None:
+    """The rules that tie keys of different sections together (raises ConfigError naming
+    both keys): every MIDI channel in use is its own, and the controller that ends a call
+    is bound to nothing else."""
+    b = cfg.band
+    band_on = b.comp or b.bass or b.click
+    used = [("midi.player_channel", cfg.midi.player_channel), ("midi.partner_channel", cfg.midi.partner_channel)]
+    for part in ("comp", "bass", "click"):  # on, or to be switched on by a live control while the band plays
+        if getattr(b, part) or (band_on and getattr(cfg.controls, part, "")):
+            used.append((f"band.{part}_channel", getattr(b, f"{part}_channel")))
+    for i, (key, ch) in enumerate(used):
+        for other, other_ch in used[:i]:
+            if ch == other_ch:
+                raise ConfigError(f"{where}: {other} and {key} are both {ch}: the two parts would play on one "
+                                  "channel; give each its own")
+    if cfg.phrase.end_cc >= 0:
+        from improv.core.listen.controls import ACTIONS, parse_binding
+
+        for action in ACTIONS:
+            text = getattr(cfg.controls, action)
+            if text and parse_binding(text) == ("cc", cfg.phrase.end_cc):
+                raise ConfigError(f"{where}: phrase.end_cc and controls.{action} are both CC {cfg.phrase.end_cc}: "
+                                  "one controller would do both; give them different controllers")
+
+
+def was_set(cfg: Config, section: str, key: str) -> bool:
+    """True if the config file `cfg` was read from set `[section] key` (even to its default
+    value); False for a default. Flags are the commands' to ask about (their args)."""
+    return f"{section}.{key}" in getattr(cfg, "_from_file", ())
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -336,7 +406,10 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     data = read_toml(path, "config file", "pass an existing .toml file (see configs/)")
-    return build(Config, data, f"{path}:")
+    cfg = build(Config, data, f"{path}:")
+    given = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict) for key in table)
+    object.__setattr__(cfg, "_from_file", given)  # what the file set (`was_set`); not a setting
+    return cfg
 
 
 def override(config: Config, section: str, flags: dict[str, str] | None = None, **values: Any) -> Config:
@@ -360,7 +433,11 @@ def override(config: Config, section: str, flags: dict[str, str] | None = None, 
     where = f"--{section}"
     flags = {k: v for k, v in (flags or {}).items() if k in values}
     checked = build(type(current), {**dataclasses.asdict(current), **values}, where, flags)
-    return dataclasses.replace(config, **{section: checked})
+    new = dataclasses.replace(config, **{section: checked})
+    _check_config(new, ", ".join(flags.values()) or where)  # (a clash made by a flag names it)
+    if hasattr(config, "_from_file"):
+        object.__setattr__(new, "_from_file", config._from_file)  # type: ignore[attr-defined]
+    return new
 
 
 def check_flag(flag: str, value: float | None, bounds: tuple[float, float], unit: str = "") -> float | None:

@@ -142,6 +142,10 @@ if given is not None:
     def test_learn_changes_only_what_it_must(tmp_path_factory, existing, action, binding, top):
         import tomllib
 
+        from improv.live.controls import CONTINUOUS
+
+        if action in CONTINUOUS and binding.startswith("note"):  # refused (a key would jump it to its maximum)
+            return
         path = tmp_path_factory.mktemp("learn") / "c.toml"
         lines = [f"# {top}", "[timing]", "tempo = 100.0", "", "[controls]"]
         lines += [f'{k} = "{v}"  # {c}' for k, (v, c) in existing.items()]

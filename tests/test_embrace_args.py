@@ -8,6 +8,7 @@ import pytest
 
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
 from improv.config import Config, override
+from improv.errors import ConfigError
 from improv.core.theory.chart import parse_chart
 from improv.core.embrace.strategies import EmbraceSettings, plan_answer
 from improv.core.theory.notes import Phrase
@@ -70,8 +71,9 @@ def test_the_old_mode_spelling_still_works_and_says_what_to_write(capsys):
     assert s.mode == "off"
     assert capsys.readouterr().err == (
         "improv: --mode off is deprecated and goes in the next release: use --outside off\n")
-    s = embrace_settings_from_args(parse(["--mode", "off", "--outside", "guide"]), Config())
-    assert s.mode == "guide"  # the new flag wins over the old one, in any order
+    with pytest.raises(ConfigError, match="--outside guide and --mode off"):  # two answers: refused, in any order
+        embrace_settings_from_args(parse(["--mode", "off", "--outside", "guide"]), Config())
+    assert embrace_settings_from_args(parse(["--mode", "off", "--outside", "off"]), Config()).mode == "off"
 
 
 @pytest.mark.parametrize("argv, trade_bars, outside, note", [

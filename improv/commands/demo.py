@@ -29,6 +29,7 @@ from improv.errors import ConfigError
 
 # written by examples/make_demo_calls.py into examples/ and the package (for installed copies)
 DEMO_CALLS = Path(__file__).resolve().parent.parent / "data" / "demo_calls.mid"
+EXAMPLE_CALLS = Path(__file__).resolve().parent.parent.parent / "examples" / "demo_calls.mid"
 DEMO_TUNE = "blues-f"
 LEAD_IN_BEATS = 1.0  # the session starts this long before the script's first note
 BUSY_POLL_S = 0.02  # how often the scripted player looks whether the partner has finished
@@ -43,7 +44,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_output_args(p)
     add_harmony_args(p)
     add_responder_args(p)
-    add_embrace_args(p, trade=True, explain=False)
+    add_embrace_args(p, trade=False, explain=False)  # (its --mode: the deprecated spelling of --outside)
 
 
 def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[int]]]:
@@ -64,7 +65,12 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
     try:
         mid = mido.MidiFile(path)
     except (OSError, ValueError, EOFError, KeyError, IndexError) as e:
-        raise ConfigError(f"cannot read the demo's MIDI file {path}: {e} (run examples/make_demo_calls.py)") from None
+        if path.resolve() in (DEMO_CALLS, EXAMPLE_CALLS):  # the shipped file, missing or broken: it can be made again
+            raise ConfigError(f"cannot read the demo's MIDI file {path}: {e} (run examples/make_demo_calls.py)") \
+                from None
+        if not path.is_file():
+            raise ConfigError(f"--calls {path}: no such file; give a MIDI file of calls (.mid)") from None
+        raise ConfigError(f"--calls {path}: not a MIDI file ({e}); give a MIDI file of calls (.mid)") from None
     names = track_names(mid)
     try:
         choice = choose_tracks(names, track, str(path))

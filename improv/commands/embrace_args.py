@@ -73,8 +73,8 @@ def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, expla
     Args:
         parser: the subcommand's parser.
         trade: the command's `--mode` is the jam's free|trade (added with
-            `add_mode_arg`), or it has none (the demo); False: `--mode` is kept as the
-            deprecated spelling of `--outside` (respond).
+            `add_mode_arg`); False: `--mode` is kept as the deprecated spelling of
+            `--outside` (respond, the demo).
         explain: add `--explain` and `--explain-json` (offline commands).
     """
     g = parser.add_argument_group("outside notes (embrace the mistake)")
@@ -99,8 +99,16 @@ def add_mode_arg(group: Any) -> None:
 
 
 def outside_mode(args: argparse.Namespace) -> str | None:
-    """`--outside`, else the deprecated `--mode embrace|guide|off`, else None (the config's)."""
-    return getattr(args, "outside", None) or getattr(args, "outside_old", None)
+    """`--outside`, else the deprecated `--mode embrace|guide|off`, else None (the config's).
+
+    Raises:
+        ConfigError: both given, asking for different modes.
+    """
+    outside, old = getattr(args, "outside", None), getattr(args, "outside_old", None)
+    if outside and old and outside != old:
+        raise ConfigError(f"--outside {outside} and --mode {old} ask for two outside-note modes: --mode {old} is the "
+                          f"old spelling of --outside {old}; give --outside only")
+    return outside or old
 
 
 def embrace_settings_from_args(args: argparse.Namespace, cfg: Config) -> EmbraceSettings:

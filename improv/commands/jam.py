@@ -15,7 +15,7 @@ from typing import Any, Callable
 from improv.commands.common import FLAGS, add_config_args, add_harmony_args, add_responder_args, \
     chart_from_config, settings_from_args
 from improv.commands.embrace_args import add_embrace_args, add_mode_arg, embrace_settings_from_args
-from improv.config import Config, TimingSettings, check_flag, override
+from improv.config import Config, check_flag, override, was_set
 from improv.core import limits
 from improv.errors import ConfigError, PortError
 
@@ -77,12 +77,17 @@ def jam_settings(args: argparse.Namespace) -> Config:
     get = lambda name: getattr(args, name, None)  # noqa: E731
     cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
-    cfg = override(cfg, "synth", soundfont=get("soundfont"))
+    cfg = override(cfg, "synth", {"soundfont": "--soundfont"}, soundfont=get("soundfont"))
     if get("no_follow"):
         cfg = override(cfg, "timing", follow=False)
     if get("no_thru"):
         cfg = override(cfg, "midi", thru=False)
     cfg = override(cfg, "phrase", FLAGS, answer_on=get("answer_on"), gap_beats=get("gap"))
+    if get("record") is not None and get("no_record"):
+        raise ConfigError(f"--record {get('record')} and --no-record ask for two things: give one of them")
+    if get("clock") == "external" and get("send_clock"):
+        raise ConfigError("--clock external follows a DAW's MIDI clock and --send-clock sends improv's own: "
+                          "give one of them")
     if get("record") is not None:
         cfg = override(cfg, "record", FLAGS, folder=get("record"), enabled=True)
     if get("no_record"):
@@ -98,16 +103,21 @@ def jam_settings(args: argparse.Namespace) -> Config:
     cfg = override(cfg, "band", FLAGS, trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
     for part in ("comp", "bass", "click", "send_clock"):
         if get(part):
-            cfg = override(cfg, "band", **{part: True})
+            cfg = override(cfg, "band", {part: "--" + part.replace("_", "-")}, **{part: True})
     if get("view"):
         cfg = override(cfg, "display", view=True)
     return cfg
 
 
+def tempo_asked(cfg: Config, args: argparse.Namespace) -> bool:
+    """True if a tempo was asked for: `--tempo`, or `[timing] tempo` in the config file
+    (even 120, the default)."""
+    return getattr(args, "tempo", None) is not None or was_set(cfg, "timing", "tempo")
+
+
 def tempo_for(cfg: Config, chart: Any, args: argparse.Namespace) -> Config:
     """A tune's own tempo, unless a tempo was asked for (flag or config file)."""
-    if chart is not None and chart.tempo and getattr(args, "tempo", None) is None \
-            and cfg.timing.tempo == TimingSettings().tempo:
+    if chart is not None and chart.tempo and not tempo_asked(cfg, args):
         return override(cfg, "timing", tempo=float(chart.tempo))
     return cfg
 
@@ -115,8 +125,7 @@ def tempo_for(cfg: Config, chart: Any, args: argparse.Namespace) -> Config:
 def tempo_guess(cfg: Config, chart: Any, args: argparse.Namespace) -> float | None:
     """The tempo the player said they play at (`--tempo`, a config file's, a tune's): the
     follower's first guess. None when nothing was said (the follower listens unbiased)."""
-    said = getattr(args, "tempo", None) is not None or cfg.timing.tempo != TimingSettings().tempo \
-        or (chart is not None and bool(chart.tempo))
+    said = tempo_asked(cfg, args) or (chart is not None and bool(chart.tempo))
     return cfg.timing.tempo if said else None
 
 
@@ -148,6 +157,9 @@ def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
         sinks.append(SynthSink(cfg))
         say("partner plays on the built-in synth")
     except (ImportError, PortError) as e:
+        if cfg.synth.device:  # a device asked for by name is refused, as a missing --out is
+            raise PortError(f"synth.device {cfg.synth.device!r} cannot be used: {e}; `improv ports` lists the audio "
+                            "outputs (or leave synth.device out for the default)") from None
         say(f"no sound ({e}); carrying on MIDI-only: use --out or --virtual-out to hear the partner")
     return sinks
 

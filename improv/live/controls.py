@@ -16,7 +16,8 @@ import queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, parse_binding  # noqa: F401
+from improv.core.listen.controls import ACTIONS, CONTINUOUS, ControlEvent, ControlMap, check_binding, \
+    parse_binding  # noqa: F401
 from improv.core.theory.notes import counted
 from improv.errors import ConfigError
 
@@ -126,7 +127,7 @@ def write_binding(path: str | Path, action: str, binding: str) -> None:
 
     if action not in ACTIONS:
         raise ConfigError(f"unknown action {action!r}: choose one of {', '.join(ACTIONS)}")
-    parse_binding(binding)
+    check_binding(action, binding, action)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -40,6 +40,20 @@ def parse_binding(text: str, where: str = "controls") -> tuple[str, int] | None:
     return kind, number
 
 
+def check_binding(action: str, text: str, where: str = "controls") -> tuple[str, int] | None:
+    """`parse_binding`, and a key refused for a continuous action (a key press would jump
+    it to its maximum): those take a knob or slider.
+
+    Raises:
+        ConfigError: one line naming `where` (e.g. "controls.temperature").
+    """
+    b = parse_binding(text, where)
+    if b is not None and b[0] == "note" and action in CONTINUOUS:
+        raise ConfigError(f"{where}: {text.strip()!r} is a key, but {action} is set by a controller's value (a key "
+                          "would jump it to its maximum): bind a knob or slider (\"cc N\")")
+    return b
+
+
 @dataclass(frozen=True)
 class ControlEvent:
     """An action fired by a control: `value` is 0..1 for continuous actions (and for `mode`
@@ -58,7 +72,7 @@ class ControlMap:
         for action, text in bindings.items():
             if action not in ACTIONS:
                 raise ConfigError(f"controls: unknown action {action!r} (known: {', '.join(ACTIONS)})")
-            b = parse_binding(text, f"controls.{action}")
+            b = check_binding(action, text, f"controls.{action}")
             if b is not None:
                 if b in self._by:
                     raise ConfigError(f"controls: {b[0]} {b[1]} is bound to both {self._by[b]} and {action}")

@@ -190,7 +190,8 @@ def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[li
     (`|:` and `:|`) read as bar lines: the chart loops anyway.
 
     Raises:
-        ChordError: naming the symbol and its bar (1-based) when a chord cannot be read.
+        ChordError: naming the symbol and its bar (1-based) when a chord cannot be read, or
+            a bar with more chords (and slashes) than beats.
     """
     bars: list[list[Chord | None]] = []
     text = text.replace(":|", "|").replace("|:", "|").replace("\n", "|")
@@ -220,6 +221,9 @@ def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[li
                 chords.append(parse_chord(sym))
             except ChordError as e:
                 raise ChordError(f"bar {bar_no}: {e}") from None
+        if len(chords) > beats_per_bar:  # chords share a bar in whole beats: one needs a beat at least
+            raise ChordError(f"bar {bar_no} has {len(chords)} chords for {beats_per_bar} beats: {cell!r}; "
+                             f"give each chord a beat at least (at most {beats_per_bar} chords and / a bar)")
         bars.append(chords)
     if not bars:
         raise ChordError(f"no bars in chart {text!r}: write chords with bars split by |, e.g. \"Dm7 G7 | Cmaj7\"")
