@@ -239,9 +239,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             display.log(f"what you played before {before}: {early}")
     finally:
         restore()
-    problem = getattr(session.recorder, "problem", "")
-    if problem:
-        display.log(f"recording: {problem}")
+    problem = getattr(session.recorder, "problem", "")  # (the recorder said it when it closed)
     return 1 if problem or reason == "port gone" or reason.startswith(("output failed", "error")) else 0
 
 

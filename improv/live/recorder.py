@@ -96,6 +96,31 @@ def recover_command(journal: Path) -> str:
     return f"improv recover {journal}"
 
 
+MAX_SAME_STAMP = 10_000  # sessions that may start in one second into one folder
+
+
+def _new_journal(folder: Path, stamp: str, header: dict[str, Any], warn: Callable[[str], None],
+                 on_fail: Callable[[str], None] | None) -> tuple[str, Journal]:
+    """The session's journal, `<folder>/<stamp>.journal`, else `<stamp>-2`, `-3`, ... (the
+    first whose .mid and journal are not there): the journal is created exclusively, so two
+    sessions started in the same second never take the same name. Returns (stem, journal).
+
+    Raises:
+        ConfigError: the journal cannot be created (one line naming the folder and the fix).
+    """
+    for n in range(1, MAX_SAME_STAMP + 1):
+        name = stamp if n == 1 else f"{stamp}-{n}"
+        if (folder / f"{name}.mid").exists():
+            continue
+        try:
+            return name, Journal(folder / f"{name}{JOURNAL_SUFFIX}", header, warn=warn, on_fail=on_fail)
+        except FileExistsError:
+            continue  # another session took this name between the look and the create: the next one
+        except OSError as e:
+            raise ConfigError(f"cannot record to {folder} ({e.strerror or e}): {RECORD_FIX}") from None
+    raise ConfigError(f"cannot record to {folder} ({MAX_SAME_STAMP} sessions named {stamp} are there): {RECORD_FIX}")
+
+
 class Recorder:
     """Records one session.
 
@@ -141,12 +166,6 @@ class Recorder:
         self.t0 = t0
         self._warn = warn
         stamp = stamp or _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base, n = stamp, 1
-        while (self.folder / f"{stamp}.mid").exists() or (self.folder / f"{stamp}{JOURNAL_SUFFIX}").exists():
-            n += 1
-            stamp = f"{base}-{n}"
-        self.stamp = stamp
-        self.journal_path = self.folder / f"{stamp}{JOURNAL_SUFFIX}"
         channels = {**DEFAULT_CHANNELS, **(band_channels or {}), "player": int(player_channel),
                     "partner": int(partner_channel)}
         header: dict[str, Any] = {
@@ -160,10 +179,8 @@ class Recorder:
             header["chart"] = chart.to_text()
             header["sections"] = [list(s) for s in chart.sections]
             header["title"] = chart.title
-        try:
-            self._journal = Journal(self.journal_path, header, warn=warn, on_fail=on_fail)
-        except OSError as e:
-            raise ConfigError(f"cannot record to {self.folder} ({e.strerror or e}): {RECORD_FIX}") from None
+        self.stamp, self._journal = _new_journal(self.folder, stamp, header, warn, on_fail)
+        self.journal_path = self._journal.path
         # The partner plays on its own channel only; a "partner" message on a band part's
         # channel is that part's (a caller that does not tell the band's parts apart).
         self._band_of = {channels[p] - 1: p for p in ("comp", "bass", "click") if channels[p] != channels["partner"]}

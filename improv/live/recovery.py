@@ -6,13 +6,18 @@ A journal (improv/live/journal.py) is a header line and one JSON record a line:
 `["tempo", s, bpm]` and `["origin", s]` (beat 0 moved: an external clock's Start). Every
 record is checked; a damaged one (torn, not JSON, a time or tempo that is not finite or out
 of range, bytes that are not a channel message) is skipped and counted, never the whole
-journal. Format-1 journals (before the band had its own parts) still read: their band
-messages, recorded as "partner" on the band's default channels, go back to their parts.
+journal: a stretch of damaged bytes (a hole) is told in bytes with about how many records it
+held, and a damaged header line costs only its values (their defaults are used, and said)
+when the lines after it are recognisably journal records. Format-1 journals (before the band
+had its own parts) still read: their band messages, recorded as "partner" on the band's default
+channels, go back to their parts.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +37,7 @@ from improv.core.formats.midifile import (
 from improv.core.formats.paths import whole_or_nothing
 from improv.core.theory.chart import chart_from_bars, parse_bars
 from improv.errors import ImprovError
-from improv.live.journal import journal_is_live, read_journal, warn_stderr
+from improv.live.journal import journal_is_live, warn_stderr
 
 JOURNAL_SUFFIX = ".journal"
 FORMAT = 2  # 2: band parts and their channels, origin records; 1 (still read): player and partner only
@@ -64,7 +69,7 @@ def load_journal(path: Path) -> tuple[Recording, int]:
         (the recording, how many damaged records were skipped).
 
     Raises:
-        ValueError: the file has no readable header.
+        ValueError: the file is not an improv journal.
     """
     rec, _, damaged = load_journal_parts(path)
     return rec, damaged
@@ -78,75 +83,229 @@ def load_journal_parts(path: Path) -> tuple[Recording, Recording | None, int]:
         (the recording, the one before the Start or None, damaged records skipped).
 
     Raises:
-        ValueError: the file has no readable header.
+        ValueError: the file is not an improv journal.
     """
-    header, records, damaged = read_journal(path)
-    if header is None or header.get("improv_journal") not in (1, FORMAT):
-        raise ValueError(f"{path} is not an improv journal (no header line)")
-    try:
-        tempo = float(header.get("tempo", 120.0))
-        bpb = int(header.get("beats_per_bar", 4))
-        channels = {p: int(header.get(f"{p}_channel", DEFAULT_CHANNELS[p])) for p in PARTS}
-        limits.check_range("tempo", tempo, limits.FILE_TEMPO_BPM, error=ValueError)
-        limits.check_range("beats_per_bar", bpb, limits.FILE_BEATS_PER_BAR, error=ValueError)
-        for p, ch in channels.items():
-            limits.check_range(f"{p}_channel", ch, limits.CHANNEL, error=ValueError)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{path} has a damaged header ({e})") from None
+    rec, early, damage = load_journal_report(path)
+    return rec, early, damage.records
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What reading a journal had to skip, and what it had to assume.
+
+    Attributes:
+        records: damaged records skipped (about how many, where a stretch of bytes was lost).
+        text: one line saying what was skipped ("" when nothing was).
+        header: one line saying what was assumed for a damaged header ("" when nothing was).
+    """
+
+    records: int = 0
+    text: str = ""
+    header: str = ""
+
+
+_UNREADABLE = object()  # a first line that is not JSON
+TYPICAL_RECORD_BYTES = 30  # a record line's length, when the journal has too few to measure
+HEADER_DEFAULTS = "120 bpm, 4/4, the default channels and no chart"
+
+
+def _read_lines(path: Path) -> tuple[Any, list[Any], list[tuple[int, int]], int]:
+    """A journal's lines: the first line's value (`_UNREADABLE` when it is not JSON), the
+    values of the other lines that are JSON, the damaged stretches (runs of lines that are
+    not JSON: (lines, bytes)) and a record line's typical length in bytes."""
+    first: Any = _UNREADABLE
+    body: list[Any] = []
+    stretches: list[tuple[int, int]] = []
+    lengths: list[int] = []
+    in_stretch = False
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f):
+            try:
+                value = json.loads(raw.decode("utf-8", errors="replace"))
+            except (ValueError, RecursionError):  # (RecursionError: a line of thousands of '[')
+                if i > 0:
+                    if in_stretch:
+                        n, b = stretches[-1]
+                        stretches[-1] = (n + 1, b + len(raw))
+                    else:
+                        stretches.append((1, len(raw)))
+                    in_stretch = True
+                continue
+            in_stretch = False
+            if i == 0:
+                first = value
+            else:
+                body.append(value)
+                lengths.append(len(raw))
+    lengths.sort()
+    typical = max(12, lengths[len(lengths) // 2]) if len(lengths) >= 3 else TYPICAL_RECORD_BYTES
+    return first, body, stretches, typical
+
+
+def _describe_damage(stretches: list[tuple[int, int]], bad_records: int, typical: int) -> tuple[int, str]:
+    """(about how many records were lost, one line saying so) for the damaged stretches of
+    a journal and its records that are JSON but not valid records. A torn line is one
+    record; a stretch longer than two records is told in bytes, with the records it held."""
+    big = [(n, b) for n, b in stretches if n > 1 or b > 2 * typical]
+    small = sum(n for n, b in stretches if not (n > 1 or b > 2 * typical)) + bad_records
+    parts = []
+    lost = small
+    if big:
+        about = sum(max(n, round(b / typical)) for n, b in big)
+        nbytes = sum(b for _, b in big)
+        what = f"a damaged stretch of {nbytes} bytes" if len(big) == 1 else \
+            f"{len(big)} damaged stretches of {nbytes} bytes in all"
+        parts.append(f"{what} skipped (about {about} {'record' if about == 1 else 'records'})")
+        lost += about
+    if small:
+        other = " other" if big else ""
+        parts.append(f"{small}{other} damaged {'record' if small == 1 else 'records'} skipped")
+    return lost, "; ".join(parts)
+
+
+def _parse_record(r: Any) -> tuple[str, float, Any]:
+    """One journal record -> (kind, seconds, its message, `Marker`, bpm or None).
+
+    Raises:
+        ValueError, TypeError, IndexError, KeyError, AttributeError: a damaged record.
+    """
+    if not isinstance(r, list) or len(r) < 2 or not isinstance(r[0], str):
+        raise ValueError("not a record")
+    kind, t = r[0], _record_time(r)
+    if kind in _PART_SET:
+        return kind, t, _channel_message(r[2])
+    if kind == "marker":
+        mkind = str(r[3]) if len(r) > 3 else "text"
+        return kind, t, Marker(t, str(r[2]), mkind if mkind in MARKER_KINDS else "text")
+    if kind == "tempo":
+        bpm = r[2]
+        limits.check_range("tempo", bpm, limits.FILE_TEMPO_BPM, error=ValueError)
+        return kind, t, float(bpm)
+    if kind == "origin":
+        return kind, t, None
+    raise ValueError(f"unknown record {kind!r}")
+
+
+_RECORD_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _header_settings(header: dict[str, Any]) -> tuple[float, int, dict[str, int], list[str], list[str]]:
+    """(tempo, beats a bar, channels by part, the values that are damaged, what was assumed
+    for them) from a journal's header: a damaged value is replaced by its default, the rest kept."""
+    bad: list[str] = []
+    assumed: list[str] = []
+
+    def field(key: str, default: Any, conv: Callable[[Any], Any], rng: tuple, said: str) -> Any:
+        if key not in header:
+            return default
+        try:
+            value = conv(header[key])
+            limits.check_range(key, value, rng, error=ValueError)
+            return value
+        except (TypeError, ValueError, OverflowError):
+            bad.append(f"{key} {_shown(header[key])}")
+            assumed.append(said)
+            return default
+
+    tempo = field("tempo", 120.0, float, limits.FILE_TEMPO_BPM, "120 bpm")
+    bpb = field("beats_per_bar", 4, int, limits.FILE_BEATS_PER_BAR, "4/4")
+    channels = {p: field(f"{p}_channel", DEFAULT_CHANNELS[p], int, limits.CHANNEL,
+                         f"channel {DEFAULT_CHANNELS[p]} for the {p}") for p in PARTS}
+    return tempo, bpb, channels, bad, assumed
+
+
+def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage]:
+    """`load_journal_parts`, saying what was skipped and what was assumed (`Damage`).
+
+    A journal whose header line is damaged (not JSON, or a value out of range) is still
+    read when its other lines are recognisably journal records: a damaged value is
+    replaced by its default (a header that cannot be read at all: 120 bpm, 4/4, the
+    default channels, no chart), and `Damage.header` says so.
+
+    Raises:
+        ValueError: the file is not an improv journal (no header, and its lines are not
+            journal records).
+    """
+    path = Path(path)
+    first, body, stretches, typical = _read_lines(path)
+    header = first if isinstance(first, dict) else None
+    parsed: list[tuple[str, float, Any]] = []
+    bad_records = 0
+    for r in ([first] if isinstance(first, list) else []) + body:  # (a lost header line: the first is a record)
+        try:
+            parsed.append(_parse_record(r))
+        except _RECORD_ERRORS:
+            bad_records += 1  # a damaged line: keep the rest
+    known = header is not None and header.get("improv_journal") in (1, FORMAT)
+    header_note = ""
+    if known:
+        assert header is not None
+        tempo, bpb, channels, bad, assumed = _header_settings(header)
+        chart_text, sections = header.get("chart"), header.get("sections", [])
+        title = str(header.get("title") or "improv session")
+        format1 = header.get("improv_journal") != FORMAT
+    else:
+        lines = len(parsed) + bad_records + sum(n for n, _ in stretches)
+        if not parsed or 2 * len(parsed) < lines:
+            raise ValueError(f"{path} is not an improv journal (no header line)")
+        tempo, bpb, channels, bad, assumed = 120.0, 4, dict(DEFAULT_CHANNELS), [], []
+        chart_text, sections, title = None, [], "improv session"
+        format1 = True  # (band messages recorded as the partner's go back to their parts either way)
+        header_note = f"no readable header line: assumed {HEADER_DEFAULTS}"
     # a format-1 journal recorded the band as "partner", on the band's own channels
-    band_of = {} if header.get("improv_journal") == FORMAT else \
+    band_of = {} if not format1 else \
         {DEFAULT_CHANNELS[p] - 1: p for p in ("comp", "bass", "click") if DEFAULT_CHANNELS[p] != channels["partner"]}
     tempos: list[tuple[float, float]] = []
     events: list[TimedMessage] = []
     markers: list[Marker] = []
     origin: float | None = None
-    for r in records:
-        try:
-            if not isinstance(r, list) or len(r) < 2 or not isinstance(r[0], str):
-                raise ValueError("not a record")
-            kind, t = r[0], _record_time(r)
-            if kind in _PART_SET:
-                msg = _channel_message(r[2])
-                if kind == "partner" and msg.channel in band_of:
-                    kind = band_of[msg.channel]
-                events.append(TimedMessage(t, kind, msg))
-            elif kind == "marker":
-                mkind = str(r[3]) if len(r) > 3 else "text"
-                markers.append(Marker(t, str(r[2]), mkind if mkind in MARKER_KINDS else "text"))
-            elif kind == "tempo":
-                bpm = r[2]
-                limits.check_range("tempo", bpm, limits.FILE_TEMPO_BPM, error=ValueError)
-                tempos.append((t, float(bpm)))
-            elif kind == "origin":
-                if origin is None:
-                    origin = t
-            else:
-                raise ValueError(f"unknown record {kind!r}")
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
-            damaged += 1  # a damaged line: keep the rest
+    for kind, t, x in parsed:
+        if kind in _PART_SET:
+            if kind == "partner" and x.channel in band_of:
+                kind = band_of[x.channel]
+            events.append(TimedMessage(t, kind, x))
+        elif kind == "marker":
+            markers.append(x)
+        elif kind == "tempo":
+            tempos.append((t, x))
+        elif origin is None:  # "origin": the first one counts
+            origin = t
     events.sort(key=lambda e: e.t)
     tempos.sort(key=lambda tb: tb[0])  # (stable: of two tempos given at one time the later counts)
-    title = str(header.get("title") or "improv session")
     early = None
     if origin is not None:
-        before, before_markers, before_tmap = _before_origin(origin, events, markers, tempos, tempo)
+        # A journal that ends before the origin (a session killed in its count-in) has no
+        # bar 1: a note held then belongs to what came before it, ending where the journal does.
+        reached = any(t > origin for _, t, _ in parsed)
+        last = max((t for kind, t, _ in parsed if kind != "origin"), default=origin)
+        before, before_markers, before_tmap = _before_origin(origin, events, markers, tempos, tempo,
+                                                             origin if reached else last)
         early = Recording(tuple(before), tuple(before_markers), before_tmap, bpb, channels["player"],
                           channels["partner"], title, channels["comp"], channels["bass"], channels["click"])
-        events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo)
+        events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo, carry=reached)
     else:
         tmap = _tempo_map([(0.0, tempo)] + tempos)
     end = max([e.t for e in events[-1:]] + [m.t for m in markers], default=0.0)
-    if header.get("chart"):
+    if chart_text:
         try:
-            chart = chart_from_bars(parse_bars(str(header["chart"]), bpb), bpb,
-                                    sections=tuple((int(a), str(b)) for a, b in header.get("sections", [])))
+            chart = chart_from_bars(parse_bars(str(chart_text), bpb), bpb,
+                                    sections=tuple((int(a), str(b)) for a, b in sections))
             markers.extend(chart_markers(chart, end, tmap))
         except (ImprovError, ValueError, TypeError):
-            pass  # a chart we cannot read back: the notes matter more than the markers
+            bad.append("chart")  # a chart we cannot read back: the notes matter more than the markers
+            assumed.append("no chart")
+    if bad:
+        header_note = f"damaged header ({', '.join(bad)}): assumed {', '.join(assumed)}"
     markers.sort(key=lambda m: m.t)
     rec = Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
                     channels["comp"], channels["bass"], channels["click"])
-    return rec, early, damaged
+    lost, text = _describe_damage(stretches, bad_records, typical)
+    return rec, early, Damage(lost, text, header_note)
 
 
 def _tempo_map(changes: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
@@ -182,11 +341,12 @@ def _held_at(events: list[TimedMessage], origin: float
 
 
 def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
-                 tempos: list[tuple[float, float]], tempo: float
+                 tempos: list[tuple[float, float]], tempo: float, carry: bool = True
                  ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
     """Shift everything so that `origin` is time 0: what came before is dropped, except
-    notes and the sustain pedal still held at the origin (they start at 0)."""
-    held, pedal = _held_at(events, origin)
+    notes and the sustain pedal still held at the origin (they start at 0; with `carry`
+    False, none: the journal ended before the origin, so they never reached it)."""
+    held, pedal = _held_at(events, origin) if carry else ({}, {})
     after = [TimedMessage(e.t - origin, e.part, e.msg) for e in events if e.t >= origin]
     carried = [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
     carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
@@ -202,15 +362,17 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
 
 
 def _before_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
-                   tempos: list[tuple[float, float]], tempo: float
+                   tempos: list[tuple[float, float]], tempo: float, release: float | None = None
                    ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
     """What came before `origin`, at its own times; notes and the sustain pedal still held
-    at the origin are released there."""
+    at the origin are released there (or at `release`: where a journal that ends before the
+    origin ends)."""
     held, pedal = _held_at(events, origin)
+    at = origin if release is None else release
     before = [e for e in events if e.t < origin]
-    before += [TimedMessage(origin, part, mido.Message("note_off", channel=ch, note=note))
+    before += [TimedMessage(at, part, mido.Message("note_off", channel=ch, note=note))
                for part, ch, note in sorted(held)]
-    before += [TimedMessage(origin, part, mido.Message("control_change", channel=ch, control=64, value=0))
+    before += [TimedMessage(at, part, mido.Message("control_change", channel=ch, control=64, value=0))
                for part, ch in sorted(pedal)]
     tmap = _tempo_map([(0.0, tempo)] + [(t, bpm) for t, bpm in tempos if t < origin])
     return before, [m for m in markers if m.t < origin], tmap
@@ -243,19 +405,25 @@ def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int
         OSError: a file cannot be written (no partial file is left behind, the journal kept).
     """
     path = Path(path)
+    rec, early, damage = load_journal_report(path)
+    out, extra = _write_parts(path, rec, early, out)
+    return out, damage.records, extra
+
+
+def _write_parts(path: Path, rec: Recording, early: Recording | None, out: Path | None) -> tuple[Path, Path | None]:
+    """The journal `path`, read as `rec` and `early`, -> its .mid (and the before-the-Start
+    .mid when anyone played before it); then the journal is removed. All or nothing."""
     out = Path(out) if out is not None else path.with_suffix(".mid")
-    rec, early, damaged = load_journal_parts(path)
     _save_midi(recording_to_midi(rec), out)
     extra = None
-    if early is not None and any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0
-                                 for e in early.events):
+    if early is not None and _sounds(early):
         try:
             extra = _save_midi(recording_to_midi(early), before_start_path(out))
         except BaseException:
             out.unlink(missing_ok=True)  # all or nothing: the journal stays for `improv recover`
             raise
     path.unlink()
-    return out, damaged, extra
+    return out, extra
 
 
 def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
@@ -267,13 +435,20 @@ def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
     return out
 
 
+def _sounds(rec: Recording | None) -> bool:
+    """True if the player or the partner played a note in `rec`."""
+    return rec is not None and any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0
+                                   for e in rec.events)
+
+
 def journal_is_empty(path: Path) -> bool:
-    """True if a journal holds no note played by the player or the partner."""
+    """True if a journal holds no note played by the player or the partner (before bar 1
+    or after it)."""
     try:
-        rec, _ = load_journal(path)
+        rec, early, _ = load_journal_parts(path)
     except (OSError, ValueError):
         return False
-    return not any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events)
+    return not _sounds(rec) and not _sounds(early)
 
 
 def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
@@ -284,7 +459,9 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
         folder_or_journal: a sessions folder (every `*.journal` in it) or one journal (a file
             not named `*.journal` is left alone).
         warn: told about each journal that cannot be recovered.
-        say: told about damaged records skipped and empty journals removed (default: `warn`).
+        say: told about journals left alone (a running session still writes them), damaged
+            records skipped, a damaged header's values assumed, and empty journals removed
+            (default: `warn`).
 
     Returns:
         The .mid files written. Journals still being written by a running session are
@@ -299,22 +476,27 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
     out: list[Path] = []
     for j in journals:
         if journal_is_live(j):
+            say(f"{j}: a running improv session is still writing it: left alone (recover it once that session "
+                "has ended)")
             continue
         try:
             if j.stat().st_size == 0:
                 j.unlink()
                 continue
-            if journal_is_empty(j):
+            rec, early, damage = load_journal_report(j)
+            if not _sounds(rec) and not _sounds(early):
                 j.unlink()
                 say(f"{j}: nobody played in that session: removed")
                 continue
-            mid, damaged, early = journal_to_midi_file(j)
+            mid, early_mid = _write_parts(j, rec, early, None)
             out.append(mid)
-            if early is not None:
-                out.append(early)
-                say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early}")
-            if damaged:
-                say(f"{j}: {damaged} damaged {'record' if damaged == 1 else 'records'} skipped")
+            if damage.header:
+                say(f"{j}: {damage.header}")
+            if early_mid is not None:
+                out.append(early_mid)
+                say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early_mid}")
+            if damage.text:
+                say(f"{j}: {damage.text}")
         except (OSError, ValueError) as e:
             warn(f"cannot recover {j}: {getattr(e, 'strerror', None) or e}")
     return out

@@ -8,6 +8,7 @@ no beats, a file longer than a day.
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 
 import mido
@@ -30,8 +31,12 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
         raise DataError(f"{path} is a folder: give the path to a .mid file")
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            head = f.read(64)
         if not head.startswith(b"MThd"):  # what mido would call cut short (a file under 4 bytes) or not say
+            if _is_journal(path, head):
+                folder = shlex.quote(str(path.parent))
+                raise DataError(f"{path} is an improv session journal, not a MIDI file: run "
+                                f"`improv recover {folder}` to make the .mid from it")
             what = "is empty (0 bytes)" if not head else f"is not a readable MIDI file ({_looks_like(head)})"
             raise DataError(f"{path} {what}; give a standard .mid file")
         mid = mido.MidiFile(str(path))
@@ -58,6 +63,14 @@ _SIGNATURES = (
     (b"PK\x03\x04", b"", "a zip archive, such as a MuseScore .mscz: export MIDI from it"),
     (b"<?xml", b"", "an XML file, such as MusicXML: export MIDI from the notation program"),
 )
+
+
+def _is_journal(path: Path, head: bytes) -> bool:
+    """True if a file is an improv session journal (improv/live/journal.py): its header
+    line names it, or (a damaged header) it is named `*.journal` and holds JSON lines."""
+    if head.lstrip().startswith(b'{"improv_journal"'):
+        return True
+    return path.name.endswith(".journal") and (b'"improv_journal"' in head or b'\n["' in head or head.startswith(b'["'))
 
 
 def _looks_like(head: bytes) -> str:
