@@ -368,3 +368,13 @@ def test_the_partner_plays_the_weights_you_give_it(tmp_path, capsys):
         assert main(["respond", str(call), "-o", str(tmp_path / "x.mid"), *extra]) == 2, extra
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
+
+
+def test_a_call_ending_in_a_note_held_past_the_kept_bars_is_answered(tmp_path, capsys):
+    # A pedal tone held for 40 beats after a short line: the kept last 8 bars start after
+    # every onset. The held note is the call (from where the kept bars begin), not a crash.
+    call = write_mid(tmp_path / "call.mid", [(62, 0.0, 0.5), (65, 0.5, 0.5), (60, 1.0, 40.0)])
+    rc, out = respond(tmp_path, call, "--chords", "Cmaj7", "--seed", "1")
+    assert rc == 0, capsys.readouterr()
+    tracks = read_out(out)[1]
+    assert tracks["partner"] and min(s for s, _, _ in tracks["partner"]) >= 41.0

@@ -271,10 +271,12 @@ def run(args: argparse.Namespace) -> int:
     ended = max(n.end for n in found.notes)
     whole = Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in found.notes],
                       start=first, length=ended - first)
-    # A call longer than the live engine keeps is answered from its last max_call_bars bars.
+    # A call longer than the live engine keeps is answered from its last max_call_bars bars
+    # (a note still held when they begin is kept from there: a long pedal tone is the call).
     keep_from = max(first, ended - ph.max_call_bars * bpb)
-    kept = [n for n in found.notes if n.start >= keep_from - 1e-9]
-    k0 = kept[0].start
+    kept = [Note(max(n.start, keep_from), n.pitch, n.end - max(n.start, keep_from), n.velocity)
+            for n in found.notes if n.end > keep_from + 1e-9]
+    k0 = min(n.start for n in kept)
     call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
     start, length = seg.answer_place(call, ended + ph.gap_beats)
     seed = cfg.responder.seed if cfg.responder.seed >= 0 else random.SystemRandom().randrange(2**31)
