@@ -18,6 +18,12 @@ the grid first (`FeelModel.to_grid`), and the grid answer is played with the fee
 learned from the data, taking up the session's measured lag and swing (`settings.feel`
 scales it, `settings.tempo` picks its tempo band); a note is handed out once the next
 one is decoded (its end depends on where the next one sounds).
+
+The last note of an answer is held as soloists hold a phrase's last note: the model
+writes every length as an inner note's (END comes a step later), so once the answer ends
+its last note's length is mapped to a last note's (`improv.core.model.endings`, learned
+from the training phrases, shipped in improv/data). So a note is handed out on
+the grid once the next one's onset is decoded.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from improv.core.theory.chart import Chart
 from improv.core.model.config import center_of
 from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
+from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import ModelWeights, as_weights, load_weights
 from improv.core.model.inputs import (
@@ -138,12 +145,14 @@ class ModelResponder:
     name = "model"
 
     def __init__(self, weights: ModelWeights | Any, path: str | Path | None = None,
-                 feel: FeelModel | None = None) -> None:
+                 feel: FeelModel | None = None, endings: PhraseEndings | None | str = "shipped") -> None:
         self.weights = as_weights(weights)  # (a trained torch module is read into arrays)
         self.path = Path(path) if path else None
         self.cfg = self.weights.cfg
         self.decoder = NumpyDecoder(self.weights)
         self.feel = feel
+        # how a phrase's last note is held ("shipped": improv/data's table; None: as decoded)
+        self.endings = PhraseEndings.shipped() if endings == "shipped" else endings
         self._tempo: float | None = None  # the last answer's tempo and feel: what `prime` reads with
         self._felt = True
         # (steps, heads' input, GRU state, attention cache) of the last context primed, and of the
@@ -237,6 +246,9 @@ class ModelResponder:
         x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h, band)
         out = dec.attend(x[None], cache)
         onset = 0  # ticks from the origin
+        # The last note decoded, handed out once the next one is: its length is written as an
+        # inner note's until the answer is known to end after it (see `_last_note`).
+        pending: tuple[float, NoteToken, bool] | None = None
         for i in range(cfg.max_answer):
             feats = None
             if i < len(forced):
@@ -245,7 +257,7 @@ class ModelResponder:
                 got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
                                         (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index)
                 if got is None:
-                    return
+                    break
                 ev, feats = got
             onset += ev.shift
             last_pitch = ev.pitch
@@ -253,14 +265,32 @@ class ModelResponder:
                 index.push(ev.pitch, ev.shift)
             start = onset / TICKS_PER_BEAT
             if start >= settings.length - 1e-9:
-                return
-            # as fit_answer would: inside the span (no note rings past the answer) and the range
-            dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
-            yield Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
+                break
+            if pending is not None:
+                yield self._note(*pending[:2], settings, low, high)
+            pending = (start, ev, i < len(forced))
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
             x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h, band)
             out = dec.attend(x[None], cache)
+        if pending is not None:
+            start, ev, was_forced = pending
+            if not was_forced and self.endings is not None:  # (an opening the plan gave keeps its length)
+                ev = self._last_note(ev, settings.tempo, rng)
+            yield self._note(start, ev, settings, low, high)
+
+    @staticmethod
+    def _note(start: float, ev: NoteToken, settings: AnswerSettings, low: int, high: int) -> Note:
+        """A decoded note as fit_answer would keep it: inside the span (no note rings past the
+        answer) and the range."""
+        dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
+        return Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
+
+    def _last_note(self, ev: NoteToken, tempo: float | None, rng: np.random.Generator) -> NoteToken:
+        """The answer's last note held as a soloist holds a phrase's last note
+        (`improv.core.model.endings`): its length at the same quantile among last notes."""
+        ticks = self.endings.last_ticks(ev.dur, tempo, float(rng.random()))  # type: ignore[union-attr]
+        return NoteToken(ev.shift, ev.pitch, min(ticks, MAX_DUR_TICKS), ev.vel)
 
     def prime(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...] = (),
               max_read: int | None = None, tempo: float | None = None) -> bool:
