@@ -1,9 +1,11 @@
 """The stage view: drawn headless from snapshots (rich's recording console), its pipe never
-blocks the jam, and in a real terminal (tmux) it updates and leaves the terminal clean on
-Ctrl-C, on a crash and when the jam is killed."""
+blocks the jam, it draws only what changed, and in a real terminal (tmux) it updates, draws
+with ASCII on a terminal that is not UTF-8, and leaves the terminal clean (the shell's prompt
+on it) on Ctrl-C, on a crash and when the jam is killed."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -22,7 +24,8 @@ rich = pytest.importorskip("rich", reason="the view extra (rich) is not installe
 
 from rich.console import Console  # noqa: E402
 
-from improv.live.view import FONT, StageView, big, make_display, render_view, snapshot_from  # noqa: E402
+from improv.live.view import (FONT, Screen, StageView, big, make_display, needs_ascii, render_view,  # noqa: E402
+                              shown, snapshot_from, view_unavailable)
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = Snapshot(120.0, 15, 1, "answering", "F7", 1, 0.05, 0.3, 40, 0, "embrace 0.5", tempo_heard=118.4,
@@ -33,10 +36,27 @@ FULL = Snapshot(120.0, 15, 1, "answering", "F7", 1, 0.05, 0.3, 40, 0, "embrace 0
                 errors=("MIDI input 'keys' gone",))
 
 
-def drawn(snapshot, log=(), width=100, height=30) -> str:
+def drawn(snapshot, log=(), width=100, height=30, ascii_only=False) -> str:
     console = Console(record=True, width=width, height=height, file=open(os.devnull, "w"))
-    console.print(render_view(snapshot, list(log), width, height))
+    console.print(render_view(snapshot, list(log), width, height, ascii_only))
     return console.export_text()
+
+
+def snap(**changes) -> Snapshot:
+    return Snapshot(**{**FULL.__dict__, **changes})
+
+
+def has_big(text: str, figure: str, scale: int, pixel: str = "█") -> bool:
+    """Whether `text` shows `figure` in the block font at `scale`, its rows one above another."""
+    rows = big(figure, scale, pixel)
+    lines = text.splitlines()
+    for k, line in enumerate(lines[:-4]):
+        col = line.find(rows[0])
+        while col >= 0:
+            if all(lines[k + r][col:col + len(rows[r])] == rows[r] for r in range(5)):
+                return True
+            col = line.find(rows[0], col + 1)
+    return False
 
 
 def test_big_font_draws_every_glyph_five_rows_high():
@@ -74,8 +94,75 @@ def test_beats_to_go_are_whole_beats_with_their_unit():
 def test_a_changed_snapshot_draws_differently():
     a = drawn(FULL)
     b = drawn(Snapshot(**{**FULL.__dict__, "bar": 16, "beat": 2, "harmony": "Bb7", "turn": "you"}))
-    assert a != b and "YOU" not in a
-    assert big("16:2", 2)[0] in b  # the new bar:beat, big
+    assert a != b and not has_big(a, "YOU", 2)
+    assert has_big(b, "16:2", 1) and has_big(b, "YOU", 2)  # the new bar:beat and turn, big
+    assert has_big(drawn(snap(bar=16, beat=2), width=140), "16:2", 2)  # bigger on a wider terminal
+
+
+def test_the_big_tempo_is_whole_bpm_rounded():
+    """While following the player it showed the tempo's raw decimals ("237.528")."""
+    for tempo, whole in ((237.52834, "238"), (119.6, "120"), (96.4, "96")):
+        s = snap(tempo=tempo)
+        assert shown(s).tempo == whole
+        text = drawn(s)
+        assert has_big(text, whole, 1) and not has_big(text, str(tempo)[:5], 1), tempo
+        assert whole in drawn(s, width=50, height=15) and str(tempo) not in drawn(s, width=50, height=15)
+
+
+def test_whose_turn_is_big_first_and_never_smaller_than_the_tempo():
+    """It showed the tempo and bar:beat at scale 2 and PARTNER at scale 1 (100 x 30), and "PA..."
+    at 20 x 5."""
+    text = drawn(FULL)
+    assert has_big(text, "PARTNER", 2) and has_big(text, "120", 1) and not has_big(text, "120", 2)
+    lines = text.splitlines()
+    assert lines[1].index(big("PARTNER", 2)[0]) < lines[1].index(big("120", 1)[0])  # first, leftmost
+    wide = drawn(FULL, width=140)
+    assert has_big(wide, "PARTNER", 2) and has_big(wide, "120", 2)
+    for width, height in ((60, 22), (80, 24), (100, 30), (140, 40), (300, 80)):
+        for s in (FULL, snap(turn="you"), snap(tempo=238.0, bar=129, beat=3)):
+            t = drawn(s, width=width, height=height)
+            word = "PARTNER" if s.turn != "you" else "YOU"
+            scale = max(sc for sc in (1, 2, 3) if sc == 1 or has_big(t, word, sc))
+            assert has_big(t, word, scale) and not has_big(t, f"{s.tempo:.0f}", scale + 1), (width, s.turn)
+    # the tempo keeps its place and size when the turn changes
+    you = drawn(snap(turn="you")).splitlines()
+    assert you[1].index(big("120", 1)[0]) == lines[1].index(big("120", 1)[0])
+    for width, height in ((20, 5), (50, 15), (59, 30), (100, 12)):
+        first = drawn(FULL, width=width, height=height).splitlines()[0]
+        assert first.startswith("PARTNER"), (width, height, first)
+
+
+def test_trading_count_in_shows_the_beats_left_big():
+    """It showed a frozen "1:1" through the count-in."""
+    count = snap(bar=1, beat=1, turn="count-in", turn_beats_left=3.4, state="count-in", chorus=0, form_bar=0)
+    text = drawn(count)
+    assert has_big(text, "COUNT", 2) and has_big(text, "4", 2) and not has_big(text, "1:1", 1)
+    assert "beats to bar 1" in text and "4 beats left" in text
+    assert has_big(drawn(snap(**{**count.__dict__, "turn_beats_left": 0.5})), "1", 2)
+    small = drawn(count, width=50, height=15)
+    assert small.splitlines()[0].startswith("COUNT  4 beats left") and "1:1" not in small and "beats to bar 1" in small
+
+
+def test_a_terminal_that_is_not_utf8_gets_ascii_figures_and_boxes():
+    """With an ASCII stream every pixel printed as a literal \\u2588; under LANG=C LC_ALL=C
+    (Python's UTF-8 mode) the view sent UTF-8 to a terminal that said it is not UTF-8."""
+    utf8 = {"LANG": "en_US.UTF-8"}
+    assert not needs_ascii("utf-8", utf8) and not needs_ascii("UTF8", {"LC_ALL": "C.utf8", "LANG": "C"})
+    assert not needs_ascii("utf-8", {})  # no locale at all (macOS, Windows terminals): the stream decides
+    assert not needs_ascii("utf-8", {"LC_ALL": "", "LC_CTYPE": "", "LANG": "de_DE.utf8"})
+    assert not needs_ascii("utf-8", {"LC_CTYPE": "C.UTF-8"})  # Python's coercion of an unset locale
+    assert needs_ascii("ascii", utf8) and needs_ascii("latin-1", utf8) and needs_ascii(None, utf8)
+    assert needs_ascii("utf-8", {"LC_ALL": "C", "LANG": "C"})  # UTF-8 mode
+    assert needs_ascii("utf-8", {"LC_ALL": "POSIX", "LANG": "en_US.UTF-8"})  # LC_ALL wins
+    assert needs_ascii("utf-8", {"LC_CTYPE": "en_US.ISO-8859-1", "LANG": "en_US.UTF-8"})  # then LC_CTYPE
+    assert needs_ascii("utf-8", {"LC_CTYPE": "C.UTF-8", "LANG": "C"})  # LANG=C, coerced by Python itself
+    for width, height in ((100, 30), (50, 15)):
+        text = drawn(snap(harmony="F7"), ["a log line"], width=width, height=height, ascii_only=True)
+        assert text.isascii(), [ch for ch in text if not ch.isascii()]
+        assert ("PARTNER" in text or has_big(text, "PARTNER", 2, "#")) and "next Cm7" in text
+        assert "daring 0.50" in text
+    text = drawn(FULL, ascii_only=True)
+    assert has_big(text, "PARTNER", 2, "#") and has_big(text, "120", 1, "#") and "+- turn - tempo" in text
 
 
 def test_a_small_terminal_gets_the_same_facts_in_plain_text():
@@ -105,6 +192,48 @@ def test_session_helpers_fill_the_new_fields():
     cfg = override(override(Config(), "embrace", mode="guide", daring=0.25), "phrase", answer_bars=2)
     assert control_values(cfg, comp=True) == (("outside", "guide"), ("daring", "0.25"), ("temp", "1.00"),
                                               ("answer", "2 bars"), ("comp", "on"))
+
+
+def test_only_what_is_shown_changing_draws_again():
+    """The view redrew the whole screen 10 times a second when nothing had changed."""
+    screen = Screen()
+    assert screen.frame(100, 30) is None  # nothing to show yet
+    screen.take({"snapshot": __import__("dataclasses").asdict(FULL)})
+    assert screen.frame(100, 30) is not None
+    assert screen.frame(100, 30) is None  # the same again: nothing written
+    unseen = snap(timing_median_ms=3.0, timing_p99_ms=9.0, timed=99, dropped=4, call_bars=3,
+                  next_in_beats=3.6, tempo=120.2, tempo_heard=118.3)  # nothing shown changes
+    assert shown(unseen) == shown(FULL)
+    screen.snapshot = unseen
+    assert screen.frame(100, 30) is None
+    screen.snapshot = snap(beat=2)
+    assert screen.frame(100, 30) is not None and screen.frame(100, 30) is None
+    assert screen.frame(120, 30) is not None  # resized
+    screen.take({"log": "a line"})
+    assert screen.frame(120, 30) is not None and screen.frame(120, 30) is None
+    screen.take({})
+    assert screen.ended and screen.frame(80, 24) is None  # the pipe closed: nothing more
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("term", ["dumb", "", None, "unknown"])
+def test_a_terminal_that_cannot_draw_a_full_screen_gets_the_status_line(term, monkeypatch):
+    """Under TERM=dumb the session showed nothing but "listening on..." (no view, no status line)."""
+    if term is None:
+        monkeypatch.delenv("TERM", raising=False)
+    else:
+        monkeypatch.setenv("TERM", term)
+    stream = FakeTerminal()
+    display = make_display(override(Config(), "display", view=True), stream)
+    assert type(display) is Display and display.tty
+    said = f"TERM={term}" if term else "TERM is not set"
+    assert stream.getvalue() == \
+        f"the stage view needs a terminal that can draw a full screen ({said}); showing the status line\n"
+    assert view_unavailable(stream, {"TERM": "xterm-256color"}) == ""
 
 
 def test_make_display_falls_back_to_the_status_line_off_a_terminal(tmp_path):
@@ -198,10 +327,10 @@ def term():
         t.close()
 
 
-def start_driver(term: Tmux, *args: str) -> None:
-    term.send(f"cd {ROOT} && {sys.executable} tests/view_driver.py {' '.join(args)}", "Enter")
-    term.wait_for(lambda: term.flag("alternate_on") == "1" and "tempo · bar:beat" in term.capture(), 20,
-                  "stage view on the alternate screen")
+def start_driver(term: Tmux, *args: str, env: str = "") -> None:
+    term.send(f"cd {ROOT} && {env} {sys.executable} tests/view_driver.py {' '.join(args)}", "Enter")
+    term.wait_for(lambda: term.flag("alternate_on") == "1" and "tempo" in term.capture()
+                  and "bar:beat" in term.capture(), 20, "stage view on the alternate screen")
 
 
 def assert_terminal_clean(term: Tmux) -> None:
@@ -232,6 +361,50 @@ def test_a_killed_jam_still_leaves_the_terminal_clean(term, tmp_path):
     pidfile = tmp_path / "pid"
     start_driver(term, "hang", str(pidfile))
     os.kill(int(pidfile.read_text()), signal.SIGKILL)  # no finally runs in the jam: the view sees its pipe close
+    assert_terminal_clean(term)
+
+
+def test_a_view_that_outlives_a_killed_jam_leaves_the_full_screen(term, tmp_path):
+    """Another process holds the view's pipe open, so the view sees no end of it when the jam is
+    killed: it went on drawing over the shell (its prompt on the alternate screen) until that
+    process ended."""
+    pidfile = tmp_path / "pid"
+    start_driver(term, "hang", str(pidfile), "hold")
+    try:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        assert_terminal_clean(term)  # (the holder still runs: the view left when its parent went)
+    finally:
+        os.kill(int(Path(f"{pidfile}.holder").read_text()), signal.SIGKILL)
+
+
+def test_the_view_leaves_the_full_screen_the_moment_its_pipe_closes():
+    """On the pipe's end the reader thread leaves the alternate screen itself, before the end is
+    even queued for the drawing thread (which may be busy drawing): a killed jam's shell prints
+    its prompt at once, and a prompt printed on the alternate screen vanishes with it. A frame
+    is never written after that."""
+    from improv.live.view import Terminal, _reader
+
+    out = io.StringIO()
+    terminal = Terminal(out)
+    terminal.enter()
+    terminal.draw("frame 1")
+    inbox, wake, seen = __import__("collections").deque(), __import__("threading").Event(), []
+    _reader(io.StringIO('{"log": "a"}\n'), inbox, wake, lambda: (seen.append(list(inbox)), terminal.leave()))
+    assert seen == [[{"log": "a"}]] and list(inbox) == [{"log": "a"}, {}]
+    terminal.draw("frame 2")  # the drawing thread, a moment late
+    terminal.leave()
+    assert out.getvalue() == Terminal.ENTER + "\x1b[Hframe 1" + Terminal.LEAVE
+
+
+@pytest.mark.parametrize("env", ["LANG=C LC_ALL=C", "LANG=C LC_ALL=C PYTHONIOENCODING=ascii", "LANG=C"])
+def test_a_terminal_that_is_not_utf8_gets_an_ascii_view(term, env):
+    """Under LANG=C LC_ALL=C (Python's UTF-8 mode) it wrote UTF-8 blocks and boxes to a terminal
+    that said it is not UTF-8; with an ASCII stream every pixel was a literal \\u2588."""
+    start_driver(term, "run", env=env)
+    screen = term.capture()
+    assert "+- turn - tempo - bar:beat" in screen and screen.count("###") >= 6, screen
+    assert "\u2588" not in screen and "\\u2588" not in screen and "\u256d" not in screen
+    term.send("C-c")
     assert_terminal_clean(term)
 
 

@@ -4,11 +4,15 @@ for tests/test_view.py, which runs it in tmux.
     python tests/view_driver.py run     # until Ctrl-C
     python tests/view_driver.py crash   # raises after 8 snapshots
     python tests/view_driver.py hang PIDFILE  # writes its pid, then runs until killed
+    python tests/view_driver.py hang PIDFILE hold  # the same, and starts a process that holds
+        # the view's pipe open (as a child of the jam might), its pid in PIDFILE.holder: when
+        # the driver is killed, the view sees no end of its pipe
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,10 +36,11 @@ def snapshot(k: int) -> Snapshot:
 
 def main() -> None:
     mode = sys.argv[1]
-    if mode == "hang":
-        Path(sys.argv[2]).write_text(str(os.getpid()))
     print("driver: starting the view", file=sys.stderr, flush=True)
     view = StageView(sys.stderr)
+    if mode == "hang" and sys.argv[3:] == ["hold"]:
+        holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(view._fd,))
+        Path(sys.argv[2] + ".holder").write_text(str(holder.pid))
     interrupted = False
     try:
         k = 0
@@ -44,6 +49,8 @@ def main() -> None:
             view.log(f"driver line {k}")
             if mode == "crash" and k == 8:
                 raise RuntimeError("scripted crash")
+            if mode == "hang" and k == 0:
+                Path(sys.argv[2]).write_text(str(os.getpid()))  # (after the holder's pid)
             k += 1
             time.sleep(0.15)
     except KeyboardInterrupt:
