@@ -199,3 +199,37 @@ def test_config_section(tmp_path):
     p.write_text('[embrace]\nmode = "correct"\n')
     with pytest.raises(ConfigError, match="embrace.mode"):
         load_config(p)
+
+
+def _note_share_in_first_bar(responder, strength, seeds=40):
+    """The share of the answer's freely chosen notes in its first bar (after the forced
+    opening) that are the embraced note's pitch class (C#, 1)."""
+    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.respond.base import AnswerSettings
+
+    hit = total = 0
+    for seed in range(seeds):
+        emb = EmbraceSettings(strength=strength, strategies=("motif", "resolve", "echo"))
+        answer, p = embraced_answer(responder, CALL, CHART, AnswerSettings(start=START, length=LENGTH, seed=seed), emb)
+        free = [n for n in answer.notes[len(p.constraints.opening):] if n.start < CHART.beats_per_bar]
+        hit += sum(n.pitch % 12 == 1 for n in free)
+        total += len(free)
+    assert total > 50
+    return hit / total
+
+
+def test_strength_says_how_much_the_embraced_note_comes_back():
+    """`[embrace] strength` favours the note among the first bar's chord tones, which are
+    favoured beside it at a steady weight (it had no effect while both shared one weight:
+    with the bar's chord tones the favoured set covered most of the twelve pitch classes)."""
+    from improv.core.respond.markov import MarkovResponder
+    from improv.train.export import load_responder
+
+    p = plan("motif", 0, strength=0.8)
+    assert p.constraints.favour_pcs == {n.pitch % 12 for n in p.constraints.opening} and p.constraints.strength == 0.8
+    assert {2, 5, 9, 0} <= p.constraints.chord_pcs and 0 < p.constraints.chord_strength < 0.8
+    model = load_responder(None)
+    none, some, strong = (_note_share_in_first_bar(model, s) for s in (0.0, 0.3, 1.0))
+    assert none <= 0.02 and strong >= 0.12 and strong > 2 * some
+    markov = MarkovResponder(order=3, seed=1)
+    assert _note_share_in_first_bar(markov, 1.0) > _note_share_in_first_bar(markov, 0.0)

@@ -40,6 +40,7 @@ from improv.errors import ConfigError
 MODES = ("embrace", "guide", "off")
 STRATEGIES = ("motif", "reharmonise", "resolve", "echo")
 GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes
+FIRST_BAR_CHORD_STRENGTH = 0.3  # the chord tones of an embraced answer's first bar (the note itself: `strength`)
 # How often each strategy is picked when it applies: reharmonising makes the note right
 # for everyone (the band follows), so it comes up a little more often.
 STRATEGY_WEIGHT = {"motif": 1.0, "reharmonise": 1.5, "resolve": 1.0, "echo": 1.0}
@@ -169,10 +170,13 @@ def plan_answer(
         return base
     strategy = rng.choices(options, [STRATEGY_WEIGHT.get(o, 1.0) for o in options])[0]
     handled, plan_chart, favour = _STRATEGY[strategy](ctx)
-    favour |= _first_bar_chord_tones(plan_chart, answer_start, answer_length)
-    # The note is welcome over the answer's first bar, where the strategy made it fit;
-    # favoured over every later chord it would clash.
+    # The note is welcome over the answer's first bar, where the strategy made it fit (not
+    # over every later chord it would clash), as strongly as `strength` says; the chord tones
+    # of that bar beside it at a steady weight, so that the answer otherwise sits in the
+    # harmony and the note stands out among them by `strength` alone.
     constraints = Constraints(handled.opening, frozenset(favour), frozenset(), settings.strength,
+                              chord_pcs=frozenset(_first_bar_chord_tones(plan_chart, answer_start, answer_length)),
+                              chord_strength=FIRST_BAR_CHORD_STRENGTH,
                               favour_until=float(plan_chart.beats_per_bar), changes=lead_back(settings.daring))
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
 

@@ -448,8 +448,15 @@ class ModelResponder:
         c = settings.constraints
         s = min(1.0, max(0.0, float(c.strength)))
         pcs = np.arange(128) % 12
-        if favour and c.favour_pcs and s > 0:
-            bias[np.isin(pcs, list(c.favour_pcs))] += 4.0 * s
+        if favour:  # the favoured notes and the chord tones beside them: each pc its larger weight
+            lift = np.zeros(128)
+            cs = min(1.0, max(0.0, float(c.chord_strength)))
+            if c.chord_pcs and cs > 0:
+                lift[np.isin(pcs, list(c.chord_pcs))] = 4.0 * cs
+            if c.favour_pcs and s > 0:
+                favoured = np.isin(pcs, list(c.favour_pcs))
+                lift[favoured] = np.maximum(lift[favoured], 4.0 * s)
+            bias += lift
         if c.avoid_pcs and s > 0:
             avoid = np.isin(pcs, list(c.avoid_pcs))
             if s >= 1.0 and not np.all(avoid[low:high + 1]):

@@ -26,9 +26,13 @@ class Constraints:
         opening: notes the answer must begin with (starts relative to the answer's start,
             in beats); the responder continues from them.
         favour_pcs: pitch classes to prefer while sampling (e.g. an embraced outside note).
+        chord_pcs: chord tones to prefer beside them (embrace: of the answer's first bar),
+            at `chord_strength`; a pitch class in both takes the larger weight, so that
+            `strength` alone says how much the favoured note stands out among them.
         avoid_pcs: pitch classes to avoid (guide mode steers away from the outside note).
         strength: how strongly favour/avoid weigh, 0 (ignore) .. 1 (hard).
-        favour_until: favour applies to notes starting before this many beats into the
+        chord_strength: how strongly `chord_pcs` weigh, 0 .. 1.
+        favour_until: favour (and `chord_pcs`) applies to notes starting before this many beats into the
             answer (inf: the whole answer); avoid applies everywhere. An embraced note is
             welcome where it was made to fit, not over every later chord.
         changes: from `favour_until` on, favour the chord tones of the chord under each
@@ -40,6 +44,8 @@ class Constraints:
     favour_pcs: frozenset[int] = frozenset()
     avoid_pcs: frozenset[int] = frozenset()
     strength: float = 0.5
+    chord_pcs: frozenset[int] = frozenset()
+    chord_strength: float = 0.0
     favour_until: float = math.inf
     changes: float = 0.0
 

@@ -62,9 +62,14 @@ class Generator:
         self.pc_weight = [1.0] * 12  # avoid: everywhere
         for pc in c.avoid_pcs:
             self.pc_weight[int(pc) % 12] *= 1.0 - strength
-        self.pc_weight_favour = list(self.pc_weight)  # favour: before favour_until only
+        # favour, and the chord tones beside it: before favour_until only, each pc its larger weight
+        lift = [1.0] * 12
+        chord_strength = min(1.0, max(0.0, float(c.chord_strength))) if math.isfinite(c.chord_strength) else 0.0
+        for pc in c.chord_pcs:
+            lift[int(pc) % 12] = 1.0 + 19.0 * chord_strength
         for pc in c.favour_pcs:
-            self.pc_weight_favour[int(pc) % 12] *= 1.0 + 19.0 * strength
+            lift[int(pc) % 12] = max(lift[int(pc) % 12], 1.0 + 19.0 * strength)
+        self.pc_weight_favour = [w * x for w, x in zip(self.pc_weight, lift)]
         self.changes = min(1.0, max(0.0, float(c.changes))) if math.isfinite(c.changes) else 0.0
         until = float(c.favour_until)
         self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
