@@ -177,3 +177,17 @@ def test_learn_refuses_bad_values_before_waiting_for_a_knob(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("improv learn: "), err
     assert bad.read_text() == '[timing]\ntempo = "fast"\n'
+
+
+def test_learn_passes_over_a_key_for_a_continuous_action():
+    """`improv learn daring` took the first key pressed, waited, then refused to write it
+    (a key would jump daring to its maximum): the key is passed over, said once, and the
+    knob moved after it is learned."""
+    said = []
+    q = queue.Queue()
+    for data in ([0x90, 60, 100], [0x80, 60, 0], [0x90, 62, 90], [0xB0, 22, 40]):
+        q.put((0.0, data))
+    assert learn_next(q, 0.5, say=said.append, action="daring") == "cc 22"
+    assert len(said) == 1 and "knob or slider" in said[0]
+    q.put((0.0, [0x90, 60, 100]))
+    assert learn_next(q, 0.5, action="comp") == "note 60"  # a toggle takes a key

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from improv.config import check_flag, load_config
     from improv.core.formats.paths import writable_output
+    from improv.core.listen.controls import CONTINUOUS
     from improv.live.clock import RealClock
     from improv.live.controls import learn_next, write_binding
     from improv.live.ports import InputQueue, open_input
@@ -41,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     inq = InputQueue(RealClock())
     midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
     try:
-        print(f"move a knob or press a key on {midi_in.name!r} for {args.action!r} "
-              f"(waiting {args.timeout:g} s)", file=sys.stderr)
-        binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr))
+        what = "move a knob or slider" if args.action in CONTINUOUS else "move a knob or press a key"
+        print(f"{what} on {midi_in.name!r} for {args.action!r} (waiting {args.timeout:g} s)", file=sys.stderr)
+        binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
+                             action=args.action)
     finally:
         midi_in.close()
     if binding is None:

@@ -80,15 +80,17 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
 
 
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
-               say: Callable[[str], None] | None = None) -> str | None:
+               say: Callable[[str], None] | None = None, action: str = "") -> str | None:
     """Wait (calling thread) for the next moved controller or pressed key on the input
     queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout. A pedal (or a
-    channel mode message) is passed over, said once on `say`: it plays the music."""
+    channel mode message) is passed over, said once on `say`: it plays the music. So is a
+    key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob."""
     import time
 
-    from improv.core.listen.controls import RESERVED_CC
+    from improv.core.listen.controls import CONTINUOUS, RESERVED_CC
 
     passed: set[int] = set()
+    keys_said = False
 
     end = time.monotonic() + timeout
     while True:
@@ -107,6 +109,11 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
                 continue
             return f"cc {data[1]}"
         if len(data) >= 3 and data[0] & 0xF0 == 0x90 and data[2] > 0:
+            if action in CONTINUOUS:
+                if say is not None and not keys_said:
+                    say(f"that is a key, and {action} is set by a controller's value: move a knob or slider")
+                keys_said = True
+                continue
             return f"note {data[1]}"
 
 
