@@ -17,15 +17,16 @@ statistics learned from the bass lines of the Weimar Jazz Database beat tables
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from improv.core.formats.tables import read_table
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.notes import Note, Phrase
+from improv.errors import DataError
 
 LOW, HIGH = 28, 55  # E1 .. G3, sounding pitch
 CENTER = 40.0
@@ -105,7 +106,12 @@ def load_walk_stats(path: str | None = None) -> WalkStats:
     p = Path(path) if path else STATS_FILE
     if not p.exists():
         return WalkStats.defaults()
-    return WalkStats.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    remake = "python -m improv.core.band.bass_learn DATA --out FILE"
+    data = read_table(p, "the bass's walk", remake)
+    try:
+        return WalkStats.from_dict(data)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DataError(f"{p}: the bass's walk is malformed ({type(e).__name__}: {e}); rewrite it with `{remake}`") from None
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
+from improv.core.formats.tables import write_table
 from improv.core.band.bass import QUALITY_CLASS, BassSettings, WalkStats, interval_class, walk
 from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.chords import Chord, parse_chord
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     solos = list(read_solos(args.wjazzd))
     if args.out:
         stats = learn(solos)
-        Path(args.out).write_text(json.dumps(stats.to_dict(), indent=1) + "\n", encoding="utf-8")
+        write_table(args.out, stats.to_dict())
         print(f"wrote {args.out}: {stats.source}")
     if args.evaluate:
         for name, d in evaluate(solos).items():

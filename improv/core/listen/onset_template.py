@@ -27,13 +27,13 @@ interpolated in log tempo.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from improv.core.formats.tables import read_table, write_table
 from improv.errors import DataError
 
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "data" / "onset_timing.json"
@@ -241,16 +241,11 @@ class OnsetTemplate:
         Raises:
             DataError: the file is missing or unreadable.
         """
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise DataError(f"cannot read the onset template {path}: {e}; rewrite it with "
-                            "`python -m improv.train.timing DATA`") from None
+        data = read_table(path, "the onset template", "python -m improv.train.timing DATA")
         return cls.from_dict(data, str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        write_table(path, self.to_dict())
 
 
 def fit_band(phases: np.ndarray, periods: np.ndarray, bpm: float, iterations: int = 60) -> BandFit:

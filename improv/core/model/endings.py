@@ -21,13 +21,13 @@ improv/data/phrase_endings.json. Pure numpy.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from improv.core.formats.tables import read_table, write_table
 from improv.errors import DataError
 
 ENDINGS_FILE = Path(__file__).resolve().parents[2] / "data" / "phrase_endings.json"
@@ -105,14 +105,7 @@ class PhraseEndings:
         Raises:
             DataError: the file cannot be read or is malformed (one line naming it).
         """
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise DataError(f"cannot read the phrase endings {path}: {e}; rewrite it with "
-                            "`python -m improv.train.endings DATA`") from None
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: expected a JSON object; rewrite it with `python -m improv.train.endings DATA`")
+        data = read_table(path, "the phrase endings", "python -m improv.train.endings DATA")
         return cls.from_dict(data, str(path))
 
     @staticmethod
@@ -122,7 +115,7 @@ class PhraseEndings:
         return PhraseEndings.load()
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        write_table(path, self.to_dict())
 
 
 def fit(phrases: list[tuple[list[int], float | None]], edges: tuple[float, ...] = TEMPO_EDGES,
