@@ -4,7 +4,7 @@ one clear line when damaged, and written as the loaders read them."""
 import pytest
 
 from improv.core.band.bass import WalkStats, load_walk_stats
-from improv.core.formats.tables import read_table, write_table
+from improv.core.tables import read_table, write_table
 from improv.core.listen.onset_template import OnsetTemplate
 from improv.core.model.endings import PhraseEndings
 from improv.errors import DataError

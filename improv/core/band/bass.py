@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from improv.core.formats.tables import read_table
+from improv.core.tables import read_table
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.notes import Note, Phrase

@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
-from improv.core.formats.tables import write_table
+from improv.core.tables import write_table
 from improv.core.band.bass import QUALITY_CLASS, BassSettings, WalkStats, interval_class, walk
 from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.chords import Chord, parse_chord

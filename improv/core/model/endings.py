@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from improv.core.formats.tables import read_table, write_table
+from improv.core.tables import read_table, write_table
 from improv.errors import DataError
 
 ENDINGS_FILE = Path(__file__).resolve().parents[2] / "data" / "phrase_endings.json"
