@@ -24,8 +24,8 @@ rich = pytest.importorskip("rich", reason="the view extra (rich) is not installe
 
 from rich.console import Console  # noqa: E402
 
-from improv.live.view import (FONT, Screen, StageView, big, make_display, needs_ascii, render_view,  # noqa: E402
-                              shown, snapshot_from, view_unavailable)
+from improv.live.stage import FONT, big, render_view, shown  # noqa: E402
+from improv.live.view import Screen, StageView, make_display, needs_ascii, snapshot_from, view_unavailable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = Snapshot(120.0, 15, 1, "answering", "F7", 1, 0.05, 0.3, 40, 0, "embrace 0.5", tempo_heard=118.4,
@@ -83,7 +83,7 @@ def test_the_view_shows_what_a_musician_needs_in_big_figures():
 
 def test_beats_to_go_are_whole_beats_with_their_unit():
     """It showed 'next Bb7 in 1.71803' (a raw count of beats, no unit)."""
-    from improv.live.view import beats_text
+    from improv.live.stage import beats_text
 
     assert [beats_text(b) for b in (1.71803, 0.266384, 1.0, 4.0, 3.0000001)] == \
         ["2 beats", "1 beat", "1 beat", "4 beats", "3 beats"]
