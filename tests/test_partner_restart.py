@@ -36,6 +36,9 @@ class FakeWorker:
     def alive(self) -> bool:
         return not self.dead
 
+    def waiting_s(self) -> float:
+        return 0.0
+
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         self.dead = True
 
@@ -153,3 +156,57 @@ def test_a_partner_that_cannot_start_again_is_tried_again_after_the_window(partn
     partner.check(2.0 + RESTART_WINDOW_S + 0.1)
     _wait_ready(partner)
 
+
+
+STUCK_WORKER = """#!{python}
+# a worker that gets ready, then never reads its stdin again (a hung read-ahead, say)
+import sys, time
+sys.path.insert(0, {root!r})
+from improv.partner import wire
+from improv.partner.protocol import Ready
+wire.recv(sys.stdin.buffer)  # the Setup
+wire.send(sys.stdout.buffer, Ready("stuck", True, pid=0))
+time.sleep(3600)
+"""
+
+
+def test_a_worker_that_stops_reading_never_blocks_the_conductor_and_is_replaced(tmp_path):
+    """A worker stuck reading ahead filled its stdin pipe (64 KB: about 18 reads of a long
+    staccato call), and the conductor then blocked writing the next read, for good: no
+    answer, no band, no end of the set. Writes now go out on a thread of their own, a newer
+    read replaces one still waiting, and a worker that takes nothing for `stall_s` is
+    replaced even with no call outstanding."""
+    import sys
+    from pathlib import Path
+
+    from improv.core.theory.chart import parse_chart
+    from improv.partner.protocol import Read
+
+    script = tmp_path / "python"
+    script.write_text(STUCK_WORKER.format(python=sys.executable, root=str(Path(__file__).resolve().parents[1])))
+    script.chmod(0o755)
+    chart = parse_chart("Cmaj7 | Am7 | Dm7 | G7 | Em7 | A7 | Dm7 | G7")
+    said: list[str] = []
+    p = ProcessPartner("markov", python=str(script), stall_s=0.5)
+    p.start(lambda: None, lambda r: None, said.append)
+    try:
+        first = p.pid
+        notes: list = []
+        slowest = 0.0
+        end = time.monotonic() + 8
+        while p.pid == first and time.monotonic() < end:  # a staccato line, a read in each rest
+            notes.append((60 + (len(notes) * 5) % 12, len(notes) * 0.5, 0.2, 90))
+            t0 = time.monotonic()
+            p.read(Read(Phrase.of(notes[-64:]), chart))
+            p.check(time.monotonic())
+            slowest = max(slowest, time.monotonic() - t0)
+            if p._w is not None and p._w.proc.pid == first:
+                assert sum(isinstance(m, Read) for _, m in p._w._outbox) <= 1  # the newest read only
+            time.sleep(0.01)
+        assert slowest < 1.0  # (blocked for good before, once the pipe was full)
+        assert p.pid != first, said
+        assert any("took nothing it was sent" in line for line in said), said
+    finally:
+        t0 = time.monotonic()
+        p.close()
+        assert time.monotonic() - t0 < 10

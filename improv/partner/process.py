@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from typing import Any, BinaryIO, Callable
 
@@ -48,8 +49,16 @@ class _Worker:
         self.hello: Ready | None = None
         self.gone = False
         self._on_message = on_message
+        # What goes to it waits in an outbox that a thread of its own writes out: a worker that
+        # stops reading (stuck) fills the pipe, and the conductor must never block on it.
+        self._outbox: deque[tuple[float, Any]] = deque()  # (queued at, monotonic; message)
+        self._writing_since: float | None = None
+        self._closing = False
+        self._out = threading.Condition()
         self._rx = threading.Thread(target=self._read, name="improv-partner-rx", daemon=True)
         self._rx.start()
+        self._tx = threading.Thread(target=self._write, name="improv-partner-tx", daemon=True)
+        self._tx.start()
 
     def _read(self) -> None:
         out = self.proc.stdout
@@ -68,28 +77,72 @@ class _Worker:
             self.ready.set()
 
     def send(self, msg: Any) -> bool:
+        """Queue `msg` for the worker (never blocks). A `Read` replaces one not written yet
+        (each holds the whole call so far). False once the worker is gone."""
+        if self.gone:
+            return False
+        with self._out:
+            if isinstance(msg, Read) and any(isinstance(m, Read) for _, m in self._outbox):
+                self._outbox = deque((t, m) for t, m in self._outbox if not isinstance(m, Read))
+            self._outbox.append((time.monotonic(), msg))
+            self._out.notify()
+        return True
+
+    def _write(self) -> None:
+        """The writing thread: the outbox to the worker's stdin, in order; at `stop`, what is
+        left, then EOF."""
         try:
-            wire.send(self.stdin, msg)
-            return True
+            while True:
+                with self._out:
+                    while not self._outbox and not self._closing:
+                        self._out.wait()
+                    if not self._outbox:
+                        break
+                    since, msg = self._outbox.popleft()
+                    self._writing_since = since
+                wire.send(self.stdin, msg)
+                with self._out:
+                    self._writing_since = None
         except (OSError, ValueError):
             self.gone = True
-            return False
+        finally:
+            try:
+                self.stdin.close()  # EOF: the worker ends by itself
+            except OSError:
+                pass
+
+    def waiting_s(self) -> float:
+        """How long the oldest message not yet taken by the worker has waited (0: none): a
+        worker that stops reading its stdin is stuck even with no call outstanding."""
+        with self._out:
+            oldest = self._writing_since if self._writing_since is not None else \
+                (self._outbox[0][0] if self._outbox else None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def alive(self) -> bool:
         return not self.gone and self.proc.poll() is None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
-        try:
-            self.stdin.close()  # EOF: the worker ends by itself
-        except OSError:
-            pass
+        """End the worker: what waits for it is written, then EOF and it ends by itself
+        (killed when `kill`, or when it has not ended within `wait_s`). Never raises: a
+        worker that will not even die (stuck in the kernel) is left behind."""
+        with self._out:
+            self._closing = True
+            if kill:
+                self._outbox.clear()
+            self._out.notify()
         if kill:
-            self.proc.kill()
+            self.proc.kill()  # (a write blocked on its full pipe fails, and the writer ends)
+        self._tx.join(timeout=wait_s)
         try:
             self.proc.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait(timeout=wait_s)
+            try:
+                self.proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                self.gone = True
+                return
         self._rx.join(timeout=wait_s)
 
 
@@ -234,10 +287,12 @@ class ProcessPartner:
                 self._fresh = False
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
         died = not w.alive()
-        if not died and (oldest is None or now - oldest < self.stall_s):
+        unread = w.waiting_s()
+        if not died and (oldest is None or now - oldest < self.stall_s) and unread < self.stall_s:
             return
         why = (f"stopped (exit code {w.proc.poll()})" if died
-               else f"did not answer for {now - oldest:.1f} s")  # type: ignore[operator]
+               else f"did not answer for {now - oldest:.1f} s" if oldest is not None and now - oldest >= self.stall_s
+               else f"took nothing it was sent for {unread:.1f} s")
         w.stop(kill=True, wait_s=1.0)
         while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
             self._restarted_at.popleft()
