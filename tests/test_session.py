@@ -1,6 +1,7 @@
 """The whole engine in process: fake input, fake sinks, a fake recorder and a small seeded
 responder; a ManualClock for exact beats, and a fast real clock for the threaded path."""
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -780,3 +781,29 @@ def test_a_keyboards_chatter_while_it_started_does_not_move_the_session():
     s.start()
     assert s.t0 == pytest.approx(11.5)
     s.close()
+
+
+def test_close_releases_every_note_and_writes_the_recording_whatever_the_partner_does():
+    """The partner was stopped first, and nothing after a failure ran: a worker that would
+    not die in time (TimeoutExpired from its stop) left the player's key, the partner's note
+    and the band hanging, the outputs open and the recording unwritten. The music is
+    released first now, the partner stopped last, and each step runs whatever the one
+    before it raised."""
+    from improv.core.theory.notes import Note, Phrase
+    from improv.live.band import phrase_notes
+
+    s, clock, inq, sink, rec = make(config())
+    s.start()
+    play(s, clock, inq, CALL[:1], until=0.2)  # the player holds F
+    s.feeder.add(phrase_notes(Phrase((Note(0.0, 72, 4.0, 90),), s.beat_at(clock.now()) + 0.05, 4.0), s.partner_ch))
+    for _ in range(30):
+        clock.set(clock.now() + 0.01)
+        s.step()
+    assert len(sink.sounding()) == 2
+
+    def stuck() -> None:
+        raise subprocess.TimeoutExpired("improv.partner.worker", 2.0)
+
+    s.partner.close = stuck
+    s.close()
+    assert sink.sounding() == set() and sink.closed and rec[0].closed and s.closed

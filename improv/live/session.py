@@ -306,22 +306,41 @@ class Session:
         return self._closed and self.notes_released
 
     def close(self) -> None:
-        """End cleanly (idempotent, calling thread): stop the partner and the threads,
-        release every note the partner, the band or thru started, close the sinks, write
-        the recording."""
+        """End cleanly (idempotent, calling thread): release every note the partner, the
+        band or thru started, close the sinks, write the recording, then stop the partner
+        (its process may take a while to end: the music does not wait for it). Each step runs
+        whatever the one before it raised."""
         if self._closed:
             return
         self._closed = True
         self.inq.thru = None
         self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
-        self.exchange.close()  # answers arriving from now on are not played
-        self.partner.close()
-        self.feeder.clear()
-        self.scheduler.close()  # note-offs for sounding partner notes (recorded)
+        self._safely("the partner's hand-off", self.exchange.close)  # answers arriving from now on are not played
+        self._safely("the partner's queued notes", self.feeder.clear)
+        self._safely("the scheduler", self.scheduler.close)  # note-offs for sounding partner notes (recorded)
         if self.band is not None:
-            self.band.close()  # and for the rhythm section's
+            self._safely("the band", self.band.close)  # and for the rhythm section's
         if self.clock_sender is not None:
-            self.clock_sender.stop()  # MIDI Stop: a following DAW stops too
+            self._safely("the MIDI clock", self.clock_sender.stop)  # MIDI Stop: a following DAW stops too
+        self._safely("the player's held notes", self._release_thru)
+        if self._started and self.display is not None:  # the last status line, then what became of the recording
+            self._safely("the status line", lambda: (self._show(self.clock.now(), force=True), self.display.finish()))
+        if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
+            self._safely("the recording", self._close_recorder)
+        for sink in self.sinks:
+            self._safely(type(sink).__name__, sink.close)
+        self.notes_released = True
+        self._safely("the partner", self.partner.close)
+
+    def _safely(self, what: str, step: Callable[[], Any]) -> None:
+        """Run one step of `close`; a failure is logged, and the next step runs."""
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - the steps after it (note-offs, the recording) matter more
+            log.warning("closing %s failed: %s", what, e)
+
+    def _release_thru(self) -> None:
+        """Note-offs for the player's keys still down (sent and recorded)."""
         now = self.clock.now()
         for ch, pitch in sorted(self._thru_sounding):
             msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
@@ -329,17 +348,10 @@ class Session:
             if self.recorder is not None:
                 self.recorder.event("player", msg, now)
         self._thru_sounding.clear()
-        if self._started and self.display is not None:  # the last status line, then what became of the recording
-            self._show(now, force=True)
-            self.display.finish()
-        if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
-            self.record_path = self.recorder.close()
-        for sink in self.sinks:
-            try:
-                sink.close()
-            except Exception as e:  # noqa: BLE001 - closing the others matters more
-                log.warning("closing %s failed: %s", type(sink).__name__, e)
-        self.notes_released = True
+
+    def _close_recorder(self) -> None:
+        assert self.recorder is not None
+        self.record_path = self.recorder.close()
 
     # --- the player (conductor thread) ---------------------------------------------------
     def _handle(self, t: float, data: list[int]) -> None:
