@@ -807,3 +807,70 @@ def test_close_releases_every_note_and_writes_the_recording_whatever_the_partner
     s.partner.close = stuck
     s.close()
     assert sink.sounding() == set() and sink.closed and rec[0].closed and s.closed
+
+
+class HandPartner:
+    """The partner's interface, its answers handed in by the test (on a thread it names)."""
+
+    name, reads_ahead, state, responder = "hand", False, "ready", None
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+        self.dropped_numbers: list[int] = []
+
+    def start(self, make_setup, on_result, say) -> None:
+        self.on_result = on_result
+
+    def submit(self, job, now) -> None:
+        self.jobs.append(job)
+
+    def read(self, r) -> None:
+        pass
+
+    def dropped(self, n) -> None:
+        self.dropped_numbers.append(n)
+
+    def check(self, now) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_answer_arriving_as_the_player_comes_back_in_plays_nothing():
+    """The answer's first notes were handed to the scheduler after the exchange's lock, so
+    a yield between the two (the player coming back in) still played them over the player.
+    The yield is forced into that gap here."""
+    from improv.core.theory.notes import Note, Phrase
+    from improv.partner.protocol import Result
+
+    partner = HandPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.start()
+    t = s.t0 + 1.0
+    clock.set(t)
+    beat = s.beat_at(t)
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 0.1, 4.0, t)
+    answer = Phrase(tuple(Note(i * 0.5, 70 + i, 0.45, 90) for i in range(8)), beat + 0.1, 4.0)
+    in_gap, yielded = threading.Event(), threading.Event()
+    play = s.scheduler.play
+
+    def late_play(notes, generation=None):
+        if threading.current_thread().name == "improv-partner-rx":
+            in_gap.set()
+            yielded.wait(2)  # the receiving thread is pre-empted here
+        return play(notes, generation)
+
+    s.scheduler.play = late_play
+    rx = threading.Thread(target=s.exchange.on_result, args=(Result(partner.jobs[-1].number, answer),),
+                          name="improv-partner-rx")
+    rx.start()
+    assert in_gap.wait(2)
+    s.yield_to_player(clock.now())
+    yielded.set()
+    rx.join(2)
+    for k in range(1, 200):
+        clock.set(t + k * 0.01)
+        s.scheduler.poll()
+    assert not [m for _, m in sink.sent if m.type == "note_on" and m.velocity and m.channel == s.partner_ch]
+    s.close()

@@ -60,10 +60,11 @@ class BeatFeeder:
             self._pending.extend(notes)
             self._pending.sort()
 
-    def pump(self, now_beat: float, hold: float | None = None) -> int:
+    def pump(self, now_beat: float, hold: float | None = None, generation: int | None = None) -> int:
         """Hand over what starts before now + lookahead; returns how many notes. Notes from
         beat `hold` on wait until they are `HOLD_S` from sounding: an answer about to arrive
-        may still change what the band plays there (trading's partner turn)."""
+        may still change what the band plays there (trading's partner turn). With
+        `generation`, the scheduler refuses them if it was cancelled since (`Scheduler.play`)."""
         tl = self.timeline
         held_from = math.inf
         if hold is not None and hold > now_beat:
@@ -80,7 +81,7 @@ class BeatFeeder:
             t_on = tl.time_of(on)
             events.append((t_on, max(t_on + 0.005, tl.time_of(off) - 0.001), ch, pitch, vel))
         if events:
-            self.scheduler.play(events)
+            self.scheduler.play(events, generation)
         return len(events)
 
     def clear(self, channel: int | None = None) -> None:

@@ -99,11 +99,13 @@ class Exchange:
             played = not self._closed and asked.generation == self._generation
             if played:  # (under the lock: a yield cannot slip in between)
                 s.feeder.add(phrase_notes(answer, s.partner_ch))
+                cancelled = s.scheduler.generation  # a yield from here on cancels the scheduler...
         if not played:
             s.partner.dropped(res.number)
             self.memory.add(asked.call)
             return
-        s.feeder.pump(s.beat_at(s.clock.now()))  # the first notes may be due before the next round
+        # the first notes may be due before the next round (...which then refuses them)
+        s.feeder.pump(s.beat_at(s.clock.now()), generation=cancelled)
         self.answers += 1
         first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
         self._last = (res.number, answer, s.time_of(first))
