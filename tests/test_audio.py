@@ -46,6 +46,7 @@ def test_sink_stamps_a_players_note_with_its_arrival_never_the_future():
 
     sink = SynthSink.__new__(SynthSink)  # the send path alone: no audio device here
     sink.engine, sink._closed, sink._partner_voice_channels = SynthEngine(SR), False, frozenset({1})
+    sink._bass_channel = 2
     arrived = time.perf_counter() - 0.003  # the reader got to it 3 ms late
     sink.send(mido.Message("note_on", channel=0, note=60, velocity=90), at=arrived)
     sink.send(mido.Message("note_on", channel=1, note=64, velocity=90), at=time.perf_counter() + 5.0)
@@ -246,3 +247,18 @@ def test_a_device_that_reports_no_latency_is_not_said_to_have_none():
     line = latency_line("system", "JACK Audio Connection Kit", 0.0, 128, 48000, "low")
     assert "0.0 ms" not in line and "not reported by the device (the JACK server's period decides)" in line
     assert "output latency 2.7 ms" in latency_line("system", "ALSA", 0.0027, 128, 48000, "low")
+
+
+def test_sink_plays_the_bass_channel_as_a_part_of_its_own():
+    from improv.config import Config
+    from improv.core.audio.synth import PARTS
+    from improv.live.audio import SynthSink
+
+    cfg = Config()
+    sink = SynthSink.__new__(SynthSink)  # the send path alone: no audio device here
+    sink.engine, sink._closed = SynthEngine(SR), False
+    sink._partner_voice_channels = frozenset({cfg.midi.partner_channel - 1, cfg.band.comp_channel - 1})
+    sink._bass_channel = cfg.band.bass_channel - 1
+    for ch in (cfg.midi.player_channel, cfg.band.bass_channel, cfg.band.comp_channel):
+        sink.send(mido.Message("note_on", channel=ch - 1, note=60, velocity=90))
+    assert [part for _, part, *_ in sink.engine.pending] == [0, PARTS.index("bass"), 1]

@@ -233,3 +233,18 @@ def test_a_note_never_ended_in_its_file_sounds_to_the_tracks_end_and_is_released
     assert main(["render", str(tmp_path / "hang.mid"), "-o", str(tmp_path / "hang")]) == 0
     audio, rate = wav_to_array(tmp_path / "hang.wav")
     assert rate == SR and len(audio) == 5 * SR and np.abs(audio[int(3.9 * SR):int(4.0 * SR)]).max() > 0.01  # to the track's end, and the second of release after it
+
+
+def test_a_render_does_not_let_the_players_pedal_hold_the_bass():
+    """Offline as live: the bass's notes end at their note-offs while the player pedals."""
+    events = [TimedMessage(0.0, "player", mido.Message("control_change", control=64, value=127)),
+              TimedMessage(0.0, "player", mido.Message("note_on", note=72, velocity=80)),
+              TimedMessage(3.0, "player", mido.Message("control_change", control=1, value=0))]  # (the same length)
+    for k, pitch in enumerate((41, 43, 45, 46)):
+        events += [TimedMessage(k * 0.5, "bass", mido.Message("note_on", channel=2, note=pitch, velocity=90)),
+                   TimedMessage(k * 0.5 + 0.4, "bass", mido.Message("note_off", channel=2, note=pitch))]
+    rec = Recording(tuple(sorted(events, key=lambda e: e.t)))
+    alone = recording_to_parts(Recording(tuple(e for e in rec.events if e.part == "player")), SR, tail_s=1.0)
+    both = recording_to_parts(rec, SR, tail_s=1.0)
+    after = int(2.4 * SR)  # the last bass note has ended (and faded) by then
+    assert np.allclose(both[0, after:after + SR // 2], alone[0, after:after + SR // 2], atol=1e-4)

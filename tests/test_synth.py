@@ -158,3 +158,32 @@ def test_stealing_takes_a_released_or_quiet_voice_first():
     note_off(s, 0, 64)  # released: goes before any held voice
     note_on(s, 0, 69, 127)
     assert sorted(s.pitch[i] for i in range(s.n) if s.held[i]) == [60, 65, 67, 69]
+
+
+def test_the_players_pedal_does_not_hold_the_bass_which_sounds_on_the_players_voice():
+    """The walking bass played on the player's part, and the pedal is kept per part: with
+    the player's pedal down every bass note-off was sustained and the line piled up into a
+    ringing cluster (and stole the player's voices). The bass is a part of its own now, on
+    the player's voice and output row."""
+    from improv.core.audio.synth import PARTS, VOICE_OF
+
+    bass = PARTS.index("bass")
+    assert VOICE_OF[bass] == 0
+    s = SynthState(SR)
+    control_change(s, 0, 64, 127)  # the player's pedal down
+    note_on(s, 0, 72, 80)
+    for pitch in (41, 43, 45, 46):  # the bass walks
+        note_on(s, bass, pitch, 90)
+        render(s, SR // 10)
+        note_off(s, bass, pitch)
+    render(s, SR // 2)
+    assert [int(p) for p in s.pitch[:s.n]] == [72]  # only the player's key rings on
+    note_on(s, bass, 41, 90)
+    _, block = render(s, 256)
+    assert np.abs(block[0]).max() > 0 and not block[1].any()  # the bass on the player's row
+    control_change(s, 0, 123, 0)  # the player's all-notes-off leaves the bass alone
+    render(s, SR // 2)
+    assert 41 in [int(p) for p in s.pitch[:s.n]]
+    all_notes_off(s)
+    render(s, SR)
+    assert s.n == 0

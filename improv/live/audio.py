@@ -29,7 +29,9 @@ import mido
 import numpy as np
 
 from improv.config import Config
-from improv.core.audio.synth import MAX_BLOCK, PAN, SynthState, apply_message, render, soft_clip
+from improv.core.audio.synth import MAX_BLOCK, PAN, PARTS, SynthState, apply_message, render, soft_clip
+
+BASS_PART = PARTS.index("bass")
 from improv.errors import ConfigError, PortError
 from improv.live.quiet import quiet_stderr
 
@@ -116,8 +118,8 @@ class SynthEngine:
             apply_message(self.state, part, kind, d1, d2)
 
     def panic(self, stamp: float) -> None:
-        """Release every note of both parts (any thread)."""
-        for part in (0, 1):
+        """Release every note of every part (any thread)."""
+        for part in range(len(PARTS)):
             self.push(part, 0xB0, 123, 0, stamp)
             self.push(part, 0xB0, 64, 0, stamp)
 
@@ -142,9 +144,11 @@ class SynthSink:
         s = cfg.synth
         self.partner_channel = cfg.midi.partner_channel
         # The rhythm section shares the two voices: comping and the click on the partner's
-        # electric piano, the bass on the player's organ (a soft organ bass line).
+        # electric piano, the bass on the player's organ (a soft organ bass line) as a part
+        # of its own, so that the player's sustain pedal does not hold it.
         self._partner_voice_channels = frozenset(
             ch - 1 for ch in (cfg.midi.partner_channel, cfg.band.comp_channel, cfg.band.click_channel))
+        self._bass_channel = cfg.band.bass_channel - 1
         sf_path = soundfont if soundfont is not None else s.soundfont
         sf = None
         if sf_path:
@@ -214,7 +218,7 @@ class SynthSink:
         kind = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}.get(msg.type)
         if kind is None or self._closed:
             return
-        part = 1 if msg.channel in self._partner_voice_channels else 0
+        part = 1 if msg.channel in self._partner_voice_channels else BASS_PART if msg.channel == self._bass_channel else 0
         now = time.perf_counter()
         stamp = now if at is None else min(at, now)
         if kind == 0xB0:

@@ -19,15 +19,16 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from improv.core.audio.synth import PAN, SynthState, apply_message, render, soft_clip
+from improv.core.audio.synth import PAN, VOICE_OF, SynthState, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
 from improv.core.formats.paths import whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
-# synth row (0 = the player's voice, 1 = the partner's) each part plays on, as the live
-# synth plays them (improv/live/audio.py SynthSink)
-VOICE_OF_PART = {"player": 0, "partner": 1, "comp": 1, "click": 1, "bass": 0}
+# the synth part each recorded part plays on, as the live synth plays them
+# (improv/live/audio.py SynthSink): 0 the player's voice, 1 the partner's, 2 the bass (the
+# player's voice, its own keys and pedal)
+VOICE_OF_PART = {"player": 0, "partner": 1, "comp": 1, "click": 1, "bass": 2}
 CHUNK_FRAMES = 1 << 15  # frames rendered and written at a time (0.68 s at 48 kHz)
 WAV_HEADER_BYTES = 44
 WAV_MAX_BYTES = 2**32 - 1  # a RIFF file's sizes are 32-bit
@@ -256,5 +257,5 @@ def midi_file_to_wav(
                   for part in present} if stems else {}
     written = [write_wav(stereo(None, (0, 1), soundfont), out, sample_rate)]
     for part, stem in stem_paths.items():
-        written.append(write_wav(stereo((part,), (VOICE_OF_PART[part],), soundfont), stem, sample_rate))
+        written.append(write_wav(stereo((part,), (VOICE_OF[VOICE_OF_PART[part]],), soundfont), stem, sample_rate))
     return written, frames / sample_rate

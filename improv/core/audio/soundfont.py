@@ -4,7 +4,8 @@
 built-in synth offers the audio callback and the offline renderer: `message(part, kind,
 d1, d2)` and `render(frames, out)` writing one row per part. The player plays on MIDI
 channel 1 (GM program 1, acoustic piano by default), the partner on channel 2 (GM program
-5, electric piano), each rendered separately so that stems stay possible.
+5, electric piano), each rendered separately so that stems stay possible; the bass plays
+GM program 33 (acoustic bass) on the player's synth, on a channel of its own.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from improv.core.audio.synth import PARTS, VOICE_OF
 from improv.errors import ConfigError
 
 INSTALL_HINT = ("pip install 'improv[soundfont]' (or `pip install --no-deps tinysoundfont` "
                 "where its optional pyaudio dependency will not build)")
 PROGRAMS = (0, 4)  # GM programs (0-based): acoustic grand piano, electric piano 1
+BASS_PROGRAM, BASS_CHANNEL = 32, 1  # acoustic bass, on a channel of the player's synth
+BASS_PART = PARTS.index("bass")
 
 
 class SoundFontSynth:
@@ -36,24 +40,27 @@ class SoundFontSynth:
             except Exception as e:
                 raise ConfigError(f"{path} is not a SoundFont tinysoundfont can read ({e}); "
                                   "point --soundfont at a General MIDI .sf2 file") from None
-            try:
-                synth.program_select(0, sfid, 0, program)
-            except Exception:
-                synth.program_select(0, sfid, 0, 0)  # a small font without that program
+            for ch, prog in ((0, program), (BASS_CHANNEL, BASS_PROGRAM)) if not self._synths else ((0, program),):
+                try:
+                    synth.program_select(ch, sfid, 0, prog)
+                except Exception:
+                    synth.program_select(ch, sfid, 0, 0)  # a small font without that program
             self._synths.append(synth)
 
     def message(self, part: int, kind: int, d1: int, d2: int) -> None:
-        """Apply a channel message (status nibble `kind`) to one part."""
-        synth = self._synths[part]
+        """Apply a channel message (status nibble `kind`) to one part (the bass: a channel
+        of its own on the player's synth, so that the player's pedal does not hold it)."""
+        synth = self._synths[VOICE_OF[part]]
+        ch = BASS_CHANNEL if part == BASS_PART else 0
         if kind == 0x90 and d2 > 0:
-            synth.noteon(0, d1, d2)
+            synth.noteon(ch, d1, d2)
         elif kind in (0x80, 0x90):
-            synth.noteoff(0, d1)
+            synth.noteoff(ch, d1)
         elif kind == 0xB0:
             if d1 in (120, 123):
-                synth.notes_off(0) if d1 == 123 else synth.sounds_off(0)
+                synth.notes_off(ch) if d1 == 123 else synth.sounds_off(ch)
             else:
-                synth.control_change(0, d1, d2)
+                synth.control_change(ch, d1, d2)
 
     def render(self, frames: int, out: np.ndarray) -> None:
         """Write `frames` samples per part into `out` (2 x >= frames, float32), mono per part."""

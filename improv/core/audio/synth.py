@@ -10,8 +10,10 @@ Each voice is a few sine partials with their own exponential decay (the bright a
 an electric piano dies faster than its body), a short attack ramp, and a release that
 ramps to exact silence, so there are no clicks. A voice that has been held so long that
 it has decayed below -80 dB releases itself; a sustaining organ voice lasts until its
-note-off. Two parts ("player" = 0, "partner" = 1) each have a voice preset; the output
-is one row per part so that the caller can mix, pan or write stems.
+note-off. Two voices ("player" = 0, "partner" = 1) each have a preset; the output is one
+row per voice so that the caller can mix, pan or write stems. A third part, the bass (2),
+plays the player's voice on its row but keys and pedals of its own (`VOICE_OF`): the
+player's sustain pedal holds the player's notes, not the walking bass's.
 
 Real-time use: `SynthState` holds preallocated arrays and `render` writes into them and
 into `out`; only numpy's small view objects are created per call. `render` advances the
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PARTS = ("player", "partner")
+PARTS = ("player", "partner", "bass")
+VOICE_OF = (0, 1, 0)  # each part's preset and output row: the bass on the player's voice
 PARTIALS = 5
 MAX_BLOCK = 1024  # longer renders are split internally (the output does not change)
 SILENT_DB = -80.0  # a decaying voice below this releases itself
@@ -111,7 +114,7 @@ class SynthState:
         self.inc = np.zeros((cap, PARTIALS), np.uint32)  # cycles per sample in units of 2^-32
         self.amp = np.zeros((cap, PARTIALS), np.float32)
         self.negdec = np.zeros((cap, PARTIALS), np.float32)  # -1/decay, per sample
-        self.pedal = [False, False]
+        self.pedal = [False] * len(PARTS)  # sustain pedal, per part
         self.mix = np.zeros((2, cap), np.float32)  # one-hot part of each voice
         # work buffers (flat, viewed as (n, P, F) etc. without copying)
         big = cap * PARTIALS * MAX_BLOCK
@@ -145,7 +148,7 @@ class SynthState:
 
 
 def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
-    """Start a note (part 0 = player, 1 = partner); velocity 0 is a note-off."""
+    """Start a note (part 0 = player, 1 = partner, 2 = bass); velocity 0 is a note-off."""
     if velocity <= 0:
         note_off(state, part, pitch)
         return
@@ -161,7 +164,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
         _remove(state, _victim(state, list(range(state.n))))
     i = state.n
     state.n += 1
-    p = PRESETS[state.voices[part]]
+    p = PRESETS[state.voices[VOICE_OF[part]]]
     v = velocity / 127.0
     freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
     speed = 2.0 ** ((pitch - 60) / 24.0)  # higher notes decay faster
@@ -192,7 +195,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
     state.held[i] = True
     state.sustained[i] = False
     state.mix[:, i] = 0.0
-    state.mix[part, i] = 1.0
+    state.mix[VOICE_OF[part], i] = 1.0
 
 
 def note_off(state: SynthState, part: int, pitch: int) -> None:
@@ -226,8 +229,8 @@ def control_change(state: SynthState, part: int, control: int, value: int) -> No
 
 
 def all_notes_off(state: SynthState) -> None:
-    """Release every voice of both parts (the panic button)."""
-    for part in (0, 1):
+    """Release every voice of every part (the panic button)."""
+    for part in range(len(PARTS)):
         control_change(state, part, 123, 0)
 
 
