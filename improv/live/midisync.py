@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from typing import Any, Callable
 
 import mido
@@ -23,6 +24,8 @@ from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_b
 from improv.errors import PortError
 from improv.live.clock import Clock
 from improv.live.midiapi import IDLE_POLL_S, JackReader, close_client, is_jack
+
+ERRORS_KEPT = 24 * 120 * 60  # clock ticks timed and kept: an hour at 120 bpm
 
 
 class FixedTimeline:
@@ -190,7 +193,7 @@ class ClockSender:
         self.clock, self._send, self.tempo, self.start = clock, send, tempo, start
         self.position = position
         self.sent = 0
-        self.errors_ms: list[float] = []
+        self.errors_ms: deque[float] = deque(maxlen=ERRORS_KEPT)  # the last hour at 120 bpm, not the whole set
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
