@@ -51,9 +51,12 @@ def test_live_controls_change_mode_daring_and_answer_length_and_are_not_music():
     s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
     s.start()
     play(s, clock, inq, [(0.0, [0xB0, 21, 127]), (0.1, [0x90, 36, 100]), (0.2, [0x80, 36, 0]),
-                         (0.3, [0xB0, 22, 0])], until=0.5)
+                         (0.3, [0xB0, 22, 16])], until=0.5)
     assert s.cfg.embrace.daring == 1.0 and s.cfg.embrace.mode == "guide"
     assert s.policy.segmenter.s.answer_bars == 1
+    # all the way down: as long as the call again (once turned, it was 1-8 bars for good)
+    play_more(s, clock, inq, [(0.6, [0xB0, 22, 0])], start=0.5, until=0.7)
+    assert s.policy.segmenter.s.answer_bars == 0 and s.cfg.phrase.answer_bars == 0
     assert sink.sent == [] and not s.policy.segmenter.in_call  # the pad and knobs are not played through
     s.close()
 

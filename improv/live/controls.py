@@ -41,9 +41,10 @@ def adjust(ev: ControlEvent, cfg: "Config") -> tuple["Config", str] | None:
     if ev.action == "temperature":
         t = round(0.2 + 1.8 * ev.value, 2)
         return replace(cfg, responder=replace(cfg.responder, temperature=t)), f"temperature {t:.2f}"
-    if ev.action == "answer_length":
-        bars = 1 + round(ev.value * (cfg.phrase.max_answer_bars - 1))
-        return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), f"answers {counted(bars, 'bar')} long"
+    if ev.action == "answer_length":  # all the way down: as long as the call, as at the start
+        bars = round(ev.value * cfg.phrase.max_answer_bars)
+        said = f"answers {counted(bars, 'bar')} long" if bars else "answers as long as your call"
+        return replace(cfg, phrase=replace(cfg.phrase, answer_bars=bars)), said
     return None
 
 
