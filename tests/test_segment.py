@@ -79,6 +79,16 @@ def test_sustain_pedal_counts_as_held():
     assert notes_of(calls[0]) == [(60, 0.0, 0.5)]  # the note keeps its key length
 
 
+def test_a_pedal_held_after_the_phrase_is_not_more_bars_of_it():
+    """A 2-bar phrase with the pedal held 3 bars more was answered for 5 bars: the answer
+    is as long as what was played, to the last key's release (tester playing live)."""
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    events = [("cc", 64, 127, 0.0)] + [e for k in range(8) for e in (("on", 60 + k, k), ("off", 60 + k, k + 0.9))]
+    assert feed(seg, events + [("tick", 19.0)]) == []  # the pedal still down: the call goes on
+    (c,) = feed(seg, [("cc", 64, 0, 19.5), ("tick", 20.6)])
+    assert c.ended == 19.5 and c.bars == 2 and c.answer_length == 8.0
+
+
 def test_end_of_call_cc_cuts_at_once_and_closes_held_notes():
     seg = Segmenter(SegmentSettings(end_cc=20))
     calls = feed(seg, [("on", 60, 0.0), ("on", 64, 1.0), ("off", 60, 1.5), ("cc", 20, 127, 2.0)])

@@ -86,6 +86,13 @@ def whole_bars(length: float, beats_per_bar: int) -> int:
     return max(1, math.ceil(length / beats_per_bar - 1e-6))
 
 
+def played_bars(call: Phrase, beats_per_bar: int) -> int:
+    """The bars the player played in `call`: to its last key's release (a sustain pedal
+    held after the phrase keeps the call open, but is not more bars of it)."""
+    played = max((n.end for n in call.notes), default=call.length)
+    return whole_bars(min(call.length, played), beats_per_bar)
+
+
 class Segmenter:
     """Cuts the player's notes into calls. Not thread-safe: feed it from one thread.
 
@@ -206,12 +213,12 @@ class Segmenter:
         if not notes:
             return None
         phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))
-        bars = whole_bars(phrase.length, self.s.beats_per_bar)
+        bars = played_bars(phrase, self.s.beats_per_bar)
         return Call(phrase, ended, detected, *self.answer_place(phrase, detected), reason, bars)
 
     def answer_place(self, call: Phrase, detected: float) -> tuple[float, float]:
         """(answer start, answer length) in beats for a call noticed at beat `detected`."""
         start = self.meter.next_boundary(detected + self.s.lead_beats, self.s.answer_on)
-        bars = self.s.answer_bars or whole_bars(call.length, self.s.beats_per_bar)
+        bars = self.s.answer_bars or played_bars(call, self.s.beats_per_bar)
         bars = min(bars, self.s.max_answer_bars)
         return start, float(bars * self.s.beats_per_bar)
