@@ -874,3 +874,19 @@ def test_an_answer_arriving_as_the_player_comes_back_in_plays_nothing():
         s.scheduler.poll()
     assert not [m for _, m in sink.sent if m.type == "note_on" and m.velocity and m.channel == s.partner_ch]
     s.close()
+
+
+def test_a_stop_during_the_warm_up_still_records_what_was_played():
+    """SIGTERM (or Ctrl-C) while the partner warmed up: the session started, its loop saw
+    the stop at once and closed, and the notes played meanwhile, still waiting in the input
+    queue, were passed through but never recorded. They are recorded at close, and a key
+    still down is released (sent and recorded), but they are not answered."""
+    s, clock, inq, sink, rec = make(config())
+    for data in ([0x90, 65, 100], [0x80, 65, 0], [0x90, 69, 90]):  # played while it warmed up
+        inq.push(data)
+    s.start()
+    s.stop("SIGTERM")
+    s.close()
+    played = [(m.type, m.note) for part, m, _ in rec[0].events if part == "player"]
+    assert played == [("note_on", 65), ("note_off", 65), ("note_on", 69), ("note_off", 69)]
+    assert s.calls == 0 and sink.sounding() == set()

@@ -315,6 +315,7 @@ class Session:
         self._closed = True
         self.inq.thru = None
         self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
+        self._safely("what you played last", self._record_waiting)
         self._safely("the partner's hand-off", self.exchange.close)  # answers arriving from now on are not played
         self._safely("the partner's queued notes", self.feeder.clear)
         self._safely("the scheduler", self.scheduler.close)  # note-offs for sounding partner notes (recorded)
@@ -338,6 +339,25 @@ class Session:
             step()
         except Exception as e:  # noqa: BLE001 - the steps after it (note-offs, the recording) matter more
             log.warning("closing %s failed: %s", what, e)
+
+    def _record_waiting(self) -> None:
+        """The player's messages still waiting in the input queue (a stop that came while
+        the partner warmed up, or in the last moment): recorded, and their keys released
+        at close, but not heard as a call."""
+        self.inq.drain(self._keep)
+
+    def _keep(self, t: float, data: list[int]) -> None:
+        try:
+            msg = mido.Message.from_bytes(data)
+        except (ValueError, TypeError, IndexError):
+            return
+        if not hasattr(msg, "channel") or self.controls.bound(data):
+            return
+        msg = msg.copy(channel=self.player_ch)
+        if self.cfg.midi.thru:
+            self._thru(msg, t, send=False)  # (sent already, if passthrough had begun; released below)
+        if self.recorder is not None:
+            self.recorder.event("player", msg, t)
 
     def _release_thru(self) -> None:
         """Note-offs for the player's keys still down (sent and recorded)."""
