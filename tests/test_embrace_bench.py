@@ -15,7 +15,7 @@ from improv.bench.embrace import (
 )
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "wjazzd-mini"
-CHART = parse_chart("Cmaj7 | Dm7 G7 | Em7 A7 | Dm7 G7")
+CHART = parse_chart("Cmaj7 | Dm7 Am7 | Em7 A7 | Dm7 G7")  # (bar 2, beat 3: a half step off E is outside Am7)
 
 
 def test_make_case_moves_the_long_strong_beat_note_outside():

@@ -38,8 +38,22 @@ def test_chromatic_passing_sixteenth_is_an_approach():
 def test_f_sharp_over_c7_sharp11_is_a_tension():
     call = Phrase.of([(66, 0, 2)])
     assert kinds(call, parse_chart("C7#11")) == [TENSION]
-    # ...but over a plain C7 it is outside
-    assert kinds(call, parse_chart("C7")) == [OUTSIDE]
+    assert kinds(call, parse_chart("Cmaj7")) == [TENSION]
+
+
+def test_a_dominants_altered_tensions_and_a_blues_blue_notes_are_not_mistakes():
+    """A long accented b9, #9, #11 or b13 on a dominant, the blue third and fifth over a
+    blues's I7, and the major seventh on a minor tonic are jazz vocabulary: they were all
+    heard as mistakes (reharmonised; guide told the player to avoid the blue third). The
+    natural 11 and the major seventh of a dominant still are."""
+    for pc, name in ((1, "b9"), (3, "#9"), (6, "#11"), (8, "b13")):
+        assert kinds(Phrase.of([(67 + pc, 0, 2, 110)]), parse_chart("G7 | Cmaj7")) == [TENSION], name
+    for pitch in (68, 71):  # Ab and B over F7: the blue third and fifth of an F blues
+        assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart("F7 | Bb7")) == [TENSION]
+    assert kinds(Phrase.of([(71, 0, 2)]), parse_chart("Cm6")) == [TENSION]  # melodic minor
+    for pitch in (72, 78):  # C (11) and F# (major seventh) over G7
+        assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart("G7 | Cmaj7")) == [OUTSIDE]
+    assert most_salient(hear(Phrase.of([(64, 0, 2, 120), (65, 2, 1, 80)]), parse_chart("F7"))).pitch == 64
 
 
 def test_chord_tone_is_a_chord_tone():
@@ -63,9 +77,9 @@ def test_neighbour_that_leaps_away_is_outside():
 
 
 def test_approach_resolves_to_the_next_chord():
-    # Db on beat 4 of a C7 bar resolves down to C, the 5th of F: an approach across the barline.
+    # B on beat 4 of a C7 bar resolves up to C, the 5th of F: an approach across the barline.
     chart = parse_chart("C7 | Fmaj7")
-    assert kinds(Phrase.of([(61, 3.5, 0.5), (60, 4, 1)]), chart) == [APPROACH, CHORD]
+    assert kinds(Phrase.of([(71, 3.5, 0.5), (72, 4, 1)]), chart) == [APPROACH, CHORD]
 
 
 def test_salience_orders_metric_duration_velocity_and_repetition():

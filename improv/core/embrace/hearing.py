@@ -1,6 +1,7 @@
 """Hearing the player: classify every note of a call against the harmony sounding under it.
 
-Each note is a chord tone, a tension (`Chord.tension_tones()`), an approach (a chromatic
+Each note is a chord tone, a tension (`Chord.tension_tones()`, and the colours a jazz
+player hears as tensions where a chart does not write them: `HEARD_TENSIONS`), an approach (a chromatic
 neighbour of an inside note that resolves by half or whole step, within a beat, to an
 inside note) or outside. Outside notes get a salience in [0, 1]: how clearly the player
 *meant* it (or at least how clearly everyone heard it). A long accented outside note on
@@ -51,6 +52,16 @@ CHORD_SPREAD_S = 0.04  # ...and at most this many seconds, with the tempo known 
 UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line...
 UNDER_HELD_S = 0.15  # ...and at least this many seconds, with the tempo known (a fast legato line's overlap is not)
 UNDER = "under the line"  # the reason an outside note is not salient: it is harmony
+
+# Colours that are jazz vocabulary, not mistakes, though the chord symbol does not name them
+# (semitones above the root): on a dominant the altered tensions (b9, #9, #11, b13; a blues's
+# blue third and fifth over its I7 are its #9 and #11), and the melodic minor's major seventh
+# on a minor tonic. The chord's own `scale()` (the band's voicings, the partners' chord
+# features) keeps to what the symbol says; only what counts as a mistake widens.
+HEARD_TENSIONS: dict[str, frozenset[int]] = {
+    "7": frozenset((1, 3, 6, 8)), "7b5": frozenset((1, 3, 8)), "+7": frozenset((1, 3)),
+    "7sus4": frozenset((1, 8)), "m": frozenset((11,)), "m6": frozenset((11,)),
+}
 
 # Salience weights: duration, metric position, velocity, repetition (they sum to 1).
 W_DURATION, W_METRIC, W_VELOCITY, W_REPEAT = 0.35, 0.35, 0.15, 0.15
@@ -162,7 +173,7 @@ def classify_pitch(pc: int, chord: Chord | None) -> str:
         return FREE
     if pc % 12 in chord.chord_tones():
         return CHORD
-    if pc % 12 in chord.tension_tones():
+    if pc % 12 in chord.tension_tones() or (pc - chord.root) % 12 in HEARD_TENSIONS.get(chord.quality, ()):
         return TENSION
     return OUTSIDE
 
