@@ -233,3 +233,18 @@ def test_strength_says_how_much_the_embraced_note_comes_back():
     assert none <= 0.02 and strong >= 0.12 and strong > 2 * some
     markov = MarkovResponder(order=3, seed=1)
     assert _note_share_in_first_bar(markov, 1.0) > _note_share_in_first_bar(markov, 0.0)
+
+
+def test_a_motifs_cell_is_one_gesture_and_keeps_its_pitch_classes():
+    """E G, a rest of two beats, then the embraced C#: the cell was E-G-C# with the C#
+    3.5 beats in (the gap to the note itself was never checked); and a cell near MIDI's
+    edge was clamped (pitch 1 down to 0: "G-C-F#" said and played for G-C#-F#)."""
+    call = Phrase.of([(64, 0.5, 0.5), (67, 1.0, 0.5), (73, 3.5, 2.0, 110)])
+    for seed in range(12):
+        p = plan_answer(call, parse_chart("Dm7 G7 | Cmaj7 | %"), 8.0, 8.0, EmbraceSettings(strategies=("motif",)), seed)
+        if p.handled:
+            op = p.constraints.opening
+            assert op[0].pitch % 12 == 1 and all(n.start >= 1.9 for n in op[1:])  # the C# alone, then again
+    from improv.core.embrace.strategies import _octave_into_range
+
+    assert [_octave_into_range(p) for p in (-11, 0, 127, 131)] == [1, 0, 127, 119]

@@ -274,27 +274,41 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     lo, hi = (i - 1, i + 1) if 0 < i < len(notes) - 1 else ((i, i + 2) if i == 0 else (i - 2, i))
     lo, hi = max(0, lo), min(len(notes) - 1, hi)
     cell = list(notes[lo:hi + 1])
-    # Keep only neighbours close in time: a cell is a gesture, not two phrases.
-    while cell[0] is not notes[i] and cell[1].start - cell[0].end > 1.0:
-        cell.pop(0)
-    while cell[-1] is not notes[i] and cell[-1].start - cell[-2].end > 1.0:
-        cell.pop()
+    # Keep only neighbours close in time: a cell is a gesture, not two phrases (each note
+    # within a beat of the next one toward the note embraced).
+    j = next(k for k, n in enumerate(cell) if n is notes[i])
+    first, last = j, j
+    while first > 0 and cell[first].start - cell[first - 1].end <= 1.0:
+        first -= 1
+    while last < len(cell) - 1 and cell[last + 1].start - cell[last].end <= 1.0:
+        last += 1
+    cell = cell[first:last + 1]
     t0 = cell[0].start
     shift = ctx.pitch() - ctx.target.pitch
     stated = []
     for k, n in enumerate(cell):
         nxt = cell[k + 1].start - t0 if k + 1 < len(cell) else None
         dur = min(n.duration, 2.0, (nxt - (n.start - t0)) if nxt is not None else 2.0)
-        stated.append(Note(n.start - t0, max(0, min(127, n.pitch + shift)), max(dur, 0.125), n.velocity))
+        stated.append(Note(n.start - t0, _octave_into_range(n.pitch + shift), max(dur, 0.125), n.velocity))
     span = -(-max(n.end for n in stated) * 2 // 1) / 2  # rounded up to an eighth
     opening, detail = list(stated), ""
     if 2 * span <= min(ctx.length / 2, float(ctx.chart.beats_per_bar)) + 1e-9:
         move = _sequence_move(ctx, stated, span)
-        opening += [Note(n.start + span, max(0, min(127, n.pitch + move)), n.duration, n.velocity) for n in stated]
+        opening += [Note(n.start + span, _octave_into_range(n.pitch + move), n.duration, n.velocity) for n in stated]
         detail = "repeats it" if move == 0 else \
             f"sequences it {'up' if move > 0 else 'down'} {_INTERVAL_WORDS[abs(move)]}"
     favour = {n.pitch % 12 for n in opening}
     return Handled(ctx.target, "motif", opening=tuple(opening), detail=detail), ctx.chart, favour
+
+
+def _octave_into_range(pitch: int) -> int:
+    """`pitch` moved by octaves into MIDI's 0-127 (its pitch class kept: a cell's notes
+    stay the notes the explanation names)."""
+    while pitch < 0:
+        pitch += 12
+    while pitch > 127:
+        pitch -= 12
+    return pitch
 
 
 _INTERVAL_WORDS = {1: "a half step", 2: "a whole step", 3: "a minor third", 4: "a major third", 5: "a fourth"}
