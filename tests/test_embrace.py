@@ -248,3 +248,15 @@ def test_a_motifs_cell_is_one_gesture_and_keeps_its_pitch_classes():
     from improv.core.embrace.strategies import _octave_into_range
 
     assert [_octave_into_range(p) for p in (-11, 0, 127, 131)] == [1, 0, 127, 119]
+
+
+def test_guide_leaves_a_voicing_under_the_line_alone():
+    """A left-hand voicing's notes under the line are harmony, never a mistake: embrace
+    passed over them, but guide told the player to avoid them (C# and Ab over Cmaj7)."""
+    from improv.core.theory.notes import Note
+
+    line = [Note(0.0, 76, 1.0, 90), Note(1.0, 79, 1.0, 90), Note(2.0, 81, 1.0, 90), Note(3.0, 79, 1.0, 90)]
+    voicing = [Note(0.0, p, 4.0, 70) for p in (49, 56, 59)]  # C# Ab B, held under the line
+    call = Phrase.of(sorted(line + voicing, key=lambda n: (n.start, n.pitch)), start=0.0, length=4.0)
+    p = plan_answer(call, parse_chart("Cmaj7"), 4.0, 4.0, EmbraceSettings(mode="guide"), 0)
+    assert p.constraints == Constraints() and p.handled == ()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
-from improv.core.embrace.hearing import HeardNote, hear, most_salient
+from improv.core.embrace.hearing import UNDER, HeardNote, hear, most_salient
 from improv.core.theory.notes import Note, Phrase
 from improv.core.embrace.reharm import Substitute, candidates, reach_for, substitute
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
@@ -203,10 +203,11 @@ def embraced_answer(
 
 
 def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: float, length: float) -> AnswerPlan:
-    """Avoid every outside pitch class of the call; favour the chord tones of the first bar."""
+    """Avoid every outside pitch class of the call's line (a voicing's note under it is
+    harmony, as in embrace); favour the chord tones of the first bar."""
     by_pc: dict[int, HeardNote] = {}
     for h in heard:
-        if h.is_outside and (h.pc not in by_pc or h.salience > by_pc[h.pc].salience):
+        if h.is_outside and UNDER not in h.reasons and (h.pc not in by_pc or h.salience > by_pc[h.pc].salience):
             by_pc[h.pc] = h
     if not by_pc:
         return base
