@@ -378,3 +378,22 @@ def test_a_call_ending_in_a_note_held_past_the_kept_bars_is_answered(tmp_path, c
     assert rc == 0, capsys.readouterr()
     tracks = read_out(out)[1]
     assert tracks["partner"] and min(s for s, _, _ in tracks["partner"]) >= 41.0
+
+
+def test_a_reharmonised_answer_is_written_over_its_substitute_with_the_reason(tmp_path, capsys):
+    """The answer file's chord text still read the written chord where the answer played
+    over a substitute (an A7 line under "Cmaj7" in a DAW), with no word of why."""
+    call = write_mid(tmp_path / "call.mid", [(62, 0, 0.5), (65, 0.5, 0.5), (61, 4.0, 2.0), (64, 6.0, 1.0)])
+    for seed in range(30):
+        rc, out = respond(tmp_path, call, "--chords", "Dm7 G7 | Cmaj7 | %", "--seed", str(seed), "--explain")
+        said = capsys.readouterr().out
+        if rc == 0 and "reharmonise as" in said:
+            break
+    else:
+        pytest.fail("no seed re-harmonised")
+    sub = said.split("reharmonise as ")[1].split()[0]
+    _, tracks, texts = read_out(out)
+    start = tracks["partner"][0][0]
+    assert (start, sub) in [(round(b, 6), t) for b, t in texts]
+    cues = [m.text for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "cue_marker"]
+    assert any("reharmonise as" in c for c in cues)

@@ -141,9 +141,11 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
-           chart: Chart, cfg: Config) -> None:
-    """A type-1 file: conductor (tempo map, metre, chord text events), player, partner;
-    written beside `path` and renamed into place, so a failure leaves nothing half-written."""
+           chart: Chart, cfg: Config, notes: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
+    """A type-1 file: conductor (tempo map, metre, chord text events: `chart`, the one the
+    answer was played over, substitute included; `notes`, (beat, text) markers, e.g. what
+    the partner did with an outside note), player, partner; written beside `path` and
+    renamed into place, so a failure leaves nothing half-written."""
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
@@ -160,6 +162,7 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
         if span.chord != prev:
             items.append((int(round(span.start * PPQ)), 2, mido.MetaMessage("text", text=str(span.chord) if span.chord else "NC")))
             prev = span.chord
+    items += [(int(round(b * PPQ)), 3, mido.MetaMessage("cue_marker", text=text)) for b, text in notes]
     conductor = mido.MidiTrack([mido.MetaMessage("track_name", name="improv respond", time=0)])
     now = 0
     for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
@@ -295,7 +298,11 @@ def run(args: argparse.Namespace) -> int:
     answer, plan = embraced_answer(responder, call, chart, settings, embrace_settings_from_args(args, cfg))
     if swing != 1.0:
         answer = swung(answer, swing)
-    _write(out, list(whole.absolute()), answer, tempos, chart, cfg)
+    from improv.core.embrace.strategies import explain
+
+    # the chords the answer was played over (a substitute where it re-harmonised), and why
+    _write(out, list(whole.absolute()), answer, tempos, plan.chart, cfg,
+           [(answer.start, line) for line in explain(plan, chart)])
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
