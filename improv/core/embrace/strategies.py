@@ -39,7 +39,8 @@ from improv.errors import ConfigError
 
 MODES = ("embrace", "guide", "off")
 STRATEGIES = ("motif", "reharmonise", "resolve", "echo")
-GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes
+GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes...
+GUIDE_CHANGES = 0.75  # ...and after the first bar sits on the chord tones of each chord
 FIRST_BAR_CHORD_STRENGTH = 0.3  # the chord tones of an embraced answer's first bar (the note itself: `strength`)
 # How often each strategy is picked when it applies: reharmonising makes the note right
 # for everyone (the band follows), so it comes up a little more often.
@@ -204,7 +205,9 @@ def embraced_answer(
 
 def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: float, length: float) -> AnswerPlan:
     """Avoid every outside pitch class of the call's line (a voicing's note under it is
-    harmony, as in embrace); favour the chord tones of the first bar."""
+    harmony, as in embrace) where it clashes; favour the chord tones of the first bar, then
+    of each chord the answer plays over (a wrong A over Bb7 is steered away, and the answer
+    still plays the third of F7)."""
     by_pc: dict[int, HeardNote] = {}
     for h in heard:
         if h.is_outside and UNDER not in h.reasons and (h.pc not in by_pc or h.salience > by_pc[h.pc].salience):
@@ -214,7 +217,8 @@ def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: 
     avoid = frozenset(by_pc)
     favour = _first_bar_chord_tones(chart, start, length)
     handled = tuple(Handled(h, "avoid") for h in sorted(by_pc.values(), key=lambda h: h.onset))
-    constraints = Constraints((), frozenset(favour) - avoid, avoid, GUIDE_STRENGTH)
+    constraints = Constraints((), frozenset(favour) - avoid, avoid, GUIDE_STRENGTH, avoid_everywhere=False,
+                              favour_until=float(chart.beats_per_bar), changes=GUIDE_CHANGES)
     return AnswerPlan(base.chart, constraints, handled, "guide", start, heard)
 
 

@@ -160,6 +160,7 @@ class ModelResponder:
         self._primed: tuple | None = None
         self._primed_history: tuple | None = None
         self._changes_cache: dict = {}
+        self._avoid_cache: dict = {}  # (chord, constraints, low, high) -> avoid bias, for guide
         self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
 
     @classmethod
@@ -417,6 +418,17 @@ class ModelResponder:
                                                          settings.constraints.changes)
         else:
             pitch_bias = plain_bias
+        if settings.constraints.avoid_pcs:
+            chord = harmony.chord_at(tick / TICKS_PER_BEAT) if harmony is not None else None
+            key = (chord, settings.constraints, settings.low, settings.high)
+            avoid = self._avoid_cache.get(key)
+            if avoid is None:
+                low, high = max(0, int(settings.low)), min(127, int(settings.high))
+                avoid = self._avoid_cache[key] = self._avoid_bias(settings.constraints, chord, min(low, high),
+                                                                  max(low, high))
+                if len(self._avoid_cache) > 256:
+                    self._avoid_cache.clear()
+            pitch_bias = pitch_bias + avoid
         g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
         cells = index.pitch_features() if index is not None and index.pk else None
         pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias
@@ -442,7 +454,8 @@ class ModelResponder:
 
     @staticmethod
     def _pitch_bias(settings: AnswerSettings, low: int, high: int, favour: bool = True) -> np.ndarray:
-        """Register mask plus the favour (if `favour`) and avoid biases (nats), per MIDI pitch."""
+        """Register mask plus the favour bias (if `favour`), nats per MIDI pitch (the avoid
+        bias depends on the chord under the note: `_avoid_bias`)."""
         bias = np.full(128, -np.inf)
         bias[low:high + 1] = 0.0
         c = settings.constraints
@@ -457,10 +470,23 @@ class ModelResponder:
                 favoured = np.isin(pcs, list(c.favour_pcs))
                 lift[favoured] = np.maximum(lift[favoured], 4.0 * s)
             bias += lift
-        if c.avoid_pcs and s > 0:
-            avoid = np.isin(pcs, list(c.avoid_pcs))
-            if s >= 1.0 and not np.all(avoid[low:high + 1]):
-                bias[avoid] = -np.inf
-            else:
-                bias[avoid] -= 4.0 * s
+        return bias
+
+    @staticmethod
+    def _avoid_bias(c: Any, chord: Any, low: int, high: int) -> np.ndarray | float:
+        """The avoid bias (nats) for a note over `chord`; without `avoid_everywhere`, an
+        avoided pitch class is avoided where it clashes, not where it is in the chord's scale
+        (guide steers a wrong A over Bb7 away, and still plays it as the third of F7)."""
+        s = min(1.0, max(0.0, float(c.strength)))
+        if not c.avoid_pcs or s <= 0:
+            return 0.0
+        pcs = set(c.avoid_pcs) - (chord.scale() if chord is not None and not c.avoid_everywhere else set())
+        if not pcs:
+            return 0.0
+        bias = np.zeros(128)
+        avoid = np.isin(np.arange(128) % 12, list(pcs))
+        if s >= 1.0 and not np.all(avoid[low:high + 1]):
+            bias[avoid] = -np.inf
+        else:
+            bias[avoid] -= 4.0 * s
         return bias

@@ -30,6 +30,8 @@ class Constraints:
             at `chord_strength`; a pitch class in both takes the larger weight, so that
             `strength` alone says how much the favoured note stands out among them.
         avoid_pcs: pitch classes to avoid (guide mode steers away from the outside note).
+        avoid_everywhere: avoid them over every chord; False: only over a chord whose scale
+            does not hold them (guide: a wrong A over Bb7 is still the third of F7).
         strength: how strongly favour/avoid weigh, 0 (ignore) .. 1 (hard).
         chord_strength: how strongly `chord_pcs` weigh, 0 .. 1.
         favour_until: favour (and `chord_pcs`) applies to notes starting before this many beats into the
@@ -44,10 +46,11 @@ class Constraints:
     favour_pcs: frozenset[int] = frozenset()
     avoid_pcs: frozenset[int] = frozenset()
     strength: float = 0.5
-    chord_pcs: frozenset[int] = frozenset()
-    chord_strength: float = 0.0
     favour_until: float = math.inf
     changes: float = 0.0
+    chord_pcs: frozenset[int] = frozenset()  # (these three last: the fields before keep their places)
+    chord_strength: float = 0.0
+    avoid_everywhere: bool = True
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,10 @@ class Generator:
         self.top_p = min(1.0, max(0.0, float(s.top_p))) if math.isfinite(s.top_p) else 1.0
         c = s.constraints
         strength = min(1.0, max(0.0, float(c.strength)))
-        self.pc_weight = [1.0] * 12  # avoid: everywhere
-        for pc in c.avoid_pcs:
-            self.pc_weight[int(pc) % 12] *= 1.0 - strength
+        self.pc_weight = [1.0] * 12  # (avoid is applied per chord, in `_fits`)
+        self.avoid = frozenset(int(pc) % 12 for pc in c.avoid_pcs)
+        self.avoid_weight = 1.0 - strength
+        self.avoid_everywhere = bool(c.avoid_everywhere)
         # favour, and the chord tones beside it: before favour_until only, each pc its larger weight
         lift = [1.0] * 12
         chord_strength = min(1.0, max(0.0, float(c.chord_strength))) if math.isfinite(c.chord_strength) else 0.0
@@ -142,6 +143,10 @@ class Generator:
         if tick >= self.favour_until_ticks and self.changes > 0 and chord is not None:  # lead back to the changes
             tones = chord.chord_tones()
             weights = [w * (1.0 + 19.0 * self.changes if pc in tones else 1.0) for pc, w in enumerate(weights)]
+        if self.avoid:  # (guide: avoided where it clashes, not where it is in the chord's scale)
+            scale = chord.scale() if chord is not None and not self.avoid_everywhere else frozenset()
+            weights = [w * (self.avoid_weight if pc in self.avoid and pc not in scale else 1.0)
+                       for pc, w in enumerate(weights)]
         got = ([x * c for x, c in zip(got[0], weights)], got[1])
         self._fit_cache[tick] = got
         return got
