@@ -222,3 +222,15 @@ def test_reset_forgets_the_session_only():
     r.reset()
     assert r.session_notes == 0
     assert len(r.answer(CALL, CHART, settings())) > 0
+
+
+def test_a_whispered_call_gets_an_answer_you_can_hear():
+    """A call at velocity 1 was answered at velocities 1-11 (inaudible on most synths); the
+    answer follows a soft call softly, from a floor."""
+    soft = Phrase.of([(p, s, d, 1) for p, s, d, _ in ((62, 0, .5, 0), (65, .5, .5, 0), (69, 1, .5, 0))],
+                     start=0.0, length=4.0)
+    for seed in range(5):
+        a = MarkovResponder().answer(soft, CHART, settings(seed=seed))
+        assert a.notes and all(n.velocity >= 20 for n in a.notes)
+    loud = MarkovResponder().answer(CALL, CHART, settings(seed=0))
+    assert max(n.velocity for n in loud.notes) > max(n.velocity for n in a.notes)

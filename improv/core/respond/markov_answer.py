@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _FIT_STRONG = {"chord": 1.0, "tension": 0.3, "outside": 0.03}  # beats 1 and 3
 _FIT_BEAT = {"chord": 1.0, "tension": 0.5, "outside": 0.05}  # beats 2 and 4
 _FIT_WEAK = {"chord": 1.0, "tension": 0.85, "outside": 0.12}  # between the beats
+MIN_VELOCITY = 36  # the softest an answer is shaped around (its notes stray +-10 from it)
 _APPROACH = 2.5  # an outside note a half step from the next chord's tone is an approach
 _RESOLVE = 4.0  # after an outside note, a step to an inside note
 _UNRESOLVED = 0.1  # after an outside note, anything else
@@ -86,7 +87,9 @@ class Generator:
         # Register pull: a pitch's weight falls off with its distance from the centre.
         self.register = [math.exp(-0.5 * ((p - self.centre) / self.spread) ** 2) for p in range(128)]
         vels = [e[3] for e in self.call_events]
-        self.velocity = int(round(sum(vels) / len(vels))) if vels else 88
+        # the call's loudness, played back within what a synth sounds (a call at velocity 1
+        # got answers at 1-11: inaudible on most)
+        self.velocity = max(MIN_VELOCITY, int(round(sum(vels) / len(vels)))) if vels else 88
         if s.density is not None and math.isfinite(s.density) and s.density > 0:
             density = float(s.density)
         elif len(self.call_events) >= 2:
