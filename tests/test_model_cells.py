@@ -8,7 +8,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
+
+from improv.commands.common import TRAIN_INSTALL
+
+# on a lean install (no torch) the whole module skips, saying how to add it
+torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 from improv.core.model.copying import CopyIndex
 from improv.core.model.inputs import ANSWER, MAX_BARS, N_CENTER, N_DENSITY, Controls, answer_steps, chord_at, sep_step

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+
+from improv.commands.common import TRAIN_INSTALL
+
+# on a lean install (no torch) the whole module skips, saying how to add it
+torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 MINI = Path(__file__).parent / "data" / "wjazzd-mini"
 
