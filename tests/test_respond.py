@@ -318,8 +318,21 @@ def test_explain_json_dash_goes_to_stdout(tmp_path, capsys, monkeypatch):
     call = write_mid(tmp_path / "call.mid", LINE)
     assert main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--chords", "C7",
                  "--explain-json", "-"]) == 0
-    out = capsys.readouterr().out
-    assert isinstance(json.loads(out[out.index("\n["):]), list) and not (tmp_path / "-").exists()
+    got = capsys.readouterr()
+    # stdout is the JSON alone, to pipe (the report lines went before it); they go to stderr
+    assert isinstance(json.loads(got.out), list) and not (tmp_path / "-").exists()
+    assert "wrote " in got.err and "answer (markov" in got.err
+
+
+def test_a_tune_in_another_metre_sets_it_for_a_call_file_that_says_none(tmp_path, capsys):
+    """A 3/4 tune over a call file with no time signature was refused ("give a chart in
+    that metre") where the jam and the demo play it: the file says nothing, the tune does."""
+    tune = tmp_path / "waltz.toml"
+    tune.write_text('title = "Waltz"\nbeats_per_bar = 3\n\n[sections]\nA = "Dm7 | G7 | Cmaj7 | %"\n')
+    rc, out = respond(tmp_path, write_mid(tmp_path / "call.mid", LINE), "--tune", str(tune))
+    assert rc == 0, capsys.readouterr().err
+    ts = [m for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "time_signature"]
+    assert [(m.numerator, m.denominator) for m in ts] == [(3, 4)]
 
 
 def test_an_output_of_another_kind_is_refused_and_a_bare_name_gets_mid(tmp_path, capsys):

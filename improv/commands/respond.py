@@ -13,6 +13,7 @@ it: `Segmenter.answer_place` for a call whose end (its last release) was noticed
 from __future__ import annotations
 
 import argparse
+import sys
 import random
 from pathlib import Path
 
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.formats.paths import output_with_suffix, writable_output
 
     src = Path(args.call)
+    report = sys.stderr if getattr(args, "explain_json", None) == "-" else sys.stdout  # stdout: the JSON alone
     given = output_with_suffix(args.output, "-o", (".mid", ".midi"), "the answer is a MIDI file") if args.output else None
     out = writable_output(given or default_output(src), "-o", (src,))
     if getattr(args, "explain_json", None) not in (None, "", "-"):  # checked before any work, as -o is
@@ -253,12 +255,15 @@ def run(args: argparse.Namespace) -> int:
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     chart, note = _chart(cfg, found.notes, bpb)
+    if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
+        bpb = chart.beats_per_bar
+        cfg = override(cfg, "timing", beats_per_bar=bpb)
     if chart.beats_per_bar != bpb:
         whose = f"{src} is in {bpb}/4" if found.beats_per_bar else \
             f"the settings say {bpb}/4 ([timing] beats_per_bar; {src} has no time signature)"
         raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre")
     if note:
-        print(note)
+        print(note, file=report)
     tempos = found.tempos or [(0.0, 120.0)]
     if getattr(args, "tempo", None):
         tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
@@ -309,9 +314,9 @@ def run(args: argparse.Namespace) -> int:
     if len(found.channels) > 1:  # a type-0 song's parts share its one track: say that they are one call here
         drums = f", channels {', '.join(map(str, found.channels))} merged{drums}"
     print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {round(first, 2):g}-{round(ended, 2):g}"
-          f"{cut}{drums}")
+          f"{cut}{drums}", file=report)
     print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "
-          f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats")
-    print(f"wrote {out}: tracks player + partner, {round(tempos[0][1], 1):g} bpm")
-    report_plans(args, [plan], chart)
+          f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats", file=report)
+    print(f"wrote {out}: tracks player + partner, {round(tempos[0][1], 1):g} bpm", file=report)
+    report_plans(args, [plan], chart, out=report)
     return 0
