@@ -109,7 +109,9 @@ def test_an_interrupted_run_saves_last_pt_and_resumes(sig, tmp_path, capsys, mon
     finally:
         signal.signal(sig, before)
     err = capsys.readouterr().err
-    assert err == f"improv train: interrupted at step 3; last.pt saved: resume with --resume {out / 'last.pt'}\n"
+    # (with its --config: resumed without it, a run went on with the default recipe, saying nothing)
+    assert err == (f"improv train: interrupted at step 3; last.pt saved: resume with --resume {out / 'last.pt'} "
+                   f"--config {cfg}\n")
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["train_state"]["step"] == 3 and "optimizer" in last  # the step in hand was finished, then saved
     monkeypatch.undo()
@@ -168,3 +170,14 @@ def test_distributed_processes_agree_on_why_they_stop():
 
     assert D.agree(1.5, D.STOP_ASKED, D.Dist()) == (1.5, D.STOP_ASKED)
     assert D.agree(1.5, D.GO_ON, D.Dist()) == (1.5, D.GO_ON)
+
+
+def test_a_run_scheduled_by_epochs_says_so_not_a_budget_of_0_min(tmp_path, capsys):
+    """The shipped recipe (no time cap, the schedule in epochs) printed "budget 0 min" and
+    "ETA 0.0 min" on every progress line of a 38-minute run."""
+    cfg = _tiny(tmp_path, max_minutes=0.0, schedule_epochs=100000.0, max_steps=30)
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(tmp_path / "run")]) == 0
+    text = capsys.readouterr().out
+    assert "100000 epochs, no time cap" in text and "budget 0 min" not in text
+    step25 = next(line for line in text.splitlines() if line.startswith("step 25 "))
+    assert "ETA 0.0 min" not in step25 and "ETA nan" not in step25 and "ETA" in step25

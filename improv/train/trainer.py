@@ -45,11 +45,16 @@ class _Progress:
     step: int = 0
     training: bool = False
     saved_step: int | None = None  # the step of the last.pt this run wrote
+    config: str = ""  # the --config the run was given: a resume needs it again
+
+    def resume_with(self, out: Path) -> str:
+        """The flags that resume the run (its training settings come from its config)."""
+        return f"--resume {out / 'last.pt'}" + (f" --config {self.config}" if self.config else "")
 
     def unsaved(self, out: Path) -> str:
         if not self.training:
             return "interrupted before training began; nothing saved"
-        kept = (f"{out / 'last.pt'} holds step {self.saved_step}: resume with --resume {out / 'last.pt'}"
+        kept = (f"{out / 'last.pt'} holds step {self.saved_step}: resume with {self.resume_with(out)}"
                 if self.saved_step is not None else "nothing saved")
         return f"interrupted at step {self.step} before last.pt was saved; {kept}"
 
@@ -151,7 +156,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     if resumed is not None:
         check_not_finished(tcfg, resumed[1].get("train_state", {}), resume)
     dist = D.setup()
-    progress = _Progress()
+    progress = _Progress(config=str(config) if config else "")
     try:
         with StopRequest(STOP_NOTICE if dist.main else "") as stop:
             return _train(data, cfg, tcfg, out, resume, resumed, dist, log, progress, stop)
@@ -216,7 +221,9 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
     step_model = D.wrap(model, dist)
     procs = f", {dist.world} processes" if dist.world > 1 else ""
     say(f"model: GRU {cfg.n_layers}x{cfg.d_model}, {model.n_params():,} parameters; device {device}{procs}, "
-        f"{torch.get_num_threads()} threads; budget {tcfg.max_minutes:g} min")
+        f"{torch.get_num_threads()} threads; "
+        + (f"budget {tcfg.max_minutes:g} min" if tcfg.max_minutes > 0 else
+           f"{tcfg.schedule_epochs or tcfg.max_epochs:g} epochs, no time cap"))
     budget = tcfg.max_minutes * 60.0
     # the cosine spans `schedule_epochs` epochs when set, else the time budget
     n_seqs = len(pd.train) if tcfg.window_notes <= 0 else len(pd.windows(pd.train_runs, cfg, tcfg, None))
@@ -281,13 +288,14 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
                 if dist.main:
                     save_last(valid)
                 D.cleanup(dist)
-                raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with --resume "
-                                  f"{out / 'last.pt'}")
+                raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with {progress.resume_with(out)}")
             over = why == D.STOP_LIMIT
             if step % 25 == 0:
                 rate = notes_seen / max(1e-9, now - t_rate)
                 notes_seen, t_rate = 0, now
-                eta = max(0.0, budget - elapsed)
+                # what is left: of the time budget, or (no cap) of the schedule at the pace so far
+                eta = max(0.0, budget - elapsed) if budget > 0 else \
+                    elapsed / max(1, step) * max(0, sched_steps - step) if sched_steps else math.nan
                 say(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
                     f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
             due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
