@@ -40,7 +40,7 @@ from improv.errors import ConfigError
 MODES = ("embrace", "guide", "off")
 STRATEGIES = ("motif", "reharmonise", "resolve", "echo")
 GUIDE_STRENGTH = 0.9  # guide mode steers firmly away from the outside notes...
-GUIDE_CHANGES = 0.75  # ...and after the first bar sits on the chord tones of each chord
+GUIDE_CHANGES = 0.5  # ...and after the first bar sits on the chord tones of each chord (as embrace leads back at daring 0.5)
 FIRST_BAR_CHORD_STRENGTH = 0.3  # the chord tones of an embraced answer's first bar (the note itself: `strength`)
 # How often each strategy is picked when it applies: reharmonising makes the note right
 # for everyone (the band follows), so it comes up a little more often.
