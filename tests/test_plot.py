@@ -174,3 +174,28 @@ def test_play_says_when_a_recording_changes_tempo():
     assert tempo_text(((0.0, 120.0),)) == "120 bpm"
     assert tempo_text(((0.0, 89.982), (10.0, 112.5))) == "90 bpm, 1 tempo change, 90-112.5"
     assert tempo_text(((0.0, 90.0), (4.0, 100.0), (8.0, 80.0))) == "90 bpm, 2 tempo changes, 80-100"
+
+
+def test_the_band_has_its_colours_in_the_legend_and_its_colours_are_not_mistakes():
+    """A trading session with --comp --bass: the legend named only the player and the
+    partner, and the walking bass's approach notes and the comping's voicings were ringed
+    and counted as outside the chord (35 in one file)."""
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    import matplotlib.pyplot as plt
+
+    from improv.commands.plot import roll_figure
+
+    base = session()
+    band = [TimedMessage(0.0, "bass", mido.Message("note_on", channel=2, note=37, velocity=80)),  # C# under Dm7
+            TimedMessage(0.4, "bass", mido.Message("note_off", channel=2, note=37)),
+            TimedMessage(0.5, "comp", mido.Message("note_on", channel=1, note=56, velocity=60)),  # G# in a voicing
+            TimedMessage(0.9, "comp", mido.Message("note_off", channel=1, note=56))]
+    roll = recording_to_roll(Recording(tuple(sorted(base.events + tuple(band), key=lambda e: e.t)), base.markers))
+    assert {(n.part, n.outside) for n in roll.notes if n.part in ("bass", "comp")} == {("bass", False), ("comp", False)}
+    assert sum(n.outside for n in roll.notes) == 2  # the player's C# and the partner's G#, as before
+    fig, legend = roll_figure(roll, 0.0, 8.0)
+    try:
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels[:4] == ["player", "partner", "comp", "bass"] and "outside" in labels[-1]
+    finally:
+        plt.close(fig)

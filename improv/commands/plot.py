@@ -1,7 +1,9 @@
 """`improv plot SESSION.mid -o SESSION.png`: a piano roll of a session.
 
-The player and the partner in two colours, bar lines, chord symbols and sections above,
-outside notes (pitch class not in the chord's scale) ringed in red. Needs matplotlib
+The player and the partner in two colours (the comping and the bass in two more, each in
+the legend when the file has it), bar lines, chord symbols and sections above, the
+player's and the partner's outside notes (pitch class not in the chord's scale) ringed in
+red. Needs matplotlib
 (`pip install 'improv[plot]'`).
 """
 
@@ -149,10 +151,11 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
     for p in cs:
         ax.axhline(p, color="#dddddd", linewidth=0.5, zorder=0)
     ax.set_xlabel("beats")
-    legend = ax.legend(handles=[Patch(color=COLOURS["player"], label="player"),
-                                Patch(color=COLOURS["partner"], label="partner"),
-                                Patch(facecolor="white", edgecolor=OUTSIDE, label="outside the chord")],
-                       loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=3, frameon=False)
+    parts = [p for p in COLOURS if any(n.part == p for n in roll.notes)] or ["player", "partner"]
+    handles = [Patch(color=COLOURS[p], label=p) for p in parts]
+    handles.append(Patch(facecolor="white", edgecolor=OUTSIDE, label="outside the chord (player, partner)"))
+    legend = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8,
+                       ncols=len(handles), frameon=False)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()

@@ -14,6 +14,8 @@ from improv.core.formats.midifile import PPQ, PARTS, Recording, recording_notes,
 from improv.core.theory.notes import Note
 from improv.errors import ChordError
 
+SOLOISTS = ("player", "partner")  # the lines whose outside notes are ringed
+
 
 @dataclass(frozen=True, slots=True)
 class RollNote:
@@ -120,7 +122,9 @@ def recording_to_roll(rec: Recording) -> Roll:
         for n in recording_notes(rec, part, pitched=True):  # a file's GM drums are no pitches
             i = bisect_right(starts, n.start + 1e-6) - 1
             chord = parsed[i][1] if i >= 0 else None
-            outside = chord is not None and n.pitch % 12 not in chord.scale()
+            # (the player's and the partner's lines only: a walking bass's approach notes and a
+            # comping voicing's colours are the band's, not notes anyone played outside)
+            outside = part in SOLOISTS and chord is not None and n.pitch % 12 not in chord.scale()
             notes.append(RollNote(n, part, outside))
     sections = tuple((_beat(rec, m.t), m.text) for m in rec.markers if m.kind == "section")
     length = max([_beat(rec, rec.duration)] + [n.note.end for n in notes])
