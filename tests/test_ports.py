@@ -93,6 +93,17 @@ def test_find_port_by_index_or_substring_and_one_line_error():
         ports.find_port([], "0", "output")
 
 
+def test_improvs_own_guard_port_is_never_offered_nor_chosen():
+    """`--clock-in nosuch` listed "0: improv-01:improv sysex guard" (the jam's own input
+    guard) among the inputs to choose, and `--clock-in 0` would have taken it."""
+    names = ["improv-01:improv sysex guard", "a2j:DAW clock out"]
+    for spec in ("0", "improv", "guard"):
+        with pytest.raises(PortError) as e:
+            ports.find_port(names, spec, "input")
+        assert "sysex guard" not in str(e.value) and "1: a2j:DAW clock out" in str(e.value)
+    assert ports.find_port(names, "1", "input") == 1 and ports.find_port(names, "clock", "input") == 1
+
+
 @pytest.mark.parametrize("name,api,hw", [
     ("Midi Through:Midi Through Port-0 14:0", "alsa", False),
     ("Keystation 49:Keystation MIDI 1 24:0", "alsa", True),

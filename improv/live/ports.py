@@ -28,7 +28,7 @@ from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exporte
     API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, close_client,
     open_client, say_fallback, try_open, unavailable_reason)
 from improv.live.quiet import quiet_stderr
-from improv.live.inputguard import guard_jack_input
+from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.midiinput import MidiInput
 from improv.live.portnames import unique_port_name
 
@@ -39,17 +39,19 @@ CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output clo
 
 def find_port(names: list[str], spec: str, kind: str) -> int:
     """The index of the port named by `spec` (an index or a case-insensitive name substring).
+    improv's own sysex guard port (improv/live/inputguard.py) is never a choice.
 
     Raises:
         PortError: one line naming `spec` and listing the ports that exist.
     """
     spec = spec.strip()
-    if spec.isdigit() and int(spec) < len(names):
+    ours = {i for i, n in enumerate(names) if GUARD_PORT in n}
+    if spec.isdigit() and int(spec) < len(names) and int(spec) not in ours:
         return int(spec)
     for i, n in enumerate(names):
-        if spec.lower() in n.lower():
+        if i not in ours and spec.lower() in n.lower():
             return i
-    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names) if i not in ours) or "none"
     raise PortError(f"MIDI {kind} {spec!r} not found; MIDI {kind}s: {listing}")
 
 
