@@ -248,3 +248,18 @@ def test_a_render_does_not_let_the_players_pedal_hold_the_bass():
     both = recording_to_parts(rec, SR, tail_s=1.0)
     after = int(2.4 * SR)  # the last bass note has ended (and faded) by then
     assert np.allclose(both[0, after:after + SR // 2], alone[0, after:after + SR // 2], atol=1e-4)
+
+
+def test_a_long_render_says_how_long_and_how_big_before_it_starts(tmp_path, monkeypatch):
+    """A 74-byte file with one note 5,000 bars in rendered a 1.9 GB WAV without a word."""
+    import improv.core.audio.render as R
+
+    said = []
+    monkeypatch.setattr(R, "LONG_RENDER_S", 1.0)  # (a real long file would take too long here)
+    mid = save_recording(known_phrase(), tmp_path / "k.mid")
+    R.midi_file_to_wav(mid, tmp_path / "k.wav", SR, say=said.append)
+    assert len(said) == 1 and "min of audio" in said[0] and "MB" in said[0]
+    said.clear()
+    monkeypatch.setattr(R, "LONG_RENDER_S", 3600.0)
+    R.midi_file_to_wav(mid, tmp_path / "k2.wav", SR, say=said.append)
+    assert said == []

@@ -29,6 +29,7 @@ _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
 # (improv/live/audio.py SynthSink): 0 the player's voice, 1 the partner's, 2 the bass (the
 # player's voice, its own keys and pedal)
 VOICE_OF_PART = {"player": 0, "partner": 1, "comp": 1, "click": 1, "bass": 2}
+LONG_RENDER_S = 30 * 60.0  # a render longer than this says how long, and how big, before it starts
 CHUNK_FRAMES = 1 << 15  # frames rendered and written at a time (0.68 s at 48 kHz)
 WAV_HEADER_BYTES = 44
 WAV_MAX_BYTES = 2**32 - 1  # a RIFF file's sizes are 32-bit
@@ -248,6 +249,10 @@ def midi_file_to_wav(
     files = 1 + (len(present) if stems else 0)
     out = writable_output(out, "-o", (midi,))  # through a link; never the .mid itself
     frames = check_render(rec, out, sample_rate, tail_s, files)
+    if say is not None and frames > LONG_RENDER_S * sample_rate:  # a stray note far on makes a long silence: say so
+        size = frames * 4 * files / 1e6  # 16-bit stereo
+        say(f"rendering {frames / sample_rate / 60:.0f} min of audio ({size:,.0f} MB in {files} file"
+            f"{'s' if files > 1 else ''}): the file's last note ends that late; Ctrl-C stops it, leaving no file")
 
     def stereo(parts: Iterable[str] | None, rows: tuple[int, ...], sf: Any) -> Iterator[np.ndarray]:
         for block in iter_parts(rec, sample_rate, voices, polyphony, tail_s, sf, parts):
