@@ -48,8 +48,8 @@ def test_learn_writes_the_next_control_to_toml(tmp_path):
     assert learn_next(q, 0.05) is None
     path = tmp_path / "mine.toml"
     path.write_text('[timing]\ntempo = 140.0\n\n[controls]\nbass = "cc 21"\n')
-    write_binding(path, "comp", "cc 21")
-    write_binding(path, "panic", "note 108")
+    assert write_binding(path, "comp", "cc 21") == ["bass"]  # (learn says so: it was silent)
+    assert write_binding(path, "panic", "note 108") == []
     cfg = load_config(path)
     assert cfg.timing.tempo == 140.0 and cfg.controls.comp == "cc 21" and cfg.controls.bass == ""
     assert cfg.controls.panic == "note 108"

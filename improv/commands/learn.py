@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if binding is None:
         print(f"improv learn: nothing moved in {args.timeout:g} s; nothing written", file=sys.stderr)
         return 1
-    write_binding(args.file, args.action, binding)
+    unbound = write_binding(args.file, args.action, binding)
     print(f"{args.action} = \"{binding}\" written to {args.file} (use it with --config {args.file})")
+    for other in unbound:  # one control, one action
+        print(f"{other} was bound to {binding} too: now unbound")
     return 0

@@ -88,7 +88,7 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
     key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob."""
     import time
 
-    from improv.core.listen.controls import CONTINUOUS, RESERVED_CC
+    from improv.core.listen.controls import RESERVED_CC
 
     passed: set[int] = set()
     keys_said = False
@@ -118,11 +118,12 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
             return f"note {data[1]}"
 
 
-def write_binding(path: str | Path, action: str, binding: str) -> None:
+def write_binding(path: str | Path, action: str, binding: str) -> list[str]:
     """Set `[controls] action = binding` in a TOML file, editing it in place: comments,
     layout, other tables and keys stay as they were (tomlkit round-trips the file). Another
     action bound to the same control is unbound (set to ""). A missing file is created.
-    The file is replaced atomically, so a failure leaves the old one whole.
+    The file is replaced atomically, so a failure leaves the old one whole. Returns the
+    actions unbound so.
 
     Raises:
         ConfigError: an unknown action, a bad binding, the file is not TOML, its
@@ -152,12 +153,15 @@ def write_binding(path: str | Path, action: str, binding: str) -> None:
     controls = doc["controls"]
     if not isinstance(controls, dict):
         raise ConfigError(f"{path}: controls is {type(controls).__name__}, expected a table ([controls])")
+    unbound = []
     for key, value in list(controls.items()):
         if key != action and isinstance(value, str) and value.strip().lower() == binding:
             controls[key] = ""
+            unbound.append(key)
     controls[action] = binding
     try:
         with whole_or_nothing(path) as tmp:
             tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}; give --file a path in a writable folder") from None
+    return unbound
