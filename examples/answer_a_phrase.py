@@ -22,7 +22,9 @@ partner = MarkovResponder(order=3, seed=1)
 partner.learn(call, chart)  # it learns every call it hears (transposition-aware)
 answer = partner.answer(call, chart, AnswerSettings(start=4.0, length=4.0, seed=1))
 
-print(f"call:   {' '.join(pitch_name(p) for p in call.pitches())}")
+print(f"call:   {' '.join(pitch_name(p, flats=True) for p in call.pitches())}")
 print(f"answer: starts at beat {answer.start:g}, {answer.length:g} beats, over {chart.chord_at(answer.start)}")
-for n in answer.notes:
-    print(f"  beat {n.start:5.2f}  {pitch_name(n.pitch):<4} {n.duration:.2f} beats  velocity {n.velocity}")
+for n in answer.notes:  # a note's start is counted from the answer's; the chart's beat is answer.start + n.start
+    at = answer.start + n.start
+    print(f"  beat {at:5.2f}  {pitch_name(n.pitch, flats=True):<4} {n.duration:.2f} beats  "
+          f"velocity {n.velocity:<3}  over {chart.chord_at(at)}")

@@ -286,7 +286,8 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
         raise ConfigError(f"{where}: answer_bars ({obj.answer_bars}) is more than max_answer_bars "
                           f"({obj.max_answer_bars}); ask for fewer bars or raise max_answer_bars")
     if section == "midi" and not obj.virtual_in.strip():
-        raise ConfigError(f"{where}: virtual_in must name the virtual input (it is empty)")
+        name = (flags or {}).get("virtual_in") or f"{where}.virtual_in"
+        raise ConfigError(f"{name}: must name the virtual input (it is empty); give a name, e.g. \"improv in\"")
     if section == "midi" and obj.player_channel == obj.partner_channel:
         raise ConfigError(f"{where}: player_channel and partner_channel are both {obj.player_channel}: the partner's "
                           "notes would be recorded and played back as yours; give them different channels")

@@ -16,6 +16,7 @@ from improv.errors import DataError
         (["tempo", "melody", "drums"], None, (0, 1, 2), "all 3 tracks merged"),
         (["improv session", "player", "partner"], "partner", (2,), "track 2 'partner' of 3 (--track)"),
         (["improv session", "player", "partner"], "0", (0,), "track 0 'improv session' of 3 (--track)"),
+        (["improv session", "player", "partner"], "Player", (1,), "track 1 'player' of 3 (--track)"),  # any case
     ],
 )
 def test_the_player_track_is_read_by_default(names, track, indices, says):

@@ -103,7 +103,7 @@ def test_the_api_example_runs():
     out = subprocess.run([sys.executable, str(root / "examples" / "answer_a_phrase.py")], capture_output=True,
                          text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "answer: starts at beat 4" in out.stdout and "beat  0.00" in out.stdout
+    assert "answer: starts at beat 4" in out.stdout and "beat  4.00" in out.stdout  # on the chart's beats
 
 
 def test_flags_trading_does_not_use_are_said_and_free_with_trade_bars_is_refused(tmp_path, capsys):
@@ -122,3 +122,18 @@ def test_flags_trading_does_not_use_are_said_and_free_with_trade_bars_is_refused
     assert "not used" not in capsys.readouterr().err  # a free jam uses them
     with pytest.raises(ConfigError, match="--mode free and --trade-bars 2"):
         checked_settings(parse(["jam", "--tune", "blues-f", "--mode", "free", "--trade-bars", "2"]))
+
+
+def test_first_hour_messages_name_the_flag_and_say_how_to_fix_it(tmp_path, capsys):
+    """From a newcomer following the README: an empty --virtual-in was reported as
+    "--midi: virtual_in", a missing tune file said only "not found", and a refused flag came
+    after a line about the chart (respond) or the demo's banner."""
+    assert main(["jam", "--virtual-in", "", "--duration", "1", "--no-record"]) == 2
+    assert error_lines(capsys)[-1].startswith("improv jam: --virtual-in: must name the virtual input")
+    assert main(["jam", "--tune", str(tmp_path / "nosuch.toml"), "--duration", "1"]) == 2
+    line = error_lines(capsys)[-1]
+    assert "nosuch.toml not found" in line and "improv tunes" in line
+    call = DEMO_CALLS
+    assert main(["respond", str(call), "-o", str(tmp_path / "a.mid"), "--model", str(call)]) != 0
+    got = capsys.readouterr()
+    assert "no chart given" not in got.out + got.err

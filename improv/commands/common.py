@@ -78,13 +78,16 @@ def find_tune(name: str) -> Path:
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
-            raise ConfigError(f"tune file {path} not found")
+            raise ConfigError(f"tune file {path} not found (--tune, or [harmony] tune in a --config file): give the "
+                              f"path of a tune .toml, or a shipped tune's name ({', '.join(shipped_tunes()[:3])}, ...: "
+                              "`improv tunes` lists them)")
         return path
     candidate = TUNES_DIR / f"{name}.toml"
     if candidate.exists():
         return candidate
     known = ", ".join(shipped_tunes())
-    raise ConfigError(f"no tune named {name!r}: shipped tunes are {known} (or give a .toml path)")
+    raise ConfigError(f"no tune named {name!r} (--tune, or [harmony] tune in a --config file): shipped tunes are "
+                      f"{known} (or give a .toml path)")
 
 
 def shipped_tunes() -> list[str]:

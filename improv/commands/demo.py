@@ -167,8 +167,13 @@ def run(args: argparse.Namespace) -> int:
     inq = InputQueue(clock)
     player = ScriptedPlayer(events)
     n_calls = count_calls(events, cfg.phrase.gap_beats)
-    print(f"demo: a scripted player plays {n_calls} calls over {chart.title if chart else 'live harmony'}; "
-          "the partner answers each one", flush=True)
+    banner = (f"demo: a scripted player plays {n_calls} calls over {chart.title if chart else 'live harmony'}; "
+              "the partner answers each one")
+
+    def begin(session: Any) -> None:  # (said once the ports are open: a refused --out is then the one line)
+        print(banner, flush=True)
+        player.start(session)
+
     length_s = events[-1][0] * 60.0 / cfg.timing.tempo
 
     def finished(session: Any) -> bool:
@@ -181,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo + n_calls * cfg.phrase.max_answer_bars * bar_s
     return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
                         duration=duration if limit is None else min(limit, duration), until=finished,
-                        on_start=player.start)
+                        on_start=begin)
 
 
 def count_calls(events: list[tuple[float, list[int]]], gap_beats: float) -> int:

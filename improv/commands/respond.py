@@ -262,8 +262,6 @@ def run(args: argparse.Namespace) -> int:
         whose = f"{src} is in {bpb}/4" if found.beats_per_bar else \
             f"the settings say {bpb}/4 ([timing] beats_per_bar; {src} has no time signature)"
         raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre")
-    if note:
-        print(note, file=report)
     tempos = found.tempos or [(0.0, 120.0)]
     if getattr(args, "tempo", None):
         tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
@@ -313,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
     if len(found.channels) > 1:  # a type-0 song's parts share its one track: say that they are one call here
         drums = f", channels {', '.join(map(str, found.channels))} merged{drums}"
+    if note:  # (said once the answer is made: a refused flag is then the one line printed)
+        print(note, file=report)
     print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {round(first, 2):g}-{round(ended, 2):g}"
           f"{cut}{drums}", file=report)
     print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "

@@ -51,6 +51,8 @@ def choose_tracks(names: list[str], track: str | None, source: str = "the file")
             i = int(text)
         elif text and text in names:
             i = names.index(text)
+        elif text and text.lower() in [name.strip().lower() for name in names]:  # as ports match: any case
+            i = [name.strip().lower() for name in names].index(text.lower())
         else:
             listing = ", ".join(f"{k}:{name or '(unnamed)'}" for k, name in enumerate(names)) or "none"
             raise DataError(f"{source} has no track {track!r}; its tracks are {listing} (give --track N or NAME)")
