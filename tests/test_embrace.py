@@ -287,3 +287,24 @@ def test_guide_avoids_the_wrong_note_only_where_it_clashes(name):
                 over_f7 += chord in ("F7", "D7")
                 over_bb7 += chord == "Bb7"
     assert over_f7 >= 3 and over_bb7 <= 1
+
+
+def test_the_models_feel_keeps_a_forced_openings_rhythm():
+    """The motif's eighths at 0, 0.5 and 1.0 were played at 0, 0.26 and 0.82: the feel moved
+    each note of the opening the plan forced, and the first cannot start before the answer.
+    The opening is played as written; the notes after it get the feel."""
+    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.respond.base import AnswerSettings
+    from improv.train.export import load_responder
+
+    model = load_responder(None)
+    call = CALL  # C# on beat 1, held a beat, then E D: the cell C#-E-D (1, 0.5 and 0.5 beats)
+    felt = 0
+    for seed in range(12):
+        answer, p = embraced_answer(model, call, CHART, AnswerSettings(start=START, length=LENGTH, seed=seed,
+                                                                       tempo=160.0), EmbraceSettings(strategies=("motif",)))
+        op = p.constraints.opening
+        assert op and [(n.start, n.pitch) for n in answer.notes[:len(op)]] == [(n.start, n.pitch) for n in op]
+        rest = answer.notes[len(op):]
+        felt += any(abs(n.start * 12 - round(n.start * 12)) > 1e-6 for n in rest)  # the rest is off the grid
+    assert felt >= 6

@@ -236,8 +236,18 @@ class FeelPlayer:
         self._prev_grid = self._prev_played = -math.inf
         self._beat, self._shared = None, 0.0  # the beat of the last note and its shared stray (unit)
 
-    def push(self, note: Note) -> Note | None:
-        """A grid note (start relative to the answer) -> the previous note as played, or None."""
+    def push(self, note: Note, forced: bool = False) -> Note | None:
+        """A grid note (start relative to the answer) -> the previous note as played, or None.
+        A `forced` note (an opening the plan gave) is played as written: its time and length."""
+        if forced:
+            s = max(note.start, self._prev_played + MIN_GAP_SHARE * (note.start - self._prev_grid)) \
+                if self._pending is not None else note.start
+            if s >= self.length - 1e-3:
+                return None
+            out = self._finish(note, s)
+            self._pending = (note, s, note.duration, -1.0)  # (u < 0: as written, see _finish)
+            self._prev_grid, self._prev_played = note.start, s
+            return out
         m, b = self.m, self.b
         tick = int(round((self.origin + note.start) * TICKS)) % TICKS
         beat = (int(round((self.origin + note.start) * TICKS)) + 1) // TICKS  # a tick early: the next beat's
@@ -275,7 +285,10 @@ class FeelPlayer:
             return None
         note, s, dur, u = self._pending
         end = s + dur
-        if nxt is not None and nxt_played is not None and self.amount > 0 and nxt_played > s:
+        if u < 0:  # as written: only cut where the next note sounds (a line does not overlap itself)
+            if nxt_played is not None and nxt_played > s:
+                end = min(end, nxt_played)
+        elif nxt is not None and nxt_played is not None and self.amount > 0 and nxt_played > s:
             legato = note.duration >= nxt.start - note.start - 1.0 / TICKS - 1e-9
             if legato and self.m.legato_q is not None:
                 share = float(np.interp(u * 100.0, np.arange(101), self.m.legato_q))

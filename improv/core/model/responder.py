@@ -213,8 +213,13 @@ class ModelResponder:
         measured = self.feel.measure([*settings.history[-(FOLLOW_PHRASES - 1):], call], settings.tempo)
         phrase_feel = self.feel.phrase_feel(settings.tempo, measured, rng)
         player = FeelPlayer(self.feel, settings.start, settings.length, settings.tempo, phrase_feel, rng, amount)
-        for note in grid:
-            played = player.push(note)
+        # the opening the plan forced (embrace's motif, say) keeps its written rhythm: the feel
+        # moved its notes one by one, and the first cannot come before the answer's start, so
+        # a motif's eighths at 0, 0.5 and 1 were played at 0, 0.26 and 0.82
+        opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+        n_forced = len(phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0)) if opening else 0
+        for i, note in enumerate(grid):
+            played = player.push(note, forced=i < n_forced)
             if played is not None:
                 yield played
         last = player.finish()
