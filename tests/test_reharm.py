@@ -10,7 +10,7 @@ from improv.core.embrace.reharm import candidates, reach_for, substitute
 def test_candidates_fit_the_note_nearest_first():
     subs = candidates(1, parse_chord("Cmaj7"), parse_chord("Dm7"))
     assert str(subs[0].chord) == "A7" and subs[0].role == "chord tone" and subs[0].reach == 1
-    assert subs[0].describe() == "secondary dominant of Dm7"
+    assert subs[0].describe() == "dominant of Dm7"
     assert [s.reach for s in subs] == sorted(s.reach for s in subs)
     for s in subs:
         assert 1 in s.chord.scale() and s.chord != parse_chord("Cmaj7")
@@ -31,7 +31,7 @@ def test_a_chord_leading_down_a_half_step_is_spelled_flat_and_a_dominant_of_b_sh
     assert "Gb7" in [str(s.chord) for s in into_f if s.kind == "tritone substitute"]
     slips = [str(s.chord) for s in candidates(1, parse_chord("Fmaj7"), None) if s.kind == "side-slip"]
     assert "Gbmaj7" in slips and "Emaj7" in slips
-    of_b = [s for s in candidates(10, parse_chord("Bm7"), parse_chord("Bm7")) if s.kind == "secondary dominant"]
+    of_b = [s for s in candidates(10, parse_chord("Bm7"), parse_chord("Bm7")) if s.kind == "dominant"]
     assert "F#7" in [str(s.chord)[:3] for s in of_b]
 
 

@@ -4,7 +4,8 @@ and a chart with a substitute chord laid over a stretch of the timeline.
 Nearness ("reach", 1 nearest .. 4 farthest) orders the classic substitutions:
 
 1. the written dominant with an altered tension (G7 -> G7(b9)), the secondary dominant
-   of the chord that follows (-> A7 before Dm7);
+   of the chord that follows (-> A7 before Dm7; said "dominant of Dm7": with no key known,
+   the V of the tonic and the V of another chord are not told apart, and both are its dominant);
 2. tritone substitutes (G7 -> Db7, subV of the next chord), the secondary dominant of
    the written chord itself (Dm7 -> A7), the written chord made dominant (Cmaj7 -> C7,
    V of IV), the related ii of a dominant (G7 -> Dm7);
@@ -35,7 +36,7 @@ class Substitute:
 
     Attributes:
         chord: the substitute chord (with any tension it needs written in).
-        kind: e.g. "secondary dominant", "tritone substitute", "side-slip", "borrowed".
+        kind: e.g. "dominant" (of the chord named: the V7 of any chord, secondary or not), "tritone substitute", "side-slip", "borrowed".
         reach: 1 (nearest) .. 4 (farthest).
         role: "chord tone" or "tension": what the note is in the substitute.
         target: the chord it leads to or stands for, for the explanation ("of Dm7").
@@ -100,12 +101,12 @@ def candidates(pc: int, written: Chord | None, following: Chord | None) -> list[
         raw.append((Chord(w.root, "7", w.tensions), "altered dominant", 1, ""))
         add(w.root + 6, "7", "tritone substitute", 2, f"for {w}")
         add(w.root + 7, "m7", "related ii", 2, f"of {w}")
-    add(nxt.root + 7, "7", "secondary dominant", 1, f"of {nxt}")
+    add(nxt.root + 7, "7", "dominant", 1, f"of {nxt}")
     add(nxt.root + 1, "7", "tritone substitute", 2, f"into {nxt}")
     if nxt != w:
-        add(w.root + 7, "7", "secondary dominant", 2, f"of {w}")
+        add(w.root + 7, "7", "dominant", 2, f"of {w}")
     if w.quality != "7":
-        add(w.root, "7", "secondary dominant", 2, f"of {chord_root_name(w.root + 5)}")
+        add(w.root, "7", "dominant", 2, f"of {chord_root_name(w.root + 5)}")
     for step in (1, -1):
         add(w.root + step, w.quality, "side-slip", 3, f"{'above' if step > 0 else 'below'} {w}")
     if w.quality in _MAJOR:

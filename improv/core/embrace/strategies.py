@@ -77,7 +77,7 @@ class Handled:
         strategy: "motif", "reharmonise", "resolve", "echo", or "avoid" (guide mode).
         substitute: the substitute chord the answer opens over, or None.
         substitute_span: (start, end) timeline beats of the substitute, or None.
-        substitute_kind: e.g. "secondary dominant of Dm7", or "".
+        substitute_kind: e.g. "dominant of Dm7", or "".
         opening: the forced opening (starts relative to the answer's start, beats).
         detail: words for the explanation: motif "repeats it" / "sequences it up a whole
             step" / "" (stated once: no room for more); reharmonise the note's role ("chord tone",
