@@ -60,7 +60,6 @@ class Generator:
         self.top_p = min(1.0, max(0.0, float(s.top_p))) if math.isfinite(s.top_p) else 1.0
         c = s.constraints
         strength = min(1.0, max(0.0, float(c.strength)))
-        self.pc_weight = [1.0] * 12  # (avoid is applied per chord, in `_fits`)
         self.avoid = frozenset(int(pc) % 12 for pc in c.avoid_pcs)
         self.avoid_weight = 1.0 - strength
         self.avoid_everywhere = bool(c.avoid_everywhere)
@@ -71,7 +70,7 @@ class Generator:
             lift[int(pc) % 12] = 1.0 + 19.0 * chord_strength
         for pc in c.favour_pcs:
             lift[int(pc) % 12] = max(lift[int(pc) % 12], 1.0 + 19.0 * strength)
-        self.pc_weight_favour = [w * x for w, x in zip(self.pc_weight, lift)]
+        self.pc_weight_favour = lift  # (avoid is applied per chord, in `_fits`)
         self.changes = min(1.0, max(0.0, float(c.changes))) if math.isfinite(c.changes) else 0.0
         until = float(c.favour_until)
         self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
@@ -142,7 +141,7 @@ class Generator:
             if tick >= self.length_ticks - 2 * TICKS - 1:  # the phrase lands: on a chord tone
                 w = [x * (3.0 if pc in tones else 0.3) for pc, x in enumerate(w)]
             got = (w, inside)
-        weights = self.pc_weight_favour if tick < self.favour_until_ticks else self.pc_weight
+        weights = self.pc_weight_favour if tick < self.favour_until_ticks else [1.0] * 12
         if tick >= self.favour_until_ticks and self.changes > 0 and chord is not None:  # lead back to the changes
             tones = chord.chord_tones()
             weights = [w * (1.0 + 19.0 * self.changes if pc in tones else 1.0) for pc, w in enumerate(weights)]
