@@ -216,8 +216,7 @@ class ModelResponder:
         # the opening the plan forced (embrace's motif, say) keeps its written rhythm: the feel
         # moved its notes one by one, and the first cannot come before the answer's start, so
         # a motif's eighths at 0, 0.5 and 1 were played at 0, 0.26 and 0.82
-        opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
-        n_forced = len(phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0)) if opening else 0
+        n_forced = len(_forced_tokens(settings))
         for i, note in enumerate(grid):
             played = player.push(note, forced=i < n_forced)
             if played is not None:
@@ -248,8 +247,7 @@ class ModelResponder:
         until = settings.constraints.favour_until
         favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
         shift_bias = density_bias(settings.density)
-        opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
-        forced = phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0) if opening else []
+        forced = _forced_tokens(settings)
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
         out, h, cache, index = self._context(steps, tempo=band)
@@ -499,3 +497,10 @@ class ModelResponder:
         else:
             bias[avoid] -= 4.0 * s
         return bias
+
+
+def _forced_tokens(settings: AnswerSettings) -> list:
+    """The tokens of the opening the plan forces (the notes inside the answer's span): the
+    first steps decoded, and the notes the feel plays as written."""
+    opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+    return phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0) if opening else []
