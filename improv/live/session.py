@@ -325,7 +325,7 @@ class Session:
             self._safely("the MIDI clock", self.clock_sender.stop)  # MIDI Stop: a following DAW stops too
         self._safely("the player's held notes", self._release_thru)
         if self._started and self.display is not None:  # the last status line, then what became of the recording
-            self._safely("the status line", lambda: (self._show(self.clock.now(), force=True), self.display.finish()))
+            self._safely("the status line", self._last_status)
         if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
             self._safely("the recording", self._close_recorder)
         for sink in self.sinks:
@@ -344,20 +344,7 @@ class Session:
         """The player's messages still waiting in the input queue (a stop that came while
         the partner warmed up, or in the last moment): recorded, and their keys released
         at close, but not heard as a call."""
-        self.inq.drain(self._keep)
-
-    def _keep(self, t: float, data: list[int]) -> None:
-        try:
-            msg = mido.Message.from_bytes(data)
-        except (ValueError, TypeError, IndexError):
-            return
-        if not hasattr(msg, "channel") or self.controls.bound(data):
-            return
-        msg = msg.copy(channel=self.player_ch)
-        if self.cfg.midi.thru:
-            self._thru(msg, t, send=False)  # (sent already, if passthrough had begun; released below)
-        if self.recorder is not None:
-            self.recorder.event("player", msg, t)
+        self.inq.drain(lambda t, data: self._handle(t, data, closing=True))
 
     def _release_thru(self) -> None:
         """Note-offs for the player's keys still down (sent and recorded)."""
@@ -369,13 +356,19 @@ class Session:
                 self.recorder.event("player", msg, now)
         self._thru_sounding.clear()
 
+    def _last_status(self) -> None:
+        assert self.display is not None
+        self._show(self.clock.now(), force=True)
+        self.display.finish()
+
     def _close_recorder(self) -> None:
         assert self.recorder is not None
         self.record_path = self.recorder.close()
 
     # --- the player (conductor thread) ---------------------------------------------------
-    def _handle(self, t: float, data: list[int]) -> None:
-        """One raw message from the input queue, stamped `t` on arrival."""
+    def _handle(self, t: float, data: list[int], closing: bool = False) -> None:
+        """One raw message from the input queue, stamped `t` on arrival. `closing`: the
+        session is ending: recorded (and a key kept for its release), not heard nor sent."""
         try:
             msg = mido.Message.from_bytes(data)
         except (ValueError, TypeError, IndexError):
@@ -384,16 +377,18 @@ class Session:
         if not hasattr(msg, "channel"):
             return  # clock, start/stop, song position: not the player's music
         if self.controls.bound(data):  # a knob or pad bound in [controls]: not music
-            ev = self.controls.event(data)
+            ev = self.controls.event(data) if not closing else None
             if ev is not None:
                 self._control(ev, t)
             return
         msg = msg.copy(channel=self.player_ch)
         if self.cfg.midi.thru:
             # (sent already on the port's thread once that began, with what waited: _fast_thru)
-            self._thru(msg, t, send=self.inq.thru is None)
+            self._thru(msg, t, send=self.inq.thru is None and not closing)
         if self.recorder is not None:
             self.recorder.event("player", msg, t)
+        if closing:
+            return
         if not self.in_time:  # before the DAW's Start: thru and the recording only; the last
             if self.daw is not None:  # moments' are heard if it starts now
                 self.daw.held(msg, t)
