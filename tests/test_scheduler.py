@@ -172,3 +172,26 @@ def test_a_note_that_cannot_be_sent_is_counted_and_the_rest_play_on():
     assert sched.failures == 1 and "channel" in sched.last_failure
     assert [(m.type, m.note) for m in sent] == [("note_on", 62), ("note_off", 62)]  # the good note played
     assert sched.dropped == 1 and not sched.busy()
+
+
+def test_a_failing_recorder_hook_never_leaves_a_sent_note_sounding():
+    # on_sent (the recorder) raising once: the note-on went out, so its note-off must too,
+    # and the chord's other note is still played
+    clock = ManualClock(0.0)
+    sent, heard = [], []
+
+    def on_sent(msg, t):
+        heard.append(msg)
+        if len(heard) == 1:
+            raise RuntimeError("recorder hiccup")
+
+    sched = Scheduler(clock, sent.append, on_sent=on_sent)
+    sched.play([(1.0, 1.5, 1, 60, 90), (1.0, 1.5, 1, 64, 90)])
+    for t in (1.0, 2.0):
+        clock.set(t)
+        sched.poll()
+    sched.close()
+    on = sorted(m.note for m in sent if m.type == "note_on")
+    off = sorted(m.note for m in sent if m.type == "note_off")
+    assert on == off == [60, 64]
+    assert sched.unrecorded == 1 and sched.failures == 0

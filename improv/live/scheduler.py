@@ -86,6 +86,7 @@ class Scheduler:
         self.dropped = 0  # note-ons not sent (late and dropped, or older late ones under "shift")
         self.sent_ons = 0
         self.failures = 0  # messages that could not be made or sent (the thread goes on)
+        self.unrecorded = 0  # notes sent whose recording (`on_sent`) failed: still released
         self.last_failure = ""
         self.errors_ms: deque[float] = deque(maxlen=max_errors)
         self._heap: list[tuple[float, int, int, _Note]] = []  # (time, 0=off/1=on, seq, note)
@@ -196,7 +197,13 @@ class Scheduler:
                 log.error("a note could not be sent (%d so far): %s", self.failures, self.last_failure)
             return False
         if self.on_sent is not None:
-            self.on_sent(msg, self.clock.now())
+            try:
+                self.on_sent(msg, self.clock.now())
+            except Exception as e:  # noqa: BLE001 - the note went out: it must still be released
+                self.unrecorded += 1
+                if self.unrecorded == 1 or self.unrecorded % 100 == 0:
+                    log.error("a sent note could not be recorded (%d so far): %s: %s", self.unrecorded,
+                              type(e).__name__, e)
         return True
 
     def _report_late(self, late_s: float, now: float) -> None:
