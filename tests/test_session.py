@@ -890,3 +890,43 @@ def test_a_stop_during_the_warm_up_still_records_what_was_played():
     played = [(m.type, m.note) for part, m, _ in rec[0].events if part == "player"]
     assert played == [("note_on", 65), ("note_off", 65), ("note_on", 69), ("note_off", 69)]
     assert s.calls == 0 and sink.sounding() == set()
+
+
+def test_a_yield_while_an_answer_is_handed_over_takes_it_back_everywhere():
+    # The player comes back in just as the partner's answer is put on the timeline (forced
+    # here inside the hand-over's first pump): nothing of it sounds, so it is not counted,
+    # not in the history, and the partner is told it was dropped.
+    s, clock, inq, sink, rec = make()
+    s.start()
+    pump, fired, dropped = s.feeder.pump, [], []
+
+    def pump_then_yield(now_beat, hold=None, generation=None):
+        if generation is not None and not fired:  # the hand-over's pump, on the partner's thread
+            fired.append(True)
+            s.yield_to_player(clock.now())
+        return pump(now_beat, hold, generation)
+
+    s.feeder.pump = pump_then_yield
+    real_dropped = s.partner.dropped
+    s.partner.dropped = lambda n: (dropped.append(n), real_dropped(n))
+    play(s, clock, inq, CALL, until=4.0)
+    s.close()
+    assert fired and s.yields == 1
+    assert sink.ons(channel=1) == []
+    assert s.answers == 0 and len(s.exchange.memory.phrases) == 1 and dropped == [1]
+
+
+def test_substitutes_are_kept_for_the_band_only_when_a_band_plays():
+    from improv.core.respond.markov import MarkovResponder
+
+    cfg = override(config(), "embrace", mode="embrace", daring=1.0)
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7", responder=MarkovResponder(seed=3))
+    s.start()
+    outside = [(0.0, [0x90, 61, 120]), (1.4, [0x80, 61, 0])]  # a long, accented C# over Cmaj7
+    for i in range(8):
+        t = 8.0 * i
+        play_more(s, clock, inq, [(t + 0.01 + dt, d) for dt, d in outside], start=t + (0.01 if i else 0.0),
+                  until=t + 8.0)
+    s.close()
+    assert s.band is None and s.answers >= 4
+    assert len(s.exchange.band_overrides) == 0  # (before: one kept per re-harmonised answer, for the whole set)

@@ -97,20 +97,20 @@ class Exchange:
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation
-            if played:  # (under the lock: a yield cannot slip in between)
+            if played:  # (under the lock: a yield cannot slip in between, and it sees this answer as the last)
                 s.feeder.add(phrase_notes(answer, s.partner_ch))
                 cancelled = s.scheduler.generation  # a yield from here on cancels the scheduler...
+                self.answers += 1
+                first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
+                self._last = (res.number, answer, s.time_of(first))
+                self.memory.add(asked.call, answer)
+                self._learnt.append((asked.call, asked.chart))
         if not played:
             s.partner.dropped(res.number)
             self.memory.add(asked.call)
             return
         # the first notes may be due before the next round (...which then refuses them)
         s.feeder.pump(s.beat_at(s.clock.now()), generation=cancelled)
-        self.answers += 1
-        first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
-        self._last = (res.number, answer, s.time_of(first))
-        self.memory.add(asked.call, answer)
-        self._learnt.append((asked.call, asked.chart))
         self._tell(res, answer, ready, missed)
 
     def _still_due(self, answer: Phrase, ready: float) -> tuple[Phrase, int]:
@@ -133,7 +133,7 @@ class Exchange:
             s.say(line)
             if s.recorder is not None:
                 s.recorder.marker(line, at)
-        if res.substitute is not None:
+        if res.substitute is not None and s.band is not None:
             self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
         names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
         heard = getattr(s.timeline, "estimate", None) is not None
@@ -156,7 +156,9 @@ class Exchange:
     def yield_to_player(self, t: float) -> None:
         """The player came back in: the partner stops at once (conductor)."""
         s = self.s
-        unsounded = self._last if self._last is not None and self._last[2] > t else None
+        with self._lock:  # (an answer being put on the timeline now is either this last one or refused)
+            unsounded = self._last if self._last is not None and self._last[2] > t else None
+            self._generation += 1
         self.silence()
         self.yields += 1
         if s.recorder is not None:
@@ -169,6 +171,7 @@ class Exchange:
         self.answers -= 1
         self.memory.discard(answer)
         self._last = None
+        s.partner.dropped(n)  # (the partner's own history forgets it too)
         if s.recorder is not None:
             s.recorder.marker(f"answer {n} not played: you came back in first", first)
         s.say(f"{s.bar_beat(t)}  you came back in before answer {n} began: partner yields, answer {n} not played")

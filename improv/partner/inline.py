@@ -75,9 +75,9 @@ class InlinePartner:
                 self._read_posted = False
 
     def dropped(self, number: int) -> None:
-        if self.threaded:
+        if self.threaded and threading.current_thread() is not self._thread:
             self._jobs.put(Dropped(number))
-        else:
+        else:  # (inline, or from `on_result` on the responder's own thread: a put could wait on itself)
             self.core.dropped(number)
 
     def check(self, now: float) -> None:
