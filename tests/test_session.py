@@ -930,3 +930,36 @@ def test_substitutes_are_kept_for_the_band_only_when_a_band_plays():
     s.close()
     assert s.band is None and s.answers >= 4
     assert len(s.exchange.band_overrides) == 0  # (before: one kept per re-harmonised answer, for the whole set)
+
+
+def test_a_terminal_stopped_by_ctrl_s_does_not_hold_the_recording_or_the_note_offs():
+    class StoppedTerminal:  # write waits until Ctrl-Q
+        def __init__(self):
+            self.resume = threading.Event()
+
+        def isatty(self):
+            return True
+
+        def fileno(self):
+            return 2
+
+        def write(self, text):
+            self.resume.wait()
+
+        def flush(self):
+            pass
+
+    term = StoppedTerminal()
+    s, clock, inq, sink, rec = make(display=Display(term, tty=True, background=True))
+    s.start()
+    play(s, clock, inq, CALL, until=4.0)
+    closer = threading.Thread(target=s.close, daemon=True)
+    closer.start()
+    deadline = time.monotonic() + 5.0
+    while not (rec[0].closed and sink.closed and s.notes_released) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    done_while_stopped = rec[0].closed, sink.closed, s.notes_released
+    term.resume.set()
+    closer.join(5.0)
+    assert done_while_stopped == (True, True, True)
+    assert not closer.is_alive()

@@ -307,9 +307,10 @@ class Session:
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): release every note the partner, the
-        band or thru started, close the sinks, write the recording, then stop the partner
-        (its process may take a while to end: the music does not wait for it). Each step runs
-        whatever the one before it raised."""
+        band or thru started, write the recording, close the sinks, then end the status line
+        (a terminal stopped by Ctrl-S holds it: the music and the file do not wait for it)
+        and stop the partner (its process may take a while to end). Each step runs whatever
+        the one before it raised."""
         if self._closed:
             return
         self._closed = True
@@ -331,6 +332,8 @@ class Session:
         for sink in self.sinks:
             self._safely(type(sink).__name__, sink.close)
         self.notes_released = True
+        if self.display is not None:  # (only now wait for the terminal to take the lines: see Display.finish)
+            self._safely("the terminal", self.display.finish)
         self._safely("the partner", self.partner.close)
 
     def _safely(self, what: str, step: Callable[[], Any]) -> None:
@@ -359,7 +362,7 @@ class Session:
     def _last_status(self) -> None:
         assert self.display is not None
         self._show(self.clock.now(), force=True)
-        self.display.finish()
+        self.display.end_line()
 
     def _close_recorder(self) -> None:
         assert self.recorder is not None

@@ -158,6 +158,7 @@ class Display:
         self._lock = threading.Lock()
         self.dropped = 0  # writes dropped while the stream did not take them
         self._finished = False  # after `finish` (the music is over) lines are written at once, in order
+        self._ended = False  # after `end_line`: no status line any more, log lines only
         self._queue: queue.Queue[str | threading.Event] | None = None
         if background if background is not None else _has_fd(self.stream):
             self._queue = queue.Queue(maxsize=QUEUED_WRITES)
@@ -206,7 +207,7 @@ class Display:
 
     def update(self, now: float, snapshot: Snapshot, force: bool = False) -> None:
         """Show the snapshot if it is time to (conductor thread). `now` in seconds."""
-        if not force and now - self._last < self.every_s:
+        if self._ended or (not force and now - self._last < self.every_s):
             return
         self._last = now
         line = render(snapshot)
@@ -226,6 +227,15 @@ class Display:
             if self.tty and self._line:
                 out += self._line + "\r"
             self._write(out)
+
+    def end_line(self) -> None:
+        """End the status line (on a TTY), never waiting: what is logged after it goes below
+        it, and it is not drawn again (the session is closing; `finish` then waits)."""
+        with self._lock:
+            if self.tty and self._line:
+                self._write("\n")
+            self._line = ""
+            self._ended = True
 
     def finish(self) -> None:
         """End the status line (on a TTY) so what follows starts on a fresh line; the music

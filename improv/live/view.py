@@ -329,6 +329,12 @@ class StageView:
         if snapshot is not None:
             self._fallback.update(now, snapshot, force=True)
 
+    def end_line(self) -> None:
+        """The session is closing: the view stays up until `finish` (its plain fallback ends
+        its status line here)."""
+        if self._fallback is not None:
+            self._fallback.end_line()
+
     def finish(self) -> None:
         """Close the view (calling thread; idempotent): the child restores the terminal; the
         log lines it showed are printed again."""
