@@ -963,3 +963,17 @@ def test_a_terminal_stopped_by_ctrl_s_does_not_hold_the_recording_or_the_note_of
     closer.join(5.0)
     assert done_while_stopped == (True, True, True)
     assert not closer.is_alive()
+
+
+def test_panic_lifts_the_sustain_pedal_before_all_notes_off_on_every_channel():
+    s, clock, inq, sink, rec = make()
+    s.start()
+    play(s, clock, inq, [(0.0, [0xB0, 64, 127]), (0.1, [0x90, 60, 90])], until=0.5)  # pedal down, a key
+    n = len(sink.sent)
+    s.panic()
+    ccs = [(m.channel, m.control, m.value) for _, m in sink.sent[n:] if m.type == "control_change"]
+    for ch in range(16):
+        mine = [(c, v) for c_ch, c, v in ccs if c_ch == ch]
+        assert mine[:3] == [(64, 0), (123, 0), (120, 0)], (ch, mine)
+    assert not sink.sounding()
+    s.close()

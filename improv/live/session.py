@@ -482,8 +482,9 @@ class Session:
         for ch, pitch in sorted(self._thru_sounding):
             self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
         self._thru_sounding.clear()
-        for ch in range(16):
-            self._send_all(mido.Message("control_change", channel=ch, control=123, value=0))
+        for ch in range(16):  # pedal up first: under a held sustain pedal, All Notes Off leaves notes sounding
+            for control in (64, 123, 120):  # sustain off, all notes off, all sound off
+                self._send_all(mido.Message("control_change", channel=ch, control=control, value=0))
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
