@@ -190,7 +190,8 @@ class ClockSender:
 
     def __init__(self, clock: Clock, send: Callable[[mido.Message], None], tempo: float, start: float,
                  position: float = 0.0) -> None:
-        self.clock, self._send, self.tempo, self.start = clock, send, tempo, start
+        self.clock, self._send = clock, send
+        self._grid = (start, tempo)  # one attribute: the thread never reads a new start with an old tempo
         self.position = position
         self.sent = 0
         self.errors_ms: deque[float] = deque(maxlen=ERRORS_KEPT)  # the last hour at 120 bpm, not the whole set
@@ -206,7 +207,8 @@ class ClockSender:
             else:
                 self._send(mido.Message("start"))
         while not self._stop.is_set():
-            due = tick_time(self.start, self.tempo, self.sent)
+            start, tempo = self._grid
+            due = tick_time(start, tempo, self.sent)
             if due >= t_end:
                 return
             self.clock.sleep_until(due)
@@ -214,10 +216,21 @@ class ClockSender:
             self.errors_ms.append((self.clock.now() - due) * 1000.0)
             self.sent += 1
 
+    @property
+    def start(self) -> float:
+        """When tick 0 is (or would have been) due at the tempo now, seconds."""
+        return self._grid[0]
+
+    @property
+    def tempo(self) -> float:
+        return self._grid[1]
+
     def set_tempo(self, tempo: float, now: float) -> None:
         """Carry on at `tempo` from the next tick (a tapped tempo; any thread)."""
-        next_due = max(now, tick_time(self.start, self.tempo, self.sent))
-        self.start, self.tempo = next_due - self.sent * 60.0 / (24 * tempo), tempo
+        sent = self.sent
+        start, old = self._grid
+        next_due = max(now, tick_time(start, old, sent))
+        self._grid = (next_due - sent * 60.0 / (24 * tempo), tempo)
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_until, args=(float("inf"),), name="improv-clock", daemon=True)
