@@ -210,3 +210,52 @@ def test_a_worker_that_stops_reading_never_blocks_the_conductor_and_is_replaced(
         t0 = time.monotonic()
         p.close()
         assert time.monotonic() - t0 < 10
+
+
+ECHO_WORKER = """#!{python}
+# a worker that answers every call at once with an empty phrase
+import sys
+sys.path.insert(0, {root!r})
+from improv.core.theory.notes import Phrase
+from improv.partner import wire
+from improv.partner.protocol import Job, Ready, Result
+wire.recv(sys.stdin.buffer)  # the Setup
+wire.send(sys.stdout.buffer, Ready("echo", True, pid=0))
+while True:
+    msg = wire.recv(sys.stdin.buffer)
+    if isinstance(msg, Job):
+        wire.send(sys.stdout.buffer, Result(msg.number, Phrase((), 0.0, 4.0)))
+"""
+
+
+def test_a_session_error_handling_an_answer_is_not_taken_for_a_dead_worker(tmp_path, caplog):
+    """An exception in the session's own handling of a result (on the receiving thread)
+    stopped the reader, and the healthy worker was counted dead and replaced: the bug was
+    never said. Now it is logged and the next answer arrives from the same worker."""
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "python"
+    script.write_text(ECHO_WORKER.format(python=sys.executable, root=str(Path(__file__).resolve().parents[1])))
+    script.chmod(0o755)
+    got: list[int] = []
+
+    def on_result(r: Result) -> None:
+        if r.number == 1:
+            raise ValueError("a bug in the session")
+        got.append(r.number)
+
+    p = ProcessPartner("markov", python=str(script))
+    p.start(lambda: None, on_result, lambda line: None)
+    try:
+        first = p.pid
+        p.submit(_job(1), 0.0)
+        p.submit(_job(2), 0.0)
+        end = time.monotonic() + 10
+        while not got and time.monotonic() < end:
+            time.sleep(0.01)
+        p.check(time.monotonic())
+        assert got == [2] and p.pid == first and p._w is not None and not p._w.gone
+        assert "a bug in the session" in caplog.text
+    finally:
+        p.close()

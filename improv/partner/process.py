@@ -18,6 +18,7 @@ Threads: `start`, `submit`, `read`, `check`, `close` on the conductor; `dropped`
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from typing import Any, BinaryIO, Callable
 from improv.errors import ModelError
 from improv.partner import wire
 from improv.partner.protocol import Dropped, Job, Read, Ready, Result, Setup
+
+log = logging.getLogger("improv.partner")
 
 STALL_S = 2.0  # a call unanswered this long means a stuck worker
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
@@ -68,9 +71,12 @@ class _Worker:
                 if isinstance(msg, Ready):
                     self.hello = msg
                     self.ready.set()
-                else:
+                    continue
+                try:
                     self._on_message(self, msg)
-        except (EOFError, OSError, ValueError):
+                except Exception:  # noqa: BLE001 - the session's fault, not the worker's: say so, read on
+                    log.exception("handling the partner's %s failed", type(msg).__name__)
+        except (EOFError, OSError, ValueError):  # the pipe closed, or what came through it is not the wire's
             pass
         finally:
             self.gone = True
