@@ -225,3 +225,20 @@ def test_on_a_timeline_that_follows_the_player_the_gap_is_in_their_beats():
     start_s = tl.time_of(call.answer_start)
     k = (start_s - 1.0) / period  # on one of the player's beats (the follower's beat is a little early)
     assert abs(k - round(k)) <= 0.1
+
+
+def test_a_key_whose_release_was_lost_holds_no_call_past_the_first_cap():
+    # the key 48 goes down with the call and its note-off never comes (a keyboard unplugged
+    # mid-note): the call is cut at the cap, and from then on the player's gaps end calls again
+    seg = Segmenter(SegmentSettings(max_call_bars=2, gap_beats=1.0))
+    calls = feed(seg, [("on", 48, 0.0), ("on", 60, 1.0), ("off", 60, 2.0), ("tick", 8.0),
+                       ("on", 62, 9.0), ("off", 62, 10.0), ("tick", 11.0)])
+    assert [c.reason for c in calls] == ["max", "gap"]
+    assert calls[1].phrase.start == 9.0 and notes_of(calls[1]) == [(62, 0.0, 1.0)]
+    assert 48 not in seg.held
+
+
+def test_a_key_pressed_within_the_call_is_still_held_at_the_cap():
+    seg = Segmenter(SegmentSettings(max_call_bars=1, gap_beats=1.0))
+    feed(seg, [("on", 60, 0.0), ("off", 60, 1.0), ("on", 64, 2.0), ("tick", 4.0)])
+    assert 64 in seg.held  # (down for two beats: a held note, not a lost release)

@@ -196,6 +196,10 @@ class Segmenter:
                 and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9):
             return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
         if now >= cap - 1e-9:
+            # A key down since the call began is taken as released: its note-off was lost (a
+            # keyboard unplugged mid-note), and it would hold every later call open to the cap.
+            for pitch in [p for p, (onset, _) in self.held.items() if onset <= self._start + 1e-9]:
+                del self.held[pitch]
             silent = self.silence_since is not None and not self._is_held()
             return self._cut(self.silence_since if silent else cap, max(now, cap), "max")
         return None
