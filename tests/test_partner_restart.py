@@ -259,3 +259,23 @@ def test_a_session_error_handling_an_answer_is_not_taken_for_a_dead_worker(tmp_p
         assert "a bug in the session" in caplog.text
     finally:
         p.close()
+
+
+def test_the_worker_loads_the_weights_the_session_was_given(tmp_path):
+    """`--model` (or [responder] model) reached `respond` but not the jam's worker, which
+    played the shipped model while the jam named the given file."""
+    from improv.config import Config, override
+    from improv.errors import ModelError
+    from improv.partner.protocol import Setup
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"MThd not weights")
+    cfg = override(Config(), "responder", model=str(bad))
+    from tests.test_session import make
+
+    s, *_ = make(cfg)
+    assert s.exchange.setup().model == str(bad)
+    p = ProcessPartner("model")
+    with pytest.raises(ModelError, match="bad.npz"):
+        p.start(lambda: Setup("model", model=str(bad)), lambda r: None)
+    p.close()

@@ -61,7 +61,8 @@ class Exchange:
     def setup(self) -> Setup:
         """What a (new) partner starts from: the session so far (conductor)."""
         s, r = self.s, self.s.cfg.responder
-        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, tuple(self._learnt), s.chart, s.bpb)
+        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, tuple(self._learnt), s.chart, s.bpb,
+                     r.model)
 
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
             cut: float | None = None, text: str = "") -> None:

@@ -28,6 +28,7 @@ class Setup:
         calls: (call, chart) of the calls so far, for a partner that learns (Markov).
         chart: a chart to warm up over, or None (a one-chord chart).
         beats_per_bar: metre.
+        model: the model's weights file ("": the shipped ones).
     """
 
     responder: str = "model"
@@ -37,6 +38,7 @@ class Setup:
     calls: tuple[tuple[Phrase, Chart], ...] = ()
     chart: Chart | None = None
     beats_per_bar: int = 4
+    model: str = ""  # the model's weights (`--model`, [responder] model); "": the shipped ones
 
 
 @dataclass(frozen=True)

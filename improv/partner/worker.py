@@ -122,7 +122,8 @@ def _build(setup: Any) -> Any:
     from improv.partner.build import make_responder
     from improv.partner.core import PartnerCore
 
-    settings = ResponderSettings(name=setup.responder, markov_order=setup.markov_order, seed=setup.seed)
+    settings = ResponderSettings(name=setup.responder, markov_order=setup.markov_order, seed=setup.seed,
+                                 model=setup.model)
     core = PartnerCore(make_responder(settings, seed=setup.seed))
     core.setup(setup)
     return core
