@@ -236,3 +236,30 @@ def test_the_live_recorder_ended_in_the_count_in_agrees(tmp_path):
     path = rec.close()
     assert recording_notes(load_recording(path), "player") == []
     assert [n.pitch for n in recording_notes(load_recording(rec.before_start), "player")] == [55]
+
+
+def test_a_journal_from_a_newer_improv_is_kept_and_said_so(tmp_path):
+    j = tmp_path / "new.journal"
+    j.write_text(HEADER.replace('"improv_journal":2', '"improv_journal":3') % "90.0" + body())
+    warned = []
+    assert recover(j, warn=warned.append) == []
+    assert j.exists() and not (tmp_path / "new.mid").exists()
+    assert warned == [f"cannot recover {j}: journal format 3 is newer than this improv reads (2): upgrade improv "
+                      "to recover it (the journal is left as it was)"]
+
+
+def test_a_journal_in_a_folder_it_cannot_write_says_how_to_recover_it(tmp_path, monkeypatch):
+    import errno
+    import improv.live.recovery as recovery
+
+    j = tmp_path / "ro.journal"
+    j.write_text(HEADER % "90.0" + body())
+
+    def refuse(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(recovery, "_write_parts", refuse)
+    warned = []
+    assert recover(j, warn=warned.append) == [] and j.exists()
+    assert warned == [f"cannot recover {j}: the folder {tmp_path} is not writable (Permission denied); copy the "
+                      "journal to a folder you can write and recover it there"]

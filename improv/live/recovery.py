@@ -15,6 +15,7 @@ channels, go back to their parts.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -241,7 +242,11 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
             parsed.append(_parse_record(r))
         except _RECORD_ERRORS:
             bad_records += 1  # a damaged line: keep the rest
-    known = header is not None and header.get("improv_journal") in (1, FORMAT)
+    version = header.get("improv_journal") if header is not None else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT:
+        raise ValueError(f"journal format {version} is newer than this improv reads ({FORMAT}): upgrade improv to "
+                         "recover it (the journal is left as it was)")
+    known = header is not None and version in (1, FORMAT)
     header_note = ""
     if known:
         assert header is not None
@@ -497,6 +502,12 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
                 say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early_mid}")
             if damage.text:
                 say(f"{j}: {damage.text}")
-        except (OSError, ValueError) as e:
-            warn(f"cannot recover {j}: {getattr(e, 'strerror', None) or e}")
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                warn(f"cannot recover {j}: the folder {j.parent} is not writable ({e.strerror}); copy the journal "
+                     "to a folder you can write and recover it there")
+            else:
+                warn(f"cannot recover {j}: {e.strerror or e}")
+        except ValueError as e:
+            warn(f"cannot recover {j}: {e}")
     return out
