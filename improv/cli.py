@@ -9,6 +9,7 @@ interpreter's start and argparse, nothing else (target 0.3 s; see `improv bench 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -107,13 +108,22 @@ def _main(argv: list[str]) -> int:
         return 0
     try:
         code = int(importlib.import_module(args._module).run(args) or 0)
-        sys.stdout.flush()  # here, so that a closed pipe is met inside main, not at exit
+        if sys.stdout is not None:  # (None: started with stdout closed, `>&-`)
+            sys.stdout.flush()  # here, so that a closed pipe is met inside main, not at exit
         return code
     except ImprovError as e:
         print(f"improv {args.command}: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            raise
+        where = e.filename or "standard output"
+        print(f"improv {args.command}: cannot write to {where} ({e.strerror}); free some space or write elsewhere",
+              file=sys.stderr)
+        _silence_stdout()
+        return 1
 
 
 def _silence_stdout() -> None:

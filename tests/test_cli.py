@@ -62,6 +62,23 @@ def test_a_closed_pipe_ends_quietly():
     assert proc.stderr == "" and proc.returncode == EXIT_BROKEN_PIPE
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_behind_stdout_is_one_line():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "improv", "tunes"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("improv tunes: cannot write to standard output (No space left on device); free "
+                                   "some space or write elsewhere")
+
+
+def test_stdout_closed_at_start_is_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "improv", "tunes"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--data", "nowhere"],
     ["eval", "nowhere.tar.gz"],
