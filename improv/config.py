@@ -408,6 +408,9 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config()
     data = read_toml(path, "config file", "pass an existing .toml file (see configs/)")
     cfg = build(Config, data, f"{path}:")
+    if cfg.harmony.chords and cfg.harmony.tune:
+        raise ConfigError(f"{path}: harmony.chords and harmony.tune are both set: give one (chords for a chart of "
+                          "your own, tune for a shipped or .toml tune)")
     given = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict) for key in table)
     object.__setattr__(cfg, "_from_file", given)  # what the file set (`was_set`); not a setting
     return cfg

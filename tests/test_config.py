@@ -1,3 +1,4 @@
+import argparse
 import tomllib
 from pathlib import Path
 
@@ -213,3 +214,30 @@ def test_a_bad_binding_in_a_config_file_names_the_file(tmp_path, body, says):
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert str(e.value).startswith(f"{path}: ") and says in str(e.value), str(e.value)
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path):
+    p = tmp_path / "notepad.toml"
+    p.write_bytes(b"\xef\xbb\xbf[timing]\ntempo = 100\n")
+    assert load_config(p).timing.tempo == 100
+
+
+def test_a_config_setting_both_chords_and_a_tune_is_refused_naming_both(tmp_path):
+    p = tmp_path / "both.toml"
+    p.write_text('[harmony]\nchords = "C7"\ntune = "blues-f"\n')
+    with pytest.raises(ConfigError, match=r"both.toml: harmony.chords and harmony.tune are both set: give one"):
+        load_config(p)
+
+
+def test_a_folder_given_as_the_config_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"is a folder: give the .toml file in it"):
+        load_config(tmp_path)
+
+
+def test_a_tab_in_chords_is_a_space_and_a_bad_chart_names_the_flag():
+    from improv.commands.common import settings_from_args
+
+    args = argparse.Namespace(chords="C7\tF7", tune=None)
+    assert settings_from_args(args).harmony.chords == "C7 F7"
+    with pytest.raises(ConfigError, match=r"^--chords \(harmony.chords\): control characters"):
+        settings_from_args(argparse.Namespace(chords="C7\x07", tune=None))

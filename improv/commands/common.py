@@ -53,7 +53,8 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     for flag, example in (("chords", '"Dm7 G7 | Cmaj7"'), ("tune", "blues-f")):
         if get(flag) is not None and not get(flag).strip():  # an empty shell variable, most likely
             raise ConfigError(f"--{flag} is empty: give one, e.g. --{flag} {example}, or leave the flag out")
-    cfg = override(cfg, "harmony", chords=get("chords"), tune=get("tune"))
+    chords = get("chords").replace("\t", " ") if get("chords") is not None else None  # (a tab is a space in a chart)
+    cfg = override(cfg, "harmony", {"chords": "--chords", "tune": "--tune"}, chords=chords, tune=get("tune"))
     if get("chords") is not None:
         cfg = override(cfg, "harmony", tune="")
     if get("tune") is not None:

@@ -26,9 +26,13 @@ def read_toml(path: str | Path, what: str, hint: str) -> dict:
     """
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # (-sig: a BOM, as Windows Notepad saves it)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found: {hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder: give the .toml file in it") from None
+    except PermissionError:
+        raise ConfigError(f"cannot read {what} {path}: permission denied; check the file's permissions") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {path} is not a text file (TOML is UTF-8 text): {hint}") from None
     except OSError as e:

@@ -139,7 +139,7 @@ def write_binding(path: str | Path, action: str, binding: str) -> list[str]:
     check_binding(action, binding, action)
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        text = path.read_text(encoding="utf-8-sig") if path.exists() else ""  # (-sig: a BOM, as Notepad saves it)
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
     try:
