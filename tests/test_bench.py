@@ -57,6 +57,27 @@ def test_bench_command_is_registered(capsys):
     assert "--quick" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["--period", "0"], "--period: expected a power of two from 16 to 4096 frames"),
+    (["--period", "7"], "--period: expected a power of two"),
+    (["--runs", "0"], "--runs only applies with --startup"),
+    (["--venv", "x"], "--venv only applies with --startup"),
+    (["--readme", "README.md"], "--readme only applies with --table"),
+    (["--json", "{tmp}"], "that is a folder; give a file path"),
+    (["--json", "{tmp}/no/such/x.json"], "--json"),
+    (["--table", "{tmp}/missing.json"], "cannot read bench figures"),
+    (["--table", "{tmp}/junk.json"], "is not bench figures (not JSON)"),
+    (["--table", "{tmp}/run.json", "--readme", "{tmp}/missing.md"], "--readme"),
+    (["--table", "{tmp}/run.json", "--json", "x.json"], "--json does not apply with --table"),
+])
+def test_bench_refuses_what_cannot_work_before_running_in_one_line(argv, said, tmp_path, capsys):
+    (tmp_path / "junk.json").write_text("not json")
+    (tmp_path / "run.json").write_text("{}")
+    rc = main(["bench"] + [a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and said in err, err
+
+
 def test_answer_section_goes_through_the_partner_and_its_process():
     from improv.bench.answer import bench_answer
 

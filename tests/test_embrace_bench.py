@@ -89,6 +89,10 @@ def test_command_errors(tmp_path, capsys):
     assert main(["embrace-bench", str(FIXTURE), "--daring", "3"]) == 2
     err = capsys.readouterr().err
     assert "not found" in err and "--daring" in err
+    # an output it could not write is refused before the run, not after it
+    assert main(["embrace-bench", str(FIXTURE), "--split", "all", "--json", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "--json" in captured.err and "folder" in captured.err and "embrace-bench:" not in captured.out
 
 
 def test_played_case_keeps_the_planted_note_with_the_soloists_timing():

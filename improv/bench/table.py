@@ -219,9 +219,16 @@ def load_runs(paths: list[str | Path]) -> tuple[list[dict], list[str]]:
     for p in paths:
         p = Path(p)
         try:
-            runs.append(json.loads(p.read_text()))
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read bench figures {p}: {e}") from None
+            runs.append(json.loads(p.read_text(encoding="utf-8")))
+        except OSError as e:
+            raise ConfigError(f"cannot read bench figures {p}: {e.strerror or e}; give a JSON file written by "
+                              "`improv bench --json`") from None
+        except ValueError:
+            raise ConfigError(f"{p} is not bench figures (not JSON): give a file written by "
+                              "`improv bench --json`") from None
+        if not isinstance(runs[-1], dict):
+            raise ConfigError(f"{p} is not bench figures (not a JSON object): give a file written by "
+                              "`improv bench --json`")
         names.append(p.as_posix())
     return runs, names
 

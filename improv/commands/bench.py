@@ -22,13 +22,46 @@ def configure(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("start-up (--startup: this section alone)")
     g.add_argument("--startup", action="store_true",
                    help="time `improv --help`, `improv respond` with the model and the demo's first note instead")
-    g.add_argument("--runs", type=int, default=7, metavar="N", help="timed runs of each command (default 7)")
+    g.add_argument("--runs", type=int, metavar="N", help="timed runs of each command (default 7)")
     g.add_argument("--venv", metavar="PATH",
                    help="measure this venv's size and run its improv; a new path makes it with the runtime install")
     g.add_argument("--no-demo", action="store_true", help="skip the demo's first-note row")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse flags that do not apply or cannot work before any work is done (one line each).
+
+    Raises:
+        ConfigError: naming the flag.
+    """
+    from improv.core.formats.paths import writable_output
+    from improv.errors import ConfigError
+
+    if args.readme and not args.table:
+        raise ConfigError("--readme only applies with --table (it rewrites the table made from those runs)")
+    if args.table:
+        mine = [f for f, given in (("--json", args.json), ("--startup", args.startup), ("--quick", args.quick))
+                if given]
+        if mine:
+            raise ConfigError(f"{mine[0]} does not apply with --table, which only prints (or rewrites) the table")
+    if not args.startup:
+        for flag, given in (("--runs", args.runs is not None), ("--venv", args.venv), ("--no-demo", args.no_demo)):
+            if given:
+                raise ConfigError(f"{flag} only applies with --startup")
+    elif args.runs is not None and args.runs < 1:
+        raise ConfigError(f"--runs must be at least 1, got {args.runs}")
+    if not (16 <= args.period <= 4096 and args.period & (args.period - 1) == 0):
+        raise ConfigError(f"--period: expected a power of two from 16 to 4096 frames (e.g. 64), got {args.period}")
+    if args.json:
+        writable_output(args.json, "--json")
+    if args.readme:
+        writable_output(args.readme, "--readme")
+
+
 def run(args: argparse.Namespace) -> int:
+    from improv.errors import ConfigError
+
+    _check(args)
     if args.table:
         from improv.bench.table import (STARTUP_BEGIN, STARTUP_END, load_runs, replace_block, startup_table,
                                         table)
@@ -43,23 +76,23 @@ def run(args: argparse.Namespace) -> int:
             blocks.append((startup_table(r, n), {"begin": STARTUP_BEGIN, "end": STARTUP_END}))
         if args.readme:
             path = Path(args.readme)
-            text = path.read_text()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                why = "not a text file" if isinstance(e, UnicodeDecodeError) else e.strerror or str(e)
+                raise ConfigError(f"--readme {path}: cannot read it ({why}); give the README.md whose table to "
+                                  "rewrite") from None
             for block, markers in blocks:
                 text = replace_block(text, block, **markers)
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
             print(f"rewrote the figures table(s) in {path}")
         else:
             print("\n\n".join(block for block, _ in blocks))
         return 0
     from improv.bench.run import run_bench, run_startup
-    from improv.errors import ConfigError
 
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ConfigError(f"cannot write {args.json}: its folder does not exist")
     if args.startup:
-        if args.runs < 1:
-            raise ConfigError(f"--runs must be at least 1, got {args.runs}")
-        results = run_startup(args.runs, Path(args.venv) if args.venv else None, not args.no_demo,
+        results = run_startup(args.runs or 7, Path(args.venv) if args.venv else None, not args.no_demo,
                               out=lambda line: print(line, flush=True))
     else:
         results = run_bench(quick=args.quick, responder=args.responder, period=args.period,

@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--daring must be from 0 to 1, got {args.daring}")
     if args.strength is not None and not 0.0 <= args.strength <= 1.0:
         raise ConfigError(f"--strength must be from 0 to 1, got {args.strength}")
-    out = Path(args.json) if args.json else None
-    if out is not None and not out.parent.exists():
-        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    from improv.core.formats.paths import writable_output
+
+    out = writable_output(args.json, "--json") if args.json else None  # before the run, not after it
     new_responder = _responder_factory(args)  # a missing checkpoint fails before the data is read
     data = Path(args.data) if args.data else DEFAULT_DATA
     print(f"reading {data} ...", file=sys.stderr, flush=True)
