@@ -273,6 +273,8 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
         if model.suffix == ".pt":
             raise ConfigError(f"{name} {obj.model}: that is a training checkpoint; export the weights the partner "
                               f"loads with `improv export {obj.model}` (needs torch) and give the .npz")
+        if model.is_dir():
+            raise ConfigError(f"{name} {obj.model}: that is a folder; give the .npz file that `improv export` wrote")
         if not model.is_file():
             raise ConfigError(f"{name} {obj.model}: no such weights file; give the .npz that `improv export` wrote "
                               "(or leave it out for the shipped model)")

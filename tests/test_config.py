@@ -241,3 +241,8 @@ def test_a_tab_in_chords_is_a_space_and_a_bad_chart_names_the_flag():
     assert settings_from_args(args).harmony.chords == "C7 F7"
     with pytest.raises(ConfigError, match=r"^--chords \(harmony.chords\): control characters"):
         settings_from_args(argparse.Namespace(chords="C7\x07", tune=None))
+
+
+def test_a_folder_given_as_the_model_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"--model .*: that is a folder; give the .npz file"):
+        override(Config(), "responder", {"model": "--model"}, model=str(tmp_path), name="model")

@@ -235,3 +235,22 @@ def test_files_no_reader_can_use_are_refused_in_one_line(tmp_path, name, kwargs,
 def test_a_folder_is_not_a_midi_file(tmp_path):
     with pytest.raises(DataError, match="is a folder"):
         load_recording(tmp_path)
+
+
+def test_a_midi_file_that_cannot_be_read_for_its_permissions_says_so(tmp_path, monkeypatch):
+    import builtins
+
+    from improv.core.formats.midicheck import open_midi_file
+
+    p = tmp_path / "locked.mid"
+    p.write_bytes(b"MThd")
+    real_open = builtins.open
+
+    def locked(file, *a, **k):
+        if str(file) == str(p):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", locked)
+    with pytest.raises(DataError, match=r"^cannot read .*locked.mid: permission denied; check the file's permissions$"):
+        open_midi_file(p)

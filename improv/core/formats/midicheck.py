@@ -42,6 +42,8 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
         mid = mido.MidiFile(str(path))
     except FileNotFoundError:
         raise DataError(f"MIDI file {path} not found: give the path to a .mid file (sessions go to sessions/)") from None
+    except PermissionError:
+        raise DataError(f"cannot read {path}: permission denied; check the file's permissions") from None
     except EOFError:  # mido says nothing more
         raise DataError(f"{path} is not a readable MIDI file (it ends in the middle of a track: cut short?); "
                         "give a standard .mid file") from None
