@@ -232,9 +232,30 @@ def test_a_users_calls_file_that_is_not_midi_says_so(capsys):
 
     with pytest.raises(ConfigError) as e:
         load_calls(Path("README.md"))
-    assert "--calls README.md: not a MIDI file" in str(e.value) and "make_demo_calls" not in str(e.value)
+    assert "README.md is not a readable MIDI file" in str(e.value) and "make_demo_calls" not in str(e.value)
     with pytest.raises(ConfigError, match="no such file"):
         load_calls(Path("no-such-calls.mid"))
+
+
+def test_the_demo_reads_calls_with_the_checks_every_command_makes(tmp_path):
+    # a type 2 file, a tempo of 60 million bpm, only drums, a folder: refused as respond refuses them
+    import mido
+    from improv.commands.demo import load_calls
+
+    def save(name, type=1, tempo=500000, channel=0):
+        mid = mido.MidiFile(type=type, ticks_per_beat=480)
+        for _ in range(2 if type == 2 else 1):
+            mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0),
+                                              mido.Message("note_on", channel=channel, note=60, velocity=90, time=0),
+                                              mido.Message("note_off", channel=channel, note=60, velocity=0, time=480)]))
+        mid.save(str(tmp_path / name))
+        return tmp_path / name
+
+    for path, said in ((save("t2.mid", type=2), "type 2"), (save("fast.mid", tempo=1), "bpm"),
+                       (save("drums.mid", channel=9), "drums on channel 10 are left out"), (tmp_path, "is a folder")):
+        with pytest.raises(ConfigError, match=said):
+            load_calls(path)
+    assert load_calls(save("ok.mid")) == [(0.0, [0x90, 60, 90]), (1.0, [0x80, 60, 0])]
 
 
 def test_namespace_without_flags_still_works():

@@ -56,21 +56,20 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
     Raises:
         ConfigError: the file is missing or unreadable, or holds no notes.
     """
-    import mido
-
     from improv.core.formats.calltrack import choose_tracks
+    from improv.core.formats.midicheck import open_midi_file
     from improv.core.formats.midifile import track_names
     from improv.errors import DataError
 
     try:
-        mid = mido.MidiFile(path)
-    except (OSError, ValueError, EOFError, KeyError, IndexError) as e:
+        if not path.exists():
+            raise DataError(f"--calls {path}: no such file; give a MIDI file of calls (.mid)")
+        mid = open_midi_file(path)  # the checks every command makes (a folder, type 2, the division, tempos, length)
+    except DataError as e:
         if path.resolve() in (DEMO_CALLS, EXAMPLE_CALLS):  # the shipped file, missing or broken: it can be made again
             raise ConfigError(f"cannot read the demo's MIDI file {path}: {e} (run examples/make_demo_calls.py)") \
                 from None
-        if not path.is_file():
-            raise ConfigError(f"--calls {path}: no such file; give a MIDI file of calls (.mid)") from None
-        raise ConfigError(f"--calls {path}: not a MIDI file ({e}); give a MIDI file of calls (.mid)") from None
+        raise ConfigError(str(e)) from None
     names = track_names(mid)
     try:
         choice = choose_tracks(names, track, str(path))
@@ -81,11 +80,12 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
         ticks = 0
         for msg in mid.tracks[i]:
             ticks += msg.time
-            if not msg.is_meta and msg.type in ("note_on", "note_off", "control_change"):
-                out.append((ticks / mid.ticks_per_beat, msg.bytes()))
+            if not msg.is_meta and msg.type in ("note_on", "note_off", "control_change") and msg.channel != 9:
+                out.append((ticks / mid.ticks_per_beat, msg.bytes()))  # (channel 10's drums are no call)
     out.sort(key=lambda e: e[0])  # stable: each track keeps its own order at equal times
-    if not out:
-        raise ConfigError(f"the demo's MIDI file {path} holds no notes in {choice.description}")
+    if not any(data[0] & 0xF0 == 0x90 and data[2] > 0 for _, data in out):
+        raise ConfigError(f"the demo's MIDI file {path} holds no notes to play as calls in {choice.description} "
+                          "(drums on channel 10 are left out); give a MIDI file with melodic phrases")
     return out
 
 
