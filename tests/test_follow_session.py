@@ -245,3 +245,17 @@ def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
     assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
     assert {bpm for _, bpm, _ in lines} == {round(s.tempo, 1)}
     s.close()
+
+
+@pytest.mark.parametrize("parts, said", [
+    ({"click": True}, "the click follows a chart"),
+    ({"comp": True, "bass": True}, "comping and bass follow a chart"),
+    ({"bass": True}, "bass follows a chart"),
+])
+def test_a_band_part_asked_for_with_no_chart_is_named_as_asked(parts, said):
+    s, *_ = make(override(make()[0].cfg, "band", **parts), chart=None)
+    heard = []
+    s.say = heard.append
+    s.start()
+    s.close()
+    assert any(line.startswith(said) for line in heard), heard

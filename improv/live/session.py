@@ -233,7 +233,9 @@ class Session:
         if not (b.comp or b.bass or b.click or self.counts_in):
             return None
         if self.chart is None:
-            self.say("comping and bass follow a chart: give --tune or --chords to hear them")
+            asked = " and ".join(w for w, on in (("comping", b.comp), ("bass", b.bass), ("the click", b.click)) if on)
+            self.say(f"{asked or 'the count-in'} {'follow' if ' and ' in asked else 'follows'} a chart: give --tune "
+                     "or --chords to hear it")
             return None
         from improv.core.band.comping import CompSettings
 
