@@ -79,3 +79,17 @@ def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
     ons = sum(a.is_note_on for a in arrivals)
     assert ons >= 40
     assert not unmatched(arrivals), f"hanging after {signal.Signals(sig).name}: {unmatched(arrivals)}"
+
+
+def test_a_file_with_no_notes_is_refused_before_any_output_opens(tmp_path, capsys):
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0),
+                                      mido.Message("control_change", control=7, value=100, time=960)]))
+    mid.save(str(tmp_path / "silent.mid"))
+    assert main(["play", str(tmp_path / "silent.mid")]) == 2
+    out = capsys.readouterr()
+    assert out.err.strip() == f"improv play: {tmp_path / 'silent.mid'} has no notes to play; give a session or MIDI " \
+                              "file in which something was played"
+    assert "playing" not in out.out

@@ -119,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)
     start = check_flag("--from", args.start, limits.SESSION_S, "seconds") or 0.0
     rec = load_recording(args.midi)
+    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events):
+        from improv.errors import DataError
+
+        raise DataError(f"{args.midi} has no notes to play; give a session or MIDI file in which something was played")
     if start and start >= rec.duration:
         from improv.errors import ConfigError
 
