@@ -178,3 +178,15 @@ def test_embrace_bench_model_implies_the_model_responder(tmp_path, capsys, monke
     assert f"loading {weights}" in err  # (it ran the markov responder, silently)
     err = _refused(["embrace-bench", str(MINI), "--model", str(weights), "--responder", "markov"], capsys)
     assert "--responder markov" in err and "--model" in err
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--top-p", "2"], "--top-p must be above 0 and at most 1 (1 keeps every note), got 2.0"),
+    (["--temperature", "-1"], "--temperature must be a number above 0 (1 samples as the model learned), got -1.0"),
+    (["--temperature", "nan"], "--temperature must be a number above 0"),
+])
+def test_eval_names_the_decoding_flag_that_is_wrong_and_its_value(flags, said, tmp_path, capsys):
+    from improv.cli import main
+
+    assert main(["eval", str(tmp_path / "data.tar.gz")] + flags) == 2
+    assert said in capsys.readouterr().err

@@ -43,11 +43,13 @@ def _clean(x):  # noqa: ANN001, ANN202 - JSON has no NaN
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    if not args.temperature > 0 or not 0 < args.top_p <= 1:
-        raise ConfigError("--temperature must be > 0 and --top-p in (0, 1]")
-    out = Path(args.json) if args.json else None
-    if out is not None and not out.parent.exists():
-        raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not args.temperature > 0 or not math.isfinite(args.temperature):
+        raise ConfigError(f"--temperature must be a number above 0 (1 samples as the model learned), got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        raise ConfigError(f"--top-p must be above 0 and at most 1 (1 keeps every note), got {args.top_p}")
+    from improv.core.formats.paths import writable_output
+
+    out = writable_output(args.json, "--json") if args.json else None
     from improv.commands.common import require_torch
 
     require_torch("evaluating the model")  # its NLL is scored by the training model (torch)
