@@ -222,6 +222,15 @@ def test_a_call_in_cut_time_or_compound_metre_is_read_in_quarter_note_bars(tmp_p
     assert [(m.numerator, m.denominator) for m in sigs] == [(quarters, 4)]
 
 
+def test_a_call_in_another_metre_than_the_tune_names_it_as_written_and_the_way_out(tmp_path, capsys):
+    call = _with_metres(write_mid(tmp_path / "c.mid", LINE), (6, 8))
+    rc, _ = respond(tmp_path, call, "--tune", "blues-f")
+    err = capsys.readouterr().err
+    assert rc == 2 and "is in 6/8 (3 beats a bar)" in err  # (said 3/4 before, and not how to fix it)
+    assert "--chords (read in 3 beats a bar), or a tune file with beats_per_bar = 3" in err
+    assert respond(tmp_path, call, "--chords", "F7 | Bb7")[0] == 0
+
+
 def _cut(path, n):
     path.write_bytes(path.read_bytes()[:-n])
     return path

@@ -52,7 +52,8 @@ class _CallFile:
     which tracks (and channels, 1-16) the notes came from."""
 
     def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
-                 tracks: str = "", channels: tuple[int, ...] = ()) -> None:
+                 tracks: str = "", channels: tuple[int, ...] = (), metre: str = "") -> None:
+        self.metre = metre  # the time signature as written ("6/8"), or ""
         self.tracks = tracks
         self.channels = channels
         self.notes = notes
@@ -118,7 +119,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
         notes.extend(messages_to_notes(items, tick / ppq))  # a note never ended runs to its track's end
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
-    return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)))
+    return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was)
 
 
 def tempo_at(tempos: list[tuple[float, float]], beat: float) -> float:
@@ -259,9 +260,12 @@ def run(args: argparse.Namespace) -> int:
         bpb = chart.beats_per_bar
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     if chart.beats_per_bar != bpb:
-        whose = f"{src} is in {bpb}/4" if found.beats_per_bar else \
+        written = found.metre if found.metre and found.metre != f"{bpb}/4" else ""
+        whose = f"{src} is in {written or f'{bpb}/4'}{f' ({bpb} beats a bar)' if written else ''}" \
+            if found.beats_per_bar else \
             f"the settings say {bpb}/4 ([timing] beats_per_bar; {src} has no time signature)"
-        raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre")
+        raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre: "
+                          f"--chords (read in {bpb} beats a bar), or a tune file with beats_per_bar = {bpb}")
     tempos = found.tempos or [(0.0, 120.0)]
     if getattr(args, "tempo", None):
         tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
