@@ -542,6 +542,30 @@ def test_a_clock_that_stops_with_no_stop_silences_the_band_and_its_return_goes_o
     s.close()
 
 
+def test_the_position_shown_stands_still_while_the_daw_stands_stopped():
+    """After a Stop (or ticks that vanished) the status line went on counting bars from the
+    last tempo, the chord with them, then snapped back on Continue."""
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s = Session(_cfg(), clock, InputQueue(clock), [RecordingSink(clock)], RootsResponder(), chart=BLUES,
+                external=ext, threaded=False, seed=2)
+    s.start()
+    ext.receive([START])
+    for k in range(24 * 10):  # ten beats at 100 bpm
+        clock.set(tick_time(10.05, 100.0, k))
+        ext.receive([CLOCK])
+        s.step()
+    ext.receive([STOP])
+    s.step()
+    stopped = s.snapshot(clock.now())
+    for _ in range(10):  # 10 s stopped
+        clock.advance(1.0)
+        s.step()
+        now = s.snapshot(clock.now())
+        assert (now.bar, now.beat, now.harmony, now.state) == (stopped.bar, stopped.beat, stopped.harmony, "waiting")
+    s.close()
+
+
 def test_a_daw_clock_heard_before_any_start_says_to_press_play():
     """A DAW already playing when the jam opened its port: improv said 'waiting' for ever."""
     from test_session import config, make

@@ -70,7 +70,9 @@ class DawFollowing:
             s.running = self._seen = True
             self._origin_pending = self._origin_pending or kind == "start"
             s.policy.on_clock(kind, beat)
-            s.say(f"clock {kind}: from bar {int(beat // s.bpb) + 1}")
+            form_beat = beat + s.timeline.offset  # (the bars the status line counts: the form's, after any count-in)
+            s.say(f"clock {kind}: " + (f"from bar {int(form_beat // s.bpb) + 1}" if form_beat >= 0 else
+                                       "in the count-in"))
             at = s.clock.now() if t is None else t
             if s.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note
                 for played, msg in self._before_run:

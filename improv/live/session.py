@@ -148,6 +148,7 @@ class Session:
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
+        self.shown_beat = 0.0  # the beat shown: where time stood last (a DAW's Stop freezes it)
         self._last_state = ""
         self._errors: list[str] = []
 
@@ -264,6 +265,7 @@ class Session:
             self.daw.step(now)
         if self.in_time:
             beat = self.beat_at(now)
+            self.shown_beat = beat
             self.policy.tick(now, beat)
             while self.exchange.band_overrides and self.band is not None:
                 self.band.override(*self.exchange.band_overrides.popleft())
@@ -579,7 +581,7 @@ class Session:
     def _show(self, now: float, force: bool = False) -> None:
         if self.display is None:
             return
-        state = session_state(self, self.beat_at(now))
+        state = session_state(self, self.beat_at(now) if self.in_time else self.shown_beat)
         changed = state != self._last_state
         self._last_state = state
         force = force or (changed and not self.display.tty)

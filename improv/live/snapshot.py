@@ -11,8 +11,8 @@ from improv.live.status import Snapshot, control_values, explanation_fields, per
 
 
 def snapshot(s: Any, now: float) -> Snapshot:
-    """The session `s` at `now` seconds."""
-    beat = s.beat_at(now)
+    """The session `s` at `now` seconds (on a DAW's clock that stands stopped: where it stopped)."""
+    beat = s.beat_at(now) if s.in_time else s.shown_beat
     med, p99, n = s.scheduler.timing_ms(last=500)
     shown = max(0.0, beat)
     last = s.exchange.last_explanation
