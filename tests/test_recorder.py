@@ -255,12 +255,13 @@ def test_an_external_clock_sets_beat_0_and_the_tempo_of_the_file(tmp_path):
     assert [(n.pitch, round(n.start, 3)) for n in notes] == [(55, 0.0), (65, 4.0)]
     chords = [(round(m.t / spb, 3), m.text) for m in back.markers if m.kind == "chord"]
     assert (4.0, "F7") in chords
-    # nothing is lost: what came before the Start is beside it, at its own times (120 bpm),
+    # nothing is lost: what came before the Start is beside it, in its own time (120 bpm), from
+    # the bar line counted back from the Start before its first note (7 s in, bars of 2 s: 1 s),
     # the note held across the Start ending there
     assert rec.before_start == tmp_path / "ext-before-start.mid"
     early = load_recording(rec.before_start)
     assert [(n.pitch, round(n.start * 0.5, 3), round(n.end * 0.5, 3)) for n in recording_notes(early, "player")] \
-        == [(50, 2.0, 2.5), (55, 6.0, 7.0)]
+        == [(50, 1.0, 1.5), (55, 5.0, 6.0)]
     assert not early.markers or all(m.kind != "chord" for m in early.markers)
 
 

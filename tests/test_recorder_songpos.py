@@ -328,3 +328,22 @@ def test_a_key_held_over_a_jump_back_ends_at_the_stop(tmp_path):
     (held,) = [n for n in recording_notes(back, "player") if n.pitch == 64]
     assert abs(held.start - 6.0) < 0.05 and abs(held.start + held.duration - 8.0) < 0.05, held  # (was 14 beats)
     assert [n.pitch for n in recording_notes(back, "player")].count(64) == 1
+
+
+@pytest.mark.parametrize("bpm", [90.0, 110.0, 120.0])
+def test_a_line_played_in_a_daw_count_in_keeps_its_notes_whatever_the_daws_tempo(tmp_path, bpm):
+    """Trading on a DAW's clock (a bar's count-in) at a tempo other than the config's: the
+    DAW's tempo, measured after its Start, re-timed the count-in's beats under notes already
+    written, so a release could land before its note (a key squashed onto one tick, or a
+    ghost note at bar 1). Every note keeps its length and its place after the Start."""
+    daw = Daw(tmp_path, bpm=bpm, config_tempo=120.0, offset=-4.0, chart="F7 | Bb7 | F7 | F7")
+    daw.start(0.5)
+    line = [(0.05, 60, 0.2), (0.3, 62, 0.2), (0.55, 64, 0.2), (1.05, 67, 0.2), (2.5, 70, 0.4), (4.5, 72, 0.5)]
+    daw.run(8, line)
+    back = daw.close()
+    assert starts(back) == [(72, 0.5)]  # bar 1 beat 1.5, and nothing else (no ghost at 0)
+    early = recording_notes(load_recording(daw.rec.before_start), "player")
+    got = [(n.pitch, round(n.start, 2), round(n.end - n.start, 2)) for n in early]
+    assert [p for p, _, _ in got] == [60, 62, 64, 67, 70]
+    for (pitch, start, length), (b, _, dur) in zip(got, line):
+        assert start == pytest.approx(b, abs=0.05) and length == pytest.approx(dur, abs=0.05), got

@@ -15,8 +15,10 @@ channels, go back to their parts.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,7 +291,7 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
         reached = any(t > origin for _, t, _ in parsed)
         last = max((t for kind, t, _ in parsed if kind != "origin"), default=origin)
         before, before_markers, before_tmap = _before_origin(origin, events, markers, tempos, tempo,
-                                                             origin if reached else last)
+                                                             origin if reached else last, bpb if reached else 0)
         early = Recording(tuple(before), tuple(before_markers), before_tmap, bpb, channels["player"],
                           channels["partner"], title, channels["comp"], channels["bass"], channels["click"])
         events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo, carry=reached)
@@ -367,11 +369,13 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
 
 
 def _before_origin(origin: float, events: list[TimedMessage], markers: list[Marker],
-                   tempos: list[tuple[float, float]], tempo: float, release: float | None = None
-                   ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
-    """What came before `origin`, at its own times; notes and the sustain pedal still held
-    at the origin are released there (or at `release`: where a journal that ends before the
-    origin ends)."""
+                   tempos: list[tuple[float, float]], tempo: float, release: float | None = None,
+                   bpb: int = 0) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
+    """What came before `origin`; notes and the sustain pedal still held at the origin are
+    released there (or at `release`: where a journal that ends before the origin ends).
+    With `bpb`, it starts on the last bar line (counted back from the origin, at the tempo
+    there) at or before its first event, so that its bars are the count-in's and lead into
+    bar 1 (a session that waited for a DAW's Start began its journal whenever it began)."""
     held, pedal = _held_at(events, origin)
     at = origin if release is None else release
     before = [e for e in events if e.t < origin]
@@ -379,8 +383,18 @@ def _before_origin(origin: float, events: list[TimedMessage], markers: list[Mark
                for part, ch, note in sorted(held)]
     before += [TimedMessage(at, part, mido.Message("control_change", channel=ch, control=64, value=0))
                for part, ch in sorted(pedal)]
-    tmap = _tempo_map([(0.0, tempo)] + [(t, bpm) for t, bpm in tempos if t < origin])
-    return before, [m for m in markers if m.t < origin], tmap
+    early_markers = [m for m in markers if m.t < origin]
+    changes = [(0.0, tempo)] + [(t, bpm) for t, bpm in tempos if t < origin]
+    firsts = [e.t for e in before] + [m.t for m in early_markers]
+    if bpb and firsts:
+        bar_s = bpb * 60.0 / _tempo_map(changes)[-1][1]
+        shift = origin - math.ceil((origin - min(firsts)) / bar_s - 1e-6) * bar_s
+        if shift > 1e-6:
+            before = [TimedMessage(e.t - shift, e.part, e.msg) for e in before]
+            early_markers = [dataclasses.replace(m, t=m.t - shift) for m in early_markers]
+            in_force = [bpm for t, bpm in sorted(changes, key=lambda c: c[0]) if t <= shift][-1]
+            changes = [(0.0, in_force)] + [(t - shift, bpm) for t, bpm in changes if t > shift]
+    return before, early_markers, _tempo_map(changes)
 
 
 def before_start_path(mid: Path) -> Path:

@@ -53,6 +53,7 @@ class SongTime:
         self.takes = 1
         self.shift = 0.0
         self.anchors: list[tuple[float, float, float]] = [(0.0, 0.0, tempo)]  # (file beat, file seconds, bpm)
+        self.count_in_tempo = tempo  # the seconds of the beats before beat 0 (fixed at the first Start)
         self.tempo_at = 0.0  # the file's seconds of the last tempo journalled
         self.end = 0.0  # the furthest file beat written
         self.stop_beat: float | None = None  # the DAW's song beat where it stopped
@@ -65,11 +66,12 @@ class SongTime:
 
     def seconds(self, fb: float) -> float:
         """File beat -> the file's seconds, on its tempo map (before beat 0, a count-in: at
-        its first tempo)."""
+        the tempo the Start placed beat 0 by, which the DAW's tempo measured later does not
+        change: what is written never moves)."""
         for b, sec, bpm in reversed(self.anchors):
             if b <= fb:
                 return sec + (fb - b) * 60.0 / bpm
-        return fb * 60.0 / self.anchors[0][2]
+        return fb * 60.0 / self.count_in_tempo
 
     def journal_t(self, fb: float) -> float:
         return self.origin + self.seconds(fb)
@@ -142,6 +144,7 @@ class SongTime:
             # beat 0 of the file is the chart's bar 1: after a count-in, when there is one
             self.origin = max(0.0, t - self.t0) + max(0.0, -beat) * 60.0 / self.tempo
             self.anchors = [(0.0, 0.0, self.tempo)]
+            self.count_in_tempo = self.tempo
             lines += [["origin", self.origin], ["tempo", self.origin, self.tempo]]
             if beat >= self.bpb:
                 lines.append(["marker", self.journal_t(beat), self._from_bar(beat), "text"])
