@@ -251,6 +251,28 @@ def test_a_motifs_cell_is_one_gesture_and_keeps_its_pitch_classes():
     assert [_octave_into_range(p) for p in (-11, 0, 127, 131)] == [1, 0, 127, 119]
 
 
+def test_a_motif_from_a_chordal_call_takes_its_cell_from_the_line():
+    """Block chords (spread 15 ms): the cell took a chord's lower notes as neighbours of
+    the top note embraced, and the answer opened on a clipped cluster it called a line."""
+    from improv.core.theory.notes import Note
+
+    chords = [(0.0, (53, 57, 60)), (1.0, (55, 58, 63)), (2.0, (53, 57, 61)), (3.0, (53, 57, 60))]
+    notes = [Note(t + 0.03 * k, p, 0.9 - 0.03 * k, 100 if p == 61 else 80)
+             for t, voicing in chords for k, p in enumerate(voicing)]
+    call = Phrase.of(sorted(notes, key=lambda n: (n.start, n.pitch)), start=0.0, length=4.0)
+    handled = 0
+    for seed in range(12):
+        p = plan_answer(call, parse_chart("Cmaj7 | Dm7 | G7 | Cmaj7"), 4.0, 8.0,
+                        EmbraceSettings(strategies=("motif",), daring=1.0), seed)
+        for h in p.handled:
+            handled += 1
+            op = p.constraints.opening
+            starts = [n.start for n in op]
+            assert len(set(starts)) == len(starts), op  # a line: one note at a time
+            assert {n.pitch % 12 for n in op[:3]} <= {0, 3, 1}  # the tops: C, Eb, C#
+    assert handled
+
+
 def test_guide_leaves_a_voicing_under_the_line_alone():
     """A left-hand voicing's notes under the line are harmony, never a mistake: embrace
     passed over them, but guide told the player to avoid them (C# and Ab over Cmaj7)."""

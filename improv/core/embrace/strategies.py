@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
-from improv.core.embrace.hearing import UNDER, HeardNote, hear, most_salient
+from improv.core.embrace.hearing import UNDER, HeardNote, hear, most_salient, under_the_line
 from improv.core.theory.notes import Note, Phrase
 from improv.core.embrace.reharm import Substitute, candidates, reach_for, substitute
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
@@ -164,7 +164,8 @@ def plan_answer(
     if target is None or target.salience < embrace_threshold(settings.daring) - 1e-9:
         return base
     rng = random.Random(seed * 7919 + 104729)
-    ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high)
+    ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high,
+                   tuple(under_the_line(call.notes, tempo)))
     options = [s for s in settings.strategies if s != "reharmonise" or ctx.substitutes()]
     options = [s for s in options if s != "resolve" or ctx.resolutions(0.5)]
     if not options:
@@ -243,6 +244,7 @@ class _Context:
     rng: random.Random
     low: int
     high: int
+    under: tuple[bool, ...] = ()  # per call note: under the line (a chord's lower notes, the left hand)
 
     def pitch(self, pitch: int | None = None) -> int:
         """A pitch (default: the target's) moved by octaves into [low, high]."""
@@ -274,8 +276,10 @@ class _Context:
 
 
 def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
-    notes = ctx.call.notes
-    i = ctx.target.index
+    # the cell is the line's (a chord's lower notes are harmony: stated, they would sound as a cluster)
+    notes = [n for k, n in enumerate(ctx.call.notes)
+             if k == ctx.target.index or not (ctx.under and ctx.under[k])]
+    i = next(k for k, n in enumerate(notes) if n is ctx.call.notes[ctx.target.index])
     lo, hi = (i - 1, i + 1) if 0 < i < len(notes) - 1 else ((i, i + 2) if i == 0 else (i - 2, i))
     lo, hi = max(0, lo), min(len(notes) - 1, hi)
     cell = list(notes[lo:hi + 1])
