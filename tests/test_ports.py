@@ -468,6 +468,24 @@ def test_the_guard_releases_keys_when_a_source_leaves_and_ends_open_sysex():
     assert kicker.closed
 
 
+def test_the_guard_says_what_a_leaving_player_held_naming_the_port_once(caplog):
+    from improv.live.inputguard import InputGuard
+
+    q = ports.InputQueue(ManualClock(2.0))
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "player:out", virtual=False)  # opened with --in: named as its source
+    watch = FakeWatch()
+    guard = InputGuard(mi, "improv:improv in", FakeRtOut(), watch)
+    for data in ([0x90, 50, 80], [0x90, 53, 80], [0xB0, 64, 127]):
+        raw.callback((data, 0.0), None)
+    guard.tick()
+    watch.conns = ["improv-guard:improv sysex guard"]
+    with caplog.at_level("WARNING"):
+        guard.tick()
+    assert "player:out left holding 2 keys and the sustain pedal: released" in caplog.text, caplog.text
+    mi.close()
+
+
 @pytest.mark.parametrize("full, short", [("improv:improv in", "improv in"), ("improv:improv in 128:0", "improv in"),
                                          ("IAC Driver Bus 1", "IAC Driver Bus 1")])
 def test_port_short_names(full, short):

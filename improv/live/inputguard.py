@@ -24,6 +24,7 @@ import logging
 import threading
 from typing import Any, Protocol
 
+from improv.core.theory.notes import counted
 from improv.live.jackwatch import JackWatch, shared_watch
 from improv.live.midiapi import close_client
 from improv.live.portnames import port_short_name
@@ -108,8 +109,12 @@ class InputGuard:
             gone = ", ".join(sorted(self._sources - sources))
             n = self.target.release_held()
             if n:
-                log.warning("%s left MIDI input %r holding %d key(s) or the pedal: released", gone,
-                            self.target.name, n)
+                keys, pedals = getattr(self.target, "released_last", (n, 0))
+                held = " and ".join(x for x in (counted(keys, "key") if keys else "",
+                                                "the sustain pedal" if pedals else "") if x)
+                name = self.target.name
+                log.warning("%s left %sholding %s: released", gone,
+                            "" if gone == name else f"MIDI input {name!r} ", held)
         self._sources = sources
 
     def stop(self) -> None:

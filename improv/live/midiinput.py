@@ -112,6 +112,7 @@ class MidiInput:
             self._pedal.discard(ch)
             self.inq.push([0xB0 | ch, 64, 0])
         self.released += len(keys) + len(pedals)
+        self.released_last = (len(keys), len(pedals))  # (for the guard's message: keys, pedals)
         return len(keys) + len(pedals)
 
     def alive(self) -> bool:
