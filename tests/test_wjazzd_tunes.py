@@ -164,3 +164,19 @@ def test_an_infinite_tempo_is_left_out_and_bad_paths_are_one_line_errors(tmp_pat
 def test_keys_a_tune_file_cannot_say_are_left_out():
     for key, expected in (("Bb-maj", "Bb"), ("C-min", "Cm"), ("Ab", "Ab"), ("D-dor", None), ("C-chrom", None), ("", None)):
         assert row_to_tune({**BLANCHE, "key": key}).get("key") == expected, key
+
+
+def test_an_empty_csv_or_a_file_as_the_folder_is_one_line_and_makes_no_folder(tmp_path):
+    from improv.core.formats.wjazzd_tunes import convert_csv
+    from improv.errors import ConfigError, DataError
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="has no rows under a header"):
+        convert_csv(empty, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    good = tmp_path / "info.csv"
+    good.write_text("solo,title,chord_changes\nx,Y,C7\n")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="that is a file; give a folder path"):
+        convert_csv(good, tmp_path / "file")

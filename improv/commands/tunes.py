@@ -61,6 +61,6 @@ def _import_wjazzd(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"skipped {line}")
     if not written:
-        raise DataError(f"no tune file written: every row of {args.import_wjazzd} was skipped (see above)")
+        raise DataError(f"no tune file written: every row of {args.import_wjazzd} was skipped (said above)")
     print(f"wrote {len(written)} tune files to {args.out} (play one with --tune {args.out}/NAME.toml)")
     return 0

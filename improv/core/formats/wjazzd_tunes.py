@@ -181,8 +181,13 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
         raise DataError(f"{csv_path} is not a UTF-8 text file: give the WJazzD solo_info.csv") from None
     except OSError as e:
         raise DataError(f"cannot read {csv_path} ({e.strerror or e}): give the WJazzD solo_info.csv") from None
-    if rows and "chord_changes" not in rows[0]:
+    if not rows:
+        raise DataError(f"{csv_path} has no rows under a header (it is empty, or a header alone); is this the "
+                        "WJazzD solo_info.csv?")
+    if "chord_changes" not in rows[0]:
         raise DataError(f"{csv_path}: no chord_changes column; is this the WJazzD solo_info.csv?")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: that is a file; give a folder path")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
