@@ -25,6 +25,7 @@ class FakeSession:
         self.t = 0.0  # seconds = beats here
         self.busy = busy  # (from, until) seconds: the partner answers then
         self.played_at: list[float] = []
+        self.stop_reason = ""
 
     def say(self, text):
         self.said.append(text)
@@ -63,6 +64,16 @@ def test_the_demo_plays_each_event_at_its_file_beat():
     assert session.played_at == [b for b, _ in events]
     assert session.pushed == [list(d) for _, d in events]
     assert len(session.said) == 1 and session.said[0].startswith("first note at ")  # the start-up bench reads it
+
+
+def test_the_scripted_player_plays_nothing_more_once_the_session_ends():
+    """`demo --duration 0` said 'nothing was played' and then 'first note at 1.27 s'."""
+    session = FakeSession()
+    session.stop_reason = "duration"
+    player = ScriptedPlayer(load_calls(DEMO_CALLS))
+    player.start(session)
+    assert player.done.wait(5.0)
+    assert session.pushed == [] and session.said == []
 
 
 def test_the_shipped_calls_start_after_a_bar_and_end_on_an_e_over_f7():

@@ -122,6 +122,8 @@ class ScriptedPlayer:
                 if on and not held:  # a call (or a phrase within one) starts
                     shift = self._after_answer(session, beat, shift)
                 session.clock.sleep_until(session.time_of(beat + shift))
+                if self._stop.is_set() or session.stop_reason:  # (the session is ending: play no more)
+                    return
                 if on:
                     held.add(data[1])
                 elif data[0] & 0xF0 in (0x80, 0x90):
