@@ -26,6 +26,17 @@ def test_map_fires_actions():
     assert ControlMap.from_settings(Config().controls).event([0xB0, 1, 1]) is None
 
 
+def test_a_toggle_or_trigger_on_a_controller_fires_once_on_the_way_up():
+    """A knob swept 0-127-0 through a toggle fired at every value >= 64 (128 'comp on/off'
+    lines, the band left in a random state); a held button's repeats fired again too."""
+    m = ControlMap({"comp": "cc 25", "panic": "cc 26", "daring": "cc 20"})
+    sweep = list(range(128)) + list(range(127, -1, -1))
+    fired = [v for v in sweep if m.event([0xB0, 25, v]) is not None]
+    assert fired == [64]
+    assert [m.event([0xB0, 26, v]) is not None for v in (127, 127, 0, 127)] == [True, False, False, True]
+    assert sum(m.event([0xB0, 20, v]) is not None for v in sweep) == len(sweep)  # a knob's every value counts
+
+
 def test_the_pedals_and_channel_mode_messages_cannot_be_bound():
     """`improv learn` wrote panic = "cc 64": every pedal press then silenced everything, and the
     pedal no longer held notes nor went through."""

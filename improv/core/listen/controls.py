@@ -1,9 +1,10 @@
 """The player's live controls as data: which MIDI controller or key is bound to which
 action (`[controls]`: `"cc N"`, `"note N"` or `""`), and what a message does. Continuous
 actions (daring, temperature, answer length) take a controller's value 0-127; toggles
-(comp, bass) and triggers (end of call, panic, tap) fire on a key press or a controller
-value >= 64; `mode` (the outside-note mode) is picked by a controller's value or cycled by
-a key. Pure: the live session applies what fires (improv/live/controls.py)."""
+(comp, bass) and triggers (end of call, panic, tap) fire on a key press or when a
+controller's value rises to 64 or above (once: a knob turned through 64, or a button held,
+fires once); `mode` (the outside-note mode) is picked by a controller's value or cycled by
+a key. No I/O: the live session applies what fires (improv/live/controls.py)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class ControlMap:
 
     def __init__(self, bindings: dict[str, str]) -> None:
         self._by: dict[tuple[str, int], str] = {}
+        self._up: set[int] = set()  # toggle and trigger controllers now at 64 or above (they fire on the way up)
         for action, text in bindings.items():
             if action not in ACTIONS:
                 raise ConfigError(f"controls: unknown action {action!r} (known: {', '.join(ACTIONS)})")
@@ -83,18 +85,24 @@ class ControlMap:
         return cls({f.name: getattr(settings, f.name) for f in fields(settings)})  # type: ignore[arg-type]
 
     def event(self, data: list[int]) -> ControlEvent | None:
-        """The action a raw MIDI message fires, or None (not bound, or a release)."""
+        """The action a raw MIDI message fires, or None (not bound, a release, or a toggle's
+        or trigger's controller that was at 64 or above already). One thread (it keeps
+        where each such controller stands)."""
         if len(data) < 3:
             return None
-        kind, status = data[0] & 0xF0, data[0]
-        del status
+        kind = data[0] & 0xF0
         if kind == 0xB0:
             action = self._by.get(("cc", data[1]))
             if action is None:
                 return None
             if action in CONTINUOUS or action == "mode":
                 return ControlEvent(action, data[2] / 127.0, from_cc=True)
-            return ControlEvent(action, 1.0, from_cc=True) if data[2] >= 64 else None
+            up, was_up = data[2] >= 64, data[1] in self._up
+            if up:
+                self._up.add(data[1])
+            else:
+                self._up.discard(data[1])
+            return ControlEvent(action, 1.0, from_cc=True) if up and not was_up else None
         if kind == 0x90 and data[2] > 0:
             action = self._by.get(("note", data[1]))
             return ControlEvent(action, 1.0) if action else None
