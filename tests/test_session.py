@@ -977,3 +977,18 @@ def test_panic_lifts_the_sustain_pedal_before_all_notes_off_on_every_channel():
         assert mine[:3] == [(64, 0), (123, 0), (120, 0)], (ch, mine)
     assert not sink.sounding()
     s.close()
+
+
+def test_a_knob_turned_is_said_once_where_it_settled():
+    cfg = override(config(), "controls", daring="cc 20", comp="cc 25")
+    s, clock, inq, sink, rec = make(cfg)
+    said = []
+    s.say = said.append
+    s.start()
+    sweep = [(0.01 * k, [0xB0, 20, v]) for k, v in enumerate(range(0, 128, 4))]  # a quick turn, 0.32 s
+    play(s, clock, inq, sweep + [(0.4, [0xB0, 25, 127])], until=1.0)
+    knob = [line for line in said if "daring" in line]
+    assert len(knob) == 1 and knob[0].endswith("daring 0.98"), knob  # where it stopped: 124/127
+    assert s.cfg.embrace.daring == 0.98
+    assert any(line.endswith("comp: no rhythm section (start with --comp/--bass and a chart)") for line in said)
+    s.close()

@@ -4,7 +4,7 @@ action in the user's config file). The bindings themselves are improv/core/liste
 The `[controls]` config section binds each action to `"cc N"` (a controller), `"note N"`
 (a key) or `""` (nothing). Continuous actions (daring, temperature, answer length) take
 a controller's value 0-127; toggles (comp, bass) and triggers (end of call, panic, tap)
-fire on a key press or a controller value >= 64. `mode` is the outside-note mode: a
+fire on a key press or when a controller's value rises to 64. `mode` is the outside-note mode: a
 controller picks it by value (low off, middle guide, high embrace), a key cycles
 embrace -> guide -> off. `adjust` applies the actions that only change settings; the
 sessions apply the rest (comp, bass, end of call, panic, tap), which act on what plays.

@@ -33,7 +33,7 @@ from improv.core.theory.notes import Phrase, count_notes
 from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
-from improv.live.controls import ControlEvent, ControlMap, apply_control
+from improv.live.controls import CONTINUOUS, ControlEvent, ControlMap, apply_control
 from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
 from improv.live.follow import FollowingTimeline, PlayerHearing
@@ -50,6 +50,7 @@ log = logging.getLogger("improv.session")
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
 TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
+KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
 
 
 class Sink(Protocol):
@@ -149,6 +150,7 @@ class Session:
         self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self.shown_beat = 0.0  # the beat shown: where time stood last (a DAW's Stop freezes it)
+        self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
         self._last_state = ""
         self._errors: list[str] = []
 
@@ -289,6 +291,8 @@ class Session:
                 if not w.alive():
                     self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
                     self.stop("port gone")
+        if self._knobs:
+            self._settled_knobs(now)
         if self._errors:
             self.stop(self._errors[0])
         self._show(now)
@@ -473,10 +477,23 @@ class Session:
             self.thru_ms.append((self.clock.now() - t) * 1000.0)
 
     def _control(self, ev: ControlEvent, t: float) -> None:
-        """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py."""
+        """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py.
+        A knob's line is said once it settles (`KNOB_SETTLE_S` without moving), not at each
+        of its values: a turn is one gesture, and its 100 lines would push out the partner's."""
         text = apply_control(self, ev, t)
-        if text:
+        if not text:
+            return
+        if ev.from_cc and (ev.action in CONTINUOUS or ev.action == "mode"):
+            self._knobs[ev.action] = (f"{self.bar_beat(t)}  {text}", t)
+        else:
             self.say(f"{self.bar_beat(t)}  {text}")
+
+    def _settled_knobs(self, now: float) -> None:
+        """Say what each knob that stopped moving set (conductor)."""
+        for action, (line, t) in list(self._knobs.items()):
+            if now - t >= KNOB_SETTLE_S:
+                del self._knobs[action]
+                self.say(line)
 
     def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread)."""
