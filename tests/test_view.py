@@ -25,7 +25,7 @@ rich = pytest.importorskip("rich", reason="the view extra (rich) is not installe
 from rich.console import Console  # noqa: E402
 
 from improv.live.stage import FONT, big, render_view, shown  # noqa: E402
-from improv.live.view import Screen, StageView, make_display, needs_ascii, snapshot_from, view_unavailable  # noqa: E402
+from improv.live.view import Screen, StageView, Terminal, make_display, needs_ascii, snapshot_from, view_unavailable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = Snapshot(120.0, 15, 1, "answering", "F7", 1, 0.05, 0.3, 40, 0, "embrace 0.5", tempo_heard=118.4,
@@ -266,6 +266,7 @@ def test_the_view_never_blocks_the_jam_even_when_it_stops_reading(tmp_path):
 def test_a_dead_view_falls_back_to_the_status_line(tmp_path):
     with open(tmp_path / "screen.txt", "w") as stream:
         view = StageView(stream)
+        view.log("before")
         view._proc.kill()
         view._proc.wait(5)
         for k in range(3):
@@ -273,8 +274,11 @@ def test_a_dead_view_falls_back_to_the_status_line(tmp_path):
         view.log("after")
         view.finish()
     text = (tmp_path / "screen.txt").read_text()
-    assert "the stage view stopped (exit -9); showing the status line instead" in text
+    fell = text.index("the stage view stopped (exit -9); showing the status line instead")
     assert "120 bpm (heard 118, 82% sure)   15:1  answering" in text and "after" in text
+    # killed, the view could not give the terminal back (main screen, cursor shown): the jam
+    # does, and what the view showed is said on the main screen too
+    assert Terminal.LEAVE in text[:fell] and "before" in text[:fell]
 
 
 # --- in a real terminal: tmux ------------------------------------------------------------------

@@ -325,6 +325,14 @@ class StageView:
                 return
             code = self._proc.poll() if self._proc is not None else None
             self._fallback = Display(self.stream)
+        if code is None or code < 0:  # killed (-9): it could not give the terminal back, so we do
+            try:
+                self.stream.write(Terminal.LEAVE)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+        for line in self._shown:  # what the view showed, on the main screen too (as `finish` does)
+            self._fallback.log(line)
         self._fallback.log(f"the stage view stopped (exit {code}); showing the status line instead")
         if snapshot is not None:
             self._fallback.update(now, snapshot, force=True)
