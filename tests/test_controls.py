@@ -175,7 +175,7 @@ if given is not None:
 
 
 @pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "-1"],
-                                  ["--file", "BADTOML"], ["--file", "FOLDER"]])
+                                  ["--file", "BADTOML"], ["--file", "FOLDER"], ["--file", "READONLY"]])
 def test_learn_refuses_bad_values_before_waiting_for_a_knob(tmp_path, capsys, monkeypatch, args):
     import improv.live.ports as ports
     from improv.cli import main
@@ -183,11 +183,39 @@ def test_learn_refuses_bad_values_before_waiting_for_a_knob(tmp_path, capsys, mo
     monkeypatch.setattr(ports, "open_input", lambda *a, **k: pytest.fail("a port was opened"))
     bad = tmp_path / "bad.toml"
     bad.write_text('[timing]\ntempo = "fast"\n')
-    args = [{"BADTOML": str(bad), "FOLDER": str(tmp_path)}.get(a, a) for a in args]
+    ro = tmp_path / "ro.toml"
+    ro.write_text("[timing]\ntempo = 100\n")
+    ro.chmod(0o444)
+    args = [{"BADTOML": str(bad), "FOLDER": str(tmp_path), "READONLY": str(ro)}.get(a, a) for a in args]
     assert main(["learn", "comp", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("improv learn: "), err
     assert bad.read_text() == '[timing]\ntempo = "fast"\n'
+
+
+def test_learn_edits_the_file_a_link_points_to_keeping_its_permissions(tmp_path, monkeypatch, capsys):
+    import improv.live.controls as controls
+    import improv.live.ports as ports
+    from improv.cli import main
+
+    real = tmp_path / "dots" / "real.toml"
+    real.parent.mkdir()
+    real.write_text("# mine\n[timing]\ntempo = 100\n")
+    real.chmod(0o600)
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+
+    class In:
+        name = "improv in"
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(ports, "open_input", lambda *a, **k: In())
+    monkeypatch.setattr(controls, "learn_next", lambda *a, **k: "note 41")
+    assert main(["learn", "panic", "--file", str(link)]) == 0
+    assert link.is_symlink() and 'panic = "note 41"' in real.read_text() and real.read_text().startswith("# mine")
+    assert oct(real.stat().st_mode & 0o777) == "0o600"
 
 
 def test_learn_passes_over_a_key_for_a_continuous_action():

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from improv.live.controls import ACTIONS
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from improv.config import check_flag, load_config
+    from improv.errors import ConfigError
     from improv.core.formats.paths import writable_output
     from improv.core.listen.controls import CONTINUOUS
     from improv.live.clock import RealClock
@@ -36,22 +38,29 @@ def run(args: argparse.Namespace) -> int:
 
     # everything that could refuse the binding is checked before the player moves a knob
     check_flag("--timeout", args.timeout, TIMEOUT_S, "seconds")
-    target = writable_output(args.file, "--file")
+    target = writable_output(args.file, "--file")  # (a link: the file it points to)
     if Path(target).exists():
         load_config(target)  # a file that is not a valid settings file is named now, not after the knob
+        if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
+            raise ConfigError(f"--file {args.file} is read-only: make it writable (chmod u+w {args.file}) or give "
+                              "another --file")
     inq = InputQueue(RealClock())
     midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
     try:
         what = "move a knob or slider" if args.action in CONTINUOUS else "move a knob or press a key"
         print(f"{what} on {midi_in.name!r} for {args.action!r} (waiting {args.timeout:g} s)", file=sys.stderr)
-        binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
-                             action=args.action)
+        try:
+            binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
+                                 action=args.action)
+        except KeyboardInterrupt:
+            print("improv learn: interrupted; nothing written", file=sys.stderr)
+            return 130
     finally:
         midi_in.close()
     if binding is None:
         print(f"improv learn: nothing moved in {args.timeout:g} s; nothing written", file=sys.stderr)
         return 1
-    unbound = write_binding(args.file, args.action, binding)
+    unbound = write_binding(target, args.action, binding)
     print(f"{args.action} = \"{binding}\" written to {args.file} (use it with --config {args.file})")
     for other in unbound:  # one control, one action
         print(f"{other} was bound to {binding} too: now unbound")

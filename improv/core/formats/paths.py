@@ -81,6 +81,10 @@ def whole_or_nothing(path: str | Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         yield tmp
+        try:  # a file written again keeps its permissions (a private file stays private)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
