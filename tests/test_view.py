@@ -132,6 +132,19 @@ def test_whose_turn_is_big_first_and_never_smaller_than_the_tempo():
         assert first.startswith("PARTNER"), (width, height, first)
 
 
+def test_the_lower_case_a_chord_or_key_name_uses_has_its_own_glyphs():
+    from improv.live.stage import FONT
+
+    assert all(ch in FONT for ch in "abcdefghijklmnopqrstuvwxyz")  # "A minoR" before: r fell back to R
+
+
+def test_on_an_80_by_24_terminal_bar_beat_is_big_too():
+    """At 80 x 24 the turn took scale 2 and left bar:beat in plain text, unreadable from a
+    metre away; all three fit at scale 1."""
+    t = drawn(snap(bar=83, beat=1), width=80, height=24)
+    assert has_big(t, "83:1", 1) and has_big(t, "PARTNER", 1) and has_big(t, "120", 1)
+
+
 def test_trading_count_in_shows_the_beats_left_big():
     """It showed a frozen "1:1" through the count-in."""
     count = snap(bar=1, beat=1, turn="count-in", turn_beats_left=3.4, state="count-in", chorus=0, form_bar=0)

@@ -45,6 +45,13 @@ FONT: dict[str, tuple[str, ...]] = {
     "m": ("   ", "   ", "###", "###", "# #"), "n": ("   ", "   ", "## ", "# #", "# #"),
     "o": ("   ", "   ", "###", "# #", "###"), "s": ("   ", " ##", "#  ", "  #", "## "),
     "t": (" # ", "###", " # ", " # ", " ##"), "u": ("   ", "   ", "# #", "# #", "###"),
+    "c": ("   ", "   ", "###", "#  ", "###"), "e": ("   ", "###", "###", "#  ", "###"),
+    "f": (" ##", " # ", "###", " # ", " # "), "g": ("   ", "###", "# #", "###", "###"),
+    "h": ("#  ", "#  ", "###", "# #", "# #"), "k": ("#  ", "# #", "## ", "## ", "# #"),
+    "p": ("   ", "###", "# #", "###", "#  "), "q": ("   ", "###", "# #", "###", "  #"),
+    "r": ("   ", "   ", "###", "#  ", "#  "), "v": ("   ", "   ", "# #", "# #", " # "),
+    "w": ("   ", "   ", "# #", "###", "###"), "x": ("   ", "   ", "# #", " # ", "# #"),
+    "y": ("   ", "# #", "###", "  #", "###"), "z": ("   ", "   ", "###", " # ", "###"),
     "#": ("# #", "###", "# #", "###", "# #"), "+": ("   ", " # ", "###", " # ", "   "),
     "-": ("   ", "   ", "###", "   ", "   "), "/": ("  #", "  #", " # ", "#  ", "#  "),
     "%": ("# #", "  #", " # ", "#  ", "# #"), "(": (" #", "# ", "# ", "# ", " #"),
@@ -175,7 +182,8 @@ def _scales(texts: Sequence[str], width: int) -> list[int]:
     """Block-font scales (2, 1; 0 = plain text) for the top row's figures, the first (whose
     turn, which keeps room for `TURN_RESERVE` too) as large as fits with the others as plain
     text, then the others at one scale, the largest that fits and no larger than the first's;
-    failing that, each in order as large as fits."""
+    failing that, all three at scale 1 when they fit (read from a metre away, bar:beat in
+    plain text is lost: 80 x 24 showed it so); failing that, each in order as large as fits."""
     def fits(scales: Sequence[int]) -> bool:
         cells = [max(_cells(t, sc), _cells(TURN_RESERVE, sc) if k == 0 else 0)
                  for k, (t, sc) in enumerate(zip(texts, scales))]
@@ -186,6 +194,8 @@ def _scales(texts: Sequence[str], width: int) -> list[int]:
     for sc in range(first, 0, -1):
         if fits([first] + [sc] * rest):
             return [first] + [sc] * rest
+    if fits([1] * len(texts)):
+        return [1] * len(texts)
     scales = [first] + [0] * rest
     for k in range(1, len(texts)):
         scales[k] = next((sc for sc in range(first, 0, -1) if fits(scales[:k] + [sc] + scales[k + 1:])), 0)
