@@ -105,7 +105,8 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
         if len(data) >= 3 and data[0] & 0xF0 == 0xB0:
             if data[1] in RESERVED_CC:
                 if say is not None and data[1] not in passed:
-                    say(f"that is {RESERVED_CC[data[1]]}, which plays the music: move a knob or press a key")
+                    what = "move a knob or slider" if action in CONTINUOUS else "move a knob or press a key"
+                    say(f"that is {RESERVED_CC[data[1]]}, which plays the music: {what}")
                 passed.add(data[1])
                 continue
             return f"cc {data[1]}"
