@@ -85,6 +85,8 @@ HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
 SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
 DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
+NOTES_PER_BEAT_MAX = 8  # an answer's notes are capped at this many a beat of its span (32nd notes), not at
+# the training window's max_answer: a busy 8-bar answer stopped at note 64, halfway, and was silent after
 
 
 def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
@@ -257,7 +259,7 @@ class ModelResponder:
         # The last note decoded, handed out once the next one is: its length is written as an
         # inner note's until the answer is known to end after it (see `_last_note`).
         pending: tuple[float, NoteToken, bool] | None = None
-        for i in range(cfg.max_answer):
+        for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
             feats = None
             if i < len(forced):
                 ev = forced[i]
