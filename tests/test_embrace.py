@@ -273,6 +273,22 @@ def test_a_motif_from_a_chordal_call_takes_its_cell_from_the_line():
     assert handled
 
 
+@pytest.mark.parametrize("pitch, chart", [(48, "G7"), (84, "Dmaj7")])
+def test_a_resolution_at_the_edge_of_the_range_moves_with_its_note(pitch, chart):
+    """C3 over G7 with the range 48-84: the plan said 'resolves down a half step to B' and
+    the B (47) was folded up alone, a leap of a major seventh."""
+    call = Phrase.of([(pitch, 0, 2.0, 120)])
+    handled = 0
+    for seed in range(6):
+        p = plan_answer(call, parse_chart(chart), 4.0, 4.0, EmbraceSettings(strategies=("resolve",), daring=1.0),
+                        seed, low=48, high=84)
+        for h in p.handled:
+            handled += 1
+            a, b = h.opening
+            assert 48 <= a.pitch <= 84 and 48 <= b.pitch <= 84 and abs(a.pitch - b.pitch) == 1, h.opening
+    assert handled
+
+
 def test_guide_leaves_a_voicing_under_the_line_alone():
     """A left-hand voicing's notes under the line are harmony, never a mistake: embrace
     passed over them, but guide told the player to avoid them (C# and Ab over Cmaj7)."""

@@ -358,9 +358,16 @@ def _resolve(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
         onset, dur = 0.0, 0.5
         targets = ctx.resolutions(0.5)  # plan_answer offers "resolve" only when this exists
     target = ctx.rng.choice(targets)
+    p = ctx.pitch()
+    # at the edge of the range the pair moves an octave together (else the decoder folds the
+    # resolution alone: "resolves down a half step" played as a leap of a major seventh)
+    for move in (-12, 12):
+        if not ctx.low <= target <= ctx.high and ctx.low <= target + move <= ctx.high \
+                and ctx.low <= p + move <= ctx.high:
+            p, target = p + move, target + move
     v = ctx.target.velocity
-    opening = (Note(onset, ctx.pitch(), dur, v), Note(onset + dur, target, 1.0, v))
-    detail = "up" if target > ctx.pitch() else "down"
+    opening = (Note(onset, p, dur, v), Note(onset + dur, target, 1.0, v))
+    detail = "up" if target > p else "down"
     return Handled(ctx.target, "resolve", opening=opening, detail=detail), ctx.chart, {ctx.target.pc, target % 12}
 
 
