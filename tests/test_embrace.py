@@ -289,6 +289,29 @@ def test_a_resolution_at_the_edge_of_the_range_moves_with_its_note(pitch, chart)
     assert handled
 
 
+def test_a_motif_states_only_what_its_answer_can_play_and_keeps_the_players_contour():
+    """Whole notes A-Bb-C (four beats apart) were one 'cell' that a one-bar answer could not
+    state: 'answer opens with A-Bb-C', and only the A sounded. And D6-B5-C6 with the range
+    topping at C6 was folded note by note into D5-B5-C6: a sixth up where the player stepped
+    down a third."""
+    whole = Phrase.of([(69, 0, 4.0, 80), (70, 4, 4.0, 120), (72, 8, 4.0, 80)])
+    for seed in range(6):
+        p = plan_answer(whole, parse_chart("Fmaj7"), 12.0, 4.0, EmbraceSettings(strategies=("motif",), daring=1.0),
+                        seed)
+        for h in p.handled:
+            assert all(n.start < 4.0 for n in h.opening), h.opening
+    high = Phrase.of([(86, 0, 0.5, 120), (83, 0.5, 1.5, 120), (84, 2.0, 0.5, 120)])
+    handled = 0
+    for seed in range(6):
+        p = plan_answer(high, parse_chart("Cm7"), 4.0, 8.0, EmbraceSettings(strategies=("motif",), daring=1.0),
+                        seed, low=48, high=84)
+        for h in p.handled:
+            handled += 1
+            op = [n.pitch for n in h.opening[:3]]
+            assert [b - a for a, b in zip(op, op[1:])] == [-3, 1] and all(48 <= q <= 84 for q in op), op
+    assert handled
+
+
 def test_guide_leaves_a_voicing_under_the_line_alone():
     """A left-hand voicing's notes under the line are harmony, never a mistake: embrace
     passed over them, but guide told the player to avoid them (C# and Ab over Cmaj7)."""

@@ -287,15 +287,17 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     # within a beat of the next one toward the note embraced).
     j = next(k for k, n in enumerate(cell) if n is notes[i])
     first, last = j, j
-    while first > 0 and cell[first].start - cell[first - 1].end <= 1.0:
+    while first > 0 and _one_gesture(cell[first - 1], cell[first]):
         first -= 1
-    while last < len(cell) - 1 and cell[last + 1].start - cell[last].end <= 1.0:
+    while last < len(cell) - 1 and _one_gesture(cell[last], cell[last + 1]):
         last += 1
     cell = cell[first:last + 1]
     t0 = cell[0].start
-    shift = ctx.pitch() - ctx.target.pitch
+    shift = _cell_shift(ctx, [n.pitch for n in cell])
     stated = []
     for k, n in enumerate(cell):
+        if n.start - t0 >= ctx.length - 1e-9:
+            break  # (past the answer's span: it would be said, never played)
         nxt = cell[k + 1].start - t0 if k + 1 < len(cell) else None
         dur = min(n.duration, 2.0, (nxt - (n.start - t0)) if nxt is not None else 2.0)
         stated.append(Note(n.start - t0, _octave_into_range(n.pitch + shift), max(dur, 0.125), n.velocity))
@@ -308,6 +310,27 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
             f"sequences it {'up' if move > 0 else 'down'} {_INTERVAL_WORDS[abs(move)]}"
     favour = {n.pitch % 12 for n in opening}
     return Handled(ctx.target, "motif", opening=tuple(opening), detail=detail), ctx.chart, favour
+
+
+def _one_gesture(a: Note, b: Note) -> bool:
+    """Whether note `b` follows `a` within one gesture: within a beat of its end and two of
+    its start (held notes chained by their ends alone ran whole notes four beats apart into
+    one 'cell' the answer could not state)."""
+    return b.start - a.end <= 1.0 and b.start - a.start <= 2.0
+
+
+def _cell_shift(ctx: _Context, pitches: list[int]) -> int:
+    """The octaves (in semitones) the whole cell moves by: the target's way into the
+    answer's range, or an octave either side of it when that keeps more of the cell in the
+    range (each note folded on its own would turn the player's contour over)."""
+    base = ctx.pitch() - ctx.target.pitch
+    target = ctx.target.pitch
+
+    def outside(shift: int) -> int:
+        return sum(not ctx.low <= p + shift <= ctx.high for p in pitches)
+
+    options = [base] + [base + m for m in (-12, 12) if ctx.low <= target + base + m <= ctx.high]
+    return min(options, key=outside)  # (ties keep the target's own way in: it comes first)
 
 
 def _octave_into_range(pitch: int) -> int:
