@@ -99,3 +99,21 @@ def test_a_busy_long_answer_fills_its_span(shipped):
     ends = [max(n.end for n in shipped.answer(call, chart, settings(start=16.0, length=32.0, seed=seed, density=4.0,
                                                                       tempo=160.0)).notes) for seed in range(3)]
     assert min(ends) > 28.0, ends
+
+
+def test_damaged_weights_are_one_line_naming_the_file_and_the_array(shipped, tmp_path):
+    """One NaN loaded fine and played a stream of the lowest note; a pitch head one row
+    short ended `respond` in a numpy traceback."""
+    from improv.core.model.weights import ModelWeights, save_weights
+
+    w, header = load_weights(DEFAULT_CHECKPOINT)
+    nan = dict(w.arrays)
+    nan["o_shift.out.bias"] = nan["o_shift.out.bias"].copy()
+    nan["o_shift.out.bias"][5] = np.nan
+    short = dict(w.arrays)
+    short["o_pitch.out.weight"] = short["o_pitch.out.weight"][:-1]
+    for name, arrays, said in (("nan", nan, "'o_shift.out.bias' holds NaN"), ("short", short, "do not fit")):
+        path = save_weights(tmp_path / f"{name}.npz", ModelWeights(w.cfg, arrays), header.get("meta", {}))
+        with pytest.raises(ModelError, match=said) as e:
+            ModelResponder.load(path)
+        assert str(path) in str(e.value) and "\n" not in str(e.value)

@@ -183,8 +183,14 @@ class ModelResponder:
             raise ModelError(f"{path} is a training checkpoint: export it as the weights the partner loads with "
                              f"`improv export {path}` (needs torch), then give the .npz")
         weights, header = load_weights(path)
-        r = cls(weights, path, feel_of(header.get("meta", {}), path))
-        r.warm_up()
+        try:  # (the warm-up is the first use of every array: a shape that does not fit shows here)
+            r = cls(weights, path, feel_of(header.get("meta", {}), path))
+            r.warm_up()
+        except (ValueError, IndexError, TypeError) as e:
+            from improv.errors import ModelError
+
+            raise ModelError(f"model weights {path} do not fit their own config (an array of the wrong shape: "
+                             f"{type(e).__name__}); re-export them") from None
         return r
 
     def warm_up(self) -> None:

@@ -92,6 +92,10 @@ def load_weights(path: str | Path) -> tuple[ModelWeights, dict]:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         raise ModelError(f"model weights {path} cannot be read ({type(e).__name__}): the file is damaged or "
                          "not improv weights; re-download or re-export it") from None
+    damaged = next((k for k, a in arrays.items() if not np.isfinite(a).all()), None)
+    if damaged is not None:
+        raise ModelError(f"model weights {path}: {damaged!r} holds NaN or infinite values (a training run that "
+                         "diverged, or a damaged file); re-export them from a good checkpoint")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelError(f"model weights {path} are not {FORMAT} weights")
     if header.get("vocab") != vocabulary():
