@@ -279,3 +279,48 @@ def test_the_worker_loads_the_weights_the_session_was_given(tmp_path):
     with pytest.raises(ModelError, match="bad.npz"):
         p.start(lambda: Setup("model", model=str(bad)), lambda r: None)
     p.close()
+
+
+def test_a_replacement_partner_learns_every_call_the_first_one_did():
+    """A call whose answer was dropped (the player came back in first) was learned by the
+    worker but left out of the Setup a replacement starts from: a Markov partner restarted
+    after a crash had forgotten it."""
+    from types import SimpleNamespace as NS
+
+    from improv.config import Config
+    from improv.core.respond.markov import MarkovResponder
+    from improv.core.theory.chart import parse_chart
+    from improv.live.exchange import Exchange
+    from improv.partner.core import PartnerCore
+
+    chart = parse_chart("Dm7 G7 | Cmaj7")
+    worker = PartnerCore(MarkovResponder(3, 0))
+
+    class Partner:
+        def submit(self, job, now):
+            self.last = worker.answer(job)
+
+        def dropped(self, n):
+            worker.dropped(n)
+
+    class Nothing:
+        def __getattr__(self, k):
+            return lambda *a, **kw: 0
+
+    s = NS(cfg=Config(), seed=0, chart=chart, bpb=4, clock=NS(now=lambda: 0.0), recorder=None, say=lambda *_: None,
+           partner=Partner(), feeder=Nothing(), errors=[], tempo=120.0, band=None, following=False, timeline=None,
+           scheduler=NS(generation=0, late_s=0.05, cancel=lambda: None, busy=lambda: False),
+           time_of=lambda b: b * 0.5, bar_beat=lambda t: "1:1", beat_at=lambda t: t * 2, partner_ch=0)
+    ex = Exchange(s)
+    first = Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0)
+    second = Phrase.of([(65 - k, 0.25 * k, 0.25) for k in range(12)], start=16.0)
+    ex.ask(first, chart, 8.0, 8.0, 4.0)
+    dropped = s.partner.last
+    ex.yield_to_player(4.5)  # the player came back in before the answer arrived
+    ex.on_result(dropped)
+    ex.ask(second, chart, 24.0, 8.0, 12.0)
+    ex.on_result(s.partner.last)
+    replacement = PartnerCore(MarkovResponder(3, 0))
+    replacement.setup(ex.setup())
+    assert [c for c, _ in ex.setup().calls] == [first, second]
+    assert replacement.responder.session_notes == worker.responder.session_notes

@@ -87,6 +87,8 @@ class Exchange:
             asked = self._asked.pop(res.number, None)
         if asked is None:
             return
+        with self._lock:  # the worker learned the call whatever became of its answer: a replacement does too
+            self._learnt.append((asked.call, asked.chart))
         ready = s.clock.now()
         if res.answer is None:  # (not timed: an answer that never came is no answer-ready figure)
             self.failed += 1
@@ -105,7 +107,6 @@ class Exchange:
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
                 self._last = (res.number, answer, s.time_of(first))
                 self.memory.add(asked.call, answer)
-                self._learnt.append((asked.call, asked.chart))
         if not played:
             s.partner.dropped(res.number)
             self.memory.add(asked.call)
