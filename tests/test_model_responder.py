@@ -117,3 +117,14 @@ def test_damaged_weights_are_one_line_naming_the_file_and_the_array(shipped, tmp
         with pytest.raises(ModelError, match=said) as e:
             ModelResponder.load(path)
         assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_bass_riff_in_the_bottom_octave_is_answered_as_a_call(shipped):
+    """Every call below E2 was taken for drums: the answer was note for note the answer to
+    silence."""
+    riff = Phrase.of([(p, 0.5 * k, 0.5) for k, p in enumerate((28, 31, 33, 34, 35, 38, 36, 33))])
+    silence = Phrase((), 0.0, 4.0)
+    def pitches(call, seed):
+        return [n.pitch for n in shipped.answer(call, CHART, settings(seed=seed, feel=0.0)).notes]
+
+    assert sum(pitches(riff, seed) == pitches(silence, seed) for seed in range(4)) < 4

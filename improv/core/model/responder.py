@@ -84,7 +84,6 @@ DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onset
 HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
 SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
-DRUM_CHANNEL_PITCH = 40  # a call whose pitches are all below this reads as drums
 NOTES_PER_BEAT_MAX = 8  # an answer's notes are capped at this many a beat of its span (32nd notes), not at
 # the training window's max_answer: a busy 8-bar answer stopped at note 64, halfway, and was silent after
 
@@ -138,11 +137,6 @@ def feel_of(meta: dict, path: Path | str | None = None) -> FeelModel | None:
 
         raise ModelError(f"model weights {path}: the time feel stored with them is malformed ({e}); "
                          "re-export them") from None
-
-
-def is_drum_call(call: Phrase) -> bool:
-    """A call that is all low hits (a drum track read as notes) gives no melody to answer."""
-    return bool(call.notes) and all(n.pitch < DRUM_CHANNEL_PITCH for n in call.notes)
 
 
 class ModelResponder:
@@ -340,8 +334,8 @@ class ModelResponder:
                tempo: float | None = None) -> list:
         """START, the history's most recent notes, the call's (`session_steps`); played
         phrases are read onto the grid first (with a feel and `to_grid`)."""
-        if is_drum_call(call):
-            call = Phrase((), call.start, call.length)  # answer from the chords alone
+        # (a left hand's riff in the bottom octave is a call like any other: calls all below E2
+        # were once taken for drums and answered as silence)
         grid = to_grid and self.feel is not None
         cached = self._history_steps
         # keyed by value: the chords that sound under the history (a substitute laid over the
@@ -353,7 +347,7 @@ class ModelResponder:
                 and all(a is b or a == b for a, b in zip(cached[0], history))):
             head, session_feel = cached[4], cached[5]  # the same session so far: its steps are not built again
         else:
-            kept = tuple(h for h in history if h.notes and not is_drum_call(h))
+            kept = tuple(h for h in history if h.notes)
             session_feel = None
             if grid:  # the session's feel places every note, the call's too: a call read ahead reads the same
                 session_feel = self.feel.measure(kept[-FOLLOW_PHRASES:], tempo)  # type: ignore[union-attr]
