@@ -217,3 +217,23 @@ def test_a_left_hand_voicing_under_the_line_is_harmony_not_a_mistake():
     assert under_the_line(fast, tempo=300.0) == [False] * 6  # (a 60 ms overlap: 0.3 beat at 300)
     grace = [Note(0.0, 74, 0.1, 90), Note(0.09, 73, 1.0, 100)]  # a grace note 90 ms ahead at 60 bpm
     assert under_the_line(grace, tempo=60.0) == [False, False]
+
+
+def test_under_the_line_is_the_same_as_comparing_every_pair():
+    import random
+
+    from improv.core.embrace.hearing import CHORD_SPREAD, UNDER_HELD, under_the_line
+    from improv.core.theory.notes import Note
+
+    def every_pair(notes):
+        return [any(j != i and m.pitch > n.pitch and m.start <= n.start + CHORD_SPREAD
+                    and (m.start >= n.start - CHORD_SPREAD or m.start + m.duration >= n.start + UNDER_HELD)
+                    for j, m in enumerate(notes)) for i, n in enumerate(notes)]
+
+    rng = random.Random(3)
+    for _ in range(200):
+        notes = sorted((Note(rng.choice([0.0, 0.02, 0.5, 1.0]) + rng.randrange(8) * 0.5, rng.randrange(40, 90),
+                             rng.choice([0.1, 0.5, 2.0, 6.0]), 80) for _ in range(rng.randrange(1, 20))),
+                       key=lambda n: (n.start, n.pitch))
+        assert under_the_line(notes) == every_pair(notes)
+    assert hear(Phrase.of([(61, 0, 1)]), parse_chart("Cmaj7"), tempo=0.0)  # a tempo of 0 is no tempo known
