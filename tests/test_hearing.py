@@ -236,4 +236,4 @@ def test_under_the_line_is_the_same_as_comparing_every_pair():
                              rng.choice([0.1, 0.5, 2.0, 6.0]), 80) for _ in range(rng.randrange(1, 20))),
                        key=lambda n: (n.start, n.pitch))
         assert under_the_line(notes) == every_pair(notes)
-    assert hear(Phrase.of([(61, 0, 1)]), parse_chart("Cmaj7"), tempo=0.0)  # a tempo of 0 is no tempo known
+    assert hear(Phrase.of([(61, 0, 0.25)]), parse_chart("Cmaj7"), tempo=0.0)  # a tempo of 0 is no tempo known
