@@ -369,3 +369,17 @@ def test_the_models_feel_keeps_a_forced_openings_rhythm():
         rest = answer.notes[len(op):]
         felt += any(abs(n.start * 12 - round(n.start * 12)) > 1e-6 for n in rest)  # the rest is off the grid
     assert felt >= 6
+
+
+def test_a_note_held_into_its_own_next_onset_ends_there_and_a_pickup_is_not_bar_0():
+    from improv.core.embrace.explain import _heard_text
+    from improv.core.embrace.hearing import hear
+    from improv.core.respond.base import AnswerSettings, fit_answer
+    from improv.core.theory.notes import Note
+
+    fitted = fit_answer([Note(0.0, 60, 1.0, 80), Note(0.5, 60, 1.0, 80), Note(0.5, 64, 1.0, 80)],
+                        AnswerSettings(start=0.0, length=4.0))
+    assert [(n.start, n.pitch, n.duration) for n in fitted.notes] == [(0.0, 60, 0.5), (0.5, 60, 1.0), (0.5, 64, 1.0)]
+    chart = parse_chart("F7")
+    (h,) = hear(Phrase.of([(64, 0.0, 2.0, 120)], start=-2.0), chart)
+    assert _heard_text(h, (5, False), chart).startswith("pickup (before bar 1): heard E over F7")

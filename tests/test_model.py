@@ -21,7 +21,7 @@ from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder
 from improv.train.scoring import score, torch_model
 from improv.train.export import load_responder
 from improv.core.theory.notes import Note, Phrase
-from improv.core.respond.base import AnswerSettings, Constraints, Responder
+from improv.core.respond.base import fit_answer, AnswerSettings, Constraints, Responder
 from improv.core.model.tokens import chord_features
 from improv.core.formats.wjazzd import iter_pairs, load_solos
 from improv.errors import ModelError
@@ -114,8 +114,8 @@ def test_same_seed_same_answer_and_streaming_matches(responder):
     b = responder.answer(CALL, CHART, settings())
     assert a == b and len(a) > 0
     assert a.start == 4.0 and a.length == 8.0
-    streamed = list(responder.stream(CALL, CHART, settings()))
-    assert Phrase.of(streamed, start=4.0, length=8.0).notes == a.notes
+    streamed = list(responder.stream(CALL, CHART, settings()))  # (answer = the stream fitted to span, range, pitches)
+    assert fit_answer(streamed, settings()).notes == a.notes
     others = {responder.answer(CALL, CHART, settings(seed=s)).notes for s in range(5)}
     assert len(others) > 1
 

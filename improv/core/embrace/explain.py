@@ -55,7 +55,8 @@ def _heard_text(h: HeardNote, key: tuple[int, bool], chart: Chart) -> str:
     written = chart.chord_at(h.onset)
     chord = str(written) if written is not None else "no chord"
     why = ", ".join((h.kind,) + h.reasons)
-    return f"bar {h.bar + 1}: heard {spell(h.pc, key)} over {chord} ({why})"
+    where = f"bar {h.bar + 1}" if h.bar >= 0 else "pickup (before bar 1)"
+    return f"{where}: heard {spell(h.pc, key)} over {chord} ({why})"
 
 
 def _action_text(d: Handled, key: tuple[int, bool]) -> str:
