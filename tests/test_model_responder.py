@@ -128,3 +128,15 @@ def test_a_bass_riff_in_the_bottom_octave_is_answered_as_a_call(shipped):
         return [n.pitch for n in shipped.answer(call, CHART, settings(seed=seed, feel=0.0)).notes]
 
     assert sum(pitches(riff, seed) == pitches(silence, seed) for seed in range(4)) < 4
+
+
+def test_the_model_hears_the_charts_bars_in_3_4():
+    """Every bar was fed to the model as four beats: in 3/4 the downbeat of bar 2 read as
+    beat 4 of a phantom 4/4 bar."""
+    from improv.core.model.inputs import bar_pos
+    from improv.core.model.tokens import TICKS_PER_BEAT
+
+    waltz, five = parse_chart("C | F | G7 | C", 3), parse_chart("C | F", 5)
+    assert [bar_pos(b * TICKS_PER_BEAT, waltz) for b in range(7)] == [0, 12, 24, 0, 12, 24, 0]
+    assert [bar_pos(b * TICKS_PER_BEAT, None) for b in (0, 3, 4, 5)] == [0, 36, 0, 12]
+    assert bar_pos(4 * TICKS_PER_BEAT, five) == 47 and bar_pos(5 * TICKS_PER_BEAT, five) == 0

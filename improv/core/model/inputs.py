@@ -81,9 +81,17 @@ def answer_controls(answer: Phrase, beats_per_bar: int = 4) -> Controls:
 Step = tuple
 
 
+def bar_pos(abs_tick: int, harmony: Chart | None) -> int:
+    """Where in its bar tick `abs_tick` falls, in ticks: the chart's bar (the model learned
+    4/4: a bar of 3/4 is its first three beats, and a longer bar's fifth beat on is its
+    last tick), 4/4 without a chart."""
+    bpb = harmony.beats_per_bar if harmony is not None else 4
+    return min((abs_tick % (bpb * TICKS_PER_BEAT)), BAR_TICKS - 1) if bpb != 4 else abs_tick % BAR_TICKS
+
+
 def note_step(kind: int, e: NoteToken, abs_tick: int, harmony: Chart | None) -> Step:
     """A call or answer note at absolute timeline tick `abs_tick`."""
-    return (kind, e.shift, e.pitch, e.dur - 1, e.vel, abs_tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS,
+    return (kind, e.shift, e.pitch, e.dur - 1, e.vel, bar_pos(abs_tick, harmony), N_DENSITY, N_CENTER, MAX_BARS,
             chord_at(harmony, abs_tick))
 
 
@@ -135,7 +143,7 @@ def context_steps(phrases: Sequence[Phrase], harmony: Chart | None, max_notes: i
 
 def sep_step(origin_tick: int, harmony: Chart | None, controls: Controls) -> Step:
     """The step that starts the answer at absolute tick `origin_tick` (a beat), with its controls."""
-    return (SEP, NONE_SHIFT, NONE_PITCH, NONE_DUR, NONE_VEL, origin_tick % BAR_TICKS, density_bucket(controls.density),
+    return (SEP, NONE_SHIFT, NONE_PITCH, NONE_DUR, NONE_VEL, bar_pos(origin_tick, harmony), density_bucket(controls.density),
             center_bucket(controls.center), bars_bucket(controls.bars), chord_at(harmony, origin_tick))
 
 

@@ -43,13 +43,13 @@ from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import ModelWeights, as_weights, load_weights
 from improv.core.model.inputs import (
-    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, chord_at, history_steps, sep_step,
-    session_steps,
+    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
+    sep_step, session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, fit_answer
 from improv.core.model.tokens import (
-    BAR_TICKS, MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
+    MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
     to_ticks,
 )
 
@@ -280,7 +280,8 @@ class ModelResponder:
                 yield self._note(*pending[:2], settings, low, high)
             pending = (start, ev, i < len(forced))
             tick = origin + onset
-            step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, tick % BAR_TICKS, N_DENSITY, N_CENTER, MAX_BARS)
+            step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, bar_pos(tick, harmony), N_DENSITY, N_CENTER,
+                    MAX_BARS)
             x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h, band)
             out = dec.attend(x[None], cache)
         if pending is not None:
@@ -438,7 +439,7 @@ class ModelResponder:
                 if len(self._avoid_cache) > 256:
                     self._avoid_cache.clear()
             pitch_bias = pitch_bias + avoid
-        g1 = dec.g1(out, shift, tick % BAR_TICKS, feats)
+        g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
         cells = index.pitch_features() if index is not None and index.pk else None
         pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias
         pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
