@@ -224,12 +224,12 @@ def test_strength_says_how_much_the_embraced_note_comes_back():
     favoured beside it at a steady weight (it had no effect while both shared one weight:
     with the bar's chord tones the favoured set covered most of the twelve pitch classes)."""
     from improv.core.respond.markov import MarkovResponder
-    from improv.train.export import load_responder
+    from improv.core.model.responder import ModelResponder  # (numpy alone: runs on the lean install)
 
     p = plan("motif", 0, strength=0.8)
     assert p.constraints.favour_pcs == {n.pitch % 12 for n in p.constraints.opening} and p.constraints.strength == 0.8
     assert {2, 5, 9, 0} <= p.constraints.chord_pcs and 0 < p.constraints.chord_strength < 0.8
-    model = load_responder(None)
+    model = ModelResponder.load()
     none, some, strong = (_note_share_in_first_bar(model, s) for s in (0.0, 0.3, 1.0))
     assert none <= 0.02 and strong >= 0.12 and strong > 2 * some
     markov = MarkovResponder(order=3, seed=1)
@@ -332,11 +332,11 @@ def test_guide_avoids_the_wrong_note_only_where_it_clashes(name):
     from improv.core.embrace.strategies import embraced_answer
     from improv.core.respond.base import AnswerSettings
     from improv.core.respond.markov import MarkovResponder
-    from improv.train.export import load_responder
+    from improv.core.model.responder import ModelResponder  # (numpy alone: runs on the lean install)
 
     chart = parse_chart("F7 | Bb7 | F7 | F7 | Bb7 | Bb7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
     call = Phrase.of([(65, 0, 1), (69, 4.0, 2.0, 110), (70, 6, 1), (65, 7, 1)])  # A held over Bb7, bar 2
-    responder = load_responder(None) if name == "model" else MarkovResponder(order=3, seed=1)
+    responder = ModelResponder.load() if name == "model" else MarkovResponder(order=3, seed=1)
     over_f7 = over_bb7 = 0
     for seed in range(12):
         answer, plan = embraced_answer(responder, call, chart, AnswerSettings(start=8.0, length=16.0, seed=seed),
@@ -356,9 +356,9 @@ def test_the_models_feel_keeps_a_forced_openings_rhythm():
     The opening is played as written; the notes after it get the feel."""
     from improv.core.embrace.strategies import embraced_answer
     from improv.core.respond.base import AnswerSettings
-    from improv.train.export import load_responder
+    from improv.core.model.responder import ModelResponder  # (numpy alone: runs on the lean install)
 
-    model = load_responder(None)
+    model = ModelResponder.load()
     call = CALL  # C# on beat 1, held a beat, then E D: the cell C#-E-D (1, 0.5 and 0.5 beats)
     felt = 0
     for seed in range(12):
