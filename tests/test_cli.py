@@ -116,3 +116,14 @@ def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, says, c
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.startswith(says) and len(err.splitlines()) == 1, err
     assert err.endswith("--help)")
+
+
+def test_ports_lists_no_jams_own_sysex_guard_and_keeps_the_indices(monkeypatch, capsys):
+    import improv.live.ports as ports
+
+    monkeypatch.setattr(ports, "list_ports", lambda api: {
+        "api": "jack", "system": "JACK", "inputs": ["improv-01:improv sysex guard", "keys:out"],
+        "outputs": ["synth:in"], "audio": [], "problems": []})
+    assert main(["ports"]) == 0
+    out = capsys.readouterr().out
+    assert "sysex guard" not in out and "  1: keys:out" in out  # (--in 1 is keys:out, as listed)

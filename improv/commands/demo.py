@@ -169,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
     inq = InputQueue(clock)
     player = ScriptedPlayer(events)
     n_calls = count_calls(events, cfg.phrase.gap_beats)
-    banner = (f"demo: a scripted player plays {n_calls} calls over {chart.title if chart else 'live harmony'}; "
+    over = (chart.title or "your chords") if chart is not None else "live harmony"
+    banner = (f"demo: a scripted player plays {n_calls} calls over {over}; "
               "the partner answers each one")
 
     def begin(session: Any) -> None:  # (said once the ports are open: a refused --out is then the one line)

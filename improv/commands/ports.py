@@ -12,16 +12,18 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from improv.live.inputguard import GUARD_PORT
     from improv.live.ports import api_name, is_hardware, list_ports
 
     found = list_ports(api_name(args.midi_api or ""))
     print(f"MIDI API: {found['system']}")
     for title, key in (("MIDI inputs (--in)", "inputs"), ("MIDI outputs (--out)", "outputs")):
         print(f"{title}:")
-        for i, name in enumerate(found[key]):
+        shown = [(i, name) for i, name in enumerate(found[key]) if GUARD_PORT not in name]  # (a jam's own)
+        for i, name in shown:
             hw = "  (hardware)" if key == "inputs" and is_hardware(name, found["api"]) else ""
             print(f"  {i}: {name}{hw}")
-        if not found[key]:
+        if not shown:
             print("  none")
     print("audio outputs (built-in synth):")
     for name in found["audio"]:
