@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
               "the partner answers each one")
 
     def begin(session: Any) -> None:  # (said once the ports are open: a refused --out is then the one line)
-        print(banner, flush=True)
+        session.say(banner)  # (through the display, with every other line: never run into one on stderr)
         player.start(session)
 
     length_s = events[-1][0] * 60.0 / cfg.timing.tempo
