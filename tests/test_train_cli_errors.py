@@ -142,6 +142,11 @@ def test_export_says_what_is_wrong_in_its_own_terms(tmp_path, capsys):
     assert f"{other} is not an improv training checkpoint" in err and "improv-phrase-v1" not in err
     torch.save({"format": "improv-phrase-v0"}, other)
     assert "of another format ('improv-phrase-v0'" in _refused(["export", str(other)], capsys)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"format": "improv-phrase-v0"}, run / "last.pt")  # stopped before its first validation
+    err = _refused(["export", str(run / "best.pt")], capsys)
+    assert "the run stopped before it validated" in err and str(run / "last.pt") in err
 
 
 def test_a_cut_archive_is_one_line_in_every_command(tmp_path, capsys):

@@ -332,6 +332,10 @@ def load_checkpoint(path, fix: str = "train one with `improv train` or give --mo
 
     path = Path(path)
     if not path.is_file():
+        last = path.with_name("last.pt")
+        if path.name == "best.pt" and last.is_file():  # stopped before its first validation: no best yet
+            raise ModelError(f"model checkpoint {path} not found: the run stopped before it validated; {last} is "
+                             "there (its latest weights): give that, or train on")
         raise ModelError(f"model checkpoint {path} not found: {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
