@@ -84,8 +84,9 @@ DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onset
 HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
 SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
-NOTES_PER_BEAT_MAX = 8  # an answer's notes are capped at this many a beat of its span (32nd notes), not at
-# the training window's max_answer: a busy 8-bar answer stopped at note 64, halfway, and was silent after
+NOTES_PER_BEAT_MAX = 4  # an answer's notes are capped at this many a beat of its span (a line of 16ths
+# throughout) or the training window's max_answer, whichever is more: a busy 8-bar answer stopped at note 64,
+# halfway, and was silent after; a 4-bar answer keeps the window (and its time to decode)
 
 
 def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
