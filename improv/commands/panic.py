@@ -22,9 +22,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def panic_messages() -> list[mido.Message]:
     """Every message `improv panic` sends, in order."""
+    from improv.live.ports import SILENCE_CCS
+
     out = []
     for ch in range(16):
-        out += [mido.Message("control_change", channel=ch, control=cc, value=0) for cc in (64, 123, 120)]
+        out += [mido.Message("control_change", channel=ch, control=cc, value=0) for cc in SILENCE_CCS]
         out += [mido.Message("note_off", channel=ch, note=p, velocity=0) for p in range(128)]
     return out
 

@@ -32,6 +32,11 @@ from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.midiinput import MidiInput
 from improv.live.portnames import unique_port_name
 
+# What silences a synth on a channel, in this order: sustain pedal up (under a held pedal All
+# Notes Off leaves notes sounding), All Notes Off, All Sound Off. Closing a port, the jam's
+# panic control and `improv panic` all send these.
+SILENCE_CCS = (64, 123, 120)
+
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
 BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
@@ -314,8 +319,8 @@ class MidiOutSink:
             if self._closed:
                 return
             for ch in range(16):
-                for cc, value in ((64, 0), (123, 0), (120, 0)):
-                    self._write([0xB0 | ch, cc, value])
+                for cc in SILENCE_CCS:
+                    self._write([0xB0 | ch, cc, 0])
                 time.sleep(0.0005)
             self._closed = True
             # rtmidi's JACK output hands messages to the server on its next period: closing

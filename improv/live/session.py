@@ -39,7 +39,7 @@ from improv.live.exchange import Exchange
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
-from improv.live.ports import InputQueue, is_note_on
+from improv.live.ports import SILENCE_CCS, InputQueue, is_note_on
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
 from improv.live.status import Display, Snapshot
@@ -503,9 +503,9 @@ class Session:
         for ch, pitch in sorted(self._thru_sounding):
             self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
         self._thru_sounding.clear()
-        for ch in range(16):  # pedal up first: under a held sustain pedal, All Notes Off leaves notes sounding
-            for control in (64, 123, 120):  # sustain off, all notes off, all sound off
-                self._send_all(mido.Message("control_change", channel=ch, control=control, value=0))
+        for ch in range(16):
+            for cc in SILENCE_CCS:
+                self._send_all(mido.Message("control_change", channel=ch, control=cc, value=0))
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
