@@ -22,6 +22,7 @@ from improv.core.band.bass import BassSettings, walk
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.band.comping import CompSettings, comp
+from improv.core.respond.base import cut_at_repeats
 from improv.core.theory.notes import Phrase
 from improv.live.clock import Clock
 from improv.live.scheduler import Scheduler
@@ -101,16 +102,7 @@ class BeatFeeder:
 
 def phrase_notes(phrase: Phrase, channel: int) -> list[BeatNote]:
     """A phrase -> notes in timeline beats; a note ends where the same pitch starts again."""
-    notes = phrase.absolute()
-    out = []
-    for i, n in enumerate(notes):
-        end = n.end
-        for later in notes[i + 1:]:
-            if later.pitch == n.pitch and later.start > n.start + 1e-9:
-                end = min(end, later.start)
-                break
-        out.append((n.start, end, channel, n.pitch, n.velocity))
-    return out
+    return [(n.start, n.end, channel, n.pitch, n.velocity) for n in cut_at_repeats(list(phrase.absolute()))]
 
 
 @dataclass

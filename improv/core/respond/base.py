@@ -124,17 +124,21 @@ def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
         if dur <= 0:
             continue
         out.append(Note(n.start, pitch, dur, n.velocity))
-    # a note held into the next onset of its own pitch ends there: in a MIDI file its note-off
-    # would cut the next one short (the live path does the same: `band.phrase_notes`)
-    out.sort(key=lambda n: n.start)
+    return Phrase.of(cut_at_repeats(out), start=settings.start, length=settings.length)
+
+
+def cut_at_repeats(notes: list[Note]) -> list[Note]:
+    """The notes in onset order, each held into the next onset of its own pitch ended there:
+    a note-off of the first would cut the second short (in a file, on a synth)."""
+    out = sorted(notes, key=lambda n: n.start)
     nxt: dict[int, float] = {}
     for k in range(len(out) - 1, -1, -1):
         n = out[k]
         after = nxt.get(n.pitch)
-        if after is not None and n.start + n.duration > after and after > n.start:
+        if after is not None and n.start < after < n.start + n.duration:
             out[k] = Note(n.start, n.pitch, after - n.start, n.velocity)
         nxt[n.pitch] = n.start
-    return Phrase.of(out, start=settings.start, length=settings.length)
+    return out
 
 
 class SessionMemory:
