@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import random
 from pathlib import Path
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, settings_from_args
@@ -223,17 +222,6 @@ def default_output(call: Path) -> Path:
     return call.with_name(f"{call.stem}-answer.mid")
 
 
-def make_responder(name: str, cfg: Config):  # noqa: ANN201 - a Responder
-    """The responder named `name` ("model" or "markov"), configured from `cfg`."""
-    if name == "model":
-        from improv.core.model.responder import ModelResponder
-
-        return ModelResponder.load(cfg.responder.model or None)
-    from improv.core.respond.markov import MarkovResponder
-
-    return MarkovResponder(order=cfg.responder.markov_order)
-
-
 def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)
     if args.answer_on:
@@ -289,7 +277,9 @@ def run(args: argparse.Namespace) -> int:
     k0 = min(n.start for n in kept)
     call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
     start, length = seg.answer_place(call, ended + ph.gap_beats)
-    seed = cfg.responder.seed if cfg.responder.seed >= 0 else random.SystemRandom().randrange(2**31)
+    from improv.partner.build import make_responder, session_seed
+
+    seed = session_seed(cfg.responder)
     from improv.core.embrace.strategies import embraced_answer
 
     # As the jam does: the tempo the call was played at (hearing it, the model's feel), and a
@@ -300,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
         low=cfg.responder.low, high=cfg.responder.high, beats_per_bar=bpb,
         tempo=tempo_at(tempos, ended), feel=1.0 if swing == 1.0 else 0.0,
     )
-    responder = make_responder(cfg.responder.name, cfg)
+    responder = make_responder(cfg.responder, seed=seed)
     responder.learn(call, chart)
     answer, plan = embraced_answer(responder, call, chart, settings, embrace_settings_from_args(args, cfg))
     if swing != 1.0:
