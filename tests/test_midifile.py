@@ -59,6 +59,31 @@ def test_seconds_ticks_round_trip_with_tempo_map():
         assert seconds_to_ticks(ticks_to_seconds(ticks, tempos), tempos) == ticks
 
 
+def test_a_long_followed_session_works_out_its_tempo_map_once_each_way(monkeypatch):
+    # A jam that follows the player writes a tempo every few beats; building the map's
+    # segments again for every event made closing a long session take minutes.
+    from improv.core.formats import midifile
+
+    built = []
+
+    class Counting(midifile.TempoMap):
+        def __init__(self, *a, **k):
+            built.append(1)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(midifile, "TempoMap", Counting)
+    tempos = tuple((2.0 * k, 100.0 + k % 7) for k in range(300))
+    events = tuple(TimedMessage(0.3 * k + 0.01, "player", on(60) if k % 2 == 0 else off(60)) for k in range(2000))
+    rec = Recording(events, (), tempos, 4, 1, 2, "followed")
+    mid = recording_to_midi(rec)
+    assert len(built) == 1
+    built.clear()
+    back = midi_to_recording(mid)
+    assert len(built) == 1
+    assert len(back.tempos) == 300 and back.tempos[-1][0] == pytest.approx(598.0, abs=1e-6)
+    assert [e.t for e in back.events] == pytest.approx([e.t for e in events], abs=1e-3)  # a tick at ~100 bpm
+
+
 def test_recording_round_trip_through_a_file(tmp_path):
     rec = session()
     path = save_recording(rec, tmp_path / "s.mid")
@@ -221,7 +246,7 @@ def _file(tmp_path, name, ppq=480, metas=(), notes_at=0, patterns=1):
     ("tempo0.mid", {"metas": [mido.MetaMessage("set_tempo", tempo=0)]}, "tempo of 0 microseconds"),
     ("fast.mid", {"metas": [mido.MetaMessage("set_tempo", tempo=1)]}, "6e\\+07 bpm"),
     ("bar0.mid", {"metas": [mido.MetaMessage("time_signature", numerator=0)]}, "0/4"),
-    ("long.mid", {"notes_at": 2_000_000 * 480}, "lasts 277.8 hours"),
+    ("long.mid", {"notes_at": 20_000_000 * 480}, "lasts 2,777.8 hours"),
     ("patterns.mid", {"patterns": 3}, "type 2 MIDI file \\(3 independent patterns.*export it again .* as type 1"),
 ])
 def test_files_no_reader_can_use_are_refused_in_one_line(tmp_path, name, kwargs, match):

@@ -126,37 +126,49 @@ class Recording:
 # ----------------------------------------------------------------- tempo map
 
 
-def _tempo_segments(tempos: tuple[tuple[float, float], ...], ppq: int) -> list[tuple[float, float, float]]:
-    """(start seconds, start ticks, ticks per second) for each tempo segment."""
-    tempos = tuple(sorted(tempos)) or ((0.0, 120.0),)
-    if tempos[0][0] > 0.0:
-        tempos = ((0.0, tempos[0][1]),) + tempos
-    segs: list[tuple[float, float, float]] = []
-    ticks = 0.0
-    for i, (t, bpm) in enumerate(tempos):
-        if bpm <= 0:
-            raise ValueError(f"tempo must be > 0 bpm, got {bpm}")
-        if segs:
-            prev_t, prev_ticks, rate = segs[-1]
-            ticks = prev_ticks + (t - prev_t) * rate
-        segs.append((t, ticks, bpm / 60.0 * ppq))
-    return segs
+class TempoMap:
+    """Seconds <-> MIDI ticks under a tempo map ((seconds, bpm) pairs), its segments worked
+    out once: a long session's recording has thousands of events and, when improv follows
+    the player, a tempo change every few beats, so each lookup is a bisection.
+
+    Raises:
+        ValueError: a tempo that is not > 0 bpm.
+    """
+
+    def __init__(self, tempos: tuple[tuple[float, float], ...] | list[tuple[float, float]], ppq: int = PPQ) -> None:
+        tempos = tuple(sorted(tempos)) or ((0.0, 120.0),)
+        if tempos[0][0] > 0.0:
+            tempos = ((0.0, tempos[0][1]),) + tempos
+        segs: list[tuple[float, float, float]] = []  # (start seconds, start ticks, ticks per second)
+        for t, bpm in tempos:
+            if bpm <= 0:
+                raise ValueError(f"tempo must be > 0 bpm, got {bpm}")
+            ticks = segs[-1][1] + (t - segs[-1][0]) * segs[-1][2] if segs else 0.0
+            segs.append((t, ticks, bpm / 60.0 * ppq))
+        self._segs = segs
+        self._starts_s = [sg[0] for sg in segs]
+        self._starts_ticks = [sg[1] for sg in segs]
+
+    def ticks(self, t: float) -> int:
+        """Seconds from the start -> MIDI ticks. Inverse: `seconds`."""
+        start, ticks, rate = self._segs[max(0, bisect_right(self._starts_s, t) - 1)]
+        return max(0, int(round(ticks + (t - start) * rate)))
+
+    def seconds(self, ticks: float) -> float:
+        """MIDI ticks -> seconds from the start. Inverse: `ticks`."""
+        start, seg_ticks, rate = self._segs[max(0, bisect_right(self._starts_ticks, ticks) - 1)]
+        return start + (ticks - seg_ticks) / rate
 
 
 def seconds_to_ticks(t: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> int:
-    """Seconds from the start -> MIDI ticks under a tempo map. Inverse: `ticks_to_seconds`."""
-    segs = _tempo_segments(tempos, ppq)
-    i = max(0, bisect_right([s[0] for s in segs], t) - 1)
-    start, ticks, rate = segs[i]
-    return max(0, int(round(ticks + (t - start) * rate)))
+    """Seconds from the start -> MIDI ticks under a tempo map. Inverse: `ticks_to_seconds`.
+    (For many lookups under one map, build a `TempoMap` once.)"""
+    return TempoMap(tempos, ppq).ticks(t)
 
 
 def ticks_to_seconds(ticks: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> float:
     """MIDI ticks -> seconds from the start under a tempo map. Inverse: `seconds_to_ticks`."""
-    segs = _tempo_segments(tempos, ppq)
-    i = max(0, bisect_right([s[1] for s in segs], ticks) - 1)
-    start, seg_ticks, rate = segs[i]
-    return start + (ticks - seg_ticks) / rate
+    return TempoMap(tempos, ppq).seconds(ticks)
 
 
 # ------------------------------------------------------------ session files
@@ -194,21 +206,21 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         lo, hi = limits.FILE_TEMPO_BPM
         if not (math.isfinite(t) and math.isfinite(bpm) and lo <= bpm <= hi):
             raise ValueError(f"tempo {bpm!r} bpm at {t!r} s: expected {lo:g} to {hi:g} bpm")
-    if not (math.isfinite(rec.duration) and rec.duration <= limits.SESSION_S[1]):
-        raise ValueError(f"the session is {rec.duration!r} s long: at most {limits.SESSION_S[1]:g} s can be written")
+    if not (math.isfinite(rec.duration) and rec.duration <= limits.RECORDING_S[1]):
+        raise ValueError(f"the session is {rec.duration!r} s long: at most {limits.RECORDING_S[1]:g} s can be written")
+    tmap = TempoMap(tempos, ppq)
     conductor: list[tuple[int, int, mido.MetaMessage]] = []
     for i, (t, bpm) in enumerate(tempos):
-        conductor.append((seconds_to_ticks(t, tempos, ppq), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
+        conductor.append((tmap.ticks(t), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
     conductor.append((0, 1, mido.MetaMessage("time_signature", numerator=rec.beats_per_bar, denominator=4)))
     for t, quarters in rec.metres:
-        conductor.append((seconds_to_ticks(t, tempos, ppq), 1, mido.MetaMessage("time_signature", numerator=quarters,
-                                                                                 denominator=4)))
+        conductor.append((tmap.ticks(t), 1, mido.MetaMessage("time_signature", numerator=quarters, denominator=4)))
     for i, m in enumerate(rec.markers):
         if m.kind not in MARKER_KINDS:
             raise ValueError(f"marker kind must be one of {MARKER_KINDS}, got {m.kind!r}")
         meta = mido.MetaMessage(_KIND_TO_META[m.kind], text=file_text(m.text))
-        conductor.append((seconds_to_ticks(m.t, tempos, ppq), 2 + i, meta))
-    end_tick = seconds_to_ticks(rec.duration, tempos, ppq)
+        conductor.append((tmap.ticks(m.t), 2 + i, meta))
+    end_tick = tmap.ticks(rec.duration)
     mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
     mid.tracks.append(_track_from_abs(conductor, rec.title))
     present = set(rec.parts)
@@ -222,7 +234,7 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             if e.part != part:
                 continue
             msg = e.msg.copy(channel=ch - 1, time=0)
-            tick = seconds_to_ticks(e.t, tempos, ppq)
+            tick = tmap.ticks(e.t)
             items.append((tick, i, msg))
             if msg.type == "note_on" and msg.velocity > 0:
                 held[msg.note] = held.get(msg.note, 0) + 1
@@ -303,19 +315,21 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     if not tempo_ticks or tempo_ticks[0][0] > 0:
         tempo_ticks.insert(0, (0, tempo_ticks[0][1] if tempo_ticks else 120.0))
     tempos: list[tuple[float, float]] = []
-    for tick, bpm in tempo_ticks:
-        t = ticks_to_seconds(tick, tuple(tempos), ppq) if tempos else 0.0
+    last_tick = 0
+    for tick, bpm in tempo_ticks:  # each change's time from the one before (one pass, not one map per change)
+        t = tempos[-1][0] + (tick - last_tick) * 60.0 / (tempos[-1][1] * ppq) if tempos else 0.0
+        last_tick = tick
         if tempos and abs(tempos[-1][0] - t) < 1e-12:
             tempos[-1] = (t, round(bpm, 3))
         else:
             tempos.append((t, round(bpm, 3)))
-    tmap = tuple(tempos)
+    tmap = TempoMap(tempos, ppq)
     metres: list[tuple[float, int]] = []
     for tick, quarters in sorted(metre_ticks, key=lambda x: x[0]):  # (stable: a track's own order at a tick)
         if tick == 0:
             bpb = quarters
         elif quarters != (metres[-1][1] if metres else bpb):
-            metres.append((ticks_to_seconds(tick, tmap, ppq), quarters))
+            metres.append((tmap.seconds(tick), quarters))
 
     named: dict[str, int] = {}
     for i, (name, _) in enumerate(abs_tracks):
@@ -337,7 +351,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         part = part_of.get(i)
         held: dict[tuple[int, int], int] = {}  # (channel, note) -> note-ons not yet ended
         for tick, msg in items:
-            t = ticks_to_seconds(tick, tmap, ppq)
+            t = tmap.seconds(tick)
             if msg.is_meta:
                 kind = _META_TO_KIND.get(msg.type)
                 if kind:
@@ -354,13 +368,13 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         if part is not None and any(held.values()):
             # A note never ended in its file ends where its track does, as a sequencer's stop
             # ends it (a renderer would otherwise cut it off at the last message, unreleased).
-            end = ticks_to_seconds(items[-1][0], tmap, ppq)
+            end = tmap.seconds(items[-1][0])
             for (ch, note), n in sorted(held.items()):
                 events.extend(TimedMessage(end, part, mido.Message("note_off", channel=ch, note=note))
                               for _ in range(n))
     events.sort(key=lambda e: e.t)
     markers.sort(key=lambda m: m.t)
-    return Recording(tuple(events), tuple(markers), tmap, bpb, channels["player"], channels["partner"], title,
+    return Recording(tuple(events), tuple(markers), tuple(tempos), bpb, channels["player"], channels["partner"], title,
                      channels["comp"], channels["bass"], channels["click"], tuple(metres))
 
 
@@ -479,21 +493,23 @@ def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[No
 def recording_notes(rec: Recording, part: str, pitched: bool = False) -> list[Note]:
     """One part's notes with starts and durations in timeline beats (under the tempo map);
     `pitched`: leave out General MIDI drums (channel 10), which sound no pitch."""
-    items = [(seconds_to_ticks(e.t, rec.tempos) / PPQ, e.msg) for e in rec.events
+    tmap = TempoMap(rec.tempos)
+    items = [(tmap.ticks(e.t) / PPQ, e.msg) for e in rec.events
              if e.part == part and not (pitched and getattr(e.msg, "channel", None) == GM_DRUM_CHANNEL)]
-    end = seconds_to_ticks(rec.duration, rec.tempos) / PPQ
+    end = tmap.ticks(rec.duration) / PPQ
     return messages_to_notes(items, end)
 
 
 def chart_markers(chart: Chart, end: float, tempos: tuple[tuple[float, float], ...]) -> list[Marker]:
     """Chord markers at each chord change and section markers at each section start of a
     looping chart, from the start to `end` seconds."""
-    end_beat = seconds_to_ticks(end, tempos) / PPQ
+    tmap = TempoMap(tempos)
+    end_beat = tmap.ticks(end) / PPQ
     out: list[Marker] = []
     prev = object()
     for span in chart.changes_between(0.0, end_beat + 1e-6):
         if span.chord != prev:
-            out.append(Marker(ticks_to_seconds(span.start * PPQ, tempos), str(span.chord) if span.chord else "NC", "chord"))
+            out.append(Marker(tmap.seconds(span.start * PPQ), str(span.chord) if span.chord else "NC", "chord"))
             prev = span.chord
     bpb = chart.beats_per_bar
     chorus = 0
@@ -501,7 +517,7 @@ def chart_markers(chart: Chart, end: float, tempos: tuple[tuple[float, float], .
         for first, name in chart.sections:
             beat = chorus * chart.length + first * bpb
             if beat <= end_beat:
-                out.append(Marker(ticks_to_seconds(beat * PPQ, tempos), name, "section"))
+                out.append(Marker(tmap.seconds(beat * PPQ), name, "section"))
         chorus += 1
     out.sort(key=lambda m: (m.t, m.kind != "section"))
     return out
