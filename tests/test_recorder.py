@@ -460,3 +460,32 @@ def test_recovery_takes_the_last_of_two_tempos_given_at_once_and_no_tempo_from_m
     rec.tempo(143.0, 60.0)
     rec.event("player", off(63), 61.0)
     assert load_recording(rec.close()).tempos == ((0.0, 66.0), (59.0, 143.0))
+
+
+def test_a_jam_that_runs_past_a_day_keeps_every_note(tmp_path):
+    # A jam with no --duration has no time limit: notes past 24 hours were refused as damaged
+    # records, left out of the file without a word, and the journal deleted with them.
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="long")
+    times = (3600.0, 86400.0 + 600.0, 3 * 86400.0)
+    for k, t in enumerate(times):
+        rec.event("player", on(60 + k), t)
+        rec.event("player", off(60 + k), t + 0.5)
+    path = rec.close()
+    assert not rec.problem and not rec.journal_path.exists()
+    back = load_recording(path)
+    assert [(round(e.t), e.msg.note) for e in back.events if e.msg.type == "note_on"] == [
+        (round(t), 60 + k) for k, t in enumerate(times)]
+
+
+def test_a_journal_record_the_closing_session_cannot_read_keeps_the_journal(tmp_path):
+    # The live close wrote every record itself: one it cannot read is a fault, said, and the
+    # journal stays (a crash's torn last line is `improv recover`'s business, not this).
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="odd")
+    play_a_little(rec)
+    rec._journal.write(["player", "not a time", [0x90, 60, 90]])
+    play_a_little(rec, 2.0)
+    path = rec.close()
+    assert path is not None and path.exists()
+    assert rec.problem and "1 record(s)" in rec.problem and str(rec.journal_path) in rec.problem
+    assert rec.journal_path.exists()
+    assert len([e for e in load_recording(path).events if e.msg.type == "note_on"]) == 2

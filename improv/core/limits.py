@@ -27,7 +27,8 @@ TOP_P = (0.01, 1.0)
 PITCH = (0, 127)
 LATE_THRESHOLD_MS = (0.1, 1000.0)
 SPIN_MS = (0.0, 20.0)
-SESSION_S = (0.0, 24 * 3600.0)  # --duration, --from, a MIDI file's length: a day at most
+SESSION_S = (0.0, 24 * 3600.0)  # --duration, --from: a day at most
+RECORDING_S = (0.0, 31 * 24 * 3600.0)  # a recording's (a journal's, a MIDI file's) length: an open-ended jam may run for days
 TAIL_S = (0.0, 60.0)
 SEED = (-1, 2**31 - 1)
 

@@ -395,12 +395,15 @@ class Recorder:
         """The journal -> `<folder>/<stamp>.mid`, else beside the journal; removes the journal."""
         target = self.folder / f"{self.stamp}.mid"
         try:
-            out, _, early = journal_to_midi_file(source, target)
+            out, damaged, early = journal_to_midi_file(source, target, keep_damaged=True)
         except OSError:
             if source.parent == self.folder:
                 raise
-            out, _, early = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"))
+            out, damaged, early = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"), keep_damaged=True)
         self.before_start = early
+        if damaged:  # every record was written by this session: one it cannot read is a fault, kept for a look
+            self.problem = (f"{damaged} record(s) of the session's journal could not be read and are not in {out}; "
+                            f"the journal is kept in {source}")
         return out
 
     def _at_exit(self) -> None:

@@ -51,7 +51,7 @@ TEMPO_SOON_S = 1.0  # a tempo this soon after the origin is the tempo from it, w
 
 def _record_time(r: list) -> float:
     t = r[1]
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= limits.SESSION_S[1]:
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= limits.RECORDING_S[1]:
         raise ValueError(f"bad time {t!r}")
     return float(t)
 
@@ -411,9 +411,11 @@ def journal_to_recording(path: Path) -> Recording:
     return load_journal(path)[0]
 
 
-def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int, Path | None]:
+def journal_to_midi_file(path: Path, out: Path | None = None,
+                         keep_damaged: bool = False) -> tuple[Path, int, Path | None]:
     """Convert a journal to a .mid (default: beside it), written atomically, then remove the
-    journal. A session that followed a DAW's clock starts its file at the DAW's Start; the
+    journal (`keep_damaged`: keep it when records had to be skipped; a session closing
+    normally wrote every one of them, so one it cannot read is kept for a look). A session that followed a DAW's clock starts its file at the DAW's Start; the
     notes played before that Start go to their own file (`before_start_path`), never lost.
 
     Returns:
@@ -425,13 +427,15 @@ def journal_to_midi_file(path: Path, out: Path | None = None) -> tuple[Path, int
     """
     path = Path(path)
     rec, early, damage = load_journal_report(path)
-    out, extra = _write_parts(path, rec, early, out)
+    out, extra = _write_parts(path, rec, early, out, remove=not (keep_damaged and damage.records))
     return out, damage.records, extra
 
 
-def _write_parts(path: Path, rec: Recording, early: Recording | None, out: Path | None) -> tuple[Path, Path | None]:
+def _write_parts(path: Path, rec: Recording, early: Recording | None, out: Path | None,
+                 remove: bool = True) -> tuple[Path, Path | None]:
     """The journal `path`, read as `rec` and `early`, -> its .mid (and the before-the-Start
-    .mid when anyone played before it); then the journal is removed. All or nothing."""
+    .mid when anyone played before it); then the journal is removed (if `remove`). All or
+    nothing."""
     out = Path(out) if out is not None else path.with_suffix(".mid")
     _save_midi(recording_to_midi(rec), out)
     extra = None
@@ -441,7 +445,8 @@ def _write_parts(path: Path, rec: Recording, early: Recording | None, out: Path 
         except BaseException:
             out.unlink(missing_ok=True)  # all or nothing: the journal stays for `improv recover`
             raise
-    path.unlink()
+    if remove:
+        path.unlink()
     return out, extra
 
 

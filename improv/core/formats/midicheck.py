@@ -117,9 +117,9 @@ def check_midi(mid: mido.MidiFile, where: str = "the MIDI file") -> None:
                                 f"{limits.FILE_BEATS_PER_BAR[1]} beats a bar")
         last_tick = max(last_tick, tick)
     seconds = _seconds_at(last_tick, tempo_ticks, ppq)
-    if seconds > limits.SESSION_S[1]:
+    if seconds > limits.RECORDING_S[1]:
         raise DataError(f"{where} lasts {seconds / 3600:,.1f} hours (its last event is at beat {last_tick / ppq:,.0f}): "
-                        f"improv reads files of up to {limits.SESSION_S[1] / 3600:g} hours; cut it in your DAW")
+                        f"improv reads files of up to {limits.RECORDING_S[1] / 3600:g} hours; cut it in your DAW")
 
 
 def _seconds_at(tick: int, tempo_ticks: list[tuple[int, float]], ppq: int) -> float:
