@@ -892,6 +892,35 @@ def test_a_stop_during_the_warm_up_still_records_what_was_played():
     assert s.calls == 0 and sink.sounding() == set()
 
 
+@pytest.mark.parametrize("band", [{"comp": True}, {"trade_bars": 4}], ids=["comp", "trading"])
+def test_notes_played_while_the_partner_warms_up_keep_their_times_when_bar_1_comes_later(tmp_path, band):
+    # With a band (or trading's count-in) bar 1 is set after the warm-up; the recording began
+    # there, so a phrase played meanwhile was squashed onto one instant at the file's start.
+    from improv.core.formats.midifile import load_recording
+    from improv.live.recorder import Recorder
+
+    made = []
+    s, clock, inq, sink, _ = make(override(config(), "band", **band),
+                                  recorder_factory=lambda t0, c: made.append(
+                                      Recorder(tmp_path, 120.0, 4, 1, 2, t0, chart=c, stamp="s")) or made[-1])
+    for t, data in CALL:  # 10.0 .. 10.9 s, before the session starts
+        clock.set(10.0 + t)
+        inq.push(data)
+    clock.set(12.0)
+    s.start()
+    for k in range(100):
+        clock.set(12.0 + 0.01 * k)
+        s.step()
+    s.close()
+    early = made[0].before_start
+    assert early is not None, "the warm-up's phrase has a file of its own, beside the session's"
+    got = [(e.msg.type, e.msg.note, e.t) for e in load_recording(early).events if e.part == "player"]
+    first = got[0][2]
+    assert [(kind, note) for kind, note, _ in got] == [("note_on", 65), ("note_off", 65), ("note_on", 69),
+                                                        ("note_off", 69)]
+    assert [t - first for *_, t in got] == pytest.approx([0.0, 0.4, 0.5, 0.9], abs=2e-3)
+
+
 def test_a_yield_while_an_answer_is_handed_over_takes_it_back_everywhere():
     # The player comes back in just as the partner's answer is put on the timeline (forced
     # here inside the hand-over's first pump): nothing of it sounds, so it is not counted,

@@ -235,8 +235,13 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             display.log(f"recorded to {session.record_path}")
         early = getattr(session.recorder, "before_start", None)
         if early is not None:
-            counted_in = session.external is None or getattr(session.timeline, "offset", 0.0) < 0
-            before = "bar 1 (in the count-in)" if counted_in else "the clock's Start"
+            if getattr(session, "counts_in", False) and (session.external is None
+                                                         or getattr(session.timeline, "offset", 0.0) < 0):
+                before = "bar 1 (in the count-in)"
+            elif session.external is None:
+                before = "bar 1 (while improv started)"  # a band sets bar 1 after the partner warmed up
+            else:
+                before = "the clock's Start"
             display.log(f"what you played before {before}: {early}")
     finally:
         restore()

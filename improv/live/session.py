@@ -194,9 +194,14 @@ class Session:
         if self._recorder_factory is not None:
             # Trading counts in before bar 1: the journal starts with the count-in, the file at
             # bar 1 (its origin); a pickup played in the count-in goes beside it, never lost.
-            self.recorder = self._recorder_factory(
-                self.time_of(self.policy.band_start) if self.counts_in else self.t0, self.chart)
-            if self.counts_in and hasattr(self.recorder, "set_origin"):
+            # So does what was played while the partner warmed up when a band or a count-in
+            # puts bar 1 later: the journal starts at its first message, not squashed to 0.
+            begin = self.time_of(self.policy.band_start) if self.counts_in else self.t0
+            waited = self.inq.first_waiting() if self.external is None else None
+            if waited is not None:
+                begin = min(begin, waited)
+            self.recorder = self._recorder_factory(begin, self.chart)
+            if (self.counts_in or begin < self.t0) and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
             if self.daw is not None and hasattr(self.recorder, "follow"):
                 self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
