@@ -465,6 +465,43 @@ def test_stop_from_a_signal_handler():
     assert rec[0].closed
 
 
+def test_a_jam_started_under_nohup_plays_on_when_the_terminal_closes():
+    import signal
+
+    s, *_ = make()
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup improv jam &` starts it
+    try:
+        restore = install_signal_handlers(s)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the others are still the session's
+        restore()
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        restore = install_signal_handlers(s)
+        assert callable(signal.getsignal(signal.SIGHUP))  # (a terminal that closes stops it, as ever)
+        restore()
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+def test_lines_for_a_terminal_that_has_gone_are_dropped_not_raised():
+    # The window closed (SIGHUP): the session closed and wrote its recording, then the
+    # report of where it went met EIO and the jam ended in a traceback with status 1.
+    class Gone:
+        def write(self, text):
+            raise OSError(5, "Input/output error")
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    d = Display(Gone(), background=False)
+    d.finish()
+    d.log("session ended (SIGHUP)")
+    assert d.dropped >= 1
+
+
 def test_status_line_and_plain_log_lines():
     import io
 

@@ -50,7 +50,8 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
 
 
 def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None) -> Callable[[], None]:
-    """Ctrl-C, SIGTERM and SIGHUP (the terminal closed) ask the session to stop; it then
+    """Ctrl-C, SIGTERM and SIGHUP (the terminal closed; unless started under `nohup`) ask
+    the session to stop; it then
     releases every note and writes the recording. A second Ctrl-C while it closes only
     says so (a recording is worth a moment); a third interrupts at once (the journal is
     kept for `improv recover`); once the session has closed, a press changes nothing (the
@@ -75,7 +76,9 @@ def install_signal_handlers(session: Any, say: Callable[[str], None] | None = No
         names = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM"}
         session.stop(names.get(signum, "SIGHUP"))
 
-    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        wanted.append(signal.SIGHUP)  # (`nohup improv jam &` asked to play on when the terminal closes)
     previous = {s: signal.signal(s, on_signal) for s in wanted}
 
     def restore() -> None:

@@ -168,8 +168,11 @@ class Display:
     def _write(self, text: str) -> None:
         """Write `text` now, or queue it for the writer thread (lock held; never blocks)."""
         if self._queue is None or self._finished:
-            self.stream.write(text)
-            self.stream.flush()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except OSError:  # the terminal is gone (closed window: EIO): nobody to tell, the music is over
+                self.dropped += 1
             return
         try:
             self._queue.put_nowait(text)
