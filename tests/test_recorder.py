@@ -348,6 +348,51 @@ def test_sigkill_then_recover_loses_at_most_the_last_second(tmp_path):
         assert kinds.count("note_on") == kinds.count("note_off")
 
 
+def test_a_chord_held_on_the_pedal_through_a_crash_keeps_its_length_and_the_pedal_is_lifted(tmp_path):
+    # The session writes "alive" every half second; a crash's held notes end at the last
+    # one (they ended at the last message: a chord of no length), and a pedal is lifted.
+    import json
+
+    j = tmp_path / "crash.journal"
+    lines = [{"improv_journal": 3, "tempo": 120.0, "beats_per_bar": 4, "player_channel": 1, "partner_channel": 2,
+              "comp_channel": 3, "bass_channel": 4, "click_channel": 10}]
+    lines += [["player", 1.0, [0x90, 48, 80]], ["player", 1.5, [0x80, 48, 0]], ["player", 2.0, [0xB0, 64, 127]]]
+    lines += [["player", 2.0, [0x90, p, 90]] for p in (60, 64, 67)]
+    lines += [["alive", 2.0 + 0.5 * k] for k in range(1, 11)]  # held for 5 s more, then the power went
+    j.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = recover(tmp_path)
+    rec = load_recording(out[0])
+    notes = {n.pitch: n.duration for n in recording_notes(rec, "player")}
+    assert notes[48] == pytest.approx(1.0, abs=0.01)  # beats at 120 bpm
+    assert all(notes[p] == pytest.approx(10.0, abs=0.01) for p in (60, 64, 67))  # 2.0 s .. 7.0 s
+    pedal = [(round(e.t, 3), e.msg.value) for e in rec.events if e.msg.type == "control_change" and e.msg.control == 64]
+    assert pedal == [(2.0, 127), (7.0, 0)]
+
+
+def test_the_session_says_it_is_alive_to_its_journal(tmp_path):
+    # (what the crash test above reads: the conductor's half-second watch writes it)
+    from test_session import config, make
+
+    made = []
+    s, clock, inq, sink, _ = make(config(), recorder_factory=lambda t0, c: made.append(
+        Recorder(tmp_path, 120.0, 4, 1, 2, t0, chart=c, stamp="alive")) or made[-1])
+    s.start()
+    for k in range(300):  # 3 s
+        clock.set(10.0 + 0.01 * k)
+        s.step()
+    inq.push([0x90, 60, 90])  # a key held down when the power goes
+    for k in range(300, 500):
+        clock.set(10.0 + 0.01 * k)
+        s.step()
+    made[0]._journal.close()  # the journal as a crash leaves it (written, never converted)
+    made[0]._done(None)  # (and no exit hook converting it later: the process "died")
+    (out,) = recover(tmp_path)
+    (held,) = recording_notes(load_recording(out), "player")
+    # pressed at 3.0 s (the first note: bar 1 with a chart), held to the last "alive"
+    # (4.5 s or later) at 120 bpm, instead of ending where it began
+    assert held.duration >= 2.0 * (4.5 - 3.0) - 0.05
+
+
 def test_recover_leaves_a_live_journal_alone(tmp_path):
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="live")
     play_a_little(rec)
@@ -369,7 +414,8 @@ def test_recover_a_torn_journal_and_skip_damaged_records(tmp_path):
                  '["player",1.5,[128,6')
     rec = journal_to_recording(j)
     assert rec.tempos == ((0.0, 90.0),) and rec.beats_per_bar == 3 and rec.player_channel == 3
-    assert len(rec.events) == 2
+    assert [(e.t, e.msg.type) for e in rec.events] == [(0.5, "note_on"), (1.0, "note_on"), (1.0, "note_off"),
+                                                        (1.0, "note_off")]  # held at the crash: ended at its end
     said = []
     assert recover(j, say=said.append) == [tmp_path / "torn.mid"]
     assert said == [f"{j}: 8 damaged records skipped"]

@@ -241,11 +241,11 @@ def test_the_live_recorder_ended_in_the_count_in_agrees(tmp_path):
 
 def test_a_journal_from_a_newer_improv_is_kept_and_said_so(tmp_path):
     j = tmp_path / "new.journal"
-    j.write_text(HEADER.replace('"improv_journal":2', '"improv_journal":3') % "90.0" + body())
+    j.write_text(HEADER.replace('"improv_journal":2', '"improv_journal":4') % "90.0" + body())
     warned = []
     assert recover(j, warn=warned.append) == []
     assert j.exists() and not (tmp_path / "new.mid").exists()
-    assert warned == [f"cannot recover {j}: journal format 3 is newer than this improv reads (2): upgrade improv "
+    assert warned == [f"cannot recover {j}: journal format 4 is newer than this improv reads (3): upgrade improv "
                       "to recover it (the journal is left as it was)"]
 
 

@@ -257,6 +257,17 @@ class Recorder:
             at = t - self.t0
         self._journal.write(["marker", round(max(0.0, at), 6), str(text), kind])
 
+    def alive(self, t: float) -> None:
+        """The session is still running at `t` seconds on the session clock (the conductor
+        says so every half second): after a crash, notes still held end there, not at the
+        last message. Any thread; never blocks."""
+        if self._song is not None:
+            with self._lock:
+                at = self._song.at(t)
+        else:
+            at = t - self.t0
+        self._journal.write(["alive", round(max(0.0, at), 6)])
+
     def tempo(self, bpm: float, t: float) -> None:
         """A tempo change to `bpm` at `t` seconds on the session clock (a tapped tempo, the
         DAW's tempo). Any thread; never blocks. A tempo that is not finite or outside

@@ -43,7 +43,8 @@ from improv.errors import ImprovError
 from improv.live.journal import journal_is_live, warn_stderr
 
 JOURNAL_SUFFIX = ".journal"
-FORMAT = 2  # 2: band parts and their channels, origin records; 1 (still read): player and partner only
+FORMAT = 3  # 3: "alive" records; 2: band parts and their channels, origin records; 1: player and partner only
+READS = (1, 2, 3)  # the formats this improv recovers
 SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
 _PART_SET = frozenset(PARTS)
 TEMPO_SOON_S = 1.0  # a tempo this soon after the origin is the tempo from it, when none came before
@@ -184,7 +185,7 @@ def _parse_record(r: Any) -> tuple[str, float, Any]:
         bpm = r[2]
         limits.check_range("tempo", bpm, limits.FILE_TEMPO_BPM, error=ValueError)
         return kind, t, float(bpm)
-    if kind == "origin":
+    if kind in ("origin", "alive"):  # ("alive": the session was still running at t)
         return kind, t, None
     raise ValueError(f"unknown record {kind!r}")
 
@@ -248,14 +249,14 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT:
         raise ValueError(f"journal format {version} is newer than this improv reads ({FORMAT}): upgrade improv to "
                          "recover it (the journal is left as it was)")
-    known = header is not None and version in (1, FORMAT)
+    known = header is not None and version in READS
     header_note = ""
     if known:
         assert header is not None
         tempo, bpb, channels, bad, assumed = _header_settings(header)
         chart_text, sections = header.get("chart"), header.get("sections", [])
         title = str(header.get("title") or "improv session")
-        format1 = header.get("improv_journal") != FORMAT
+        format1 = header.get("improv_journal") == 1
     else:
         lines = len(parsed) + bad_records + sum(n for n, _ in stretches)
         if not parsed or 2 * len(parsed) < lines:
@@ -280,9 +281,10 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
             markers.append(x)
         elif kind == "tempo":
             tempos.append((t, x))
-        elif origin is None:  # "origin": the first one counts
+        elif kind == "origin" and origin is None:  # the first one counts
             origin = t
     events.sort(key=lambda e: e.t)
+    events += _released_at_the_end(events, max((t for kind, t, _ in parsed if kind == "alive"), default=0.0))
     tempos.sort(key=lambda tb: tb[0])  # (stable: of two tempos given at one time the later counts)
     early = None
     if origin is not None:
@@ -345,6 +347,19 @@ def _held_at(events: list[TimedMessage], origin: float
             else:
                 pedal.pop((e.part, m.channel), None)
     return held, pedal
+
+
+def _released_at_the_end(events: list[TimedMessage], alive: float) -> list[TimedMessage]:
+    """Note-offs and pedal-ups for what was still held when the journal ends (a crash: the
+    session could not release them), at the last time it was known to run (its last "alive"
+    record), else at its last event; so a note held through a crash keeps its length and
+    a pedal held down is lifted, instead of a note of no length and a pedal never lifted."""
+    held, pedal = _held_at(events, math.inf)
+    at = max([alive] + [e.t for e in events[-1:]])
+    out = [TimedMessage(at, part, mido.Message("note_off", channel=ch, note=note)) for part, ch, note in sorted(held)]
+    out += [TimedMessage(at, part, mido.Message("control_change", channel=ch, control=64, value=0))
+            for part, ch in sorted(pedal)]
+    return out
 
 
 def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker],

@@ -290,6 +290,8 @@ class Session:
                 self.clock_sender.run_until(now + 1e-9)
         if now >= self._next_watch:
             self._next_watch = now + WATCH_EVERY_S
+            if self.recorder is not None and hasattr(self.recorder, "alive"):
+                self.recorder.alive(now)  # (a crash's held notes end here, not at the last message)
             self.partner.check(now)
             self._report_failures()
             for w in self.watched:
