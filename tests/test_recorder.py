@@ -456,6 +456,52 @@ def test_improv_recover_command(tmp_path, capsys):
     assert main(["recover", str(tmp_path / "nope")]) == 2
 
 
+def test_improv_recover_finds_a_journal_rescued_outside_the_full_sessions_folder(tmp_path, capsys, monkeypatch):
+    # The sessions folder filled up, the journal was completed in the temporary folder and
+    # the session died before converting it: `improv recover` said "nothing to recover".
+    from improv.cli import main
+
+    rescue, home, sessions = tmp_path / "tmp", tmp_path / "home", tmp_path / "sessions"
+    for d in (rescue, home, sessions):
+        d.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(rescue))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # (record.folder is "sessions")
+    (rescue / "20261203-1500-rescued.journal").write_text(
+        '{"improv_journal":3,"tempo":100.0}\n["player",0.5,[144,60,90]]\n["player",0.9,[128,60,0]]\n')
+    assert main(["recover"]) == 0
+    assert f"recovered {Path('sessions') / '20261203-1500-rescued.mid'}" in capsys.readouterr().out
+    assert (sessions / "20261203-1500-rescued.mid").exists() and not list(rescue.iterdir())
+    assert main(["recover"]) == 0
+    assert "nothing to recover" in capsys.readouterr().out
+
+
+def test_the_recording_is_renamed_into_place_durably_before_its_journal_is_removed(tmp_path, monkeypatch):
+    # Without syncing the folder, a power cut could keep the journal's removal and lose the
+    # rename that put the .mid in place: the session would survive only as a hidden .part.
+    import stat
+
+    steps = []
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def fsync(fd):
+        steps.append("sync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "sync file")
+        return real_fsync(fd)
+
+    def unlink(path, *a, **k):
+        steps.append(f"remove {Path(path).suffix}")
+        return real_unlink(path, *a, **k)
+
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="durable")
+    assert (tmp_path / "durable.journal").exists()
+    play_a_little(rec)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
+    assert rec.close() == tmp_path / "durable.mid"
+    assert "remove .journal" in steps
+    assert "sync folder" in steps[: steps.index("remove .journal")]
+
+
 def test_recover_never_removes_a_file_that_is_not_a_journal(tmp_path, capsys):
     from improv.cli import main
 

@@ -32,6 +32,12 @@ def run(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     notes: list[str] = []
     written = recover(target, warn=warnings.append, say=notes.append)
+    if not args.path:  # a session whose folder filled up completed its journal elsewhere: into the folder now
+        from improv.live.recovery import rescued_elsewhere
+
+        elsewhere = rescued_elsewhere(target)
+        if elsewhere and target.is_dir():
+            written += recover(elsewhere, warn=warnings.append, say=notes.append, into=target)
     for path in written:
         print(f"recovered {path}")
     for n in notes:

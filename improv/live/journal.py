@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
+from improv.core.formats.paths import sync_folder
 
 try:  # advisory locks exist on Unix; elsewhere recovery simply skips the live check
     import fcntl
@@ -116,6 +117,7 @@ class Journal:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             _write_all(fd, first)
             os.fsync(fd)
+            sync_folder(path.parent)  # the journal's name survives a power cut, not only its bytes
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
@@ -299,7 +301,7 @@ class Journal:
         """Write the journal so far plus the backlog to a new file, in the first of the
         record folder, the temporary folder and the home folder that takes it."""
         name = f"{self.path.stem}-rescued{self.path.suffix}"
-        for folder in (self.path.parent, Path(tempfile.gettempdir()), Path.home()):
+        for folder in (self.path.parent, *rescue_folders()):
             target = folder / name
             n = 1
             while target.exists():
@@ -329,6 +331,12 @@ class Journal:
         self.lost += self._pending_lines
         self._pending.clear()
         self._pending_lines = 0
+
+
+def rescue_folders() -> tuple[Path, ...]:
+    """Where a journal its record folder cannot take is completed (after that folder):
+    the temporary folder, then the home folder; `improv recover` looks there too."""
+    return Path(tempfile.gettempdir()), Path.home()
 
 
 def journal_is_live(path: Path) -> bool:

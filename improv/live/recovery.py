@@ -37,10 +37,10 @@ from improv.core.formats.midifile import (
     chart_markers,
     recording_to_midi,
 )
-from improv.core.formats.paths import whole_or_nothing
+from improv.core.formats.paths import sync_folder, whole_or_nothing
 from improv.core.theory.chart import chart_from_bars, parse_bars
 from improv.errors import ImprovError
-from improv.live.journal import journal_is_live, warn_stderr
+from improv.live.journal import journal_is_live, rescue_folders, warn_stderr
 
 JOURNAL_SUFFIX = ".journal"
 FORMAT = 3  # 3: "alive" records; 2: band parts and their channels, origin records; 1: player and partner only
@@ -471,6 +471,7 @@ def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
         mid.save(str(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+    sync_folder(out.parent)  # the rename is durable before the journal is removed
     return out
 
 
@@ -490,25 +491,43 @@ def journal_is_empty(path: Path) -> bool:
     return not _sounds(rec) and not _sounds(early)
 
 
-def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
-            say: Callable[[str], None] | None = None) -> list[Path]:
+def rescued_elsewhere(folder: Path) -> list[Path]:
+    """Journals this user's sessions completed outside `folder` when it could not take them
+    (`*-rescued*.journal` in the temporary and home folders, `Journal._rescue`)."""
+    found = []
+    for where in rescue_folders():
+        try:
+            if where.resolve() == Path(folder).resolve():
+                continue
+            found += [j for j in sorted(where.glob(f"*-rescued*{JOURNAL_SUFFIX}"))
+                      if j.is_file() and j.stat().st_uid == os.getuid()]
+        except OSError:
+            continue
+    return found
+
+
+def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = warn_stderr,
+            say: Callable[[str], None] | None = None, into: Path | None = None) -> list[Path]:
     """Rebuild MIDI files from journals left behind by a crash.
 
     Args:
-        folder_or_journal: a sessions folder (every `*.journal` in it) or one journal (a file
-            not named `*.journal` is left alone).
+        folder_or_journal: a sessions folder (every `*.journal` in it), one journal (a file
+            not named `*.journal` is left alone), or a list of journals.
         warn: told about each journal that cannot be recovered.
         say: told about journals left alone (a running session still writes them), damaged
             records skipped, a damaged header's values assumed, and empty journals removed
             (default: `warn`).
+        into: the folder to write the .mid files to (default: beside each journal).
 
     Returns:
         The .mid files written. Journals still being written by a running session are
         left alone; empty journals (no header, or nobody played) are removed.
     """
     say = say or warn
-    p = Path(folder_or_journal)
-    if p.is_file():  # only a journal: never remove (as empty) a file that is not one
+    p = Path(folder_or_journal) if not isinstance(folder_or_journal, list) else None
+    if p is None:
+        journals = [Path(j) for j in folder_or_journal]
+    elif p.is_file():  # only a journal: never remove (as empty) a file that is not one
         journals = [p] if p.name.endswith(JOURNAL_SUFFIX) else []
     else:
         journals = sorted(p.glob(f"*{JOURNAL_SUFFIX}")) if p.is_dir() else []
@@ -527,7 +546,7 @@ def recover(folder_or_journal: Path, warn: Callable[[str], None] = warn_stderr,
                 j.unlink()
                 say(f"{j}: nobody played in that session: removed")
                 continue
-            mid, early_mid = _write_parts(j, rec, early, None)
+            mid, early_mid = _write_parts(j, rec, early, None if into is None else into / j.with_suffix(".mid").name)
             out.append(mid)
             if damage.header:
                 say(f"{j}: {damage.header}")

@@ -72,6 +72,22 @@ def output_with_suffix(path: str | Path, flag: str, suffixes: tuple[str, ...], w
     return p
 
 
+def sync_folder(folder: str | Path) -> None:
+    """Make a folder's entries durable (a file created, renamed or removed in it), where
+    the system allows: without it a power cut can keep a later change and lose an earlier
+    one (e.g. a journal's removal, but not the recording renamed into place before it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # (Windows cannot open a folder: its renames are durable as they are)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def whole_or_nothing(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` to write the file to: renamed onto `path` when the
