@@ -77,7 +77,8 @@ class StepResponder:
 
     name = "step"
 
-    def __init__(self, fail=False):
+    def __init__(self, fail=False, fail_on=None):
+        self.fail_on = fail_on  # a call's first pitch that fails (None: as `fail` says)
         self.learned = []
         self.charts = []
         self.histories = []
@@ -91,7 +92,7 @@ class StepResponder:
         self.learned.append(call)
 
     def answer(self, call, harmony, settings):
-        if self.fail:
+        if self.fail or (self.fail_on is not None and call.notes and call.notes[0].pitch == self.fail_on):
             raise RuntimeError("no idea")
         self.charts.append(harmony)
         self.histories.append(settings.history)
@@ -333,6 +334,16 @@ def test_a_responder_error_is_reported_and_the_jam_goes_on():
     s.close()
 
 
+def test_after_a_responder_error_the_next_call_is_answered():
+    s, clock, inq, sink, _ = make(responder=StepResponder(fail_on=65))
+    s.start()
+    second = [(4.0 + t, [data[0], data[1] + 2, data[2]]) for t, data in CALL]  # G and B: answered
+    play(s, clock, inq, CALL + second, until=7.0)
+    assert s.failed_answers == 1 and s.calls == 2 and s.answers == 1
+    assert [p for _, p in sink.ons(channel=1)][:1] == [67] and s.stop_reason == ""
+    s.close()
+
+
 def test_unreadable_input_is_counted_not_fatal():
     s, clock, inq, sink, _ = make()
     s.start()
@@ -346,8 +357,10 @@ def test_live_harmony_when_there_is_no_chart():
     s, clock, inq, sink, _ = make(chart=None)
     s.start()
     play(s, clock, inq, CALL, until=2.0)
-    chart = s.responder.charts[0]
-    assert chart.bars == 1  # a one-chord chart from the inferred harmony
+    assert s.answers == 1
+    chart = s.responder.charts[-1]  # (the first is the warm-up's, with no chord)
+    # a one-chord chart from the harmony heard in the call (F and A: F7 in this style)
+    assert chart.bars == 1 and [str(c.chord) for c in chart.changes_between(0, chart.length)] == ["F7"]
     s.close()
 
 
@@ -976,10 +989,15 @@ def test_a_yield_while_an_answer_is_handed_over_takes_it_back_everywhere():
     real_dropped = s.partner.dropped
     s.partner.dropped = lambda n: (dropped.append(n), real_dropped(n))
     play(s, clock, inq, CALL, until=4.0)
-    s.close()
     assert fired and s.yields == 1
     assert sink.ons(channel=1) == []
     assert s.answers == 0 and len(s.exchange.memory.phrases) == 1 and dropped == [1]
+    # ... and the partner's own memory: the next answer's history is the first call alone
+    second = [(5.0 + t, [d[0], d[1] + 2, d[2]]) for t, d in CALL]
+    play_more(s, clock, inq, second, 4.01, 8.0)
+    s.close()
+    assert s.answers == 1
+    assert [p.pitches() for p in s.responder.histories[-1]] == [[65, 69]]
 
 
 def test_substitutes_are_kept_for_the_band_only_when_a_band_plays():
@@ -1042,6 +1060,24 @@ def test_panic_lifts_the_sustain_pedal_before_all_notes_off_on_every_channel():
         mine = [(c, v) for c_ch, c, v in ccs if c_ch == ch]
         assert mine[:3] == [(64, 0), (123, 0), (120, 0)], (ch, mine)
     assert not sink.sounding()
+    s.close()
+
+
+def test_panic_mid_answer_silences_the_partner_and_rests_the_band_for_a_bar():
+    # Panic pressed while the partner answers over a band: the answer stops for good (the
+    # rest of it was still queued) and the band rests a bar before it comes back in.
+    s, clock, inq, sink, rec = make(override(config(), "band", comp=True))
+    s.start()
+    play(s, clock, inq, CALL, until=1.8)  # the answer began at 1.5 s (beat 3)
+    assert sink.ons(channel=s.partner_ch), "the answer is sounding when panic is pressed"
+    pressed = clock.now()
+    s.panic()
+    play_more(s, clock, inq, [], 1.81, 4.5)
+    after = [(t, m) for t, m in sink.sent if t > pressed and m.type == "note_on" and m.velocity > 0]
+    assert not [m for _, m in after if m.channel == s.partner_ch], "the answer went on after panic"
+    bar_s = 4 * 60.0 / s.tempo
+    assert not [m for t, m in after if t < pressed + 0.9 * bar_s], "the band played on through panic"
+    assert [m for t, m in after if t >= pressed + 0.9 * bar_s], "the band comes back in after its bar's rest"
     s.close()
 
 
