@@ -887,6 +887,32 @@ class HandPartner:
         pass
 
 
+def test_an_answer_ready_after_it_began_comes_in_where_it_is_through_the_exchange():
+    # (a partner restarted while it thought answers late): the notes already past are left
+    # out, the rest keep their beats, and none of them is sent late or counted as late
+    from improv.core.theory.notes import Note, Phrase
+    from improv.partner.protocol import Result
+
+    partner = HandPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.start()
+    t = s.t0 + 1.0
+    clock.set(t)
+    beat = s.beat_at(t)
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 1.0, 8.0, t)
+    answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), beat + 1.0, 8.0)
+    clock.set(s.time_of(beat + 4.5))  # its first four notes are past
+    s.exchange.on_result(Result(partner.jobs[-1].number, answer))
+    for k in range(1, 400):
+        clock.set(s.time_of(beat + 4.5) + 0.01 * k)
+        s.step()
+    s.close()
+    got = sink.ons(channel=1)
+    assert [p for _, p in got] == [64, 65, 66, 67]
+    assert [round(s.beat_at(when) - beat, 3) for when, _ in got] == [5.0, 6.0, 7.0, 8.0]
+    assert s.scheduler.late == 0 and s.answers == 1
+
+
 def test_an_answer_arriving_as_the_player_comes_back_in_plays_nothing():
     """The answer's first notes were handed to the scheduler after the exchange's lock, so
     a yield between the two (the player coming back in) still played them over the player.
