@@ -51,11 +51,18 @@ def test_bad_midi_api_env_exits_2(monkeypatch, capsys):
 
 
 def test_panic_messages_cover_every_channel_and_pitch():
+    # Catches the silencing controls sent in another order (sets hid it): on each channel the
+    # sustain pedal goes up first (under a held pedal All Notes Off leaves notes sounding),
+    # then All Notes Off (123), All Sound Off (120), and only then the 128 note-offs.
     msgs = panic_messages()
     offs = {(m.channel, m.note) for m in msgs if m.type == "note_off"}
     ccs = {(m.channel, m.control) for m in msgs if m.type == "control_change"}
     assert offs == {(ch, p) for ch in range(16) for p in range(128)}
     assert ccs == {(ch, cc) for ch in range(16) for cc in (64, 120, 123)}
+    assert all(m.value == 0 for m in msgs if m.type == "control_change")
+    got = [(m.channel, m.type, m.control if m.type == "control_change" else m.note) for m in msgs]
+    assert got == [(ch, kind, x) for ch in range(16)
+                   for kind, xs in (("control_change", (64, 123, 120)), ("note_off", range(128))) for x in xs]
 
 
 def test_demo_script_has_calls_separated_by_gaps():

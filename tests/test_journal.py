@@ -131,13 +131,22 @@ def test_a_journal_deleted_mid_set_is_written_again_in_place(tmp_path):
 
 
 def test_the_backlog_is_bounded_and_what_does_not_fit_is_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(journal_mod, "MAX_BACKLOG_BYTES", 1000)
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "nowhere"))  # no rescue: every folder refuses
+    # Catches a backlog that keeps growing while the disk refuses lines: with the rescue
+    # working, an unbounded backlog would rescue all 200 lines and count none lost.
+    cap = 1000
+    monkeypatch.setattr(journal_mod, "MAX_BACKLOG_BYTES", cap)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "nowhere"))  # the rescue stays in tmp_path
     monkeypatch.setattr("pathlib.Path.home", lambda: tmp_path / "nowhere")
     j = Journal(tmp_path / "s.journal", {"h": 1}, warn=lambda s: None)
-    FailingWrites(monkeypatch, j._fd)
-    monkeypatch.setattr(j, "_copy_to", lambda target: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    FailingWrites(monkeypatch, j._fd)  # the journal's own file takes nothing: all of it waits in the backlog
     for i in range(200):
         j.write(["player", i, [144, 60, 90]])
     assert j.close() is False
-    assert j.lost == 200 and j.rescued is None
+    assert j.rescued is not None and j.rescued.parent == tmp_path
+    header, records, damaged = read_journal(j.rescued)
+    assert header == {"h": 1} and damaged == 0
+    kept = [r[1] for r in records]
+    assert kept == list(range(len(kept)))  # the first lines, in order, as many as the cap holds
+    backlog = j.rescued.stat().st_size - len(b'{"h":1}\n')
+    assert cap - 30 < backlog <= cap  # (one line is 25-27 bytes)
+    assert j.lost == 200 - len(kept) > 0

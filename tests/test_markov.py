@@ -165,14 +165,30 @@ def test_register_follows_the_call():
 
 
 def test_temperature_zero_is_deterministic_and_top_p_narrows():
+    # Catches a temperature-0 choice that samples instead of taking the likeliest candidate,
+    # and a top_p cut that keeps every candidate (the old checks held either way).
+    def line(a):
+        return [(n.pitch, n.start, n.duration) for n in a.notes]  # (velocities are jittered per seed)
+
     r = MarkovResponder()
-    a = r.answer(CALL, CHART, settings(seed=1, temperature=0.0))
-    b = r.answer(CALL, CHART, settings(seed=2, temperature=0.0))
-    assert [n.pitch for n in a.notes[2:]] and len(a) >= 4
-    assert a.pitches()[:1] or b.pitches()[:1]
-    narrow = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=0.01)).pitches()[1:4]) for s in range(6)}
-    wide = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=1.0, temperature=1.5)).pitches()[1:4]) for s in range(6)}
-    assert len(narrow) <= len(wide)
+    # With no call to echo, two seeds at temperature 0 play the same line note for note.
+    a = r.answer(Phrase(), CHART, settings(seed=1, temperature=0.0))
+    b = r.answer(Phrase(), CHART, settings(seed=2, temperature=0.0))
+    assert len(a) >= 4 and line(a) == line(b)
+    # With a call, the seed still decides whether to open by echoing one of its cells:
+    # at most two lines however many seeds, where sampling plays a new one for each.
+    greedy = {tuple(line(r.answer(CALL, CHART, settings(seed=s, temperature=0.0)))) for s in range(8)}
+    sampled = {tuple(line(r.answer(CALL, CHART, settings(seed=s, temperature=1.5, top_p=1.0)))) for s in range(8)}
+    assert len(greedy) <= 2 and len(sampled) > 2
+    # A tiny top_p keeps only the likeliest candidate: one line for every seed without a
+    # call (two at most with one), where the full nucleus gives each seed its own.
+    narrow = {tuple(line(r.answer(Phrase(), CHART, settings(seed=s, top_p=0.01)))) for s in range(8)}
+    wide = {tuple(line(r.answer(Phrase(), CHART, settings(seed=s, top_p=1.0)))) for s in range(8)}
+    assert len(narrow) == 1 and len(wide) > 2
+    narrow_call = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=0.01)).pitches()[1:4]) for s in range(8)}
+    wide_call = {tuple(r.answer(CALL, CHART, settings(seed=s, top_p=1.0, temperature=1.5)).pitches()[1:4])
+                 for s in range(8)}
+    assert len(narrow_call) <= 2 < len(wide_call)
 
 
 BAD_CALLS = {

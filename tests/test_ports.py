@@ -211,6 +211,10 @@ def test_sink_tracks_notes_and_close_releases_everything():
     assert raw.sent[:2] == [[0x80, 60, 0], [0x81, 64, 0]]
     ccs = {(d[0] & 0x0F, d[1], d[2]) for d in raw.sent[2:]}
     assert ccs == {(ch, cc, 0) for ch in range(16) for cc in (64, 120, 123)}
+    # the order matters (a set hid a reversed one): after the note-offs, on each channel the
+    # sustain pedal up (64) first, else All Notes Off (123) leaves held notes sounding, then
+    # All Sound Off (120)
+    assert raw.sent[2:] == [[0xB0 | ch, cc, 0] for ch in range(16) for cc in (64, 123, 120)]
     assert raw.closed and sink.sounding == set()
     n = len(raw.sent)
     sink.close()

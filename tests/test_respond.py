@@ -369,21 +369,33 @@ def test_a_note_never_ended_in_the_call_file_runs_to_its_tracks_end(tmp_path, ca
 def test_the_partner_plays_the_weights_you_give_it(tmp_path, capsys):
     """The README said an exported best.npz is 'what the partner loads', but nothing loaded it:
     respond and jam always read the shipped file."""
-    import shutil
+    # A byte copy of the shipped weights answered the same whichever file was loaded, so a
+    # --model checked and then ignored passed: these weights pick other pitches.
+    import numpy as np
 
     from improv.config import ResponderSettings
+    from improv.core.model import responder as model_responder
     from improv.partner.build import make_responder
 
     mine = tmp_path / "mine.npz"
-    shutil.copy(ROOT / "models" / "improv-phrase-v2.npz", mine)
-    assert make_responder(ResponderSettings(name="model", model=str(mine)), seed=1).path == mine
+    with np.load(ROOT / "models" / "improv-phrase-v2.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["o_pitch.out.weight"] = -arrays["o_pitch.out.weight"]  # the pitch head's scores turned around
+    np.savez(mine, **arrays)
+    assert make_responder(ResponderSettings(name="model", model=str(mine)), seed=1).path == mine  # it loads
     call = write_mid(tmp_path / "call.mid", LINE)
-    outs = []
-    for extra in ([], ["--model", str(mine)]):
-        out = tmp_path / f"answer{len(outs)}.mid"
+
+    def answer(*extra):
+        out = tmp_path / "answer.mid"
         assert main(["respond", str(call), "-o", str(out), "--chords", "C7", "--seed", "4", *extra]) == 0
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]  # the same weights, the same answer
+        return read_out(out)[1]["partner"]
+
+    shipped, given = answer(), answer("--model", str(mine))
+    assert given != shipped  # other weights, another answer (same seed)
+    # ... and it is the answer of those weights: the same as when they are the default
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model_responder, "DEFAULT_CHECKPOINT", mine)
+        assert answer() == given
     for extra, says in ((["--model", str(tmp_path / "none.npz")], "no such weights file"),
                         (["--model", str(ROOT / "models" / "improv-phrase-v2.pt")], "improv export"),
                         (["--model", str(mine), "--responder", "markov"], "does not read them")):

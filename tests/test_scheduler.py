@@ -142,20 +142,26 @@ def test_bad_policy():
 
 
 def test_thread_sends_everything_and_close_leaves_nothing_sounding():
+    # Catches a close() that stops the thread without releasing what sounds: a note is
+    # still held when close() is called, and its note-off must go out then.
     clock = RealClock(spin_ms=0.5)
     sink = FakeSink(clock)
     s = Scheduler(clock, sink.send, late_threshold_ms=1000.0)
     s.start()
     t0 = clock.now() + 0.02
     s.play([(t0 + i * 0.005, t0 + i * 0.005 + 0.02, 0, 60 + i, 90) for i in range(10)])
+    s.play([(t0, t0 + 10.0, 1, 50, 90)])  # held: still sounding at close
     s.play([(t0 + 10.0, t0 + 11.0, 0, 40, 90)])  # far in the future: still pending at close
     deadline = time.monotonic() + 5.0
     while sum(1 for e in sink.sent if e[1] == "note_off") < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
-    s.close()
-    assert sum(1 for e in sink.sent if e[1] == "note_on") == 10
-    assert balanced(sink.sent)
-    assert s.timing_ms()[2] == 10
+    assert [e[1:] for e in sink.sent if e[2] == 50] == [("note_on", 50, 1)]  # sounding as close() comes
+    assert s.close() == 1
+    assert [e[1:] for e in sink.sent if e[2] == 50] == [("note_on", 50, 1), ("note_off", 50, 1)]
+    assert sink.sent[-1][1:] == ("note_off", 50, 1)
+    assert sum(1 for e in sink.sent if e[1] == "note_on") == 11 and not any(e[2] == 40 for e in sink.sent)
+    assert balanced(sink.sent) and not s.busy()
+    assert s.timing_ms()[2] == 11
 
 
 def test_a_note_that_cannot_be_sent_is_counted_and_the_rest_play_on():

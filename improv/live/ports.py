@@ -312,8 +312,8 @@ class MidiOutSink:
             return False
 
     def close(self) -> None:
-        """Note-offs for what sounds, then all-notes-off, all-sound-off and pedal up on
-        every channel, then close the port. Safe to call twice."""
+        """Note-offs for what sounds, then pedal up, all-notes-off and all-sound-off on
+        every channel (`SILENCE_CCS`), then close the port. Safe to call twice."""
         self.all_notes_off()
         with self._lock:
             if self._closed:
