@@ -28,7 +28,13 @@ def test_a_band_jam_is_recorded_track_by_track(tmp_path):
         rc = jam.stop(signal.SIGTERM, timeout=10)
         log = jam.stderr()
         recs = jam.recordings()
-    assert rc == 0 and len(recs) == 1, log[-2000:]
+    # The phrase may be played while the partner still warms up: bar 1 is set after that with
+    # a band, and what came before it goes to a file of its own (`-before-start`), at its times.
+    main = [r for r in recs if not r.name.endswith("-before-start.mid")]
+    assert rc == 0 and len(main) == 1 and len(recs) <= 2, log[-2000:]
+    played = [n.pitch for r in recs for n in recording_notes(load_recording(r), "player")]
+    assert sorted(played) == [65, 69, 72], played
+    recs = main
     mid = mido.MidiFile(str(recs[0]))
     channels = {}
     for track in mid.tracks[1:]:

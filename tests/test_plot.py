@@ -96,7 +96,7 @@ def test_a_note_two_million_beats_in_is_refused_quickly_with_the_fix(tmp_path, c
     track = mido.MidiTrack([mido.MetaMessage("track_name", name="player", time=0),
                             mido.Message("note_on", note=60, velocity=90, time=0),
                             mido.Message("note_off", note=60, velocity=0, time=480)])
-    for _ in range(4):  # the longest delta a MIDI file holds is 0x0FFFFFFF ticks
+    for _ in range(12):  # the longest delta a MIDI file holds is 0x0FFFFFFF ticks (6 million beats in all)
         track.append(mido.MetaMessage("text", text="later", time=240_000_000))
     track += [mido.Message("note_on", note=64, velocity=90, time=0),
               mido.Message("note_off", note=64, velocity=0, time=480)]
@@ -104,9 +104,9 @@ def test_a_note_two_million_beats_in_is_refused_quickly_with_the_fix(tmp_path, c
     path = tmp_path / "long.mid"
     mid.save(str(path))
     start = time.monotonic()
-    assert main(["plot", str(path), "-o", str(tmp_path / "long.png")]) == 2  # 277 hours: no file of a session
+    assert main(["plot", str(path), "-o", str(tmp_path / "long.png")]) == 2  # 833 hours: no file of a session
     err = capsys.readouterr().err.strip()
-    assert "improv reads files of up to 24 hours" in err and len(err.splitlines()) == 1
+    assert "improv reads files of up to 744 hours" in err and len(err.splitlines()) == 1
     assert time.monotonic() - start < 10
     # a long session within the limit (600 bars): a picture draws 256 bars at most, --bars picks them
     mid.tracks[0] = mido.MidiTrack([mido.MetaMessage("track_name", name="player", time=0),

@@ -502,6 +502,42 @@ def test_the_recording_is_renamed_into_place_durably_before_its_journal_is_remov
     assert "sync folder" in steps[: steps.index("remove .journal")]
 
 
+def test_rescued_journals_are_found_once_on_any_system(tmp_path, monkeypatch):
+    # The temporary and home folders may be one folder (listed twice: recovered, then "no
+    # such file"); Windows has no os.getuid (a traceback where a rescued journal waited).
+    from improv.live.recovery import rescued_elsewhere
+
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "x-rescued.journal").write_text('{"improv_journal":3,"tempo":100.0}\n')
+    monkeypatch.setattr("tempfile.tempdir", str(both))
+    monkeypatch.setenv("HOME", str(both))
+    assert rescued_elsewhere(tmp_path / "sessions") == [both / "x-rescued.journal"]
+    monkeypatch.delattr(os, "getuid")
+    assert rescued_elsewhere(tmp_path / "sessions") == [both / "x-rescued.journal"]
+
+
+def test_recover_never_writes_over_a_file_that_is_there(tmp_path):
+    # A session that kept its journal (a record it could not read) wrote its .mid, which may
+    # have been edited since: recovering the journal writes beside it, not over it.
+    (tmp_path / "odd.mid").write_bytes(b"edited in a DAW")
+    (tmp_path / "odd.journal").write_text('{"improv_journal":3,"tempo":100.0}\n["player",0.5,[144,60,90]]\n'
+                                          '["player",0.9,[128,60,0]]\n')
+    assert recover(tmp_path) == [tmp_path / "odd-recovered.mid"]
+    assert (tmp_path / "odd.mid").read_bytes() == b"edited in a DAW"
+
+
+def test_a_note_held_at_a_crash_runs_to_the_journals_last_record_of_any_kind(tmp_path):
+    # A format-2 journal has no "alive" records: a marker or a tempo written after the note
+    # began still says the session ran on (the note was cut to one tick at its start).
+    j = tmp_path / "old.journal"
+    j.write_text('{"improv_journal":2,"tempo":120.0}\n["player",1.0,[144,60,90]]\n'
+                 '["marker",3.0,"Bb7","chord"]\n["tempo",4.0,120.0]\n')
+    (out,) = recover(j)
+    (held,) = recording_notes(load_recording(out), "player")
+    assert (held.start, held.duration) == (2.0, pytest.approx(6.0, abs=0.01))  # 1.0 s .. 4.0 s at 120 bpm
+
+
 def test_recover_never_removes_a_file_that_is_not_a_journal(tmp_path, capsys):
     from improv.cli import main
 

@@ -235,8 +235,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             display.log(f"recorded to {session.record_path}")
         early = getattr(session.recorder, "before_start", None)
         if early is not None:
-            if getattr(session, "counts_in", False) and (session.external is None
-                                                         or getattr(session.timeline, "offset", 0.0) < 0):
+            if (getattr(session, "counts_in", False) if session.external is None
+                    else getattr(session.timeline, "offset", 0.0) < 0):  # (trading on a DAW: its count-in bars)
                 before = "bar 1 (in the count-in)"
             elif session.external is None:
                 before = "bar 1 (while improv started)"  # a band sets bar 1 after the partner warmed up

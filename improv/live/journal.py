@@ -277,6 +277,7 @@ class Journal:
                 _write_all(fd, chunk)
                 offset += len(chunk)
             os.fsync(fd)
+            sync_folder(target.parent)  # (its name too, before the original may be removed)
         except BaseException:
             os.close(fd)
             target.unlink(missing_ok=True)

@@ -389,8 +389,9 @@ class Recorder:
             self.problem = (f"the session's MIDI file could not be written ({why}); its journal is kept in {source}: "
                             f"run `{recover_command(source)}` when there is room")
         if path is not None and j.lost:
-            self.problem = (f"recording lost {j.lost} message(s) when the disk refused them ({j.failed}); the rest "
-                            f"is in {path}")
+            lost = (f"recording lost {j.lost} message(s) when the disk refused them ({j.failed}); the rest "
+                    f"is in {path}")
+            self.problem = f"{self.problem}; {lost}" if self.problem else lost
         elif path is not None and j.rescued is not None:
             self._warn(f"recording had trouble ({j.failed}) but nothing was lost: written to {path}")
         if self.problem:

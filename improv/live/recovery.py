@@ -20,6 +20,7 @@ import errno
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -284,7 +285,7 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
         elif kind == "origin" and origin is None:  # the first one counts
             origin = t
     events.sort(key=lambda e: e.t)
-    events += _released_at_the_end(events, max((t for kind, t, _ in parsed if kind == "alive"), default=0.0))
+    events += _released_at_the_end(events, max((t for kind, t, _ in parsed if kind != "origin"), default=0.0))
     tempos.sort(key=lambda tb: tb[0])  # (stable: of two tempos given at one time the later counts)
     early = None
     if origin is not None:
@@ -353,7 +354,9 @@ def _released_at_the_end(events: list[TimedMessage], alive: float) -> list[Timed
     """Note-offs and pedal-ups for what was still held when the journal ends (a crash: the
     session could not release them), at the last time it was known to run (its last "alive"
     record), else at its last event; so a note held through a crash keeps its length and
-    a pedal held down is lifted, instead of a note of no length and a pedal never lifted."""
+    a pedal held down is lifted, instead of a note of no length and a pedal never lifted.
+    `alive`: the journal's last time (its last record but an origin: an "alive", a marker, a
+    tempo or a message)."""
     held, pedal = _held_at(events, math.inf)
     at = max([alive] + [e.t for e in events[-1:]])
     out = [TimedMessage(at, part, mido.Message("note_off", channel=ch, note=note)) for part, ch, note in sorted(held)]
@@ -491,16 +494,34 @@ def journal_is_empty(path: Path) -> bool:
     return not _sounds(rec) and not _sounds(early)
 
 
+def _free_mid(path: Path) -> Path:
+    """`path`, or `<stem>-recovered[-n].mid` beside it when a file is there already (a
+    session that kept its journal wrote its .mid, which may have been edited since)."""
+    out, n = path, 1
+    while out.exists() or before_start_path(out).exists():
+        out = path.with_name(f"{path.stem}-recovered{'' if n == 1 else f'-{n}'}.mid")
+        n += 1
+    return out
+
+
 def rescued_elsewhere(folder: Path) -> list[Path]:
     """Journals this user's sessions completed outside `folder` when it could not take them
     (`*-rescued*.journal` in the temporary and home folders, `Journal._rescue`)."""
-    found = []
-    for where in rescue_folders():
+    try:
+        folders = rescue_folders()
+    except RuntimeError:  # (no home folder: HOME unset and no passwd entry)
+        folders = (Path(tempfile.gettempdir()),)
+    uid = getattr(os, "getuid", None)  # (Windows has no owners to check)
+    found: list[Path] = []
+    seen = set()
+    for where in folders:
         try:
-            if where.resolve() == Path(folder).resolve():
+            place = where.resolve()
+            if place == Path(folder).resolve() or place in seen:
                 continue
+            seen.add(place)
             found += [j for j in sorted(where.glob(f"*-rescued*{JOURNAL_SUFFIX}"))
-                      if j.is_file() and j.stat().st_uid == os.getuid()]
+                      if j.is_file() and (uid is None or j.stat().st_uid == uid())]
         except OSError:
             continue
     return found
@@ -546,7 +567,7 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
                 j.unlink()
                 say(f"{j}: nobody played in that session: removed")
                 continue
-            mid, early_mid = _write_parts(j, rec, early, None if into is None else into / j.with_suffix(".mid").name)
+            mid, early_mid = _write_parts(j, rec, early, _free_mid((into or j.parent) / j.with_suffix(".mid").name))
             out.append(mid)
             if damage.header:
                 say(f"{j}: {damage.header}")
