@@ -59,6 +59,22 @@ def test_seconds_ticks_round_trip_with_tempo_map():
         assert seconds_to_ticks(ticks_to_seconds(ticks, tempos), tempos) == ticks
 
 
+def test_a_rest_longer_than_a_midi_delta_is_written_in_standard_steps(tmp_path):
+    # A recording may run for days: 40 hours between two notes at 240 bpm is more ticks than
+    # a delta holds (mido wrote a 5-byte number that other readers refuse).
+    from improv.core.formats.midifile import MAX_DELTA
+
+    events = (TimedMessage(0.0, "player", on(60)), TimedMessage(0.5, "player", off(60)),
+              TimedMessage(40 * 3600.0, "player", on(62)), TimedMessage(40 * 3600.0 + 0.5, "player", off(62)))
+    rec = Recording(events, (), ((0.0, 240.0),), 4, 1, 2, "a long rest")
+    path = tmp_path / "long.mid"
+    save_recording(rec, path)
+    mid = mido.MidiFile(str(path))
+    assert max(m.time for track in mid.tracks for m in track) <= MAX_DELTA
+    back = load_recording(path)
+    assert [(round(e.t, 3), e.msg.type) for e in back.events] == [(round(e.t, 3), e.msg.type) for e in events]
+
+
 def test_a_long_followed_session_works_out_its_tempo_map_once_each_way(monkeypatch):
     # A jam that follows the player writes a tempo every few beats; building the map's
     # segments again for every event made closing a long session take minutes.

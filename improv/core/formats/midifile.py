@@ -32,6 +32,7 @@ from improv.core.theory.notes import Note, Phrase
 from improv.errors import DataError
 
 PPQ = 480
+MAX_DELTA = 0x0FFFFFFF  # the longest delta time a MIDI file holds (a 4-byte variable-length number)
 PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
@@ -180,6 +181,9 @@ def _track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     now = 0
     for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
+        while tick - now > MAX_DELTA:  # a day-long rest in a long session: a delta no reader must refuse
+            track.append(mido.MetaMessage("sequencer_specific", data=(), time=MAX_DELTA))
+            now += MAX_DELTA
         track.append(msg.copy(time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
