@@ -10,7 +10,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from improv.core.theory.chords import Chord, parse_chord
-from improv.core.formats.midifile import PPQ, PARTS, Recording, recording_notes, seconds_to_ticks
+from improv.core.formats.midifile import PPQ, PARTS, Recording, TempoMap, recording_notes
 from improv.core.theory.notes import Note
 from improv.errors import ChordError
 
@@ -96,19 +96,20 @@ def pitch_ticks(lo: int, hi: int) -> list[int]:
     return [p for p in range(lo, hi + 1) if p % 12 == 0]
 
 
-def _beat(rec: Recording, t: float) -> float:
-    return seconds_to_ticks(t, rec.tempos) / PPQ
-
-
 def recording_to_roll(rec: Recording) -> Roll:
     """Lay a recording out for a piano roll: the player's, the partner's and the rhythm
     section's notes (not the click); chord symbols come from its chord markers."""
+    tmap = TempoMap(rec.tempos)  # (once: a followed session has a tempo every few beats)
+
+    def beat_of(t: float) -> float:
+        return tmap.ticks(t) / PPQ
+
     chords: list[tuple[float, str]] = []
     parsed: list[tuple[float, Chord | None]] = []
     for m in rec.markers:
         if m.kind != "chord":
             continue
-        beat = _beat(rec, m.t)
+        beat = beat_of(m.t)
         chords.append((beat, m.text))
         try:
             parsed.append((beat, parse_chord(m.text)))
@@ -126,7 +127,7 @@ def recording_to_roll(rec: Recording) -> Roll:
             # comping voicing's colours are the band's, not notes anyone played outside)
             outside = part in SOLOISTS and chord is not None and n.pitch % 12 not in chord.scale()
             notes.append(RollNote(n, part, outside))
-    sections = tuple((_beat(rec, m.t), m.text) for m in rec.markers if m.kind == "section")
-    length = max([_beat(rec, rec.duration)] + [n.note.end for n in notes])
-    metres = tuple((_beat(rec, t), quarters) for t, quarters in rec.metres)
+    sections = tuple((beat_of(m.t), m.text) for m in rec.markers if m.kind == "section")
+    length = max([beat_of(rec.duration)] + [n.note.end for n in notes])
+    metres = tuple((beat_of(t), quarters) for t, quarters in rec.metres)
     return Roll(tuple(notes), tuple(chords), sections, rec.beats_per_bar, length, metres)
