@@ -887,19 +887,25 @@ class HandPartner:
         pass
 
 
-def test_an_answer_ready_after_it_began_comes_in_where_it_is_through_the_exchange():
-    # (a partner restarted while it thought answers late): the notes already past are left
-    # out, the rest keep their beats, and none of them is sent late or counted as late
-    from improv.core.theory.notes import Note, Phrase
-    from improv.partner.protocol import Result
-
+def asked_by_hand(offset: float, length: float):
+    """A session with a `HandPartner`, asked one second in for an answer `offset` beats
+    later and `length` beats long. Returns (session, clock, sink, partner, the beat asked at)."""
     partner = HandPartner()
     s, clock, inq, sink, rec = make(config(), responder=partner)
     s.start()
     t = s.t0 + 1.0
     clock.set(t)
     beat = s.beat_at(t)
-    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 1.0, 8.0, t)
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + offset, length, t)
+    return s, clock, sink, partner, beat
+
+
+def test_an_answer_ready_after_it_began_comes_in_where_it_is_through_the_exchange():
+    # (a partner restarted while it thought answers late): the notes already past are left
+    # out, the rest keep their beats, and none of them is sent late or counted as late
+    from improv.partner.protocol import Result
+
+    s, clock, sink, partner, beat = asked_by_hand(1.0, 8.0)
     answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), beat + 1.0, 8.0)
     clock.set(s.time_of(beat + 4.5))  # its first four notes are past
     s.exchange.on_result(Result(partner.jobs[-1].number, answer))
@@ -917,16 +923,10 @@ def test_an_answer_arriving_as_the_player_comes_back_in_plays_nothing():
     """The answer's first notes were handed to the scheduler after the exchange's lock, so
     a yield between the two (the player coming back in) still played them over the player.
     The yield is forced into that gap here."""
-    from improv.core.theory.notes import Note, Phrase
     from improv.partner.protocol import Result
 
-    partner = HandPartner()
-    s, clock, inq, sink, rec = make(config(), responder=partner)
-    s.start()
-    t = s.t0 + 1.0
-    clock.set(t)
-    beat = s.beat_at(t)
-    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 0.1, 4.0, t)
+    s, clock, sink, partner, beat = asked_by_hand(0.1, 4.0)
+    t = clock.now()
     answer = Phrase(tuple(Note(i * 0.5, 70 + i, 0.45, 90) for i in range(8)), beat + 0.1, 4.0)
     in_gap, yielded = threading.Event(), threading.Event()
     play = s.scheduler.play
