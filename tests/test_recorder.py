@@ -517,6 +517,22 @@ def test_rescued_journals_are_found_once_on_any_system(tmp_path, monkeypatch):
     assert rescued_elsewhere(tmp_path / "sessions") == [both / "x-rescued.journal"]
 
 
+def test_with_no_home_folder_a_journal_is_rescued_to_and_found_in_the_temporary_one(tmp_path, monkeypatch):
+    # (HOME unset and no passwd entry: Path.home() raises, which ended the rescue and the
+    # recover command in a traceback)
+    from improv.live.journal import rescue_folders
+    from improv.live.recovery import rescued_elsewhere
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert rescue_folders() == (tmp_path,)
+    (tmp_path / "x-rescued.journal").write_text('{"improv_journal":3,"tempo":100.0}\n')
+    assert rescued_elsewhere(tmp_path / "sessions") == [tmp_path / "x-rescued.journal"]
+
+
 def test_recover_never_writes_over_a_file_that_is_there(tmp_path):
     # A session that kept its journal (a record it could not read) wrote its .mid, which may
     # have been edited since: recovering the journal writes beside it, not over it.

@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
+
 from improv.core.formats.paths import sync_folder
 
 try:  # advisory locks exist on Unix; elsewhere recovery simply skips the live check
@@ -336,8 +337,12 @@ class Journal:
 
 def rescue_folders() -> tuple[Path, ...]:
     """Where a journal its record folder cannot take is completed (after that folder):
-    the temporary folder, then the home folder; `improv recover` looks there too."""
-    return Path(tempfile.gettempdir()), Path.home()
+    the temporary folder, then the home folder (when there is one); `improv recover`
+    looks there too."""
+    try:
+        return Path(tempfile.gettempdir()), Path.home()
+    except RuntimeError:  # (no home folder: HOME unset and no passwd entry)
+        return (Path(tempfile.gettempdir()),)
 
 
 def journal_is_live(path: Path) -> bool:

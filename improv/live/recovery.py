@@ -20,7 +20,6 @@ import errno
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -350,17 +349,14 @@ def _held_at(events: list[TimedMessage], origin: float
     return held, pedal
 
 
-def _released_at_the_end(events: list[TimedMessage], alive: float) -> list[TimedMessage]:
-    """Note-offs and pedal-ups for what was still held when the journal ends (a crash: the
-    session could not release them), at the last time it was known to run (its last "alive"
-    record), else at its last event; so a note held through a crash keeps its length and
-    a pedal held down is lifted, instead of a note of no length and a pedal never lifted.
-    `alive`: the journal's last time (its last record but an origin: an "alive", a marker, a
-    tempo or a message)."""
+def _released_at_the_end(events: list[TimedMessage], end: float) -> list[TimedMessage]:
+    """Note-offs and pedal-ups at `end` (the journal's last record but an origin: the last
+    time the session was known to run, its half-second "alive" records among them) for
+    what was still held there (a crash: the session could not release it), so a note
+    held through a crash keeps its length and a pedal held down is lifted."""
     held, pedal = _held_at(events, math.inf)
-    at = max([alive] + [e.t for e in events[-1:]])
-    out = [TimedMessage(at, part, mido.Message("note_off", channel=ch, note=note)) for part, ch, note in sorted(held)]
-    out += [TimedMessage(at, part, mido.Message("control_change", channel=ch, control=64, value=0))
+    out = [TimedMessage(end, part, mido.Message("note_off", channel=ch, note=note)) for part, ch, note in sorted(held)]
+    out += [TimedMessage(end, part, mido.Message("control_change", channel=ch, control=64, value=0))
             for part, ch in sorted(pedal)]
     return out
 
@@ -433,8 +429,9 @@ def journal_to_midi_file(path: Path, out: Path | None = None,
                          keep_damaged: bool = False) -> tuple[Path, int, Path | None]:
     """Convert a journal to a .mid (default: beside it), written atomically, then remove the
     journal (`keep_damaged`: keep it when records had to be skipped; a session closing
-    normally wrote every one of them, so one it cannot read is kept for a look). A session that followed a DAW's clock starts its file at the DAW's Start; the
-    notes played before that Start go to their own file (`before_start_path`), never lost.
+    normally wrote every one of them, so one it cannot read is kept for a look). A session
+    that followed a DAW's clock starts its file at the DAW's Start; the notes played before
+    that Start go to their own file (`before_start_path`), never lost.
 
     Returns:
         (the .mid path, damaged records skipped, the before-the-Start .mid or None).
@@ -507,14 +504,10 @@ def _free_mid(path: Path) -> Path:
 def rescued_elsewhere(folder: Path) -> list[Path]:
     """Journals this user's sessions completed outside `folder` when it could not take them
     (`*-rescued*.journal` in the temporary and home folders, `Journal._rescue`)."""
-    try:
-        folders = rescue_folders()
-    except RuntimeError:  # (no home folder: HOME unset and no passwd entry)
-        folders = (Path(tempfile.gettempdir()),)
     uid = getattr(os, "getuid", None)  # (Windows has no owners to check)
     found: list[Path] = []
     seen = set()
-    for where in folders:
+    for where in rescue_folders():
         try:
             place = where.resolve()
             if place == Path(folder).resolve() or place in seen:
