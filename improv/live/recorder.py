@@ -250,23 +250,23 @@ class Recorder:
         """A text marker at `t` seconds on the session clock; `kind` is "text" (free text,
         e.g. "bar 5: heard C# over Cmaj7"), "chord" (a chord symbol, for live-inferred
         harmony) or "section". Any thread; never blocks."""
-        if self._song is not None:
-            with self._lock:
-                at = self._song.at(t)
-        else:
-            at = t - self.t0
-        self._journal.write(["marker", round(max(0.0, at), 6), str(text), kind])
+        self._journal.write(["marker", self._at(t), str(text), kind])
 
     def alive(self, t: float) -> None:
         """The session is still running at `t` seconds on the session clock (the conductor
         says so every half second): after a crash, notes still held end there, not at the
         last message. Any thread; never blocks."""
+        self._journal.write(["alive", self._at(t)])
+
+    def _at(self, t: float) -> float:
+        """Seconds into the file of `t` on the session clock (on the DAW's song position
+        when following one), for a marker or an "alive" record."""
         if self._song is not None:
             with self._lock:
                 at = self._song.at(t)
         else:
             at = t - self.t0
-        self._journal.write(["alive", round(max(0.0, at), 6)])
+        return round(max(0.0, at), 6)
 
     def tempo(self, bpm: float, t: float) -> None:
         """A tempo change to `bpm` at `t` seconds on the session clock (a tapped tempo, the
