@@ -383,3 +383,23 @@ def test_a_note_held_into_its_own_next_onset_ends_there_and_a_pickup_is_not_bar_
     chart = parse_chart("F7")
     (h,) = hear(Phrase.of([(64, 0.0, 2.0, 120)], start=-2.0), chart)
     assert _heard_text(h, (5, False), chart).startswith("pickup (before bar 1): heard E over F7")
+
+
+def test_the_band_gets_the_substitute_for_its_chords_span_not_the_whole_answer():
+    """A re-harmonised answer of two bars: the partner's line goes back to the tune after the
+    substitute's bar, so the band must too (it played the substitute for the whole answer)."""
+    from improv.config import Config
+    from improv.core.respond.markov import MarkovResponder
+    from improv.partner.core import PartnerCore
+    from improv.partner.protocol import Job, answer_settings
+
+    core = PartnerCore(MarkovResponder(3, 0))
+    embrace = EmbraceSettings(mode="embrace", strategies=("reharmonise",), daring=1.0)
+    for seed in range(6):
+        job = Job(seed + 1, CALL, CHART, answer_settings(START, LENGTH, seed, Config().responder, 4, 120.0), embrace)
+        res = core.answer(job)
+        assert res.error == "" and res.substitute is not None
+        a, b, chart = res.substitute
+        assert (a, b) == (START, START + 4)  # the Dm7 bar it stands in for, not bars 2-3
+        assert chart.chord_at(START) != CHART.chord_at(START)
+        assert chart.chord_at(START + 4) == CHART.chord_at(START + 4)  # G7 again, as the partner plays

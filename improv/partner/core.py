@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from improv.core.embrace.explain import explain
-from improv.core.embrace.strategies import embraced_answer
+from improv.core.embrace.strategies import AnswerPlan, embraced_answer
 from improv.core.model.inputs import CALL_NOTES
 from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
 from improv.core.theory.chart import Chart, single_chord_chart
@@ -20,6 +20,16 @@ from improv.partner.protocol import Job, Read, Result, Setup
 
 log = logging.getLogger("improv.partner")
 KEEP_CALLS = 64  # calls kept for a replacement worker to learn from again
+
+
+def substitute_span(plan: AnswerPlan, answer: Phrase) -> tuple[float, float, Chart]:
+    """(start, end, chart) of the substitute chord a re-harmonised answer opens over, for the
+    band: the span of the chord it stands in for (at most a bar), within the answer. The
+    band played it for the whole answer, where the answer itself went back to the tune's
+    changes after that bar (a bar of F7 for Bb7 became four, under Bdim7, F7 and D7)."""
+    end = answer.start + answer.length
+    a, b = next((h.substitute_span for h in plan.handled if h.substitute_span is not None), (answer.start, end))
+    return max(a, answer.start), min(b, end), plan.chart
 
 
 class PartnerCore:
@@ -83,9 +93,7 @@ class PartnerCore:
                 notes = tuple(n for n in notes if n.start < job.cut - 1e-9)
             answer = Phrase(notes, start, job.cut if job.cut is not None else answer.length)
             lines = tuple(explain(plan, job.chart)) if plan.handled else ()
-            sub = None
-            if plan.chart != job.chart:  # (by value: a substitute over this answer only)
-                sub = (answer.start, answer.start + answer.length, plan.chart)
+            sub = substitute_span(plan, answer) if plan.chart != job.chart else None  # (by value)
         except ImprovError as e:
             self.memory.add(job.call)
             return Result(job.number, None, error=str(e))
