@@ -84,3 +84,28 @@ def test_notes_stay_inside_the_span_start_and_do_not_overlap_the_next_stab():
         later = [o for o in onsets if o > n.start]
         if later:
             assert n.start + n.duration <= later[0] + 1e-9
+
+
+def test_an_anticipation_is_not_struck_again_when_the_player_got_busier_in_between():
+    """The live band comps bar by bar with the player's density of the moment: the bar after
+    an anticipation must judge it by the density that bar was planned with (before: the
+    downbeat chord sounded twice, the second note-on over the held first, 84 of 6,400 bars)."""
+    s = CompSettings(anticipation=0.6)
+    twice = 0
+    for seed in range(40):
+        for bar in range(11):
+            for before, after in ((0.0, 3.0), (3.0, 0.0)):
+                a = plan_bar(BLUES, bar, seed, before, s)
+                b = plan_bar(BLUES, bar + 1, seed, after, s, prev_density=before)
+                anticipated = any(abs(h.start - (4 * bar + 3.5)) < 1e-6 for h in a)
+                twice += anticipated and any(abs(h.start - 4 * (bar + 1)) < 1e-6 for h in b)
+    assert twice == 0
+    # bar by bar through comp(), as the band renders: no pitch is struck while it still sounds
+    prev, density, notes = None, 0.0, []
+    for bar in range(24):
+        d = 3.0 * (bar % 2)
+        ph, prev = comp(BLUES, 4 * bar, 4 * bar + 4, 7, d, prev, s, prev_density=density)
+        notes += [(ph.start + n.start, ph.start + n.end, n.pitch) for n in ph.notes]
+        density = d
+    for s0, e0, p in notes:
+        assert not any(p == q and s0 < s1 < e0 - 1e-6 for s1, _, q in notes), (s0, p)

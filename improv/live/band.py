@@ -169,6 +169,7 @@ class Band:
         # the voicing / bass note each rendered bar ended on, for rendering a bar again
         self._voicing_after: dict[float, tuple[int, ...] | None] = {}
         self._bass_after: dict[float, int | None] = {}
+        self._density_at: dict[float, float] = {}  # the density each rendered bar was comped with
         self.stopped = False
         # notes before this beat are past, not late: those of the bar the session (or a
         # Continue) starts in before it starts
@@ -242,7 +243,9 @@ class Band:
         if bar_start >= 0:
             chart = self.chart_for(bar_start)
             if p.comp:
-                ph, self._voicing = comp(chart, bar_start, end, self.seed, self.density, self._voicing, p.comp_settings)
+                ph, self._voicing = comp(chart, bar_start, end, self.seed, self.density, self._voicing, p.comp_settings,
+                                         self._density_at.get(bar_start - self.bpb))
+                self._density_at[bar_start] = self.density
                 out += phrase_notes(ph, p.comp_channel)
             if p.bass:
                 ph, self._bass = walk(chart, bar_start, end, self.seed, self._bass, p.bass_settings)
@@ -251,6 +254,7 @@ class Band:
         self._bass_after[bar_start] = self._bass
         self._voicing_after.pop(bar_start - 8 * self.bpb, None)  # keep a few bars only
         self._bass_after.pop(bar_start - 8 * self.bpb, None)
+        self._density_at.pop(bar_start - 8 * self.bpb, None)
         return out
 
     def pump(self, now_beat: float, hold: float | None = None) -> int:

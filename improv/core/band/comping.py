@@ -99,14 +99,21 @@ def _anticipates(chart: Chart, bar: int, seed: int, density: float, s: CompSetti
     return _rng(seed, bar, "ant").random() < s.anticipation * math.exp(-0.5 * busy)
 
 
-def plan_bar(chart: Chart, bar: int, seed: int, density: float = 0.0, settings: CompSettings = CompSettings()) -> list[Hit]:
-    """The stabs of timeline bar `bar` (from 0): pure, depends on (seed, bar, density)."""
+def plan_bar(chart: Chart, bar: int, seed: int, density: float = 0.0, settings: CompSettings = CompSettings(),
+             prev_density: float | None = None) -> list[Hit]:
+    """The stabs of timeline bar `bar` (from 0): pure, depends on (seed, bar, density).
+
+    `prev_density`: the density the bar before was planned with (None: `density`). Whether
+    that bar anticipated this one's chord depends on it: judged by this bar's density, a
+    bar planned while the player was quiet and anticipated was struck again on the downbeat,
+    on top of its held anticipation, once the player got busier."""
     bpb = chart.beats_per_bar
     t0 = bar * bpb
     rng = _rng(seed, bar)
     name = _choose(rng, pattern_weights(density, settings.reactivity))
     onsets = [(o, d) for o, d in PATTERNS[name] if o < bpb]
-    if bar > 0 and _anticipates(chart, bar - 1, seed, density, settings):
+    before = density if prev_density is None else prev_density
+    if bar > 0 and _anticipates(chart, bar - 1, seed, before, settings):
         onsets = [(o, d) for o, d in onsets if o >= 1.5]  # the downbeat was played early
     busy = max(0.0, density) * settings.reactivity
     # A chord that starts inside the bar and no stab touches: usually mark it.
@@ -145,6 +152,7 @@ def comp(
     density: float = 0.0,
     prev: Voicing | None = None,
     settings: CompSettings = CompSettings(),
+    prev_density: float | None = None,
 ) -> tuple[Phrase, Voicing | None]:
     """Comping for timeline beats [start, end).
 
@@ -155,14 +163,17 @@ def comp(
         density: the player's recent notes per beat; busier means sparser comping.
         prev: the last voicing played, to lead from.
         settings: style, velocity, anticipation, reactivity.
+        prev_density: the density the bar before `start` was comped with (None: `density`),
+            so that an anticipation it played is not struck again (see `plan_bar`).
 
     Returns:
         (the phrase placed at `start`, notes relative to it; the last voicing played).
     """
     bpb = chart.beats_per_bar
     notes: list[Note] = []
-    for bar in range(int(math.floor(start / bpb + _EPS)), int(math.ceil(end / bpb - _EPS))):
-        for hit in plan_bar(chart, bar, seed, density, settings):
+    first = int(math.floor(start / bpb + _EPS))
+    for bar in range(first, int(math.ceil(end / bpb - _EPS))):
+        for hit in plan_bar(chart, bar, seed, density, settings, prev_density if bar == first else None):
             if not start - _EPS <= hit.start < end - _EPS:
                 continue
             prev = next_voicing(hit.chord, prev, settings.style)
