@@ -65,3 +65,30 @@ def test_a_band_session_records_renders_and_reads_back_part_by_part(tmp_path):
     assert tuple(VOICE_OF[VOICE_OF_PART[p]] for p in ("bass", "comp", "click")) == (0, 1, 1)
     audio = recording_to_parts(back, 48000, tail_s=0.2)
     assert abs(audio[0]).max() > 0.01 and abs(audio[1]).max() > 0.01
+
+
+def test_the_live_band_never_strikes_a_comp_note_that_still_sounds_as_the_player_gets_busier():
+    """Bar by bar the band comps with the player's density of the moment; an anticipation
+    held over the bar line was struck again on the downbeat when the density changed."""
+    from improv.core.band.comping import CompSettings
+
+    blues = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+    for seed in range(6):
+        clock, sent = ManualClock(0.0), []
+        timeline = FixedTimeline(0.0, 120.0)
+        parts = BandParts(comp=True, comp_channel=2, comp_settings=CompSettings(anticipation=0.8))
+        band = Band(blues, clock, sent.append, timeline, parts, seed=seed)
+        for step in range(int(48.0 / 0.025)):
+            clock.set(step * 0.025)
+            beat = timeline.beat_at(clock.now())
+            band.set_density(3.0 if int(beat // 4) % 2 else 0.0)  # busy every other bar
+            band.pump(beat)
+            band.scheduler.poll()
+        band.close()
+        sounding = set()
+        for msg in sent:
+            if msg.type == "note_on" and msg.velocity > 0:
+                assert msg.note not in sounding, (seed, msg)
+                sounding.add(msg.note)
+            elif msg.type in ("note_on", "note_off"):
+                sounding.discard(msg.note)
