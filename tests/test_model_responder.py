@@ -140,3 +140,24 @@ def test_the_model_hears_the_charts_bars_in_3_4():
     assert [bar_pos(b * TICKS_PER_BEAT, waltz) for b in range(7)] == [0, 12, 24, 0, 12, 24, 0]
     assert [bar_pos(b * TICKS_PER_BEAT, None) for b in (0, 3, 4, 5)] == [0, 36, 0, 12]
     assert bar_pos(4 * TICKS_PER_BEAT, five) == 47 and bar_pos(5 * TICKS_PER_BEAT, five) == 0
+
+
+def _longest_trill(pitches: list[int]) -> int:
+    best = run = min(2, len(pitches))
+    for k in range(2, len(pitches)):
+        run = run + 1 if pitches[k] == pitches[k - 2] and pitches[k] != pitches[k - 1] else 2
+        best = max(best, run)
+    return best
+
+
+def test_a_trilled_call_is_taken_up_but_the_trill_does_not_run_the_whole_answer(shipped):
+    """Two bars of a Bb-C trill as the call and in the session: the model trilled 21-56 notes
+    of every 4-bar answer (three answers running in a jam, over calls that no longer
+    trilled). Soloists' answers have alternations of 12 notes or more in 0.4 % of phrases."""
+    blues = parse_chart("F7 | Bb7 | F7 | F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+    trill = Phrase.of([(70 if k % 2 == 0 else 72, 0.25 * k, 0.25) for k in range(32)], start=4.0)
+    runs = []
+    for seed in range(8):
+        s = AnswerSettings(start=12.0, length=16.0, seed=seed, tempo=140.0, history=(trill,))
+        runs.append(_longest_trill([n.pitch for n in shipped.answer(trill, blues, s).notes]))
+    assert max(runs) <= 20 and sorted(runs)[len(runs) // 2] <= 16, runs
