@@ -610,3 +610,34 @@ def test_the_partners_downbeat_is_held_only_until_its_answer_is_back():
     assert before and set(before) == {turn}
     assert after and set(after) == {None}, after
     assert s.answers >= 1
+
+
+def test_the_call_goes_out_earlier_once_answers_come_back_slower():
+    """On a busy machine answers of 60-100 ms came back after the band had committed the
+    partner's downbeat: the call then goes out early enough for the slow answers seen, and
+    never more than the cap; one slow outlier alone does not move it."""
+    from improv.live.trade import MAX_TRADE_LEAD_S, TRADE_LEAD_S
+
+    def asked_at(ready_ms):
+        clock = ManualClock(100.0)
+        inq = InputQueue(clock)
+        cfg = _cfg()
+        cfg = replace(cfg, timing=replace(cfg.timing, tempo=120.0))
+        s = Session(cfg, clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, threaded=False, seed=1)
+        s.start()
+        s.exchange.ready_ms.extend(ready_ms)
+        tl = s.timeline
+        turn = s.policy.form.next_turn(0.0, "partner").start
+        inq.push([0x90, 65, 90])
+        while s.exchange.calls == 0 and clock.now() < tl.time_of(turn + 1.0):
+            s.step()
+            clock.advance(0.001)
+        lead = tl.time_of(turn) - clock.now()
+        s.close()
+        return lead
+
+    assert abs(asked_at([]) - TRADE_LEAD_S) < 0.003
+    assert abs(asked_at([20.0] * 8) - TRADE_LEAD_S) < 0.003  # quick answers: as before
+    assert abs(asked_at([20.0] * 7 + [400.0]) - TRADE_LEAD_S) < 0.003  # one outlier
+    assert abs(asked_at([90.0] * 8) - 0.15) < 0.003  # 90 ms + the band's 40 ms hold + 20 ms
+    assert abs(asked_at([900.0] * 8) - MAX_TRADE_LEAD_S) < 0.003

@@ -4,8 +4,9 @@ N bars and the partner's N bars, chorus after chorus, with the rhythm section un
 The partner's call is everything the player played in their turn, with the pickup they
 led into it (notes begun up to `PICKUP_BEATS` before the turn, in the partner's last bar or
 the count-in's); it is handed to the partner `TRADE_LEAD_S` before the partner's turn
-begins (a note still held counts up to then), read ahead in the player's rests before
-that, and the answer is cut at the end of the partner's turn. With `--clock external` the
+begins, or a little more where answers come back slower (`TradePolicy.lead_s`; a note
+still held counts up to then), read ahead in the player's rests before that, and the
+answer is cut at the end of the partner's turn. With `--clock external` the
 timeline follows the MIDI clock: Stop silences everything at once and Start begins again
 with the count-in.
 
@@ -21,10 +22,14 @@ import mido
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
 from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError
+from improv.live.band import HOLD_S
 from improv.partner.protocol import Read
 
 LEAD_S = 0.25  # from start() to the first count-in beat
-TRADE_LEAD_S = 0.1  # the call goes to the partner this long before its turn (answer ready p99 is ~20 ms)
+TRADE_LEAD_S = 0.1  # the call goes to the partner this long before its turn (answer ready p99 is ~20 ms)...
+MAX_TRADE_LEAD_S = 0.25  # ...or longer, up to this and half a beat, once answers come back slower (`lead_s`)
+LEAD_ANSWERS = 8  # the answers `lead_s` looks back on
+LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.5  # a rest this long in the player's turn starts a read ahead
 PICKUP_BEATS = 2.25  # notes begun this close before the player's turn lead into it (beats 3-4, a little early)
 
@@ -98,7 +103,7 @@ class TradePolicy:
             nxt = self.form.next_turn(nxt.end, PARTNER)
         if nxt.index in self._answered:
             return
-        lead = TRADE_LEAD_S * self.s.tempo / 60.0
+        lead = self.lead_s() * self.s.tempo / 60.0
         if beat >= nxt.start - lead:
             self._answered.add(nxt.index)
             self._ask(nxt, beat, now)
@@ -108,6 +113,19 @@ class TradePolicy:
             call = self._call(nxt.start - self.form.turn_beats, nxt.start, beat)
             if call.notes:
                 self.s.partner.read(Read(call, self.s.chart))
+
+    def lead_s(self) -> float:
+        """How long before the partner's turn its call goes out (seconds): `TRADE_LEAD_S`, or
+        on a machine where answers come back slower, long enough for the second slowest of
+        the last `LEAD_ANSWERS` to be back before the band must commit the partner's downbeat
+        (`HOLD_S` before it sounds), up to `MAX_TRADE_LEAD_S` and half a beat. Answers of
+        60-100 ms on a busy machine came back after the band had played the written chord
+        under the partner's downbeat, and switched to the substitute mid-bar; a longer lead
+        leaves the notes the player begins in it out of the call, so it grows only as needed."""
+        recent = sorted(list(self.s.exchange.ready_ms)[-LEAD_ANSWERS:])
+        slow = recent[max(0, len(recent) - 2)] / 1000.0 if recent else 0.0
+        cap = max(TRADE_LEAD_S, min(MAX_TRADE_LEAD_S, 0.5 * 60.0 / self.s.tempo))
+        return min(cap, max(TRADE_LEAD_S, slow + HOLD_S + LEAD_MARGIN_S))
 
     def _call(self, start: float, end: float, now_beat: float) -> Phrase:
         """The player's turn [start, end) as played so far (held notes up to now), with its
