@@ -1120,3 +1120,19 @@ def test_a_knob_turned_is_said_once_where_it_settled():
     assert s.cfg.embrace.daring == 0.98
     assert any(line.endswith("comp: no rhythm section (start with --comp/--bass and a chart)") for line in said)
     s.close()
+
+
+def test_a_free_jam_places_its_answer_later_where_answers_come_back_slower():
+    """Under load long answers were ready after they had begun and their first notes were
+    left out: once the last answers took 75 ms a beat of answer, a one-bar answer (0.3 s)
+    goes on the beat after the one it would have begun on, whole; quick ones are placed as
+    ever (the first test of this file: beat 3, 1.5 s)."""
+    s, clock, inq, sink, rec = make()
+    s.exchange.pace.extend([0.075, 0.075])  # seconds to ready a beat of answer, of the last answers
+    s.start()
+    play(s, clock, inq, CALL, until=5.0)
+    partner = sink.ons(channel=1)
+    s.close()
+    # noticed at beat 2.8: the 0.3 s answer and a margin reach past beat 3, so it begins on beat 4
+    assert len(partner) == 8 and partner[0][0] == pytest.approx(s.t0 + 2.0)
+    assert s.scheduler.late == 0

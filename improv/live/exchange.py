@@ -23,6 +23,7 @@ from improv.partner.protocol import Job, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 KEEP_CALLS = 64  # calls a replacement partner learns from again
+PACE_ANSWERS = 8  # the answers `expected_ready_s` looks back on
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Exchange:
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
+        self.pace: deque[float] = deque(maxlen=PACE_ANSWERS)  # of the last answers: seconds to ready a beat of answer
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
@@ -80,6 +82,14 @@ class Exchange:
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
         s.partner.submit(Job(n, call, chart, settings, s.cfg.embrace, cut), s.clock.now())
 
+    def expected_ready_s(self, beats: float) -> float:
+        """How long an answer `beats` long may take to be ready, by the last answers (the
+        second slowest per beat of answer, so that one outlier does not count): 0 before
+        any. The policies place the answer (free jam) or hand the call (trading) so that
+        it is back in time on a machine slower than the partner's budget (conductor)."""
+        pace = sorted(self.pace)
+        return pace[max(0, len(pace) - 2)] * max(1.0, beats) if pace else 0.0
+
     def on_result(self, res: Result) -> None:
         """The partner's answer to call `res.number` (its thread, or inline)."""
         s = self.s
@@ -97,6 +107,7 @@ class Exchange:
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
         self.ready_ms.append((ready - asked.noticed) * 1000.0)
+        self.pace.append((ready - asked.noticed) / max(1.0, res.answer.length))
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation

@@ -27,7 +27,9 @@ from improv.core.theory.notes import count_notes, counted, seconds_to_beats
 from improv.errors import ConfigError
 from improv.partner.protocol import Read
 
-ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note
+ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note...
+MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slower (`FreePolicy._placed`)
+LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
 PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
 
@@ -173,8 +175,22 @@ class FreePolicy:
         if so_far is not None:
             self.s.partner.read(Read(so_far, self.chart_now()))
 
+    def _placed(self, call: Call) -> Call:
+        """The call with its answer placed late enough to be ready: on a machine where
+        answers come back slower than `ANSWER_LEAD_S` allows (`Exchange.expected_ready_s`
+        for an answer this long, up to `MAX_ANSWER_LEAD_S`), on a later beat or bar. Long
+        answers under load were ready after they had begun, their first notes left out."""
+        need = self.s.exchange.expected_ready_s(call.answer_length) + LEAD_MARGIN_S
+        if need <= ANSWER_LEAD_S:
+            return call
+        seg = self.segmenter
+        lead = seconds_to_beats(min(need, MAX_ANSWER_LEAD_S), self.s.tempo)
+        start = seg.meter.next_boundary(call.detected + lead, seg.s.answer_on)
+        return replace(call, answer_start=start) if start > call.answer_start else call
+
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
+        call = self._placed(call)
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")

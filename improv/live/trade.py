@@ -28,7 +28,6 @@ from improv.partner.protocol import Read
 LEAD_S = 0.25  # from start() to the first count-in beat
 TRADE_LEAD_S = 0.1  # the call goes to the partner this long before its turn (answer ready p99 is ~20 ms)...
 MAX_TRADE_LEAD_S = 0.25  # ...or longer, up to this and half a beat, once answers come back slower (`lead_s`)
-LEAD_ANSWERS = 8  # the answers `lead_s` looks back on
 LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.5  # a rest this long in the player's turn starts a read ahead
 PICKUP_BEATS = 2.25  # notes begun this close before the player's turn lead into it (beats 3-4, a little early)
@@ -116,14 +115,14 @@ class TradePolicy:
 
     def lead_s(self) -> float:
         """How long before the partner's turn its call goes out (seconds): `TRADE_LEAD_S`, or
-        on a machine where answers come back slower, long enough for the second slowest of
-        the last `LEAD_ANSWERS` to be back before the band must commit the partner's downbeat
-        (`HOLD_S` before it sounds), up to `MAX_TRADE_LEAD_S` and half a beat. Answers of
-        60-100 ms on a busy machine came back after the band had played the written chord
-        under the partner's downbeat, and switched to the substitute mid-bar; a longer lead
-        leaves the notes the player begins in it out of the call, so it grows only as needed."""
-        recent = sorted(list(self.s.exchange.ready_ms)[-LEAD_ANSWERS:])
-        slow = recent[max(0, len(recent) - 2)] / 1000.0 if recent else 0.0
+        on a machine where answers come back slower, long enough for an answer as slow as
+        the last ones (`Exchange.expected_ready_s`) to be back before the band must commit
+        the partner's downbeat (`HOLD_S` before it sounds), up to `MAX_TRADE_LEAD_S` and half
+        a beat. Answers of 60-100 ms on a busy machine came back after the band had played
+        the written chord under the partner's downbeat, and switched to the substitute
+        mid-bar; a longer lead leaves the notes the player begins in it out of the call, so
+        it grows only as needed."""
+        slow = self.s.exchange.expected_ready_s(self.form.turn_beats)
         cap = max(TRADE_LEAD_S, min(MAX_TRADE_LEAD_S, 0.5 * 60.0 / self.s.tempo))
         return min(cap, max(TRADE_LEAD_S, slow + HOLD_S + LEAD_MARGIN_S))
 
