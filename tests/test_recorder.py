@@ -633,3 +633,20 @@ def test_a_journal_record_the_closing_session_cannot_read_keeps_the_journal(tmp_
     assert rec.problem and "1 record(s)" in rec.problem and str(rec.journal_path) in rec.problem
     assert rec.journal_path.exists()
     assert len([e for e in load_recording(path).events if e.msg.type == "note_on"]) == 2
+
+
+def test_a_substitute_the_session_wrote_stands_for_the_charts_chord_in_the_file(tmp_path):
+    """The chart's chord markers are laid on the file when it is written; a substitute an
+    answer opened over (a "chord" marker of the session) replaces the chart's chord there,
+    and the tune's chord the session wrote back after it is not doubled by the chart's."""
+    chart = load_tune(ROOT / "improv" / "data" / "tunes" / "blues-f.toml")  # F7 | Bb7 | F7 | F7 ...
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, chart=chart, stamp="sub")
+    rec.event("player", on(60), 0.5)
+    rec.event("player", off(60), 9.0)
+    rec.marker("B7", 2.0, "chord")  # bar 2 (beat 4 at 120 bpm) re-harmonised: B7 for Bb7
+    rec.marker("F7", 4.0, "chord")  # ...and the tune's F7 again at bar 3
+    back = load_recording(rec.close())
+    chords = [(round(m.t, 3), m.text) for m in back.markers if m.kind == "chord"]
+    assert (2.0, "B7") in chords and (2.0, "Bb7") not in chords
+    assert [c for c in chords if c[0] == 4.0] == [(4.0, "F7")]
+    assert (0.0, "F7") in chords  # the chart's own chords elsewhere stay

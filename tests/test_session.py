@@ -55,14 +55,14 @@ class FakeSink:
 class FakeRecorder:
     def __init__(self, t0, chart):
         self.t0, self.chart = t0, chart
-        self.events, self.markers = [], []
+        self.events, self.markers, self.chords = [], [], []
         self.closed = False
 
     def event(self, part, msg, t):
         self.events.append((part, msg, t))
 
-    def marker(self, text, t):
-        self.markers.append((text, t))
+    def marker(self, text, t, kind="text"):
+        (self.chords if kind == "chord" else self.markers).append((text, t))
 
     def tempo(self, bpm, t):
         self.markers.append((f"tempo {bpm:.1f}", t))
@@ -1136,3 +1136,20 @@ def test_a_free_jam_places_its_answer_later_where_answers_come_back_slower():
     # noticed at beat 2.8: the 0.3 s answer and a margin reach past beat 3, so it begins on beat 4
     assert len(partner) == 8 and partner[0][0] == pytest.approx(s.t0 + 2.0)
     assert s.scheduler.late == 0
+
+
+def test_a_reharmonised_answer_writes_its_substitute_and_the_tunes_chord_after_into_the_file():
+    """The band plays a substitute for the bar of the chord it stands in for; the file's
+    chords said the tune's chord there (the explanation alone named the substitute)."""
+    from improv.core.embrace.reharm import substitute
+    from improv.partner.protocol import Result
+
+    s, clock, sink, partner, beat = asked_by_hand(1.0, 8.0)
+    start = beat + 1.0
+    sub = substitute(s.chart, start, start + 3.0, parse_chart("B7").chord_at(0.0))
+    answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), start, 8.0)
+    s.exchange.on_result(Result(partner.jobs[-1].number, answer, ("reharmonise as B7",), (start, start + 3.0, sub)))
+    s.close()
+    got = [(text, round(t - s.t0, 3)) for text, t in s.recorder.chords]
+    assert got == [("B7", round(s.time_of(start) - s.t0, 3)), (str(s.chart.chord_at(start + 3.0)),
+                                                                 round(s.time_of(start + 3.0) - s.t0, 3))]

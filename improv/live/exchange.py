@@ -146,8 +146,15 @@ class Exchange:
             s.say(line)
             if s.recorder is not None:
                 s.recorder.marker(line, at)
-        if res.substitute is not None and s.band is not None:
-            self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
+        if res.substitute is not None:
+            if s.band is not None:
+                self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
+            if s.recorder is not None:  # the file's chords say so: the substitute, then the tune's again
+                a, b, chart = res.substitute
+                for beat in (a, b):
+                    chord = chart.chord_at(beat)
+                    if chord is not None:
+                        s.recorder.marker(str(chord), s.time_of(beat), "chord")
         names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
         heard = getattr(s.timeline, "estimate", None) is not None
         pace = (f", at {s.tempo:.1f} bpm ({'heard' if heard else 'your tempo not heard yet: the first guess'})"

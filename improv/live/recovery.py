@@ -48,6 +48,7 @@ READS = (1, 2, 3)  # the formats this improv recovers
 SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
 _PART_SET = frozenset(PARTS)
 TEMPO_SOON_S = 1.0  # a tempo this soon after the origin is the tempo from it, when none came before
+CHORD_SAME_S = 0.03  # a chord the session wrote this close to one of the chart's replaces it
 
 
 def _record_time(r: list) -> float:
@@ -304,7 +305,10 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
         try:
             chart = chart_from_bars(parse_bars(str(chart_text), bpb), bpb,
                                     sections=tuple((int(a), str(b)) for a, b in sections))
-            markers.extend(chart_markers(chart, end, tmap))
+            # a chord the session wrote (a substitute an answer opened over) stands for the chart's there
+            played = [m.t for m in markers if m.kind == "chord"]
+            markers.extend(m for m in chart_markers(chart, end, tmap)
+                           if m.kind != "chord" or not any(abs(m.t - t) < CHORD_SAME_S for t in played))
         except (ImprovError, ValueError, TypeError):
             bad.append("chart")  # a chart we cannot read back: the notes matter more than the markers
             assumed.append("no chart")
