@@ -650,3 +650,23 @@ def test_a_substitute_the_session_wrote_stands_for_the_charts_chord_in_the_file(
     assert (2.0, "B7") in chords and (2.0, "Bb7") not in chords
     assert [c for c in chords if c[0] == 4.0] == [(4.0, "F7")]
     assert (0.0, "F7") in chords  # the chart's own chords elsewhere stay
+
+
+def test_a_pickup_let_go_just_after_bar_1_is_not_a_tick_long_note_on_bar_1(tmp_path):
+    """A pickup played in the count-in and released a few ms after bar 1 was carried into the
+    main file as a 2-tick note on bar 1 (its real attack is in the file of what came before);
+    a note held on well into bar 1 is still carried."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="pickup")
+    rec.event("player", on(62), 1.6)
+    rec.event("player", on(65), 1.8)
+    assert rec.set_origin(2.0) is True
+    rec.event("player", off(62), 2.01)  # let go 10 ms late
+    rec.event("player", off(65), 2.6)  # held into bar 1
+    rec.event("player", on(67), 2.5)
+    rec.event("player", off(67), 3.0)
+    back = load_recording(rec.close())
+    main = [(n.pitch, round(n.start, 3)) for n in recording_notes(back, "player")]
+    assert main == [(65, 0.0), (67, 1.0)]  # (beats)
+    assert not [e for e in back.events if getattr(e.msg, "note", None) == 62]  # no stray note-off either
+    early = [(n.pitch, round(n.end - n.start, 2)) for n in recording_notes(load_recording(rec.before_start), "player")]
+    assert sorted(early) == [(62, 0.8), (65, 0.4)]  # each ends at bar 1

@@ -48,6 +48,7 @@ READS = (1, 2, 3)  # the formats this improv recovers
 SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
 _PART_SET = frozenset(PARTS)
 TEMPO_SOON_S = 1.0  # a tempo this soon after the origin is the tempo from it, when none came before
+CARRY_MIN_S = 0.05  # a note held over the origin and let go sooner after it is not carried into bar 1
 CHORD_SAME_S = 0.03  # a chord the session wrote this close to one of the chart's replaces it
 
 
@@ -373,6 +374,13 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
     False, none: the journal ended before the origin, so they never reached it)."""
     held, pedal = _held_at(events, origin) if carry else ({}, {})
     after = [TimedMessage(e.t - origin, e.part, e.msg) for e in events if e.t >= origin]
+    # a note let go just after the origin was played before it, released a moment late (the
+    # file before the origin ends it there): carried, it was a tick-long note on bar 1
+    for e in [e for e in after if e.t < CARRY_MIN_S]:
+        m = e.msg
+        if m.type in ("note_on", "note_off") and (m.type == "note_off" or m.velocity == 0) \
+                and held.pop((e.part, m.channel, m.note), None) is not None:
+            after.remove(e)
     carried = [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
     carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
     before = [bpm for t, bpm in tempos if t <= origin]
