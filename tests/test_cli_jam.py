@@ -58,11 +58,14 @@ def test_panic_messages_cover_every_channel_and_pitch():
     offs = {(m.channel, m.note) for m in msgs if m.type == "note_off"}
     ccs = {(m.channel, m.control) for m in msgs if m.type == "control_change"}
     assert offs == {(ch, p) for ch in range(16) for p in range(128)}
-    assert ccs == {(ch, cc) for ch in range(16) for cc in (64, 120, 123)}
+    assert ccs == {(ch, cc) for ch in range(16) for cc in (64, 120, 121, 123)}
     assert all(m.value == 0 for m in msgs if m.type == "control_change")
-    got = [(m.channel, m.type, m.control if m.type == "control_change" else m.note) for m in msgs]
+    # then the controllers reset and the pitch bend centred: a player's bend left the synth detuned
+    assert {(m.channel, m.pitch) for m in msgs if m.type == "pitchwheel"} == {(ch, 0) for ch in range(16)}
+    got = [(m.channel, m.type, m.control if m.type == "control_change" else getattr(m, "note", None)) for m in msgs]
     assert got == [(ch, kind, x) for ch in range(16)
-                   for kind, xs in (("control_change", (64, 123, 120)), ("note_off", range(128))) for x in xs]
+                   for kind, xs in (("control_change", (64, 123, 120, 121)), ("pitchwheel", (None,)),
+                                    ("note_off", range(128))) for x in xs]
 
 
 def test_demo_script_has_calls_separated_by_gaps():

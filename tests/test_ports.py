@@ -209,12 +209,14 @@ def test_sink_tracks_notes_and_close_releases_everything():
     raw.sent.clear()
     sink.close()
     assert raw.sent[:2] == [[0x80, 60, 0], [0x81, 64, 0]]
-    ccs = {(d[0] & 0x0F, d[1], d[2]) for d in raw.sent[2:]}
-    assert ccs == {(ch, cc, 0) for ch in range(16) for cc in (64, 120, 123)}
+    ccs = {(d[0] & 0x0F, d[1], d[2]) for d in raw.sent[2:] if d[0] & 0xF0 == 0xB0}
+    assert ccs == {(ch, cc, 0) for ch in range(16) for cc in (64, 120, 121, 123)}
     # the order matters (a set hid a reversed one): after the note-offs, on each channel the
     # sustain pedal up (64) first, else All Notes Off (123) leaves held notes sounding, then
-    # All Sound Off (120)
-    assert raw.sent[2:] == [[0xB0 | ch, cc, 0] for ch in range(16) for cc in (64, 123, 120)]
+    # All Sound Off (120), then the controllers reset (121) and the bend centred (a player's
+    # bend passed through left the synth detuned)
+    assert raw.sent[2:] == [m for ch in range(16) for m in
+                            [[0xB0 | ch, cc, 0] for cc in (64, 123, 120, 121)] + [[0xE0 | ch, 0, 64]]]
     assert raw.closed and sink.sounding == set()
     n = len(raw.sent)
     sink.close()

@@ -1084,7 +1084,9 @@ def test_panic_lifts_the_sustain_pedal_before_all_notes_off_on_every_channel():
     ccs = [(m.channel, m.control, m.value) for _, m in sink.sent[n:] if m.type == "control_change"]
     for ch in range(16):
         mine = [(c, v) for c_ch, c, v in ccs if c_ch == ch]
-        assert mine[:3] == [(64, 0), (123, 0), (120, 0)], (ch, mine)
+        assert mine[:4] == [(64, 0), (123, 0), (120, 0), (121, 0)], (ch, mine)
+    bends = [(m.channel, m.pitch) for _, m in sink.sent[n:] if m.type == "pitchwheel"]
+    assert bends == [(ch, 0) for ch in range(16)]  # a bend the player left is centred
     assert not sink.sounding()
     s.close()
 

@@ -1,7 +1,8 @@
 """`improv panic --out PORT`: silence a synth that is stuck with hanging notes.
 
-Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-off (CC 120)
-and a note-off for every one of the 128 pitches (for synths that ignore CC 123).
+Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-off (CC 120),
+reset all controllers (CC 121), pitch bend centred, and a note-off for every one of the 128
+pitches (for synths that ignore CC 123).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def panic_messages() -> list[mido.Message]:
     """Every message `improv panic` sends, in order."""
-    from improv.live.ports import SILENCE_CCS
+    from improv.live.ports import silence_messages
 
     out = []
     for ch in range(16):
-        out += [mido.Message("control_change", channel=ch, control=cc, value=0) for cc in SILENCE_CCS]
+        out += [mido.Message.from_bytes(data) for data in silence_messages(ch)]
         out += [mido.Message("note_off", channel=ch, note=p, velocity=0) for p in range(128)]
     return out
 

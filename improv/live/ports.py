@@ -33,9 +33,17 @@ from improv.live.midiinput import MidiInput
 from improv.live.portnames import unique_port_name
 
 # What silences a synth on a channel, in this order: sustain pedal up (under a held pedal All
-# Notes Off leaves notes sounding), All Notes Off, All Sound Off. Closing a port, the jam's
-# panic control and `improv panic` all send these.
-SILENCE_CCS = (64, 123, 120)
+# Notes Off leaves notes sounding), All Notes Off, All Sound Off; then Reset All Controllers
+# and the pitch bend centred (a player's bend or mod wheel passed through stayed where they
+# left it: the synth played on detuned). Closing a port, the jam's panic control and `improv
+# panic` all send these (`silence_messages`).
+SILENCE_CCS = (64, 123, 120, 121)
+BEND_CENTRE = (0x00, 0x40)  # pitch bend 8192, LSB first
+
+
+def silence_messages(ch: int) -> list[list[int]]:
+    """The messages that silence and reset a synth on channel `ch` (0-15), in order."""
+    return [[0xB0 | ch, cc, 0] for cc in SILENCE_CCS] + [[0xE0 | ch, *BEND_CENTRE]]
 
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
 BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
@@ -312,15 +320,16 @@ class MidiOutSink:
             return False
 
     def close(self) -> None:
-        """Note-offs for what sounds, then pedal up, all-notes-off and all-sound-off on
-        every channel (`SILENCE_CCS`), then close the port. Safe to call twice."""
+        """Note-offs for what sounds, then on every channel pedal up, all-notes-off,
+        all-sound-off, controllers reset and the bend centred (`silence_messages`), then
+        close the port. Safe to call twice."""
         self.all_notes_off()
         with self._lock:
             if self._closed:
                 return
             for ch in range(16):
-                for cc in SILENCE_CCS:
-                    self._write([0xB0 | ch, cc, 0])
+                for data in silence_messages(ch):
+                    self._write(data)
                 time.sleep(0.0005)
             self._closed = True
             # rtmidi's JACK output hands messages to the server on its next period: closing

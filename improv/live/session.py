@@ -39,7 +39,7 @@ from improv.live.exchange import Exchange
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
-from improv.live.ports import SILENCE_CCS, InputQueue, is_note_on
+from improv.live.ports import InputQueue, is_note_on, silence_messages
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
 from improv.live.status import Display, Snapshot
@@ -511,8 +511,8 @@ class Session:
             self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
         self._thru_sounding.clear()
         for ch in range(16):
-            for cc in SILENCE_CCS:
-                self._send_all(mido.Message("control_change", channel=ch, control=cc, value=0))
+            for data in silence_messages(ch):
+                self._send_all(mido.Message.from_bytes(data))
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
