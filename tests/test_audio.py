@@ -262,3 +262,38 @@ def test_sink_plays_the_bass_channel_as_a_part_of_its_own():
     for ch in (cfg.midi.player_channel, cfg.band.bass_channel, cfg.band.comp_channel):
         sink.send(mido.Message("note_on", channel=ch - 1, note=60, velocity=90))
     assert [part for _, part, *_ in sink.engine.pending] == [0, PARTS.index("bass"), 1]
+
+
+def test_closing_a_stream_that_cannot_stop_gives_up_and_leaves_portaudios_exit_alone(monkeypatch):
+    """JACK stopped under the synth: PortAudio's stop waited on the dead server for ten
+    minutes, deaf to Ctrl-C, and then aborted the jam. Close gives up after CLOSE_WAIT_S,
+    says so, and keeps sounddevice's exit handler (which would wait alike) from running."""
+    import atexit
+    import threading
+
+    import improv.live.audio as audio
+
+    sd = pytest.importorskip("sounddevice")
+    monkeypatch.setattr(audio, "CLOSE_WAIT_S", 0.2)
+    unregistered = []
+    monkeypatch.setattr(atexit, "unregister", unregistered.append)
+    never = threading.Event()
+
+    class DeadStream:
+        active = False  # stopped by itself: the server is gone
+
+        def stop(self):
+            never.wait(5.0)
+
+        def close(self):
+            pass
+
+    sink = audio.SynthSink.__new__(audio.SynthSink)
+    sink.engine, sink._closed, sink._stream = SynthEngine(SR), False, DeadStream()
+    sink.device_name, sink.failed = "system", ""
+    t0 = time.perf_counter()
+    sink.close()
+    never.set()
+    assert time.perf_counter() - t0 < 1.0
+    assert "could not be stopped" in sink.failed and unregistered == [sd._exit_handler]
+    sink.close()  # idempotent

@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import math
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -31,9 +32,11 @@ import numpy as np
 from improv.config import Config
 from improv.core.audio.synth import MAX_BLOCK, PAN, PARTS, SynthState, apply_message, render, soft_clip
 
-BASS_PART = PARTS.index("bass")
 from improv.errors import ConfigError, PortError
 from improv.live.quiet import quiet_stderr
+
+BASS_PART = PARTS.index("bass")
+CLOSE_WAIT_S = 2.0  # the longest close waits for PortAudio to stop the stream
 
 
 class SynthEngine:
@@ -232,23 +235,60 @@ class SynthSink:
 
     def close(self, tail_s: float = 0.3) -> None:
         """Release every note, let the release tails ring for `tail_s` seconds, stop the
-        stream (calling thread; idempotent)."""
+        stream (calling thread; idempotent; waits at most `CLOSE_WAIT_S` for PortAudio).
+
+        A stream whose server went away (JACK stopped under it) can never be stopped:
+        PortAudio waited for it for ten minutes, deaf to Ctrl-C, then aborted the jam. It is
+        left open then, and so is PortAudio's own clean-up at exit, which would wait alike."""
         if self._closed:
             return
         self.panic()
         self._closed = True
-        time.sleep(tail_s)
         try:
-            self._stream.stop()
-            self._stream.close()
-        except Exception:
-            pass
+            running = bool(self._stream.active)
+        except Exception:  # noqa: BLE001
+            running = False
+        if running:
+            time.sleep(tail_s)
+        if not _stop_within(self._stream, CLOSE_WAIT_S):
+            self.failed = self.failed or f"audio output {self.device_name!r} could not be stopped: left open"
+            _skip_portaudio_exit()
 
     def __enter__(self) -> "SynthSink":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop_within(stream: Any, timeout: float) -> bool:
+    """Stop and close a sounddevice stream on a thread of its own; whether it was done
+    within `timeout` seconds (a stream it could not stop is left to that daemon thread)."""
+    done = threading.Event()
+
+    def stop() -> None:
+        try:
+            stream.stop()  # (sounddevice: stop before close, or PortAudio hangs in close)
+            stream.close()
+        except Exception:  # noqa: BLE001 - a stream that cannot stop is closed as far as we go
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=stop, name="improv-audio-close", daemon=True).start()
+    return done.wait(timeout)
+
+
+def _skip_portaudio_exit() -> None:
+    """Do not let sounddevice stop its last stream and terminate PortAudio at exit: after a
+    stream that could not be stopped, that waits for ever too."""
+    import atexit
+
+    import sounddevice as sd
+
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
 
 
 def find_output_device(sd: Any, wanted: str) -> int | None:
