@@ -149,6 +149,24 @@ def test_export_says_what_is_wrong_in_its_own_terms(tmp_path, capsys):
     assert "the run stopped before it validated" in err and str(run / "last.pt") in err
 
 
+def test_eval_names_the_argument_that_is_missing(tmp_path, capsys):
+    """`improv eval nope` said "baseline training data nope not found: pass --train-data",
+    blaming a flag never given (and "pass --train-data" when it was)."""
+    def refused(argv):
+        rc = main(argv)
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.splitlines()) == 1, err
+        return err
+
+    missing = tmp_path / "nope.tar.gz"
+    err = refused(["eval", str(missing)])
+    assert f"data {missing} not found" in err and "--train-data" not in err
+    data = tmp_path / "data.tar.gz"
+    data.write_bytes(b"")
+    err = refused(["eval", str(data), "--train-data", str(missing)])
+    assert f"--train-data {missing} not found" in err and "pass --train-data" not in err
+
+
 def test_a_cut_archive_is_one_line_in_every_command(tmp_path, capsys):
     import tarfile
 

@@ -304,9 +304,12 @@ def evaluate(
             is unknown, or it holds no pairs.
     """
     data = Path(data)
+    if not data.exists():
+        raise DataError(f"data {data} not found: give the wjazzd-solos.tar.gz or its unpacked folder")
     train_path = Path(train_data) if train_data else (DEFAULT_TRAIN_DATA if DEFAULT_TRAIN_DATA.exists() else data)
-    if not train_path.exists():
-        raise DataError(f"baseline training data {train_path} not found: pass --train-data")
+    if not train_path.exists():  # (only a --train-data given can be missing now)
+        raise DataError(f"--train-data {train_path} not found: give the wjazzd-solos.tar.gz or its unpacked folder "
+                        "the baselines learn from")
     if options.split is not None and options.split not in SPLIT_CHOICES:
         raise DataError(f"--split must be one of {', '.join(SPLIT_CHOICES)}, got {options.split!r}")
     corpus = _load(data)
