@@ -116,6 +116,18 @@ def test_the_api_example_runs():
     assert "answer: starts at beat 4" in out.stdout and "beat  4.00" in out.stdout  # on the chart's beats
 
 
+def test_a_clock_port_without_the_external_clock_is_said(tmp_path, capsys):
+    """`--clock-in foo` on improv's own clock was silently ignored (first-hour test)."""
+    from improv.cli import build_parser
+    from improv.commands.jam import checked_settings
+
+    parse = build_parser("jam").parse_args
+    checked_settings(parse(["jam", "--clock-in", "foo", "--record", str(tmp_path)]))
+    assert "--clock-in is not used on improv's own clock: add --clock external" in capsys.readouterr().err
+    checked_settings(parse(["jam", "--clock", "external", "--clock-in", "foo", "--record", str(tmp_path)]))
+    assert "not used" not in capsys.readouterr().err
+
+
 def test_flags_trading_does_not_use_are_said_and_free_with_trade_bars_is_refused(tmp_path, capsys):
     """`--mode trade --bars 2` traded fours without a word, and `--mode free --trade-bars 2`
     traded twos."""

@@ -270,6 +270,9 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
     if cfg.band.trade_bars > 0 and unused:
         print(f"improv: warning: {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used while trading: "
               f"the form sets the turns ({cfg.band.trade_bars} bars each; --trade-bars N for others)", file=sys.stderr)
+    if getattr(args, "clock_in", None) and cfg.band.clock != "external":
+        print("improv: warning: --clock-in is not used on improv's own clock: add --clock external to follow "
+              "the clock on that port", file=sys.stderr)
     if cfg.record.enabled:
         from improv.live.recorder import check_record_folder
 
