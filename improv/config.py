@@ -483,3 +483,31 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(v)
+
+
+TUNES_DIR = Path(__file__).resolve().parent / "data" / "tunes"
+
+
+def find_tune(name: str) -> Path:
+    """A tune name (`blues-f`) or a path to a .toml file -> the file.
+
+    Raises:
+        ConfigError: naming the tune and listing the shipped ones.
+    """
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise ConfigError(f"tune file {path} not found (--tune, or [harmony] tune in a --config file): give the "
+                              f"path of a tune .toml, or a shipped tune's name ({', '.join(shipped_tunes()[:3])}, ...: "
+                              "`improv tunes` lists them)")
+        return path
+    candidate = TUNES_DIR / f"{name}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(shipped_tunes())
+    raise ConfigError(f"no tune named {name!r} (--tune, or [harmony] tune in a --config file): shipped tunes are "
+                      f"{known} (or give a .toml path)")
+
+
+def shipped_tunes() -> list[str]:
+    return sorted(p.stem for p in TUNES_DIR.glob("*.toml"))

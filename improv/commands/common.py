@@ -7,13 +7,11 @@ is its own imports (`improv bench --startup` measures it).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from improv.config import Config, load_config, override
+from improv.config import Config, find_tune, load_config, override
 from improv.core.theory.chart import Chart, load_tune, parse_chart
 from improv.errors import ConfigError
 
-TUNES_DIR = Path(__file__).resolve().parent.parent / "data" / "tunes"
 # config key -> the flag that sets it, so that a bad value's error names what the user typed
 FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
          "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
@@ -68,31 +66,6 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     cfg = override(cfg, "responder", FLAGS, name=get("responder"), seed=get("seed"), temperature=get("temperature"))
     cfg = override(cfg, "phrase", FLAGS, answer_bars=get("answer_bars"))
     return cfg
-
-
-def find_tune(name: str) -> Path:
-    """A tune name (`blues-f`) or a path to a .toml file -> the file.
-
-    Raises:
-        ConfigError: naming the tune and listing the shipped ones.
-    """
-    path = Path(name)
-    if path.suffix == ".toml" or path.exists():
-        if not path.exists():
-            raise ConfigError(f"tune file {path} not found (--tune, or [harmony] tune in a --config file): give the "
-                              f"path of a tune .toml, or a shipped tune's name ({', '.join(shipped_tunes()[:3])}, ...: "
-                              "`improv tunes` lists them)")
-        return path
-    candidate = TUNES_DIR / f"{name}.toml"
-    if candidate.exists():
-        return candidate
-    known = ", ".join(shipped_tunes())
-    raise ConfigError(f"no tune named {name!r} (--tune, or [harmony] tune in a --config file): shipped tunes are "
-                      f"{known} (or give a .toml path)")
-
-
-def shipped_tunes() -> list[str]:
-    return sorted(p.stem for p in TUNES_DIR.glob("*.toml"))
 
 
 def chart_from_config(cfg: Config) -> Chart | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from improv.commands.common import TUNES_DIR, shipped_tunes
+from improv.config import TUNES_DIR, find_tune, shipped_tunes
 from improv.core.theory.chart import load_tune
 
 
@@ -17,8 +17,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "import_wjazzd", None):
         return _import_wjazzd(args)
-    from improv.commands.common import find_tune
-
     names = [args.name] if args.name else shipped_tunes()
     if not names:
         print(f"no tunes in {TUNES_DIR}")
