@@ -27,3 +27,55 @@ def test_bad_minutes_and_missing_data_are_one_line(tmp_path, capsys):
     assert main([str(tmp_path / "nope.tar.gz"), "--minutes", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("improv.bench.soak: ") and len(err.splitlines()) == 1
+
+
+def _solo():
+    """A soloist at 100 bpm whose beats drift a little late from beat 8 on, with a pickup
+    30 ms ahead of bar 2's downbeat, a swung note and a note in the turn's last half beat."""
+    from improv.bench.human import BeatTrack, HumanPhrase, HumanSolo, PlayedNote
+
+    beats = list(range(32))
+    times = [0.6 * b + (0.02 * (b - 8) if b > 8 else 0.0) for b in beats]
+    track = BeatTrack(beats, times)
+    notes = (PlayedNote(track.time_of(4) - 0.03, 0.2, 60, 80, 4.0),  # a pickup, 30 ms ahead of the bar
+             PlayedNote(track.time_of(5.64), 0.3, 62, 70, 5.67),  # a swung eighth
+             PlayedNote(track.time_of(11.0), 0.9, 64, 90, 11.0),  # from 11 to 12.5: past the turn's end
+             PlayedNote(track.time_of(11.7), 0.1, 65, 60, 11.67))  # in the turn's last half beat: left out
+    return HumanSolo("x", 100.0, (HumanPhrase("x", notes, track),), track)
+
+
+def test_a_trading_turn_keeps_the_soloists_place_among_their_own_beats():
+    from improv.bench.soak import turn_notes
+
+    got = turn_notes(_solo(), 4, 160.0, 8.0)  # two bars of 4 from the solo's bar 2, at 160 bpm
+    assert [n.pitch for _, _, n in got] == [60, 62, 64]
+    (on0, _, _), (on1, off1, _), (on2, off2, _) = got
+    assert -0.06 < on0 < -0.04  # 30 ms ahead at 100 bpm is 0.05 beat ahead: kept in beats, not seconds
+    assert abs(on1 - 1.64) < 1e-6 and abs(off1 - (1.64 + 0.3 / 0.6)) < 1e-6  # the swing and the length in beats
+    assert abs(on2 - 7.0) < 1e-6 and abs(off2 - (8.0 - 0.05)) < 1e-6  # released by the turn's end
+
+
+def test_partner_notes_are_counted_in_the_players_turns_and_its_silent_turns_named():
+    from improv.bench.jackprobe import Arrival
+    from improv.bench.soak import partner_turns
+
+    spb, beat0, turn = 0.5, 100.0, 8.0
+
+    def on(beat, channel=2):
+        return Arrival(beat0 + beat * spb, (0x90 | (channel - 1), 60, 90))
+
+    arrivals = [on(8.0), on(15.9), on(8.0 - 0.1),  # its turn 1 (the last a feel's 50 ms ahead of it)
+                on(7.5), on(16.2), on(-1.0),  # in the player's turns 0 and 2, and in the count-in
+                on(3.0, channel=1), on(40.0, channel=3),  # the player's passthrough and the comp: not the partner
+                Arrival(beat0 + 33 * spb, (0x91, 60, 0))]  # a note-off in turn 4
+    got = partner_turns(arrivals, beat0, spb, turn, turns=3)
+    assert got == {"partner_in_player_turns": 3, "partner_turns_silent": [3, 5]}
+
+
+def test_bad_trading_arguments_are_one_line(capsys):
+    for args, says in ((["--trade", "--tempo", "500"], "--tempo must be 40-320"),
+                       (["--trade", "--trade-bars", "3"], "--trade-bars must be one of 1, 2, 4"),
+                       (["--trade", "--tune", "no-such-tune"], "no tune named 'no-such-tune'")):
+        assert main([*args, "--minutes", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("improv.bench.soak: ") and says in err and len(err.splitlines()) == 1, err

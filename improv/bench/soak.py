@@ -8,7 +8,15 @@ stops the jam (SIGTERM) and reports: notes left sounding, tracebacks, the answer
 times the jam logged (median, p90, p99), answers that were ready after they were due, the
 session summary line, and whether the recording reads back.
 
+With `--trade` it trades instead (`--mode trade --comp --bass` over a tune, at `--tempo`),
+and the player keeps improv's time as a soloist keeps a band's: each of the player's turns
+plays the next bars of a validation solo, every note placed where the soloist placed it
+among their own beats (the solo's beat track: ahead of and behind the beat, their swing),
+at the jam's tempo, counted from the count-in's clicks. It then also counts the partner's
+notes that fell in the player's turns and the partner's turns left silent.
+
     JACK_DEFAULT_SERVER=NAME python3 -m improv.bench.soak [DATA] [--minutes 25] [--json OUT]
+    JACK_DEFAULT_SERVER=NAME python3 -m improv.bench.soak --trade [--tempo 160] [--tune blues-f]
 
 (Not a section of `improv bench`: it takes as long as it is told to.)
 """
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import re
 import sys
@@ -26,10 +35,13 @@ from pathlib import Path
 from statistics import median
 
 from improv.bench.follow import DEFAULT_DATA
-from improv.bench.human import HumanSolo, load_human
+from improv.bench.human import HumanSolo, PlayedNote, load_human
 from improv.errors import DataError
 
 SAMPLE_S = 30.0
+PARTNER_CHANNEL, CLICK_CHANNEL = 2, 10  # the jam's defaults (1-16)
+FEEL_S = 0.06  # how far ahead of its turn the model's time feel may place a partner note
+TRADE_TEMPO_SPAN = 1.4  # solos within this factor of the trading tempo play its turns
 LATE = re.compile(r"left out|after its first note was due")
 
 
@@ -59,41 +71,140 @@ def from_stderr(err: str) -> dict:
             "summary": [line for line in err.splitlines() if line.startswith("session ended")]}
 
 
-def soak(solos: list[HumanSolo], minutes: float, seed: int = 7, extra: tuple[str, ...] = ()) -> dict:
-    """Play for `minutes`; the figures (see the module doc)."""
+def turn_notes(solo: HumanSolo, bar: int, tempo: float, turn_beats: float
+               ) -> list[tuple[float, float, PlayedNote]]:
+    """The solo's `turn_beats` beats from its bar `bar` (a beat number on the solo timeline) as
+    a player plays them in their turn at `tempo`: (on, off) in beats from the turn's downbeat,
+    and the note. Each note keeps its place among the soloist's own beats (the beat track:
+    ahead of and behind the beat, the swing); onsets in the turn's last half beat are left
+    out (the call ends as the partner's turn comes) and releases come by the turn's end."""
+    tr = solo.track
+    out = []
+    for n in solo.notes_between(tr.time_of(bar - 0.5), tr.time_of(bar + turn_beats)):
+        on = tr.beat_at(n.onset) - bar
+        if -0.5 <= on < turn_beats - 0.5:
+            out.append((on, min(tr.beat_at(n.end) - bar, turn_beats - 0.05), n))
+    return out
+
+
+def partner_turns(arrivals: list, beat0: float, spb: float, turn_beats: float, turns: int) -> dict:
+    """The partner's note-ons that sounded in the player's turns (turns 0, 2, 4, ...; its feel
+    may start a note `FEEL_S` ahead of its own turn), and which of its `turns` turns (1, 3,
+    5, ...) had no note."""
+    ahead = FEEL_S / spb
+    wrong, heard = 0, set()
+    for a in arrivals:
+        if a.channel == PARTNER_CHANNEL and a.is_note_on:
+            beat = (a.t - beat0) / spb
+            turn = math.floor(beat / turn_beats)
+            if turn % 2 == 0 and (turn + 1) * turn_beats - beat <= ahead:  # its feel, just ahead of its turn
+                turn += 1
+            if turn < 0 or turn % 2 == 0:
+                wrong += 1
+            else:
+                heard.add(turn)
+    return {"partner_in_player_turns": wrong,
+            "partner_turns_silent": [k for k in range(1, 2 * turns, 2) if k not in heard]}
+
+
+class _Sampler:
+    """Memory every `SAMPLE_S` seconds while the player waits."""
+
+    def __init__(self, jam) -> None:
+        self.jam, self.start, self.next, self.samples = jam, time.perf_counter(), time.perf_counter(), []
+
+    def wait_until(self, t: float) -> None:
+        while (wait := t - time.perf_counter()) > 0:
+            if time.perf_counter() >= self.next:
+                self.samples.append({"t": round(time.perf_counter() - self.start), "rss_kb": self.jam.rss_kb(own=True),
+                                     "partner_rss_kb": _children_rss_kb(self.jam.proc.pid)})
+                self.next += SAMPLE_S
+            time.sleep(min(wait, 0.05))
+
+
+def _play(jam, sampler: _Sampler, events: list[tuple[float, int, int, int]]) -> int:
+    """(time, on, pitch, velocity) at perf_counter times; the note-ons sent."""
+    sent = 0
+    for t, on, pitch, vel in sorted(events, key=lambda e: (e[0], e[1])):
+        sampler.wait_until(t)
+        jam.player.send([0x90, pitch, vel] if on else [0x80, pitch, 0])
+        sent += on
+    return sent
+
+
+def _free(jam, sampler: _Sampler, solos: list[HumanSolo], end: float, rng: random.Random) -> dict:
+    played = 0
+    while time.perf_counter() < end:
+        solo = rng.choice(solos)
+        i = rng.randrange(max(1, len(solo.phrases) - 6))
+        phrases = solo.phrases[i:i + rng.randint(3, 6)]
+        t0, base = phrases[0].start, time.perf_counter()
+        notes = [n for p in phrases for n in p.notes]
+        played += _play(jam, sampler, [(base + n.onset - t0, 1, n.pitch, n.velocity) for n in notes]
+                        + [(base + n.end - t0, 0, n.pitch, 0) for n in notes])
+        sampler.wait_until(time.perf_counter() + rng.uniform(2.0, 6.0))  # a rest: the partner answers
+    return {"played_notes": played}
+
+
+def _trade(jam, sampler: _Sampler, solos: list[HumanSolo], end: float, rng: random.Random, tempo: float,
+           turn_beats: float, count_in_beats: int) -> dict:
+    spb = 60.0 / tempo
+    if not jam.listener.wait(lambda a: any(x.channel == CLICK_CHANNEL and x.is_note_on for x in a), timeout=30):
+        raise RuntimeError("no count-in click came from the trading jam in 30 s")
+    click = next(x.t for x in jam.listener.arrivals if x.channel == CLICK_CHANNEL and x.is_note_on)
+    beat0 = click + count_in_beats * spb
+    near = [s for s in solos if 1 / TRADE_TEMPO_SPAN <= s.tempo / tempo <= TRADE_TEMPO_SPAN] or solos
+    played, turns, laid_out = 0, 0, 0
+    while (start := beat0 + 2 * turns * turn_beats * spb) < end:
+        turns += 1
+        if rng.random() < 0.1:  # the player lays out a turn
+            laid_out += 1
+            continue
+        solo = rng.choice(near)
+        bar = int(rng.choice(solo.phrases).notes[0].beat // 4 * 4)
+        notes = turn_notes(solo, bar, tempo, turn_beats)
+        played += _play(jam, sampler, [(start + on * spb, 1, n.pitch, n.velocity) for on, _, n in notes]
+                        + [(start + off * spb, 0, n.pitch, 0) for _, off, n in notes])
+    sampler.wait_until(beat0 + (2 * turns + 1) * turn_beats * spb)  # the partner's last turn
+    return {"played_notes": played, "player_turns": turns, "laid_out": laid_out, "beat0": beat0, "spb": spb,
+            "tempo": tempo, "turn_beats": turn_beats}
+
+
+def soak(solos: list[HumanSolo], minutes: float, seed: int = 7, extra: tuple[str, ...] = (),
+         trade: dict | None = None) -> dict:
+    """Play for `minutes`; the figures (see the module doc). `trade`: {"tempo", "tune",
+    "bars"} to trade instead of the free jam."""
     import mido
 
     from improv.bench.jackprobe import sounding_notes
     from improv.bench.jamprocess import JamProcess
+    from improv.config import find_tune
+    from improv.core.theory.chart import load_tune
+    from improv.core.theory.form import count_in_bars
 
     rng = random.Random(seed)
-    samples, played = [], 0
+    flags = list(extra)
+    if trade is not None:
+        flags += ["--mode", "trade", "--comp", "--bass", "--tune", trade["tune"], "--tempo", f"{trade['tempo']:g}",
+                  "--trade-bars", str(trade["bars"])]
     with tempfile.TemporaryDirectory(prefix="improv-soak-") as tmp:
-        with JamProcess(Path(tmp), duration=minutes * 60 + 30, record=True, extra=list(extra)) as jam:
-            start = time.perf_counter()
-            end, next_sample = start + minutes * 60, start
-            while time.perf_counter() < end:
-                solo = rng.choice(solos)
-                i = rng.randrange(max(1, len(solo.phrases) - 6))
-                phrases = solo.phrases[i:i + rng.randint(3, 6)]
-                t0, base = phrases[0].start, time.perf_counter()
-                notes = [n for p in phrases for n in p.notes]
-                events = sorted([(n.onset - t0, 1, n) for n in notes] + [(n.end - t0, 0, n) for n in notes],
-                                key=lambda e: (e[0], e[1]))
-                for t, on, n in events:
-                    while (wait := base + t - time.perf_counter()) > 0:
-                        if time.perf_counter() >= next_sample:
-                            samples.append({"t": round(time.perf_counter() - start), "rss_kb": jam.rss_kb(own=True),
-                                            "partner_rss_kb": _children_rss_kb(jam.proc.pid)})
-                            next_sample += SAMPLE_S
-                        time.sleep(min(wait, 0.05))
-                    jam.player.send([0x90, n.pitch, n.velocity] if on else [0x80, n.pitch, 0])
-                    played += on
-                time.sleep(rng.uniform(2.0, 6.0))  # a rest: the partner answers
+        with JamProcess(Path(tmp), duration=minutes * 60 + 60, record=True, extra=flags) as jam:
+            sampler = _Sampler(jam)
+            end = sampler.start + minutes * 60
+            if trade is None:
+                out = {"minutes": minutes, "mode": "free", **_free(jam, sampler, solos, end, rng)}
+            else:
+                bpb = load_tune(find_tune(trade["tune"])).beats_per_bar
+                out = {"minutes": minutes, "mode": "trade", "tune": trade["tune"],
+                       **_trade(jam, sampler, solos, end, rng, trade["tempo"], float(bpb * trade["bars"]),
+                                bpb * count_in_bars(trade["tempo"]))}
             rc = jam.stop()
             jam.listener.wait_quiet(0.5, 5.0)
-            out = {"minutes": minutes, "played_notes": played, "exit": rc,
-                   "left_sounding": len(sounding_notes(jam.listener.arrivals)), "samples": samples}
+            arrivals = list(jam.listener.arrivals)
+            out.update({"exit": rc, "left_sounding": len(sounding_notes(arrivals)), "samples": sampler.samples})
+            if trade is not None:
+                out.update(partner_turns(arrivals, out.pop("beat0"), out.pop("spb"), out["turn_beats"],
+                                         out["player_turns"]))
             out.update(from_stderr(jam.stderr()))
             recordings = []
             for path in jam.recordings():
@@ -114,16 +225,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=25.0, help="how long to play (default 25)")
     ap.add_argument("--seed", type=int, default=7, help="which phrases, in which order (default 7)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    ap.add_argument("--trade", action="store_true", help="trade along a tune with comping and bass (see the doc)")
+    ap.add_argument("--tempo", type=float, default=160.0, help="the trading tempo, bpm (default 160)")
+    ap.add_argument("--tune", default="blues-f", help="the tune to trade over (default blues-f)")
+    ap.add_argument("--trade-bars", type=int, default=4, help="bars per turn (default 4)")
     args = ap.parse_args(argv)
-    if not 0 < args.minutes <= 24 * 60:
-        print(f"improv.bench.soak: --minutes must be 0-1440, got {args.minutes:g}", file=sys.stderr)
+    problem = _problem(args)
+    if problem:
+        print(f"improv.bench.soak: {problem}", file=sys.stderr)
         return 2
     try:
         solos = load_human(args.data, "valid")
     except DataError as e:
         print(f"improv.bench.soak: {e}", file=sys.stderr)
         return 2
-    result = soak(solos, args.minutes, args.seed)
+    trade = {"tempo": args.tempo, "tune": args.tune, "bars": args.trade_bars} if args.trade else None
+    result = soak(solos, args.minutes, args.seed, trade=trade)
     shown = {k: v for k, v in result.items() if k != "samples"}
     if result["samples"]:
         shown["memory_kb"] = {"first": result["samples"][0], "last": result["samples"][-1]}
@@ -131,6 +248,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0 if result["exit"] == 0 and not result["left_sounding"] and not result["tracebacks"] else 1
+
+
+def _problem(args: argparse.Namespace) -> str:
+    """What is wrong with the arguments, in one line ("" when nothing is)."""
+    from improv.config import find_tune
+    from improv.core.theory.form import TRADE_BARS
+    from improv.errors import ImprovError
+
+    if not 0 < args.minutes <= 24 * 60:
+        return f"--minutes must be 0-1440, got {args.minutes:g}"
+    if args.trade:
+        if not 40 <= args.tempo <= 320:
+            return f"--tempo must be 40-320 bpm, got {args.tempo:g}"
+        if args.trade_bars not in TRADE_BARS:
+            return f"--trade-bars must be one of {', '.join(map(str, TRADE_BARS))}, got {args.trade_bars}"
+        try:
+            find_tune(args.tune)
+        except ImprovError as e:
+            return str(e)
+    return ""
 
 
 if __name__ == "__main__":
