@@ -264,6 +264,29 @@ def test_sink_plays_the_bass_channel_as_a_part_of_its_own():
     assert [part for _, part, *_ in sink.engine.pending] == [0, PARTS.index("bass"), 1]
 
 
+def test_the_comps_note_off_does_not_end_the_partners_note_on_the_same_voice():
+    """Comping and the partner share the electric piano: the comp's C4 released the
+    partner's held C4 (keys were told apart by pitch alone). The channel now tells them apart."""
+    from improv.config import Config
+    from improv.live.audio import SynthSink
+
+    cfg = Config()
+    sink = SynthSink.__new__(SynthSink)  # the send path alone: no audio device here
+    sink.engine, sink._closed = SynthEngine(SR), False
+    sink._partner_voice_channels = frozenset({cfg.midi.partner_channel - 1, cfg.band.comp_channel - 1})
+    sink._bass_channel = cfg.band.bass_channel - 1
+    partner, comp = cfg.midi.partner_channel - 1, cfg.band.comp_channel - 1
+    for msg in (mido.Message("note_on", channel=partner, note=60, velocity=90),
+                mido.Message("note_on", channel=comp, note=60, velocity=70),
+                mido.Message("note_off", channel=comp, note=60)):
+        sink.send(msg, at=0.0)
+    out = np.zeros((512, 2), np.float32)
+    sink.engine.process(out, 512, now=1.0)
+    assert sink.engine.errors == 0
+    state = sink.engine.state
+    assert [(int(state.source[i]), bool(state.held[i])) for i in range(state.n) if state.held[i]] == [(partner, True)]
+
+
 def test_closing_a_stream_that_cannot_stop_gives_up_and_leaves_portaudios_exit_alone(monkeypatch):
     """JACK stopped under the synth: PortAudio's stop waited on the dead server for ten
     minutes, deaf to Ctrl-C, and then aborted the jam. Close gives up after CLOSE_WAIT_S,

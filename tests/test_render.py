@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import mido
 import numpy as np
 import pytest
@@ -263,3 +265,32 @@ def test_a_long_render_says_how_long_and_how_big_before_it_starts(tmp_path, monk
     monkeypatch.setattr(R, "LONG_RENDER_S", 3600.0)
     R.midi_file_to_wav(mid, tmp_path / "k2.wav", SR, say=said.append)
     assert said == []
+
+
+def test_a_held_note_is_not_cut_by_the_same_pitch_on_another_channel(tmp_path):
+    """A DAW export: the pad holds G3 for two seconds on channel 2 while the bass plays a
+    short G3 on channel 3. The render went silent at the bass's note-off (notes were keyed
+    by pitch alone), and the plot drew the pad's note one beat long."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+
+    def song(with_bass: bool) -> Path:
+        mid = mido.MidiFile(type=1, ticks_per_beat=960)
+        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+        mid.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=0, note=72, velocity=90),
+                                          mido.Message("note_off", channel=0, note=72, time=3840)]))
+        mid.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=1, note=55, velocity=80),
+                                          mido.Message("note_off", channel=1, note=55, time=3840)]))
+        if with_bass:
+            mid.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=2, note=55, velocity=80, time=960),
+                                              mido.Message("note_off", channel=2, note=55, time=480)]))
+        path = tmp_path / f"song-{with_bass}.mid"
+        mid.save(str(path))
+        return path
+
+    alone, both = (load_recording(song(b)) for b in (False, True))
+    assert sorted((n.start, n.duration) for n in recording_notes(both, "partner") if n.pitch == 55) == \
+        [(0.0, 4.0), (1.0, 0.5)]
+    a, b = (recording_to_parts(r, SR, tail_s=0.5) for r in (alone, both))
+    window = slice(int(1.2 * SR), int(1.9 * SR))  # the bass's G3 has ended and faded by then
+    assert np.abs(b[1, window]).max() > 0.5 * np.abs(a[1, window]).max() > 0.01
+

@@ -187,3 +187,29 @@ def test_the_players_pedal_does_not_hold_the_bass_which_sounds_on_the_players_vo
     all_notes_off(s)
     render(s, SR)
     assert s.n == 0
+
+
+def test_the_same_pitch_from_two_sources_of_a_part_is_two_notes():
+    """A pad's held G3 and the bass's short G3 on another channel (a DAW export, or the
+    comping and the partner on one voice live): the bass's note-off ended the pad's note
+    and its note-on cut it. Each source now ends and pedals its own keys."""
+    s = SynthState(SR)
+    note_on(s, 1, 55, 80, source=1)  # the pad
+    render(s, SR // 4)
+    note_on(s, 1, 55, 80, source=2)  # the bass, same pitch
+    render(s, SR // 8)
+    note_off(s, 1, 55, source=2)
+    render(s, SR)
+    assert [(int(s.source[i]), bool(s.held[i])) for i in range(s.n)] == [(1, True)]  # the pad still holds
+    control_change(s, 1, 64, 127, source=2)  # the other source's pedal does not hold the pad
+    note_off(s, 1, 55, source=1)
+    render(s, SR)
+    assert s.n == 0
+    control_change(s, 1, 64, 127, source=1)
+    note_on(s, 1, 60, 90, source=1)
+    note_off(s, 1, 60, source=1)
+    render(s, SR // 2)
+    assert s.n == 1  # its own pedal holds it
+    all_notes_off(s)  # and the panic lifts every source's pedal
+    render(s, SR)
+    assert s.n == 0 and not s.pedal

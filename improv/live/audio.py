@@ -67,9 +67,10 @@ class SynthEngine:
         self.frames = 0  # frames rendered, for monitoring
         self.errors = 0
 
-    def push(self, part: int, kind: int, d1: int, d2: int, stamp: float) -> None:
-        """Queue a message (any thread): `stamp` is the `time.perf_counter()` it was sent."""
-        self.pending.append((stamp, part, kind, d1, d2))
+    def push(self, part: int, kind: int, d1: int, d2: int, stamp: float, source: int = 0) -> None:
+        """Queue a message (any thread): `stamp` is the `time.perf_counter()` it was sent;
+        `source`: its MIDI channel (the comping's C4 and the partner's share a voice, not a key)."""
+        self.pending.append((stamp, part, kind, d1, d2, source))
 
     def process(self, outdata: np.ndarray, frames: int, now: float) -> None:
         """Fill `outdata` (frames x channels, float32) with the next block (audio thread).
@@ -87,7 +88,7 @@ class SynthEngine:
             pos = 0
             pending = self.pending
             while pending:
-                stamp, part, kind, d1, d2 = pending[0]
+                stamp, part, kind, d1, d2, source = pending[0]
                 off = int((stamp - start) * self.sample_rate)
                 if off >= frames:
                     break  # sent after this block's span: it belongs to the next one
@@ -95,7 +96,7 @@ class SynthEngine:
                 if off > pos:
                     self._render(block[:, pos:off], off - pos)
                     pos = off
-                self._apply(part, kind, d1, d2)
+                self._apply(part, kind, d1, d2, source)
             if pos < frames:
                 self._render(block[:, pos:frames], frames - pos)
             mixed = self._mix[:self._pan.shape[0] * frames].reshape(self._pan.shape[0], frames)
@@ -114,11 +115,11 @@ class SynthEngine:
         else:
             render(self.state, frames, out)
 
-    def _apply(self, part: int, kind: int, d1: int, d2: int) -> None:
+    def _apply(self, part: int, kind: int, d1: int, d2: int, source: int) -> None:
         if self.soundfont is not None:
             self.soundfont.message(part, kind, d1, d2)
         else:
-            apply_message(self.state, part, kind, d1, d2)
+            apply_message(self.state, part, kind, d1, d2, source)
 
     def panic(self, stamp: float) -> None:
         """Release every note of every part (any thread)."""
@@ -225,9 +226,9 @@ class SynthSink:
         now = time.perf_counter()
         stamp = now if at is None else min(at, now)
         if kind == 0xB0:
-            self.engine.push(part, kind, msg.control, msg.value, stamp)
+            self.engine.push(part, kind, msg.control, msg.value, stamp, msg.channel)
         else:
-            self.engine.push(part, kind, msg.note, msg.velocity, stamp)
+            self.engine.push(part, kind, msg.note, msg.velocity, stamp, msg.channel)
 
     def panic(self) -> None:
         """Release every sounding note now (any thread)."""

@@ -73,6 +73,7 @@ def iter_parts(
     buf = np.zeros((2, chunk), np.float32)
     events = iter(rec.events)
     pending = next(events, None)
+    sources: dict[tuple[str, int], int] = {}  # (part, channel) -> a key source of its own on the voice
     start = 0
     while start < total:
         n = min(chunk, total - start)
@@ -96,7 +97,8 @@ def iter_parts(
             if soundfont is not None:
                 soundfont.message(voice, kind, d1, d2)
             else:
-                apply_message(state, voice, kind, d1, d2)
+                source = sources.setdefault((pending.part, msg.channel), len(sources))
+                apply_message(state, voice, kind, d1, d2, source)
             pending = next(events, None)
         if pos < n:
             _render(state, soundfont, block[:, pos:n])

@@ -13,7 +13,10 @@ it has decayed below -80 dB releases itself; a sustaining organ voice lasts unti
 note-off. Two voices ("player" = 0, "partner" = 1) each have a preset; the output is one
 row per voice so that the caller can mix, pan or write stems. A third part, the bass (2),
 plays the player's voice on its row but keys and pedals of its own (`VOICE_OF`): the
-player's sustain pedal holds the player's notes, not the walking bass's.
+player's sustain pedal holds the player's notes, not the walking bass's. Within a part, a
+key is also told apart by its `source` (the MIDI channel, or a file's track and channel):
+the same pitch from two sources is two notes, each ended by its own note-off and held by
+its own source's pedal, as on a multi-timbral synth.
 
 Real-time use: `SynthState` holds preallocated arrays and `render` writes into them and
 into `out`; only numpy's small view objects are created per call. `render` advances the
@@ -105,6 +108,7 @@ class SynthState:
         self.rel_len = np.ones(cap)  # release length, samples
         self.inv_att = np.ones(cap)  # 1 / attack length in samples
         self.part = np.zeros(cap, np.int64)
+        self.source = np.zeros(cap, np.int64)  # which channel (or file track) of the part played it
         self.pitch = np.zeros(cap, np.int64)
         self.order = np.zeros(cap, np.int64)  # serial at note-on
         self.level = np.zeros(cap)  # loudness estimate for stealing
@@ -114,7 +118,7 @@ class SynthState:
         self.inc = np.zeros((cap, PARTIALS), np.uint32)  # cycles per sample in units of 2^-32
         self.amp = np.zeros((cap, PARTIALS), np.float32)
         self.negdec = np.zeros((cap, PARTIALS), np.float32)  # -1/decay, per sample
-        self.pedal = [False] * len(PARTS)  # sustain pedal, per part
+        self.pedal: set[tuple[int, int]] = set()  # (part, source) with the sustain pedal down
         self.mix = np.zeros((2, cap), np.float32)  # one-hot part of each voice
         # work buffers (flat, viewed as (n, P, F) etc. without copying)
         big = cap * PARTIALS * MAX_BLOCK
@@ -135,7 +139,7 @@ class SynthState:
         """An independent copy (for a functional style: `render(s.copy(), n)`)."""
         new = SynthState.__new__(SynthState)
         for k, v in self.__dict__.items():
-            new.__dict__[k] = v.copy() if isinstance(v, (np.ndarray, list)) else v
+            new.__dict__[k] = v.copy() if isinstance(v, (np.ndarray, list, set)) else v
         return new
 
     @property
@@ -147,15 +151,17 @@ class SynthState:
 # --------------------------------------------------------------------- events
 
 
-def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
-    """Start a note (part 0 = player, 1 = partner, 2 = bass); velocity 0 is a note-off."""
+def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int = 0) -> None:
+    """Start a note (part 0 = player, 1 = partner, 2 = bass; `source`: the channel or track
+    within the part that plays it); velocity 0 is a note-off."""
     if velocity <= 0:
-        note_off(state, part, pitch)
+        note_off(state, part, pitch, source)
         return
     sr = state.sample_rate
-    # the same key struck again on the same part: let the old note ring out
+    # the same key struck again by the same source: let the old note ring out
     for i in range(state.n):
-        if state.part[i] == part and state.pitch[i] == pitch and (state.held[i] or state.sustained[i]):
+        if state.part[i] == part and state.source[i] == source and state.pitch[i] == pitch \
+                and (state.held[i] or state.sustained[i]):
             _release(state, i, state.rel_len[i])
     live = [i for i in range(state.n) if state.rel_end[i] - state.age[i] > 0.005 * sr]
     if len(live) >= state.polyphony:
@@ -188,6 +194,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
     state.rel_end[i] = math.inf if slowest == math.inf else slowest * sr * (-SILENT_DB / 20 * math.log(10)) + rel
     state.inv_att[i] = 1.0 / max(1.0, p.attack_s * sr)
     state.part[i] = part
+    state.source[i] = source
     state.pitch[i] = pitch
     state.order[i] = state.serial
     state.serial += 1
@@ -198,29 +205,32 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int) -> None:
     state.mix[VOICE_OF[part], i] = 1.0
 
 
-def note_off(state: SynthState, part: int, pitch: int) -> None:
-    """Release a key; with the part's sustain pedal down the note keeps sounding."""
+def note_off(state: SynthState, part: int, pitch: int, source: int = 0) -> None:
+    """Release a key; with its source's sustain pedal down the note keeps sounding."""
+    pedal = (part, source) in state.pedal
     for i in range(state.n):
-        if state.part[i] == part and state.pitch[i] == pitch and state.held[i]:
+        if state.part[i] == part and state.source[i] == source and state.pitch[i] == pitch and state.held[i]:
             state.held[i] = False
-            if state.pedal[part]:
+            if pedal:
                 state.sustained[i] = True
             else:
                 _release(state, i, state.rel_len[i])
 
 
-def control_change(state: SynthState, part: int, control: int, value: int) -> None:
-    """Sustain pedal (64); all sound off (120) and all notes off (123) for the part."""
+def control_change(state: SynthState, part: int, control: int, value: int, source: int = 0) -> None:
+    """Sustain pedal (64, for its source's notes); all sound off (120) and all notes off
+    (123) for the whole part."""
     if control == 64:
-        down = value >= 64
-        state.pedal[part] = down
-        if not down:
+        if value >= 64:
+            state.pedal.add((part, source))
+        else:
+            state.pedal.discard((part, source))
             for i in range(state.n):
-                if state.part[i] == part and state.sustained[i]:
+                if state.part[i] == part and state.source[i] == source and state.sustained[i]:
                     state.sustained[i] = False
                     _release(state, i, state.rel_len[i])
     elif control in (120, 123):
-        state.pedal[part] = False
+        state.pedal -= {k for k in state.pedal if k[0] == part}
         fast = 0.005 * state.sample_rate
         for i in range(state.n):
             if state.part[i] == part:
@@ -261,8 +271,8 @@ def _victim(state: SynthState, candidates: list[int]) -> int:
 def _remove(state: SynthState, i: int) -> None:
     last = state.n - 1
     if i != last:
-        for arr in (state.age, state.age_u, state.rel_end, state.rel_len, state.inv_att, state.part, state.pitch,
-                    state.order, state.level, state.held, state.sustained):
+        for arr in (state.age, state.age_u, state.rel_end, state.rel_len, state.inv_att, state.part, state.source,
+                    state.pitch, state.order, state.level, state.held, state.sustained):
             arr[i] = arr[last]
         state.inc[i] = state.inc[last]
         state.amp[i] = state.amp[last]
@@ -344,14 +354,15 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
             _remove(state, i)
 
 
-def apply_message(state: SynthState, part: int, kind: int, data1: int, data2: int) -> None:
-    """A raw channel message (status high nibble `kind`: 0x80 off, 0x90 on, 0xB0 CC)."""
+def apply_message(state: SynthState, part: int, kind: int, data1: int, data2: int, source: int = 0) -> None:
+    """A raw channel message (status high nibble `kind`: 0x80 off, 0x90 on, 0xB0 CC) from
+    `source` within the part."""
     if kind == 0x90:
-        note_on(state, part, data1, data2)
+        note_on(state, part, data1, data2, source)
     elif kind == 0x80:
-        note_off(state, part, data1)
+        note_off(state, part, data1, source)
     elif kind == 0xB0:
-        control_change(state, part, data1, data2)
+        control_change(state, part, data1, data2, source)
 
 
 def render_events(state: SynthState, frames: int, events: list[tuple[int, int, int, int, int]],

@@ -403,30 +403,35 @@ def load_recording(path: str | Path) -> Recording:
 
 
 def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None = None) -> list[Note]:
-    """(time in beats, message) pairs -> notes, paired note-on with note-off per pitch.
+    """(time in beats, message) pairs -> notes, paired note-on with note-off per channel and
+    pitch (a pad's held G3 is not ended by the bass's G3 on another channel).
 
-    A pitch struck again while held ends the held note; notes still held at the end run
-    to `end` (default: the last message). Zero-length notes get a 1/480-beat length.
+    A pitch struck again on its channel while held ends the held note; notes still held at
+    the end run to `end` (default: the last message). Zero-length notes get a 1/480-beat
+    length.
     """
-    open_notes: dict[int, list[tuple[float, int]]] = {}
+    open_notes: dict[tuple[int, int], list[tuple[float, int]]] = {}
     notes: list[Note] = []
     last = max((t for t, _ in items), default=0.0)
     stop = last if end is None else max(end, last)
 
-    def close(pitch: int, t: float) -> None:
-        onset, vel = open_notes[pitch].pop(0)
-        notes.append(Note(onset, pitch, max(t - onset, 1.0 / PPQ), vel))
+    def close(key: tuple[int, int], t: float) -> None:
+        onset, vel = open_notes[key].pop(0)
+        notes.append(Note(onset, key[1], max(t - onset, 1.0 / PPQ), vel))
 
     for t, msg in sorted(items, key=lambda x: x[0]):
+        if msg.type not in ("note_on", "note_off"):
+            continue
+        key = (msg.channel, msg.note)
         if msg.type == "note_on" and msg.velocity > 0:
-            if open_notes.get(msg.note):
-                close(msg.note, t)
-            open_notes.setdefault(msg.note, []).append((t, msg.velocity))
-        elif msg.type in ("note_on", "note_off") and open_notes.get(msg.note):
-            close(msg.note, t)
-    for pitch in list(open_notes):
-        while open_notes[pitch]:
-            close(pitch, stop)
+            if open_notes.get(key):
+                close(key, t)
+            open_notes.setdefault(key, []).append((t, msg.velocity))
+        elif open_notes.get(key):
+            close(key, t)
+    for key in list(open_notes):
+        while open_notes[key]:
+            close(key, stop)
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
 
