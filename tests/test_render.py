@@ -294,3 +294,18 @@ def test_a_held_note_is_not_cut_by_the_same_pitch_on_another_channel(tmp_path):
     window = slice(int(1.2 * SR), int(1.9 * SR))  # the bass's G3 has ended and faded by then
     assert np.abs(b[1, window]).max() > 0.5 * np.abs(a[1, window]).max() > 0.01
 
+
+def test_a_note_never_ended_on_a_track_that_stops_early_sounds_to_the_songs_end(tmp_path):
+    """The lead's last G4 is never released and the lead's track ends on its note-on, while
+    the pad plays on to 4 s: the G4 was ended at its own track's end, at its start, and
+    never sounded."""
+    from improv.core.formats.midifile import load_recording
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=0, note=67, velocity=90, time=960)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", channel=1, note=48, velocity=80),
+                                      mido.Message("note_off", channel=1, note=48, time=480 * 8)]))
+    mid.save(str(tmp_path / "lead.mid"))
+    rec = load_recording(tmp_path / "lead.mid")
+    assert sorted((e.t, e.msg.note) for e in rec.events if e.msg.type == "note_off") == [(4.0, 48), (4.0, 67)]

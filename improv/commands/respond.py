@@ -88,6 +88,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     drums = 0
     channels: set[int] = set()
     was = ""  # the metre so far, as written
+    song_end = max((sum(m.time for m in t) for t in mid.tracks), default=0) / ppq
     for i, t in enumerate(mid.tracks):
         tick = 0
         items = []
@@ -115,7 +116,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                 else:
                     items.append((tick / ppq, msg))
                     channels.add(msg.channel + 1)
-        notes.extend(messages_to_notes(items, tick / ppq))  # a note never ended runs to its track's end
+        notes.extend(messages_to_notes(items, song_end))  # a note never ended runs to the song's end
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
     return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was)

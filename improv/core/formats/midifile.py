@@ -346,6 +346,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     else:
         part_of = {i: ("player" if k == 0 else "partner") for k, i in enumerate(with_notes)}
     channels = dict(DEFAULT_CHANNELS)
+    song_end = tmap.seconds(max((items[-1][0] for _, items in abs_tracks if items), default=0))
     seen: set[str] = set()
     events: list[TimedMessage] = []
     markers: list[Marker] = []
@@ -370,9 +371,10 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                     on = msg.type == "note_on" and msg.velocity > 0
                     held[key] = held.get(key, 0) + 1 if on else max(0, held.get(key, 0) - 1)
         if part is not None and any(held.values()):
-            # A note never ended in its file ends where its track does, as a sequencer's stop
-            # ends it (a renderer would otherwise cut it off at the last message, unreleased).
-            end = tmap.seconds(items[-1][0])
+            # A note never ended in its file ends where the song does, as a sequencer's stop
+            # ends it (a renderer would otherwise cut it off at the last message, unreleased;
+            # at its own track's end, a lead track that ends on the note-on would never sound it).
+            end = song_end
             for (ch, note), n in sorted(held.items()):
                 events.extend(TimedMessage(end, part, mido.Message("note_off", channel=ch, note=note))
                               for _ in range(n))
