@@ -431,3 +431,23 @@ def test_a_reharmonised_answer_is_written_over_its_substitute_with_the_reason(tm
     assert (start, sub) in [(round(b, 6), t) for b, t in texts]
     cues = [m.text for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "cue_marker"]
     assert any("reharmonise as" in c for c in cues)
+
+
+def test_a_call_note_never_released_runs_to_the_songs_end(tmp_path):
+    """The lead's last note is never released and its track ends on the note-on, while the
+    pad's track runs on: the note was read as a 1-tick note at its own track's end."""
+    import mido
+
+    from improv.commands.respond import _read_call
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="lead"),
+                                      mido.Message("note_on", note=64, velocity=90),
+                                      mido.Message("note_off", note=64, time=480),
+                                      mido.Message("note_on", note=67, velocity=90, time=480)]))
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="pad"),
+                                      mido.Message("note_on", channel=1, note=48, velocity=60),
+                                      mido.Message("note_off", channel=1, note=48, time=480 * 6)]))
+    mid.save(str(tmp_path / "call.mid"))
+    call = _read_call(tmp_path / "call.mid", "lead")
+    assert [(n.pitch, n.start, n.duration) for n in call.notes] == [(64, 0.0, 1.0), (67, 2.0, 4.0)]
