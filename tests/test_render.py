@@ -206,12 +206,14 @@ def test_render_never_overwrites_its_input_nor_replaces_a_pipe_and_writes_throug
     picture.write_bytes(before)
     fifo = tmp_path / "pipe.wav"
     os.mkfifo(fifo)
-    for args in (["render", str(mid), "-o", str(mid)], ["render", str(disguised)],
-                 ["render", str(mid), "-o", str(fifo)], ["plot", str(picture)]):
+    for args in (["render", str(mid), "-o", str(mid)], ["render", str(mid), "-o", str(fifo)]):
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ("input file" in err or "not a regular file" in err
                                           or "give a file ending in .wav" in err), (args, err)
+    # the default output would be the input itself: it goes beside it instead
+    assert main(["render", str(disguised)]) == 0 and main(["plot", str(picture)]) == 0
+    assert (tmp_path / "t-2.wav").exists() and (tmp_path / "u-2.png").exists()
     assert mid.read_bytes() == before and disguised.read_bytes() == before == picture.read_bytes() and fifo.is_fifo()
     link = tmp_path / "link.wav"
     link.symlink_to(tmp_path / "target.wav")
@@ -309,3 +311,25 @@ def test_a_note_never_ended_on_a_track_that_stops_early_sounds_to_the_songs_end(
     mid.save(str(tmp_path / "lead.mid"))
     rec = load_recording(tmp_path / "lead.mid")
     assert sorted((e.t, e.msg.note) for e in rec.events if e.msg.type == "note_off") == [(4.0, 48), (4.0, 67)]
+
+
+def test_outputs_written_beside_the_file_never_replace_what_is_there(tmp_path, capsys):
+    """`improv render song.mid` replaced the song.wav beside it (the user's own bounce),
+    `plot` the song.png and `respond` the last answer, without a word. With no -o they now
+    take the next free name; an -o the user gives is still written."""
+    from improv.cli import main
+
+    song = tmp_path / "song.mid"
+    save_recording(known_phrase(), song)
+    for name in ("song.wav", "song.png", "song-answer.mid", "song-2-player.wav"):
+        (tmp_path / name).write_bytes(b"mine")
+    assert main(["render", str(song), "--stems"]) == 0
+    out = capsys.readouterr().out
+    assert "song.wav is there already and is kept: writing" in out and f"wrote {tmp_path / 'song-3.wav'}" in out
+    assert (tmp_path / "song-3-player.wav").exists()  # -2 was passed over: one of its stems was there
+    assert main(["plot", str(song)]) == 0 and (tmp_path / "song-2.png").exists()
+    assert main(["respond", str(song), "--chords", "Cmaj7", "--seed", "1"]) == 0
+    assert (tmp_path / "song-answer-2.mid").exists()
+    assert all((tmp_path / n).read_bytes() == b"mine" for n in ("song.wav", "song.png", "song-answer.mid"))
+    assert main(["render", str(song), "-o", str(tmp_path / "song.wav")]) == 0  # told to: written
+    assert (tmp_path / "song.wav").read_bytes() != b"mine"

@@ -58,14 +58,14 @@ def bar_window(text: str | None, bars: int, beats_per_bar: int, name: str = "the
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.core.formats.paths import output_with_suffix, writable_output
+    from improv.core.formats.paths import beside, output_with_suffix, writable_output
     from improv.core.formats.midifile import load_recording
     from improv.core.formats.pianoroll import recording_to_roll
 
     rec = load_recording(args.midi)
     # (a bare name gets .png, what matplotlib would write, and the line below says so)
     out = output_with_suffix(args.out, "-o", PICTURES, "a plot is a picture") if args.out else \
-        Path(args.midi).with_suffix(".png")
+        beside(Path(args.midi).with_suffix(".png"))  # (never over a picture already there)
     out = writable_output(out, "-o", (args.midi,))
     roll = recording_to_roll(rec)
     if not roll.notes:

@@ -219,8 +219,11 @@ def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
 
 
 def default_output(call: Path) -> Path:
-    """Where the answer goes when no -o is given: beside the call, `CALL-answer.mid`."""
-    return call.with_name(f"{call.stem}-answer.mid")
+    """Where the answer goes when no -o is given: beside the call, `CALL-answer.mid` (or
+    `CALL-answer-2.mid`, ...: another run's answer, drawn with another seed, is kept)."""
+    from improv.core.formats.paths import beside
+
+    return beside(call.with_name(f"{call.stem}-answer.mid"))
 
 
 def run(args: argparse.Namespace) -> int:

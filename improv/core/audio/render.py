@@ -21,7 +21,7 @@ import numpy as np
 
 from improv.core.audio.synth import PAN, VOICE_OF, SynthState, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
-from improv.core.formats.paths import whole_or_nothing, writable_output
+from improv.core.formats.paths import beside, whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
 
 _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
@@ -213,6 +213,21 @@ def check_render(rec: Recording, out: Path, sample_rate: int, tail_s: float, fil
     return frames
 
 
+def _beside_all(wav: Path, stems: Iterable[str]) -> Path:
+    """`beside(wav)`, where none of its stems (`<name>-<part>.wav`) is there already either."""
+    stems = tuple(stems)
+    n = 1
+    while True:
+        out = wav if n == 1 else wav.with_name(f"{wav.stem}-{n}{wav.suffix}")
+        if all(beside(f) == f for f in (out, *(_stem(out, part) for part in stems))):
+            return out
+        n += 1
+
+
+def _stem(out: Path, part: str) -> Path:
+    return out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}")
+
+
 def midi_file_to_wav(
     midi: str | Path,
     wav: str | Path | None = None,
@@ -246,8 +261,10 @@ def midi_file_to_wav(
                         "pitched was played")
     if drums and say is not None:
         say(f"{drums} drum notes (channel 10) left out: the synth has no drum kit")
-    out = Path(wav) if wav else Path(midi).with_suffix(".wav")
     present = rec.parts
+    out = Path(wav) if wav else _beside_all(Path(midi).with_suffix(".wav"), present if stems else ())
+    if not wav and say is not None and out != Path(midi).with_suffix(".wav"):
+        say(f"{Path(midi).with_suffix('.wav')} is there already and is kept: writing {out} (-o names the file)")
     files = 1 + (len(present) if stems else 0)
     out = writable_output(out, "-o", (midi,))  # through a link; never the .mid itself
     frames = check_render(rec, out, sample_rate, tail_s, files)
@@ -260,8 +277,7 @@ def midi_file_to_wav(
         for block in iter_parts(rec, sample_rate, voices, polyphony, tail_s, sf, parts):
             yield parts_to_stereo(block, volume, rows)
 
-    stem_paths = {part: writable_output(out.with_name(f"{out.stem}-{part}{out.suffix or '.wav'}"), "--stems", (midi,))
-                  for part in present} if stems else {}
+    stem_paths = {part: writable_output(_stem(out, part), "--stems", (midi,)) for part in present} if stems else {}
     written = [write_wav(stereo(None, (0, 1), soundfont), out, sample_rate)]
     for part, stem in stem_paths.items():
         written.append(write_wav(stereo((part,), (VOICE_OF[VOICE_OF_PART[part]],), soundfont), stem, sample_rate))

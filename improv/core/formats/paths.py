@@ -54,6 +54,19 @@ def writable_output(path: str | Path, flag: str = "-o", inputs: Iterable[str | P
     return path
 
 
+def beside(path: str | Path) -> Path:
+    """A default output's path: `path`, or `<stem>-2<suffix>`, `-3` ... when a file is there
+    already. A command that writes beside its input without being told where (`song.wav` for
+    `song.mid`) must never replace what the user has there: their own bounce of the song, or
+    the last answer, drawn with another seed. (An `-o` the user gives is theirs to overwrite.)"""
+    path, n = Path(path), 2
+    out = path
+    while out.exists() or out.is_symlink():
+        out = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return out
+
+
 def output_with_suffix(path: str | Path, flag: str, suffixes: tuple[str, ...], what: str) -> Path:
     """`path` for a file of one kind: with `suffixes[0]` added when it has no suffix; one of
     another kind (`-o take.mp3` for a WAV) is refused rather than written under a name that
