@@ -451,3 +451,37 @@ def test_a_call_note_never_released_runs_to_the_songs_end(tmp_path):
     mid.save(str(tmp_path / "call.mid"))
     call = _read_call(tmp_path / "call.mid", "lead")
     assert [(n.pitch, n.start, n.duration) for n in call.notes] == [(64, 0.0, 1.0), (67, 2.0, 4.0)]
+
+
+def test_the_sustain_pedal_counts_as_playing_and_is_kept_in_the_file(tmp_path):
+    """Keys released by beat 2.75 under a pedal held to beat 6: the answer came in at beat 4
+    over the still-sounding chord, and the written call lost its pedal (it played back
+    staccato). As the live partner hears it, the call ends when the pedal lifts."""
+    import mido
+
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.Message("control_change", control=64, value=127)])
+    for k, pitch in enumerate((60, 64, 67, 71)):
+        track += [mido.Message("note_on", note=pitch, velocity=80, time=0 if k == 0 else 120),
+                  mido.Message("note_off", note=pitch, time=240)]
+    track.append(mido.Message("control_change", control=64, value=0, time=480 * 6 - 4 * 360 + 120))
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "pedal.mid"))
+    assert main(["respond", str(tmp_path / "pedal.mid"), "--chords", "Cmaj7", "--seed", "1",
+                 "-o", str(tmp_path / "out.mid")]) == 0
+    out = mido.MidiFile(str(tmp_path / "out.mid"))
+    tracks = {t.name: t for t in out.tracks}
+    pedal, tick = [], 0
+    for msg in tracks["player"]:
+        tick += msg.time
+        if msg.type == "control_change" and msg.control == 64:
+            pedal.append((tick / out.ticks_per_beat, msg.value))
+    assert pedal == [(0.0, 127), (6.0, 0)]
+    tick, first = 0, None
+    for msg in tracks["partner"]:
+        tick += msg.time
+        if msg.type == "note_on" and msg.velocity > 0 and first is None:
+            first = tick / out.ticks_per_beat
+    assert first is not None and first >= 7.0 - 0.25  # a beat's gap after the lift, give or take the feel

@@ -47,11 +47,15 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 class _CallFile:
-    """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre, and
-    which tracks (and channels, 1-16) the notes came from."""
+    """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre,
+    which tracks (and channels, 1-16) the notes came from, the sustain pedal's moves
+    [(beat, value)] on them, and the file's end (beats)."""
 
     def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
-                 tracks: str = "", channels: tuple[int, ...] = (), metre: str = "") -> None:
+                 tracks: str = "", channels: tuple[int, ...] = (), metre: str = "",
+                 pedal: tuple[tuple[float, int], ...] = (), end: float = 0.0) -> None:
+        self.pedal = pedal
+        self.end = end
         self.metre = metre  # the time signature as written ("6/8"), or ""
         self.tracks = tracks
         self.channels = channels
@@ -85,6 +89,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     tempos: list[tuple[float, float]] = []
     bpb: int | None = None
     notes: list[Note] = []
+    pedal: list[tuple[float, int]] = []
     drums = 0
     channels: set[int] = set()
     was = ""  # the metre so far, as written
@@ -110,6 +115,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                                             "without the pickup")
                         raise DataError(f"{path} changes metre ({was}, then {metre}): give a call in one metre")
                     was, bpb = metre, quarters
+            elif i in chosen and msg.type == "control_change" and msg.control == 64 and msg.channel != DRUM_CHANNEL:
+                pedal.append((tick / ppq, msg.value))
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
                     drums += msg.type == "note_on" and msg.velocity > 0
@@ -119,7 +126,23 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
         notes.extend(messages_to_notes(items, song_end))  # a note never ended runs to the song's end
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
-    return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was)
+    pedal.sort(key=lambda x: x[0])
+    return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was, tuple(pedal),
+                     song_end)
+
+
+def sounding_end(notes: list[Note], pedal: tuple[tuple[float, int], ...], end: float) -> float:
+    """When the call stops sounding, as the live partner hears it (the pedal counts as
+    playing): its last release, or, with the sustain pedal down then, the pedal's lift
+    after it (the file's `end` if it is never lifted)."""
+    last = max(n.end for n in notes)
+    down = False
+    for beat, value in pedal:
+        if beat <= last + 1e-9:
+            down = value >= 64
+        elif down and value < 64:
+            return beat
+    return max(last, end) if down else last
 
 
 def tempo_at(tempos: list[tuple[float, float]], beat: float) -> float:
@@ -143,11 +166,13 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
-           chart: Chart, cfg: Config, notes: list[tuple[float, str]] = ()) -> None:  # type: ignore[assignment]
+           chart: Chart, cfg: Config, notes: list[tuple[float, str]] = (),  # type: ignore[assignment]
+           pedal: tuple[tuple[float, int], ...] = ()) -> None:
     """A type-1 file: conductor (tempo map, metre, chord text events: `chart`, the one the
     answer was played over, substitute included; `notes`, (beat, text) markers, e.g. what
-    the partner did with an outside note), player, partner; written beside `path` and
-    renamed into place, so a failure leaves nothing half-written."""
+    the partner did with an outside note), player (the call and its sustain `pedal`),
+    partner; written beside `path` and renamed into place, so a failure leaves nothing
+    half-written."""
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
@@ -173,7 +198,8 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     conductor.append(mido.MetaMessage("end_of_track", time=0))
     mid = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     mid.tracks.append(conductor)
-    mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ))
+    mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ,
+                                      [(b, 64, v) for b, v in pedal]))  # the pedal as played
     mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ))
     try:
         with whole_or_nothing(path) as tmp:
@@ -270,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
         answer_bars=ph.answer_bars, max_answer_bars=ph.max_answer_bars, beats_per_bar=bpb,
     ))
     first = found.notes[0].start
-    ended = max(n.end for n in found.notes)
+    ended = sounding_end(found.notes, found.pedal, found.end)
     whole = Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in found.notes],
                       start=first, length=ended - first)
     # A call longer than the live engine keeps is answered from its last max_call_bars bars
@@ -303,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
 
     # the chords the answer was played over (a substitute where it re-harmonised), and why
     _write(out, list(whole.absolute()), answer, tempos, plan.chart, cfg,
-           [(answer.start, line) for line in explain(plan, chart)])
+           [(answer.start, line) for line in explain(plan, chart)], found.pedal)
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""

@@ -22,6 +22,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import mido
 
@@ -449,9 +450,14 @@ def notes_to_messages(notes: list[Note], channel: int = 1) -> list[tuple[float, 
     return [(t, m) for t, _, m in out]
 
 
-def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ) -> mido.MidiTrack:
-    """A phrase -> a MIDI track, notes at their timeline beats. Inverse: `track_to_phrase`."""
+def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ,
+                    controls: Iterable[tuple[float, int, int]] = ()) -> mido.MidiTrack:
+    """A phrase -> a MIDI track, notes at their timeline beats; `controls`: (beat, control,
+    value) changes among them (e.g. the sustain pedal), before a note at the same tick.
+    Inverse: `track_to_phrase`."""
     items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
+    items += [(int(round(t * ppq)), -1, mido.Message("control_change", channel=channel - 1, control=c, value=v))
+              for t, c, v in controls]
     return _track_from_abs(items, name)
 
 
