@@ -16,6 +16,8 @@ def test_the_log_gives_the_ready_times_the_late_answers_and_the_summary():
     got = from_stderr(LOG)
     assert got["answers_logged"] == 3 and got["ready_ms"]["median"] == 30.0 and got["ready_ms"]["max"] == 120.5
     assert got["late_answers"] == 2 and got["tracebacks"] == 0
+    assert got["late_lines"] == ["answer 2 was ready 40 ms after it began: its first 2 notes left out",
+                                 "answer 3 was ready 3 ms after its first note was due"]
     assert got["summary"] == ["session ended (SIGTERM): 3 calls, 3 answers, 0 yields; answer ready p99 120.5 ms"]
     assert from_stderr("Traceback (most recent call last):\n")["tracebacks"] == 1
     assert from_stderr("")["ready_ms"] == {}

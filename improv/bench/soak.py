@@ -67,7 +67,8 @@ def from_stderr(err: str) -> dict:
     return {"answers_logged": n,
             "ready_ms": {"median": median(ready), "p90": ready[int(0.9 * n)], "p99": ready[min(n - 1, int(0.99 * n))],
                          "max": ready[-1]} if n else {},
-            "late_answers": len(LATE.findall(err)), "tracebacks": err.count("Traceback"),
+            "late_answers": len(LATE.findall(err)), "late_lines": [x for x in err.splitlines() if LATE.search(x)],
+            "tracebacks": err.count("Traceback"),
             "summary": [line for line in err.splitlines() if line.startswith("session ended")]}
 
 
