@@ -408,7 +408,7 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults."""
     if path is None:
         return Config()
-    data = read_toml(path, "config file", "pass an existing .toml file (see configs/)")
+    data = _beside_config(Path(path).parent, read_toml(path, "config file", "pass an existing .toml file (see configs/)"))
     cfg = build(Config, data, f"{path}:")
     if cfg.harmony.chords and cfg.harmony.tune:
         raise ConfigError(f"{path}: harmony.chords and harmony.tune are both set: give one (chords for a chart of "
@@ -416,6 +416,22 @@ def load_config(path: str | Path | None = None) -> Config:
     given = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict) for key in table)
     object.__setattr__(cfg, "_from_file", given)  # what the file set (`was_set`); not a setting
     return cfg
+
+
+FILE_KEYS = (("harmony", "tune"), ("responder", "model"), ("synth", "soundfont"))  # settings that name a file to read
+
+
+def _beside_config(folder: Path, data: dict) -> dict:
+    """The file settings (`FILE_KEYS`) of a config in `folder`: a relative path that is not
+    there from the current folder but is beside the config file is taken from there (a
+    preset shared with its tune: `tune = "waltz.toml"` next to it works from anywhere)."""
+    for section, key in FILE_KEYS:
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute() and not Path(value).exists() \
+                and (folder / value).exists():
+            data = {**data, section: {**table, key: str(folder / value)}}
+    return data
 
 
 def override(config: Config, section: str, flags: dict[str, str] | None = None, **values: Any) -> Config:

@@ -246,3 +246,22 @@ def test_a_tab_in_chords_is_a_space_and_a_bad_chart_names_the_flag():
 def test_a_folder_given_as_the_model_says_so(tmp_path):
     with pytest.raises(ConfigError, match=r"--model .*: that is a folder; give the .npz file"):
         override(Config(), "responder", {"model": "--model"}, model=str(tmp_path), name="model")
+
+
+def test_files_a_config_names_are_found_beside_it_from_any_folder(tmp_path, monkeypatch):
+    """`tune = "waltz.toml"` in cfg/mine.toml, with waltz.toml beside it: from any other
+    folder the tune was looked for in the current one and not found."""
+    from improv.config import load_config
+
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    (cfg_dir / "waltz.toml").write_text('title = "Waltz"\nbeats_per_bar = 3\nchords = "C | G7 | C | C"\n')
+    (cfg_dir / "mine.toml").write_text('[harmony]\ntune = "waltz.toml"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(cfg_dir / "mine.toml").harmony.tune == str(cfg_dir / "waltz.toml")
+    (elsewhere / "waltz.toml").write_text('title = "Mine"\nchords = "F"\n')  # one in the current folder comes first
+    assert load_config(cfg_dir / "mine.toml").harmony.tune == "waltz.toml"
+    (cfg_dir / "named.toml").write_text('[harmony]\ntune = "blues-f"\n')  # a shipped tune's name stays a name
+    assert load_config(cfg_dir / "named.toml").harmony.tune == "blues-f"
