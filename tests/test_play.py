@@ -93,3 +93,22 @@ def test_a_file_with_no_notes_is_refused_before_any_output_opens(tmp_path, capsy
     assert out.err.strip() == f"improv play: {tmp_path / 'silent.mid'} has no notes to play; give a session or MIDI " \
                               "file in which something was played"
     assert "playing" not in out.out
+
+
+def test_a_drums_only_file_is_refused_on_the_built_in_synth(tmp_path, capsys):
+    """It said "playing ... (4 s)" and ended a second later having played nothing: the synth
+    leaves drums out (it has no kit). render and plot refused the same file."""
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack()
+    for _ in range(8):
+        track += [mido.Message("note_on", channel=9, note=42, velocity=90), mido.Message("note_off", channel=9, note=42,
+                                                                                        time=480)]
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "drums.mid"))
+    assert main(["play", str(tmp_path / "drums.mid")]) == 2
+    out = capsys.readouterr()
+    assert out.err.strip() == f"improv play: {tmp_path / 'drums.mid'} has only 8 drum notes on channel 10, and the " \
+                              "built-in synth has no drum kit: --out PORT plays them on a General MIDI synth"
+    assert "playing" not in out.out

@@ -123,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
         from improv.errors import DataError
 
         raise DataError(f"{args.midi} has no notes to play; give a session or MIDI file in which something was played")
+    if not args.out and not any(e.msg.type == "note_on" and e.msg.velocity > 0 and not is_drum(e) for e in rec.events):
+        from improv.errors import DataError
+
+        raise DataError(f"{args.midi} has only {rec.drum_notes()} drum notes on channel 10, and the built-in synth has "
+                        "no drum kit: --out PORT plays them on a General MIDI synth")
     if start and start >= rec.duration:
         from improv.errors import ConfigError
 
