@@ -83,11 +83,11 @@ def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
             unreadable (says where to point).
     """
     path = Path(path)
+    if not path.is_file():  # (first: installing the extra would not have found the file either)
+        raise ConfigError(f"SoundFont {path} not found: point --soundfont (or synth.soundfont) at a .sf2 file, "
+                          "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2 from Debian's fluid-soundfont-gm")
     try:
         import tinysoundfont  # noqa: F401
     except ImportError:
         raise ConfigError(f"--soundfont needs the tinysoundfont package: {INSTALL_HINT}") from None
-    if not path.is_file():
-        raise ConfigError(f"SoundFont {path} not found: point --soundfont (or synth.soundfont) at a .sf2 file, "
-                          "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2 from Debian's fluid-soundfont-gm")
     return SoundFontSynth(path, sample_rate)
