@@ -290,7 +290,7 @@ def test_after_stop_and_continue_the_band_plays_on_from_where_it_stopped_with_no
     from improv.core.listen.midiclock import CONTINUE
 
     clock = ManualClock(10.0)
-    ext = ExternalClock(clock)
+    ext = ExternalClock(clock, guess=100.0)  # (as the jam opens it: the downbeat at the Start plays at once)
     sink = RecordingSink(clock)
     s = Session(_cfg(bass=True, comp=True), clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES,
                 external=ext, threaded=False, seed=2)
@@ -457,17 +457,17 @@ def test_trading_answers_again_after_the_daw_jumps_back_to_the_players_bar():
 
     ext.receive([START])
     s.step()
-    run(12.5, [(4.0, 65), (5.0, 69), (6.0, 72)])  # count-in 0-3, the player's bar 4-7, the partner's 8-11
+    run(8.5, [(0.0, 65), (1.0, 69), (2.0, 72)])  # the player's bar 0-3 (the DAW's bar 1), the partner's 4-7
     assert s.answers == 1
     ext.receive([STOP])
     s.step()
     clock.advance(1.0)
-    ext.receive([SONG_POSITION, 16, 0])  # 16 sixteenths: song beat 4, the player's bar again
+    ext.receive([SONG_POSITION, 0, 0])  # song beat 0: the player's bar again
     s.step()
-    song[0] = 4.0
+    song[0] = 0.0
     ext.receive([CONTINUE])
     s.step()
-    run(8.5, [(4.0, 67), (5.0, 70), (6.0, 74)])
+    run(8.5, [(0.0, 67), (1.0, 70), (2.0, 74)])
     assert s.answers == 2
     s.close()
 

@@ -47,7 +47,10 @@ class TradePolicy:
             raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
         self.s = s
         b = s.cfg.band
-        self.form = TradingForm(s.chart, b.trade_bars if b.trade_bars > 0 else 4, count_in_bars(s.cfg.timing.tempo))
+        # on a DAW's clock the DAW's bar 1 is the tune's: it counts in itself (its pre-roll or
+        # metronome), and a bar of improv's own before it put the chart a bar off the DAW's arrangement
+        self.form = TradingForm(s.chart, b.trade_bars if b.trade_bars > 0 else 4,
+                                count_in_bars(s.cfg.timing.tempo) if s.external is None else 0)
         self.band_lookahead = 1.0 if s.external is None else 0.125  # late enough to follow a DAW's tempo change
         self.player_notes: list[tuple[float, int, int, float]] = []  # (beat, pitch, velocity, dur)
         self._open: dict[int, tuple[float, int]] = {}
