@@ -133,3 +133,46 @@ def test_external_clock_grid_tempo_change_and_stop(jack, tmp_path):
         elif kind in (0x80, 0x90):
             sounding.discard((a.data[0] & 0x0F, a.data[1]))
     assert not sounding
+
+
+def test_a_daw_that_quits_and_comes_back_is_followed_again(jack, tmp_path):
+    """The DAW quit mid-song and was relaunched: improv said only "clock stopped: silence",
+    never connected to the new DAW's port, and stayed silent after its Play. Now it says the
+    clock input is gone, connects again when it is back, and the band plays on its Play."""
+    from improv.bench.jackprobe import Player
+    from improv.bench.jamprocess import JamProcess
+
+    tag = f"{os.getpid()}-{time.monotonic_ns() % 100000}"
+    client, port = f"e2e-daw-{tag}", f"clk-{tag}"
+
+    def song(beats):
+        return [(0.0, [0xFA])] + [(tick_time(0.001, 120, k), [0xF8]) for k in range(24 * beats)]
+
+    def wait_log(jam, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while text not in jam.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return text in jam.stderr()
+
+    extra = ["--chords", "F7 | Bb7", "--bass", "--no-record", "--clock", "external", "--clock-in", port]
+    daw = Player(client, port)
+    try:
+        with JamProcess(tmp_path, duration=60, extra=extra, record=False) as jam:
+            assert wait_log(jam, "following MIDI clock", 30), jam.stderr()[-2000:]
+            time.sleep(0.5)
+            daw.play(song(4))
+            daw.close()  # the DAW quits
+            daw = None  # (a closed client is not closed again: rtmidi crashes)
+            assert wait_log(jam, "is gone"), jam.stderr()[-2000:]
+            daw = Player(client, port)  # and comes back
+            assert wait_log(jam, "is back: press play"), jam.stderr()[-2000:]
+            back = time.perf_counter()
+            daw.play(song(4))
+            jam.listener.wait_quiet(0.3, timeout=3)
+            bass_after = [a for a in jam.listener.arrivals if a.t > back and a.channel == 4 and a.is_note_on]
+            assert jam.stop(timeout=10) == 0, jam.stderr()[-2000:]
+            log = jam.stderr()
+    finally:
+        if daw is not None:
+            daw.close()
+    assert len(bass_after) >= 3, log[-2000:]  # the band plays again on the new DAW's Play

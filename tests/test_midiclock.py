@@ -252,3 +252,48 @@ def test_the_clock_we_send_keeps_a_bounded_record_of_its_timing():
     sender = ClockSender(ManualClock(0.0), sent.append, tempo=600.0, start=0.0)
     sender.run_until(ERRORS_KEPT / 240.0 + 60.0)  # (600 bpm: 240 ticks a second) a minute more than kept
     assert sender.sent > ERRORS_KEPT and len(sender.errors_ms) == ERRORS_KEPT
+
+
+class _FakeIn:
+    """An rtmidi MidiIn's port calls, with the other programs' ports as `ports`."""
+
+    def __init__(self, ports):
+        self.ports, self.opened, self.closed, self.callbacks = list(ports), [], 0, 0
+
+    def get_ports(self):
+        return list(self.ports)
+
+    def ignore_types(self, **_):
+        pass
+
+    def set_callback(self, fn):
+        self.callbacks += 1
+
+    def cancel_callback(self):
+        self.callbacks -= 1
+
+    def close_port(self):
+        self.closed += 1
+
+    def open_port(self, idx, name):
+        self.opened.append(self.ports[idx])
+
+
+def test_a_daw_that_quits_and_comes_back_is_said_and_connected_again():
+    """The DAW quit and relaunched: its new port was never connected, improv waited for a
+    Play that could not come, and said only "clock stopped: silence"."""
+    from improv.live.clock import ManualClock
+    from improv.live.midisync import ExternalClock
+
+    fake = _FakeIn(["system:midi_capture_1", "Live:clock out"])
+    ext = ExternalClock(ManualClock(0.0), fake, "Live:clock out", source="live")
+    assert ext.watch() == "" and not ext.gone
+    fake.ports.remove("Live:clock out")  # the DAW quits
+    said = ext.watch()
+    assert ext.gone and said.startswith("MIDI clock input 'Live:clock out' is gone") and "'live'" in said
+    assert ext.watch() == "" and fake.opened == []  # said once; nothing to connect to yet
+    fake.ports.append("Live:clock out 2")  # back, under a name the same --clock-in finds
+    assert ext.watch() == "MIDI clock input 'Live:clock out 2' is back: press play"
+    assert not ext.gone and fake.opened == ["Live:clock out 2"] and fake.closed == 1 and fake.callbacks == 1
+    virtual = ExternalClock(ManualClock(0.0), _FakeIn([]), "improv clock")  # improv's own port never goes
+    assert virtual.watch() == ""

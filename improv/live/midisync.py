@@ -88,11 +88,17 @@ class ExternalClock:
         midi_in: an opened `rtmidi.MidiIn` (timing messages not ignored), or None for tests
             that call `receive` directly.
         name: the port's name, for messages.
+        source: the `--clock-in` given (an index or a name substring) when it opened another
+            program's port ("" for improv's own virtual input): `watch` looks for it again
+            when that program quits and comes back.
     """
 
-    def __init__(self, clock: Clock, midi_in: Any = None, name: str = "", guess: float | None = None) -> None:
+    def __init__(self, clock: Clock, midi_in: Any = None, name: str = "", guess: float | None = None,
+                 source: str = "") -> None:
         self.clock = clock
         self.name = name
+        self.source = source
+        self.gone = False  # the source port has disappeared (see `watch`)
         self.follower = ClockFollower(guess=guess)
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
@@ -102,12 +108,54 @@ class ExternalClock:
             # active sensing is let through (and dropped in `receive`): a message rtmidi
             # skips takes its gap with it, and the ticks are placed by those gaps on JACK
             midi_in.ignore_types(sysex=True, timing=False, active_sense=False)
-            if is_jack(midi_in):  # no Python on JACK's thread: a missed period loses ticks
-                # ticks need their times (placed by JACK's clock), not handling within 0.1 ms:
-                # the conductor takes them in its own time, and a clock runs all set long
-                self._reader = JackReader(midi_in, self.receive, name, poll_s=IDLE_POLL_S)
+            self._listen()
+
+    def _listen(self) -> None:
+        midi_in = self._in
+        if is_jack(midi_in):  # no Python on JACK's thread: a missed period loses ticks
+            # ticks need their times (placed by JACK's clock), not handling within 0.1 ms:
+            # the conductor takes them in its own time, and a clock runs all set long
+            self._reader = JackReader(midi_in, self.receive, self.name, poll_s=IDLE_POLL_S)
+        else:
+            midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
+
+    def watch(self) -> str:
+        """Look for the clock's source port (conductor thread, every few tenths of a second).
+        A DAW that quits takes its port with it, and the one it opens when it comes back
+        is a new port nothing connects: say so once, and connect to it again when a port
+        `source` names is there. Returns what to say ("" for nothing)."""
+        if self._in is None or not self.source:
+            return ""
+        from improv.live.ports import find_port
+
+        try:
+            ports = self._in.get_ports()
+        except Exception:  # noqa: BLE001 - the MIDI server's own loss is the player's input's to say
+            return ""
+        if not self.gone:
+            if self.name in ports:
+                return ""
+            self.gone = True
+            return (f"MIDI clock input {self.name!r} is gone: the band waits; improv connects again when a port "
+                    f"{self.source!r} names is back")
+        try:
+            idx = find_port(ports, self.source, "input")
+        except PortError:
+            return ""
+        try:
+            if self._reader is not None:
+                self._reader.stop()
+                self._reader = None
             else:
-                midi_in.set_callback(lambda event, _data=None: self.receive(event[0]))
+                self._in.cancel_callback()
+            self._in.close_port()
+            self._in.open_port(idx, "clock in")
+            self.name = ports[idx]
+            self._listen()
+        except Exception as e:  # noqa: BLE001 - rtmidi raises its own types; try again on the next look
+            return f"MIDI clock input {ports[idx]!r} is back but could not be opened ({e}); trying again"
+        self.gone = False
+        return f"MIDI clock input {self.name!r} is back: press play"
 
     def receive(self, data: list[int], age: float = 0.0) -> None:
         """Port callback (rtmidi's thread, or the JACK reader): timestamp and enqueue,
@@ -171,7 +219,7 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
     except Exception as e:  # noqa: BLE001 - rtmidi raises its own types
         midi_in.delete()
         raise PortError(f"cannot open the clock input {port or 'improv clock'!r}: {e}") from None
-    return ExternalClock(clock, midi_in, name, guess)
+    return ExternalClock(clock, midi_in, name, guess, source=port)
 
 
 class ClockSender:

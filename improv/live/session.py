@@ -294,6 +294,8 @@ class Session:
                 self.recorder.alive(now)  # (a crash's held notes end here, not at the last message)
             self.partner.check(now)
             self._report_failures()
+            if self.external is not None and (said := self.external.watch()):
+                (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
                 if not w.alive():
                     self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
