@@ -1109,6 +1109,20 @@ def test_panic_mid_answer_silences_the_partner_and_rests_the_band_for_a_bar():
     s.close()
 
 
+def test_panic_pressed_before_the_call_has_ended_is_not_answered():
+    """Panic slammed in the gap that ends a call (0.3 s after its last note): the partner
+    still answered it a moment later, for the bars asked."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    play(s, clock, inq, CALL, until=1.2)  # the call's last note ended at 0.9 s; its end is heard at 1.4 s
+    s.panic()
+    play_more(s, clock, inq, [], 1.21, 5.0)
+    assert not sink.ons(channel=s.partner_ch) and s.answers == 0
+    play_more(s, clock, inq, [(5.5, [0x90, 65, 100]), (5.9, [0x80, 65, 0])], 5.01, 9.0)  # the next call is
+    assert sink.ons(channel=s.partner_ch)  # answered as ever
+    s.close()
+
+
 def test_a_knob_turned_is_said_once_where_it_settled():
     cfg = override(config(), "controls", daring="cc 20", comp="cc 25")
     s, clock, inq, sink, rec = make(cfg)

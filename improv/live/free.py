@@ -216,6 +216,10 @@ class FreePolicy:
         elif self.s.band is not None:
             self.s.band.restart_at(beat)
 
+    def on_panic(self) -> None:
+        """Panic (conductor): the call heard so far is forgotten, not answered."""
+        self.segmenter = Segmenter(self.segmenter.s)
+
     def control(self, action: str, t: float) -> str | None:
         """A live control the policy answers (conductor); returns the line to show, or None."""
         if action == "end_of_call":
