@@ -583,6 +583,9 @@ def test_a_daw_clock_heard_before_any_start_says_to_press_play():
     assert [line for line in said if "waiting for the DAW's Play" in line] == [
         "MIDI clock heard (100 bpm): waiting for the DAW's Play; if it is playing already, stop it and press Play "
         "again"], said
+    # the opening line says whose tempo it is (it said "jamming at 120 bpm" while the DAW ran at 100)
+    assert [line for line in said if line.startswith("jamming")] == [
+        "jamming on the DAW's clock over the chart (2 bars, looping); partner: step"], said
     s.close()
 
 

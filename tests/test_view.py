@@ -188,6 +188,8 @@ def test_a_small_terminal_gets_the_same_facts_in_plain_text():
 def test_a_bare_snapshot_as_the_session_makes_it_today_draws():
     text = drawn(Snapshot(96.0, 1, 1, "listening", "", 0, 0.0, 0.0, 0, 0))
     assert "no outside note yet" in text and "bpm (set)" in text
+    # a DAW's tempo is the DAW's, not a setting (it read "bpm (set)")
+    assert "bpm (DAW)" in drawn(Snapshot(96.0, 1, 1, "listening", "", 0, 0.0, 0.0, 0, 0, tempo_from="DAW"))
 
 
 def test_snapshot_survives_the_pipe_as_json():

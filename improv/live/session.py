@@ -225,7 +225,8 @@ class Session:
         over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
-        pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else f"at {self.tempo:g} bpm"
+        pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else \
+            "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
         weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
         self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
 

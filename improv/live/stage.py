@@ -118,6 +118,8 @@ def _tempo_line(s: Snapshot) -> str:
     if s.tempo_heard > 0:
         sure = f", {100 * s.tempo_sure:.0f}% sure" if s.tempo_sure >= 0 else ""
         return f"heard {s.tempo_heard:.0f} bpm{sure}"
+    if s.tempo_from:
+        return f"bpm ({s.tempo_from})"
     return "bpm (set)" if s.tempo_sure < 0 else f"bpm, {100 * s.tempo_sure:.0f}% sure"
 
 

@@ -44,6 +44,7 @@ class Snapshot:
         tempo_heard: the tempo heard in the player's playing, bpm (0 = not following the
             player: `tempo` is the only tempo).
         tempo_sure: how sure that tempo is, 0..1 (-1 = not estimated).
+        tempo_from: who keeps `tempo` when it is not improv's setting ("DAW": an external clock).
         chorus: the chorus of the chart now, from 1 (0 = no chart).
         section: the form section now, e.g. "A2" ("" = none).
         form_bar: the bar within the chorus, from 1 (0 = no chart).
@@ -76,6 +77,7 @@ class Snapshot:
     mode: str = ""
     tempo_heard: float = 0.0
     tempo_sure: float = -1.0
+    tempo_from: str = ""
     chorus: int = 0
     section: str = ""
     form_bar: int = 0
