@@ -199,3 +199,23 @@ def test_the_band_has_its_colours_in_the_legend_and_its_colours_are_not_mistakes
         assert labels[:4] == ["player", "partner", "comp", "bass"] and "outside" in labels[-1]
     finally:
         plt.close(fig)
+
+
+def test_a_bar_of_no_whole_number_of_quarters_is_said_not_drawn_silently_wrong(tmp_path, capsys):
+    """7/8 was drawn as bars of 7 quarter notes, bar 2 at beat 7 instead of 3.5, without a word."""
+    pytest.importorskip("matplotlib")
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=7, denominator=8)])
+    for k in range(7):
+        track += [mido.Message("note_on", note=60 + k, velocity=80), mido.Message("note_off", note=60 + k, time=240)]
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "seven.mid"))
+    assert main(["plot", str(tmp_path / "seven.mid"), "-o", str(tmp_path / "seven.png")]) == 0
+    out = capsys.readouterr().out
+    assert "seven.mid is in 7/8: each bar is drawn as many quarter notes long as its top number" in out
+    mid.tracks[0][0] = mido.MetaMessage("time_signature", numerator=6, denominator=8)  # 3 quarters: drawn right
+    mid.save(str(tmp_path / "six.mid"))
+    assert main(["plot", str(tmp_path / "six.mid"), "-o", str(tmp_path / "six.png")]) == 0
+    assert "is in" not in capsys.readouterr().out

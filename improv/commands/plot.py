@@ -78,10 +78,29 @@ def run(args: argparse.Namespace) -> int:
     if not args.bars:
         last = min(last, max(roll.length, roll.beats_per_bar))
     draw_roll(roll, out, first, last, title=Path(args.midi).name)
+    odd = odd_metres(args.midi)
+    if odd:  # (no whole number of quarter notes a bar: drawn as if the eighths were quarters)
+        print(f"{Path(args.midi).name} is in {' and '.join(odd)}: each bar is drawn as many quarter notes long as its "
+              "top number, and bars are counted so")
     shown = [n for n in roll.notes if first <= n.note.start < last]
     outside = sum(1 for n in shown if n.outside)
     print(f"wrote {out} ({len(shown)} note{'s' if len(shown) != 1 else ''}, {outside} outside the chord)")
     return 0
+
+
+def odd_metres(path: str | Path) -> list[str]:
+    """The time signatures of a MIDI file whose bars hold no whole number of quarter notes
+    (5/8, 7/8): the roll counts their bars in quarter notes, one per eighth."""
+    from improv.core.formats.midicheck import open_midi_file
+
+    seen: list[str] = []
+    for track in open_midi_file(path).tracks:
+        for msg in track:
+            if msg.type == "time_signature" and (msg.numerator * 4) % msg.denominator:
+                metre = f"{msg.numerator}/{msg.denominator}"
+                if metre not in seen:
+                    seen.append(metre)
+    return seen
 
 
 def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Path:
