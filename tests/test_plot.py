@@ -219,3 +219,25 @@ def test_a_bar_of_no_whole_number_of_quarters_is_said_not_drawn_silently_wrong(t
     mid.save(str(tmp_path / "six.mid"))
     assert main(["plot", str(tmp_path / "six.mid"), "-o", str(tmp_path / "six.png")]) == 0
     assert "is in" not in capsys.readouterr().out
+
+
+def test_a_files_text_events_are_chords_only_on_a_track_of_chord_symbols():
+    """A DAW file's conductor track said "Exported from Reaper" and a rehearsal letter "B":
+    the "B" was read as a B major chord and four notes of an F major tune ringed as outside."""
+    from improv.core.formats.midifile import midi_to_recording
+
+    def song(texts):
+        mid = mido.MidiFile(type=1, ticks_per_beat=480)
+        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("text", text=x, time=0 if k == 0 else 960)
+                                          for k, x in enumerate(texts)]))
+        mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=p, velocity=80, time=0 if k == 0 else 0)
+                                          for k, p in enumerate((65, 69, 72, 70))]
+                                         + [mido.Message("note_off", note=p, time=480 if k == 0 else 0)
+                                            for k, p in enumerate((65, 69, 72, 70))]))
+        return midi_to_recording(mid)
+
+    rec = song(["Exported from Reaper", "B"])
+    assert [m.kind for m in rec.markers] == ["text", "text"]
+    assert not any(n.outside for n in recording_to_roll(rec).notes)
+    assert [(m.kind, m.text) for m in song(["F", "Bb7", "NC"]).markers] == [("chord", "F"), ("chord", "Bb7"),
+                                                                          ("chord", "NC")]

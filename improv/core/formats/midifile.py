@@ -284,6 +284,19 @@ def track_names(mid: mido.MidiFile) -> list[str]:
     return [meta_text(next((m.name for m in t if m.is_meta and m.type == "track_name"), "")) for t in mid.tracks]
 
 
+def _all_chords(texts: Iterable[str]) -> bool:
+    """Whether every text reads as a chord symbol (or NC)."""
+    from improv.core.theory.chords import parse_chord
+    from improv.errors import ChordError
+
+    for text in texts:
+        try:
+            parse_chord(text)
+        except (ChordError, ValueError):
+            return False
+    return True
+
+
 def midi_to_recording(mid: mido.MidiFile) -> Recording:
     """A MIDI file -> a `Recording`. Inverse: `recording_to_midi`.
 
@@ -340,7 +353,8 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
     for i, (name, _) in enumerate(abs_tracks):
         named.setdefault(name, i)
     with_notes = [i for i, (_, items) in enumerate(abs_tracks) if any(not m.is_meta and m.type == "note_on" for _, m in items)]
-    if "player" in named or "partner" in named:
+    foreign = not ("player" in named or "partner" in named)  # not one of improv's own files
+    if not foreign:
         part_of = {named[p]: p for p in PARTS if p in named}
         for i in with_notes:  # a track added in a DAW (or a part's second track): played with its part, not lost
             part_of.setdefault(i, abs_tracks[i][0] if abs_tracks[i][0] in PARTS else "partner")
@@ -356,6 +370,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             title = name
         part = part_of.get(i)
         held: dict[tuple[int, int], int] = {}  # (channel, note) -> note-ons not yet ended
+        first_marker = len(markers)
         for tick, msg in items:
             t = tmap.seconds(tick)
             if msg.is_meta:
@@ -371,6 +386,11 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                     key = (msg.channel, msg.note)
                     on = msg.type == "note_on" and msg.velocity > 0
                     held[key] = held.get(key, 0) + 1 if on else max(0, held.get(key, 0) - 1)
+        if foreign and not _all_chords(m.text for m in markers[first_marker:] if m.kind == "chord"):
+            # in a file from elsewhere a text event is a chord symbol only on a track of chord
+            # symbols: a rehearsal letter "B" beside "Exported from Reaper" is no B major chord
+            markers[first_marker:] = [Marker(m.t, m.text, "text") if m.kind == "chord" else m
+                                      for m in markers[first_marker:]]
         if part is not None and any(held.values()):
             # A note never ended in its file ends where the song does, as a sequencer's stop
             # ends it (a renderer would otherwise cut it off at the last message, unreleased;
