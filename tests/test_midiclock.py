@@ -297,3 +297,21 @@ def test_a_daw_that_quits_and_comes_back_is_said_and_connected_again():
     assert not ext.gone and fake.opened == ["Live:clock out 2"] and fake.closed == 1 and fake.callbacks == 1
     virtual = ExternalClock(ManualClock(0.0), _FakeIn([]), "improv clock")  # improv's own port never goes
     assert virtual.watch() == ""
+
+
+def test_a_start_after_the_clock_stood_still_puts_the_downbeat_at_the_start():
+    """A DAW that sends no clock while stopped, Stop then Play: the downbeat was put a tick
+    after the Start (the band came 21-28 ms after the DAW's first tick, sent with its
+    Start), where a first Start puts it at the Start."""
+    from improv.core.listen.midiclock import CLOCK, START, STOP, ClockFollower
+
+    f = ClockFollower(guess=120.0)
+    step = 60.0 / (120.0 * 24)
+    f.feed(10.0, [START])
+    for k in range(48):
+        f.feed(10.0 + k * step, [CLOCK])
+    f.feed(10.0 + 48 * step, [STOP])
+    f.feed(20.0, [START])  # ten seconds later, no tick in between
+    assert f.time_of_beat(0.0) == pytest.approx(20.0) and f.tempo == pytest.approx(120.0)
+    f.feed(20.001, [CLOCK])
+    assert f.time_of_beat(1.0) == pytest.approx(20.0 + 24 * step, abs=0.002)

@@ -67,6 +67,7 @@ class ClockFollower:
         # is at the Start, at this tempo (bpm), until two ticks give the sender's own
         self.guess = guess
         self._provisional = False
+        self._rephase = False  # the next tick sets the phase (after a halted clock's Start or Continue)
         self.infer_lost = infer_lost
         self.change_s = change_ms / 1000.0
         self.change_ticks = change_ticks
@@ -131,6 +132,10 @@ class ClockFollower:
     def _tick(self, t: float) -> list[ClockEvent]:
         lost = self._lost_before(t)
         self._k += 1 + lost
+        if self._rephase and self._fit is not None:  # the first tick after a halt: its phase, the tempo kept
+            self._rephase = False
+            a, b = self._fit
+            self._shift(t - (a + b * self._k))
         if self.running:
             self._next += lost
         if self._fit is not None and len(self._ticks) >= 3:
@@ -180,13 +185,23 @@ class ClockFollower:
     def _resume(self, t: float) -> None:
         """Start or Continue at `t` after the clock itself stopped (no ticks for a while, as
         some DAWs do while stopped): the fitted line is moved on to `t`, so that the song
-        position reads where it stopped, not where the old line would have run on to."""
+        position reads where it stopped, not where the old line would have run on to. The
+        next tick (the downbeat, after a Start) is due at `t`, as `_guess_line` has it when no
+        tempo is known (a DAW sends its first tick with its Start: put a tick later, the
+        band's downbeat after a Stop and a Play came 21-28 ms after the DAW's), and the
+        first tick that comes sets the phase (`_rephase`), the tempo kept."""
         if self._fit is None:
             return
         a, b = self._fit
-        delta = t - (a + b * self._k)  # since the last tick was due
-        if delta <= HALTED_TICKS * b:
+        delta = t - (a + b * (self._k + 1))  # since the next tick was due
+        if delta <= (HALTED_TICKS - 1) * b:
             return  # ticks kept coming (or a moment's gap, which the fit's restart absorbs)
+        self._rephase = True
+        self._shift(delta)
+
+    def _shift(self, delta: float) -> None:
+        """Move the fitted line and the ticks behind it by `delta` seconds (the tempo kept)."""
+        a, b = self._fit  # type: ignore[misc]
         self._ticks = deque(((k, tk + delta) for k, tk in self._ticks), maxlen=self.window)
         self._pending = [(k, tk + delta) for k, tk in self._pending]
         if self._last_t is not None:
