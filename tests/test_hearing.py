@@ -237,3 +237,16 @@ def test_under_the_line_is_the_same_as_comparing_every_pair():
                        key=lambda n: (n.start, n.pitch))
         assert under_the_line(notes) == every_pair(notes)
     assert hear(Phrase.of([(61, 0, 0.25)]), parse_chart("Cmaj7"), tempo=0.0)  # a tempo of 0 is no tempo known
+
+
+def test_an_enclosure_onto_a_chord_tone_is_an_approach_not_a_mistake():
+    """F, D#, E in eighths onto the third of Cmaj7: bebop's enclosure. The F's next note is
+    itself outside, so the F never counted as an approach, and at 60 bpm it was embraced in
+    20 seeds of 20, its answer restating the enclosure without its target."""
+    call = Phrase.of([(65, 0, 0.5), (63, 0.5, 0.5), (64, 1.0, 1.0)])
+    assert kinds(call) == [APPROACH, APPROACH, CHORD]
+    assert most_salient(hear(call, CMAJ7, tempo=60.0)) is None
+    # a leap away, or not landing on the chord, is no enclosure
+    assert kinds(Phrase.of([(65, 0, 0.5), (68, 0.5, 0.5), (64, 1.0, 1.0)]))[0] == OUTSIDE
+    assert kinds(Phrase.of([(65, 0, 1.0), (63, 1.0, 0.5), (61, 1.5, 1.0)]))[0] == OUTSIDE
+    assert kinds(Phrase.of([(65, 0, 1.0), (63, 1.0, 0.5), (64, 1.5, 1.0)]))[0] == OUTSIDE  # F held a beat first

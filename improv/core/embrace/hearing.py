@@ -188,6 +188,19 @@ def _resolves(note: Note, onset: float, nxt: Note | None, next_onset: float, nex
     return classify_pitch(nxt.pitch, next_chord) in (CHORD, TENSION)
 
 
+def _encloses(note: Note, onset: float, mid: Note, target: Note | None, target_onset: float,
+              target_chord: Chord | None) -> bool:
+    """True if `note`, `mid` and then `target` are an enclosure: the two notes a step either
+    side of `target`, an inside note reached within a beat (F, D#, E in eighths onto the third
+    of C; a note held a beat before the figure is a note of its own)."""
+    if target is None or target_onset - onset > RESOLVE_WITHIN + 1e-9 or target_onset <= onset:
+        return False
+    a, b = note.pitch - target.pitch, mid.pitch - target.pitch
+    if abs(a) not in (1, 2) or abs(b) not in (1, 2) or a * b >= 0:
+        return False
+    return classify_pitch(target.pitch, target_chord) in (CHORD, TENSION)
+
+
 def _neighbours_inside(pc: int, chord: Chord) -> bool:
     """Is the pitch class a chromatic neighbour of one of the chord's inside notes?"""
     scale = chord.scale()
@@ -240,6 +253,9 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
             j = nxt_index[i]
             if j is not None and _resolves(n, played[i], notes[j], played[j], chart.chord_at(onsets[j])):
                 kind = APPROACH
+            elif j is not None and (k := nxt_index[j]) is not None and _encloses(
+                    n, played[i], notes[j], notes[k], played[k], chart.chord_at(onsets[k])):
+                kind = APPROACH  # the first note of an enclosure (its second resolves by itself)
         kinds.append(kind)
 
     outside_count: dict[int, int] = {}  # (the line's: a voicing's note does not make the line's "repeated")
