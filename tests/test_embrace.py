@@ -71,9 +71,10 @@ def test_reharmonise_puts_the_note_in_the_chord_and_returns_to_the_changes():
 def test_reharmonise_reach_grows_with_daring():
     call = Phrase.of([(61, 0, 2, 110), (64, 2, 0.5), (62, 2.5, 0.5), (67, 3, 1)])  # accented
     settings = lambda d: EmbraceSettings(strategies=("reharmonise",), daring=d)  # noqa: E731
-    kinds = {d: {plan_answer(call, CHART, 8.0, 8.0, settings(d), s).handled[0].substitute_kind.split(" ")[0]
+    # the answer over Cmaj7, where C# is outside (over G7 it is a #11 already: nothing to re-harmonise)
+    kinds = {d: {plan_answer(call, CHART, 12.0, 8.0, settings(d), s).handled[0].substitute_kind.split(" ")[0]
                  for s in range(30)} for d in (0.2, 1.0)}
-    assert kinds[0.2] <= {"secondary", "altered"}  # over G7: G7(#11)
+    assert kinds[0.2] == {"dominant"}  # the nearest: G7(#11), the dominant of Cmaj7
     assert len(kinds[1.0]) > len(kinds[0.2])
 
 
@@ -403,3 +404,18 @@ def test_the_band_gets_the_substitute_for_its_chords_span_not_the_whole_answer()
         assert (a, b) == (START, START + 4)  # the Dm7 bar it stands in for, not bars 2-3
         assert chart.chord_at(START) != CHART.chord_at(START)
         assert chart.chord_at(START + 4) == CHART.chord_at(START + 4)  # G7 again, as the partner plays
+
+
+def test_no_reharmonisation_where_the_note_fits_the_answers_written_chord_already():
+    """A call over Cmaj7 ends on a held, accented C#, and the answer starts over A7, whose
+    third C# is: 27 of 60 seeds re-harmonised it anyway, 18 of them to a chord that made the
+    third a tension (E7, Em7, Bb7(#9)), the band changing chord for nothing."""
+    chart = parse_chart("Cmaj7 | A7 | Dm7 | G7")
+    call = Phrase.of([(64, 0, 1), (62, 1, 1), (61, 2, 2, 120)])  # E, D, then C# held and accented
+    for seed in range(30):
+        p = plan_answer(call, chart, 4.0, 4.0, EmbraceSettings(strategies=("reharmonise",)), seed)
+        assert not p.handled, p.handled  # the one strategy allowed has nothing to do
+        mixed = plan_answer(call, chart, 4.0, 4.0, EmbraceSettings(), seed)
+        assert all(h.strategy != "reharmonise" for h in mixed.handled)
+    over_dm7 = plan_answer(call, parse_chart("Cmaj7 | Dm7"), 4.0, 4.0, EmbraceSettings(strategies=("reharmonise",)), 1)
+    assert [h.strategy for h in over_dm7.handled] == ["reharmonise"]  # outside Dm7: re-harmonised as ever

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
-from improv.core.embrace.hearing import UNDER, HeardNote, hear, most_salient, under_the_line
+from improv.core.embrace.hearing import OUTSIDE, UNDER, HeardNote, classify_pitch, hear, most_salient, under_the_line
 from improv.core.theory.notes import Note, Phrase
 from improv.core.embrace.reharm import Substitute, candidates, reach_for, substitute
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
@@ -261,7 +261,12 @@ class _Context:
         return span.start, min(span.end, self.start + self.chart.beats_per_bar)
 
     def substitutes(self) -> list[Substitute]:
+        """The substitutes for the answer's first chord that make the note fit, within the
+        daring's reach; none when the note fits the written chord there already (the C# of a
+        call over Cmaj7 is A7's third: another chord would make it a tension, for nothing)."""
         a, b = self.first_span()
+        if classify_pitch(self.target.pc, self.chart.chord_at(a)) != OUTSIDE:
+            return []
         reach = reach_for(self.settings.daring)
         subs = candidates(self.target.pc, self.chart.chord_at(a), self.chart.chord_at(b))
         return [s for s in subs if s.reach <= reach]
