@@ -419,3 +419,16 @@ def test_no_reharmonisation_where_the_note_fits_the_answers_written_chord_alread
         assert all(h.strategy != "reharmonise" for h in mixed.handled)
     over_dm7 = plan_answer(call, parse_chart("Cmaj7 | Dm7"), 4.0, 4.0, EmbraceSettings(strategies=("reharmonise",)), 1)
     assert [h.strategy for h in over_dm7.handled] == ["reharmonise"]  # outside Dm7: re-harmonised as ever
+
+
+def test_a_substitute_ends_at_the_bar_line_not_on_a_weak_beat_of_the_next_bar():
+    """On a modal vamp an answer that began on beat 2 had its substitute for a whole bar, to
+    beat 2 of the next: the band changed harmony on beat 2 and again mid-bar."""
+    vamp = parse_chart("Dm7 | Dm7 | Dm7 | Dm7")
+    call = Phrase.of([(66, 0, 2, 120), (65, 2, 1)])  # F# (outside Dm7) on beat 1, held two beats, accented
+    for start in (5.0, 6.0, 7.0):  # the answer begins on beat 2, 3 or 4 of bar 2
+        for seed in range(6):
+            p = plan_answer(call, vamp, start, 8.0, EmbraceSettings(strategies=("reharmonise",), daring=1.0), seed)
+            (h,) = p.handled
+            assert h.substitute_span == (start, 8.0), (start, seed, h.substitute_span)
+            assert p.chart.chord_at(8.0) == vamp.chord_at(8.0)  # the vamp again from the bar line

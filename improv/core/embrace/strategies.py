@@ -26,6 +26,7 @@ beats; the choice of strategy is deterministic per seed.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field, replace
 
@@ -256,9 +257,13 @@ class _Context:
         return p
 
     def first_span(self) -> tuple[float, float]:
-        """The answer's first chord span, at most a bar and at most the answer (beats)."""
+        """The answer's first chord span, to the bar line at most (an answer that starts on
+        beat 2 has its substitute until the bar line, not until beat 2 of the next bar: the
+        band changed harmony on a weak beat) and at most the answer (beats)."""
         span = self.chart.changes_between(self.start, self.start + self.length)[0]
-        return span.start, min(span.end, self.start + self.chart.beats_per_bar)
+        bpb = self.chart.beats_per_bar
+        bar_end = (math.floor(self.start / bpb + 1e-9) + 1) * bpb
+        return span.start, min(span.end, bar_end)
 
     def substitutes(self) -> list[Substitute]:
         """The substitutes for the answer's first chord that make the note fit, within the
