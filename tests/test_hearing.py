@@ -250,3 +250,14 @@ def test_an_enclosure_onto_a_chord_tone_is_an_approach_not_a_mistake():
     assert kinds(Phrase.of([(65, 0, 0.5), (68, 0.5, 0.5), (64, 1.0, 1.0)]))[0] == OUTSIDE
     assert kinds(Phrase.of([(65, 0, 1.0), (63, 1.0, 0.5), (61, 1.5, 1.0)]))[0] == OUTSIDE
     assert kinds(Phrase.of([(65, 0, 1.0), (63, 1.0, 0.5), (64, 1.5, 1.0)]))[0] == OUTSIDE  # F held a beat first
+
+
+def test_a_long_note_pushed_ahead_of_its_beat_is_heard_on_it_as_one_laid_back_is():
+    """A long accented F over Cmaj7 played 0.18 beat late was heard on beat 3 and embraced;
+    pushed 0.18 beat early (77 ms at 140 bpm) it was heard off the beat and let pass."""
+    for start, on_beat in ((4.0 + 2 - 0.18, True), (4.0 + 2 + 0.18, True), (4.0 + 2 - 0.4, False)):
+        call = Phrase.of([(64, 4.0, 0.5, 80), (67, 4.5, 0.5, 80), (65, start, 2.0, 110)])
+        h = hear(call, CMAJ7, tempo=140)[2]
+        assert ("beat 3" in h.reasons) == on_beat, (start, h.reasons)
+    short = hear(Phrase.of([(64, 4.0, 0.5), (65, 5.82, 0.4, 110)]), CMAJ7, tempo=140)[1]
+    assert "beat 3" not in short.reasons  # a short note ahead of the beat is an off-beat note

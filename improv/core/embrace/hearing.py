@@ -148,8 +148,10 @@ def heard_at(onset: float, duration: float, chart: Chart, tol: float = ON_BEAT_T
     """Where a note played at `onset` (beats) is heard: (timeline beat, anticipated?).
 
     On the beat it is played at when within `tol` before it or `late` (default `tol`)
-    after it; on a chord change it anticipates when played up to `ANTICIPATION` beats
-    before one and held at least half a beat past it; else where it was played.
+    after it; a long note (`late` over `tol`) pushed up to `late` ahead of a beat and held
+    half a beat past it is heard on it too, as one laid back after it is; on a chord change
+    it anticipates when played up to `ANTICIPATION` beats before one and held at least half
+    a beat past it; else where it was played.
     """
     after = onset - math.floor(onset)
     before = math.ceil(onset) - onset
@@ -161,8 +163,11 @@ def heard_at(onset: float, duration: float, chart: Chart, tol: float = ON_BEAT_T
     if before <= tol + 1e-9:
         return float(math.ceil(onset)), False
     change = math.ceil(onset)
-    if (before <= ANTICIPATION + 1e-9 and onset + duration >= change + 0.5 - 1e-9
+    held_over = onset + duration >= change + 0.5 - 1e-9
+    if (before <= ANTICIPATION + 1e-9 and held_over
             and chart.chord_at(change) != chart.chord_at(onset)):
+        return float(change), True
+    if late > tol and before <= late + 1e-9 and held_over:  # a long note pushed ahead of the beat
         return float(change), True
     return onset, False
 
