@@ -432,3 +432,14 @@ def test_a_substitute_ends_at_the_bar_line_not_on_a_weak_beat_of_the_next_bar():
             (h,) = p.handled
             assert h.substitute_span == (start, 8.0), (start, seed, h.substitute_span)
             assert p.chart.chord_at(8.0) == vamp.chord_at(8.0)  # the vamp again from the bar line
+
+
+def test_a_note_let_pass_is_explained_by_what_let_it_pass():
+    """At daring 0 the explanation said "salience 0.85 is under the daring threshold", as if a
+    louder note would have been embraced: at daring 0 none is."""
+    settings = lambda d: EmbraceSettings(daring=d)  # noqa: E731
+    (line,) = explain(plan_answer(CALL, CHART, START, LENGTH, settings(0.0), 0), CHART)
+    assert line.endswith("-> let it pass (daring 0: nothing is embraced)"), line
+    quiet = Phrase.of([(61, 0.5, 0.25, 60), (67, 1, 0.5), (64, 2, 1)])  # a short, soft off-beat C#
+    (line,) = explain(plan_answer(quiet, CHART, START, LENGTH, settings(0.5), 0), CHART)
+    assert "is under the daring threshold 0.65)" in line, line

@@ -92,7 +92,13 @@ def explain(plan: AnswerPlan, chart: Chart) -> list[str]:
     if not lines and plan.mode == "embrace":
         h = most_salient(plan.heard)
         if h is not None:
-            lines.append(f"{_heard_text(h, key_of(h.chord), chart)} -> let it pass (salience {h.salience:.2f} is under the daring threshold)")
+            if plan.threshold > 1.0:
+                why = "daring 0: nothing is embraced"
+            elif h.salience < plan.threshold - 1e-9:
+                why = f"salience {h.salience:.2f} is under the daring threshold {plan.threshold:.2f}"
+            else:
+                why = "no strategy fits it here"
+            lines.append(f"{_heard_text(h, key_of(h.chord), chart)} -> let it pass ({why})")
     return lines
 
 

@@ -105,6 +105,8 @@ class AnswerPlan:
         mode: the mode that made the plan.
         answer_start: where the answer begins on the timeline, in beats.
         heard: every call note as heard.
+        threshold: the salience a note needed to be embraced (`embrace_threshold`; above 1 at
+            daring 0, where nothing is), for the explanation of a note let pass.
     """
 
     chart: Chart
@@ -113,6 +115,7 @@ class AnswerPlan:
     mode: str = "off"
     answer_start: float = 0.0
     heard: tuple[HeardNote, ...] = ()
+    threshold: float = 0.0
 
 
 def mode_from_cc(value: int) -> str:
@@ -158,7 +161,7 @@ def plan_answer(
     if settings.mode == "off" or not call.notes or answer_length <= 0:
         return base
     heard = hear(call, chart, tempo=tempo)
-    base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start, heard)
+    base = AnswerPlan(chart, Constraints(), (), settings.mode, answer_start, heard, embrace_threshold(settings.daring))
     if settings.mode == "guide":
         return _guide(base, heard, chart, answer_start, answer_length)
     target = most_salient(heard)
