@@ -230,3 +230,30 @@ def test_learn_passes_over_a_key_for_a_continuous_action():
     assert len(said) == 1 and "knob or slider" in said[0]
     q.put((0.0, [0x90, 60, 100]))
     assert learn_next(q, 0.5, action="comp") == "note 60"  # a toggle takes a key
+
+
+def test_a_bouncing_pad_or_a_fader_jittering_about_the_middle_is_one_press():
+    """A footswitch bouncing 127, 60, 127 fired tap twice a press (the band went to 297 bpm for
+    100 tapped), and a fader pushed once with a jitter of 1 about 64 toggled comp three times."""
+    from improv.live.midisync import TapTempo
+
+    m = ControlMap({"tap": "cc 28", "comp": "cc 24", "panic": "note 36"})
+    fired = []
+    for k in range(6):  # six presses 0.6 s apart, each bouncing once
+        t = 0.6 * k
+        for dt, v in ((0.0, 127), (0.003, 60), (0.006, 127), (0.2, 0)):
+            ev = m.event([0xB0, 28, v], t + dt)
+            if ev is not None:
+                fired.append(t + dt)
+    assert fired == pytest.approx([0.6 * k for k in range(6)])
+    tap = TapTempo()
+    assert [round(b) for b in map(tap.tap, fired) if b is not None][-1] == 100
+    jitter = [63, 64, 63, 65, 64, 63, 64, 90, 127]  # one push up through the middle
+    assert sum(m.event([0xB0, 24, v], 10 + 0.01 * i) is not None for i, v in enumerate(jitter)) == 1
+    assert m.event([0xB0, 24, 20], 11.0) is None and m.event([0xB0, 24, 100], 11.1) is not None  # down, up again
+    assert m.event([0x90, 36, 100], 12.0) is not None and m.event([0x80, 36, 0], 12.002) is None
+    assert m.event([0x90, 36, 100], 12.004) is None  # the key's contact bounced
+    assert m.event([0x90, 36, 100], 12.5) is not None
+    assert TapTempo().tap(0.0) is None
+    bounce = TapTempo()
+    assert [bounce.tap(x) for x in (0.0, 0.004, 0.6)] == [None, None, pytest.approx(100.0)]

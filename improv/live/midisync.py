@@ -292,8 +292,12 @@ class ClockSender:
         self._send(mido.Message("stop"))
 
 
+MIN_TAP_S = 0.15  # a tap this soon after the last is a bounce (400 bpm), not a beat
+
+
 class TapTempo:
-    """Tempo from taps: the mean interval of the last taps (2 s without a tap starts over).
+    """Tempo from taps: the mean interval of the last taps (2 s without a tap starts over;
+    a tap within `MIN_TAP_S` of the last is a bounce and left out).
 
     Args:
         taps: how many taps to average (at least 2).
@@ -306,6 +310,8 @@ class TapTempo:
 
     def tap(self, t: float) -> float | None:
         """A tap at `t` seconds; the new tempo once there are two taps, else None."""
+        if self._times and 0 <= t - self._times[-1] < MIN_TAP_S:
+            return None
         if self._times and t - self._times[-1] > 2.0:
             self._times = []
         self._times = (self._times + [t])[-self.n:]

@@ -398,7 +398,7 @@ class Session:
         if not hasattr(msg, "channel"):
             return  # clock, start/stop, song position: not the player's music
         if self.controls.bound(data):  # a knob or pad bound in [controls]: not music
-            ev = self.controls.event(data) if not closing else None
+            ev = self.controls.event(data, t) if not closing else None
             if ev is not None:
                 self._control(ev, t)
             return

@@ -3,7 +3,9 @@ action (`[controls]`: `"cc N"`, `"note N"` or `""`), and what a message does. Co
 actions (daring, temperature, answer length) take a controller's value 0-127; toggles
 (comp, bass) and triggers (end of call, panic, tap) fire on a key press or when a
 controller's value rises to 64 or above (once: a knob turned through 64, or a button held,
-fires once); `mode` (the outside-note mode) is picked by a controller's value or cycled by
+fires once, and fires again only once it has come back under `REARM_BELOW`: a fader
+jittering about the middle, or a pad's contact bouncing 127, 60, 127, is one press), and
+never twice within `DEBOUNCE_S` (a pad's key bouncing); `mode` (the outside-note mode) is picked by a controller's value or cycled by
 a key. No I/O: the live session applies what fires (improv/live/controls.py)."""
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from improv.errors import ConfigError
 ACTIONS = ("mode", "daring", "temperature", "answer_length", "comp", "bass", "end_of_call", "panic", "tap")
 CONTINUOUS = ("daring", "temperature", "answer_length")
 _BINDING = re.compile(r"^(cc|note)\s+(\d{1,3})$")
+REARM_BELOW = 32  # a toggle's or trigger's controller fires again once it has fallen under this
+DEBOUNCE_S = 0.05  # a toggle or trigger fired this soon after the last is a bounce, not a press
 # Controllers a keyboard uses for playing, not for knobs: binding one would take it from the
 # music (the sustain pedal would stop holding notes and ending calls).
 RESERVED_CC = {64: "the sustain pedal (CC 64)", 66: "the sostenuto pedal (CC 66)", 67: "the soft pedal (CC 67)",
@@ -70,7 +74,8 @@ class ControlMap:
 
     def __init__(self, bindings: dict[str, str]) -> None:
         self._by: dict[tuple[str, int], str] = {}
-        self._up: set[int] = set()  # toggle and trigger controllers now at 64 or above (they fire on the way up)
+        self._up: set[int] = set()  # toggle and trigger controllers that fired and have not come back down
+        self._fired: dict[str, float] = {}  # toggle or trigger -> when it last fired (seconds)
         for action, text in bindings.items():
             if action not in ACTIONS:
                 raise ConfigError(f"controls: unknown action {action!r} (known: {', '.join(ACTIONS)})")
@@ -84,10 +89,11 @@ class ControlMap:
     def from_settings(cls, settings: object) -> "ControlMap":
         return cls({f.name: getattr(settings, f.name) for f in fields(settings)})  # type: ignore[arg-type]
 
-    def event(self, data: list[int]) -> ControlEvent | None:
-        """The action a raw MIDI message fires, or None (not bound, a release, or a toggle's
-        or trigger's controller that was at 64 or above already). One thread (it keeps
-        where each such controller stands)."""
+    def event(self, data: list[int], t: float | None = None) -> ControlEvent | None:
+        """The action a raw MIDI message fires, or None (not bound, a release, a toggle's or
+        trigger's controller that has not come back under `REARM_BELOW` since it fired, or
+        a bounce within `DEBOUNCE_S` of the last firing; `t`: the message's time, seconds).
+        One thread (it keeps where each such controller stands)."""
         if len(data) < 3:
             return None
         kind = data[0] & 0xF0
@@ -97,16 +103,25 @@ class ControlMap:
                 return None
             if action in CONTINUOUS or action == "mode":
                 return ControlEvent(action, data[2] / 127.0, from_cc=True)
-            up, was_up = data[2] >= 64, data[1] in self._up
-            if up:
-                self._up.add(data[1])
-            else:
+            if data[2] < REARM_BELOW:
                 self._up.discard(data[1])
-            return ControlEvent(action, 1.0, from_cc=True) if up and not was_up else None
+                return None
+            if data[2] < 64 or data[1] in self._up:
+                return None
+            self._up.add(data[1])
+            return self._fire(action, t, from_cc=True)
         if kind == 0x90 and data[2] > 0:
             action = self._by.get(("note", data[1]))
-            return ControlEvent(action, 1.0) if action else None
+            return self._fire(action, t) if action else None
         return None
+
+    def _fire(self, action: str, t: float | None, from_cc: bool = False) -> ControlEvent | None:
+        last = self._fired.get(action)
+        if t is not None:
+            if last is not None and 0 <= t - last < DEBOUNCE_S:
+                return None
+            self._fired[action] = t
+        return ControlEvent(action, 1.0, from_cc=from_cc)
 
     def bound(self, data: list[int]) -> bool:
         """True if the message belongs to a control (so it is not music)."""
