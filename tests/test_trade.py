@@ -655,3 +655,28 @@ def test_the_call_goes_out_earlier_once_answers_come_back_slower():
     slow = leads(0.09)
     assert slow[0] == TRADE_LEAD_S and all(abs(x - 0.15) < 0.003 for x in slow[1:]), slow  # 90 + 40 + 20 ms
     assert leads(0.9)[1:] == [MAX_TRADE_LEAD_S] * 2
+
+
+def test_panic_in_the_players_turn_stands_the_partner_down_for_the_next_turn():
+    """Panic on the last beat of the player's turn: the log said 'panic: all notes off', then
+    the partner heard the call and played its whole turn (the free jam stood down)."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    s.start()
+    tl = s.timeline
+    pressed = False
+    while clock.now() < tl.time_of(4 * 16):  # the player's turns 0 and 2, the partner's 1 and 3
+        beat = tl.beat_at(clock.now())
+        turn = s.policy.form.turn_at(beat)
+        if turn is not None and turn.owner == "player" and abs(beat - round(beat)) < 0.01 and int(beat) % 2 == 0:
+            inq.push([0x90, 65, 90])
+            inq.push([0x80, 65, 0])
+        if not pressed and beat >= 15.0:  # the last beat of the player's first turn
+            pressed = True
+            s.panic()
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    partner = [tl.beat_at(t) for t, _ in _ons(sink, s.partner_ch)]
+    assert partner and not [b for b in partner if b < 32.0], partner  # turn 1 (16-32) stood down
+    assert all(48.0 - 0.1 <= b < 64.0 for b in partner), partner  # turn 3 answered as ever

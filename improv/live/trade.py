@@ -159,6 +159,16 @@ class TradePolicy:
         if kind in ("start", "continue") and self.s.band is not None:
             self.s.band.restart_at(beat + self.form.start)
 
+    def on_panic(self) -> None:
+        """Panic (conductor): in the player's turn the partner stands down for the turn that
+        follows (in its own turn, that one is silenced); the form and the band go on."""
+        if not self.s.in_time:
+            return
+        beat = self.s.beat_at(self.s.clock.now())
+        turn = self.form.turn_at(beat)
+        if turn is None or turn.owner == PLAYER:
+            self._answered.add(self.form.next_turn(beat, PARTNER).index)
+
     def control(self, action: str, t: float) -> str | None:
         if action in ("end_of_call", "answer_length"):
             return f"{action.replace('_', ' ')} is not used while trading (the form sets the turns)"
