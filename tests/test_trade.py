@@ -680,3 +680,28 @@ def test_panic_in_the_players_turn_stands_the_partner_down_for_the_next_turn():
     partner = [tl.beat_at(t) for t, _ in _ons(sink, s.partner_ch)]
     assert partner and not [b for b in partner if b < 32.0], partner  # turn 1 (16-32) stood down
     assert all(48.0 - 0.1 <= b < 64.0 for b in partner), partner  # turn 3 answered as ever
+
+
+def test_comp_or_bass_turned_back_on_comes_in_at_once_not_bars_later():
+    """'comp on' was said at once, but the comping came in up to two bars later (at 80 bpm,
+    5 s of silence after the press): the bars ahead had been rendered without it."""
+    for part, channel in (("comp", 2), ("bass", 3)):
+        clock = ManualClock(5.0)
+        cfg = _cfg(comp=part != "comp", bass=part != "bass")
+        cfg = replace(cfg, timing=replace(cfg.timing, tempo=80.0))
+        sink = RecordingSink(clock)
+        s = Session(cfg, clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES, threaded=False, seed=3)
+        s.start()
+        tl = s.timeline
+        while clock.now() < tl.time_of(21.0):  # a beat into bar 6
+            s.step()
+            clock.advance(0.005)
+        s.band.set_part(part, True)
+        pressed = tl.beat_at(clock.now())
+        while clock.now() < tl.time_of(32.0):
+            s.step()
+            clock.advance(0.005)
+        s.close()
+        first = min(tl.beat_at(t) for t, m in sink.sent if m.type == "note_on" and m.velocity > 0
+                    and m.channel == channel)
+        assert first - pressed <= 3.0, (part, pressed, first)  # within the bar, not two bars on

@@ -202,9 +202,14 @@ class Band:
         was handed stays and the rest of the bar follows the substitute."""
         self._overrides.append((start, end, chart.chord_at(start)))  # (the tune but for that span's chord)
         del self._overrides[:-OVERRIDES_KEPT]
+        self._render_again(start)
+
+    def _render_again(self, beat: float) -> None:
+        """Render the bars from the one holding `beat` again, but for what was handed out
+        already (a bar being handed keeps those notes and follows the new rendering after)."""
         bpb = self.bpb
         handed = self.feeder.handed_to
-        redo = math.floor(start / bpb) * bpb
+        redo = math.floor(beat / bpb) * bpb
         if math.isfinite(handed):
             redo = max(redo, math.floor(handed / bpb) * bpb)
         if redo < self._rendered_to:
@@ -225,10 +230,15 @@ class Band:
         return chart
 
     def set_part(self, part: str, on: bool) -> None:
-        """Turn "comp", "bass" or "click" on or off; off drops its pending notes."""
+        """Turn "comp", "bass" or "click" on or off; off drops its pending notes, on comes in
+        from the next beat not handed out yet (the bars ahead were rendered without it: it
+        came in up to two bars after the press)."""
         setattr(self.parts, part, on)
         if not on:
             self.feeder.clear(getattr(self.parts, f"{part}_channel"))
+        else:
+            handed = self.feeder.handed_to
+            self._render_again(handed if math.isfinite(handed) else self._resume_from)
 
     # --- playing ---------------------------------------------------------------------
     def render_bar(self, bar_start: float) -> list[BeatNote]:
