@@ -198,6 +198,11 @@ def test_tap_tempo():
     tap.tap(1.0)
     assert abs(tap.tap(1.5) - 120) < 1e-9
     assert tap.tap(10.0) is None  # a long pause starts over
+    # six human taps at 100 bpm, 20 ms early and late by turns: 97.8 or 102.2 bpm by which came
+    # last (the first-to-last mean of four); a line through them gives what was tapped
+    human = TapTempo()
+    got = [human.tap(20.0 + 0.6 * k + (0.02 if k % 2 else -0.02)) for k in range(6)]
+    assert abs(got[-1] - 100.0) < 1.0 and abs(got[-2] - 100.0) < 1.5, got
 
 
 def test_live_controls_toggle_comp_and_panic():

@@ -296,15 +296,17 @@ MIN_TAP_S = 0.15  # a tap this soon after the last is a bounce (400 bpm), not a 
 
 
 class TapTempo:
-    """Tempo from taps: the mean interval of the last taps (2 s without a tap starts over;
-    a tap within `MIN_TAP_S` of the last is a bounce and left out).
+    """Tempo from taps: the interval of a straight line fitted through the last taps (least
+    squares: a human's early and late taps cancel, where the first-to-last mean of four
+    swung 2 % with which tap came last); 2 s without a tap starts over; a tap within
+    `MIN_TAP_S` of the last is a bounce and left out.
 
     Args:
-        taps: how many taps to average (at least 2).
+        taps: how many taps to fit (at least 2).
         low, high: the tempo range accepted (bpm).
     """
 
-    def __init__(self, taps: int = 4, low: float = 30.0, high: float = 320.0) -> None:
+    def __init__(self, taps: int = 8, low: float = 30.0, high: float = 320.0) -> None:
         self.n, self.low, self.high = max(2, taps), low, high
         self._times: list[float] = []
 
@@ -317,7 +319,10 @@ class TapTempo:
         self._times = (self._times + [t])[-self.n:]
         if len(self._times) < 2:
             return None
-        gap = (self._times[-1] - self._times[0]) / (len(self._times) - 1)
+        n = len(self._times)
+        mean_k, mean_t = (n - 1) / 2.0, sum(self._times) / n
+        gap = sum((k - mean_k) * (x - mean_t) for k, x in enumerate(self._times)) / \
+            sum((k - mean_k) ** 2 for k in range(n))
         if gap <= 0:
             return None
         bpm = 60.0 / gap
