@@ -207,6 +207,9 @@ def test_session_helpers_fill_the_new_fields():
     cfg = override(override(Config(), "embrace", mode="guide", daring=0.25), "phrase", answer_bars=2)
     assert control_values(cfg, comp=True) == (("outside", "guide"), ("daring", "0.25"), ("temp", "1.00"),
                                               ("answer", "2 bars"), ("comp", "on"))
+    # trading: the form sets the answer's length (the knob's "answer 4 bars" was not in effect)
+    trade = override(cfg, "band", trade_bars=2)
+    assert dict(control_values(trade, trading=True))["answer"] == "2-bar turns"
 
 
 def test_only_what_is_shown_changing_draws_again():

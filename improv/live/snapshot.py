@@ -27,7 +27,8 @@ def snapshot(s: Any, now: float) -> Snapshot:
                     tempo_heard=est.bpm if est is not None else 0.0,
                     tempo_sure=est.confidence if est is not None else -1.0,
                     tempo_from="DAW" if s.external is not None else "",
-                    controls=control_values(s.cfg, band.comp if band else None, band.bass if band else None),
+                    controls=control_values(s.cfg, band.comp if band else None, band.bass if band else None,
+                                            trading=s.policy.name == "trade"),
                     **_form_fields(s, beat))
 
 

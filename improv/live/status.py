@@ -101,13 +101,17 @@ def explanation_fields(line: str) -> tuple[str, str]:
     return heard.replace(": heard ", ": ", 1).strip(), did.strip()
 
 
-def control_values(cfg: Any, comp: bool | None = None, bass: bool | None = None) -> tuple[tuple[str, str], ...]:
+def control_values(cfg: Any, comp: bool | None = None, bass: bool | None = None,
+                   trading: bool = False) -> tuple[tuple[str, str], ...]:
     """The live controls' values for a Snapshot, from the session's current config (and
     the band's comp/bass switches when a band plays): outside-note mode, daring,
-    temperature, answer length, comp, bass."""
+    temperature, answer length (`trading`: the turn's, which the form sets), comp, bass."""
     e, r, ph = cfg.embrace, cfg.responder, cfg.phrase
-    out = [("outside", e.mode), ("daring", f"{e.daring:.2f}"), ("temp", f"{r.temperature:.2f}"),
-           ("answer", f"{ph.answer_bars} bar{'s' if ph.answer_bars != 1 else ''}" if ph.answer_bars else "as call")]
+    if trading:
+        answer = f"{cfg.band.trade_bars or 4}-bar turns"
+    else:
+        answer = f"{ph.answer_bars} bar{'s' if ph.answer_bars != 1 else ''}" if ph.answer_bars else "as call"
+    out = [("outside", e.mode), ("daring", f"{e.daring:.2f}"), ("temp", f"{r.temperature:.2f}"), ("answer", answer)]
     for name, on in (("comp", comp), ("bass", bass)):
         if on is not None:
             out.append((name, "on" if on else "off"))
