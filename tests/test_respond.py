@@ -219,7 +219,7 @@ def test_a_call_in_cut_time_or_compound_metre_is_read_in_quarter_note_bars(tmp_p
     rc, out = respond(tmp_path, call)
     assert rc == 0, capsys.readouterr().err
     sigs = [m for t in mido.MidiFile(out).tracks for m in t if m.type == "time_signature"]
-    assert [(m.numerator, m.denominator) for m in sigs] == [(quarters, 4)]
+    assert [(m.numerator, m.denominator) for m in sigs] == [metre]  # as written (bars of `quarters` quarters)
 
 
 def test_a_call_in_another_metre_than_the_tune_names_it_as_written_and_the_way_out(tmp_path, capsys):
@@ -485,3 +485,25 @@ def test_the_sustain_pedal_counts_as_playing_and_is_kept_in_the_file(tmp_path):
         if msg.type == "note_on" and msg.velocity > 0 and first is None:
             first = tick / out.ticks_per_beat
     assert first is not None and first >= 7.0 - 0.25  # a beat's gap after the lift, give or take the feel
+
+
+def test_the_answer_file_keeps_the_calls_time_signature(tmp_path):
+    """A 6/8 call came back in a 3/4 file (and 12/8 in 6/4): the bars are the same length,
+    but a DAW shows and counts them otherwise."""
+    import mido
+
+    from improv.cli import main
+
+    for num, den in ((6, 8), (12, 8), (4, 4)):
+        mid = mido.MidiFile(type=0, ticks_per_beat=480)
+        track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=num, denominator=den)])
+        for k, p in enumerate((60, 64, 67, 72)):
+            track += [mido.Message("note_on", note=p, velocity=80, time=0 if k == 0 else 0),
+                      mido.Message("note_off", note=p, time=240)]
+        mid.tracks.append(track)
+        mid.save(str(tmp_path / "call.mid"))
+        assert main(["respond", str(tmp_path / "call.mid"), "--chords", "C", "--seed", "1", "-o",
+                     str(tmp_path / "out.mid")]) == 0
+        sigs = [(m.numerator, m.denominator) for t in mido.MidiFile(str(tmp_path / "out.mid")).tracks for m in t
+                if m.type == "time_signature"]
+        assert sigs == [(num, den)], (num, den, sigs)

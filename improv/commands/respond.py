@@ -167,12 +167,13 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
            chart: Chart, cfg: Config, notes: list[tuple[float, str]] = (),  # type: ignore[assignment]
-           pedal: tuple[tuple[float, int], ...] = ()) -> None:
+           pedal: tuple[tuple[float, int], ...] = (), metre: str = "") -> None:
     """A type-1 file: conductor (tempo map, metre, chord text events: `chart`, the one the
     answer was played over, substitute included; `notes`, (beat, text) markers, e.g. what
     the partner did with an outside note), player (the call and its sustain `pedal`),
     partner; written beside `path` and renamed into place, so a failure leaves nothing
-    half-written."""
+    half-written. `metre`: the call's time signature as written ("6/8"; default the
+    chart's bars in quarter notes), so that a 6/8 call is not given back in 3/4."""
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
@@ -183,7 +184,8 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     items: list[tuple[int, int, mido.MetaMessage]] = [
         (int(round(b * PPQ)), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in tempos
     ]
-    items.append((0, 1, mido.MetaMessage("time_signature", numerator=bpb, denominator=4)))
+    num, den = (int(x) for x in metre.split("/")) if metre else (bpb, 4)
+    items.append((0, 1, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
     prev: object = object()
     for span in chart.changes_between(0.0, max(end, 1e-6)):
         if span.chord != prev:
@@ -328,8 +330,11 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.embrace.strategies import explain
 
     # the chords the answer was played over (a substitute where it re-harmonised), and why
+    from improv.core.formats.midifile import bar_quarters
+
     _write(out, list(whole.absolute()), answer, tempos, plan.chart, cfg,
-           [(answer.start, line) for line in explain(plan, chart)], found.pedal)
+           [(answer.start, line) for line in explain(plan, chart)], found.pedal,
+           found.metre if found.metre and bar_quarters(*map(int, found.metre.split("/"))) == bpb else "")
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
