@@ -136,3 +136,21 @@ def test_a_call_due_while_the_partner_still_answers_waits_and_keeps_its_place_in
     # call 2 was due at 5.5: it waits for the answer and starts at 9.5, a bar on, and
     # carries on from there as written (a note that follows a note within the call does not wait)
     assert session.played_at == [1.0, 2.0, 9.5, 10.0, 10.0, 11.0, 17.5, 18.0]
+
+
+def test_a_calls_file_whose_tempo_is_not_the_sessions_is_said(tmp_path):
+    """demo --calls with a 100 -> 140 bpm file played it at 120 without a word."""
+    import mido
+
+    from improv.commands.demo import file_tempos, tempo_note
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100)),
+                                      mido.Message("note_on", note=60, velocity=90),
+                                      mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(140), time=960),
+                                      mido.Message("note_off", note=60, time=0)]))
+    mid.save(str(tmp_path / "calls.mid"))
+    assert file_tempos(tmp_path / "calls.mid") == [100.0, 140.0]
+    assert tempo_note([100.0, 140.0], 120.0) == ("; the file's tempo (100-140 bpm) is not followed: its beats are "
+                                                "played at 120 bpm (--tempo sets it)")
+    assert tempo_note([120.0], 120.0) == "" and tempo_note([], 120.0) == ""

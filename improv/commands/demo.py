@@ -89,6 +89,29 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
     return out
 
 
+def file_tempos(path: Path) -> list[float]:
+    """The tempos (bpm) a MIDI file's tempo map names, in order, each once."""
+    import mido
+
+    from improv.core.formats.midicheck import open_midi_file
+
+    out: list[float] = []
+    for track in open_midi_file(path).tracks:
+        for msg in track:
+            if msg.type == "set_tempo" and round(mido.tempo2bpm(msg.tempo), 1) not in out:
+                out.append(round(mido.tempo2bpm(msg.tempo), 1))
+    return out
+
+
+def tempo_note(tempos: list[float], tempo: float) -> str:
+    """What the demo says of a calls file whose tempo map is not the session's ("" if none):
+    its beats are played at the session's tempo, not at the file's."""
+    if not tempos or (len(tempos) == 1 and abs(tempos[0] - tempo) <= 0.05):
+        return ""
+    named = f"{tempos[0]:g}-{tempos[-1]:g} bpm" if len(tempos) > 1 else f"{tempos[0]:g} bpm"
+    return f"; the file's tempo ({named}) is not followed: its beats are played at {tempo:g} bpm (--tempo sets it)"
+
+
 class ScriptedPlayer:
     """Plays (beat, bytes) events into the session's input queue at their times, on its own
     thread, exactly as a port callback would (the queue stamps them on arrival). Beat b is
@@ -172,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
     over = (chart.title or "your chords") if chart is not None else "live harmony"
     banner = (f"demo: a scripted player plays {n_calls} calls over {over}; "
               "the partner answers each one")
+    if args.calls:
+        banner += tempo_note(file_tempos(Path(args.calls)), cfg.timing.tempo)
 
     def begin(session: Any) -> None:  # (said once the ports are open: a refused --out is then the one line)
         session.say(banner)  # (through the display, with every other line: never run into one on stderr)
