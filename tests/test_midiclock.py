@@ -315,3 +315,26 @@ def test_a_start_after_the_clock_stood_still_puts_the_downbeat_at_the_start():
     assert f.time_of_beat(0.0) == pytest.approx(20.0) and f.tempo == pytest.approx(120.0)
     f.feed(20.001, [CLOCK])
     assert f.time_of_beat(1.0) == pytest.approx(20.0 + 24 * step, abs=0.002)
+
+
+def test_a_daws_port_that_cannot_be_opened_again_is_said_once_and_tried_again():
+    from improv.live.clock import ManualClock
+    from improv.live.midisync import ExternalClock
+
+    class Refusing(_FakeIn):
+        fail = True
+
+        def open_port(self, idx, name):
+            if self.fail:
+                raise RuntimeError("busy")
+            super().open_port(idx, name)
+
+    fake = Refusing(["Live:clock out"])
+    ext = ExternalClock(ManualClock(0.0), fake, "Live:clock out", source="live")
+    fake.ports.clear()
+    assert "is gone" in ext.watch()
+    fake.ports.append("Live:clock out")
+    said = [ext.watch() for _ in range(4)]  # every look tries again; the status line hears it once
+    assert said[0].endswith("could not be opened (busy); trying again") and said[1:] == ["", "", ""]
+    fake.fail = False
+    assert ext.watch() == "MIDI clock input 'Live:clock out' is back: press play" and not ext.gone

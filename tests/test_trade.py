@@ -203,6 +203,8 @@ def test_tap_tempo():
     human = TapTempo()
     got = [human.tap(20.0 + 0.6 * k + (0.02 if k % 2 else -0.02)) for k in range(6)]
     assert abs(got[-1] - 100.0) < 1.0 and abs(got[-2] - 100.0) < 1.5, got
+    faster = [human.tap(23.6 + 0.4 * k) for k in range(1, 4)]  # then straight on at 150: its own taps
+    assert faster[-1] == pytest.approx(150.0), faster
 
 
 def test_live_controls_toggle_comp_and_panic():

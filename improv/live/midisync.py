@@ -99,6 +99,7 @@ class ExternalClock:
         self.name = name
         self.source = source
         self.gone = False  # the source port has disappeared (see `watch`)
+        self._failed = ""  # the last reconnection's failure, said once
         self.follower = ClockFollower(guess=guess)
         self.timeline = FollowedTimeline(self.follower)
         self._queue: queue.Queue[tuple[float, list[int]]] = queue.Queue(maxsize=8192)
@@ -153,8 +154,10 @@ class ExternalClock:
             self.name = ports[idx]
             self._listen()
         except Exception as e:  # noqa: BLE001 - rtmidi raises its own types; try again on the next look
-            return f"MIDI clock input {ports[idx]!r} is back but could not be opened ({e}); trying again"
-        self.gone = False
+            said = f"MIDI clock input {ports[idx]!r} is back but could not be opened ({e}); trying again"
+            said, self._failed = ("" if said == self._failed else said), said
+            return said
+        self.gone, self._failed = False, ""
         return f"MIDI clock input {self.name!r} is back: press play"
 
     def receive(self, data: list[int], age: float = 0.0) -> None:
@@ -293,13 +296,15 @@ class ClockSender:
 
 
 MIN_TAP_S = 0.15  # a tap this soon after the last is a bounce (400 bpm), not a beat
+RETAP = 0.25  # a tap this much sooner or later than the taps' beat starts a new tempo
 
 
 class TapTempo:
     """Tempo from taps: the interval of a straight line fitted through the last taps (least
     squares: a human's early and late taps cancel, where the first-to-last mean of four
-    swung 2 % with which tap came last); 2 s without a tap starts over; a tap within
-    `MIN_TAP_S` of the last is a bounce and left out.
+    swung 2 % with which tap came last); 2 s without a tap starts over, and so does a tap
+    `RETAP` off the taps' beat (a new tempo tapped at once); a tap within `MIN_TAP_S` of the
+    last is a bounce and left out.
 
     Args:
         taps: how many taps to fit (at least 2).
@@ -310,19 +315,25 @@ class TapTempo:
         self.n, self.low, self.high = max(2, taps), low, high
         self._times: list[float] = []
 
+    def _gap(self) -> float:
+        """The seconds between taps of the line through them (least squares; 2 taps or more)."""
+        n = len(self._times)
+        mean_k, mean_t = (n - 1) / 2.0, sum(self._times) / n
+        return sum((k - mean_k) * (x - mean_t) for k, x in enumerate(self._times)) / \
+            sum((k - mean_k) ** 2 for k in range(n))
+
     def tap(self, t: float) -> float | None:
         """A tap at `t` seconds; the new tempo once there are two taps, else None."""
         if self._times and 0 <= t - self._times[-1] < MIN_TAP_S:
             return None
         if self._times and t - self._times[-1] > 2.0:
             self._times = []
+        elif len(self._times) >= 2 and abs((t - self._times[-1]) / self._gap() - 1.0) > RETAP:
+            self._times = self._times[-1:]  # a new tempo tapped: the taps before it are not its
         self._times = (self._times + [t])[-self.n:]
         if len(self._times) < 2:
             return None
-        n = len(self._times)
-        mean_k, mean_t = (n - 1) / 2.0, sum(self._times) / n
-        gap = sum((k - mean_k) * (x - mean_t) for k, x in enumerate(self._times)) / \
-            sum((k - mean_k) ** 2 for k in range(n))
+        gap = self._gap()
         if gap <= 0:
             return None
         bpm = 60.0 / gap
