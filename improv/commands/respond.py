@@ -330,11 +330,9 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.embrace.strategies import explain
 
     # the chords the answer was played over (a substitute where it re-harmonised), and why
-    from improv.core.formats.midifile import bar_quarters
-
+    # (a metre the file writes is the bars' by now: another one was refused above)
     _write(out, list(whole.absolute()), answer, tempos, plan.chart, cfg,
-           [(answer.start, line) for line in explain(plan, chart)], found.pedal,
-           found.metre if found.metre and bar_quarters(*map(int, found.metre.split("/"))) == bpb else "")
+           [(answer.start, line) for line in explain(plan, chart)], found.pedal, found.metre)
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""

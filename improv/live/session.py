@@ -509,8 +509,7 @@ class Session:
         """Silence everything the session started, at once (conductor thread): a call still
         being heard is not answered either (the player slammed panic: the partner stands down)."""
         self.exchange.silence()
-        if hasattr(self.policy, "on_panic"):
-            self.policy.on_panic()
+        self.policy.on_panic()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
         for ch, pitch in sorted(self._thru_sounding):
