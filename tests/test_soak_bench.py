@@ -7,18 +7,20 @@ LOG = """4:2  answer 1: 17 notes (C6 Bb5 ...), ready in 24.1 ms
 9:1  answer 2: 30 notes (C4 ...), ready in 120.5 ms, at 200.0 bpm (heard)
 answer 2 was ready 40 ms after it began: its first 2 notes left out
 12:3  answer 3: 9 notes (D4 ...), ready in 30.0 ms
+14:1  answer 4: 12 notes (E4 ...), ready in 0.7 ms (drafted in your rest), at 200.0 bpm (heard)
 answer 3 was ready 3 ms after its first note was due
-session ended (SIGTERM): 3 calls, 3 answers, 0 yields; answer ready p99 120.5 ms
+session ended (SIGTERM): 4 calls, 4 answers, 0 yields; answer ready p99 120.5 ms
 """
 
 
 def test_the_log_gives_the_ready_times_the_late_answers_and_the_summary():
     got = from_stderr(LOG)
-    assert got["answers_logged"] == 3 and got["ready_ms"]["median"] == 30.0 and got["ready_ms"]["max"] == 120.5
+    assert got["answers_logged"] == 4 and got["ready_ms"]["median"] == 27.05 and got["ready_ms"]["max"] == 120.5
+    assert got["drafted"] == 1 and got["undrafted_ready_ms"]["median"] == 30.0
     assert got["late_answers"] == 2 and got["tracebacks"] == 0
     assert got["late_lines"] == ["answer 2 was ready 40 ms after it began: its first 2 notes left out",
                                  "answer 3 was ready 3 ms after its first note was due"]
-    assert got["summary"] == ["session ended (SIGTERM): 3 calls, 3 answers, 0 yields; answer ready p99 120.5 ms"]
+    assert got["summary"] == ["session ended (SIGTERM): 4 calls, 4 answers, 0 yields; answer ready p99 120.5 ms"]
     assert from_stderr("Traceback (most recent call last):\n")["tracebacks"] == 1
     assert from_stderr("")["ready_ms"] == {}
 

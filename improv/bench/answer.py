@@ -6,9 +6,15 @@ clear outside note, so some answers are re-harmonised; every third call is a tra
 (a 4-bar call, the answer cut to the partner's 4 bars). As the jam does, the call is read
 ahead in the rest that ends it and the session so far after each answer, untimed.
 
-Two measurements of the same calls:
+Three measurements of the same calls:
 - `process`: through a `ProcessPartner` (the worker process the jam uses): submit -> the
-  `Result` back on the receiving thread: compute plus pipe and pickling. The headline.
+  `Result` back on the receiving thread: compute plus pipe and pickling. The headline: a
+  call whose end the jam could not foresee (a note played just before the gap was full,
+  the end-of-call control, the longest call) waits this long.
+- `process_drafted`: the same, with the call's end foreseen: the read in the rest carries
+  the job the call becomes (`Read.draft`), as the jam's does when the player stops, and the
+  call is handed over when the jam would notice its end (`DRAFT_REST_S` later): what the
+  player waits for when the rest did end the call.
 - `in_process`: `PartnerCore.answer` alone (the compute), and the streamed first note
   (what a jam that sent notes as they are decoded would wait for).
 """
@@ -29,6 +35,7 @@ from improv.core.theory.chart import Chart, parse_chart
 from improv.core.theory.notes import Phrase
 from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
+DRAFT_REST_S = 0.75 * 60.0 / TEMPO  # the jam reads a quarter beat into the rest; a 1-beat gap ends the call
 OUTSIDE_EVERY = 3  # one call in three ends on a long, accented note a half step off the chord
 TRADE_EVERY = 3  # one call in three (offset by one) is a trading turn
 
@@ -93,6 +100,8 @@ def bench_answer(name: str, calls: int, cfg: Config, process: bool = True, respo
                            "in_process": _in_process(core, material, chart, cfg)}
     if process:
         out["process"] = _through_process(name, material, chart, cfg)
+        if core.drafts:
+            out["process_drafted"] = _through_process(name, material, chart, cfg, draft=True)
     return out
 
 
@@ -127,7 +136,8 @@ def _in_process(core: Any, material: list, chart: Chart, cfg: Config) -> dict[st
     return out
 
 
-def _through_process(name: str, material: list, chart: Chart, cfg: Config) -> dict[str, Any]:
+def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft: bool = False) -> dict[str, Any]:
+    """Submit -> result through the worker process; `draft`: the rest's read carries the job."""
     from improv.partner.process import ProcessPartner
 
     got: dict[int, tuple[float, Result]] = {}
@@ -142,11 +152,11 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config) -> di
         partner.start(lambda: Setup(name, cfg.responder.markov_order, 1, chart=chart), on_result)
     except Exception as e:  # noqa: BLE001
         return {"skipped": f"the partner's process did not start: {e}"}
-    ready, by_kind, lost = [], {}, 0
+    ready, by_kind, lost, drafted = [], {}, 0, 0
     try:
         for job in _jobs(material, chart, cfg):
-            partner.read(Read(job.call, chart))
-            time.sleep(0.02)  # the rest in which the jam notices the call's end
+            partner.read(Read(job.call, chart, job if draft else None))
+            time.sleep(DRAFT_REST_S if draft else 0.02)  # the rest in which the jam notices the call's end
             arrived.clear()
             t0 = time.perf_counter()
             partner.submit(job, t0)
@@ -154,12 +164,16 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config) -> di
                 lost += 1
                 continue
             t1, res = got.pop(job.number)
+            drafted += res.drafted
             ms = (t1 - t0) * 1000.0
             ready.append(ms)
             by_kind.setdefault(_kind(res, job.cut), []).append(ms)
             time.sleep(0.02)  # the session so far is read while the answer plays
     finally:
         partner.close()
-    return {"ready_ms": summary(ready), "by_kind_ms": {k: summary(v) for k, v in sorted(by_kind.items())},
-            "lost": lost}
+    out = {"ready_ms": summary(ready), "by_kind_ms": {k: summary(v) for k, v in sorted(by_kind.items())},
+           "lost": lost}
+    if draft:
+        out["drafted"] = drafted  # of the answers timed: those the partner had ready from the rest
+    return out
 

@@ -156,6 +156,10 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
             out(f"  {name:7s} ready, worker process {fmt(proc['ready_ms'])}  {verdict(ok)}")
             for kind, st in proc["by_kind_ms"].items():
                 out(f"  {name:7s}   {kind:12s}         {fmt(st)}")
+            drafted = r.get("process_drafted", {})
+            if "ready_ms" in drafted:
+                out(f"  {name:7s} drafted in the rest   {fmt(drafted['ready_ms'])}  ({drafted['drafted']} of "
+                    f"{drafted['ready_ms']['n']} answers drafted: the call ended where the player stopped)")
         else:
             out(f"  {name:7s} worker process: {proc.get('skipped', 'not measured')}")
         out(f"  {name:7s} compute only         {fmt(inproc['ready_ms'])}  ({inproc['notes_per_answer']:.1f} notes "

@@ -62,9 +62,14 @@ def _children_rss_kb(pid: int) -> int:
 
 def from_stderr(err: str) -> dict:
     """What the jam said: answer-ready times, answers that came late, the summary."""
-    ready = sorted(float(x) for x in re.findall(r"ready in ([\d.]+) ms", err))
+    said = re.findall(r"ready in ([\d.]+) ms( \(drafted)?", err)
+    ready = sorted(float(x) for x, _ in said)
+    undrafted = sorted(float(x) for x, d in said if not d)
     n = len(ready)
-    return {"answers_logged": n,
+    return {"answers_logged": n, "drafted": sum(1 for _, d in said if d),
+            "undrafted_ready_ms": {"median": median(undrafted), "p99": undrafted[min(len(undrafted) - 1,
+                                                                                      int(0.99 * len(undrafted)))],
+                                   "max": undrafted[-1]} if undrafted else {},
             "ready_ms": {"median": median(ready), "p90": ready[int(0.9 * n)], "p99": ready[min(n - 1, int(0.99 * n))],
                          "max": ready[-1]} if n else {},
             "late_answers": len(LATE.findall(err)), "late_lines": [x for x in err.splitlines() if LATE.search(x)],

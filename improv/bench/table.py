@@ -67,6 +67,8 @@ ROWS = [
     Row("  … re-harmonised answers only", "answer_model.process.by_kind_ms.reharmonised"),
     Row("  … trading answers only", "answer_model.process.by_kind_ms.trading"),
     Row("  … the partner's compute alone (no pipe)", "answer_model.in_process.ready_ms"),
+    Row("  … drafted in the player's rest (the call ended where the player stopped: the jam hands the partner "
+        "that call with the rest's read)", "answer_model.process_drafted.ready_ms"),
     Row("model's first note, streamed (plan + first decoded note)", "answer_model.in_process.first_note_ms",
         target="p99 ≤ 5 ms", met=lambda v, runs: v["p99"] <= 5.0),
     Row("4-bar answer ready, Markov partner in its worker process", "answer_markov.process.ready_ms",

@@ -19,7 +19,7 @@ from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
-from improv.partner.protocol import Job, Result, Setup, answer_settings
+from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 KEEP_CALLS = 64  # calls a replacement partner learns from again
@@ -47,6 +47,7 @@ class Exchange:
     def __init__(self, s: Any) -> None:
         self.s = s
         self.calls = self.answers = self.yields = self.failed = 0
+        self.drafted = 0  # answers the partner had ready from the player's rest (`Read.draft`)
         self.last_call_bars = 0
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
@@ -73,14 +74,29 @@ class Exchange:
         s = self.s
         self.calls += 1
         n = self.calls
-        feel = 1.0 if s.cfg.timing.swing == 1.0 else 0.0  # a swung timeline already places the off-beats
-        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo, feel)
         with self._lock:
             self._asked[n] = _Asked(t, self._generation, call, chart)
         if s.recorder is not None:
             s.recorder.marker(f"call {n}: {count_notes(len(call))}", t)
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
-        s.partner.submit(Job(n, call, chart, settings, s.cfg.embrace, cut), s.clock.now())
+        s.partner.submit(self._job(n, call, chart, start, length, cut), s.clock.now())
+
+    def _job(self, n: int, call: Phrase, chart: Chart, start: float, length: float, cut: float | None) -> Job:
+        s = self.s
+        feel = 1.0 if s.cfg.timing.swing == 1.0 else 0.0  # a swung timeline already places the off-beats
+        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo, feel)
+        return Job(n, call, chart, settings, s.cfg.embrace, cut)
+
+    def read_ahead(self, so_far: Phrase, chart: Chart,
+                   then: tuple[Phrase, float, float, float | None] | None = None) -> None:
+        """Hand the call so far to the partner to read in the player's rest (conductor);
+        `then`: (call, start, length, cut) as `ask` would be given them if this rest ends
+        the call, for the partner to draft its answer now (`Read.draft`)."""
+        draft = None
+        if then is not None:
+            call, start, length, cut = then
+            draft = self._job(self.calls + 1, call, chart, start, length, cut)
+        self.s.partner.read(Read(so_far, chart, draft))
 
     def expected_ready_s(self, beats: float) -> float:
         """How long an answer `beats` long may take to be ready, by the last answers (the
@@ -115,6 +131,7 @@ class Exchange:
                 s.feeder.add(phrase_notes(answer, s.partner_ch))
                 cancelled = s.scheduler.generation  # a yield from here on cancels the scheduler...
                 self.answers += 1
+                self.drafted += res.drafted
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
                 self._last = (res.number, answer, s.time_of(first))
                 self.memory.add(asked.call, answer)
@@ -160,7 +177,8 @@ class Exchange:
         pace = (f", at {s.tempo:.1f} bpm ({'heard' if heard else 'your tempo not heard yet: the first guess'})"
                 if s.following else "")
         s.say(f"{s.bar_beat(at)}  answer {res.number}: {count_notes(len(answer))} "
-              f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms{pace}")
+              f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms"
+              f"{' (drafted in your rest)' if res.drafted else ''}{pace}")
         if s.recorder is not None:
             s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", at)
         if missed:

@@ -3,8 +3,9 @@ a silence (`--gap`) the partner answers on the next beat or bar, for as long as 
 
 A call ends in the segmenter (improv/core/listen/segment.py); with no chart the harmony is
 inferred from what the player plays. In the player's rests the call so far is handed to
-the partner to read ahead (a model partner then only decodes at the call's end): reads wait
-for a rest, not each note, because a read in this process once held the GIL from the JACK
+the partner to read ahead, with the call it becomes if the rest lasts the gap: a model
+partner drafts its answer to that in the rest, and answers at once when the call does end
+so. Reads wait for a rest, not each note, because a read in this process once held the GIL from the JACK
 input callback; in the worker process it costs only a small pickle here, and rests keep it
 to one read per rest. Playing again while the partner answers makes it yield
 (`on_interrupt = "yield"`).
@@ -25,7 +26,6 @@ from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import count_notes, counted, seconds_to_beats
 from improv.errors import ConfigError
-from improv.partner.protocol import Read
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note...
 MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slower (`FreePolicy._placed`)
@@ -173,7 +173,12 @@ class FreePolicy:
         self._rest = rest
         so_far = seg.call_so_far()
         if so_far is not None:
-            self.s.partner.read(Read(so_far, self.chart_now()))
+            call = seg.call_if_silent()
+            then = None
+            if call is not None:
+                call = self._placed(call)
+                then = (call.phrase, call.answer_start, call.answer_length, None)
+            self.s.exchange.read_ahead(so_far, self.chart_now(), then)
 
     def _placed(self, call: Call) -> Call:
         """The call with its answer placed late enough to be ready: on a machine where

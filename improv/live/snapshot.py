@@ -51,7 +51,9 @@ def summary(s: Any) -> str:
     if n:
         parts.append(f"partner timing median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes")
     if s.ready_ms:
-        parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms")
+        drafted = s.exchange.drafted
+        parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms"
+                     f"{f' ({drafted} drafted in your rests)' if drafted else ''}")
     if s.thru_ms:
         parts.append(f"passthrough p99 {percentile(s.thru_ms, 0.99):.2f} ms")
     parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, late {s.late_dropped})")

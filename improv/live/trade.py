@@ -5,8 +5,9 @@ The partner's call is everything the player played in their turn, with the picku
 led into it (notes begun up to `PICKUP_BEATS` before the turn, in the partner's last bar or
 the count-in's); it is handed to the partner `TRADE_LEAD_S` before the partner's turn
 begins, or a little more where answers come back slower (`TradePolicy.lead_s`; a note
-still held counts up to then), read ahead in the player's rests before that, and the
-answer is cut at the end of the partner's turn. With `--clock external` the
+still held counts up to then), read ahead in the player's rests before that (a model
+partner drafts its answer to the call as it stands in each rest, and has it at once when
+nothing more is played), and the answer is cut at the end of the partner's turn. With `--clock external` the
 timeline follows the MIDI clock: Stop silences everything at once and Start begins again
 with the count-in.
 
@@ -23,13 +24,13 @@ from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, coun
 from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError
 from improv.live.band import HOLD_S
-from improv.partner.protocol import Read
 
 LEAD_S = 0.25  # from start() to the first count-in beat
 TRADE_LEAD_S = 0.1  # the call goes to the partner this long before its turn (answer ready p99 is ~20 ms)...
 MAX_TRADE_LEAD_S = 0.25  # ...or longer, up to this and half a beat, once answers come back slower (`lead_s`)
 LEAD_MARGIN_S = 0.02
-REST_BEATS = 0.5  # a rest this long in the player's turn starts a read ahead
+REST_BEATS = 0.5  # a rest this long in the player's turn starts a read ahead...
+LAST_BEATS = 1.0  # ...and every key played or let go this close to the call's hand-over
 PICKUP_BEATS = 2.25  # notes begun this close before the player's turn lead into it (beats 3-4, a little early)
 
 
@@ -56,8 +57,9 @@ class TradePolicy:
         self._open: dict[int, tuple[float, int]] = {}
         self._answered: set[int] = set()
         self._last_turn: int | None = None
-        self._read_at: float | None = None  # the rest last read in
-        self._last_off = -1e9
+        self._read_at: tuple[int, float] | None = None  # (partner turn, beat of the key event) last read for
+        self._last_off = -1e9  # beat of the last key let go...
+        self._last_key = -1e9  # ...and of the last key played or let go
 
     @property
     def band_start(self) -> float:
@@ -85,10 +87,11 @@ class TradePolicy:
     def on_message(self, msg: mido.Message, beat: float, t: float) -> None:
         if msg.type == "note_on" and msg.velocity > 0:
             self._open[msg.note] = (beat, msg.velocity)
+            self._last_key = beat
         elif msg.type in ("note_on", "note_off") and msg.note in self._open:
             b, v = self._open.pop(msg.note)
             self.player_notes.append((b, msg.note, v, beat - b))
-            self._last_off = beat
+            self._last_off = self._last_key = beat
             del self.player_notes[:-512]
 
     def tick(self, now: float, beat: float) -> None:
@@ -105,16 +108,26 @@ class TradePolicy:
             nxt = self.form.next_turn(nxt.end, PARTNER)
         if nxt.index in self._answered:
             return
-        lead = self.lead_s() * self.s.tempo / 60.0
-        if beat >= nxt.start - lead:
+        ask = nxt.start - self.lead_s() * self.s.tempo / 60.0  # the beat the call is handed over
+        if beat >= ask:
             self._answered.add(nxt.index)
-            self._ask(nxt, beat, now)
-        elif self.s.partner.reads_ahead and not self._open and beat - self._last_off >= REST_BEATS \
-                and self._read_at != self._last_off and beat >= nxt.start - self.form.turn_beats:
-            self._read_at = self._last_off
-            call = self._call(nxt.start - self.form.turn_beats, nxt.start, beat)
-            if call.notes:
-                self.s.partner.read(Read(call, self.s.chart))
+            self._ask(nxt, ask, now)
+            return
+        if not self.s.partner.reads_ahead or beat < nxt.start - self.form.turn_beats:
+            return
+        # Read in a rest; in the turn's last beat, after every key played or let go (it may be the
+        # last), and once in a turn laid out: the call as `_ask` will hand it over if nothing more
+        # is played, drafted now
+        mark = (nxt.index, self._last_key)
+        last = beat >= ask - LAST_BEATS
+        played = self._last_off >= nxt.start - self.form.turn_beats - PICKUP_BEATS  # a note of this call
+        if mark == self._read_at or not (last or (played and not self._open and beat - self._last_off >= REST_BEATS)):
+            return
+        self._read_at = mark
+        call = self._call(nxt.start - self.form.turn_beats, nxt.start, ask)
+        if call.notes or last:
+            self.s.exchange.read_ahead(call, self.s.chart, (call, nxt.start, self.form.turn_beats,
+                                                            self.form.turn_beats))
 
     def lead_s(self) -> float:
         """How long before the partner's turn its call goes out (seconds): `TRADE_LEAD_S`, or
@@ -129,18 +142,20 @@ class TradePolicy:
         cap = max(TRADE_LEAD_S, min(MAX_TRADE_LEAD_S, 0.5 * 60.0 / self.s.tempo))
         return min(cap, max(TRADE_LEAD_S, slow + HOLD_S + LEAD_MARGIN_S))
 
-    def _call(self, start: float, end: float, now_beat: float) -> Phrase:
-        """The player's turn [start, end) as played so far (held notes up to now), with its
-        pickup: the call then starts at the pickup's first note."""
+    def _call(self, start: float, end: float, held_to: float) -> Phrase:
+        """The player's turn [start, end) as played so far (a key still held sounds up to beat
+        `held_to`, the hand-over), with its pickup: the call then starts at the pickup's first note."""
         lo = start - PICKUP_BEATS
         played = [(b, p, v, d) for b, p, v, d in self.player_notes if lo <= b < end]
-        played += [(b, p, v, max(now_beat - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
+        played += [(b, p, v, max(held_to - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
         first = min((b for b, _, _, _ in played if b < start), default=start)
         notes = [(p, b - first, max(d, 0.05), v) for b, p, v, d in played]
         return Phrase.of(notes, start=first, length=end - first)
 
-    def _ask(self, turn: Any, beat: float, now: float) -> None:
-        call = self._call(turn.start - self.form.turn_beats, turn.start, beat)
+    def _ask(self, turn: Any, at: float, now: float) -> None:
+        """Hand over the call for partner turn `turn` at `now` (seconds); a key still held sounds
+        to beat `at`, the hand-over, as in the call drafted in the turn's last beat."""
+        call = self._call(turn.start - self.form.turn_beats, turn.start, at)
         self.s.last_call_bars = self.form.trade_bars
         self.s.ask(call, self.s.chart, turn.start, self.form.turn_beats, now, cut=self.form.turn_beats,
                    text=f"{count_notes(len(call))} in your {counted(self.form.trade_bars, 'bar')}; the partner's turn "

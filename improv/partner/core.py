@@ -2,12 +2,20 @@
 learn the call, answer it as the embrace mode plans, remember the exchange, and read the
 session so far (and the call under way) ahead of time when the responder can.
 
+A responder that reads ahead and learns nothing from a call (the model) also drafts: a
+`Read` in the player's rest may carry the `Job` the call becomes if the rest ends it; the
+answer is decoded then and kept, and the `Job` that comes at the call's end is answered at
+once when it is that one and nothing else has changed (the session so far). The answer is
+the one decoding it then would give (the same inputs and seed); any other `Job` is decoded
+as ever.
+
 Pure given its inputs: no clocks, ports or threads (the caller measures time).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from improv.core.embrace.explain import explain
 from improv.core.embrace.strategies import AnswerPlan, embraced_answer
@@ -43,7 +51,10 @@ class PartnerCore:
         self.responder = responder
         self.memory = SessionMemory()
         self.reads_ahead = callable(getattr(responder, "prime", None))
+        # drafting in rests: answers depend on nothing but the job and the session so far
+        self.drafts = self.reads_ahead and getattr(responder, "learns", True) is False
         self._played: dict[int, tuple[Phrase, Phrase]] = {}  # job number -> (call, answer) of recent answers
+        self._draft: tuple[Job, tuple[Phrase, ...], Result] | None = None  # (job, session so far, its answer)
 
     @property
     def name(self) -> str:
@@ -72,28 +83,49 @@ class PartnerCore:
             forget()
 
     def read(self, r: Read) -> None:
-        """Read the call so far (never the whole session again: that waits for the call's end)."""
+        """Read the call so far (never the whole session again: that waits for the call's end),
+        and draft the answer to `r.draft` when there is one."""
         if not self.reads_ahead:
             return
         try:
             self.memory.prime(self.responder, r.chart, r.call, max_read=CALL_NOTES + 1)
         except Exception as e:  # noqa: BLE001 - only a head start: a failure costs time at the call's end
             log.debug("reading the call ahead failed: %s", e)
+        self._draft = None
+        if r.draft is not None and self.drafts:
+            try:
+                self._draft = (r.draft, self.memory.phrases, self._decode(r.draft))
+            except Exception as e:  # noqa: BLE001 - the call's end decodes it again, and says what failed
+                log.debug("drafting the answer failed: %s", e)
+
+    def _decode(self, job: Job) -> Result:
+        """The answer to `job` with the session so far (nothing remembered).
+
+        Raises:
+            ImprovError: the responder cannot answer (said to the player); or anything else
+                a responder raises.
+        """
+        settings = self.memory.with_history(job.settings)
+        answer, plan = embraced_answer(self.responder, job.call, job.chart, settings, job.embrace)
+        notes = answer.notes
+        if job.cut is not None:
+            notes = tuple(n for n in notes if n.start < job.cut - 1e-9)
+        answer = Phrase(notes, job.settings.start, job.cut if job.cut is not None else answer.length)
+        lines = tuple(explain(plan, job.chart)) if plan.handled else ()
+        sub = substitute_span(plan, answer) if plan.chart != job.chart else None  # (by value)
+        return Result(job.number, answer, lines, sub)
 
     def answer(self, job: Job) -> Result:
-        """Learn the call and answer it (the answer joins the exchange; `dropped` takes it back)."""
+        """Learn the call and answer it (the answer joins the exchange; `dropped` takes it back):
+        the draft made in the rest when it is this job over the same session, else decoded now."""
+        draft, self._draft = self._draft, None
         try:
             if job.call.notes:
                 self.responder.learn(job.call, job.chart)
-            settings = self.memory.with_history(job.settings)
-            answer, plan = embraced_answer(self.responder, job.call, job.chart, settings, job.embrace)
-            start = job.settings.start
-            notes = answer.notes
-            if job.cut is not None:
-                notes = tuple(n for n in notes if n.start < job.cut - 1e-9)
-            answer = Phrase(notes, start, job.cut if job.cut is not None else answer.length)
-            lines = tuple(explain(plan, job.chart)) if plan.handled else ()
-            sub = substitute_span(plan, answer) if plan.chart != job.chart else None  # (by value)
+            if draft is not None and draft[0] == job and draft[1] == self.memory.phrases:
+                result = replace(draft[2], drafted=True)
+            else:
+                result = self._decode(job)
         except ImprovError as e:
             self.memory.add(job.call)
             return Result(job.number, None, error=str(e))
@@ -101,11 +133,13 @@ class PartnerCore:
             log.exception("the partner could not answer call %d", job.number)
             self.memory.add(job.call)
             return Result(job.number, None, error=f"{type(e).__name__}: {e}")
+        answer = result.answer
+        assert answer is not None
         self.memory.add(job.call, answer)
         self._played[job.number] = (job.call, answer)
         while len(self._played) > 8:
             self._played.pop(next(iter(self._played)))
-        return Result(job.number, answer, lines, sub)
+        return result
 
     def after(self, chart: Chart) -> None:
         """Read the session so far before the next call (after the result has gone out)."""

@@ -1,9 +1,10 @@
 """What the real-time process and the partner say to each other (plain frozen dataclasses,
 pickled over a pipe to the worker process, or handed over directly in process).
 
-To the partner: `Setup` (once, first), `Read` (the call under way, in a rest), `Job` (a
-call to answer), `Dropped` (an answer that was never played). From it: `Ready` (once,
-after its warm-up) and a `Result` for every `Job`.
+To the partner: `Setup` (once, first), `Read` (the call under way, in a rest, perhaps with
+the `Job` it becomes if the rest ends it), `Job` (a call to answer), `Dropped` (an answer
+that was never played). From it: `Ready` (once, after its warm-up) and a `Result` for
+every `Job`.
 """
 
 from __future__ import annotations
@@ -43,10 +44,19 @@ class Setup:
 
 @dataclass(frozen=True)
 class Read:
-    """The call so far, to read in the player's rest (a model partner then only decodes at its end)."""
+    """The call so far, to read in the player's rest (a model partner then only decodes at its end).
+
+    Attributes:
+        call: the call so far.
+        chart: the harmony it is played over.
+        draft: the `Job` the call becomes if this rest ends it (free jam: the gap; trading:
+            the turn's end), or None. A partner that reads ahead answers it now, in the
+            rest, and keeps the answer: a `Job` equal to it is answered at once.
+    """
 
     call: Phrase
     chart: Chart
+    draft: "Job | None" = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class Result:
             rhythm section plays it too.
         compute_ms: the partner's own time for the job (milliseconds).
         error: why there is no answer ("" when there is one).
+        drafted: the answer was decoded in the player's rest, before the call ended (`Read.draft`).
     """
 
     number: int
@@ -109,6 +120,7 @@ class Result:
     substitute: tuple[float, float, Chart] | None = None
     compute_ms: float = 0.0
     error: str = ""
+    drafted: bool = False
 
 
 def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int,

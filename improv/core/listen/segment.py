@@ -181,6 +181,21 @@ class Segmenter:
             return None
         return Phrase.of(notes, start=self._start, length=max(n.end for n in notes))
 
+    def call_if_silent(self) -> Call | None:
+        """The call the gap will cut if the silence under way lasts (every key and the pedal
+        up), as `tick` will return it then, noticed the moment the gap is full; None when
+        there is no such silence, or the call's longest length comes first. Changes nothing:
+        the partner drafts its answer to it in the rest (`Read.draft`)."""
+        if self._start is None or self.silence_since is None or self._is_held() or self._open or not self._notes:
+            return None
+        ended = self.silence_since
+        detected = ended + self.s.gap_beats
+        if detected > self._start + self.s.max_call_bars * self.s.beats_per_bar - 1e-9:
+            return None
+        phrase = Phrase.of(list(self._notes), start=self._start, length=max(ended - self._start, 0.0))
+        return Call(phrase, ended, detected, *self.answer_place(phrase, detected), "gap",
+                    played_bars(phrase, self.s.beats_per_bar))
+
     def end_call(self, beat: float) -> Call | None:
         """End the call now (a live end-of-call control); None if no call is under way."""
         if self._start is None:

@@ -157,6 +157,7 @@ class ModelResponder:
     """The learned phrase model as a responder (name "model")."""
 
     name = "model"
+    learns = False  # nothing learnt from a call: an answer drafted in the player's rest is the same (`PartnerCore`)
 
     def __init__(self, weights: ModelWeights | Any, path: str | Path | None = None,
                  feel: FeelModel | None = None, endings: PhraseEndings | None | str = "shipped") -> None:

@@ -1,0 +1,227 @@
+"""Answers drafted in the player's rest: the call the rest would end (the segmenter, trading's
+turn), the job handed over with the read, and the partner answering it at once when the
+call does end so, with the answer it would have decoded then."""
+
+from dataclasses import replace
+
+import pytest
+
+from improv.config import Config
+from improv.core.listen.segment import Segmenter, SegmentSettings
+from improv.core.theory.chart import parse_chart
+from improv.core.theory.notes import Phrase
+from improv.live.clock import ManualClock
+from improv.live.ports import InputQueue
+from improv.live.session import Session
+from improv.partner.core import PartnerCore
+from improv.partner.protocol import Job, Read, answer_settings
+
+from test_session import CALL, config, make, play
+
+CHART = parse_chart("Dm7 | G7 | Cmaj7 | Cmaj7")
+
+
+# --- the segmenter: the call a silence will end -------------------------------------------
+
+def test_the_call_a_silence_will_end_is_the_one_the_gap_cuts():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, lead_beats=0.1))
+    assert seg.call_if_silent() is None
+    seg.note_on(60, 0.0, 90)
+    assert seg.call_if_silent() is None  # a key held: no silence yet
+    seg.note_off(60, 0.4)
+    seg.note_on(64, 0.5, 80)
+    seg.note_off(64, 1.3)
+    peek = seg.call_if_silent()
+    assert peek is not None and seg.call_if_silent() == peek  # changes nothing
+    assert seg.tick(2.0) is None and seg.in_call
+    cut = seg.tick(peek.detected)
+    assert cut == peek
+    assert cut.phrase.pitches() == [60, 64] and cut.answer_start == 3.0
+
+
+def test_no_call_is_foreseen_under_the_pedal_or_past_the_longest_call():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, max_call_bars=1, beats_per_bar=4))
+    seg.note_on(60, 0.0)
+    seg.note_off(60, 0.5)
+    seg.control(64, 127, 0.6)
+    assert seg.call_if_silent() is None  # the pedal holds the call open
+    seg.control(64, 0, 0.7)
+    assert seg.call_if_silent() is not None
+    seg.note_on(62, 1.0)  # (the same call: within the gap)
+    seg.note_off(62, 3.5)
+    assert seg.call_if_silent() is None  # the bar's cap cuts it first, at 4.0 (reason "max")
+    assert seg.tick(4.0).reason == "max"
+
+
+# --- the partner: a draft is the answer, and only for that job ----------------------------
+
+def _job(call: Phrase, number: int = 1, start: float = 4.0, seed: int = 5, tempo: float = 120.0) -> Job:
+    cfg = Config()
+    return Job(number, call, CHART, answer_settings(start, 8.0, seed, cfg.responder, 4, tempo), cfg.embrace)
+
+
+CALL_PHRASE = Phrase.of([(62, 0.0, 0.5, 90), (65, 0.5, 0.5, 80), (69, 1.0, 0.5, 85), (72, 1.5, 1.0, 100)])
+
+
+@pytest.fixture(scope="module")
+def model():
+    from improv.core.model.responder import ModelResponder
+
+    return ModelResponder.load()
+
+
+def test_a_drafted_answer_is_the_one_decoded_at_the_calls_end(model):
+    job = _job(CALL_PHRASE)
+    plain = PartnerCore(model)
+    plain.read(Read(CALL_PHRASE, CHART))
+    want = plain.answer(job)
+    assert want.answer is not None and not want.drafted
+
+    core = PartnerCore(model)
+    assert core.drafts
+    core.read(Read(CALL_PHRASE, CHART, draft=job))
+    got = core.answer(job)
+    assert got.drafted
+    assert got.answer == want.answer and got.lines == want.lines and got.substitute == want.substitute
+    assert core.memory.phrases == plain.memory.phrases  # remembered as an answer decoded then
+
+
+def test_a_call_that_went_on_after_the_rest_is_decoded_again(model):
+    core = PartnerCore(model)
+    core.read(Read(CALL_PHRASE, CHART, draft=_job(CALL_PHRASE)))
+    longer = Phrase.of([*((n.pitch, n.start, n.duration, n.velocity) for n in CALL_PHRASE.notes), (71, 3.0, 0.5, 90)])
+    res = core.answer(_job(longer, start=5.0))
+    assert res.answer is not None and not res.drafted
+    # and a draft is used once: the next job, even equal to it, is decoded
+    assert not core.answer(_job(CALL_PHRASE, number=2)).drafted
+
+
+def test_a_draft_is_not_used_when_the_session_changed_since(model):
+    core = PartnerCore(model)
+    job = _job(CALL_PHRASE)
+    core.read(Read(CALL_PHRASE, CHART, draft=job))
+    core.memory.add(Phrase.of([(60, 0.0, 1.0)], start=-8.0))  # (an earlier answer put back, say)
+    assert not core.answer(job).drafted
+
+
+def test_a_partner_that_learns_from_the_call_does_not_draft():
+    from improv.core.respond.markov import MarkovResponder
+
+    core = PartnerCore(MarkovResponder(seed=1))
+    assert not core.drafts
+
+
+# --- the policies hand over the job the call becomes --------------------------------------
+
+class DraftingPartner:
+    """A partner that reads ahead and keeps what it was handed (reads and jobs)."""
+
+    name, reads_ahead, state, responder = "drafting", True, "ready", None
+
+    def __init__(self) -> None:
+        self.reads: list[Read] = []
+        self.jobs: list[Job] = []
+
+    def start(self, make_setup, on_result, say) -> None:
+        self.on_result = on_result
+
+    def submit(self, job, now) -> None:
+        self.jobs.append(job)
+
+    def read(self, r) -> None:
+        self.reads.append(r)
+
+    def dropped(self, n) -> None:
+        pass
+
+    def check(self, now) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("follow", [True, False], ids=["following", "own-tempo"])
+def test_the_free_jam_drafts_the_job_its_call_becomes(follow):
+    partner = DraftingPartner()
+    cfg = config()
+    cfg = replace(cfg, timing=replace(cfg.timing, follow=follow))
+    s, clock, inq, sink, rec = make(cfg, responder=partner)
+    s.start()
+    play(s, clock, inq, CALL, until=2.0)
+    s.close()
+    assert len(partner.jobs) == 1
+    drafts = [r.draft for r in partner.reads if r.draft is not None]
+    assert drafts and drafts[-1] == partner.jobs[0]
+
+
+def test_the_free_jam_drafts_nothing_it_will_not_ask():
+    # the player plays again after the rest: the draft was of a shorter call
+    partner = DraftingPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.start()
+    later = [(t + 1.3, m) for t, m in CALL[:2]]  # a rest of 0.4 s (0.8 beat), then one more note
+    play(s, clock, inq, CALL + later, until=3.5)
+    s.close()
+    assert len(partner.jobs) == 1 and len(partner.jobs[0].call) == 3
+    drafts = [r.draft for r in partner.reads if r.draft is not None]
+    assert len(drafts) >= 2 and drafts[0] != partner.jobs[0] and drafts[-1] == partner.jobs[0]
+
+
+@pytest.mark.parametrize("played", ["ends-in-a-rest", "held-over", "laid-out"])
+def test_trading_drafts_the_turn_its_player_has_finished(played):
+    cfg = Config()
+    cfg = replace(cfg, timing=replace(cfg.timing, tempo=120.0),
+                  band=replace(cfg.band, trade_bars=1), record=replace(cfg.record, enabled=False))
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    partner = DraftingPartner()
+
+    class Sink:
+        def send(self, msg, at=None):
+            pass
+
+        def close(self):
+            pass
+
+    s = Session(cfg, clock, inq, [Sink()], partner, chart=CHART, threaded=False, seed=1)
+    s.start()
+    tl, turn = s.timeline, s.policy.form.turn(0)  # the player's first bar
+    plan = {"ends-in-a-rest": [(0.0, [0x90, 62, 90]), (0.4, [0x80, 62, 0]), (0.5, [0x90, 65, 90]),
+                               (0.9, [0x80, 65, 0]), (1.0, [0x90, 69, 90]), (1.8, [0x80, 69, 0])],
+            # its last note held through the hand-over, let go on the partner's downbeat
+            "held-over": [(0.0, [0x90, 62, 90]), (0.4, [0x80, 62, 0]), (3.5, [0x90, 65, 90]),
+                          (turn.end, [0x80, 65, 0])],
+            "laid-out": []}[played]
+    for beat, raw in [*plan, (turn.end + 0.5, None)]:
+        while tl.beat_at(clock.now()) < turn.start + beat:
+            s.step()
+            clock.advance(0.005)
+        if raw is not None:
+            inq.push(raw)
+    s.close()
+    assert len(partner.jobs) == 1
+    drafts = [r.draft for r in partner.reads if r.draft is not None]
+    assert drafts and drafts[-1] == partner.jobs[0]
+
+
+def test_the_worker_process_answers_a_drafted_call_at_once():
+    # through the pipe, as the jam talks to it: the read with its draft in the rest, then the call
+    import threading
+    import time
+
+    from improv.partner.process import ProcessPartner
+    from improv.partner.protocol import Setup
+
+    got, arrived = [], threading.Event()
+    partner = ProcessPartner("model")
+    partner.start(lambda: Setup("model", chart=CHART), lambda r: (got.append(r), arrived.set()))
+    try:
+        job = _job(CALL_PHRASE)
+        partner.read(Read(CALL_PHRASE, CHART, draft=job))
+        time.sleep(0.5)  # the rest in which the call's end is noticed
+        partner.submit(job, 0.0)
+        assert arrived.wait(10.0)
+        assert got[0].answer is not None and got[0].drafted
+    finally:
+        partner.close()
