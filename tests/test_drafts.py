@@ -104,6 +104,32 @@ def test_a_draft_is_not_used_when_the_session_changed_since(model):
     assert not core.answer(job).drafted
 
 
+def test_a_stale_draft_leaves_the_answer_as_a_fresh_decode_would_give_it(model):
+    # a session so far; a draft of a call that then went on; the call's answer is what a
+    # partner that never drafted gives (the draft's decode left nothing behind)
+    history = (Phrase.of([(60, 0.0, 1.0, 80), (64, 1.0, 1.0, 80)], start=-12.0),
+               Phrase.of([(67, 0.0, 0.5, 90), (65, 0.5, 1.5, 90)], start=-8.0))
+    longer = Phrase.of([*((n.pitch, n.start, n.duration, n.velocity) for n in CALL_PHRASE.notes), (71, 3.0, 0.5, 90)])
+    got = []
+    for draft in (_job(CALL_PHRASE), None):
+        core = PartnerCore(model)
+        core.memory.add(*history)
+        core.read(Read(CALL_PHRASE, CHART, draft=draft))
+        got.append(core.answer(_job(longer, start=5.0)))
+    assert not got[0].drafted and got[0].answer == got[1].answer
+
+
+def test_a_draft_gives_way_to_anything_newer_and_finishes_for_its_own_job(model):
+    job = _job(CALL_PHRASE)
+    core = PartnerCore(model)
+    asked = []
+    core.read(Read(CALL_PHRASE, CHART, draft=job), lambda d: asked.append(d) or True)  # a newer read came
+    assert asked == [job] and model.interrupt is None
+    assert not core.answer(job).drafted  # given up: decoded at the call's end
+    core.read(Read(CALL_PHRASE, CHART, draft=job), lambda d: False)  # only its own job came
+    assert core.answer(job).drafted
+
+
 def test_a_partner_that_learns_from_the_call_does_not_draft():
     from improv.core.respond.markov import MarkovResponder
 
@@ -201,8 +227,29 @@ def test_trading_drafts_the_turn_its_player_has_finished(played):
             inq.push(raw)
     s.close()
     assert len(partner.jobs) == 1
-    drafts = [r.draft for r in partner.reads if r.draft is not None]
-    assert drafts and drafts[-1] == partner.jobs[0]
+    drafts = [r for r in partner.reads if r.draft is not None]
+    assert drafts and drafts[-1].draft == partner.jobs[0]
+    if played == "held-over":  # the read takes the notes let go; the draft, the held one to the hand-over too
+        assert drafts[-1].call.pitches() == [62] and drafts[-1].draft.call.pitches() == [62, 65]
+
+
+def test_drafted_answers_do_not_count_in_the_pace_that_places_answers():
+    # the pace says what an answer decoded at the call's end costs: drafts (the pipe only)
+    # would make the jam place answers as if a call it could not foresee cost that too
+    from improv.partner.protocol import Result
+
+    for drafted in (True, False):
+        partner = DraftingPartner()
+        s, clock, inq, sink, rec = make(config(), responder=partner)
+        s.start()
+        t = s.t0 + 1.0
+        clock.set(t)
+        beat = s.beat_at(t)
+        s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 1.0, 4.0, t)
+        clock.set(t + 0.03)
+        s.exchange.on_result(Result(1, Phrase.of([(67, 0.0, 0.5)], start=beat + 1.0, length=4.0), drafted=drafted))
+        assert len(s.exchange.pace) == (0 if drafted else 1) and s.exchange.drafted == int(drafted)
+        s.close()
 
 
 def test_the_worker_process_answers_a_drafted_call_at_once():
@@ -223,5 +270,11 @@ def test_the_worker_process_answers_a_drafted_call_at_once():
         partner.submit(job, 0.0)
         assert arrived.wait(10.0)
         assert got[0].answer is not None and got[0].drafted
+        # a draft made stale at once (the player played on): the call that came is answered, not drafted
+        arrived.clear()
+        partner.read(Read(CALL_PHRASE, CHART, draft=_job(CALL_PHRASE, number=2, start=12.0)))
+        partner.submit(_job(CALL_PHRASE, number=2, start=13.0), 0.0)
+        assert arrived.wait(10.0)
+        assert got[1].number == 2 and got[1].answer is not None and not got[1].drafted
     finally:
         partner.close()

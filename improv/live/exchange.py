@@ -99,9 +99,9 @@ class Exchange:
         self.s.partner.read(Read(so_far, chart, draft))
 
     def expected_ready_s(self, beats: float) -> float:
-        """How long an answer `beats` long may take to be ready, by the last answers (the
-        second slowest per beat of answer, so that one outlier does not count): 0 before
-        any. The policies place the answer (free jam) or hand the call (trading) so that
+        """How long an answer `beats` long may take to be ready, by the last answers decoded
+        at their call's end (the second slowest per beat of answer, so that one outlier does
+        not count; drafted ones cost only the pipe): 0 before any. The policies place the answer (free jam) or hand the call (trading) so that
         it is back in time on a machine slower than the partner's budget (conductor)."""
         pace = sorted(self.pace)
         return pace[max(0, len(pace) - 2)] * max(1.0, beats) if pace else 0.0
@@ -123,7 +123,8 @@ class Exchange:
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
         self.ready_ms.append((ready - asked.noticed) * 1000.0)
-        self.pace.append((ready - asked.noticed) / max(1.0, res.answer.length))
+        if not res.drafted:  # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's
+            self.pace.append((ready - asked.noticed) / max(1.0, res.answer.length))
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation

@@ -5,9 +5,10 @@ The partner's call is everything the player played in their turn, with the picku
 led into it (notes begun up to `PICKUP_BEATS` before the turn, in the partner's last bar or
 the count-in's); it is handed to the partner `TRADE_LEAD_S` before the partner's turn
 begins, or a little more where answers come back slower (`TradePolicy.lead_s`; a note
-still held counts up to then), read ahead in the player's rests before that (a model
-partner drafts its answer to the call as it stands in each rest, and has it at once when
-nothing more is played), and the answer is cut at the end of the partner's turn. With `--clock external` the
+still held counts up to then), read ahead in the player's rests before that and after
+every key played or let go in the turn's last beat (a model partner drafts its answer to
+the call as it stands then, and has it at once when nothing more is played; a draft made
+stale by a later note gives way), and the answer is cut at the end of the partner's turn. With `--clock external` the
 timeline follows the MIDI clock: Stop silences everything at once and Start begins again
 with the count-in.
 
@@ -125,9 +126,10 @@ class TradePolicy:
             return
         self._read_at = mark
         call = self._call(nxt.start - self.form.turn_beats, nxt.start, ask)
-        if call.notes or last:
-            self.s.exchange.read_ahead(call, self.s.chart, (call, nxt.start, self.form.turn_beats,
-                                                            self.form.turn_beats))
+        if call.notes or last:  # read the notes let go (a held one's length is a guess), draft the call
+            so_far = self._call(nxt.start - self.form.turn_beats, nxt.start, None) if self._open else call
+            self.s.exchange.read_ahead(so_far, self.s.chart, (call, nxt.start, self.form.turn_beats,
+                                                              self.form.turn_beats))
 
     def lead_s(self) -> float:
         """How long before the partner's turn its call goes out (seconds): `TRADE_LEAD_S`, or
@@ -142,12 +144,14 @@ class TradePolicy:
         cap = max(TRADE_LEAD_S, min(MAX_TRADE_LEAD_S, 0.5 * 60.0 / self.s.tempo))
         return min(cap, max(TRADE_LEAD_S, slow + HOLD_S + LEAD_MARGIN_S))
 
-    def _call(self, start: float, end: float, held_to: float) -> Phrase:
+    def _call(self, start: float, end: float, held_to: float | None) -> Phrase:
         """The player's turn [start, end) as played so far (a key still held sounds up to beat
-        `held_to`, the hand-over), with its pickup: the call then starts at the pickup's first note."""
+        `held_to`, the hand-over; None: the notes let go only), with its pickup: the call then
+        starts at the pickup's first note."""
         lo = start - PICKUP_BEATS
         played = [(b, p, v, d) for b, p, v, d in self.player_notes if lo <= b < end]
-        played += [(b, p, v, max(held_to - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
+        if held_to is not None:
+            played += [(b, p, v, max(held_to - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
         first = min((b for b, _, _, _ in played if b < start), default=start)
         notes = [(p, b - first, max(d, 0.05), v) for b, p, v, d in played]
         return Phrase.of(notes, start=first, length=end - first)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Callable
 
 from improv.core.embrace.explain import explain
 from improv.core.embrace.strategies import AnswerPlan, embraced_answer
 from improv.core.model.inputs import CALL_NOTES
-from improv.core.respond.base import AnswerSettings, Responder, SessionMemory
+from improv.core.respond.base import AnswerSettings, Interrupted, Responder, SessionMemory
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase
 from improv.errors import ImprovError
@@ -82,9 +83,11 @@ class PartnerCore:
         if forget is not None:
             forget()
 
-    def read(self, r: Read) -> None:
+    def read(self, r: Read, interrupt: Callable[[Job], bool] | None = None) -> None:
         """Read the call so far (never the whole session again: that waits for the call's end),
-        and draft the answer to `r.draft` when there is one."""
+        and draft the answer to `r.draft` when there is one. `interrupt(draft)`: True once
+        something other than the draft's own job waits for the partner; the draft is then
+        given up between two notes (a stale draft must not hold up the call that came)."""
         if not self.reads_ahead:
             return
         try:
@@ -92,11 +95,21 @@ class PartnerCore:
         except Exception as e:  # noqa: BLE001 - only a head start: a failure costs time at the call's end
             log.debug("reading the call ahead failed: %s", e)
         self._draft = None
-        if r.draft is not None and self.drafts:
-            try:
-                self._draft = (r.draft, self.memory.phrases, self._decode(r.draft))
-            except Exception as e:  # noqa: BLE001 - the call's end decodes it again, and says what failed
-                log.debug("drafting the answer failed: %s", e)
+        if r.draft is None or not self.drafts:
+            return
+        draft = r.draft
+        hook = hasattr(self.responder, "interrupt") and interrupt is not None
+        if hook:
+            self.responder.interrupt = lambda: interrupt(draft)  # type: ignore[attr-defined,misc]
+        try:
+            self._draft = (draft, self.memory.phrases, self._decode(draft))
+        except Interrupted:
+            log.debug("a draft given up: something newer came")
+        except Exception as e:  # noqa: BLE001 - the call's end decodes it again, and says what failed
+            log.debug("drafting the answer failed: %s", e)
+        finally:
+            if hook:
+                self.responder.interrupt = None  # type: ignore[attr-defined]
 
     def _decode(self, job: Job) -> Result:
         """The answer to `job` with the session so far (nothing remembered).

@@ -107,8 +107,8 @@ class InlinePartner:
             if m is _READ:
                 self._read_posted = False
                 r, self._pending_read = self._pending_read, None
-                if r is not None:
-                    self.core.read(r)
+                if r is not None:  # (a draft gives way to anything queued behind it)
+                    self.core.read(r, lambda draft: not self._jobs.empty())
             elif isinstance(m, Dropped):
                 self.core.dropped(m.number)
             else:

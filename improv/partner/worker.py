@@ -54,7 +54,7 @@ def main() -> int:
                 return 0
             if isinstance(m, Read):
                 if not any(isinstance(x, (Read, Job)) for x in later):
-                    core.read(m)
+                    core.read(m, inbox.newer_than)
             elif isinstance(m, Job):
                 t = time.perf_counter()
                 result = core.answer(m)
@@ -76,6 +76,7 @@ class _Inbox:
         self._wire = wire
         self._raw = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)  # unbuffered: select sees it all
         self._queue: queue.Queue[Any] | None = None
+        self._held: list[Any] = []  # read already (`newer_than`), not yet taken
         if os.name != "posix":
             self._queue = queue.Queue()
             threading.Thread(target=self._reader, name="improv-partner-in", daemon=True).start()
@@ -96,15 +97,31 @@ class _Inbox:
 
     def get(self) -> Any:
         """The next message (blocks); None once the real-time process has gone."""
+        if self._held:
+            return self._held.pop(0)
         return self._queue.get() if self._queue is not None else self._recv()
 
     def ready(self) -> bool:
         """Whether a message is waiting."""
+        return bool(self._held) or self._arrived()
+
+    def _arrived(self) -> bool:
         if self._queue is not None:
             return not self._queue.empty()
         import select
 
         return bool(select.select([self._raw], [], [], 0)[0])
+
+    def newer_than(self, draft: Any) -> bool:
+        """Whether something other than the job `draft` (the answer being drafted) waits: a
+        newer read, another call, a dropped answer, or the end (the messages are read and
+        kept for `get`). The draft's own job lets it finish: it is answered with it."""
+        while self._arrived():
+            msg = self._queue.get() if self._queue is not None else self._recv()
+            self._held.append(msg)
+            if msg is None:
+                break
+        return any(m != draft for m in self._held)
 
     def waiting(self) -> list[Any]:
         """Every message waiting now, without blocking (a None ends the list)."""

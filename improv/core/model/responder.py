@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from improv.core.model.inputs import (
     sep_step, session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
-from improv.core.respond.base import AnswerSettings, fit_answer
+from improv.core.respond.base import AnswerSettings, Interrupted, fit_answer
 from improv.core.model.tokens import (
     MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
     to_ticks,
@@ -177,6 +177,9 @@ class ModelResponder:
         self._changes_cache: dict = {}
         self._avoid_cache: dict = {}  # (chord, constraints, low, high) -> avoid bias, for guide
         self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
+        # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
+        # between notes once it says True
+        self.interrupt: Callable[[], bool] | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ModelResponder":
@@ -276,6 +279,8 @@ class ModelResponder:
         pending: tuple[float, NoteToken, bool] | None = None
         trill = (0, NONE_PITCH)  # the two-note alternation the answer ends in: (notes, the pitch that goes on)
         for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
+            if self.interrupt is not None and self.interrupt():
+                raise Interrupted("a draft given up for something newer")
             feats = None
             if i < len(forced):
                 ev = forced[i]

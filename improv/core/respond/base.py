@@ -93,6 +93,11 @@ class AnswerSettings:
     feel: float = 1.0
 
 
+class Interrupted(Exception):
+    """An answer given up part-way: it was a draft, and something newer came for the partner
+    (`improv.partner.core.PartnerCore.read`)."""
+
+
 @runtime_checkable
 class Responder(Protocol):
     """A partner that answers calls. Pure: no clocks, no threads; deterministic per seed."""
