@@ -142,7 +142,7 @@ def test_a_partner_that_learns_from_the_call_does_not_draft():
 class DraftingPartner:
     """A partner that reads ahead and keeps what it was handed (reads and jobs)."""
 
-    name, reads_ahead, state, responder = "drafting", True, "ready", None
+    name, reads_ahead, drafts, state, responder = "drafting", True, True, "ready", None
 
     def __init__(self) -> None:
         self.reads: list[Read] = []
@@ -264,6 +264,7 @@ def test_the_worker_process_answers_a_drafted_call_at_once():
     partner = ProcessPartner("model")
     partner.start(lambda: Setup("model", chart=CHART), lambda r: (got.append(r), arrived.set()))
     try:
+        assert partner.drafts  # (said in its Ready: the jam drafts only for a partner that does)
         job = _job(CALL_PHRASE)
         partner.read(Read(CALL_PHRASE, CHART, draft=job))
         time.sleep(0.5)  # the rest in which the call's end is noticed
@@ -278,3 +279,64 @@ def test_the_worker_process_answers_a_drafted_call_at_once():
         assert got[1].number == 2 and got[1].answer is not None and not got[1].drafted
     finally:
         partner.close()
+
+
+def test_a_drafted_call_keeps_its_place_where_undrafted_answers_come_back_slower():
+    # one slow answer decoded at its call's end (a worker restarted, a busy moment) placed every
+    # later answer a beat late, drafted ones too, which are back at once
+    partner = DraftingPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.exchange.pace.extend([(0, 0.075), (0, 0.075)])  # as `test_a_free_jam_places_its_answer_later...`
+    s.start()
+    play(s, clock, inq, CALL, until=2.0)
+    s.close()
+    assert partner.jobs and partner.jobs[0].settings.start == pytest.approx(s.beat_at(s.t0 + 1.5))  # beat 3
+
+
+def _answered(s, clock, n, drafted, restarted=False):
+    from improv.partner.protocol import Result
+
+    t = clock.now() + 0.5
+    clock.set(t)
+    beat = s.beat_at(t)
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 1.0, 4.0, t)
+    if restarted:
+        s.partner.restarts += 1
+    clock.set(t + 0.2)  # 0.2 s for a bar: 0.05 s a beat
+    s.exchange.on_result(Result(n, Phrase.of([(67, 0.0, 0.5)], start=beat + 1.0, length=4.0), drafted=drafted))
+
+
+def test_the_pace_leaves_out_an_answer_across_a_restart_and_forgets_after_eight_calls():
+    from improv.live.exchange import PACE_ANSWERS
+
+    partner = DraftingPartner()
+    partner.restarts = 0
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.start()
+    _answered(s, clock, 1, drafted=False, restarted=True)
+    assert s.exchange.expected_ready_s(4.0) == 0.0  # it waited for a new partner: no pace
+    _answered(s, clock, 2, drafted=False)
+    assert s.exchange.expected_ready_s(4.0) == pytest.approx(0.2, abs=0.01)
+    for n in range(3, 3 + PACE_ANSWERS - 1):
+        _answered(s, clock, n, drafted=True)
+    assert s.exchange.expected_ready_s(4.0) == pytest.approx(0.2, abs=0.01)
+    _answered(s, clock, 3 + PACE_ANSWERS - 1, drafted=True)
+    assert s.exchange.expected_ready_s(4.0) == 0.0  # eight calls on: forgotten
+    s.close()
+
+
+def test_a_drafted_answer_the_player_came_in_before_is_not_counted_drafted():
+    from improv.partner.protocol import Result
+
+    partner = DraftingPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.start()
+    t = s.t0 + 1.0
+    clock.set(t)
+    beat = s.beat_at(t)
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 2.0, 4.0, t)
+    s.exchange.on_result(Result(1, Phrase.of([(67, 0.0, 0.5)], start=beat + 2.0, length=4.0), drafted=True))
+    assert s.exchange.drafted == 1
+    s.yield_to_player(t + 0.1)  # before its first note
+    assert s.answers == 0 and s.exchange.drafted == 0
+    s.close()

@@ -1144,7 +1144,7 @@ def test_a_free_jam_places_its_answer_later_where_answers_come_back_slower():
     goes on the beat after the one it would have begun on, whole; quick ones are placed as
     ever (the first test of this file: beat 3, 1.5 s)."""
     s, clock, inq, sink, rec = make()
-    s.exchange.pace.extend([0.075, 0.075])  # seconds to ready a beat of answer, of the last answers
+    s.exchange.pace.extend([(0, 0.075), (0, 0.075)])  # (call, seconds to ready a beat of answer) of the last answers
     s.start()
     play(s, clock, inq, CALL, until=5.0)
     partner = sink.ons(channel=1)

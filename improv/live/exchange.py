@@ -23,7 +23,7 @@ from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 KEEP_CALLS = 64  # calls a replacement partner learns from again
-PACE_ANSWERS = 8  # the answers `expected_ready_s` looks back on
+PACE_ANSWERS = 8  # the answers, and the calls, `expected_ready_s` looks back on
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class _Asked:
     generation: int  # the yield count when asked: a later yield drops its answer
     call: Phrase
     chart: Chart
+    restarts: int = 0  # the partner's restarts when asked: one since, and its time is no pace
 
 
 class Exchange:
@@ -52,12 +53,14 @@ class Exchange:
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
-        self.pace: deque[float] = deque(maxlen=PACE_ANSWERS)  # of the last answers: seconds to ready a beat of answer
+        # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
+        self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
         self._generation = 0
-        self._last: tuple[int, Phrase, float] | None = None  # the last answer played: number, phrase, first note's time
+        # the last answer played: number, phrase, first note's time, drafted
+        self._last: tuple[int, Phrase, float, bool] | None = None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -75,7 +78,7 @@ class Exchange:
         self.calls += 1
         n = self.calls
         with self._lock:
-            self._asked[n] = _Asked(t, self._generation, call, chart)
+            self._asked[n] = _Asked(t, self._generation, call, chart, getattr(s.partner, "restarts", 0))
         if s.recorder is not None:
             s.recorder.marker(f"call {n}: {count_notes(len(call))}", t)
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
@@ -91,19 +94,20 @@ class Exchange:
                    then: tuple[Phrase, float, float, float | None] | None = None) -> None:
         """Hand the call so far to the partner to read in the player's rest (conductor);
         `then`: (call, start, length, cut) as `ask` would be given them if this rest ends
-        the call, for the partner to draft its answer now (`Read.draft`)."""
+        the call, for a partner that drafts to answer now (`Read.draft`)."""
         draft = None
-        if then is not None:
+        if then is not None and getattr(self.s.partner, "drafts", False):
             call, start, length, cut = then
             draft = self._job(self.calls + 1, call, chart, start, length, cut)
         self.s.partner.read(Read(so_far, chart, draft))
 
     def expected_ready_s(self, beats: float) -> float:
-        """How long an answer `beats` long may take to be ready, by the last answers decoded
-        at their call's end (the second slowest per beat of answer, so that one outlier does
-        not count; drafted ones cost only the pipe): 0 before any. The policies place the answer (free jam) or hand the call (trading) so that
-        it is back in time on a machine slower than the partner's budget (conductor)."""
-        pace = sorted(self.pace)
+        """How long an answer `beats` long may take to be ready, by the answers of the last
+        `PACE_ANSWERS` calls decoded at their call's end (the second slowest per beat of
+        answer, so that one outlier does not count; drafted ones cost only the pipe): 0
+        without any. The policies place the answer (free jam) or hand the call (trading) so
+        that it is back in time on a machine slower than the partner's budget (conductor)."""
+        pace = sorted(p for n, p in self.pace if self.calls - n < PACE_ANSWERS)  # (the last calls' only)
         return pace[max(0, len(pace) - 2)] * max(1.0, beats) if pace else 0.0
 
     def on_result(self, res: Result) -> None:
@@ -123,8 +127,11 @@ class Exchange:
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
         self.ready_ms.append((ready - asked.noticed) * 1000.0)
-        if not res.drafted:  # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's
-            self.pace.append((ready - asked.noticed) / max(1.0, res.answer.length))
+        # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's, and one
+        # answered across a partner's restart waited for it (after a worker was killed, every
+        # later answer was placed a beat late)
+        if not res.drafted and getattr(s.partner, "restarts", 0) == asked.restarts:
+            self.pace.append((res.number, (ready - asked.noticed) / max(1.0, res.answer.length)))
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation
@@ -134,7 +141,7 @@ class Exchange:
                 self.answers += 1
                 self.drafted += res.drafted
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
-                self._last = (res.number, answer, s.time_of(first))
+                self._last = (res.number, answer, s.time_of(first), res.drafted)
                 self.memory.add(asked.call, answer)
         if not played:
             s.partner.dropped(res.number)
@@ -206,8 +213,9 @@ class Exchange:
             s.say(f"{s.bar_beat(t)}  you came back in: partner yields")
             return
         # It was put on the timeline but not one note of it sounded: not an answer played.
-        n, answer, first = unsounded
+        n, answer, first, drafted = unsounded
         self.answers -= 1
+        self.drafted -= drafted
         self.memory.discard(answer)
         self._last = None
         s.partner.dropped(n)  # (the partner's own history forgets it too)

@@ -79,6 +79,7 @@ class FreePolicy:
         self._last_key = 0.0  # beat of the last key down or up
         self._lead_tempo = s.tempo  # the tempo the segmenter's answer lead (in beats) was set for
         self._pedal_hint = False  # said for this pedal press
+        self._drafted: Call | None = None  # the call the partner was last handed to draft
 
     @property
     def band_lookahead(self) -> float:
@@ -173,18 +174,23 @@ class FreePolicy:
         self._rest = rest
         so_far = seg.call_so_far()
         if so_far is not None:
-            call = seg.call_if_silent()
-            then = None
-            if call is not None:
-                call = self._placed(call)
-                then = (call.phrase, call.answer_start, call.answer_length, None)
+            # the call this rest would end, for a partner that drafts (placed as a drafted answer needs)
+            call = seg.call_if_silent() if getattr(self.s.partner, "drafts", False) else None
+            self._drafted = call
+            then = (call.phrase, call.answer_start, call.answer_length, None) if call is not None else None
             self.s.exchange.read_ahead(so_far, self.chart_now(), then)
 
     def _placed(self, call: Call) -> Call:
         """The call with its answer placed late enough to be ready: on a machine where
         answers come back slower than `ANSWER_LEAD_S` allows (`Exchange.expected_ready_s`
         for an answer this long, up to `MAX_ANSWER_LEAD_S`), on a later beat or bar. Long
-        answers under load were ready after they had begun, their first notes left out."""
+        answers under load were ready after they had begun, their first notes left out.
+        The call the partner drafted in the rest keeps its place: its answer is back at once
+        (placed later, every drafted answer came a beat late after one slow undrafted one)."""
+        d = self._drafted
+        if d is not None and (d.phrase, d.answer_start, d.answer_length) == \
+                (call.phrase, call.answer_start, call.answer_length):
+            return call
         need = self.s.exchange.expected_ready_s(call.answer_length) + LEAD_MARGIN_S
         if need <= ANSWER_LEAD_S:
             return call
@@ -196,6 +202,7 @@ class FreePolicy:
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
         call = self._placed(call)
+        self._drafted = None
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")

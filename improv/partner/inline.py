@@ -35,6 +35,7 @@ class InlinePartner:
         self.threaded = threaded
         self.name = self.core.name
         self.reads_ahead = self.core.reads_ahead
+        self.drafts = self.core.drafts
         self._on_result: Callable[[Result], None] = lambda r: None
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=8)
         self._pending_read: Read | None = None
@@ -107,12 +108,17 @@ class InlinePartner:
             if m is _READ:
                 self._read_posted = False
                 r, self._pending_read = self._pending_read, None
-                if r is not None:  # (a draft gives way to anything queued behind it)
-                    self.core.read(r, lambda draft: not self._jobs.empty())
+                if r is not None:  # (a draft gives way to anything queued behind it but its own job)
+                    self.core.read(r, self._newer_than)
             elif isinstance(m, Dropped):
                 self.core.dropped(m.number)
             else:
                 self._answer(m, last=self._jobs.empty())
+
+    def _newer_than(self, draft: Job) -> bool:
+        with self._jobs.mutex:
+            waiting = list(self._jobs.queue)
+        return self._pending_read is not None or any(m != draft for m in waiting)
 
     def _answer(self, job: Job, last: bool) -> None:
         self._done(self.core.answer(job))

@@ -168,6 +168,7 @@ class ProcessPartner:
         self.python = python or sys.executable
         self.name = responder
         self.reads_ahead = False
+        self.drafts = False  # it answers a call's draft in the rest (`Read.draft`)
         self.state = "starting"  # -> ready; restarting; down
         self.restarts = 0
         self._w: _Worker | None = None
@@ -218,6 +219,7 @@ class ProcessPartner:
         with self._lock:
             self._w = w
             self.name, self.reads_ahead, self.state = w.hello.name, w.hello.reads_ahead, "ready"
+            self.drafts = w.hello.drafts
             backlog, self._backlog = self._backlog, []
             self._fresh = True  # calls waiting for it are timed from the next check
         for msg in backlog:

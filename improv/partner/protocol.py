@@ -90,13 +90,15 @@ class Dropped:
 
 @dataclass(frozen=True)
 class Ready:
-    """The partner is warmed up (`reads_ahead`: it can read a call before its end), or
-    could not start (`error`, one line: e.g. the model's weights are missing)."""
+    """The partner is warmed up (`reads_ahead`: it can read a call before its end;
+    `drafts`: and answer it in the rest, `Read.draft`), or could not start (`error`, one
+    line: e.g. the model's weights are missing)."""
 
     name: str
     reads_ahead: bool
     pid: int = 0
     error: str = ""
+    drafts: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - said to the session in one line, which refuses to start
         wire.send(out, Ready("", False, os.getpid(), error=str(e) or type(e).__name__))
         return 1
-    wire.send(out, Ready(core.name, core.reads_ahead, os.getpid()))
+    wire.send(out, Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
     while True:
         msgs = [inbox.get()]
         msgs += inbox.waiting()
