@@ -16,7 +16,7 @@ from improv.live.session import Session
 from improv.partner.core import PartnerCore
 from improv.partner.protocol import Job, Read, answer_settings
 
-from test_session import CALL, config, make, play
+from test_session import CALL, HandPartner, asked_by_hand, config, make, play
 
 CHART = parse_chart("Dm7 | G7 | Cmaj7 | Cmaj7")
 
@@ -139,32 +139,17 @@ def test_a_partner_that_learns_from_the_call_does_not_draft():
 
 # --- the policies hand over the job the call becomes --------------------------------------
 
-class DraftingPartner:
-    """A partner that reads ahead and keeps what it was handed (reads and jobs)."""
+class DraftingPartner(HandPartner):
+    """A partner that reads ahead and drafts, and keeps what it was handed (reads and jobs)."""
 
-    name, reads_ahead, drafts, state, responder = "drafting", True, True, "ready", None
+    name, reads_ahead, drafts = "drafting", True, True
 
     def __init__(self) -> None:
+        super().__init__()
         self.reads: list[Read] = []
-        self.jobs: list[Job] = []
-
-    def start(self, make_setup, on_result, say) -> None:
-        self.on_result = on_result
-
-    def submit(self, job, now) -> None:
-        self.jobs.append(job)
 
     def read(self, r) -> None:
         self.reads.append(r)
-
-    def dropped(self, n) -> None:
-        pass
-
-    def check(self, now) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize("follow", [True, False], ids=["following", "own-tempo"])
@@ -239,14 +224,8 @@ def test_drafted_answers_do_not_count_in_the_pace_that_places_answers():
     from improv.partner.protocol import Result
 
     for drafted in (True, False):
-        partner = DraftingPartner()
-        s, clock, inq, sink, rec = make(config(), responder=partner)
-        s.start()
-        t = s.t0 + 1.0
-        clock.set(t)
-        beat = s.beat_at(t)
-        s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 1.0, 4.0, t)
-        clock.set(t + 0.03)
+        s, clock, sink, partner, beat = asked_by_hand(1.0, 4.0)
+        clock.set(clock.now() + 0.03)
         s.exchange.on_result(Result(1, Phrase.of([(67, 0.0, 0.5)], start=beat + 1.0, length=4.0), drafted=drafted))
         assert len(s.exchange.pace) == (0 if drafted else 1) and s.exchange.drafted == int(drafted)
         s.close()
@@ -328,13 +307,8 @@ def test_the_pace_leaves_out_an_answer_across_a_restart_and_forgets_after_eight_
 def test_a_drafted_answer_the_player_came_in_before_is_not_counted_drafted():
     from improv.partner.protocol import Result
 
-    partner = DraftingPartner()
-    s, clock, inq, sink, rec = make(config(), responder=partner)
-    s.start()
-    t = s.t0 + 1.0
-    clock.set(t)
-    beat = s.beat_at(t)
-    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), s.chart, beat + 2.0, 4.0, t)
+    s, clock, sink, partner, beat = asked_by_hand(2.0, 4.0)
+    t = clock.now()
     s.exchange.on_result(Result(1, Phrase.of([(67, 0.0, 0.5)], start=beat + 2.0, length=4.0), drafted=True))
     assert s.exchange.drafted == 1
     s.yield_to_player(t + 0.1)  # before its first note
