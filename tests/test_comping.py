@@ -47,6 +47,21 @@ def test_anticipated_downbeat_is_not_played_again():
         assert all(h.start % 4 >= 1.5 for h in plan_bar(II_V, bar, seed=2, settings=s))
 
 
+def test_the_bar_before_as_played_decides_whether_the_downbeat_was_played_early():
+    """The band knows what the bar before held over the bar line (it was comped over the
+    chart as it stood then): told, the plan follows it rather than the chart."""
+    s = CompSettings(anticipation=1.0)
+    one_chord = parse_chart("Dm7 | % | % | %")
+    for bar in range(1, 16):
+        assert plan_bar(II_V, bar, 2, settings=s, prev_anticipated=True) == plan_bar(II_V, bar, 2, settings=s)
+        assert plan_bar(one_chord, bar, 5, settings=s, prev_anticipated=False) == plan_bar(one_chord, bar, 5,
+                                                                                            settings=s)
+        told = {h.start for h in plan_bar(II_V, bar, 2, settings=s, prev_anticipated=False)}
+        assert told >= {h.start for h in plan_bar(II_V, bar, 2, settings=s)}  # the pattern, its downbeat kept
+    assert any(min(t) < 1.5 for t in ([h.start % 4 for h in plan_bar(II_V, b, 2, settings=s, prev_anticipated=False)]
+                                      for b in range(1, 16)))
+
+
 def test_no_anticipation_when_the_chord_does_not_change():
     one_chord = parse_chart("Dm7 | % | % | %")
     s = CompSettings(anticipation=1.0)

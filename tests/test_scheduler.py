@@ -201,3 +201,23 @@ def test_a_failing_recorder_hook_never_leaves_a_sent_note_sounding():
     off = sorted(m.note for m in sent if m.type == "note_off")
     assert on == off == [60, 64]
     assert sched.unrecorded == 1 and sched.failures == 0
+
+
+def test_cut_ends_held_notes_early_and_their_old_note_off_is_not_sent_again():
+    """The band cuts a chord held over a bar line the music left (a substitute came after
+    it was handed out): sounding and pending notes of those pitches on that channel end at
+    the cut; other channels and pitches, and notes that start at the cut, are untouched."""
+    clock, sink, s, _ = make()
+    s.play([(100.0, 102.0, 2, 60, 90), (100.0, 102.0, 2, 64, 90), (100.0, 102.0, 3, 60, 90),
+            (100.8, 102.0, 2, 67, 90), (101.0, 101.5, 2, 60, 90)])
+    clock.set(100.0)
+    s.poll()
+    assert s.cut(101.0, 2, [60, 64, 67, 71]) == 3  # 60 and 64 sounding, 67 pending; not the one from 101.0
+    for t in (100.8, 101.0, 101.5, 102.0):
+        clock.set(t)
+        s.poll()
+    offs = [(t, p, ch) for t, kind, p, ch in sink.sent if kind == "note_off"]
+    assert sorted(offs) == [(101.0, 60, 2), (101.0, 64, 2), (101.0, 67, 2), (101.5, 60, 2), (102.0, 60, 3)]
+    assert [(t, p) for t, kind, p, ch in sink.sent if kind == "note_on" and t == 101.0] == [(101.0, 60)]
+    assert sink.sent.index((101.0, "note_off", 60, 2)) < sink.sent.index((101.0, "note_on", 60, 2))
+    assert balanced(sink.sent)

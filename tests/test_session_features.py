@@ -8,6 +8,8 @@ from test_session import FakeSink, config, make, play, play_more
 from improv.config import override
 from improv.core.theory.chart import parse_chart
 from improv.core.respond.markov import MarkovResponder
+from improv.core.band.bass import BassSettings, walk
+from improv.core.band.comping import CompSettings, plan_bar
 from improv.live.band import Band, BandParts
 from improv.live.clock import ManualClock
 from improv.live.midisync import FixedTimeline
@@ -164,18 +166,25 @@ def test_trading_holds_the_partners_downbeat_for_its_substitute():
         early = _bass_line(TUNE, SUB, at_s=0.1, seed=seed)  # the substitute known before bar 2 was handed
         late = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, seed=seed)
         held = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, hold=4.0, seed=seed)
-        assert late[4.0] == _bass_line(TUNE, seed=seed)[4.0] != early[4.0]  # (without the hold: G7's downbeat)
-        assert [held[b] for b in range(4, 8)] == [early[b] for b in range(4, 8)], (seed, held, early)
+        plain = _bass_line(TUNE, seed=seed)
+        assert late[4.0] == plain[4.0] != early[4.0]  # (without the hold: G7's downbeat)
+        # held: bar 1 as it was played, bar 2 walked over the substitute from its downbeat
+        sub, _ = walk(parse_chart(SUB), 4.0, 8.0, seed, plain[3.0], BassSettings())
+        assert [held[b] for b in range(4)] == [plain[b] for b in range(4)]
+        assert [held[b] for b in range(4, 8)] == [n.pitch for n in sub.absolute()], (seed, held, sub)
 
 
 def test_a_substitute_that_arrives_in_its_bar_plays_for_the_rest_of_it():
     """An answer whose first beats were handed already: what was handed stays, the rest of
     the bar follows the substitute (before, only the next bar did), nothing plays twice."""
     for seed in range(4):
-        plain, early = _bass_line(TUNE, seed=seed), _bass_line(TUNE, SUB, at_s=0.1, seed=seed)
+        plain = _bass_line(TUNE, seed=seed)
+        # bar 2 over the substitute from its downbeat, after a bar 1 played as written
+        before = _bass_line(TUNE, SUB, at_s=2.0 - 0.08, hold=4.0, seed=seed)
         got = _bass_line(TUNE, SUB, at_s=2.3, seed=seed)  # ready 0.3 s into bar 2: beats 4 and 5 handed
+        assert [got[b] for b in range(4)] == [before[b] for b in range(4)] == [plain[b] for b in range(4)]
         assert [got[4.0], got[5.0]] == [plain[4.0], plain[5.0]]
-        assert [got[6.0], got[7.0]] == [early[6.0], early[7.0]] != [plain[6.0], plain[7.0]], (seed, got, early)
+        assert [got[6.0], got[7.0]] == [before[6.0], before[7.0]] != [plain[6.0], plain[7.0]], (seed, got, before)
 
 
 def test_an_answer_from_beat_3_re_harmonises_its_bar_from_beat_3():
@@ -205,6 +214,84 @@ def test_two_substitutes_in_one_bar_both_sound():
         band.close()
         got = {round(timeline.beat_at(t), 3): note for t, note in sink.ons(channel=3)}
         assert got == _bass_line(two, seed=seed), seed
+
+
+G7_ONLY = {2, 4, 7, 9}  # pitch classes of G7 and its 9 and 13 (D, E, G, A) that Db7's voicings lack
+DB7 = {1, 3, 5, 8, 10, 11}  # Db7 and its 9 and 13: Db Eb F Ab Bb Cb
+ANTICIPATING = CompSettings(anticipation=1.0)  # a comp that anticipates every change it can
+
+
+def _comp_at_bar_2(tune, sub=None, at_s=0.0, hold=None, seed=0):
+    """The comp over three bars of `tune` at 120 bpm when `sub` (a substitute chart over bar
+    2, [4, 8)) reaches the band at `at_s` seconds: (the pitch classes sounding just after
+    bar 2's downbeat, {beat: pitch classes struck} for beats in [3, 8))."""
+    clock = ManualClock(0.0)
+    sink = FakeSink(clock)
+    timeline = FixedTimeline(0.0, 120.0)
+    band = Band(parse_chart(tune), clock, sink.send, timeline, BandParts(comp=True, comp_settings=ANTICIPATING),
+                seed=seed, lookahead=1.0)
+    sounding = None
+    for step in range(0, 2400):  # 6 s in steps of 2.5 ms
+        clock.set(step * 0.0025)
+        if sub is not None and step == round(at_s / 0.0025):
+            band.override(4.0, 8.0, parse_chart(sub))
+        band.pump(timeline.beat_at(clock.now()), hold)
+        band.scheduler.poll()
+        if step == round(2.01 / 0.0025):  # just after bar 2's downbeat (2.0 s)
+            sounding = {pitch % 12 for ch, pitch in sink.sounding() if ch == 2}
+    band.close()
+    assert sink.sounding() == set() and band.scheduler.late == 0
+    struck: dict[float, set[int]] = {}
+    for t, pitch in sink.ons(channel=2):
+        if 1.5 <= t < 4.0:
+            struck.setdefault(round(timeline.beat_at(t), 3), set()).add(pitch % 12)
+    return sounding, struck
+
+
+def _planned_bar_2(chart, seed, anticipated):
+    return [h.start for h in plan_bar(parse_chart(chart), 1, seed, 0.0, ANTICIPATING, prev_anticipated=anticipated)]
+
+
+def test_a_substitute_on_the_partners_downbeat_cuts_the_comps_anticipation_of_the_written_chord():
+    """Trading: the comp anticipated bar 2's written G7 on the "and" of 4 (handed out a beat
+    ahead), then the partner's answer re-harmonised bar 2 with Db7, 0.08 s before its
+    downbeat. The G7 voicing rang on under the Db7 for a beat, and the bar was comped as if
+    Db7 had been anticipated. Now the held G7 stops on the downbeat and the bar is comped
+    as a bar whose chord was not anticipated, over Db7."""
+    for seed in range(4):
+        plain, plain_struck = _comp_at_bar_2(TUNE, seed=seed)
+        assert 3.5 in plain_struck and 4.0 not in plain_struck  # it anticipates (the downbeat was played early)
+        assert plain & G7_ONLY and plain_struck[3.5] & G7_ONLY
+        got, struck = _comp_at_bar_2(TUNE, SUB, at_s=2.0 - 0.08, hold=4.0, seed=seed)
+        assert struck[3.5] == plain_struck[3.5]  # the anticipation sounded as it was voiced: G7
+        assert not got & G7_ONLY, (seed, got)  # ...and stops on the downbeat
+        bar2 = sorted(b for b in struck if b >= 4.0)
+        assert bar2 == _planned_bar_2(SUB, seed, anticipated=False), (seed, struck)
+        assert all(struck[b] <= DB7 for b in bar2 if b < 7.5)  # (7.5: the anticipation of bar 3)
+
+
+def test_a_substitute_known_before_the_anticipation_is_anticipated():
+    """The substitute arrived before the "and" of 4 was handed out: the anticipation voices
+    it (before, only bars from the substitute's own were rendered again)."""
+    for seed in range(4):
+        got, struck = _comp_at_bar_2(TUNE, SUB, at_s=1.0, seed=seed)  # beat 2: the "and" of 4 is handed at beat 2.5
+        assert 3.5 in struck and struck[3.5] <= DB7 and got <= DB7, (seed, struck, got)
+        assert sorted(b for b in struck if b >= 4.0) == _planned_bar_2(SUB, seed, anticipated=True)
+
+
+def test_a_substitute_over_an_unchanged_chord_is_comped_as_not_anticipated():
+    """Over "Cmaj7 | Cmaj7" the comp had nothing to anticipate; a substitute on bar 2 made
+    the chart say the bar before anticipated it, so bar 2's stabs before its "and" of 2
+    were left out (where its pattern had them, nothing sounded the substitute there)."""
+    for seed in range(4):
+        _, plain_struck = _comp_at_bar_2("Cmaj7 | Cmaj7 | Cmaj7", seed=seed)
+        assert 3.5 not in plain_struck
+        _, struck = _comp_at_bar_2("Cmaj7 | Cmaj7 | Cmaj7", "Cmaj7 | Db7 | Cmaj7", at_s=2.0 - 0.08, hold=4.0,
+                                   seed=seed)
+        assert 3.5 not in struck, (seed, struck)
+        bar2 = sorted(b for b in struck if b >= 4.0)
+        assert bar2 == _planned_bar_2("Cmaj7 | Db7 | Cmaj7", seed, anticipated=False), (seed, struck)
+        assert all(struck[b] <= DB7 for b in bar2 if b < 7.5)  # (7.5: the anticipation of bar 3)
 
 
 def test_tap_tempo_keeps_the_beat_and_changes_the_tempo():

@@ -170,6 +170,10 @@ class Band:
         self._voicing_after: dict[float, tuple[int, ...] | None] = {}
         self._bass_after: dict[float, int | None] = {}
         self._density_at: dict[float, float] = {}  # the density each rendered bar was comped with
+        # what the comp held over each bar line it played to: (the chord, its pitches, whether
+        # it was an anticipation of a change), (None, (), False) where it held nothing; the
+        # bar after is planned knowing it
+        self._tied: dict[float, tuple[Chord | None, tuple[int, ...], bool]] = {}
         self.stopped = False
         # notes before this beat are past, not late: those of the bar the session (or a
         # Continue) starts in before it starts
@@ -202,7 +206,9 @@ class Band:
         was handed stays and the rest of the bar follows the substitute."""
         self._overrides.append((start, end, chart.chord_at(start)))  # (the tune but for that span's chord)
         del self._overrides[:-OVERRIDES_KEPT]
-        self._render_again(start)
+        # from the bar before a substitute on a bar line: its anticipation, if not handed
+        # out yet, voices the substitute (if it was, the next bar cuts it: `_comp_bar`)
+        self._render_again(start - 0.5)
 
     def _render_again(self, beat: float) -> None:
         """Render the bars from the one holding `beat` again, but for what was handed out
@@ -252,20 +258,54 @@ class Band:
                 out.append((float(b), b + 0.1, p.click_channel, CLICK_HIGH if down else CLICK_LOW, 100 if down else 75))
         if bar_start >= 0:
             chart = self.chart_for(bar_start)
+            # a bar rendered again whose last note was handed out before ends on what it played then
+            played = bar_start in self._voicing_after and bar_start in self._bass_after
             if p.comp:
-                ph, self._voicing = comp(chart, bar_start, end, self.seed, self.density, self._voicing, p.comp_settings,
-                                         self._density_at.get(bar_start - self.bpb))
-                self._density_at[bar_start] = self.density
-                out += phrase_notes(ph, p.comp_channel)
+                notes = self._comp_bar(chart, bar_start)
+                if played and notes and notes[-1][0] < self._resume_from:
+                    self._voicing = self._voicing_after[bar_start]
+                out += notes
             if p.bass:
                 ph, self._bass = walk(chart, bar_start, end, self.seed, self._bass, p.bass_settings)
-                out += phrase_notes(ph, p.bass_channel)
+                notes = phrase_notes(ph, p.bass_channel)
+                if played and notes and notes[-1][0] < self._resume_from:
+                    self._bass = self._bass_after[bar_start]
+                out += notes
+        if bar_start < 0 or not p.comp:
+            self._tied[end] = (None, (), False)  # (the comp comes in on a downbeat)
         self._voicing_after[bar_start] = self._voicing
         self._bass_after[bar_start] = self._bass
         self._voicing_after.pop(bar_start - 8 * self.bpb, None)  # keep a few bars only
         self._bass_after.pop(bar_start - 8 * self.bpb, None)
         self._density_at.pop(bar_start - 8 * self.bpb, None)
+        self._tied.pop(bar_start - 8 * self.bpb, None)
         return out
+
+    def _comp_bar(self, chart: Chart, bar_start: float) -> list[BeatNote]:
+        """The comp's notes of the bar from `bar_start` over `chart`, planned knowing what the
+        bar before held over the bar line: a chord held that `chart` no longer has there (a
+        substitute that came after it was handed out) is cut on the downbeat, which is struck
+        with the substitute instead of being left to the anticipation."""
+        p, end = self.parts, bar_start + self.bpb
+        handing = self.feeder.handed_to >= bar_start  # a bar being handed out again: as it was planned
+        density = self._density_at.get(bar_start, self.density) if handing else self.density
+        anticipated = None  # (nothing known of the bar before: as the chart says)
+        if bar_start in self._tied:
+            held, pitches, early = self._tied[bar_start]
+            anticipated = early and held == chart.chord_at(bar_start)
+            if held is not None and held != chart.chord_at(bar_start) and not handing:
+                self.scheduler.cut(self.feeder.timeline.time_of(bar_start), p.comp_channel, pitches)
+        ph, self._voicing = comp(chart, bar_start, end, self.seed, density, self._voicing, p.comp_settings,
+                                 self._density_at.get(bar_start - self.bpb), anticipated)
+        self._density_at[bar_start] = density
+        notes = phrase_notes(ph, p.comp_channel)
+        over = [(on, pitch) for on, off, _, pitch, _ in notes if off > end + 1e-9]
+        tied = tuple(pitch for on, pitch in over if on >= self._resume_from)
+        if tied or not over:  # (what was handed out before stays known)
+            # notes held over a chord change are an anticipation (others end at the change)
+            early = bool(tied) and chart.chord_at(end - 1e-4) != chart.chord_at(end)
+            self._tied[end] = (chart.chord_at(end) if tied else None, tied, early)
+        return notes
 
     def pump(self, now_beat: float, hold: float | None = None) -> int:
         """Render bars up to a bar ahead of `now_beat`, hand due notes to the scheduler
@@ -273,6 +313,8 @@ class Band:
         if self.stopped:
             return 0
         while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
+            if self.feeder.handed_to >= self._rendered_to:  # a bar rendered again (a substitute came):
+                self._resume_from = max(self._resume_from, now_beat)  # what it has before now is past
             self.feeder.add([n for n in self.render_bar(self._rendered_to) if n[0] >= self._resume_from])
             self._rendered_to += self.bpb
         return self.feeder.pump(now_beat, hold)
@@ -294,6 +336,7 @@ class Band:
         self._rendered_to = math.floor(beat / self.bpb) * self.bpb  # the bar renders whole (its voicing)...
         self._resume_from = beat  # ...and plays from `beat` on: what came before it is not late, it is past
         self._voicing, self._bass = None, None
+        self._tied.clear()  # (the bar before is not what was played before the jump)
         self.stopped = False
 
     def close(self) -> int:

@@ -112,6 +112,22 @@ class Scheduler:
             self._cond.notify_all()
         return True
 
+    def cut(self, t: float, channel: int, pitches: Iterable[int]) -> int:
+        """Notes of `pitches` on `channel` that started before `t` and would sound past it
+        end at `t` instead (any thread): a chord held over a bar line that the music left.
+        Returns how many were cut."""
+        pitches = set(pitches)
+        cut = 0
+        with self._cond:
+            notes = {e[3] for e in self._heap if e[3].state == "pending"} | self._sounding
+            for n in notes:
+                if n.channel == channel and n.pitch in pitches and n.on < t < n.off:
+                    n.off = t  # (its old note-off is stale: `poll` sends the one at `off`)
+                    heapq.heappush(self._heap, (t, 0, next(self._seq), n))
+                    cut += 1
+            self._cond.notify_all()
+        return cut
+
     def busy(self) -> bool:
         """True while partner notes are pending or sounding."""
         with self._cond:

@@ -100,20 +100,26 @@ def _anticipates(chart: Chart, bar: int, seed: int, density: float, s: CompSetti
 
 
 def plan_bar(chart: Chart, bar: int, seed: int, density: float = 0.0, settings: CompSettings = CompSettings(),
-             prev_density: float | None = None) -> list[Hit]:
+             prev_density: float | None = None, prev_anticipated: bool | None = None) -> list[Hit]:
     """The stabs of timeline bar `bar` (from 0): pure, depends on (seed, bar, density).
 
     `prev_density`: the density the bar before was planned with (None: `density`). Whether
     that bar anticipated this one's chord depends on it: judged by this bar's density, a
     bar planned while the player was quiet and anticipated was struck again on the downbeat,
-    on top of its held anticipation, once the player got busier."""
+    on top of its held anticipation, once the player got busier.
+    `prev_anticipated`: whether the bar before, as it was played, held this bar's chord
+    over the bar line (None: as `chart` and `prev_density` say). A player who knows: the
+    bar before was comped over another chart (a substitute from this bar on came later, so
+    its anticipation voiced the written chord, or it had no chord change to anticipate)."""
     bpb = chart.beats_per_bar
     t0 = bar * bpb
     rng = _rng(seed, bar)
     name = _choose(rng, pattern_weights(density, settings.reactivity))
     onsets = [(o, d) for o, d in PATTERNS[name] if o < bpb]
     before = density if prev_density is None else prev_density
-    if bar > 0 and _anticipates(chart, bar - 1, seed, before, settings):
+    if prev_anticipated is None:
+        prev_anticipated = bar > 0 and _anticipates(chart, bar - 1, seed, before, settings)
+    if prev_anticipated:
         onsets = [(o, d) for o, d in onsets if o >= 1.5]  # the downbeat was played early
     busy = max(0.0, density) * settings.reactivity
     # A chord that starts inside the bar and no stab touches: usually mark it.
@@ -153,6 +159,7 @@ def comp(
     prev: Voicing | None = None,
     settings: CompSettings = CompSettings(),
     prev_density: float | None = None,
+    prev_anticipated: bool | None = None,
 ) -> tuple[Phrase, Voicing | None]:
     """Comping for timeline beats [start, end).
 
@@ -165,6 +172,8 @@ def comp(
         settings: style, velocity, anticipation, reactivity.
         prev_density: the density the bar before `start` was comped with (None: `density`),
             so that an anticipation it played is not struck again (see `plan_bar`).
+        prev_anticipated: whether the bar before `start` held this bar's chord over the bar
+            line as it was played (None: as `chart` says; see `plan_bar`).
 
     Returns:
         (the phrase placed at `start`, notes relative to it; the last voicing played).
@@ -173,7 +182,8 @@ def comp(
     notes: list[Note] = []
     first = int(math.floor(start / bpb + _EPS))
     for bar in range(first, int(math.ceil(end / bpb - _EPS))):
-        for hit in plan_bar(chart, bar, seed, density, settings, prev_density if bar == first else None):
+        for hit in plan_bar(chart, bar, seed, density, settings, prev_density if bar == first else None,
+                            prev_anticipated if bar == first else None):
             if not start - _EPS <= hit.start < end - _EPS:
                 continue
             prev = next_voicing(hit.chord, prev, settings.style)
