@@ -125,6 +125,32 @@ def test_the_restart_is_said_before_the_call_it_cost(monkeypatch):
         p.close()
 
 
+def test_the_rest_the_player_is_in_while_a_new_worker_starts_reaches_it(partner, monkeypatch):
+    """Reads sent while a new worker started were dropped: the first call after a restart
+    was never drafted (the latest read is what the player's rest so far is: only it goes)."""
+    from improv.partner.protocol import Read
+
+    made = []
+
+    def slow_launch(setup):
+        w = FakeWorker(partner)
+        w.ready.clear()  # (it gets ready when the test says)
+        made.append(w)
+        return w
+
+    monkeypatch.setattr(partner, "_launch", slow_launch)
+    FakeWorker.made[-1].die()
+    partner.check(0.1)
+    assert partner.state == "restarting"
+    reads = [Read(Phrase((), 0.0, float(n)), None, _job(3)) for n in (1, 2)]  # type: ignore[arg-type]
+    partner.read(reads[0])
+    partner.submit(_job(2), 0.2)
+    partner.read(reads[1])
+    made[-1].ready.set()
+    _wait_ready(partner)
+    assert made[-1].sent == [_job(2), reads[1]]
+
+
 def test_a_partner_given_up_on_fails_calls_at_once_and_is_tried_again_later(partner):
     now = 0.0
     for _ in range(RESTARTS + 1):

@@ -245,8 +245,9 @@ class ProcessPartner:
         self._send(job)
 
     def read(self, r: Read) -> None:
-        """Send the call so far to read in a rest (dropped while a new worker starts)."""
-        if self.state == "ready":
+        """Send the call so far to read in a rest (while a new worker starts, the latest is
+        kept for it: a rest that began in the restart is still drafted)."""
+        if self.state in ("ready", "restarting"):
             self._send(r)
 
     def dropped(self, number: int) -> None:
@@ -257,7 +258,8 @@ class ProcessPartner:
         with self._lock:
             w = self._w if self.state == "ready" else None
             if w is None:
-                if self.state == "restarting" and not isinstance(msg, Read):
+                if self.state == "restarting":  # (of the reads only the latest: the rest so far)
+                    self._backlog = [m for m in self._backlog if not isinstance(msg, Read) or not isinstance(m, Read)]
                     self._backlog.append(msg)
                 return
             w.send(msg)  # (a dead worker is noticed by `check`)
