@@ -180,17 +180,22 @@ class FreePolicy:
             then = (call.phrase, call.answer_start, call.answer_length, None) if call is not None else None
             self.s.exchange.read_ahead(so_far, self.chart_now(), then)
 
-    def _placed(self, call: Call) -> Call:
+    def _placed(self, call: Call, t: float) -> Call:
         """The call with its answer placed late enough to be ready: on a machine where
         answers come back slower than `ANSWER_LEAD_S` allows (`Exchange.expected_ready_s`
         for an answer this long, up to `MAX_ANSWER_LEAD_S`), on a later beat or bar. Long
         answers under load were ready after they had begun, their first notes left out.
         The call the partner drafted in the rest keeps its place: its answer is back at once
-        (placed later, every drafted answer came a beat late after one slow undrafted one)."""
+        (placed later, every drafted answer came a beat late after one slow undrafted one).
+        Its place is the draft's, noticed the moment the gap was full, while that is still
+        half the lead away: a conductor round a few ms late could cross a beat, and the
+        answer, now to another job than the draft, was decoded again and came a beat late."""
         d = self._drafted
-        if d is not None and (d.phrase, d.answer_start, d.answer_length) == \
-                (call.phrase, call.answer_start, call.answer_length):
-            return call
+        if d is not None and (d.phrase, d.answer_length) == (call.phrase, call.answer_length):
+            if d.answer_start == call.answer_start:
+                return call
+            if d.answer_start < call.answer_start and self.s.time_of(d.answer_start) - t >= ANSWER_LEAD_S / 2:
+                return replace(call, detected=d.detected, answer_start=d.answer_start)
         need = self.s.exchange.expected_ready_s(call.answer_length) + LEAD_MARGIN_S
         if need <= ANSWER_LEAD_S:
             return call
@@ -201,7 +206,7 @@ class FreePolicy:
 
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
-        call = self._placed(call)
+        call = self._placed(call, t)
         self._drafted = None
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
