@@ -507,3 +507,96 @@ def test_the_answer_file_keeps_the_calls_time_signature(tmp_path):
         sigs = [(m.numerator, m.denominator) for t in mido.MidiFile(str(tmp_path / "out.mid")).tracks for m in t
                 if m.type == "time_signature"]
         assert sigs == [(num, den)], (num, den, sigs)
+
+
+def _instrument_file(path, keys_on, program_on, programs=((0, 66),), keys=((0.0, "Bb"),), bank=None):
+    """LINE on channel 2 (mido channel 1) of a `melody` track, after a conductor track;
+    `keys` [(beat, key)] and `programs` [(beat, program)] (with `bank` (msb, lsb) before the
+    first) on the track named by `keys_on` / `program_on` ("conductor", "melody" or a third,
+    note-less "setup" track)."""
+    mid = mido.MidiFile(write_mid(path, LINE, channel=1))
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="setup")]))
+    by_name = {"conductor": mid.tracks[0], "melody": mid.tracks[1], "setup": mid.tracks[2]}
+    ppq = mid.ticks_per_beat
+    adds = {name: [] for name in by_name}
+    adds[keys_on] += [(round(b * ppq), mido.MetaMessage("key_signature", key=k)) for b, k in keys]
+    moves = [mido.Message("control_change", channel=1, control=c, value=v) for c, v in zip((0, 32), bank or ())]
+    adds[program_on] += [(0, m) for m in moves]
+    adds[program_on] += [(round(b * ppq), mido.Message("program_change", channel=1, program=p)) for b, p in programs]
+    for name, items in adds.items():  # merged in at their ticks, after the name, before what is there
+        track, tick, timed = by_name[name], 0, []
+        for m in track:
+            tick += m.time
+            timed.append((tick, 2, m))
+        timed += [(t, 1, m) for t, m in items]
+        timed.sort(key=lambda x: (x[0] if x[2].type != "end_of_track" else 10**9,  # (stable: their order)
+                                  0 if x[2].type == "track_name" else x[1]))
+        track.clear()
+        now = 0
+        for t, _, m in timed:
+            track.append(m.copy(time=max(t, now) - now))
+            now = max(t, now)
+    mid.save(str(path))
+    return path
+
+
+def _setups(out):
+    """{track name: [(tick, message type, channel, control or program, value)]} for the
+    program changes and bank selects of the answer file, and its key signatures [(beat, key)]."""
+    mid = mido.MidiFile(str(out))
+    setups, keys = {}, []
+    for t in mid.tracks:
+        tick, got = 0, []
+        for m in t:
+            tick += m.time
+            if m.type == "key_signature":
+                keys.append((t.name, tick / mid.ticks_per_beat, m.key))
+            elif m.type == "program_change":
+                got.append((tick, m.type, m.channel, m.program, None))
+            elif m.type == "control_change" and m.control in (0, 32):
+                got.append((tick, m.type, m.channel, m.control, m.value))
+        setups[t.name] = got
+    return setups, keys
+
+
+def test_the_answer_file_keeps_the_calls_key_and_instrument(tmp_path, capsys):
+    """A tenor-sax call in Bb (program 66, channel 2) came back as a piano in no key: the
+    file lost its key signature and program change. The partner answers on the player's sax."""
+    from improv.config import MidiSettings
+
+    call = _instrument_file(tmp_path / "sax.mid", "melody", "melody", bank=(1, 5),
+                            programs=((0, 0), (0, 66), (2.0, 40)),  # the last before the first note counts
+                            keys=((0.0, "Bb"), (2.0, "Eb"), (40.0, "F")))  # (F: long after the call)
+    rc, out = respond(tmp_path, call, "--chords", "Bb7", "--seed", "1")
+    assert rc == 0, capsys.readouterr().err
+    setups, keys = _setups(out)
+    assert keys == [("improv respond", 0.0, "Bb"), ("improv respond", 2.0, "Eb")]
+    ch = MidiSettings()
+    for name, channel in (("player", ch.player_channel - 1), ("partner", ch.partner_channel - 1)):
+        assert setups[name] == [(0, "control_change", channel, 0, 1), (0, "control_change", channel, 32, 5),
+                                (0, "program_change", channel, 66, None)], name
+    tracks = read_out(out)[1]  # and the notes are as before
+    assert tracks["player"] == sorted((s, p, d) for p, s, d in LINE) and tracks["partner"]
+
+
+def test_a_call_with_no_program_change_gets_none(tmp_path, capsys):
+    call = _instrument_file(tmp_path / "plain.mid", "melody", "melody", programs=())
+    rc, out = respond(tmp_path, call, "--chords", "Bb7", "--seed", "1")
+    assert rc == 0, capsys.readouterr().err
+    setups, keys = _setups(out)
+    assert keys == [("improv respond", 0.0, "Bb")]
+    assert all(got == [] for got in setups.values()), setups
+
+
+@pytest.mark.parametrize("keys_on, program_on", [("conductor", "conductor"), ("conductor", "setup"), ("setup", "setup")])
+def test_a_key_and_program_on_another_track_than_the_notes_are_kept(tmp_path, capsys, keys_on, program_on):
+    from improv.config import MidiSettings
+
+    call = _instrument_file(tmp_path / "daw.mid", keys_on, program_on)
+    rc, out = respond(tmp_path, call, "--chords", "Bb7", "--seed", "1")
+    assert rc == 0, capsys.readouterr().err
+    setups, keys = _setups(out)
+    assert keys == [("improv respond", 0.0, "Bb")]
+    ch = MidiSettings()
+    assert setups["player"] == [(0, "program_change", ch.player_channel - 1, 66, None)]
+    assert setups["partner"] == [(0, "program_change", ch.partner_channel - 1, 66, None)]

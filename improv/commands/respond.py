@@ -5,9 +5,12 @@ The answer is written to `-o`, by default beside the call as `CALL-answer.mid`.
 The output keeps the call's timeline: the same tempo map, beat 0 = the call file's beat 0
 = bar 1 of the chart (which loops). The call goes on a `player` track, the answer on a
 `partner` track, and the chords on the conductor track as text events, so the answer can
-be read against the chart in any DAW. The answer starts where the live engine would start
-it: `Segmenter.answer_place` for a call whose end (its last release) was noticed
-`gap_beats` later, i.e. the first beat (or bar, `--answer-on bar`) after that.
+be read against the chart in any DAW. The call's key signature and instrument (its bank and
+program change) are kept, the partner answering on the player's instrument, so that a
+tenor-sax call exported from a DAW does not come back as a piano in no key. The answer
+starts where the live engine would start it: `Segmenter.answer_place` for a call whose end
+(its last release) was noticed `gap_beats` later, i.e. the first beat (or bar, `--answer-on
+bar`) after that.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, settings_from_args
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
@@ -49,11 +53,15 @@ def configure(p: argparse.ArgumentParser) -> None:
 class _CallFile:
     """What `_read_call` found: notes (timeline beats), tempo map [(beat, bpm)], metre,
     which tracks (and channels, 1-16) the notes came from, the sustain pedal's moves
-    [(beat, value)] on them, and the file's end (beats)."""
+    [(beat, value)] on them, the file's end (beats), its key signatures [(beat, key)] and
+    the call's instrument `setup` (bank select and program change messages, or none)."""
 
     def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
                  tracks: str = "", channels: tuple[int, ...] = (), metre: str = "",
-                 pedal: tuple[tuple[float, int], ...] = (), end: float = 0.0) -> None:
+                 pedal: tuple[tuple[float, int], ...] = (), end: float = 0.0,
+                 keys: tuple[tuple[float, str], ...] = (), setup: tuple[Any, ...] = ()) -> None:
+        self.keys = keys
+        self.setup = setup
         self.pedal = pedal
         self.end = end
         self.metre = metre  # the time signature as written ("6/8"), or ""
@@ -92,6 +100,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     pedal: list[tuple[float, int]] = []
     drums = 0
     channels: set[int] = set()
+    keys: list[tuple[int, str]] = []
+    moves: list[tuple[int, mido.Message]] = []  # bank selects and program changes (tick, msg)
     was = ""  # the metre so far, as written
     song_end = max((sum(m.time for m in t) for t in mid.tracks), default=0) / ppq
     for i, t in enumerate(mid.tracks):
@@ -102,6 +112,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
             if msg.is_meta:
                 if msg.type == "set_tempo":
                     tempos.append((tick / ppq, mido.tempo2bpm(msg.tempo)))
+                elif msg.type == "key_signature":
+                    keys.append((tick, msg.key))
                 elif msg.type == "time_signature":
                     # a bar in quarter notes, as the chart counts it: 2/2 is 4/4, 6/8 is 3, 12/8 is 6
                     metre, quarters = f"{msg.numerator}/{msg.denominator}", bar_quarters(msg.numerator, msg.denominator)
@@ -117,6 +129,9 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                     was, bpb = metre, quarters
             elif i in chosen and msg.type == "control_change" and msg.control == 64 and msg.channel != DRUM_CHANNEL:
                 pedal.append((tick / ppq, msg.value))
+            elif i in chosen and (msg.type == "program_change" or msg.type == "control_change"
+                                  and msg.control in (0, 32)):  # the instrument: bank select, program
+                moves.append((tick, msg))
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
                     drums += msg.type == "note_on" and msg.velocity > 0
@@ -127,8 +142,34 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort()
     pedal.sort(key=lambda x: x[0])
+    key_map: list[tuple[float, str]] = []
+    for tick, key in sorted(keys, key=lambda x: x[0]):  # (a key repeated on another track is one)
+        if not key_map or key_map[-1][1] != key:
+            key_map.append((tick / ppq, key))
+    first = round(notes[0].start * ppq) if notes else 0
     return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was, tuple(pedal),
-                     song_end)
+                     song_end, tuple(key_map), _instrument(moves, channels, first))
+
+
+def _instrument(moves: list[tuple[int, Any]], channels: set[int], first: int) -> tuple[Any, ...]:
+    """The call's instrument, kept so that the answer file opens on it: the last program
+    change on the call's channel (1-16) at or before its first note (tick `first`), or with
+    several channels the first one on any of them, preceded by the bank select (CC 0, 32)
+    last sent on that channel; () for none. `moves`: (tick, message), in file order."""
+    bank: dict[tuple[int, int], Any] = {}
+    found: list[tuple[int, tuple[Any, ...]]] = []
+    for tick, msg in sorted(moves, key=lambda x: x[0]):
+        if msg.channel + 1 not in channels:
+            continue
+        if msg.type == "control_change":
+            bank[(msg.channel, msg.control)] = msg
+        else:
+            sent = tuple(bank[k] for k in ((msg.channel, 0), (msg.channel, 32)) if k in bank)
+            found.append((tick, (*sent, msg)))
+    if len(channels) > 1:
+        return found[0][1] if found else ()
+    before = [setup for tick, setup in found if tick <= first]
+    return before[-1] if before else ()
 
 
 def sounding_end(notes: list[Note], pedal: tuple[tuple[float, int], ...], end: float) -> float:
@@ -167,13 +208,17 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 
 def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[float, float]],
            chart: Chart, cfg: Config, notes: list[tuple[float, str]] = (),  # type: ignore[assignment]
-           pedal: tuple[tuple[float, int], ...] = (), metre: str = "") -> None:
+           pedal: tuple[tuple[float, int], ...] = (), metre: str = "", keys: tuple[tuple[float, str], ...] = (),
+           setup: tuple[Any, ...] = ()) -> None:
     """A type-1 file: conductor (tempo map, metre, chord text events: `chart`, the one the
     answer was played over, substitute included; `notes`, (beat, text) markers, e.g. what
     the partner did with an outside note), player (the call and its sustain `pedal`),
     partner; written beside `path` and renamed into place, so a failure leaves nothing
     half-written. `metre`: the call's time signature as written ("6/8"; default the
-    chart's bars in quarter notes), so that a 6/8 call is not given back in 3/4."""
+    chart's bars in quarter notes), so that a 6/8 call is not given back in 3/4. `keys`: the
+    call's key signatures [(beat, key)], and `setup`: its bank select and program change,
+    written at tick 0 on both the player and the partner (who answers on the player's
+    instrument), so that the file opens in the call's key and sound."""
     import mido
 
     from improv.core.formats.midifile import PPQ, phrase_to_track
@@ -186,6 +231,7 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     ]
     num, den = (int(x) for x in metre.split("/")) if metre else (bpb, 4)
     items.append((0, 1, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
+    items += [(int(round(b * PPQ)), 1, mido.MetaMessage("key_signature", key=key)) for b, key in keys]
     prev: object = object()
     for span in chart.changes_between(0.0, max(end, 1e-6)):
         if span.chord != prev:
@@ -201,8 +247,8 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     mid = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     mid.tracks.append(conductor)
     mid.tracks.append(phrase_to_track(Phrase.of(call), "player", cfg.midi.player_channel, PPQ,
-                                      [(b, 64, v) for b, v in pedal]))  # the pedal as played
-    mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ))
+                                      [(b, 64, v) for b, v in pedal], setup=setup))  # the pedal as played
+    mid.tracks.append(phrase_to_track(answer, "partner", cfg.midi.partner_channel, PPQ, setup=setup))
     try:
         with whole_or_nothing(path) as tmp:
             mid.save(str(tmp))
@@ -331,8 +377,10 @@ def run(args: argparse.Namespace) -> int:
 
     # the chords the answer was played over (a substitute where it re-harmonised), and why
     # (a metre the file writes is the bars' by now: another one was refused above)
+    # the key signatures in force during the call (the first one always), and its instrument
+    keys = found.keys[:1] + tuple(k for k in found.keys[1:] if k[0] <= ended + 1e-9)
     _write(out, list(whole.absolute()), answer, tempos, plan.chart, cfg,
-           [(answer.start, line) for line in explain(plan, chart)], found.pedal, found.metre)
+           [(answer.start, line) for line in explain(plan, chart)], found.pedal, found.metre, keys, found.setup)
     bar, beat = divmod(start, bpb)
     cut = f", answered from its last {ph.max_call_bars} bars" if len(kept) < len(found.notes) else ""
     drums = f", {found.drums} drum notes skipped" if found.drums else ""

@@ -471,13 +471,17 @@ def notes_to_messages(notes: list[Note], channel: int = 1) -> list[tuple[float, 
 
 
 def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ,
-                    controls: Iterable[tuple[float, int, int]] = ()) -> mido.MidiTrack:
+                    controls: Iterable[tuple[float, int, int]] = (),
+                    setup: Iterable[mido.Message] = ()) -> mido.MidiTrack:
     """A phrase -> a MIDI track, notes at their timeline beats; `controls`: (beat, control,
-    value) changes among them (e.g. the sustain pedal), before a note at the same tick.
+    value) changes among them (e.g. the sustain pedal), before a note at the same tick;
+    `setup`: channel messages (an instrument's bank select and program change) put first
+    at tick 0, in their order, so that the track opens on its instrument.
     Inverse: `track_to_phrase`."""
     items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
     items += [(int(round(t * ppq)), -1, mido.Message("control_change", channel=channel - 1, control=c, value=v))
               for t, c, v in controls]
+    items += [(0, -2, m.copy(channel=channel - 1, time=0)) for m in setup]  # (a stable sort keeps their order)
     return _track_from_abs(items, name)
 
 
