@@ -294,6 +294,92 @@ def test_a_substitute_over_an_unchanged_chord_is_comped_as_not_anticipated():
         assert all(struck[b] <= DB7 for b in bar2 if b < 7.5)  # (7.5: the anticipation of bar 3)
 
 
+def _comp_notes(tune, subs=(), hold=None, seed=0, bass=False, secs=6.0, step_s=0.0025, actions=(), bpb=4):
+    """Drive a band playing `tune` at 120 bpm (comp anticipating all it can; `bass`) with the
+    substitutes `subs` [(at seconds, start beat, end beat, chart)] and `actions` [(at
+    seconds, fn(band))]: (the comp's notes [(on beat, off beat, pitch)], its pitches struck
+    while still sounding [(beat, pitch)])."""
+    clock = ManualClock(0.0)
+    sink = FakeSink(clock)
+    timeline = FixedTimeline(0.0, 120.0)
+    band = Band(parse_chart(tune, bpb), clock, sink.send, timeline,
+                BandParts(comp=True, bass=bass, comp_settings=ANTICIPATING), seed=seed, lookahead=1.0)
+    for step in range(int(secs / step_s)):
+        clock.set(step * step_s)
+        for at, start, end, chart in subs:
+            if step == round(at / step_s):
+                band.override(start, end, parse_chart(chart, bpb))
+        for at, fn in actions:
+            if step == round(at / step_s):
+                fn(band)
+        band.pump(timeline.beat_at(clock.now()), hold)
+        band.scheduler.poll()
+    band.close()
+    assert sink.sounding() == set() and band.scheduler.late == 0
+    sounding, notes, twice = {}, [], []
+    for t, m in sink.sent:
+        if m.type in ("note_on", "note_off") and m.channel == 2:
+            beat = round(timeline.beat_at(t), 3)
+            if m.type == "note_on" and m.velocity:
+                if m.note in sounding:
+                    twice.append((beat, m.note))
+                sounding.setdefault(m.note, beat)
+            elif m.note in sounding:
+                notes.append((sounding.pop(m.note), beat, m.note))
+    return sorted(notes), twice
+
+
+def test_a_substitute_after_the_downbeat_was_handed_out_still_cuts_the_anticipation():
+    """The free jam: the bass's downbeat is handed out a beat ahead, and the answer (with its
+    substitute) came after it, at beat 3.6. The held G7 was not cut, and Db7 stabs came
+    over it, striking its B and F again while they sounded."""
+    for seed in range(4):
+        notes, twice = _comp_notes(TUNE, [(1.8, 4.0, 8.0, SUB)], seed=seed, bass=True)
+        assert twice == [], (seed, twice)
+        assert [off for on, off, _ in notes if on == 3.5] == [4.0] * 4, (seed, notes)  # the G7 stops on the downbeat
+        assert all(p % 12 in DB7 for on, _, p in notes if 4.0 <= on < 7.5), (seed, notes)
+
+
+def test_the_cut_and_the_downbeat_it_makes_room_for_keep_their_order_when_the_tempo_moves():
+    """The cut's time was fixed when the bar was rendered again, the stab's when it was
+    handed out: a tempo change between put the cut after the stab, and the Db7 lost its B
+    and F (shared with the G7 held) a fraction of a millisecond after they were struck."""
+    for seed in range(8):
+        tempo = [(1.94, lambda band: band.feeder.timeline.set_tempo(122.0, 1.94))]
+        notes, twice = _comp_notes(TUNE, [(1.92, 4.0, 8.0, SUB)], hold=4.0, seed=seed, step_s=0.0005, actions=tempo)
+        assert twice == [], (seed, twice)
+        assert all(off - on > 0.1 for on, off, _ in notes), (seed, notes)
+
+
+def test_a_substitute_that_makes_the_bar_before_anticipate_cuts_the_stab_it_handed_out():
+    """Over "Cmaj7 | Cmaj7" a substitute at beat 2.2 lets the bar before anticipate it; its
+    beat-4 stab was handed out already and still sounded when the anticipation struck the
+    same B, whose earlier note-off then silenced the Db7's seventh."""
+    for seed in range(10):
+        notes, twice = _comp_notes("Cmaj7 | Cmaj7 | Cmaj7", [(1.1, 4.0, 8.0, SUB)], seed=seed, secs=3.0)
+        assert twice == [], (seed, twice)
+        assert all(off - on > 0.1 for on, off, _ in notes), (seed, notes)
+
+
+def test_a_substitute_back_to_the_bar_befores_chord_still_cuts_the_anticipation():
+    """The substitute over bar 2 is bar 1's Cmaj7: the bar before, rendered again, no longer
+    anticipates, and its record of the G7 it held (handed out already) was lost."""
+    for seed in range(4):
+        notes, twice = _comp_notes(TUNE, [(1.35, 4.0, 8.0, "Cmaj7 | Cmaj7 | Cmaj7")], seed=seed, secs=3.0)
+        assert twice == [], (seed, twice)
+        g7 = [(on, off) for on, off, p in notes if on == 3.5]
+        assert g7 and all(off == 4.0 for _, off in g7), (seed, notes)
+
+
+def test_in_three_four_a_stab_ends_the_chord_held_over_its_bar_line():
+    """A 3/4 bar's last stab may ring over the bar line (no anticipation: the same chord);
+    the next bar's first stab struck its common tones again while they sounded, and the
+    held stab's note-off then cut them."""
+    for seed in range(12):
+        _, twice = _comp_notes("Cmaj7 | % | Dm7 | G7", seed=seed, secs=12.0, bpb=3)
+        assert twice == [], (seed, twice)
+
+
 def test_tap_tempo_keeps_the_beat_and_changes_the_tempo():
     cfg = override(config(), "controls", tap="note 40")
     s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")

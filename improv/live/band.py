@@ -53,8 +53,10 @@ class BeatFeeder:
         self.timeline = timeline
         self.lookahead = lookahead
         self._pending: list[BeatNote] = []
+        self._cuts: list[tuple[float, int]] = []  # (beat, channel): what the channel holds ends there
         self._lock = threading.Lock()
         self.handed_to = -math.inf  # the latest onset (beats) handed to the scheduler
+        self.handed: dict[int, float] = {}  # ... of each channel
 
     def add(self, notes: list[BeatNote]) -> None:
         with self._lock:
@@ -77,6 +79,13 @@ class BeatFeeder:
             due, self._pending = self._pending[:k], self._pending[k:]
             if due:
                 self.handed_to = max(self.handed_to, due[-1][0])
+            for on, _, ch, _, _ in due:
+                self.handed[ch] = max(self.handed.get(ch, -math.inf), on)
+            limit = min(now_beat + self.lookahead, held_from - 1e-9)
+            cuts = [c for c in self._cuts if c[0] < limit]
+            self._cuts = [c for c in self._cuts if c[0] >= limit]
+        for beat, ch in cuts:  # (before the notes: a stab at the cut's time sounds after it)
+            self.scheduler.cut(tl.time_of(beat), ch)
         events = []
         for on, off, ch, pitch, vel in due:
             t_on = tl.time_of(on)
@@ -85,15 +94,29 @@ class BeatFeeder:
             self.scheduler.play(events, generation)
         return len(events)
 
+    def cut(self, beat: float, channel: int) -> None:
+        """End what `channel` holds at `beat` (a note started before it and sounding past it),
+        made seconds with the notes handed out with it, so that a stab at `beat` comes after
+        it whatever the timeline does meanwhile (`Scheduler.cut`)."""
+        with self._lock:
+            self._cuts.append((beat, channel))
+
     def clear(self, channel: int | None = None) -> None:
-        """Forget pending notes (of one channel, or all)."""
+        """Forget pending notes and cuts (of one channel, or all)."""
         with self._lock:
             self._pending = [n for n in self._pending if channel is not None and n[2] != channel]
+            self._cuts = [c for c in self._cuts if channel is not None and c[1] != channel]
 
     def clear_from(self, beat: float) -> None:
-        """Forget pending notes starting at or after `beat` (they are about to be re-rendered)."""
+        """Forget pending notes and cuts at or after `beat` (they are about to be re-rendered)."""
         with self._lock:
             self._pending = [n for n in self._pending if n[0] < beat - 1e-9]
+            self._cuts = [c for c in self._cuts if c[0] < beat - 1e-9]
+
+    def reset(self) -> None:
+        """Forget everything pending and handed out (a stop: a jump back hands those beats out again)."""
+        self.clear()
+        self.handed_to, self.handed = -math.inf, {}
 
     def pending(self) -> int:
         with self._lock:
@@ -222,8 +245,13 @@ class Band:
             self.feeder.clear_from(redo)  # (only notes not handed yet are pending)
             self._voicing = self._voicing_after.get(redo - bpb)
             self._bass = self._bass_after.get(redo - bpb)
-            self._rendered_to = redo
-            self._resume_from = max(self._resume_from, handed + 1e-6)  # what was handed is not played twice
+            self._rendered_to = redo  # (what was handed out is not played twice: `_kept_from`)
+
+    def _kept_from(self, channel: int) -> float:
+        """The first beat a note rendered now may start on for `channel`: after what it was
+        handed out (a bar rendered again keeps what it handed and follows the new rendering
+        after), not before the session (or a Continue) starts, nor before now (`pump`)."""
+        return max(self._resume_from, self.feeder.handed.get(channel, -math.inf) + 1e-6)
 
     def chart_for(self, bar_start: float) -> Chart:
         """The chart the bar from `bar_start` is played over: the tune with every substitute
@@ -262,13 +290,13 @@ class Band:
             played = bar_start in self._voicing_after and bar_start in self._bass_after
             if p.comp:
                 notes = self._comp_bar(chart, bar_start)
-                if played and notes and notes[-1][0] < self._resume_from:
+                if played and notes and notes[-1][0] < self._kept_from(p.comp_channel):
                     self._voicing = self._voicing_after[bar_start]
                 out += notes
             if p.bass:
                 ph, self._bass = walk(chart, bar_start, end, self.seed, self._bass, p.bass_settings)
                 notes = phrase_notes(ph, p.bass_channel)
-                if played and notes and notes[-1][0] < self._resume_from:
+                if played and notes and notes[-1][0] < self._kept_from(p.bass_channel):
                     self._bass = self._bass_after[bar_start]
                 out += notes
         if bar_start < 0 or not p.comp:
@@ -284,24 +312,30 @@ class Band:
     def _comp_bar(self, chart: Chart, bar_start: float) -> list[BeatNote]:
         """The comp's notes of the bar from `bar_start` over `chart`, planned knowing what the
         bar before held over the bar line: a chord held that `chart` no longer has there (a
-        substitute that came after it was handed out) is cut on the downbeat, which is struck
-        with the substitute instead of being left to the anticipation."""
-        p, end = self.parts, bar_start + self.bpb
+        substitute that came after it was handed out) ends on the downbeat (or now, in a bar
+        under way), and the bar is comped as not anticipated, over the substitute. Its first
+        stab ends whatever the comp still holds (a stab handed out before the bar was
+        rendered again, a chord held over the bar line in 3/4), as a comper's hands do."""
+        p, end, ch = self.parts, bar_start + self.bpb, self.parts.comp_channel
         handing = self.feeder.handed_to >= bar_start  # a bar being handed out again: as it was planned
         density = self._density_at.get(bar_start, self.density) if handing else self.density
+        kept_from = self._kept_from(ch)
         anticipated = None  # (nothing known of the bar before: as the chart says)
         if bar_start in self._tied:
-            held, pitches, early = self._tied[bar_start]
+            held, _, early = self._tied[bar_start]
             anticipated = early and held == chart.chord_at(bar_start)
-            if held is not None and held != chart.chord_at(bar_start) and not handing:
-                self.scheduler.cut(self.feeder.timeline.time_of(bar_start), p.comp_channel, pitches)
+            if held is not None and held != chart.chord_at(bar_start):
+                self.feeder.cut(max(bar_start, kept_from), ch)
         ph, self._voicing = comp(chart, bar_start, end, self.seed, density, self._voicing, p.comp_settings,
                                  self._density_at.get(bar_start - self.bpb), anticipated)
         self._density_at[bar_start] = density
-        notes = phrase_notes(ph, p.comp_channel)
+        notes = phrase_notes(ph, ch)
+        first = next((n[0] for n in notes if n[0] >= kept_from), None)
+        if first is not None:
+            self.feeder.cut(first, ch)
         over = [(on, pitch) for on, off, _, pitch, _ in notes if off > end + 1e-9]
-        tied = tuple(pitch for on, pitch in over if on >= self._resume_from)
-        if tied or not over:  # (what was handed out before stays known)
+        tied = tuple(pitch for on, pitch in over if on >= kept_from)
+        if tied or not handing or end not in self._tied:  # (what was handed out before stays known)
             # notes held over a chord change are an anticipation (others end at the change)
             early = bool(tied) and chart.chord_at(end - 1e-4) != chart.chord_at(end)
             self._tied[end] = (chart.chord_at(end) if tied else None, tied, early)
@@ -315,7 +349,9 @@ class Band:
         while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
             if self.feeder.handed_to >= self._rendered_to:  # a bar rendered again (a substitute came):
                 self._resume_from = max(self._resume_from, now_beat)  # what it has before now is past
-            self.feeder.add([n for n in self.render_bar(self._rendered_to) if n[0] >= self._resume_from])
+            bar = self.render_bar(self._rendered_to)
+            kept_from = {ch: self._kept_from(ch) for ch in {n[2] for n in bar}}
+            self.feeder.add([n for n in bar if n[0] >= kept_from[n[2]]])
             self._rendered_to += self.bpb
         return self.feeder.pump(now_beat, hold)
 
@@ -326,8 +362,7 @@ class Band:
     def stop(self) -> int:
         """Silence at once: note-offs for everything sounding, pending notes forgotten."""
         self.stopped = True
-        self.feeder.clear()
-        self.feeder.handed_to = -math.inf  # (a jump back hands those beats out again)
+        self.feeder.reset()  # (a jump back hands those beats out again)
         return self.scheduler.cancel()
 
     def restart_at(self, beat: float) -> None:

@@ -112,16 +112,16 @@ class Scheduler:
             self._cond.notify_all()
         return True
 
-    def cut(self, t: float, channel: int, pitches: Iterable[int]) -> int:
-        """Notes of `pitches` on `channel` that started before `t` and would sound past it
-        end at `t` instead (any thread): a chord held over a bar line that the music left.
-        Returns how many were cut."""
-        pitches = set(pitches)
+    def cut(self, t: float, channel: int, pitches: Iterable[int] | None = None) -> int:
+        """Notes on `channel` (of `pitches`; None: any) that started before `t` and would
+        sound past it end at `t` instead (any thread): a chord held over a bar line that the
+        music left, a stab the next one replaces. Returns how many were cut."""
+        keep = None if pitches is None else set(pitches)
         cut = 0
         with self._cond:
             notes = {e[3] for e in self._heap if e[3].state == "pending"} | self._sounding
             for n in notes:
-                if n.channel == channel and n.pitch in pitches and n.on < t < n.off:
+                if n.channel == channel and (keep is None or n.pitch in keep) and n.on < t < n.off:
                     n.off = t  # (its old note-off is stale: `poll` sends the one at `off`)
                     heapq.heappush(self._heap, (t, 0, next(self._seq), n))
                     cut += 1
