@@ -151,6 +151,36 @@ def test_the_rest_the_player_is_in_while_a_new_worker_starts_reaches_it(partner,
     assert made[-1].sent == [_job(2), reads[1]]
 
 
+def test_a_read_kept_for_a_worker_that_could_not_start_is_not_sent_to_the_next(partner, monkeypatch):
+    """The next worker is tried a minute later: the read of a rest long past was sent to it."""
+    from improv.partner.protocol import Read
+
+    made = []
+
+    def failing_launch(setup):
+        w = FakeWorker(partner, start_ok=False)
+        w.ready.clear()  # (it fails when the test says)
+        made.append(w)
+        return w
+
+    monkeypatch.setattr(partner, "_launch", failing_launch)
+    FakeWorker.made[-1].die()
+    partner.check(0.1)
+    assert partner.state == "restarting"
+    old = Read(Phrase((), 0.0, 1.0), None, _job(3))  # type: ignore[arg-type]
+    partner.read(old)
+    made[-1].ready.set()
+    end = time.monotonic() + 5
+    while partner.state != "down" and time.monotonic() < end:
+        time.sleep(0.01)
+    assert partner.state == "down"
+    monkeypatch.setattr(partner, "_launch", lambda setup: FakeWorker(partner))
+    partner.check(10.0)
+    partner.check(10.0 + RESTART_WINDOW_S)
+    _wait_ready(partner)
+    assert old not in FakeWorker.made[-1].sent
+
+
 def test_a_partner_given_up_on_fails_calls_at_once_and_is_tried_again_later(partner):
     now = 0.0
     for _ in range(RESTARTS + 1):

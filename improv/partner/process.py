@@ -348,7 +348,8 @@ class ProcessPartner:
             lost = sorted(n for n in self._outstanding if n not in again)
             for n in lost:
                 del self._outstanding[n]
-            self._backlog = [m for m in self._backlog if not isinstance(m, Job)] + \
+            # (a read waiting for a worker that could not start is of a rest long past by the next)
+            self._backlog = [m for m in self._backlog if not isinstance(m, (Job, Read))] + \
                 [self._outstanding[n][1] for n in again]
         for number in lost:
             self._on_result(Result(number, None, error=why))
