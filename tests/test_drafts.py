@@ -340,3 +340,41 @@ def test_a_call_noticed_a_little_late_keeps_its_drafted_place(late_s):
         assert partner.jobs[0] == drafts[-1] and partner.jobs[0].settings.start == d.answer_start
     else:  # too close to its first note: placed later, as any call noticed then
         assert partner.jobs[0].settings.start > d.answer_start
+
+
+def test_a_tempo_that_jitters_by_hundredths_of_a_bpm_keeps_the_drafts_job(monkeypatch):
+    # an external clock's tempo is fitted again on every tick (120.03, 119.97, ...): the job a
+    # call became never equalled its draft, and every answer was decoded again at its call's end
+    partner = DraftingPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    now = {"tempo": 120.0}
+    jitter = iter([0.03, -0.03, 0.01] * 10_000)
+    monkeypatch.setattr(Session, "tempo", property(lambda self: now["tempo"] + next(jitter)))
+    s.start()
+    play(s, clock, inq, CALL, until=2.0)
+    drafts = [r.draft for r in partner.reads if r.draft is not None]
+    assert len(partner.jobs) == 1 and drafts and drafts[-1] == partner.jobs[0]
+    assert partner.jobs[0].settings.tempo == pytest.approx(120.0, abs=0.05)
+    now["tempo"] = 121.0  # a change of tempo the player hears reaches the job
+    assert s.exchange._job(2, CALL_PHRASE, s.chart, 8.0, 4.0, None).settings.tempo == pytest.approx(121.0, abs=0.05)
+    s.close()
+
+
+def test_a_call_whose_job_is_no_longer_its_draft_is_placed_by_the_pace(monkeypatch):
+    # the draft will not be used (here the tempo moved 2 % after it): the answer is decoded at
+    # the call's end, so it is placed as undrafted answers need, not kept at the draft's place
+    partner = DraftingPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    s.exchange.pace.extend([(0, 0.075), (0, 0.075)])  # as `test_a_drafted_call_keeps_its_place...`
+    now = {"tempo": 120.0}
+    monkeypatch.setattr(Session, "tempo", property(lambda self: now["tempo"]))
+    s.start()
+    play(s, clock, inq, CALL, until=1.3)  # drafted in the rest
+    d = s.policy._drafted
+    assert d is not None
+    now["tempo"] = 122.4
+    while not partner.jobs:
+        clock.advance(0.005)
+        s.step()
+    s.close()
+    assert partner.jobs[0] != s.exchange.draft and partner.jobs[0].settings.start > d.answer_start

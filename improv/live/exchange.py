@@ -24,6 +24,10 @@ from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 log = logging.getLogger("improv.session")
 KEEP_CALLS = 64  # calls a replacement partner learns from again
 PACE_ANSWERS = 8  # the answers, and the calls, `expected_ready_s` looks back on
+# A job's tempo is the timeline's, held while that moves by less than this share: an external
+# clock's tempo, fitted again on every tick, jitters by a few hundredths of a bpm, and a draft's
+# job never equalled its call's (every answer decoded again, at the call's end)
+JOB_TEMPO_HOLD = 0.005
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class Exchange:
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
         self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
+        self.draft: Job | None = None  # the job last handed to the partner to draft (`read_ahead`)
+        self._job_tempo: float | None = None
         self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
         self._generation = 0
@@ -87,8 +93,16 @@ class Exchange:
     def _job(self, n: int, call: Phrase, chart: Chart, start: float, length: float, cut: float | None) -> Job:
         s = self.s
         feel = 1.0 if s.cfg.timing.swing == 1.0 else 0.0  # a swung timeline already places the off-beats
-        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, s.tempo, feel)
+        tempo = s.tempo
+        if self._job_tempo is None or abs(tempo / self._job_tempo - 1.0) > JOB_TEMPO_HOLD:
+            self._job_tempo = tempo
+        settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, self._job_tempo, feel)
         return Job(n, call, chart, settings, s.cfg.embrace, cut)
+
+    def drafted_as(self, call: Phrase, chart: Chart, start: float, length: float, cut: float | None = None) -> bool:
+        """Whether the next call, asked so, is the job the partner was last handed to draft:
+        its answer then comes back at once (conductor)."""
+        return self.draft is not None and self.draft == self._job(self.calls + 1, call, chart, start, length, cut)
 
     def read_ahead(self, so_far: Phrase, chart: Chart,
                    then: tuple[Phrase, float, float, float | None] | None = None) -> None:
@@ -99,6 +113,7 @@ class Exchange:
         if then is not None and getattr(self.s.partner, "drafts", False):
             call, start, length, cut = then
             draft = self._job(self.calls + 1, call, chart, start, length, cut)
+        self.draft = draft
         self.s.partner.read(Read(so_far, chart, draft))
 
     def expected_ready_s(self, beats: float) -> float:
