@@ -222,8 +222,8 @@ class ProcessPartner:
             self.drafts = w.hello.drafts
             backlog, self._backlog = self._backlog, []
             self._fresh = True  # calls waiting for it are timed from the next check
-        for msg in backlog:
-            w.send(msg)
+            for msg in backlog:  # (under the lock, never blocking: nothing sent from now on overtakes them)
+                w.send(msg)
 
     def close(self) -> None:
         """End the worker (it finishes what it is doing and exits)."""
