@@ -4,6 +4,7 @@ partner; the band's onsets land on the clock's beat grid, the partner plays in i
 only; Stop silences at once."""
 
 import os
+import re
 import time
 
 import pytest
@@ -81,8 +82,13 @@ def test_external_clock_grid_tempo_change_and_stop(jack, tmp_path):
             src.play(events, start=start)
             listen.wait_quiet(0.3, timeout=3)
             assert jam.stop(timeout=10) == 0, jam.stderr()[-2000:]
+            summary = jam.stderr()
     finally:
         src.close()
+    # the partner drafts its turn in the player's: on a DAW's clock too (its tempo, fitted again on
+    # every tick, made a turn's job differ from its draft, and every answer was decoded again)
+    drafted = re.search(r"\((\d+) drafted in your rests\)", summary)
+    assert drafted and int(drafted.group(1)) >= 1, summary[-2000:]
     ticks = sum(d[0] == 0xF8 for _, d in src.sent)
     heard = sum(a.data[0] == 0xF8 for a in listen.arrivals)
     listen.close()
