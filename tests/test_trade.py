@@ -712,3 +712,30 @@ def test_comp_or_bass_turned_back_on_comes_in_at_once_not_bars_later():
         first = min(tl.beat_at(t) for t, m in sink.sent if m.type == "note_on" and m.velocity > 0
                     and m.channel == channel)
         assert first - pressed <= 3.0, (part, pressed, first)  # within the bar, not two bars on
+
+
+def test_an_answer_being_put_on_the_timeline_still_holds_the_partners_downbeat():
+    """The answer was no longer awaited from the moment it came back, but its substitute was
+    queued for the band only after it was put on the timeline: a conductor round between
+    handed the partner's downbeat out over the written chord (seen live in about 2 % of the
+    re-harmonised downbeats). It is awaited until its substitute is queued."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock, bass=True)
+    seen = []
+    real = s.exchange._tell
+
+    def tell(res, answer, ready, missed=0):  # where a conductor round may come in
+        seen.append((s.exchange.awaited(), s.policy.band_hold(s.beat_at(clock.now()))))
+        real(res, answer, ready, missed)
+
+    s.exchange._tell = tell
+    s.start()
+    tl = s.timeline
+    turn = s.policy.form.next_turn(0.0, "partner").start
+    inq.push([0x90, 65, 90])
+    while clock.now() < tl.time_of(turn + 1.0):
+        s.step()
+        clock.advance(0.002)
+    s.close()
+    assert seen and all(awaited and hold == turn for awaited, hold in seen), (seen, turn)
+    assert not s.exchange.awaited()

@@ -64,6 +64,7 @@ class Exchange:
         self._job_tempo: float | None = None
         self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
+        self._landing = 0  # answers back and being put on the timeline (`on_result`)
         self._generation = 0
         # the last answer played: number, phrase, first note's time, drafted
         self._last: tuple[int, Phrase, float, bool] | None = None
@@ -126,12 +127,23 @@ class Exchange:
         return pace[max(0, len(pace) - 2)] * max(1.0, beats) if pace else 0.0
 
     def on_result(self, res: Result) -> None:
-        """The partner's answer to call `res.number` (its thread, or inline)."""
-        s = self.s
+        """The partner's answer to call `res.number` (its thread, or inline). It is awaited
+        until it is on the timeline with its substitute queued for the band: trading's band
+        holds the partner's downbeat until then (it handed it out over the written chord when
+        a conductor round came between)."""
         with self._lock:
             asked = self._asked.pop(res.number, None)
-        if asked is None:
-            return
+            if asked is None:
+                return
+            self._landing += 1
+        try:
+            self._land(res, asked)
+        finally:
+            with self._lock:
+                self._landing -= 1
+
+    def _land(self, res: Result, asked: _Asked) -> None:
+        s = self.s
         with self._lock:  # the worker learned the call whatever became of its answer: a replacement does too
             self._learnt.append((asked.call, asked.chart))
         ready = s.clock.now()
@@ -251,12 +263,13 @@ class Exchange:
             self._closed = True
 
     def awaited(self) -> bool:
-        """True while an answer asked for has not come back (any thread)."""
+        """True while an answer asked for has not come back, or is being put on the
+        timeline (any thread)."""
         with self._lock:
-            return bool(self._asked)
+            return bool(self._asked) or self._landing > 0
 
     def busy(self) -> bool:
         """True while an answer is being computed, waiting to sound, or sounding."""
         with self._lock:
-            asked = bool(self._asked)
+            asked = bool(self._asked) or self._landing > 0
         return asked or self.s.feeder.pending() > 0 or self.s.scheduler.busy()

@@ -275,13 +275,15 @@ class Session:
             beat = self.beat_at(now)
             self.shown_beat = beat
             self.policy.tick(now, beat)
+            # the hold before the substitutes: an answer that lands in between is held to the next round
+            hold = self.policy.band_hold(beat) if self.band is not None else None
             while self.exchange.band_overrides and self.band is not None:
                 self.band.override(*self.exchange.band_overrides.popleft())
             if self.band is not None:
                 while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
                     self._recent_onsets.popleft()
                 self.band.set_density(len(self._recent_onsets) / 4.0)
-                self.band.pump(beat, self.policy.band_hold(beat))
+                self.band.pump(beat, hold)
             self.feeder.pump(beat)
         if not self.threaded:
             self.scheduler.poll()
