@@ -265,8 +265,8 @@ class Band:
 
     def set_part(self, part: str, on: bool) -> None:
         """Turn "comp", "bass" or "click" on or off; off drops its pending notes, on comes in
-        from the next beat not handed out yet (the bars ahead were rendered without it: it
-        came in up to two bars after the press)."""
+        with its next note from now (the bars ahead were rendered without it and are rendered
+        again: it came in up to two bars after the press)."""
         setattr(self.parts, part, on)
         if not on:
             self.feeder.clear(getattr(self.parts, f"{part}_channel"))
