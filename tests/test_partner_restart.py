@@ -125,51 +125,47 @@ def test_the_restart_is_said_before_the_call_it_cost(monkeypatch):
         p.close()
 
 
+def _restarting(partner, monkeypatch, start_ok: bool = True) -> FakeWorker:
+    """Kill the partner's worker: the new one it starts gets ready (or fails, `start_ok`
+    False) only when the test sets its `ready`; returns it."""
+    made = []
+
+    def launch(setup):
+        w = FakeWorker(partner, start_ok)
+        w.ready.clear()
+        made.append(w)
+        return w
+
+    monkeypatch.setattr(partner, "_launch", launch)
+    FakeWorker.made[-1].die()
+    partner.check(0.1)
+    assert partner.state == "restarting" and made
+    return made[-1]
+
+
 def test_the_rest_the_player_is_in_while_a_new_worker_starts_reaches_it(partner, monkeypatch):
     """Reads sent while a new worker started were dropped: the first call after a restart
     was never drafted (the latest read is what the player's rest so far is: only it goes)."""
     from improv.partner.protocol import Read
 
-    made = []
-
-    def slow_launch(setup):
-        w = FakeWorker(partner)
-        w.ready.clear()  # (it gets ready when the test says)
-        made.append(w)
-        return w
-
-    monkeypatch.setattr(partner, "_launch", slow_launch)
-    FakeWorker.made[-1].die()
-    partner.check(0.1)
-    assert partner.state == "restarting"
+    new = _restarting(partner, monkeypatch)
     reads = [Read(Phrase((), 0.0, float(n)), None, _job(3)) for n in (1, 2)]  # type: ignore[arg-type]
     partner.read(reads[0])
     partner.submit(_job(2), 0.2)
     partner.read(reads[1])
-    made[-1].ready.set()
+    new.ready.set()
     _wait_ready(partner)
-    assert made[-1].sent == [_job(2), reads[1]]
+    assert new.sent == [_job(2), reads[1]]
 
 
 def test_a_read_kept_for_a_worker_that_could_not_start_is_not_sent_to_the_next(partner, monkeypatch):
     """The next worker is tried a minute later: the read of a rest long past was sent to it."""
     from improv.partner.protocol import Read
 
-    made = []
-
-    def failing_launch(setup):
-        w = FakeWorker(partner, start_ok=False)
-        w.ready.clear()  # (it fails when the test says)
-        made.append(w)
-        return w
-
-    monkeypatch.setattr(partner, "_launch", failing_launch)
-    FakeWorker.made[-1].die()
-    partner.check(0.1)
-    assert partner.state == "restarting"
+    failing = _restarting(partner, monkeypatch, start_ok=False)
     old = Read(Phrase((), 0.0, 1.0), None, _job(3))  # type: ignore[arg-type]
     partner.read(old)
-    made[-1].ready.set()
+    failing.ready.set()
     end = time.monotonic() + 5
     while partner.state != "down" and time.monotonic() < end:
         time.sleep(0.01)
