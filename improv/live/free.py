@@ -191,8 +191,8 @@ class FreePolicy:
         half the lead away: a conductor round a few ms late could cross a beat, and the
         answer, now to another job than the draft, was decoded again and came a beat late."""
         d = self._drafted
-        if d is not None and (d.phrase, d.answer_length) == (call.phrase, call.answer_length) \
-                and self.s.exchange.drafted_as(d.phrase, self.chart_now(), d.answer_start, d.answer_length):
+        if d is not None and self.s.exchange.drafted_as(call.phrase, self.chart_now(), d.answer_start,
+                                                         call.answer_length):  # (the call, at the draft's place)
             if d.answer_start == call.answer_start:
                 return call
             if d.answer_start < call.answer_start and self.s.time_of(d.answer_start) - t >= ANSWER_LEAD_S / 2:
