@@ -333,10 +333,9 @@ def test_the_worker_loads_the_weights_the_session_was_given(tmp_path):
     p.close()
 
 
-def test_a_replacement_partner_learns_every_call_the_first_one_did():
-    """A call whose answer was dropped (the player came back in first) was learned by the
-    worker but left out of the Setup a replacement starts from: a Markov partner restarted
-    after a crash had forgotten it."""
+def _exchange_on_markov():
+    """An `Exchange` over a stand-in session whose partner answers inline with a Markov
+    `PartnerCore` (`worker`), the answer kept in `s.partner.last` to hand back when a test says."""
     from types import SimpleNamespace as NS
 
     from improv.config import Config
@@ -363,7 +362,19 @@ def test_a_replacement_partner_learns_every_call_the_first_one_did():
            partner=Partner(), feeder=Nothing(), errors=[], tempo=120.0, band=None, following=False, timeline=None,
            scheduler=NS(generation=0, late_s=0.05, cancel=lambda: None, busy=lambda: False),
            time_of=lambda b: b * 0.5, bar_beat=lambda t: "1:1", beat_at=lambda t: t * 2, partner_ch=0)
-    ex = Exchange(s)
+    return Exchange(s), s, worker
+
+
+def test_a_replacement_partner_learns_every_call_the_first_one_did():
+    """A call whose answer was dropped (the player came back in first) was learned by the
+    worker but left out of the Setup a replacement starts from: a Markov partner restarted
+    after a crash had forgotten it."""
+    from improv.core.respond.markov import MarkovResponder
+    from improv.core.theory.chart import parse_chart
+    from improv.partner.core import PartnerCore
+
+    ex, s, worker = _exchange_on_markov()
+    chart = parse_chart("Dm7 G7 | Cmaj7")
     first = Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0)
     second = Phrase.of([(65 - k, 0.25 * k, 0.25) for k in range(12)], start=16.0)
     ex.ask(first, chart, 8.0, 8.0, 4.0)
@@ -376,3 +387,25 @@ def test_a_replacement_partner_learns_every_call_the_first_one_did():
     replacement.setup(ex.setup())
     assert [c for c, _ in ex.setup().calls] == [first, second]
     assert replacement.responder.session_notes == worker.responder.session_notes
+
+
+def test_an_answer_the_player_came_back_in_before_is_not_timed():
+    """The session summary's "answer ready p99" is what the player waited for: an answer
+    dropped because the player came back in first (often the slow one: it came late because
+    it was long) counted in it, 103 ms in a soak whose played answers' p99 was 60."""
+    from improv.core.theory.chart import parse_chart
+
+    ex, s, _ = _exchange_on_markov()
+    chart = parse_chart("Dm7 G7 | Cmaj7")
+    now = [0.0]
+    s.clock.now = lambda: now[0]
+    ex.ask(Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0), chart, 8.0, 8.0, 4.0)
+    dropped = s.partner.last
+    ex.yield_to_player(4.5)
+    now[0] = 4.6
+    ex.on_result(dropped)
+    assert list(ex.ready_ms) == [] and ex.answers == 0
+    ex.ask(Phrase.of([(65 - k, 0.25 * k, 0.25) for k in range(12)], start=16.0), chart, 24.0, 8.0, 12.0)
+    now[0] = 12.02  # noticed at 12 s
+    ex.on_result(s.partner.last)
+    assert ex.answers == 1 and list(ex.ready_ms) == pytest.approx([20.0])

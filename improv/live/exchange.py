@@ -56,7 +56,7 @@ class Exchange:
         self.last_call_bars = 0
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
-        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder
+        self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder (played ones)
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
         self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
@@ -153,7 +153,6 @@ class Exchange:
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
-        self.ready_ms.append((ready - asked.noticed) * 1000.0)
         # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's, and one
         # answered across a partner's restart waited for it (after a worker was killed, every
         # later answer was placed a beat late)
@@ -167,6 +166,8 @@ class Exchange:
                 cancelled = s.scheduler.generation  # a yield from here on cancels the scheduler...
                 self.answers += 1
                 self.drafted += res.drafted
+                # timed only when played: an answer the player came back in before was waited for by nobody
+                self.ready_ms.append((ready - asked.noticed) * 1000.0)
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
                 self._last = (res.number, answer, s.time_of(first), res.drafted)
                 self.memory.add(asked.call, answer)
