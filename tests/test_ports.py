@@ -592,3 +592,25 @@ def test_two_jams_virtual_outputs_of_one_name_are_told_apart():
             second.close()
     finally:
         first.close()
+
+
+def test_stamps_keep_arrival_order_when_the_clock_is_read_late():
+    """The JACK reader hands each message its age, and the queue stamps it `now - age`,
+    reading `now` per message: a note-off read in the same period as its note-on (the same
+    age) but stamped after a thread switch came out microseconds before its note-on, and the
+    recording wrote it first, so a flicked note rang on in the file to the key's next release
+    (14 of 20 zero-length notes in a live test)."""
+    # both arrived at 10.0; the reader took the note-on's age at 10.000040 and the queue read
+    # `now` 10 us later, the note-off's age at 10.000051 and `now` 1 us later
+    reads = iter([10.000050, 10.000052, 10.000060])
+
+    class Clock:
+        def now(self):
+            return next(reads)
+
+    q = ports.InputQueue(Clock())
+    q.push([0x90, 60, 90], age=0.000040)
+    q.push([0x80, 60, 0], age=0.000051)  # arrived with it
+    q.push([0x90, 62, 90], age=0.0)
+    stamps = [q.queue.get_nowait()[0] for _ in range(3)]
+    assert stamps == sorted(stamps) and stamps[0] == stamps[1] == pytest.approx(10.00001)

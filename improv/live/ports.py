@@ -120,6 +120,7 @@ class InputQueue:
         # (held by `push` and by `start_thru` only: a passthrough that begins while messages
         # wait sends those first, so that nothing overtakes what was played before it)
         self._thru_lock = threading.Lock()
+        self._last = float("-inf")  # the latest stamp given (under the lock)
 
     def push(self, data: list[int], age: float = 0.0) -> None:
         """Stamp, pass through (`thru`), enqueue (any thread, never blocks for longer than
@@ -127,6 +128,12 @@ class InputQueue:
         message arrived (0: now)."""
         t = self.clock.now() - age
         with self._thru_lock:
+            # Stamps keep arrival order: a note-off read in the same JACK period as its note-on
+            # has the same age, but `now` is read once per message, so a thread switch between
+            # the reader's clock and this one stamped it microseconds *before* its note-on, and
+            # the recording put it first (a flicked note rang on in the file to the key's next
+            # release).
+            t = self._last = max(t, self._last)
             thru = self.thru
             if thru is not None:
                 thru(data, t)
