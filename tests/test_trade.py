@@ -14,6 +14,7 @@ from improv.live.clock import ManualClock
 from improv.live.midisync import ExternalClock, TapTempo
 from improv.live.ports import InputQueue
 from improv.live.session import Session
+from improv.partner.protocol import TURN_FILL
 
 BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
 
@@ -39,9 +40,11 @@ class RootsResponder:
 
     def __init__(self):
         self.histories = []
+        self.fills = []
 
     def answer(self, call, harmony, settings: AnswerSettings):
         self.histories.append(settings.history)
+        self.fills.append(settings.fill)
         notes = [Note(float(i), 60 + harmony.chord_at(settings.start + i).root, 0.5, 90)
                  for i in range(int(settings.length))]
         return Phrase(tuple(notes), settings.start, settings.length)
@@ -94,6 +97,7 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
     assert sorted(by_turn) == [1, 3, 5, 7]  # 9 turns in 3 choruses: partner turns 1, 3, 5, 7
     # each turn is answered after the exchange so far: the player's turns and its own
     assert [len(h) for h in s.responder.histories][1:5] == [0, 2, 4, 6]  # (first: the warm-up)
+    assert s.responder.fills[1:5] == [TURN_FILL] * 4  # a turn is played through (the model may not end it early)
     for idx, notes in by_turn.items():
         assert abs(notes[0][0] - s.policy.form.turn(idx).start) < 0.03  # starts on its downbeat
     bass = _ons(sink, 3)

@@ -16,6 +16,10 @@ from improv.core.respond.base import AnswerSettings
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
 
+# A trading answer goes on into the second half of its turn at least (`AnswerSettings.fill`): the
+# model may end a phrase after an opening the embrace plan forced (in a live test at 220 bpm, a
+# 3-note motif and then 3.5 silent bars of a 4-bar turn); in a free jam the player just comes back in
+TURN_FILL = 0.5
 
 @dataclass(frozen=True)
 class Setup:
@@ -126,11 +130,12 @@ class Result:
 
 
 def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int,
-                    tempo: float | None = None, feel: float = 1.0) -> AnswerSettings:
+                    tempo: float | None = None, feel: float = 1.0, fill: float = 0.0) -> AnswerSettings:
     """AnswerSettings from the `[responder]` settings (temperature, top_p, range); `tempo`:
     the timeline's tempo where the call was played (bpm), for hearing it on played time and
-    the model's time feel; `feel`: how much of that feel (0 when the timeline swings already)."""
+    the model's time feel; `feel`: how much of that feel (0 when the timeline swings already);
+    `fill`: the share of the span the answer goes on into at least (`TURN_FILL` in trading)."""
     r = responder
     return AnswerSettings(start=start, length=length, seed=seed, temperature=r.temperature,  # type: ignore[attr-defined]
                           top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar,  # type: ignore[attr-defined]
-                          tempo=tempo, feel=feel)
+                          tempo=tempo, feel=feel, fill=fill)

@@ -436,8 +436,8 @@ class ModelResponder:
         logits[max(0, room + 1):N_SHIFT] = -np.inf
         if i > 0 and SINGLE_LINE:
             logits[0] = -np.inf  # a single line: no two notes start together
-        if i == 0:
-            logits[END_SHIFT] = -np.inf  # an answer has at least one note
+        if i == 0 or onset < settings.fill * length_ticks:
+            logits[END_SHIFT] = -np.inf  # an answer has at least one note, and fills what it must
         elif onset < END_HOLD * length_ticks:
             logits[END_SHIFT] -= END_HOLD_NATS
         shift = sample(logits, T * HEAD_TEMPERATURE["shift"], P, rng)

@@ -76,6 +76,10 @@ class AnswerSettings:
         feel: how much of the learned time feel the phrase model plays with, 0 (on the
             grid, as written) .. 1 (as soloists play); set 0 when the timeline already
             swings (`[timing] swing` other than 1). Others ignore it.
+        fill: the share of the span the answer goes on into at least: the phrase model
+            does not end it while its notes so far start before this (a trading turn is
+            played through, not left after a motif: 0 = it may end after its first note).
+            Others fill their span anyway.
     """
 
     start: float
@@ -91,6 +95,7 @@ class AnswerSettings:
     history: tuple[Phrase, ...] = ()
     tempo: float | None = None
     feel: float = 1.0
+    fill: float = 0.0
 
 
 class Interrupted(Exception):
