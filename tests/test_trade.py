@@ -743,3 +743,39 @@ def test_an_answer_being_put_on_the_timeline_still_holds_the_partners_downbeat()
     s.close()
     assert seen and all(awaited and hold == turn for awaited, hold in seen), (seen, turn)
     assert not s.exchange.awaited()
+
+
+def test_notes_played_before_a_free_jams_band_comes_in_are_kept(tmp_path):
+    """A free jam's band comes in a moment after the session starts (its threads must be
+    running first): a note played in that moment was put on the file's first tick, cut to
+    what sounded after the downbeat (or to nothing). Now it goes beside the file, as a
+    pickup in trading's count-in does, and a note held over bar 1 starts there in the file."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+    from improv.live.recorder import Recorder
+
+    clock = ManualClock(100.0)
+    base = _cfg(bass=True)
+    cfg = replace(base, band=replace(base.band, trade_bars=0),
+                  record=replace(base.record, enabled=True, folder=str(tmp_path)))
+    inq = InputQueue(clock)
+    s = Session(cfg, clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, threaded=False, seed=1,
+                recorder_factory=lambda t0, chart: Recorder.from_config(cfg, t0, chart))
+    s.start()
+    tl = s.timeline
+    assert tl.time_of(0.0) > clock.now() + 0.1  # the band's lead
+    played = {clock.now() + 0.01: [0x90, 62, 90], clock.now() + 0.04: [0x80, 62, 0],  # before bar 1
+              tl.time_of(0.0) - 0.05: [0x90, 64, 90], tl.time_of(0.5): [0x80, 64, 0],  # held over bar 1
+              tl.time_of(1.0): [0x90, 65, 90], tl.time_of(1.5): [0x80, 65, 0]}
+    while clock.now() < tl.time_of(2.0):
+        for t in [t for t in played if t <= clock.now()]:
+            inq.push(played.pop(t))
+        s.step()
+        clock.advance(0.002)
+    s.close()
+    got = [(round(n.start, 1), n.pitch, round(n.duration, 1)) for n in recording_notes(load_recording(s.record_path),
+                                                                                         "player")]
+    assert got == [(0.0, 64, 0.5), (1.0, 65, 0.5)], got
+    early = s.recorder.before_start
+    assert early is not None and early.exists()
+    before = [(n.pitch, round(n.duration * 60.0 / 300.0, 2)) for n in recording_notes(load_recording(early), "player")]
+    assert (62, 0.03) in before, before

@@ -196,10 +196,14 @@ class Session:
             # bar 1 (its origin); a pickup played in the count-in goes beside it, never lost.
             # So does what was played while the partner warmed up when a band or a count-in
             # puts bar 1 later: the journal starts at its first message, not squashed to 0.
+            # A free jam's band starts a moment after now (`FreePolicy.start`): what is played in
+            # that moment goes beside it too (it was clamped onto the file's first tick, cut short).
             begin = self.time_of(self.policy.band_start) if self.counts_in else self.t0
             waited = self.inq.first_waiting() if self.external is None else None
             if waited is not None:
                 begin = min(begin, waited)
+            if self.external is None:
+                begin = min(begin, now)
             self.recorder = self._recorder_factory(begin, self.chart)
             if (self.counts_in or begin < self.t0) and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
