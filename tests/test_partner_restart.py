@@ -409,3 +409,20 @@ def test_an_answer_the_player_came_back_in_before_is_not_timed():
     now[0] = 12.02  # noticed at 12 s
     ex.on_result(s.partner.last)
     assert ex.answers == 1 and list(ex.ready_ms) == pytest.approx([20.0])
+
+
+def test_notes_left_out_of_a_late_answer_are_counted_as_late():
+    """An answer back after its first notes were due comes in where it is, its past notes
+    left out; the summary's "late" said 0 while the log said a note was left out."""
+    from improv.core.theory.chart import parse_chart
+
+    ex, s, _ = _exchange_on_markov()
+    now = [4.0]
+    s.clock.now = lambda: now[0]
+    ex.ask(Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0), parse_chart("Dm7 G7 | Cmaj7"),
+           8.0, 8.0, 4.0)
+    answer = s.partner.last.answer
+    now[0] = 5.0  # beat 10: two beats into the answer
+    ex.on_result(s.partner.last)
+    past = sum(1 for n in answer.notes if (answer.start + n.start) * 0.5 < 5.0 - 0.05)
+    assert past > 0 and ex.answers == 1 and ex.left_out == past

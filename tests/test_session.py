@@ -171,6 +171,20 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
     assert any(text.startswith("call 1") for text, _ in r.markers)
 
 
+def test_notes_past_a_calls_cap_are_not_counted_as_dropped():
+    """A flood of 520 notes in one call: the 8 past the call's 512 were passed through and
+    recorded, but the status and summary said "dropped 8 (queue 0, unreadable 0, late 0)"."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    flood = [(0.005 * k, [0x90 if k % 2 == 0 else 0x80, 60 + (k // 2) % 24, 90 if k % 2 == 0 else 0])
+             for k in range(2 * 520)]
+    play(s, clock, inq, flood, until=6.0)
+    assert len(sink.ons(channel=0)) == 520  # all played through
+    summary = s.summary()
+    assert s.dropped == 0 and "dropped 0 (" in summary, summary
+    assert "8 notes past a call's 512 not heard as part of it" in summary, summary
+
+
 def test_the_summary_gives_figures_only_over_something():
     s, clock, inq, sink, rec = make()
     s.start()

@@ -56,6 +56,7 @@ class Exchange:
         self.last_call_bars = 0
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
         self.memory = SessionMemory()  # calls and answers so far
+        self.left_out = 0  # answer notes left out: the answer came back after they were due
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder (played ones)
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
         self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
@@ -167,6 +168,7 @@ class Exchange:
                 cancelled = s.scheduler.generation  # a yield from here on cancels the scheduler...
                 self.answers += 1
                 self.drafted += res.drafted
+                self.left_out += missed
                 # timed only when played: an answer the player came back in before was waited for by nobody
                 self.ready_ms.append((ready - asked.noticed) * 1000.0)
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)

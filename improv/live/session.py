@@ -595,13 +595,17 @@ class Session:
 
     @property
     def dropped(self) -> int:
-        """Input messages dropped or unreadable, plus partner and band notes dropped as late."""
-        return self.inq.dropped + self.malformed + self.policy.dropped + self.late_dropped
+        """Input messages dropped or unreadable, plus partner and band notes dropped as late.
+        (Notes past a call's note cap are not: they were passed through and recorded, only not
+        heard as part of the call; `policy.dropped` counts them.)"""
+        return self.inq.dropped + self.malformed + self.late_dropped
 
     @property
     def late_dropped(self) -> int:
-        """Partner and band notes dropped as late."""
-        return self.scheduler.dropped + (self.band.scheduler.dropped if self.band is not None else 0)
+        """Partner and band notes dropped as late: at the send, or left out of an answer that
+        came back after they were due."""
+        return (self.scheduler.dropped + (self.band.scheduler.dropped if self.band is not None else 0)
+                + self.exchange.left_out)
 
     def bar_beat(self, t: float) -> str:
         """"bar:beat" (from 1:1) of time `t`; a beat is reached within a microbeat, so that a

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from improv.core.theory.notes import counted
+from improv.core.listen.segment import SegmentSettings
+from improv.core.theory.notes import count_notes, counted
 from improv.live.status import Snapshot, control_values, explanation_fields, percentile
 
 
@@ -57,6 +58,9 @@ def summary(s: Any) -> str:
     if s.thru_ms:
         parts.append(f"passthrough p99 {percentile(s.thru_ms, 0.99):.2f} ms")
     parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, late {s.late_dropped})")
+    if s.policy.dropped:  # (not lost: only not heard as part of the call)
+        parts.append(f"{count_notes(s.policy.dropped)} past a call's {SegmentSettings.max_call_notes} not heard as part "
+                     f"of it (played through and recorded)")
     if restarts:
         parts.append(f"partner restarted {counted(restarts, 'time')}")
     return "; ".join(parts)
