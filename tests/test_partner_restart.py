@@ -139,6 +139,9 @@ def _restarting(partner, monkeypatch, start_ok: bool = True) -> FakeWorker:
     monkeypatch.setattr(partner, "_launch", launch)
     FakeWorker.made[-1].die()
     partner.check(0.1)
+    end = time.monotonic() + 5
+    while not made and time.monotonic() < end:  # (the new worker is launched on a thread of its own)
+        time.sleep(0.005)
     assert partner.state == "restarting" and made
     return made[-1]
 
