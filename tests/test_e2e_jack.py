@@ -215,6 +215,37 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
     assert not sounding_notes([Arrival(t, tuple(m.bytes())) for t, m in rec["partner"] + rec["player"]])
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_jam_sets_up_ends_it_cleanly(tmp_path, sig):
+    """Right after "Ctrl-C ends the session" the synth and the partner are still being set
+    up: a Ctrl-C there raised wherever the setup was (exit 130, and in a newcomer's test it
+    was lost: the jam played on to its end), and a SIGTERM killed it (exit 143) with its
+    JACK clients left in the server, so the next jam took 5-15 s to open its port. The jam
+    as a user starts it (the built-in synth), the signal sent the moment the line is read."""
+    import os
+    import subprocess
+    import sys
+
+    require_jam()
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "improv", "jam", "--midi-api", "jack", "--no-record",
+                             "--duration", "20"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "Ctrl-C ends the session" in line:
+                proc.send_signal(sig)
+                break
+        rest = proc.stderr.read()  # type: ignore[union-attr]
+        rc = proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, f"exit {rc}:\n{rest[-2000:]}"
+    assert f"session ended ({'interrupted' if sig == signal.SIGINT else 'SIGTERM'})" in rest, rest[-2000:]
+    assert "Traceback" not in rest
+
+
 def test_no_thru_keeps_the_players_notes_off_the_output(tmp_path):
     require_jam()
     with Jam(tmp_path, duration=7, extra=jam_flags(7) + ["--no-thru"]) as jam:

@@ -184,10 +184,10 @@ def recorder_factory(cfg: Config) -> Callable[[float, Any], Any] | None:
 def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list[Any], closers: list[Any],
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
                  on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0,
-                 tempo_guess: float | None = None) -> int:
+                 tempo_guess: float | None = None, early: Any = None) -> int:
     """Build the partner (in its own process), the outputs and the session; run it; report.
     Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
-    released."""
+    released. `early`: the command's `EarlyStop` (a signal in the setup stops it at once)."""
     import logging
 
     from improv.live.conductor import install_signal_handlers
@@ -213,12 +213,13 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     logger = logging.getLogger("improv")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    restore = install_signal_handlers(session, display.log)
+    restore = install_signal_handlers(session, display.log, early)
     try:  # (until the command ends: a late Ctrl-C only says the session is closing)
         try:
-            session.start()
-            if on_start is not None:
-                on_start(session)
+            if not session.stop_reason:
+                session.start()
+                if on_start is not None:
+                    on_start(session)
             reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
         finally:
             try:
@@ -292,6 +293,7 @@ def journal_hint(session: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
+    from improv.live.conductor import EarlyStop
     from improv.live.ports import InputQueue, check_output, open_input
 
     cfg, chart = checked_settings(args)
@@ -300,8 +302,13 @@ def run(args: argparse.Namespace) -> int:
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""
-    midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
-                         default_virtual=cfg.midi.virtual_in)
+    early = EarlyStop()  # (from the first port opened: a signal in the setup stops the session cleanly)
+    try:
+        midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
+                             default_virtual=cfg.midi.virtual_in)
+    except BaseException:
+        early.restore()
+        raise
     external = None
     try:
         where = "virtual MIDI input" if midi_in.virtual else "MIDI input"
@@ -316,10 +323,13 @@ def run(args: argparse.Namespace) -> int:
             closers.append(external)
             print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
         return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,
-                            duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args))
+                            duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args),
+                            early=early)
     except BaseException:
         midi_in.close()
         if external is not None:
             external.close()
         raise
+    finally:
+        early.restore()
 

@@ -23,7 +23,8 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
     note gets its note-off and the recording is written. Returns why it stopped.
     """
     try:
-        session.start()
+        if not session.stop_reason:  # (a signal in the setup: `EarlyStop`)
+            session.start()
         end = session.clock.now() + duration if duration is not None else None
         while not session.stop_reason:
             try:
@@ -49,14 +50,47 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
     return session.stop_reason
 
 
-def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None) -> Callable[[], None]:
+def _stop_signals() -> list[int]:
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        wanted.append(signal.SIGHUP)  # (`nohup improv jam &` asked to play on when the terminal closes)
+    return wanted
+
+
+_STOP_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM"}
+
+
+class EarlyStop:
+    """Ctrl-C, SIGTERM and SIGHUP from a command's start until its session's own handlers
+    take over (`install_signal_handlers(early=)`: ports opening, the synth, the session
+    built): remembered, not raised, and the session then stops at once, closing what was
+    opened. Before, Ctrl-C there raised wherever the setup was (in a live test it was lost
+    and the jam played on to its end), and SIGTERM killed the jam with its JACK clients
+    left in the server (the next jam took 5-15 s to open its port). Main thread only."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+        self.previous = {s: signal.signal(s, self._on_signal) for s in _stop_signals()}
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.reason = self.reason or _STOP_NAMES.get(signum, "SIGHUP")
+
+    def restore(self) -> None:
+        """Put back the handlers there were before (a setup that failed; idempotent)."""
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+
+
+def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None,
+                            early: EarlyStop | None = None) -> Callable[[], None]:
     """Ctrl-C, SIGTERM and SIGHUP (the terminal closed; unless started under `nohup`) ask
     the session to stop; it then
     releases every note and writes the recording. A second Ctrl-C while it closes only
     says so (a recording is worth a moment); a third interrupts at once (the journal is
     kept for `improv recover`); once the session has closed, a press changes nothing (the
-    report that the recording was written is about to follow). Main thread only. Returns a function that restores the
-    previous handlers."""
+    report that the recording was written is about to follow). `early`: the handlers the
+    command set up with; a signal they caught stops the session now. Main thread only.
+    Returns a function that restores the handlers there were before (`early`'s before it)."""
     presses = 0
     say = say or (lambda text: None)
 
@@ -73,13 +107,13 @@ def install_signal_handlers(session: Any, say: Callable[[str], None] | None = No
                 say("closing: releasing notes and writing the recording (Ctrl-C once more to abandon it; "
                     "its journal is kept)")
                 return
-        names = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM"}
-        session.stop(names.get(signum, "SIGHUP"))
+        session.stop(_STOP_NAMES.get(signum, "SIGHUP"))
 
-    wanted = [signal.SIGINT, signal.SIGTERM]
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        wanted.append(signal.SIGHUP)  # (`nohup improv jam &` asked to play on when the terminal closes)
-    previous = {s: signal.signal(s, on_signal) for s in wanted}
+    previous = {s: signal.signal(s, on_signal) for s in _stop_signals()}
+    if early is not None:
+        previous = {s: early.previous.get(s, h) for s, h in previous.items()}
+        if early.reason:
+            session.stop(early.reason)
 
     def restore() -> None:
         for s, h in previous.items():
