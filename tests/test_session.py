@@ -1183,3 +1183,31 @@ def test_a_reharmonised_answer_writes_its_substitute_and_the_tunes_chord_after_i
     got = [(text, round(t - s.t0, 3)) for text, t in s.recorder.chords]
     assert got == [("B7", round(s.time_of(start) - s.t0, 3)), (str(s.chart.chord_at(start + 3.0)),
                                                                  round(s.time_of(start + 3.0) - s.t0, 3))]
+
+def test_a_pedal_pressed_while_the_partner_warms_up_does_not_move_the_files_bar_one(tmp_path):
+    """Following the player over a chart, their first note is bar 1 of the chart and of the
+    file. A message other than a note waiting at the start (the sustain pedal, a mod wheel,
+    the volume a keyboard sends when it connects) set the file's beat 0 at the session's
+    start instead, and the file's bars and chord markers were two beats off what was played."""
+    from improv.config import override
+    from improv.core.formats.midifile import PPQ, TempoMap, load_recording
+    from improv.live.recorder import Recorder
+
+    def first_note_beat(folder, before):
+        cfg = override(config(), "timing", tempo=120.0, follow=True)
+        s, clock, inq, _, _ = make(cfg, chart="C7 | F7 | G7 | C7", recorder_factory=lambda t0, chart: Recorder(
+            folder, 120.0, chart.beats_per_bar, 1, 2, t0, chart=chart, stamp="s"))
+        for data in before:
+            inq.push(data)
+        clock.set(clock.now() + 0.2)
+        s.start()
+        play(s, clock, inq, [(1.0, [0x90, 60, 90]), (1.4, [0x80, 60, 0]), (1.5, [0xB0, 64, 0])], until=1.6)
+        s.close()
+        rec = load_recording(s.record_path)
+        tm = TempoMap(rec.tempos)
+        on = min(e.t for e in rec.events if e.part == "player" and e.msg.type == "note_on" and e.msg.velocity)
+        chords = [(round(tm.ticks(m.t) / PPQ, 3), m.text) for m in rec.markers if m.kind == "chord"]
+        return round(tm.ticks(on) / PPQ, 3), chords[:1]
+
+    assert first_note_beat(tmp_path / "a", []) == (0.0, [(0.0, "C7")])
+    assert first_note_beat(tmp_path / "b", [[0xB0, 64, 127]]) == (0.0, [(0.0, "C7")])

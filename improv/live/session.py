@@ -205,7 +205,11 @@ class Session:
             if self.external is None:
                 begin = min(begin, now)
             self.recorder = self._recorder_factory(begin, self.chart)
-            if (self.counts_in or begin < self.t0) and hasattr(self.recorder, "set_origin"):
+            # (bar 1 set by the player's first note: that sets the file's beat 0, which only
+            # the first `set_origin` can; a pedal or a knob touched while the partner warmed up
+            # set it here, and the whole file's bars were off from what was played)
+            later = self.hearing is not None and self.hearing.bar_one
+            if (self.counts_in or begin < self.t0) and not later and hasattr(self.recorder, "set_origin"):
                 self.recorder.set_origin(self.t0)
             if self.daw is not None and hasattr(self.recorder, "follow"):
                 self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
