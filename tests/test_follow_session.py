@@ -76,6 +76,22 @@ def test_nothing_is_followed_when_something_else_leads():
         assert isinstance(s.timeline, FixedTimeline) and not s.following
 
 
+@pytest.mark.parametrize("bpm", [20.0, 44.0, 321.0, 600.0])
+def test_a_tempo_said_beyond_what_the_follower_hears_is_played_at_not_followed(bpm):
+    """`--tempo 40` (or a ballad's tune file at 40 bpm) passed the flag's check (20-600)
+    but the follower refused it as a first guess: a traceback at the jam's start."""
+    cfg = override(make()[0].cfg, "timing", tempo=bpm, follow=True)
+    said = []
+    s, clock, inq, sink, _ = make(cfg, chart=None, tempo_guess=bpm)
+    s.say = said.append
+    assert isinstance(s.timeline, FixedTimeline) and not s.following and s.tempo == bpm
+    s.start()
+    assert any(f"at {bpm:g} bpm (not following your tempo: the follower hears 45-320 bpm)" in x for x in said), said
+    s.close()
+    ok, *_ = make(override(cfg, "timing", tempo=45.0), chart=None, tempo_guess=45.0)
+    assert ok.following
+
+
 def test_comping_asked_for_with_no_chart_plays_nothing_so_improv_still_follows():
     """`--comp` with no chart: no band plays ('comping and bass follow a chart'), yet the jam
     kept its own fixed tempo instead of following the player."""

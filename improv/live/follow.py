@@ -32,6 +32,7 @@ from improv.core.theory.notes import swing_beats, unswing_beats
 MIN_CONFIDENCE = 0.2  # an estimate less sure than this leaves the timeline as it is
 TEMPO_SAID = 0.005  # the tempo heard is given on (to the recording) when it has moved this much
 HORIZON_BEATS = 2.0  # a phase correction is spread over this many of the player's beats
+FOLLOW_BPM = (TempoSettings.min_bpm, TempoSettings.max_bpm)  # the tempi the follower hears (a first guess too)
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
 # flip) may have put the count off again

@@ -36,7 +36,7 @@ from improv.live.conductor import run_conductor
 from improv.live.controls import CONTINUOUS, ControlEvent, ControlMap, apply_control
 from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
-from improv.live.follow import FollowingTimeline, PlayerHearing
+from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import InputQueue, is_note_on, silence_messages
@@ -111,6 +111,11 @@ class Session:
         band = (b.comp or b.bass or b.click) and chart is not None  # (with no chart no band plays: see _make_band)
         self.following = (external is None and t.follow and b.trade_bars <= 0 and not band
                           and not b.send_clock)  # the player leads: nothing else does
+        # a tempo said beyond what the follower hears (a 40 bpm ballad) is played at, not followed
+        # (the follower refused it as a first guess: a traceback at the jam's start)
+        self.unfollowed = self.following and tempo_guess is not None and not (
+            FOLLOW_BPM[0] <= tempo_guess <= FOLLOW_BPM[1])
+        self.following = self.following and not self.unfollowed
         if external is not None:
             self.timeline: Any = external.timeline
         elif self.following:
@@ -235,6 +240,8 @@ class Session:
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
         pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else \
             "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
+        if self.unfollowed:
+            pace += f" (not following your tempo: the follower hears {FOLLOW_BPM[0]:g}-{FOLLOW_BPM[1]:g} bpm)"
         weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
         self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
 
