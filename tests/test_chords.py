@@ -80,7 +80,7 @@ def test_no_chord():
     assert parse_chord("NC") is None
 
 
-@pytest.mark.parametrize("bad", ["", "H7", "Cxyz", "C7/Q", "Cm7#13"])
+@pytest.mark.parametrize("bad", ["", "H7", "Cxyz", "C7/Q", "Cm7#13", "C/", "Bb7/"])  # ("C/": was read as C)
 def test_unreadable_symbols_name_themselves(bad):
     with pytest.raises(ChordError) as e:
         parse_chord(bad)

@@ -239,6 +239,9 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
                 bass, j = None, -1
             if j != len(bass_text):
                 raise ChordError(f"cannot read chord symbol {symbol!r}: bad bass note {bass_text!r} after '/'")
+        elif not body.endswith("/9") and dialect != "wjazzd":  # ("C/" was read as C: a half-typed slash chord)
+            raise ChordError(f"cannot read chord symbol {symbol!r}: no bass note after '/' (C/E is C over E; "
+                             f"a '/' on its own holds the chord a beat more: 'C / G7 /')")
     styles = ("suffix", "prefix") if dialect == "wjazzd" else ("prefix", "suffix")
     for spelling, quality, implied in _QUALITY_SPELLINGS:
         if not body.startswith(spelling):
