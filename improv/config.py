@@ -26,7 +26,7 @@ from improv.core.audio.synth import MAX_BLOCK
 from improv.core.embrace.strategies import EmbraceSettings
 from improv.core.listen.controls import RESERVED_CC
 from improv.core.tomlfile import read_toml
-from improv.errors import ConfigError
+from improv.errors import ChordError, ConfigError
 
 @dataclass(frozen=True)
 class MidiSettings:
@@ -413,6 +413,13 @@ def load_config(path: str | Path | None = None) -> Config:
     if cfg.harmony.chords and cfg.harmony.tune:
         raise ConfigError(f"{path}: harmony.chords and harmony.tune are both set: give one (chords for a chart of "
                           "your own, tune for a shipped or .toml tune)")
+    if cfg.harmony.chords:  # read now, so that a bad symbol names the file and the key, as a tune file's does
+        from improv.core.theory.chart import parse_chart
+
+        try:
+            parse_chart(cfg.harmony.chords, cfg.timing.beats_per_bar)
+        except ChordError as e:
+            raise ConfigError(f"{path}: harmony.chords: {e}") from None
     given = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict) for key in table)
     object.__setattr__(cfg, "_from_file", given)  # what the file set (`was_set`); not a setting
     return cfg

@@ -234,6 +234,15 @@ def test_a_folder_given_as_the_config_says_so(tmp_path):
         load_config(tmp_path)
 
 
+def test_a_bad_chord_in_a_config_file_names_the_file_and_the_key(tmp_path):
+    """It said only "bar 1: cannot read chord symbol 'Xm7'", where a tune file's names itself."""
+    p = tmp_path / "mine.toml"
+    p.write_text('[harmony]\nchords = "Dm7 | Xm7 G7"\n')
+    with pytest.raises(ConfigError, match=r"mine.toml: harmony.chords: bar 2: cannot read chord symbol 'Xm7'") as e:
+        load_config(p)
+    assert "\n" not in str(e.value)
+
+
 def test_a_tab_in_chords_is_a_space_and_a_bad_chart_names_the_flag():
     from improv.commands.common import settings_from_args
 
