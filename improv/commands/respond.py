@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.call)
     report = sys.stderr if getattr(args, "explain_json", None) == "-" else sys.stdout  # stdout: the JSON alone
     given = output_with_suffix(args.output, "-o", (".mid", ".midi"), "the answer is a MIDI file") if args.output else None
-    out = writable_output(given or default_output(src), "-o", (src,))
+    out = writable_output(given or default_output(src), "-o" if given else "the default output (-o to change it)", (src,))
     if getattr(args, "explain_json", None) not in (None, "", "-"):  # checked before any work, as -o is
         js = writable_output(args.explain_json, "--explain-json", (src,))
         if js == out or (js.exists() and out.exists() and js.samefile(out)):

@@ -29,7 +29,7 @@ import mido
 
 from improv.config import Config
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase, count_notes
+from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
@@ -235,7 +235,7 @@ class Session:
         if self.cfg.midi.thru and self.threaded:
             # the player's notes go out on the port's own thread; what waits goes first
             self.inq.start_thru(self._fast_thru)
-        over = f"{self.chart.title or 'the chart'} ({self.chart.bars} bars, looping)" if self.chart is not None \
+        over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
         pace = f"following your tempo (from {self.tempo:g} bpm)" if self.following else \

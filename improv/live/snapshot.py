@@ -50,7 +50,7 @@ def summary(s: Any) -> str:
     parts = [f"{counted(s.calls, 'call')}, {counted(s.answers, 'answer')}, {counted(s.yields, 'yield')}"]
     # a figure over nothing (no answer played, nothing passed through) is left out, not shown as 0.00 ms
     if n:
-        parts.append(f"partner timing median {med:.2f} ms, p99 {p99:.2f} ms over {n} notes")
+        parts.append(f"partner timing median {med:.2f} ms, p99 {p99:.2f} ms over {count_notes(n)}")
     if s.ready_ms:
         drafted = s.exchange.drafted
         parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms"
