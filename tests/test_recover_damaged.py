@@ -2,6 +2,7 @@
 still holds, a hole in the middle, a session killed in its count-in; sessions started in the
 same second; a journal handed to a command that reads MIDI files."""
 
+import os
 import fcntl
 import re
 import threading
@@ -264,3 +265,23 @@ def test_a_journal_in_a_folder_it_cannot_write_says_how_to_recover_it(tmp_path, 
     assert recover(j, warn=warned.append) == [] and j.exists()
     assert warned == [f"cannot recover {j}: the folder {tmp_path} is not writable (Permission denied); copy the "
                       "journal to a folder you can write and recover it there"]
+
+
+def test_a_journal_it_cannot_read_says_so_not_that_the_folder_is_not_writable(tmp_path, monkeypatch):
+    """Another user's journal (mode 600) was reported as "the folder is not writable; copy
+    the journal": the folder was writable, and a journal one cannot read cannot be copied."""
+    import errno
+    import improv.live.recovery as recovery
+
+    j = tmp_path / "theirs.journal"
+    j.write_text(HEADER % "90.0" + body())
+
+    def refuse(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(recovery, "load_journal_report", refuse)
+    monkeypatch.setattr(recovery.os, "access", lambda p, mode: not (mode & os.R_OK and Path(p) == j))
+    warned = []
+    assert recover(j, warn=warned.append) == [] and j.exists()
+    assert warned == [f"cannot recover {j}: the journal cannot be read (Permission denied); recover it as the user "
+                      "who recorded it (or give yourself read access to it)"]

@@ -582,7 +582,10 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
             if damage.text:
                 say(f"{j}: {damage.text}")
         except OSError as e:
-            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            if e.errno in (errno.EACCES, errno.EPERM) and not os.access(j, os.R_OK):
+                warn(f"cannot recover {j}: the journal cannot be read ({e.strerror}); recover it as the user who "
+                     "recorded it (or give yourself read access to it)")
+            elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 warn(f"cannot recover {j}: the folder {j.parent} is not writable ({e.strerror}); copy the journal "
                      "to a folder you can write and recover it there")
             else:
