@@ -139,6 +139,23 @@ def test_held_notes_get_a_note_off_at_the_end():
     assert sum(m.time for m in mid.tracks[2]) == 3 * 480  # 1.5 s at 120 bpm
 
 
+def test_a_key_struck_again_while_it_sounds_is_let_go_first():
+    """Two ons and one off on a key (the same key held on two channels merged onto the
+    player's): the file had no off between the ons, and an off added at its end, so a DAW
+    that pairs them in turn held the second note to the end of the file."""
+    rec = Recording((TimedMessage(0.0, "player", on(60)), TimedMessage(0.5, "player", on(60)),
+                     TimedMessage(1.0, "player", off(60)), TimedMessage(4.0, "player", on(62)),
+                     TimedMessage(4.5, "player", off(62))))
+    mid = recording_to_midi(rec)
+    ticks, seq = 0, []
+    for m in mid.tracks[1]:
+        ticks += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((ticks, m.note, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq == [(0, 60, "on"), (480, 60, "off"), (480, 60, "on"), (960, 60, "off"), (3840, 62, "on"),
+                   (4320, 62, "off")]
+
+
 def test_recording_notes_in_beats():
     notes = recording_notes(session(tempo=60.0), "partner")
     assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in notes] == [(67, 1.2, 0.63), (71, 1.2, 0.71)]

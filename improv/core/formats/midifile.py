@@ -197,7 +197,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     Messages land at the ticks where they happened under the tempo map; each part's
     messages are moved onto that part's channel, on its own track (player and partner
     always, a band part when it played). Notes still held at the end get a note-off at
-    the last event, so that no note hangs in a DAW.
+    the last event, so that no note hangs in a DAW; a key struck again while it sounds is
+    let go just before (one note on a key at a time, as a synth plays it).
 
     Raises:
         ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
@@ -240,6 +241,12 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
                 continue
             msg = e.msg.copy(channel=ch - 1, time=0)
             tick = tmap.ticks(e.t)
+            if msg.type == "note_on" and msg.velocity > 0 and held.get(msg.note):
+                # a key struck again while it sounds (two inputs merged onto one channel): a synth
+                # plays one note on that key, which the next release ends; a file with two ons and
+                # one off made a DAW that pairs them in turn hold the second to the file's end
+                items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
+                held[msg.note] -= 1
             items.append((tick, i, msg))
             if msg.type == "note_on" and msg.velocity > 0:
                 held[msg.note] = held.get(msg.note, 0) + 1
