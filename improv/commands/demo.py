@@ -176,6 +176,7 @@ class ScriptedPlayer:
 
 def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
+    from improv.live.conductor import EarlyStop
     from improv.live.ports import InputQueue
 
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
@@ -212,9 +213,13 @@ def run(args: argparse.Namespace) -> int:
     # the script and its last answer, and room for it to wait for every answer (see ScriptedPlayer)
     bar_s = cfg.timing.beats_per_bar * 60.0 / cfg.timing.tempo
     duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo + n_calls * cfg.phrase.max_answer_bars * bar_s
-    return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
-                        duration=duration if limit is None else min(limit, duration), until=finished,
-                        on_start=begin)
+    early = EarlyStop()  # (the synth and the partner are set up next: a Ctrl-C there stops the demo cleanly)
+    try:
+        return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
+                            duration=duration if limit is None else min(limit, duration), until=finished,
+                            on_start=begin, early=early)
+    finally:
+        early.restore()
 
 
 def count_calls(events: list[tuple[float, list[int]]], gap_beats: float) -> int:
