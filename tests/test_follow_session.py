@@ -92,6 +92,21 @@ def test_a_tempo_said_beyond_what_the_follower_hears_is_played_at_not_followed(b
     assert ok.following
 
 
+def test_a_tapped_tempo_slower_than_the_follower_hears_is_taken_not_a_traceback():
+    """Tap tempo takes 30-320 bpm; the follower refused a 40 bpm tap as its first guess, and
+    the ValueError came out of the conductor. The timeline takes the tap; the follower hears
+    it an octave up."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "controls", tap="cc 28")
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    assert s.following
+    s.start()
+    play(s, clock, inq, [(0.5, [0xB0, 28, 127]), (0.6, [0xB0, 28, 0]), (2.0, [0xB0, 28, 127]),
+                         (2.1, [0xB0, 28, 0])], until=3.0)
+    assert not s.stop_reason and s.tempo == pytest.approx(40.0)
+    assert s.timeline.follower.settings.first_guess == pytest.approx(80.0)
+    s.close()
+
+
 def test_comping_asked_for_with_no_chart_plays_nothing_so_improv_still_follows():
     """`--comp` with no chart: no band plays ('comping and bass follow a chart'), yet the jam
     kept its own fixed tempo instead of following the player."""

@@ -154,6 +154,15 @@ def test_a_key_struck_again_while_it_sounds_is_let_go_first():
             seq.append((ticks, m.note, "on" if m.type == "note_on" and m.velocity else "off"))
     assert seq == [(0, 60, "on"), (480, 60, "off"), (480, 60, "on"), (960, 60, "off"), (3840, 62, "on"),
                    (4320, 62, "off")]
+    # struck twice at once (a layered keyboard's two channels merged): one note, not a zero-length one
+    rec = Recording((TimedMessage(0.0, "player", on(60)), TimedMessage(0.0, "player", on(60)),
+                     TimedMessage(1.0, "player", off(60)), TimedMessage(1.0, "player", off(60))))
+    ticks, seq = 0, []
+    for m in recording_to_midi(rec).tracks[1]:
+        ticks += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((ticks, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq[:2] == [(0, "on"), (960, "off")] and all(k == "off" for _, k in seq[2:])
 
 
 def test_recording_notes_in_beats():

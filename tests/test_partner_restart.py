@@ -429,3 +429,21 @@ def test_notes_left_out_of_a_late_answer_are_counted_as_late():
     ex.on_result(s.partner.last)
     past = sum(1 for n in answer.notes if (answer.start + n.start) * 0.5 < 5.0 - 0.05)
     assert past > 0 and ex.answers == 1 and ex.left_out == past
+
+
+def test_an_answer_taken_back_before_it_sounded_is_not_timed_either():
+    """A yield before the first note of an answer already on the timeline takes the answer
+    back ("answer n not played": not counted), but its answer-ready time stayed, and the
+    summary read "0 answers; answer ready p99 20.0 ms" (found in review)."""
+    from improv.core.theory.chart import parse_chart
+
+    ex, s, _ = _exchange_on_markov()
+    now = [4.0]
+    s.clock.now = lambda: now[0]
+    ex.ask(Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0), parse_chart("Dm7 G7 | Cmaj7"),
+           8.0, 8.0, 4.0)
+    now[0] = 4.02
+    ex.on_result(s.partner.last)
+    assert ex.answers == 1 and list(ex.ready_ms) == pytest.approx([20.0])
+    ex.yield_to_player(ex._last[2] - 0.1)  # before its first note sounds
+    assert ex.answers == 0 and list(ex.ready_ms) == [] and ex.left_out == 0

@@ -67,8 +67,9 @@ class Exchange:
         self._asked: dict[int, _Asked] = {}
         self._landing = 0  # answers back and being put on the timeline (`on_result`)
         self._generation = 0
-        # the last answer played: number, phrase, first note's time, drafted
-        self._last: tuple[int, Phrase, float, bool] | None = None
+        # the last answer put on the timeline (a yield before it sounds takes it back): number, phrase,
+        # first note's time, drafted, notes left out
+        self._last: tuple[int, Phrase, float, bool, int] | None = None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -155,6 +156,7 @@ class Exchange:
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
+        waited_ms = (ready - asked.noticed) * 1000.0
         # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's, and one
         # answered across a partner's restart waited for it (after a worker was killed, every
         # later answer was placed a beat late)
@@ -170,9 +172,9 @@ class Exchange:
                 self.drafted += res.drafted
                 self.left_out += missed
                 # timed only when played: an answer the player came back in before was waited for by nobody
-                self.ready_ms.append((ready - asked.noticed) * 1000.0)
+                self.ready_ms.append(waited_ms)
                 first = answer.start + (answer.notes[0].start if answer.notes else 0.0)
-                self._last = (res.number, answer, s.time_of(first), res.drafted)
+                self._last = (res.number, answer, s.time_of(first), res.drafted, missed)
                 self.memory.add(asked.call, answer)
         if not played:
             s.partner.dropped(res.number)
@@ -180,7 +182,7 @@ class Exchange:
             return
         # the first notes may be due before the next round (...which then refuses them)
         s.feeder.pump(s.beat_at(s.clock.now()), generation=cancelled)
-        self._tell(res, answer, ready, missed)
+        self._tell(res, answer, ready, waited_ms, missed)
 
     def _still_due(self, answer: Phrase, ready: float) -> tuple[Phrase, int]:
         """The answer without the notes already past due when it is ready (an answer that
@@ -193,7 +195,7 @@ class Exchange:
             return answer, 0
         return Phrase(kept, answer.start, answer.length), len(answer.notes) - len(kept)
 
-    def _tell(self, res: Result, answer: Phrase, ready: float, missed: int = 0) -> None:
+    def _tell(self, res: Result, answer: Phrase, ready: float, waited_ms: float, missed: int = 0) -> None:
         """The log lines and the recording's markers for an answer put on the timeline."""
         s = self.s
         at = s.time_of(answer.start)
@@ -216,7 +218,7 @@ class Exchange:
         pace = (f", at {s.tempo:.1f} bpm ({'heard' if heard else 'your tempo not heard yet: the first guess'})"
                 if s.following else "")
         s.say(f"{s.bar_beat(at)}  answer {res.number}: {count_notes(len(answer))} "
-              f"({names}{' ...' if len(answer) > 8 else ''}), ready in {self.ready_ms[-1]:.1f} ms"
+              f"({names}{' ...' if len(answer) > 8 else ''}), ready in {waited_ms:.1f} ms"
               f"{' (drafted in your rest)' if res.drafted else ''}{pace}")
         if s.recorder is not None:
             s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", at)
@@ -244,9 +246,12 @@ class Exchange:
             s.say(f"{s.bar_beat(t)}  you came back in: partner yields")
             return
         # It was put on the timeline but not one note of it sounded: not an answer played.
-        n, answer, first, drafted = unsounded
+        n, answer, first, drafted, missed = unsounded
         self.answers -= 1
         self.drafted -= drafted
+        self.left_out -= missed
+        if self.ready_ms:  # (its time, appended with it under the lock: nobody waited for it either)
+            self.ready_ms.pop()
         self.memory.discard(answer)
         self._last = None
         s.partner.dropped(n)  # (the partner's own history forgets it too)

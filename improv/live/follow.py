@@ -83,10 +83,17 @@ class FollowingTimeline:
             return unswing_beats(self._tl.beat_at(t), self.swing)
 
     def set_tempo(self, tempo: float, now: float) -> None:
-        """A tapped tempo: from `now` on (the follower is told too, as its new guess)."""
+        """A tapped tempo: from `now` on (the follower is told too, as its new guess: a tap
+        slower or faster than it hears, down to tap tempo's 30 bpm, by the octave it hears it
+        in; a 40 bpm tap was refused as a guess, a traceback from the conductor)."""
         with self._lock:
             self._tl.set_tempo(tempo, now)
-        self.follower = TempoFollower(TempoSettings(first_guess=tempo))
+        guess = tempo
+        while guess < FOLLOW_BPM[0]:
+            guess *= 2.0
+        while guess > FOLLOW_BPM[1]:
+            guess /= 2.0
+        self.follower = TempoFollower(TempoSettings(first_guess=guess))
 
     # --- hearing the player (conductor) --------------------------------------------------
     def heard(self, onset: float, velocity: int) -> bool:

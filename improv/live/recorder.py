@@ -69,8 +69,8 @@ def check_record_folder(folder: Path, min_free: int = MIN_FREE_BYTES) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"the record folder {folder} is a file, not a folder: {RECORD_FIX}")
     if not folder.exists() and folder.suffix.lower() in (".mid", ".midi"):  # (it became a folder of that name)
-        raise ConfigError(f"--record takes a folder, not a file name: sessions are saved in it as "
-                          f"<date-time>.mid; pass --record {folder.parent} to record there")
+        raise ConfigError(f"the record folder {folder} is a file name (--record, record.folder): sessions are saved "
+                          f"in a folder as <date-time>.mid; pass --record {folder.parent} to record there")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -198,7 +198,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     messages are moved onto that part's channel, on its own track (player and partner
     always, a band part when it played). Notes still held at the end get a note-off at
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
-    let go just before (one note on a key at a time, as a synth plays it).
+    let go just before (one note on a key at a time, as a synth plays it), or is the same
+    note when struck on the same tick.
 
     Raises:
         ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
@@ -234,8 +235,9 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         if part in BAND_PARTS and part not in present:
             continue
         ch = rec.channel(part)
-        items: list[tuple[int, int, mido.Message]] = []
+        items: list[tuple[int, float, mido.Message]] = []
         held: dict[int, int] = {}
+        struck: dict[int, int] = {}  # the tick each key was last struck at
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
@@ -244,9 +246,14 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             if msg.type == "note_on" and msg.velocity > 0 and held.get(msg.note):
                 # a key struck again while it sounds (two inputs merged onto one channel): a synth
                 # plays one note on that key, which the next release ends; a file with two ons and
-                # one off made a DAW that pairs them in turn hold the second to the file's end
+                # one off made a DAW that pairs them in turn hold the second to the file's end.
+                # Struck twice at once (a layered keyboard's two channels) it is one note.
+                if struck.get(msg.note) == tick:
+                    continue
                 items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
                 held[msg.note] -= 1
+            if msg.type == "note_on" and msg.velocity > 0:
+                struck[msg.note] = tick
             items.append((tick, i, msg))
             if msg.type == "note_on" and msg.velocity > 0:
                 held[msg.note] = held.get(msg.note, 0) + 1
