@@ -33,7 +33,8 @@ def test_a_band_jam_is_recorded_track_by_track(tmp_path):
     main = [r for r in recs if not r.name.endswith("-before-start.mid")]
     assert rc == 0 and len(main) == 1 and len(recs) <= 2, log[-2000:]
     played = [n.pitch for r in recs for n in recording_notes(load_recording(r), "player")]
-    assert sorted(played) == [65, 69, 72], played
+    # (a note held over bar 1 is in both: whole beside the file, from bar 1 in it)
+    assert set(played) == {65, 69, 72} and len(played) <= 4, played
     recs = main
     mid = mido.MidiFile(str(recs[0]))
     channels = {}
