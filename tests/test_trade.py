@@ -353,27 +353,40 @@ def test_a_free_jam_with_a_band_plays_bar_ones_downbeat_even_when_the_start_is_s
     assert bass and abs(bass[0]) < 0.03, bass[:3]  # bar 1, beat 1
 
 
-def test_a_pickup_played_in_the_count_in_is_kept_and_the_file_still_starts_at_bar_one(tmp_path):
-    """Notes played before bar 1 were clamped onto the file's first tick, zero-length."""
-    from improv.core.formats.midifile import load_recording, recording_notes
+def _recorded_session(cfg, clock):
+    """A session over BLUES recording with the real `Recorder` into `cfg.record.folder`."""
     from improv.live.recorder import Recorder
 
-    clock = ManualClock(100.0)
-    cfg = replace(_cfg(), record=replace(_cfg().record, enabled=True, folder=str(tmp_path)))
     inq = InputQueue(clock)
     s = Session(cfg, clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, threaded=False, seed=1,
                 recorder_factory=lambda t0, chart: Recorder.from_config(cfg, t0, chart))
+    return s, inq
+
+
+def _play_and_close(s, clock, inq, played: dict, until_beat: float) -> None:
+    """Push each of `played` (time -> raw message) when its time comes, stepping every 2 ms
+    up to timeline beat `until_beat`; then close the session."""
+    while clock.now() < s.timeline.time_of(until_beat):
+        for t in [t for t in played if t <= clock.now()]:
+            inq.push(played.pop(t))
+        s.step()
+        clock.advance(0.002)
+    s.close()
+
+
+def test_a_pickup_played_in_the_count_in_is_kept_and_the_file_still_starts_at_bar_one(tmp_path):
+    """Notes played before bar 1 were clamped onto the file's first tick, zero-length."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+
+    clock = ManualClock(100.0)
+    cfg = replace(_cfg(), record=replace(_cfg().record, enabled=True, folder=str(tmp_path)))
+    s, inq = _recorded_session(cfg, clock)
     s.start()
     tl = s.timeline
     pickup = {tl.time_of(-1.0): [0x90, 62, 90], tl.time_of(-0.5): [0x80, 62, 0],  # a pickup: beat 4 of the count-in
               tl.time_of(-0.5) + 0.001: [0x90, 64, 90], tl.time_of(0.5): [0x80, 64, 0],  # held over bar 1
               tl.time_of(1.0): [0x90, 65, 90], tl.time_of(1.5): [0x80, 65, 0]}
-    while clock.now() < tl.time_of(2.0):
-        for t in [t for t in pickup if t <= clock.now()]:
-            inq.push(pickup.pop(t))
-        s.step()
-        clock.advance(0.002)
-    s.close()
+    _play_and_close(s, clock, inq, pickup, 2.0)
     main = load_recording(s.record_path)
     spb = 60.0 / 300.0
     got = [(round(n.start, 1), n.pitch, round(n.duration, 1)) for n in recording_notes(main, "player")]
@@ -751,27 +764,19 @@ def test_notes_played_before_a_free_jams_band_comes_in_are_kept(tmp_path):
     what sounded after the downbeat (or to nothing). Now it goes beside the file, as a
     pickup in trading's count-in does, and a note held over bar 1 starts there in the file."""
     from improv.core.formats.midifile import load_recording, recording_notes
-    from improv.live.recorder import Recorder
 
     clock = ManualClock(100.0)
     base = _cfg(bass=True)
     cfg = replace(base, band=replace(base.band, trade_bars=0),
                   record=replace(base.record, enabled=True, folder=str(tmp_path)))
-    inq = InputQueue(clock)
-    s = Session(cfg, clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, threaded=False, seed=1,
-                recorder_factory=lambda t0, chart: Recorder.from_config(cfg, t0, chart))
+    s, inq = _recorded_session(cfg, clock)
     s.start()
     tl = s.timeline
     assert tl.time_of(0.0) > clock.now() + 0.1  # the band's lead
     played = {clock.now() + 0.01: [0x90, 62, 90], clock.now() + 0.04: [0x80, 62, 0],  # before bar 1
               tl.time_of(0.0) - 0.05: [0x90, 64, 90], tl.time_of(0.5): [0x80, 64, 0],  # held over bar 1
               tl.time_of(1.0): [0x90, 65, 90], tl.time_of(1.5): [0x80, 65, 0]}
-    while clock.now() < tl.time_of(2.0):
-        for t in [t for t in played if t <= clock.now()]:
-            inq.push(played.pop(t))
-        s.step()
-        clock.advance(0.002)
-    s.close()
+    _play_and_close(s, clock, inq, played, 2.0)
     got = [(round(n.start, 1), n.pitch, round(n.duration, 1)) for n in recording_notes(load_recording(s.record_path),
                                                                                          "player")]
     assert got == [(0.0, 64, 0.5), (1.0, 65, 0.5)], got
