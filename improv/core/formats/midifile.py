@@ -236,34 +236,30 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             continue
         ch = rec.channel(part)
         items: list[tuple[int, float, mido.Message]] = []
-        held: dict[int, int] = {}
+        held: set[int] = set()  # keys sounding (one note a key: see the docstring)
         struck: dict[int, int] = {}  # the tick each key was last struck at
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
             msg = e.msg.copy(channel=ch - 1, time=0)
             tick = tmap.ticks(e.t)
-            if msg.type == "note_on" and msg.velocity > 0 and held.get(msg.note):
-                # a key struck again while it sounds (two inputs merged onto one channel): a synth
-                # plays one note on that key, which the next release ends; a file with two ons and
-                # one off made a DAW that pairs them in turn hold the second to the file's end.
-                # Struck twice at once (a layered keyboard's two channels) it is one note.
-                if struck.get(msg.note) == tick:
-                    continue
-                items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
-                held[msg.note] -= 1
             if msg.type == "note_on" and msg.velocity > 0:
+                if msg.note in held:
+                    # a key struck again while it sounds (two inputs merged onto one channel): a synth
+                    # plays one note on that key, which the next release ends; a file with two ons and
+                    # one off made a DAW that pairs them in turn hold the second to the file's end.
+                    # Struck twice at once (a layered keyboard's two channels) it is one note.
+                    if struck.get(msg.note) == tick:
+                        continue
+                    items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
+                held.add(msg.note)
                 struck[msg.note] = tick
+            elif msg.type in ("note_on", "note_off"):
+                held.discard(msg.note)
             items.append((tick, i, msg))
-            if msg.type == "note_on" and msg.velocity > 0:
-                held[msg.note] = held.get(msg.note, 0) + 1
-            elif msg.type in ("note_on", "note_off") and held.get(msg.note):
-                held[msg.note] -= 1
         n = len(rec.events)
-        for note, count in sorted(held.items()):
-            for _ in range(count):
-                n += 1
-                items.append((end_tick, n, mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
+        for k, note in enumerate(sorted(held)):
+            items.append((end_tick, n + 1 + k, mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
         track = _track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
