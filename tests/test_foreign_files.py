@@ -11,7 +11,8 @@ import mido
 import pytest
 
 from improv.cli import main
-from improv.core.formats.midifile import load_recording, midi_to_recording, read_midi_notes
+from improv.core.formats.midifile import load_recording, midi_to_recording
+from improv.core.formats.miditrack import read_midi_notes
 
 M, X = mido.Message, mido.MetaMessage
 

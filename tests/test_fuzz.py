@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from improv.cli import build_parser, main
 from improv.config import Config, build, load_config
-from improv.core.formats.midifile import load_recording, read_midi_notes
+from improv.core.formats.midifile import load_recording
+from improv.core.formats.miditrack import read_midi_notes
 from improv.core.theory.chart import load_tune
 from improv.errors import ImprovError
 

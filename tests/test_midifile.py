@@ -8,19 +8,14 @@ from improv.core.formats.midifile import (
     TimedMessage,
     chart_markers,
     load_recording,
-    messages_to_notes,
     midi_to_recording,
-    notes_to_messages,
-    phrase_to_track,
-    read_midi_notes,
     recording_notes,
     recording_to_midi,
     save_recording,
     seconds_to_ticks,
     ticks_to_seconds,
-    track_to_phrase,
 )
-from improv.core.theory.notes import Note, Phrase
+from improv.core.formats.miditrack import read_midi_notes
 from improv.errors import DataError
 
 
@@ -62,7 +57,7 @@ def test_seconds_ticks_round_trip_with_tempo_map():
 def test_a_rest_longer_than_a_midi_delta_is_written_in_standard_steps(tmp_path):
     # A recording may run for days: 40 hours between two notes at 240 bpm is more ticks than
     # a delta holds (mido wrote a 5-byte number that other readers refuse).
-    from improv.core.formats.midifile import MAX_DELTA
+    from improv.core.formats.miditrack import MAX_DELTA
 
     events = (TimedMessage(0.0, "player", on(60)), TimedMessage(0.5, "player", off(60)),
               TimedMessage(40 * 3600.0, "player", on(62)), TimedMessage(40 * 3600.0 + 0.5, "player", off(62)))
@@ -168,47 +163,6 @@ def test_a_key_struck_again_while_it_sounds_is_let_go_first():
 def test_recording_notes_in_beats():
     notes = recording_notes(session(tempo=60.0), "partner")
     assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in notes] == [(67, 1.2, 0.63), (71, 1.2, 0.71)]
-
-
-@pytest.mark.parametrize("notes", [
-    [(60, 0, 1), (62, 1, 0.5), (64, 1.5, 0.5)],
-    [(60, 0, 1), (60, 1, 1), (67, 0.25, 2.75, 110)],  # repeated pitch, overlap
-    [],
-])
-def test_phrase_track_round_trip(notes):
-    phrase = Phrase.of(notes, start=8.0)
-    back = track_to_phrase(phrase_to_track(phrase, "partner", channel=2))
-    if not notes:
-        assert len(back) == 0
-        return
-    assert back.absolute() == phrase.absolute()
-
-
-def test_notes_messages_round_trip_and_unclosed_note():
-    notes = [Note(0.0, 60, 1.0, 90), Note(1.0, 60, 0.5, 80)]
-    assert messages_to_notes(notes_to_messages(notes)) == notes
-    # a note with no note-off runs to the end given
-    assert messages_to_notes([(0.0, on(60))], end=4.0) == [Note(0.0, 60, 4.0, 90)]
-
-
-def test_read_midi_notes_by_track(tmp_path):
-    path = save_recording(session(tempo=60.0), tmp_path / "s.mid")
-    player = read_midi_notes(path, "player")
-    assert [n.pitch for n in player] == [60, 64]
-    assert player[0].start == pytest.approx(0.013, abs=1 / 480)
-    assert [n.pitch for n in read_midi_notes(path)] == [60, 64, 67, 71]
-    assert [n.pitch for n in read_midi_notes(path, 2)] == [67, 71]
-    with pytest.raises(DataError, match="no track 'drums'.*1:player"):
-        read_midi_notes(path, "drums")
-
-
-def test_unreadable_files(tmp_path):
-    with pytest.raises(DataError, match="not found"):
-        read_midi_notes(tmp_path / "nope.mid")
-    bad = tmp_path / "bad.mid"
-    bad.write_bytes(b"not midi at all")
-    with pytest.raises(DataError, match="not a readable MIDI file"):
-        read_midi_notes(bad)
 
 
 def test_foreign_file_first_note_track_is_the_player():

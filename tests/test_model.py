@@ -238,7 +238,7 @@ def split_calls(notes: list[Note], gap: float = 1.0) -> list[Phrase]:
 def test_shipped_weights_answer_note_for_note_as_their_checkpoint():
     """The .npz the partner loads is the .pt it was exported from: same answers for fixed
     seeds, on the recorded demo calls, with and without the session so far."""
-    from improv.core.formats.midifile import read_midi_notes
+    from improv.core.formats.miditrack import read_midi_notes
     from improv.train.model import load_checkpoint
 
     ck = torch.load(SHIPPED_PT, weights_only=True)

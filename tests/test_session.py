@@ -1190,7 +1190,8 @@ def test_a_pedal_pressed_while_the_partner_warms_up_does_not_move_the_files_bar_
     the volume a keyboard sends when it connects) set the file's beat 0 at the session's
     start instead, and the file's bars and chord markers were two beats off what was played."""
     from improv.config import override
-    from improv.core.formats.midifile import PPQ, TempoMap, load_recording
+    from improv.core.formats.midifile import TempoMap, load_recording
+    from improv.core.formats.miditrack import PPQ
     from improv.live.recorder import Recorder
 
     def first_note_beat(folder, before):

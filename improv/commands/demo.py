@@ -58,7 +58,7 @@ def load_calls(path: Path, track: str | None = None) -> list[tuple[float, list[i
     """
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
-    from improv.core.formats.midifile import track_names
+    from improv.core.formats.miditrack import track_names
     from improv.errors import DataError
 
     try:

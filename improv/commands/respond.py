@@ -83,7 +83,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
 
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
-    from improv.core.formats.midifile import bar_quarters, messages_to_notes, track_names
+    from improv.core.formats.midifile import bar_quarters
+    from improv.core.formats.miditrack import messages_to_notes, track_names
 
     if not path.exists():
         raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
@@ -221,7 +222,7 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     instrument), so that the file opens in the call's key and sound."""
     import mido
 
-    from improv.core.formats.midifile import PPQ, phrase_to_track
+    from improv.core.formats.miditrack import PPQ, phrase_to_track
     from improv.core.formats.paths import whole_or_nothing
 
     bpb = chart.beats_per_bar

@@ -1,4 +1,4 @@
-"""Sessions and phrases <-> standard MIDI files (mido), as pure conversions.
+"""Sessions <-> standard MIDI files (mido), as pure conversions.
 
 A recorded session is a `Recording`: channel messages stamped in seconds from the session
 start, each belonging to a part (`player`, `partner`, and the rhythm section's `comp`,
@@ -7,13 +7,14 @@ type-1 file at 480 ppq: a conductor track (tempo map, time signature, markers) a
 track per part on its own channel (the band's tracks only when they played). Markers are written
 by kind so that they read back as they were written: chord symbols as `text` events,
 section names as `marker` events (what DAWs show as markers), free text as `cue_marker`
-events. `midi_to_recording` is the inverse.
+events. `midi_to_recording` is the inverse; `TempoMap` converts seconds <-> ticks, and
+`recording_notes` gives a part's notes in timeline beats. Every file is read through
+`open_midi_file`, which refuses, in one line, what would otherwise break a reader later: a
+zero or SMPTE division, tempos of 0 or absurd ones, a bar of no beats, a file longer than
+a day.
 
-`phrase_to_track` / `track_to_phrase` convert a `Phrase` (beats) to a MIDI track and back;
-`read_midi_notes` reads notes (timeline beats) from any MIDI file. Every file is read
-through `open_midi_file`, which refuses, in one line, what would otherwise break a reader
-later: a zero or SMPTE division, tempos of 0 or absurd ones, a bar of no beats, a file
-longer than a day.
+Notes and phrases <-> MIDI messages and tracks (and reading notes from any MIDI file) are
+in `miditrack`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ import mido
 
 from improv.core import limits
 from improv.core.formats.midicheck import check_midi, open_midi_file
+from improv.core.formats.miditrack import PPQ, messages_to_notes, meta_text, track_from_abs
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Note, Phrase
-from improv.errors import DataError
+from improv.core.theory.notes import Note
 
-PPQ = 480
-MAX_DELTA = 0x0FFFFFFF  # the longest delta time a MIDI file holds (a 4-byte variable-length number)
 PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
@@ -176,21 +175,6 @@ def ticks_to_seconds(ticks: float, tempos: tuple[tuple[float, float], ...], ppq:
 # ------------------------------------------------------------ session files
 
 
-def _track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]], name: str) -> mido.MidiTrack:
-    """Absolute-tick items (tick, order, msg) -> a track with delta times and a name."""
-    track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=name, time=0))
-    now = 0
-    for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
-        while tick - now > MAX_DELTA:  # a day-long rest in a long session: a delta no reader must refuse
-            track.append(mido.MetaMessage("sequencer_specific", data=(), time=MAX_DELTA))
-            now += MAX_DELTA
-        track.append(msg.copy(time=tick - now))
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track
-
-
 def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     """A `Recording` -> a type-1 MIDI file. Inverse: `midi_to_recording`.
 
@@ -229,7 +213,7 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         conductor.append((tmap.ticks(m.t), 2 + i, meta))
     end_tick = tmap.ticks(rec.duration)
     mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
-    mid.tracks.append(_track_from_abs(conductor, rec.title))
+    mid.tracks.append(track_from_abs(conductor, rec.title))
     present = set(rec.parts)
     for part in PARTS:
         if part in BAND_PARTS and part not in present:
@@ -260,7 +244,7 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         n = len(rec.events)
         for k, note in enumerate(sorted(held)):
             items.append((end_tick, n + 1 + k, mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
-        track = _track_from_abs(items, part)
+        track = track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
 
@@ -271,27 +255,12 @@ def file_text(text: str) -> str:
     return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
 
 
-def meta_text(text: str) -> str:
-    """A track name, marker or lyric as the file meant it: mido reads meta text as Latin-1,
-    but DAWs and notation programs write UTF-8 (a name such as "Stimme äöü" or "日本語"),
-    which Latin-1 turns into mojibake; text that is no UTF-8 stays as read."""
-    try:
-        return text.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text
-
-
 def bar_quarters(numerator: int, denominator: int) -> int:
     """A time signature's bar in quarter notes, what `Recording.beats_per_bar` counts: 6/8
     is 3, 12/8 is 6, 2/2 is 4. A bar of no whole number of quarters (5/8, 7/8) counts its
     numerator, as before."""
     quarters = numerator * 4 / denominator if denominator > 0 else 0.0
     return int(quarters) if quarters >= 1 and quarters == int(quarters) else numerator
-
-
-def track_names(mid: mido.MidiFile) -> list[str]:
-    """Each track's name (its first track_name event, "" for none), in file order."""
-    return [meta_text(next((m.name for m in t if m.is_meta and m.type == "track_name"), "")) for t in mid.tracks]
 
 
 def _all_chords(texts: Iterable[str]) -> bool:
@@ -430,115 +399,6 @@ def load_recording(path: str | Path) -> Recording:
             use (see `open_midi_file`).
     """
     return midi_to_recording(open_midi_file(path))
-
-
-# ------------------------------------------------------------------- notes
-
-
-def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None = None) -> list[Note]:
-    """(time in beats, message) pairs -> notes, paired note-on with note-off per channel and
-    pitch (a pad's held G3 is not ended by the bass's G3 on another channel).
-
-    A pitch struck again on its channel while held ends the held note; notes still held at
-    the end run to `end` (default: the last message). Zero-length notes get a 1/480-beat
-    length.
-    """
-    open_notes: dict[tuple[int, int], list[tuple[float, int]]] = {}
-    notes: list[Note] = []
-    last = max((t for t, _ in items), default=0.0)
-    stop = last if end is None else max(end, last)
-
-    def close(key: tuple[int, int], t: float) -> None:
-        onset, vel = open_notes[key].pop(0)
-        notes.append(Note(onset, key[1], max(t - onset, 1.0 / PPQ), vel))
-
-    for t, msg in sorted(items, key=lambda x: x[0]):
-        if msg.type not in ("note_on", "note_off"):
-            continue
-        key = (msg.channel, msg.note)
-        if msg.type == "note_on" and msg.velocity > 0:
-            if open_notes.get(key):
-                close(key, t)
-            open_notes.setdefault(key, []).append((t, msg.velocity))
-        elif open_notes.get(key):
-            close(key, t)
-    for key in list(open_notes):
-        while open_notes[key]:
-            close(key, stop)
-    notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes
-
-
-def notes_to_messages(notes: list[Note], channel: int = 1) -> list[tuple[float, mido.Message]]:
-    """Notes (beats) -> (time in beats, message) pairs; note-offs sort before note-ons at
-    the same time so that repeated notes stay separate. Inverse: `messages_to_notes`."""
-    out: list[tuple[float, int, mido.Message]] = []
-    for n in notes:
-        out.append((n.start, 1, mido.Message("note_on", channel=channel - 1, note=n.pitch, velocity=n.velocity)))
-        out.append((n.end, 0, mido.Message("note_off", channel=channel - 1, note=n.pitch, velocity=0)))
-    out.sort(key=lambda x: (x[0], x[1]))
-    return [(t, m) for t, _, m in out]
-
-
-def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ,
-                    controls: Iterable[tuple[float, int, int]] = (),
-                    setup: Iterable[mido.Message] = ()) -> mido.MidiTrack:
-    """A phrase -> a MIDI track, notes at their timeline beats; `controls`: (beat, control,
-    value) changes among them (e.g. the sustain pedal), before a note at the same tick;
-    `setup`: channel messages (an instrument's bank select and program change) put first
-    at tick 0, in their order, so that the track opens on its instrument.
-    Inverse: `track_to_phrase`."""
-    items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
-    items += [(int(round(t * ppq)), -1, mido.Message("control_change", channel=channel - 1, control=c, value=v))
-              for t, c, v in controls]
-    items += [(0, -2, m.copy(channel=channel - 1, time=0)) for m in setup]  # (a stable sort keeps their order)
-    return _track_from_abs(items, name)
-
-
-def track_to_phrase(track: mido.MidiTrack, ppq: int = PPQ) -> Phrase:
-    """A MIDI track -> a phrase that starts at its first note (timeline beats).
-    Inverse: `phrase_to_track`."""
-    tick = 0
-    items = []
-    for msg in track:
-        tick += msg.time
-        if not msg.is_meta and msg.type in ("note_on", "note_off"):
-            items.append((tick / ppq, msg))
-    notes = messages_to_notes(items)
-    if not notes:
-        return Phrase()
-    first = notes[0].start
-    return Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in notes], start=first)
-
-
-def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[Note]:
-    """The notes of a MIDI file, starts and durations in timeline beats (beat 0 = file start).
-
-    Args:
-        path: a .mid file.
-        track: None for all tracks, a track name (e.g. "player") or a track index.
-
-    Raises:
-        DataError: unreadable file, or no such track (the message lists the tracks).
-    """
-    mid = open_midi_file(path)
-    names = track_names(mid)
-    if track is None:
-        chosen = list(range(len(mid.tracks)))
-    elif isinstance(track, int) and 0 <= track < len(mid.tracks):
-        chosen = [track]
-    elif isinstance(track, str) and track in names:
-        chosen = [names.index(track)]
-    else:
-        listing = ", ".join(f"{i}:{n or '(unnamed)'}" for i, n in enumerate(names))
-        raise DataError(f"{path} has no track {track!r}; its tracks are {listing}")
-    notes: list[Note] = []
-    for i in chosen:
-        t = mid.tracks[i]
-        phrase = track_to_phrase(t, mid.ticks_per_beat)
-        notes.extend(phrase.absolute())
-    notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes
 
 
 def recording_notes(rec: Recording, part: str, pitched: bool = False) -> list[Note]:

@@ -10,7 +10,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from improv.core.theory.chords import Chord, parse_chord
-from improv.core.formats.midifile import PPQ, PARTS, Recording, TempoMap, recording_notes
+from improv.core.formats.midifile import PARTS, Recording, TempoMap, recording_notes
+from improv.core.formats.miditrack import PPQ
 from improv.core.theory.notes import Note
 from improv.errors import ChordError
 

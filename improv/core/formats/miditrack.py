@@ -1,0 +1,167 @@
+"""Notes and phrases <-> MIDI messages and tracks (mido), as pure conversions.
+
+`messages_to_notes` / `notes_to_messages` turn (time in beats, message) pairs into notes
+and back; `phrase_to_track` / `track_to_phrase` convert a `Phrase` (beats) to a MIDI
+track and back; `read_midi_notes` reads notes (timeline beats) from any MIDI file, opened
+through `open_midi_file`.
+
+The track-level pieces that session files (`midifile`) build on are here too: the file
+resolution `PPQ`, `track_from_abs` (absolute ticks -> a named track of delta times) and
+`track_names` / `meta_text` (names and text as the file meant them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import mido
+
+from improv.core.formats.midicheck import open_midi_file
+from improv.core.theory.notes import Note, Phrase
+from improv.errors import DataError
+
+PPQ = 480
+MAX_DELTA = 0x0FFFFFFF  # the longest delta time a MIDI file holds (a 4-byte variable-length number)
+
+
+# ------------------------------------------------------------------ tracks
+
+
+def track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]], name: str) -> mido.MidiTrack:
+    """Absolute-tick items (tick, order, msg) -> a track with delta times and a name."""
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    now = 0
+    for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
+        while tick - now > MAX_DELTA:  # a day-long rest in a long session: a delta no reader must refuse
+            track.append(mido.MetaMessage("sequencer_specific", data=(), time=MAX_DELTA))
+            now += MAX_DELTA
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def meta_text(text: str) -> str:
+    """A track name, marker or lyric as the file meant it: mido reads meta text as Latin-1,
+    but DAWs and notation programs write UTF-8 (a name such as "Stimme äöü" or "日本語"),
+    which Latin-1 turns into mojibake; text that is no UTF-8 stays as read."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def track_names(mid: mido.MidiFile) -> list[str]:
+    """Each track's name (its first track_name event, "" for none), in file order."""
+    return [meta_text(next((m.name for m in t if m.is_meta and m.type == "track_name"), "")) for t in mid.tracks]
+
+
+# ------------------------------------------------------------------- notes
+
+
+def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None = None) -> list[Note]:
+    """(time in beats, message) pairs -> notes, paired note-on with note-off per channel and
+    pitch (a pad's held G3 is not ended by the bass's G3 on another channel).
+
+    A pitch struck again on its channel while held ends the held note; notes still held at
+    the end run to `end` (default: the last message). Zero-length notes get a 1/480-beat
+    length.
+    """
+    open_notes: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    notes: list[Note] = []
+    last = max((t for t, _ in items), default=0.0)
+    stop = last if end is None else max(end, last)
+
+    def close(key: tuple[int, int], t: float) -> None:
+        onset, vel = open_notes[key].pop(0)
+        notes.append(Note(onset, key[1], max(t - onset, 1.0 / PPQ), vel))
+
+    for t, msg in sorted(items, key=lambda x: x[0]):
+        if msg.type not in ("note_on", "note_off"):
+            continue
+        key = (msg.channel, msg.note)
+        if msg.type == "note_on" and msg.velocity > 0:
+            if open_notes.get(key):
+                close(key, t)
+            open_notes.setdefault(key, []).append((t, msg.velocity))
+        elif open_notes.get(key):
+            close(key, t)
+    for key in list(open_notes):
+        while open_notes[key]:
+            close(key, stop)
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def notes_to_messages(notes: list[Note], channel: int = 1) -> list[tuple[float, mido.Message]]:
+    """Notes (beats) -> (time in beats, message) pairs; note-offs sort before note-ons at
+    the same time so that repeated notes stay separate. Inverse: `messages_to_notes`."""
+    out: list[tuple[float, int, mido.Message]] = []
+    for n in notes:
+        out.append((n.start, 1, mido.Message("note_on", channel=channel - 1, note=n.pitch, velocity=n.velocity)))
+        out.append((n.end, 0, mido.Message("note_off", channel=channel - 1, note=n.pitch, velocity=0)))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [(t, m) for t, _, m in out]
+
+
+def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq: int = PPQ,
+                    controls: Iterable[tuple[float, int, int]] = (),
+                    setup: Iterable[mido.Message] = ()) -> mido.MidiTrack:
+    """A phrase -> a MIDI track, notes at their timeline beats; `controls`: (beat, control,
+    value) changes among them (e.g. the sustain pedal), before a note at the same tick;
+    `setup`: channel messages (an instrument's bank select and program change) put first
+    at tick 0, in their order, so that the track opens on its instrument.
+    Inverse: `track_to_phrase`."""
+    items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
+    items += [(int(round(t * ppq)), -1, mido.Message("control_change", channel=channel - 1, control=c, value=v))
+              for t, c, v in controls]
+    items += [(0, -2, m.copy(channel=channel - 1, time=0)) for m in setup]  # (a stable sort keeps their order)
+    return track_from_abs(items, name)
+
+
+def track_to_phrase(track: mido.MidiTrack, ppq: int = PPQ) -> Phrase:
+    """A MIDI track -> a phrase that starts at its first note (timeline beats).
+    Inverse: `phrase_to_track`."""
+    tick = 0
+    items = []
+    for msg in track:
+        tick += msg.time
+        if not msg.is_meta and msg.type in ("note_on", "note_off"):
+            items.append((tick / ppq, msg))
+    notes = messages_to_notes(items)
+    if not notes:
+        return Phrase()
+    first = notes[0].start
+    return Phrase.of([Note(n.start - first, n.pitch, n.duration, n.velocity) for n in notes], start=first)
+
+
+def read_midi_notes(path: str | Path, track: str | int | None = None) -> list[Note]:
+    """The notes of a MIDI file, starts and durations in timeline beats (beat 0 = file start).
+
+    Args:
+        path: a .mid file.
+        track: None for all tracks, a track name (e.g. "player") or a track index.
+
+    Raises:
+        DataError: unreadable file, or no such track (the message lists the tracks).
+    """
+    mid = open_midi_file(path)
+    names = track_names(mid)
+    if track is None:
+        chosen = list(range(len(mid.tracks)))
+    elif isinstance(track, int) and 0 <= track < len(mid.tracks):
+        chosen = [track]
+    elif isinstance(track, str) and track in names:
+        chosen = [names.index(track)]
+    else:
+        listing = ", ".join(f"{i}:{n or '(unnamed)'}" for i, n in enumerate(names))
+        raise DataError(f"{path} has no track {track!r}; its tracks are {listing}")
+    notes: list[Note] = []
+    for i in chosen:
+        t = mid.tracks[i]
+        phrase = track_to_phrase(t, mid.ticks_per_beat)
+        notes.extend(phrase.absolute())
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes

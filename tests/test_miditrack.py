@@ -1,0 +1,81 @@
+import mido
+import pytest
+
+from improv.core.formats.midifile import Marker, Recording, TimedMessage, save_recording
+from improv.core.formats.miditrack import (
+    messages_to_notes,
+    notes_to_messages,
+    phrase_to_track,
+    read_midi_notes,
+    track_to_phrase,
+)
+from improv.core.theory.notes import Note, Phrase
+from improv.errors import DataError
+
+
+def on(note, vel=90, ch=0):
+    return mido.Message("note_on", channel=ch, note=note, velocity=vel)
+
+
+def off(note, ch=0):
+    return mido.Message("note_off", channel=ch, note=note, velocity=0)
+
+
+def session(tempo=100.0):
+    # (seconds, part, message) as they happened, off the beat grid on purpose
+    events = [
+        (0.013, "player", on(60)),
+        (0.301, "player", off(60)),
+        (0.350, "player", mido.Message("control_change", channel=5, control=64, value=127)),
+        (0.52, "player", on(64, 70)),
+        (1.007, "player", off(64)),
+        (1.2, "partner", on(67, 100, ch=9)),
+        (1.2, "partner", on(71, 100, ch=9)),
+        (1.83, "partner", off(67, ch=9)),
+        (1.91, "partner", off(71, ch=9)),
+    ]
+    markers = [Marker(0.0, "Dm7", "chord"), Marker(0.0, "A", "section"),
+               Marker(1.2, "bar 1: heard C# over Dm7 -> answered in D dorian", "text")]
+    return Recording(tuple(TimedMessage(t, p, m) for t, p, m in events), tuple(markers),
+                     ((0.0, tempo),), 3, 1, 2, "test session")
+
+
+@pytest.mark.parametrize("notes", [
+    [(60, 0, 1), (62, 1, 0.5), (64, 1.5, 0.5)],
+    [(60, 0, 1), (60, 1, 1), (67, 0.25, 2.75, 110)],  # repeated pitch, overlap
+    [],
+])
+def test_phrase_track_round_trip(notes):
+    phrase = Phrase.of(notes, start=8.0)
+    back = track_to_phrase(phrase_to_track(phrase, "partner", channel=2))
+    if not notes:
+        assert len(back) == 0
+        return
+    assert back.absolute() == phrase.absolute()
+
+
+def test_notes_messages_round_trip_and_unclosed_note():
+    notes = [Note(0.0, 60, 1.0, 90), Note(1.0, 60, 0.5, 80)]
+    assert messages_to_notes(notes_to_messages(notes)) == notes
+    # a note with no note-off runs to the end given
+    assert messages_to_notes([(0.0, on(60))], end=4.0) == [Note(0.0, 60, 4.0, 90)]
+
+
+def test_read_midi_notes_by_track(tmp_path):
+    path = save_recording(session(tempo=60.0), tmp_path / "s.mid")
+    player = read_midi_notes(path, "player")
+    assert [n.pitch for n in player] == [60, 64]
+    assert player[0].start == pytest.approx(0.013, abs=1 / 480)
+    assert [n.pitch for n in read_midi_notes(path)] == [60, 64, 67, 71]
+    assert [n.pitch for n in read_midi_notes(path, 2)] == [67, 71]
+    with pytest.raises(DataError, match="no track 'drums'.*1:player"):
+        read_midi_notes(path, "drums")
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_midi_notes(tmp_path / "nope.mid")
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    with pytest.raises(DataError, match="not a readable MIDI file"):
+        read_midi_notes(bad)
