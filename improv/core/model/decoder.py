@@ -30,8 +30,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class _Head:
-    """A `Head` with its LayerNorm's affine folded into the first layer; several heads
-    that read the same input share one normalisation and one stacked mat-vec."""
+    """A `Head` with its LayerNorm folded into the first layer (the centring into the weights,
+    the affine into weights and bias); several heads that read the same input share one
+    normalisation and one stacked product. Weights are kept transposed: a row vector times
+    a C-ordered (in, out) matrix is the fastest product numpy's BLAS offers at batch 1."""
 
     def __init__(self, w: ModelWeights, *names: str) -> None:
         self.eps = LAYER_NORM_EPS
@@ -40,16 +42,19 @@ class _Head:
             w1, nw, nb = w[f"{name}.fc.weight"], w[f"{name}.norm.weight"], w[f"{name}.norm.bias"]
             w1s.append(w1 * nw[None, :])
             b1s.append(w1 @ nb + w[f"{name}.fc.bias"])
-        self.w1, self.b1 = np.ascontiguousarray(np.concatenate(w1s)), np.concatenate(b1s)
+        w1 = np.concatenate(w1s)
+        # w1 @ (x - mean(x)) == (w1 - each row's mean) @ x: the centring costs nothing per step
+        self.w1t = np.ascontiguousarray((w1 - w1.mean(1, keepdims=True)).T)
+        self.b1 = np.concatenate(b1s)
         self.split = np.cumsum([x.shape[0] for x in w1s])[:-1]
-        self.w2 = [0.5 * w[f"{name}.out.weight"] for name in names]  # GELU's 0.5 folded in
+        self.w2t = [np.ascontiguousarray(0.5 * w[f"{name}.out.weight"].T) for name in names]  # GELU's 0.5 folded in
         self.b2 = [w[f"{name}.out.bias"] for name in names]
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         n = len(x)
-        xc = x - float(x.sum()) / n
-        y = self.w1 @ xc
-        y *= 1.0 / math.sqrt(float(xc @ xc) / n + self.eps)
+        m = float(x.sum()) / n
+        y = x @ self.w1t
+        y *= 1.0 / math.sqrt(max(0.0, float(x @ x) / n - m * m) + self.eps)
         y += self.b1
         t = y * y  # GELU (tanh form) in place: y * (1 + tanh(c (y + 0.044715 y^3))), 0.5 in w2
         t *= 0.044715 * _SQRT_2_PI
@@ -58,10 +63,12 @@ class _Head:
         np.tanh(t, out=t)
         t += 1.0
         y *= t
-        if len(self.w2) == 1:
-            return [self.w2[0] @ y + self.b2[0]]
+        if len(self.w2t) == 1:
+            out = y @ self.w2t[0]
+            out += self.b2[0]
+            return [out]
         cut = [0, *self.split, len(y)]
-        return [w2 @ y[a:b] + b2 for w2, b2, a, b in zip(self.w2, self.b2, cut, cut[1:])]
+        return [y[a:b] @ w2t + b2 for w2t, b2, a, b in zip(self.w2t, self.b2, cut, cut[1:])]
 
 
 class KVCache:
@@ -98,9 +105,10 @@ class NumpyDecoder:
         cfg = w.cfg
         self.d = cfg.d_model
         self.layers = []
-        for i in range(cfg.n_layers):
-            self.layers.append(tuple(w[f"rnn.{n}_l{i}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-        w_ih0, _, b_ih0, _ = self.layers[0]
+        for i in range(cfg.n_layers):  # (weights transposed, as `_Head` keeps them)
+            w_ih, w_hh, b_ih, b_hh = (w[f"rnn.{n}_l{i}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            self.layers.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih, b_hh))
+        w_ih0, b_ih0 = w["rnn.weight_ih_l0"], w["rnn.bias_ih_l0"]
         tables = [w[f"{e}.weight"] @ w_ih0.T for e in (
             "e_kind", "e_shift", "e_pitch", "e_dur", "e_vel", "e_pos", "e_dens", "e_center", "e_bars")]
         self.table = np.ascontiguousarray(np.concatenate(tables))  # one table, rows offset per field
@@ -129,8 +137,15 @@ class NumpyDecoder:
         self.attn = None
         if cfg.attention_heads:
             qw, nw, nb = w["attn.qkv.weight"], w["attn.norm.weight"], w["attn.norm.bias"]
-            self.attn = (qw * nw[None, :], qw @ nb + w["attn.qkv.bias"], w["attn.proj.weight"], w["attn.proj.bias"],
-                         cfg.attention_heads, LAYER_NORM_EPS)
+            qb = qw @ nb + w["attn.qkv.bias"]
+            qw = qw * nw[None, :]
+            qw = qw - qw.mean(1, keepdims=True)  # the LayerNorm's centring folded in, as in `_Head`
+            scale = 1.0 / math.sqrt(self.d // cfg.attention_heads)  # the queries' 1 / sqrt(head width) too
+            qw[:self.d] *= scale
+            qb[:self.d] *= scale
+            self.attn = (np.ascontiguousarray(qw.T), qb,
+                         np.ascontiguousarray(w["attn.proj.weight"].T), w["attn.proj.bias"], cfg.attention_heads,
+                         LAYER_NORM_EPS)
 
     def chord(self, feats: tuple[float, ...]) -> tuple:
         """(layer-0 gate input, g1 term, pitch-class blocks (3, 128), root or -1, degree per pitch) for a
@@ -159,11 +174,13 @@ class NumpyDecoder:
         d = self.d
         new = []
         x = None
-        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+        for li, (w_iht, w_hht, b_ih, b_hh) in enumerate(self.layers):
             if li:
-                gi = w_ih @ x + b_ih
+                gi = x @ w_iht
+                gi += b_ih
             hp = h[li]
-            gh = w_hh @ hp + b_hh
+            gh = hp @ w_hht
+            gh += b_hh
             rz = _sigmoid(gi[:2 * d] + gh[:2 * d])  # reset and update gates together
             z = rz[d:]
             n = np.tanh(gi[2 * d:] + rz[:d] * gh[2 * d:])
@@ -189,24 +206,30 @@ class NumpyDecoder:
         dh = d // heads
         if T == 1 and cache.n < cache.k.shape[1]:  # one decoding step: the cheapest path
             x = xs[0]
-            xc = x - float(x.sum()) / d
-            qkv = w @ (xc * (1.0 / math.sqrt(float(xc @ xc) / d + eps))) + b
+            m = float(x.sum()) / d
+            qkv = x @ w
+            qkv *= 1.0 / math.sqrt(max(0.0, float(x @ x) / d - m * m) + eps)
+            qkv += b
             cache.k[:, cache.n] = qkv[d:2 * d].reshape(heads, dh)
             cache.v[:, cache.n] = qkv[2 * d:].reshape(heads, dh)
             cache.n += 1
-            q = qkv[:d].reshape(heads, dh, 1) * (1.0 / math.sqrt(dh))
+            q = qkv[:d].reshape(heads, dh, 1)
         else:
             xc = xs - xs.mean(-1, keepdims=True)
             xn = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
-            qkv = (xn @ w.T + b).reshape(T, 3, heads, dh)
+            qkv = (xn @ w + b).reshape(T, 3, heads, dh)
             cache.extend(qkv[:, 1].transpose(1, 0, 2), qkv[:, 2].transpose(1, 0, 2))
-            q = qkv[-1, 0][:, :, None] * (1.0 / math.sqrt(dh))  # (heads, dh, 1)
+            q = qkv[-1, 0][:, :, None]  # (heads, dh, 1)
         n = cache.n
         att = np.matmul(cache.k[:, :n], q)[:, :, 0]  # (heads, n)
-        att = np.exp(att - att.max(-1, keepdims=True))
+        att -= att.max(-1, keepdims=True)
+        np.exp(att, out=att)
         att /= att.sum(-1, keepdims=True)
         y = np.matmul(att[:, None, :], cache.v[:, :n])  # (heads, 1, dh)
-        return xs[-1] + wp @ y.reshape(d) + bp
+        out = y.reshape(d) @ wp
+        out += bp
+        out += xs[-1]
+        return out
 
     def read(self, steps, h: list[np.ndarray], tempo: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed many steps (each 9 ints + chord features; `tempo` as in `step`) -> (the top
@@ -226,14 +249,15 @@ class NumpyDecoder:
         d = self.d
         new = []
         xs = np.empty((0, d), dtype=np.float32)
-        for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+        for li, (w_iht, w_hht, b_ih, b_hh) in enumerate(self.layers):
             if li:
-                gi = xs @ w_ih.T + b_ih  # the layer below's outputs
+                gi = xs @ w_iht + b_ih  # the layer below's outputs
             hp = h[li]
             xs = np.empty((len(steps), d), dtype=np.float32)
             for t in range(len(steps)):
                 g = gi[t]
-                gh = w_hh @ hp + b_hh
+                gh = hp @ w_hht
+                gh += b_hh
                 rz = _sigmoid(g[:2 * d] + gh[:2 * d])
                 n = np.tanh(g[2 * d:] + rz[:d] * gh[2 * d:])
                 hp = n + rz[d:] * (hp - n)

@@ -69,9 +69,16 @@ def to_ticks(beats: float) -> int:
     return int(round(beats * TICKS_PER_BEAT))
 
 
+def _nearest_level(velocity: float) -> int:
+    return min(range(N_VEL), key=lambda i: (abs(VELOCITIES[i] - velocity), i))
+
+
+_LEVELS = tuple(_nearest_level(v) for v in range(128))  # (every note read or written asks)
+
+
 def velocity_level(velocity: int) -> int:
     """MIDI velocity -> the index of the nearest level in `VELOCITIES`."""
-    return min(range(N_VEL), key=lambda i: (abs(VELOCITIES[i] - velocity), i))
+    return _LEVELS[velocity] if type(velocity) is int and 0 <= velocity < 128 else _nearest_level(velocity)
 
 
 def snap_velocity(velocity: int) -> int:
