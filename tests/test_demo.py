@@ -154,3 +154,15 @@ def test_a_calls_file_whose_tempo_is_not_the_sessions_is_said(tmp_path):
     assert tempo_note([100.0, 140.0], 120.0) == ("; the file's tempo (100-140 bpm) is not followed: its beats are "
                                                 "played at 120 bpm (--tempo sets it)")
     assert tempo_note([120.0], 120.0) == "" and tempo_note([], 120.0) == ""
+
+
+def test_a_record_folder_that_cannot_be_used_is_refused_before_anything_starts(monkeypatch, capsys, tmp_path):
+    import improv.commands.demo as demo
+
+    started = []
+    monkeypatch.setattr(demo, "play_session", lambda *a, **k: started.append(1) or 0)
+    taken = tmp_path / "notes.txt"
+    taken.write_text("a file where the folder would go")
+    assert main(["demo", "--record", str(taken)]) == 2 and not started
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record folder" in err and str(taken) in err, err
