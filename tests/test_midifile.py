@@ -160,6 +160,23 @@ def test_a_key_struck_again_while_it_sounds_is_let_go_first():
     assert seq[:2] == [(0, "on"), (960, "off")] and all(k == "off" for _, k in seq[2:])
 
 
+def test_a_restruck_key_sounds_to_its_last_release():
+    """Merged input whose first strike is released just after the second (the live test's
+    replayed solo: 5 keys in 890 notes): the second note kept its length, and no stray off
+    followed it (it had been cut to nothing at the first release)."""
+    rec = Recording((TimedMessage(0.0, "player", on(60)), TimedMessage(0.5, "player", on(60)),
+                     TimedMessage(0.51, "player", off(60)), TimedMessage(1.0, "player", off(60)),
+                     TimedMessage(2.0, "player", on(60)), TimedMessage(2.5, "player", off(60))))
+    ticks, seq = 0, []
+    for m in recording_to_midi(rec).tracks[1]:
+        ticks += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((ticks, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq == [(0, "on"), (480, "off"), (480, "on"), (960, "off"), (1920, "on"), (2400, "off")]
+    back = recording_notes(midi_to_recording(recording_to_midi(rec)), "player")
+    assert [round(n.duration, 2) for n in back] == [1.0, 1.0, 1.0]
+
+
 def test_recording_notes_in_beats():
     notes = recording_notes(session(tempo=60.0), "partner")
     assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in notes] == [(67, 1.2, 0.63), (71, 1.2, 0.71)]

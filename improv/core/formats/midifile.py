@@ -182,8 +182,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     messages are moved onto that part's channel, on its own track (player and partner
     always, a band part when it played). Notes still held at the end get a note-off at
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
-    let go just before (one note on a key at a time, as a synth plays it), or is the same
-    note when struck on the same tick.
+    let go just before (one note on a key at a time) and then sounds until the key's last
+    release before it is struck again, or is the same note when struck on the same tick.
 
     Raises:
         ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
@@ -220,26 +220,34 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             continue
         ch = rec.channel(part)
         items: list[tuple[int, float, mido.Message]] = []
-        held: set[int] = set()  # keys sounding (one note a key: see the docstring)
+        held: dict[int, int] = {}  # key -> strikes not yet released (one note a key: see the docstring)
         struck: dict[int, int] = {}  # the tick each key was last struck at
+        again = _released_again(rec.events, part)
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
             msg = e.msg.copy(channel=ch - 1, time=0)
             tick = tmap.ticks(e.t)
             if msg.type == "note_on" and msg.velocity > 0:
-                if msg.note in held:
-                    # a key struck again while it sounds (two inputs merged onto one channel): a synth
-                    # plays one note on that key, which the next release ends; a file with two ons and
-                    # one off made a DAW that pairs them in turn hold the second to the file's end.
+                if held.get(msg.note):
+                    # a key struck again while it sounds (two inputs merged onto one channel): the
+                    # note before ends here and the new one sounds until the last release before the
+                    # key's next strike (a file with two ons and one off made a DAW that pairs them in
+                    # turn hold the second to the file's end; ending it at the first release left it
+                    # zero-length when the first strike's release came just after the second strike).
                     # Struck twice at once (a layered keyboard's two channels) it is one note.
+                    held[msg.note] += 1
                     if struck.get(msg.note) == tick:
                         continue
                     items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
-                held.add(msg.note)
+                else:
+                    held[msg.note] = 1
                 struck[msg.note] = tick
             elif msg.type in ("note_on", "note_off"):
-                held.discard(msg.note)
+                if held.get(msg.note, 0) > 1 and i in again:
+                    held[msg.note] -= 1  # another strike of this key holds it to a later release
+                    continue
+                held.pop(msg.note, None)
             items.append((tick, i, msg))
         n = len(rec.events)
         for k, note in enumerate(sorted(held)):
@@ -247,6 +255,24 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         track = track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
+
+
+def _released_again(events: tuple[TimedMessage, ...], part: str) -> set[int]:
+    """Indices of `part`'s key releases that another release of the same key follows before
+    the key is struck again."""
+    out: set[int] = set()
+    later: set[int] = set()  # keys released later, before their next strike (walking backwards)
+    for i in range(len(events) - 1, -1, -1):
+        e = events[i]
+        if e.part != part or e.msg.type not in ("note_on", "note_off"):
+            continue
+        if e.msg.type == "note_on" and e.msg.velocity > 0:
+            later.discard(e.msg.note)
+        else:
+            if e.msg.note in later:
+                out.add(i)
+            later.add(e.msg.note)
+    return out
 
 
 def file_text(text: str) -> str:
