@@ -66,6 +66,20 @@ def test_bench_follow_reports_medians_spreads_and_targets():
     json.dumps(result)  # the JSON the bench writes
 
 
+def test_the_level_changing_between_calls_is_counted_within_a_solo(monkeypatch):
+    import improv.bench.follow as fb
+
+    def call(lvl, first=False):
+        return {"level": lvl, "first": first, "tempo_ok": True, "beat_ok": True, "beat_max": 0.0, "confidence": 1.0}
+
+    # two solos: 1 -> 2 -> 1 -> 1 (two changes in three), then a fresh solo at 2 (not a change)
+    calls = [call(1.0, True), call(2.0), call(1.0), call(1.0), call(2.0, True), call(2.0)]
+    monkeypatch.setattr(fb, "run_calls", lambda *a, **k: [dict(c) for c in calls])
+    result = bench_follow([_swung_solo()], seeds=range(1), bars=8)
+    assert result["runs"][0]["level_changes"] == pytest.approx(2 / 4)
+    assert any("level changing" in x for x in format_follow(result))
+
+
 def test_time_follower_times_every_onset():
     ticks = iter(range(10 ** 6))
     r = time_follower([(1.0 + 0.2 * k, 80) for k in range(20)], clock=lambda: next(ticks) / 1000.0)

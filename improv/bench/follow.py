@@ -142,17 +142,18 @@ def play_solo(solo: HumanSolo, phrases: list, settings: TempoSettings | None = N
     return out
 
 
-def run_calls(solos: list[HumanSolo], seed: int, bars: int = 48) -> list[dict]:
+def run_calls(solos: list[HumanSolo], seed: int, bars: int = 48, settings: TempoSettings | None = None) -> list[dict]:
     """Every solo from a seeded starting phrase (in its first half), `bars` bars each."""
     rng = random.Random(seed)
     out = []
     for solo in solos:
         first = rng.randrange(max(1, len(solo.phrases) // 2))
-        out += play_solo(solo, _calls(solo, first, bars))
+        out += play_solo(solo, _calls(solo, first, bars), settings)
     return out
 
 
-def run_drift(solos: list[HumanSolo], seed: int, factor: float, steady_bars: int = 8, drift_bars: int = 16) -> list[dict]:
+def run_drift(solos: list[HumanSolo], seed: int, factor: float, steady_bars: int = 8, drift_bars: int = 16,
+              settings: TempoSettings | None = None) -> list[dict]:
     """For each solo long enough: `steady_bars` as played, then a bend to `factor` over
     `drift_bars` (factor 1: the control, as played). Judged when the last call that ends
     within the stretch is noticed (its release plus a beat), against the median beat
@@ -173,7 +174,7 @@ def run_drift(solos: list[HumanSolo], seed: int, factor: float, steady_bars: int
         if not calls:
             continue
         noticed = calls[-1].end + bent.track.period_at(calls[-1].end, 2)
-        f = TempoFollower()
+        f = TempoFollower(settings)
         _Player(f, [n for p in bent.phrases for n in p.notes if n.onset >= t0]).until(noticed)
         est = f.estimate(noticed)
         period = reference_period(bent.track, calls[-1].end - 4 * bent.track.period_at(calls[-1].end, 2), calls[-1].end)
@@ -233,19 +234,24 @@ def share(rows: list[dict], key: str, where: Callable[[dict], bool] = lambda r: 
     return sum(bool(r[key]) for r in sel) / len(sel) if sel else 0.0
 
 
-def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: int = 48) -> dict:
-    """Every measure over `seeds`; per measure the per-seed figures, their median and spread."""
+def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: int = 48,
+                 settings: TempoSettings | None = None) -> dict:
+    """Every measure over `seeds`; per measure the per-seed figures, their median and spread
+    (`settings`: the follower's, default its own)."""
     runs = []
     for seed in seeds:
-        calls = run_calls(solos, seed, bars)
+        calls = run_calls(solos, seed, bars, settings)
         for r in calls:
             r["ok"] = r["tempo_ok"] and r["beat_ok"]
-        up = run_drift(solos, seed, 1.05)
-        down = run_drift(solos, seed, 1 / 1.05)
-        steady = run_drift(solos, seed, 1.0)
+        up = run_drift(solos, seed, 1.05, settings=settings)
+        down = run_drift(solos, seed, 1 / 1.05, settings=settings)
+        steady = run_drift(solos, seed, 1.0, settings=settings)
         levels: dict[str, int] = {}
         for r in calls:
             levels[f"{r['level']:.2g}"] = levels.get(f"{r['level']:.2g}", 0) + 1
+        # the level heard changing from one call to the next within a solo (1 -> 2 -> 1: the answers
+        # jump between the player's time and double time, which the tempo share counts as right)
+        pairs = [(a, b) for a, b in zip(calls, calls[1:]) if not b["first"]]
         runs.append({
             "seed": seed, "calls": len(calls),
             "tempo_and_beat": share(calls, "ok"), "tempo": share(calls, "tempo_ok"), "beat": share(calls, "beat_ok"),
@@ -255,13 +261,14 @@ def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: 
             "confident_share": share(calls, "ok", lambda r: r["confidence"] >= 0.5),
             "confident_calls": sum(r["confidence"] >= 0.5 for r in calls),
             "levels": dict(sorted(levels.items(), key=lambda kv: float(kv[0]))),
+            "level_changes": sum(a["level"] != b["level"] for a, b in pairs) / max(1, len(pairs)),
             "drift_up": share(up, "tempo_ok"), "drift_down": share(down, "tempo_ok"), "drift_cases": len(up),
             "drift_control": share(steady, "tempo_ok"),
             "oracle_beat": oracle_beat(solos, seed, bars),
         })
     out: dict = {"runs": runs, "solos": len(solos), "bars": bars}
     for key in ("tempo_and_beat", "tempo", "beat", "beat_max_within", "first_call", "later_calls",
-                "confident_share", "drift_up", "drift_down", "drift_control", "oracle_beat"):
+                "confident_share", "level_changes", "drift_up", "drift_down", "drift_control", "oracle_beat"):
         vals = [r[key] for r in runs]
         out[key] = {"median": median(vals), "min": min(vals), "max": max(vals)}
     out["targets"] = {"tempo_and_beat": out["tempo_and_beat"]["median"] >= TARGET_SHARE,
@@ -295,6 +302,8 @@ def format_follow(result: dict) -> list[str]:
         f"(target >= 90 %) {ok(result['targets']['drift'])}; the same stretches as played: {f('drift_control')}",
         f"  levels heard (1 = the soloist's tempo, 2 = double, 0.5 = in two), first run: {result['runs'][0]['levels']}"
         if result["runs"] else "",
+        f"  the level changing from one call to the next: {f('level_changes')} of later calls"
+        if "level_changes" in result else "",
         f"  cost per onset: median {c['add_ms']['median']:.3f} ms, p99 {c['add_ms']['p99']:.3f} ms; per estimate: "
         f"median {c['estimate_ms']['median']:.3f} ms (n={c['add_ms']['n']})" if c["add_ms"]["n"] else "",
     ]
@@ -306,9 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5, help="runs, each with its own starting phrases (default 5)")
     ap.add_argument("--bars", type=int, default=48, help="bars played per solo and run (default 48)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    ap.add_argument("--split", choices=("valid", "train"), default="valid",
+                    help="the solos to play (default valid; tune the follower on train)")
     args = ap.parse_args(argv)
     try:
-        solos = load_human(args.data, "valid")
+        solos = load_human(args.data, args.split)
     except DataError as e:
         print(f"improv.bench.follow: {e}", file=sys.stderr)
         return 2
