@@ -37,6 +37,7 @@ PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
+LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
 _TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u2192": "->", "\u2013": "-",
                                  "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 MARKER_KINDS = ("chord", "section", "text")
@@ -182,8 +183,9 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     messages are moved onto that part's channel, on its own track (player and partner
     always, a band part when it played). Notes still held at the end get a note-off at
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
-    let go just before (one note on a key at a time) and then sounds until the key's last
-    release before it is struck again, or is the same note when struck on the same tick.
+    let go just before and sounds to its next release (one note on a key at a time, as a
+    synth plays it and as `recording_notes` reads it), or is the same note when struck
+    within `LAYERED_S`; a release with nothing sounding on its key is left out.
 
     Raises:
         ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
@@ -220,59 +222,36 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             continue
         ch = rec.channel(part)
         items: list[tuple[int, float, mido.Message]] = []
-        held: dict[int, int] = {}  # key -> strikes not yet released (one note a key: see the docstring)
-        struck: dict[int, int] = {}  # the tick each key was last struck at
-        again = _released_again(rec.events, part)
+        held: set[int] = set()  # keys sounding (one note a key: see the docstring)
+        struck: dict[int, tuple[float, int]] = {}  # when each key was last struck: (seconds, tick)
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
             msg = e.msg.copy(channel=ch - 1, time=0)
             tick = tmap.ticks(e.t)
             if msg.type == "note_on" and msg.velocity > 0:
-                if held.get(msg.note):
-                    # a key struck again while it sounds (two inputs merged onto one channel): the
-                    # note before ends here and the new one sounds until the last release before the
-                    # key's next strike (a file with two ons and one off made a DAW that pairs them in
-                    # turn hold the second to the file's end; ending it at the first release left it
-                    # zero-length when the first strike's release came just after the second strike).
-                    # Struck twice at once (a layered keyboard's two channels) it is one note.
-                    held[msg.note] += 1
-                    if struck.get(msg.note) == tick:
+                if msg.note in held:
+                    # a key struck again while it sounds (two inputs merged onto the player's channel):
+                    # a synth plays one note on that key, which the next release ends; a file with
+                    # two ons and one off made a DAW that pairs them in turn hold the second to the
+                    # file's end. Struck twice at once (a layered keyboard's two channels) it is one note.
+                    if e.t - struck[msg.note][0] < LAYERED_S:
                         continue
                     items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
-                else:
-                    held[msg.note] = 1
-                struck[msg.note] = tick
+                held.add(msg.note)
+                struck[msg.note] = (e.t, tick)
             elif msg.type in ("note_on", "note_off"):
-                if held.get(msg.note, 0) > 1 and i in again:
-                    held[msg.note] -= 1  # another strike of this key holds it to a later release
-                    continue
-                held.pop(msg.note, None)
+                if msg.note not in held:
+                    continue  # a release with nothing sounding on the key (the re-strike's other one)
+                held.discard(msg.note)
             items.append((tick, i, msg))
         n = len(rec.events)
-        for k, note in enumerate(sorted(held)):
-            items.append((end_tick, n + 1 + k, mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
+        for k, note in enumerate(sorted(held)):  # (a key struck at the very end still sounds a tick)
+            items.append((max(end_tick, struck[note][1] + 1), n + 1 + k,
+                          mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
         track = track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
-
-
-def _released_again(events: tuple[TimedMessage, ...], part: str) -> set[int]:
-    """Indices of `part`'s key releases that another release of the same key follows before
-    the key is struck again."""
-    out: set[int] = set()
-    later: set[int] = set()  # keys released later, before their next strike (walking backwards)
-    for i in range(len(events) - 1, -1, -1):
-        e = events[i]
-        if e.part != part or e.msg.type not in ("note_on", "note_off"):
-            continue
-        if e.msg.type == "note_on" and e.msg.velocity > 0:
-            later.discard(e.msg.note)
-        else:
-            if e.msg.note in later:
-                out.add(i)
-            later.add(e.msg.note)
-    return out
 
 
 def file_text(text: str) -> str:
