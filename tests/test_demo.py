@@ -166,3 +166,6 @@ def test_a_record_folder_that_cannot_be_used_is_refused_before_anything_starts(m
     assert main(["demo", "--record", str(taken)]) == 2 and not started
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "record folder" in err and str(taken) in err, err
+    folder = tmp_path / "takes"  # a calls file that cannot be read is refused before the folder is made
+    assert main(["demo", "--calls", str(tmp_path / "missing.mid"), "--record", str(folder)]) == 2
+    assert not folder.exists() and not started

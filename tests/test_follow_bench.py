@@ -78,6 +78,9 @@ def test_the_level_changing_between_calls_is_counted_within_a_solo(monkeypatch):
     result = bench_follow([_swung_solo()], seeds=range(1), bars=8)
     assert result["runs"][0]["level_changes"] == pytest.approx(2 / 4)
     assert any("level changing" in x for x in format_follow(result))
+    assert result["split"] == "valid" and "validation solos" in format_follow(result)[0]
+    trained = bench_follow([_swung_solo()], seeds=range(1), bars=8, split="train")
+    assert trained["split"] == "train" and "training solos" in format_follow(trained)[0]
 
 
 def test_time_follower_times_every_onset():

@@ -48,6 +48,7 @@ MIN_NOTES = 6
 TEMPO_TOL = 0.03
 BEAT_TOL = 0.1
 TARGET_SHARE = 0.90
+SPLIT_NAMES = {"valid": "validation", "train": "training"}
 LEVELS = (0.25, 1 / 3, 0.5, 2 / 3, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
@@ -207,9 +208,10 @@ def oracle_beat(solos: list[HumanSolo], seed: int, bars: int = 48) -> float:
     return sum(median(abs(((e - lag) + 0.5) % 1.0 - 0.5) for e in r) <= BEAT_TOL for r in rows) / len(rows)
 
 
-def time_follower(notes: Iterable[tuple[float, int]], clock: Callable[[], float] = time.perf_counter) -> dict:
+def time_follower(notes: Iterable[tuple[float, int]], clock: Callable[[], float] = time.perf_counter,
+                  settings: TempoSettings | None = None) -> dict:
     """Seconds per `add` and per `estimate` over a stream of (onset_s, velocity)."""
-    f = TempoFollower()
+    f = TempoFollower(settings)
     adds, ests = [], []
     for t, v in notes:
         a = clock()
@@ -235,9 +237,9 @@ def share(rows: list[dict], key: str, where: Callable[[dict], bool] = lambda r: 
 
 
 def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: int = 48,
-                 settings: TempoSettings | None = None) -> dict:
+                 settings: TempoSettings | None = None, split: str = "valid") -> dict:
     """Every measure over `seeds`; per measure the per-seed figures, their median and spread
-    (`settings`: the follower's, default its own)."""
+    (`settings`: the follower's, default its own; `split`: the solos' split, as reported)."""
     runs = []
     for seed in seeds:
         calls = run_calls(solos, seed, bars, settings)
@@ -266,7 +268,7 @@ def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: 
             "drift_control": share(steady, "tempo_ok"),
             "oracle_beat": oracle_beat(solos, seed, bars),
         })
-    out: dict = {"runs": runs, "solos": len(solos), "bars": bars}
+    out: dict = {"runs": runs, "solos": len(solos), "bars": bars, "split": split}
     for key in ("tempo_and_beat", "tempo", "beat", "beat_max_within", "first_call", "later_calls",
                 "confident_share", "level_changes", "drift_up", "drift_down", "drift_control", "oracle_beat"):
         vals = [r[key] for r in runs]
@@ -275,7 +277,7 @@ def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: 
                       "drift": min(out["drift_up"]["median"], out["drift_down"]["median"]) >= TARGET_SHARE}
     notes = [(n.onset, n.velocity) for s in solos[:4] for p in s.phrases for n in p.notes][:3000]
     notes.sort()
-    out["cost"] = time_follower(notes)
+    out["cost"] = time_follower(notes, settings=settings)
     return out
 
 
@@ -289,7 +291,8 @@ def format_follow(result: dict) -> list[str]:
     n = result["runs"][0]["calls"] if result["runs"] else 0
     c = result["cost"]
     return [
-        f"tempo follower: {result['solos']} validation solos as recorded, no tempo given, {len(result['runs'])} runs "
+        f"tempo follower: {result['solos']} {SPLIT_NAMES[result.get('split', 'valid')]} solos as recorded, no tempo "
+        f"given, {len(result['runs'])} runs "
         f"(~{n} calls each)",
         f"  tempo within 3 % (or half/double) and beat within 0.1 beat: {f('tempo_and_beat')}  "
         f"(target >= 90 %) {ok(result['targets']['tempo_and_beat'])}",
@@ -310,7 +313,7 @@ def format_follow(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="the tempo follower on WJazzD validation solos played as recorded")
+    ap = argparse.ArgumentParser(description="the tempo follower on WJazzD solos played as recorded")
     ap.add_argument("data", nargs="?", default=str(DEFAULT_DATA), help=f"wjazzd-solos.tar.gz (default {DEFAULT_DATA})")
     ap.add_argument("--seeds", type=int, default=5, help="runs, each with its own starting phrases (default 5)")
     ap.add_argument("--bars", type=int, default=48, help="bars played per solo and run (default 48)")
@@ -324,10 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"improv.bench.follow: {e}", file=sys.stderr)
         return 2
     if not solos:
-        print(f"improv.bench.follow: {args.data} has no validation solo in 4/4 with a beat track: give the full "
-              "wjazzd-solos.tar.gz", file=sys.stderr)
+        print(f"improv.bench.follow: {args.data} has no {SPLIT_NAMES[args.split]} solo in 4/4 with a beat track: "
+              "give the full wjazzd-solos.tar.gz", file=sys.stderr)
         return 2
-    result = bench_follow(solos, range(args.seeds), args.bars)
+    result = bench_follow(solos, range(args.seeds), args.bars, split=args.split)
     print("\n".join(line for line in format_follow(result) if line))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -188,11 +188,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
+    events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
     if cfg.record.enabled:  # refused before the synth and the partner start and say their lines, as the jam does
-        from improv.live.recorder import check_record_folder
+        from improv.live.recorder import check_record_folder  # (after the calls: a refused file makes no folder)
 
         check_record_folder(Path(cfg.record.folder))
-    events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     player = ScriptedPlayer(events)

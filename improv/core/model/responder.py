@@ -112,7 +112,7 @@ def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.
         order = (-p).argsort(kind="stable")
         c = p[order].cumsum()
         k = min(len(c), int(c.searchsorted(top_p * c[-1])) + 1)  # the smallest set holding top_p
-        j = int(c.searchsorted(rng.random() * c[k - 1], side="right"))  # (< k: the draw is below c[k - 1])
+        j = int(c.searchsorted(rng.random() * c[k - 1], side="right"))  # (a draw rounded up to c[k - 1]: the clamp)
         return int(order[min(j, k - 1)])
     c = p.cumsum()
     return int(min(len(c) - 1, c.searchsorted(rng.random() * c[-1], side="right")))
