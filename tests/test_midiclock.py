@@ -127,6 +127,23 @@ def test_late_ticks_delivered_in_a_burst_keep_the_phase_and_the_tempo(burst):
     assert [e.beat for e in events if e.kind == "beat"] == list(range(8))
 
 
+def test_the_first_ticks_delivered_in_a_burst_do_not_set_an_absurd_tempo():
+    """CI's end-to-end clock test: the Start's first ticks came held up and together, the fit
+    read them as 1.07e7 bpm, and the silence check (a beat of such ticks: microseconds) then
+    said stop and continue at every tick for the rest of the session, which never played."""
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.001, 100, 24 * 8)
+    late = [grid[3] + 0.00001 * k if k <= 3 else t for k, t in enumerate(grid)]  # ticks 0-3 at once
+    kinds = []
+    for t in late:
+        kinds += [e.kind for e in f.feed(t, [CLOCK])]
+        kinds += [e.kind for e in f.silence(t + 0.005)]  # the session looks for silence between ticks
+    assert "stop" not in kinds and "continue" not in kinds
+    assert f.tempo == pytest.approx(100, abs=0.1) and f.running
+    assert kinds.count("beat") == 8
+
+
 def test_a_senders_hiccups_are_jitter_not_tempo_changes():
     """A sender on a busy machine (a software clock, this project's own test sender on 2
     cores) gets ticks out 0-5 ms late, and now and then falls behind for 2-3 ticks (8, 12,

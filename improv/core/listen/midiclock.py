@@ -26,6 +26,8 @@ CLOCK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 HALTED_TICKS = 12  # no tick for half a beat before a Start/Continue: the clock itself had stopped
 SILENT_TICKS = 24  # running, no tick for a beat: the clock stopped with no Stop (a DAW quit, a cable out)
 RESUME_S = 5.0  # ticks back within this (seconds): a glitch, they go on; later, a Start or Continue must say so
+MAX_BPM = 1000.0  # ticks closer than a tick at this tempo were held up and delivered together, not a tempo
+MIN_TICK_S = 60.0 / (MAX_BPM * TICKS_PER_BEAT)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,10 @@ class ClockFollower:
         if self._fit is not None and len(self._ticks) >= 3:
             self._weigh(t)
         else:
+            if self._last_t is not None and t - self._last_t < MIN_TICK_S:
+                # the first ticks held up and delivered together (a JACK period run late at the
+                # Start): only the last of them is near its time; a fit through them read 1e7 bpm
+                self._ticks.clear()
             self._ticks.append((self._k, t))
         self._last_t = t
         line = self._line()
@@ -241,7 +247,7 @@ class ClockFollower:
         sxx = sum((k - mk) ** 2 for k, _ in self._ticks)
         sxy = sum((k - mk) * (t - mt) for k, t in self._ticks)
         b = sxy / sxx
-        if b <= 0:
+        if b < MIN_TICK_S:  # (no sender ticks this fast: ticks delivered together)
             return None
         return mt - b * mk, b
 
