@@ -33,7 +33,7 @@ from improv.config import Config
 from improv.core.embrace.strategies import plan_answer
 from improv.core.theory.chart import Chart, parse_chart
 from improv.core.theory.notes import Phrase
-from improv.partner.protocol import TURN_FILL, Job, Read, Result, Setup, answer_settings
+from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
 DRAFT_REST_S = 0.75 * 60.0 / TEMPO  # the jam reads a quarter beat into the rest; a 1-beat gap ends the call
 OUTSIDE_EVERY = 3  # one call in three ends on a long, accented note a half step off the chord
@@ -107,7 +107,7 @@ def bench_answer(name: str, calls: int, cfg: Config, process: bool = True, respo
 
 def _jobs(material: list, chart: Chart, cfg: Config) -> list[Job]:
     return [Job(i + 1, call, chart, answer_settings(start, length, 100 + i, cfg.responder, 4, TEMPO, 1.0,
-                                                    TURN_FILL if cut is not None else 0.0), cfg.embrace, cut)
+                                                    turn=cut is not None), cfg.embrace, cut)
             for i, (call, start, length, cut) in enumerate(material)]
 
 

@@ -21,7 +21,7 @@ from improv.bench.parts import CHART, summary
 from improv.config import Config
 from improv.core.theory.chart import parse_chart
 from improv.live.session import WATCH_EVERY_S
-from improv.partner.protocol import TURN_FILL, Job, Result, Setup, answer_settings
+from improv.partner.protocol import Job, Result, Setup, answer_settings
 
 
 def bench_restart(partner: str, cfg: Config, runs: int = 3, timeout_s: float = 20.0) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def bench_restart(partner: str, cfg: Config, runs: int = 3, timeout_s: float = 2
         call, start, length, cut = material[n % len(material)]
         n += 1
         return Job(n, call, chart, answer_settings(start, length, n, cfg.responder, 4,
-                                                    fill=TURN_FILL if cut is not None else 0.0), cfg.embrace, cut)
+                                                    turn=cut is not None), cfg.embrace, cut)
 
     try:
         for _ in range(runs):

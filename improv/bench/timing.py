@@ -22,7 +22,7 @@ from improv.bench.jackprobe import Listener, Patchbay, sounding_notes, unique
 from improv.bench.parts import CHART, summary
 from improv.config import Config
 from improv.core.theory.chart import parse_chart
-from improv.partner.protocol import TURN_FILL, Job, Read, Result, Setup, answer_settings
+from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
 
 class _Busy:
@@ -44,7 +44,7 @@ class _Busy:
         n = self.answers + 1
         self._partner.read(Read(call, self._chart))
         self._partner.submit(Job(n, call, self._chart, answer_settings(start, length, n, self.cfg.responder, 4,
-                                                                 fill=TURN_FILL if cut is not None else 0.0),
+                                                                 turn=cut is not None),
                                  self.cfg.embrace, cut), time.perf_counter())
 
     def _on_result(self, res: Result) -> None:

@@ -19,7 +19,7 @@ from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
-from improv.partner.protocol import TURN_FILL, Job, Read, Result, Setup, answer_settings
+from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
 
 log = logging.getLogger("improv.session")
 KEEP_CALLS = 64  # calls a replacement partner learns from again
@@ -100,7 +100,7 @@ class Exchange:
         if self._job_tempo is None or abs(tempo / self._job_tempo - 1.0) > JOB_TEMPO_HOLD:
             self._job_tempo = tempo
         settings = answer_settings(start, length, s.seed + n, s.cfg.responder, s.bpb, self._job_tempo, feel,
-                                   TURN_FILL if cut is not None else 0.0)
+                                   turn=cut is not None)
         return Job(n, call, chart, settings, s.cfg.embrace, cut)
 
     def drafted_as(self, call: Phrase, chart: Chart, start: float, length: float, cut: float | None = None) -> bool:

@@ -130,12 +130,12 @@ class Result:
 
 
 def answer_settings(start: float, length: float, seed: int, responder: object, beats_per_bar: int,
-                    tempo: float | None = None, feel: float = 1.0, fill: float = 0.0) -> AnswerSettings:
+                    tempo: float | None = None, feel: float = 1.0, turn: bool = False) -> AnswerSettings:
     """AnswerSettings from the `[responder]` settings (temperature, top_p, range); `tempo`:
     the timeline's tempo where the call was played (bpm), for hearing it on played time and
     the model's time feel; `feel`: how much of that feel (0 when the timeline swings already);
-    `fill`: the share of the span the answer goes on into at least (`TURN_FILL` in trading)."""
+    `turn`: a trading turn (the answer goes on into `TURN_FILL` of its span at least)."""
     r = responder
     return AnswerSettings(start=start, length=length, seed=seed, temperature=r.temperature,  # type: ignore[attr-defined]
                           top_p=r.top_p, low=r.low, high=r.high, beats_per_bar=beats_per_bar,  # type: ignore[attr-defined]
-                          tempo=tempo, feel=feel, fill=fill)
+                          tempo=tempo, feel=feel, fill=TURN_FILL if turn else 0.0)
