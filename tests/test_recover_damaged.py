@@ -15,7 +15,8 @@ from improv.core.formats.midicheck import open_midi_file
 from improv.core.formats.midifile import load_recording, recording_notes
 from improv.errors import DataError
 from improv.live.recorder import Recorder
-from improv.live.recovery import load_journal, recover
+from improv.live.journalread import load_journal
+from improv.live.recovery import recover
 
 HEADER = ('{"improv_journal":2,"tempo":%s,"beats_per_bar":4,"player_channel":1,"partner_channel":2,'
           '"comp_channel":3,"bass_channel":4,"click_channel":10,"chart":"F7 | Bb7 | F7 | F7",'

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.path) if args.path else Path(cfg.record.folder)
     if not target.exists():
         raise ConfigError(f"{target} not found: give the folder your sessions are recorded to (record.folder)")
-    from improv.live.recovery import JOURNAL_SUFFIX
+    from improv.live.journalread import JOURNAL_SUFFIX
 
     if target.is_file() and not target.name.endswith(JOURNAL_SUFFIX):
         raise ConfigError(f"{target} is not a session journal (*{JOURNAL_SUFFIX}): give the sessions folder or one "

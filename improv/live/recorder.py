@@ -46,7 +46,8 @@ from improv.core.theory.chart import Chart
 from improv.core.theory.notes import count_notes
 from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
-from improv.live.recovery import FORMAT, JOURNAL_SUFFIX, SOUNDING_PARTS, journal_to_midi_file
+from improv.live.journalread import FORMAT, JOURNAL_SUFFIX
+from improv.live.recovery import SOUNDING_PARTS, journal_to_midi_file
 from improv.live.songtime import SongTime
 
 log = logging.getLogger("improv.recorder")
