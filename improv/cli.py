@@ -9,6 +9,7 @@ interpreter's start and argparse, nothing else (target 0.3 s; see `improv bench 
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import importlib
 import os
@@ -101,7 +102,8 @@ def _main(argv: list[str]) -> int:
     parser = build_parser(command_in(argv))
     args, extra = parser.parse_known_args(argv)
     if extra:
-        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        command_parser = getattr(args, "_parser", parser)
+        command_parser.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra, command_parser)}")
     if not getattr(args, "_module", None):
         parser.print_help()
         sys.stdout.flush()
@@ -124,6 +126,17 @@ def _main(argv: list[str]) -> int:
               file=sys.stderr)
         _silence_stdout()
         return 1
+
+
+def _did_you_mean(extra: list[str], parser: argparse.ArgumentParser) -> str:
+    """" (did you mean --trade-bars?)" for a flag that is not the command's but close to one
+    (prefixes are not taken as flags: `allow_abbrev=False`), else ""."""
+    flags = [f for f in parser._option_string_actions if f.startswith("--")]  # noqa: SLF001 - argparse keeps them only there
+    for given in (e.split("=", 1)[0] for e in extra if e.startswith("--")):
+        close = [f for f in flags if f.startswith(given)] or difflib.get_close_matches(given, flags, n=2, cutoff=0.75)
+        if close:
+            return f" (did you mean {' or '.join(sorted(close)[:2])}?)"
+    return ""
 
 
 def _silence_stdout() -> None:

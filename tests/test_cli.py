@@ -108,6 +108,9 @@ def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monk
     (["respond", "call.mid", "--daring", "1.5"], "improv respond: argument --daring: expected a number from 0 to 1"),
     (["demo", "--preset", "uptempo"], "improv demo: unrecognized arguments: --preset uptempo (see improv demo --help)"),
     (["respond"], "improv respond: the following arguments are required: CALL.mid"),
+    # a flag close to one of the command's is named (prefixes are never taken for flags)
+    (["jam", "--trade", "4"], "improv jam: unrecognized arguments: --trade 4 (did you mean --trade-bars?) (see"),
+    (["jam", "--tempp=120"], "improv jam: unrecognized arguments: --tempp=120 (did you mean --tempo?) (see"),
     (["nosuch"], "improv: argument COMMAND: invalid choice: 'nosuch'"),
 ])
 def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, says, capsys):
