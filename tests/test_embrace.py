@@ -160,7 +160,13 @@ def test_explain_lines_and_json():
     p = plan("reharmonise", 0)
     (line,) = explain(p, CHART)
     assert line.startswith("bar 1: heard C# over Cmaj7 (outside, long, beat 1) -> reharmonise as ")
+    # the answer (bars 2-3) is re-harmonised in bar 2, over Dm7: said, or the substitute reads as one
+    # for bar 1's Cmaj7 ("bar 10: heard E over F7 -> reharmonise as Em7 (side-slip below Fm7)")
+    assert f"reharmonise as {p.handled[0].substitute} in bar 2 (" in line, line
     assert line.endswith("-> answer opens on C#")
+    same_bar = plan_answer(CALL, CHART, 1.0, 3.0, EmbraceSettings(strategies=("reharmonise",)), 0)
+    assert same_bar.handled[0].strategy == "reharmonise"  # an answer within the bar heard: no bar said
+    assert " in bar " not in explain(same_bar, CHART)[0]
     (rec,) = explain_json(p)
     assert {"bar", "beat", "pitch", "class", "salience", "strategy", "substitute"} <= set(rec)
     assert (rec["bar"], rec["beat"], rec["pitch"], rec["class"], rec["strategy"]) == (1, 1.0, 61, "outside", "reharmonise")

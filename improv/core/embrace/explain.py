@@ -59,12 +59,16 @@ def _heard_text(h: HeardNote, key: tuple[int, bool], chart: Chart) -> str:
     return f"{where}: heard {spell(h.pc, key)} over {chord} ({why})"
 
 
-def _action_text(d: Handled, key: tuple[int, bool]) -> str:
+def _action_text(d: Handled, key: tuple[int, bool], beats_per_bar: int = 4) -> str:
     names = lambda notes: "-".join(spell(n.pitch % 12, key) for n in notes)  # noqa: E731
     note = spell(d.heard.pc, key)
     if d.strategy == "reharmonise":
         kind = f" ({d.substitute_kind})" if d.substitute_kind else ""
-        return f"reharmonise as {d.substitute}{kind} -> answer opens on {names(d.opening[:1])}"
+        # where the answer opens in a later bar than the note was heard, say which: "bar 10: heard
+        # E over F7 -> reharmonise as Em7 (side-slip below Fm7)" read as a wrong chord for bar 10
+        bar = int(d.substitute_span[0] // beats_per_bar) if d.substitute_span else d.heard.bar
+        where = f" in bar {bar + 1}" if bar != d.heard.bar else ""
+        return f"reharmonise as {d.substitute}{where}{kind} -> answer opens on {names(d.opening[:1])}"
     if d.strategy == "motif":
         n = len(d.opening) // 2 if d.detail else len(d.opening)
         return f"motif: answer opens with {names(d.opening[:n])}" + (f" and {d.detail}" if d.detail else "")
@@ -88,7 +92,7 @@ def explain(plan: AnswerPlan, chart: Chart) -> list[str]:
     lines = []
     for d in plan.handled:
         key = key_of(chart.chord_at(d.heard.onset))
-        lines.append(f"{_heard_text(d.heard, key, chart)} -> {_action_text(d, key)}")
+        lines.append(f"{_heard_text(d.heard, key, chart)} -> {_action_text(d, key, chart.beats_per_bar)}")
     if not lines and plan.mode == "embrace":
         h = most_salient(plan.heard)
         if h is not None:
