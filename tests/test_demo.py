@@ -169,3 +169,20 @@ def test_a_record_folder_that_cannot_be_used_is_refused_before_anything_starts(m
     folder = tmp_path / "takes"  # a calls file that cannot be read is refused before the folder is made
     assert main(["demo", "--calls", str(tmp_path / "missing.mid"), "--record", str(folder)]) == 2
     assert not folder.exists() and not started
+
+
+def test_with_nothing_to_sound_on_the_recording_says_how_to_hear_it(monkeypatch, capsys, tmp_path):
+    """No sound device and no MIDI output (a plain machine): the demo still records, and says
+    how to hear the file (--out cannot help where there is no MIDI system either)."""
+    import improv.live.audio as audio
+    from improv.live.ports import PortError
+
+    def no_sound(cfg, *a, **k):
+        raise PortError("no audio output device")
+
+    monkeypatch.setattr(audio, "SynthSink", no_sound)
+    assert main(["demo", "--duration", "4", "--responder", "markov", "--record", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    (mid,) = tmp_path.glob("*.mid")
+    assert "no sound (no audio output device); carrying on MIDI-only" in err and "improv render" in err, err
+    assert f"recorded to {mid} (nothing sounded here: hear it with `improv render {mid} -o {mid.stem}.wav`)" in err, err

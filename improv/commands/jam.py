@@ -160,7 +160,8 @@ def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
         if cfg.synth.device:  # a device asked for by name is refused, as a missing --out is
             raise PortError(f"synth.device {cfg.synth.device!r} cannot be used: {e}; `improv ports` lists the audio "
                             "outputs (or leave synth.device out for the default)") from None
-        say(f"no sound ({e}); carrying on MIDI-only: use --out or --virtual-out to hear the partner")
+        say(f"no sound ({e}); carrying on MIDI-only: --out or --virtual-out sends the partner to a MIDI synth, "
+            "and `improv render` plays a recorded session into a .wav")
     return sinks
 
 
@@ -233,7 +234,11 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
                 logger.removeHandler(handler)
         display.log(f"session ended ({reason}): {session.summary()}")
         if session.record_path:
-            display.log(f"recorded to {session.record_path}")
+            path = session.record_path
+            # (no sound device and no MIDI output: nothing was heard; the file can be)
+            heard = "" if sinks else f" (nothing sounded here: hear it with `improv render {path} -o " \
+                f"{Path(path).with_suffix('.wav').name}`)"
+            display.log(f"recorded to {path}{heard}")
         early = getattr(session.recorder, "before_start", None)
         if early is not None:
             if (getattr(session, "counts_in", False) if session.external is None
