@@ -262,6 +262,16 @@ def _did_you_mean(word: str, known: Any) -> str:
     return f", did you mean {close[0]!r}?" if close else ""
 
 
+def _sections_with(key: str, cls: type) -> list[str]:
+    """The sections of `Config` (other than `cls`) that have a key `key`: `tempo = 100` at the
+    top of a file, or under [midi], is [timing]'s."""
+    if cls is not Config and _SECTION_NAMES.get(cls) in (None, "controls"):  # ([controls] names actions to bind)
+        return []
+    return [name for name, typ in typing.get_type_hints(Config).items()
+            if dataclasses.is_dataclass(typ) and typ is not cls and name != "controls"
+            and key in {f.name for f in dataclasses.fields(typ)}]
+
+
 def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
     """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
     the command-line flag that gave it, named instead of the section."""
@@ -348,7 +358,9 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r}{_did_you_mean(key, names)} "
+            home = _sections_with(key, cls)
+            hint = f", it goes under {' or '.join(f'[{h}]' for h in home)}" if home else _did_you_mean(key, names)
+            raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r}{hint} "
                               f"(known: {', '.join(sorted(names))})")
         typ = hints[key]
         sub = f"{where} {key}" if where.endswith(":") else (f"{where}.{key}" if where else key)

@@ -217,6 +217,10 @@ def test_external_clock_and_send_clock_in_a_config_are_refused(tmp_path):
     ("[timing]\ntempoo = 120\n", "unknown key 'tempoo', did you mean 'tempo'?"),
     ("[timming]\ntempo = 120\n", "unknown key 'timming', did you mean 'timing'?"),
     ('[embrace]\nstrategies = ["reharmonize"]\n', "unknown strategy 'reharmonize', did you mean 'reharmonise'?"),
+    # a key of another section: at the top of the file, or under the wrong heading
+    ("tempo = 100\n", "unknown key 'tempo', it goes under [timing]"),
+    ("[midi]\ntempo = 100\n", "midi: unknown key 'tempo', it goes under [timing]"),
+    ('mode = "guide"\n', "unknown key 'mode', it goes under [embrace] ("),  # ([controls] binds a knob to it)
 ])
 def test_a_misspelt_key_gets_a_suggestion(tmp_path, text, hint):
     with pytest.raises(ConfigError) as e:
