@@ -90,6 +90,15 @@ def test_tune_errors():
         tune_from_dict({"sections": {"A": "C | Zz"}})
     with pytest.raises(ConfigError, match="no tune named 'nope'"):
         find_tune("nope")
+    with pytest.raises(ConfigError, match=r"no tune named 'bluesf' \(--tune, .*\): did you mean blues-f\? shipped"):
+        find_tune("bluesf")
+    with pytest.raises(ConfigError, match=r"^no tune named 'blues-g': did you mean"):  # (improv tunes NAME: no flag)
+        find_tune("blues-g", "")
+
+
+def test_a_tune_is_found_by_its_name_however_it_is_written():
+    for name in ("blues-f", "Blues-F", "Blues F", "blues_f", " BLUES  F "):
+        assert find_tune(name).name == "blues-f.toml", name
     with pytest.raises(ConfigError, match="key must be a note name"):
         tune_from_dict({"bars": "C", "key": "Q#"})
     with pytest.raises(ConfigError, match="form is empty"):

@@ -21,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
     if not names:
         print(f"no tunes in {TUNES_DIR}")
         return 0
-    charts = [(name, load_tune(find_tune(name))) for name in names]
+    found = [(name, find_tune(name, "")) for name in names]  # ("Blues F" is blues-f: shown as it is called)
+    charts = [(path.stem if path.parent == TUNES_DIR else name, load_tune(path)) for name, path in found]
     rows = [(name, chart.title, f"{chart.bars}", " ".join(s for _, s in chart.sections),
              f"{chart.tempo:g} bpm" if chart.tempo else "") for name, chart in charts]
     for line in table(("tune", "title", "bars", "form", "tempo"), rows, right=(2, 4)):
