@@ -116,7 +116,8 @@ def _main(argv: list[str]) -> int:
     except ImprovError as e:
         print(f"improv {args.command}: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (a command that handles Ctrl-C says what it kept and returns 130 itself)
+        print(f"improv {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):

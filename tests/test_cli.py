@@ -130,3 +130,34 @@ def test_ports_lists_no_jams_own_sysex_guard_and_keeps_the_indices(monkeypatch, 
     assert main(["ports"]) == 0
     out = capsys.readouterr().out
     assert "sysex guard" not in out and "  1: keys:out" in out  # (--in 1 is keys:out, as listed)
+
+
+def test_ctrl_c_a_command_did_not_handle_is_one_line_naming_it(monkeypatch, capsys):
+    import improv.commands.tunes as tunes
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tunes, "run", interrupted)
+    assert main(["tunes"]) == 130
+    assert capsys.readouterr().err == "improv tunes: interrupted\n"
+
+
+def test_ctrl_c_while_the_jam_checks_its_output_port_is_one_line_not_the_port_error(monkeypatch, capsys):
+    """A signal as the first MIDI client opens interrupts libjack's read from the server: the
+    opening fails, and that failure is the interruption's, not a missing port's. (The check
+    used to run before the jam's early signal handlers: JACK's own lines and no improv line.)"""
+    import os
+    import signal
+
+    import improv.live.ports as ports
+    from improv.live.ports import PortError
+
+    def interrupted_open(api, name):
+        os.kill(os.getpid(), signal.SIGINT)  # (the early handler takes it: remembered, not raised)
+        raise PortError("cannot open MIDI output: Cannot open improv client")
+
+    monkeypatch.setattr(ports, "check_output", interrupted_open)
+    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 130
+    assert capsys.readouterr().err == "improv jam: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers put back

@@ -19,6 +19,13 @@ NOISE = [
     "JackShmReadWritePtr::~JackShmReadWritePtr - Init not done for -1, skipping unlock",
     "Jack::MidiBufferMixdown - invalid source buffer",  # a port closed while a client still reads it
     "Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1736",
+    # Ctrl-C while a JACK client opens: libjack's read from the server is interrupted
+    "Cannot read socket fd = 5 err = Interrupted system call",
+    "CheckRes error",
+    "Could not read result type = 22",
+    "Client name = improv conflits with another running client",
+    "Cannot connect to the server",
+    "Cannot open improv client",
 ]
 
 

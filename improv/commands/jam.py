@@ -302,17 +302,19 @@ def run(args: argparse.Namespace) -> int:
     from improv.live.ports import InputQueue, check_output, open_input
 
     cfg, chart = checked_settings(args)
-    if cfg.midi.output:
-        check_output(cfg.midi.api, cfg.midi.output)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""
-    early = EarlyStop()  # (from the first port opened: a signal in the setup stops the session cleanly)
+    early = EarlyStop()  # (from the first MIDI client opened: a signal in the setup stops the session cleanly)
     try:
+        if cfg.midi.output:
+            check_output(cfg.midi.api, cfg.midi.output)
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
     except BaseException:
         early.restore()
+        if early.reason:  # the signal cut a client's opening short (libjack's read was interrupted)
+            raise KeyboardInterrupt from None
         raise
     external = None
     try:

@@ -31,7 +31,10 @@ from typing import Iterator
 # What ALSA, JACK and PortAudio print when a system is missing or a client cannot connect.
 NOISE = re.compile(
     r"^\s*(ALSA lib "  # alsa-lib's error handler
-    r"|Cannot connect to server|jack server is not running|Cannot lock down|Jack(?:[A-Z]\w*)?::"  # libjack
+    r"|Cannot connect to (?:the )?server|jack server is not running|Cannot lock down|Jack(?:[A-Z]\w*)?::"  # libjack
+    # libjack when a signal interrupts its handshake with the server (Ctrl-C as a client opens)
+    r"|Cannot (?:read|write) socket fd|CheckRes error|Could not (?:read|write) result type"
+    r"|Client name = .* conflits with another running client|Cannot open .* client$"
     r"|Expression '.*' failed in '.*'"  # PortAudio's ALSA host API
     r")")
 
