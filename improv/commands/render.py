@@ -14,7 +14,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stems", action="store_true", help="also write each part that played to FILE-PART.wav "
                    "(player, partner, and comp, bass, click in band sessions)")
     p.add_argument("--soundfont", metavar="FILE.sf2", help="render with a General MIDI SoundFont "
-                   "(needs the soundfont extra)")
+                   "(needs pip install --no-deps tinysoundfont)")
     p.add_argument("--tail", type=float, default=1.0, metavar="SECONDS", help="silence left for release tails (default 1)")
     add_config_args(p)
 

@@ -17,8 +17,7 @@ import numpy as np
 from improv.core.audio.synth import PARTS, VOICE_OF
 from improv.errors import ConfigError
 
-INSTALL_HINT = ("pip install 'improv[soundfont]' (or `pip install --no-deps tinysoundfont` "
-                "where its optional pyaudio dependency will not build)")
+INSTALL_HINT = "pip install --no-deps tinysoundfont (improv uses its synth only, not the pyaudio it asks for)"
 PROGRAMS = (0, 4)  # GM programs (0-based): acoustic grand piano, electric piano 1
 BASS_PROGRAM, BASS_CHANNEL = 32, 1  # acoustic bass, on a channel of the player's synth
 BASS_PART = PARTS.index("bass")
