@@ -169,3 +169,14 @@ def test_jack_arrivals_a_chain_missing_gaps_is_held_by_the_last_empty_look():
     assert arr.place([0.001], 100.3002, after=100.3) == pytest.approx([100.3])
     # one look held up 5 ms: a message with its whole gap keeps it
     assert arr.place([0.02], 100.325, after=100.31) == pytest.approx([100.32])
+
+
+def test_with_no_hardware_input_the_software_inputs_there_are_named(fake_rtmidi):
+    """A software keyboard or a DAW's output is not taken unasked, but `improv learn` and the jam
+    waited on 'improv in' with nothing connected while one was there: the line names it."""
+    fake_rtmidi(failing={2}, names=["FakeKnobs:midi_out"])
+    said = []
+    mi = ports.open_input(ports.InputQueue(ManualClock()), say=said.append)
+    assert mi.virtual and said[-1] == ("MIDI: no hardware input on JACK: play into the virtual input 'improv in' "
+                                       "(connect your keyboard to it, or give --in PORT; inputs here: "
+                                       "'FakeKnobs:midi_out')")
