@@ -116,7 +116,7 @@ def _main(argv: list[str]) -> int:
     except ImprovError as e:
         print(f"improv {args.command}: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:  # (a command that handles Ctrl-C says what it kept and returns 130 itself)
+    except KeyboardInterrupt:  # (a command that handles Ctrl-C itself says what it kept and returns 130)
         print(f"improv {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as e:
@@ -131,13 +131,21 @@ def _main(argv: list[str]) -> int:
 
 def _did_you_mean(extra: list[str], parser: argparse.ArgumentParser) -> str:
     """" (did you mean --trade-bars?)" for a flag that is not the command's but close to one
-    (prefixes are not taken as flags: `allow_abbrev=False`), else ""."""
-    flags = [f for f in parser._option_string_actions if f.startswith("--")]  # noqa: SLF001 - argparse keeps them only there
-    for given in (e.split("=", 1)[0] for e in extra if e.startswith("--")):
-        close = [f for f in flags if f.startswith(given)] or difflib.get_close_matches(given, flags, n=2, cutoff=0.75)
+    of its listed flags (prefixes are not taken as flags: `allow_abbrev=False`), else ""; with
+    several unknown flags, each hint names its flag."""
+    flags = sorted({f for a in parser._actions if a.help != argparse.SUPPRESS  # noqa: SLF001 - (hidden: old spellings)
+                    for f in a.option_strings if f.startswith("--")})
+    given = [e.split("=", 1)[0] for e in extra if e.startswith("--") and len(e.split("=", 1)[0]) > 3]
+    hints = []
+    for flag in given:
+        close = [f for f in flags if f.startswith(flag)] or difflib.get_close_matches(flag, flags, n=2, cutoff=0.75)
         if close:
-            return f" (did you mean {' or '.join(sorted(close)[:2])}?)"
-    return ""
+            hints.append((flag, " or ".join(close[:2])))
+    if not hints:
+        return ""
+    if len(given) == 1:
+        return f" (did you mean {hints[0][1]}?)"
+    return " (" + "; ".join(f"{flag}: did you mean {close}?" for flag, close in hints) + ")"
 
 
 def _silence_stdout() -> None:

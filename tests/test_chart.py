@@ -94,11 +94,6 @@ def test_tune_errors():
         find_tune("bluesf")
     with pytest.raises(ConfigError, match=r"^no tune named 'blues-g': did you mean"):  # (improv tunes NAME: no flag)
         find_tune("blues-g", "")
-
-
-def test_a_tune_is_found_by_its_name_however_it_is_written():
-    for name in ("blues-f", "Blues-F", "Blues F", "blues_f", " BLUES  F "):
-        assert find_tune(name).name == "blues-f.toml", name
     with pytest.raises(ConfigError, match="key must be a note name"):
         tune_from_dict({"bars": "C", "key": "Q#"})
     with pytest.raises(ConfigError, match="form is empty"):
@@ -107,6 +102,11 @@ def test_a_tune_is_found_by_its_name_however_it_is_written():
         tune_from_dict({"bars": "C", "sections": {"A": "F"}})
     for key in ("Bb", "Cm", "F#m", "Eb"):
         assert tune_from_dict({"bars": "C", "key": key}).bars == 1
+
+
+def test_a_tune_is_found_by_its_name_however_it_is_written():
+    for name in ("blues-f", "Blues-F", "Blues F", "blues_f", " BLUES  F "):
+        assert find_tune(name).name == "blues-f.toml", name
 
 
 def test_the_tunes_chord_around_an_overlay_ends_where_it_begins_and_starts_where_it_ends():

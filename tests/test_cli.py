@@ -111,6 +111,10 @@ def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monk
     # a flag close to one of the command's is named (prefixes are never taken for flags)
     (["jam", "--trade", "4"], "improv jam: unrecognized arguments: --trade 4 (did you mean --trade-bars?) (see"),
     (["jam", "--tempp=120"], "improv jam: unrecognized arguments: --tempp=120 (did you mean --tempo?) (see"),
+    # not a hidden old spelling (--mode is --outside's), and each of several unknown flags named
+    (["respond", "x.mid", "--mod", "x"], "improv respond: unrecognized arguments: --mod x (did you mean --model?) (see"),
+    (["jam", "--foo", "--tempp", "3"], "improv jam: unrecognized arguments: --foo --tempp 3 (--tempp: did you mean "
+                                       "--tempo?) (see"),
     (["nosuch"], "improv: argument COMMAND: invalid choice: 'nosuch'"),
 ])
 def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, says, capsys):
@@ -161,3 +165,13 @@ def test_ctrl_c_while_the_jam_checks_its_output_port_is_one_line_not_the_port_er
     assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 130
     assert capsys.readouterr().err == "improv jam: interrupted\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers put back
+
+    def terminated_open(api, name):  # SIGTERM there is no Ctrl-C: its own line and status
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise PortError("cannot open MIDI output: Cannot open improv client")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(ports, "check_output", terminated_open)
+    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 143
+    assert capsys.readouterr().err == "improv jam: stopped (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -185,4 +185,4 @@ def test_with_nothing_to_sound_on_the_recording_says_how_to_hear_it(monkeypatch,
     err = capsys.readouterr().err
     (mid,) = tmp_path.glob("*.mid")
     assert "no sound (no audio output device); carrying on MIDI-only" in err and "improv render" in err, err
-    assert f"recorded to {mid} (nothing sounded here: hear it with `improv render {mid} -o {mid.stem}.wav`)" in err, err
+    assert f"recorded to {mid} (nothing sounded here: hear it with `improv render {mid}`, a .wav beside it)" in err, err

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +18,7 @@ from improv.commands.common import FLAGS, add_config_args, add_harmony_args, add
 from improv.commands.embrace_args import add_embrace_args, add_mode_arg, embrace_settings_from_args
 from improv.config import Config, check_flag, override, was_set
 from improv.core import limits
-from improv.errors import ConfigError, PortError
+from improv.errors import ConfigError, ImprovError, PortError
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
@@ -236,8 +237,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
         if session.record_path:
             path = session.record_path
             # (no sound device and no MIDI output: nothing was heard; the file can be)
-            heard = "" if sinks else f" (nothing sounded here: hear it with `improv render {path} -o " \
-                f"{Path(path).with_suffix('.wav').name}`)"
+            heard = "" if sinks else f" (nothing sounded here: hear it with `improv render {shlex.quote(str(path))}`, " \
+                "a .wav beside it)"
             display.log(f"recorded to {path}{heard}")
         early = getattr(session.recorder, "before_start", None)
         if early is not None:
@@ -311,10 +312,13 @@ def run(args: argparse.Namespace) -> int:
             check_output(cfg.midi.api, cfg.midi.output)
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
-    except BaseException:
+    except ImprovError:
         early.restore()
         if early.reason:  # the signal cut a client's opening short (libjack's read was interrupted)
-            raise KeyboardInterrupt from None
+            return stopped_early(early.reason)
+        raise
+    except BaseException:
+        early.restore()
         raise
     external = None
     try:
@@ -332,11 +336,21 @@ def run(args: argparse.Namespace) -> int:
         return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,
                             duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args),
                             early=early)
-    except BaseException:
+    except BaseException as e:
         midi_in.close()
         if external is not None:
             external.close()
+        if isinstance(e, ImprovError) and early.reason:  # (the synth's or an output's opening, cut short)
+            return stopped_early(early.reason)
         raise
     finally:
         early.restore()
+
+
+def stopped_early(reason: str) -> int:
+    """A stop signal came while a port or the synth was opening, and the opening failed (the
+    signal interrupts libjack's handshake with the server): say it was the signal, not the
+    port, and return the exit status of that signal (`EarlyStop.reason`)."""
+    print(f"improv jam: {reason}" if reason == "interrupted" else f"improv jam: stopped ({reason})", file=sys.stderr)
+    return {"interrupted": 130, "SIGTERM": 143}.get(reason, 129)
 

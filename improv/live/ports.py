@@ -235,7 +235,8 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
             mi = MidiInput(inq, midi_in, own, virtual=True, notice=notice)
             if not virtual:
                 # a software keyboard or a DAW's output is not taken unasked: name them, since `--in` takes one
-                others = [n for n in names if GUARD_PORT not in n and CLIENT_NAME not in n.lower()][:3]
+                others = [n for n in names if GUARD_PORT not in n and CLIENT_NAME not in n.lower()
+                          and "through" not in n.lower()][:3]  # (ALSA's Midi Through carries nothing played)
                 also = f"; inputs here: {', '.join(repr(n) for n in others)}" if others else ""
                 (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
                                       f"{own!r} (connect your keyboard to it, or give --in PORT{also})")

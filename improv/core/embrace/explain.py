@@ -10,6 +10,8 @@ tonic: scale degrees by letter, chromatic ones as #1 (b2 in minor), b3, #4, b6, 
 
 from __future__ import annotations
 
+import math
+
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import ROOT_NAMES, Chord
 from improv.core.embrace.strategies import AnswerPlan, Handled
@@ -66,8 +68,8 @@ def _action_text(d: Handled, key: tuple[int, bool], beats_per_bar: int = 4) -> s
         kind = f" ({d.substitute_kind})" if d.substitute_kind else ""
         # where the answer opens in a later bar than the note was heard, say which: "bar 10: heard
         # E over F7 -> reharmonise as Em7 (side-slip below Fm7)" read as a wrong chord for bar 10
-        bar = int(d.substitute_span[0] // beats_per_bar) if d.substitute_span else d.heard.bar
-        where = f" in bar {bar + 1}" if bar != d.heard.bar else ""
+        bar = math.floor(d.substitute_span[0] / beats_per_bar + 1e-9) if d.substitute_span else d.heard.bar
+        where = "" if bar == d.heard.bar else f" in bar {bar + 1}" if bar >= 0 else " in the pickup"
         return f"reharmonise as {d.substitute}{where}{kind} -> answer opens on {names(d.opening[:1])}"
     if d.strategy == "motif":
         n = len(d.opening) // 2 if d.detail else len(d.opening)
