@@ -312,13 +312,10 @@ def run(args: argparse.Namespace) -> int:
             check_output(cfg.midi.api, cfg.midi.output)
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
-    except ImprovError:
+    except BaseException as e:
         early.restore()
-        if early.reason:  # the signal cut a client's opening short (libjack's read was interrupted)
-            return stopped_early(early.reason)
-        raise
-    except BaseException:
-        early.restore()
+        if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
+            return stopped_early(early)
         raise
     external = None
     try:
@@ -341,16 +338,16 @@ def run(args: argparse.Namespace) -> int:
         if external is not None:
             external.close()
         if isinstance(e, ImprovError) and early.reason:  # (the synth's or an output's opening, cut short)
-            return stopped_early(early.reason)
+            return stopped_early(early)
         raise
     finally:
         early.restore()
 
 
-def stopped_early(reason: str) -> int:
+def stopped_early(early: Any) -> int:
     """A stop signal came while a port or the synth was opening, and the opening failed (the
     signal interrupts libjack's handshake with the server): say it was the signal, not the
-    port, and return the exit status of that signal (`EarlyStop.reason`)."""
+    port, and return that signal's exit status (`early`: the `EarlyStop` that caught it)."""
+    reason = early.reason
     print(f"improv jam: {reason}" if reason == "interrupted" else f"improv jam: stopped ({reason})", file=sys.stderr)
-    return {"interrupted": 130, "SIGTERM": 143}.get(reason, 129)
-
+    return 128 + early.signum

@@ -70,10 +70,12 @@ class EarlyStop:
 
     def __init__(self) -> None:
         self.reason = ""
+        self.signum = 0  # the first signal caught (its exit status is 128 + it)
         self.previous = {s: signal.signal(s, self._on_signal) for s in _stop_signals()}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        self.reason = self.reason or _STOP_NAMES.get(signum, "SIGHUP")
+        if not self.reason:
+            self.reason, self.signum = _STOP_NAMES.get(signum, "SIGHUP"), int(signum)
 
     def restore(self) -> None:
         """Put back the handlers there were before (a setup that failed; idempotent)."""
