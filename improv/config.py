@@ -518,38 +518,3 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(v)
-
-
-TUNES_DIR = Path(__file__).resolve().parent / "data" / "tunes"
-
-
-TUNE_SOURCE = "--tune, or [harmony] tune in a --config file"
-
-
-def find_tune(name: str, source: str = TUNE_SOURCE) -> Path:
-    """A tune name (`blues-f`; `Blues F` and `blues_f` too) or a path to a .toml file -> the file.
-    `source`: where the name came from, for the error ("" for none).
-
-    Raises:
-        ConfigError: naming the tune and listing the shipped ones.
-    """
-    said = f" ({source})" if source else ""
-    path = Path(name)
-    if path.suffix == ".toml" or path.exists():
-        if not path.exists():
-            raise ConfigError(f"tune file {path} not found{said}: give the path of a tune .toml, or a shipped tune's "
-                              f"name ({', '.join(shipped_tunes()[:3])}, ...: `improv tunes` lists them)")
-        return path
-    plain = "-".join(name.strip().lower().replace("_", " ").replace("-", " ").split())  # (shipped names are lower-case)
-    for stem in dict.fromkeys((name, plain)):
-        candidate = TUNES_DIR / f"{stem}.toml"
-        if stem and "/" not in stem and candidate.exists():
-            return candidate
-    known = shipped_tunes()
-    close = difflib.get_close_matches(plain, known, n=1)
-    guess = f"did you mean {close[0]}? " if close else ""
-    raise ConfigError(f"no tune named {name!r}{said}: {guess}shipped tunes are {', '.join(known)} (or give a .toml path)")
-
-
-def shipped_tunes() -> list[str]:
-    return sorted(p.stem for p in TUNES_DIR.glob("*.toml"))

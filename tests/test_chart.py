@@ -1,6 +1,6 @@
 import pytest
 
-from improv.config import find_tune, shipped_tunes
+from improv.tunefiles import find_tune, shipped_tunes
 from improv.core.theory.chart import load_tune, parse_chart, split_bar, tune_from_dict
 from improv.core.theory.chords import parse_chord
 from improv.errors import ChordError, ConfigError

@@ -5,7 +5,7 @@ the demo and `improv respond --explain` hear each call over the same chord."""
 import mido
 
 from improv.cli import main
-from improv.config import find_tune
+from improv.tunefiles import find_tune
 from improv.commands.demo import DEMO_CALLS, DEMO_TUNE, ScriptedPlayer, count_calls, load_calls
 from improv.core.theory.chart import load_tune
 

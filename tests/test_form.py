@@ -2,7 +2,7 @@ import pytest
 
 from improv.core.theory.chart import load_tune, parse_chart
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
-from improv.config import find_tune
+from improv.tunefiles import find_tune
 
 BLUES_TEXT = "F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7"
 BLUES = parse_chart(BLUES_TEXT)

@@ -1,7 +1,7 @@
 """`improv tunes`: an aligned table, long names included."""
 
 from improv.cli import main
-from improv.config import shipped_tunes
+from improv.tunefiles import shipped_tunes
 from improv.commands.tunes import table
 
 

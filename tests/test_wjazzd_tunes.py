@@ -113,7 +113,7 @@ def test_improv_tunes_import_wjazzd_command(tmp_path, capsys):
 
 
 def test_shipped_library_covers_the_common_forms():
-    from improv.config import find_tune, shipped_tunes
+    from improv.tunefiles import find_tune, shipped_tunes
 
     forms = {}
     for name in shipped_tunes():

@@ -184,7 +184,7 @@ def soak(solos: list[HumanSolo], minutes: float, seed: int = 7, extra: tuple[str
 
     from improv.bench.jackprobe import sounding_notes
     from improv.bench.jamprocess import JamProcess
-    from improv.config import find_tune
+    from improv.tunefiles import find_tune
     from improv.core.theory.chart import load_tune
     from improv.core.theory.form import count_in_bars
 
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _problem(args: argparse.Namespace) -> str:
     """What is wrong with the arguments, in one line ("" when nothing is)."""
-    from improv.config import find_tune
+    from improv.tunefiles import find_tune
     from improv.core.theory.form import TRADE_BARS
     from improv.errors import ImprovError
 

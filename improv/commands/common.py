@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from improv.config import Config, find_tune, load_config, override
+from improv.config import Config, load_config, override
+from improv.tunefiles import find_tune
 from improv.core.theory.chart import Chart, load_tune, parse_chart
 from improv.errors import ConfigError
 

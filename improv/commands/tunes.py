@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from improv.config import TUNES_DIR, find_tune, shipped_tunes
+from improv.tunefiles import TUNES_DIR, find_tune, shipped_tunes
 from improv.core.theory.chart import load_tune
 
 
