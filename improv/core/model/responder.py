@@ -5,11 +5,12 @@ first (`model_input.session_steps`: the history's most recent notes, then the ca
 in one batched pass or, when `prime` read the history ahead, only the call's notes; then
 the answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
 duration -> velocity, each sampled with temperature and top-p from a seeded
-`numpy.random.Generator`. Constraints act inside decoding: `opening` notes are forced
-as the first steps (the model continues from them), `favour_pcs` / `avoid_pcs` bias
-the pitch logits (`avoid` at strength 1 is a hard mask), the register [low, high] is a
-hard mask, and no onset may fall at or after the answer's length; after the first note no
-two onsets coincide (a single line has no chords).
+`numpy.random.Generator` (the sampling and the biases: `improv.core.model.sampling`).
+Constraints act inside decoding: `opening` notes are forced as the first steps (the model
+continues from them), `favour_pcs` / `avoid_pcs` bias the pitch logits (`avoid` at
+strength 1 is a hard mask), the register [low, high] is a hard mask, and no onset may
+fall at or after the answer's length; after the first note no two onsets coincide (a
+single line has no chords).
 
 With copy cells (`improv.core.model.copying`) the index of the context's intervals and
 gaps is built with the steps and extended note by note. With a time feel
@@ -42,6 +43,9 @@ from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import ModelWeights, as_weights, load_weights
+from improv.core.model.sampling import (
+    DENSITY_STRENGTH, TRILL_FROM, TRILL_NATS, avoid_bias, changes_bias, density_bias, pitch_bias, sample, trill_after,
+)
 from improv.core.model.inputs import (
     ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
     sep_step, session_steps,
@@ -49,7 +53,7 @@ from improv.core.model.inputs import (
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, Interrupted, fit_answer
 from improv.core.model.tokens import (
-    MAX_DUR_TICKS, MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
+    MAX_DUR_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
     to_ticks,
 )
 
@@ -73,7 +77,6 @@ DEFAULT_CHECKPOINT = default_checkpoint()
 # per beat than the real answers over the same spans (`improv eval`; 3 nats for v2, below;
 # 0.65 of the span since the phrase endings: see HEAD_TEMPERATURE).
 END_HOLD, END_HOLD_NATS = 0.65, 3.0
-DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
 # Chosen on the valid split for v2 (models/README.md): each head's sampling temperature, times
 # `settings.temperature` (pitch 0.9: chord tones on strong beats 0.93 -> 0.96 of the real answers');
 # a one-tick duration (0.08 beat) lowered by 1 nat (notes under 0.1 beat 1.78 -> 1.06 times the real
@@ -84,52 +87,9 @@ DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onset
 HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
 SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
-TRILL_FROM, TRILL_NATS = 8, 1.0  # a two-note alternation (a trill, a shake) of this many notes or more is
-# held back from going on by TRILL_NATS a note past it: in the training answers 1.3 % have one of 8 notes or
-# more, 0.4 % of 12; taken up from a trilled call and then from its own answers in the session, the model
-# trilled 19-57 notes an answer, three answers running, over calls that did not trill
 NOTES_PER_BEAT_MAX = 4  # an answer's notes are capped at this many a beat of its span (a line of 16ths
 # throughout) or the training window's max_answer, whichever is more: a busy 8-bar answer stopped at note 64,
 # halfway, and was silent after; a 4-bar answer keeps the window (and its time to decode)
-
-
-def _trill(trill: tuple[int, int], last: int, pitch: int) -> tuple[int, int]:
-    """The alternation an answer ends in once `pitch` follows `last`: (how many notes long,
-    the pitch that would go on with it). a-b is two notes of one; a-b-a three (b goes on)."""
-    notes, goes_on = trill
-    if pitch == last:
-        return 1, NONE_PITCH
-    return (notes + 1 if pitch == goes_on else 2), last
-
-
-def sample(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
-    """One index from logits (-inf = forbidden) with temperature and nucleus (top-p) sampling."""
-    mx = logits.max()
-    if not (temperature > 1e-6 and top_p > 0.0 and mx > -np.inf):
-        return int(logits.argmax())  # greedy (also for nonsense settings)
-    p = np.exp((logits - mx) * (1.0 / temperature))
-    if top_p < 1.0:  # (ndarray methods, not np.* wrappers: this runs four times a note)
-        order = (-p).argsort(kind="stable")
-        c = p[order].cumsum()
-        k = min(len(c), int(c.searchsorted(top_p * c[-1])) + 1)  # the smallest set holding top_p
-        j = int(c.searchsorted(rng.random() * c[k - 1], side="right"))  # (a draw rounded up to c[k - 1]: the clamp)
-        return int(order[min(j, k - 1)])
-    c = p.cumsum()
-    return int(min(len(c) - 1, c.searchsorted(rng.random() * c[-1], side="right")))
-
-
-def density_bias(density: float | None) -> np.ndarray | None:
-    """Shift-logit bias (nats) toward gaps of 1 / density beats, or None for no wish.
-
-    The density control is also a model input, but a learned control alone is soft;
-    this prior makes `density` audible (a musician asking for busier lines gets them).
-    """
-    if density is None or not density > 0 or not math.isfinite(density):
-        return None
-    ioi = min(float(MAX_SHIFT_TICKS), max(1.0, TICKS_PER_BEAT / density))
-    bias = np.zeros(N_SHIFT + 1, dtype=np.float32)
-    bias[:N_SHIFT] = -DENSITY_STRENGTH * np.abs(np.log((np.arange(N_SHIFT) + 1.0) / (ioi + 1.0)))
-    return bias
 
 
 def _split(step: tuple) -> tuple[tuple, tuple[float, ...]]:
@@ -262,8 +222,8 @@ class ModelResponder:
         origin = to_ticks(settings.start)
         band = cfg.tempo_band(settings.tempo) if cfg.tempo_edges else None
         steps = self._steps(call, harmony, settings.history, to_grid, settings.tempo)
-        pitch_bias = self._pitch_bias(settings, low, high)
-        plain_bias = self._pitch_bias(settings, low, high, favour=False)  # after favour_until
+        favour_bias = pitch_bias(settings.constraints, low, high)
+        plain_bias = pitch_bias(settings.constraints, low, high, favour=False)  # after favour_until
         until = settings.constraints.favour_until
         favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
         shift_bias = density_bias(settings.density)
@@ -286,13 +246,13 @@ class ModelResponder:
                 ev = forced[i]
             else:
                 got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
-                                        (pitch_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index,
+                                        (favour_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index,
                                         trill)
                 if got is None:
                     break
                 ev, feats = got
             onset += ev.shift
-            trill = _trill(trill, last_pitch, ev.pitch) if i > 0 else (1, NONE_PITCH)
+            trill = trill_after(trill, last_pitch, ev.pitch) if i > 0 else (1, NONE_PITCH)
             last_pitch = ev.pitch
             if index is not None:
                 index.push(ev.pitch, ev.shift)
@@ -422,7 +382,7 @@ class ModelResponder:
                      index: CopyIndex | None = None, trill: tuple[int, int] = (0, NONE_PITCH)
                      ) -> tuple[NoteToken, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer.
-        `trill`: the two-note alternation the answer ends in (see `_trill`)."""
+        `trill`: the two-note alternation the answer ends in (see `sampling.trill_after`)."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
@@ -447,26 +407,29 @@ class ModelResponder:
         favour_bias, plain_bias, favour_ticks = pitch_biases
         feats = chord_at(harmony, tick)
         if onset + shift < favour_ticks:
-            pitch_bias = favour_bias
+            bias = favour_bias
         elif settings.constraints.changes > 0 and harmony is not None:
-            pitch_bias = plain_bias + self._changes_bias(harmony.chord_at(tick / TICKS_PER_BEAT),
-                                                         settings.constraints.changes)
+            chord, strength = harmony.chord_at(tick / TICKS_PER_BEAT), settings.constraints.changes
+            changes = self._changes_cache.get((chord, strength))
+            if changes is None:
+                changes = self._changes_cache[(chord, strength)] = changes_bias(chord, strength)
+            bias = plain_bias + changes
         else:
-            pitch_bias = plain_bias
+            bias = plain_bias
         if settings.constraints.avoid_pcs:
             chord = harmony.chord_at(tick / TICKS_PER_BEAT) if harmony is not None else None
             key = (chord, settings.constraints, settings.low, settings.high)
             avoid = self._avoid_cache.get(key)
             if avoid is None:
                 low, high = max(0, int(settings.low)), min(127, int(settings.high))
-                avoid = self._avoid_cache[key] = self._avoid_bias(settings.constraints, chord, min(low, high),
+                avoid = self._avoid_cache[key] = avoid_bias(settings.constraints, chord, min(low, high),
                                                                   max(low, high))
                 if len(self._avoid_cache) > 256:
                     self._avoid_cache.clear()
-            pitch_bias = pitch_bias + avoid
+            bias = bias + avoid
         g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
         cells = index.pitch_features() if index is not None and index.pk else None
-        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + pitch_bias
+        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + bias
         if trill[0] >= TRILL_FROM and trill[1] < NONE_PITCH:
             pitch_logits[trill[1]] -= TRILL_NATS * (trill[0] - TRILL_FROM + 1)
         pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
@@ -476,58 +439,6 @@ class ModelResponder:
         dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
         vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
         return NoteToken(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
-
-    def _changes_bias(self, chord, strength: float) -> np.ndarray | float:
-        """A bias (nats) toward the chord tones of `chord` (cached per chord)."""
-        if chord is None:
-            return 0.0
-        key = (chord, strength)
-        bias = self._changes_cache.get(key)
-        if bias is None:
-            bias = np.zeros(128)
-            bias[np.isin(np.arange(128) % 12, list(chord.chord_tones()))] = 4.0 * min(1.0, max(0.0, strength))
-            self._changes_cache[key] = bias
-        return bias
-
-    @staticmethod
-    def _pitch_bias(settings: AnswerSettings, low: int, high: int, favour: bool = True) -> np.ndarray:
-        """Register mask plus the favour bias (if `favour`), nats per MIDI pitch (the avoid
-        bias depends on the chord under the note: `_avoid_bias`)."""
-        bias = np.full(128, -np.inf)
-        bias[low:high + 1] = 0.0
-        c = settings.constraints
-        s = min(1.0, max(0.0, float(c.strength)))
-        pcs = np.arange(128) % 12
-        if favour:  # the favoured notes and the chord tones beside them: each pc its larger weight
-            lift = np.zeros(128)
-            cs = min(1.0, max(0.0, float(c.chord_strength)))
-            if c.chord_pcs and cs > 0:
-                lift[np.isin(pcs, list(c.chord_pcs))] = 4.0 * cs
-            if c.favour_pcs and s > 0:
-                favoured = np.isin(pcs, list(c.favour_pcs))
-                lift[favoured] = np.maximum(lift[favoured], 4.0 * s)
-            bias += lift
-        return bias
-
-    @staticmethod
-    def _avoid_bias(c: Any, chord: Any, low: int, high: int) -> np.ndarray | float:
-        """The avoid bias (nats) for a note over `chord`; without `avoid_everywhere`, an
-        avoided pitch class is avoided where it clashes, not where it is in the chord's scale
-        (guide steers a wrong A over Bb7 away, and still plays it as the third of F7)."""
-        s = min(1.0, max(0.0, float(c.strength)))
-        if not c.avoid_pcs or s <= 0:
-            return 0.0
-        pcs = set(c.avoid_pcs) - (chord.scale() if chord is not None and not c.avoid_everywhere else set())
-        if not pcs:
-            return 0.0
-        bias = np.zeros(128)
-        avoid = np.isin(np.arange(128) % 12, list(pcs))
-        if s >= 1.0 and not np.all(avoid[low:high + 1]):
-            bias[avoid] = -np.inf
-        else:
-            bias[avoid] -= 4.0 * s
-        return bias
-
 
 def _forced_tokens(settings: AnswerSettings) -> list:
     """The tokens of the opening the plan forces (the notes inside the answer's span): the
