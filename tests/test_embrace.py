@@ -8,7 +8,6 @@ from improv.core.theory.chart import parse_chart
 from improv.core.embrace.strategies import (
     EmbraceSettings, STRATEGIES, embrace_threshold, explain, explain_json, plan_answer,
 )
-from improv.core.embrace.hearing import metric_weight
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import Constraints
 from improv.errors import ConfigError

@@ -15,9 +15,9 @@ from improv.commands.common import TRAIN_INSTALL
 torch = pytest.importorskip("torch", reason=f"needs torch (the train extra): {TRAIN_INSTALL}")
 
 from improv.core.model.copying import CopyIndex
-from improv.core.model.inputs import ANSWER, MAX_BARS, N_CENTER, N_DENSITY, Controls, answer_steps, chord_at, sep_step
+from improv.core.model.inputs import Controls, answer_steps
 from improv.core.model.responder import ModelResponder
-from improv.core.model.tokens import BAR_TICKS, N_SHIFT, phrase_to_tokens, to_ticks
+from improv.core.model.tokens import N_SHIFT
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import AnswerSettings

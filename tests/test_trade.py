@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import mido
 import pytest
 
 from improv.config import Config
@@ -72,7 +71,6 @@ def test_three_choruses_of_fours_with_comp_bass_and_click():
     s, sink, inq = _session(clock, comp=True, bass=True, click=True)
     s.start()
     tl = s.timeline
-    spb = 60.0 / 300.0
     end_t = tl.time_of(3 * 48)
     played = 0
     while clock.now() < end_t:

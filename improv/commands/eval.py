@@ -7,7 +7,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from improv.errors import ConfigError
 
