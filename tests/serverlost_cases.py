@@ -23,7 +23,8 @@ TEMPO = 120.0
 def case_ports(server) -> None:
     """improv's ports notice within a second that their server died."""
     from improv.live.clock import RealClock
-    from improv.live.ports import InputQueue, open_input, open_output
+    from improv.live.ports import open_input, open_output
+    from improv.live.inputqueue import InputQueue
 
     inq = InputQueue(RealClock())
     midi_in = open_input(inq, "jack", virtual="dies-in")
@@ -69,7 +70,8 @@ def case_jam(server, workdir: Path) -> None:
 def case_names(server) -> None:
     """Two jams asking for the same virtual input get two names, and the second is told."""
     from improv.live.clock import RealClock
-    from improv.live.ports import InputQueue, open_input
+    from improv.live.ports import open_input
+    from improv.live.inputqueue import InputQueue
 
     inq = InputQueue(RealClock())
     first = open_input(inq, "jack", virtual="keys")

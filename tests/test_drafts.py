@@ -11,7 +11,7 @@ from improv.core.listen.segment import Segmenter, SegmentSettings
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Phrase
 from improv.live.clock import ManualClock
-from improv.live.ports import InputQueue
+from improv.live.inputqueue import InputQueue
 from improv.live.session import Session
 from improv.partner.core import PartnerCore
 from improv.partner.protocol import Job, Read, answer_settings

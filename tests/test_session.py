@@ -14,7 +14,7 @@ from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import fit_answer
 from improv.live.clock import ManualClock, RealClock
 from improv.live.midisync import FixedTimeline
-from improv.live.ports import InputQueue
+from improv.live.inputqueue import InputQueue
 from improv.live.conductor import install_signal_handlers
 from improv.live.band import BeatFeeder, phrase_notes
 from improv.live.session import Session

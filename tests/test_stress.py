@@ -24,7 +24,7 @@ from improv.core.respond.markov import MarkovResponder
 from improv.bench.jack import flood, flood_messages
 from improv.live.clock import ManualClock
 from improv.bench.jackprobe import Arrival, Patchbay, sounding_notes, unique
-from improv.live.ports import InputQueue
+from improv.live.inputqueue import InputQueue
 from improv.live.session import Session
 from jackutil import ROOT, Jam, note_events, require_jam, wired
 

@@ -11,7 +11,7 @@ from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings
 from improv.live.clock import ManualClock
 from improv.live.midisync import ExternalClock, TapTempo
-from improv.live.ports import InputQueue
+from improv.live.inputqueue import InputQueue
 from improv.live.session import Session
 from improv.partner.protocol import TURN_FILL
 

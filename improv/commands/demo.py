@@ -177,7 +177,7 @@ class ScriptedPlayer:
 def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
     from improv.live.conductor import EarlyStop
-    from improv.live.ports import InputQueue
+    from improv.live.inputqueue import InputQueue
 
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
         args.tune = DEMO_TUNE

@@ -300,7 +300,8 @@ def journal_hint(session: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.live.clock import RealClock
     from improv.live.conductor import EarlyStop
-    from improv.live.ports import InputQueue, check_output, open_input
+    from improv.live.ports import check_output, open_input
+    from improv.live.inputqueue import InputQueue
 
     cfg, chart = checked_settings(args)
     clock = RealClock(cfg.timing.spin_ms)

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from improv.core.listen.controls import CONTINUOUS
     from improv.live.clock import RealClock
     from improv.live.controls import learn_next, write_binding
-    from improv.live.ports import InputQueue, open_input
+    from improv.live.ports import open_input
+    from improv.live.inputqueue import InputQueue
 
     # everything that could refuse the binding is checked before the player moves a knob
     check_flag("--timeout", args.timeout, TIMEOUT_S, "seconds")

@@ -8,7 +8,7 @@ only asks the server:
 - `lost`: set by libjack's shutdown callback (on libjack's own thread) within
   milliseconds of the server going away;
 - `connections(port)`: the ports connected to one of ours, so that a player who vanishes
-  from our virtual input can be noticed (improv/live/ports.py releases their keys);
+  from our virtual input can be noticed (improv/live/inputguard.py releases their keys);
 - `midi_ports(inputs)`: full `client:port` names;
 - `period_s`: the server's period, which paces bursts of messages (a period's MIDI buffer
   holds only so many).

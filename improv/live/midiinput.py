@@ -3,7 +3,7 @@ that cannot go deaf.
 
 On ALSA, CoreMIDI and WinMM rtmidi calls back on its own thread, which only stamps the
 message with the session clock and puts it in the bounded `InputQueue`
-(improv/live/ports.py). On JACK no Python runs on JACK's process thread: a
+(improv/live/inputqueue.py). On JACK no Python runs on JACK's process thread: a
 `midiapi.JackReader` takes the messages rtmidi queued there, each stamped with when it
 arrived. Besides, the input drops sysex, takes the messages out of a sysex
 that was cut short (improv/live/wire.py), and keeps the keys and pedals held so that a
@@ -18,7 +18,7 @@ from improv.live.midiapi import JackReader, close_client, is_jack
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
 if TYPE_CHECKING:
-    from improv.live.ports import InputQueue
+    from improv.live.inputqueue import InputQueue
 
 
 class MidiInput:

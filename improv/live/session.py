@@ -39,7 +39,8 @@ from improv.live.exchange import Exchange
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
-from improv.live.ports import InputQueue, is_note_on, silence_messages
+from improv.live.ports import silence_messages
+from improv.live.inputqueue import InputQueue, is_note_on
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
 from improv.live.status import Display, Snapshot

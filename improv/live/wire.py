@@ -5,7 +5,7 @@ RtMidi treats everything after a sysex start (0xF0) as more sysex until a byte 0
 it. A sysex cut short (a cable pulled mid-dump, a crashed sender) would thus swallow every
 later message: on JACK all of them, until some message ends in 0xF7; on ALSA the next one.
 improv's input asks RtMidi to pass sysex through and ends any open one itself within a
-bound (improv/live/ports.py sends a lone 0xF7 to its own input every `SYSEX_BOUND_S`);
+bound (improv/live/inputguard.py sends a lone 0xF7 to its own input every `SYSEX_BOUND_S`);
 what then arrives is one long "sysex" with the swallowed messages inside it.
 `split_sysex` finds them again: by the MIDI spec any status byte other than a real-time
 one ends a sysex, so a status byte inside one marks the cut, and what follows it are
