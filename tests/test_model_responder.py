@@ -78,10 +78,34 @@ def test_same_seed_same_answer_and_streaming_matches(shipped):
     assert len({shipped.answer(CALL, CHART, settings(seed=s)).notes for s in range(4)}) > 1
 
 
-def test_register_and_span_respected(shipped):
+def test_register_and_span_respected(shipped, monkeypatch):
+    """Every pitch is drawn inside the register (the mask), not only folded into it after."""
+    import improv.core.model.responder as mr
+
+    drawn = []
+
+    def spy(logits, *a):
+        i = sample(logits, *a)
+        if len(logits) == 128:  # the pitch head (shift 98, duration 96, velocity 8 values)
+            drawn.append(i)
+        return i
+
+    monkeypatch.setattr(mr, "sample", spy)
     for seed in range(4):
         notes = list(shipped.stream(CALL, CHART, settings(seed=seed, low=60, high=67, length=6.0)))
         assert notes and all(60 <= n.pitch <= 67 and 0 <= n.start < 6.0 for n in notes)
+    assert drawn and all(60 <= p <= 67 for p in drawn), drawn
+
+
+def test_the_register_mask_is_exactly_low_to_high():
+    from improv.core.model.sampling import pitch_bias
+    from improv.core.respond.base import Constraints
+
+    for favour in (True, False):
+        bias = pitch_bias(Constraints(favour_pcs=frozenset({0}), chord_pcs=frozenset({4}), chord_strength=1.0),
+                          60, 67, favour)
+        assert np.isfinite(bias[60:68]).all() and np.isneginf(np.delete(bias, range(60, 68))).all()
+        assert bool(bias[60] > bias[61]) is favour and bool(bias[64] > bias[61]) is favour
 
 
 def test_a_training_checkpoint_is_refused_with_the_export_command(tmp_path):

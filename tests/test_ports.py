@@ -373,6 +373,19 @@ def test_closing_a_jack_output_delivers_its_note_offs():
         probe.delete()
 
 
+@pytest.mark.parametrize("data, release", [
+    ([0x80, 60, 0], True), ([0x93, 60, 0], True), ([0x90, 60, 1], False),
+    ([0xB0, 64, 63], True), ([0xB0, 64, 64], False), ([0xB0, 64, 0], True), ([0xB0, 64, 127], False),
+    ([0xB5, 123, 0], True), ([0xB0, 120, 0], True), ([0xB0, 1, 0], False), ([0xE0, 0, 64], False), ([0xF8], False),
+])
+def test_what_counts_as_a_release(data, release):
+    """A release is kept through a flood: note-offs (either form), the pedal coming up (a
+    value under 64: MIDI reads 64 and above as down) and all-notes/sound-off."""
+    from improv.live.inputqueue import is_release
+
+    assert is_release(data) is release
+
+
 def test_a_flood_never_drops_a_release_and_order_is_kept():
     clock = ManualClock(1.0)
     q = ports.InputQueue(clock, maxsize=4)

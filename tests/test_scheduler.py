@@ -80,6 +80,21 @@ def test_late_notes_are_dropped_with_their_offs_never_bunched():
     assert s.late == 2 and s.dropped == 2
 
 
+def test_the_late_threshold_is_where_dropping_begins():
+    """A note later than the threshold is dropped, one a little less late is played (the
+    other tests are late by 3 ms or by 100 ms and more, which a threshold off by a factor
+    of two would pass)."""
+    clock, sink, s, _ = make("drop", threshold=10.0)
+    s.play([(100.1, 100.2, 0, 60, 90)])
+    clock.set(100.115)  # 15 ms late
+    s.poll()
+    assert sink.sent == [] and s.dropped == 1 and s.late == 1
+    s.play([(100.3, 100.4, 0, 62, 90)])
+    clock.set(100.308)  # 8 ms late: within the threshold
+    s.poll()
+    assert sink.sent == [(100.308, "note_on", 62, 0)] and s.dropped == 1 and s.late == 1
+
+
 def test_shift_plays_only_the_newest_late_note_now_keeping_its_length():
     clock, sink, s, _ = make("shift")
     s.play([(100.1, 100.2, 0, 60, 90), (100.2, 100.4, 0, 62, 90), (100.6, 100.7, 0, 65, 90)])

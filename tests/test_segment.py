@@ -79,6 +79,16 @@ def test_sustain_pedal_counts_as_held():
     assert notes_of(calls[0]) == [(60, 0.0, 0.5)]  # the note keeps its key length
 
 
+@pytest.mark.parametrize("down, up", [(64, 63), (127, 0)])
+def test_the_pedal_is_down_from_64(down, up):
+    """MIDI reads a switch controller's 64 and above as on: a pedal at 64 holds the call
+    (a half-pedalling player's 64 is a pedal down), 63 lets it go."""
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    assert feed(seg, [("on", 60, 0.0), ("off", 60, 0.5), ("cc", 64, down, 0.6), ("tick", 3.0)]) == []
+    calls = feed(seg, [("cc", 64, up, 3.0), ("tick", 4.0)])
+    assert len(calls) == 1 and calls[0].ended == 3.0
+
+
 def test_a_pedal_held_after_the_phrase_is_not_more_bars_of_it():
     """A 2-bar phrase with the pedal held 3 bars more was answered for 5 bars: the answer
     is as long as what was played, to the last key's release (tester playing live)."""
