@@ -4,6 +4,8 @@ tried again after the restart window, and while it is down calls fail at once.""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -11,7 +13,7 @@ import pytest
 
 from improv.core.theory.notes import Phrase
 from improv.partner.process import RESTART_WINDOW_S, RESTARTS, ProcessPartner
-from improv.partner.protocol import Job, Ready, Result
+from improv.partner.protocol import Job, Ready, Result, Setup
 
 
 class FakeWorker:
@@ -211,6 +213,57 @@ def test_a_partner_that_cannot_start_again_is_tried_again_after_the_window(partn
     partner.check(2.0 + RESTART_WINDOW_S + 0.1)
     _wait_ready(partner)
 
+
+
+
+def test_a_replacement_that_cannot_even_be_launched_leaves_the_partner_down_not_restarting(partner, monkeypatch):
+    """Popen failing (out of memory after the OOM killer took the worker, the interpreter
+    gone) killed the starter thread: the partner stayed "restarting" for the rest of the jam,
+    its calls never answered, never tried again."""
+    def cannot(setup):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(partner, "_launch", cannot)
+    partner.submit(_job(1), 0.5)
+    FakeWorker.made[-1].die()
+    partner.check(1.0)
+    end = time.monotonic() + 5
+    while partner.state != "down" and time.monotonic() < end:
+        time.sleep(0.01)
+    assert partner.state == "down" and not partner.busy
+    assert [r.number for r in partner.results if r.error] == [1]
+    assert any("Cannot allocate memory" in line and "goes on without answers" in line for line in partner.said)
+    partner.check(2.0)
+    monkeypatch.setattr(partner, "_launch", lambda setup: FakeWorker(partner))
+    partner.check(2.0 + RESTART_WINDOW_S + 0.1)  # tried again after the window
+    _wait_ready(partner)
+
+
+def test_closing_while_a_replacement_starts_slowly_does_not_wait_for_it(tmp_path):
+    """The starter waited up to 30 s for the new worker's warm-up and closing joined it: the
+    player saw no "session ended" for 30 s, and Ctrl-C could not cut it short."""
+    slow = tmp_path / "slow-python"
+    flag = tmp_path / "slow"
+    pidfile = tmp_path / "pid"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nif [ -e {flag} ]; then exec sleep 300; fi\n"
+                    f"exec {sys.executable} \"$@\"\n")
+    slow.chmod(0o755)
+    p = ProcessPartner("markov", python=str(slow))
+    p.start(lambda: Setup("markov"), lambda r: None)
+    flag.touch()
+    p._w.stop(kill=True)  # the worker dies; its replacement will take 300 s to get ready
+    p.check(1.0)
+    end = time.monotonic() + 5
+    while not (pidfile.exists() and pidfile.read_text().strip() != str(p.pid)) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert p.state == "restarting"
+    pid = int(pidfile.read_text())
+    t = time.monotonic()
+    p.close()
+    assert time.monotonic() - t < 5.0
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):  # the replacement starting was killed
+        os.kill(pid, 0)
 
 
 STUCK_WORKER = """#!{python}

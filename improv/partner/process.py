@@ -35,6 +35,7 @@ log = logging.getLogger("improv.partner")
 
 STALL_S = 2.0  # a call unanswered this long means a stuck worker
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
+CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
 
 
@@ -183,6 +184,7 @@ class ProcessPartner:
         self._say: Callable[[str], None] = lambda s: None
         self._starter: threading.Thread | None = None
         self._closed = False
+        self._closing = threading.Event()  # set by `close`: a replacement starting gives up
         self._fresh = False
 
     @property
@@ -226,12 +228,17 @@ class ProcessPartner:
                 w.send(msg)
 
     def close(self) -> None:
-        """End the worker (it finishes what it is doing and exits)."""
+        """End the worker (it finishes what it is doing and exits). A replacement still
+        starting is given up (killed) within `CLOSE_WAIT_S`: closing never waits for its
+        warm-up (the player is waiting for "session ended")."""
         self._closed = True
+        self._closing.set()
         if self._starter is not None:
-            self._starter.join(timeout=READY_TIMEOUT_S)
-        if self._w is not None:
-            self._w.stop()
+            self._starter.join(timeout=CLOSE_WAIT_S)
+        with self._lock:
+            w = self._w
+        if w is not None:
+            w.stop()
 
     # --- talking to it ------------------------------------------------------------------
     def submit(self, job: Job, now: float) -> None:
@@ -328,16 +335,29 @@ class ProcessPartner:
         self._starter.start()
 
     def _restart(self, setup: Setup) -> None:
-        w = self._launch(setup)
-        if w.ready.wait(READY_TIMEOUT_S) and w.hello is not None and not w.hello.error and not self._closed:
-            self._took(w)
-            self._say(f"the partner is back (process {w.proc.pid})")
-            return
-        w.stop(kill=True, wait_s=1.0)
-        self._fail_outstanding("the partner's process could not start again")
+        """Start a replacement worker (its own thread). Whatever goes wrong (the process
+        cannot even be made: out of memory, the interpreter gone) leaves the partner down,
+        to be tried again, never "restarting" for good; closing the partner gives it up."""
+        w = None
+        why = "the partner's process could not start again"
+        try:
+            w = self._launch(setup)
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not w.ready.wait(0.05) and not self._closing.is_set() and time.monotonic() < deadline:
+                pass
+            if w.ready.is_set() and w.hello is not None and not w.hello.error and not self._closing.is_set():
+                self._took(w)
+                self._say(f"the partner is back (process {w.proc.pid})")
+                return
+        except Exception as e:  # noqa: BLE001 - on this thread nothing else would catch it
+            why = f"{why} ({e})"
+        if w is not None:
+            w.stop(kill=True, wait_s=1.0)
+        if self._closing.is_set():
+            return  # (the session is ending: nothing more to say or to answer)
+        self._fail_outstanding(why)
         self.state, self._down_since = "down", None  # (`check` starts the wait on the session's clock)
-        self._say(f"the partner could not start again: the jam goes on without answers (trying it again in "
-                  f"{RESTART_WINDOW_S:g} s)")
+        self._say(f"{why}: the jam goes on without answers (trying it again in {RESTART_WINDOW_S:g} s)")
 
     def _fail_outstanding(self, why: str, retry: bool = False) -> None:
         """The calls a failed worker had not answered: sent to the next one (`retry`, each
