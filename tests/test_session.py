@@ -1212,3 +1212,38 @@ def test_a_pedal_pressed_while_the_partner_warms_up_does_not_move_the_files_bar_
 
     assert first_note_beat(tmp_path / "a", []) == (0.0, [(0.0, "C7")])
     assert first_note_beat(tmp_path / "b", [[0xB0, 64, 127]]) == (0.0, [(0.0, "C7")])
+
+
+def test_the_session_so_far_changes_only_under_the_exchange_lock():
+    """An answer landing on the partner's thread adds to the calls and answers so far while
+    the conductor may recount the bars (following over a chart, the partner still busy with
+    the last call): the recount walked them as the landing added, and the jam ended with
+    "deque mutated during iteration". Every change is under the exchange's lock now."""
+    from improv.core.respond.base import SessionMemory
+    from improv.partner.protocol import Result
+
+    locked: list[tuple[str, bool]] = []
+
+    class Watched(SessionMemory):
+        def add(self, *phrases):
+            locked.append(("add", s.exchange._lock.locked()))
+            super().add(*phrases)
+
+        def discard(self, phrase):
+            locked.append(("discard", s.exchange._lock.locked()))
+            super().discard(phrase)
+
+        def remap(self, beat_of):
+            locked.append(("remap", s.exchange._lock.locked()))
+            super().remap(beat_of)
+
+    s, clock, sink, partner, beat = asked_by_hand(1.0, 4.0)
+    s.exchange.memory = Watched()
+    s.exchange.on_result(Result(partner.jobs[-1].number, None, error="no answer"))  # the call is kept alone
+    s.ask(Phrase.of([(67, 0.0, 0.5)], start=beat), s.chart, beat + 2.0, 4.0, clock.now())
+    s.exchange.on_result(Result(partner.jobs[-1].number, Phrase.of([(62, 0.0, 0.5)], start=beat + 2.0, length=4.0)))
+    s.yield_to_player(clock.now())  # before it sounded: taken back
+    s._recounted(lambda b: b + 0.5, clock.now())
+    s.close()
+    assert {what for what, _ in locked} == {"add", "discard", "remap"}
+    assert all(held for _, held in locked), locked

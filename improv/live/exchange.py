@@ -55,7 +55,7 @@ class Exchange:
         self.drafted = 0  # answers the partner had ready from the player's rest (`Read.draft`)
         self.last_call_bars = 0
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
-        self.memory = SessionMemory()  # calls and answers so far
+        self.memory = SessionMemory()  # calls and answers so far (changed under `_lock`: answers land on another thread)
         self.left_out = 0  # answer notes left out: the answer came back after they were due
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder (played ones)
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
@@ -152,7 +152,8 @@ class Exchange:
         ready = s.clock.now()
         if res.answer is None:  # (not timed: an answer that never came is no answer-ready figure)
             self.failed += 1
-            self.memory.add(asked.call)
+            with self._lock:
+                self.memory.add(asked.call)
             log.warning("the partner could not answer call %d: %s", res.number, res.error)
             s.errors.append(f"call {res.number} not answered: {res.error}")
             return
@@ -178,7 +179,8 @@ class Exchange:
                 self.memory.add(asked.call, answer)
         if not played:
             s.partner.dropped(res.number)
-            self.memory.add(asked.call)
+            with self._lock:
+                self.memory.add(asked.call)
             return
         # the first notes may be due before the next round (...which then refuses them)
         s.feeder.pump(s.beat_at(s.clock.now()), generation=cancelled)
@@ -252,12 +254,19 @@ class Exchange:
         self.left_out -= missed
         if self.ready_ms:  # (its time, appended with it under the lock: nobody waited for it either)
             self.ready_ms.pop()
-        self.memory.discard(answer)
+        with self._lock:
+            self.memory.discard(answer)
         self._last = None
         s.partner.dropped(n)  # (the partner's own history forgets it too)
         if s.recorder is not None:
             s.recorder.marker(f"answer {n} not played: you came back in first", first)
         s.say(f"{s.bar_beat(t)}  you came back in before answer {n} began: partner yields, answer {n} not played")
+
+    def remap(self, beat_of: Any) -> None:
+        """The bars were counted again (conductor): the calls and answers so far move with
+        them, under the lock, as an answer landing on the partner's thread adds to them."""
+        with self._lock:
+            self.memory.remap(beat_of)
 
     def silence(self) -> None:
         """Silence the partner now; answers on their way are not played (conductor)."""

@@ -460,7 +460,7 @@ class Session:
     def _recounted(self, beat_of: Any, t: float) -> None:
         """The bars were counted again from bar 1 on the tempo heard (conductor): what is kept
         in beats moves with them."""
-        self.exchange.memory.remap(beat_of)
+        self.exchange.remap(beat_of)
         self.policy.remap(beat_of)
         origin = self.hearing.origin if self.hearing is not None else None
         if self.recorder is not None and origin is not None:
