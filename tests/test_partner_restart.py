@@ -100,6 +100,21 @@ def test_a_call_a_dead_worker_had_not_answered_goes_to_the_next_one_once(partner
     assert not any(isinstance(m, Job) and m.number == 2 for m in FakeWorker.made[-1].sent)
 
 
+def test_an_answer_from_a_worker_given_up_on_is_ignored(partner):
+    """A stuck worker replaced while it still thought: its late answer to the call (sent
+    again to the new one) would be played too, or instead of the new one's."""
+    partner.submit(_job(1), 0.0)
+    first = FakeWorker.made[-1]
+    first.die()
+    partner.check(0.1)
+    _wait_ready(partner)
+    second = FakeWorker.made[-1]
+    first.answer(1)  # the old worker's answer arrives after all
+    assert partner.results == [] and partner.busy
+    second.answer(1)
+    assert [r.number for r in partner.results] == [1] and not partner.busy
+
+
 def test_a_stalled_worker_s_call_is_not_sent_again(partner):
     partner.submit(_job(1), 0.0)
     partner.check(0.0)  # (calls are timed from the first check after a worker is taken)
