@@ -92,3 +92,19 @@ def test_the_live_band_never_strikes_a_comp_note_that_still_sounds_as_the_player
                 sounding.add(msg.note)
             elif msg.type in ("note_on", "note_off"):
                 sounding.discard(msg.note)
+
+
+def test_the_click_accents_every_bars_first_beat_count_in_bars_too():
+    """The high wood block marks beat 1 of every bar (of the count-in as of the tune), the
+    low one the other beats: a click accented only once gives no bar to count by."""
+    from improv.live.band import CLICK_HIGH, CLICK_LOW
+
+    for chart, bpb in ((parse_chart("Dm7 G7 | Cmaj7"), 4), (parse_chart("C | G7", 3), 3)):
+        for parts in (BandParts(click=True), BandParts(count_in=True)):
+            band = Band(chart, ManualClock(0.0), lambda m: None, FixedTimeline(0.0, 120.0), parts,
+                        start_beat=-2 * bpb)
+            bars = range(-2 * bpb, 3 * bpb, bpb) if parts.click else range(-2 * bpb, 0, bpb)
+            for bar in bars:
+                clicks = [(on, pitch) for on, _, ch, pitch, _ in band.render_bar(float(bar)) if ch == 9]
+                assert clicks == [(bar + k, CLICK_HIGH if k == 0 else CLICK_LOW) for k in range(bpb)], (bpb, bar)
+            band.close()

@@ -116,3 +116,19 @@ def test_learn_counts_degrees_steps_and_approaches(tmp_path):
     st = learn(solos)
     assert st.onset_degree["maj"][0] == max(st.onset_degree["maj"])
     assert set(evaluate(solos * 5, seeds=1)) == {"defaults", "learned"}
+
+
+HELD = parse_chart("Cmaj7 | Cmaj7 | Cmaj7 | Cmaj7 | A7 | A7 | Dm7 | Dm7 | G7 | G7 | G7 | G7")
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+def test_every_downbeat_of_a_chord_held_for_bars_is_a_chord_tone(stats):
+    """A chord held for several bars still gets a chord tone on each bar's beat 1: a
+    passing note there sounds like a wrong note against the comp."""
+    downbeats = range(0, int(HELD.length * 2), 4)
+    assert sum(b % HELD.length != HELD.span_at(b).start for b in downbeats) == 16  # inside a held chord
+    for seed in range(1, 9):
+        line = _line(HELD, choruses=2, seed=seed, stats=stats)
+        for b in downbeats:
+            span = HELD.span_at(b)
+            assert line[b].pitch % 12 in span.chord.chord_tones(), (seed, b, str(span.chord), line[b].pitch)

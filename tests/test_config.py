@@ -274,3 +274,11 @@ def test_files_a_config_names_are_found_beside_it_from_any_folder(tmp_path, monk
     assert load_config(cfg_dir / "mine.toml").harmony.tune == "waltz.toml"
     (cfg_dir / "named.toml").write_text('[harmony]\ntune = "blues-f"\n')  # a shipped tune's name stays a name
     assert load_config(cfg_dir / "named.toml").harmony.tune == "blues-f"
+
+
+def test_sixteen_beats_a_bar_is_the_most_a_config_takes():
+    """A 16/4 bar (a slow vamp counted in one) is accepted; 17 is refused naming the key."""
+    assert override(Config(), "timing", beats_per_bar=16).timing.beats_per_bar == 16
+    assert override(Config(), "timing", beats_per_bar=1).timing.beats_per_bar == 1
+    with pytest.raises(ConfigError, match="beats_per_bar: expected 1 to 16 beats, found 17"):
+        override(Config(), "timing", beats_per_bar=17)

@@ -125,3 +125,27 @@ def test_fit_learns_the_swing_of_each_tempo():
     assert FeelModel.from_dict(m.to_dict()).to_dict() == m.to_dict()
     with pytest.raises(ValueError, match="no solo"):
         fit_feel([])
+
+
+def test_a_phrases_swing_puts_its_off_beat_eighths_later():
+    """Played with swing 0.1 the off-beat eighths come 0.1 beat later than played straight,
+    the on-beats where they were: a sign slip rushes them (a Scotch snap, not swing)."""
+    m = toy(swing=0.0, lag=0.0)
+    straight = m.play(EIGHTHS.notes, 4.0, 4.0, 200.0, (0.0, 0.0), np.random.default_rng(2))
+    swung = m.play(EIGHTHS.notes, 4.0, 4.0, 200.0, (0.0, 0.1), np.random.default_rng(2))
+    moved = [b.start - a.start for a, b in zip(straight, swung)]
+    assert moved[1::2] == pytest.approx([0.1] * 4, abs=1e-9) and moved[0::2] == pytest.approx([0.0] * 4, abs=1e-9)
+
+
+def test_an_answer_follows_a_call_played_behind_the_beat():
+    """A call laid back 0.05 beat gets an answer laid back too (half of it, as learned): a
+    sign slip pushes the answer ahead of the beat the player sits behind."""
+    m = toy(swing=0.05, lag=0.0, scale=0.03, follow=0.5)
+    behind = Phrase.of([(60 + i, 0.5 * i + 0.05 + (0.05 if i % 2 else 0.0), 0.4) for i in range(8)], start=8.0)
+    feel = m.measure([behind], 200.0)
+    assert feel.lag == pytest.approx(0.05, abs=1e-9) and feel.n == 4 and feel.swing == pytest.approx(0.0, abs=1e-9)
+    lags = [m.phrase_feel(200.0, feel, np.random.default_rng(i))[0] for i in range(400)]
+    assert np.mean(lags) == pytest.approx(0.025, abs=0.002)  # follow 0.5 of it
+    rng = np.random.default_rng(4)
+    played = m.play(EIGHTHS.notes, 4.0, 4.0, 200.0, m.phrase_feel(200.0, feel, rng), rng)
+    assert np.mean([n.start - g.start for n, g in zip(played, EIGHTHS.notes)][0::2]) > 0.01  # behind the beat

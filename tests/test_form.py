@@ -69,3 +69,18 @@ def test_eight_bar_trades_run_across_choruses_and_sections_show():
 def test_bad_trade_bars(n):
     with pytest.raises(ValueError, match="trade_bars"):
         TradingForm(BLUES, n)
+
+
+def test_the_count_in_is_two_bars_up_to_80_bpm_inclusive():
+    """At exactly 80 bpm the player gets two bars of clicks to feel the pulse, from 81 one."""
+    assert count_in_bars(80) == 2 and count_in_bars(80.0) == 2
+    assert count_in_bars(80.5) == 1 and count_in_bars(81) == 1
+
+
+def test_a_waltz_counts_in_with_bars_of_three():
+    """A 3/4 tune counts in with three clicks a bar: four a bar put bar 1 on the wrong beat."""
+    waltz = parse_chart("C | G7 | G7 | C", 3)
+    f = TradingForm(waltz, 2, count_in=2)
+    assert f.start == -6 and f.count_in_beats() == [-6, -5, -4, -3, -2, -1]
+    assert (f.position(-6).bar, f.position(-6).beat) == (1, 1) and (f.position(-3).bar, f.position(-3).beat) == (2, 1)
+    assert TradingForm(waltz, 2, count_in=1).start == -3

@@ -97,3 +97,30 @@ def test_key_names():
     assert key_name(2, False) == "D major"
     assert key_name(10, False) == "Bb major"
     assert key_name(9, True) == "A minor"
+
+
+def _lead(tracker):
+    """(the best-scoring chord, by how much it beats the current one as a share of the weight)."""
+    scores = tracker._chord_scores()
+    best = max(scores, key=scores.__getitem__)
+    return best, (scores[best] - scores[tracker.current()[0]]) / sum(tracker._profile(tracker.window_beats))
+
+
+def test_a_rival_chord_must_lead_clearly_before_the_chord_changes():
+    """Dm7, then a G: G7sus4 edges ahead but not clearly, so Dm7 holds (no flicker to a
+    sus chord on one note); the B makes G7 clearly better and it changes at once."""
+    from improv.core.listen.harmony import _CHORD_SWITCH_MARGIN
+
+    t = HarmonyTracker(window_beats=4.0)
+    play(t, eighths([62, 65, 69, 72, 74, 72, 69, 65]))
+    t.add(67, 4.0, 0.5, 90)
+    rival, lead = _lead(t)
+    assert rival == parse_chord("G7sus4") and 0 < lead < _CHORD_SWITCH_MARGIN  # ahead, within the margin
+    assert t.current()[0] == parse_chord("Dm7")
+    t.add(71, 4.5, 0.5, 90)
+    assert t.current()[0] == parse_chord("G7")
+    for i, p in enumerate([74, 77]):  # Dm7, then F6, edge ahead again: G7 holds
+        t.add(p, 5.0 + 0.5 * i, 0.5, 90)
+        rival, lead = _lead(t)
+        assert rival != parse_chord("G7") and 0 < lead < _CHORD_SWITCH_MARGIN
+        assert t.current()[0] == parse_chord("G7")

@@ -355,3 +355,29 @@ def test_a_daws_port_that_cannot_be_opened_again_is_said_once_and_tried_again():
     assert said[0].endswith("could not be opened (busy); trying again") and said[1:] == ["", "", ""]
     fake.fail = False
     assert ext.watch() == "MIDI clock input 'Live:clock out' is back: press play" and not ext.gone
+
+
+def test_a_tapped_tempo_sent_on_the_clock_goes_on_from_the_next_tick_at_the_new_tempo():
+    """Tapping 90 bpm while improv sends its clock at 120: the DAW's next tick comes at once
+    and the ones after at 90 bpm, not a jump in its position nor the old speed."""
+    from improv.live.clock import ManualClock
+    from improv.live.midisync import ClockSender
+
+    clock = ManualClock(0.0)
+    times = []
+    sender = ClockSender(clock, lambda m: times.append(clock.now()) if m.type == "clock" else None,
+                         tempo=120.0, start=0.0)
+    sender.run_until(1.0)  # two beats: ticks 0..47, the next due at 1.0
+    assert sender.sent == 48 and times[-1] == pytest.approx(47 / 48)
+    now = 1.01  # the tap is taken a little after that tick was due
+    clock.set(now)
+    sender.set_tempo(90.0, now)
+    sender.run_until(3.0)
+    after = times[48:]
+    assert after[0] == pytest.approx(now, abs=1e-9)
+    assert after[1:] == pytest.approx([now + k * 60.0 / (24 * 90.0) for k in range(1, len(after))], abs=1e-9)
+    assert sender.tempo == 90.0 and len(after) > 48
+    early = ClockSender(ManualClock(0.0), lambda m: None, tempo=120.0, start=0.0)
+    early.run_until(1.0)
+    early.set_tempo(90.0, 0.99)  # between two ticks: the next one stays where it was due
+    assert tick_time(early.start, early.tempo, early.sent) == pytest.approx(1.0)

@@ -274,3 +274,16 @@ def test_a_midi_file_that_cannot_be_read_for_its_permissions_says_so(tmp_path, m
     monkeypatch.setattr(builtins, "open", locked)
     with pytest.raises(DataError, match=r"^cannot read .*locked.mid: permission denied; check the file's permissions$"):
         open_midi_file(p)
+
+
+def test_a_tempo_between_whole_bpm_round_trips():
+    """A jam at 97.5 bpm is written at 97.5, not 98: on a DAW's grid the file would slip a
+    beat off its bars every two minutes."""
+    rec = Recording((TimedMessage(0.5, "player", on(60)), TimedMessage(60.0, "player", off(60))),
+                    tempos=((0.0, 97.5),))
+    mid = recording_to_midi(rec)
+    tempos = [m.tempo for m in mid.tracks[0] if m.type == "set_tempo"]
+    assert tempos == [mido.bpm2tempo(97.5)]
+    back = midi_to_recording(mid)
+    assert back.tempos[0][1] == pytest.approx(97.5, abs=0.01)
+    assert [e.t for e in back.events] == pytest.approx([0.5, 60.0], abs=1e-3)

@@ -9,6 +9,7 @@ from improv.core.theory.chart import parse_chart
 from improv.core.listen.midiclock import CLOCK, CONTINUE, START, STOP, tick_time
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings
+from improv.live.band import CLICK_HIGH
 from improv.live.clock import ManualClock
 from improv.live.midisync import ExternalClock, TapTempo
 from improv.live.inputqueue import InputQueue
@@ -782,3 +783,58 @@ def test_notes_played_before_a_free_jams_band_comes_in_are_kept(tmp_path):
     assert early is not None and early.exists()
     before = [(n.pitch, round(n.duration * 60.0 / 300.0, 2)) for n in recording_notes(load_recording(early), "player")]
     assert (62, 0.03) in before, before
+
+
+def test_a_waltz_counts_in_with_three_clicks_a_bar():
+    """Trading a 3/4 tune: the count-in is bars of three clicks, bar 1 right after them; four
+    a bar put the player's bar 1 a beat off the band's."""
+    waltz = parse_chart("C | G7 | G7 | C", 3)
+    for tempo, bars in ((300.0, 1), (80.0, 2)):
+        clock = ManualClock(100.0)
+        cfg = _cfg(click=True)
+        cfg = replace(cfg, timing=replace(cfg.timing, tempo=tempo, beats_per_bar=3))
+        sink = RecordingSink(clock)
+        s = Session(cfg, clock, InputQueue(clock), [sink], RootsResponder(), chart=waltz, threaded=False, seed=1)
+        s.start()
+        tl = s.timeline
+        assert s.policy.form.start == -3 * bars
+        while clock.now() < tl.time_of(0.5):
+            s.step()
+            clock.advance(0.005)
+        s.close()
+        clicks = [(tl.beat_at(t), note) for t, note in _ons(sink, 9)]
+        count_in = [(round(b), note) for b, note in clicks if b < -0.5]
+        assert [b for b, _ in count_in] == list(range(-3 * bars, 0)), (tempo, clicks)
+        assert all(abs(b - round(b)) < 0.03 for b, _ in clicks)
+        assert [n for b, n in count_in if b % 3 == 0] == [CLICK_HIGH] * bars  # each count-in bar's first click
+        assert any(abs(b) < 0.03 and n == CLICK_HIGH for b, n in clicks)  # bar 1 on the click after them
+
+
+def test_on_a_daws_clock_there_is_no_count_in_and_bar_one_is_the_daws_first_beat():
+    """On a DAW's clock the DAW counts in itself: improv adds no bar of its own, so the
+    tune's bar 1 falls on the DAW's first beat, not a bar after it."""
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock, guess=100.0)
+    sink = RecordingSink(clock)
+    s = Session(_cfg(bass=True, click=True), clock, InputQueue(clock), [sink], RootsResponder(), chart=BLUES,
+                external=ext, threaded=False, seed=2)
+    assert s.policy.form.start == 0 and s.policy.form.count_in == 0
+    s.start()
+    t0 = 10.5
+    clock.set(t0)
+    ext.receive([START])
+    s.step()
+    for k in range(24 * 6):
+        due = tick_time(t0, 100.0, k)
+        while clock.now() + 0.002 < due:
+            clock.advance(0.002)
+            s.step()
+        clock.set(due)
+        ext.receive([CLOCK])
+        s.step()
+    s.close()
+    bass, clicks = _ons(sink, 3), _ons(sink, 9)
+    assert bass and clicks
+    assert abs(bass[0][0] - t0) < 0.002 and bass[0][1] % 12 in BLUES.chord_at(0).chord_tones()  # F7 on beat 1
+    assert abs(clicks[0][0] - t0) < 0.002 and clicks[0][1] == CLICK_HIGH  # the bar's downbeat
+    assert s.policy.form.position(s.beat_at(t0 + 4 * 0.6)).bar == 2  # the DAW's bar 2 is the tune's

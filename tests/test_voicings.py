@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from improv.core.theory.chords import QUALITIES, Chord, parse_chord
@@ -90,3 +92,20 @@ def test_voice_leading_is_deterministic_and_continues_from_prev():
 def test_unknown_style_is_an_error():
     with pytest.raises(ValueError, match="style"):
         next_voicing(parse_chord("C7"), None, "cluster")
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_no_voicing_tops_out_of_its_register(style):
+    """Every candidate's top note, and every voicing chosen along a random progression, stays
+    in the style's register: one above it pokes out shrill over the player's line."""
+    reg = REGISTERS[style]
+    for quality in sorted(QUALITIES):
+        for root in range(12):
+            for v in candidates(Chord(root, quality), style):
+                assert reg.top_low <= v[-1] <= reg.top_high, (style, root, quality, v)
+    rng = random.Random(7)
+    prog = [Chord(rng.randrange(12), rng.choice(sorted(QUALITIES))) for _ in range(300)]
+    prev = None
+    for ch in prog:
+        prev = next_voicing(ch, prev, style)
+        assert reg.top_low <= prev[-1] <= reg.top_high, (style, str(ch), prev)
