@@ -290,3 +290,53 @@ def test_a_band_part_asked_for_with_no_chart_is_named_as_asked(parts, said):
     s.start()
     s.close()
     assert any(line.startswith(said) for line in heard), heard
+
+
+@pytest.mark.parametrize("bpm", [100.0, 114.0, 130.0])
+def test_over_a_chart_the_tempo_said_keeps_the_bars_at_the_players_tempo(bpm):
+    """A 114 bpm blues with --tempo 114 was heard in double time and the chart's changes went
+    by twice as fast as the player played them (15 bars ahead by bar 16); lightly swung
+    eighths at 100 are heard so (as quarter notes at twice the tempo) even with the tempo
+    said, and the count was 6 bars off by bar 7. Over a chart the tempo said sets the level
+    the bars are counted at: the tempo heard, taken back to it, on the player's beat."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=bpm, follow=True), "phrase", gap_beats=2.5)
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", responder=EighthsResponder(), tempo_guess=bpm)
+    assert s.timeline.keep_level
+    s.start()
+    first, period = 0.5, 60.0 / bpm
+    events = []
+    for bar in (0, 6, 12):
+        events += swung_call(bpm * 1.02, 2, first + 4 * bar * period / 1.02, seed=bar, ratio=0.55)  # 2 % faster
+    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    assert s.timeline.tempo == pytest.approx(bpm * 1.02, rel=0.03)
+    for bar in (6, 12):  # the player's calls begin on their bars of the chart
+        beat = s.beat_at(s.t0 + first + 4 * bar * period / 1.02)
+        assert beat == pytest.approx(4 * bar, abs=0.3), (bar + 1, beat)
+    s.close()
+    assert sink.sounding() == set()
+    s, *_ = make(cfg, chart=None, tempo_guess=bpm)  # the free jam: the level heard is followed, as measured
+    assert isinstance(s.timeline, FollowingTimeline) and not s.timeline.keep_level
+    said = []
+    s, clock, *_ = make(cfg, chart="C7 | F7")  # over a chart with no tempo said: the start line says how
+    s.say = said.append
+    s.start()
+    assert not s.timeline.keep_level and "say yours with --tempo to keep the chart's bars at it" in said[0], said
+    s.timeline.set_tempo(bpm, clock.now())  # a tempo tapped is a tempo said
+    assert s.timeline.keep_level
+    s.close()
+
+
+def test_a_tempo_heard_at_another_level_is_taken_back_only_near_the_tempo_said():
+    from improv.core.listen.tempo import BeatEstimate
+
+    tl = FollowingTimeline(0.0, 114.0, guess=114.0, keep_level=True)
+    heard = BeatEstimate(228.0, 0.13, 0.8)  # double time, its beats 0.263 s apart from 0.13 s
+    kept = tl._level_kept(heard, 1.0)
+    assert kept.bpm == pytest.approx(114.0)
+    k = (kept.beat_time_s - 0.13) / (60 / 228.0)
+    assert k == pytest.approx(round(k))  # a beat the player was heard on...
+    assert abs(kept.beat_time_s - tl.time_of(2.0)) < 0.5 * kept.period_s  # ...the one nearest the timeline's
+    assert tl._level_kept(BeatEstimate(171.0, 0.1, 0.8), 1.0).bpm == pytest.approx(114.0)  # 1.5 times
+    assert tl._level_kept(BeatEstimate(120.0, 0.1, 0.8), 1.0).bpm == 120.0  # at its level: followed
+    assert tl._level_kept(BeatEstimate(140.0, 0.1, 0.8), 1.0).bpm == 140.0  # 23 % off, no level near: followed
+    assert not FollowingTimeline(0.0, 120.0, guess=None, keep_level=True).keep_level  # nothing said: nothing kept

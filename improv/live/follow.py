@@ -12,7 +12,8 @@ re-anchored on the follower's estimate at that instant (`PlayerTimeline.follow`:
 at now never moves, so nothing heard or scheduled jumps; the phase is made up over two of
 the player's beats). Answers stay in beats until half a beat before they sound, so they
 land on the beat the follower hears then. With a chart, the player's first note can set
-bar 1 (`[timing] bar_one = "first_note"`).
+bar 1 (`[timing] bar_one = "first_note"`), and the tempo said keeps the level the chart's
+bars are counted at (`FollowingTimeline._level_kept`).
 
 Threads: `heard`, `released` and `follow` on the conductor; `beat_at`/`time_of` on any
 (the partner's receiving thread, the schedulers' feeders) under a lock.
@@ -20,6 +21,7 @@ Threads: `heard`, `released` and `follow` on the conductor; `beat_at`/`time_of` 
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Callable
 
@@ -36,6 +38,9 @@ FOLLOW_BPM = (TempoSettings.min_bpm, TempoSettings.max_bpm)  # the tempi the fol
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
 # flip) may have put the count off again
+LEVELS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)  # metrical levels a tempo may be heard at
+KEEP_WITHIN = 0.1  # over a chart, a tempo heard at another level is taken back to the tempo said when
+# that lands it within this much of it (a player who said 120 and plays 150 is followed at 150)
 
 
 class FollowingTimeline:
@@ -47,12 +52,19 @@ class FollowingTimeline:
         tempo: the tempo until then, bpm.
         swing: long:short ratio of eighth pairs.
         guess: the follower's first guess (bpm), or None for none.
+        keep_level: over a chart, the tempo said (`guess`) sets the level the chart's bars
+            are counted at: a tempo heard in double or half time, or 1.5 times off, is taken
+            back to the level nearest the tempo the timeline is at (`_level_kept`); a tempo
+            tapped counts as said.
     """
 
-    def __init__(self, t0: float, tempo: float, swing: float = 1.0, guess: float | None = None) -> None:
+    def __init__(self, t0: float, tempo: float, swing: float = 1.0, guess: float | None = None,
+                 keep_level: bool = False) -> None:
         self.swing = swing
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.estimate: BeatEstimate | None = None  # the last one followed
+        self._over_chart = keep_level
+        self.keep_level = keep_level and guess is not None
         self._start_tempo = tempo
         self._tl = PlayerTimeline(t0, tempo, HORIZON_BEATS)
         self._lock = threading.Lock()
@@ -94,6 +106,7 @@ class FollowingTimeline:
         while guess > FOLLOW_BPM[1]:
             guess /= 2.0
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
+        self.keep_level = self._over_chart
 
     # --- hearing the player (conductor) --------------------------------------------------
     def heard(self, onset: float, velocity: int) -> bool:
@@ -110,11 +123,30 @@ class FollowingTimeline:
         est = self.follower.estimate(now)
         if est.confidence < MIN_CONFIDENCE:
             return False
-        self.estimate = est
         with self._lock:
+            if self.keep_level:
+                est = self._level_kept(est, now)
+            self.estimate = est
             before = self._tl.tempo
             ahead = self._tl.follow(est, now)
             return ahead != 0.0 or self._tl.tempo != before
+
+    def _level_kept(self, est: BeatEstimate, now: float) -> BeatEstimate:
+        """`est` at the metrical level nearest the timeline's tempo (under the lock).
+
+        Over a chart the chart's bars are the player's: a soloist heard in double time (a
+        114 bpm blues heard at 224) had the chart's changes go by twice as fast as they
+        played them, although they had said 114. The heard tempo is scaled by the level
+        (`LEVELS`) that brings it nearest the timeline's tempo (the tempo said, then the
+        tempo followed since), when that lands within `KEEP_WITHIN` of it; the scaled grid
+        keeps the heard beat nearest the timeline's own whole beat, so the count goes on."""
+        ref = self._tl.tempo
+        level = min(LEVELS, key=lambda x: abs(math.log(est.bpm * x / ref)))
+        if level == 1.0 or abs(est.bpm * level / ref - 1.0) > KEEP_WITHIN:
+            return est
+        mine = self._tl.time_of(round(self._tl.beat_at(now)))  # the timeline's whole beat nearest now
+        anchor = est.time_of(round(est.beats_since(mine)))  # the heard beat nearest it
+        return BeatEstimate(est.bpm * level, anchor, est.confidence)
 
     def recount(self, origin: float, now: float) -> Callable[[float], float] | None:
         """Count the beats again from `origin` (seconds: the player's bar 1, beat 0) on the
