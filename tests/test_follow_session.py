@@ -275,6 +275,14 @@ def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
     lines = s.recorder.lines
     assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
     assert {bpm for _, bpm, _ in lines} == {round(s.tempo, 1)}
+    # a second recount (a tempo flip) writes over every tempo since bar 1, the first recount's too
+    s._tempo_heard(150.0, s.t0 + 9.0)
+    s.timeline.set_tempo(76.0, s.t0 + 9.5)
+    s.recorder.lines.clear()
+    s._recounted(lambda b: b, s.t0 + 10.0)
+    lines = s.recorder.lines
+    assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0, s.t0 + 9.0]
+    assert {bpm for _, bpm, _ in lines} == {76.0}
     s.close()
 
 

@@ -472,10 +472,11 @@ class Session:
         origin = self.hearing.origin if self.hearing is not None else None
         if self.recorder is not None and origin is not None:
             # the file counts its bars from bar 1 at this tempo too: the tempos heard since are
-            # written over (the last given at a time counts), so none stretches the recount
+            # written over (the last given at a time counts), so none stretches the recount; all
+            # of them, those an earlier recount wrote over too (kept: a second recount left the
+            # first one's tempo from the times heard before it, and the file's bars 31 beats off)
             for at in [origin] + [w for w in self._tempos_written if w > origin]:
                 self.recorder.tempo(self.tempo, at)
-        self._tempos_written.clear()
         self.say(f"{self.bar_beat(t)}  your tempo is {self.tempo:.0f} bpm: bars counted again from your first "
                  "note, so the chart's bars are yours")
 
