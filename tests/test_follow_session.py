@@ -346,5 +346,11 @@ def test_a_tempo_heard_at_another_level_is_taken_back_only_near_the_tempo_said()
     assert abs(kept.beat_time_s - tl.time_of(2.0)) < 0.5 * kept.period_s  # ...the one nearest the timeline's
     assert tl._level_kept(BeatEstimate(171.0, 0.1, 0.8), 1.0).bpm == pytest.approx(114.0)  # 1.5 times
     assert tl._level_kept(BeatEstimate(120.0, 0.1, 0.8), 1.0).bpm == 120.0  # at its level: followed
-    assert tl._level_kept(BeatEstimate(140.0, 0.1, 0.8), 1.0).bpm == 140.0  # 23 % off, no level near: followed
+    assert tl._level_kept(BeatEstimate(138.0, 0.1, 0.8), 1.0) is None  # 1.21 times, no clean multiple: left out
+    assert tl._level_kept(BeatEstimate(150.0, 0.1, 0.8), 1.0) is None  # (1.32 times: by 2/3, 100 is 12 % off)
+    from improv.live.follow import STRAYS
+
+    for _ in range(STRAYS - 3):  # the player plays at 150 although they said 114: in the end followed at 150
+        assert tl._level_kept(BeatEstimate(150.0, 0.1, 0.8), 1.0) is None
+    assert tl._level_kept(BeatEstimate(150.0, 0.1, 0.8), 1.0).bpm == 150.0
     assert not FollowingTimeline(0.0, 120.0, guess=None, keep_level=True).keep_level  # nothing said: nothing kept

@@ -39,8 +39,9 @@ RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off b
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
 # flip) may have put the count off again
 LEVELS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)  # metrical levels a tempo may be heard at
-KEEP_WITHIN = 0.1  # over a chart, a tempo heard at another level is taken back to the tempo said when
-# that lands it within this much of it (a player who said 120 and plays 150 is followed at 150)
+KEEP_WITHIN = 0.1  # over a chart, a tempo heard at the timeline's level is followed within this much of it,
+LEVEL_EXACT = 0.05  # and one heard at another level taken back to it within this much (a clean multiple)
+STRAYS = 32  # estimates in a row neither: the player is elsewhere (said 120, plays 150): followed as heard
 
 
 class FollowingTimeline:
@@ -65,6 +66,7 @@ class FollowingTimeline:
         self.estimate: BeatEstimate | None = None  # the last one followed
         self._over_chart = keep_level
         self.keep_level = keep_level and guess is not None
+        self._strays = 0  # estimates in a row `_level_kept` left out
         self._start_tempo = tempo
         self._tl = PlayerTimeline(t0, tempo, HORIZON_BEATS)
         self._lock = threading.Lock()
@@ -125,24 +127,38 @@ class FollowingTimeline:
             return False
         with self._lock:
             if self.keep_level:
-                est = self._level_kept(est, now)
+                kept = self._level_kept(est, now)
+                if kept is None:
+                    return False
+                est = kept
             self.estimate = est
             before = self._tl.tempo
             ahead = self._tl.follow(est, now)
             return ahead != 0.0 or self._tl.tempo != before
 
-    def _level_kept(self, est: BeatEstimate, now: float) -> BeatEstimate:
-        """`est` at the metrical level nearest the timeline's tempo (under the lock).
+    def _level_kept(self, est: BeatEstimate, now: float) -> BeatEstimate | None:
+        """`est` at the timeline's metrical level, or None to leave the timeline as it is
+        (under the lock).
 
         Over a chart the chart's bars are the player's: a soloist heard in double time (a
         114 bpm blues heard at 224) had the chart's changes go by twice as fast as they
-        played them, although they had said 114. The heard tempo is scaled by the level
-        (`LEVELS`) that brings it nearest the timeline's tempo (the tempo said, then the
-        tempo followed since), when that lands within `KEEP_WITHIN` of it; the scaled grid
-        keeps the heard beat nearest the timeline's own whole beat, so the count goes on."""
+        played them, although they had said 114. An estimate near the timeline's tempo (the
+        tempo said, then the tempo followed since: within `KEEP_WITHIN`) is followed; one a
+        clean multiple of it (`LEVELS`, within `LEVEL_EXACT`) is taken back to it, its grid
+        keeping the heard beat nearest the timeline's own whole beat, so the count goes on;
+        any other is left out (a 100 bpm line heard at 138, 1.38 times: scaled by 2/3 it
+        dragged the timeline to 92, and a double-time reading at 203 then no longer looked
+        like one). `STRAYS` left out in a row: the player plays elsewhere than said, and is
+        followed as heard."""
         ref = self._tl.tempo
         level = min(LEVELS, key=lambda x: abs(math.log(est.bpm * x / ref)))
-        if level == 1.0 or abs(est.bpm * level / ref - 1.0) > KEEP_WITHIN:
+        if abs(est.bpm * level / ref - 1.0) > (KEEP_WITHIN if level == 1.0 else LEVEL_EXACT):
+            self._strays += 1
+            if self._strays < STRAYS:
+                return None
+            level = 1.0
+        self._strays = 0
+        if level == 1.0:
             return est
         mine = self._tl.time_of(round(self._tl.beat_at(now)))  # the timeline's whole beat nearest now
         anchor = est.time_of(round(est.beats_since(mine)))  # the heard beat nearest it
