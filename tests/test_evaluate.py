@@ -138,10 +138,16 @@ def test_other_data_is_evaluated_whole(tmp_path, baseline_file):
 
 
 @needs_torch
-def test_cli_writes_json(tmp_path, baseline_file, capsys):
+def test_cli_writes_json(tmp_path, baseline_file, capsys, monkeypatch):
+    from improv.train import export
+
+    def unavailable(path=None):
+        raise ImportError("no model here")
+
+    monkeypatch.setattr(export, "load_responder", unavailable)  # the default model, unavailable: said, not fatal
     out = tmp_path / "eval.json"
     rc = main(["eval", str(DATA), "--json", str(out), "--limit", "5", "--train-data", str(DATA),
-               "--baseline", str(baseline_file), "--model", str(tmp_path / "missing.pt")])
+               "--baseline", str(baseline_file)])
     assert rc == 0
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert report["n_pairs"] == 5 and "error" in report["model"]
@@ -149,6 +155,33 @@ def test_cli_writes_json(tmp_path, baseline_file, capsys):
     assert set(report) >= {"model", "baseline", "chordgram", "real", "baseline_generated", "chordgram_generated"}
     text = capsys.readouterr().out
     assert "NLL per note" in text and "model: not evaluated" in text
+
+
+@needs_torch
+def test_a_model_named_that_cannot_be_read_stops_before_the_baselines(tmp_path, capsys):
+    """A typo in --model ran the whole evaluation of the baselines (minutes on the full
+    split), then said "model: not evaluated" and exited 0."""
+    rc = main(["eval", str(DATA), "--train-data", str(DATA), "--baseline", str(tmp_path / "new.npz"),
+               "--model", str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--model" in err and "missing.pt" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "new.npz").exists()  # nothing trained
+
+
+@needs_torch
+def test_a_baseline_path_that_is_not_a_baseline_is_never_written_over(tmp_path, capsys):
+    """`--baseline mymodel.npz` (the user's own weights) said "rebuilding a baseline", trained
+    one and wrote it over their file."""
+    theirs = tmp_path / "mymodel.npz"
+    theirs.write_bytes(b"PK\x03\x04 not a baseline")
+    rc = main(["eval", str(DATA), "--train-data", str(DATA), "--baseline", str(theirs), "--limit", "2",
+               "--no-generate"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is not a baseline improv eval made" in err and len(err.strip().splitlines()) == 1, err
+    assert theirs.read_bytes() == b"PK\x03\x04 not a baseline"
+    rc = main(["eval", str(DATA), "--train-data", str(DATA), "--baseline", str(tmp_path), "--limit", "2"])
+    assert rc == 2 and "is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [theirs]
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,10 @@ def load_or_train_baselines(train_data: Path, path: Path | None = None, log: Log
     """The 5-gram and the chord n-gram for `train_data`: read from `path` (default the
     cache; the chord n-gram beside it) or trained on its training split (orders chosen on
     its valid split) and saved."""
+    given = path is not None
     path = path or baseline_cache_path(train_data)
+    if given and path.is_dir():
+        raise DataError(f"--baseline {path} is a folder: give a file name for the baseline, e.g. {path / 'ngram.npz'}")
     cg_path = _chordgram_path(path)
     ngram = chord = None
     for p, cls in ((path, NgramModel), (cg_path, ChordGram)):
@@ -131,6 +134,9 @@ def load_or_train_baselines(train_data: Path, path: Path | None = None, log: Log
                 got = cls.load(p)
                 ngram, chord = (got, chord) if cls is NgramModel else (ngram, got)
             except ImprovError as e:
+                if given:  # a file the user named that is not a baseline is theirs: never written over
+                    raise DataError(f"--baseline {p} is not a baseline improv eval made: give a new file name, "
+                                    "or delete it to have one built there") from None
                 log(f"rebuilding a baseline: {e}")
     if ngram is not None and chord is not None:
         return ngram, chord
@@ -312,20 +318,22 @@ def evaluate(
                         "the baselines learn from")
     if options.split is not None and options.split not in SPLIT_CHOICES:
         raise DataError(f"--split must be one of {', '.join(SPLIT_CHOICES)}, got {options.split!r}")
-    corpus = _load(data)
-    baselines = load_or_train_baselines(train_path, Path(baseline_path) if baseline_path else None, log)
-    meta = baselines[0].meta
-    train_solos = set(meta.get("train_solos", []))
-    is_training_archive = bool({s.name for s in corpus.solos} & (train_solos | set(meta.get("valid_solos", []))))
-    split = options.split or ("valid" if is_training_archive else "all")
     if model is None:
         try:
             from improv.train.export import load_responder
 
             model = load_responder(model_path)
         except (ImprovError, ImportError) as e:
+            if model_path is not None:  # a model asked for by name: before minutes of baselines, not after
+                raise DataError(f"--model {model_path}: {e}") from None
             log(f"model not evaluated: {e}")
             model = {"error": str(e)}
+    corpus = _load(data)
+    baselines = load_or_train_baselines(train_path, Path(baseline_path) if baseline_path else None, log)
+    meta = baselines[0].meta
+    train_solos = set(meta.get("train_solos", []))
+    is_training_archive = bool({s.name for s in corpus.solos} & (train_solos | set(meta.get("valid_solos", []))))
+    split = options.split or ("valid" if is_training_archive else "all")
     reports = {}
     for which in (["valid", "test"] if split == "test" else [split]):
         solos = [s for s in corpus.solos if which == "all" or s.split == which]

@@ -28,6 +28,7 @@ Without a chord (NC) the degree is taken above the previous pitch.
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -326,7 +327,7 @@ class ChordGram:
                 setattr(m, name, BackoffTable.from_arrays(arrays, name))
         except FileNotFoundError:
             raise ModelError(f"chord n-gram {path} not found") from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
             raise ModelError(f"chord n-gram {path} is unreadable ({e}); delete it and it will be rebuilt") from None
         m.meta = meta
         return m

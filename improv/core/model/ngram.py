@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -378,7 +379,7 @@ class NgramModel:
                 levels = [Level.build(z[f"keys{k}"], z[f"counts{k}"]) for k in range(1, int(meta["order"]) + 1)]
         except FileNotFoundError:
             raise ModelError(f"n-gram model {path} not found") from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
             raise ModelError(f"n-gram model {path} is unreadable ({e}); delete it and it will be rebuilt") from None
         return cls(levels, meta)
 
