@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     with status 130 and one line, not a KeyboardInterrupt traceback.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    _printable_names()
     try:
         return _main(argv)
     except BrokenPipeError:
@@ -96,6 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling (e.g. while importing)
         print("improv: interrupted", file=sys.stderr)
         return 130
+
+
+def _printable_names() -> None:
+    """A file name that is not valid UTF-8 (its bytes kept as surrogates by Python) is
+    printed escaped, not a UnicodeEncodeError traceback after the work is done (a strict
+    UTF-8 or ASCII terminal: `improv render "odd\xff.mid"` rendered, then crashed saying so)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # (a stream that cannot be reconfigured is left as it is)
+                pass
 
 
 def _main(argv: list[str]) -> int:

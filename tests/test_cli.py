@@ -175,3 +175,22 @@ def test_ctrl_c_while_the_jam_checks_its_output_port_is_one_line_not_the_port_er
     assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 143
     assert capsys.readouterr().err == "improv jam: stopped (SIGTERM)\n"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("encoding", ["utf-8:strict", "ascii"])
+def test_a_file_name_that_is_not_utf8_is_printed_escaped_not_a_traceback(tmp_path, encoding):
+    """On a strict UTF-8 (or ASCII) terminal `improv render "odd\\xff.mid"` wrote its .wav,
+    then crashed printing the name; `improv plot` crashed drawing it as the title."""
+    import os
+
+    name = os.fsdecode(b"odd\xff name.mid")
+    (tmp_path / name).write_bytes((ROOT / "examples" / "demo_calls.mid").read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "MPLBACKEND": "Agg"}
+    for argv in (["render", name], ["plot", name, "-o", "p.png"]):
+        proc = subprocess.run([sys.executable, "-m", "improv", *argv], capture_output=True, text=True,
+                              errors="replace", cwd=tmp_path, env=env, timeout=120)
+        if argv[0] == "plot" and "pip install" in proc.stderr:
+            continue  # (the lean install has no matplotlib)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert "\\udcff" in proc.stdout or "p.png" in proc.stdout, proc.stdout
+    assert (tmp_path / os.fsdecode(b"odd\xff name.wav")).exists()

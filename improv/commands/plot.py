@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     first, last = bar_window(args.bars, roll.bars, roll.beats_per_bar, Path(args.midi).name, roll.bar_start)
     if not args.bars:
         last = min(last, max(roll.length, roll.beats_per_bar))
-    draw_roll(roll, out, first, last, title=Path(args.midi).name)
+    # (a name that is not UTF-8 is drawn with a replacement character: matplotlib refuses its surrogates)
+    title = Path(args.midi).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    draw_roll(roll, out, first, last, title=title)
     odd = odd_metres(args.midi)
     if odd:  # (no whole number of quarter notes a bar: drawn as if the eighths were quarters)
         print(f"{Path(args.midi).name} is in {' and '.join(odd)}: each bar is drawn as many quarter notes long as its "
