@@ -600,3 +600,23 @@ def test_a_key_and_program_on_another_track_than_the_notes_are_kept(tmp_path, ca
     ch = MidiSettings()
     assert setups["player"] == [(0, "program_change", ch.player_channel - 1, 66, None)]
     assert setups["partner"] == [(0, "program_change", ch.partner_channel - 1, 66, None)]
+
+
+def test_explain_json_on_a_full_disk_leaves_no_empty_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    call = write_mid(tmp_path / "call.mid", LINE)
+    real = Path.write_text
+
+    def full(self, text, *a, **kw):
+        if self.suffix == ".part":  # the JSON's own file: the disk fills up as it is written
+            real(self, "", *a, **kw)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *a, **kw)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    rc = main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--chords", "C7",
+               "--explain-json", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot write --explain-json" in err and "No space left" in err
+    assert not (tmp_path / "x.json").exists() and not list(tmp_path.glob(".x.json*"))

@@ -143,7 +143,11 @@ def report_plans(args: argparse.Namespace, plans: list[AnswerPlan], chart: Chart
         if path == "-":  # to stdout, as is usual for "-"
             print(json.dumps(records, indent=2))
             return
-        try:
-            Path(path).write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        from improv.core.formats.paths import whole_or_nothing
+
+        try:  # (whole or not at all: a full disk left an empty file)
+            with whole_or_nothing(path) as tmp:
+                tmp.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
         except OSError as e:
-            raise ConfigError(f"cannot write --explain-json {path}: {e.strerror}; give a writable file path") from None
+            raise ConfigError(f"cannot write --explain-json {path}: {e.strerror}; give a writable file path "
+                              "(nothing was left behind)") from None
