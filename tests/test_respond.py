@@ -620,3 +620,35 @@ def test_explain_json_on_a_full_disk_leaves_no_empty_file(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert rc == 2 and "cannot write --explain-json" in err and "No space left" in err
     assert not (tmp_path / "x.json").exists() and not list(tmp_path.glob(".x.json*"))
+
+
+def _with_texts(path, texts, ppq=480):
+    """Add text events (beat, text) to the file's first track, as a session's chord symbols."""
+    mid = mido.MidiFile(str(path))
+    conductor = mid.tracks[0]
+    now = 0
+    for beat, text in texts:
+        tick = int(round(beat * ppq))
+        conductor.append(mido.MetaMessage("text", text=text, time=tick - now))
+        now = tick
+    mid.save(str(path))
+    return path
+
+
+def test_a_session_file_is_answered_over_the_chords_written_in_it(tmp_path, capsys):
+    """`improv respond` on a session recorded over blues-f guessed one chord from the call
+    (Am7b5) although the file names its chords (F7, Bb7, ...), as `improv plot` draws them."""
+    from improv.commands.respond import chords_written
+
+    call = _with_texts(write_mid(tmp_path / "session.mid", LINE), [(0.0, "F7"), (4.0, "Bb7"), (8.0, "F7"),
+                                                                    (12.0, "F7"), (16.0, "Bb7")])
+    rc = main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--seed", "1"])
+    printed = capsys.readouterr().out
+    assert rc == 0 and "answering over the chords written in the file (F7, Bb7, F7, Bb7" in printed, printed
+    assert "guessed" not in printed
+    chart = chords_written(((0.0, "F7"), (4.0, "Bb7"), (4.0 * 4, "Bb7")), 4, 20.0)
+    assert [(s.start, str(s.chord)) for s in chart.spans] == [(0.0, "F7"), (4.0, "Bb7")]
+    assert str(chart.chord_at(90.0)) == "Bb7"  # after the file's end: the chord it ended on, not bar 1's
+    plain = _with_texts(write_mid(tmp_path / "song.mid", LINE), [(0.0, "Copyright 2026 Someone")])
+    assert main(["respond", str(plain), "-o", str(tmp_path / "out2.mid"), "--responder", "markov"]) == 0
+    assert "guessed from the call" in capsys.readouterr().out  # text that is no chord: guessed, as before

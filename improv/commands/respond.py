@@ -16,6 +16,7 @@ bar`) after that.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ class _CallFile:
     def __init__(self, notes: list[Note], tempos: list[tuple[float, float]], beats_per_bar: int | None, drums: int,
                  tracks: str = "", channels: tuple[int, ...] = (), metre: str = "",
                  pedal: tuple[tuple[float, int], ...] = (), end: float = 0.0,
-                 keys: tuple[tuple[float, str], ...] = (), setup: tuple[Any, ...] = ()) -> None:
+                 keys: tuple[tuple[float, str], ...] = (), setup: tuple[Any, ...] = (),
+                 chords: tuple[tuple[float, str], ...] = ()) -> None:
+        self.chords = chords  # (beat, text) of the file's text events: a session's chord symbols
         self.keys = keys
         self.setup = setup
         self.pedal = pedal
@@ -102,6 +105,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     drums = 0
     channels: set[int] = set()
     keys: list[tuple[int, str]] = []
+    texts: list[tuple[float, str]] = []
     moves: list[tuple[int, mido.Message]] = []  # bank selects and program changes (tick, msg)
     was = ""  # the metre so far, as written
     song_end = max((sum(m.time for m in t) for t in mid.tracks), default=0) / ppq
@@ -115,6 +119,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                     tempos.append((tick / ppq, mido.tempo2bpm(msg.tempo)))
                 elif msg.type == "key_signature":
                     keys.append((tick, msg.key))
+                elif msg.type == "text" and msg.text.strip():  # (improv's sessions write their chords so)
+                    texts.append((tick / ppq, msg.text.strip()))
                 elif msg.type == "time_signature":
                     # a bar in quarter notes, as the chart counts it: 2/2 is 4/4, 6/8 is 3, 12/8 is 6
                     metre, quarters = f"{msg.numerator}/{msg.denominator}", bar_quarters(msg.numerator, msg.denominator)
@@ -149,7 +155,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
             key_map.append((tick / ppq, key))
     first = round(notes[0].start * ppq) if notes else 0
     return _CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was, tuple(pedal),
-                     song_end, tuple(key_map), _instrument(moves, channels, first))
+                     song_end, tuple(key_map), _instrument(moves, channels, first), tuple(sorted(texts)))
 
 
 def _instrument(moves: list[tuple[int, Any]], channels: set[int], first: int) -> tuple[Any, ...]:
@@ -280,12 +286,45 @@ def guess_chord(notes: list[Note]) -> Chord:
     return best
 
 
-def _chart(cfg: Config, notes: list[Note], bpb: int) -> tuple[Chart, str]:
+def chords_written(texts: tuple[tuple[float, str], ...], bpb: int, end: float) -> Chart | None:
+    """The chart a file's chord symbols spell (a session improv recorded writes one at each
+    change), or None when it has none, or text that is not a chord (lyrics, credits). Each
+    chord lasts to the next; the last one to `end` beats and on (an answer after the file's
+    end is over the chord it ended on, not back at bar 1)."""
+    from improv.core.theory.chart import ChordSpan
+    from improv.core.theory.chords import parse_chord
+    from improv.errors import ChordError
+
+    if not texts:
+        return None
+    try:
+        changes = [(beat, parse_chord(text)) for beat, text in texts]
+    except ChordError:
+        return None
+    kept: list[tuple[float, Any]] = []
+    for beat, chord in changes:  # (the same chord written again, e.g. at each bar, is one span)
+        if not kept or chord != kept[-1][1]:
+            kept.append((beat, chord))
+    if kept[0][0] > 0:
+        kept[0] = (0.0, kept[0][1])  # (before the first symbol: the first chord)
+    last = max(end, kept[-1][0]) + 64.0 * bpb
+    last = math.ceil(last / bpb) * bpb
+    spans = [ChordSpan(b, (kept[i + 1][0] if i + 1 < len(kept) else last) - b, c) for i, (b, c) in enumerate(kept)]
+    return Chart(tuple(span for span in spans if span.duration > 0), bpb)
+
+
+def _chart(cfg: Config, found: _CallFile, bpb: int) -> tuple[Chart, str]:
     from improv.commands.common import chart_from_config
 
+    notes = found.notes
     chart = chart_from_config(cfg)
     if chart is not None:
         return chart, ""
+    written = chords_written(found.chords, bpb, found.end)
+    if written is not None:
+        names = [str(span.chord) for span in written.spans]
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        return written, f"answering over the chords written in the file ({shown}; --chords or --tune for others)"
     chord = guess_chord(notes)
     return single_chord_chart(chord, bpb), f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)"
 
@@ -322,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
     bpb = found.beats_per_bar or cfg.timing.beats_per_bar
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
-    chart, note = _chart(cfg, found.notes, bpb)
+    chart, note = _chart(cfg, found, bpb)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
         bpb = chart.beats_per_bar
         cfg = override(cfg, "timing", beats_per_bar=bpb)
