@@ -449,8 +449,37 @@ def test_a_failed_recover_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(mido.MidiFile, "save", full)
     warnings = []
     assert recover(tmp_path, warn=warnings.append) == []
-    assert "No space left" in warnings[0]
+    assert "No space left" in warnings[0] and "run improv recover again (the journal is kept)" in warnings[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.journal"]
+
+
+def test_recover_says_each_file_as_it_is_written_and_an_empty_journal_it_removes(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while recovering a big journal printed only "interrupted": the smaller
+    session already recovered (its journal deleted) went unsaid. A 0-byte journal was
+    removed without a word."""
+    from improv.cli import main
+    from improv.live import recovery
+
+    (tmp_path / "a.journal").write_text('{"improv_journal":2,"tempo":100.0}\n["player",0.5,[144,60,90]]\n')
+    (tmp_path / "b.journal").write_text('{"improv_journal":2,"tempo":100.0}\n["player",0.5,[144,62,90]]\n')
+    (tmp_path / "c.journal").write_text("")
+    real = recovery.load_journal_report
+
+    def slow_second(j):
+        if j.name == "b.journal":
+            raise KeyboardInterrupt  # Ctrl-C while the second is read
+        return real(j)
+
+    monkeypatch.setattr(recovery, "load_journal_report", slow_second)
+    assert main(["recover", str(tmp_path)]) == 130
+    out = capsys.readouterr().out
+    assert f"recovered {tmp_path / 'a.mid'}" in out
+    monkeypatch.setattr(recovery, "load_journal_report", real)
+    assert main(["recover", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"recovered {tmp_path / 'b.mid'}" in out and "c.journal: an empty journal (nothing was recorded): removed" \
+        in out
+    assert not (tmp_path / "c.journal").exists()
 
 
 def test_improv_recover_command(tmp_path, capsys):

@@ -31,19 +31,27 @@ def run(args: argparse.Namespace) -> int:
                           f"{JOURNAL_SUFFIX} file")
     warnings: list[str] = []
     notes: list[str] = []
-    written = recover(target, warn=warnings.append, say=notes.append)
+
+    # each line as it happens: a recovery stopped by Ctrl-C has said what it recovered (and
+    # which journals are gone) before "interrupted"
+    def note(text: str) -> None:
+        notes.append(text)
+        print(f"improv recover: {text}", flush=True)
+
+    def warning(text: str) -> None:
+        warnings.append(text)
+        print(f"improv recover: {text}", flush=True)
+
+    def done(path: Path) -> None:
+        print(f"recovered {path}", flush=True)
+
+    written = recover(target, warn=warning, say=note, done=done)
     if not args.path:  # a session whose folder filled up completed its journal elsewhere: into the folder now
         from improv.live.recovery import rescued_elsewhere
 
         elsewhere = rescued_elsewhere(target)
         if elsewhere and target.is_dir():
-            written += recover(elsewhere, warn=warnings.append, say=notes.append, into=target)
-    for path in written:
-        print(f"recovered {path}")
-    for n in notes:
-        print(f"improv recover: {n}")
-    for w in warnings:
-        print(f"improv recover: {w}")
+            written += recover(elsewhere, warn=warning, say=note, into=target, done=done)
     if not written and not warnings and not notes:
         print(f"nothing to recover in {target}")
     return 1 if warnings else 0

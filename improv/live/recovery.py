@@ -130,7 +130,8 @@ def rescued_elsewhere(folder: Path) -> list[Path]:
 
 
 def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = warn_stderr,
-            say: Callable[[str], None] | None = None, into: Path | None = None) -> list[Path]:
+            say: Callable[[str], None] | None = None, into: Path | None = None,
+            done: Callable[[Path], None] | None = None) -> list[Path]:
     """Rebuild MIDI files from journals left behind by a crash.
 
     Args:
@@ -141,6 +142,8 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
             records skipped, a damaged header's values assumed, and empty journals removed
             (default: `warn`).
         into: the folder to write the .mid files to (default: beside each journal).
+        done: told about each .mid file as soon as it is written (a recovery stopped by
+            Ctrl-C has said what it had done).
 
     Returns:
         The .mid files written. Journals still being written by a running session are
@@ -163,6 +166,7 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
         try:
             if j.stat().st_size == 0:
                 j.unlink()
+                say(f"{j}: an empty journal (nothing was recorded): removed")
                 continue
             rec, early, damage = load_journal_report(j)
             if not _sounds(rec) and not _sounds(early):
@@ -171,10 +175,14 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
                 continue
             mid, early_mid = _write_parts(j, rec, early, _free_mid((into or j.parent) / j.with_suffix(".mid").name))
             out.append(mid)
+            if done is not None:
+                done(mid)
             if damage.header:
                 say(f"{j}: {damage.header}")
             if early_mid is not None:
                 out.append(early_mid)
+                if done is not None:
+                    done(early_mid)
                 say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early_mid}")
             if damage.text:
                 say(f"{j}: {damage.text}")
@@ -185,6 +193,9 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
             elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 warn(f"cannot recover {j}: the folder {j.parent} is not writable ({e.strerror}); copy the journal "
                      "to a folder you can write and recover it there")
+            elif e.errno == errno.ENOSPC:
+                warn(f"cannot recover {j}: {e.strerror}; free some space (or copy the journal to another disk) and "
+                     "run improv recover again (the journal is kept)")
             else:
                 warn(f"cannot recover {j}: {e.strerror or e}")
         except ValueError as e:
