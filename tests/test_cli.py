@@ -194,3 +194,15 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped_not_a_traceback(tmp_pat
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert "\\udcff" in proc.stdout or "p.png" in proc.stdout, proc.stdout
     assert (tmp_path / os.fsdecode(b"odd\xff name.wav")).exists()
+
+
+@pytest.mark.parametrize("out", ["", "  "])
+def test_panic_with_an_empty_port_name_is_one_line(out, capsys):
+    """`improv panic --out ""` printed JACK's "port_name is empty" and an RtMidi error
+    about a virtual port: an empty name opened one instead of naming the problem."""
+    from improv.cli import main
+
+    assert main(["panic", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "improv panic: --out is empty: give the stuck synth's MIDI output (a name or an index " \
+                          "from improv ports)"

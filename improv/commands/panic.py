@@ -33,8 +33,11 @@ def panic_messages() -> list[mido.Message]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from improv.errors import ConfigError
     from improv.live.ports import open_output
 
+    if not args.out.strip():  # ("" opened a virtual port of no name: a raw JACK error)
+        raise ConfigError("--out is empty: give the stuck synth's MIDI output (a name or an index from improv ports)")
     sink = open_output(args.midi_api or "", port=args.out)
     try:
         for i, msg in enumerate(panic_messages()):
