@@ -114,6 +114,15 @@ def test_a_missing_resume_checkpoint_is_reported_first_with_the_right_flag(tmp_p
     assert f"{missing} not found" in err and "--resume" in err and "--model" not in err
 
 
+def test_resuming_from_exported_weights_says_what_they_are(tmp_path, capsys):
+    """`improv train --resume models/improv-phrase-v2.npz` said the file was damaged."""
+    weights = tmp_path / "mine.npz"
+    weights.write_bytes((Path(__file__).resolve().parents[1] / "models" / "improv-phrase-v2.npz").read_bytes())
+    err = _refused(_train(tmp_path, "--config", str(TINY), "--out", str(tmp_path / "run"), "--resume", str(weights)),
+                   capsys)
+    assert "is exported weights" in err and "last.pt" in err and "damaged" not in err
+
+
 def test_help_says_what_no_config_trains():
     from improv.commands.train import DEFAULTS, configure
 

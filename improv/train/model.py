@@ -337,6 +337,9 @@ def load_checkpoint(path, fix: str = "train one with `improv train` or give --mo
             raise ModelError(f"model checkpoint {path} not found: the run stopped before it validated; {last} is "
                              "there (its latest weights): give that, or train on")
         raise ModelError(f"model checkpoint {path} not found: {fix}")
+    if path.suffix.lower() == ".npz":  # (torch read it as a damaged file)
+        raise ModelError(f"{path} is exported weights, what the partner plays with, not a training checkpoint "
+                         f"(.pt): {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a damaged file
