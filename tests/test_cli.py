@@ -206,3 +206,10 @@ def test_panic_with_an_empty_port_name_is_one_line(out, capsys):
     err = capsys.readouterr().err
     assert err.strip() == "improv panic: --out is empty: give the stuck synth's MIDI output (a name or an index " \
                           "from improv ports)"
+
+
+def test_tunes_out_without_an_import_is_one_line(capsys):
+    from improv.cli import main
+
+    assert main(["tunes", "--out", "tw"]) == 2
+    assert "--out is where --import-wjazzd CSV writes tune files" in capsys.readouterr().err

@@ -17,6 +17,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "import_wjazzd", None):
         return _import_wjazzd(args)
+    if getattr(args, "out", None):  # (it was ignored: the tune list printed as if asked for)
+        from improv.errors import ConfigError
+
+        raise ConfigError("--out is where --import-wjazzd CSV writes tune files: give --import-wjazzd too, or "
+                          "leave --out out")
     names = [args.name] if args.name else shipped_tunes()
     if not names:
         print(f"no tunes in {TUNES_DIR}")
