@@ -254,6 +254,23 @@ def test_a_replacement_that_cannot_even_be_launched_leaves_the_partner_down_not_
     _wait_ready(partner)
 
 
+def test_a_replacement_that_cannot_build_its_partner_says_why(partner, monkeypatch):
+    """(The weights deleted since the jam began, say: the line said only "could not start".)"""
+    def broken(setup):
+        w = FakeWorker(partner)
+        w.hello = Ready("model", False, error="model weights models/x.npz not found")
+        return w
+
+    monkeypatch.setattr(partner, "_launch", broken)
+    FakeWorker.made[-1].die()
+    partner.check(1.0)
+    end = time.monotonic() + 5
+    while partner.state != "down" and time.monotonic() < end:
+        time.sleep(0.01)
+    assert partner.state == "down"
+    assert any("could not start again (model weights models/x.npz not found)" in line for line in partner.said)
+
+
 def test_closing_while_a_replacement_starts_slowly_does_not_wait_for_it(tmp_path):
     """The starter waited up to 30 s for the new worker's warm-up and closing joined it: the
     player saw no "session ended" for 30 s, and Ctrl-C could not cut it short."""

@@ -349,6 +349,8 @@ class ProcessPartner:
                 self._took(w)
                 self._say(f"the partner is back (process {w.proc.pid})")
                 return
+            if w.hello is not None and w.hello.error:  # (it started, and could not build its partner)
+                why = f"{why} ({w.hello.error})"
         except Exception as e:  # noqa: BLE001 - on this thread nothing else would catch it
             why = f"{why} ({e})"
         if w is not None:
