@@ -69,20 +69,29 @@ def _job(n: int) -> Job:
     return Job(n, Phrase((), 0.0, 4.0), None, None, None, None)  # type: ignore[arg-type]
 
 
-def _wait_ready(p: ProcessPartner) -> None:
+def _wait_state(p: ProcessPartner, state: str) -> None:
     end = time.monotonic() + 5
-    while p.state != "ready" and time.monotonic() < end:
+    while p.state != state and time.monotonic() < end:
         time.sleep(0.01)
-    assert p.state == "ready"
+    assert p.state == state
+
+
+def _wait_ready(p: ProcessPartner) -> None:
+    _wait_state(p, "ready")
+
+
+def _replaced(p: ProcessPartner, now: float) -> tuple[FakeWorker, FakeWorker]:
+    """The worker dies and is replaced: (the dead one, the new one)."""
+    first = FakeWorker.made[-1]
+    first.die()
+    p.check(now)
+    _wait_ready(p)
+    return first, FakeWorker.made[-1]
 
 
 def test_a_call_a_dead_worker_had_not_answered_goes_to_the_next_one_once(partner):
     partner.submit(_job(1), 0.0)
-    first = FakeWorker.made[-1]
-    first.die()
-    partner.check(0.1)
-    _wait_ready(partner)
-    second = FakeWorker.made[-1]
+    first, second = _replaced(partner, 0.1)
     assert second is not first and any(isinstance(m, Job) and m.number == 1 for m in second.sent)
     assert partner.results == []  # not failed: sent again
     second.answer(1)
@@ -104,11 +113,7 @@ def test_an_answer_from_a_worker_given_up_on_is_ignored(partner):
     """A stuck worker replaced while it still thought: its late answer to the call (sent
     again to the new one) would be played too, or instead of the new one's."""
     partner.submit(_job(1), 0.0)
-    first = FakeWorker.made[-1]
-    first.die()
-    partner.check(0.1)
-    _wait_ready(partner)
-    second = FakeWorker.made[-1]
+    first, second = _replaced(partner, 0.1)
     first.answer(1)  # the old worker's answer arrives after all
     assert partner.results == [] and partner.busy
     second.answer(1)
@@ -186,10 +191,7 @@ def test_a_read_kept_for_a_worker_that_could_not_start_is_not_sent_to_the_next(p
     old = Read(Phrase((), 0.0, 1.0), None, _job(3))  # type: ignore[arg-type]
     partner.read(old)
     failing.ready.set()
-    end = time.monotonic() + 5
-    while partner.state != "down" and time.monotonic() < end:
-        time.sleep(0.01)
-    assert partner.state == "down"
+    _wait_state(partner, "down")
     monkeypatch.setattr(partner, "_launch", lambda setup: FakeWorker(partner))
     partner.check(10.0)
     partner.check(10.0 + RESTART_WINDOW_S)
@@ -219,10 +221,7 @@ def test_a_partner_that_cannot_start_again_is_tried_again_after_the_window(partn
     partner.starts["ok"] = False
     FakeWorker.made[-1].die()
     partner.check(1.0)
-    end = time.monotonic() + 5
-    while partner.state != "down" and time.monotonic() < end:
-        time.sleep(0.01)
-    assert partner.state == "down"
+    _wait_state(partner, "down")
     partner.check(2.0)  # the wait starts on the session's clock
     partner.starts["ok"] = True
     partner.check(2.0 + RESTART_WINDOW_S + 0.1)
@@ -242,10 +241,7 @@ def test_a_replacement_that_cannot_even_be_launched_leaves_the_partner_down_not_
     partner.submit(_job(1), 0.5)
     FakeWorker.made[-1].die()
     partner.check(1.0)
-    end = time.monotonic() + 5
-    while partner.state != "down" and time.monotonic() < end:
-        time.sleep(0.01)
-    assert partner.state == "down" and not partner.busy
+    _wait_state(partner, "down") and not partner.busy
     assert [r.number for r in partner.results if r.error] == [1]
     assert any("Cannot allocate memory" in line and "goes on without answers" in line for line in partner.said)
     partner.check(2.0)
@@ -264,10 +260,7 @@ def test_a_replacement_that_cannot_build_its_partner_says_why(partner, monkeypat
     monkeypatch.setattr(partner, "_launch", broken)
     FakeWorker.made[-1].die()
     partner.check(1.0)
-    end = time.monotonic() + 5
-    while partner.state != "down" and time.monotonic() < end:
-        time.sleep(0.01)
-    assert partner.state == "down"
+    _wait_state(partner, "down")
     assert any("could not start again (model weights models/x.npz not found)" in line for line in partner.said)
 
 

@@ -67,6 +67,17 @@ def _ons(sink, channel):
     return [(t, m.note) for t, m in sink.sent if m.type == "note_on" and m.velocity > 0 and m.channel == channel]
 
 
+def _daw_ticks(s, clock, ext, dues):
+    """A DAW's clock ticks at `dues` (seconds), the session stepped every 2 ms between them."""
+    for due in dues:
+        while clock.now() + 0.002 < due:
+            clock.advance(0.002)
+            s.step()
+        clock.set(due)
+        ext.receive([CLOCK])
+        s.step()
+
+
 def test_three_choruses_of_fours_with_comp_bass_and_click():
     clock = ManualClock(100.0)
     s, sink, inq = _session(clock, comp=True, bass=True, click=True)
@@ -411,14 +422,8 @@ def test_a_free_jam_on_a_daws_clock_plays_the_downbeat_and_follows_a_tempo_jump_
     ext.receive([START])
     s.step()
     jump = tick_time(t0, 160.0, 96)  # beat 4: the DAW goes to 200 bpm
-    for k in range(24 * 8):
-        due = tick_time(t0, 160.0, k) if k < 96 else tick_time(jump, 200.0, k - 96)
-        while clock.now() + 0.002 < due:
-            clock.advance(0.002)
-            s.step()
-        clock.set(due)
-        ext.receive([CLOCK])
-        s.step()
+    _daw_ticks(s, clock, ext, [tick_time(t0, 160.0, k) if k < 96 else tick_time(jump, 200.0, k - 96)
+                               for k in range(24 * 8)])
     s.close()
     bass = [t - t0 for t, _ in _ons(sink, 3)]
     want = [b * 0.375 for b in range(5)] + [1.5 + b * 0.3 for b in range(1, 4)]
@@ -824,14 +829,7 @@ def test_on_a_daws_clock_there_is_no_count_in_and_bar_one_is_the_daws_first_beat
     clock.set(t0)
     ext.receive([START])
     s.step()
-    for k in range(24 * 6):
-        due = tick_time(t0, 100.0, k)
-        while clock.now() + 0.002 < due:
-            clock.advance(0.002)
-            s.step()
-        clock.set(due)
-        ext.receive([CLOCK])
-        s.step()
+    _daw_ticks(s, clock, ext, [tick_time(t0, 100.0, k) for k in range(24 * 6)])
     s.close()
     bass, clicks = _ons(sink, 3), _ons(sink, 9)
     assert bass and clicks
