@@ -21,17 +21,14 @@ chart) and without (the follower's level followed as heard: the engine before it
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
-from pathlib import Path
 from statistics import median
 
 import mido
 
-from improv.bench.follow import DEFAULT_DATA, SPLIT_NAMES
-from improv.bench.human import HumanSolo, load_human
-from improv.errors import DataError
+from improv.bench.follow import DEFAULT_DATA, SPLIT_NAMES, solos_or_say, write_json
+from improv.bench.human import HumanPhrase, HumanSolo
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 
 BARS = 16
@@ -55,18 +52,15 @@ def stretches(solos: list[HumanSolo], seed: int = 3, bars: int = BARS) -> list[t
 
 
 def _events(solo: HumanSolo, bar: int, bars: int) -> list[tuple[float, list[int]]]:
-    """The stretch's note-ons and note-offs (seconds, bytes), a key struck again released first."""
+    """The stretch's note-ons and note-offs (seconds, bytes), as `HumanPhrase.events` plays them."""
     tr = solo.track
     per = tr.period_at(tr.time_of(bar))
     lo, hi = tr.time_of(bar) - 0.2 * per, tr.time_of(bar + 4 * bars) - 0.2 * per
-    notes = sorted((n for p in solo.phrases for n in p.notes if lo <= n.onset < hi), key=lambda n: (n.onset, n.pitch))
-    ev = []
-    for i, n in enumerate(notes):
-        again = next((m.onset for m in notes[i + 1:] if m.pitch == n.pitch), float("inf"))
-        ev.append((n.onset, [0x90, n.pitch, max(1, min(127, n.velocity))]))
-        ev.append((max(n.onset + 0.005, min(n.end, again - 0.001)), [0x80, n.pitch, 0]))
-    ev.sort(key=lambda e: (e[0], e[1][0] == 0x90))
-    return ev
+    notes = tuple(sorted(solo.notes_between(lo, hi), key=lambda n: (n.onset, n.pitch)))
+    if not notes:
+        return []
+    return [(e.time, [0x90, e.pitch, max(1, min(127, e.velocity))] if e.kind == "on" else [0x80, e.pitch, 0])
+            for e in HumanPhrase(solo.name, notes, tr).events()]
 
 
 def count_errors(solo: HumanSolo, bar: int, said: float, keep: bool, bars: int = BARS) -> tuple[float, list[float]]:
@@ -140,16 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="the solos to play (default valid; tune on train)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args(argv)
-    try:
-        solos = load_human(args.data, args.split)
-    except DataError as e:
-        print(f"improv.bench.chartcount: {e}", file=sys.stderr)
+    solos = solos_or_say("improv.bench.chartcount", args.data, args.split)
+    if solos is None:
         return 2
     result = bench_chart_count(solos, args.split)
     print("\n".join(format_chart_count(result)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
+    write_json(args.json, result)
     return 0
 
 

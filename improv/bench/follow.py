@@ -321,21 +321,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("valid", "train"), default="valid",
                     help="the solos to play (default valid; tune the follower on train)")
     args = ap.parse_args(argv)
-    try:
-        solos = load_human(args.data, args.split)
-    except DataError as e:
-        print(f"improv.bench.follow: {e}", file=sys.stderr)
-        return 2
-    if not solos:
-        print(f"improv.bench.follow: {args.data} has no {SPLIT_NAMES[args.split]} solo in 4/4 with a beat track: "
-              "give the full wjazzd-solos.tar.gz", file=sys.stderr)
+    solos = solos_or_say("improv.bench.follow", args.data, args.split)
+    if solos is None:
         return 2
     result = bench_follow(solos, range(args.seeds), args.bars, split=args.split)
     print("\n".join(line for line in format_follow(result) if line))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
+    write_json(args.json, result)
     return 0
+
+
+def solos_or_say(prog: str, data: str, split: str) -> list[HumanSolo] | None:
+    """The split's solos as recorded, or None after one line on stderr saying what is wrong
+    with `data` (a benchmark command's start)."""
+    try:
+        solos = load_human(data, split)
+    except DataError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return None
+    if not solos:
+        print(f"{prog}: {data} has no {SPLIT_NAMES[split]} solo in 4/4 with a beat track: give the full "
+              "wjazzd-solos.tar.gz", file=sys.stderr)
+        return None
+    return solos
+
+
+def write_json(path: str | None, result: dict) -> None:
+    """A benchmark's figures as JSON at `path` (None: not asked for)."""
+    if path:
+        Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
