@@ -110,6 +110,13 @@ class FollowingTimeline:
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.keep_level = self._over_chart
 
+    @property
+    def level_hint(self) -> str:
+        """For the start line: over a chart with no tempo said, how to keep the chart's bars
+        at the player's tempo (else "")."""
+        return "; say yours with --tempo to keep the chart's bars at it" if self._over_chart and not self.keep_level \
+            else ""
+
     # --- hearing the player (conductor) --------------------------------------------------
     def heard(self, onset: float, velocity: int) -> bool:
         """A note began at `onset` seconds: hear it, and re-anchor on what is heard now.

@@ -239,19 +239,12 @@ class Session:
         over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
-        pace = f"following your tempo (from {self.tempo:g} bpm{self._level_hint()})" if self.following else \
+        pace = f"following your tempo (from {self.tempo:g} bpm{self.timeline.level_hint})" if self.following else \
             "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
         if self.unfollowed:
             pace += f" (not following your tempo: the follower hears {FOLLOW_BPM[0]:g}-{FOLLOW_BPM[1]:g} bpm)"
         weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
         self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
-
-    def _level_hint(self) -> str:
-        """Over a chart with no tempo said, how to keep the chart's bars at the player's
-        tempo (the follower may hear them in double or half time: `FollowingTimeline`)."""
-        if self.chart is None or getattr(self.timeline, "keep_level", True):
-            return ""
-        return "; say yours with --tempo to keep the chart's bars at it"
 
     @property
     def counts_in(self) -> bool:
