@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from improv.core import limits
+from improv.core.audio.soundfont import missing_soundfont
 from improv.core.audio.synth import MAX_BLOCK
 from improv.core.embrace.strategies import EmbraceSettings
 from improv.core.listen.controls import RESERVED_CC
@@ -303,9 +304,11 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
     if section == "midi" and obj.player_channel == obj.partner_channel:
         raise ConfigError(f"{where}: player_channel and partner_channel are both {obj.player_channel}: the partner's "
                           "notes would be recorded and played back as yours; give them different channels")
-    if section == "synth" and obj.soundfont and not Path(obj.soundfont).is_file():
+    if section == "synth" and obj.soundfont and missing_soundfont(obj.soundfont):
         name = (flags or {}).get("soundfont") or f"{where}.soundfont"
-        raise ConfigError(f"{name} {obj.soundfont}: no such SoundFont file; give the path of a .sf2 file "
+        why = missing_soundfont(obj.soundfont)
+        why = "no such SoundFont file" if why == "not found" else why
+        raise ConfigError(f"{name} {obj.soundfont}: {why}; give the path of a .sf2 file "
                           "(or leave it out for the built-in voices)")
     if section == "phrase" and obj.end_cc in RESERVED_CC:
         raise ConfigError(f"{where}: end_cc = {obj.end_cc} is {RESERVED_CC[obj.end_cc]}, which plays the music "

@@ -183,6 +183,8 @@ def test_a_missing_soundfont_names_the_file_and_the_key(tmp_path, capsys):
         load_config(write(tmp_path, f'[synth]\nsoundfont = "{missing}"\n'))
     line = refused(capsys, ["jam", "--soundfont", str(missing), "--no-record"])
     assert f"--soundfont {missing}: no such SoundFont file" in line
+    line = refused(capsys, ["jam", "--soundfont", str(tmp_path), "--no-record"])
+    assert f"--soundfont {tmp_path}: is a folder, not a SoundFont file" in line
 
 
 # 9. markov with a model file in the config

@@ -74,6 +74,18 @@ class SoundFontSynth:
             done += f
 
 
+def missing_soundfont(path: str | Path) -> str | None:
+    """Why `path` is not a SoundFont file to open (a few words), or None if it is a file."""
+    path = Path(path)
+    if path.is_file():
+        return None
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.sf2"))[:3]
+        return "is a folder, not a SoundFont file" + (f" (it holds {', '.join(found)}: give one of them)"
+                                                      if found else " (and holds no .sf2 file)")
+    return "not found"
+
+
 def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
     """Open a .sf2 file for playback.
 
@@ -82,8 +94,9 @@ def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
             unreadable (says where to point).
     """
     path = Path(path)
-    if not path.is_file():  # (first: installing the extra would not have found the file either)
-        raise ConfigError(f"SoundFont {path} not found: point --soundfont (or synth.soundfont) at a .sf2 file, "
+    why = missing_soundfont(path)
+    if why is not None:  # (first: installing the extra would not have found the file either)
+        raise ConfigError(f"SoundFont {path} {why}: point --soundfont (or synth.soundfont) at a .sf2 file, "
                           "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2 from Debian's fluid-soundfont-gm")
     try:
         import tinysoundfont  # noqa: F401
