@@ -112,3 +112,27 @@ def test_a_drums_only_file_is_refused_on_the_built_in_synth(tmp_path, capsys):
     assert out.err.strip() == f"improv play: {tmp_path / 'drums.mid'} has only 8 drum notes on channel 10, and the " \
                               "built-in synth has no drum kit: --out PORT plays them on a General MIDI synth"
     assert "playing" not in out.out
+
+
+def test_play_stops_with_one_line_when_its_output_goes_away(tmp_path):
+    """The port `play --out` plays into disappears mid-file (the synth quit, the cable
+    pulled): play says so on one line, with where it got to, instead of playing on into
+    nothing."""
+    require_jack()
+    path = save_recording(dense_session(), tmp_path / "dense.mid")
+    listener = Listener(unique("play-gone"))
+    env = dict(os.environ, IMPROV_MIDI_API="jack", JACK_NO_START_SERVER="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "improv", "play", str(path), "--out", listener.client, "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 20, timeout=20), "no notes arrived"
+        listener.close()  # the output goes away
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode != 0 and "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "is gone" in lines[0] and "s into" in lines[0] and "--from" in lines[0], err

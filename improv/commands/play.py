@@ -18,6 +18,7 @@ from improv.commands.common import add_config_args
 from improv.core.formats.midifile import GM_DRUM_CHANNEL, is_drum
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
+WATCH_S = 0.5  # how often the loop looks whether the output is still there (a port listing)
 CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # what sets a channel up before --from
 
 
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.config import check_flag, override
     from improv.core import limits
     from improv.core.formats.midifile import load_recording
+    from improv.errors import PortError
 
     cfg = settings_from_args(args)
     start = check_flag("--from", args.start, limits.SESSION_S, "seconds") or 0.0
@@ -156,10 +158,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"{skipped} drum notes (channel 10) left out: the built-in synth has no drum kit; --out PORT to a "
                   "General MIDI synth plays them", flush=True)
         t0 = time.perf_counter() + 0.1
+        alive = getattr(sink, "alive", lambda: True)
+        watched = time.perf_counter()
         for t, item in plan:
             deadline = t0 + t
             while not stop.signal:  # sleep short, then spin: absolute deadlines, no drift
-                left = deadline - time.perf_counter()
+                now = time.perf_counter()
+                left = deadline - now
+                if now - watched >= WATCH_S and left > 0.002:  # (between notes, never in a deadline's spin)
+                    watched = now
+                    if not alive():
+                        raise PortError(f"{where} is gone (unplugged, or its program quit) {t + start:.1f} s into "
+                                        f"{args.midi}: nothing more was played; play it again with --from "
+                                        f"{max(0.0, t + start - 2):.0f} once it is back")
                 if left <= 0:
                     break
                 time.sleep(min(POLL_S, left - 0.001) if left > 0.002 else 0)
