@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 import random
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from improv.core.formats.wjazzd import Solo
-from improv.core.model.feel import OFFBEAT, TICKS, Feel, FeelModel, FeelPlayer
+from improv.core.model.feel import NEXT_GAPS, OFFBEAT, TICKS, Feel, FeelModel, FeelPlayer
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Note, Phrase
 from improv.train.feel import TEMPO_EDGES, fit_feel
@@ -44,6 +46,12 @@ def test_dict_round_trip_and_bad_tables():
     bad["legato_q"] = list(reversed(bad["legato_q"]))
     with pytest.raises(ValueError, match="rising"):
         FeelModel.from_dict(bad)
+    full = replace(m, next_mean=np.linspace(-0.02, 0.02, NEXT_GAPS))
+    assert FeelModel.from_dict(full.to_dict()).to_dict() == full.to_dict()
+    bad = full.to_dict()
+    bad["next_mean"] = [0.0] * 5
+    with pytest.raises(ValueError, match="next_mean"):
+        FeelModel.from_dict(bad)
 
 
 def test_amount_zero_plays_the_grid():
@@ -70,8 +78,9 @@ def test_streaming_gives_what_the_batch_gives():
     batch = m.play(EIGHTHS.notes, 4.0, 4.0, 120.0, (0.01, 0.02), np.random.default_rng(5))
     player = FeelPlayer(m, 4.0, 4.0, 120.0, (0.01, 0.02), np.random.default_rng(5))
     out = [n for n in map(player.push, EIGHTHS.notes) if n is not None]
-    assert out + [player.finish()] == batch
-    assert player.finish() is None
+    assert len(out) == len(batch) - 2  # a note is given once the one after its next is known
+    assert out + player.finish() == batch
+    assert player.finish() == []
 
 
 def test_to_grid_reads_a_played_line_back():
@@ -149,3 +158,47 @@ def test_an_answer_follows_a_call_played_behind_the_beat():
     rng = np.random.default_rng(4)
     played = m.play(EIGHTHS.notes, 4.0, 4.0, 200.0, m.phrase_feel(200.0, feel, rng), rng)
     assert np.mean([n.start - g.start for n, g in zip(played, EIGHTHS.notes)][0::2]) > 0.01  # behind the beat
+
+
+def test_the_gap_to_the_next_note_moves_a_note():
+    """A note before a fast run is played early, one before a long note late
+    (`next_mean`): a slip that reads the gap before the note, or none, leaves the run's
+    first note where the others are."""
+    nm = np.zeros(NEXT_GAPS)
+    nm[3], nm[12] = -0.03, 0.04  # before a sixteenth; before a quarter note
+    m = replace(toy(swing=0.0, lag=0.0, scale=1e-4), next_mean=nm)
+    line = [Note(0.0, 60, 1.0), Note(1.0, 62, 0.25), Note(1.25, 64, 0.25), Note(1.5, 65, 0.5), Note(2.0, 67, 1.0)]
+    got = m.play(line, 4.0, 4.0, 200.0, (0.0, 0.0), np.random.default_rng(0), amount=1.0)
+    offs = [n.start - g.start for n, g in zip(got, line)]
+    # quarter -> 0.04 late; sixteenths -> 0.03 early; the eighth (6 ticks) and the last: 0
+    assert offs == pytest.approx([0.04, -0.03, -0.03, 0.0, 0.0], abs=1e-3)
+    plain = toy(swing=0.0, lag=0.0, scale=1e-4).play(line, 4.0, 4.0, 200.0, (0.0, 0.0), np.random.default_rng(0))
+    assert [n.start - g.start for n, g in zip(plain, line)] == pytest.approx([0.0] * 5, abs=1e-3)
+
+
+def _timed_solo(name: str, rng: random.Random) -> Solo:
+    """Phrases of a quarter note, two sixteenths and six eighths; every note before a
+    sixteenth is played 0.04 beat early."""
+    chart = parse_chart("C7")
+    grid, played = [], []
+    t = 0.0
+    for _ in range(40):
+        written = [Note(0.0, 60, 1.0), Note(1.0, 62, 0.25), Note(1.25, 64, 0.25)] + \
+                  [Note(1.5 + 0.5 * i, 65 + i, 0.5) for i in range(6)]
+        pn = []
+        for i, x in enumerate(written):
+            early = -0.04 if i + 1 < len(written) and written[i + 1].start - x.start == 0.25 else 0.0
+            pn.append(Note(x.start + early + rng.gauss(0.0, 0.005), x.pitch, 0.2))
+        grid.append(Phrase.of(written, start=t))
+        first = pn[0].start
+        played.append(Phrase(tuple(Note(x.start - first, x.pitch, x.duration) for x in pn), t + first,
+                             max(x.end for x in pn) - first))
+        t += 8.0
+    return Solo(name, "P", name, 160.0, "C", "BEBOP", "ts", "SWING", tuple(grid), chart, tuple(played))
+
+
+def test_fit_learns_what_the_gap_to_the_next_note_adds():
+    m = fit_feel([_timed_solo(f"T{i}", random.Random(i)) for i in range(8)])
+    # the notes before a sixteenth: early (part of it is learned by the ticks they sit on)
+    assert m.next_mean[3] < -0.015 and min(m.next_mean[6], m.next_mean[12]) > m.next_mean[3] + 0.015
+    assert FeelModel.from_dict(m.to_dict()).to_dict() == m.to_dict()

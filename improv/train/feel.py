@@ -2,7 +2,8 @@
 
 Every note of a solo is on the notation grid (`Solo.phrases`) and as played
 (`Solo.played`: onsets in seconds against the beat track). Per tempo band and tick of
-the beat the fit takes the median offset (played - grid, beats), then per phrase the
+the beat the fit takes the median offset (played - grid, beats), then what the written
+gap to the next note adds to it (the median of what is left, per gap), then per phrase the
 median of what is left (its lag) and, on the off-beat eighths, the median beyond that
 (its swing; their spread over phrases less what a median of so few notes strays by
 itself); what is left of each note after those is its own stray, whose mean absolute
@@ -23,12 +24,19 @@ from typing import Iterable
 import numpy as np
 
 from improv.core.formats.wjazzd import Solo, phrase_runs
-from improv.core.model.feel import FOLLOW_PHRASES, MIN_CALL_NOTES, OFFBEAT, TICKS, FeelModel
+from improv.core.model.feel import FOLLOW_PHRASES, MIN_CALL_NOTES, NEXT_GAPS, OFFBEAT, TICKS, FeelModel, next_gap_class
 from improv.core.theory.notes import Phrase
 
 TEMPO_EDGES = (100.0, 140.0, 180.0, 220.0, 270.0)  # bpm: six bands (the data's tempos run 37-319)
 MIN_CELL = 60  # notes: a (band, tick) cell with fewer takes the pooled row's value
 MIN_SCALE = 0.01  # beats
+MIN_CLASS = 200  # notes: a next-gap class with fewer is not learned
+
+
+def _next_classes(ticks: np.ndarray) -> np.ndarray:
+    """Each note's `next_mean` row: the written gap to the next note of its phrase."""
+    gaps = [int(g) for g in np.diff(ticks)] + [None]
+    return np.array([next_gap_class(g) for g in gaps], dtype=np.int64)
 
 
 def _notes(solo: Solo) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -77,6 +85,7 @@ def fit_feel(solos: Iterable[Solo]) -> FeelModel:
         thin = counts[b] < MIN_CELL
         mean[b, thin] = mean[pooled, thin]
         prior[b] = (counts[b] + 1.0) / (counts[b].sum() + TICKS)
+    next_mean = _next_mean(mean, per)
 
     # 2. per phrase: lag, swing; per note: its own stray
     strays: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -88,7 +97,7 @@ def fit_feel(solos: Iterable[Solo]) -> FeelModel:
                 eff.append((b, np.nan, np.nan, 0, 0))
                 continue
             cls = ticks % TICKS
-            resid = offs - mean[b, cls]
+            resid = offs - mean[b, cls] - next_mean[_next_classes(ticks)]
             off = cls == OFFBEAT
             lag = float(np.median(resid[~off])) if np.any(~off) else float(np.median(resid))
             swing = float(np.median(resid[off]) - lag) if off.sum() >= 2 else 0.0
@@ -124,17 +133,42 @@ def fit_feel(solos: Iterable[Solo]) -> FeelModel:
     for b in range(rows - 1):
         lag_sd[b] = lag_sd[b] or lag_sd[pooled]
         swing_sd[b] = swing_sd[b] or swing_sd[pooled]
-    rho = _rho(mean, per)
+    rho = _rho(mean, next_mean, per)
     dur_q, legato_q = _duration_quantiles(solos)
     model = FeelModel(tuple(float(e) for e in edges), mean, scale, prior, lag_sd, swing_sd, rho=rho, dur_q=dur_q,
-                      legato_q=legato_q)
-    rho = (_match_share(model, solos), rho[1])
-    model = replace(model, rho=rho)
+                      legato_q=legato_q, next_mean=next_mean)
+    model = replace(model, rho=(_match_share(model, solos), rho[1]))
     follow, resid_sd = _follow(model, solos)
-    return FeelModel(model.tempo_edges, mean, scale, prior, lag_sd, swing_sd, follow, resid_sd, rho, dur_q, legato_q)
+    return replace(model, follow=follow, resid_sd=resid_sd)
 
 
-def _rho(mean: np.ndarray, per: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]]) -> tuple[float, float]:
+def _next_mean(mean: np.ndarray, per: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]]) -> np.ndarray:
+    """(NEXT_GAPS,) what the written gap to the next note adds to a note's offset: the
+    median of what the tick's mean leaves, per gap, less that of all notes (0 where
+    fewer than `MIN_CLASS` notes)."""
+    by: list[list[np.ndarray]] = [[] for _ in range(NEXT_GAPS)]
+    alls = []
+    for b, phrases in per:
+        for ticks, offs in phrases:
+            if not len(ticks):
+                continue
+            r = offs - mean[b, ticks % TICKS]
+            alls.append(r)
+            nc = _next_classes(ticks)
+            for c in range(NEXT_GAPS):
+                if np.any(nc == c):
+                    by[c].append(r[nc == c])
+    centre = float(np.median(np.concatenate(alls))) if alls else 0.0
+    out = np.zeros(NEXT_GAPS)
+    for c, chunks in enumerate(by):
+        v = np.concatenate(chunks) if chunks else np.zeros(0)
+        if len(v) >= MIN_CLASS:
+            out[c] = float(np.median(v)) - centre
+    return out
+
+
+def _rho(mean: np.ndarray, next_mean: np.ndarray,
+         per: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]]) -> tuple[float, float]:
     """(share of the strays' variance that consecutive notes of one beat share: their
     correlation; how much of that carries to the next beat: the correlation of notes in
     consecutive beats over it), each phrase's median taken out first."""
@@ -144,7 +178,7 @@ def _rho(mean: np.ndarray, per: list[tuple[int, list[tuple[np.ndarray, np.ndarra
         for ticks, offs in phrases:
             if len(ticks) < 3:
                 continue
-            r = offs - mean[b, ticks % TICKS]
+            r = offs - mean[b, ticks % TICKS] - next_mean[_next_classes(ticks)]
             r = r - np.median(r)
             step = np.diff((ticks + 1) // TICKS)  # a note a tick early belongs to the next beat
             xy = np.stack([r[:-1], r[1:]])

@@ -8,12 +8,15 @@ seconds against its beat tracks (`improv.train.feel.fit_feel`), per tempo band a
 place in the beat (the 12 ticks):
 
     played onset = grid onset + mean[band, tick] + lag + swing * [tick is the off-beat eighth]
-                   + stray * scale[band, tick]
+                   + stray * scale[band, tick] + next_mean[written gap to the next note]
 
 where a note's stray is a unit Laplace of its own plus one that the notes of its beat
 share (`rho[0]` of the variance; from beat to beat that one carries over `rho[1]`): notes
 in one beat lean the same way, so the gaps between them stray less than their onsets, as
-in the data. A note written to reach the next one (within a tick) lasts a share of the
+in the data. `next_mean` is what the gap to the next note adds: a note before a fast run
+is played early, one before a long note late, so fast notes sound less crowded and the
+long gaps less long than written (as played; without it the played gaps strayed more than
+the soloists'). A note written to reach the next one (within a tick) lasts a share of the
 played gap drawn from the learned quantiles of that share (legato: about 0.9, a few
 overlap); any other note written as d ticks lasts a duration drawn from the learned
 quantiles of the played durations written so (up to a beat; longer ones stray by half a
@@ -46,6 +49,12 @@ MIN_DUR = 0.03  # beats: the shortest played note
 MIN_GAP_SHARE = 0.5  # a played gap keeps at least this share of the written one (the data's 5th percentile)
 MIN_CALL_NOTES = 3  # a call's lag is followed from this many notes; its swing from 2 off-beat eighths
 FOLLOW_PHRASES = 8  # the call and the session's last phrases before it that `measure` pools
+NEXT_GAPS = 14  # `next_mean` rows: the written gap to the next note in ticks, 13 = a beat or more, 0 = none
+
+
+def next_gap_class(gap_ticks: int | None) -> int:
+    """The `next_mean` row of a note whose next note comes `gap_ticks` later (None: the last)."""
+    return 0 if gap_ticks is None or gap_ticks <= 0 else min(int(gap_ticks), NEXT_GAPS - 1)
 
 
 def _median(xs: np.ndarray) -> float:
@@ -83,6 +92,7 @@ class FeelModel:
             1..12 ticks.
         legato_q: (101,) percentiles of played duration / played gap of notes written to
             reach the next onset.
+        next_mean: (14,) offset added by the written gap to the next note (`next_gap_class`), beats.
     """
 
     tempo_edges: tuple[float, ...]
@@ -96,6 +106,7 @@ class FeelModel:
     rho: tuple[float, float] = (0.0, 0.0)
     dur_q: np.ndarray | None = None
     legato_q: np.ndarray | None = None
+    next_mean: np.ndarray | None = None
 
     # ------------------------------------------------------------ storage
 
@@ -106,7 +117,8 @@ class FeelModel:
                 "lag_sd": self.lag_sd.round(5).tolist(), "swing_sd": self.swing_sd.round(5).tolist(),
                 "follow": list(self.follow), "resid_sd": list(self.resid_sd), "rho": list(self.rho),
                 "dur_q": None if self.dur_q is None else self.dur_q.round(4).tolist(),
-                "legato_q": None if self.legato_q is None else self.legato_q.round(4).tolist()}
+                "legato_q": None if self.legato_q is None else self.legato_q.round(4).tolist(),
+                "next_mean": None if self.next_mean is None else self.next_mean.round(5).tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeelModel":
@@ -129,9 +141,16 @@ class FeelModel:
         legato_q = None if d.get("legato_q") is None else np.asarray(d["legato_q"], dtype=np.float64)
         if legato_q is not None and (legato_q.shape != (101,) or np.any(np.diff(legato_q) < 0)):
             raise ValueError(f"feel legato_q must be 101 rising percentiles, got shape {legato_q.shape}")
+        next_mean = None if d.get("next_mean") is None else np.asarray(d["next_mean"], dtype=np.float64)
+        if next_mean is not None and next_mean.shape != (NEXT_GAPS,):
+            raise ValueError(f"feel next_mean has shape {next_mean.shape}, expected {(NEXT_GAPS,)}")
         return cls(edges, arr["mean"], arr["scale"], arr["prior"], arr["lag_sd"], arr["swing_sd"],
                    (float(follow[0]), float(follow[1])), (float(resid[0]), float(resid[1])),
-                   (float(rho[0]), float(rho[1])), dur_q, legato_q)
+                   (float(rho[0]), float(rho[1])), dur_q, legato_q, next_mean)
+
+    def next_offset(self, gap_ticks: int | None) -> float:
+        """What a note's written gap to the next note adds to its offset, beats (0 without `next_mean`)."""
+        return 0.0 if self.next_mean is None else float(self.next_mean[next_gap_class(gap_ticks)])
 
     def duration(self, ticks: int, u: float) -> float:
         """A duration written as `ticks` ticks as played (beats), for a uniform draw `u`."""
@@ -173,6 +192,11 @@ class FeelModel:
         ticks = self._place(xs, b, 0.0, 0.0, widen=2.0)
         cls = ticks % TICKS
         resid = xs - ticks / TICKS - self.mean[b, cls]
+        if self.next_mean is not None:  # (a phrase ends where its notes do: the last of each has no next)
+            ends = np.cumsum([len(p.notes) for p in phrases]) - 1
+            gaps = np.append(np.diff(ticks), 0)
+            gaps[ends] = 0
+            resid = resid - self.next_mean[np.clip(gaps, 0, NEXT_GAPS - 1)]
         off = cls == OFFBEAT
         lag = _median(resid[~off]) if np.any(~off) else _median(resid)
         swing = _median(resid[off]) - lag if off.sum() >= 2 else 0.0
@@ -216,20 +240,19 @@ class FeelModel:
         `origin`) -> the same notes as played, inside [0, `length`) beats (`FeelPlayer`)."""
         player = FeelPlayer(self, origin, length, tempo, feel, rng, amount)
         out = [n for n in map(player.push, notes) if n is not None]
-        last = player.finish()
-        return out + ([last] if last is not None else [])
+        return out + player.finish()
 
 
 class FeelPlayer:
     """Plays grid notes one at a time, as they are decoded: `push` a grid note and get the
-    one before it as played (its end depends on where the next one sounds), `finish` for
-    the last.
+    one two before it as played (a note's onset depends on the written gap to the next
+    note, its end on where that one sounds), `finish` for the last ones.
 
-    Each onset moves by the learned mean of its tick, the phrase's `feel` (lag, swing)
-    and its own stray, all times `amount` (0 = the grid), by at most `MAX_OFFSET`, and
-    stays at or after 0 and before `length`; onsets keep their order (a note comes at
-    least `MIN_GAP_SHARE` of its grid gap after the one before); durations are drawn as played
-    and end by the next onset.
+    Each onset moves by the learned mean of its tick, what its gap to the next note adds,
+    the phrase's `feel` (lag, swing) and its own stray, all times `amount` (0 = the
+    grid), by at most `MAX_OFFSET`, and stays at or after 0 and before `length`; onsets
+    keep their order (a note comes at least `MIN_GAP_SHARE` of its grid gap after the one
+    before); durations are drawn as played and end by the next onset.
     """
 
     def __init__(self, model: FeelModel, origin: float, length: float, tempo: float | None,
@@ -238,13 +261,33 @@ class FeelPlayer:
         self.b = model.band(tempo)
         self.lag, self.swing = feel
         self.rng = rng
+        self._waiting: tuple[Note, bool] | None = None  # a grid note whose next one is not known yet
         self._pending: tuple[Note, float, float, float] | None = None  # grid note, played onset, duration, draw
         self._prev_grid = self._prev_played = -math.inf
         self._beat, self._shared = None, 0.0  # the beat of the last note and its shared stray (unit)
 
     def push(self, note: Note, forced: bool = False) -> Note | None:
-        """A grid note (start relative to the answer) -> the previous note as played, or None.
+        """A grid note (start relative to the answer) -> the one two before it as played, or None.
         A `forced` note (an opening the plan gave) is played as written: its time and length."""
+        out = self._place(*self._waiting, note) if self._waiting is not None else None
+        self._waiting = (note, forced)
+        return out
+
+    def finish(self) -> list[Note]:
+        """The notes pushed and not yet given, as played (none if none is left)."""
+        out = []
+        if self._waiting is not None:
+            placed = self._place(*self._waiting, None)
+            self._waiting = None
+            if placed is not None:
+                out.append(placed)
+        last = self._finish(None, None)
+        self._pending = None
+        return out + ([last] if last is not None else [])
+
+    def _place(self, note: Note, forced: bool, nxt: Note | None) -> Note | None:
+        """Place `note` (the next grid note after it is `nxt`, None if none): it becomes the
+        pending one, and the one pending before it is returned as played."""
         if forced:
             s = max(note.start, self._prev_played + MIN_GAP_SHARE * (note.start - self._prev_grid)) \
                 if self._pending is not None else note.start
@@ -268,7 +311,8 @@ class FeelPlayer:
         u = float(self.rng.uniform())
         grid_ticks = max(1, int(round(note.duration * TICKS)))
         dur = note.duration + (m.duration(grid_ticks, u) - grid_ticks / TICKS) * self.amount
-        off = m.mean[b, tick] + self.lag + (self.swing if tick == OFFBEAT else 0.0) + stray
+        gap = None if nxt is None else int(round((nxt.start - note.start) * TICKS))
+        off = m.mean[b, tick] + m.next_offset(gap) + self.lag + (self.swing if tick == OFFBEAT else 0.0) + stray
         s = note.start + min(MAX_OFFSET, max(-MAX_OFFSET, off * self.amount))
         if self._pending is not None:
             s = max(s, self._prev_played + MIN_GAP_SHARE * (note.start - self._prev_grid))
@@ -278,12 +322,6 @@ class FeelPlayer:
         out = self._finish(note, s)
         self._pending = (note, s, dur, u)
         self._prev_grid, self._prev_played = note.start, s
-        return out
-
-    def finish(self) -> Note | None:
-        """The last note pushed, as played (None if none is pending)."""
-        out = self._finish(None, None)
-        self._pending = None
         return out
 
     def _finish(self, nxt: Note | None, nxt_played: float | None) -> Note | None:

@@ -17,8 +17,9 @@ gaps is built with the steps and extended note by note. With a time feel
 (`improv.core.model.feel`, in the weights file), played calls and history are read onto
 the grid first (`FeelModel.to_grid`), and the grid answer is played with the feel
 learned from the data, taking up the session's measured lag and swing (`settings.feel`
-scales it, `settings.tempo` picks its tempo band); a note is handed out once the next
-one is decoded (its end depends on where the next one sounds).
+scales it, `settings.tempo` picks its tempo band); a note is handed out once the two
+after it are decoded (its onset depends on the written gap to the next one, its end on
+where that one sounds).
 
 The last note of an answer is held as soloists hold a phrase's last note: the model
 writes every length as an inner note's (END comes a step later), so once the answer ends
@@ -201,9 +202,7 @@ class ModelResponder:
             played = player.push(note, forced=i < n_forced)
             if played is not None:
                 yield played
-        last = player.finish()
-        if last is not None:
-            yield last
+        yield from player.finish()
 
     def _grid_stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings,
                      to_grid: bool = True) -> Iterator[Note]:
