@@ -136,3 +136,44 @@ def test_play_stops_with_one_line_when_its_output_goes_away(tmp_path):
     assert proc.returncode != 0 and "Traceback" not in err
     lines = [x for x in err.splitlines() if x.strip()]
     assert len(lines) == 1 and "is gone" in lines[0] and "s into" in lines[0] and "--from" in lines[0], err
+
+
+def test_looking_for_the_output_never_makes_a_note_late(tmp_path, monkeypatch):
+    """The check that the output is still there lists the ports, which takes time on a
+    busy MIDI system: it runs only with room before the next message, so a listing of
+    20 ms leaves every note on its time (it made the next note 19 ms late)."""
+    import time
+
+    import improv.live.ports as ports
+    from improv.cli import main
+
+    class SlowListing:
+        name = "synth"
+
+        def __init__(self) -> None:
+            self.sent: list = []
+            self.checks = 0
+
+        def alive(self) -> bool:
+            self.checks += 1
+            time.sleep(0.02)
+            return True
+
+        def send(self, msg, at=None) -> None:
+            self.sent.append((time.perf_counter(), msg))
+
+        def close(self) -> None:
+            pass
+
+    sink = SlowListing()
+    monkeypatch.setattr(ports, "open_output", lambda *a, **k: sink)
+    events = []
+    for k in range(16):  # a note every 0.2 s for 3.2 s
+        events += [TimedMessage(0.2 * k, "player", mido.Message("note_on", channel=0, note=60 + k % 12, velocity=80)),
+                   TimedMessage(0.2 * k + 0.1, "player", mido.Message("note_off", channel=0, note=60 + k % 12))]
+    path = save_recording(Recording(tuple(sorted(events, key=lambda e: e.t))), tmp_path / "steady.mid")
+    assert main(["play", str(path), "--out", "synth", "--quiet"]) == 0
+    ons = [t for t, m in sink.sent if m.type == "note_on" and m.velocity > 0]
+    assert len(ons) == 16 and sink.checks >= 4  # it did look, several times
+    late = [t - ons[0] - 0.2 * i for i, t in enumerate(ons)]
+    assert max(late) < 0.012, [round(x * 1000, 1) for x in late]

@@ -19,6 +19,7 @@ from improv.core.formats.midifile import GM_DRUM_CHANNEL, is_drum
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
 WATCH_S = 0.5  # how often the loop looks whether the output is still there (a port listing)
+WATCH_ROOM_S = 0.02  # and only with this long left before the next message: a listing never makes one late
 CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # what sets a channel up before --from
 
 
@@ -165,12 +166,13 @@ def run(args: argparse.Namespace) -> int:
             while not stop.signal:  # sleep short, then spin: absolute deadlines, no drift
                 now = time.perf_counter()
                 left = deadline - now
-                if now - watched >= WATCH_S and left > 0.002:  # (between notes, never in a deadline's spin)
+                if now - watched >= WATCH_S and left > WATCH_ROOM_S:  # (between notes, never near a deadline)
                     watched = now
                     if not alive():
                         raise PortError(f"{where} is gone (unplugged, or its program quit) {t + start:.1f} s into "
                                         f"{args.midi}: nothing more was played; play it again with --from "
                                         f"{max(0.0, t + start - 2):.0f} once it is back")
+                    continue  # (the listing took time: the clock is read again)
                 if left <= 0:
                     break
                 time.sleep(min(POLL_S, left - 0.001) if left > 0.002 else 0)
