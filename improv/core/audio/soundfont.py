@@ -80,7 +80,7 @@ def missing_soundfont(path: str | Path) -> str | None:
     if path.is_file():
         return None
     if path.is_dir():
-        found = sorted(p.name for p in path.glob("*.sf2"))[:3]
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() == ".sf2")[:3]
         return "is a folder, not a SoundFont file" + (f" (it holds {', '.join(found)}: give one of them)"
                                                       if found else " (and holds no .sf2 file)")
     return "not found"
