@@ -49,7 +49,7 @@ MIN_DUR = 0.03  # beats: the shortest played note
 MIN_GAP_SHARE = 0.5  # a played gap keeps at least this share of the written one (the data's 5th percentile)
 MIN_CALL_NOTES = 3  # a call's lag is followed from this many notes; its swing from 2 off-beat eighths
 FOLLOW_PHRASES = 8  # the call and the session's last phrases before it that `measure` pools
-NEXT_GAPS = 14  # `next_mean` rows: the written gap to the next note in ticks, 13 = a beat or more, 0 = none
+NEXT_GAPS = 14  # `next_mean` rows: the written gap to the next note in ticks, 13 = over a beat, 0 = none
 
 
 def next_gap_class(gap_ticks: int | None) -> int:
