@@ -53,15 +53,21 @@ def unmatched(arrivals) -> dict[tuple[int, int], int]:
     return {k: v for k, v in count.items() if v}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
+def _play_dense_into_a_listener(tmp_path, name: str) -> tuple[Listener, subprocess.Popen]:
+    """`improv play` of `dense_session()` started in a subprocess, its --out a fresh JACK listener."""
     require_jack()
     path = save_recording(dense_session(), tmp_path / "dense.mid")
-    listener = Listener(unique("play-listener"))
+    listener = Listener(unique(name))
     env = dict(os.environ, IMPROV_MIDI_API="jack", JACK_NO_START_SERVER="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([sys.executable, "-m", "improv", "play", str(path), "--out", listener.client, "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return listener, proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
+    listener, proc = _play_dense_into_a_listener(tmp_path, "play-listener")
     try:
         assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 40, timeout=20), proc.stderr.read() \
             if proc.poll() is not None else "no notes arrived"
@@ -118,13 +124,7 @@ def test_play_stops_with_one_line_when_its_output_goes_away(tmp_path):
     """The port `play --out` plays into disappears mid-file (the synth quit, the cable
     pulled): play says so on one line, with where it got to, instead of playing on into
     nothing."""
-    require_jack()
-    path = save_recording(dense_session(), tmp_path / "dense.mid")
-    listener = Listener(unique("play-gone"))
-    env = dict(os.environ, IMPROV_MIDI_API="jack", JACK_NO_START_SERVER="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.Popen([sys.executable, "-m", "improv", "play", str(path), "--out", listener.client, "--quiet"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    listener, proc = _play_dense_into_a_listener(tmp_path, "play-gone")
     try:
         assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 20, timeout=20), "no notes arrived"
         listener.close()  # the output goes away
