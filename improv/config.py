@@ -304,9 +304,8 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
     if section == "midi" and obj.player_channel == obj.partner_channel:
         raise ConfigError(f"{where}: player_channel and partner_channel are both {obj.player_channel}: the partner's "
                           "notes would be recorded and played back as yours; give them different channels")
-    if section == "synth" and obj.soundfont and missing_soundfont(obj.soundfont):
+    if section == "synth" and obj.soundfont and (why := missing_soundfont(obj.soundfont)):
         name = (flags or {}).get("soundfont") or f"{where}.soundfont"
-        why = missing_soundfont(obj.soundfont)
         why = "no such SoundFont file" if why == "not found" else why
         raise ConfigError(f"{name} {obj.soundfont}: {why}; give the path of a .sf2 file "
                           "(or leave it out for the built-in voices)")
