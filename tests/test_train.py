@@ -182,3 +182,38 @@ def test_a_run_scheduled_by_epochs_says_so_not_a_budget_of_0_min(tmp_path, capsy
     assert "100000 epochs, no time cap" in text and "budget 0 min" not in text
     step25 = next(line for line in text.splitlines() if line.startswith("step 25 "))
     assert "ETA 0.0 min" not in step25 and "ETA nan" not in step25 and "ETA" in step25
+
+
+def test_collating_in_worker_processes_trains_the_same_weights(tmp_path, capsys):
+    """`workers` only moves the collation into other processes: the same batches, in the same
+    order, so the same weights as collating in the training process."""
+    weights = []
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}"
+        assert main(["train", "--data", str(MINI), "--config", str(_tiny(tmp_path, f"w{workers}.toml", max_steps=12,
+                     workers=workers, threads=1)), "--out", str(out)]) == 0
+        weights.append(torch.load(out / "last.pt", weights_only=True)["model"])
+    capsys.readouterr()
+    assert weights[0].keys() == weights[1].keys()
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+
+def test_worker_collation_keeps_the_batches_order():
+    """A slow batch first and quick ones after: the workers hand them back in order."""
+    from improv.train.data import PairData
+    from improv.train.model import collate
+    from improv.train.trainer import _Collating
+
+    cfg, tcfg = load_train_config(TINY)
+    seqs = PairData(MINI, lambda msg: None).training_sequences(cfg, tcfg, None, "train")
+    shares = [seqs * 40] + [[seqs[i % len(seqs)]] for i in range(6)]
+    collating = _Collating(2, 0.5, cfg)
+    try:
+        made = list(collating.batches(shares, "cpu"))
+    finally:
+        collating.close()
+    assert len(made) == len(shares)
+    for share, b in zip(shares, made):
+        want = collate(share, 0.5, "cpu", cfg)
+        assert all((x is None and y is None) or torch.equal(x, y) for x, y in zip(want, b))

@@ -61,6 +61,7 @@ TRAIN_RANGES: dict[str, tuple[tuple[float, float], str]] = {
     "window_notes": ((0, 100000), "notes (0 = single pairs)"),
     "ema_decay": ((0.0, 0.99999), "(0 = off)"),
     "tempo_dropout": (SHARE, ""),
+    "workers": ((0, 256), "processes (0 = collate in the training process)"),
 }
 
 

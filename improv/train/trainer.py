@@ -88,6 +88,7 @@ class TrainConfig:
     window_notes: int = 0  # >0: train on windows of consecutive phrases of up to this many notes
     ema_decay: float = 0.0  # >0: validate and keep an exponential moving average of the weights
     tempo_dropout: float = 0.2  # with the model's tempo input: chance a sequence's tempo is hidden (as when unknown)
+    workers: int = 0  # >0: batches are collated by this many worker processes while the model trains (GPU runs)
 
 
 def load_train_config(path: str | Path | None) -> tuple[Any, "TrainConfig"]:
@@ -129,6 +130,41 @@ def evaluate(model: Any, seqs: list, device: Any, batch_size: int = 128) -> floa
             count += int(is_ans.sum())
     model.train()
     return total / count if count else math.nan
+
+
+class _Collating:
+    """Batches as `collate` makes them, in order: in this process (`workers` 0), or by a pool
+    of worker processes that collate the next batches while the model trains on this one
+    (on a GPU the step is quicker than the collation in Python). The same batches either way."""
+
+    def __init__(self, workers: int, call_weight: float, cfg: Any) -> None:
+        import functools
+
+        from improv.train.model import collate
+
+        self._collate = functools.partial(collate, call_weight=call_weight, device="cpu", cfg=cfg)
+        self._pool = None
+        if workers > 0:
+            import multiprocessing
+            import signal
+
+            # spawn: a forked copy of a process that holds CUDA cannot use it, nor should it try;
+            # Ctrl-C is the training process's to handle (it saves last.pt), not the workers'
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+
+    def batches(self, shares: list, device: Any):
+        from improv.train.model import Batch
+
+        made = self._pool.imap(self._collate, shares) if self._pool is not None else map(self._collate, shares)
+        for b in made:
+            yield Batch(*(None if x is None else x.to(device, non_blocking=True) for x in b))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 def train(data: str | Path, config: str | Path | None = None, out: str | Path = "runs/phrase",
@@ -174,7 +210,7 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
     from improv.train.checks import check_not_finished, limit_reached
     from improv.train.data import PairData, batches
     from improv.train.feel import fit_feel
-    from improv.train.model import PhraseModel, collate, save_checkpoint
+    from improv.train.model import PhraseModel, save_checkpoint
     from improv.train.stopping import Interrupted
 
     say = log if dist.main else (lambda msg: None)
@@ -260,62 +296,66 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
     done = False
     progress.training, progress.step = True, step
     stop.armed = True  # from here the first Ctrl-C lets the step in hand finish, then saves
-    while not done and epoch < tcfg.max_epochs:
-        for batch in batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng):
-            if len(batch) < dist.world:
-                continue  # (every process skips it: they hold the same batches)
-            b = collate(D.shard(batch, dist), tcfg.call_weight, device, cfg)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, elapsed)
-            loss = step_model(*b)["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-            opt.step()
-            if ema is not None:
-                with torch.no_grad():
-                    for pe, p in zip(ema.parameters(), model.parameters()):
-                        pe.lerp_(p, 1.0 - tcfg.ema_decay)
-            step += 1
-            notes_seen += int((b.weight > 0).sum()) * dist.world
-            lv = float(loss.detach())
-            loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
-            now = time.perf_counter()
-            progress.step = step
-            elapsed, why = D.agree(now - t0, D.STOP_ASKED if stop.asked else D.STOP_LIMIT if limit_reached(
-                tcfg, step, epoch, now - t0, sched_steps) else D.GO_ON, dist)  # every process stops at one step
-            if why == D.STOP_ASKED:  # by hand: save where it stands, as the periodic checkpoint does
-                if dist.main:
+    collating = _Collating(tcfg.workers, tcfg.call_weight, cfg)
+    try:
+        while not done and epoch < tcfg.max_epochs:
+            epoch_batches = batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng)
+            shares = [D.shard(batch, dist) for batch in epoch_batches
+                      if len(batch) >= dist.world]  # (a batch too small to share: every process skips it)
+            for b in collating.batches(shares, device):
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step, elapsed)
+                loss = step_model(*b)["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+                opt.step()
+                if ema is not None:
+                    with torch.no_grad():
+                        for pe, p in zip(ema.parameters(), model.parameters()):
+                            pe.lerp_(p, 1.0 - tcfg.ema_decay)
+                step += 1
+                notes_seen += int((b.weight > 0).sum()) * dist.world
+                lv = float(loss.detach())
+                loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
+                now = time.perf_counter()
+                progress.step = step
+                elapsed, why = D.agree(now - t0, D.STOP_ASKED if stop.asked else D.STOP_LIMIT if limit_reached(
+                    tcfg, step, epoch, now - t0, sched_steps) else D.GO_ON, dist)  # every process stops at one step
+                if why == D.STOP_ASKED:  # by hand: save where it stands, as the periodic checkpoint does
+                    if dist.main:
+                        save_last(valid)
+                    D.cleanup(dist)
+                    raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with {progress.resume_with(out)}")
+                over = why == D.STOP_LIMIT
+                if step % 25 == 0:
+                    rate = notes_seen / max(1e-9, now - t_rate)
+                    notes_seen, t_rate = 0, now
+                    # what is left: of the time budget, or (no cap) of the schedule at the pace so far
+                    eta = max(0.0, budget - elapsed) if budget > 0 else \
+                        elapsed / max(1, step) * max(0, sched_steps - step) if sched_steps else math.nan
+                    say(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
+                        f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
+                due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
+                    now - last_eval >= tcfg.eval_every_minutes * 60
+                if dist.main and (over or due):
+                    valid = evaluate(kept, valid_seqs, device)
+                    last_eval = time.perf_counter()
+                    better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
+                    best = valid if valid < best else best
+                    say(f"valid step {step}: answer NLL {valid:.4f} nats/note{' (best)' if better else ''}")
+                    if better:
+                        save_checkpoint(out / "best.pt", kept, state(valid))
+                if dist.main and (over or now - last_ckpt >= tcfg.checkpoint_every_minutes * 60):
                     save_last(valid)
-                D.cleanup(dist)
-                raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with {progress.resume_with(out)}")
-            over = why == D.STOP_LIMIT
-            if step % 25 == 0:
-                rate = notes_seen / max(1e-9, now - t_rate)
-                notes_seen, t_rate = 0, now
-                # what is left: of the time budget, or (no cap) of the schedule at the pace so far
-                eta = max(0.0, budget - elapsed) if budget > 0 else \
-                    elapsed / max(1, step) * max(0, sched_steps - step) if sched_steps else math.nan
-                say(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
-                    f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
-            due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
-                now - last_eval >= tcfg.eval_every_minutes * 60
-            if dist.main and (over or due):
-                valid = evaluate(kept, valid_seqs, device)
-                last_eval = time.perf_counter()
-                better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
-                best = valid if valid < best else best
-                say(f"valid step {step}: answer NLL {valid:.4f} nats/note{' (best)' if better else ''}")
-                if better:
-                    save_checkpoint(out / "best.pt", kept, state(valid))
-            if dist.main and (over or now - last_ckpt >= tcfg.checkpoint_every_minutes * 60):
-                save_last(valid)
-                last_ckpt = time.perf_counter()
-            if over:
-                done = True
-                break
-        else:
-            epoch += 1
+                    last_ckpt = time.perf_counter()
+                if over:
+                    done = True
+                    break
+            else:
+                epoch += 1
+    finally:
+        collating.close()  # (also when a step raises: no worker is left behind)
     stop.armed = False
     if dist.main:
         if not (out / "best.pt").exists():
