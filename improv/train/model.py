@@ -256,32 +256,35 @@ def collate(seqs: list[tuple], call_weight: float = 0.5, device: str | torch.dev
     end_ints = [END] + pad_ints[1:]
     T1 = max(len(sq[0]) + (1 if sq[1] else 0) for sq in seqs)
     B = len(seqs)
-    ints = torch.tensor(pad_ints, dtype=torch.long).repeat(B, T1, 1)
-    chords = torch.zeros(B, T1, N_CHORD_FEATURES)
+    ints = np.tile(np.array(pad_ints, dtype=np.int64), (B, T1, 1))  # (numpy: filled element by element)
+    chords = np.zeros((B, T1, N_CHORD_FEATURES), dtype=np.float32)
     chords[..., -1] = 1.0
-    prev = torch.full((B, T1 - 1), NONE_PITCH, dtype=torch.long)
-    weight = torch.zeros(B, T1 - 1)
+    prev = np.full((B, T1 - 1), NONE_PITCH, dtype=np.int64)
+    weight = np.zeros((B, T1 - 1), dtype=np.float32)
     kp, ks = (cfg.copy_pitch, cfg.copy_shift) if cfg is not None else (0, 0)
     cp = np.zeros((B, T1 - 1, kp, N_INTERVALS), dtype=np.float32) if kp else None
     cs = np.zeros((B, T1 - 1, ks, N_SHIFT), dtype=np.float32) if ks else None
     for b, (steps, complete, *_) in enumerate(seqs):
         rows = [list(s[:9]) for s in steps] + ([end_ints] if complete else [])
-        ints[b, :len(rows)] = torch.tensor(rows, dtype=torch.long)
-        chords[b, :len(steps)] = torch.tensor([s[9] for s in steps])
+        ints[b, :len(rows)] = rows
+        if steps:
+            chords[b, :len(steps)] = [s[9] for s in steps]
         last = NONE_PITCH
         index = CopyIndex(kp, ks) if kp or ks else None
+        prev_b, weight_b = prev[b], weight[b]
         for t in range(len(rows) - 1):
-            if rows[t][0] in (CALL, ANSWER):
+            k, nk = rows[t][0], rows[t + 1][0]
+            if k in (CALL, ANSWER):
                 last = rows[t][2]
                 if index is not None:
                     index.push(rows[t][2], rows[t][1])
-            prev[b, t] = last
-            nk, k = rows[t + 1][0], rows[t][0]
+            prev_b[t] = last
             if nk == SEP:
-                weight[b, t] = call_weight if k == CALL else (1.0 if k == ANSWER else 0.0)
+                w = call_weight if k == CALL else (1.0 if k == ANSWER else 0.0)
             else:
-                weight[b, t] = call_weight if nk == CALL else (1.0 if nk in (ANSWER, END) else 0.0)
-            if index is not None and weight[b, t] > 0:
+                w = call_weight if nk == CALL else (1.0 if nk in (ANSWER, END) else 0.0)
+            weight_b[t] = w
+            if index is not None and w > 0:
                 if cp is not None:
                     index.pitch_features(cp[b, t])
                 if cs is not None:
@@ -290,7 +293,8 @@ def collate(seqs: list[tuple], call_weight: float = 0.5, device: str | torch.dev
     if cfg is not None and cfg.tempo_edges:
         tempo = torch.tensor([cfg.tempo_band(sq[2] if len(sq) > 2 else None) for sq in seqs], dtype=torch.long
                              ).to(device)
-    return Batch(ints.to(device), chords.to(device), prev.to(device), weight.to(device), tempo,
+    ints, chords, prev, weight = (torch.from_numpy(a).to(device) for a in (ints, chords, prev, weight))
+    return Batch(ints, chords, prev, weight, tempo,
                  None if cp is None else torch.from_numpy(cp).to(device),
                  None if cs is None else torch.from_numpy(cs).to(device))
 
