@@ -1247,3 +1247,72 @@ def test_the_session_so_far_changes_only_under_the_exchange_lock():
     s.close()
     assert {what for what, _ in locked} == {"add", "discard", "remap"}
     assert all(held for _, held in locked), locked
+
+
+class LoopingSink(FakeSink):
+    """A sink wired back into the session's input (a DAW track sending improv's output back)."""
+
+    def __init__(self, clock, inq):
+        super().__init__(clock)
+        self.inq = inq
+
+    def send(self, msg, at=None):
+        super().send(msg, at)
+        if len(self.sent) < 2000:  # (the storm a loop makes, bounded so that a test without the guard ends)
+            self.inq.push(msg.bytes())
+
+
+def test_a_midi_loop_is_said_once_and_its_echoes_are_not_sent_round_again():
+    """improv's output wired back into its input: every echo was passed through again and came
+    back again (two notes became 5,647 in 8 s on JACK), and the partner heard its own answers
+    as calls. Now the loop is said once, its echoes are dropped, the player's call is answered
+    once, and nothing is left sounding."""
+    s, clock, inq, _, rec = make()
+    sink = LoopingSink(clock, inq)
+    s.sinks = [sink]
+    s.start()
+    play(s, clock, inq, CALL, until=6.0)
+    said = [e for e in s.errors if "MIDI loop" in e]
+    assert len(said) == 1
+    ons = [m for _, m in sink.sent if m.type == "note_on" and m.velocity]
+    assert len(ons) < 30, len(ons)  # (no guard: one more echo every round, thousands)
+    assert s.loop.looping and s.loop.dropped > 0
+    assert s.calls == 1 and "echoed messages ignored" in s.summary()
+    s.close()
+    # what the loop doubled is silenced: all notes off on its channel after its last note-on
+    for ch, note in sink.sounding():
+        last_on = max(k for k, (_, m) in enumerate(sink.sent) if m.type == "note_on" and m.velocity
+                      and (m.channel, m.note) == (ch, note))
+        assert any(m.type == "control_change" and m.control == 123 and m.channel == ch
+                   for _, m in sink.sent[last_on:]), (ch, note)
+
+
+def test_a_player_repeating_a_note_at_a_fixed_velocity_is_not_a_loop():
+    """A keyboard with a fixed velocity sends identical bytes for a repeated note: played as
+    fast as a finger repeats a key (16ths at 240 bpm), every one is passed through."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    events = []
+    for k in range(24):
+        events += [(0.0625 * k, [0x90, 60, 100]), (0.0625 * k + 0.03, [0x80, 60, 0])]
+    play(s, clock, inq, events, until=2.0)
+    assert not s.loop.looping and not any("MIDI loop" in e for e in s.errors)
+    assert len([1 for _, m in sink.sent if m.type == "note_on" and m.channel == 0 and m.velocity]) == 24
+    s.close()
+
+
+def test_a_fast_passage_through_the_ports_thread_is_not_taken_for_its_own_echo():
+    """The passthrough sends a player's message on the port's thread before the conductor
+    reads it: judged there, after the send, every note matched its own passthrough, and a
+    fast run was taken for a loop (then its notes were dropped)."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    inq.start_thru(s._fast_thru)
+    for k in range(16):
+        clock.set(s.t0 + 0.05 * k)
+        inq.push([0x90, 60 + k, 90])
+        inq.push([0x80, 60 + k, 0])
+        s.step()
+    assert not s.loop.looping and s.loop.dropped == 0 and not any("MIDI loop" in e for e in s.errors)
+    assert len([1 for _, m in sink.sent if m.type == "note_on" and m.channel == 0 and m.velocity]) == 16
+    s.close()

@@ -37,6 +37,7 @@ from improv.live.controls import CONTINUOUS, ControlEvent, ControlMap, apply_con
 from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
+from improv.live.loopguard import LOOP_WARNING, LoopGuard
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import silence_messages
@@ -144,6 +145,7 @@ class Session:
         self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
         self.daw = DawFollowing(self, external) if external is not None else None
         self.malformed = 0
+        self.loop = LoopGuard()  # improv's own output coming back into its input
         self.exchange = Exchange(self)  # calls out, answers in
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
@@ -415,6 +417,15 @@ class Session:
             return
         if not hasattr(msg, "channel"):
             return  # clock, start/stop, song position: not the player's music
+        # our own output, back (improv/live/loopguard.py): judged on the port's thread before
+        # its passthrough sent it, where there is one (after, it would match itself)
+        if self.loop.was_echo(data, t) if self.inq.thru is not None else self.loop.is_echo(data, t):
+            if self.loop.echo_heard(t):  # what the loop doubled may hang on a synth that stacks voices
+                self.problem(f"{self.bar_beat(t)}  {LOOP_WARNING}")
+                self.panic()
+            if self.loop.looping:
+                self.loop.dropped += 1
+                return
         if self.controls.bound(data):  # a knob or pad bound in [controls]: not music
             ev = self.controls.event(data, t) if not closing else None
             if ev is not None:
@@ -498,6 +509,8 @@ class Session:
         try:
             if self._closed or not data or not 0x80 <= data[0] < 0xF0 or self.controls.bound(data):
                 return
+            if self.loop.check_before_thru(data, t) and self.loop.looping:
+                return  # our own output, back: not sent round again
             msg = mido.Message.from_bytes(data).copy(channel=self.player_ch)
         except (ValueError, TypeError, IndexError):
             return  # (the conductor counts it as unreadable)
@@ -593,6 +606,8 @@ class Session:
     def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
         """To every sink (conductor or a scheduler thread); a failing sink ends the session.
         `at`: when a player's message arrived (the clock's seconds), see `Sink`."""
+        if self.sinks:
+            self.loop.sent(bytes(msg.bin()), self.clock.now())
         for sink in self.sinks:
             try:
                 sink.send(msg, at)

@@ -63,6 +63,8 @@ def summary(s: Any) -> str:
                      f"of it (played through and recorded)")
     if restarts:
         parts.append(f"partner restarted {counted(restarts, 'time')}")
+    if s.loop.looping:
+        parts.append(f"a MIDI loop sent improv's output back: {s.loop.dropped} echoed messages ignored")
     return "; ".join(parts)
 
 
