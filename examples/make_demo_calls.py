@@ -80,6 +80,10 @@ def build() -> mido.MidiFile:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description="write examples/demo_calls.mid and improv/data/demo_calls.mid, the "
+                            "scripted player of `improv demo`, from the calls in this file").parse_args()
     # examples/ for people reading the repo; improv/data/ so that an installed improv finds it
     here = Path(__file__).resolve().parent
     mid = build()
