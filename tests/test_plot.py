@@ -241,3 +241,13 @@ def test_a_files_text_events_are_chords_only_on_a_track_of_chord_symbols():
     assert not any(n.outside for n in recording_to_roll(rec).notes)
     assert [(m.kind, m.text) for m in song(["F", "Bb7", "NC"]).markers] == [("chord", "F"), ("chord", "Bb7"),
                                                                           ("chord", "NC")]
+
+
+def test_chords_a_beat_apart_go_on_two_rows_not_on_top_of_each_other():
+    """A re-harmonised bar's Cm7, Gb7 and F7 a beat apart were printed as one "Cm7Gb7F7"."""
+    from improv.commands.plot import chord_rows
+
+    close = chord_rows([(60.0, "Cm7"), (61.0, "Gb7"), (62.0, "F7"), (64.0, "Bb7")], beats_per_inch=4.0)
+    assert [row for _, row in close] == [0, 1, 0, 0]
+    wide = chord_rows([(0.0, "F7"), (4.0, "Bb7"), (8.0, "F7")], beats_per_inch=4.0)
+    assert [row for _, row in wide] == [0, 0, 0]

@@ -9,6 +9,8 @@ red. Needs matplotlib
 
 from __future__ import annotations
 
+import math
+
 import argparse
 from pathlib import Path
 
@@ -105,6 +107,21 @@ def odd_metres(path: str | Path) -> list[str]:
     return seen
 
 
+CHORD_CHAR_IN = 0.09  # inches a character of a chord label takes (9 pt bold), with room to spare
+
+
+def chord_rows(chords: list[tuple[float, str]], beats_per_inch: float) -> list[tuple[tuple[float, str], int]]:
+    """Each chord label with its row (0, or 1 where it would run into the label before it on
+    row 0: "Cm7", "Gb7" and "F7" a beat apart printed as "Cm7Gb7F7")."""
+    ends = [-math.inf, -math.inf]
+    out = []
+    for beat, sym in sorted(chords):
+        row = 0 if beat >= ends[0] else 1 if beat >= ends[1] else 0
+        ends[row] = beat + (len(sym) + 1) * CHORD_CHAR_IN * beats_per_inch
+        out.append(((beat, sym), row))
+    return out
+
+
 def draw_roll(roll, out: Path, first: float, last: float, title: str = "") -> Path:
     """Draw `roll` between beats `first` and `last` into a picture (see `roll_figure`), in
     the format `out`'s suffix names, written beside it first and renamed into place, so a
@@ -158,14 +175,16 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
     for b in roll.bar_lines(first, last):
         ax.axvline(b, color="#999999", linewidth=0.6, zorder=0)
         ax.text(b + 0.05, lo + 0.2, str(roll.bar_of(b) + 1), fontsize=7, color="#777777")
-    for beat, sym in roll.chords:
-        if first <= beat < last:
-            ax.text(beat + 0.05, hi + 0.3, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)
+    rows = chord_rows([(b, sym) for b, sym in roll.chords if first <= b < last],
+                      (last - first) / max(1.0, fig.get_figwidth() - 1.0))
+    for (beat, sym), row in rows:  # (chords a beat apart, as a re-harmonised bar has, on two rows)
+        ax.text(beat + 0.05, hi + 0.3 + 1.2 * row, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)
+    lift = 1.2 if any(row for _, row in rows) else 0.0
     for beat, name in roll.sections:
         if first <= beat < last:
-            ax.text(beat + 0.05, hi + 1.6, f"[{name}]", fontsize=9, color="#444444", va="bottom", clip_on=True)
+            ax.text(beat + 0.05, hi + 1.6 + lift, f"[{name}]", fontsize=9, color="#444444", va="bottom", clip_on=True)
     ax.set_xlim(first, last)
-    ax.set_ylim(lo, hi + 2.8)
+    ax.set_ylim(lo, hi + 2.8 + lift)
     cs = pitch_ticks(lo, hi)
     ax.set_yticks(cs, [pitch_name(p) for p in cs])
     ax.set_yticks(range(lo, hi + 1), minor=True)
