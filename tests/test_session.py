@@ -1316,3 +1316,122 @@ def test_a_fast_passage_through_the_ports_thread_is_not_taken_for_its_own_echo()
     assert not s.loop.looping and s.loop.dropped == 0 and not any("MIDI loop" in e for e in s.errors)
     assert len([1 for _, m in sink.sent if m.type == "note_on" and m.channel == 0 and m.velocity]) == 16
     s.close()
+
+
+class DeferredLoopSink(FakeSink):
+    """A loop on the live path: what is sent comes back into the input 2 ms later (pushed by
+    the test, as a port's thread would: `InputQueue.push` passes it through at once)."""
+
+    def __init__(self, clock, echoing=True):
+        super().__init__(clock)
+        self.pending, self.echoing = [], echoing
+
+    def send(self, msg, at=None):
+        super().send(msg, at)
+        if self.echoing and len(self.sent) < 3000:
+            self.pending.append(msg.bytes())
+
+
+def _play_live(s, clock, inq, sink, events, until):
+    """Step a session with the port thread's passthrough in 10 ms steps, the sink's echoes
+    pushed back 2, 4, 6 and 8 ms after each step's sends."""
+    events, i = sorted(events), 0
+    for step in range(int(until / 0.01)):
+        t = s.t0 + step * 0.01
+        clock.set(t)
+        while i < len(events) and events[i][0] <= step * 0.01 + 1e-9:
+            inq.push(events[i][1])
+            i += 1
+        for sub in range(1, 5):
+            back, sink.pending = sink.pending, []
+            clock.set(t + 0.002 * sub)
+            for data in back:
+                inq.push(data)
+        s.step()
+
+
+def test_a_midi_loop_on_the_live_path_is_said_once_and_its_echoes_not_sent_round_again():
+    s, clock, inq, _, rec = make()
+    sink = DeferredLoopSink(clock)
+    s.sinks = [sink]
+    s.start()
+    inq.start_thru(s._fast_thru)
+    _play_live(s, clock, inq, sink, CALL, until=6.0)
+    ons = [m for _, m in sink.sent if m.type == "note_on" and m.velocity]
+    assert sum("MIDI loop:" in e for e in s.errors) == 1 and s.loop.looping
+    assert len(ons) < 30, len(ons)  # (echoes passed through again: hundreds)
+    assert s.calls == 1 and s.answers == 1  # the partner's answer was not heard as a call
+    s.close()
+
+
+def test_when_the_loop_is_taken_away_nothing_more_is_dropped():
+    s, clock, inq, _, rec = make()
+    said = []
+    s.say = said.append
+    sink = DeferredLoopSink(clock)
+    s.sinks = [sink]
+    s.start()
+    inq.start_thru(s._fast_thru)
+    _play_live(s, clock, inq, sink, CALL, until=2.0)
+    assert s.loop.looping
+    sink.echoing = False  # the patch cable pulled
+    later = [(0.0, [0x90, 62, 90]), (0.3, [0x80, 62, 0]), (1.5, [0x90, 64, 90]), (1.8, [0x80, 64, 0])]
+    later += [(2.0 + 0.01 * k, [0xB0, 64, v]) for k, v in enumerate((0, 5, 0))]  # a half pedal settling at 0
+    s.t0 += 2.0
+    _play_live(s, clock, inq, sink, later, until=3.0)
+    assert not s.loop.looping and sum("MIDI loop gone" in line for line in said) == 1
+    pedal = [m.value for _, m in sink.sent if m.type == "control_change" and m.control == 64 and m.channel == 0]
+    assert pedal[-3:] == [0, 5, 0]
+    s.close()
+
+
+@pytest.mark.parametrize("stream", ["aftertouch", "bend", "half pedal"])
+@pytest.mark.parametrize("live", [False, True])
+def test_a_controller_stream_repeating_its_values_is_not_a_loop(stream, live):
+    """Aftertouch, a bend or a half pedal wobbles between a few values every few ms: each
+    value comes again within 30 ms of its passthrough, with no loop."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    if live:
+        inq.start_thru(s._fast_thru)
+    t = s.t0
+    clock.set(t)
+    inq.push([0x90, 60, 100])
+    s.step()
+    make_msg = {"aftertouch": lambda k: [0xD0, 40 + k % 2], "bend": lambda k: [0xE0, 0, 64 + k % 2],
+                "half pedal": lambda k: [0xB0, 64, (0, 3, 0, 5)[k % 4]]}[stream]
+    for k in range(120):
+        t += 0.005
+        clock.set(t)
+        inq.push(make_msg(k))
+        s.step()
+    assert not s.loop.looping and not any("MIDI loop" in e for e in s.errors)
+    assert sink.sounding() == {(0, 60)}  # the held note was not cut by a panic
+    assert len([1 for _, m in sink.sent if m.type != "note_on"]) == 120  # every value passed through
+    s.close()
+
+
+def test_eight_note_echoes_within_a_second_make_a_loop_and_no_fewer_or_slower():
+    from improv.live.loopguard import LoopGuard
+
+    def echoes(n, spacing):
+        g = LoopGuard()
+        for k in range(n):
+            t = k * spacing
+            note = bytes([0x90, 60 + k, 90])
+            g.sent(note, t)
+            assert g.take_echo(note, t + 0.002)
+            if g.echo_heard(list(note), t + 0.002):
+                return True
+        return False
+
+    assert echoes(8, 0.1) and not echoes(7, 0.1) and not echoes(8, 0.15)
+    g = LoopGuard()  # two identical echoes stamped alike (the queue keeps stamps in order) are two
+    g.sent(bytes([0x91, 60, 90]), 1.0)
+    g.sent(bytes([0x91, 60, 90]), 1.001)
+    assert g.check_before_thru([0x91, 60, 90], 1.01) and g.check_before_thru([0x91, 60, 90], 1.01)
+    assert g.was_echo([0x91, 60, 90], 1.01) and g.was_echo([0x91, 60, 90], 1.01)
+    assert not g.was_echo([0x91, 60, 90], 1.01)
+    assert not g.take_echo([0x91, 60, 90], 1.02)  # each message sent answers for one echo
+    g.sent(bytes([0x90, 62, 80]), 2.005)
+    assert not g.take_echo([0x90, 62, 80], 2.0)  # arrived before it was sent: not its echo

@@ -37,7 +37,7 @@ from improv.live.controls import CONTINUOUS, ControlEvent, ControlMap, apply_con
 from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
-from improv.live.loopguard import LOOP_WARNING, LoopGuard
+from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
 from improv.live.ports import silence_messages
@@ -419,9 +419,11 @@ class Session:
             return  # clock, start/stop, song position: not the player's music
         # our own output, back (improv/live/loopguard.py): judged on the port's thread before
         # its passthrough sent it, where there is one (after, it would match itself)
-        if self.loop.was_echo(data, t) if self.inq.thru is not None else self.loop.is_echo(data, t):
-            if self.loop.echo_heard(t):  # what the loop doubled may hang on a synth that stacks voices
-                self.problem(f"{self.bar_beat(t)}  {LOOP_WARNING}")
+        if self.loop.gone(t):
+            self.say(f"{self.bar_beat(t)}  {LOOP_GONE}")
+        if self.loop.was_echo(data, t) if self.inq.thru is not None else self.loop.take_echo(data, t):
+            if self.loop.echo_heard(data, t) and not closing:  # what the loop doubled may hang on a
+                self.problem(f"{self.bar_beat(t)}  {LOOP_WARNING}")  # synth that stacks voices
                 self.panic()
             if self.loop.looping:
                 self.loop.dropped += 1
