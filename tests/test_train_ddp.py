@@ -43,6 +43,7 @@ threads = 1
 
 
 @pytest.mark.slow
+@pytest.mark.flaky(reruns=1)  # once in CI (2026-12-04) a rank died of SIGABRT in gloo; 8 reruns here passed
 def test_two_cpu_processes_train_in_step(tmp_path):
     cfg = tmp_path / "ddp.toml"
     cfg.write_text(CONFIG)
@@ -53,7 +54,9 @@ def test_two_cpu_processes_train_in_step(tmp_path):
          "--data", str(MINI), "--config", str(cfg), "--out", str(out)],
         capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).resolve().parents[1])
     text = proc.stdout + proc.stderr
-    assert proc.returncode == 0, text[-2000:]
+    # the ranks' own errors come before torchrun's summary at the end: show both
+    errors = [line for line in text.splitlines() if re.search(r"Error|terminate|abort|gloo|c10d", line)]
+    assert proc.returncode == 0, "\n".join(errors[:20]) + "\n...\n" + text[-1500:]
     assert "2 processes" in text
     # the two processes share the pipe: another's line may follow a digest with no newline between
     digests = dict(re.findall(r"rank (\d): weights ([0-9a-f]{16})", text))
