@@ -9,9 +9,8 @@ red. Needs matplotlib
 
 from __future__ import annotations
 
-import math
-
 import argparse
+import math
 from pathlib import Path
 
 from improv.errors import ConfigError, DataError

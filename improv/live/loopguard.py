@@ -97,13 +97,12 @@ class LoopGuard:
         """The verdict `check_before_thru` gave `data`, arrived at `t` (conductor)."""
         key = (t, bytes(data))
         with self._lock:
-            if self._verdicts[key] > 0:
-                self._verdicts[key] -= 1
-                if not self._verdicts[key]:
-                    del self._verdicts[key]
-                return True
-            self._verdicts.pop(key, None)
-        return False
+            if self._verdicts[key] <= 0:  # (a Counter reads a missing key as 0, adding nothing)
+                return False
+            self._verdicts[key] -= 1
+            if not self._verdicts[key]:
+                del self._verdicts[key]
+            return True
 
     def echo_heard(self, data: list[int], t: float) -> bool:
         """Count an echo that arrived at `t` (conductor); True the moment note echoes make a loop."""

@@ -166,6 +166,12 @@ class _Collating:
             self._pool.join()
             self._pool = None
 
+    def __enter__(self) -> "_Collating":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # (also when training raises or is interrupted: no worker is left behind)
+
 
 def train(data: str | Path, config: str | Path | None = None, out: str | Path = "runs/phrase",
           resume: str | Path | None = None, log: Any = print) -> Path:
@@ -194,14 +200,16 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     dist = D.setup()
     progress = _Progress(config=str(config) if config else "")
     try:
-        with StopRequest(STOP_NOTICE if dist.main else "") as stop:
-            return _train(data, cfg, tcfg, out, resume, resumed, dist, log, progress, stop)
+        model_cfg = resumed[0].cfg if resumed is not None else cfg  # (what the batches are made for)
+        with StopRequest(STOP_NOTICE if dist.main else "") as stop, \
+                _Collating(tcfg.workers, tcfg.call_weight, model_cfg) as collating:
+            return _train(data, cfg, tcfg, out, resume, resumed, dist, log, progress, stop, collating)
     except KeyboardInterrupt:  # outside the training loop, or a second signal in it
         raise Interrupted(progress.unsaved(out)) from None
 
 
 def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str | Path | None,
-           resumed: tuple | None, dist: Any, log: Any, progress: _Progress, stop: Any) -> Path:
+           resumed: tuple | None, dist: Any, log: Any, progress: _Progress, stop: Any, collating: _Collating) -> Path:
     """`train` once its arguments are checked; `stop`: the armed `StopRequest` says when
     Ctrl-C or SIGTERM asked the training loop to stop."""
     import torch
@@ -296,66 +304,62 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
     done = False
     progress.training, progress.step = True, step
     stop.armed = True  # from here the first Ctrl-C lets the step in hand finish, then saves
-    collating = _Collating(tcfg.workers, tcfg.call_weight, cfg)
-    try:
-        while not done and epoch < tcfg.max_epochs:
-            epoch_batches = batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng)
-            shares = [D.shard(batch, dist) for batch in epoch_batches
-                      if len(batch) >= dist.world]  # (a batch too small to share: every process skips it)
-            for b in collating.batches(shares, device):
-                for g in opt.param_groups:
-                    g["lr"] = lr_at(step, elapsed)
-                loss = step_model(*b)["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-                opt.step()
-                if ema is not None:
-                    with torch.no_grad():
-                        for pe, p in zip(ema.parameters(), model.parameters()):
-                            pe.lerp_(p, 1.0 - tcfg.ema_decay)
-                step += 1
-                notes_seen += int((b.weight > 0).sum()) * dist.world
-                lv = float(loss.detach())
-                loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
-                now = time.perf_counter()
-                progress.step = step
-                elapsed, why = D.agree(now - t0, D.STOP_ASKED if stop.asked else D.STOP_LIMIT if limit_reached(
-                    tcfg, step, epoch, now - t0, sched_steps) else D.GO_ON, dist)  # every process stops at one step
-                if why == D.STOP_ASKED:  # by hand: save where it stands, as the periodic checkpoint does
-                    if dist.main:
-                        save_last(valid)
-                    D.cleanup(dist)
-                    raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with {progress.resume_with(out)}")
-                over = why == D.STOP_LIMIT
-                if step % 25 == 0:
-                    rate = notes_seen / max(1e-9, now - t_rate)
-                    notes_seen, t_rate = 0, now
-                    # what is left: of the time budget, or (no cap) of the schedule at the pace so far
-                    eta = max(0.0, budget - elapsed) if budget > 0 else \
-                        elapsed / max(1, step) * max(0, sched_steps - step) if sched_steps else math.nan
-                    say(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
-                        f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
-                due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
-                    now - last_eval >= tcfg.eval_every_minutes * 60
-                if dist.main and (over or due):
-                    valid = evaluate(kept, valid_seqs, device)
-                    last_eval = time.perf_counter()
-                    better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
-                    best = valid if valid < best else best
-                    say(f"valid step {step}: answer NLL {valid:.4f} nats/note{' (best)' if better else ''}")
-                    if better:
-                        save_checkpoint(out / "best.pt", kept, state(valid))
-                if dist.main and (over or now - last_ckpt >= tcfg.checkpoint_every_minutes * 60):
+    while not done and epoch < tcfg.max_epochs:
+        epoch_batches = batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng)
+        shares = [D.shard(batch, dist) for batch in epoch_batches
+                  if len(batch) >= dist.world]  # (a batch too small to share: every process skips it)
+        for b in collating.batches(shares, device):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, elapsed)
+            loss = step_model(*b)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, p in zip(ema.parameters(), model.parameters()):
+                        pe.lerp_(p, 1.0 - tcfg.ema_decay)
+            step += 1
+            notes_seen += int((b.weight > 0).sum()) * dist.world
+            lv = float(loss.detach())
+            loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
+            now = time.perf_counter()
+            progress.step = step
+            elapsed, why = D.agree(now - t0, D.STOP_ASKED if stop.asked else D.STOP_LIMIT if limit_reached(
+                tcfg, step, epoch, now - t0, sched_steps) else D.GO_ON, dist)  # every process stops at one step
+            if why == D.STOP_ASKED:  # by hand: save where it stands, as the periodic checkpoint does
+                if dist.main:
                     save_last(valid)
-                    last_ckpt = time.perf_counter()
-                if over:
-                    done = True
-                    break
-            else:
-                epoch += 1
-    finally:
-        collating.close()  # (also when a step raises: no worker is left behind)
+                D.cleanup(dist)
+                raise Interrupted(f"interrupted at step {step}; last.pt saved: resume with {progress.resume_with(out)}")
+            over = why == D.STOP_LIMIT
+            if step % 25 == 0:
+                rate = notes_seen / max(1e-9, now - t_rate)
+                notes_seen, t_rate = 0, now
+                # what is left: of the time budget, or (no cap) of the schedule at the pace so far
+                eta = max(0.0, budget - elapsed) if budget > 0 else \
+                    elapsed / max(1, step) * max(0, sched_steps - step) if sched_steps else math.nan
+                say(f"step {step} epoch {epoch} loss {loss_avg:.3f} lr {lr_at(step, elapsed):.2e} "
+                    f"{rate:,.0f} notes/s elapsed {elapsed / 60:.1f} min ETA {eta / 60:.1f} min")
+            due = step % tcfg.eval_every_steps == 0 if tcfg.eval_every_steps else \
+                now - last_eval >= tcfg.eval_every_minutes * 60
+            if dist.main and (over or due):
+                valid = evaluate(kept, valid_seqs, device)
+                last_eval = time.perf_counter()
+                better = valid < best or (math.isnan(valid) and not (out / "best.pt").exists())
+                best = valid if valid < best else best
+                say(f"valid step {step}: answer NLL {valid:.4f} nats/note{' (best)' if better else ''}")
+                if better:
+                    save_checkpoint(out / "best.pt", kept, state(valid))
+            if dist.main and (over or now - last_ckpt >= tcfg.checkpoint_every_minutes * 60):
+                save_last(valid)
+                last_ckpt = time.perf_counter()
+            if over:
+                done = True
+                break
+        else:
+            epoch += 1
     stop.armed = False
     if dist.main:
         if not (out / "best.pt").exists():
