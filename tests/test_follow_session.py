@@ -269,17 +269,17 @@ def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
     play(s, clock, inq, [(1.0, [0x90, 60, 90]), (1.3, [0x80, 60, 0])], until=1.5)  # bar 1 (origin t0 + 1)
     origin = s.hearing.origin
     for at, bpm in ((3.0, 108.0), (5.0, 98.0), (7.0, 92.0)):
-        s._tempo_heard(bpm, s.t0 + at)
+        s.player.tempo_heard(bpm, s.t0 + at)
     s.recorder.lines.clear()
-    s._recounted(lambda b: b, s.t0 + 8.0)
+    s.player.recounted(lambda b: b, s.t0 + 8.0)
     lines = s.recorder.lines
     assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
     assert {bpm for _, bpm, _ in lines} == {round(s.tempo, 1)}
     # a second recount (a tempo flip) writes over every tempo since bar 1, the first recount's too
-    s._tempo_heard(150.0, s.t0 + 9.0)
+    s.player.tempo_heard(150.0, s.t0 + 9.0)
     s.timeline.set_tempo(76.0, s.t0 + 9.5)
     s.recorder.lines.clear()
-    s._recounted(lambda b: b, s.t0 + 10.0)
+    s.player.recounted(lambda b: b, s.t0 + 10.0)
     lines = s.recorder.lines
     assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0, s.t0 + 9.0]
     assert {bpm for _, bpm, _ in lines} == {76.0}

@@ -220,7 +220,7 @@ def test_the_synth_is_told_when_the_players_note_arrived(fast):
     s.sinks.append(timed)
     s.start()
     if fast:
-        inq.start_thru(s._fast_thru)
+        inq.start_thru(s.player.fast_thru)
     for t, data in CALL:
         clock.set(s.t0 + t + 0.003)
         inq.push(data, age=0.003)
@@ -363,7 +363,7 @@ def test_unreadable_input_is_counted_not_fatal():
     s.start()
     junk = [(0.01, [0x90]), (0.02, [0x90, 200, 5]), (0.03, [0x42, 1]), (0.04, []), (0.05, [0xF8])]
     play(s, clock, inq, junk + CALL, until=2.0)
-    assert s.malformed == 4 and s.calls == 1
+    assert s.player.malformed == 4 and s.calls == 1
     s.close()
 
 
@@ -705,7 +705,7 @@ def test_the_passthrough_figure_leaves_out_what_waited_for_the_start():
     inq.push([0x90, 60, 100])
     clock.advance(0.001)
     s.step()
-    assert len(sink.sent) == 2 and len(s.thru_ms) == 1 and s.thru_ms[0] == pytest.approx(1.0)
+    assert len(sink.sent) == 2 and len(s.player.thru_ms) == 1 and s.player.thru_ms[0] == pytest.approx(1.0)
     s.close()
 
 
@@ -743,9 +743,9 @@ def test_passthrough_goes_out_on_the_ports_thread_and_the_conductor_keeps_the_bo
         assert [(m.type, m.note, m.channel) for _, m in sink.sent] == [("note_on", 60, 0)]  # before any round
         inq.push([0x90, 36, 100])  # a bound pad: not music, not passed through
         inq.push([0x90, 200, 5])  # malformed: not sent (the conductor counts it)
-        assert len(sink.sent) == 1 and len(s.thru_ms) == 1
-        s.inq.drain(s._handle)
-        assert s._thru_sounding == {(0, 60)} and s.malformed == 1 and len(sink.sent) == 1  # not sent twice
+        assert len(sink.sent) == 1 and len(s.player.thru_ms) == 1
+        s.inq.drain(s.player.handle)
+        assert s.player.sounding == {(0, 60)} and s.player.malformed == 1 and len(sink.sent) == 1  # not sent twice
     finally:
         s.close()
     assert sink.sounding() == set() and inq.thru is None
@@ -778,7 +778,7 @@ def test_what_was_played_while_the_session_started_goes_out_first_and_once():
         inq.push(data)
     clock.set(10.3)
     s.start()
-    inq.start_thru(s._fast_thru)  # (as a threaded session does at start)
+    inq.start_thru(s.player.fast_thru)  # (as a threaded session does at start)
     inq.push([0x80, 62, 0])  # released as soon as the session is up
     for _ in range(5):
         s.step()
@@ -1243,7 +1243,7 @@ def test_the_session_so_far_changes_only_under_the_exchange_lock():
     s.ask(Phrase.of([(67, 0.0, 0.5)], start=beat), s.chart, beat + 2.0, 4.0, clock.now())
     s.exchange.on_result(Result(partner.jobs[-1].number, Phrase.of([(62, 0.0, 0.5)], start=beat + 2.0, length=4.0)))
     s.yield_to_player(clock.now())  # before it sounded: taken back
-    s._recounted(lambda b: b + 0.5, clock.now())
+    s.player.recounted(lambda b: b + 0.5, clock.now())
     s.close()
     assert {what for what, _ in locked} == {"add", "discard", "remap"}
     assert all(held for _, held in locked), locked
@@ -1276,7 +1276,7 @@ def test_a_midi_loop_is_said_once_and_its_echoes_are_not_sent_round_again():
     assert len(said) == 1
     ons = [m for _, m in sink.sent if m.type == "note_on" and m.velocity]
     assert len(ons) < 30, len(ons)  # (no guard: one more echo every round, thousands)
-    assert s.loop.looping and s.loop.dropped > 0
+    assert s.player.loop.looping and s.player.loop.dropped > 0
     assert s.calls == 1 and "echoed messages ignored" in s.summary()
     s.close()
     # what the loop doubled is silenced: all notes off on its channel after its last note-on
@@ -1296,7 +1296,7 @@ def test_a_player_repeating_a_note_at_a_fixed_velocity_is_not_a_loop():
     for k in range(24):
         events += [(0.0625 * k, [0x90, 60, 100]), (0.0625 * k + 0.03, [0x80, 60, 0])]
     play(s, clock, inq, events, until=2.0)
-    assert not s.loop.looping and not any("MIDI loop" in e for e in s.errors)
+    assert not s.player.loop.looping and not any("MIDI loop" in e for e in s.errors)
     assert len([1 for _, m in sink.sent if m.type == "note_on" and m.channel == 0 and m.velocity]) == 24
     s.close()
 
@@ -1307,13 +1307,13 @@ def test_a_fast_passage_through_the_ports_thread_is_not_taken_for_its_own_echo()
     fast run was taken for a loop (then its notes were dropped)."""
     s, clock, inq, sink, rec = make()
     s.start()
-    inq.start_thru(s._fast_thru)
+    inq.start_thru(s.player.fast_thru)
     for k in range(16):
         clock.set(s.t0 + 0.05 * k)
         inq.push([0x90, 60 + k, 90])
         inq.push([0x80, 60 + k, 0])
         s.step()
-    assert not s.loop.looping and s.loop.dropped == 0 and not any("MIDI loop" in e for e in s.errors)
+    assert not s.player.loop.looping and s.player.loop.dropped == 0 and not any("MIDI loop" in e for e in s.errors)
     assert len([1 for _, m in sink.sent if m.type == "note_on" and m.channel == 0 and m.velocity]) == 16
     s.close()
 
@@ -1355,10 +1355,10 @@ def test_a_midi_loop_on_the_live_path_is_said_once_and_its_echoes_not_sent_round
     sink = DeferredLoopSink(clock)
     s.sinks = [sink]
     s.start()
-    inq.start_thru(s._fast_thru)
+    inq.start_thru(s.player.fast_thru)
     _play_live(s, clock, inq, sink, CALL, until=6.0)
     ons = [m for _, m in sink.sent if m.type == "note_on" and m.velocity]
-    assert sum("MIDI loop:" in e for e in s.errors) == 1 and s.loop.looping
+    assert sum("MIDI loop:" in e for e in s.errors) == 1 and s.player.loop.looping
     assert len(ons) < 30, len(ons)  # (echoes passed through again: hundreds)
     assert s.calls == 1 and s.answers == 1  # the partner's answer was not heard as a call
     s.close()
@@ -1371,15 +1371,15 @@ def test_when_the_loop_is_taken_away_nothing_more_is_dropped():
     sink = DeferredLoopSink(clock)
     s.sinks = [sink]
     s.start()
-    inq.start_thru(s._fast_thru)
+    inq.start_thru(s.player.fast_thru)
     _play_live(s, clock, inq, sink, CALL, until=2.0)
-    assert s.loop.looping
+    assert s.player.loop.looping
     sink.echoing = False  # the patch cable pulled
     later = [(0.0, [0x90, 62, 90]), (0.3, [0x80, 62, 0]), (1.5, [0x90, 64, 90]), (1.8, [0x80, 64, 0])]
     later += [(2.0 + 0.01 * k, [0xB0, 64, v]) for k, v in enumerate((0, 5, 0))]  # a half pedal settling at 0
     s.t0 += 2.0
     _play_live(s, clock, inq, sink, later, until=3.0)
-    assert not s.loop.looping and sum("MIDI loop gone" in line for line in said) == 1
+    assert not s.player.loop.looping and sum("MIDI loop gone" in line for line in said) == 1
     pedal = [m.value for _, m in sink.sent if m.type == "control_change" and m.control == 64 and m.channel == 0]
     assert pedal[-3:] == [0, 5, 0]
     s.close()
@@ -1393,7 +1393,7 @@ def test_a_controller_stream_repeating_its_values_is_not_a_loop(stream, live):
     s, clock, inq, sink, rec = make()
     s.start()
     if live:
-        inq.start_thru(s._fast_thru)
+        inq.start_thru(s.player.fast_thru)
     t = s.t0
     clock.set(t)
     inq.push([0x90, 60, 100])
@@ -1405,7 +1405,7 @@ def test_a_controller_stream_repeating_its_values_is_not_a_loop(stream, live):
         clock.set(t)
         inq.push(make_msg(k))
         s.step()
-    assert not s.loop.looping and not any("MIDI loop" in e for e in s.errors)
+    assert not s.player.loop.looping and not any("MIDI loop" in e for e in s.errors)
     assert sink.sounding() == {(0, 60)}  # the held note was not cut by a panic
     assert len([1 for _, m in sink.sent if m.type != "note_on"]) == 120  # every value passed through
     s.close()

@@ -83,8 +83,8 @@ def test_in_process_garbage_and_a_burst_are_bounded_counted_and_the_partner_stil
             clock.advance(0.005)
             session.step()
         assert inq.queue.qsize() == 0 and not inq.releases
-        assert session.malformed > 0, "unreadable messages are counted"
-        assert session.dropped >= inq.dropped + session.malformed
+        assert session.player.malformed > 0, "unreadable messages are counted"
+        assert session.dropped >= inq.dropped + session.player.malformed
         clock.advance(4.0)
         for _ in range(400):
             clock.advance(0.01)

@@ -2,7 +2,7 @@
 handlers that end it cleanly.
 
 A session here is anything with `clock`, `inq` (an `InputQueue`), `start()`,
-`_handle(t, data)`, `step()`, `stop(reason)`, `stop_reason` and `close()`.
+`player.handle(t, data)`, `step()`, `stop(reason)`, `stop_reason` and `close()`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
         while not session.stop_reason:
             try:
                 t, data = session.inq.get(timeout=TICK_S)
-                session._handle(t, data)
+                session.player.handle(t, data)
                 for _ in range(256):  # drain a burst, but keep time moving under a flood
                     t, data = session.inq.get_nowait()
-                    session._handle(t, data)
+                    session.player.handle(t, data)
             except queue.Empty:
                 pass
             session.step()

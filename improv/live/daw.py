@@ -77,7 +77,7 @@ class DawFollowing:
             if s.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note
                 for played, msg in self._before_run:
                     if played >= at - WITH_START_S:
-                        s.hear(msg, max(played, at))
+                        s.player.hear(msg, max(played, at))
             self._before_run.clear()
 
     def _record_time(self, now: float) -> None:

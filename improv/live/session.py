@@ -5,7 +5,8 @@ answer goes: `FreePolicy` (improv/live/free.py: call and response as the player 
 it) or `TradePolicy` (improv/live/trade.py: N bars each along the form). Data flows one
 way (see ../shared/STYLE.md):
 
-    port callback -> InputQueue -> conductor: thru to the sinks, recording, the policy
+    port callback -> InputQueue -> conductor: the player's input (improv/live/player.py:
+        thru to the sinks, recording, the follower, the policy)
         -> partner (a worker process: improv/partner) -> answers -> BeatFeeder -> Scheduler -> sinks
     with the recorder hearing the player (arrival times) and the partner (send times).
 
@@ -33,13 +34,13 @@ from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.live.band import Band, BandParts, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
-from improv.live.controls import CONTINUOUS, ControlEvent, ControlMap, apply_control
+from improv.live.controls import ControlMap
 from improv.live.daw import DawFollowing
 from improv.live.exchange import Exchange
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
-from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
+from improv.live.player import Player
 from improv.live.ports import silence_messages
 from improv.live.inputqueue import InputQueue, is_note_on
 from improv.live.scheduler import Scheduler
@@ -51,8 +52,6 @@ log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
-TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
-KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
 
 
 class Sink(Protocol):
@@ -125,12 +124,14 @@ class Session:
         else:
             self.timeline = FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
+        self.player = Player(self)  # the player's input: improv/live/player.py
+        p = self.player
         self.hearing = PlayerHearing(self.timeline, chart is not None and t.bar_one == "first_note",
-                                     self._bar_one_heard, self._tempo_heard, self._may_recount,
-                                     self._recounted) if self.following else None
+                                     p.bar_one_heard, p.tempo_heard, p.may_recount,
+                                     p.recounted) if self.following else None
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
-        self.scheduler = Scheduler(clock, self._send_all, late_threshold_ms=t.late_threshold_ms,
+        self.scheduler = Scheduler(clock, self.send_all, late_threshold_ms=t.late_threshold_ms,
                                    late_policy=t.late_policy, on_sent=self._partner_sent)
         self.feeder = BeatFeeder(self.scheduler, self.timeline,
                                  PARTNER_LOOKAHEAD if external is None else self.policy.band_lookahead)
@@ -142,23 +143,16 @@ class Session:
         self.tap = TapTempo()
         self.band: Band | None = None
         self.clock_sender: ClockSender | None = None
-        self._recent_onsets: deque[float] = deque(maxlen=64)  # player onsets (beats), for the band's density
         self.daw = DawFollowing(self, external) if external is not None else None
-        self.malformed = 0
-        self.loop = LoopGuard()  # improv's own output coming back into its input
         self.exchange = Exchange(self)  # calls out, answers in
-        self.thru_ms: deque[float] = deque(maxlen=100_000)  # player message arrival -> sent on
         self.stop_reason = ""
-        self._started = self._closed = False
+        self._started = self.closing = False
         self.notes_released = True  # False while close() releases them
-        self._started_at = float("inf")  # when the session started
-        self._tempos_written: list[float] = []  # when heard tempos were written to the recording
+        self.started_at = float("inf")  # when the session started
         self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
-        self._thru_sounding: set[tuple[int, int]] = set()
         self._next_watch = 0.0
         self.shown_beat = 0.0  # the beat shown: where time stood last (a DAW's Stop freezes it)
-        self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
         self._last_state = ""
         self._errors: list[str] = []
 
@@ -194,7 +188,7 @@ class Session:
             return
         self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
         now = self.clock.now()
-        self._started_at = now
+        self.started_at = now
         # the first note played while it started (the partner warming up): see FreePolicy.start
         first = self.inq.first_waiting(is_note_on) if self.external is None else None
         self.policy.start(now, first)
@@ -226,7 +220,7 @@ class Session:
             first = self.policy.band_start
             if first > 0:  # a session that starts mid-song: from the next sixteenth, a song position
                 first = math.ceil(4 * first - 1e-9) / 4
-            self.clock_sender = ClockSender(self.clock, self._send_all, self.tempo, start=self.time_of(first),
+            self.clock_sender = ClockSender(self.clock, self.send_all, self.tempo, start=self.time_of(first),
                                             position=max(0.0, first))
         if self.threaded:
             self.scheduler.start()
@@ -237,7 +231,7 @@ class Session:
         self._started = True
         if self.cfg.midi.thru and self.threaded:
             # the player's notes go out on the port's own thread; what waits goes first
-            self.inq.start_thru(self._fast_thru)
+            self.inq.start_thru(self.player.fast_thru)
         over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}, looping)" if self.chart is not None \
             else "harmony inferred from your playing"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
@@ -269,7 +263,7 @@ class Session:
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
                           comp_settings=CompSettings(style=b.comp_style), count_in=self.counts_in)
-        return Band(self.chart, self.clock, self._send_all, self.timeline, parts, seed=self.seed,
+        return Band(self.chart, self.clock, self.send_all, self.timeline, parts, seed=self.seed,
                     start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
                     on_sent=self._band_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
 
@@ -285,7 +279,7 @@ class Session:
     def step(self) -> None:
         """One conductor round without waiting: drain the input, let time pass (conductor)."""
         if not self.threaded:
-            self.inq.drain(self._handle)
+            self.inq.drain(self.player.handle)
         now = self.clock.now()
         if self.daw is not None:
             self.daw.step(now)
@@ -298,9 +292,7 @@ class Session:
             while self.exchange.band_overrides and self.band is not None:
                 self.band.override(*self.exchange.band_overrides.popleft())
             if self.band is not None:
-                while self._recent_onsets and self._recent_onsets[0] < beat - 4.0:
-                    self._recent_onsets.popleft()
-                self.band.set_density(len(self._recent_onsets) / 4.0)
+                self.band.set_density(self.player.density(beat))
                 self.band.pump(beat, hold)
             self.feeder.pump(beat)
         if not self.threaded:
@@ -321,8 +313,7 @@ class Session:
                 if not w.alive():
                     self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
                     self.stop("port gone")
-        if self._knobs:
-            self._settled_knobs(now)
+        self.player.settle_knobs(now)
         if self._errors:
             self.stop(self._errors[0])
         self._show(now)
@@ -341,7 +332,7 @@ class Session:
     @property
     def closed(self) -> bool:
         """`close` has finished: every note released, the recording written."""
-        return self._closed and self.notes_released
+        return self.closing and self.notes_released
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): release every note the partner, the
@@ -349,12 +340,12 @@ class Session:
         (a terminal stopped by Ctrl-S holds it: the music and the file do not wait for it)
         and stop the partner (its process may take a while to end). Each step runs whatever
         the one before it raised."""
-        if self._closed:
+        if self.closing:
             return
-        self._closed = True
+        self.closing = True
         self.inq.thru = None
         self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
-        self._safely("what you played last", self._record_waiting)
+        self._safely("what you played last", self.player.record_waiting)
         self._safely("the partner's hand-off", self.exchange.close)  # answers arriving from now on are not played
         self._safely("the partner's queued notes", self.feeder.clear)
         self._safely("the scheduler", self.scheduler.close)  # note-offs for sounding partner notes (recorded)
@@ -362,7 +353,7 @@ class Session:
             self._safely("the band", self.band.close)  # and for the rhythm section's
         if self.clock_sender is not None:
             self._safely("the MIDI clock", self.clock_sender.stop)  # MIDI Stop: a following DAW stops too
-        self._safely("the player's held notes", self._release_thru)
+        self._safely("the player's held notes", self.player.release)
         if self._started and self.display is not None:  # the last status line, then what became of the recording
             self._safely("the status line", self._last_status)
         if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
@@ -381,22 +372,6 @@ class Session:
         except Exception as e:  # noqa: BLE001 - the steps after it (note-offs, the recording) matter more
             log.warning("closing %s failed: %s", what, e)
 
-    def _record_waiting(self) -> None:
-        """The player's messages still waiting in the input queue (a stop that came while
-        the partner warmed up, or in the last moment): recorded, and their keys released
-        at close, but not heard as a call."""
-        self.inq.drain(lambda t, data: self._handle(t, data, closing=True))
-
-    def _release_thru(self) -> None:
-        """Note-offs for the player's keys still down (sent and recorded)."""
-        now = self.clock.now()
-        for ch, pitch in sorted(self._thru_sounding):
-            msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
-            self._send_all(msg)
-            if self.recorder is not None:
-                self.recorder.event("player", msg, now)
-        self._thru_sounding.clear()
-
     def _last_status(self) -> None:
         assert self.display is not None
         self._show(self.clock.now(), force=True)
@@ -406,139 +381,6 @@ class Session:
         assert self.recorder is not None
         self.record_path = self.recorder.close()
 
-    # --- the player (conductor thread) ---------------------------------------------------
-    def _handle(self, t: float, data: list[int], closing: bool = False) -> None:
-        """One raw message from the input queue, stamped `t` on arrival. `closing`: the
-        session is ending: recorded (and a key kept for its release), not heard nor sent."""
-        try:
-            msg = mido.Message.from_bytes(data)
-        except (ValueError, TypeError, IndexError):
-            self.malformed += 1  # truncated, bad status, data bytes out of range
-            return
-        if not hasattr(msg, "channel"):
-            return  # clock, start/stop, song position: not the player's music
-        # our own output, back (improv/live/loopguard.py): judged on the port's thread before
-        # its passthrough sent it, where there is one (after, it would match itself)
-        if self.loop.gone(t):
-            self.say(f"{self.bar_beat(t)}  {LOOP_GONE}")
-        if self.loop.was_echo(data, t) if self.inq.thru is not None else self.loop.take_echo(data, t):
-            if self.loop.echo_heard(data, t) and not closing:  # what the loop doubled may hang on a
-                self.problem(f"{self.bar_beat(t)}  {LOOP_WARNING}")  # synth that stacks voices
-                self.panic()
-            if self.loop.looping:
-                self.loop.dropped += 1
-                return
-        if self.controls.bound(data):  # a knob or pad bound in [controls]: not music
-            ev = self.controls.event(data, t) if not closing else None
-            if ev is not None:
-                self._control(ev, t)
-            return
-        msg = msg.copy(channel=self.player_ch)
-        if self.cfg.midi.thru:
-            # (sent already on the port's thread once that began, with what waited: _fast_thru)
-            self._thru(msg, t, send=self.inq.thru is None and not closing)
-        if self.recorder is not None:
-            self.recorder.event("player", msg, t)
-        if closing:
-            return
-        if not self.in_time:  # before the DAW's Start: thru and the recording only; the last
-            if self.daw is not None:  # moments' are heard if it starts now
-                self.daw.held(msg, t)
-            return
-        self.hear(msg, t)
-
-    def hear(self, msg: mido.Message, t: float) -> None:
-        """A player's note or control in time: the follower, the policy (conductor)."""
-        if self.hearing is not None:
-            self.hearing.hear(msg, t)
-        beat = self.beat_at(t)
-        if msg.type == "note_on" and msg.velocity > 0:
-            self._recent_onsets.append(beat)
-        self.policy.on_message(msg, beat, t)
-
-    def _bar_one_heard(self, t: float) -> None:
-        """The player's first note set bar 1 of the chart (conductor)."""
-        if self.recorder is not None and hasattr(self.recorder, "set_origin"):
-            self.recorder.tempo(self.tempo, t)  # the tempo the bars are counted at from bar 1
-            self.recorder.set_origin(t)  # the file's bar 1 is the chart's
-        self.say(f"1:1  bar 1 of {self.chart.title or 'the chart'} starts on your first note")  # type: ignore[union-attr]
-
-    def _may_recount(self) -> bool:
-        """The bars may be counted again: at the first note of a call, with nothing of the
-        partner's to come, or all of it about to stop for this note (it yields)."""
-        if self.policy.in_call:
-            return False
-        return not self.partner_busy() or self.cfg.phrase.on_interrupt == "yield"
-
-    def _recounted(self, beat_of: Any, t: float) -> None:
-        """The bars were counted again from bar 1 on the tempo heard (conductor): what is kept
-        in beats moves with them."""
-        self.exchange.remap(beat_of)
-        self.policy.remap(beat_of)
-        origin = self.hearing.origin if self.hearing is not None else None
-        if self.recorder is not None and origin is not None:
-            # the file counts its bars from bar 1 at this tempo too: the tempos heard since are
-            # written over (the last given at a time counts), so none stretches the recount; all
-            # of them, those an earlier recount wrote over too (kept: a second recount left the
-            # first one's tempo from the times heard before it, and the file's bars 31 beats off)
-            for at in [origin] + [w for w in self._tempos_written if w > origin]:
-                self.recorder.tempo(self.tempo, at)
-        self.say(f"{self.bar_beat(t)}  your tempo is {self.tempo:.0f} bpm: bars counted again from your first "
-                 "note, so the chart's bars are yours")
-
-    def _tempo_heard(self, bpm: float, t: float) -> None:
-        if self.recorder is not None:
-            self.recorder.tempo(bpm, t)
-            self._tempos_written.append(t)
-            del self._tempos_written[:-TEMPOS_KEPT]
-
-    def _thru(self, msg: mido.Message, t: float, send: bool = True) -> None:
-        """The player's message passed through (conductor): what sounds is kept, for the
-        note-offs of panic and close; `send`: send it too (tests, no fast path)."""
-        if msg.type == "note_on" and msg.velocity > 0:
-            self._thru_sounding.add((msg.channel, msg.note))
-        elif msg.type in ("note_on", "note_off"):
-            self._thru_sounding.discard((msg.channel, msg.note))
-        if send:
-            self._send_all(msg, at=t)
-            if t >= self._started_at:  # (what came before the start waited for it: not the passthrough's time)
-                self.thru_ms.append((self.clock.now() - t) * 1000.0)
-
-    def _fast_thru(self, data: list[int], t: float) -> None:
-        """Passthrough on the port callback's thread (`InputQueue.thru`): the player's own
-        notes go straight out, never waiting for the conductor to wake; the conductor keeps
-        the books (`_thru`). A bound control, a malformed or non-channel message is not sent."""
-        try:
-            if self._closed or not data or not 0x80 <= data[0] < 0xF0 or self.controls.bound(data):
-                return
-            if self.loop.check_before_thru(data, t) and self.loop.looping:
-                return  # our own output, back: not sent round again
-            msg = mido.Message.from_bytes(data).copy(channel=self.player_ch)
-        except (ValueError, TypeError, IndexError):
-            return  # (the conductor counts it as unreadable)
-        self._send_all(msg, at=t)
-        if t >= self._started_at:  # (what came before the start waited for it: not the passthrough's time)
-            self.thru_ms.append((self.clock.now() - t) * 1000.0)
-
-    def _control(self, ev: ControlEvent, t: float) -> None:
-        """A knob, pedal or pad bound in [controls] moved (conductor): improv/live/controls.py.
-        A knob's line is said once it settles (`KNOB_SETTLE_S` without moving), not at each
-        of its values: a turn is one gesture, and its 100 lines would push out the partner's."""
-        text = apply_control(self, ev, t)
-        if not text:
-            return
-        if ev.from_cc and (ev.action in CONTINUOUS or ev.action == "mode"):
-            self._knobs[ev.action] = (f"{self.bar_beat(t)}  {text}", t)
-        else:
-            self.say(f"{self.bar_beat(t)}  {text}")
-
-    def _settled_knobs(self, now: float) -> None:
-        """Say what each knob that stopped moving set (conductor)."""
-        for action, (line, t) in list(self._knobs.items()):
-            if now - t >= KNOB_SETTLE_S:
-                del self._knobs[action]
-                self.say(line)
-
     def panic(self) -> None:
         """Silence everything the session started, at once (conductor thread): a call still
         being heard is not answered either (the player slammed panic: the partner stands down)."""
@@ -546,12 +388,10 @@ class Session:
         self.policy.on_panic()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
-        for ch, pitch in sorted(self._thru_sounding):
-            self._send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
-        self._thru_sounding.clear()
+        self.player.silence()
         for ch in range(16):
             for data in silence_messages(ch):
-                self._send_all(mido.Message.from_bytes(data))
+                self.send_all(mido.Message.from_bytes(data))
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
@@ -605,11 +445,11 @@ class Session:
         if self.recorder is not None:
             self.recorder.event(part, msg, t)
 
-    def _send_all(self, msg: mido.Message, at: float | None = None) -> None:
+    def send_all(self, msg: mido.Message, at: float | None = None) -> None:
         """To every sink (conductor or a scheduler thread); a failing sink ends the session.
         `at`: when a player's message arrived (the clock's seconds), see `Sink`."""
         if self.sinks:
-            self.loop.sent(bytes(msg.bin()), self.clock.now())
+            self.player.loop.sent(bytes(msg.bin()), self.clock.now())
         for sink in self.sinks:
             try:
                 sink.send(msg, at)
@@ -628,7 +468,7 @@ class Session:
         """Input messages dropped or unreadable, plus partner and band notes dropped as late.
         (Notes past a call's note cap are not: they were passed through and recorded, only not
         heard as part of the call; `policy.dropped` counts them.)"""
-        return self.inq.dropped + self.malformed + self.late_dropped
+        return self.inq.dropped + self.player.malformed + self.late_dropped
 
     @property
     def late_dropped(self) -> int:

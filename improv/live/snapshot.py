@@ -55,16 +55,16 @@ def summary(s: Any) -> str:
         drafted = s.exchange.drafted
         parts.append(f"answer ready p99 {percentile(s.ready_ms, 0.99):.1f} ms"
                      f"{f' ({drafted} drafted in your rests)' if drafted else ''}")
-    if s.thru_ms:
-        parts.append(f"passthrough p99 {percentile(s.thru_ms, 0.99):.2f} ms")
-    parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.malformed}, late {s.late_dropped})")
+    if s.player.thru_ms:
+        parts.append(f"passthrough p99 {percentile(s.player.thru_ms, 0.99):.2f} ms")
+    parts.append(f"dropped {s.dropped} (queue {s.inq.dropped}, unreadable {s.player.malformed}, late {s.late_dropped})")
     if s.policy.dropped:  # (not lost: only not heard as part of the call)
         parts.append(f"{count_notes(s.policy.dropped)} past a call's {SegmentSettings.max_call_notes} not heard as part "
                      f"of it (played through and recorded)")
     if restarts:
         parts.append(f"partner restarted {counted(restarts, 'time')}")
-    if s.loop.looping:
-        parts.append(f"a MIDI loop sent improv's output back: {s.loop.dropped} echoed messages ignored")
+    if s.player.loop.looping:
+        parts.append(f"a MIDI loop sent improv's output back: {s.player.loop.dropped} echoed messages ignored")
     return "; ".join(parts)
 
 

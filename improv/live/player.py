@@ -1,0 +1,219 @@
+"""The player's side of a live session: each message from the input queue read, checked
+for improv's own output coming back, taken as a control or as music, passed through,
+recorded and heard (the follower, then the policy); and what the follower's hearing of the
+player's time changes in the session (bar 1, a recount, the tempos written to the file).
+
+Threads: `handle`, `hear` and the follower's callbacks on the conductor; `fast_thru` on the
+port callback's thread (`InputQueue.thru`), where it only sends and measures.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import mido
+
+from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
+from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard
+
+TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
+KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
+DENSITY_BEATS = 4.0  # the player's notes per beat, for the band, over this many beats
+
+
+class Player:
+    """The player's input (see the module doc).
+
+    Args:
+        s: the session core (improv/live/session.py): its config, clock, input queue,
+            controls, policy, exchange, recorder, timeline, hearing and display.
+    """
+
+    def __init__(self, s: Any) -> None:
+        self.s = s
+        self.malformed = 0  # unreadable messages: truncated, bad status, data bytes out of range
+        self.loop = LoopGuard()  # improv's own output coming back into its input
+        self.thru_ms: deque[float] = deque(maxlen=100_000)  # message arrival -> sent on
+        self.sounding: set[tuple[int, int]] = set()  # (channel, note) passed through and still down
+        self._onsets: deque[float] = deque(maxlen=64)  # onsets (beats), for the band's density
+        self._tempos_written: list[float] = []  # when heard tempos were written to the recording
+        self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
+
+    # --- each message (conductor) -------------------------------------------------------
+    def handle(self, t: float, data: list[int], closing: bool = False) -> None:
+        """One raw message from the input queue, stamped `t` on arrival. `closing`: the
+        session is ending: recorded (and a key kept for its release), not heard nor sent."""
+        s = self.s
+        try:
+            msg = mido.Message.from_bytes(data)
+        except (ValueError, TypeError, IndexError):
+            self.malformed += 1
+            return
+        if not hasattr(msg, "channel"):
+            return  # clock, start/stop, song position: not the player's music
+        # our own output, back (improv/live/loopguard.py): judged on the port's thread before
+        # its passthrough sent it, where there is one (after, it would match itself)
+        if self.loop.gone(t):
+            s.say(f"{s.bar_beat(t)}  {LOOP_GONE}")
+        if self.loop.was_echo(data, t) if s.inq.thru is not None else self.loop.take_echo(data, t):
+            if self.loop.echo_heard(data, t) and not closing:  # what the loop doubled may hang on a
+                s.problem(f"{s.bar_beat(t)}  {LOOP_WARNING}")  # synth that stacks voices
+                s.panic()
+            if self.loop.looping:
+                self.loop.dropped += 1
+                return
+        if s.controls.bound(data):  # a knob or pad bound in [controls]: not music
+            ev = s.controls.event(data, t) if not closing else None
+            if ev is not None:
+                self._control(ev, t)
+            return
+        msg = msg.copy(channel=s.player_ch)
+        if s.cfg.midi.thru:
+            # (sent already on the port's thread once that began, with what waited: fast_thru)
+            self._thru(msg, t, send=s.inq.thru is None and not closing)
+        if s.recorder is not None:
+            s.recorder.event("player", msg, t)
+        if closing:
+            return
+        if not s.in_time:  # before the DAW's Start: thru and the recording only; the last
+            if s.daw is not None:  # moments' are heard if it starts now
+                s.daw.held(msg, t)
+            return
+        self.hear(msg, t)
+
+    def hear(self, msg: mido.Message, t: float) -> None:
+        """A note or control in time: the follower, then the policy."""
+        s = self.s
+        if s.hearing is not None:
+            s.hearing.hear(msg, t)
+        beat = s.beat_at(t)
+        if msg.type == "note_on" and msg.velocity > 0:
+            self._onsets.append(beat)
+        s.policy.on_message(msg, beat, t)
+
+    def density(self, beat: float) -> float:
+        """Notes per beat over the last `DENSITY_BEATS` up to `beat` (the band plays sparser
+        under a busy player)."""
+        while self._onsets and self._onsets[0] < beat - DENSITY_BEATS:
+            self._onsets.popleft()
+        return len(self._onsets) / DENSITY_BEATS
+
+    def record_waiting(self) -> None:
+        """What still waits in the input queue at close (a stop that came while the partner
+        warmed up, or in the last moment): recorded, and its keys released at close, but not
+        heard as a call."""
+        self.s.inq.drain(lambda t, data: self.handle(t, data, closing=True))
+
+    # --- the passthrough -----------------------------------------------------------------
+    def _thru(self, msg: mido.Message, t: float, send: bool = True) -> None:
+        """A message passed through (conductor): what sounds is kept, for the note-offs of
+        panic and close; `send`: send it too (tests, no fast path)."""
+        if msg.type == "note_on" and msg.velocity > 0:
+            self.sounding.add((msg.channel, msg.note))
+        elif msg.type in ("note_on", "note_off"):
+            self.sounding.discard((msg.channel, msg.note))
+        if send:
+            self.s.send_all(msg, at=t)
+            self._took(t)
+
+    def fast_thru(self, data: list[int], t: float) -> None:
+        """Passthrough on the port callback's thread (`InputQueue.thru`): the player's own
+        notes go straight out, never waiting for the conductor to wake; the conductor keeps
+        the books (`_thru`). A bound control, a malformed or non-channel message is not sent."""
+        s = self.s
+        try:
+            if s.closing or not data or not 0x80 <= data[0] < 0xF0 or s.controls.bound(data):
+                return
+            if self.loop.check_before_thru(data, t) and self.loop.looping:
+                return  # our own output, back: not sent round again
+            msg = mido.Message.from_bytes(data).copy(channel=s.player_ch)
+        except (ValueError, TypeError, IndexError):
+            return  # (the conductor counts it as unreadable)
+        s.send_all(msg, at=t)
+        self._took(t)
+
+    def _took(self, t: float) -> None:
+        """The passthrough's time for a message that arrived at `t` (what came before the
+        start waited for it: not the passthrough's time)."""
+        if t >= self.s.started_at:
+            self.thru_ms.append((self.s.clock.now() - t) * 1000.0)
+
+    def silence(self) -> None:
+        """Note-offs for the keys passed through and still down (panic)."""
+        for ch, pitch in sorted(self.sounding):
+            self.s.send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
+        self.sounding.clear()
+
+    def release(self) -> None:
+        """Note-offs for the keys still down, sent and recorded (close)."""
+        s = self.s
+        now = s.clock.now()
+        for ch, pitch in sorted(self.sounding):
+            msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
+            s.send_all(msg)
+            if s.recorder is not None:
+                s.recorder.event("player", msg, now)
+        self.sounding.clear()
+
+    # --- controls --------------------------------------------------------------------------
+    def _control(self, ev: ControlEvent, t: float) -> None:
+        """A knob, pedal or pad bound in [controls] moved: improv/live/controls.py. A knob's
+        line is said once it settles (`KNOB_SETTLE_S` without moving), not at each of its
+        values: a turn is one gesture, and its 100 lines would push out the partner's."""
+        s = self.s
+        text = apply_control(s, ev, t)
+        if not text:
+            return
+        if ev.from_cc and (ev.action in CONTINUOUS or ev.action == "mode"):
+            self._knobs[ev.action] = (f"{s.bar_beat(t)}  {text}", t)
+        else:
+            s.say(f"{s.bar_beat(t)}  {text}")
+
+    def settle_knobs(self, now: float) -> None:
+        """Say what each knob that stopped moving set."""
+        for action, (line, t) in list(self._knobs.items()):
+            if now - t >= KNOB_SETTLE_S:
+                del self._knobs[action]
+                self.s.say(line)
+
+    # --- the player's time, as the follower hears it (improv/live/follow.py) ------------------
+    def bar_one_heard(self, t: float) -> None:
+        """The first note set bar 1 of the chart."""
+        s = self.s
+        if s.recorder is not None and hasattr(s.recorder, "set_origin"):
+            s.recorder.tempo(s.tempo, t)  # the tempo the bars are counted at from bar 1
+            s.recorder.set_origin(t)  # the file's bar 1 is the chart's
+        s.say(f"1:1  bar 1 of {s.chart.title or 'the chart'} starts on your first note")
+
+    def may_recount(self) -> bool:
+        """The bars may be counted again: at the first note of a call, with nothing of the
+        partner's to come, or all of it about to stop for this note (it yields)."""
+        s = self.s
+        if s.policy.in_call:
+            return False
+        return not s.partner_busy() or s.cfg.phrase.on_interrupt == "yield"
+
+    def recounted(self, beat_of: Any, t: float) -> None:
+        """The bars were counted again from bar 1 on the tempo heard: what is kept in beats
+        moves with them."""
+        s = self.s
+        s.exchange.remap(beat_of)
+        s.policy.remap(beat_of)
+        origin = s.hearing.origin if s.hearing is not None else None
+        if s.recorder is not None and origin is not None:
+            # the file counts its bars from bar 1 at this tempo too: the tempos heard since are
+            # written over (the last given at a time counts), so none stretches the recount; all
+            # of them, those an earlier recount wrote over too (kept: a second recount left the
+            # first one's tempo from the times heard before it, and the file's bars 31 beats off)
+            for at in [origin] + [w for w in self._tempos_written if w > origin]:
+                s.recorder.tempo(s.tempo, at)
+        s.say(f"{s.bar_beat(t)}  your tempo is {s.tempo:.0f} bpm: bars counted again from your first "
+              "note, so the chart's bars are yours")
+
+    def tempo_heard(self, bpm: float, t: float) -> None:
+        """A tempo heard: written to the recording (a recount may write over it)."""
+        if self.s.recorder is not None:
+            self.s.recorder.tempo(bpm, t)
+            self._tempos_written.append(t)
+            del self._tempos_written[:-TEMPOS_KEPT]
