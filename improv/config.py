@@ -17,6 +17,7 @@ import difflib
 import math
 import types
 import typing
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,16 @@ def _sections_with(key: str, cls: type) -> list[str]:
             and key in {f.name for f in dataclasses.fields(typ)}]
 
 
+def _looks_like_weights(path: Path) -> bool:
+    """`path` is a zip holding the header `improv export` writes (the arrays are checked when
+    the partner loads them: improv/core/model/weights.py)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "__header__.npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
     """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
     the command-line flag that gave it, named instead of the section."""
@@ -289,6 +300,9 @@ def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | N
         if not model.is_file():
             raise ConfigError(f"{name} {obj.model}: no such weights file; give the .npz that `improv export` wrote "
                               "(or leave it out for the shipped model)")
+        if not _looks_like_weights(model):  # (before a port or the synth opens: its line would come first)
+            raise ConfigError(f"{name} {obj.model}: not improv weights (no .npz that `improv export` wrote); give "
+                              "that file, or leave it out for the shipped model")
     if section == "responder" and obj.low > obj.high:
         raise ConfigError(f"{where}: low ({obj.low}) is above high ({obj.high}): the partner would have no notes "
                           "to play; give low <= high")

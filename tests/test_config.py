@@ -257,6 +257,22 @@ def test_a_folder_given_as_the_model_says_so(tmp_path):
         override(Config(), "responder", {"model": "--model"}, model=str(tmp_path), name="model")
 
 
+def test_a_file_that_is_not_weights_is_refused_before_anything_opens(tmp_path):
+    """A text file (or any non-.npz) given as the model: refused with the settings, so the
+    jam's first line is not the synth's or a port's before the partner fails in its process."""
+    import zipfile
+
+    text, other_zip = tmp_path / "notes.npz", tmp_path / "other.npz"
+    text.write_text("not weights\n")
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("a.npy", b"")
+    for bad in (text, other_zip):
+        with pytest.raises(ConfigError, match=r"^--model .*: not improv weights"):
+            override(Config(), "responder", {"model": "--model"}, model=str(bad), name="model")
+    shipped = ROOT / "models" / "improv-phrase-v2.npz"
+    assert override(Config(), "responder", {"model": "--model"}, model=str(shipped), name="model").responder.model
+
+
 def test_files_a_config_names_are_found_beside_it_from_any_folder(tmp_path, monkeypatch):
     """`tune = "waltz.toml"` in cfg/mine.toml, with waltz.toml beside it: from any other
     folder the tune was looked for in the current one and not found."""

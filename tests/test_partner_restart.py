@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import zipfile
 
 import pytest
 
@@ -401,8 +402,9 @@ def test_the_worker_loads_the_weights_the_session_was_given(tmp_path):
     from improv.errors import ModelError
     from improv.partner.protocol import Setup
 
-    bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"MThd not weights")
+    bad = tmp_path / "bad.npz"  # (a zip with the header's name: the settings take it, the worker cannot load it)
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("__header__.npy", b"MThd not weights")
     cfg = override(Config(), "responder", model=str(bad))
     from tests.test_session import make
 

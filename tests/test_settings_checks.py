@@ -3,6 +3,7 @@ keys, channel clashes across sections, misspelt keys, bad charts, and the deprec
 `--mode` spelling of `--outside` (a tester's list; each test fails without its fix)."""
 
 import argparse
+import zipfile
 
 import pytest
 
@@ -190,7 +191,9 @@ def test_a_missing_soundfont_names_the_file_and_the_key(tmp_path, capsys):
 # 9. markov with a model file in the config
 
 def test_markov_with_a_model_in_the_config_is_refused(tmp_path):
-    weights = write(tmp_path, "", "x.npz")
+    weights = tmp_path / "x.npz"
+    with zipfile.ZipFile(weights, "w") as z:  # (the config reads no further than the header's name)
+        z.writestr("__header__.npy", b"")
     with pytest.raises(ConfigError, match='model = .*x.npz.* name = "markov" does not read them'):
         load_config(write(tmp_path, f'[responder]\nname = "markov"\nmodel = "{weights}"\n'))
     cfg = load_config(write(tmp_path, f'[responder]\nmodel = "{weights}"\n'))
