@@ -248,7 +248,3 @@ def test_a_key_whose_release_was_lost_holds_no_call_past_the_first_cap():
     assert 48 not in seg.held
 
 
-def test_a_key_pressed_within_the_call_is_still_held_at_the_cap():
-    seg = Segmenter(SegmentSettings(max_call_bars=1, gap_beats=1.0))
-    feed(seg, [("on", 60, 0.0), ("off", 60, 1.0), ("on", 64, 2.0), ("tick", 4.0)])
-    assert 64 in seg.held  # (down for two beats: a held note, not a lost release)
