@@ -94,6 +94,35 @@ def test_the_live_band_never_strikes_a_comp_note_that_still_sounds_as_the_player
                 sounding.discard(msg.note)
 
 
+def test_the_live_band_never_strikes_a_note_that_still_sounds_when_the_tempo_jumps():
+    """A tapped tempo (or a DAW's) sped up from 120 to 200 bpm: what was handed to the
+    scheduler kept its old lengths in seconds, the next stab came before them on the same
+    keys, and the comp struck notes that still sounded (a stage audit on JACK)."""
+    blues = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
+    for seed in range(4):
+        clock, sent = ManualClock(0.0), []
+        timeline = FixedTimeline(0.0, 120.0)
+        parts = BandParts(comp=True, bass=True, comp_channel=2, bass_channel=3)
+        band = Band(blues, clock, sent.append, timeline, parts, seed=seed)
+        for step in range(int(30.0 / 0.025)):
+            now = step * 0.025
+            clock.set(now)
+            if step % 80 == 40:  # every two seconds, slower and faster by turns
+                timeline.set_tempo(200.0 if (step // 80) % 2 == 0 else 90.0, now)
+            band.pump(timeline.beat_at(now))
+            band.scheduler.poll()
+        band.close()
+        sounding = set()
+        for msg in sent:
+            key = (msg.channel, msg.note)
+            if msg.type == "note_on" and msg.velocity > 0:
+                assert key not in sounding, (seed, msg)
+                sounding.add(key)
+            elif msg.type in ("note_on", "note_off"):
+                sounding.discard(key)
+        assert not sounding
+
+
 def test_the_click_accents_every_bars_first_beat_count_in_bars_too():
     """The high wood block marks beat 1 of every bar (of the count-in as of the tune), the
     low one the other beats: a click accented only once gives no bar to count by."""

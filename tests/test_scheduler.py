@@ -151,6 +151,23 @@ def test_same_pitch_reused_keeps_pairs_in_order():
     assert [k for _, k, _, _ in sink.sent] == ["note_on", "note_off", "note_on", "note_off"]
 
 
+def test_a_key_still_sounding_is_released_before_it_is_struck_again():
+    """Two notes on one key that overlap in seconds (a tempo sped up between the times they
+    were made seconds): the first ends as the second strikes, its own note-off later is not
+    sent, and the second ends at its time. A synth that stacks voices held the first."""
+    clock, sink, s, rec = make()
+    s.play([(100.0, 101.0, 2, 60, 90), (100.0, 101.0, 2, 64, 90)])
+    s.play([(100.5, 101.5, 2, 60, 80)])
+    for t in (100.0, 100.5, 101.0, 101.5):
+        clock.set(t)
+        s.poll()
+    assert sink.sent == [(100.0, "note_on", 60, 2), (100.0, "note_on", 64, 2),
+                         (100.5, "note_off", 60, 2), (100.5, "note_on", 60, 2),
+                         (101.0, "note_off", 64, 2), (101.5, "note_off", 60, 2)]
+    assert balanced(sink.sent) and not s.busy()
+    assert [k for k, _ in rec].count("note_off") == 3  # (the recording ends the first one too)
+
+
 def test_bad_policy():
     with pytest.raises(ValueError):
         Scheduler(ManualClock(), lambda m: None, late_policy="bunch")

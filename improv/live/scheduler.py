@@ -5,7 +5,7 @@ and sends what is due. A note-on that would go out more than `late_threshold_ms`
 reported (counter + log) and, per `late_policy`, dropped (with its note-off) or shifted to
 now (its note-off moves with it); several late notes are never sent in a bunch: under
 "shift" only the newest plays, the older ones are dropped. A note-off is never lost for a
-note-on that went out. Every note-on's timing error (send time minus deadline) is kept for
+note-on that went out, and a key still sounding is released before it is struck again. Every note-on's timing error (send time minus deadline) is kept for
 the status line and the benchmark.
 
 `poll()` does one round of sending and is what tests call with a `ManualClock`.
@@ -171,6 +171,7 @@ class Scheduler:
                     shift = now - n.on
                     n.off += shift
                     heapq.heappush(self._heap, (n.off, 0, next(self._seq), n))
+                sent += self._end_restruck(n)
                 sent_at = self.clock.now()
                 if not self._out_note("note_on", n, n.velocity):
                     n.state = "dropped"
@@ -182,6 +183,18 @@ class Scheduler:
                 self._sounding.add(n)
                 sent += 1
         return sent
+
+    def _end_restruck(self, n: _Note) -> int:
+        """End a note still sounding on `n`'s key before `n` strikes it (its old note-off
+        comes later and is stale). Notes are made seconds a little before they sound: a tempo
+        sped up in between (a tap, the follower, a DAW) brings the next onset before the last
+        note's end, and a synth that stacks voices would hold the note that was struck twice."""
+        same = [o for o in self._sounding if o.channel == n.channel and o.pitch == n.pitch]
+        for old in same:
+            self._out_note("note_off", old, 0)
+            old.state = "done"
+            self._sounding.discard(old)
+        return len(same)
 
     def cancel(self) -> int:
         """The partner yields (any thread): note-offs now for sounding notes, pending ones
