@@ -1385,6 +1385,49 @@ def test_when_the_loop_is_taken_away_nothing_more_is_dropped():
     s.close()
 
 
+def test_the_loop_is_gone_when_notes_alone_stop_coming_back():
+    """Cable pulled, the player goes on with notes only: each note had just been passed through
+    as the conductor looked, so the loop never cleared (only a pedal or a bend cleared it), and
+    the summary still said a loop sent improv's output back."""
+    s, clock, inq, _, rec = make()
+    said = []
+    s.say = said.append
+    sink = DeferredLoopSink(clock)
+    s.sinks = [sink]
+    s.start()
+    inq.start_thru(s.player.fast_thru)
+    _play_live(s, clock, inq, sink, CALL, until=2.0)
+    assert s.player.loop.looping
+    sink.echoing = False
+    later = [(0.5 * k + dt, [status, 60 + 2 * k, 90 if status == 0x90 else 0])
+             for k in range(8) for dt, status in ((0.0, 0x90), (0.3, 0x80))]
+    s.t0 += 2.0
+    _play_live(s, clock, inq, sink, later, until=6.0)
+    assert not s.player.loop.looping and sum("MIDI loop gone" in line for line in said) == 1
+    assert "MIDI loop" not in s.summary()
+    s.close()
+
+
+def test_the_call_during_which_a_loop_is_found_keeps_every_note():
+    """A loop found in the middle of a call: the panic that silences the loop forgot the call
+    (its first notes were not answered), and the note echoes heard before it re-struck each of
+    the call's notes as a 2 ms one."""
+    s, clock, inq, _, rec = make()
+    sink = DeferredLoopSink(clock)
+    s.sinks = [sink]
+    s.start()
+    inq.start_thru(s.player.fast_thru)
+    pitches = [65, 67, 69, 70, 72, 74]
+    events = [(0.25 * k + dt, [status, p, 90 if status == 0x90 else 0])
+              for k, p in enumerate(pitches) for dt, status in ((0.0, 0x90), (0.2, 0x80))]
+    _play_live(s, clock, inq, sink, events, until=4.0)
+    assert sum("MIDI loop:" in e for e in s.errors) == 1
+    (call,) = s.responder.learned
+    assert [n.pitch for n in call.notes] == pitches
+    assert all(n.duration == pytest.approx(0.4, abs=0.05) for n in call.notes), call.notes  # (0.2 s at 120 bpm)
+    s.close()
+
+
 @pytest.mark.parametrize("stream", ["aftertouch", "bend", "half pedal"])
 @pytest.mark.parametrize("live", [False, True])
 def test_a_controller_stream_repeating_its_values_is_not_a_loop(stream, live):

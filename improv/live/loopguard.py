@@ -7,12 +7,13 @@ player's calls (two notes became 5,647 in 8 s on JACK).
 
 `LoopGuard` remembers every message sent, by its bytes, for `ECHO_S`; a message arriving
 identical to one sent that recently takes it up as its echo (each message sent answers for
-one echo at most: a player's value repeated as its echo comes back is one of each). Notes
-decide whether it is a loop: `LOOP_ECHOES` note echoes within `LOOP_WINDOW_S` (a stream of
-aftertouch, pitch bend or half-pedal repeats its values within milliseconds, with no loop).
-The session then says so once and silences what it sounded (a note doubled by its echo hangs
-on a synth that stacks voices), and from then on echoes of any kind are neither passed
-through nor heard nor recorded. When the notes sent stop coming back (`CLEAR_S` of notes
+one echo at most: a player's value repeated as its echo comes back is one of each). A note's
+echo is never heard nor recorded as the player's (it would re-strike the note in the call
+being heard). Notes decide whether it is a loop: `LOOP_ECHOES` note echoes within
+`LOOP_WINDOW_S` (a stream of aftertouch, pitch bend or half-pedal repeats its values within
+milliseconds, with no loop). The session then says so once and silences what it sounded (a
+note doubled by its echo hangs on a synth that stacks voices; the call being played goes
+on), and from then on echoes of any kind are neither passed through nor heard nor recorded. When the notes sent stop coming back (`CLEAR_S` of notes
 without an echo), the loop is gone and nothing is dropped any more.
 
 The check runs on the port's thread before the passthrough sends the message (after, a
@@ -49,7 +50,7 @@ class LoopGuard:
         self._lock = threading.Lock()
         self._verdicts: Counter[tuple[float, bytes]] = Counter()  # echoes found on the port's thread
         self._echoes: deque[float] = deque(maxlen=LOOP_ECHOES)  # the last note echoes' times
-        self._note_sent = -float("inf")  # when a note last went out
+        self._notes_sent: deque[float] = deque(maxlen=64)  # when the last notes went out
         self._note_echo = -float("inf")  # when a note echo last came back
         self.looping = False  # a loop was heard: echoes are dropped
         self.dropped = 0  # echoes dropped
@@ -64,7 +65,7 @@ class LoopGuard:
                 times = self._sent[data] = deque(maxlen=8)
             times.append(t)
             if is_note(data):
-                self._note_sent = t
+                self._notes_sent.append(t)
 
     def take_echo(self, data: bytes | list[int], t: float) -> bool:
         """`data`, arrived at `t`, is the echo of a message sent within `ECHO_S` before it
@@ -115,11 +116,15 @@ class LoopGuard:
         return True
 
     def gone(self, now: float) -> bool:
-        """While looping: True the moment the notes sent have stopped coming back (conductor)."""
+        """While looping: True the moment the notes sent have stopped coming back (conductor):
+        a note sent more than `CLEAR_S` after the last echo, long enough ago that its own echo
+        would be back by `now` (the note being handled has just been passed through: its echo
+        is not due yet, so it cannot tell)."""
         if not self.looping:
             return False
         with self._lock:
-            quiet = self._note_sent - self._note_echo > CLEAR_S and now - self._note_sent > ECHO_S
+            due = next((t for t in reversed(self._notes_sent) if t <= now - ECHO_S), None)
+            quiet = due is not None and due - self._note_echo > CLEAR_S
         if quiet:
             self.looping = False
             self._echoes.clear()

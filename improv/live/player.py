@@ -15,7 +15,7 @@ from typing import Any
 import mido
 
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
-from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard
+from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard, is_note
 
 TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
 KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
@@ -59,9 +59,9 @@ class Player:
         if self.loop.was_echo(data, t) if s.inq.thru is not None else self.loop.take_echo(data, t):
             if self.loop.echo_heard(data, t) and not closing:  # what the loop doubled may hang on a
                 s.problem(f"{s.bar_beat(t)}  {LOOP_WARNING}")  # synth that stacks voices
-                s.panic()
-            if self.loop.looping:
-                self.loop.dropped += 1
+                s.panic(stand_down=False)  # (the call being played is the player's: it goes on)
+            if self.loop.looping or is_note(data):  # a note's echo is not the player's: heard, it
+                self.loop.dropped += 1  # re-struck the call's note for a 2 ms one
                 return
         if s.controls.bound(data):  # a knob or pad bound in [controls]: not music
             ev = s.controls.event(data, t) if not closing else None

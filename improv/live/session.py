@@ -381,11 +381,13 @@ class Session:
         assert self.recorder is not None
         self.record_path = self.recorder.close()
 
-    def panic(self) -> None:
-        """Silence everything the session started, at once (conductor thread): a call still
-        being heard is not answered either (the player slammed panic: the partner stands down)."""
+    def panic(self, stand_down: bool = True) -> None:
+        """Silence everything the session started, at once (conductor thread). `stand_down`:
+        the player slammed panic, so a call still being heard is not answered either; False: a
+        MIDI loop was found, and the call being played is still the player's."""
         self.exchange.silence()
-        self.policy.on_panic()
+        if stand_down:
+            self.policy.on_panic()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
         self.player.silence()
