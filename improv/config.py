@@ -408,13 +408,15 @@ def _check_config(cfg: Config, where: str) -> None:
     b = cfg.band
     band_on = b.comp or b.bass or b.click
     used = [("midi.player_channel", cfg.midi.player_channel), ("midi.partner_channel", cfg.midi.partner_channel)]
+    counts_in = b.trade_bars > 0 and b.clock != "external"  # trading's count-in clicks, on improv's own clock
     for part in ("comp", "bass", "click"):  # on, or to be switched on by a live control while the band plays
-        if getattr(b, part) or (band_on and getattr(cfg.controls, part, "")):
+        if getattr(b, part) or (band_on and getattr(cfg.controls, part, "")) or (part == "click" and counts_in):
             used.append((f"band.{part}_channel", getattr(b, f"{part}_channel")))
     for i, (key, ch) in enumerate(used):
         for other, other_ch in used[:i]:
             if ch == other_ch:
-                raise ConfigError(f"{where}: {other} and {key} are both {ch}: the two parts would play on one "
+                why = " (trading counts in with the click)" if key == "band.click_channel" and not b.click else ""
+                raise ConfigError(f"{where}: {other} and {key} are both {ch}{why}: the two parts would play on one "
                                   "channel; give each its own")
     if cfg.phrase.end_cc >= 0:
         from improv.core.listen.controls import ACTIONS, parse_binding

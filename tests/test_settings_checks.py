@@ -99,10 +99,18 @@ def test_the_tunes_tempo_still_applies_when_none_was_set(tmp_path):
     ("[midi]\nplayer_channel = 3\n[band]\ncomp = true\n", "midi.player_channel and band.comp_channel are both 3"),
     ("[midi]\npartner_channel = 10\n[band]\nclick = true\n", "midi.partner_channel and band.click_channel"),
     ("[midi]\nplayer_channel = 4\n[band]\ncomp = true\nbass = true\n", "midi.player_channel and band.bass_channel"),
+    # trading counts in with the click, on, or off (a held note on channel 10 was struck again by the count-in)
+    ("[midi]\nplayer_channel = 10\n[band]\ntrade_bars = 4\n", r"player_channel and band.click_channel are both 10 \(trading"),
+    ("[midi]\npartner_channel = 10\n[band]\ntrade_bars = 2\n", "midi.partner_channel and band.click_channel"),
 ])
 def test_channels_clashing_across_sections_are_refused(tmp_path, text, keys):
     with pytest.raises(ConfigError, match=keys):
         load_config(write(tmp_path, text))
+
+
+def test_a_daws_clock_counts_in_itself_so_trading_on_it_leaves_the_click_channel_free(tmp_path):
+    cfg = load_config(write(tmp_path, '[midi]\nplayer_channel = 10\n[band]\ntrade_bars = 4\nclock = "external"\n'))
+    assert cfg.midi.player_channel == cfg.band.click_channel == 10
 
 
 def test_a_channel_clash_made_by_a_flag_names_it(tmp_path, capsys):
