@@ -186,7 +186,25 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
         f"{tol * 1000:.1f} ms)")
 
 
-def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
+def _children(pid):
+    """The processes whose parent is `pid` (Linux /proc; the partner's worker, the view)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGQUIT])
+def test_a_stop_signal_mid_answer_leaves_no_note_sounding(tmp_path, sig):
+    """SIGTERM, and Ctrl-\\ (SIGQUIT, to the jam and its worker, as a terminal sends it to the
+    whole group): Ctrl-\\ dumped core with a partner note sounding and no recording written."""
+    import os
+
     require_jam()
     cfg = tmp_path / "overlap.toml"
     cfg.write_text('[phrase]\non_interrupt = "overlap"\n')  # a held key must not silence the partner
@@ -199,7 +217,10 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(tmp_path):
         jam.player.send([0x90, 50, 80])  # and the player holds a key through the end
         jam.listener.wait(lambda a: any(x.channel == 1 and x.is_note_on and x.data[1] == 50 for x in a), timeout=2)
         t_sig = time.perf_counter()
-        rc = jam.stop(signal.SIGTERM, timeout=10)
+        if sig == signal.SIGQUIT:
+            for kid in _children(jam.proc.pid):
+                os.kill(kid, sig)
+        rc = jam.stop(sig, timeout=10)
         jam.listener.wait_quiet(0.2, timeout=2)
         arrivals = list(jam.listener.arrivals)
         recs = jam.recordings()

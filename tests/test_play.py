@@ -1,5 +1,5 @@
 """`improv play` stopped by a signal leaves no note hanging: over JACK, a dense recording is
-played into a listener and stopped mid-way by SIGTERM, SIGINT or SIGHUP; every note-on the
+played into a listener and stopped mid-way by SIGTERM, SIGINT, SIGHUP or SIGQUIT; every note-on the
 listener got must have had its own note-off (all-notes-off is not counted: not every synth
 honours it)."""
 
@@ -65,7 +65,7 @@ def _play_dense_into_a_listener(tmp_path, name: str) -> tuple[Listener, subproce
     return listener, proc
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
     listener, proc = _play_dense_into_a_listener(tmp_path, "play-listener")
     try:

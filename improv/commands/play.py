@@ -3,7 +3,7 @@ with, through a MIDI output or the built-in synth; chord, section and text marke
 printed as they go by. Each part plays as it sounded: the player and the partner on their
 channels, the rhythm section (comp, bass, click) on the channels it was recorded on.
 
-Ctrl-C, SIGTERM and SIGHUP stop it with every note released: the signal only raises a
+Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP stop it with every note released: the signal only raises a
 flag that the playing loop reads between messages (it wakes at least every
 `POLL_S`), so no signal can land between a note-on being sent and being noted as
 sounding.
@@ -89,7 +89,7 @@ def tempo_text(tempos: tuple[tuple[float, float], ...]) -> str:
 
 
 class StopFlag:
-    """Set by SIGINT, SIGTERM or SIGHUP (main thread); read by the playing loop."""
+    """Set by SIGINT, SIGTERM, SIGHUP or SIGQUIT (main thread); read by the playing loop."""
 
     def __init__(self) -> None:
         self.signal = 0
@@ -102,7 +102,7 @@ class StopFlag:
         import signal
 
         old = {}
-        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
             sig = getattr(signal, name, None)
             if sig is not None:
                 old[sig] = signal.signal(sig, self)

@@ -52,16 +52,19 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
 
 def _stop_signals() -> list[int]:
     wanted = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGQUIT"):
+        wanted.append(signal.SIGQUIT)  # Ctrl-\ (beside Enter on many keyboards): it dumped core, a note hanging
     if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         wanted.append(signal.SIGHUP)  # (`nohup improv jam &` asked to play on when the terminal closes)
     return wanted
 
 
-_STOP_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM"}
+_STOP_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM",
+               **({signal.SIGQUIT: "SIGQUIT"} if hasattr(signal, "SIGQUIT") else {})}
 
 
 class EarlyStop:
-    """Ctrl-C, SIGTERM and SIGHUP from a command's start until its session's own handlers
+    """Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP from a command's start until its session's own handlers
     take over (`install_signal_handlers(early=)`: ports opening, the synth, the session
     built): remembered, not raised, and the session then stops at once, closing what was
     opened. Before, Ctrl-C there raised wherever the setup was (in a live test it was lost
@@ -85,8 +88,8 @@ class EarlyStop:
 
 def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None,
                             early: EarlyStop | None = None) -> Callable[[], None]:
-    """Ctrl-C, SIGTERM and SIGHUP (the terminal closed; unless started under `nohup`) ask
-    the session to stop; it then
+    """Ctrl-C, Ctrl-\\ (SIGQUIT), SIGTERM and SIGHUP (the terminal closed; unless started
+    under `nohup`) ask the session to stop; it then
     releases every note and writes the recording. A second Ctrl-C while it closes only
     says so (a recording is worth a moment); a third interrupts at once (the journal is
     kept for `improv recover`); once the session has closed, a press changes nothing (the

@@ -210,6 +210,8 @@ def main() -> int:
     from rich.screen import Screen as Full
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the jam's; it closes our pipe
+    if hasattr(signal, "SIGQUIT"):
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)  # so is Ctrl-\ (it left the terminal in the full screen)
 
     def stop(*_: object) -> None:
         raise SystemExit(0)

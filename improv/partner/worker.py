@@ -24,7 +24,9 @@ WORKER_NICE = 5  # a lower CPU priority than the real-time process (POSIX)
 
 def main() -> int:
     """Serve one session (worker process)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C and Ctrl-\ are the jam's: it closes us
+    if hasattr(signal, "SIGQUIT"):
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         try:  # the real-time process comes first when the two cores are busy
             os.nice(WORKER_NICE)
