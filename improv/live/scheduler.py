@@ -89,7 +89,7 @@ class Scheduler:
         self.unrecorded = 0  # notes sent whose recording (`on_sent`) failed: still released
         self.last_failure = ""
         self.errors_ms: deque[float] = deque(maxlen=max_errors)
-        self._heap: list[tuple[float, int, int, _Note]] = []  # (time, 0=off/1=on, seq, note)
+        self._heap: list[tuple[float, int, int, _Note]] = []  # (time, 0=off/1=on/2=off after its on, seq, note)
         self._seq = itertools.count()
         self._sounding: set[_Note] = set()
         self._cond = threading.Condition(threading.RLock())
@@ -108,7 +108,9 @@ class Scheduler:
             for on, off, channel, pitch, velocity in notes:
                 n = _Note(on, max(off, on), channel, pitch, velocity)
                 heapq.heappush(self._heap, (n.on, 1, next(self._seq), n))
-                heapq.heappush(self._heap, (n.off, 0, next(self._seq), n))
+                # (an off sorts before an on at the same time, for a key struck again there; a
+                # note of no length ends after its own on: before it, it was skipped and hung)
+                heapq.heappush(self._heap, (n.off, 0 if n.off > n.on else 2, next(self._seq), n))
             self._cond.notify_all()
         return True
 
@@ -152,7 +154,7 @@ class Scheduler:
             if ons and self.late_policy == "shift":
                 keep = {e[3] for e in ons if e[0] == ons[-1][0]}
             for t, kind, _, n in due:
-                if kind == 0:
+                if kind != 1:
                     if n.state == "sounding" and t == n.off:  # (a shifted note's old off is stale)
                         self._out_note("note_off", n, 0)
                         n.state = "done"
