@@ -4,7 +4,8 @@ The port callback (rtmidi's thread, or the demo's scripted player) stamps each m
 with the session clock, passes it through at once when passthrough is on (`thru`: the
 player hears themselves without waiting for the conductor), and queues it; the conductor
 takes messages out in arrival order. The queue is bounded: under a flood messages are
-dropped and counted, but never a release (`is_release`), which would leave a note hanging.
+dropped and counted, but a release (`is_release`), which would leave a note hanging, waits
+in a side queue eight times as long (past that, the oldest is let go and counted too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable
 from improv.live.clock import Clock
 
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
+RELEASES_KEPT = 8  # times QUEUE_SIZE: releases that wait beside a full queue
 
 
 def is_note_on(data: list[int]) -> bool:
@@ -41,8 +43,9 @@ class InputQueue:
     conductor. Items are (arrival time in seconds, raw message bytes).
 
     Under a flood the queue fills and messages are dropped (counted), except releases:
-    a dropped note-off would leave a note hanging, so they wait in a side queue and
-    `get` hands out both in arrival order.
+    a dropped note-off would leave a note hanging, so they wait in a side queue
+    (`RELEASES_KEPT` times as long, its overflow counted) and `get` hands out both in
+    arrival order.
     """
 
     clock: Clock
@@ -57,7 +60,7 @@ class InputQueue:
 
     def __post_init__(self) -> None:
         self.queue = queue.Queue(self.maxsize)
-        self.releases = deque(maxlen=self.maxsize)
+        self.releases = deque(maxlen=RELEASES_KEPT * self.maxsize)
         # (held by `push` and by `start_thru` only: a passthrough that begins while messages
         # wait sends those first, so that nothing overtakes what was played before it)
         self._thru_lock = threading.Lock()
@@ -82,6 +85,8 @@ class InputQueue:
                 self.queue.put_nowait((t, data))
             except queue.Full:
                 if is_release(data):
+                    if len(self.releases) == self.releases.maxlen:
+                        self.dropped += 1  # (the oldest waiting release is let go: counted, never silent)
                     self.releases.append((t, data))
                 else:
                     self.dropped += 1
