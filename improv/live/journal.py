@@ -41,6 +41,7 @@ _STOP = object()
 RETRY_S = 1.0  # after a failed write, seconds between attempts
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024  # lines held in memory while the disk refuses them (~1M lines)
 _COPY_CHUNK = 1 << 20
+RESCUE_NAMES = 1000  # -rescued, -rescued-2, ... tried in each folder
 
 
 def warn_stderr(text: str) -> None:
@@ -263,9 +264,35 @@ class Journal:
         self._fd = fd
         self._warn(f"the journal {self.path} was deleted mid-session: written again in its place, nothing lost")
 
+    def _rescue_copy(self, folder: Path) -> Path | None:
+        """The journal so far plus the backlog, in a new file in `folder` (the first free
+        `-rescued` name: a name taken meanwhile by another session's rescue is left to it);
+        None when the folder cannot take it (nothing of it is left there)."""
+        for n in range(1, RESCUE_NAMES + 1):
+            target = folder / f"{self.path.stem}-rescued{f'-{n}' if n > 1 else ''}{self.path.suffix}"
+            try:
+                fd = self._copy_to(target)
+            except FileExistsError:
+                continue  # (not ours: never removed)
+            except OSError:
+                return None
+            try:
+                _write_all(fd, self._pending)
+                os.fsync(fd)
+            except OSError:
+                os.close(fd)
+                target.unlink(missing_ok=True)  # (ours: made by `_copy_to` just now)
+                return None
+            os.close(fd)
+            return target
+        return None
+
     def _copy_to(self, target: Path) -> int:
         """A new file at `target` holding what the open journal holds; its descriptor."""
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as e:  # (a file where the folder should be: not a name taken)
+            raise NotADirectoryError(e.errno, "not a folder", str(target.parent)) from None
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
             if fcntl is not None:
@@ -302,22 +329,9 @@ class Journal:
     def _rescue(self) -> None:
         """Write the journal so far plus the backlog to a new file, in the first of the
         record folder, the temporary folder and the home folder that takes it."""
-        name = f"{self.path.stem}-rescued{self.path.suffix}"
         for folder in (self.path.parent, *rescue_folders()):
-            target = folder / name
-            n = 1
-            while target.exists():
-                n += 1
-                target = folder / f"{self.path.stem}-rescued-{n}{self.path.suffix}"
-            try:
-                fd = self._copy_to(target)
-                try:
-                    _write_all(fd, self._pending)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                target.unlink(missing_ok=True)
+            target = self._rescue_copy(folder)
+            if target is None:
                 continue
             self.lines_written += self._pending_lines
             self._pending.clear()
