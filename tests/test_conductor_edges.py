@@ -1,0 +1,107 @@
+"""Conductor and signal-handling edge cases a mutation audit found untested (each test fails under its mutation): a stop before the start, time kept moving under a flood, Ctrl-C as a KeyboardInterrupt, the fifth press, and the early handlers' signal and restore."""
+
+import signal
+
+import pytest
+
+from improv.live.clock import ManualClock
+from improv.live.conductor import EarlyStop, install_signal_handlers, run_conductor
+from improv.live.inputqueue import InputQueue
+
+
+class FakeSession:
+    """What run_conductor needs: counts the messages handled before each step."""
+
+    def __init__(self, stop_reason=""):
+        self.clock = ManualClock(0.0)
+        self.inq = InputQueue(self.clock)
+        self.stop_reason = stop_reason
+        self.started = self.closed = False
+        self.handled, self.steps = 0, []
+        self.notes_released = True
+        self.player = self  # (the session's player input: `player.handle`)
+
+    def start(self):
+        self.started = True
+
+    def handle(self, t, data):
+        self.handled += 1
+
+    def step(self):
+        self.steps.append(self.handled)
+        self.clock.advance(0.01)
+
+    def stop(self, reason):
+        self.stop_reason = self.stop_reason or reason
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def handlers_kept():
+    """The test's signal handlers are put back whatever it does."""
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    yield kept
+    for s, h in kept.items():
+        signal.signal(s, h)
+
+
+def test_a_session_stopped_in_its_setup_is_closed_without_starting():
+    """Catches start() run after a signal in the setup: Ctrl-C while ports opened still warmed the partner up and started the jam."""
+    s = FakeSession(stop_reason="interrupted")
+    assert run_conductor(s) == "interrupted"
+    assert not s.started and s.closed and s.steps == []
+
+
+def test_time_moves_on_under_a_flood_of_input():
+    """Catches the burst drained without a bound: under a flood the conductor never let time pass (no answer placed, no band pumped)."""
+    s = FakeSession()
+    for i in range(1000):
+        s.inq.push([0xB0, 1, i % 128])
+    assert run_conductor(s, until=lambda: len(s.steps) >= 1) == "done"
+    assert s.steps[0] <= 257 and s.closed
+
+
+def test_a_keyboard_interrupt_in_the_loop_is_an_interruption():
+    """Catches Ctrl-C (a KeyboardInterrupt with no handlers of the session's) reported as an error."""
+    s = FakeSession()
+
+    def interrupted(t, data):
+        raise KeyboardInterrupt
+
+    s.handle = interrupted
+    s.inq.push([0x90, 60, 90])
+    assert run_conductor(s) == "interrupted" and s.closed
+
+
+def test_the_fifth_ctrl_c_abandons_even_while_notes_are_being_released(handlers_kept):
+    """Catches the fifth press left out: a close stuck releasing notes could not be interrupted at all."""
+    s = FakeSession(stop_reason="interrupted")
+    s.notes_released = False
+    restore = install_signal_handlers(s)
+    try:
+        on_signal = signal.getsignal(signal.SIGINT)
+        for _ in range(4):
+            on_signal(signal.SIGINT, None)  # the third and fourth wait for the notes' release
+        with pytest.raises(KeyboardInterrupt):
+            on_signal(signal.SIGINT, None)
+    finally:
+        restore()
+
+
+def test_a_signal_in_the_setup_stops_the_session_and_the_first_one_counts(handlers_kept):
+    """Catches the early handlers' signal not handed to the session (the jam played on to its end), a later signal replacing the first, and restore() not putting back the handlers from before the setup."""
+    early = EarlyStop()
+    try:
+        on_early = signal.getsignal(signal.SIGINT)
+        on_early(signal.SIGINT, None)
+        on_early(signal.SIGTERM, None)
+        assert (early.reason, early.signum) == ("interrupted", signal.SIGINT)
+        s = FakeSession()
+        restore = install_signal_handlers(s, early=early)
+        assert s.stop_reason == "interrupted"
+        restore()
+        assert all(signal.getsignal(sig) is h for sig, h in handlers_kept.items())
+    finally:
+        early.restore()
