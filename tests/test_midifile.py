@@ -287,3 +287,16 @@ def test_a_tempo_between_whole_bpm_round_trips():
     back = midi_to_recording(mid)
     assert back.tempos[0][1] == pytest.approx(97.5, abs=0.01)
     assert [e.t for e in back.events] == pytest.approx([0.5, 60.0], abs=1e-3)
+
+
+def test_a_title_beyond_latin_1_is_written_spelled_out_and_read_back(tmp_path):
+    """A tune titled "Autumn Leaves – Les Feuilles mortes" (an en dash) or with a flat sign
+    or another script: the file could not be written (mido's track names are Latin-1), so
+    neither the jam's recording nor `improv recover` of its journal could make one."""
+    from dataclasses import replace
+
+    rec = replace(session(), title="Autumn Leaves \u2013 Les Feuilles mortes in B\u266d \u65e5\u672c")
+    path = save_recording(rec, tmp_path / "take.mid")
+    names = [m.name for m in mido.MidiFile(path).tracks[0] if m.type == "track_name"]
+    assert names == ["Autumn Leaves - Les Feuilles mortes in Bb ??"]
+    assert load_recording(path).events == load_recording(save_recording(session(), tmp_path / "plain.mid")).events

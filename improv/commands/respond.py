@@ -228,7 +228,7 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     instrument), so that the file opens in the call's key and sound."""
     import mido
 
-    from improv.core.formats.miditrack import PPQ, phrase_to_track
+    from improv.core.formats.miditrack import PPQ, file_text, phrase_to_track
     from improv.core.formats.paths import whole_or_nothing
 
     bpb = chart.beats_per_bar
@@ -242,9 +242,9 @@ def _write(path: Path, call: list[Note], answer: Phrase, tempos: list[tuple[floa
     prev: object = object()
     for span in chart.changes_between(0.0, max(end, 1e-6)):
         if span.chord != prev:
-            items.append((int(round(span.start * PPQ)), 2, mido.MetaMessage("text", text=str(span.chord) if span.chord else "NC")))
+            items.append((int(round(span.start * PPQ)), 2, mido.MetaMessage("text", text=file_text(str(span.chord)) if span.chord else "NC")))
             prev = span.chord
-    items += [(int(round(b * PPQ)), 3, mido.MetaMessage("cue_marker", text=text)) for b, text in notes]
+    items += [(int(round(b * PPQ)), 3, mido.MetaMessage("cue_marker", text=file_text(text))) for b, text in notes]
     conductor = mido.MidiTrack([mido.MetaMessage("track_name", name="improv respond", time=0)])
     now = 0
     for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):

@@ -29,7 +29,7 @@ import mido
 
 from improv.core import limits
 from improv.core.formats.midicheck import check_midi, open_midi_file
-from improv.core.formats.miditrack import PPQ, messages_to_notes, meta_text, track_from_abs
+from improv.core.formats.miditrack import PPQ, file_text, messages_to_notes, meta_text, track_from_abs
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note
 
@@ -38,8 +38,6 @@ BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
-_TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u2192": "->", "\u2013": "-",
-                                 "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 MARKER_KINDS = ("chord", "section", "text")
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
@@ -252,12 +250,6 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         track = track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
-
-
-def file_text(text: str) -> str:
-    """`text` as a MIDI text event can hold it (Latin-1): musical signs spelled in ASCII
-    (a sharp sign as #), anything else unprintable as "?"."""
-    return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
 
 
 def bar_quarters(numerator: int, denominator: int) -> int:

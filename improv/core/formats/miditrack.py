@@ -28,10 +28,22 @@ MAX_DELTA = 0x0FFFFFFF  # the longest delta time a MIDI file holds (a 4-byte var
 # ------------------------------------------------------------------ tracks
 
 
+_TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u2192": "->", "\u2013": "-",
+                                 "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def file_text(text: str) -> str:
+    """`text` as a MIDI text event can hold it (Latin-1): musical signs spelled in ASCII
+    (a sharp sign as #), anything else unprintable as "?"."""
+    return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
+
+
 def track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]], name: str) -> mido.MidiTrack:
-    """Absolute-tick items (tick, order, msg) -> a track with delta times and a name."""
+    """Absolute-tick items (tick, order, msg) -> a track with delta times and a name (as a
+    file can hold it: a tune titled "Autumn Leaves \u2013 Les Feuilles mortes" could not be
+    written, nor its session recovered)."""
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    track.append(mido.MetaMessage("track_name", name=file_text(name), time=0))
     now = 0
     for tick, _, msg in sorted(items, key=lambda x: (x[0], x[1])):
         while tick - now > MAX_DELTA:  # a day-long rest in a long session: a delta no reader must refuse
