@@ -204,3 +204,24 @@ def test_bad_archive_is_one_line(tmp_path, capsys):
     rc = main(["eval", str(bad), "--train-data", str(DATA), "--baseline", str(tmp_path / "b.npz")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "bad.tar.gz" in err and len(err.splitlines()) == 1
+
+
+@needs_torch
+def test_json_is_never_written_over_an_input_and_a_negative_seed_is_refused_up_front(tmp_path, capsys):
+    """`--json W.npz` replaced the model's weights with the report (and `--json B.npz` the
+    baseline), exit 0; `--seed -5` ran the slow part, then ended in a traceback."""
+    weights = tmp_path / "w.npz"
+    weights.write_bytes(b"PK weights")
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    info = (data / "solo_info.csv").read_bytes()
+    for argv in (["--model", str(weights), "--json", str(weights)],
+                 ["--baseline", str(weights), "--json", str(weights)],
+                 ["--json", str(data / "solo_info.csv")],  # (a file of the data folder: it was written over)
+                 ["--seed", "-5"]):
+        rc = main(["eval", str(data), "--train-data", str(data), "--limit", "1", "--no-generate", *argv])
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.strip().splitlines()) == 1, (argv, err)
+        assert any(says in err for says in ("that is the input file", "that is a file of the data",
+                                            "--seed must be 0 or more")), err
+    assert weights.read_bytes() == b"PK weights" and (data / "solo_info.csv").read_bytes() == info

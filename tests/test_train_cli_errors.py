@@ -158,6 +158,24 @@ def test_export_says_what_is_wrong_in_its_own_terms(tmp_path, capsys):
     assert "the run stopped before it validated" in err and str(run / "last.pt") in err
 
 
+def test_export_never_writes_over_its_feel_data_nor_weights_already_there(tmp_path, capsys, monkeypatch):
+    """`-o data.tar.gz` with `--feel-data data.tar.gz` replaced the dataset with the weights,
+    and with no -o an existing CKPT.npz was replaced without a word (render and respond write
+    beside it instead)."""
+    from improv.train import export as export_mod
+
+    ckpt, data = tmp_path / "best.pt", tmp_path / "data.tar.gz"
+    data.write_bytes(b"the dataset")
+    monkeypatch.setattr("improv.train.model.load_checkpoint", lambda path, fix=None: None)
+    err = _refused(["export", str(ckpt), "--feel-data", str(data), "-o", str(data)], capsys)
+    assert "that is the input file" in err and data.read_bytes() == b"the dataset"
+    (tmp_path / "best.npz").write_bytes(b"earlier weights")
+    written = []
+    monkeypatch.setattr(export_mod, "export", lambda c, out, feel: written.append(out) or out)
+    assert main(["export", str(ckpt)]) == 0
+    assert written == [tmp_path / "best-2.npz"] and (tmp_path / "best.npz").read_bytes() == b"earlier weights"
+
+
 def test_eval_names_the_argument_that_is_missing(tmp_path, capsys):
     """`improv eval nope` said "baseline training data nope not found: pass --train-data",
     blaming a flag never given (and "pass --train-data" when it was)."""

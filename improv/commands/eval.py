@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 from improv.errors import ConfigError
 
@@ -46,9 +47,16 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--temperature must be a number above 0 (1 samples as the model learned), got {args.temperature}")
     if not 0 < args.top_p <= 1:
         raise ConfigError(f"--top-p must be above 0 and at most 1 (1 keeps every note), got {args.top_p}")
-    from improv.core.formats.paths import writable_output
+    if args.seed < 0:  # (the answers' generators refused it after the slow part, with a traceback)
+        raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
+    from improv.core.formats.paths import whole_or_nothing, writable_output
 
-    out = writable_output(args.json, "--json") if args.json else None
+    inputs = [p for p in (args.data, args.model, args.baseline, args.train_data) if p]
+    out = writable_output(args.json, "--json", inputs) if args.json else None
+    for data in {args.data, args.train_data} - {None}:  # a data folder's own files are inputs too
+        if out is not None and out.exists() and Path(data).is_dir() and Path(data).resolve() in out.resolve().parents:
+            raise ConfigError(f"--json {args.json}: that is a file of the data {data}, which would be overwritten; "
+                              "give another output path")
     from improv.commands.common import require_torch
 
     require_torch("evaluating the model")  # its NLL is scored by the training model (torch)
@@ -64,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report))
     if out is not None:
         try:
-            out.write_text(json.dumps(_clean(report), indent=2) + "\n", encoding="utf-8")
+            with whole_or_nothing(out) as tmp:
+                tmp.write_text(json.dumps(_clean(report), indent=2) + "\n", encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {out}")

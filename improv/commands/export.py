@@ -12,7 +12,7 @@ from improv.errors import DataError
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", metavar="CKPT", help="a training checkpoint, e.g. runs/phrase/best.pt")
-    p.add_argument("-o", "--out", metavar="FILE", help="where the .npz goes (default: beside the checkpoint)")
+    p.add_argument("-o", "--out", metavar="FILE", help="where the .npz goes (default: beside the checkpoint, -2 added if a file is there)")
     p.add_argument("--feel-data", metavar="ARCHIVE",
                    help="learn the time feel from this WJazzD archive's training split (default: the checkpoint's)")
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     require_torch("exporting a checkpoint")
     from pathlib import Path
 
-    from improv.core.formats.paths import writable_output
+    from improv.core.formats.paths import beside, writable_output
     from improv.errors import ConfigError
     from improv.train.export import CHECKPOINT_FIX, export
     from improv.train.model import load_checkpoint
@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{ckpt} is already exported weights, what the partner loads (e.g. improv jam --model "
                           f"{ckpt}); export takes the training checkpoint (.pt) they came from")
     load_checkpoint(ckpt, fix=CHECKPOINT_FIX)  # a wrong file fails now, not after --feel-data is read
-    out = writable_output(args.out or ckpt.with_suffix(".npz"), "-o", (ckpt,))
+    # (no -o: beside the checkpoint, never over weights already there, as render and respond do)
+    out = writable_output(args.out or beside(ckpt.with_suffix(".npz")), "-o",
+                          (ckpt, *([args.feel_data] if args.feel_data else [])))
 
     feel = None
     if args.feel_data:
