@@ -128,6 +128,28 @@ def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
     assert replace_block(doc, "new") == f"intro\n{BEGIN}\nnew\n{END}\nrest"
 
 
+def test_json_that_is_not_bench_figures_never_empties_the_readme_table(tmp_path, capsys):
+    """`--table figures/follow.json --readme R.md` (or a file holding {}) printed "rewrote the
+    figures table", left it with no rows, and exited 0."""
+    import json
+    from pathlib import Path
+
+    from improv.bench.table import BEGIN, END
+    from improv.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    readme = tmp_path / "R.md"
+    readme.write_text((root / "README.md").read_text())
+    before = readme.read_text()
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({}))
+    for other in (root / "figures" / "follow.json", empty):
+        rc = main(["bench", "--table", str(other), "--readme", str(readme)])
+        err = capsys.readouterr().err
+        assert rc == 2 and "holds none of the table's figures" in err and len(err.strip().splitlines()) == 1, err
+    assert readme.read_text() == before and BEGIN in before and END in before
+
+
 def test_readme_figures_are_the_table_of_the_committed_runs():
     """The README's figures block is exactly what `improv bench --table` makes of the JSON it
     names, so a published figure cannot drift from the run it came from."""

@@ -148,6 +148,10 @@ def table(runs: list[dict], names: list[str]) -> str:
     """The Markdown table (and its heading line) for `runs` (the JSON of each run)."""
     if not runs:
         raise ConfigError("improv bench --table: give the JSON files of one or more `improv bench --json` runs")
+    for run, name in zip(runs, names):  # (another JSON, or {}, emptied the README's table, exit 0)
+        if not any(_get(run, row.path) is not None for row in ROWS):
+            raise ConfigError(f"{name} holds none of the table's figures: give the JSON files of `improv bench "
+                              "--json` runs (figures/bench-*.json)")
     lines = [f"Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
              f"from {', '.join(f'`{n}`' for n in names)}.", "",
              "| what | median | p99 | target |", "|---|---|---|---|"]
