@@ -167,6 +167,20 @@ def test_a_file_that_is_no_midi_file_is_named_for_what_it_is(tmp_path, capsys, d
     assert says in err and len(err.splitlines()) == 1, err
 
 
+@pytest.mark.parametrize("command", ["play", "render", "plot", "respond"])
+def test_a_key_signature_out_of_range_is_one_line(tmp_path, capsys, command):
+    """A key signature meta event with 64 sharps: mido's KeySignatureError is no ValueError,
+    and every file reader ended in a traceback."""
+    track = bytes([0x00, 0xFF, 0x59, 0x02, 64, 0x00,  # key signature: 64 sharps, major
+                   0x00, 0x90, 60, 90, 0x60, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00])
+    path = tmp_path / "song.mid"
+    path.write_bytes(b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96])
+                     + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    assert main([command, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable MIDI file" in err and len(err.splitlines()) == 1, err
+
+
 def test_respond_says_when_a_type_0_songs_channels_make_one_call(tmp_path, capsys):
     song = gm_song(tmp_path / "song.mid", type_=0)  # piano, bass and drums in one track
     rc = main(["respond", str(song), "-o", str(tmp_path / "a.mid"), "--responder", "markov", "--chords", "C"])

@@ -12,6 +12,7 @@ import shlex
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError  # (64 sharps: not a ValueError)
 
 from improv.core import limits
 from improv.errors import DataError
@@ -47,7 +48,7 @@ def open_midi_file(path: str | Path) -> mido.MidiFile:
     except EOFError:  # mido says nothing more
         raise DataError(f"{path} is not a readable MIDI file (it ends in the middle of a track: cut short?); "
                         "give a standard .mid file") from None
-    except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, KeySignatureError) as e:
         why = getattr(e, "strerror", None) or str(e) or type(e).__name__
         raise DataError(f"{path} is not a readable MIDI file ({why}); give a standard .mid file") from None
     check_midi(mid, str(path))
