@@ -13,8 +13,10 @@ import difflib
 import errno
 import importlib
 import os
+import signal
 import sys
 import typing
+from typing import Any, Callable
 
 from improv import __version__
 from improv.errors import ImprovError
@@ -122,6 +124,7 @@ def _main(argv: list[str]) -> int:
         parser.print_help()
         sys.stdout.flush()
         return 0
+    restore = _stop_on_termination()
     try:
         code = int(importlib.import_module(args._module).run(args) or 0)
         if sys.stdout is not None:  # (None: started with stdout closed, `>&-`)
@@ -130,6 +133,9 @@ def _main(argv: list[str]) -> int:
     except ImprovError as e:
         print(f"improv {args.command}: {e}", file=sys.stderr)
         return e.exit_code
+    except Terminated as e:
+        print(f"improv {args.command}: stopped ({e.name})", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:  # (a command that handles Ctrl-C itself says what it kept and returns 130)
         print(f"improv {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -141,6 +147,42 @@ def _main(argv: list[str]) -> int:
               file=sys.stderr)
         _silence_stdout()
         return 1
+    finally:
+        restore()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP in a command that does not handle them itself, raised where the
+    command was, as Ctrl-C is: every `with` and `finally` on the way out runs, so a file
+    half-written (`whole_or_nothing`'s part file, 3.7 GB of a render stopped by `timeout`)
+    is removed. The live commands and training handle these signals themselves."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _stop_on_termination() -> Callable[[], None]:
+    """Route SIGTERM and SIGHUP (unless ignored: `nohup`) to `Terminated` while a command
+    runs; returns what puts the handlers back. Main thread only (elsewhere: nothing)."""
+    def raise_terminated(signum: int, _frame: Any) -> None:
+        raise Terminated(signum)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        try:
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, raise_terminated)
+        except ValueError:  # (not the main thread)
+            break
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _did_you_mean(extra: list[str], parser: argparse.ArgumentParser) -> str:

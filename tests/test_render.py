@@ -344,3 +344,33 @@ def test_outputs_written_beside_the_file_never_replace_what_is_there(tmp_path, c
     assert all((tmp_path / n).read_bytes() == b"mine" for n in ("song.wav", "song.png", "song-answer.mid"))
     assert main(["render", str(song), "-o", str(tmp_path / "song.wav")]) == 0  # told to: written
     assert (tmp_path / "song.wav").read_bytes() != b"mine"
+
+
+def test_sigterm_mid_render_leaves_no_part_file_behind(tmp_path):
+    """`timeout 60 improv render long.mid` (timeout sends SIGTERM) left a 3.7 GB hidden
+    `.long.wav.PID.part`: SIGTERM ended the process without the cleanup Ctrl-C runs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from improv.bench.render_memory import long_session
+
+    midi = save_recording(long_session(30), tmp_path / "long.mid")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "improv", "render", str(midi), "-o", str(tmp_path / "out.wav")],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.wav.*.part")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".out.wav.*.part")), "the render never began writing"
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "stopped (SIGTERM)" in err and "Traceback" not in err, \
+        (proc.returncode, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mid"]
