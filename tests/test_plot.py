@@ -40,6 +40,21 @@ def test_plot_writes_a_png(tmp_path):
     assert main(["plot", str(mid), "--bars", "x"]) == 2
 
 
+def test_dollar_signs_in_a_name_or_a_marker_are_drawn_as_they_are(tmp_path):
+    """`improv plot 'riff $_$.mid'` or a marker `$\\badcmd$` ended in matplotlib's TeX parser's
+    traceback (a "$" pair is maths to it)."""
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    from dataclasses import replace
+
+    from improv.cli import main
+
+    rec = session()
+    rec = replace(rec, markers=rec.markers + (Marker(0.0, "$\\badcmd$", "chord"), Marker(0.0, "$}$", "section")))
+    mid = save_recording(rec, tmp_path / "riff $_$.mid")
+    assert main(["plot", str(mid), "-o", str(tmp_path / "out.png")]) == 0
+    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_play_plan_moves_parts_to_their_channels_and_keeps_markers():
     from improv.commands.play import playback_plan
 

@@ -177,11 +177,13 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
     rows = chord_rows([(b, sym) for b, sym in roll.chords if first <= b < last],
                       (last - first) / max(1.0, fig.get_figwidth() - 1.0))
     for (beat, sym), row in rows:  # (chords a beat apart, as a re-harmonised bar has, on two rows)
-        ax.text(beat + 0.05, hi + 0.3 + 1.2 * row, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True)
+        ax.text(beat + 0.05, hi + 0.3 + 1.2 * row, sym, fontsize=9, fontweight="bold", va="bottom", clip_on=True,
+                parse_math=False)  # (a marker's "$" is no TeX)
     lift = 1.2 if any(row for _, row in rows) else 0.0
     for beat, name in roll.sections:
         if first <= beat < last:
-            ax.text(beat + 0.05, hi + 1.6 + lift, f"[{name}]", fontsize=9, color="#444444", va="bottom", clip_on=True)
+            ax.text(beat + 0.05, hi + 1.6 + lift, f"[{name}]", fontsize=9, color="#444444", va="bottom",
+                    clip_on=True, parse_math=False)
     ax.set_xlim(first, last)
     ax.set_ylim(lo, hi + 2.8 + lift)
     cs = pitch_ticks(lo, hi)
@@ -196,6 +198,6 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
     legend = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8,
                        ncols=len(handles), frameon=False)
     if title:
-        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_title(title, fontsize=10, loc="left", parse_math=False)  # (a "$" in a name is no TeX)
     fig.tight_layout()
     return fig, legend
