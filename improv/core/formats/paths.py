@@ -76,8 +76,9 @@ def output_with_suffix(path: str | Path, flag: str, suffixes: tuple[str, ...], w
         ConfigError: one line naming the flag, the path and the endings to use.
     """
     p = Path(path)
-    if p.is_dir():
-        return p  # (refused as a folder by `writable_output`, not turned into a file beside it)
+    if p.is_dir() or (p.exists() and not p.is_file()):
+        return p  # (refused as a folder or a device by `writable_output`, not turned into a file beside it:
+        # -o /dev/null made /dev/null.wav)
     if not p.suffix:
         return p.with_name(p.name + suffixes[0])
     if p.suffix.lower() not in suffixes:
