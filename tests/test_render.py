@@ -215,7 +215,7 @@ def test_render_never_overwrites_its_input_nor_replaces_a_pipe_and_writes_throug
     disguised.write_bytes(before)
     picture = tmp_path / "u.png"  # and one named .png, for plot
     picture.write_bytes(before)
-    fifo, bare = tmp_path / "pipe.wav", tmp_path / "pipe"  # (a device with no suffix, as /dev/null: it was
+    fifo, bare = tmp_path / "pipe.wav", tmp_path / "tap"  # (a device with no suffix, as /dev/null: it was
     os.mkfifo(fifo)                                         # given one, and /dev/null.wav written)
     os.mkfifo(bare)
     for args in (["render", str(mid), "-o", str(mid)], ["render", str(mid), "-o", str(fifo)],
@@ -228,7 +228,7 @@ def test_render_never_overwrites_its_input_nor_replaces_a_pipe_and_writes_throug
     assert main(["render", str(disguised)]) == 0 and main(["plot", str(picture)]) == 0
     assert (tmp_path / "t-2.wav").exists() and (tmp_path / "u-2.png").exists()
     assert mid.read_bytes() == before and disguised.read_bytes() == before == picture.read_bytes() and fifo.is_fifo()
-    assert bare.is_fifo() and not (tmp_path / "pipe.wav").is_file()
+    assert bare.is_fifo() and not (tmp_path / "tap.wav").exists()
     link = tmp_path / "link.wav"
     link.symlink_to(tmp_path / "target.wav")
     assert main(["render", str(mid), "-o", str(link)]) == 0
