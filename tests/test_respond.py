@@ -652,3 +652,17 @@ def test_a_session_file_is_answered_over_the_chords_written_in_it(tmp_path, caps
     plain = _with_texts(write_mid(tmp_path / "song.mid", LINE), [(0.0, "Copyright 2026 Someone")])
     assert main(["respond", str(plain), "-o", str(tmp_path / "out2.mid"), "--responder", "markov"]) == 0
     assert "guessed from the call" in capsys.readouterr().out  # text that is no chord: guessed, as before
+
+
+def test_chord_symbols_written_in_utf_8_by_a_daw_are_read(tmp_path, capsys):
+    """A DAW writes "B♭7" as UTF-8 in the text event; read as Latin-1 it was no chord, and the
+    answer went over a chord guessed from the call."""
+    call = _with_texts(write_mid(tmp_path / "song.mid", LINE), [(0.0, "F7"), (4.0, "B?7")])
+    mid = mido.MidiFile(str(call))  # (mido writes its text as Latin-1: put the UTF-8 bytes in as a DAW does)
+    for msg in mid.tracks[0]:
+        if msg.type == "text" and msg.text == "B?7":
+            msg.text = "B\u266d7".encode("utf-8").decode("latin-1")
+    mid.save(str(call))
+    rc = main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--seed", "1"])
+    printed = capsys.readouterr().out
+    assert rc == 0 and "answering over the chords written in the file (F7, Bb7" in printed, printed

@@ -87,7 +87,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
     from improv.core.formats.midifile import bar_quarters
-    from improv.core.formats.miditrack import messages_to_notes, track_names
+    from improv.core.formats.miditrack import messages_to_notes, meta_text, track_names
 
     if not path.exists():
         raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
@@ -120,7 +120,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                 elif msg.type == "key_signature":
                     keys.append((tick, msg.key))
                 elif msg.type == "text" and msg.text.strip():  # (improv's sessions write their chords so)
-                    texts.append((tick / ppq, msg.text.strip()))
+                    texts.append((tick / ppq, meta_text(msg.text).strip()))  # (UTF-8, as DAWs write: B♭7)
                 elif msg.type == "time_signature":
                     # a bar in quarter notes, as the chart counts it: 2/2 is 4/4, 6/8 is 3, 12/8 is 6
                     metre, quarters = f"{msg.numerator}/{msg.denominator}", bar_quarters(msg.numerator, msg.denominator)
