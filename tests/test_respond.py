@@ -666,3 +666,17 @@ def test_chord_symbols_written_in_utf_8_by_a_daw_are_read(tmp_path, capsys):
     rc = main(["respond", str(call), "-o", str(tmp_path / "out.mid"), "--responder", "markov", "--seed", "1"])
     printed = capsys.readouterr().out
     assert rc == 0 and "answering over the chords written in the file (F7, Bb7" in printed, printed
+
+
+def test_a_bar_longer_than_improv_plays_names_the_files_metre_not_a_flag(tmp_path, capsys):
+    """A file in 32/4 (files may hold up to 32 beats a bar) said "--timing.beats_per_bar:
+    expected 1 to 16 beats", a flag there is not."""
+    mid = mido.MidiFile()
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("time_signature", numerator=32, denominator=4))
+    track += [mido.Message("note_on", note=60, velocity=90), mido.Message("note_off", note=60, time=480)]
+    mid.save(str(tmp_path / "long-bars.mid"))
+    assert main(["respond", str(tmp_path / "long-bars.mid"), "-o", str(tmp_path / "out.mid")]) == 2
+    err = capsys.readouterr().err
+    assert "is in 32/4 (32 beats a bar)" in err and "--timing" not in err and len(err.splitlines()) == 1, err

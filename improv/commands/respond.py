@@ -24,6 +24,7 @@ from typing import Any
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, settings_from_args
 from improv.commands.embrace_args import add_embrace_args, embrace_settings_from_args, report_plans
 from improv.config import Config, override
+from improv.core import limits
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.notes import Note, Phrase, count_notes
@@ -359,6 +360,10 @@ def run(args: argparse.Namespace) -> int:
         why = f" (only drum notes on channel 10: {found.drums})" if found.drums else ""
         raise DataError(f"{src} has no notes to answer in {found.tracks}{why}; give a MIDI file with a melodic phrase")
     bpb = found.beats_per_bar or cfg.timing.beats_per_bar
+    lo, hi = limits.BEATS_PER_BAR
+    if not lo <= bpb <= hi:  # (a file may hold up to 32: it named --timing.beats_per_bar, no flag there is)
+        raise DataError(f"{src} is in {found.metre or f'{bpb}/4'} ({bpb} beats a bar): improv answers in bars of "
+                        f"{lo} to {hi} beats; give the file a shorter bar (e.g. two bars of {bpb // 2})")
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     chart, note = _chart(cfg, found, bpb)
