@@ -180,3 +180,30 @@ def test_an_empty_csv_or_a_file_as_the_folder_is_one_line_and_makes_no_folder(tm
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="that is a file; give a folder path"):
         convert_csv(good, tmp_path / "file")
+
+
+def test_tunes_already_in_the_folder_are_kept_and_odd_csvs_are_one_line(tmp_path):
+    """A CLI audit: an import into a folder replaced the user's edited tune of the same name;
+    a short row ended in AttributeError, a cell past the csv module's limit in _csv.Error;
+    a spreadsheet's "CSV UTF-8" (a BOM before the header) had "no chord_changes column"."""
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "blues-for-blanche.toml"
+    mine.write_text("# my edit\n")
+    src = _write_csv(tmp_path / "solo_info.csv", [BLANCHE, ANTHROPOLOGY])
+    written, skipped = convert_csv(src, out)
+    assert [p.name for p in written] == ["anthropology.toml"] and mine.read_text() == "# my edit\n"
+    assert any("is there already, kept" in s for s in skipped)
+    assert not list(out.glob(".*.part"))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())
+    assert [p.name for p in convert_csv(bom, tmp_path / "out2")[0]] == ["anthropology.toml", "blues-for-blanche.toml"]
+    short = tmp_path / "short.csv"
+    lines = src.read_text().splitlines()
+    short.write_text("\n".join([lines[0], lines[1].split(",")[0]]) + "\n")  # a row of one cell
+    written, skipped = convert_csv(short, tmp_path / "out3")
+    assert written == [] and len(skipped) == 1
+    huge = tmp_path / "huge.csv"
+    huge.write_text('solo,chord_changes\nX,"' + "C7 |" * 40_000 + '"\n')
+    with pytest.raises(DataError, match="is not a readable CSV"):
+        convert_csv(huge, tmp_path / "out4")

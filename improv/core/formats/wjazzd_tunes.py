@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from improv.core.formats.paths import whole_or_nothing
 from improv.core.theory.chart import tune_from_dict
 from improv.core.theory.chords import parse_chord
 from improv.errors import ChordError, ConfigError, DataError
@@ -173,14 +174,17 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
     """
     csv_path, out_dir = Path(csv_path), Path(out_dir)
     try:
-        with csv_path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with csv_path.open(newline="", encoding="utf-8-sig") as f:  # (-sig: a spreadsheet's "CSV UTF-8" has a BOM)
+            rows = [{k: v or "" for k, v in row.items() if k is not None}  # (a short row's missing cells: None)
+                    for row in csv.DictReader(f)]
     except FileNotFoundError:
         raise DataError(f"{csv_path} not found: give the WJazzD solo_info.csv") from None
     except UnicodeDecodeError:
         raise DataError(f"{csv_path} is not a UTF-8 text file: give the WJazzD solo_info.csv") from None
     except OSError as e:
         raise DataError(f"cannot read {csv_path} ({e.strerror or e}): give the WJazzD solo_info.csv") from None
+    except csv.Error as e:  # (a cell past the csv module's limit, a stray NUL)
+        raise DataError(f"{csv_path} is not a readable CSV ({e}): give the WJazzD solo_info.csv") from None
     if not rows:
         raise DataError(f"{csv_path} has no rows under a header (it is empty, or a header alone); is this the "
                         "WJazzD solo_info.csv?")
@@ -215,8 +219,12 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
     written: list[Path] = []
     for name, (_, solo, tune) in sorted(best.items()):
         path = out_dir / f"{name}.toml"
+        if path.exists() or path.is_symlink():  # (a tune there may be the user's, edited: never written over)
+            skipped.append(f"{solo}: {path} is there already, kept (remove it to write it again)")
+            continue
         try:
-            path.write_text(tune_to_toml(tune, solo), encoding="utf-8")
+            with whole_or_nothing(path) as tmp:  # (a full disk left a 0-byte tune file that said nothing)
+                tmp.write_text(tune_to_toml(tune, solo), encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot write {path} ({e.strerror or e}); {len(written)} tune files written before "
                               "it: free some space or give --out another folder") from None
