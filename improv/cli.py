@@ -140,6 +140,12 @@ def _main(argv: list[str]) -> int:
         print(f"improv {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:  # (Path.exists() and is_dir() raise it, everywhere a path is looked at)
+            name = os.fsdecode(e.filename) if e.filename is not None else "a path given"
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            print(f"improv {args.command}: file name too long: {shown}; give a shorter name (a name in a folder is "
+                  "at most 255 bytes)", file=sys.stderr)
+            return 2
         if e.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
             raise
         where = e.filename or "standard output"

@@ -213,3 +213,15 @@ def test_tunes_out_without_an_import_is_one_line(capsys):
 
     assert main(["tunes", "--out", "tw"]) == 2
     assert "--out is where --import-wjazzd CSV writes tune files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["respond", "{long}.mid"], ["render", "{demo}", "-o", "{tmp}/{long}.wav"],
+                                     ["plot", "{tmp}/{long}.mid"], ["tunes", "{long}"]])
+def test_a_file_name_too_long_is_one_line(tmp_path, capsys, command):
+    """A name over 255 bytes: Path.exists() and is_dir() raise ENAMETOOLONG, and nearly
+    every command ended in a traceback."""
+    demo = Path(__file__).resolve().parents[1] / "improv" / "data" / "demo_calls.mid"
+    argv = [a.format(long="b" * 300, tmp=tmp_path, demo=demo) for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "file name too long" in err and len(err.splitlines()) == 1, err
