@@ -515,6 +515,24 @@ def test_improv_recover_finds_a_journal_rescued_outside_the_full_sessions_folder
     assert "nothing to recover" in capsys.readouterr().out
 
 
+def test_improv_recover_finds_a_rescued_journal_when_the_sessions_folder_is_gone(tmp_path, capsys, monkeypatch):
+    """The record folder went away (a stick unplugged mid-set) and the journal was completed
+    in the temporary folder: `improv recover` said "sessions not found" and left it there."""
+    from improv.cli import main
+
+    rescue, home = tmp_path / "tmp", tmp_path / "home"
+    for d in (rescue, home):
+        d.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(rescue))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # (record.folder is "sessions", not there)
+    assert main(["recover"]) == 2 and "sessions not found" in capsys.readouterr().err  # nothing anywhere: as before
+    (rescue / "20261203-1500-rescued.journal").write_text(
+        '{"improv_journal":3,"tempo":100.0}\n["player",0.5,[144,60,90]]\n["player",0.9,[128,60,0]]\n')
+    assert main(["recover"]) == 0
+    assert (tmp_path / "sessions" / "20261203-1500-rescued.mid").exists() and not list(rescue.iterdir())
+
+
 def test_the_recording_is_renamed_into_place_durably_before_its_journal_is_removed(tmp_path, monkeypatch):
     # Without syncing the folder, a power cut could keep the journal's removal and lose the
     # rename that put the .mid in place: the session would survive only as a hidden .part.

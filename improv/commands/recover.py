@@ -23,7 +23,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings_from_args(args)  # a --config given is checked even when DIR is given
     target = Path(args.path) if args.path else Path(cfg.record.folder)
     if not target.exists():
-        raise ConfigError(f"{target} not found: give the folder your sessions are recorded to (record.folder)")
+        from improv.live.recovery import rescued_elsewhere
+
+        # (a record folder that went away, an unplugged stick, with the session completed in the
+        # temporary or home folder: "not found" left it there, where the README says recover looks)
+        if args.path or not rescued_elsewhere(target):
+            raise ConfigError(f"{target} not found: give the folder your sessions are recorded to (record.folder)")
+        try:
+            target.mkdir(parents=True)
+        except OSError as e:
+            raise ConfigError(f"{target} (record.folder) is gone and cannot be made again ({e.strerror or e}); "
+                              "make it, or set record.folder to a folder that is there, and recover again") from None
     from improv.live.journalread import JOURNAL_SUFFIX
 
     if target.is_file() and not target.name.endswith(JOURNAL_SUFFIX):
