@@ -56,12 +56,13 @@ class Player:
         # its passthrough sent it, where there is one (after, it would match itself)
         if self.loop.gone(t):
             s.say(f"{s.bar_beat(t)}  {LOOP_GONE}")
-        if self.loop.was_echo(data, t) if s.inq.thru is not None else self.loop.take_echo(data, t):
+        echo = self.loop.was_echo(data, t) if s.inq.thru is not None else self.loop.take_echo(data, t)
+        if echo:
             if self.loop.echo_heard(data, t) and not closing:  # what the loop doubled may hang on a
                 s.problem(f"{s.bar_beat(t)}  {LOOP_WARNING}")  # synth that stacks voices
                 s.panic(stand_down=False)  # (the call being played is the player's: it goes on)
-            if self.loop.looping or is_note(data):  # a note's echo is not the player's: heard, it
-                self.loop.dropped += 1  # re-struck the call's note for a 2 ms one
+            if self.loop.looping:
+                self.loop.dropped += 1
                 return
         if s.controls.bound(data):  # a knob or pad bound in [controls]: not music
             ev = s.controls.event(data, t) if not closing else None
@@ -76,6 +77,9 @@ class Player:
             s.recorder.event("player", msg, t)
         if closing:
             return
+        if echo and is_note(data):  # a note's echo, before a loop is sure: passed through and recorded
+            return  # as ever (the file takes a key struck twice within 20 ms as one note), but heard, it
+            # re-struck the call's note as a 2 ms one
         if not s.in_time:  # before the DAW's Start: thru and the recording only; the last
             if s.daw is not None:  # moments' are heard if it starts now
                 s.daw.held(msg, t)
