@@ -488,6 +488,25 @@ def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     assert sink.sounding() == set()
 
 
+def test_a_key_held_with_nothing_else_played_is_said_before_the_cap():
+    """A key held (or stuck) after a call kept the call open to the 8-bar cap, 16 s at 120
+    bpm, with no word (a stage audit), where a pedal held says why after 2 bars."""
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    call = [(0.0, [0x90, 62, 100]), (0.3, [0x80, 62, 0]), (0.5, [0x90, 65, 100])]  # then 65 stays down
+    play(s, clock, inq, call, until=8.4)  # four bars at 120 bpm from the last key: not yet
+    assert not any("held with nothing else" in line for line in said) and s.calls == 0
+    play_more(s, clock, inq, [], 8.41, 9.0)
+    assert sum("F4 held with nothing else played for 4 bars" in line for line in said) == 1 and s.calls == 0
+    assert s.snapshot(clock.now()).state == "key held"
+    play_more(s, clock, inq, [(9.5, [0x80, 65, 0])], 9.01, 12.0)  # lifted: the call ends and is answered
+    assert s.calls == 1 and s.snapshot(clock.now()).state != "key held"
+    assert sum("held with nothing else" in line for line in said) == 1
+    s.close()
+
+
 def test_a_pedal_held_with_nothing_played_is_shown_not_silent():
     s, clock, inq, sink, rec = make()
     said = []

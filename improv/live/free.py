@@ -24,7 +24,7 @@ from improv.config import Config
 from improv.core.listen.harmony import HarmonyTracker
 from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
-from improv.core.theory.notes import count_notes, counted, seconds_to_beats
+from improv.core.theory.notes import count_notes, counted, pitch_name, seconds_to_beats
 from improv.errors import ConfigError
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note...
@@ -32,6 +32,7 @@ MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slo
 LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
 PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
+KEY_HINT_BARS = 4  # a key held this long with nothing else played (a long tone is rarely this long): say so
 
 
 def segment_settings(cfg: Config) -> SegmentSettings:
@@ -79,6 +80,7 @@ class FreePolicy:
         self._last_key = 0.0  # beat of the last key down or up
         self._lead_tempo = s.tempo  # the tempo the segmenter's answer lead (in beats) was set for
         self._pedal_hint = False  # said for this pedal press
+        self._key_hint = False  # said for this held key (until a key moves)
         self._drafted: Call | None = None  # the call the partner was last handed to draft
 
     @property
@@ -122,6 +124,7 @@ class FreePolicy:
         call = None
         if msg.type in ("note_on", "note_off"):
             self._last_key = beat
+            self._key_hint = False
         if msg.type == "note_on" and msg.velocity > 0:
             call = seg.note_on(msg.note, beat, msg.velocity)
             self._onsets[msg.note] = (beat, msg.velocity)
@@ -152,6 +155,21 @@ class FreePolicy:
         elif self.s.partner.reads_ahead:
             self._read_in_rest(beat)
         self._watch_pedal(beat)
+        self._watch_key(beat)
+
+    def _watch_key(self, beat: float) -> None:
+        """A key held (or stuck) with nothing else played keeps the call open to the cap (16 s
+        at 120 bpm, with no word): say so once, if the cap is further off than the hint."""
+        seg = self.segmenter
+        bars = seg.s.max_call_bars
+        if self._key_hint or not seg.held or not seg.in_call or bars <= KEY_HINT_BARS \
+                or beat - self._last_key < KEY_HINT_BARS * self.s.bpb:
+            return
+        self._key_hint = True
+        keys = ", ".join(pitch_name(p) for p in sorted(seg.held))
+        self.s.say(f"{self.s.bar_beat(self.s.time_of(beat))}  {keys} held with nothing else played for "
+                   f"{KEY_HINT_BARS} bars: your call ends when {'it comes' if len(seg.held) == 1 else 'they come'} "
+                   f"up, or at {bars} bars (a key stuck? the end-of-call control ends a call too)")
 
     def _watch_pedal(self, beat: float) -> None:
         """A pedal held (or stuck, or inverted) with no key played keeps the call open: say so once."""
@@ -263,7 +281,7 @@ class FreePolicy:
     def state(self, beat: float) -> str:
         if self.s.partner_busy():
             return "answering"
-        return "pedal held" if self._pedal_hint else "listening"
+        return "pedal held" if self._pedal_hint else "key held" if self._key_hint else "listening"
 
     def view_fields(self, beat: float) -> dict[str, Any]:
         """The stage view's fields this policy knows (free play: none; `state` says who plays)."""
