@@ -149,4 +149,4 @@ def report_plans(args: argparse.Namespace, plans: list[AnswerPlan], chart: Chart
                 tmp.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot write --explain-json {path}: {e.strerror}; give a writable file path "
-                              "(nothing was left behind)") from None
+                              "(no part of it was left behind; an answer file written before it is kept)") from None
