@@ -1350,12 +1350,21 @@ def _play_live(s, clock, inq, sink, events, until):
         s.step()
 
 
-def test_a_midi_loop_on_the_live_path_is_said_once_and_its_echoes_not_sent_round_again():
-    s, clock, inq, _, rec = make()
+def _looped_live_session():
+    """A started session on the live path (the port thread's passthrough) whose output comes
+    back into its input (`DeferredLoopSink`); its log lines kept in `said`."""
+    s, clock, inq, _, _ = make()
+    said = []
+    s.say = said.append
     sink = DeferredLoopSink(clock)
     s.sinks = [sink]
     s.start()
     inq.start_thru(s.player.fast_thru)
+    return s, clock, inq, sink, said
+
+
+def test_a_midi_loop_on_the_live_path_is_said_once_and_its_echoes_not_sent_round_again():
+    s, clock, inq, sink, said = _looped_live_session()
     _play_live(s, clock, inq, sink, CALL, until=6.0)
     ons = [m for _, m in sink.sent if m.type == "note_on" and m.velocity]
     assert sum("MIDI loop:" in e for e in s.errors) == 1 and s.player.loop.looping
@@ -1365,13 +1374,7 @@ def test_a_midi_loop_on_the_live_path_is_said_once_and_its_echoes_not_sent_round
 
 
 def test_when_the_loop_is_taken_away_nothing_more_is_dropped():
-    s, clock, inq, _, rec = make()
-    said = []
-    s.say = said.append
-    sink = DeferredLoopSink(clock)
-    s.sinks = [sink]
-    s.start()
-    inq.start_thru(s.player.fast_thru)
+    s, clock, inq, sink, said = _looped_live_session()
     _play_live(s, clock, inq, sink, CALL, until=2.0)
     assert s.player.loop.looping
     sink.echoing = False  # the patch cable pulled
@@ -1389,13 +1392,7 @@ def test_the_loop_is_gone_when_notes_alone_stop_coming_back():
     """Cable pulled, the player goes on with notes only: each note had just been passed through
     as the conductor looked, so the loop never cleared (only a pedal or a bend cleared it), and
     the summary still said a loop sent improv's output back."""
-    s, clock, inq, _, rec = make()
-    said = []
-    s.say = said.append
-    sink = DeferredLoopSink(clock)
-    s.sinks = [sink]
-    s.start()
-    inq.start_thru(s.player.fast_thru)
+    s, clock, inq, sink, said = _looped_live_session()
     _play_live(s, clock, inq, sink, CALL, until=2.0)
     assert s.player.loop.looping
     sink.echoing = False
@@ -1412,11 +1409,7 @@ def test_the_call_during_which_a_loop_is_found_keeps_every_note():
     """A loop found in the middle of a call: the panic that silences the loop forgot the call
     (its first notes were not answered), and the note echoes heard before it re-struck each of
     the call's notes as a 2 ms one."""
-    s, clock, inq, _, rec = make()
-    sink = DeferredLoopSink(clock)
-    s.sinks = [sink]
-    s.start()
-    inq.start_thru(s.player.fast_thru)
+    s, clock, inq, sink, said = _looped_live_session()
     pitches = [65, 67, 69, 70, 72, 74]
     events = [(0.25 * k + dt, [status, p, 90 if status == 0x90 else 0])
               for k, p in enumerate(pitches) for dt, status in ((0.0, 0x90), (0.2, 0x80))]

@@ -7,15 +7,17 @@ player's calls (two notes became 5,647 in 8 s on JACK).
 
 `LoopGuard` remembers every message sent, by its bytes, for `ECHO_S`; a message arriving
 identical to one sent that recently takes it up as its echo (each message sent answers for
-one echo at most: a player's value repeated as its echo comes back is one of each). A note's
-echo is never heard as the player's (it would re-strike the note in the call being heard as
-a 2 ms one); before a loop is sure it is still passed through and recorded, as anything
-else (a player's note taken for an echo loses nothing but being heard). Notes decide whether it is a loop: `LOOP_ECHOES` note echoes within
-`LOOP_WINDOW_S` (a stream of aftertouch, pitch bend or half-pedal repeats its values within
-milliseconds, with no loop). The session then says so once and silences what it sounded (a
-note doubled by its echo hangs on a synth that stacks voices; the call being played goes
-on), and from then on echoes of any kind are neither passed through nor heard nor recorded. When the notes sent stop coming back (`CLEAR_S` of notes
-without an echo), the loop is gone and nothing is dropped any more.
+one echo at most: a player's value repeated as its echo comes back is one of each).
+
+A note's echo is never heard as the player's (it would re-strike the note in the call being
+heard as a 2 ms one); before a loop is sure it is still passed through and recorded, as
+anything else (a player's note taken for an echo loses nothing but being heard). Notes
+decide whether it is a loop: `LOOP_ECHOES` note echoes within `LOOP_WINDOW_S` (a stream of
+aftertouch, pitch bend or half-pedal repeats its values within milliseconds, with no loop).
+The session then says so once and silences what it sounded (a note doubled by its echo hangs
+on a synth that stacks voices; the call being played goes on), and from then on echoes of
+any kind are neither passed through nor heard nor recorded. When the notes sent stop coming
+back (`CLEAR_S` of notes without an echo), the loop is gone and nothing is dropped any more.
 
 The check runs on the port's thread before the passthrough sends the message (after, a
 player's message would match its own passthrough), or on the conductor where there is no

@@ -143,20 +143,15 @@ class Player:
         if t >= self.s.started_at:
             self.thru_ms.append((self.s.clock.now() - t) * 1000.0)
 
-    def silence(self) -> None:
-        """Note-offs for the keys passed through and still down (panic)."""
-        for ch, pitch in sorted(self.sounding):
-            self.s.send_all(mido.Message("note_off", channel=ch, note=pitch, velocity=0))
-        self.sounding.clear()
-
-    def release(self) -> None:
-        """Note-offs for the keys still down, sent and recorded (close)."""
+    def release(self, record: bool = True) -> None:
+        """Note-offs for the keys passed through and still down: sent, and recorded with
+        `record` (close; a panic's are not: the keys' own releases come later)."""
         s = self.s
         now = s.clock.now()
         for ch, pitch in sorted(self.sounding):
             msg = mido.Message("note_off", channel=ch, note=pitch, velocity=0)
             s.send_all(msg)
-            if s.recorder is not None:
+            if record and s.recorder is not None:
                 s.recorder.event("player", msg, now)
         self.sounding.clear()
 

@@ -390,7 +390,7 @@ class Session:
             self.policy.on_panic()
         if self.band is not None and self.in_time:
             self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
-        self.player.silence()
+        self.player.release(record=False)
         for ch in range(16):
             for data in silence_messages(ch):
                 self.send_all(mido.Message.from_bytes(data))
