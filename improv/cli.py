@@ -117,8 +117,10 @@ def _printable_names() -> None:
 def _main(argv: list[str]) -> int:
     parser = build_parser(command_in(argv))
     args, extra = parser.parse_known_args(argv)
+    command_parser = getattr(args, "_parser", parser)
+    if (empty := _empty_value(argv, command_parser)) is not None:
+        command_parser.error(f"{empty} is empty (an unset shell variable?); give a value or leave it out")
     if extra:
-        command_parser = getattr(args, "_parser", parser)
         command_parser.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra, command_parser)}")
     if not getattr(args, "_module", None):
         parser.print_help()
@@ -189,6 +191,25 @@ def _stop_on_termination() -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return restore
+
+
+def _empty_value(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """What was given an empty value (`--soundfont ""`, `--out=`, an empty file name), or
+    None. An empty value is never meant (each setting's empty default means "the built-in
+    one"), so it was taken for the default, silently: `--soundfont "$SF"` with $SF unset
+    played the built-in voices, `recover ""` looked in the sessions folder."""
+    takes_value = {flag for action in parser._actions if action.nargs != 0  # noqa: SLF001
+                   for flag in action.option_strings}
+    for i, token in enumerate(argv):
+        if token == "--":
+            return None
+        flag, eq, value = token.partition("=")
+        if token.startswith("--") and eq and not value and flag in takes_value:
+            return flag
+        if token == "":
+            before = argv[i - 1] if i else ""
+            return before if before in takes_value else "an argument"
+    return None
 
 
 def _did_you_mean(extra: list[str], parser: argparse.ArgumentParser) -> str:

@@ -196,16 +196,33 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped_not_a_traceback(tmp_pat
     assert (tmp_path / os.fsdecode(b"odd\xff name.wav")).exists()
 
 
-@pytest.mark.parametrize("out", ["", "  "])
-def test_panic_with_an_empty_port_name_is_one_line(out, capsys):
-    """`improv panic --out ""` printed JACK's "port_name is empty" and an RtMidi error
-    about a virtual port: an empty name opened one instead of naming the problem."""
+def test_panic_with_a_blank_port_name_is_one_line(capsys):
+    """`improv panic --out "  "` printed JACK's "port_name is empty" and an RtMidi error
+    about a virtual port: a blank name opened one instead of naming the problem."""
     from improv.cli import main
 
-    assert main(["panic", "--out", out]) == 2
+    assert main(["panic", "--out", "  "]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "improv panic: --out is empty: give the stuck synth's MIDI output (a name or an index " \
                           "from improv ports)"
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["jam", "--soundfont", "", "--duration", "0.1"], "--soundfont"), (["jam", "--out=", "--no-record"], "--out"),
+    (["panic", "--out", ""], "--out"), (["jam", "--virtual-in", ""], "--virtual-in"), (["recover", ""], "an argument"), (["learn", "--file", "", "tap"], "--file"),
+    (["respond", "{demo}", "--explain-json", ""], "--explain-json"), (["jam", "--no-record", ""], "an argument"),
+    (["tunes", "--import-wjazzd", "", "--out", "{tmp}"], "--import-wjazzd"), (["render", "", "-o", "{tmp}/a.wav"],
+                                                                            "an argument")])
+def test_an_empty_value_is_refused_naming_it_not_taken_for_the_default(argv, named, tmp_path, capsys):
+    """`--soundfont "$SF"` with $SF unset played the built-in voices without a word,
+    `recover ""` looked in the sessions folder, `--explain-json ""` wrote nothing: an empty
+    value was read as "not given" wherever a setting's default is empty."""
+    demo = Path(__file__).resolve().parents[1] / "improv" / "data" / "demo_calls.mid"
+    with pytest.raises(SystemExit) as e:
+        main([a.format(demo=demo, tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(f"improv {argv[0]}: {named} is empty (an unset shell variable?)"), err
+    assert len(err.splitlines()) == 1 and not list(tmp_path.iterdir())
 
 
 def test_tunes_out_without_an_import_is_one_line(capsys):
