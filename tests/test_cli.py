@@ -232,6 +232,15 @@ def test_tunes_out_without_an_import_is_one_line(capsys):
     assert "--out is where --import-wjazzd CSV writes tune files" in capsys.readouterr().err
 
 
+def test_tunes_import_with_a_tune_named_is_refused_not_dropped(tmp_path, capsys):
+    """`improv tunes blues-f --import-wjazzd solo_info.csv --out DIR` converted every row
+    and said nothing of the name."""
+    csv = tmp_path / "solo_info.csv"
+    csv.write_text("melid,title\n1,Blues\n")
+    assert main(["tunes", "blues-f", "--import-wjazzd", str(csv), "--out", str(tmp_path / "tw")]) == 2
+    assert "leave 'blues-f' out" in capsys.readouterr().err and not (tmp_path / "tw").exists()
+
+
 @pytest.mark.parametrize("command", [["respond", "{long}.mid"], ["render", "{demo}", "-o", "{tmp}/{long}.wav"],
                                      ["plot", "{tmp}/{long}.mid"], ["tunes", "{long}"]])
 def test_a_file_name_too_long_is_one_line(tmp_path, capsys, command):

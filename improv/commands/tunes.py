@@ -61,6 +61,9 @@ def _import_wjazzd(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise ConfigError("--import-wjazzd needs --out DIR: the folder the tune files go to")
+    if args.name:  # (it was dropped: the whole CSV converted as if no tune was named)
+        raise ConfigError(f"--import-wjazzd converts every row of the CSV, not one tune: leave {args.name!r} out, "
+                          f"or show it with `improv tunes {args.name}`")
     written, skipped = convert_csv(args.import_wjazzd, args.out)
     for line in skipped:
         print(f"skipped {line}")
