@@ -151,6 +151,23 @@ def test_json_that_is_not_bench_figures_never_empties_the_readme_table(tmp_path,
     assert readme.read_text() == before and BEGIN in before and END in before
 
 
+def test_a_readme_without_the_markers_is_named_and_left_as_it_was(tmp_path, capsys):
+    """`--readme NOTES.md` with no figures markers said only "no <!-- figures:begin -->
+    ... block to fill in", not which file lacked them."""
+    from pathlib import Path
+
+    from improv.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    readme = tmp_path / "NOTES.md"
+    readme.write_text("# notes\n")
+    runs = [str(root / "figures" / f"bench-{n}.json") for n in (42, 43, 44)]
+    assert main(["bench", "--table", *runs, "--readme", str(readme)]) == 2
+    err = capsys.readouterr().err
+    assert f"--readme {readme}: no <!-- figures:begin -->" in err and len(err.strip().splitlines()) == 1, err
+    assert readme.read_text() == "# notes\n"
+
+
 def test_readme_figures_are_the_table_of_the_committed_runs():
     """The README's figures block is exactly what `improv bench --table` makes of the JSON it
     names, so a published figure cannot drift from the run it came from."""

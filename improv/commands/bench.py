@@ -82,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
                 why = "not a text file" if isinstance(e, UnicodeDecodeError) else e.strerror or str(e)
                 raise ConfigError(f"--readme {path}: cannot read it ({why}); give the README.md whose table to "
                                   "rewrite") from None
-            for block, markers in blocks:
-                text = replace_block(text, block, **markers)
+            try:
+                for block, markers in blocks:
+                    text = replace_block(text, block, **markers)
+            except ConfigError as e:  # (it named no file: which one lacks the markers?)
+                raise ConfigError(f"--readme {path}: {e}; put the two marker lines where the table goes") from None
             path.write_text(text, encoding="utf-8")
             print(f"rewrote the figures table(s) in {path}")
         else:
