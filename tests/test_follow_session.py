@@ -180,6 +180,19 @@ def test_recounting_moves_the_kept_phrases_with_the_bars():
     assert tl.recount(10.0, 21.0) is None  # counted right: nothing moves
 
 
+def test_a_tapped_tempo_is_not_undone_by_a_recount_on_what_was_heard_before_it():
+    """Over a chart, a player heard at 90 tapped 140 and played at 140: at their next call the
+    bars were counted again on the 90 heard before the tap ('your tempo is 90 bpm'), and the
+    140 they played was then taken back to 93, its 2/3 level, for the rest of the jam."""
+    tl = FollowingTimeline(10.0, 120.0)
+    for k in range(12):  # quarter notes at 60 bpm from t=10
+        tl.heard(10.0 + k, 90)
+    assert tl.estimate is not None and tl.estimate.bpm == pytest.approx(60.0, rel=0.02)
+    tl.set_tempo(140.0, 21.5)
+    assert tl.estimate is None  # (the status line no longer shows the tempo tapped away from as heard)
+    assert tl.recount(10.0, 22.0) is None and tl.tempo == pytest.approx(140.0)
+
+
 def test_an_answer_made_before_the_players_tempo_is_heard_says_so():
     """It said 'at 120.0 bpm (heard)' for the first guess."""
     cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)

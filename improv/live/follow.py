@@ -99,9 +99,13 @@ class FollowingTimeline:
     def set_tempo(self, tempo: float, now: float) -> None:
         """A tapped tempo: from `now` on (the follower is told too, as its new guess: a tap
         slower or faster than it hears, down to tap tempo's 30 bpm, by the octave it hears it
-        in; a 40 bpm tap was refused as a guess, a traceback from the conductor)."""
+        in; a 40 bpm tap was refused as a guess, a traceback from the conductor). What was
+        heard before it is forgotten: a recount on it put the timeline back at the tempo the
+        player had tapped away from (90 tapped to 140: bars counted again at 90, then the
+        140 played taken back to 93, its 2/3 level, for the rest of the jam)."""
         with self._lock:
             self._tl.set_tempo(tempo, now)
+            self.estimate = None
         guess = tempo
         while guess < FOLLOW_BPM[0]:
             guess *= 2.0
