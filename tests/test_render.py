@@ -92,6 +92,64 @@ def test_soundfont_render(tmp_path):
     assert np.abs(parts[0, :SR // 2]).max() > 0.01 and np.abs(parts[1, int(1.5 * SR):2 * SR]).max() > 0.01
 
 
+class FakeTinySoundFont:
+    """A stand-in for the tinysoundfont module, as it behaves: each synth sounds a constant
+    level per note from its note-on to its note-off (the oldest of a key first) and, like
+    tinysoundfont, does nothing with the sustain pedal (CC 64)."""
+
+    class Synth:
+        def __init__(self, samplerate: int) -> None:
+            self.notes: list[tuple[int, int]] = []  # (channel, key), oldest first
+
+        def sfload(self, path: str) -> int:
+            return 0
+
+        def program_select(self, ch, sfid, bank, program) -> None:
+            pass
+
+        def noteon(self, ch, key, vel) -> None:
+            self.notes.append((ch, key))
+
+        def noteoff(self, ch, key) -> None:
+            if (ch, key) in self.notes:
+                self.notes.remove((ch, key))
+
+        def notes_off(self, ch) -> None:
+            self.notes = [n for n in self.notes if n[0] != ch]
+
+        sounds_off = notes_off
+
+        def control_change(self, ch, control, value) -> None:
+            pass  # (CC 64 too: tinysoundfont has no sustain pedal)
+
+        def generate(self, frames, buffer):
+            out = np.frombuffer(buffer, np.float32)
+            out[:2 * frames] = 0.1 * len(self.notes)
+            return buffer
+
+
+def fake_soundfont(tmp_path, monkeypatch):
+    import sys
+
+    from improv.core.audio.soundfont import load_soundfont
+
+    monkeypatch.setitem(sys.modules, "tinysoundfont", FakeTinySoundFont)
+    (tmp_path / "fake.sf2").write_bytes(b"RIFF")
+    return load_soundfont(tmp_path / "fake.sf2", SR)
+
+
+def test_a_soundfont_holds_the_notes_the_sustain_pedal_holds(tmp_path, monkeypatch):
+    """tinysoundfont ignores CC 64: with --soundfont a pedalled note ended at its key's
+    release, live and in renders, as if there were no pedal."""
+    pedalled = [(0.0, "control_change", 64, 127), (0.0, "note_on", 60, 90), (0.5, "note_off", 60, 0),
+                (1.5, "control_change", 64, 0), (1.5, "control_change", 1, 0)]
+    rec = Recording(tuple(TimedMessage(t, "player", mido.Message(k, control=a, value=b) if k == "control_change"
+                                       else mido.Message(k, note=a, velocity=b)) for t, k, a, b in pedalled))
+    parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
+    assert parts[0, int(0.4 * SR)] > 0 and parts[0, int(1.4 * SR)] > 0  # held by the pedal past its release
+    assert not parts[0, int(1.6 * SR):].any()  # and ended when the pedal came up
+
+
 # --- streaming, atomic files, refusals ------------------------------------------------------
 
 

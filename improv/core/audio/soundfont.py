@@ -10,6 +10,7 @@ GM program 33 (acoustic bass) on the player's synth, on a channel of its own.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ class SoundFontSynth:
         self.sample_rate = sample_rate
         self._synths = []
         self._buf = np.zeros(2 * 4096, np.float32)
+        # tinysoundfont has no sustain pedal (it ignores CC 64): the pedal is kept here, and
+        # a key let go while it is down is ended when it comes up, as the built-in synth does
+        self._pedal: set[tuple[int, int]] = set()  # (synth, channel) with the pedal down
+        self._sustained: Counter[tuple[int, int, int]] = Counter()  # (synth, channel, key) -> note-offs held
         for program in programs:
             synth = tinysoundfont.Synth(samplerate=sample_rate)
             try:
@@ -49,15 +54,30 @@ class SoundFontSynth:
     def message(self, part: int, kind: int, d1: int, d2: int) -> None:
         """Apply a channel message (status nibble `kind`) to one part (the bass: a channel
         of its own on the player's synth, so that the player's pedal does not hold it)."""
-        synth = self._synths[VOICE_OF[part]]
+        which = VOICE_OF[part]
+        synth = self._synths[which]
         ch = BASS_CHANNEL if part == BASS_PART else 0
         if kind == 0x90 and d2 > 0:
             synth.noteon(ch, d1, d2)
         elif kind in (0x80, 0x90):
-            synth.noteoff(ch, d1)
+            if (which, ch) in self._pedal:
+                self._sustained[(which, ch, d1)] += 1
+            else:
+                synth.noteoff(ch, d1)
         elif kind == 0xB0:
             if d1 in (120, 123):
+                self._pedal.discard((which, ch))
+                for key in [k for k in self._sustained if k[:2] == (which, ch)]:
+                    del self._sustained[key]
                 synth.notes_off(ch) if d1 == 123 else synth.sounds_off(ch)
+            elif d1 == 64:
+                if d2 >= 64:
+                    self._pedal.add((which, ch))
+                elif (which, ch) in self._pedal:
+                    self._pedal.discard((which, ch))
+                    for key in [k for k in self._sustained if k[:2] == (which, ch)]:
+                        for _ in range(self._sustained.pop(key)):
+                            synth.noteoff(ch, key[2])
             else:
                 synth.control_change(ch, d1, d2)
 
