@@ -117,7 +117,8 @@ class FakeTinySoundFont:
         def notes_off(self, ch) -> None:
             self.notes = [n for n in self.notes if n[0] != ch]
 
-        sounds_off = notes_off
+        def sounds_off(self, ch=None) -> None:
+            self.notes = [n for n in self.notes if ch is not None and n[0] != ch]
 
         def control_change(self, ch, control, value) -> None:
             pass  # (CC 64 too: tinysoundfont has no sustain pedal)
@@ -148,6 +149,23 @@ def test_a_soundfont_holds_the_notes_the_sustain_pedal_holds(tmp_path, monkeypat
     parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
     assert parts[0, int(0.4 * SR)] > 0 and parts[0, int(1.4 * SR)] > 0  # held by the pedal past its release
     assert not parts[0, int(1.6 * SR):].any()  # and ended when the pedal came up
+
+
+def test_soundfont_stems_start_from_silence_not_from_the_end_of_the_mix(tmp_path, monkeypatch):
+    """The stems were rendered on the synth the mix had just played: a player's stem began
+    with the mix's last notes still ringing (here a note the pedal holds to the end)."""
+    from improv.core.audio.render import midi_file_to_wav
+
+    events = [(0.0, "partner", "note_on", 67), (0.5, "partner", "note_off", 67), (1.0, "player", "cc", 127),
+              (1.0, "player", "note_on", 60), (1.5, "player", "note_off", 60)]
+    rec = Recording(tuple(TimedMessage(t, part, mido.Message("control_change", control=64, value=v) if k == "cc"
+                                       else mido.Message(k, channel=int(part == "partner"), note=v, velocity=90))
+                          for t, part, k, v in events))
+    mid = save_recording(rec, tmp_path / "p.mid")
+    midi_file_to_wav(mid, tmp_path / "p.wav", SR, stems=True, soundfont=fake_soundfont(tmp_path, monkeypatch),
+                     tail_s=0.5)
+    player, rate = wav_to_array(tmp_path / "p-player.wav")
+    assert not player[:rate].any() and player[int(1.2 * rate)].any()  # silent until its first note
 
 
 # --- streaming, atomic files, refusals ------------------------------------------------------

@@ -70,6 +70,8 @@ def iter_parts(
     total = render_frames(rec, sample_rate, tail_s)
     keep = set(parts) if parts is not None else None
     state = None if soundfont is not None else SynthState(sample_rate, polyphony, voices)
+    if soundfont is not None:
+        soundfont.reset()  # (a render before it on the same synth, the mix before a stem, left it sounding)
     buf = np.zeros((2, chunk), np.float32)
     events = iter(rec.events)
     pending = next(events, None)

@@ -81,6 +81,18 @@ class SoundFontSynth:
             else:
                 synth.control_change(ch, d1, d2)
 
+    def reset(self) -> None:
+        """Back to silence, pedals up and controllers reset, as a new synth starts: each
+        offline render begins from here (the stems are rendered after the mix on the same
+        synth, and began with its last notes ringing, its pedal down or its volume)."""
+        self._pedal.clear()
+        self._sustained.clear()
+        for synth in self._synths:
+            synth.sounds_off()
+            for ch in (0, BASS_CHANNEL):
+                synth.control_change(ch, 121, 0)  # reset all controllers
+        self.render(1024, np.zeros((2, 1024), np.float32))  # (sounds off fades out within 512 frames)
+
     def render(self, frames: int, out: np.ndarray) -> None:
         """Write `frames` samples per part into `out` (2 x >= frames, float32), mono per part."""
         done = 0
