@@ -97,6 +97,8 @@ class FakeTinySoundFont:
     level per note from its note-on to its note-off (the oldest of a key first) and, like
     tinysoundfont, does nothing with the sustain pedal (CC 64)."""
 
+    presets = range(128)  # the font's programs in bank 0
+
     class Synth:
         def __init__(self, samplerate: int) -> None:
             self.notes: list[tuple[int, int]] = []  # (channel, key), oldest first
@@ -104,8 +106,12 @@ class FakeTinySoundFont:
         def sfload(self, path: str) -> int:
             return 0
 
+        def sfpreset_name(self, sfid, bank, program):
+            return f"program {program}" if bank == 0 and program in FakeTinySoundFont.presets else None
+
         def program_select(self, ch, sfid, bank, program) -> None:
-            pass
+            if self.sfpreset_name(sfid, bank, program) is None:
+                raise RuntimeError("Error in channel_set_preset_number")
 
         def noteon(self, ch, key, vel) -> None:
             self.notes.append((ch, key))
@@ -149,6 +155,22 @@ def test_a_soundfont_holds_the_notes_the_sustain_pedal_holds(tmp_path, monkeypat
     parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
     assert parts[0, int(0.4 * SR)] > 0 and parts[0, int(1.4 * SR)] > 0  # held by the pedal past its release
     assert not parts[0, int(1.6 * SR):].any()  # and ended when the pedal came up
+
+
+def test_a_soundfont_without_the_general_midi_programs_plays_its_own_or_is_refused_in_one_line(
+        tmp_path, monkeypatch, capsys):
+    """A font with one instrument that is not program 1 (a lone Rhodes on program 5) ended
+    `improv render --soundfont` in a RuntimeError traceback; one with none in bank 0 too."""
+    from improv.cli import main
+
+    monkeypatch.setattr(FakeTinySoundFont, "presets", (5,))
+    parts = recording_to_parts(known_phrase(), SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
+    assert parts[0, SR // 4] > 0 and parts[1, int(1.75 * SR)] > 0  # both parts play the font's program 5
+    monkeypatch.setattr(FakeTinySoundFont, "presets", ())
+    mid = save_recording(known_phrase(), tmp_path / "s.mid")
+    assert main(["render", str(mid), "-o", str(tmp_path / "s.wav"), "--soundfont", str(tmp_path / "fake.sf2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no instrument in bank 0" in err and not (tmp_path / "s.wav").exists()
 
 
 def test_soundfont_stems_start_from_silence_not_from_the_end_of_the_mix(tmp_path, monkeypatch):

@@ -47,8 +47,12 @@ class SoundFontSynth:
             for ch, prog in ((0, program), (BASS_CHANNEL, BASS_PROGRAM)) if not self._synths else ((0, program),):
                 try:
                     synth.program_select(ch, sfid, 0, prog)
-                except Exception:
-                    synth.program_select(ch, sfid, 0, 0)  # a small font without that program
+                except Exception:  # a small font without that program: its first one
+                    first = next((p for p in range(128) if synth.sfpreset_name(sfid, 0, p) is not None), None)
+                    if first is None:
+                        raise ConfigError(f"{path} has no instrument in bank 0, where General MIDI's are; "
+                                          "point --soundfont at a General MIDI .sf2 file") from None
+                    synth.program_select(ch, sfid, 0, first)
             self._synths.append(synth)
 
     def message(self, part: int, kind: int, d1: int, d2: int) -> None:
