@@ -201,6 +201,7 @@ class Band:
         # notes before this beat are past, not late: those of the bar the session (or a
         # Continue) starts in before it starts
         self._resume_from = start_beat
+        self._again = False  # bars were rendered again since the last pump (`_render_again`)
 
     def part_of(self, channel: int) -> str:
         """The part ("comp", "bass" or "click") that plays on `channel` (0-15): a part that
@@ -246,6 +247,7 @@ class Band:
             self._voicing = self._voicing_after.get(redo - bpb)
             self._bass = self._bass_after.get(redo - bpb)
             self._rendered_to = redo  # (what was handed out is not played twice: `_kept_from`)
+            self._again = True
 
     def _kept_from(self, channel: int) -> float:
         """The first beat a note rendered now may start on for `channel`: after what it was
@@ -346,6 +348,9 @@ class Band:
         (from beat `hold` on only just in time: see `BeatFeeder.pump`)."""
         if self.stopped:
             return 0
+        if self._again:  # bars rendered again: what they have before now is past, not late, even in a
+            self._again = False  # bar that had handed nothing out yet (a comp's rest, every part off)
+            self._resume_from = max(self._resume_from, now_beat)
         while self._rendered_to < now_beat + self.bpb + self.feeder.lookahead:
             if self.feeder.handed_to >= self._rendered_to:  # a bar rendered again (a substitute came):
                 self._resume_from = max(self._resume_from, now_beat)  # what it has before now is past
@@ -372,6 +377,7 @@ class Band:
         self._resume_from = beat  # ...and plays from `beat` on: what came before it is not late, it is past
         self._voicing, self._bass = None, None
         self._tied.clear()  # (the bar before is not what was played before the jump)
+        self._again = False  # (every bar renders afresh from `beat`)
         self.stopped = False
 
     def close(self) -> int:
