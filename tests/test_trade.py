@@ -836,3 +836,27 @@ def test_on_a_daws_clock_there_is_no_count_in_and_bar_one_is_the_daws_first_beat
     assert abs(bass[0][0] - t0) < 0.002 and bass[0][1] % 12 in BLUES.chord_at(0).chord_tones()  # F7 on beat 1
     assert abs(clicks[0][0] - t0) < 0.002 and clicks[0][1] == CLICK_HIGH  # the bar's downbeat
     assert s.policy.form.position(s.beat_at(t0 + 4 * 0.6)).bar == 2  # the DAW's bar 2 is the tune's
+
+
+def test_the_players_all_notes_off_lets_go_of_every_key_in_the_call():
+    """A key whose release never came, silenced with the keyboard's own panic (All Notes Off):
+    trading still took it as held, sounding in the call to the hand-over (the free jam lets
+    go of it)."""
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    responder = CallsResponder()
+    s = Session(_cfg(), clock, inq, [RecordingSink(clock)], responder, chart=BLUES, threaded=False, seed=1)
+    s.start()
+    tl = s.timeline
+    for beat, data in [(2.0, [0x90, 65, 90]), (3.0, [0xB0, 123, 0]), (4.0, [0x90, 69, 90]), (4.5, [0x80, 69, 0])]:
+        while tl.beat_at(clock.now()) < beat:
+            s.step()
+            clock.advance(0.002)
+        inq.push(data)
+    while tl.beat_at(clock.now()) < 17.0:
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    call = responder.calls[-1]
+    assert [n.pitch for n in call.notes] == [65, 69]
+    assert abs(call.notes[0].duration - 1.0) < 0.05, call.notes[0]  # let go at the All Notes Off

@@ -21,6 +21,7 @@ from typing import Any
 
 import mido
 
+from improv.core.listen.segment import ALL_NOTES_OFF_CC, ALL_SOUND_OFF_CC
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
 from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError
@@ -92,6 +93,12 @@ class TradePolicy:
         elif msg.type in ("note_on", "note_off") and msg.note in self._open:
             b, v = self._open.pop(msg.note)
             self.player_notes.append((b, msg.note, v, beat - b))
+            self._last_off = self._last_key = beat
+            del self.player_notes[:-512]
+        elif msg.type == "control_change" and msg.control in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC) and self._open:
+            for note, (b, v) in self._open.items():  # the player's panic: every key counts as up
+                self.player_notes.append((b, note, v, beat - b))
+            self._open.clear()
             self._last_off = self._last_key = beat
             del self.player_notes[:-512]
 
