@@ -860,3 +860,34 @@ def test_the_players_all_notes_off_lets_go_of_every_key_in_the_call():
     call = responder.calls[-1]
     assert [n.pitch for n in call.notes] == [65, 69]
     assert abs(call.notes[0].duration - 1.0) < 0.05, call.notes[0]  # let go at the All Notes Off
+
+
+def test_in_two_four_trading_one_bar_a_note_is_in_one_call_only():
+    """Turns of two beats are shorter than a pickup (up to 2.25 beats before the turn): the
+    last note of one of the player's turns was in its call and again, as a pickup across the
+    partner's whole turn, in the next one."""
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    responder = CallsResponder()
+    cfg = _cfg()
+    cfg = replace(cfg, band=replace(cfg.band, trade_bars=1), timing=replace(cfg.timing, beats_per_bar=2, tempo=120.0))
+    s = Session(cfg, clock, inq, [RecordingSink(clock)], responder, chart=parse_chart("F7 | Bb7 | C7 | F7", 2),
+                threaded=False, seed=1)
+    s.start()
+    tl = s.timeline
+    # the player's turns are beats 0-2 and 4-6; 1.75 is the last eighth but one of the first
+    for beat, pitch in [(0.0, 60), (1.75, 62), (3.5, 64), (4.0, 65)]:
+        while tl.beat_at(clock.now()) < beat:
+            s.step()
+            clock.advance(0.002)
+        inq.push([0x90, pitch, 90])
+        s.step()
+        clock.advance(0.05)
+        inq.push([0x80, pitch, 0])
+    while tl.beat_at(clock.now()) < 6.5:
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    first, second = responder.calls[-2:]
+    assert [n.pitch for n in first.notes] == [60, 62]
+    assert [n.pitch for n in second.notes] == [64, 65]  # the pickup in the partner's turn, then the turn

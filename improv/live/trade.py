@@ -54,6 +54,9 @@ class TradePolicy:
         # metronome), and a bar of improv's own before it put the chart a bar off the DAW's arrangement
         self.form = TradingForm(s.chart, b.trade_bars if b.trade_bars > 0 else 4,
                                 count_in_bars(s.cfg.timing.tempo) if s.external is None else 0)
+        # a pickup lies in the partner's turn: one shorter than that (a bar of 2/4) would take the
+        # end of the player's turn before it into this call again
+        self.pickup = min(PICKUP_BEATS, self.form.turn_beats)
         self.band_lookahead = 1.0 if s.external is None else 0.125  # late enough to follow a DAW's tempo change
         self.player_notes: list[tuple[float, int, int, float]] = []  # (beat, pitch, velocity, dur)
         self._open: dict[int, tuple[float, int]] = {}
@@ -128,7 +131,7 @@ class TradePolicy:
         # is played, drafted now
         mark = (nxt.index, self._last_key)
         last = beat >= ask - LAST_BEATS
-        played = self._last_off >= nxt.start - self.form.turn_beats - PICKUP_BEATS  # a note of this call
+        played = self._last_off >= nxt.start - self.form.turn_beats - self.pickup  # a note of this call
         if mark == self._read_at or not (last or (played and not self._open and beat - self._last_off >= REST_BEATS)):
             return
         self._read_at = mark
@@ -155,7 +158,7 @@ class TradePolicy:
         """The player's turn [start, end) as played so far (a key still held sounds up to beat
         `held_to`, the hand-over; None: the notes let go only), with its pickup: the call then
         starts at the pickup's first note."""
-        lo = start - PICKUP_BEATS
+        lo = start - self.pickup
         played = [(b, p, v, d) for b, p, v, d in self.player_notes if lo <= b < end]
         if held_to is not None:
             played += [(b, p, v, max(held_to - b, 0.05)) for p, (b, v) in self._open.items() if lo <= b < end]
