@@ -4,12 +4,13 @@ player's tempo and starts on the player's beat. When something else leads, it do
 
 import random
 
+import mido
 import pytest
 
 from improv.config import override
 from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
-from improv.live.follow import FollowingTimeline
+from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.midisync import FixedTimeline
 from test_session import make, play
 
@@ -259,7 +260,7 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     class Drifting:  # a following timeline whose tempo creeps up 0.3 % a note
         tempo, estimate, t0 = 120.0, None, 0.0
 
-        def heard(self, t, velocity):
+        def heard(self, t, velocity, pitch=None):
             self.tempo *= 1.003
 
         def released(self, onset, velocity, duration):
@@ -367,3 +368,15 @@ def test_a_tempo_heard_at_another_level_is_taken_back_only_near_the_tempo_said()
         assert tl._level_kept(BeatEstimate(150.0, 0.1, 0.8), 1.0) is None
     assert tl._level_kept(BeatEstimate(150.0, 0.1, 0.8), 1.0).bpm == 150.0
     assert not FollowingTimeline(0.0, 120.0, guess=None, keep_level=True).keep_level  # nothing said: nothing kept
+
+
+def test_the_players_keys_reach_the_follower_so_a_trill_is_heard_as_one_ornament():
+    """The follower tells a trill from the beat by its keys (A B A B...): the live path
+    must give them, at the note-on, and the trill's note-offs must not be heard as onsets."""
+    tl = FollowingTimeline(0.0, 120.0)
+    hearing = PlayerHearing(tl, False, lambda t: None, lambda bpm, t: None)
+    for k in range(14):  # a second of trill, 14 notes a second
+        t = 1.0 + k / 14
+        hearing.hear(mido.Message("note_on", note=72 + k % 2, velocity=80), t)
+        hearing.hear(mido.Message("note_off", note=72 + k % 2), t + 0.03)
+    assert tl.follower.onsets == 3

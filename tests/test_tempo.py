@@ -259,3 +259,27 @@ def test_a_run_of_sixteenths_in_a_swung_line_is_not_a_tempo_change():
     "playing); strict, so a follower that comes back to 120 says so here"))
 def test_a_run_of_sixteenths_in_a_straight_line_is_not_a_tempo_change():
     assert _phrases_with_a_run(straight=True).estimate().bpm == pytest.approx(120.0, rel=0.03)
+
+
+def test_a_trill_is_an_ornament_not_a_tempo_change():
+    """A one-second trill at 14 notes a second between phrases of swung eighths at 120 took
+    the follower to 180 (1.5 times) for most of the line after it: its notes are now heard from
+    the pitches (A B A B...) as one ornament; a note released is weighed as the live path
+    gives it (its onset at the note-on, its length at the note-off)."""
+    rnd = random.Random(2)
+
+    def line(t0, beats):
+        return [(t, 60 + i % 7) for i, t in enumerate(swung(120, beats // 4, t0=t0, seed=3, skip=(3,)))]
+
+    before = line(0.5, 32)
+    trill = [(before[-1][0] + 0.4 + k / 14 + rnd.gauss(0, 0.004), 72 + k % 2) for k in range(14)]
+    after = line(trill[-1][0] + 0.2, 32)
+    f, off = TempoFollower(), 0
+    for part in (before, trill, after):
+        for t, pitch in part:
+            f.add(t, 80, pitch=pitch)
+            f.add(t, 80, 0.03 if part is trill else 0.15)
+            if part is after:
+                off += abs(f.estimate(t).bpm / 120 - 1) > 0.03
+    assert off <= 6 and f.estimate().bpm == pytest.approx(120, rel=0.03)  # (a bar to settle: 46 of 48 before)
+    assert f.onsets == len(before) + 3 + len(after)  # the trill's first three notes only

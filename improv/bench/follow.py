@@ -121,7 +121,7 @@ class _Player:
     def until(self, t: float) -> None:
         while self.i < len(self.events) and self.events[self.i][0] <= t:
             _, on, n = self.events[self.i]
-            self.f.add(n.onset, n.velocity, None if on else n.duration)
+            self.f.add(n.onset, n.velocity, None if on else n.duration, n.pitch)
             self.i += 1
 
 

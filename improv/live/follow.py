@@ -122,10 +122,10 @@ class FollowingTimeline:
             else ""
 
     # --- hearing the player (conductor) --------------------------------------------------
-    def heard(self, onset: float, velocity: int) -> bool:
-        """A note began at `onset` seconds: hear it, and re-anchor on what is heard now.
-        Returns whether the timeline moved."""
-        self.follower.add(onset, velocity)
+    def heard(self, onset: float, velocity: int, pitch: int | None = None) -> bool:
+        """A note (key `pitch`) began at `onset` seconds: hear it, and re-anchor on what is
+        heard now. Returns whether the timeline moved."""
+        self.follower.add(onset, velocity, pitch=pitch)
         return self.follow(onset)
 
     def released(self, onset: float, velocity: int, duration: float) -> None:
@@ -233,11 +233,11 @@ class PlayerHearing:
                 self.bar_one = False
                 self.origin, self._counting = t, True
                 tl.t0 = t
-                tl.heard(t, msg.velocity)
+                tl.heard(t, msg.velocity, msg.note)
                 self._on_bar_one(t)
                 return
             before = tl.tempo
-            tl.heard(t, msg.velocity)
+            tl.heard(t, msg.velocity, msg.note)
             if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
                 self._said = tl.tempo
                 self._on_tempo(tl.tempo, t)

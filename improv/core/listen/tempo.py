@@ -33,6 +33,8 @@ import numpy as np
 from improv.core.listen.onset_template import NextOnset, NoteLength, OnsetTemplate
 
 MERGE_S = 0.03  # onsets closer than this are one event (a chord, a grace note), seconds
+TRILL_S = 0.09  # a note that goes back to the key before the last, the fourth of A B A B within two of
+# these (11 notes a second or more), goes on a trill: an ornament, not the beat's evidence
 PHASE_BINS = 40
 TEMPO_STEP = 0.015  # log-tempo between grid rows (1.5 %)
 GENERIC_BPM, GENERIC_SPREAD = 150.0, 0.5  # the prior over tempi with no first guess (log-normal)
@@ -153,11 +155,14 @@ class TempoFollower:
         self._last: float | None = None
         self._events: deque[float] = deque(maxlen=EVENTS_KEPT)  # recent onsets, for their note-offs
         self._released_events: deque[float] = deque(maxlen=EVENTS_KEPT)
+        self._pitches: deque[tuple[float, int]] = deque(maxlen=3)  # the last three onsets' (time, key)
+        self._trilled: deque[float] = deque(maxlen=EVENTS_KEPT)  # onsets not heard: a trill's
         self.onsets = 0  # onsets heard (after merging)
 
     # -- hearing -------------------------------------------------------------------------
 
-    def add(self, onset_s: float, velocity: int = 80, duration_s: float | None = None) -> None:
+    def add(self, onset_s: float, velocity: int = 80, duration_s: float | None = None,
+            pitch: int | None = None) -> None:
         """Hear one note: its onset, and its length once known.
 
         Call it at note-on with no duration, and again at note-off with the same `onset_s`
@@ -168,6 +173,9 @@ class TempoFollower:
             onset_s: when it began, seconds (the caller's monotonic clock).
             velocity: MIDI velocity; 0 is a note-off and is ignored.
             duration_s: how long it sounded, seconds, or None (not known yet).
+            pitch: its MIDI key, or None: a trill's notes after its first two are not heard
+                as onsets (a 2 s trill at 14 notes a second moved a line at 100 bpm to
+                200, one at 140 to 210, for tens of beats after it).
 
         Raises:
             ValueError: `onset_s` or `duration_s` is not a finite number.
@@ -176,6 +184,16 @@ class TempoFollower:
             raise ValueError(f"onset and duration must be finite times in seconds, got {onset_s!r}, {duration_s!r}")
         if velocity <= 0:
             return
+        if pitch is not None and duration_s is None:
+            recent = self._pitches
+            trill = len(recent) == 3 and onset_s - recent[0][0] < 3 * TRILL_S \
+                and recent[0][1] == recent[2][1] != pitch == recent[1][1]
+            recent.append((onset_s, pitch))
+            if trill:
+                self._trilled.append(onset_s)
+                return
+        elif duration_s is not None and onset_s in self._trilled:
+            return  # (its length says nothing either; heard now, it would be an onset at its release)
         if self._last is not None and onset_s - self._last < MERGE_S:
             # part of an event already heard (a chord, or its note-off): only its length is news
             if duration_s is not None:
