@@ -320,3 +320,25 @@ def test_closing_a_stream_that_cannot_stop_gives_up_and_leaves_portaudios_exit_a
     assert time.perf_counter() - t0 < 1.0
     assert "could not be stopped" in sink.failed and unregistered == [sd._exit_handler]
     sink.close()  # idempotent
+
+
+@pytest.mark.parametrize("rate, says", [(44100, "set synth.sample_rate = 48000 (the device's own rate), pick"),
+                                        (48000, "48000 Hz (Invalid sample rate); pick another with synth.device")])
+def test_a_device_that_refuses_the_sample_rate_names_the_rate_it_runs_at(monkeypatch, rate, says):
+    """`synth.sample_rate = 44100` on a 48 kHz device only said to pick another device."""
+    import sys
+
+    from improv.errors import PortError
+    from improv.live.audio import SynthSink
+
+    fake = FakeSounddevice()
+
+    class Refusing(fake.OutputStream):
+        def __init__(self, **kwargs):
+            raise RuntimeError("Invalid sample rate")
+
+    fake.OutputStream = Refusing
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    with pytest.raises(PortError, match="cannot open audio output 'system'") as e:
+        SynthSink(override(Config(), "synth", sample_rate=rate))
+    assert says in str(e.value)

@@ -183,7 +183,10 @@ class SynthSink:
                                                callback=self._callback)
                 self._stream.start()
         except Exception as e:
-            raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); "
+            native = info.get("default_samplerate")
+            rate = f"set synth.sample_rate = {native:.0f} (the device's own rate), " \
+                if native and round(native) != s.sample_rate else ""
+            raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); {rate}"
                             "pick another with synth.device or play through a MIDI port with --out") from None
         self.device_name = str(info["name"])
         self.name = f"built-in synth on {self.device_name}"
