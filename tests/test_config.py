@@ -176,7 +176,7 @@ def test_every_command_refuses_what_jam_refuses(flags, capsys, tmp_path):
     ("jam", ["--gap", "nan"]), ("jam", ["--gap", "-1"]), ("jam", ["--duration", "nan"]),
     ("jam", ["--duration", "-1"]), ("render", ["--tail", "inf"]), ("play", ["--from", "nan"]),
     ("play", ["--from", "-1"]), ("play", ["--from", "3600"]), ("demo", ["--duration", "nan"]),
-    ("respond", ["--chords", ""]), ("jam", ["--tune", " "]),
+    ("respond", ["--chords", " "]), ("jam", ["--tune", " "]),
     ("learn", ["--timeout", "nan"]),
 ])
 def test_command_flags_of_their_own_are_checked_too(command, flags, capsys, tmp_path):
