@@ -891,3 +891,25 @@ def test_in_two_four_trading_one_bar_a_note_is_in_one_call_only():
     first, second = responder.calls[-2:]
     assert [n.pitch for n in first.notes] == [60, 62]
     assert [n.pitch for n in second.notes] == [64, 65]  # the pickup in the partner's turn, then the turn
+
+
+def test_send_clock_while_trading_puts_the_daws_bar_1_on_the_tunes_bar_1():
+    """Start went out with the count-in's first tick, so a DAW following improv had the
+    count-in as its bar 1 and the tune from its bar 2 (bar 3 at 80 bpm or slower, two bars
+    counted in), where `--clock external` has the DAW's bar 1 be the tune's. The count-in's
+    ticks still give the tempo before it."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock, send_clock=True)
+    s.start()
+    bar_one = s.time_of(0.0)
+    assert s.policy.band_start < 0  # (trading counts in)
+    while clock.now() < bar_one + 0.5:
+        clock.advance(0.002)
+        s.step()
+    s.close()
+    sent = [(t, m.type) for t, m in sink.sent if m.type in ("start", "clock", "songpos", "continue")]
+    first_start = next(i for i, (_, kind) in enumerate(sent) if kind == "start")
+    ticks_before = [t for t, kind in sent[:first_start] if kind == "clock"]
+    assert len(ticks_before) == round(-24 * s.policy.band_start)  # the count-in's ticks, then Start
+    assert sent[first_start + 1][1] == "clock" and abs(sent[first_start + 1][0] - bar_one) < 0.003
+    assert [kind for _, kind in sent].count("start") == 1 and "songpos" not in [k for _, k in sent]

@@ -236,7 +236,9 @@ class ClockSender:
         tempo: beats per minute.
         start: when tick 0 (the first beat) is due, in seconds.
         position: the beat of tick 0 on the session's timeline, a whole sixteenth (a DAW's
-            song position counts sixteenths); 0 sends Start.
+            song position counts sixteenths); 0 sends Start; below 0 (trading's count-in)
+            the ticks give the tempo from there, and Start goes with bar 1's first tick, so
+            that the DAW's bar 1 is the tune's (as `--clock external` has it).
     """
 
     def __init__(self, clock: Clock, send: Callable[[mido.Message], None], tempo: float, start: float,
@@ -245,17 +247,19 @@ class ClockSender:
         self._grid = (start, tempo)  # one attribute: the thread never reads a new start with an old tempo
         self.position = position
         self.sent = 0
+        self._begun = False  # Start (or Song Position and Continue) sent
         self.errors_ms: deque[float] = deque(maxlen=ERRORS_KEPT)  # the last hour at 120 bpm, not the whole set
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_until(self, t_end: float) -> None:
         """Send the ticks due before `t_end` (the thread's body; tests call it directly)."""
-        if self.sent == 0:
+        if not self._begun:  # (once: a session stepped by hand calls this at every step)
+            self._begun = True
             if self.position > 0:
                 self._send(mido.Message("songpos", pos=min(16383, round(4 * self.position))))
                 self._send(mido.Message("continue"))
-            else:
+            elif self.position == 0:
                 self._send(mido.Message("start"))
         while not self._stop.is_set():
             start, tempo = self._grid
@@ -263,6 +267,8 @@ class ClockSender:
             if due >= t_end:
                 return
             self.clock.sleep_until(due)
+            if self.position < 0 and self.sent == round(-24 * self.position):
+                self._send(mido.Message("start"))  # bar 1: a DAW plays from the tick after a Start
             self._send(mido.Message("clock"))
             self.errors_ms.append((self.clock.now() - due) * 1000.0)
             self.sent += 1

@@ -221,7 +221,7 @@ class Session:
             if first > 0:  # a session that starts mid-song: from the next sixteenth, a song position
                 first = math.ceil(4 * first - 1e-9) / 4
             self.clock_sender = ClockSender(self.clock, self.send_all, self.tempo, start=self.time_of(first),
-                                            position=max(0.0, first))
+                                            position=first)  # (below 0: the count-in's, Start at bar 1)
         if self.threaded:
             self.scheduler.start()
             if self.band is not None:
