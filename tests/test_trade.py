@@ -913,3 +913,28 @@ def test_send_clock_while_trading_puts_the_daws_bar_1_on_the_tunes_bar_1():
     assert len(ticks_before) == round(-24 * s.policy.band_start)  # the count-in's ticks, then Start
     assert sent[first_start + 1][1] == "clock" and abs(sent[first_start + 1][0] - bar_one) < 0.003
     assert [kind for _, kind in sent].count("start") == 1 and "songpos" not in [k for _, k in sent]
+
+
+def test_a_daws_start_after_a_stop_in_the_first_turn_says_your_turn_again():
+    """Stopped in turn 0 and started again from the top, "your turn" was not said (the turn
+    was the one last said), and a key held across the Stop stayed in the next call."""
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    inq = InputQueue(clock)
+    s = Session(_cfg(), clock, inq, [RecordingSink(clock)], RootsResponder(), chart=BLUES, external=ext,
+                threaded=False, seed=2)
+    said = []
+    s.say = said.append
+    s.start()
+    for run in range(2):
+        ext.receive([START])
+        for k in range(24 * 2):  # two beats of the player's turn, a key pressed and held
+            clock.set(10.05 + 10 * run + k * 0.025)
+            ext.receive([CLOCK])
+            s.step()
+            if k == 12 and run == 0:
+                inq.push([0x90, 65, 90])
+        ext.receive([STOP])
+        s.step()
+    assert sum("your turn" in line for line in said) == 2, said
+    assert not s.policy._open

@@ -176,9 +176,11 @@ class TradePolicy:
                         f"{(turn.index + 1) // 2}")  # (turns alternate from the player's: 0, 1, 2 ...)
 
     def on_clock(self, kind: str, beat: float) -> None:
-        if kind == "start":
+        if kind == "start":  # (from the top: every turn comes again, said again, keys held before it let go)
             self.player_notes.clear()
             self._answered.clear()
+            self._open.clear()
+            self._last_turn = None
         elif kind == "continue":  # perhaps from a song position before where it stopped: turns from
             # there on are to come again (they were never answered again after a jump back)
             at = beat + self.form.start
