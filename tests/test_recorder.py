@@ -727,3 +727,22 @@ def test_a_pickup_let_go_just_after_bar_1_is_not_a_tick_long_note_on_bar_1(tmp_p
     assert not [e for e in back.events if getattr(e.msg, "note", None) == 62]  # no stray note-off either
     early = [(n.pitch, round(n.end - n.start, 2)) for n in recording_notes(load_recording(rec.before_start), "player")]
     assert sorted(early) == [(62, 0.8), (65, 0.4)]  # each ends at bar 1
+
+
+def test_keys_let_go_by_the_keyboards_all_notes_off_before_bar_1_are_not_carried_into_it(tmp_path):
+    """Keys whose releases never came, silenced in the count-in with the keyboard's All Notes
+    Off, were taken as held at bar 1 and carried into the main file to its end."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="panic")
+    rec.event("player", on(60), 1.0)
+    rec.event("player", on(64), 1.0)
+    rec.event("player", mido.Message("control_change", channel=0, control=123, value=0), 1.5)
+    assert rec.set_origin(2.0) is True
+    rec.event("player", on(67), 2.5)
+    rec.event("player", off(67), 3.0)
+    rec.event("player", off(60), 9.0)  # (the close lets go of what it thinks still sounds)
+    rec.event("player", off(64), 9.0)
+    back = load_recording(rec.close())
+    assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in recording_notes(back, "player")] == \
+        [(67, 1.0, 1.0)]
+    early = [(n.pitch, round(n.end - n.start, 2)) for n in recording_notes(load_recording(rec.before_start), "player")]
+    assert sorted(early) == [(60, 1.0), (64, 1.0)]  # (beats) each ends at the All Notes Off

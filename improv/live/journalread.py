@@ -27,6 +27,7 @@ import mido
 
 from improv.core import limits
 from improv.core.formats.midifile import (
+    ALL_OFF_CCS,
     DEFAULT_CHANNELS,
     MARKER_KINDS,
     PARTS,
@@ -341,6 +342,9 @@ def _held_at(events: list[TimedMessage], origin: float
             held[(e.part, m.channel, m.note)] = m
         elif m.type in ("note_on", "note_off"):
             held.pop((e.part, m.channel, m.note), None)
+        elif m.type == "control_change" and m.control in ALL_OFF_CCS:  # every key of the channel let go
+            for key in [k for k in held if k[:2] == (e.part, m.channel)]:
+                del held[key]
         elif m.type == "control_change" and m.control == 64:
             if m.value >= 64:
                 pedal[(e.part, m.channel)] = m

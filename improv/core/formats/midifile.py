@@ -38,6 +38,7 @@ BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
+ALL_OFF_CCS = (120, 123)  # All Sound Off, All Notes Off: every key of the part is let go
 MARKER_KINDS = ("chord", "section", "text")
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
@@ -183,7 +184,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
     let go just before and sounds to its next release (one note on a key at a time, as a
     synth plays it and as `recording_notes` reads it), or is the same note when struck
-    within `LAYERED_S`; a release with nothing sounding on its key is left out.
+    within `LAYERED_S`; a release with nothing sounding on its key is left out; an All Notes
+    Off (or All Sound Off) lets go of every key of the part still sounding.
 
     Raises:
         ValueError: a channel outside 1-16, a tempo outside `limits.FILE_TEMPO_BPM`, a
@@ -242,6 +244,12 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
                 if msg.note not in held:
                     continue  # a release with nothing sounding on the key (the re-strike's other one)
                 held.discard(msg.note)
+            elif msg.type == "control_change" and msg.control in ALL_OFF_CCS:
+                # the keyboard's own panic, for keys whose release never came: they end here, not
+                # at the file's end (their releases, if they come later, are left out as strays)
+                items += [(tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=note, velocity=0))
+                          for note in sorted(held)]
+                held.clear()
             items.append((tick, i, msg))
         n = len(rec.events)
         for k, note in enumerate(sorted(held)):  # (a key struck at the very end still sounds a tick)
