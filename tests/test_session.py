@@ -171,6 +171,22 @@ def test_a_call_is_answered_on_the_expected_beat_with_every_note_off():
     assert any(text.startswith("call 1") for text, _ in r.markers)
 
 
+def test_a_layered_keyboards_two_channels_are_heard_as_one_note_a_key():
+    """A keyboard in layer mode sends each key on two channels at once, merged onto the
+    player's: each note was two in the call, one a thousandth of a beat long (the file wrote
+    one). Both still pass through and are recorded; a key played again soon after its
+    release is a new note as before."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    layered = [(t, [data[0] + ch, *data[1:]]) for t, data in CALL for ch in (0, 1)]
+    again = [(1.0, [0x90, 60, 90]), (1.01, [0x80, 60, 0]), (1.02, [0x90, 60, 80]), (1.3, [0x80, 60, 0])]
+    play(s, clock, inq, layered + again, until=4.0)
+    assert s.responder.learned[0].pitches() == [65, 69, 60, 60]
+    assert [p for _, p in sink.ons(channel=0)] == [65, 65, 69, 69, 60, 60]
+    s.close()
+    assert sum(1 for part, m, _ in rec[0].events if part == "player" and m.type == "note_on" and m.velocity) == 6
+
+
 def test_notes_past_a_calls_cap_are_not_counted_as_dropped():
     """A flood of 520 notes in one call: the 8 past the call's 512 were passed through and
     recorded, but the status and summary said "dropped 8 (queue 0, unreadable 0, late 0)"."""

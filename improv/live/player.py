@@ -14,6 +14,7 @@ from typing import Any
 
 import mido
 
+from improv.core.formats.midifile import LAYERED_S
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
 from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard, is_note
 
@@ -39,6 +40,7 @@ class Player:
         self._onsets: deque[float] = deque(maxlen=64)  # onsets (beats), for the band's density
         self._tempos_written: list[float] = []  # when heard tempos were written to the recording
         self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
+        self._struck: dict[int, float] = {}  # keys down on the player's channel: when each was struck
 
     # --- each message (conductor) -------------------------------------------------------
     def handle(self, t: float, data: list[int], closing: bool = False) -> None:
@@ -80,11 +82,25 @@ class Player:
         if echo and is_note(data):  # a note's echo, before a loop is sure: passed through and recorded
             return  # as ever (the file takes a key struck twice within 20 ms as one note), but heard, it
             # re-struck the call's note as a 2 ms one
+        if self._layered(msg, t):  # a key struck again at once while down: passed through and recorded
+            return  # as ever, but heard once, as the file writes it (heard twice, each note of a layered
+            # keyboard's two channels was two in the call, one of them a thousandth of a beat long)
         if not s.in_time:  # before the DAW's Start: thru and the recording only; the last
             if s.daw is not None:  # moments' are heard if it starts now
                 s.daw.held(msg, t)
             return
         self.hear(msg, t)
+
+    def _layered(self, msg: mido.Message, t: float) -> bool:
+        """True for a key struck again within `LAYERED_S` of its strike, not let go in between
+        (a layered keyboard's two channels, or a merge, onto the player's): the same note."""
+        if msg.type == "note_on" and msg.velocity > 0:
+            if t - self._struck.get(msg.note, float("-inf")) < LAYERED_S:
+                return True
+            self._struck[msg.note] = t
+        elif msg.type in ("note_on", "note_off"):
+            self._struck.pop(msg.note, None)
+        return False
 
     def hear(self, msg: mido.Message, t: float) -> None:
         """A note or control in time: the follower, then the policy."""
