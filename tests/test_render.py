@@ -157,6 +157,20 @@ def test_a_soundfont_holds_the_notes_the_sustain_pedal_holds(tmp_path, monkeypat
     assert not parts[0, int(1.6 * SR):].any()  # and ended when the pedal came up
 
 
+def test_a_soundfonts_all_notes_off_leaves_the_notes_the_pedal_holds(tmp_path, monkeypatch):
+    """All Notes Off from the keyboard (some send one whenever the last key comes up) cut
+    the pedalled notes with --soundfont: the keys are let go, the pedal holds them on."""
+    script = [(0.0, "control_change", 64, 127), (0.0, "note_on", 60, 90), (0.0, "note_on", 64, 90),
+              (0.5, "control_change", 123, 0), (1.5, "control_change", 64, 0), (1.5, "note_on", 67, 90),
+              (1.7, "control_change", 123, 0), (2.0, "control_change", 1, 0)]
+    rec = Recording(tuple(TimedMessage(t, "player", mido.Message(k, control=a, value=b) if k == "control_change"
+                                       else mido.Message(k, note=a, velocity=b)) for t, k, a, b in script))
+    parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
+    assert parts[0, int(1.4 * SR)] == pytest.approx(0.2)  # both held by the pedal past the All Notes Off
+    assert parts[0, int(1.6 * SR)] == pytest.approx(0.1)  # ended when it came up; the new note sounds
+    assert not parts[0, int(1.8 * SR):].any()  # and ends at an All Notes Off with the pedal up
+
+
 def test_a_soundfont_without_the_general_midi_programs_plays_its_own_or_is_refused_in_one_line(
         tmp_path, monkeypatch, capsys):
     """A font with one instrument that is not program 1 (a lone Rhodes on program 5) ended

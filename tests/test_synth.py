@@ -213,3 +213,34 @@ def test_the_same_pitch_from_two_sources_of_a_part_is_two_notes():
     all_notes_off(s)  # and the panic lifts every source's pedal
     render(s, SR)
     assert s.n == 0 and not s.pedal
+
+
+def test_the_keyboards_all_notes_off_leaves_the_notes_the_pedal_holds():
+    """MIDI's All Notes Off lets every key go, and a note the sustain pedal holds sounds on
+    until the pedal comes up: keyboards that send one whenever the last key comes up (older
+    Rolands) had every pedalled note cut on the built-in synth. The panic still silences all."""
+    s = SynthState(SR)
+    control_change(s, 0, 64, 127)
+    for p in (60, 64):
+        note_on(s, 0, p, 100)
+    control_change(s, 0, 123, 0)
+    render(s, SR // 2)
+    assert s.n == 2  # held by the pedal
+    control_change(s, 0, 64, 0)
+    render(s, SR)
+    assert s.n == 0
+    note_on(s, 0, 67, 100)
+    control_change(s, 0, 123, 0)  # no pedal: let go
+    render(s, SR)
+    assert s.n == 0
+    control_change(s, 0, 64, 127)
+    note_on(s, 0, 60, 100)
+    control_change(s, 0, 120, 0)  # all sound off: silence, pedal or not
+    render(s, SR // 10)
+    assert s.n == 0 and not s.pedal
+    control_change(s, 0, 64, 127)
+    note_on(s, 0, 60, 100)
+    note_off(s, 0, 60)
+    all_notes_off(s)  # the panic button
+    render(s, SR)
+    assert s.n == 0 and not s.pedal

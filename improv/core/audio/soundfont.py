@@ -37,6 +37,7 @@ class SoundFontSynth:
         # a key let go while it is down is ended when it comes up, as the built-in synth does
         self._pedal: set[tuple[int, int]] = set()  # (synth, channel) with the pedal down
         self._sustained: Counter[tuple[int, int, int]] = Counter()  # (synth, channel, key) -> note-offs held
+        self._down: Counter[tuple[int, int, int]] = Counter()  # (synth, channel, key) -> strikes not let go
         for program in programs:
             synth = tinysoundfont.Synth(samplerate=sample_rate)
             try:
@@ -63,16 +64,26 @@ class SoundFontSynth:
         ch = BASS_CHANNEL if part == BASS_PART else 0
         if kind == 0x90 and d2 > 0:
             synth.noteon(ch, d1, d2)
+            self._down[(which, ch, d1)] += 1
         elif kind in (0x80, 0x90):
+            if self._down[(which, ch, d1)] > 0:
+                self._down[(which, ch, d1)] -= 1
+                if not self._down[(which, ch, d1)]:
+                    del self._down[(which, ch, d1)]
             if (which, ch) in self._pedal:
                 self._sustained[(which, ch, d1)] += 1
             else:
                 synth.noteoff(ch, d1)
         elif kind == 0xB0:
-            if d1 in (120, 123):
+            down = [k for k in self._down if k[:2] == (which, ch)]
+            if d1 == 123 and (which, ch) in self._pedal:  # every key let go, the pedal holding them (MIDI's
+                for key in down:  # rule: a keyboard that sends it whenever the last key comes up, older
+                    self._sustained[key] += self._down.pop(key)  # Rolands, cut every pedalled note)
+            elif d1 in (120, 123):
                 self._pedal.discard((which, ch))
-                for key in [k for k in self._sustained if k[:2] == (which, ch)]:
-                    del self._sustained[key]
+                for key in [k for k in self._sustained if k[:2] == (which, ch)] + down:
+                    self._sustained.pop(key, None)
+                    self._down.pop(key, None)
                 synth.notes_off(ch) if d1 == 123 else synth.sounds_off(ch)
             elif d1 == 64:
                 if d2 >= 64:
@@ -91,6 +102,7 @@ class SoundFontSynth:
         synth, and began with its last notes ringing, its pedal down or its volume)."""
         self._pedal.clear()
         self._sustained.clear()
+        self._down.clear()
         for synth in self._synths:
             synth.sounds_off()
             for ch in (0, BASS_CHANNEL):

@@ -218,9 +218,19 @@ def note_off(state: SynthState, part: int, pitch: int, source: int = 0) -> None:
 
 
 def control_change(state: SynthState, part: int, control: int, value: int, source: int = 0) -> None:
-    """Sustain pedal (64, for its source's notes); all sound off (120) and all notes off
-    (123) for the whole part."""
-    if control == 64:
+    """Sustain pedal (64, for its source's notes); all sound off (120: silence, pedals up)
+    and all notes off (123: every key let go, a note a pedal holds sounding on, as MIDI has
+    it: keyboards that send one whenever the last key comes up, older Rolands, cut every
+    pedalled note) for the whole part."""
+    if control == 123:
+        for i in range(state.n):
+            if state.part[i] == part and state.held[i]:
+                state.held[i] = False
+                if (part, int(state.source[i])) in state.pedal:
+                    state.sustained[i] = True
+                else:
+                    _release(state, i, state.rel_len[i])
+    elif control == 64:
         if value >= 64:
             state.pedal.add((part, source))
         else:
@@ -229,19 +239,21 @@ def control_change(state: SynthState, part: int, control: int, value: int, sourc
                 if state.part[i] == part and state.source[i] == source and state.sustained[i]:
                     state.sustained[i] = False
                     _release(state, i, state.rel_len[i])
-    elif control in (120, 123):
+    elif control == 120:
         state.pedal -= {k for k in state.pedal if k[0] == part}
         fast = 0.005 * state.sample_rate
         for i in range(state.n):
             if state.part[i] == part:
                 state.held[i] = state.sustained[i] = False
-                _release(state, i, fast if control == 120 else state.rel_len[i])
+                _release(state, i, fast)
 
 
 def all_notes_off(state: SynthState) -> None:
-    """Release every voice of every part (the panic button)."""
-    for part in range(len(PARTS)):
-        control_change(state, part, 123, 0)
+    """Release every voice of every part, pedals up (the panic button)."""
+    state.pedal.clear()
+    for i in range(state.n):
+        state.held[i] = state.sustained[i] = False
+        _release(state, i, state.rel_len[i])
 
 
 def _release(state: SynthState, i: int, length: float) -> None:
