@@ -194,6 +194,30 @@ def test_a_tapped_tempo_is_not_undone_by_a_recount_on_what_was_heard_before_it()
     assert tl.recount(10.0, 22.0) is None and tl.tempo == pytest.approx(140.0)
 
 
+def test_a_tap_before_the_bars_are_counted_again_keeps_the_bars_counted_so_far():
+    """Bar 1 on the first note, the player heard at 60, then 140 tapped before the count from
+    bar 1 was confirmed: the next recount counted every bar since bar 1 at 140 (the chart
+    jumped about two bars at the next call)."""
+    tl = FollowingTimeline(0.0, 120.0)
+    recounts = []
+    hearing = PlayerHearing(tl, True, lambda t: None, lambda bpm, t: None, may_recount=lambda: False,
+                            on_recount=lambda moved, t: recounts.append(t))
+    for k in range(12):  # quarter notes at 60 bpm: bar 1 on the first
+        hearing.hear(mido.Message("note_on", note=60 + k % 5, velocity=90), 10.0 + k)
+        hearing.hear(mido.Message("note_off", note=60 + k % 5), 10.5 + k)
+    assert tl.estimate is not None  # heard, but not yet counted again (the partner was answering)
+    tl.set_tempo(140.0, 22.0)
+    hearing.tapped(140.0)
+    hearing._may_recount = lambda: True
+    beat = tl.beat_at(22.0)
+    for k in range(64):  # swung eighths at 140, heard
+        t = 22.0 + (k // 2 + (0.62 if k % 2 else 0.0)) * 60 / 140
+        hearing.hear(mido.Message("note_on", note=60 + k % 5, velocity=100 if k % 2 == 0 else 70), t)
+        hearing.hear(mido.Message("note_off", note=60 + k % 5), t + 0.12)
+    assert tl.estimate is not None and tl.estimate.bpm == pytest.approx(140, rel=0.03)
+    assert not recounts and tl.beat_at(22.0 + 24 * 60 / 140) == pytest.approx(beat + 24, abs=0.5)
+
+
 def test_an_answer_made_before_the_players_tempo_is_heard_says_so():
     """It said 'at 120.0 bpm (heard)' for the first guess."""
     cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)

@@ -72,6 +72,8 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
         if bpm is None:
             return None
         s.timeline.set_tempo(bpm, t)
+        if s.hearing is not None:
+            s.hearing.tapped(bpm)
         if s.clock_sender is not None:
             s.clock_sender.set_tempo(bpm, t)
         if s.recorder is not None:

@@ -248,6 +248,13 @@ class PlayerHearing:
             onset, vel = self._held.pop(msg.note)
             tl.released(onset, vel, t - onset)
 
+    def tapped(self, bpm: float) -> None:
+        """The player tapped `bpm`: the bars counted so far stand (the status line has shown
+        them), and are counted on at the tapped tempo; a count from bar 1 still to come would
+        have counted the bars played before the tap at it too."""
+        self._counting = False
+        self._said = bpm
+
     def _check_count(self, t: float) -> None:
         """Bar 1 was the first note, but the bars were counted at a tempo not yet heard (the
         first guess): once the player's tempo is heard, at the first note of a call with the
