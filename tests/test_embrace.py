@@ -5,6 +5,7 @@ import json
 import pytest
 
 from improv.core.theory.chart import parse_chart
+from improv.core.theory.chords import parse_chord
 from improv.core.embrace.strategies import (
     EmbraceSettings, STRATEGIES, embrace_threshold, explain, explain_json, plan_answer,
 )
@@ -448,3 +449,18 @@ def test_a_note_let_pass_is_explained_by_what_let_it_pass():
     quiet = Phrase.of([(61, 0.5, 0.25, 60), (67, 1, 0.5), (64, 2, 1)])  # a short, soft off-beat C#
     (line,) = explain(plan_answer(quiet, CHART, START, LENGTH, settings(0.5), 0), CHART)
     assert "is under the daring threshold 0.65)" in line, line
+
+
+def test_notes_are_named_in_the_key_the_chart_writes_the_chord_in():
+    """The ii-V-I drill's "Abm7 | Db7 | Gbmaj7" was explained in G# minor and F# ("heard G
+    over Abm7 -> motif: answer opens with G-D#", "over Gbmaj7 ... G-A#-C#")."""
+    from improv.core.embrace.explain import key_of, spell
+
+    names = lambda chord, pcs: [spell(pc, key_of(parse_chord(chord))) for pc in pcs]  # noqa: E731
+    assert names("Abm7", (8, 11, 3, 7)) == ["Ab", "B", "Eb", "G"]
+    assert names("Gbmaj7", (6, 10, 1, 5, 7)) == ["Gb", "Bb", "Db", "F", "G"]
+    assert names("G#m7", (8, 3)) == ["G#", "D#"] and names("F#maj7", (10, 1)) == ["A#", "C#"]
+    chart = parse_chart("Gbmaj7 | % | Bmaj7 | %")
+    call = Phrase.of([(67, 0, 1), (70, 1, 0.5), (73, 1.5, 0.5)])
+    p = plan_answer(call, chart, 4.0, 8.0, EmbraceSettings(strategies=("motif",)), 0)
+    assert "answer opens with G-Bb-Db" in explain(p, chart)[0]

@@ -26,34 +26,37 @@ _FLAT_KEYS = {"F", "Bb", "Eb", "Ab", "Db", "Gb"}
 _MINOR_QUALITIES = ("m", "m7", "m6", "mmaj7", "m7b5")
 
 
-def key_of(chord: Chord | None) -> tuple[int, bool]:
-    """The key a note heard over `chord` is spelled in: (tonic pitch class, minor?).
+def key_of(chord: Chord | None) -> tuple[int, bool] | tuple[int, bool, str]:
+    """The key a note heard over `chord` is spelled in: (tonic pitch class, minor?, the
+    tonic's name as the chord is written).
 
     The chord's root is the tonic, minor for minor and half-diminished chords (local
     harmony names notes the way a player reads them over that chord). NC: C major.
     """
     if chord is None:
         return 0, False
-    return chord.root, chord.quality in _MINOR_QUALITIES + ("dim", "dim7")
+    # the root's name as the line shows it (Abm7, Gbmaj7: notes in Ab minor and Gb, not G# and F#)
+    return chord.root, chord.quality in _MINOR_QUALITIES + ("dim", "dim7"), chord.spelled or ROOT_NAMES[chord.root]
 
 
-def spell(pc: int, key: tuple[int, bool]) -> str:
-    """Name a pitch class in a key (see the module docstring); never a double accidental,
+def spell(pc: int, key: tuple[int, bool] | tuple[int, bool, str]) -> str:
+    """Name a pitch class in a key (see the module docstring; a key without the tonic's
+    name spells it as `ROOT_NAMES`, or with C#, G# minor); never a double accidental,
     and B / E / F / C rather than Cb / Fb / E# / B#."""
-    tonic, minor = key
-    name = _MINOR_NAMES[tonic] if minor else ROOT_NAMES[tonic]
+    tonic, minor = key[0], key[1]
+    name = key[2] if len(key) > 2 else _MINOR_NAMES[tonic] if minor else ROOT_NAMES[tonic]
     rel = (pc - tonic) % 12
     degree = 2 if minor and rel == 1 else _DEGREE[rel]
     letter = _LETTERS[(_LETTERS.index(name[0]) + degree - 1) % 7]
     acc = {0: "", 1: "#", 11: "b"}.get((pc - _LETTER_PC[letter]) % 12)
     out = letter + acc if acc is not None else ""
     if acc is None or out in ("Cb", "Fb", "E#", "B#"):
-        flats = (ROOT_NAMES[(tonic + 3) % 12] if minor else name) in _FLAT_KEYS
+        flats = name.endswith("b") or (ROOT_NAMES[(tonic + 3) % 12] if minor else name) in _FLAT_KEYS
         return (NOTE_NAMES_FLAT if flats else NOTE_NAMES_SHARP)[pc % 12]
     return out
 
 
-def _heard_text(h: HeardNote, key: tuple[int, bool], chart: Chart) -> str:
+def _heard_text(h: HeardNote, key: tuple, chart: Chart) -> str:
     written = chart.chord_at(h.onset)
     chord = str(written) if written is not None else "no chord"
     why = ", ".join((h.kind,) + h.reasons)
@@ -61,7 +64,7 @@ def _heard_text(h: HeardNote, key: tuple[int, bool], chart: Chart) -> str:
     return f"{where}: heard {spell(h.pc, key)} over {chord} ({why})"
 
 
-def _action_text(d: Handled, key: tuple[int, bool], beats_per_bar: int = 4) -> str:
+def _action_text(d: Handled, key: tuple, beats_per_bar: int = 4) -> str:
     names = lambda notes: "-".join(spell(n.pitch % 12, key) for n in notes)  # noqa: E731
     note = spell(d.heard.pc, key)
     if d.strategy == "reharmonise":
