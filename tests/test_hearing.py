@@ -261,3 +261,11 @@ def test_a_long_note_pushed_ahead_of_its_beat_is_heard_on_it_as_one_laid_back_is
         assert ("beat 3" in h.reasons) == on_beat, (start, h.reasons)
     short = hear(Phrase.of([(64, 4.0, 0.5), (65, 5.82, 0.4, 110)]), CMAJ7, tempo=140)[1]
     assert "beat 3" not in short.reasons  # a short note ahead of the beat is an off-beat note
+
+
+def test_the_bass_of_a_slash_chord_is_a_chord_tone():
+    """G over Am/G (a line-cliche bar) and Bb over C/Bb were heard as mistakes, embraced or
+    avoided: the note the chart puts in the bass sounds in the chord."""
+    for chord, pitch in (("Am/G", 67), ("C/Bb", 70), ("D/C", 72), ("C/F#", 66)):
+        assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart(chord)) == [CHORD], chord
+    assert kinds(Phrase.of([(71, 0, 2, 110)]), parse_chart("C/Bb")) == [OUTSIDE]  # (the B against it still is)

@@ -176,7 +176,7 @@ def classify_pitch(pc: int, chord: Chord | None) -> str:
     """CHORD, TENSION, OUTSIDE or FREE for a pitch class against a chord (no context)."""
     if chord is None:
         return FREE
-    if pc % 12 in chord.chord_tones():
+    if pc % 12 in chord.chord_tones() or pc % 12 == chord.bass:  # (the bass the chart writes: G over Am/G)
         return CHORD
     if pc % 12 in chord.tension_tones() or (pc - chord.root) % 12 in HEARD_TENSIONS.get(chord.quality, ()):
         return TENSION
