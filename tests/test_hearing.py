@@ -269,3 +269,11 @@ def test_the_bass_of_a_slash_chord_is_a_chord_tone():
     for chord, pitch in (("Am/G", 67), ("C/Bb", 70), ("D/C", 72), ("C/F#", 66)):
         assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart(chord)) == [CHORD], chord
     assert kinds(Phrase.of([(71, 0, 2, 110)]), parse_chart("C/Bb")) == [OUTSIDE]  # (the B against it still is)
+
+
+def test_the_minor_seventh_over_a_minor_triad_is_not_a_mistake():
+    """A lead sheet's Am (Summertime, a minor tonic) is Dorian or Aeolian: G over it was heard
+    as outside and embraced or avoided, while the rarer G# already was not."""
+    for pitch in (67, 68):
+        assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart("Am | E7")) == [TENSION], pitch
+    assert kinds(Phrase.of([(67, 0, 2, 110)]), parse_chart("A | E7")) == [OUTSIDE]  # (a major triad's b7 still is)

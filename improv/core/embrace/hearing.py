@@ -55,12 +55,13 @@ UNDER = "under the line"  # the reason an outside note is not salient: it is har
 
 # Colours that are jazz vocabulary, not mistakes, though the chord symbol does not name them
 # (semitones above the root): on a dominant the altered tensions (b9, #9, #11, b13; a blues's
-# blue third and fifth over its I7 are its #9 and #11), and the melodic minor's major seventh
-# on a minor tonic. The chord's own `scale()` (the band's voicings, the partners' chord
+# blue third and fifth over its I7 are its #9 and #11), the melodic minor's major seventh
+# on a minor tonic, and the minor seventh on a minor triad (Dorian's or Aeolian's: G over
+# Am). The chord's own `scale()` (the band's voicings, the partners' chord
 # features) keeps to what the symbol says; only what counts as a mistake widens.
 HEARD_TENSIONS: dict[str, frozenset[int]] = {
     "7": frozenset((1, 3, 6, 8)), "7b5": frozenset((1, 3, 8)), "+7": frozenset((1, 3)),
-    "7sus4": frozenset((1, 8)), "m": frozenset((11,)), "m6": frozenset((11,)),
+    "7sus4": frozenset((1, 8)), "m": frozenset((10, 11)), "m6": frozenset((11,)),
 }
 
 # Salience weights: duration, metric position, velocity, repetition (they sum to 1).
