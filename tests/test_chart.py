@@ -36,6 +36,14 @@ def test_text_round_trip(text):
     assert parse_chart(ch.to_text()) == ch
 
 
+@pytest.mark.parametrize("text,bpb", [("Dm7 / / G7", 4), ("Dm7 G7 / / | C", 4), ("C / G7 | F Bb / / / | NC C", 5)])
+def test_text_round_trip_keeps_beat_slashes(text, bpb):
+    """A session's journal keeps its chart as `to_text`: "Dm7 / / G7" came back from
+    `improv recover` as "Dm7 G7", its G7 two beats early."""
+    ch = parse_chart(text, bpb)
+    assert parse_chart(ch.to_text(), bpb) == ch
+
+
 def test_bad_symbol_names_symbol_and_bar():
     with pytest.raises(ChordError, match=r"bar 3: .*'Qm7'"):
         parse_chart("C | F | Qm7")

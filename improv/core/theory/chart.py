@@ -166,7 +166,11 @@ class Chart:
         cells = []
         for bar in range(self.bars):
             spans = self.changes_between(bar * bpb, (bar + 1) * bpb)
-            cells.append(" ".join(str(s.chord) if s.chord else "NC" for s in spans))
+            beats = [s.duration for s in spans]
+            # a bar not split evenly ("Dm7 / / G7": 3 + 1) keeps its beat slashes, or it reads back 2 + 2
+            slashes = beats != split_bar(len(spans), bpb) and all(abs(b - round(b)) < 1e-9 for b in beats)
+            cells.append(" ".join((str(s.chord) if s.chord else "NC") + " /" * (round(b) - 1 if slashes else 0)
+                                  for s, b in zip(spans, beats)))
         return " | ".join(cells)
 
 
