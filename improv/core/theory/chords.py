@@ -104,8 +104,9 @@ _CANONICAL = {
 }
 
 # The major-seventh triangle as keyboards type it: macOS's Option-J gives U+2206 (increment),
-# some fonts U+25B3; the spellings above use the Greek capital delta.
-_TRIANGLES = str.maketrans({"\u2206": "\u0394", "\u25b3": "\u0394"})
+# some fonts U+25B3; the spellings above use the Greek capital delta. The half-diminished
+# circle typed as a capital (Option-Shift-O, Ø) is the small one they use.
+_TRIANGLES = str.maketrans({"\u2206": "\u0394", "\u25b3": "\u0394", "\u00d8": "\u00f8"})
 
 _TENSION_PREFIX = re.compile(r"(b|#)?(13|11|9)")  # common: accidental before
 _TENSION_SUFFIX = re.compile(r"(13|11|9)(b|#)?")  # WJazzD: accidental after
