@@ -25,6 +25,15 @@ def test_a_dominant_takes_an_altered_tension():
     assert any(s.kind == "tritone substitute" and str(s.chord).startswith("Gb7") for s in subs)
 
 
+def test_a_dominant_takes_the_natural_tension_in_place_of_its_written_alteration():
+    """An E over the AABA tune's D7(b9) was re-harmonised as D7(b9,9), the b9 and the 9 both
+    voiced: the 9 replaces the b9 (D7(9)), and the 13 a written b13."""
+    for written, pc, wanted in (("D7b9", 4, "D7(9)"), ("G7#9", 9, "G7(9)"), ("G7(b9,#11)", 9, "G7(9,#11)"),
+                                ("A7b13", 6, "A7(13)")):
+        first = candidates(pc, parse_chord(written), parse_chord("Cmaj7"))[0]
+        assert (first.kind, str(first.chord), first.role) == ("altered dominant", wanted, "tension")
+
+
 def test_a_chord_leading_down_a_half_step_is_spelled_flat_and_a_dominant_of_b_sharp():
     """The demo said "reharmonise as F#7 (tritone substitute into F7)": a musician writes Gb7."""
     into_f = candidates(4, parse_chord("F7"), parse_chord("F7"))

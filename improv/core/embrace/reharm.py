@@ -26,6 +26,8 @@ from improv.core.theory.chords import TENSIONS, Chord, chord_root_name
 
 MAX_REACH = 4
 _DOMINANT_TENSION = {1: "b9", 2: "9", 3: "#9", 6: "#11", 8: "b13", 9: "13"}
+# the written tensions a tension replaces: G7(b9) takes the 9 as G7(9), not G7(b9,9)
+_REPLACES = {"9": {"b9", "#9"}, "b9": {"9"}, "#9": {"9"}, "13": {"b13"}, "b13": {"13"}}
 _MAJOR = ("", "maj7", "6")
 _MINOR = ("m", "m7", "m6", "mmaj7")
 
@@ -68,7 +70,7 @@ def _fit(pc: int, chord: Chord) -> tuple[Chord, str] | None:
     if chord.quality == "7":
         name = _DOMINANT_TENSION.get((pc - chord.root) % 12)
         if name:
-            tens = tuple(t for t in TENSIONS if t in set(chord.tensions) | {name})
+            tens = tuple(t for t in TENSIONS if t in (set(chord.tensions) - _REPLACES.get(name, set())) | {name})
             fitted = Chord(chord.root, "7", tens, chord.bass, chord.spelled)
             if pc in fitted.tension_tones():
                 return fitted, "tension"
