@@ -109,3 +109,11 @@ def test_a_root_is_shown_as_the_chart_spells_it_and_is_the_same_chord():
     assert gb == fs and hash(gb) == hash(fs) and parse_chord(str(gb)) == gb
     assert str(parse_chord("C#m7")) == "C#m7" and str(parse_chord("D♭7")) == "Db7" and str(parse_chord("Cb7")) == "Cb7"
     assert str(gb.transpose(2)) == "Abmaj7"  # a transposed chord takes the usual name
+
+
+def test_a_slash_bass_is_shown_as_the_chart_spells_it():
+    """A walk-up's A/C# and E/G# were shown (explanations, status line, markers) as A/Db and E/Ab."""
+    for text in ("A/C#", "E/G#", "Db/Gb", "F#m7/C#", "D/F#", "Bb/D"):
+        c = parse_chord(text)
+        assert str(c) == text and parse_chord(str(c)) == c
+    assert parse_chord("A/C#") == parse_chord("A/Db") and str(parse_chord("a/c♯")) == "A/C#"

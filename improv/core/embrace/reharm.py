@@ -71,7 +71,7 @@ def _fit(pc: int, chord: Chord) -> tuple[Chord, str] | None:
         name = _DOMINANT_TENSION.get((pc - chord.root) % 12)
         if name:
             tens = tuple(t for t in TENSIONS if t in (set(chord.tensions) - _REPLACES.get(name, set())) | {name})
-            fitted = Chord(chord.root, "7", tens, chord.bass, chord.spelled)
+            fitted = Chord(chord.root, "7", tens, chord.bass, chord.spelled, chord.bass_spelled)
             if pc in fitted.tension_tones():
                 return fitted, "tension"
     return None

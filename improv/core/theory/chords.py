@@ -124,6 +124,8 @@ class Chord:
         spelled: the root's name as the chart wrote it ("Gb" where `ROOT_NAMES` says
             "F#"), shown by `str`; "" = the usual name. Not part of equality: Gbmaj7 and
             F#maj7 are one chord.
+        bass_spelled: the slash bass's name as the chart wrote it (the "C#" of A/C#), as
+            `spelled` is the root's.
     """
 
     root: int
@@ -131,13 +133,14 @@ class Chord:
     tensions: tuple[str, ...] = ()
     bass: int | None = None
     spelled: str = field(default="", compare=False)
+    bass_spelled: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         s = (self.spelled or ROOT_NAMES[self.root]) + _CANONICAL[self.quality]
         if self.tensions:
             s += "(" + ",".join(self.tensions) + ")"
         if self.bass is not None:
-            s += "/" + ROOT_NAMES[self.bass]
+            s += "/" + (self.bass_spelled or ROOT_NAMES[self.bass])
         return s
 
     @property
@@ -228,7 +231,7 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
         spelled = "" if spelled == ROOT_NAMES[root] else spelled
     except ValueError:
         raise ChordError(f"cannot read chord symbol {symbol!r}: it must start with a root A-G") from None
-    body, bass = text[i:], None
+    body, bass, bass_spelled = text[i:], None, ""
     if "/" in body:
         body, _, bass_text = body.rpartition("/")
         if body.endswith(("6", "m6", "-6")) and bass_text == "9":  # 6/9 is not a slash chord
@@ -240,6 +243,8 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
                 bass, j = None, -1
             if j != len(bass_text):
                 raise ChordError(f"cannot read chord symbol {symbol!r}: bad bass note {bass_text!r} after '/'")
+            bass_spelled = bass_text[0].upper() + bass_text[1:].replace("♭", "b").replace("♯", "#")
+            bass_spelled = "" if bass_spelled == ROOT_NAMES[bass] else bass_spelled
         elif not body.endswith("/9") and dialect != "wjazzd":  # ("C/" was read as C: a half-typed slash chord)
             raise ChordError(f"cannot read chord symbol {symbol!r}: no bass note after '/' (C/E is C over E; "
                              f"a '/' on its own holds the chord a beat more: 'C / G7 /')")
@@ -257,11 +262,11 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
                 tens.discard("9")
             if quality == "7alt":
                 tens = set()
-            return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
+            return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled, bass_spelled)
     altered = _altered_dominant(body)
     if altered is not None:
         quality, tens = altered
-        return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled)
+        return Chord(root, quality, tuple(t for t in _TENSION_ORDER if t in tens), bass, spelled, bass_spelled)
     raise ChordError(
         f"cannot read chord symbol {symbol!r}: expected a root and a kind such as "
         "maj7, m7, 7, m7b5, dim7, 6, sus4, 7alt, with tensions like b9 or #11"
