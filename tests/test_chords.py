@@ -5,7 +5,13 @@ from improv.errors import ChordError
 
 # (spellings that must all read the same, canonical symbol, chord tones as pitch classes)
 SAME = [
-    (["Cm7", "C-7", "Cmin7", "Cmi7"], "Cm7", {0, 3, 7, 10}),
+    (["Cm7", "C-7", "Cmin7", "Cmi7", "CMI7"], "Cm7", {0, 3, 7, 10}),
+    # The New Real Book's capitals (MA, MI), and the minor-major seventh written with a slash
+    (["CMA7", "Cmaj7"], "Cmaj7", {0, 4, 7, 11}), (["CMA9"], "Cmaj7(9)", {0, 4, 7, 11}),
+    (["CMA13"], "Cmaj7(9,13)", {0, 4, 7, 11}), (["CMI", "Cmi", "C-"], "Cm", {0, 3, 7}),
+    (["CMI9"], "Cm7(9)", {0, 3, 7, 10}), (["CMI7b5", "CMI7(b5)"], "Cm7b5", {0, 3, 6, 10}),
+    (["CMA", "Cma"], "C", {0, 4, 7}), (["CMI6"], "Cm6", {0, 3, 7, 9}),
+    (["Cm/maj7", "C-/maj7", "CMI(MA7)", "C-MA7", "Cmi(ma7)"], "Cmmaj7", {0, 3, 7, 11}),
     (["Cmaj7", "CΔ7", "Cj7", "CM7", "Cma7", "CΔ", "C\u22067", "C\u2206", "C\u25b37"], "Cmaj7", {0, 4, 7, 11}),
     (["Cm7b5", "Cø", "Cø7", "C-7b5", "CØ", "CØ7"], "Cm7b5", {0, 3, 6, 10}),
     (["C7alt", "Calt"], "C7alt", {0, 4, 10}),

@@ -59,19 +59,21 @@ def _spell(quality: str, tensions: tuple[str, ...], *spellings: str) -> None:
         _QUALITY_SPELLINGS.append((s, quality, tensions))
 
 
-_spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)", "m7-5", "-7-5", "mi7-5")
+_spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)", "-7(b5)", "m7-5", "-7-5", "mi7-5",
+       "MI7b5", "MI7(b5)")
 _spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7",
-       "mMaj7", "m(Maj7)", "-(maj7)", "minMaj7", "mΔ", "-Δ", "m(Δ7)")
-_spell("maj7", ("9", "13"), "maj13", "Δ13", "j13", "M13", "ma13")
-_spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9")
-_spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^")
-_spell("m7", ("9", "11", "13"), "m13", "-13", "min13", "mi13")
-_spell("m7", ("9", "11"), "m11", "-11", "min11", "mi11")
-_spell("m7", ("9",), "m9", "-9", "min9", "mi9")
-_spell("m7", (), "m7", "-7", "min7", "mi7")
+       "mMaj7", "m(Maj7)", "-(maj7)", "minMaj7", "mΔ", "-Δ", "m(Δ7)",
+       "mima7", "mi(ma7)", "MIMA7", "MI(MA7)", "-MA7", "-(MA7)", "m/maj7", "-/maj7", "mi/ma7", "MI/MA7")
+_spell("maj7", ("9", "13"), "maj13", "Δ13", "j13", "M13", "ma13", "MA13")
+_spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9", "MA9")
+_spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^", "MA7")
+_spell("m7", ("9", "11", "13"), "m13", "-13", "min13", "mi13", "MI13")
+_spell("m7", ("9", "11"), "m11", "-11", "min11", "mi11", "MI11")
+_spell("m7", ("9",), "m9", "-9", "min9", "mi9", "MI9")
+_spell("m7", (), "m7", "-7", "min7", "mi7", "MI7")
 _spell("m6", ("9",), "m69", "-69", "m6/9", "-6/9")
-_spell("m6", (), "m6", "-6", "min6", "mi6")
-_spell("m", (), "m", "-", "min", "mi")
+_spell("m6", (), "m6", "-6", "min6", "mi6", "MI6")
+_spell("m", (), "m", "-", "min", "mi", "MI")
 _spell("dim7", (), "dim7", "o7", "°7")
 _spell("dim", (), "dim", "o", "°")
 _spell("+maj7", (), "+maj7", "+j7", "augmaj7", "maj7#5", "+Δ7", "maj7+5", "maj7(#5)", "Δ7#5", "Δ#5")
@@ -92,7 +94,7 @@ _spell("7", ("9", "11"), "11")
 _spell("7", ("9",), "9")
 _spell("7", (), "7", "dom7")
 _spell("", ("9",), "add9", "add2", "2")
-_spell("", (), "", "maj", "M", "major")
+_spell("", (), "", "maj", "M", "major", "ma", "MA")
 _QUALITY_SPELLINGS.sort(key=lambda t: -len(t[0]))
 
 # How each quality is written canonically (and read back: these are all spellings above).
@@ -236,6 +238,8 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
         body, _, bass_text = body.rpartition("/")
         if body.endswith(("6", "m6", "-6")) and bass_text == "9":  # 6/9 is not a slash chord
             body, bass_text = body + "/9", ""
+        elif body in ("m", "-", "mi", "MI") and bass_text in ("maj7", "ma7", "MA7"):  # nor is Cm/maj7
+            body, bass_text = body + "/" + bass_text, ""
         if bass_text:
             try:
                 bass, j = _parse_root(bass_text)
@@ -245,7 +249,7 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
                 raise ChordError(f"cannot read chord symbol {symbol!r}: bad bass note {bass_text!r} after '/'")
             bass_spelled = bass_text[0].upper() + bass_text[1:].replace("♭", "b").replace("♯", "#")
             bass_spelled = "" if bass_spelled == ROOT_NAMES[bass] else bass_spelled
-        elif not body.endswith("/9") and dialect != "wjazzd":  # ("C/" was read as C: a half-typed slash chord)
+        elif "/" not in body and dialect != "wjazzd":  # ("C/" was read as C: a half-typed slash chord)
             raise ChordError(f"cannot read chord symbol {symbol!r}: no bass note after '/' (C/E is C over E; "
                              f"a '/' on its own holds the chord a beat more: 'C / G7 /')")
     styles = ("suffix", "prefix") if dialect == "wjazzd" else ("prefix", "suffix")
