@@ -572,6 +572,37 @@ def test_status_line_and_plain_log_lines():
     assert "\r" in tty.getvalue()
 
 
+def test_the_status_line_stays_within_the_terminal_width():
+    """On a 40- or 80-column terminal the line (97 cells: timing, dropped, the mode) wrapped,
+    and every refresh wrote it again a row lower: the screen scrolled away under it."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 10, 40, 0, 0))  # 10 rows, 40 columns
+        term = os.fdopen(slave, "w", closefd=False)
+        d = Display(term, tty=True, every_s=0.2, background=False)
+        snap = Snapshot(120.0, 5, 3, "answering", "F7", 2, 0.05, 0.31, 100, 0, mode="embrace 0.5")
+        d.update(0.0, snap)
+        d.update(1.0, snap)
+        d.log("heard call 1")
+        os.set_blocking(master, False)
+        got = os.read(master, 1 << 16).decode()
+        assert render(snap).startswith(d._line) and len(d._line) == 39
+        assert all(len(row) < 40 for part in got.split("\r\n") for row in part.split("\r")), repr(got)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 10, 20, 0, 0))  # made narrower while playing
+        d.update(2.0, snap)
+        got = os.read(master, 1 << 16).decode()
+        assert all(len(row) < 20 for row in got.split("\r")), repr(got)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_a_terminal_that_stops_reading_never_holds_up_the_display():
     """A stray Ctrl-S (or a stalled SSH session): the status line's blocking writes held the
     conductor, and with it every answer and the whole rhythm section, until it read again."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import sys
 import threading
@@ -133,6 +134,14 @@ QUEUED_WRITES = 256  # writes waiting for a terminal that does not read; more ar
 DRAIN_S = 2.0  # `drain` (at exit) waits this long at most for the waiting writes to reach the terminal
 
 
+def _columns(stream: Any) -> int:
+    """The terminal's width in cells (0 = not known: not a terminal)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
 def _has_fd(stream: Any) -> bool:
     try:
         stream.fileno()
@@ -222,7 +231,13 @@ class Display:
         line = render(snapshot)
         with self._lock:
             if self.tty:
-                self._write("\r" + line.ljust(len(self._line)) + "\r")
+                # within the terminal's width (its last cell left free): a line that wrapped would
+                # scroll the screen at every refresh, the '\r' going back only to its last row
+                width = _columns(self.stream) - 1
+                pad = len(self._line)
+                if width > 0:
+                    line, pad = line[:width], min(pad, width)
+                self._write("\r" + line.ljust(pad) + "\r")
                 self._line = line
             elif line != self._line:  # a log shows a line once, not again when nothing moved
                 self._write(line + "\n")
