@@ -281,6 +281,39 @@ def test_the_view_never_blocks_the_jam_even_when_it_stops_reading(tmp_path):
     assert "line 2999" in (tmp_path / "screen.txt").read_text()  # printed again after the view closed
 
 
+def test_what_is_logged_after_the_view_closed_comes_at_once_in_order(tmp_path):
+    """The jam's last lines (the summary, where the recording went, what was played before
+    bar 1) come after the view closed: each went through a writer thread of its own, so
+    "recorded to ..." came before "session ended ...", or after the shell's prompt."""
+    class SlowTerminal:  # a terminal that takes its time over the first of those lines
+        def __init__(self, f):
+            self.f = f
+
+        def fileno(self):
+            return self.f.fileno()
+
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            if text.startswith("session ended"):
+                time.sleep(0.2)
+            self.f.write(text)
+
+        def flush(self):
+            self.f.flush()
+
+    with open(tmp_path / "screen.txt", "w") as f:
+        view = StageView(SlowTerminal(f))
+        view.log("before")
+        view.finish()
+        view.log("session ended (duration): 1 call")
+        view.log("recorded to x.mid")
+        f.flush()
+        text = (tmp_path / "screen.txt").read_text()
+    assert text.endswith("before\nsession ended (duration): 1 call\nrecorded to x.mid\n"), text
+
+
 def test_a_dead_view_falls_back_to_the_status_line(tmp_path):
     with open(tmp_path / "screen.txt", "w") as stream:
         view = StageView(stream)

@@ -382,7 +382,7 @@ class StageView:
 
 
 def _plain(stream: TextIO) -> Display:
-    return Display(stream, tty=False)
+    return Display(stream, tty=False, background=False)  # the music is over: at once, in order
 
 
 DUMB_TERMS = ("", "dumb", "unknown")  # TERM values of a terminal that cannot draw a full screen
