@@ -406,6 +406,21 @@ def test_the_view_updates_and_ctrl_c_leaves_the_terminal_clean(term):
     assert "driver: interrupted, terminal restored" in screen and "driver line" in screen
 
 
+def test_ctrl_z_gives_the_shell_its_screen_and_fg_brings_the_view_back(term):
+    """Ctrl-Z stopped the view on the alternate screen: the shell's prompt came up over the
+    view, with the cursor hidden, and what was typed there vanished with it at `fg`."""
+    start_driver(term, "run")
+    term.send("C-z")
+    term.wait_for(lambda: "Stopped" in term.capture(), 10, "the job stopped")
+    assert term.flag("alternate_on") == "0" and term.flag("cursor_flag") == "1"
+    term.send("fg", "Enter")
+    term.wait_for(lambda: term.flag("alternate_on") == "1" and "bar:beat" in term.capture(), 10,
+                  "the view back on the alternate screen")
+    assert term.flag("cursor_flag") == "0"
+    term.send("C-c")
+    assert_terminal_clean(term)
+
+
 def test_a_crash_leaves_the_terminal_clean_and_the_traceback_readable(term):
     start_driver(term, "crash")
     assert_terminal_clean(term)

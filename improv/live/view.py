@@ -226,6 +226,9 @@ def main() -> int:
     wake = threading.Event()
     if hasattr(signal, "SIGWINCH"):
         signal.signal(signal.SIGWINCH, lambda *_: wake.set())  # resized: draw the new size now
+    suspend = threading.Event()
+    if hasattr(signal, "SIGTSTP"):  # Ctrl-Z: the shell's prompt belongs on its own screen, the cursor shown
+        signal.signal(signal.SIGTSTP, lambda *_: (suspend.set(), wake.set()))
     screen = Screen(ascii_only)
     try:
         terminal.enter()
@@ -234,6 +237,12 @@ def main() -> int:
         while True:
             wake.wait(timeout)
             wake.clear()
+            if suspend.is_set():  # give the terminal back, stop until `fg`, then draw the whole view again
+                suspend.clear()
+                terminal.leave()
+                os.kill(os.getpid(), signal.SIGSTOP)
+                terminal.enter()
+                screen._drawn, next_draw = None, 0.0
             while inbox and not screen.ended:
                 screen.take(inbox.popleft())
             if screen.ended or os.getppid() != parent:
