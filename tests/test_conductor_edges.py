@@ -105,3 +105,36 @@ def test_a_signal_in_the_setup_stops_the_session_and_the_first_one_counts(handle
         assert all(signal.getsignal(sig) is h for sig, h in handlers_kept.items())
     finally:
         early.restore()
+
+
+def test_ctrl_z_does_not_stop_the_jam_and_says_how_to_end_it():
+    """Ctrl-Z stopped the jam process with notes sounding on the synth, and under JACK the
+    stopped client's ports were dropped: the jam plays on, and the conductor says (once per
+    press, from its loop, not from the handler) that Ctrl-C ends it."""
+    import os
+
+    from improv.live.conductor import CTRL_Z_HINT
+
+    kept = signal.getsignal(signal.SIGTSTP)
+    early = EarlyStop()
+    try:
+        assert signal.getsignal(signal.SIGTSTP) is signal.SIG_IGN  # (else the kill would stop the tests)
+        os.kill(os.getpid(), signal.SIGTSTP)  # in the setup: ignored
+        s = FakeSession()
+        said = []
+        s.say = said.append
+        restore = install_signal_handlers(s, early=early)
+        assert callable(signal.getsignal(signal.SIGTSTP))
+        os.kill(os.getpid(), signal.SIGTSTP)  # (delivered at once: the process is not stopped)
+        assert s.ctrl_z and not s.stop_reason
+
+        def until():
+            return len(s.steps) >= 3
+
+        run_conductor(s, until=until)
+        assert said == [CTRL_Z_HINT] and "Ctrl-C ends the session" in CTRL_Z_HINT
+        restore()
+        assert signal.getsignal(signal.SIGTSTP) is kept
+    finally:
+        early.restore()
+        signal.signal(signal.SIGTSTP, kept)

@@ -12,6 +12,7 @@ for tests/test_view.py, which runs it in tmux.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ def snapshot(k: int) -> Snapshot:
 
 def main() -> None:
     mode = sys.argv[1]
+    if hasattr(signal, "SIGTSTP"):
+        signal.signal(signal.SIGTSTP, lambda *_: None)  # as the jam: Ctrl-Z does not stop it (a handler: not inherited)
     print("driver: starting the view", file=sys.stderr, flush=True)
     view = StageView(sys.stderr)
     if mode == "hang" and sys.argv[3:] == ["hold"]:

@@ -93,9 +93,14 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.signal = 0
+        self.ctrl_z = False  # Ctrl-Z pressed: said by the playing loop (stopped, notes would hang, and
+        # at `fg` every note since would come at once)
 
     def __call__(self, signum: int, _frame: Any) -> None:
         self.signal = signum
+
+    def _on_ctrl_z(self, _signum: int, _frame: Any) -> None:
+        self.ctrl_z = True
 
     def install(self) -> dict[int, Any]:
         """Route the stopping signals here; returns the handlers to put back."""
@@ -106,6 +111,8 @@ class StopFlag:
             sig = getattr(signal, name, None)
             if sig is not None:
                 old[sig] = signal.signal(sig, self)
+        if hasattr(signal, "SIGTSTP"):
+            old[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, self._on_ctrl_z)
         return old
 
 
@@ -178,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(min(POLL_S, left - 0.001) if left > 0.002 else 0)
             if stop.signal:
                 break
+            if stop.ctrl_z:
+                stop.ctrl_z = False
+                print("Ctrl-Z does not pause playback (notes would hang): Ctrl-C stops it; play on later with "
+                      f"--from {t + start:.0f}", flush=True)
             if isinstance(item, str):
                 if not args.quiet:
                     print(f"{t + start:7.2f}s  {item}", flush=True)

@@ -12,6 +12,8 @@ import signal
 from typing import Any, Callable
 
 TICK_S = 0.005  # the conductor lets time pass at least this often
+CTRL_Z_HINT = ("Ctrl-Z does not pause improv (stopped, it would leave notes sounding and JACK would drop its "
+               "ports): Ctrl-C ends the session")
 
 
 def run_conductor(session: Any, duration: float | None = None, until: Callable[[], bool] | None = None) -> str:
@@ -36,6 +38,9 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
             except queue.Empty:
                 pass
             session.step()
+            if getattr(session, "ctrl_z", False):  # (said here, not in the handler: the display has a lock)
+                session.ctrl_z = False
+                session.say(CTRL_Z_HINT)
             if end is not None and session.clock.now() >= end:
                 session.stop("duration")
             elif until is not None and until():
@@ -75,6 +80,8 @@ class EarlyStop:
         self.reason = ""
         self.signum = 0  # the first signal caught (its exit status is 128 + it)
         self.previous = {s: signal.signal(s, self._on_signal) for s in _stop_signals()}
+        if hasattr(signal, "SIGTSTP"):  # (Ctrl-Z: never a stopped jam; see `install_signal_handlers`)
+            self.previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, signal.SIG_IGN)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.reason:
@@ -89,7 +96,7 @@ class EarlyStop:
 def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None,
                             early: EarlyStop | None = None) -> Callable[[], None]:
     """Ctrl-C, Ctrl-\\ (SIGQUIT), SIGTERM and SIGHUP (the terminal closed; unless started
-    under `nohup`) ask the session to stop; it then
+    under `nohup`) ask the session to stop; Ctrl-Z (SIGTSTP) only says how to stop; it then
     releases every note and writes the recording. A second Ctrl-C while it closes only
     says so (a recording is worth a moment); a third interrupts at once (the journal is
     kept for `improv recover`); once the session has closed, a press changes nothing (the
@@ -114,7 +121,12 @@ def install_signal_handlers(session: Any, say: Callable[[str], None] | None = No
                 return
         session.stop(_STOP_NAMES.get(signum, "SIGHUP"))
 
+    def on_ctrl_z(_signum: int, _frame: Any) -> None:
+        session.ctrl_z = True  # said by the conductor loop
+
     previous = {s: signal.signal(s, on_signal) for s in _stop_signals()}
+    if hasattr(signal, "SIGTSTP"):  # Ctrl-Z: a stopped jam sends no note-off, and JACK drops a client that
+        previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, on_ctrl_z)  # stops answering: it plays on
     if early is not None:
         previous = {s: early.previous.get(s, h) for s, h in previous.items()}
         if early.reason:

@@ -212,6 +212,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the jam's; it closes our pipe
     if hasattr(signal, "SIGQUIT"):
         signal.signal(signal.SIGQUIT, signal.SIG_IGN)  # so is Ctrl-\ (it left the terminal in the full screen)
+    if hasattr(signal, "SIGTSTP"):  # and Ctrl-Z, which the jam does not stop for (stopped, the view was left
+        signal.signal(signal.SIGTSTP, signal.SIG_IGN)  # on the shell's screen, the cursor hidden)
 
     def stop(*_: object) -> None:
         raise SystemExit(0)
@@ -226,9 +228,6 @@ def main() -> int:
     wake = threading.Event()
     if hasattr(signal, "SIGWINCH"):
         signal.signal(signal.SIGWINCH, lambda *_: wake.set())  # resized: draw the new size now
-    suspend = threading.Event()
-    if hasattr(signal, "SIGTSTP"):  # Ctrl-Z: the shell's prompt belongs on its own screen, the cursor shown
-        signal.signal(signal.SIGTSTP, lambda *_: (suspend.set(), wake.set()))
     screen = Screen(ascii_only)
     try:
         terminal.enter()
@@ -237,12 +236,6 @@ def main() -> int:
         while True:
             wake.wait(timeout)
             wake.clear()
-            if suspend.is_set():  # give the terminal back, stop until `fg`, then draw the whole view again
-                suspend.clear()
-                terminal.leave()
-                os.kill(os.getpid(), signal.SIGSTOP)
-                terminal.enter()
-                screen._drawn, next_draw = None, 0.0
             while inbox and not screen.ended:
                 screen.take(inbox.popleft())
             if screen.ended or os.getppid() != parent:

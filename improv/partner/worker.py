@@ -27,6 +27,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C and Ctrl-\ are the jam's: it closes us
     if hasattr(signal, "SIGQUIT"):
         signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    if hasattr(signal, "SIGTSTP"):
+        signal.signal(signal.SIGTSTP, signal.SIG_IGN)  # Ctrl-Z: the jam plays on (it says so), and so do we
     if hasattr(os, "nice"):
         try:  # the real-time process comes first when the two cores are busy
             os.nice(WORKER_NICE)
