@@ -240,3 +240,17 @@ def test_eval_names_the_decoding_flag_that_is_wrong_and_its_value(flags, said, t
 
     assert main(["eval", str(tmp_path / "data.tar.gz")] + flags) == 2
     assert said in capsys.readouterr().err
+
+
+def test_resuming_with_another_model_section_or_none_is_refused(tmp_path, capsys):
+    """The run's own model went on training, the [model] given (or, with no --config, the
+    default 2x256 GRU) ignored without a word, and with no --config the default recipe."""
+    from improv.train.model import PhraseModel, save_checkpoint
+
+    last = tmp_path / "run" / "last.pt"
+    save_checkpoint(last, PhraseModel(load_train_config(TINY)[0]), {"train_state": {"step": 3}})
+    wider = _with(tmp_path, "model", "d_model", "64")
+    err = _refused(_train(tmp_path, "--config", str(wider), "--out", str(last.parent), "--resume", str(last)), capsys)
+    assert f"--resume {last}: that run's model has d_model 32, --config {wider} gives 64" in err
+    err = _refused(_train(tmp_path, "--out", str(last.parent), "--resume", str(last)), capsys)
+    assert "the built-in defaults (no --config) have 256" in err

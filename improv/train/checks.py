@@ -112,6 +112,21 @@ def check_out(out: Path, resume: str | Path | None) -> None:
                           f"{go_on}give another --out")
 
 
+def check_same_model(model: Any, resumed: Any, config: str | Path | None, resume: str | Path) -> None:
+    """A resumed run goes on training the model its checkpoint holds: a [model] section (or,
+    with no --config, the built-in defaults) that describes another would be ignored.
+
+    Raises:
+        ConfigError: "--resume CKPT: that run's model has d_model 32, --config FILE gives 64; ...".
+    """
+    for f in fields(resumed):
+        mine, theirs = getattr(resumed, f.name), getattr(model, f.name)
+        if mine != theirs:
+            given = f"--config {config} gives" if config else "the built-in defaults (no --config) have"
+            raise ConfigError(f"--resume {resume}: that run's model has {f.name} {mine!r}, {given} {theirs!r}: "
+                              "resume with the config the run was trained with (its [train] settings, such as max_steps, may change)")
+
+
 def limit_reached(train: Any, step: int, epoch: int, elapsed_s: float, sched_steps: int = 0) -> str:
     """Which of the run's limits `step` / `epoch` / `elapsed_s` has reached ("" = none):
     the training loop stops on it, and a resumed run that is already there does not start."""

@@ -187,7 +187,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
         Interrupted: Ctrl-C or SIGTERM; the first writes last.pt after the step in hand.
     """
     from improv.train import distributed as D
-    from improv.train.checks import check_not_finished, check_out
+    from improv.train.checks import check_not_finished, check_out, check_same_model
     from improv.train.model import load_checkpoint
     from improv.train.stopping import Interrupted, StopRequest
 
@@ -196,6 +196,7 @@ def train(data: str | Path, config: str | Path | None = None, out: str | Path = 
     check_out(out, resume)
     resumed = load_checkpoint(resume, fix=RESUME_FIX) if resume else None
     if resumed is not None:
+        check_same_model(cfg, resumed[0].cfg, config, resume)
         check_not_finished(tcfg, resumed[1].get("train_state", {}), resume)
     dist = D.setup()
     progress = _Progress(config=str(config) if config else "")
