@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -72,3 +73,23 @@ def test_the_rule_still_makes_the_committed_list():
         rows = list(csv.DictReader(io.TextIOWrapper(tar.extractfile(member), encoding="utf-8")))
     made = S.make_split((r["solo"], r["performer"], r["title"]) for r in rows)
     assert made == S.committed_split()
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"train": ["A_Tune", "B_Tune"], "test": ["B_Tune"]}', "puts the solo 'B_Tune' in two splits (train and test)"),
+    ('{"train": [', "cannot be read (JSONDecodeError)"),
+])
+def test_a_split_file_with_a_solo_in_two_splits_or_damaged_is_refused(text, says, tmp_path, monkeypatch):
+    """A solo listed in train and test was silently put in test (the last list won); a damaged
+    file was a JSON traceback from every command that reads the data."""
+    from improv.errors import DataError
+
+    path = tmp_path / "split.json"
+    path.write_text(text)
+    monkeypatch.setattr(S, "SPLIT_FILE", path)
+    S.committed_split.cache_clear()
+    try:
+        with pytest.raises(DataError, match=re.escape(says)):
+            S.split_of("B_Tune")
+    finally:
+        S.committed_split.cache_clear()

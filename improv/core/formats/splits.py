@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from improv.errors import DataError
+
 SPLITS = ("train", "valid", "test")
 VALID_PERCENT = 10  # a solo the list does not name: 10 % test, 10 % valid by its group's md5
 VALID_GROUP_PERCENT = 14  # the archive's valid groups: 41 of 410 solos (10 % of the hash gave only 23)
@@ -92,11 +94,26 @@ def make_split(solos: Iterable[tuple[str, str, str]]) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def committed_split() -> dict[str, str]:
-    """The committed split of the training archive: solo name -> split ({} if the file is missing)."""
+    """The committed split of the training archive: solo name -> split ({} if the file is missing).
+
+    Raises:
+        DataError: the file cannot be read, or names a solo in two splits (which would be
+            trained on and tested on, or placed by the order of the lists).
+    """
     if not SPLIT_FILE.is_file():
         return {}
-    data = json.loads(SPLIT_FILE.read_text(encoding="utf-8"))
-    return {n: which for which in SPLITS for n in data.get(which, [])}
+    try:
+        data = json.loads(SPLIT_FILE.read_text(encoding="utf-8"))
+        lists = [(which, list(data.get(which, []))) for which in SPLITS]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as e:
+        raise DataError(f"{SPLIT_FILE} cannot be read ({type(e).__name__}): restore it from the repository") from None
+    out: dict[str, str] = {}
+    for which, names in lists:
+        for n in names:
+            if out.setdefault(n, which) != which:
+                raise DataError(f"{SPLIT_FILE} puts the solo {n!r} in two splits ({out[n]} and {which}): "
+                                "a solo must be in one; restore the file from the repository")
+    return out
 
 
 def split_of(name: str, performer: str = "", title: str = "") -> str:
