@@ -122,6 +122,33 @@ def test_an_interrupted_run_saves_last_pt_and_resumes(sig, tmp_path, capsys, mon
     assert torch.load(out / "last.pt", weights_only=True)["train_state"]["step"] == 5
 
 
+def test_an_interrupted_and_resumed_run_trains_the_same_weights_as_one_run(tmp_path, capsys, monkeypatch):
+    """Resumed mid-epoch, a run began a new epoch with its data order seeded afresh (and its
+    dropout masks): it trained again on batches it had seen and never on others."""
+    import improv.commands.train as command
+
+    cfg = _tiny(tmp_path, batch_size=1, max_steps=6, eval_every_steps=2)  # two batches an epoch
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(tmp_path / "whole")]) == 0
+
+    def log_then_signal(text, **kw):  # stopped at step 3, in the middle of an epoch
+        print(text, **kw)
+        if text.startswith("valid step 2:"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(command, "print", log_then_signal, raising=False)
+    out = tmp_path / "stopped"
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out)]) == 130
+    monkeypatch.undo()
+    assert main(["train", "--data", str(MINI), "--config", str(cfg), "--out", str(out),
+                 "--resume", str(out / "last.pt")]) == 0
+    capsys.readouterr()
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    resumed = torch.load(out / "last.pt", weights_only=True)
+    assert resumed["train_state"]["step"] == whole["train_state"]["step"] == 6
+    for key, value in whole["model"].items():
+        assert torch.equal(resumed["model"][key], value), key
+
+
 def test_interrupted_while_reading_the_data_is_one_line(tmp_path, capsys, monkeypatch):
     import improv.train.data as data
 

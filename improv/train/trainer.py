@@ -239,6 +239,7 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
 
     model = PhraseModel(cfg)
     step, epoch, elapsed, best = 0, 0, 0.0, math.inf
+    epoch_step = 0  # the step this epoch began at: a run resumed mid-epoch goes on with its batches
     ck: dict = {}
     if resumed is not None:
         model, ck = resumed
@@ -246,10 +247,18 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
         st = ck.get("train_state", {})
         step, epoch, elapsed, best = int(st.get("step", 0)), int(st.get("epoch", 0)), float(
             st.get("elapsed_s", 0.0)), float(st.get("best_valid", math.inf))
-        rng.seed(tcfg.seed + step)
+        order = ck.get("data_order")
+        if isinstance(order, dict) and "rng" in order:  # the epoch's batches again, from where it stopped
+            rng.setstate(order["rng"])
+            epoch_step = int(order["epoch_step"])
+        else:  # (a last.pt from before the data order was saved: a new epoch)
+            rng.seed(tcfg.seed + step)
+            epoch_step = step
         say(f"resumed {resume} at step {step}, epoch {epoch}, {elapsed / 60:.1f} min trained")
     model.to(device).train()
     torch.manual_seed(tcfg.seed + 1000 * dist.rank + step)  # each process its own dropout masks
+    if "torch_rng" in ck and dist.world == 1:  # (rank 0's alone is saved)
+        torch.set_rng_state(ck["torch_rng"])
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     if "optimizer" in ck:
         opt.load_state_dict(ck["optimizer"])
@@ -295,6 +304,8 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
 
     def save_last(valid: float) -> None:
         save_checkpoint(out / "last.pt", model, {**state(valid), "optimizer": opt.state_dict(),
+                                                 "data_order": {"rng": epoch_rng, "epoch_step": epoch_step},
+                                                 "torch_rng": torch.get_rng_state(),
                                                  **({"ema": ema.state_dict()} if ema is not None else {})})
         progress.saved_step = step
 
@@ -305,10 +316,13 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
     done = False
     progress.training, progress.step = True, step
     stop.armed = True  # from here the first Ctrl-C lets the step in hand finish, then saves
+    epoch_rng = rng.getstate()
     while not done and epoch < tcfg.max_epochs:
+        epoch_rng = rng.getstate()  # (saved in last.pt: a resumed run makes this epoch's batches again)
         epoch_batches = batches(pd.training_sequences(cfg, tcfg, rng), tcfg.batch_size, rng)
         shares = [D.shard(batch, dist) for batch in epoch_batches
                   if len(batch) >= dist.world]  # (a batch too small to share: every process skips it)
+        shares = shares[step - epoch_step:]  # resumed mid-epoch: the batches it has not trained on
         for b in collating.batches(shares, device):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, elapsed)
@@ -361,6 +375,7 @@ def _train(data: str | Path, cfg: Any, tcfg: TrainConfig, out: Path, resume: str
                 break
         else:
             epoch += 1
+            epoch_step = step
     stop.armed = False
     if dist.main:
         if not (out / "best.pt").exists():
