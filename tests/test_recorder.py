@@ -411,6 +411,25 @@ def test_recover_leaves_a_live_journal_alone(tmp_path):
     assert rec.close() == tmp_path / "live.mid"
 
 
+def test_recover_leaves_a_closing_sessions_journal_alone(tmp_path, monkeypatch):
+    # The session turns its journal into the .mid after the journal's writer has stopped (an
+    # hour-long session takes seconds): an `improv recover` run then took the journal, and the
+    # session said its file could not be written and its journal was kept (it was gone).
+    import improv.live.recorder as recorder_mod
+
+    real, found = recorder_mod.journal_to_midi_file, []
+
+    def converting(*a, **k):
+        found.append(recover(tmp_path))
+        return real(*a, **k)
+
+    monkeypatch.setattr(recorder_mod, "journal_to_midi_file", converting)
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="closing")
+    play_a_little(rec)
+    assert rec.close() == tmp_path / "closing.mid" and not rec.problem
+    assert found == [[]] and sorted(p.name for p in tmp_path.iterdir()) == ["closing.mid"]
+
+
 def test_recover_a_torn_journal_and_skip_damaged_records(tmp_path):
     j = tmp_path / "torn.journal"
     j.write_text('{"improv_journal":1,"tempo":90.0,"beats_per_bar":3,"player_channel":3,"partner_channel":4}\n'

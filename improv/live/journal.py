@@ -106,6 +106,7 @@ class Journal:
         self._pending_lines = 0
         self._fd = self._create(self.path, (json.dumps(header, separators=(",", ":")) + "\n").encode())
         self._closed = False
+        self._hold = False  # keep the file open and locked after close, until `release`
         self._thread = threading.Thread(target=self._run, name="improv-journal", daemon=True)
         self._thread.start()
 
@@ -131,18 +132,32 @@ class Journal:
         if not self._closed:
             self._queue.put_nowait(record)
 
-    def close(self) -> bool:
+    def close(self, hold: bool = False) -> bool:
         """Write what is queued, fsync, close and release the file (calling thread;
         idempotent). What the file cannot take is rescued (see `rescued`).
+
+        Args:
+            hold: keep the file locked until `release` (the session still turns it into its
+                .mid: an `improv recover` run meanwhile must leave it alone).
 
         Returns:
             True if every line reached the journal file.
         """
         if not self._closed:
+            self._hold = hold and fcntl is not None
             self._closed = True
             self._queue.put_nowait(_STOP)
         self._thread.join()
         return not self._pending and self.lost == 0 and self.rescued is None and not self.error
+
+    def release(self) -> None:
+        """Close the file a `close(hold=True)` kept locked (idempotent)."""
+        if self._hold:
+            self._hold = False
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
 
     # --- the writer thread -------------------------------------------------------------
     def _run(self) -> None:
@@ -324,7 +339,8 @@ class Journal:
             os.fsync(self._fd)
         except OSError:
             pass
-        os.close(self._fd)
+        if not self._hold:
+            os.close(self._fd)
 
     def _rescue(self) -> None:
         """Write the journal so far plus the backlog to a new file, in the first of the

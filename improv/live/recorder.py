@@ -375,13 +375,14 @@ class Recorder:
             if self.left_out:
                 log.info("%s played while the DAW stood stopped %s not in the recording", count_notes(self.left_out),
                          "is" if self.left_out == 1 else "are")
-        self._journal.close()
+        self._journal.close(hold=True)  # (locked until it is the .mid: `improv recover` meanwhile leaves it alone)
         j = self._journal
         source = j.rescued or self.journal_path
         if not self._played:
             self.empty = True
             for p in {source, self.journal_path}:
                 p.unlink(missing_ok=True)
+            j.release()
             log.info("nothing was played: no recording written")
             self._done(None)
             return None
@@ -392,6 +393,7 @@ class Recorder:
             why = getattr(e, "strerror", None) or e
             self.problem = (f"the session's MIDI file could not be written ({why}); its journal is kept in {source}: "
                             f"run `{recover_command(source)}` when there is room")
+        j.release()
         if path is not None and j.lost:
             lost = (f"recording lost {j.lost} message(s) when the disk refused them ({j.failed}); the rest "
                     f"is in {path}")
