@@ -619,6 +619,22 @@ def test_recover_never_writes_over_a_file_that_is_there(tmp_path):
     assert (tmp_path / "odd.mid").read_bytes() == b"edited in a DAW"
 
 
+def test_recover_after_a_kill_between_the_file_and_the_journals_removal_makes_no_copy(tmp_path):
+    # A session killed (or a power cut) after its .mid was in place but before its journal
+    # was removed: recovering the journal wrote the same recording again as -recovered.mid.
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="cut")
+    play_a_little(rec)
+    rec._journal.close()
+    kept = tmp_path / "kept.journal"
+    kept.write_bytes(rec.journal_path.read_bytes())
+    path = rec.close()
+    kept.rename(rec.journal_path)  # (what the kill left: the file and the journal)
+    data = path.read_bytes()
+    assert recover(tmp_path) == [path]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mid"] and path.read_bytes() == data
+    assert recover(tmp_path) == []
+
+
 def test_a_note_held_at_a_crash_runs_to_the_journals_last_record_of_any_kind(tmp_path):
     # A format-2 journal has no "alive" records: a marker or a tempo written after the note
     # began still says the session ran on (the note was cut to one tick at its start).

@@ -6,6 +6,7 @@ or not, is `improv.live.journalread`'s.
 from __future__ import annotations
 
 import errno
+import io
 import os
 from pathlib import Path
 from typing import Callable
@@ -110,6 +111,21 @@ def _free_mid(path: Path) -> Path:
     return out
 
 
+def _already_written(path: Path, rec: Recording, early: Recording | None) -> bool:
+    """True if `path` (and its before-the-Start file, when there is one) hold just what the
+    journal gives: the session wrote them, and was stopped before it removed its journal."""
+    def same(p: Path, r: Recording) -> bool:
+        buf = io.BytesIO()
+        recording_to_midi(r).save(file=buf)
+        try:
+            return p.read_bytes() == buf.getvalue()
+        except OSError:
+            return False
+
+    extra = before_start_path(path)
+    return same(path, rec) and (not extra.exists() or (early is not None and same(extra, early)))
+
+
 def rescued_elsewhere(folder: Path) -> list[Path]:
     """Journals this user's sessions completed outside `folder` when it could not take them
     (`*-rescued*.journal` in the temporary and home folders, `Journal._rescue`)."""
@@ -173,7 +189,10 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
                 j.unlink()
                 say(f"{j}: nobody played in that session: removed")
                 continue
-            mid, early_mid = _write_parts(j, rec, early, _free_mid((into or j.parent) / j.with_suffix(".mid").name))
+            target = (into or j.parent) / j.with_suffix(".mid").name
+            if not (target.exists() and _already_written(target, rec, early)):  # (else: written again, the same)
+                target = _free_mid(target)
+            mid, early_mid = _write_parts(j, rec, early, target)
             out.append(mid)
             if done is not None:
                 done(mid)
