@@ -781,3 +781,30 @@ def test_keys_let_go_by_the_keyboards_all_notes_off_before_bar_1_are_not_carried
         [(67, 1.0, 1.0)]
     early = [(n.pitch, round(n.end - n.start, 2)) for n in recording_notes(load_recording(rec.before_start), "player")]
     assert sorted(early) == [(60, 1.0), (64, 1.0)]  # (beats) each ends at the All Notes Off
+
+
+def test_recover_removes_the_hidden_part_file_a_session_killed_while_writing_left(tmp_path):
+    # A kill between the part file's write and its rename left `.X.mid.<pid>.part`, a whole
+    # hidden copy, in the sessions folder for good; one of a process still running is its own.
+    import os
+
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="cut")
+    play_a_little(rec)
+    rec._journal.close()
+    kept = tmp_path / "kept.journal"
+    kept.write_bytes(rec.journal_path.read_bytes())
+    rec.close().unlink()
+    kept.rename(rec.journal_path)  # (what the kill left: the journal, and the part file below)
+    dead = 2 ** 22 + 12345
+    while True:
+        try:
+            os.kill(dead, 0)
+            dead += 1
+        except ProcessLookupError:
+            break
+    left = tmp_path / f".cut.mid.{dead}.part"
+    left.write_bytes(b"MThd half")
+    mine = tmp_path / f".cut.mid.{os.getppid()}.part"  # (a process that runs: maybe writing it now)
+    mine.write_bytes(b"MThd")
+    (out,) = recover(tmp_path)
+    assert out.name == "cut.mid" and not left.exists() and mine.exists()

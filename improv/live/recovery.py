@@ -6,6 +6,7 @@ or not, is `improv.live.journalread`'s.
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import os
 from pathlib import Path
@@ -126,6 +127,30 @@ def _already_written(path: Path, rec: Recording, early: Recording | None) -> boo
     return same(path, rec) and (not extra.exists() or (early is not None and same(extra, early)))
 
 
+def _remove_dead_parts(mid: Path) -> None:
+    """The part files (`whole_or_nothing`'s, hidden) of `mid` and its before-the-Start file
+    that a session killed while writing them left for good, a whole hidden copy each: the
+    recovered file stands for them. Only those of a process that is gone (POSIX: elsewhere
+    a process cannot be asked whether it lives without harm)."""
+    if os.name != "posix":
+        return
+    for name in (mid.name, before_start_path(mid).name):
+        for part in mid.parent.glob(f".{glob.escape(name)}.*.part"):
+            pid = part.name[len(name) + 2:-len(".part")]
+            if pid.isdigit() and not _alive(int(pid)):
+                part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (another user's: alive)
+        return True
+    return True
+
+
 def rescued_elsewhere(folder: Path) -> list[Path]:
     """Journals this user's sessions completed outside `folder` when it could not take them
     (`*-rescued*.journal` in the temporary and home folders, `Journal._rescue`)."""
@@ -193,6 +218,7 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
             if not (target.exists() and _already_written(target, rec, early)):  # (else: written again, the same)
                 target = _free_mid(target)
             mid, early_mid = _write_parts(j, rec, early, target)
+            _remove_dead_parts(j.with_suffix(".mid"))
             out.append(mid)
             if done is not None:
                 done(mid)
