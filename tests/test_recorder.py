@@ -619,16 +619,23 @@ def test_recover_never_writes_over_a_file_that_is_there(tmp_path):
     assert (tmp_path / "odd.mid").read_bytes() == b"edited in a DAW"
 
 
+def _killed_after_its_file(folder):
+    """A session "cut" whose .mid is written and whose journal is still there (killed before
+    it removed it); returns the .mid."""
+    rec = Recorder(folder, 120.0, 4, 1, 2, t0=0.0, stamp="cut")
+    play_a_little(rec)
+    rec._journal.close()
+    kept = folder / "kept.journal"
+    kept.write_bytes(rec.journal_path.read_bytes())
+    path = rec.close()
+    kept.rename(rec.journal_path)
+    return path
+
+
 def test_recover_after_a_kill_between_the_file_and_the_journals_removal_makes_no_copy(tmp_path):
     # A session killed (or a power cut) after its .mid was in place but before its journal
     # was removed: recovering the journal wrote the same recording again as -recovered.mid.
-    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="cut")
-    play_a_little(rec)
-    rec._journal.close()
-    kept = tmp_path / "kept.journal"
-    kept.write_bytes(rec.journal_path.read_bytes())
-    path = rec.close()
-    kept.rename(rec.journal_path)  # (what the kill left: the file and the journal)
+    path = _killed_after_its_file(tmp_path)  # (what the kill left: the file and the journal)
     data = path.read_bytes()
     assert recover(tmp_path) == [path]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mid"] and path.read_bytes() == data
@@ -788,13 +795,7 @@ def test_recover_removes_the_hidden_part_file_a_session_killed_while_writing_lef
     # hidden copy, in the sessions folder for good; one of a process still running is its own.
     import os
 
-    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="cut")
-    play_a_little(rec)
-    rec._journal.close()
-    kept = tmp_path / "kept.journal"
-    kept.write_bytes(rec.journal_path.read_bytes())
-    rec.close().unlink()
-    kept.rename(rec.journal_path)  # (what the kill left: the journal, and the part file below)
+    _killed_after_its_file(tmp_path).unlink()  # (what the kill left: the journal, and the part file below)
     dead = 2 ** 22 + 12345
     while True:
         try:

@@ -67,6 +67,23 @@ def _ons(sink, channel):
     return [(t, m.note) for t, m in sink.sent if m.type == "note_on" and m.velocity > 0 and m.channel == channel]
 
 
+def _play_at(s, clock, inq, plan, until):
+    """The player's (beat, pitch) notes, each struck at its beat and let go 50 ms later, the
+    session stepped between; then stepped on to beat `until`."""
+    tl = s.timeline
+    for beat, pitch in plan:
+        while tl.beat_at(clock.now()) < beat:
+            s.step()
+            clock.advance(0.002)
+        inq.push([0x90, pitch, 90])
+        s.step()
+        clock.advance(0.05)
+        inq.push([0x80, pitch, 0])
+    while tl.beat_at(clock.now()) < until:
+        s.step()
+        clock.advance(0.005)
+
+
 def _daw_ticks(s, clock, ext, dues):
     """A DAW's clock ticks at `dues` (seconds), the session stepped every 2 ms between them."""
     for due in dues:
@@ -265,21 +282,10 @@ def test_a_pickup_into_the_players_turn_is_part_of_the_call():
     responder = CallsResponder()
     s = Session(_cfg(), clock, inq, [RecordingSink(clock)], responder, chart=BLUES, threaded=False, seed=1)
     s.start()
-    tl = s.timeline
     # beats 3 and 4 of the count-in, then four quarter notes in the player's first turn (beats 0-15);
     # a note two and a half bars before the turn is not a pickup
     plan = [(-10.0, 50), (-2.0, 70), (-1.02, 72)] + [(float(b), 74 + b) for b in range(4)]
-    for beat, pitch in plan:
-        while tl.beat_at(clock.now()) < beat:
-            s.step()
-            clock.advance(0.002)
-        inq.push([0x90, pitch, 90])
-        s.step()
-        clock.advance(0.05)
-        inq.push([0x80, pitch, 0])
-    while tl.beat_at(clock.now()) < 17.0:
-        s.step()
-        clock.advance(0.005)
+    _play_at(s, clock, inq, plan, until=17.0)
     s.close()
     call = responder.calls[-1]  # the first partner turn's (the first of all is the warm-up)
     assert [n.pitch for n in call.notes] == [70, 72, 74, 75, 76, 77]
@@ -874,19 +880,8 @@ def test_in_two_four_trading_one_bar_a_note_is_in_one_call_only():
     s = Session(cfg, clock, inq, [RecordingSink(clock)], responder, chart=parse_chart("F7 | Bb7 | C7 | F7", 2),
                 threaded=False, seed=1)
     s.start()
-    tl = s.timeline
     # the player's turns are beats 0-2 and 4-6; 1.75 is the last eighth but one of the first
-    for beat, pitch in [(0.0, 60), (1.75, 62), (3.5, 64), (4.0, 65)]:
-        while tl.beat_at(clock.now()) < beat:
-            s.step()
-            clock.advance(0.002)
-        inq.push([0x90, pitch, 90])
-        s.step()
-        clock.advance(0.05)
-        inq.push([0x80, pitch, 0])
-    while tl.beat_at(clock.now()) < 6.5:
-        s.step()
-        clock.advance(0.005)
+    _play_at(s, clock, inq, [(0.0, 60), (1.75, 62), (3.5, 64), (4.0, 65)], until=6.5)
     s.close()
     first, second = responder.calls[-2:]
     assert [n.pitch for n in first.notes] == [60, 62]
