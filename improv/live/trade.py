@@ -21,7 +21,7 @@ from typing import Any
 
 import mido
 
-from improv.core.listen.segment import ALL_NOTES_OFF_CC, ALL_SOUND_OFF_CC
+from improv.core.formats.midifile import ALL_OFF_CCS
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
 from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError
@@ -98,7 +98,7 @@ class TradePolicy:
             self.player_notes.append((b, msg.note, v, beat - b))
             self._last_off = self._last_key = beat
             del self.player_notes[:-512]
-        elif msg.type == "control_change" and msg.control in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC) and self._open:
+        elif msg.type == "control_change" and msg.control in ALL_OFF_CCS and self._open:
             for note, (b, v) in self._open.items():  # the player's panic: every key counts as up
                 self.player_notes.append((b, note, v, beat - b))
             self._open.clear()

@@ -75,7 +75,7 @@ class SoundFontSynth:
             else:
                 synth.noteoff(ch, d1)
         elif kind == 0xB0:
-            down = [k for k in self._down if k[:2] == (which, ch)]
+            down = [k for k in self._down if k[:2] == (which, ch)] if d1 in (120, 123) else []
             if d1 == 123 and (which, ch) in self._pedal:  # every key let go, the pedal holding them (MIDI's
                 for key in down:  # rule: a keyboard that sends it whenever the last key comes up, older
                     self._sustained[key] += self._down.pop(key)  # Rolands, cut every pedalled note)
