@@ -159,11 +159,13 @@ def test_a_restruck_key_ends_at_its_next_release_as_heard_and_no_release_is_left
     assert [(n.pitch, round(n.start, 2), round(n.duration, 2)) for n in same][:2] == [(60, 0.0, 1.0), (60, 1.0, 0.02)]
 
 
-def test_the_keyboards_all_notes_off_ends_the_keys_it_held_in_the_file():
+@pytest.mark.parametrize("ccs", [(123, 120), (124, 127)])
+def test_the_keyboards_all_notes_off_ends_the_keys_it_held_in_the_file(ccs):
     """Keys whose releases never came, silenced with the keyboard's own panic (All Notes Off,
-    or All Sound Off): the synth stopped them there, but the file held them to its end (the
-    close's note-offs), 8 s of notes in a 1 s phrase; a release that comes later is a stray."""
-    cc = [mido.Message("control_change", channel=0, control=c, value=0) for c in (123, 120)]
+    All Sound Off, or the other channel mode messages): the synth stopped them there, but the
+    file held them to its end (the close's note-offs), 8 s of notes in a 1 s phrase; a
+    release that comes later is a stray."""
+    cc = [mido.Message("control_change", channel=0, control=c, value=0) for c in ccs]
     rec = Recording((TimedMessage(0.0, "player", on(60)), TimedMessage(0.0, "player", on(64)),
                      TimedMessage(0.5, "player", cc[0]), TimedMessage(1.0, "player", on(67)),
                      TimedMessage(1.5, "player", cc[1]), TimedMessage(8.0, "player", off(60)),

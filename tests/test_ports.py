@@ -377,6 +377,7 @@ def test_closing_a_jack_output_delivers_its_note_offs():
     ([0x80, 60, 0], True), ([0x93, 60, 0], True), ([0x90, 60, 1], False),
     ([0xB0, 64, 63], True), ([0xB0, 64, 64], False), ([0xB0, 64, 0], True), ([0xB0, 64, 127], False),
     ([0xB5, 123, 0], True), ([0xB0, 120, 0], True), ([0xB0, 1, 0], False), ([0xE0, 0, 64], False), ([0xF8], False),
+    ([0xB0, 121, 0], True), ([0xB2, 124, 0], True), ([0xB0, 127, 0], True), ([0xB0, 122, 0], False),
 ])
 def test_what_counts_as_a_release(data, release):
     """A release is kept through a flood: note-offs (either form), the pedal coming up (a

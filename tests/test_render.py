@@ -171,6 +171,20 @@ def test_a_soundfonts_all_notes_off_leaves_the_notes_the_pedal_holds(tmp_path, m
     assert not parts[0, int(1.8 * SR):].any()  # and ends at an All Notes Off with the pedal up
 
 
+def test_a_soundfonts_pedal_comes_up_at_a_reset_and_the_channel_mode_messages_let_keys_go(tmp_path, monkeypatch):
+    """Reset All Controllers (121) lifts the pedal and omni/mono/poly (124-127) let every
+    key go: with --soundfont a keyboard's reset button left the pedalled notes ringing."""
+    script = [(0.0, "control_change", 64, 127), (0.0, "note_on", 60, 90), (0.5, "note_off", 60, 0),
+              (1.0, "control_change", 121, 0), (1.2, "note_on", 64, 90), (1.4, "control_change", 125, 0),
+              (2.0, "control_change", 1, 0)]
+    rec = Recording(tuple(TimedMessage(t, "player", mido.Message(k, control=a, value=b) if k == "control_change"
+                                       else mido.Message(k, note=a, velocity=b)) for t, k, a, b in script))
+    parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
+    assert parts[0, int(0.9 * SR)] == pytest.approx(0.1)  # held by the pedal
+    assert not parts[0, int(1.1 * SR):int(1.2 * SR)].any()  # let go at the reset
+    assert not parts[0, int(1.5 * SR):].any()  # the new key let go at the mode message
+
+
 def test_a_soundfont_without_the_general_midi_programs_plays_its_own_or_is_refused_in_one_line(
         tmp_path, monkeypatch, capsys):
     """A font with one instrument that is not program 1 (a lone Rhodes on program 5) ended

@@ -79,6 +79,15 @@ def test_sustain_pedal_counts_as_held():
     assert notes_of(calls[0]) == [(60, 0.0, 0.5)]  # the note keeps its key length
 
 
+def test_a_reset_all_controllers_lifts_the_pedal():
+    """Reset All Controllers (CC 121, from a keyboard's reset or panic button) puts the
+    sustain pedal up: the call ended only at the next pedal press, or at the 8-bar cap."""
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    assert feed(seg, [("cc", 64, 127, 0.0), ("on", 60, 0.0), ("off", 60, 0.5), ("tick", 3.0)]) == []
+    calls = feed(seg, [("cc", 121, 0, 3.0), ("tick", 4.0)])
+    assert len(calls) == 1 and calls[0].ended == 3.0
+
+
 @pytest.mark.parametrize("down, up", [(64, 63), (127, 0)])
 def test_the_pedal_is_down_from_64(down, up):
     """MIDI reads a switch controller's 64 and above as on: a pedal at 64 holds the call
@@ -169,11 +178,15 @@ def test_bad_settings_are_rejected():
         SegmentSettings(answer_on="later")
 
 
-def test_the_players_all_notes_off_releases_every_key():
+@pytest.mark.parametrize("cc", [123, 120, 124, 125, 126, 127])
+def test_the_players_all_notes_off_releases_every_key(cc):
+    """All notes off, all sound off and the other channel mode messages (omni off/on,
+    mono/poly: MIDI lets every key go at each) end the held keys: with 124-127 a call
+    stayed open until the 8-bar cap."""
     seg = Segmenter(SegmentSettings(gap_beats=1.0))
     seg.note_on(60, 0.0)
     seg.note_on(64, 0.5)
-    assert seg.control(123, 0, 1.0) is None
+    assert seg.control(cc, 0, 1.0) is None
     call = seg.tick(2.0)  # a beat after the all-notes-off: the call is over
     assert call is not None and [(n.pitch, n.duration) for n in call.phrase.notes] == [(60, 1.0), (64, 0.5)]
 

@@ -238,6 +238,26 @@ def test_the_keyboards_all_notes_off_leaves_the_notes_the_pedal_holds():
     control_change(s, 0, 120, 0)  # all sound off: silence, pedal or not
     render(s, SR // 10)
     assert s.n == 0 and not s.pedal
+
+
+@pytest.mark.parametrize("cc", [124, 125, 126, 127])
+def test_the_other_channel_mode_messages_let_every_key_go_and_a_reset_lifts_the_pedal(cc):
+    """Omni off/on and mono/poly (CC 124-127) let every key go, as all notes off does;
+    reset all controllers (121) puts the pedal up. Sent by keyboards' panic and reset
+    buttons, they left the keys sounding and the pedal down on the built-in synth."""
+    s = SynthState(SR)
+    note_on(s, 0, 60, 100)
+    control_change(s, 0, cc, 0)
+    render(s, SR)
+    assert s.n == 0
+    control_change(s, 0, 64, 127)
+    note_on(s, 0, 64, 100)
+    control_change(s, 0, cc, 0)
+    render(s, SR // 2)
+    assert s.n == 1  # the pedal holds it
+    control_change(s, 0, 121, 0)
+    render(s, SR)
+    assert s.n == 0 and not s.pedal
     control_change(s, 0, 64, 127)
     note_on(s, 0, 60, 100)
     note_off(s, 0, 60)

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from improv.core.listen.segment import ALL_OFF_CCS, pedal_up
 from improv.live.clock import Clock
 
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
@@ -29,12 +30,12 @@ def is_note_on(data: list[int]) -> bool:
 
 def is_release(data: list[int]) -> bool:
     """True for a message that ends sound: note-off, note-on at velocity 0, sustain pedal
-    up, all-notes-off / all-sound-off."""
+    up or reset, all-notes-off / all-sound-off and the other channel mode messages."""
     if len(data) < 3:
         return False
     kind = data[0] & 0xF0
     return (kind == 0x80 or (kind == 0x90 and data[2] == 0)
-            or (kind == 0xB0 and (data[1] in (120, 123) or (data[1] == 64 and data[2] < 64))))
+            or (kind == 0xB0 and (data[1] in ALL_OFF_CCS or pedal_up(data[1], data[2]))))
 
 
 @dataclass

@@ -27,7 +27,6 @@ import mido
 
 from improv.core import limits
 from improv.core.formats.midifile import (
-    ALL_OFF_CCS,
     DEFAULT_CHANNELS,
     MARKER_KINDS,
     PARTS,
@@ -36,6 +35,7 @@ from improv.core.formats.midifile import (
     TimedMessage,
     chart_markers,
 )
+from improv.core.listen.segment import ALL_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
 from improv.core.theory.chart import chart_from_bars, parse_bars
 from improv.errors import ImprovError
 
@@ -345,8 +345,8 @@ def _held_at(events: list[TimedMessage], origin: float
         elif m.type == "control_change" and m.control in ALL_OFF_CCS:  # every key of the channel let go
             for key in [k for k in held if k[:2] == (e.part, m.channel)]:
                 del held[key]
-        elif m.type == "control_change" and m.control == 64:
-            if m.value >= 64:
+        elif m.type == "control_change" and m.control in (PEDAL_CC, RESET_CC):
+            if not pedal_up(m.control, m.value):
                 pedal[(e.part, m.channel)] = m
             else:
                 pedal.pop((e.part, m.channel), None)

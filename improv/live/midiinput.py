@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from improv.core.listen.segment import ALL_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
 from improv.live.midiapi import JackReader, close_client, is_jack
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
@@ -92,12 +93,12 @@ class MidiInput:
                 self._held.add((ch, data[1]))
             elif kind in (0x80, 0x90):
                 self._held.discard((ch, data[1]))
-            elif kind == 0xB0 and data[1] == 64:
-                if data[2] >= 64:
+            elif kind == 0xB0 and data[1] in (PEDAL_CC, RESET_CC):
+                if not pedal_up(data[1], data[2]):
                     self._pedal.add(ch)
                 else:
                     self._pedal.discard(ch)
-            elif kind == 0xB0 and data[1] in (120, 123):
+            elif kind == 0xB0 and data[1] in ALL_OFF_CCS:
                 self._held.difference_update([k for k in tuple(self._held) if k[0] == ch])
         self.inq.push(data, age)
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import mido
 
+from improv.core.listen.segment import ALL_OFF_CCS, pedal_up
 from improv.live.recovery import SOUNDING_PARTS
 
 PICKUP_BEATS = 2.0  # played while the DAW stood stopped, this close before its Start/Continue: a pickup into it
@@ -28,7 +29,7 @@ def is_release(msg: mido.Message) -> bool:
     """A note-off (or a note-on at velocity 0), the sustain pedal lifted, or all notes off."""
     if msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0):
         return True
-    return msg.type == "control_change" and ((msg.control == 64 and msg.value < 64) or msg.control in (120, 123))
+    return msg.type == "control_change" and (pedal_up(msg.control, msg.value) or msg.control in ALL_OFF_CCS)
 
 
 class SongTime:

@@ -21,7 +21,7 @@ from typing import Any
 
 import mido
 
-from improv.core.formats.midifile import ALL_OFF_CCS
+from improv.core.listen.segment import ALL_OFF_CCS
 from improv.core.theory.form import COUNT_IN, PARTNER, PLAYER, TradingForm, count_in_bars
 from improv.core.theory.notes import Phrase, count_notes, counted
 from improv.errors import ConfigError

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from improv.core.audio.synth import PARTS, VOICE_OF
+from improv.core.listen.segment import ALL_OFF_CCS, KEYS_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
 from improv.errors import ConfigError
 
 INSTALL_HINT = "pip install --no-deps tinysoundfont (improv uses its synth only, not the pyaudio it asks for)"
@@ -75,24 +76,26 @@ class SoundFontSynth:
             else:
                 synth.noteoff(ch, d1)
         elif kind == 0xB0:
-            down = [k for k in self._down if k[:2] == (which, ch)] if d1 in (120, 123) else []
-            if d1 == 123 and (which, ch) in self._pedal:  # every key let go, the pedal holding them (MIDI's
+            down = [k for k in self._down if k[:2] == (which, ch)] if d1 in ALL_OFF_CCS else []
+            if d1 in KEYS_OFF_CCS and (which, ch) in self._pedal:  # every key let go, the pedal holding them (MIDI's
                 for key in down:  # rule: a keyboard that sends it whenever the last key comes up, older
                     self._sustained[key] += self._down.pop(key)  # Rolands, cut every pedalled note)
-            elif d1 in (120, 123):
+            elif d1 in ALL_OFF_CCS:
                 self._pedal.discard((which, ch))
                 for key in [k for k in self._sustained if k[:2] == (which, ch)] + down:
                     self._sustained.pop(key, None)
                     self._down.pop(key, None)
-                synth.notes_off(ch) if d1 == 123 else synth.sounds_off(ch)
-            elif d1 == 64:
-                if d2 >= 64:
+                synth.notes_off(ch) if d1 in KEYS_OFF_CCS else synth.sounds_off(ch)
+            elif d1 in (PEDAL_CC, RESET_CC):
+                if not pedal_up(d1, d2):
                     self._pedal.add((which, ch))
                 elif (which, ch) in self._pedal:
                     self._pedal.discard((which, ch))
                     for key in [k for k in self._sustained if k[:2] == (which, ch)]:
                         for _ in range(self._sustained.pop(key)):
                             synth.noteoff(ch, key[2])
+                if d1 == RESET_CC:  # the other controllers (wheel, volume, bend) go back too
+                    synth.control_change(ch, d1, d2)
             else:
                 synth.control_change(ch, d1, d2)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from improv.core.listen.segment import KEYS_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
+
 PARTS = ("player", "partner", "bass")
 VOICE_OF = (0, 1, 0)  # each part's preset and output row: the bass on the player's voice
 PARTIALS = 5
@@ -218,11 +220,12 @@ def note_off(state: SynthState, part: int, pitch: int, source: int = 0) -> None:
 
 
 def control_change(state: SynthState, part: int, control: int, value: int, source: int = 0) -> None:
-    """Sustain pedal (64, for its source's notes); all sound off (120: silence, pedals up)
-    and all notes off (123: every key let go, a note a pedal holds sounding on, as MIDI has
-    it: keyboards that send one whenever the last key comes up, older Rolands, cut every
+    """Sustain pedal (64, for its source's notes; reset all controllers, 121, lifts it); all
+    sound off (120: silence, pedals up) and all notes off (123, and the channel mode
+    messages 124-127: every key let go, a note a pedal holds sounding on, as MIDI has it:
+    keyboards that send one whenever the last key comes up, older Rolands, cut every
     pedalled note) for the whole part."""
-    if control == 123:
+    if control in KEYS_OFF_CCS:
         for i in range(state.n):
             if state.part[i] == part and state.held[i]:
                 state.held[i] = False
@@ -230,8 +233,8 @@ def control_change(state: SynthState, part: int, control: int, value: int, sourc
                     state.sustained[i] = True
                 else:
                     _release(state, i, state.rel_len[i])
-    elif control == 64:
-        if value >= 64:
+    elif control in (PEDAL_CC, RESET_CC):
+        if not pedal_up(control, value):
             state.pedal.add((part, source))
         else:
             state.pedal.discard((part, source))

@@ -30,7 +30,7 @@ import mido
 from improv.core import limits
 from improv.core.formats.midicheck import check_midi, open_midi_file
 from improv.core.formats.miditrack import PPQ, file_text, messages_to_notes, meta_text, track_from_abs
-from improv.core.listen.segment import ALL_NOTES_OFF_CC, ALL_SOUND_OFF_CC
+from improv.core.listen.segment import ALL_OFF_CCS
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note
 
@@ -39,7 +39,6 @@ BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
-ALL_OFF_CCS = (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC)  # every key of the part is let go (the segmenter's)
 MARKER_KINDS = ("chord", "section", "text")
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}

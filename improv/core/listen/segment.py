@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from improv.core.theory.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
-ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC = 120, 123
+ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 120, 121, 123
+# MIDI's channel mode messages: omni off/on and mono/poly (124-127) let every key go as all
+# notes off does (a pedal still holds them), all sound off (120) silences; reset all
+# controllers (121) lifts the sustain pedal. Keyboards send them from panic and reset buttons.
+KEYS_OFF_CCS = (ALL_NOTES_OFF_CC, 124, 125, 126, 127)
+ALL_OFF_CCS = (ALL_SOUND_OFF_CC, *KEYS_OFF_CCS)
+
+
+def pedal_up(cc: int, value: int) -> bool:
+    """True for a controller that lifts the sustain pedal: 64 below half, or a reset."""
+    return (cc == PEDAL_CC and value < 64) or cc == RESET_CC
 
 
 @dataclass(frozen=True)
@@ -149,15 +159,15 @@ class Segmenter:
     def control(self, cc: int, value: int, beat: float) -> Call | None:
         """A controller moved at `beat`: the pedal (64) or the end-of-call CC."""
         done = self.tick(beat)
-        if cc == PEDAL_CC:
-            down = value >= 64
+        if cc == PEDAL_CC or cc == RESET_CC:
+            down = not pedal_up(cc, value)
             if down != self.pedal:
                 self.pedal = down
                 if down:
                     self.silence_since = None
                 elif not self.held:
                     self.silence_since = beat
-        if cc in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC):  # the player's panic: every key counts as up
+        if cc in ALL_OFF_CCS:  # the player's panic: every key counts as up
             for pitch in list(self.held):
                 self.held.pop(pitch)
                 if pitch in self._open:
