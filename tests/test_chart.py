@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from improv.tunefiles import find_tune, shipped_tunes
@@ -51,7 +53,7 @@ def test_bad_symbol_names_symbol_and_bar():
 
 @pytest.mark.parametrize("lead_sheet, plain", [
     ("Dm7 / G7 / | Cmaj7 / / /", "Dm7 G7 | Cmaj7"),  # beat slashes, as lead sheets and iReal Pro write them
-    ("|: Dm7 | G7 :|", "Dm7 | G7"),  # repeat signs read as bar lines (the chart loops)
+    ("|: Dm7 | G7 :|", "Dm7 | G7"),  # repeat signs around the whole chart: one chorus (it loops)
     ("Dm7 G7 ||| Cmaj7", "Dm7 G7 | Cmaj7"),
     ("Dm7 | / G7 / /", "Dm7 | Dm7 G7 G7 G7"),  # a slash at the start of a bar carries the last chord over
 ])
@@ -131,3 +133,30 @@ def test_the_tunes_chord_around_an_overlay_ends_where_it_begins_and_starts_where
     assert str(after.chord) == "Cmaj7" and (after.start, after.end) == (3.0, 8.0)
     later = middle.span_at(9.0)  # the next chorus: the overlay was this chorus's only
     assert (later.start, later.end) == (0.0, 8.0)
+
+
+@pytest.mark.parametrize("written, played", [
+    ("|: Dm7 | G7 :| Cmaj7 | %", "Dm7 | G7 | Dm7 | G7 | Cmaj7 | %"),  # a repeat inside the chart is played twice
+    ("Dm7 | G7 :| Cmaj7", "Dm7 | G7 | Dm7 | G7 | Cmaj7"),  # a :| with no |: goes back to the start
+    ("|: Dm7 | G7 |1. Em7 A7 :|2. Cmaj7 | %", "Dm7 | G7 | Em7 A7 | Dm7 | G7 | Cmaj7 | %"),  # first and second endings
+    ("F | |: Dm7 :||: G7 :| C", "F | Dm7 | Dm7 | G7 | G7 | C"),
+    ("|: Dm7 | G7 :|", "Dm7 | G7"),  # around the whole chart: one chorus (it loops)
+])
+def test_repeats_and_endings_are_played_as_written(written, played):
+    a, b = parse_chart(written), parse_chart(played)
+    assert a.bars == b.bars and [a.chord_at(x) for x in range(int(b.length))] == [b.chord_at(x) for x in range(int(b.length))]
+
+
+def test_a_repeated_section_of_a_form_is_played_twice():
+    chart = tune_from_dict({"form": ["A", "B"], "sections": {"A": "|: Cm7 | F7 :|", "B": "Bbmaj7 | %"}})
+    assert chart.bars == 6 and chart.to_text() == "Cm7 | F7 | Cm7 | F7 | Bbmaj7 | Bbmaj7"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("|: C | 1. F | 2. G", "bar 3: a 2. ending, but the 1. ending before it has no :|"),
+    ("C | 2. G", "bar 2: a 2. ending with no 1. ending before it"),
+    ("|: C |1. F", "bar 2: a 1. ending with no :| after it"),
+])
+def test_endings_written_wrong_are_named(text, said):
+    with pytest.raises(ChordError, match=re.escape(said)):
+        parse_chart(text)

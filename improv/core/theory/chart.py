@@ -186,49 +186,86 @@ def split_bar(n_chords: int, beats_per_bar: int) -> list[float]:
     return [float(base + 1)] * extra + [float(base)] * (n_chords - extra)
 
 
-def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0) -> list[list[Chord | None]]:
-    """`"Dm7 G7 | Cmaj7 | %"` -> a list of bars, each a list of chords.
+def parse_bars(text: str, beats_per_bar: int = 4, first_bar: int = 0,
+               section: bool = False) -> list[list[Chord | None]]:
+    """`"Dm7 G7 | Cmaj7 | %"` -> a list of bars, each a list of chords, as they are played.
 
     A bar's chords share it in whole beats (`split_bar`); a `/` is a beat slash, the chord before it going on
-    (`"Dm7 / G7 /"` = `"Dm7 G7"`, `"Dm7 G7 / /"` gives G7 three beats). Repeat signs
-    (`|:` and `:|`) read as bar lines: the chart loops anyway.
+    (`"Dm7 / G7 /"` = `"Dm7 G7"`, `"Dm7 G7 / /"` gives G7 three beats). Repeat signs are
+    played: `|: ... :|` twice (a `:|` with no `|:` from the start, or from the last `:|`),
+    with first and second endings marked `1.` and `2.` at their first bar
+    (`"|: Dm7 | G7 |1. Em7 A7 :|2. Cmaj7 |"` is Dm7 G7 Em7-A7 Dm7 G7 Cmaj7). A repeat around
+    the whole chart is one chorus (the chart loops anyway), but around a whole `section`
+    of a tune's form it is that section twice.
 
     Raises:
-        ChordError: naming the symbol and its bar (1-based) when a chord cannot be read, or
-            a bar with more chords (and slashes) than beats.
+        ChordError: naming the symbol and its bar (1-based, as played) when a chord cannot
+            be read, or a bar with more chords (and slashes) than beats.
     """
     bars: list[list[Chord | None]] = []
-    text = text.replace(":|", "|").replace("|:", "|").replace("\n", "|")
-    cells = [c.strip() for c in re.sub(r"\|+", "|", text).split("|")]
-    while cells and not cells[0]:
-        cells.pop(0)
-    while cells and not cells[-1]:
-        cells.pop()
-    for cell in cells:
+    # cells and the bar lines between them: "|", "||", "|:", ":|", ":||:", ... (a newline is one too)
+    parts = re.split(r"(:?\|+:?)", text.replace("\n", "|"))
+    items = [(parts[i].strip(), parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
+    while items and not items[0][0]:  # (a |: before the first bar: a repeat from the start, as with none)
+        items.pop(0)
+    while items and not items[-1][0]:
+        items.pop()
+    repeat_from = 0  # the bar a :| goes back to
+    ending: int | None = None  # the bar the first ending starts at, until its :|
+    second = False  # a first ending's :| came: a 2. may follow
+    for k, (cell, line) in enumerate(items):
         bar_no = first_bar + len(bars) + 1
+        if not cell and line.endswith(":") and not line.startswith(":"):
+            repeat_from, ending, second = len(bars), None, False  # ":| |:" written apart
+            continue
         if not cell:
             raise ChordError(f"bar {bar_no} is empty: put a chord, NC or % between the bars")
+        mark = re.match(r"([1-9])\.\s*", cell)
+        if mark:
+            n = mark.group(1)
+            if n == "1":
+                ending, second = len(bars), False
+            elif ending is not None:
+                raise ChordError(f"bar {bar_no}: a {n}. ending, but the 1. ending before it has no :| : end the first "
+                                 f"ending with :| (e.g. \"|: Dm7 | G7 |1. Em7 A7 :|2. Cmaj7\")")
+            elif not second:
+                raise ChordError(f"bar {bar_no}: a {n}. ending with no 1. ending before it: mark the first ending's "
+                                 f"first bar 1. (e.g. \"|: Dm7 | G7 |1. Em7 A7 :|2. Cmaj7\")")
+            cell = cell[mark.end():].strip()
+            if not cell:
+                raise ChordError(f"bar {bar_no} has an ending mark {n}. but no chord: put a chord, NC or % after it")
         if cell == "%":
             if not bars:
                 raise ChordError(f"bar {bar_no}: % repeats the previous bar, but there is none")
             bars.append(list(bars[-1]))
-            continue
-        chords: list[Chord | None] = []
-        for sym in cell.split():
-            if sym == "/":
-                before = chords or (bars[-1] if bars else [])
-                if not before:
-                    raise ChordError(f"bar {bar_no}: a / carries on the chord before it, but there is none")
-                chords.append(before[-1])
-                continue
-            try:
-                chords.append(parse_chord(sym))
-            except ChordError as e:
-                raise ChordError(f"bar {bar_no}: {e}") from None
-        if len(chords) > beats_per_bar:  # chords share a bar in whole beats: one needs a beat at least
-            raise ChordError(f"bar {bar_no} has {len(chords)} chords for {beats_per_bar} beats: {cell!r}; "
-                             f"give each chord a beat at least (at most {beats_per_bar} chords and / a bar)")
-        bars.append(chords)
+        else:
+            chords: list[Chord | None] = []
+            for sym in cell.split():
+                if sym == "/":
+                    before = chords or (bars[-1] if bars else [])
+                    if not before:
+                        raise ChordError(f"bar {bar_no}: a / carries on the chord before it, but there is none")
+                    chords.append(before[-1])
+                    continue
+                try:
+                    chords.append(parse_chord(sym))
+                except ChordError as e:
+                    raise ChordError(f"bar {bar_no}: {e}") from None
+            if len(chords) > beats_per_bar:  # chords share a bar in whole beats: one needs a beat at least
+                raise ChordError(f"bar {bar_no} has {len(chords)} chords for {beats_per_bar} beats: {cell!r}; "
+                                 f"give each chord a beat at least (at most {beats_per_bar} chords and / a bar)")
+            bars.append(chords)
+        if line.startswith(":"):  # :| : the bars from the repeat's start again, up to its first ending
+            whole = repeat_from == 0 and ending is None and k == len(items) - 1 and not section
+            if not whole:  # (around a whole chart: one chorus, which loops anyway)
+                bars.extend([list(b) for b in bars[repeat_from:len(bars) if ending is None else ending]])
+            second = ending is not None
+            repeat_from, ending = len(bars), None
+        if line.endswith(":"):  # |: (or :|: , ending one repeat and starting the next)
+            repeat_from, ending, second = len(bars), None, False
+    if ending is not None:
+        raise ChordError(f"bar {first_bar + ending + 1}: a 1. ending with no :| after it: end the first ending "
+                         f"with :| (e.g. \"|: Dm7 | G7 |1. Em7 A7 :|2. Cmaj7\")")
     if not bars:
         raise ChordError(f"no bars in chart {text!r}: write chords with bars split by |, e.g. \"Dm7 G7 | Cmaj7\"")
     return bars
@@ -334,7 +371,7 @@ def tune_from_dict(data: dict, where: str = "tune") -> Chart:
         if name not in sections:
             raise ConfigError(f"{where}: form names section {name!r}, but [sections] has only {sorted(sections)}")
         try:
-            bars = parse_bars(str(sections[name]), bpb, first_bar=len(all_bars))
+            bars = parse_bars(str(sections[name]), bpb, first_bar=len(all_bars), section=True)
         except ChordError as e:
             raise ChordError(f"{where}: section {name}: {e}") from None
         marks.append((len(all_bars), name))
