@@ -39,3 +39,17 @@ def test_one_tune_shows_its_chart(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith("blues-f ") and "[A] bar 1" in out[2]
     assert out[3].split("|")[1].strip() == "F7"
+
+
+def test_a_tune_saved_by_a_windows_editor_is_read_or_named(tmp_path, capsys):
+    """Notepad's "Unicode" (UTF-16 with a BOM) is a text file and is read; a file saved in
+    Latin-1 / Windows' ANSI is said to be not UTF-8, where both were "not a text file"."""
+    tune = 'title = "Caf\u00e9 Waltz"\r\nbeats_per_bar = 3\r\nbars = "Bbmaj7 | G7 | Cm7 | F7"\r\n'
+    utf16 = tmp_path / "notepad.toml"
+    utf16.write_bytes(tune.encode("utf-16"))
+    assert main(["tunes", str(utf16)]) == 0
+    assert "Caf\u00e9 Waltz" in capsys.readouterr().out
+    ansi = tmp_path / "ansi.toml"
+    ansi.write_bytes(tune.encode("cp1252"))
+    assert main(["tunes", str(ansi)]) != 0
+    assert f"tune file {ansi} is not UTF-8 text (line 1 has the byte 0xe9): save it as UTF-8" in capsys.readouterr().err
