@@ -33,6 +33,9 @@ def find_tune(name: str, source: str = TUNE_SOURCE) -> Path:
         candidate = TUNES_DIR / f"{stem}.toml"
         if stem and "/" not in stem and candidate.exists():
             return candidate
+    if _is_chart(name):  # (chords given where a tune is named: --tune "Dm7 G7 | Cmaj7")
+        raise ConfigError(f"{name!r}{said} is a chord chart, not a tune: give chords with --chords (or [harmony] "
+                          f"chords), e.g. --chords \"{name.strip()}\"; a tune is a shipped name or a .toml file")
     known = shipped_tunes()
     close = difflib.get_close_matches(plain, known, n=1)
     guess = f"did you mean {close[0]}? " if close else ""
@@ -42,3 +45,27 @@ def find_tune(name: str, source: str = TUNE_SOURCE) -> Path:
 def shipped_tunes() -> list[str]:
     """The shipped tunes' names, sorted."""
     return sorted(p.stem for p in TUNES_DIR.glob("*.toml"))
+
+
+def _is_chart(text: str) -> bool:
+    """Whether `text` reads as a chord chart ("Dm7 G7 | Cmaj7", "Cmaj7")."""
+    from improv.core.theory.chart import parse_chart
+    from improv.errors import ChordError
+
+    try:
+        parse_chart(text)
+    except ChordError:
+        return False
+    return True
+
+
+def names_a_tune(text: str) -> str | None:
+    """The tune `text` names, as --tune takes it (`blues-f`, or a .toml file's path), if it
+    names one: a tune given where chords go (--chords blues-f); else None."""
+    try:
+        path = find_tune(text.strip(), "")
+    except ConfigError:
+        return None
+    if not path.is_file():
+        return None
+    return path.stem if path.parent == TUNES_DIR else str(path)

@@ -53,3 +53,19 @@ def test_a_tune_saved_by_a_windows_editor_is_read_or_named(tmp_path, capsys):
     ansi.write_bytes(tune.encode("cp1252"))
     assert main(["tunes", str(ansi)]) != 0
     assert f"tune file {ansi} is not UTF-8 text (line 1 has the byte 0xe9): save it as UTF-8" in capsys.readouterr().err
+
+
+def test_a_tune_given_as_chords_or_chords_given_as_a_tune_says_which_flag(tmp_path, capsys):
+    """--chords blues-f was "cannot read chord symbol 'blues-f'", and --tune "Dm7 G7 | Cmaj7"
+    "no tune named" with the shipped list: each now says it is the other flag's."""
+    waltz = tmp_path / "waltz.toml"
+    waltz.write_text('title = "Waltz"\nbeats_per_bar = 3\nbars = "Bbmaj7 | G7 | Cm7 | F7"\n')
+    for chords, tune in (("blues-f", "blues-f"), ("Blues F", "blues-f"), (str(waltz), str(waltz))):
+        assert main(["jam", "--chords", chords]) != 0
+        assert f"--chords {chords!r} is a tune, not a chart: play it with --tune {tune} " in capsys.readouterr().err
+    assert main(["jam", "--tune", "Dm7 G7 | Cmaj7"]) != 0
+    err = capsys.readouterr().err
+    assert "'Dm7 G7 | Cmaj7' (--tune, or [harmony] tune in a --config file) is a chord chart, not a tune" in err
+    assert 'give chords with --chords (or [harmony] chords), e.g. --chords "Dm7 G7 | Cmaj7"' in err
+    assert main(["jam", "--chords", "Dm7 | Hm7"]) != 0  # a chart with a bad symbol is still said as one
+    assert "bar 2: cannot read chord symbol 'Hm7'" in capsys.readouterr().err

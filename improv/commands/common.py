@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 
 from improv.config import Config, load_config, override
-from improv.tunefiles import find_tune
+from improv.tunefiles import find_tune, names_a_tune
 from improv.core.theory.chart import Chart, load_tune, parse_chart
-from improv.errors import ConfigError
+from improv.errors import ChordError, ConfigError
 
 # config key -> the flag that sets it, so that a bad value's error names what the user typed
 FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
@@ -72,7 +72,14 @@ def settings_from_args(args: argparse.Namespace) -> Config:
 def chart_from_config(cfg: Config) -> Chart | None:
     """The chart the session plays over, or None to infer harmony live."""
     if cfg.harmony.chords:
-        return parse_chart(cfg.harmony.chords, cfg.timing.beats_per_bar)
+        try:
+            return parse_chart(cfg.harmony.chords, cfg.timing.beats_per_bar)
+        except ChordError:
+            tune = names_a_tune(cfg.harmony.chords)  # (a tune given as chords: --chords blues-f)
+            if tune is not None:
+                raise ChordError(f"--chords {cfg.harmony.chords.strip()!r} is a tune, not a chart: play it with --tune "
+                                 f"{tune} (--chords takes chords, e.g. \"Dm7 G7 | Cmaj7\")") from None
+            raise
     if cfg.harmony.tune:
         return load_tune(find_tune(cfg.harmony.tune))
     return None
