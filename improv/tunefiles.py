@@ -25,6 +25,9 @@ def find_tune(name: str, source: str = TUNE_SOURCE) -> Path:
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
+            if path.stem in shipped_tunes() and path.parent == Path("."):  # (the shipped file's name: blues-f.toml)
+                raise ConfigError(f"tune file {path} not found{said}: {path.stem} is a shipped tune; name it without "
+                                  f".toml: {path.stem}")
             raise ConfigError(f"tune file {path} not found{said}: give the path of a tune .toml, or a shipped tune's "
                               f"name ({', '.join(shipped_tunes()[:3])}, ...: `improv tunes` lists them)")
         return path

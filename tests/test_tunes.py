@@ -69,3 +69,15 @@ def test_a_tune_given_as_chords_or_chords_given_as_a_tune_says_which_flag(tmp_pa
     assert 'give chords with --chords (or [harmony] chords), e.g. --chords "Dm7 G7 | Cmaj7"' in err
     assert main(["jam", "--chords", "Dm7 | Hm7"]) != 0  # a chart with a bad symbol is still said as one
     assert "bar 2: cannot read chord symbol 'Hm7'" in capsys.readouterr().err
+
+
+def test_a_shipped_tune_named_as_its_file_says_to_drop_the_suffix(tmp_path, monkeypatch, capsys):
+    """--tune blues-f.toml (the file `improv/data/tunes/` shows) was "not found" with the
+    first three shipped names, blues-f not among them."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["tunes", "blues-f.toml"]) != 0
+    assert "tune file blues-f.toml not found: blues-f is a shipped tune; name it without .toml: blues-f" \
+        in capsys.readouterr().err
+    (tmp_path / "blues-f.toml").write_text('title = "My blues"\nbars = "F7 | Bb7 | F7 | %"\n')
+    assert main(["tunes", "blues-f.toml"]) == 0  # a file of that name here is the one played
+    assert "My blues" in capsys.readouterr().out
