@@ -81,3 +81,15 @@ def test_a_shipped_tune_named_as_its_file_says_to_drop_the_suffix(tmp_path, monk
     (tmp_path / "blues-f.toml").write_text('title = "My blues"\nbars = "F7 | Bb7 | F7 | %"\n')
     assert main(["tunes", "blues-f.toml"]) == 0  # a file of that name here is the one played
     assert "My blues" in capsys.readouterr().out
+
+
+def test_a_tune_shows_its_metre(tmp_path, capsys):
+    """A waltz whose file forgot beats_per_bar = 3 is read in 4/4 (two chords a bar then
+    fall on 1 and 3): `improv tunes FILE` showed it just as the 3/4 one, bars and chords alike."""
+    for bpb, shown in (("beats_per_bar = 3\n", "3/4"), ("", "4/4")):
+        tune = tmp_path / "waltz.toml"
+        tune.write_text(f'title = "Waltz"\n{bpb}bars = "Bbmaj7 | G7 | Cm7 F7 | Bb6"\n')
+        assert main(["tunes", str(tune)]) == 0
+        head, row = capsys.readouterr().out.splitlines()[:2]
+        assert head.split() == ["tune", "title", "bars", "time", "form", "tempo"]
+        assert row.split()[1:4] == ["Waltz", "4", shown]

@@ -28,9 +28,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     found = [(name, find_tune(name, "")) for name in names]  # ("Blues F" is blues-f: shown as it is called)
     charts = [(path.stem if path.parent == TUNES_DIR else name, load_tune(path)) for name, path in found]
-    rows = [(name, chart.title, f"{chart.bars}", " ".join(s for _, s in chart.sections),
+    # (the metre shown: a waltz whose file lacks beats_per_bar = 3 is read in 4/4, its chart looking the same)
+    rows = [(name, chart.title, f"{chart.bars}", f"{chart.beats_per_bar}/4", " ".join(s for _, s in chart.sections),
              f"{chart.tempo:g} bpm" if chart.tempo else "") for name, chart in charts]
-    for line in table(("tune", "title", "bars", "form", "tempo"), rows, right=(2, 4)):
+    for line in table(("tune", "title", "bars", "time", "form", "tempo"), rows, right=(2, 3, 5)):
         print(line)
     if args.name:
         chart = charts[0][1]
