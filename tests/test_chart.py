@@ -110,6 +110,8 @@ def test_tune_errors():
         tune_from_dict({"form": [], "sections": {"A": "C"}})
     with pytest.raises(ConfigError, match="not both"):
         tune_from_dict({"bars": "C", "sections": {"A": "F"}})
+    with pytest.raises(ConfigError, match=r"form lists \[sections\], but the tune gives its chords as bars"):
+        tune_from_dict({"bars": "C | F", "form": ["A", "A", "B", "A"]})  # (the form went unplayed, unsaid)
     for key in ("Bb", "Cm", "F#m", "Eb"):
         assert tune_from_dict({"bars": "C", "key": key}).bars == 1
 

@@ -341,6 +341,9 @@ def tune_from_dict(data: dict, where: str = "tune") -> Chart:
                           f"found {data['key']!r}")
     if "bars" in data and "sections" in data:
         raise ConfigError(f"{where}: give `bars = \"...\"` or a [sections] table with a form, not both")
+    if "bars" in data and "form" in data:  # (the form was left unplayed without a word)
+        raise ConfigError(f"{where}: form lists [sections], but the tune gives its chords as bars = \"...\": put each "
+                          f"section's bars in a [sections] table (A = \"...\"), or leave form out")
     title = str(data.get("title", Path(where).stem))
     tempo = float(limits.check_range(f"{where}: tempo", data["tempo"], limits.TEMPO_BPM, "bpm")) \
         if "tempo" in data else None
