@@ -1518,3 +1518,23 @@ def test_eight_note_echoes_within_a_second_make_a_loop_and_no_fewer_or_slower():
     assert not g.take_echo([0x91, 60, 90], 1.02)  # each message sent answers for one echo
     g.sent(bytes([0x90, 62, 80]), 2.005)
     assert not g.take_echo([0x90, 62, 80], 2.0)  # arrived before it was sent: not its echo
+
+
+def test_over_a_chart_in_three_four_the_call_is_counted_in_its_bars():
+    """A waltz played with --tune or a 3/4 tune file and no [timing] beats_per_bar: the
+    segmenter counted the call's bars, and the bar an answer starts on, in 4/4, so an answer
+    set to start on the bar came in on beat 2 or 3 of the waltz's bar."""
+    clock = ManualClock(10.0)
+    inq = InputQueue(clock)
+    sink = FakeSink(clock)
+    rec = []
+    s = Session(config(answer_on="bar"), clock, inq, [sink], StepResponder(), chart=parse_chart("Cmaj7 | Dm7 | G7", 3),
+                recorder_factory=lambda t0, c: rec.append(FakeRecorder(t0, c)) or rec[-1], threaded=False)
+    s.start()
+    play(s, clock, inq, CALL, until=4.0)
+    partner = sink.ons(channel=1)
+    assert partner
+    first = s.beat_at(partner[0][0])
+    assert first == pytest.approx(3.0)  # the waltz's bar 2, not beat 4 (4/4's bar 2)
+    assert len(partner) == 6  # one 3/4 bar of eighths: the call's one bar, in its metre
+    s.close()

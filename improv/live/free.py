@@ -35,9 +35,10 @@ PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say 
 KEY_HINT_BARS = 4  # a key held this long with nothing else played (a long tone is rarely this long): say so
 
 
-def segment_settings(cfg: Config) -> SegmentSettings:
+def segment_settings(cfg: Config, beats_per_bar: int | None = None) -> SegmentSettings:
     """The call segmenter's settings from the config, checked (the jam calls this before it
-    opens any port, so a bad value is reported first).
+    opens any port, so a bad value is reported first). `beats_per_bar`: the chart's metre,
+    where it has one (a 3/4 tune's bars are the call's, whatever [timing] says).
 
     Raises:
         ConfigError: a timing, phrase or channel value out of range, named.
@@ -52,7 +53,7 @@ def segment_settings(cfg: Config) -> SegmentSettings:
     try:
         return SegmentSettings(
             gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
-            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=t.beats_per_bar,
+            answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=beats_per_bar or t.beats_per_bar,
             lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo))
     except ValueError as e:
         raise ConfigError(f"phrase: {e}") from None
@@ -72,7 +73,7 @@ class FreePolicy:
 
     def __init__(self, s: Any) -> None:
         self.s = s
-        self.segmenter = Segmenter(segment_settings(s.cfg))
+        self.segmenter = Segmenter(segment_settings(s.cfg, s.bpb))
         self.harmony = HarmonyTracker(beats_per_bar=s.bpb)
         self._onsets: dict[int, tuple[float, int]] = {}
         self._chord_charts: dict[Any, Chart] = {}
