@@ -257,3 +257,16 @@ def test_a_bouncing_pad_or_a_fader_jittering_about_the_middle_is_one_press():
     assert TapTempo().tap(0.0) is None
     bounce = TapTempo()
     assert [bounce.tap(x) for x in (0.0, 0.004, 0.6)] == [None, None, pytest.approx(100.0)]
+
+
+def test_learn_unbinds_the_same_control_however_the_file_spells_it(tmp_path):
+    """A hand-written `bass = "CC 021"` stayed bound when `improv learn comp` took CC 21 too:
+    the file it wrote was then refused by `improv jam` (cc 21 bound to both comp and bass)."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[controls]\nbass = "CC 021"  # my knob\ntap = " note  60 "\npanic = "note 61"\n')
+    assert write_binding(path, "comp", "cc 21") == ["bass"]
+    assert write_binding(path, "end_of_call", "note 60") == ["tap"]
+    cfg = load_config(path)
+    assert (cfg.controls.comp, cfg.controls.bass, cfg.controls.end_of_call, cfg.controls.tap) == \
+        ("cc 21", "", "note 60", "")
+    assert cfg.controls.panic == "note 61" and "# my knob" in path.read_text()

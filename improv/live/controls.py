@@ -157,8 +157,9 @@ def write_binding(path: str | Path, action: str, binding: str) -> list[str]:
     if not isinstance(controls, dict):
         raise ConfigError(f"{path}: controls is {type(controls).__name__}, expected a table ([controls])")
     unbound = []
+    bound = parse_binding(binding)
     for key, value in list(controls.items()):
-        if key != action and isinstance(value, str) and value.strip().lower() == binding:
+        if key != action and isinstance(value, str) and _same(value, bound):  # ("CC 021" is cc 21 too)
             controls[key] = ""
             unbound.append(key)
     controls[action] = binding
@@ -168,3 +169,11 @@ def write_binding(path: str | Path, action: str, binding: str) -> list[str]:
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}; give --file a path in a writable folder") from None
     return unbound
+
+
+def _same(text: str, bound: tuple[str, int] | None) -> bool:
+    """Whether a binding as the file spells it (any case, spaces, leading zeros) is `bound`."""
+    try:
+        return parse_binding(text) == bound
+    except ConfigError:  # (not a binding: the file's own check names it)
+        return False
