@@ -270,3 +270,21 @@ def test_learn_unbinds_the_same_control_however_the_file_spells_it(tmp_path):
     assert (cfg.controls.comp, cfg.controls.bass, cfg.controls.end_of_call, cfg.controls.tap) == \
         ("cc 21", "", "note 60", "")
     assert cfg.controls.panic == "note 61" and "# my knob" in path.read_text()
+
+
+def test_learn_says_what_it_passed_over_that_cannot_be_bound():
+    """The pitch bend wheel, aftertouch or a pad sending a program change, moved for `improv
+    learn`, were passed over without a word, and learn then said 'nothing moved in 30 s'."""
+    said = []
+    q = queue.Queue()
+    for data in ([0xE0, 0, 80], [0xE0, 0, 64], [0xC1, 5], [0xD0, 90], [0xA0, 60, 70], [0xE2, 0, 90]):
+        q.put((0.0, data))
+    assert learn_next(q, 0.2, say=said.append, action="tap") is None
+    assert len(said) == 3, said  # each said once
+    assert "pitch bend" in said[0] and "cannot be bound" in said[0] and "knob or press a key" in said[0]
+    assert "program change" in said[1] and "aftertouch" in said[2]
+    said.clear()
+    for data in ([0x90, 60, 100], [0xD0, 90], [0xA0, 60, 70], [0xE0, 0, 80], [0xB0, 22, 40]):
+        q.put((0.0, data))
+    assert learn_next(q, 0.5, say=said.append, action="daring") == "cc 22"
+    assert len(said) == 2 and "a key" in said[0] and "pitch bend" in said[1] and "knob or slider" in said[1]

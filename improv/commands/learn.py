@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         midi_in.close()
     if binding is None:
-        print(f"improv learn: nothing moved in {args.timeout:g} s; nothing written", file=sys.stderr)
+        print(f"improv learn: no knob or key to bind moved in {args.timeout:g} s; nothing written", file=sys.stderr)
         return 1
     unbound = write_binding(target, args.action, binding)
     print(f"{args.action} = \"{binding}\" written to {args.file} (use it with --config {args.file})")

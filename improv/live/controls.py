@@ -82,11 +82,16 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
     return s.policy.control(ev.action, t)
 
 
+# Messages `learn_next` passes over, saying so: improv binds controllers and keys only
+UNBINDABLE = {0xE0: "the pitch bend wheel", 0xC0: "a program change", 0xD0: "aftertouch", 0xA0: "aftertouch"}
+
+
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
                say: Callable[[str], None] | None = None, action: str = "") -> str | None:
     """Wait (calling thread) for the next moved controller or pressed key on the input
     queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout. A pedal (or a
-    channel mode message) is passed over, said once on `say`: it plays the music. So is a
+    channel mode message) is passed over, said once on `say`: it plays the music. So are
+    pitch bend, aftertouch and a program change (`UNBINDABLE`: they cannot be bound), and a
     key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob."""
     import time
 
@@ -94,6 +99,8 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
 
     passed: set[int] = set()
     keys_said = False
+    unbindable_said: set[str] = set()
+    what = "move a knob or slider" if action in CONTINUOUS else "move a knob or press a key"
 
     end = time.monotonic() + timeout
     while True:
@@ -107,7 +114,6 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
         if len(data) >= 3 and data[0] & 0xF0 == 0xB0:
             if data[1] in RESERVED_CC:
                 if say is not None and data[1] not in passed:
-                    what = "move a knob or slider" if action in CONTINUOUS else "move a knob or press a key"
                     say(f"that is {RESERVED_CC[data[1]]}, which plays the music: {what}")
                 passed.add(data[1])
                 continue
@@ -119,6 +125,14 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
                 keys_said = True
                 continue
             return f"note {data[1]}"
+        name = UNBINDABLE.get(data[0] & 0xF0) if data else None
+        if name is not None and name not in unbindable_said:
+            unbindable_said.add(name)
+            if name == "aftertouch" and keys_said:
+                continue  # (a key's pressure: the key was said)
+            if say is not None:
+                hint = " (or set the pad to send a note or a controller)" if name == "a program change" else ""
+                say(f"that is {name}, which cannot be bound: {what}{hint}")
 
 
 def write_binding(path: str | Path, action: str, binding: str) -> list[str]:
