@@ -288,3 +288,31 @@ def test_learn_says_what_it_passed_over_that_cannot_be_bound():
         q.put((0.0, data))
     assert learn_next(q, 0.5, say=said.append, action="daring") == "cc 22"
     assert len(said) == 2 and "a key" in said[0] and "pitch bend" in said[1] and "knob or slider" in said[1]
+
+
+def test_learn_passes_over_the_files_end_of_call_controller(tmp_path, monkeypatch, capsys):
+    """With `[phrase] end_cc = 20` in the file, `improv learn daring` took CC 20 and wrote it:
+    `improv jam --config` then refused the file (phrase.end_cc and controls.daring both CC 20)."""
+    import improv.live.ports as ports
+    from improv.cli import main
+
+    path = tmp_path / "mine.toml"
+    path.write_text("[phrase]\nend_cc = 20\n")
+
+    class In:
+        name = "improv in"
+
+        def close(self):
+            pass
+
+    def open_input(inq, *a, **k):
+        for data in ([0xB0, 20, 50], [0xB0, 20, 51], [0xB0, 21, 40]):
+            inq.queue.put((0.0, data))
+        return In()
+
+    monkeypatch.setattr(ports, "open_input", open_input)
+    assert main(["learn", "daring", "--file", str(path)]) == 0
+    cfg = load_config(path)
+    assert cfg.controls.daring == "cc 21" and cfg.phrase.end_cc == 20
+    err = capsys.readouterr().err
+    assert err.count("CC 20") == 1 and "end_cc" in err, err

@@ -40,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
     # everything that could refuse the binding is checked before the player moves a knob
     check_flag("--timeout", args.timeout, TIMEOUT_S, "seconds")
     target = writable_output(args.file, "--file")  # (a link: the file it points to)
+    taken: dict[int, str] = {}  # controllers the file uses already, outside [controls]
     if Path(target).exists():
-        load_config(target)  # a file that is not a valid settings file is named now, not after the knob
+        cfg = load_config(target)  # a file that is not a valid settings file is named now, not after the knob
+        if cfg.phrase.end_cc >= 0:  # (bound too, the file would be refused: one controller, two jobs)
+            taken[cfg.phrase.end_cc] = f"which ends the call ([phrase] end_cc in {args.file})"
         if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
             raise ConfigError(f"--file {args.file} is read-only: make it writable (chmod u+w {args.file}) or give "
                               "another --file")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{what} on {midi_in.name!r} for {args.action!r} (waiting {args.timeout:g} s)", file=sys.stderr)
         try:
             binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
-                                 action=args.action)
+                                 action=args.action, taken=taken)
         except KeyboardInterrupt:
             print("improv learn: interrupted; nothing written", file=sys.stderr)
             return 130

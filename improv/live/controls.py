@@ -87,12 +87,14 @@ UNBINDABLE = {0xE0: "the pitch bend wheel", 0xC0: "a program change", 0xD0: "aft
 
 
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
-               say: Callable[[str], None] | None = None, action: str = "") -> str | None:
+               say: Callable[[str], None] | None = None, action: str = "",
+               taken: dict[int, str] | None = None) -> str | None:
     """Wait (calling thread) for the next moved controller or pressed key on the input
     queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout. A pedal (or a
     channel mode message) is passed over, said once on `say`: it plays the music. So are
     pitch bend, aftertouch and a program change (`UNBINDABLE`: they cannot be bound), and a
-    key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob."""
+    key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob; and a
+    controller in `taken` (number -> what it does already, e.g. the config's phrase.end_cc)."""
     import time
 
     from improv.core.listen.controls import RESERVED_CC
@@ -115,6 +117,11 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
             if data[1] in RESERVED_CC:
                 if say is not None and data[1] not in passed:
                     say(f"that is {RESERVED_CC[data[1]]}, which plays the music: {what}")
+                passed.add(data[1])
+                continue
+            if taken and data[1] in taken:
+                if say is not None and data[1] not in passed:
+                    say(f"that is CC {data[1]}, {taken[data[1]]}: {what}")
                 passed.add(data[1])
                 continue
             return f"cc {data[1]}"
