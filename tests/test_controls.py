@@ -316,3 +316,14 @@ def test_learn_passes_over_the_files_end_of_call_controller(tmp_path, monkeypatc
     assert cfg.controls.daring == "cc 21" and cfg.phrase.end_cc == 20
     err = capsys.readouterr().err
     assert err.count("CC 20") == 1 and "end_cc" in err, err
+
+
+def test_a_control_bound_twice_in_a_file_is_refused_in_one_line_saying_the_fix(tmp_path):
+    """The error named the file and the two actions but not what to do."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[controls]\ncomp = "cc 21"\nbass = "CC 21"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    line = str(e.value)
+    assert "\n" not in line and line.startswith(f"{path}: controls: cc 21 is bound to both comp and bass")
+    assert 'give bass another control (or "" for none)' in line

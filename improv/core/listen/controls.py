@@ -82,7 +82,8 @@ class ControlMap:
             b = check_binding(action, text, f"controls.{action}")
             if b is not None:
                 if b in self._by:
-                    raise ConfigError(f"controls: {b[0]} {b[1]} is bound to both {self._by[b]} and {action}")
+                    raise ConfigError(f"controls: {b[0]} {b[1]} is bound to both {self._by[b]} and {action}: one "
+                                      f"control does one thing; give {action} another control (or \"\" for none)")
                 self._by[b] = action
 
     @classmethod
