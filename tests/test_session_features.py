@@ -78,6 +78,19 @@ def test_live_controls_change_mode_daring_and_answer_length_and_are_not_music():
     s.close()
 
 
+def test_a_bound_pads_pressure_is_not_music():
+    """A pad bound to tap sends its key's pressure (polyphonic aftertouch) while held, as drum
+    pads do: that went through to the synth and into the player's track of the recording."""
+    cfg = override(config(), "controls", tap="note 36")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    s.start()
+    play(s, clock, inq, [(0.0, [0x99, 36, 100]), (0.01, [0xA9, 36, 60]), (0.02, [0xA9, 36, 90]),
+                         (0.1, [0x89, 36, 0]), (0.6, [0xA0, 37, 20])], until=0.8)
+    assert [m.type for _, m in sink.sent] == ["polytouch"]  # an unbound key's pressure still goes through
+    assert [(part, m.type, m.note) for part, m, _ in rec[0].events] == [("player", "polytouch", 37)]
+    s.close()
+
+
 def test_the_end_of_call_control_answers_at_once():
     cfg = override(config(), "controls", end_of_call="cc 23")
     s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")

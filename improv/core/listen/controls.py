@@ -129,6 +129,6 @@ class ControlMap:
         kind = data[0] & 0xF0 if data else 0
         if kind == 0xB0 and len(data) > 1:
             return ("cc", data[1]) in self._by
-        if kind in (0x80, 0x90) and len(data) > 1:
+        if kind in (0x80, 0x90, 0xA0) and len(data) > 1:  # (0xA0: the key's pressure, as a pad sends it)
             return ("note", data[1]) in self._by
         return False
