@@ -327,3 +327,35 @@ def test_a_control_bound_twice_in_a_file_is_refused_in_one_line_saying_the_fix(t
     line = str(e.value)
     assert "\n" not in line and line.startswith(f"{path}: controls: cc 21 is bound to both comp and bass")
     assert 'give bass another control (or "" for none)' in line
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_learn_stopped_while_waiting_writes_nothing_and_says_how(tmp_path, monkeypatch, capsys, signame):
+    """A SIGTERM (or the terminal closing) while learn waited said 'interrupted' and exited 130,
+    as Ctrl-C does, where every other command says 'stopped (SIGTERM)' and exits 143."""
+    import signal
+
+    import improv.live.controls as controls
+    import improv.live.ports as ports
+    from improv.cli import Terminated, main
+
+    class In:
+        name = "improv in"
+
+        def close(self):
+            pass
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt() if signame == "SIGINT" else Terminated(getattr(signal, signame))
+
+    path = tmp_path / "mine.toml"
+    path.write_text("# mine\n[controls]\ncomp = \"cc 21\"\n")
+    monkeypatch.setattr(ports, "open_input", lambda *a, **k: In())
+    monkeypatch.setattr(controls, "learn_next", stopped)
+    signum = getattr(signal, signame)
+    assert main(["learn", "bass", "--file", str(path)]) == 128 + signum
+    err = capsys.readouterr().err.splitlines()
+    how = "interrupted" if signame == "SIGINT" else f"stopped ({signame})"
+    assert err == ["move a knob or press a key on 'improv in' for 'bass' (waiting 30 s)",
+                   f"improv learn: {how}; nothing written"]
+    assert path.read_text() == "# mine\n[controls]\ncomp = \"cc 21\"\n" and len(list(tmp_path.iterdir())) == 1

@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
                                  action=args.action, taken=taken)
-        except KeyboardInterrupt:
-            print("improv learn: interrupted; nothing written", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (improv.cli.Terminated: its status)
+            signum = getattr(e, "signum", None)
+            how = f"stopped ({e.name})" if signum else "interrupted"  # type: ignore[attr-defined]
+            print(f"improv learn: {how}; nothing written", file=sys.stderr)
+            return 128 + signum if signum else 130
     finally:
         midi_in.close()
     if binding is None:
