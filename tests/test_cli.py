@@ -251,3 +251,28 @@ def test_a_file_name_too_long_is_one_line(tmp_path, capsys, command):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "file name too long" in err and len(err.splitlines()) == 1, err
+
+
+def test_time_sets_the_metre_of_the_chords_and_refuses_what_it_cannot_count(capsys):
+    """A waltz given with --chords had no way to be in 3/4 but a [timing] settings file."""
+    import argparse
+
+    from improv.commands import jam
+    from improv.commands.common import chart_from_config, settings_from_args
+
+    p = argparse.ArgumentParser()
+    jam.configure(p)
+    cfg = settings_from_args(p.parse_args(["--time", "3/4", "--chords", "Cmaj7 | A7 D7 G7 | Dm7"]))
+    assert cfg.timing.beats_per_bar == 3 and chart_from_config(cfg).beats_per_bar == 3
+    assert settings_from_args(p.parse_args(["--time", "5"])).timing.beats_per_bar == 5
+    for argv, says in ((["jam", "--time", "6/8"], "quarter-note beats"), (["jam", "--time", "waltz"], "such as 3/4"),
+                       (["jam", "--time", "3/4", "--tune", "blues-f"], "a tune gives its own metre"),
+                       (["jam", "--time", "0/4"], "--time"),
+                       (["jam", "--time", "3/4", "--chords", "C D E F | G"], "4 chords for 3 beats")):
+        try:
+            code = main(argv)
+        except SystemExit as e:  # (argparse's own refusal)
+            code = e.code
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert says in err and len(err.strip().splitlines()) == 1, (argv, err)

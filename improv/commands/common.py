@@ -17,7 +17,21 @@ from improv.errors import ChordError, ConfigError
 FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
          "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
          "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out",
-         "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in"}
+         "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in",
+         "beats_per_bar": "--time"}
+
+
+def metre(text: str) -> int:
+    """`--time 3/4` (or `3`) -> 3 beats a bar: improv counts quarter-note beats."""
+    top, _, bottom = text.strip().partition("/")
+    try:
+        beats = int(top)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time signature such as 3/4, found {text!r}") from None
+    if bottom.strip() not in ("", "4"):
+        raise argparse.ArgumentTypeError(f"{text!r}: improv counts quarter-note beats, so give N/4 (a 6/8 tune "
+                                         "plays as 3/4, 12/8 as 4/4)")
+    return beats
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -30,6 +44,9 @@ def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = "tempo in bea
     x.add_argument("--chords", metavar="CHART", help='a chart, e.g. "Dm7 G7 | Cmaj7 | %%" (loops)')
     x.add_argument("--tune", metavar="NAME|FILE", help="a shipped tune (see `improv tunes`) or a .toml file")
     g.add_argument("--tempo", type=float, metavar="BPM", help=tempo_help)
+    g.add_argument("--time", type=metre, dest="beats_per_bar", metavar="N/4",
+                   help="the metre of --chords and of a jam with no chart, e.g. 3/4 for a waltz ([timing] "
+                        "beats_per_bar; default 4/4; a tune file gives its own)")
     g.add_argument("--swing", type=float, metavar="RATIO", help="long:short eighth ratio (1 straight, 2 triplet)")
 
 
@@ -58,7 +75,10 @@ def settings_from_args(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "harmony", tune="")
     if get("tune") is not None:
         cfg = override(cfg, "harmony", chords="")
-    cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"))
+    if get("beats_per_bar") is not None and get("tune") is not None:
+        raise ConfigError(f"--time {get('beats_per_bar')}/4 with --tune {get('tune')}: a tune gives its own metre "
+                          "(its file's beats_per_bar); leave --time out, or give the chords with --chords")
+    cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"), beats_per_bar=get("beats_per_bar"))
     if get("model") is not None:
         if get("responder") == "markov":
             raise ConfigError(f"--model {get('model')} is the phrase model's weights, but --responder markov does not "
