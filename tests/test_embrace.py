@@ -464,3 +464,20 @@ def test_notes_are_named_in_the_key_the_chart_writes_the_chord_in():
     call = Phrase.of([(67, 0, 1), (70, 1, 0.5), (73, 1.5, 0.5)])
     p = plan_answer(call, chart, 4.0, 8.0, EmbraceSettings(strategies=("motif",)), 0)
     assert "answer opens with G-Bb-Db" in explain(p, chart)[0]
+
+
+def test_a_motif_too_long_for_its_answer_still_states_the_note():
+    """Half notes E-G-F, the F embraced, answered in one bar: the cell E-G-F was cut to what
+    the bar holds, and the answer 'opens with E-G', never playing the F it was built on."""
+    call = Phrase.of([(64, 0, 2.0, 80), (67, 2, 2.0, 80), (65, 4, 2.0, 120)])
+    handled = 0
+    for length in (2.0, 4.0):
+        for seed in range(6):
+            p = plan_answer(call, parse_chart("Cmaj7"), 8.0, length, EmbraceSettings(strategies=("motif",)), seed)
+            for h in p.handled:
+                handled += 1
+                stated = [n.pitch for n in h.opening if n.start < length]
+                assert 65 in stated and stated[-1] == 65, h.opening  # the cell up to the F, as far back as fits
+                said = explain(p, parse_chart("Cmaj7"))[0].split("opens with ")[1]
+                assert "F" in said.split(" and ")[0].split("-"), said
+    assert handled

@@ -304,7 +304,9 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
         first -= 1
     while last < len(cell) - 1 and _one_gesture(cell[last], cell[last + 1]):
         last += 1
-    cell = cell[first:last + 1]
+    cell, j = cell[first:last + 1], j - first
+    while cell[j].start - cell[0].start >= ctx.length - 1e-9:  # (the note itself must be stated: the cell
+        cell, j = cell[1:], j - 1  # starts later, at the latest on it, where the answer is too short for all of it)
     t0 = cell[0].start
     shift = _cell_shift(ctx, [n.pitch for n in cell])
     stated = []
