@@ -78,3 +78,24 @@ def test_substitute_across_the_end_of_the_form():
     assert sub.span_at(17.0).chord == parse_chord("A7") and sub.transpose(2).chord_at(15.0) == parse_chord("B7")
     with pytest.raises(ValueError):
         substitute(chart, 0.0, 0.0, parse_chord("A7"))
+
+
+def test_a_substitute_is_spelled_as_the_degree_it_is_of_the_chart_s_chord():
+    """Over a C#m7 the plan said "reharmonise as Ab7 (dominant of C#m7)" and "borrowed in Db
+    minor", over Bbmaj7 "F#maj7 (borrowed from Bb minor)", and a written Gb7 came back as
+    F#7(#11): a substitute's root is named as the scale degree it is (G#7 is the V of C#m7,
+    Gbmaj7 the bVI of Bb) and a written chord keeps the chart's spelling."""
+    def names(pc, written, following=None):
+        return {(str(s.chord), s.describe()) for s in candidates(pc, parse_chord(written),
+                                                                   parse_chord(following or written))}
+
+    of_c_sharp = names(2, "C#m7", "F#7")
+    assert ("G#7(#11)", "dominant of C#m7") in of_c_sharp and ("C#7(b9)", "dominant of F#7") in of_c_sharp
+    assert ("F#7(b13)", "borrowed in C# minor") in of_c_sharp
+    assert ("Gbmaj7", "borrowed from Bb minor") in names(1, "Bbmaj7")
+    assert {"C#maj7", "G#maj7"} <= {c for c, d in names(5, "Emaj7") if d.startswith("chromatic mediant")}
+    assert ("Gb7(#11)", "altered dominant") in names(0, "Gb7", "Cbmaj7")
+    assert ("Db7(b9)", "dominant of Gb") in names(2, "Dbmaj7")  # (the V of IV, from the chart's Db)
+    for pc in range(12):  # the sound is the same chord, whatever its name
+        for s in candidates(pc, parse_chord("C#m7"), parse_chord("F#7")):
+            assert pc in s.chord.scale()

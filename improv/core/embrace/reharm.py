@@ -77,6 +77,28 @@ def _fit(pc: int, chord: Chord) -> tuple[Chord, str] | None:
     return None
 
 
+_LETTERS = "CDEFGAB"
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _name(chord: Chord) -> str:
+    """The root's name as the chart spells it."""
+    return chord.spelled or chord_root_name(chord.root)
+
+
+def _degree_name(ref: Chord, interval: int, degree: int) -> str:
+    """The name of the pitch class `interval` semitones above `ref`'s root, spelled as scale
+    degree `degree` (1-7) of it (the minor sixth above Bb is Gb, the fifth above C# is G#);
+    "" (the usual name) where that takes a double accidental or is Cb, Fb, E# or B#."""
+    root = _name(ref)
+    letter = _LETTERS[(_LETTERS.index(root[0]) + degree - 1) % 7]
+    pc = (ref.root + interval) % 12
+    acc = {0: "", 1: "#", 11: "b"}.get((pc - _LETTER_PC[letter]) % 12)
+    if acc is None or letter + acc in ("Cb", "Fb", "E#", "B#"):
+        return ""
+    return "" if letter + acc == chord_root_name(pc) else letter + acc
+
+
 def candidates(pc: int, written: Chord | None, following: Chord | None) -> list[Substitute]:
     """Every substitute for `written` in which pitch class `pc` fits, nearest first.
 
@@ -92,35 +114,35 @@ def candidates(pc: int, written: Chord | None, following: Chord | None) -> list[
     nxt = following or w
     raw: list[tuple[Chord, str, int, str]] = []
 
-    def add(root: int, quality: str, kind: str, reach: int, target: str = "") -> None:
-        root %= 12
-        # A chord that leads down a half step (a tritone substitute, a side-slip from above)
-        # is spelled with a flat, as a musician writes it: Gb7 into F7, not F#7.
-        down = kind == "tritone substitute" or (kind == "side-slip" and target.startswith("above"))
-        raw.append((Chord(root, quality, spelled="Gb" if down and root == 6 else ""), kind, reach, target))
+    def add(ref: Chord, interval: int, degree: int, quality: str, kind: str, reach: int, target: str = "") -> None:
+        # the root `interval` semitones above `ref`'s, named as that scale degree of it, as a
+        # musician writes it: Gb7 into F7, Ab7 of Dbmaj7, G#7 of C#m7 (not Ab7), Gbmaj7 borrowed in Bb
+        raw.append((Chord((ref.root + interval) % 12, quality, spelled=_degree_name(ref, interval, degree)),
+                    kind, reach, target))
 
+    name = _name(w)
     if w.quality == "7":
-        raw.append((Chord(w.root, "7", w.tensions), "altered dominant", 1, ""))
-        add(w.root + 6, "7", "tritone substitute", 2, f"for {w}")
-        add(w.root + 7, "m7", "related ii", 2, f"of {w}")
-    add(nxt.root + 7, "7", "dominant", 1, f"of {nxt}")
-    add(nxt.root + 1, "7", "tritone substitute", 2, f"into {nxt}")
+        raw.append((Chord(w.root, "7", w.tensions, spelled=w.spelled), "altered dominant", 1, ""))
+        add(w, 6, 5, "7", "tritone substitute", 2, f"for {w}")
+        add(w, 7, 5, "m7", "related ii", 2, f"of {w}")
+    add(nxt, 7, 5, "7", "dominant", 1, f"of {nxt}")
+    add(nxt, 1, 2, "7", "tritone substitute", 2, f"into {nxt}")
     if nxt != w:
-        add(w.root + 7, "7", "dominant", 2, f"of {w}")
+        add(w, 7, 5, "7", "dominant", 2, f"of {w}")
     if w.quality != "7":
-        add(w.root, "7", "dominant", 2, f"of {chord_root_name(w.root + 5)}")
-    for step in (1, -1):
-        add(w.root + step, w.quality, "side-slip", 3, f"{'above' if step > 0 else 'below'} {w}")
+        add(w, 0, 1, "7", "dominant", 2, f"of {_degree_name(w, 5, 4) or chord_root_name(w.root + 5)}")
+    for step, degree in ((1, 2), (-1, 7)):
+        add(w, step, degree, w.quality, "side-slip", 3, f"{'above' if step > 0 else 'below'} {w}")
     if w.quality in _MAJOR:
-        for root, quality in ((w.root + 5, "m6"), (w.root + 8, "maj7"), (w.root + 10, "7"), (w.root, "m6")):
-            add(root, quality, "borrowed", 3, f"from {chord_root_name(w.root)} minor")
+        for interval, degree, quality in ((5, 4, "m6"), (8, 6, "maj7"), (10, 7, "7"), (0, 1, "m6")):
+            add(w, interval, degree, quality, "borrowed", 3, f"from {name} minor")
     elif w.quality in _MINOR:
-        for root, quality in ((w.root, "maj7"), (w.root + 5, "7"), (w.root + 1, "maj7")):
-            add(root, quality, "borrowed", 3, f"from {chord_root_name(w.root)} major" if quality == "maj7" and root == w.root
-                else f"in {chord_root_name(w.root)} minor")
+        for interval, degree, quality in ((0, 1, "maj7"), (5, 4, "7"), (1, 2, "maj7")):
+            add(w, interval, degree, quality, "borrowed", 3,
+                f"from {name} major" if quality == "maj7" and interval == 0 else f"in {name} minor")
     mediant_quality = w.quality if w.quality in ("maj7", "m7", "7") else "maj7"
-    for step in (3, -3, 4, -4):
-        add(w.root + step, mediant_quality, "chromatic mediant", 4, f"of {w}")
+    for step, degree in ((3, 3), (-3, 6), (4, 3), (-4, 6)):
+        add(w, step, degree, mediant_quality, "chromatic mediant", 4, f"of {w}")
 
     out: list[Substitute] = []
     seen: set[Chord] = set()
