@@ -481,3 +481,18 @@ def test_a_motif_too_long_for_its_answer_still_states_the_note():
                 said = explain(p, parse_chart("Cmaj7"))[0].split("opens with ")[1]
                 assert "F" in said.split(" and ")[0].split("-"), said
     assert handled
+
+
+def test_a_motif_near_the_top_of_the_range_is_sequenced_within_it():
+    """A held B5 over Dm7b5, answered on beat 3, the partner's range topping at C6: 'answer opens with B and
+    sequences it up a minor third' forced a D6 the partner folds to D5, a sixth down."""
+    call = Phrase.of([(83, 0, 1.5, 100)])
+    chart = parse_chart("Dm7b5 | G7alt | Cm6 | %")
+    moved = 0
+    for seed in range(40):
+        p = plan_answer(call, chart, 2.0, 16.0, EmbraceSettings(strategies=("motif",), daring=0.3), seed,
+                        low=48, high=84)
+        for h in p.handled:
+            assert all(48 <= n.pitch <= 84 for n in h.opening), (h.opening, explain(p, chart))
+            moved += h.detail.startswith("sequences")
+    assert moved  # (a sequence still, where one fits below the top)

@@ -363,7 +363,9 @@ _INTERVAL_WORDS = {1: "a half step", 2: "a whole step", 3: "a minor third", 4: "
 
 def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
     """How far to move the cell's second statement (semitones): a repeat or a sequence
-    that fits the chords under it best, as a player sequences a motif through changes."""
+    that fits the chords under it best, as a player sequences a motif through changes; one
+    that keeps the cell in the answer's range (where the cell is in it), or the partner
+    folds the moved notes an octave: "sequences it up a minor third" played a sixth down."""
     def fit(move: int) -> int:
         score = 0
         for n in stated:
@@ -372,7 +374,8 @@ def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
                 score += 2 if (n.pitch + move) % 12 in chord.chord_tones() else 1
         return score
 
-    moves = (0, 2, -2, -1, 1, 3, -3, 5, -5, 4, -4)
+    moves = tuple(m for m in (0, 2, -2, -1, 1, 3, -3, 5, -5, 4, -4)
+                  if all(ctx.low <= n.pitch + m <= ctx.high for n in stated)) or (0,)
     best = max(fit(m) for m in moves)
     return ctx.rng.choice([m for m in moves if fit(m) == best][:3])  # the plainest of the best
 
