@@ -163,7 +163,7 @@ def test_explain_lines_and_json():
     # the answer (bars 2-3) is re-harmonised in bar 2, over Dm7: said, or the substitute reads as one
     # for bar 1's Cmaj7 ("bar 10: heard E over F7 -> reharmonise as Em7 (side-slip below Fm7)")
     assert f"reharmonise as {p.handled[0].substitute} in bar 2 (" in line, line
-    assert line.endswith("-> answer opens on C#")
+    assert str(p.handled[0].substitute) == "Ebm7" and line.endswith("-> answer opens on Db")  # (its b7)
     same_bar = plan_answer(CALL, CHART, 1.0, 3.0, EmbraceSettings(strategies=("reharmonise",)), 0)
     assert same_bar.handled[0].strategy == "reharmonise"  # an answer within the bar heard: no bar said
     assert " in bar " not in explain(same_bar, CHART)[0]
@@ -496,3 +496,22 @@ def test_a_motif_near_the_top_of_the_range_is_sequenced_within_it():
             assert all(48 <= n.pitch <= 84 for n in h.opening), (h.opening, explain(p, chart))
             moved += h.detail.startswith("sequences")
     assert moved  # (a sequence still, where one fits below the top)
+
+
+def test_a_reharmonised_answer_names_its_note_in_the_substitute():
+    """"heard Ab over Cmaj7 -> reharmonise as Emaj7 -> answer opens on Ab": the note the answer
+    opens on is the third of Emaj7, G#; over Dbmaj7 the C# heard is its root, Db."""
+    chart = parse_chart("Cmaj7 | Cmaj7")
+    seen = {}
+    for pitch in (68, 61):
+        call = Phrase.of([(pitch, 0, 2.0, 110), (67, 2, 1)])
+        for seed in range(60):
+            p = plan_answer(call, chart, 2.0, 8.0, EmbraceSettings(strategies=("reharmonise",), daring=1.0), seed)
+            (line,) = explain(p, chart)
+            seen[(pitch, str(p.handled[0].substitute))] = line
+    assert seen[(68, "Emaj7")].startswith("bar 1: heard Ab over Cmaj7")
+    assert seen[(68, "Emaj7")].endswith("-> answer opens on G#")
+    assert seen[(68, "Abmaj7")].endswith("-> answer opens on Ab")
+    assert seen[(61, "Dbmaj7")].startswith("bar 1: heard C# over Cmaj7")
+    assert seen[(61, "Dbmaj7")].endswith("-> answer opens on Db")
+    assert seen[(61, "Amaj7")].endswith("-> answer opens on C#")

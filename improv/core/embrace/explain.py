@@ -73,7 +73,11 @@ def _action_text(d: Handled, key: tuple, beats_per_bar: int = 4) -> str:
         # E over F7 -> reharmonise as Em7 (side-slip below Fm7)" read as a wrong chord for bar 10
         bar = math.floor(d.substitute_span[0] / beats_per_bar + 1e-9) if d.substitute_span else d.heard.bar
         where = "" if bar == d.heard.bar else f" in bar {bar + 1}" if bar >= 0 else " in the pickup"
-        return f"reharmonise as {d.substitute}{where}{kind} -> answer opens on {names(d.opening[:1])}"
+        # the note it opens on is named in the substitute it sounds over: G# in Emaj7, Db in Dbmaj7
+        # (heard as Ab and C# over the written Cmaj7)
+        over = key_of(d.substitute) if d.substitute is not None else key
+        opens = "-".join(spell(n.pitch % 12, over) for n in d.opening[:1])
+        return f"reharmonise as {d.substitute}{where}{kind} -> answer opens on {opens}"
     if d.strategy == "motif":
         n = len(d.opening) // 2 if d.detail else len(d.opening)
         return f"motif: answer opens with {names(d.opening[:n])}" + (f" and {d.detail}" if d.detail else "")
