@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import types
 import typing
 import zipfile
@@ -438,7 +439,8 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults."""
     if path is None:
         return Config()
-    data = _beside_config(Path(path).parent, read_toml(path, "config file", "pass an existing .toml file (see configs/)"))
+    data = _beside_config(Path(path).parent, _home_expanded(read_toml(path, "config file",
+                                                                      "pass an existing .toml file (see configs/)")))
     cfg = build(Config, data, f"{path}:")
     if cfg.harmony.chords and cfg.harmony.tune:
         raise ConfigError(f"{path}: harmony.chords and harmony.tune are both set: give one (chords for a chart of "
@@ -456,6 +458,19 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 FILE_KEYS = (("harmony", "tune"), ("responder", "model"), ("synth", "soundfont"))  # settings that name a file to read
+
+
+def _home_expanded(data: dict) -> dict:
+    """The file settings (`FILE_KEYS`) and the record folder with a leading `~` taken as the
+    home folder, as the shell takes it in a flag: in a file nothing expanded it, so a tune
+    or SoundFont at "~/..." was not found, and `folder = "~/sessions"` recorded into a
+    folder named "~" in the current one."""
+    for section, key in (*FILE_KEYS, ("record", "folder")):
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and value.startswith("~"):
+            data = {**data, section: {**table, key: os.path.expanduser(value)}}
+    return data
 
 
 def _beside_config(folder: Path, data: dict) -> dict:

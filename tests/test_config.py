@@ -298,3 +298,26 @@ def test_sixteen_beats_a_bar_is_the_most_a_config_takes():
     assert override(Config(), "timing", beats_per_bar=1).timing.beats_per_bar == 1
     with pytest.raises(ConfigError, match="beats_per_bar: expected 1 to 16 beats, found 17"):
         override(Config(), "timing", beats_per_bar=17)
+
+
+def test_a_path_from_home_in_a_config_file_is_the_home_folder(tmp_path, monkeypatch):
+    """`tune = "~/tunes/waltz.toml"` in a config: the shell expands a flag's ~, nothing
+    expanded a file's, so the tune (model, SoundFont) was not found, and `folder =
+    "~/sessions"` recorded into a folder named "~" in the current one."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    (home / "tunes").mkdir(parents=True)
+    elsewhere.mkdir()
+    (home / "tunes" / "waltz.toml").write_text('title = "Waltz"\nbeats_per_bar = 3\nform = ["A"]\n[sections]\nA = "C | G7"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    cfg_file = tmp_path / "mine.toml"
+    cfg_file.write_text('[harmony]\ntune = "~/tunes/waltz.toml"\n[record]\nfolder = "~/sessions"\n')
+    cfg = load_config(cfg_file)
+    assert cfg.harmony.tune == str(home / "tunes" / "waltz.toml")
+    assert cfg.record.folder == str(home / "sessions")
+    from improv.commands.common import chart_from_config
+
+    assert chart_from_config(cfg).beats_per_bar == 3
+    cfg_file.write_text('[synth]\nsoundfont = "~/gm.sf2"\n')  # (a missing one is named as the user wrote it)
+    with pytest.raises(ConfigError, match="no such SoundFont file"):
+        load_config(cfg_file)
