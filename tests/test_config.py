@@ -321,3 +321,26 @@ def test_a_path_from_home_in_a_config_file_is_the_home_folder(tmp_path, monkeypa
     cfg_file.write_text('[synth]\nsoundfont = "~/gm.sf2"\n')  # (a missing one is named as the user wrote it)
     with pytest.raises(ConfigError, match="no such SoundFont file"):
         load_config(cfg_file)
+
+
+def test_a_config_not_saved_as_utf8_says_to_save_it_as_utf8(tmp_path):
+    """A config saved as Latin-1 (an accented letter in a comment) or as UTF-16 was "not a
+    text file: pass an existing .toml file", of the file that was there; a binary file is
+    still no text file."""
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes("[timing]\n# café\ntempo = 100\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml is not UTF-8 text \(line 2 has the byte 0xe9.*save it again "
+                                          r"as UTF-8") as e:
+        load_config(latin1)
+    assert "existing" not in str(e.value)
+    latin1.write_bytes(b"\xef\xbb\xbf" + "[timing]\n# café\ntempo = 100\n".encode("latin-1"))  # after a BOM
+    with pytest.raises(ConfigError, match=r"line 2 has the byte 0xe9"):
+        load_config(latin1)
+    utf16 = tmp_path / "notepad.toml"
+    utf16.write_bytes("[timing]\ntempo = 100\n".encode("utf-16"))  # (Notepad's "Unicode" is read)
+    assert load_config(utf16).timing.tempo == 100
+    utf16.write_bytes("[timing]\ntempo = 100\n".encode("utf-16") + b"\x00")  # (cut mid-character)
+    with pytest.raises(ConfigError, match=r"notepad.toml is saved as UTF-16 and damaged: save it again as UTF-8"):
+        load_config(utf16)
+    with pytest.raises(ConfigError, match=r"demo_calls.mid is not a text file"):
+        load_config(ROOT / "examples" / "demo_calls.mid")

@@ -52,7 +52,8 @@ def test_a_tune_saved_by_a_windows_editor_is_read_or_named(tmp_path, capsys):
     ansi = tmp_path / "ansi.toml"
     ansi.write_bytes(tune.encode("cp1252"))
     assert main(["tunes", str(ansi)]) != 0
-    assert f"tune file {ansi} is not UTF-8 text (line 1 has the byte 0xe9): save it as UTF-8" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"tune file {ansi} is not UTF-8 text (line 1 has the byte 0xe9" in err and "save it again as UTF-8" in err
 
 
 def test_a_tune_given_as_chords_or_chords_given_as_a_tune_says_which_flag(tmp_path, capsys):

@@ -37,12 +37,23 @@ def read_toml(path: str | Path, what: str, hint: str) -> dict:
     except PermissionError:
         raise ConfigError(f"cannot read {what} {path}: permission denied; check the file's permissions") from None
     except UnicodeDecodeError as e:
-        if b"\0" in raw:  # (a MIDI file, a picture: no text at all)
-            raise ConfigError(f"{what} {path} is not a text file (TOML is UTF-8 text): {hint}") from None
-        line = raw.count(b"\n", 0, e.start) + 1  # (text in another encoding: Latin-1, Windows' ANSI)
-        raise ConfigError(f"{what} {path} is not UTF-8 text (line {line} has the byte 0x{raw[e.start]:02x}): save it "
-                          "as UTF-8 in your editor (TOML is UTF-8)") from None
+        raise ConfigError(_not_utf8(path, what, hint, raw, e)) from None
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+
+
+def _not_utf8(path: Path, what: str, hint: str, raw: bytes, e: UnicodeDecodeError) -> str:
+    """Why a file is not UTF-8 text, and what to do: a binary file is no settings file, but
+    text saved in another encoding (UTF-16, as Windows Notepad's "Unicode" saves it; Latin-1
+    or Windows-1252, an accented letter in a comment) is to be saved again as UTF-8. The
+    message said "not a text file: pass an existing .toml file" of either."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # (read as UTF-16 where it is whole: this one is not)
+        return f"{what} {path} is saved as UTF-16 and damaged: save it again as UTF-8 (TOML is UTF-8 text)"
+    if b"\x00" in raw[:4096]:
+        return f"{what} {path} is not a text file (TOML is UTF-8 text): {hint}"
+    text, at = bytes(e.object), e.start  # (after a byte order mark, if there is one)
+    line = text[:at].count(b"\n") + 1
+    return (f"{what} {path} is not UTF-8 text (line {line} has the byte 0x{text[at]:02x}, of another encoding such "
+            "as Latin-1 or Windows-1252): save it again as UTF-8 (TOML is UTF-8 text)")
