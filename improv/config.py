@@ -211,7 +211,8 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
                 return _check_value(where, value, t)
             except ConfigError:
                 pass
-        raise ConfigError(f"{where}: expected {typ}, found {value!r}")
+        words = " or ".join(_TYPE_WORDS.get(t, getattr(t, "__name__", str(t))) for t in typing.get_args(typ))
+        raise ConfigError(f"{where}: expected {words}, found {value!r}")  # (not "str | float")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, found {value!r}")

@@ -184,6 +184,9 @@ def test_a_bad_synth_latency_is_refused_when_the_config_is_read(tmp_path):
     with pytest.raises(ConfigError, match="synth.latency: expected seconds from 0 to 1"):
         load_config(write(tmp_path, "[synth]\nlatency = 3.0\n"))
     assert load_config(write(tmp_path, "[synth]\nlatency = 0.005\n")).synth.latency == 0.005
+    with pytest.raises(ConfigError) as e:  # the wrong type, in words (it said "expected str | float")
+        load_config(write(tmp_path, "[synth]\nlatency = true\n"))
+    assert str(e.value).endswith("synth.latency: expected text in quotes or a number, found True"), str(e.value)
 
 
 def test_a_missing_soundfont_names_the_file_and_the_key(tmp_path, capsys):
