@@ -436,13 +436,37 @@ def was_set(cfg: Config, section: str, key: str) -> bool:
     return f"{section}.{key}" in getattr(cfg, "_from_file", ())
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults."""
+def load_config(path: str | Path | list[str | Path] | None = None) -> Config:
+    """Read a TOML config; missing keys take the dataclass defaults. None -> all defaults.
+
+    `path` may be a list (`--config` given more than once, e.g. a preset then your own
+    file): each file is laid over the ones before it, as flags are laid over a file, and a
+    bad value is named with the file that gave it.
+    """
     if path is None:
         return Config()
+    if isinstance(path, (list, tuple)):
+        cfg = Config()
+        for one in path:
+            cfg = _load_over(cfg, one)
+        return cfg
+    return _load_over(Config(), path)
+
+
+def _load_over(base: Config, path: str | Path) -> Config:
+    """The config file `path` laid over the settings `base` (the defaults, or the files given
+    before it): its keys replace theirs; a chart it gives replaces their tune and the other
+    way round, as --chords and --tune do."""
     data = _beside_config(Path(path).parent, _home_expanded(read_toml(path, "config file",
                                                                       "pass an existing .toml file (see configs/)")))
-    cfg = build(Config, data, f"{path}:")
+    merged: dict[str, Any] = {name: dataclasses.asdict(getattr(base, name)) for name in _SECTION_NAMES.values()}
+    for section, table in data.items():
+        merged[section] = {**merged[section], **table} if section in merged and isinstance(table, dict) else table
+    harmony = data.get("harmony") if isinstance(data.get("harmony"), dict) else {}
+    for mine, theirs in (("chords", "tune"), ("tune", "chords")):
+        if harmony.get(mine) and theirs not in harmony and isinstance(merged.get("harmony"), dict):
+            merged["harmony"] = {**merged["harmony"], theirs: ""}
+    cfg = build(Config, merged, f"{path}:")
     if cfg.harmony.chords and cfg.harmony.tune:
         raise ConfigError(f"{path}: harmony.chords and harmony.tune are both set: give one (chords for a chart of "
                           "your own, tune for a shipped or .toml tune)")
@@ -454,7 +478,7 @@ def load_config(path: str | Path | None = None) -> Config:
         except ChordError as e:
             raise ConfigError(f"{path}: harmony.chords: {e}") from None
     given = frozenset(f"{section}.{key}" for section, table in data.items() if isinstance(table, dict) for key in table)
-    object.__setattr__(cfg, "_from_file", given)  # what the file set (`was_set`); not a setting
+    object.__setattr__(cfg, "_from_file", given | getattr(base, "_from_file", frozenset()))  # (`was_set`; no setting)
     return cfg
 
 

@@ -344,3 +344,27 @@ def test_a_config_not_saved_as_utf8_says_to_save_it_as_utf8(tmp_path):
         load_config(utf16)
     with pytest.raises(ConfigError, match=r"demo_calls.mid is not a text file"):
         load_config(ROOT / "examples" / "demo_calls.mid")
+
+
+def test_a_second_config_file_is_laid_over_the_first(tmp_path, capsys):
+    """`--config configs/ballad.toml --config mine.toml` (a preset, then your knobs): the
+    first file was dropped without a word, argparse keeping the last. Each file's keys now
+    replace those before it; flags still come last; a bad value names its own file."""
+    from improv.cli import build_parser, main
+    from improv.commands.jam import jam_settings, tempo_asked
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[controls]\ntap = "note 36"\n[timing]\nswing = 2.0\n')
+    preset = str(ROOT / "configs" / "ballad.toml")
+    args = build_parser("jam").parse_args(["jam", "--config", preset, "--config", str(mine), "--daring", "0.9"])
+    cfg = jam_settings(args)
+    assert cfg.controls.tap == "note 36" and cfg.timing.swing == 2.0  # mine
+    assert cfg.timing.tempo == 66.0 and cfg.harmony.tune == "ballad-eb" and cfg.band.comp  # the preset's
+    assert cfg.embrace.daring == 0.9 and tempo_asked(cfg, args)  # the flag; the preset's tempo is asked for
+    mine.write_text('[harmony]\nchords = "Cmaj7 | A7"\n')  # a chart of mine over the preset's tune
+    cfg = load_config([preset, mine])
+    assert cfg.harmony.chords == "Cmaj7 | A7" and cfg.harmony.tune == ""
+    mine.write_text("[responder]\nhigh = 50\n")  # under the preset's low = 52
+    assert main(["jam", "--no-record", "--config", preset, "--config", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"improv jam: {mine}: ") and "low (52) is above high (50)" in err and err.count("\n") == 1

@@ -35,7 +35,9 @@ def metre(text: str) -> int:
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="a TOML settings file (see configs/default.toml)")
+    p.add_argument("--config", metavar="FILE", action="append",
+                   help="a TOML settings file (see configs/default.toml); give it again to lay a file over another, "
+                        "e.g. a preset and then your own: each file's keys replace the ones before it")
 
 
 def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = "tempo in beats per minute (default 120)") -> None:
