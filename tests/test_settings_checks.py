@@ -92,6 +92,30 @@ def test_the_tunes_tempo_still_applies_when_none_was_set(tmp_path):
     assert cfg.timing.tempo == 120.0
 
 
+def test_a_tunes_metre_is_the_one_calls_and_answers_are_counted_in(tmp_path, capsys):
+    """A 3/4 tune file: the session counted its bars in 3 but the call's end, `answer_on =
+    "bar"` and answer lengths in the settings' 4 (answers "on the bar" at 6:2, 11:3). A
+    config's other beats_per_bar is said not to be used."""
+    from improv.commands.jam import checked_settings
+    from improv.core.listen.segment import Segmenter
+    from improv.core.theory.notes import Note, Phrase
+    from improv.live.free import segment_settings
+
+    waltz = write(tmp_path, 'title = "Waltz"\nbeats_per_bar = 3\nform = ["A"]\n[sections]\nA = "C | G7 | C | C"\n',
+                  "waltz.toml")
+    cfg, chart = checked_settings(parse(["jam", "--tune", str(waltz), "--answer-on", "bar", "--no-record"]))
+    assert chart.beats_per_bar == cfg.timing.beats_per_bar == 3
+    seg = Segmenter(segment_settings(cfg))
+    call = Phrase.of([Note(0.0, 60, 2.0), Note(2.0, 62, 2.0)], start=0.0, length=4.0)  # a bar and a beat of 3/4
+    start, length = seg.answer_place(call, 4.5)
+    assert start % 3 == 0 and length == 6.0  # on a bar of the tune, two of its bars long
+    assert "warning" not in capsys.readouterr().err
+    path = write(tmp_path, f'[timing]\nbeats_per_bar = 4\n[harmony]\ntune = "{waltz}"\n')
+    cfg, _ = checked_settings(parse(["jam", "--config", str(path), "--no-record"]))
+    assert cfg.timing.beats_per_bar == 3
+    assert "warning: [timing] beats_per_bar = 4 is not used: the tune is in 3/4" in capsys.readouterr().err
+
+
 # 4. MIDI channels in use clash across sections
 
 @pytest.mark.parametrize("text, keys", [

@@ -117,10 +117,25 @@ def tempo_asked(cfg: Config, args: argparse.Namespace) -> bool:
 
 
 def tempo_for(cfg: Config, chart: Any, args: argparse.Namespace) -> Config:
-    """A tune's own tempo, unless a tempo was asked for (flag or config file)."""
+    """A tune's own tempo, unless a tempo was asked for (flag or config file), and the
+    chart's metre (`metre_for`)."""
+    cfg = metre_for(cfg, chart)
     if chart is not None and chart.tempo and not tempo_asked(cfg, args):
         return override(cfg, "timing", tempo=float(chart.tempo))
     return cfg
+
+
+def metre_for(cfg: Config, chart: Any) -> Config:
+    """The chart's beats a bar as the settings' `[timing] beats_per_bar`: the session counts
+    bars in the chart's metre, and the call's end, `answer_on = "bar"` and answer lengths
+    are counted in the settings' (a 3/4 tune file under the default 4 answered "on the bar"
+    at 6:2 and 11:3). A config file that set another metre is told it is not used."""
+    if chart is None or chart.beats_per_bar == cfg.timing.beats_per_bar:
+        return cfg
+    if was_set(cfg, "timing", "beats_per_bar"):
+        print(f"improv: warning: [timing] beats_per_bar = {cfg.timing.beats_per_bar} is not used: the tune is in "
+              f"{chart.beats_per_bar}/4 (its own beats_per_bar)", file=sys.stderr)
+    return override(cfg, "timing", beats_per_bar=chart.beats_per_bar)
 
 
 def tempo_guess(cfg: Config, chart: Any, args: argparse.Namespace) -> float | None:
