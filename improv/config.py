@@ -288,7 +288,10 @@ def _looks_like_weights(path: Path) -> bool:
 
 def _check_section(section: str, obj: Any, where: str, flags: dict[str, str] | None = None) -> None:
     """The rules that tie keys of one section together (raises ConfigError); `flags`: key ->
-    the command-line flag that gave it, named instead of the section."""
+    the command-line flag that gave it, named instead of the section (a flag that clashes
+    with a --config file's key was said as "--band: ...", a flag there is not)."""
+    if flags:
+        where = ", ".join(flags.values())
     if section == "responder" and obj.model and obj.name == "markov" and "name" not in (flags or {}):
         raise ConfigError(f"{where}: model = {obj.model!r} is the phrase model's weights, but name = \"markov\" does "
                           "not read them: leave one of them out")

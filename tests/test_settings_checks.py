@@ -251,6 +251,17 @@ def test_external_clock_and_send_clock_in_a_config_are_refused(tmp_path):
         load_config(write(tmp_path, '[band]\nclock = "external"\nsend_clock = true\n'))
 
 
+@pytest.mark.parametrize("text, flags, says", [
+    ('[band]\nclock = "external"\n', ["--send-clock"], '--send-clock: clock = "external"'),
+    ("[band]\nsend_clock = true\n", ["--clock", "external"], '--clock: clock = "external"'),
+    ("[band]\ncomp_channel = 4\n", ["--comp", "--bass"], "--bass: comp_channel and bass_channel are both 4"),
+])
+def test_a_flag_that_clashes_with_the_config_file_is_named(tmp_path, capsys, text, flags, says):
+    """It said "--band: ...", a flag there is not."""
+    line = refused(capsys, ["jam", "--no-record", "--config", str(write(tmp_path, text)), *flags])
+    assert line.startswith(f"improv jam: {says}"), line
+
+
 # 11. misspelt keys, sections and strategies
 
 @pytest.mark.parametrize("text, hint", [

@@ -16,7 +16,7 @@ from improv.errors import ChordError, ConfigError
 # config key -> the flag that sets it, so that a bad value's error names what the user typed
 FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
          "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
-         "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out",
+         "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out", "clock": "--clock",
          "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in",
          "beats_per_bar": "--time"}
 
