@@ -26,6 +26,24 @@ def test_shipped_presets_load():
     assert to_toml(Config()).count(" = ") == sum(1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith("#"))
 
 
+@pytest.mark.parametrize("name", ["ballad", "uptempo"])
+def test_each_preset_holds_only_what_differs_and_plays(name):
+    """A preset's header says it holds only the keys that differ from default.toml (uptempo's
+    temperature = 1.0 did not); and it loads into the jam's settings, its tune found."""
+    from improv.cli import build_parser
+    from improv.commands.jam import checked_settings
+
+    path = ROOT / "configs" / f"{name}.toml"
+    assert "Only the keys that differ" in path.read_text()
+    data, defaults = tomllib.loads(path.read_text()), Config()
+    same = [f"{section}.{key}" for section, table in data.items() for key, value in table.items()
+            if getattr(getattr(defaults, section), key) == value]
+    assert not same, f"{path.name} sets the default {same}"
+    cfg, chart = checked_settings(build_parser("jam").parse_args(["jam", "--config", str(path), "--no-record"]))
+    assert chart is not None and cfg.timing.tempo == data["timing"]["tempo"]
+    assert (cfg.timing.tempo < 80) if name == "ballad" else (cfg.timing.tempo > 200)
+
+
 def test_unknown_key_names_file_and_key(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text("[timing]\ntempo = 100\ntempoo = 3\n")
