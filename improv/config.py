@@ -197,6 +197,7 @@ _RANGES: dict[tuple[str, str], tuple[tuple[float, float], str]] = {
     ("band", "bass_channel"): (limits.CHANNEL, ""),
     ("band", "click_channel"): (limits.CHANNEL, ""),
 }
+TRAIN_SECTIONS = ("model", "train")  # a training run's config (configs/train/), given to `--config` of the jam
 _PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_in")
 
 
@@ -379,7 +380,11 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            home = _sections_with(key, cls)
+            if cls is Config and isinstance(value, dict) and key in TRAIN_SECTIONS:
+                raise ConfigError(f"{where.removesuffix(':')}: [{key}] is a section of a training run's config "
+                                  "(`improv train --config`), not of the settings; give a settings file (see "
+                                  "configs/default.toml)")
+            home = _sections_with(key, cls) if not (cls is Config and isinstance(value, dict)) else []
             hint = f", it goes under {' or '.join(f'[{h}]' for h in home)}" if home else _did_you_mean(key, names)
             raise ConfigError(f"{where.removesuffix(':')}: unknown key {key!r}{hint} "
                               f"(known: {', '.join(sorted(names))})")

@@ -386,3 +386,14 @@ def test_a_second_config_file_is_laid_over_the_first(tmp_path, capsys):
     assert main(["jam", "--no-record", "--config", preset, "--config", str(mine)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"improv jam: {mine}: ") and "low (52) is above high (50)" in err and err.count("\n") == 1
+
+
+def test_a_training_config_given_as_the_settings_says_so(capsys):
+    """`improv jam --config configs/train/shipped.toml` said "unknown key 'model', it goes
+    under [responder]": a training run's [model] section taken for the weights file's key."""
+    from improv.cli import main
+
+    assert main(["jam", "--no-record", "--config", str(ROOT / "configs" / "train" / "shipped.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "[model] is a section of a training run's config (`improv train --config`)" in err, err
+    assert "[responder]" not in err and err.count("\n") == 1
