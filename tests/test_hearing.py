@@ -277,3 +277,13 @@ def test_the_minor_seventh_over_a_minor_triad_is_not_a_mistake():
     for pitch in (67, 68):
         assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart("Am | E7")) == [TENSION], pitch
     assert kinds(Phrase.of([(67, 0, 2, 110)]), parse_chart("A | E7")) == [OUTSIDE]  # (a major triad's b7 still is)
+
+
+def test_the_major_seventh_over_a_major_triad_or_sixth_chord_is_not_a_mistake():
+    """Rhythm changes' Bb6 and a lead sheet's C are tonics, Cmaj7 by another name: an A
+    held over Bb6 was heard as outside, embraced as a mistake or steered away from, while
+    the major seventh over a minor sixth chord already was a tension."""
+    for chart, pitch in (("Bb6 | F7", 69), ("C | G7", 71), ("C6 | G7", 71)):
+        assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart(chart)) == [TENSION], chart
+    assert kinds(Phrase.of([(70, 0, 2, 110)]), parse_chart("C6 | G7")) == [OUTSIDE]  # (the b7 still is)
+    assert kinds(Phrase.of([(71, 0, 2, 110)]), parse_chart("C7 | F")) == [OUTSIDE]  # (and the maj7 over a dominant)

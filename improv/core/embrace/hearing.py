@@ -56,12 +56,14 @@ UNDER = "under the line"  # the reason an outside note is not salient: it is har
 # Colours that are jazz vocabulary, not mistakes, though the chord symbol does not name them
 # (semitones above the root): on a dominant the altered tensions (b9, #9, #11, b13; a blues's
 # blue third and fifth over its I7 are its #9 and #11), the melodic minor's major seventh
-# on a minor tonic, and the minor seventh on a minor triad (Dorian's or Aeolian's: G over
-# Am). The chord's own `scale()` (the band's voicings, the partners' chord
+# on a minor tonic, the minor seventh on a minor triad (Dorian's or Aeolian's: G over
+# Am), and the major seventh on a major triad or sixth chord (a tonic's: B over C6, the
+# major bebop scale's, as common as over Cmaj7). The chord's own `scale()` (the band's voicings, the partners' chord
 # features) keeps to what the symbol says; only what counts as a mistake widens.
 HEARD_TENSIONS: dict[str, frozenset[int]] = {
     "7": frozenset((1, 3, 6, 8)), "7b5": frozenset((1, 3, 8)), "+7": frozenset((1, 3)),
     "7sus4": frozenset((1, 8)), "m": frozenset((10, 11)), "m6": frozenset((11,)),
+    "": frozenset((11,)), "6": frozenset((11,)),
 }
 
 # Salience weights: duration, metric position, velocity, repetition (they sum to 1).
@@ -179,8 +181,11 @@ def classify_pitch(pc: int, chord: Chord | None) -> str:
         return FREE
     if pc % 12 in chord.chord_tones() or pc % 12 == chord.bass:  # (the bass the chart writes: G over Am/G)
         return CHORD
-    if pc % 12 in chord.tension_tones() or (pc - chord.root) % 12 in HEARD_TENSIONS.get(chord.quality, ()):
+    if pc % 12 in chord.tension_tones():
         return TENSION
+    heard = (pc - chord.root) % 12 in HEARD_TENSIONS.get(chord.quality, ())
+    if heard and (chord.bass is None or (pc - chord.bass) % 12 not in (1, 11)):  # (not a half step off the
+        return TENSION  # written bass: B over C/Bb, a C7 in the bass, is a clash)
     return OUTSIDE
 
 
