@@ -64,6 +64,7 @@ def test_outside_sets_the_outside_note_mode(capsys):
     assert capsys.readouterr().err == ""
     with pytest.raises(SystemExit):
         parse(["--outside", "trade"])
+    assert embrace_settings_from_args(parse(["--outside", "Guide"]), Config()).mode == "guide"  # (as --mode takes it)
 
 
 def test_the_old_mode_spelling_still_works_and_says_what_to_write(capsys):

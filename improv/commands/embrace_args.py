@@ -66,6 +66,10 @@ class _ModeAction(argparse.Action):
             raise argparse.ArgumentError(self, f"expected {want}, found {values!r}")
 
 
+def _lower(text: str) -> str:
+    return text.strip().lower()
+
+
 def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, explain: bool = True) -> None:
     """Add the outside-note flags (and, for the jam, `--mode free|trade`) to a parser.
 
@@ -77,7 +81,7 @@ def add_embrace_args(parser: argparse.ArgumentParser, trade: bool = False, expla
         explain: add `--explain` and `--explain-json` (offline commands).
     """
     g = parser.add_argument_group("outside notes (embrace the mistake)")
-    g.add_argument("--outside", choices=MODES, help=OUTSIDE_HELP)
+    g.add_argument("--outside", choices=MODES, type=_lower, help=OUTSIDE_HELP)  # (--outside Guide, as --mode takes it)
     g.add_argument("--daring", type=daring, metavar="X",
                    help="0..1: how readily outside notes are embraced and how far substitute chords reach (default 0.5)")
     if not trade:
