@@ -250,3 +250,32 @@ def test_a_whispered_call_gets_an_answer_you_can_hear():
         assert a.notes and all(n.velocity >= 20 for n in a.notes)
     loud = MarkovResponder().answer(CALL, CHART, settings(seed=0))
     assert max(n.velocity for n in loud.notes) > max(n.velocity for n in a.notes)
+
+
+def test_a_left_hand_under_the_melody_is_not_learned_as_leaps():
+    """A keyboardist's left-hand voicing struck a few milliseconds off the melody note (or
+    under a held one) was taken into the line: learned as a leap down and back, so after a
+    few such calls the answers leapt an octave or more between most notes. Only the line is
+    learned and answered: the same answers as to the right hand alone."""
+    cmaj = parse_chart("Cmaj7")
+    line = [72, 74, 76, 79, 77, 76, 74, 72]
+
+    def call(i, left_hand):
+        notes = [(p, 0.5 * k, 0.5) for k, p in enumerate(line)]
+        if left_hand:  # struck 30 ms after the beat at 120 bpm, and once while 79 is held
+            notes += [(p, t, 0.9) for t in (0.06, 1.06, 2.06, 3.06, 1.7) for p in (48, 52, 55, 59)]
+        return Phrase.of(notes, start=4.0 * i, length=4.0)
+
+    assert melody(call(0, True)) == melody(call(0, False))
+    plain, both = MarkovResponder(), MarkovResponder()
+    for i in range(20):
+        plain.learn(call(i, False), cmaj)
+        both.learn(call(i, True), cmaj)
+    leaps = 0
+    for seed in range(6):
+        s = settings(start=84.0, length=8.0, seed=seed, low=36, high=96)
+        a = both.answer(call(20, True), cmaj, s)
+        assert a == plain.answer(call(20, False), cmaj, s)
+        p = a.pitches()
+        leaps += sum(abs(y - x) >= 12 for x, y in zip(p, p[1:]))
+    assert leaps <= 2
