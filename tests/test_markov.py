@@ -279,3 +279,32 @@ def test_a_left_hand_under_the_melody_is_not_learned_as_leaps():
         p = a.pitches()
         leaps += sum(abs(y - x) >= 12 for x, y in zip(p, p[1:]))
     assert leaps <= 2
+
+
+@pytest.mark.parametrize("name, offbeat, grid, and_", [
+    ("swung eighths", ((0, 0.6), (2 / 3, 0.3)), (0, 4, 8), 8),
+    ("triplets", ((0, 1 / 3), (1 / 3, 1 / 3), (2 / 3, 1 / 3)), (0, 4, 8), 8),
+    ("sixteenths", ((0, .25), (.25, .25), (.5, .25), (.75, .25)), (0, 3, 6, 9), 6),
+])
+def test_an_answer_opening_off_the_beat_opens_on_the_calls_and(name, offbeat, grid, and_):
+    """Swung eighths (or triplets) learned, an answer opening off the beat opened on the
+    straight "and" (a third of them) and went on in the call's rhythm an eighth off it, every
+    note between the player's: it opens where the call plays its "and" (a sixteenths'
+    player's on the eighth, not the last sixteenth)."""
+    def call(i):
+        cells = [(b + o, d) for b in range(4) for o, d in offbeat]
+        return Phrase.of([(62 + (2, 1, -3, -1)[k % 4] * (k % 3), t, d) for k, (t, d) in enumerate(cells)],
+                         start=8.0 * i, length=4.0)
+
+    r = MarkovResponder()
+    for i in range(16):
+        r.learn(call(i), CHART)
+    firsts = on = total = 0
+    for seed in range(20):
+        a = r.answer(call(16), CHART, settings(start=132.0, length=4.0, seed=seed))
+        ticks = [round(n.start * TICKS) % TICKS for n in a.notes]
+        firsts += ticks[0] not in (0, and_)  # (or a beat late: 12)
+        on += sum(t in grid for t in ticks)
+        total += len(ticks)
+    assert firsts == 0
+    assert on / total >= 0.85, on / total

@@ -339,6 +339,15 @@ class Generator:
         got = self._choose(cands)
         return got  # type: ignore[return-value]
 
+    def _and(self) -> int:
+        """Where the call plays a beat's "and" (ticks into the beat): the median of its
+        onsets from the straight eighth to the triplet's third, 6 when straight (sixteenths
+        too) or with none there, 8 when swung hard or in triplets. An answer opening on the
+        straight "and" of a swung or triplet call went on in the call's rhythm an eighth off
+        it, every note between the player's."""
+        ands = sorted(e[0] % TICKS for e in self.call_events if 6 <= e[0] % TICKS <= 8)
+        return ands[len(ands) // 2] if ands else 6
+
     def run(self) -> Phrase:
         s = self.settings
         if self.length_ticks <= 0:
@@ -374,7 +383,8 @@ class Generator:
         hist = hist[-self.owner.order:] if self.owner.order else []
 
         if tick is None:
-            first_tick = int(self._choose([(0.55, 0), (0.35, 6), (0.10, 12)]) or 0)  # type: ignore[arg-type]
+            # on the beat, on its "and" as the call plays it (swung, a triplet's third), or a beat late
+            first_tick = int(self._choose([(0.55, 0), (0.35, self._and()), (0.10, 12)]) or 0)  # type: ignore[arg-type]
             first_tick = min(first_tick, end)
             cell = None
             if self.call_events and float(self.rng.random()) < 0.35:
