@@ -308,3 +308,30 @@ def test_an_answer_opening_off_the_beat_opens_on_the_calls_and(name, offbeat, gr
         total += len(ticks)
     assert firsts == 0
     assert on / total >= 0.85, on / total
+
+
+def test_a_long_session_keeps_the_partners_memory_bounded_and_it_still_learns():
+    """Hours of playing: the session's table grew with every call (some 75,000 continuations,
+    20 MB, after 1,500 varied calls, with no end) and the first answer after each call
+    slowed with it. It keeps the contexts heard last, and still learns what is played now."""
+    import random
+
+    rnd = random.Random(3)
+    r = MarkovResponder()
+    for i in range(1500):
+        notes, t, p = [], 0.0, rnd.randint(55, 80)
+        while t < 8.0:
+            d = rnd.choice([1 / 3, 0.5, 0.25, 0.75, 1.0, 0.37, 0.13]) + rnd.uniform(-0.04, 0.04)
+            notes.append((p, t, 0.9 * d))
+            t, p = t + d, max(30, min(100, p + rnd.randint(-9, 9)))
+        r.learn(Phrase.of(notes, start=8.0 * i, length=8.0), CHART)
+    rows = r._session.counts.values()
+    assert sum(len(row) for row in rows) <= 40_000  # about 10 MB
+    assert max(len(row) for row in rows) <= 128
+    # what is played now is learned: a lick's steps, each context of it with its continuation
+    lick = [(65, 0, .5), (74, .5, .5), (69, 1, .5), (75, 1.5, .5), (72, 2, .5), (79, 2.5, 1)]
+    for i in range(3):
+        r.learn(Phrase.of(lick, start=12000.0 + 4.0 * i, length=4.0), parse_chart("F7"))
+    assert r._session.dist(((9, 6), (-5, 6), (6, 6)))[0][0][:2] == (-3, 6)
+    assert r._session.dist(((-5, 6), (6, 6), (-3, 6)))[0][0][:2] == (7, 6)
+    assert sum(len(row) for row in rows) <= 40_000

@@ -19,7 +19,8 @@ in semitones from the previous note, the inter-onset interval and duration in ti
 12-per-beat grid, and the onset's position in the beat (on, eighth, triplet, sixteenth,
 other). Contexts are the last 0..`order` events reduced to `(interval, ioi)`, so matching
 tolerates duration and placement differences. Two tables are kept: the vocabulary's (built
-once per process from the licks in 12 keys) and the session's (learned from calls). At
+once per process from the licks in 12 keys) and the session's (learned from calls; of a
+long session, the contexts heard last: `markov_memory.SESSION_SIZE` continuations). At
 each step each table gives the distribution of its longest matching context; the two are
 mixed with the session's share growing with the notes heard (`n / (n + 32)`, at most
 0.92). Candidates are reweighted by harmonic fit, metric consistency, wanted density,
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from improv.core.respond.base import AnswerSettings
 from improv.core.respond.markov_answer import Generator
-from improv.core.respond.markov_memory import Table, melody, symbols, vocabulary_table
+from improv.core.respond.markov_memory import SESSION_SIZE, Table, melody, symbols, vocabulary_table
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
 
@@ -56,7 +57,7 @@ class MarkovResponder:
         self.order = max(0, min(8, int(order)))
         self.seed = int(seed)
         self._vocab = vocabulary_table(self.order)
-        self._session = Table(self.order)
+        self._session = Table(self.order, SESSION_SIZE)
 
     @property
     def session_notes(self) -> int:
@@ -70,7 +71,7 @@ class MarkovResponder:
 
     def reset(self) -> None:
         """Forget the session (the vocabulary stays)."""
-        self._session = Table(self.order)
+        self._session = Table(self.order, SESSION_SIZE)
 
     def learn(self, call: Phrase, harmony: Chart | None = None) -> None:
         """Learn a call. The harmony is not part of what is learned (steps and rhythm are),

@@ -12,6 +12,7 @@ built-in licks in 12 keys (`vocabulary_table`).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 
 from improv.core.embrace.hearing import under_the_line
@@ -25,6 +26,8 @@ FIRST = 99  # interval marker of a phrase's first note (no previous note)
 START = (FIRST, -1)  # context item that marks the start of a phrase
 
 _TOP_K = 16
+SESSION_SIZE = 40_000  # continuations a session's table keeps, of the contexts heard last (about 10 MB)
+ROW_CAP = 8 * _TOP_K  # continuations a context keeps: past it, the less heard half is forgotten
 
 Symbol = tuple[int, int, int, int]  # (interval, ioi ticks, duration ticks, metric class)
 Item = tuple[int, int]  # (interval, ioi ticks): a symbol reduced for context matching
@@ -85,11 +88,18 @@ def reduce(sym: Symbol) -> Item:
 
 
 class Table:
-    """Counts of continuations per context, for contexts of 0..order items."""
+    """Counts of continuations per context, for contexts of 0..order items.
 
-    def __init__(self, order: int) -> None:
+    `max_size`: keep at most this many continuations in all (None: all), forgetting first
+    the contexts heard longest ago; each context keeps at most `ROW_CAP`, the most heard
+    (those `dist` reads are among them). A session's table grew with every call: hours of
+    playing, tens of MB in the partner's process and a slower first answer after each call."""
+
+    def __init__(self, order: int, max_size: int | None = None) -> None:
         self.order = order
-        self.counts: dict[tuple[Item, ...], dict[Symbol, float]] = {}
+        self.max_size = max_size
+        self.size = 0  # continuations counted, in all contexts
+        self.counts: OrderedDict[tuple[Item, ...], dict[Symbol, float]] = OrderedDict()
         self.notes = 0
         self._cache: dict[tuple[Item, ...], list[tuple[Symbol, float]]] = {}
 
@@ -102,12 +112,24 @@ class Table:
                 continue  # a first note has no interval to learn; it only opens a context
             for k in range(0, min(self.order, len(hist)) + 1):
                 ctx = tuple(hist[len(hist) - k:]) if k else ()
-                row = self.counts.setdefault(ctx, {})
+                row = self.counts.get(ctx)
+                if row is None:
+                    row = self.counts[ctx] = {}
+                else:
+                    self.counts.move_to_end(ctx)  # (heard last: forgotten last)
+                if s not in row:
+                    self.size += 1
                 row[s] = row.get(s, 0.0) + weight
+                if len(row) > ROW_CAP:  # keep the more heard half, in `dist`'s order
+                    self.counts[ctx] = dict(sorted(row.items(), key=lambda kv: (-kv[1], kv[0]))[:ROW_CAP // 2])
+                    self.size -= len(row) - ROW_CAP // 2
             hist.append(reduce(s))
             if len(hist) > self.order:
                 del hist[0]
             self.notes += 1
+        if self.max_size is not None:
+            while self.size > self.max_size and self.counts:
+                self.size -= len(self.counts.popitem(last=False)[1])
         self._cache.clear()
 
     def dist(self, ctx: tuple[Item, ...]) -> list[tuple[Symbol, float]]:
