@@ -335,3 +335,28 @@ def test_a_long_session_keeps_the_partners_memory_bounded_and_it_still_learns():
     assert r._session.dist(((9, 6), (-5, 6), (6, 6)))[0][0][:2] == (-3, 6)
     assert r._session.dist(((-5, 6), (6, 6), (-3, 6)))[0][0][:2] == (7, 6)
     assert sum(len(row) for row in rows) <= 40_000
+
+
+def test_a_line_in_the_players_triplets_stays_on_their_grid():
+    """Triplets learned, a line slipped off the player's grid part-way and stayed off it, every
+    later note between two of theirs (a fifth of the answers' notes): an answer opening a
+    beat late was taken to lag, and halved the triplets to catch up; a rhythm of the
+    vocabulary's, once, moved the rest of the line by a sixteenth."""
+    def call(i):
+        return Phrase.of([(62 + (2, 1, -3, -1)[k % 4] * (k % 3), k / 3, 1 / 3) for k in range(12)],
+                         start=8.0 * i, length=4.0)
+
+    r = MarkovResponder()
+    for i in range(16):
+        r.learn(call(i), CHART)
+    off = total = late = 0
+    for seed in range(60):
+        ticks = [round(n.start * TICKS) for n in r.answer(call(16), CHART, settings(start=132.0, length=8.0,
+                                                                                    seed=seed)).notes]
+        late += ticks[0] == TICKS
+        off += sum(t % 4 != 0 for t in ticks)
+        total += len(ticks)
+        if ticks[0] == TICKS:  # opening a beat late, it stays on the grid
+            assert all(t % 4 == 0 for t in ticks), ticks
+    assert late >= 3
+    assert off / total <= 0.05, off / total

@@ -39,6 +39,7 @@ _METRIC_MISMATCH = 0.25
 _GOOD_FIT = 0.15  # mean weight (fit x rhythm) at which a context's continuations are good enough
 _BACKOFF = 0.35  # weight of each shorter context mixed in when they are not
 _STRETCH = 0.6  # weight of a learned rhythm played twice or half as fast
+_REALIGN = 0.8  # weight of a learned note moved by a tick or two back to its place in the beat
 _FALLBACK_STEPS = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
 
 
@@ -101,6 +102,7 @@ class Generator:
         self.share = owner.session_share()
         self._fit_cache: dict[int, tuple[list[float], list[float]]] = {}
         self._given_velocity: dict[int, int] = {}  # onset tick -> velocity of an opening note
+        self._first = 0  # the answer's first onset (ticks), where its pace counts from
 
     # -- harmony -------------------------------------------------------------------
 
@@ -168,8 +170,11 @@ class Generator:
 
     def _target_ioi(self, tick: int, produced: int) -> float:
         """The wanted inter-onset interval (ticks) here: the density's, stretched when the
-        answer so far runs ahead of it and shrunk when it lags."""
-        expected = self.density * tick / TICKS
+        answer so far runs ahead of it and shrunk when it lags. The pace counts from the
+        answer's first note, that note included: an answer opening a beat late was taken to
+        lag (it halved the player's triplets to catch up, and went on a sixteenth-triplet off
+        their grid), and every answer's first note to run ahead (its second note came late)."""
+        expected = 1.0 + self.density * max(0, tick - self._first) / TICKS  # (the first note counted)
         ratio = min(2.0, max(0.5, (produced + 1.0) / (expected + 1.0)))
         return ratio * TICKS / self.density
 
@@ -273,6 +278,14 @@ class Generator:
                     elif ioi > 1.5 * target and ioi % 2 == 0:
                         alt = ioi // 2
                         variants.append(((iv, alt, max(1, dur // 2), metric_class(tick + alt)), tick + alt, _STRETCH))
+                    if met < 4 and metric_class(tick + ioi) != met:
+                        # Back to where in the beat the note was learned: a line put off the
+                        # player's grid once (a vocabulary rhythm, a halved one) stayed off it.
+                        for shift in (-1, 1, -2, 2):
+                            alt = ioi + shift
+                            if 0 < alt <= MAX_IOI and metric_class(tick + alt) == met:
+                                variants.append(((iv, alt, max(1, dur + shift), met), tick + alt, _REALIGN))
+                                break
                 for v_sym, onset, v_w in variants:
                     if onset > end:
                         continue
@@ -414,6 +427,7 @@ class Generator:
                 prev, tick = pitch, first_tick
 
         assert prev is not None and tick is not None
+        self._first = min(o[0] for o in out) if out else tick
         prev_inside = self._inside(prev, tick)
         for _ in range(self.length_ticks):
             if tick >= end:
