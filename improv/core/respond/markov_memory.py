@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import lru_cache
 
-from improv.core.embrace.hearing import under_the_line
+from improv.core.theory.line import under_the_line
 from improv.core.theory.notes import Phrase
 
 TICKS = 12  # grid ticks per beat: sixteenths (3), triplet eighths (4) and eighths (6) all fit
