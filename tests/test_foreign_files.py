@@ -248,3 +248,26 @@ def test_render_leaves_out_a_songs_drums_and_says_so(tmp_path, capsys):
     mid.save(str(tmp_path / "drums.mid"))
     assert main(["render", str(tmp_path / "drums.mid")]) == 2
     assert "only 4 drum notes on channel 10" in capsys.readouterr().err
+
+
+def test_a_repeated_note_whose_release_is_written_after_its_restrike_sounds_its_length(tmp_path, capsys):
+    """A legato repeated C (a beat, then another) from a program that writes, at the tick
+    where they meet, the new note-on before the old note-off: respond heard a call one beat
+    long, answered over the second C still sounding, and the plot and the render cut it to
+    a tick (the render went silent for the second beat)."""
+    from improv.core.audio.render import recording_to_parts
+    from improv.core.formats.midifile import recording_notes
+
+    track = mido.MidiTrack([M("note_on", note=60, velocity=90), M("note_on", note=60, velocity=90, time=480),
+                            M("note_off", note=60, time=0), M("note_off", note=60, time=480)])
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "repeat.mid"))
+    assert [(n.start, n.duration) for n in read_midi_notes(tmp_path / "repeat.mid")] == [(0.0, 1.0), (1.0, 1.0)]
+    rec = load_recording(tmp_path / "repeat.mid")
+    assert [(n.start, n.duration) for n in recording_notes(rec, "player")] == [(0.0, 1.0), (1.0, 1.0)]
+    parts = recording_to_parts(rec, sample_rate=8000, tail_s=0.0)  # 120 bpm: the second C from 0.5 s to 1 s
+    assert abs(parts[0, 6000:7900]).max() > 0.01
+    assert main(["respond", str(tmp_path / "repeat.mid"), "-o", str(tmp_path / "a.mid"), "--responder", "markov",
+                 "--chords", "C6"]) == 0
+    assert "beats 0-2" in capsys.readouterr().out

@@ -10,7 +10,7 @@ from improv.core.formats.miditrack import (
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.errors import DataError
-from midisession import on, session
+from midisession import off, on, session
 
 
 @pytest.mark.parametrize("notes", [
@@ -52,3 +52,17 @@ def test_unreadable_files(tmp_path):
     bad.write_bytes(b"not midi at all")
     with pytest.raises(DataError, match="not a readable MIDI file"):
         read_midi_notes(bad)
+
+
+def test_a_repeated_notes_release_written_after_its_restrike_ends_the_old_note():
+    """Some programs write a legato repeated note's new note-on before the old one's
+    note-off at the tick where they meet: read in file order the old note ended there and
+    the release then ended the new one, a beat's note read as a tick. A key struck and
+    released at one time with nothing sounding before is still a note of no length."""
+    items = [(0.0, on(60)), (1.0, on(60, 80)), (1.0, off(60)), (2.0, off(60)),
+             (3.0, on(62)), (3.0, off(62)), (4.0, on(64)), (5.0, off(64)), (5.0, on(64)), (6.0, off(64))]
+    assert messages_to_notes(items) == [Note(0.0, 60, 1.0, 90), Note(1.0, 60, 1.0, 80), Note(3.0, 62, 1 / 480, 90),
+                                        Note(4.0, 64, 1.0, 90), Note(5.0, 64, 1.0, 90)]
+    # a note of no length struck again at once: the second strike is no re-strike of a sounding key
+    assert messages_to_notes([(0.0, on(60)), (0.0, off(60)), (0.0, on(60)), (1.0, off(60))]) == \
+        [Note(0.0, 60, 1 / 480, 90), Note(0.0, 60, 1.0, 90)]

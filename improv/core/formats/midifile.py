@@ -29,7 +29,7 @@ import mido
 
 from improv.core import limits
 from improv.core.formats.midicheck import check_midi, open_midi_file
-from improv.core.formats.miditrack import PPQ, file_text, messages_to_notes, meta_text, track_from_abs
+from improv.core.formats.miditrack import PPQ, file_text, messages_to_notes, meta_text, releases_first, track_from_abs
 from improv.core.listen.segment import ALL_OFF_CCS
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note
@@ -355,7 +355,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
         part = part_of.get(i)
         held: dict[tuple[int, int], int] = {}  # (channel, note) -> note-ons not yet ended
         first_marker = len(markers)
-        for tick, msg in items:
+        for tick, msg in releases_first(items):  # (a repeated note's release written after its re-strike)
             t = tmap.seconds(tick)
             if msg.is_meta:
                 kind = _META_TO_KIND.get(msg.type)

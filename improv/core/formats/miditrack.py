@@ -73,6 +73,54 @@ def track_names(mid: mido.MidiFile) -> list[str]:
 # ------------------------------------------------------------------- notes
 
 
+def _is_off(msg: mido.Message) -> bool:
+    return msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)
+
+
+def releases_first(items: list[tuple[float, mido.Message]]) -> list[tuple[float, mido.Message]]:
+    """(time, message) pairs in time order (and file order at a time), with the release of
+    a sounding key moved before the same key struck again at the same time: some programs
+    write a repeated note's new note-on before the old one's note-off at the tick where
+    they meet, which read in file order made the old note end there and the release then
+    end the new one at once (a legato repeated note lost: it sounded, and read, as a
+    tick). A note-on and note-off of a key not sounding before are left as written (a note
+    of no length)."""
+    out: list[tuple[float, mido.Message]] = []
+    sounding: set[tuple[int, int]] = set()  # (channel, note): a key struck and not released (one note a key)
+    k = 0
+    while k < len(items):
+        j = k
+        while j < len(items) and items[j][0] == items[k][0]:
+            j += 1
+        group = items[k:j]
+        keys = [(m.channel, m.note) if m.type in ("note_on", "note_off") else None for _, m in group]
+        now = set(sounding)
+        restruck: dict[tuple[int, int], int] = {}  # key -> the index of its re-strike in `group`
+        moved: dict[int, int] = {}  # the index of a re-strike -> the index of the release moved before it
+        for g, (_, msg) in enumerate(group):
+            key = keys[g]
+            if key is None:
+                continue
+            if _is_off(msg):
+                if key in restruck:
+                    moved[restruck.pop(key)] = g  # the old note's release: the new one sounds on
+                else:
+                    now.discard(key)
+            else:
+                if key in now:
+                    restruck[key] = g
+                now.add(key)
+        later = set(moved.values())
+        order = [g for g in range(len(group)) if g not in later]
+        order = [x for g in order for x in ((moved[g], g) if g in moved else (g,))]
+        for g in order:
+            out.append(group[g])
+            if keys[g] is not None:
+                (sounding.discard if _is_off(group[g][1]) else sounding.add)(keys[g])
+        k = j
+    return out
+
+
 def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None = None) -> list[Note]:
     """(time in beats, message) pairs -> notes, paired note-on with note-off per channel and
     pitch (a pad's held G3 is not ended by the bass's G3 on another channel).
@@ -90,7 +138,7 @@ def messages_to_notes(items: list[tuple[float, mido.Message]], end: float | None
         onset, vel = open_notes[key].pop(0)
         notes.append(Note(onset, key[1], max(t - onset, 1.0 / PPQ), vel))
 
-    for t, msg in sorted(items, key=lambda x: x[0]):
+    for t, msg in releases_first(sorted(items, key=lambda x: x[0])):
         if msg.type not in ("note_on", "note_off"):
             continue
         key = (msg.channel, msg.note)
