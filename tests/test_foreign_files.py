@@ -271,3 +271,32 @@ def test_a_repeated_note_whose_release_is_written_after_its_restrike_sounds_its_
     assert main(["respond", str(tmp_path / "repeat.mid"), "-o", str(tmp_path / "a.mid"), "--responder", "markov",
                  "--chords", "C6"]) == 0
     assert "beats 0-2" in capsys.readouterr().out
+
+
+def test_before_a_files_first_tempo_it_plays_at_120_bpm(tmp_path, capsys):
+    """A file whose only tempo (60 bpm) comes at beat 4: MIDI plays the beats before it at
+    120 bpm, as every player and DAW does (and as the file checks count it), but render,
+    play and plot took 60 from the start (an 8 s render of a 6 s file), and respond's
+    answer file moved the call's first bar to 60 bpm."""
+    from improv.core.formats.midifile import TempoMap
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([X("set_tempo", tempo=mido.bpm2tempo(60), time=4 * 480)]))
+    mid.tracks.append(_notes("Lead", 0, [60, 62, 64, 65, 67, 69, 71, 72]))
+    mid.save(str(tmp_path / "late.mid"))
+    rec = load_recording(tmp_path / "late.mid")
+    assert rec.tempos == ((0.0, 120.0), (2.0, 60.0))
+    assert rec.duration == pytest.approx(mido.MidiFile(str(tmp_path / "late.mid")).length) == pytest.approx(6.0)
+    assert TempoMap(rec.tempos).ticks(2.0) == 4 * 480
+    assert main(["respond", str(tmp_path / "late.mid"), "-o", str(tmp_path / "a.mid"), "--responder", "markov",
+                 "--chords", "C6"]) == 0
+    tempos = [(tick, mido.tempo2bpm(m.tempo)) for tick, m in _timed(mido.MidiFile(str(tmp_path / "a.mid")).tracks[0])
+              if m.type == "set_tempo"]
+    assert tempos == [(0, 120.0), (4 * 480, 60.0)]
+
+
+def _timed(track):
+    tick = 0
+    for m in track:
+        tick += m.time
+        yield tick, m

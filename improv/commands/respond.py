@@ -377,7 +377,8 @@ def run(args: argparse.Namespace) -> int:
             f"the settings say {bpb}/4 ([timing] beats_per_bar; {src} has no time signature)"
         raise ConfigError(f"the chart is in {chart.beats_per_bar}/4 but {whose}; give a chart in that metre: "
                           f"--chords (read in {bpb} beats a bar), or a tune file with beats_per_bar = {bpb}")
-    tempos = found.tempos or [(0.0, 120.0)]
+    tempos = found.tempos if found.tempos and found.tempos[0][0] <= 0 else [(0.0, 120.0), *found.tempos]
+    # (before a file's first tempo it plays at 120 bpm, as MIDI has it and every player plays it)
     if getattr(args, "tempo", None):
         tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
 

@@ -314,8 +314,8 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             items.append((tick, msg))
         abs_tracks.append((name, items))
     tempo_ticks.sort()
-    if not tempo_ticks or tempo_ticks[0][0] > 0:
-        tempo_ticks.insert(0, (0, tempo_ticks[0][1] if tempo_ticks else 120.0))
+    if not tempo_ticks or tempo_ticks[0][0] > 0:  # before a file's first tempo: 120 bpm, as MIDI has it
+        tempo_ticks.insert(0, (0, 120.0))
     tempos: list[tuple[float, float]] = []
     last_tick = 0
     for tick, bpm in tempo_ticks:  # each change's time from the one before (one pass, not one map per change)
