@@ -29,3 +29,18 @@ def test_the_player_track_is_read_by_default(names, track, indices, says):
 def test_a_missing_track_is_one_line_listing_the_tracks(track):
     with pytest.raises(DataError, match=r"x.mid has no track .*; its tracks are 0:conductor, 1:player, 2:\(unnamed\)"):
         choose_tracks(["conductor", "player", ""], track, "x.mid")
+
+
+def test_a_file_of_no_tracks_says_so_and_offers_no_track_flag(tmp_path, capsys):
+    """An empty MIDI file (a header, no track): respond said it had no notes "in all 0 tracks
+    merged (--track to choose one)", a flag no track could answer."""
+    import mido
+
+    from improv.cli import main
+
+    mido.MidiFile(type=1).save(str(tmp_path / "empty.mid"))
+    assert main(["respond", str(tmp_path / "empty.mid"), "-o", str(tmp_path / "a.mid")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"improv respond: {tmp_path / 'empty.mid'} has no notes to answer in any track: the file " \
+                          "has none; give a MIDI file with a melodic phrase"
+    assert choose_tracks([], None).indices == ()

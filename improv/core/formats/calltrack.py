@@ -63,6 +63,8 @@ def choose_tracks(names: list[str], track: str | None, source: str = "the file")
         others = n - 1
         rest = f"; {others} other track{'s' if others != 1 else ''} left out (--track to choose)" if others else ""
         return TrackChoice((i,), f"{_label(i, names[i])} of {n}{rest}")
+    if n == 0:  # (an empty file: no --track would help)
+        return TrackChoice((), "any track: the file has none")
     if n == 1:
         return TrackChoice((0,), _label(0, names[0]))
     return TrackChoice(tuple(range(n)), f"all {n} tracks merged (--track to choose one)")
