@@ -300,3 +300,22 @@ def _timed(track):
     for m in track:
         tick += m.time
         yield tick, m
+
+
+def test_of_two_tempos_at_one_tick_the_last_written_rules(tmp_path, capsys):
+    """A file that sets 120 bpm and then 90 at its start (a tool's default, then the song's
+    tempo): every player plays it at 90, but render, play and plot took 120 (the higher
+    sorted last), and respond answered at 120 and wrote both, in the order that plays 120."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([X("set_tempo", tempo=mido.bpm2tempo(120)),
+                                      X("set_tempo", tempo=mido.bpm2tempo(90))]))
+    mid.tracks.append(_notes("Lead", 0, [60, 62, 64, 65, 67, 69, 71, 72]))
+    mid.save(str(tmp_path / "two.mid"))
+    rec = load_recording(tmp_path / "two.mid")
+    assert rec.tempos == ((0.0, 90.0),)
+    assert rec.duration == pytest.approx(mido.MidiFile(str(tmp_path / "two.mid")).length)
+    assert main(["respond", str(tmp_path / "two.mid"), "-o", str(tmp_path / "a.mid"), "--responder", "markov",
+                 "--chords", "C6"]) == 0
+    assert "90 bpm" in capsys.readouterr().out
+    tempos = [m.tempo for _, m in _timed(mido.MidiFile(str(tmp_path / "a.mid")).tracks[0]) if m.type == "set_tempo"]
+    assert [round(mido.tempo2bpm(t), 3) for t in tempos] == [90.0]

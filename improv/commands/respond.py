@@ -148,7 +148,8 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                     channels.add(msg.channel + 1)
         notes.extend(messages_to_notes(items, song_end))  # a note never ended runs to the song's end
     notes.sort(key=lambda n: (n.start, n.pitch))
-    tempos.sort()
+    tempos.sort(key=lambda x: x[0])  # (stable: of two tempos at one beat the last written rules)
+    tempos = list({beat: bpm for beat, bpm in tempos}.items())
     pedal.sort(key=lambda x: x[0])
     key_map: list[tuple[float, str]] = []
     for tick, key in sorted(keys, key=lambda x: x[0]):  # (a key repeated on another track is one)

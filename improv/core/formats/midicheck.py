@@ -126,7 +126,7 @@ def check_midi(mid: mido.MidiFile, where: str = "the MIDI file") -> None:
 def _seconds_at(tick: int, tempo_ticks: list[tuple[int, float]], ppq: int) -> float:
     """Seconds from the start to `tick` under (tick, bpm) tempo changes (120 bpm before the first)."""
     seconds, at, bpm = 0.0, 0, 120.0
-    for t, new in sorted(tempo_ticks):
+    for t, new in sorted(tempo_ticks, key=lambda x: x[0]):  # (at one tick: the last written)
         if t >= tick:
             break
         seconds += (t - at) / ppq * 60.0 / bpm

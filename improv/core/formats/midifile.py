@@ -313,7 +313,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                 metre_ticks.append((tick, bar_quarters(msg.numerator, msg.denominator)))
             items.append((tick, msg))
         abs_tracks.append((name, items))
-    tempo_ticks.sort()
+    tempo_ticks.sort(key=lambda x: x[0])  # (stable: of two tempos at one tick the last written rules, as in any player)
     if not tempo_ticks or tempo_ticks[0][0] > 0:  # before a file's first tempo: 120 bpm, as MIDI has it
         tempo_ticks.insert(0, (0, 120.0))
     tempos: list[tuple[float, float]] = []
