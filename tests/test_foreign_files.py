@@ -319,3 +319,35 @@ def test_of_two_tempos_at_one_tick_the_last_written_rules(tmp_path, capsys):
     assert "90 bpm" in capsys.readouterr().out
     tempos = [m.tempo for _, m in _timed(mido.MidiFile(str(tmp_path / "a.mid")).tracks[0]) if m.type == "set_tempo"]
     assert [round(mido.tempo2bpm(t), 3) for t in tempos] == [90.0]
+
+
+def test_a_songs_set_up_and_pedal_on_tracks_of_no_notes_play_with_the_notes_of_their_channel(tmp_path):
+    """A General MIDI song that sets its programs (violin, bass) and the volume on its first
+    track, and a piano pedal on a track of its own: play, render and plot left out every
+    message of a track with no notes, so the violin played as a piano on a GM synth and
+    the pedal held nothing in the render (the note stopped after its beat)."""
+    from improv.commands.play import playback_plan
+    from improv.core.audio.render import recording_to_parts
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([X("set_tempo", tempo=500000), M("program_change", channel=0, program=40),
+                                      M("program_change", channel=1, program=33),
+                                      M("control_change", channel=0, control=7, value=100)]))
+    mid.tracks.append(_notes("Violin", 0, [60]))
+    mid.tracks.append(_notes("Bass", 1, [36]))
+    mid.tracks.append(mido.MidiTrack([X("track_name", name="Pedal"), M("control_change", channel=0, control=64, value=127),
+                                      M("control_change", channel=0, control=64, value=0, time=4 * 480)]))
+    mid.tracks.append(mido.MidiTrack([M("control_change", channel=1, control=0, value=0),
+                                      M("program_change", channel=1, program=34)]))  # a later track's, before the notes'
+
+    mid.save(str(tmp_path / "song.mid"))
+    rec = load_recording(tmp_path / "song.mid")
+    plan = [m for _, m in playback_plan(rec, 1, 2) if not isinstance(m, str)]
+    assert [(m.channel, m.program) for m in plan if m.type == "program_change"] == [(0, 40), (1, 33), (1, 34)]
+    assert [(m.channel, m.control, m.value) for m in plan if m.type == "control_change"] == \
+        [(0, 7, 100), (0, 64, 127), (1, 0, 0), (0, 64, 0)]
+    assert [m.type for m in plan][:6] == ["program_change", "program_change", "control_change", "control_change",
+                                          "control_change", "program_change"]  # all set up before the first note
+    assert rec.duration == pytest.approx(2.0)  # to the pedal's lift: 4 beats at 120 bpm
+    parts = recording_to_parts(rec, sample_rate=8000, tail_s=0.0)
+    assert abs(parts[0, 12000:15000]).max() > 0.01  # the violin's C, released at 0.5 s, held by the pedal at 1.5 s

@@ -344,10 +344,19 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             part_of.setdefault(i, abs_tracks[i][0] if abs_tracks[i][0] in PARTS else "partner")
     else:
         part_of = {i: ("player" if k == 0 else "partner") for k, i in enumerate(with_notes)}
+    # A track of no notes sets up the channels others play (a song's programs and volumes on
+    # its first track, a sustain pedal on a track of its own): its messages go to the part
+    # whose notes play on their channel (left out, a violin played as a piano, the pedal held nothing).
+    channel_part: dict[int, str] = {}
+    for i in with_notes:
+        for _, m in abs_tracks[i][1]:
+            if not m.is_meta and m.type == "note_on":
+                channel_part.setdefault(m.channel, part_of[i])
     channels = dict(DEFAULT_CHANNELS)
     song_end = tmap.seconds(max((items[-1][0] for _, items in abs_tracks if items), default=0))
     seen: set[str] = set()
     events: list[TimedMessage] = []
+    setup: list[TimedMessage] = []  # from the tracks of no notes
     markers: list[Marker] = []
     for i, (name, items) in enumerate(abs_tracks):
         if i == 0:
@@ -361,11 +370,12 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                 kind = _META_TO_KIND.get(msg.type)
                 if kind:
                     markers.append(Marker(t, meta_text(msg.text), kind))
-            elif part is not None and hasattr(msg, "channel"):
-                if part not in seen:  # the part's channel is its first message's
-                    seen.add(part)
-                    channels[part] = msg.channel + 1
-                events.append(TimedMessage(t, part, msg.copy(time=0)))
+            elif hasattr(msg, "channel") and (part or channel_part.get(msg.channel)):
+                owner = part or channel_part[msg.channel]
+                if owner not in seen:  # the part's channel is its first message's
+                    seen.add(owner)
+                    channels[owner] = msg.channel + 1
+                (events if part else setup).append(TimedMessage(t, owner, msg.copy(time=0)))
                 if msg.type in ("note_on", "note_off"):
                     key = (msg.channel, msg.note)
                     on = msg.type == "note_on" and msg.velocity > 0
@@ -383,7 +393,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
             for (ch, note), n in sorted(held.items()):
                 events.extend(TimedMessage(end, part, mido.Message("note_off", channel=ch, note=note))
                               for _ in range(n))
-    events.sort(key=lambda e: e.t)
+    events = sorted(setup + events, key=lambda e: e.t)  # (stable: a set-up at a tick comes before its notes)
     markers.sort(key=lambda m: m.t)
     return Recording(tuple(events), tuple(markers), tuple(tempos), bpb, channels["player"], channels["partner"], title,
                      channels["comp"], channels["bass"], channels["click"], tuple(metres))
