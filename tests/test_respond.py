@@ -680,3 +680,42 @@ def test_a_bar_longer_than_improv_plays_names_the_files_metre_not_a_flag(tmp_pat
     assert main(["respond", str(tmp_path / "long-bars.mid"), "-o", str(tmp_path / "out.mid")]) == 2
     err = capsys.readouterr().err
     assert "is in 32/4 (32 beats a bar)" in err and "--timing" not in err and len(err.splitlines()) == 1, err
+
+
+def test_a_call_read_from_one_track_keeps_its_instrument_and_pedal_from_a_set_up_track(tmp_path, capsys):
+    """`--track melody` of a song whose programs are on its conductor or a set-up track, and
+    whose sustain pedal is on a track of its own: the answer file lost the instrument (the
+    README: it keeps it) and the call its pedal, so the call ended, and was answered, while
+    the pedal still held it. A pedal on another channel's set-up is not the call's."""
+    from improv.config import MidiSettings
+
+    for program_on in ("conductor", "setup"):
+        call = _instrument_file(tmp_path / f"{program_on}.mid", "conductor", program_on)
+        rc, out = respond(tmp_path, call, "--track", "melody", "--chords", "Bb7", "--seed", "1")
+        assert rc == 0 and "beats 0-3.5\n" in capsys.readouterr().out
+        ch = MidiSettings()
+        assert _setups(out)[0]["player"] == [(0, "program_change", ch.player_channel - 1, 66, None)], program_on
+    mid = mido.MidiFile(str(call))
+    # LINE ends at beat 3.5; the melody's channel (2) holds it to beat 6, channel 1's pedal is another part's
+    mid.tracks.append(mido.MidiTrack([mido.Message("control_change", channel=1, control=64, value=127),
+                                      mido.Message("control_change", channel=0, control=64, value=127),
+                                      mido.Message("control_change", channel=1, control=64, value=0, time=6 * 480),
+                                      mido.Message("control_change", channel=0, control=64, value=0, time=480)]))
+    mid.save(str(tmp_path / "pedal.mid"))
+    rc, out = respond(tmp_path, tmp_path / "pedal.mid", "--track", "melody", "--chords", "Bb7", "--seed", "1")
+    assert rc == 0
+    assert "beats 0-6\n" in capsys.readouterr().out
+    tick, pedal = 0, []
+    for msg in next(t for t in mido.MidiFile(str(out)).tracks if t.name == "player"):
+        tick += msg.time
+        if msg.type == "control_change" and msg.control == 64:
+            pedal.append((tick / 480, msg.value))
+    assert pedal == [(0.0, 127), (6.0, 0)]
+    # a session's partner that played nothing is no set-up of the player's, even on its channel
+    mid = mido.MidiFile(write_mid(tmp_path / "session.mid", LINE))
+    mid.tracks[1].name = "player"
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="partner"),
+                                      mido.Message("program_change", channel=0, program=5)]))
+    mid.save(str(tmp_path / "session.mid"))
+    rc, out = respond(tmp_path, tmp_path / "session.mid", "--chords", "Bb7", "--seed", "1")
+    assert rc == 0 and _setups(out)[0]["player"] == []

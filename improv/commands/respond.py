@@ -87,7 +87,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
 
     from improv.core.formats.calltrack import choose_tracks
     from improv.core.formats.midicheck import open_midi_file
-    from improv.core.formats.midifile import bar_quarters
+    from improv.core.formats.midifile import PARTS, bar_quarters
     from improv.core.formats.miditrack import messages_to_notes, meta_text, track_names
 
     if not path.exists():
@@ -98,11 +98,16 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     names = track_names(mid)
     choice = choose_tracks(names, track, str(path))
     chosen = set(choice.indices)
+    # a track of no notes sets up the channels others play (a song's programs on its first
+    # track, a pedal on a track of its own): read with the call's notes, for their channels
+    # (not a session's own part that played nothing: the partner's track is not the player's set-up)
+    setup_tracks = {i for i, t in enumerate(mid.tracks) if i not in chosen and names[i].strip().lower() not in PARTS
+                    and not any(m.type == "note_on" for m in t)}
     ppq = mid.ticks_per_beat
     tempos: list[tuple[float, float]] = []
     bpb: int | None = None
     notes: list[Note] = []
-    pedal: list[tuple[float, int]] = []
+    pedal: list[Any] = []  # (beat, value, channel 1-16 of a set-up track's pedal, None for the call's own)
     drums = 0
     channels: set[int] = set()
     keys: list[tuple[int, str]] = []
@@ -135,10 +140,11 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
                                             "without the pickup")
                         raise DataError(f"{path} changes metre ({was}, then {metre}): give a call in one metre")
                     was, bpb = metre, quarters
-            elif i in chosen and msg.type == "control_change" and msg.control == 64 and msg.channel != DRUM_CHANNEL:
-                pedal.append((tick / ppq, msg.value))
-            elif i in chosen and (msg.type == "program_change" or msg.type == "control_change"
-                                  and msg.control in (0, 32)):  # the instrument: bank select, program
+            elif (i in chosen or i in setup_tracks) and msg.type == "control_change" and msg.control == 64 \
+                    and msg.channel != DRUM_CHANNEL:
+                pedal.append((tick / ppq, msg.value, None if i in chosen else msg.channel + 1))
+            elif (i in chosen or i in setup_tracks) and (msg.type == "program_change" or msg.type == "control_change"
+                                                         and msg.control in (0, 32)):  # the instrument: bank, program
                 moves.append((tick, msg))
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
@@ -150,7 +156,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
     notes.sort(key=lambda n: (n.start, n.pitch))
     tempos.sort(key=lambda x: x[0])  # (stable: of two tempos at one beat the last written rules)
     tempos = list({beat: bpm for beat, bpm in tempos}.items())
-    pedal.sort(key=lambda x: x[0])
+    pedal = sorted(((beat, value) for beat, value, ch in pedal if ch is None or ch in channels), key=lambda x: x[0])
     key_map: list[tuple[float, str]] = []
     for tick, key in sorted(keys, key=lambda x: x[0]):  # (a key repeated on another track is one)
         if not key_map or key_map[-1][1] != key:
