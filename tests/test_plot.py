@@ -36,7 +36,9 @@ def test_plot_writes_a_png(tmp_path):
     assert main(["plot", str(mid), "-o", str(tmp_path / "s.png")]) == 0
     data = (tmp_path / "s.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    assert main(["plot", str(mid), "--bars", "1-2"]) == 0 and (tmp_path / "s.png").exists()
+    # without -o beside the file, and never over the picture there (the README): s-2.png
+    assert main(["plot", str(mid), "--bars", "1-2"]) == 0
+    assert (tmp_path / "s.png").read_bytes() == data and (tmp_path / "s-2.png").read_bytes()[:8] == data[:8]
     assert main(["plot", str(mid), "--bars", "x"]) == 2
 
 
