@@ -351,3 +351,16 @@ def test_a_songs_set_up_and_pedal_on_tracks_of_no_notes_play_with_the_notes_of_t
     assert rec.duration == pytest.approx(2.0)  # to the pedal's lift: 4 beats at 120 bpm
     parts = recording_to_parts(rec, sample_rate=8000, tail_s=0.0)
     assert abs(parts[0, 12000:15000]).max() > 0.01  # the violin's C, released at 0.5 s, held by the pedal at 1.5 s
+
+
+def test_a_type_2_file_of_one_pattern_is_read_by_respond_as_by_the_others(tmp_path, capsys):
+    """A type-2 file holding one pattern (what some pattern sequencers export) is a song of
+    one track: render, play and plot read it, but respond refused it ("save it as type 0
+    or 1"), where the file checks every command shares are meant to refuse the same files."""
+    mid = mido.MidiFile(type=2, ticks_per_beat=480)
+    mid.tracks.append(_notes("Lead", 0, [60, 62, 64, 65]))
+    mid.save(str(tmp_path / "one.mid"))
+    assert main(["respond", str(tmp_path / "one.mid"), "-o", str(tmp_path / "a.mid"), "--responder", "markov",
+                 "--chords", "C6"]) == 0
+    assert "call: 4 notes from track 0 'Lead', beats 0-4" in capsys.readouterr().out
+    assert len(load_recording(tmp_path / "one.mid").events) == 8

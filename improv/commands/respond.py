@@ -92,9 +92,7 @@ def _read_call(path: Path, track: str | None) -> _CallFile:
 
     if not path.exists():
         raise DataError(f"call file {path} not found: give a .mid file with the phrase to answer")
-    mid = open_midi_file(path)  # the checks every command makes (division, tempos, metre, length)
-    if mid.type == 2:
-        raise DataError(f"{path} is a type-2 MIDI file (independent patterns); save it as type 0 or 1")
+    mid = open_midi_file(path)  # the checks every command makes (type 2 of several patterns, division, tempos, ...)
     names = track_names(mid)
     choice = choose_tracks(names, track, str(path))
     chosen = set(choice.indices)
