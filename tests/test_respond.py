@@ -231,6 +231,19 @@ def test_a_call_in_another_metre_than_the_tune_names_it_as_written_and_the_way_o
     assert respond(tmp_path, call, "--chords", "F7 | Bb7")[0] == 0
 
 
+def test_time_is_the_metre_of_a_call_file_that_says_none_and_refused_against_one_that_does(tmp_path, capsys):
+    """--time 3/4 beside a call file in 4/4 was passed over without a word (the file's won)."""
+    call = write_mid(tmp_path / "c.mid", LINE)
+    rc, out = respond(tmp_path, call, "--time", "3/4", "--chords", "F7 | Bb7 | F7")
+    assert rc == 0, capsys.readouterr().err
+    sigs = [m for t in mido.MidiFile(out).tracks for m in t if m.type == "time_signature"]
+    assert [(m.numerator, m.denominator) for m in sigs] == [(3, 4)]
+    waltz = _with_metres(write_mid(tmp_path / "w.mid", LINE), (4, 4))
+    rc, _ = respond(tmp_path, waltz, "--time", "3/4")
+    err = capsys.readouterr().err
+    assert rc == 2 and "--time 3/4, but" in err and "is in 4/4" in err and len(err.strip().splitlines()) == 1, err
+
+
 def _cut(path, n):
     path.write_bytes(path.read_bytes()[:-n])
     return path

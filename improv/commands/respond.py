@@ -364,6 +364,10 @@ def run(args: argparse.Namespace) -> int:
     if not found.notes:
         why = f" (only drum notes on channel 10: {found.drums})" if found.drums else ""
         raise DataError(f"{src} has no notes to answer in {found.tracks}{why}; give a MIDI file with a melodic phrase")
+    asked = getattr(args, "beats_per_bar", None)
+    if asked and found.beats_per_bar and asked != found.beats_per_bar:  # (it was passed over without a word)
+        raise ConfigError(f"--time {asked}/4, but {src} is in {found.metre or f'{found.beats_per_bar}/4'}: its time "
+                          "signature is the call's metre; leave --time out")
     bpb = found.beats_per_bar or cfg.timing.beats_per_bar
     lo, hi = limits.BEATS_PER_BAR
     if not lo <= bpb <= hi:  # (a file may hold up to 32: it named --timing.beats_per_bar, no flag there is)
