@@ -66,3 +66,22 @@ def test_a_repeated_notes_release_written_after_its_restrike_ends_the_old_note()
     # a note of no length struck again at once: the second strike is no re-strike of a sounding key
     assert messages_to_notes([(0.0, on(60)), (0.0, off(60)), (0.0, on(60)), (1.0, off(60))]) == \
         [Note(0.0, 60, 1 / 480, 90), Note(0.0, 60, 1.0, 90)]
+
+
+def test_a_repeated_note_is_written_released_before_it_is_struck_again():
+    """Two notes of one key that meet where rounding puts the end of the first a hair after
+    the start of the second: the re-strike was written before the release at that tick, and
+    a DAW reading the file in order cut the second note at once."""
+    import mido
+
+    from improv.core.formats.miditrack import phrase_to_track
+    from improv.core.theory.notes import Note, Phrase
+
+    phrase = Phrase.of([Note(0.0, 60, 1.0000004, 90), Note(1.0, 60, 1.0, 90), Note(2.0, 62, 0.0001, 80)])
+    tick, seq = 0, []
+    for m in phrase_to_track(phrase, ppq=480):
+        tick += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((tick, m.note, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq == [(0, 60, "on"), (480, 60, "off"), (480, 60, "on"), (960, 60, "off"), (960, 62, "on"),
+                   (961, 62, "off")]  # (and a note of no length still a tick long, not a hanging one)

@@ -174,7 +174,15 @@ def phrase_to_track(phrase: Phrase, name: str = "partner", channel: int = 1, ppq
     `setup`: channel messages (an instrument's bank select and program change) put first
     at tick 0, in their order, so that the track opens on its instrument.
     Inverse: `track_to_phrase`."""
-    items = [(int(round(t * ppq)), i, m) for i, (t, m) in enumerate(notes_to_messages(phrase.absolute(), channel))]
+    # Ticks rounded note by note, a note-off before a note-on at one tick (a note at least a
+    # tick long): sorted by beats and then rounded, a repeated note's re-strike could come
+    # before the release of the note it follows, which a DAW reads as the new note cut at once.
+    items: list[tuple[int, int, mido.Message]] = []
+    for n in sorted(phrase.absolute(), key=lambda n: n.start):
+        on = int(round(n.start * ppq))
+        items.append((on, 1, mido.Message("note_on", channel=channel - 1, note=n.pitch, velocity=n.velocity)))
+        items.append((max(on + 1, int(round(n.end * ppq))), 0,
+                      mido.Message("note_off", channel=channel - 1, note=n.pitch, velocity=0)))
     items += [(int(round(t * ppq)), -1, mido.Message("control_change", channel=channel - 1, control=c, value=v))
               for t, c, v in controls]
     items += [(0, -2, m.copy(channel=channel - 1, time=0)) for m in setup]  # (a stable sort keeps their order)
