@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import lru_cache
 
-from improv.core.theory.line import under_the_line
 from improv.core.theory.notes import Phrase
 
 TICKS = 12  # grid ticks per beat: sixteenths (3), triplet eighths (4) and eighths (6) all fit
@@ -50,15 +49,9 @@ def metric_class(tick: int) -> int:
 
 def melody(phrase: Phrase) -> list[tuple[int, int, int, int]]:
     """The phrase's top line on the grid: `(onset tick on the timeline, pitch, duration
-    ticks, velocity)`. Only the line is heard: a note under it (a chord's lower notes, struck
-    together or spread, a left hand's voicing under a held right-hand note: `under_the_line`)
-    is left out, as are all but the highest of notes on one tick. (A left hand struck a few
-    milliseconds off its melody note was learned as a leap down and back, so the answers
-    leapt octaves; its notes also dragged their register and their density.)"""
+    ticks, velocity)`. Simultaneous notes (a chord) keep only their highest pitch."""
     by_tick: dict[int, tuple[int, int, int, int]] = {}
-    for n, under in zip(phrase.notes, under_the_line(phrase.notes)):
-        if under:
-            continue
+    for n in phrase.notes:
         tick = int(round((phrase.start + n.start) * TICKS))
         dur = min(MAX_DUR, max(1, int(round(n.duration * TICKS))))
         old = by_tick.get(tick)
