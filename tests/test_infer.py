@@ -1,7 +1,8 @@
 """Live harmony inference: chord and key from played notes."""
 
 from improv.core.theory.chords import parse_chord
-from improv.core.listen.harmony import HarmonyTracker, key_name
+from improv.core.listen.harmony import HarmonyTracker, key_name, voiced_changes
+from improv.core.theory.notes import Phrase
 
 
 def play(tracker, notes, velocity=90):
@@ -124,3 +125,24 @@ def test_a_rival_chord_must_lead_clearly_before_the_chord_changes():
         rival, lead = _lead(t)
         assert rival != parse_chord("G7") and 0 < lead < _CHORD_SWITCH_MARGIN
         assert t.current()[0] == parse_chord("G7")
+
+
+def test_the_chords_a_left_hand_voices_under_a_line_are_heard_where_it_strikes_them():
+    """Shells struck a little early or late are heard from the beat; a rolled chord is one
+    voicing; a Db7 shell under a long G is Db7 (the G its #11), not a G chord."""
+    lh = [(p, 0.03, 1.9) for p in (50, 53, 60)] + [(p, 1.95, 2.0) for p in (43, 53, 59)]
+    call = Phrase.of(lh + eighths([74, 72, 69, 65, 64, 65, 71, 74]), start=8.0)
+    spans = voiced_changes(call, 120.0)
+    assert [(s.start, str(s.chord)) for s in spans] == [(8.0, "Dm7"), (10.0, "G7")]
+    assert spans[-1].end == call.end
+    rolled = Phrase.of([(p, 0.08 * i, 4.0 - 0.08 * i) for i, p in enumerate((41, 48, 57, 63, 67, 72))])
+    assert [str(s.chord) for s in voiced_changes(rolled, 120.0)] == ["F7"]
+    tritone = Phrase.of([(p, 0.0, 1.8) for p in (49, 53, 59)] + [(67, 0.0, 3.5)])
+    assert [str(s.chord) for s in voiced_changes(tritone, 120.0)] == ["Db7"]
+
+
+def test_a_line_in_octaves_or_thirds_voices_no_chord():
+    octaves = Phrase.of(eighths([72, 74, 76, 77]) + eighths([60, 62, 64, 65]))
+    thirds = Phrase.of(eighths([76, 77, 79, 81]) + eighths([72, 74, 76, 77]))
+    assert voiced_changes(octaves, 120.0) == [] and voiced_changes(thirds, 120.0) == []
+    assert voiced_changes(Phrase.of(eighths([60, 64, 67, 71])), 120.0) == []  # an arpeggio is a line

@@ -394,6 +394,39 @@ def test_live_harmony_when_there_is_no_chart():
     s.close()
 
 
+def _keys(t, pitches, dur, vel=80):
+    """Raw note-ons and note-offs of `pitches` struck together at `t` seconds for `dur` seconds."""
+    return [e for p in pitches for e in ((t, [0x90, p, vel]), (t + dur, [0x80, p, 0]))]
+
+
+def test_with_no_chart_a_line_is_heard_over_the_chords_its_left_hand_plays():
+    """A pianist's ii-V-I: Dm7, G7 and Cmaj7 in the left hand on beats 1 and 3, the line's
+    long accented Ab (the b9 of G7) on the G7 bar's downbeat. The call was heard over the one
+    chord inferred at its end (Cmaj7), and the embrace built its answer on the player's
+    'mistake': "heard Ab over Cmaj7 (outside, long, beat 1, accented)"."""
+    cfg = override(config(), "timing", follow=False)
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    b = 0.5  # seconds a beat at 120 bpm
+    events = []
+    for bar, voicing in enumerate([(50, 53, 57, 60), (43, 53, 59), (48, 52, 55, 59)]):
+        for beat in (0, 2):
+            events += _keys((bar * 4 + beat) * b, voicing, 1.8 * b, 65)
+    line = [(0, 74), (0.5, 72), (1, 69), (1.5, 65), (2, 64), (2.5, 65), (3, 69), (3.5, 72), (5.5, 67), (6, 65),
+            (6.5, 62), (7, 59), (7.5, 62)]
+    for beat, p in line:
+        events += _keys(beat * b, [p], 0.45 * b, 85)
+    events += _keys(4 * b, [68], 1.4 * b, 110) + _keys(8 * b, [64], 1.9 * b, 85)
+    play(s, clock, inq, events, until=7.0)
+    s.close()
+    assert s.answers == 1
+    chart = s.responder.charts[-1]
+    assert [str(chart.chord_at(beat)) for beat in (0.5, 2.5, 4.5, 6.5, 8.5)] == ["Dm7", "Dm7", "G7", "G7", "Cmaj7"]
+    assert not any("heard Ab" in line for line in said), said
+
+
 def test_sustain_pedal_holds_the_call_open():
     s, clock, inq, sink, _ = make()
     s.start()

@@ -21,10 +21,10 @@ from typing import Any, Callable
 import mido
 
 from improv.config import Config
-from improv.core.listen.harmony import HarmonyTracker
+from improv.core.listen.harmony import HarmonyTracker, voiced_changes
 from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
-from improv.core.theory.notes import count_notes, counted, pitch_name, seconds_to_beats
+from improv.core.theory.notes import Phrase, count_notes, counted, pitch_name, seconds_to_beats
 from improv.errors import ConfigError
 
 ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer's first note...
@@ -197,7 +197,7 @@ class FreePolicy:
             call = seg.call_if_silent() if getattr(self.s.partner, "drafts", False) else None
             self._drafted = call
             then = (call.phrase, call.answer_start, call.answer_length, None) if call is not None else None
-            self.s.exchange.read_ahead(so_far, self.chart_now(), then)
+            self.s.exchange.read_ahead(so_far, self.chart_for(so_far), then)  # (in a rest: the same notes)
 
     def _placed(self, call: Call, t: float) -> Call:
         """The call with its answer placed late enough to be ready: on a machine where
@@ -210,7 +210,7 @@ class FreePolicy:
         half the lead away: a conductor round a few ms late could cross a beat, and the
         answer, now to another job than the draft, was decoded again and came a beat late."""
         d = self._drafted
-        if d is not None and self.s.exchange.drafted_as(call.phrase, self.chart_now(), d.answer_start,
+        if d is not None and self.s.exchange.drafted_as(call.phrase, self.chart_for(call.phrase), d.answer_start,
                                                          call.answer_length):  # (the call, at the draft's place)
             if d.answer_start == call.answer_start:
                 return call
@@ -231,7 +231,7 @@ class FreePolicy:
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
-        s.ask(call.phrase, self.chart_now(), call.answer_start, call.answer_length, t, text=text)
+        s.ask(call.phrase, self.chart_for(call.phrase), call.answer_start, call.answer_length, t, text=text)
 
     def chart_now(self) -> Chart:
         """The chart an answer plays over: the session's, or the chord inferred so far (the
@@ -244,6 +244,20 @@ class FreePolicy:
             if len(self._chord_charts) > 256:
                 self._chord_charts.clear()
             chart = self._chord_charts[chord] = single_chord_chart(chord, self.s.bpb)
+        return chart
+
+    def chart_for(self, call: Phrase) -> Chart:
+        """The chart a call is heard and answered over: the session's; with none, the chord
+        inferred so far (`chart_now`), and under the call the chords its own voicings spell
+        (`voiced_changes`: a left hand's G7 under the line's Ab, where the chord inferred at
+        the call's end was a Cmaj7 that made the Ab a mistake). Depends on the call's notes
+        alone, so a call read ahead in a rest and the call that rest ends get the same."""
+        chart = self.chart_now()
+        if self.s.chart is not None:
+            return chart
+        for span in voiced_changes(call, self.s.tempo):
+            if span.chord != chart.chord_at(span.start):
+                chart = chart.with_overlay(span.start, span.end, span.chord)
         return chart
 
     def on_clock(self, kind: str, beat: float) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from improv.core.theory.chart import ChordSpan
 from improv.core.theory.chords import QUALITIES, Chord
+from improv.core.theory.notes import Phrase
 
 # Krumhansl-style key profiles, tonic first. These are Temperley's (2001) Kostka-Payne
 # values: shaped like Krumhansl & Kessler's probe-tone ratings, but they punish notes
@@ -37,6 +39,7 @@ _OUTSIDE_WEIGHT = -0.8  # a note outside the chord counts against it
 _MISSING_PENALTY = 0.12  # per chord tone never heard, times the total weight
 _CHORD_SWITCH_MARGIN = 0.12  # a rival chord must beat the current one by this share
 _KEY_SWITCH_MARGIN = 0.08  # a rival key must beat the current correlation by this much
+VOICING_WEIGHT = 2.0  # a voicing's notes under the line count this much more than the rest in the chord they spell
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,21 @@ def _templates() -> list[tuple[Chord, tuple[float, ...], float, frozenset[int]]]
 
 
 _TEMPLATES = _templates()
+
+
+def _scores(w: list[float], low: int | None) -> dict[Chord, float]:
+    """Each template chord's score for the pitch-class weights `w` (`low`: the lowest
+    note's pitch class, often the root, or None)."""
+    w = list(w)
+    if low is not None:
+        w[low] += 0.15 * sum(w)
+    total = sum(w)
+    scores: dict[Chord, float] = {}
+    for chord, weights, prior, tones in _TEMPLATES:
+        s = sum(x * y for x, y in zip(w, weights))
+        missing = sum(1 for pc in tones if w[pc] <= 1e-9)
+        scores[chord] = s + total * (prior - _MISSING_PENALTY * missing)
+    return scores
 
 
 def key_name(tonic: int, minor: bool) -> str:
@@ -165,16 +183,7 @@ class HarmonyTracker:
         w = self._profile(self.window_beats)
         # The lowest recent note is often the root (a bass note or the start of an arpeggio).
         recent = [e for e in self._events if self._now - e.beat <= self.window_beats]
-        if recent:
-            low = min(e.pitch for e in recent) % 12
-            w[low] += 0.15 * sum(w)
-        total = sum(w)
-        scores: dict[Chord, float] = {}
-        for chord, weights, prior, tones in _TEMPLATES:
-            s = sum(x * y for x, y in zip(w, weights))
-            missing = sum(1 for pc in tones if w[pc] <= 1e-9)
-            scores[chord] = s + total * (prior - _MISSING_PENALTY * missing)
-        return scores
+        return _scores(w, min(e.pitch for e in recent) % 12 if recent else None)
 
     def _update(self) -> None:
         scores = self._chord_scores()
@@ -201,4 +210,65 @@ class HarmonyTracker:
             self._key = best
 
 
-__all__ = ["HarmonyTracker", "key_name"]
+def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
+    """The chords the player's own voicings spell under a call, on the timeline (beats):
+    from each voicing struck to the next, the last to the call's end; empty when the call
+    strikes none.
+
+    A voicing is notes struck together (`CHORD_SPREAD`, a rolled chord included) with three
+    pitch classes, or two under a higher note: a left hand's chord or shell, a block chord
+    (an octave, or a line in thirds, is not one). It sounds from the beat it is heard on
+    (struck within the on-beat tolerance of one) until the next voicing, as a pianist's left
+    hand comps; its chord is the template that best explains its notes under the line
+    (weighted `VOICING_WEIGHT`) and the notes played over it, its lowest note the likely
+    root. So a line is heard over the chords its own left hand plays, not over the one
+    chord inferred at the call's end (an Ab over a left-hand G7 was "outside over Cmaj7")."""
+    from improv.core.embrace.hearing import CHORD_SPREAD, CHORD_SPREAD_S, on_beat_tolerance, under_the_line
+
+    notes = sorted(call.notes, key=lambda n: (n.start, n.pitch))
+    if len(notes) < 2:
+        return []
+    known = tempo is not None and math.isfinite(tempo) and tempo > 0
+    spread = min(CHORD_SPREAD, CHORD_SPREAD_S * tempo / 60.0) if known else CHORD_SPREAD  # type: ignore[operator]
+    tol = on_beat_tolerance(tempo if known else None)
+    under = under_the_line(notes, tempo if known else None)
+    # the notes struck together, a rolled chord's included (each within `spread` of the one before)
+    clusters: list[list[int]] = []
+    for i, n in enumerate(notes):
+        if clusters and n.start - notes[clusters[-1][-1]].start <= spread + 1e-9:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+    strikes: list[tuple[float, list[int]]] = []
+    for c in clusters:
+        pcs = {notes[i].pitch % 12 for i in c}
+        if len(pcs) >= 3 or len({notes[i].pitch % 12 for i in c if under[i]}) >= 2:
+            at = call.start + notes[c[0]].start
+            beat = round(at)
+            strikes.append((float(beat) if abs(at - beat) <= tol + 1e-9 else at, c))
+    if not strikes:
+        return []
+    end = call.start + max(call.length, max(n.end for n in notes))
+    out: list[ChordSpan] = []
+    for k, (a, c) in enumerate(strikes):
+        b = strikes[k + 1][0] if k + 1 < len(strikes) else end
+        if b <= a + 1e-9:
+            continue
+        w = [0.0] * 12
+        voicing = set(c)
+        for i, n in enumerate(notes):
+            at = call.start + n.start
+            if i not in voicing and not a - spread <= at < b - 1e-9:
+                continue
+            weight = (min(max(n.duration, 0.1), 2.0) * min(127, max(1, n.velocity)) / 100.0) ** 0.5
+            w[n.pitch % 12] += weight * (VOICING_WEIGHT if i in voicing and under[i] else 1.0)
+        scores = _scores(w, min(notes[i].pitch for i in c) % 12)
+        chord = max(scores, key=scores.__getitem__)
+        if out and out[-1].chord == chord and abs(out[-1].end - a) < 1e-9:
+            out[-1] = ChordSpan(out[-1].start, b - out[-1].start, chord)
+        else:
+            out.append(ChordSpan(a, b - a, chord))
+    return out
+
+
+__all__ = ["HarmonyTracker", "key_name", "voiced_changes"]
