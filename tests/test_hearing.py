@@ -287,3 +287,25 @@ def test_the_major_seventh_over_a_major_triad_or_sixth_chord_is_not_a_mistake():
         assert kinds(Phrase.of([(pitch, 0, 2, 110)]), parse_chart(chart)) == [TENSION], chart
     assert kinds(Phrase.of([(70, 0, 2, 110)]), parse_chart("C6 | G7")) == [OUTSIDE]  # (the b7 still is)
     assert kinds(Phrase.of([(71, 0, 2, 110)]), parse_chart("C7 | F")) == [OUTSIDE]  # (and the maj7 over a dominant)
+
+
+def test_the_line_leaves_out_a_left_hands_chord_struck_while_the_right_hand_rests():
+    from improv.core.theory.line import the_line
+
+    line = [(72, 0, .5), (74, .5, .5), (76, 1, .5), (79, 1.5, .5), (77, 2, .5), (72, 2.5, 1.0)]
+    lh = [(p, 0, 1.9) for p in (50, 53, 57, 60)] + [(p, 4, 2.0) for p in (48, 52, 55, 59)]  # (the second after the line)
+    call = Phrase.of(line + lh, start=4.0)
+    assert [n.pitch for n in the_line(call, 120.0).notes] == [72, 74, 76, 79, 77, 72]
+    blocks = Phrase.of([(p, 0, 1.9) for p in (62, 65, 69, 72)] + [(p, 2, 1.9) for p in (59, 65, 67, 71)])
+    assert [n.pitch for n in the_line(blocks).notes] == [72, 71]  # chords alone: their top notes
+    octaves = Phrase.of([(p + o, i * .5, .45) for i, p in enumerate((72, 74, 75, 77)) for o in (0, -12)])
+    assert [n.pitch for n in the_line(octaves).notes] == [72, 74, 75, 77]
+    rolled = Phrase.of([(p, 0.08 * i, 4.0 - 0.08 * i) for i, p in enumerate((41, 48, 57, 63, 67, 72))])
+    assert [n.pitch for n in the_line(rolled, 120.0).notes] == [72]
+    # a melody note struck with the left hand, far above it, is the right hand's (a leap down in the line)
+    dip = Phrase.of([(79, 0, .5), (67, .5, .5), (79, 1, .5)] + [(p, .5, 1.5) for p in (48, 52, 55)])
+    assert [n.pitch for n in the_line(dip).notes] == [79, 67, 79]
+    grace = Phrase.of([(72, 0, .5), (66, .45, .05), (67, .5, .5), (79, 1, .5)])  # a grace note is the line's
+    assert [n.pitch for n in the_line(grace, 120.0).notes] == [72, 66, 67, 79]
+    single = Phrase.of(line)
+    assert the_line(single) is single

@@ -360,3 +360,16 @@ def test_a_line_in_the_players_triplets_stays_on_their_grid():
             assert all(t % 4 == 0 for t in ticks), ticks
     assert late >= 3
     assert off / total <= 0.05, off / total
+
+
+def test_a_left_hands_chord_after_the_line_is_not_learned_or_answered_from_as_melody():
+    """A pianist's line, then the left hand's Cmaj7 shell while the right hand rests: the
+    chord's top was the line's last note, an answer began from B3 in the left hand's register,
+    and the leap of a ninth down to it was learned as the player's."""
+    line = [(72, 0, .5), (74, .5, .5), (76, 1, .5), (79, 1.5, .5), (77, 2, .5), (72, 2.5, 1.0)]
+    call = Phrase.of(line + [(p, 4, 2.0) for p in (48, 52, 55, 59)], start=4.0)
+    assert [e[1] for e in melody(call)] == [72, 74, 76, 79, 77, 72]
+    r = MarkovResponder()
+    r.learn(call)
+    learned = {sym[0] for row in r._session.counts.values() for sym in row}
+    assert max(abs(iv) for iv in learned) <= 5

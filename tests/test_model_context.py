@@ -242,3 +242,14 @@ def test_end_is_held_back_until_most_of_the_span(monkeypatch):
     free = ends(0.0)
     assert free > 0.2
     assert ends(6.0) < free / 2  # ...but an answer lasts most of the bars it was given
+
+
+def test_the_model_reads_a_pianists_call_as_its_line():
+    """The left hand's voicings under the line (and its chord struck after it) are not read as
+    notes of the call or the history: the answer went on from the chord's top, in its register."""
+    line = [(72, 0, .5), (74, .5, .5), (76, 1, .5), (79, 1.5, .5), (77, 2, .5), (72, 2.5, 1.0)]
+    lh = [(p, 0, 1.9) for p in (50, 53, 57, 60)] + [(p, 4, 2.0) for p in (48, 52, 55, 59)]
+    played, heard = Phrase.of(line + lh, start=4.0), Phrase.of(line, start=4.0)
+    model = ModelResponder(tiny_model(cfg=replace(TINY, max_call=96)))
+    assert model._steps(played, CHART, (A, played), tempo=120.0) == model._steps(heard, CHART, (A, heard), tempo=120.0)
+    assert model.answer(played, CHART, settings(history=(A,))) == model.answer(heard, CHART, settings(history=(A,)))

@@ -20,7 +20,8 @@ known: half a second is long at any tempo.
 
 A note under the line is harmony, not a mistake: a keyboardist's left-hand voicing under a
 right-hand note that sounds over it, or a chord's lower notes, may clash with the chart
-(they are heard as outside), but only the top voice (`under_the_line`) can be salient.
+(they are heard as outside), but only the top voice (`under_the_line`, improv/core/theory/line.py)
+can be salient.
 
 Everything is in beats on the session timeline (beat 0 = beat 1 of bar 1).
 """
@@ -33,6 +34,9 @@ from statistics import median
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
+from improv.core.theory.line import (  # noqa: F401 - (the line's rules, heard here too)
+    CHORD_SPREAD, CHORD_SPREAD_S, UNDER_HELD, UNDER_HELD_S, on_the_line, the_line, under_the_line,
+)
 from improv.core.theory.notes import Note, Phrase
 
 CHORD, TENSION, APPROACH, OUTSIDE, FREE = "chord", "tension", "approach", "outside", "free"
@@ -47,10 +51,6 @@ LONG_S = 0.6  # ...or this many seconds, with the tempo known
 LONG_LATE = 0.3  # beats: a long note starting this late is still heard on the beat before (a laid-back attack)
 RESOLVE_WITHIN = 1.0  # beats: an approach resolves to a note starting within this
 ACCENT_VELOCITY = 10  # velocity above the call's median that reads as an accent
-CHORD_SPREAD = 0.1  # beats: notes starting this close together are struck as one chord...
-CHORD_SPREAD_S = 0.04  # ...and at most this many seconds, with the tempo known (a slow grace note is a line)
-UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line...
-UNDER_HELD_S = 0.15  # ...and at least this many seconds, with the tempo known (a fast legato line's overlap is not)
 UNDER = "under the line"  # the reason an outside note is not salient: it is harmony
 
 # Colours that are jazz vocabulary, not mistakes, though the chord symbol does not name them
@@ -288,32 +288,6 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
         out.append(HeardNote(i, onsets[i], bar, beat, n.pitch, n.duration, n.velocity,
                              chords[i], kinds[i], salience, reasons, played[i]))
     return tuple(out)
-
-
-def under_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None) -> list[bool]:
-    """For each note, whether it sounds under the line: a higher note struck with it (within
-    `CHORD_SPREAD`) or before it and still sounding `UNDER_HELD` past its onset (in beats;
-    with the tempo known, at most `CHORD_SPREAD_S` and at least `UNDER_HELD_S`). A legato
-    line's overlap, even at 300 bpm, leaves its notes on the line."""
-    spread, held = CHORD_SPREAD, UNDER_HELD
-    if tempo is not None and math.isfinite(tempo) and tempo > 0:
-        spread = min(spread, CHORD_SPREAD_S * tempo / 60.0)
-        held = max(held, UNDER_HELD_S * tempo / 60.0)
-    order = sorted(range(len(notes)), key=lambda k: notes[k].start)
-    out = [False] * len(notes)
-    # the notes before n that still sound at it: a window over the onsets, kept by their ends
-    # (linear in a call's length; a scan from the first note was quadratic: 512 notes, 40 ms)
-    sounding: list[int] = []
-    ahead = 0  # the first note (in onset order) not yet in `sounding`
-    for i in order:
-        n = notes[i]
-        while ahead < len(order) and notes[order[ahead]].start <= n.start + spread:
-            sounding.append(order[ahead])
-            ahead += 1
-        sounding = [j for j in sounding if notes[j].start >= n.start - spread
-                    or notes[j].start + notes[j].duration >= n.start + held]
-        out[i] = any(j != i and notes[j].pitch > n.pitch for j in sounding)
-    return out
 
 
 def _salience(note: Note, beat: float, bpb: int, vel_median: float, count: int, tol: float = ON_BEAT_TOL,

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from improv.core.theory.chart import Chart
+from improv.core.theory.line import the_line
 from improv.core.model.config import center_of
 from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
@@ -319,6 +320,10 @@ class ModelResponder:
         phrases are read onto the grid first (with a feel and `to_grid`)."""
         # (a left hand's riff in the bottom octave is a call like any other: calls all below E2
         # were once taken for drums and answered as silence)
+        # A pianist's voicings under the line are not read as notes of it (`the_line`): the model
+        # learned single lines, and went on from a left hand's last chord, in its register; the
+        # chords they spell are read as the chart's (the free jam hears them: `voiced_changes`).
+        call = the_line(call, tempo)
         grid = to_grid and self.feel is not None
         cached = self._history_steps
         # keyed by value: the chords that sound under the history (a substitute laid over the
@@ -330,7 +335,7 @@ class ModelResponder:
                 and all(a is b or a == b for a, b in zip(cached[0], history))):
             head, session_feel = cached[4], cached[5]  # the same session so far: its steps are not built again
         else:
-            kept = tuple(h for h in history if h.notes)
+            kept = tuple(the_line(h, tempo) for h in history if h.notes)
             session_feel = None
             if grid:  # the session's feel places every note, the call's too: a call read ahead reads the same
                 session_feel = self.feel.measure(kept[-FOLLOW_PHRASES:], tempo)  # type: ignore[union-attr]

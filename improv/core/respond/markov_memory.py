@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import lru_cache
 
+from improv.core.theory.line import the_line
 from improv.core.theory.notes import Phrase
 
 TICKS = 12  # grid ticks per beat: sixteenths (3), triplet eighths (4) and eighths (6) all fit
@@ -49,9 +50,11 @@ def metric_class(tick: int) -> int:
 
 def melody(phrase: Phrase) -> list[tuple[int, int, int, int]]:
     """The phrase's top line on the grid: `(onset tick on the timeline, pitch, duration
-    ticks, velocity)`. Simultaneous notes (a chord) keep only their highest pitch."""
+    ticks, velocity)`. Simultaneous notes (a chord) keep only their highest pitch, and a
+    pianist's voicings under the line are left out (`the_line`: a left hand's chord, a
+    rolled chord's lower notes), so their leaps are not learned as the player's steps."""
     by_tick: dict[int, tuple[int, int, int, int]] = {}
-    for n in phrase.notes:
+    for n in the_line(phrase).notes:
         tick = int(round((phrase.start + n.start) * TICKS))
         dur = min(MAX_DUR, max(1, int(round(n.duration * TICKS))))
         old = by_tick.get(tick)
