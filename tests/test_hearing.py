@@ -226,13 +226,15 @@ def test_under_the_line_is_the_same_as_comparing_every_pair():
     from improv.core.theory.notes import Note
 
     def every_pair(notes):
-        return [any(j != i and m.pitch > n.pitch and m.start <= n.start + CHORD_SPREAD
+        return [any(j != i and m.pitch > n.pitch and (
+                    m.start <= n.start + CHORD_SPREAD
                     and (m.start >= n.start - CHORD_SPREAD or m.start + m.duration >= n.start + UNDER_HELD)
+                    or m.start > n.start and n.start + n.duration >= m.start + UNDER_HELD)  # (held under it)
                     for j, m in enumerate(notes)) for i, n in enumerate(notes)]
 
     rng = random.Random(3)
     for _ in range(200):
-        notes = sorted((Note(rng.choice([0.0, 0.02, 0.5, 1.0]) + rng.randrange(8) * 0.5, rng.randrange(40, 90),
+        notes = sorted((Note(rng.choice([0.0, 0.02, 0.15, 0.5, 1.0]) + rng.randrange(8) * 0.5, rng.randrange(40, 90),
                              rng.choice([0.1, 0.5, 2.0, 6.0]), 80) for _ in range(rng.randrange(1, 20))),
                        key=lambda n: (n.start, n.pitch))
         assert under_the_line(notes) == every_pair(notes)
@@ -309,3 +311,23 @@ def test_the_line_leaves_out_a_left_hands_chord_struck_while_the_right_hand_rest
     assert [n.pitch for n in the_line(grace, 120.0).notes] == [72, 66, 67, 79]
     single = Phrase.of(line)
     assert the_line(single) is single
+
+
+def test_a_chord_rolled_slower_than_a_strike_is_still_harmony_under_the_line():
+    """A Db7 voicing rolled up at 50-120 ms a note (a pianist's roll) and held under the line
+    over Cmaj7: notes 40 ms apart counted as struck together, so a slower roll's lower notes
+    were the line, and its Ab was embraced as the player's mistake ('long, beat 1')."""
+    from improv.core.theory.line import the_line, under_the_line
+
+    line = [(72, 0.5, .5), (71, 1, .5), (67, 1.5, .5), (64, 2, 1.0)]
+    for seconds in (0.05, 0.08, 0.12):
+        step = seconds * 2  # beats at 120 bpm
+        roll = [(p, k * step, 4.0 - k * step, 80) for k, p in enumerate((49, 53, 56, 59))]
+        call = Phrase.of(roll + line)
+        heard = hear(call, CMAJ7, tempo=120.0)
+        assert most_salient(heard) is None
+        assert all(h.reasons == ("under the line",) for h in heard if h.is_outside)
+        assert [n.pitch for n in the_line(call, 120.0).notes] == [72, 71, 67, 64]
+    # a line's notes, each let go as the next comes, are no roll however fast
+    run = Phrase.of([(60 + 4 * k, 0.12 * k, 0.1) for k in range(4)])
+    assert under_the_line(run.notes, 120.0) == [False] * 4 and the_line(run, 120.0) is run

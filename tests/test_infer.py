@@ -146,3 +146,8 @@ def test_a_line_in_octaves_or_thirds_voices_no_chord():
     thirds = Phrase.of(eighths([76, 77, 79, 81]) + eighths([72, 74, 76, 77]))
     assert voiced_changes(octaves, 120.0) == [] and voiced_changes(thirds, 120.0) == []
     assert voiced_changes(Phrase.of(eighths([60, 64, 67, 71])), 120.0) == []  # an arpeggio is a line
+
+
+def test_a_slow_roll_is_one_voicing():
+    roll = Phrase.of([(p, 0.12 * i, 4.0 - 0.12 * i) for i, p in enumerate((41, 48, 57, 63, 67))])  # 60 ms a note
+    assert [str(s.chord) for s in voiced_changes(roll, 120.0)] == ["F7"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from improv.core.theory.chart import ChordSpan
 from improv.core.theory.chords import QUALITIES, Chord
+from improv.core.theory.line import reach, under_the_line
+from improv.core.theory.line import strikes as struck_together
 from improv.core.theory.notes import Phrase
 
 # Krumhansl-style key profiles, tonic first. These are Temperley's (2001) Kostka-Payne
@@ -215,7 +217,7 @@ def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
     from each voicing struck to the next, the last to the call's end; empty when the call
     strikes none.
 
-    A voicing is notes struck together (`CHORD_SPREAD`, a rolled chord included) with three
+    A voicing is notes struck together (`strikes`: a rolled chord included) with three
     pitch classes, or two under a higher note: a left hand's chord or shell, a block chord
     (an octave, or a line in thirds, is not one). It sounds from the beat it is heard on
     (struck within the on-beat tolerance of one) until the next voicing, as a pianist's left
@@ -223,24 +225,17 @@ def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
     (weighted `VOICING_WEIGHT`) and the notes played over it, its lowest note the likely
     root. So a line is heard over the chords its own left hand plays, not over the one
     chord inferred at the call's end (an Ab over a left-hand G7 was "outside over Cmaj7")."""
-    from improv.core.embrace.hearing import CHORD_SPREAD, CHORD_SPREAD_S, on_beat_tolerance, under_the_line
+    from improv.core.embrace.hearing import on_beat_tolerance
 
     notes = sorted(call.notes, key=lambda n: (n.start, n.pitch))
     if len(notes) < 2:
         return []
     known = tempo is not None and math.isfinite(tempo) and tempo > 0
-    spread = min(CHORD_SPREAD, CHORD_SPREAD_S * tempo / 60.0) if known else CHORD_SPREAD  # type: ignore[operator]
     tol = on_beat_tolerance(tempo if known else None)
     under = under_the_line(notes, tempo if known else None)
-    # the notes struck together, a rolled chord's included (each within `spread` of the one before)
-    clusters: list[list[int]] = []
-    for i, n in enumerate(notes):
-        if clusters and n.start - notes[clusters[-1][-1]].start <= spread + 1e-9:
-            clusters[-1].append(i)
-        else:
-            clusters.append([i])
+    spread = reach(tempo if known else None)[0]
     strikes: list[tuple[float, list[int]]] = []
-    for c in clusters:
+    for c in struck_together(notes, tempo if known else None):  # (a rolled chord's notes included)
         pcs = {notes[i].pitch % 12 for i in c}
         if len(pcs) >= 3 or len({notes[i].pitch % 12 for i in c if under[i]}) >= 2:
             at = call.start + notes[c[0]].start

@@ -16,15 +16,18 @@ CHORD_SPREAD = 0.1  # beats: notes starting this close together are struck as on
 CHORD_SPREAD_S = 0.04  # ...and at most this many seconds, with the tempo known (a slow grace note is a line)
 UNDER_HELD = 0.25  # beats: a higher note sounding this long past a note's onset has it under the line...
 UNDER_HELD_S = 0.15  # ...and at least this many seconds, with the tempo known (a fast legato line's overlap is not)
+ROLL_S = 0.08  # seconds: a note this soon after the one before, sounding with it, is struck with it (a roll)...
+ROLL = 0.15  # ...or this many beats, with no tempo known
 ACCOMPANIMENT_BELOW = 5  # semitones: a voicing whose top is this far under the line around it accompanies it
 VOICING_STEP = 7  # semitones: a voicing's top is at most this far above its next voice (further: the other hand's)
 
 
 def under_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None) -> list[bool]:
     """For each note, whether it sounds under the line: a higher note struck with it (within
-    `CHORD_SPREAD`) or before it and still sounding `UNDER_HELD` past its onset (in beats;
-    with the tempo known, at most `CHORD_SPREAD_S` and at least `UNDER_HELD_S`). A legato
-    line's overlap, even at 300 bpm, leaves its notes on the line."""
+    `CHORD_SPREAD`), before it and still sounding `UNDER_HELD` past its onset, or after it
+    while it is held `UNDER_HELD` past that onset (a rolled chord's lower notes, a chord held
+    under a line; in beats; with the tempo known, at most `CHORD_SPREAD_S` and at least
+    `UNDER_HELD_S`). A legato line's overlap, even at 300 bpm, leaves its notes on the line."""
     spread, held = CHORD_SPREAD, UNDER_HELD
     if tempo is not None and math.isfinite(tempo) and tempo > 0:
         spread = min(spread, CHORD_SPREAD_S * tempo / 60.0)
@@ -42,7 +45,36 @@ def under_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = N
             ahead += 1
         sounding = [j for j in sounding if notes[j].start >= n.start - spread
                     or notes[j].start + notes[j].duration >= n.start + held]
-        out[i] = any(j != i and notes[j].pitch > n.pitch for j in sounding)
+        out[i] = out[i] or any(j != i and notes[j].pitch > n.pitch for j in sounding)
+        for j in sounding:  # struck before n and held under it (a roll slower than `spread`)
+            if notes[j].start < n.start and notes[j].pitch < n.pitch and notes[j].end >= n.start + held:
+                out[j] = True
+    return out
+
+
+def reach(tempo: float | None) -> tuple[float, float, float]:
+    """(spread, held, roll) in beats at `tempo` (bpm; None: not known)."""
+    if tempo is not None and math.isfinite(tempo) and tempo > 0:
+        spread = min(CHORD_SPREAD, CHORD_SPREAD_S * tempo / 60.0)
+        return spread, max(UNDER_HELD, UNDER_HELD_S * tempo / 60.0), max(spread, ROLL_S * tempo / 60.0)
+    return CHORD_SPREAD, UNDER_HELD, ROLL
+
+
+def strikes(notes: tuple[Note, ...] | list[Note], tempo: float | None = None) -> list[list[int]]:
+    """The notes struck as one, in onset order (indices into `notes`): each note within
+    `CHORD_SPREAD` of the one before, or within `ROLL_S` of it and sounding with it for
+    `UNDER_HELD` (a rolled chord; a fast line's notes do not sound together)."""
+    spread, held, roll = reach(tempo)
+    order = sorted(range(len(notes)), key=lambda k: (notes[k].start, notes[k].pitch))
+    out: list[list[int]] = []
+    for i in order:
+        if out:
+            prev, n = notes[out[-1][-1]], notes[i]
+            gap = n.start - prev.start
+            if gap <= spread + 1e-9 or (gap <= roll + 1e-9 and min(prev.end, n.end) - n.start >= held - 1e-9):
+                out[-1].append(i)
+                continue
+        out.append([i])
     return out
 
 
@@ -56,33 +88,24 @@ def on_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None
     above it is the right hand's). A call of chords alone is its chords' top notes; a single
     line is itself."""
     under = under_the_line(notes, tempo)
-    spread, held = CHORD_SPREAD, UNDER_HELD
-    if tempo is not None and math.isfinite(tempo) and tempo > 0:
-        spread = min(spread, CHORD_SPREAD_S * tempo / 60.0)
-        held = max(held, UNDER_HELD_S * tempo / 60.0)
+    held = reach(tempo)[1]
 
     def together(a: Note, b: Note) -> bool:
         return min(a.end, b.end) - max(a.start, b.start) >= held - 1e-9
 
     order = sorted(range(len(notes)), key=lambda k: (notes[k].start, notes[k].pitch))
     out = [True] * len(notes)
-    # a note under the line sounding with a higher one struck with it or before it: a voicing's
+    # a note under the line sounding with a higher one for `held`: a voicing's (not a grace note)
     sounding: list[int] = []
-    ahead = 0
     for i in order:
         n = notes[i]
-        while ahead < len(order) and notes[order[ahead]].start <= n.start + spread + 1e-9:
-            sounding.append(order[ahead])
-            ahead += 1
-        sounding = [j for j in sounding if notes[j].end > n.start]
-        if under[i] and any(notes[j].pitch > n.pitch and together(n, notes[j]) for j in sounding if j != i):
-            out[i] = False
-    clusters: list[list[int]] = []  # notes struck together, a rolled chord's included
-    for i in order:
-        if clusters and notes[i].start - notes[clusters[-1][-1]].start <= spread + 1e-9:
-            clusters[-1].append(i)
-        else:
-            clusters.append([i])
+        sounding = [j for j in sounding if notes[j].end >= n.start + held - 1e-9]
+        for j in sounding:
+            if together(n, notes[j]) and notes[j].pitch != n.pitch:
+                low = i if n.pitch < notes[j].pitch else j
+                out[low] = out[low] and not under[low]
+        sounding.append(i)
+    clusters = strikes(notes, tempo)  # notes struck together, a rolled chord's included
     tops = set()  # the tops of voicings one hand strikes: close above the next voice down, and sounding with it
     for c in clusters:
         by_pitch = sorted(c, key=lambda k: notes[k].pitch)
