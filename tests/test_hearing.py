@@ -331,3 +331,17 @@ def test_a_chord_rolled_slower_than_a_strike_is_still_harmony_under_the_line():
     # a line's notes, each let go as the next comes, are no roll however fast
     run = Phrase.of([(60 + 4 * k, 0.12 * k, 0.1) for k in range(4)])
     assert under_the_line(run.notes, 120.0) == [False] * 4 and the_line(run, 120.0) is run
+
+
+def test_a_left_hands_chord_struck_while_the_right_hand_rests_is_no_mistake():
+    """An Ab triad in the left hand (Ab3 C4 Eb4) between two right-hand phrases over Cmaj7:
+    its top had no higher note over it, so the Eb was embraced as the player's mistake
+    ('long, beat 1'), though the partners read the chord as harmony."""
+    line = [(72, 0, .5), (76, .5, .5), (79, 1, .5), (76, 1.5, .5), (74, 2, .5), (71, 2.5, 1.0), (72, 6, 1.0)]
+    lh = [(p, 4, 2.0, 80) for p in (56, 60, 63)]
+    heard = hear(Phrase.of(line + lh), parse_chart("Cmaj7 | Cmaj7"), tempo=120.0)
+    assert most_salient(heard) is None
+    assert [h.reasons for h in heard if h.is_outside] == [("under the line",)] * 2
+    # the right hand's own Eb there is the line's, and a mistake
+    wrong = hear(Phrase.of(line + [(75, 4, 2.0, 80)]), parse_chart("Cmaj7 | Cmaj7"), tempo=120.0)
+    assert most_salient(wrong).pitch == 75

@@ -21,7 +21,8 @@ known: half a second is long at any tempo.
 A note under the line is harmony, not a mistake: a keyboardist's left-hand voicing under a
 right-hand note that sounds over it, or a chord's lower notes, may clash with the chart
 (they are heard as outside), but only the top voice (`under_the_line`, improv/core/theory/line.py)
-can be salient.
+can be salient; nor can the top of a left hand's chord struck while the right hand rests,
+well under the line around it (`off_the_line`).
 
 Everything is in beats on the session timeline (beat 0 = beat 1 of bar 1).
 """
@@ -35,7 +36,7 @@ from statistics import median
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.line import (  # noqa: F401 - (the line's rules, heard here too)
-    CHORD_SPREAD, CHORD_SPREAD_S, UNDER_HELD, UNDER_HELD_S, on_the_line, the_line, under_the_line,
+    CHORD_SPREAD, CHORD_SPREAD_S, UNDER_HELD, UNDER_HELD_S, off_the_line, on_the_line, the_line, under_the_line,
 )
 from improv.core.theory.notes import Note, Phrase
 
@@ -239,7 +240,7 @@ def hear(call: Phrase, chart: Chart, beats_per_bar: int | None = None,
     if tempo is not None and not (math.isfinite(tempo) and tempo > 0):
         tempo = None  # (a tempo of 0 or NaN is no tempo known, as everywhere else)
     tol = on_beat_tolerance(tempo)
-    under = under_the_line(notes, tempo)  # (accents and repeats are the line's, not a voicing's under it)
+    under = off_the_line(notes, tempo)  # (accents and repeats are the line's, not a voicing's under it)
     vel_median = median([n.velocity for n, below in zip(notes, under) if not below] or [n.velocity for n in notes])
     played = [call.start + n.start for n in notes]
     def late(n: Note) -> float:

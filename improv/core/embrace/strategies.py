@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
-from improv.core.embrace.hearing import OUTSIDE, UNDER, HeardNote, classify_pitch, hear, most_salient, under_the_line
+from improv.core.embrace.hearing import OUTSIDE, UNDER, HeardNote, classify_pitch, hear, most_salient, off_the_line
 from improv.core.theory.notes import Note, Phrase
 from improv.core.embrace.reharm import Substitute, candidates, reach_for, substitute
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
@@ -169,7 +169,7 @@ def plan_answer(
         return base
     rng = random.Random(seed * 7919 + 104729)
     ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high,
-                   tuple(under_the_line(call.notes, tempo)))
+                   tuple(off_the_line(call.notes, tempo)))
     options = [s for s in settings.strategies if s != "reharmonise" or ctx.substitutes()]
     options = [s for s in options if s != "resolve" or ctx.resolutions(0.5)]
     if not options:

@@ -126,6 +126,14 @@ def on_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None
     return out
 
 
+def off_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None) -> list[bool]:
+    """For each note, whether it is harmony, not the line: under it (`under_the_line`), or
+    the top of a voicing struck below it (`on_the_line`: a left hand's chord while the right
+    hand rests). Only the line can be a mistake."""
+    on = on_the_line(notes, tempo)
+    return [u or not o for u, o in zip(under_the_line(notes, tempo), on)]
+
+
 def the_line(phrase: Phrase, tempo: float | None = None) -> Phrase:
     """The phrase's line (`on_the_line`): the same phrase without its voicings' notes
     under it. A partner that reads a pianist's call as melody reads this: with the left
