@@ -373,3 +373,21 @@ def test_a_left_hands_chord_after_the_line_is_not_learned_or_answered_from_as_me
     r.learn(call)
     learned = {sym[0] for row in r._session.counts.values() for sym in row}
     assert max(abs(iv) for iv in learned) <= 5
+
+
+def test_an_answer_to_a_line_over_a_left_hand_keeps_out_of_the_left_hands_register():
+    """A ii-V-I line (lowest note B3) over left-hand shells down to G2: the answers went down
+    to C3-E3, into the left hand's voicings, in most seeds."""
+    line = [(74, 0, .5), (72, .5, .5), (69, 1, .5), (65, 1.5, .5), (64, 2, .5), (65, 2.5, .5), (69, 3, .5),
+            (72, 3.5, .5), (68, 4, 1.4), (67, 5.5, .5), (65, 6, .5), (62, 6.5, .5), (59, 7, .5), (62, 7.5, .5),
+            (64, 8, 1.9)]
+    shells = [(p, bar * 4 + beat, 1.8) for bar, v in enumerate([(50, 53, 57, 60), (43, 53, 59), (48, 52, 55, 59)])
+              for beat in (0, 2) for p in v]
+    call = Phrase.of(line + shells, start=0.0, length=12.0)
+    chart = parse_chart("Dm7 | G7 | Cmaj7 | Cmaj7")
+    lows = [min(MarkovResponder().answer(call, chart, settings(start=12.0, length=12.0, seed=seed)).pitches())
+            for seed in range(8)]
+    assert min(lows) >= 59, lows
+    alone = Phrase.of(line, start=0.0, length=12.0)  # a single line's answer keeps the whole range
+    assert min(min(MarkovResponder().answer(alone, chart, settings(start=12.0, length=12.0, seed=seed)).pitches())
+               for seed in range(8)) < 59

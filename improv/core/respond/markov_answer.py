@@ -22,6 +22,7 @@ from improv.core.respond.markov_memory import (
 )
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
+from improv.core.theory.line import line_floor
 from improv.core.theory.notes import Note, Phrase
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ _BACKOFF = 0.35  # weight of each shorter context mixed in when they are not
 _STRETCH = 0.6  # weight of a learned rhythm played twice or half as fast
 _REALIGN = 0.8  # weight of a learned note moved by a tick or two back to its place in the beat
 _FALLBACK_STEPS = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
+KEEP_ROOM = 14  # semitones: an answer kept above a left hand keeps at least this much of its range
 
 
 class Generator:
@@ -55,6 +57,8 @@ class Generator:
         self.length_ticks = max(0, int(math.floor(length * TICKS + 1e-6)))
         lo, hi = int(max(0, min(127, s.low))), int(max(0, min(127, s.high)))
         self.low, self.high = min(lo, hi), max(lo, hi)
+        if call is not None and call.notes:  # over a left hand: not down into it
+            self.low = max(self.low, min(line_floor(call), self.high - KEEP_ROOM))
         self.bpb = max(1, int(s.beats_per_bar or 4))
         self.rng = np.random.default_rng([abs(int(s.seed)), abs(owner.seed)])
         self.temperature = float(s.temperature) if math.isfinite(s.temperature) else 1.0

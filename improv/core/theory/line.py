@@ -152,3 +152,13 @@ def the_line(phrase: Phrase, tempo: float | None = None) -> Phrase:
     if all(keep):
         return phrase
     return Phrase(tuple(n for n, k in zip(phrase.notes, keep) if k), phrase.start, phrase.length)
+
+
+def line_floor(phrase: Phrase, tempo: float | None = None) -> int:
+    """The lowest note an answer to `phrase` keeps to: with harmony under its line (a left
+    hand's voicings), the line's lowest note, so the answer stays out of the left hand's
+    register (a call of chords alone: their lowest top); 0 for a single line."""
+    off = off_the_line(phrase.notes, tempo)
+    if not any(off) or all(off):
+        return 0
+    return min(n.pitch for n, o in zip(phrase.notes, off) if not o)
