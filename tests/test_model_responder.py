@@ -209,3 +209,18 @@ def test_a_trading_answer_goes_on_into_the_last_bar_of_its_turn(shipped, monkeyp
         turn = shipped.answer(CALL, CHART, settings(length=16.0, seed=seed, fill=TURN_FILL))
         assert len(free.notes) == 1  # (what the model wants here: one note and done)
         assert turn.notes[-1].start >= 12.0 - 1e-6, [n.start for n in turn.notes]  # bar 4 of the turn
+
+
+def test_the_answer_takes_the_time_feel_of_the_players_line_not_of_the_left_hand(shipped):
+    """Left-hand shells played 30 ms behind a right-hand line on the grid: measured note by
+    note, the chords' seven notes outweighed the line's six, and the answer was played about
+    40 ms later than to the line alone."""
+    from improv.core.theory.chart import parse_chart
+
+    line = [(72, 0, .5), (74, .5, .5), (76, 1, .5), (79, 1.5, .5), (77, 2, .5), (72, 2.5, 1.0)]
+    lh = [(p, 0.06, 1.9) for p in (50, 53, 57, 60)] + [(p, 2.06, 1.9) for p in (43, 53, 59)]
+    played, heard = Phrase.of(line + lh, start=4.0), Phrase.of(line, start=4.0)
+    chart = parse_chart("Dm7 | G7")
+    for seed in range(3):
+        s = AnswerSettings(start=8.0, length=4.0, seed=seed, tempo=120.0)
+        assert shipped.answer(played, chart, s) == shipped.answer(heard, chart, s)

@@ -192,7 +192,9 @@ class ModelResponder:
             return
         # the feel draws from its own generator: the notes decoded are the same with or without it
         rng = np.random.default_rng((int(settings.seed) ^ 0x5EED) & 0xFFFFFFFF)
-        measured = self.feel.measure([*settings.history[-(FOLLOW_PHRASES - 1):], call], settings.tempo)
+        # (the line's: a left hand's chords, each note counted, made the answer take their timing)
+        measured = self.feel.measure([the_line(p, settings.tempo) for p in (*settings.history[-(FOLLOW_PHRASES - 1):],
+                                                                             call)], settings.tempo)
         phrase_feel = self.feel.phrase_feel(settings.tempo, measured, rng)
         player = FeelPlayer(self.feel, settings.start, settings.length, settings.tempo, phrase_feel, rng, amount)
         # the opening the plan forced (embrace's motif, say) keeps its written rhythm: the feel
