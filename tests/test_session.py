@@ -427,6 +427,30 @@ def test_with_no_chart_a_line_is_heard_over_the_chords_its_left_hand_plays():
     assert not any("heard Ab" in line for line in said), said
 
 
+def test_a_left_hand_ostinato_that_never_rests_is_told_why_the_partner_never_answers():
+    """A vamp in quarter notes for 17 bars: each call was cut at 8 bars and the partner yielded
+    to the vamp's next note before its answer began, with no word on why or what to do."""
+    cfg = override(config(), "timing", follow=False)
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    vamp = [e for k in range(17 * 4) for e in _keys(k * 0.5, [(41, 48, 51, 53)[k % 4]], 0.45)]
+    play(s, clock, inq, vamp, until=17 * 2.0)
+    s.close()
+    assert s.calls == 2 and s.yields == 2 and sink.ons(channel=1) == []
+    hints = [line for line in said if "without a rest" in line]
+    assert len(hints) == 1 and "--gap" in hints[0] and 'on_interrupt = "overlap"' in hints[0], said
+    # a call that ends in a rest, then the player back in before the answer: no such hint
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, CALL + [(1.45, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=3.0)
+    s.close()
+    assert s.yields == 1 and not any("without a rest" in line for line in said), said
+
+
 def test_sustain_pedal_holds_the_call_open():
     s, clock, inq, sink, _ = make()
     s.start()

@@ -83,6 +83,8 @@ class FreePolicy:
         self._pedal_hint = False  # said for this pedal press
         self._key_hint = False  # said for this held key (until a key moves)
         self._drafted: Call | None = None  # the call the partner was last handed to draft
+        self._cut_until: float | None = None  # the last call was cut at its longest: its answer's first beat
+        self._vamp_hint = False  # said once: playing on through every cut, the partner always yields
 
     @property
     def band_lookahead(self) -> float:
@@ -133,6 +135,13 @@ class FreePolicy:
                 self._ask(call, t)
                 call = None
             if self.s.cfg.phrase.on_interrupt == "yield" and self.s.partner_busy():
+                if self._cut_until is not None and beat < self._cut_until and not self._vamp_hint:
+                    self._vamp_hint = True
+                    bars = self.segmenter.s.max_call_bars
+                    self.s.say(f"{self.s.bar_beat(t)}  you played on through {bars} bars without a rest (a vamp or "
+                               f"an ostinato?), so each call is cut at {bars} bars and the partner yields as you play "
+                               "on: it answers when you stop for the gap (--gap); [phrase] on_interrupt = \"overlap\" "
+                               "lets it answer over you")
                 self.s.yield_to_player(t)
         elif msg.type in ("note_on", "note_off"):
             call = seg.note_off(msg.note, beat)
@@ -227,6 +236,7 @@ class FreePolicy:
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
         call = self._placed(call, t)
+        self._cut_until = call.answer_start if call.reason == "max" else None
         self._drafted = None
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
