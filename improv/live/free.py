@@ -85,6 +85,7 @@ class FreePolicy:
         self._drafted: Call | None = None  # the call the partner was last handed to draft
         self._cut_until: float | None = None  # the last call was cut at its longest: its answer's first beat
         self._vamp_hint = False  # said once: playing on through every cut, the partner always yields
+        self._voiced: tuple[Any, list] | None = None  # (call, its voicings' chords) last heard (`chart_for`)
 
     @property
     def band_lookahead(self) -> float:
@@ -265,7 +266,10 @@ class FreePolicy:
         chart = self.chart_now()
         if self.s.chart is not None:
             return chart
-        for span in voiced_changes(call, self.s.tempo):
+        key = (call.start, call.notes, self.s.tempo)  # (a rest's read and the call it ends: the same notes)
+        if self._voiced is None or self._voiced[0] != key:
+            self._voiced = (key, voiced_changes(call, self.s.tempo))
+        for span in self._voiced[1]:
             if span.chord != chart.chord_at(span.start):
                 chart = chart.with_overlay(span.start, span.end, span.chord)
         return chart

@@ -11,7 +11,10 @@ correlates best with a longer window. Both change only when a rival is clearly b
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
+
+import numpy as np
 
 from improv.core.theory.chart import ChordSpan
 from improv.core.theory.chords import QUALITIES, Chord
@@ -74,6 +77,10 @@ def _templates() -> list[tuple[Chord, tuple[float, ...], float, frozenset[int]]]
 
 
 _TEMPLATES = _templates()
+# the same as arrays, for `voiced_changes` (a call's voicings, at its end: on the conductor)
+_T_WEIGHTS = np.array([t[1] for t in _TEMPLATES])
+_T_PRIORS = np.array([t[2] for t in _TEMPLATES])
+_T_TONES = np.array([[pc in t[3] for pc in range(12)] for t in _TEMPLATES], dtype=float)
 
 
 def _scores(w: list[float], low: int | None) -> dict[Chord, float]:
@@ -89,6 +96,15 @@ def _scores(w: list[float], low: int | None) -> dict[Chord, float]:
         missing = sum(1 for pc in tones if w[pc] <= 1e-9)
         scores[chord] = s + total * (prior - _MISSING_PENALTY * missing)
     return scores
+
+
+def _best(w: np.ndarray, low: int) -> Chord:
+    """The best template chord for the pitch-class weights `w` (as `_scores`, at once)."""
+    w = w.copy()
+    w[low] += 0.15 * w.sum()
+    total = w.sum()
+    scores = _T_WEIGHTS @ w + total * (_T_PRIORS - _MISSING_PENALTY * (_T_TONES @ (w <= 1e-9)))
+    return _TEMPLATES[int(np.argmax(scores))][0]
 
 
 def key_name(tonic: int, minor: bool) -> str:
@@ -244,21 +260,19 @@ def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
     if not strikes:
         return []
     end = call.start + max(call.length, max(n.end for n in notes))
+    starts = [call.start + n.start for n in notes]  # (in onset order)
+    weight = [(min(max(n.duration, 0.1), 2.0) * min(127, max(1, n.velocity)) / 100.0) ** 0.5 for n in notes]
     out: list[ChordSpan] = []
     for k, (a, c) in enumerate(strikes):
         b = strikes[k + 1][0] if k + 1 < len(strikes) else end
         if b <= a + 1e-9:
             continue
-        w = [0.0] * 12
+        w = np.zeros(12)
         voicing = set(c)
-        for i, n in enumerate(notes):
-            at = call.start + n.start
-            if i not in voicing and not a - spread <= at < b - 1e-9:
-                continue
-            weight = (min(max(n.duration, 0.1), 2.0) * min(127, max(1, n.velocity)) / 100.0) ** 0.5
-            w[n.pitch % 12] += weight * (VOICING_WEIGHT if i in voicing and under[i] else 1.0)
-        scores = _scores(w, min(notes[i].pitch for i in c) % 12)
-        chord = max(scores, key=scores.__getitem__)
+        over = range(bisect_left(starts, a - spread - 1e-9), bisect_left(starts, b - 1e-9))  # played over it
+        for i in voicing.union(over):
+            w[notes[i].pitch % 12] += weight[i] * (VOICING_WEIGHT if i in voicing and under[i] else 1.0)
+        chord = _best(w, min(notes[i].pitch for i in c) % 12)
         if out and out[-1].chord == chord and abs(out[-1].end - a) < 1e-9:
             out[-1] = ChordSpan(out[-1].start, b - out[-1].start, chord)
         else:
