@@ -87,7 +87,10 @@ def on_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = None
     within `VOICING_STEP` of the voicing's next note: a note struck with the left hand but far
     above it is the right hand's). A call of chords alone is its chords' top notes; a single
     line is itself."""
-    under = under_the_line(notes, tempo)
+    return _on_the_line(notes, under_the_line(notes, tempo), tempo)
+
+
+def _on_the_line(notes: tuple[Note, ...] | list[Note], under: list[bool], tempo: float | None) -> list[bool]:
     held = reach(tempo)[1]
 
     def together(a: Note, b: Note) -> bool:
@@ -130,8 +133,8 @@ def off_the_line(notes: tuple[Note, ...] | list[Note], tempo: float | None = Non
     """For each note, whether it is harmony, not the line: under it (`under_the_line`), or
     the top of a voicing struck below it (`on_the_line`: a left hand's chord while the right
     hand rests). Only the line can be a mistake."""
-    on = on_the_line(notes, tempo)
-    return [u or not o for u, o in zip(under_the_line(notes, tempo), on)]
+    under = under_the_line(notes, tempo)
+    return [u or not o for u, o in zip(under, _on_the_line(notes, under, tempo))]
 
 
 def the_line(phrase: Phrase, tempo: float | None = None) -> Phrase:
