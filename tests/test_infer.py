@@ -151,3 +151,10 @@ def test_a_line_in_octaves_or_thirds_voices_no_chord():
 def test_a_slow_roll_is_one_voicing():
     roll = Phrase.of([(p, 0.12 * i, 4.0 - 0.12 * i) for i, p in enumerate((41, 48, 57, 63, 67))])  # 60 ms a note
     assert [str(s.chord) for s in voiced_changes(roll, 120.0)] == ["F7"]
+
+
+def test_a_voicing_is_heard_for_two_bars_at_most():
+    """A left hand's G7 struck once, then three bars of line: the line goes on to other chords."""
+    call = Phrase.of([(p, 0.0, 1.5) for p in (43, 53, 59)] + eighths([74, 72, 71, 67] * 6), start=4.0)
+    spans = voiced_changes(call, 120.0)
+    assert [(s.start, s.end, str(s.chord)) for s in spans] == [(4.0, 12.0, "G7")] and call.end > 12.0

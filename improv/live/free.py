@@ -249,7 +249,10 @@ class FreePolicy:
         same Chart object for the same chord, so what is cached on it holds)."""
         if self.s.chart is not None:
             return self.s.chart
-        chord = self.harmony.current()[0]
+        return self._chord_chart(self.harmony.current()[0])
+
+    def _chord_chart(self, chord: Any) -> Chart:
+        """A one-chord chart, the same object for the same chord."""
         chart = self._chord_charts.get(chord)
         if chart is None:
             if len(self._chord_charts) > 256:
@@ -261,15 +264,20 @@ class FreePolicy:
         """The chart a call is heard and answered over: the session's; with none, the chord
         inferred so far (`chart_now`), and under the call the chords its own voicings spell
         (`voiced_changes`: a left hand's G7 under the line's Ab, where the chord inferred at
-        the call's end was a Cmaj7 that made the Ab a mistake). Depends on the call's notes
-        alone, so a call read ahead in a rest and the call that rest ends get the same."""
+        the call's end was a Cmaj7 that made the Ab a mistake), the answer over the last of
+        them (a left hand's A7, where the line's C naturals made the inferred chord Am7).
+        Depends on the call's notes alone, so a call read ahead in a rest and the call that
+        rest ends get the same."""
         chart = self.chart_now()
         if self.s.chart is not None:
             return chart
         key = (call.start, call.notes, self.s.tempo)  # (a rest's read and the call it ends: the same notes)
         if self._voiced is None or self._voiced[0] != key:
             self._voiced = (key, voiced_changes(call, self.s.tempo))
-        for span in self._voiced[1]:
+        spans = self._voiced[1]
+        if spans and spans[-1].end >= call.end - 1e-9:  # answered over the chord the left hand left sounding
+            chart = self._chord_chart(spans[-1].chord)
+        for span in spans:
             if span.chord != chart.chord_at(span.start):
                 chart = chart.with_overlay(span.start, span.end, span.chord)
         return chart
