@@ -256,7 +256,7 @@ def test_a_left_hand_under_the_melody_is_not_learned_as_leaps():
     """A keyboardist's left-hand voicing struck a few milliseconds off the melody note (or
     under a held one) was taken into the line: learned as a leap down and back, so after a
     few such calls the answers leapt an octave or more between most notes. Only the line is
-    learned and answered: the same answers as to the right hand alone."""
+    learned (the same table as of the right hand alone) and answered, above the left hand."""
     cmaj = parse_chart("Cmaj7")
     line = [72, 74, 76, 79, 77, 76, 74, 72]
 
@@ -275,8 +275,8 @@ def test_a_left_hand_under_the_melody_is_not_learned_as_leaps():
     for seed in range(6):
         s = settings(start=84.0, length=8.0, seed=seed, low=36, high=96)
         a = both.answer(call(20, True), cmaj, s)
-        assert a == plain.answer(call(20, False), cmaj, s)
         p = a.pitches()
+        assert p and min(p) >= min(line)  # (and kept above the left hand: the line's register)
         leaps += sum(abs(y - x) >= 12 for x, y in zip(p, p[1:]))
     assert leaps <= 2
 

@@ -72,7 +72,6 @@ def test_a_repeated_note_is_written_released_before_it_is_struck_again():
     """Two notes of one key that meet where rounding puts the end of the first a hair after
     the start of the second: the re-strike was written before the release at that tick, and
     a DAW reading the file in order cut the second note at once."""
-    import mido
 
     from improv.core.formats.miditrack import phrase_to_track
     from improv.core.theory.notes import Note, Phrase
