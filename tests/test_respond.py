@@ -732,3 +732,22 @@ def test_a_call_read_from_one_track_keeps_its_instrument_and_pedal_from_a_set_up
     mid.save(str(tmp_path / "session.mid"))
     rc, out = respond(tmp_path, tmp_path / "session.mid", "--chords", "Bb7", "--seed", "1")
     assert rc == 0 and _setups(out)[0]["player"] == []
+
+
+def test_with_no_chart_the_call_is_heard_over_the_chords_its_left_hand_plays(tmp_path, capsys):
+    """A pianist's ii-V-I in a file with no chords: respond heard it over the one chord it
+    guessed from all the notes, so the b9 over the left hand's G7 was "heard Ab over
+    Cmaj7 (outside ...)" and the answer built on that mistake (the jam hears the voicings)."""
+    notes = []
+    for bar, voicing in enumerate([(50, 53, 57, 60), (43, 53, 59), (48, 52, 55, 59)]):
+        for beat in (0, 2):
+            notes += [(p, bar * 4 + beat, 1.8) for p in voicing]
+    line = [(0, 74), (0.5, 72), (1, 69), (1.5, 65), (2, 64), (2.5, 65), (3, 69), (3.5, 72), (5.5, 67), (6, 65),
+            (6.5, 62), (7, 59), (7.5, 62)]
+    notes += [(p, beat, 0.45) for beat, p in line] + [(68, 4, 1.4), (64, 8, 1.9)]
+    call = write_mid(tmp_path / "c.mid", notes, tempo=120)
+    rc, _ = respond(tmp_path, call, "--explain", "--seed", "1")
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "voicings spell (Dm7, G7, Cmaj7" in out, out
+    assert "heard Ab" not in out, out

@@ -335,6 +335,27 @@ def _chart(cfg: Config, found: _CallFile, bpb: int) -> tuple[Chart, str]:
     return single_chord_chart(chord, bpb), f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)"
 
 
+def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart, str]:
+    """With no chart, the chords a pianist's own voicings spell under the call (as the free
+    jam hears them: `voiced_changes`), laid over the chord guessed from all its notes, the
+    answer over the last of them: a left hand's ii-V-I was heard as the one chord guessed,
+    so the b9 over its G7 was "outside over Cmaj7" and the answer built on that mistake."""
+    from improv.core.listen.harmony import voiced_changes
+
+    spans = voiced_changes(call, tempo)
+    if not spans:
+        return chart, note
+    if spans[-1].end >= call.end - 1e-9:  # (the chord the left hand left sounding: the answer's)
+        chart = single_chord_chart(spans[-1].chord, chart.beats_per_bar)
+    for span in spans:
+        if span.chord != chart.chord_at(span.start):
+            chart = chart.with_overlay(span.start, span.end, span.chord)
+    names = [str(span.chord) for span in spans]
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return chart, (f"no chart given: hearing the call over the chords your voicings spell ({shown}) and answering "
+                   f"over {chart.chord_at(call.end + 1e-6)} (give --chords or --tune)")
+
+
 # ------------------------------------------------------------------- responders
 
 
@@ -376,6 +397,7 @@ def run(args: argparse.Namespace) -> int:
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     chart, note = _chart(cfg, found, bpb)
+    guessed = note.startswith("no chart given")  # (neither given nor written in the file)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
         bpb = chart.beats_per_bar
         cfg = override(cfg, "timing", beats_per_bar=bpb)
@@ -410,6 +432,8 @@ def run(args: argparse.Namespace) -> int:
     k0 = min(n.start for n in kept)
     call = Phrase.of([Note(n.start - k0, n.pitch, n.duration, n.velocity) for n in kept], start=k0, length=ended - k0)
     start, length = seg.answer_place(call, ended + ph.gap_beats)
+    if guessed:
+        chart, note = _voiced(chart, note, call, tempo_at(tempos, ended))
     from improv.partner.build import make_responder, session_seed
 
     seed = session_seed(cfg.responder)
