@@ -276,3 +276,11 @@ def test_time_sets_the_metre_of_the_chords_and_refuses_what_it_cannot_count(caps
         err = capsys.readouterr().err
         assert code == 2, (argv, err)
         assert says in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_embrace_bench_without_its_data_is_one_line(tmp_path, capsys):
+    """The README: without the data, one line says so (it was "reading X ..." and then the error)."""
+    missing = tmp_path / "wjazzd-solos.tar.gz"
+    assert main(["embrace-bench", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"improv embrace-bench: data {missing} not found: give the wjazzd-solos.tar.gz or its unpacked folder\n"

@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from improv.commands.common import TRAIN_INSTALL
 
 if sys.version_info >= (3, 11):
@@ -62,3 +64,57 @@ def test_the_readmes_apt_packages_are_installed_by_ci():
     apt = re.search(r"sudo apt-get install ([a-z0-9. -]+)`", README).group(1).split()
     line = next(c for c in ci_commands() if c.startswith("apt-get install"))
     assert set(apt) | {"jackd2", "python3-venv"} <= set(line.split())
+
+
+def installed_copy(tmp_path: Path) -> Path:
+    """improv installed as `pip install .` installs it (not editable: the package and its data
+    files copied, no checkout beside them) into a new venv that borrows this one's dependencies;
+    returns that venv's python. The wheel is installed by the new venv's own pip, which sees
+    only that venv: pip run from this one (`--prefix`) uninstalls the improv installed here."""
+    import os
+    import subprocess
+
+    venv, wheels = tmp_path / "venv", tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", *map(str, wheels.glob("*.whl"))],
+                   check=True, capture_output=True, timeout=300)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    deps = [p for p in sys.path if p.endswith("site-packages")]  # (their .pth files, an editable improv's, are not read)
+    Path(site, "borrowed-deps.pth").write_text("\n".join(deps) + "\n", encoding="utf-8")
+    return python
+
+
+@pytest.mark.slow
+def test_an_installed_copy_runs_away_from_the_checkout(tmp_path):
+    """What `pip install .` puts in place is all the commands need, run from another folder:
+    the tunes, the demo's calls and the model's weights come with it. `improv embrace-bench`
+    without DATA looked for the data in the Python installation (<venv>/lib/python3.11/shared/...,
+    the checkout's "../shared" counted from site-packages) and said so in two lines."""
+    import subprocess
+
+    python = installed_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    call = elsewhere / "call.mid"
+    call.write_bytes((ROOT / "examples" / "demo_calls.mid").read_bytes())
+
+    def improv(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-m", "improv", *argv], capture_output=True, text=True, cwd=elsewhere,
+                              timeout=120)
+
+    where = subprocess.run([str(python), "-c", "import improv; print(improv.__file__)"], capture_output=True,
+                           text=True, cwd=elsewhere, timeout=60).stdout
+    assert where.startswith(str(tmp_path / "venv")), where  # the installed copy, not the checkout
+    assert improv("tunes", "blues-f").returncode == 0
+    answered = improv("respond", "call.mid", "--tune", "blues-f", "--responder", "model", "-o", "a.mid")
+    assert answered.returncode == 0 and "answer (model" in answered.stdout, answered.stderr
+    demo = improv("demo", "--no-record", "--duration", "1")
+    assert demo.returncode == 0 and "demo: a scripted player plays 5 calls" in demo.stdout + demo.stderr, demo.stderr
+    bench = improv("embrace-bench")
+    err = bench.stderr.strip()
+    assert bench.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "no DATA given" in err and str(tmp_path / "venv") not in err, err

@@ -12,12 +12,22 @@ from pathlib import Path
 
 from improv.errors import ConfigError
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wjazzd-solos.tar.gz"
+
+def default_data() -> Path | None:
+    """The README's place for the data, ../shared/data/wjazzd-solos.tar.gz beside the source
+    checkout improv runs from; None for an installed copy, which has no checkout beside it
+    (its "../shared" would be a folder of the Python installation's)."""
+    root = Path(__file__).resolve().parents[2]
+    return root.parent / "shared" / "data" / "wjazzd-solos.tar.gz" if (root / "pyproject.toml").exists() else None
+
+
+DEFAULT_DATA = default_data()
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA", nargs="?",
-                   help=f"a WJazzD-format tar.gz or folder (default {DEFAULT_DATA})")
+                   help="a WJazzD-format tar.gz or folder (default "
+                        + (f"{DEFAULT_DATA})" if DEFAULT_DATA else "beside a source checkout; give it here)"))
     p.add_argument("--limit", type=int, default=200, metavar="N", help="at most N calls (default 200)")
     p.add_argument("--responder", choices=("markov", "model"),
                    help="who answers (default markov; model when --model is given)")
@@ -52,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     out = writable_output(args.json, "--json") if args.json else None  # before the run, not after it
     new_responder = _responder_factory(args)  # a missing checkpoint fails before the data is read
     data = Path(args.data) if args.data else DEFAULT_DATA
+    if data is None:
+        raise ConfigError("no DATA given: give the WJazzD solos, wjazzd-solos.tar.gz or its unpacked folder (an "
+                          "installed improv has no checkout beside it to look in; see models/README.md)")
+    if not data.exists():  # (one line, not "reading ..." before it)
+        given = "" if args.data else "no DATA given, and "
+        raise ConfigError(f"{given}data {data} not found: give the wjazzd-solos.tar.gz or its unpacked folder")
     print(f"reading {data} ...", file=sys.stderr, flush=True)
     corpus = load_corpus(data)
     split = None if args.split == "all" else "valid"
