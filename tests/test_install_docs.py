@@ -118,3 +118,13 @@ def test_an_installed_copy_runs_away_from_the_checkout(tmp_path):
     err = bench.stderr.strip()
     assert bench.returncode == 2 and len(err.splitlines()) == 1, err
     assert "no DATA given" in err and str(tmp_path / "venv") not in err, err
+
+
+def test_every_data_file_shipped_is_one_improv_reads():
+    """The package data (`improv/data/`, copied into every install) holds only what the code
+    reads: a test's leftover, `demo_calls-answer.mid` (`improv respond` writing beside the
+    demo's calls), was shipped with it."""
+    data = ROOT / "improv" / "data"
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "improv").rglob("*.py"))
+    unread = [p.name for p in data.iterdir() if p.is_file() and p.name not in code]
+    assert not unread, f"improv/data holds files no code reads: {unread}"
