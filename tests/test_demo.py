@@ -186,3 +186,21 @@ def test_with_nothing_to_sound_on_the_recording_says_how_to_hear_it(monkeypatch,
     (mid,) = tmp_path.glob("*.mid")
     assert "no sound (no audio output device); carrying on MIDI-only" in err and "improv render" in err, err
     assert f"recorded to {mid} (nothing sounded here: hear it with `improv render {mid}`, a .wav beside it)" in err, err
+
+
+def test_a_config_that_trades_gets_the_scripts_call_and_response_and_is_told(monkeypatch, capsys):
+    """`improv demo --config configs/uptempo.toml` (trade_bars = 4) traded: the script's calls
+    fell across the turns (13, 19, 3 and 7 notes in the player's four bars), the long E landed
+    over Cm7, and the demo went on into a fifth turn, empty, that the partner answered."""
+    from pathlib import Path
+
+    import improv.commands.demo as demo
+
+    got = {}
+    monkeypatch.setattr(demo, "play_session", lambda cfg, chart, **k: got.update(cfg=cfg) or 0)
+    uptempo = Path(__file__).resolve().parents[1] / "configs" / "uptempo.toml"
+    assert main(["demo", "--config", str(uptempo), "--no-record"]) == 0
+    assert got["cfg"].band.trade_bars == 0 and got["cfg"].band.bass  # (the rest of the preset stays)
+    err = capsys.readouterr().err
+    assert "trading ([band] trade_bars = 4) is left to `improv jam`" in err and err.count("\n") == 1, err
+    assert main(["demo", "--no-record"]) == 0 and capsys.readouterr().err == ""  # (not trading: nothing said)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import threading
 import time
 from pathlib import Path
@@ -184,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = jam_settings(args)
     limit = check_flag("--duration", getattr(args, "duration", None), limits.SESSION_S, "seconds")
     cfg = override(cfg, "timing", follow=False)  # the scripted player plays on the session's beat: nothing to follow
+    if cfg.band.trade_bars:  # (a config's: uptempo.toml trades fours) the script is call and response, a call
+        # answered as it ends; traded, its calls fell across the turns and the last turn was an empty one answered
+        print(f"demo: the script plays call and response, so the config's trading ([band] trade_bars = "
+              f"{cfg.band.trade_bars}) is left to `improv jam`", file=sys.stderr)
+        cfg = override(cfg, "band", trade_bars=0)
     if cfg.responder.seed < 0 and getattr(args, "seed", None) is None:
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time
     chart = chart_from_config(cfg)
