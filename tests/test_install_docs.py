@@ -35,6 +35,17 @@ def test_the_runtime_needs_no_torch_and_the_train_extra_brings_it():
     assert "torch" in names(extras["train"])
 
 
+
+def test_a_package_the_readme_installs_without_its_dependencies_is_in_no_extra():
+    """`pip install -e ".[soundfont]"` brought tinysoundfont with the pyaudio it requires: no
+    Linux wheel, and its build fails without PortAudio's headers, so the whole install
+    failed. The README installs it `--no-deps` (improv uses its synth only)."""
+    no_deps = set(re.findall(r"pip install\s+--no-deps\s+([A-Za-z0-9_.-]+)", README))
+    assert "tinysoundfont" in no_deps
+    for extra, reqs in PYPROJECT["project"]["optional-dependencies"].items():
+        brought = {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in reqs}
+        assert not brought & no_deps, f"the {extra!r} extra brings {sorted(brought & no_deps)} with its dependencies"
+
 def test_ci_runs_the_readmes_install_smoke_check_torch_and_test_command_in_order():
     cmds = ci_commands()
 
