@@ -46,6 +46,20 @@ def test_a_package_the_readme_installs_without_its_dependencies_is_in_no_extra()
         brought = {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in reqs}
         assert not brought & no_deps, f"the {extra!r} extra brings {sorted(brought & no_deps)} with its dependencies"
 
+
+def test_the_readme_says_what_a_python_newer_than_python_rtmidis_wheels_needs():
+    """python-rtmidi has wheels up to the newest Python it is released for (its classifiers);
+    on a newer one pip builds it from source, and with the README's runtime libraries alone
+    `pip install` stopped at meson's `Dependency "alsa" not found` (Python 3.13)."""
+    from importlib.metadata import metadata
+
+    minors = [int(c.rsplit(".", 1)[1]) for c in metadata("python-rtmidi").get_all("Classifier")
+              if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    install = " ".join(README[README.index("## Install"):README.index("```bash")].split())
+    assert f"Python 3.10 to 3.{max(minors)}" in install and f"on 3.{max(minors) + 1} or newer" in install, install
+    build = re.search(r"sudo apt-get install (libasound2-dev [a-z0-9+. -]+)`", install)
+    assert build and {"libasound2-dev", "libjack-jackd2-dev", "g++", "python3-dev"} <= set(build.group(1).split())
+
 def test_ci_runs_the_readmes_install_smoke_check_torch_and_test_command_in_order():
     cmds = ci_commands()
 
