@@ -99,6 +99,10 @@ def installed_copy(tmp_path: Path) -> Path:
     import os
     import subprocess
 
+    try:  # (setuptools 70.1 on builds wheels itself; an older one needs the wheel package)
+        import setuptools.command.bdist_wheel  # noqa: F401
+    except ImportError:
+        pytest.importorskip("wheel", reason="building improv's wheel offline needs setuptools>=70.1 (the test extra's)")
     venv, wheels = tmp_path / "venv", tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
                     "-w", str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
