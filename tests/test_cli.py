@@ -284,3 +284,19 @@ def test_embrace_bench_without_its_data_is_one_line(tmp_path, capsys):
     assert main(["embrace-bench", str(missing)]) == 2
     err = capsys.readouterr().err
     assert err == f"improv embrace-bench: data {missing} not found: give the wjazzd-solos.tar.gz or its unpacked folder\n"
+
+
+@pytest.mark.parametrize("command", ["jam", "demo"])
+def test_the_tempo_help_gives_the_default_a_tune_brings(command, capsys):
+    """`improv jam --help` said `--tempo BPM ... (default 120)`, and `improv jam --tune
+    ballad-eb` played at the tune's 66 (`--tune rhythm-changes-bb` at 200)."""
+    from improv.commands.common import chart_from_config
+    from improv.commands.jam import jam_settings, tempo_for
+
+    args = build_parser(command).parse_args([command, "--tune", "ballad-eb"])
+    cfg = jam_settings(args)
+    assert tempo_for(cfg, chart_from_config(cfg), args).timing.tempo == 66.0
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default 120)" not in shown and "else the tune's own, else 120" in shown, shown

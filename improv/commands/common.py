@@ -40,7 +40,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                         "e.g. a preset and then your own: each file's keys replace the ones before it")
 
 
-def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = "tempo in beats per minute (default 120)") -> None:
+TEMPO_HELP = "tempo in beats per minute (default: a --config file's [timing] tempo, else the tune's own, else 120)"
+
+
+def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = TEMPO_HELP) -> None:
     g = p.add_argument_group("harmony")
     x = g.add_mutually_exclusive_group()
     x.add_argument("--chords", metavar="CHART", help='a chart, e.g. "Dm7 G7 | Cmaj7 | %%" (loops)')
