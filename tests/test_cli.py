@@ -300,3 +300,12 @@ def test_the_tempo_help_gives_the_default_a_tune_brings(command, capsys):
         main([command, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "(default 120)" not in shown and "else the tune's own, else 120" in shown, shown
+
+
+def test_plot_without_matplotlib_is_one_line_saying_how_to_add_it(tmp_path, monkeypatch, capsys):
+    """On the lean install it said "improv plot: improv plot needs matplotlib: ..."."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on the lean install: `import matplotlib` fails
+    assert main(["plot", str(ROOT / "examples" / "demo_calls.mid"), "-o", str(tmp_path / "p.png")]) == 2
+    assert capsys.readouterr().err == ("improv plot: drawing needs matplotlib, which is not installed: pip install "
+                                       "'improv[plot]' (or pip install matplotlib)\n")
+    assert not list(tmp_path.iterdir())

@@ -157,7 +157,8 @@ def roll_figure(roll, first: float, last: float, title: str = ""):  # noqa: ANN2
         import matplotlib.pyplot as plt
         from matplotlib.patches import Patch, Rectangle
     except ImportError:
-        raise ConfigError("improv plot needs matplotlib: pip install 'improv[plot]' (or pip install matplotlib)") from None
+        raise ConfigError("drawing needs matplotlib, which is not installed: pip install 'improv[plot]' (or pip "
+                          "install matplotlib)") from None  # (after "improv plot: ", which names the command)
     from improv.core.formats.pianoroll import pitch_ticks
     from improv.core.theory.notes import pitch_name
 
