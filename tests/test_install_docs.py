@@ -91,11 +91,13 @@ def test_the_readmes_apt_packages_are_installed_by_ci():
     assert set(apt) | {"jackd2", "python3-venv"} <= set(line.split())
 
 
-def installed_copy(tmp_path: Path) -> Path:
+def installed_copy(tmp_path: Path, prefix: Path | None = None) -> Path:
     """improv installed as `pip install .` installs it (not editable: the package and its data
     files copied, no checkout beside them) into a new venv that borrows this one's dependencies;
     returns that venv's python. The wheel is installed by the new venv's own pip, which sees
-    only that venv: pip run from this one (`--prefix`) uninstalls the improv installed here."""
+    only that venv: pip run from this one (`--prefix`) uninstalls the improv installed here.
+    `prefix`: install there instead of the venv, a prefix that is not `sys.prefix` (as ~/.local
+    for `pip install --user`, or /usr/local for a system pip on Debian, whose sys.prefix is /usr)."""
     import os
     import subprocess
 
@@ -108,11 +110,16 @@ def installed_copy(tmp_path: Path) -> Path:
                     "-w", str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", *map(str, wheels.glob("*.whl"))],
-                   check=True, capture_output=True, timeout=300)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    where = ["--prefix", str(prefix)] if prefix is not None else []
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", *where,
+                    *map(str, wheels.glob("*.whl"))], check=True, capture_output=True, timeout=300)
+    purelib = "import sys, sysconfig; print(sysconfig.get_paths(vars=dict(base=sys.argv[1], platbase=sys.argv[1]) " \
+              "if sys.argv[1] else None)['purelib'])"
+    site, installed = (subprocess.run([str(python), "-c", purelib, str(base or "")], capture_output=True, text=True,
+                                      check=True, timeout=60).stdout.strip() for base in (None, prefix))
     deps = [p for p in sys.path if p.endswith("site-packages")]  # (their .pth files, an editable improv's, are not read)
+    if prefix is not None:
+        deps.insert(0, installed)
     Path(site, "borrowed-deps.pth").write_text("\n".join(deps) + "\n", encoding="utf-8")
     return python
 
@@ -157,3 +164,21 @@ def test_every_data_file_shipped_is_one_improv_reads():
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "improv").rglob("*.py"))
     unread = [p.name for p in data.iterdir() if p.is_file() and p.name not in code]
     assert not unread, f"improv/data holds files no code reads: {unread}"
+
+
+@pytest.mark.slow
+def test_an_install_whose_prefix_is_not_pythons_finds_the_models_weights(tmp_path):
+    """`pip install --user .` puts the weights in ~/.local/share/improv/models (a system pip on
+    Debian, in /usr/local/share), and the partner looked only under sys.prefix: the default
+    partner, the model, stopped every jam, demo and respond with "model weights
+    .../site-packages/models/improv-phrase-v2.npz not found: export them with `improv export`"."""
+    import subprocess
+
+    prefix = tmp_path / "user-base"
+    python = installed_copy(tmp_path, prefix)
+    call = tmp_path / "call.mid"
+    call.write_bytes((ROOT / "examples" / "demo_calls.mid").read_bytes())
+    answered = subprocess.run([str(python), "-m", "improv", "respond", "call.mid", "--tune", "blues-f", "--responder",
+                               "model", "-o", "a.mid"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (prefix / "share" / "improv" / "models" / "improv-phrase-v2.npz").exists()  # (where pip put them)
+    assert answered.returncode == 0 and "answer (model" in answered.stdout, answered.stderr

@@ -64,10 +64,22 @@ CHECKPOINT_NAME = "improv-phrase-v2.npz"
 
 def default_checkpoint() -> Path:
     """The shipped weights: models/ of a source checkout (or an editable install), else
-    <prefix>/share/improv/models of a regular install (see pyproject's data-files)."""
+    share/improv/models where a regular install put them (see pyproject's data-files), as the
+    install's own record of its files says: <venv>/share, but ~/.local/share for `pip install
+    --user` and /usr/local/share for a system pip on Debian, where sys.prefix is /usr."""
     here = Path(__file__).resolve().parents[3] / "models" / CHECKPOINT_NAME
     if here.exists():
         return here
+    from importlib import metadata
+
+    try:
+        recorded = [f for f in metadata.distribution("improv").files or () if f.name == CHECKPOINT_NAME]
+    except metadata.PackageNotFoundError:  # (not installed: run from a copy of the source)
+        recorded = []
+    for f in recorded:
+        path = Path(str(f.locate())).resolve()
+        if path.exists():
+            return path
     installed = Path(sys.prefix) / "share" / "improv" / "models" / CHECKPOINT_NAME
     return installed if installed.exists() else here
 
