@@ -59,6 +59,8 @@ def test_the_readme_says_what_a_python_newer_than_python_rtmidis_wheels_needs():
     assert f"Python 3.10 to 3.{max(minors)}" in install and f"on 3.{max(minors) + 1} or newer" in install, install
     build = re.search(r"sudo apt-get install (libasound2-dev [a-z0-9+. -]+)`", install)
     assert build and {"libasound2-dev", "libjack-jackd2-dev", "g++", "python3-dev"} <= set(build.group(1).split())
+    ci = next((c for c in ci_commands() if c.startswith("apt-get install") and "libasound2-dev" in c), "")
+    assert set(build.group(1).split()) <= set(ci.split()), "CI does not install the README's build packages"
 
 def test_ci_runs_the_readmes_install_smoke_check_torch_and_test_command_in_order():
     cmds = ci_commands()
