@@ -101,15 +101,22 @@ def installed_copy(tmp_path: Path, prefix: Path | None = None) -> Path:
     `prefix`: install there instead of the venv, a prefix that is not `sys.prefix` (as ~/.local
     for `pip install --user`, or /usr/local for a system pip on Debian, whose sys.prefix is /usr)."""
     import os
+    import shutil
     import subprocess
 
     try:  # (setuptools 70.1 on builds wheels itself; an older one needs the wheel package)
         import setuptools.command.bdist_wheel  # noqa: F401
     except ImportError:
         pytest.importorskip("wheel", reason="building improv's wheel offline needs setuptools>=70.1 (the test extra's)")
-    venv, wheels = tmp_path / "venv", tmp_path / "wheels"
+    # built from a copy of what the build reads: setuptools builds in the source tree, and a build/
+    # left there by an earlier `pip install .` puts the files since deleted from it into the wheel
+    src, venv, wheels = tmp_path / "src", tmp_path / "venv", tmp_path / "wheels"
+    for name in ("improv", "models"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "-w", str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
+                    "-w", str(wheels), str(src)], check=True, capture_output=True, timeout=300)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     where = ["--prefix", str(prefix)] if prefix is not None else []
