@@ -126,7 +126,8 @@ def installed_copy(tmp_path: Path, prefix: Path | None = None) -> Path:
               "if sys.argv[1] else None)['purelib'])"
     site, installed = (subprocess.run([str(python), "-c", purelib, str(base or "")], capture_output=True, text=True,
                                       check=True, timeout=60).stdout.strip() for base in (None, prefix))
-    deps = [p for p in sys.path if p.endswith("site-packages")]  # (their .pth files, an editable improv's, are not read)
+    deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]  # (their .pth files, an editable
+    # improv's, are not read)
     if prefix is not None:
         deps.insert(0, installed)
     Path(site, "borrowed-deps.pth").write_text("\n".join(deps) + "\n", encoding="utf-8")
