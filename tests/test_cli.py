@@ -309,3 +309,21 @@ def test_plot_without_matplotlib_is_one_line_saying_how_to_add_it(tmp_path, monk
     assert capsys.readouterr().err == ("improv plot: drawing needs matplotlib, which is not installed: pip install "
                                        "'improv[plot]' (or pip install matplotlib)\n")
     assert not list(tmp_path.iterdir())
+
+
+def test_respond_and_plot_say_that_a_file_beside_the_call_is_kept(tmp_path, capsys):
+    """The README: without -o, render, plot and respond take X-2 ... beside a file already there
+    "and say so"; render said so, respond and plot wrote X-answer-2.mid and X-2.png without a word
+    of the file the user may be about to open."""
+    call = tmp_path / "call.mid"
+    call.write_bytes((ROOT / "examples" / "demo_calls.mid").read_bytes())
+    respond = ["respond", str(call), "--tune", "blues-f", "--responder", "markov", "--seed", "1"]
+    assert main(respond) == 0 and "kept" not in capsys.readouterr().out
+    assert main(respond) == 0
+    assert f"{tmp_path / 'call-answer.mid'} is there already and is kept (-o names the file)\n" \
+           f"wrote {tmp_path / 'call-answer-2.mid'}" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    assert main(["plot", str(call)]) == 0 and "kept" not in capsys.readouterr().out
+    assert main(["plot", str(call)]) == 0
+    assert f"{tmp_path / 'call.png'} is there already and is kept (-o names the file)\nwrote {tmp_path / 'call-2.png'}" \
+           in capsys.readouterr().out

@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
               "top number, and bars are counted so")
     shown = [n for n in roll.notes if first <= n.note.start < last]
     outside = sum(1 for n in shown if n.outside)
+    plain = Path(args.midi).with_suffix(".png")
+    if not args.out and out != plain:  # (as render says it: the README's "and say so")
+        print(f"{plain} is there already and is kept (-o names the file)")
     print(f"wrote {out} ({len(shown)} note{'s' if len(shown) != 1 else ''}, {outside} outside the chord)")
     return 0
 

@@ -471,6 +471,9 @@ def run(args: argparse.Namespace) -> int:
           f"{cut}{drums}", file=report)
     print(f"answer ({cfg.responder.name}, seed {seed}): {count_notes(len(answer))} from beat {start:g} "
           f"(bar {int(bar) + 1} beat {beat + 1:g}), {length:g} beats", file=report)
+    plain = src.with_name(f"{src.stem}-answer.mid")
+    if given is None and out != plain:  # (as render says it: the README's "and say so")
+        print(f"{plain} is there already and is kept (-o names the file)", file=report)
     print(f"wrote {out}: tracks player + partner, {round(tempos[0][1], 1):g} bpm", file=report)
     report_plans(args, [plan], chart, out=report)
     return 0
