@@ -225,10 +225,11 @@ def time_follower(notes: Iterable[tuple[float, int]], clock: Callable[[], float]
 
 
 def _stats(xs: list[float]) -> dict:
-    if not xs:
-        return {"n": 0}
-    ys = sorted(1000.0 * x for x in xs)
-    return {"n": len(ys), "median": ys[len(ys) // 2], "p99": ys[min(len(ys) - 1, int(0.99 * len(ys)))], "max": ys[-1]}
+    """The bench's summary of some durations (seconds) in ms: the median (of an even count, the
+    mean of the two middle ones), the p99 by nearest rank, the max (`improv.bench.parts.summary`)."""
+    from improv.bench.parts import summary
+
+    return summary([1000.0 * x for x in xs])
 
 
 def share(rows: list[dict], key: str, where: Callable[[dict], bool] = lambda r: True) -> float:
