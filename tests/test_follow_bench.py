@@ -151,3 +151,12 @@ def test_time_follower_cost_is_the_median_of_an_even_count_and_the_nearest_rank_
     assert r["add_ms"]["p99"] == pytest.approx(5.0)  # not the max, one sample in a hundred
     r = time_follower([(1.0 + 0.2 * k, 80) for k in range(4)], clock=iter(times[:12]).__next__)
     assert r["add_ms"]["median"] == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("flag", ["--seeds", "--bars"])
+def test_no_runs_or_no_bars_is_refused_in_one_line(flag, capsys):
+    """`--seeds 0` ended in a StatisticsError traceback after the data was read; `--bars 0`
+    played no call at all and printed 0.0 % for every figure, as if the follower heard nothing."""
+    assert main([str(FIXTURE), flag, "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} must be at least 1, got 0" in err and len(err.strip().splitlines()) == 1, err

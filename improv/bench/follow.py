@@ -322,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("valid", "train"), default="valid",
                     help="the solos to play (default valid; tune the follower on train)")
     args = ap.parse_args(argv)
+    for flag, value in (("--seeds", args.seeds), ("--bars", args.bars)):
+        if value < 1:  # (--seeds 0 ended in a traceback; --bars 0 played no call and said 0.0 % for every figure)
+            print(f"improv.bench.follow: {flag} must be at least 1, got {value}", file=sys.stderr)
+            return 2
     solos = solos_or_say("improv.bench.follow", args.data, args.split)
     if solos is None:
         return 2
