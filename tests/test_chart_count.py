@@ -50,3 +50,12 @@ def test_the_bench_reports_each_tempo_said_with_and_without_the_level_kept():
 def test_command_names_data_it_cannot_use(tmp_path, capsys):
     assert main([str(tmp_path / "missing.tar.gz")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_json_path_that_cannot_be_written_is_said_before_the_data_is_read(tmp_path, capsys):
+    """`--json` into a folder that does not exist ran the whole count (a minute and a half on
+    the archive), then ended in a FileNotFoundError traceback."""
+    bad = tmp_path / "no-such-folder" / "count.json"
+    assert main([str(tmp_path / "missing.tar.gz"), "--json", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "does not exist" in err and len(err.strip().splitlines()) == 1, err

@@ -160,3 +160,24 @@ def test_no_runs_or_no_bars_is_refused_in_one_line(flag, capsys):
     assert main([str(FIXTURE), flag, "0"]) == 2
     err = capsys.readouterr().err
     assert f"{flag} must be at least 1, got 0" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_json_path_that_cannot_be_written_is_said_before_the_run(tmp_path, capsys):
+    """`--json` into a folder that does not exist ran the whole benchmark (minutes on the full
+    archive), printed the figures, then ended in a FileNotFoundError traceback."""
+    bad = tmp_path / "no-such-folder" / "follow.json"
+    assert main([str(FIXTURE), "--split", "train", "--seeds", "1", "--bars", "8", "--json", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert "--json" in err and "does not exist" in err and len(err.strip().splitlines()) == 1, err
+    assert "tempo follower" not in out  # refused before anything was played
+
+
+def test_a_json_write_that_fails_after_the_run_is_one_line(tmp_path, capsys):
+    """Should the path go bad during the run, the figures printed stay and one line says so."""
+    from improv.bench.follow import write_json
+
+    assert write_json(str(tmp_path / "x.json"), {"a": 1}, "prog") is True
+    bad = tmp_path / "x.json" / "y.json"  # under a file: no folder to write in, root or not
+    assert write_json(str(bad), {"a": 1}, "prog") is False
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith(f"prog: cannot write --json {bad}: "), err

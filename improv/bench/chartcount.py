@@ -27,7 +27,7 @@ from statistics import median
 
 import mido
 
-from improv.bench.follow import DEFAULT_DATA, SPLIT_NAMES, solos_or_say, write_json
+from improv.bench.follow import DEFAULT_DATA, SPLIT_NAMES, json_writable_or_say, solos_or_say, write_json
 from improv.bench.human import HumanPhrase, HumanSolo
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 
@@ -134,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="the solos to play (default valid; tune on train)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args(argv)
+    if not json_writable_or_say("improv.bench.chartcount", args.json):
+        return 2
     solos = solos_or_say("improv.bench.chartcount", args.data, args.split)
     if solos is None:
         return 2
     result = bench_chart_count(solos, args.split)
     print("\n".join(format_chart_count(result)))
-    write_json(args.json, result)
-    return 0
+    return 0 if write_json(args.json, result, "improv.bench.chartcount") else 2
 
 
 if __name__ == "__main__":

@@ -326,13 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         if value < 1:  # (--seeds 0 ended in a traceback; --bars 0 played no call and said 0.0 % for every figure)
             print(f"improv.bench.follow: {flag} must be at least 1, got {value}", file=sys.stderr)
             return 2
+    if not json_writable_or_say("improv.bench.follow", args.json):
+        return 2
     solos = solos_or_say("improv.bench.follow", args.data, args.split)
     if solos is None:
         return 2
     result = bench_follow(solos, range(args.seeds), args.bars, split=args.split)
     print("\n".join(line for line in format_follow(result) if line))
-    write_json(args.json, result)
-    return 0
+    return 0 if write_json(args.json, result, "improv.bench.follow") else 2
 
 
 def solos_or_say(prog: str, data: str, split: str) -> list[HumanSolo] | None:
@@ -350,11 +351,32 @@ def solos_or_say(prog: str, data: str, split: str) -> list[HumanSolo] | None:
     return solos
 
 
-def write_json(path: str | None, result: dict) -> None:
-    """A benchmark's figures as JSON at `path` (None: not asked for)."""
+def json_writable_or_say(prog: str, path: str | None) -> bool:
+    """Whether `--json path` can be written (None: not asked for), else False after one line
+    on stderr: checked before the run, so that minutes of figures are not lost at its end."""
+    from improv.core.formats.paths import writable_output
+    from improv.errors import ConfigError
+
     if path:
-        Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        try:
+            writable_output(path, "--json")
+        except ConfigError as e:
+            print(f"{prog}: {e}", file=sys.stderr)
+            return False
+    return True
+
+
+def write_json(path: str | None, result: dict, prog: str = "improv.bench") -> bool:
+    """A benchmark's figures as JSON at `path` (None: not asked for); False after one line on
+    stderr when it cannot be written (the figures were printed)."""
+    if path:
+        try:
+            Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            print(f"{prog}: cannot write --json {path}: {e.strerror or e}", file=sys.stderr)
+            return False
         print(f"wrote {path}", file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":
