@@ -59,3 +59,14 @@ def test_a_json_path_that_cannot_be_written_is_said_before_the_data_is_read(tmp_
     assert main([str(tmp_path / "missing.tar.gz"), "--json", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "--json" in err and "does not exist" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_data_with_no_stretch_to_count_is_said_in_one_line(capsys):
+    """The fixture's one 4/4 solo (training split) is too short for a 16-bar stretch: the
+    command ended in a TypeError traceback formatting the median error of no stretch."""
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parent / "data" / "wjazzd-mini"
+    assert main([str(fixture), "--split", "train"]) == 2
+    err = capsys.readouterr().err
+    assert "no stretch of 16 bars" in err and len(err.strip().splitlines()) == 1, err

@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     if solos is None:
         return 2
     result = bench_chart_count(solos, args.split)
+    if not result["stretches"]:  # (every figure would be 0.0 % of nothing; the median error None: a traceback)
+        print(f"improv.bench.chartcount: {args.data} has no stretch of {BARS} bars at {FOLLOW_BPM[0]:g}-"
+              f"{FOLLOW_BPM[1]:g} bpm in its {SPLIT_NAMES[args.split]} solos to count: give the full "
+              "wjazzd-solos.tar.gz", file=sys.stderr)
+        return 2
     print("\n".join(format_chart_count(result)))
     return 0 if write_json(args.json, result, "improv.bench.chartcount") else 2
 
