@@ -223,3 +223,17 @@ def test_a_section_run_isolated_returns_its_figures_and_a_crash_is_reported_in_i
     assert r["median"] == 2.0 and r["n"] == 3
     crashed = isolated("os", "abort", {}, timeout=60, what="abort")  # dies of SIGABRT, as a segfault would
     assert crashed["skipped"].startswith("the abort section's measuring process died (exit -6)"), crashed
+
+
+def test_render_memory_refuses_no_runs_and_an_unwritable_json_before_rendering(tmp_path, capsys):
+    """`python -m improv.bench.render_memory --runs 0` rendered, then ended in a StatisticsError
+    traceback; --json into a missing folder was written after every render (a traceback)."""
+    from improv.bench.render_memory import main as render_memory
+
+    for argv in (["--minutes", "0.05", "--runs", "0"],
+                 ["--minutes", "0.05", "--runs", "1", "--json", str(tmp_path / "no-such-folder" / "r.json")]):
+        with pytest.raises(SystemExit) as e:
+            render_memory(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].split("error: ")[1].startswith(("--runs", "--json")), err

@@ -28,3 +28,13 @@ def test_two_models_in_turn(tmp_path, capsys):
     assert "ready_ms" in report["summary"][str(DEFAULT_CHECKPOINT)]
     assert main([str(tmp_path / "none.npz"), str(DEFAULT_CHECKPOINT)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped weights")
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_runs(tmp_path, capsys):
+    """--json into a missing folder was written after every run: a traceback and nothing kept."""
+    model = str(DEFAULT_CHECKPOINT)
+    bad = tmp_path / "no-such-folder" / "lat.json"
+    assert main([model, model, "--runs", "1", "--calls", "2", "--json", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert "--json" in err and "does not exist" in err and "run 1" not in out

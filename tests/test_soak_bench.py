@@ -83,3 +83,12 @@ def test_bad_trading_arguments_are_one_line(capsys):
         assert main([*args, "--minutes", "1"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("improv.bench.soak: ") and says in err and len(err.splitlines()) == 1, err
+
+
+def test_a_json_path_that_cannot_be_written_is_refused_before_the_soak(tmp_path, capsys):
+    """--json into a missing folder was written after the jam: a 25-minute soak, then a
+    FileNotFoundError traceback and nothing kept."""
+    bad = tmp_path / "no-such-folder" / "soak.json"
+    assert main([str(tmp_path / "nope.tar.gz"), "--minutes", "1", "--json", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("improv.bench.soak: --json ") and "does not exist" in err and len(err.splitlines()) == 1

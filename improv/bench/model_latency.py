@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=300, help="calls a run (default 300, as improv bench)")
     p.add_argument("--json", type=Path, help="write every run and the summary here")
     args = p.parse_args(argv)
+    if args.json is not None:  # before the runs, not after them
+        from improv.core.formats.paths import writable_output
+        from improv.errors import ConfigError
+
+        try:
+            writable_output(args.json, "--json")
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     for m in args.models:
         if not m.is_file():
             print(f"error: {m} not found: give two .npz weights files", file=sys.stderr)

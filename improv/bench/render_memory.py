@@ -124,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
+    if args.runs < 1 or not args.minutes > 0:
+        p.error(f"--runs must be at least 1 and --minutes above 0, got {args.runs} and {args.minutes:g}")
+    if args.json:  # before the renders, not after them
+        from improv.core.formats.paths import writable_output
+        from improv.errors import ConfigError
+
+        try:
+            writable_output(args.json, "--json")
+        except ConfigError as e:
+            p.error(str(e))
     started = time.perf_counter()
     r = bench_render_memory(args.minutes, args.runs)
     r["wall_s"] = round(time.perf_counter() - started, 1)
