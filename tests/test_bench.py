@@ -69,12 +69,14 @@ def test_bench_command_is_registered(capsys):
     (["--table", "{tmp}/junk.json"], "is not bench figures (not JSON)"),
     (["--table", "{tmp}/run.json", "--readme", "{tmp}/missing.md"], "--readme"),
     (["--table", "{tmp}/run.json", "--json", "x.json"], "--json does not apply with --table"),
+    # one run given three times made a table "median over 3 run(s)" of it, with no spread
+    (["--table", "{tmp}/run.json", "{tmp}/run.json", "{tmp}/../{tmpname}/run.json"], "is given twice"),
 ])
 def test_bench_refuses_what_cannot_work_before_running_in_one_line(argv, said, tmp_path, capsys):
     (tmp_path / "junk.json").write_text("not json")
     (tmp_path / "run.json").write_text('{"timing": {"scheduler_error_ms": {"n": 1, "median": 0.1, "p99": 0.2, '
                                        '"max": 0.2}, "dropped": 0}}')  # (a run: {} holds no figure)
-    rc = main(["bench"] + [a.format(tmp=tmp_path) for a in argv])
+    rc = main(["bench"] + [a.format(tmp=tmp_path, tmpname=tmp_path.name) for a in argv])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and said in err, err
 

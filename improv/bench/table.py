@@ -221,9 +221,14 @@ def load_runs(paths: list[str | Path]) -> tuple[list[dict], list[str]]:
     Raises:
         ConfigError: a file is missing or not JSON (one line naming it).
     """
-    runs, names = [], []
+    runs, names, seen = [], [], {}
     for p in paths:
         p = Path(p)
+        key = p.resolve()
+        if key in seen:  # (it counted twice: "median over 3 runs" of one run, its spread a point)
+            raise ConfigError(f"{p} is given twice (as {seen[key]} before): each run counts once in the median; "
+                              "give each run's JSON once")
+        seen[key] = p.as_posix()
         try:
             runs.append(json.loads(p.read_text(encoding="utf-8")))
         except OSError as e:
