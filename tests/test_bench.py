@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -239,3 +240,29 @@ def test_render_memory_refuses_no_runs_and_an_unwritable_json_before_rendering(t
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.strip().splitlines()[-1].split("error: ")[1].startswith(("--runs", "--json")), err
+
+
+def test_quick_runs_never_make_the_readme_table(tmp_path, capsys):
+    """`improv bench --quick --json` runs given to `--table ... --readme` were written into the
+    README as the table, under rows that say "1-hour band session" and "3 runs of up to 150
+    notes" (a quick run renders 10 minutes once and plays one run of 40 notes): refused now,
+    and a printed table of them says what they are."""
+    from pathlib import Path
+
+    from improv.bench.table import BEGIN, END
+
+    root = Path(__file__).resolve().parent.parent
+    quick = json.loads((root / "figures" / "bench-51.json").read_text())
+    quick["quick"] = True
+    runs = []
+    for i in range(3):
+        (tmp_path / f"q{i}.json").write_text(json.dumps(quick))
+        runs.append(str(tmp_path / f"q{i}.json"))
+    readme = tmp_path / "R.md"
+    readme.write_text(f"# r\n{BEGIN}\nold\n{END}\n")
+    assert main(["bench", "--table", *runs, "--readme", str(readme)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--quick" in err and len(err.splitlines()) == 1, err
+    assert "old" in readme.read_text()
+    assert main(["bench", "--table", *runs]) == 0
+    assert "3 of the runs are `--quick` ones" in capsys.readouterr().out

@@ -152,7 +152,10 @@ def table(runs: list[dict], names: list[str]) -> str:
         if not any(_get(run, row.path) is not None for row in ROWS):
             raise ConfigError(f"{name} holds none of the table's figures: give the JSON files of `improv bench "
                               "--json` runs (figures/bench-*.json)")
-    lines = [f"Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
+    quick = sum(bool(r.get("quick")) for r in runs)
+    warn = (f"{quick} of the runs are `--quick` ones (fewer samples, a 10-minute render, one key-to-sound run of "
+            "40 notes, no flood): not the figures the rows name. ") if quick else ""
+    lines = [f"{warn}Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
              f"from {', '.join(f'`{n}`' for n in names)}.", "",
              "| what | median | p99 | target |", "|---|---|---|---|"]
     for row in ROWS:

@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
                                         table)
 
         runs, names = load_runs(args.table)
+        quick = [n for r, n in zip(runs, names) if r.get("quick")]
+        if args.readme and quick:  # (its rows would read "1-hour render", "3 runs of up to 150 notes")
+            raise ConfigError(f"{quick[0]} is an `improv bench --quick` run (fewer samples, a 10-minute render, one "
+                              "key-to-sound run of 40 notes, no flood): the README's table is made from full runs")
         blocks = []  # (block, markers)
         starts = [(r, n) for r, n in zip(runs, names) if "startup" in r]
         others = [(r, n) for r, n in zip(runs, names) if "startup" not in r]
