@@ -82,6 +82,7 @@ def test_command_on_the_fixture(tmp_path, capsys):
     assert "embrace-bench:" in text and "targets:" in text
     result = json.loads(out.read_text())
     assert {"embrace", "guide", "off", "targets", "cases"} <= set(result) and result["cases"] >= 1
+    assert len(result["engine"].get("commit", "0" * 40)) == 40  # which code measured (none outside a checkout)
 
 
 def test_command_errors(tmp_path, capsys):

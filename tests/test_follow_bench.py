@@ -181,3 +181,18 @@ def test_a_json_write_that_fails_after_the_run_is_one_line(tmp_path, capsys):
     assert write_json(str(bad), {"a": 1}, "prog") is False
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith(f"prog: cannot write --json {bad}: "), err
+
+
+def test_the_json_says_which_code_measured(tmp_path):
+    """Figures JSON named no commit (a bench run's `commit` read None): the engine a published
+    figure came from was only in notes written beside it. It is in the file now."""
+    import subprocess
+
+    out = tmp_path / "follow.json"
+    assert main([str(FIXTURE), "--split", "train", "--seeds", "1", "--bars", "8", "--json", str(out)]) == 0
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    engine = json.loads(out.read_text())["engine"]
+    assert engine["commit"] == head.stdout.strip() and isinstance(engine["dirty"], bool)

@@ -29,6 +29,7 @@ import mido
 
 from improv.bench.follow import DEFAULT_DATA, SPLIT_NAMES, json_writable_or_say, solos_or_say, write_json
 from improv.bench.human import HumanPhrase, HumanSolo
+from improv.bench.parts import engine
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 
 BARS = 16
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{FOLLOW_BPM[1]:g} bpm in its {SPLIT_NAMES[args.split]} solos to count: give the full "
               "wjazzd-solos.tar.gz", file=sys.stderr)
         return 2
+    result["engine"] = engine()
     print("\n".join(format_chart_count(result)))
     return 0 if write_json(args.json, result, "improv.bench.chartcount") else 2
 

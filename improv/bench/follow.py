@@ -40,6 +40,7 @@ from statistics import median
 from typing import Callable, Iterable
 
 from improv.bench.human import BeatTrack, HumanSolo, drifted, load_human
+from improv.bench.parts import engine
 from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
 from improv.errors import DataError
 
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if solos is None:
         return 2
     result = bench_follow(solos, range(args.seeds), args.bars, split=args.split)
+    result["engine"] = engine()
     print("\n".join(line for line in format_follow(result) if line))
     return 0 if write_json(args.json, result, "improv.bench.follow") else 2
 

@@ -22,6 +22,25 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"n": len(s), "median": statistics.median(s), "p99": p99, "max": s[-1], "min": s[0]}
 
 
+def engine() -> dict[str, Any]:
+    """Which code measured: {"commit": the checkout's HEAD, "dirty": whether tracked files
+    differ from it}, or {} outside a git checkout. Every figure's JSON carries it, so that a
+    published figure's engine is read from the file, not from notes written beside it."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return {}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
 # --- material ------------------------------------------------------------------------------
 def random_call(rng: random.Random, bars: int = 2, start: float = 0.0) -> Phrase:
     """A plausible jazz call: eighth-note-ish line around F, `bars` bars of 4/4 (beats)."""

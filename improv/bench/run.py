@@ -17,7 +17,7 @@ from improv.bench import jackprobe
 from improv.bench.isolate import isolated
 from improv.bench.jack import bench_flood_isolated
 from improv.bench.answer import bench_answer
-from improv.bench.parts import bench_synth_figures
+from improv.bench.parts import bench_synth_figures, engine
 from improv.bench.restart import bench_restart
 from improv.bench.timing import bench_timing
 from improv.bench.render_memory import TARGET_PEAK_MB as TARGET_RENDER_PEAK_MB
@@ -56,7 +56,7 @@ def run_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
     from improv.bench.startup import bench_startup, report
 
     load = os.getloadavg()[0]
-    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
+    results: dict[str, Any] = {"engine": engine(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
                                "load_average_1min_at_start": load}
     out(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start (figures are only as quiet as the machine)")
     results["startup"] = bench_startup(runs, venv, demo, out)
@@ -104,7 +104,8 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
         def out(line: str) -> None:  # noqa: F811 - print, then save what we have
             printer(line)
             Path(json_path).write_text(json.dumps(results, indent=2, default=str) + "\n")
-    results: dict[str, Any] = {"quick": quick, "responder": responder, "python": sys.version.split()[0],
+    results: dict[str, Any] = {"quick": quick, "responder": responder, "engine": engine(),
+                               "python": sys.version.split()[0],
                                "cpus": os.cpu_count(), "load_average_1min_at_start": os.getloadavg()[0]}
     out(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start (figures are only as "
         f"quiet as the machine)")

@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     result["responder"] = args.responder
     result["data"] = str(data)
     result["split"] = args.split
+    from improv.bench.parts import engine
+
+    result["engine"] = engine()  # which code measured (the figures' JSON says it, not a note beside it)
     n_solos = len({c.solo for c in cases})
     title = (f"embrace-bench: {len(cases)} calls from {n_solos} solo(s) ({args.split} split), {args.responder} responder, "
              f"daring {args.daring}, seeds {args.seed}..{args.seed + len(cases) - 1}")
