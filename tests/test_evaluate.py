@@ -153,6 +153,7 @@ def test_cli_writes_json(tmp_path, baseline_file, capsys, monkeypatch):
     assert report["n_pairs"] == 5 and "error" in report["model"]
     assert report["baseline"]["nll_per_note"] > 0
     assert set(report) >= {"model", "baseline", "chordgram", "real", "baseline_generated", "chordgram_generated"}
+    assert len(report["engine"].get("commit", "0" * 40)) == 40  # which code evaluated (none outside a checkout)
     text = capsys.readouterr().out
     assert "NLL per note" in text and "model: not evaluated" in text
 

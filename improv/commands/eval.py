@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
                     top_p=args.top_p, generate=not args.no_generate),
         train_data=args.train_data, baseline_path=args.baseline, log=log,
     )
+    from improv.bench.parts import engine
+
+    report["engine"] = engine()  # which code evaluated (the model card's figures name it from the file)
     print(format_table(report))
     if out is not None:
         try:
