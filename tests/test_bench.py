@@ -266,3 +266,27 @@ def test_quick_runs_never_make_the_readme_table(tmp_path, capsys):
     assert "old" in readme.read_text()
     assert main(["bench", "--table", *runs]) == 0
     assert "3 of the runs are `--quick` ones" in capsys.readouterr().out
+
+
+def test_a_bound_or_alive_after_missed_in_one_run_is_missed():
+    """The flood's "alive, still answering" and the render's 200 MB were judged on the median
+    over the runs: a jam that died in one flood of three, or one render over the bound, still
+    read "met"."""
+    from pathlib import Path
+
+    from improv.bench.table import table
+
+    root = Path(__file__).resolve().parent.parent
+    runs = [json.loads((root / "figures" / f"bench-{n}.json").read_text()) for n in (51, 52, 53)]
+    names = [f"r{n}.json" for n in range(3)]
+
+    def verdict(text, row):
+        return next(line for line in text.splitlines() if line.startswith(f"| {row}")).rsplit("|", 2)[-2].strip()
+
+    flood, render = "flood of 2,000 messages", "render of a generated 1-hour"
+    assert verdict(table(runs, names), flood).endswith(": met")
+    assert verdict(table(runs, names), render).endswith(": met")
+    runs[1]["flood"]["alive_after"] = False
+    runs[2]["render_memory"]["peak_rss_mb"]["max"] = 250.0
+    assert verdict(table(runs, names), flood).endswith("**missed**")
+    assert verdict(table(runs, names), render).endswith("**missed**")

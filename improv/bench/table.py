@@ -56,6 +56,12 @@ def _get(d: Any, path: str) -> Any:
     return d
 
 
+def _every_run(runs: list[dict], path: str, ok: Callable[[dict], bool], has: str) -> bool:
+    """Whether `ok` holds in every run whose `path` holds figures (`has` in it): a bound or an
+    alive-after is broken by one run, where the median over the runs would hide it."""
+    return all(ok(s) for s in (_get(r, path) for r in runs) if isinstance(s, dict) and has in s)
+
+
 def _period_ms(runs: list[dict]) -> float:
     return statistics.median(r["jack"]["period_ms"] for r in runs if "period_ms" in r.get("jack", {}))
 
@@ -93,7 +99,8 @@ ROWS = [
         met=lambda v, runs: v["p99"] <= v["target"]),
     Row("render of a generated 1-hour band session: peak memory", "render_memory", unit="MB", target="≤ 200 MB",
         get=lambda r: {"median": r["peak_rss_mb"]["median"], "max": r["peak_rss_mb"]["max"]} if "peak_rss_mb" in r
-        else None, met=lambda v, runs: v["max"] <= 200.0),
+        else None, met=lambda v, runs: _every_run(runs, "render_memory", lambda r: r["peak_rss_mb"]["max"] <= 200.0,
+                                                  "peak_rss_mb")),
     Row("  … and its time", "render_memory", unit="s",
         get=lambda r: {"median": r["render_s"]["median"], "max": r["render_s"]["max"]} if "render_s" in r else None),
     Row("flood of 2,000 messages a second for 60 s: the jam's peak memory, JACK's shared segment included "
@@ -101,7 +108,8 @@ ROWS = [
         unit="MiB", target="bounded, alive, still answering",
         get=lambda f: {"median": f["rss_kb_max"] / 1024.0, "max": f["rss_kb_max"] / 1024.0,
                        "ok": float(bool(f["alive_after"] and f["answered_after"]))} if "rss_kb_max" in f else None,
-        met=lambda v, runs: v["ok"] >= 1.0),
+        met=lambda v, runs: _every_run(runs, "flood", lambda f: bool(f["alive_after"] and f["answered_after"]),
+                                       "rss_kb_max")),
     Row("  … the jam's own peak memory (without JACK's shared segment)", "flood", unit="MiB",
         get=lambda f: {"median": f["own_kb_max"] / 1024.0, "max": f["own_kb_max"] / 1024.0} if f.get("own_kb_max")
         else None),
