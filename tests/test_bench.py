@@ -123,7 +123,7 @@ def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
     timing = next(line for line in text.splitlines() if line.startswith("| partner timing"))
     assert timing.endswith("**missed** |")  # one run dropped a note late
     restart = next((line for line in text.splitlines() if line.startswith("| a killed partner")), None)
-    assert restart is None  # no run measured it: no row
+    assert "| not measured in these runs |" in restart  # no run measured it: said, not left out
     runs = load_runs(paths)[0]
     runs[0]["restart"] = {"answers_again_s": {"n": 3, "median": 0.3, "p99": 0.4, "max": 0.4}}
     restart = next(line for line in table(runs, ["a", "b", "c"]).splitlines() if line.startswith("| a killed"))
@@ -290,3 +290,20 @@ def test_a_bound_or_alive_after_missed_in_one_run_is_missed():
     runs[2]["render_memory"]["peak_rss_mb"]["max"] = 250.0
     assert verdict(table(runs, names), flood).endswith("**missed**")
     assert verdict(table(runs, names), render).endswith("**missed**")
+
+
+def test_a_row_no_run_measured_is_said_not_dropped():
+    """Runs without JACK (or whose measuring process died in every run) made a table with no
+    key-to-sound, passthrough or flood rows at all, and nothing said they were missing."""
+    from pathlib import Path
+
+    from improv.bench.table import table
+
+    root = Path(__file__).resolve().parent.parent
+    run = json.loads((root / "figures" / "bench-51.json").read_text())
+    for key in ("key_to_sound", "passthrough", "flood"):
+        run[key] = {"skipped": "no JACK server: start one | or install jackd"}
+    text = table([run, run, run], ["a.json", "b.json", "c.json"])
+    rows = [line for line in text.splitlines() if "not measured in these runs (no JACK server)" in line]
+    assert len(rows) == 4 and any(r.startswith("| key to sound") for r in rows)
+    assert all(r.count("|") == 5 for r in rows)  # the reason cannot break the table

@@ -169,7 +169,13 @@ def table(runs: list[dict], names: list[str]) -> str:
     for row in ROWS:
         per_run = [s for s in ((row.get(_get(r, row.path)) if row.get and _get(r, row.path) is not None
                                 else _stats(_get(r, row.path), row.unit)) for r in runs) if s is not None]
-        if not per_run:
+        if not per_run:  # (the row was dropped without a word: a table without JACK lost key to sound and the rest)
+            why = next((str(_get(r, row.path.split(".")[0]).get("skipped")) for r in runs
+                        if isinstance(_get(r, row.path.split(".")[0]), dict)
+                        and _get(r, row.path.split(".")[0]).get("skipped")), "")
+            why = why.strip().splitlines()[0].split(":")[0].split(";")[0].replace("|", "/") if why.strip() else ""
+            lines.append(f"| {row.what} | not measured in these runs{' (' + why + ')' if why else ''} |  | "
+                         f"{row.target} |")
             continue
         med = _fmt([s["median"] for s in per_run], row.unit)
         p99 = _fmt([s["p99"] for s in per_run], row.unit) if all("p99" in s for s in per_run) else ""
