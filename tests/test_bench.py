@@ -307,3 +307,28 @@ def test_a_row_no_run_measured_is_said_not_dropped():
     rows = [line for line in text.splitlines() if "not measured in these runs (no JACK server)" in line]
     assert len(rows) == 4 and any(r.startswith("| key to sound") for r in rows)
     assert all(r.count("|") == 5 for r in rows)  # the reason cannot break the table
+
+
+def test_markov_runs_never_make_the_readme_table(tmp_path, capsys):
+    """`improv bench --responder markov` runs went into the README's table under rows saying
+    "the model partner answering non-stop" (timing, passthrough, flood): refused now, and a
+    printed table of them says so."""
+    from pathlib import Path
+
+    from improv.bench.table import BEGIN, END
+
+    root = Path(__file__).resolve().parent.parent
+    run = json.loads((root / "figures" / "bench-51.json").read_text())
+    run["responder"] = "markov"
+    runs = []
+    for i in range(3):
+        (tmp_path / f"m{i}.json").write_text(json.dumps(run))
+        runs.append(str(tmp_path / f"m{i}.json"))
+    readme = tmp_path / "R.md"
+    readme.write_text(f"# r\n{BEGIN}\nold\n{END}\n")
+    assert main(["bench", "--table", *runs, "--readme", str(readme)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--responder markov" in err and len(err.splitlines()) == 1, err
+    assert "old" in readme.read_text()
+    assert main(["bench", "--table", *runs]) == 0
+    assert "3 of the runs had the Markov partner" in capsys.readouterr().out

@@ -163,6 +163,9 @@ def table(runs: list[dict], names: list[str]) -> str:
     quick = sum(bool(r.get("quick")) for r in runs)
     warn = (f"{quick} of the runs are `--quick` ones (fewer samples, a 10-minute render, one key-to-sound run of "
             "40 notes, no flood): not the figures the rows name. ") if quick else ""
+    markov = sum(r.get("responder", "model") != "model" for r in runs)
+    warn += (f"{markov} of the runs had the Markov partner in the jam (`--responder markov`): where a row says "
+             "the model partner answers, it was the Markov one. ") if markov else ""
     lines = [f"{warn}Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
              f"from {', '.join(f'`{n}`' for n in names)}.", "",
              "| what | median | p99 | target |", "|---|---|---|---|"]

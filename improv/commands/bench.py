@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         if args.readme and quick:  # (its rows would read "1-hour render", "3 runs of up to 150 notes")
             raise ConfigError(f"{quick[0]} is an `improv bench --quick` run (fewer samples, a 10-minute render, one "
                               "key-to-sound run of 40 notes, no flood): the README's table is made from full runs")
+        markov = [n for r, n in zip(runs, names) if r.get("responder", "model") != "model" and "startup" not in r]
+        if args.readme and markov:  # (its timing, passthrough and flood rows say "the model partner")
+            raise ConfigError(f"{markov[0]} is an `improv bench --responder markov` run: the README's table is of the "
+                              "partner a user gets, the model (its rows say so)")
         blocks = []  # (block, markers)
         starts = [(r, n) for r, n in zip(runs, names) if "startup" in r]
         others = [(r, n) for r, n in zip(runs, names) if "startup" not in r]
