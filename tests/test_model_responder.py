@@ -224,3 +224,15 @@ def test_the_answer_takes_the_time_feel_of_the_players_line_not_of_the_left_hand
     for seed in range(3):
         s = AnswerSettings(start=8.0, length=4.0, seed=seed, tempo=120.0)
         assert shipped.answer(played, chart, s) == shipped.answer(heard, chart, s)
+
+
+def test_missing_shipped_weights_say_to_reinstall_not_to_export(tmp_path):
+    """An install that lost its shipped weights was told to `improv export CHECKPOINT.pt`,
+    which a newcomer has no checkpoint for."""
+    from improv.core.model.weights import SHIPPED_NAME, load_weights
+    from improv.errors import ModelError
+
+    with pytest.raises(ModelError, match="reinstall improv"):
+        load_weights(tmp_path / SHIPPED_NAME)
+    with pytest.raises(ModelError, match="export them"):
+        load_weights(tmp_path / "mine.npz")

@@ -44,7 +44,7 @@ from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
-from improv.core.model.weights import ModelWeights, as_weights, load_weights
+from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, load_weights
 from improv.core.model.sampling import (
     DENSITY_STRENGTH, TRILL_FROM, TRILL_NATS, avoid_bias, changes_bias, density_bias, pitch_bias, sample, trill_after,
 )
@@ -59,7 +59,7 @@ from improv.core.model.tokens import (
     to_ticks,
 )
 
-CHECKPOINT_NAME = "improv-phrase-v2.npz"
+CHECKPOINT_NAME = SHIPPED_NAME
 
 
 def default_checkpoint() -> Path:

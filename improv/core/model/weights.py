@@ -74,6 +74,9 @@ def save_weights(path: str | Path, weights: ModelWeights, meta: Mapping[str, Any
     return path
 
 
+SHIPPED_NAME = "improv-phrase-v2.npz"  # the weights improv ships (models/, or share/improv/models once installed)
+
+
 def load_weights(path: str | Path) -> tuple[ModelWeights, dict]:
     """Read an `.npz` weights file -> (weights, its header: format, config, vocab, meta).
 
@@ -83,6 +86,9 @@ def load_weights(path: str | Path) -> tuple[ModelWeights, dict]:
     """
     path = Path(path)
     if not path.is_file():
+        if path.name == SHIPPED_NAME:  # (the shipped weights: an install that lost them, not a user's export)
+            raise ModelError(f"the shipped model weights {path} are missing: reinstall improv (pip install --force-"
+                             "reinstall improv, or from its folder), or play with --responder markov")
         raise ModelError(f"model weights {path} not found: export them with `improv export CHECKPOINT.pt` "
                          "or give --model PATH")
     try:
