@@ -381,3 +381,25 @@ def test_a_tapped_tempo_sent_on_the_clock_goes_on_from_the_next_tick_at_the_new_
     early.run_until(1.0)
     early.set_tempo(90.0, 0.99)  # between two ticks: the next one stays where it was due
     assert tick_time(early.start, early.tempo, early.sent) == pytest.approx(1.0)
+
+
+def test_a_song_position_while_running_is_a_jump_a_stop_where_it_was_and_a_continue_from_there():
+    """A DAW looping, or clicked back to bar 1 while it plays, sends a Song Position with no
+    Stop: only "position" came out, which the session takes only while stopped, so the band,
+    the answer under way and the recording went on as if nothing had moved."""
+    f = ClockFollower()
+    f.feed(0.0, [START])
+    grid = _grid(0.0, 120, 24 * 7)
+    _drive(f, grid[:24 * 5])  # beats 0-4 played: the next tick is beat 5
+    jump = f.feed(grid[24 * 5] - 0.001, list(song_position(16.0)))
+    assert [(e.kind, e.beat) for e in jump] == [("stop", 5.0), ("continue", 16.0)]
+    assert f.running and jump[0].time == jump[1].time
+    again = f.feed(grid[24 * 5] - 0.0005, list(song_position(16.0)))  # where it is already: no jump
+    assert [e.kind for e in again] == ["position"]
+    ev = _drive(f, grid[24 * 5:24 * 5 + 1])
+    assert ev[0].kind == "beat" and ev[0].beat == 16.0
+    _drive(f, grid[24 * 5 + 1:24 * 5 + 4])
+    here = f.feed(grid[24 * 5 + 4] - 0.001, list(song_position(16.0)))  # where it is, to the sixteenth
+    assert [e.kind for e in here] == ["position"] and f.position == 16.0 + 4 / 24  # (not 4 ticks back)
+    _drive(f, grid[24 * 5 + 4:24 * 5 + 8])
+    assert f.time_of_beat(17.0) == pytest.approx(grid[24 * 6], abs=1e-6)

@@ -349,3 +349,27 @@ def test_a_line_played_in_a_daw_count_in_keeps_its_notes_whatever_the_daws_tempo
     assert [p for p, _, _ in got] == [60, 62, 64, 67, 70]
     for (pitch, start, length), (b, _, dur) in zip(got, line):
         assert start == pytest.approx(b, abs=0.05) and length == pytest.approx(dur, abs=0.05), got
+
+
+def test_a_loop_going_round_while_the_daw_plays_is_a_new_take_with_the_held_key_ended(tmp_path):
+    """A DAW looping bars 2-3 sends a Song Position back to bar 2 as it goes round, with no
+    Stop: the second pass was written over the first at the same beats, with no take marker,
+    and a key held over the loop point ran on into it."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(4)
+    daw.run(4, [(5.0, 65, 1.0)])  # bar 2
+    daw.run(1 / 24)
+    daw.rec.event("player", on(67), daw.clock.now())  # beat 8, held over the loop point
+    daw.run(4 - 1 / 24)  # bar 3
+    daw.position(4.0, dt=0.0)  # round again, still running
+    daw.run(1)
+    daw.rec.event("player", off(67), daw.clock.now())
+    daw.run(3, [(6.0, 62, 0.5)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(65, 5.0), (67, 8.0), (62, 22.0)]  # the second pass a chorus on
+    (held,) = [n for n in recording_notes(back, "player") if n.pitch == 67]
+    assert held.end == pytest.approx(12.0, abs=0.05)  # at the loop point
+    named = [(round(file_beat(back, m.t), 2), m.text) for m in back.markers if m.kind == "text"]
+    assert (20.0, "take 2: from bar 2") in named

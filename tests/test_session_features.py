@@ -501,6 +501,47 @@ def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     assert sink.sounding() == set()
 
 
+def test_a_daw_jumping_back_while_it_plays_silences_the_answer_and_the_band_plays_on_from_there():
+    """The DAW loops (or is clicked back to bar 1) while it plays: a Song Position, no Stop.
+    The rest of the answer under way played five beats later over other chords, and the
+    bass stood silent until the song came back to the beats it had rendered."""
+    from improv.core.listen.midiclock import CLOCK, START, song_position, tick_time
+    from improv.live.midisync import ExternalClock
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
+                                    external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    ext.receive([START])
+    t_start, spb = 10.5, 0.6
+    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    jump_tick = 24 * 5  # beat 5, the answer (beats 3-7) under way
+    for k in range(24 * 10):
+        clock.set(tick_time(t_start, 100.0, k))
+        if k == jump_tick:
+            assert s.partner_busy()
+            ext.receive(list(song_position(0.0)))  # back to bar 1, still playing
+        ext.receive([CLOCK])
+        if k in call:
+            inq.push(call[k])
+        s.step()
+        if k == jump_tick:
+            jumped = len(sink.sent)
+            assert not {key for key in sink.sounding() if key[0] == 1}  # the answer's note ended at the jump
+        clock.advance(0.001)  # (and a look just after: a scheduler thread would)
+        s.step()
+    assert s.answers == 1 and "clock jumped: to bar 1" in said and "clock stopped: silence" not in said
+    after = sink.sent[jumped:]
+    assert not [m for _, m in after if m.type == "note_on" and m.velocity and m.channel == 1]
+    bass = [round((t - t_start) / spb - 5, 2) for t, m in after if m.type == "note_on" and m.velocity and m.channel == 3]
+    assert {1.0, 2.0, 3.0, 4.0} <= set(bass), bass  # on the song's beats 1-4 after the jump
+    s.close()
+    assert sink.sounding() == set()
+
+
 def test_a_key_held_with_nothing_else_played_is_said_before_the_cap():
     """A key held (or stuck) after a call kept the call open to the 8-bar cap, 16 s at 120
     bpm, with no word (a stage audit), where a pedal held says why after 2 bars."""

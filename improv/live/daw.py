@@ -41,8 +41,14 @@ class DawFollowing:
     def step(self, now: float) -> None:
         """Take the clock's Start, Stop and Continue, keep the recording on its time."""
         s = self.s
-        for ev in self.external.poll():
-            self.on_clock(ev.kind, ev.beat, ev.time)
+        events = self.external.poll()
+        jumping = False
+        for i, ev in enumerate(events):
+            after = events[i + 1] if i + 1 < len(events) else None
+            # a stop and a continue at one moment: a jump while running (a Song Position in play)
+            leaves = ev.kind == "stop" and after is not None and after.kind == "continue" and after.time == ev.time
+            self.on_clock(ev.kind, ev.beat, ev.time, jump=leaves or jumping)
+            jumping = leaves
         self._record_time(now)
         if not self._seen and not s.running and s.timeline.tempo is not None:
             self._seen = True  # ticks with no Start yet: stopped, or playing since before we listened
@@ -53,8 +59,9 @@ class DawFollowing:
         """A player's message while the DAW stands stopped: heard if it starts now."""
         self._before_run.append((t, msg))
 
-    def on_clock(self, kind: str, beat: float, t: float | None = None) -> None:
-        """The clock's Start, Stop or Continue at song beat `beat`, `t` seconds."""
+    def on_clock(self, kind: str, beat: float, t: float | None = None, jump: bool = False) -> None:
+        """The clock's Start, Stop or Continue at song beat `beat`, `t` seconds (`jump`: the
+        stop and the continue of a Song Position while running, said once, by the continue)."""
         s = self.s
         if s.recorder is not None and hasattr(s.recorder, "transport"):
             # first: the note-offs of the silence below go at the stop
@@ -65,14 +72,15 @@ class DawFollowing:
             if s.band is not None:
                 s.band.stop()
             s.policy.on_clock(kind, beat)
-            s.say("clock stopped: silence")
+            if not jump:
+                s.say("clock stopped: silence")
         elif kind in ("start", "continue"):
             s.running = self._seen = True
             self._origin_pending = self._origin_pending or kind == "start"
             s.policy.on_clock(kind, beat)
             form_beat = beat + s.timeline.offset  # (the bars the status line counts: the form's, after any count-in)
-            s.say(f"clock {kind}: " + (f"from bar {int(form_beat // s.bpb) + 1}" if form_beat >= 0 else
-                                       "in the count-in"))
+            s.say(f"clock {'jumped' if jump else kind}: " + (f"to bar {int(form_beat // s.bpb) + 1}" if jump else
+                  f"from bar {int(form_beat // s.bpb) + 1}" if form_beat >= 0 else "in the count-in"))
             at = s.clock.now() if t is None else t
             if s.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note
                 for played, msg in self._before_run:

@@ -2,7 +2,9 @@
 
 MIDI clock is 24 ticks (0xF8) per quarter note. Start (0xFA) rewinds to the song's
 beginning, and the first tick after it is beat 0; Stop (0xFC) halts; Continue (0xFB)
-resumes from where Stop left off or from the Song Position Pointer (0xF2, in sixteenths).
+resumes from where Stop left off or from the Song Position Pointer (0xF2, in sixteenths). A
+Song Position while running (a DAW's loop, a click elsewhere during play) is a jump: a stop
+where the clock was and a continue from the new position, at the same moment.
 
 The follower keeps the beat *phase* locked to the tick count (beat = ticks / 24) and
 the *tempo* from a least-squares line through the last `window` tick times, which
@@ -115,7 +117,14 @@ class ClockFollower:
             return [ClockEvent("stop", t, self._next / TICKS_PER_BEAT)]
         if status == SONG_POSITION and len(message) >= 3:
             sixteenths = (message[1] & 0x7F) | ((message[2] & 0x7F) << 7)
-            self._next = sixteenths * (TICKS_PER_BEAT // 4)
+            was, self._next = self._next, sixteenths * (TICKS_PER_BEAT // 4)
+            if self.running and abs(self._next - was) < TICKS_PER_BEAT // 4:
+                self._next = was  # within a sixteenth (what it counts in) while running: where it is, no jump
+            elif self.running:
+                # a jump while running (a DAW's loop going round, a click back to bar 1 during
+                # play): a stop where it was and a continue from there, at once
+                return [ClockEvent("stop", t, was / TICKS_PER_BEAT),
+                        ClockEvent("continue", t, self._next / TICKS_PER_BEAT)]
             return [ClockEvent("position", t, self._next / TICKS_PER_BEAT)]
         return []
 
