@@ -403,3 +403,17 @@ def test_a_song_position_while_running_is_a_jump_a_stop_where_it_was_and_a_conti
     assert [e.kind for e in here] == ["position"] and f.position == 16.0 + 4 / 24  # (not 4 ticks back)
     _drive(f, grid[24 * 5 + 4:24 * 5 + 8])
     assert f.time_of_beat(17.0) == pytest.approx(grid[24 * 6], abs=1e-6)
+
+
+def test_a_start_while_running_is_a_stop_where_it_was_then_the_start():
+    """Play pressed again while the DAW plays (it rewinds to bar 1 and sends Start): only a
+    start came out, and what was under way (an answer, notes handed out) was never stopped."""
+    f = ClockFollower()
+    assert [e.kind for e in f.feed(0.0, [START])] == ["start"]
+    assert [e.kind for e in f.feed(0.001, [START])] == ["start"]  # (nothing played since: nothing to stop)
+    grid = _grid(0.01, 120, 24 * 4)
+    _drive(f, grid[:24 * 3 + 6])
+    again = f.feed(grid[24 * 3 + 6] - 0.001, [START])
+    assert [(e.kind, e.beat) for e in again] == [("stop", 3.25), ("start", 0.0)]
+    assert f.running and again[0].time == again[1].time
+    assert _drive(f, grid[24 * 3 + 6:24 * 3 + 7])[0].beat == 0.0

@@ -542,6 +542,42 @@ def test_a_daw_jumping_back_while_it_plays_silences_the_answer_and_the_band_play
     assert sink.sounding() == set()
 
 
+def test_play_pressed_again_while_the_daw_plays_silences_the_answer_under_way():
+    """A Start while the DAW plays (Play pressed again: back to bar 1): the band started the
+    bar again, but the rest of the answer under way played when the song came back to its
+    beats, five beats later over other chords."""
+    from improv.core.listen.midiclock import CLOCK, START, tick_time
+    from improv.live.midisync import ExternalClock
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
+                                    external=ext)
+    s.start()
+    ext.receive([START])
+    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    restart = 24 * 5  # beat 5, the answer (beats 3-7) under way
+    for k in range(24 * 10):
+        clock.set(tick_time(10.5, 100.0, k))
+        if k == restart:
+            assert s.partner_busy()
+            ext.receive([START])
+        ext.receive([CLOCK])
+        if k in call:
+            inq.push(call[k])
+        s.step()
+        if k == restart:
+            again = len(sink.sent)
+            assert not {key for key in sink.sounding() if key[0] == 1}  # the answer's note ended there
+        clock.advance(0.001)  # (and a look just after: a scheduler thread would)
+        s.step()
+    assert s.answers == 1
+    assert not [m for _, m in sink.sent[again:] if m.type == "note_on" and m.velocity and m.channel == 1]
+    assert [m for _, m in sink.sent[again:] if m.type == "note_on" and m.velocity and m.channel == 3]
+    s.close()
+    assert sink.sounding() == set()
+
+
 def test_a_key_held_with_nothing_else_played_is_said_before_the_cap():
     """A key held (or stuck) after a call kept the call open to the 8-bar cap, 16 s at 120
     bpm, with no word (a stage audit), where a pedal held says why after 2 bars."""

@@ -45,8 +45,10 @@ class DawFollowing:
         jumping = False
         for i, ev in enumerate(events):
             after = events[i + 1] if i + 1 < len(events) else None
-            # a stop and a continue at one moment: a jump while running (a Song Position in play)
-            leaves = ev.kind == "stop" and after is not None and after.kind == "continue" and after.time == ev.time
+            # a stop and a continue or start at one moment: a jump while running (a Song Position or
+            # a Start in play)
+            leaves = (ev.kind == "stop" and after is not None and after.kind in ("continue", "start")
+                      and after.time == ev.time)
             self.on_clock(ev.kind, ev.beat, ev.time, jump=leaves or jumping)
             jumping = leaves
         self._record_time(now)
@@ -61,7 +63,8 @@ class DawFollowing:
 
     def on_clock(self, kind: str, beat: float, t: float | None = None, jump: bool = False) -> None:
         """The clock's Start, Stop or Continue at song beat `beat`, `t` seconds (`jump`: the
-        stop and the continue of a Song Position while running, said once, by the continue)."""
+        stop and the continue or start of a Song Position or a Start while running, said
+        once, by the continue or start)."""
         s = self.s
         if s.recorder is not None and hasattr(s.recorder, "transport"):
             # first: the note-offs of the silence below go at the stop
@@ -79,7 +82,8 @@ class DawFollowing:
             self._origin_pending = self._origin_pending or kind == "start"
             s.policy.on_clock(kind, beat)
             form_beat = beat + s.timeline.offset  # (the bars the status line counts: the form's, after any count-in)
-            s.say(f"clock {'jumped' if jump else kind}: " + (f"to bar {int(form_beat // s.bpb) + 1}" if jump else
+            jumped = jump and kind == "continue"
+            s.say(f"clock {'jumped' if jumped else kind}: " + (f"to bar {int(form_beat // s.bpb) + 1}" if jumped else
                   f"from bar {int(form_beat // s.bpb) + 1}" if form_beat >= 0 else "in the count-in"))
             at = s.clock.now() if t is None else t
             if s.in_time:  # a downbeat played with the Start (or just ahead of it) is the call's first note

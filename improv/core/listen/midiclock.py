@@ -4,7 +4,8 @@ MIDI clock is 24 ticks (0xF8) per quarter note. Start (0xFA) rewinds to the song
 beginning, and the first tick after it is beat 0; Stop (0xFC) halts; Continue (0xFB)
 resumes from where Stop left off or from the Song Position Pointer (0xF2, in sixteenths). A
 Song Position while running (a DAW's loop, a click elsewhere during play) is a jump: a stop
-where the clock was and a continue from the new position, at the same moment.
+where the clock was and a continue from the new position, at the same moment; a Start while
+running is a stop where it was and a start.
 
 The follower keeps the beat *phase* locked to the tick count (beat = ticks / 24) and
 the *tempo* from a least-squares line through the last `window` tick times, which
@@ -103,10 +104,13 @@ class ClockFollower:
             return self._tick(t)
         self._silent = False
         if status == START:
+            was = self._next if self.running else 0
             self._resume(t)
             self._next, self.running = 0, True
             self._guess_line(t)
-            return [ClockEvent("start", t, 0.0)]
+            # a Start while running (a DAW rewinding so, Play pressed again): a stop where it was first
+            stop = [ClockEvent("stop", t, was / TICKS_PER_BEAT)] if was else []
+            return stop + [ClockEvent("start", t, 0.0)]
         if status == CONTINUE:
             self._resume(t)
             self.running = True
