@@ -623,6 +623,26 @@ def test_a_daw_clock_heard_before_any_start_says_to_press_play():
     s.close()
 
 
+def test_a_daw_clock_heard_before_any_start_is_said_at_its_tempo_not_its_first_two_ticks():
+    """Ticks a millisecond early and late by turns (a USB MIDI path): the tempo said was the
+    first two ticks', 109 bpm for a DAW at 100."""
+    from test_session import config, make
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(config(), chart="F7 | Bb7", clock=clock, external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    for k in range(24 * 4):
+        clock.set(tick_time(10.0, 100.0, k) + (0.001 if k % 2 == 0 else -0.001))
+        ext.receive([CLOCK])
+        s.step()
+    heard = [line for line in said if "waiting for the DAW's Play" in line]
+    assert len(heard) == 1 and heard[0].startswith("MIDI clock heard (100 bpm)"), said
+    s.close()
+
+
 def test_the_partners_downbeat_is_held_only_until_its_answer_is_back():
     """The band holds the partner turn's downbeat for a substitute, but once the answer is
     back it hands out as ever: holding on to 40 ms before the downbeat left a conductor

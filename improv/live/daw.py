@@ -28,6 +28,7 @@ class DawFollowing:
         self._before_run: deque[tuple[float, mido.Message]] = deque(maxlen=64)  # played while it stood stopped
         self._origin_pending = False  # a Start: its beat 0 is the recording's
         self._seen = False  # its clock or a Start heard (before a Start: said once)
+        self._heard_at: float | None = None  # when its ticks were first heard, with no Start
         self._recorded_tempo = s.cfg.timing.tempo
 
     def song_beat(self, t: float) -> float | None:
@@ -52,8 +53,14 @@ class DawFollowing:
             self.on_clock(ev.kind, ev.beat, ev.time, jump=leaves or jumping)
             jumping = leaves
         self._record_time(now)
-        if not self._seen and not s.running and s.timeline.tempo is not None:
-            self._seen = True  # ticks with no Start yet: stopped, or playing since before we listened
+        if self._seen or s.running or s.timeline.tempo is None:
+            return
+        # ticks with no Start yet: stopped, or playing since before we listened; said after a beat
+        # of them (the tempo of the first two, a millisecond off each, was said as 109 for 100)
+        if self._heard_at is None:
+            self._heard_at = now
+        elif now - self._heard_at >= 60.0 / s.timeline.tempo:
+            self._seen = True
             s.say(f"MIDI clock heard ({s.timeline.tempo:.0f} bpm): waiting for the DAW's Play; if it is "
                   "playing already, stop it and press Play again")
 
