@@ -359,7 +359,8 @@ def test_a_daws_port_that_cannot_be_opened_again_is_said_once_and_tried_again():
 
 def test_a_tapped_tempo_sent_on_the_clock_goes_on_from_the_next_tick_at_the_new_tempo():
     """Tapping 90 bpm while improv sends its clock at 120: the DAW's next tick comes at once
-    and the ones after at 90 bpm, not a jump in its position nor the old speed."""
+    and the ones after at 90 bpm, not a jump in its position nor the old speed, the song
+    position at the tap kept where it was (as the session's timeline keeps its beat)."""
     from improv.live.clock import ManualClock
     from improv.live.midisync import ClockSender
 
@@ -374,13 +375,15 @@ def test_a_tapped_tempo_sent_on_the_clock_goes_on_from_the_next_tick_at_the_new_
     sender.set_tempo(90.0, now)
     sender.run_until(3.0)
     after = times[48:]
-    assert after[0] == pytest.approx(now, abs=1e-9)
-    assert after[1:] == pytest.approx([now + k * 60.0 / (24 * 90.0) for k in range(1, len(after))], abs=1e-9)
+    assert after[0] == pytest.approx(now, abs=1e-9)  # (tick 48, due before the tap: at once)
+    at = 48 + 0.01 * 120 * 24 / 60  # the song position (ticks) at the tap: 48.48
+    assert after[1:] == pytest.approx([now + (48 + k - at) * 60.0 / (24 * 90.0) for k in range(1, len(after))],
+                                      abs=1e-9)
     assert sender.tempo == 90.0 and len(after) > 48
     early = ClockSender(ManualClock(0.0), lambda m: None, tempo=120.0, start=0.0)
     early.run_until(1.0)
-    early.set_tempo(90.0, 0.99)  # between two ticks: the next one stays where it was due
-    assert tick_time(early.start, early.tempo, early.sent) == pytest.approx(1.0)
+    early.set_tempo(90.0, 0.99)  # between two ticks: the rest of the tick goes at the new tempo
+    assert tick_time(early.start, early.tempo, early.sent) == pytest.approx(0.99 + 0.48 * 60.0 / (24 * 90.0))
 
 
 def test_a_song_position_while_running_is_a_jump_a_stop_where_it_was_and_a_continue_from_there():
@@ -417,3 +420,26 @@ def test_a_start_while_running_is_a_stop_where_it_was_then_the_start():
     assert [(e.kind, e.beat) for e in again] == [("stop", 3.25), ("start", 0.0)]
     assert f.running and again[0].time == again[1].time
     assert _drive(f, grid[24 * 3 + 6:24 * 3 + 7])[0].beat == 0.0
+
+
+def test_a_tempo_tapped_while_the_clock_thread_waits_for_a_tick_sends_it_at_the_new_time():
+    """The sending thread sleeps until the next tick's time: a tempo tapped meanwhile (60 bpm
+    from 120) puts that tick later, and it is sent then, not at the old time it slept to."""
+    from improv.live.clock import ManualClock
+    from improv.live.midisync import ClockSender
+
+    class TapWhileAsleep(ManualClock):
+        def sleep_until(self, deadline):
+            if sender.sent == 5 and sender.tempo == 120.0:
+                sender.set_tempo(60.0, self.now())  # the tap comes in while the thread waits
+            super().sleep_until(deadline)
+
+    clock = TapWhileAsleep(0.0)
+    times = []
+    sender = ClockSender(clock, lambda m: times.append(clock.now()) if m.type == "clock" else None,
+                         tempo=120.0, start=0.0)
+    sender.run_until(0.5)
+    tick = 60.0 / (24 * 120.0)
+    assert times[:5] == pytest.approx([k * tick for k in range(5)])
+    at = 4 * tick  # the tap, on tick 4: tick 5 is a 60 bpm tick later
+    assert times[5:] == pytest.approx([at + k * 2 * tick for k in range(1, len(times) - 4)])

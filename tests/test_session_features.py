@@ -437,6 +437,28 @@ def test_send_clock_lets_a_daw_follow_and_stops_it_at_the_end():
     assert all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))  # within one 10 ms step
 
 
+@pytest.mark.parametrize("gap", [1.0, 0.6])
+def test_a_tapped_tempo_keeps_the_daw_following_improvs_clock_on_improvs_beat(gap):
+    """Tapping a new tempo while improv sends its clock: improv's beat stayed where it was at
+    the tap, but the clock's next tick stayed where the old tempo had it, so from then on
+    every beat the DAW played was off improv's band and partner by up to a 24th of the
+    change (21 ms tapping 120 down to 60 bpm)."""
+    from improv.core.listen.midiclock import tick_time
+
+    cfg = override(override(config(), "band", send_clock=True), "controls", tap="note 40")
+    s, clock, inq, sink, rec = make(cfg, chart="Cmaj7")
+    s.start()
+    taps = [(1.013 + i * gap, [0x90, 40, 100]) for i in range(3)]
+    play(s, clock, inq, taps, until=1.013 + 2 * gap + 1.0)
+    cs = s.clock_sender
+    assert s.tempo == pytest.approx(60.0 / gap) and cs.tempo == pytest.approx(60.0 / gap)
+    now_beat = s.beat_at(clock.now())
+    for beat in range(int(now_beat) + 1, int(now_beat) + 9):  # the DAW's beats from now on are improv's
+        tick = round((beat - cs.position) * 24)
+        assert tick_time(cs.start, cs.tempo, tick) == pytest.approx(s.time_of(beat), abs=1e-6), beat
+    s.close()
+
+
 def test_a_session_started_mid_bar_tells_a_daw_where_it_is_instead_of_a_burst_of_ticks():
     """The demo starts on beat 3: the DAW gets Song Position (12 sixteenths) and Continue,
     then ticks on improv's beats, not a Start for beat 0 followed by 72 ticks at once."""

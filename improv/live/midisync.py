@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import mido
 
-from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_time
+from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_at, tick_time
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
 from improv.live.clock import Clock
@@ -262,11 +262,13 @@ class ClockSender:
             elif self.position == 0:
                 self._send(mido.Message("start"))
         while not self._stop.is_set():
-            start, tempo = self._grid
+            grid = start, tempo = self._grid
             due = tick_time(start, tempo, self.sent)
             if due >= t_end:
                 return
             self.clock.sleep_until(due)
+            if self._grid is not grid:  # a tempo tapped while it waited: the tick's time on the new grid
+                continue
             if self.position < 0 and self.sent == round(-24 * self.position):
                 self._send(mido.Message("start"))  # bar 1: a DAW plays from the tick after a Start
             self._send(mido.Message("clock"))
@@ -283,11 +285,14 @@ class ClockSender:
         return self._grid[1]
 
     def set_tempo(self, tempo: float, now: float) -> None:
-        """Carry on at `tempo` from the next tick (a tapped tempo; any thread)."""
-        sent = self.sent
+        """Carry on at `tempo` from `now` (a tapped tempo; any thread): the song position at
+        `now` stays where it is, as the session's timeline keeps its beat (`FixedTimeline.
+        set_tempo`), so the ticks after it fall on the band's beats. (The next tick kept the
+        old tempo's time: every beat after it was off the band's by up to a 24th of the
+        change.) A tick due before `now` and not yet sent goes at once."""
         start, old = self._grid
-        next_due = max(now, tick_time(start, old, sent))
-        self._grid = (next_due - sent * 60.0 / (24 * tempo), tempo)
+        at = tick_at(start, old, now)  # the ticks (fractional) gone by at `now`
+        self._grid = (now - at * 60.0 / (24 * tempo), tempo)
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_until, args=(float("inf"),), name="improv-clock", daemon=True)
