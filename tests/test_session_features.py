@@ -600,6 +600,45 @@ def test_play_pressed_again_while_the_daw_plays_silences_the_answer_under_way():
     assert sink.sounding() == set()
 
 
+def test_a_daw_clock_that_stops_with_no_stop_is_said_to_be_lost_and_nothing_hangs():
+    """The DAW quits mid-answer (or its cable comes out): the band and the partner fell
+    silent a beat later, said as "clock stopped: silence", as if the player had pressed Stop,
+    with nothing of the DAW gone or of what brings it back."""
+    from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+    from improv.live.midisync import ExternalClock
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock)
+    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
+                                    external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    ext.receive([START])
+    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    for k in range(24 * 5):  # the answer (beats 3-7) under way when the ticks stop
+        clock.set(tick_time(10.5, 100.0, k))
+        ext.receive([CLOCK])
+        if k in call:
+            inq.push(call[k])
+        s.step()
+    for _ in range(100):  # two seconds with no tick
+        clock.advance(0.02)
+        s.step()
+    lost = [line for line in said if line.startswith("MIDI clock lost with no Stop")]
+    assert len(lost) == 1 and "clock stopped: silence" not in said, said
+    assert not s.running and sink.sounding() == set()
+    ext.receive([START])  # the DAW back, played and stopped: a Stop is said as one
+    for k in range(24):
+        clock.set(10.5 + 30.0 + k * 0.025)
+        ext.receive([CLOCK])
+        s.step()
+    ext.receive([STOP])
+    s.step()
+    assert said[-1] == "clock stopped: silence" and len(lost) == 1
+    s.close()
+
+
 def test_a_key_held_with_nothing_else_played_is_said_before_the_cap():
     """A key held (or stuck) after a call kept the call open to the 8-bar cap, 16 s at 120
     bpm, with no word (a stage audit), where a pedal held says why after 2 bars."""

@@ -16,6 +16,8 @@ from typing import Any
 
 import mido
 
+from improv.core.listen.midiclock import RESUME_S
+
 WITH_START_S = 0.05  # a note played this close before a DAW's Start or Continue is played with it
 TEMPO_WRITTEN = 0.005  # the DAW's tempo is written to the recording when it moves this much
 
@@ -82,7 +84,12 @@ class DawFollowing:
             if s.band is not None:
                 s.band.stop()
             s.policy.on_clock(kind, beat)
-            if not jump:
+            if jump:
+                pass
+            elif self.external.follower.ticks_stopped:  # (no tick for a beat, and no Stop)
+                s.say(f"MIDI clock lost with no Stop (the DAW quit or hung? its cable out?): silence; ticks back "
+                      f"within {RESUME_S:g} s go on from there, later ones wait for its Play")
+            else:
                 s.say("clock stopped: silence")
         elif kind in ("start", "continue"):
             s.running = self._seen = True

@@ -144,6 +144,12 @@ class ClockFollower:
         self.running, self._silent = False, True
         return [ClockEvent("stop", self._last_t + tick_s, self._next / TICKS_PER_BEAT)]
 
+    @property
+    def ticks_stopped(self) -> bool:
+        """Stopped because the ticks stopped with no Stop (`silence`), until they come back
+        or a Start or Continue comes."""
+        return self._silent
+
     def _tick(self, t: float) -> list[ClockEvent]:
         lost = self._lost_before(t)
         self._k += 1 + lost
