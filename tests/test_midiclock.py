@@ -443,3 +443,26 @@ def test_a_tempo_tapped_while_the_clock_thread_waits_for_a_tick_sends_it_at_the_
     assert times[:5] == pytest.approx([k * tick for k in range(5)])
     at = 4 * tick  # the tap, on tick 4: tick 5 is a 60 bpm tick later
     assert times[5:] == pytest.approx([at + k * 2 * tick for k in range(1, len(times) - 4)])
+
+
+def test_a_clock_input_not_found_is_said_as_the_clock_input_with_the_way_round_it(monkeypatch):
+    """`--clock-in` naming no port said "MIDI input 'Live' not found", word for word what a
+    wrong --in says, so a player with both could not tell which to fix."""
+    import improv.live.ports as ports
+    from improv.errors import PortError
+    from improv.live.clock import ManualClock
+    from improv.live.midisync import open_clock_input
+
+    class Client(_FakeIn):
+        deleted = False
+
+        def delete(self):
+            Client.deleted = True
+
+    monkeypatch.setattr(ports, "_open_client", lambda kind, api, say=None: Client(["Keystation:out 1"]))
+    with pytest.raises(PortError) as e:
+        open_clock_input(ManualClock(0.0), port="Live")
+    said = str(e.value)
+    assert said.startswith("MIDI clock input (--clock-in) 'Live' not found; MIDI inputs: 0: Keystation:out 1")
+    assert said.endswith("or leave --clock-in out and send the DAW's clock to improv's own input 'improv clock'")
+    assert "\n" not in said and Client.deleted

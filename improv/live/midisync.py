@@ -216,12 +216,14 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
         else:
             midi_in.open_virtual_port(virtual)
             name = virtual
-    except PortError:
+    except PortError as e:
         midi_in.delete()
-        raise
+        # (the player's --in is said the same way: which port this is, and the other way to connect)
+        raise PortError(f"MIDI clock input (--clock-in) {str(e).removeprefix('MIDI input ')}; or leave --clock-in "
+                        f"out and send the DAW's clock to improv's own input {virtual!r}") from None
     except Exception as e:  # noqa: BLE001 - rtmidi raises its own types
         midi_in.delete()
-        raise PortError(f"cannot open the clock input {port or 'improv clock'!r}: {e}") from None
+        raise PortError(f"cannot open the clock input {port or virtual!r}: {e}") from None
     return ExternalClock(clock, midi_in, name, guess, source=port)
 
 
