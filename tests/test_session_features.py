@@ -639,6 +639,50 @@ def test_a_daw_clock_that_stops_with_no_stop_is_said_to_be_lost_and_nothing_hang
     s.close()
 
 
+def test_a_daws_play_with_no_clock_ticks_is_said_once():
+    """A DAW set to send Start and Stop but not its clock: the band played on at the tempo
+    guessed (--tempo), off the DAW's, with nothing said of the clock that never came."""
+    from improv.core.listen.midiclock import CLOCK, START, STOP
+    from improv.live.midisync import ExternalClock
+
+    clock = ManualClock(10.0)
+    ext = ExternalClock(clock, guess=120.0)  # (as the jam opens it)
+    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
+                                    external=ext)
+    said = []
+    s.say = said.append
+    s.start()
+    ext.receive([START])
+    for _ in range(100):  # a second, two beats at the guess, and not a tick
+        clock.advance(0.01)
+        s.step()
+    unclocked = [line for line in said if line.startswith("the DAW's Play came with no MIDI clock")]
+    assert unclocked == ["the DAW's Play came with no MIDI clock: playing at 120 bpm, not following its tempo; "
+                         "set it to send its clock (sync), not only Start and Stop, to 'improv clock'"], said
+    assert s.running and sink.ons(channel=3)  # (it plays on at the guess, as it did)
+    ext.receive([STOP])
+    s.step()
+    ext.receive([START])
+    for _ in range(100):
+        clock.advance(0.01)
+        s.step()
+    assert len([line for line in said if "no MIDI clock" in line]) == 1  # said once
+    s.close()
+
+    ticking = ExternalClock(ManualClock(10.0), guess=120.0)  # its ticks come: nothing said
+    s, clock, inq, sink, rec = make(config(), chart="F7 | Bb7", clock=ticking.clock, external=ticking)
+    said = []
+    s.say = said.append
+    s.start()
+    ticking.receive([START])
+    for k in range(48):
+        clock.advance(0.5 / 24)
+        ticking.receive([CLOCK])
+        s.step()
+    assert not [line for line in said if "no MIDI clock" in line], said
+    s.close()
+
+
 def test_a_key_held_with_nothing_else_played_is_said_before_the_cap():
     """A key held (or stuck) after a call kept the call open to the 8-bar cap, 16 s at 120
     bpm, with no word (a stage audit), where a pedal held says why after 2 bars."""

@@ -31,6 +31,8 @@ class DawFollowing:
         self._origin_pending = False  # a Start: its beat 0 is the recording's
         self._seen = False  # its clock or a Start heard (before a Start: said once)
         self._heard_at: float | None = None  # when its ticks were first heard, with no Start
+        self._ran_at: float | None = None  # its first Start or Continue, while no tick has come
+        self._unclocked = False  # its Play with no clock said
         self._recorded_tempo = s.cfg.timing.tempo
 
     def song_beat(self, t: float) -> float | None:
@@ -55,6 +57,12 @@ class DawFollowing:
             self.on_clock(ev.kind, ev.beat, ev.time, jump=leaves or jumping)
             jumping = leaves
         self._record_time(now)
+        if s.running and not self.external.follower.ticked and self._ran_at is not None and \
+                now - self._ran_at >= 60.0 / s.tempo:
+            self._ran_at, self._unclocked = None, True  # a beat from its Play, no tick: on at the guess, said once
+            doing = f"playing at {s.tempo:g} bpm, not following its tempo" if s.in_time else "waiting for it"
+            s.say(f"the DAW's Play came with no MIDI clock: {doing}; set it to send its clock (sync), not only Start "
+                  f"and Stop, to {self.external.name or 'improv clock'!r}")
         if self._seen or s.running or s.timeline.tempo is None:
             return
         # ticks with no Start yet: stopped, or playing since before we listened; said after a beat
@@ -93,6 +101,8 @@ class DawFollowing:
                 s.say("clock stopped: silence")
         elif kind in ("start", "continue"):
             s.running = self._seen = True
+            if self._ran_at is None and not self._unclocked and not self.external.follower.ticked:
+                self._ran_at = s.clock.now() if t is None else t
             self._origin_pending = self._origin_pending or kind == "start"
             s.policy.on_clock(kind, beat)
             form_beat = beat + s.timeline.offset  # (the bars the status line counts: the form's, after any count-in)

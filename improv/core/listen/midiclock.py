@@ -145,6 +145,11 @@ class ClockFollower:
         return [ClockEvent("stop", self._last_t + tick_s, self._next / TICKS_PER_BEAT)]
 
     @property
+    def ticked(self) -> bool:
+        """Any tick heard yet."""
+        return self._k >= 0
+
+    @property
     def ticks_stopped(self) -> bool:
         """Stopped because the ticks stopped with no Stop (`silence`), until they come back
         or a Start or Continue comes."""
