@@ -172,13 +172,13 @@ class Terminated(KeyboardInterrupt):
 
 
 def _stop_on_termination() -> Callable[[], None]:
-    """Route SIGTERM and SIGHUP (unless ignored: `nohup`) to `Terminated` while a command
+    """Route SIGTERM, SIGHUP (unless ignored: `nohup`) and SIGBREAK to `Terminated` while a command
     runs; returns what puts the handlers back. Main thread only (elsewhere: nothing)."""
     def raise_terminated(signum: int, _frame: Any) -> None:
         raise Terminated(signum)
 
     previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGTERM", "SIGHUP", "SIGBREAK"):  # (SIGBREAK: Windows' Ctrl-Break)
         sig = getattr(signal, name, None)
         try:
             if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:

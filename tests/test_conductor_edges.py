@@ -138,3 +138,64 @@ def test_ctrl_z_does_not_stop_the_jam_and_says_how_to_end_it():
     finally:
         early.restore()
         signal.signal(signal.SIGTSTP, kept)
+
+
+@pytest.fixture
+def windows_signals(monkeypatch):
+    """The signal module as Windows has it: no SIGQUIT, SIGHUP nor SIGTSTP, and a SIGBREAK
+    (Ctrl-Break), played here by SIGUSR1, which Linux delivers as Windows delivers Ctrl-Break."""
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    for name in ("SIGQUIT", "SIGHUP", "SIGTSTP"):
+        monkeypatch.delattr(signal, name)
+    monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)
+    yield signal.SIGUSR1
+    for s, h in kept.items():
+        signal.signal(s, h)
+
+
+def test_on_windows_ctrl_break_stops_the_session_cleanly(windows_signals):
+    """Windows' Ctrl-Break was left to its default, which ends the process at once: notes
+    hanging on a MIDI synth, the recording left as a journal. With no SIGQUIT, SIGHUP or
+    SIGTSTP, the handlers install, and Ctrl-Break (in the setup, and in the session) stops
+    the session as Ctrl-\\ does, by its own name."""
+    import os
+
+    early = EarlyStop()
+    try:
+        assert callable(signal.getsignal(windows_signals))  # (else the kill would end the tests, as Ctrl-Break the jam)
+        os.kill(os.getpid(), windows_signals)  # in the setup: remembered
+        assert (early.reason, early.signum) == ("SIGBREAK", windows_signals)
+        s = FakeSession()
+        restore = install_signal_handlers(s, early=early)
+        assert s.stop_reason == "SIGBREAK"
+        s2 = FakeSession()
+        restore()
+        restore = install_signal_handlers(s2)
+        assert callable(signal.getsignal(windows_signals))
+        os.kill(os.getpid(), windows_signals)  # in the session: it stops, and closes
+        assert run_conductor(s2) == "SIGBREAK" and s2.closed
+        restore()
+    finally:
+        early.restore()
+
+
+def test_on_windows_ctrl_break_stops_play_and_the_offline_commands_too(windows_signals):
+    """`improv play` stops on Ctrl-Break with every note released, as on Ctrl-C; the other
+    commands (a render) take it as SIGTERM, so that their part files are removed."""
+    from improv.cli import _stop_on_termination
+    from improv.commands.play import StopFlag
+
+    stop = StopFlag()
+    old = stop.install()
+    try:
+        assert signal.getsignal(windows_signals) is stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    restore = _stop_on_termination()
+    try:
+        assert callable(signal.getsignal(windows_signals))
+        with pytest.raises(KeyboardInterrupt):  # (raised where the command is, as Ctrl-C is)
+            signal.getsignal(windows_signals)(windows_signals, None)
+    finally:
+        restore()

@@ -89,7 +89,7 @@ def tempo_text(tempos: tuple[tuple[float, float], ...]) -> str:
 
 
 class StopFlag:
-    """Set by SIGINT, SIGTERM, SIGHUP or SIGQUIT (main thread); read by the playing loop."""
+    """Set by SIGINT, SIGTERM, SIGHUP, SIGQUIT or SIGBREAK (main thread); read by the playing loop."""
 
     def __init__(self) -> None:
         self.signal = 0
@@ -107,7 +107,7 @@ class StopFlag:
         import signal
 
         old = {}
-        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGBREAK"):  # (SIGBREAK: Windows' Ctrl-Break)
             sig = getattr(signal, name, None)
             if sig is not None:
                 old[sig] = signal.signal(sig, self)

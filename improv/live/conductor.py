@@ -61,11 +61,17 @@ def _stop_signals() -> list[int]:
         wanted.append(signal.SIGQUIT)  # Ctrl-\ (beside Enter on many keyboards): it dumped core, a note hanging
     if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         wanted.append(signal.SIGHUP)  # (`nohup improv jam &` asked to play on when the terminal closes)
+    if hasattr(signal, "SIGBREAK"):  # Windows' Ctrl-Break: by default it ends the process at once, notes
+        wanted.append(signal.SIGBREAK)  # hanging on a MIDI synth, the recording left a journal to recover
     return wanted
 
 
-_STOP_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "SIGTERM",
-               **({signal.SIGQUIT: "SIGQUIT"} if hasattr(signal, "SIGQUIT") else {})}
+def _stop_name(signum: int) -> str:
+    """The session's stop reason for a stopping signal."""
+    if signum == signal.SIGINT:
+        return "interrupted"
+    return next((name for name in ("SIGTERM", "SIGQUIT", "SIGBREAK") if getattr(signal, name, None) == signum),
+                "SIGHUP")
 
 
 class EarlyStop:
@@ -85,7 +91,7 @@ class EarlyStop:
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.reason:
-            self.reason, self.signum = _STOP_NAMES.get(signum, "SIGHUP"), int(signum)
+            self.reason, self.signum = _stop_name(signum), int(signum)
 
     def restore(self) -> None:
         """Put back the handlers there were before (a setup that failed; idempotent)."""
@@ -96,9 +102,9 @@ class EarlyStop:
 def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None,
                             early: EarlyStop | None = None) -> Callable[[], None]:
     """Ctrl-C, Ctrl-\\ (SIGQUIT), SIGTERM and SIGHUP (the terminal closed; unless started
-    under `nohup`) ask the session to stop; Ctrl-Z (SIGTSTP) only says how to stop; it then
-    releases every note and writes the recording. A second Ctrl-C while it closes only
-    says so (a recording is worth a moment); a third interrupts at once (the journal is
+    under `nohup`), and Windows' Ctrl-Break (SIGBREAK) ask the session to stop; Ctrl-Z
+    (SIGTSTP) only says how to stop; it then releases every note and writes the recording.
+    A second Ctrl-C while it closes only says so (a recording is worth a moment); a third interrupts at once (the journal is
     kept for `improv recover`); once the session has closed, a press changes nothing (the
     report that the recording was written is about to follow). `early`: the handlers the
     command set up with; a signal they caught stops the session now. Main thread only.
@@ -119,7 +125,7 @@ def install_signal_handlers(session: Any, say: Callable[[str], None] | None = No
                 say("closing: releasing notes and writing the recording (Ctrl-C once more to abandon it; "
                     "its journal is kept)")
                 return
-        session.stop(_STOP_NAMES.get(signum, "SIGHUP"))
+        session.stop(_stop_name(signum))
 
     def on_ctrl_z(_signum: int, _frame: Any) -> None:
         session.ctrl_z = True  # said by the conductor loop

@@ -210,8 +210,9 @@ def main() -> int:
     from rich.screen import Screen as Full
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the jam's; it closes our pipe
-    if hasattr(signal, "SIGQUIT"):
-        signal.signal(signal.SIGQUIT, signal.SIG_IGN)  # so is Ctrl-\ (it left the terminal in the full screen)
+    for name in ("SIGQUIT", "SIGBREAK"):  # so are Ctrl-\ (it left the terminal in the full screen) and
+        if hasattr(signal, name):  # Windows' Ctrl-Break, which the console sends us too
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     if hasattr(signal, "SIGTSTP"):  # and Ctrl-Z, which the jam does not stop for (stopped, the view was left
         signal.signal(signal.SIGTSTP, signal.SIG_IGN)  # on the shell's screen, the cursor hidden)
 

@@ -25,8 +25,9 @@ WORKER_NICE = 5  # a lower CPU priority than the real-time process (POSIX)
 def main() -> int:
     """Serve one session (worker process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C and Ctrl-\ are the jam's: it closes us
-    if hasattr(signal, "SIGQUIT"):
-        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    for name in ("SIGQUIT", "SIGBREAK"):  # (SIGBREAK: Windows' Ctrl-Break, which the console sends us too)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     if hasattr(signal, "SIGTSTP"):
         signal.signal(signal.SIGTSTP, signal.SIG_IGN)  # Ctrl-Z: the jam plays on (it says so), and so do we
     if hasattr(os, "nice"):
