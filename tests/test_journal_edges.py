@@ -159,3 +159,20 @@ def test_a_bug_in_the_writers_last_round_still_closes_and_unlocks_the_journal(tm
     assert "a bug" in j.failed
     assert not journal_is_live(path)
     assert [r[1] for r in read_journal(path)[1]] == [0]
+
+
+def test_a_rescue_works_where_os_has_no_pread(rescue_here, monkeypatch):
+    """Windows has no `os.pread`: the rescue of a journal a full disk cut short ended in an
+    AttributeError on the writer thread, which left no copy and counted nothing lost (the
+    notes since the disk filled vanished, and the session said its journal was kept)."""
+    monkeypatch.delattr(os, "pread")
+    j = Journal(rescue_here / "s.journal", {"h": 1}, warn=lambda s: None)
+    for i in range(20):
+        j.write(line(i))
+    assert wait_for(lambda: j.lines_written == 20)
+    FailingWrites(monkeypatch, j._fd)
+    for i in range(20, 25):
+        j.write(line(i))
+    assert j.close() is False and j.rescued is not None and j.lost == 0
+    header, records, damaged = read_journal(j.rescued)
+    assert header == {"h": 1} and damaged == 0 and [r[1] for r in records] == list(range(25))

@@ -68,6 +68,16 @@ def _write_all(fd: int, data: bytes | bytearray) -> int:
     return done
 
 
+def _read_at(fd: int, n: int, offset: int) -> bytes:
+    """Up to `n` bytes of `fd` from `offset`: `os.pread` where there is one; elsewhere
+    (Windows) a seek and a read, which the writer thread alone may do (its appends go to
+    the end wherever the file's position is)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, n)
+
+
 class Journal:
     """An append-only JSON-lines file fed through a queue by a writer thread.
 
@@ -314,7 +324,7 @@ class Journal:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             offset = 0
             while True:
-                chunk = os.pread(self._fd, _COPY_CHUNK, offset)
+                chunk = _read_at(self._fd, _COPY_CHUNK, offset)
                 if not chunk:
                     break
                 _write_all(fd, chunk)
