@@ -254,6 +254,28 @@ def test_a_terminal_that_cannot_draw_a_full_screen_gets_the_status_line(term, mo
     assert view_unavailable(stream, {"TERM": "xterm-256color"}) == ""
 
 
+class TtyFile(io.TextIOWrapper):
+    """A file that says it is a terminal (a real descriptor: the view's process can draw on it)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_windows_before_python_3_12_the_view_says_why_it_cannot_run(tmp_path, monkeypatch):
+    """`os.set_blocking` came to Windows in Python 3.12: on 3.10 and 3.11 `improv jam --view`
+    ended in an AttributeError traceback (its view process already drawing); it says why in
+    one line and keeps the status line."""
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.delenv("TERM", raising=False)  # (Windows consoles set none)
+    monkeypatch.delattr(os, "set_blocking")
+    with TtyFile(open(tmp_path / "err.txt", "wb"), encoding="utf-8") as stream:
+        display = make_display(override(Config(), "display", view=True), stream)
+        assert type(display) is Display
+    minor = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert (tmp_path / "err.txt").read_text() == (f"the stage view needs Python 3.12 or newer on Windows (this is "
+                                                  f"{minor}); showing the status line\n")
+
+
 def test_make_display_falls_back_to_the_status_line_off_a_terminal(tmp_path):
     cfg = override(Config(), "display", view=True)
     with open(tmp_path / "err.txt", "w") as stream:

@@ -394,13 +394,18 @@ DUMB_TERMS = ("", "dumb", "unknown")  # TERM values of a terminal that cannot dr
 def view_unavailable(stream: TextIO, environ: Mapping[str, str] | None = None) -> str:
     """Why the stage view cannot run on `stream` ("" when it can): not a terminal, a
     terminal that cannot draw a full screen (TERM dumb, unknown, empty or unset: rich would
-    draw nothing at all there; `environ`: os.environ), or no rich."""
+    draw nothing at all there; `environ`: os.environ), a Python that cannot write to a pipe
+    without waiting (Windows before 3.12), or no rich."""
     if not stream.isatty():
         return "the stage view needs a terminal (stderr is not one)"
     term = (os.environ if environ is None else environ).get("TERM", "")
     if term in DUMB_TERMS and sys.platform != "win32":  # (Windows consoles set no TERM)
         said = f"TERM={term}" if term else "TERM is not set"
         return f"the stage view needs a terminal that can draw a full screen ({said})"
+    if not hasattr(os, "set_blocking"):  # (Windows before Python 3.12: the jam could not write to the view's
+        # pipe without waiting on it, and a view that fell behind would hold the music up)
+        return (f"the stage view needs Python 3.12 or newer on Windows (this is {sys.version_info[0]}."
+                f"{sys.version_info[1]})")
     if importlib.util.find_spec("rich") is None:
         return f"the stage view needs rich: {VIEW_INSTALL}"
     return ""
