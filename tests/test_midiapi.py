@@ -180,3 +180,51 @@ def test_with_no_hardware_input_the_software_inputs_there_are_named(fake_rtmidi)
     assert mi.virtual and said[-1] == ("MIDI: no hardware input on JACK: play into the virtual input 'improv in' "
                                        "(connect your keyboard to it, or give --in PORT; inputs here: "
                                        "'FakeKnobs:midi_out')")
+
+
+class WindowsRtmidi(FakeRtmidi):
+    """python-rtmidi as built for Windows: Windows MM alone, which refuses virtual ports
+    (rtmidi raises NotImplementedError for them there)."""
+
+    def __init__(self, names=()):
+        super().__init__(names=names)
+
+        class Client(self.MidiIn):
+            def open_virtual_port(self, name):
+                raise NotImplementedError("Virtual ports are not supported by the Windows MultiMedia API.")
+
+        self.MidiIn = self.MidiOut = Client
+
+    @staticmethod
+    def get_compiled_api():
+        return [FakeRtmidi.API_WINDOWS_MM]
+
+
+def test_on_windows_mm_a_virtual_port_is_refused_saying_what_to_do(fake_rtmidi, monkeypatch):
+    """Windows MM makes no virtual ports: `improv jam` with no keyboard connected (the README's
+    'else a virtual "improv in"'), --virtual-in, --virtual-out and --clock external without
+    --clock-in ended in rtmidi's own words ('cannot open MIDI input 'improv in' on Windows MM:
+    Virtual ports are not supported by the Windows MultiMedia API.'), with no way out; each
+    now says what to connect or make, and the flag that takes it."""
+    import sys
+
+    from improv.live.midisync import open_clock_input
+
+    fake_rtmidi()
+    monkeypatch.setitem(sys.modules, "rtmidi", WindowsRtmidi())
+    with pytest.raises(PortError) as e:
+        ports.open_input(ports.InputQueue(ManualClock()), say=lambda s: None)
+    assert str(e.value).startswith("no MIDI input on Windows MM, and it cannot make a virtual one ('improv in') to "
+                                   "play into: connect your keyboard, or make a port with loopMIDI")
+    assert "--in PORT" in str(e.value)
+    with pytest.raises(PortError, match=r"^--virtual-in 'keys': Windows MM cannot make virtual MIDI ports; make a port "
+                                        r"with loopMIDI .* and give --in PORT"):
+        ports.open_input(ports.InputQueue(ManualClock()), virtual="keys", say=lambda s: None)
+    with pytest.raises(PortError, match=r"^--virtual-out 'partner': Windows MM cannot make virtual MIDI ports; .* "
+                                        r"give --out PORT"):
+        ports.open_output(virtual="partner")
+    with pytest.raises(PortError, match=r"^--clock external without --clock-in .* give --clock-in PORT"):
+        open_clock_input(ManualClock())
+    monkeypatch.setitem(sys.modules, "rtmidi", WindowsRtmidi(names=["USB Keys 1"]))
+    mi = ports.open_input(ports.InputQueue(ManualClock()), say=lambda s: None)
+    assert mi.name == "USB Keys 1" and not mi.virtual  # (a keyboard there is taken, as on every backend)

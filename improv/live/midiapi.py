@@ -29,6 +29,8 @@ API_ATTRS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API
              "winmm": "API_WINDOWS_MM"}
 API_LABELS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "winmm": "Windows MM"}
 ALSA_SEQ = "/dev/snd/seq"
+NO_VIRTUAL = ("winmm",)  # backends that cannot make virtual ports (rtmidi refuses them on Windows MM)
+LOOPBACK = "make a port with loopMIDI (a free virtual MIDI cable for Windows)"
 
 
 def api_name(requested: str = "") -> str:
@@ -97,6 +99,18 @@ def unavailable_reason(api: str, error: object) -> str:
         named = f" {server!r}" if server else ""
         return f"no JACK server{named} running (start one: jackd, QjackCtl or pipewire-jack)"
     return f"no {API_LABELS.get(api, api)} MIDI: it cannot be opened ({error})"
+
+
+def refuse_virtual(api: str, what: str, fix: str) -> None:
+    """Refuse, in one line, a virtual port (`what`, e.g. "--virtual-out 'partner'") on a
+    backend that cannot make one (Windows MM), saying `fix`: rtmidi's own error named no
+    way out.
+
+    Raises:
+        PortError: `api` is one of `NO_VIRTUAL`.
+    """
+    if api in NO_VIRTUAL:
+        raise PortError(f"{what}: {API_LABELS[api]} cannot make virtual MIDI ports; {fix}")
 
 
 def _api_key(rt_api: int) -> str:

@@ -205,10 +205,14 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
     Raises:
         PortError: the port is not found or cannot be opened.
     """
-    from improv.live.ports import _open_client, api_name, find_port
+    from improv.live.ports import LOOPBACK, api_name, find_port, open_client, refuse_virtual, say_fallback
 
-    midi_in = _open_client("in", api_name(api))  # $IMPROV_MIDI_API too, like the player's input
+    midi_in, system = open_client("in", api_name(api))  # $IMPROV_MIDI_API too, like the player's input
+    say_fallback(system)
     try:
+        if not port:
+            refuse_virtual(system.api, f"--clock external without --clock-in (a virtual input {virtual!r})",
+                           f"{LOOPBACK}, send the DAW's clock to it and give --clock-in PORT")
         if port:
             idx = find_port(midi_in.get_ports(), port, "input")
             midi_in.open_port(idx, "clock in")

@@ -22,8 +22,8 @@ import mido
 
 from improv.errors import PortError
 from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exported for its callers
-    API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, MidiSystem, _open_client, _stderr_line, api_name, close_client,
-    open_client, say_fallback, try_open, unavailable_reason)
+    API_ATTRS, API_LABELS, CLIENT_NAME, ENV_API, LOOPBACK, NO_VIRTUAL, MidiSystem, _open_client, _stderr_line, api_name,
+    close_client, open_client, refuse_virtual, say_fallback, try_open, unavailable_reason)
 from improv.live.quiet import quiet_stderr
 from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.inputqueue import InputQueue
@@ -112,6 +112,13 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
                     break
         if mi is None:
             wanted = virtual or default_virtual
+            if virtual:
+                refuse_virtual(system.api, f"--virtual-in {virtual!r}",
+                               f"{LOOPBACK} and give --in PORT (`improv ports` lists the inputs)")
+            if system.api in NO_VIRTUAL:
+                raise PortError(f"no MIDI input on {system.label}, and it cannot make a virtual one ({wanted!r}) to "
+                                f"play into: connect your keyboard, or {LOOPBACK}, and run again (`improv ports` "
+                                "lists the inputs; --in PORT picks one)")
             own = unique_port_name(wanted, taken)
             notice = "" if own == wanted else (f"a MIDI port named {wanted!r} exists already (another jam?): "
                                                f"this one is {own!r}")
@@ -267,6 +274,8 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
             return MidiOutSink(midi_out, names[i], virtual=False, watch=watch)
+        refuse_virtual(system.api, f"--virtual-out {virtual!r}",
+                       f"{LOOPBACK} and give --out PORT (`improv ports` lists the outputs)")
         own = unique_port_name(virtual, _sources(system.api))
         if own != virtual:  # as the input does: two jams' outputs told apart
             (say or _stderr_line)(f"improv: warning: a MIDI port named {virtual!r} exists already (another jam?): "
