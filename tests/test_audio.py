@@ -342,3 +342,61 @@ def test_a_device_that_refuses_the_sample_rate_names_the_rate_it_runs_at(monkeyp
     with pytest.raises(PortError, match="cannot open audio output 'system'") as e:
         SynthSink(override(Config(), "synth", sample_rate=rate))
     assert says in str(e.value)
+
+
+class WindowsSounddevice(FakeSounddevice):
+    """sounddevice as on Windows: the speakers under MME (PortAudio's default host API, first),
+    DirectSound and WASAPI; `refuse`: devices whose stream will not open."""
+
+    APIS = [{"name": "MME", "default_output_device": 1}, {"name": "Windows DirectSound", "default_output_device": 2},
+            {"name": "Windows WASAPI", "default_output_device": 3}]
+    DEVICES = [{"name": "Microphone", "max_output_channels": 0, "hostapi": 0, "default_samplerate": 44100.0},
+               {"name": "Speakers (Realtek)", "max_output_channels": 2, "hostapi": 0, "default_samplerate": 44100.0},
+               {"name": "Speakers (Realtek)", "max_output_channels": 2, "hostapi": 1, "default_samplerate": 44100.0},
+               {"name": "Speakers (Realtek)", "max_output_channels": 2, "hostapi": 2, "default_samplerate": 48000.0}]
+
+    def __init__(self, refuse=()):
+        super().__init__()
+        opened = self.OutputStream
+
+        class OutputStream(opened):
+            def __init__(self, **kwargs):
+                if kwargs["device"] in refuse:
+                    raise RuntimeError("Invalid sample rate")
+                super().__init__(**kwargs)
+
+        self.OutputStream = OutputStream
+
+    def query_devices(self, device=None, kind=None):
+        if device is None and kind:
+            device = self.APIS[0]["default_output_device"]
+        return self.DEVICES[device] if device is not None else list(self.DEVICES)
+
+    def query_hostapis(self, index=None):
+        return self.APIS[index] if index is not None else list(self.APIS)
+
+
+def test_on_windows_the_synth_plays_through_wasapi_not_mmes_default(monkeypatch):
+    """PortAudio's default output on Windows is MME's, about 90 ms from key to sound even at
+    'low' latency: the built-in synth was unplayable there. With no synth.device it opens the
+    WASAPI default output; where WASAPI will not open (a sample rate its mixer does not run
+    at), PortAudio's default, as before."""
+    import sys
+
+    from improv.live.audio import SynthSink
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    fake = WindowsSounddevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    said = []
+    SynthSink(Config(), say=said.append).close(tail_s=0.0)
+    assert fake.kwargs["device"] == 3 and said[0].startswith("synth: Speakers (Realtek) (Windows WASAPI)")
+    fake = WindowsSounddevice(refuse={3})
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    said = []
+    SynthSink(Config(), say=said.append).close(tail_s=0.0)
+    assert fake.kwargs["device"] is None and said[0].startswith("synth: Speakers (Realtek) (MME)")
+    fake = WindowsSounddevice()  # a device asked for is the one opened
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    SynthSink(override(Config(), "synth", device="2"), say=lambda s: None).close(tail_s=0.0)
+    assert fake.kwargs["device"] == 2

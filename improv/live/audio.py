@@ -14,7 +14,9 @@ silence if anything goes wrong; it counts underruns from the status flags.
 
 The stream asks for low latency by default (`[synth] latency`): PortAudio's own default is
 the device's *high* latency, tens of milliseconds on plain ALSA, CoreAudio or Windows, on
-every key played through the synth. The latency the device gave is said when it opens.
+every key played through the synth. The latency the device gave is said when it opens. On
+Windows the default output is WASAPI's (`low_latency_default`): PortAudio's own default
+there is MME's, about 90 ms late even at low latency.
 """
 
 from __future__ import annotations
@@ -166,28 +168,45 @@ class SynthSink:
             raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
                             "or play through a MIDI port with --out") from None
         device = find_output_device(sd, s.device)
-        try:
-            info = sd.query_devices(device, "output")
-            channels = min(2, int(info["max_output_channels"])) or 1
-        except Exception as e:
-            raise PortError(f"no audio output device ({e}); connect one, pick one with synth.device, "
-                            "or play through a MIDI port with --out") from None
-        self.engine = SynthEngine(s.sample_rate, channels, s.volume, (s.player_voice, s.partner_voice),
-                                  s.polyphony, sf)
         self.underruns = 0
         self._closed = False
-        try:
-            with quiet_stderr():
-                self._stream = sd.OutputStream(samplerate=s.sample_rate, blocksize=s.block_size, device=device,
-                                               channels=channels, dtype="float32", latency=s.latency,
-                                               callback=self._callback)
-                self._stream.start()
-        except Exception as e:
-            native = info.get("default_samplerate")
-            rate = f"set synth.sample_rate = {native:.0f} (the device's own rate), " \
-                if native and round(native) != s.sample_rate else ""
-            raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); {rate}"
-                            "pick another with synth.device or play through a MIDI port with --out") from None
+        # With no device asked for, the platform's low-latency host API first (Windows: WASAPI),
+        # then PortAudio's default (there MME, which opens where WASAPI refuses the sample rate)
+        quick = low_latency_default(sd) if device is None else None
+        tries = [quick, None] if quick is not None else [device]
+        for k, device in enumerate(tries):
+            try:
+                info = sd.query_devices(device, "output")
+                channels = min(2, int(info["max_output_channels"])) or 1
+            except Exception as e:
+                if k + 1 < len(tries):
+                    continue
+                raise PortError(f"no audio output device ({e}); connect one, pick one with synth.device, "
+                                "or play through a MIDI port with --out") from None
+            self.engine = SynthEngine(s.sample_rate, channels, s.volume, (s.player_voice, s.partner_voice),
+                                      s.polyphony, sf)
+            stream = None
+            try:
+                with quiet_stderr():
+                    stream = sd.OutputStream(samplerate=s.sample_rate, blocksize=s.block_size, device=device,
+                                             channels=channels, dtype="float32", latency=s.latency,
+                                             callback=self._callback)
+                    stream.start()
+                self._stream = stream
+                break
+            except Exception as e:
+                if k + 1 < len(tries):
+                    if stream is not None:  # (opened, and would not start: let it go before the next)
+                        try:
+                            stream.close()
+                        except Exception:  # noqa: BLE001
+                            pass
+                    continue
+                native = info.get("default_samplerate")
+                rate = f"set synth.sample_rate = {native:.0f} (the device's own rate), " \
+                    if native and round(native) != s.sample_rate else ""
+                raise PortError(f"cannot open audio output {info['name']!r} at {s.sample_rate} Hz ({e}); {rate}"
+                                "pick another with synth.device or play through a MIDI port with --out") from None
         self.device_name = str(info["name"])
         self.name = f"built-in synth on {self.device_name}"
         self.failed = ""
@@ -293,6 +312,26 @@ def _skip_portaudio_exit() -> None:
     handler = getattr(sd, "_exit_handler", None)
     if handler is not None:
         atexit.unregister(handler)
+
+
+LOW_LATENCY_HOST_APIS = {"win32": "Windows WASAPI"}  # where PortAudio's default host API is not the quick one:
+# on Windows it is MME, about 90 ms from key to sound even at "low" latency (WASAPI: about 10)
+
+
+def low_latency_default(sd: Any) -> int | None:
+    """The default output of this platform's low-latency host API (`LOW_LATENCY_HOST_APIS`),
+    when PortAudio has it and it has one; None elsewhere (PortAudio's default is that one)."""
+    wanted = LOW_LATENCY_HOST_APIS.get(sys.platform)
+    if not wanted:
+        return None
+    try:
+        apis = list(sd.query_hostapis())
+    except Exception:  # noqa: BLE001 - PortAudio's default then
+        return None
+    for api in apis:
+        if api.get("name") == wanted and int(api.get("default_output_device", -1)) >= 0:
+            return int(api["default_output_device"])
+    return None
 
 
 def find_output_device(sd: Any, wanted: str) -> int | None:
