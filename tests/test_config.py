@@ -252,6 +252,21 @@ def test_a_folder_given_as_the_config_says_so(tmp_path):
         load_config(tmp_path)
 
 
+def test_a_folder_given_as_the_config_says_so_on_windows_too(tmp_path, monkeypatch):
+    """Windows opens a folder with PermissionError, not IsADirectoryError: `--config sessions`
+    there said 'permission denied; check the file's permissions'."""
+    read_bytes = Path.read_bytes
+
+    def as_windows(self):
+        if self.is_dir():
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", as_windows)
+    with pytest.raises(ConfigError, match=r"is a folder: give the .toml file in it"):
+        load_config(tmp_path)
+
+
 def test_a_bad_chord_in_a_config_file_names_the_file_and_the_key(tmp_path):
     """It said only "bar 1: cannot read chord symbol 'Xm7'", where a tune file's names itself."""
     p = tmp_path / "mine.toml"

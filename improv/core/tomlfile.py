@@ -25,6 +25,8 @@ def read_toml(path: str | Path, what: str, hint: str) -> dict:
         ConfigError: the file is missing, unreadable or not TOML (one line naming it).
     """
     path = Path(path)
+    if path.is_dir():  # (asked first: Windows opens a folder with PermissionError, not IsADirectoryError)
+        raise ConfigError(f"{what} {path} is a folder: give the .toml file in it")
     try:
         raw = path.read_bytes()
         # (-sig: a BOM, as Windows Notepad saves it; its "Unicode" is UTF-16 with a BOM)
