@@ -204,3 +204,25 @@ def test_the_real_time_path_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "TORCH []" in out.stdout, out.stdout
+
+
+def test_the_live_path_imports_without_posix_only_modules():
+    """macOS and Windows: the jam, demo, respond, play, render and recover import where
+    fcntl, termios, tty, resource, pwd and grp are missing and the signal and os modules
+    lack their POSIX-only names (SIGQUIT, SIGHUP, SIGTSTP, os.fork, os.pread, ...), as on
+    Windows: one unguarded use at module level would end every command there in a traceback."""
+    live = sorted(m for m in MODULES if m.startswith(("improv.live", "improv.partner")))
+    names = live + [f"improv.commands.{c}" for c in ("jam", "demo", "respond", "play", "render", "recover",
+                                                      "ports", "panic", "learn", "tunes")] + ["improv.cli"]
+    code = ("import importlib, os, signal, sys\n"
+            "for m in ('fcntl', 'termios', 'tty', 'resource', 'pwd', 'grp', 'pty'):\n    sys.modules[m] = None\n"
+            "for n in ('SIGQUIT', 'SIGHUP', 'SIGTSTP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGSTOP',\n"
+            "          'SIGPIPE', 'SIGCHLD', 'SIGALRM', 'SIGKILL', 'pthread_sigmask', 'setitimer', 'alarm'):\n"
+            "    if hasattr(signal, n):\n        delattr(signal, n)\n"
+            "for n in ('fork', 'setsid', 'killpg', 'getpgid', 'getuid', 'geteuid', 'pread', 'pwrite', 'nice',\n"
+            "          'sched_setaffinity', 'getloadavg'):\n"
+            "    if hasattr(os, n):\n        delattr(os, n)\n"
+            f"for name in {names!r}:\n    importlib.import_module(name)\n"
+            "import improv.cli\nimprov.cli.build_parser([])\nprint('OK')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "OK", out.stderr[-2000:]
