@@ -222,6 +222,8 @@ def open_clock_input(clock: Clock, api: str = "", port: str = "", virtual: str =
             name = virtual
     except PortError as e:
         midi_in.delete()
+        if not port:  # (a virtual input this backend cannot make: said as it is)
+            raise
         # (the player's --in is said the same way: which port this is, and the other way to connect)
         raise PortError(f"MIDI clock input (--clock-in) {str(e).removeprefix('MIDI input ')}; or leave --clock-in "
                         f"out and send the DAW's clock to improv's own input {virtual!r}") from None
