@@ -459,7 +459,9 @@ def test_a_clock_input_not_found_is_said_as_the_clock_input_with_the_way_round_i
         def delete(self):
             Client.deleted = True
 
-    monkeypatch.setattr(ports, "_open_client", lambda kind, api, say=None: Client(["Keystation:out 1"]))
+    from improv.live.midiapi import MidiSystem
+
+    monkeypatch.setattr(ports, "open_client", lambda kind, api: (Client(["Keystation:out 1"]), MidiSystem("jack")))
     with pytest.raises(PortError) as e:
         open_clock_input(ManualClock(0.0), port="Live")
     said = str(e.value)
