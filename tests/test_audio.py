@@ -400,3 +400,29 @@ def test_on_windows_the_synth_plays_through_wasapi_not_mmes_default(monkeypatch)
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     SynthSink(override(Config(), "synth", device="2"), say=lambda s: None).close(tail_s=0.0)
     assert fake.kwargs["device"] == 2
+
+
+@pytest.mark.parametrize("channel", [1, 2, 9])
+def test_panic_silences_notes_held_by_the_pedal_of_any_channel(channel):
+    """The panic (what closing the synth sends: `improv play` stopped by Ctrl-C or at a file's
+    end) lifted the pedal of channel 1 only: the partner's chord held by its pedal on channel
+    2 (or the comping's on 3) rang on through the close's tail, and was cut mid-sound when the
+    stream stopped. After a panic every voice fades out, whichever channel's pedal held it."""
+    eng = SynthEngine(SR, channels=2, voices=("organ", "organ"))  # the organ sustains: held means heard
+    out = np.zeros((256, 2), np.float32)
+    for part in (0, 1):
+        eng.push(part, 0xB0, 64, 127, 0.0, channel)
+        for pitch in (60, 64, 67):
+            eng.push(part, 0x90, pitch, 100, 0.0, channel)
+            eng.push(part, 0x80, pitch, 0, 0.0, channel)
+    for k in range(8):  # past the organ's attack
+        eng.process(out, 256, 1.0 + k * 256 / SR)
+    assert np.abs(out).max() > 0.05
+    eng.panic(2.0)
+    tail = np.zeros((int(0.3 * SR), 2), np.float32)  # what SynthSink.close lets ring before it stops the stream
+    for k in range(0, tail.shape[0], 256):
+        eng.process(out, 256, 2.0 + k / SR)
+        tail[k:k + 256] = out[:tail.shape[0] - k]
+    assert eng.errors == 0
+    assert eng.state.n == 0 and not tail[-256:].any()
+    assert np.abs(np.diff(tail, axis=0)).max() < 0.05  # faded, not cut

@@ -32,13 +32,15 @@ import mido
 import numpy as np
 
 from improv.config import Config
-from improv.core.audio.synth import MAX_BLOCK, PAN, PARTS, SynthState, apply_message, render, soft_clip
+from improv.core.audio.synth import (MAX_BLOCK, PAN, PARTS, SynthState, all_notes_off, apply_message, render,
+                                     soft_clip)
 
 from improv.errors import ConfigError, PortError
 from improv.live.quiet import quiet_stderr
 
 BASS_PART = PARTS.index("bass")
 CLOSE_WAIT_S = 2.0  # the longest close waits for PortAudio to stop the stream
+PANIC = 0x00  # a queued message kind of the engine's own: every key up, every pedal of every channel up
 
 
 class SynthEngine:
@@ -118,16 +120,22 @@ class SynthEngine:
             render(self.state, frames, out)
 
     def _apply(self, part: int, kind: int, d1: int, d2: int, source: int) -> None:
-        if self.soundfont is not None:
+        if kind == PANIC:
+            if self.soundfont is None:
+                all_notes_off(self.state)  # (the pedal of each channel: a CC 64 lifts only its own)
+            else:
+                for p in range(len(PARTS)):
+                    self.soundfont.message(p, 0xB0, 123, 0)
+                    self.soundfont.message(p, 0xB0, 64, 0)
+        elif self.soundfont is not None:
             self.soundfont.message(part, kind, d1, d2)
         else:
             apply_message(self.state, part, kind, d1, d2, source)
 
     def panic(self, stamp: float) -> None:
-        """Release every note of every part (any thread)."""
-        for part in range(len(PARTS)):
-            self.push(part, 0xB0, 123, 0, stamp)
-            self.push(part, 0xB0, 64, 0, stamp)
+        """Release every note of every part, whichever channel's sustain pedal holds it (any
+        thread): each fades out over its own release."""
+        self.push(0, PANIC, 0, 0, stamp)
 
 
 class SynthSink:
