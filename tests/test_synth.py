@@ -264,3 +264,31 @@ def test_the_other_channel_mode_messages_let_every_key_go_and_a_reset_lifts_the_
     all_notes_off(s)  # the panic button
     render(s, SR)
     assert s.n == 0 and not s.pedal
+
+
+def test_a_downbeat_of_many_notes_over_a_full_synth_fades_the_stolen_voices_out():
+    """Every voice sounding (the pedal down), the band's downbeat and the player's chord struck
+    at once: each new note steals a voice, which fades out in 5 ms, but only 8 spare slots held
+    the fading ones, so from the 9th new note on a stolen voice was cut off at full level: a
+    click. The stolen voices now all fade, however many notes come at once (up to the
+    polyphony)."""
+    s = SynthState(SR, polyphony=32, voices=("organ", "organ"))  # the organ sustains: no decay hides a cut
+    for src in range(32):  # one low C from each of 32 sources: a smooth wave, 32 voices deep
+        note_on(s, 0, 36, 100, source=src)
+    _, before = render(s, 4800)
+    before = before[0].copy()
+    at = 2400 + int(np.argmax(np.abs(before[2400:])))  # strike where the wave is at its crest
+    s2 = SynthState(SR, polyphony=32, voices=("organ", "organ"))
+    for src in range(32):
+        note_on(s2, 0, 36, 100, source=src)
+    _, head = render(s2, at)
+    head = head[0].copy()
+    assert np.abs(head[-1]) > 0.5 * np.abs(before).max()
+    for k in range(20):  # 20 notes at once on the other row: comping, bass, a two-handed chord
+        note_on(s2, 1, 60 + k, 100)
+    assert sum(bool(s2.held[i]) for i in range(s2.n)) == 32
+    _, after = render(s2, SR // 10)
+    y = np.concatenate([head, after[0]])
+    steady = np.abs(np.diff(head[2400:])).max()
+    assert np.abs(np.diff(y[at - 1:])).max() <= 1.5 * steady  # no step beyond the wave's own
+    assert np.abs(after[0, -2400:]).max() < 0.5 * np.abs(head).max()  # 20 of 32 voices gone

@@ -88,7 +88,8 @@ class SynthState:
     Args:
         sample_rate: Hz.
         polyphony: voices that may sound at once; one more steals the oldest or
-            quietest, which fades out in 5 ms while the new note starts.
+            quietest, which fades out in 5 ms while the new note starts (up to `polyphony`
+            more notes at once can each steal one that fades).
         voices: preset name per part (player, partner).
     """
 
@@ -100,7 +101,10 @@ class SynthState:
         self.sample_rate = int(sample_rate)
         self.polyphony = int(polyphony)
         self.voices = tuple(voices)
-        cap = self.capacity = self.polyphony + 8  # spare slots for voices being stolen
+        # spare slots for the voices being stolen while they fade (5 ms): as many as there are
+        # voices, so that a downbeat of many notes at once over a full synth fades every
+        # stolen voice out (with 8 spare, the 9th new note cut a voice off at full level)
+        cap = self.capacity = 2 * self.polyphony + 8
         self.n = 0
         self.serial = 0  # note-on counter: orders voices by age for stealing
         # per voice
