@@ -503,3 +503,39 @@ def test_sigterm_mid_render_leaves_no_part_file_behind(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM and "stopped (SIGTERM)" in err and "Traceback" not in err, \
         (proc.returncode, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mid"]
+
+
+@pytest.mark.parametrize("voice", ["organ", "epiano"])
+def test_a_file_that_ends_with_the_pedal_down_rings_out_in_the_tail_not_cut_at_the_files_end(tmp_path, voice):
+    """A file whose sustain pedal never comes up (a DAW's export ending on a pedalled chord):
+    the chord sounded to the last sample of the WAV, tail and all, and stopped there at full
+    level, a click (an organ held for ever). At the file's end every note is let go, as a
+    sequencer's stop does, and the tail holds its release."""
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = [mido.Message("control_change", control=64, value=127)]
+    track += [mido.Message("note_on", note=p, velocity=100) for p in (48, 55, 64)]
+    track += [mido.Message("note_off", note=p, velocity=0, time=960 if k == 0 else 0) for k, p in enumerate((48, 55, 64))]
+    mid.tracks.append(mido.MidiTrack(track))
+    mid.save(str(tmp_path / "pedal.mid"))
+    (tmp_path / "improv.toml").write_text(f'[synth]\nplayer_voice = "{voice}"\npartner_voice = "{voice}"\n')
+    assert main(["render", str(tmp_path / "pedal.mid"), "-o", str(tmp_path / "pedal.wav"),
+                 "--config", str(tmp_path / "improv.toml")]) == 0
+    audio, rate = wav_to_array(tmp_path / "pedal.wav")
+    assert rate == SR and len(audio) == 2 * SR  # 1 s of file, 1 s of tail
+    assert np.abs(audio[int(0.9 * SR):SR]).max() > 0.01  # the pedal holds the chord to the file's end
+    assert not audio[-SR // 2:].any()  # and it has rung out before the WAV ends
+
+
+def test_a_soundfont_lets_go_at_the_files_end_what_the_pedal_still_holds(tmp_path, monkeypatch):
+    """As the built-in synth: with --soundfont too, a pedal left down at the file's end held
+    its notes through the whole tail, to the WAV's last sample."""
+    pedalled = [(0.0, "control_change", 64, 127), (0.0, "note_on", 60, 90), (0.5, "note_off", 60, 0),
+                (0.0, "note_on", 64, 90), (1.0, "note_off", 64, 0)]
+    rec = Recording(tuple(sorted((TimedMessage(t, "player", mido.Message(k, control=a, value=b) if k == "control_change"
+                                              else mido.Message(k, note=a, velocity=b)) for t, k, a, b in pedalled),
+                                 key=lambda e: e.t)))
+    parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
+    assert parts[0, int(0.99 * SR)] > 0  # held by the pedal to the file's end
+    assert not parts[0, SR + 1:].any()  # and let go there

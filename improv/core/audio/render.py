@@ -3,7 +3,8 @@
 Events are applied at the exact sample where they happened (`round(t * sample_rate)`),
 through the same synth the live engine plays (or a SoundFont), so a render sounds like
 the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping and
-the click on the partner's voice, the bass on the player's). Audio is produced in
+the click on the partner's voice, the bass on the player's). At the file's end every key and
+pedal is let go, so that the tail holds the release of what was still sounding. Audio is produced in
 blocks of `CHUNK_FRAMES` (`iter_parts`) and written as it comes (`write_wav`), so an
 hour-long session needs no more memory than a minute: a few MB of synth state and one
 block. WAV files (16-bit PCM, standard library `wave`) are written to a temporary file
@@ -19,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from improv.core.audio.synth import PAN, VOICE_OF, SynthState, apply_message, render, soft_clip
+from improv.core.audio.synth import PAN, PARTS, VOICE_OF, SynthState, all_notes_off, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
 from improv.core.formats.paths import beside, whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
@@ -76,6 +77,8 @@ def iter_parts(
     events = iter(rec.events)
     pending = next(events, None)
     sources: dict[tuple[str, int], int] = {}  # (part, channel) -> a key source of its own on the voice
+    end = min(total, int(round(rec.duration * sample_rate)))  # where every note is let go (see below)
+    ended = False
     start = 0
     while start < total:
         n = min(chunk, total - start)
@@ -102,6 +105,16 @@ def iter_parts(
                 source = sources.setdefault((pending.part, msg.channel), len(sources))
                 apply_message(state, voice, kind, d1, d2, source)
             pending = next(events, None)
+        if pending is None and not ended and end - start < n:
+            # the file's end: every key and pedal let go, as a sequencer's stop does, so that
+            # what a pedal left down holds (a DAW's export ending on a pedalled chord) rings
+            # out in the tail, not to the last sample of the WAV and stopped there at full level
+            at = max(end - start, pos)
+            if at > pos:
+                _render(state, soundfont, block[:, pos:at])
+                pos = at
+            _let_go(state, soundfont)
+            ended = True
         if pos < n:
             _render(state, soundfont, block[:, pos:n])
         yield block
@@ -128,6 +141,16 @@ def recording_to_parts(
         out[:, pos:pos + block.shape[1]] = block
         pos += block.shape[1]
     return out
+
+
+def _let_go(state: SynthState | None, soundfont: Any) -> None:
+    """Every key up and every pedal up, each note into its own release."""
+    if soundfont is not None:
+        for part in range(len(PARTS)):
+            soundfont.message(part, 0xB0, 64, 0)
+            soundfont.message(part, 0xB0, 123, 0)
+    elif state is not None:
+        all_notes_off(state)
 
 
 def _render(state: SynthState | None, soundfont: Any, out: np.ndarray) -> None:
