@@ -292,3 +292,25 @@ def test_a_downbeat_of_many_notes_over_a_full_synth_fades_the_stolen_voices_out(
     steady = np.abs(np.diff(head[2400:])).max()
     assert np.abs(np.diff(y[at - 1:])).max() <= 1.5 * steady  # no step beyond the wave's own
     assert np.abs(after[0, -2400:]).max() < 0.5 * np.abs(head).max()  # 20 of 32 voices gone
+
+
+def test_a_key_still_held_down_outlasts_the_notes_only_the_pedal_holds():
+    """On the organ (no decay to tell voices apart), pedal down, the left hand holding a low C
+    while the right runs up 40 keys: the stealing counted a pedalled note as held, so the
+    oldest voice went first, the low C, its key still down, while the run's released keys
+    rang on. Notes only the pedal holds are stolen before keys held down (as FluidSynth
+    ranks them)."""
+    s = SynthState(SR, polyphony=32, voices=("organ", "organ"))
+    control_change(s, 0, 64, 127)
+    note_on(s, 0, 36, 100)  # held down throughout
+    for k in range(40):
+        note_on(s, 0, 48 + k, 100)
+        render(s, SR // 20)
+        note_off(s, 0, 48 + k)
+    i = [int(s.pitch[j]) for j in range(s.n) if s.held[j]]
+    assert i == [36]
+    # and it is heard: the low C alone once the pedal comes up
+    control_change(s, 0, 64, 0)
+    render(s, SR // 2)
+    _, block = render(s, SR // 10)
+    assert s.n == 1 and np.abs(block[0]).max() > 0.05

@@ -278,11 +278,12 @@ def _release(state: SynthState, i: int, length: float) -> None:
 
 
 def _victim(state: SynthState, candidates: list[int]) -> int:
-    """The voice to steal: a released one before a held one, then the quietest (its
-    level decays with age), then the oldest."""
+    """The voice to steal: a released one, then one only the sustain pedal holds, then a key
+    held down; among those the quietest (its level decays with age), then the oldest."""
     def key(i: int) -> tuple:
         decay = -float(state.negdec[i, 0]) * state.age[i]  # the fundamental carries the level
-        return (bool(state.held[i] or state.sustained[i]), state.level[i] * math.exp(-min(decay, 50.0)), state.order[i])
+        return (bool(state.held[i]), bool(state.sustained[i]), state.level[i] * math.exp(-min(decay, 50.0)),
+                state.order[i])
 
     return min(candidates, key=key)
 
