@@ -313,7 +313,7 @@ def test_closing_a_stream_that_cannot_stop_gives_up_and_leaves_portaudios_exit_a
 
     sink = audio.SynthSink.__new__(audio.SynthSink)
     sink.engine, sink._closed, sink._stream = SynthEngine(SR), False, DeadStream()
-    sink.device_name, sink.failed = "system", ""
+    sink.device_name, sink.failed, sink.underruns = "system", "", 0
     t0 = time.perf_counter()
     sink.close()
     never.set()
@@ -426,3 +426,29 @@ def test_panic_silences_notes_held_by_the_pedal_of_any_channel(channel):
     assert eng.errors == 0
     assert eng.state.n == 0 and not tail[-256:].any()
     assert np.abs(np.diff(tail, axis=0)).max() < 0.05  # faded, not cut
+
+
+@pytest.mark.parametrize("underruns, said", [(0, False), (1, False), (40, True)])
+def test_a_stream_that_ran_dry_says_so_when_it_closes(monkeypatch, underruns, said):
+    """The audio callback counted the blocks the device ran dry (underruns: clicks and
+    dropouts in what you hear) and nobody was told: a jam or a `play` that crackled all along
+    ended without a word of why. Closing says how often, and what to change; a single one (a
+    stream's start often has one) is not worth a word."""
+    import sys
+    from types import SimpleNamespace
+
+    from improv.live.audio import SynthSink
+
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSounddevice())
+    lines = []
+    sink = SynthSink(Config(), say=lines.append)
+    out = np.zeros((128, 2), np.float32)
+    for k in range(400):
+        sink._callback(out, 128, None, SimpleNamespace(output_underflow=k < underruns))
+    sink.close(tail_s=0.0)
+    closing = lines[1:]  # (the first says what the device gave)
+    if not said:
+        assert closing == []
+    else:
+        assert len(closing) == 1 and "ran dry 40 times in 400 blocks" in closing[0]
+        assert "synth.block_size (now 128)" in closing[0] and "synth.latency" in closing[0]

@@ -40,6 +40,7 @@ from improv.live.quiet import quiet_stderr
 
 BASS_PART = PARTS.index("bass")
 CLOSE_WAIT_S = 2.0  # the longest close waits for PortAudio to stop the stream
+UNDERRUNS_SAID = 3  # from this many underruns on, closing says so (a stream's start often has one)
 PANIC = 0x00  # a queued message kind of the engine's own: every key up, every pedal of every channel up
 
 
@@ -178,6 +179,8 @@ class SynthSink:
         device = find_output_device(sd, s.device)
         self.underruns = 0
         self._closed = False
+        self._say = say or _stderr_line
+        self._block_size = s.block_size
         # With no device asked for, the platform's low-latency host API first (Windows: WASAPI),
         # then PortAudio's default (there MME, which opens where WASAPI refuses the sample rate)
         quick = low_latency_default(sd) if device is None else None
@@ -223,7 +226,7 @@ class SynthSink:
             self.host_api = str(sd.query_hostapis(int(info["hostapi"]))["name"])
         except Exception:  # noqa: BLE001 - only for the line below
             self.host_api = "?"
-        (say or _stderr_line)(latency_line(self.device_name, self.host_api, self.latency, s.block_size,
+        self._say(latency_line(self.device_name, self.host_api, self.latency, s.block_size,
                                            s.sample_rate, s.latency))
 
     def alive(self) -> bool:
@@ -284,6 +287,8 @@ class SynthSink:
         if not _stop_within(self._stream, CLOSE_WAIT_S):
             self.failed = self.failed or f"audio output {self.device_name!r} could not be stopped: left open"
             _skip_portaudio_exit()
+        if self.underruns >= UNDERRUNS_SAID:
+            self._say(underrun_line(self.underruns, self.engine.callbacks, self._block_size, self.host_api))
 
     def __enter__(self) -> "SynthSink":
         return self
@@ -380,6 +385,15 @@ def latency_line(device: str, host_api: str, latency_s: float, block: int, rate:
                                                            else ""))
     return f"synth: {device} ({host_api}), {got} (asked for {want}), blocks of {block} frames = " \
            f"{1000.0 * block / rate:.2f} ms at {rate} Hz"
+
+
+def underrun_line(underruns: int, blocks: int, block: int, host_api: str) -> str:
+    """What closing says of a stream that ran dry (PortAudio's output underflow): how often, and
+    what gives the synth more room."""
+    jack = ", a longer JACK period" if "JACK" in host_api else ""
+    return (f"synth: the audio device ran dry {underruns} times in {blocks} blocks ({underruns / max(blocks, 1):.1%}), "
+            f"each a click or a dropout: a larger synth.block_size (now {block}){jack} or synth.latency = \"high\" "
+            "gives the synth more time for each block")
 
 
 def audio_settings_check(cfg: Config) -> None:
