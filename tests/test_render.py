@@ -539,3 +539,22 @@ def test_a_soundfont_lets_go_at_the_files_end_what_the_pedal_still_holds(tmp_pat
     parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=fake_soundfont(tmp_path, monkeypatch))
     assert parts[0, int(0.99 * SR)] > 0  # held by the pedal to the file's end
     assert not parts[0, SR + 1:].any()  # and let go there
+
+
+@pytest.mark.parametrize("tail", ["0", "0.03"])
+def test_a_wav_whose_tail_is_shorter_than_the_release_fades_out_not_cut(tmp_path, tail):
+    """With a --tail shorter than the notes' release (or a SoundFont's release longer than
+    the tail) the WAV ended on whatever sample the sound was at, full level with --tail 0: a
+    click as the file ends. The last 10 ms fade to silence."""
+    from improv.cli import main
+
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=57, velocity=110),
+                                      mido.Message("note_off", note=57, velocity=0, time=960)]))
+    mid.save(str(tmp_path / "held.mid"))
+    assert main(["render", str(tmp_path / "held.mid"), "-o", str(tmp_path / "held.wav"), "--tail", tail]) == 0
+    audio, _ = wav_to_array(tmp_path / "held.wav")  # the player's organ: 70 ms of release
+    assert len(audio) == round((1.0 + float(tail)) * SR)
+    steady = np.abs(np.diff(audio[SR // 2:int(0.9 * SR)], axis=0)).max()
+    assert np.abs(audio[-1]).max() <= 1 / 32767  # ends in silence
+    assert np.abs(np.diff(audio[-SR // 50:], axis=0)).max() <= 1.5 * steady  # faded, not stepped down

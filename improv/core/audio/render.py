@@ -4,7 +4,8 @@ Events are applied at the exact sample where they happened (`round(t * sample_ra
 through the same synth the live engine plays (or a SoundFont), so a render sounds like
 the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping and
 the click on the partner's voice, the bass on the player's). At the file's end every key and
-pedal is let go, so that the tail holds the release of what was still sounding. Audio is produced in
+pedal is let go, so that the tail holds the release of what was still sounding, and the last
+10 ms fade to silence (a release longer than the tail is not cut). Audio is produced in
 blocks of `CHUNK_FRAMES` (`iter_parts`) and written as it comes (`write_wav`), so an
 hour-long session needs no more memory than a minute: a few MB of synth state and one
 block. WAV files (16-bit PCM, standard library `wave`) are written to a temporary file
@@ -31,6 +32,7 @@ _KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}
 # player's voice, its own keys and pedal)
 VOICE_OF_PART = {"player": 0, "partner": 1, "comp": 1, "click": 1, "bass": 2}
 LONG_RENDER_S = 30 * 60.0  # a render longer than this says how long, and how big, before it starts
+END_FADE_S = 0.01  # the render's last 10 ms fade to silence: a file never ends on a cut (a short --tail)
 CHUNK_FRAMES = 1 << 15  # frames rendered and written at a time (0.68 s at 48 kHz)
 WAV_HEADER_BYTES = 44
 WAV_MAX_BYTES = 2**32 - 1  # a RIFF file's sizes are 32-bit
@@ -117,6 +119,7 @@ def iter_parts(
             ended = True
         if pos < n:
             _render(state, soundfont, block[:, pos:n])
+        _fade_end(block, start, total, int(END_FADE_S * sample_rate))
         yield block
         start += n
 
@@ -141,6 +144,18 @@ def recording_to_parts(
         out[:, pos:pos + block.shape[1]] = block
         pos += block.shape[1]
     return out
+
+
+def _fade_end(block: np.ndarray, start: int, total: int, fade: int) -> None:
+    """Fade the frames of `block` (frames `start`... of the render) that fall in the render's
+    last `fade` frames down to silence on its last frame, whatever still sounds there (a
+    release longer than the tail): a WAV that ended mid-sound clicked as it ended."""
+    lo = max(start, total - fade)
+    hi = start + block.shape[1]
+    if fade <= 0 or lo >= hi:
+        return
+    left = (total - 1 - np.arange(lo, hi)) / fade  # 1 -> 0 on the last frame
+    block[:, lo - start:] *= (left * left).astype(np.float32)
 
 
 def _let_go(state: SynthState | None, soundfont: Any) -> None:
