@@ -282,7 +282,7 @@ def midi_file_to_wav(
 ) -> tuple[list[Path], float]:
     """Render a session file to `wav` (default: beside it) and, with `stems`, each part
     that played to `<name>-<part>.wav`; returns (paths, seconds of audio). What
-    `improv render` and a session's `--record-wav` call. A file's General MIDI drums
+    `improv render` calls. A file's General MIDI drums
     (channel 10) are left out, as the synths have no drum kit: `say` is told how many.
 
     Raises:
