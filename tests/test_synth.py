@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -114,8 +116,15 @@ def test_peak_below_full_scale_with_everything_sounding():
     for k in range(32):
         note_on(s, k % 2, 48 + k, 127)
     _, block = render(s, 4800)
-    mix = soft_clip(block.sum(axis=0))
+    raw = block.sum(axis=0)
+    assert np.abs(raw).max() < 3.0  # 32 voices at full velocity: saturated by the soft clip, not flattened
+    mix = soft_clip(raw.copy())
     assert np.abs(mix).max() < 1.0
+    one = SynthState(SR)
+    note_on(one, 0, 60, 100)
+    _, block = render(one, 4800)
+    peak = float(np.abs(block.sum(axis=0)).max())
+    assert 0.02 < peak < 0.2 and abs(math.tanh(peak) - peak) < 0.003  # a note at normal level: the clip transparent
 
 
 def test_sustain_pedal_and_all_notes_off():
