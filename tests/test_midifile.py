@@ -320,3 +320,32 @@ def test_a_title_beyond_latin_1_is_written_spelled_out_and_read_back(tmp_path):
     names = [m.name for m in mido.MidiFile(path).tracks[0] if m.type == "track_name"]
     assert names == ["Autumn Leaves - Les Feuilles mortes in Bb ??"]
     assert load_recording(path).events == load_recording(save_recording(session(), tmp_path / "plain.mid")).events
+
+
+def test_a_long_sessions_file_is_read_and_planned_for_playback_without_checking_each_message_again(
+        tmp_path, monkeypatch):
+    """A message read from a file was checked as it was read: reading it into a recording
+    and planning its playback copied it with every field checked again (four checks a
+    message), most of the 8.6 s `improv play` took before the first note of a three-hour
+    session's file (345,000 messages). Bounded here by the file's own reading, not by the
+    copies."""
+    from mido.messages import messages as mido_messages
+
+    from improv.commands.play import playback_plan
+    from improv.core.formats.midicheck import open_midi_file
+
+    events = []
+    for k in range(2000):
+        for part, ch in (("player", 0), ("partner", 1)):
+            pitch = 50 + (k * 5 + ch) % 30
+            events += [TimedMessage(k * 0.25, part, on(pitch, ch=ch)), TimedMessage(k * 0.25 + 0.2, part, off(pitch, ch=ch))]
+    path = save_recording(Recording(tuple(events), (), ((0.0, 120.0),), 4, 1, 2, "long"), tmp_path / "long.mid")
+    mid = open_midi_file(path)
+    checks = []
+    real = mido_messages.check_msgdict
+    monkeypatch.setattr(mido_messages, "check_msgdict", lambda d: checks.append(d) or real(d))
+    rec = midi_to_recording(mid)
+    plan = playback_plan(rec, 5, 6)
+    assert len(checks) <= 4, f"{len(checks)} checks of {len(events)} messages"
+    sent = [m for _, m in plan if not isinstance(m, str)]
+    assert len(sent) == len(events) and {m.channel for m in sent} == {4, 5}  # (moved onto the channels asked for)

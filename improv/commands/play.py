@@ -66,7 +66,9 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
             continue
         if e.t >= start:
             ch = moved.get(e.part, e.msg.channel)
-            plan.append((e.t - start, i, e.msg.copy(channel=ch)))
+            # (a message checked when read, on a channel of its own or the config's: checking it again
+            # held a three-hour session's playback up for seconds before its first note)
+            plan.append((e.t - start, i, e.msg.copy(skip_checks=True, channel=ch)))
         elif e.msg.type in CHASED:
             chased[(e.part, e.msg.type, e.msg.channel, getattr(e.msg, "control", None))] = (i, e)
     for i, e in chased.values():

@@ -375,7 +375,7 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                 if owner not in seen:  # the part's channel is its first message's
                     seen.add(owner)
                     channels[owner] = msg.channel + 1
-                (events if part else setup).append(TimedMessage(t, owner, msg.copy(time=0)))
+                (events if part else setup).append(TimedMessage(t, owner, msg.copy(skip_checks=True, time=0)))  # (checked when read)
                 if msg.type in ("note_on", "note_off"):
                     key = (msg.channel, msg.note)
                     on = msg.type == "note_on" and msg.velocity > 0
