@@ -404,3 +404,43 @@ def test_the_players_keys_reach_the_follower_so_a_trill_is_heard_as_one_ornament
         hearing.hear(mido.Message("note_on", note=72 + k % 2, velocity=80), t)
         hearing.hear(mido.Message("note_off", note=72 + k % 2), t + 0.03)
     assert tl.follower.onsets == 3
+
+
+def test_the_recordings_bars_are_the_bars_the_session_counted_while_following(tmp_path):
+    """Following a player whose time breathes (a call a little ahead or behind the beat,
+    the tempo creeping by less than `TEMPO_SAID`), the file's tempo map had only the tempos
+    heard: the phase made up at each re-anchoring and the small changes were left out, and
+    the file's beats drifted off the session's (1.1 beats after 106 s of a jam, 14 after 20
+    minutes: the partner's answers, on the session's beats, sat off the file's bars). Each
+    note's beat in the file is the beat it was played on in the session."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+    from improv.live.recorder import Recorder
+
+    cfg = override(override(make()[0].cfg, "timing", tempo=100.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder(),
+                                  recorder_factory=lambda t0, chart: Recorder(tmp_path, 100.0, 4, 1, 2, t0))
+    s.start()
+    rnd, events, start, bpm = random.Random(5), [], 0.5, 100.0
+    for k in range(16):  # a 2-bar call, its answer, a beat's rest...
+        events += swung_call(bpm, 2, start, seed=k)
+        start += (8 + 4 + 1 + rnd.uniform(-0.3, 0.3)) * 60.0 / bpm  # ...and the next call a little off the beat
+        bpm *= 1.004  # creeping up, under what is said
+    sent_beats = []  # the session's beat of each partner note as it was sent
+
+    class Watching:
+        def send(self, msg, at=None):
+            if msg.type == "note_on" and msg.velocity and msg.channel == 1:
+                sent_beats.append(s.beat_at(clock.now()))
+
+        def close(self):
+            pass
+
+    s.sinks.append(Watching())
+    play(s, clock, inq, events, until=start + 2.0)
+    assert s.tempo > 100.0 and len(sent_beats) > 100
+    s.close()
+    rec = load_recording(s.record_path)
+    file_beats = [n.start for n in recording_notes(rec, "partner")]
+    assert len(file_beats) == len(sent_beats)
+    worst = max(abs(f - b) for f, b in zip(file_beats, sent_beats))
+    assert worst < 0.02, f"the file's beats {worst:.2f} off the session's"

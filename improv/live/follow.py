@@ -114,6 +114,20 @@ class FollowingTimeline:
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.keep_level = self._over_chart
 
+    def changes_between(self, after: float, until: float) -> list[tuple[float, float]]:
+        """(seconds, bpm) of each stretch of the timeline that starts after `after` and by
+        `until` seconds, in order: where its beat moves at a new rate (a tempo heard, or a
+        phase made up over `HORIZON_BEATS`), for the recording's tempo map to count the beats
+        the session counts."""
+        out = []
+        with self._lock:
+            for seg in reversed(self._tl.segments):
+                if seg.time <= after:
+                    break
+                if seg.time <= until:
+                    out.append((seg.time, seg.rate * 60.0))
+        return out[::-1]
+
     @property
     def level_hint(self) -> str:
         """For the start line: over a chart with no tempo said, how to keep the chart's bars

@@ -18,7 +18,10 @@ from improv.core.formats.midifile import LAYERED_S
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
 from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard, is_note
 
-TEMPOS_KEPT = 4096  # heard tempos remembered for a recount to write over
+TEMPOS_KEPT = 1 << 16  # tempos written to the file, remembered for a recount to write over (the followed
+# timeline's changes: about one a note, a night's worth)
+FILE_TEMPO_SETTLE_S = 0.1  # a stretch of the followed timeline this old is written to the file's tempo map
+# (a note heard late, stamped before it, could still re-anchor one that had only begun)
 KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
 DENSITY_BEATS = 4.0  # the player's notes per beat, for the band, over this many beats
 
@@ -39,6 +42,7 @@ class Player:
         self.sounding: set[tuple[int, int]] = set()  # (channel, note) passed through and still down
         self._onsets: deque[float] = deque(maxlen=64)  # onsets (beats), for the band's density
         self._tempos_written: list[float] = []  # when heard tempos were written to the recording
+        self._file_tempo_to = -float("inf")  # the followed timeline is in the file's tempo map up to here
         self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
         self._struck: dict[int, float] = {}  # keys down on the player's channel: when each was struck
 
@@ -225,6 +229,26 @@ class Player:
                 s.recorder.tempo(s.tempo, at)
         s.say(f"{s.bar_beat(t)}  your tempo is {s.tempo:.0f} bpm: bars counted again from your first "
               "note, so the chart's bars are yours")
+
+    def write_file_tempo(self, now: float, settle: float = FILE_TEMPO_SETTLE_S) -> None:
+        """Following the player: the timeline's tempo changes up to `settle` before `now`,
+        each at its time, into the recording's tempo map (conductor), so that the file counts
+        the beats the session counted. The tempos heard alone left out the rest: a change
+        under `TEMPO_SAID` and the phase made up over two beats at each re-anchoring, and the
+        file's bars drifted off the ones played, a beat every minute and a half."""
+        s = self.s
+        if s.recorder is None or not s.following:
+            return
+        until = now - settle
+        if self._file_tempo_to == -float("inf"):
+            self._file_tempo_to = s.t0  # (the tempo it starts at is the file's own, from its header)
+        if until <= self._file_tempo_to:
+            return
+        for at, bpm in s.timeline.changes_between(self._file_tempo_to, until):
+            s.recorder.tempo(bpm, at)
+            self._tempos_written.append(at)  # (a recount writes over these too)
+        del self._tempos_written[:-TEMPOS_KEPT]
+        self._file_tempo_to = until
 
     def tempo_heard(self, bpm: float, t: float) -> None:
         """A tempo heard: written to the recording (a recount may write over it)."""

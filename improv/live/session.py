@@ -295,6 +295,8 @@ class Session:
                 self.band.set_density(self.player.density(beat))
                 self.band.pump(beat, hold)
             self.feeder.pump(beat)
+            if self.following:
+                self.player.write_file_tempo(now)
         if not self.threaded:
             self.scheduler.poll()
             if self.band is not None:
@@ -357,6 +359,8 @@ class Session:
         if self._started and self.display is not None:  # the last status line, then what became of the recording
             self._safely("the status line", self._last_status)
         if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
+            if self.following:  # (the tempo followed up to the end)
+                self._safely("the recording's tempo", lambda: self.player.write_file_tempo(self.clock.now(), 0.0))
             self._safely("the recording", self._close_recorder)
         for sink in self.sinks:
             self._safely(type(sink).__name__, sink.close)
