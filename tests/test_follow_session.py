@@ -444,3 +444,33 @@ def test_the_recordings_bars_are_the_bars_the_session_counted_while_following(tm
     assert len(file_beats) == len(sent_beats)
     worst = max(abs(f - b) for f, b in zip(file_beats, sent_beats))
     assert worst < 0.02, f"the file's beats {worst:.2f} off the session's"
+
+
+def test_a_tempo_changed_late_in_a_jam_goes_on_from_the_bar_it_is_in():
+    """Over a chart with no tempo said, a player at 100 bpm for two minutes (50 bars) who
+    then plays at 150: the jump was taken for a flip of the follower's early count, and the
+    bars were counted again from bar 1 at 150, as if all of it had been played at 150 ("bars
+    counted again from your first note"): bar 61 became bar 91, the chart's changes
+    somewhere else (after ten minutes, bar 257 became bar 402). Counting again from bar 1 is for the first bars (the first guess's
+    count, a level flipped); later the count goes on from the bar it is in."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7 | C7 | G7", responder=EighthsResponder())
+    said = []
+    s.say = said.append
+    s.start()
+    events, start, bpm, bars_before = [], 0.5, 100.0, 0
+    while start < 120.0:  # 2-bar calls, 2-bar answers: 4 bars each
+        events += swung_call(bpm, 2, start, seed=int(start))
+        start += 16 * 60.0 / bpm
+        bpm *= 1.0005  # (a player's tempo creeps)
+        bars_before += 4
+    for k in range(6):  # then 24 bars half as fast again
+        events += swung_call(1.5 * bpm, 2, start, seed=k)
+        start += 16 * 60.0 / (1.5 * bpm)
+    play(s, clock, inq, events, until=start + 0.1)
+    assert s.tempo > 140.0
+    recounts = [line for line in said if "bars counted again" in line]
+    assert len(recounts) == 1, recounts  # (the first guess's count, in the first bars)
+    bar = int(s.bar_beat(clock.now()).split(":")[0])
+    assert abs(bar - (bars_before + 24)) <= 3, (bar, bars_before + 24)
+    s.close()

@@ -38,6 +38,8 @@ FOLLOW_BPM = (TempoSettings.min_bpm, TempoSettings.max_bpm)  # the tempi the fol
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
 # flip) may have put the count off again
+RECOUNT_WITHIN_BEATS = 64  # ...in the bars just after bar 1 (16 of 4/4): later, a tempo that jumps is the player's
+# own change, and the count goes on from the bar it is in
 LEVELS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)  # metrical levels a tempo may be heard at
 KEEP_WITHIN = 0.1  # over a chart, a tempo heard at the timeline's level is followed within this much of it,
 LEVEL_EXACT = 0.05  # and one heard at another level taken back to it within this much (a clean multiple)
@@ -255,7 +257,8 @@ class PlayerHearing:
             if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
                 self._said = tl.tempo
                 self._on_tempo(tl.tempo, t)
-            if self.origin is not None and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP:
+            if self.origin is not None and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP \
+                    and tl.beat_at(t) < RECOUNT_WITHIN_BEATS:
                 self._counting = True
             self._check_count(t)
         elif msg.type in ("note_on", "note_off") and msg.note in self._held:
