@@ -236,3 +236,17 @@ def test_missing_shipped_weights_say_to_reinstall_not_to_export(tmp_path):
         load_weights(tmp_path / SHIPPED_NAME)
     with pytest.raises(ModelError, match="export them"):
         load_weights(tmp_path / "mine.npz")
+
+
+def test_a_register_given_high_to_low_or_past_the_keyboard_is_kept_to(shipped):
+    """The responder read low 84, high 48 as the range 48-84, and then fitted its answer to
+    the settings as given: every note was pushed to 84, one key hammered for the whole answer.
+    A range reaching past 0-127 ended in a ValueError (a pitch of 139), or, wholly below 0,
+    in a register mask of no note at all."""
+    for seed in range(3):
+        swapped = shipped.answer(CALL, CHART, settings(seed=seed, low=84, high=48))
+        assert swapped == shipped.answer(CALL, CHART, settings(seed=seed, low=48, high=84))
+        assert len({n.pitch for n in swapped.notes}) > 3
+        for low, high, lo, hi in ((120, 140, 120, 127), (130, 140, 127, 127), (-10, -5, 0, 0), (-5, 10, 0, 10)):
+            ans = shipped.answer(CALL, CHART, settings(seed=seed, low=low, high=high))
+            assert ans.notes and all(lo <= n.pitch <= hi for n in ans.notes), (low, high, ans.pitches())

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -190,7 +191,11 @@ class ModelResponder:
     # ------------------------------------------------------------ decoding
 
     def answer(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Phrase:
-        """The whole answer: `stream` collected and fitted to the span and range."""
+        """The whole answer: `stream` collected and fitted to the span and range (a register
+        given high to low, or reaching past 0-127, is read as `register` reads it)."""
+        low, high = register(settings)
+        if (low, high) != (settings.low, settings.high):
+            settings = replace(settings, low=low, high=high)
         return fit_answer(list(self.stream(call, harmony, settings)), settings)
 
     def stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Iterator[Note]:
@@ -227,9 +232,7 @@ class ModelResponder:
         length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
         if length_ticks <= 0:
             return
-        low, high = max(0, int(settings.low)), min(127, int(settings.high))
-        if low > high:
-            low, high = high, low
+        low, high = register(settings)
         rng = np.random.default_rng(int(settings.seed) & 0xFFFFFFFF)
         bpb = max(1, int(settings.beats_per_bar))
         ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
@@ -439,9 +442,7 @@ class ModelResponder:
             key = (chord, settings.constraints, settings.low, settings.high)
             avoid = self._avoid_cache.get(key)
             if avoid is None:
-                low, high = max(0, int(settings.low)), min(127, int(settings.high))
-                avoid = self._avoid_cache[key] = avoid_bias(settings.constraints, chord, min(low, high),
-                                                                  max(low, high))
+                avoid = self._avoid_cache[key] = avoid_bias(settings.constraints, chord, *register(settings))
                 if len(self._avoid_cache) > 256:
                     self._avoid_cache.clear()
             bias = bias + avoid
@@ -457,6 +458,13 @@ class ModelResponder:
         dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
         vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
         return NoteToken(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
+
+def register(settings: AnswerSettings) -> tuple[int, int]:
+    """The answer's register (low, high) as MIDI notes: the two ends in order (a range given
+    high to low is the same range) and each inside 0-127."""
+    low, high = sorted((int(settings.low), int(settings.high)))
+    return min(127, max(0, low)), min(127, max(0, high))
+
 
 def _forced_tokens(settings: AnswerSettings) -> list:
     """The tokens of the opening the plan forces (the notes inside the answer's span): the
