@@ -67,3 +67,29 @@ def late_chord_tone_share(responder, changes: float) -> float:
 def test_changes_leads_back_to_the_chord_tones_after_favour_until(responder):
     plain, led = late_chord_tone_share(responder, 0.0), late_chord_tone_share(responder, 0.75)
     assert led > plain + 0.08, (plain, led)
+
+
+def test_a_register_that_cannot_hold_the_outside_note_does_not_embrace_it():
+    """With [responder] low = high = 60 the plan embraced a C# it could not play: the
+    explanation said "answer opens on Db" over a chart re-harmonised as Db7 (the band plays
+    it) or "answer starts on C#", and the partner played C throughout. A register that holds
+    the pitch class still embraces it."""
+    from improv.core.embrace.explain import explain
+    from improv.core.embrace.strategies import EmbraceSettings, embraced_answer
+    from improv.core.model.responder import ModelResponder
+
+    call = Phrase.of([(64, 0, 0.5), (67, 0.5, 0.5), (61, 1, 1.5), (64, 2.5, 0.5), (60, 3, 1)])
+    chart = parse_chart("Cmaj7 | Cmaj7")
+    model = ModelResponder.load(None)
+    embraced = 0
+    for seed in range(6):
+        for low, high in ((60, 60), (60, 63)):
+            s = AnswerSettings(start=6.0, length=4.0, seed=seed, low=low, high=high)
+            answer, plan = embraced_answer(model, call, chart, s, EmbraceSettings(daring=1.0))
+            if low == high:
+                assert not plan.handled and plan.chart is chart and not plan.constraints.opening
+                assert all("let it pass" in line for line in explain(plan, chart))
+                assert {n.pitch for n in answer.notes} == {60}
+            else:
+                embraced += bool(plan.handled) and 61 in answer.pitches()
+    assert embraced >= 3

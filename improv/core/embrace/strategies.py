@@ -167,6 +167,9 @@ def plan_answer(
     target = most_salient(heard)
     if target is None or target.salience < embrace_threshold(settings.daring) - 1e-9:
         return base
+    if not any(p % 12 == target.pc for p in range(max(0, min(low, high)), min(127, max(low, high)) + 1)):
+        return base  # (a register without the note's pitch class: the answer could not play it, and the
+        # explanation said "answer opens on C#" over a band re-harmonised for it, the partner playing C)
     rng = random.Random(seed * 7919 + 104729)
     ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high,
                    tuple(off_the_line(call.notes, tempo)))
