@@ -254,7 +254,7 @@ class ModelResponder:
         # The last note decoded, handed out once the next one is: its length is written as an
         # inner note's until the answer is known to end after it (see `_last_note`).
         pending: tuple[float, NoteToken, bool] | None = None
-        trill = (0, NONE_PITCH)  # the two-note alternation the answer ends in: (notes, the pitch that goes on)
+        trill = (0, NONE_PITCH)  # the alternation (or repeated note) the answer ends in: (notes, the pitch that goes on)
         for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
             if self.interrupt is not None and self.interrupt():
                 raise Interrupted("a draft given up for something newer")
@@ -403,7 +403,7 @@ class ModelResponder:
                      index: CopyIndex | None = None, trill: tuple[int, int] = (0, NONE_PITCH)
                      ) -> tuple[NoteToken, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer.
-        `trill`: the two-note alternation the answer ends in (see `sampling.trill_after`)."""
+        `trill`: the two-note alternation or repeated note the answer ends in (see `sampling.trill_after`)."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
