@@ -264,15 +264,51 @@ def test_a_call_of_one_repeated_note_is_taken_up_but_does_not_run_the_whole_answ
     """Two bars of sixteenths on one key as the call: the model hammered that key 80-128
     times running, the whole 8-bar answer one note in most answers. Soloists' answers repeat
     a note 8 times running in 0.9 % of phrases, 12 times in 0.2 %, never more than 24."""
-    from improv.core.model.sampling import trill_after
-
-    assert trill_after(trill_after(trill_after((0, 128), 0, 60), 60, 60), 60, 60) == (3, 60)  # a-a-a: a goes on
-    assert trill_after(trill_after((1, 128), 60, 62), 62, 60) == (3, 62)  # a-b-a: b goes on, as before
-    assert trill_after((5, 60), 60, 62) == (2, 60)  # a repeat broken: a-b, a goes on
-
     call = Phrase.of([(60, 0.25 * k, 0.25) for k in range(32)], start=4.0)
     runs = []
     for seed in range(8):
         s = AnswerSettings(start=13.0, length=32.0, seed=seed, tempo=160.0, history=(call,))
         runs.append(_longest_repeat(shipped.answer(call, CHART, s).pitches()))
     assert max(runs) <= 24 and sorted(runs)[len(runs) // 2] <= 16, runs
+
+
+def _runs(pitches: list[int]) -> tuple:
+    from improv.core.model.sampling import loops_after
+
+    loops: tuple = ((), ())
+    for p in pitches:
+        loops = loops_after(loops, p)
+    return loops
+
+
+def test_the_runs_an_answer_ends_in_and_the_note_held_back():
+    from improv.core.model.sampling import LOOP_FROM, LOOP_NATS, loop_bias
+
+    assert _runs([60, 60, 60])[1][0] == 3 and _runs([60, 62, 60])[1][:2] == (1, 3)  # a-a-a; a-b-a
+    assert _runs([60, 64, 67, 64, 60, 64]) == ((67, 64, 60, 64), (1, 3, 3, 6))  # C-E-G-E-C-E: G goes on
+    assert loop_bias(_runs([60, 64, 67, 64] * 4)) == {60: LOOP_NATS}  # the cell's 16th note: C held back
+    assert loop_bias(_runs([60] * 9)) == {60: 2 * LOOP_NATS}  # (period 1 and the longer ones: the larger)
+    assert loop_bias(_runs([60, 62] * 5)) == {60: 3 * LOOP_NATS} and LOOP_FROM[2] == 8
+    assert loop_bias(_runs([60, 62, 64, 65] * 3 + [67])) == {}
+
+
+def _longest_cell(pitches: list[int], k: int) -> int:
+    best = run = min(k, len(pitches))
+    for i in range(k, len(pitches)):
+        run = run + 1 if pitches[i] == pitches[i - k] else k
+        best = max(best, run)
+    return best
+
+
+@pytest.mark.parametrize("cell", [(60, 64, 67, 64), (60, 62, 64)], ids=["C-E-G-E", "C-D-E"])
+def test_a_call_that_loops_a_cell_is_taken_up_but_the_loop_does_not_run_the_whole_answer(shipped, cell):
+    """Two bars of sixteenths looping C-E-G-E (or C-D-E) as the call: the model looped the
+    cell through the whole 8-bar answer, 80-128 notes of it, in most answers. In the
+    soloists' answers a cell of four notes loops for 16 notes or more in 0.5 % of phrases,
+    never past 36; one of three for 12 or more in 0.6 %, never past 47."""
+    call = Phrase.of([(cell[k % len(cell)], 0.25 * k, 0.25) for k in range(32)], start=4.0)
+    runs = []
+    for seed in range(8):
+        s = AnswerSettings(start=13.0, length=32.0, seed=seed, tempo=160.0)
+        runs.append(_longest_cell(shipped.answer(call, CHART, s).pitches(), len(cell)))
+    assert max(runs) <= 36 and sorted(runs)[len(runs) // 2] <= 24, runs

@@ -47,7 +47,7 @@ from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, load_weights
 from improv.core.model.sampling import (
-    DENSITY_STRENGTH, TRILL_FROM, TRILL_NATS, avoid_bias, changes_bias, density_bias, pitch_bias, sample, trill_after,
+    DENSITY_STRENGTH, avoid_bias, changes_bias, density_bias, loop_bias, loops_after, pitch_bias, sample,
 )
 from improv.core.model.inputs import (
     ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
@@ -254,7 +254,7 @@ class ModelResponder:
         # The last note decoded, handed out once the next one is: its length is written as an
         # inner note's until the answer is known to end after it (see `_last_note`).
         pending: tuple[float, NoteToken, bool] | None = None
-        trill = (0, NONE_PITCH)  # the alternation (or repeated note) the answer ends in: (notes, the pitch that goes on)
+        loops: tuple = ((), ())  # the runs the answer ends in: a note repeated, a trill, a cell looped (`loops_after`)
         for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
             if self.interrupt is not None and self.interrupt():
                 raise Interrupted("a draft given up for something newer")
@@ -264,12 +264,12 @@ class ModelResponder:
             else:
                 got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
                                         (favour_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index,
-                                        trill)
+                                        loops)
                 if got is None:
                     break
                 ev, feats = got
             onset += ev.shift
-            trill = trill_after(trill, last_pitch, ev.pitch) if i > 0 else (1, NONE_PITCH)
+            loops = loops_after(loops, ev.pitch)
             last_pitch = ev.pitch
             if index is not None:
                 index.push(ev.pitch, ev.shift)
@@ -400,10 +400,10 @@ class ModelResponder:
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
                      settings: AnswerSettings,
                      rng: np.random.Generator, shift_bias: np.ndarray | None = None,
-                     index: CopyIndex | None = None, trill: tuple[int, int] = (0, NONE_PITCH)
+                     index: CopyIndex | None = None, loops: tuple = ((), ())
                      ) -> tuple[NoteToken, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer.
-        `trill`: the two-note alternation or repeated note the answer ends in (see `sampling.trill_after`)."""
+        `loops`: the runs the answer ends in, held back past their length (see `sampling.loops_after`)."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
@@ -449,8 +449,8 @@ class ModelResponder:
         g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
         cells = index.pitch_features() if index is not None and index.pk else None
         pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + bias
-        if trill[0] >= TRILL_FROM and trill[1] < NONE_PITCH:
-            pitch_logits[trill[1]] -= TRILL_NATS * (trill[0] - TRILL_FROM + 1)
+        for held, nats in loop_bias(loops).items():
+            pitch_logits[held] -= nats
         pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
         g2 = g1 + dec.t_pitch[pitch]
         dur_logits = dec.dur_logits(g2)
