@@ -93,3 +93,28 @@ def test_a_register_that_cannot_hold_the_outside_note_does_not_embrace_it():
             else:
                 embraced += bool(plan.handled) and 61 in answer.pitches()
     assert embraced >= 3
+
+
+def test_a_register_under_an_octave_opens_only_with_notes_it_can_play():
+    """In a register of 60-63 the motif around a C# over Cmaj7 was "answer opens with G-C#-E"
+    and was played C-C#-C (the decoder can only clamp a G or an E into 60-63); a resolution to
+    a note the register has none of was named and played as another. The opening the plan
+    names is the opening played."""
+    from improv.core.embrace.strategies import EmbraceSettings, embraced_answer
+    from improv.core.model.responder import ModelResponder
+
+    call = Phrase.of([(64, 0, 0.5), (67, 0.5, 0.5), (61, 1, 1.5), (64, 2.5, 0.5), (60, 3, 1)])
+    chart = parse_chart("Cmaj7 | Cmaj7")
+    model = ModelResponder.load(None)
+    strategies = set()
+    for low, high in ((60, 63), (61, 62)):
+        held = {p % 12 for p in range(low, high + 1)}
+        for seed in range(12):
+            s = AnswerSettings(start=6.0, length=4.0, seed=seed, low=low, high=high)
+            answer, plan = embraced_answer(model, call, chart, s, EmbraceSettings(daring=1.0))
+            for h in plan.handled:
+                strategies.add(h.strategy)
+                assert {n.pitch % 12 for n in h.opening} <= held, (h.strategy, h.opening)
+                played = [n.pitch % 12 for n in answer.notes[:len(h.opening)]]
+                assert played == [n.pitch % 12 for n in h.opening], (h.strategy, played, h.opening)
+    assert "motif" in strategies

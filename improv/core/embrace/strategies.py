@@ -167,7 +167,7 @@ def plan_answer(
     target = most_salient(heard)
     if target is None or target.salience < embrace_threshold(settings.daring) - 1e-9:
         return base
-    if not any(p % 12 == target.pc for p in range(max(0, min(low, high)), min(127, max(low, high)) + 1)):
+    if not _holds(low, high, target.pc):
         return base  # (a register without the note's pitch class: the answer could not play it, and the
         # explanation said "answer opens on C#" over a band re-harmonised for it, the partner playing C)
     rng = random.Random(seed * 7919 + 104729)
@@ -188,6 +188,11 @@ def plan_answer(
                               chord_strength=FIRST_BAR_CHORD_STRENGTH,
                               favour_until=float(plan_chart.beats_per_bar), changes=lead_back(settings.daring))
     return AnswerPlan(plan_chart, constraints, (handled,), settings.mode, answer_start, heard)
+
+
+def _holds(low: int, high: int, pc: int) -> bool:
+    """Whether the answer's register [low, high] (either way round) has a note of pitch class `pc`."""
+    return any(p % 12 == pc for p in range(max(0, min(low, high)), min(127, max(low, high)) + 1))
 
 
 def lead_back(daring: float) -> float:
@@ -287,8 +292,9 @@ class _Context:
         chord = self.chart.chord_at(self.start + at)
         if chord is None:
             return []
-        p = self.pitch()
-        return [q for q in (p + 1, p - 1) if q % 12 in chord.chord_tones() and 0 <= q <= 127]
+        p = self.pitch()  # (a resolution the register has no note of would be played as another note)
+        return [q for q in (p + 1, p - 1) if q % 12 in chord.chord_tones() and 0 <= q <= 127
+                and _holds(self.low, self.high, q % 12)]
 
 
 def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
@@ -308,6 +314,10 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     while last < len(cell) - 1 and _one_gesture(cell[last], cell[last + 1]):
         last += 1
     cell, j = cell[first:last + 1], j - first
+    # (a note whose pitch class the register has none of would be played as another: in 60-63 the
+    # motif "G-C#-E" was played C-C#-C)
+    kept = [k for k, n in enumerate(cell) if k == j or _holds(ctx.low, ctx.high, n.pitch % 12)]
+    cell, j = [cell[k] for k in kept], kept.index(j)
     while cell[j].start - cell[0].start >= ctx.length - 1e-9:  # (the note itself must be stated: the cell
         cell, j = cell[1:], j - 1  # starts later, at the latest on it, where the answer is too short for all of it)
     t0 = cell[0].start
