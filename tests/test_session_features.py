@@ -477,14 +477,25 @@ def test_a_session_started_mid_bar_tells_a_daw_where_it_is_instead_of_a_burst_of
     assert len(ticks) == 49 and all(abs(t - i * 0.5 / 24) < 0.011 for i, t in enumerate(ticks))
 
 
-def test_the_free_jam_follows_an_external_clock_and_stop_silences():
-    from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+DAW_CALL = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}  # clock tick -> message
+
+
+def _daw_session():
+    """A free jam with the bass over F7 | Bb7, following an external clock (a DAW's) on a
+    manual clock: (session, clock, input queue, sink, recorders, the external clock)."""
     from improv.live.midisync import ExternalClock
 
     clock = ManualClock(10.0)
     ext = ExternalClock(clock)
     s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
                                     external=ext)
+    return s, clock, inq, sink, rec, ext
+
+
+def test_the_free_jam_follows_an_external_clock_and_stop_silences():
+    from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+
+    s, clock, inq, sink, rec, ext = _daw_session()
     s.start()
     inq.push([0x90, 60, 90])  # before the DAW's Start: passed through, but no call
     s.step()
@@ -493,7 +504,7 @@ def test_the_free_jam_follows_an_external_clock_and_stop_silences():
     t_start, bpm = 10.5, 100.0
     spb = 60.0 / bpm
     ticks = [tick_time(t_start, bpm, k) for k in range(24 * 12)]
-    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}  # on beats 0 and 1
+    call = DAW_CALL  # on beats 0 and 1
     stopped_at = None
     for k, t in enumerate(ticks):
         clock.set(t)
@@ -528,18 +539,14 @@ def test_a_daw_jumping_back_while_it_plays_silences_the_answer_and_the_band_play
     The rest of the answer under way played five beats later over other chords, and the
     bass stood silent until the song came back to the beats it had rendered."""
     from improv.core.listen.midiclock import CLOCK, START, song_position, tick_time
-    from improv.live.midisync import ExternalClock
 
-    clock = ManualClock(10.0)
-    ext = ExternalClock(clock)
-    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
-                                    external=ext)
+    s, clock, inq, sink, rec, ext = _daw_session()
     said = []
     s.say = said.append
     s.start()
     ext.receive([START])
     t_start, spb = 10.5, 0.6
-    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    call = DAW_CALL
     jump_tick = 24 * 5  # beat 5, the answer (beats 3-7) under way
     for k in range(24 * 10):
         clock.set(tick_time(t_start, 100.0, k))
@@ -569,15 +576,11 @@ def test_play_pressed_again_while_the_daw_plays_silences_the_answer_under_way():
     bar again, but the rest of the answer under way played when the song came back to its
     beats, five beats later over other chords."""
     from improv.core.listen.midiclock import CLOCK, START, tick_time
-    from improv.live.midisync import ExternalClock
 
-    clock = ManualClock(10.0)
-    ext = ExternalClock(clock)
-    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
-                                    external=ext)
+    s, clock, inq, sink, rec, ext = _daw_session()
     s.start()
     ext.receive([START])
-    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    call = DAW_CALL
     restart = 24 * 5  # beat 5, the answer (beats 3-7) under way
     for k in range(24 * 10):
         clock.set(tick_time(10.5, 100.0, k))
@@ -605,17 +608,13 @@ def test_a_daw_clock_that_stops_with_no_stop_is_said_to_be_lost_and_nothing_hang
     silent a beat later, said as "clock stopped: silence", as if the player had pressed Stop,
     with nothing of the DAW gone or of what brings it back."""
     from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
-    from improv.live.midisync import ExternalClock
 
-    clock = ManualClock(10.0)
-    ext = ExternalClock(clock)
-    s, clock, inq, sink, rec = make(override(config(), "band", bass=True), chart="F7 | Bb7", clock=clock,
-                                    external=ext)
+    s, clock, inq, sink, rec, ext = _daw_session()
     said = []
     s.say = said.append
     s.start()
     ext.receive([START])
-    call = {0: [0x90, 65, 100], 12: [0x80, 65, 0], 24: [0x90, 69, 90], 36: [0x80, 69, 0]}
+    call = DAW_CALL
     for k in range(24 * 5):  # the answer (beats 3-7) under way when the ticks stop
         clock.set(tick_time(10.5, 100.0, k))
         ext.receive([CLOCK])
