@@ -125,16 +125,21 @@ def test_lines_no_rescue_could_take_are_counted_lost(rescue_here, monkeypatch):
     assert j.rescued is None and j.lost == 5
 
 
-def test_a_rescued_copy_holds_a_journal_longer_than_one_copy_chunk(rescue_here, monkeypatch):
-    """Catches the copy stopping after its first chunk: a rescued (or rewritten) journal over 1 MiB kept only its first MiB."""
-    monkeypatch.setattr(journal_mod, "_COPY_CHUNK", 64)
-    j = Journal(rescue_here / "s.journal", {"h": 1}, warn=lambda s: None)
+def _twenty_then_a_full_disk(j, monkeypatch):
+    """20 lines written, then the disk full for the next 5 (the rescue's case)."""
     for i in range(20):
         j.write(line(i))
     assert wait_for(lambda: j.lines_written == 20)
     FailingWrites(monkeypatch, j._fd)
     for i in range(20, 25):
         j.write(line(i))
+
+
+def test_a_rescued_copy_holds_a_journal_longer_than_one_copy_chunk(rescue_here, monkeypatch):
+    """Catches the copy stopping after its first chunk: a rescued (or rewritten) journal over 1 MiB kept only its first MiB."""
+    monkeypatch.setattr(journal_mod, "_COPY_CHUNK", 64)
+    j = Journal(rescue_here / "s.journal", {"h": 1}, warn=lambda s: None)
+    _twenty_then_a_full_disk(j, monkeypatch)
     assert j.close() is False and j.rescued is not None
     header, records, damaged = read_journal(j.rescued)
     assert header == {"h": 1} and damaged == 0 and [r[1] for r in records] == list(range(25))
@@ -167,12 +172,7 @@ def test_a_rescue_works_where_os_has_no_pread(rescue_here, monkeypatch):
     notes since the disk filled vanished, and the session said its journal was kept)."""
     monkeypatch.delattr(os, "pread")
     j = Journal(rescue_here / "s.journal", {"h": 1}, warn=lambda s: None)
-    for i in range(20):
-        j.write(line(i))
-    assert wait_for(lambda: j.lines_written == 20)
-    FailingWrites(monkeypatch, j._fd)
-    for i in range(20, 25):
-        j.write(line(i))
+    _twenty_then_a_full_disk(j, monkeypatch)
     assert j.close() is False and j.rescued is not None and j.lost == 0
     header, records, damaged = read_journal(j.rescued)
     assert header == {"h": 1} and damaged == 0 and [r[1] for r in records] == list(range(25))

@@ -600,8 +600,9 @@ def test_the_position_shown_stands_still_while_the_daw_stands_stopped():
     s.close()
 
 
-def test_a_daw_clock_heard_before_any_start_says_to_press_play():
-    """A DAW already playing when the jam opened its port: improv said 'waiting' for ever."""
+def _daw_clock_before_start(jitter_s=0.0):
+    """A free jam over F7 | Bb7 hearing four beats of a DAW's clock at 100 bpm and no Start
+    (each tick `jitter_s` early and late by turns): (session, what it said)."""
     from test_session import config, make
 
     clock = ManualClock(10.0)
@@ -611,9 +612,16 @@ def test_a_daw_clock_heard_before_any_start_says_to_press_play():
     s.say = said.append
     s.start()
     for k in range(24 * 4):
-        clock.set(tick_time(10.0, 100.0, k))
+        clock.set(tick_time(10.0, 100.0, k) + (jitter_s if k % 2 == 0 else -jitter_s))
         ext.receive([CLOCK])
         s.step()
+    return s, said
+
+
+def test_a_daw_clock_heard_before_any_start_says_to_press_play():
+    """A DAW already playing when the jam opened its port: improv said 'waiting' for ever."""
+
+    s, said = _daw_clock_before_start()
     assert [line for line in said if "waiting for the DAW's Play" in line] == [
         "MIDI clock heard (100 bpm): waiting for the DAW's Play; if it is playing already, stop it and press Play "
         "again"], said
@@ -626,18 +634,8 @@ def test_a_daw_clock_heard_before_any_start_says_to_press_play():
 def test_a_daw_clock_heard_before_any_start_is_said_at_its_tempo_not_its_first_two_ticks():
     """Ticks a millisecond early and late by turns (a USB MIDI path): the tempo said was the
     first two ticks', 109 bpm for a DAW at 100."""
-    from test_session import config, make
 
-    clock = ManualClock(10.0)
-    ext = ExternalClock(clock)
-    s, clock, inq, sink, rec = make(config(), chart="F7 | Bb7", clock=clock, external=ext)
-    said = []
-    s.say = said.append
-    s.start()
-    for k in range(24 * 4):
-        clock.set(tick_time(10.0, 100.0, k) + (0.001 if k % 2 == 0 else -0.001))
-        ext.receive([CLOCK])
-        s.step()
+    s, said = _daw_clock_before_start(jitter_s=0.001)
     heard = [line for line in said if "waiting for the DAW's Play" in line]
     assert len(heard) == 1 and heard[0].startswith("MIDI clock heard (100 bpm)"), said
     s.close()
