@@ -109,3 +109,17 @@ def test_no_voicing_tops_out_of_its_register(style):
     for ch in prog:
         prev = next_voicing(ch, prev, style)
         assert reg.top_low <= prev[-1] <= reg.top_high, (style, str(ch), prev)
+
+
+def test_augmented_triad_is_voiced_in_close_position():
+    """C+ rootless is 3-#5-R-9 or #5-R-9-3 inside an octave, as a pianist's hand takes it:
+    stacked in slot order (3, root, #5, 9) it was E3 C4 G#4 D5, spread over a tenth and a half."""
+    for root in range(12):
+        ch = Chord(root, "+")
+        for v in candidates(ch, "rootless"):
+            assert v[-1] - v[0] <= 11, (str(ch), v)
+            assert {(root + 4) % 12, (root + 8) % 12} <= _pcs(v), (str(ch), v)
+        prev = None
+        for _ in range(3):
+            prev = next_voicing(ch, prev)
+            assert prev[-1] - prev[0] <= 11, (str(ch), prev)

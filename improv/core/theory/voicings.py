@@ -99,12 +99,24 @@ def forms(chord: Chord, style: str = "rootless") -> list[tuple[int, ...]]:
     third, seventh = guide_intervals(chord)
     fifth, ninth = colour_intervals(chord)
     if style == "rootless":
-        return [(third, fifth, seventh, ninth), (seventh, ninth, third, fifth)]
+        return [_close((third, fifth, seventh, ninth)), _close((seventh, ninth, third, fifth))]
     if style == "shell":
         return [(0, third, seventh), (0, seventh, third)]
     if style == "guide":
         return [(third, seventh), (seventh, third)]
     raise ValueError(f"voicing style must be one of {STYLES}, got {style!r}")
+
+
+def _close(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """`shape` in close position from its first voice: the others in the order they come
+    above it within the octave. A/B's slot order is that for every chord but the augmented
+    triad, whose 5th slot holds the root, above its #5: stacked in slot order, C+ was
+    E3 C4 G#4 D5, spread over a tenth and a half. Shapes with a doubled pitch class (C5's
+    R-9-5-R) keep their order (close, the doubled note would go up an octave)."""
+    if len({iv % 12 for iv in shape}) < len(shape):
+        return shape
+    first = shape[0]
+    return (first, *sorted(shape[1:], key=lambda iv: (iv - first) % 12))
 
 
 def _stack(bottom: int, root: int, shape: Sequence[int]) -> Voicing:
