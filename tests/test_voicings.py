@@ -123,3 +123,20 @@ def test_augmented_triad_is_voiced_in_close_position():
         for _ in range(3):
             prev = next_voicing(ch, prev)
             assert prev[-1] - prev[0] <= 11, (str(ch), prev)
+
+
+def test_rootless_comping_stays_under_the_soloist_over_rising_keys():
+    """A tune that modulates up (ii-V-Is a half step apart, major sevenths rising) is
+    voiced between C3 and D5, as a pianist's left hand keeps it: led by the smallest motion
+    alone, the voicings climbed with the keys to tops of A5 and stayed there, over the player."""
+    keys = list(range(12))
+    names = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    for chain in (
+        [parse_chord(f"{names[k]}maj7") for k in keys] * 3,
+        [parse_chord(s) for k in keys for s in (f"{names[(k + 2) % 12]}m7", f"{names[(k + 7) % 12]}7",
+                                                f"{names[k]}maj7")] * 3,
+    ):
+        for v in voice_lead(chain, "rootless"):
+            assert 48 <= v[0] and v[-1] <= 74, v
+    # (a shape too wide for those tops still sounds: Eb5(b13), R-b13-5-R, an octave higher)
+    assert candidates(parse_chord("Eb5(b13)"), "rootless") == [] and next_voicing(parse_chord("Eb5(b13)"))

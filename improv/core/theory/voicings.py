@@ -9,7 +9,7 @@ Dm7 (F A C E) -> G7 (F A B E) -> Cmaj7 (E G B D).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from improv.core.theory.chords import Chord
@@ -61,7 +61,7 @@ class Register:
 
 
 REGISTERS = {
-    "rootless": Register(bottom_low=48, top_low=62, top_high=81, center=63.0),  # tops ~E4-A5
+    "rootless": Register(bottom_low=48, top_low=62, top_high=74, center=63.0),  # tops D4-D5
     "shell": Register(bottom_low=43, top_low=55, top_high=69, center=55.0),  # root G2-, tops G3-A4
     "guide": Register(bottom_low=50, top_low=58, top_high=72, center=62.0),
 }
@@ -169,7 +169,8 @@ def next_voicing(chord: Chord, prev: Voicing | None = None, style: str = "rootle
     if style not in REGISTERS:
         raise ValueError(f"voicing style must be one of {STYLES}, got {style!r}")
     reg = REGISTERS[style]
-    cands = candidates(chord, style, reg)
+    # (a shape wider than the register's tops allow, such as Eb5(b13)'s R-b13-5-R, goes an octave higher)
+    cands = candidates(chord, style, reg) or candidates(chord, style, replace(reg, top_high=reg.top_high + 12))
     if not cands:  # cannot happen with the shipped registers; keep a musician safe anyway
         raise ValueError(f"no {style} voicing of {chord} fits the register")
 
