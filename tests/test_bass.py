@@ -132,3 +132,27 @@ def test_every_downbeat_of_a_chord_held_for_bars_is_a_chord_tone(stats):
         for b in downbeats:
             span = HELD.span_at(b)
             assert line[b].pitch % 12 in span.chord.chord_tones(), (seed, b, str(span.chord), line[b].pitch)
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+@pytest.mark.parametrize("chart", [BLUES, RHYTHM], ids=["blues", "rhythm"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_approach_lands_on_the_root_it_approaches(chart, seed, stats):
+    """The note before a change leads to the new root by a half or whole step or a fourth
+    or fifth, and the change's downbeat is that root, as a bassist resolves an approach: the
+    line went on to another chord tone a leap away (Db2 into Eb7 then G2, F#2 into Gm7 then D2)."""
+    line = _line(chart, seed=seed, stats=stats)
+    checked = 0
+    for b, n in line.items():
+        span = chart.span_at(b)
+        chorus = (b // chart.length) * chart.length
+        nxt = chart.chord_at(span.end + chorus)
+        if span.end + chorus - b == 1 and b % chart.beats_per_bar and span.start + chorus < b and nxt != span.chord:
+            land = line.get(b + 1)
+            if land is None:
+                continue
+            to = n.pitch + interval_class(nxt.root - n.pitch)
+            assert land.pitch == to or (land.pitch % 12 == to % 12 and not LOW <= to <= HIGH), (
+                b, n.pitch, str(nxt), land.pitch)
+            checked += 1
+    assert checked >= 10

@@ -5,7 +5,8 @@ multiply:
 
 - what the beat is for: a chord onset takes a chord tone (the root most often, or the
   slash bass); the last beat before a change approaches the next root by half step
-  (above or below), whole step or fifth; the beats in between take chord and scale tones;
+  (above or below), whole step or fifth, and the change lands on that root; the beats in
+  between take chord and scale tones;
 - how the line moves: interval-class weights (steps and small leaps), no repeated notes,
   a pull towards where the next root lies so the approach can reach it;
 - the register (E1-G3) and a gentle pull to its centre.
@@ -185,6 +186,11 @@ def walk_note(
     if onset or downbeat:
         if onset and chord.bass is not None:
             return _nearest(chord.bass, near, lo, hi)
+        if onset and prev is not None and _approached(chart, beat):
+            # the beat before led to this root (a half or whole step, a fourth or fifth away): land on it
+            ic = interval_class(chord.root - prev)
+            if ic in APPROACH_ICS:  # (an octave away where that root lies outside the range)
+                return _nearest(chord.root, prev + ic, lo, hi)
         degree_w = st.onset_degree.get(q) or WalkStats.defaults().onset_degree[q]
         tones = sorted({(pc - chord.root) % 12 for pc in chord.chord_tones()})
         cands = []
@@ -220,6 +226,16 @@ def walk_note(
     if not cands or sum(w for _, w in cands) <= 0:
         return _nearest(chord.root, prev, lo, hi)
     return _pick(rng, cands)
+
+
+def _approached(chart: Chart, beat: int) -> bool:
+    """Whether the note on `beat - 1` was an approach into the chord starting on `beat`
+    (it lay inside a longer chord and off its downbeats, where `walk_note` approaches)."""
+    b = beat - 1
+    if b < 0 or b % chart.beats_per_bar == 0:
+        return False
+    span = chart.span_at(b)
+    return abs(span.start + (b // chart.length) * chart.length - b) > _EPS
 
 
 def _register(p: int) -> float:
