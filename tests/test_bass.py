@@ -156,3 +156,35 @@ def test_an_approach_lands_on_the_root_it_approaches(chart, seed, stats):
                 b, n.pitch, str(nxt), land.pitch)
             checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+@pytest.mark.parametrize("chart", [BLUES, parse_chart("Dm7 | % | G7 | % | Cmaj7 | % | Bm7b5 | E7")],
+                         ids=["blues", "two-bar-chords"])
+def test_a_chromatic_note_inside_a_chord_is_a_passing_or_neighbour_note(chart, stats):
+    """Between a chord's chord tones the line may pass chromatically, but a note outside the
+    chord's scale is reached by a half or whole step and left by one, where the next beat
+    is not the approach into a change: the line leapt to them (G1 B1 Ab1 over Gm7, B1 F#2 B2
+    over F6), wrong notes to a bassist's ear."""
+    checked = 0
+    for seed in range(1, 9):
+        checked += _passing_checked(chart, seed, stats)
+    assert checked >= 5
+
+
+def _passing_checked(chart, seed, stats):
+    line = _line(chart, seed=seed, stats=stats)
+    checked = 0
+    for b in sorted(line)[1:-1]:
+        span = chart.span_at(b)
+        chorus = (b // chart.length) * chart.length
+        if span.start + chorus == b or b % chart.beats_per_bar == 0 or span.end + chorus - b == 1:
+            continue  # (onsets and downbeats take chord tones; the approach leads to the next root)
+        p = line[b].pitch
+        if p % 12 in span.chord.scale():
+            continue
+        assert abs(p - line[b - 1].pitch) <= 2, (b, str(span.chord), line[b - 1].pitch, p)
+        if span.end + chorus - b > 2:  # (the next beat is inside the chord too)
+            assert abs(line[b + 1].pitch - p) <= 2, (b, str(span.chord), p, line[b + 1].pitch)
+        checked += 1
+    return checked

@@ -8,7 +8,8 @@ multiply:
   (above or below), whole step or fifth, and the change lands on that root; the beats in
   between take chord and scale tones;
 - how the line moves: interval-class weights (steps and small leaps), no repeated notes,
-  a pull towards where the next root lies so the approach can reach it;
+  a note outside the chord's scale only as a passing or neighbour note (reached and left
+  by step), a pull towards where the next root lies so the approach can reach it;
 - the register (E1-G3) and a gentle pull to its centre.
 
 The degree, interval and approach weights come from `WalkStats`: hand-set defaults, or
@@ -201,22 +202,31 @@ def walk_note(
             move = abs(p - near)
             w = (degree_w[deg] if onset else 1.0) * (1.0 if move <= 7 else 0.3) * (0.4 if move == 0 else 1.0)
             cands.append((p, w * _register(p)))
+        if not onset and prev is not None and prev % 12 not in chord.scale():
+            # a passing note inside the chord goes on by step into the downbeat (see below)
+            cands = [c for c in cands if abs(c[0] - prev) <= 2] or cands
         if cands and sum(w for _, w in cands) > 0:
             return _pick(rng, cands)
         return _nearest(chord.root, near, lo, hi)
     assert prev is not None
     target = None if nxt is None else (nxt.bass if nxt.bass is not None else nxt.root)
+    inside = chord.scale()
     cands = []
     for p in range(max(lo, prev - 7), min(hi, prev + 7) + 1):
         if p == prev:
             continue
         w = st.step[interval_class(p - prev) + 6] * _register(p)
+        # a note outside the chord's scale is a passing or neighbour note: reached and left by step
+        # (one leapt to or from is a wrong note, B over Gm7 from G); the approach leaves it as it must
+        leaves = prev % 12 not in inside and abs(p - prev) > 2
         if abs(beats_left - 1.0) < _EPS and target is not None:
             ic = interval_class(target - p)
             if ic not in APPROACH_ICS:
                 continue
-            w *= st.approach[ic + 6]
+            w *= st.approach[ic + 6] * (0.05 if leaves else 1.0)
         else:
+            if leaves or (p % 12 not in inside and abs(p - prev) > 2):
+                continue
             inner = st.interior_degree.get(q) or WalkStats.defaults().interior_degree[q]
             w *= inner[(p - chord.root) % 12] * (_scale_weight(chord, p % 12) ** (1.0 if st.source == "defaults" else 0.5))
             if target is not None:  # keep the next root within reach of the approach
