@@ -140,3 +140,14 @@ def test_rootless_comping_stays_under_the_soloist_over_rising_keys():
             assert 48 <= v[0] and v[-1] <= 74, v
     # (a shape too wide for those tops still sounds: Eb5(b13), R-b13-5-R, an octave higher)
     assert candidates(parse_chord("Eb5(b13)"), "rootless") == [] and next_voicing(parse_chord("Eb5(b13)"))
+
+
+def test_a_written_13_on_a_sixth_chord_is_not_doubled():
+    """C6(13) or Cadd13 is voiced as C6 (3-5-6-9 / 6-9-3-5): the 13 went into the 5th slot as
+    well as the 6th's, so the comp played E3 A3 A4 D5, the 6th in octaves, the 5th gone, over
+    a tenth and a half."""
+    for sym in ("C6(13)", "Cadd13", "F6(13)"):
+        ch = parse_chord(sym)
+        for v in candidates(ch, "rootless"):
+            assert len(_pcs(v)) == 4 and v[-1] - v[0] <= 11, (sym, v)
+        assert _pcs(next_voicing(ch)) == _pcs(next_voicing(parse_chord(sym.replace("(13)", "").replace("add13", "6")))), sym

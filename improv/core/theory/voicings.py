@@ -86,7 +86,7 @@ def colour_intervals(chord: Chord) -> tuple[int, int]:
         fifth = 8
     elif "#11" in t and chord.quality in ("7", "maj7", "6", ""):
         fifth = 6
-    elif "13" in t and chord.quality in ("7", "m7", "6", ""):
+    elif "13" in t and chord.quality in ("7", "m7"):  # (a 6 chord's and a triad's 7th slot holds it already)
         fifth = 9
     return fifth, ninth
 
