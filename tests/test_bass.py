@@ -188,3 +188,18 @@ def _passing_checked(chart, seed, stats):
             assert abs(line[b + 1].pitch - p) <= 2, (b, str(span.chord), p, line[b + 1].pitch)
         checked += 1
     return checked
+
+
+@pytest.mark.parametrize("stats", STATS, ids=["defaults", "learned"])
+def test_the_line_starts_on_the_root(stats):
+    """The first note of a line (bar 1 after the count-in, after a jump, the bass turned on)
+    is the chord's root, or its slash bass: it was any chord tone the onset weights drew, a
+    tune begun on its 5th, 3rd or 7th (two starts in five with the learned weights)."""
+    for text in ("C7 | F7", "Am7 D7 | Gmaj7", "Bbmaj7 | Gm7", "Ebm7 Ab7 | Dbmaj7", "F#m7b5 | B7alt", "C/E | F"):
+        chart = parse_chart(text)
+        for seed in range(12):
+            for start in (0, 4):
+                ph, _ = walk(chart, start, start + 4, seed, settings=BassSettings(stats=stats))
+                first = chart.chord_at(start)
+                want = first.bass if first.bass is not None else first.root
+                assert ph.notes[0].pitch % 12 == want, (text, seed, start, ph.notes[0].pitch)

@@ -4,7 +4,7 @@ Each beat's note is drawn, with a generator seeded by (seed, beat), from weights
 multiply:
 
 - what the beat is for: a chord onset takes a chord tone (the root most often, or the
-  slash bass); the last beat before a change approaches the next root by half step
+  slash bass; the line's first note is the root); the last beat before a change approaches the next root by half step
   (above or below), whole step or fifth, and the change lands on that root; the beats in
   between take chord and scale tones;
 - how the line moves: interval-class weights (steps and small leaps), no repeated notes,
@@ -187,6 +187,8 @@ def walk_note(
     if onset or downbeat:
         if onset and chord.bass is not None:
             return _nearest(chord.bass, near, lo, hi)
+        if prev is None:  # the line's first note (bar 1 after the count-in, a jump, the bass turned on)
+            return _nearest(chord.root, near, lo, hi)
         if onset and prev is not None and _approached(chart, beat):
             # the beat before led to this root (a half or whole step, a fourth or fifth away): land on it
             ic = interval_class(chord.root - prev)
