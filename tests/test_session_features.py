@@ -798,3 +798,14 @@ def test_after_a_jump_back_a_substitute_does_not_silence_beats_handed_before_the
         return sorted(round(tl.beat_at(x)) for x, n in sink.ons(channel=3) if x >= mark)
 
     assert bass(True) == bass(False) == list(range(28, 37))
+
+
+def test_a_pianists_chords_count_once_in_the_density_the_band_follows():
+    """A four-note chord on every beat read as four notes a beat, and the comping all but
+    dropped out under a player comping quarter notes (found by the band audit)."""
+    s, clock, inq, sink, rec = make(chart="Cmaj7")
+    s.start()
+    chords = [(beat * 0.5 + k * 0.005, [0x90, p, 80]) for beat in range(8) for k, p in enumerate((48, 52, 55, 59))]
+    play(s, clock, inq, chords, until=4.0)
+    assert s.player.density(s.beat_at(clock.now())) == pytest.approx(1.0, abs=0.26)  # a strike a beat, not four
+    s.close()

@@ -15,6 +15,7 @@ from typing import Any
 import mido
 
 from improv.core.formats.midifile import LAYERED_S
+from improv.core.theory.line import CHORD_SPREAD
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
 from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard, is_note
 
@@ -112,13 +113,14 @@ class Player:
         if s.hearing is not None:
             s.hearing.hear(msg, t)
         beat = s.beat_at(t)
-        if msg.type == "note_on" and msg.velocity > 0:
-            self._onsets.append(beat)
+        if msg.type == "note_on" and msg.velocity > 0 and not (self._onsets and beat - self._onsets[-1] < CHORD_SPREAD):
+            self._onsets.append(beat)  # (a chord's keys struck together are one strike)
         s.policy.on_message(msg, beat, t)
 
     def density(self, beat: float) -> float:
-        """Notes per beat over the last `DENSITY_BEATS` up to `beat` (the band plays sparser
-        under a busy player)."""
+        """Strikes per beat over the last `DENSITY_BEATS` up to `beat` (the band plays sparser
+        under a busy player): a chord's keys struck together count once, or a pianist's
+        chord on every beat read as four notes a beat and the comping all but dropped out."""
         while self._onsets and self._onsets[0] < beat - DENSITY_BEATS:
             self._onsets.popleft()
         return len(self._onsets) / DENSITY_BEATS
