@@ -204,3 +204,18 @@ def test_a_config_that_trades_gets_the_scripts_call_and_response_and_is_told(mon
     err = capsys.readouterr().err
     assert "trading ([band] trade_bars = 4) is left to `improv jam`" in err and err.count("\n") == 1, err
     assert main(["demo", "--no-record"]) == 0 and capsys.readouterr().err == ""  # (not trading: nothing said)
+
+
+def test_a_config_asking_a_fresh_seed_each_session_gets_one_in_the_demo_too(monkeypatch, tmp_path):
+    """The demo plays seed 7 so that it sounds the same every time, but it put 7 over a
+    config's own `seed = -1` ("a fresh one each session"), where only no seed said is 7."""
+    import improv.commands.demo as demo
+
+    got = {}
+    monkeypatch.setattr(demo, "play_session", lambda cfg, chart, **k: got.update(cfg=cfg) or 0)
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text("[responder]\nseed = -1\n")
+    assert main(["demo", "--config", str(fresh), "--no-record"]) == 0
+    assert got["cfg"].responder.seed == -1
+    assert main(["demo", "--no-record"]) == 0 and got["cfg"].responder.seed == 7
+    assert main(["demo", "--no-record", "--seed", "3"]) == 0 and got["cfg"].responder.seed == 3

@@ -24,7 +24,7 @@ from improv.commands.common import add_config_args, add_harmony_args, add_respon
 from improv.commands.embrace_args import add_embrace_args
 from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
 from improv import STARTED
-from improv.config import check_flag, override
+from improv.config import check_flag, override, was_set
 from improv.core import limits
 from improv.errors import ConfigError
 
@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: the script plays call and response, so the config's trading ([band] trade_bars = "
               f"{cfg.band.trade_bars}) is left to `improv jam`", file=sys.stderr)
         cfg = override(cfg, "band", trade_bars=0)
-    if cfg.responder.seed < 0 and getattr(args, "seed", None) is None:
-        cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time
+    if cfg.responder.seed < 0 and getattr(args, "seed", None) is None and not was_set(cfg, "responder", "seed"):
+        cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time (unless a config asks a fresh one)
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
     events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
