@@ -319,20 +319,24 @@ def chords_written(texts: tuple[tuple[float, str], ...], bpb: int, end: float) -
     return Chart(tuple(span for span in spans if span.duration > 0), bpb)
 
 
-def _chart(cfg: Config, found: _CallFile, bpb: int) -> tuple[Chart, str]:
+def _chart(cfg: Config, found: _CallFile, bpb: int) -> tuple[Chart, str, bool]:
+    """The chart the call is answered over, the line that says which, and whether it was
+    guessed from the call's notes (nothing given, nothing written in the file)."""
     from improv.commands.common import chart_from_config
 
     notes = found.notes
     chart = chart_from_config(cfg)
     if chart is not None:
-        return chart, ""
+        return chart, "", False
     written = chords_written(found.chords, bpb, found.end)
     if written is not None:
         names = [str(span.chord) for span in written.spans]
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-        return written, f"answering over the chords written in the file ({shown}; --chords or --tune for others)"
+        return written, f"answering over the chords written in the file ({shown}; --chords or --tune for others)", \
+            False
     chord = guess_chord(notes)
-    return single_chord_chart(chord, bpb), f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)"
+    return (single_chord_chart(chord, bpb),
+            f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)", True)
 
 
 def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart, str]:
@@ -340,16 +344,12 @@ def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart,
     jam hears them: `voiced_changes`), laid over the chord guessed from all its notes, the
     answer over the last of them: a left hand's ii-V-I was heard as the one chord guessed,
     so the b9 over its G7 was "outside over Cmaj7" and the answer built on that mistake."""
-    from improv.core.listen.harmony import voiced_changes
+    from improv.core.listen.harmony import voiced_chart, voiced_changes
 
     spans = voiced_changes(call, tempo)
     if not spans:
         return chart, note
-    if spans[-1].end >= call.end - 1e-9:  # (the chord the left hand left sounding: the answer's)
-        chart = single_chord_chart(spans[-1].chord, chart.beats_per_bar)
-    for span in spans:
-        if span.chord != chart.chord_at(span.start):
-            chart = chart.with_overlay(span.start, span.end, span.chord)
+    chart = voiced_chart(chart, spans, call.end, lambda chord: single_chord_chart(chord, chart.beats_per_bar))
     names = [str(span.chord) for span in spans]
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
     return chart, (f"no chart given: hearing the call over the chords your voicings spell ({shown}) and answering "
@@ -396,8 +396,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{lo} to {hi} beats; give the file a shorter bar (e.g. two bars of {bpb // 2})")
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
-    chart, note = _chart(cfg, found, bpb)
-    guessed = note.startswith("no chart given")  # (neither given nor written in the file)
+    chart, note, guessed = _chart(cfg, found, bpb)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
         bpb = chart.beats_per_bar
         cfg = override(cfg, "timing", beats_per_bar=bpb)

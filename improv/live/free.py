@@ -21,7 +21,7 @@ from typing import Any, Callable
 import mido
 
 from improv.config import Config
-from improv.core.listen.harmony import HarmonyTracker, voiced_changes
+from improv.core.listen.harmony import HarmonyTracker, voiced_chart, voiced_changes
 from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase, count_notes, counted, pitch_name, seconds_to_beats
@@ -274,13 +274,7 @@ class FreePolicy:
         key = (call.start, call.notes, self.s.tempo)  # (a rest's read and the call it ends: the same notes)
         if self._voiced is None or self._voiced[0] != key:
             self._voiced = (key, voiced_changes(call, self.s.tempo))
-        spans = self._voiced[1]
-        if spans and spans[-1].end >= call.end - 1e-9:  # answered over the chord the left hand left sounding
-            chart = self._chord_chart(spans[-1].chord)
-        for span in spans:
-            if span.chord != chart.chord_at(span.start):
-                chart = chart.with_overlay(span.start, span.end, span.chord)
-        return chart
+        return voiced_chart(chart, self._voiced[1], call.end, self._chord_chart)
 
     def on_clock(self, kind: str, beat: float) -> None:
         """An external Start/Continue/Stop (conductor): a call cut by Stop is not answered."""

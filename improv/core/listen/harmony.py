@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from improv.core.theory.chart import ChordSpan
+from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.chords import QUALITIES, Chord
 from improv.core.theory.line import reach, under_the_line
 from improv.core.theory.line import strikes as struck_together
@@ -282,3 +283,17 @@ def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
 
 
 __all__ = ["HarmonyTracker", "key_name", "voiced_changes"]
+
+
+def voiced_chart(chart: Chart, spans: list[ChordSpan], end: float, one_chord: Callable[[Chord], Chart]) -> Chart:
+    """`chart` (a chord inferred or guessed) with the chords the player's voicings spell
+    (`voiced_changes`) laid over their spans; a call that ends over a voicing (`end`, its
+    beat) is answered over it: the chart is then `one_chord` of that chord (a left hand's A7,
+    where the line's C naturals made the inferred chord Am7). The free jam and `improv
+    respond` hear a call with no chart so."""
+    if spans and spans[-1].end >= end - 1e-9:
+        chart = one_chord(spans[-1].chord)
+    for span in spans:
+        if span.chord != chart.chord_at(span.start):
+            chart = chart.with_overlay(span.start, span.end, span.chord)
+    return chart
