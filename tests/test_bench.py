@@ -332,3 +332,29 @@ def test_markov_runs_never_make_the_readme_table(tmp_path, capsys):
     assert "old" in readme.read_text()
     assert main(["bench", "--table", *runs]) == 0
     assert "3 of the runs had the Markov partner" in capsys.readouterr().out
+
+
+def test_bench_data_names_the_follower_data_and_refuses_a_missing_one(tmp_path, capsys, monkeypatch):
+    """Run from a clone that is not beside ../shared (a snapshot in /tmp), `improv bench` skipped
+    the tempo follower's rows with no way to point it at the data (bench-54 lost them): `--data`
+    names the solos, a missing one is refused before any work, in one line naming the flag."""
+    import improv.bench.follow as follow
+    import improv.bench.human as human
+    from improv.bench.run import _follow_section
+
+    assert main(["bench", "--data", str(tmp_path / "nope.tar.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "--data" in err and "nope.tar.gz" in err and len(err.strip().splitlines()) == 1, err
+    assert main(["bench", "--table", "x.json", "--data", str(tmp_path)]) == 2
+    assert "--data does not apply with --table" in capsys.readouterr().err
+
+    seen = []
+    monkeypatch.setattr(human, "load_human", lambda path, split: seen.append((path, split)) or [])
+    monkeypatch.setattr(follow, "bench_follow", lambda solos, seeds, calls: {"skipped": "stub run"})
+    monkeypatch.setattr(follow, "format_follow", lambda r: [])
+    results: dict = {}
+    _follow_section(results, True, lambda line: None, tmp_path)
+    assert seen == [(tmp_path, "valid")]
+    missing: dict = {}
+    _follow_section(missing, True, lambda line: None, tmp_path / "gone")
+    assert "gone" in missing["follow"]["skipped"]

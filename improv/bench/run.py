@@ -64,16 +64,19 @@ def run_startup(runs: int = 7, venv: Path | None = None, demo: bool = True,
     return results
 
 
-def _follow_section(results: dict[str, Any], quick: bool, out: Callable[[str], None]) -> None:
-    """The tempo follower on validation solos as recorded (`improv.bench.follow`), when the data is there."""
+def _follow_section(results: dict[str, Any], quick: bool, out: Callable[[str], None],
+                    data: Path | None = None) -> None:
+    """The tempo follower on validation solos as recorded (`improv.bench.follow`), when the
+    data is there (`data`: the wjazzd-solos.tar.gz; None: the shared data beside the repository)."""
     from improv.bench.follow import DEFAULT_DATA, bench_follow, format_follow
     from improv.bench.human import load_human
 
-    if not DEFAULT_DATA.exists():
-        results["follow"] = {"skipped": f"no WJazzD data at {DEFAULT_DATA}"}
-        out(f"\ntempo follower: skipped (no WJazzD data at {DEFAULT_DATA})")
+    data = DEFAULT_DATA if data is None else data
+    if not data.exists():
+        results["follow"] = {"skipped": f"no WJazzD data at {data}"}
+        out(f"\ntempo follower: skipped (no WJazzD data at {data}; give it with --data)")
         return
-    r = results["follow"] = bench_follow(load_human(DEFAULT_DATA, "valid"), range(2 if quick else 5), 24 if quick else 48)
+    r = results["follow"] = bench_follow(load_human(data, "valid"), range(2 if quick else 5), 24 if quick else 48)
     out("")
     for line in format_follow(r):
         if line:
@@ -82,14 +85,16 @@ def _follow_section(results: dict[str, Any], quick: bool, out: Callable[[str], N
 
 # --- the whole run ---------------------------------------------------------------------------
 def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
-              out: Callable[[str], None] = print, json_path: Path | None = None) -> dict[str, Any]:
+              out: Callable[[str], None] = print, json_path: Path | None = None,
+              data: Path | None = None) -> dict[str, Any]:
     """Run every section (fewer samples and no flood with `quick`); print and return figures.
 
     With `json_path`, the figures so far are rewritten there after every line printed, so
     that they survive a run cut short.
 
     Uses the running JACK server (printing its period); when none runs and jackd exists,
-    starts a private dummy-driver server with `period` frames for the run.
+    starts a private dummy-driver server with `period` frames for the run. `data`: the
+    WJazzD solos for the follower's section (None: the shared data beside the repository).
     """
     import os
 
@@ -131,7 +136,7 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
                                "realtime": realtime}
             out(f"JACK: {results['jack']['server']} server, {'real-time' if realtime else 'NOT real-time'}, "
                 f"{frames} frames @ {rate} Hz = {period_ms:.2f} ms period")
-        _sections(results, quick, responder, cfg, period_ms, jack=not reason, out=out)
+        _sections(results, quick, responder, cfg, period_ms, jack=not reason, out=out, data=data)
     finally:
         if private is not None:
             jackprobe.stop_private_server(private)
@@ -140,7 +145,7 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
 
 
 def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config, period_ms: float,
-              jack: bool, out: Callable[[str], None]) -> None:
+              jack: bool, out: Callable[[str], None], data: Path | None = None) -> None:
     calls = 100 if quick else 300
     out(f"\nanswer ready: call end -> 4-bar answer ready, through the call the jam makes (embrace mode "
         f"{cfg.embrace.mode!r}: some answers re-harmonised; one call in three a trading turn), {calls} calls; "
@@ -193,7 +198,7 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         out(f"  scheduler send - deadline   {fmt(r['scheduler_error_ms'])}")
         if "arrival_error_ms" in r:
             out(f"  listener arrival - deadline {fmt(r['arrival_error_ms'])}")
-    _after_timing(results, quick, responder, cfg, period_ms, jack, out)
+    _after_timing(results, quick, responder, cfg, period_ms, jack, out, data)
 
 
 def _timing(notes: int, cfg: Config, responder: str, jack: bool, load: bool) -> dict[str, Any]:
@@ -206,7 +211,7 @@ def _timing(notes: int, cfg: Config, responder: str, jack: bool, load: bool) -> 
 
 
 def _after_timing(results: dict[str, Any], quick: bool, responder: str, cfg: Config, period_ms: float,
-                  jack: bool, out: Callable[[str], None]) -> None:
+                  jack: bool, out: Callable[[str], None], data: Path | None = None) -> None:
     out(f"\npartner restart: its worker killed (SIGKILL) 3 times; seconds to a new worker and to an answer "
         f"(target <= {TARGET_RESTART_S:g} s)")
     r = results["restart"] = bench_restart(responder, cfg)
@@ -230,7 +235,7 @@ def _after_timing(results: dict[str, Any], quick: bool, responder: str, cfg: Con
         for k, v in r.items():
             out(f"  {k}: {_plain(v)}")
 
-    _follow_section(results, quick, out)
+    _follow_section(results, quick, out, data)
     minutes, runs = (10.0, 1) if quick else (60.0, 3)
     out(f"\nrender memory: `improv render` of a generated {minutes:g}-minute band session, {runs} run(s), peak RSS "
         f"(target <= {TARGET_RENDER_PEAK_MB:g} MB for an hour)")

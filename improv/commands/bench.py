@@ -17,6 +17,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", nargs="+", metavar="RUN.json",
                    help="print the README's figures table from these runs' JSON (median over runs, spread)")
     p.add_argument("--readme", metavar="README.md", help="with --table: rewrite the table in this file")
+    p.add_argument("--data", metavar="PATH",
+                   help="the wjazzd-solos.tar.gz for the tempo follower's section (default: ../shared/data "
+                        "beside the repository; without it that section is skipped)")
     p.add_argument("--period", type=int, default=64, metavar="FRAMES",
                    help="period of the private JACK server started when none runs (default 64)")
     g = p.add_argument_group("start-up (--startup: this section alone)")
@@ -52,6 +55,12 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--runs must be at least 1, got {args.runs}")
     if not (16 <= args.period <= 4096 and args.period & (args.period - 1) == 0):
         raise ConfigError(f"--period: expected a power of two from 16 to 4096 frames (e.g. 64), got {args.period}")
+    if args.data is not None:
+        if args.table or args.startup:
+            raise ConfigError(f"--data does not apply with {'--table' if args.table else '--startup'}")
+        if not Path(args.data).exists():
+            raise ConfigError(f"--data {args.data}: no such file; give the wjazzd-solos.tar.gz (or its unpacked "
+                              "folder) for the tempo follower's section")
     if args.json:
         writable_output(args.json, "--json")
     if args.readme:
@@ -107,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                               out=lambda line: print(line, flush=True))
     else:
         results = run_bench(quick=args.quick, responder=args.responder, period=args.period,
-                            out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None)
+                            out=lambda line: print(line, flush=True), json_path=Path(args.json) if args.json else None,
+                            data=Path(args.data) if args.data else None)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"\nfigures written to {args.json}")
