@@ -312,3 +312,17 @@ def test_a_call_that_loops_a_cell_is_taken_up_but_the_loop_does_not_run_the_whol
         s = AnswerSettings(start=13.0, length=32.0, seed=seed, tempo=160.0)
         runs.append(_longest_cell(shipped.answer(call, CHART, s).pitches(), len(cell)))
     assert max(runs) <= 36 and sorted(runs)[len(runs) // 2] <= 24, runs
+
+
+@pytest.mark.parametrize("lo, hi", [(35, 50), (100, 120)])
+def test_a_soft_call_is_answered_softly_and_a_loud_one_loudly(shipped, lo, hi):
+    """The model learned velocities on each solo's own scale (its loudness spread over 30-120),
+    so it answered every touch alike: a call at 35-50 got a median of 62 and a tenth of its
+    notes at 107, one at 100-120 a median of 94 with notes at 56. The answer is played in the
+    call's dynamics, its own accents kept."""
+    call = Phrase.of([(n.pitch, n.start, n.duration, (lo, hi, (lo + hi) // 2)[k % 3]) for k, n in enumerate(CALL.notes)])
+    vels = sorted(n.velocity for s in range(8) for n in shipped.answer(call, CHART, settings(seed=s, tempo=120.0)).notes)
+    centre = (lo + hi) / 2
+    assert abs(vels[len(vels) // 2] - centre) <= 12, vels
+    assert centre - 25 <= vels[len(vels) // 10] and vels[9 * len(vels) // 10] <= centre + 25, vels
+    assert len(set(vels)) >= 4, vels  # (accents: not one velocity throughout)

@@ -102,6 +102,8 @@ END_HOLD, END_HOLD_NATS = 0.65, 3.0
 HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
 SHORT_DUR_NATS = 1.0
 SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
+DYNAMICS_SPREAD = 30  # velocities: the narrowest dynamic range an answer is played over (`call_dynamics`)
+DYNAMICS_FLOOR = 36  # the softest an answer is centred on (the Markov partner's floor too)
 NOTES_PER_BEAT_MAX = 4  # an answer's notes are capped at this many a beat of its span (a line of 16ths
 # throughout) or the training window's max_answer, whichever is more: a busy 8-bar answer stopped at note 64,
 # halfway, and was silent after; a 4-bar answer keeps the window (and its time to decode)
@@ -245,6 +247,9 @@ class ModelResponder:
         favour_ticks = math.inf if not math.isfinite(until) else until * TICKS_PER_BEAT
         shift_bias = density_bias(settings.density)
         forced = _forced_tokens(settings)
+        # the opening the plan forced keeps the player's own velocities; the rest is played in the call's dynamics
+        forced_velocity = [n.velocity for n in _opening(settings)]
+        dynamics = call_dynamics(the_line(call, settings.tempo))
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
         out, h, cache, index = self._context(steps, tempo=band)
@@ -253,7 +258,7 @@ class ModelResponder:
         onset = 0  # ticks from the origin
         # The last note decoded, handed out once the next one is: its length is written as an
         # inner note's until the answer is known to end after it (see `_last_note`).
-        pending: tuple[float, NoteToken, bool] | None = None
+        pending: tuple[float, NoteToken, bool, int] | None = None
         loops: tuple = ((), ())  # the runs the answer ends in: a note repeated, a trill, a cell looped (`loops_after`)
         for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
             if self.interrupt is not None and self.interrupt():
@@ -277,25 +282,26 @@ class ModelResponder:
             if start >= settings.length - 1e-9:
                 break
             if pending is not None:
-                yield self._note(*pending[:2], settings, low, high)
-            pending = (start, ev, i < len(forced))
+                yield self._note(*pending[:2], settings, low, high, pending[3])
+            pending = (start, ev, i < len(forced), forced_velocity[i] if i < len(forced) else dynamics(ev.vel))
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, bar_pos(tick, harmony), N_DENSITY, N_CENTER,
                     MAX_BARS)
             x, h = dec.step(step, feats if feats is not None else chord_at(harmony, tick), h, band)
             out = dec.attend(x[None], cache)
         if pending is not None:
-            start, ev, was_forced = pending
+            start, ev, was_forced, velocity = pending
             if not was_forced and self.endings is not None:  # (an opening the plan gave keeps its length)
                 ev = self._last_note(ev, settings.tempo, rng)
-            yield self._note(start, ev, settings, low, high)
+            yield self._note(start, ev, settings, low, high, velocity)
 
     @staticmethod
-    def _note(start: float, ev: NoteToken, settings: AnswerSettings, low: int, high: int) -> Note:
+    def _note(start: float, ev: NoteToken, settings: AnswerSettings, low: int, high: int,
+              velocity: int | None = None) -> Note:
         """A decoded note as fit_answer would keep it: inside the span (no note rings past the
-        answer) and the range."""
+        answer) and the range; at `velocity` (default: its level's, as decoded)."""
         dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
-        return Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel])
+        return Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel] if velocity is None else velocity)
 
     def _last_note(self, ev: NoteToken, tempo: float | None, rng: np.random.Generator) -> NoteToken:
         """The answer's last note held as a soloist holds a phrase's last note
@@ -466,8 +472,33 @@ def register(settings: AnswerSettings) -> tuple[int, int]:
     return min(127, max(0, low)), min(127, max(0, high))
 
 
+def _opening(settings: AnswerSettings) -> list[Note]:
+    """The notes of the opening the plan forces that lie inside the answer's span, in order."""
+    return [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+
+
 def _forced_tokens(settings: AnswerSettings) -> list:
     """The tokens of the opening the plan forces (the notes inside the answer's span): the
     first steps decoded, and the notes the feel plays as written."""
-    opening = [n for n in sorted(settings.constraints.opening) if 0 <= n.start < settings.length]
+    opening = _opening(settings)
     return phrase_to_tokens(Phrase(tuple(opening), 0.0), lead=0) if opening else []
+
+
+def call_dynamics(call: Phrase) -> Callable[[int], int]:
+    """The velocity an answer note of velocity level `level` is played at, in the call's dynamics.
+
+    The model learned velocities on each solo's own scale: its notes' loudness from the 5th to
+    the 95th percentile spread over 30-120 (`improv.core.formats.wjazzd.loudness_to_velocity`),
+    so it plays about as loud whatever the player's touch (a call at 35-50 was answered at a
+    median of 62 and a tenth of its notes at 107). Its level is read back on the call's scale:
+    the call's 5th to 95th percentile (at least `DYNAMICS_SPREAD` wide, so that accents stay
+    audible on a call played at one velocity; centred no softer than `DYNAMICS_FLOOR`, so that a
+    whispered call gets an answer a synth sounds) in place of 30-120. No call: as decoded."""
+    vels = sorted(n.velocity for n in call.notes)
+    if not vels:
+        return lambda level: VELOCITIES[level]
+    lo, hi = vels[int(0.05 * (len(vels) - 1))], vels[int(0.95 * (len(vels) - 1))]
+    spread = min(126, max(DYNAMICS_SPREAD, hi - lo))  # (centred where it fits in 1-127: a call at 127 keeps its accents)
+    centre = min(127 - spread / 2, max(DYNAMICS_FLOOR, 1 + spread / 2, (lo + hi) / 2))
+    mid, scale = (VELOCITIES[0] + VELOCITIES[-1]) / 2, spread / (VELOCITIES[-1] - VELOCITIES[0])
+    return lambda level: int(min(127, max(1, round(centre + (VELOCITIES[level] - mid) * scale))))
