@@ -124,3 +124,37 @@ def test_an_anticipation_is_not_struck_again_when_the_player_got_busier_in_betwe
         density = d
     for s0, e0, p in notes:
         assert not any(p == q and s0 < s1 < e0 - 1e-6 for s1, _, q in notes), (s0, p)
+
+
+def test_a_waltz_is_comped_in_three_inside_its_bars():
+    """In 3/4 the comp drew the 4/4 patterns cut to three beats: no bar was comped on 2 and
+    3 (the waltz's "pah-pah" behind the bass's 1), and a held chord (3.5 beats), a stab on 3
+    (1.5) or the reverse Charleston's last stab rang on over the bar line into the next bar.
+    Now only an anticipation of the next bar's chord (on the "and" of 3) is tied over."""
+    waltz = parse_chart("Cmaj7 | % | Dm7 | G7 | Em7 | A7 | Dm7 | G7", 3)
+    two_three = downbeats = 0
+    for seed in range(6):
+        for bar in range(32):
+            hits = plan_bar(waltz, bar, seed)
+            starts = {round(h.start - 3 * bar, 6) for h in hits}
+            two_three += {1.0, 2.0} <= starts
+            downbeats += 0.0 in starts
+            for h in hits:
+                if h.start + h.duration > 3 * (bar + 1) + 1e-9:  # over the bar line: an anticipation only
+                    assert h.start - 3 * bar == 2.5 and h.chord == waltz.chord_at(3 * (bar + 1)), (seed, bar, h)
+    assert two_three >= 10 and downbeats >= 48, (two_three, downbeats)
+    # through comp() bar by bar, as the band renders: still nothing over the bar line but an anticipation
+    prev = None
+    for bar in range(32):
+        ph, prev = comp(waltz, 3 * bar, 3 * bar + 3, 4, 0.0, prev, CompSettings(anticipation=0.0))
+        assert all(n.end <= 3 * bar + 3 + 1e-9 for n in ph.absolute()), bar
+
+
+def test_a_bar_of_two_keeps_its_stabs_inside_it():
+    """A 2/4 bar drew the 4/4 patterns as well: a held chord of 3.5 beats rang through the
+    whole next bar."""
+    two = parse_chart("C | % | F | G7", 2)
+    for seed in range(6):
+        for bar in range(24):
+            for h in plan_bar(two, bar, seed, settings=CompSettings(anticipation=0.0)):
+                assert h.start + h.duration <= 2 * (bar + 1) + 1e-9, (seed, bar, h)

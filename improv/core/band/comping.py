@@ -2,9 +2,11 @@
 
 Each bar draws one pattern (Charleston, reverse Charleston, 2 and 4, a lone stab, a held
 chord, a rest...) from a seeded generator that depends only on (seed, bar), so a span
-rendered in pieces sounds the same as the span rendered whole. The busier the player
+rendered in pieces sounds the same as the span rendered whole. A waltz (3/4) draws from a
+jazz waltz's own patterns (1 and the "and" of 2, 2 and 3, ...). The busier the player
 (notes per beat), the sparser the patterns. A chord change on the next downbeat may be
-anticipated on the "and" of 4, voiced as the *next* chord and tied over the barline.
+anticipated on the "and" of the last beat, voiced as the *next* chord and tied over the
+barline; no other stab sounds past its bar.
 """
 
 from __future__ import annotations
@@ -34,6 +36,24 @@ _BASE_WEIGHT = {
     "charleston": 3.0, "reverse-charleston": 1.5, "two-and-four": 1.5, "and-of-two": 2.0,
     "and-of-one-three": 1.0, "one": 1.5, "held": 1.0, "three": 1.0, "rest": 1.0,
 }
+# 3/4: a jazz waltz's comping, every stab inside its bar (the 4/4 patterns cut to three
+# beats played no "2, 3" and held their chords over the bar line)
+WALTZ_PATTERNS: dict[str, tuple[tuple[float, float], ...]] = {
+    "one-and-of-two": ((0.0, 1.2), (1.5, 0.9)),  # the waltz's Charleston
+    "two-three": ((1.0, 0.6), (2.0, 0.6)),  # 2 and 3, behind the bass's 1
+    "and-of-two": ((1.5, 1.2),),
+    "and-of-one-three": ((0.5, 0.4), (2.0, 0.8)),
+    "one": ((0.0, 0.8),),
+    "held": ((0.0, 2.6),),
+    "two": ((1.0, 1.2),),
+    "three": ((2.0, 0.8),),
+    "rest": (),
+}
+_WALTZ_WEIGHT = {
+    "one-and-of-two": 3.0, "two-three": 2.0, "and-of-two": 1.5, "and-of-one-three": 1.0, "one": 1.5,
+    "held": 1.0, "two": 1.0, "three": 1.0, "rest": 1.0,
+}
+BAR_END_GAP = 0.4  # a stab (but an anticipation) ends this long before the bar line at the latest, as in 4/4
 _EPS = 1e-6
 
 
@@ -63,15 +83,22 @@ class Hit:
     chord: Chord
 
 
-def pattern_weights(density: float, reactivity: float = 1.0) -> dict[str, float]:
-    """Pattern -> weight for a player playing `density` notes per beat.
+def patterns_for(beats_per_bar: int) -> tuple[dict[str, tuple[tuple[float, float], ...]], dict[str, float]]:
+    """(pattern -> stabs, pattern -> weight for a quiet soloist) of a metre: the waltz's in
+    3/4, else the 4/4 ones (`plan_bar` keeps the stabs of a shorter bar inside it)."""
+    return (WALTZ_PATTERNS, _WALTZ_WEIGHT) if beats_per_bar == 3 else (PATTERNS, _BASE_WEIGHT)
+
+
+def pattern_weights(density: float, reactivity: float = 1.0, beats_per_bar: int = 4) -> dict[str, float]:
+    """Pattern -> weight for a player playing `density` notes per beat, in the metre's patterns.
 
     Each hit in a pattern costs more as the player gets busier; the rest gains weight.
     """
     busy = max(0.0, density) * reactivity
+    patterns, base = patterns_for(beats_per_bar)
     out = {}
-    for name, hits in PATTERNS.items():
-        w = _BASE_WEIGHT[name] * math.exp(-0.6 * busy * len(hits))
+    for name, hits in patterns.items():
+        w = base[name] * math.exp(-0.6 * busy * len(hits))
         if name == "rest":
             w *= 1.0 + 1.5 * busy
         elif name == "held":
@@ -114,8 +141,9 @@ def plan_bar(chart: Chart, bar: int, seed: int, density: float = 0.0, settings: 
     bpb = chart.beats_per_bar
     t0 = bar * bpb
     rng = _rng(seed, bar)
-    name = _choose(rng, pattern_weights(density, settings.reactivity))
-    onsets = [(o, d) for o, d in PATTERNS[name] if o < bpb]
+    name = _choose(rng, pattern_weights(density, settings.reactivity, bpb))
+    # (a bar shorter than the pattern's: its stabs end before the bar line, as they do in 4/4)
+    onsets = [(o, min(d, bpb - BAR_END_GAP - o)) for o, d in patterns_for(bpb)[0][name] if o < bpb - BAR_END_GAP]
     before = density if prev_density is None else prev_density
     if prev_anticipated is None:
         prev_anticipated = bar > 0 and _anticipates(chart, bar - 1, seed, before, settings)
