@@ -278,6 +278,31 @@ def test_time_sets_the_metre_of_the_chords_and_refuses_what_it_cannot_count(caps
         assert says in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+def test_time_with_a_configs_tune_is_refused_not_passed_over(tmp_path, capsys):
+    """`--config configs/ballad.toml --time 3/4`: the preset's tune (in 4/4) was played and
+    --time passed over without a word, as it is refused with --tune."""
+    import argparse
+
+    from improv.commands import jam
+    from improv.commands.common import chart_from_config, settings_from_args
+    from improv.errors import ConfigError
+
+    cfg_file = tmp_path / "preset.toml"
+    cfg_file.write_text('[harmony]\ntune = "blues-f"\n')
+    p = argparse.ArgumentParser()
+    jam.configure(p)
+    with pytest.raises(ConfigError, match="a tune gives its own metre") as e:
+        settings_from_args(p.parse_args(["--config", str(cfg_file), "--time", "3/4"]))
+    assert "blues-f" in str(e.value) and "--time 3/4" in str(e.value)
+    # --chords replaces the config's tune: its chords are read in 3/4
+    cfg = settings_from_args(p.parse_args(["--config", str(cfg_file), "--time", "3/4", "--chords", "C | G7"]))
+    assert chart_from_config(cfg).beats_per_bar == 3
+    assert settings_from_args(p.parse_args(["--config", str(cfg_file)])).harmony.tune == "blues-f"
+    assert main(["jam", "--config", str(cfg_file), "--time", "3/4"]) == 2
+    err = capsys.readouterr().err
+    assert "a tune gives its own metre" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_embrace_bench_without_its_data_is_one_line(tmp_path, capsys):
     """The README: without the data, one line says so (it was "reading X ..." and then the error)."""
     missing = tmp_path / "wjazzd-solos.tar.gz"

@@ -83,6 +83,10 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     if get("beats_per_bar") is not None and get("tune") is not None:
         raise ConfigError(f"--time {get('beats_per_bar')}/4 with --tune {get('tune')}: a tune gives its own metre "
                           "(its file's beats_per_bar); leave --time out, or give the chords with --chords")
+    if get("beats_per_bar") is not None and cfg.harmony.tune:  # (the config's tune was played, --time passed over)
+        raise ConfigError(f"--time {get('beats_per_bar')}/4 with the config's tune ([harmony] tune = "
+                          f"\"{cfg.harmony.tune}\"): a tune gives its own metre (its file's beats_per_bar); leave "
+                          "--time out, or give the chords with --chords")
     cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"), beats_per_bar=get("beats_per_bar"))
     if get("model") is not None:
         if get("responder") == "markov":
