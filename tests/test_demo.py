@@ -219,3 +219,18 @@ def test_a_config_asking_a_fresh_seed_each_session_gets_one_in_the_demo_too(monk
     assert got["cfg"].responder.seed == -1
     assert main(["demo", "--no-record"]) == 0 and got["cfg"].responder.seed == 7
     assert main(["demo", "--no-record", "--seed", "3"]) == 0 and got["cfg"].responder.seed == 3
+
+
+def test_time_without_a_chart_names_the_demos_tune_not_a_flag_never_given(monkeypatch, capsys):
+    """`improv demo --time 3/4` was refused as "--time 3/4 with --tune blues-f", a flag the
+    user never gave (the demo's own tune), and `--time 4/4`, the blues's own metre, too."""
+    import improv.commands.demo as demo
+
+    got = {}
+    monkeypatch.setattr(demo, "play_session", lambda cfg, chart, **k: got.update(cfg=cfg, chart=chart) or 0)
+    assert main(["demo", "--time", "3/4", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--tune" not in err and "--chords" in err and "3/4" in err, err
+    assert main(["demo", "--time", "4/4", "--no-record"]) == 0 and got["chart"].beats_per_bar == 4
+    assert main(["demo", "--time", "3/4", "--chords", "C | G7 | C | C", "--no-record"]) == 0
+    assert got["chart"].beats_per_bar == 3 and got["cfg"].timing.beats_per_bar == 3

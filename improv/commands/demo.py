@@ -181,6 +181,17 @@ def run(args: argparse.Namespace) -> int:
     from improv.live.inputqueue import InputQueue
 
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
+        asked = getattr(args, "beats_per_bar", None)
+        if asked is not None:  # (refused as "--time 3/4 with --tune blues-f", a flag the user never gave)
+            from improv.core.theory.chart import load_tune
+            from improv.tunefiles import find_tune
+
+            own = load_tune(find_tune(DEMO_TUNE)).beats_per_bar
+            if asked != own:
+                raise ConfigError(f"--time {asked}/4: the demo plays its calls over its {DEMO_TUNE} tune, in {own}/4; "
+                                  f"give chords in {asked}/4 to play them over with --chords (e.g. --chords \"C | G7 | "
+                                  "C | C\"), or leave --time out")
+            args.beats_per_bar = None  # (the tune's own metre: nothing to set)
         args.tune = DEMO_TUNE
     cfg = jam_settings(args)
     limit = check_flag("--duration", getattr(args, "duration", None), limits.SESSION_S, "seconds")
