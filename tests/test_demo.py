@@ -234,3 +234,30 @@ def test_time_without_a_chart_names_the_demos_tune_not_a_flag_never_given(monkey
     assert main(["demo", "--time", "4/4", "--no-record"]) == 0 and got["chart"].beats_per_bar == 4
     assert main(["demo", "--time", "3/4", "--chords", "C | G7 | C | C", "--no-record"]) == 0
     assert got["chart"].beats_per_bar == 3 and got["cfg"].timing.beats_per_bar == 3
+
+
+def test_a_calls_file_in_three_has_the_chords_read_in_three_and_another_metre_said(monkeypatch, capsys, tmp_path):
+    """`improv demo --calls waltz.mid --chords "..."` read the chords in 4/4 (the calls of a
+    3/4 file fell across 4/4 bars, the answers were counted in fours), where `improv respond`
+    reads them in the file's metre; over the blues (no chart given) nothing was said."""
+    import improv.commands.demo as demo
+
+    got = {}
+    monkeypatch.setattr(demo, "play_session", lambda cfg, chart, **k: got.update(cfg=cfg, chart=chart) or 0)
+    for name, (num, den) in (("waltz.mid", (3, 4)), ("jig.mid", (6, 8))):
+        mid = mido.MidiFile(type=1, ticks_per_beat=480)
+        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=num, denominator=den),
+                                          mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120))]))
+        track = mido.MidiTrack()
+        for pitch in (67, 69, 71, 72, 74, 72):
+            track += [mido.Message("note_on", note=pitch, velocity=90, time=0),
+                      mido.Message("note_off", note=pitch, velocity=0, time=480)]
+        mid.tracks.append(track)
+        mid.save(str(tmp_path / name))
+        assert main(["demo", "--calls", str(tmp_path / name), "--chords", "Cmaj7 | A7 | Dm7 | G7", "--no-record"]) == 0
+        assert got["chart"].beats_per_bar == 3 and got["cfg"].timing.beats_per_bar == 3, name
+        assert capsys.readouterr().err == ""
+        assert main(["demo", "--calls", str(tmp_path / name), "--no-record"]) == 0  # over the blues, in 4/4
+        err = capsys.readouterr().err
+        assert f"{name} is in {num}/{den} but Blues in F in 4/4" in err and err.count("\n") == 1, err
+    assert main(["demo", "--no-record"]) == 0 and capsys.readouterr().err == ""  # the shipped calls: in 4/4

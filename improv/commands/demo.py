@@ -104,6 +104,27 @@ def file_tempos(path: Path) -> list[float]:
     return out
 
 
+def file_metre(path: Path) -> tuple[int, str] | None:
+    """A MIDI file's first time signature: (its bar in quarter notes, as written, e.g. "6/8"),
+    or None where it has none or one of no whole number of quarters (5/8)."""
+    from improv.core.formats.midicheck import open_midi_file
+    from improv.core.formats.midifile import bar_quarters
+
+    found = []
+    for track in open_midi_file(path).tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "time_signature":
+                found.append((tick, msg.numerator, msg.denominator))
+                break
+    if not found:
+        return None
+    _, num, den = min(found)
+    quarters = bar_quarters(num, den)
+    return (quarters, f"{num}/{den}") if quarters * den == num * 4 else None
+
+
 def tempo_note(tempos: list[float], tempo: float) -> str:
     """What the demo says of a calls file whose tempo map is not the session's ("" if none):
     its beats are played at the session's tempo, not at the file's."""
@@ -180,6 +201,17 @@ def run(args: argparse.Namespace) -> int:
     from improv.live.conductor import EarlyStop
     from improv.live.inputqueue import InputQueue
 
+    metre = None  # the calls file's (bar in quarters, as written), read as `improv respond` reads it
+    if args.calls and Path(args.calls).is_file():
+        from improv.errors import DataError
+
+        try:
+            metre = file_metre(Path(args.calls))
+        except DataError:  # (said by load_calls, after the settings, as before)
+            pass
+    if metre is not None and getattr(args, "chords", None) and getattr(args, "beats_per_bar", None) is None \
+            and limits.BEATS_PER_BAR[0] <= metre[0] <= limits.BEATS_PER_BAR[1]:
+        args.beats_per_bar = metre[0]  # --chords in the calls' metre, as `improv respond` reads them (they were 4/4)
     if not getattr(args, "chords", None) and not getattr(args, "tune", None):
         asked = getattr(args, "beats_per_bar", None)
         if asked is not None:  # (refused as "--time 3/4 with --tune blues-f", a flag the user never gave)
@@ -205,6 +237,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time (unless a config asks a fresh one)
     chart = chart_from_config(cfg)
     cfg = tempo_for(cfg, chart, args)
+    if metre is not None and chart is not None and metre[0] != chart.beats_per_bar:  # (played over it without a word)
+        print(f"demo: {Path(args.calls).name} is in {metre[1]} but {chart.title or 'the chart'} in "
+              f"{chart.beats_per_bar}/4: its calls fall across the chart's bars (give chords in its metre with "
+              "--chords)", file=sys.stderr)
     events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
     if cfg.record.enabled:  # refused before the synth and the partner start and say their lines, as the jam does
         from improv.live.recorder import check_record_folder  # (after the calls: a refused file makes no folder)
