@@ -751,3 +751,19 @@ def test_with_no_chart_the_call_is_heard_over_the_chords_its_left_hand_plays(tmp
     assert rc == 0
     assert "voicings spell (Dm7, G7, Cmaj7" in out, out
     assert "heard Ab" not in out, out
+
+
+def test_a_configs_other_metre_under_a_tune_is_said_not_to_be_used_as_the_jam_says_it(tmp_path, capsys):
+    """[timing] beats_per_bar = 3 in a config, --tune blues-f and a call file with no time
+    signature: the answer was counted in the tune's 4/4 without a word, where the jam (and
+    the demo) say the config's metre is not used."""
+    cfg = tmp_path / "waltz-settings.toml"
+    cfg.write_text("[timing]\nbeats_per_bar = 3\n")
+    rc, out = respond(tmp_path, write_mid(tmp_path / "call.mid", LINE), "--config", str(cfg), "--tune", "blues-f")
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "[timing] beats_per_bar = 3 is not used: the tune is in 4/4" in err, err
+    ts = [m for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "time_signature"]
+    assert [(m.numerator, m.denominator) for m in ts] == [(4, 4)]
+    rc, _ = respond(tmp_path, write_mid(tmp_path / "call.mid", LINE), "--tune", "blues-f")  # nothing set: nothing said
+    assert rc == 0 and "is not used" not in capsys.readouterr().err

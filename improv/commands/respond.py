@@ -398,8 +398,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
     chart, note, guessed = _chart(cfg, found, bpb)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
+        from improv.commands.jam import metre_for
+
+        cfg = metre_for(cfg, chart)  # (a config's other beats_per_bar is said not to be used, as the jam says it)
         bpb = chart.beats_per_bar
-        cfg = override(cfg, "timing", beats_per_bar=bpb)
     if chart.beats_per_bar != bpb:
         written = found.metre if found.metre and found.metre != f"{bpb}/4" else ""
         whose = f"{src} is in {written or f'{bpb}/4'}{f' ({bpb} beats a bar)' if written else ''}" \
