@@ -419,3 +419,18 @@ def test_a_call_that_hammers_a_key_or_loops_a_cell_does_not_run_the_whole_answer
         runs.append(_longest_run(a.pitches(), len(cell)))
     most, typical = (24, 16) if len(cell) <= 2 else (36, 24)  # (a cell of four: never past 36 in the soloists')
     assert max(runs) <= most and sorted(runs)[len(runs) // 2] <= typical, runs
+
+
+def test_in_a_waltz_only_beat_one_is_strong_for_the_fit():
+    """Every other beat of the bar was weighed as strong (chord tones, few tensions): in 3/4
+    that made beat 3 a strong beat as if it were beat 3 of 4/4, and in 6/4 beats 3 and 5;
+    a waltz's strong beat is 1, 6/4's are 1 and 4."""
+    from improv.core.respond.markov_answer import _FIT_BEAT, _FIT_STRONG, Generator
+
+    d = 2  # D, a tension over C
+    for bpb, strong in ((3, {0}), (6, {0, 3}), (4, {0, 2})):
+        chart = parse_chart(" | ".join(["C"] * 4), bpb)
+        g = Generator(MarkovResponder(), CALL, chart, settings(start=0.0, length=4.0 * bpb, beats_per_bar=bpb))
+        for beat in range(2 * bpb):
+            want = _FIT_STRONG if beat % bpb in strong else _FIT_BEAT
+            assert g._fits(beat * TICKS)[0][d] == want["tension"], (bpb, beat)

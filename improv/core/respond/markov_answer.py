@@ -24,14 +24,15 @@ from improv.core.respond.markov_memory import (
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.line import line_floor
+from improv.core.theory.metrics import strong_beats
 from improv.core.theory.notes import Note, Phrase
 
 if TYPE_CHECKING:
     from improv.core.respond.markov import MarkovResponder
 
 # Harmonic fit: weight of a pitch by its role in the chord sounding at its onset.
-_FIT_STRONG = {"chord": 1.0, "tension": 0.3, "outside": 0.03}  # beats 1 and 3
-_FIT_BEAT = {"chord": 1.0, "tension": 0.5, "outside": 0.05}  # beats 2 and 4
+_FIT_STRONG = {"chord": 1.0, "tension": 0.3, "outside": 0.03}  # beats 1 and 3 (a waltz's 1 alone: `strong_beats`)
+_FIT_BEAT = {"chord": 1.0, "tension": 0.5, "outside": 0.05}  # beats 2 and 4 (a waltz's 2 and 3)
 _FIT_WEAK = {"chord": 1.0, "tension": 0.85, "outside": 0.12}  # between the beats
 MIN_VELOCITY = 36  # the softest an answer is shaped around (its notes stray +-10 from it)
 _APPROACH = 2.5  # an outside note a half step from the next chord's tone is an approach
@@ -68,6 +69,7 @@ class Generator:
         if call is not None and call.notes:  # over a left hand: not down into it
             self.low = max(self.low, min(line_floor(call), self.high - KEEP_ROOM))
         self.bpb = max(1, int(s.beats_per_bar or 4))
+        self.strong = strong_beats(self.bpb)  # (every other beat was strong: a waltz's 3 as its 1)
         self.rng = np.random.default_rng([abs(int(s.seed)), abs(owner.seed)])
         self.temperature = float(s.temperature) if math.isfinite(s.temperature) else 1.0
         self.top_p = min(1.0, max(0.0, float(s.top_p))) if math.isfinite(s.top_p) else 1.0
@@ -137,7 +139,7 @@ class Generator:
                 table = _FIT_WEAK
             else:
                 beat = int(round(self.start + tick / TICKS)) % self.bpb
-                table = _FIT_STRONG if beat % 2 == 0 else _FIT_BEAT
+                table = _FIT_STRONG if beat in self.strong else _FIT_BEAT
             tones, scale = chord.chord_tones(), chord.scale()
             # The next beat's chord decides what an outside note may lead to.
             nxt = self._chord((tick // TICKS + 1) * TICKS) or chord
