@@ -122,7 +122,7 @@ def make(cfg=None, chart="F7 | Bb7", responder=None, clock=None, threaded=False,
     sink = FakeSink(clock)
     rec = []
     s = Session(cfg or config(), clock, inq, [sink], responder or StepResponder(),
-                chart=parse_chart(chart) if chart else None,
+                chart=parse_chart(chart) if isinstance(chart, str) and chart else chart or None,
                 recorder_factory=kw.pop("recorder_factory", lambda t0, c: rec.append(FakeRecorder(t0, c)) or rec[-1]),
                 threaded=threaded, **kw)
     return s, clock, inq, sink, rec
@@ -1622,4 +1622,25 @@ def test_over_a_chart_in_three_four_the_call_is_counted_in_its_bars():
     first = s.beat_at(partner[0][0])
     assert first == pytest.approx(3.0)  # the waltz's bar 2, not beat 4 (4/4's bar 2)
     assert len(partner) == 6  # one 3/4 bar of eighths: the call's one bar, in its metre
+    s.close()
+
+
+@pytest.mark.parametrize("chart, cfg_bpb, line", [
+    ("Cmaj7 | A7 | Dm7 | G7", 3, "over the chart (4 bars in 3/4, looping)"),
+    ("Cmaj7 | A7 | Dm7 | G7", 4, "over the chart (4 bars, looping)"),
+    (None, 3, "over harmony inferred from your playing in 3/4"),
+])
+def test_the_opening_line_says_a_metre_other_than_four(chart, cfg_bpb, line):
+    """The opening line read "over the chart (4 bars, looping)" in 3/4 too: a forgotten or a
+    mistaken `--time 3/4` showed only when the band played across the player's bars."""
+    from improv.core.theory.chart import parse_chart as parse
+
+    cfg = override(config(), "timing", beats_per_bar=cfg_bpb)
+    s, *_ = make(cfg, chart=parse(chart, beats_per_bar=cfg_bpb) if chart else None)
+    said = []
+    s.say = said.append
+    s.start()
+    assert any(line in x for x in said), said
+    if cfg_bpb == 4:
+        assert not any("/4" in x for x in said), said
     s.close()

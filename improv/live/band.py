@@ -317,7 +317,7 @@ class Band:
         substitute that came after it was handed out) ends on the downbeat (or now, in a bar
         under way), and the bar is comped as not anticipated, over the substitute. Its first
         stab ends whatever the comp still holds (a stab handed out before the bar was
-        rendered again, a chord held over the bar line in 3/4), as a comper's hands do."""
+        rendered again, an anticipation tied over the bar line), as a comper's hands do."""
         p, end, ch = self.parts, bar_start + self.bpb, self.parts.comp_channel
         handing = self.feeder.handed_to >= bar_start  # a bar being handed out again: as it was planned
         density = self._density_at.get(bar_start, self.density) if handing else self.density

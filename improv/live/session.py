@@ -232,8 +232,9 @@ class Session:
         if self.cfg.midi.thru and self.threaded:
             # the player's notes go out on the port's own thread; what waits goes first
             self.inq.start_thru(self.player.fast_thru)
-        over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}, looping)" if self.chart is not None \
-            else "harmony inferred from your playing"
+        metre = f" in {self.bpb}/4" if self.bpb != 4 else ""  # (a forgotten --time 3/4 showed only when the band played)
+        over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}{metre}, looping)" \
+            if self.chart is not None else f"harmony inferred from your playing{metre}"
         what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
         pace = f"following your tempo (from {self.tempo:g} bpm{self.timeline.level_hint})" if self.following else \
             "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
