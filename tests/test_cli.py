@@ -113,7 +113,7 @@ def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monk
     (["jam", "--tempp=120"], "improv jam: unrecognized arguments: --tempp=120 (did you mean --tempo?) (see"),
     # not a hidden old spelling (--mode is --outside's), and each of several unknown flags named
     (["respond", "x.mid", "--mod", "x"], "improv respond: unrecognized arguments: --mod x (did you mean --model?) (see"),
-    (["jam", "--foo", "--tempp", "3"], "improv jam: unrecognized arguments: --foo --tempp 3 (--tempp: did you mean "
+    (["jam", "--xyz", "--tempp", "3"], "improv jam: unrecognized arguments: --xyz --tempp 3 (--tempp: did you mean "
                                        "--tempo?) (see"),
     (["nosuch"], "improv: argument COMMAND: invalid choice: 'nosuch'"),
 ])

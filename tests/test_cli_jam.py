@@ -159,3 +159,30 @@ def test_first_hour_messages_name_the_flag_and_say_how_to_fix_it(tmp_path, capsy
     assert main(["respond", str(call), "-o", str(tmp_path / "a.mid"), "--model", str(call)]) != 0
     got = capsys.readouterr()
     assert "no chart given" not in got.out + got.err
+
+
+def test_a_switch_a_config_file_turns_on_is_turned_off_by_its_no_flag(tmp_path):
+    """A preset with comping and bass (configs/ballad.toml), thru off or the stage view on
+    could not be undone for one session: there was no --no-comp, --no-bass, --no-click,
+    --no-send-clock, --no-view, --thru or --follow, though the README says flags override the
+    file."""
+    from improv.cli import build_parser
+    from improv.commands.jam import jam_settings
+
+    preset = tmp_path / "preset.toml"
+    preset.write_text("[midi]\nthru = false\n[timing]\nfollow = false\n[display]\nview = true\n"
+                      "[band]\ncomp = true\nbass = true\nclick = true\nsend_clock = true\n")
+    parse = build_parser("jam").parse_args
+    cfg = jam_settings(parse(["jam", "--config", str(preset)]))  # the file's, with no flag
+    assert (cfg.band.comp, cfg.band.bass, cfg.band.click, cfg.band.send_clock) == (True, True, True, True)
+    assert (cfg.midi.thru, cfg.timing.follow, cfg.display.view) == (False, False, True)
+    cfg = jam_settings(parse(["jam", "--config", str(preset), "--no-comp", "--no-bass", "--no-click",
+                              "--no-send-clock", "--no-view", "--thru", "--follow"]))
+    assert (cfg.band.comp, cfg.band.bass, cfg.band.click, cfg.band.send_clock) == (False, False, False, False)
+    assert (cfg.midi.thru, cfg.timing.follow, cfg.display.view) == (True, True, False)
+    # the file's send_clock undone lets --clock external follow a DAW (it was refused as a clash)
+    assert jam_settings(parse(["jam", "--config", str(preset), "--no-send-clock", "--clock", "external"])) \
+        .band.clock == "external"
+    cfg = jam_settings(parse(["jam", "--comp", "--no-thru", "--no-follow", "--view"]))  # the positive forms as before
+    assert cfg.band.comp and not cfg.midi.thru and not cfg.timing.follow and cfg.display.view
+

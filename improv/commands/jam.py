@@ -36,9 +36,10 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_view_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--view", action="store_true",
+    p.add_argument("--view", action=argparse.BooleanOptionalAction,
                    help="a full-screen stage view readable from a metre away, instead of the status line "
-                        "([display] view; needs pip install 'improv[view]')")
+                        "([display] view; needs pip install 'improv[view]'); --no-view: the status line, whatever "
+                        "a --config file says")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -48,14 +49,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--in", dest="input", metavar="PORT", help="MIDI input (index or name substring)")
     g.add_argument("--virtual-in", metavar="NAME",
                    help='create a virtual MIDI input to play into (default when no hardware: "improv in")')
-    g.add_argument("--no-thru", action="store_true", help="do not pass your notes through to the output")
+    g.add_argument("--thru", action=argparse.BooleanOptionalAction,
+                   help="pass your notes through to the output (the default; [midi] thru); --no-thru: do not")
     add_output_args(p)
     ph = p.add_argument_group("phrasing")
     ph.add_argument("--answer-on", choices=("beat", "bar"), help="the answer starts on the next beat or bar")
     ph.add_argument("--gap", type=float, metavar="BEATS", help="silence that ends your call (default 1 beat)")
-    ph.add_argument("--no-follow", action="store_true",
-                    help="keep improv's own tempo (by default the free jam follows the tempo and beat you play, "
-                         "--tempo being its first guess)")
+    ph.add_argument("--follow", action=argparse.BooleanOptionalAction,
+                    help="the free jam follows the tempo and beat you play, --tempo being its first guess (the "
+                         "default; [timing] follow); --no-follow keeps improv's own tempo")
     add_harmony_args(p)
     add_responder_args(p)
     add_embrace_args(p, trade=True, explain=False)
@@ -63,13 +65,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_mode_arg(b)
     b.add_argument("--trade-bars", type=int, choices=(1, 2, 4, 8), metavar="N",
                    help="trade N bars along the tune's form (1, 2, 4 or 8); --mode trade takes 4")
-    b.add_argument("--comp", action="store_true", help="comping chords under the solos (needs a chart)")
-    b.add_argument("--bass", action="store_true", help="a walking bass (needs a chart)")
-    b.add_argument("--click", action="store_true", help="a click on every beat, on its own channel")
+    b.add_argument("--comp", action=argparse.BooleanOptionalAction,
+                   help="comping chords under the solos (needs a chart); --no-comp: none, whatever a --config file "
+                        "says (so --no-bass, --no-click, --no-send-clock)")
+    b.add_argument("--bass", action=argparse.BooleanOptionalAction, help="a walking bass (needs a chart)")
+    b.add_argument("--click", action=argparse.BooleanOptionalAction, help="a click on every beat, on its own channel")
     b.add_argument("--clock", choices=("internal", "external"),
                    help="internal: improv keeps time; external: follow MIDI clock from a DAW")
     b.add_argument("--clock-in", metavar="PORT", help='MIDI input of the external clock (default: virtual "improv clock")')
-    b.add_argument("--send-clock", action="store_true", help="send MIDI clock and Start/Stop so a DAW follows improv")
+    b.add_argument("--send-clock", action=argparse.BooleanOptionalAction,
+                   help="send MIDI clock and Start/Stop so a DAW follows improv")
 
 
 def jam_settings(args: argparse.Namespace) -> Config:
@@ -79,10 +84,11 @@ def jam_settings(args: argparse.Namespace) -> Config:
     cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
     cfg = override(cfg, "synth", {"soundfont": "--soundfont"}, soundfont=get("soundfont"))
-    if get("no_follow"):
-        cfg = override(cfg, "timing", follow=False)
-    if get("no_thru"):
-        cfg = override(cfg, "midi", thru=False)
+    # a switch is on (--comp), off (--no-comp: a --config file's true undone for one session) or the file's (None)
+    if get("follow") is not None:
+        cfg = override(cfg, "timing", {"follow": "--follow"}, follow=get("follow"))
+    if get("thru") is not None:
+        cfg = override(cfg, "midi", {"thru": "--thru"}, thru=get("thru"))
     cfg = override(cfg, "phrase", FLAGS, answer_on=get("answer_on"), gap_beats=get("gap"))
     if get("record") is not None and get("no_record"):
         raise ConfigError(f"--record {get('record')} and --no-record ask for two things: give one of them")
@@ -101,12 +107,16 @@ def jam_settings(args: argparse.Namespace) -> Config:
     trade_bars = get("trade_bars") or (4 if mode == "trade" and not cfg.band.trade_bars else None)
     if mode == "free" and not get("trade_bars"):
         trade_bars = 0
+    parts = ("comp", "bass", "click", "send_clock")
+    for part in parts:  # off first: a file's send_clock = true undone before --clock external is laid over it
+        if get(part) is False:
+            cfg = override(cfg, "band", {part: "--no-" + part.replace("_", "-")}, **{part: False})
     cfg = override(cfg, "band", FLAGS, trade_bars=trade_bars, clock=get("clock"), clock_in=get("clock_in"))
-    for part in ("comp", "bass", "click", "send_clock"):
+    for part in parts:
         if get(part):
             cfg = override(cfg, "band", {part: "--" + part.replace("_", "-")}, **{part: True})
-    if get("view"):
-        cfg = override(cfg, "display", view=True)
+    if get("view") is not None:
+        cfg = override(cfg, "display", view=get("view"))
     return cfg
 
 
