@@ -186,3 +186,16 @@ def test_a_switch_a_config_file_turns_on_is_turned_off_by_its_no_flag(tmp_path):
     cfg = jam_settings(parse(["jam", "--comp", "--no-thru", "--no-follow", "--view"]))  # the positive forms as before
     assert cfg.band.comp and not cfg.midi.thru and not cfg.timing.follow and cfg.display.view
 
+
+@pytest.mark.parametrize("command", ["jam", "demo", "respond"])
+def test_a_bad_chord_symbol_names_chords_the_symbol_and_a_good_chart(command, tmp_path, capsys):
+    """`--chords "Dm7 Hm7 | Cmaj7"` said only "bar 1: cannot read chord symbol 'Hm7': ...",
+    not which input it came from (a config file, a tune, the call file's chords?)."""
+    argv = [command, "--chords", "Dm7 Hm7 | Cmaj7"]
+    argv += [str(DEMO_CALLS), "-o", str(tmp_path / "a.mid")] if command == "respond" else \
+        ["--no-record", "--duration", "1"]
+    assert main(argv) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"improv {command}: --chords: ") and "'Hm7'" in lines[0], lines[0]
+    assert 'e.g. --chords "Dm7 G7 | Cmaj7"' in lines[0], lines[0]

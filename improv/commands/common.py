@@ -98,17 +98,34 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def chart_from_config(cfg: Config) -> Chart | None:
-    """The chart the session plays over, or None to infer harmony live."""
+CHART_EXAMPLE = '"Dm7 G7 | Cmaj7"'
+
+
+def chart_from_config(cfg: Config, flag: bool = False) -> Chart | None:
+    """The chart the session plays over, or None to infer harmony live.
+
+    Args:
+        cfg: the settings.
+        flag: the chords came from `--chords` (the command's args), named in the error;
+            else from a config file's `[harmony] chords`.
+
+    Raises:
+        ChordError: one line naming `--chords` (or the key), the bad symbol and its bar,
+            and a chart that reads.
+    """
     if cfg.harmony.chords:
         try:
             return parse_chart(cfg.harmony.chords, cfg.timing.beats_per_bar)
-        except ChordError:
+        except ChordError as e:
             tune = names_a_tune(cfg.harmony.chords)  # (a tune given as chords: --chords blues-f)
             if tune is not None:
                 raise ChordError(f"--chords {cfg.harmony.chords.strip()!r} is a tune, not a chart: play it with --tune "
-                                 f"{tune} (--chords takes chords, e.g. \"Dm7 G7 | Cmaj7\")") from None
-            raise
+                                 f"{tune} (--chords takes chords, e.g. {CHART_EXAMPLE})") from None
+            # (a file's chords were read when it was loaded: here only in another metre, --time's)
+            if flag:
+                raise ChordError(f"--chords: {e} (a chart: e.g. --chords {CHART_EXAMPLE})") from None
+            raise ChordError(f"[harmony] chords of the config file, counted in {cfg.timing.beats_per_bar}/4 (--time): "
+                             f"{e}") from None
     if cfg.harmony.tune:
         return load_tune(find_tune(cfg.harmony.tune))
     return None

@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = override(cfg, "band", trade_bars=0)
     if cfg.responder.seed < 0 and getattr(args, "seed", None) is None and not was_set(cfg, "responder", "seed"):
         cfg = override(cfg, "responder", seed=7)  # the demo sounds the same every time (unless a config asks a fresh one)
-    chart = chart_from_config(cfg)
+    chart = chart_from_config(cfg, flag=getattr(args, "chords", None) is not None)
     cfg = tempo_for(cfg, chart, args)
     if metre is not None and chart is not None and metre[0] != chart.beats_per_bar:  # (played over it without a word)
         print(f"demo: {Path(args.calls).name} is in {metre[1]} but {chart.title or 'the chart'} in "

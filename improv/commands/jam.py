@@ -290,7 +290,7 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
     """
     cfg = jam_settings(args)
     check_flag("--duration", getattr(args, "duration", None), limits.SESSION_S, "seconds")
-    chart = chart_from_config(cfg)
+    chart = chart_from_config(cfg, flag=getattr(args, "chords", None) is not None)
     cfg = tempo_for(cfg, chart, args)
     from improv.live.free import segment_settings
 

@@ -319,13 +319,14 @@ def chords_written(texts: tuple[tuple[float, str], ...], bpb: int, end: float) -
     return Chart(tuple(span for span in spans if span.duration > 0), bpb)
 
 
-def _chart(cfg: Config, found: _CallFile, bpb: int) -> tuple[Chart, str, bool]:
+def _chart(cfg: Config, found: _CallFile, bpb: int, flag: bool = False) -> tuple[Chart, str, bool]:
     """The chart the call is answered over, the line that says which, and whether it was
-    guessed from the call's notes (nothing given, nothing written in the file)."""
+    guessed from the call's notes (nothing given, nothing written in the file). `flag`: the
+    chords came from --chords (named if they cannot be read)."""
     from improv.commands.common import chart_from_config
 
     notes = found.notes
-    chart = chart_from_config(cfg)
+    chart = chart_from_config(cfg, flag)
     if chart is not None:
         return chart, "", False
     written = chords_written(found.chords, bpb, found.end)
@@ -396,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{lo} to {hi} beats; give the file a shorter bar (e.g. two bars of {bpb // 2})")
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
-    chart, note, guessed = _chart(cfg, found, bpb)
+    chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
         from improv.commands.jam import metre_for
 
