@@ -305,9 +305,9 @@ def test_learn_passes_over_the_files_end_of_call_controller(tmp_path, monkeypatc
         def close(self):
             pass
 
-    def open_input(inq, *a, **k):
+    def open_input(inq, *a, **k):  # (moved after learn asks: what was moving as it asked is not taken)
         for data in ([0xB0, 20, 50], [0xB0, 20, 51], [0xB0, 21, 40]):
-            inq.queue.put((0.0, data))
+            inq.queue.put((inq.clock.now() + 5.0, data))
         return In()
 
     monkeypatch.setattr(ports, "open_input", open_input)
@@ -359,3 +359,37 @@ def test_learn_stopped_while_waiting_writes_nothing_and_says_how(tmp_path, monke
     assert err == ["move a knob or press a key on 'improv in' for 'bass' (waiting 30 s)",
                    f"improv learn: {how}; nothing written"]
     assert path.read_text() == "# mine\n[controls]\ncomp = \"cc 21\"\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_learn_passes_over_a_bank_select_sent_with_a_program_change():
+    """A pad set to send a program change sends bank select (CC 0, CC 32) just before it:
+    `improv learn` bound "cc 0", which then fired on every program change. A bank select
+    with nothing after it is a controller like any other."""
+    said = []
+    q = queue.Queue()
+    for t, data in ((1.0, [0xB0, 0, 0]), (1.001, [0xB0, 32, 1]), (1.002, [0xC0, 5]), (3.0, [0xB0, 22, 40])):
+        q.put((t, data))
+    assert learn_next(q, 0.5, say=said.append, action="comp") == "cc 22"
+    assert len(said) == 1 and "bank select and a program change" in said[0] and "cannot be bound" in said[0]
+    q.put((5.0, [0xB0, 0, 127]))
+    q.put((6.0, [0x90, 60, 100]))  # (not a program change: the knob on CC 0 was moved)
+    assert learn_next(q, 0.5, action="comp") == "cc 0"
+    q.put((7.0, [0xB0, 0, 127]))
+    assert learn_next(q, 0.5, action="comp") == "cc 0"  # (nothing after it at all)
+
+
+def test_learn_passes_over_a_controller_already_streaming_when_it_asked():
+    """A keyboard whose mod wheel jitters streams CC 1 all the time: `improv learn daring`
+    bound CC 1 at once, before the player touched the knob they meant."""
+    said = []
+    q = queue.Queue()
+    jitter = [(10.0 + 0.05 * k, [0xB0, 1, 60 + k % 3]) for k in range(60)]  # 3 s of CC 1 at 60-62
+    for t, data in jitter[:20] + [(11.2, [0xB0, 21, 90])] + jitter[20:]:
+        q.put((t, data))
+    assert learn_next(q, 0.5, say=said.append, action="daring", since=10.0) == "cc 21"
+    assert said == []
+    for t, data in jitter + [(13.0, [0xB0, 1, 61]), (13.1, [0xB0, 1, 90])]:  # the wheel moved on purpose
+        q.put((t, data))
+    assert learn_next(q, 0.5, action="daring", since=10.0) == "cc 1"
+    q.put((10.0, [0xB0, 1, 61]))
+    assert learn_next(q, 0.5, action="daring") == "cc 1"  # (not asked when: the first controller, as before)

@@ -48,14 +48,15 @@ def run(args: argparse.Namespace) -> int:
         if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
             raise ConfigError(f"--file {args.file} is read-only: make it writable (chmod u+w {args.file}) or give "
                               "another --file")
-    inq = InputQueue(RealClock())
+    clock = RealClock()
+    inq = InputQueue(clock)
     midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
     try:
         what = "move a knob or slider" if args.action in CONTINUOUS else "move a knob or press a key"
         print(f"{what} on {midi_in.name!r} for {args.action!r} (waiting {args.timeout:g} s)", file=sys.stderr)
-        try:
+        try:  # (`since`: a controller already streaming as the player is asked is not what they moved)
             binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
-                                 action=args.action, taken=taken)
+                                 action=args.action, taken=taken, since=clock.now())
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (improv.cli.Terminated: its status)
             signum = getattr(e, "signum", None)
             how = f"stopped ({e.name})" if signum else "interrupted"  # type: ignore[attr-defined]

@@ -84,17 +84,27 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
 
 # Messages `learn_next` passes over, saying so: improv binds controllers and keys only
 UNBINDABLE = {0xE0: "the pitch bend wheel", 0xC0: "a program change", 0xD0: "aftertouch", 0xA0: "aftertouch"}
+BANK_SELECT = (0, 32)  # CC 0 and CC 32 (bank select MSB and LSB): a pad's program change sends them just before it
+BANK_WAIT_S = 0.2  # a bank select with no program change this soon after it is a controller (a knob sending CC 0)
+SETTLE_S = 0.5  # a controller moving this soon after the prompt was moving before it (a jittering mod wheel)...
+DELIBERATE = 8  # ...and is taken only once it leaves the values it streamed by more than this (moved on purpose)
 
 
 def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
                say: Callable[[str], None] | None = None, action: str = "",
-               taken: dict[int, str] | None = None) -> str | None:
+               taken: dict[int, str] | None = None, since: float | None = None) -> str | None:
     """Wait (calling thread) for the next moved controller or pressed key on the input
     queue; its binding text (`"cc 20"`, `"note 36"`), or None on timeout. A pedal (or a
     channel mode message) is passed over, said once on `say`: it plays the music. So are
     pitch bend, aftertouch and a program change (`UNBINDABLE`: they cannot be bound), and a
     key when `action` is set by a controller's value (`CONTINUOUS`): it takes a knob; and a
-    controller in `taken` (number -> what it does already, e.g. the config's phrase.end_cc)."""
+    controller in `taken` (number -> what it does already, e.g. the config's phrase.end_cc).
+
+    A bank select (CC 0 or 32) followed by a program change within `BANK_WAIT_S` is part of
+    the program change (a pad or button that sends one sent CC 0 first, and it was bound).
+    `since`: when the player was asked (the queue's clock): a controller already streaming
+    then (a message within `SETTLE_S` of it: a mod wheel's jitter) is taken only once its
+    value leaves the range it streamed in by more than `DELIBERATE`, moved on purpose."""
     import time
 
     from improv.core.listen.controls import RESERVED_CC
@@ -103,28 +113,57 @@ def learn_next(q: "queue.Queue[tuple[float, list[int]]]", timeout: float,
     keys_said = False
     unbindable_said: set[str] = set()
     what = "move a knob or slider" if action in CONTINUOUS else "move a knob or press a key"
+    streaming: dict[int, tuple[int, int]] = {}  # controller -> (lowest, highest) value it streamed at the prompt
+    pending: tuple[float, int] | None = None  # a bank select, until what follows it says what it was
 
     end = time.monotonic() + timeout
     while True:
         left = end - time.monotonic()
         if left <= 0:
-            return None
+            return f"cc {pending[1]}" if pending is not None else None
         try:
-            _, data = q.get(timeout=left)
+            t, data = q.get(timeout=min(left, BANK_WAIT_S) if pending is not None else left)
         except queue.Empty:
+            if pending is not None:  # nothing followed it: a controller of its own
+                return f"cc {pending[1]}"
             return None
+        if pending is not None:
+            if data and data[0] & 0xF0 == 0xC0 and t - pending[0] <= BANK_WAIT_S:
+                pending = None
+                name = "a program change"
+                if name not in unbindable_said:
+                    unbindable_said.add(name)
+                    if say is not None:
+                        say(f"that is a bank select and {name}, which cannot be bound: {what} (or set the pad to "
+                            "send a note or a controller)")
+                continue
+            is_bank = len(data) >= 3 and data[0] & 0xF0 == 0xB0 and data[1] in BANK_SELECT
+            if not (is_bank and t - pending[0] <= BANK_WAIT_S):  # (MSB then LSB: still the program change's)
+                return f"cc {pending[1]}"
         if len(data) >= 3 and data[0] & 0xF0 == 0xB0:
-            if data[1] in RESERVED_CC:
-                if say is not None and data[1] not in passed:
-                    say(f"that is {RESERVED_CC[data[1]]}, which plays the music: {what}")
-                passed.add(data[1])
+            cc, value = data[1], data[2]
+            if cc in RESERVED_CC:
+                if say is not None and cc not in passed:
+                    say(f"that is {RESERVED_CC[cc]}, which plays the music: {what}")
+                passed.add(cc)
                 continue
-            if taken and data[1] in taken:
-                if say is not None and data[1] not in passed:
-                    say(f"that is CC {data[1]}, {taken[data[1]]}: {what}")
-                passed.add(data[1])
+            if taken and cc in taken:
+                if say is not None and cc not in passed:
+                    say(f"that is CC {cc}, {taken[cc]}: {what}")
+                passed.add(cc)
                 continue
-            return f"cc {data[1]}"
+            if since is not None and t < since + SETTLE_S:  # moving as the player was asked: not moved for it
+                lo, hi = streaming.get(cc, (value, value))
+                streaming[cc] = (min(lo, value), max(hi, value))
+                continue
+            if cc in streaming:
+                lo, hi = streaming[cc]
+                if lo - DELIBERATE <= value <= hi + DELIBERATE:
+                    continue  # (its jitter)
+            if cc in BANK_SELECT:
+                pending = (t, cc)
+                continue
+            return f"cc {cc}"
         if len(data) >= 3 and data[0] & 0xF0 == 0x90 and data[2] > 0:
             if action in CONTINUOUS:
                 if say is not None and not keys_said:
