@@ -434,3 +434,28 @@ def test_in_a_waltz_only_beat_one_is_strong_for_the_fit():
         for beat in range(2 * bpb):
             want = _FIT_STRONG if beat % bpb in strong else _FIT_BEAT
             assert g._fits(beat * TICKS)[0][d] == want["tension"], (bpb, beat)
+
+
+def test_a_fast_legato_line_is_read_whole_at_its_tempo():
+    """`melody` read the call's line with no tempo: a legato overlap of a quarter beat was a
+    voicing's note under the line, so at 250 bpm a descending line whose notes overlap by
+    72 ms (0.3 beats; a pianist's legato, not a chord) lost every note after its first, in
+    what the partner learned, what it answered from, and what a replacement learned again."""
+    from improv.core.embrace.strategies import EmbraceSettings
+    from improv.core.respond.markov_answer import Generator
+    from improv.partner.core import PartnerCore
+    from improv.partner.protocol import Job, Setup
+
+    line = Phrase.of([(79 - 2 * k, 0.5 * k, 0.8) for k in range(8)], start=0.0, length=4.0)
+    assert [e[1] for e in melody(line, 250.0)] == [79 - 2 * k for k in range(8)]
+    assert len(melody(line)) < 8  # (with no tempo, a quarter beat is the limit: as before)
+    fast = settings(tempo=250.0)
+    heard = Generator(MarkovResponder(), line, CHART, fast)
+    assert [e[1] for e in heard.call_events] == [79 - 2 * k for k in range(8)]
+    assert heard.low == fast.low  # (not a left hand under the line: the answer was kept above its first note, G5)
+    core = PartnerCore(MarkovResponder(3, 0))
+    core.answer(Job(1, line, CHART, fast, EmbraceSettings(mode="off")))
+    assert core.responder.session_notes == 8
+    replacement = PartnerCore(MarkovResponder(3, 0))
+    replacement.setup(Setup("markov", calls=((line, CHART, 250.0),)))
+    assert replacement.responder.session_notes == 8

@@ -39,6 +39,7 @@ class _Asked:
     call: Phrase
     chart: Chart
     restarts: int = 0  # the partner's restarts when asked: one since, and its time is no pace
+    tempo: float | None = None  # the tempo its job was answered at (the partner learned the call at it)
 
 
 class Exchange:
@@ -63,7 +64,7 @@ class Exchange:
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self.draft: Job | None = None  # the job last handed to the partner to draft (`read_ahead`)
         self._job_tempo: float | None = None
-        self._learnt: deque[tuple[Phrase, Chart]] = deque(maxlen=KEEP_CALLS)
+        self._learnt: deque[tuple[Phrase, Chart, float | None]] = deque(maxlen=KEEP_CALLS)
         self._asked: dict[int, _Asked] = {}
         self._landing = 0  # answers back and being put on the timeline (`on_result`)
         self._generation = 0
@@ -86,12 +87,14 @@ class Exchange:
         s = self.s
         self.calls += 1
         n = self.calls
+        job = self._job(n, call, chart, start, length, cut)
         with self._lock:
-            self._asked[n] = _Asked(t, self._generation, call, chart, getattr(s.partner, "restarts", 0))
+            self._asked[n] = _Asked(t, self._generation, call, chart, getattr(s.partner, "restarts", 0),
+                                    job.settings.tempo)
         if s.recorder is not None:
             s.recorder.marker(f"call {n}: {count_notes(len(call))}", t)
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
-        s.partner.submit(self._job(n, call, chart, start, length, cut), s.clock.now())
+        s.partner.submit(job, s.clock.now())
 
     def _job(self, n: int, call: Phrase, chart: Chart, start: float, length: float, cut: float | None) -> Job:
         s = self.s
@@ -148,7 +151,7 @@ class Exchange:
     def _land(self, res: Result, asked: _Asked) -> None:
         s = self.s
         with self._lock:  # the worker learned the call whatever became of its answer: a replacement does too
-            self._learnt.append((asked.call, asked.chart))
+            self._learnt.append((asked.call, asked.chart, asked.tempo))
         ready = s.clock.now()
         if res.answer is None:  # (not timed: an answer that never came is no answer-ready figure)
             self.failed += 1

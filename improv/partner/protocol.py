@@ -33,7 +33,8 @@ class Setup:
         markov_order: the Markov responder's longest context.
         seed: the session's base seed.
         history: the exchange so far, oldest first (calls and answers).
-        calls: (call, chart) of the calls so far, for a partner that learns (Markov).
+        calls: (call, chart, tempo) of the calls so far, for a partner that learns
+            (Markov): the tempo (bpm, or None) its job was answered at.
         chart: a chart to warm up over, or None (a one-chord chart).
         beats_per_bar: metre.
         model: the model's weights file ("": the shipped ones).
@@ -43,7 +44,7 @@ class Setup:
     markov_order: int = 3
     seed: int = 0
     history: tuple[Phrase, ...] = ()
-    calls: tuple[tuple[Phrase, Chart], ...] = ()
+    calls: tuple[tuple[Phrase, Chart, float | None], ...] = ()
     chart: Chart | None = None
     beats_per_bar: int = 4
     model: str = ""  # the model's weights (`--model`, [responder] model); "": the shipped ones

@@ -118,6 +118,22 @@ class Responder(Protocol):
         ...
 
 
+def hear_call(responder: Responder, call: Phrase, harmony: Chart, tempo: float | None = None) -> None:
+    """`responder.learn(call, harmony)`, with the tempo the call was played at (bpm; None:
+    not known) for a responder whose `learn` takes it (the Markov responder reads the
+    call's line at it: a legato line's overlap is a share of a beat only at a tempo)."""
+    import inspect
+
+    try:
+        takes_tempo = "tempo" in inspect.signature(responder.learn).parameters
+    except (TypeError, ValueError):  # (a builtin or a mock: no signature to read)
+        takes_tempo = False
+    if takes_tempo:
+        responder.learn(call, harmony, tempo=tempo)  # type: ignore[call-arg]
+    else:
+        responder.learn(call, harmony)
+
+
 def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
     """Clip notes to the answer's span and range: the common last step of every responder."""
     out = []

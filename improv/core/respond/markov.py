@@ -73,10 +73,12 @@ class MarkovResponder:
         """Forget the session (the vocabulary stays)."""
         self._session = Table(self.order, SESSION_SIZE)
 
-    def learn(self, call: Phrase, harmony: Chart | None = None) -> None:
+    def learn(self, call: Phrase, harmony: Chart | None = None, tempo: float | None = None) -> None:
         """Learn a call. The harmony is not part of what is learned (steps and rhythm are),
-        so a lick comes back over any chord; fit is weighed when answering."""
-        self._session.learn(symbols(melody(call)))
+        so a lick comes back over any chord; fit is weighed when answering. `tempo`: the
+        session's where the call was played (bpm; None: not known), which its line is read
+        at (a legato overlap is a share of a beat only at a given tempo)."""
+        self._session.learn(symbols(melody(call, tempo)))
 
     def answer(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Phrase:
         """An answer to `call` over `harmony`, in [0, settings.length) beats; never raises

@@ -67,7 +67,7 @@ class Generator:
         lo, hi = int(max(0, min(127, s.low))), int(max(0, min(127, s.high)))
         self.low, self.high = min(lo, hi), max(lo, hi)
         if call is not None and call.notes:  # over a left hand: not down into it
-            self.low = max(self.low, min(line_floor(call), self.high - KEEP_ROOM))
+            self.low = max(self.low, min(line_floor(call, s.tempo), self.high - KEEP_ROOM))
         self.bpb = max(1, int(s.beats_per_bar or 4))
         self.strong = strong_beats(self.bpb)  # (every other beat was strong: a waltz's 3 as its 1)
         self.rng = np.random.default_rng([abs(int(s.seed)), abs(owner.seed)])
@@ -90,7 +90,7 @@ class Generator:
         until = float(c.favour_until)
         self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
         self.opening = sorted(c.opening, key=lambda n: (n.start, -n.pitch))
-        self.call_events = melody(call) if call is not None else []
+        self.call_events = melody(call, s.tempo) if call is not None else []
         self.call_syms = symbols(self.call_events)
         pitches = [e[1] for e in self.call_events]
         mid = (self.low + self.high) / 2.0

@@ -48,13 +48,16 @@ def metric_class(tick: int) -> int:
     return 4
 
 
-def melody(phrase: Phrase) -> list[tuple[int, int, int, int]]:
+def melody(phrase: Phrase, tempo: float | None = None) -> list[tuple[int, int, int, int]]:
     """The phrase's top line on the grid: `(onset tick on the timeline, pitch, duration
     ticks, velocity)`. Simultaneous notes (a chord) keep only their highest pitch, and a
     pianist's voicings under the line are left out (`the_line`: a left hand's chord, a
-    rolled chord's lower notes), so their leaps are not learned as the player's steps."""
+    rolled chord's lower notes), so their leaps are not learned as the player's steps.
+    `tempo` (bpm, None: not known): how long a legato overlap may last in beats (at 250
+    bpm a line's notes overlapping by 70 ms were read as a voicing under the line, and left
+    out: a descending legato line lost every other note)."""
     by_tick: dict[int, tuple[int, int, int, int]] = {}
-    for n in the_line(phrase).notes:
+    for n in the_line(phrase, tempo).notes:
         tick = int(round((phrase.start + n.start) * TICKS))
         dur = min(MAX_DUR, max(1, int(round(n.duration * TICKS))))
         old = by_tick.get(tick)
