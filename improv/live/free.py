@@ -86,6 +86,8 @@ class FreePolicy:
         self._cut_until: float | None = None  # the last call was cut at its longest: its answer's first beat
         self._vamp_hint = False  # said once: playing on through every cut, the partner always yields
         self._voiced: tuple[Any, list] | None = None  # (call, its voicings' chords) last heard (`chart_for`)
+        # (from, to, chart): the last answer's chart, from its call's end to the answer's end (`harmony_text`)
+        self._answering: tuple[float, float, Chart] | None = None
 
     @property
     def band_lookahead(self) -> float:
@@ -242,7 +244,9 @@ class FreePolicy:
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
-        s.ask(call.phrase, self.chart_for(call.phrase), call.answer_start, call.answer_length, t, text=text)
+        chart = self.chart_for(call.phrase)
+        self._answering = (call.detected, call.answer_start + call.answer_length, chart)
+        s.ask(call.phrase, chart, call.answer_start, call.answer_length, t, text=text)
 
     def chart_now(self) -> Chart:
         """The chart an answer plays over: the session's, or the chord inferred so far (the
@@ -306,6 +310,7 @@ class FreePolicy:
         """The bars were counted again (between calls): the beats kept here move with them."""
         self._last_key = beat_of(self._last_key)
         self._rest = None
+        self._answering = None  # (counted again as the next call begins: the answer is over)
         if self.segmenter.silence_since is not None:
             self.segmenter.silence_since = beat_of(self.segmenter.silence_since)
 
@@ -318,8 +323,15 @@ class FreePolicy:
         """The stage view's fields this policy knows (free play: none; `state` says who plays)."""
         return {}
 
-    def harmony_text(self) -> str:
+    def harmony_text(self, beat: float | None = None) -> str:
+        """The chord (and key) the status line shows at `beat`: from a call's end to its
+        answer's end, while the player does not play on, the chord the answer is built over
+        (`chart_for`: a left hand's A7, where the inferred chord was Am7, the status line said
+        Am7 under an answer over A7); else the chord inferred so far."""
         chord, key = self.harmony.current()
+        a = self._answering
+        if beat is not None and a is not None and a[0] <= beat < a[1] and not self.segmenter.in_call:
+            chord = a[2].chord_at(beat)
         return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
 
     @property

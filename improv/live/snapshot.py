@@ -72,7 +72,7 @@ def _harmony_text(s: Any, beat: float) -> str:
     if s.chart is not None:
         chord = s.chart.chord_at(max(0.0, beat))
         return str(chord) if chord is not None else "N.C."
-    return s.policy.harmony_text()
+    return s.policy.harmony_text(beat)
 
 
 def _recording_trouble(s: Any) -> tuple[str, ...]:
