@@ -444,7 +444,7 @@ def test_a_fast_legato_line_is_read_whole_at_its_tempo():
     from improv.core.embrace.strategies import EmbraceSettings
     from improv.core.respond.markov_answer import Generator
     from improv.partner.core import PartnerCore
-    from improv.partner.protocol import Job, Setup
+    from improv.partner.protocol import Job, Setup, packed
 
     line = Phrase.of([(79 - 2 * k, 0.5 * k, 0.8) for k in range(8)], start=0.0, length=4.0)
     assert [e[1] for e in melody(line, 250.0)] == [79 - 2 * k for k in range(8)]
@@ -457,5 +457,5 @@ def test_a_fast_legato_line_is_read_whole_at_its_tempo():
     core.answer(Job(1, line, CHART, fast, EmbraceSettings(mode="off")))
     assert core.responder.session_notes == 8
     replacement = PartnerCore(MarkovResponder(3, 0))
-    replacement.setup(Setup("markov", calls=((line, CHART, 250.0),)))
+    replacement.setup(Setup("markov", calls=(packed(line, CHART, 250.0),)))
     assert replacement.responder.session_notes == 8

@@ -14,7 +14,7 @@ import pytest
 
 from improv.core.theory.notes import Phrase
 from improv.partner.process import RESTART_WINDOW_S, RESTARTS, ProcessPartner
-from improv.partner.protocol import Job, Ready, Result, Setup
+from improv.partner.protocol import Job, Ready, Result, Setup, unpacked
 
 
 class FakeWorker:
@@ -468,9 +468,34 @@ def test_a_replacement_partner_learns_every_call_the_first_one_did():
     ex.on_result(s.partner.last)
     replacement = PartnerCore(MarkovResponder(3, 0))
     replacement.setup(ex.setup())
-    assert [c[0] for c in ex.setup().calls] == [first, second]
+    assert [unpacked(c)[0] for c in ex.setup().calls] == [first, second]
     assert replacement.responder.session_notes == worker.responder.session_notes
 
+
+def test_a_replacement_partner_learns_the_whole_session_not_its_last_64_calls(monkeypatch):
+    """A worker replaced after a crash learned only the last 64 calls again: an hour in, the
+    Markov partner had forgotten the player's style from before them. It learns again the
+    calls of the last `KEEP_NOTES` notes, about what the session's table holds."""
+    from improv.core.respond.markov import MarkovResponder
+    from improv.core.theory.chart import parse_chart
+    from improv.live import exchange
+    from improv.partner.core import PartnerCore
+
+    ex, s, worker = _exchange_on_markov()
+    chart = parse_chart("Dm7 G7 | Cmaj7")
+    calls = [Phrase.of([(60 + (k * 5 + i * (1 + k % 4)) % 24, 0.5 * i, 0.5) for i in range(8)], start=16.0 * k)
+             for k in range(100)]
+    for k, call in enumerate(calls):
+        ex.ask(call, chart, 16.0 * k + 8.0, 8.0, 8.0 * k + 4.0)
+        ex.on_result(s.partner.last)
+    assert [unpacked(c)[0] for c in ex.setup().calls] == calls
+    replacement = PartnerCore(MarkovResponder(3, 0))
+    replacement.setup(ex.setup())
+    assert replacement.responder.session_notes == worker.responder.session_notes == 800
+    monkeypatch.setattr(exchange, "KEEP_NOTES", 60)  # the bound: the oldest calls go first, whole
+    ex.ask(calls[0], chart, 16.0 * 100 + 8.0, 8.0, 804.0)
+    ex.on_result(s.partner.last)
+    assert [unpacked(c)[0] for c in ex.setup().calls] == calls[-6:] + calls[:1]
 
 def test_an_answer_the_player_came_back_in_before_is_not_timed():
     """The session summary's "answer ready p99" is what the player waited for: an answer

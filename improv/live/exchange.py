@@ -19,10 +19,13 @@ from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
-from improv.partner.protocol import Job, Read, Result, Setup, answer_settings
+from improv.partner.protocol import Job, PackedCall, Read, Result, Setup, answer_settings, packed
 
 log = logging.getLogger("improv.session")
-KEEP_CALLS = 64  # calls a replacement partner learns from again
+# The notes of the latest calls a replacement partner learns again: about what the Markov
+# partner's session table holds (`markov_memory.SESSION_SIZE` continuations); it kept the last
+# 64 calls, and a worker replaced an hour in had forgotten all the player's style before them
+KEEP_NOTES = 20_000
 PACE_ANSWERS = 8  # the answers, and the calls, `expected_ready_s` looks back on
 # A job's tempo is the timeline's, held while that moves by less than this share: an external
 # clock's tempo, fitted again on every tick, jitters by a few hundredths of a bpm, and a draft's
@@ -64,7 +67,8 @@ class Exchange:
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         self.draft: Job | None = None  # the job last handed to the partner to draft (`read_ahead`)
         self._job_tempo: float | None = None
-        self._learnt: deque[tuple[Phrase, Chart, float | None]] = deque(maxlen=KEEP_CALLS)
+        self._learnt: deque[tuple[PackedCall, int]] = deque()  # (call, its notes): `KEEP_NOTES` at most in all
+        self._learnt_notes = 0
         self._asked: dict[int, _Asked] = {}
         self._landing = 0  # answers back and being put on the timeline (`on_result`)
         self._generation = 0
@@ -77,8 +81,8 @@ class Exchange:
     def setup(self) -> Setup:
         """What a (new) partner starts from: the session so far (conductor)."""
         s, r = self.s, self.s.cfg.responder
-        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, tuple(self._learnt), s.chart, s.bpb,
-                     r.model)
+        calls = tuple(c for c, _ in self._learnt)
+        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, calls, s.chart, s.bpb, r.model)
 
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
             cut: float | None = None, text: str = "") -> None:
@@ -151,7 +155,10 @@ class Exchange:
     def _land(self, res: Result, asked: _Asked) -> None:
         s = self.s
         with self._lock:  # the worker learned the call whatever became of its answer: a replacement does too
-            self._learnt.append((asked.call, asked.chart, asked.tempo))
+            self._learnt.append((packed(asked.call, asked.chart, asked.tempo), len(asked.call)))
+            self._learnt_notes += len(asked.call)
+            while self._learnt_notes > KEEP_NOTES and len(self._learnt) > 1:
+                self._learnt_notes -= self._learnt.popleft()[1]
         ready = s.clock.now()
         if res.answer is None:  # (not timed: an answer that never came is no answer-ready figure)
             self.failed += 1

@@ -25,10 +25,9 @@ from improv.core.respond.base import AnswerSettings, Interrupted, Responder, Ses
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase
 from improv.errors import ImprovError
-from improv.partner.protocol import Job, Read, Result, Setup
+from improv.partner.protocol import Job, Read, Result, Setup, unpacked
 
 log = logging.getLogger("improv.partner")
-KEEP_CALLS = 64  # calls kept for a replacement worker to learn from again
 
 
 def substitute_span(plan: AnswerPlan, answer: Phrase) -> tuple[float, float, Chart]:
@@ -65,7 +64,7 @@ class PartnerCore:
         """Start from the session so far (a fresh partner, or one replacing a lost worker)."""
         self.memory.clear()
         self.memory.add(*s.history)
-        for call, chart, tempo in s.calls:
+        for call, chart, tempo in map(unpacked, s.calls):
             hear_call(self.responder, call, chart, tempo)
         self.warm_up(s.chart, s.beats_per_bar)
         if s.history and s.chart is not None:
