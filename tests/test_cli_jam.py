@@ -199,3 +199,23 @@ def test_a_bad_chord_symbol_names_chords_the_symbol_and_a_good_chart(command, tm
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"improv {command}: --chords: ") and "'Hm7'" in lines[0], lines[0]
     assert 'e.g. --chords "Dm7 G7 | Cmaj7"' in lines[0], lines[0]
+
+
+def test_no_chart_undoes_a_config_files_tune_for_one_session(capsys):
+    """Both shipped presets name a tune (configs/ballad.toml: ballad-eb): with one, a jam over
+    the harmony heard in the player's own playing could not be asked for (--tune "" and
+    --chords "" are refused as empty)."""
+    from pathlib import Path
+
+    from improv.cli import build_parser
+    from improv.commands.common import chart_from_config
+    from improv.commands.jam import jam_settings
+
+    ballad = str(Path(__file__).resolve().parent.parent / "configs" / "ballad.toml")
+    parse = build_parser("jam").parse_args
+    assert chart_from_config(jam_settings(parse(["jam", "--config", ballad]))).title
+    cfg = jam_settings(parse(["jam", "--config", ballad, "--no-chart"]))
+    assert chart_from_config(cfg) is None and cfg.timing.tempo == 66.0 and cfg.band.comp  # (the rest of the preset)
+    with pytest.raises(SystemExit):
+        parse(["jam", "--no-chart", "--tune", "blues-f"])
+    assert "not allowed with" in capsys.readouterr().err

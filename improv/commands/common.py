@@ -48,6 +48,9 @@ def add_harmony_args(p: argparse.ArgumentParser, tempo_help: str = TEMPO_HELP) -
     x = g.add_mutually_exclusive_group()
     x.add_argument("--chords", metavar="CHART", help='a chart, e.g. "Dm7 G7 | Cmaj7 | %%" (loops)')
     x.add_argument("--tune", metavar="NAME|FILE", help="a shipped tune (see `improv tunes`) or a .toml file")
+    x.add_argument("--no-chart", action="store_true",
+                   help="no chart, whatever tune or chords a --config file names: the harmony is heard in what "
+                        "you play")
     g.add_argument("--tempo", type=float, metavar="BPM", help=tempo_help)
     g.add_argument("--time", type=metre, dest="beats_per_bar", metavar="N/4",
                    help="the metre of --chords and of a jam with no chart, e.g. 3/4 for a waltz ([timing] "
@@ -80,6 +83,8 @@ def settings_from_args(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "harmony", tune="")
     if get("tune") is not None:
         cfg = override(cfg, "harmony", chords="")
+    if get("no_chart"):  # (a preset's tune undone for one session: configs/ballad.toml names one)
+        cfg = override(cfg, "harmony", chords="", tune="")
     if get("beats_per_bar") is not None and get("tune") is not None:
         raise ConfigError(f"--time {get('beats_per_bar')}/4 with --tune {get('tune')}: a tune gives its own metre "
                           "(its file's beats_per_bar); leave --time out, or give the chords with --chords")

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if metre is not None and getattr(args, "chords", None) and getattr(args, "beats_per_bar", None) is None \
             and limits.BEATS_PER_BAR[0] <= metre[0] <= limits.BEATS_PER_BAR[1]:
         args.beats_per_bar = metre[0]  # --chords in the calls' metre, as `improv respond` reads them (they were 4/4)
-    if not getattr(args, "chords", None) and not getattr(args, "tune", None):
+    if not getattr(args, "chords", None) and not getattr(args, "tune", None) and not getattr(args, "no_chart", False):
         asked = getattr(args, "beats_per_bar", None)
         if asked is not None:  # (refused as "--time 3/4 with --tune blues-f", a flag the user never gave)
             from improv.core.theory.chart import load_tune
