@@ -219,3 +219,18 @@ def test_no_chart_undoes_a_config_files_tune_for_one_session(capsys):
     with pytest.raises(SystemExit):
         parse(["jam", "--no-chart", "--tune", "blues-f"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_trading_with_no_chart_says_where_it_was_asked_and_how_to_jam_free(tmp_path, capsys):
+    """A config that trades (configs/uptempo.toml) with no chart said only "trading follows a
+    tune's form: give --tune NAME or --chords", not that the file asked for trading, nor how
+    to play without (--mode free); with --no-chart it asked for the chart the player had
+    just turned off."""
+    from pathlib import Path
+
+    uptempo = str(Path(__file__).resolve().parent.parent / "configs" / "uptempo.toml")
+    assert main(["jam", "--config", uptempo, "--no-chart", "--no-record", "--duration", "1"]) == 2
+    line = error_lines(capsys)[-1]
+    assert "[band] trade_bars = 4 in the config file" in line and "--mode free" in line, line
+    assert main(["jam", "--mode", "trade", "--no-record", "--duration", "1"]) == 2
+    assert "trading (--mode trade) follows a tune's form" in error_lines(capsys)[-1]

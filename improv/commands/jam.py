@@ -295,8 +295,11 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
     from improv.live.free import segment_settings
 
     segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
-    if cfg.band.trade_bars > 0 and chart is None:
-        raise ConfigError("trading follows a tune's form: give --tune NAME or --chords \"...\"")
+    if cfg.band.trade_bars > 0 and chart is None:  # (said where the trading was asked: a preset's, with --no-chart)
+        asked = "--trade-bars" if getattr(args, "trade_bars", None) else "--mode trade" \
+            if getattr(args, "mode", None) == "trade" else f"[band] trade_bars = {cfg.band.trade_bars} in the config file"
+        raise ConfigError(f"trading ({asked}) follows a tune's form: give --tune NAME or --chords \"...\", "
+                          "or --mode free to jam with no chart")
     unused = [flag for dest, flag in (("answer_bars", "--bars"), ("answer_on", "--answer-on"), ("gap", "--gap"))
               if getattr(args, dest, None) is not None]
     if cfg.band.trade_bars > 0 and unused:
