@@ -1337,6 +1337,25 @@ def test_a_reharmonised_answer_writes_its_substitute_and_the_tunes_chord_after_i
     assert got == [("B7", round(s.time_of(start) - s.t0, 3)), (str(s.chart.chord_at(start + 3.0)),
                                                                  round(s.time_of(start + 3.0) - s.t0, 3))]
 
+def test_the_status_line_shows_the_substitute_a_reharmonised_answer_opens_over():
+    """Over a chart, an answer re-harmonised as B7 (the band comping B7, the file's chords
+    saying B7) had the status line and the stage view saying the tune's chord under it."""
+    from improv.core.embrace.reharm import substitute
+    from improv.partner.protocol import Result
+
+    s, clock, sink, partner, beat = asked_by_hand(1.0, 8.0)
+    start = beat + 1.0
+    sub = substitute(s.chart, start, start + 3.0, parse_chart("B7").chord_at(0.0))
+    answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), start, 8.0)
+    s.exchange.on_result(Result(partner.jobs[-1].number, answer, ("reharmonise as B7",), (start, start + 3.0, sub)))
+    written = str(s.chart.chord_at(start + 1.0))
+    assert written != "B7"
+    clock.set(s.time_of(start + 1.0))
+    assert s.snapshot(clock.now()).harmony == "B7"
+    clock.set(s.time_of(start + 3.5))  # past its span: the tune's chord again
+    assert s.snapshot(clock.now()).harmony == str(s.chart.chord_at(start + 3.5))
+    s.close()
+
 def test_a_pedal_pressed_while_the_partner_warms_up_does_not_move_the_files_bar_one(tmp_path):
     """Following the player over a chart, their first note is bar 1 of the chart and of the
     file. A message other than a note waiting at the start (the sustain pedal, a mod wheel,

@@ -27,6 +27,7 @@ log = logging.getLogger("improv.session")
 # 64 calls, and a worker replaced an hour in had forgotten all the player's style before them
 KEEP_NOTES = 20_000
 PACE_ANSWERS = 8  # the answers, and the calls, `expected_ready_s` looks back on
+SUBSTITUTES_SHOWN = 8  # the last substitutes the status line may still be within
 # A job's tempo is the timeline's, held while that moves by less than this share: an external
 # clock's tempo, fitted again on every tick, jitters by a few hundredths of a bpm, and a draft's
 # job never equalled its call's (every answer decoded again, at the call's end)
@@ -65,6 +66,9 @@ class Exchange:
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
         self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
+        # (start, end, chord) of the last substitutes answers opened over, for the status line (a
+        # tuple replaced whole: read on the conductor while the partner's thread lays one on)
+        self.substitutes: tuple[tuple[float, float, Any], ...] = ()
         self.draft: Job | None = None  # the job last handed to the partner to draft (`read_ahead`)
         self._job_tempo: float | None = None
         self._learnt: deque[tuple[PackedCall, int]] = deque()  # (call, its notes): `KEEP_NOTES` at most in all
@@ -126,6 +130,14 @@ class Exchange:
             draft = self._job(self.calls + 1, call, chart, start, length, cut)
         self.draft = draft
         self.s.partner.read(Read(so_far, chart, draft))
+
+    def substitute_at(self, beat: float) -> tuple[bool, Any]:
+        """(True, the chord) when `beat` is within the span of a substitute an answer opened
+        over (the band plays it, the file's chords say it), else (False, None)."""
+        for a, b, chord in reversed(self.substitutes):
+            if a <= beat < b:
+                return True, chord
+        return False, None
 
     def expected_ready_s(self, beats: float) -> float:
         """How long an answer `beats` long may take to be ready, by the answers of the last
@@ -217,10 +229,11 @@ class Exchange:
             if s.recorder is not None:
                 s.recorder.marker(line, at)
         if res.substitute is not None:
+            a, b, chart = res.substitute
+            self.substitutes = (*self.substitutes[-(SUBSTITUTES_SHOWN - 1):], (a, b, chart.chord_at(a)))
             if s.band is not None:
                 self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
             if s.recorder is not None:  # the file's chords say so: the substitute, then the tune's again
-                a, b, chart = res.substitute
                 for beat in (a, b):
                     chord = chart.chord_at(beat)
                     if chord is not None:

@@ -332,6 +332,8 @@ class FreePolicy:
         a = self._answering
         if beat is not None and a is not None and a[0] <= beat < a[1] and not self.segmenter.in_call:
             chord = a[2].chord_at(beat)
+            within, sub = self.s.exchange.substitute_at(beat)  # (re-harmonised: what it opens over)
+            chord = sub if within else chord
         return " ".join(x for x in (str(chord) if chord else "", f"({key})" if key else "") if x)
 
     @property

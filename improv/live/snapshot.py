@@ -69,8 +69,12 @@ def summary(s: Any) -> str:
 
 
 def _harmony_text(s: Any, beat: float) -> str:
+    """The chord now: the chart's, or the substitute an answer opened over within its span
+    (the band plays it and the file's chords say it: the status line said the tune's F7
+    under an answer and a band in Gb7); with no chart, the policy's."""
     if s.chart is not None:
-        chord = s.chart.chord_at(max(0.0, beat))
+        within, sub = s.exchange.substitute_at(beat)
+        chord = sub if within else s.chart.chord_at(max(0.0, beat))
         return str(chord) if chord is not None else "N.C."
     return s.policy.harmony_text(beat)
 
