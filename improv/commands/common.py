@@ -91,7 +91,7 @@ def settings_from_args(args: argparse.Namespace) -> Config:
     if get("beats_per_bar") is not None and cfg.harmony.tune:  # (the config's tune was played, --time passed over)
         raise ConfigError(f"--time {get('beats_per_bar')}/4 with the config's tune ([harmony] tune = "
                           f"\"{cfg.harmony.tune}\"): a tune gives its own metre (its file's beats_per_bar); leave "
-                          "--time out, or give the chords with --chords")
+                          "--time out, or give the chords with --chords, or --no-chart to jam on the harmony you play")
     cfg = override(cfg, "timing", FLAGS, tempo=get("tempo"), swing=get("swing"), beats_per_bar=get("beats_per_bar"))
     if get("model") is not None:
         if get("responder") == "markov":
