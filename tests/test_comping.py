@@ -1,5 +1,7 @@
-from improv.core.theory.chart import parse_chart
+import pytest
+
 from improv.core.band.comping import CompSettings, comp, pattern_weights, plan_bar
+from improv.core.theory.chart import parse_chart
 from improv.core.theory.voicings import guide_intervals
 
 BLUES = parse_chart("F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7")
@@ -158,3 +160,25 @@ def test_a_bar_of_two_keeps_its_stabs_inside_it():
         for bar in range(24):
             for h in plan_bar(two, bar, seed, settings=CompSettings(anticipation=0.0)):
                 assert h.start + h.duration <= 2 * (bar + 1) + 1e-9, (seed, bar, h)
+
+
+@pytest.mark.parametrize("bpb, groups", [(5, (3, 2)), (6, (3, 3)), (7, (4, 3))])
+def test_a_long_bar_is_comped_in_groups_of_beats(bpb, groups):
+    """A 5/4 (or 6/4, 7/4) bar drew the 4/4 patterns cut to its first four beats: its fifth
+    beat and on were never comped but by an anticipation (Take Five's vamp lost its second
+    half). Now each group of beats (3 + 2 in 5/4) draws its own pattern: every group's first
+    beats are comped in some bars, no stab rings into the next group's beats but by its
+    pattern, and nothing over the bar line but an anticipation."""
+    from improv.core.band.comping import beat_groups
+
+    assert beat_groups(bpb) == groups and beat_groups(4) == (4,) and beat_groups(3) == (3,)
+    chart = parse_chart(" | ".join(["Cm7", "F7", "Bbmaj7", "Ebmaj7"]), bpb)
+    last_group = bpb - groups[-1]
+    in_last = 0
+    for seed in range(6):
+        for bar in range(32):
+            for h in plan_bar(chart, bar, seed, settings=CompSettings(anticipation=0.0)):
+                rel = h.start - bar * bpb
+                in_last += last_group - 1e-9 <= rel < bpb - 0.5
+                assert h.start + h.duration <= bpb * (bar + 1) + 1e-9, (seed, bar, h)
+    assert in_last >= 40, in_last

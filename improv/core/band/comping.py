@@ -3,7 +3,8 @@
 Each bar draws one pattern (Charleston, reverse Charleston, 2 and 4, a lone stab, a held
 chord, a rest...) from a seeded generator that depends only on (seed, bar), so a span
 rendered in pieces sounds the same as the span rendered whole. A waltz (3/4) draws from a
-jazz waltz's own patterns (1 and the "and" of 2, 2 and 3, ...). The busier the player
+jazz waltz's own patterns (1 and the "and" of 2, 2 and 3, ...); a longer bar is comped in
+groups of beats, each with its own pattern (5/4 as 3 + 2, 7/4 as 4 + 3). The busier the player
 (notes per beat), the sparser the patterns. A chord change on the next downbeat may be
 anticipated on the "and" of the last beat, voiced as the *next* chord and tied over the
 barline; no other stab sounds past its bar.
@@ -53,6 +54,12 @@ _WALTZ_WEIGHT = {
     "one-and-of-two": 3.0, "two-three": 2.0, "and-of-two": 1.5, "and-of-one-three": 1.0, "one": 1.5,
     "held": 1.0, "two": 1.0, "three": 1.0, "rest": 1.0,
 }
+# two beats (2/4, and the last two of a 5/4 bar): a stab on one, on its "and", on two
+TWO_PATTERNS: dict[str, tuple[tuple[float, float], ...]] = {
+    "one": ((0.0, 0.8),), "and-of-one": ((0.5, 0.9),), "two": ((1.0, 0.6),), "one-two": ((0.0, 0.6), (1.0, 0.5)),
+    "rest": (),
+}
+_TWO_WEIGHT = {"one": 1.5, "and-of-one": 1.5, "two": 1.5, "one-two": 1.0, "rest": 1.0}
 BAR_END_GAP = 0.4  # a stab (but an anticipation) ends this long before the bar line at the latest, as in 4/4
 _EPS = 1e-6
 
@@ -83,9 +90,26 @@ class Hit:
     chord: Chord
 
 
+def beat_groups(beats_per_bar: int) -> tuple[int, ...]:
+    """The groups of beats a bar is comped in, each with its own pattern: a bar of 4 beats or
+    fewer is one; longer bars are grouped in threes and fours, a two where nothing else fits
+    (5/4 as 3 + 2, as Take Five's vamp is felt; 6/4 as 3 + 3; 7/4 as 4 + 3). The 4/4 patterns
+    cut to a bar of 5 left its beats 5 and on to an anticipation at most."""
+    if beats_per_bar <= 4:
+        return (beats_per_bar,)
+    if beats_per_bar == 5:
+        return (3, 2)
+    if beats_per_bar % 3 == 0:
+        return (3,) * (beats_per_bar // 3)
+    return (4,) + beat_groups(beats_per_bar - 4)
+
+
 def patterns_for(beats_per_bar: int) -> tuple[dict[str, tuple[tuple[float, float], ...]], dict[str, float]]:
-    """(pattern -> stabs, pattern -> weight for a quiet soloist) of a metre: the waltz's in
-    3/4, else the 4/4 ones (`plan_bar` keeps the stabs of a shorter bar inside it)."""
+    """(pattern -> stabs, pattern -> weight for a quiet soloist) of a group of beats
+    (`beat_groups`): the waltz's for three, two beats' own for two, else the 4/4 ones
+    (`plan_bar` keeps the stabs of a shorter bar inside it)."""
+    if beats_per_bar == 2:
+        return TWO_PATTERNS, _TWO_WEIGHT
     return (WALTZ_PATTERNS, _WALTZ_WEIGHT) if beats_per_bar == 3 else (PATTERNS, _BASE_WEIGHT)
 
 
@@ -141,9 +165,16 @@ def plan_bar(chart: Chart, bar: int, seed: int, density: float = 0.0, settings: 
     bpb = chart.beats_per_bar
     t0 = bar * bpb
     rng = _rng(seed, bar)
-    name = _choose(rng, pattern_weights(density, settings.reactivity, bpb))
-    # (a bar shorter than the pattern's: its stabs end before the bar line, as they do in 4/4)
-    onsets = [(o, min(d, bpb - BAR_END_GAP - o)) for o, d in patterns_for(bpb)[0][name] if o < bpb - BAR_END_GAP]
+    onsets: list[tuple[float, float]] = []
+    at = 0
+    for k, group in enumerate(beat_groups(bpb)):  # (one group but in 5/4, 6/4, 7/4 ...: 3 + 2, 3 + 3, 4 + 3)
+        g_rng = rng if k == 0 else _rng(seed, bar, f"group{k}")
+        name = _choose(g_rng, pattern_weights(density, settings.reactivity, group))
+        # (a group shorter than the pattern's: its stabs end before the bar line, as they do in 4/4,
+        # and before the next group's first beat)
+        room = group - (BAR_END_GAP if at + group == bpb else 0.1)
+        onsets += [(at + o, min(d, room - o)) for o, d in patterns_for(group)[0][name] if o < room]
+        at += group
     before = density if prev_density is None else prev_density
     if prev_anticipated is None:
         prev_anticipated = bar > 0 and _anticipates(chart, bar - 1, seed, before, settings)
