@@ -552,3 +552,22 @@ def test_an_answer_taken_back_before_it_sounded_is_not_timed_either():
     assert ex.answers == 1 and list(ex.ready_ms) == pytest.approx([20.0])
     ex.yield_to_player(ex._last[2] - 0.1)  # before its first note sounds
     assert ex.answers == 0 and list(ex.ready_ms) == [] and ex.left_out == 0
+
+
+@pytest.mark.parametrize("responder", ["markov", "model"])
+def test_a_worker_that_ends_as_it_starts_is_said_so_not_called_slow(tmp_path, responder):
+    """A worker that died at once (a crash before its warm-up: the OOM killer, a broken
+    library) was reported as 'did not start within 30 s (exit code 3)' the moment it died,
+    and a Markov jam was told to try --responder markov."""
+    from improv.errors import ModelError
+
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\necho 'worker: crashed' >&2\nexit 3\n")
+    script.chmod(0o755)
+    p = ProcessPartner(responder, python=str(script))
+    with pytest.raises(ModelError) as e:
+        p.start(lambda: Setup(responder), lambda r: None)
+    p.close()
+    said = str(e.value)
+    assert "ended as it started (exit code 3" in said and "within" not in said, said
+    assert ("--responder markov" in said) == (responder == "model"), said

@@ -203,9 +203,13 @@ class ProcessPartner:
         self._make_setup, self._on_result, self._say = make_setup, on_result, say
         w = self._launch(make_setup())
         if not w.ready.wait(READY_TIMEOUT_S) or w.hello is None:
-            w.stop(kill=True)
-            raise ModelError(f"the partner's process did not start within {READY_TIMEOUT_S:g} s "
-                             f"(exit code {w.proc.poll()}); try --responder markov")
+            ended = w.gone  # (its pipe closed: it ended before it was ready, at once or later)
+            w.stop(kill=not ended)
+            other = "" if self.responder == "markov" else "; try --responder markov"
+            if ended:
+                raise ModelError(f"the partner's process ended as it started (exit code {w.proc.returncode}; "
+                                 f"what it printed is above){other}")
+            raise ModelError(f"the partner's process was not ready within {READY_TIMEOUT_S:g} s{other}")
         if w.hello.error:
             w.stop()
             raise ModelError(w.hello.error)
