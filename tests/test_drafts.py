@@ -378,3 +378,35 @@ def test_a_call_whose_job_is_no_longer_its_draft_is_placed_by_the_pace(monkeypat
         s.step()
     s.close()
     assert partner.jobs[0] != s.exchange.draft and partner.jobs[0].settings.start > d.answer_start
+
+
+def test_the_worker_process_answers_over_the_session_as_counted_again(model):
+    """The worker kept the session on the bars as first counted when the follower counted
+    them again: its answers read the player's earlier calls over the wrong chords. Told the
+    session again (`rehome`), it answers as a partner started from that session does."""
+    import threading
+
+    from improv.partner.process import ProcessPartner
+    from improv.partner.protocol import Setup
+
+    first = (Phrase.of([(62, 0.0, 0.5), (65, 0.5, 0.5), (69, 1.0, 1.0)], start=1.0, length=3.0),
+             Phrase.of([(67, 0.0, 0.5), (65, 0.5, 0.5), (64, 1.0, 0.5), (62, 1.5, 1.0)], start=5.0, length=3.0))
+    recounted = tuple(Phrase(p.notes, p.start + 2.0, p.length) for p in first)  # (over the other chords now)
+    job = _job(CALL_PHRASE, number=3, start=12.0)
+
+    def answer_with(history: tuple) -> Phrase:
+        core = PartnerCore(model)
+        core.setup(Setup("model", history=history, chart=CHART))
+        return core.answer(job).answer
+
+    assert answer_with(first) != answer_with(recounted)  # (the history's bars matter to the answer)
+    got, arrived = [], threading.Event()
+    partner = ProcessPartner("model")
+    partner.start(lambda: Setup("model", history=first, chart=CHART), lambda r: (got.append(r), arrived.set()))
+    try:
+        partner.rehome(recounted)
+        partner.submit(job, 0.0)
+        assert arrived.wait(10.0)
+        assert got[0].answer == answer_with(recounted)
+    finally:
+        partner.close()

@@ -474,3 +474,47 @@ def test_a_tempo_changed_late_in_a_jam_goes_on_from_the_bar_it_is_in():
     bar = int(s.bar_beat(clock.now()).split(":")[0])
     assert abs(bar - (bars_before + 24)) <= 3, (bar, bars_before + 24)
     s.close()
+
+
+def test_the_partner_keeps_the_session_on_the_bars_as_counted_again():
+    """Bars counted again on the player's tempo moved the calls and answers the session kept
+    (for a new worker), but the partner's own copy stayed on the bars as first counted: at
+    84 bpm over C7 | F7 it read the player's second call in bar 9 where they played it in
+    bar 7, over the other chord, and an answer running into the third call."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=2.5)
+    s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", responder=EighthsResponder())
+    said = []
+    s.say = said.append
+    s.start()
+    period = 60.0 / 84.0
+    events = []
+    for bar in (0, 6, 12):
+        events += swung_call(84.0, 2, 0.5 + 4 * bar * period, seed=bar)
+    play(s, clock, inq, events, until=0.5 + 4 * 17 * period)
+    assert any("bars counted again" in line for line in said), said
+    kept = [(round(p.start, 3), p.notes) for p in s.exchange.memory.phrases]
+    assert len(kept) >= 4
+    assert [(round(p.start, 3), p.notes) for p in s.partner.core.memory.phrases] == kept
+    s.close()
+
+
+def test_an_answer_played_before_the_bars_were_counted_again_is_still_taken_back():
+    """The partner takes back an answer the player came in before by the phrase it kept:
+    the session again on new bars must keep it that answer's, or it stays in the session."""
+    from improv.core.respond.markov import MarkovResponder
+    from improv.core.theory.chart import parse_chart
+    from improv.core.theory.notes import Phrase
+    from improv.partner.core import PartnerCore
+    from improv.partner.protocol import Job, answer_settings
+
+    core = PartnerCore(MarkovResponder(3, 0))
+    cfg = make()[0].cfg
+    chart = parse_chart("C7 | F7")
+    call = Phrase.of([(60, 0.0, 0.5), (64, 0.5, 0.5), (67, 1.0, 1.0)], start=0.0, length=4.0)
+    res = core.answer(Job(1, call, chart, answer_settings(4.0, 4.0, 1, cfg.responder, 4), cfg.embrace))
+    assert res.answer is not None and len(core.memory.phrases) == 2
+    moved = tuple(Phrase(p.notes, p.start * 0.7, p.length) for p in core.memory.phrases)
+    core.rehome(moved)
+    assert core.memory.phrases == moved
+    core.dropped(1)  # the player came back in before it sounded
+    assert core.memory.phrases == moved[:1]

@@ -571,3 +571,64 @@ def test_a_worker_that_ends_as_it_starts_is_said_so_not_called_slow(tmp_path, re
     said = str(e.value)
     assert "ended as it started (exit code 3" in said and "within" not in said, said
     assert ("--responder markov" in said) == (responder == "model"), said
+
+
+def test_an_answer_taken_back_after_the_bars_were_counted_again_leaves_both_copies_of_the_session():
+    """The bars counted again at a call's first note, which also makes the partner yield:
+    the answer not yet sounded was taken back by identity, and the session's copy, moved to
+    the new bars, no longer held that object: the unplayed answer stayed in it (and in the
+    partner's), and a replacement worker started from it."""
+    from improv.core.theory.chart import parse_chart
+
+    ex, s, worker = _exchange_on_markov()
+    s.partner.rehome = worker.rehome
+    now = [4.0]
+    s.clock.now = lambda: now[0]
+    call = Phrase.of([(62 + k, 0.5 * k, 0.5) for k in range(8)], start=0.0)
+    ex.ask(call, parse_chart("Dm7 G7 | Cmaj7"), 8.0, 8.0, 4.0)
+    now[0] = 4.02
+    ex.on_result(s.partner.last)
+    assert len(ex.memory.phrases) == 2
+    ex.remap(lambda beat: beat * 0.8)
+    assert [p.start for p in worker.memory.phrases] == [p.start for p in ex.memory.phrases] == [0.0, 6.4]
+    ex.yield_to_player(ex._last[2] - 0.1)  # before its first note sounds
+    pitches = [n.pitch for n in call.notes]  # (the call only, on the new bars)
+    assert [[n.pitch for n in p.notes] for p in ex.memory.phrases] == [pitches]
+    assert [[n.pitch for n in p.notes] for p in worker.memory.phrases] == [pitches]
+    assert [[n.pitch for n in p.notes] for p in ex.setup().history] == [pitches]
+
+
+def test_the_session_on_new_bars_reaches_a_worker_starting_but_never_overtakes_a_later_setup(partner, monkeypatch):
+    """Bars counted again while a new worker starts: its `Setup` was made on the old bars, so
+    the `History` waits for it. Should it fail to start, the next one, tried later, starts
+    from the session as it is then: the `History` kept from before would have put it back
+    to an older session (every call played while the partner was down forgotten)."""
+    from improv.partner.protocol import History
+
+    gate = threading.Event()
+    made = partner._launch
+
+    def slow(setup):
+        gate.wait(5)
+        return made(setup)
+
+    monkeypatch.setattr(partner, "_launch", slow)
+    FakeWorker.made[-1].die()
+    partner.check(1.0)
+    assert partner.state == "restarting"
+    partner.rehome((Phrase.of([(60, 0.0, 1.0)]),))
+    gate.set()
+    _wait_ready(partner)
+    assert [m for m in FakeWorker.made[-1].sent if isinstance(m, History)]  # (after its Setup: it is needed)
+    gate.clear()
+    partner.starts["ok"] = False
+    FakeWorker.made[-1].die()
+    partner.check(2.0)
+    partner.rehome((Phrase.of([(62, 0.0, 1.0)]),))
+    gate.set()
+    _wait_state(partner, "down")
+    partner.check(3.0)
+    partner.starts["ok"] = True
+    partner.check(3.0 + RESTART_WINDOW_S + 0.1)
+    _wait_ready(partner)
+    assert not [m for m in FakeWorker.made[-1].sent if isinstance(m, History)]

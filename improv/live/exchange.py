@@ -287,9 +287,20 @@ class Exchange:
 
     def remap(self, beat_of: Any) -> None:
         """The bars were counted again (conductor): the calls and answers so far move with
-        them, under the lock, as an answer landing on the partner's thread adds to them."""
+        them, under the lock, as an answer landing on the partner's thread adds to them; and
+        so do the partner's own (it kept them on the old bars, and read the player's calls
+        so far over the wrong chords) and the last answer a yield may still take back."""
         with self._lock:
+            old = self.memory.phrases
             self.memory.remap(beat_of)
+            phrases = self.memory.phrases
+            if self._last is not None:
+                moved = next((b for a, b in zip(old, phrases) if a is self._last[1]), None)
+                if moved is not None:
+                    self._last = (self._last[0], moved, *self._last[2:])
+        rehome = getattr(self.s.partner, "rehome", None)
+        if rehome is not None:
+            rehome(phrases)
 
     def silence(self) -> None:
         """Silence the partner now; answers on their way are not played (conductor)."""

@@ -161,6 +161,18 @@ class PartnerCore:
             except Exception as e:  # noqa: BLE001
                 log.debug("reading the session ahead failed: %s", e)
 
+    def rehome(self, phrases: tuple[Phrase, ...]) -> None:
+        """The session so far on bars counted again (`History`): it replaces the exchange
+        remembered here, phrase for phrase, so an answer played before is still taken back
+        by `dropped`; a draft made on the old bars is forgotten."""
+        old = self.memory.phrases
+        moved = {id(a): b for a, b in zip(old, phrases)} if len(old) == len(phrases) else {}
+        self.memory.clear()
+        self.memory.add(*phrases)
+        self._played = {n: (call, moved[id(answer)]) for n, (call, answer) in self._played.items()
+                        if id(answer) in moved}
+        self._draft = None
+
     def dropped(self, number: int) -> None:
         """The answer to call `number` was never played: it leaves the exchange."""
         got = self._played.pop(number, None)

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from improv.core.respond.base import Responder
 from improv.partner.core import PartnerCore
-from improv.partner.protocol import Dropped, Job, Read, Result, Setup
+from improv.core.theory.notes import Phrase
+from improv.partner.protocol import Dropped, History, Job, Read, Result, Setup
 
 _READ = "read"
 
@@ -81,6 +82,12 @@ class InlinePartner:
         else:  # (inline, or from `on_result` on the responder's own thread: a put could wait on itself)
             self.core.dropped(number)
 
+    def rehome(self, phrases: tuple[Phrase, ...]) -> None:
+        if self.threaded and threading.current_thread() is not self._thread:
+            self._jobs.put(History(tuple(phrases)))
+        else:
+            self.core.rehome(tuple(phrases))
+
     def check(self, now: float) -> None:
         """Nothing to watch: a failure here is an exception, reported per call."""
 
@@ -112,6 +119,8 @@ class InlinePartner:
                     self.core.read(r, self._newer_than)
             elif isinstance(m, Dropped):
                 self.core.dropped(m.number)
+            elif isinstance(m, History):
+                self.core.rehome(m.phrases)
             else:
                 self._answer(m, last=self._jobs.empty())
 

@@ -13,7 +13,7 @@ that a stalled one sat on, gets a `Result` with an error). A worker that keeps f
 given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a call gets
 its error `Result` at once.
 
-Threads: `start`, `submit`, `read`, `check`, `close` on the conductor; `dropped` on any.
+Threads: `start`, `submit`, `read`, `rehome`, `check`, `close` on the conductor; `dropped` on any.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ import time
 from collections import deque
 from typing import Any, BinaryIO, Callable
 
+from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
 from improv.partner import wire
-from improv.partner.protocol import Dropped, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
@@ -265,6 +266,11 @@ class ProcessPartner:
         """The answer to call `number` was not played (any thread)."""
         self._send(Dropped(number))
 
+    def rehome(self, phrases: tuple[Phrase, ...]) -> None:
+        """The session so far on bars counted again (conductor; while a new worker starts,
+        kept for it: its `Setup` was made on the old bars)."""
+        self._send(History(tuple(phrases)))
+
     def _send(self, msg: Any) -> None:
         with self._lock:
             w = self._w if self.state == "ready" else None
@@ -333,6 +339,8 @@ class ProcessPartner:
         self.state = "restarting"
         if why is not None:
             self._say(f"the partner {why}")
+        with self._lock:  # (the session said again on new bars, for one that failed to start: in the Setup now)
+            self._backlog = [m for m in self._backlog if not isinstance(m, History)]
         setup = self._make_setup()
         self._starter = threading.Thread(target=self._restart, args=(setup,), name="improv-partner-start",
                                          daemon=True)

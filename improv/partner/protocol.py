@@ -3,7 +3,7 @@ pickled over a pipe to the worker process, or handed over directly in process).
 
 To the partner: `Setup` (once, first), `Read` (the call under way, in a rest, perhaps with
 the `Job` it becomes if the rest ends it), `Job` (a call to answer), `Dropped` (an answer
-that was never played). From it: `Ready` (once, after its warm-up) and a `Result` for
+that was never played), `History` (the session so far on bars counted again). From it: `Ready` (once, after its warm-up) and a `Result` for
 every `Job`.
 """
 
@@ -112,6 +112,15 @@ class Dropped:
     """The answer to call `number` was not played (the player came back in): forget it."""
 
     number: int
+
+
+@dataclass(frozen=True)
+class History:
+    """The session so far again, its calls and answers moved to the bars as counted now (the
+    follower counted them again from bar 1 on the player's tempo): the partner's own copy,
+    on the bars as first counted, read the player's first calls over the wrong chords."""
+
+    phrases: tuple[Phrase, ...]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def main() -> int:
     out: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the messages
     from improv.partner import wire
-    from improv.partner.protocol import Dropped, Job, Read, Ready, Setup
+    from improv.partner.protocol import Dropped, History, Job, Read, Ready, Setup
 
     inbox = _Inbox()
     setup = inbox.get()
@@ -68,6 +68,8 @@ def main() -> int:
                     core.after(m.chart)
             elif isinstance(m, Dropped):
                 core.dropped(m.number)
+            elif isinstance(m, History):
+                core.rehome(m.phrases)
 
 
 class _Inbox:
