@@ -632,3 +632,15 @@ def test_the_session_on_new_bars_reaches_a_worker_starting_but_never_overtakes_a
     partner.check(3.0 + RESTART_WINDOW_S + 0.1)
     _wait_ready(partner)
     assert not [m for m in FakeWorker.made[-1].sent if isinstance(m, History)]
+
+
+def test_the_readme_says_how_long_a_hung_partner_holds_a_call():
+    """The README had a new partner taking over 'within a second or so' of a death or a
+    hang: a hung worker is noticed only by a call it leaves unanswered for `STALL_S`, and
+    that call is not answered (SIGSTOP on the worker: 'did not answer for 2.1 s')."""
+    from pathlib import Path
+
+    from improv.partner.process import STALL_S
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"a call unanswered for {STALL_S:g} s (that call goes unanswered)" in text
