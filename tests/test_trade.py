@@ -951,3 +951,25 @@ def test_a_daws_start_after_a_stop_in_the_first_turn_says_your_turn_again():
         s.step()
     assert sum("your turn" in line for line in said) == 2, said
     assert not s.policy._open
+
+
+def test_trading_one_bar_at_a_time_is_said_as_one_bar(tmp_path, capsys):
+    """`--trade-bars 1` started with 'trading 1 bars at 120 bpm', and a flag trading does
+    not use was said to be unused with '(1 bars each; ...)'."""
+    from improv.cli import build_parser
+    from improv.commands.jam import checked_settings
+
+    for bars, said in ((1, "trading 1 bar at"), (2, "trading 2 bars at")):
+        clock = ManualClock(100.0)
+        cfg = replace(_cfg(), band=replace(_cfg().band, trade_bars=bars))
+        s = Session(cfg, clock, InputQueue(clock), [RecordingSink(clock)], RootsResponder(), chart=BLUES,
+                    threaded=False, seed=1)
+        lines = []
+        s.say = lines.append
+        s.start()
+        s.close()
+        assert any(said in line for line in lines), lines
+    checked_settings(build_parser("jam").parse_args(["jam", "--tune", "blues-f", "--trade-bars", "1", "--gap", "2",
+                                                     "--record", str(tmp_path)]))
+    err = capsys.readouterr().err
+    assert "(1 bar each;" in err, err

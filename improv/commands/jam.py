@@ -18,6 +18,7 @@ from improv.commands.common import FLAGS, add_config_args, add_harmony_args, add
 from improv.commands.embrace_args import add_embrace_args, add_mode_arg, embrace_settings_from_args
 from improv.config import Config, check_flag, override, was_set
 from improv.core import limits
+from improv.core.theory.notes import counted
 from improv.errors import ConfigError, ImprovError, PortError
 
 
@@ -304,7 +305,8 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
               if getattr(args, dest, None) is not None]
     if cfg.band.trade_bars > 0 and unused:
         print(f"improv: warning: {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used while trading: "
-              f"the form sets the turns ({cfg.band.trade_bars} bars each; --trade-bars N for others)", file=sys.stderr)
+              f"the form sets the turns ({counted(cfg.band.trade_bars, 'bar')} each; --trade-bars N for others)",
+              file=sys.stderr)
     if getattr(args, "clock_in", None) and cfg.band.clock != "external":
         print("improv: warning: --clock-in is not used on improv's own clock: add --clock external to follow "
               "the clock on that port", file=sys.stderr)

@@ -235,7 +235,8 @@ class Session:
         metre = f" in {self.bpb}/4" if self.bpb != 4 else ""  # (a forgotten --time 3/4 showed only when the band played)
         over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}{metre}, looping)" \
             if self.chart is not None else f"harmony inferred from your playing{metre}"
-        what = f"trading {self.policy.form.trade_bars} bars" if isinstance(self.policy, TradePolicy) else "jamming"
+        what = f"trading {counted(self.policy.form.trade_bars, 'bar')}" if isinstance(self.policy, TradePolicy) \
+            else "jamming"
         pace = f"following your tempo (from {self.tempo:g} bpm{self.timeline.level_hint})" if self.following else \
             "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
         if self.unfollowed:
