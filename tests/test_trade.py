@@ -973,3 +973,26 @@ def test_trading_one_bar_at_a_time_is_said_as_one_bar(tmp_path, capsys):
                                                      "--record", str(tmp_path)]))
     err = capsys.readouterr().err
     assert "(1 bar each;" in err, err
+
+
+def test_the_status_line_counts_in_to_bar_one_and_says_what_is_left_of_the_turn():
+    """Without --view the status line read '1:1  count-in' all through the count-in (two
+    bars of it at a ballad's tempo: bar:beat stood at bar 1 before it came), and in the
+    turns it said whose turn it was but not how much of it was left; the stage view shows both."""
+    from improv.live.status import render
+
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    s.start()
+    tl = s.timeline
+    lines = {}
+    for beat in (-3.0, -0.5, 5.5, 15.2, 20.0):
+        clock.set(tl.time_of(beat))
+        s.step()
+        lines[beat] = render(s.snapshot(clock.now()))
+    s.close()
+    assert "count-in: 3 beats to bar 1" in lines[-3.0] and "1:1" not in lines[-3.0], lines[-3.0]
+    assert "count-in: 1 beat to bar 1" in lines[-0.5], lines[-0.5]
+    assert "2:2  your turn, 11 beats left" in lines[5.5], lines[5.5]
+    assert "your turn, 1 beat left" in lines[15.2], lines[15.2]
+    assert "6:1  partner, 12 beats left" in lines[20.0], lines[20.0]

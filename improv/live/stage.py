@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Sequence
 
-from improv.live.status import Snapshot
+from improv.live.status import Snapshot, beats_text
 
 # A 3 x 5 pixel font for the big figures: "#" is a pixel. Glyphs not here fall back to the
 # upper-case one, then to a blank box.
@@ -132,13 +132,6 @@ def _form_line(s: Snapshot) -> str:
     if s.form_bar and s.form_bars:
         parts.append(f"{s.form_bar}/{s.form_bars}")
     return " ".join(parts) or "bar:beat"
-
-
-def beats_text(beats: float) -> str:
-    """Beats still to go, as a musician counts them: whole beats, the one under way counted
-    ("in 2 beats" at 1.7 to go), never "in 0"."""
-    n = max(1, math.ceil(beats - 1e-6))
-    return f"{n} beat{'s' if n != 1 else ''}"
 
 
 class Shown(NamedTuple):

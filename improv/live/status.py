@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import queue
 import sys
@@ -126,8 +127,20 @@ def render(s: Snapshot) -> str:
     tempo = f"{round(s.tempo, 1):g} bpm"
     if s.tempo_heard > 0 and s.tempo_sure >= 0:  # following the player: the tempo is what it hears
         tempo += f" (heard {s.tempo_heard:.0f}, {100 * s.tempo_sure:.0f}% sure)"
-    return (f"{tempo}  {s.bar:>3}:{s.beat}  {s.state:<9}  {s.harmony or '-':<14}  {call}  "
+    where = f"{s.bar:>3}:{s.beat}  {s.state:<9}"
+    if s.turn_beats_left > 0 and s.state == s.turn == "count-in":  # (bar:beat stands at 1:1 until bar 1)
+        where = f"count-in: {beats_text(s.turn_beats_left)} to bar 1"
+    elif s.turn_beats_left > 0 and (s.turn, s.state) in (("you", "your turn"), ("partner", "partner")):
+        where = f"{s.bar:>3}:{s.beat}  {f'{s.state}, {beats_text(s.turn_beats_left)} left':<24}"
+    return (f"{tempo}  {where}  {s.harmony or '-':<14}  {call}  "
             f"{timing}  dropped {s.dropped}" + (f"  {s.mode}" if s.mode else ""))
+
+
+def beats_text(beats: float) -> str:
+    """Beats still to go, as a musician counts them: whole beats, the one under way counted
+    ("in 2 beats" at 1.7 to go), never "in 0" (the status line's and the stage view's)."""
+    n = max(1, math.ceil(beats - 1e-6))
+    return f"{n} beat{'s' if n != 1 else ''}"
 
 
 QUEUED_WRITES = 256  # writes waiting for a terminal that does not read; more are dropped (counted)
