@@ -996,3 +996,67 @@ def test_the_status_line_counts_in_to_bar_one_and_says_what_is_left_of_the_turn(
     assert "2:2  your turn, 11 beats left" in lines[5.5], lines[5.5]
     assert "your turn, 1 beat left" in lines[15.2], lines[15.2]
     assert "6:1  partner, 12 beats left" in lines[20.0], lines[20.0]
+
+
+class DraftingRoots(RootsResponder):
+    """`RootsResponder` that reads ahead and drafts, as the model does."""
+
+    learns = False
+
+    def prime(self, call, harmony, history=(), max_read=None, tempo=None):
+        return True
+
+
+def test_the_call_goes_out_earlier_once_drafted_answers_come_back_slower():
+    """In the turn's last beat every key played or let go drafts the call again, so on a
+    busy machine the draft of the call as handed over is often still being decoded at the
+    hand-over: its answer comes back drafted, but as late as one decoded then (live, at 64
+    bpm: 'answer 2 ... reharmonise as Abm7 ..., ready in 74.8 ms (drafted in your rest)',
+    after the band commits the partner's downbeat 40 ms before it sounds). Those answers
+    were left out of what the hand-over is timed by, so the call still went out 100 ms
+    before the turn and the band played the written chord under the substitute's downbeat."""
+    from improv.live.trade import MAX_TRADE_LEAD_S, TRADE_LEAD_S
+    from improv.partner.inline import InlinePartner
+
+    class LateDrafts(InlinePartner):
+        """The draft of the call as handed over is still being decoded: it takes `delay`
+        seconds of the session's clock to come back (drafted)."""
+
+        def __init__(self, clock, delay):
+            super().__init__(DraftingRoots(), threaded=False)
+            self.clock, self.delay, self.asked, self.results = clock, delay, [], []
+
+        def start(self, make_setup, on_result, say=lambda s: None):
+            super().start(make_setup, lambda r: (self.results.append(r), on_result(r)), say)
+
+        def submit(self, job, now):
+            self.asked.append((job.settings.start, self.clock.now()))
+            self.clock.advance(self.delay)
+            super().submit(job, now)
+
+    def leads(delay, turns=3):
+        clock = ManualClock(100.0)
+        inq = InputQueue(clock)
+        cfg = _cfg()
+        cfg = replace(cfg, timing=replace(cfg.timing, tempo=120.0))
+        partner = LateDrafts(clock, delay)
+        s = Session(cfg, clock, inq, [RecordingSink(clock)], partner, chart=BLUES, threaded=False, seed=1)
+        s.start()
+        tl, played = s.timeline, -1
+        while len(partner.asked) < turns:
+            beat = tl.beat_at(clock.now())
+            turn = s.policy.form.turn_at(beat)
+            if turn is not None and turn.owner == "player" and int(beat) > played:
+                played = int(beat)
+                inq.push([0x90, 65, 90])  # a note on every beat, the last one in the turn's last beat
+                inq.push([0x80, 65, 0])
+            s.step()
+            clock.advance(0.001)
+        s.close()
+        assert all(r.drafted for r in partner.results), partner.results
+        return [round(s.time_of(start) - t, 3) for start, t in partner.asked]
+
+    assert leads(0.02) == [TRADE_LEAD_S] * 3  # quick answers: as before
+    slow = leads(0.09)
+    assert slow[0] == TRADE_LEAD_S and all(abs(x - 0.15) < 0.006 for x in slow[1:]), slow  # 90 + 40 + 20 ms
+    assert leads(0.9)[1:] == [MAX_TRADE_LEAD_S] * 2

@@ -65,6 +65,8 @@ class Exchange:
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder (played ones)
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
         self.pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
+        # ... and of the last answers drafted, for trading (`expected_ready_s(drafted=True)`)
+        self.drafted_pace: deque[tuple[int, float]] = deque(maxlen=PACE_ANSWERS)
         self.band_overrides: deque[tuple[float, float, Chart]] = deque()  # partner thread -> conductor
         # (start, end, chord) of the last substitutes answers opened over, for the status line (a
         # tuple replaced whole: read on the conductor while the partner's thread lays one on)
@@ -139,13 +141,17 @@ class Exchange:
                 return True, chord
         return False, None
 
-    def expected_ready_s(self, beats: float) -> float:
+    def expected_ready_s(self, beats: float, drafted: bool = False) -> float:
         """How long an answer `beats` long may take to be ready, by the answers of the last
         `PACE_ANSWERS` calls decoded at their call's end (the second slowest per beat of
         answer, so that one outlier does not count; drafted ones cost only the pipe): 0
         without any. The policies place the answer (free jam) or hand the call (trading) so
-        that it is back in time on a machine slower than the partner's budget (conductor)."""
-        pace = sorted(p for n, p in self.pace if self.calls - n < PACE_ANSWERS)  # (the last calls' only)
+        that it is back in time on a machine slower than the partner's budget (conductor).
+        `drafted`: the drafted answers count too, as long as each took: trading drafts the
+        call again at every key in its turn's last beat, so the draft of the call as handed
+        over may still be decoding then, and comes back as late as an answer decoded then."""
+        paces = [*self.pace, *self.drafted_pace] if drafted else self.pace
+        pace = sorted(p for n, p in paces if self.calls - n < PACE_ANSWERS)  # (the last calls' only)
         return pace[max(0, len(pace) - 2)] * max(1.0, beats) if pace else 0.0
 
     def on_result(self, res: Result) -> None:
@@ -183,8 +189,9 @@ class Exchange:
         # the pace is what a call whose end came unforeseen costs: a draft's is the pipe's, and one
         # answered across a partner's restart waited for it (after a worker was killed, every
         # later answer was placed a beat late)
-        if not res.drafted and getattr(s.partner, "restarts", 0) == asked.restarts:
-            self.pace.append((res.number, (ready - asked.noticed) / max(1.0, res.answer.length)))
+        if getattr(s.partner, "restarts", 0) == asked.restarts:
+            (self.drafted_pace if res.drafted else self.pace).append(
+                (res.number, (ready - asked.noticed) / max(1.0, res.answer.length)))
         answer, missed = self._still_due(res.answer, ready)
         with self._lock:
             played = not self._closed and asked.generation == self._generation

@@ -144,13 +144,14 @@ class TradePolicy:
     def lead_s(self) -> float:
         """How long before the partner's turn its call goes out (seconds): `TRADE_LEAD_S`, or
         on a machine where answers come back slower, long enough for an answer as slow as
-        the last ones (`Exchange.expected_ready_s`) to be back before the band must commit
+        the last ones (`Exchange.expected_ready_s`, drafted ones too: the draft of the call as
+        handed over may still be decoding then) to be back before the band must commit
         the partner's downbeat (`HOLD_S` before it sounds), up to `MAX_TRADE_LEAD_S` and half
         a beat. Answers of 60-100 ms on a busy machine came back after the band had played
         the written chord under the partner's downbeat, and switched to the substitute
         mid-bar; a longer lead leaves the notes the player begins in it out of the call, so
         it grows only as needed."""
-        slow = self.s.exchange.expected_ready_s(self.form.turn_beats)
+        slow = self.s.exchange.expected_ready_s(self.form.turn_beats, drafted=True)
         cap = max(TRADE_LEAD_S, min(MAX_TRADE_LEAD_S, 0.5 * 60.0 / self.s.tempo))
         return min(cap, max(TRADE_LEAD_S, slow + HOLD_S + LEAD_MARGIN_S))
 
