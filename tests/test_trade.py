@@ -986,11 +986,13 @@ def test_the_status_line_counts_in_to_bar_one_and_says_what_is_left_of_the_turn(
     s.start()
     tl = s.timeline
     lines = {}
-    for beat in (-3.0, -0.5, 5.5, 15.2, 20.0):
+    for beat in (-4.8, -3.0, -0.5, 5.5, 15.2, 20.0):
         clock.set(tl.time_of(beat))
         s.step()
         lines[beat] = render(s.snapshot(clock.now()))
     s.close()
+    # (the moment before the first click, `LEAD_S`, counts no beat of its own: at 300 bpm it was "6 beats to bar 1")
+    assert "count-in: 4 beats to bar 1" in lines[-4.8], lines[-4.8]
     assert "count-in: 3 beats to bar 1" in lines[-3.0] and "1:1" not in lines[-3.0], lines[-3.0]
     assert "count-in: 1 beat to bar 1" in lines[-0.5], lines[-0.5]
     assert "2:2  your turn, 11 beats left" in lines[5.5], lines[5.5]

@@ -213,8 +213,8 @@ class TradePolicy:
     def view_fields(self, beat: float) -> dict[str, Any]:
         """Whose turn it is and how many beats it has left (the stage view's fields)."""
         turn = self.form.turn_at(beat)
-        if turn is None:
-            return {"turn": "count-in", "turn_beats_left": -beat}
+        if turn is None:  # (the moment before its first click, `LEAD_S`, is no beat of it)
+            return {"turn": "count-in", "turn_beats_left": min(-beat, -self.form.start)}
         return {"turn": "you" if turn.owner == PLAYER else "partner", "turn_beats_left": turn.end - beat}
 
     @property
