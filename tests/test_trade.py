@@ -1062,3 +1062,22 @@ def test_the_call_goes_out_earlier_once_drafted_answers_come_back_slower():
     slow = leads(0.09)
     assert slow[0] == TRADE_LEAD_S and all(abs(x - 0.15) < 0.006 for x in slow[1:]), slow  # 90 + 40 + 20 ms
     assert leads(0.9)[1:] == [MAX_TRADE_LEAD_S] * 2
+
+
+def test_a_hand_over_missed_by_a_stall_is_still_answered_where_the_turn_is():
+    """The conductor held up across the hand-over (0.2 s: a busy machine) came back in the
+    partner's first bar and took its turn for one it had joined late (a DAW's jump into it),
+    so the partner sat out all four bars; it is asked then, and comes in where its turn is,
+    the notes already past left out."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    s.start()
+    tl = s.timeline
+    _play_at(s, clock, inq, [(float(b), 65 + b) for b in range(0, 15, 2)], until=15.3)  # the hand-over: 15.5
+    clock.set(tl.time_of(16.5))  # stalled past it, into the partner's turn (16-32)
+    _play_at(s, clock, inq, [], until=33.0)
+    s.close()
+    partner = [tl.beat_at(t) for t, _ in _ons(sink, s.partner_ch)]
+    turn1 = [b for b in partner if b < 32.0]
+    assert s.calls == 1 and [round(b) for b in turn1] == list(range(17, 32)), partner  # (16, before 16.5: left out)
+    assert all(abs(b - round(b)) < 0.03 for b in turn1), turn1  # (on its beats, within the 5 ms steps)

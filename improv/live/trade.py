@@ -65,6 +65,7 @@ class TradePolicy:
         self._read_at: tuple[int, float] | None = None  # (partner turn, beat of the key event) last read for
         self._last_off = -1e9  # beat of the last key let go...
         self._last_key = -1e9  # ...and of the last key played or let go
+        self._last_beat: float | None = None  # the beat of the last tick in the form (None: none since a (re)start)
 
     @property
     def band_start(self) -> float:
@@ -114,9 +115,14 @@ class TradePolicy:
             who = "your turn" if turn.owner == PLAYER else "partner's turn"
             self.s.say(f"{self.form.position(max(beat, turn.start)).label()}  {who}")  # (from its pickup: its first bar)
         nxt = self.form.next_turn(beat - self.form.turn_beats, PARTNER)
-        while nxt.start <= beat:  # a partner turn already under way was too late
+        while nxt.start <= beat:  # a partner turn already under way was too late (joined in it: a start, a DAW's
+            # jump), but for a hand-over a stall of the conductor let pass: asked now, it comes in where it is
+            if self._last_beat is not None and self._last_beat < nxt.start and beat < nxt.end \
+                    and nxt.index not in self._answered:
+                break
             self._answered.add(nxt.index)
             nxt = self.form.next_turn(nxt.end, PARTNER)
+        self._last_beat = beat
         if nxt.index in self._answered:
             return
         ask = nxt.start - self.lead_s() * self.s.tempo / 60.0  # the beat the call is handed over
@@ -188,6 +194,8 @@ class TradePolicy:
             self._answered = {i for i in self._answered if self.form.turn(i).start < at - 1e-9}
             self.player_notes = [n for n in self.player_notes if n[0] < at - 1e-9]
             self._last_turn = None
+        if kind in ("start", "continue"):
+            self._last_beat = None  # (a turn it starts in was not missed: it was joined)
         if kind in ("start", "continue") and self.s.band is not None:
             self.s.band.restart_at(beat + self.form.start)
 
