@@ -1081,3 +1081,23 @@ def test_a_hand_over_missed_by_a_stall_is_still_answered_where_the_turn_is():
     turn1 = [b for b in partner if b < 32.0]
     assert s.calls == 1 and [round(b) for b in turn1] == list(range(17, 32)), partner  # (16, before 16.5: left out)
     assert all(abs(b - round(b)) < 0.03 for b in turn1), turn1  # (on its beats, within the 5 ms steps)
+
+
+def test_panic_in_the_count_in_leaves_the_turns_to_come_as_they_were():
+    """Panic pressed in the count-in (a synth note left hanging from before) stood the
+    partner down for its first turn: the player then played their four bars and the partner
+    sat out its four, though no call was under way; the pickup played before the panic is
+    what it stands down (not part of the call), and the turns go on as ever."""
+    clock = ManualClock(100.0)
+    inq = InputQueue(clock)
+    responder = CallsResponder()
+    s = Session(_cfg(), clock, inq, [RecordingSink(clock)], responder, chart=BLUES, threaded=False, seed=1)
+    sink = s.sinks[0]
+    s.start()
+    _play_at(s, clock, inq, [(-2.2, 60)], until=-1.9)  # a pickup before the panic...
+    s.panic()
+    _play_at(s, clock, inq, [(-1.0, 70)] + [(float(b), 74 + b) for b in range(0, 8, 2)], until=33.0)  # ...and after
+    s.close()
+    assert [n.pitch for n in responder.calls[-1].notes] == [70, 74, 76, 78, 80], responder.calls
+    partner = [s.timeline.beat_at(t) for t, _ in _ons(sink, s.partner_ch)]
+    assert partner and all(16.0 - 0.1 <= b < 32.0 for b in partner), partner

@@ -201,12 +201,17 @@ class TradePolicy:
 
     def on_panic(self) -> None:
         """Panic (conductor): in the player's turn the partner stands down for the turn that
-        follows (in its own turn, that one is silenced); the form and the band go on."""
+        follows (in its own turn, that one is silenced); in the count-in no call is under
+        way: what was played before it is left out of the first call, which is answered as
+        ever (the partner sat out its first turn); the form and the band go on."""
         if not self.s.in_time:
             return
         beat = self.s.beat_at(self.s.clock.now())
         turn = self.form.turn_at(beat)
-        if turn is None or turn.owner == PLAYER:
+        if turn is None:
+            self.player_notes.clear()
+            self._open.clear()
+        elif turn.owner == PLAYER:
             self._answered.add(self.form.next_turn(beat, PARTNER).index)
 
     def control(self, action: str, t: float) -> str | None:
