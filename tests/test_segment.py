@@ -261,3 +261,71 @@ def test_a_key_whose_release_was_lost_holds_no_call_past_the_first_cap():
     assert 48 not in seg.held
 
 
+
+
+def vamp_and_line(line_bars, bars, chord=(48, 53, 57, 60), bass=None):
+    """A left hand on every beat of `bars` bars (the `chord` for half a beat, or single `bass`
+    notes by turns), and the right hand's eighths (0.4 beats, from G4 up) in `line_bars`;
+    ticks every quarter beat to 2 bars past the end. Events in time order."""
+    events = []
+    for beat in range(bars * 4):
+        keys = chord if bass is None else (bass[beat % len(bass)],)
+        events += [(beat, 0, "on", p) for p in keys] + [(beat + 0.5, 1, "off", p) for p in keys]
+    for bar in line_bars:
+        for k in range(8):
+            p = (67, 69, 71, 72, 74, 72, 71, 69)[k]
+            events += [(bar * 4 + k * 0.5, 0, "on", p), (bar * 4 + k * 0.5 + 0.4, 1, "off", p)]
+    events += [(q / 4, 2, "tick", None) for q in range((max(bars, *line_bars, 0) + 2) * 16)]
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [(kind, beat) if kind == "tick" else (kind, p, beat) for beat, _, kind, p in events]
+
+
+def test_a_left_hand_vamp_under_right_hand_phrases_is_answered_in_each_rest_of_the_line():
+    """Comping on every beat under a bar of line, a bar's rest, two bars of line, two bars'
+    rest: no key was ever up for the gap, so the call went on to its 8-bar cap, the rests
+    unanswered. The line's rest ends the call at its last release; the chords struck in it
+    begin the next call (voicings it is heard over), and the comping alone at the end is no call."""
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, vamp_and_line([0, 2, 3], 6))
+    assert [c.reason for c in calls] == ["line", "line"]
+    first, second = calls
+    assert first.phrase.start == 0.0 and first.ended == pytest.approx(3.9) and first.detected == pytest.approx(5.0)
+    assert first.answer_start == 6.0 and first.bars == 1 and first.answer_length == 4.0
+    assert len(first.phrase) == 8 + 4 * 4  # the line and the chords of beats 1-4, none struck in its rest
+    assert second.phrase.start == 4.0 and second.ended == pytest.approx(15.9)
+    assert len(second.phrase) == 16 + 12 * 4  # the chords from the first rest on, and the line
+    assert second.bars == 2 and second.answer_length == 8.0  # the bars of its line, not of the comping before it
+    assert not seg.in_call  # the comping after the line, stopped: not answered
+
+
+def test_a_low_ostinato_under_the_line_is_accompaniment():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    calls = feed(seg, vamp_and_line([0, 2], 4, bass=(38, 45)))
+    assert [c.reason for c in calls] == ["line", "line"]
+    assert calls[0].ended == pytest.approx(3.9) and calls[1].ended == pytest.approx(11.9)
+
+
+def test_with_vamp_all_only_a_rest_of_every_key_ends_a_call():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0, vamp="all"))
+    calls = feed(seg, vamp_and_line([0, 2], 9))
+    assert [(c.reason, c.ended) for c in calls] == [("max", 31.5), ("gap", 35.5)]
+
+
+def test_chords_alone_or_a_line_alone_are_cut_as_before():
+    chords = Segmenter(SegmentSettings(gap_beats=1.0))
+    assert [(c.reason, c.ended) for c in feed(chords, vamp_and_line([], 9))] == [("max", 31.5), ("gap", 35.5)]
+    line = Segmenter(SegmentSettings(gap_beats=1.0))  # its eighths' own rests are shorter than the gap
+    assert [(c.reason, round(c.ended, 6)) for c in feed(line, vamp_and_line([0, 1, 3], 0))] \
+        == [("gap", 7.9), ("gap", 15.9)]
+
+
+def test_a_line_held_by_the_sustain_pedal_rests_when_the_pedal_comes_up():
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    events = vamp_and_line([0, 2], 4)
+    k = events.index(("tick", 3.0))
+    events[k:k] = [("cc", 64, 127, 3.0)]
+    k = events.index(("tick", 4.75))
+    events[k:k] = [("cc", 64, 0, 4.75)]
+    calls = feed(seg, events)
+    assert [c.reason for c in calls] == ["line", "line"]
+    assert calls[0].ended == 4.75 and calls[0].detected == 5.75

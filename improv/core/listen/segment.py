@@ -5,6 +5,12 @@ when time passes with `tick(now)`. A call ends when no key is held (a held susta
 counts as held) for `gap_beats`, on the end-of-call controller, or when it reaches
 `max_call_bars`. Every feeding method returns the call it completed, or None.
 
+A call with a line over voicings (a pianist's right hand over the left hand's chords or a
+low ostinato: `improv.core.theory.line`) also ends when its line alone rests for the gap,
+the accompaniment going on (`vamp = "line"`): it is cut at the line's last release, and the
+accompaniment struck after that begins the next call, which is a call only once a line
+note comes (`accompanies`: the register the answer is played over).
+
 The beats are the session timeline's. On a timeline that follows the player
 (`improv.core.listen.timeline.PlayerTimeline`) the gap, the call's length and the answer's
 place are in the player's beats as they went by, and the beats kept here across a
@@ -18,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, off_the_line, strikes
 from improv.core.theory.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
@@ -27,6 +34,8 @@ ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 120, 121, 123
 # controllers (121) lifts the sustain pedal. Keyboards send them from panic and reset buttons.
 KEYS_OFF_CCS = (ALL_NOTES_OFF_CC, 124, 125, 126, 127)
 ALL_OFF_CCS = (ALL_SOUND_OFF_CC, *KEYS_OFF_CCS)
+LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
+ACCOMPANIMENT_REACH = 12  # semitones: a note this far under the line's lowest is in the accompaniment's register
 
 
 def pedal_up(cc: int, value: int) -> bool:
@@ -49,6 +58,8 @@ class SegmentSettings:
         lead_beats: the least time between noticing a call's end and its answer's first
             beat (the responder's time to think), in beats.
         max_call_notes: notes kept per call; more (a flood) are counted in `dropped`.
+        vamp: "line": a call with a line over voicings also ends when the line rests for the
+            gap, the accompaniment going on; "all": only when every key rests.
     """
 
     gap_beats: float = 1.0
@@ -60,8 +71,11 @@ class SegmentSettings:
     beats_per_bar: int = 4
     lead_beats: float = 0.1
     max_call_notes: int = 512
+    vamp: str = "line"
 
     def __post_init__(self) -> None:
+        if self.vamp not in ("line", "all"):
+            raise ValueError(f"vamp must be 'line' or 'all', got {self.vamp!r}")
         if self.answer_on not in ("beat", "bar"):
             raise ValueError(f"answer_on must be 'beat' or 'bar', got {self.answer_on!r}")
         if self.gap_beats <= 0 or self.max_call_bars < 1 or self.max_answer_bars < 1:
@@ -78,7 +92,7 @@ class Call:
         detected: the beat the end was noticed (ended + gap for a gap; = ended for a cut).
         answer_start: where the answer begins on the timeline (beats).
         answer_length: the answer's length in beats (whole bars).
-        reason: "gap", "cc" or "max".
+        reason: "gap", "line" (the line rested, the accompaniment went on), "cc", "control" or "max".
         bars: the call's length in whole bars (rounded up, at least 1).
     """
 
@@ -120,6 +134,15 @@ class Segmenter:
         self._notes: list[Note] = []  # finished notes of the current call, absolute starts
         self._open: dict[int, tuple[float, int]] = {}  # held notes that belong to the current call
         self._start: float | None = None  # first onset of the current call
+        # the line over the accompaniment (vamp = "line"), read on key events, not on ticks
+        self._split: tuple[int, int] | None = None  # (the accompaniment's top, the line's lowest) heard
+        self._carried = False  # the call began under the last call's vamp: accompaniment alone is no call
+        self._line_heard = False  # a line note over the accompaniment was heard in this call
+        self._line_end: float | None = None  # the line's last release (None: a line key is down, or no line)
+        self._line_first = math.inf  # the line's first onset in the call
+        self._last_onset = -math.inf  # the latest key down in the call
+        self._pedal_since: float | None = None  # the pedal went down here (None: up)
+        self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
 
     @property
     def in_call(self) -> bool:
@@ -144,6 +167,8 @@ class Segmenter:
             self._open[pitch] = (beat, velocity)
         else:
             self.dropped += 1
+        self._last_onset = beat
+        self._read_line(beat)
         return done
 
     def note_off(self, pitch: int, beat: float) -> Call | None:
@@ -152,6 +177,7 @@ class Segmenter:
         self.held.pop(pitch, None)
         if pitch in self._open:
             self._close(pitch, beat)
+            self._read_line(beat)
         if not self._is_held():
             self.silence_since = beat
         return done
@@ -164,6 +190,11 @@ class Segmenter:
             if down != self.pedal:
                 self.pedal = down
                 if down:
+                    self._pedal_since = beat
+                elif self._pedal_since is not None:
+                    self._pedal_spans = [*self._pedal_spans[-7:], (self._pedal_since, beat)]
+                    self._pedal_since = None
+                if down:
                     self.silence_since = None
                 elif not self.held:
                     self.silence_since = beat
@@ -172,6 +203,7 @@ class Segmenter:
                 self.held.pop(pitch)
                 if pitch in self._open:
                     self._close(pitch, beat)
+            self._read_line(beat)
             if not self._is_held():
                 self.silence_since = beat
         if cc == self.s.end_cc and value >= 64 and self._start is not None:
@@ -214,12 +246,21 @@ class Segmenter:
 
     def tick(self, now: float) -> Call | None:
         """Time passed to `now` (beats): returns the call that ended by now, if any."""
+        silent = self.silence_since is not None and not self._is_held()
         if self._start is None:
+            if silent and self.silence_since + self.s.gap_beats <= now + 1e-9:
+                self._split, self._carried = None, False  # every key rested the gap: the vamp is over
             return None
         cap = self._start + self.s.max_call_bars * self.s.beats_per_bar
-        if (self.silence_since is not None and not self._is_held()
-                and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9):
+        if silent and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9:
             return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
+        rest = self._line_rest()
+        # the line rested the gap with the accompaniment going on, struck since the line's end:
+        # with nothing struck since (a chord held through the rest, a key whose release was
+        # lost, every key up), the call goes on or the gap or the cap cuts it as it did
+        if rest is not None and rest + self.s.gap_beats <= min(now, cap) + 1e-9 \
+                and self._last_onset > rest + 1e-9:
+            return self._cut_line(rest, max(now, rest + self.s.gap_beats))
         if now >= cap - 1e-9:
             # A key down since the call began is taken as released: its note-off was lost (a
             # keyboard unplugged mid-note), and it would hold every later call open to the cap.
@@ -229,25 +270,120 @@ class Segmenter:
             return self._cut(self.silence_since if silent else cap, max(now, cap), "max")
         return None
 
+    def accompanies(self, pitch: int) -> bool:
+        """Whether a key at `pitch` is in the accompaniment's register under the line heard
+        (this call's, or the last one's while its accompaniment goes on): at or under the
+        accompaniment's top or an octave under the line's lowest note, and at least
+        `ACCOMPANIMENT_BELOW` under that. False with no line over voicings, or `vamp = "all"`."""
+        if self.s.vamp != "line" or self._split is None:
+            return False
+        top, low = self._split
+        return pitch <= min(max(top, low - ACCOMPANIMENT_REACH), low - ACCOMPANIMENT_BELOW)
+
+    def _read_line(self, beat: float) -> None:
+        """The call's latest notes (`LINE_WINDOW`, held ones sounding on) read as a line and
+        its accompaniment (`off_the_line`; the accompaniment's register: `accompanies`): where
+        the line is, and its last release."""
+        if self.s.vamp != "line" or self._start is None:
+            return
+        start, ext = self._start, beat + self.s.gap_beats
+        done = self._notes[-LINE_WINDOW:]
+        held = sorted(self._open.items(), key=lambda kv: kv[1][0])[-LINE_WINDOW:]
+        window = done + [Note(on - start, p, max(ext - on, 1e-3), v) for p, (on, v) in held]
+        # under the line, or in the accompaniment's register heard so far (a voicing read as
+        # the line's where no line note is near it: the comping in the line's rest)
+        acc = [o or self.accompanies(n.pitch) for n, o in zip(window, off_the_line(window))]
+        # the accompaniment's register: what is struck wholly under the line (a left hand's
+        # chord, a low note), or more than an octave under the line's note struck with it (a
+        # bass note on the line's beat); a chord with the line's note on top (the right hand's) is not
+        under = []
+        for c in strikes(window):
+            top = max(window[i].pitch for i in c)
+            full = all(acc[i] for i in c)
+            under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
+        if under:
+            top = max(under)
+            above = [n.pitch for n, a in zip(window, acc) if not a and n.pitch > top]
+            if above:
+                self._split = (top, min(above))
+        if self._split is None:
+            return
+        line = [not a and not self.accompanies(n.pitch) for n, a in zip(window, acc)]
+        onsets = [start + n.start for n, k in zip(window, line) if k]
+        if onsets:
+            self._line_heard, self._line_first = True, min(self._line_first, *onsets)
+        if any(line[len(done):]):
+            self._line_end = None
+            return
+        ends = [n.end for n, k in zip(done, line) if k]
+        if ends:
+            self._line_end = start + max(ends)
+
+    def _line_rest(self) -> float | None:
+        """The beat the line has rested since (its last release, or the pedal's lift that
+        ended it), or None: no line over an accompaniment, a line key down or the pedal
+        holding it, or `vamp = "all"`."""
+        e = self._line_end
+        if self.s.vamp != "line" or self._split is None or e is None or not self._line_heard:
+            return None
+        if self._pedal_since is not None and self._pedal_since <= e + 1e-9:
+            return None
+        for down, up in self._pedal_spans:
+            if down <= e + 1e-9 and e < up:
+                e = up
+        return e
+
+    def _cut_line(self, ended: float, detected: float) -> Call | None:
+        """Cut the call at the line's rest (`ended`); what was struck after it (the
+        accompaniment going on) begins the next call."""
+        start = self._start if self._start is not None else ended
+        rel, first_line = ended - start, self._line_first
+        later = [n for n in self._notes if n.start > rel + 1e-9]
+        later_open = {p: v for p, v in self._open.items() if v[0] > ended + 1e-9}
+        self._notes = [n for n in self._notes if n.start <= rel + 1e-9]
+        self._open = {p: v for p, v in self._open.items() if p not in later_open}
+        call = self._cut(ended, detected, "line", first_line)
+        onsets = [start + n.start for n in later] + [on for on, _ in later_open.values()]
+        if onsets:
+            self._start = new = min(onsets)
+            self._notes = [Note(start + n.start - new, n.pitch, n.duration, n.velocity) for n in later]
+            self._open = later_open
+            self._read_line(detected)
+        return call
+
     def _close(self, pitch: int, end: float) -> None:
         onset, vel = self._open.pop(pitch)
         start = self._start if self._start is not None else onset
         self._notes.append(Note(onset - start, pitch, max(end - onset, 1e-3), vel))
 
-    def _cut(self, ended: float, detected: float, reason: str) -> Call | None:
+    def _cut(self, ended: float, detected: float, reason: str, first_line: float | None = None) -> Call | None:
+        """Cut the call at `ended`. `first_line`: its line's first onset, where the bars
+        answered are counted from (the accompaniment before it was played under the last
+        answer)."""
         for pitch in list(self._open):
             self._close(pitch, ended)
         start = self._start if self._start is not None else ended
         notes, self._notes, self._start = self._notes, [], None
-        if not notes:
-            return None
+        carried, heard = self._carried, self._line_heard
+        # the next call keeps this one's line and accompaniment while the accompaniment goes
+        # on (every key rested the gap: it is over)
+        self._carried = self._split is not None and reason != "gap"
+        if not self._carried:
+            self._split = None
+        self._line_heard, self._line_end, self._line_first, self._pedal_spans = False, None, math.inf, []
+        if not notes or (carried and not heard and reason in ("gap", "max")):
+            return None  # (the accompaniment alone, under the last call's answer: not a call)
         phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))
-        bars = played_bars(phrase, self.s.beats_per_bar)
-        return Call(phrase, ended, detected, *self.answer_place(phrase, detected), reason, bars)
+        if first_line is not None and start < first_line < ended:
+            bars = whole_bars(ended - first_line, self.s.beats_per_bar)
+        else:
+            bars = played_bars(phrase, self.s.beats_per_bar)
+        return Call(phrase, ended, detected, *self.answer_place(phrase, detected, bars), reason, bars)
 
-    def answer_place(self, call: Phrase, detected: float) -> tuple[float, float]:
-        """(answer start, answer length) in beats for a call noticed at beat `detected`."""
+    def answer_place(self, call: Phrase, detected: float, bars: int | None = None) -> tuple[float, float]:
+        """(answer start, answer length) in beats for a call noticed at beat `detected` (of
+        `bars` bars played: by default, to its last release)."""
         start = self.meter.next_boundary(detected + self.s.lead_beats, self.s.answer_on)
-        bars = self.s.answer_bars or played_bars(call, self.s.beats_per_bar)
+        bars = self.s.answer_bars or bars or played_bars(call, self.s.beats_per_bar)
         bars = min(bars, self.s.max_answer_bars)
         return start, float(bars * self.s.beats_per_bar)
