@@ -64,6 +64,8 @@ class PhraseSettings:
     answer_bars: int = 0  # answer length in bars; 0 = as long as the call
     max_answer_bars: int = 8
     on_interrupt: str = "yield"  # player comes back while partner plays: "yield" or "overlap"
+    vamp: str = "line"  # "line": the line's rest ends a call over an accompaniment going on, which never makes
+    # the partner yield; "all": a call ends only when every key rests, and every note makes it yield
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ _CHOICES = {
     ("timing", "bar_one"): ("first_note", "start"),
     ("phrase", "answer_on"): ("beat", "bar"),
     ("phrase", "on_interrupt"): ("yield", "overlap"),
+    ("phrase", "vamp"): ("line", "all"),
     ("responder", "name"): ("model", "markov"),
     ("synth", "player_voice"): ("organ", "epiano", "vibes"),
     ("synth", "partner_voice"): ("organ", "epiano", "vibes"),

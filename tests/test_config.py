@@ -95,6 +95,7 @@ def test_missing_file_and_bad_toml(tmp_path):
     ("phrase", "answer_bars", -3, "answer_bars: expected 0 to 64"),
     ("phrase", "max_call_bars", 0, "max_call_bars"),
     ("phrase", "end_cc", 128, "end_cc"),
+    ("phrase", "vamp", "left", "phrase.vamp: expected one of .line., .all., found .left."),
     ("responder", "temperature", -1.0, "temperature"),
     ("responder", "temperature", float("nan"), "temperature"),
     ("responder", "top_p", 0.0, "top_p"),

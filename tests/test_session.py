@@ -1684,3 +1684,42 @@ def test_the_opening_line_says_a_metre_other_than_four(chart, cfg_bpb, line):
     if cfg_bpb == 4:
         assert not any("/4" in x for x in said), said
     s.close()
+
+
+def _comping_and_line(vamp="line"):
+    """A left hand's chord on every beat for 6 bars under the right hand's bar of eighths,
+    a bar's rest, and one note in bar 3 (120 bpm, no chart, the tempo not followed)."""
+    cfg = override(override(config(), "timing", follow=False), "phrase", vamp=vamp)
+    s, clock, inq, sink, rec = make(cfg, chart=None)
+    s.start()
+    b = 0.5
+    events = [e for beat in range(24) for e in _keys(beat * b, (48, 53, 57, 60), 0.5 * b, 60)]
+    for k, p in enumerate((67, 69, 71, 72, 74, 72, 71, 69)):
+        events += _keys(k * 0.5 * b, [p], 0.4 * b, 90)
+    events += _keys(8 * b, [76], 0.9 * b, 90)
+    play(s, clock, inq, events, until=14.0)
+    s.close()
+    return s, sink, rec
+
+
+def test_the_left_hand_comping_under_the_answer_does_not_make_it_yield_the_right_hand_does():
+    """Comping on every beat under a bar of line, then a bar's rest: the call went on to its
+    8-bar cap (no key ever up for the gap) and the partner yielded to the next chord. The
+    line's rest ends the call, the answer plays over the comping in the right hand's rest,
+    and the right hand's note in bar 3 makes it yield; the comping under it is the next
+    call's, heard, recorded and passed through."""
+    s, sink, rec = _comping_and_line()
+    partner = [round(t - s.t0, 6) for t, _ in sink.ons(channel=1)]
+    assert partner == [3.0, 3.25, 3.5, 3.75] + [t for t in partner if t >= 5.5]  # beat 7 to the right hand's note
+    assert s.yields == 1 and s.calls == 2 and sink.sounding() == set()
+    second = s.responder.learned[-1] if s.responder.learned else None
+    assert second is not None and second.start == 4.0  # the chords from beat 5 on, in the rest and under the answer
+    assert [n.pitch for n in second.notes[:4]] == [48, 53, 57, 60]
+    thru = [m for _, m in sink.sent if m.type == "note_on" and m.velocity and m.channel == 0]
+    assert len(thru) == 24 * 4 + 9  # every key passed through
+    assert sum(1 for part, m, _ in rec[0].events if m.type == "note_on" and m.velocity and m.channel == 0) == 24 * 4 + 9
+
+
+def test_with_vamp_all_the_comping_holds_the_call_open_as_before():
+    s, sink, rec = _comping_and_line("all")
+    assert s.calls == 1 and min(t - s.t0 for t, _ in sink.ons(channel=1)) >= 12.5  # once both hands rest

@@ -8,7 +8,8 @@ partner drafts its answer to that in the rest, and answers at once when the call
 so. Reads wait for a rest, not each note, because a read in this process once held the GIL from the JACK
 input callback; in the worker process it costs only a small pickle here, and rests keep it
 to one read per rest. Playing again while the partner answers makes it yield
-(`on_interrupt = "yield"`).
+(`on_interrupt = "yield"`); a left hand going on under the line (`[phrase] vamp = "line"`)
+does not: the call ended when the line rested, and the line's next note makes it yield.
 
 Threads: every method runs on the conductor.
 """
@@ -54,7 +55,7 @@ def segment_settings(cfg: Config, beats_per_bar: int | None = None) -> SegmentSe
         return SegmentSettings(
             gap_beats=p.gap_beats, end_cc=p.end_cc, max_call_bars=p.max_call_bars, answer_on=p.answer_on,
             answer_bars=p.answer_bars, max_answer_bars=p.max_answer_bars, beats_per_bar=beats_per_bar or t.beats_per_bar,
-            lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo))
+            lead_beats=seconds_to_beats(ANSWER_LEAD_S, t.tempo), vamp=p.vamp)
     except ValueError as e:
         raise ConfigError(f"phrase: {e}") from None
 
@@ -137,7 +138,9 @@ class FreePolicy:
             if call is not None:
                 self._ask(call, t)
                 call = None
-            if self.s.cfg.phrase.on_interrupt == "yield" and self.s.partner_busy():
+            # the left hand going on under the answer (`Segmenter.accompanies`: under the line
+            # of the call it answers) is no cue: the right hand's note is
+            if self.s.cfg.phrase.on_interrupt == "yield" and self.s.partner_busy() and not seg.accompanies(msg.note):
                 if self._cut_until is not None and beat < self._cut_until and not self._vamp_hint:
                     self._vamp_hint = True
                     bars = self.segmenter.s.max_call_bars
