@@ -329,3 +329,17 @@ def test_a_line_held_by_the_sustain_pedal_rests_when_the_pedal_comes_up():
     calls = feed(seg, events)
     assert [c.reason for c in calls] == ["line", "line"]
     assert calls[0].ended == 4.75 and calls[0].detected == 5.75
+
+
+def test_a_single_line_overlapping_itself_is_cut_as_before():
+    """A horn's legato line: its C held half a beat into the G over it, then down to A3 and G3.
+    The C read as a voicing's under the G, and the line's low notes as the accompaniment's: the
+    call was cut at the G's release, in the middle of the phrase (13 of 38 WJazzD solos)."""
+    line = [(60, 0.0, 1.0), (67, 0.5, 0.4), (72, 1.0, 0.4), (71, 1.5, 0.4), (69, 2.0, 0.4), (67, 2.5, 0.4),
+            (57, 3.0, 0.4), (55, 3.5, 0.4), (57, 4.0, 0.4), (53, 4.5, 0.4)]
+    events = sorted([(on, 1, "on", p) for p, on, _ in line] + [(on + d, 0, "off", p) for p, on, d in line]
+                    + [(q / 4, 2, "tick", None) for q in range(40)])
+    events = [(k, b) if k == "tick" else (k, p, b) for b, _, k, p in events]
+    assert [(c.reason, c.ended) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)] \
+        == [(c.reason, c.ended) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0, vamp="all")), events)] \
+        == [("gap", 4.9)]

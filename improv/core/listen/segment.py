@@ -293,13 +293,14 @@ class Segmenter:
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
         acc = [o or self.accompanies(n.pitch) for n, o in zip(window, off_the_line(window))]
-        # the accompaniment's register: what is struck wholly under the line (a left hand's
-        # chord, a low note), or more than an octave under the line's note struck with it (a
-        # bass note on the line's beat); a chord with the line's note on top (the right hand's) is not
+        # the accompaniment's register: a voicing struck wholly under the line (a left hand's
+        # chord), or a note more than an octave under the line's note struck with it (a bass
+        # note on the line's beat); not a chord with the line's note on top (the right hand's),
+        # nor a single note under the line (a soloist's line overlapping itself)
         under = []
         for c in strikes(window):
             top = max(window[i].pitch for i in c)
-            full = all(acc[i] for i in c)
+            full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
         if under:
             top = max(under)
