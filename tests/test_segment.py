@@ -343,3 +343,19 @@ def test_a_single_line_overlapping_itself_is_cut_as_before():
     assert [(c.reason, c.ended) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)] \
         == [(c.reason, c.ended) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0, vamp="all")), events)] \
         == [("gap", 4.9)]
+
+
+def test_a_fast_line_whose_notes_touch_is_cut_as_before():
+    """A tenor's sixteenths at 118 bpm as recorded (WJazzD, Chris Potter's Arjuna): two notes
+    0.09 beats apart (struck together, by `CHORD_SPREAD`), the second held a hair into the
+    next. A held key counted as sounding on for the gap, so the pair read as a voicing under
+    the line, and the call was cut mid-phrase at the line's rest (22 of 317 solos)."""
+    line = [(68, 0.0, 0.068), (71, 0.087, 0.157), (73, 0.243, 0.156), (68, 0.517, 0.148), (71, 0.747, 0.082),
+            (66, 0.845, 0.116), (64, 0.991, 0.128), (68, 1.29, 0.086), (66, 1.468, 0.16), (61, 1.775, 0.091),
+            (66, 1.886, 0.099), (63, 2.017, 0.123), (59, 2.293, 0.2)]
+    events = sorted([(on, 1, "on", p) for p, on, _ in line] + [(on + d, 0, "off", p) for p, on, d in line]
+                    + [(q / 8, 2, "tick", None) for q in range(40)])
+    events = [(k, b) if k == "tick" else (k, p, b) for b, _, k, p in events]
+    assert [(c.reason, round(c.ended, 6)) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)] \
+        == [(c.reason, round(c.ended, 6)) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0, vamp="all")), events)] \
+        == [("gap", 2.493)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from improv.core.theory.line import ACCOMPANIMENT_BELOW, off_the_line, strikes
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, on_the_line, strikes
 from improv.core.theory.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
@@ -281,18 +281,19 @@ class Segmenter:
         return pitch <= min(max(top, low - ACCOMPANIMENT_REACH), low - ACCOMPANIMENT_BELOW)
 
     def _read_line(self, beat: float) -> None:
-        """The call's latest notes (`LINE_WINDOW`, held ones sounding on) read as a line and
-        its accompaniment (`off_the_line`; the accompaniment's register: `accompanies`): where
+        """The call's latest notes (`LINE_WINDOW`, held ones as long as they have sounded)
+        read as a line and its accompaniment (`on_the_line`, which leaves a grace note on the
+        line; the accompaniment's register: `accompanies`): where
         the line is, and its last release."""
         if self.s.vamp != "line" or self._start is None:
             return
-        start, ext = self._start, beat + self.s.gap_beats
+        start = self._start
         done = self._notes[-LINE_WINDOW:]
         held = sorted(self._open.items(), key=lambda kv: kv[1][0])[-LINE_WINDOW:]
-        window = done + [Note(on - start, p, max(ext - on, 1e-3), v) for p, (on, v) in held]
+        window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in held]  # (held so far)
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
-        acc = [o or self.accompanies(n.pitch) for n, o in zip(window, off_the_line(window))]
+        acc = [not o or self.accompanies(n.pitch) for n, o in zip(window, on_the_line(window))]
         # the accompaniment's register: a voicing struck wholly under the line (a left hand's
         # chord), or a note more than an octave under the line's note struck with it (a bass
         # note on the line's beat); not a chord with the line's note on top (the right hand's),
