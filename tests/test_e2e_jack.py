@@ -283,3 +283,32 @@ def test_no_thru_keeps_the_players_notes_off_the_output(tmp_path):
     assert not sounding_notes(arrivals)
     rec = read_recording(recs[0])
     assert [m.note for _, m in note_ons(rec["player"])] == [p for p, _, _ in CALL], "the call is still recorded"
+
+
+def test_a_left_hand_comping_on_is_answered_over_in_the_right_hands_rests(tmp_path):
+    """A pianist comping on every beat for 6 bars, the right hand's line in bars 1 and 3: no key
+    was ever up for the gap, so the call went on until the comping stopped and nothing was
+    answered in the right hand's rests. Each rest of the line is answered now, over the
+    comping (which passes through and is recorded), and no note is left sounding."""
+    require_jam()
+    comping = [(p, beat, 0.45) for beat in range(24) for p in (48, 53, 57, 60)]
+    line = [(p, bar * 4 + k * 0.5, 0.4) for bar in (0, 2) for k, p in enumerate((67, 69, 71, 72, 74, 72, 71, 69))]
+    with Jam(tmp_path, duration=22, extra=jam_flags(7)) as jam:
+        started = wait_for_log(jam, "jamming", timeout=30)
+        wired(jam)
+        first = play_call_on_a_beat(jam, started, comping + line)
+        rc = jam.wait(timeout=40)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals = list(jam.listener.arrivals)
+        sent, recs, log = list(jam.player.sent), jam.recordings(), jam.stderr()
+    assert rc == 0, log[-2000:]
+    check_transport(sent, recs[0], arrivals)
+    beats = [(a.t - first) / SPB for a in arrivals if a.channel == 2 and a.is_note_on]
+    # answered in the right hand's rests: bar 2 (the first answer on beat 6, until the line's
+    # note of beat 8 makes it yield) and from bar 4 on, while the left hand still comps
+    assert any(5.5 < b < 8.0 for b in beats), (beats, log[-2000:])
+    assert any(13.5 < b < 24.0 for b in beats), (beats, log[-2000:])
+    assert not any(8.3 < b < 13.5 for b in beats), beats  # the right hand played: it yielded, and no answer over it
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+    rec = read_recording(recs[0])
+    assert len(note_ons(rec["player"])) == len(comping) + len(line)
