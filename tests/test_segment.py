@@ -359,3 +359,28 @@ def test_a_fast_line_whose_notes_touch_is_cut_as_before():
     assert [(c.reason, round(c.ended, 6)) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)] \
         == [(c.reason, round(c.ended, 6)) for c in feed(Segmenter(SegmentSettings(gap_beats=1.0, vamp="all")), events)] \
         == [("gap", 2.493)]
+
+
+def test_a_line_that_comes_down_towards_the_left_hand_is_still_the_line():
+    """Comping (top C4) under a bar of line around G5, then a bar of E4s and F4s: an octave
+    under the line's lowest note so far read as the comping's register, and the call was cut
+    in the middle of the line's second bar; with the line within 5 semitones of the comping's
+    top, that top was read as the line's once the line rested, and the comping alone after
+    the line was answered."""
+    events = vamp_and_line([], 4)
+    line = [(79, 81, 83, 84, 83, 81, 79, 77)[k] if k < 8 else (64, 65)[k % 2] for k in range(16)]
+    events += [("on", p, k * 0.5) for k, p in enumerate(line)] + [("off", p, k * 0.5 + 0.4) for k, p in enumerate(line)]
+    order = {"off": 0, "on": 1, "tick": 2}
+    events.sort(key=lambda e: (e[-1], order[e[0]]))
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 7.9)]
+
+
+def test_the_comping_alone_after_the_line_is_no_call_when_its_voicings_move_up():
+    """After the line, the comping moves from a voicing topped by C4 to one topped by D4: a top
+    over the register heard read as a line note, and the comping alone was answered."""
+    events = [e for e in vamp_and_line([0], 2) if e[0] != "tick" or e[1] < 8.0]
+    for kind, *rest in vamp_and_line([], 2, chord=(50, 55, 59, 62)):
+        events.append((kind, rest[0] + 8.0) if kind == "tick" else (kind, rest[0], rest[1] + 8.0))
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.9)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from improv.core.theory.line import ACCOMPANIMENT_BELOW, on_the_line, strikes
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, VOICING_STEP, on_the_line, strikes
 from improv.core.theory.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
@@ -35,7 +35,7 @@ ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 120, 121, 123
 KEYS_OFF_CCS = (ALL_NOTES_OFF_CC, 124, 125, 126, 127)
 ALL_OFF_CCS = (ALL_SOUND_OFF_CC, *KEYS_OFF_CCS)
 LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
-ACCOMPANIMENT_REACH = 12  # semitones: a note this far under the line's lowest is in the accompaniment's register
+ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
 
 
 def pedal_up(cc: int, value: int) -> bool:
@@ -273,12 +273,8 @@ class Segmenter:
     def accompanies(self, pitch: int) -> bool:
         """Whether a key at `pitch` is in the accompaniment's register under the line heard
         (this call's, or the last one's while its accompaniment goes on): at or under the
-        accompaniment's top or an octave under the line's lowest note, and at least
-        `ACCOMPANIMENT_BELOW` under that. False with no line over voicings, or `vamp = "all"`."""
-        if self.s.vamp != "line" or self._split is None:
-            return False
-        top, low = self._split
-        return pitch <= min(max(top, low - ACCOMPANIMENT_REACH), low - ACCOMPANIMENT_BELOW)
+        accompaniment's top. False with no line over voicings, or `vamp = "all"`."""
+        return self.s.vamp == "line" and self._split is not None and pitch <= self._split[0]
 
     def _read_line(self, beat: float) -> None:
         """The call's latest notes (`LINE_WINDOW`, held ones as long as they have sounded)
@@ -293,13 +289,20 @@ class Segmenter:
         window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in held]  # (held so far)
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
-        acc = [not o or self.accompanies(n.pitch) for n, o in zip(window, on_the_line(window))]
+        reg = [self.accompanies(n.pitch) for n in window]
+        acc = [not o or r for o, r in zip(on_the_line(window), reg)]
+        clusters = strikes(window)
+        for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
+            by = sorted(c, key=lambda i: window[i].pitch)
+            if len(by) >= 2 and reg[by[-2]] and window[by[-1]].pitch - window[by[-2]].pitch <= VOICING_STEP \
+                    and window[by[-1]].pitch <= self._split[1] - ACCOMPANIMENT_BELOW:  # (reg: a split is known)
+                acc[by[-1]] = True
         # the accompaniment's register: a voicing struck wholly under the line (a left hand's
         # chord), or a note more than an octave under the line's note struck with it (a bass
         # note on the line's beat); not a chord with the line's note on top (the right hand's),
         # nor a single note under the line (a soloist's line overlapping itself)
         under = []
-        for c in strikes(window):
+        for c in clusters:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
