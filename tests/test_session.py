@@ -1686,14 +1686,16 @@ def test_the_opening_line_says_a_metre_other_than_four(chart, cfg_bpb, line):
     s.close()
 
 
-def _comping_and_line(vamp="line"):
+def _comping_and_line(vamp="line", then=(48, 53, 57, 60)):
     """A left hand's chord on every beat for 6 bars under the right hand's bar of eighths,
-    a bar's rest, and one note in bar 3 (120 bpm, no chart, the tempo not followed)."""
+    a bar's rest, and one note in bar 3 (120 bpm, no chart, the tempo not followed); from
+    bar 2 on, every other chord is `then`."""
     cfg = override(override(config(), "timing", follow=False), "phrase", vamp=vamp)
     s, clock, inq, sink, rec = make(cfg, chart=None)
     s.start()
     b = 0.5
-    events = [e for beat in range(24) for e in _keys(beat * b, (48, 53, 57, 60), 0.5 * b, 60)]
+    events = [e for beat in range(24) for e in _keys(beat * b, then if beat >= 4 and beat % 2 else (48, 53, 57, 60),
+                                                      0.5 * b, 60)]
     for k, p in enumerate((67, 69, 71, 72, 74, 72, 71, 69)):
         events += _keys(k * 0.5 * b, [p], 0.4 * b, 90)
     events += _keys(8 * b, [76], 0.9 * b, 90)
@@ -1718,6 +1720,14 @@ def test_the_left_hand_comping_under_the_answer_does_not_make_it_yield_the_right
     thru = [m for _, m in sink.sent if m.type == "note_on" and m.velocity and m.channel == 0]
     assert len(thru) == 24 * 4 + 9  # every key passed through
     assert sum(1 for part, m, _ in rec[0].events if m.type == "note_on" and m.velocity and m.channel == 0) == 24 * 4 + 9
+
+
+def test_a_voicing_moving_up_under_the_answer_does_not_make_it_yield():
+    """The comping's next voicing a step higher (top D4 over the C4 heard under the line
+    from G4 up) during the answer: a note over the comping's top so far made it yield."""
+    s, sink, rec = _comping_and_line(then=(50, 55, 59, 62))
+    partner = [round(t - s.t0, 6) for t, _ in sink.ons(channel=1)]
+    assert partner[:4] == [3.0, 3.25, 3.5, 3.75] and s.yields == 1
 
 
 def test_with_vamp_all_the_comping_holds_the_call_open_as_before():

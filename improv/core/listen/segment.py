@@ -271,15 +271,20 @@ class Segmenter:
         return None
 
     def accompanies(self, pitch: int) -> bool:
-        """Whether a key at `pitch` is in the accompaniment's register under the line heard
-        (this call's, or the last one's while its accompaniment goes on): at or under the
-        accompaniment's top. False with no line over voicings, or `vamp = "all"`."""
+        """Whether a key at `pitch` is under the line heard (this call's, or the last one's
+        while its accompaniment goes on): in the accompaniment's register (`_comping`), or
+        `ACCOMPANIMENT_BELOW` under the line's lowest note (a voicing moving up). False with
+        no line over voicings, or `vamp = "all"`."""
+        return self._comping(pitch) or (self._split is not None and pitch <= self._split[1] - ACCOMPANIMENT_BELOW)
+
+    def _comping(self, pitch: int) -> bool:
+        """Whether a key at `pitch` is in the accompaniment's register: at or under its top."""
         return self.s.vamp == "line" and self._split is not None and pitch <= self._split[0]
 
     def _read_line(self, beat: float) -> None:
         """The call's latest notes (`LINE_WINDOW`, held ones as long as they have sounded)
         read as a line and its accompaniment (`on_the_line`, which leaves a grace note on the
-        line; the accompaniment's register: `accompanies`): where
+        line; the accompaniment's register: `_comping`): where
         the line is, and its last release."""
         if self.s.vamp != "line" or self._start is None:
             return
@@ -289,7 +294,7 @@ class Segmenter:
         window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in held]  # (held so far)
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
-        reg = [self.accompanies(n.pitch) for n in window]
+        reg = [self._comping(n.pitch) for n in window]
         acc = [not o or r for o, r in zip(on_the_line(window), reg)]
         clusters = strikes(window)
         for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
@@ -313,7 +318,7 @@ class Segmenter:
                 self._split = (top, min(above))
         if self._split is None:
             return
-        line = [not a and not self.accompanies(n.pitch) for n, a in zip(window, acc)]
+        line = [not a and not self._comping(n.pitch) for n, a in zip(window, acc)]
         onsets = [start + n.start for n, k in zip(window, line) if k]
         if onsets:
             self._line_heard, self._line_first = True, min(self._line_first, *onsets)
