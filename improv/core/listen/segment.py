@@ -9,7 +9,7 @@ A call with a line over voicings (a pianist's right hand over the left hand's ch
 low ostinato: `improv.core.theory.line`) also ends when its line alone rests for the gap,
 the accompaniment going on (`vamp = "line"`): it is cut at the line's last release, and the
 accompaniment struck after that begins the next call, which is a call only once a line
-note comes (`accompanies`: the register the answer is played over).
+note comes (`accompanies`: what is played under the answer, which does not interrupt it).
 
 The beats are the session timeline's. On a timeline that follows the player
 (`improv.core.listen.timeline.PlayerTimeline`) the gap, the call's length and the answer's
