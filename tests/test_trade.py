@@ -1101,3 +1101,27 @@ def test_panic_in_the_count_in_leaves_the_turns_to_come_as_they_were():
     assert [n.pitch for n in responder.calls[-1].notes] == [70, 74, 76, 78, 80], responder.calls
     partner = [s.timeline.beat_at(t) for t, _ in _ons(sink, s.partner_ch)]
     assert partner and all(16.0 - 0.1 <= b < 32.0 for b in partner), partner
+
+
+def test_panic_in_the_count_in_keeps_the_count_and_bar_one():
+    """Panic in the count-in restarted the band a bar later: the rest of the count-in's
+    clicks and bar 1's downbeat (its bass note) were lost, so the player came in with no
+    count. Now the clicks go on from the next beat and bar 1 sounds where it was counted."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock, bass=True)
+    s.start()
+    tl = s.timeline
+    start = s.policy.form.start
+    assert start <= -4
+    while tl.beat_at(clock.now()) < -2.5:
+        s.step()
+        clock.advance(0.005)
+    s.panic()
+    while clock.now() < tl.time_of(4.0):
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    clicks = [round(tl.beat_at(t)) for t, _ in _ons(sink, 9)]
+    assert clicks[-2:] == [-2, -1], clicks  # the count goes on after the panic
+    bass = [tl.beat_at(t) for t, _ in _ons(sink, 3)]
+    assert bass and abs(bass[0]) < 0.03, bass  # bar 1's downbeat

@@ -395,7 +395,10 @@ class Session:
         if stand_down:
             self.policy.on_panic()
         if self.band is not None and self.in_time:
-            self.band.restart_at(self.beat_at(self.clock.now()) + self.bpb)
+            beat = self.beat_at(self.clock.now())
+            # a bar's breath, but in the count-in: its clicks go on from the next beat, so bar 1
+            # comes where the player counted it (the rest of the count and bar 1's downbeat were lost)
+            self.band.restart_at(math.ceil(beat - 1e-6) if beat < 0 else beat + self.bpb)
         self.player.release(record=False)
         for ch in range(16):
             for data in silence_messages(ch):
