@@ -427,10 +427,9 @@ def test_with_no_chart_a_line_is_heard_over_the_chords_its_left_hand_plays():
     assert not any("heard Ab" in line for line in said), said
 
 
-def test_with_no_chart_the_answer_is_over_the_chord_the_left_hand_left_sounding():
-    """Cmaj7, then A7 (A2 G3 C#4) in the left hand, the line over the A7 with no C#: the
-    answer was over the Am7 inferred from everything played (the status line's), not the A7
-    the player voiced."""
+def _cmaj7_then_a7_in_the_left_hand():
+    """A session with no chart where the left hand plays Cmaj7, then A7 (A2 G3 C#4) under
+    the line, the line over the A7 with no C#: played to 6 s (the answer: beats 9 to 17)."""
     cfg = override(config(), "timing", follow=False)
     s, clock, inq, sink, _ = make(cfg, chart=None)
     s.start()
@@ -441,6 +440,14 @@ def test_with_no_chart_the_answer_is_over_the_chord_the_left_hand_left_sounding(
         for i, p in enumerate([74, 72, 69, 65, 64, 65, 69, 72] if bar == 0 else [71, 69, 67, 65, 64, 62, 59, 62]):
             events += _keys((bar * 4 + i * 0.5) * 0.5, [p], 0.22, 85)
     play(s, clock, inq, events, until=6.0)
+    return s, clock, inq
+
+
+def test_with_no_chart_the_answer_is_over_the_chord_the_left_hand_left_sounding():
+    """Cmaj7, then A7 (A2 G3 C#4) in the left hand, the line over the A7 with no C#: the
+    answer was over the Am7 inferred from everything played (the status line's), not the A7
+    the player voiced."""
+    s, clock, _ = _cmaj7_then_a7_in_the_left_hand()
     s.close()
     assert s.answers == 1 and str(s.policy.harmony.current()[0]) == "Am7"
     chart = s.responder.charts[-1]
@@ -451,22 +458,14 @@ def test_with_no_chart_the_status_line_shows_the_chord_the_answer_is_built_over(
     """The answer over the A7 the left hand left sounding, while the status line (and the
     stage view) said Am7, the chord inferred from everything played; once the player plays
     again it shows what is inferred from them."""
-    cfg = override(config(), "timing", follow=False)
-    s, clock, inq, sink, _ = make(cfg, chart=None)
-    s.start()
-    events = []
-    for bar, voicing in enumerate([(48, 52, 55, 59), (45, 55, 61)]):
-        for beat in (0, 2):
-            events += _keys((bar * 4 + beat) * 0.5, voicing, 0.9, 65)
-        for i, p in enumerate([74, 72, 69, 65, 64, 65, 69, 72] if bar == 0 else [71, 69, 67, 65, 64, 62, 59, 62]):
-            events += _keys((bar * 4 + i * 0.5) * 0.5, [p], 0.22, 85)
-    play(s, clock, inq, events, until=6.0)  # (the answer: beats 9 to 17)
+    s, clock, inq = _cmaj7_then_a7_in_the_left_hand()  # (the answer: beats 9 to 17)
     assert s.answers == 1 and str(s.policy.harmony.current()[0]) == "Am7"
     assert s.snapshot(clock.now()).state == "answering"
     assert s.snapshot(clock.now()).harmony.split()[0] == "A7", s.snapshot(clock.now())
     play_more(s, clock, inq, [], 6.01, 9.0)  # the answer over: the chord inferred, as before
     assert s.snapshot(clock.now()).harmony.split()[0] == "Am7"
     s.close()
+
 
 def test_a_left_hand_ostinato_that_never_rests_is_told_why_the_partner_never_answers():
     """A vamp in quarter notes for 17 bars: each call was cut at 8 bars and the partner yielded
