@@ -211,10 +211,11 @@ def test_a_note_held_when_killed_in_the_count_in_is_only_in_the_before_start_fil
     j.write_text(HEADER % "120.0" + '["origin",4.0]\n["click",0.0,[153,76,100]]\n["click",0.05,[137,76,0]]\n'
                  '["player",0.3,[144,55,90]]\n["click",0.5,[153,77,75]]\n["click",0.55,[137,77,0]]\n')
     said = []
-    assert recover(j, say=said.append) == [tmp_path / "ci.mid", tmp_path / "ci-before-start.mid"]
-    assert recording_notes(load_recording(tmp_path / "ci.mid"), "player") == []
-    main = mido.MidiFile(str(tmp_path / "ci.mid"))
-    assert not any(m.type == "note_on" for track in main.tracks for m in track)
+    # (no ci.mid: it held no note, and a musician sent to it found an empty file)
+    assert recover(j, say=said.append) == [tmp_path / "ci-before-start.mid"]
+    assert not (tmp_path / "ci.mid").exists() and not j.exists()
+    assert said == [f"{j}: the session ended before bar 1 (in its count-in, or before a DAW's Start): what was "
+                    f"played is in {tmp_path / 'ci-before-start.mid'}"]
     early = recording_notes(load_recording(tmp_path / "ci-before-start.mid"), "player")
     assert [(n.pitch, round(n.start * 0.5, 3), round(n.end * 0.5, 3)) for n in early] == [(55, 0.3, 0.55)]
 
@@ -232,12 +233,59 @@ def test_a_note_held_across_bar_1_starts_there_with_its_remaining_length(tmp_pat
 
 
 def test_the_live_recorder_ended_in_the_count_in_agrees(tmp_path):
+    """Ctrl-C in trading's count-in after a pickup: the jam said "recorded to ci.mid", a file
+    with no note in it; the pickup was only in ci-before-start.mid. No bar 1 was played: only
+    that file is written, and close() says no file of bar 1 on (None)."""
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="ci")
     rec.set_origin(4.0)
     rec.event("player", mido.Message("note_on", note=55, velocity=90), 0.3)
     rec.event("player", mido.Message("note_off", note=55), 0.6)  # the session's end lets the key go
+    assert rec.close() is None and not rec.empty and not rec.problem
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ci-before-start.mid"]
+    assert [n.pitch for n in recording_notes(load_recording(rec.before_start), "player")] == [55]
+    # a session started again in the same second does not write over it
+    again = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="ci")
+    assert again.stamp == "ci-2"
+    again.close()
+
+
+def test_recover_after_a_kill_once_the_count_ins_file_was_written_makes_no_copy(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="ci")
+    rec.set_origin(4.0)
+    rec.event("player", mido.Message("note_on", note=55, velocity=90), 0.3)
+    rec.event("player", mido.Message("note_off", note=55), 0.6)
+    rec._journal.close()
+    kept = rec.journal_path.read_bytes()
+    assert rec.close() is None
+    rec.journal_path.write_bytes(kept)  # (killed before the journal was removed)
+    early = tmp_path / "ci-before-start.mid"
+    data = early.read_bytes()
+    assert recover(tmp_path) == [early]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ci-before-start.mid"] and early.read_bytes() == data
+
+
+def test_a_pickup_then_only_the_band_from_bar_1_writes_both_files(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="band")
+    rec.set_origin(4.0)
+    rec.event("player", mido.Message("note_on", note=55, velocity=90), 3.0)
+    rec.event("player", mido.Message("note_off", note=55), 3.4)
+    rec.event("bass", mido.Message("note_on", channel=3, note=41, velocity=90), 4.0)
+    rec.event("bass", mido.Message("note_off", channel=3, note=41), 4.4)
     path = rec.close()
-    assert recording_notes(load_recording(path), "player") == []
+    assert path == tmp_path / "band.mid" and rec.before_start == tmp_path / "band-before-start.mid"
+    assert [n.pitch for n in recording_notes(load_recording(path), "bass")] == [41]
+
+
+def test_a_pickup_then_playing_from_bar_1_writes_both_files(tmp_path):
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="both")
+    rec.set_origin(4.0)
+    rec.event("player", mido.Message("note_on", note=55, velocity=90), 3.0)
+    rec.event("player", mido.Message("note_off", note=55), 3.4)
+    rec.event("player", mido.Message("note_on", note=57, velocity=90), 4.5)
+    rec.event("player", mido.Message("note_off", note=57), 5.0)
+    path = rec.close()
+    assert path == tmp_path / "both.mid"
+    assert [n.pitch for n in recording_notes(load_recording(path), "player")] == [57]
     assert [n.pitch for n in recording_notes(load_recording(rec.before_start), "player")] == [55]
 
 

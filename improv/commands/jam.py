@@ -267,6 +267,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
                 "a .wav beside it)"
             display.log(f"recorded to {path}{heard}")
         early = getattr(session.recorder, "before_start", None)
+        if early is not None and not session.record_path:  # (ended in the count-in: no bar 1, no file of it)
+            display.log("nothing was played from bar 1: no recording of it written")
         if early is not None:
             if (getattr(session, "counts_in", False) if session.external is None
                     else getattr(session.timeline, "offset", 0.0) < 0):  # (trading on a DAW: its count-in bars)

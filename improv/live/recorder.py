@@ -47,7 +47,7 @@ from improv.core.theory.notes import count_notes
 from improv.errors import ConfigError
 from improv.live.journal import Journal, warn_stderr
 from improv.live.journalread import FORMAT, JOURNAL_SUFFIX
-from improv.live.recovery import SOUNDING_PARTS, journal_to_midi_file
+from improv.live.recovery import SOUNDING_PARTS, before_start_path, journal_to_midi_file
 from improv.live.songtime import SongTime
 
 log = logging.getLogger("improv.recorder")
@@ -114,8 +114,8 @@ def _new_journal(folder: Path, stamp: str, header: dict[str, Any], warn: Callabl
     """
     for n in range(1, MAX_SAME_STAMP + 1):
         name = stamp if n == 1 else f"{stamp}-{n}"
-        if (folder / f"{name}.mid").exists():
-            continue
+        if (folder / f"{name}.mid").exists() or before_start_path(folder / f"{name}.mid").exists():
+            continue  # (a session ended in its count-in wrote only the latter)
         try:
             return name, Journal(folder / f"{name}{JOURNAL_SUFFIX}", header, warn=warn, on_fail=on_fail)
         except FileExistsError:
@@ -360,8 +360,10 @@ class Recorder:
 
         Returns:
             The .mid path, or None when nothing was written: nobody played (`empty`; the
-            journal is removed and the log says so) or the file could not be written
-            (`problem` says where the journal is and the command that recovers it).
+            journal is removed and the log says so), nobody played from bar 1 (a session
+            ended in its count-in: what was played before is in `before_start`) or the file
+            could not be written (`problem` says where the journal is and the command that
+            recovers it).
         """
         if self._closed is not False:
             return self._closed  # type: ignore[return-value]
@@ -394,12 +396,13 @@ class Recorder:
             self.problem = (f"the session's MIDI file could not be written ({why}); its journal is kept in {source}: "
                             f"run `{recover_command(source)}` when there is room")
         j.release()
-        if path is not None and j.lost:
+        written = path or self.before_start
+        if written is not None and j.lost:
             lost = (f"recording lost {j.lost} message(s) when the disk refused them ({j.failed}); the rest "
-                    f"is in {path}")
+                    f"is in {written}")
             self.problem = f"{self.problem}; {lost}" if self.problem else lost
-        elif path is not None and j.rescued is not None:
-            self._warn(f"recording had trouble ({j.failed}) but nothing was lost: written to {path}")
+        elif written is not None and j.rescued is not None:
+            self._warn(f"recording had trouble ({j.failed}) but nothing was lost: written to {written}")
         if self.problem:
             self._warn(self.problem)
         self._done(path)
@@ -409,8 +412,10 @@ class Recorder:
         self._closed = path
         atexit.unregister(self._at_exit)
 
-    def _write_midi(self, source: Path) -> Path:
-        """The journal -> `<folder>/<stamp>.mid`, else beside the journal; removes the journal."""
+    def _write_midi(self, source: Path) -> Path | None:
+        """The journal -> `<folder>/<stamp>.mid`, else beside the journal; removes the journal.
+        None: nothing was played from bar 1, only before it (`before_start`: a session ended
+        in its count-in after a pickup)."""
         target = self.folder / f"{self.stamp}.mid"
         try:
             out, damaged, early = journal_to_midi_file(source, target, keep_damaged=True)
@@ -420,7 +425,8 @@ class Recorder:
             out, damaged, early = journal_to_midi_file(source, source.with_name(f"{self.stamp}.mid"), keep_damaged=True)
         self.before_start = early
         if damaged:  # every record was written by this session: one it cannot read is a fault, kept for a look
-            self.problem = (f"{damaged} record(s) of the session's journal could not be read and are not in {out}; "
+            self.problem = (f"{damaged} record(s) of the session's journal could not be read and are not in "
+                            f"{out or early}; "
                             f"the journal is kept in {source}")
         return out
 
@@ -437,3 +443,6 @@ class Recorder:
             return
         if path is not None:
             print(f"improv: the session ended abruptly; recorded to {path}", file=sys.stderr, flush=True)
+        elif self.before_start is not None:
+            print(f"improv: the session ended abruptly before bar 1; what was played is in {self.before_start}",
+                  file=sys.stderr, flush=True)

@@ -14,12 +14,13 @@ from typing import Callable
 
 import mido
 
-from improv.core.formats.midifile import Recording, recording_to_midi
+from improv.core.formats.midifile import BAND_PARTS, Recording, recording_to_midi
 from improv.core.formats.paths import sync_folder, whole_or_nothing
 from improv.live.journal import journal_is_live, rescue_folders, warn_stderr
 from improv.live.journalread import JOURNAL_SUFFIX, load_journal, load_journal_parts, load_journal_report
 
 SOUNDING_PARTS = frozenset(("player", "partner"))  # a session where neither played holds nothing
+ANY_PART = SOUNDING_PARTS | frozenset(BAND_PARTS)
 
 
 def before_start_path(mid: Path) -> Path:
@@ -37,15 +38,17 @@ def journal_to_recording(path: Path) -> Recording:
 
 
 def journal_to_midi_file(path: Path, out: Path | None = None,
-                         keep_damaged: bool = False) -> tuple[Path, int, Path | None]:
+                         keep_damaged: bool = False) -> tuple[Path | None, int, Path | None]:
     """Convert a journal to a .mid (default: beside it), written atomically, then remove the
     journal (`keep_damaged`: keep it when records had to be skipped; a session closing
     normally wrote every one of them, so one it cannot read is kept for a look). A session
     that followed a DAW's clock starts its file at the DAW's Start; the notes played before
-    that Start go to their own file (`before_start_path`), never lost.
+    that Start go to their own file (`before_start_path`), never lost. A session that never
+    got to bar 1 with a note in it (ended in its count-in, after a pickup) has only that file.
 
     Returns:
-        (the .mid path, damaged records skipped, the before-the-Start .mid or None).
+        (the .mid path or None (nothing played from bar 1), damaged records skipped, the
+        before-the-Start .mid or None).
 
     Raises:
         ValueError: not a journal, or values a MIDI file cannot hold.
@@ -58,22 +61,29 @@ def journal_to_midi_file(path: Path, out: Path | None = None,
 
 
 def _write_parts(path: Path, rec: Recording, early: Recording | None, out: Path | None,
-                 remove: bool = True) -> tuple[Path, Path | None]:
+                 remove: bool = True) -> tuple[Path | None, Path | None]:
     """The journal `path`, read as `rec` and `early`, -> its .mid (and the before-the-Start
     .mid when anyone played before it); then the journal is removed (if `remove`). All or
-    nothing."""
+    nothing. When nobody played from bar 1 but someone did before it (a session ended in its
+    count-in after a pickup) and no band played there either, only the before-the-Start .mid
+    is written (the .mid would hold no note, and "recorded to" it sent the musician to an
+    empty file): (None, it)."""
     out = Path(out) if out is not None else path.with_suffix(".mid")
-    _save_midi(recording_to_midi(rec), out)
+    early_sounds = early is not None and _sounds(early)
+    main = out if _sounds(rec, ANY_PART) or not early_sounds else None
+    if main is not None:
+        _save_midi(recording_to_midi(rec), main)
     extra = None
-    if early is not None and _sounds(early):
+    if early is not None and early_sounds:
         try:
             extra = _save_midi(recording_to_midi(early), before_start_path(out))
         except BaseException:
-            out.unlink(missing_ok=True)  # all or nothing: the journal stays for `improv recover`
+            if main is not None:
+                main.unlink(missing_ok=True)  # all or nothing: the journal stays for `improv recover`
             raise
     if remove:
         path.unlink()
-    return out, extra
+    return main, extra
 
 
 def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
@@ -86,9 +96,9 @@ def _save_midi(mid: mido.MidiFile, out: Path) -> Path:
     return out
 
 
-def _sounds(rec: Recording | None) -> bool:
-    """True if the player or the partner played a note in `rec`."""
-    return rec is not None and any(e.part in SOUNDING_PARTS and e.msg.type == "note_on" and e.msg.velocity > 0
+def _sounds(rec: Recording | None, parts: frozenset[str] = SOUNDING_PARTS) -> bool:
+    """True if the player or the partner (or one of `parts`) played a note in `rec`."""
+    return rec is not None and any(e.part in parts and e.msg.type == "note_on" and e.msg.velocity > 0
                                    for e in rec.events)
 
 
@@ -116,6 +126,8 @@ def _already_written(path: Path, rec: Recording, early: Recording | None) -> boo
     """True if `path` (and its before-the-Start file, when there is one) hold just what the
     journal gives: the session wrote them, and was stopped before it removed its journal."""
     def same(p: Path, r: Recording) -> bool:
+        if not p.exists():
+            return False
         buf = io.BytesIO()
         recording_to_midi(r).save(file=buf)
         try:
@@ -124,6 +136,8 @@ def _already_written(path: Path, rec: Recording, early: Recording | None) -> boo
             return False
 
     extra = before_start_path(path)
+    if early is not None and _sounds(early) and not _sounds(rec, ANY_PART):  # (only that file)
+        return not path.exists() and same(extra, early)
     return same(path, rec) and (not extra.exists() or (early is not None and same(extra, early)))
 
 
@@ -215,20 +229,25 @@ def recover(folder_or_journal: Path | list[Path], warn: Callable[[str], None] = 
                 say(f"{j}: nobody played in that session: removed")
                 continue
             target = (into or j.parent) / j.with_suffix(".mid").name
-            if not (target.exists() and _already_written(target, rec, early)):  # (else: written again, the same)
+            if not _already_written(target, rec, early):  # (else: written again, the same)
                 target = _free_mid(target)
             mid, early_mid = _write_parts(j, rec, early, target)
             _remove_dead_parts(j.with_suffix(".mid"))
-            out.append(mid)
-            if done is not None:
-                done(mid)
+            if mid is not None:
+                out.append(mid)
+                if done is not None:
+                    done(mid)
             if damage.header:
                 say(f"{j}: {damage.header}")
             if early_mid is not None:
                 out.append(early_mid)
                 if done is not None:
                     done(early_mid)
-                say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early_mid}")
+                if mid is None:
+                    say(f"{j}: the session ended before bar 1 (in its count-in, or before a DAW's Start): what was "
+                        f"played is in {early_mid}")
+                else:
+                    say(f"{j}: what was played before bar 1 (a count-in, or before a DAW's Start) is in {early_mid}")
             if damage.text:
                 say(f"{j}: {damage.text}")
         except OSError as e:
