@@ -229,6 +229,33 @@ def test_band_parts_are_recorded_on_their_own_tracks_and_channels(tmp_path):
     assert (back.comp_channel, back.bass_channel, back.click_channel) == (5, 6, 10)
 
 
+def test_the_walking_bass_opens_on_a_general_midi_bass_not_a_piano(tmp_path):
+    """The file's tracks had no program change: a General MIDI DAW (or synth) opening a band
+    session played the walking bass on a piano. The bass track now starts on GM's acoustic
+    bass (program 33), as improv's own SoundFont playback has it; a program of the bass's own,
+    or a channel it shares with another part, is left as it is."""
+    def bass_session(stamp, channels, program=None):
+        rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp=stamp, band_channels=channels)
+        rec.event("player", on(72), 0.0)
+        rec.event("player", off(72), 0.4)
+        ch = channels["bass"] - 1
+        if program is not None:
+            rec.event("bass", mido.Message("program_change", channel=ch, program=program), 0.0)
+        rec.event("bass", on(29, ch=ch), 0.5)
+        rec.event("bass", off(29, ch=ch), 0.95)
+        mid = mido.MidiFile(str(rec.close()))
+        track = next(t for t in mid.tracks if t.name == "bass")
+        return [(m.channel + 1, m.program) for m in track if m.type == "program_change"], track
+
+    programs, track = bass_session("gm", {"comp": 3, "bass": 4, "click": 10})
+    assert programs == [(4, 32)]
+    first = [m for m in track if not m.is_meta]
+    assert first[0].type == "program_change" and first[0].time == 0 and first[1].type == "note_on"
+    assert bass_session("own", {"comp": 3, "bass": 4, "click": 10}, program=35)[0] == [(4, 35)]
+    assert bass_session("shared", {"comp": 3, "bass": 1, "click": 10})[0] == []  # (the player's channel)
+    assert bass_session("drums", {"comp": 3, "bass": 10, "click": 11})[0] == []
+
+
 def test_a_format_1_journal_gives_the_band_back_its_parts(tmp_path):
     """Before the band had parts, comp, bass and click were journalled as "partner" on their
     own (default) channels; recover sorts them back out."""

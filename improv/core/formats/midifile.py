@@ -37,6 +37,7 @@ from improv.core.theory.notes import Note
 PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
+GM_BASS_PROGRAM = 32  # General MIDI's acoustic bass (0-based), as improv plays the bass on a SoundFont
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
 MARKER_KINDS = ("chord", "section", "text")
@@ -180,7 +181,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
 
     Messages land at the ticks where they happened under the tempo map; each part's
     messages are moved onto that part's channel, on its own track (player and partner
-    always, a band part when it played). Notes still held at the end get a note-off at
+    always, a band part when it played; the bass with a General MIDI bass program, unless it
+    has a program of its own). Notes still held at the end get a note-off at
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
     let go just before and sounds to its next release (one note on a key at a time, as a
     synth plays it and as `recording_notes` reads it), or is the same note when struck
@@ -255,9 +257,28 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         for k, note in enumerate(sorted(held)):  # (a key struck at the very end still sounds a tick)
             items.append((max(end_tick, struck[note][1] + 1), n + 1 + k,
                           mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
+        if part == "bass" and _needs_bass_program(rec, ch):
+            # (no program change: a General MIDI DAW or synth played the walking bass on a piano)
+            items.append((0, -1, mido.Message("program_change", channel=ch - 1, program=GM_BASS_PROGRAM)))
         track = track_from_abs(items, part)
         mid.tracks.append(track)
     return mid
+
+
+def _needs_bass_program(rec: Recording, ch: int) -> bool:
+    """Whether the bass track gets a General MIDI bass program at its start: it has none of
+    its own before its first note, and its channel is its own (not the drums', nor a channel
+    another part plays on, whose sound it would change)."""
+    if ch - 1 == GM_DRUM_CHANNEL or ch in {rec.channel(p) for p in PARTS if p != "bass"}:
+        return False
+    for e in rec.events:
+        if e.part != "bass":
+            continue
+        if e.msg.type == "program_change":
+            return False
+        if e.msg.type == "note_on" and e.msg.velocity > 0:
+            return True
+    return False
 
 
 def bar_quarters(numerator: int, denominator: int) -> int:
