@@ -189,6 +189,32 @@ def test_the_file_keeps_the_daws_beat_at_a_tempo_measured_within_half_a_percent(
     assert back.tempos[-1][1] == pytest.approx(130.0, rel=0.01)
 
 
+def test_a_daw_that_sends_no_clock_while_stopped_has_its_tempo_from_bar_1(tmp_path):
+    """Config tempo 120, the DAW at 90 sending no clock until Play: the file's tempo map
+    read 120 at bar 1 and 90 from its first tick on (a DAW importing it showed a tempo of
+    120 at bar 1 that nobody played). The tempo measured from the first ticks is the tempo
+    from beat 0; a change later in the first bar still goes where it came."""
+    daw = Daw(tmp_path, bpm=90.0, config_tempo=120.0)
+    daw.start(0.5)
+    daw.run(8, [(0.0, 60, 1.0), (4.0, 62, 1.0)])
+    daw.stop()
+    back = daw.close()
+    assert back.tempos == ((0.0, 90.0),), back.tempos
+    assert starts(back) == [(60, 0.0), (62, 4.0)]
+    mid = mido.MidiFile(str(tmp_path / "daw.mid"))
+    assert [m.tempo for m in mid.tracks[0] if m.type == "set_tempo"] == [mido.bpm2tempo(90.0)]
+
+    later = Daw(tmp_path / "later", bpm=90.0, config_tempo=90.0)
+    later.start(0.5)
+    later.run(2, [(0.0, 60, 1.0)])
+    later.bpm = 120.0
+    later.run(6, [(4.0, 62, 1.0)])
+    later.stop()
+    back = later.close()
+    assert back.tempos[0] == (0.0, 90.0) and back.tempos[-1][1] == pytest.approx(120.0, rel=0.01)
+    assert [(p, round(b, 1)) for p, b in starts(back)] == [(60, 0.0), (62, 4.0)]
+
+
 def test_notes_end_at_the_stop_and_playing_while_stopped_is_left_out_but_a_pickup_is_kept(tmp_path):
     daw = Daw(tmp_path)
     daw.start(0.5)

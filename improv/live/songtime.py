@@ -23,6 +23,10 @@ PICKUP_BEATS = 2.0  # played while the DAW stood stopped, this close before its 
 # sixteenths, and many send one rounded down at every Stop
 SAME_PLACE_BEATS = 0.25 + 1e-6
 IDLE_KEPT = 4096  # messages held while the DAW stands stopped, for a pickup (the oldest go first)
+# the DAW's tempo measured from its first ticks after the first Start, with nothing written
+# past them yet, is the tempo from beat 0 (a DAW that sends no clock while stopped: until
+# its ticks came, the tempo was the config's, which the file had at bar 1 for a moment)
+START_TEMPO_BEATS = 2 / 24
 
 
 def is_release(msg: mido.Message) -> bool:
@@ -96,6 +100,10 @@ class SongTime:
     def set_tempo(self, bpm: float, fb: float) -> float:
         """A tempo change at file beat `fb` (moved on to the furthest beat written); its file seconds."""
         self.tempo = bpm
+        if self.started and len(self.anchors) == 1 and max(fb, self.end) <= START_TEMPO_BEATS:
+            self.anchors = [(0.0, 0.0, bpm)]  # (the journal's tempo at the origin, given again: the later counts)
+            self.tempo_at = 0.0
+            return 0.0
         fb = max(fb, self.end, self.anchors[-1][0])
         sec = self.seconds(fb)
         if self.anchors[-1][0] == fb:
