@@ -134,6 +134,44 @@ def test_a_key_struck_again_while_it_sounds_is_let_go_first():
     assert seq == [(0, "on"), (960, "off")]
 
 
+def test_a_note_let_go_within_a_tick_of_its_strike_lasts_a_tick_not_zero():
+    """A partner note cut by a yield a fraction of a millisecond after it began was written
+    with its note-on and note-off at one tick: a zero-length note, which DAWs drop, or hold to
+    the next release of the key when they take the release first."""
+    rec = Recording((TimedMessage(1.0, "partner", on(60, ch=1)), TimedMessage(1.0003, "partner", off(60, ch=1)),
+                     TimedMessage(1.0006, "partner", on(60, ch=1)), TimedMessage(1.5, "partner", off(60, ch=1)),
+                     TimedMessage(2.0, "player", on(62)), TimedMessage(2.0, "player", off(62))))
+    seqs = []
+    for track in recording_to_midi(rec).tracks[1:3]:
+        ticks, seq = 0, []
+        for m in track:
+            ticks += m.time
+            if m.type in ("note_on", "note_off"):
+                seq.append((ticks, m.note, "on" if m.type == "note_on" and m.velocity else "off"))
+        seqs.append(seq)
+    assert seqs[0] == [(1920, 62, "on"), (1921, 62, "off")]
+    # (struck again a moment later: the same key's next note starts after the first one's tick)
+    assert seqs[1] == [(960, 60, "on"), (961, 60, "off"), (961, 60, "on"), (1440, 60, "off")], seqs[1]
+    # struck again within that tick: after the release, not two strikes and then a release
+    rec = Recording((TimedMessage(1.0, "partner", on(60, ch=1)), TimedMessage(1.0001, "partner", off(60, ch=1)),
+                     TimedMessage(1.0002, "partner", on(60, ch=1)), TimedMessage(1.5, "partner", off(60, ch=1))))
+    ticks, seq = 0, []
+    for m in recording_to_midi(rec).tracks[2]:
+        ticks += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((ticks, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq == [(960, "on"), (961, "off"), (961, "on"), (1440, "off")], seq
+    # struck and let go twice within it: each lasts a tick, none is let go before it is struck
+    rec = Recording(tuple(TimedMessage(1.0 + k * 0.0001, "partner", (on if k % 2 == 0 else off)(60, ch=1))
+                          for k in range(4)))
+    ticks, seq = 0, []
+    for m in recording_to_midi(rec).tracks[2]:
+        ticks += m.time
+        if m.type in ("note_on", "note_off"):
+            seq.append((ticks, "on" if m.type == "note_on" and m.velocity else "off"))
+    assert seq == [(960, "on"), (961, "off"), (961, "on"), (962, "off")], seq
+
+
 def test_a_restruck_key_ends_at_its_next_release_as_heard_and_no_release_is_left_unpaired():
     """Merged input whose first strike is released just after the second (the live test's
     replayed solo: 5 keys in 890 notes): the file plays what the synth played and what the

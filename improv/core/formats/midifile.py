@@ -186,7 +186,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
     let go just before and sounds to its next release (one note on a key at a time, as a
     synth plays it and as `recording_notes` reads it), or is the same note when struck
-    within `LAYERED_S`; a release with nothing sounding on its key is left out; an All Notes
+    within `LAYERED_S`; a note let go at the tick it was struck lasts a tick (no zero-length
+    notes); a release with nothing sounding on its key is left out; an All Notes
     Off (or All Sound Off) lets go of every key of the part still sounding.
 
     Raises:
@@ -226,12 +227,14 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
         items: list[tuple[int, float, mido.Message]] = []
         held: set[int] = set()  # keys sounding (one note a key: see the docstring)
         struck: dict[int, tuple[float, int]] = {}  # when each key was last struck: (seconds, tick)
+        let_go: dict[int, int] = {}  # the tick of each key's last release moved a tick on (below)
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
             msg = e.msg.copy(skip_checks=True, channel=ch - 1, time=0)  # (a checked message; `ch` checked above)
             tick = tmap.ticks(e.t)
             if msg.type == "note_on" and msg.velocity > 0:
+                tick = max(tick, let_go.get(msg.note, tick))  # (struck again in that tick: after the release)
                 if msg.note in held:
                     # a key struck again while it sounds (two inputs merged onto the player's channel):
                     # a synth plays one note on that key, which the next release ends; a file with
@@ -246,6 +249,12 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
                 if msg.note not in held:
                     continue  # a release with nothing sounding on the key (the re-strike's other one)
                 held.discard(msg.note)
+                if tick <= struck[msg.note][1]:
+                    # let go within a tick of its strike (a partner note cut by a yield as it began):
+                    # a zero-length note, which a DAW drops or, ordering the release first, holds on
+                    let_go[msg.note] = struck[msg.note][1] + 1
+                    items.append((let_go[msg.note], i, msg))
+                    continue
             elif msg.type == "control_change" and msg.control in ALL_OFF_CCS:
                 # the keyboard's own panic, for keys whose release never came: they end here, not
                 # at the file's end (their releases, if they come later, are left out as strays)
