@@ -779,6 +779,31 @@ def test_a_substitute_the_session_wrote_stands_for_the_charts_chord_in_the_file(
     assert (0.0, "F7") in chords  # the chart's own chords elsewhere stay
 
 
+def test_a_note_played_while_improv_started_keeps_the_count_ins_bars_on_the_file_before_bar_1(tmp_path):
+    """A note played while improv started (the partner warming up), then a two-bar count-in:
+    the journal begins at that note, less than a bar before the count-in, and the file of what
+    came before bar 1 kept the journal's times: its clicks at beats 0.6, 1.6 ... and the pickup
+    on beat 4 of the count-in at 7.6, its bars not the count-in's and not leading into bar 1.
+    It now starts on the bar line before that note, so the count-in is its bars."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="warm")
+    assert rec.set_origin(4.3) is True  # bar 1: two bars of 2 s after the count-in began at 0.3 s
+    rec.event("player", on(50), 0.0)  # played while improv started
+    rec.event("player", off(50), 0.2)
+    for k in range(8):
+        rec.event("click", on(76 if k % 4 == 0 else 77, ch=9), 0.3 + 0.5 * k)
+        rec.event("click", off(76 if k % 4 == 0 else 77, ch=9), 0.35 + 0.5 * k)
+    rec.event("player", on(60), 3.8)  # a pickup on beat 4 of the count-in
+    rec.event("player", off(60), 4.1)
+    rec.event("player", on(62), 4.8)
+    rec.event("player", off(62), 5.0)
+    rec.close()
+    early = load_recording(rec.before_start)
+    clicks = [(round(n.start, 3), n.pitch) for n in recording_notes(early, "click")]
+    assert clicks == [(4.0 + k, 76 if k % 4 == 0 else 77) for k in range(8)], clicks  # bars 2 and 3, on the beat
+    assert [(n.pitch, round(n.start, 3)) for n in recording_notes(early, "player")] == [(50, 3.4), (60, 11.0)]
+    assert early.tempos == ((0.0, 120.0),)
+
+
 def test_a_pickup_let_go_just_after_bar_1_is_not_a_tick_long_note_on_bar_1(tmp_path):
     """A pickup played in the count-in and released a few ms after bar 1 was carried into the
     main file as a 2-tick note on bar 1 (its real attack is in the file of what came before);

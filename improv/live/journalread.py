@@ -414,9 +414,12 @@ def _before_origin(origin: float, events: list[TimedMessage], markers: list[Mark
     if bpb and firsts:
         bar_s = bpb * 60.0 / _tempo_map(changes)[-1][1]
         shift = origin - math.ceil((origin - min(firsts)) / bar_s - 1e-6) * bar_s
-        if shift > 1e-6:
+        # (negative when that bar line is before the journal's start, its first event less than a
+        # bar after it (a note played while improv started): everything moves later, onto its bars)
+        if abs(shift) > 1e-6:
             before = [TimedMessage(e.t - shift, e.part, e.msg) for e in before]
             early_markers = [dataclasses.replace(m, t=m.t - shift) for m in early_markers]
-            in_force = [bpm for t, bpm in sorted(changes, key=lambda c: c[0]) if t <= shift][-1]
-            changes = [(0.0, in_force)] + [(t - shift, bpm) for t, bpm in changes if t > shift]
+            cut = max(shift, 0.0)
+            in_force = [bpm for t, bpm in sorted(changes, key=lambda c: c[0]) if t <= cut][-1]
+            changes = [(0.0, in_force)] + [(t - shift, bpm) for t, bpm in changes if t > cut]
     return before, early_markers, _tempo_map(changes)
