@@ -804,6 +804,33 @@ def test_a_note_played_while_improv_started_keeps_the_count_ins_bars_on_the_file
     assert early.tempos == ((0.0, 120.0),)
 
 
+def test_a_sound_chosen_before_bar_1_is_the_sound_of_the_file_from_bar_1(tmp_path):
+    """An organ chosen on the keyboard (bank select and program change) while improv started,
+    or before a DAW's Start: the file from bar 1 had no program change (only the file of what
+    came before it did), and a DAW or synth played the whole take on a piano."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="organ")
+    rec.event("player", mido.Message("control_change", channel=4, control=0, value=1), 0.1)
+    rec.event("player", mido.Message("program_change", channel=4, program=5), 0.1)  # (then thought better of it)
+    rec.event("player", mido.Message("program_change", channel=4, program=16), 0.2)
+    rec.event("player", on(50, ch=4), 0.5)
+    rec.event("player", off(50, ch=4), 0.7)
+    assert rec.set_origin(2.0) is True
+    rec.event("player", on(60, ch=4), 2.5)
+    rec.event("player", off(60, ch=4), 3.0)
+    mid = mido.MidiFile(str(rec.close()))
+    player = [m for m in mid.tracks[1] if not m.is_meta]
+    assert [(m.type, m.time) for m in player[:2]] == [("control_change", 0), ("program_change", 0)]
+    assert (player[0].control, player[0].value, player[1].program) == (0, 1, 16)
+    assert {m.channel for m in player} == {0} and player[2].type == "note_on"
+    plain = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="plain")  # nothing chosen: nothing added
+    plain.event("player", on(50), 0.5)
+    plain.event("player", off(50), 0.7)
+    plain.set_origin(2.0)
+    plain.event("player", on(60), 2.5)
+    plain.event("player", off(60), 3.0)
+    assert [m.type for m in mido.MidiFile(str(plain.close())).tracks[1] if not m.is_meta] == ["note_on", "note_off"]
+
+
 def test_a_pickup_let_go_just_after_bar_1_is_not_a_tick_long_note_on_bar_1(tmp_path):
     """A pickup played in the count-in and released a few ms after bar 1 was carried into the
     main file as a 2-tick note on bar 1 (its real attack is in the file of what came before);

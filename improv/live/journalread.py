@@ -353,6 +353,25 @@ def _held_at(events: list[TimedMessage], origin: float
     return held, pedal
 
 
+BANK_SELECT_CCS = (0, 32)
+
+
+def _sound_at(events: list[TimedMessage], origin: float) -> list[TimedMessage]:
+    """The sound each part's channel was set to before `origin` (its last bank select and
+    program change), in the order they were sent: a program chosen on the keyboard while
+    improv started (or before a DAW's Start) is the sound of the file from bar 1 too."""
+    last: dict[tuple[str, int, int], tuple[int, TimedMessage]] = {}
+    for i, e in enumerate(events):
+        if e.t >= origin:
+            break  # (events are in time order)
+        m = e.msg
+        if m.type == "program_change":
+            last[(e.part, m.channel, -1)] = (i, e)
+        elif m.type == "control_change" and m.control in BANK_SELECT_CCS:
+            last[(e.part, m.channel, m.control)] = (i, e)
+    return [e for _, e in sorted(last.values(), key=lambda x: x[0])]
+
+
 def _released_at_the_end(events: list[TimedMessage], end: float) -> list[TimedMessage]:
     """Note-offs and pedal-ups at `end` (the journal's last record but an origin: the last
     time the session was known to run, its half-second "alive" records among them) for
@@ -370,8 +389,10 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
                  ) -> tuple[list[TimedMessage], list[Marker], tuple[tuple[float, float], ...]]:
     """Shift everything so that `origin` is time 0: what came before is dropped, except
     notes and the sustain pedal still held at the origin (they start at 0; with `carry`
-    False, none: the journal ended before the origin, so they never reached it)."""
+    False, none: the journal ended before the origin, so they never reached it), and each
+    channel's sound (`_sound_at`), which is set at 0."""
     held, pedal = _held_at(events, origin) if carry else ({}, {})
+    sounds = _sound_at(events, origin)
     after = [TimedMessage(e.t - origin, e.part, e.msg) for e in events if e.t >= origin]
     # a note let go just after the origin was played before it, released a moment late (the
     # file before the origin ends it there): carried, it was a tick-long note on bar 1
@@ -380,7 +401,8 @@ def _from_origin(origin: float, events: list[TimedMessage], markers: list[Marker
         if m.type in ("note_on", "note_off") and (m.type == "note_off" or m.velocity == 0) \
                 and held.pop((e.part, m.channel, m.note), None) is not None:
             after.remove(e)
-    carried = [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
+    carried = [TimedMessage(0.0, e.part, e.msg) for e in sounds]
+    carried += [TimedMessage(0.0, part, m) for (part, _), m in sorted(pedal.items(), key=lambda x: x[0])]
     carried += [TimedMessage(0.0, part, m) for (part, _, _), m in sorted(held.items(), key=lambda x: x[0])]
     before = [bpm for t, bpm in tempos if t <= origin]
     later = [(t - origin, bpm) for t, bpm in tempos if t > origin]
