@@ -215,6 +215,33 @@ def test_a_daw_that_sends_no_clock_while_stopped_has_its_tempo_from_bar_1(tmp_pa
     assert [(p, round(b, 1)) for p, b in starts(back)] == [(60, 0.0), (62, 4.0)]
 
 
+def test_a_sound_chosen_while_the_daw_stood_stopped_is_the_next_takes(tmp_path):
+    """An organ chosen on the keyboard between takes, the DAW stopped: what is played while
+    it stands stopped is left out but for a pickup, and the program change went with it; the
+    next take was written on the sound before it."""
+    daw = Daw(tmp_path)
+    daw.start(0.5)
+    daw.run(8, [(0.0, 60, 1.0)])
+    daw.stop()
+    daw.clock.advance(1.0)
+    daw.rec.event("player", mido.Message("control_change", control=0, value=1), daw.clock.now())
+    daw.rec.event("player", mido.Message("program_change", program=16), daw.clock.now())
+    daw.clock.advance(5.0)
+    daw.cont()
+    daw.run(8, [(8.0, 67, 1.0)])
+    daw.stop()
+    back = daw.close()
+    assert starts(back) == [(60, 0.0), (67, 8.0)]
+    mid = mido.MidiFile(str(tmp_path / "daw.mid"))
+    ticks, seq = 0, []
+    for m in mid.tracks[1]:
+        ticks += m.time
+        if not m.is_meta:
+            seq.append((ticks, m.type, getattr(m, "program", getattr(m, "note", None))))
+    assert seq[2:4] == [(3840, "control_change", None), (3840, "program_change", 16)], seq
+    assert seq[4] == (3840, "note_on", 67) and daw.rec.left_out == 0
+
+
 def test_notes_end_at_the_stop_and_playing_while_stopped_is_left_out_but_a_pickup_is_kept(tmp_path):
     daw = Daw(tmp_path)
     daw.start(0.5)

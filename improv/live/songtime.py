@@ -16,6 +16,7 @@ from typing import Any, Callable
 import mido
 
 from improv.core.listen.segment import ALL_OFF_CCS, pedal_up
+from improv.live.journalread import BANK_SELECT_CCS
 from improv.live.recovery import SOUNDING_PARTS
 
 PICKUP_BEATS = 2.0  # played while the DAW stood stopped, this close before its Start/Continue: a pickup into it
@@ -181,8 +182,13 @@ class SongTime:
         before its Start/Continue at `t` (file beat `fb0`) lead into it; the rest is left out."""
         lines: list[list[Any]] = []
         since = t - PICKUP_BEATS * 60.0 / self.tempo
+        sound: dict[tuple[str, int, int], mido.Message] = {}  # a sound chosen while stopped: the next take's
         for ti, part, msg in self.idle:
             key = (part, getattr(msg, "channel", 0), getattr(msg, "note", -1))
+            if ti < since and (msg.type == "program_change" or
+                               (msg.type == "control_change" and msg.control in BANK_SELECT_CCS)):
+                sound[(part, msg.channel, -1 if msg.type == "program_change" else msg.control)] = msg
+                continue
             if ti < since:
                 if msg.type == "note_on" and msg.velocity > 0:
                     self.dropped.add(key)
@@ -200,7 +206,8 @@ class SongTime:
             if part in SOUNDING_PARTS and msg.type == "note_on" and msg.velocity > 0:
                 self.played = True
         self.idle.clear()
-        return lines
+        at = self.journal_t(min(fb0, max(fb0 - PICKUP_BEATS, self.end)))  # (before the pickup, after what is written)
+        return [[part, at, msg.bytes()] for (part, _, _), msg in sound.items()] + lines
 
     def _from_bar(self, beat: float) -> str:
         bar = math.floor(beat / self.bpb + 1e-9) + 1
