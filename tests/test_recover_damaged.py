@@ -249,6 +249,25 @@ def test_the_live_recorder_ended_in_the_count_in_agrees(tmp_path):
     again.close()
 
 
+def test_a_session_ended_in_the_count_in_keeps_the_count_ins_bars(tmp_path):
+    """Ctrl-C in a two-bar count-in that began 0.3 s into the journal: the file of what was
+    played (now the session's only file) kept the journal's times, its clicks at beats 0.6,
+    1.6 ... and a pickup on the count-in's beat 4 at 3.6; its bars are the count-in's."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="ci")
+    rec.set_origin(4.3)
+    for k in range(5):
+        rec.event("click", mido.Message("note_on", channel=9, note=76, velocity=80), 0.3 + 0.5 * k)
+        rec.event("click", mido.Message("note_off", channel=9, note=76), 0.35 + 0.5 * k)
+    rec.event("player", mido.Message("note_on", note=60, velocity=80), 1.8)  # beat 4 of the count-in's first bar
+    rec.event("player", mido.Message("note_off", note=60), 2.1)
+    rec.alive(2.4)
+    assert rec.close() is None
+    early = load_recording(rec.before_start)
+    assert [round(n.start, 3) for n in recording_notes(early, "click")] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [(n.pitch, round(n.start, 3), round(n.duration, 3)) for n in recording_notes(early, "player")] == \
+        [(60, 3.0, 0.6)]
+
+
 def test_recover_after_a_kill_once_the_count_ins_file_was_written_makes_no_copy(tmp_path):
     rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="ci")
     rec.set_origin(4.0)

@@ -287,11 +287,12 @@ def load_journal_report(path: Path) -> tuple[Recording, Recording | None, Damage
     early = None
     if origin is not None:
         # A journal that ends before the origin (a session killed in its count-in) has no
-        # bar 1: a note held then belongs to what came before it, ending where the journal does.
+        # bar 1: a note held then belongs to what came before it, ending where the journal does
+        # (its bars still counted back from the bar 1 that was to come: the count-in's).
         reached = any(t > origin for _, t, _ in parsed)
         last = max((t for kind, t, _ in parsed if kind != "origin"), default=origin)
         before, before_markers, before_tmap = _before_origin(origin, events, markers, tempos, tempo,
-                                                             origin if reached else last, bpb if reached else 0)
+                                                             origin if reached else last, bpb)
         early = Recording(tuple(before), tuple(before_markers), before_tmap, bpb, channels["player"],
                           channels["partner"], title, channels["comp"], channels["bass"], channels["click"])
         events, markers, tmap = _from_origin(origin, events, markers, tempos, tempo, carry=reached)
