@@ -384,3 +384,34 @@ def test_the_comping_alone_after_the_line_is_no_call_when_its_voicings_move_up()
         events.append((kind, rest[0] + 8.0) if kind == "tick" else (kind, rest[0], rest[1] + 8.0))
     calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
     assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.9)]
+
+
+def test_a_line_that_runs_down_into_the_left_hands_register_is_still_the_line():
+    """Comping (top C4) on every beat under a bar of line around G4, then the line runs on
+    down in eighths to G3 and back (a pianist's right hand below the left hand's top note):
+    every key at or under the comping's top was read as the left hand's, so the line 'rested'
+    in the middle of its run and the call was cut there, the answer coming in over the run
+    (and the run's notes did not make it yield). The line ends at its last release."""
+    run = [65, 64, 62, 60, 59, 57, 55, 57, 59, 60, 59, 57, 55, 57, 59, 60]  # bars 2 and 3, eighths
+    events = vamp_and_line([0], 6)
+    events += [("on", p, 4 + k * 0.5) for k, p in enumerate(run)] + [("off", p, 4 + k * 0.5 + 0.4) for k, p in enumerate(run)]
+    order = {"off": 0, "on": 1, "tick": 2}
+    events.sort(key=lambda e: (e[-1], order[e[0]]))
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 11.9)]
+    assert calls[0].bars == 3
+
+
+def test_a_line_that_runs_down_under_a_held_left_hand_chord_is_still_the_line():
+    """The same with the left hand's chord (top C4) held two beats: the run's notes under its
+    top while it sounds were read as its voicing's."""
+    events = [("tick", q / 4) for q in range(4 * 28)]
+    for beat in range(0, 24, 2):
+        events += [("on", p, beat) for p in (48, 53, 57, 60)] + [("off", p, beat + 1.9) for p in (48, 53, 57, 60)]
+    line = [67, 69, 71, 72, 74, 72, 71, 69, 67, 65, 64, 62, 59, 56, 55, 56, 59, 62, 59, 56, 55, 56, 59, 62]
+    events += [("on", p, 0.5 + k * 0.5) for k, p in enumerate(line)]
+    events += [("off", p, 0.5 + k * 0.5 + 0.4) for k, p in enumerate(line)]
+    order = {"off": 0, "on": 1, "tick": 2}
+    events.sort(key=lambda e: (e[-1], order[e[0]]))
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 12.4)]

@@ -35,6 +35,7 @@ ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 120, 121, 123
 KEYS_OFF_CCS = (ALL_NOTES_OFF_CC, 124, 125, 126, 127)
 ALL_OFF_CCS = (ALL_SOUND_OFF_CC, *KEYS_OFF_CCS)
 LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
+RUN_BEATS = 1.0  # a line's note this soon after its last one may run on into the accompaniment's register
 ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
 
 
@@ -117,6 +118,35 @@ def played_bars(call: Phrase, beats_per_bar: int) -> int:
     return whole_bars(min(call.length, played), beats_per_bar)
 
 
+def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: list[list[int]],
+             known: set[int]) -> set[int]:
+    """The notes in the accompaniment's register (`reg`) that are the line running on down
+    into it (a pianist's right hand under the left hand's top note, which may still sound
+    over it): struck alone, each within `RUN_BEATS` and `ACCOMPANIMENT_BELOW` semitones of
+    the line's note before it (a note over the register read as the line, `ons`, or one
+    run on); `known`: those found so in an earlier read (the line's notes
+    before them may have left the window). A voicing struck in the line's rest is struck
+    with others, and a low ostinato or bass note leaps from the line: they stay the
+    accompaniment's."""
+    alone = {c[0] for c in clusters if len(c) == 1}
+    out: set[int] = set()
+    last: Note | None = None  # the line's latest note
+    for i in sorted(range(len(window)), key=lambda k: (window[k].start, window[k].pitch)):
+        n = window[i]
+        if i in known:
+            out.add(i)
+        elif not reg[i]:
+            if not ons[i]:
+                continue
+        elif i in alone and last is not None and n.start - last.start <= RUN_BEATS + 1e-9 \
+                and abs(n.pitch - last.pitch) <= ACCOMPANIMENT_BELOW:
+            out.add(i)
+        else:
+            continue
+        last = n
+    return out
+
+
 class Segmenter:
     """Cuts the player's notes into calls. Not thread-safe: feed it from one thread.
 
@@ -140,6 +170,7 @@ class Segmenter:
         self._line_heard = False  # a line note over the accompaniment was heard in this call
         self._line_end: float | None = None  # the line's last release (None: a line key is down, or no line)
         self._line_first = math.inf  # the line's first onset in the call
+        self._run_on: set[tuple[float, int]] = set()  # (onset, pitch): the line's notes run on under the comping's top
         self._last_onset = -math.inf  # the latest key down in the call
         self._pedal_since: float | None = None  # the pedal went down here (None: up)
         self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
@@ -294,9 +325,13 @@ class Segmenter:
         window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in held]  # (held so far)
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
-        reg = [self._comping(n.pitch) for n in window]
-        acc = [not o or r for o, r in zip(on_the_line(window), reg)]
+        ons = on_the_line(window)
         clusters = strikes(window)
+        known = {i for i, n in enumerate(window) if (start + n.start, n.pitch) in self._run_on}
+        run_on = _runs_on(window, ons, [self._comping(n.pitch) for n in window], clusters, known)
+        self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
+        reg = [self._comping(n.pitch) and i not in run_on for i, n in enumerate(window)]
+        acc = [(not o and i not in run_on) or r for i, (o, r) in enumerate(zip(ons, reg))]
         for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
             by = sorted(c, key=lambda i: window[i].pitch)
             if len(by) >= 2 and reg[by[-2]] and window[by[-1]].pitch - window[by[-2]].pitch <= VOICING_STEP \
@@ -318,7 +353,7 @@ class Segmenter:
                 self._split = (top, min(above))
         if self._split is None:
             return
-        line = [not a and not self._comping(n.pitch) for n, a in zip(window, acc)]
+        line = [not a and (i in run_on or not self._comping(n.pitch)) for i, (n, a) in enumerate(zip(window, acc))]
         onsets = [start + n.start for n, k in zip(window, line) if k]
         if onsets:
             self._line_heard, self._line_first = True, min(self._line_first, *onsets)
@@ -381,6 +416,7 @@ class Segmenter:
         if not self._carried:
             self._split = None
         self._line_heard, self._line_end, self._line_first, self._pedal_spans = False, None, math.inf, []
+        self._run_on = set()
         if not notes or (carried and not heard and reason in ("gap", "max")):
             return None  # (the accompaniment alone, under the last call's answer: not a call)
         phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))
