@@ -518,3 +518,36 @@ def test_an_answer_played_before_the_bars_were_counted_again_is_still_taken_back
     assert core.memory.phrases == moved
     core.dropped(1)  # the player came back in before it sounded
     assert core.memory.phrases == moved[:1]
+
+
+def play_sparse(s, clock, inq, events, until, step=0.01):
+    """As `play`, but a stretch with nothing to play and nothing of the partner's to come is
+    stepped through a second at a time (a five-minute break in a few hundred steps)."""
+    events = sorted(events, key=lambda e: e[0])
+    i, t = 0, 0.0
+    while t <= until:
+        clock.set(s.t0 + t)
+        while i < len(events) and events[i][0] <= t + 1e-9:
+            inq.push(events[i][1])
+            i += 1
+        s.step()
+        nxt = events[i][0] if i < len(events) else until
+        t = round(t + (1.0 if nxt - t > 5.0 and not s.partner_busy() else step), 6)
+
+
+@pytest.mark.parametrize("before, after", [(150.0, 100.0), (200.0, 100.0)])
+def test_after_a_long_break_a_new_tempo_is_heard_afresh(before, after):
+    """A player who stops for five minutes and comes back with another tune: the follower
+    held its belief in the old tempo through the break as firmly as a tempo said, and heard
+    100 bpm as 150 (its 2/3 level) or 200 (double) for call after call, answering in that
+    tempo, where a jam just started hears 100. A break of a minute or more starts the
+    hearing afresh (from the tempo said, if one was)."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, rec = make(cfg, chart=None, responder=EighthsResponder())
+    s.start()
+    first = swung_call(before, 4, 0.5)
+    back = max(t for t, _ in first) + 300.0
+    second = swung_call(after, 4, back, seed=2)
+    play_sparse(s, clock, inq, first + second, until=max(t for t, _ in second) + 0.05)
+    assert s.timeline.tempo == pytest.approx(after, rel=0.03), s.timeline.tempo
+    s.close()

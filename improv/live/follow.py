@@ -44,6 +44,8 @@ LEVELS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)  # metrical lev
 KEEP_WITHIN = 0.1  # over a chart, a tempo heard at the timeline's level is followed within this much of it,
 LEVEL_EXACT = 0.05  # and one heard at another level taken back to it within this much (a clean multiple)
 STRAYS = 32  # estimates in a row neither: the player is elsewhere (said 120, plays 150): followed as heard
+BREAK_S = 60.0  # a silence this long (longer than any answer: 8 bars at 45 bpm take 43 s) is a break: the
+# next note is heard afresh, from the tempo said (another tune, likely at another tempo)
 
 
 class FollowingTimeline:
@@ -64,6 +66,8 @@ class FollowingTimeline:
     def __init__(self, t0: float, tempo: float, swing: float = 1.0, guess: float | None = None,
                  keep_level: bool = False) -> None:
         self.swing = swing
+        self._guess = guess  # the follower's first guess: the tempo said, or tapped
+        self._last_heard: float | None = None  # the player's latest onset, seconds
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.estimate: BeatEstimate | None = None  # the last one followed
         self._over_chart = keep_level
@@ -113,6 +117,7 @@ class FollowingTimeline:
             guess *= 2.0
         while guess > FOLLOW_BPM[1]:
             guess /= 2.0
+        self._guess = guess
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.keep_level = self._over_chart
 
@@ -140,7 +145,15 @@ class FollowingTimeline:
     # --- hearing the player (conductor) --------------------------------------------------
     def heard(self, onset: float, velocity: int, pitch: int | None = None) -> bool:
         """A note (key `pitch`) began at `onset` seconds: hear it, and re-anchor on what is
-        heard now. Returns whether the timeline moved."""
+        heard now. Returns whether the timeline moved.
+
+        After a break (`BREAK_S` without a note) it is heard afresh: the belief in the tempo
+        before it was held through the break as firmly as a tempo said, and a new tune at 100
+        bpm after one at 150 was heard at 150 (its 2/3 level) call after call. The timeline
+        goes on at its tempo until the new one is heard."""
+        if self._last_heard is not None and onset - self._last_heard >= BREAK_S:
+            self.follower = TempoFollower(TempoSettings(first_guess=self._guess))
+        self._last_heard = onset if self._last_heard is None else max(self._last_heard, onset)
         self.follower.add(onset, velocity, pitch=pitch)
         return self.follow(onset)
 
