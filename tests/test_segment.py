@@ -415,3 +415,24 @@ def test_a_line_that_runs_down_under_a_held_left_hand_chord_is_still_the_line():
     events.sort(key=lambda e: (e[-1], order[e[0]]))
     calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
     assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 12.4)]
+
+
+def test_a_ballad_pedalled_legato_is_answered_when_the_line_rests_the_gap_after_the_pedal_change():
+    """A pianist's ballad: the left hand's chord on each bar's downbeat and the pedal changed
+    just after it (up 0.05 beats later, down again at 0.15), the line in bars 1 and 2. The
+    line rests from the pedal change at beat 8.05, but the chord struck then came 0.05 beats
+    before it, so no accompaniment counted as struck in the rest until the next bar's chord:
+    the call was cut at beat 12, the answer three beats late (3 s at 60 bpm). The chord struck
+    after the line's last key came up counts."""
+    events = []
+    for bar in range(6):
+        c = bar * 4.0
+        events += [("on", p, c) for p in (48, 52, 55, 59)] + [("off", p, c + 0.6) for p in (48, 52, 55, 59)]
+        events += ([("cc", 64, 0, c + 0.05)] if bar else []) + [("cc", 64, 127, c + 0.15)]
+    line = [(0.5, 72, 1.0), (1.5, 71, 0.5), (2, 69, 1.0), (3, 67, 1.0), (4.5, 69, 1.0), (5.5, 71, 0.5), (6, 72, 1.5)]
+    events += [("on", p, b) for b, p, _ in line] + [("off", p, b + d) for b, p, d in line]
+    events += [("tick", q / 8) for q in range(8 * 24)]
+    order = {"off": 0, "cc": 1, "on": 2, "tick": 3}
+    events.sort(key=lambda e: (e[-1], order[e[0]]))
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, c.ended, c.detected, c.answer_start) for c in calls] == [("line", 8.05, 9.125, 10.0)]  # (noticed at the first tick past 9.05)

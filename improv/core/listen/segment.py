@@ -286,11 +286,12 @@ class Segmenter:
         if silent and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9:
             return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
         rest = self._line_rest()
-        # the line rested the gap with the accompaniment going on, struck since the line's end:
+        # the line rested the gap with the accompaniment going on, struck since the line's end
+        # (its last key's release: a chord struck on the pedal change that ended it counts):
         # with nothing struck since (a chord held through the rest, a key whose release was
         # lost, every key up), the call goes on or the gap or the cap cuts it as it did
         if rest is not None and rest + self.s.gap_beats <= min(now, cap) + 1e-9 \
-                and self._last_onset > rest + 1e-9:
+                and self._last_onset > (rest if self._line_end is None else self._line_end) + 1e-9:
             return self._cut_line(rest, max(now, rest + self.s.gap_beats))
         if now >= cap - 1e-9:
             # A key down since the call began is taken as released: its note-off was lost (a
