@@ -491,6 +491,25 @@ def test_a_left_hand_ostinato_that_never_rests_is_told_why_the_partner_never_ans
     assert s.yields == 1 and not any("without a rest" in line for line in said), said
 
 
+def test_a_sustain_pedal_held_through_the_rests_is_named_as_why_the_partner_never_answers():
+    """A pianist's phrases with a bar's rest after each, the sustain pedal held down all along:
+    the pedal kept every call open to its 8-bar cap, and the hint said "you played on through
+    8 bars without a rest (a vamp or an ostinato?)" to a player who had rested every other bar."""
+    cfg = override(config(), "timing", follow=False)
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    phrases = [e for bar in range(0, 12, 2) for k in range(6)
+               for e in _keys(bar * 2.0 + k * 0.25, [67 + (k * 3) % 8], 0.2)]
+    play(s, clock, inq, [(0.0, [0xB0, 64, 127])] + phrases, until=24.0)
+    s.close()
+    assert s.yields >= 1
+    hints = [line for line in said if "8 bars" in line and "yields" in line]
+    assert len(hints) == 1, said
+    assert "sustain pedal" in hints[0] and "without a rest" not in hints[0], hints
+
+
 def test_sustain_pedal_holds_the_call_open():
     s, clock, inq, sink, _ = make()
     s.start()

@@ -86,6 +86,7 @@ class FreePolicy:
         self._drafted: Call | None = None  # the call the partner was last handed to draft
         self._cut_until: float | None = None  # the last call was cut at its longest: its answer's first beat
         self._vamp_hint = False  # said once: playing on through every cut, the partner always yields
+        self._cut_pedal = False  # the sustain pedal was down when the last call was cut at its longest
         self._voiced: tuple[Any, list] | None = None  # (call, its voicings' chords) last heard (`chart_for`)
         # (from, to, chart): the last answer's chart, from its call's end to the answer's end (`harmony_text`)
         self._answering: tuple[float, float, Chart] | None = None
@@ -144,10 +145,14 @@ class FreePolicy:
                 if self._cut_until is not None and beat < self._cut_until and not self._vamp_hint:
                     self._vamp_hint = True
                     bars = self.segmenter.s.max_call_bars
-                    self.s.say(f"{self.s.bar_beat(t)}  you played on through {bars} bars without a rest (a vamp or "
-                               f"an ostinato?), so each call is cut at {bars} bars and the partner yields as you play "
-                               "on: it answers when you stop for the gap (--gap); [phrase] on_interrupt = \"overlap\" "
-                               "lets it answer over you")
+                    why = f"the sustain pedal held down through {bars} bars kept your call open (it counts as " \
+                        "playing)" if self._cut_pedal else f"you played on through {bars} bars without a rest (a " \
+                        "vamp or an ostinato?)"
+                    stop = "lift the pedal between phrases for the gap (--gap)" if self._cut_pedal else \
+                        "stop for the gap (--gap)"
+                    self.s.say(f"{self.s.bar_beat(t)}  {why}, so each call is cut at {bars} bars and the partner "
+                               f"yields as you play on: it answers when you {stop}; [phrase] on_interrupt = "
+                               "\"overlap\" lets it answer over you")
                 self.s.yield_to_player(t)
         elif msg.type in ("note_on", "note_off"):
             call = seg.note_off(msg.note, beat)
@@ -243,6 +248,7 @@ class FreePolicy:
         s = self.s
         call = self._placed(call, t)
         self._cut_until = call.answer_start if call.reason == "max" else None
+        self._cut_pedal = call.reason == "max" and self.segmenter.pedal  # (the pedal down at the cut held it open)
         self._drafted = None
         s.last_call_bars = call.bars
         text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
