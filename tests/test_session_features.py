@@ -717,6 +717,22 @@ def test_a_pedal_held_with_nothing_played_is_shown_not_silent():
     s.close()
 
 
+def test_a_half_pedalled_ring_out_is_said_once_not_at_every_bounce():
+    """After the phrase the pianist half-pedals the ring-out (the pedal's value bouncing
+    between 40 and 90): the hint was said again each time the pedal came back down past the
+    middle, 17 lines in four seconds. It is said once until a key is played or the call ends."""
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    call = [(0.0, [0xB0, 64, 127]), (0.1, [0x90, 65, 100]), (0.4, [0x80, 65, 0])]
+    bounces = [(0.5 + 0.08 * k, [0xB0, 64, 40 if k % 2 else 90]) for k in range(100)]  # to 8.5 s
+    play(s, clock, inq, call + bounces, until=8.4)
+    assert s.calls == 0  # (the pedal never up for the gap: the call is still open)
+    assert sum("sustain pedal is down" in line for line in said) == 1, said
+    s.close()
+
+
 def test_the_stage_view_is_told_where_in_the_form_and_what_was_heard():
     s, clock, inq, sink, rec = make(chart="F7 | Bb7 | F7 | F7")
     s.start()

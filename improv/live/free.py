@@ -193,13 +193,14 @@ class FreePolicy:
                    f"up, or at {bars} bars (a key stuck? the end-of-call control ends a call too)")
 
     def _watch_pedal(self, beat: float) -> None:
-        """A pedal held (or stuck, or inverted) with no key played keeps the call open: say so once."""
+        """A pedal held (or stuck, or inverted) with no key played keeps the call open: say so
+        once, until a key is played or the call ends (a half-pedalled ring-out brings the pedal
+        back past the middle again and again: the hint was said at each)."""
         seg = self.segmenter
-        if not seg.pedal:
+        if not seg.in_call or beat - self._last_key < PEDAL_HINT_BARS * self.s.bpb:
             self._pedal_hint = False
             return
-        if not self._pedal_hint and not seg.held and seg.in_call \
-                and beat - self._last_key >= PEDAL_HINT_BARS * self.s.bpb:
+        if not self._pedal_hint and seg.pedal and not seg.held:
             self._pedal_hint = True
             self.s.say(f"{self.s.bar_beat(self.s.time_of(beat))}  the sustain pedal is down with no key played for "
                        f"{PEDAL_HINT_BARS} bars: your call ends when it comes up (a pedal stuck down or wired "
