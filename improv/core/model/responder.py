@@ -205,8 +205,9 @@ class ModelResponder:
         played with the time feel when the model has one and `settings.feel` > 0."""
         amount = min(1.0, max(0.0, float(settings.feel))) if math.isfinite(settings.feel) else 0.0
         self._tempo, self._felt = settings.tempo, amount > 0
-        grid = self._grid_stream(call, harmony, settings, amount > 0)
-        if self.feel is None or amount <= 0:
+        as_written = self.feel is None or amount <= 0
+        grid = self._grid_stream(call, harmony, settings, amount > 0, legato=not as_written)
+        if as_written:
             yield from grid
             return
         # the feel draws from its own generator: the notes decoded are the same with or without it
@@ -227,9 +228,12 @@ class ModelResponder:
         yield from player.finish()
 
     def _grid_stream(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings,
-                     to_grid: bool = True) -> Iterator[Note]:
+                     to_grid: bool = True, legato: bool = True) -> Iterator[Note]:
         """The answer's notes on the grid, as decoded (the call and history read onto the
-        grid first with `to_grid`)."""
+        grid first with `to_grid`). `legato` False: each note ends where the next one starts
+        (a line does not overlap itself: the time feel, which reads the written lengths,
+        does the same as it plays; played as written, a note decoded longer than the gap to
+        the next one, or an opening's held note, sounded on under the notes after it)."""
         cfg = self.cfg
         length_ticks = math.ceil(settings.length * TICKS_PER_BEAT - 1e-6)  # onsets stay below this
         if length_ticks <= 0:
@@ -282,7 +286,7 @@ class ModelResponder:
             if start >= settings.length - 1e-9:
                 break
             if pending is not None:
-                yield self._note(*pending[:2], settings, low, high, pending[3])
+                yield self._note(*pending[:2], settings, low, high, pending[3], None if legato else start)
             pending = (start, ev, i < len(forced), forced_velocity[i] if i < len(forced) else dynamics(ev.vel))
             tick = origin + onset
             step = (ANSWER, ev.shift, ev.pitch, ev.dur - 1, ev.vel, bar_pos(tick, harmony), N_DENSITY, N_CENTER,
@@ -297,10 +301,13 @@ class ModelResponder:
 
     @staticmethod
     def _note(start: float, ev: NoteToken, settings: AnswerSettings, low: int, high: int,
-              velocity: int | None = None) -> Note:
+              velocity: int | None = None, until: float | None = None) -> Note:
         """A decoded note as fit_answer would keep it: inside the span (no note rings past the
-        answer) and the range; at `velocity` (default: its level's, as decoded)."""
+        answer) and the range; at `velocity` (default: its level's, as decoded); ended at
+        `until` (the next onset, beats) at the latest, where given."""
         dur = min(ev.dur / TICKS_PER_BEAT, settings.length - start)
+        if until is not None and until > start:  # (a forced opening's notes struck together stay as given)
+            dur = min(dur, until - start)
         return Note(start, fold_pitch(ev.pitch, low, high), dur, VELOCITIES[ev.vel] if velocity is None else velocity)
 
     def _last_note(self, ev: NoteToken, tempo: float | None, rng: np.random.Generator) -> NoteToken:
