@@ -228,19 +228,27 @@ def _guide(base: AnswerPlan, heard: tuple[HeardNote, ...], chart: Chart, start: 
     if not by_pc:
         return base
     avoid = frozenset(by_pc)
-    favour = _first_bar_chord_tones(chart, start, length)
+    # (favoured over the whole first bar: with two chords in it, not the one chord's tones that clash
+    # with the other, or guide favoured the b9 of the tonic in rhythm changes' "Bb6 G7")
+    favour = _first_bar_chord_tones(chart, start, length, inside_every=True)
     handled = tuple(Handled(h, "avoid") for h in sorted(by_pc.values(), key=lambda h: h.onset))
     constraints = Constraints((), frozenset(favour) - avoid, avoid, GUIDE_STRENGTH, avoid_everywhere=False,
                               favour_until=float(chart.beats_per_bar), changes=GUIDE_CHANGES)
     return AnswerPlan(base.chart, constraints, handled, "guide", start, heard)
 
 
-def _first_bar_chord_tones(chart: Chart, start: float, length: float) -> set[int]:
-    """Chord tones of the chords sounding in the answer's first bar (beats from `start`)."""
+def _first_bar_chord_tones(chart: Chart, start: float, length: float, inside_every: bool = False) -> set[int]:
+    """Chord tones of the chords sounding in the answer's first bar (beats from `start`);
+    `inside_every`: only those that are inside every one of them (they are favoured over
+    the whole bar: over "Bb6 G7" the B of G7 is the b9 of Bb6, over "Dm7 G7" the C of Dm7
+    the natural 11 of G7)."""
+    chords = [span.chord for span in chart.changes_between(start, start + min(length, chart.beats_per_bar))
+              if span.chord is not None]
     out: set[int] = set()
-    for span in chart.changes_between(start, start + min(length, chart.beats_per_bar)):
-        if span.chord is not None:
-            out |= span.chord.chord_tones()
+    for chord in chords:
+        out |= chord.chord_tones()
+    if inside_every:
+        out = {pc for pc in out if all(classify_pitch(pc, chord) != OUTSIDE for chord in chords)}
     return out
 
 
