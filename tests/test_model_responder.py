@@ -272,26 +272,6 @@ def test_a_call_of_one_repeated_note_is_taken_up_but_does_not_run_the_whole_answ
     assert max(runs) <= 24 and sorted(runs)[len(runs) // 2] <= 16, runs
 
 
-def _runs(pitches: list[int]) -> tuple:
-    from improv.core.model.sampling import loops_after
-
-    loops: tuple = ((), ())
-    for p in pitches:
-        loops = loops_after(loops, p)
-    return loops
-
-
-def test_the_runs_an_answer_ends_in_and_the_note_held_back():
-    from improv.core.model.sampling import LOOP_FROM, LOOP_NATS, loop_bias
-
-    assert _runs([60, 60, 60])[1][0] == 3 and _runs([60, 62, 60])[1][:2] == (1, 3)  # a-a-a; a-b-a
-    assert _runs([60, 64, 67, 64, 60, 64]) == ((67, 64, 60, 64), (1, 3, 3, 6))  # C-E-G-E-C-E: G goes on
-    assert loop_bias(_runs([60, 64, 67, 64] * 4)) == {60: LOOP_NATS}  # the cell's 16th note: C held back
-    assert loop_bias(_runs([60] * 9)) == {60: 2 * LOOP_NATS}  # (period 1 and the longer ones: the larger)
-    assert loop_bias(_runs([60, 62] * 5)) == {60: 3 * LOOP_NATS} and LOOP_FROM[2] == 8
-    assert loop_bias(_runs([60, 62, 64, 65] * 3 + [67])) == {}
-
-
 def _longest_cell(pitches: list[int], k: int) -> int:
     best = run = min(k, len(pitches))
     for i in range(k, len(pitches)):

@@ -40,6 +40,7 @@ import numpy as np
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.line import the_line
+from improv.core.theory.loops import NO_LOOPS, Loops, held_back, loops_after
 from improv.core.model.config import center_of
 from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
@@ -47,7 +48,7 @@ from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, load_weights
 from improv.core.model.sampling import (
-    DENSITY_STRENGTH, avoid_bias, changes_bias, density_bias, loop_bias, loops_after, pitch_bias, sample,
+    DENSITY_STRENGTH, avoid_bias, changes_bias, density_bias, pitch_bias, sample,
 )
 from improv.core.model.inputs import (
     ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
@@ -263,7 +264,7 @@ class ModelResponder:
         # The last note decoded, handed out once the next one is: its length is written as an
         # inner note's until the answer is known to end after it (see `_last_note`).
         pending: tuple[float, NoteToken, bool, int] | None = None
-        loops: tuple = ((), ())  # the runs the answer ends in: a note repeated, a trill, a cell looped (`loops_after`)
+        loops = NO_LOOPS  # the runs the answer ends in: a note repeated, a trill, a cell looped (`loops_after`)
         for i in range(max(cfg.max_answer, math.ceil(settings.length * NOTES_PER_BEAT_MAX))):
             if self.interrupt is not None and self.interrupt():
                 raise Interrupted("a draft given up for something newer")
@@ -413,10 +414,10 @@ class ModelResponder:
                      harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
                      settings: AnswerSettings,
                      rng: np.random.Generator, shift_bias: np.ndarray | None = None,
-                     index: CopyIndex | None = None, loops: tuple = ((), ())
+                     index: CopyIndex | None = None, loops: Loops = NO_LOOPS
                      ) -> tuple[NoteToken, tuple[float, ...]] | None:
         """The next note and the chord features under it, or None at the end of the answer.
-        `loops`: the runs the answer ends in, held back past their length (see `sampling.loops_after`)."""
+        `loops`: the runs the answer ends in, held back past their length (see `improv.core.theory.loops`)."""
         dec = self.decoder
         T, P = settings.temperature, settings.top_p
         logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
@@ -462,7 +463,7 @@ class ModelResponder:
         g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
         cells = index.pitch_features() if index is not None and index.pk else None
         pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + bias
-        for held, nats in loop_bias(loops).items():
+        for held, nats in held_back(loops).items():
             pitch_logits[held] -= nats
         pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
         g2 = g1 + dec.t_pitch[pitch]

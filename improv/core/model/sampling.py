@@ -6,9 +6,8 @@ on the heads' logits before it draws.
 - `pitch_bias`: the register as a hard mask, plus the favoured notes and chord tones.
 - `avoid_bias`: the avoided pitch classes, where they clash with the chord under the note.
 - `changes_bias`: the chord tones of the chord under the note.
-- `loops_after` and `loop_bias`: a note repeated, a two-note alternation (a trill) or a cell of
-  three or four notes looped, held back from going on (`LOOP_FROM`, `LOOP_NATS`).
 
+A note repeated, a trill or a cell looped is held back by `improv.core.theory.loops`.
 Pure functions of their arguments (numpy only); `ModelResponder` caches what repeats.
 """
 
@@ -22,16 +21,6 @@ import numpy as np
 from improv.core.model.tokens import MAX_SHIFT_TICKS, N_SHIFT, TICKS_PER_BEAT
 
 DENSITY_STRENGTH = 3.0  # nats per e-fold away from the wanted gap between onsets
-# A run of period k: each note the same as the one k notes before it (k = 1 a note repeated, 2 a trill or a
-# shake, 3 and 4 a cell looped), counted with the k notes it repeats. Once the answer's run of period k is
-# LOOP_FROM[k] notes long or more, the note that would go on with it is held back by LOOP_NATS a note past
-# that. In the training answers a trill of 8 notes or more is in 1.3 % of phrases, 0.4 % of 12; a note
-# repeated 8 times running in 0.9 %, 12 times in 0.2 %, never more than 24; a cell of three notes looped
-# for 12 notes or more in 0.6 %, one of four for 16 notes or more in 0.5 % (none past 47 and 36). Taken
-# up from a trilled call and then from its own answers in the session, the model trilled 19-57 notes an
-# answer, three answers running, over calls that did not trill; after two bars of sixteenths on one key, or
-# of a cell such as C-E-G-E, it played that note or that cell through the whole of most 8-bar answers
-LOOP_FROM, LOOP_NATS = {1: 8, 2: 8, 3: 12, 4: 16}, 1.0
 BIAS_NATS = 4.0  # a favoured, chord or avoided note's bias at full strength
 
 
@@ -63,30 +52,6 @@ def density_bias(density: float | None) -> np.ndarray | None:
     bias = np.zeros(N_SHIFT + 1, dtype=np.float32)
     bias[:N_SHIFT] = -DENSITY_STRENGTH * np.abs(np.log((np.arange(N_SHIFT) + 1.0) / (ioi + 1.0)))
     return bias
-
-
-def loops_after(loops: tuple[tuple[int, ...], tuple[int, ...]], pitch: int
-                ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The runs an answer ends in once `pitch` follows: `loops` is (its last pitches, up to
-    the longest period in `LOOP_FROM`; how many notes its last run of each period is long,
-    period 1 first), `((), ())` before the first note. C-E-G-E-C-E is a run of period 4
-    six notes long (G goes on with it), C-C-C one of period 1 three long (C goes on)."""
-    recent, runs = loops
-    n = len(recent)  # (the runs are known once a note is: n >= k > 0)
-    runs = tuple(runs[j] + 1 if n >= k and recent[-k] == pitch else min(n + 1, k) for j, k in enumerate(LOOP_FROM))
-    return (*recent, pitch)[-max(LOOP_FROM):], runs
-
-
-def loop_bias(loops: tuple[tuple[int, ...], tuple[int, ...]]) -> dict[int, float]:
-    """The pitch that would go on with each run at or past its `LOOP_FROM`, and how far it is
-    held back (nats; a pitch that would go on with two runs takes the larger)."""
-    recent, runs = loops
-    out: dict[int, float] = {}
-    for k, run in zip(LOOP_FROM, runs):
-        if run >= LOOP_FROM[k] and len(recent) >= k:
-            nats = LOOP_NATS * (run - LOOP_FROM[k] + 1)
-            out[recent[-k]] = max(nats, out.get(recent[-k], 0.0))
-    return out
 
 
 def _strength(x: Any) -> float:

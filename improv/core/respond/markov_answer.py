@@ -6,7 +6,8 @@ session's share), prefers the longest matching context and backs off to shorter 
 weighs every candidate by harmonic fit at its onset (chord tones on strong beats, tensions
 between them, outside notes only as approaches that resolve by a step), metric consistency,
 the wanted density, register and `Constraints` (a note repeated, a trill or a cell looped held
-back past its length, `LOOP_FROM`); then samples with temperature and top-p
+back past its length, as the phrase model holds it back: `improv.core.theory.loops`); then
+samples with temperature and top-p
 from a generator seeded from `AnswerSettings.seed`. Pure and deterministic per seed.
 """
 
@@ -24,6 +25,7 @@ from improv.core.respond.markov_memory import (
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.line import line_floor
+from improv.core.theory.loops import held_back, loops_after, loops_of
 from improv.core.theory.metrics import strong_beats
 from improv.core.theory.notes import Note, Phrase
 
@@ -45,13 +47,6 @@ _STRETCH = 0.6  # weight of a learned rhythm played twice or half as fast
 _REALIGN = 0.8  # weight of a learned note moved by a tick or two back to its place in the beat
 _FALLBACK_STEPS = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
 KEEP_ROOM = 14  # semitones: an answer kept above a left hand keeps at least this much of its range
-# A run of period k (k = 1 a note repeated, 2 a trill, 3 and 4 a cell looped), counted with the k notes
-# it repeats: once the answer's is LOOP_FROM[k] notes long, the note that would go on with it weighs
-# exp(-LOOP_NATS) less a note past that, as the phrase model holds it back (`improv.core.model.sampling`:
-# soloists' answers repeat a note 8 times running in 0.9 % of phrases, never more than 24). A call of
-# sixteenths on one key (or a trill) was learned as a context whose only continuation is itself: the
-# answer hammered that key from its first note to its last
-LOOP_FROM, LOOP_NATS = {1: 8, 2: 8, 3: 12, 4: 16}, 1.0
 
 
 class Generator:
@@ -444,15 +439,17 @@ class Generator:
         assert prev is not None and tick is not None
         self._first = min(o[0] for o in out) if out else tick
         prev_inside = self._inside(prev, tick)
+        loops = loops_of(o[1] for o in sorted(out))  # (each note after these starts after them: in order)
         for _ in range(self.length_ticks):
             if tick >= end:
                 break
-            self._held = held_back([o[1] for o in sorted(out)])
+            self._held = {p: math.exp(-nats) for p, nats in held_back(loops).items()}
             got = self._next(hist, tick, prev, prev_inside, len(out), end)
             if got is None:
                 break
             sym, onset, pitch = got
             out.append((onset, pitch, sym[2]))
+            loops = loops_after(loops, pitch)
             if self.owner.order:
                 hist.append(reduce(sym))
                 if len(hist) > self.owner.order:
@@ -485,19 +482,3 @@ class Generator:
             notes.append(Note(tick / TICKS, int(pitch), dur / TICKS, max(1, min(127, vel))))
         return fit_answer(notes, self.settings)
 
-
-def held_back(pitches: list[int]) -> dict[int, float]:
-    """The pitch that would go on with each run the line ends in at or past its `LOOP_FROM`, and the
-    weight it keeps (`exp(-LOOP_NATS)` a note past that; one going on with two runs takes the smaller)."""
-    out: dict[int, float] = {}
-    n = len(pitches)
-    for k, start in LOOP_FROM.items():
-        if n <= k:
-            continue
-        run = k
-        while run < n and pitches[n - 1 - (run - k)] == pitches[n - 1 - run]:
-            run += 1
-        if run >= start:
-            w = math.exp(-LOOP_NATS * (run - start + 1))
-            out[pitches[n - k]] = min(w, out.get(pitches[n - k], 1.0))
-    return out
