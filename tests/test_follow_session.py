@@ -20,7 +20,7 @@ class EighthsResponder:
 
     name = "eighths"
 
-    def learn(self, call, harmony):
+    def learn(self, call, harmony, tempo=None):
         pass
 
     def answer(self, call, harmony, settings):

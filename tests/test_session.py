@@ -88,7 +88,7 @@ class StepResponder:
     def prime(self, call, harmony, history, max_read=None):
         self.primed.append((call.pitches(), history))
 
-    def learn(self, call, harmony):
+    def learn(self, call, harmony, tempo=None):
         self.learned.append(call)
 
     def answer(self, call, harmony, settings):

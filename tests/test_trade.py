@@ -35,7 +35,7 @@ class RootsResponder:
 
     name = "roots"
 
-    def learn(self, call, harmony):
+    def learn(self, call, harmony, tempo=None):
         pass
 
     def __init__(self):

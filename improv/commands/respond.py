@@ -28,7 +28,7 @@ from improv.core import limits
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.chords import Chord
 from improv.core.theory.notes import Note, Phrase, count_notes
-from improv.core.respond.base import AnswerSettings, hear_call
+from improv.core.respond.base import AnswerSettings
 from improv.errors import ConfigError, DataError
 
 DRUM_CHANNEL = 9  # MIDI channel 10, 0-based
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
         tempo=tempo_at(tempos, ended), feel=1.0 if swing == 1.0 else 0.0,
     )
     responder = make_responder(cfg.responder, seed=seed)
-    hear_call(responder, call, chart, settings.tempo)
+    responder.learn(call, chart, tempo=settings.tempo)
     answer, plan = embraced_answer(responder, call, chart, settings, embrace_settings_from_args(args, cfg))
     if swing != 1.0:
         answer = swung(answer, swing)

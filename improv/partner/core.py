@@ -21,7 +21,7 @@ from typing import Callable
 from improv.core.embrace.explain import explain
 from improv.core.embrace.strategies import AnswerPlan, embraced_answer
 from improv.core.model.inputs import CALL_NOTES
-from improv.core.respond.base import AnswerSettings, Interrupted, Responder, SessionMemory, hear_call
+from improv.core.respond.base import AnswerSettings, Interrupted, Responder, SessionMemory
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase
 from improv.errors import ImprovError
@@ -65,7 +65,7 @@ class PartnerCore:
         self.memory.clear()
         self.memory.add(*s.history)
         for call, chart, tempo in map(unpacked, s.calls):
-            hear_call(self.responder, call, chart, tempo)
+            self.responder.learn(call, chart, tempo=tempo)
         self.warm_up(s.chart, s.beats_per_bar)
         if s.history and s.chart is not None:
             self.memory.prime(self.responder, s.chart)
@@ -133,7 +133,7 @@ class PartnerCore:
         draft, self._draft = self._draft, None
         try:
             if job.call.notes:
-                hear_call(self.responder, job.call, job.chart, job.settings.tempo)
+                self.responder.learn(job.call, job.chart, tempo=job.settings.tempo)
             if draft is not None and draft[0] == job and draft[1] == self.memory.phrases:
                 result = replace(draft[2], drafted=True)
             else:

@@ -234,7 +234,7 @@ class ChordGram:
 
     # ------------------------------------------------------------- generation
 
-    def learn(self, call: Phrase, harmony: object) -> None:
+    def learn(self, call: Phrase, harmony: object, tempo: float | None = None) -> None:
         """The baseline does not learn during a session."""
 
     def answer(self, call: Phrase, harmony, settings: AnswerSettings) -> Phrase:  # noqa: ANN001

@@ -310,7 +310,7 @@ class NgramModel:
 
     # ------------------------------------------------------------- generation
 
-    def learn(self, call: Phrase, harmony: object) -> None:
+    def learn(self, call: Phrase, harmony: object, tempo: float | None = None) -> None:
         """The baseline does not learn during a session."""
 
     def answer(self, call: Phrase, harmony: object, settings: AnswerSettings) -> Phrase:

@@ -188,7 +188,7 @@ class ModelResponder:
         call = Phrase.of([(60, 0, 0.5), (62, 0.5, 0.5), (64, 1, 1)])
         self.answer(call, None, AnswerSettings(start=4.0, length=4.0))  # type: ignore[arg-type]
 
-    def learn(self, call: Phrase, harmony: Chart) -> None:
+    def learn(self, call: Phrase, harmony: Chart, tempo: float | None = None) -> None:
         """Nothing to learn in a session: the model answers from the call it is given."""
 
     # ------------------------------------------------------------ decoding

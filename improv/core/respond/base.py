@@ -109,29 +109,15 @@ class Responder(Protocol):
 
     name: str
 
-    def learn(self, call: Phrase, harmony: Chart) -> None:
-        """Hear a call the player played (the Markov responder learns from it)."""
+    def learn(self, call: Phrase, harmony: Chart, tempo: float | None = None) -> None:
+        """Hear a call the player played (the Markov responder learns from it). `tempo`: the
+        session's where the call was played (bpm; None: not known), which a responder that
+        reads the call's line reads it at (a legato overlap is a share of a beat only at a tempo)."""
 
     def answer(self, call: Phrase, harmony: Chart, settings: AnswerSettings) -> Phrase:
         """The answer: a Phrase with `start == settings.start`, notes inside
         [0, settings.length) beats, pitches inside [low, high]."""
         ...
-
-
-def hear_call(responder: Responder, call: Phrase, harmony: Chart, tempo: float | None = None) -> None:
-    """`responder.learn(call, harmony)`, with the tempo the call was played at (bpm; None:
-    not known) for a responder whose `learn` takes it (the Markov responder reads the
-    call's line at it: a legato line's overlap is a share of a beat only at a tempo)."""
-    import inspect
-
-    try:
-        takes_tempo = "tempo" in inspect.signature(responder.learn).parameters
-    except (TypeError, ValueError):  # (a builtin or a mock: no signature to read)
-        takes_tempo = False
-    if takes_tempo:
-        responder.learn(call, harmony, tempo=tempo)  # type: ignore[call-arg]
-    else:
-        responder.learn(call, harmony)
 
 
 def fit_answer(notes: list[Note], settings: AnswerSettings) -> Phrase:
