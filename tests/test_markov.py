@@ -425,7 +425,8 @@ def test_in_a_waltz_only_beat_one_is_strong_for_the_fit():
     """Every other beat of the bar was weighed as strong (chord tones, few tensions): in 3/4
     that made beat 3 a strong beat as if it were beat 3 of 4/4, and in 6/4 beats 3 and 5;
     a waltz's strong beat is 1, 6/4's are 1 and 4."""
-    from improv.core.respond.markov_answer import _FIT_BEAT, _FIT_STRONG, Generator
+    from improv.core.respond.markov_answer import Generator
+    from improv.core.respond.markov_fit import _FIT_BEAT, _FIT_STRONG
 
     d = 2  # D, a tension over C
     for bpb, strong in ((3, {0}), (6, {0, 3}), (4, {0, 2})):
@@ -433,7 +434,7 @@ def test_in_a_waltz_only_beat_one_is_strong_for_the_fit():
         g = Generator(MarkovResponder(), CALL, chart, settings(start=0.0, length=4.0 * bpb, beats_per_bar=bpb))
         for beat in range(2 * bpb):
             want = _FIT_STRONG if beat % bpb in strong else _FIT_BEAT
-            assert g._fits(beat * TICKS)[0][d] == want["tension"], (bpb, beat)
+            assert g.fit.at(beat * TICKS)[0][d] == want["tension"], (bpb, beat)
 
 
 def test_a_fast_legato_line_is_read_whole_at_its_tempo():

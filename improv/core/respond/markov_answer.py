@@ -4,11 +4,11 @@ From the end of the call (or an echo of one of its cells) it keeps choosing a ne
 that followed the same context in the session's and the vocabulary's tables (mixed by the
 session's share), prefers the longest matching context and backs off to shorter ones, and
 weighs every candidate by harmonic fit at its onset (chord tones on strong beats, tensions
-between them, outside notes only as approaches that resolve by a step), metric consistency,
-the wanted density, register and `Constraints` (a note repeated, a trill or a cell looped held
-back past its length, as the phrase model holds it back: `improv.core.theory.loops`); then
-samples with temperature and top-p
-from a generator seeded from `AnswerSettings.seed`. Pure and deterministic per seed.
+between them, outside notes only as approaches that resolve by a step: `markov_fit`, with the
+`Constraints`' wishes), metric consistency, the wanted density and register, and holds back a
+note repeated, a trill or a cell looped past its length, as the phrase model holds it back
+(`improv.core.theory.loops`); then samples with temperature and top-p from a generator
+seeded from `AnswerSettings.seed`. Pure and deterministic per seed.
 """
 
 from __future__ import annotations
@@ -19,25 +19,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from improv.core.respond.base import AnswerSettings, fit_answer
+from improv.core.respond.markov_fit import PitchFit
 from improv.core.respond.markov_memory import (
     FIRST, MAX_DUR, MAX_IOI, START, TICKS, Item, Symbol, melody, metric_class, reduce, symbols,
 )
 from improv.core.theory.chart import Chart
-from improv.core.theory.chords import Chord
 from improv.core.theory.line import line_floor
 from improv.core.theory.loops import held_back, loops_after, loops_of
-from improv.core.theory.metrics import strong_beats
 from improv.core.theory.notes import Note, Phrase
 
 if TYPE_CHECKING:
     from improv.core.respond.markov import MarkovResponder
 
-# Harmonic fit: weight of a pitch by its role in the chord sounding at its onset.
-_FIT_STRONG = {"chord": 1.0, "tension": 0.3, "outside": 0.03}  # beats 1 and 3 (a waltz's 1 alone: `strong_beats`)
-_FIT_BEAT = {"chord": 1.0, "tension": 0.5, "outside": 0.05}  # beats 2 and 4 (a waltz's 2 and 3)
-_FIT_WEAK = {"chord": 1.0, "tension": 0.85, "outside": 0.12}  # between the beats
 MIN_VELOCITY = 36  # the softest an answer is shaped around (its notes stray +-10 from it)
-_APPROACH = 2.5  # an outside note a half step from the next chord's tone is an approach
 _RESOLVE = 4.0  # after an outside note, a step to an inside note
 _UNRESOLVED = 0.1  # after an outside note, anything else
 _METRIC_MISMATCH = 0.25
@@ -55,7 +49,6 @@ class Generator:
     def __init__(self, owner: MarkovResponder, call: Phrase, harmony: Chart | None, s: AnswerSettings) -> None:
         self.owner = owner
         self.settings = s
-        self.harmony = harmony
         self.start = float(s.start) if math.isfinite(s.start) else 0.0
         length = float(s.length) if math.isfinite(s.length) else 0.0
         self.length_ticks = max(0, int(math.floor(length * TICKS + 1e-6)))
@@ -64,27 +57,11 @@ class Generator:
         if call is not None and call.notes:  # over a left hand: not down into it
             self.low = max(self.low, min(line_floor(call, s.tempo), self.high - KEEP_ROOM))
         self.bpb = max(1, int(s.beats_per_bar or 4))
-        self.strong = strong_beats(self.bpb)  # (every other beat was strong: a waltz's 3 as its 1)
         self.rng = np.random.default_rng([abs(int(s.seed)), abs(owner.seed)])
         self.temperature = float(s.temperature) if math.isfinite(s.temperature) else 1.0
         self.top_p = min(1.0, max(0.0, float(s.top_p))) if math.isfinite(s.top_p) else 1.0
-        c = s.constraints
-        strength = min(1.0, max(0.0, float(c.strength)))
-        self.avoid = frozenset(int(pc) % 12 for pc in c.avoid_pcs)
-        self.avoid_weight = 1.0 - strength
-        self.avoid_everywhere = bool(c.avoid_everywhere)
-        # favour, and the chord tones beside it: before favour_until only, each pc its larger weight
-        lift = [1.0] * 12
-        chord_strength = min(1.0, max(0.0, float(c.chord_strength))) if math.isfinite(c.chord_strength) else 0.0
-        for pc in c.chord_pcs:
-            lift[int(pc) % 12] = 1.0 + 19.0 * chord_strength
-        for pc in c.favour_pcs:
-            lift[int(pc) % 12] = max(lift[int(pc) % 12], 1.0 + 19.0 * strength)
-        self.pc_weight_favour = lift  # (avoid is applied per chord, in `_fits`)
-        self.changes = min(1.0, max(0.0, float(c.changes))) if math.isfinite(c.changes) else 0.0
-        until = float(c.favour_until)
-        self.favour_until_ticks = math.inf if not math.isfinite(until) else until * TICKS
-        self.opening = sorted(c.opening, key=lambda n: (n.start, -n.pitch))
+        self.fit = PitchFit(harmony, self.start, self.length_ticks, self.bpb, s.constraints)
+        self.opening = sorted(s.constraints.opening, key=lambda n: (n.start, -n.pitch))
         self.call_events = melody(call, s.tempo) if call is not None else []
         self.call_syms = symbols(self.call_events)
         pitches = [e[1] for e in self.call_events]
@@ -109,69 +86,17 @@ class Generator:
             density = 2.0  # eighth notes with a few rests: the idiom's default
         self.density = min(8.0, max(0.25, density))
         self.share = owner.session_share()
-        self._fit_cache: dict[int, tuple[list[float], list[float]]] = {}
         self._given_velocity: dict[int, int] = {}  # onset tick -> velocity of an opening note
         self._first = 0  # the answer's first onset (ticks), where its pace counts from
         self._held: dict[int, float] = {}  # pitch -> weight of going on with a run past its length
 
-    # -- harmony -------------------------------------------------------------------
-
-    def _chord(self, tick: int) -> Chord | None:
-        if self.harmony is None:
-            return None
-        return self.harmony.chord_at(self.start + tick / TICKS)
-
-    def _fits(self, tick: int) -> tuple[list[float], list[float]]:
-        """(weight per pitch class at this onset, 1.0/0.0 'inside' flags)."""
-        got = self._fit_cache.get(tick)
-        if got is not None:
-            return got
-        chord = self._chord(tick)
-        if chord is None:
-            got = ([1.0] * 12, [1.0] * 12)
-        else:
-            if tick % TICKS:
-                table = _FIT_WEAK
-            else:
-                beat = int(round(self.start + tick / TICKS)) % self.bpb
-                table = _FIT_STRONG if beat in self.strong else _FIT_BEAT
-            tones, scale = chord.chord_tones(), chord.scale()
-            # The next beat's chord decides what an outside note may lead to.
-            nxt = self._chord((tick // TICKS + 1) * TICKS) or chord
-            targets = nxt.chord_tones()
-            w, inside = [], []
-            for pc in range(12):
-                if pc in tones:
-                    w.append(table["chord"])
-                elif pc in scale:
-                    w.append(table["tension"])
-                elif (pc + 1) % 12 in targets or (pc - 1) % 12 in targets:
-                    w.append(table["outside"] * _APPROACH)
-                else:
-                    w.append(table["outside"])
-                inside.append(1.0 if pc in scale else 0.0)
-            if tick >= self.length_ticks - 2 * TICKS - 1:  # the phrase lands: on a chord tone
-                w = [x * (3.0 if pc in tones else 0.3) for pc, x in enumerate(w)]
-            got = (w, inside)
-        weights = self.pc_weight_favour if tick < self.favour_until_ticks else [1.0] * 12
-        if tick >= self.favour_until_ticks and self.changes > 0 and chord is not None:  # lead back to the changes
-            tones = chord.chord_tones()
-            weights = [w * (1.0 + 19.0 * self.changes if pc in tones else 1.0) for pc, w in enumerate(weights)]
-        if self.avoid:  # (guide: avoided where it clashes, not where it is in the chord's scale)
-            scale = chord.scale() if chord is not None and not self.avoid_everywhere else frozenset()
-            weights = [w * (self.avoid_weight if pc in self.avoid and pc not in scale else 1.0)
-                       for pc, w in enumerate(weights)]
-        got = ([x * c for x, c in zip(got[0], weights)], got[1])
-        self._fit_cache[tick] = got
-        return got
-
-    def _inside(self, pitch: int, tick: int) -> bool:
-        return self._fits(tick)[1][pitch % 12] > 0.0
-
     # -- weights -------------------------------------------------------------------
 
+    def _inside(self, pitch: int, tick: int) -> bool:
+        return self.fit.at(tick)[1][pitch % 12] > 0.0
+
     def _pitch_weight(self, pitch: int, tick: int, prev: int | None, prev_inside: bool) -> float:
-        fits, inside = self._fits(tick)
+        fits, inside = self.fit.at(tick)
         w = fits[pitch % 12] * self.register[pitch] * self._held.get(pitch, 1.0)
         if w > 0.0 and prev is not None and not prev_inside:
             step = abs(pitch - prev)
