@@ -224,7 +224,7 @@ def test_attention_readout_numpy_matches_torch_and_the_model_decodes():
 
 
 def test_end_is_held_back_until_most_of_the_span(monkeypatch):
-    import improv.core.model.responder as mr
+    import improv.core.model.next_note as nn
 
     m = tiny_model()
     with torch.no_grad():
@@ -232,11 +232,11 @@ def test_end_is_held_back_until_most_of_the_span(monkeypatch):
     r = ModelResponder(m)
 
     def ends(hold_nats: float) -> float:
-        monkeypatch.setattr(mr, "END_HOLD_NATS", hold_nats)
+        monkeypatch.setattr(nn, "END_HOLD_NATS", hold_nats)
         early = 0
         for seed in range(30):
             a = r.answer(CALL_PHRASE, CHART, settings(seed=seed, length=16.0))
-            early += not a.notes or a.notes[-1].start < mr.END_HOLD * 16.0 - 2.0
+            early += not a.notes or a.notes[-1].start < nn.END_HOLD * 16.0 - 2.0
         return early / 30
 
     free = ends(0.0)

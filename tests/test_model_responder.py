@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder, sample
+from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder
+from improv.core.model.sampling import sample
 from improv.core.model.weights import load_weights
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
 from improv.core.theory.chart import parse_chart
@@ -80,7 +81,7 @@ def test_same_seed_same_answer_and_streaming_matches(shipped):
 
 def test_register_and_span_respected(shipped, monkeypatch):
     """Every pitch is drawn inside the register (the mask), not only folded into it after."""
-    import improv.core.model.responder as mr
+    import improv.core.model.next_note as nn
 
     drawn = []
 
@@ -90,7 +91,7 @@ def test_register_and_span_respected(shipped, monkeypatch):
             drawn.append(i)
         return i
 
-    monkeypatch.setattr(mr, "sample", spy)
+    monkeypatch.setattr(nn, "sample", spy)
     for seed in range(4):
         notes = list(shipped.stream(CALL, CHART, settings(seed=seed, low=60, high=67, length=6.0)))
         assert notes and all(60 <= n.pitch <= 67 and 0 <= n.start < 6.0 for n in notes)

@@ -15,7 +15,7 @@ from improv.core.respond.base import AnswerSettings
 from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
 from improv.train.twosample import two_sample_test
 from improv.core.theory import development as dev
-import improv.core.model.responder as R
+import improv.core.model.next_note as R
 
 corpus = E._load(E.Path('../shared/data/wjazzd-solos.tar.gz'))
 pairs = [p for s in corpus.solos if s.split == 'valid' for p in call_answer_pairs(s)]

@@ -5,7 +5,8 @@ first (`model_input.session_steps`: the history's most recent notes, then the ca
 in one batched pass or, when `prime` read the history ahead, only the call's notes; then
 the answer is decoded one note per step from the GRU state: shift (or END) -> pitch ->
 duration -> velocity, each sampled with temperature and top-p from a seeded
-`numpy.random.Generator` (the sampling and the biases: `improv.core.model.sampling`).
+`numpy.random.Generator` (a note drawn: `improv.core.model.next_note`; the sampling and
+the biases: `improv.core.model.sampling`).
 Constraints act inside decoding: `opening` notes are forced as the first steps (the model
 continues from them), `favour_pcs` / `avoid_pcs` bias the pitch logits (`avoid` at
 strength 1 is a hard mask), the register [low, high] is a hard mask, and no onset may
@@ -40,24 +41,23 @@ import numpy as np
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.line import the_line
-from improv.core.theory.loops import NO_LOOPS, Loops, held_back, loops_after
+from improv.core.theory.loops import NO_LOOPS, loops_after
 from improv.core.model.config import center_of
 from improv.core.model.copying import CopyIndex
 from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
 from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, load_weights
-from improv.core.model.sampling import (
-    DENSITY_STRENGTH, avoid_bias, changes_bias, density_bias, pitch_bias, sample,
-)
+from improv.core.model.next_note import NoteDrawer, register
+from improv.core.model.sampling import density_bias, pitch_bias
 from improv.core.model.inputs import (
-    ANSWER, CALL, END_SHIFT, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
+    ANSWER, CALL, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
     sep_step, session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, Interrupted, fit_answer
 from improv.core.model.tokens import (
-    MAX_DUR_TICKS, N_SHIFT, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
+    MAX_DUR_TICKS, TICKS_PER_BEAT, VELOCITIES, NoteToken, fold_pitch, phrase_to_tokens,
     to_ticks,
 )
 
@@ -87,22 +87,6 @@ def default_checkpoint() -> Path:
 
 
 DEFAULT_CHECKPOINT = default_checkpoint()
-# The answer's length is asked for (a live answer lasts the bars the engine gives it), so
-# ending the phrase is held back (END's logit lowered) until this share of the span:
-# sampled freely, the context-reading model stopped early and played 19 % fewer notes
-# per beat than the real answers over the same spans (`improv eval`; 3 nats for v2, below;
-# 0.65 of the span since the phrase endings: see HEAD_TEMPERATURE).
-END_HOLD, END_HOLD_NATS = 0.65, 3.0
-# Chosen on the valid split for v2 (models/README.md): each head's sampling temperature, times
-# `settings.temperature` (pitch 0.9: chord tones on strong beats 0.93 -> 0.96 of the real answers');
-# a one-tick duration (0.08 beat) lowered by 1 nat (notes under 0.1 beat 1.78 -> 1.06 times the real
-# answers' share); END held back by 3 nats instead of 2 (notes per beat 0.91 -> 0.93 of theirs).
-# With the phrase endings (endings.py): END held to 0.65 of the span instead of 0.75, and the
-# duration head at 0.9 (valid, three seeds: classifier 0.705 -> 0.675 on all features, 0.679
-# -> 0.654 on rhythm; notes per beat 0.94 -> 0.99 of the real answers').
-HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
-SHORT_DUR_NATS = 1.0
-SINGLE_LINE = True  # after the first note no two onsets coincide (v1 sampled 4 in 200 answers with a "chord")
 DYNAMICS_SPREAD = 30  # velocities: the narrowest dynamic range an answer is played over (`call_dynamics`)
 DYNAMICS_FLOOR = 36  # the softest an answer is centred on (the Markov partner's floor too)
 NOTES_PER_BEAT_MAX = 4  # an answer's notes are capped at this many a beat of its span (a line of 16ths
@@ -152,8 +136,7 @@ class ModelResponder:
         # last history primed without a call (the fallback when a call's opening misleads): see `prime`
         self._primed: tuple | None = None
         self._primed_history: tuple | None = None
-        self._changes_cache: dict = {}
-        self._avoid_cache: dict = {}  # (chord, constraints, low, high) -> avoid bias, for guide
+        self._notes = NoteDrawer(self.decoder)  # (the next note, from the heads)
         self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
         # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
         # between notes once it says True
@@ -272,7 +255,7 @@ class ModelResponder:
             if i < len(forced):
                 ev = forced[i]
             else:
-                got = self._decode_note(out, onset, length_ticks, i, last_pitch, harmony, origin,
+                got = self._notes.draw(out, onset, length_ticks, i, last_pitch, harmony, origin,
                                         (favour_bias, plain_bias, favour_ticks), settings, rng, shift_bias, index,
                                         loops)
                 if got is None:
@@ -409,75 +392,6 @@ class ModelResponder:
         return next((p for p in (self._primed, self._primed_history)
                      if p is not None and p[5] == tempo and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]),
                     None)
-
-    def _decode_note(self, out: np.ndarray, onset: int, length_ticks: int, i: int, last_pitch: int,
-                     harmony: Chart | None, origin: int, pitch_biases: tuple[np.ndarray, np.ndarray, float],
-                     settings: AnswerSettings,
-                     rng: np.random.Generator, shift_bias: np.ndarray | None = None,
-                     index: CopyIndex | None = None, loops: Loops = NO_LOOPS
-                     ) -> tuple[NoteToken, tuple[float, ...]] | None:
-        """The next note and the chord features under it, or None at the end of the answer.
-        `loops`: the runs the answer ends in, held back past their length (see `improv.core.theory.loops`)."""
-        dec = self.decoder
-        T, P = settings.temperature, settings.top_p
-        logits = dec.shift_logits(out, index.shift_features() if index is not None and index.sk else None)
-        room = length_ticks - 1 - onset  # the largest shift that still starts inside the answer
-        if room < 0:
-            return None
-        if shift_bias is not None and i > 0:
-            logits = logits + shift_bias
-            if i < settings.density * settings.length * 0.8:  # type: ignore[operator]
-                logits[END_SHIFT] -= DENSITY_STRENGTH  # not done yet: keep playing
-        logits[max(0, room + 1):N_SHIFT] = -np.inf
-        if i > 0 and SINGLE_LINE:
-            logits[0] = -np.inf  # a single line: no two notes start together
-        if i == 0 or onset < settings.fill * length_ticks:
-            logits[END_SHIFT] = -np.inf  # an answer has at least one note, and fills what it must
-        elif onset < END_HOLD * length_ticks:
-            logits[END_SHIFT] -= END_HOLD_NATS
-        shift = sample(logits, T * HEAD_TEMPERATURE["shift"], P, rng)
-        if shift == END_SHIFT:
-            return None
-        tick = origin + onset + shift
-        favour_bias, plain_bias, favour_ticks = pitch_biases
-        feats = chord_at(harmony, tick)
-        if onset + shift < favour_ticks:
-            bias = favour_bias
-        elif settings.constraints.changes > 0 and harmony is not None:
-            chord, strength = harmony.chord_at(tick / TICKS_PER_BEAT), settings.constraints.changes
-            changes = self._changes_cache.get((chord, strength))
-            if changes is None:
-                changes = self._changes_cache[(chord, strength)] = changes_bias(chord, strength)
-            bias = plain_bias + changes
-        else:
-            bias = plain_bias
-        if settings.constraints.avoid_pcs:
-            chord = harmony.chord_at(tick / TICKS_PER_BEAT) if harmony is not None else None
-            key = (chord, settings.constraints, settings.low, settings.high)
-            avoid = self._avoid_cache.get(key)
-            if avoid is None:
-                avoid = self._avoid_cache[key] = avoid_bias(settings.constraints, chord, *register(settings))
-                if len(self._avoid_cache) > 256:
-                    self._avoid_cache.clear()
-            bias = bias + avoid
-        g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
-        cells = index.pitch_features() if index is not None and index.pk else None
-        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + bias
-        for held, nats in held_back(loops).items():
-            pitch_logits[held] -= nats
-        pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)
-        g2 = g1 + dec.t_pitch[pitch]
-        dur_logits = dec.dur_logits(g2)
-        dur_logits[0] -= SHORT_DUR_NATS
-        dur = sample(dur_logits, T * HEAD_TEMPERATURE["dur"], P, rng) + 1
-        vel = sample(dec.vel_logits(g2 + dec.t_dur[dur - 1]), T * HEAD_TEMPERATURE["vel"], P, rng)
-        return NoteToken(shift, pitch, min(dur, MAX_DUR_TICKS), vel), feats
-
-def register(settings: AnswerSettings) -> tuple[int, int]:
-    """The answer's register (low, high) as MIDI notes: the two ends in order (a range given
-    high to low is the same range) and each inside 0-127."""
-    low, high = sorted((int(settings.low), int(settings.high)))
-    return min(127, max(0, low)), min(127, max(0, high))
 
 
 def _opening(settings: AnswerSettings) -> list[Note]:

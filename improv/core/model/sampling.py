@@ -8,7 +8,7 @@ on the heads' logits before it draws.
 - `changes_bias`: the chord tones of the chord under the note.
 
 A note repeated, a trill or a cell looped is held back by `improv.core.theory.loops`.
-Pure functions of their arguments (numpy only); `ModelResponder` caches what repeats.
+Pure functions of their arguments (numpy only); `next_note.NoteDrawer` caches what repeats.
 """
 
 from __future__ import annotations
