@@ -10,11 +10,10 @@ from improv.core.model.ngram import (
     NgramModel,
     count_ngrams,
     pair_sequences,
-    per_note_nll,
     token_kind,
-    train_baseline,
     transpose_tokens,
 )
+from improv.core.model.ngram_train import per_note_nll, train_baseline
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import AnswerSettings
 from improv.core.model.tokens import BOS, EOS, PITCH0, SEP, SHIFT0, VOCAB_SIZE, encode, pair_tokens

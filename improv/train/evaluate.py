@@ -41,7 +41,8 @@ import numpy as np
 from improv.core.formats.splits import SPLIT_FILE
 from improv.core.formats.wjazzd import CallAnswer, call_answer_pairs, load_corpus
 from improv.core.model.chordgram import ChordGram
-from improv.core.model.ngram import NgramModel, train_baseline
+from improv.core.model.ngram import NgramModel
+from improv.core.model.ngram_train import train_baseline
 from improv.core.respond.base import AnswerSettings
 from improv.core.theory import development as dev
 from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
