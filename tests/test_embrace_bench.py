@@ -126,3 +126,25 @@ def test_command_played_on_the_fixture(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["played"]["cases"] == result["cases"] >= 1
     assert set(result["played_vs_grid"]["targets"]) == {"played_hit", "gap", "guide_hit"}
+
+
+def test_the_partner_hears_the_call_at_the_tempo_it_was_played_at():
+    """As in a session, the partner learns the call at its tempo (the Markov partner reads a
+    legato line's overlap as a share of a beat only at one): the bench gave it none."""
+    from dataclasses import replace
+
+    from improv.bench.embrace import answer_with
+    from improv.core.embrace.strategies import EmbraceSettings, plan_answer
+
+    case = replace(_cases()[0], tempo=180.0)
+    heard = []
+
+    class Spy(MarkovResponder):
+        def learn(self, call, harmony=None, tempo=None):
+            heard.append(tempo)
+            super().learn(call, harmony, tempo=tempo)
+
+    plan = plan_answer(case.call, case.harmony, case.answer_start, case.answer_length,
+                       EmbraceSettings(mode="off"), 0, tempo=case.tempo)
+    answer_with(Spy(order=3, seed=0), case.call, plan, case, 0)
+    assert heard == [180.0]

@@ -229,11 +229,12 @@ def _moved_step(case: BenchCase) -> int:
 
 
 def answer_with(responder: Responder, call: Phrase, plan: AnswerPlan, case: BenchCase, seed: int) -> Phrase:
-    """The responder's answer under a plan (it hears the call first, as in a session)."""
+    """The responder's answer under a plan (it hears the call first, as in a session: at the
+    tempo it was played at, which the Markov partner reads a legato line at)."""
     settings = AnswerSettings(start=case.answer_start, length=case.answer_length, seed=seed,
                               beats_per_bar=case.harmony.beats_per_bar, constraints=plan.constraints,
                               tempo=case.tempo)
-    responder.learn(call, plan.chart)
+    responder.learn(call, plan.chart, tempo=case.tempo)
     return responder.answer(call, plan.chart, settings)
 
 
