@@ -234,3 +234,75 @@ def test_trading_with_no_chart_says_where_it_was_asked_and_how_to_jam_free(tmp_p
     assert "[band] trade_bars = 4 in the config file" in line and "--mode free" in line, line
     assert main(["jam", "--mode", "trade", "--no-record", "--duration", "1"]) == 2
     assert "trading (--mode trade) follows a tune's form" in error_lines(capsys)[-1]
+
+
+def test_a_config_files_port_and_soundfont_are_undone_for_one_session(tmp_path, capsys):
+    """A config naming a MIDI output (a hardware synth left at home) or a SoundFont could
+    not be played without for one session: `--out ""` and `--soundfont ""` are refused as
+    forgotten values, and nothing else undid them. `--synth` and `--no-soundfont` do."""
+    from improv.cli import build_parser
+    from improv.commands.jam import jam_settings
+
+    font = tmp_path / "gm.sf2"
+    font.write_bytes(b"RIFF")
+    preset = tmp_path / "stage.toml"
+    preset.write_text(f'[midi]\noutput = "Nord"\nvirtual_out = "partner"\n[synth]\nsoundfont = "{font}"\n')
+    parse = build_parser("jam").parse_args
+    cfg = jam_settings(parse(["jam", "--config", str(preset)]))
+    assert (cfg.midi.output, cfg.midi.virtual_out, cfg.synth.soundfont) == ("Nord", "partner", str(font))
+    cfg = jam_settings(parse(["jam", "--config", str(preset), "--synth", "--no-soundfont"]))
+    assert (cfg.midi.output, cfg.midi.virtual_out, cfg.synth.soundfont) == ("", "", "")
+    assert cfg.synth == type(cfg.synth)(soundfont="")  # (the rest of the file kept: it set nothing else)
+    for flag in ("--out", "--virtual-out"):  # two places for the partner's notes: one is refused
+        assert main(["jam", "--synth", flag, "x", "--no-record", "--duration", "1"]) == 2
+        line = error_lines(capsys)[-1]
+        assert line.startswith(f"improv jam: --synth plays the partner on the built-in synth and {flag} x"), line
+    with pytest.raises(SystemExit):
+        parse(["jam", "--soundfont", str(font), "--no-soundfont"])
+    assert "not allowed with" in capsys.readouterr().err
+    # both are in --help, and a file's port that is not there says how to play without it
+    with pytest.raises(SystemExit):
+        main(["jam", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--synth the partner on the built-in synth" in shown and "--no-soundfont the built-in voices" in shown
+    preset.write_text('[midi]\noutput = "no such port here"\n')
+    assert main(["jam", "--config", str(preset), "--no-record", "--duration", "1"]) == 2
+    line = error_lines(capsys)[-1]
+    assert "'no such port here' not found" in line and "--synth plays the built-in synth instead" in line, line
+
+
+def test_render_and_play_leave_a_config_files_soundfont_with_no_soundfont(tmp_path, capsys, monkeypatch):
+    """`improv render` and `improv play` read [synth] soundfont from --config with no way
+    to undo it (a render with the built-in voices needed another config file)."""
+    from improv.core.formats.midifile import save_recording
+    from test_render import known_phrase
+
+    font = tmp_path / "broken.sf2"
+    font.write_bytes(b"RIFF")  # (no SoundFont that loads: without tinysoundfont, or as the file it is)
+    preset = tmp_path / "fonts.toml"
+    preset.write_text(f'[synth]\nsoundfont = "{font}"\n')
+    mid = save_recording(known_phrase(), tmp_path / "s.mid")
+    assert main(["render", str(mid), "-o", str(tmp_path / "a.wav"), "--config", str(preset)]) == 2
+    assert not (tmp_path / "a.wav").exists()
+    assert main(["render", str(mid), "-o", str(tmp_path / "a.wav"), "--config", str(preset), "--no-soundfont"]) == 0
+    assert (tmp_path / "a.wav").stat().st_size > 1000
+    import improv.live.audio
+
+    played = []
+
+    class Synth:  # (the built-in synth, as `play` opens it, with no sound device needed)
+        device_name = "test"
+
+        def __init__(self, cfg, soundfont=None):
+            played.append(soundfont if soundfont is not None else cfg.synth.soundfont)  # (what SynthSink loads)
+
+        def send(self, msg):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(improv.live.audio, "SynthSink", Synth)
+    for extra in ([], ["--no-soundfont"]):
+        assert main(["play", str(mid), "--config", str(preset), "--from", "2.4", "--quiet", *extra]) == 0
+    assert played == [str(font), ""]

@@ -26,9 +26,15 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MIDI out and recording")
     g.add_argument("--out", metavar="PORT", help="MIDI output for the partner (index or name); default: built-in synth")
     g.add_argument("--virtual-out", metavar="NAME", help="create a virtual MIDI output port for the partner")
-    g.add_argument("--soundfont", metavar="FILE.sf2",
-                   help="play the built-in synth with a General MIDI SoundFont ([synth] soundfont; needs pip install "
-                        "--no-deps tinysoundfont)")
+    g.add_argument("--synth", action="store_true",
+                   help="the partner on the built-in synth, whatever a --config file's [midi] output or virtual_out "
+                        "names (for this session)")
+    sf = g.add_mutually_exclusive_group()
+    sf.add_argument("--soundfont", metavar="FILE.sf2",
+                    help="play the built-in synth with a General MIDI SoundFont ([synth] soundfont; needs pip install "
+                         "--no-deps tinysoundfont)")
+    sf.add_argument("--no-soundfont", action="store_true",
+                    help="the built-in voices, whatever a --config file's [synth] soundfont names")
     g.add_argument("--midi-api", choices=("alsa", "jack", "coremidi", "winmm"),
                    help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
     g.add_argument("--record", metavar="DIR", help="write the session's MIDI file into DIR (default sessions/)")
@@ -82,9 +88,15 @@ def jam_settings(args: argparse.Namespace) -> Config:
     """The config file, then the shared flags, then jam's own flags."""
     cfg = settings_from_args(args)
     get = lambda name: getattr(args, name, None)  # noqa: E731
+    if get("synth"):  # (a file's port undone for one session: an empty --out is refused as a forgotten value)
+        for flag, value in (("--out", get("out")), ("--virtual-out", get("virtual_out"))):
+            if value is not None:
+                raise ConfigError(f"--synth plays the partner on the built-in synth and {flag} {value} sends it to a "
+                                  "MIDI port: give one of them")
+        cfg = override(cfg, "midi", output="", virtual_out="")
     cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
-    cfg = override(cfg, "synth", {"soundfont": "--soundfont"}, soundfont=get("soundfont"))
+    cfg = override(cfg, "synth", {"soundfont": "--soundfont"}, soundfont="" if get("no_soundfont") else get("soundfont"))
     # a switch is on (--comp), off (--no-comp: a --config file's true undone for one session) or the file's (None)
     if get("follow") is not None:
         cfg = override(cfg, "timing", {"follow": "--follow"}, follow=get("follow"))
@@ -342,7 +354,13 @@ def run(args: argparse.Namespace) -> int:
     early = EarlyStop()  # (from the first MIDI client opened: a signal in the setup stops the session cleanly)
     try:
         if cfg.midi.output:
-            check_output(cfg.midi.api, cfg.midi.output)
+            try:
+                check_output(cfg.midi.api, cfg.midi.output)
+            except PortError as e:
+                if getattr(args, "out", None) is None:  # (the file's port, away today: say how to play without it)
+                    raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in "
+                                    "synth instead") from None
+                raise
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
     except BaseException as e:

@@ -26,7 +26,10 @@ CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # wha
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
     p.add_argument("--out", metavar="PORT", help="a MIDI output (index or name substring); default: the built-in synth")
-    p.add_argument("--soundfont", metavar="FILE.sf2", help="play the built-in synth with a General MIDI SoundFont")
+    sf = p.add_mutually_exclusive_group()
+    sf.add_argument("--soundfont", metavar="FILE.sf2", help="play the built-in synth with a General MIDI SoundFont")
+    sf.add_argument("--no-soundfont", action="store_true",
+                    help="the built-in voices, whatever a --config file's [synth] soundfont names")
     p.add_argument("--from", dest="start", type=float, default=0.0, metavar="SECONDS", help="start this far in")
     p.add_argument("--quiet", action="store_true", help="do not print the markers")
     add_config_args(p)
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
             # the synth picks each part's voice by channel: give it the recording's band channels
             band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
-            sink = SynthSink(override(cfg, "band", **band), soundfont=args.soundfont)
+            sink = SynthSink(override(cfg, "band", **band), soundfont="" if args.no_soundfont else args.soundfont)
             where = f"the built-in synth on {sink.device_name!r}"
         skipped = 0 if args.out else rec.drum_notes()
         plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start, drums=not skipped)

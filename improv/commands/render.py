@@ -13,8 +13,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", metavar="FILE.wav", help="the WAV file to write (default: beside the .mid)")
     p.add_argument("--stems", action="store_true", help="also write each part that played to FILE-PART.wav "
                    "(player, partner, and comp, bass, click in band sessions)")
-    p.add_argument("--soundfont", metavar="FILE.sf2", help="render with a General MIDI SoundFont "
-                   "(needs pip install --no-deps tinysoundfont)")
+    sf = p.add_mutually_exclusive_group()
+    sf.add_argument("--soundfont", metavar="FILE.sf2", help="render with a General MIDI SoundFont "
+                    "(needs pip install --no-deps tinysoundfont)")
+    sf.add_argument("--no-soundfont", action="store_true",
+                    help="the built-in voices, whatever a --config file's [synth] soundfont names")
     p.add_argument("--tail", type=float, default=1.0, metavar="SECONDS", help="silence left for release tails (default 1)")
     add_config_args(p)
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_with_suffix(args.out, "-o", (".wav",), "improv render writes WAV audio") if args.out else None
     tail = check_flag("--tail", args.tail, limits.TAIL_S, "seconds")
     s = cfg.synth
-    sf_path = args.soundfont if args.soundfont is not None else s.soundfont
+    sf_path = "" if args.no_soundfont else args.soundfont if args.soundfont is not None else s.soundfont
     soundfont = None
     if sf_path:
         from improv.core.audio.soundfont import load_soundfont
