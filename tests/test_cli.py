@@ -278,6 +278,23 @@ def test_time_sets_the_metre_of_the_chords_and_refuses_what_it_cannot_count(caps
         assert says in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+@pytest.mark.parametrize("command", ["jam", "demo", "respond"])
+@pytest.mark.parametrize("given, bar", [("2/2", "4/4 (the default)"), ("cut", "4/4 (the default)"),
+                                        ("3/2", "6/4")])
+def test_cut_time_is_refused_naming_the_bar_in_quarters_and_the_tempo_to_give(command, given, bar, capsys):
+    """`--time 2/2` (a bebop head in cut time) was told "give N/4 (a 6/8 tune plays as 3/4)",
+    which says nothing of cut time's bar nor of its tempo, counted in half notes: the same bar
+    in quarters is named, and how to give the tempo, since improv has no feel in two (its
+    count-in, click and comping are in quarters) to play 2/2 as written."""
+    argv = [command, "--time", given] + (["x.mid"] if command == "respond" else [])
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"give the same bar as --time {bar} with --tempo in quarter notes" in err, err
+    assert "a half note at 150 is --tempo 300" in err and "no feel in two" in err, err
+
+
 def test_time_with_a_configs_tune_is_refused_not_passed_over(tmp_path, capsys):
     """`--config configs/ballad.toml --time 3/4`: the preset's tune (in 4/4) was played and
     --time passed over without a word, as it is refused with --tune."""
