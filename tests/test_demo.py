@@ -3,6 +3,7 @@ the demo and `improv respond --explain` hear each call over the same chord."""
 
 
 import mido
+import pytest
 
 from improv.cli import main
 from improv.tunefiles import find_tune
@@ -261,3 +262,58 @@ def test_a_calls_file_in_three_has_the_chords_read_in_three_and_another_metre_sa
         err = capsys.readouterr().err
         assert f"{name} is in {num}/{den} but Blues in F in 4/4" in err and err.count("\n") == 1, err
     assert main(["demo", "--no-record"]) == 0 and capsys.readouterr().err == ""  # the shipped calls: in 4/4
+
+
+def test_ctrl_c_while_the_partner_starts_stops_at_once_leaving_nothing_behind(monkeypatch, capsys, tmp_path):
+    """Ctrl-C while the partner's worker started (the model loading: seconds) waited for the
+    warm-up to end, up to 30 s, then said the partner was not ready. It now stops at once:
+    the worker killed, no note sounding, the session ended as a Ctrl-C in the setup ends it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import improv.partner.process as process
+    from improv.commands import jam
+
+    monkeypatch.setattr(process, "READY_TIMEOUT_S", 8.0)  # (before: 8 s, then "not ready")
+    slow, pidfile = tmp_path / "slow-python", tmp_path / "pid"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 300\n")  # a worker that never gets ready
+    slow.chmod(0o755)
+    made = process.ProcessPartner.__init__
+    monkeypatch.setattr(process.ProcessPartner, "__init__", lambda self, *a, **k: made(self, *a, python=str(slow), **k))
+    sent = []
+
+    class Sink:
+        name = "test"
+
+        def send(self, msg, at=None):
+            sent.append(msg)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(jam, "open_sinks", lambda cfg, say: [Sink()])
+    pressed = []
+
+    def press_ctrl_c() -> None:  # once the worker is starting
+        end = time.monotonic() + 20
+        while not pidfile.exists() and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        pressed.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    code = main(["demo", "--no-record"])
+    took = time.monotonic() - pressed[0]
+    err = capsys.readouterr().err
+    assert code == 0 and took < 2.0, (took, err)
+    assert "session ended (interrupted)" in err and "jamming" not in err, err
+    with pytest.raises(ProcessLookupError):  # the worker was killed (and reaped)
+        os.kill(int(pidfile.read_text()), 0)
+    sounding = set()
+    for msg in sent:
+        if msg.type in ("note_on", "note_off"):
+            (sounding.add if msg.type == "note_on" and msg.velocity else sounding.discard)((msg.channel, msg.note))
+    assert not sounding

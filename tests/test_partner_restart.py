@@ -644,3 +644,35 @@ def test_the_readme_says_how_long_a_hung_partner_holds_a_call():
 
     text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"a call unanswered for {STALL_S:g} s (that call goes unanswered)" in text
+
+
+def test_a_stop_asked_while_the_worker_starts_gives_the_start_up_at_once(tmp_path, monkeypatch):
+    """Ctrl-C while the model loaded (seconds, on a cold disk) waited for the warm-up, up to
+    `READY_TIMEOUT_S`, and then said the partner was not ready: `stop_asked` (the session's
+    stop) now gives the start up at once, the worker killed."""
+    import improv.partner.process as process
+
+    monkeypatch.setattr(process, "READY_TIMEOUT_S", 5.0)  # (before: 5 s, then a ModelError)
+    slow = tmp_path / "slow-python"
+    pidfile = tmp_path / "pid"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 300\n")  # a worker that never gets ready
+    slow.chmod(0o755)
+    p = ProcessPartner("model", python=str(slow))
+    asked = threading.Event()
+    p.stop_asked = asked.is_set
+    threading.Timer(0.3, asked.set).start()
+    t = time.monotonic()
+    p.start(lambda: Setup("model"), lambda r: None)
+    assert time.monotonic() - t < 1.5
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):  # (killed and reaped: nothing left behind)
+        os.kill(pid, 0)
+    results = []
+    p._on_result = results.append
+    p.submit(_job(1), 1.0)  # a call now gets its error at once
+    assert p.state == "down" and results and results[0].error
+    p.check(100.0)  # and no other start is tried
+    assert p.state == "down" and p._starter is None
+    t = time.monotonic()
+    p.close()
+    assert time.monotonic() - t < 0.5

@@ -249,6 +249,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
         for s in sinks:
             s.close()
         raise
+    partner.stop_asked = lambda: bool(session.stop_reason)  # Ctrl-C cuts the partner's warm-up short
     handler = DisplayHandler(display)
     logger = logging.getLogger("improv")
     logger.addHandler(handler)
@@ -258,7 +259,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
         try:
             if not session.stop_reason:
                 session.start()
-                if on_start is not None:
+                if on_start is not None and not session.stop_reason:  # (stopped as the partner started)
                     on_start(session)
             reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
         finally:

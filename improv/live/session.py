@@ -187,6 +187,8 @@ class Session:
         if self._started:
             return
         self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
+        if self.stop_reason:  # (Ctrl-C while the partner warmed up: nothing more starts, as after `EarlyStop`)
+            return
         now = self.clock.now()
         self.started_at = now
         # the first note played while it started (the partner warming up): see FreePolicy.start

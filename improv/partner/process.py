@@ -36,6 +36,7 @@ log = logging.getLogger("improv.partner")
 
 STALL_S = 2.0  # a call unanswered this long means a stuck worker
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
+START_POLL_S = 0.05  # how often the first start looks whether the session was asked to stop (Ctrl-C)
 CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
 
@@ -187,6 +188,9 @@ class ProcessPartner:
         self._closed = False
         self._closing = threading.Event()  # set by `close`: a replacement starting gives up
         self._fresh = False
+        # Read while the first start waits for the warm-up (conductor): true gives the start up at once,
+        # the worker killed (the session's `stop_reason`, set by Ctrl-C: the model can take seconds to load).
+        self.stop_asked: Callable[[], bool] = lambda: False
 
     @property
     def pid(self) -> int | None:
@@ -195,7 +199,8 @@ class ProcessPartner:
     # --- life cycle (conductor) ---------------------------------------------------------
     def start(self, make_setup: Callable[[], Setup], on_result: Callable[[Result], None],
               say: Callable[[str], None] = lambda s: None) -> None:
-        """Start the worker and wait for its warm-up.
+        """Start the worker and wait for its warm-up. Once `stop_asked()` is true the start is
+        given up at once, the worker killed, and the partner is closed (it answers nothing).
 
         Raises:
             ModelError: the worker could not build its partner (the model is missing, say),
@@ -203,7 +208,15 @@ class ProcessPartner:
         """
         self._make_setup, self._on_result, self._say = make_setup, on_result, say
         w = self._launch(make_setup())
-        if not w.ready.wait(READY_TIMEOUT_S) or w.hello is None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not w.ready.wait(START_POLL_S) and time.monotonic() < deadline:
+            if self.stop_asked():
+                w.stop(kill=True, wait_s=1.0)
+                self._closed = True
+                self._closing.set()
+                self.state = "down"  # (a call gets its error at once; `check` tries no other start)
+                return
+        if not w.ready.is_set() or w.hello is None:
             ended = w.gone  # (its pipe closed: it ended before it was ready, at once or later)
             w.stop(kill=not ended)
             other = "" if self.responder == "markov" else "; try --responder markov"
