@@ -84,3 +84,27 @@ def test_a_repeated_note_is_written_released_before_it_is_struck_again():
             seq.append((tick, m.note, "on" if m.type == "note_on" and m.velocity else "off"))
     assert seq == [(0, 60, "on"), (480, 60, "off"), (480, 60, "on"), (960, 60, "off"), (960, 62, "on"),
                    (961, 62, "off")]  # (and a note of no length still a tick long, not a hanging one)
+
+
+@pytest.mark.parametrize("text, written", [
+    ("Cafe\u0301 Noir", "Caf\u00e9 Noir"),  # accents written apart (a macOS file name): joined
+    ("Dvo\u0159\u00e1k \u2192 \u0141\u00f3d\u017a", "Dvor\u00e1k -> L\u00f3dz"),  # letters beyond Latin-1: their base letter
+    ("\u0152dipe, \ufb01ne, \uff21\uff11", "OEdipe, fine, A1"),  # a ligature as its letters, full-width as ASCII
+    ("C\u266f7 \u2192 F\u266d \u00e9", "C#7 -> Fb \u00e9"),  # musical signs spelled, Latin-1 kept
+    ("\u6771\u4eac \U0001F3B7", "?? ?"),  # another script, an emoji: replaced
+    ("odd\udcff", "odd?"),  # (a file name's undecodable byte)
+])
+def test_text_beyond_latin_1_keeps_what_letters_it_can(text, written, tmp_path):
+    """A MIDI text event holds Latin-1: a title or marker beyond it lost every such letter to
+    "?", a tune whose title is its file name saved on macOS (accents apart: "Cafe\u0301") was
+    recorded as "Cafe?", and "Dvo\u0159\u00e1k" as "Dvo?\u00e1k"."""
+    from dataclasses import replace
+
+    import mido
+
+    from improv.core.formats.midifile import Marker, load_recording
+
+    rec = replace(session(), title=text, markers=(Marker(0.0, text, "text"),))
+    path = save_recording(rec, tmp_path / "take.mid")
+    assert [m.name for m in mido.MidiFile(path).tracks[0] if m.type == "track_name"] == [written]
+    assert load_recording(path).markers[0].text == written

@@ -12,6 +12,7 @@ resolution `PPQ`, `track_from_abs` (absolute ticks -> a named track of delta tim
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Iterable
 
@@ -32,10 +33,30 @@ _TEXT_SPELLINGS = str.maketrans({"\u266f": "#", "\u266d": "b", "\u266e": "", "\u
                                  "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
+_LETTERS = {"\u0152": "OE", "\u0153": "oe", "\u0141": "L", "\u0142": "l", "\u0110": "D", "\u0111": "d",
+            "\u0131": "i"}  # (letters beyond Latin-1 that no decomposition takes back to it)
+
+
 def file_text(text: str) -> str:
     """`text` as a MIDI text event can hold it (Latin-1): musical signs spelled in ASCII
-    (a sharp sign as #), anything else unprintable as "?"."""
-    return str(text).translate(_TEXT_SPELLINGS).encode("latin-1", "replace").decode("latin-1")
+    (a sharp sign as #); accents written apart joined (a macOS file name's "Cafe\u0301");
+    other letters as their base letter (Dvo\u0159\u00e1k -> Dvor\u00e1k, a full-width A -> A, a ligature as
+    its letters); anything else (another script) as "?"."""
+    text = unicodedata.normalize("NFC", str(text).translate(_TEXT_SPELLINGS))
+    try:
+        return text.encode("latin-1").decode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        if ord(ch) < 256:
+            out.append(ch)
+            continue
+        if unicodedata.combining(ch):
+            continue  # (an accent no letter before it takes: the letter is kept bare)
+        plain = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(plain if plain and all(ord(c) < 256 for c in plain) else _LETTERS.get(ch, "?"))
+    return "".join(out)
 
 
 def track_from_abs(items: list[tuple[int, int, mido.Message | mido.MetaMessage]], name: str) -> mido.MidiTrack:
