@@ -676,3 +676,26 @@ def test_a_stop_asked_while_the_worker_starts_gives_the_start_up_at_once(tmp_pat
     t = time.monotonic()
     p.close()
     assert time.monotonic() - t < 0.5
+
+
+def test_an_interrupt_raised_while_the_worker_starts_leaves_no_worker_behind(tmp_path):
+    """A KeyboardInterrupt out of the warm-up wait (a third Ctrl-C raises one) left the worker
+    running: it was not yet the partner's, so closing the partner did not end it."""
+    slow = tmp_path / "slow-python"
+    pidfile = tmp_path / "pid"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 300\n")
+    slow.chmod(0o755)
+    p = ProcessPartner("model", python=str(slow))
+    began = time.monotonic()
+
+    def third_ctrl_c() -> bool:
+        if time.monotonic() - began > 0.3:
+            raise KeyboardInterrupt
+        return False
+
+    p.stop_asked = third_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        p.start(lambda: Setup("model"), lambda r: None)
+    p.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)

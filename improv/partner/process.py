@@ -209,13 +209,17 @@ class ProcessPartner:
         self._make_setup, self._on_result, self._say = make_setup, on_result, say
         w = self._launch(make_setup())
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not w.ready.wait(START_POLL_S) and time.monotonic() < deadline:
-            if self.stop_asked():
-                w.stop(kill=True, wait_s=1.0)
-                self._closed = True
-                self._closing.set()
-                self.state = "down"  # (a call gets its error at once; `check` tries no other start)
-                return
+        try:
+            while not w.ready.wait(START_POLL_S) and time.monotonic() < deadline:
+                if self.stop_asked():
+                    w.stop(kill=True, wait_s=1.0)
+                    self._closed = True
+                    self._closing.set()
+                    self.state = "down"  # (a call gets its error at once; `check` tries no other start)
+                    return
+        except BaseException:  # (a third Ctrl-C raises here: the worker is not the partner's yet, so not closed)
+            w.stop(kill=True, wait_s=1.0)
+            raise
         if not w.ready.is_set() or w.hello is None:
             ended = w.gone  # (its pipe closed: it ended before it was ready, at once or later)
             w.stop(kill=not ended)
