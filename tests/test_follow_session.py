@@ -551,3 +551,30 @@ def test_after_a_long_break_a_new_tempo_is_heard_afresh(before, after):
     play_sparse(s, clock, inq, first + second, until=max(t for t, _ in second) + 0.05)
     assert s.timeline.tempo == pytest.approx(after, rel=0.03), s.timeline.tempo
     s.close()
+
+
+def test_how_sure_the_tempo_is_fades_with_the_silence_after_the_last_note():
+    """The status line showed the confidence of the player's last note however long ago it
+    was: "82% sure" after 30 s of silence. It fades as the follower's own estimate does
+    (halved every STALE_BEATS beats), and a break forgets it."""
+    from improv.core.listen.tempo import STALE_BEATS
+    from improv.live.follow import BREAK_S
+    from improv.live.status import render
+
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder())
+    s.start()
+    call = swung_call(120.0, 4, 0.5)
+    last = max(t for t, m in call if m[0] == 0x90)
+    play(s, clock, inq, call, until=last)
+    at_last = s.snapshot(s.t0 + last)
+    assert at_last.tempo_sure > 0.3, at_last
+    bpm = at_last.tempo_heard
+    later = s.snapshot(s.t0 + last + 30.0)
+    assert later.tempo_heard == bpm  # (still the tempo it goes on at)
+    assert later.tempo_sure == pytest.approx(at_last.tempo_sure * 0.5 ** (30.0 * bpm / 60.0 / STALE_BEATS), rel=1e-6)
+    assert later.tempo_sure < at_last.tempo_sure / 3
+    assert f"{100 * later.tempo_sure:.0f}% sure" in render(later)
+    assert f"{100 * at_last.tempo_sure:.0f}% sure" not in render(later)
+    assert s.snapshot(s.t0 + last + BREAK_S).tempo_sure == 0.0  # the next note is heard afresh
+    s.close()

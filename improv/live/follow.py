@@ -27,7 +27,7 @@ from typing import Callable
 
 import mido
 
-from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
+from improv.core.listen.tempo import STALE_BEATS, BeatEstimate, TempoFollower, TempoSettings
 from improv.core.listen.timeline import PlayerTimeline
 from improv.core.theory.notes import swing_beats, unswing_beats
 
@@ -134,6 +134,20 @@ class FollowingTimeline:
                 if seg.time <= until:
                     out.append((seg.time, seg.rate * 60.0))
         return out[::-1]
+
+    def sure_at(self, now: float) -> float:
+        """How sure the tempo followed is at `now` seconds, 0..1 (-1: none followed yet): the
+        estimate's confidence, halved every `STALE_BEATS` of its beats since the player's last
+        note, as the follower's own estimate fades, and nothing after a break: a silence of
+        `BREAK_S` forgets it (the next note is heard afresh). The status line said "82% sure"
+        through any silence: the confidence of the last note, however old."""
+        est, last = self.estimate, self._last_heard
+        if est is None:
+            return -1.0
+        silent_s = max(0.0, now - last) if last is not None else 0.0
+        if silent_s >= BREAK_S:
+            return 0.0
+        return est.confidence * 0.5 ** (silent_s * est.bpm / 60.0 / STALE_BEATS)
 
     @property
     def level_hint(self) -> str:

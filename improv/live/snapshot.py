@@ -26,7 +26,7 @@ def snapshot(s: Any, now: float) -> Snapshot:
                     e.mode if e.mode == "off" else f"{e.mode} {e.daring:.1f}",
                     heard=heard, did=did, errors=tuple(s.errors) + _recording_trouble(s),
                     tempo_heard=est.bpm if est is not None else 0.0,
-                    tempo_sure=est.confidence if est is not None else -1.0,
+                    tempo_sure=s.timeline.sure_at(now) if est is not None else -1.0,
                     tempo_from="DAW" if s.external is not None else "",
                     controls=control_values(s.cfg, band.comp if band else None, band.bass if band else None,
                                             trading=s.policy.name == "trade"),

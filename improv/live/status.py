@@ -45,7 +45,8 @@ class Snapshot:
         For the stage view (each may stay at its default: the view leaves it out):
         tempo_heard: the tempo heard in the player's playing, bpm (0 = not following the
             player: `tempo` is the only tempo).
-        tempo_sure: how sure that tempo is, 0..1 (-1 = not estimated).
+        tempo_sure: how sure that tempo is now, 0..1, fading with the silence since the
+            player's last note (-1 = not estimated).
         tempo_from: who keeps `tempo` when it is not improv's setting ("DAW": an external clock).
         chorus: the chorus of the chart now, from 1 (0 = no chart).
         section: the form section now, e.g. "A2" ("" = none).
