@@ -331,6 +331,19 @@ def play_more(session, clock, inq, events, start, until):
         t = round(t + 0.01, 6)
 
 
+
+def test_a_calls_marker_sits_at_its_first_note_not_where_its_end_was_noticed():
+    """The recording's "call N" marker was written at the moment the call's end was
+    noticed (a gap after its last note); a musician editing the take looks for a call where
+    it begins."""
+    s, clock, inq, sink, rec = make()
+    s.start()
+    second = [(3.0 + t, m) for t, m in CALL]
+    play(s, clock, inq, CALL + second, until=7.0)
+    calls = [(text, round(t - s.t0, 6)) for text, t in rec[0].markers if text.startswith("call ")]
+    assert calls == [("call 1: 2 notes", 0.0), ("call 2: 2 notes", 3.0)], calls
+    s.close()
+
 def test_overlap_keeps_playing():
     s, clock, inq, sink, _ = make(config(on_interrupt="overlap"))
     s.start()

@@ -1125,3 +1125,37 @@ def test_panic_in_the_count_in_keeps_the_count_and_bar_one():
     assert clicks[-2:] == [-2, -1], clicks  # the count goes on after the panic
     bass = [tl.beat_at(t) for t, _ in _ons(sink, 3)]
     assert bass and abs(bass[0]) < 0.03, bass  # bar 1's downbeat
+
+
+def test_a_turns_call_marker_sits_at_its_first_note():
+    """The recording's "call N" marker went where the turn was handed over (the turn's end);
+    it goes at the first note played in the turn, where an editor looks for the call."""
+    clock = ManualClock(100.0)
+    marks = []
+
+    class Marks:
+        def __init__(self, t0, chart):
+            pass
+
+        def event(self, part, msg, t):
+            pass
+
+        def marker(self, text, t, kind="text"):
+            marks.append((text, t))
+
+        def tempo(self, bpm, t):
+            pass
+
+        def close(self):
+            return None
+
+    cfg = replace(_cfg(), record=replace(_cfg().record, enabled=True))
+    s = Session(cfg, clock, InputQueue(clock), [RecordingSink(clock)], RootsResponder(), chart=BLUES,
+                threaded=False, seed=1, recorder_factory=lambda t0, chart: Marks(t0, chart))
+    inq = s.inq
+    s.start()
+    _play_at(s, clock, inq, [(5.0, 65), (6.0, 67), (9.5, 69)], until=20.0)
+    calls = [(text, t) for text, t in marks if text.startswith("call ")]
+    assert len(calls) == 1 and calls[0][0] == "call 1: 3 notes", marks
+    assert s.timeline.beat_at(calls[0][1]) == pytest.approx(5.0, abs=0.01)
+    s.close()

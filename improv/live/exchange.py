@@ -101,8 +101,9 @@ class Exchange:
         with self._lock:
             self._asked[n] = _Asked(t, self._generation, call, chart, getattr(s.partner, "restarts", 0),
                                     job.settings.tempo)
-        if s.recorder is not None:
-            s.recorder.marker(f"call {n}: {count_notes(len(call))}", t)
+        if s.recorder is not None:  # at the call's first note, where an editor looks for it (not its end)
+            first = min((x.start for x in call.notes), default=0.0)
+            s.recorder.marker(f"call {n}: {count_notes(len(call))}", s.time_of(call.start + first) if call.notes else t)
         s.say(f"{s.bar_beat(t)}  heard call {n}: {text}")
         s.partner.submit(job, s.clock.now())
 
