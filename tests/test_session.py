@@ -344,6 +344,39 @@ def test_a_calls_marker_sits_at_its_first_note_not_where_its_end_was_noticed():
     assert calls == [("call 1: 2 notes", 0.0), ("call 2: 2 notes", 3.0)], calls
     s.close()
 
+
+def _line(t0, pitches, step=0.25, dur=0.2):
+    """(seconds, bytes) of `pitches` one after another from `t0`."""
+    return [x for i, p in enumerate(pitches) for x in ((t0 + i * step, [0x90, p, 90]), (t0 + i * step + dur, [0x80, p, 0]))]
+
+
+def _shell(t, pitches, up):
+    return [(t, [0x90, p, 80]) for p in pitches] + [(up, [0x80, p, 0]) for p in pitches]
+
+
+def test_with_no_chart_the_chords_heard_are_the_recordings_chord_markers_where_they_begin():
+    """Without a chart the file had no chord markers, though the session inferred a chord
+    for every call (the status line showed it). Each call's chords go in as "(heard) X":
+    the chord inferred at its first note, a left hand's voicing where it was struck; a chord
+    the same as the last marked is not marked again. Over a chart, none."""
+    s, clock, inq, sink, rec = make(chart=None)
+    s.start()
+    calls = (_line(0.0, [65, 69, 72, 75, 72, 69]) + _line(4.0, [62, 65, 69, 72, 69, 65])
+             + _line(8.0, [62, 65, 69, 72, 74])  # Dm7 again
+             + _shell(12.0, (50, 53, 60), 12.9) + _line(12.0, [74, 72, 69, 65])  # a left hand's Dm7, then G7
+             + _shell(13.0, (43, 53, 59), 13.9) + _line(13.0, [71, 74, 77, 76], step=0.2, dur=0.15))
+    play(s, clock, inq, calls, until=18.0)
+    heard = [(text, round(t - s.t0, 3)) for text, t in rec[0].chords]
+    assert [text for text, _ in heard] == ["(heard) F7", "(heard) Dm7", "(heard) G7"], heard
+    assert heard[0][1] == 0.0 and heard[1][1] == 4.0
+    assert heard[2][1] == pytest.approx(s.time_of(round(s.beat_at(s.t0 + 13.0))) - s.t0, abs=1e-3)  # on its beat
+    s.close()
+    s, clock, inq, sink, rec = make()  # over the chart: its chords are the file's
+    s.start()
+    play(s, clock, inq, CALL, until=3.0)
+    assert not any(text.startswith("(heard)") for text, _ in rec[0].chords)
+    s.close()
+
 def test_overlap_keeps_playing():
     s, clock, inq, sink, _ = make(config(on_interrupt="overlap"))
     s.start()

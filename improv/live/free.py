@@ -33,6 +33,7 @@ MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slo
 LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
 PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
+HEARD = "(heard) "  # a chord marker's prefix for a chord heard in the player's notes (no chart)
 KEY_HINT_BARS = 4  # a key held this long with nothing else played (a long tone is rarely this long): say so
 
 
@@ -90,6 +91,7 @@ class FreePolicy:
         self._voiced: tuple[Any, list] | None = None  # (call, its voicings' chords) last heard (`chart_for`)
         # (from, to, chart): the last answer's chart, from its call's end to the answer's end (`harmony_text`)
         self._answering: tuple[float, float, Chart] | None = None
+        self._marked: Any = None  # the chord last marked in the recording as heard (`_mark_heard`)
 
     @property
     def band_lookahead(self) -> float:
@@ -256,7 +258,23 @@ class FreePolicy:
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
         chart = self.chart_for(call.phrase)
         self._answering = (call.detected, call.answer_start + call.answer_length, chart)
+        self._mark_heard(call, chart)
         s.ask(call.phrase, chart, call.answer_start, call.answer_length, t, text=text)
+
+    def _mark_heard(self, call: Call, chart: Chart) -> None:
+        """With no chart, the chords the call was heard over (`chart_for`: the chord inferred,
+        and the chords its voicings spell where its left hand struck them) into the recording
+        as chord markers "(heard) Dm7", each where it begins under the call, from its first
+        note; a chord the same as the one marked last is not marked again. The file had no
+        chords at all without a chart, though the status line showed the ones inferred."""
+        s = self.s
+        if s.chart is not None or s.recorder is None or not call.phrase.notes:
+            return
+        start = call.phrase.start
+        for span in chart.changes_between(start, call.answer_start + call.answer_length):
+            if span.chord is not None and span.chord != self._marked:
+                self._marked = span.chord
+                s.recorder.marker(f"{HEARD}{span.chord}", s.time_of(span.start), "chord")
 
     def chart_now(self) -> Chart:
         """The chart an answer plays over: the session's, or the chord inferred so far (the
