@@ -577,4 +577,16 @@ def test_how_sure_the_tempo_is_fades_with_the_silence_after_the_last_note():
     assert f"{100 * later.tempo_sure:.0f}% sure" in render(later)
     assert f"{100 * at_last.tempo_sure:.0f}% sure" not in render(later)
     assert s.snapshot(s.t0 + last + BREAK_S).tempo_sure == 0.0  # the next note is heard afresh
+    back = last + BREAK_S + 30.0  # ...and the first note after the break does not renew the old belief
+    t = last
+    while t < back + 0.3:  # (stepped a second at a time through the silence)
+        t = round(t + (1.0 if t < back - 1.0 else 0.01), 6)
+        clock.set(s.t0 + t)
+        if abs(t - back) < 0.005:
+            inq.push([0x90, 60, 100])
+        if abs(t - back - 0.2) < 0.005:
+            inq.push([0x80, 60, 0])
+        s.step()
+    assert s.timeline.follower.onsets == 1  # (heard afresh)
+    assert s.snapshot(s.t0 + back + 0.3).tempo_sure == 0.0
     s.close()

@@ -70,6 +70,7 @@ class FollowingTimeline:
         self._last_heard: float | None = None  # the player's latest onset, seconds
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.estimate: BeatEstimate | None = None  # the last one followed
+        self._estimated_at = 0.0  # when it was followed, seconds
         self._over_chart = keep_level
         self.keep_level = keep_level and guess is not None
         self._strays = 0  # estimates in a row `_level_kept` left out
@@ -137,14 +138,15 @@ class FollowingTimeline:
 
     def sure_at(self, now: float) -> float:
         """How sure the tempo followed is at `now` seconds, 0..1 (-1: none followed yet): the
-        estimate's confidence, halved every `STALE_BEATS` of its beats since the player's last
-        note, as the follower's own estimate fades, and nothing after a break: a silence of
-        `BREAK_S` forgets it (the next note is heard afresh). The status line said "82% sure"
-        through any silence: the confidence of the last note, however old."""
-        est, last = self.estimate, self._last_heard
+        estimate's confidence, halved every `STALE_BEATS` of its beats since the note it was
+        followed at, as the follower's own estimate fades in a silence, and nothing after a
+        break: `BREAK_S` forgets it (the next note is heard afresh; the notes after a break
+        renew it only once they are followed). The status line said "82% sure" through any
+        silence: the confidence at the last note, however old."""
+        est, last = self.estimate, self._estimated_at
         if est is None:
             return -1.0
-        silent_s = max(0.0, now - last) if last is not None else 0.0
+        silent_s = max(0.0, now - last)
         if silent_s >= BREAK_S:
             return 0.0
         return est.confidence * 0.5 ** (silent_s * est.bpm / 60.0 / STALE_BEATS)
@@ -185,7 +187,7 @@ class FollowingTimeline:
                 if kept is None:
                     return False
                 est = kept
-            self.estimate = est
+            self.estimate, self._estimated_at = est, now
             before = self._tl.tempo
             ahead = self._tl.follow(est, now)
             return ahead != 0.0 or self._tl.tempo != before
