@@ -590,3 +590,32 @@ def test_how_sure_the_tempo_is_fades_with_the_silence_after_the_last_note():
     assert s.timeline.follower.onsets == 1  # (heard afresh)
     assert s.snapshot(s.t0 + back + 0.3).tempo_sure == 0.0
     s.close()
+
+
+@pytest.mark.parametrize("after", [147.0, 150.0, 152.0])
+def test_after_a_break_the_bars_go_on_from_the_one_they_are_in(after):
+    """Over a chart, bar 1 on the first note, a player who played too little to be heard
+    (two notes), stopped for a minute and a half and came back: once their tempo was heard,
+    the bars were counted again from bar 1 across the silence, on the tempo heard after it,
+    and the count jumped a beat back under the phrases they were playing (the chart's chords
+    a beat off from then on; the file's tempo map rewritten from bar 1). Nothing was played
+    in the break to count by: the bars go on from the one they are in."""
+    recounts = []
+    tl = FollowingTimeline(0.0, 150.0, 1.0, 150.0, keep_level=True)
+    hearing = PlayerHearing(tl, True, lambda t: None, lambda bpm, t: None, may_recount=lambda: True,
+                            on_recount=lambda moved, t: recounts.append(t))
+    back = 90.5
+    events = swung_call(150.0, 1, 0.5)[:4]  # two notes
+    for k in range(3):
+        events += swung_call(after, 2, back + k * 16 * 60.0 / after, seed=10 + k)
+    events.sort(key=lambda e: e[0])
+    at_return = None
+    for t, data in events:
+        hearing.hear(mido.Message.from_bytes(data), t)
+        if at_return is None and t >= back:
+            at_return = tl.beat_at(t)
+    assert tl.tempo == pytest.approx(after, rel=0.01)  # (heard)
+    assert recounts == []
+    last = events[-1][0]
+    # (the player's beat found: at most half a beat)
+    assert tl.beat_at(last) - at_return == pytest.approx((last - back) * after / 60.0, abs=0.5)

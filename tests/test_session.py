@@ -347,7 +347,8 @@ def test_a_calls_marker_sits_at_its_first_note_not_where_its_end_was_noticed():
 
 def _line(t0, pitches, step=0.25, dur=0.2):
     """(seconds, bytes) of `pitches` one after another from `t0`."""
-    return [x for i, p in enumerate(pitches) for x in ((t0 + i * step, [0x90, p, 90]), (t0 + i * step + dur, [0x80, p, 0]))]
+    return [x for i, p in enumerate(pitches)
+            for x in ((t0 + i * step, [0x90, p, 90]), (t0 + i * step + dur, [0x80, p, 0]))]
 
 
 def _shell(t, pitches, up):

@@ -268,6 +268,8 @@ class PlayerHearing:
         self._counting = False  # the count from bar 1 is not yet confirmed on a heard tempo
         self._held: dict[int, tuple[float, int]] = {}  # pitch -> (onset seconds, velocity)
         self._said: float | None = timeline.tempo  # the tempo last given to on_tempo (the first guess)
+        self._last_on: float | None = None  # the player's latest note-on, seconds
+        self._after_break = False  # a break came since bar 1: its bars are not counted again from there
 
     def hear(self, msg: mido.Message, t: float) -> None:
         """A player's message that arrived at `t` seconds."""
@@ -276,17 +278,23 @@ class PlayerHearing:
             self._held[msg.note] = (t, msg.velocity)
             if self.bar_one:  # the first note of the jam is bar 1 of the chart
                 self.bar_one = False
-                self.origin, self._counting = t, True
+                self.origin, self._counting, self._last_on = t, True, t
                 tl.t0 = t
                 tl.heard(t, msg.velocity, msg.note)
                 self._on_bar_one(t)
                 return
+            if self._last_on is not None and t - self._last_on >= BREAK_S:
+                # A break: the bars go on from the one they are in. Counted again from bar 1, on the
+                # tempo heard after it, they reached back across the silence, where nothing was
+                # played to count by: the bars jumped under the player a beat or more, at random.
+                self._after_break, self._counting = True, False
+            self._last_on = t if self._last_on is None else max(self._last_on, t)
             before = tl.tempo
             tl.heard(t, msg.velocity, msg.note)
             if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
                 self._said = tl.tempo
                 self._on_tempo(tl.tempo, t)
-            if self.origin is not None and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP \
+            if self.origin is not None and not self._after_break and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP \
                     and tl.beat_at(t) < RECOUNT_WITHIN_BEATS:
                 self._counting = True
             self._check_count(t)
