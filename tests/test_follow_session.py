@@ -619,3 +619,47 @@ def test_after_a_break_the_bars_go_on_from_the_one_they_are_in(after):
     last = events[-1][0]
     # (the player's beat found: at most half a beat)
     assert tl.beat_at(last) - at_return == pytest.approx((last - back) * after / 60.0, abs=0.5)
+
+
+def test_after_a_break_the_recordings_bars_and_chords_are_the_ones_the_status_line_showed(tmp_path):
+    """Over a chart, following the player through a minute and a half's break: each note
+    the player plays after it lies in the file on the beat the status line showed as it was
+    played, under the chord it showed (the chart's chord markers come from the file's tempo
+    map); the count jumped a beat under them when the bars were counted again across the break."""
+    from bisect import bisect_right
+
+    from improv.core.formats.midifile import PPQ, TempoMap, load_recording, recording_notes
+    from improv.live.recorder import Recorder
+
+    cfg = override(override(make()[0].cfg, "timing", tempo=150.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart="C7 | F7 | C7 | G7", responder=EighthsResponder(), tempo_guess=150.0,
+                                  recorder_factory=lambda t0, chart: Recorder(tmp_path, 150.0, 4, 1, 2, t0, chart=chart))
+    s.start()
+    back = 90.5
+    events = swung_call(150.0, 1, 0.5)[:4]  # two notes, then the break
+    for k in range(3):
+        events += swung_call(147.0, 2, back + k * 16 * 60.0 / 147.0, seed=10 + k)
+    shown = []  # (beat, chord) the status line showed at each of the player's notes
+
+    class Watching:
+        def send(self, msg, at=None):
+            if msg.type == "note_on" and msg.velocity and msg.channel == 0:
+                snap = s.snapshot(clock.now())
+                shown.append((s.beat_at(clock.now()), snap.harmony, (snap.bar, snap.beat)))
+
+        def close(self):
+            pass
+
+    s.sinks.append(Watching())
+    play_sparse(s, clock, inq, events, until=max(t for t, _ in events) + 0.05)
+    s.close()
+    rec = load_recording(s.record_path)
+    tmap = TempoMap(rec.tempos)
+    chords = [(tmap.ticks(m.t) / PPQ, m.text) for m in rec.markers if m.kind == "chord"]
+    notes = recording_notes(rec, "player")
+    assert len(notes) == len(shown) == 2 + 3 * 12
+    for note, (beat, harmony, (bar, in_bar)) in list(zip(notes, shown))[2:]:  # (bar 1 is set by the first)
+        assert note.start == pytest.approx(beat, abs=0.01)
+        assert (bar, in_bar) == (int(beat // 4) + 1, int(beat % 4) + 1)
+        under = chords[bisect_right([b for b, _ in chords], note.start + 0.02) - 1][1]
+        assert under == harmony, (note.start, under, harmony)
