@@ -12,10 +12,9 @@ from improv.core.formats.midifile import (
     recording_notes,
     recording_to_midi,
     save_recording,
-    seconds_to_ticks,
-    ticks_to_seconds,
 )
 from improv.core.formats.miditrack import read_midi_notes
+from improv.core.formats.tempomap import seconds_to_ticks, ticks_to_seconds
 from midisession import off, on, session
 from improv.errors import DataError
 

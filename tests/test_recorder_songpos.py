@@ -110,14 +110,14 @@ def chord_at(back, beat):
 
 
 def file_beat(back, seconds):
-    from improv.core.formats.midifile import seconds_to_ticks
+    from improv.core.formats.tempomap import seconds_to_ticks
     from improv.core.formats.miditrack import PPQ
 
     return seconds_to_ticks(seconds, back.tempos) / PPQ
 
 
 def beats_to_file_seconds(back, beat):
-    from improv.core.formats.midifile import ticks_to_seconds
+    from improv.core.formats.tempomap import ticks_to_seconds
     from improv.core.formats.miditrack import PPQ
 
     return ticks_to_seconds(beat * PPQ, back.tempos)

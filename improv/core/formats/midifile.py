@@ -7,8 +7,9 @@ type-1 file at 480 ppq: a conductor track (tempo map, time signature, markers) a
 track per part on its own channel (the band's tracks only when they played). Markers are written
 by kind so that they read back as they were written: chord symbols as `text` events,
 section names as `marker` events (what DAWs show as markers), free text as `cue_marker`
-events. `midi_to_recording` is the inverse; `TempoMap` converts seconds <-> ticks, and
-`recording_notes` gives a part's notes in timeline beats. Every file is read through
+events. `midi_to_recording` is the inverse; `TempoMap` (in `tempomap`, imported here
+too) converts seconds <-> ticks, and `recording_notes` gives a part's notes in timeline
+beats. Every file is read through
 `open_midi_file`, which refuses, in one line, what would otherwise break a reader later: a
 zero or SMPTE division, tempos of 0 or absurd ones, a bar of no beats, a file longer than
 a day.
@@ -20,7 +21,6 @@ in `miditrack`.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -30,6 +30,7 @@ import mido
 from improv.core import limits
 from improv.core.formats.midicheck import check_midi, open_midi_file
 from improv.core.formats.miditrack import PPQ, file_text, messages_to_notes, meta_text, releases_first, track_from_abs
+from improv.core.formats.tempomap import TempoMap
 from improv.core.listen.segment import ALL_OFF_CCS
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Note
@@ -123,54 +124,6 @@ class Recording:
         """Seconds from the start to the last event or marker."""
         last = [e.t for e in self.events[-1:]] + [m.t for m in self.markers[-1:]]
         return max(last, default=0.0)
-
-
-# ----------------------------------------------------------------- tempo map
-
-
-class TempoMap:
-    """Seconds <-> MIDI ticks under a tempo map ((seconds, bpm) pairs), its segments worked
-    out once: a long session's recording has thousands of events and, when improv follows
-    the player, a tempo change every few beats, so each lookup is a bisection.
-
-    Raises:
-        ValueError: a tempo that is not > 0 bpm.
-    """
-
-    def __init__(self, tempos: tuple[tuple[float, float], ...] | list[tuple[float, float]], ppq: int = PPQ) -> None:
-        tempos = tuple(sorted(tempos)) or ((0.0, 120.0),)
-        if tempos[0][0] > 0.0:
-            tempos = ((0.0, tempos[0][1]),) + tempos
-        segs: list[tuple[float, float, float]] = []  # (start seconds, start ticks, ticks per second)
-        for t, bpm in tempos:
-            if bpm <= 0:
-                raise ValueError(f"tempo must be > 0 bpm, got {bpm}")
-            ticks = segs[-1][1] + (t - segs[-1][0]) * segs[-1][2] if segs else 0.0
-            segs.append((t, ticks, bpm / 60.0 * ppq))
-        self._segs = segs
-        self._starts_s = [sg[0] for sg in segs]
-        self._starts_ticks = [sg[1] for sg in segs]
-
-    def ticks(self, t: float) -> int:
-        """Seconds from the start -> MIDI ticks. Inverse: `seconds`."""
-        start, ticks, rate = self._segs[max(0, bisect_right(self._starts_s, t) - 1)]
-        return max(0, int(round(ticks + (t - start) * rate)))
-
-    def seconds(self, ticks: float) -> float:
-        """MIDI ticks -> seconds from the start. Inverse: `ticks`."""
-        start, seg_ticks, rate = self._segs[max(0, bisect_right(self._starts_ticks, ticks) - 1)]
-        return start + (ticks - seg_ticks) / rate
-
-
-def seconds_to_ticks(t: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> int:
-    """Seconds from the start -> MIDI ticks under a tempo map. Inverse: `ticks_to_seconds`.
-    (For many lookups under one map, build a `TempoMap` once.)"""
-    return TempoMap(tempos, ppq).ticks(t)
-
-
-def ticks_to_seconds(ticks: float, tempos: tuple[tuple[float, float], ...], ppq: int = PPQ) -> float:
-    """MIDI ticks -> seconds from the start under a tempo map. Inverse: `seconds_to_ticks`."""
-    return TempoMap(tempos, ppq).seconds(ticks)
 
 
 # ------------------------------------------------------------ session files
