@@ -28,6 +28,16 @@ def test_roll_marks_outside_notes_from_chord_markers():
     assert roll.bar_lines(0, 8) == [0.0, 4.0, 8.0] and roll.bar_lines(1, 7.9) == [4.0] and roll.bars == 2
 
 
+
+def test_a_chord_heard_with_no_chart_rings_the_notes_outside_it_and_keeps_its_label():
+    """A session with no chart writes the chords it heard as "(heard) Dm7": the roll showed
+    them, but read no chord from them, so no note was ringed."""
+    rec = session()
+    heard = tuple(Marker(m.t, f"(heard) {m.text}", m.kind) if m.kind == "chord" else m for m in rec.markers)
+    roll = recording_to_roll(Recording(rec.events, heard))
+    assert [n.outside for n in roll.notes] == [False, False, True, False, True]
+    assert roll.chords == ((0.0, "(heard) Dm7"), (4.0, "(heard) G7"))
+
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
     from improv.cli import main

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import mido
 
 from improv.config import Config
+from improv.core.formats.midifile import HEARD
 from improv.core.listen.harmony import HarmonyTracker, voiced_chart, voiced_changes
 from improv.core.listen.segment import Call, Segmenter, SegmentSettings
 from improv.core.theory.chart import Chart, single_chord_chart
@@ -33,7 +34,6 @@ MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slo
 LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
 PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
-HEARD = "(heard) "  # a chord marker's prefix for a chord heard in the player's notes (no chart)
 KEY_HINT_BARS = 4  # a key held this long with nothing else played (a long tone is rarely this long): say so
 
 

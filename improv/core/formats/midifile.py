@@ -42,6 +42,7 @@ GM_BASS_PROGRAM = 32  # General MIDI's acoustic bass (0-based), as improv plays 
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
 MARKER_KINDS = ("chord", "section", "text")
+HEARD = "(heard) "  # a chord marker's prefix for a chord heard in the player's notes (a session with no chart)
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
 
