@@ -268,7 +268,9 @@ def test_a_config_files_port_and_soundfont_are_undone_for_one_session(tmp_path, 
     preset.write_text('[midi]\noutput = "no such port here"\n')
     assert main(["jam", "--config", str(preset), "--no-record", "--duration", "1"]) == 2
     line = error_lines(capsys)[-1]
-    assert "'no such port here' not found" in line and "--synth plays the built-in synth instead" in line, line
+    # (with no MIDI system running, as on a machine with no JACK server, the port cannot be looked for)
+    assert ("'no such port here' not found" in line or "no MIDI system" in line) \
+        and "--synth plays the built-in synth instead" in line, line
 
 
 def test_render_and_play_leave_a_config_files_soundfont_with_no_soundfont(tmp_path, capsys, monkeypatch):
