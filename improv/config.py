@@ -117,6 +117,8 @@ class BandSettings:
     comp_style: str = "rootless"  # "rootless", "shell" or "guide"
     click: bool = False  # a click on every beat (and the count-in) on its own channel
     click_channel: int = 10  # 1-16 (10 = General MIDI drums)
+    comp_program: int = 5  # General MIDI program (1-128) sent on the comp's channel: 5 = electric piano 1; 0 = none
+    bass_program: int = 33  # ... on the bass's: 33 = acoustic bass; 0 = none (the instrument's own sound)
     clock: str = "internal"  # "internal" (improv keeps time) or "external" (follow MIDI clock)
     clock_in: str = ""  # MIDI input of the external clock: index or name substring; "" = a virtual input "improv clock"
     send_clock: bool = False  # internal clock: send MIDI clock and Start/Stop on the outputs

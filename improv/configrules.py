@@ -66,6 +66,8 @@ RANGES: dict[tuple[str, str], tuple[tuple[float, float], str]] = {
     ("band", "comp_channel"): (limits.CHANNEL, ""),
     ("band", "bass_channel"): (limits.CHANNEL, ""),
     ("band", "click_channel"): (limits.CHANNEL, ""),
+    ("band", "comp_program"): ((0, 128), "(a General MIDI program, 0 = send none)"),
+    ("band", "bass_program"): ((0, 128), "(a General MIDI program, 0 = send none)"),
 }
 
 PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_in")

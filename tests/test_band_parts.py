@@ -162,3 +162,42 @@ def test_a_part_coming_back_after_a_stop_plays_from_now_and_reports_nothing_late
     assert band.scheduler.late == band.scheduler.dropped == 0
     ons = [m for m in sent if m.type == "note_on" and m.velocity > 0]
     assert len(ons) >= 4 + 5  # before the stop, and back from beat 16 on
+
+
+def test_the_band_sets_its_channels_to_its_programs_and_records_them(tmp_path):
+    """With no program change a General MIDI module (or a DAW's GM instrument) played the
+    walking bass on a piano: the band sets each playing part's channel to its program (the
+    click none: on the drum channel a program picks the kit), tells the recorder whose it
+    is, and the file opens the bass on that program, not on the GM bass it adds otherwise."""
+    rec = Recorder(tmp_path, 120.0, 4, 1, 2, t0=0.0, stamp="progs", band_channels={"comp": 3, "bass": 4, "click": 10})
+    sent = []
+    parts = BandParts(comp=True, bass=True, click=True, comp_channel=2, bass_channel=3, click_channel=9,
+                      comp_program=4, bass_program=35)  # (a fretless bass, as a user may set it)
+    band = Band(parse_chart("Dm7 G7 | Cmaj7"), ManualClock(0.0), sent.append, FixedTimeline(0.0, 120.0), parts,
+                on_sent=rec.event)
+    assert band.send_programs() == 2
+    assert [(m.type, m.channel, m.program) for m in sent] == [("program_change", 2, 4), ("program_change", 3, 35)]
+    band.close()
+    mid = mido.MidiFile(str(run_and_close(rec)))
+    progs = {next(m.name for m in t if m.type == "track_name"): [m.program for m in t if m.type == "program_change"]
+             for t in mid.tracks[1:]}
+    assert progs["bass"] == [35] and progs["comp"] == [4] and progs["click"] == []
+
+
+def run_and_close(rec):
+    run_band(BandParts(comp=True, bass=True, click=True, comp_channel=2, bass_channel=3, click_channel=9), rec.event)
+    rec.event("player", mido.Message("note_on", note=72, velocity=90), 0.3)  # (a file of no player note is not kept)
+    rec.event("player", mido.Message("note_off", note=72), 0.6)
+    return rec.close()
+
+
+def test_a_part_off_or_given_no_program_sends_none_until_it_comes_in():
+    """A part that is off sends its program when it is turned on (a live control), not
+    before; a part given none (`band.bass_program = 0`: the instrument's own sound) never."""
+    sent = []
+    band = Band(parse_chart("C7"), ManualClock(0.0), sent.append, FixedTimeline(0.0, 120.0),
+                BandParts(comp=False, bass=True, comp_channel=2, bass_channel=3, comp_program=4, bass_program=None))
+    assert band.send_programs() == 0 and sent == []
+    band.set_part("comp", True)
+    assert [(m.type, m.channel, m.program) for m in sent] == [("program_change", 2, 4)]
+    band.close()

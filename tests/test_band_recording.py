@@ -25,6 +25,7 @@ def test_a_band_jam_is_recorded_track_by_track(tmp_path):
         jam.player.play(note_events([(65, 0.0, 0.45), (69, 0.5, 0.45), (72, 1.0, 0.9)], TEMPO),
                         start=time.perf_counter() + 0.01)
         time.sleep(5.0)
+        heard = [a.data for a in jam.listener.arrivals]
         rc = jam.stop(signal.SIGTERM, timeout=10)
         log = jam.stderr()
         recs = jam.recordings()
@@ -35,6 +36,10 @@ def test_a_band_jam_is_recorded_track_by_track(tmp_path):
     played = [n.pitch for r in recs for n in recording_notes(load_recording(r), "player")]
     # (a note held over bar 1 is in both: whole beside the file, from bar 1 in it)
     assert set(played) == {65, 69, 72} and len(played) <= 4, played
+    # the band set its channels' sounds before its first note (a GM module played the bass as a piano)
+    first_bass = next(i for i, d in enumerate(heard) if d[0] == 0x93 and d[2] > 0)
+    assert (0xC2, 4) in heard[:first_bass] and (0xC3, 32) in heard[:first_bass], heard[:first_bass + 1]
+    assert not [d for d in heard if d[0] == 0xC9]  # (none on the drum channel)
     recs = main
     mid = mido.MidiFile(str(recs[0]))
     channels = {}
@@ -42,6 +47,9 @@ def test_a_band_jam_is_recorded_track_by_track(tmp_path):
         name = next(m.name for m in track if m.type == "track_name")
         channels[name] = {m.channel + 1 for m in track if not m.is_meta}
     assert channels["comp"] == {3} and channels["bass"] == {4} and channels["click"] == {10}, channels
+    programs = {next(m.name for m in t if m.type == "track_name"): [m.program for m in t if m.type == "program_change"]
+                for t in mid.tracks[1:]}
+    assert programs["comp"] == [4] and programs["bass"] == [32] and programs["click"] == [], programs
     assert channels["partner"] <= {2}
     rec = load_recording(recs[0])
     bass = recording_notes(rec, "bass")

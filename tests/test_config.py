@@ -108,6 +108,8 @@ def test_missing_file_and_bad_toml(tmp_path):
     ("midi", "virtual_in", "a\x00b", "control characters"),
     ("band", "comp_channel", 0, "comp_channel: expected 1 to 16"),
     ("band", "click_channel", 17, "click_channel"),
+    ("band", "bass_program", 129, "bass_program: expected 0 to 128"),
+    ("band", "comp_program", -1, "comp_program"),
     ("band", "trade_bars", 3, "trade_bars"),
     ("synth", "volume", 2.0, "volume"),
     ("synth", "block_size", 4, "block_size"),

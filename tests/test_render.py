@@ -558,3 +558,28 @@ def test_a_wav_whose_tail_is_shorter_than_the_release_fades_out_not_cut(tmp_path
     steady = np.abs(np.diff(audio[SR // 2:int(0.9 * SR)], axis=0)).max()
     assert np.abs(audio[-1]).max() <= 1 / 32767  # ends in silence
     assert np.abs(np.diff(audio[-SR // 50:], axis=0)).max() <= 1.5 * steady  # faded, not stepped down
+
+
+def test_a_soundfont_plays_the_bass_on_the_program_the_band_sends(tmp_path, monkeypatch):
+    """The live band sends `band.bass_program` on its bass channel to a MIDI output; with
+    --soundfont the built-in synth played the bass on GM acoustic bass whatever it said."""
+    import sys
+
+    from improv.core.audio.soundfont import BASS_CHANNEL, BASS_PROGRAM, load_soundfont
+
+    chosen = []
+
+    class Recording(FakeTinySoundFont.Synth):
+        def program_select(self, ch, sfid, bank, program) -> None:
+            chosen.append((ch, program))
+
+    class Module(FakeTinySoundFont):
+        Synth = Recording
+
+    monkeypatch.setitem(sys.modules, "tinysoundfont", Module)
+    (tmp_path / "fake.sf2").write_bytes(b"RIFF")
+    load_soundfont(tmp_path / "fake.sf2", SR)
+    assert (BASS_CHANNEL, BASS_PROGRAM) in chosen
+    chosen.clear()
+    load_soundfont(tmp_path / "fake.sf2", SR, bass_program=35)  # a fretless bass
+    assert (BASS_CHANNEL, 35) in chosen and (BASS_CHANNEL, BASS_PROGRAM) not in chosen

@@ -112,6 +112,30 @@ def test_comp_and_bass_under_a_free_jam_stop_clean():
     assert sink.sounding() == set()
 
 
+def test_the_band_sets_its_sounds_when_the_session_starts_and_again_after_a_panic():
+    """On a General MIDI module the bass line played as a piano: no program change was ever
+    sent. The band's programs go out at the start, before its first note, and again after a
+    panic (a player who slams it may have reset the module); `band.bass_program = 0` sends
+    none for the bass (the instrument's own sound), and a recorder hears them as the parts'."""
+    cfg = override(config(), "band", comp=True, bass=True, click=True)
+    s, clock, inq, sink, rec = make(cfg, chart="Dm7 G7 | Cmaj7")
+    s.start()
+    progs = [(m.channel, m.program) for _, m in sink.sent if m.type == "program_change"]
+    assert progs == [(2, 4), (3, 32)]  # electric piano 1, acoustic bass (GM 5 and 33); the click none
+    assert sink.sent[0][1].type == sink.sent[1][1].type == "program_change"  # before anything else
+    assert [(part, m.program) for part, m, _ in rec[0].events if m.type == "program_change"] == [("comp", 4),
+                                                                                                 ("bass", 32)]
+    play(s, clock, inq, [], until=1.0)
+    n = len(sink.sent)
+    s.panic()
+    assert [(m.channel, m.program) for _, m in sink.sent[n:] if m.type == "program_change"] == [(2, 4), (3, 32)]
+    s.close()
+    s, clock, inq, sink, rec = make(override(cfg, "band", bass_program=0, comp_program=1), chart="Dm7 G7 | Cmaj7")
+    s.start()
+    assert [(m.channel, m.program) for _, m in sink.sent if m.type == "program_change"] == [(2, 0)]
+    s.close()
+
+
 def test_a_session_started_mid_bar_plays_its_band_from_there_with_nothing_late():
     """The demo starts a beat before its first note (beat 3 of bar 1): the band's notes of
     beats 0-2 are past, not late (the ballad preset's demo dropped 7 of them, one 2.7 s late)."""

@@ -167,9 +167,11 @@ class SynthSink:
         sf_path = soundfont if soundfont is not None else s.soundfont
         sf = None
         if sf_path:
-            from improv.core.audio.soundfont import load_soundfont
+            from improv.core.audio.soundfont import BASS_PROGRAM, load_soundfont
 
-            sf = load_soundfont(sf_path, s.sample_rate)
+            # (the bass on the program the band sends an external module: `Band.send_programs`)
+            bass = cfg.band.bass_program - 1 if cfg.band.bass_program else BASS_PROGRAM
+            sf = load_soundfont(sf_path, s.sample_rate, bass)
         try:
             with quiet_stderr():  # PortAudio's start probes every host API, and ALSA and JACK complain
                 import sounddevice as sd

@@ -131,7 +131,9 @@ def phrase_notes(phrase: Phrase, channel: int) -> list[BeatNote]:
 @dataclass
 class BandParts:
     """Which parts play, on which MIDI channels (0-15); `count_in`: the click sounds the
-    bars before bar 1 (trading's count-in) even when it is off."""
+    bars before bar 1 (trading's count-in) even when it is off. `comp_program` and
+    `bass_program`: the General MIDI program (0-127) each part's channel is set to when it
+    comes in (`Band.send_programs`), None to leave the instrument's own sound."""
 
     comp: bool = False
     bass: bool = False
@@ -140,6 +142,8 @@ class BandParts:
     comp_channel: int = 2
     bass_channel: int = 3
     click_channel: int = 9
+    comp_program: int | None = None
+    bass_program: int | None = None
     comp_settings: CompSettings = field(default_factory=CompSettings)
     bass_settings: BassSettings = field(default_factory=BassSettings)
 
@@ -180,6 +184,8 @@ class Band:
         self.parts = parts
         self.seed = seed
         self.bpb = chart.beats_per_bar
+        self.clock = clock
+        self._send = send
         self._on_sent = on_sent
         self.scheduler = Scheduler(clock, send, late_threshold_ms=late_threshold_ms,
                                    on_sent=self._sent if on_sent is not None else None, name="band")
@@ -273,8 +279,33 @@ class Band:
         if not on:
             self.feeder.clear(getattr(self.parts, f"{part}_channel"))
         else:
+            self.send_programs((part,))  # (it may have been off when the session set them)
             handed = self.feeder.handed_to
             self._render_again(handed if math.isfinite(handed) else self._resume_from)
+
+    def program_messages(self, parts: tuple[str, ...] = ("comp", "bass")) -> list[mido.Message]:
+        """The program changes that set the channels of `parts` that play to their sounds
+        (`BandParts.comp_program`, `bass_program`); none for a part given no program. The
+        click has none: on General MIDI's drum channel a program picks the drum kit."""
+        p = self.parts
+        out = []
+        for part in parts:
+            program = getattr(p, f"{part}_program", None)
+            if getattr(p, part) and program is not None:
+                out.append(mido.Message("program_change", channel=getattr(p, f"{part}_channel"), program=program))
+        return out
+
+    def send_programs(self, parts: tuple[str, ...] = ("comp", "bass")) -> int:
+        """Send the program changes of `parts` (`program_messages`) now, each told to
+        `on_sent` as its part's (so the recording opens on them); returns how many. Conductor
+        thread: at the session's start, after a panic, when a part is turned on. A General
+        MIDI module or a DAW's GM instrument otherwise played the walking bass on a piano."""
+        msgs = self.program_messages(parts)
+        for msg in msgs:
+            self._send(msg)
+            if self._on_sent is not None:
+                self._sent(msg, self.clock.now())
+        return len(msgs)
 
     # --- playing ---------------------------------------------------------------------
     def render_bar(self, bar_start: float) -> list[BeatNote]:

@@ -218,6 +218,8 @@ class Session:
             if self.daw is not None and hasattr(self.recorder, "follow"):
                 self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
         self.band = self._make_band()
+        if self.band is not None:  # (a General MIDI module played the walking bass on a piano)
+            self.band.send_programs()
         if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
             first = self.policy.band_start
             if first > 0:  # a session that starts mid-song: from the next sixteenth, a song position
@@ -266,6 +268,8 @@ class Session:
 
         parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
                           bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
+                          comp_program=b.comp_program - 1 if b.comp_program else None,  # (GM's 1-128; 0: none)
+                          bass_program=b.bass_program - 1 if b.bass_program else None,
                           comp_settings=CompSettings(style=b.comp_style), count_in=self.counts_in)
         return Band(self.chart, self.clock, self.send_all, self.timeline, parts, seed=self.seed,
                     start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
@@ -405,6 +409,8 @@ class Session:
         for ch in range(16):
             for data in silence_messages(ch):
                 self.send_all(mido.Message.from_bytes(data))
+        if self.band is not None:  # (a module reset to get out of trouble is on its pianos again)
+            self.band.send_programs()
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,

@@ -5,7 +5,8 @@ built-in synth offers the audio callback and the offline renderer: `message(part
 d1, d2)` and `render(frames, out)` writing one row per part. The player plays on MIDI
 channel 1 (GM program 1, acoustic piano by default), the partner on channel 2 (GM program
 5, electric piano), each rendered separately so that stems stay possible; the bass plays
-GM program 33 (acoustic bass) on the player's synth, on a channel of its own.
+GM program 33 (acoustic bass, or the live band's `band.bass_program`) on the player's synth,
+on a channel of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ BASS_PART = PARTS.index("bass")
 class SoundFontSynth:
     """Two tinysoundfont synths (one per part) on one loaded SoundFont."""
 
-    def __init__(self, path: Path, sample_rate: int, programs: tuple[int, int] = PROGRAMS) -> None:
+    def __init__(self, path: Path, sample_rate: int, programs: tuple[int, int] = PROGRAMS,
+                 bass_program: int = BASS_PROGRAM) -> None:
         import tinysoundfont
 
         self.sample_rate = sample_rate
@@ -46,7 +48,7 @@ class SoundFontSynth:
             except Exception as e:
                 raise ConfigError(f"{path} is not a SoundFont tinysoundfont can read ({e}); "
                                   "point --soundfont at a General MIDI .sf2 file") from None
-            for ch, prog in ((0, program), (BASS_CHANNEL, BASS_PROGRAM)) if not self._synths else ((0, program),):
+            for ch, prog in ((0, program), (BASS_CHANNEL, bass_program)) if not self._synths else ((0, program),):
                 try:
                     synth.program_select(ch, sfid, 0, prog)
                 except Exception:  # a small font without that program: its first one
@@ -137,8 +139,9 @@ def missing_soundfont(path: str | Path) -> str | None:
     return "not found"
 
 
-def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
-    """Open a .sf2 file for playback.
+def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_PROGRAM) -> SoundFontSynth:
+    """Open a .sf2 file for playback, the bass on GM program `bass_program` (0-127: the
+    program the live band sends on its bass channel, `band.bass_program`).
 
     Raises:
         ConfigError: the extra is not installed (says how), or the file is missing or
@@ -153,4 +156,4 @@ def load_soundfont(path: str | Path, sample_rate: int) -> SoundFontSynth:
         import tinysoundfont  # noqa: F401
     except ImportError:
         raise ConfigError(f"--soundfont needs the tinysoundfont package: {INSTALL_HINT}") from None
-    return SoundFontSynth(path, sample_rate)
+    return SoundFontSynth(path, sample_rate, bass_program=bass_program)
