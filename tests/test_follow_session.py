@@ -8,6 +8,7 @@ import mido
 import pytest
 
 from improv.config import override
+from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
 from improv.live.follow import FollowingTimeline, PlayerHearing
@@ -663,3 +664,42 @@ def test_after_a_break_the_recordings_bars_and_chords_are_the_ones_the_status_li
         assert (bar, in_bar) == (int(beat // 4) + 1, int(beat % 4) + 1)
         under = chords[bisect_right([b for b, _ in chords], note.start + 0.02) - 1][1]
         assert under == harmony, (note.start, under, harmony)
+class Flipping:
+    """A following timeline counted at 120 bpm from t=0 whose heard tempo doubles at `flip`
+    seconds (a half-time feel heard as double time); counts the recounts asked of it."""
+
+    def __init__(self, flip):
+        self.tempo, self.estimate, self.t0, self.flip, self.recounts = 120.0, object(), 0.0, flip, []
+
+    def heard(self, t, velocity, pitch=None):
+        if t >= self.flip:
+            self.tempo = 240.0
+
+    def released(self, onset, velocity, duration):
+        pass
+
+    def beat_at(self, t):
+        return 2.0 * (t - self.t0)
+
+    def recount(self, origin, now):
+        self.recounts.append(now)
+        return lambda beat: beat
+
+
+@pytest.mark.parametrize("bpb, flip_bar, recounts", [(4, 14, True), (4, 18, False), (3, 14, True), (3, 18, False)])
+def test_a_tempo_flip_is_counted_again_within_the_first_sixteen_bars_of_any_metre(bpb, flip_bar, recounts):
+    """The bars are counted again after a tempo flip only in the first 16 bars: that was 64
+    beats, 21 bars of 3/4 (a waltz player's own change in bar 18 moved the chart's count)."""
+    tl = Flipping(flip=(flip_bar - 1) * bpb / 2.0 + 0.01)  # (just after the flip bar's downbeat)
+    hearing = PlayerHearing(tl, True, lambda t: None, lambda bpm, t: None, may_recount=lambda: True,
+                            on_recount=lambda moved, t: None, beats_per_bar=bpb)
+    for k in range(2 * 20 * bpb):  # eighth notes for 20 bars: bar 1 on the first, counted again at the second
+        hearing.hear(mido.Message("note_on", note=60, velocity=90), k * 0.25)
+    assert len(tl.recounts) == 1 + recounts, tl.recounts
+
+
+def test_a_waltz_is_counted_again_in_its_own_bars():
+    cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True, bar_one="first_note")
+    s, *_ = make(cfg, chart=parse_chart("C | G7", 3))
+    assert s.hearing is not None and s.hearing.beats_per_bar == 3
+    s.close()

@@ -38,8 +38,8 @@ FOLLOW_BPM = (TempoSettings.min_bpm, TempoSettings.max_bpm)  # the tempi the fol
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
 RECOUNT_JUMP = 0.25  # a tempo heard this much faster or slower at once (a half or double time
 # flip) may have put the count off again
-RECOUNT_WITHIN_BEATS = 64  # ...in the bars just after bar 1 (16 of 4/4): later, a tempo that jumps is the player's
-# own change, and the count goes on from the bar it is in
+RECOUNT_WITHIN_BARS = 16  # ...in the bars just after bar 1 (of the chart's metre: 48 beats of 3/4): later, a tempo
+# that jumps is the player's own change, and the count goes on from the bar it is in
 LEVELS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)  # metrical levels a tempo may be heard at
 KEEP_WITHIN = 0.1  # over a chart, a tempo heard at the timeline's level is followed within this much of it,
 LEVEL_EXACT = 0.05  # and one heard at another level taken back to it within this much (a clean multiple)
@@ -256,12 +256,15 @@ class PlayerHearing:
         may_recount: whether the bars may be counted again now (the session: between calls,
             the partner silent); None: never.
         on_recount: called with (map from old beats to new, time) when they were.
+        beats_per_bar: the chart's bar, in beats (`RECOUNT_WITHIN_BARS` counts these bars).
     """
 
     def __init__(self, timeline: FollowingTimeline, bar_one: bool, on_bar_one: Callable[[float], None],
                  on_tempo: Callable[[float, float], None], may_recount: Callable[[], bool] | None = None,
-                 on_recount: Callable[[Callable[[float], float], float], None] | None = None) -> None:
+                 on_recount: Callable[[Callable[[float], float], float], None] | None = None,
+                 beats_per_bar: int = 4) -> None:
         self.timeline, self.bar_one = timeline, bar_one
+        self.beats_per_bar = beats_per_bar
         self._on_bar_one, self._on_tempo = on_bar_one, on_tempo
         self._may_recount, self._on_recount = may_recount, on_recount
         self.origin: float | None = None  # when bar 1 began (the first note), once heard
@@ -295,7 +298,7 @@ class PlayerHearing:
                 self._said = tl.tempo
                 self._on_tempo(tl.tempo, t)
             if self.origin is not None and not self._after_break and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP \
-                    and tl.beat_at(t) < RECOUNT_WITHIN_BEATS:
+                    and tl.beat_at(t) < RECOUNT_WITHIN_BARS * self.beats_per_bar:
                 self._counting = True
             self._check_count(t)
         elif msg.type in ("note_on", "note_off") and msg.note in self._held:
