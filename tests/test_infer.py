@@ -158,3 +158,23 @@ def test_a_voicing_is_heard_for_two_bars_at_most():
     call = Phrase.of([(p, 0.0, 1.5) for p in (43, 53, 59)] + eighths([74, 72, 71, 67] * 6), start=4.0)
     spans = voiced_changes(call, 120.0)
     assert [(s.start, s.end, str(s.chord)) for s in spans] == [(4.0, 12.0, "G7")] and call.end > 12.0
+    # two bars of the metre played: in 3/4 eight beats were two bars and two thirds
+    waltz = Phrase.of([(p, 0.0, 1.5) for p in (43, 53, 59)] + eighths([74, 72, 71, 67] * 6), start=3.0)
+    assert [(s.start, s.end, str(s.chord)) for s in voiced_changes(waltz, 120.0, 3)] == [(3.0, 9.0, "G7")]
+
+
+def test_the_free_jam_and_respond_hear_a_waltz_voicing_for_two_of_its_bars():
+    """The free jam (no chart, `--time 3/4`) and `improv respond` over a 3/4 guess hold a
+    left hand's voicing two bars of the metre, not eight beats."""
+    from improv.commands.respond import _voiced
+    from improv.config import Config, override
+    from improv.core.theory.chart import single_chord_chart
+    from test_session import make
+
+    call = Phrase.of([(p, 0.0, 1.5) for p in (43, 53, 59)] + eighths([74, 72, 71, 67] * 6), start=3.0)
+    s, *_ = make(override(Config(), "timing", beats_per_bar=3, follow=False), chart=None)
+    s.policy.chart_for(call)
+    assert [(v.start, v.end) for v in s.policy._voiced[1]] == [(3.0, 9.0)]
+    s.close()
+    chart, _ = _voiced(single_chord_chart(parse_chord("C"), 3), "", call, 120.0)
+    assert chart.chord_at(8.5) == parse_chord("G7") and chart.chord_at(9.5) != parse_chord("G7")

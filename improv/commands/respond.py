@@ -347,7 +347,7 @@ def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart,
     so the b9 over its G7 was "outside over Cmaj7" and the answer built on that mistake."""
     from improv.core.listen.harmony import voiced_chart, voiced_changes
 
-    spans = voiced_changes(call, tempo)
+    spans = voiced_changes(call, tempo, chart.beats_per_bar)
     if not spans:
         return chart, note
     chart = voiced_chart(chart, spans, call.end, lambda chord: single_chord_chart(chord, chart.beats_per_bar))

@@ -305,7 +305,7 @@ class FreePolicy:
             return chart
         key = (call.start, call.notes, self.s.tempo)  # (a rest's read and the call it ends: the same notes)
         if self._voiced is None or self._voiced[0] != key:
-            self._voiced = (key, voiced_changes(call, self.s.tempo))
+            self._voiced = (key, voiced_changes(call, self.s.tempo, self.s.bpb))
         return voiced_chart(chart, self._voiced[1], call.end, self._chord_chart)
 
     def on_clock(self, kind: str, beat: float) -> None:

@@ -45,7 +45,7 @@ _OUTSIDE_WEIGHT = -0.8  # a note outside the chord counts against it
 _MISSING_PENALTY = 0.12  # per chord tone never heard, times the total weight
 _CHORD_SWITCH_MARGIN = 0.12  # a rival chord must beat the current one by this share
 _KEY_SWITCH_MARGIN = 0.08  # a rival key must beat the current correlation by this much
-VOICING_HOLDS = 8.0  # beats: a voicing's chord is heard this long at most (a line may go on to other chords)
+VOICING_HOLDS_BARS = 2  # a voicing's chord is heard this many bars at most (a line may go on to other chords)
 VOICING_WEIGHT = 2.0  # a voicing's notes under the line count this much more than the rest in the chord they spell
 
 
@@ -230,10 +230,10 @@ class HarmonyTracker:
             self._key = best
 
 
-def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
+def voiced_changes(call: Phrase, tempo: float | None = None, beats_per_bar: int = 4) -> list[ChordSpan]:
     """The chords the player's own voicings spell under a call, on the timeline (beats):
     from each voicing struck to the next, the last to the call's end, each for at most
-    `VOICING_HOLDS`; empty when the call strikes none.
+    `VOICING_HOLDS_BARS` bars of `beats_per_bar` beats; empty when the call strikes none.
 
     A voicing is notes struck together (`strikes`: a rolled chord included) with three
     pitch classes, or two under a higher note: a left hand's chord or shell, a block chord
@@ -266,7 +266,7 @@ def voiced_changes(call: Phrase, tempo: float | None = None) -> list[ChordSpan]:
     weight = [(min(max(n.duration, 0.1), 2.0) * min(127, max(1, n.velocity)) / 100.0) ** 0.5 for n in notes]
     out: list[ChordSpan] = []
     for k, (a, c) in enumerate(strikes):
-        b = min(strikes[k + 1][0] if k + 1 < len(strikes) else end, a + VOICING_HOLDS)
+        b = min(strikes[k + 1][0] if k + 1 < len(strikes) else end, a + VOICING_HOLDS_BARS * beats_per_bar)
         if b <= a + 1e-9:
             continue
         w = np.zeros(12)
