@@ -203,3 +203,28 @@ def test_the_line_starts_on_the_root(stats):
                 first = chart.chord_at(start)
                 want = first.bass if first.bass is not None else first.root
                 assert ph.notes[0].pitch % 12 == want, (text, seed, start, ph.notes[0].pitch)
+
+
+def _mean_velocity_by_beat(chart, bars, seeds=range(4)):
+    bpb = chart.beats_per_bar
+    by = {k: [] for k in range(bpb)}
+    for seed in seeds:
+        ph, _ = walk(chart, 0.0, bars * bpb, seed)
+        for n in ph.absolute():
+            by[int(round(n.start)) % bpb].append(n.velocity)
+    return [sum(v) / len(v) for _, v in sorted(by.items())]
+
+
+def test_a_waltz_walk_leans_on_beat_one_and_its_beat_three_leads_on_lightly():
+    """In 3/4 the walk accented beat 2 (4/4's 2-and-4 rule read as `beat % bpb in (1, 3)`):
+    a waltz's bass leans on 1, and its 3 is the light beat into the next bar. 4/4 keeps its
+    2 and 4; 5/4 (3 + 2, as the comping feels it) leans on 1 and 4."""
+    from improv.core.band.bass import beat_accent
+
+    waltz = _mean_velocity_by_beat(parse_chart("Cmaj7 | A7 | Dm7 | G7", 3), 32)
+    assert waltz[0] > waltz[1] > waltz[2], waltz
+    assert [beat_accent(b, 3) for b in range(6)] == [3, 0, -2, 3, 0, -2]
+    four = _mean_velocity_by_beat(parse_chart("Cmaj7 | A7 | Dm7 | G7"), 32)
+    assert min(four[1], four[3]) > max(four[0], four[2]), four
+    assert [beat_accent(b, 4) for b in range(4)] == [0, 3, 0, 3]
+    assert [beat_accent(b, 5) for b in range(5)] == [3, 0, -2, 3, 0]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from improv.core.band.comping import beat_groups
 from improv.core.tables import read_table
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import Chord
@@ -256,6 +257,25 @@ def _register(p: int) -> float:
     return 1.0 if d <= 8 else max(0.15, 1.0 - 0.12 * (d - 8))
 
 
+def beat_accent(beat: int, beats_per_bar: int) -> int:
+    """The velocity a beat's note gets over the line's own (timeline beat `beat`), by where it
+    falls in its group of the bar (`beat_groups`, as the comping feels the metre): in a group
+    of four (4/4, 7/4's first four beats) on 2 and 4, swing's backbeat; in a group of three (a
+    waltz, 6/4's halves, 5/4's first three) on its 1, its 3 lighter, leading into what comes
+    next; in a group of two (2/4, 5/4's last two) on its first."""
+    k = beat % beats_per_bar
+    size = beats_per_bar
+    for size in beat_groups(beats_per_bar):
+        if k < size:
+            break
+        k -= size
+    if size == 4:
+        return 3 if k in (1, 3) else 0
+    if size == 3:
+        return 3 if k == 0 else -2 if k == 2 else 0
+    return 3 if k == 0 else 0
+
+
 def walk(
     chart: Chart, start: float, end: float, seed: int, prev: int | None = None,
     settings: BassSettings = BassSettings(),
@@ -278,7 +298,7 @@ def walk(
         p = walk_note(chart, b, prev, seed, settings, stats)
         if p is not None:
             rng = random.Random(f"bassvel:{seed}:{b}")
-            vel = settings.velocity + rng.randint(-5, 5) + (3 if b % chart.beats_per_bar in (1, 3) else 0)
+            vel = settings.velocity + rng.randint(-5, 5) + beat_accent(b, chart.beats_per_bar)
             notes.append(Note(b - start, p, settings.length, max(1, min(127, vel))))
         prev = p
         b += 1
