@@ -10,6 +10,9 @@ way (see ../shared/STYLE.md):
         -> partner (a worker process: improv/partner) -> answers -> BeatFeeder -> Scheduler -> sinks
     with the recorder hearing the player (arrival times) and the partner (send times).
 
+The rhythm section, the MIDI clock sent out, a panic's silence and what the recorder hears
+of the partner's and the band's sends are set up in improv/live/output.py.
+
 Threads: the conductor is whoever calls `run()` (the main thread in `improv jam`); the
 partner's answers arrive on its receiving thread ("improv-partner-rx", or the in-process
 partner's "improv-responder"); the schedulers send on "improv-scheduler". Time: one
@@ -24,14 +27,14 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import mido
 
 from improv.config import Config
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase, count_notes, counted
-from improv.live.band import Band, BandParts, BeatFeeder
+from improv.core.theory.notes import Phrase, counted
+from improv.live.band import Band, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
 from improv.live.controls import ControlMap
@@ -40,8 +43,8 @@ from improv.live.exchange import Exchange
 from improv.live.follow import FOLLOW_BPM, FollowingTimeline, PlayerHearing
 from improv.live.free import FreePolicy
 from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapTempo
+from improv.live.output import SessionOutput, Sink
 from improv.live.player import Player
-from improv.live.ports import silence_messages
 from improv.live.inputqueue import InputQueue, is_note_on
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
@@ -52,17 +55,6 @@ log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
-
-
-class Sink(Protocol):
-    """Where notes go: a MIDI output or the built-in synth. `at` is when a player's message
-    arrived (the clock's seconds; None for the partner's and the band's, sent when due): the
-    synth, which buffers a block, places the note by it, so that the moment the passthrough
-    got to it adds no jitter; a port sends at once and needs no time."""
-
-    def send(self, msg: mido.Message, at: float | None = None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Session:
@@ -131,8 +123,9 @@ class Session:
                                      p.recounted, self.bpb) if self.following else None
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
+        self.output = SessionOutput(self)  # the band, clock out, silence, what was sent: improv/live/output.py
         self.scheduler = Scheduler(clock, self.send_all, late_threshold_ms=t.late_threshold_ms,
-                                   late_policy=t.late_policy, on_sent=self._partner_sent)
+                                   late_policy=t.late_policy, on_sent=self.output.partner_sent)
         self.feeder = BeatFeeder(self.scheduler, self.timeline,
                                  PARTNER_LOOKAHEAD if external is None else self.policy.band_lookahead)
         self._recorder_factory = recorder_factory
@@ -149,7 +142,6 @@ class Session:
         self._started = self.closing = False
         self.notes_released = True  # False while close() releases them
         self.started_at = float("inf")  # when the session started
-        self._failures_seen: dict[str, int] = {}
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
         self._next_watch = 0.0
         self.shown_beat = 0.0  # the beat shown: where time stood last (a DAW's Stop freezes it)
@@ -217,15 +209,10 @@ class Session:
                 self.recorder.set_origin(self.t0)
             if self.daw is not None and hasattr(self.recorder, "follow"):
                 self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
-        self.band = self._make_band()
+        self.band = self.output.make_band()
         if self.band is not None:  # (a General MIDI module played the walking bass on a piano)
             self.band.send_programs()
-        if self.cfg.band.send_clock and self.external is None:  # a DAW or drum machine follows improv's beat
-            first = self.policy.band_start
-            if first > 0:  # a session that starts mid-song: from the next sixteenth, a song position
-                first = math.ceil(4 * first - 1e-9) / 4
-            self.clock_sender = ClockSender(self.clock, self.send_all, self.tempo, start=self.time_of(first),
-                                            position=first)  # (below 0: the count-in's, Start at bar 1)
+        self.clock_sender = self.output.make_clock_sender()
         if self.threaded:
             self.scheduler.start()
             if self.band is not None:
@@ -252,28 +239,6 @@ class Session:
     def counts_in(self) -> bool:
         """improv counts bars in before bar 1 (trading on its own clock; a DAW counts its own)."""
         return self.external is None and self.policy.band_start < 0
-
-    def _make_band(self) -> Band | None:
-        """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's
-        count-in, which a player must hear even with no click), or None."""
-        b = self.cfg.band
-        if not (b.comp or b.bass or b.click or self.counts_in):
-            return None
-        if self.chart is None:
-            asked = " and ".join(w for w, on in (("comping", b.comp), ("bass", b.bass), ("the click", b.click)) if on)
-            self.say(f"{asked or 'the count-in'} {'follow' if ' and ' in asked else 'follows'} a chart: give --tune "
-                     "or --chords to hear it")
-            return None
-        from improv.core.band.comping import CompSettings
-
-        parts = BandParts(comp=b.comp, bass=b.bass, click=b.click, comp_channel=b.comp_channel - 1,
-                          bass_channel=b.bass_channel - 1, click_channel=b.click_channel - 1,
-                          comp_program=b.comp_program - 1 if b.comp_program else None,  # (GM's 1-128; 0: none)
-                          bass_program=b.bass_program - 1 if b.bass_program else None,
-                          comp_settings=CompSettings(style=b.comp_style), count_in=self.counts_in)
-        return Band(self.chart, self.clock, self.send_all, self.timeline, parts, seed=self.seed,
-                    start_beat=self.policy.band_start, lookahead=self.policy.band_lookahead,
-                    on_sent=self._band_sent, late_threshold_ms=self.cfg.timing.late_threshold_ms)
 
     def stop(self, reason: str) -> None:
         """Ask the session to end (any thread, signal handlers too)."""
@@ -316,7 +281,7 @@ class Session:
             if self.recorder is not None and hasattr(self.recorder, "alive"):
                 self.recorder.alive(now)  # (a crash's held notes end here, not at the last message)
             self.partner.check(now)
-            self._report_failures()
+            self.output.report_failures()
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
@@ -327,17 +292,6 @@ class Session:
         if self._errors:
             self.stop(self._errors[0])
         self._show(now)
-
-    def _report_failures(self) -> None:
-        """Say when the partner's or the band's notes could not be sent (they are counted,
-        and the rest plays on; a bad setting would otherwise go silent unnoticed)."""
-        for who, sched in (("the partner", self.scheduler), ("the rhythm section", getattr(self.band, "scheduler", None))):
-            if sched is None:
-                continue
-            seen = self._failures_seen.get(who, 0)
-            if sched.failures > seen:
-                self._failures_seen[who] = sched.failures
-                self.problem(f"{who} could not play {count_notes(sched.failures - seen)}: {sched.last_failure}")
 
     @property
     def closed(self) -> bool:
@@ -406,11 +360,7 @@ class Session:
             # comes where the player counted it (the rest of the count and bar 1's downbeat were lost)
             self.band.restart_at(math.ceil(beat - 1e-6) if beat < 0 else beat + self.bpb)
         self.player.release(record=False)
-        for ch in range(16):
-            for data in silence_messages(ch):
-                self.send_all(mido.Message.from_bytes(data))
-        if self.band is not None:  # (a module reset to get out of trouble is on its pianos again)
-            self.band.send_programs()
+        self.output.silence()  # (and the band's sounds set again)
 
     # --- the partner (the exchange: improv/live/exchange.py) ------------------------
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
@@ -453,16 +403,6 @@ class Session:
     @last_call_bars.setter
     def last_call_bars(self, bars: int) -> None:
         self.exchange.last_call_bars = bars
-
-    def _partner_sent(self, msg: mido.Message, t: float) -> None:
-        if self.recorder is not None:
-            self.recorder.event("partner", msg, t)
-
-    def _band_sent(self, part: str, msg: mido.Message, t: float) -> None:
-        """A band message went out (a scheduler thread): recorded as its own part (the
-        count-in's clicks fall before the file's origin at bar 1: see `start`)."""
-        if self.recorder is not None:
-            self.recorder.event(part, msg, t)
 
     def send_all(self, msg: mido.Message, at: float | None = None) -> None:
         """To every sink (conductor or a scheduler thread); a failing sink ends the session.
