@@ -218,7 +218,7 @@ def _mean_velocity_by_beat(chart, bars, seeds=range(4)):
 def test_a_waltz_walk_leans_on_beat_one_and_its_beat_three_leads_on_lightly():
     """In 3/4 the walk accented beat 2 (4/4's 2-and-4 rule read as `beat % bpb in (1, 3)`):
     a waltz's bass leans on 1, and its 3 is the light beat into the next bar. 4/4 keeps its
-    2 and 4; 5/4 (3 + 2, as the comping feels it) leans on 1 and 4."""
+    2 and 4; 5/4 (3 + 2, as the comping feels it) leans on 1 and 4, 7/4 (4 + 3) on 1 and 5."""
     from improv.core.band.bass import beat_accent
 
     waltz = _mean_velocity_by_beat(parse_chart("Cmaj7 | A7 | Dm7 | G7", 3), 32)
@@ -228,3 +228,4 @@ def test_a_waltz_walk_leans_on_beat_one_and_its_beat_three_leads_on_lightly():
     assert min(four[1], four[3]) > max(four[0], four[2]), four
     assert [beat_accent(b, 4) for b in range(4)] == [0, 3, 0, 3]
     assert [beat_accent(b, 5) for b in range(5)] == [3, 0, -2, 3, 0]
+    assert [beat_accent(b, 7) for b in range(7)] == [3, 0, 0, 0, 3, 0, -2]  # 4 + 3: no two accents in a row

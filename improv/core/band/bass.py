@@ -258,22 +258,19 @@ def _register(p: int) -> float:
 
 
 def beat_accent(beat: int, beats_per_bar: int) -> int:
-    """The velocity a beat's note gets over the line's own (timeline beat `beat`), by where it
-    falls in its group of the bar (`beat_groups`, as the comping feels the metre): in a group
-    of four (4/4, 7/4's first four beats) on 2 and 4, swing's backbeat; in a group of three (a
-    waltz, 6/4's halves, 5/4's first three) on its 1, its 3 lighter, leading into what comes
-    next; in a group of two (2/4, 5/4's last two) on its first."""
+    """The velocity a beat's note gets over the line's own (timeline beat `beat`). In 4/4 on 2
+    and 4, swing's backbeat; in any other metre on the first beat of each group the comping
+    feels the bar in (`beat_groups`: a waltz's 1, 5/4's 1 and 4, 7/4's 1 and 5), the last beat
+    of a group of three lighter, leading into what comes next."""
     k = beat % beats_per_bar
+    if beats_per_bar == 4:
+        return 3 if k in (1, 3) else 0
     size = beats_per_bar
     for size in beat_groups(beats_per_bar):
         if k < size:
             break
         k -= size
-    if size == 4:
-        return 3 if k in (1, 3) else 0
-    if size == 3:
-        return 3 if k == 0 else -2 if k == 2 else 0
-    return 3 if k == 0 else 0
+    return 3 if k == 0 else -2 if size == 3 and k == 2 else 0
 
 
 def walk(
