@@ -662,6 +662,39 @@ def test_a_daw_clock_that_stops_with_no_stop_is_said_to_be_lost_and_nothing_hang
     s.close()
 
 
+def test_the_band_sets_its_sounds_again_at_each_of_the_daws_plays():
+    """A DAW chases its tracks' programs when it starts playing; the band sent its own only
+    when the jam started, so a DAW that quit and came back (its clock input reconnected,
+    its GM instrument opened afresh) played the bass on a piano from its next Play. A Song
+    Position while it plays (a jump, no Stop pressed) sends none."""
+    from improv.core.listen.midiclock import CLOCK, START, STOP, tick_time
+
+    s, clock, inq, sink, rec, ext = _daw_session()
+    s.start()
+
+    def bass_programs():
+        return [m.program for _, m in sink.sent if m.type == "program_change" and m.channel == 3]
+
+    assert bass_programs() == [32]
+    for take in range(2):
+        ext.receive([START])
+        t0 = clock.now()
+        for k in range(24 * 4):  # four beats at 120
+            clock.set(tick_time(t0, 120.0, k))
+            ext.receive([CLOCK])
+            s.step()
+        assert bass_programs() == [32] * (2 + take)
+        first_on = next(i for i, (_, m) in enumerate(sink.sent) if m.type == "note_on" and m.channel == 3)
+        last_prog = max(i for i, (_, m) in enumerate(sink.sent) if m.type == "program_change")
+        assert take > 0 or last_prog < first_on  # (before the bass's first note)
+        ext.receive([STOP])
+        s.step()
+    s.daw.on_clock("stop", 8.0, clock.now(), jump=True)
+    s.daw.on_clock("continue", 8.0, clock.now(), jump=True)
+    assert bass_programs() == [32] * 3
+    s.close()
+
+
 def test_a_daws_play_with_no_clock_ticks_is_said_once():
     """A DAW set to send Start and Stop but not its clock: the band played on at the tempo
     guessed (--tempo), off the DAW's, with nothing said of the clock that never came."""

@@ -104,6 +104,8 @@ class DawFollowing:
             if self._ran_at is None and not self._unclocked and not self.external.follower.ticked:
                 self._ran_at = s.clock.now() if t is None else t
             self._origin_pending = self._origin_pending or kind == "start"
+            if s.band is not None and not jump:  # its sounds, before its notes, as a DAW chases its tracks' programs
+                s.band.send_programs()  # at Play (one that quit and came back opened its instruments afresh)
             s.policy.on_clock(kind, beat)
             form_beat = beat + s.timeline.offset  # (the bars the status line counts: the form's, after any count-in)
             jumped = jump and kind == "continue"
