@@ -88,9 +88,14 @@ def test_find_port_by_index_or_substring_and_one_line_error():
         ports.find_port(names, "Nord", "input")
     msg = str(e.value)
     assert "'Nord'" in msg and "0: Midi Through" in msg and "1: Keystation" in msg and "\n" not in msg
+    assert msg.endswith("(give one's number or part of its name)")  # how to fix it, not only what is wrong
     assert e.value.exit_code == 2
-    with pytest.raises(PortError, match="none"):
+    with pytest.raises(PortError) as e:
         ports.find_port([], "0", "output")
+    # `improv jam --out nosuch` with no port at all said "MIDI outputs: none" and stopped there
+    msg = str(e.value)
+    assert "MIDI outputs: none (connect the device, or start the program that makes the port, and run again" in msg
+    assert "`improv ports`" in msg and "\n" not in msg
 
 
 def test_improvs_own_guard_port_is_never_offered_nor_chosen():

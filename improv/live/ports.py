@@ -61,8 +61,12 @@ def find_port(names: list[str], spec: str, kind: str) -> int:
     for i, n in enumerate(names):
         if i not in ours and spec.lower() in n.lower():
             return i
-    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names) if i not in ours) or "none"
-    raise PortError(f"MIDI {kind} {spec!r} not found; MIDI {kind}s: {listing}")
+    listing = "; ".join(f"{i}: {n}" for i, n in enumerate(names) if i not in ours)
+    # the fix, not only the fault: what to give instead, or (none there) what to do first
+    fix = (f"{listing} (give one's number or part of its name)" if listing else
+           "none (connect the device, or start the program that makes the port, and run again; "
+           "`improv ports` lists them)")
+    raise PortError(f"MIDI {kind} {spec!r} not found; MIDI {kind}s: {fix}")
 
 
 def is_hardware(name: str, api: str) -> bool:
