@@ -1159,3 +1159,18 @@ def test_a_turns_call_marker_sits_at_its_first_note():
     assert len(calls) == 1 and calls[0][0] == "call 1: 3 notes", marks
     assert s.timeline.beat_at(calls[0][1]) == pytest.approx(5.0, abs=0.01)
     s.close()
+def test_a_turn_laid_out_is_said_as_laid_out_not_as_a_call_of_no_notes():
+    """Laying out for a turn logged 'heard call 1: 0 notes in your 4 bars': the partner still
+    takes its turn, and the log now says the player laid out."""
+    clock = ManualClock(100.0)
+    s, sink, inq = _session(clock)
+    said = []
+    s.say = said.append
+    s.start()
+    while clock.now() < s.timeline.time_of(s.policy.form.turn_beats + 1):
+        s.step()
+        clock.advance(0.005)
+    s.close()
+    calls = [line for line in said if "heard call" in line]
+    assert calls and "you laid out your 4 bars; the partner's turn 1" in calls[0], calls
+    assert not any("0 notes" in line for line in said), said

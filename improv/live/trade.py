@@ -178,9 +178,10 @@ class TradePolicy:
         to beat `at`, the hand-over, as in the call drafted in the turn's last beat."""
         call = self._call(turn.start - self.form.turn_beats, turn.start, at)
         self.s.last_call_bars = self.form.trade_bars
+        bars = counted(self.form.trade_bars, 'bar')  # (a turn laid out is said so, not as a call of 0 notes)
+        heard = f"{count_notes(len(call))} in your {bars}" if len(call) else f"you laid out your {bars}"
         self.s.ask(call, self.s.chart, turn.start, self.form.turn_beats, now, cut=self.form.turn_beats,
-                   text=f"{count_notes(len(call))} in your {counted(self.form.trade_bars, 'bar')}; the partner's turn "
-                        f"{(turn.index + 1) // 2}")  # (turns alternate from the player's: 0, 1, 2 ...)
+                   text=f"{heard}; the partner's turn {(turn.index + 1) // 2}")  # (turns alternate: 0, 1, 2 ...)
 
     def on_clock(self, kind: str, beat: float) -> None:
         if kind == "start":  # (from the top: every turn comes again, said again, keys held before it let go)
