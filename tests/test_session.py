@@ -631,8 +631,13 @@ def test_a_vanished_port_ends_the_session_cleanly():
     port = FakePort()
     s.watched.append(port)
     port.is_alive = False
+    said = []
+    s.say = said.append
     assert s.run(duration=5.0) == "port gone"
     assert rec[0].closed and sink.closed
+    # it said only "MIDI port 'Keys 24:0' disappeared": now what happened and what to do, on one line
+    gone = [line for line in said if "'Keys 24:0' disappeared" in line]
+    assert gone and "plug it back in and start again" in gone[0] and "\n" not in gone[0], said
 
 
 def test_a_failing_output_ends_the_session_cleanly():

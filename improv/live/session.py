@@ -286,7 +286,9 @@ class Session:
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
                 if not w.alive():
-                    self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared")
+                    self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared (unplugged, or its "
+                                 "program quit): the session ends here; plug it back in and start again "
+                                 "(`improv ports` lists the ports)")
                     self.stop("port gone")
         self.player.settle_knobs(now)
         if self._errors:
