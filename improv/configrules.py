@@ -136,6 +136,8 @@ def check_key(section: str, key: str, value: Any, where: str) -> None:
 def did_you_mean(word: str, known: Any) -> str:
     """", did you mean 'x'?" for the closest of `known` to a misspelt `word`, else ""."""
     close = difflib.get_close_matches(word, [str(k) for k in known], n=1)
+    longer = [k for k in map(str, known) if k.startswith(f"{word}_")]  # gap (as --gap says it) -> gap_beats
+    close = close or (longer if len(longer) == 1 else [])
     return f", did you mean {close[0]!r}?" if close else ""
 
 

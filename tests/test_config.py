@@ -51,6 +51,14 @@ def test_unknown_key_names_file_and_key(tmp_path):
         load_config(p)
 
 
+def test_a_key_named_as_its_flag_is_pointed_to_the_settings_name(tmp_path):
+    """`[phrase] gap = 0.5`, as `--gap` is spelt, said only "unknown key 'gap'": the key is gap_beats."""
+    p = tmp_path / "bad.toml"
+    p.write_text("[phrase]\ngap = 0.5\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: phrase: unknown key 'gap', did you mean 'gap_beats'\?"):
+        load_config(p)
+
+
 def test_wrong_type_names_key(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text('[timing]\ntempo = "fast"\n')
