@@ -361,7 +361,7 @@ def test_over_a_chart_the_tempo_said_keeps_the_bars_at_the_players_tempo(bpm):
         assert beat == pytest.approx(4 * bar, abs=0.3), (bar + 1, beat)
     s.close()
     assert sink.sounding() == set()
-    s, *_ = make(cfg, chart=None, tempo_guess=bpm)  # the free jam: the level heard is followed, as measured
+    s, *_ = make(cfg, chart=None)  # the free jam with no tempo said: the level heard is followed
     assert isinstance(s.timeline, FollowingTimeline) and not s.timeline.keep_level
     said = []
     s, clock, *_ = make(cfg, chart="C7 | F7")  # over a chart with no tempo said: the start line says how
@@ -371,6 +371,26 @@ def test_over_a_chart_the_tempo_said_keeps_the_bars_at_the_players_tempo(bpm):
     s.timeline.set_tempo(bpm, clock.now())  # a tempo tapped is a tempo said
     assert s.timeline.keep_level
     s.close()
+
+
+@pytest.mark.parametrize("bpm", [100.0, 114.0])
+def test_in_the_free_jam_the_tempo_said_keeps_the_answers_at_the_players_tempo(bpm):
+    """A newcomer said --tempo 114 in the free jam, played a solo's phrases at 114, and was
+    answered at 166 (heard at 1.5 times); lightly swung eighths at 100 were heard as quarter
+    notes at 200. The tempo said keeps the level in the free jam as over a chart: drift and
+    beat followed, the level said. With none said, the level heard is followed."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=bpm, follow=True), "phrase", gap_beats=2.5)
+    s, clock, inq, sink, rec = make(cfg, chart=None, responder=EighthsResponder(), tempo_guess=bpm)
+    assert s.timeline.keep_level and s.timeline.level_hint == ""
+    s.start()
+    first, period = 0.5, 60.0 / bpm
+    events = []
+    for bar in (0, 6, 12):
+        events += swung_call(bpm * 1.02, 2, first + 4 * bar * period / 1.02, seed=bar, ratio=0.55)  # 2 % faster
+    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    assert s.timeline.tempo == pytest.approx(bpm * 1.02, rel=0.03)
+    s.close()
+    assert sink.sounding() == set()
 
 
 def test_a_tempo_heard_at_another_level_is_taken_back_only_near_the_tempo_said():

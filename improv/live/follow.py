@@ -57,21 +57,24 @@ class FollowingTimeline:
         tempo: the tempo until then, bpm.
         swing: long:short ratio of eighth pairs.
         guess: the follower's first guess (bpm), or None for none.
-        keep_level: over a chart, the tempo said (`guess`) sets the level the chart's bars
-            are counted at: a tempo heard in double or half time, or 1.5 times off, is taken
-            back to the level nearest the tempo the timeline is at (`_level_kept`); a tempo
-            tapped counts as said.
+        keep_level: the tempo said (`guess`) sets the level the beats (over a chart, its
+            bars) are counted at: a tempo heard in double or half time, or 1.5 times off, is
+            taken back to the level nearest the tempo the timeline is at (`_level_kept`); a
+            tempo tapped counts as said.
+        over_chart: the beats count a chart's bars (the start line says how to keep them at
+            the player's tempo when none was said); default: `keep_level`.
     """
 
     def __init__(self, t0: float, tempo: float, swing: float = 1.0, guess: float | None = None,
-                 keep_level: bool = False) -> None:
+                 keep_level: bool = False, over_chart: bool | None = None) -> None:
         self.swing = swing
         self._guess = guess  # the follower's first guess: the tempo said, or tapped
         self._last_heard: float | None = None  # the player's latest onset, seconds
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.estimate: BeatEstimate | None = None  # the last one followed
         self._estimated_at = 0.0  # when it was followed, seconds
-        self._over_chart = keep_level
+        self._over_chart = keep_level if over_chart is None else over_chart
+        self._keeps_said = keep_level  # a tempo said, or tapped, sets the level
         self.keep_level = keep_level and guess is not None
         self._strays = 0  # estimates in a row `_level_kept` left out
         self._start_tempo = tempo
@@ -120,7 +123,7 @@ class FollowingTimeline:
             guess /= 2.0
         self._guess = guess
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
-        self.keep_level = self._over_chart
+        self.keep_level = self._keeps_said
 
     def changes_between(self, after: float, until: float) -> list[tuple[float, float]]:
         """(seconds, bpm) of each stretch of the timeline that starts after `after` and by

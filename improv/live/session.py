@@ -112,7 +112,10 @@ class Session:
         if external is not None:
             self.timeline: Any = external.timeline
         elif self.following:
-            self.timeline = FollowingTimeline(0.0, t.tempo, t.swing, tempo_guess, keep_level=chart is not None)
+            # the tempo said keeps the level, in the free jam too: a player who said --tempo 114
+            # was heard at 1.5 times it and answered at 166 (over a chart: the chart's bars)
+            self.timeline = FollowingTimeline(0.0, t.tempo, t.swing, tempo_guess, keep_level=True,
+                                              over_chart=chart is not None)
         else:
             self.timeline = FixedTimeline(0.0, t.tempo, t.swing)
         self.timeline.swing = t.swing
