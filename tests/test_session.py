@@ -1803,3 +1803,39 @@ def test_a_voicing_moving_up_under_the_answer_does_not_make_it_yield():
 def test_with_vamp_all_the_comping_holds_the_call_open_as_before():
     s, sink, rec = _comping_and_line("all")
     assert s.calls == 1 and min(t - s.t0 for t, _ in sink.ons(channel=1)) >= 12.5  # once both hands rest
+
+
+def test_a_phrase_played_on_before_its_answer_began_is_answered_whole():
+    """A soloist's phrase whose last note came after a breath a little longer than the gap
+    was answered as a call of one note (the partner yielded, then answered the lone note):
+    played on before the answer began, the call goes on, and the answer answers all of it."""
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    # the call ends at beat 1.8; its end noticed at 2.8, the answer due at beat 3 (1.5 s): the
+    # player plays on at 1.45 s, then rests
+    play(s, clock, inq, CALL + [(1.45, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=4.0)
+    assert s.exchange.calls == 2 and s.yields == 1
+    heard = [line for line in said if "heard call 2" in line]
+    assert heard and "3 notes (call 1 resumed)" in heard[0], said
+    calls = [p for p in s.exchange.memory.phrases if {n.pitch for n in p.notes} <= {65, 69, 72}]
+    last = calls[-1]
+    assert [n.pitch for n in last.notes] == [65, 69, 72] and last.start == pytest.approx(s.beat_at(s.t0))
+    assert [n.start for n in last.notes] == pytest.approx([0.0, 1.0, 2.9], abs=0.02)
+    assert sink.ons(channel=1), "the whole phrase is answered"
+    s.close()
+    assert sink.sounding() == set()
+
+
+def test_a_new_phrase_after_an_answer_began_is_a_call_of_its_own():
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    # played on at 1.6 s, after the answer's first note (1.5 s): the partner yields, and the
+    # note begins a call of its own
+    play(s, clock, inq, CALL + [(1.6, [0x90, 72, 100]), (1.8, [0x80, 72, 0])], until=4.5)
+    heard = [line for line in said if "heard call 2" in line]
+    assert heard and "1 note;" in heard[0] and "resumed" not in heard[0], said
+    s.close()

@@ -24,7 +24,7 @@ import mido
 from improv.config import Config
 from improv.core.formats.midifile import HEARD
 from improv.core.listen.harmony import HarmonyTracker, voiced_chart, voiced_changes
-from improv.core.listen.segment import Call, Segmenter, SegmentSettings
+from improv.core.listen.segment import Call, Segmenter, SegmentSettings, played_bars
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase, count_notes, counted, pitch_name, seconds_to_beats
 from improv.errors import ConfigError
@@ -92,6 +92,8 @@ class FreePolicy:
         # (from, to, chart): the last answer's chart, from its call's end to the answer's end (`harmony_text`)
         self._answering: tuple[float, float, Chart] | None = None
         self._marked: Any = None  # the chord last marked in the recording as heard (`_mark_heard`)
+        self._last_call: Call | None = None  # the call last asked
+        self._resumed: Call | None = None  # ...which the player played on before its answer began (`_resume`)
 
     @property
     def band_lookahead(self) -> float:
@@ -155,6 +157,9 @@ class FreePolicy:
                     self.s.say(f"{self.s.bar_beat(t)}  {why}, so each call is cut at {bars} bars and the partner "
                                f"yields as you play on: it answers when you {stop}; [phrase] on_interrupt = "
                                "\"overlap\" lets it answer over you")
+                last = self._last_call
+                if last is not None and beat < last.answer_start:  # (the phrase goes on: see `_resume`)
+                    self._resumed = last
                 self.s.yield_to_player(t)
         elif msg.type in ("note_on", "note_off"):
             call = seg.note_off(msg.note, beat)
@@ -247,14 +252,38 @@ class FreePolicy:
         start = seg.meter.next_boundary(call.detected + lead, seg.s.answer_on)
         return replace(call, answer_start=start) if start > call.answer_start else call
 
+    def _resume(self, call: Call) -> tuple[Call, str]:
+        """The call with the one before it in front, when the player played on before that
+        one's answer began (a breath a little longer than the gap, then the phrase's last note
+        or two): the phrase goes on, and the answer answers all of it. A soloist's phrase whose
+        last note came after a 0.6 s breath was answered as a call of one note. Not past the
+        longest call (`max_call_bars`); also the note after the breath that begins a phrase
+        of its own is heard with the one before, as a player taking the answer's place means."""
+        before, self._resumed = self._resumed, None
+        seg = self.segmenter
+        if before is None or not call.phrase.notes or not before.phrase.notes:
+            return call, ""
+        first = before.phrase.start
+        if call.ended - first > seg.s.max_call_bars * seg.s.beats_per_bar + 1e-9:
+            return call, ""
+        shift = call.phrase.start - first
+        notes = before.phrase.notes + tuple(replace(n, start=n.start + shift) for n in call.phrase.notes)
+        phrase = Phrase(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), first)
+        bars = played_bars(phrase, seg.s.beats_per_bar)
+        start, length = seg.answer_place(phrase, call.detected, bars)
+        return replace(call, phrase=phrase, answer_start=start, answer_length=length, bars=bars), \
+            f" (call {self.s.exchange.calls} resumed)"
+
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
+        call, resumed = self._resume(call)
+        self._last_call = call
         call = self._placed(call, t)
         self._cut_until = call.answer_start if call.reason == "max" else None
         self._cut_pedal = call.reason == "max" and self.segmenter.pedal  # (the pedal down at the cut held it open)
         self._drafted = None
         s.last_call_bars = call.bars
-        text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}; answering at "
+        text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}{resumed}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
         chart = self.chart_for(call.phrase)
         self._answering = (call.detected, call.answer_start + call.answer_length, chart)
@@ -339,6 +368,7 @@ class FreePolicy:
         self._last_key = beat_of(self._last_key)
         self._rest = None
         self._answering = None  # (counted again as the next call begins: the answer is over)
+        self._last_call = self._resumed = None  # (on the old bars)
         if self.segmenter.silence_since is not None:
             self.segmenter.silence_since = beat_of(self.segmenter.silence_since)
 
