@@ -196,3 +196,18 @@ def test_the_json_says_which_code_measured(tmp_path):
         pytest.skip("not a git checkout")
     engine = json.loads(out.read_text())["engine"]
     assert engine["commit"] == head.stdout.strip() and isinstance(engine["dirty"], bool)
+
+
+def test_time_follower_times_each_note_off_too():
+    """The live path hears every note twice (its onset, then its length at the note-off, a
+    weighing that costs about half what the onset's does), but the cost per onset timed the onsets
+    alone: notes with a length now have their release timed, and the bench's notes carry it."""
+    ticks = iter(range(10 ** 6))
+    notes = [(1.0 + 0.2 * k, 80, 0.15, 60 + k % 5) for k in range(20)]
+    r = time_follower(notes, clock=lambda: next(ticks) / 1000.0)
+    assert r["add_ms"]["n"] == 20 and r["release_ms"]["n"] == 20
+    assert r["release_ms"]["median"] == pytest.approx(1.0)
+    assert time_follower([(1.0, 80)])["release_ms"] == {"n": 0}  # no length: none timed
+    result = bench_follow([_swung_solo()], seeds=range(1), bars=8)
+    assert result["cost"]["release_ms"]["n"] == result["cost"]["add_ms"]["n"] > 0
+    assert any("per release" in x for x in format_follow(result))
