@@ -93,6 +93,19 @@ def test_unreadable_symbols_name_themselves(bad):
     assert repr(bad) in str(e.value)
 
 
+@pytest.mark.parametrize("bad, why", [
+    ("C7(", "parentheses do not pair up"), ("C(b9", "parentheses do not pair up"),
+    ("C7(#11))", "parentheses do not pair up"), ("C7)(b9", "parentheses do not pair up"),
+    ("Bb#7", "both a flat and a sharp"),
+])
+def test_half_typed_symbols_are_refused_not_read_as_another_chord(bad, why):
+    """C7( and C(b9 were read as C7 and C, and Bb#7 as a B7 shown back as "Bb#7"."""
+    with pytest.raises(ChordError) as e:
+        parse_chord(bad)
+    assert repr(bad) in str(e.value) and why in str(e.value)
+    assert str(parse_chord("G7(b9,#11)")) == "G7(b9,#11)" and str(parse_chord("Bbb7")) == "Bbb7"
+
+
 def test_tensions():
     assert 6 in parse_chord("C7#11").tension_tones()  # F# over C7#11 is a tension
     assert 1 not in parse_chord("Cmaj7").scale()  # C# over Cmaj7 is outside

@@ -233,7 +233,19 @@ def parse_chord(symbol: str, dialect: str = "auto") -> Chord | None:
         spelled = "" if spelled == ROOT_NAMES[root] else spelled
     except ValueError:
         raise ChordError(f"cannot read chord symbol {symbol!r}: it must start with a root A-G") from None
+    accidentals = set(text[1:i].replace("♭", "b").replace("♯", "#"))
+    if len(accidentals) > 1:  # (Bb#7 was read as B7, and shown back as "Bb#7")
+        raise ChordError(f"cannot read chord symbol {symbol!r}: its root has both a flat and a sharp "
+                         f"({text[:i]!r}); write one, e.g. {ROOT_NAMES[root]}")
     body, bass, bass_spelled = text[i:], None, ""
+    depth = 0
+    for c in body:  # tensions in one pair of parentheses at most: G7(b9,#11); C7( was read as C7
+        depth += (c == "(") - (c == ")")
+        if depth not in (0, 1):
+            break
+    if depth:
+        raise ChordError(f"cannot read chord symbol {symbol!r}: its parentheses do not pair up "
+                         "(tensions go in one pair: G7(b9,#11))")
     if "/" in body:
         body, _, bass_text = body.rpartition("/")
         if body.endswith(("6", "m6", "-6")) and bass_text == "9":  # 6/9 is not a slash chord
