@@ -13,7 +13,7 @@ from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.midisync import FixedTimeline
-from test_session import make, play
+from test_session import make, play, play_more
 
 
 class EighthsResponder:
@@ -132,6 +132,21 @@ def test_the_first_note_sets_bar_one_of_the_chart():
     s.start()
     play(s, clock, inq, [(1.3, [0x90, 65, 100])], until=1.4)
     assert s.beat_at(s.t0 + 1.3) == pytest.approx(1.3 * 2)  # bar 1 stays at the session's start
+    s.close()
+
+
+def test_until_the_first_note_sets_bar_one_the_status_line_stands_at_bar_one():
+    """Over a chart with nothing played yet, the status line went by the bars ("1:1 F7",
+    "3:3", "6:1 Bdim7") and the first note took it back to bar 1: the chord shown was not
+    the one the player would start on."""
+    s, clock, inq, sink, rec = make(chart="F7 | Bb7 | C7 | F7")
+    s.start()
+    play(s, clock, inq, [], until=5.3)  # 10 beats at 120: bar 3 on the session's clock
+    snap = s.snapshot(clock.now())
+    assert (snap.bar, snap.beat, snap.harmony) == (1, 1, "F7"), snap
+    play_more(s, clock, inq, [(5.4, [0x90, 65, 100]), (5.6, [0x80, 65, 0])], 5.31, 6.4)  # 2 beats after it
+    snap = s.snapshot(clock.now())
+    assert (snap.bar, snap.harmony) == (1, "F7") and snap.beat >= 2, snap  # counting from the first note
     s.close()
 
 
