@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from improv.core.theory.line import ACCOMPANIMENT_BELOW, VOICING_STEP, on_the_line, strikes
+from improv.core.listen.vamp import LineTracker
 from improv.core.theory.notes import Meter, Note, Phrase
 
 PEDAL_CC = 64
@@ -34,9 +34,6 @@ ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 120, 121, 123
 # controllers (121) lifts the sustain pedal. Keyboards send them from panic and reset buttons.
 KEYS_OFF_CCS = (ALL_NOTES_OFF_CC, 124, 125, 126, 127)
 ALL_OFF_CCS = (ALL_SOUND_OFF_CC, *KEYS_OFF_CCS)
-LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
-RUN_BEATS = 1.0  # a line's note this soon after its last one may run on into the accompaniment's register
-ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
 
 
 def pedal_up(cc: int, value: int) -> bool:
@@ -118,35 +115,6 @@ def played_bars(call: Phrase, beats_per_bar: int) -> int:
     return whole_bars(min(call.length, played), beats_per_bar)
 
 
-def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: list[list[int]],
-             known: set[int]) -> set[int]:
-    """The notes in the accompaniment's register (`reg`) that are the line running on down
-    into it (a pianist's right hand under the left hand's top note, which may still sound
-    over it): struck alone, each within `RUN_BEATS` and `ACCOMPANIMENT_BELOW` semitones of
-    the line's note before it (a note over the register read as the line, `ons`, or one
-    run on); `known`: those found so in an earlier read (the line's notes
-    before them may have left the window). A voicing struck in the line's rest is struck
-    with others, and a low ostinato or bass note leaps from the line: they stay the
-    accompaniment's."""
-    alone = {c[0] for c in clusters if len(c) == 1}
-    out: set[int] = set()
-    last: Note | None = None  # the line's latest note
-    for i in sorted(range(len(window)), key=lambda k: (window[k].start, window[k].pitch)):
-        n = window[i]
-        if i in known:
-            out.add(i)
-        elif not reg[i]:
-            if not ons[i]:
-                continue
-        elif i in alone and last is not None and n.start - last.start <= RUN_BEATS + 1e-9 \
-                and abs(n.pitch - last.pitch) <= ACCOMPANIMENT_BELOW:
-            out.add(i)
-        else:
-            continue
-        last = n
-    return out
-
-
 class Segmenter:
     """Cuts the player's notes into calls. Not thread-safe: feed it from one thread.
 
@@ -164,16 +132,9 @@ class Segmenter:
         self._notes: list[Note] = []  # finished notes of the current call, absolute starts
         self._open: dict[int, tuple[float, int]] = {}  # held notes that belong to the current call
         self._start: float | None = None  # first onset of the current call
-        # the line over the accompaniment (vamp = "line"), read on key events, not on ticks
-        self._split: tuple[int, int] | None = None  # (the accompaniment's top, the line's lowest) heard
-        self._carried = False  # the call began under the last call's vamp: accompaniment alone is no call
-        self._line_heard = False  # a line note over the accompaniment was heard in this call
-        self._line_end: float | None = None  # the line's last release (None: a line key is down, or no line)
-        self._line_first = math.inf  # the line's first onset in the call
-        self._run_on: set[tuple[float, int]] = set()  # (onset, pitch): the line's notes run on under the comping's top
         self._last_onset = -math.inf  # the latest key down in the call
-        self._pedal_since: float | None = None  # the pedal went down here (None: up)
-        self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
+        # the line over the accompaniment (vamp = "line"), read on key events, not on ticks
+        self.line = LineTracker(settings.vamp == "line")
 
     @property
     def in_call(self) -> bool:
@@ -220,11 +181,7 @@ class Segmenter:
             down = not pedal_up(cc, value)
             if down != self.pedal:
                 self.pedal = down
-                if down:
-                    self._pedal_since = beat
-                elif self._pedal_since is not None:
-                    self._pedal_spans = [*self._pedal_spans[-7:], (self._pedal_since, beat)]
-                    self._pedal_since = None
+                self.line.pedal(down, beat)
                 if down:
                     self.silence_since = None
                 elif not self.held:
@@ -280,18 +237,14 @@ class Segmenter:
         silent = self.silence_since is not None and not self._is_held()
         if self._start is None:
             if silent and self.silence_since + self.s.gap_beats <= now + 1e-9:
-                self._split, self._carried = None, False  # every key rested the gap: the vamp is over
+                self.line.vamp_over()  # every key rested the gap
             return None
         cap = self._start + self.s.max_call_bars * self.s.beats_per_bar
         if silent and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9:
             return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
-        rest = self._line_rest()
-        # the line rested the gap with the accompaniment going on, struck since the line's end
-        # (its last key's release: a chord struck on the pedal change that ended it counts):
-        # with nothing struck since (a chord held through the rest, a key whose release was
-        # lost, every key up), the call goes on or the gap or the cap cuts it as it did
-        if rest is not None and rest + self.s.gap_beats <= min(now, cap) + 1e-9 \
-                and self._last_onset > (rest if self._line_end is None else self._line_end) + 1e-9:
+        # the line rested the gap with the accompaniment going on (`LineTracker.rested`)
+        rest = self.line.rested(min(now, cap), self.s.gap_beats, self._last_onset)
+        if rest is not None:
             return self._cut_line(rest, max(now, rest + self.s.gap_beats))
         if now >= cap - 1e-9:
             # A key down since the call began is taken as released: its note-off was lost (a
@@ -303,87 +256,20 @@ class Segmenter:
         return None
 
     def accompanies(self, pitch: int) -> bool:
-        """Whether a key at `pitch` is under the line heard (this call's, or the last one's
-        while its accompaniment goes on): in the accompaniment's register (`_comping`), or
-        `ACCOMPANIMENT_BELOW` under the line's lowest note (a voicing moving up). False with
-        no line over voicings, or `vamp = "all"`."""
-        return self._comping(pitch) or (self._split is not None and pitch <= self._split[1] - ACCOMPANIMENT_BELOW)
-
-    def _comping(self, pitch: int) -> bool:
-        """Whether a key at `pitch` is in the accompaniment's register: at or under its top."""
-        return self.s.vamp == "line" and self._split is not None and pitch <= self._split[0]
+        """Whether a key at `pitch` is under the line heard (`LineTracker.accompanies`):
+        what is played under the answer, which does not interrupt it."""
+        return self.line.accompanies(pitch)
 
     def _read_line(self, beat: float) -> None:
-        """The call's latest notes (`LINE_WINDOW`, held ones as long as they have sounded)
-        read as a line and its accompaniment (`on_the_line`, which leaves a grace note on the
-        line; the accompaniment's register: `_comping`): where
-        the line is, and its last release."""
-        if self.s.vamp != "line" or self._start is None:
-            return
-        start = self._start
-        done = self._notes[-LINE_WINDOW:]
-        held = sorted(self._open.items(), key=lambda kv: kv[1][0])[-LINE_WINDOW:]
-        window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in held]  # (held so far)
-        # under the line, or in the accompaniment's register heard so far (a voicing read as
-        # the line's where no line note is near it: the comping in the line's rest)
-        ons = on_the_line(window)
-        clusters = strikes(window)
-        known = {i for i, n in enumerate(window) if (start + n.start, n.pitch) in self._run_on}
-        run_on = _runs_on(window, ons, [self._comping(n.pitch) for n in window], clusters, known)
-        self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
-        reg = [self._comping(n.pitch) and i not in run_on for i, n in enumerate(window)]
-        acc = [(not o and i not in run_on) or r for i, (o, r) in enumerate(zip(ons, reg))]
-        for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
-            by = sorted(c, key=lambda i: window[i].pitch)
-            if len(by) >= 2 and reg[by[-2]] and window[by[-1]].pitch - window[by[-2]].pitch <= VOICING_STEP \
-                    and window[by[-1]].pitch <= self._split[1] - ACCOMPANIMENT_BELOW:  # (reg: a split is known)
-                acc[by[-1]] = True
-        # the accompaniment's register: a voicing struck wholly under the line (a left hand's
-        # chord), or a note more than an octave under the line's note struck with it (a bass
-        # note on the line's beat); not a chord with the line's note on top (the right hand's),
-        # nor a single note under the line (a soloist's line overlapping itself)
-        under = []
-        for c in clusters:
-            top = max(window[i].pitch for i in c)
-            full = len(c) >= 2 and all(acc[i] for i in c)
-            under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
-        if under:
-            top = max(under)
-            above = [n.pitch for n, a in zip(window, acc) if not a and n.pitch > top]
-            if above:
-                self._split = (top, min(above))
-        if self._split is None:
-            return
-        line = [not a and (i in run_on or not self._comping(n.pitch)) for i, (n, a) in enumerate(zip(window, acc))]
-        onsets = [start + n.start for n, k in zip(window, line) if k]
-        if onsets:
-            self._line_heard, self._line_first = True, min(self._line_first, *onsets)
-        if any(line[len(done):]):
-            self._line_end = None
-            return
-        ends = [n.end for n, k in zip(done, line) if k]
-        if ends:
-            self._line_end = start + max(ends)
-
-    def _line_rest(self) -> float | None:
-        """The beat the line has rested since (its last release, or the pedal's lift that
-        ended it), or None: no line over an accompaniment, a line key down or the pedal
-        holding it, or `vamp = "all"`."""
-        e = self._line_end
-        if self.s.vamp != "line" or self._split is None or e is None or not self._line_heard:
-            return None
-        if self._pedal_since is not None and self._pedal_since <= e + 1e-9:
-            return None
-        for down, up in self._pedal_spans:
-            if down <= e + 1e-9 and e < up:
-                e = up
-        return e
+        """Read the call's notes so far for its line (on key events, not on ticks)."""
+        if self._start is not None:
+            self.line.read(self._start, self._notes, self._open, beat)
 
     def _cut_line(self, ended: float, detected: float) -> Call | None:
         """Cut the call at the line's rest (`ended`); what was struck after it (the
         accompaniment going on) begins the next call."""
         start = self._start if self._start is not None else ended
-        rel, first_line = ended - start, self._line_first
+        rel, first_line = ended - start, self.line.first
         later = [n for n in self._notes if n.start > rel + 1e-9]
         later_open = {p: v for p, v in self._open.items() if v[0] > ended + 1e-9}
         self._notes = [n for n in self._notes if n.start <= rel + 1e-9]
@@ -410,14 +296,7 @@ class Segmenter:
             self._close(pitch, ended)
         start = self._start if self._start is not None else ended
         notes, self._notes, self._start = self._notes, [], None
-        carried, heard = self._carried, self._line_heard
-        # the next call keeps this one's line and accompaniment while the accompaniment goes
-        # on (every key rested the gap: it is over)
-        self._carried = self._split is not None and reason != "gap"
-        if not self._carried:
-            self._split = None
-        self._line_heard, self._line_end, self._line_first, self._pedal_spans = False, None, math.inf, []
-        self._run_on = set()
+        carried, heard = self.line.end_call(reason)
         if not notes or (carried and not heard and reason in ("gap", "max")):
             return None  # (the accompaniment alone, under the last call's answer: not a call)
         phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))

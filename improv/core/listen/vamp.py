@@ -1,0 +1,191 @@
+"""The line over a left hand's vamp, read as a call is played (`[phrase] vamp = "line"`).
+
+A pianist comps with the left hand under right-hand phrases: `LineTracker` keeps, for the
+call under way, where the line is over its accompaniment (the split between their
+registers), the line's first onset and last release, the line's notes run on down into the
+accompaniment's register, and the sustain pedal's spans that may hold the line on. The
+`Segmenter` feeds it the call's notes on each key event and asks it whether the line has
+rested (`rest`) and whether a key is under the line (`accompanies`); it keeps the call logic.
+
+Pure and in beats (the session timeline's), like the segmenter: no clocks, no threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, VOICING_STEP, on_the_line, strikes
+from improv.core.theory.notes import Note
+
+LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
+RUN_BEATS = 1.0  # a line's note this soon after its last one may run on into the accompaniment's register
+ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
+
+
+def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: list[list[int]],
+             known: set[int]) -> set[int]:
+    """The notes in the accompaniment's register (`reg`) that are the line running on down
+    into it (a pianist's right hand under the left hand's top note, which may still sound
+    over it): struck alone, each within `RUN_BEATS` and `ACCOMPANIMENT_BELOW` semitones of
+    the line's note before it (a note over the register read as the line, `ons`, or one
+    run on); `known`: those found so in an earlier read (the line's notes
+    before them may have left the window). A voicing struck in the line's rest is struck
+    with others, and a low ostinato or bass note leaps from the line: they stay the
+    accompaniment's."""
+    alone = {c[0] for c in clusters if len(c) == 1}
+    out: set[int] = set()
+    last: Note | None = None  # the line's latest note
+    for i in sorted(range(len(window)), key=lambda k: (window[k].start, window[k].pitch)):
+        n = window[i]
+        if i in known:
+            out.add(i)
+        elif not reg[i]:
+            if not ons[i]:
+                continue
+        elif i in alone and last is not None and n.start - last.start <= RUN_BEATS + 1e-9 \
+                and abs(n.pitch - last.pitch) <= ACCOMPANIMENT_BELOW:
+            out.add(i)
+        else:
+            continue
+        last = n
+    return out
+
+
+class LineTracker:
+    """The line and its accompaniment in the call under way (and, while the accompaniment
+    goes on, across calls). Not thread-safe: the segmenter's thread feeds it.
+
+    Args:
+        on: False (`vamp = "all"`): no line is read, `rest` is always None and nothing
+            accompanies.
+
+    Attributes:
+        split: (the accompaniment's top, the line's lowest) heard, or None: no line over voicings.
+        carried: the call began under the last call's vamp: accompaniment alone is no call.
+        heard: a line note over the accompaniment was heard in this call.
+        end: the line's last release (None: a line key is down, or no line), beats.
+        first: the line's first onset in the call, beats (inf: none yet).
+    """
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self.split: tuple[int, int] | None = None
+        self.carried = False
+        self.heard = False
+        self.end: float | None = None
+        self.first = math.inf
+        self._run_on: set[tuple[float, int]] = set()  # (onset, pitch): the line's notes run on under the comping's top
+        self._pedal_since: float | None = None  # the pedal went down here (None: up)
+        self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
+
+    def pedal(self, down: bool, beat: float) -> None:
+        """The sustain pedal went down (or up) at `beat`."""
+        if down:
+            self._pedal_since = beat
+        elif self._pedal_since is not None:
+            self._pedal_spans = [*self._pedal_spans[-7:], (self._pedal_since, beat)]
+            self._pedal_since = None
+
+    def comping(self, pitch: int) -> bool:
+        """Whether a key at `pitch` is in the accompaniment's register: at or under its top."""
+        return self.on and self.split is not None and pitch <= self.split[0]
+
+    def accompanies(self, pitch: int) -> bool:
+        """Whether a key at `pitch` is under the line heard (this call's, or the last one's
+        while its accompaniment goes on): in the accompaniment's register (`comping`), or
+        `ACCOMPANIMENT_BELOW` under the line's lowest note (a voicing moving up). False with
+        no line over voicings, or `vamp = "all"`."""
+        return self.comping(pitch) or (self.split is not None and pitch <= self.split[1] - ACCOMPANIMENT_BELOW)
+
+    def read(self, start: float, done: list[Note], held: dict[int, tuple[float, int]], beat: float) -> None:
+        """Read the call's latest notes (`LINE_WINDOW` of its finished ones, `done`, with
+        starts from `start`; and its `held` keys, pitch -> (onset, velocity), as long as
+        they have sounded by `beat`) as a line and its accompaniment (`on_the_line`, which
+        leaves a grace note on the line; the accompaniment's register: `comping`): where
+        the line is, and its last release."""
+        if not self.on:
+            return
+        done = done[-LINE_WINDOW:]
+        keys = sorted(held.items(), key=lambda kv: kv[1][0])[-LINE_WINDOW:]
+        window = done + [Note(on - start, p, max(beat - on, 1e-3), v) for p, (on, v) in keys]  # (held so far)
+        # under the line, or in the accompaniment's register heard so far (a voicing read as
+        # the line's where no line note is near it: the comping in the line's rest)
+        ons = on_the_line(window)
+        clusters = strikes(window)
+        known = {i for i, n in enumerate(window) if (start + n.start, n.pitch) in self._run_on}
+        run_on = _runs_on(window, ons, [self.comping(n.pitch) for n in window], clusters, known)
+        self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
+        reg = [self.comping(n.pitch) and i not in run_on for i, n in enumerate(window)]
+        acc = [(not o and i not in run_on) or r for i, (o, r) in enumerate(zip(ons, reg))]
+        for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
+            by = sorted(c, key=lambda i: window[i].pitch)
+            if len(by) >= 2 and reg[by[-2]] and window[by[-1]].pitch - window[by[-2]].pitch <= VOICING_STEP \
+                    and window[by[-1]].pitch <= self.split[1] - ACCOMPANIMENT_BELOW:  # (reg: a split is known)
+                acc[by[-1]] = True
+        # the accompaniment's register: a voicing struck wholly under the line (a left hand's
+        # chord), or a note more than an octave under the line's note struck with it (a bass
+        # note on the line's beat); not a chord with the line's note on top (the right hand's),
+        # nor a single note under the line (a soloist's line overlapping itself)
+        under = []
+        for c in clusters:
+            top = max(window[i].pitch for i in c)
+            full = len(c) >= 2 and all(acc[i] for i in c)
+            under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
+        if under:
+            top = max(under)
+            above = [n.pitch for n, a in zip(window, acc) if not a and n.pitch > top]
+            if above:
+                self.split = (top, min(above))
+        if self.split is None:
+            return
+        line = [not a and (i in run_on or not self.comping(n.pitch)) for i, (n, a) in enumerate(zip(window, acc))]
+        onsets = [start + n.start for n, k in zip(window, line) if k]
+        if onsets:
+            self.heard, self.first = True, min(self.first, *onsets)
+        if any(line[len(done):]):
+            self.end = None
+            return
+        ends = [n.end for n, k in zip(done, line) if k]
+        if ends:
+            self.end = start + max(ends)
+
+    def rest(self) -> float | None:
+        """The beat the line has rested since (its last release, or the pedal's lift that
+        ended it), or None: no line over an accompaniment, a line key down or the pedal
+        holding it, or `vamp = "all"`."""
+        e = self.end
+        if not self.on or self.split is None or e is None or not self.heard:
+            return None
+        if self._pedal_since is not None and self._pedal_since <= e + 1e-9:
+            return None
+        for down, up in self._pedal_spans:
+            if down <= e + 1e-9 and e < up:
+                e = up
+        return e
+
+    def rested(self, by: float, gap: float, last_onset: float) -> float | None:
+        """The beat the line's rest began, if it has rested `gap` beats by `by` with the
+        accompaniment going on: struck since the line's end (its last key's release: a
+        chord struck on the pedal change that ended it counts; `last_onset`: the call's
+        latest key down). With nothing struck since (a chord held through the rest, a key
+        whose release was lost, every key up), None: the call goes on."""
+        rest = self.rest()
+        if rest is None or rest + gap > by + 1e-9:
+            return None
+        return rest if last_onset > (rest if self.end is None else self.end) + 1e-9 else None
+
+    def end_call(self, reason: str) -> tuple[bool, bool]:
+        """The call was cut (`reason`, as `Call.reason`): start reading the next one. It
+        keeps this one's line and accompaniment while the accompaniment goes on (every key
+        rested the gap: it is over). Returns (the call was carried, a line was heard in it)."""
+        was = self.carried, self.heard
+        self.carried = self.split is not None and reason != "gap"
+        if not self.carried:
+            self.split = None
+        self.heard, self.end, self.first, self._pedal_spans = False, None, math.inf, []
+        self._run_on = set()
+        return was
+
+    def vamp_over(self) -> None:
+        """Every key rested the gap between calls: the vamp is over, its line forgotten."""
+        self.split, self.carried = None, False
