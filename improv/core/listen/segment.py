@@ -243,7 +243,7 @@ class Segmenter:
         if silent and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9:
             return self._cut(self.silence_since, max(now, self.silence_since + self.s.gap_beats), "gap")
         # the line rested the gap with the accompaniment going on (`LineTracker.rested`)
-        rest = self.line.rested(min(now, cap), self.s.gap_beats, self._last_onset)
+        rest = self.line.rested(min(now, cap), self.s.gap_beats, self._last_onset, self.held)
         if rest is not None:
             return self._cut_line(rest, max(now, rest + self.s.gap_beats))
         if now >= cap - 1e-9:

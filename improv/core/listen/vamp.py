@@ -13,6 +13,7 @@ Pure and in beats (the session timeline's), like the segmenter: no clocks, no th
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 from improv.core.theory.line import ACCOMPANIMENT_BELOW, VOICING_STEP, on_the_line, strikes
 from improv.core.theory.notes import Note
@@ -95,6 +96,11 @@ class LineTracker:
         while its accompaniment goes on): in the accompaniment's register (`comping`), or
         `ACCOMPANIMENT_BELOW` under the line's lowest note (a voicing moving up). False with
         no line over voicings, or `vamp = "all"`."""
+        return self._under(pitch)
+
+    def _under(self, pitch: int) -> bool:
+        """`accompanies` by pitch alone: at or under the accompaniment's top, or
+        `ACCOMPANIMENT_BELOW` under the line's lowest note."""
         return self.comping(pitch) or (self.split is not None and pitch <= self.split[1] - ACCOMPANIMENT_BELOW)
 
     def read(self, start: float, done: list[Note], held: dict[int, tuple[float, int]], beat: float) -> None:
@@ -163,16 +169,19 @@ class LineTracker:
                 e = up
         return e
 
-    def rested(self, by: float, gap: float, last_onset: float) -> float | None:
+    def rested(self, by: float, gap: float, last_onset: float, held: Iterable[int]) -> float | None:
         """The beat the line's rest began, if it has rested `gap` beats by `by` with the
         accompaniment going on: struck since the line's end (its last key's release: a
         chord struck on the pedal change that ended it counts; `last_onset`: the call's
-        latest key down). With nothing struck since (a chord held through the rest, a key
-        whose release was lost, every key up), None: the call goes on."""
+        latest key down), or held through the rest (a key under the line among the `held`
+        ones: a chord held under the phrase's end, as a pianist's left hand holds a whole
+        note). With nothing struck or held (every key up: the gap cuts the call), None."""
         rest = self.rest()
         if rest is None or rest + gap > by + 1e-9:
             return None
-        return rest if last_onset > (rest if self.end is None else self.end) + 1e-9 else None
+        if last_onset > (rest if self.end is None else self.end) + 1e-9:
+            return rest
+        return rest if any(self._under(p) for p in held) else None
 
     def end_call(self, reason: str) -> tuple[bool, bool]:
         """The call was cut (`reason`, as `Call.reason`): start reading the next one. It
