@@ -57,3 +57,50 @@ def test_every_key_up_in_the_lines_rest_is_still_the_gap():
     seg = Segmenter(SegmentSettings(gap_beats=1.0))
     assert [(c.reason, c.ended) for c in feed(seg, events)] == [("gap", 1.9)]
     assert seg.line.split is None
+
+
+def strike_and_ask(events, pitch, beat):
+    """Feed `events` to a fresh segmenter, strike `pitch` at `beat`, and ask whether it accompanies."""
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    feed(seg, [e for e in events if e[-1] <= beat])
+    seg.note_on(pitch, beat, 80)
+    return seg.accompanies(pitch)
+
+
+HELD = keys((48, 52, 55, 60), 0.0, 3.9) + [e for k, p in enumerate((72, 71, 69, 67)) for e in keys((p,), 0.25 + 0.5 * k, 0.4)]
+
+
+def test_a_line_note_struck_over_the_chord_the_left_hand_holds_is_the_lines():
+    """The left hand holds a chord topped by C4 under a phrase from C5 down to G4, then one
+    topped by G3; the right hand comes down to B3 and C4 over it, struck alone. By pitch
+    (at or under the C4 heard as the accompaniment's top) they were taken as the
+    accompaniment's, and the partner did not yield to them. The left hand's thumb is on
+    the G3 it holds: a key struck alone over it is the right hand's."""
+    bar2 = HELD + keys((47, 50, 53, 57), 4.0, 3.9)
+    assert not strike_and_ask(bar2, 59, 4.75)
+    assert not strike_and_ask(bar2, 60, 4.75)
+
+
+def test_under_the_held_chords_top_or_struck_with_a_voicing_a_key_still_accompanies():
+    assert strike_and_ask(HELD, 57, 2.75)  # under the thumb: the left hand may have a finger free
+    bar2 = HELD + keys((47, 50, 53, 57), 4.0, 3.9)
+    assert strike_and_ask(bar2, 52, 4.75)
+    assert strike_and_ask(HELD + keys((47, 50, 53), 4.0, 3.9), 57, 4.05)  # struck with the next chord: the voicing's
+    rolled = HELD + [e for k, p in enumerate((47, 50, 53)) for e in keys((p,), 4.0 + 0.06 * k, 3.8)]
+    assert strike_and_ask(rolled, 57, 4.24)  # a chord rolled up to its G3
+    moving = HELD + keys((50, 53, 57), 4.0, 3.9)
+    assert strike_and_ask(moving, 62, 4.01)  # the next voicing's top, a step up
+
+
+def test_a_line_that_runs_on_down_into_the_left_hands_register_is_the_line_at_each_strike():
+    """Comping struck on every beat (top C4) under a line from C5 stepping down below it:
+    the segmenter already read the steps under C4 as the line running on, but
+    `accompanies` judged them by pitch and took them as the left hand's."""
+    events = [e for beat in range(5) for e in keys((48, 53, 57, 60), float(beat), 0.5)]
+    run = (72, 71, 69, 67, 65, 64, 62, 60, 59)
+    events += [e for k, p in enumerate(run[:-1]) for e in keys((p,), 0.25 + 0.5 * k, 0.4)]
+    assert not strike_and_ask(events, 59, 0.25 + 0.5 * 8)
+    assert strike_and_ask(events, 48, 5.0)  # and the next chord's first key, on its beat, is the left hand's
+    # even one a step from the line's last note: the left hand's voicing was due (on every
+    # beat), and a chord's first key is struck alone
+    assert strike_and_ask(events + keys((59,), 4.25, 0.4), 57, 5.0)

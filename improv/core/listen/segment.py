@@ -256,9 +256,10 @@ class Segmenter:
         return None
 
     def accompanies(self, pitch: int) -> bool:
-        """Whether a key at `pitch` is under the line heard (`LineTracker.accompanies`):
-        what is played under the answer, which does not interrupt it."""
-        return self.line.accompanies(pitch)
+        """Whether a key at `pitch`, struck just now, is under the line heard
+        (`LineTracker.accompanies`): what is played under the answer, which does not
+        interrupt it."""
+        return self.line.accompanies(pitch, self.held)
 
     def _read_line(self, beat: float) -> None:
         """Read the call's notes so far for its line (on key events, not on ticks)."""

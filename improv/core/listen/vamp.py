@@ -13,14 +13,15 @@ Pure and in beats (the session timeline's), like the segmenter: no clocks, no th
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from improv.core.theory.line import ACCOMPANIMENT_BELOW, VOICING_STEP, on_the_line, strikes
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, ROLL, VOICING_STEP, on_the_line, strikes
 from improv.core.theory.notes import Note
 
 LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
 RUN_BEATS = 1.0  # a line's note this soon after its last one may run on into the accompaniment's register
 ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
+DUE = 0.75  # of the left hand's time from voicing to voicing: a lone key struck later may begin its next one
 
 
 def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: list[list[int]],
@@ -78,6 +79,7 @@ class LineTracker:
         self._run_on: set[tuple[float, int]] = set()  # (onset, pitch): the line's notes run on under the comping's top
         self._pedal_since: float | None = None  # the pedal went down here (None: up)
         self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
+        self._comped: list[float] = []  # the onsets of the accompaniment's latest voicings (three at most)
 
     def pedal(self, down: bool, beat: float) -> None:
         """The sustain pedal went down (or up) at `beat`."""
@@ -91,12 +93,47 @@ class LineTracker:
         """Whether a key at `pitch` is in the accompaniment's register: at or under its top."""
         return self.on and self.split is not None and pitch <= self.split[0]
 
-    def accompanies(self, pitch: int) -> bool:
+    def accompanies(self, pitch: int, held: Mapping[int, tuple[float, int]] | None = None) -> bool:
         """Whether a key at `pitch` is under the line heard (this call's, or the last one's
         while its accompaniment goes on): in the accompaniment's register (`comping`), or
         `ACCOMPANIMENT_BELOW` under the line's lowest note (a voicing moving up). False with
-        no line over voicings, or `vamp = "all"`."""
-        return self._under(pitch)
+        no line over voicings, or `vamp = "all"`.
+
+        Asked at the key's strike with the keys down (`held`, pitch -> (onset, velocity),
+        the key among them), a key under the line by its pitch is still the line's when it
+        was read as the line running on into that register (`read`: struck alone, close
+        after the line's last note and within `ACCOMPANIMENT_BELOW` of it), or when it was
+        struck alone over the top of a voicing held down under it: the left hand holds that
+        chord (its thumb on the top), so the key is the right hand's. A key struck with
+        others (within `ROLL` of one: a rolled chord too) is a voicing's, and so is one
+        struck when the left hand's next voicing is due (`_due`: its first key reaches us
+        alone, perhaps a step from the line's last note or over the chord it lets go)."""
+        if not self._under(pitch):
+            return False
+        if held is None or pitch not in held:
+            return True
+        on = held[pitch][0]
+        chord = []  # the keys held down under the line, struck before this one
+        for p, (o, _) in held.items():
+            if p != pitch:
+                if abs(o - on) <= ROLL + 1e-9:
+                    return True  # struck with it, or rolled into it: a voicing
+                if self._under(p):
+                    chord.append(p)
+        if self._due(on):
+            return True  # the left hand's next voicing is due: a lone key may be its first
+        if (on, pitch) in self._run_on:
+            return False
+        return not (len(chord) >= 2 and pitch > max(chord))
+
+    def _due(self, beat: float) -> bool:
+        """Whether the left hand's next voicing is due at `beat`: `DUE` of its shortest
+        recent time from strike to strike has gone by since its last (or its pace is not
+        known yet)."""
+        c = self._comped
+        if len(c) < 2:
+            return True
+        return beat - c[-1] >= DUE * min(b - a for a, b in zip(c, c[1:]))
 
     def _under(self, pitch: int) -> bool:
         """`accompanies` by pitch alone: at or under the accompaniment's top, or
@@ -137,6 +174,8 @@ class LineTracker:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
+            if full and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
+                self._comped = [*self._comped[-2:], start + window[c[0]].start]  # the left hand's voicings
         if under:
             top = max(under)
             above = [n.pitch for n, a in zip(window, acc) if not a and n.pitch > top]
@@ -190,11 +229,11 @@ class LineTracker:
         was = self.carried, self.heard
         self.carried = self.split is not None and reason != "gap"
         if not self.carried:
-            self.split = None
+            self.split, self._comped = None, []
         self.heard, self.end, self.first, self._pedal_spans = False, None, math.inf, []
         self._run_on = set()
         return was
 
     def vamp_over(self) -> None:
         """Every key rested the gap between calls: the vamp is over, its line forgotten."""
-        self.split, self.carried = None, False
+        self.split, self.carried, self._comped = None, False, []
