@@ -1,7 +1,8 @@
 """How the segmenter hears a left hand's vamp under the validation solos' lines.
 
-Every WJazzD validation solo's line (its phrases as performed, in the soloist's beats, moved
-by octaves to a pianist's right hand: median pitch in [68, 80)) is played over synthetic
+Every WJazzD validation solo's line (`--split train`: the training split's, to tune on; its
+phrases as performed, in the soloist's beats, moved by octaves to a pianist's right hand:
+median pitch in [68, 80)) is played over synthetic
 left-hand comping of several styles (`STYLES`), voiced from the solo's chart (shell
 voicings, tops at or under D4), its timing and key order humanised (seeded), and fed to a
 fresh `Segmenter` (`vamp = "line"`, the default settings' gap of one beat) with a tick every
@@ -22,7 +23,7 @@ With no comping ("none") every solo must be cut exactly as with `vamp = "all"`
 (`none_differs`: the solos that are not). `--cost` times the segmenter's key events over
 3,000 events of line and comping (median and p99, ms).
 
-    python -m improv.bench.vamp DATA [--seed 0] [--styles whole,charleston] [--json figures/vamp.json]
+    python -m improv.bench.vamp DATA [--seed 0] [--split valid] [--styles whole,charleston] [--json figures/vamp.json]
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m improv.bench.vamp", description=__doc__.split("\n\n")[0])
     ap.add_argument("data", help="wjazzd-solos.tar.gz or its unpacked folder")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="valid", choices=("train", "valid"),
+                    help="the solos played (valid; train to tune on: the test split is never read)")
     ap.add_argument("--styles", default=",".join(STYLES), help=f"comma-separated, of {', '.join(STYLES)}")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--cost", action="store_true", help="time the key events too")
@@ -250,11 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown style {bad[0]!r}: give some of {', '.join(STYLES)}", file=sys.stderr)
         return 2
     try:
-        solos = [s for s in load_solos(a.data) if s.split == "valid"]
+        solos = [s for s in load_solos(a.data) if s.split == a.split]
     except DataError as e:
         print(e, file=sys.stderr)
         return 2
-    out = {"solos": len(solos), "gap_beats": GAP, "seed": a.seed, "styles": run(solos, styles, a.seed)}
+    out = {"split": a.split, "solos": len(solos), "gap_beats": GAP, "seed": a.seed, "styles": run(solos, styles, a.seed)}
     if a.cost:
         out["cost"] = cost(seed=a.seed)
     text = json.dumps(out, indent=1)
