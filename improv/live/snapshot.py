@@ -14,7 +14,7 @@ from improv.live.status import Snapshot, control_values, explanation_fields, per
 def snapshot(s: Any, now: float) -> Snapshot:
     """The session `s` at `now` seconds (on a DAW's clock that stands stopped: where it stopped)."""
     beat = s.beat_at(now) if s.in_time else s.shown_beat
-    if s.hearing is not None and s.hearing.bar_one:  # your first note is bar 1: until it, the chart stands at it
+    if s.hearing is not None and s.hearing.bar_one and not s.exchange.calls:  # your first note is bar 1: until it...
         beat = 0.0  # (it showed the bars going by, "6:1 Bdim7", then went back to bar 1 at the first note)
     med, p99, n = s.scheduler.timing_ms(last=500)
     shown = max(0.0, beat)
