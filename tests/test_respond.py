@@ -451,7 +451,7 @@ def test_a_call_note_never_released_runs_to_the_songs_end(tmp_path):
     pad's track runs on: the note was read as a 1-tick note at its own track's end."""
     import mido
 
-    from improv.commands.respond import _read_call
+    from improv.commands.callfile import read_call
 
     mid = mido.MidiFile(type=1, ticks_per_beat=480)
     mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="lead"),
@@ -462,7 +462,7 @@ def test_a_call_note_never_released_runs_to_the_songs_end(tmp_path):
                                       mido.Message("note_on", channel=1, note=48, velocity=60),
                                       mido.Message("note_off", channel=1, note=48, time=480 * 6)]))
     mid.save(str(tmp_path / "call.mid"))
-    call = _read_call(tmp_path / "call.mid", "lead")
+    call = read_call(tmp_path / "call.mid", "lead")
     assert [(n.pitch, n.start, n.duration) for n in call.notes] == [(64, 0.0, 1.0), (67, 2.0, 4.0)]
 
 
