@@ -19,12 +19,12 @@ partner's "improv-responder"); the schedulers send on "improv-scheduler". Time: 
 timeline the session owns (beats <-> seconds: improv's own `FixedTimeline`, or a DAW's MIDI
 clock); answers stay in beats until shortly before they sound, so they follow it. Every exit
 path ends in `close()`: note-offs for every note the partner, the band or the passthrough
-started, then the recorder's file.
+started, then the recorder's file. Its steps, the recording's opening and the line said at
+the start are in improv/live/lifecycle.py.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import deque
 from typing import Any, Callable
@@ -33,7 +33,7 @@ import mido
 
 from improv.config import Config
 from improv.core.theory.chart import Chart
-from improv.core.theory.notes import Phrase, counted
+from improv.core.theory.notes import Phrase
 from improv.live.band import Band, BeatFeeder
 from improv.live.clock import Clock
 from improv.live.conductor import run_conductor
@@ -46,12 +46,11 @@ from improv.live.midisync import ClockSender, ExternalClock, FixedTimeline, TapT
 from improv.live.output import SessionOutput, Sink
 from improv.live.player import Player
 from improv.live.inputqueue import InputQueue, is_note_on
+from improv.live.lifecycle import close_session, open_recording, start_line
 from improv.live.scheduler import Scheduler
 from improv.live.snapshot import session_state, snapshot, summary
 from improv.live.status import Display, Snapshot
 from improv.live.trade import TradePolicy
-
-log = logging.getLogger("improv.session")
 
 WATCH_EVERY_S = 0.5  # how often ports and the partner are checked
 PARTNER_LOOKAHEAD = 0.5  # beats: answer notes become seconds this close to sounding
@@ -142,7 +141,7 @@ class Session:
         self.daw = DawFollowing(self, external) if external is not None else None
         self.exchange = Exchange(self)  # calls out, answers in
         self.stop_reason = ""
-        self._started = self.closing = False
+        self.started = self.closing = False
         self.notes_released = True  # False while close() releases them
         self.started_at = float("inf")  # when the session started
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
@@ -179,7 +178,7 @@ class Session:
         Raises:
             ModelError: the partner cannot start (e.g. the model's weights are missing).
         """
-        if self._started:
+        if self.started:
             return
         self.partner.start(self.exchange.setup, self.exchange.on_result, self.say)
         if self.stop_reason:  # (Ctrl-C while the partner warmed up: nothing more starts, as after `EarlyStop`)
@@ -191,27 +190,7 @@ class Session:
         self.policy.start(now, first)
         self.t0 = self.time_of(0.0) if self.external is None else now
         if self._recorder_factory is not None:
-            # Trading counts in before bar 1: the journal starts with the count-in, the file at
-            # bar 1 (its origin); a pickup played in the count-in goes beside it, never lost.
-            # So does what was played while the partner warmed up when a band or a count-in
-            # puts bar 1 later: the journal starts at its first message, not squashed to 0.
-            # A free jam's band starts a moment after now (`FreePolicy.start`): what is played in
-            # that moment goes beside it too (it was clamped onto the file's first tick, cut short).
-            begin = self.time_of(self.policy.band_start) if self.counts_in else self.t0
-            waited = self.inq.first_waiting() if self.external is None else None
-            if waited is not None:
-                begin = min(begin, waited)
-            if self.external is None:
-                begin = min(begin, now)
-            self.recorder = self._recorder_factory(begin, self.chart)
-            # (bar 1 set by the player's first note: that sets the file's beat 0, which only
-            # the first `set_origin` can; a pedal or a knob touched while the partner warmed up
-            # set it here, and the whole file's bars were off from what was played)
-            later = self.hearing is not None and self.hearing.bar_one
-            if (self.counts_in or begin < self.t0) and not later and hasattr(self.recorder, "set_origin"):
-                self.recorder.set_origin(self.t0)
-            if self.daw is not None and hasattr(self.recorder, "follow"):
-                self.recorder.follow(self.daw.song_beat)  # the file on the DAW's song position
+            open_recording(self, self._recorder_factory, now)
         self.band = self.output.make_band()
         if self.band is not None:  # (a General MIDI module played the walking bass on a piano)
             self.band.send_programs()
@@ -222,21 +201,11 @@ class Session:
                 self.band.start()
             if self.clock_sender is not None:
                 self.clock_sender.start_thread()
-        self._started = True
+        self.started = True
         if self.cfg.midi.thru and self.threaded:
             # the player's notes go out on the port's own thread; what waits goes first
             self.inq.start_thru(self.player.fast_thru)
-        metre = f" in {self.bpb}/4" if self.bpb != 4 else ""  # (a forgotten --time 3/4 showed only when the band played)
-        over = f"{self.chart.title or 'the chart'} ({counted(self.chart.bars, 'bar')}{metre}, looping)" \
-            if self.chart is not None else f"harmony inferred from your playing{metre}"
-        what = f"trading {counted(self.policy.form.trade_bars, 'bar')}" if isinstance(self.policy, TradePolicy) \
-            else "jamming"
-        pace = f"following your tempo (from {self.tempo:g} bpm{self.timeline.level_hint})" if self.following else \
-            "on the DAW's clock" if self.external is not None else f"at {self.tempo:g} bpm"
-        if self.unfollowed:
-            pace += f" (not following your tempo: the follower hears {FOLLOW_BPM[0]:g}-{FOLLOW_BPM[1]:g} bpm)"
-        weights = f" ({self.cfg.responder.model})" if self.cfg.responder.model and self.partner.name == "model" else ""
-        self.say(f"{what} {pace} over {over}; partner: {self.partner.name}{weights}")
+        self.say(start_line(self))
 
     @property
     def counts_in(self) -> bool:
@@ -296,7 +265,7 @@ class Session:
         self.player.settle_knobs(now)
         if self._errors:
             self.stop(self._errors[0])
-        self._show(now)
+        self.show_status(now)
 
     @property
     def closed(self) -> bool:
@@ -309,48 +278,7 @@ class Session:
         (a terminal stopped by Ctrl-S holds it: the music and the file do not wait for it)
         and stop the partner (its process may take a while to end). Each step runs whatever
         the one before it raised."""
-        if self.closing:
-            return
-        self.closing = True
-        self.inq.thru = None
-        self.notes_released = False  # (a third Ctrl-C waits for this: see install_signal_handlers)
-        self._safely("what you played last", self.player.record_waiting)
-        self._safely("the partner's hand-off", self.exchange.close)  # answers arriving from now on are not played
-        self._safely("the partner's queued notes", self.feeder.clear)
-        self._safely("the scheduler", self.scheduler.close)  # note-offs for sounding partner notes (recorded)
-        if self.band is not None:
-            self._safely("the band", self.band.close)  # and for the rhythm section's
-        if self.clock_sender is not None:
-            self._safely("the MIDI clock", self.clock_sender.stop)  # MIDI Stop: a following DAW stops too
-        self._safely("the player's held notes", self.player.release)
-        if self._started and self.display is not None:  # the last status line, then what became of the recording
-            self._safely("the status line", self._last_status)
-        if self.recorder is not None:  # written before the ports close: libjack can crash in a port's close
-            if self.following:  # (the tempo followed up to the end)
-                self._safely("the recording's tempo", lambda: self.player.write_file_tempo(self.clock.now(), 0.0))
-            self._safely("the recording", self._close_recorder)
-        for sink in self.sinks:
-            self._safely(type(sink).__name__, sink.close)
-        self.notes_released = True
-        if self.display is not None:  # (only now wait for the terminal to take the lines: see Display.finish)
-            self._safely("the terminal", self.display.finish)
-        self._safely("the partner", self.partner.close)
-
-    def _safely(self, what: str, step: Callable[[], Any]) -> None:
-        """Run one step of `close`; a failure is logged, and the next step runs."""
-        try:
-            step()
-        except Exception as e:  # noqa: BLE001 - the steps after it (note-offs, the recording) matter more
-            log.warning("closing %s failed: %s", what, e)
-
-    def _last_status(self) -> None:
-        assert self.display is not None
-        self._show(self.clock.now(), force=True)
-        self.display.end_line()
-
-    def _close_recorder(self) -> None:
-        assert self.recorder is not None
-        self.record_path = self.recorder.close()
+        close_session(self)
 
     def panic(self, stand_down: bool = True) -> None:
         """Silence everything the session started, at once (conductor thread). `stand_down`:
@@ -451,7 +379,8 @@ class Session:
         """What the status line and the stage view show now (conductor): improv/live/snapshot.py."""
         return snapshot(self, now)
 
-    def _show(self, now: float, force: bool = False) -> None:
+    def show_status(self, now: float, force: bool = False) -> None:
+        """Bring the status line up to date, every round or now with `force` (conductor)."""
         if self.display is None:
             return
         state = session_state(self, self.beat_at(now) if self.in_time else self.shown_beat)
