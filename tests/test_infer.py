@@ -178,3 +178,28 @@ def test_the_free_jam_and_respond_hear_a_waltz_voicing_for_two_of_its_bars():
     s.close()
     chart, _ = _voiced(single_chord_chart(parse_chord("C"), 3), "", call, 120.0)
     assert chart.chord_at(8.5) == parse_chord("G7") and chart.chord_at(9.5) != parse_chord("G7")
+
+
+def waltz(*chords):
+    """A jazz waltz line in 3/4: each `(chord tones, bars)` played a quarter note a beat,
+    the root on each downbeat, as `(pitch, beat, duration)` tuples."""
+    notes, bar = [], 0
+    for tones, bars in chords:
+        for _ in range(bars):
+            notes += [(p, 3.0 * bar + i, 1.0) for i, p in enumerate(tones)]
+            bar += 1
+    return notes
+
+
+def test_in_three_four_the_chord_window_is_two_bars_of_the_metre():
+    """The window was a fixed 8 beats: in 3/4 it reached into a third bar back, and a jazz
+    waltz's chord of two bars (Cmaj7 | Cmaj7 | Em7 | Em7) was still heard as the chord of
+    the bars before it. Built as the free jam builds it (the session's beats per bar)."""
+    for first, then, after in (([60, 64, 67], [64, 67, 71], "Em7"), ([53, 57, 60], [57, 60, 64], "Am7"),
+                               ([50, 60, 57], [57, 67, 64], "Am7")):
+        t = HarmonyTracker(beats_per_bar=3)
+        play(t, waltz((first, 2), (then, 2)))
+        assert t.current()[0] == parse_chord(after), (first, then, t.current())
+    assert HarmonyTracker(beats_per_bar=3).window_beats == 6.0
+    assert HarmonyTracker(beats_per_bar=5).window_beats == 10.0
+    assert HarmonyTracker().window_beats == 8.0  # (4/4 as before: two bars)

@@ -45,6 +45,7 @@ _OUTSIDE_WEIGHT = -0.8  # a note outside the chord counts against it
 _MISSING_PENALTY = 0.12  # per chord tone never heard, times the total weight
 _CHORD_SWITCH_MARGIN = 0.12  # a rival chord must beat the current one by this share
 _KEY_SWITCH_MARGIN = 0.08  # a rival key must beat the current correlation by this much
+WINDOW_BARS = 2  # the chord is heard over this many bars of the metre (the key over four times as many)
 VOICING_HOLDS_BARS = 2  # a voicing's chord is heard this many bars at most (a line may go on to other chords)
 VOICING_WEIGHT = 2.0  # a voicing's notes under the line count this much more than the rest in the chord they spell
 
@@ -131,14 +132,18 @@ class HarmonyTracker:
 
     Args:
         window_beats: how far back (beats) notes count for the chord; the key looks
-            four times further back.
-        beats_per_bar: metre, for the downbeat weighting.
+            four times further back. None: `WINDOW_BARS` bars of the metre (6 beats in 3/4,
+            10 in 5/4: a fixed 8 beats reached back into a third bar of a waltz, and a jazz
+            waltz's chord of two bars was still heard over the two before it).
+        beats_per_bar: metre, for the window and the downbeat weighting.
     """
 
-    def __init__(self, window_beats: float = 8.0, beats_per_bar: int = 4) -> None:
+    def __init__(self, window_beats: float | None = None, beats_per_bar: int = 4) -> None:
+        self.beats_per_bar = max(1, int(beats_per_bar))
+        if window_beats is None:
+            window_beats = WINDOW_BARS * self.beats_per_bar
         self.window_beats = max(0.5, float(window_beats))
         self.key_window_beats = 4.0 * self.window_beats
-        self.beats_per_bar = max(1, int(beats_per_bar))
         self._events: list[_Event] = []
         self._now = 0.0
         self._chord: Chord | None = None
