@@ -109,7 +109,7 @@ class FakeTinySoundFont:
         def sfpreset_name(self, sfid, bank, program):
             return f"program {program}" if bank == 0 and program in FakeTinySoundFont.presets else None
 
-        def program_select(self, ch, sfid, bank, program) -> None:
+        def program_select(self, ch, sfid, bank, program, is_drums=False) -> None:
             if self.sfpreset_name(sfid, bank, program) is None:
                 raise RuntimeError("Error in channel_set_preset_number")
 
@@ -565,12 +565,12 @@ def test_a_soundfont_plays_the_bass_on_the_program_the_band_sends(tmp_path, monk
     --soundfont the built-in synth played the bass on GM acoustic bass whatever it said."""
     import sys
 
-    from improv.core.audio.soundfont import BASS_CHANNEL, BASS_PROGRAM, load_soundfont
+    from improv.core.audio.soundfont import BASS_CHANNEL, BASS_PART, BASS_PROGRAM, load_soundfont
 
     chosen = []
 
     class Recording(FakeTinySoundFont.Synth):
-        def program_select(self, ch, sfid, bank, program) -> None:
+        def program_select(self, ch, sfid, bank, program, is_drums=False) -> None:
             chosen.append((ch, program))
 
     class Module(FakeTinySoundFont):
@@ -578,8 +578,8 @@ def test_a_soundfont_plays_the_bass_on_the_program_the_band_sends(tmp_path, monk
 
     monkeypatch.setitem(sys.modules, "tinysoundfont", Module)
     (tmp_path / "fake.sf2").write_bytes(b"RIFF")
-    load_soundfont(tmp_path / "fake.sf2", SR)
+    load_soundfont(tmp_path / "fake.sf2", SR).message(BASS_PART, 0x90, 40, 90)  # (a channel's set when first heard)
     assert (BASS_CHANNEL, BASS_PROGRAM) in chosen
     chosen.clear()
-    load_soundfont(tmp_path / "fake.sf2", SR, bass_program=35)  # a fretless bass
+    load_soundfont(tmp_path / "fake.sf2", SR, bass_program=35).message(BASS_PART, 0x90, 40, 90)  # a fretless bass
     assert (BASS_CHANNEL, 35) in chosen and (BASS_CHANNEL, BASS_PROGRAM) not in chosen

@@ -39,6 +39,7 @@ from improv.errors import ConfigError, PortError
 from improv.live.quiet import quiet_stderr
 
 BASS_PART = PARTS.index("bass")
+_KINDS = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0, "program_change": 0xC0}
 CLOSE_WAIT_S = 2.0  # the longest close waits for PortAudio to stop the stream
 UNDERRUNS_SAID = 3  # from this many underruns on, closing says so (a stream's start often has one)
 PANIC = 0x00  # a queued message kind of the engine's own: every key up, every pedal of every channel up
@@ -74,7 +75,8 @@ class SynthEngine:
 
     def push(self, part: int, kind: int, d1: int, d2: int, stamp: float, source: int = 0) -> None:
         """Queue a message (any thread): `stamp` is the `time.perf_counter()` it was sent;
-        `source`: its MIDI channel (the comping's C4 and the partner's share a voice, not a key)."""
+        `source`: its MIDI channel (the comping's C4 and the partner's share a voice, not a key;
+        a SoundFont plays each channel on its own program)."""
         self.pending.append((stamp, part, kind, d1, d2, source))
 
     def process(self, outdata: np.ndarray, frames: int, now: float) -> None:
@@ -125,11 +127,9 @@ class SynthEngine:
             if self.soundfont is None:
                 all_notes_off(self.state)  # (the pedal of each channel: a CC 64 lifts only its own)
             else:
-                for p in range(len(PARTS)):
-                    self.soundfont.message(p, 0xB0, 123, 0)
-                    self.soundfont.message(p, 0xB0, 64, 0)
+                self.soundfont.let_go()  # (every channel's keys and pedal)
         elif self.soundfont is not None:
-            self.soundfont.message(part, kind, d1, d2)
+            self.soundfont.message(part, kind, d1, d2, source)  # (on its own channel: its program, keys, pedal)
         else:
             apply_message(self.state, part, kind, d1, d2, source)
 
@@ -160,18 +160,18 @@ class SynthSink:
         self.partner_channel = cfg.midi.partner_channel
         # The rhythm section shares the two voices: comping and the click on the partner's
         # electric piano, the bass on the player's organ (a soft organ bass line) as a part
-        # of its own, so that the player's sustain pedal does not hold it.
+        # of its own, so that the player's sustain pedal does not hold it. A SoundFont plays
+        # each channel on its own program, as a General MIDI module does: the comp on
+        # `comp_program`, the bass on `bass_program`, the click on the drum kit.
         self._partner_voice_channels = frozenset(
             ch - 1 for ch in (cfg.midi.partner_channel, cfg.band.comp_channel, cfg.band.click_channel))
         self._bass_channel = cfg.band.bass_channel - 1
         sf_path = soundfont if soundfont is not None else s.soundfont
         sf = None
         if sf_path:
-            from improv.core.audio.soundfont import BASS_PROGRAM, load_soundfont
+            from improv.core.audio.soundfont import load_soundfont
 
-            # (the bass on the program the band sends an external module: `Band.send_programs`)
-            bass = cfg.band.bass_program - 1 if cfg.band.bass_program else BASS_PROGRAM
-            sf = load_soundfont(sf_path, s.sample_rate, bass)
+            sf = load_soundfont(sf_path, s.sample_rate, *band_programs(cfg))
         try:
             with quiet_stderr():  # PortAudio's start probes every host API, and ALSA and JACK complain
                 import sounddevice as sd
@@ -250,11 +250,11 @@ class SynthSink:
         self.engine.process(outdata, frames, time.perf_counter())
 
     def send(self, msg: mido.Message, at: float | None = None) -> None:
-        """Play a message (any thread; never blocks). Note on/off and control changes are
-        played; other messages are ignored. `at`: when it was meant to sound
+        """Play a message (any thread; never blocks). Note on/off, control and program
+        changes are played; other messages are ignored. `at`: when it was meant to sound
         (`time.perf_counter()` seconds, e.g. when a player's note arrived), so that how
         late it got here adds no jitter; default (and never later than) now."""
-        kind = {"note_on": 0x90, "note_off": 0x80, "control_change": 0xB0}.get(msg.type)
+        kind = _KINDS.get(msg.type)
         if kind is None or self._closed:
             return
         part = 1 if msg.channel in self._partner_voice_channels else BASS_PART if msg.channel == self._bass_channel else 0
@@ -262,6 +262,8 @@ class SynthSink:
         stamp = now if at is None else min(at, now)
         if kind == 0xB0:
             self.engine.push(part, kind, msg.control, msg.value, stamp, msg.channel)
+        elif kind == 0xC0:  # (a SoundFont's; the built-in voices have no programs)
+            self.engine.push(part, kind, msg.program, 0, stamp, msg.channel)
         else:
             self.engine.push(part, kind, msg.note, msg.velocity, stamp, msg.channel)
 
@@ -297,6 +299,27 @@ class SynthSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def band_programs(cfg: Config) -> tuple[int, dict[int, int]]:
+    """What a SoundFont plays the band on (`load_soundfont`'s `bass_program` and
+    `channel_programs`): the bass on `band.bass_program`, the comp's channel on
+    `band.comp_program` (0-based; 0 "none" leaves it the partner's electric piano), the
+    click's on the drum kit (its wood blocks, not the partner's electric piano keys 76 and
+    77). A pitched part sharing the click's channel keeps its program (a line on a drum kit
+    is noise), and the partner's and the player's channels keep theirs."""
+    from improv.core.audio.soundfont import BASS_PROGRAM, DRUM_KIT, PROGRAMS
+
+    b, m = cfg.band, cfg.midi
+    # (the bass on the program the band sends an external module: `Band.send_programs`)
+    bass = b.bass_program - 1 if b.bass_program else BASS_PROGRAM
+    channels = {b.click_channel - 1: DRUM_KIT}  # (later ones win where channels are shared)
+    if b.comp_program:
+        channels[b.comp_channel - 1] = b.comp_program - 1
+    channels[b.bass_channel - 1] = bass
+    channels[m.partner_channel - 1] = PROGRAMS[1]
+    channels[m.player_channel - 1] = PROGRAMS[0]
+    return bass, channels
 
 
 def _stop_within(stream: Any, timeout: float) -> bool:

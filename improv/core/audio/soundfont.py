@@ -2,17 +2,24 @@
 
 `load_soundfont(path, sample_rate)` returns a `SoundFontSynth` with the same two calls the
 built-in synth offers the audio callback and the offline renderer: `message(part, kind,
-d1, d2)` and `render(frames, out)` writing one row per part. The player plays on MIDI
-channel 1 (GM program 1, acoustic piano by default), the partner on channel 2 (GM program
-5, electric piano), each rendered separately so that stems stay possible; the bass plays
-GM program 33 (acoustic bass, or the live band's `band.bass_program`) on the player's synth,
-on a channel of its own.
+d1, d2, channel)` and `render(frames, out)` writing one row per part. Each row is a
+tinysoundfont synth of 16 channels, played as a General MIDI module plays them: a message
+sounds on the MIDI channel it came on, with that channel's program, keys and pedal, and a
+program change (0xC0) sets its channel's program. A channel starts on the program of the
+first part heard on it: the player's GM program 1 (acoustic piano) on the first row; the
+partner's 5 (electric piano) on the second, with the band's comp and click; the bass's 33
+(acoustic bass, or the live band's `band.bass_program`) on the first row, so that the
+player's pedal does not hold it. `channel_programs` overrides that for some channels: the
+live band's comp on `band.comp_program`, its click on the drum kit (`DRUM_KIT`, bank 128);
+General MIDI's drum channel (10) is the drum kit unless it names another program there.
+Rows render separately, so that stems stay possible.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -22,49 +29,102 @@ from improv.errors import ConfigError
 
 INSTALL_HINT = "pip install --no-deps tinysoundfont (improv uses its synth only, not the pyaudio it asks for)"
 PROGRAMS = (0, 4)  # GM programs (0-based): acoustic grand piano, electric piano 1
-BASS_PROGRAM, BASS_CHANNEL = 32, 1  # acoustic bass, on a channel of the player's synth
+BASS_PROGRAM, BASS_CHANNEL = 32, 1  # acoustic bass; its channel where a message names none
 BASS_PART = PARTS.index("bass")
+PART_CHANNELS = (0, 0, BASS_CHANNEL)  # each part's channel on its row where a message names none
+DRUM_KIT = 128  # a channel's program: General MIDI's drum kit (bank 128; a program change there picks the kit)
+GM_DRUM_CHANNEL = 9  # MIDI channel 10
+CHANNELS = 16
 
 
 class SoundFontSynth:
-    """Two tinysoundfont synths (one per part) on one loaded SoundFont."""
+    """Two tinysoundfont synths (one per output row) on one loaded SoundFont.
+
+    Args:
+        path: the .sf2 file.
+        sample_rate: Hz.
+        programs: GM program (0-based) a channel of the player's row, and of the partner's,
+            starts on.
+        bass_program: ... a channel the bass is heard on first.
+        channel_programs: MIDI channel (0-15) -> the program it starts on whichever part
+            plays it (0-127, or `DRUM_KIT`); channel 10 is the drum kit unless named here.
+    """
 
     def __init__(self, path: Path, sample_rate: int, programs: tuple[int, int] = PROGRAMS,
-                 bass_program: int = BASS_PROGRAM) -> None:
+                 bass_program: int = BASS_PROGRAM, channel_programs: Mapping[int, int] | None = None) -> None:
         import tinysoundfont
 
+        starts = {GM_DRUM_CHANNEL: DRUM_KIT, **(channel_programs or {})}
+        for ch, program in starts.items():
+            if not (0 <= ch < CHANNELS and (0 <= program < 128 or program == DRUM_KIT)):
+                raise ValueError(f"channel_programs: expected channel 0-15 -> program 0-127 or DRUM_KIT, "
+                                 f"found {ch} -> {program}")
         self.sample_rate = sample_rate
+        self._part_programs = (programs[0], programs[1], bass_program)
+        self._channel_programs = starts
+        self._drum_channels = frozenset(ch for ch, p in starts.items() if p == DRUM_KIT)
         self._synths = []
+        self._sfids: list[int] = []
         self._buf = np.zeros(2 * 4096, np.float32)
         # tinysoundfont has no sustain pedal (it ignores CC 64): the pedal is kept here, and
         # a key let go while it is down is ended when it comes up, as the built-in synth does
         self._pedal: set[tuple[int, int]] = set()  # (synth, channel) with the pedal down
         self._sustained: Counter[tuple[int, int, int]] = Counter()  # (synth, channel, key) -> note-offs held
         self._down: Counter[tuple[int, int, int]] = Counter()  # (synth, channel, key) -> strikes not let go
-        for program in programs:
+        self._set: set[tuple[int, int]] = set()  # (synth, channel) whose program is chosen: heard or changed
+        for _ in programs:
             synth = tinysoundfont.Synth(samplerate=sample_rate)
             try:
                 sfid = synth.sfload(str(path))
             except Exception as e:
                 raise ConfigError(f"{path} is not a SoundFont tinysoundfont can read ({e}); "
                                   "point --soundfont at a General MIDI .sf2 file") from None
-            for ch, prog in ((0, program), (BASS_CHANNEL, bass_program)) if not self._synths else ((0, program),):
-                try:
-                    synth.program_select(ch, sfid, 0, prog)
-                except Exception:  # a small font without that program: its first one
-                    first = next((p for p in range(128) if synth.sfpreset_name(sfid, 0, p) is not None), None)
-                    if first is None:
-                        raise ConfigError(f"{path} has no instrument in bank 0, where General MIDI's are; "
-                                          "point --soundfont at a General MIDI .sf2 file") from None
-                    synth.program_select(ch, sfid, 0, first)
             self._synths.append(synth)
+            self._sfids.append(sfid)
+        # the font's programs in bank 0, looked up once here, not in the audio callback
+        synth, sfid = self._synths[0], self._sfids[0]
+        self._have = frozenset(p for p in range(128) if synth.sfpreset_name(sfid, 0, p) is not None)
+        if not self._have:
+            raise ConfigError(f"{path} has no instrument in bank 0, where General MIDI's are; "
+                              "point --soundfont at a General MIDI .sf2 file")
+        self._first = min(self._have)  # what a small font without a program plays instead
 
-    def message(self, part: int, kind: int, d1: int, d2: int) -> None:
-        """Apply a channel message (status nibble `kind`) to one part (the bass: a channel
-        of its own on the player's synth, so that the player's pedal does not hold it)."""
+    def _select(self, which: int, ch: int, program: int) -> None:
+        """Set a channel's program (0-127; on a drum channel, the kit)."""
+        synth, sfid = self._synths[which], self._sfids[which]
+        if ch in self._drum_channels:
+            # tinysoundfont looks in bank 128 for the kit, then its kit 0, then bank 0
+            synth.program_select(ch, sfid, 0, 0 if program == DRUM_KIT else program, is_drums=True)
+        else:
+            synth.program_select(ch, sfid, 0, program if program in self._have else self._first)
+        self._set.add((which, ch))
+
+    def _start(self, part: int, which: int, ch: int) -> None:
+        """A channel heard for the first time since the synth (re)started: its starting program
+        (one C call, once a channel: the audio callback can afford it)."""
+        self._select(which, ch, self._channel_programs.get(ch, self._part_programs[part]))
+
+    def message(self, part: int, kind: int, d1: int, d2: int, channel: int | None = None) -> None:
+        """Apply a channel message (status nibble `kind`; 0xC0, a program change, `d1` the
+        program) from `part` on MIDI `channel` (0-15; None: the part's own, `PART_CHANNELS`)."""
         which = VOICE_OF[part]
+        ch = PART_CHANNELS[part] if channel is None else int(channel) & 15
+        if kind == 0xC0:
+            self._select(which, ch, d1 & 127)
+            return
+        if (which, ch) not in self._set:
+            self._start(part, which, ch)
+        self._apply(which, ch, kind, d1, d2)
+
+    def let_go(self) -> None:
+        """Every key and every pedal of every channel up, each note into its own release (a
+        panic; the end of a render)."""
+        for which, ch in sorted(self._set):
+            self._apply(which, ch, 0xB0, PEDAL_CC, 0)
+            self._apply(which, ch, 0xB0, 123, 0)
+
+    def _apply(self, which: int, ch: int, kind: int, d1: int, d2: int) -> None:
         synth = self._synths[which]
-        ch = BASS_CHANNEL if part == BASS_PART else 0
         if kind == 0x90 and d2 > 0:
             synth.noteon(ch, d1, d2)
             self._down[(which, ch, d1)] += 1
@@ -102,7 +162,7 @@ class SoundFontSynth:
                 synth.control_change(ch, d1, d2)
 
     def reset(self) -> None:
-        """Back to silence, pedals up and controllers reset, as a new synth starts: each
+        """Back to silence, pedals up, controllers and programs reset, as a new synth starts: each
         offline render begins from here (the stems are rendered after the mix on the same
         synth, and began with its last notes ringing, its pedal down or its volume)."""
         self._pedal.clear()
@@ -110,8 +170,9 @@ class SoundFontSynth:
         self._down.clear()
         for synth in self._synths:
             synth.sounds_off()
-            for ch in (0, BASS_CHANNEL):
-                synth.control_change(ch, 121, 0)  # reset all controllers
+        for which, ch in self._set:
+            self._synths[which].control_change(ch, 121, 0)  # reset all controllers
+        self._set.clear()  # (each channel back on its starting program when next heard)
         self.render(1024, np.zeros((2, 1024), np.float32))  # (sounds off fades out within 512 frames)
 
     def render(self, frames: int, out: np.ndarray) -> None:
@@ -139,9 +200,12 @@ def missing_soundfont(path: str | Path) -> str | None:
     return "not found"
 
 
-def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_PROGRAM) -> SoundFontSynth:
+def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_PROGRAM,
+                   channel_programs: Mapping[int, int] | None = None) -> SoundFontSynth:
     """Open a .sf2 file for playback, the bass on GM program `bass_program` (0-127: the
-    program the live band sends on its bass channel, `band.bass_program`).
+    program the live band sends on its bass channel, `band.bass_program`), the channels of
+    `channel_programs` (MIDI channel 0-15 -> program 0-127 or `DRUM_KIT`) on theirs: the live
+    band's comp and click (`SoundFontSynth`).
 
     Raises:
         ConfigError: the extra is not installed (says how), or the file is missing or
@@ -156,4 +220,4 @@ def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_
         import tinysoundfont  # noqa: F401
     except ImportError:
         raise ConfigError(f"--soundfont needs the tinysoundfont package: {INSTALL_HINT}") from None
-    return SoundFontSynth(path, sample_rate, bass_program=bass_program)
+    return SoundFontSynth(path, sample_rate, bass_program=bass_program, channel_programs=channel_programs)
