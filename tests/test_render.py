@@ -583,3 +583,40 @@ def test_a_soundfont_plays_the_bass_on_the_program_the_band_sends(tmp_path, monk
     chosen.clear()
     load_soundfont(tmp_path / "fake.sf2", SR, bass_program=35).message(BASS_PART, 0x90, 40, 90)  # a fretless bass
     assert (BASS_CHANNEL, 35) in chosen and (BASS_CHANNEL, BASS_PROGRAM) not in chosen
+
+
+def test_a_soundfont_render_plays_each_channel_on_the_programs_the_file_sets(tmp_path, monkeypatch):
+    """`improv render --soundfont` ignored a file's program changes: a session's comp and bass
+    tracks open on the programs the band sent (`band.comp_program`, `bass_program`), and
+    they played the partner's electric piano and GM acoustic bass whatever they were. Each
+    channel now plays its own program, changed where the file changes it (the stems too:
+    each starts from the synth's reset), and the click on the drum kit."""
+    from tests.test_soundfont import KIT, gm_font, level
+
+    from improv.core.audio.render import iter_parts
+    from improv.core.audio.soundfont import load_soundfont
+    from improv.core.formats.midifile import load_recording
+
+    script = [(0.0, "comp", "program_change", 2, 26, 0), (0.0, "bass", "program_change", 3, 35, 0),
+              (0.0, "comp", "note_on", 2, 60, 70), (0.4, "comp", "note_off", 2, 60, 0),
+              (0.5, "bass", "note_on", 3, 40, 90), (0.9, "bass", "note_off", 3, 40, 0),
+              (1.0, "click", "note_on", 9, 76, 100), (1.1, "click", "note_off", 9, 76, 0),
+              (1.5, "partner", "note_on", 1, 64, 90), (1.9, "partner", "note_off", 1, 64, 0),
+              (2.0, "partner", "program_change", 1, 11, 0),  # the partner changes to vibraphone
+              (2.5, "partner", "note_on", 1, 64, 90), (2.9, "partner", "note_off", 1, 64, 0),
+              (3.0, "player", "note_on", 0, 60, 90), (3.4, "player", "note_off", 0, 60, 0)]
+    events = tuple(TimedMessage(t, part, mido.Message(kind, channel=ch, program=a) if kind == "program_change"
+                                else mido.Message(kind, channel=ch, note=a, velocity=v))
+                   for t, part, kind, ch, a, v in script)
+    rec = load_recording(save_recording(Recording(events), tmp_path / "session.mid"))  # (as a session is read back)
+    sf = load_soundfont(gm_font(tmp_path, monkeypatch), SR)
+    parts = recording_to_parts(rec, SR, tail_s=0.5, soundfont=sf)
+    at = {t: tuple(parts[:, int(t * SR)]) for t in (0.2, 0.7, 1.05, 1.7, 2.7, 3.2)}
+    assert at[0.2] == pytest.approx((0.0, level(26)))  # the comp on its program 27, jazz guitar
+    assert at[0.7] == pytest.approx((level(35), 0.0))  # the bass on 36, fretless
+    assert at[1.05] == pytest.approx((0.0, KIT))  # the click's wood block on the drum kit
+    assert at[1.7] == pytest.approx((0.0, level(4)))  # the partner on its electric piano...
+    assert at[2.7] == pytest.approx((0.0, level(11)))  # ...and on vibraphone after its program change
+    assert at[3.2] == pytest.approx((level(0), 0.0))  # the player on acoustic piano
+    stem = np.concatenate([b.copy() for b in iter_parts(rec, SR, tail_s=0.5, soundfont=sf, parts=("comp",))], axis=1)
+    assert stem[1, int(0.2 * SR)] == pytest.approx(level(26)) and not stem[:, int(0.5 * SR):].any()

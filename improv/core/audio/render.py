@@ -3,7 +3,8 @@
 Events are applied at the exact sample where they happened (`round(t * sample_rate)`),
 through the same synth the live engine plays (or a SoundFont), so a render sounds like
 the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping and
-the click on the partner's voice, the bass on the player's). At the file's end every key and
+the click on the partner's voice, the bass on the player's; a SoundFont plays each channel
+on its own program, following the file's program changes, the click on its drum kit). At the file's end every key and
 pedal is let go, so that the tail holds the release of what was still sounding, and the last
 10 ms fade to silence (a release longer than the tail is not cut). Audio is produced in
 blocks of `CHUNK_FRAMES` (`iter_parts`) and written as it comes (`write_wav`), so an
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from improv.core.audio.synth import PAN, PARTS, VOICE_OF, SynthState, all_notes_off, apply_message, render, soft_clip
+from improv.core.audio.synth import PAN, VOICE_OF, SynthState, all_notes_off, apply_message, render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
 from improv.core.formats.paths import beside, whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
@@ -88,7 +89,8 @@ def iter_parts(
         block.fill(0.0)
         pos = 0  # within the block
         while pending is not None:
-            kind = _KINDS.get(pending.msg.type)
+            kind = _KINDS.get(pending.msg.type) or (0xC0 if soundfont is not None and
+                                                     pending.msg.type == "program_change" else None)
             if kind is None or (keep is not None and pending.part not in keep) or is_drum(pending):
                 pending = next(events, None)
                 continue
@@ -99,10 +101,11 @@ def iter_parts(
                 _render(state, soundfont, block[:, pos:at])
                 pos = at
             msg = pending.msg
-            d1, d2 = (msg.control, msg.value) if kind == 0xB0 else (msg.note, msg.velocity)
+            d1, d2 = (msg.control, msg.value) if kind == 0xB0 else (msg.program, 0) if kind == 0xC0 \
+                else (msg.note, msg.velocity)
             voice = VOICE_OF_PART.get(pending.part, 1)
-            if soundfont is not None:
-                soundfont.message(voice, kind, d1, d2)
+            if soundfont is not None:  # (each channel on its own program, as a GM module plays a file)
+                soundfont.message(voice, kind, d1, d2, msg.channel)
             else:
                 source = sources.setdefault((pending.part, msg.channel), len(sources))
                 apply_message(state, voice, kind, d1, d2, source)
@@ -161,9 +164,7 @@ def _fade_end(block: np.ndarray, start: int, total: int, fade: int) -> None:
 def _let_go(state: SynthState | None, soundfont: Any) -> None:
     """Every key up and every pedal up, each note into its own release."""
     if soundfont is not None:
-        for part in range(len(PARTS)):
-            soundfont.message(part, 0xB0, 64, 0)
-            soundfont.message(part, 0xB0, 123, 0)
+        soundfont.let_go()
     elif state is not None:
         all_notes_off(state)
 
