@@ -441,6 +441,22 @@ def test_live_harmony_when_there_is_no_chart():
     s.close()
 
 
+def test_with_no_chart_in_three_four_the_chord_is_heard_over_two_waltz_bars():
+    """A jazz waltz line, Cmaj7 | Cmaj7 | Em7 | Em7 a quarter note a beat: the free jam heard
+    the chord over 8 beats, 2.7 bars of 3/4, and answered the call over Cmaj7, the chord of
+    the bars before. The chord is heard over two bars of the session's metre."""
+    cfg = override(override(config(), "timing", follow=False), "timing", beats_per_bar=3)
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    s.start()
+    line = [(60, 64, 67)] * 2 + [(64, 67, 71)] * 2
+    notes = [(0.5 * (3 * bar + i), p) for bar, tones in enumerate(line) for i, p in enumerate(tones)]
+    play(s, clock, inq, [e for t, p in notes for e in ((t, [0x90, p, 90]), (t + 0.45, [0x80, p, 0]))], until=9.0)
+    assert s.answers == 1
+    chart = s.responder.charts[-1]
+    assert [str(c.chord) for c in chart.changes_between(0, chart.length)] == ["Em7"]
+    s.close()
+
+
 def _keys(t, pitches, dur, vel=80):
     """Raw note-ons and note-offs of `pitches` struck together at `t` seconds for `dur` seconds."""
     return [e for p in pitches for e in ((t, [0x90, p, vel]), (t + dur, [0x80, p, 0]))]
