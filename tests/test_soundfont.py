@@ -162,3 +162,24 @@ def test_a_channel_given_no_program_plays_its_parts_and_a_bad_one_is_refused(tmp
     assert rows[:, 0] == pytest.approx((level(32) + level(0), level(0)))
     with pytest.raises(ValueError, match="channel 0-15"):
         load_soundfont(path, SR, channel_programs={16: DRUM_KIT})
+
+
+def test_a_font_without_a_drum_kit_plays_the_click_on_its_first_program(tmp_path, monkeypatch):
+    """A font of a few instruments and no kit: the drum channel's program change (or its
+    kit) could not be selected, and the render ended in a RuntimeError traceback."""
+    from improv.core.audio.soundfont import load_soundfont
+
+    class NoKit(FakeGMFont.Synth):
+        def program_select(self, ch, sfid, bank, program, is_drums=False) -> None:
+            if is_drums:
+                raise RuntimeError("Error in channel_set_preset_number")
+            super().program_select(ch, sfid, bank, program)
+
+    monkeypatch.setattr(FakeGMFont, "Synth", NoKit)
+    monkeypatch.setattr(FakeGMFont, "presets", (4, 32))
+    sf = load_soundfont(gm_font(tmp_path, monkeypatch), SR)
+    sf.message(1, 0xC0, 25, 0, 9)
+    sf.message(1, 0x90, 76, 100, 9)
+    rows = np.zeros((2, 8), np.float32)
+    sf.render(8, rows)
+    assert rows[:, 0] == pytest.approx((0.0, level(4)))

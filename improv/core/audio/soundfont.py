@@ -92,12 +92,15 @@ class SoundFontSynth:
     def _select(self, which: int, ch: int, program: int) -> None:
         """Set a channel's program (0-127; on a drum channel, the kit)."""
         synth, sfid = self._synths[which], self._sfids[which]
-        if ch in self._drum_channels:
-            # tinysoundfont looks in bank 128 for the kit, then its kit 0, then bank 0
-            synth.program_select(ch, sfid, 0, 0 if program == DRUM_KIT else program, is_drums=True)
-        else:
-            synth.program_select(ch, sfid, 0, program if program in self._have else self._first)
         self._set.add((which, ch))
+        try:
+            if ch in self._drum_channels:
+                # tinysoundfont looks in bank 128 for the kit, then its kit 0, then bank 0
+                synth.program_select(ch, sfid, 0, 0 if program == DRUM_KIT else program, is_drums=True)
+            else:
+                synth.program_select(ch, sfid, 0, program if program in self._have else self._first)
+        except Exception:  # noqa: BLE001 - a font with no kit and no such program in bank 0: its first
+            synth.program_select(ch, sfid, 0, self._first)
 
     def _start(self, part: int, which: int, ch: int) -> None:
         """A channel heard for the first time since the synth (re)started: its starting program
