@@ -70,6 +70,14 @@ RANGES: dict[tuple[str, str], tuple[tuple[float, float], str]] = {
     ("band", "bass_program"): ((0, 128), "(a General MIDI program, 0 = send none)"),
 }
 
+# config key -> the flag that sets it, so that a bad value's error names what the user typed, and a key
+# spelt as its flag (`[phrase] bars`, `[timing] time`) is pointed to the setting (`did_you_mean`)
+FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
+         "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
+         "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out", "clock": "--clock",
+         "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in",
+         "beats_per_bar": "--time"}
+
 PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_in")
 
 
@@ -134,7 +142,13 @@ def check_key(section: str, key: str, value: Any, where: str) -> None:
 
 
 def did_you_mean(word: str, known: Any) -> str:
-    """", did you mean 'x'?" for the closest of `known` to a misspelt `word`, else ""."""
+    """", did you mean 'x'?" for the closest of `known` to a misspelt `word`, else "". A word
+    spelt as a flag's name (`bars`, `--time`, `virtual-out`) is pointed to the setting that flag
+    sets, when it is among `known`: `[phrase] bars` is answer_bars, `[timing] time` beats_per_bar."""
+    flag = "--" + word.removeprefix("--").replace("_", "-")
+    setting = next((key for key, f in FLAGS.items() if f == flag and key in map(str, known)), None)
+    if setting is not None and setting != word:
+        return f", did you mean {setting!r} (what {flag} sets)?"
     close = difflib.get_close_matches(word, [str(k) for k in known], n=1)
     longer = [k for k in map(str, known) if k.startswith(f"{word}_")]  # gap (as --gap says it) -> gap_beats
     close = close or (longer if len(longer) == 1 else [])

@@ -55,7 +55,27 @@ def test_a_key_named_as_its_flag_is_pointed_to_the_settings_name(tmp_path):
     """`[phrase] gap = 0.5`, as `--gap` is spelt, said only "unknown key 'gap'": the key is gap_beats."""
     p = tmp_path / "bad.toml"
     p.write_text("[phrase]\ngap = 0.5\n")
-    with pytest.raises(ConfigError, match=r"bad.toml: phrase: unknown key 'gap', did you mean 'gap_beats'\?"):
+    with pytest.raises(ConfigError, match=r"bad.toml: phrase: unknown key 'gap', did you mean 'gap_beats' "
+                                          r"\(what --gap sets\)\?"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("section, key, value, setting, flag", [
+    ("phrase", "bars", "2", "answer_bars", "--bars"),
+    ("timing", "time", "3", "beats_per_bar", "--time"),
+    ("midi", "in", '"keys"', "input", "--in"),
+    ("midi", "virtual-out", '"p"', "virtual_out", "--virtual-out"),
+    ("record", "record", '"takes"', "folder", "--record"),
+    ("responder", "responder", '"markov"', "name", "--responder"),
+])
+def test_any_key_spelt_as_a_flag_is_pointed_to_the_setting_that_flag_sets(tmp_path, section, key, value, setting,
+                                                                          flag):
+    """`[phrase] bars = 2` and `[timing] time = 3` (as --bars and --time are spelt) got no hint at all:
+    the settings are answer_bars and beats_per_bar, too far from the flags' names for a spelling match."""
+    p = tmp_path / "bad.toml"
+    p.write_text(f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"bad.toml: {section}: unknown key '{key}', did you mean '{setting}' "
+                                          rf"\(what {flag} sets\)\?"):
         load_config(p)
 
 

@@ -9,16 +9,10 @@ from __future__ import annotations
 import argparse
 
 from improv.config import Config, load_config, override
+from improv.configrules import FLAGS  # (config key -> its flag: there, a file's key spelt as a flag gets a hint)
 from improv.tunefiles import find_tune, names_a_tune
 from improv.core.theory.chart import Chart, load_tune, parse_chart
 from improv.errors import ChordError, ConfigError
-
-# config key -> the flag that sets it, so that a bad value's error names what the user typed
-FLAGS = {"tempo": "--tempo", "swing": "--swing", "name": "--responder", "seed": "--seed", "model": "--model",
-         "temperature": "--temperature", "answer_bars": "--bars", "gap_beats": "--gap", "answer_on": "--answer-on",
-         "trade_bars": "--trade-bars", "folder": "--record", "input": "--in", "output": "--out", "clock": "--clock",
-         "virtual_in": "--virtual-in", "virtual_out": "--virtual-out", "clock_in": "--clock-in",
-         "beats_per_bar": "--time"}
 
 
 CUT_TIME = ("cut", "c|", "alla breve")  # cut time's names, as a musician may write it: 2/2
