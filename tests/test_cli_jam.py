@@ -308,3 +308,44 @@ def test_render_and_play_leave_a_config_files_soundfont_with_no_soundfont(tmp_pa
     for extra in ([], ["--no-soundfont"]):
         assert main(["play", str(mid), "--config", str(preset), "--from", "2.4", "--quiet", *extra]) == 0
     assert played == [str(font), ""]
+
+
+@pytest.mark.parametrize("command", ["jam", "demo"])
+def test_a_soundfont_without_its_package_is_refused_before_a_port_opens(tmp_path, monkeypatch, capsys, command):
+    """`--soundfont X` with no tinysoundfont installed was refused only after the MIDI input
+    (the jam) or the partner (the demo) had opened: now first, in one line with the fix."""
+    import sys
+
+    import improv.commands.demo as demo
+    import improv.live.ports as ports
+    from improv.errors import PortError
+
+    font = tmp_path / "gm.sf2"
+    font.write_bytes(b"RIFF")
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # (import raises ImportError, installed or not)
+    opened = []
+
+    def opening(*a, **k):
+        opened.append(a)
+        raise PortError("a port was opened")
+
+    monkeypatch.setattr(ports, "open_input", opening)
+    monkeypatch.setattr(ports, "check_output", opening)
+    monkeypatch.setattr(demo, "play_session", opening)
+    assert main([command, "--soundfont", str(font), "--no-record", "--duration", "1"]) == 2
+    assert not opened
+    assert error_lines(capsys) == [f"improv {command}: --soundfont needs the tinysoundfont package: pip install "
+                                   "--no-deps tinysoundfont (improv uses its synth only, not the pyaudio it asks for)"]
+    preset = tmp_path / "sf.toml"
+    preset.write_text(f'[synth]\nsoundfont = "{font}"\n')
+    assert main([command, "--config", str(preset), "--no-record", "--duration", "1"]) == 2
+    assert not opened
+    (line,) = error_lines(capsys)
+    assert line.startswith(f"improv {command}: [synth] soundfont = '{font}' in the config file needs the "
+                           "tinysoundfont package: pip install --no-deps tinysoundfont") \
+        and line.endswith("or --no-soundfont for the built-in voices"), line
+    # a partner on a MIDI port plays no SoundFont: nothing to install for it
+    monkeypatch.setattr(ports, "check_output", lambda api, name: None)
+    if command == "jam":
+        assert main([command, "--config", str(preset), "--out", "Nord", "--no-record", "--duration", "1"]) == 2
+        assert opened and error_lines(capsys) == ["improv jam: a port was opened"]  # (got as far as the input)

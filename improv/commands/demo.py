@@ -22,7 +22,7 @@ from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
-from improv.commands.jam import add_output_args, add_view_arg, jam_settings, play_session, tempo_for
+from improv.commands.jam import add_output_args, add_view_arg, check_synth, jam_settings, play_session, tempo_for
 from improv import STARTED
 from improv.config import check_flag, override, was_set
 from improv.core import limits
@@ -242,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
               f"{chart.beats_per_bar}/4: its calls fall across the chart's bars (give chords in its metre with "
               "--chords)", file=sys.stderr)
     events = load_calls(Path(args.calls) if args.calls else DEMO_CALLS)
+    check_synth(cfg, args)  # (before the synth and the partner start, as the jam checks it)
     if cfg.record.enabled:  # refused before the synth and the partner start and say their lines, as the jam does
         from improv.live.recorder import check_record_folder  # (after the calls: a refused file makes no folder)
 

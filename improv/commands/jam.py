@@ -311,6 +311,7 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
     from improv.live.free import segment_settings
 
     segment_settings(cfg)  # a bad --gap, tempo or channel is reported before any port opens
+    check_synth(cfg, args)
     if cfg.band.trade_bars > 0 and chart is None:  # (said where the trading was asked: a preset's, with --no-chart)
         asked = "--trade-bars" if getattr(args, "trade_bars", None) else "--mode trade" \
             if getattr(args, "mode", None) == "trade" else f"[band] trade_bars = {cfg.band.trade_bars} in the config file"
@@ -330,6 +331,24 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
 
         check_record_folder(Path(cfg.record.folder))  # a session that cannot be recorded is refused up front
     return cfg, chart
+
+
+def check_synth(cfg: Config, args: argparse.Namespace) -> None:
+    """A SoundFont asked for on the built-in synth needs the optional tinysoundfont package:
+    checked before a port opens (it was said only after the MIDI input had opened).
+
+    Raises:
+        ConfigError: the package is missing: one line naming the flag or key, and the fix.
+    """
+    if not cfg.synth.soundfont or cfg.midi.output or cfg.midi.virtual_out:  # (the synth is not played)
+        return
+    from improv.core.audio.soundfont import check_soundfont_package
+
+    if getattr(args, "soundfont", None):
+        check_soundfont_package("--soundfont")
+    else:  # (a config file's: it can be left for one session)
+        check_soundfont_package(f"[synth] soundfont = {cfg.synth.soundfont!r} in the config file",
+                                "or --no-soundfont for the built-in voices")
 
 
 def journal_hint(session: Any) -> None:

@@ -203,6 +203,21 @@ def missing_soundfont(path: str | Path) -> str | None:
     return "not found"
 
 
+def check_soundfont_package(asked: str = "--soundfont", otherwise: str = "") -> None:
+    """That the optional tinysoundfont package is there to play a SoundFont with (a live
+    command asks before it opens a port). `asked`: the flag or key that asked for one;
+    `otherwise`: how to play without it, said after the fix.
+
+    Raises:
+        ConfigError: it is not installed: one line naming `asked` and the pip command.
+    """
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"{asked} needs the tinysoundfont package: {INSTALL_HINT}"
+                          + (f"; {otherwise}" if otherwise else "")) from None
+
+
 def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_PROGRAM,
                    channel_programs: Mapping[int, int] | None = None) -> SoundFontSynth:
     """Open a .sf2 file for playback, the bass on GM program `bass_program` (0-127: the
@@ -219,8 +234,5 @@ def load_soundfont(path: str | Path, sample_rate: int, bass_program: int = BASS_
     if why is not None:  # (first: installing the extra would not have found the file either)
         raise ConfigError(f"SoundFont {path} {why}: point --soundfont (or synth.soundfont) at a .sf2 file, "
                           "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2 from Debian's fluid-soundfont-gm")
-    try:
-        import tinysoundfont  # noqa: F401
-    except ImportError:
-        raise ConfigError(f"--soundfont needs the tinysoundfont package: {INSTALL_HINT}") from None
+    check_soundfont_package()
     return SoundFontSynth(path, sample_rate, bass_program=bass_program, channel_programs=channel_programs)
