@@ -860,7 +860,28 @@ def test_the_last_status_line_comes_before_what_became_of_the_recording():
     rec[0].close = lambda: display.log("nothing was played: no recording written") or real_close(rec[0])
     s.close()
     lines = out.getvalue().splitlines()
-    assert lines[-1] == "nothing was played: no recording written" and "listening" in lines[-2], lines
+    assert lines[-1] == "nothing was played: no recording written" and "ended" in lines[-2], lines
+
+
+@pytest.mark.parametrize("trading", [False, True])
+def test_the_last_status_line_after_ctrl_c_mid_answer_says_the_session_ended(trading):
+    """Ctrl-C while the partner answered: the answer was cut off and the session closed, but
+    the last status line said "listening" (trading: "partner, 5 beats left"), as if it played on."""
+    import io
+
+    out = io.StringIO()
+    cfg = override(config(), "band", trade_bars=1) if trading else config()
+    s, clock, inq, sink, rec = make(cfg, display=Display(out, tty=False))
+    s.start()
+    play(s, clock, inq, CALL, until=2.6 if trading else 1.8)  # (trading: the partner's turn is bar 2, from 2 s)
+    shown = s.snapshot(clock.now())
+    assert (shown.turn, shown.state) == ("partner", "partner") if trading else shown.state == "answering", shown
+    assert sink.ons(channel=1)  # (the answer is sounding)
+    s.stop("interrupted")
+    s.close()
+    assert sink.sounding() == set()
+    last = [line for line in out.getvalue().splitlines() if " bpm " in line][-1]
+    assert "  ended " in last and not any(w in last for w in ("listening", "answering", "partner", "left")), last
 
 
 def test_the_model_partner_has_read_the_call_by_its_end():

@@ -35,9 +35,17 @@ def snapshot(s: Any, now: float) -> Snapshot:
                     **_form_fields(s, beat))
 
 
+def _ending(s: Any) -> bool:
+    """The session is closing: its last status line is drawn (`Session.close`)."""
+    return bool(getattr(s, "closing", False))
+
+
 def session_state(s: Any, beat: float) -> str:
-    """"waiting" (for a DAW's Start), the partner's state when it is not ready, else the
-    policy's ("listening", "answering", "your turn", ...)."""
+    """"ended" once the session closes (its last status line: the partner silenced, it said
+    "listening" after a Ctrl-C mid-answer), "waiting" (for a DAW's Start), the partner's state
+    when it is not ready, else the policy's ("listening", "answering", "your turn", ...)."""
+    if _ending(s):
+        return "ended"
     if not s.in_time:
         return "waiting"
     if s.partner.state != "ready":
@@ -89,6 +97,8 @@ def _recording_trouble(s: Any) -> tuple[str, ...]:
 def _form_fields(s: Any, beat: float) -> dict[str, Any]:
     """Where in the chart and the trading form `beat` is (the stage view's fields)."""
     out: dict[str, Any] = s.policy.view_fields(beat)
+    if _ending(s):  # (no one's turn any more: the last line says the session ended, not "your turn, 3 beats left")
+        out.update(turn="", turn_beats_left=0.0)
     chart = s.chart
     if chart is None or beat < 0:
         return out
