@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("improv.commands.export", "write a training checkpoint as the weights file the partner loads"),
 }
 
+SESSIONS = ("jam", "demo")  # live sessions: ended by the user at any moment, they exit 0 (jam.EXIT_STATUS)
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
@@ -87,18 +88,36 @@ def main(argv: list[str] | None = None) -> int:
 
     A reader that closes the pipe early (`improv tunes | head -3`) ends the command
     quietly with status 141, not a BrokenPipeError traceback; Ctrl-C at any point ends it
-    with status 130 and one line, not a KeyboardInterrupt traceback.
+    with status 130 and one line, not a KeyboardInterrupt traceback. A live session (`jam`,
+    `demo`) ended by the user, Ctrl-C, SIGTERM or SIGHUP, exits 0 at any moment from here on,
+    start-up included (see `improv.commands.jam.EXIT_STATUS`).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    _printable_names()
+    early = _catch_stops() if command_in(argv) in SESSIONS else None  # (first: the imports take half a second)
     try:
-        return _main(argv)
+        _printable_names()
+        return _main(argv, early)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling (e.g. while importing)
         print("improv: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if early is not None:
+            early.restore()
+
+
+def _catch_stops() -> Any:
+    """For a live session: the stop signals remembered from now on, not raised (nor, for
+    SIGTERM, the process killed outright), so that the session's setup stops cleanly and its
+    end is the same wherever the signal came (an `EarlyStop`; None off the main thread)."""
+    from improv.live.conductor import EarlyStop
+
+    try:
+        return EarlyStop()
+    except ValueError:  # (signal handlers are set on the main thread only)
+        return None
 
 
 def _printable_names() -> None:
@@ -114,7 +133,7 @@ def _printable_names() -> None:
                 pass
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], early: Any = None) -> int:
     parser = build_parser(command_in(argv))
     args, extra = parser.parse_known_args(argv)
     command_parser = getattr(args, "_parser", parser)
@@ -126,7 +145,9 @@ def _main(argv: list[str]) -> int:
         parser.print_help()
         sys.stdout.flush()
         return 0
-    restore = _stop_on_termination()
+    if early is not None:  # (the session's own handling: it ends cleanly and says so)
+        args._early = early
+    restore = _stop_on_termination() if early is None else (lambda: None)
     try:
         code = int(importlib.import_module(args._module).run(args) or 0)
         if sys.stdout is not None:  # (None: started with stdout closed, `>&-`)

@@ -150,7 +150,9 @@ def test_ctrl_c_a_command_did_not_handle_is_one_line_naming_it(monkeypatch, caps
 def test_ctrl_c_while_the_jam_checks_its_output_port_is_one_line_not_the_port_error(monkeypatch, capsys):
     """A signal as the first MIDI client opens interrupts libjack's read from the server: the
     opening fails, and that failure is the interruption's, not a missing port's. (The check
-    used to run before the jam's early signal handlers: JACK's own lines and no improv line.)"""
+    used to run before the jam's early signal handlers: JACK's own lines and no improv line.)
+    The session ended by the user there exits as it does in the session: 0 (it was 130, and
+    143 for SIGTERM)."""
     import os
     import signal
 
@@ -162,18 +164,20 @@ def test_ctrl_c_while_the_jam_checks_its_output_port_is_one_line_not_the_port_er
         raise PortError("cannot open MIDI output: Cannot open improv client")
 
     monkeypatch.setattr(ports, "check_output", interrupted_open)
-    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 130
-    assert capsys.readouterr().err == "improv jam: interrupted\n"
+    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 0
+    assert capsys.readouterr().err == "improv jam: session ended (interrupted) before it started: nothing played, " \
+        "nothing recorded\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers put back
 
-    def terminated_open(api, name):  # SIGTERM there is no Ctrl-C: its own line and status
+    def terminated_open(api, name):  # SIGTERM there: its own name, the same status
         os.kill(os.getpid(), signal.SIGTERM)
         raise PortError("cannot open MIDI output: Cannot open improv client")
 
     before = signal.getsignal(signal.SIGTERM)
     monkeypatch.setattr(ports, "check_output", terminated_open)
-    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 143
-    assert capsys.readouterr().err == "improv jam: stopped (SIGTERM)\n"
+    assert main(["jam", "--out", "FakeSynth", "--no-record", "--duration", "1"]) == 0
+    assert capsys.readouterr().err == "improv jam: session ended (SIGTERM) before it started: nothing played, " \
+        "nothing recorded\n"
     assert signal.getsignal(signal.SIGTERM) is before
 
 
@@ -369,3 +373,41 @@ def test_respond_and_plot_say_that_a_file_beside_the_call_is_kept(tmp_path, caps
     assert main(["plot", str(call)]) == 0
     assert f"{tmp_path / 'call.png'} is there already and is kept (-o names the file)\nwrote {tmp_path / 'call-2.png'}" \
            in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_jam_reads_its_settings_ends_it_before_a_port_opens_status_0(monkeypatch, capsys,
+                                                                                        signame):
+    """Ctrl-C while the jam read its settings raised there (130, "improv jam: interrupted")
+    and SIGTERM ended it as a command that does not handle signals (143): now the session is
+    ended as anywhere else (0), and no port is opened."""
+    import os
+    import signal
+
+    import improv.commands.jam as jam
+    import improv.live.ports as ports
+
+    real = jam.checked_settings
+
+    def signalled(args):
+        out = real(args)
+        os.kill(os.getpid(), getattr(signal, signame))
+        return out
+
+    opened = []
+    monkeypatch.setattr(jam, "checked_settings", signalled)
+    monkeypatch.setattr(ports, "open_input", lambda *a, **k: opened.append(a))
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert main(["jam", "--no-record", "--duration", "1"]) == 0 and not opened
+    reason = "interrupted" if signame == "SIGINT" else "SIGTERM"
+    assert capsys.readouterr().err == f"improv jam: session ended ({reason}) before it started: nothing played, " \
+        "nothing recorded\n"
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # (put back)
+
+
+def test_the_live_commands_help_ends_with_the_exit_status_rule(capsys):
+    for command in ("jam", "demo"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "Exit status: 0 when the session ends, by itself" in out and "SIGTERM or SIGHUP, at any moment" in out

@@ -317,3 +317,113 @@ def test_ctrl_c_while_the_partner_starts_stops_at_once_leaving_nothing_behind(mo
         if msg.type in ("note_on", "note_off"):
             (sounding.add if msg.type == "note_on" and msg.velocity else sounding.discard)((msg.channel, msg.note))
     assert not sounding
+
+
+def _stops_caught(pid: int, signum: int) -> bool:
+    """Whether process `pid` catches `signum` now (Linux: its /proc status's SigCgt mask)."""
+    from pathlib import Path
+
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.parametrize("moment", ["start-up", "mid-answer"])
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_demo_ended_by_a_signal_at_any_moment_exits_0_cleanly(tmp_path, signame, moment):
+    """Ctrl-C and SIGTERM end a session the same way wherever they come: status 0, one line
+    saying the session ended, nothing left sounding, what was played recorded. Before, Ctrl-C
+    gave 130 while improv started and 0 in the session; SIGTERM 0 in the session, 143 while
+    the settings were read, and in the first half second it killed the process outright."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    if not Path(f"/proc/{os.getpid()}/status").exists():
+        pytest.skip("reads when improv catches signals from /proc (Linux)")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "improv", "demo", "--responder", "markov", "--record",
+                             str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    lines: list[str] = []
+    answering = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            if "  answering " in line:
+                answering.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if moment == "start-up":  # as soon as improv catches SIGTERM (its settings, calls and ports still to come)
+            end = time.monotonic() + 30
+            while not _stops_caught(proc.pid, signal.SIGTERM) and proc.poll() is None and time.monotonic() < end:
+                time.sleep(0.001)
+        else:
+            assert answering.wait(60), "\n".join(lines[-20:])
+            time.sleep(0.8)  # (the answer starts on the next beat and lasts a bar, 2 s: it is sounding)
+        proc.send_signal(getattr(signal, signame))
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    log = "\n".join(lines)
+    reason = "interrupted" if signame == "SIGINT" else "SIGTERM"
+    assert rc == 0 and "Traceback" not in log, f"exit {rc}:\n{log[-2000:]}"
+    assert not list(tmp_path.glob("*.journal")), log[-2000:]
+    if moment == "start-up":
+        assert lines[-1] == f"improv demo: session ended ({reason}) before it started: nothing played, nothing " \
+            "recorded", log[-2000:]
+        assert not list(tmp_path.glob("*.mid"))
+        return
+    assert any(line.startswith(f"session ended ({reason}): ") for line in lines), log[-2000:]
+    (mid,) = tmp_path.glob("*.mid")
+    assert f"recorded to {mid}" in log, log[-2000:]
+    sounding: set[tuple[str, int, int]] = set()
+    for track in mido.MidiFile(mid).tracks:
+        for msg in track:
+            if msg.type in ("note_on", "note_off"):
+                key = (track.name, msg.channel, msg.note)
+                (sounding.add if msg.type == "note_on" and msg.velocity else sounding.discard)(key)
+    assert not sounding, sounding
+    assert any(m.type == "note_on" for t in mido.MidiFile(mid).tracks if t.name == "partner" for m in t)
+
+
+def test_a_signal_as_the_session_reports_its_end_changes_nothing(monkeypatch, capsys):
+    """Once the session had put its signal handlers back (its report being written), SIGTERM
+    ended the demo with 143 and Ctrl-C with 130, the session over and recorded."""
+    import os
+    import signal
+
+    import improv.commands.demo as demo
+    import improv.live.audio as audio
+    from improv.live.ports import PortError
+
+    def no_sound(cfg, *a, **k):
+        raise PortError("no audio output device")
+
+    monkeypatch.setattr(audio, "SynthSink", no_sound)
+    real = demo.play_session
+
+    def then_signals(*a, **k):
+        code = real(*a, **k)
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        return code
+
+    monkeypatch.setattr(demo, "play_session", then_signals)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert main(["demo", "--duration", "0.5", "--responder", "markov", "--no-record"]) == 0
+    err = capsys.readouterr().err
+    assert "session ended (duration)" in err and "interrupted" not in err and "stopped" not in err, err
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

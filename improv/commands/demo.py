@@ -22,7 +22,8 @@ from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
-from improv.commands.jam import add_output_args, add_view_arg, check_synth, jam_settings, play_session, tempo_for
+from improv.commands.jam import EXIT_STATUS, add_output_args, add_view_arg, check_synth, early_stop, jam_settings, \
+    play_session, stopped_early, tempo_for
 from improv import STARTED
 from improv.config import check_flag, override, was_set
 from improv.core import limits
@@ -37,6 +38,7 @@ BUSY_POLL_S = 0.02  # how often the scripted player looks whether the partner ha
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EXIT_STATUS
     add_config_args(p)
     add_view_arg(p)
     p.add_argument("--calls", metavar="FILE.mid",
@@ -197,8 +199,16 @@ class ScriptedPlayer:
 
 
 def run(args: argparse.Namespace) -> int:
+    early, own = early_stop(args)
+    try:
+        return _run(args, early)
+    finally:
+        if own:
+            early.restore()
+
+
+def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.clock import RealClock
-    from improv.live.conductor import EarlyStop
     from improv.live.inputqueue import InputQueue
 
     metre = None  # the calls file's (bar in quarters, as written), read as `improv respond` reads it
@@ -271,13 +281,11 @@ def run(args: argparse.Namespace) -> int:
     # the script and its last answer, and room for it to wait for every answer (see ScriptedPlayer)
     bar_s = cfg.timing.beats_per_bar * 60.0 / cfg.timing.tempo
     duration = length_s + 30.0 - start * 60.0 / cfg.timing.tempo + n_calls * cfg.phrase.max_answer_bars * bar_s
-    early = EarlyStop()  # (the synth and the partner are set up next: a Ctrl-C there stops the demo cleanly)
-    try:
-        return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
-                            duration=duration if limit is None else min(limit, duration), until=finished,
-                            on_start=begin, early=early)
-    finally:
-        early.restore()
+    if early.reason:  # (a signal while the demo started: the synth and the partner are not started)
+        return stopped_early(early, "demo")
+    return play_session(cfg, chart, inq=inq, clock=clock, watched=[], closers=[player], start_beat=start,
+                        duration=duration if limit is None else min(limit, duration), until=finished,
+                        on_start=begin, early=early)
 
 
 def count_calls(events: list[tuple[float, list[int]]], gap_beats: float) -> int:

@@ -22,6 +22,14 @@ from improv.core.theory.notes import counted
 from improv.errors import ConfigError, ImprovError, PortError
 
 
+# the one rule a musician and a script can rely on (the README says it too); `improv jam --help` ends with it
+EXIT_STATUS = ("Exit status: 0 when the session ends, by itself (--duration; the demo's script answered) or by you: "
+               "Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP, at any moment, while improv starts too; every note is released "
+               "and what was played is recorded. 1: something failed (a port gone, an output or the recording "
+               "failing); 2: bad flags or settings; 130: a third Ctrl-C abandoned the closing (the recording's "
+               "journal is kept for `improv recover`).")
+
+
 def add_output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MIDI out and recording")
     g.add_argument("--out", metavar="PORT", help="MIDI output for the partner (index or name); default: built-in synth")
@@ -50,6 +58,7 @@ def add_view_arg(p: argparse.ArgumentParser) -> None:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EXIT_STATUS
     add_config_args(p)
     add_view_arg(p)
     g = p.add_argument_group("MIDI in")
@@ -227,7 +236,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
                  tempo_guess: float | None = None, early: Any = None) -> int:
     """Build the partner (in its own process), the outputs and the session; run it; report.
     Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
-    released. `early`: the command's `EarlyStop` (a signal in the setup stops it at once)."""
+    released. `early`: the command's `EarlyStop` (a signal in the setup stops it at once; its
+    handlers are put back when the session's are: see `EXIT_STATUS`)."""
     import logging
 
     from improv.live.conductor import install_signal_handlers
@@ -254,7 +264,11 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     logger = logging.getLogger("improv")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    restore = install_signal_handlers(session, display.log, early)
+    # (restored to the command's own `EarlyStop` handlers, not to those before them: a signal after the
+    # session, as its report is written, is remembered like one in the setup, never a kill or a traceback)
+    restore = install_signal_handlers(session, display.log)
+    if early is not None and early.reason:  # (caught in the setup: the session stops at once)
+        session.stop(early.reason)
     try:  # (until the command ends: a late Ctrl-C only says the session is closing)
         try:
             if not session.stop_reason:
@@ -361,17 +375,36 @@ def journal_hint(session: Any) -> None:
               f"run `improv recover {journal.parent}` to make the MIDI file", file=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
-    from improv.live.clock import RealClock
+def early_stop(args: argparse.Namespace) -> tuple[Any, bool]:
+    """The command's `EarlyStop`: the one `improv` set up as it started (`args._early`: a
+    signal from the process's first moments is caught), else a new one. Returns (it, whether
+    the command made it and so puts the handlers back itself)."""
     from improv.live.conductor import EarlyStop
+
+    given = getattr(args, "_early", None)
+    return (given, False) if given is not None else (EarlyStop(), True)
+
+
+def run(args: argparse.Namespace) -> int:
+    early, own = early_stop(args)
+    try:
+        return _run(args, early)
+    finally:
+        if own:
+            early.restore()
+
+
+def _run(args: argparse.Namespace, early: Any) -> int:
+    from improv.live.clock import RealClock
     from improv.live.ports import check_output, open_input
     from improv.live.inputqueue import InputQueue
 
     cfg, chart = checked_settings(args)
+    if early.reason:  # (a signal while improv started: nothing is opened)
+        return stopped_early(early)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""
-    early = EarlyStop()  # (from the first MIDI client opened: a signal in the setup stops the session cleanly)
     try:
         if cfg.midi.output:
             try:
@@ -384,7 +417,6 @@ def run(args: argparse.Namespace) -> int:
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
     except BaseException as e:
-        early.restore()
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)
         raise
@@ -411,14 +443,13 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(e, ImprovError) and early.reason:  # (the synth's or an output's opening, cut short)
             return stopped_early(early)
         raise
-    finally:
-        early.restore()
 
 
-def stopped_early(early: Any) -> int:
-    """A stop signal came while a port or the synth was opening, and the opening failed (the
-    signal interrupts libjack's handshake with the server): say it was the signal, not the
-    port, and return that signal's exit status (`early`: the `EarlyStop` that caught it)."""
-    reason = early.reason
-    print(f"improv jam: {reason}" if reason == "interrupted" else f"improv jam: stopped ({reason})", file=sys.stderr)
-    return 128 + early.signum
+def stopped_early(early: Any, command: str = "jam") -> int:
+    """A stop signal came while improv started (before the session, or cutting a port's or
+    the synth's opening short: the signal interrupts libjack's handshake with the server, and
+    that failure is the signal's, not the port's): say the session ended, and return 0, as a
+    session ended by the user returns (`EXIT_STATUS`). `early`: the `EarlyStop` that caught it."""
+    print(f"improv {command}: session ended ({early.reason}) before it started: nothing played, nothing recorded",
+          file=sys.stderr)
+    return 0
