@@ -349,11 +349,7 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
 
 def check_synth(cfg: Config, args: argparse.Namespace) -> None:
     """A SoundFont asked for on the built-in synth needs the optional tinysoundfont package:
-    checked before a port opens (it was said only after the MIDI input had opened).
-
-    Raises:
-        ConfigError: the package is missing: one line naming the flag or key, and the fix.
-    """
+    checked before a port opens (ConfigError: one line naming the flag or key, and the fix)."""
     if not cfg.synth.soundfont or cfg.midi.output or cfg.midi.virtual_out:  # (the synth is not played)
         return
     from improv.core.audio.soundfont import check_soundfont_package
@@ -376,9 +372,8 @@ def journal_hint(session: Any) -> None:
 
 
 def early_stop(args: argparse.Namespace) -> tuple[Any, bool]:
-    """The command's `EarlyStop`: the one `improv` set up as it started (`args._early`: a
-    signal from the process's first moments is caught), else a new one. Returns (it, whether
-    the command made it and so puts the handlers back itself)."""
+    """(the command's `EarlyStop`, whether it made it and puts the handlers back itself): the
+    one `improv` set up as it started (`args._early`), else a new one."""
     from improv.live.conductor import EarlyStop
 
     given = getattr(args, "_early", None)
