@@ -326,3 +326,26 @@ def test_an_answer_played_as_written_is_one_line_no_note_sounding_under_the_next
             first = ans.notes[0]  # (the opening as given, held up to the next note)
             assert (first.start, first.pitch, first.velocity) == (0.5, 72, 90)
             assert first.duration == pytest.approx(min(2.0, ans.notes[1].start - 0.5))
+
+
+def test_a_next_note_wanted_past_the_span_ends_the_answer_not_crammed_into_its_last_beat(shipped, monkeypatch):
+    """The shift head's share for onsets past the answer's span is the phrase ending there
+    (END), not spread over the short gaps that still fit: the model ran into the span's end,
+    a note was crammed into its last ticks and rang on to it (valid split, seed 0: 58 % of
+    the answers held their last note to the span's end, the soloists' 13 %). Here the model
+    wants its next note a beat after each one: the answer is quarters and ends on beat 7."""
+    from improv.core.model.tokens import TICKS_PER_BEAT
+
+    shift_logits = shipped.decoder.shift_logits
+
+    def a_beat_later(out, cells=None):
+        logits = shift_logits(out, cells)
+        logits[TICKS_PER_BEAT] = logits[:-1].max() + 8.0
+        return logits
+
+    monkeypatch.setattr(shipped.decoder, "shift_logits", a_beat_later)
+    for seed in range(6):
+        a = shipped.answer(CALL, CHART, settings(length=8.0, seed=seed, feel=0.0))
+        starts = [n.start for n in a.notes]
+        assert all(abs(s - round(s)) < 1e-9 for s in starts), starts  # every note on a beat, none crammed in
+        assert starts[-1] == 7.0 and a.notes[-1].end <= 8.0 + 1e-9
