@@ -3,7 +3,7 @@
 for the decoding as shipped and the variants tried. Run from the repository root with the
 train extra installed:
 
-    python3 models/eval/articulation.py before now as-decoded wall-as-decoded
+    python3 models/eval/articulation.py before now as-decoded wall-as-decoded [--data PATH]
 
 One block per variant and seed (about 4 minutes each on 2 cores). Only the valid split is
 generated; `real train` reads the training split's real answers (no model)."""
@@ -72,10 +72,15 @@ VARIANTS = {  # (the share past the span to END, the last note mapped by the phr
     "before": (False, True), "now": (True, True), "as-decoded": (False, False), "wall-as-decoded": (True, False)}
 
 if __name__ == '__main__':
+    args = sys.argv[1:]
+    if "--data" in args:
+        at = args.index("--data")
+        DATA = E.Path(args[at + 1])
+        del args[at:at + 2]
     measure("real train", *data("train")[3:])
     valid = data("valid")
     measure("real valid", *valid[3:])
-    for name in sys.argv[1:]:
+    for name in args:
         wall, mapped = VARIANTS[name]
         model = load_responder(None)
         R.END_PAST_SPAN = wall
