@@ -7,6 +7,14 @@ against 3 ticks for the notes before it; the model's answers on the valid split 
 their last note a median 0.58 times as long as the soloists' answers did, and the
 two-sample classifier leaned on that more than on any other feature.
 
+Measured again on 5 Dec 2026 (valid, 300 pairs), the premise no longer holds for v2: END
+follows a long note more often, so the note an answer ends on is written a quartile 4 / 6
+/ 11 ticks against the soloists' last notes' 5 / 7 / 12 (mapped: 7 / 14 / 26). The mapping
+is kept because playing the last note as decoded made the answers easier to tell apart
+(classifier 0.639 -> 0.667 on all features, seed 0): the model still ends its answer late
+in the span, and a last note cut at the span's end is nearer the soloists' lengths when it
+was written long (models/README.md, "The span's end").
+
 `PhraseEndings` holds, per tempo band (slow tunes have short inner notes in beats), the
 distribution of written lengths (ticks of `TICKS` a beat) of the training phrases' inner
 notes and of their last notes. `last_ticks` maps the decoded last note's length to a last
