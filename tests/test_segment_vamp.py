@@ -104,3 +104,67 @@ def test_a_line_that_runs_on_down_into_the_left_hands_register_is_the_line_at_ea
     # even one a step from the line's last note: the left hand's voicing was due (on every
     # beat), and a chord's first key is struck alone
     assert strike_and_ask(events + keys((59,), 4.25, 0.4), 57, 5.0)
+
+
+
+def on_2_and_4(bars, top=(48, 52, 55, 60)):
+    """The left hand's chord on beats 2 and 4 of `bars`, half a beat long."""
+    return [e for bar in bars for at in (1.0, 3.0) for e in keys(top, bar * 4.0 + at, 0.5)]
+
+
+def eighths(start, pitches, length=0.4):
+    return [e for k, p in enumerate(pitches) for e in keys((p,), start + 0.5 * k, length)]
+
+
+# a bar of eighths over the chords on 2 and 4; the line rests from 3.9 to 8.0, both hands from 3.9 to 5.0
+PHRASE_A = eighths(0.0, (67, 69, 71, 72, 74, 72, 71, 69))
+
+
+def test_comping_on_2_and_4_goes_on_under_the_line_across_the_gap_both_hands_rest():
+    """Chords on 2 and 4 under phrases: after a phrase's last release both hands rest the
+    gap (the chord on 4 lifted at 3.5, the next on 2 at 5.0), so the gap cuts the call, and
+    the split it heard was forgotten: the next chords were not known as the left hand's
+    (the partner yielded to them), and began the next call, answered for two bars where
+    the line played one. The left hand keeps its pace: its chords are still under the line."""
+    events = [("tick", q / 8) for q in range(8 * 16)] + on_2_and_4(range(4)) + PHRASE_A
+    events += eighths(8.0, (72, 71, 69, 67, 69, 71, 72, 74))  # 8.0 to 11.9
+    assert strike_and_ask(events, 48, 5.0)
+    assert strike_and_ask(events, 55, 5.004)  # (the chord's keys reach us a few ms apart)
+    assert strike_and_ask(events, 52, 7.0)
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("gap", 3.9), ("gap", 11.9)]
+    assert calls[1].bars == 1  # from the line's first note, as after a line's rest
+    assert strike_and_ask(events, 52, 13.0)
+
+
+def test_a_phrase_ending_under_the_chord_on_4_ends_at_the_lines_release():
+    """The line's last note (11.2 to 11.3) is struck under the chord on 4 (11.0 to 11.5),
+    and both hands rest to the next chord on 2 (13.0): the gap cut the call at the chord's
+    release, not at the line's, and answered later than the line's rest asks."""
+    events = [("tick", q / 8) for q in range(8 * 16)] + on_2_and_4(range(4)) + PHRASE_A
+    events += eighths(8.0, (72, 71, 69, 67, 69)) + keys((67,), 11.2, 0.1)
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("gap", 3.9), ("line", 11.3)]
+    assert calls[1].detected == 12.375  # (the first tick past the gap)
+
+
+def test_the_left_hand_that_stops_comping_is_forgotten():
+    """After the chord on 4 (11.0) nothing comes: by its next one overdue (half its pace
+    late) with every key up, the vamp is over and a key in its register is the line's."""
+    events = on_2_and_4(range(3)) + PHRASE_A + eighths(8.0, (72, 71, 69, 67)) + [("tick", q / 8) for q in range(8 * 16)]
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))
+    feed(seg, [e for e in events if e[-1] <= 13.5])
+    assert seg.line.split is not None  # (the chord on 2 may still come)
+    feed(seg, [e for e in events if 13.5 < e[-1] <= 14.5])
+    assert seg.line.split is None
+    assert not strike_and_ask(events, 55, 15.0)
+
+
+def test_a_line_down_in_the_left_hands_register_after_the_gap_makes_the_partner_yield():
+    """Both hands rest after the chord on 4; the player goes on with a line alone in the
+    left hand's register (keys struck alone, no voicing): by its third key the carried
+    split is forgotten and the line's keys are the line's."""
+    events = on_2_and_4(range(3)) + PHRASE_A + eighths(8.0, (72, 71, 69, 67)) + [("tick", q / 8) for q in range(8 * 13)]
+    low = eighths(12.75, (55, 57, 59, 60, 62))
+    assert not strike_and_ask(events + low, 59, 13.75)
+    assert not strike_and_ask(events + low, 60, 14.25)

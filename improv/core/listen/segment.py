@@ -237,7 +237,7 @@ class Segmenter:
         silent = self.silence_since is not None and not self._is_held()
         if self._start is None:
             if silent and self.silence_since + self.s.gap_beats <= now + 1e-9:
-                self.line.vamp_over()  # every key rested the gap
+                self.line.vamp_over(now)  # every key rested the gap (and the left hand's pace)
             return None
         cap = self._start + self.s.max_call_bars * self.s.beats_per_bar
         if silent and self.silence_since + self.s.gap_beats <= min(now, cap) + 1e-9:
@@ -297,7 +297,9 @@ class Segmenter:
             self._close(pitch, ended)
         start = self._start if self._start is not None else ended
         notes, self._notes, self._start = self._notes, [], None
-        carried, heard = self.line.end_call(reason)
+        if first_line is None and self.line.carried:
+            first_line = self.line.first  # (the comping before the line was under the last answer)
+        carried, heard = self.line.end_call(reason, detected)
         if not notes or (carried and not heard and reason in ("gap", "max")):
             return None  # (the accompaniment alone, under the last call's answer: not a call)
         phrase = Phrase.of(notes, start=start, length=max(ended - start, 0.0))

@@ -22,6 +22,7 @@ LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment,
 RUN_BEATS = 1.0  # a line's note this soon after its last one may run on into the accompaniment's register
 ACCOMPANIMENT_REACH = 12  # semitones: a note further under the line's note struck with it accompanies it
 DUE = 0.75  # of the left hand's time from voicing to voicing: a lone key struck later may begin its next one
+OVERDUE = 1.5  # of its longest recent time from voicing to voicing: no voicing by then, the left hand stopped comping
 
 
 def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: list[list[int]],
@@ -80,6 +81,8 @@ class LineTracker:
         self._pedal_since: float | None = None  # the pedal went down here (None: up)
         self._pedal_spans: list[tuple[float, float]] = []  # the pedal's down-up spans in the call
         self._comped: list[float] = []  # the onsets of the accompaniment's latest voicings (three at most)
+        self._over_gap = False  # the split was carried across a gap (both hands rested it between two voicings)
+        self._acc_end = -math.inf  # the latest release of a key under the line in the call
 
     def pedal(self, down: bool, beat: float) -> None:
         """The sustain pedal went down (or up) at `beat`."""
@@ -159,6 +162,9 @@ class LineTracker:
         run_on = _runs_on(window, ons, [self.comping(n.pitch) for n in window], clusters, known)
         self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
         reg = [self.comping(n.pitch) and i not in run_on for i, n in enumerate(window)]
+        if self._over_gap and not self.heard and self._plays_under(window, clusters, start, beat):
+            self._forget()  # not the left hand's comping after the gap: a line down in its register
+            return
         acc = [(not o and i not in run_on) or r for i, (o, r) in enumerate(zip(ons, reg))]
         for c in clusters:  # and a voicing's top over a voice in that register, well under the line (a chord moving up)
             by = sorted(c, key=lambda i: window[i].pitch)
@@ -174,7 +180,8 @@ class LineTracker:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
-            if full and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
+            voiced = sum(acc[i] for i in c) >= 2  # (the line's note may be struck with it, on 2 or 4)
+            if voiced and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
                 self._comped = [*self._comped[-2:], start + window[c[0]].start]  # the left hand's voicings
         if under:
             top = max(under)
@@ -184,6 +191,9 @@ class LineTracker:
         if self.split is None:
             return
         line = [not a and (i in run_on or not self.comping(n.pitch)) for i, (n, a) in enumerate(zip(window, acc))]
+        under_ends = [n.end for n, k in zip(done, line) if not k]
+        if under_ends:
+            self._acc_end = max(self._acc_end, start + max(under_ends))
         onsets = [start + n.start for n, k in zip(window, line) if k]
         if onsets:
             self.heard, self.first = True, min(self.first, *onsets)
@@ -193,6 +203,15 @@ class LineTracker:
         ends = [n.end for n, k in zip(done, line) if k]
         if ends:
             self.end = start + max(ends)
+
+    def _plays_under(self, window: list[Note], clusters: list[list[int]], start: float, beat: float) -> bool:
+        """Whether the call, begun after a gap the split was carried across, has no voicing
+        but two keys or more struck alone under the line (and too long ago to be a chord's
+        first keys): a line played down in the left hand's register, not its comping."""
+        if any(len(c) >= 2 for c in clusters):
+            return False
+        return sum(self._under(window[c[0]].pitch) and start + window[c[0]].start < beat - ROLL
+                   for c in clusters) >= 2
 
     def rest(self) -> float | None:
         """The beat the line has rested since (its last release, or the pedal's lift that
@@ -212,28 +231,46 @@ class LineTracker:
         """The beat the line's rest began, if it has rested `gap` beats by `by` with the
         accompaniment going on: struck since the line's end (its last key's release: a
         chord struck on the pedal change that ended it counts; `last_onset`: the call's
-        latest key down), or held through the rest (a key under the line among the `held`
+        latest key down), sounding on past it (a chord on 4 lifted in the line's rest), or
+        held through the rest (a key under the line among the `held`
         ones: a chord held under the phrase's end, as a pianist's left hand holds a whole
         note). With nothing struck or held (every key up: the gap cuts the call), None."""
         rest = self.rest()
         if rest is None or rest + gap > by + 1e-9:
             return None
-        if last_onset > (rest if self.end is None else self.end) + 1e-9:
+        if max(last_onset, self._acc_end) > (rest if self.end is None else self.end) + 1e-9:
             return rest
         return rest if any(self._under(p) for p in held) else None
 
-    def end_call(self, reason: str) -> tuple[bool, bool]:
-        """The call was cut (`reason`, as `Call.reason`): start reading the next one. It
-        keeps this one's line and accompaniment while the accompaniment goes on (every key
-        rested the gap: it is over). Returns (the call was carried, a line was heard in it)."""
+    def comps(self, beat: float) -> bool:
+        """Whether the left hand is comping at `beat`: a line over its voicings heard, their
+        pace known (two at least) and its next one not overdue (`OVERDUE` of its longest
+        recent time from strike to strike since its last)."""
+        c = self._comped
+        if self.split is None or len(c) < 2:
+            return False
+        return beat - c[-1] <= OVERDUE * max(b - a for a, b in zip(c, c[1:])) + 1e-9
+
+    def end_call(self, reason: str, beat: float) -> tuple[bool, bool]:
+        """The call was cut (`reason`, as `Call.reason`) and noticed at `beat`: start reading
+        the next one. It keeps this one's line and accompaniment while the accompaniment
+        goes on: past a line's rest, or past a gap of both hands while the left hand keeps its
+        pace (`comps`: comping on 2 and 4 rests both hands for the gap between its chords).
+        Returns (the call was carried, a line was heard in it)."""
         was = self.carried, self.heard
-        self.carried = self.split is not None and reason != "gap"
+        self.carried = self.split is not None and (reason != "gap" or self.comps(beat))
+        self._over_gap = self.carried and reason == "gap"
         if not self.carried:
-            self.split, self._comped = None, []
+            self._forget()
         self.heard, self.end, self.first, self._pedal_spans = False, None, math.inf, []
-        self._run_on = set()
+        self._run_on, self._acc_end = set(), -math.inf
         return was
 
-    def vamp_over(self) -> None:
-        """Every key rested the gap between calls: the vamp is over, its line forgotten."""
-        self.split, self.carried, self._comped = None, False, []
+    def vamp_over(self, beat: float) -> None:
+        """Every key has rested the gap between calls, by `beat`: the vamp is over, its line
+        forgotten, unless the left hand's next voicing may still come (`comps`)."""
+        if not self.comps(beat):
+            self._forget()
+
+    def _forget(self) -> None:
+        self.split, self.carried, self._comped, self._over_gap = None, False, [], False
