@@ -168,3 +168,17 @@ def test_a_line_down_in_the_left_hands_register_after_the_gap_makes_the_partner_
     low = eighths(12.75, (55, 57, 59, 60, 62))
     assert not strike_and_ask(events + low, 59, 13.75)
     assert not strike_and_ask(events + low, 60, 14.25)
+
+
+def test_a_line_note_struck_just_after_the_chord_is_not_its_rolled_top():
+    """Chords struck on every beat (a block, top C4) under a line; the line's F4 comes
+    0.12 beat after the chord on 2 (within a roll's reach of it) and is held 1.5 beats:
+    it was read as the chord rolled up to its top, the line "rested" from the note before,
+    and the call was cut while the F4 sounded (and the partner did not yield to it). A
+    block chord is not rolled: the key over it a moment later is the right hand's."""
+    events = [e for beat in range(5) for e in keys((48, 53, 57, 60), float(beat), 0.5)]
+    events += keys((72,), 0.0, 0.4) + keys((71,), 0.5, 0.4) + keys((65,), 1.12, 1.5) + keys((72,), 2.75, 0.4)
+    events += [("tick", q / 8) for q in range(8 * 8)]
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.15)]
+    assert not strike_and_ask(events, 65, 1.12)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
-from improv.core.theory.line import ACCOMPANIMENT_BELOW, ROLL, VOICING_STEP, on_the_line, strikes
+from improv.core.theory.line import ACCOMPANIMENT_BELOW, CHORD_SPREAD, ROLL, VOICING_STEP, on_the_line, strikes
 from improv.core.theory.notes import Note
 
 LINE_WINDOW = 32  # the call's latest notes read for its line and accompaniment, on each key event
@@ -52,6 +52,18 @@ def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: lis
             continue
         last = n
     return out
+
+
+def _over_block(on: float, pitch: int, chord: list[tuple[float, int]]) -> bool:
+    """Whether a key at `pitch` struck at `on` just after the keys of `chord` ((onset,
+    pitch), struck within `ROLL` before it) is over them and not their roll: they were
+    struck as one block (within `CHORD_SPREAD`, two keys at least) and it comes later than
+    that and higher. A rolled chord's keys come one after another; a block and a key over it
+    a moment later are two hands (the line's note just after the left hand's chord)."""
+    if len(chord) < 2:
+        return False
+    first, last = min(o for o, _ in chord), max(o for o, _ in chord)
+    return last - first <= CHORD_SPREAD + 1e-9 and on - last > CHORD_SPREAD + 1e-9 and pitch > max(p for _, p in chord)
 
 
 class LineTracker:
@@ -116,13 +128,10 @@ class LineTracker:
         if held is None or pitch not in held:
             return True
         on = held[pitch][0]
-        chord = []  # the keys held down under the line, struck before this one
-        for p, (o, _) in held.items():
-            if p != pitch:
-                if abs(o - on) <= ROLL + 1e-9:
-                    return True  # struck with it, or rolled into it: a voicing
-                if self._under(p):
-                    chord.append(p)
+        near = [(o, p) for p, (o, _) in held.items() if p != pitch and abs(o - on) <= ROLL + 1e-9]
+        if near and not _over_block(on, pitch, near):
+            return True  # struck with it, or rolled into it: a voicing
+        chord = [p for p in held if p != pitch and self._under(p)]  # the keys held down under the line, struck before it
         if self._due(on):
             return True  # the left hand's next voicing is due: a lone key may be its first
         if (on, pitch) in self._run_on:
@@ -157,7 +166,14 @@ class LineTracker:
         # under the line, or in the accompaniment's register heard so far (a voicing read as
         # the line's where no line note is near it: the comping in the line's rest)
         ons = on_the_line(window)
-        clusters = strikes(window)
+        clusters = []
+        for c in strikes(window):  # a block chord is not rolled: a key over it a moment later is the other hand's
+            *block, last = sorted(c, key=lambda i: (window[i].start, window[i].pitch))
+            if _over_block(window[last].start, window[last].pitch, [(window[i].start, window[i].pitch) for i in block]):
+                clusters += [block, [last]]
+                ons[last] = True
+            else:
+                clusters.append(c)
         known = {i for i, n in enumerate(window) if (start + n.start, n.pitch) in self._run_on}
         run_on = _runs_on(window, ons, [self.comping(n.pitch) for n in window], clusters, known)
         self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
