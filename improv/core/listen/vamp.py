@@ -168,9 +168,10 @@ class LineTracker:
         ons = on_the_line(window)
         clusters = []
         for c in strikes(window):  # a block chord is not rolled: a key over it a moment later is the other hand's
-            *block, last = sorted(c, key=lambda i: (window[i].start, window[i].pitch))
-            if _over_block(window[last].start, window[last].pitch, [(window[i].start, window[i].pitch) for i in block]):
-                clusters += [block, [last]]
+            last = c[-1]  # (in onset order)
+            if len(c) >= 3 and window[last].start - window[c[-2]].start > CHORD_SPREAD \
+                    and _over_block(window[last].start, window[last].pitch, [(window[i].start, window[i].pitch) for i in c[:-1]]):
+                clusters += [c[:-1], [last]]
                 ons[last] = True
             else:
                 clusters.append(c)
@@ -196,7 +197,7 @@ class LineTracker:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
-            voiced = sum(acc[i] for i in c) >= 2  # (the line's note may be struck with it, on 2 or 4)
+            voiced = full or (len(c) > 2 and sum(acc[i] for i in c) >= 2)  # (the line's note may be struck with it)
             if voiced and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
                 self._comped = [*self._comped[-2:], start + window[c[0]].start]  # the left hand's voicings
         if under:
