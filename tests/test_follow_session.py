@@ -354,6 +354,17 @@ def test_a_band_part_asked_for_with_no_chart_is_named_as_asked(parts, said):
     assert any(line.startswith(said) for line in heard), heard
 
 
+def play_three_calls_a_little_faster(s, clock, inq, bpm):
+    """Lightly swung two-bar calls 2 % faster than `bpm`, at bars 1, 7 and 13, played through
+    bar 17. Returns (the first note's second, the beat's length at `bpm`)."""
+    first, period = 0.5, 60.0 / bpm
+    events = []
+    for bar in (0, 6, 12):
+        events += swung_call(bpm * 1.02, 2, first + 4 * bar * period / 1.02, seed=bar, ratio=0.55)
+    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    return first, period
+
+
 @pytest.mark.parametrize("bpm", [100.0, 114.0, 130.0])
 def test_over_a_chart_the_tempo_said_keeps_the_bars_at_the_players_tempo(bpm):
     """A 114 bpm blues with --tempo 114 was heard in double time and the chart's changes went
@@ -365,11 +376,7 @@ def test_over_a_chart_the_tempo_said_keeps_the_bars_at_the_players_tempo(bpm):
     s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", responder=EighthsResponder(), tempo_guess=bpm)
     assert s.timeline.keep_level
     s.start()
-    first, period = 0.5, 60.0 / bpm
-    events = []
-    for bar in (0, 6, 12):
-        events += swung_call(bpm * 1.02, 2, first + 4 * bar * period / 1.02, seed=bar, ratio=0.55)  # 2 % faster
-    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    first, period = play_three_calls_a_little_faster(s, clock, inq, bpm)
     assert s.timeline.tempo == pytest.approx(bpm * 1.02, rel=0.03)
     for bar in (6, 12):  # the player's calls begin on their bars of the chart
         beat = s.beat_at(s.t0 + first + 4 * bar * period / 1.02)
@@ -398,11 +405,7 @@ def test_in_the_free_jam_the_tempo_said_keeps_the_answers_at_the_players_tempo(b
     s, clock, inq, sink, rec = make(cfg, chart=None, responder=EighthsResponder(), tempo_guess=bpm)
     assert s.timeline.keep_level and s.timeline.level_hint == ""
     s.start()
-    first, period = 0.5, 60.0 / bpm
-    events = []
-    for bar in (0, 6, 12):
-        events += swung_call(bpm * 1.02, 2, first + 4 * bar * period / 1.02, seed=bar, ratio=0.55)  # 2 % faster
-    play(s, clock, inq, events, until=first + 4 * 17 * period)
+    first, period = play_three_calls_a_little_faster(s, clock, inq, bpm)
     assert s.timeline.tempo == pytest.approx(bpm * 1.02, rel=0.03)
     s.close()
     assert sink.sounding() == set()

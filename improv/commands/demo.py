@@ -22,7 +22,7 @@ from typing import Any
 
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
-from improv.commands.jam import EXIT_STATUS, add_output_args, add_view_arg, check_synth, early_stop, jam_settings, \
+from improv.commands.jam import EXIT_STATUS, add_output_args, add_view_arg, check_synth, with_early_stop, jam_settings, \
     play_session, stopped_early, tempo_for
 from improv import STARTED
 from improv.config import check_flag, override, was_set
@@ -199,12 +199,7 @@ class ScriptedPlayer:
 
 
 def run(args: argparse.Namespace) -> int:
-    early, own = early_stop(args)
-    try:
-        return _run(args, early)
-    finally:
-        if own:
-            early.restore()
+    return with_early_stop(_run, args)
 
 
 def _run(args: argparse.Namespace, early: Any) -> int:

@@ -380,13 +380,18 @@ def early_stop(args: argparse.Namespace) -> tuple[Any, bool]:
     return (given, False) if given is not None else (EarlyStop(), True)
 
 
-def run(args: argparse.Namespace) -> int:
+def with_early_stop(body: Callable[[argparse.Namespace, Any], int], args: argparse.Namespace) -> int:
+    """`body(args, early)` with the session's stop signals caught (`early_stop`), restored after."""
     early, own = early_stop(args)
     try:
-        return _run(args, early)
+        return body(args, early)
     finally:
         if own:
             early.restore()
+
+
+def run(args: argparse.Namespace) -> int:
+    return with_early_stop(_run, args)
 
 
 def _run(args: argparse.Namespace, early: Any) -> int:
