@@ -277,8 +277,8 @@ class FreePolicy:
     def _ask(self, call: Call, t: float) -> None:
         s = self.s
         call, resumed = self._resume(call)
-        self._last_call = call
         call = self._placed(call, t)
+        self._last_call = call  # (its answer's place as placed: a slow machine's later beat)
         self._cut_until = call.answer_start if call.reason == "max" else None
         self._cut_pedal = call.reason == "max" and self.segmenter.pedal  # (the pedal down at the cut held it open)
         self._drafted = None
