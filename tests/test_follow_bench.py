@@ -66,11 +66,34 @@ def test_bench_follow_reports_medians_spreads_and_targets():
     json.dumps(result)  # the JSON the bench writes
 
 
+def test_the_figures_are_given_by_the_soloists_tempo_too(monkeypatch):
+    import improv.bench.follow as fb
+
+    assert fb.band_of(60.0) == "under 90" and fb.band_of(90.0) == "90-150" and fb.band_of(300.0) == "220 and over"
+
+    def call(bpm, ok, tempo_ok=True):
+        return {"bpm": bpm, "level": 1.0, "first": False, "tempo_ok": tempo_ok, "beat_ok": ok, "beat_max": 0.0,
+                "confidence": 1.0}
+
+    # a ballad missed (its tempo wrong), a medium line right, a fast one with its beat off
+    calls = [call(60.0, False, False), call(60.0, True), call(120.0, True), call(250.0, False)]
+    monkeypatch.setattr(fb, "run_calls", lambda *a, **k: [dict(c) for c in calls])
+    monkeypatch.setattr(fb, "oracle_rows", lambda *a, **k: [(60.0, True), (250.0, False), (250.0, True)])
+    result = bench_follow([_swung_solo()], seeds=range(2), bars=8)
+    bands = result["by_tempo"]
+    assert bands["under 90"] == {"calls": 2, "tempo_and_beat": 0.5, "tempo": 0.5, "oracle_beat": 1.0}
+    assert bands["90-150"]["tempo_and_beat"] == 1.0 and bands["150-220"]["calls"] == 0
+    assert bands["220 and over"] == {"calls": 1, "tempo_and_beat": 0.0, "tempo": 1.0, "oracle_beat": 0.5}
+    line = next(x for x in format_follow(result) if "by the soloist's tempo" in x)
+    assert "under 90: 50.0 % of 2 calls (tempo 50.0 %, on-beat notes 100.0 %)" in line
+    json.dumps(result)
+
+
 def test_the_level_changing_between_calls_is_counted_within_a_solo(monkeypatch):
     import improv.bench.follow as fb
 
     def call(lvl, first=False):
-        return {"level": lvl, "first": first, "tempo_ok": True, "beat_ok": True, "beat_max": 0.0, "confidence": 1.0}
+        return {"bpm": 150.0, "level": lvl, "first": first, "tempo_ok": True, "beat_ok": True, "beat_max": 0.0, "confidence": 1.0}
 
     # two solos: 1 -> 2 -> 1 -> 1 (two changes in three), then a fresh solo at 2 (not a change)
     calls = [call(1.0, True), call(2.0), call(1.0), call(1.0), call(2.0, True), call(2.0)]

@@ -51,6 +51,13 @@ BEAT_TOL = 0.1
 TARGET_SHARE = 0.90
 SPLIT_NAMES = {"valid": "validation", "train": "training"}
 LEVELS = (0.25, 1 / 3, 0.5, 2 / 3, 1.0, 1.5, 2.0, 3.0, 4.0)
+# the soloist's tempo bands each figure is also given for (bpm, from..below): where the misses lie
+TEMPO_BANDS = (("under 90", 0.0, 90.0), ("90-150", 90.0, 150.0), ("150-220", 150.0, 220.0), ("220 and over", 220.0, math.inf))
+
+
+def band_of(bpm: float) -> str:
+    """The name of the `TEMPO_BANDS` band a tempo (bpm) lies in."""
+    return next(name for name, lo, hi in TEMPO_BANDS if lo <= bpm < hi)
 
 
 def reference_period(track: BeatTrack, start: float, end: float) -> float:
@@ -95,7 +102,7 @@ def judge(est: BeatEstimate, track: BeatTrack, start: float, end: float) -> dict
     ratio = est.bpm * period / 60.0
     errs = beat_errors(est, track, max(start, end - 4 * period), end, period)
     med = median(errs) if errs else math.inf
-    return {"ratio": ratio, "level": level(ratio), "tempo_ok": tempo_ratio_ok(ratio),
+    return {"bpm": 60.0 / period, "ratio": ratio, "level": level(ratio), "tempo_ok": tempo_ratio_ok(ratio),
             "beat_median": med, "beat_max": max(errs) if errs else math.inf,
             "beat_ok": med <= BEAT_TOL, "confidence": est.confidence}
 
@@ -185,13 +192,13 @@ def run_drift(solos: list[HumanSolo], seed: int, factor: float, steady_bars: int
     return out
 
 
-def oracle_beat(solos: list[HumanSolo], seed: int, bars: int = 48) -> float:
-    """The ceiling the beat track allows: the share of calls whose last bar is placed within
-    `BEAT_TOL` (median over the bar, as `judge` does) by a grid that knows the soloist's
-    tempo and which of their notes are on the beat (as transcribed), fitted to those notes'
-    onsets, with their median lag behind the track removed."""
+def oracle_rows(solos: list[HumanSolo], seed: int, bars: int = 48) -> list[tuple[float, bool]]:
+    """The ceiling the beat track allows, per call: (the soloist's tempo, whether its last bar
+    is placed within `BEAT_TOL` (median over the bar, as `judge` does) by a grid that knows the
+    soloist's tempo and which of their notes are on the beat (as transcribed), fitted to those
+    notes' onsets, with their median lag behind the track removed)."""
     rng = random.Random(seed)
-    rows: list[list[float]] = []
+    rows: list[tuple[float, list[float]]] = []
     for solo in solos:
         first = rng.randrange(max(1, len(solo.phrases) // 2))
         for p in _calls(solo, first, bars):
@@ -202,11 +209,29 @@ def oracle_beat(solos: list[HumanSolo], seed: int, bars: int = 48) -> float:
             anchor = median(n.onset - n.beat * period for n in on)
             beats = solo.track.beats_between(max(p.start, p.end - 4 * period), p.end)
             if beats:
-                rows.append([((b - anchor) / period + 0.5) % 1.0 - 0.5 for b in beats])
+                rows.append((60.0 / period, [((b - anchor) / period + 0.5) % 1.0 - 0.5 for b in beats]))
     if not rows:
-        return 0.0
-    lag = median(e for r in rows for e in r)
-    return sum(median(abs(((e - lag) + 0.5) % 1.0 - 0.5) for e in r) <= BEAT_TOL for r in rows) / len(rows)
+        return []
+    lag = median(e for _, r in rows for e in r)
+    return [(bpm, median(abs(((e - lag) + 0.5) % 1.0 - 0.5) for e in r) <= BEAT_TOL) for bpm, r in rows]
+
+
+def oracle_beat(solos: list[HumanSolo], seed: int, bars: int = 48) -> float:
+    """The share of calls `oracle_rows` places within `BEAT_TOL`: the ceiling the beat track allows."""
+    rows = oracle_rows(solos, seed, bars)
+    return sum(ok for _, ok in rows) / len(rows) if rows else 0.0
+
+
+def by_tempo(calls: list[dict], oracle: list[tuple[float, bool]]) -> dict:
+    """Per `TEMPO_BANDS` band: its calls, the share right (tempo and beat), tempo alone, and the
+    oracle's share of the band (see `oracle_rows`)."""
+    out = {}
+    for name, _, _ in TEMPO_BANDS:
+        mine = [r for r in calls if band_of(r["bpm"]) == name]
+        theirs = [ok for bpm, ok in oracle if band_of(bpm) == name]
+        out[name] = {"calls": len(mine), "tempo_and_beat": share(mine, "ok"), "tempo": share(mine, "tempo_ok"),
+                     "oracle_beat": sum(theirs) / len(theirs) if theirs else 0.0}
+    return out
 
 
 def time_follower(notes: Iterable[tuple], clock: Callable[[], float] = time.perf_counter,
@@ -269,6 +294,7 @@ def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: 
         # the level heard changing from one call to the next within a solo (1 -> 2 -> 1: the answers
         # jump between the player's time and double time, which the tempo share counts as right)
         pairs = [(a, b) for a, b in zip(calls, calls[1:]) if not b["first"]]
+        oracle = oracle_rows(solos, seed, bars)
         runs.append({
             "seed": seed, "calls": len(calls),
             "tempo_and_beat": share(calls, "ok"), "tempo": share(calls, "tempo_ok"), "beat": share(calls, "beat_ok"),
@@ -281,13 +307,17 @@ def bench_follow(solos: list[HumanSolo], seeds: Iterable[int] = range(5), bars: 
             "level_changes": sum(a["level"] != b["level"] for a, b in pairs) / max(1, len(pairs)),
             "drift_up": share(up, "tempo_ok"), "drift_down": share(down, "tempo_ok"), "drift_cases": len(up),
             "drift_control": share(steady, "tempo_ok"),
-            "oracle_beat": oracle_beat(solos, seed, bars),
+            "oracle_beat": sum(ok for _, ok in oracle) / len(oracle) if oracle else 0.0,
+            "by_tempo": by_tempo(calls, oracle),
         })
     out: dict = {"runs": runs, "solos": len(solos), "bars": bars, "split": split}
     for key in ("tempo_and_beat", "tempo", "beat", "beat_max_within", "first_call", "later_calls",
                 "confident_share", "level_changes", "drift_up", "drift_down", "drift_control", "oracle_beat"):
         vals = [r[key] for r in runs]
         out[key] = {"median": median(vals), "min": min(vals), "max": max(vals)}
+    out["by_tempo"] = {name: {key: median(r["by_tempo"][name][key] for r in runs)
+                              for key in ("calls", "tempo_and_beat", "tempo", "oracle_beat")}
+                       for name, _, _ in TEMPO_BANDS} if runs else {}
     out["targets"] = {"tempo_and_beat": out["tempo_and_beat"]["median"] >= TARGET_SHARE,
                       "drift": min(out["drift_up"]["median"], out["drift_down"]["median"]) >= TARGET_SHARE}
     notes = [(n.onset, n.velocity, n.duration, n.pitch) for s in solos[:4] for p in s.phrases for n in p.notes][:3000]
@@ -324,6 +354,10 @@ def format_follow(result: dict) -> list[str]:
         if result["runs"] else "",
         f"  the level changing from one call to the next: {f('level_changes')} of later calls"
         if "level_changes" in result else "",
+        "  by the soloist's tempo (bpm; medians of the runs): " + "; ".join(
+            f"{name}: {100 * b['tempo_and_beat']:.1f} % of {b['calls']:g} calls (tempo {100 * b['tempo']:.1f} %, "
+            f"on-beat notes {100 * b['oracle_beat']:.1f} %)" for name, b in result["by_tempo"].items())
+        if result.get("by_tempo") else "",
         f"  cost per onset: median {c['add_ms']['median']:.3f} ms, p99 {c['add_ms']['p99']:.3f} ms; per estimate: "
         f"median {c['estimate_ms']['median']:.3f} ms{rel} (n={c['add_ms']['n']})" if c["add_ms"]["n"] else "",
     ]
