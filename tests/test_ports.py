@@ -634,3 +634,47 @@ def test_stamps_keep_arrival_order_when_the_clock_is_read_late():
     q.push([0x90, 62, 90], age=0.0)
     stamps = [q.queue.get_nowait()[0] for _ in range(3)]
     assert stamps == sorted(stamps) and stamps[0] == stamps[1] == pytest.approx(10.00001)
+
+
+@pytest.mark.jack
+def test_a_jack_output_tells_which_synths_are_connected_to_it():
+    """The session sends the band's programs again to a synth wired to its output after the
+    start (`SessionOutput.watch_listeners`): the output must tell who is connected to it, a
+    virtual one wired in a patchbay as well as the port named by --out, whose "improv out"
+    is told apart from another jam's by what it is wired to."""
+    import rtmidi
+    from improv.bench.jackprobe import Patchbay
+    from jackutil import require_jack, unique
+
+    require_jack()
+    name = unique("improv wired out")
+    names = [unique("gm module"), unique("other module")]
+    synths = []
+    for n in names:
+        synths.append(rtmidi.MidiIn(rtmidi.API_UNIX_JACK, "gm"))
+        synths[-1].open_virtual_port(n)
+    sink = ports.open_output(api="jack", virtual=name)
+    sinks = [sink]
+
+    def wait_for(s, want):
+        deadline = time.monotonic() + 3.0
+        while s.listeners() != want and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return s.listeners()
+
+    try:
+        with Patchbay(unique("t-patch")) as pb:
+            gm, other = (pb.wait_for(n, inputs=True, timeout=5) for n in names)
+            assert sink.listeners() == frozenset()
+            pb.connect(pb.wait_for(name, inputs=False, timeout=5), gm)
+            assert wait_for(sink, {gm}) == {gm}
+            direct = [ports.open_output(api="jack", port=n) for n in names]  # (two jams' "improv out")
+            sinks += direct
+            assert wait_for(direct[0], {gm}) == {gm}
+            assert wait_for(direct[1], {other}) == {other}
+    finally:
+        for s in sinks:
+            s.close()
+        for s in synths:
+            s.delete()
+    assert sink.listeners() is None  # closed: nobody to tell of

@@ -136,6 +136,52 @@ def test_the_band_sets_its_sounds_when_the_session_starts_and_again_after_a_pani
     s.close()
 
 
+class WiredSink(FakeSink):
+    """A MIDI output that can tell which synths are connected to it (`MidiOutSink.listeners`)."""
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.wired = {"fluidsynth:midi_in"}
+
+    def listeners(self):
+        return frozenset(self.wired)
+
+
+def test_a_synth_connected_after_the_start_is_sent_the_bands_programs():
+    """A General MIDI module wired to improv's output in a patchbay after the session started
+    never got the program changes (sent once, at the start): it played the walking bass on a
+    piano. A synth that joins an output (or leaves and comes back) is sent them within a
+    watch round; one already there is not sent them again and again."""
+    from improv.live.session import WATCH_EVERY_S
+
+    cfg = override(config(), "band", comp=True, bass=True)
+    s, clock, inq, _, rec = make(cfg, chart="Dm7 G7 | Cmaj7")
+    sink = WiredSink(clock)
+    s.sinks = [sink]
+
+    def progs(since=0):
+        return [(m.channel, m.program) for _, m in sink.sent[since:] if m.type == "program_change"]
+
+    s.start()
+    assert progs() == [(2, 4), (3, 32)]
+    play(s, clock, inq, [], until=3 * WATCH_EVERY_S)
+    assert progs() == [(2, 4), (3, 32)]  # nobody new: nothing sent again
+    n = len(sink.sent)
+    sink.wired.add("a2j:Roland SC-8850 [20] (playback): SC-8850 Part A")
+    play_more(s, clock, inq, [], start=3 * WATCH_EVERY_S, until=5 * WATCH_EVERY_S)
+    assert progs(n) == [(2, 4), (3, 32)]
+    assert [(part, m.program) for part, m, _ in rec[0].events if m.type == "program_change"][2:] == [("comp", 4),
+                                                                                                    ("bass", 32)]
+    n = len(sink.sent)
+    sink.wired = set()  # unplugged, and back
+    play_more(s, clock, inq, [], start=5 * WATCH_EVERY_S, until=7 * WATCH_EVERY_S)
+    assert progs(n) == []
+    sink.wired = {"a2j:Roland SC-8850 [20] (playback): SC-8850 Part A"}
+    play_more(s, clock, inq, [], start=7 * WATCH_EVERY_S, until=9 * WATCH_EVERY_S)
+    assert progs(n) == [(2, 4), (3, 32)]
+    s.close()
+
+
 def test_a_session_started_mid_bar_plays_its_band_from_there_with_nothing_late():
     """The demo starts a beat before its first note (beat 3 of bar 1): the band's notes of
     beats 0-2 are past, not late (the ballad preset's demo dropped 7 of them, one 2.7 s late)."""

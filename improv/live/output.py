@@ -7,8 +7,8 @@ owns the sinks and `send_all` (the hot path: every message, on every thread that
 and keeps `band` and `clock_sender` as its own attributes, which the policies, the
 controls and the display read.
 
-Threads: `make_band`, `make_clock_sender`, `silence` and `report_failures` run on the
-conductor (the calling thread at start); `partner_sent` and `band_sent` on the schedulers'.
+Threads: `make_band`, `make_clock_sender`, `silence`, `watch_listeners` and
+`report_failures` run on the conductor (the calling thread at start); `partner_sent` and `band_sent` on the schedulers'.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class SessionOutput:
     def __init__(self, session: "Session") -> None:
         self.s = session
         self._failures_seen: dict[str, int] = {}
+        self._listeners: dict[int, frozenset[str]] = {}  # id(sink) -> the ports it was heard by last look
 
     def make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's
@@ -89,6 +90,26 @@ class SessionOutput:
                 s.send_all(mido.Message.from_bytes(data))
         if s.band is not None:
             s.band.send_programs()
+
+    def watch_listeners(self) -> int:
+        """Set the band's sounds again when a synth was connected to an output since the
+        last look (a General MIDI module wired in a patchbay after the session started, or
+        one that quit and came back, heard no program change and played the bass on a
+        piano); returns how many program changes went out. Called when the band sets its
+        sounds (the first look: what hears them then) and on each watch round after
+        (`WATCH_EVERY_S`), not on the notes' way. An output that cannot tell who hears it
+        (`listeners` None: not on JACK, the built-in synth) is not watched."""
+        s = self.s
+        joined = False
+        for sink in s.sinks:
+            look = getattr(sink, "listeners", None)
+            now = look() if look is not None else None
+            if now is None:
+                continue
+            before = self._listeners.get(id(sink))
+            self._listeners[id(sink)] = now
+            joined = joined or (before is not None and bool(now - before))
+        return s.band.send_programs() if joined and s.band is not None else 0
 
     def report_failures(self) -> None:
         """Say when the partner's or the band's notes could not be sent (they are counted,

@@ -28,7 +28,7 @@ from improv.live.quiet import quiet_stderr
 from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.inputqueue import InputQueue
 from improv.live.midiinput import MidiInput
-from improv.live.portnames import unique_port_name
+from improv.live.portnames import port_short_name, unique_port_name
 
 # What silences a synth on a channel, in this order: sustain pedal up (under a held pedal All
 # Notes Off leaves notes sounding), All Notes Off, All Sound Off; then Reset All Controllers
@@ -165,6 +165,8 @@ class MidiOutSink:
     def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None) -> None:
         self.name = name
         self.virtual = virtual
+        self._own = name if virtual else f"{CLIENT_NAME} out"  # our port's own name (`open_output`)
+        self._full = ""  # ... and its full JACK name, once told (`listeners`)
         self.failed = ""
         self.watch = watch  # a JackWatch on JACK (sends to a dead server do not fail): see alive()
         # RtMidi drops what a JACK period's MIDI buffer cannot hold (some 40 short messages at
@@ -224,6 +226,26 @@ class MidiOutSink:
             return self.name in self._out.get_ports()
         except Exception:  # noqa: BLE001
             return False
+
+    def listeners(self) -> frozenset[str] | None:
+        """The ports our output is connected to (full JACK names: the synths that hear it),
+        or None where that cannot be told (not on JACK, the server gone, our port not found
+        once and only once). Conductor thread: a listing and a server round trip, no more
+        often than the session's watch round, off the notes' way. A synth connected in a
+        patchbay after the session started heard none of the band's program changes: the
+        session sends them again when a port shows up here (`SessionOutput.watch_listeners`)."""
+        watch = self.watch
+        if watch is None or self._closed or watch.lost:
+            return None
+        if not self._full:
+            ours = [p for p in watch.midi_ports(False) if port_short_name(p) == self._own]
+            if not self.virtual:  # ("improv out" of another jam too: ours is the one wired to the port we opened)
+                ours = [p for p in ours if self.name in (watch.connections(p) or ())]
+            if len(ours) != 1:
+                return None
+            self._full = ours[0]
+        conns = watch.connections(self._full)
+        return None if conns is None else frozenset(conns)
 
     def close(self) -> None:
         """Note-offs for what sounds, then on every channel pedal up, all-notes-off,

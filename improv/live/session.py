@@ -194,6 +194,7 @@ class Session:
         self.band = self.output.make_band()
         if self.band is not None:  # (a General MIDI module played the walking bass on a piano)
             self.band.send_programs()
+            self.output.watch_listeners()  # (who heard them: one wired later is sent them then)
         self.clock_sender = self.output.make_clock_sender()
         if self.threaded:
             self.scheduler.start()
@@ -254,6 +255,8 @@ class Session:
                 self.recorder.alive(now)  # (a crash's held notes end here, not at the last message)
             self.partner.check(now)
             self.output.report_failures()
+            if self.band is not None:
+                self.output.watch_listeners()
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
