@@ -452,3 +452,37 @@ def test_a_stream_that_ran_dry_says_so_when_it_closes(monkeypatch, underruns, sa
     else:
         assert len(closing) == 1 and "ran dry 40 times in 400 blocks" in closing[0]
         assert "synth.block_size (now 128)" in closing[0] and "synth.latency" in closing[0]
+
+
+def test_the_built_in_synth_plays_the_click_and_channel_10_on_a_drum_kit(monkeypatch):
+    """The click (channel 10, keys 76 and 77) played the partner's electric piano: an E5 and an
+    F5 that rang for seconds under the band. General MIDI's drum channel and the click's are
+    drum hits now, short bursts; a pitched part given channel 10 (a player's keyboard set so)
+    stays pitched, and a click moved to another channel is a kit there."""
+    import sys
+
+    from improv.live.audio import SynthSink, kit_channels
+
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSounddevice())
+
+    def ring(cfg, channel, key=76):
+        """How much of a note's first 20 ms is still sounding from 0.1 to 0.3 s after it."""
+        sink = SynthSink(cfg, say=lambda _: None)
+        sink.send(mido.Message("note_on", channel=channel, note=key, velocity=100), at=0.0)
+        out = np.zeros((240, 2), np.float32)
+        x = []
+        for k in range(60):  # 0.3 s in blocks of 5 ms
+            sink.engine.process(out, 240, now=1.0 + k * 240 / SR)
+            x.append(out[:, 0].astype(np.float64))
+        sink.close(tail_s=0.0)
+        x = np.concatenate(x)
+        return float(np.sum(x[SR // 10:] ** 2) / np.sum(x[:SR // 50] ** 2))
+
+    cfg = Config()
+    assert kit_channels(cfg) == {9}
+    assert ring(cfg, 9) < 1e-3 and ring(cfg, 9, key=42) < 1e-3
+    assert ring(cfg, cfg.midi.partner_channel - 1) > 0.1  # (the same key, pitched, rings on)
+    player_on_10 = override(cfg, "midi", player_channel=10)
+    assert kit_channels(player_on_10) == frozenset() and ring(player_on_10, 9) > 0.1
+    click_on_16 = override(cfg, "band", click_channel=16)
+    assert kit_channels(click_on_16) == {9, 15} and ring(click_on_16, 15) < 1e-3

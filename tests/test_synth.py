@@ -323,3 +323,78 @@ def test_a_key_still_held_down_outlasts_the_notes_only_the_pedal_holds():
     render(s, SR // 2)
     _, block = render(s, SR // 10)
     assert s.n == 1 and np.abs(block[0]).max() > 0.05
+
+
+def band(x, sr, lo, hi):
+    """The energy of `x` between `lo` and `hi` Hz."""
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1.0 / sr)
+    return float(spectrum[(f >= lo) & (f < hi)].sum())
+
+
+@pytest.mark.parametrize("key", [76, 77, 33, 42, 38, 36])
+def test_a_drum_hit_is_a_short_burst_not_a_note_of_the_keys_pitch(key):
+    """General MIDI's channel 10 is a drum kit: the click's wood blocks (76, 77) played on it
+    were the electric piano's E5 and F5, ringing for seconds under the band. A hit is a burst
+    that has died away within a tenth of a second (what sounds after it is under a thousandth
+    of its first 20 ms; a kick's or a snare's low body within 0.3 s), with next to nothing at
+    the key's pitch, and frees its voice."""
+    s = SynthState(SR)
+    note_on(s, 1, key, 100, kit=True)
+    x = render(s, SR)[1][1].astype(np.float64)
+    head = float(np.sum(x[:SR // 50] ** 2))  # the first 20 ms
+    gone = 0.3 if key in (36, 38) else 0.1  # (a kick's and a snare's body, low, lasts a little longer)
+    assert head > 0 and float(np.sum(x[int(gone * SR):] ** 2)) < 1e-3 * head
+    pitch = 440.0 * 2 ** ((key - 69) / 12)
+    assert band(x, SR, pitch * 0.97, pitch * 1.03) < 0.05 * band(x, SR, 20, SR / 2)
+    assert s.n == 0 and not x[-100:].any()
+
+
+def test_the_high_and_the_low_wood_block_are_told_apart():
+    """The click's downbeat (76, high) and its other beats (77, low) stay two sounds."""
+    def centroid(key):
+        s = SynthState(SR)
+        note_on(s, 1, key, 100, kit=True)
+        x = render(s, SR // 10)[1][1].astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(x)) ** 2
+        return float((np.fft.rfftfreq(len(x), 1.0 / SR) * spectrum).sum() / spectrum.sum())
+
+    assert centroid(76) > 1.15 * centroid(77)
+
+
+def test_a_drum_hit_is_one_shot_whatever_its_note_off_and_the_pedal_do():
+    """A drum module plays a hit out however short the key's note; the pedal holds nothing."""
+    def hit(then):
+        s = SynthState(SR)
+        note_on(s, 1, 38, 110, source=9, kit=True)
+        a = render(s, 240)[1].copy()
+        then(s)
+        return np.concatenate([a, render(s, SR // 4)[1]], axis=1)
+
+    alone = hit(lambda s: None)
+    assert np.array_equal(hit(lambda s: note_off(s, 1, 38, 9)), alone)
+    assert np.array_equal(hit(lambda s: (control_change(s, 1, 64, 127, 9), note_off(s, 1, 38, 9))), alone)
+    cut = hit(all_notes_off)  # a panic still ends it, over a short release
+    assert np.abs(cut[1, 240:240 + 48]).max() > 0.01 and np.abs(cut[:, 240 + SR // 50:]).max() < 1e-6
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 512])
+def test_drum_hits_are_the_same_for_any_block_size(block):
+    """The noise is a function of each voice's age, as the tones are: a block size changes nothing."""
+    def hits(block):
+        s = SynthState(SR)
+        score = [(0, 42, 90), (100, 76, 100), (1000, 38, 120), (1003, 42, 60)]
+        total = 6000
+        out = np.zeros((2, total), np.float32)
+        for start in range(0, total, block):
+            end = min(start + block, total)
+            cur = start
+            for t, key, vel in score:
+                if start <= t < end:
+                    render(s, t - cur, out[:, cur:t])
+                    cur = t
+                    note_on(s, 1, key, vel, kit=True)
+            render(s, end - cur, out[:, cur:end])
+        return out
+
+    assert np.max(np.abs(hits(6000) - hits(block))) <= 1e-6

@@ -1,7 +1,8 @@
 """The built-in synth on a sounddevice output stream.
 
 `SynthSink(cfg).send(msg)` plays a mido message: the config's partner channel on the
-partner voice, every other channel on the player voice. Messages reach the audio
+partner voice, every other channel on the player voice; the notes of General MIDI's drum
+channel (10) and of the click's are drum hits (`kit_channels`). Messages reach the audio
 callback through a `collections.deque` (append and popleft are atomic in CPython, so
 neither side ever waits on a lock); each carries the time it was meant to sound (a
 player's note: when it arrived at the port, not when the reader got to it; otherwise when
@@ -55,12 +56,14 @@ class SynthEngine:
         voices: preset per part (player, partner).
         polyphony: voices at once.
         soundfont: a loaded `SoundFontSynth` to play instead of the built-in voices.
+        kit: the sources (MIDI channels) whose notes the built-in voices play as drum hits.
     """
 
     def __init__(self, sample_rate: int = 48000, channels: int = 2, volume: float = 0.8,
                  voices: tuple[str, str] = ("organ", "epiano"), polyphony: int = 32,
-                 soundfont: Any = None) -> None:
+                 soundfont: Any = None, kit: frozenset[int] = frozenset()) -> None:
         self.sample_rate = sample_rate
+        self.kit = kit
         self.channels = channels
         self.volume = np.float32(volume)
         self.state = SynthState(sample_rate, polyphony, voices)
@@ -131,7 +134,7 @@ class SynthEngine:
         elif self.soundfont is not None:
             self.soundfont.message(part, kind, d1, d2, source)  # (on its own channel: its program, keys, pedal)
         else:
-            apply_message(self.state, part, kind, d1, d2, source)
+            apply_message(self.state, part, kind, d1, d2, source, source in self.kit)
 
     def panic(self, stamp: float) -> None:
         """Release every note of every part, whichever channel's sustain pedal holds it (any
@@ -197,7 +200,7 @@ class SynthSink:
                 raise PortError(f"no audio output device ({e}); connect one, pick one with synth.device, "
                                 "or play through a MIDI port with --out") from None
             self.engine = SynthEngine(s.sample_rate, channels, s.volume, (s.player_voice, s.partner_voice),
-                                      s.polyphony, sf)
+                                      s.polyphony, sf, kit_channels(cfg))
             stream = None
             try:
                 with quiet_stderr():
@@ -320,6 +323,19 @@ def band_programs(cfg: Config) -> tuple[int, dict[int, int]]:
     channels[m.partner_channel - 1] = PROGRAMS[1]
     channels[m.player_channel - 1] = PROGRAMS[0]
     return bass, channels
+
+
+def kit_channels(cfg: Config) -> frozenset[int]:
+    """The MIDI channels (0-15) the built-in voices play as a drum kit: General MIDI's drum
+    channel (10) and the click's (`band.click_channel`), as a SoundFont plays them, but for
+    a pitched part's channel (the player's, the partner's, the comp's, the bass's): a line
+    played on a drum kit is noise. The click on the partner's electric piano was an E and
+    an F that rang for seconds under the band."""
+    from improv.core.audio.kit import GM_DRUM_CHANNEL
+
+    b, m = cfg.band, cfg.midi
+    pitched = {m.player_channel, m.partner_channel, b.comp_channel, b.bass_channel}
+    return frozenset({GM_DRUM_CHANNEL, b.click_channel - 1} - {ch - 1 for ch in pitched})
 
 
 def _stop_within(stream: Any, timeout: float) -> bool:

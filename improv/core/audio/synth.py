@@ -16,7 +16,11 @@ plays the player's voice on its row but keys and pedals of its own (`VOICE_OF`):
 player's sustain pedal holds the player's notes, not the walking bass's. Within a part, a
 key is also told apart by its `source` (the MIDI channel, or a file's track and channel):
 the same pitch from two sources is two notes, each ended by its own note-off and held by
-its own source's pedal, as on a multi-timbral synth.
+its own source's pedal, as on a multi-timbral synth. A note played `kit=True` (General MIDI's
+drum channel, the click's) is a drum hit of the kit (improv/core/audio/kit.py): noise and
+fast-dying tones at the key's drum sound's own frequencies, one shot (its note-off and the
+pedal leave it alone); the noise is a hash of the voice's age, so it too is the same for
+any block size.
 
 Real-time use: `SynthState` holds preallocated arrays and `render` writes into them and
 into `out`; only numpy's small view objects are created per call. `render` advances the
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from improv.core.audio.kit import drum_sound
 from improv.core.listen.segment import KEYS_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
 
 PARTS = ("player", "partner", "bass")
@@ -37,6 +42,8 @@ VOICE_OF = (0, 1, 0)  # each part's preset and output row: the bass on the playe
 PARTIALS = 5
 MAX_BLOCK = 1024  # longer renders are split internally (the output does not change)
 SILENT_DB = -80.0  # a decaying voice below this releases itself
+KIT_ATTACK_S, KIT_RELEASE_S, KIT_GAIN = 0.0003, 0.01, 0.2  # a drum hit's attack, cut-short release and level
+_HASH = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))  # the noise's integer hash
 # stereo placement: the player a little left, the partner a little right
 PAN = np.array([[0.62, 0.38], [0.38, 0.62]], np.float32)  # rows: left, right; columns: player, partner
 
@@ -120,6 +127,9 @@ class SynthState:
         self.level = np.zeros(cap)  # loudness estimate for stealing
         self.held = np.zeros(cap, bool)  # key still down (not released, not sustained)
         self.sustained = np.zeros(cap, bool)  # key up but the sustain pedal holds it
+        self.noise = np.zeros(cap, np.float32)  # its noise burst's level (0: none)
+        self.noise_neg = np.zeros(cap, np.float32)  # -1/decay of the noise, per sample
+        self.seed = np.zeros(cap, np.uint32)  # where its noise starts in the hash
         # per voice and partial
         self.inc = np.zeros((cap, PARTIALS), np.uint32)  # cycles per sample in units of 2^-32
         self.amp = np.zeros((cap, PARTIALS), np.float32)
@@ -157,9 +167,10 @@ class SynthState:
 # --------------------------------------------------------------------- events
 
 
-def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int = 0) -> None:
+def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int = 0, kit: bool = False) -> None:
     """Start a note (part 0 = player, 1 = partner, 2 = bass; `source`: the channel or track
-    within the part that plays it); velocity 0 is a note-off."""
+    within the part that plays it; `kit`: a drum hit of key `pitch`, as on General MIDI's
+    channel 10); velocity 0 is a note-off."""
     if velocity <= 0:
         note_off(state, part, pitch, source)
         return
@@ -176,7 +187,24 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int
         _remove(state, _victim(state, list(range(state.n))))
     i = state.n
     state.n += 1
-    p = PRESETS[state.voices[VOICE_OF[part]]]
+    if kit:
+        _drum_hit(state, i, pitch, velocity)
+    else:
+        _pitched(state, i, pitch, velocity, PRESETS[state.voices[VOICE_OF[part]]])
+    state.part[i] = part
+    state.source[i] = source
+    state.pitch[i] = pitch
+    state.order[i] = state.serial
+    state.serial += 1
+    state.held[i] = not kit  # (a drum hit is one shot: no key holds it, nor the pedal)
+    state.sustained[i] = False
+    state.mix[:, i] = 0.0
+    state.mix[VOICE_OF[part], i] = 1.0
+
+
+def _pitched(state: SynthState, i: int, pitch: int, velocity: int, p: Preset) -> None:
+    """Voice `i` set up as a note of `pitch` on preset `p`."""
+    sr = state.sample_rate
     v = velocity / 127.0
     freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
     speed = 2.0 ** ((pitch - 60) / 24.0)  # higher notes decay faster
@@ -199,16 +227,37 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int
     # time x ln(10^(80/20))), so nothing held forever keeps a slot
     state.rel_end[i] = math.inf if slowest == math.inf else slowest * sr * (-SILENT_DB / 20 * math.log(10)) + rel
     state.inv_att[i] = 1.0 / max(1.0, p.attack_s * sr)
-    state.part[i] = part
-    state.source[i] = source
-    state.pitch[i] = pitch
-    state.order[i] = state.serial
-    state.serial += 1
     state.level[i] = gain
-    state.held[i] = True
-    state.sustained[i] = False
-    state.mix[:, i] = 0.0
-    state.mix[VOICE_OF[part], i] = 1.0
+    state.noise[i] = 0.0
+    state.noise_neg[i] = 0.0
+
+
+def _drum_hit(state: SynthState, i: int, key: int, velocity: int) -> None:
+    """Voice `i` set up as a hit of drum key `key` (`drum_sound`): its tones at their own
+    frequencies whatever the key's pitch, its noise burst; it ends once below `SILENT_DB`."""
+    sr = state.sample_rate
+    d = drum_sound(key)
+    gain = KIT_GAIN * (0.15 + 0.85 * (velocity / 127.0) ** 1.6)
+    slowest = d.noise_s if d.noise > 0 else 0.0
+    state.inc[i] = 0
+    state.amp[i] = 0.0
+    state.negdec[i] = 0.0
+    for k, (hz, level, decay_s) in enumerate(d.tones[:PARTIALS]):
+        if hz < 0.45 * sr:
+            state.inc[i, k] = int(round(hz / sr * 2.0 ** 32))
+            state.amp[i, k] = level * gain
+            state.negdec[i, k] = -1.0 / (decay_s * sr)
+            slowest = max(slowest, decay_s)
+    state.noise[i] = d.noise * gain
+    state.noise_neg[i] = -1.0 / (d.noise_s * sr)
+    state.seed[i] = (state.serial * 0x9E3779B1 + key) & 0xFFFFFFFF  # (each hit's noise its own)
+    rel = max(1.0, KIT_RELEASE_S * sr)
+    state.age[i] = 0.0
+    state.age_u[i] = 0
+    state.rel_len[i] = rel
+    state.rel_end[i] = slowest * sr * (-SILENT_DB / 20 * math.log(10)) + rel
+    state.inv_att[i] = 1.0 / max(1.0, KIT_ATTACK_S * sr)
+    state.level[i] = gain
 
 
 def note_off(state: SynthState, part: int, pitch: int, source: int = 0) -> None:
@@ -292,7 +341,8 @@ def _remove(state: SynthState, i: int) -> None:
     last = state.n - 1
     if i != last:
         for arr in (state.age, state.age_u, state.rel_end, state.rel_len, state.inv_att, state.part, state.source,
-                    state.pitch, state.order, state.level, state.held, state.sustained):
+                    state.pitch, state.order, state.level, state.held, state.sustained, state.noise, state.noise_neg,
+                    state.seed):
             arr[i] = arr[last]
         state.inc[i] = state.inc[last]
         state.amp[i] = state.amp[last]
@@ -351,6 +401,8 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
     np.multiply(s, state.amp[:n, :, None], out=s)
     v = state._v[:n * f].reshape(n, f)
     np.sum(s, axis=1, out=v)
+    if state.noise[:n].any():  # drum hits sound: their noise, in the partials' buffers (free now)
+        _add_noise(state, n, f, ages_u, ages32, v)
     # attack ramp min(1, (age + 1) / attack) and release ((rel_end - age) / rel_len)^2 in [0, 1]
     env = state._env[:n * f].reshape(n, f)
     env2 = state._env2[:n * f].reshape(n, f)
@@ -374,11 +426,35 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
             _remove(state, i)
 
 
-def apply_message(state: SynthState, part: int, kind: int, data1: int, data2: int, source: int = 0) -> None:
+def _add_noise(state: SynthState, n: int, f: int, ages_u: np.ndarray, ages32: np.ndarray, v: np.ndarray) -> None:
+    """Add each voice's noise burst to `v` (n, f): white noise that is a hash of the voice's
+    age and seed (so any block size gives the same samples), times its level and decay."""
+    h = state._ph[:n * f].reshape(n, f)
+    np.add(ages_u, state.seed[:n, None], out=h)
+    shifted = ages_u  # (read for the last time above: its buffer holds the shifts)
+    np.multiply(h, _HASH[0], out=h)
+    for k in (1, 2, 0):  # (murmur3's finaliser: neighbouring ages come out unrelated)
+        np.right_shift(h, np.uint32(16), out=shifted)
+        np.bitwise_xor(h, shifted, out=h)
+        if k:
+            np.multiply(h, _HASH[k], out=h)
+    w = state._s[:n * f].reshape(n, f)
+    np.multiply(h, np.float32(2.0 / 2.0 ** 32), out=w, casting="unsafe")  # [0, 2)
+    np.subtract(w, np.float32(1.0), out=w)  # [-1, 1)
+    e = state._e[:n * f].reshape(n, f)
+    np.multiply(ages32, state.noise_neg[:n, None], out=e)
+    np.exp(e, out=e)
+    np.multiply(e, state.noise[:n, None], out=e)
+    np.multiply(w, e, out=w)
+    np.add(v, w, out=v)
+
+
+def apply_message(state: SynthState, part: int, kind: int, data1: int, data2: int, source: int = 0,
+                  kit: bool = False) -> None:
     """A raw channel message (status high nibble `kind`: 0x80 off, 0x90 on, 0xB0 CC) from
-    `source` within the part."""
+    `source` within the part; `kit`: its notes are drum hits (General MIDI's channel 10)."""
     if kind == 0x90:
-        note_on(state, part, data1, data2, source)
+        note_on(state, part, data1, data2, source, kit)
     elif kind == 0x80:
         note_off(state, part, data1, source)
     elif kind == 0xB0:
