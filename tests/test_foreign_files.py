@@ -1,5 +1,6 @@
 """MIDI files from elsewhere (a DAW's or a notation program's export, a General MIDI song) in
-the offline commands: `play` keeps a song's channels and its drums on channel 10, `plot`
+the offline commands: `play` keeps a song's channels and its drums on channel 10 (`render`
+plays them on the built-in kit), `plot`
 counts a 6/8 bar in quarter notes, UTF-8 track names read as written, and an output that
 cannot be written is one line with nothing half-written left behind."""
 
@@ -69,18 +70,6 @@ def test_play_moves_a_session_files_parts_but_never_a_drum_track(tmp_path):
     mid.save(str(tmp_path / "drums-first.mid"))
     plan = playback_plan(load_recording(tmp_path / "drums-first.mid"), 3, 4)
     assert _channels(plan) == {10: {36, 42}, 4: {70, 72}}  # the kit (read as the player) is no melody
-
-
-def test_play_through_the_built_in_synth_leaves_out_drums_but_not_the_click(tmp_path):
-    from improv.commands.play import playback_plan
-    from improv.core.formats.midifile import Recording, TimedMessage
-
-    rec = load_recording(gm_song(tmp_path / "song.mid"))
-    assert rec.drum_notes() == 4
-    assert 10 not in _channels(playback_plan(rec, 1, 2, drums=False))
-    click = Recording((TimedMessage(0.0, "click", M("note_on", channel=9, note=76, velocity=100)),
-                       TimedMessage(0.1, "click", M("note_off", channel=9, note=76))))
-    assert click.drum_notes() == 0 and _channels(playback_plan(click, 1, 2, drums=False)) == {10: {76}}
 
 
 def test_utf8_track_names_and_markers_read_as_written(tmp_path, capsys):
@@ -230,24 +219,34 @@ def test_a_track_added_to_a_session_file_in_a_daw_is_not_lost(tmp_path):
     assert rec.player_channel == 1 and rec.partner_channel == 2
 
 
-def test_render_leaves_out_a_songs_drums_and_says_so(tmp_path, capsys):
+def test_render_plays_a_songs_drums_on_the_kit(tmp_path, capsys):
+    """A song's drums were left out of its render (the built-in synth had no kit), and a
+    drums-only file was refused. They play on the kit now: short hits, not organ notes at
+    the keys' pitches (42, the hi-hat, is an F#2 at 92.5 Hz) and not held to their note-offs."""
     import numpy as np
 
     from improv.core.audio.render import recording_to_parts
 
-    song = load_recording(gm_song(tmp_path / "song.mid"))
-    only_drums = midi_to_recording(mido.MidiFile(str(gm_song(tmp_path / "song.mid"))))
-    only_drums = type(only_drums)(tuple(e for e in only_drums.events if e.msg.channel == 9), (), only_drums.tempos)
-    assert only_drums.drum_notes() == 4 and song.drum_notes() == 4
-    assert not np.any(recording_to_parts(only_drums, 8000, tail_s=0.1))  # drums were organ notes at ~92 Hz
-    assert np.any(recording_to_parts(song, 8000, tail_s=0.1))
+    rate = 8000
+    song = midi_to_recording(mido.MidiFile(str(gm_song(tmp_path / "song.mid"))))
+    only_drums = type(song)(tuple(e for e in song.events if e.msg.channel == 9), (), song.tempos)
+    assert only_drums.drum_notes() == 4
+    x = recording_to_parts(only_drums, rate, tail_s=0.5).sum(axis=0).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1.0 / rate)
+    assert spectrum.sum() > 0 and spectrum[(f > 89) & (f < 96)].sum() < 0.01 * spectrum.sum()
+    last = max(e.t for e in only_drums.events if e.msg.type == "note_on")
+    assert not x[int((last + 0.35) * rate):].any()  # (each key is held 0.6 s: its hit is over sooner)
     assert main(["render", str(tmp_path / "song.mid"), "-o", str(tmp_path / "song.wav")]) == 0
-    assert "4 drum notes (channel 10) left out" in capsys.readouterr().out
+    assert "left out" not in capsys.readouterr().out
     mid = mido.MidiFile(str(tmp_path / "song.mid"))
     mid.tracks = [mid.tracks[0], mid.tracks[3]]
     mid.save(str(tmp_path / "drums.mid"))
-    assert main(["render", str(tmp_path / "drums.mid")]) == 2
-    assert "only 4 drum notes on channel 10" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "drums.mid")]) == 0
+    from improv.core.audio.render import wav_to_array
+
+    audio, _ = wav_to_array(tmp_path / "drums.wav")
+    assert np.abs(audio).max() > 0.02
 
 
 def test_a_repeated_note_whose_release_is_written_after_its_restrike_sounds_its_length(tmp_path, capsys):

@@ -1,7 +1,9 @@
 """`improv play SESSION.mid [--out PORT]`: play a recording back, at the tempo it was made
 with, through a MIDI output or the built-in synth; chord, section and text markers are
 printed as they go by. Each part plays as it sounded: the player and the partner on their
-channels, the rhythm section (comp, bass, click) on the channels it was recorded on.
+channels, the rhythm section (comp, bass, click) on the channels it was recorded on, and a
+file's General MIDI drums (channel 10) on channel 10, which the built-in synth plays on its
+drum kit as a General MIDI module does.
 
 Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP stop it with every note released: the signal only raises a
 flag that the playing loop reads between messages (it wakes at least every
@@ -15,7 +17,7 @@ import argparse
 from typing import Any
 
 from improv.commands.common import add_config_args
-from improv.core.formats.midifile import GM_DRUM_CHANNEL, is_drum
+from improv.core.formats.midifile import GM_DRUM_CHANNEL
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
 WATCH_S = 0.5  # how often the loop looks whether the output is still there (a port listing)
@@ -52,21 +54,16 @@ def part_channels(rec, player_channel: int, partner_channel: int) -> dict[str, i
     return {part: ch for part, ch in wanted.items() if used.get(part) != {GM_DRUM_CHANNEL}}
 
 
-def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0,
-                  drums: bool = True) -> list[tuple[float, object]]:
+def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0) -> list[tuple[float, object]]:
     """(seconds from `start`, message or marker text) in playing order; the player and the
     partner moved onto their output channels (1-16) as `part_channels` says, the band's
-    parts left on theirs. `drums=False` leaves out a file's General MIDI drums (channel 10,
-    not the click): the built-in synth has no drum kit and would play them as pitches.
-    Started later than 0, each channel is first set as the messages before `start` left it
+    parts and a file's General MIDI drums left on theirs. Started later than 0, each channel is first set as the messages before `start` left it
     (its program, controllers such as the sustain pedal, pitch bend), as a sequencer
     chases them: a song's bass started at its chorus still sounds as a bass."""
     moved = part_channels(rec, player_channel, partner_channel)
     plan: list[tuple[float, int, object]] = []
     chased: dict[tuple[object, ...], tuple[int, Any]] = {}  # the last of each kind before `start`
     for i, e in enumerate(rec.events):
-        if not drums and is_drum(e):
-            continue
         if e.t >= start:
             ch = moved.get(e.part, e.msg.channel)
             # (a message checked when read, on a channel of its own or the config's: checking it again
@@ -138,11 +135,6 @@ def run(args: argparse.Namespace) -> int:
         from improv.errors import DataError
 
         raise DataError(f"{args.midi} has no notes to play; give a session or MIDI file in which something was played")
-    if not args.out and not any(e.msg.type == "note_on" and e.msg.velocity > 0 and not is_drum(e) for e in rec.events):
-        from improv.errors import DataError
-
-        raise DataError(f"{args.midi} has only {rec.drum_notes()} drum notes on channel 10, and the built-in synth has "
-                        "no drum kit: --out PORT plays them on a General MIDI synth")
     if start and start >= rec.duration:
         from improv.errors import ConfigError
 
@@ -163,13 +155,9 @@ def run(args: argparse.Namespace) -> int:
             band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
             sink = SynthSink(override(cfg, "band", **band), soundfont="" if args.no_soundfont else args.soundfont)
             where = f"the built-in synth on {sink.device_name!r}"
-        skipped = 0 if args.out else rec.drum_notes()
-        plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start, drums=not skipped)
+        plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
         print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
               flush=True)
-        if skipped:
-            print(f"{skipped} drum notes (channel 10) left out: the built-in synth has no drum kit; --out PORT to a "
-                  "General MIDI synth plays them", flush=True)
         t0 = time.perf_counter() + 0.1
         alive = getattr(sink, "alive", lambda: True)
         watched = time.perf_counter()

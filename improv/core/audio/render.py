@@ -2,9 +2,11 @@
 
 Events are applied at the exact sample where they happened (`round(t * sample_rate)`),
 through the same synth the live engine plays (or a SoundFont), so a render sounds like
-the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping and
-the click on the partner's voice, the bass on the player's; a SoundFont plays each channel
-on its own program, following the file's program changes, the click on its drum kit). At the file's end every key and
+the session did: each part on the voice it had live (`VOICE_OF_PART`: the comping on the
+partner's voice, the bass on the player's), the click and General MIDI's drums (channel 10)
+on the built-in drum kit (improv/core/audio/kit.py); a SoundFont plays each channel on its
+own program, following the file's program changes, the click and channel 10 on its drum
+kit. At the file's end every key and
 pedal is let go, so that the tail holds the release of what was still sounding, and the last
 10 ms fade to silence (a release longer than the tail is not cut). Audio is produced in
 blocks of `CHUNK_FRAMES` (`iter_parts`) and written as it comes (`write_wav`), so an
@@ -91,7 +93,7 @@ def iter_parts(
         while pending is not None:
             kind = _KINDS.get(pending.msg.type) or (0xC0 if soundfont is not None and
                                                      pending.msg.type == "program_change" else None)
-            if kind is None or (keep is not None and pending.part not in keep) or is_drum(pending):
+            if kind is None or (keep is not None and pending.part not in keep):
                 pending = next(events, None)
                 continue
             at = min(total, int(round(pending.t * sample_rate))) - start
@@ -108,7 +110,7 @@ def iter_parts(
                 soundfont.message(voice, kind, d1, d2, msg.channel)
             else:
                 source = sources.setdefault((pending.part, msg.channel), len(sources))
-                apply_message(state, voice, kind, d1, d2, source)
+                apply_message(state, voice, kind, d1, d2, source, pending.part == "click" or is_drum(pending))
             pending = next(events, None)
         if pending is None and not ended and end - start < n:
             # the file's end: every key and pedal let go, as a sequencer's stop does, so that
@@ -283,8 +285,8 @@ def midi_file_to_wav(
 ) -> tuple[list[Path], float]:
     """Render a session file to `wav` (default: beside it) and, with `stems`, each part
     that played to `<name>-<part>.wav`; returns (paths, seconds of audio). What
-    `improv render` calls. A file's General MIDI drums
-    (channel 10) are left out, as the synths have no drum kit: `say` is told how many.
+    `improv render` calls. A file's General MIDI drums (channel 10) play on the built-in
+    drum kit (or the SoundFont's).
 
     Raises:
         DataError: the MIDI file cannot be read, or has no notes.
@@ -294,14 +296,9 @@ def midi_file_to_wav(
     from improv.core.formats.midifile import load_recording
 
     rec = load_recording(midi)
-    drums = rec.drum_notes()
-    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 and not is_drum(e) for e in rec.events):
-        why = f"only {drums} drum notes on channel 10, and the synth has no drum kit" if drums else \
-            "a WAV of silence would say nothing"
-        raise DataError(f"{midi} has no notes to render ({why}); give a session or MIDI file in which something "
-                        "pitched was played")
-    if drums and say is not None:
-        say(f"{drums} drum notes (channel 10) left out: the synth has no drum kit")
+    if not any(e.msg.type == "note_on" and e.msg.velocity > 0 for e in rec.events):
+        raise DataError(f"{midi} has no notes to render (a WAV of silence would say nothing); give a session or MIDI "
+                        "file in which something was played")
     present = rec.parts
     out = Path(wav) if wav else _beside_all(Path(midi).with_suffix(".wav"), present if stems else ())
     if not wav and say is not None and out != Path(midi).with_suffix(".wav"):

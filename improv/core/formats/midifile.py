@@ -111,7 +111,7 @@ class Recording:
 
     def drum_notes(self) -> int:
         """Note-ons on the General MIDI drum channel (10) outside the click: a file's drum
-        kit, which the built-in synth and a piano roll leave out (they sound no pitch)."""
+        kit, which a piano roll leaves out (they sound no pitch; the synths play them on a kit)."""
         return sum(1 for e in self.events if is_drum(e) and e.msg.type == "note_on" and e.msg.velocity > 0)
 
     @property
