@@ -3,6 +3,15 @@
 Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-off (CC 120),
 reset all controllers (CC 121), pitch bend centred, and a note-off for every one of the 128
 pitches (for synths that ignore CC 123).
+
+It sends no program change, and needs none: none of these messages changes a channel's
+program (Reset All Controllers leaves program, bank, volume and pan as they were: MIDI's
+RP-015), so a module's bass is still a bass after it. Nor could it know which to send: the
+band's channels and sounds are a jam's flags and settings, and the config's defaults
+(electric piano on channel 3, bass on 4) sent to a musician's own set-up would change
+sounds that panic is there to keep. A module that was reset by hand gets the band's sounds
+again from the running jam: its panic control sends them, and a synth wired to its output
+anew on JACK is sent them (improv/live/output.py).
 """
 
 from __future__ import annotations
