@@ -31,7 +31,7 @@ def test_three_chords_in_a_bar():
     assert [str(ch.chord_at(b)) for b in (0, 1.5, 2, 3)] == ["A7", "A7", "Bb7", "C7"]
 
 
-@pytest.mark.parametrize("text", ["Dm7 G7 | Cmaj7 | Cmaj7", "F7 | Bb7 | F7 | Cm7 F7", "NC | C6(9) | A7(b9,#11) Bb7 C7"])
+@pytest.mark.parametrize("text", ["Dm7 G7 | Cmaj7 | Cmaj7", "F7 | Bb7 | F7 | Cm7 F7", "NC | C6/9 | A7(b9,#11) Bb7 C7", "CmMaj7 | C(add9)/E"])
 def test_text_round_trip(text):
     ch = parse_chart(text)
     assert ch.to_text() == text

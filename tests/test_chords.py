@@ -1,6 +1,8 @@
+import itertools
+
 import pytest
 
-from improv.core.theory.chords import Chord, parse_chord
+from improv.core.theory.chords import _TENSION_ORDER, QUALITIES, Chord, parse_chord
 from improv.errors import ChordError
 
 # (spellings that must all read the same, canonical symbol, chord tones as pitch classes)
@@ -11,7 +13,7 @@ SAME = [
     (["CMA13"], "Cmaj7(9,13)", {0, 4, 7, 11}), (["CMI", "Cmi", "C-"], "Cm", {0, 3, 7}),
     (["CMI9"], "Cm7(9)", {0, 3, 7, 10}), (["CMI7b5", "CMI7(b5)"], "Cm7b5", {0, 3, 6, 10}),
     (["CMA", "Cma"], "C", {0, 4, 7}), (["CMI6"], "Cm6", {0, 3, 7, 9}),
-    (["Cm/maj7", "C-/maj7", "CMI(MA7)", "C-MA7", "Cmi(ma7)"], "Cmmaj7", {0, 3, 7, 11}),
+    (["Cm/maj7", "C-/maj7", "CMI(MA7)", "C-MA7", "Cmi(ma7)"], "CmMaj7", {0, 3, 7, 11}),
     (["Cmaj7", "CΔ7", "Cj7", "CM7", "Cma7", "CΔ", "C\u22067", "C\u2206", "C\u25b37"], "Cmaj7", {0, 4, 7, 11}),
     (["Cm7b5", "Cø", "Cø7", "C-7b5", "CØ", "CØ7"], "Cm7b5", {0, 3, 6, 10}),
     (["C7alt", "Calt"], "C7alt", {0, 4, 10}),
@@ -24,7 +26,7 @@ SAME = [
     (["Co", "Cdim"], "Cdim", {0, 3, 6}),
     (["Csus4", "Csus"], "Csus4", {0, 5, 7}),
     (["C7sus4", "Csus7", "C7sus"], "C7sus4", {0, 5, 7, 10}),
-    (["C-j7", "Cm(maj7)", "CmM7", "CmMaj7", "C-\u22067", "Cm(Maj7)"], "Cmmaj7", {0, 3, 7, 11}),
+    (["C-j7", "Cm(maj7)", "CmM7", "CmMaj7", "C-\u22067", "Cm(Maj7)"], "CmMaj7", {0, 3, 7, 11}),
     (["C13sus4", "C13sus", "C7sus4(9,13)"], "C7sus4(9,13)", {0, 5, 7, 10}),
     # Cmaj13 read as a major triad with a 13th (no major seventh), Cm13 likewise: the 7th
     # decides what the partner, the comping and the bass play
@@ -50,7 +52,7 @@ SAME = [
     (["Cmaj7+5", "Cmaj7(#5)", "C+maj7"], "C+maj7", {0, 4, 8, 11}),
     (["C+7", "C7#5", "Caug7"], "C+7", {0, 4, 8, 10}),
     (["C9", "C79"], "C7(9)", {0, 4, 7, 10}),
-    (["C69", "C6/9"], "C6(9)", {0, 4, 7, 9}),
+    (["C69", "C6/9"], "C6/9", {0, 4, 7, 9}),
     (["C", "Cmaj"], "C", {0, 4, 7}),
     (["C-", "Cm"], "Cm", {0, 3, 7}),
     (["Cmaj7/E", "Cj7/E"], "Cmaj7/E", {0, 4, 7, 11}),
@@ -111,6 +113,33 @@ def test_tensions():
     assert 1 not in parse_chord("Cmaj7").scale()  # C# over Cmaj7 is outside
     assert 2 not in parse_chord("C7b9").tension_tones()  # b9 rules out the natural 9
     assert parse_chord("G7").guide_tones() == (11, 5)
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("Cm(maj7)", "CmMaj7"), ("C-\u03947", "CmMaj7"), ("Cm/maj7", "CmMaj7"), ("CmMaj7/Bb", "CmMaj7/Bb"),
+    ("C-maj7(9)", "CmMaj7(9)"),
+    ("C69", "C6/9"), ("C6/9/E", "C6/9/E"), ("Cm69", "Cm6/9"), ("C-6/9", "Cm6/9"), ("C6(9,#11)", "C6(9,#11)"),
+    ("Cadd9", "C(add9)"), ("C2", "C(add9)"), ("Cmadd9", "Cm(add9)"), ("Csus4add9", "Csus4(add9)"),
+    ("C(#11)", "C(add#11)"), ("Cadd9/E", "C(add9)/E"),
+    ("C\u00f8", "Cm7b5"), ("Calt", "C7alt"), ("E7b9sus", "E7sus4(b9)"), ("A/C#", "A/C#"),
+])
+def test_a_chord_is_shown_as_lead_sheets_write_it(text, shown):
+    """Cm(maj7) was shown as "Cmmaj7" (status line, markers, explanations), C6/9 as "C6(9)", and
+    Cadd9 as "C(9)", read by a musician as C9: a chord with a seventh it does not have."""
+    c = parse_chord(text)
+    assert str(c) == shown and parse_chord(str(c)) == c
+
+
+def test_every_quality_with_tensions_and_a_bass_round_trips():
+    for quality in QUALITIES:
+        for n in range(3):
+            for tens in itertools.combinations(_TENSION_ORDER, n):
+                # (the parser keeps no tensions on an altered chord, nor a 9 beside an altered 9th)
+                if quality == "7alt" and tens or "9" in tens and {"b9", "#9"} & set(tens):
+                    continue
+                for bass in (None, 4):
+                    c = Chord(0, quality, tens, bass)
+                    assert parse_chord(str(c)) == c, str(c)
 
 
 def test_all_roots_round_trip():

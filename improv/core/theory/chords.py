@@ -98,12 +98,17 @@ _spell("", (), "", "maj", "M", "major", "ma", "MA")
 _QUALITY_SPELLINGS.sort(key=lambda t: -len(t[0]))
 
 # How each quality is written canonically (and read back: these are all spellings above).
+# The minor-major seventh as lead sheets write it, CmMaj7: its key "mmaj7" run together with
+# the root was shown as "Cmmaj7" on the status line, the markers and the explanations.
 _CANONICAL = {
     "": "", "m": "m", "7": "7", "maj7": "maj7", "m7": "m7", "m7b5": "m7b5", "dim": "dim",
     "dim7": "dim7", "+": "+", "+7": "+7", "+maj7": "+maj7", "6": "6", "m6": "m6",
-    "mmaj7": "mmaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt", "7b5": "7b5", "sus2": "sus2",
+    "mmaj7": "mMaj7", "sus4": "sus4", "7sus4": "7sus4", "7alt": "7alt", "7b5": "7b5", "sus2": "sus2",
     "5": "5",
 }
+# Qualities with no 7th or 6th: a tension written on one is added to the triad, and shown so,
+# C(add9), Cm(add9): "C(9)" and "Cm(9)" read as C9 and Cm9, chords with a seventh.
+_TRIADS = frozenset(("", "m", "+", "dim", "sus4", "sus2", "5"))
 
 # The major-seventh triangle as keyboards type it: macOS's Option-J gives U+2206 (increment),
 # some fonts U+25B3; the spellings above use the Greek capital delta. The half-diminished
@@ -139,8 +144,10 @@ class Chord:
 
     def __str__(self) -> str:
         s = (self.spelled or ROOT_NAMES[self.root]) + _CANONICAL[self.quality]
-        if self.tensions:
-            s += "(" + ",".join(self.tensions) + ")"
+        if self.quality in ("6", "m6") and self.tensions == ("9",):
+            s += "/9"  # C6/9, as charts write it (not C6(9))
+        elif self.tensions:
+            s += ("(add" if self.quality in _TRIADS else "(") + ",".join(self.tensions) + ")"
         if self.bass is not None:
             s += "/" + (self.bass_spelled or ROOT_NAMES[self.bass])
         return s
