@@ -27,6 +27,7 @@ SAME = [
     (["Csus4", "Csus"], "Csus4", {0, 5, 7}),
     (["C7sus4", "Csus7", "C7sus"], "C7sus4", {0, 5, 7, 10}),
     (["C-j7", "Cm(maj7)", "CmM7", "CmMaj7", "C-\u22067", "Cm(Maj7)"], "CmMaj7", {0, 3, 7, 11}),
+    (["CmMaj9", "Cm(maj9)", "C-maj9", "C-\u03949", "CmM9", "CmMaj7(9)"], "CmMaj7(9)", {0, 3, 7, 11}),
     (["C13sus4", "C13sus", "C7sus4(9,13)"], "C7sus4(9,13)", {0, 5, 7, 10}),
     # Cmaj13 read as a major triad with a 13th (no major seventh), Cm13 likewise: the 7th
     # decides what the partner, the comping and the bass play

@@ -64,6 +64,7 @@ _spell("m7b5", (), "m7b5", "-7b5", "min7b5", "mi7b5", "ø7", "ø", "h7", "m7(b5)
 _spell("mmaj7", (), "mmaj7", "m(maj7)", "-maj7", "-j7", "mM7", "minmaj7", "-Δ7", "mΔ7", "m^7", "-^7",
        "mMaj7", "m(Maj7)", "-(maj7)", "minMaj7", "mΔ", "-Δ", "m(Δ7)",
        "mima7", "mi(ma7)", "MIMA7", "MI(MA7)", "-MA7", "-(MA7)", "m/maj7", "-/maj7", "mi/ma7", "MI/MA7")
+_spell("mmaj7", ("9",), "mMaj9", "mmaj9", "m(maj9)", "-maj9", "-Δ9", "mΔ9", "minMaj9", "-(maj9)", "mM9")
 _spell("maj7", ("9", "13"), "maj13", "Δ13", "j13", "M13", "ma13", "MA13")
 _spell("maj7", ("9",), "maj9", "Δ9", "j9", "M9", "ma9", "MA9")
 _spell("maj7", (), "maj7", "Maj7", "ma7", "M7", "Δ7", "Δ", "j7", "^7", "^", "MA7")
