@@ -240,6 +240,36 @@ def test_reset_forgets_the_session_only():
     assert len(r.answer(CALL, CHART, settings())) > 0
 
 
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_a_call_resumed_is_learned_once_as_the_whole_phrase(order):
+    """The free jam's resumed phrase (`FreePolicy._resume`): call 1, then the player played on
+    before its answer, and call 2 is call 1 with the notes played on. Call 1's steps were
+    counted again with call 2's: the same as if the whole phrase was learned once now."""
+    first = Phrase(CALL.notes[:3], 8.0, 2.0)
+    resumed = Phrase(CALL.notes, 8.0, 4.0)
+    r, once = MarkovResponder(order=order), MarkovResponder(order=order)
+    r.learn(first, CHART, tempo=120.0)
+    r.learn(resumed, CHART, tempo=120.0)
+    once.learn(resumed, CHART, tempo=120.0)
+    assert r.session_notes == once.session_notes == 5
+    assert dict(r._session.counts) == dict(once._session.counts)
+
+
+def test_a_lick_played_again_later_is_learned_again():
+    """Only a call going on from the last one, at the same beats, is counted once: the same
+    notes later (the player's favourite lick, two calls) count twice, and so do the notes of
+    a call after another."""
+    r = MarkovResponder(order=2)
+    r.learn(Phrase(CALL.notes, 0.0, 4.0), CHART)
+    r.learn(Phrase(CALL.notes, 8.0, 4.0), CHART)
+    twice = MarkovResponder(order=2)
+    twice._session.learn(symbols(melody(CALL)), weight=2.0)
+    assert r.session_notes == 10 and dict(r._session.counts) == dict(twice._session.counts)
+    r.learn(Phrase(CALL.notes[:3], 16.0, 2.0), CHART)
+    r.learn(Phrase(CALL.notes[3:], 16.0, 4.0), CHART)  # (not the notes before: a call of its own)
+    assert r.session_notes == 15
+
+
 def test_a_whispered_call_gets_an_answer_you_can_hear():
     """A call at velocity 1 was answered at velocities 1-11 (inaudible on most synths); the
     answer follows a soft call softly, from a floor."""

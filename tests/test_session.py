@@ -1865,6 +1865,26 @@ def test_a_phrase_played_on_before_its_answer_began_is_answered_whole():
     assert sink.sounding() == set()
 
 
+def test_a_resumed_phrase_is_learned_once_by_the_markov_partner():
+    """Call 1 was learned, then call 2 (call 1 resumed: its notes and the one played on) was
+    learned whole: call 1's steps counted twice in the partner's memory of the player."""
+    from improv.core.respond.markov import MarkovResponder
+
+    s, clock, inq, sink, rec = make(responder=MarkovResponder(order=3))
+    s.start()
+    notes = [(0.0, 65), (0.2, 67), (0.4, 69), (0.6, 70), (0.75, 72)]
+    events = [e for t, p in notes for e in ((t, [0x90, p, 100]), (t + 0.15, [0x80, p, 0]))]
+    # as the call above: it ends at 0.9 s, its answer due at beat 3 (1.5 s); played on at 1.45 s
+    play(s, clock, inq, events + [(1.45, [0x90, 74, 100]), (1.7, [0x80, 74, 0])], until=4.0)
+    s.close()
+    assert s.exchange.calls == 2 and s.yields == 1
+    (merged,) = [p for p in s.exchange.memory.phrases if len(p) == 6]
+    once = MarkovResponder(order=3)
+    once.learn(merged, None, tempo=s.tempo)
+    assert s.responder.session_notes == once.session_notes == 6
+    assert dict(s.responder._session.counts) == dict(once._session.counts)
+
+
 def test_a_new_phrase_after_an_answer_began_is_a_call_of_its_own():
     s, clock, inq, sink, rec = make()
     said = []

@@ -58,6 +58,7 @@ class MarkovResponder:
         self.seed = int(seed)
         self._vocab = vocabulary_table(self.order)
         self._session = Table(self.order, SESSION_SIZE)
+        self._last_line: list[tuple[int, int, int, int]] = []  # the melody of the call learned last
 
     @property
     def session_notes(self) -> int:
@@ -72,13 +73,22 @@ class MarkovResponder:
     def reset(self) -> None:
         """Forget the session (the vocabulary stays)."""
         self._session = Table(self.order, SESSION_SIZE)
+        self._last_line = []
 
     def learn(self, call: Phrase, harmony: Chart | None = None, tempo: float | None = None) -> None:
         """Learn a call. The harmony is not part of what is learned (steps and rhythm are),
         so a lick comes back over any chord; fit is weighed when answering. `tempo`: the
         session's where the call was played (bpm; None: not known), which its line is read
-        at (a legato overlap is a share of a beat only at a given tempo)."""
-        self._session.learn(symbols(melody(call, tempo)))
+        at (a legato overlap is a share of a beat only at a given tempo).
+
+        A call that begins with the whole line of the call learned last, at the same beats,
+        goes on from it (the free jam's resumed phrase: `FreePolicy._resume`): only what it
+        adds is counted, so the steps of its first part are not learned twice."""
+        line = melody(call, tempo)
+        last = self._last_line
+        skip = len(last) if last and line[:len(last)] == last else 0
+        self._session.learn(symbols(line), skip=skip)
+        self._last_line = line
 
     def answer(self, call: Phrase, harmony: Chart | None, settings: AnswerSettings) -> Phrase:
         """An answer to `call` over `harmony`, in [0, settings.length) beats; never raises

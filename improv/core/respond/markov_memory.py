@@ -102,14 +102,18 @@ class Table:
         self.notes = 0
         self._cache: dict[tuple[Item, ...], list[tuple[Symbol, float]]] = {}
 
-    def learn(self, syms: list[Symbol], weight: float = 1.0) -> None:
+    def learn(self, syms: list[Symbol], weight: float = 1.0, skip: int = 0) -> None:
+        """Count each symbol as a continuation of the contexts before it. `skip`: the first
+        symbols were counted already (a phrase learned again, longer): they are read only as
+        the context of the ones after them."""
         hist: list[Item] = []
-        for s in syms:
+        for i, s in enumerate(syms):
+            counted = i >= skip
             if s[0] == FIRST:
                 hist = [START]
-                self.notes += 1
+                self.notes += counted
                 continue  # a first note has no interval to learn; it only opens a context
-            for k in range(0, min(self.order, len(hist)) + 1):
+            for k in range(0, min(self.order, len(hist)) + 1) if counted else ():
                 ctx = tuple(hist[len(hist) - k:]) if k else ()
                 row = self.counts.get(ctx)
                 if row is None:
@@ -125,7 +129,7 @@ class Table:
             hist.append(reduce(s))
             if len(hist) > self.order:
                 del hist[0]
-            self.notes += 1
+            self.notes += counted
         if self.max_size is not None:
             while self.size > self.max_size and self.counts:
                 self.size -= len(self.counts.popitem(last=False)[1])
