@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from improv.configrules import check_key, check_section, check_value, did_you_mean
+from improv.configrules import as_written, check_key, check_section, check_value, did_you_mean
 from improv.core import limits
 from improv.core.embrace.strategies import EmbraceSettings
 from improv.core.tomlfile import read_toml
@@ -202,7 +202,7 @@ def build(cls: type, data: dict, where: str, flags: dict[str, str] | None = None
         if dataclasses.is_dataclass(typ):
             kwargs[key] = build(typ, value, sub)
         else:
-            kwargs[key] = check_value(sub, value, typ)
+            kwargs[key] = check_value(sub, as_written(section, key, value, sub), typ)
             check_key(section, key, kwargs[key], sub)
     try:
         obj = cls(**kwargs)  # (a section may check itself: the embrace settings do)

@@ -20,6 +20,7 @@ from improv.core import limits
 from improv.core.audio.soundfont import missing_soundfont
 from improv.core.audio.synth import MAX_BLOCK
 from improv.core.listen.controls import RESERVED_CC
+from improv.core.theory.metre import metre_beats
 from improv.errors import ConfigError
 
 CHOICES = {
@@ -111,6 +112,19 @@ def check_value(where: str, value: Any, typ: Any) -> Any:
         return value
     name = _TYPE_WORDS.get(typ, getattr(typ, "__name__", str(typ)))
     raise ConfigError(f"{where}: expected {name}, found {value!r}")
+
+
+def as_written(section: str, key: str, value: Any, where: str) -> Any:
+    """A value as a chart writes it, read into its key's type: `[timing] beats_per_bar` as a
+    time signature ("3/4"), by the rule `--time` and a tune file's `beats_per_bar` are read by
+    (`metre_beats`: quarter-note beats, cut time refused naming the bar to give). Any other
+    value is returned as it is, for `check_value`."""
+    if (section, key) == ("timing", "beats_per_bar") and isinstance(value, str):
+        try:
+            return metre_beats(value, "beats_per_bar = {}", "tempo = {}")
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+    return value
 
 
 def check_key(section: str, key: str, value: Any, where: str) -> None:

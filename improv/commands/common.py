@@ -12,34 +12,18 @@ from improv.config import Config, load_config, override
 from improv.configrules import FLAGS  # (config key -> its flag: there, a file's key spelt as a flag gets a hint)
 from improv.tunefiles import find_tune, names_a_tune
 from improv.core.theory.chart import Chart, load_tune, parse_chart
+from improv.core.theory.metre import metre_beats
 from improv.errors import ChordError, ConfigError
 
 
-CUT_TIME = ("cut", "c|", "alla breve")  # cut time's names, as a musician may write it: 2/2
-
-
 def metre(text: str) -> int:
-    """`--time 3/4` (or `3`) -> 3 beats a bar: improv counts quarter-note beats.
-
-    A metre in half notes (2/2, cut time) is refused naming the bar in quarters to give:
-    the engine has no feel in two (its count-in, click and comping are in quarters), and a
-    2/2 tempo is in half notes, so taking it as 4/4 would play a head at half its speed."""
-    top, _, bottom = text.strip().partition("/")
-    if text.strip().lower() in CUT_TIME:
-        top, bottom = "2", "2"
+    """`--time 3/4` (or `3`) -> 3 beats a bar: improv counts quarter-note beats, and cut
+    time (2/2) is refused naming the bar in quarters to give (`metre_beats`: the same rule as
+    a tune file's and a config file's `beats_per_bar`)."""
     try:
-        beats = int(top)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a time signature such as 3/4, found {text!r}") from None
-    if bottom.strip() == "2" and beats > 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: improv counts quarter-note beats (its count-in and comping too: no feel in two), so give "
-            f"the same bar as --time {2 * beats}/4{' (the default)' if beats == 2 else ''} with --tempo in quarter "
-            "notes (a half note at 150 is --tempo 300)")
-    if bottom.strip() not in ("", "4"):
-        raise argparse.ArgumentTypeError(f"{text!r}: improv counts quarter-note beats, so give N/4 (a 6/8 tune "
-                                         "plays as 3/4, 12/8 as 4/4)")
-    return beats
+        return metre_beats(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:

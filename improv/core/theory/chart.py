@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from improv.core.theory.chords import Chord, parse_chord
+from improv.core.theory.metre import metre_beats
 from improv.errors import ChordError, ConfigError
 
 
@@ -306,6 +307,9 @@ def load_tune(path: str | Path) -> Chart:
 
     The file has `title`, optional `tempo` and `beats_per_bar`, and either `bars = "..."`
     or `[sections]` with one chart string per section plus `form = ["A", "A", "B", "A"]`.
+    `beats_per_bar` counts quarter notes, as `--time` does (`improv.core.theory.metre`): 2 is
+    2/4, a time signature in quotes ("3/4") reads too, and a cut-time tune is 4 with its
+    tempo in quarters ("2/2" is refused saying so).
 
     Raises:
         ConfigError: the file is missing, is not TOML, or lacks bars.
@@ -332,7 +336,13 @@ def tune_from_dict(data: dict, where: str = "tune") -> Chart:
     unknown = set(data) - _TUNE_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; tune files take {sorted(_TUNE_KEYS)}")
-    bpb = limits.check_int(f"{where}: beats_per_bar", data.get("beats_per_bar", 4), limits.BEATS_PER_BAR)
+    bpb = data.get("beats_per_bar", 4)
+    if isinstance(bpb, str):  # the chart's time signature, "3/4", read as --time reads it (cut time refused alike)
+        try:
+            bpb = metre_beats(bpb, "beats_per_bar = {}", "tempo = {}")
+        except ValueError as e:
+            raise ConfigError(f"{where}: beats_per_bar {e}") from None
+    bpb = limits.check_int(f"{where}: beats_per_bar", bpb, limits.BEATS_PER_BAR)
     for key in ("title", "bars", "key", "style", "composer", "source"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{where}: {key} must be a string in quotes, found {data[key]!r}")
