@@ -1885,6 +1885,29 @@ def test_a_resumed_phrase_is_learned_once_by_the_markov_partner():
     assert dict(s.responder._session.counts) == dict(once._session.counts)
 
 
+def test_a_resumed_phrase_is_read_once_in_the_partners_history():
+    """Call 2 holds call 1 whole (call 1 resumed): the partner read call 1 in the history it
+    answered call 2 with, and again in the call, and the session kept both."""
+    from improv.core.respond.markov import MarkovResponder
+
+    class Reading(MarkovResponder):
+        histories: list = []
+
+        def answer(self, call, harmony, settings):
+            self.histories.append([len(p) for p in settings.history])
+            return super().answer(call, harmony, settings)
+
+    s, clock, inq, sink, rec = make(responder=Reading(order=3))
+    s.start()
+    notes = [(0.0, 65), (0.2, 67), (0.4, 69), (0.6, 70), (0.75, 72)]
+    events = [e for t, p in notes for e in ((t, [0x90, p, 100]), (t + 0.15, [0x80, p, 0]))]
+    play(s, clock, inq, events + [(1.45, [0x90, 74, 100]), (1.7, [0x80, 74, 0])], until=4.0)
+    s.close()
+    assert s.exchange.calls == 2 and s.yields == 1
+    assert Reading.histories[-1] == []  # (call 1 is in the call: nothing before it was played)
+    assert [len(p) for p in s.exchange.memory.phrases if p.notes][:1] == [6]  # the whole phrase, once
+
+
 def test_a_new_phrase_after_an_answer_began_is_a_call_of_its_own():
     s, clock, inq, sink, rec = make()
     said = []

@@ -119,7 +119,7 @@ def _in_process(core: Any, material: list, chart: Chart, cfg: Config) -> dict[st
         core.read(Read(job.call, chart))  # in the rest that ends the call: untimed
         if stream is not None:
             t1 = time.perf_counter()  # a jam that streamed the answer: the plan, then the first decoded note
-            s = core.memory.with_history(job.settings)
+            s = core.memory.with_history(job.settings, job.call)
             plan = plan_answer(job.call, chart, s.start, s.length, job.embrace, s.seed, s.low, s.high, s.tempo)
             next(iter(stream(job.call, plan.chart, replace(s, constraints=plan.constraints))), None)
             first.append((time.perf_counter() - t1) * 1000.0)

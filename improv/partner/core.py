@@ -117,7 +117,7 @@ class PartnerCore:
             ImprovError: the responder cannot answer (said to the player); or anything else
                 a responder raises.
         """
-        settings = self.memory.with_history(job.settings)
+        settings = self.memory.with_history(job.settings, job.call)
         answer, plan = embraced_answer(self.responder, job.call, job.chart, settings, job.embrace)
         notes = answer.notes
         if job.cut is not None:

@@ -153,6 +153,13 @@ def cut_at_repeats(notes: list[Note]) -> list[Note]:
     return out
 
 
+def resumes(call: Phrase, before: Phrase) -> bool:
+    """Whether `call` is `before` played on: the same start, its notes first, then more (the
+    free jam's resumed call, `FreePolicy._resume`)."""
+    k = len(before.notes)
+    return 0 < k < len(call.notes) and call.start == before.start and call.notes[:k] == before.notes
+
+
 class SessionMemory:
     """The session so far as the partner reads it: the last `keep` phrases played (the
     player's calls and the partner's answers), for `AnswerSettings.history`."""
@@ -161,7 +168,15 @@ class SessionMemory:
         self._phrases: deque[Phrase] = deque(maxlen=max(0, keep))
 
     def add(self, *phrases: Phrase) -> None:
-        self._phrases.extend(p for p in phrases if p.notes)
+        """Remember phrases in the order played; a call that resumes the phrase remembered
+        last (`resumes`: the free jam's phrase played on before its answer began) takes its
+        place, so its first part is not read twice."""
+        for p in phrases:
+            if not p.notes:
+                continue
+            if self._phrases and resumes(p, self._phrases[-1]):
+                self._phrases.pop()
+            self._phrases.append(p)
 
     def discard(self, phrase: Phrase) -> None:
         """Forget a phrase added before (by identity): an answer that was never played."""
@@ -188,8 +203,14 @@ class SessionMemory:
     def phrases(self) -> tuple[Phrase, ...]:
         return tuple(self._phrases)
 
-    def with_history(self, settings: AnswerSettings) -> AnswerSettings:
-        return replace(settings, history=self.phrases)
+    def with_history(self, settings: AnswerSettings, call: Phrase | None = None) -> AnswerSettings:
+        """`settings` with the session so far as its history; but for the phrase `call`
+        resumes, which the call holds whole (the model read its notes twice: once in the
+        history, once in the call)."""
+        history = self.phrases
+        if call is not None and history and resumes(call, history[-1]):
+            history = history[:-1]
+        return replace(settings, history=history)
 
     def prime(self, responder: Responder, harmony: Chart, call: Phrase | None = None,
               max_read: int | None = None) -> None:
