@@ -1,0 +1,60 @@
+"""The valid-split sweep of the one-tick duration's penalty (`SHORT_DUR_NATS`) after the
+span's end went to END (`END_PAST_SPAN`), which models/eval/v2-short-sweep.json records
+(models/README.md, "Short notes after the span's end"). Run from the repository root with
+the train extra installed:
+
+    python3 models/eval/short_sweep.py > models/eval/v2-short-sweep.json
+
+Each setting is decoded with seeds 0 and 1000 over the valid split's pairs, as
+`decode_sweep.py` does (about 2 minutes a seed on 2 cores); only the valid split is read.
+The notes shorter than 0.1 beat are given as the real answers' share over the same spans."""
+
+import json
+import sys
+
+import numpy as np
+
+import improv.core.model.next_note as R
+from improv.core.respond.base import AnswerSettings
+from improv.core.formats.wjazzd import call_answer_pairs
+from improv.core.theory import development as dev
+from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
+from improv.train import evaluate as E
+from improv.train.export import load_responder
+from improv.train.twosample import two_sample_test
+
+SETTINGS = (1.0, 0.5, 0.0)  # SHORT_DUR_NATS: the shipped value first
+SEEDS = (0, 1000)
+
+corpus = E._load(E.Path('../shared/data/wjazzd-solos.tar.gz'))
+pairs = [p for s in corpus.solos if s.split == 'valid' for p in call_answer_pairs(s)]
+spans = [E.answer_span(p.answer) for p in pairs]
+played = [E._played(p) for p in pairs]
+calls = [c for c, _, _ in played]
+real = [E.real_on_span(a, s, n) for (_, a, _), (s, n) in zip(played, spans)]
+harm = [p.harmony for p in pairs]
+real_feats = feature_matrix(real, harm, calls)
+model = load_responder(None)
+rhythm = [NAMES.index(n) for n in RHYTHM]
+beats = sum(n for _, n in spans)
+real_npb = sum(len(a.notes) for a in real) / beats
+real_short = dev.time_spread(real)['short_share']
+rows = []
+for nats in SETTINGS:
+    R.SHORT_DUR_NATS = nats
+    for seed in SEEDS:
+        out = []
+        for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
+            st = AnswerSettings(start=s, length=n, seed=seed + i, temperature=1.0, top_p=1.0, low=E.LOW, high=E.HIGH,
+                                history=ph, tempo=p.tempo)
+            out.append(model.answer(pc, p.harmony, st))
+        f = feature_matrix(out, harm, calls)
+        short = dev.time_spread(out)['short_share']
+        row = {"short_dur_nats": nats, "seed": seed,
+               "classifier_all": two_sample_test(real_feats, f, NAMES).accuracy,
+               "classifier_rhythm": two_sample_test(real_feats[:, rhythm], f[:, rhythm], RHYTHM).accuracy,
+               "notes_per_beat_vs_real": sum(len(a.notes) for a in out) / beats / real_npb,
+               "short_share": short, "short_vs_real": short / real_short}
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+print(json.dumps({"split": "valid", "pairs": len(pairs), "real_short_share": real_short, "rows": rows}, indent=1))
