@@ -3,8 +3,11 @@ span's end went to END (`END_PAST_SPAN`), which models/eval/v2-short-sweep.json 
 (models/README.md, "Short notes after the span's end"). Run from the repository root with
 the train extra installed:
 
-    python3 models/eval/short_sweep.py > models/eval/v2-short-sweep.json
+    python3 models/eval/short_sweep.py [1.0,0.5,0.0 [0,1000]] > models/eval/v2-short-sweep.json
 
+(the values of `SHORT_DUR_NATS` to decode with, the shipped one first, and the seeds; the
+JSON holds three such runs, their rows together: 1.0,0.5,0.0 and 0.75,0.85 with seeds 0 and
+1000, then 1.0,0.75 with seed 2000).
 Each setting is decoded with seeds 0 and 1000 over the valid split's pairs, as
 `decode_sweep.py` does (about 2 minutes a seed on 2 cores); only the valid split is read.
 The notes shorter than 0.1 beat are given as the real answers' share over the same spans."""
@@ -23,8 +26,8 @@ from improv.train import evaluate as E
 from improv.train.export import load_responder
 from improv.train.twosample import two_sample_test
 
-SETTINGS = (1.0, 0.5, 0.0)  # SHORT_DUR_NATS: the shipped value first
-SEEDS = (0, 1000)
+SETTINGS = tuple(float(v) for v in sys.argv[1].split(",")) if len(sys.argv) > 1 else (1.0, 0.5, 0.0)  # SHORT_DUR_NATS
+SEEDS = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1000)
 
 corpus = E._load(E.Path('../shared/data/wjazzd-solos.tar.gz'))
 pairs = [p for s in corpus.solos if s.split == 'valid' for p in call_answer_pairs(s)]

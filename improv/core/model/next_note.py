@@ -38,7 +38,11 @@ END_HOLD, END_HOLD_NATS = 0.65, 3.0
 # duration head at 0.9 (valid, three seeds: classifier 0.705 -> 0.675 on all features, 0.679
 # -> 0.654 on rhythm; notes per beat 0.94 -> 0.99 of the real answers').
 HEAD_TEMPERATURE = {"shift": 1.0, "pitch": 0.9, "dur": 0.9, "vel": 1.0}
-SHORT_DUR_NATS = 1.0
+# The one-tick duration's penalty again after END_PAST_SPAN (below) took the notes crammed into the span's
+# end away: at 1 nat the answers had 0.85 of the real answers' notes under 0.1 beat (valid, seeds 0, 1000,
+# 2000: 0.81, 0.90, 0.85); at 0.75, 0.93 (0.91, 0.95, 0.93), the classifiers alike (all features 0.640 ->
+# 0.643, rhythm 0.599 -> 0.603, within a run's spread; models/eval/v2-short-sweep.json, models/README.md).
+SHORT_DUR_NATS = 0.75
 # The shift head's share for onsets past the span goes to END (`NoteDrawer.draw`): it was spread over the short
 # gaps still inside, so the answer ran into the span's end (valid, seeds 0 / 1000: classifier 0.671 / 0.684
 # -> 0.639 / 0.643 on all features, 0.633 / 0.642 -> 0.586 / 0.598 on rhythm; models/README.md).
