@@ -196,3 +196,70 @@ def test_looking_for_the_output_never_makes_a_note_late(tmp_path, monkeypatch):
     assert len(ons) == 16 and sink.checks >= 4  # it did look, several times
     late = [t - ons[0] - 0.2 * i for i, t in enumerate(ons)]
     assert max(late) < 0.012, [round(x * 1000, 1) for x in late]
+
+
+def _improv(*args: str, **popen) -> subprocess.Popen:
+    """`improv ARGS` in a subprocess on the JACK server, its output read as text."""
+    env = dict(os.environ, IMPROV_MIDI_API="jack", JACK_NO_START_SERVER="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, "-m", "improv", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_play_sends_to_the_config_files_midi_output_and_out_beats_it(tmp_path):
+    """`improv jam --config my.toml` sent the partner to the file's `[midi] output`, and
+    `improv play --config my.toml` played the recording on the built-in synth instead; a
+    --out given beside the file wins, as it does for the jam."""
+    require_jack()
+    path = save_recording(dense_session(0.5), tmp_path / "short.mid")
+    listener = Listener(unique("play-config"))
+    try:
+        config = tmp_path / "mine.toml"
+        config.write_text(f'[midi]\noutput = "{listener.client}"\n')
+        proc = _improv("play", str(path), "--config", str(config), "--quiet")
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert f"through MIDI output '{listener.client}" in out, out
+        assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 10, timeout=5), "no notes arrived"
+
+        config.write_text('[midi]\noutput = "no such port anywhere"\n')
+        proc = _improv("play", str(path), "--config", str(config), "--out", listener.client, "--quiet")
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and f"through MIDI output '{listener.client}" in out, err
+    finally:
+        listener.close()
+
+
+def test_a_config_files_output_that_is_not_there_is_named_with_the_way_to_play_without_it(tmp_path):
+    require_jack()
+    path = save_recording(dense_session(0.5), tmp_path / "short.mid")
+    config = tmp_path / "mine.toml"
+    config.write_text('[midi]\noutput = "no such port anywhere"\n')
+    proc = _improv("play", str(path), "--config", str(config))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "playing" not in out, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no such port anywhere" in lines[0], err
+    assert lines[0].endswith("that is the config file's [midi] output: --synth plays the built-in synth instead"), err
+
+
+def test_synth_plays_the_built_in_synth_whatever_the_config_file_names():
+    import argparse
+
+    from improv.commands.play import output_port
+    from improv.config import Config, override
+
+    cfg = override(Config(), "midi", output="FluidSynth")
+    assert output_port(cfg, argparse.Namespace(out=None, synth=False)) == "FluidSynth"
+    assert output_port(cfg, argparse.Namespace(out=None, synth=True)) == ""
+    assert output_port(cfg, argparse.Namespace(out="IAC", synth=False)) == "IAC"
+
+
+def test_synth_and_out_ask_for_two_outputs(tmp_path, capsys):
+    from improv.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["play", str(tmp_path / "x.mid"), "--synth", "--out", "1"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "--synth" in err, err

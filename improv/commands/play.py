@@ -27,7 +27,11 @@ CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # wha
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
-    p.add_argument("--out", metavar="PORT", help="a MIDI output (index or name substring); default: the built-in synth")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--out", metavar="PORT", help="a MIDI output (index or name substring); default: a --config "
+                     "file's [midi] output, else the built-in synth")
+    out.add_argument("--synth", action="store_true",
+                     help="the built-in synth, whatever a --config file's [midi] output names")
     sf = p.add_mutually_exclusive_group()
     sf.add_argument("--soundfont", metavar="FILE.sf2", help="play the built-in synth with a General MIDI SoundFont")
     sf.add_argument("--no-soundfont", action="store_true",
@@ -35,6 +39,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="start", type=float, default=0.0, metavar="SECONDS", help="start this far in")
     p.add_argument("--quiet", action="store_true", help="do not print the markers")
     add_config_args(p)
+
+
+def output_port(cfg: Any, args: argparse.Namespace) -> str:
+    """The MIDI output to play through ("" for the built-in synth): --out, else a --config
+    file's `[midi] output`, as the jam sends the partner there (--synth: the synth whatever
+    the file says). A file's `virtual_out` is not played into: playback starts at once, before
+    anything could be connected to a port made for it."""
+    if getattr(args, "synth", False):
+        return ""
+    return args.out or cfg.midi.output
 
 
 def part_channels(rec, player_channel: int, partner_channel: int) -> dict[str, int]:
@@ -135,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         from improv.errors import DataError
 
         raise DataError(f"{args.midi} has no notes to play; give a session or MIDI file in which something was played")
+    port = output_port(cfg, args)
     if start and start >= rec.duration:
         from improv.errors import ConfigError
 
@@ -143,10 +158,16 @@ def run(args: argparse.Namespace) -> int:
     old = stop.install()  # before any port opens: a signal from here on ends in a clean close
     sink: Any = None
     try:
-        if args.out:
+        if port:
             from improv.live.ports import open_output
 
-            sink = open_output(cfg.midi.api, args.out)
+            try:
+                sink = open_output(cfg.midi.api, port)
+            except PortError as e:
+                if args.out:
+                    raise
+                raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in synth "
+                                "instead") from None
             where = f"MIDI output {sink.name!r}"
         else:
             from improv.live.audio import SynthSink
