@@ -8,7 +8,8 @@ drum kit as a General MIDI module does.
 Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP stop it with every note released: the signal only raises a
 flag that the playing loop reads between messages (it wakes at least every
 `POLL_S`), so no signal can land between a note-on being sent and being noted as
-sounding.
+sounding. Stopped so, at any moment (improv starting and the file loading too), playback
+ends as the jam's session does, with status 0 (`EXIT_STATUS`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
 WATCH_S = 0.5  # how often the loop looks whether the output is still there (a port listing)
 WATCH_ROOM_S = 0.02  # and only with this long left before the next message: a listing never makes one late
 CHASED = ("program_change", "control_change", "pitchwheel", "aftertouch")  # what sets a channel up before --from
+# the jam's rule (`improv.commands.jam.EXIT_STATUS`) as it applies to a playback; `improv play --help` ends with it
+EXIT_STATUS = ("Exit status: 0 when the playback ends, by itself or by you: Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP, at "
+               "any moment, while improv starts too; every note is released. 1: the output went away while playing; "
+               "2: bad flags, settings or file, or an output that cannot be opened.")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EXIT_STATUS
     p.add_argument("midi", metavar="SESSION.mid", help="a recorded session (or any MIDI file)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", metavar="PORT", help="a MIDI output (index or name substring); default: a --config "
@@ -134,13 +140,38 @@ class StopFlag:
 
 def run(args: argparse.Namespace) -> int:
     import signal
+
+    stop = StopFlag()
+    old = stop.install()  # first: a signal from here on, a long file loading too, ends in a clean close
+    early = getattr(args, "_early", None)  # (improv's own, `cli.SESSIONS`: a signal caught as it started)
+    if early is not None and early.signum:
+        stop.signal = early.signum
+    try:
+        return _play(args, stop)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def stopped_early(stop: StopFlag) -> int:
+    """A stop signal came before the first note (improv starting, the file loading, the
+    output opening: the signal interrupts libjack's handshake, and that failure is the
+    signal's, not the port's): ended by the user, so 0, as `EXIT_STATUS` says."""
+    import signal
+
+    print(f"stopped ({signal.Signals(stop.signal).name}) before playing: nothing played", flush=True)
+    return 0
+
+
+def _play(args: argparse.Namespace, stop: StopFlag) -> int:
+    import signal
     import time
 
     from improv.commands.common import settings_from_args
     from improv.config import check_flag, override
     from improv.core import limits
     from improv.core.formats.midifile import load_recording
-    from improv.errors import PortError
+    from improv.errors import ImprovError, PortError
 
     cfg = settings_from_args(args)
     start = check_flag("--from", args.start, limits.SESSION_S, "seconds") or 0.0
@@ -154,28 +185,35 @@ def run(args: argparse.Namespace) -> int:
         from improv.errors import ConfigError
 
         raise ConfigError(f"--from {start:g}: {args.midi} lasts {rec.duration:.1f} s; start within it")
-    stop = StopFlag()
-    old = stop.install()  # before any port opens: a signal from here on ends in a clean close
+    if stop.signal:
+        return stopped_early(stop)
     sink: Any = None
     try:
-        if port:
-            from improv.live.ports import open_output
+        try:
+            if port:
+                from improv.live.ports import open_output
 
-            try:
-                sink = open_output(cfg.midi.api, port)
-            except PortError as e:
-                if args.out:
-                    raise
-                raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in synth "
-                                "instead") from None
-            where = f"MIDI output {sink.name!r}"
-        else:
-            from improv.live.audio import SynthSink
+                try:
+                    sink = open_output(cfg.midi.api, port)
+                except PortError as e:
+                    if args.out or stop.signal:
+                        raise
+                    raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in "
+                                    "synth instead") from None
+                where = f"MIDI output {sink.name!r}"
+            else:
+                from improv.live.audio import SynthSink
 
-            # the synth picks each part's voice by channel: give it the recording's band channels
-            band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
-            sink = SynthSink(override(cfg, "band", **band), soundfont="" if args.no_soundfont else args.soundfont)
-            where = f"the built-in synth on {sink.device_name!r}"
+                # the synth picks each part's voice by channel: give it the recording's band channels
+                band = {f"{p}_channel": rec.channel(p) for p in ("comp", "bass", "click")}
+                sink = SynthSink(override(cfg, "band", **band), soundfont="" if args.no_soundfont else args.soundfont)
+                where = f"the built-in synth on {sink.device_name!r}"
+        except ImprovError:
+            if stop.signal:  # (the signal cut the opening short)
+                return stopped_early(stop)
+            raise
+        if stop.signal:
+            return stopped_early(stop)
         plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
         print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
               flush=True)
@@ -189,10 +227,10 @@ def run(args: argparse.Namespace) -> int:
                 left = deadline - now
                 if now - watched >= WATCH_S and left > WATCH_ROOM_S:  # (between notes, never near a deadline)
                     watched = now
-                    if not alive():
-                        raise PortError(f"{where} is gone (unplugged, or its program quit) {t + start:.1f} s into "
-                                        f"{args.midi}: nothing more was played; play it again with --from "
-                                        f"{max(0.0, t + start - 2):.0f} once it is back")
+                    if not alive():  # (a failure, not bad input: 1, as the jam's port gone)
+                        raise ImprovError(f"{where} is gone (unplugged, or its program quit) {t + start:.1f} s "
+                                          f"into {args.midi}: nothing more was played; play it again with --from "
+                                          f"{max(0.0, t + start - 2):.0f} once it is back")
                     continue  # (the listing took time: the clock is read again)
                 if left <= 0:
                     break
@@ -217,6 +255,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.close()  # a note-off for every note it started, then all-notes-off on every channel
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
     return 0  # a stop asked for by a signal is a clean end, as the jam's
