@@ -42,8 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("improv.commands.export", "write a training checkpoint as the weights file the partner loads"),
 }
 
-# live sessions and a playback: ended by the user at any moment, they exit 0 (jam.EXIT_STATUS, play.EXIT_STATUS)
-SESSIONS = ("jam", "demo", "play")
+# live sessions, a playback, learning a knob: ended by the user at any moment, they exit 0 (jam.EXIT_STATUS)
+SESSIONS = ("jam", "demo", "play", "learn")
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 

@@ -331,13 +331,16 @@ def test_a_control_bound_twice_in_a_file_is_refused_in_one_line_saying_the_fix(t
 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_learn_stopped_while_waiting_writes_nothing_and_says_how(tmp_path, monkeypatch, capsys, signame):
-    """A SIGTERM (or the terminal closing) while learn waited said 'interrupted' and exited 130,
-    as Ctrl-C does, where every other command says 'stopped (SIGTERM)' and exits 143."""
+    """A SIGTERM (or the terminal closing) while learn waited said 'interrupted', as Ctrl-C
+    does; each now says its own name. Stopped by the user, learn exits 0, as the jam's
+    session does (it was 130, 143 and 129)."""
+    import os
     import signal
+    import time
 
     import improv.live.controls as controls
     import improv.live.ports as ports
-    from improv.cli import Terminated, main
+    from improv.cli import main
 
     class In:
         name = "improv in"
@@ -345,20 +348,23 @@ def test_learn_stopped_while_waiting_writes_nothing_and_says_how(tmp_path, monke
         def close(self):
             pass
 
-    def stopped(*a, **k):
-        raise KeyboardInterrupt() if signame == "SIGINT" else Terminated(getattr(signal, signame))
+    def stopped(*a, **k):  # (the signal arrives while learn waits)
+        os.kill(os.getpid(), getattr(signal, signame))
+        time.sleep(5)
+        return "cc 99"
 
     path = tmp_path / "mine.toml"
     path.write_text("# mine\n[controls]\ncomp = \"cc 21\"\n")
     monkeypatch.setattr(ports, "open_input", lambda *a, **k: In())
     monkeypatch.setattr(controls, "learn_next", stopped)
-    signum = getattr(signal, signame)
-    assert main(["learn", "bass", "--file", str(path)]) == 128 + signum
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert main(["learn", "bass", "--file", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
     how = "interrupted" if signame == "SIGINT" else f"stopped ({signame})"
     assert err == ["move a knob or press a key on 'improv in' for 'bass' (waiting 30 s)",
                    f"improv learn: {how}; nothing written"]
     assert path.read_text() == "# mine\n[controls]\ncomp = \"cc 21\"\n" and len(list(tmp_path.iterdir())) == 1
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
 def test_learn_passes_over_a_bank_select_sent_with_a_program_change():
@@ -393,3 +399,66 @@ def test_learn_passes_over_a_controller_already_streaming_when_it_asked():
     assert learn_next(q, 0.5, action="daring", since=10.0) == "cc 1"
     q.put((10.0, [0xB0, 1, 61]))
     assert learn_next(q, 0.5, action="daring") == "cc 1"  # (not asked when: the first controller, as before)
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
+def test_learn_stopped_while_it_waits_writes_nothing_and_exits_as_a_session_ended_by_the_user(tmp_path, signame):
+    """Ctrl-C while learn waited for a knob exited 130, SIGTERM 143 and SIGHUP 129, and Ctrl-\\
+    dumped core: stopped by the user, it ends as the jam's session does, 0, nothing written."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from jackutil import ROOT, require_jack
+
+    require_jack()
+    target = tmp_path / "mine.toml"
+    env = dict(os.environ, IMPROV_MIDI_API="jack", JACK_NO_START_SERVER="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "improv", "learn", "comp", "--file", str(target), "--timeout", "60"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = ""
+        deadline = time.monotonic() + 30
+        while "move a knob" not in said and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([proc.stderr], [], [], 0.5)[0]:
+                said += proc.stderr.readline()
+        assert "move a knob" in said, said
+        proc.send_signal(getattr(signal, signame))
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    how = "interrupted" if signame == "SIGINT" else f"stopped ({signame})"
+    assert proc.returncode == 0, (proc.returncode, err)
+    assert err.strip().splitlines() == [f"improv learn: {how}; nothing written"] and out == "", err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_learn_stopped_as_its_input_opens_is_stopped_not_a_port_error(tmp_path, capsys, monkeypatch, signame):
+    """A signal as the MIDI client opens interrupts libjack's handshake: the failure is the
+    signal's (it said 143 for SIGTERM, and 130 or the port's error for Ctrl-C)."""
+    import os
+    import signal
+
+    import improv.live.ports as ports
+    from improv.cli import main
+    from improv.errors import PortError
+
+    def interrupted_open(*a, **k):
+        os.kill(os.getpid(), getattr(signal, signame))
+        raise PortError("cannot open MIDI input: Cannot open improv client")
+
+    monkeypatch.setattr(ports, "open_input", interrupted_open)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert main(["learn", "comp", "--file", str(tmp_path / "mine.toml")]) == 0
+    how = "interrupted" if signame == "SIGINT" else f"stopped ({signame})"
+    assert capsys.readouterr().err == f"improv learn: {how}; nothing written\n"
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert not (tmp_path / "mine.toml").exists()

@@ -2,6 +2,11 @@
 
     improv learn comp --file my.toml       # the next moved control toggles the comping
     improv jam --config my.toml --trade-bars 4 --comp
+
+Stopped by the user (Ctrl-C, Ctrl-\\, SIGTERM, SIGHUP) at any moment, it writes nothing and
+exits 0, as the jam does (`EXIT_STATUS`): improv's own early handlers (`cli.SESSIONS`)
+remember a signal while it starts and opens the input, and while it waits the signals
+raise, which ends the wait at once.
 """
 
 from __future__ import annotations
@@ -9,11 +14,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any, Callable
 
 from improv.live.controls import ACTIONS
 
 
+# the jam's rule (`improv.commands.jam.EXIT_STATUS`) as it applies here; `improv learn --help` ends with it
+EXIT_STATUS = ("Exit status: 0 when the binding is written, or when you stop it (Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP, "
+               "at any moment: nothing is written); 1: nothing to bind moved in --timeout seconds; 2: bad flags or "
+               "file, or an input that cannot be opened.")
+
+
 def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EXIT_STATUS
     p.add_argument("action", choices=ACTIONS, help="what the control will do")
     p.add_argument("--file", default="improv-controls.toml", metavar="FILE",
                    help="the TOML settings file the binding is written to (default improv-controls.toml)")
@@ -25,11 +38,59 @@ def configure(p: argparse.ArgumentParser) -> None:
 TIMEOUT_S = (0.1, 3600.0)
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal while learn waits for a knob, raised where it waits."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_on_stop() -> Callable[[], None]:
+    """Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP raise `Stopped` from here on (main thread); returns
+    what puts the handlers before back."""
+    import signal
+
+    from improv.live.conductor import _stop_signals
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
+
+    def put_back() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return put_back
+
+
+def stopped(signum: int) -> int:
+    """Said when the user stopped learn: nothing written, and 0, a session ended by the user."""
+    import signal
+
+    how = "interrupted" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})"
+    print(f"improv learn: {how}; nothing written", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    from improv.live.conductor import EarlyStop
+
+    given = getattr(args, "_early", None)  # (improv's own, caught from its start: `cli.SESSIONS`)
+    early = given if given is not None else EarlyStop()
+    try:
+        return _learn(args, early)
+    finally:
+        if given is None:
+            early.restore()
+
+
+def _learn(args: argparse.Namespace, early: Any) -> int:
     from pathlib import Path
 
     from improv.config import check_flag, load_config
-    from improv.errors import ConfigError
+    from improv.errors import ConfigError, ImprovError
     from improv.core.formats.paths import writable_output
     from improv.core.listen.controls import CONTINUOUS
     from improv.live.clock import RealClock
@@ -48,21 +109,31 @@ def run(args: argparse.Namespace) -> int:
         if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
             raise ConfigError(f"--file {args.file} is read-only: make it writable (chmod u+w {args.file}) or give "
                               "another --file")
+    if early.signum:  # (a signal while improv started: no input is opened)
+        return stopped(early.signum)
     clock = RealClock()
     inq = InputQueue(clock)
-    midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
+    try:  # (a signal meanwhile is remembered: the client opens whole, and is closed)
+        midi_in = open_input(inq, args.midi_api or "", port=args.input, default_virtual="improv in")
+    except ImprovError:
+        if early.signum:  # (the signal cut libjack's handshake short: the failure is the signal's)
+            return stopped(early.signum)
+        raise
+    put_back: Callable[[], None] | None = None
     try:
+        put_back = raise_on_stop()
+        if early.signum:
+            return stopped(early.signum)
         what = "move a knob or slider" if args.action in CONTINUOUS else "move a knob or press a key"
         print(f"{what} on {midi_in.name!r} for {args.action!r} (waiting {args.timeout:g} s)", file=sys.stderr)
-        try:  # (`since`: a controller already streaming as the player is asked is not what they moved)
-            binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
-                                 action=args.action, taken=taken, since=clock.now())
-        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (improv.cli.Terminated: its status)
-            signum = getattr(e, "signum", None)
-            how = f"stopped ({e.name})" if signum else "interrupted"  # type: ignore[attr-defined]
-            print(f"improv learn: {how}; nothing written", file=sys.stderr)
-            return 128 + signum if signum else 130
+        # (`since`: a controller already streaming as the player is asked is not what they moved)
+        binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
+                             action=args.action, taken=taken, since=clock.now())
+    except Stopped as e:
+        return stopped(e.signum)
     finally:
+        if put_back is not None:
+            put_back()
         midi_in.close()
     if binding is None:
         print(f"improv learn: no knob or key to bind moved in {args.timeout:g} s; nothing written", file=sys.stderr)
