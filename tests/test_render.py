@@ -246,6 +246,30 @@ def test_a_failed_render_leaves_no_file_behind(tmp_path):
     assert (tmp_path / "keep.wav").read_bytes() == b"an earlier render"  # the old file is untouched
 
 
+def test_a_render_that_fails_midway_is_a_failure_not_bad_input(tmp_path):
+    """A WAV that could not be written midway (a full disk; here a file size limit set on the
+    process) exited 2, the status of a bad flag: it is a failure, 1, as the jam's recording
+    failing is, with the one line that says so and no part file left."""
+    import os
+    import subprocess
+    import sys
+
+    resource = pytest.importorskip("resource", reason="a file size limit for a child process needs POSIX")
+    root = Path(__file__).resolve().parent.parent
+    mid = save_recording(known_phrase(), tmp_path / "s.mid")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+
+    def small_files():  # (Python ignores SIGXFSZ: a write past the limit fails with EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    proc = subprocess.run([sys.executable, "-m", "improv", "render", str(mid), "-o", str(tmp_path / "s.wav")],
+                          env=env, capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("improv render: cannot write the WAV file (File too large); nothing was left "
+                                  "behind") and proc.stderr.count("\n") == 1, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mid"]
+
+
 def test_renders_that_cannot_be_written_are_refused_before_any_audio(tmp_path, monkeypatch):
     import shutil
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.core import limits
     from improv.core.audio.render import midi_file_to_wav
     from improv.core.formats.paths import output_with_suffix
-    from improv.errors import ConfigError
+    from improv.errors import ImprovError
 
     cfg = settings_from_args(args)
     out = output_with_suffix(args.out, "-o", (".wav",), "improv render writes WAV audio") if args.out else None
@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         written, seconds = midi_file_to_wav(args.midi, out, s.sample_rate, (s.player_voice, s.partner_voice),
                                             s.polyphony, s.volume, args.stems, soundfont, tail, say=print)
-    except OSError as e:
-        raise ConfigError(f"cannot write the WAV file ({e.strerror or e}); nothing was left behind: free some space "
+    except OSError as e:  # (a failure midway, a full disk: 1, as the jam's recording failing; a folder that cannot
+        # be written is refused before any audio is made, as bad input: 2)
+        raise ImprovError(f"cannot write the WAV file ({e.strerror or e}); nothing was left behind: free some space "
                           "or give -o another folder") from None
     took = time.perf_counter() - started
     for path in written:
