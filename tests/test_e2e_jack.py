@@ -11,6 +11,7 @@ one JACK period plus one MIDI-file tick; they are checks of "on the beat", not b
 from __future__ import annotations
 
 import math
+import re
 import signal
 import statistics
 import time
@@ -160,12 +161,12 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
     # ANSWER_LEAD_S for the responder before the first note).
     noticed = ended_beat + GAP + ANSWER_LEAD_S / SPB
     candidates = {math.ceil(noticed - tol / SPB), math.ceil(noticed + tol / SPB)}
-    # ... where the session says the answer starts (a marker in the file) ...
-    answer_marks = [t for t, text in rec["markers"] if text.startswith("answer 1")]
-    assert answer_marks, rec["markers"]
-    expected = round(answer_marks[0] / SPB)
-    assert expected in candidates and abs(answer_marks[0] - expected * SPB) <= rec["tick_s"], (
-        f"answer marked at {answer_marks[0] / SPB:.3f} beats; the call's end + gap was at {ended_beat + GAP:.3f}")
+    # ... where the session says the answer starts (its log line, "2:3  answer 1: 8 notes ...") ...
+    placed = re.search(r"(\d+):(\d+)  answer 1: ", log)
+    assert placed, log[-2000:]
+    expected = (int(placed[1]) - 1) * 4 + int(placed[2]) - 1
+    assert expected in candidates, (
+        f"answer placed at beat {expected}; the call's end + gap was at {ended_beat + GAP:.3f}")
     # ... and where its first note arrives, seen from outside: on the session's grid (a 12th
     # of a beat), in the answer's first beat (a responder may open with a short rest).
     # The Markov partner plays on the grid; the model plays with a soloist's time feel (ahead of
@@ -181,6 +182,9 @@ def test_call_comes_back_through_and_is_answered_on_the_beat(tmp_path, partner):
             f"{tol * 1000:.1f} ms)")
     # ... and, whatever its feel, it arrives when the session played it (the recording's time)
     recorded = note_ons(rec["partner"])[0][0]
+    # ... and the file marks the answer at that first note (as a call's), not at its span's first beat
+    answer_marks = [t for t, text in rec["markers"] if text.startswith("answer 1")]
+    assert answer_marks and abs(answer_marks[0] - recorded) <= rec["tick_s"], (rec["markers"], recorded)
     assert abs(first - recorded) <= tol, (
         f"first answer note arrived {1000 * (first - recorded):+.1f} ms from its recorded time (tolerance "
         f"{tol * 1000:.1f} ms)")

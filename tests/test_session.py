@@ -1444,6 +1444,22 @@ def test_a_reharmonised_answer_writes_its_substitute_and_the_tunes_chord_after_i
     assert got == [("B7", round(s.time_of(start) - s.t0, 3)), (str(s.chart.chord_at(start + 3.0)),
                                                                  round(s.time_of(start + 3.0) - s.t0, 3))]
 
+def test_an_answers_marker_sits_at_its_first_note_not_where_its_span_begins():
+    """The recording's "answer N" marker (and what the answer did with the call) went at the
+    first beat of the answer's span; an answer that rests a beat and a half in was marked on
+    silence. It goes at its first note, as a call's does."""
+    from improv.partner.protocol import Result
+
+    s, clock, sink, partner, beat = asked_by_hand(1.0, 8.0)
+    start = beat + 1.0
+    answer = Phrase(tuple(Note(1.5 + i, 60 + i, 0.5, 90) for i in range(4)), start, 8.0)
+    s.exchange.on_result(Result(partner.jobs[-1].number, answer, ("bar 1: heard E over F7 -> let it pass",)))
+    s.close()
+    marks = {text: round(s.beat_at(t) - start, 3) for text, t in s.recorder.markers
+             if not text.startswith(("tempo", "call"))}
+    assert marks == {"answer 1: 4 notes": 1.5, "bar 1: heard E over F7 -> let it pass": 1.5}, marks
+
+
 def test_the_status_line_shows_the_substitute_a_reharmonised_answer_opens_over():
     """Over a chart, an answer re-harmonised as B7 (the band comping B7, the file's chords
     saying B7) had the status line and the stage view saying the tune's chord under it."""

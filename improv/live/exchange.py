@@ -228,14 +228,18 @@ class Exchange:
         return Phrase(kept, answer.start, answer.length), len(answer.notes) - len(kept)
 
     def _tell(self, res: Result, answer: Phrase, ready: float, waited_ms: float, missed: int = 0) -> None:
-        """The log lines and the recording's markers for an answer put on the timeline."""
+        """The log lines and the recording's markers for an answer put on the timeline. The
+        answer's marker and what it did with the call go at its first note (a call's marker
+        sits at its first note too): an answer that rests a beat or two in was marked where
+        its span began, and an editor looking for it found silence there."""
         s = self.s
         at = s.time_of(answer.start)
+        first = s.time_of(answer.start + min(n.start for n in answer.notes)) if answer.notes else at
         for line in res.lines:
             self.last_explanation = line
             s.say(line)
             if s.recorder is not None:
-                s.recorder.marker(line, at)
+                s.recorder.marker(line, first)
         if res.substitute is not None:
             a, b, chart = res.substitute
             self.substitutes = (*self.substitutes[-(SUBSTITUTES_SHOWN - 1):], (a, b, chart.chord_at(a)))
@@ -254,7 +258,7 @@ class Exchange:
               f"({names}{' ...' if len(answer) > 8 else ''}), ready in {waited_ms:.1f} ms"
               f"{' (drafted in your rest)' if res.drafted else ''}{pace}")
         if s.recorder is not None:
-            s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", at)
+            s.recorder.marker(f"answer {res.number}: {count_notes(len(answer))}", first)
         if missed:
             first = s.time_of(answer.start)
             log.warning("answer %d was ready %.0f ms after it began: its first %s left out", res.number,
