@@ -38,6 +38,17 @@ def test_a_chord_heard_with_no_chart_rings_the_notes_outside_it_and_keeps_its_la
     assert [n.outside for n in roll.notes] == [False, False, True, False, True]
     assert roll.chords == ((0.0, "(heard) Dm7"), (4.0, "(heard) G7"))
 
+
+def test_a_substitute_put_in_for_a_heard_chord_rings_the_notes_outside_it_and_keeps_its_label():
+    """With no chart, a chord an answer re-harmonised a heard one with is written as
+    "(substitute) Db7": the roll reads the chord, and keeps the label."""
+    rec = session()
+    marks = tuple(Marker(m.t, f"(heard) {m.text}" if m.t == 0.0 else f"(substitute) {m.text}", m.kind)
+                  if m.kind == "chord" else m for m in rec.markers)
+    roll = recording_to_roll(Recording(rec.events, marks))
+    assert [n.outside for n in roll.notes] == [False, False, True, False, True]
+    assert roll.chords == ((0.0, "(heard) Dm7"), (4.0, "(substitute) G7"))
+
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
     from improv.cli import main

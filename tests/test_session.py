@@ -1460,6 +1460,31 @@ def test_an_answers_marker_sits_at_its_first_note_not_where_its_span_begins():
     assert marks == {"answer 1: 4 notes": 1.5, "bar 1: heard E over F7 -> let it pass": 1.5}, marks
 
 
+def test_with_no_chart_a_substitute_is_written_as_one_and_the_heard_chord_after_it_as_heard():
+    """With no chart the file's chords are those heard in the calls, "(heard) F7"; an answer
+    re-harmonised there wrote its substitute and the heard chord after it plain, "B7" and
+    "F7", read as a tune's chords that were never written. They say what they are."""
+    from improv.core.embrace.reharm import substitute
+    from improv.partner.protocol import Result
+
+    partner = HandPartner()
+    s, clock, inq, sink, rec = make(config(), chart="", responder=partner)
+    assert s.chart is None
+    s.start()
+    t = s.t0 + 1.0
+    clock.set(t)
+    beat = s.beat_at(t)
+    heard = parse_chart("F7")
+    s.ask(Phrase.of([(65, 0.0, 0.5)], start=beat - 1), heard, beat + 1.0, 8.0, t)
+    start = beat + 1.0
+    sub = substitute(heard, start, start + 3.0, parse_chart("B7").chord_at(0.0))
+    answer = Phrase(tuple(Note(float(i), 60 + i, 0.5, 90) for i in range(8)), start, 8.0)
+    s.exchange.on_result(Result(partner.jobs[-1].number, answer, ("reharmonise as B7",), (start, start + 3.0, sub)))
+    s.close()
+    got = [(text, round(s.beat_at(t) - start, 3)) for text, t in rec[0].chords]
+    assert got == [("(substitute) B7", 0.0), ("(heard) F7", 3.0)], got
+
+
 def test_the_status_line_shows_the_substitute_a_reharmonised_answer_opens_over():
     """Over a chart, an answer re-harmonised as B7 (the band comping B7, the file's chords
     saying B7) had the status line and the stage view saying the tune's chord under it."""

@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from improv.core.formats.midifile import HEARD, SUBSTITUTE
 from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
@@ -246,10 +247,13 @@ class Exchange:
             if s.band is not None:
                 self.band_overrides.append(res.substitute)  # the rhythm section plays the substitute too
             if s.recorder is not None:  # the file's chords say so: the substitute, then the tune's again
-                for beat in (a, b):
+                # (with no chart, the file's chords are those heard, "(heard) F7": the substitute says what it
+                # is, the partner's, "(substitute) B7", and the heard chord comes back as heard)
+                labels = ("", "") if s.chart is not None else (SUBSTITUTE, HEARD)
+                for beat, label in zip((a, b), labels):
                     chord = chart.chord_at(beat)
                     if chord is not None:
-                        s.recorder.marker(str(chord), s.time_of(beat), "chord")
+                        s.recorder.marker(f"{label}{chord}", s.time_of(beat), "chord")
         names = " ".join(pitch_name(n.pitch, flats=True) for n in answer.notes[:8])
         heard = getattr(s.timeline, "estimate", None) is not None
         pace = (f", at {s.tempo:.1f} bpm ({'heard' if heard else 'your tempo not heard yet: the first guess'})"

@@ -252,8 +252,9 @@ class Recorder:
 
     def marker(self, text: str, t: float, kind: str = "text") -> None:
         """A text marker at `t` seconds on the session clock; `kind` is "text" (free text,
-        e.g. "bar 5: heard C# over Cmaj7"), "chord" (a chord symbol; one heard in the
-        player's notes with no chart is "(heard) Dm7") or "section". Any thread; never blocks."""
+        e.g. "bar 5: heard C# over Cmaj7"), "chord" (a chord symbol; with no chart, one heard
+        in the player's notes is "(heard) Dm7", and one the partner re-harmonised it with is
+        "(substitute) Db7") or "section". Any thread; never blocks."""
         self._journal.write(["marker", self._at(t), str(text), kind])
 
     def alive(self, t: float) -> None:

@@ -43,6 +43,8 @@ DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
 MARKER_KINDS = ("chord", "section", "text")
 HEARD = "(heard) "  # a chord marker's prefix for a chord heard in the player's notes (a session with no chart)
+SUBSTITUTE = "(substitute) "  # ...and for a chord the partner put in for a heard one (re-harmonised, with no chart)
+CHORD_LABELS = (HEARD, SUBSTITUTE)
 _KIND_TO_META = {"chord": "text", "section": "marker", "text": "cue_marker"}
 _META_TO_KIND = {v: k for k, v in _KIND_TO_META.items()}
 

@@ -10,7 +10,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from improv.core.theory.chords import Chord, parse_chord
-from improv.core.formats.midifile import HEARD, PARTS, Recording, TempoMap, recording_notes
+from improv.core.formats.midifile import CHORD_LABELS, PARTS, Recording, TempoMap, recording_notes
 from improv.core.formats.miditrack import PPQ
 from improv.core.theory.notes import Note
 from improv.errors import ChordError
@@ -113,7 +113,8 @@ def recording_to_roll(rec: Recording) -> Roll:
         beat = beat_of(m.t)
         chords.append((beat, m.text))
         try:
-            parsed.append((beat, parse_chord(m.text.removeprefix(HEARD))))  # (a chord heard: no chart)
+            label = next((x for x in CHORD_LABELS if m.text.startswith(x)), "")  # (heard, or put in: no chart)
+            parsed.append((beat, parse_chord(m.text.removeprefix(label))))
         except ChordError:
             parsed.append((beat, None))
     starts = [b for b, _ in parsed]
