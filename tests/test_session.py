@@ -1906,12 +1906,9 @@ def test_a_phrase_played_on_before_its_answer_began_is_answered_whole():
     assert sink.sounding() == set()
 
 
-def test_a_resumed_phrase_is_learned_once_by_the_markov_partner():
-    """Call 1 was learned, then call 2 (call 1 resumed: its notes and the one played on) was
-    learned whole: call 1's steps counted twice in the partner's memory of the player."""
-    from improv.core.respond.markov import MarkovResponder
-
-    s, clock, inq, sink, rec = make(responder=MarkovResponder(order=3))
+def _resumed_jam(responder):
+    """A five-note call, then its phrase played on before its answer began: the jam, closed."""
+    s, clock, inq, sink, rec = make(responder=responder)
     s.start()
     notes = [(0.0, 65), (0.2, 67), (0.4, 69), (0.6, 70), (0.75, 72)]
     events = [e for t, p in notes for e in ((t, [0x90, p, 100]), (t + 0.15, [0x80, p, 0]))]
@@ -1919,6 +1916,15 @@ def test_a_resumed_phrase_is_learned_once_by_the_markov_partner():
     play(s, clock, inq, events + [(1.45, [0x90, 74, 100]), (1.7, [0x80, 74, 0])], until=4.0)
     s.close()
     assert s.exchange.calls == 2 and s.yields == 1
+    return s
+
+
+def test_a_resumed_phrase_is_learned_once_by_the_markov_partner():
+    """Call 1 was learned, then call 2 (call 1 resumed: its notes and the one played on) was
+    learned whole: call 1's steps counted twice in the partner's memory of the player."""
+    from improv.core.respond.markov import MarkovResponder
+
+    s = _resumed_jam(MarkovResponder(order=3))
     (merged,) = [p for p in s.exchange.memory.phrases if len(p) == 6]
     once = MarkovResponder(order=3)
     once.learn(merged, None, tempo=s.tempo)
@@ -1938,13 +1944,7 @@ def test_a_resumed_phrase_is_read_once_in_the_partners_history():
             self.histories.append([len(p) for p in settings.history])
             return super().answer(call, harmony, settings)
 
-    s, clock, inq, sink, rec = make(responder=Reading(order=3))
-    s.start()
-    notes = [(0.0, 65), (0.2, 67), (0.4, 69), (0.6, 70), (0.75, 72)]
-    events = [e for t, p in notes for e in ((t, [0x90, p, 100]), (t + 0.15, [0x80, p, 0]))]
-    play(s, clock, inq, events + [(1.45, [0x90, 74, 100]), (1.7, [0x80, 74, 0])], until=4.0)
-    s.close()
-    assert s.exchange.calls == 2 and s.yields == 1
+    s = _resumed_jam(Reading(order=3))
     assert Reading.histories[-1] == []  # (call 1 is in the call: nothing before it was played)
     assert [len(p) for p in s.exchange.memory.phrases if p.notes][:1] == [6]  # the whole phrase, once
 

@@ -15,30 +15,19 @@ The notes shorter than 0.1 beat are given as the real answers' share over the sa
 import json
 import sys
 
-import numpy as np
-
 import improv.core.model.next_note as R
 from improv.core.respond.base import AnswerSettings
-from improv.core.formats.wjazzd import call_answer_pairs
 from improv.core.theory import development as dev
 from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
 from improv.train import evaluate as E
-from improv.train.export import load_responder
 from improv.train.twosample import two_sample_test
+
+# the valid pairs, their spans, the real answers and the model, read as decode_sweep.py reads them
+from decode_sweep import calls, harm, model, pairs, played, real, real_feats, rhythm, spans
 
 SETTINGS = tuple(float(v) for v in sys.argv[1].split(",")) if len(sys.argv) > 1 else (1.0, 0.5, 0.0)  # SHORT_DUR_NATS
 SEEDS = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1000)
 
-corpus = E._load(E.Path('../shared/data/wjazzd-solos.tar.gz'))
-pairs = [p for s in corpus.solos if s.split == 'valid' for p in call_answer_pairs(s)]
-spans = [E.answer_span(p.answer) for p in pairs]
-played = [E._played(p) for p in pairs]
-calls = [c for c, _, _ in played]
-real = [E.real_on_span(a, s, n) for (_, a, _), (s, n) in zip(played, spans)]
-harm = [p.harmony for p in pairs]
-real_feats = feature_matrix(real, harm, calls)
-model = load_responder(None)
-rhythm = [NAMES.index(n) for n in RHYTHM]
 beats = sum(n for _, n in spans)
 real_npb = sum(len(a.notes) for a in real) / beats
 real_short = dev.time_spread(real)['short_share']
