@@ -1960,3 +1960,22 @@ def test_a_new_phrase_after_an_answer_began_is_a_call_of_its_own():
     heard = [line for line in said if "heard call 2" in line]
     assert heard and "1 note;" in heard[0] and "resumed" not in heard[0], said
     s.close()
+
+
+def test_a_resumed_phrase_longer_than_a_bar_is_answered_for_as_many_bars():
+    """Call 1 (two bars of quarter notes), played on before its answer began: the whole phrase
+    is three bars, and so is its answer (the phrase made whole had no length, and every
+    resumed call was counted as one bar, its answer a bar long)."""
+    s, clock, inq, sink, rec = make()
+    said = []
+    s.say = said.append
+    s.start()
+    notes = [(i * 0.5, 65 + i) for i in range(7)]  # beats 0-6.8; its end noticed at beat 7.8, answer due at 8 (4 s)
+    events = [e for t, p in notes for e in ((t, [0x90, p, 100]), (t + 0.4, [0x80, p, 0]))]
+    play(s, clock, inq, events + [(3.95, [0x90, 74, 100]), (4.2, [0x80, 74, 0])], until=7.0)
+    assert s.exchange.calls == 2 and s.yields == 1
+    heard = [line for line in said if "heard call 2" in line]
+    assert heard and "3 bars, 8 notes (call 1 resumed)" in heard[0] and "for 3 bars" in heard[0], said
+    (whole,) = [p for p in s.exchange.memory.phrases if len(p) == 8]
+    assert whole.length == pytest.approx(max(n.end for n in whole.notes))  # to the last release, as the segmenter's calls
+    s.close()

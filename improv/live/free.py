@@ -268,7 +268,9 @@ class FreePolicy:
             return call, ""
         shift = call.phrase.start - first
         notes = before.phrase.notes + tuple(replace(n, start=n.start + shift) for n in call.phrase.notes)
-        phrase = Phrase(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), first)
+        # (to the call's end, as the segmenter's own calls: with no length, every phrase made whole
+        # was counted as one bar, and its answer was a bar long)
+        phrase = Phrase(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), first, shift + call.phrase.length)
         bars = played_bars(phrase, seg.s.beats_per_bar)
         start, length = seg.answer_place(phrase, call.detected, bars)
         return replace(call, phrase=phrase, answer_start=start, answer_length=length, bars=bars), \
