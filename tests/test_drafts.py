@@ -179,6 +179,32 @@ def test_the_free_jam_drafts_nothing_it_will_not_ask():
     assert len(drafts) >= 2 and drafts[0] != partner.jobs[0] and drafts[-1] == partner.jobs[0]
 
 
+def test_a_resumed_phrase_is_answered_with_the_answer_drafted_in_its_rest():
+    """The model drafts its answer in the player's rest; a phrase played on before its answer
+    began (call 1 resumed) was drafted as the segmenter saw it, the note played on alone, so
+    the whole phrase was decoded at its end: its answer came back a median 36 ms after the end
+    was noticed (up to 103; the answer may begin 60 ms after it), where a drafted one takes 2."""
+    from improv.core.model.responder import ModelResponder
+    from test_model import tiny_model
+
+    s, clock, inq, sink, rec = make(responder=ModelResponder(tiny_model()), chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, CALL + [(1.45, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=4.0)
+    s.close()
+    assert s.exchange.calls == 2 and s.yields == 1
+    assert any("3 notes (call 1 resumed)" in line for line in said), said
+    answer = [line for line in said if "answer 2:" in line]
+    assert answer and "(drafted in your rest)" in answer[0], said
+    assert s.exchange.drafted == 1  # (answer 1, drafted too, was never played)
+    # ... and it is the answer the whole phrase gets decoded afresh, over the session so far
+    job = s.exchange.draft
+    assert job is not None and [n.pitch for n in job.call.notes] == [65, 69, 72]
+    fresh = PartnerCore(ModelResponder(tiny_model())).answer(job)  # (nothing before call 1: no history)
+    (played,) = [p for p in s.exchange.memory.phrases if p.start == job.settings.start]
+    assert not fresh.drafted and fresh.answer.notes == played.notes
+
 @pytest.mark.parametrize("played", ["ends-in-a-rest", "held-over", "laid-out"])
 def test_trading_drafts_the_turn_its_player_has_finished(played):
     cfg = Config()
