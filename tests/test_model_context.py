@@ -184,6 +184,25 @@ def test_a_call_read_ahead_leaves_only_its_last_notes_and_a_wrong_one_the_call()
     assert r.answer(CALL_PHRASE, CHART, memory.with_history(settings())) == want and reads[0] > 10
 
 
+def test_a_resumed_call_read_ahead_reads_the_history_its_answer_reads():
+    """A call that resumes the phrase remembered last (the free jam's phrase played on before
+    its answer began) holds it whole, and its answer's history leaves that phrase out
+    (`with_history`); read ahead, it was read after that phrase all the same, and the answer,
+    finding nothing read that it began with, read the whole session again at the call's end."""
+    cfg = replace(TINY, max_call=96)
+    want = ModelResponder(tiny_model(cfg=cfg)).answer(CALL_PHRASE, CHART, settings(history=(A, B)))
+    r = ModelResponder(tiny_model(cfg=cfg))
+    reads = []
+    real_read = r.decoder.read
+    r.decoder.read = lambda steps, h, *a: reads.append(len(steps)) or real_read(steps, h, *a)
+    memory = SessionMemory()
+    memory.add(A, B, Phrase(CALL_PHRASE.notes[:2], CALL_PHRASE.start, 1.0))  # the call's first breath
+    memory.prime(r, CHART, Phrase(CALL_PHRASE.notes[:3], CALL_PHRASE.start, 1.5))  # played on: its first three notes
+    reads.clear()
+    assert r.answer(CALL_PHRASE, CHART, memory.with_history(settings(), CALL_PHRASE)) == want
+    assert reads == [1]  # only the call's last note was left to read
+
+
 def test_session_memory_keeps_the_last_phrases_with_notes():
     memory = SessionMemory(keep=3)
     memory.add(A, Phrase(), B)

@@ -204,19 +204,26 @@ class SessionMemory:
         return tuple(self._phrases)
 
     def with_history(self, settings: AnswerSettings, call: Phrase | None = None) -> AnswerSettings:
-        """`settings` with the session so far as its history; but for the phrase `call`
-        resumes, which the call holds whole (the model read its notes twice: once in the
-        history, once in the call)."""
+        """`settings` with the session so far as its history (`history_for(call)`)."""
+        return replace(settings, history=self.history_for(call))
+
+    def history_for(self, call: Phrase | None = None) -> tuple[Phrase, ...]:
+        """The session so far as `call`'s answer reads it: but for the phrase `call` resumes,
+        which the call holds whole (the model read its notes twice: once in the history,
+        once in the call)."""
         history = self.phrases
         if call is not None and history and resumes(call, history[-1]):
             history = history[:-1]
-        return replace(settings, history=history)
+        return history
 
     def prime(self, responder: Responder, harmony: Chart, call: Phrase | None = None,
               max_read: int | None = None) -> None:
         """Let a responder that can (the model) read the history, and the opening of the
-        `call` under way, before the call ends, so the answer reads only what came since.
+        `call` under way, before the call ends, so the answer reads only what came since: the
+        history its answer reads (`history_for`: a call resuming the phrase remembered last
+        was read after it, and its answer read the whole session again at the call's end).
         `max_read`: skip a read-ahead longer than this many steps (see `ModelResponder.prime`)."""
         prime = getattr(responder, "prime", None)
         if prime is not None:
-            prime(call if call is not None else Phrase((), 0.0, 0.0), harmony, self.phrases, max_read=max_read)
+            prime(call if call is not None else Phrase((), 0.0, 0.0), harmony, self.history_for(call),
+                  max_read=max_read)
