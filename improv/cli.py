@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import typing
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from improv import __version__
 from improv.errors import ImprovError
@@ -196,14 +196,21 @@ class Terminated(KeyboardInterrupt):
 def _stop_on_termination() -> Callable[[], None]:
     """Route SIGTERM, SIGHUP (unless ignored: `nohup`) and SIGBREAK to `Terminated` while a command
     runs; returns what puts the handlers back. Main thread only (elsewhere: nothing)."""
+    return raise_terminated_on(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK")  # (SIGBREAK:
+                               if hasattr(signal, name))  # Windows' Ctrl-Break)
+
+
+def raise_terminated_on(signals: Iterable[int]) -> Callable[[], None]:
+    """Raise `Terminated` where the main thread is at each of `signals` (but one ignored:
+    `nohup`'s SIGHUP); returns what puts the handlers back. Main thread only (elsewhere:
+    nothing). `improv learn` waiting for a knob routes Ctrl-C and Ctrl-\\ here too."""
     def raise_terminated(signum: int, _frame: Any) -> None:
         raise Terminated(signum)
 
     previous = {}
-    for name in ("SIGTERM", "SIGHUP", "SIGBREAK"):  # (SIGBREAK: Windows' Ctrl-Break)
-        sig = getattr(signal, name, None)
+    for sig in signals:
         try:
-            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
                 previous[sig] = signal.signal(sig, raise_terminated)
         except ValueError:  # (not the main thread)
             break

@@ -38,33 +38,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 TIMEOUT_S = (0.1, 3600.0)
 
 
-class Stopped(KeyboardInterrupt):
-    """A stop signal while learn waits for a knob, raised where it waits."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def raise_on_stop() -> Callable[[], None]:
-    """Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP raise `Stopped` from here on (main thread); returns
-    what puts the handlers before back."""
-    import signal
-
-    from improv.live.conductor import _stop_signals
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise Stopped(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
-
-    def put_back() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return put_back
-
-
 def stopped(signum: int) -> int:
     """Said when the user stopped learn: nothing written, and 0, a session ended by the user."""
     import signal
@@ -97,6 +70,8 @@ def _learn(args: argparse.Namespace, early: Any) -> int:
     from improv.live.controls import learn_next, write_binding
     from improv.live.ports import open_input
     from improv.live.inputqueue import InputQueue
+    from improv.cli import Terminated, raise_terminated_on
+    from improv.live.conductor import _stop_signals
 
     # everything that could refuse the binding is checked before the player moves a knob
     check_flag("--timeout", args.timeout, TIMEOUT_S, "seconds")
@@ -121,7 +96,8 @@ def _learn(args: argparse.Namespace, early: Any) -> int:
         raise
     put_back: Callable[[], None] | None = None
     try:
-        put_back = raise_on_stop()
+        # (Ctrl-C, Ctrl-\, SIGTERM and SIGHUP raise where it waits, ending the wait at once)
+        put_back = raise_terminated_on(_stop_signals())
         if early.signum:
             return stopped(early.signum)
         what = "move a knob or slider" if args.action in CONTINUOUS else "move a knob or press a key"
@@ -129,7 +105,7 @@ def _learn(args: argparse.Namespace, early: Any) -> int:
         # (`since`: a controller already streaming as the player is asked is not what they moved)
         binding = learn_next(inq.queue, args.timeout, say=lambda line: print(line, file=sys.stderr),
                              action=args.action, taken=taken, since=clock.now())
-    except Stopped as e:
+    except Terminated as e:
         return stopped(e.signum)
     finally:
         if put_back is not None:
