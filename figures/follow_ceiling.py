@@ -5,8 +5,8 @@ figures/follow-ceiling.json. Run from the repository root with the train extra i
 
     python3 figures/follow_ceiling.py [DATA] > figures/follow-ceiling.json
 
-1. **The tempo given**: the follower as `improv.bench.follow` plays it (seed 0, 48 bars a
-   solo), but told each solo's tempo (its beat track's median) as a firm first guess
+1. **The tempo given**: the follower as `improv.bench.follow` plays it (its 5 samplings,
+   seeds 0-4, 48 bars a solo: the median of the runs with their min and max), but told each solo's tempo (its beat track's median) as a firm first guess
    (`guess_weight` 1, within 3 %): how often the beat is then right, by tempo band.
 2. **On the beat or not, from the notes around it**: each onset of the solos (chords and
    grace notes merged within 30 ms) labelled on the beat when it lies within 0.12 beat of the
@@ -34,6 +34,13 @@ from improv.core.listen.tempo import TempoFollower, TempoSettings
 
 DATA = sys.argv[1] if len(sys.argv) > 1 else str(F.DEFAULT_DATA)
 MERGE, LAG, WITHIN = 0.03, 0.05, 0.12
+
+
+def tempo_given_runs(solos, seeds=range(5)):
+    """`tempo_given` over the bench's samplings (its seeds): per band and key the median, min and max."""
+    runs = [tempo_given(solos, seed) for seed in seeds]
+    return {band: {key: {"median": median(r[band][key] for r in runs), "min": min(r[band][key] for r in runs),
+                         "max": max(r[band][key] for r in runs)} for key in runs[0][band]} for band in runs[0]}
 
 
 def tempo_given(solos, seed=0):
@@ -127,7 +134,7 @@ def fit(x, y, hidden):
 if __name__ == "__main__":
     torch.set_num_threads(2)
     train, valid = F.solos_or_say("follow_ceiling", DATA, "train"), F.solos_or_say("follow_ceiling", DATA, "valid")
-    result = {"tempo_given_valid": tempo_given(valid), "onbeat": {}, "engine": engine()}
+    result = {"tempo_given_valid": tempo_given_runs(valid), "onbeat": {}, "engine": engine()}
     for ahead in (False, True):
         xt, yt = dataset(train, ahead)
         xv, yv = dataset(valid, ahead)
