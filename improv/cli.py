@@ -16,10 +16,11 @@ import os
 import signal
 import sys
 import typing
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from improv import __version__
 from improv.errors import ImprovError
+from improv.stops import Terminated, raise_terminated_on
 
 # command -> (module, one-line help), in the order a newcomer meets them: hear it, play,
 # work with files, measure, train
@@ -181,18 +182,6 @@ def _main(argv: list[str], early: Any = None) -> int:
         restore()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP in a command that does not handle them itself, raised where the
-    command was, as Ctrl-C is: every `with` and `finally` on the way out runs, so a file
-    half-written (`whole_or_nothing`'s part file, 3.7 GB of a render stopped by `timeout`)
-    is removed. The live commands and training handle these signals themselves."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-
-
 def _stop_on_termination() -> Callable[[], None]:
     """Route SIGTERM, SIGHUP (unless ignored: `nohup`) and SIGBREAK to `Terminated` while a command
     runs; returns what puts the handlers back. Main thread only (elsewhere: nothing)."""
@@ -200,26 +189,6 @@ def _stop_on_termination() -> Callable[[], None]:
                                if hasattr(signal, name))  # Windows' Ctrl-Break)
 
 
-def raise_terminated_on(signals: Iterable[int]) -> Callable[[], None]:
-    """Raise `Terminated` where the main thread is at each of `signals` (but one ignored:
-    `nohup`'s SIGHUP); returns what puts the handlers back. Main thread only (elsewhere:
-    nothing). `improv learn` waiting for a knob routes Ctrl-C and Ctrl-\\ here too."""
-    def raise_terminated(signum: int, _frame: Any) -> None:
-        raise Terminated(signum)
-
-    previous = {}
-    for sig in signals:
-        try:
-            if signal.getsignal(sig) is not signal.SIG_IGN:
-                previous[sig] = signal.signal(sig, raise_terminated)
-        except ValueError:  # (not the main thread)
-            break
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
 
 
 def _empty_value(argv: list[str], parser: argparse.ArgumentParser) -> str | None:

@@ -70,7 +70,7 @@ def _learn(args: argparse.Namespace, early: Any) -> int:
     from improv.live.controls import learn_next, write_binding
     from improv.live.ports import open_input
     from improv.live.inputqueue import InputQueue
-    from improv.cli import Terminated, raise_terminated_on
+    from improv.stops import Terminated, raise_terminated_on
     from improv.live.conductor import _stop_signals
 
     # everything that could refuse the binding is checked before the player moves a knob
