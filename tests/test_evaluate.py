@@ -98,8 +98,11 @@ def test_evaluate_on_the_training_archive_uses_its_validation_split(baseline_fil
     assert set(t) == {"nll_20pct_below_5gram", "classifier_all_at_most_60pct", "classifier_rhythm_at_most_60pct",
                       "cells_4_reused_3_to_8pct", "cells_3_reused_12_to_22pct", "notes_per_beat_within_10pct",
                       "chord_tones_within_10pct", "short_notes_within_10pct"}
+    gaps = report["generated"]["classifier_all"]["gaps"]
+    assert len(gaps) == 8 and abs(gaps[0][1]) >= abs(gaps[-1][1])
     table = format_table(report)
     assert "NLL per note" in table and "5-gram" in table and "chord n-gram" in table and "target" in table
+    assert f"feature by feature (mean apart in pooled deviations): {gaps[0][0]} {gaps[0][1]:+.2f}" in table
 
 
 def test_split_test_reports_the_valid_split_beside(baseline_file):

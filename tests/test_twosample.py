@@ -11,7 +11,7 @@ import pytest
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.features import NAMES, RHYTHM, answer_features, feature_matrix
 from improv.core.theory.notes import Phrase
-from improv.train.twosample import fit_logistic, two_sample_test
+from improv.train.twosample import feature_gaps, fit_logistic, two_sample_test
 
 C7 = parse_chart("C7")
 
@@ -81,8 +81,27 @@ def test_two_sample_test_is_blind_to_the_same_source_and_sees_a_different_one():
     differ = two_sample_test(fa, fc, NAMES)
     assert same.accuracy < 0.6 and differ.accuracy > 0.9
     assert differ.top_features[0][0] == "offbeat_place"
+    assert differ.gaps[0][0] == "offbeat_place" and differ.gaps[0][1] < -1.0  # straight: the off-beat earlier
+    assert max(abs(g) for _, g in same.gaps) < 0.5 and len(same.gaps) == 8
+    assert differ.to_dict()["gaps"][0] == ["offbeat_place", differ.gaps[0][1]]
     assert len(differ.folds) == 10 and differ.n_cases == 150 and 0 <= differ.stderr < 0.05 < same.stderr + 0.05
     with pytest.raises(ValueError, match="shape"):
         two_sample_test(fa, fc[:, :3])
     with pytest.raises(ValueError, match="too few"):
         two_sample_test(fa[:5], fc[:5])
+
+
+def test_feature_gaps_are_each_features_distance_in_pooled_deviations():
+    rng = np.random.default_rng(3)
+    real = rng.normal(0.0, 1.0, (400, 4))
+    gen = real.copy()
+    gen[:, 1] += 0.5  # half a deviation up
+    gen[:, 2] -= 2.0  # two down
+    real[:, 3] = gen[:, 3] = 7.0  # never varies
+    real[::2, 1] = np.nan  # nothing to measure in half the real answers
+    gaps = dict(feature_gaps(real, gen, ("a", "b", "c", "d")))
+    assert list(gaps) == ["c", "b", "a", "d"]
+    assert gaps["c"] == pytest.approx(-2.0 / real[:, 2].std())  # the same spread: the pooled one is its own
+    assert gaps["b"] == pytest.approx(0.5, abs=0.15)
+    assert gaps["a"] == 0.0 and gaps["d"] == 0.0
+    assert len(feature_gaps(real, gen, top=2)) == 2

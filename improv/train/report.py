@@ -72,6 +72,12 @@ COLUMNS = (("real", "real", None), ("model", "generated", "model"), ("5-gram", "
            ("chord n-gram", "chordgram_generated", "chordgram"))
 
 
+def _get_gaps(gen: dict | None, top: int = 5) -> str:
+    """The model's answers' largest feature gaps, as `name +0.24, ...` ('' without a classifier)."""
+    gaps = (gen or {}).get("classifier_all", {}).get("gaps") or []
+    return ", ".join(f"{name} {g:+.2f}" for name, g in gaps[:top])
+
+
 def split_table(report: dict) -> str:
     """One split's figures: real answers, the model's, the two baselines'."""
     lines = [f"{report.get('split')} split: {report.get('n_pairs')} pairs from {report.get('n_solos')} solos",
@@ -83,6 +89,9 @@ def split_table(report: dict) -> str:
             v = _get(src, *path) if src is not None else math.nan
             cells.append(f"{fmt.format(v) if math.isfinite(v) else '-':>13}")
         lines.append(f"{label:<30}" + "".join(cells))
+    gaps = _get_gaps(report.get("generated"))
+    if gaps:
+        lines.append("model against real, feature by feature (mean apart in pooled deviations): " + gaps)
     for name, t in report.get("targets", {}).items():
         v = t["value"]
         shown = f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else str(v)

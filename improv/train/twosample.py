@@ -41,18 +41,36 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> np.ndarray:
 @dataclass(frozen=True)
 class TwoSampleResult:
     """Held-out accuracy (0..1), its standard error over cases, the per-fold accuracies,
-    the number of cases, and the features by the size of their standardised weight
-    (fitted on all cases)."""
+    the number of cases, the features by the size of their standardised weight (fitted on
+    all cases), and by how far apart the two means lie (`feature_gaps`)."""
 
     accuracy: float
     stderr: float
     folds: tuple[float, ...]
     n_cases: int
     top_features: tuple[tuple[str, float], ...]
+    gaps: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "stderr": self.stderr, "folds": list(self.folds), "n_cases": self.n_cases,
-                "top_features": [list(t) for t in self.top_features]}
+                "top_features": [list(t) for t in self.top_features], "gaps": [list(t) for t in self.gaps]}
+
+
+def feature_gaps(real: np.ndarray, generated: np.ndarray, names: tuple[str, ...] = (), top: int = 8
+                 ) -> tuple[tuple[str, float], ...]:
+    """The `top` features whose generated mean lies furthest from the real one, one feature at a
+    time: (name, (generated mean - real mean) / pooled standard deviation), largest first; a
+    feature's NaNs (nothing to measure) left out, and one that never varies is 0."""
+    names = names or tuple(f"f{i}" for i in range(real.shape[1]))
+    out = []
+    for j, name in enumerate(names):
+        r, g = real[:, j], generated[:, j]
+        r, g = r[np.isfinite(r)], g[np.isfinite(g)]
+        if not (len(r) and len(g)):
+            continue
+        sd = math.sqrt((float(r.var()) + float(g.var())) / 2.0)
+        out.append((name, (float(g.mean()) - float(r.mean())) / sd if sd > 1e-12 else 0.0))
+    return tuple(sorted(out, key=lambda t: -abs(t[1]))[:top])
 
 
 def _prepare(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,4 +120,4 @@ def two_sample_test(real: np.ndarray, generated: np.ndarray, names: tuple[str, .
     w = fit_logistic(a, np.r_[np.ones(n), np.zeros(n)])[:-1]
     names = names or tuple(f"f{i}" for i in range(real.shape[1]))
     top = tuple(sorted(((nm, float(v)) for nm, v in zip(names, w)), key=lambda t: -abs(t[1]))[:8])
-    return TwoSampleResult(acc, stderr, tuple(accs), n, top)
+    return TwoSampleResult(acc, stderr, tuple(accs), n, top, feature_gaps(real, generated, names))
