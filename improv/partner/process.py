@@ -7,8 +7,13 @@ that hands each `Result` to the session. The real-time process never imports the
 and never waits behind it: Python's GIL is not shared with the partner.
 
 If the worker dies or stalls (a call unanswered for `stall_s`), it is killed and a new one
-starts from the session so far, on a thread of its own, while the jam goes on. The calls a
-dead worker had not answered go to the new one (once: a call that two workers died on, or
+starts from the session so far, on a thread of its own, while the jam goes on. A worker late
+because the machine is busy is not stalled: its pulse (`Alive`, from a thread of its own)
+still comes and its CPU time still moves, slowly; it is let finish, for up to `slow_s`
+(replacing it would cost a start and a reading of the whole session on the same busy cores:
+under load a soak restarted it 12 times in 8 minutes). A worker whose pulse stops, whose CPU
+time stands still (blocked) or that spends most of a core on one late call (a loop) is stuck.
+The calls a dead worker had not answered go to the new one (once: a call that two workers died on, or
 that a stalled one sat on, gets a `Result` with an error). A worker that keeps failing is
 given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a call gets
 its error `Result` at once.
@@ -30,11 +35,14 @@ from typing import Any, BinaryIO, Callable
 from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
 from improv.partner import wire
-from improv.partner.protocol import Dropped, History, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
-STALL_S = 2.0  # a call unanswered this long means a stuck worker
+STALL_S = 2.0  # a call unanswered this long means a stuck worker (unless it is only slow: see SLOW_S)
+SLOW_S = 15.0  # how long a worker late but working (pulsing, its CPU time moving) is let finish
+IDLE_SHARE = 0.005  # CPU used over the last stall_s below this share of it: blocked, not working
+SPIN_SHARE = 0.5  # above this share of a core on a call stall_s late: caught in a loop, not slow
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
 START_POLL_S = 0.05  # how often the first start looks whether the session was asked to stop (Ctrl-C)
 CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
@@ -54,6 +62,7 @@ class _Worker:
         self.ready = threading.Event()
         self.hello: Ready | None = None
         self.gone = False
+        self.pulses: deque[tuple[float, float]] = deque(maxlen=256)  # (arrived at, monotonic; its CPU seconds)
         self._on_message = on_message
         # What goes to it waits in an outbox that a thread of its own writes out: a worker that
         # stops reading (stuck) fills the pipe, and the conductor must never block on it.
@@ -74,6 +83,9 @@ class _Worker:
                 if isinstance(msg, Ready):
                     self.hello = msg
                     self.ready.set()
+                    continue
+                if isinstance(msg, Alive):
+                    self.pulses.append((time.monotonic(), msg.cpu_s))
                     continue
                 try:
                     self._on_message(self, msg)
@@ -131,6 +143,21 @@ class _Worker:
     def alive(self) -> bool:
         return not self.gone and self.proc.poll() is None
 
+    def working(self, window: float) -> bool:
+        """Whether the worker, late with what it was sent, is working on it: its pulse came
+        within the last `window` seconds, and over the `window` before that pulse its CPU time
+        moved by more than `IDLE_SHARE` of it (not blocked) but less than `SPIN_SHARE` (not a
+        loop spending a core). False for a worker that has not pulsed (yet)."""
+        pulses = list(self.pulses)
+        if not pulses or time.monotonic() - pulses[-1][0] > window:
+            return False
+        t1, cpu1 = pulses[-1]
+        t0, cpu0 = next(((t, c) for t, c in pulses if t >= t1 - window), pulses[0])
+        span = t1 - t0
+        if span < 0.5 * window:
+            return False  # (too few pulses yet to tell)
+        return IDLE_SHARE * span < cpu1 - cpu0 < SPIN_SHARE * span
+
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         """End the worker: what waits for it is written, then EOF and it ends by itself
         (killed when `kill`, or when it has not ended within `wait_s`). Never raises: a
@@ -162,12 +189,15 @@ class ProcessPartner:
         responder: "model" or "markov".
         markov_order: the Markov responder's longest context.
         stall_s: seconds a call may go unanswered before the worker counts as stuck.
+        slow_s: seconds a call may go unanswered by a worker that is working on it (slow: a
+            busy machine) before it counts as stuck all the same.
         python: the interpreter to run the worker with (default: this one).
     """
 
     def __init__(self, responder: str, markov_order: int = 3, *, stall_s: float = STALL_S,
-                 python: str | None = None) -> None:
-        self.responder, self.markov_order, self.stall_s = responder, markov_order, stall_s
+                 slow_s: float = SLOW_S, python: str | None = None) -> None:
+        self.responder, self.markov_order, self.stall_s, self.slow_s = responder, markov_order, stall_s, slow_s
+        self.slow = False  # the worker is late with a call but working on it (said once per spell)
         self.python = python or sys.executable
         self.name = responder
         self.reads_ahead = False
@@ -332,8 +362,17 @@ class ProcessPartner:
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
         died = not w.alive()
         unread = w.waiting_s()
-        if not died and (oldest is None or now - oldest < self.stall_s) and unread < self.stall_s:
+        late = max(now - oldest if oldest is not None else 0.0, unread)
+        if not died and late < self.stall_s:
+            self.slow = False
             return
+        if not died and late < self.slow_s and w.working(self.stall_s):
+            if not self.slow:
+                self.slow = True
+                self._say(f"the partner is slow, the machine is busy: {late:.1f} s late and still working, so it "
+                          f"is let finish")
+            return
+        self.slow = False
         why = (f"stopped (exit code {w.proc.poll()})" if died
                else f"did not answer for {now - oldest:.1f} s" if oldest is not None and now - oldest >= self.stall_s
                else f"took nothing it was sent for {unread:.1f} s")

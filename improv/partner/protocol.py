@@ -3,8 +3,8 @@ pickled over a pipe to the worker process, or handed over directly in process).
 
 To the partner: `Setup` (once, first), `Read` (the call under way, in a rest, perhaps with
 the `Job` it becomes if the rest ends it), `Job` (a call to answer), `Dropped` (an answer
-that was never played), `History` (the session so far on bars counted again). From it: `Ready` (once, after its warm-up) and a `Result` for
-every `Job`.
+that was never played), `History` (the session so far on bars counted again). From it: `Ready` (once, after its
+warm-up), a `Result` for every `Job`, and its pulse (`Alive`) from then on.
 """
 
 from __future__ import annotations
@@ -134,6 +134,18 @@ class Ready:
     pid: int = 0
     error: str = ""
     drafts: bool = False
+
+
+@dataclass(frozen=True)
+class Alive:
+    """The worker's pulse, sent every `PULSE_S` by a thread of its own once it is ready: it
+    runs, and has used `cpu_s` seconds of CPU so far. A worker late with a call that pulses
+    and keeps using some CPU is slow (a busy machine), not stuck (`ProcessPartner.check`)."""
+
+    cpu_s: float
+
+
+PULSE_S = 0.25
 
 
 @dataclass(frozen=True)

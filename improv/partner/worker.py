@@ -35,9 +35,8 @@ def main() -> int:
             os.nice(WORKER_NICE)
         except OSError:
             pass
-    out: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    out = Outbox(os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the messages
-    from improv.partner import wire
     from improv.partner.protocol import Dropped, History, Job, Read, Ready, Setup
 
     inbox = _Inbox()
@@ -47,9 +46,10 @@ def main() -> int:
     try:
         core = _build(setup)
     except Exception as e:  # noqa: BLE001 - said to the session in one line, which refuses to start
-        wire.send(out, Ready("", False, os.getpid(), error=str(e) or type(e).__name__))
+        out.send(Ready("", False, os.getpid(), error=str(e) or type(e).__name__))
         return 1
-    wire.send(out, Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
+    out.send(Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
+    pulse(out)
     while True:
         msgs = [inbox.get()]
         msgs += inbox.waiting()
@@ -63,13 +63,47 @@ def main() -> int:
             elif isinstance(m, Job):
                 t = time.perf_counter()
                 result = core.answer(m)
-                wire.send(out, replace(result, compute_ms=(time.perf_counter() - t) * 1000.0))
+                out.send(replace(result, compute_ms=(time.perf_counter() - t) * 1000.0))
                 if not later and not inbox.ready():
                     core.after(m.chart)
             elif isinstance(m, Dropped):
                 core.dropped(m.number)
             elif isinstance(m, History):
                 core.rehome(m.phrases)
+
+
+class Outbox:
+    """The worker's stdout: each message written whole, from the main loop or the pulse."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        from improv.partner import wire
+
+        self._wire, self._stream, self._lock = wire, stream, threading.Lock()
+
+    def send(self, msg: Any) -> None:
+        """Write `msg` (raises OSError once the real-time process has gone)."""
+        with self._lock:
+            self._wire.send(self._stream, msg)
+
+
+def pulse(out: Outbox, every: float | None = None) -> threading.Thread:
+    """Start the worker's pulse: an `Alive` with the CPU time used so far, every `PULSE_S`,
+    on a daemon thread, until the real-time process has gone. It tells a worker that a busy
+    machine makes slow from one that is stuck (blocked: its CPU time stands still) or caught
+    in a loop (it spends a core on one call), which `ProcessPartner.check` replaces."""
+    from improv.partner.protocol import PULSE_S, Alive
+
+    def run() -> None:
+        try:
+            while True:
+                out.send(Alive(time.process_time()))
+                time.sleep(PULSE_S if every is None else every)
+        except (OSError, ValueError):
+            pass  # (the pipe closed: the session has ended)
+
+    t = threading.Thread(target=run, name="improv-partner-pulse", daemon=True)
+    t.start()
+    return t
 
 
 class _Inbox:
