@@ -10,9 +10,8 @@ from improv.core.audio.synth import (
     control_change,
     note_off,
     note_on,
-    render,
-    render_events,
 )
+from improv.core.audio.synthrender import render, render_events
 
 SR = 48000
 
@@ -110,7 +109,7 @@ def test_32_voices_then_stealing_keeps_the_newest():
 
 
 def test_peak_below_full_scale_with_everything_sounding():
-    from improv.core.audio.synth import soft_clip
+    from improv.core.audio.synthrender import soft_clip
 
     s = SynthState(SR)
     for k in range(32):

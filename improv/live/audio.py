@@ -33,8 +33,8 @@ import mido
 import numpy as np
 
 from improv.config import Config
-from improv.core.audio.synth import (MAX_BLOCK, PAN, PARTS, SynthState, all_notes_off, apply_message, render,
-                                     soft_clip)
+from improv.core.audio.synth import MAX_BLOCK, PAN, PARTS, SynthState, all_notes_off, apply_message
+from improv.core.audio.synthrender import render, soft_clip
 
 from improv.errors import ConfigError, PortError
 from improv.live.quiet import quiet_stderr

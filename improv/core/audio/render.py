@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from improv.core.audio.synth import PAN, VOICE_OF, SynthState, all_notes_off, apply_message, render, soft_clip
+from improv.core.audio.synth import PAN, VOICE_OF, SynthState, all_notes_off, apply_message
+from improv.core.audio.synthrender import render, soft_clip
 from improv.core.formats.midifile import Recording, is_drum
 from improv.core.formats.paths import beside, whole_or_nothing, writable_output
 from improv.errors import ConfigError, DataError
