@@ -6,7 +6,8 @@ import pytest
 
 from improv.config import Config, override
 from improv.errors import ConfigError, PortError
-from improv.live.audio import SynthEngine, find_output_device
+from improv.live.audio import find_output_device
+from improv.live.synthengine import SynthEngine
 
 SR = 48000
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from improv.core.formats.midifile import Recording, TimedMessage
 from improv.core.audio.render import recording_to_parts
-from improv.live.audio import SynthEngine
+from improv.live.synthengine import SynthEngine
 
 
 def callback_load(voices: int, sample_rate: int = 48000, block: int = 128, blocks: int = 2000) -> dict[str, float]:
