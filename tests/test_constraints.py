@@ -75,7 +75,8 @@ def test_a_register_that_cannot_hold_the_outside_note_does_not_embrace_it():
     it) or "answer starts on C#", and the partner played C throughout. A register that holds
     the pitch class still embraces it."""
     from improv.core.embrace.explain import explain
-    from improv.core.embrace.strategies import EmbraceSettings, embraced_answer
+    from improv.core.embrace.plan import embraced_answer
+    from improv.core.embrace.strategies import EmbraceSettings
     from improv.core.model.responder import ModelResponder
 
     call = Phrase.of([(64, 0, 0.5), (67, 0.5, 0.5), (61, 1, 1.5), (64, 2.5, 0.5), (60, 3, 1)])
@@ -100,7 +101,8 @@ def test_a_register_under_an_octave_opens_only_with_notes_it_can_play():
     and was played C-C#-C (the decoder can only clamp a G or an E into 60-63); a resolution to
     a note the register has none of was named and played as another. The opening the plan
     names is the opening played."""
-    from improv.core.embrace.strategies import EmbraceSettings, embraced_answer
+    from improv.core.embrace.plan import embraced_answer
+    from improv.core.embrace.strategies import EmbraceSettings
     from improv.core.model.responder import ModelResponder
 
     call = Phrase.of([(64, 0, 0.5), (67, 0.5, 0.5), (61, 1, 1.5), (64, 2.5, 0.5), (60, 3, 1)])

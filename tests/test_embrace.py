@@ -6,9 +6,8 @@ import pytest
 
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.chords import parse_chord
-from improv.core.embrace.strategies import (
-    EmbraceSettings, STRATEGIES, embrace_threshold, explain, explain_json, plan_answer,
-)
+from improv.core.embrace.plan import embrace_threshold, explain, explain_json, plan_answer
+from improv.core.embrace.strategies import EmbraceSettings, STRATEGIES
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import Constraints
 from improv.errors import ConfigError
@@ -126,7 +125,7 @@ def test_guide_with_two_chords_in_the_first_bar_favours_no_note_that_clashes_wit
     inside of is still favoured (the Bb of Bb6 is G7's #9)."""
     from improv.core.embrace.hearing import OUTSIDE, classify_pitch
     from improv.core.model.responder import ModelResponder
-    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.embrace.plan import embraced_answer
     from improv.core.respond.base import AnswerSettings
 
     call = Phrase.of([(63, 0, 0.5), (67, 0.5, 0.5), (64, 1, 1.5), (63, 2.5, 0.5), (60, 3, 1)], start=4.0)  # E over Cm7
@@ -242,7 +241,7 @@ def test_config_section(tmp_path):
 def _note_share_in_first_bar(responder, strength, seeds=40):
     """The share of the answer's freely chosen notes in its first bar (after the forced
     opening) that are the embraced note's pitch class (C#, 1)."""
-    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.embrace.plan import embraced_answer
     from improv.core.respond.base import AnswerSettings
 
     hit = total = 0
@@ -366,7 +365,7 @@ def test_guide_avoids_the_wrong_note_only_where_it_clashes(name):
     """A wrong A over Bb7 in an F blues: guide avoided A for the whole answer, so the
     answer never played the third of F7 or the fifth of D7 (0 of 12 answers with the
     model; 10 of 12 with guide off). It steers the A away where it clashes only."""
-    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.embrace.plan import embraced_answer
     from improv.core.respond.base import AnswerSettings
     from improv.core.respond.markov import MarkovResponder
     from improv.core.model.responder import ModelResponder  # (numpy alone: runs on the lean install)
@@ -391,7 +390,7 @@ def test_the_models_feel_keeps_a_forced_openings_rhythm():
     """The motif's eighths at 0, 0.5 and 1.0 were played at 0, 0.26 and 0.82: the feel moved
     each note of the opening the plan forced, and the first cannot start before the answer.
     The opening is played as written; the notes after it get the feel."""
-    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.embrace.plan import embraced_answer
     from improv.core.respond.base import AnswerSettings
     from improv.core.model.responder import ModelResponder  # (numpy alone: runs on the lean install)
 

@@ -10,7 +10,8 @@ from improv.commands.embrace_args import add_embrace_args, embrace_settings_from
 from improv.config import Config, override
 from improv.errors import ConfigError
 from improv.core.theory.chart import parse_chart
-from improv.core.embrace.strategies import EmbraceSettings, plan_answer
+from improv.core.embrace.plan import plan_answer
+from improv.core.embrace.strategies import EmbraceSettings
 from improv.core.theory.notes import Phrase
 
 

@@ -134,7 +134,8 @@ def test_the_partner_hears_the_call_at_the_tempo_it_was_played_at():
     from dataclasses import replace
 
     from improv.bench.embrace import answer_with
-    from improv.core.embrace.strategies import EmbraceSettings, plan_answer
+    from improv.core.embrace.plan import plan_answer
+    from improv.core.embrace.strategies import EmbraceSettings
 
     case = replace(_cases()[0], tempo=180.0)
     heard = []

@@ -178,7 +178,8 @@ def test_salience_counts_seconds_as_well_as_beats():
 
 
 def test_a_long_accented_mistake_played_late_is_embraced_at_its_tempo():
-    from improv.core.embrace.strategies import EmbraceSettings, embrace_threshold, plan_answer
+    from improv.core.embrace.plan import embrace_threshold, plan_answer
+    from improv.core.embrace.strategies import EmbraceSettings
 
     # C# 50 ms late on beat 3 at 240 bpm (0.2 beat), held two seconds, accented
     call = Phrase.of([(64, 0, 0.5, 70), (67, 0.5, 0.5, 70), (72, 1, 1, 70), (61, 2.2, 8, 110)])

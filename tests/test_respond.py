@@ -120,16 +120,16 @@ def test_swing_places_the_answers_off_beats_as_the_jam_would(tmp_path):
 
 
 def test_the_model_hears_the_call_at_the_files_tempo(tmp_path, monkeypatch):
-    from improv.core.embrace import strategies
+    from improv.core.embrace import plan
 
     seen = []
-    real = strategies.embraced_answer
+    real = plan.embraced_answer
 
     def spy(responder, call, chart, settings, embrace):
         seen.append((settings.tempo, settings.feel))
         return real(responder, call, chart, settings, embrace)
 
-    monkeypatch.setattr(strategies, "embraced_answer", spy)
+    monkeypatch.setattr(plan, "embraced_answer", spy)
     call = write_mid(tmp_path / "call.mid", LINE, tempo=176)
     assert respond(tmp_path, call, "--chords", "C7", "--responder", "markov", "--seed", "1")[0] == 0
     assert respond(tmp_path, call, "--chords", "C7", "--responder", "markov", "--seed", "1", "--tempo", "90",

@@ -30,7 +30,7 @@ from typing import Any
 
 from improv.bench.parts import CHART, TEMPO, random_call, summary
 from improv.config import Config
-from improv.core.embrace.strategies import plan_answer
+from improv.core.embrace.plan import plan_answer
 from improv.core.theory.chart import Chart, parse_chart
 from improv.core.theory.notes import Phrase
 from improv.partner.protocol import Job, Read, Result, Setup, answer_settings

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from improv.core.theory.chart import Chart
-from improv.core.embrace.strategies import MODES, AnswerPlan, EmbraceSettings, plan_answer
+from improv.core.embrace.plan import AnswerPlan, plan_answer
+from improv.core.embrace.strategies import MODES, EmbraceSettings
 from improv.core.embrace.hearing import OUTSIDE, classify_pitch, hear, metric_weight, most_salient
 from improv.core.theory.metrics import in_harmony_counts
 from improv.core.theory.notes import Meter, Phrase

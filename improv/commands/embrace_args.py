@@ -17,7 +17,8 @@ from typing import Any, Sequence, TextIO
 
 from improv.config import Config, override
 from improv.core.theory.chart import Chart
-from improv.core.embrace.strategies import MODES, AnswerPlan, EmbraceSettings
+from improv.core.embrace.plan import AnswerPlan
+from improv.core.embrace.strategies import MODES, EmbraceSettings
 from improv.errors import ConfigError
 
 PLAY_MODES = ("free", "trade")

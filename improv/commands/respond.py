@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     from improv.partner.build import make_responder, session_seed
 
     seed = session_seed(cfg.responder)
-    from improv.core.embrace.strategies import embraced_answer
+    from improv.core.embrace.plan import embraced_answer
 
     # As the jam does: the tempo the call was played at (hearing it, the model's feel), and a
     # swung timeline (`--swing`) places the answer's off-beats instead of the learned feel.
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     answer, plan = embraced_answer(responder, call, chart, settings, embrace_settings_from_args(args, cfg))
     if swing != 1.0:
         answer = swung(answer, swing)
-    from improv.core.embrace.strategies import explain
+    from improv.core.embrace.plan import explain
 
     # the chords the answer was played over (a substitute where it re-harmonised), and why
     # (a metre the file writes is the bars' by now: another one was refused above)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Callable
 
 from improv.core.embrace.explain import explain
-from improv.core.embrace.strategies import AnswerPlan, embraced_answer
+from improv.core.embrace.plan import AnswerPlan, embraced_answer
 from improv.core.model.inputs import CALL_NOTES
 from improv.core.respond.base import AnswerSettings, Interrupted, Responder, SessionMemory
 from improv.core.theory.chart import Chart, single_chord_chart

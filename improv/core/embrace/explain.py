@@ -14,7 +14,8 @@ import math
 
 from improv.core.theory.chart import Chart
 from improv.core.theory.chords import ROOT_NAMES, Chord
-from improv.core.embrace.strategies import AnswerPlan, Handled
+from improv.core.embrace.plan import AnswerPlan
+from improv.core.embrace.strategies import Handled
 from improv.core.embrace.hearing import HeardNote, most_salient
 from improv.core.theory.notes import NOTE_NAMES_FLAT, NOTE_NAMES_SHARP
 
