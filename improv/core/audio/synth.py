@@ -173,7 +173,7 @@ def note_on(state: SynthState, part: int, pitch: int, velocity: int, source: int
     if len(live) >= state.polyphony:
         _release(state, _victim(state, live), 0.005 * sr)
     if state.n >= state.capacity:  # every spare slot busy fading: reuse the quietest
-        _remove(state, _victim(state, list(range(state.n))))
+        free_voice(state, _victim(state, list(range(state.n))))
     i = state.n
     state.n += 1
     if kit:
@@ -326,7 +326,9 @@ def _victim(state: SynthState, candidates: list[int]) -> int:
     return min(candidates, key=key)
 
 
-def _remove(state: SynthState, i: int) -> None:
+def free_voice(state: SynthState, i: int) -> None:
+    """Free voice `i`'s slot (its sound is over, or it must make room): the last active voice
+    moves into it, so that the active voices stay packed at [0, n)."""
     last = state.n - 1
     if i != last:
         for arr in (state.age, state.age_u, state.rel_end, state.rel_len, state.inv_att, state.part, state.source,

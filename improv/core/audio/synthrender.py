@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from improv.core.audio.synth import MAX_BLOCK, PARTIALS, SynthState, _remove, apply_message
+from improv.core.audio.synth import MAX_BLOCK, PARTIALS, SynthState, apply_message, free_voice
 
 _HASH = (np.uint32(0x9E3779B1), np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))  # the noise's integer hash
 _PHASE_TO_RAD = np.float32(2.0 * math.pi / 2.0 ** 32)
@@ -96,7 +96,7 @@ def _render_block(state: SynthState, f: int, out: np.ndarray) -> None:
     # free the voices whose release has ended (from the end, so indices stay valid)
     for i in range(n - 1, -1, -1):
         if state.age[i] >= state.rel_end[i]:
-            _remove(state, i)
+            free_voice(state, i)
 
 
 def _add_noise(state: SynthState, n: int, f: int, ages_u: np.ndarray, ages32: np.ndarray, v: np.ndarray) -> None:

@@ -25,7 +25,8 @@ import random
 from dataclasses import dataclass, field, replace
 
 from improv.core.embrace.hearing import OUTSIDE, UNDER, HeardNote, classify_pitch, hear, most_salient, off_the_line
-from improv.core.embrace.strategies import _STRATEGY, STRATEGY_WEIGHT, EmbraceSettings, Handled, _Context, _holds
+from improv.core.embrace.strategies import (STRATEGY_BUILDERS, STRATEGY_WEIGHT, EmbraceSettings, Handled, StrategyContext,
+                                            register_has)
 from improv.core.respond.base import AnswerSettings, Constraints, Responder
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
@@ -98,18 +99,18 @@ def plan_answer(
     target = most_salient(heard)
     if target is None or target.salience < embrace_threshold(settings.daring) - 1e-9:
         return base
-    if not _holds(low, high, target.pc):
+    if not register_has(low, high, target.pc):
         return base  # (a register without the note's pitch class: the answer could not play it, and the
         # explanation said "answer opens on C#" over a band re-harmonised for it, the partner playing C)
     rng = random.Random(seed * 7919 + 104729)
-    ctx = _Context(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high,
+    ctx = StrategyContext(call, heard, target, chart, answer_start, answer_length, settings, rng, low, high,
                    tuple(off_the_line(call.notes, tempo)))
     options = [s for s in settings.strategies if s != "reharmonise" or ctx.substitutes()]
     options = [s for s in options if s != "resolve" or ctx.resolutions(0.5)]
     if not options:
         return base
     strategy = rng.choices(options, [STRATEGY_WEIGHT.get(o, 1.0) for o in options])[0]
-    handled, plan_chart, favour = _STRATEGY[strategy](ctx)
+    handled, plan_chart, favour = STRATEGY_BUILDERS[strategy](ctx)
     # The note is welcome over the answer's first bar, where the strategy made it fit (not
     # over every later chord it would clash), as strongly as `strength` says; the chord tones
     # of that bar beside it at a steady weight, so that the answer otherwise sits in the

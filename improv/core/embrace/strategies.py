@@ -92,13 +92,17 @@ def next_mode(mode: str) -> str:
     return MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else MODES[0]
 
 
-def _holds(low: int, high: int, pc: int) -> bool:
+def register_has(low: int, high: int, pc: int) -> bool:
     """Whether the answer's register [low, high] (either way round) has a note of pitch class `pc`."""
     return any(p % 12 == pc for p in range(max(0, min(low, high)), min(127, max(low, high)) + 1))
 
 
 @dataclass
-class _Context:
+class StrategyContext:
+    """What a strategy builds from: the call, how it was heard, the note to build on (`target`),
+    the chart, the answer's start and length (beats), the settings, the plan's seeded
+    generator, the answer's register and which call notes lie under the line."""
+
     call: Phrase
     heard: tuple[HeardNote, ...]
     target: HeardNote
@@ -147,10 +151,10 @@ class _Context:
             return []
         p = self.pitch()  # (a resolution the register has no note of would be played as another note)
         return [q for q in (p + 1, p - 1) if q % 12 in chord.chord_tones() and 0 <= q <= 127
-                and _holds(self.low, self.high, q % 12)]
+                and register_has(self.low, self.high, q % 12)]
 
 
-def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+def _motif(ctx: StrategyContext) -> tuple[Handled, Chart, set[int]]:
     # the cell is the line's (a chord's lower notes are harmony: stated, they would sound as a cluster)
     notes = [n for k, n in enumerate(ctx.call.notes)
              if k == ctx.target.index or not (ctx.under and ctx.under[k])]
@@ -169,7 +173,7 @@ def _motif(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     cell, j = cell[first:last + 1], j - first
     # (a note whose pitch class the register has none of would be played as another: in 60-63 the
     # motif "G-C#-E" was played C-C#-C)
-    kept = [k for k, n in enumerate(cell) if k == j or _holds(ctx.low, ctx.high, n.pitch % 12)]
+    kept = [k for k, n in enumerate(cell) if k == j or register_has(ctx.low, ctx.high, n.pitch % 12)]
     cell, j = [cell[k] for k in kept], kept.index(j)
     while cell[j].start - cell[0].start >= ctx.length - 1e-9:  # (the note itself must be stated: the cell
         cell, j = cell[1:], j - 1  # starts later, at the latest on it, where the answer is too short for all of it)
@@ -200,7 +204,7 @@ def _one_gesture(a: Note, b: Note) -> bool:
     return b.start - a.end <= 1.0 and b.start - a.start <= 2.0
 
 
-def _cell_shift(ctx: _Context, pitches: list[int]) -> int:
+def _cell_shift(ctx: StrategyContext, pitches: list[int]) -> int:
     """The octaves (in semitones) the whole cell moves by: the target's way into the
     answer's range, or an octave either side of it when that keeps more of the cell in the
     range (each note folded on its own would turn the player's contour over)."""
@@ -227,7 +231,7 @@ def _octave_into_range(pitch: int) -> int:
 _INTERVAL_WORDS = {1: "a half step", 2: "a whole step", 3: "a minor third", 4: "a major third", 5: "a fourth"}
 
 
-def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
+def _sequence_move(ctx: StrategyContext, stated: list[Note], at: float) -> int:
     """How far to move the cell's second statement (semitones): a repeat or a sequence
     that fits the chords under it best, as a player sequences a motif through changes; one
     that keeps the cell in the answer's range (where the cell is in it), or the partner
@@ -246,7 +250,7 @@ def _sequence_move(ctx: _Context, stated: list[Note], at: float) -> int:
     return ctx.rng.choice([m for m in moves if fit(m) == best][:3])  # the plainest of the best
 
 
-def _reharmonise(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+def _reharmonise(ctx: StrategyContext) -> tuple[Handled, Chart, set[int]]:
     subs = ctx.substitutes()
     daring = ctx.settings.daring
     weights = [(3.0 if s.role == "chord tone" else 1.0) * (daring ** (s.reach - 1) + 0.05) for s in subs]
@@ -258,7 +262,7 @@ def _reharmonise(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     return handled, substitute(ctx.chart, a, b, sub.chord), {ctx.target.pc}
 
 
-def _resolve(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+def _resolve(ctx: StrategyContext) -> tuple[Handled, Chart, set[int]]:
     onset, dur = ctx.rng.choice(((0.0, 0.5), (0.5, 0.5), (0.0, 1.0)))
     targets = ctx.resolutions(onset + dur)
     if not targets:  # the chord under a later landing has no half-step neighbour
@@ -278,7 +282,7 @@ def _resolve(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     return Handled(ctx.target, "resolve", opening=opening, detail=detail), ctx.chart, {ctx.target.pc, target % 12}
 
 
-def _echo(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
+def _echo(ctx: StrategyContext) -> tuple[Handled, Chart, set[int]]:
     bpb = ctx.chart.beats_per_bar
     choices = [d for d in (0.5, 1.0, 1.5)
                if abs(((ctx.start + d) % bpb) - ctx.target.beat) > 0.1 and d < ctx.length - 0.25]
@@ -290,4 +294,5 @@ def _echo(ctx: _Context) -> tuple[Handled, Chart, set[int]]:
     return Handled(ctx.target, "echo", opening=opening, detail=detail), ctx.chart, {ctx.target.pc}
 
 
-_STRATEGY = {"motif": _motif, "reharmonise": _reharmonise, "resolve": _resolve, "echo": _echo}
+# each strategy: context -> (what it did with the note, the chart to play over, pitch classes to favour)
+STRATEGY_BUILDERS = {"motif": _motif, "reharmonise": _reharmonise, "resolve": _resolve, "echo": _echo}
