@@ -42,8 +42,16 @@ class FakeWorker:
     def waiting_s(self) -> float:
         return 0.0
 
+    pulses = samples = ()  # (it never pulses, and the system shows nothing of it)
+
+    def sample(self) -> None:
+        pass
+
     def working(self, window: float) -> bool:
-        return False  # (it never pulses)
+        return False
+
+    def cpu_share(self, window: float) -> None:
+        return None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         self.dead = True
@@ -795,3 +803,42 @@ def test_a_pulsing_worker_that_is_stuck_is_still_replaced(tmp_path, work):
             assert time.monotonic() - t0 < 1.0 + 1.0 and not any("slow" in line for line in said), said
     finally:
         p.close()
+
+
+def _judged(samples=(), pulses=()) -> bool:
+    """`_Worker.working` over a 2 s window, on samples and pulses that ended just now."""
+    from collections import deque
+
+    from improv.partner.process import _Worker
+
+    w = object.__new__(_Worker)  # (no process: only what it was told)
+    now = time.monotonic()
+    w.samples = deque((now - ago, cpu, state) for ago, cpu, state in samples)
+    w.pulses = deque((now - ago, 1000.0 - ago, cpu) for ago, cpu in pulses)
+    return w.working(2.0)
+
+
+@pytest.mark.parametrize("samples, slow", [
+    ([(2.0, 1.0, "R"), (1.0, 1.01, "R"), (0.0, 1.02, "R")], True),  # waiting for a CPU, getting 1 %
+    ([(2.0, 1.0, "R"), (1.0, 1.0, "R"), (0.0, 1.0, "R")], True),  # runnable, given nothing yet
+    ([(2.0, 1.0, "S"), (1.0, 1.1, "R"), (0.0, 1.3, "S")], True),  # working in turns
+    ([(2.0, 1.0, "S"), (1.0, 1.0, "S"), (0.0, 1.0, "S")], False),  # asleep on a late call: blocked
+    ([(2.0, 1.0, "R"), (1.0, 1.5, "R"), (0.0, 2.0, "R")], False),  # a core's worth: a loop
+    ([(2.0, 1.0, "R"), (1.0, 1.1, "R"), (0.0, 1.1, "T")], False),  # stopped (SIGSTOP)
+    ([(3.0, 1.0, "R")], False),  # (the look is old: nothing known)
+])
+def test_a_late_worker_is_told_slow_or_stuck_from_its_cpu_time_and_state(samples, slow):
+    assert _judged(samples=samples) is slow
+
+
+@pytest.mark.parametrize("pulses, slow", [
+    ([(1.5, 1.0), (1.0, 1.05), (0.5, 1.1), (0.1, 1.15)], True),  # a tenth of a core
+    ([(1.5, 1.0), (1.0, 1.0), (0.5, 1.0), (0.1, 1.0)], False),  # its CPU time stands still
+    ([(1.5, 1.0), (1.0, 1.5), (0.5, 2.0), (0.1, 2.4)], False),  # a core's worth
+    ([(3.0, 1.0), (2.5, 1.1)], False),  # its pulse gone
+    ([(0.1, 1.0)], False),  # one pulse: nothing to tell yet
+])
+def test_where_the_system_shows_nothing_the_pulses_tell(pulses, slow):
+    """macOS and Windows have no /proc: the pulse carries the CPU time, measured on the
+    worker's own clock (on a busy machine pulses arrive in bursts)."""
+    assert _judged(pulses=pulses) is slow

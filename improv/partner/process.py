@@ -8,11 +8,12 @@ and never waits behind it: Python's GIL is not shared with the partner.
 
 If the worker dies or stalls (a call unanswered for `stall_s`), it is killed and a new one
 starts from the session so far, on a thread of its own, while the jam goes on. A worker late
-because the machine is busy is not stalled: its pulse (`Alive`, from a thread of its own)
-still comes and its CPU time still moves, slowly; it is let finish, for up to `slow_s`
-(replacing it would cost a start and a reading of the whole session on the same busy cores:
-under load a soak restarted it 12 times in 8 minutes). A worker whose pulse stops, whose CPU
-time stands still (blocked) or that spends most of a core on one late call (a loop) is stuck.
+because the machine is busy is not stalled: it waits for a CPU, or its CPU time still moves,
+slowly (read from /proc on Linux; elsewhere carried by its pulse, `Alive`, from a thread of
+its own); it is let finish, for up to `slow_s` (replacing it would cost a start and a reading
+of the whole session on the same busy cores: under load a soak restarted it 12 times in 8
+minutes). A worker stopped, asleep with its CPU time standing still (blocked), spending most
+of a core on one late call (a loop) or whose pulse stops is stuck.
 The calls a dead worker had not answered go to the new one (once: a call that two workers died on, or
 that a stalled one sat on, gets a `Result` with an error). A worker that keeps failing is
 given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a call gets
@@ -35,7 +36,7 @@ from typing import Any, BinaryIO, Callable
 from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
 from improv.partner import wire
-from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import PULSE_S, Alive, Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
@@ -47,6 +48,7 @@ READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
 START_POLL_S = 0.05  # how often the first start looks whether the session was asked to stop (Ctrl-C)
 CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
 
 
 class _Worker:
@@ -62,7 +64,8 @@ class _Worker:
         self.ready = threading.Event()
         self.hello: Ready | None = None
         self.gone = False
-        self.pulses: deque[tuple[float, float]] = deque(maxlen=256)  # (arrived at, monotonic; its CPU seconds)
+        self.pulses: deque[tuple[float, float, float]] = deque(maxlen=256)  # (arrived at; sent at, its clock; CPU s)
+        self.samples: deque[tuple[float, float, str]] = deque(maxlen=64)  # (at; its CPU seconds; state): `sample`
         self._on_message = on_message
         # What goes to it waits in an outbox that a thread of its own writes out: a worker that
         # stops reading (stuck) fills the pipe, and the conductor must never block on it.
@@ -85,7 +88,7 @@ class _Worker:
                     self.ready.set()
                     continue
                 if isinstance(msg, Alive):
-                    self.pulses.append((time.monotonic(), msg.cpu_s))
+                    self.pulses.append((time.monotonic(), msg.at_s, msg.cpu_s))
                     continue
                 try:
                     self._on_message(self, msg)
@@ -143,20 +146,51 @@ class _Worker:
     def alive(self) -> bool:
         return not self.gone and self.proc.poll() is None
 
+    def sample(self) -> None:
+        """Note the worker's CPU time and scheduler state now, where the system shows them
+        (Linux: /proc; `ProcessPartner.check` calls this on every look)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                st = f.read()
+            fields = st[st.rindex(b")") + 2:].split()
+            cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            return
+        self.samples.append((time.monotonic(), cpu, fields[0].decode("ascii", "replace")))
+
     def working(self, window: float) -> bool:
-        """Whether the worker, late with what it was sent, is working on it: its pulse came
-        within the last `window` seconds, and over the `window` before that pulse its CPU time
-        moved by more than `IDLE_SHARE` of it (not blocked) but less than `SPIN_SHARE` (not a
-        loop spending a core). False for a worker that has not pulsed (yet)."""
-        pulses = list(self.pulses)
-        if not pulses or time.monotonic() - pulses[-1][0] > window:
-            return False
-        t1, cpu1 = pulses[-1]
-        t0, cpu0 = next(((t, c) for t, c in pulses if t >= t1 - window), pulses[0])
-        span = t1 - t0
-        if span < 0.5 * window:
-            return False  # (too few pulses yet to tell)
-        return IDLE_SHARE * span < cpu1 - cpu0 < SPIN_SHARE * span
+        """Whether the worker, late with what it was sent, is working on it (slow, on a busy
+        machine) rather than stuck. Where the system shows its CPU time and state (Linux):
+        not stopped, not spending more than `SPIN_SHARE` of a core over the last `window`
+        seconds (a loop), and either waiting for a CPU (runnable) or its CPU time moving by
+        more than `IDLE_SHARE` of the window (not blocked). Elsewhere, by its pulse (`Alive`):
+        one came within `window`, and the CPU time the pulses carry moved within those
+        shares. False for a worker that has not been sampled or pulsed yet."""
+        now = time.monotonic()
+        if self.samples and now - self.samples[-1][0] <= window:
+            t1, cpu1, state = self.samples[-1]
+            t0, cpu0, _ = next((p for p in self.samples if p[0] >= t1 - window), self.samples[0])
+            share = (cpu1 - cpu0) / (t1 - t0) if t1 - t0 >= 0.5 * window else None
+            if state in ("T", "t") or (share is not None and share >= SPIN_SHARE):
+                return False  # stopped (SIGSTOP, a debugger), or a loop spending a core
+            return state == "R" or (share is not None and share > IDLE_SHARE)
+        share = self.cpu_share(window)
+        return share is not None and IDLE_SHARE < share < SPIN_SHARE
+
+    def cpu_share(self, window: float) -> float | None:
+        """The share of a core the worker used over the `window` seconds before now: from
+        the samples where there are some, else from its pulses (on its own clock). None when
+        the latest is older than `window`, or they cover less than a pulse's period."""
+        now = time.monotonic()
+        if self.samples and now - self.samples[-1][0] <= window:
+            points = [(t, cpu) for t, cpu, _ in self.samples]
+        elif self.pulses and now - self.pulses[-1][0] <= window:
+            points = [(at, cpu) for _, at, cpu in self.pulses]
+        else:
+            return None
+        t1, cpu1 = points[-1]
+        t0, cpu0 = next((p for p in points if p[0] >= t1 - window), points[0])
+        return (cpu1 - cpu0) / (t1 - t0) if t1 - t0 >= PULSE_S else None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         """End the worker: what waits for it is written, then EOF and it ends by itself
@@ -361,6 +395,7 @@ class ProcessPartner:
                 self._fresh = False
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
         died = not w.alive()
+        w.sample()
         unread = w.waiting_s()
         late = max(now - oldest if oldest is not None else 0.0, unread)
         if not died and late < self.stall_s:
@@ -376,6 +411,11 @@ class ProcessPartner:
         why = (f"stopped (exit code {w.proc.poll()})" if died
                else f"did not answer for {now - oldest:.1f} s" if oldest is not None and now - oldest >= self.stall_s
                else f"took nothing it was sent for {unread:.1f} s")
+        share = None if died else w.cpu_share(self.stall_s)
+        if share is not None:  # (what told it from a slow one: blocked, a loop, or too late even so)
+            why += f", using {100 * share:.0f} % of a core"
+        elif not died and w.pulses:
+            why += f", its pulse gone for {time.monotonic() - w.pulses[-1][0]:.1f} s"
         w.stop(kill=True, wait_s=1.0)
         while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
             self._restarted_at.popleft()

@@ -139,10 +139,13 @@ class Ready:
 @dataclass(frozen=True)
 class Alive:
     """The worker's pulse, sent every `PULSE_S` by a thread of its own once it is ready: it
-    runs, and has used `cpu_s` seconds of CPU so far. A worker late with a call that pulses
-    and keeps using some CPU is slow (a busy machine), not stuck (`ProcessPartner.check`)."""
+    runs, and at `at_s` on its own clock (`time.monotonic`) it had used `cpu_s` seconds of
+    CPU. A worker late with a call that pulses and keeps using some CPU is slow (a busy
+    machine), not stuck (`ProcessPartner.check`). Its own clock: on a busy machine the
+    pulses reach the real-time process in bursts."""
 
     cpu_s: float
+    at_s: float
 
 
 PULSE_S = 0.25

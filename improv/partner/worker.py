@@ -96,7 +96,7 @@ def pulse(out: Outbox, every: float | None = None) -> threading.Thread:
     def run() -> None:
         try:
             while True:
-                out.send(Alive(time.process_time()))
+                out.send(Alive(time.process_time(), time.monotonic()))
                 time.sleep(PULSE_S if every is None else every)
         except (OSError, ValueError):
             pass  # (the pipe closed: the session has ended)
