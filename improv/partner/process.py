@@ -51,6 +51,13 @@ RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the windo
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
 
 
+def _stat_fields(path: str) -> list[str]:
+    """The fields of a /proc stat file after the command's name (the state first)."""
+    with open(path, "rb") as f:
+        st = f.read()
+    return st[st.rindex(b")") + 2:].decode("ascii", "replace").split()
+
+
 class _Worker:
     """One worker process and the thread reading its answers."""
 
@@ -148,15 +155,25 @@ class _Worker:
 
     def sample(self) -> None:
         """Note the worker's CPU time and scheduler state now, where the system shows them
-        (Linux: /proc; `ProcessPartner.check` calls this on every look)."""
+        (Linux: /proc; `ProcessPartner.check` calls this on every look). The state is "R" when
+        any of its threads is running or waiting for a CPU: on a busy machine the main thread
+        sleeps waiting for the GIL while the thread holding it waits for a CPU."""
+        base = f"/proc/{self.proc.pid}"
         try:
-            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
-                st = f.read()
-            fields = st[st.rindex(b")") + 2:].split()
+            fields = _stat_fields(f"{base}/stat")
             cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            state = fields[0]
+            if state not in ("R", "T", "t"):
+                for task in os.listdir(f"{base}/task"):
+                    try:
+                        if _stat_fields(f"{base}/task/{task}/stat")[0] == "R":
+                            state = "R"
+                            break
+                    except (OSError, IndexError):
+                        continue  # (a thread that just ended)
         except (OSError, ValueError, IndexError):
             return
-        self.samples.append((time.monotonic(), cpu, fields[0].decode("ascii", "replace")))
+        self.samples.append((time.monotonic(), cpu, state))
 
     def working(self, window: float) -> bool:
         """Whether the worker, late with what it was sent, is working on it (slow, on a busy
