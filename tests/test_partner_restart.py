@@ -842,3 +842,20 @@ def test_where_the_system_shows_nothing_the_pulses_tell(pulses, slow):
     """macOS and Windows have no /proc: the pulse carries the CPU time, measured on the
     worker's own clock (on a busy machine pulses arrive in bursts)."""
     assert _judged(pulses=pulses) is slow
+
+
+def test_a_slow_partner_is_said_once_a_minute_at_most(partner, monkeypatch):
+    """Under two busy processes a 4-minute jam said "the partner is slow" 9 times."""
+    w = FakeWorker.made[-1]
+    monkeypatch.setattr(w, "working", lambda window: True)
+    slow = lambda: [line for line in partner.said if "the partner is slow" in line]  # noqa: E731
+    partner.check(0.0)
+    for n, at in ((1, 0.0), (2, 10.0), (3, RESTART_WINDOW_S + 1.0)):
+        partner.submit(_job(n), at)
+        partner.check(at + partner.stall_s + 0.1)
+        partner.check(at + partner.stall_s + 0.6)  # (the same spell: not said again)
+        assert partner.slow and partner.restarts == 0
+        w.answer(n)
+        partner.check(at + partner.stall_s + 1.0)
+        assert not partner.slow
+    assert len(slow()) == 2 and "2.1 s late and still working" in slow()[0], partner.said

@@ -248,7 +248,8 @@ class ProcessPartner:
     def __init__(self, responder: str, markov_order: int = 3, *, stall_s: float = STALL_S,
                  slow_s: float = SLOW_S, python: str | None = None) -> None:
         self.responder, self.markov_order, self.stall_s, self.slow_s = responder, markov_order, stall_s, slow_s
-        self.slow = False  # the worker is late with a call but working on it (said once per spell)
+        self.slow = False  # the worker is late with a call but working on it
+        self._slow_said: float | None = None  # when that was last said (once a minute at most: `RESTART_WINDOW_S`)
         self.python = python or sys.executable
         self.name = responder
         self.reads_ahead = False
@@ -419,10 +420,11 @@ class ProcessPartner:
             self.slow = False
             return
         if not died and late < self.slow_s and w.working(self.stall_s):
-            if not self.slow:
-                self.slow = True
+            if not self.slow and (self._slow_said is None or now - self._slow_said >= RESTART_WINDOW_S):
+                self._slow_said = now
                 self._say(f"the partner is slow, the machine is busy: {late:.1f} s late and still working, so it "
                           f"is let finish")
+            self.slow = True
             return
         self.slow = False
         why = (f"stopped (exit code {w.proc.poll()})" if died
