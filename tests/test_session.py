@@ -1226,6 +1226,33 @@ def test_an_answer_arriving_as_the_player_comes_back_in_plays_nothing():
     s.close()
 
 
+def test_playing_on_while_a_dropped_answer_is_still_computing_yields_once():
+    """The player came back in while the partner was still computing its answer, and played
+    on: every note of the new phrase made the partner "yield" again, to an answer already
+    dropped, until it came back (on a busy machine, three lines of "you came back in:
+    partner yields" at one beat, a "partner yields" marker each in the file, the yields
+    counted three times in the summary, and the status line saying "answering" over the
+    player's phrase)."""
+    from improv.partner.protocol import Result
+
+    partner = HandPartner()
+    s, clock, inq, sink, rec = make(config(), responder=partner)
+    said = []
+    s.say = said.append
+    s.start()
+    back = [e for k in range(4) for e in ((1.45 + 0.1 * k, [0x90, 72 + k, 100]), (1.5 + 0.1 * k, [0x80, 72 + k, 0]))]
+    play(s, clock, inq, CALL + back, until=1.8)
+    assert len(partner.jobs) == 1  # the call was asked for; its answer has not come back
+    assert s.yields == 1, said
+    assert [line.split("  ")[1] for line in said if "came back in" in line] == ["you came back in: partner yields"], said
+    assert [text for text, _ in rec[0].markers if text == "partner yields"] == ["partner yields"]
+    assert not s.partner_busy() and s.policy.state(s.beat_at(clock.now())) == "listening"
+    s.exchange.on_result(Result(1, Phrase.of([(70, 0.0, 0.5)], start=3.0, length=4.0)))  # it comes back: not played
+    play_more(s, clock, inq, [], 1.81, 2.5)
+    assert sink.ons(channel=1) == []
+    s.close()
+
+
 def test_a_stop_during_the_warm_up_still_records_what_was_played():
     """SIGTERM (or Ctrl-C) while the partner warmed up: the session started, its loop saw
     the stop at once and closed, and the notes played meanwhile, still waiting in the input

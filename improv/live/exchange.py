@@ -337,7 +337,9 @@ class Exchange:
             return bool(self._asked) or self._landing > 0
 
     def busy(self) -> bool:
-        """True while an answer is being computed, waiting to sound, or sounding."""
+        """True while an answer is being computed, waiting to sound, or sounding. An answer
+        a yield already dropped is none of these: a player playing on while it was still
+        computed made the partner "yield" again at every note (each said, marked and counted)."""
         with self._lock:
-            asked = bool(self._asked) or self._landing > 0
+            asked = any(a.generation == self._generation for a in self._asked.values()) or self._landing > 0
         return asked or self.s.feeder.pending() > 0 or self.s.scheduler.busy()
