@@ -153,7 +153,8 @@ def test_an_infinite_tempo_is_left_out_and_bad_paths_are_one_line_errors(tmp_pat
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"solo,chord_changes\n\xe0\xe0,x\n")
     (tmp_path / "file").write_text("x")
-    for args in (["--import-wjazzd", str(tmp_path), "--out", str(tmp_path / "o")],
+    (tmp_path / "nothing").mkdir()  # (a folder is read as the unpacked archive: this one has no solo_info.csv)
+    for args in (["--import-wjazzd", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")],
                  ["--import-wjazzd", str(latin), "--out", str(tmp_path / "o")],
                  ["--import-wjazzd", str(src), "--out", str(tmp_path / "file")]):
         assert main(["tunes", *args]) == 2, args
@@ -207,3 +208,29 @@ def test_tunes_already_in_the_folder_are_kept_and_odd_csvs_are_one_line(tmp_path
     huge.write_text('solo,chord_changes\nX,"' + "C7 |" * 40_000 + '"\n')
     with pytest.raises(DataError, match="is not a readable CSV"):
         convert_csv(huge, tmp_path / "out4")
+
+
+@pytest.mark.parametrize("packed", ["tar.gz", "folder"])
+def test_the_archive_every_other_command_takes_is_taken_here_too(tmp_path, packed, capsys):
+    """`improv tunes --import-wjazzd wjazzd-solos.tar.gz --out DIR` was refused ("give the
+    WJazzD solo_info.csv"): the archive is the only copy a newcomer has, and every other
+    command reads it."""
+    import tarfile
+
+    from improv.cli import main
+
+    root = tmp_path / "wjazzd-solos"
+    root.mkdir()
+    _write_csv(root / "solo_info.csv", [ANTHROPOLOGY, BLANCHE])
+    src = root
+    if packed == "tar.gz":
+        src = tmp_path / "wjazzd-solos.tar.gz"
+        with tarfile.open(src, "w:gz") as tar:
+            tar.add(root, arcname="wjazzd-solos")
+    assert main(["tunes", "--import-wjazzd", str(src), "--out", str(tmp_path / "tunes")]) == 0
+    assert "wrote 2 tune files" in capsys.readouterr().out
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz"):
+        pass
+    with pytest.raises(DataError, match="holds no solo_info.csv"):
+        convert_csv(empty, tmp_path / "t2")

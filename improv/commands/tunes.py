@@ -10,7 +10,8 @@ from improv.core.theory.chart import load_tune
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="show one tune's chart")
-    p.add_argument("--import-wjazzd", metavar="CSV", help="convert a WJazzD solo_info.csv into tune files (ODbL)")
+    p.add_argument("--import-wjazzd", metavar="CSV", help="convert a WJazzD solo_info.csv (or the wjazzd-solos.tar.gz "
+                   "holding it) into tune files (ODbL)")
     p.add_argument("--out", metavar="DIR", help="where --import-wjazzd writes the tune files")
 
 

@@ -15,8 +15,10 @@ Every written file credits the database and its licence (ODbL) in a comment.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,8 +164,28 @@ def slug(title: str) -> str:
     return s or "untitled"
 
 
+def _rows(lines) -> list[dict[str, str]]:  # noqa: ANN001 - an open text file or a list of lines
+    return [{k: v or "" for k, v in row.items() if k is not None}  # (a short row's missing cells: None)
+            for row in csv.DictReader(lines)]
+
+
+def _archive_rows(path: Path) -> list[dict[str, str]]:
+    """The solo_info.csv rows of a WJazzD archive or its unpacked folder."""
+    from improv.core.formats.wjazzd_files import DataSource
+
+    source = DataSource(path)
+    try:
+        text = source.read("solo_info.csv")
+    finally:
+        source.close()
+    if text is None:
+        raise DataError(f"{path} holds no solo_info.csv: give the WJazzD solo_info.csv, or the wjazzd-solos.tar.gz")
+    return _rows(io.StringIO(text.lstrip("\ufeff"), newline=""))
+
+
 def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], list[str]]:
-    """Write one tune file per distinct title of a solo_info.csv.
+    """Write one tune file per distinct title of a solo_info.csv (or of the wjazzd-solos.tar.gz,
+    or its unpacked folder, that holds it).
 
     Returns:
         (files written, one line per row skipped and why).
@@ -174,9 +196,11 @@ def convert_csv(csv_path: str | Path, out_dir: str | Path) -> tuple[list[Path], 
     """
     csv_path, out_dir = Path(csv_path), Path(out_dir)
     try:
-        with csv_path.open(newline="", encoding="utf-8-sig") as f:  # (-sig: a spreadsheet's "CSV UTF-8" has a BOM)
-            rows = [{k: v or "" for k, v in row.items() if k is not None}  # (a short row's missing cells: None)
-                    for row in csv.DictReader(f)]
+        if csv_path.is_dir() or (csv_path.is_file() and tarfile.is_tarfile(csv_path)):
+            rows = _archive_rows(csv_path)  # the wjazzd-solos.tar.gz every other command takes, or its folder
+        else:
+            with csv_path.open(newline="", encoding="utf-8-sig") as f:  # (-sig: a spreadsheet's "CSV UTF-8" has a BOM)
+                rows = _rows(f)
     except FileNotFoundError:
         raise DataError(f"{csv_path} not found: give the WJazzD solo_info.csv") from None
     except UnicodeDecodeError:
