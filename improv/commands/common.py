@@ -56,7 +56,7 @@ def add_responder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed, for answers you can reproduce")
     g.add_argument("--temperature", type=float, help="higher is wilder (default 1.0)")
     g.add_argument("--bars", type=int, dest="answer_bars", metavar="N",
-                   help="answer length in bars (default: as long as the call)")
+                   help="answer length in bars (default, or 0: as long as the call)")
     g.add_argument("--model", metavar="FILE.npz",
                    help="the phrase model's weights, e.g. one you trained and exported with `improv export` "
                         "([responder] model; default: the shipped models/improv-phrase-v2.npz); implies --responder model")
