@@ -182,3 +182,40 @@ def test_a_line_note_struck_just_after_the_chord_is_not_its_rolled_top():
     calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
     assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.15)]
     assert not strike_and_ask(events, 65, 1.12)
+
+
+def ostinato(bars, bass=(36, 43)):
+    """The left hand's bass, one note a beat by turns (0.8 beats long), over `bars`."""
+    return [e for beat in range(bars * 4) for e in keys((bass[beat % len(bass)],), float(beat), 0.8)]
+
+
+# bars 1 and 3 of line (eighths on 1 and 3 and their "and"s, struck with the C2s, and on the
+# "and" of 2 and 4: never struck with a G2), resting in bars 2 and 4 (from 3.9 and 11.9): the
+# G2s on 2 and 4 are struck alone, with nothing sounding over them
+OSTINATO_LINE = [e for bar in (0, 2) for at, p in ((0.0, 67), (0.5, 69), (1.5, 71), (2.0, 72), (2.5, 71), (3.5, 69))
+                 for e in keys((p,), bar * 4.0 + at, 0.4)]
+
+
+def test_an_ostinatos_note_over_those_struck_with_the_line_is_the_left_hands():
+    """A C2-G2 ostinato under a line struck only with its C2s: a G2 struck alone (nothing
+    over it) was read as the line, and as the line's lowest note, so the next G2s were
+    over the accompaniment's register (the partner yielded to the bass); the G2s in the
+    line's rest held it open (its rests were not answered). The left hand's single bass
+    notes, a step over those heard under the line and far under it, are its own."""
+    events = ostinato(5) + OSTINATO_LINE + [("tick", q / 8) for q in range(8 * 21)]
+    assert strike_and_ask(events, 43, 3.0)
+    assert strike_and_ask(events, 43, 5.0)  # in the line's rest
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.9), ("line", 11.9)]
+
+
+def test_a_line_diving_low_over_an_ostinato_is_still_the_line():
+    """Over the same ostinato the line leaps down (to F3 and G3, an octave over the G2)
+    from each bar's last note: those notes stay the line's, and the line's rest still ends
+    the call at their release."""
+    events = ostinato(5) + [e for e in OSTINATO_LINE if e[-1] not in (3.5, 3.9, 11.5, 11.9)]
+    events += keys((53,), 3.5, 0.4) + keys((55,), 11.5, 0.4) + [("tick", q / 8) for q in range(8 * 21)]
+    assert not strike_and_ask(events, 53, 3.5)
+    assert not strike_and_ask(events, 55, 11.5)
+    calls = feed(Segmenter(SegmentSettings(gap_beats=1.0)), events)
+    assert [(c.reason, round(c.ended, 6)) for c in calls] == [("line", 3.9), ("line", 11.9)]

@@ -54,6 +54,27 @@ def _runs_on(window: list[Note], ons: list[bool], reg: list[bool], clusters: lis
     return out
 
 
+def _bass_notes(window: list[Note], line: list[bool], clusters: list[list[int]], bass: int) -> set[int]:
+    """The notes read as the line (`line`) that are the left hand's bass line: struck alone,
+    at most `VOICING_STEP` over the highest bass note heard struck with the line's (`bass`),
+    and `ACCOMPANIMENT_REACH` or more under the line's latest note (or before any). A bass
+    note in the line's rest has nothing sounding over it, so it reads as a line of its own;
+    taken as the line's, it ends the line's rest and becomes the line's lowest note, which
+    puts the next bass notes over the accompaniment's register."""
+    alone = {c[0] for c in clusters if len(c) == 1}
+    out: set[int] = set()
+    last: Note | None = None  # the line's latest note
+    for i in sorted(range(len(window)), key=lambda k: (window[k].start, window[k].pitch)):
+        n = window[i]
+        if not line[i]:
+            continue
+        if i in alone and n.pitch <= bass + VOICING_STEP and (last is None or last.pitch - n.pitch >= ACCOMPANIMENT_REACH):
+            out.add(i)
+            continue
+        last = n
+    return out
+
+
 def _over_block(on: float, pitch: int, chord: list[tuple[float, int]]) -> bool:
     """Whether a key at `pitch` struck at `on` just after the keys of `chord` ((onset,
     pitch), struck within `ROLL` before it) is over them and not their roll: they were
@@ -95,6 +116,7 @@ class LineTracker:
         self._comped: list[float] = []  # the onsets of the accompaniment's latest voicings (three at most)
         self._over_gap = False  # the split was carried across a gap (both hands rested it between two voicings)
         self._acc_end = -math.inf  # the latest release of a key under the line in the call
+        self._bass: int | None = None  # the highest single bass note heard struck with the line's (an ostinato)
 
     def pedal(self, down: bool, beat: float) -> None:
         """The sustain pedal went down (or up) at `beat`."""
@@ -138,6 +160,11 @@ class LineTracker:
             return False
         return not (len(chord) >= 2 and pitch > max(chord))
 
+    def _bass_line(self) -> bool:
+        """Whether the left hand plays a bass line (an ostinato, a walking bass) under the line:
+        a single bass note heard struck with the line's, and no voicings' pace (two at least)."""
+        return self._bass is not None and len(self._comped) < 2
+
     def _due(self, beat: float) -> bool:
         """Whether the left hand's next voicing is due at `beat`: `DUE` of its shortest
         recent time from strike to strike has gone by since its last (or its pace is not
@@ -150,6 +177,8 @@ class LineTracker:
     def _under(self, pitch: int) -> bool:
         """`accompanies` by pitch alone: at or under the accompaniment's top, or
         `ACCOMPANIMENT_BELOW` under the line's lowest note."""
+        if self._bass_line() and self.split is not None:  # (not the line's lowest less a step: its notes leap)
+            return pitch <= max(self.split[0], self._bass + VOICING_STEP)
         return self.comping(pitch) or (self.split is not None and pitch <= self.split[1] - ACCOMPANIMENT_BELOW)
 
     def read(self, start: float, done: list[Note], held: dict[int, tuple[float, int]], beat: float) -> None:
@@ -175,6 +204,10 @@ class LineTracker:
                 ons[last] = True
             else:
                 clusters.append(c)
+        if self._bass_line():  # an ostinato's notes struck alone are not the line's
+            line = [o and not self.comping(n.pitch) for o, n in zip(ons, window)]
+            for i in _bass_notes(window, line, clusters, self._bass):
+                ons[i] = False
         known = {i for i, n in enumerate(window) if (start + n.start, n.pitch) in self._run_on}
         run_on = _runs_on(window, ons, [self.comping(n.pitch) for n in window], clusters, known)
         self._run_on |= {(start + window[i].start, window[i].pitch) for i in run_on}
@@ -192,14 +225,19 @@ class LineTracker:
         # chord), or a note more than an octave under the line's note struck with it (a bass
         # note on the line's beat); not a chord with the line's note on top (the right hand's),
         # nor a single note under the line (a soloist's line overlapping itself)
-        under = []
+        under, bass = [], []
         for c in clusters:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
             under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
+            low = [window[i].pitch for i in c if acc[i]]
+            if len(c) >= 2 and len(low) == 1 and low[0] < top - ACCOMPANIMENT_REACH:
+                bass.append(low[0])  # a single bass note struck with the line's
             voiced = full or (len(c) > 2 and sum(acc[i] for i in c) >= 2)  # (the line's note may be struck with it)
             if voiced and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
                 self._comped = [*self._comped[-2:], start + window[c[0]].start]  # the left hand's voicings
+        if bass:
+            self._bass = max(bass)
         if under:
             top = max(under)
             above = [n.pitch for n, a in zip(window, acc) if not a and n.pitch > top]
@@ -290,4 +328,4 @@ class LineTracker:
             self._forget()
 
     def _forget(self) -> None:
-        self.split, self.carried, self._comped, self._over_gap = None, False, [], False
+        self.split, self.carried, self._comped, self._over_gap, self._bass = None, False, [], False, None
