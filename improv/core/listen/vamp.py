@@ -229,10 +229,10 @@ class LineTracker:
         for c in clusters:
             top = max(window[i].pitch for i in c)
             full = len(c) >= 2 and all(acc[i] for i in c)
-            under += [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
-            low = [window[i].pitch for i in c if acc[i]]
-            if len(c) >= 2 and len(low) == 1 and low[0] < top - ACCOMPANIMENT_REACH:
-                bass.append(low[0])  # a single bass note struck with the line's
+            low = [window[i].pitch for i in c if acc[i] and (full or window[i].pitch < top - ACCOMPANIMENT_REACH)]
+            under += low
+            if not full and len(low) == 1 and sum(acc[i] for i in c) == 1:
+                bass += low  # a single bass note struck with the line's
             voiced = full or (len(c) > 2 and sum(acc[i] for i in c) >= 2)  # (the line's note may be struck with it)
             if voiced and start + window[c[0]].start > (self._comped or [-math.inf])[-1] + ROLL:
                 self._comped = [*self._comped[-2:], start + window[c[0]].start]  # the left hand's voicings
