@@ -859,3 +859,11 @@ def test_a_slow_partner_is_said_once_a_minute_at_most(partner, monkeypatch):
         partner.check(at + partner.stall_s + 1.0)
         assert not partner.slow
     assert len(slow()) == 2 and "2.1 s late and still working" in slow()[0], partner.said
+
+
+def test_a_look_delayed_on_a_busy_machine_still_measures_the_worker():
+    """The conductor's looks are 0.5 s apart; on a busy machine one came 2.5 s after the one
+    before, and with no sample inside the window the worker's share of a core was unknown:
+    a worker working in turns, asleep at that look, read as blocked and was replaced."""
+    assert _judged(samples=[(2.5, 1.0, "S"), (0.0, 1.4, "S")]) is True  # 0.16 of a core, in turns
+    assert _judged(samples=[(2.5, 1.0, "S"), (0.0, 1.0, "S")]) is False  # asleep: blocked

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Callable
 from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
 from improv.partner import wire
-from improv.partner.protocol import PULSE_S, Alive, Dropped, History, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
@@ -49,6 +49,18 @@ START_POLL_S = 0.05  # how often the first start looks whether the session was a
 CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
+
+
+def _share(points: list[tuple[float, float]], window: float) -> float | None:
+    """The share of a core used between the newest (time, CPU seconds) point and the newest
+    one at least half a `window` before it (however long before: a look delayed on a busy
+    machine still measures), or None when there is none that far back."""
+    t1, cpu1 = points[-1]
+    base = [p for p in points[:-1] if p[0] <= t1 - 0.5 * window]
+    if not base:
+        return None
+    t0, cpu0 = base[-1]
+    return (cpu1 - cpu0) / (t1 - t0)
 
 
 def _stat_fields(path: str) -> list[str]:
@@ -178,16 +190,14 @@ class _Worker:
     def working(self, window: float) -> bool:
         """Whether the worker, late with what it was sent, is working on it (slow, on a busy
         machine) rather than stuck. Where the system shows its CPU time and state (Linux):
-        not stopped, not spending more than `SPIN_SHARE` of a core over the last `window`
-        seconds (a loop), and either waiting for a CPU (runnable) or its CPU time moving by
-        more than `IDLE_SHARE` of the window (not blocked). Elsewhere, by its pulse (`Alive`):
-        one came within `window`, and the CPU time the pulses carry moved within those
-        shares. False for a worker that has not been sampled or pulsed yet."""
+        not stopped, not spending `SPIN_SHARE` of a core or more (a loop), and either waiting
+        for a CPU (runnable) or its CPU time moving by more than `IDLE_SHARE` (not blocked).
+        Elsewhere, by its pulse (`Alive`): one came within `window`, and the CPU time the
+        pulses carry moved within those shares. False for a worker not sampled or pulsed yet."""
         now = time.monotonic()
         if self.samples and now - self.samples[-1][0] <= window:
-            t1, cpu1, state = self.samples[-1]
-            t0, cpu0, _ = next((p for p in self.samples if p[0] >= t1 - window), self.samples[0])
-            share = (cpu1 - cpu0) / (t1 - t0) if t1 - t0 >= 0.5 * window else None
+            state = self.samples[-1][2]
+            share = _share([(t, cpu) for t, cpu, _ in self.samples], window)
             if state in ("T", "t") or (share is not None and share >= SPIN_SHARE):
                 return False  # stopped (SIGSTOP, a debugger), or a loop spending a core
             return state == "R" or (share is not None and share > IDLE_SHARE)
@@ -195,19 +205,15 @@ class _Worker:
         return share is not None and IDLE_SHARE < share < SPIN_SHARE
 
     def cpu_share(self, window: float) -> float | None:
-        """The share of a core the worker used over the `window` seconds before now: from
-        the samples where there are some, else from its pulses (on its own clock). None when
-        the latest is older than `window`, or they cover less than a pulse's period."""
+        """The share of a core the worker used lately (`_share`): from the samples where
+        there are some, else from its pulses (on its own clock); None when the latest is
+        older than `window`."""
         now = time.monotonic()
         if self.samples and now - self.samples[-1][0] <= window:
-            points = [(t, cpu) for t, cpu, _ in self.samples]
-        elif self.pulses and now - self.pulses[-1][0] <= window:
-            points = [(at, cpu) for _, at, cpu in self.pulses]
-        else:
-            return None
-        t1, cpu1 = points[-1]
-        t0, cpu0 = next((p for p in points if p[0] >= t1 - window), points[0])
-        return (cpu1 - cpu0) / (t1 - t0) if t1 - t0 >= PULSE_S else None
+            return _share([(t, cpu) for t, cpu, _ in self.samples], window)
+        if self.pulses and now - self.pulses[-1][0] <= window:
+            return _share([(at, cpu) for _, at, cpu in self.pulses], window)
+        return None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         """End the worker: what waits for it is written, then EOF and it ends by itself
