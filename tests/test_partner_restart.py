@@ -13,6 +13,7 @@ import zipfile
 import pytest
 
 from improv.core.theory.notes import Phrase
+from improv.partner.health import Vitals
 from improv.partner.process import RESTART_WINDOW_S, RESTARTS, ProcessPartner
 from improv.partner.protocol import Job, Ready, Result, Setup, unpacked
 
@@ -42,16 +43,7 @@ class FakeWorker:
     def waiting_s(self) -> float:
         return 0.0
 
-    pulses = samples = ()  # (it never pulses, and the system shows nothing of it)
-
-    def sample(self) -> None:
-        pass
-
-    def working(self, window: float) -> bool:
-        return False
-
-    def cpu_share(self, window: float) -> None:
-        return None
+    vitals = Vitals(-1)  # (it never pulses, and the system shows nothing of it)
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         self.dead = True
@@ -806,16 +798,14 @@ def test_a_pulsing_worker_that_is_stuck_is_still_replaced(tmp_path, work):
 
 
 def _judged(samples=(), pulses=()) -> bool:
-    """`_Worker.working` over a 2 s window, on samples and pulses that ended just now."""
+    """`Vitals.working` over a 2 s window, on samples and pulses that ended just now."""
     from collections import deque
 
-    from improv.partner.process import _Worker
-
-    w = object.__new__(_Worker)  # (no process: only what it was told)
+    v = Vitals(-1)  # (no process: only what it was told)
     now = time.monotonic()
-    w.samples = deque((now - ago, cpu, state) for ago, cpu, state in samples)
-    w.pulses = deque((now - ago, 1000.0 - ago, cpu) for ago, cpu in pulses)
-    return w.working(2.0)
+    v.samples = deque((now - ago, cpu, state) for ago, cpu, state in samples)
+    v.pulses = deque((now - ago, 1000.0 - ago, cpu) for ago, cpu in pulses)
+    return v.working(2.0)
 
 
 @pytest.mark.parametrize("samples, slow", [
@@ -847,7 +837,8 @@ def test_where_the_system_shows_nothing_the_pulses_tell(pulses, slow):
 def test_a_slow_partner_is_said_once_a_minute_at_most(partner, monkeypatch):
     """Under two busy processes a 4-minute jam said "the partner is slow" 9 times."""
     w = FakeWorker.made[-1]
-    monkeypatch.setattr(w, "working", lambda window: True)
+    monkeypatch.setattr(w, "vitals", Vitals(-1))
+    monkeypatch.setattr(w.vitals, "working", lambda window: True)
     slow = lambda: [line for line in partner.said if "the partner is slow" in line]  # noqa: E731
     partner.check(0.0)
     for n, at in ((1, 0.0), (2, 10.0), (3, RESTART_WINDOW_S + 1.0)):

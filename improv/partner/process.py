@@ -7,17 +7,12 @@ that hands each `Result` to the session. The real-time process never imports the
 and never waits behind it: Python's GIL is not shared with the partner.
 
 If the worker dies or stalls (a call unanswered for `stall_s`), it is killed and a new one
-starts from the session so far, on a thread of its own, while the jam goes on. A worker late
-because the machine is busy is not stalled: it waits for a CPU, or its CPU time still moves,
-slowly (read from /proc on Linux; elsewhere carried by its pulse, `Alive`, from a thread of
-its own); it is let finish, for up to `slow_s` (replacing it would cost a start and a reading
-of the whole session on the same busy cores: under load a soak restarted it 12 times in 8
-minutes). A worker stopped, asleep with its CPU time standing still (blocked), spending most
-of a core on one late call (a loop) or whose pulse stops is stuck.
-The calls a dead worker had not answered go to the new one (once: a call that two workers died on, or
-that a stalled one sat on, gets a `Result` with an error). A worker that keeps failing is
-given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a call gets
-its error `Result` at once.
+starts from the session so far, on a thread of its own, while the jam goes on. A worker only
+slow because the machine is busy is let finish, for up to `slow_s` (`improv.partner.health`).
+The calls a dead worker had not answered go to the new one (once: a call that two workers
+died on, or that a stalled one sat on, gets a `Result` with an error). A worker that keeps
+failing is given up for `RESTART_WINDOW_S`; then one more start is tried. While it is down, a
+call gets its error `Result` at once.
 
 Threads: `start`, `submit`, `read`, `rehome`, `check`, `close` on the conductor; `dropped` on any.
 """
@@ -36,38 +31,17 @@ from typing import Any, BinaryIO, Callable
 from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
 from improv.partner import wire
+from improv.partner.health import Vitals
 from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
 STALL_S = 2.0  # a call unanswered this long means a stuck worker (unless it is only slow: see SLOW_S)
 SLOW_S = 15.0  # how long a worker late but working (pulsing, its CPU time moving) is let finish
-IDLE_SHARE = 0.005  # CPU used over the last stall_s below this share of it: blocked, not working
-SPIN_SHARE = 0.5  # above this share of a core on a call stall_s late: caught in a loop, not slow
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
 START_POLL_S = 0.05  # how often the first start looks whether the session was asked to stop (Ctrl-C)
 CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
-
-
-def _share(points: list[tuple[float, float]], window: float) -> float | None:
-    """The share of a core used between the newest (time, CPU seconds) point and the newest
-    one at least half a `window` before it (however long before: a look delayed on a busy
-    machine still measures), or None when there is none that far back."""
-    t1, cpu1 = points[-1]
-    base = [p for p in points[:-1] if p[0] <= t1 - 0.5 * window]
-    if not base:
-        return None
-    t0, cpu0 = base[-1]
-    return (cpu1 - cpu0) / (t1 - t0)
-
-
-def _stat_fields(path: str) -> list[str]:
-    """The fields of a /proc stat file after the command's name (the state first)."""
-    with open(path, "rb") as f:
-        st = f.read()
-    return st[st.rindex(b")") + 2:].decode("ascii", "replace").split()
 
 
 class _Worker:
@@ -83,8 +57,7 @@ class _Worker:
         self.ready = threading.Event()
         self.hello: Ready | None = None
         self.gone = False
-        self.pulses: deque[tuple[float, float, float]] = deque(maxlen=256)  # (arrived at; sent at, its clock; CPU s)
-        self.samples: deque[tuple[float, float, str]] = deque(maxlen=64)  # (at; its CPU seconds; state): `sample`
+        self.vitals = Vitals(self.proc.pid)  # slow or stuck, when late (`ProcessPartner.check`)
         self._on_message = on_message
         # What goes to it waits in an outbox that a thread of its own writes out: a worker that
         # stops reading (stuck) fills the pipe, and the conductor must never block on it.
@@ -107,7 +80,7 @@ class _Worker:
                     self.ready.set()
                     continue
                 if isinstance(msg, Alive):
-                    self.pulses.append((time.monotonic(), msg.at_s, msg.cpu_s))
+                    self.vitals.pulse(msg)
                     continue
                 try:
                     self._on_message(self, msg)
@@ -164,56 +137,6 @@ class _Worker:
 
     def alive(self) -> bool:
         return not self.gone and self.proc.poll() is None
-
-    def sample(self) -> None:
-        """Note the worker's CPU time and scheduler state now, where the system shows them
-        (Linux: /proc; `ProcessPartner.check` calls this on every look). The state is "R" when
-        any of its threads is running or waiting for a CPU: on a busy machine the main thread
-        sleeps waiting for the GIL while the thread holding it waits for a CPU."""
-        base = f"/proc/{self.proc.pid}"
-        try:
-            fields = _stat_fields(f"{base}/stat")
-            cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-            state = fields[0]
-            if state not in ("R", "T", "t"):
-                for task in os.listdir(f"{base}/task"):
-                    try:
-                        if _stat_fields(f"{base}/task/{task}/stat")[0] == "R":
-                            state = "R"
-                            break
-                    except (OSError, IndexError):
-                        continue  # (a thread that just ended)
-        except (OSError, ValueError, IndexError):
-            return
-        self.samples.append((time.monotonic(), cpu, state))
-
-    def working(self, window: float) -> bool:
-        """Whether the worker, late with what it was sent, is working on it (slow, on a busy
-        machine) rather than stuck. Where the system shows its CPU time and state (Linux):
-        not stopped, not spending `SPIN_SHARE` of a core or more (a loop), and either waiting
-        for a CPU (runnable) or its CPU time moving by more than `IDLE_SHARE` (not blocked).
-        Elsewhere, by its pulse (`Alive`): one came within `window`, and the CPU time the
-        pulses carry moved within those shares. False for a worker not sampled or pulsed yet."""
-        now = time.monotonic()
-        if self.samples and now - self.samples[-1][0] <= window:
-            state = self.samples[-1][2]
-            share = _share([(t, cpu) for t, cpu, _ in self.samples], window)
-            if state in ("T", "t") or (share is not None and share >= SPIN_SHARE):
-                return False  # stopped (SIGSTOP, a debugger), or a loop spending a core
-            return state == "R" or (share is not None and share > IDLE_SHARE)
-        share = self.cpu_share(window)
-        return share is not None and IDLE_SHARE < share < SPIN_SHARE
-
-    def cpu_share(self, window: float) -> float | None:
-        """The share of a core the worker used lately (`_share`): from the samples where
-        there are some, else from its pulses (on its own clock); None when the latest is
-        older than `window`."""
-        now = time.monotonic()
-        if self.samples and now - self.samples[-1][0] <= window:
-            return _share([(t, cpu) for t, cpu, _ in self.samples], window)
-        if self.pulses and now - self.pulses[-1][0] <= window:
-            return _share([(at, cpu) for _, at, cpu in self.pulses], window)
-        return None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         """End the worker: what waits for it is written, then EOF and it ends by itself
@@ -419,13 +342,13 @@ class ProcessPartner:
                 self._fresh = False
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
         died = not w.alive()
-        w.sample()
+        w.vitals.sample()
         unread = w.waiting_s()
         late = max(now - oldest if oldest is not None else 0.0, unread)
         if not died and late < self.stall_s:
             self.slow = False
             return
-        if not died and late < self.slow_s and w.working(self.stall_s):
+        if not died and late < self.slow_s and w.vitals.working(self.stall_s):
             if not self.slow and (self._slow_said is None or now - self._slow_said >= RESTART_WINDOW_S):
                 self._slow_said = now
                 self._say(f"the partner is slow, the machine is busy: {late:.1f} s late and still working, so it "
@@ -436,11 +359,11 @@ class ProcessPartner:
         why = (f"stopped (exit code {w.proc.poll()})" if died
                else f"did not answer for {now - oldest:.1f} s" if oldest is not None and now - oldest >= self.stall_s
                else f"took nothing it was sent for {unread:.1f} s")
-        share = None if died else w.cpu_share(self.stall_s)
+        share = None if died else w.vitals.cpu_share(self.stall_s)
         if share is not None:  # (what told it from a slow one: blocked, a loop, or too late even so)
             why += f", using {100 * share:.0f} % of a core"
-        elif not died and w.pulses:
-            why += f", its pulse gone for {time.monotonic() - w.pulses[-1][0]:.1f} s"
+        elif not died and w.vitals.pulses:
+            why += f", its pulse gone for {time.monotonic() - w.vitals.pulses[-1][0]:.1f} s"
         w.stop(kill=True, wait_s=1.0)
         while self._restarted_at and now - self._restarted_at[0] > RESTART_WINDOW_S:
             self._restarted_at.popleft()
