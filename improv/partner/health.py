@@ -58,17 +58,18 @@ class Vitals:
         """A pulse arrived (the worker's CPU time at `msg.at_s` on its own clock)."""
         self.pulses.append((time.monotonic(), msg.at_s, msg.cpu_s))
 
-    def sample(self) -> None:
+    def sample(self, threads: bool = True) -> None:
         """Note the worker's CPU time and scheduler state now, where the system shows them
-        (Linux: /proc; `ProcessPartner.check` calls this on every look). The state is "R" when
-        any of its threads is running or waiting for a CPU: on a busy machine the main thread
-        sleeps waiting for the GIL while the thread holding it waits for a CPU."""
+        (Linux: /proc; `ProcessPartner.check` calls this on every look, one file read). With
+        `threads` (a late worker, about to be judged), the state is "R" when any of its threads
+        is running or waiting for a CPU: on a busy machine the main thread sleeps waiting for
+        the GIL while the thread holding it waits for a CPU."""
         base = f"/proc/{self.pid}"
         try:
             fields = _stat_fields(f"{base}/stat")
             cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
             state = fields[0]
-            if state not in ("R", "T", "t"):
+            if threads and state not in ("R", "T", "t"):
                 for task in os.listdir(f"{base}/task"):
                     try:
                         if _stat_fields(f"{base}/task/{task}/stat")[0] == "R":

@@ -342,9 +342,9 @@ class ProcessPartner:
                 self._fresh = False
             oldest = min((t for t, _ in self._outstanding.values()), default=None)
         died = not w.alive()
-        w.vitals.sample()
         unread = w.waiting_s()
         late = max(now - oldest if oldest is not None else 0.0, unread)
+        w.vitals.sample(threads=late >= self.stall_s)  # (every look: the share of a core needs one from before)
         if not died and late < self.stall_s:
             self.slow = False
             return
