@@ -34,13 +34,17 @@ def stats(ans):
     return nb, last, dur
 rb = stats(real)
 print('real npb %.3f last %.3f dur %.3f' % rb, 'short', dev.time_spread(real)['short_share'])
+def generate(seed):
+    """The model's answers to the valid pairs, each over its real answer's span (seed + pair index)."""
+    out = []
+    for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
+        st = AnswerSettings(start=s, length=n, seed=seed + i, temperature=1.0, top_p=1.0, low=E.LOW, high=E.HIGH, history=ph, tempo=p.tempo)
+        out.append(model.answer(pc, p.harmony, st))
+    return out
 def run(label, seeds=(0, 1000)):
     accs, accr, nbs, lasts, shorts = [], [], [], [], []
     for seed in seeds:
-        out = []
-        for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
-            st = AnswerSettings(start=s, length=n, seed=seed + i, temperature=1.0, top_p=1.0, low=E.LOW, high=E.HIGH, history=ph, tempo=p.tempo)
-            out.append(model.answer(pc, p.harmony, st))
+        out = generate(seed)
         f = feature_matrix(out, harm, calls)
         accs.append(two_sample_test(real_feats, f, NAMES).accuracy)
         accr.append(two_sample_test(real_feats[:, rhythm], f[:, rhythm], RHYTHM).accuracy)

@@ -16,14 +16,12 @@ import json
 import sys
 
 import improv.core.model.next_note as R
-from improv.core.respond.base import AnswerSettings
 from improv.core.theory import development as dev
 from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
-from improv.train import evaluate as E
 from improv.train.twosample import two_sample_test
 
 # the valid pairs, their spans, the real answers and the model, read as decode_sweep.py reads them
-from decode_sweep import calls, harm, model, pairs, played, real, real_feats, rhythm, spans
+from decode_sweep import calls, generate, harm, pairs, real, real_feats, rhythm, spans
 
 SETTINGS = tuple(float(v) for v in sys.argv[1].split(",")) if len(sys.argv) > 1 else (1.0, 0.5, 0.0)  # SHORT_DUR_NATS
 SEEDS = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1000)
@@ -35,11 +33,7 @@ rows = []
 for nats in SETTINGS:
     R.SHORT_DUR_NATS = nats
     for seed in SEEDS:
-        out = []
-        for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
-            st = AnswerSettings(start=s, length=n, seed=seed + i, temperature=1.0, top_p=1.0, low=E.LOW, high=E.HIGH,
-                                history=ph, tempo=p.tempo)
-            out.append(model.answer(pc, p.harmony, st))
+        out = generate(seed)
         f = feature_matrix(out, harm, calls)
         short = dev.time_spread(out)['short_share']
         row = {"short_dur_nats": nats, "seed": seed,

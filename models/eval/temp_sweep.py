@@ -19,13 +19,11 @@ import sys
 import numpy as np
 
 import improv.core.model.next_note as R
-from improv.core.respond.base import AnswerSettings
 from improv.core.theory import development as dev
 from improv.core.theory.features import NAMES, RHYTHM, feature_matrix
-from improv.train import evaluate as E
 from improv.train.twosample import feature_gaps, two_sample_test
 
-from decode_sweep import calls, harm, model, pairs, played, real, real_feats, rhythm, spans
+from decode_sweep import calls, generate, harm, real, real_feats, rhythm, spans
 
 SETTINGS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else [{}]
 SEEDS = (0, 1000, 2000)
@@ -42,11 +40,7 @@ for setting in SETTINGS:
     row = {"setting": setting, "classifier_all": [], "classifier_rhythm": [], "npb_vs_real": [], "short_vs_real": []}
     gaps = []
     for seed in SEEDS:
-        out = []
-        for i, (p, (s, n), (pc, _, ph)) in enumerate(zip(pairs, spans, played)):
-            st = AnswerSettings(start=s, length=n, seed=seed + i, temperature=1.0, top_p=1.0, low=E.LOW, high=E.HIGH,
-                                history=ph, tempo=p.tempo)
-            out.append(model.answer(pc, p.harmony, st))
+        out = generate(seed)
         f = feature_matrix(out, harm, calls)
         row["classifier_all"].append(two_sample_test(real_feats, f, NAMES).accuracy)
         row["classifier_rhythm"].append(two_sample_test(real_feats[:, rhythm], f[:, rhythm], RHYTHM).accuracy)
