@@ -13,6 +13,7 @@ import difflib
 import errno
 import importlib
 import os
+import re
 import signal
 import sys
 import typing
@@ -59,7 +60,20 @@ class Parser(argparse.ArgumentParser):
     listed) instead of the whole usage block above it."""
 
     def error(self, message: str) -> "typing.NoReturn":
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: {_plain(message)} (see {self.prog} --help)\n")
+
+
+_NOT_A_NUMBER = re.compile(r"argument (\S+): invalid (float|int) value: (.*)")
+
+
+def _plain(message: str) -> str:
+    """argparse's message in a musician's words where it speaks Python: "argument --tempo:
+    invalid float value: 'fast'" says a type, not what to give."""
+    m = _NOT_A_NUMBER.fullmatch(message)
+    if m:
+        flag, kind, value = m.groups()
+        return f"{flag}: expected {'a number' if kind == 'float' else 'a whole number'}, found {value}"
+    return message
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

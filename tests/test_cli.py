@@ -116,6 +116,9 @@ def test_ctrl_c_while_a_command_is_being_set_up_is_one_line_not_a_traceback(monk
     (["jam", "--xyz", "--tempp", "3"], "improv jam: unrecognized arguments: --xyz --tempp 3 (--tempp: did you mean "
                                        "--tempo?) (see"),
     (["nosuch"], "improv: argument COMMAND: invalid choice: 'nosuch'"),
+    # a value that is not a number says what to give, not Python's type name
+    (["jam", "--tempo", "fast"], "improv jam: --tempo: expected a number, found 'fast' (see"),
+    (["jam", "--bars", "two"], "improv jam: --bars: expected a whole number, found 'two' (see"),
 ])
 def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, says, capsys):
     with pytest.raises(SystemExit) as e:
