@@ -200,6 +200,22 @@ def test_a_named_synth_device_that_cannot_be_used_is_refused(monkeypatch):
     assert open_sinks(Config(), said.append) == [] and said[-1].startswith("no sound")  # unnamed: MIDI-only
 
 
+def test_the_built_in_synths_lines_go_where_the_jams_do(monkeypatch):
+    """The synth says its latency at the start and a stream that ran dry at the close: into
+    the jam's display (the stage view's log), not straight onto a terminal the view covers."""
+    import improv.live.audio as audio
+    from improv.commands.jam import open_sinks
+
+    class Synth:
+        def __init__(self, cfg, soundfont=None, say=None):
+            (say or audio._stderr_line)("synth: the audio device ran dry 9 times in 900 blocks")
+
+    monkeypatch.setattr(audio, "SynthSink", Synth)
+    said = []
+    open_sinks(Config(), said.append)
+    assert said[0].startswith("synth: the audio device ran dry"), said
+
+
 # 8. synth latency with the other config values; a missing SoundFont named with its key
 
 def test_a_bad_synth_latency_is_refused_when_the_config_is_read(tmp_path):

@@ -202,7 +202,8 @@ def open_sinks(cfg: Config, say: Callable[[str], None]) -> list[Any]:
     try:
         from improv.live.audio import SynthSink
 
-        sinks.append(SynthSink(cfg))
+        sinks.append(SynthSink(cfg, say=say))  # (its lines, the device's latency and a stream that ran dry, go
+        # where the jam's do: written to the terminal, they were lost under the stage view)
         say("partner plays on the built-in synth")
     except (ImportError, PortError) as e:
         if cfg.synth.device:  # a device asked for by name is refused, as a missing --out is
