@@ -46,6 +46,7 @@ class TimingSettings:
     late_threshold_ms: float = 10.0  # a note later than this is reported...
     late_policy: str = "drop"  # ...and "drop"ped or "shift"ed to now
     spin_ms: float = 1.0  # the scheduler sleeps until this close to a deadline, then spins
+    realtime: bool = True  # the jam's timing threads ask for real-time priority (Linux; improv/realtime.py)
     follow: bool = True  # free jam with nothing else leading: find the tempo and beat in the player's notes
     bar_one: str = "first_note"  # following over a chart: "first_note" sets bar 1, "start" = the session's start
 

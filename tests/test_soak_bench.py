@@ -99,3 +99,13 @@ def test_the_soaks_percentiles_are_by_nearest_rank():
     log = "".join(f"answer {i}: 8 notes, ready in {i}.0 ms\n" for i in range(1, 101))
     got = from_stderr(log)["ready_ms"]
     assert (got["p90"], got["p99"], got["max"]) == (90.0, 99.0, 100.0)
+
+
+def test_a_config_the_jam_would_refuse_is_refused_before_the_soak(tmp_path, capsys):
+    """--config (an A/B of one setting) is read first: a bad key ends the soak in one line, not
+    after the jam failed to start minutes in."""
+    bad = tmp_path / "ab.toml"
+    bad.write_text("[timing]\nrealtime = 3\n")
+    assert main([str(tmp_path / "nope.tar.gz"), "--minutes", "1", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("improv.bench.soak: ") and "realtime" in err and len(err.splitlines()) == 1, err

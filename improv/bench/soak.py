@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tempo", type=float, default=160.0, help="the trading tempo, bpm (default 160)")
     ap.add_argument("--tune", default="blues-f", help="the tune to trade over (default blues-f)")
     ap.add_argument("--trade-bars", type=int, default=4, help="bars per turn (default 4)")
+    ap.add_argument("--config", metavar="FILE", help="a settings file the jam reads too (an A/B of one setting)")
     args = ap.parse_args(argv)
     problem = _problem(args)
     if problem:
@@ -252,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"improv.bench.soak: {e}", file=sys.stderr)
         return 2
     trade = {"tempo": args.tempo, "tune": args.tune, "bars": args.trade_bars} if args.trade else None
-    result = soak(solos, args.minutes, args.seed, trade=trade)
+    extra = ("--config", str(Path(args.config).resolve())) if args.config else ()
+    result = soak(solos, args.minutes, args.seed, extra=extra, trade=trade)
+    if args.config:
+        result["config"] = Path(args.config).read_text()
     shown = {k: v for k, v in result.items() if k != "samples"}
     if result["samples"]:
         shown["memory_kb"] = {"first": result["samples"][0], "last": result["samples"][-1]}
@@ -284,6 +288,13 @@ def _problem(args: argparse.Namespace) -> str:
             return f"--trade-bars must be one of {', '.join(map(str, TRADE_BARS))}, got {args.trade_bars}"
         try:
             find_tune(args.tune)
+        except ImprovError as e:
+            return str(e)
+    if args.config:
+        from improv.config import load_config
+
+        try:
+            load_config(args.config)
         except ImprovError as e:
             return str(e)
     return ""

@@ -248,6 +248,9 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     from improv.partner.build import session_seed
     from improv.partner.process import ProcessPartner
 
+    from improv import realtime
+
+    realtime.want(cfg.timing.realtime)  # (the timing threads ask as they start: the worker and the view never do)
     display = make_display(cfg, sys.stderr)
     partner = ProcessPartner(cfg.responder.name, cfg.responder.markov_order)
     sinks = open_sinks(cfg, display.log)
@@ -403,6 +406,9 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
         return stopped_early(early)
+    from improv import realtime
+
+    realtime.want(cfg.timing.realtime)  # (before the inputs open: their readers ask as they start)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

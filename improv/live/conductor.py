@@ -11,6 +11,8 @@ import queue
 import signal
 from typing import Any, Callable
 
+from improv import realtime
+
 TICK_S = 0.005  # the conductor lets time pass at least this often
 CTRL_Z_HINT = ("Ctrl-Z does not pause improv (stopped, it would leave notes sounding and JACK would drop its "
                "ports): Ctrl-C ends the session")
@@ -24,9 +26,13 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
     a vanished port, a failed output) or an error occurs. Always ends in `close()`: every
     note gets its note-off and the recording is written. Returns why it stopped.
     """
+    realtime.enter("conductor")  # (when the jam asked for it: improv/realtime.py)
     try:
         if not session.stop_reason:  # (a signal in the setup: `EarlyStop`)
             session.start()
+        said = realtime.status()
+        if said:
+            session.say(said)
         end = session.clock.now() + duration if duration is not None else None
         while not session.stop_reason:
             try:
@@ -51,7 +57,10 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
         session.stop(f"error: {e}")
         raise
     finally:
-        session.close()
+        try:
+            session.close()  # (still at real-time priority: the note-offs and the recording go out on a busy machine too)
+        finally:
+            realtime.leave()
     return session.stop_reason
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from improv.errors import ConfigError, PortError
+from improv import realtime
 from improv.live.quiet import quiet_stderr
 
 ENV_API = "IMPROV_MIDI_API"
@@ -283,6 +284,7 @@ class JackReader:
         self._thread.start()
 
     def _run(self) -> None:
+        realtime.enter("MIDI input")
         arrivals, get = JackArrivals(), self._in.get_message
         last = 0.0
         looked = float("-inf")  # the last look that found nothing: what comes next arrived after it

@@ -22,6 +22,7 @@ import mido
 from improv.core.listen.midiclock import CLOCK, START, STOP, ClockEvent, ClockFollower, tick_at, tick_time
 from improv.core.theory.notes import beats_to_seconds, seconds_to_beats, swing_beats, unswing_beats
 from improv.errors import PortError
+from improv import realtime
 from improv.live.clock import Clock
 from improv.live.midiapi import IDLE_POLL_S, JackReader, close_client, is_jack
 
@@ -303,8 +304,12 @@ class ClockSender:
         self._grid = (now - at * 60.0 / (24 * tempo), tempo)
 
     def start_thread(self) -> None:
-        self._thread = threading.Thread(target=self.run_until, args=(float("inf"),), name="improv-clock", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="improv-clock", daemon=True)
         self._thread.start()
+
+    def _run(self) -> None:
+        realtime.enter("MIDI clock")
+        self.run_until(float("inf"))
 
     def stop(self) -> None:
         self._stop.set()

@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 import mido
 
+from improv import realtime
 from improv.live.clock import Clock
 
 log = logging.getLogger("improv.scheduler")
@@ -270,6 +271,7 @@ class Scheduler:
             self._thread.start()
 
     def _run(self) -> None:
+        realtime.enter("scheduler")
         spin_s = getattr(self.clock, "spin_s", 0.001)
         while not self._stop.is_set():
             with self._cond:

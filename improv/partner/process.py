@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, Callable
 
 from improv.core.theory.notes import Phrase
 from improv.errors import ModelError
+from improv import realtime
 from improv.partner import wire
 from improv.partner.health import Vitals
 from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
@@ -71,6 +72,7 @@ class _Worker:
         self._tx.start()
 
     def _read(self) -> None:
+        realtime.enter("partner's answers")  # (an answer waiting here on a busy machine is an answer late)
         out = self.proc.stdout
         try:
             while True:

@@ -1,0 +1,109 @@
+"""Real-time priority for the jam's timing threads (improv/realtime.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from improv import realtime
+
+LINUX_RT = hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_FIFO")
+
+
+@pytest.fixture(autouse=True)
+def _not_wanted_after():
+    yield
+    realtime.want(False)
+
+
+def _in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        finally:
+            realtime.leave()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    return out.get("value")
+
+
+def test_not_wanted_changes_nothing(monkeypatch):
+    """Off (the default, and `[timing] realtime = false`): no thread asks, nothing is said."""
+    asked = []
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *a: asked.append(a), raising=False)
+    realtime.want(False)
+    assert realtime.enter("scheduler") is False and asked == [] and realtime.status() == ""
+
+
+def test_a_refusal_is_said_once_with_how_to_allow_it(monkeypatch):
+    """A user not allowed real-time priority runs as before and is told why and what to do."""
+    def refuse(*a):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    monkeypatch.setattr(os, "SCHED_FIFO", 1, raising=False)
+    realtime.want(True)
+    assert realtime.enter("conductor") is False and realtime.enter("scheduler") is False
+    line = realtime.status()
+    assert line.startswith("improv's timing threads run at normal priority") and "audio group" in line
+    assert "realtime = false" in line and "\n" not in line
+
+
+@pytest.mark.skipif(not LINUX_RT, reason="real-time scheduling is a Linux call here")
+def test_a_timing_thread_gets_it_and_what_it_starts_does_not():
+    """Granted, the thread runs under SCHED_FIFO; a thread it starts, and a process it
+    spawns (the partner's worker after a restart), run at normal priority."""
+    realtime.want(True)
+
+    def body():
+        if not realtime.enter("scheduler"):
+            return None
+        mine = os.sched_getscheduler(0)
+        inner = {}
+        t = threading.Thread(target=lambda: inner.setdefault("policy", os.sched_getscheduler(0)))
+        t.start()
+        t.join(10)
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"],
+                               capture_output=True, text=True, timeout=60)
+        return mine, inner.get("policy"), int(child.stdout.strip())
+
+    got = _in_thread(body)
+    if got is None:
+        pytest.skip(f"this system refuses real-time priority: {realtime.status()}")
+    mine, thread_policy, child_policy = got
+    assert mine & ~getattr(os, "SCHED_RESET_ON_FORK", 0) == os.SCHED_FIFO
+    assert thread_policy == os.SCHED_OTHER and child_policy == os.SCHED_OTHER
+    assert realtime.granted() == ["scheduler"] and "real-time priority (SCHED_FIFO 1" in realtime.status()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # (the test's own thread never asked)
+
+
+@pytest.mark.skipif(not LINUX_RT, reason="real-time scheduling is a Linux call here")
+def test_the_scheduler_thread_asks_as_it_starts():
+    """The scheduler's thread (the partner's notes on time) enters real-time priority itself,
+    so a scheduler started after a restart gets it too."""
+    from improv.live.clock import RealClock
+    from improv.live.scheduler import Scheduler
+
+    realtime.want(True)
+    sched = Scheduler(RealClock(), [])
+    sched.start()
+    try:
+        tid = sched._thread.native_id
+        for _ in range(200):
+            if realtime.granted() or realtime.status():
+                break
+            threading.Event().wait(0.01)
+        if not realtime.granted():
+            pytest.skip(f"this system refuses real-time priority: {realtime.status()}")
+        assert realtime.granted() == ["scheduler"]
+        assert os.sched_getscheduler(tid) & ~getattr(os, "SCHED_RESET_ON_FORK", 0) == os.SCHED_FIFO
+    finally:
+        sched.stop()
