@@ -3,7 +3,9 @@ make the partner late or the passthrough lag.
 
 A note's send time, the passthrough and the player's input are handled by a few threads of
 the real-time process: the conductor (the calling thread of `run_conductor`), the scheduler,
-the MIDI input readers, the MIDI clock sender and the partner's receiver. At normal priority
+the MIDI input readers, the MIDI clock sender, the partner's receiver, and the built-in
+synth's audio callback (PortAudio runs it on a thread of normal priority under ALSA; a
+thread already real-time, JACK's, is left as it is). At normal priority
 they share the cores with everything else: with two other processes spinning on a 2-core
 machine the passthrough's p99 reached 72 ms and the scheduler dropped notes as late.
 `enter()` puts the calling thread under `SCHED_FIFO` at `PRIORITY`: above every normal
@@ -56,6 +58,11 @@ def enter(name: str | None = None) -> bool:
         return False
     policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
+        now = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+        if now in (os.SCHED_FIFO, getattr(os, "SCHED_RR", os.SCHED_FIFO)):
+            with _lock:  # (a thread of JACK's, the synth's callback there: already above us, left as it is)
+                _granted.add(name or threading.current_thread().name)
+            return True
         os.sched_setscheduler(0, policy, os.sched_param(PRIORITY))
     except OSError as e:
         with _lock:

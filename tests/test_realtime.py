@@ -107,3 +107,14 @@ def test_the_scheduler_thread_asks_as_it_starts():
         assert os.sched_getscheduler(tid) & ~getattr(os, "SCHED_RESET_ON_FORK", 0) == os.SCHED_FIFO
     finally:
         sched.stop()
+
+
+@pytest.mark.skipif(not LINUX_RT, reason="real-time scheduling is a Linux call here")
+def test_a_thread_already_real_time_is_left_as_it_is(monkeypatch):
+    """The synth's callback on JACK runs on JACK's own real-time thread: asking must not lower
+    it to our priority."""
+    realtime.want(True)
+    calls = []
+    monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_RR)
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *a: calls.append(a))
+    assert realtime.enter("synth") is True and calls == [] and realtime.granted() == ["synth"]

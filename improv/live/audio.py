@@ -30,6 +30,7 @@ from typing import Any, Callable
 import mido
 import numpy as np
 
+from improv import realtime
 from improv.config import Config
 from improv.core.audio.synth import MAX_BLOCK, PARTS
 from improv.errors import ConfigError, PortError
@@ -84,6 +85,7 @@ class SynthSink:
         device = find_output_device(sd, s.device)
         self.underruns = 0
         self._closed = False
+        self._rt_asked = False
         self._say = say or _stderr_line
         self._block_size = s.block_size
         # With no device asked for, the platform's low-latency host API first (Windows: WASAPI),
@@ -148,6 +150,9 @@ class SynthSink:
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's thread: render one block."""
+        if not self._rt_asked:  # (once, on the callback's own thread: improv/realtime.py)
+            self._rt_asked = True
+            realtime.enter("synth")
         if status.output_underflow:
             self.underruns += 1
         self.engine.process(outdata, frames, time.perf_counter())
