@@ -858,3 +858,23 @@ def test_a_look_delayed_on_a_busy_machine_still_measures_the_worker():
     a worker working in turns, asleep at that look, read as blocked and was replaced."""
     assert _judged(samples=[(2.5, 1.0, "S"), (0.0, 1.4, "S")]) is True  # 0.16 of a core, in turns
     assert _judged(samples=[(2.5, 1.0, "S"), (0.0, 1.0, "S")]) is False  # asleep: blocked
+
+
+@pytest.mark.parametrize("how", ["mid-answer", "stopped"])
+def test_closing_kills_a_worker_that_does_not_end_by_itself_promptly(tmp_path, how):
+    """A jam stopped on a busy machine while the partner was mid-answer (or with its worker
+    stopped) waited 2 s for the worker to end, then 2 s more after killing it, before "session
+    ended": closing gives it `CLOSE_WAIT_S` (half a second), then kills it."""
+    import signal
+
+    p, results, said = _pulsing(tmp_path, "blocked")
+    pid = p.pid
+    p.submit(_job(1), time.monotonic())
+    if how == "stopped":
+        os.kill(pid, signal.SIGSTOP)
+    t = time.monotonic()
+    p.close()
+    took = time.monotonic() - t
+    assert took < 1.5, f"closing took {took:.2f} s"  # (half a second, and a kill: room for a busy machine)
+    with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left either
+        os.waitpid(pid, os.WNOHANG)

@@ -41,7 +41,8 @@ STALL_S = 2.0  # a call unanswered this long means a stuck worker (unless it is 
 SLOW_S = 15.0  # how long a worker late but working (pulsing, its CPU time moving) is let finish
 READY_TIMEOUT_S = 30.0  # the first start may read the weights from a cold disk
 START_POLL_S = 0.05  # how often the first start looks whether the session was asked to stop (Ctrl-C)
-CLOSE_WAIT_S = 2.0  # how long closing waits for a replacement worker's start to give up
+CLOSE_WAIT_S = 0.5  # how long closing lets the worker (or a replacement starting) end by itself: then killed
+REAP_S = 1.0  # how long a killed worker is waited for (a process stuck in the kernel is left behind)
 RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more restarts than this within the window: give up
 
 
@@ -142,8 +143,11 @@ class _Worker:
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
         """End the worker: what waits for it is written, then EOF and it ends by itself
-        (killed when `kill`, or when it has not ended within `wait_s`). Never raises: a
-        worker that will not even die (stuck in the kernel) is left behind."""
+        (killed at once when `kill`, else when it has not ended within `wait_s`). Never raises,
+        and takes about `wait_s` + `REAP_S` at most, whatever the worker does: each wait below
+        is bounded by one deadline (a worker stopped or mid-answer at close used to cost a wait
+        for the writer, one for the exit, one after the kill and one for the reader, 2 s each).
+        A worker that will not even die (stuck in the kernel) is left behind."""
         with self._out:
             self._closing = True
             if kill:
@@ -151,17 +155,17 @@ class _Worker:
             self._out.notify()
         if kill:
             self.proc.kill()  # (a write blocked on its full pipe fails, and the writer ends)
-        self._tx.join(timeout=wait_s)
-        try:
+        try:  # (no join of the writer first: blocked on a full pipe, it ends only with the worker)
             self.proc.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             try:
-                self.proc.wait(timeout=wait_s)
+                self.proc.wait(timeout=REAP_S)
             except subprocess.TimeoutExpired:
                 self.gone = True
                 return
-        self._rx.join(timeout=wait_s)
+        for t in (self._tx, self._rx):  # (the pipes are closed now: both end at once)
+            t.join(timeout=REAP_S / 2)
 
 
 class ProcessPartner:
@@ -263,17 +267,20 @@ class ProcessPartner:
                 w.send(msg)
 
     def close(self) -> None:
-        """End the worker (it finishes what it is doing and exits). A replacement still
-        starting is given up (killed) within `CLOSE_WAIT_S`: closing never waits for its
-        warm-up (the player is waiting for "session ended")."""
+        """End the worker: it is given `CLOSE_WAIT_S` to end by itself, then killed (an
+        answer it is still working on will not be played: the session is over). A replacement
+        still starting is given up (killed) within the same wait: closing never waits for a
+        warm-up, nor for a worker that is stopped or slow on a busy machine (the player is
+        waiting for "session ended")."""
+        deadline = time.monotonic() + CLOSE_WAIT_S
         self._closed = True
         self._closing.set()
         if self._starter is not None:
-            self._starter.join(timeout=CLOSE_WAIT_S)
+            self._starter.join(timeout=CLOSE_WAIT_S + REAP_S)  # (it kills its worker within `REAP_S`)
         with self._lock:
             w = self._w
         if w is not None:
-            w.stop()
+            w.stop(wait_s=max(0.0, deadline - time.monotonic()))
 
     # --- talking to it ------------------------------------------------------------------
     def submit(self, job: Job, now: float) -> None:
