@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -67,6 +68,41 @@ def case_jam(server, workdir: Path) -> None:
     assert len(recs) == 1, f"the recording must be written:\n{log[-2000:]}"
 
 
+def case_stall(server, workdir: Path) -> None:
+    """A jam stopped while its JACK server stalls (a busy machine: a server that is not
+    real-time took 3-10 s, once over 30 s, to let a jam's ports go) still releases the held
+    note, writes its recording, says so and exits 0, within a few seconds (the ports are given
+    `improv.commands.jam.LET_GO_S`, 2 s): closing its ports waited on the server for as long as
+    it stalled (python-rtmidi holds the GIL meanwhile, so nothing else in the jam could run)."""
+    from jackutil import Jam, wired
+
+    bound = 6.0  # seconds from the stall (room for a busy machine)
+
+    with Jam(workdir, duration=60, extra=["--tempo", f"{TEMPO:g}"]) as jam:
+        wired(jam)
+        jam.player.send([0x90, 50, 80])  # a key held through the end
+        assert jam.listener.wait(lambda a: any(x.is_note_on and x.data[1] == 50 for x in a), timeout=5)
+        jam.proc.send_signal(signal.SIGTERM)
+        released = jam.listener.wait(lambda a: any(x.is_note_off and x.data[1] == 50 for x in a), timeout=15)
+        server.send_signal(signal.SIGSTOP)  # the note is out: now the server stops answering
+        stalled = time.monotonic()
+        try:
+            rc = jam.proc.wait(bound + 6.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - stalled
+        server.send_signal(signal.SIGCONT)
+        if rc is None:
+            rc = jam.wait(timeout=30)
+        log = jam.stderr()
+        recs = jam.recordings()
+    assert released, f"the held key was not released:\n{log[-2000:]}"
+    assert took < bound, f"the jam took {took:.1f} s to end with its server stalled:\n{log[-2000:]}"
+    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
+    assert "session ended (SIGTERM)" in log and "recorded to" in log, log[-2000:]
+    assert len(recs) == 1 and not list((workdir / "sessions").glob("*.journal")), log[-2000:]
+
+
 def case_names(server) -> None:
     """Two jams asking for the same virtual input get two names, and the second is told."""
     from improv.live.clock import RealClock
@@ -115,8 +151,8 @@ def main(case: str, name: str, workdir: str) -> int:
         if reason:
             print(f"SKIP {reason}", flush=True)
             return 77
-        if case == "jam":
-            case_jam(server, Path(workdir))
+        if case in ("jam", "stall"):
+            {"jam": case_jam, "stall": case_stall}[case](server, Path(workdir))
         else:
             {"ports": case_ports, "names": case_names}[case](server)
         return 0

@@ -67,5 +67,9 @@ def test_a_jam_whose_server_dies_stops_says_why_and_writes_the_recording(tmp_pat
     run_case("jam", tmp_path)
 
 
+def test_a_jam_stopped_while_its_server_stalls_still_ends_promptly_and_cleanly(tmp_path):
+    run_case("stall", tmp_path)
+
+
 def test_two_jams_asking_for_the_same_virtual_input_get_two_names(tmp_path):
     run_case("names", tmp_path)

@@ -30,6 +30,9 @@ EXIT_STATUS = ("Exit status: 0 when the session ends, by itself (--duration; the
                "journal is kept for `improv recover`).")
 
 
+LET_GO_S = 2.0  # how long the jam's ports are given to close once the session has ended (see `let_go`)
+
+
 def add_output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MIDI out and recording")
     g.add_argument("--out", metavar="PORT", help="MIDI output for the partner (index or name); default: built-in synth")
@@ -235,10 +238,10 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
                  duration: float | None = None, until: Callable[[Any], bool] | None = None,
                  on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0,
                  tempo_guess: float | None = None, early: Any = None) -> int:
-    """Build the partner (in its own process), the outputs and the session; run it; report.
-    Closes `closers` (the inputs) first on the way out, so nothing arrives while notes are
-    released. `early`: the command's `EarlyStop` (a signal in the setup stops it at once; its
-    handlers are put back when the session's are: see `EXIT_STATUS`)."""
+    """Build the partner (in its own process), the outputs and the session; run it; report;
+    then close `closers` (the inputs) and the outputs, within `LET_GO_S` (`let_go`). `early`:
+    the command's `EarlyStop` (a signal in the setup stops it at once; its handlers are put
+    back when the session's are: see `EXIT_STATUS`)."""
     import logging
 
     from improv.live.conductor import install_signal_handlers
@@ -273,6 +276,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     restore = install_signal_handlers(session, display.log)
     if early is not None and early.reason:  # (caught in the setup: the session stops at once)
         session.stop(early.reason)
+    status = 1  # (the exit status if the ports cannot be let go in time: see `let_go`)
     try:  # (until the command ends: a late Ctrl-C only says the session is closing)
         try:
             if not session.stop_reason:
@@ -282,8 +286,6 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             reason = session.run(duration=duration, until=(lambda: until(session)) if until else None)
         finally:
             try:
-                for c in closers:
-                    c.close()
                 session.close()
             except BaseException:
                 journal_hint(session)
@@ -309,10 +311,34 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
             else:
                 before = "the clock's Start"
             display.log(f"what you played before {before}: {early}")
+        problem = getattr(session.recorder, "problem", "")  # (the recorder said it when it closed)
+        status = 1 if problem or reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+        return status
+    except KeyboardInterrupt:
+        status = 130  # (a third Ctrl-C abandoned the closing: `EXIT_STATUS`)
+        raise
     finally:
         restore()
-    problem = getattr(session.recorder, "problem", "")  # (the recorder said it when it closed)
-    return 1 if problem or reason == "port gone" or reason.startswith(("output failed", "error")) else 0
+        let_go(closers + sinks, status)
+
+
+def let_go(ports: list[Any], status: int) -> None:
+    """Close the inputs and outputs, last of all: the notes were released, the recording
+    written and the report made. On a busy machine a JACK server took 3-10 s (once over 30 s)
+    to let a jam's ports go, and python-rtmidi holds the GIL while it waits: past
+    `LET_GO_S` the process ends there, with `status` (`improv.live.exitdeadline`), and the
+    server drops the ports itself."""
+    from improv.live.exitdeadline import exit_after
+
+    cancel = exit_after(LET_GO_S, status)
+    try:
+        for port in ports:
+            try:
+                port.close()
+            except Exception:  # noqa: BLE001 - the next port is closed all the same
+                pass
+    finally:
+        cancel()
 
 
 def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:

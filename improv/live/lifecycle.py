@@ -5,8 +5,10 @@ played while the partner warmed up, goes beside bar 1, never lost, with bar 1 th
 origin. `start_line` is the line that says how the jam runs: trading or jamming, at what
 tempo or following whom, over which chart, with which partner. `close_session` is where
 every exit path ends: note-offs for every note the partner, the band or the passthrough
-started, then the recording, the sinks, the status line and the partner, each step run
-whatever the one before it raised.
+started, then the recording, the sinks' last messages, the status line and the partner, each
+step run whatever the one before it raised. A MIDI port is not closed here but by whoever
+opened it (`improv jam`, after its report, within a deadline): on a busy machine a JACK
+server can take seconds to let a port go.
 
 Threads: the one that calls `Session.start` and `Session.close` (the conductor's in
 `improv jam`).
@@ -92,8 +94,8 @@ def close_session(s: Session) -> None:
         if s.following:  # (the tempo followed up to the end)
             _safely("the recording's tempo", lambda: s.player.write_file_tempo(s.clock.now(), 0.0))
         _safely("the recording", lambda: _close_recorder(s))
-    for sink in s.sinks:
-        _safely(type(sink).__name__, sink.close)
+    for sink in s.sinks:  # (a MIDI port's last messages; whoever opened it closes it: see `improv.commands.jam`)
+        _safely(type(sink).__name__, getattr(sink, "finish", sink.close))
     s.notes_released = True
     if s.display is not None:  # (only now wait for the terminal to take the lines: see Display.finish)
         _safely("the terminal", s.display.finish)

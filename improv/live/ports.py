@@ -176,7 +176,8 @@ class MidiOutSink:
         self._out = midi_out
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
-        self._closed = False
+        self._closed = False  # (`finish`ed: nothing more is sent)
+        self._finished_at = 0.0  # monotonic seconds
 
     def send(self, msg: mido.Message, at: float | None = None) -> None:
         """Send one message now (any thread); `at` (when a player's note arrived) is not
@@ -247,10 +248,12 @@ class MidiOutSink:
         conns = watch.connections(self._full)
         return None if conns is None else frozenset(conns)
 
-    def close(self) -> None:
-        """Note-offs for what sounds, then on every channel pedal up, all-notes-off,
-        all-sound-off, controllers reset and the bend centred (`silence_messages`), then
-        close the port. Safe to call twice."""
+    def finish(self) -> None:
+        """The port's last messages: note-offs for what sounds, then on every channel pedal
+        up, all-notes-off, all-sound-off, controllers reset and the bend centred
+        (`silence_messages`); nothing is sent after them. The port stays open for them to
+        leave: `close` lets it go (a round trip to a JACK server, which a busy machine can
+        make take seconds: the jam does it last, within a deadline). Safe to call twice."""
         self.all_notes_off()
         with self._lock:
             if self._closed:
@@ -260,10 +263,21 @@ class MidiOutSink:
                     self._write(data)
                 time.sleep(0.0005)
             self._closed = True
-            # rtmidi's JACK output hands messages to the server on its next period: closing
-            # the port at once would throw the note-offs above away.
-            time.sleep(CLOSE_DRAIN_S)
-            close_client(self._out)
+            self._finished_at = time.monotonic()
+
+    def close(self) -> None:
+        """`finish`, then close the port. Safe to call twice."""
+        self.finish()
+        with self._lock:
+            out, self._out = self._out, None
+        if out is None:
+            return
+        # rtmidi's JACK output hands messages to the server in its next period: closing the
+        # port at once would throw the last ones away. (rtmidi's own close waits, up to 1 s,
+        # for one more period of the output's, which takes all that is queued: this wait is
+        # only what is left of `CLOSE_DRAIN_S` since `finish`, for a backend that does not.)
+        time.sleep(max(0.0, self._finished_at + CLOSE_DRAIN_S - time.monotonic()))
+        close_client(out)
 
 
 def check_output(api: str, port: str) -> None:

@@ -277,9 +277,10 @@ class Session:
 
     def close(self) -> None:
         """End cleanly (idempotent, calling thread): release every note the partner, the
-        band or thru started, write the recording, close the sinks, then end the status line
+        band or thru started, write the recording, finish the sinks (a MIDI port's last
+        messages: its opener closes it; the synth is closed), then end the status line
         (a terminal stopped by Ctrl-S holds it: the music and the file do not wait for it)
-        and stop the partner (its process may take a while to end). Each step runs whatever
+        and stop the partner (killed if its process has not ended in half a second). Each step runs whatever
         the one before it raised."""
         close_session(self)
 
