@@ -8,6 +8,7 @@ import mido
 import pytest
 
 from improv.config import override
+from improv.core.formats.tempofit import EPS_BEATS
 from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
@@ -294,7 +295,9 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     s, clock, inq, sink, rec = make(cfg, chart="Ebmaj7 | Cm7", recorder_factory=lambda t0, chart: TempoRecording())
     s.start()
     play(s, clock, inq, [(0.5, [0x90, 63, 90]), (0.9, [0x80, 63, 0])], until=1.0)
-    assert s.recorder.lines[:2] == [("tempo", 66.0, s.t0 + 0.5), ("origin", s.t0 + 0.5)], s.recorder.lines
+    lines = s.recorder.lines
+    k = lines.index(("origin", s.t0 + 0.5))
+    assert lines[k - 1] == ("tempo", 66.0, s.t0 + 0.5) and {x[1] for x in lines if x[0] == "tempo"} == {66.0}, lines
     s.close()
 
     class Drifting:  # a following timeline whose tempo creeps up 0.3 % a note
@@ -313,30 +316,47 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     assert said == [120.7, 121.4, 122.2, 122.9, 123.6], said  # each 0.5 % moved: before, nothing (0.3 % a note)
 
 
+def file_beat(lines, origin, t):
+    """The beat at `t` of the tempo map a recorder was told (`TempoRecording.lines`), counted
+    from `origin` (the last tempo given at a time counts, as the journal is read)."""
+    at = {}
+    for line in lines:
+        if line[0] == "tempo" and line[2] >= origin:
+            at[line[2]] = line[1]
+    beat, prev, rate = 0.0, origin, None
+    for when in sorted(at):
+        if when > t:
+            break
+        if rate is not None:
+            beat += (when - prev) * rate
+        prev, rate = when, at[when] / 60.0
+    return beat + (t - prev) * rate
+
+
 def test_a_recount_writes_its_tempo_over_the_tempos_heard_since_bar_1():
     """Bars counted again from bar 1 at 90 bpm: the file's tempo from bar 1 was 90, but the
     tempos heard since (108, 98, 92) kept applying from their times, and a note on the
-    session's beat 8 landed on the file's beat 8.78."""
+    session's beat 8 landed on the file's beat 8.78. Every tempo written since bar 1 is
+    written over, and the file counts from bar 1 as the session now does."""
     cfg = override(make()[0].cfg, "timing", tempo=120.0, follow=True)
     s, clock, inq, sink, rec = make(cfg, chart="C7 | F7", recorder_factory=lambda t0, chart: TempoRecording())
     s.start()
     play(s, clock, inq, [(1.0, [0x90, 60, 90]), (1.3, [0x80, 60, 0])], until=1.5)  # bar 1 (origin t0 + 1)
     origin = s.hearing.origin
-    for at, bpm in ((3.0, 108.0), (5.0, 98.0), (7.0, 92.0)):
-        s.player.tempo_heard(bpm, s.t0 + at)
-    s.recorder.lines.clear()
-    s.player.recounted(lambda b: b, s.t0 + 8.0)
+    for at, bpm in ((3.0, 108.0), (5.0, 98.0), (7.0, 92.0)):  # the tempos heard, fitted into the file
+        s.timeline.set_tempo(bpm, s.t0 + at)
+        s.player.write_file_tempo(s.t0 + at + 1.0)
     lines = s.recorder.lines
-    assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0]
-    assert {bpm for _, bpm, _ in lines} == {round(s.tempo, 1)}
-    # a second recount (a tempo flip) writes over every tempo since bar 1, the first recount's too
-    s.player.tempo_heard(150.0, s.t0 + 9.0)
-    s.timeline.set_tempo(76.0, s.t0 + 9.5)
-    s.recorder.lines.clear()
-    s.player.recounted(lambda b: b, s.t0 + 10.0)
-    lines = s.recorder.lines
-    assert sorted(t for _, _, t in lines) == [origin, s.t0 + 3.0, s.t0 + 5.0, s.t0 + 7.0, s.t0 + 9.0]
-    assert {bpm for _, bpm, _ in lines} == {76.0}
+    written = {t for kind, _, t in [x for x in lines if x[0] == "tempo"] if t > origin}
+    assert len(written) >= 2
+    for tempo, at in ((90.0, 8.0), (76.0, 10.0)):  # a second recount (a tempo flip) writes over the first's too
+        s.timeline.set_tempo(tempo, origin)  # (counted again from bar 1, as a recount does)
+        before = len(lines)
+        s.player.recounted(lambda b: b, s.t0 + at)
+        assert written <= {t for kind, _, t in lines[before:] if kind == "tempo"}
+        written |= {t for kind, _, t in lines[before:] if t > origin}
+        for t in [origin + k * 0.25 for k in range(28)]:
+            assert file_beat(lines, origin, t) == pytest.approx(s.beat_at(t), abs=EPS_BEATS + 1e-3), (tempo, t)
     s.close()
 
 
@@ -482,7 +502,57 @@ def test_the_recordings_bars_are_the_bars_the_session_counted_while_following(tm
     file_beats = [n.start for n in recording_notes(rec, "partner")]
     assert len(file_beats) == len(sent_beats)
     worst = max(abs(f - b) for f, b in zip(file_beats, sent_beats))
-    assert worst < 0.02, f"the file's beats {worst:.2f} off the session's"
+    assert worst < EPS_BEATS + 0.01, f"the file's beats {worst:.2f} off the session's"
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_a_steady_players_recording_has_a_few_steady_tempo_changes_on_the_sessions_beats(tmp_path, crash):
+    """A player holding a steady 111 bpm: every re-anchoring of the followed timeline (the
+    tempo heard, the phase made up over two beats) was copied into the file, 29 tempo
+    changes swinging 92-129 bpm, a sawtooth tempo track in a DAW. The file's tempo map is
+    fitted to the session's beats: a few changes near 111, and each of the player's notes
+    within `EPS_BEATS` of the beat the session heard it on; so too in the file recovered
+    from the journal after a crash (the stretch still open was in it)."""
+    from improv.core.formats.midifile import load_recording, recording_notes
+    from improv.live.recorder import Recorder
+    from improv.live.recovery import recover
+
+    cfg = override(override(make()[0].cfg, "timing", tempo=111.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder(),
+                                  recorder_factory=lambda t0, chart: Recorder(tmp_path, 111.0, 4, 1, 2, t0, stamp="jam"))
+    s.start()
+    rnd, events, start, period = random.Random(7), [], 0.5, 60.0 / 111.0
+    for k in range(12):  # a 2-bar call, its 2-bar answer, and a beat's rest
+        events += swung_call(111.0, 2, start, seed=k, jitter=0.015)
+        start += (8 + 8 + 1) * period + rnd.gauss(0, 0.01)
+    heard_on = []  # the session's beat of each of the player's notes as it came in
+
+    class Watching:
+        def send(self, msg, at=None):
+            if msg.type == "note_on" and msg.velocity and msg.channel == 0:
+                heard_on.append(s.beat_at(clock.now()))
+
+        def close(self):
+            pass
+
+    s.sinks.append(Watching())
+    play(s, clock, inq, events, until=start + 1.0)
+    if crash:
+        s.recorder._journal.close()  # the journal as a crash leaves it (written, never converted)
+        s.recorder._done(None)  # (and no exit hook converting it later: the process "died")
+        (path,) = recover(tmp_path)
+    else:
+        s.close()
+        path = s.record_path
+    bpms = [mido.tempo2bpm(m.tempo) for m in mido.MidiFile(str(path)).tracks[0] if m.type == "set_tempo"]
+    print(f"{len(bpms)} tempo changes, {min(bpms):.1f}-{max(bpms):.1f} bpm")
+    assert len(bpms) <= 12, bpms  # (copied: 130, 105.8-118.9 bpm)
+    assert all(abs(bpm / 111.0 - 1.0) < 0.04 for bpm in bpms), bpms
+    notes = recording_notes(load_recording(path), "player")
+    assert len(notes) == len(heard_on) > 100
+    worst = max(abs(n.start - b) for n, b in zip(notes, heard_on))
+    print(f"worst note {worst:.3f} beat off")
+    assert worst < EPS_BEATS + 0.01, f"the file's beats {worst:.2f} off the session's"
 
 
 def test_a_tempo_changed_late_in_a_jam_goes_on_from_the_bar_it_is_in():
@@ -697,10 +767,14 @@ def test_after_a_break_the_recordings_bars_and_chords_are_the_ones_the_status_li
     chords = [(tmap.ticks(m.t) / PPQ, m.text) for m in rec.markers if m.kind == "chord"]
     notes = recording_notes(rec, "player")
     assert len(notes) == len(shown) == 2 + 3 * 12
+    near = EPS_BEATS + 0.01  # (the file's tempo map keeps its beat this close to the session's)
     for note, (beat, harmony, (bar, in_bar)) in list(zip(notes, shown))[2:]:  # (bar 1 is set by the first)
-        assert note.start == pytest.approx(beat, abs=0.01)
+        assert note.start == pytest.approx(beat, abs=near)
         assert (bar, in_bar) == (int(beat // 4) + 1, int(beat % 4) + 1)
-        under = chords[bisect_right([b for b, _ in chords], note.start + 0.02) - 1][1]
+        starts = [b for b, _ in chords]
+        if any(abs(b - note.start) < near + 0.02 for b in starts):
+            continue  # (a note a hair before or after a chord change may fall either side of it)
+        under = chords[bisect_right(starts, note.start) - 1][1]
         assert under == harmony, (note.start, under, harmony)
 class Flipping:
     """A following timeline counted at 120 bpm from t=0 whose heard tempo doubles at `flip`

@@ -32,7 +32,7 @@ from improv.core.listen.timeline import PlayerTimeline
 from improv.core.theory.notes import swing_beats, unswing_beats
 
 MIN_CONFIDENCE = 0.2  # an estimate less sure than this leaves the timeline as it is
-TEMPO_SAID = 0.005  # the tempo heard is given on (to the recording) when it has moved this much
+TEMPO_SAID = 0.005  # the tempo heard is given on (`PlayerHearing.on_tempo`) when it has moved this much
 HORIZON_BEATS = 2.0  # a phase correction is spread over this many of the player's beats
 FOLLOW_BPM = (TempoSettings.min_bpm, TempoSettings.max_bpm)  # the tempi the follower hears (a first guess too)
 RECOUNT_BEATS = 0.5  # bars are counted again from bar 1 when the count is off by this much
@@ -125,19 +125,22 @@ class FollowingTimeline:
         self.follower = TempoFollower(TempoSettings(first_guess=guess))
         self.keep_level = self._keeps_said
 
-    def changes_between(self, after: float, until: float) -> list[tuple[float, float]]:
-        """(seconds, bpm) of each stretch of the timeline that starts after `after` and by
-        `until` seconds, in order: where its beat moves at a new rate (a tempo heard, or a
-        phase made up over `HORIZON_BEATS`), for the recording's tempo map to count the beats
-        the session counts."""
+    def points_between(self, after: float, until: float) -> list[tuple[float, float]]:
+        """(seconds, beat) of each point where the timeline's beat turns (a tempo heard, or a
+        phase made up over `HORIZON_BEATS`) after `after` and by `until` seconds, then its beat
+        at `until`, in order: its beat is a line between them. For the recording's tempo map
+        (improv/core/formats/tempofit.py), so that the file counts the beats the session
+        counts; straight beats (swing moves the eighths within a beat, not the count)."""
         out = []
         with self._lock:
             for seg in reversed(self._tl.segments):
                 if seg.time <= after:
                     break
                 if seg.time <= until:
-                    out.append((seg.time, seg.rate * 60.0))
-        return out[::-1]
+                    out.append((seg.time, seg.beat))
+            out.reverse()
+            out.append((until, self._tl.beat_at(until)))
+        return out
 
     def sure_at(self, now: float) -> float:
         """How sure the tempo followed is at `now` seconds, 0..1 (-1: none followed yet): the
@@ -255,7 +258,8 @@ class PlayerHearing:
         bar_one: the first note heard sets bar 1 (beat 0) of the chart.
         on_bar_one: called with the first note's time when it set bar 1.
         on_tempo: called with (bpm, time) when the tempo heard has moved by more than
-            `TEMPO_SAID` since it was last called (a slow drift too, not only a jump).
+            `TEMPO_SAID` since it was last called (a slow drift too, not only a jump); None:
+            nobody asks (the session: the recording's tempo map is fitted to the timeline).
         may_recount: whether the bars may be counted again now (the session: between calls,
             the partner silent); None: never.
         on_recount: called with (map from old beats to new, time) when they were.
@@ -263,7 +267,7 @@ class PlayerHearing:
     """
 
     def __init__(self, timeline: FollowingTimeline, bar_one: bool, on_bar_one: Callable[[float], None],
-                 on_tempo: Callable[[float, float], None], may_recount: Callable[[], bool] | None = None,
+                 on_tempo: Callable[[float, float], None] | None, may_recount: Callable[[], bool] | None = None,
                  on_recount: Callable[[Callable[[float], float], float], None] | None = None,
                  beats_per_bar: int = 4) -> None:
         self.timeline, self.bar_one = timeline, bar_one
@@ -299,7 +303,8 @@ class PlayerHearing:
             tl.heard(t, msg.velocity, msg.note)
             if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
                 self._said = tl.tempo
-                self._on_tempo(tl.tempo, t)
+                if self._on_tempo is not None:
+                    self._on_tempo(tl.tempo, t)
             if self.origin is not None and not self._after_break and abs(tl.tempo / before - 1.0) > RECOUNT_JUMP \
                     and tl.beat_at(t) < RECOUNT_WITHIN_BARS * self.beats_per_bar:
                 self._counting = True

@@ -15,14 +15,18 @@ from typing import Any
 import mido
 
 from improv.core.formats.midifile import LAYERED_S
+from improv.core.formats.tempofit import TempoFit, tempo_at
 from improv.core.theory.line import CHORD_SPREAD
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
 from improv.live.loopguard import LOOP_GONE, LOOP_WARNING, LoopGuard, is_note
 
-TEMPOS_KEPT = 1 << 16  # tempos written to the file, remembered for a recount to write over (the followed
-# timeline's changes: about one a note, a night's worth)
-FILE_TEMPO_SETTLE_S = 0.1  # a stretch of the followed timeline this old is written to the file's tempo map
-# (a note heard late, stamped before it, could still re-anchor one that had only begun)
+TEMPOS_KEPT = 1 << 16  # times of the tempos written to the file, remembered for a recount to write over (a
+# stretch of the fitted map every few seconds to minutes: a night's worth)
+FILE_TEMPO_SETTLE_S = 0.1  # a stretch of the followed timeline this old is fitted into the file's tempo map
+# (a note heard late, stamped before it, could still re-anchor one that had only begun). The map's
+# tempo for the stretch still open is written at once and again whenever it no longer fits
+# (`TempoFit`): the journal's map is within `EPS_BEATS` of the session's beat up to this far back,
+# and a crash's file too
 KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
 DENSITY_BEATS = 4.0  # the player's notes per beat, for the band, over this many beats
 
@@ -42,8 +46,9 @@ class Player:
         self.thru_ms: deque[float] = deque(maxlen=100_000)  # message arrival -> sent on
         self.sounding: set[tuple[int, int]] = set()  # (channel, note) passed through and still down
         self._onsets: deque[float] = deque(maxlen=64)  # onsets (beats), for the band's density
-        self._tempos_written: list[float] = []  # when heard tempos were written to the recording
-        self._file_tempo_to = -float("inf")  # the followed timeline is in the file's tempo map up to here
+        self._tempos_written: list[float] = []  # when tempos were written to the recording
+        self._fit: TempoFit | None = None  # the file's tempo map, fitted to the followed timeline...
+        self._file_tempo_to = -float("inf")  # ...up to here
         self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
         self._struck: dict[int, float] = {}  # keys down on the player's channel: when each was struck
 
@@ -200,11 +205,12 @@ class Player:
 
     # --- the player's time, as the follower hears it (improv/live/follow.py) ------------------
     def bar_one_heard(self, t: float) -> None:
-        """The first note set bar 1 of the chart."""
+        """The first note set bar 1 of the chart: the timeline's beat 0, and the file's."""
         s = self.s
         if s.recorder is not None and hasattr(s.recorder, "set_origin"):
             s.recorder.tempo(s.tempo, t)  # the tempo the bars are counted at from bar 1
             s.recorder.set_origin(t)  # the file's bar 1 is the chart's
+        self._fit, self._file_tempo_to = TempoFit(t), t  # (the file's tempo map fitted from there)
         s.say(f"1:1  bar 1 of {s.chart.title or 'the chart'} starts on your first note")
 
     def may_recount(self) -> bool:
@@ -223,38 +229,57 @@ class Player:
         s.policy.remap(beat_of)
         origin = s.hearing.origin if s.hearing is not None else None
         if s.recorder is not None and origin is not None:
-            # the file counts its bars from bar 1 at this tempo too: the tempos heard since are
-            # written over (the last given at a time counts), so none stretches the recount; all
-            # of them, those an earlier recount wrote over too (kept: a second recount left the
-            # first one's tempo from the times heard before it, and the file's bars 31 beats off)
-            for at in [origin] + [w for w in self._tempos_written if w > origin]:
-                s.recorder.tempo(s.tempo, at)
+            self._refit(origin)
         s.say(f"{s.bar_beat(t)}  your tempo is {s.tempo:.0f} bpm: bars counted again from your first "
               "note, so the chart's bars are yours")
 
+    def _refit(self, origin: float) -> None:
+        """The file counts its bars from bar 1 (`origin`, its beat 0) as the session now does:
+        its tempo map from there is fitted again to the timeline counted again, up to where it
+        was written, and every tempo written since bar 1 is written over (the last given at a
+        time counts) with the new map's tempo there, so none stretches the recount; all of
+        them, those an earlier recount wrote over too (kept: a second recount left the first
+        one's tempo from the times heard before it, and the file's bars 31 beats off)."""
+        s = self.s
+        until = max(origin, self._file_tempo_to)
+        self._fit = TempoFit(origin)  # (the first note is the file's beat 0; the count may differ by a
+        records = []  # fraction of a beat there, which the first stretch makes up)
+        for at, beat in s.timeline.points_between(origin, until):
+            records += self._fit.add(at, beat)
+        self._file_tempo_to = until
+        for w in [w for w in self._tempos_written if w > origin]:
+            bpm = tempo_at(records, w)
+            if bpm is not None:
+                s.recorder.tempo(bpm, w)
+        self._write_tempos(records or [(origin, s.tempo)])
+
     def write_file_tempo(self, now: float, settle: float = FILE_TEMPO_SETTLE_S) -> None:
-        """Following the player: the timeline's tempo changes up to `settle` before `now`,
-        each at its time, into the recording's tempo map (conductor), so that the file counts
-        the beats the session counted. The tempos heard alone left out the rest: a change
-        under `TEMPO_SAID` and the phase made up over two beats at each re-anchoring, and the
-        file's bars drifted off the ones played, a beat every minute and a half."""
+        """Following the player: the file's tempo map fitted to the timeline up to `settle`
+        before `now` (conductor; `settle` 0: the session's end, the open stretch as it ends),
+        so that the file counts the beats the session counted, each within `EPS_BEATS`, in as
+        few and as steady tempo changes as that allows (improv/core/formats/tempofit.py). The
+        tempos heard alone left the phase made up at each re-anchoring out, and the file's
+        bars drifted off the ones played, a beat every minute and a half; every change of the
+        timeline copied (the phase made up over two beats as a tempo) made two minutes of a
+        steady 111 bpm a sawtooth of 130 tempo changes, 105.8-118.9 bpm (fitted: 9, 109-114)."""
         s = self.s
         if s.recorder is None or not s.following:
             return
+        if self._fit is None:  # (the file's beat 0 is the timeline's; its first tempo is fitted from there)
+            self._fit, self._file_tempo_to = TempoFit(s.t0), s.t0
         until = now - settle
-        if self._file_tempo_to == -float("inf"):
-            self._file_tempo_to = s.t0  # (the tempo it starts at is the file's own, from its header)
-        if until <= self._file_tempo_to:
-            return
-        for at, bpm in s.timeline.changes_between(self._file_tempo_to, until):
-            s.recorder.tempo(bpm, at)
-            self._tempos_written.append(at)  # (a recount writes over these too)
-        del self._tempos_written[:-TEMPOS_KEPT]
-        self._file_tempo_to = until
+        if until > self._file_tempo_to:
+            for at, beat in s.timeline.points_between(self._file_tempo_to, until):
+                self._write_tempos(self._fit.add(at, beat))
+            self._file_tempo_to = until
+        if settle <= 0:
+            self._write_tempos(self._fit.flush())
 
-    def tempo_heard(self, bpm: float, t: float) -> None:
-        """A tempo heard: written to the recording (a recount may write over it)."""
-        if self.s.recorder is not None:
-            self.s.recorder.tempo(bpm, t)
-            self._tempos_written.append(t)
-            del self._tempos_written[:-TEMPOS_KEPT]
+    def _write_tempos(self, records: list[tuple[float, float]]) -> None:
+        """(seconds, bpm) records of the fitted map into the recording, each time kept (a
+        recount writes over them)."""
+        for at, bpm in records:
+            self.s.recorder.tempo(bpm, at)
+            if not self._tempos_written or self._tempos_written[-1] != at:
+                self._tempos_written.append(at)
+        del self._tempos_written[:-TEMPOS_KEPT]

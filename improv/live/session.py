@@ -121,7 +121,7 @@ class Session:
         self.player = Player(self)  # the player's input: improv/live/player.py
         p = self.player
         self.hearing = PlayerHearing(self.timeline, chart is not None and t.bar_one == "first_note",
-                                     p.bar_one_heard, p.tempo_heard, p.may_recount,
+                                     p.bar_one_heard, None, p.may_recount,
                                      p.recounted, self.bpb) if self.following else None
         self.running = external is None  # an external clock runs from its Start
         self.policy: FreePolicy | TradePolicy = TradePolicy(self) if cfg.band.trade_bars > 0 else FreePolicy(self)
