@@ -20,6 +20,11 @@ it; anyone else is told once why not and how to allow it, and the jam runs as be
 Elsewhere (macOS, Windows) there is no such call and nothing is said. `[timing] realtime
 = false` keeps every thread at normal priority.
 
+Not above a JACK server that is not real-time itself (`jackd --no-realtime`): our threads
+would then delay the server's cycle, which carries the passthrough and the partner's notes
+(on a quiet 2-core machine with a 64-frame server, the passthrough's p99 went from 1.5 to
+2.6 ms). The jam asks JACK first (improv/commands/jam.py, `ask_realtime`).
+
 The setting is the process's (`want`), read by each timing thread as it starts (`enter`),
 so that threads started later (a port reopened, the partner's receiver after a restart)
 get it too.
@@ -36,18 +41,21 @@ _lock = threading.Lock()
 _wanted = False
 _granted: set[str] = set()  # names of the threads that got it
 _refused: str = ""  # why not, once refused
+_held: str = ""  # why not asked (`want(False, why)`), said at the start
 
 
-def want(on: bool) -> None:
+def want(on: bool, why: str = "") -> None:
     """Whether the timing threads started from now on (and `enter`'s callers) ask for
     real-time priority (the jam sets it from `[timing] realtime`; off by default, so that
-    tests and tools that build sessions run as before)."""
-    global _wanted, _refused
+    tests and tools that build sessions run as before). `why`: with `on` false, the line
+    the start says (e.g. the JACK server is not real-time)."""
+    global _wanted, _refused, _held
     with _lock:
         if on and not _wanted:
             _refused = ""
             _granted.clear()
         _wanted = bool(on)
+        _held = "" if on else why
 
 
 def enter(name: str | None = None) -> bool:
@@ -71,6 +79,21 @@ def enter(name: str | None = None) -> bool:
         return False
     with _lock:
         _granted.add(name or threading.current_thread().name)
+    return True
+
+
+def promote(thread: threading.Thread) -> bool:
+    """Real-time priority for another thread of this process (a measuring listener's reader in
+    `improv bench`: a synth reads its MIDI in JACK's real-time cycle, and a reader at normal
+    priority added its own delays to what it measured), whatever `want` says; returns whether
+    it got it. Linux; never raises."""
+    tid = getattr(thread, "native_id", None)
+    if tid is None or not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_FIFO"):
+        return False
+    try:
+        os.sched_setscheduler(tid, os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0), os.sched_param(PRIORITY))
+    except OSError:
+        return False
     return True
 
 
@@ -104,7 +127,7 @@ def status() -> str:
     real-time priority, or why they don't (empty when not asked for or not available here)."""
     with _lock:
         if not _wanted:
-            return ""
+            return _held
         if _granted:
             return f"improv's timing threads run at real-time priority (SCHED_FIFO {PRIORITY}, under JACK's)"
         return _refused

@@ -118,3 +118,55 @@ def test_a_thread_already_real_time_is_left_as_it_is(monkeypatch):
     monkeypatch.setattr(os, "sched_getscheduler", lambda pid: os.SCHED_RR)
     monkeypatch.setattr(os, "sched_setscheduler", lambda *a: calls.append(a))
     assert realtime.enter("synth") is True and calls == [] and realtime.granted() == ["synth"]
+
+
+@pytest.mark.skipif(not LINUX_RT, reason="real-time scheduling is a Linux call here")
+def test_promote_gives_another_thread_real_time_priority_whatever_the_jam_wants():
+    """`improv bench`'s measuring listeners read at real-time priority (a synth reads its MIDI
+    in JACK's real-time cycle) even where the jam's own threads do not."""
+    realtime.want(False)
+    ready, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def body():
+        ready.set()
+        done.wait(10)
+        seen["policy"] = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+
+    t = threading.Thread(target=body)
+    t.start()
+    ready.wait(10)
+    got = realtime.promote(t)
+    done.set()
+    t.join(10)
+    if not got:
+        pytest.skip("this system refuses real-time priority")
+    assert seen["policy"] == os.SCHED_FIFO
+
+
+def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
+    """Above a JACK server started with --no-realtime our threads delayed its cycle (the
+    passthrough's p99 1.5 -> 2.6 ms on a quiet machine): the jam does not ask then, and says why."""
+    import improv.live.jackwatch as jackwatch
+    from improv.commands.jam import ask_realtime
+    from improv.config import Config, override
+
+    class Watch:
+        def __init__(self, rt):
+            self.realtime = rt
+
+    monkeypatch.delenv("IMPROV_MIDI_API", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    for server_rt, wanted in ((False, False), (True, True)):
+        monkeypatch.setattr(jackwatch, "shared_watch", lambda rt=server_rt: Watch(rt))
+        ask_realtime(Config())
+        assert realtime._wanted is wanted
+    monkeypatch.setattr(jackwatch, "shared_watch", lambda: Watch(False))
+    ask_realtime(Config())
+    assert "JACK server, which is not real-time" in realtime.status()
+    asked = []
+    monkeypatch.setattr(jackwatch, "shared_watch", lambda: asked.append(1))
+    ask_realtime(override(Config(), "midi", api="alsa"))  # (ALSA: no JACK server asked about)
+    assert realtime._wanted and asked == []
+    ask_realtime(override(Config(), "timing", realtime=False))
+    assert not realtime._wanted and realtime.status() == ""

@@ -298,6 +298,9 @@ class Listener:
         self.port_name = port
         self.client = client
         self._reader = JackReader(self._in, self._take, client, idle_poll_s=JackReader.POLL_S)
+        from improv import realtime
+
+        self.realtime = realtime.promote(self._reader._thread)  # (a measuring instrument: see `promote`)
 
     def _take(self, data: list[int], age: float) -> None:
         """The reader's thread: stamp and keep."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -251,9 +252,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     from improv.partner.build import session_seed
     from improv.partner.process import ProcessPartner
 
-    from improv import realtime
-
-    realtime.want(cfg.timing.realtime)  # (the timing threads ask as they start: the worker and the view never do)
+    ask_realtime(cfg)  # (the timing threads ask as they start: the worker and the view never do)
     display = make_display(cfg, sys.stderr)
     partner = ProcessPartner(cfg.responder.name, cfg.responder.markov_order)
     sinks = open_sinks(cfg, display.log)
@@ -339,6 +338,27 @@ def let_go(ports: list[Any], status: int) -> None:
                 pass
     finally:
         cancel()
+
+
+def ask_realtime(cfg: Config) -> None:
+    """Whether the jam's timing threads ask for real-time priority (improv/realtime.py):
+    `[timing] realtime`, unless a JACK server runs that is not real-time itself (ALSA, or
+    `--midi-api alsa`, are not asked about it): above it, our threads delayed its cycle."""
+    from improv import realtime
+
+    if not cfg.timing.realtime:
+        realtime.want(False)
+        return
+    if (cfg.midi.api or os.environ.get("IMPROV_MIDI_API", "")) in ("", "jack") and sys.platform.startswith("linux"):
+        from improv.live.jackwatch import shared_watch
+
+        watch = shared_watch()
+        if watch is not None and not watch.realtime:
+            realtime.want(False, "improv's timing threads run at normal priority, under the JACK server, which is "
+                          "not real-time (started with --no-realtime): start jackd without it for steadier timing "
+                          "on a busy machine")
+            return
+    realtime.want(True)
 
 
 def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
@@ -432,9 +452,7 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
         return stopped_early(early)
-    from improv import realtime
-
-    realtime.want(cfg.timing.realtime)  # (before the inputs open: their readers ask as they start)
+    ask_realtime(cfg)  # (before the inputs open: their readers ask as they start)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

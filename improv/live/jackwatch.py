@@ -11,7 +11,9 @@ only asks the server:
   from our virtual input can be noticed (improv/live/inputguard.py releases their keys);
 - `midi_ports(inputs)`: full `client:port` names;
 - `period_s`: the server's period, which paces bursts of messages (a period's MIDI buffer
-  holds only so many).
+  holds only so many);
+- `realtime`: whether the server runs real-time (improv's timing threads never go above a
+  server that does not: improv/realtime.py).
 
 `shared_watch()` keeps one per JACK server name for the process. When libjack cannot be
 loaded or no server runs, it is None and callers fall back to what rtmidi can tell.
@@ -79,6 +81,7 @@ _SIGNATURES: list[Signature] = [
     ("jack_free", None, [_VP]),
     ("jack_get_buffer_size", ctypes.c_uint32, [_VP]),
     ("jack_get_sample_rate", ctypes.c_uint32, [_VP]),
+    ("jack_is_realtime", _INT, [_VP]),
 ]
 
 
@@ -133,6 +136,7 @@ class JackWatch:
         lib.jack_on_info_shutdown(self._client, self._callback, None)
         rate = lib.jack_get_sample_rate(self._client)
         self.period_s = lib.jack_get_buffer_size(self._client) / rate if rate else 0.0  # seconds a period
+        self.realtime = bool(lib.jack_is_realtime(self._client))  # the server's own threads real-time
 
     def _on_shutdown(self, code: int, reason: bytes | None, _arg: object) -> None:
         """libjack's thread: the server has gone (or thrown us out)."""
