@@ -155,7 +155,7 @@ def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
         def __init__(self, rt):
             self.realtime = rt
 
-    monkeypatch.delenv("IMPROV_MIDI_API", raising=False)
+    monkeypatch.setenv("IMPROV_MIDI_API", "jack")  # (or no ALSA sequencer, as on the CI machines)
     monkeypatch.setattr(sys, "platform", "linux")
     for server_rt, wanted in ((False, False), (True, True)):
         monkeypatch.setattr(jackwatch, "shared_watch", lambda rt=server_rt: Watch(rt))
@@ -167,6 +167,10 @@ def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
     asked = []
     monkeypatch.setattr(jackwatch, "shared_watch", lambda: asked.append(1))
     ask_realtime(override(Config(), "midi", api="alsa"))  # (ALSA: no JACK server asked about)
+    assert realtime._wanted and asked == []
+    monkeypatch.delenv("IMPROV_MIDI_API")
+    monkeypatch.setattr(os, "access", lambda path, mode: True)  # (an ALSA sequencer to use: ALSA comes first)
+    ask_realtime(Config())
     assert realtime._wanted and asked == []
     ask_realtime(override(Config(), "timing", realtime=False))
     assert not realtime._wanted and realtime.status() == ""

@@ -342,14 +342,18 @@ def let_go(ports: list[Any], status: int) -> None:
 
 def ask_realtime(cfg: Config) -> None:
     """Whether the jam's timing threads ask for real-time priority (improv/realtime.py):
-    `[timing] realtime`, unless a JACK server runs that is not real-time itself (ALSA, or
-    `--midi-api alsa`, are not asked about it): above it, our threads delayed its cycle."""
+    `[timing] realtime`, unless the jam's MIDI goes through a JACK server that is not
+    real-time itself: above it, our threads delayed its cycle. The server is asked only where
+    the jam will use JACK (`--midi-api jack`, or no ALSA sequencer to use first): a jam on ALSA
+    opens no JACK client for it (on a PipeWire desktop that would show in its graph)."""
     from improv import realtime
+    from improv.live.midiapi import ALSA_SEQ
 
     if not cfg.timing.realtime:
         realtime.want(False)
         return
-    if (cfg.midi.api or os.environ.get("IMPROV_MIDI_API", "")) in ("", "jack") and sys.platform.startswith("linux"):
+    api = cfg.midi.api or os.environ.get("IMPROV_MIDI_API", "")
+    if sys.platform.startswith("linux") and (api == "jack" or (api == "" and not os.access(ALSA_SEQ, os.R_OK | os.W_OK))):
         from improv.live.jackwatch import shared_watch
 
         watch = shared_watch()
