@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     `demo`) ended by the user, Ctrl-C, SIGTERM or SIGHUP, exits 0 at any moment from here on,
     start-up included (see `improv.commands.jam.EXIT_STATUS`).
     """
+    if argv is None:  # (the console script, `python -m improv`: the process is the command's)
+        from improv import stops
+
+        stops.OWN_PROCESS = True
     argv = sys.argv[1:] if argv is None else list(argv)
     early = _catch_stops() if command_in(argv) in SESSIONS else None  # (first: the imports take half a second)
     try:

@@ -9,6 +9,12 @@ import signal
 from typing import Any, Callable, Iterable
 
 
+OWN_PROCESS = False  # the command owns its process (`improv.cli.main()` given no argv: the console script,
+# `python -m improv`): a live command may then end the process at a deadline (`improv.commands.jam.let_go`)
+# and raise its threads' priority (`improv.commands.jam.ask_realtime`). A command called in another
+# program's process (a test's `main([...])`) does neither: a deadline there ended the test run, status 0
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP in a command that does not handle them itself, raised where the
     command was, as Ctrl-C is: every `with` and `finally` on the way out runs, so a file

@@ -155,6 +155,9 @@ def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
         def __init__(self, rt):
             self.realtime = rt
 
+    from improv import stops
+
+    monkeypatch.setattr(stops, "OWN_PROCESS", True)  # (the jam's own process: a test's keeps its priorities)
     monkeypatch.setenv("IMPROV_MIDI_API", "jack")  # (or no ALSA sequencer, as on the CI machines)
     monkeypatch.setattr(sys, "platform", "linux")
     for server_rt, wanted in ((False, False), (True, True)):
@@ -174,3 +177,23 @@ def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
     assert realtime._wanted and asked == []
     ask_realtime(override(Config(), "timing", realtime=False))
     assert not realtime._wanted and realtime.status() == ""
+
+
+def test_a_command_run_in_a_tests_process_changes_no_priority_and_arms_no_deadline(monkeypatch):
+    """`main([...])` in another program's process (a test) neither raises its threads' priority
+    nor arms the exit deadline: armed in CI's pytest, a demo's port close past 2 s ended the whole
+    test run with status 0, its later tests never run."""
+    import improv.live.exitdeadline as exitdeadline
+    from improv import stops
+    from improv.commands.jam import ask_realtime, let_go
+    from improv.config import Config
+
+    assert stops.OWN_PROCESS is False  # (pytest calls main with argv)
+    armed = []
+    monkeypatch.setattr(exitdeadline, "exit_after", lambda s, status: armed.append(status) or (lambda: None))
+    let_go([], 0)
+    ask_realtime(Config())
+    assert armed == [] and realtime._wanted is False
+    monkeypatch.setattr(stops, "OWN_PROCESS", True)
+    let_go([], 0)
+    assert armed == [0]

@@ -327,9 +327,10 @@ def let_go(ports: list[Any], status: int) -> None:
     to let a jam's ports go, and python-rtmidi holds the GIL while it waits: past
     `LET_GO_S` the process ends there, with `status` (`improv.live.exitdeadline`), and the
     server drops the ports itself."""
+    from improv import stops
     from improv.live.exitdeadline import exit_after
 
-    cancel = exit_after(LET_GO_S, status)
+    cancel = exit_after(LET_GO_S, status) if stops.OWN_PROCESS else (lambda: None)
     try:
         for port in ports:
             try:
@@ -346,10 +347,10 @@ def ask_realtime(cfg: Config) -> None:
     real-time itself: above it, our threads delayed its cycle. The server is asked only where
     the jam will use JACK (`--midi-api jack`, or no ALSA sequencer to use first): a jam on ALSA
     opens no JACK client for it (on a PipeWire desktop that would show in its graph)."""
-    from improv import realtime
+    from improv import realtime, stops
     from improv.live.midiapi import ALSA_SEQ
 
-    if not cfg.timing.realtime:
+    if not cfg.timing.realtime or not stops.OWN_PROCESS:  # (a test's process keeps its own priorities)
         realtime.want(False)
         return
     api = cfg.midi.api or os.environ.get("IMPROV_MIDI_API", "")
