@@ -23,7 +23,7 @@ Elsewhere (macOS, Windows) there is no such call and nothing is said. `[timing] 
 Not above a JACK server that is not real-time itself (`jackd --no-realtime`): our threads
 would then delay the server's cycle, which carries the passthrough and the partner's notes
 (on a quiet 2-core machine with a 64-frame server, the passthrough's p99 went from 1.5 to
-2.6 ms). The jam asks JACK first (improv/commands/jam.py, `ask_realtime`).
+2.7 ms, medians of 3 runs). The jam asks JACK first (improv/live/ownprocess.py, `ask_realtime`).
 
 The setting is the process's (`want`), read by each timing thread as it starts (`enter`),
 so that threads started later (a port reopened, the partner's receiver after a restart)

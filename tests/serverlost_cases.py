@@ -72,7 +72,7 @@ def case_stall(server, workdir: Path) -> None:
     """A jam stopped while its JACK server stalls (a busy machine: a server that is not
     real-time took 3-10 s, once over 30 s, to let a jam's ports go) still releases the held
     note, writes its recording, says so and exits 0, within a few seconds (the ports are given
-    `improv.commands.jam.LET_GO_S`, 2 s): closing its ports waited on the server for as long as
+    `improv.live.ownprocess.LET_GO_S`, 2 s): closing its ports waited on the server for as long as
     it stalled (python-rtmidi holds the GIL meanwhile, so nothing else in the jam could run)."""
     from jackutil import Jam, wired
 

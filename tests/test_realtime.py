@@ -146,9 +146,9 @@ def test_promote_gives_another_thread_real_time_priority_whatever_the_jam_wants(
 
 def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
     """Above a JACK server started with --no-realtime our threads delayed its cycle (the
-    passthrough's p99 1.5 -> 2.6 ms on a quiet machine): the jam does not ask then, and says why."""
+    passthrough's p99 1.5 -> 2.7 ms on a quiet machine, medians of 3 runs): the jam does not ask then, and says why."""
     import improv.live.jackwatch as jackwatch
-    from improv.commands.jam import ask_realtime
+    from improv.live.ownprocess import ask_realtime
     from improv.config import Config, override
 
     class Watch:
@@ -185,7 +185,7 @@ def test_a_command_run_in_a_tests_process_changes_no_priority_and_arms_no_deadli
     test run with status 0, its later tests never run."""
     import improv.live.exitdeadline as exitdeadline
     from improv import stops
-    from improv.commands.jam import ask_realtime, let_go
+    from improv.live.ownprocess import ask_realtime, let_go
     from improv.config import Config
 
     assert stops.OWN_PROCESS is False  # (pytest calls main with argv)

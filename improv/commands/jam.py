@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -29,9 +28,6 @@ EXIT_STATUS = ("Exit status: 0 when the session ends, by itself (--duration; the
                "and what was played is recorded. 1: something failed (a port gone, an output or the recording "
                "failing); 2: bad flags or settings; 130: a third Ctrl-C abandoned the closing (the recording's "
                "journal is kept for `improv recover`).")
-
-
-LET_GO_S = 2.0  # how long the jam's ports are given to close once the session has ended (see `let_go`)
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
@@ -240,7 +236,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
                  on_start: Callable[[Any], None] | None = None, external: Any = None, start_beat: float = 0.0,
                  tempo_guess: float | None = None, early: Any = None) -> int:
     """Build the partner (in its own process), the outputs and the session; run it; report;
-    then close `closers` (the inputs) and the outputs, within `LET_GO_S` (`let_go`). `early`:
+    then close `closers` (the inputs) and the outputs, within `LET_GO_S` (improv/live/ownprocess.py, `let_go`). `early`:
     the command's `EarlyStop` (a signal in the setup stops it at once; its handlers are put
     back when the session's are: see `EXIT_STATUS`)."""
     import logging
@@ -251,6 +247,8 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     from improv.live.view import make_display
     from improv.partner.build import session_seed
     from improv.partner.process import ProcessPartner
+
+    from improv.live.ownprocess import ask_realtime, let_go
 
     ask_realtime(cfg)  # (the timing threads ask as they start: the worker and the view never do)
     display = make_display(cfg, sys.stderr)
@@ -319,51 +317,6 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     finally:
         restore()
         let_go(closers + sinks, status)
-
-
-def let_go(ports: list[Any], status: int) -> None:
-    """Close the inputs and outputs, last of all: the notes were released, the recording
-    written and the report made. On a busy machine a JACK server took 3-10 s (once over 30 s)
-    to let a jam's ports go, and python-rtmidi holds the GIL while it waits: past
-    `LET_GO_S` the process ends there, with `status` (`improv.live.exitdeadline`), and the
-    server drops the ports itself."""
-    from improv import stops
-    from improv.live.exitdeadline import exit_after
-
-    cancel = exit_after(LET_GO_S, status) if stops.OWN_PROCESS else (lambda: None)
-    try:
-        for port in ports:
-            try:
-                port.close()
-            except Exception:  # noqa: BLE001 - the next port is closed all the same
-                pass
-    finally:
-        cancel()
-
-
-def ask_realtime(cfg: Config) -> None:
-    """Whether the jam's timing threads ask for real-time priority (improv/realtime.py):
-    `[timing] realtime`, unless the jam's MIDI goes through a JACK server that is not
-    real-time itself: above it, our threads delayed its cycle. The server is asked only where
-    the jam will use JACK (`--midi-api jack`, or no ALSA sequencer to use first): a jam on ALSA
-    opens no JACK client for it (on a PipeWire desktop that would show in its graph)."""
-    from improv import realtime, stops
-    from improv.live.midiapi import ALSA_SEQ
-
-    if not cfg.timing.realtime or not stops.OWN_PROCESS:  # (a test's process keeps its own priorities)
-        realtime.want(False)
-        return
-    api = cfg.midi.api or os.environ.get("IMPROV_MIDI_API", "")
-    if sys.platform.startswith("linux") and (api == "jack" or (api == "" and not os.access(ALSA_SEQ, os.R_OK | os.W_OK))):
-        from improv.live.jackwatch import shared_watch
-
-        watch = shared_watch()
-        if watch is not None and not watch.realtime:
-            realtime.want(False, "improv's timing threads run at normal priority, under the JACK server, which is "
-                          "not real-time (started with --no-realtime): start jackd without it for steadier timing "
-                          "on a busy machine")
-            return
-    realtime.want(True)
 
 
 def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
@@ -457,6 +410,8 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
         return stopped_early(early)
+    from improv.live.ownprocess import ask_realtime
+
     ask_realtime(cfg)  # (before the inputs open: their readers ask as they start)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
