@@ -6,7 +6,7 @@ import mido
 import pytest
 
 from improv.cli import main
-from improv.commands.respond import guess_chord
+from improv.commands.respond import heard_chord
 from improv.core.theory.chords import Chord
 from improv.core.theory.notes import Note
 
@@ -142,7 +142,7 @@ def test_no_chart_guesses_one(tmp_path, capsys):
     call = write_mid(tmp_path / "call.mid", LINE)
     rc, out = respond(tmp_path, call, "--seed", "2")
     assert rc == 0
-    assert "guessed from the call" in capsys.readouterr().out
+    assert "the chord heard at the call's end" in capsys.readouterr().out
     assert read_out(out)[1]["partner"]
 
 
@@ -154,8 +154,27 @@ def test_no_chart_guesses_one(tmp_path, capsys):
         ([(67, 0, 1), (71, 1, 1), (74, 2, 1), (77, 3, 1)], Chord(7, "7")),
     ],
 )
-def test_guess_chord(notes, chord):
-    assert guess_chord([Note(s, p, d) for p, s, d in notes]) == chord
+def test_heard_chord(notes, chord):
+    assert heard_chord([Note(s, p, d) for p, s, d in notes], 4) == chord
+
+
+def test_a_call_with_no_chart_is_answered_over_the_chord_it_ends_on_as_the_jam_hears_it(tmp_path, capsys):
+    """Two bars of Dm7 and two of G7, no chart: the whole call's notes added up were heard as
+    Dm7, and the answer went over the ii where the jam, hearing the last bars most, answers
+    over the V."""
+    from improv.core.listen.harmony import HarmonyTracker
+
+    ii = [(62, 0, 1), (65, 1, 1), (69, 2, 1), (72, 3, 1), (74, 4, 1), (72, 5, 1), (69, 6, 1), (65, 7, 1)]
+    v = [(67, 8, 1), (71, 9, 1), (74, 10, 1), (77, 11, 1), (79, 12, 1), (77, 13, 1), (74, 14, 1), (71, 15, 1)]
+    call = write_mid(tmp_path / "call.mid", [(p, float(s), float(d)) for p, s, d in ii + v])
+    jam = HarmonyTracker(beats_per_bar=4)  # (the free jam's tracker, fed note by note as keys are let go)
+    for p, s, d in ii + v:
+        jam.add(p, s, d, 100)
+    assert jam.current()[0] == Chord(7, "7")
+    rc, out = respond(tmp_path, call, "--seed", "2")
+    printed = capsys.readouterr().out
+    assert rc == 0 and "answering over G7, the chord heard at the call's end" in printed, printed
+    assert "G7" in read_out(out)[2][-1][1], read_out(out)[2]
 
 
 def test_one_note_call(tmp_path):
@@ -664,7 +683,7 @@ def test_a_session_file_is_answered_over_the_chords_written_in_it(tmp_path, caps
     assert str(chart.chord_at(90.0)) == "Bb7"  # after the file's end: the chord it ended on, not bar 1's
     plain = _with_texts(write_mid(tmp_path / "song.mid", LINE), [(0.0, "Copyright 2026 Someone")])
     assert main(["respond", str(plain), "-o", str(tmp_path / "out2.mid"), "--responder", "markov"]) == 0
-    assert "guessed from the call" in capsys.readouterr().out  # text that is no chord: guessed, as before
+    assert "the chord heard at the call's end" in capsys.readouterr().out  # text that is no chord: heard, as before
 
 
 def test_chord_symbols_written_in_utf_8_by_a_daw_are_read(tmp_path, capsys):

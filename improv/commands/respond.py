@@ -89,23 +89,17 @@ def swung(phrase: Phrase, ratio: float) -> Phrase:
 # ------------------------------------------------------------------- harmony
 
 
-def guess_chord(notes: list[Note]) -> Chord:
-    """The chord that best explains a call with no chart: duration-weighted pitch classes
-    scored +2 for chord tones, +1 for tensions, -1 for the rest (ties: maj7 before m7
-    before 7 before m7b5, lower root first)."""
-    weight = [0.0] * 12
-    for n in notes:
-        weight[n.pitch % 12] += min(n.duration, 2.0)
-    best, best_score = Chord(0, "maj7"), float("-inf")
-    for quality in ("maj7", "m7", "7", "m7b5"):
-        for root in range(12):
-            c = Chord(root, quality)
-            ct, sc = c.chord_tones(), c.scale()
-            score = sum(w * (2 if pc in ct else 1 if pc in sc else -1) for pc, w in enumerate(weight))
-            score += 0.5 * weight[root]  # a call that dwells on a note suggests it as the root
-            if score > best_score + 1e-9:
-                best, best_score = c, score
-    return best
+def heard_chord(notes: list[Note], beats_per_bar: int) -> Chord:
+    """The chord a call with no chart ends on, as the free jam hears it: its notes fed to the
+    jam's `HarmonyTracker` as they are let go (each weighed by its length, loudness, place in
+    the bar and age, the last bars counting most). A call that walks a ii-V is heard on its V,
+    where the whole call's notes added up were heard as the ii, and the answer went over it."""
+    from improv.core.listen.harmony import HarmonyTracker
+
+    tracker = HarmonyTracker(beats_per_bar=beats_per_bar)
+    for n in sorted(notes, key=lambda n: (n.end, n.start)):
+        tracker.add(n.pitch, n.start, n.duration, n.velocity)
+    return tracker.current()[0] or Chord(0, "maj7")  # (None only for a call with no notes: refused before)
 
 
 def chords_written(texts: tuple[tuple[float, str], ...], bpb: int, end: float) -> Chart | None:
@@ -151,14 +145,15 @@ def _chart(cfg: Config, found: CallFile, bpb: int, flag: bool = False) -> tuple[
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
         return written, f"answering over the chords written in the file ({shown}; --chords or --tune for others)", \
             False
-    chord = guess_chord(notes)
+    chord = heard_chord(notes, bpb)
     return (single_chord_chart(chord, bpb),
-            f"no chart given: answering over {chord}, guessed from the call (give --chords or --tune)", True)
+            f"no chart given: answering over {chord}, the chord heard at the call's end, as the jam hears it "
+            "(give --chords or --tune)", True)
 
 
 def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart, str]:
     """With no chart, the chords a pianist's own voicings spell under the call (as the free
-    jam hears them: `voiced_changes`), laid over the chord guessed from all its notes, the
+    jam hears them: `voiced_changes`), laid over the chord heard at its end (`heard_chord`), the
     answer over the last of them: a left hand's ii-V-I was heard as the one chord guessed,
     so the b9 over its G7 was "outside over Cmaj7" and the answer built on that mistake."""
     from improv.core.listen.harmony import voiced_chart, voiced_changes
