@@ -130,6 +130,18 @@ def test_figures_table_takes_the_median_over_runs_with_the_spread(tmp_path):
     assert "[1 of 3 runs]" in restart  # a row that not every run has says so
     doc = f"intro\n{BEGIN}\nold\n{END}\nrest"
     assert replace_block(doc, "new") == f"intro\n{BEGIN}\nnew\n{END}\nrest"
+    assert "Measured on" not in text  # runs that do not say what they ran on: nothing guessed
+    for r, stick in zip(runs, (41.0, 39.5, 80.2)):
+        r["machine"] = {"cpu": "AMD EPYC", "cpus": 2, "yardstick_ms": stick}
+    head = table(runs, ["a", "b", "c"]).splitlines()[0]
+    assert head.endswith("Measured on AMD EPYC, 2 CPUs; yardstick (a fixed piece of work) 41.00 ms (39.50–80.20)."), head
+
+
+def test_the_machine_is_named_and_timed_by_a_yardstick():
+    from improv.bench.run import machine
+
+    m = machine()
+    assert m["cpus"] >= 1 and m["yardstick_ms"] > 0 and isinstance(m["cpu"], str)
 
 
 def test_json_that_is_not_bench_figures_never_empties_the_readme_table(tmp_path, capsys):

@@ -30,6 +30,35 @@ TARGET_FIRST_NOTE_MS = 5.0
 TARGET_RESTART_S = 3.0
 
 
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: the CPU's name and a yardstick, the median time of
+    a fixed piece of Python and numpy work (7 runs, ms), so that runs on two machines can be
+    told apart (a batch on a machine half as fast measures the machine, not the engine)."""
+    import os
+    import statistics
+    import time
+
+    import numpy as np
+
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        import platform
+
+        name = platform.processor()
+    a = np.random.default_rng(0).standard_normal((192, 192)).astype(np.float32)
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        sum(i * i % 7 for i in range(100_000))
+        for _ in range(20):
+            a @ a
+        times.append((time.perf_counter() - t) * 1000.0)
+    return {"cpu": name, "cpus": os.cpu_count(), "yardstick_ms": round(statistics.median(times), 2)}
+
+
 def fmt(stats: dict[str, float], unit: str = "ms") -> str:
     if not stats.get("n"):
         return "no samples"
@@ -111,9 +140,12 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
             Path(json_path).write_text(json.dumps(results, indent=2, default=str) + "\n")
     results: dict[str, Any] = {"quick": quick, "responder": responder, "engine": engine(),
                                "python": sys.version.split()[0],
-                               "cpus": os.cpu_count(), "load_average_1min_at_start": os.getloadavg()[0]}
-    out(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start (figures are only as "
-        f"quiet as the machine)")
+                               "cpus": os.cpu_count(), "load_average_1min_at_start": os.getloadavg()[0],
+                               "machine": machine()}
+    m = results["machine"]
+    out(f"machine: {os.cpu_count()} CPUs ({m['cpu'] or 'CPU not named'}), load average {os.getloadavg()[0]:.2f} at "
+        f"start (figures are only as quiet as the machine); yardstick {m['yardstick_ms']:.1f} ms (a fixed piece of "
+        "work: a machine twice as slow takes twice as long)")
     private = None
     reason = jackprobe.jack_unavailable()
     if reason and "no JACK server" in reason:

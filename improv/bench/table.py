@@ -152,6 +152,17 @@ def _fmt(values: list[float], unit: str) -> str:
     return text
 
 
+def _machine(runs: list[dict]) -> str:
+    """" Measured on ..." for runs that say what they ran on (`improv.bench.run.machine`)."""
+    seen = [r["machine"] for r in runs if isinstance(r.get("machine"), dict)]
+    if not seen:
+        return ""
+    cpus = sorted({f"{m.get('cpu') or 'a CPU not named'}, {m.get('cpus')} CPUs" for m in seen})
+    yard = [float(m["yardstick_ms"]) for m in seen if "yardstick_ms" in m]
+    stick = f"; yardstick (a fixed piece of work) {_fmt(yard, 'ms')}" if yard else ""
+    return f" Measured on {' and '.join(cpus)}{stick}."
+
+
 def table(runs: list[dict], names: list[str]) -> str:
     """The Markdown table (and its heading line) for `runs` (the JSON of each run)."""
     if not runs:
@@ -167,7 +178,7 @@ def table(runs: list[dict], names: list[str]) -> str:
     warn += (f"{markov} of the runs had the Markov partner in the jam (`--responder markov`): where a row says "
              "the model partner answers, it was the Markov one. ") if markov else ""
     lines = [f"{warn}Median over {len(runs)} run(s) of each run's median and p99, the spread across runs in brackets; "
-             f"from {', '.join(f'`{n}`' for n in names)}.", "",
+             f"from {', '.join(f'`{n}`' for n in names)}.{_machine(runs)}", "",
              "| what | median | p99 | target |", "|---|---|---|---|"]
     for row in ROWS:
         per_run = [s for s in ((row.get(_get(r, row.path)) if row.get and _get(r, row.path) is not None
