@@ -197,3 +197,48 @@ def test_a_command_run_in_a_tests_process_changes_no_priority_and_arms_no_deadli
     monkeypatch.setattr(stops, "OWN_PROCESS", True)
     let_go([], 0)
     assert armed == [0]
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX nice levels")
+@pytest.mark.parametrize("timing_threads_realtime", [False, True])
+def test_the_partner_thinks_below_the_timing_threads_only_where_they_are_not_real_time(
+        monkeypatch, timing_threads_realtime):
+    """Timing threads at normal priority: the worker thinks at nice 5, so that they come first
+    on a busy machine. Real-time ones run above it whatever its nice, and at 5 it got a third
+    of the CPU a spinning program got: its answers came late. So there it thinks at ours."""
+    import time
+
+    from improv.partner.process import ProcessPartner
+    from improv.partner.protocol import Setup
+    from improv.partner.worker import WORKER_NICE
+
+    realtime.want(True)
+    monkeypatch.setattr(realtime, "allowed", lambda: timing_threads_realtime)
+    p = ProcessPartner("markov")
+    p.start(lambda: Setup("markov"), lambda r: None, lambda line: None)
+    try:
+        end = time.monotonic() + 20
+        while p.state != "ready" and time.monotonic() < end:
+            time.sleep(0.01)
+        assert p.state == "ready"
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        expected = ours if timing_threads_realtime else min(ours + WORKER_NICE, 19)
+        assert os.getpriority(os.PRIO_PROCESS, p.pid) == expected
+    finally:
+        p.close()
+
+
+def test_allowed_reads_the_wish_and_the_system_limit(monkeypatch):
+    realtime.want(False)
+    assert realtime.allowed() is False  # not asked: the worker stays below (the tests' sessions, `realtime = false`)
+    realtime.want(True)
+    if not LINUX_RT:
+        assert realtime.allowed() is False
+        return
+    import resource
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (0, 0))
+    assert realtime.allowed() is False  # `ulimit -r` 0: the threads will be refused
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (95, 95))
+    assert realtime.allowed() is True  # the audio group's limit
