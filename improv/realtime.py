@@ -12,8 +12,7 @@ machine the passthrough's p99 reached 72 ms and the scheduler dropped notes as l
 process, below JACK's own real-time threads (JACK's default is 10 and up, PipeWire's 20 and
 up), as audio programs do. `SCHED_RESET_ON_FORK` keeps it to that thread: the partner's
 worker process, the stage view and any thread it starts run at normal priority (the model
-computes at a lower one still where these threads cannot run above it: `allowed`,
-improv/partner/worker.py).
+computes at a lower one still, `improv/partner/worker.py`).
 
 The system decides: root, or a user allowed real-time priority (`ulimit -r` above 0: on
 Debian and Ubuntu, membership of the `audio` group that the jackd2 package sets up), gets
@@ -106,27 +105,6 @@ def leave() -> None:
                 os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
         except OSError:
             pass
-
-
-def allowed() -> bool:
-    """Whether the timing threads will ask for real-time priority and the system's limit lets
-    them have it (root, or `ulimit -r` at `PRIORITY` or more; Linux), before any of them has
-    asked: the partner's worker is started first, and thinks at normal priority where they
-    will run above it, a lower one where they will not (improv/partner/worker.py)."""
-    with _lock:
-        if not _wanted:
-            return False
-    if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_FIFO"):
-        return False
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return True
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
-    except (ImportError, AttributeError, OSError, ValueError):
-        return False
-    return limit == resource.RLIM_INFINITY or limit >= PRIORITY
 
 
 def refusal(e: OSError) -> str:

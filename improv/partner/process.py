@@ -52,11 +52,7 @@ class _Worker:
     def __init__(self, python: str, on_message: Callable[["_Worker", Any], None]) -> None:
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONUNBUFFERED="1")
-        from improv.partner.worker import WORKER_NICE
-
-        nice = 0 if realtime.allowed() else WORKER_NICE  # (above the timing threads only where they are not real-time)
-        self.nice = nice
-        self.proc = subprocess.Popen([python, "-m", "improv.partner.worker", "--nice", str(nice)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([python, "-m", "improv.partner.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, bufsize=0,
                                      start_new_session=os.name == "posix")  # the terminal's Ctrl-C is ours
         self.stdin: BinaryIO = self.proc.stdin  # type: ignore[assignment]

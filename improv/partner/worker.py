@@ -19,27 +19,20 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 
-WORKER_NICE = 5  # a lower CPU priority than the real-time process's timing threads at normal priority (POSIX)
+WORKER_NICE = 5  # a lower CPU priority than the real-time process (POSIX)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve one session (worker process). `--nice N`: the CPU priority it thinks at (the
-    session's choice: `WORKER_NICE`, or 0 where the jam's timing threads run at real-time
-    priority and so above it whatever its nice; at 5 it got a third of the CPU a spinning
-    program got, and its answers came late on a busy machine)."""
-    args = sys.argv[1:] if argv is None else argv
-    nice = WORKER_NICE
-    if len(args) == 2 and args[0] == "--nice":
-        nice = int(args[1])
+def main() -> int:
+    """Serve one session (worker process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C and Ctrl-\ are the jam's: it closes us
     for name in ("SIGQUIT", "SIGBREAK"):  # (SIGBREAK: Windows' Ctrl-Break, which the console sends us too)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     if hasattr(signal, "SIGTSTP"):
         signal.signal(signal.SIGTSTP, signal.SIG_IGN)  # Ctrl-Z: the jam plays on (it says so), and so do we
-    if hasattr(os, "nice") and nice > 0:
+    if hasattr(os, "nice"):
         try:  # the real-time process comes first when the two cores are busy
-            os.nice(nice)
+            os.nice(WORKER_NICE)
         except OSError:
             pass
     out = Outbox(os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
