@@ -153,7 +153,7 @@ def _fmt(values: list[float], unit: str) -> str:
 
 
 def _machine(runs: list[dict]) -> str:
-    """" Measured on ..." for runs that say what they ran on (`improv.bench.run.machine`)."""
+    """The heading's "Measured on ..." for runs that say what they ran on (`improv.bench.run.machine`)."""
     seen = [r["machine"] for r in runs if isinstance(r.get("machine"), dict)]
     if not seen:
         return ""
