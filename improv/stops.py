@@ -10,8 +10,8 @@ from typing import Any, Callable, Iterable
 
 
 OWN_PROCESS = False  # the command owns its process (`improv.cli.main()` given no argv: the console script,
-# `python -m improv`): a live command may then end the process at a deadline (`improv.commands.jam.let_go`)
-# and raise its threads' priority (`improv.commands.jam.ask_realtime`). A command called in another
+# `python -m improv`): a live command may then end the process at a deadline (`improv.live.ownprocess.let_go`)
+# and raise its threads' priority (`improv.live.ownprocess.ask_realtime`). A command called in another
 # program's process (a test's `main([...])`) does neither: a deadline there ended the test run, status 0
 
 

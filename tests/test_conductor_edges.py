@@ -37,6 +37,9 @@ class FakeSession:
     def close(self):
         self.closed = True
 
+    def say(self, text):
+        pass
+
 
 @pytest.fixture
 def handlers_kept():

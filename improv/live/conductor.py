@@ -31,7 +31,7 @@ def run_conductor(session: Any, duration: float | None = None, until: Callable[[
         if not session.stop_reason:  # (a signal in the setup: `EarlyStop`)
             session.start()
         said = realtime.status()
-        if said and hasattr(session, "say"):
+        if said:
             session.say(said)
         end = session.clock.now() + duration if duration is not None else None
         while not session.stop_reason:
