@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -816,6 +817,8 @@ def _judged(samples=(), pulses=()) -> bool:
     ([(2.0, 1.0, "R"), (1.0, 1.5, "R"), (0.0, 2.0, "R")], False),  # a core's worth: a loop
     ([(2.0, 1.0, "R"), (1.0, 1.1, "R"), (0.0, 1.1, "T")], False),  # stopped (SIGSTOP)
     ([(3.0, 1.0, "R")], False),  # (the look is old: nothing known)
+    ([(2.0, 1.0, "S"), (1.0, 1.0, "S"), (0.0, 1.0, "r")], False),  # blocked; its pulse thread woke at this look
+    ([(2.0, 1.0, "S"), (1.0, 1.0, "r"), (0.0, 1.0, "r")], True),  # waiting for the GIL its other thread holds
 ])
 def test_a_late_worker_is_told_slow_or_stuck_from_its_cpu_time_and_state(samples, slow):
     assert _judged(samples=samples) is slow
@@ -832,6 +835,41 @@ def test_where_the_system_shows_nothing_the_pulses_tell(pulses, slow):
     """macOS and Windows have no /proc: the pulse carries the CPU time, measured on the
     worker's own clock (on a busy machine pulses arrive in bursts)."""
     assert _judged(pulses=pulses) is slow
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="the system shows no threads (not Linux)")
+def test_a_blocked_worker_reads_blocked_however_busy_its_other_threads_are():
+    """CI once read a blocked worker as working (1.0 s late, "slow, the machine is busy"): its
+    CPU time was the process's, and its pulse thread's few microseconds a wake, counted in
+    whole clock ticks, moved it. What counts is the main thread's, the one that decodes.
+    Here another thread spends a fifth of a core while the main thread sleeps."""
+    import subprocess
+
+    busy = ("import threading, time\n"
+            "def run():\n"
+            "    while True:\n"
+            "        t = time.perf_counter()\n"
+            "        while time.perf_counter() - t < 0.002: pass\n"
+            "        time.sleep(0.008)\n"
+            "threading.Thread(target=run, daemon=True).start()\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", busy], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        v = Vitals(proc.pid)
+        for _ in range(4):
+            v.sample(threads=False)
+            time.sleep(0.25)
+        v.sample(threads=True)
+        assert len(v.samples) == 5
+        assert v.cpu_share(1.0) < 0.005, list(v.samples)
+        assert v.samples[-1][2] in ("S", "r")  # (its other thread may be running at that look)
+        v.samples[-2] = (*v.samples[-2][:2], "S")  # (the look before saw no other thread: not believed)
+        assert not v.working(1.0), list(v.samples)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_a_slow_partner_is_said_once_a_minute_at_most(partner, monkeypatch):

@@ -9,7 +9,9 @@ from /proc where there is one (Linux), sampled at each of the conductor's looks,
 pulses (`Alive`) the worker sends with its CPU time on its own clock (macOS, Windows). A
 worker is slow while it waits for a CPU or its CPU time moves; stopped, asleep with its CPU
 time standing still (blocked), or spending half a core or more on a late call (a loop), it
-is stuck.
+is stuck. On Linux the CPU time and state are its main thread's, the one that decodes: the
+pulse thread's few microseconds every 50 ms, counted in whole clock ticks, once read as a
+blocked worker working.
 """
 
 from __future__ import annotations
@@ -59,21 +61,30 @@ class Vitals:
         self.pulses.append((time.monotonic(), msg.at_s, msg.cpu_s))
 
     def sample(self, threads: bool = True) -> None:
-        """Note the worker's CPU time and scheduler state now, where the system shows them
-        (Linux: /proc; `ProcessPartner.check` calls this on every look, one file read). With
-        `threads` (a late worker, about to be judged), the state is "R" when any of its threads
-        is running or waiting for a CPU: on a busy machine the main thread sleeps waiting for
-        the GIL while the thread holding it waits for a CPU."""
-        base = f"/proc/{self.pid}"
+        """Note the worker's main thread's CPU time and scheduler state now, where the system
+        shows them (Linux: /proc; `ProcessPartner.check` calls this on every look, two file
+        reads). The CPU time is to the nanosecond where the kernel keeps scheduler statistics
+        (`schedstat`), else in clock ticks. With `threads` (a late worker, about to be judged)
+        and the main thread not runnable, the state is "r" when another of its threads is
+        runnable: on a busy machine the main thread sleeps waiting for the GIL while the thread
+        holding it waits for a CPU (`working` believes it only when two looks in a row see it:
+        the pulse thread, waking every 50 ms, is runnable for a moment at some looks)."""
+        base = f"/proc/{self.pid}/task/{self.pid}"  # (the main thread's id is the process's)
         try:
             fields = _stat_fields(f"{base}/stat")
-            cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
             state = fields[0]
+            try:
+                with open(f"{base}/schedstat", "rb") as f:
+                    cpu = int(f.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
             if threads and state not in ("R", "T", "t"):
-                for task in os.listdir(f"{base}/task"):
+                for task in os.listdir(f"/proc/{self.pid}/task"):
+                    if task == str(self.pid):
+                        continue
                     try:
-                        if _stat_fields(f"{base}/task/{task}/stat")[0] == "R":
-                            state = "R"
+                        if _stat_fields(f"/proc/{self.pid}/task/{task}/stat")[0] == "R":
+                            state = "r"
                             break
                     except (OSError, IndexError):
                         continue  # (a thread that just ended)
@@ -85,16 +96,18 @@ class Vitals:
         """Whether the worker, late with what it was sent, is working on it (slow, on a busy
         machine) rather than stuck. Where the system shows its CPU time and state (Linux):
         not stopped, not spending `SPIN_SHARE` of a core or more (a loop), and either waiting
-        for a CPU (runnable) or its CPU time moving by more than `IDLE_SHARE` (not blocked).
-        Elsewhere, by its pulse (`Alive`): one came within `window`, and the CPU time the
-        pulses carry moved within those shares. False for a worker not sampled or pulsed yet."""
+        for a CPU (its main thread runnable, or another thread at this look and the one before)
+        or its CPU time moving by more than `IDLE_SHARE` (not blocked). Elsewhere, by its pulse
+        (`Alive`): one came within `window`, and the CPU time the pulses carry moved within
+        those shares. False for a worker not sampled or pulsed yet."""
         now = time.monotonic()
         if self.samples and now - self.samples[-1][0] <= window:
             state = self.samples[-1][2]
             share = _share([(t, cpu) for t, cpu, _ in self.samples], window)
             if state in ("T", "t") or (share is not None and share >= SPIN_SHARE):
                 return False  # stopped (SIGSTOP, a debugger), or a loop spending a core
-            return state == "R" or (share is not None and share > IDLE_SHARE)
+            waiting = state == "R" or (state == "r" and len(self.samples) > 1 and self.samples[-2][2] in ("R", "r"))
+            return waiting or (share is not None and share > IDLE_SHARE)
         share = self.cpu_share(window)
         return share is not None and IDLE_SHARE < share < SPIN_SHARE
 

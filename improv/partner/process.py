@@ -353,7 +353,9 @@ class ProcessPartner:
         died = not w.alive()
         unread = w.waiting_s()
         late = max(now - oldest if oldest is not None else 0.0, unread)
-        w.vitals.sample(threads=late >= self.stall_s)  # (every look: the share of a core needs one from before)
+        # (every look: the share of a core needs one from before; the threads from half the
+        # wait on, so that the first look that judges has a look before it that saw them)
+        w.vitals.sample(threads=late >= 0.5 * self.stall_s)
         if not died and late < self.stall_s:
             self.slow = False
             return
