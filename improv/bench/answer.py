@@ -153,7 +153,7 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
         partner.start(lambda: Setup(name, cfg.responder.markov_order, 1, chart=chart), on_result)
     except Exception as e:  # noqa: BLE001
         return {"skipped": f"the partner's process did not start: {e}"}
-    ready, by_kind, lost, drafted = [], {}, 0, 0
+    ready, by_kind, notes, lost, drafted = [], {}, {}, 0, 0
     try:
         for job in _jobs(material, chart, cfg):
             partner.read(Read(job.call, chart, job if draft else None))
@@ -169,11 +169,12 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
             ms = (t1 - t0) * 1000.0
             ready.append(ms)
             by_kind.setdefault(_kind(res, job.cut), []).append(ms)
+            notes.setdefault(_kind(res, job.cut), []).append(len(res.answer.notes) if res.answer is not None else 0)
             time.sleep(0.02)  # the session so far is read while the answer plays
     finally:
         partner.close()
     out = {"ready_ms": summary(ready), "by_kind_ms": {k: summary(v) for k, v in sorted(by_kind.items())},
-           "lost": lost}
+           "notes_per_answer_by_kind": {k: statistics.mean(v) for k, v in sorted(notes.items())}, "lost": lost}
     if draft:
         out["drafted"] = drafted  # of the answers timed: those the partner had ready from the rest
     return out
