@@ -4,13 +4,13 @@
 its 300 a run): too few to tell whether a re-harmonised answer is ready as soon as the
 others. Here every call carries a clear mistake (`answer._with_mistake`), and the same
 calls go through the partner's worker process (as in the jam) twice, taken in turn run by
-run: with re-harmonising as embrace's only strategy, and with every strategy but it
+run, each arm first in every other round: with re-harmonising as embrace's only strategy, and with every strategy but it
 (motif, resolve, echo). A call whose note has no substitute chord to make it belong, or is
 not salient enough for the daring, is answered plainly in the first; each answer is
 counted by what it became (`by_kind_ms`, with its notes per answer: an answer's cost
 follows its notes):
 
-    python -m improv.bench.reharm --runs 3 --calls 600 --json figures/reharm-cost.json
+    python -m improv.bench.reharm --runs 4 --calls 600 --json figures/reharm-cost.json
 
 Each run's median and p99 per kind, and the median over runs with the spread (min-max).
 """
@@ -74,7 +74,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--partner", default="model", help="the partner (default: model, the jam's default)")
-    p.add_argument("--runs", type=int, default=3, help="runs of each arm, taken in turn (default 3)")
+    p.add_argument("--runs", type=int, default=4, help="runs of each arm, taken in turn (default 4)")
     p.add_argument("--calls", type=int, default=600, help="calls a run (default 600)")
     p.add_argument("--json", type=Path, help="write every run and the summary here")
     args = p.parse_args(argv)
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     for i in range(args.runs):
-        for arm, strategies in ARMS.items():
+        for arm, strategies in (list(ARMS.items()) if i % 2 == 0 else list(ARMS.items())[::-1]):  # (first in turn)
             r = run_once(args.partner, strategies, args.calls)
             if "skipped" in r:
                 print(f"error: {r['skipped']}", file=sys.stderr)
