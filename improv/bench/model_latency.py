@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from improv.bench.parts import json_output_error, spread
+
 KEYS = ("ready_ms", "first_note_ms")
 
 
@@ -40,8 +42,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         got = [r[key] for r in runs if key in r]
         if not got:
             continue
-        out[key] = {stat: {"median": statistics.median(g[stat] for g in got), "min": min(g[stat] for g in got),
-                           "max": max(g[stat] for g in got)} for stat in ("median", "p99")}
+        out[key] = {stat: spread([g[stat] for g in got]) for stat in ("median", "p99")}
     out["notes_per_answer"] = statistics.median(r.get("notes_per_answer", 0) for r in runs)
     return out
 
@@ -53,15 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=300, help="calls a run (default 300, as improv bench)")
     p.add_argument("--json", type=Path, help="write every run and the summary here")
     args = p.parse_args(argv)
-    if args.json is not None:  # before the runs, not after them
-        from improv.core.formats.paths import writable_output
-        from improv.errors import ConfigError
-
-        try:
-            writable_output(args.json, "--json")
-        except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    bad = json_output_error(args.json) if args.json is not None else None  # before the runs, not after them
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
     for m in args.models:
         if not m.is_file():
             print(f"error: {m} not found: give two .npz weights files", file=sys.stderr)

@@ -1,5 +1,6 @@
 """What `improv bench`'s sections share: the material (a blues, plausible calls), the
-summary of a list of figures, and the synth's own figures (`bench_synth()`)."""
+summary of a list of figures and of several runs', the `--json` check, and the synth's own
+figures (`bench_synth()`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,24 @@ def summary(values: list[float]) -> dict[str, float]:
     s = sorted(values)
     p99 = s[min(len(s) - 1, max(0, -(-99 * len(s) // 100) - 1))]
     return {"n": len(s), "median": statistics.median(s), "p99": p99, "max": s[-1], "min": s[0]}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """{"median", "min", "max"} of several runs' figures: how the README reports a batch."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def json_output_error(path: Any) -> str | None:
+    """Why `--json PATH` cannot be written (a missing folder, a folder, a device), or None:
+    asked before a run, not after it, so that a run is never lost to a bad path."""
+    from improv.core.formats.paths import writable_output
+    from improv.errors import ImprovError
+
+    try:
+        writable_output(path, "--json")
+    except ImprovError as e:
+        return str(e)
+    return None
 
 
 def engine() -> dict[str, Any]:

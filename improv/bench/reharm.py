@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from improv.bench.parts import engine, json_output_error, spread
+
 ARMS = {"reharmonise only": ("reharmonise",), "the other strategies": ("motif", "resolve", "echo")}
 
 
@@ -64,8 +66,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if not got:
             continue
         out[kind] = {"answers": statistics.median(g["n"] for g in got),
-                     **{stat: {"median": statistics.median(g[stat] for g in got), "min": min(g[stat] for g in got),
-                               "max": max(g[stat] for g in got)} for stat in ("median", "p99")},
+                     **{stat: spread([g[stat] for g in got]) for stat in ("median", "p99")},
                      "notes_per_answer": statistics.median(r["notes_per_answer_by_kind"][kind] for r in runs
                                                            if kind in r.get("notes_per_answer_by_kind", {}))}
     return out
@@ -81,16 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.calls < 1:
         print("error: --runs and --calls must be at least 1", file=sys.stderr)
         return 2
-    if args.json is not None:  # before the runs, not after them
-        from improv.core.formats.paths import writable_output
-        from improv.errors import ConfigError
-
-        try:
-            writable_output(args.json, "--json")
-        except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    from improv.bench.parts import engine
+    bad = json_output_error(args.json) if args.json is not None else None  # before the runs, not after them
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
+        return 2
     from improv.bench.run import machine
 
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}

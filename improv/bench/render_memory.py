@@ -25,6 +25,7 @@ from typing import Any
 
 import mido
 
+from improv.bench.parts import json_output_error
 from improv.core.formats.midifile import Recording, TimedMessage, save_recording
 
 TARGET_PEAK_MB = 200.0
@@ -126,14 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.runs < 1 or not args.minutes > 0:
         p.error(f"--runs must be at least 1 and --minutes above 0, got {args.runs} and {args.minutes:g}")
-    if args.json:  # before the renders, not after them
-        from improv.core.formats.paths import writable_output
-        from improv.errors import ConfigError
-
-        try:
-            writable_output(args.json, "--json")
-        except ConfigError as e:
-            p.error(str(e))
+    bad = json_output_error(args.json) if args.json else None  # before the renders, not after them
+    if bad:
+        p.error(bad)
     started = time.perf_counter()
     r = bench_render_memory(args.minutes, args.runs)
     r["wall_s"] = round(time.perf_counter() - started, 1)

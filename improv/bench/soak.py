@@ -36,6 +36,7 @@ from statistics import median
 
 from improv.bench.follow import DEFAULT_DATA
 from improv.bench.human import HumanSolo, PlayedNote, load_human
+from improv.bench.parts import json_output_error
 from improv.errors import DataError
 
 SAMPLE_S = 30.0
@@ -274,13 +275,10 @@ def _problem(args: argparse.Namespace) -> str:
 
     if not 0 < args.minutes <= 24 * 60:
         return f"--minutes must be 0-1440, got {args.minutes:g}"
-    if args.json:  # (checked after the run, a path that could not be written lost the whole soak in a traceback)
-        from improv.core.formats.paths import writable_output
-
-        try:
-            writable_output(args.json, "--json")
-        except ImprovError as e:
-            return str(e)
+    # (checked after the run, a path that could not be written lost the whole soak in a traceback)
+    bad = json_output_error(args.json) if args.json else None
+    if bad:
+        return bad
     if args.trade:
         if not 40 <= args.tempo <= 320:
             return f"--tempo must be 40-320 bpm, got {args.tempo:g}"
