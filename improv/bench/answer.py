@@ -168,8 +168,9 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
             drafted += res.drafted
             ms = (t1 - t0) * 1000.0
             ready.append(ms)
-            by_kind.setdefault(_kind(res, job.cut), []).append(ms)
-            notes.setdefault(_kind(res, job.cut), []).append(len(res.answer.notes) if res.answer is not None else 0)
+            kind = _kind(res, job.cut)
+            by_kind.setdefault(kind, []).append(ms)
+            notes.setdefault(kind, []).append(len(res.answer.notes) if res.answer is not None else 0)
             time.sleep(0.02)  # the session so far is read while the answer plays
     finally:
         partner.close()
