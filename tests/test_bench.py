@@ -238,6 +238,40 @@ def test_a_section_run_isolated_returns_its_figures_and_a_crash_is_reported_in_i
     assert r["median"] == 2.0 and r["n"] == 3
     crashed = isolated("os", "abort", {}, timeout=60, what="abort")  # dies of SIGABRT, as a segfault would
     assert crashed["skipped"].startswith("the abort section's measuring process died (exit -6)"), crashed
+    assert crashed["crash"]["fault"] == "Aborted" and crashed["crash"]["where"].startswith("a Python thread"), crashed
+
+
+CRASHING = """
+import ctypes, threading, time
+
+def in_c_thread():
+    # a thread of C's own (as libjack's process thread is) that jumps to address 0
+    libc = ctypes.CDLL(None)
+    tid = ctypes.c_ulong()
+    libc.pthread_create(ctypes.byref(tid), None, ctypes.c_void_p(0), None)
+    time.sleep(10)
+
+def in_a_python_thread():
+    threading.Thread(target=ctypes.string_at, args=(0,), name="reader").start()
+    time.sleep(10)
+"""
+
+
+def test_a_crash_says_whether_it_was_in_a_python_thread_or_a_c_librarys_own(tmp_path, monkeypatch):
+    """The bench's measuring processes die in python-rtmidi now and then (exit -11); the report
+    kept the last six lines of the dump, which named the main thread and not the one that died."""
+    from improv.bench.isolate import isolated
+
+    (tmp_path / "crashing.py").write_text(CRASHING)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    c = isolated("crashing", "in_c_thread", {}, timeout=60, what="c")
+    assert c["skipped"].startswith("the c section's measuring process died (exit -11): Segmentation fault in a "
+                                   "thread that runs no Python"), c
+    assert c["crash"]["python_threads"] >= 1 and c["crash"]["dump"][0] == "Fatal Python error: Segmentation fault"
+    p = isolated("crashing", "in_a_python_thread", {}, timeout=60, what="py")
+    assert p["crash"]["fault"] == "Segmentation fault", p
+    assert "a Python thread, at File" in p["crash"]["where"] and "string_at" in p["crash"]["where"], p
+    assert p["crash"]["python_threads"] == 2, p
 
 
 def test_render_memory_refuses_no_runs_and_an_unwritable_json_before_rendering(tmp_path, capsys):

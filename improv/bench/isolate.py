@@ -38,9 +38,33 @@ def isolated(module: str, func: str, kwargs: dict[str, Any], timeout: float, wha
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    tail = [x for x in proc.stderr.splitlines() if x.strip() and not x.startswith(NOISE)]
-    return {"skipped": f"the {what} section's measuring process died (exit {proc.returncode}): "
-                       f"{' | '.join(tail[-6:])}"}
+    lines = [x for x in proc.stderr.splitlines() if x.strip() and not x.startswith(NOISE)]
+    crash = crash_report(lines)
+    if crash is None:
+        return {"skipped": f"the {what} section's measuring process died (exit {proc.returncode}): "
+                           f"{' | '.join(lines[-6:])}"}
+    return {"skipped": f"the {what} section's measuring process died (exit {proc.returncode}): {crash['fault']} "
+                       f"in {crash['where']}", "crash": crash}
+
+
+def crash_report(lines: list[str]) -> dict[str, Any] | None:
+    """What Python's fault handler said of a fatal error (None if it said nothing): the
+    fault, where it was, and its whole dump. The thread that faulted is the one it marks
+    "Current thread"; when none is marked, the fault was on a thread that never ran Python
+    (a C library's own: libjack's process thread, or rtmidi's), which the dump cannot show."""
+    start = next((i for i, x in enumerate(lines) if x.startswith("Fatal Python error:")), None)
+    if start is None:
+        return None
+    dump = lines[start:]
+    fault = dump[0].split(":", 1)[1].strip() or "a fatal error"
+    current = next((i for i, x in enumerate(dump) if x.startswith("Current thread ")), None)
+    if current is None:
+        where = "a thread that runs no Python (a C library's own, such as libjack's process thread)"
+    else:
+        frame = dump[current + 1].strip() if current + 1 < len(dump) else ""
+        where = f"a Python thread, at {frame}" if frame.startswith("File ") else "a Python thread"
+    threads = sum(x.startswith(("Thread ", "Current thread ")) for x in dump)
+    return {"fault": fault, "where": where, "python_threads": threads, "dump": dump[:200]}
 
 
 def main(argv: list[str]) -> int:
