@@ -487,3 +487,53 @@ def test_the_built_in_synth_plays_the_click_and_channel_10_on_a_drum_kit(monkeyp
     assert kit_channels(player_on_10) == frozenset() and ring(player_on_10, 9) > 0.1
     click_on_16 = override(cfg, "band", click_channel=16)
     assert kit_channels(click_on_16) == {9, 15} and ring(click_on_16, 15) < 1e-3
+
+
+EXIT_AFTER_A_STREAM_LEFT_OPEN = """
+import sys, time
+import improv.live.audio as audio
+import improv.live.portaudio as portaudio
+from improv.config import Config, override
+
+if sys.argv[2] == "unpinned":
+    portaudio._KEPT.append(None)  # (the code before: nothing keeps PortAudio loaded)
+stop = audio._stop_within
+
+def stopped_but_said_not(stream, timeout):
+    # the stream stops, and close takes the path of one that could not: sounddevice's exit
+    # handler is skipped, so PortAudio's JACK client stays open into Python's exit
+    stop(stream, timeout)
+    return False
+
+audio._stop_within = stopped_but_said_not
+sink = audio.SynthSink(override(Config(), ["synth.device=" + sys.argv[1]]), say=lambda line: None)
+time.sleep(0.3)
+sink.close(tail_s=0.0)
+assert "could not be stopped" in sink.failed
+print("closed", flush=True)
+"""
+
+
+@pytest.mark.jack
+def test_a_jam_that_left_portaudio_open_exits_without_a_segfault(tmp_path):
+    """A segfault after the session was over (`improv jam --duration 1` on a loaded machine, 1
+    run in 14): Python's exit unloaded PortAudio while its JACK client was still open, and
+    libjack's thread called PortAudio's xrun callback where the code had been. With the
+    exit handler skipped (a stream that could not stop), every run died so: 3 of 3 with the
+    script's "unpinned" (the code before), none of 3 with the library kept loaded."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    index = jack_output()  # (skips without PortAudio or its JACK output)
+    import sounddevice as sd
+
+    device = str(sd.query_devices(index)["name"])
+    script = tmp_path / "exit_open.py"
+    script.write_text(EXIT_AFTER_A_STREAM_LEFT_OPEN)
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    p = subprocess.run([sys.executable, str(script), device, "pinned"], capture_output=True, text=True, timeout=60,
+                       env=env)
+    assert p.returncode == 0 and "closed" in p.stdout, (p.returncode, p.stderr[-2000:])

@@ -34,6 +34,7 @@ from improv import realtime
 from improv.config import Config
 from improv.core.audio.synth import MAX_BLOCK, PARTS
 from improv.errors import ConfigError, PortError
+from improv.live.portaudio import load_sounddevice
 from improv.live.quiet import quiet_stderr
 from improv.live.synthengine import SynthEngine
 
@@ -77,8 +78,7 @@ class SynthSink:
 
             sf = load_soundfont(sf_path, s.sample_rate, *band_programs(cfg))
         try:
-            with quiet_stderr():  # PortAudio's start probes every host API, and ALSA and JACK complain
-                import sounddevice as sd
+            sd = load_sounddevice()
         except (ImportError, OSError) as e:
             raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
                             "or play through a MIDI port with --out") from None

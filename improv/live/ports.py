@@ -391,9 +391,10 @@ def audio_outputs() -> tuple[list[str], str]:
     """PortAudio's output devices, one line each ("name [host API, channels, rate]"), and a
     line saying why there are none ("" when there are some)."""
     try:
-        with quiet_stderr():
-            import sounddevice as sd
+        from improv.live.portaudio import load_sounddevice
 
+        with quiet_stderr():
+            sd = load_sounddevice()
             hostapis = [str(h["name"]) for h in sd.query_hostapis()]
             devices = list(sd.query_devices())
             default = sd.default.device

@@ -1,0 +1,39 @@
+"""PortAudio through sounddevice, loaded once for the process and kept loaded.
+
+At exit Python frees its modules, and cffi's handle on PortAudio with them, which unloads
+the library. A JACK client of PortAudio's still open then (sounddevice's exit handler
+skipped after a stream that could not stop: improv/live/audio.py; or a close the server
+never answered) goes on being called by libjack's threads, into code that is gone: the jam
+ended in a segfault after its session was over, on libjack's thread, in PortAudio's JACK
+xrun callback (`improv jam --duration 1` on a loaded machine: 1 run in 14; with the exit
+handler skipped, the first run). A second handle (ctypes never lets go of one) keeps the
+code there for as long as the process lives.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from improv.live.quiet import quiet_stderr
+
+_KEPT: list[ctypes.CDLL] = []
+
+
+def load_sounddevice() -> Any:
+    """`import sounddevice` (quietly: PortAudio's start probes every host API, and ALSA and
+    JACK complain), with PortAudio's library kept loaded until the process ends (see the
+    module doc).
+
+    Raises:
+        ImportError, OSError: sounddevice or the PortAudio library is missing.
+    """
+    with quiet_stderr():
+        import sounddevice as sd
+    name = getattr(sd, "_libname", None)
+    if name and not _KEPT:
+        try:
+            _KEPT.append(ctypes.CDLL(name))
+        except OSError:
+            pass
+    return sd
