@@ -98,6 +98,40 @@ def test_bad_device_name_lists_the_outputs():
         find_output_device(NoOutputs, "")
 
 
+def test_portaudio_that_will_not_start_is_no_sound_in_one_line_not_a_traceback(monkeypatch):
+    """On a busy machine PortAudio's start (at `import sounddevice`) asked the JACK server and
+    got no answer: sounddevice raised its PortAudioError ("Could not read result type = 6"),
+    which is neither ImportError nor OSError, and the jam died in a traceback at its start.
+    It is the synth's PortError now: the jam says "no sound (...)" and plays on MIDI-only."""
+    import importlib.abc
+    import importlib.machinery
+    import sys
+
+    from improv.live.audio import SynthSink
+
+    class PortAudioError(Exception):
+        pass
+
+    class Refusing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            return importlib.machinery.ModuleSpec(name, self) if name == "sounddevice" else None
+
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            raise PortAudioError("Error initializing PortAudio: Unanticipated host error [PaErrorCode -9999]: "
+                                 "'Could not read result type = 6'")
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Refusing(), *sys.meta_path])
+    with pytest.raises(PortError) as e:
+        SynthSink(Config(), say=lambda line: None)
+    said = str(e.value)
+    assert said.startswith("no audio output: PortAudio would not start (Error initializing PortAudio") and "\n" not in said
+    assert "--out" in said and "install libportaudio2" not in said
+
+
 def test_bad_settings_are_config_errors():
     from improv.live.audio import SynthSink
 

@@ -82,6 +82,9 @@ class SynthSink:
         except (ImportError, OSError) as e:
             raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
                             "or play through a MIDI port with --out") from None
+        except Exception as e:  # noqa: BLE001 - sounddevice's PortAudioError: it is there and would not start
+            raise PortError(f"no audio output: PortAudio would not start ({e}); see to the audio system (a JACK "
+                            "server that does not answer?), or play through a MIDI port with --out") from None
         device = find_output_device(sd, s.device)
         self.underruns = 0
         self._closed = False

@@ -27,6 +27,8 @@ def load_sounddevice() -> Any:
 
     Raises:
         ImportError, OSError: sounddevice or the PortAudio library is missing.
+        sounddevice.PortAudioError: PortAudio would not start (its JACK host API asked a
+            server that did not answer: "Could not read result type", on a busy machine).
     """
     with quiet_stderr():
         import sounddevice as sd
