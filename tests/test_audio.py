@@ -550,11 +550,12 @@ print("closed", flush=True)
 
 @pytest.mark.jack
 def test_a_jam_that_left_portaudio_open_exits_without_a_segfault(tmp_path):
-    """A segfault after the session was over (`improv jam --duration 1` on a loaded machine, 1
-    run in 14): Python's exit unloaded PortAudio while its JACK client was still open, and
-    libjack's thread called PortAudio's xrun callback where the code had been. With the
-    exit handler skipped (a stream that could not stop), every run died so: 3 of 3 with the
-    script's "unpinned" (the code before), none of 3 with the library kept loaded."""
+    """A segfault after the session was over (`improv jam --duration 1` on a loaded machine: 3
+    runs in 40, those whose stream took over 2 s to stop, so that close skipped sounddevice's
+    exit handler): Python's exit unloaded PortAudio while its JACK client was still open, and
+    libjack's thread called PortAudio's xrun callback where the code had been. Here the
+    stream stops and close is told it did not: 3 of 3 runs died so with the script's
+    "unpinned" (the code before), none of 3 with the library kept loaded."""
     import os
     import subprocess
     import sys

@@ -1,13 +1,13 @@
 """PortAudio through sounddevice, loaded once for the process and kept loaded.
 
 At exit Python frees its modules, and cffi's handle on PortAudio with them, which unloads
-the library. A JACK client of PortAudio's still open then (sounddevice's exit handler
-skipped after a stream that could not stop: improv/live/audio.py; or a close the server
-never answered) goes on being called by libjack's threads, into code that is gone: the jam
-ended in a segfault after its session was over, on libjack's thread, in PortAudio's JACK
-xrun callback (`improv jam --duration 1` on a loaded machine: 1 run in 14; with the exit
-handler skipped, the first run). A second handle (ctypes never lets go of one) keeps the
-code there for as long as the process lives.
+the library. A JACK client of PortAudio's still open then (sounddevice's exit handler is
+skipped after a stream that did not stop within `CLOSE_WAIT_S`: improv/live/audio.py) goes
+on being called by libjack's threads, into code that is gone: the jam ended in a segfault
+after its session was over, on libjack's thread, in PortAudio's JACK xrun callback
+(`improv jam --duration 1` on a loaded machine: 3 runs in 40, the three whose stream took
+over 2 s to stop). A second handle (ctypes never lets go of one) keeps the code there for
+as long as the process lives.
 """
 
 from __future__ import annotations
