@@ -5,9 +5,9 @@ the library. A JACK client of PortAudio's still open then (sounddevice's exit ha
 skipped after a stream that did not stop within `CLOSE_WAIT_S`: improv/live/audio.py) goes
 on being called by libjack's threads, into code that is gone: the jam ended in a segfault
 after its session was over, on libjack's thread, in PortAudio's JACK xrun callback
-(`improv jam --duration 1` on a loaded machine: 3 runs in 40, the three whose stream took
-over 2 s to stop). A second handle (ctypes never lets go of one) keeps the code there for
-as long as the process lives.
+(`improv jam --duration 1` on a loaded machine: 3 runs in 40, all three among the 4 whose
+stream took over 2 s to stop). A second handle (ctypes never lets go of one) keeps the code
+there for as long as the process lives.
 """
 
 from __future__ import annotations
