@@ -120,6 +120,51 @@ def case_names(server) -> None:
         first.close()
 
 
+def case_silent(server, workdir: Path) -> None:
+    """A JACK server that takes connections and never answers (stopped; stuck on a busy
+    machine) held a jam's first client in libjack's handshake for ever: the jam froze at its
+    start, said nothing, and neither Ctrl-C nor SIGTERM ended it. Now the jam says what it
+    waits for, Ctrl-C gives up at once, and past the wait it ends in one line, exit 2."""
+    import select
+
+    server.send_signal(signal.SIGSTOP)
+    try:
+        cmd = [sys.executable, "-m", "improv", "jam", "--duration", "5", "--no-record", "--no-view"]
+        jam = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        said, begun = "", time.monotonic()
+        try:
+            while "waiting for the JACK server" not in said and time.monotonic() - begun < 20:
+                if select.select([jam.stderr], [], [], 0.5)[0]:
+                    line = jam.stderr.readline()
+                    if not line:
+                        break
+                    said += line
+            assert "waiting for the JACK server" in said, f"nothing said after {time.monotonic() - begun:.1f} s: {said!r}"
+            jam.send_signal(signal.SIGINT)
+            pressed = time.monotonic()
+            rc = jam.wait(10)
+            took = time.monotonic() - pressed
+            said += jam.stderr.read()
+        finally:
+            if jam.poll() is None:
+                jam.kill()
+                jam.wait()
+        assert rc == 0 and took < 3.0, f"exit {rc} {took:.1f} s after Ctrl-C:\n{said}"
+        assert "session ended (interrupted) before it started" in said, said
+        # left to wait: a one-line error once the wait is over (shortened here; 30 s in a jam)
+        script = ("import sys; import improv.live.jackwatch as w; w.OPEN_WAIT_S = 3.0; from improv.cli import main; "
+                  "sys.exit(main(['jam', '--duration', '5', '--no-record', '--no-view']))")
+        begun = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", script], cwd=workdir, capture_output=True, text=True, timeout=30)
+        took = time.monotonic() - begun
+        lines = [x for x in done.stderr.splitlines() if x.startswith("improv jam:")]
+        assert done.returncode == 2 and took < 15, f"exit {done.returncode} after {took:.1f} s:\n{done.stderr}"
+        assert len(lines) == 1 and "does not answer (waited 3 s)" in lines[0] and "Traceback" not in done.stderr, \
+            done.stderr
+    finally:
+        server.send_signal(signal.SIGCONT)
+
+
 def reclaim(name: str) -> None:
     """Start and cleanly stop a server named `name`: that frees the entry a killed one left in
     JACK's registry (8 servers a machine at most), and its semaphores."""
@@ -151,8 +196,8 @@ def main(case: str, name: str, workdir: str) -> int:
         if reason:
             print(f"SKIP {reason}", flush=True)
             return 77
-        if case in ("jam", "stall"):
-            {"jam": case_jam, "stall": case_stall}[case](server, Path(workdir))
+        if case in ("jam", "stall", "silent"):
+            {"jam": case_jam, "stall": case_stall, "silent": case_silent}[case](server, Path(workdir))
         else:
             {"ports": case_ports, "names": case_names}[case](server)
         return 0

@@ -161,14 +161,14 @@ def test_the_jam_stays_under_a_jack_server_that_is_not_real_time(monkeypatch):
     monkeypatch.setenv("IMPROV_MIDI_API", "jack")  # (or no ALSA sequencer, as on the CI machines)
     monkeypatch.setattr(sys, "platform", "linux")
     for server_rt, wanted in ((False, False), (True, True)):
-        monkeypatch.setattr(jackwatch, "shared_watch", lambda rt=server_rt: Watch(rt))
+        monkeypatch.setattr(jackwatch, "shared_watch", lambda say=None, rt=server_rt: Watch(rt))
         ask_realtime(Config())
         assert realtime._wanted is wanted
-    monkeypatch.setattr(jackwatch, "shared_watch", lambda: Watch(False))
+    monkeypatch.setattr(jackwatch, "shared_watch", lambda say=None: Watch(False))
     ask_realtime(Config())
     assert "JACK server, which is not real-time" in realtime.status()
     asked = []
-    monkeypatch.setattr(jackwatch, "shared_watch", lambda: asked.append(1))
+    monkeypatch.setattr(jackwatch, "shared_watch", lambda say=None: asked.append(1))
     ask_realtime(override(Config(), "midi", api="alsa"))  # (ALSA: no JACK server asked about)
     assert realtime._wanted and asked == []
     monkeypatch.delenv("IMPROV_MIDI_API")

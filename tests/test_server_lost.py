@@ -73,3 +73,7 @@ def test_a_jam_stopped_while_its_server_stalls_still_ends_promptly_and_cleanly(t
 
 def test_two_jams_asking_for_the_same_virtual_input_get_two_names(tmp_path):
     run_case("names", tmp_path)
+
+
+def test_a_jam_whose_server_never_answers_says_so_and_gives_up_in_one_line(tmp_path):
+    run_case("silent", tmp_path)

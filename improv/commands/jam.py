@@ -413,6 +413,8 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.ownprocess import ask_realtime
 
     ask_realtime(cfg)  # (before the inputs open: their readers ask as they start)
+    if early.reason:  # (a signal while it asked the JACK server: nothing is opened)
+        return stopped_early(early)
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     explicit_virtual = getattr(args, "virtual_in", None) or ""

@@ -92,6 +92,10 @@ class EarlyStop:
     left in the server (the next jam took 5-15 s to open its port). Main thread only."""
 
     def __init__(self) -> None:
+        from improv.live.jackwatch import give_up_waiting
+
+        self._give_up = give_up_waiting  # (a wait for a JACK server that does not answer ends at the signal)
+        give_up_waiting(False)
         self.reason = ""
         self.signum = 0  # the first signal caught (its exit status is 128 + it)
         self.previous = {s: signal.signal(s, self._on_signal) for s in _stop_signals()}
@@ -101,11 +105,13 @@ class EarlyStop:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if not self.reason:
             self.reason, self.signum = _stop_name(signum), int(signum)
+        self._give_up(True)
 
     def restore(self) -> None:
         """Put back the handlers there were before (a setup that failed; idempotent)."""
         for s, h in self.previous.items():
             signal.signal(s, h)
+        self._give_up(False)
 
 
 def install_signal_handlers(session: Any, say: Callable[[str], None] | None = None,

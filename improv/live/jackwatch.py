@@ -17,6 +17,14 @@ only asks the server:
 
 `shared_watch()` keeps one per JACK server name for the process. When libjack cannot be
 loaded or no server runs, it is None and callers fall back to what rtmidi can tell.
+
+A server that takes the connection and then does not answer (stopped, or stuck) holds a
+new client in libjack's handshake for ever, and python-rtmidi waits there with the GIL
+held: a jam froze at its start, saying nothing, and no Ctrl-C or SIGTERM could end it. So
+the watch is opened on a thread of its own (ctypes lets the GIL go while libjack waits),
+the caller waits `OPEN_WAIT_S` at most, saying after `SAY_WAIT_S` what it waits for, and
+`server_answers()` refuses, in one line, a server that did not answer: improv then opens
+no rtmidi client on it (improv/live/midiapi.py).
 """
 
 from __future__ import annotations
@@ -26,8 +34,11 @@ import ctypes.util
 import glob
 import os
 import threading
-from typing import Any, Iterable
+import time
+from typing import Any, Callable, Iterable
 from pathlib import Path
+
+from improv.live.quiet import quiet_stderr
 
 _JACK_NO_START_SERVER = 0x01
 _PORT_IS_INPUT = 0x1
@@ -178,17 +189,117 @@ def server_name() -> str:
     return os.environ.get("JACK_DEFAULT_SERVER", "default")
 
 
-def shared_watch() -> JackWatch | None:
+OPEN_WAIT_S = 30.0  # how long a JACK server is given to answer a new client (a busy one took seconds)
+SAY_WAIT_S = 2.0  # a wait longer than this is said, once, with how to give up
+_OPENING: dict[str, "_Opening"] = {}  # per server name: a watch being opened
+_GIVE_UP = threading.Event()  # a stop signal came while a command started (`give_up_waiting`)
+
+
+class _Opening:
+    """A `JackWatch` being opened on a thread of its own (libjack may wait on the server for
+    ever); the watch, or None, once `done`."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.watch: JackWatch | None = None
+        self.said = False
+        threading.Thread(target=self._open, name="improv-jack-open", daemon=True).start()
+
+    def _open(self) -> None:
+        # (No signal is blocked on this thread: libjack keeps the signal mask of the thread that opens its
+        # first client and puts it back on whichever thread closes its last, so a mask set here became the
+        # main thread's, and Ctrl-C was lost. Linux gives a process's signals to its main thread first.)
+        w: JackWatch | None = None
+        try:
+            w = JackWatch()
+        except Exception:  # noqa: BLE001 - OSError: no libjack, no server; anything else: no watch either
+            pass
+        finally:
+            with _LOCK:
+                self.watch = w
+                if w is not None:
+                    _WATCHES[self.key] = w
+                if _OPENING.get(self.key) is self:
+                    del _OPENING[self.key]
+            self.done.set()
+
+
+def _named(key: str) -> str:
+    return "" if key == "default" else f" {key!r}"
+
+
+def shared_watch(say: Callable[[str], None] | None = None) -> JackWatch | None:
     """The process's watch on the current JACK server (made on first use, and again after
-    that server went away), or None when libjack or the server is missing."""
+    that server went away), or None when libjack or the server is missing, or when the
+    server has not answered within `OPEN_WAIT_S` of the first try (`server_answers` tells
+    which). A wait past `SAY_WAIT_S` is said once on `say` (default: not said); a stop
+    signal a command's start caught (`give_up_waiting`) ends the wait."""
     key = server_name()
     with _LOCK:
         w = _WATCHES.get(key)
         if w is not None and w.alive:
             return w
-        try:
-            w = JackWatch()
-        except OSError:
-            return None
-        _WATCHES[key] = w
-        return w
+        opening = _OPENING.get(key)
+        if opening is None:
+            opening = _OPENING[key] = _Opening(key)
+    deadline = opening.started + OPEN_WAIT_S
+    with quiet_stderr():  # (libjack's lines when no server runs: the usual case is over in milliseconds)
+        _wait(opening, min(deadline, opening.started + SAY_WAIT_S))
+    if not opening.done.is_set() and not _GIVE_UP.is_set() and time.monotonic() < deadline:
+        if say is not None and not opening.said:
+            opening.said = True
+            say(f"waiting for the JACK server{_named(key)} to answer (busy, or stopped?); Ctrl-C gives up")
+        _wait(opening, deadline)
+    return opening.watch if opening.done.is_set() else None
+
+
+def _wait(opening: _Opening, until: float) -> None:
+    """Until `opening` is done, a stop signal gives up (`give_up_waiting`), or `until` (monotonic)."""
+    while not opening.done.is_set() and not _GIVE_UP.is_set():
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        opening.done.wait(min(0.05, left))
+
+
+def server_answers(say: Callable[[str], None] | None = None, keep: bool = True) -> None:
+    """Return once the current JACK server has answered a client of ours, or when there is
+    no server (or no libjack) to ask: rtmidi or PortAudio then finds that out for itself,
+    at once. `keep` False: a watch opened only for this question is closed again (a jam
+    whose MIDI is on ALSA keeps no JACK client of its own: on a PipeWire desktop it would
+    show in the graph).
+
+    Raises:
+        PortError: the server took the connection and has not answered for `OPEN_WAIT_S`
+            (stopped, or stuck): a client opened on it would wait for ever.
+    """
+    key = server_name()
+    with _LOCK:
+        had = _WATCHES.get(key)
+    w = shared_watch(say)
+    if w is not None:
+        if not keep and w is not had:
+            with _LOCK:
+                if _WATCHES.get(key) is w:
+                    del _WATCHES[key]
+            w.close()
+        return
+    with _LOCK:
+        opening = _OPENING.get(key)
+    if opening is not None:  # (still waiting: given up on, or a stop signal came)
+        from improv.errors import PortError
+
+        waited = time.monotonic() - opening.started
+        raise PortError(f"the JACK server{_named(opening.key)} does not answer (waited {waited:.0f} s): it is "
+                        "stopped or stuck; restart it (jackd, QjackCtl or pipewire-jack), then start improv again")
+
+
+def give_up_waiting(stop: bool = True) -> None:
+    """A stop signal came while a command started (`improv.live.conductor.EarlyStop`): a wait
+    for the JACK server ends now (`stop` False: a new command's start, the waits wait again)."""
+    if stop:
+        _GIVE_UP.set()
+    else:
+        _GIVE_UP.clear()

@@ -139,9 +139,17 @@ def try_open(kind: str, api: str) -> tuple[Any | None, MidiSystem | None, list[s
     cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
     order = [api] if api else [k for k in (_api_key(a) for a in rtmidi.get_compiled_api()) if k]
     problems: list[str] = []
-    with quiet_stderr():  # ALSA and JACK print their own lines when a system is missing
-        for name in order:
-            rt_api = _rtmidi_api(name)
+    for name in order:
+        rt_api = _rtmidi_api(name)
+        if name == "jack":  # a server that does not answer would hold rtmidi's client (and the GIL) for ever
+            from improv.live.jackwatch import server_answers
+
+            try:
+                server_answers(lambda text: _stderr_line(f"MIDI: {text}"))
+            except PortError as e:
+                problems.append(str(e))
+                continue
+        with quiet_stderr():  # ALSA and JACK print their own lines when a system is missing
             try:
                 return cls(rt_api, CLIENT_NAME), MidiSystem(name, api, tuple(problems)), problems
             except rtmidi.RtMidiError as e:

@@ -32,7 +32,7 @@ def ask_realtime(cfg: Config) -> None:
     if sys.platform.startswith("linux") and (api == "jack" or (api == "" and not os.access(ALSA_SEQ, os.R_OK | os.W_OK))):
         from improv.live.jackwatch import shared_watch
 
-        watch = shared_watch()
+        watch = shared_watch(lambda text: print(f"MIDI: {text}", file=sys.stderr, flush=True))
         if watch is not None and not watch.realtime:
             realtime.want(False, "improv's timing threads run at normal priority, under the JACK server, which is "
                           "not real-time (started with --no-realtime): start jackd without it for steadier timing "
