@@ -78,7 +78,9 @@ class SynthSink:
 
             sf = load_soundfont(sf_path, s.sample_rate, *band_programs(cfg))
         try:
-            sd = load_sounddevice()
+            sd = load_sounddevice(say or _stderr_line)
+        except PortError as e:  # (a JACK server that does not answer: PortAudio's start would wait for ever)
+            raise PortError(f"no audio output: {e}; or play through a MIDI port with --out") from None
         except (ImportError, OSError) as e:
             raise PortError(f"no audio output: PortAudio is not available ({e}); install libportaudio2, "
                             "or play through a MIDI port with --out") from None

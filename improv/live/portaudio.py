@@ -13,23 +13,31 @@ there for as long as the process lives.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+import sys
+from typing import Any, Callable
 
 from improv.live.quiet import quiet_stderr
 
 _KEPT: list[ctypes.CDLL] = []
 
 
-def load_sounddevice() -> Any:
+def load_sounddevice(say: Callable[[str], None] | None = None) -> Any:
     """`import sounddevice` (quietly: PortAudio's start probes every host API, and ALSA and
     JACK complain), with PortAudio's library kept loaded until the process ends (see the
-    module doc).
+    module doc). PortAudio's start opens a JACK client, which a server that takes the
+    connection and never answers holds for ever: the server is asked first
+    (`improv.live.jackwatch.server_answers`; a wait past two seconds is said on `say`).
 
     Raises:
         ImportError, OSError: sounddevice or the PortAudio library is missing.
+        PortError: a JACK server runs and does not answer.
         sounddevice.PortAudioError: PortAudio would not start (its JACK host API asked a
             server that did not answer: "Could not read result type", on a busy machine).
     """
+    if "sounddevice" not in sys.modules:
+        from improv.live.jackwatch import server_answers
+
+        server_answers(say, keep=False)
     with quiet_stderr():
         import sounddevice as sd
     name = getattr(sd, "_libname", None)

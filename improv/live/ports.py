@@ -393,11 +393,13 @@ def audio_outputs() -> tuple[list[str], str]:
     try:
         from improv.live.portaudio import load_sounddevice
 
+        sd = load_sounddevice(_stderr_line)  # (before the quiet block: a wait for the JACK server is said at once)
         with quiet_stderr():
-            sd = load_sounddevice()
             hostapis = [str(h["name"]) for h in sd.query_hostapis()]
             devices = list(sd.query_devices())
             default = sd.default.device
+    except PortError as e:  # (a JACK server that does not answer)
+        return [], f"no audio output: {e}"
     except Exception as e:  # noqa: BLE001 - no PortAudio library, no devices: say so, carry on
         return [], f"no audio output: PortAudio is not available ({e}); install libportaudio2 or play through --out"
     default_out = default[1] if isinstance(default, (tuple, list)) else -1
