@@ -61,25 +61,29 @@ def server(monkeypatch):
             t.join(5)
 
 
-def test_a_server_that_never_answers_is_said_once_then_refused_in_one_line(server):
+def test_a_server_that_never_answers_is_said_once_then_refused_in_one_line(server, monkeypatch):
+    monkeypatch.setattr(jackwatch, "OPEN_WAIT_S", 1.5)
     said = []
     t0 = time.monotonic()
     with pytest.raises(PortError) as e:
         jackwatch.server_answers(said.append)
     took = time.monotonic() - t0
-    assert 0.55 <= took < 3.0, took
+    assert 1.45 <= took < 5.0, took
     assert said == ["waiting for the JACK server 'stage' to answer (busy, or stopped?); Ctrl-C gives up"]
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("the JACK server 'stage' does not answer (waited 1 s): ")
+    assert "\n" not in msg and msg.startswith("the JACK server 'stage' does not answer (waited 2 s): ")
     # a second client (the output after the input) is refused at once: the wait is the opening's, not each caller's
+    (opening,) = jackwatch._OPENING.values()
     t0 = time.monotonic()
     with pytest.raises(PortError):
         jackwatch.server_answers(said.append)
-    assert time.monotonic() - t0 < 0.3 and len(said) == 1
+    assert time.monotonic() - t0 < 1.0 and len(said) == 1
+    assert list(jackwatch._OPENING.values()) == [opening]  # (no second handshake begun)
     assert jackwatch.shared_watch() is None
 
 
-def test_a_server_that_answers_late_is_used_once_it_does(server):
+def test_a_server_that_answers_late_is_used_once_it_does(server, monkeypatch):
+    monkeypatch.setattr(jackwatch, "OPEN_WAIT_S", 10.0)
     said = []
     threading.Timer(0.3, server.answer.set).start()
     jackwatch.server_answers(said.append)  # (within the wait: no error)
@@ -99,13 +103,14 @@ def test_a_server_that_answers_after_the_wait_is_still_taken_up(server):
     jackwatch.server_answers()  # (no error now)
 
 
-def test_no_server_at_all_is_not_a_silent_one(server):
+def test_no_server_at_all_is_not_a_silent_one(server, monkeypatch):
+    monkeypatch.setattr(jackwatch, "OPEN_WAIT_S", 10.0)
     server.running = False
     server.answer.set()
     said = []
     t0 = time.monotonic()
     jackwatch.server_answers(said.append)  # (rtmidi finds there is none, at once, and says so itself)
-    assert time.monotonic() - t0 < 0.5 and said == []
+    assert time.monotonic() - t0 < 2.0 and said == []
     assert jackwatch.shared_watch() is None
 
 
@@ -115,9 +120,10 @@ def test_a_watch_that_fails_otherwise_ends_the_wait_at_once(server, monkeypatch)
             raise AttributeError("a stand-in rtmidi module with no __file__")
 
     monkeypatch.setattr(jackwatch, "JackWatch", Broken)
+    monkeypatch.setattr(jackwatch, "OPEN_WAIT_S", 10.0)
     t0 = time.monotonic()
     jackwatch.server_answers()
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 2.0
 
 
 def test_a_watch_opened_only_to_ask_is_closed_again(server):
@@ -143,7 +149,7 @@ def test_a_stop_signal_at_the_start_ends_the_wait(server, monkeypatch):
         t0 = time.monotonic()
         with pytest.raises(PortError):  # (the jam then says the session ended before it started)
             jackwatch.server_answers()
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 10.0
         assert early.reason
     finally:
         early.restore()
