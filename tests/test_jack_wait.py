@@ -156,6 +156,18 @@ def test_a_stop_signal_at_the_start_ends_the_wait(server, monkeypatch):
     assert not jackwatch._GIVE_UP.is_set()  # (the next command's start waits again)
 
 
+def test_a_stop_signal_does_not_cut_short_a_server_that_answers(server, monkeypatch):
+    """A stop signal already caught as a command starts does not leave a server that answers
+    in the middle of a handshake: its open is waited out (the command then stops, as before)."""
+    monkeypatch.setattr(jackwatch, "OPEN_WAIT_S", 10.0)
+    monkeypatch.setattr(jackwatch, "SAY_WAIT_S", 2.0)
+    jackwatch.give_up_waiting()
+    threading.Timer(0.2, server.answer.set).start()
+    said = []
+    jackwatch.server_answers(said.append)  # (no error: the server answered)
+    assert said == [] and len(server.opened) == 1 and jackwatch._OPENING == {}
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_asking_a_real_server_leaves_the_main_threads_signals_alone():
     """libjack keeps the signal mask of the thread that opens its first client and puts it

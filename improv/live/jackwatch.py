@@ -245,19 +245,22 @@ def shared_watch(say: Callable[[str], None] | None = None) -> JackWatch | None:
         if opening is None:
             opening = _OPENING[key] = _Opening(key)
     deadline = opening.started + OPEN_WAIT_S
-    with quiet_stderr():  # (libjack's lines when no server runs: the usual case is over in milliseconds)
-        _wait(opening, min(deadline, opening.started + SAY_WAIT_S))
+    # The first SAY_WAIT_S are waited out whatever comes (a server that answers, as one does within milliseconds,
+    # is never left in the middle of a handshake: a stop signal in a command's start then ends it after the open,
+    # as before), quietly (libjack's lines when no server runs); past them, a stop signal gives up at once.
+    with quiet_stderr():
+        _wait(opening, min(deadline, opening.started + SAY_WAIT_S), stoppable=False)
     if not opening.done.is_set() and not _GIVE_UP.is_set() and time.monotonic() < deadline:
         if say is not None and not opening.said:
             opening.said = True
             say(f"waiting for the JACK server{_named(key)} to answer (busy, or stopped?); Ctrl-C gives up")
-        _wait(opening, deadline)
+        _wait(opening, deadline, stoppable=True)
     return opening.watch if opening.done.is_set() else None
 
 
-def _wait(opening: _Opening, until: float) -> None:
-    """Until `opening` is done, a stop signal gives up (`give_up_waiting`), or `until` (monotonic)."""
-    while not opening.done.is_set() and not _GIVE_UP.is_set():
+def _wait(opening: _Opening, until: float, stoppable: bool) -> None:
+    """Until `opening` is done, `until` (monotonic), or (`stoppable`) a stop signal gives up (`give_up_waiting`)."""
+    while not opening.done.is_set() and not (stoppable and _GIVE_UP.is_set()):
         left = until - time.monotonic()
         if left <= 0:
             return
