@@ -145,7 +145,7 @@ def try_open(kind: str, api: str) -> tuple[Any | None, MidiSystem | None, list[s
             from improv.live.jackwatch import server_answers
 
             try:
-                server_answers(lambda text: _stderr_line(f"MIDI: {text}"))
+                server_answers(midi_line)
             except PortError as e:
                 problems.append(str(e))
                 continue
@@ -176,6 +176,11 @@ _said: set[tuple[str, tuple[str, ...]]] = set()  # fallbacks already reported in
 
 def _stderr_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def midi_line(text: str) -> None:
+    """Say `text` on stderr as a line about the MIDI system ("MIDI: ...")."""
+    _stderr_line(f"MIDI: {text}")
 
 
 def say_fallback(system: MidiSystem, say: Callable[[str], None] | None = None) -> None:

@@ -23,7 +23,7 @@ def ask_realtime(cfg: Config) -> None:
     the jam will use JACK (`--midi-api jack`, or no ALSA sequencer to use first): a jam on ALSA
     opens no JACK client for it (on a PipeWire desktop that would show in its graph)."""
     from improv import realtime, stops
-    from improv.live.midiapi import ALSA_SEQ, api_name
+    from improv.live.midiapi import ALSA_SEQ, api_name, midi_line
 
     if not cfg.timing.realtime or not stops.OWN_PROCESS:  # (a test's process keeps its own priorities)
         realtime.want(False)
@@ -32,7 +32,7 @@ def ask_realtime(cfg: Config) -> None:
     if sys.platform.startswith("linux") and (api == "jack" or (api == "" and not os.access(ALSA_SEQ, os.R_OK | os.W_OK))):
         from improv.live.jackwatch import shared_watch
 
-        watch = shared_watch(lambda text: print(f"MIDI: {text}", file=sys.stderr, flush=True))
+        watch = shared_watch(midi_line)
         if watch is not None and not watch.realtime:
             realtime.want(False, "improv's timing threads run at normal priority, under the JACK server, which is "
                           "not real-time (started with --no-realtime): start jackd without it for steadier timing "
