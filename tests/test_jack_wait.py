@@ -137,6 +137,37 @@ def test_a_watch_opened_only_to_ask_is_closed_again(server):
     assert not kept.closed and jackwatch._WATCHES == {"stage": kept}
 
 
+def test_the_bench_takes_a_server_that_never_answers_as_no_jack_and_opens_no_client_on_it(server, monkeypatch):
+    """`improv bench` (and the JACK tests' skip check) opened its probe client on the server
+    directly: on a stopped one it waited for ever."""
+    from improv.bench import jackprobe
+
+    opened = []
+
+    class Probe:
+        def __init__(self, name: str) -> None:
+            opened.append(name)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(jackprobe, "Patchbay", Probe)
+    monkeypatch.setattr(jackprobe, "_LIB", object())  # (libjack's presence is not what is tested)
+    rtmidi = pytest.importorskip("rtmidi")
+    if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
+        pytest.skip("python-rtmidi was built without the JACK API")
+    said = []
+    reason = jackprobe.jack_unavailable(said.append)
+    assert reason is not None and reason.startswith("the JACK server 'stage' does not answer"), reason
+    assert said == ["waiting for the JACK server 'stage' to answer (busy, or stopped?); Ctrl-C gives up"]
+    assert opened == []
+    server.answer.set()  # the server wakes: the bench measures on it
+    deadline = time.monotonic() + 2
+    while not server.opened and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert jackprobe.jack_unavailable() is None and opened == ["improv-probe"]
+
+
 def test_a_stop_signal_at_the_start_ends_the_wait(server, monkeypatch):
     """A jam remembers a stop signal while it starts (`EarlyStop`, which does not raise): the
     wait ends at it, not 30 s later."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from improv.errors import PortError
-from improv.live.jackwatch import load_libjack
+from improv.live.jackwatch import load_libjack, server_answers
 from improv.live.midiapi import JackReader, close_client
 from improv.live.quiet import quiet_stderr
 
@@ -95,8 +95,11 @@ _SIGNATURES = [  # the calls the patchbay makes
 _LIB = load_libjack(_SIGNATURES)
 
 
-def jack_unavailable() -> str | None:
-    """Why the JACK tools cannot run here, or None when a server runs and rtmidi has JACK."""
+def jack_unavailable(say: Callable[[str], None] | None = None) -> str | None:
+    """Why the JACK tools cannot run here, or None when a server runs and rtmidi has JACK.
+    A server that takes the connection and never answers (stopped, stuck) is a reason too,
+    given after `jackwatch.OPEN_WAIT_S`, with a wait past its first seconds said on `say`:
+    a client of our own opened on it would wait for ever."""
     try:
         import rtmidi
     except ImportError:
@@ -106,6 +109,7 @@ def jack_unavailable() -> str | None:
     if _LIB is None:
         return "libjack is not installed (apt install libjack-jackd2-0)"
     try:
+        server_answers(say, keep=False)
         with quiet_stderr():  # libjack's "Cannot connect to server socket" lines: the PortError says it once
             Patchbay("improv-probe").close()
     except PortError as e:

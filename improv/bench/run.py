@@ -147,7 +147,7 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
         f"start (figures are only as quiet as the machine); yardstick {m['yardstick_ms']:.1f} ms (a fixed piece of "
         "work: a machine twice as slow takes twice as long)")
     private = None
-    reason = jackprobe.jack_unavailable()
+    reason = jackprobe.jack_unavailable(out)
     if reason and "no JACK server" in reason:
         try:
             private = jackprobe.start_private_server(f"improv-bench-{os.getpid()}", period=period)
