@@ -30,15 +30,32 @@ TARGET_FIRST_NOTE_MS = 5.0
 TARGET_RESTART_S = 3.0
 
 
-def machine() -> dict[str, Any]:
-    """What the figures were measured on: the CPU's name and a yardstick, the median time of
-    a fixed piece of Python and numpy work (7 runs, ms), so that runs on two machines can be
-    told apart (a batch on a machine half as fast measures the machine, not the engine)."""
-    import os
+def yardstick() -> float:
+    """The median time (ms) of 7 runs of a fixed piece of Python and numpy work: how fast
+    the machine is now."""
     import statistics
     import time
 
     import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((192, 192)).astype(np.float32)
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        sum(i * i % 7 for i in range(100_000))
+        for _ in range(20):
+            a @ a
+        times.append((time.perf_counter() - t) * 1000.0)
+    return round(statistics.median(times), 2)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: the CPU's name and a yardstick (`yardstick`), so
+    that runs on two machines can be told apart (a batch on a machine half as fast measures
+    the machine, not the engine). The run adds a yardstick after its answer section and one
+    at its end (`yardstick_samples_ms`), and `yardstick_ms` becomes their median: one taken
+    at the start alone missed a spell 1.5 times faster (bench-66..68 against 63..65)."""
+    import os
 
     name = ""
     try:
@@ -48,15 +65,17 @@ def machine() -> dict[str, Any]:
         import platform
 
         name = platform.processor()
-    a = np.random.default_rng(0).standard_normal((192, 192)).astype(np.float32)
-    times = []
-    for _ in range(7):
-        t = time.perf_counter()
-        sum(i * i % 7 for i in range(100_000))
-        for _ in range(20):
-            a @ a
-        times.append((time.perf_counter() - t) * 1000.0)
-    return {"cpu": name, "cpus": os.cpu_count(), "yardstick_ms": round(statistics.median(times), 2)}
+    stick = yardstick()
+    return {"cpu": name, "cpus": os.cpu_count(), "yardstick_ms": stick, "yardstick_samples_ms": [stick]}
+
+
+def _yardstick_again(results: dict[str, Any]) -> None:
+    """One more yardstick sample into the run's machine; `yardstick_ms` is their median."""
+    import statistics
+
+    m = results["machine"]
+    m["yardstick_samples_ms"].append(yardstick())
+    m["yardstick_ms"] = round(statistics.median(m["yardstick_samples_ms"]), 2)
 
 
 def fmt(stats: dict[str, float], unit: str = "ms") -> str:
@@ -169,6 +188,10 @@ def run_bench(quick: bool = False, responder: str = "model", period: int = 64,
             out(f"JACK: {results['jack']['server']} server, {'real-time' if realtime else 'NOT real-time'}, "
                 f"{frames} frames @ {rate} Hz = {period_ms:.2f} ms period")
         _sections(results, quick, responder, cfg, period_ms, jack=not reason, out=out, data=data)
+        _yardstick_again(results)
+        m = results["machine"]
+        out(f"\nyardstick over the run: {', '.join(f'{x:.1f}' for x in m['yardstick_samples_ms'])} ms (start, after "
+            f"the answers, end): median {m['yardstick_ms']:.1f} ms")
     finally:
         if private is not None:
             jackprobe.stop_private_server(private)
@@ -205,6 +228,7 @@ def _sections(results: dict[str, Any], quick: bool, responder: str, cfg: Config,
         if "first_note_ms" in inproc:
             ok = inproc["first_note_ms"]["p99"] <= TARGET_FIRST_NOTE_MS
             out(f"  {name:7s} first note (streamed) {fmt(inproc['first_note_ms'])}  {verdict(ok)}")
+    _yardstick_again(results)  # (the machine's speed as the answers were timed)
 
     notes = 500 if quick else 2000
     where = "over JACK" if jack else "in process, no JACK (the sink discards)"
