@@ -84,6 +84,7 @@ def case_stall(server, workdir: Path) -> None:
         assert jam.listener.wait(lambda a: any(x.is_note_on and x.data[1] == 50 for x in a), timeout=5)
         jam.proc.send_signal(signal.SIGTERM)
         released = jam.listener.wait(lambda a: any(x.is_note_off and x.data[1] == 50 for x in a), timeout=15)
+        time.sleep(0.05)  # (a few periods: the server has begun a cycle after the note-off, as it did long ago)
         server.send_signal(signal.SIGSTOP)  # the note is out: now the server stops answering
         stalled = time.monotonic()
         try:

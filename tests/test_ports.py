@@ -678,3 +678,51 @@ def test_a_jack_output_tells_which_synths_are_connected_to_it():
         for s in synths:
             s.delete()
     assert sink.listeners() is None  # closed: nobody to tell of
+
+
+class StallingWatch:
+    """A JACK watch whose server stands still (a synchronous server waiting out a dead
+    client) until `resume` is set, then cycles again."""
+
+    def __init__(self):
+        self.lost = ""
+        self.period_frames = 128
+        self.frames = 1000
+        self.resume = threading.Event()
+        self.period_s = 128 / 48000
+
+    def frame(self):
+        if self.resume.is_set():
+            self.frames += self.period_frames
+        return self.frames
+
+
+def test_an_output_finishing_on_a_stalled_server_waits_for_its_note_offs_to_leave(monkeypatch):
+    """A jam stopped while a synchronous JACK server waited out a dead client (about 5 s)
+    closed its port with the note-offs still queued: the key stayed down on the synth.
+    `finish` now waits (bounded, said after a second) for the server to begin a cycle after
+    the last note-off; a server stuck for good is given up on; with no note-off, no wait."""
+    monkeypatch.setattr(ports, "DRAIN_SAY_S", 0.05)
+    watch = StallingWatch()
+    said = []
+    sink = ports.MidiOutSink(FakeRtOut(), "improv out", virtual=True, watch=watch, say=said.append)
+    sink.send(mido.Message("note_on", note=50, velocity=80))
+    threading.Timer(0.3, watch.resume.set).start()
+    t0 = time.monotonic()
+    sink.finish()  # (the held key's note-off, the silence messages, then the wait)
+    took = time.monotonic() - t0
+    assert 0.25 <= took < 3.0, took
+    assert len(said) == 1 and "waiting for the JACK server to take the last note-offs" in said[0], said
+
+    monkeypatch.setattr(ports, "DRAIN_WAIT_S", 0.3)
+    stuck = ports.MidiOutSink(FakeRtOut(), "improv out", virtual=True, watch=StallingWatch(), say=said.append)
+    stuck.send(mido.Message("note_on", note=50, velocity=80))
+    stuck.send(mido.Message("note_off", note=50))
+    t0 = time.monotonic()
+    stuck.finish()
+    assert 0.25 <= time.monotonic() - t0 < 3.0  # given up on at DRAIN_WAIT_S
+
+    quiet = ports.MidiOutSink(FakeRtOut(), "improv out", virtual=True, watch=StallingWatch(), say=said.append)
+    t0 = time.monotonic()
+    quiet.finish()  # nothing was played: nothing to wait for
+    assert time.monotonic() - t0 < 0.2

@@ -345,3 +345,38 @@ def test_a_key_held_by_a_player_that_was_killed_is_released_while_the_session_go
         jam.stop(signal.SIGTERM, timeout=10)
     assert released, log[-2000:]
     assert "released" in log, log[-2000:]
+
+
+BYSTANDER = """
+import sys
+from improv.bench.jackprobe import Player
+Player(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_jam_stopped_while_the_server_waits_out_a_dead_client_still_sends_its_note_offs(tmp_path):
+    """A synchronous JACK server (CI's, and `jackd -S`) stops cycling for about 5 s when a
+    client dies. A jam stopped in that time closed its port with its last note-offs still
+    queued in it, exited, and the key stayed down on the synth (the player-vanishing test
+    above met it now and then). The jam now waits for the server to take them."""
+    with jam_with_player(tmp_path) as (player, jam):
+        player._press()  # the player holds a key (it stays: nothing releases it before the stop)
+        assert jam.listener.wait(lambda a: (1, 50) in sounding_notes(a), timeout=10), jam.stderr()[-2000:]
+        other = subprocess.Popen([sys.executable, "-c", BYSTANDER, unique("stress-bystander")], cwd=ROOT, text=True,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert other.stdout.readline().strip() == "ready"
+            other.kill()  # another program on the server dies: a synchronous server stalls
+            other.wait(5)
+            time.sleep(0.2)
+            rc = jam.stop(signal.SIGTERM, timeout=20)
+        finally:
+            if other.poll() is None:
+                other.kill()
+        jam.listener.wait(lambda a: (1, 50) not in sounding_notes(a), timeout=10)
+        arrivals = list(jam.listener.arrivals)
+        log = jam.stderr()
+    assert rc == 0, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}\n{log[-2000:]}"

@@ -93,6 +93,7 @@ _SIGNATURES: list[Signature] = [
     ("jack_get_buffer_size", ctypes.c_uint32, [_VP]),
     ("jack_get_sample_rate", ctypes.c_uint32, [_VP]),
     ("jack_is_realtime", _INT, [_VP]),
+    ("jack_last_frame_time", ctypes.c_uint32, [_VP]),
 ]
 
 
@@ -148,6 +149,7 @@ class JackWatch:
         rate = lib.jack_get_sample_rate(self._client)
         self.period_s = lib.jack_get_buffer_size(self._client) / rate if rate else 0.0  # seconds a period
         self.realtime = bool(lib.jack_is_realtime(self._client))  # the server's own threads real-time
+        self.period_frames = int(lib.jack_get_buffer_size(self._client))
 
     def _on_shutdown(self, code: int, reason: bytes | None, _arg: object) -> None:
         """libjack's thread: the server has gone (or thrown us out)."""
@@ -157,6 +159,15 @@ class JackWatch:
     def alive(self) -> bool:
         """True while the server runs (any thread; a flag read, no server round trip)."""
         return not self.lost and bool(self._client)
+
+    def frame(self) -> int | None:
+        """The server's frame count at the start of its last cycle (any thread; read from
+        shared memory, no round trip), or None when the server is gone. It stands still
+        while the server does not cycle: a synchronous server waits out a client that died
+        (about 5 s), and no client's messages move meanwhile."""
+        if not self.alive:
+            return None
+        return int(_lib().jack_last_frame_time(self._client))  # type: ignore[union-attr]
 
     def midi_ports(self, inputs: bool) -> list[str]:
         """Full names of the MIDI ports that receive (inputs) or send (outputs)."""

@@ -45,6 +45,9 @@ def silence_messages(ch: int) -> list[list[int]]:
 
 BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
+DRAIN_WAIT_S = 8.0  # how long a JACK server that has stopped cycling (a synchronous one waiting out a
+# dead client, about 5 s) is waited for, so that the last note-offs leave before the port closes
+DRAIN_SAY_S = 1.0  # a wait longer than this is said
 
 
 def find_port(names: list[str], spec: str, kind: str) -> int:
@@ -162,8 +165,10 @@ class MidiOutSink:
     `failed` instead of raising into the real-time threads.
     """
 
-    def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None) -> None:
+    def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None,
+                 say: Callable[[str], None] | None = None) -> None:
         self.name = name
+        self.say = say  # where a long wait at `finish` is said (None: not said)
         self.virtual = virtual
         self._own = name if virtual else f"{CLIENT_NAME} out"  # our port's own name (`open_output`)
         self._full = ""  # ... and its full JACK name, once told (`listeners`)
@@ -177,6 +182,7 @@ class MidiOutSink:
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
         self._closed = False  # (`finish`ed: nothing more is sent)
+        self._off_frame: int | None = None  # the server's frame when the last note-off was written (JACK)
         self._finished_at = 0.0  # monotonic seconds
 
     def send(self, msg: mido.Message, at: float | None = None) -> None:
@@ -190,6 +196,13 @@ class MidiOutSink:
                 self._sounding.add((msg.channel, msg.note))
             elif msg.type in ("note_on", "note_off"):
                 self._sounding.discard((msg.channel, msg.note))
+                self._mark_off()
+
+    def _mark_off(self) -> None:
+        """Note the server's frame as a note-off is written (a shared-memory read), for `finish`."""
+        frame = getattr(self.watch, "frame", None)
+        if frame is not None:
+            self._off_frame = frame()
 
     def _write(self, data: list[int]) -> None:
         try:
@@ -210,6 +223,8 @@ class MidiOutSink:
                 self._write([0x80 | ch, pitch, 0])
                 if i % BURST == BURST - 1:
                     time.sleep(self._burst_pause)  # a JACK port carries only so many messages a period
+            if self._sounding:
+                self._mark_off()
             self._sounding.clear()
 
     def alive(self) -> bool:
@@ -264,6 +279,36 @@ class MidiOutSink:
                 time.sleep(0.0005)
             self._closed = True
             self._finished_at = time.monotonic()
+        self._wait_for_the_server()
+
+    def _wait_for_the_server(self) -> None:
+        """Wait until the JACK server has begun a cycle after the last note-off was written
+        (rtmidi hands what is queued to the server in our part of a cycle), at most
+        `DRAIN_WAIT_S`. A synchronous server stalls for about 5 s when a client dies (a
+        player's program killed); a jam stopped in that time closed its port with its
+        note-offs still queued, and the notes hung on the synth. The messages after them
+        (`silence_messages`) are not waited for: a server stuck after the note-offs left
+        is let go at once. Off JACK, with no note-off sent, or the server gone: no wait."""
+        watch = self.watch
+        frame = getattr(watch, "frame", None)
+        start = self._off_frame
+        if frame is None or start is None:
+            return
+        need = max(1, int(getattr(watch, "period_frames", 0) or 0))
+        deadline = time.monotonic() + DRAIN_WAIT_S
+        said = False
+        while True:
+            now = frame()
+            if now is None or (now - start) % (1 << 32) >= need:
+                return
+            t = time.monotonic()
+            if t >= deadline:
+                return
+            if not said and t - self._finished_at >= DRAIN_SAY_S and self.say is not None:
+                said = True
+                self.say(f"MIDI output {self.name!r}: waiting for the JACK server to take the last note-offs "
+                         f"(it has stopped cycling: a client of it died?), at most {DRAIN_WAIT_S:g} s")
+            time.sleep(0.005)
 
     def close(self) -> None:
         """`finish`, then close the port. Safe to call twice."""
@@ -313,7 +358,7 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             names = midi_out.get_ports()
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
-            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch)
+            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch, say=say or _stderr_line)
         refuse_virtual(system.api, f"--virtual-out {virtual!r}",
                        f"{LOOPBACK} and give --out PORT (`improv ports` lists the outputs)")
         own = unique_port_name(virtual, _sources(system.api))
@@ -321,7 +366,7 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             (say or _stderr_line)(f"improv: warning: a MIDI port named {virtual!r} exists already (another jam?): "
                                   f"this one is {own!r}")
         midi_out.open_virtual_port(own)
-        return MidiOutSink(midi_out, own, virtual=True, watch=watch)
+        return MidiOutSink(midi_out, own, virtual=True, watch=watch, say=say or _stderr_line)
     except PortError:
         midi_out.delete()
         raise
