@@ -147,9 +147,9 @@ class JackWatch:
         self._callback = _SHUTDOWN(self._on_shutdown)  # kept: libjack holds a pointer to it
         lib.jack_on_info_shutdown(self._client, self._callback, None)
         rate = lib.jack_get_sample_rate(self._client)
-        self.period_s = lib.jack_get_buffer_size(self._client) / rate if rate else 0.0  # seconds a period
-        self.realtime = bool(lib.jack_is_realtime(self._client))  # the server's own threads real-time
         self.period_frames = int(lib.jack_get_buffer_size(self._client))
+        self.period_s = self.period_frames / rate if rate else 0.0  # seconds a period
+        self.realtime = bool(lib.jack_is_realtime(self._client))  # the server's own threads real-time
 
     def _on_shutdown(self, code: int, reason: bytes | None, _arg: object) -> None:
         """libjack's thread: the server has gone (or thrown us out)."""
