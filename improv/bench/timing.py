@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from improv import gctime
 from improv.bench.answer import calls_for
 from improv.bench.jackprobe import Listener, Patchbay, sounding_notes, unique
 from improv.bench.parts import CHART, summary
@@ -108,6 +109,7 @@ def bench_timing(notes: int, cfg: Config, partner: str, jack: bool, load: bool =
                 t += 0.018 + rng.random() * 0.008  # ~45 notes/s, off the JACK cycle's phase
                 events.append((t, t + 0.012, cfg.midi.partner_channel - 1, pitch, vel))
                 deadline_of[(pitch, vel)] = t
+            gctime.settle()  # (as the jam's session does when it starts: improv/gctime.py)
             sched.start()
             sched.play(events)
             end = events[-1][1] + 0.3
@@ -119,6 +121,7 @@ def bench_timing(notes: int, cfg: Config, partner: str, jack: bool, load: bool =
     except Exception as e:  # noqa: BLE001 - e.g. the model cannot load: say so with the figures
         load_note += f" (could not run: {e})"
     finally:
+        gctime.release()
         sched.close()
         sched_log.setLevel(level)
         if listener is not None:

@@ -248,6 +248,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     from improv.partner.build import session_seed
     from improv.partner.process import ProcessPartner
 
+    from improv import gctime
     from improv.live.ownprocess import ask_realtime, let_go
 
     ask_realtime(cfg)  # (the timing threads ask as they start: the worker and the view never do)
@@ -277,6 +278,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
     try:  # (until the command ends: a late Ctrl-C only says the session is closing)
         try:
             if not session.stop_reason:
+                gctime.settle()  # (set up: the session's collections walk only what it makes; improv/gctime.py)
                 session.start()
                 if on_start is not None and not session.stop_reason:  # (stopped as the partner started)
                     on_start(session)
@@ -316,6 +318,7 @@ def play_session(cfg: Config, chart: Any, *, inq: Any, clock: Any, watched: list
         raise
     finally:
         restore()
+        gctime.release()
         let_go(closers + sinks, status)
 
 

@@ -3,7 +3,8 @@
 `Result` for every `Job`, on its stdout (anything else printed goes to stderr).
 
 Reads queued behind a newer read or a call are skipped (only the freshest matters), and the
-session is read ahead after an answer only when nothing else is waiting. Ctrl-C belongs to
+session is read ahead after an answer only when nothing else is waiting. Python's collector
+runs only while nothing waits (`improv.gctime.IdleCollector`), never inside an answer. Ctrl-C belongs to
 the real-time process, which ends the worker by closing its stdin.
 """
 
@@ -48,9 +49,17 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - said to the session in one line, which refuses to start
         out.send(Ready("", False, os.getpid(), error=str(e) or type(e).__name__))
         return 1
+    from improv import gctime
+
+    gctime.settle()  # (the model read and warmed up: later collections walk only the session's own objects)
+    collector = gctime.IdleCollector()  # (no collection inside an answer, nor in reading the call that asks it)
     out.send(Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
     pulse(out)
     while True:
+        if inbox.ready():
+            collector.busy()
+        else:
+            collector.idle()
         msgs = [inbox.get()]
         msgs += inbox.waiting()
         for i, m in enumerate(msgs):
