@@ -3,9 +3,10 @@
 The collector runs when enough objects have been made, on whichever thread makes the one
 that tips it over, and holds the GIL while it walks the objects of the generations it
 collects. A full collection walks every object the process holds: the modules, the
-settings, the model's tables, about 25,000-35,000 objects in the jam's processes, which
-took 4-6 ms on the 2-core development machine (10 ms under load) -- an answer or a note
-that long late, whenever it fell.
+settings, the model's tables, about 25,000-35,000 objects in the jam's processes. In the
+demo's process, mid-session, one took a median 8.5 ms on the 2-core development machine
+(7.6-18.8; 0.09 ms with the set-up frozen: figures/gc-ab.json): the timing threads wait
+that long for the GIL, whenever one falls (about once in 5-20 minutes of a jam).
 
 - `settle()`, once a process has set up (imports, ports, the model read and warmed up):
   collect once, then freeze what exists, so that later collections walk only what the
