@@ -427,3 +427,32 @@ def test_a_signal_as_the_session_reports_its_end_changes_nothing(monkeypatch, ca
     err = capsys.readouterr().err
     assert "session ended (duration)" in err and "interrupted" not in err and "stopped" not in err, err
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_the_set_up_is_frozen_before_the_session_starts_and_given_back_after_it(monkeypatch):
+    """The jam's and the demo's set-up (imports, settings, ports) is frozen out of the collector
+    before the session starts, so that a full collection in it walks only what the session
+    makes (improv/gctime.py: 8.5 ms held GIL -> 0.09 ms), and given back once it has closed."""
+    import gc
+
+    import improv.gctime as gctime
+    import improv.live.audio as audio
+    from improv.live.ports import PortError
+    from improv.live.session import Session
+
+    def no_sound(cfg, *a, **k):
+        raise PortError("no audio output device")
+
+    order = []
+    real_settle, real_release, real_start = gctime.settle, gctime.release, Session.start
+    monkeypatch.setattr(audio, "SynthSink", no_sound)
+    monkeypatch.setattr(gctime, "settle", lambda: order.append("settle") or real_settle())
+    monkeypatch.setattr(gctime, "release", lambda: order.append("release") or real_release())
+    monkeypatch.setattr(Session, "start", lambda s: order.append(("start", gc.get_freeze_count() > 0)) or real_start(s))
+    try:
+        assert main(["demo", "--duration", "0.5", "--responder", "markov", "--no-record"]) == 0
+    finally:
+        gc.unfreeze()
+    assert order[0] == "settle" and order[-1] == "release", order
+    assert set(order[1:-1]) == {("start", True)}, order  # (the conductor asks again: a no-op once started)
+    assert gc.get_freeze_count() == 0
