@@ -6,7 +6,8 @@ collects. A full collection walks every object the process holds: the modules, t
 settings, the model's tables, about 25,000-35,000 objects in the jam's processes. In the
 demo's process, mid-session, one took a median 8.5 ms on the 2-core development machine
 (7.6-18.8; 0.09 ms with the set-up frozen: figures/gc-ab.json): the timing threads wait
-that long for the GIL, whenever one falls (about once in 5-20 minutes of a jam).
+that long for the GIL, whenever one falls: in a 20-minute soak, once in the jam's process and
+twice in the worker's, 12-13 ms each (figures/gc-soak.json; none mid-session with this).
 
 - `settle()`, once a process has set up (imports, ports, the model read and warmed up):
   collect once, then freeze what exists, so that later collections walk only what the
