@@ -15,12 +15,12 @@ twice in the worker's, 12-13 ms each (figures/gc-soak.json; none mid-session wit
   garbage of the set-up is collected first).
 - `release()` when the session has ended: the frozen objects go back to the collector (a
   process that runs one session after another, as the tests do, frees each one's cycles).
-
-The jam and the demo settle before their session starts (`improv.commands.jam`), the bench's
-timing section before it measures; the worker settles once warmed up.
 - `IdleCollector` in the partner's worker: no collection starts inside an answer or the
   reading of the call that asks it; they run when the worker has nothing to do. Reference
   counting still frees everything but cycles meanwhile, and an answer's cycles are few.
+
+The jam and the demo settle before their session starts (`improv.commands.jam`), the bench's
+timing section before it measures; the worker settles once warmed up.
 """
 
 from __future__ import annotations

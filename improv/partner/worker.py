@@ -4,8 +4,8 @@
 
 Reads queued behind a newer read or a call are skipped (only the freshest matters), and the
 session is read ahead after an answer only when nothing else is waiting. Python's collector
-runs only while nothing waits (`improv.gctime.IdleCollector`), never inside an answer. Ctrl-C belongs to
-the real-time process, which ends the worker by closing its stdin.
+runs only while nothing waits (`improv.gctime.IdleCollector`), never inside an answer.
+Ctrl-C belongs to the real-time process, which ends the worker by closing its stdin.
 """
 
 from __future__ import annotations
