@@ -182,6 +182,7 @@ class MidiOutSink:
         self._lock = threading.Lock()
         self._sounding: set[tuple[int, int]] = set()
         self._closed = False  # (`finish`ed: nothing more is sent)
+        self._frame = getattr(watch, "frame", None)  # the JACK server's frame count now (a JackWatch's), or None
         self._off_frame: int | None = None  # the server's frame when the last note-off was written (JACK)
         self._finished_at = 0.0  # monotonic seconds
 
@@ -200,9 +201,8 @@ class MidiOutSink:
 
     def _mark_off(self) -> None:
         """Note the server's frame as a note-off is written (a shared-memory read), for `finish`."""
-        frame = getattr(self.watch, "frame", None)
-        if frame is not None:
-            self._off_frame = frame()
+        if self._frame is not None:
+            self._off_frame = self._frame()
 
     def _write(self, data: list[int]) -> None:
         try:
@@ -289,12 +289,10 @@ class MidiOutSink:
         note-offs still queued, and the notes hung on the synth. The messages after them
         (`silence_messages`) are not waited for: a server stuck after the note-offs left
         is let go at once. Off JACK, with no note-off sent, or the server gone: no wait."""
-        watch = self.watch
-        frame = getattr(watch, "frame", None)
-        start = self._off_frame
+        frame, start = self._frame, self._off_frame
         if frame is None or start is None:
             return
-        need = max(1, int(getattr(watch, "period_frames", 0) or 0))
+        need = max(1, int(getattr(self.watch, "period_frames", 0) or 0))
         deadline = time.monotonic() + DRAIN_WAIT_S
         said = False
         while True:
