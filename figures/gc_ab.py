@@ -14,6 +14,7 @@ commit before (`git worktree add /tmp/gc-old 9f3d82f`):
 """
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -43,7 +44,7 @@ if sys.argv[1:2] == ["demo"]:
             t = time.perf_counter(); gc.collect(); _r.append((time.perf_counter() - t) * 1e3)
             time.sleep(0.2)
     threading.Thread(target=_probe, daemon=True).start()
-    atexit.register(lambda: open(os.environ["GC_PROBE_OUT"], "w").write(repr(_r)))
+    atexit.register(lambda: open(os.environ["GC_PROBE_OUT"], "w").write(repr(_r)))  # (a list of floats)
 """
 
 
@@ -69,7 +70,7 @@ def full_collections(tree: str) -> list[float]:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([d, str(Path(tree).resolve())]), GC_PROBE_OUT=str(out))
         subprocess.run([sys.executable, "-m", "improv", "demo", "--no-view"], cwd=tree, env=env,
                        capture_output=True, timeout=180)
-        return eval(out.read_text()) if out.exists() else []  # (our own probe's repr of a list of floats)
+        return ast.literal_eval(out.read_text()) if out.exists() else []
 
 
 def main() -> int:
