@@ -544,6 +544,8 @@ def test_a_left_hand_ostinato_that_never_rests_is_told_why_the_partner_never_ans
     assert s.calls == 2 and s.yields == 2 and sink.ons(channel=1) == []
     hints = [line for line in said if "without a rest" in line]
     assert len(hints) == 1 and "--gap" in hints[0] and 'on_interrupt = "overlap"' in hints[0], said
+    heard = [line for line in said if "heard call" in line]  # each says it was cut, not ended by a rest
+    assert len(heard) == 2 and all("8 bars (cut: the longest call), 32 notes" in line for line in heard), heard
     # a call that ends in a rest, then the player back in before the answer: no such hint
     s, clock, inq, sink, _ = make(cfg, chart=None)
     said = []
@@ -552,6 +554,7 @@ def test_a_left_hand_ostinato_that_never_rests_is_told_why_the_partner_never_ans
     play(s, clock, inq, CALL + [(1.45, [0x90, 72, 100]), (1.7, [0x80, 72, 0])], until=3.0)
     s.close()
     assert s.yields == 1 and not any("without a rest" in line for line in said), said
+    assert not any("cut:" in line for line in said), said
 
 
 def test_a_sustain_pedal_held_through_the_rests_is_named_as_why_the_partner_never_answers():

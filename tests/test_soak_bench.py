@@ -3,7 +3,9 @@ long jam itself needs JACK and minutes: it is run by hand, figures/soak-*.json).
 
 from improv.bench.soak import from_stderr, main
 
-LOG = """4:2  answer 1: 17 notes (C6 Bb5 ...), ready in 24.1 ms
+LOG = """4:1  heard call 1: 8 bars (cut: the longest call), 40 notes; answering at 4:2 for 8 bars
+4:2  answer 1: 17 notes (C6 Bb5 ...), ready in 24.1 ms
+8:4  heard call 2: 2 bars, 9 notes; answering at 9:1 for 2 bars
 9:1  answer 2: 30 notes (C4 ...), ready in 120.5 ms, at 200.0 bpm (heard)
 answer 2 was ready 40 ms after it began: its first 2 notes left out
 12:3  answer 3: 9 notes (D4 ...), ready in 30.0 ms
@@ -17,6 +19,10 @@ def test_the_log_gives_the_ready_times_the_late_answers_and_the_summary():
     got = from_stderr(LOG)
     assert got["answers_logged"] == 4 and got["ready_ms"]["median"] == 27.05 and got["ready_ms"]["max"] == 120.5
     assert got["drafted"] == 1 and got["undrafted_ready_ms"]["median"] == 30.0
+    assert got["undrafted"] == [  # (answer 3's call not in the log: no call said)
+        {"answer": 1, "ready_ms": 24.1, "call": "8 bars (cut: the longest call), 40 notes"},
+        {"answer": 2, "ready_ms": 120.5, "call": "2 bars, 9 notes"}, {"answer": 3, "ready_ms": 30.0, "call": ""}]
+    assert got["undrafted_cut"] == 1
     assert got["late_answers"] == 2 and got["tracebacks"] == 0
     assert got["late_lines"] == ["answer 2 was ready 40 ms after it began: its first 2 notes left out",
                                  "answer 3 was ready 3 ms after its first note was due"]

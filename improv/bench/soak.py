@@ -69,14 +69,20 @@ def _rank(s: list[float], q: int) -> float:
 
 
 def from_stderr(err: str) -> dict:
-    """What the jam said: answer-ready times, answers that came late, the summary."""
+    """What the jam said: answer-ready times, answers that came late, the summary, and each
+    answer not drafted in a rest with the call it answered (`undrafted`: is it a call cut at
+    its longest, played on with no rest to draft in?)."""
     said = re.findall(r"ready in ([\d.]+) ms( \(drafted)?", err)
     ready = sorted(float(x) for x, _ in said)
     undrafted = sorted(float(x) for x, d in said if not d)
     n = len(ready)
+    calls = dict(re.findall(r"heard call (\d+): ([^;\n]*)", err))
+    which = [{"answer": int(k), "ready_ms": float(x), "call": calls.get(k, "")}
+             for k, x in re.findall(r"answer (\d+): [^\n]*?ready in ([\d.]+) ms(?! \(drafted)", err)]
     return {"answers_logged": n, "drafted": sum(1 for _, d in said if d),
             "undrafted_ready_ms": {"median": median(undrafted), "p99": _rank(undrafted, 99),
                                    "max": undrafted[-1]} if undrafted else {},
+            "undrafted": which, "undrafted_cut": sum(1 for u in which if "(cut: the longest call)" in u["call"]),
             "ready_ms": {"median": median(ready), "p90": _rank(ready, 90), "p99": _rank(ready, 99),
                          "max": ready[-1]} if n else {},
             "late_answers": len(LATE.findall(err)), "late_lines": [x for x in err.splitlines() if LATE.search(x)],

@@ -294,7 +294,8 @@ class FreePolicy:
         self._cut_pedal = call.reason == "max" and self.segmenter.pedal  # (the pedal down at the cut held it open)
         self._drafted = None
         s.last_call_bars = call.bars
-        text = (f"{counted(call.bars, 'bar')}, {count_notes(len(call.phrase))}{resumed}; answering at "
+        cut = " (cut: the longest call)" if call.reason == "max" else ""  # (played on with no rest: not drafted)
+        text = (f"{counted(call.bars, 'bar')}{cut}, {count_notes(len(call.phrase))}{resumed}; answering at "
                 f"{s.bar_beat(s.time_of(call.answer_start))} for {counted(int(call.answer_length // s.bpb), 'bar')}")
         chart = self.chart_for(call.phrase)
         self._answering = (call.detected, call.answer_start + call.answer_length, chart)
