@@ -19,8 +19,9 @@ twice in the worker's, 12-13 ms each (figures/gc-soak.json; none mid-session wit
   reading of the call that asks it; they run when the worker has nothing to do. Reference
   counting still frees everything but cycles meanwhile, and an answer's cycles are few.
 
-The jam and the demo settle before their session starts (`improv.commands.jam`), the bench's
-timing section before it measures; the worker settles once warmed up.
+The jam and the demo settle before their session starts (`improv.commands.jam`), `improv play`
+before it plays the file, the bench's timing section before it measures; the worker settles
+once warmed up.
 """
 
 from __future__ import annotations

@@ -309,3 +309,35 @@ def test_a_signal_that_cuts_the_outputs_opening_short_is_the_users_stop_not_a_po
     assert main(["play", str(path), "--out", "FakeSynth"]) == 0
     out = capsys.readouterr()
     assert out.out == "stopped (SIGINT) before playing: nothing played\n" and out.err == ""
+
+
+def test_play_freezes_its_set_up_before_the_first_note_and_gives_it_back_after(tmp_path, monkeypatch):
+    """`improv play` times its notes on its own thread: a full collection of Python's garbage
+    collector mid-file held the GIL (8-13 ms in the jam's process, improv/gctime.py), a note that
+    late. Like the jam, it settles (collect, freeze) before the first note and releases after."""
+    import gc
+    import sys
+
+    import improv.gctime as gctime
+    from improv.cli import main
+    from improv.live import audio
+    from test_audio import FakeSounddevice
+
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSounddevice())
+    order = []
+
+    class Kept(audio.SynthSink):
+        def send(self, msg, at=None):
+            order.append(("note", gc.get_freeze_count() > 0))
+            super().send(msg, at)
+
+    monkeypatch.setattr(audio, "SynthSink", Kept)
+    real_settle, real_release = gctime.settle, gctime.release
+    monkeypatch.setattr(gctime, "settle", lambda: order.append("settle") or real_settle())
+    monkeypatch.setattr(gctime, "release", lambda: order.append("release") or real_release())
+    save_recording(dense_session(0.2), tmp_path / "short.mid")
+    assert main(["play", str(tmp_path / "short.mid"), "--quiet"]) == 0
+    notes = [x for x in order if isinstance(x, tuple)]
+    assert order[0] == "settle" and order[-1] == "release" and order.count("release") == 1, order
+    assert notes and all(frozen for _, frozen in notes), order
+    assert gc.get_freeze_count() == 0

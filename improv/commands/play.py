@@ -167,6 +167,7 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
     import signal
     import time
 
+    from improv import gctime
     from improv.commands.common import settings_from_args
     from improv.config import check_flag, override
     from improv.core import limits
@@ -217,6 +218,7 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
         plan = playback_plan(rec, cfg.midi.player_channel, cfg.midi.partner_channel, start)
         print(f"playing {args.midi} ({rec.duration:.0f} s, {tempo_text(rec.tempos)}) through {where}; Ctrl-C stops",
               flush=True)
+        gctime.settle()  # (a full collection mid-file held the GIL 8-13 ms: a note that late)
         t0 = time.perf_counter() + 0.1
         alive = getattr(sink, "alive", lambda: True)
         watched = time.perf_counter()
@@ -253,6 +255,7 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
         if stop.signal:
             print(f"stopped ({signal.Signals(stop.signal).name})", flush=True)
     finally:
+        gctime.release()
         if sink is not None:
             sink.close()  # a note-off for every note it started, then all-notes-off on every channel
     return 0  # a stop asked for by a signal is a clean end, as the jam's
