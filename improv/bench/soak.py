@@ -5,8 +5,9 @@ runs for `--minutes` over JACK, played by phrases of WJazzD validation solos wit
 onsets in seconds (3-6 phrases of one solo at a time, then a rest of 2-6 s in which the
 partner answers). Every 30 s it samples the jam's memory and its partner's; at the end it
 stops the jam (SIGTERM) and reports: notes left sounding, tracebacks, the answer-ready
-times the jam logged (median, p90, p99), answers that were ready after they were due, the
-session summary line, and whether the recording reads back.
+times the jam logged (median, p90, p99), each answer not drafted in a rest with the call it
+answered (a call cut at its longest has no rest to draft in), answers that were ready after
+they were due, the session summary line, and whether the recording reads back.
 
 With `--trade` it trades instead (`--mode trade --comp --bass` over a tune, at `--tempo`),
 and the player keeps improv's time as a soloist keeps a band's: each of the player's turns
