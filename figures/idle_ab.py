@@ -16,8 +16,9 @@ each round so the machine's drift falls on all three alike:
   busy, touching none of the model's memory): what the rest costs by the core's going idle,
   apart from what it costs by the rest's length.
 
-And through the worker itself, per answer: ready (submit -> the result back) against the
-worker's own compute time for it (`Result.compute_ms`): what the pipe and pickling add.
+And through the worker itself (`_through_process`, as the bench times it), per answer: ready
+(submit -> the result back) against the worker's own compute time for it
+(`worker_compute_ms`, from `Result.compute_ms`): what the pipe and pickling add (`pipe_ms`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import json
 import platform
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,13 +36,11 @@ from statistics import median
 REST_S = 0.02  # as `_through_process` sleeps before submitting, and after the result
 
 
-def _rank(v: list[float], q: int) -> float:
-    s = sorted(v)
-    return s[min(len(s) - 1, max(0, -(-q * len(s) // 100) - 1))]
-
-
 def _summary(v: list[float]) -> dict[str, float]:
-    return {"median": round(median(v), 3), "p99": round(_rank(v, 99), 3), "n": len(v)}
+    from improv.bench.parts import summary
+
+    got = summary(v)
+    return {"median": round(got["median"], 3), "p99": round(got["p99"], 3), "n": len(v)}
 
 
 def in_process(calls: int, arm: str) -> dict[str, float]:
@@ -79,42 +77,15 @@ def in_process(calls: int, arm: str) -> dict[str, float]:
 
 
 def through_worker(calls: int) -> dict[str, dict[str, float]]:
-    from improv.bench.answer import _jobs, calls_for
+    from improv.bench.answer import _through_process, calls_for
     from improv.bench.parts import CHART
     from improv.config import Config
     from improv.core.theory.chart import parse_chart
-    from improv.partner.process import ProcessPartner
-    from improv.partner.protocol import Read, Setup
 
-    cfg, chart = Config(), parse_chart(CHART, 4)
-    got: dict[int, tuple[float, object]] = {}
-    arrived = threading.Event()
-
-    def on_result(res) -> None:  # type: ignore[no-untyped-def]
-        got[res.number] = (time.perf_counter(), res)
-        arrived.set()
-
-    partner = ProcessPartner("model", cfg.responder.markov_order)
-    partner.start(lambda: Setup("model", cfg.responder.markov_order, 1, chart=chart), on_result)
-    ready, compute, pipe = [], [], []
-    try:
-        for job in _jobs(calls_for(calls, chart), chart, cfg):
-            partner.read(Read(job.call, chart))
-            time.sleep(REST_S)
-            arrived.clear()
-            t0 = time.perf_counter()
-            partner.submit(job, t0)
-            if not arrived.wait(5.0) or job.number not in got:
-                continue
-            t1, res = got.pop(job.number)
-            ms = (t1 - t0) * 1000.0
-            ready.append(ms)
-            compute.append(res.compute_ms)  # type: ignore[attr-defined]
-            pipe.append(ms - res.compute_ms)  # type: ignore[attr-defined]
-            time.sleep(REST_S)
-    finally:
-        partner.close()
-    return {"ready_ms": _summary(ready), "worker_compute_ms": _summary(compute), "pipe_ms": _summary(pipe)}
+    chart = parse_chart(CHART, 4)
+    got = _through_process("model", calls_for(calls, chart), chart, Config())
+    return {k: {q: round(got[k][q], 3) for q in ("median", "p99", "n")}
+            for k in ("ready_ms", "worker_compute_ms", "pipe_ms")}
 
 
 def _child(what: str, calls: int) -> dict:

@@ -91,6 +91,10 @@ def test_answer_section_goes_through_the_partner_and_its_process():
     assert set(kinds) & {"reharmonised", "embraced"}  # the calls' mistakes are built on
     assert r["process"]["ready_ms"]["n"] == 12 and r["process"]["lost"] == 0  # through the worker process too
     assert set(r["process"]["by_kind_ms"]) == set(kinds)  # the same calls, the same plans
+    # each ready time split into the worker's own compute and what the pipe added (figures/idle-ab.json)
+    p = r["process"]
+    assert p["worker_compute_ms"]["n"] == p["pipe_ms"]["n"] == 12 and p["worker_compute_ms"]["min"] > 0
+    assert p["pipe_ms"]["min"] > 0 and p["worker_compute_ms"]["max"] < p["ready_ms"]["max"]
 
 
 def test_restart_section_replaces_a_killed_worker():

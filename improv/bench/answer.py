@@ -154,6 +154,7 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
     except Exception as e:  # noqa: BLE001
         return {"skipped": f"the partner's process did not start: {e}"}
     ready, by_kind, notes, lost, drafted = [], {}, {}, 0, 0
+    compute, pipe = [], []  # the worker's own time for each, and what the pipe and pickling added
     try:
         for job in _jobs(material, chart, cfg):
             partner.read(Read(job.call, chart, job if draft else None))
@@ -168,6 +169,8 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
             drafted += res.drafted
             ms = (t1 - t0) * 1000.0
             ready.append(ms)
+            compute.append(res.compute_ms)
+            pipe.append(ms - res.compute_ms)
             kind = _kind(res, job.cut)
             by_kind.setdefault(kind, []).append(ms)
             notes.setdefault(kind, []).append(len(res.answer.notes) if res.answer is not None else 0)
@@ -175,6 +178,7 @@ def _through_process(name: str, material: list, chart: Chart, cfg: Config, draft
     finally:
         partner.close()
     out = {"ready_ms": summary(ready), "by_kind_ms": {k: summary(v) for k, v in sorted(by_kind.items())},
+           "worker_compute_ms": summary(compute), "pipe_ms": summary(pipe),
            "notes_per_answer_by_kind": {k: statistics.mean(v) for k, v in sorted(notes.items())}, "lost": lost}
     if draft:
         out["drafted"] = drafted  # of the answers timed: those the partner had ready from the rest
