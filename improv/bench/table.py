@@ -72,7 +72,8 @@ ROWS = [
         target="p99 ≤ 20 ms", met=lambda v, runs: v["p99"] <= 20.0),
     Row("  … re-harmonised answers only", "answer_model.process.by_kind_ms.reharmonised"),
     Row("  … trading answers only", "answer_model.process.by_kind_ms.trading"),
-    Row("  … the partner's compute alone (no pipe; each call answered straight after its read, no rest before it)", "answer_model.in_process.ready_ms"),
+    Row("  … the partner's compute alone (no pipe; each call answered straight after its read, no rest before it)",
+        "answer_model.in_process.ready_ms"),
     Row("  … drafted in the player's rest (the call ended where the player stopped: the jam hands the partner "
         "that call with the rest's read)", "answer_model.process_drafted.ready_ms"),
     Row("model's first note, streamed (plan + first decoded note)", "answer_model.in_process.first_note_ms",
