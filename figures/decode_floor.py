@@ -10,9 +10,9 @@ llvmlite are about 210 MB). Without it they are left out and the JSON says so.
 Arms (microseconds a call; each the median of `--repeats` timings of `--number` calls,
 with the lowest and highest; the arms of one part taken in turn within each repeat):
 
-- `step`: the GRU's two layers for one note (`NumpyDecoder.step`'s recurrence, the
-  layer-0 input gates given): as shipped; with layer 1's two products fused into one
-  (x and h side by side against one (384, 768) matrix); in numba loops.
+- `step`: the GRU's two layers for one note: as shipped (`NumpyDecoder.step`); with layer
+  1's two products fused into one (x and h side by side against one (384, 768) matrix);
+  in numba loops (the rewrites gather layer 0's input gates as `step` does, in numpy).
 - `attend`: the attention for one note over 250 earlier steps (a call and its history):
   as shipped (`NumpyDecoder.attend`, keys per head); with the keys and values one row a
   step, so the scores and the read-out are two matrix products; in numba loops.
@@ -147,22 +147,19 @@ def arms(dec: NumpyDecoder, rng: np.random.Generator) -> dict[str, dict[str, tup
     d = dec.d
     f32 = np.float32
     h = [(0.5 * rng.standard_normal(d)).astype(f32) for _ in range(2)]
-    gi0 = rng.standard_normal(3 * d).astype(f32)
+    ints = np.array([1, 8, 60, 5, 4, 3, 2, 2, 2])  # a note step's tokens (kind, shift, pitch, ...)
+    feats = tuple(float(v) for v in rng.integers(0, 2, dec.chord_w.shape[1]))  # the chord's features
+    band = 3  # a tempo band
     (_, w_hh0, _, b_hh0), (w_ih1, w_hh1, b_ih1, b_hh1) = dec.layers
 
+    def gates0():  # layer 0's input gates, as `NumpyDecoder.step` gathers them, for the rewrites
+        gi = dec.table[dec.offsets + ints].sum(0) + dec.chord(feats)[0] + dec.tempo_gate[band]
+        if dec.degrees:
+            gi = gi + dec.e_deg[(ints[2] - dec.chord(feats)[3]) % 12 if dec.chord(feats)[3] >= 0 else 12]
+        return gi
+
     def step_shipped():
-        gi, x = gi0, None
-        for li, (w_iht, w_hht, b_ih, b_hh) in enumerate(dec.layers):  # NumpyDecoder.step's recurrence
-            if li:
-                gi = x @ w_iht
-                gi += b_ih
-            hp = h[li]
-            gh = hp @ w_hht
-            gh += b_hh
-            rz = _sigmoid(gi[:2 * d] + gh[:2 * d])
-            n = np.tanh(gi[2 * d:] + rz[:d] * gh[2 * d:])
-            x = n + rz[d:] * (hp - n)
-        return x
+        return dec.step(ints, feats, h, band)[0]
 
     fused = np.zeros((2 * d, 4 * d), dtype=f32)  # [x, h] -> r and z summed, x's n, h's n
     fused[:d, :2 * d], fused[d:, :2 * d] = w_ih1[:, :2 * d], w_hh1[:, :2 * d]
@@ -171,6 +168,7 @@ def arms(dec: NumpyDecoder, rng: np.random.Generator) -> dict[str, dict[str, tup
     xh = np.empty(2 * d, dtype=f32)
 
     def step_fused():
+        gi0 = gates0()
         gh = h[0] @ w_hh0
         gh += b_hh0
         rz = _sigmoid(gi0[:2 * d] + gh[:2 * d])
@@ -230,7 +228,7 @@ def arms(dec: NumpyDecoder, rng: np.random.Generator) -> dict[str, dict[str, tup
         hid, ho = np.empty(hd.w1t.shape[1], f32), np.empty(hd.w2t[0].shape[1], f32)
 
         def step_nb():
-            step(gi0, h[0], h[1], w_hh0, b_hh0, w_ih1, b_ih1, w_hh1, b_hh1, gh, gi1, o0, o1)
+            step(gates0(), h[0], h[1], w_hh0, b_hh0, w_ih1, b_ih1, w_hh1, b_hh1, gh, gi1, o0, o1)
             return o1
 
         def attend_nb():
