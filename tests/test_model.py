@@ -18,7 +18,7 @@ from improv.core.model.decoder import NumpyDecoder
 from improv.train.model import ModelConfig, PhraseModel, collate, load_checkpoint, save_checkpoint
 from improv.core.model.inputs import Controls, answer_controls, pair_steps
 from improv.core.model.responder import DEFAULT_CHECKPOINT, ModelResponder
-from improv.train.scoring import score, torch_model
+from improv.train.scoring import score, score_parts, torch_model
 from improv.train.export import load_responder
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import fit_answer, AnswerSettings, Constraints, Responder
@@ -191,6 +191,21 @@ def test_score_is_the_answer_nll(responder):
         nll = m(*collate([(steps, complete)], call_weight=0.0))["nll"][0]
     assert abs(float(nll[len(steps) - 3:len(steps) - 1].sum()) - total) < 1e-4
 
+
+
+def test_score_parts_split_each_note_into_its_four_parts(responder):
+    ans = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5)], start=8.0)
+    parts = score_parts(responder, CALL, ans, CHART)
+    assert parts.shape == (2, 4) and (parts > 0).all()
+    assert parts.sum() == pytest.approx(score(responder, CALL, ans, CHART)[0], abs=1e-4)
+    assert score_parts(responder, CALL, Phrase(), CHART).shape == (0, 4)
+    # the columns are shift, pitch, duration, velocity: another second pitch leaves the first
+    # note and the second's onset gap as they were and changes its pitch's part
+    other = score_parts(responder, CALL, Phrase.of([(64, 0, 0.5), (66, 0.5, 0.5)], start=8.0), CHART)
+    assert np.allclose(other[0], parts[0], atol=1e-5) and other[1, 0] == pytest.approx(parts[1, 0], abs=1e-5)
+    assert abs(other[1, 1] - parts[1, 1]) > 1e-3
+    later = score_parts(responder, CALL, Phrase.of([(64, 0, 0.5), (65, 0.75, 0.25)], start=8.0), CHART)
+    assert abs(later[1, 0] - parts[1, 0]) > 1e-3
 
 def test_checkpoint_round_trip_and_errors(tmp_path):
     m = tiny_model(1)

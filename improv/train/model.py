@@ -192,8 +192,9 @@ class PhraseModel(nn.Module):
                 (with `copy_pitch` / `copy_shift`; see `collate`).
 
         Returns:
-            'loss' (weighted mean NLL per predicted note) and per-position NLLs
-            'nll' (B, T) summed over the note's parts.
+            'loss' (weighted mean NLL per predicted note), per-position NLLs 'nll' (B, T)
+            summed over the note's parts, and 'parts' (B, T, 4): the shift (or END), pitch,
+            duration and velocity parts (0 where no note is predicted).
         """
         x = self.embed(ints[:, :-1], chords[:, :-1])
         if self.cfg.tempo_edges:
@@ -222,9 +223,11 @@ class PhraseModel(nn.Module):
         nll_d = F.cross_entropy(self.o_dur(g2).transpose(1, 2), d_t, reduction="none")
         g3 = g2 + self.t_dur(d_t)
         nll_v = F.cross_entropy(self.o_vel(g3).transpose(1, 2), safe(tv, N_VEL - 1), reduction="none")
-        nll = nll + torch.where(note, nll_p + nll_d + nll_v, torch.zeros_like(nll))
+        zero = torch.zeros_like(nll)
+        parts = torch.stack([nll] + [torch.where(note, x, zero) for x in (nll_p, nll_d, nll_v)], -1)
+        nll = parts.sum(-1)
         loss = (nll * weight).sum() / weight.sum().clamp(min=1e-6)
-        return {"loss": loss, "nll": nll}
+        return {"loss": loss, "nll": nll, "parts": parts}
 
 
 class Batch(NamedTuple):

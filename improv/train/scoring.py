@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
 import torch
 
 from improv.core.model.inputs import Controls, answer_steps
@@ -35,14 +36,22 @@ def score(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Char
     phrases are read as given (on the grid: no `FeelModel.to_grid`); `tempo` (bpm) is
     the model's tempo input, if it has one.
     """
+    parts = score_parts(responder, call, answer, harmony, history, tempo)
+    return float(parts.sum()), len(parts)
+
+
+def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Chart | None,
+                history: tuple[Phrase, ...] = (), tempo: float | None = None) -> np.ndarray:
+    """The NLL (nats) of each of the answer's notes by part, as `score` reads them: shape
+    (notes, 4), the columns shift, pitch, duration, velocity."""
     if not answer.notes:
-        return 0.0, 0
+        return np.zeros((0, 4))
     context = responder._steps(call, harmony, history, to_grid=False)
     tail, complete = answer_steps(answer, harmony, Controls(), 10**9)
     steps, sep = context + tail, len(context)
     with torch.inference_mode():
         batch = collate([(steps, complete, tempo)], call_weight=0.0, cfg=responder.cfg)
-        nll = torch_model(responder)(*batch)["nll"][0]
-    # positions sep .. sep+n-1 predict the answer's notes (the last one predicts END)
+        parts = torch_model(responder)(*batch)["parts"][0]
+    # positions sep .. sep+n-1 (the SEP step, then each answer note) predict the answer's notes
     n = len(answer.notes)
-    return float(nll[sep:sep + n].sum()), n
+    return parts[sep:sep + n].double().numpy()

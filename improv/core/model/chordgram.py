@@ -215,19 +215,36 @@ class ChordGram:
 
     def score(self, call: Phrase, answer: Phrase, harmony=None, include_end: bool = False  # noqa: ANN001
               ) -> tuple[float, int]:
-        """(total NLL in nats of the answer's notes given the call and the chords, notes)."""
+        """(total NLL in nats of the answer's notes given the call and the chords, notes);
+        `include_end`: the END after the last note counts too."""
         if not answer.notes:
             return 0.0, 0
         rows = self._rows(call, answer, harmony)
+        total = float(self._parts(rows, answer).sum())
+        if include_end:
+            c, y = rows["shift"][-1]
+            total -= math.log(max(float(self.shift.prob(np.array([c]), np.array([y]))[0]), 1e-300))
+        return total, len(answer.notes)
+
+    def score_parts(self, call: Phrase, answer: Phrase, harmony=None) -> np.ndarray:  # noqa: ANN001
+        """The NLL (nats) of each of the answer's notes, by part: shape (notes, 4), the
+        columns shift, pitch, duration, velocity (`score` is their sum)."""
+        if not answer.notes:
+            return np.zeros((0, 4))
+        return self._parts(self._rows(call, answer, harmony), answer)
+
+    def _parts(self, rows: dict[str, list], answer: Phrase) -> np.ndarray:
         n = len(answer.notes)
-        total = 0.0
-        for name, table in (("shift", self.shift), ("degree", self.degree), ("dur", self.dur), ("vel", self.vel)):
-            r = rows[name][:n] if name == "shift" and not include_end else rows[name]
-            p = table.prob(np.array([c for c, _ in r]), np.array([y for _, y in r]))
-            total -= float(np.log(np.maximum(p, 1e-300)).sum())
-        for (ictx, _), (last, deg, root), e in zip(rows["interval"], rows["cands"], answer.notes):
-            total -= math.log(max(self._pitch_prob(ictx, last, deg, root, e.pitch), 1e-300))
-        return total, n
+        out = np.zeros((n, 4))
+        probs = {}
+        for name in ("shift", "degree", "dur", "vel"):
+            r = rows[name][:n]
+            probs[name] = getattr(self, name).prob(np.array([c for c, _ in r]), np.array([y for _, y in r]))
+        pitch = [self._pitch_prob(ictx, last, deg, root, e.pitch)
+                 for (ictx, _), (last, deg, root), e in zip(rows["interval"], rows["cands"], answer.notes)]
+        for j, p in enumerate((probs["shift"], probs["degree"] * np.array(pitch), probs["dur"], probs["vel"])):
+            out[:, j] = -np.log(np.maximum(p, 1e-300))
+        return out
 
     def score_many(self, triples: Sequence[tuple[Phrase, Phrase, object]]) -> list[tuple[float, int]]:
         return [self.score(c, a, h) for c, a, h in triples]
