@@ -9,9 +9,10 @@ extra installed:
 (each `--models` one ensemble: its models' paths, comma-separated; each model is scored once)
 
 Every valid pair's real answer is scored note by note and part by part (shift, pitch,
-duration, velocity: `score_parts`) by each model and by the chord n-gram. A mixture is
-scored part by part too: p(part) = (1 - w) * (the models' mean probability) + w * (the
-chord n-gram's), a proper distribution since all of them factorise a note the same way.
+duration, velocity: `score_parts`) by each model, by the chord n-gram and by the 5-gram
+(its four tokens a note). A mixture is scored part by part too: p(part) = (1 - w) * (the
+models' mean probability) + w * (a baseline's), a proper distribution since all of them
+factorise a note the same way.
 The four weights `w` are chosen on one half of the valid solos and scored on the other,
 both ways round (so no figure is scored on the pairs that chose its weights). Reported
 beside the 5-gram on the same pairs, as `improv eval` reports the model. About 20 s a
@@ -28,6 +29,7 @@ import numpy as np
 
 from improv.bench.parts import engine
 from improv.core.formats.wjazzd import call_answer_pairs
+from improv.core.model.ngram import pair_tokens
 from improv.train.evaluate import _load, _nll, load_or_train_baselines
 from improv.train.export import load_responder
 from improv.train.scoring import score_parts
@@ -48,20 +50,22 @@ def choose(probs: list[np.ndarray], chord: np.ndarray, rows: np.ndarray) -> np.n
         for j in range(len(PARTS))])
 
 
-def ensemble(probs: list[np.ndarray], chord: np.ndarray, halves: list[np.ndarray], base: float) -> dict:
-    """The models' mean alone, and mixed with the chord n-gram (weights cross-fitted by half)."""
-    ens = mixed(probs, chord, np.zeros(len(PARTS)))
-    cross = np.zeros_like(ens)
-    weights = []
-    for pick, judge in (halves, halves[::-1]):
-        w = choose(probs, chord, pick)
-        weights.append(dict(zip(PARTS, w.tolist())))
-        cross[judge] = mixed([p[judge] for p in probs], chord[judge], w)
-    return {"nll": float(ens.sum(1).mean()), "below_5gram": 1.0 - float(ens.sum(1).mean()) / base,
-            "parts": dict(zip(PARTS, ens.mean(0).round(4).tolist())),
-            "with_chordgram": {"nll": float(cross.sum(1).mean()), "below_5gram": 1.0 - float(cross.sum(1).mean()) / base,
-                               "parts": dict(zip(PARTS, cross.mean(0).round(4).tolist())),
-                               "weights_by_half": weights}}
+def ensemble(probs: list[np.ndarray], others: dict[str, np.ndarray], halves: list[np.ndarray], base: float) -> dict:
+    """The models' mean alone, and mixed with each of `others` (the baselines' part
+    probabilities; weights cross-fitted by half)."""
+    ens = mixed(probs, next(iter(others.values())), np.zeros(len(PARTS)))
+    out = {"nll": float(ens.sum(1).mean()), "below_5gram": 1.0 - float(ens.sum(1).mean()) / base,
+           "parts": dict(zip(PARTS, ens.mean(0).round(4).tolist()))}
+    for name, other in others.items():
+        cross = np.zeros_like(ens)
+        weights = []
+        for pick, judge in (halves, halves[::-1]):
+            w = choose(probs, other, pick)
+            weights.append(dict(zip(PARTS, w.tolist())))
+            cross[judge] = mixed([p[judge] for p in probs], other[judge], w)
+        out[f"with_{name}"] = {"nll": float(cross.sum(1).mean()), "below_5gram": 1.0 - float(cross.sum(1).mean()) / base,
+                               "parts": dict(zip(PARTS, cross.mean(0).round(4).tolist())), "weights_by_half": weights}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     halves = [solo_of % 2 == 0, solo_of % 2 == 1]
     chord_nll = np.concatenate([chordgram.score_parts(p.call, p.answer, p.harmony) for _, p in pairs])
     chord = np.exp(-chord_nll)
+    contexts, targets = zip(*(pair_tokens(p.call, p.answer) for _, p in pairs))  # a note's four tokens, then EOS
+    five_nll = np.concatenate([t[:-1].reshape(-1, len(PARTS)) for t in ngram.token_nll(contexts, targets)])
+    others = {"chordgram": chord, "5gram": np.exp(-five_nll)}
     probs, alone = {}, {}
     for path in dict.fromkeys(x for g in groups for x in g):
         m = load_responder(path)
@@ -96,12 +103,14 @@ def main(argv: list[str] | None = None) -> int:
            "weights_how": "per part, chosen on the even-numbered valid solos and scored on the odd ones, "
                           "and the other way round",
            "models": alone,
-           "ensembles": [dict(models=g, **ensemble([probs[x] for x in g], chord, halves, base)) for g in groups],
+           "five_gram_parts": dict(zip(PARTS, five_nll.mean(0).round(4).tolist())),
+           "ensembles": [dict(models=g, **ensemble([probs[x] for x in g], others, halves, base)) for g in groups],
            "engine": engine()}
     for e in out["ensembles"]:
-        c = e["with_chordgram"]
+        c, f = e["with_chordgram"], e["with_5gram"]
         print(f"{len(e['models'])} model(s): {e['nll']:.4f} ({100 * e['below_5gram']:.1f} % below the 5-gram's "
-              f"{base:.4f}); with the chord n-gram {c['nll']:.4f} ({100 * c['below_5gram']:.1f} %)")
+              f"{base:.4f}); with the chord n-gram {c['nll']:.4f} ({100 * c['below_5gram']:.1f} %); with the 5-gram "
+              f"{f['nll']:.4f} ({100 * f['below_5gram']:.1f} %)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)
