@@ -63,7 +63,6 @@ def test_chords_make_the_chord_ngram_sure_of_chord_tones():
     assert cg.score(*held[0])[1] == 8
 
 
-
 def test_score_parts_add_up_to_the_score_and_the_chords_speak_to_the_pitch():
     cg = ChordGram().fit(pairs(0, 150), pairs(1, 30))
     call, answer, chart = pairs(2, 1)[0]
@@ -75,6 +74,7 @@ def test_score_parts_add_up_to_the_score_and_the_chords_speak_to_the_pitch():
     assert np.allclose(np.delete(blind, 1, axis=1), np.delete(parts, 1, axis=1))
     assert blind[:, 1].sum() > parts[:, 1].sum()
     assert cg.score_parts(call, Phrase(), chart).shape == (0, 4)
+
 
 def test_answers_are_seeded_single_line_and_inside_span_and_range(tmp_path):
     cg = ChordGram().fit(pairs(0, 150), pairs(1, 30))

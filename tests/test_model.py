@@ -192,7 +192,6 @@ def test_score_is_the_answer_nll(responder):
     assert abs(float(nll[len(steps) - 3:len(steps) - 1].sum()) - total) < 1e-4
 
 
-
 def test_score_parts_split_each_note_into_its_four_parts(responder):
     ans = Phrase.of([(64, 0, 0.5), (65, 0.5, 0.5)], start=8.0)
     parts = score_parts(responder, CALL, ans, CHART)
@@ -206,6 +205,7 @@ def test_score_parts_split_each_note_into_its_four_parts(responder):
     assert abs(other[1, 1] - parts[1, 1]) > 1e-3
     later = score_parts(responder, CALL, Phrase.of([(64, 0, 0.5), (65, 0.75, 0.25)], start=8.0), CHART)
     assert abs(later[1, 0] - parts[1, 0]) > 1e-3
+
 
 def test_checkpoint_round_trip_and_errors(tmp_path):
     m = tiny_model(1)
