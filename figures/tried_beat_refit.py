@@ -64,23 +64,20 @@ def refit(est: BeatEstimate, onsets: list[float], arm: str) -> BeatEstimate:
     return BeatEstimate(est.bpm, est.beat_time_s + float(np.mean(off)), est.confidence)
 
 
-def play_solo(solo, phrases, arm: str) -> list[dict]:  # noqa: ANN001 - a HumanSolo and its phrases
-    """`improv.bench.follow.play_solo`, the estimate refit by `arm` before it is judged."""
-    f = F.TempoFollower()
-    notes = [n for p in phrases for n in p.notes]
-    player = F._Player(f, notes)
-    out = []
-    for j, p in enumerate(phrases):
-        nxt = phrases[j + 1].start if j + 1 < len(phrases) else math.inf
-        noticed = min(p.end + solo.track.period_at(p.end, 2), nxt - 1e-6)
-        player.until(noticed)
-        if len(p.notes) < F.MIN_NOTES:
-            continue
-        onsets = sorted(n.onset for n in notes if n.onset <= noticed)
-        r = F.judge(refit(f.estimate(noticed), onsets, arm), solo.track, p.start, p.end)
-        r.update(solo=solo.name, first=not out)
-        out.append(r)
-    return out
+class Refit(F.TempoFollower):
+    """The follower, its estimate refit by `arm` on the onsets it has heard."""
+
+    def __init__(self, arm: str) -> None:
+        super().__init__()
+        self.arm, self.heard = arm, []
+
+    def add(self, onset_s: float, velocity: int = 80, duration_s: float | None = None, pitch: int | None = None) -> None:
+        if duration_s is None:
+            self.heard.append(onset_s)
+        super().add(onset_s, velocity, duration_s, pitch)
+
+    def estimate(self, now_s: float | None = None) -> BeatEstimate:
+        return refit(super().estimate(now_s), sorted(self.heard), self.arm)
 
 
 def main() -> None:
@@ -98,7 +95,7 @@ def main() -> None:
             calls = []
             for solo in solos:
                 first = rng.randrange(max(1, len(solo.phrases) // 2))
-                calls += play_solo(solo, F._calls(solo, first, 48), arm)
+                calls += F.play_solo(solo, F._calls(solo, first, 48), follower=Refit(arm))
             for r in calls:
                 r["ok"] = r["tempo_ok"] and r["beat_ok"]
             runs.append({"seed": seed, "calls": len(calls), "tempo_and_beat": F.share(calls, "ok"),

@@ -44,10 +44,9 @@ def mixed(probs: list[np.ndarray], chord: np.ndarray, w: np.ndarray) -> np.ndarr
 
 
 def choose(probs: list[np.ndarray], chord: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Per part, the chord n-gram's weight (of `WEIGHTS`) with the lowest NLL over `rows`."""
-    return np.array([min(WEIGHTS, key=lambda w: float(
-        -np.log((1 - w) * np.mean([p[rows, j] for p in probs], axis=0) + w * chord[rows, j]).mean()))
-        for j in range(len(PARTS))])
+    """Per part, the baseline's weight (of `WEIGHTS`) with the lowest NLL over `rows`."""
+    nll = np.array([mixed([p[rows] for p in probs], chord[rows], np.full(len(PARTS), w)).mean(0) for w in WEIGHTS])
+    return WEIGHTS[nll.argmin(0)]
 
 
 def ensemble(probs: list[np.ndarray], others: dict[str, np.ndarray], halves: list[np.ndarray], base: float) -> dict:
