@@ -350,11 +350,15 @@ def test_closing_a_stream_that_cannot_stop_gives_up_and_leaves_portaudios_exit_a
     sink = audio.SynthSink.__new__(audio.SynthSink)
     sink.engine, sink._closed, sink._stream = SynthEngine(SR), False, DeadStream()
     sink.device_name, sink.failed, sink.underruns = "system", "", 0
+    said = []
+    sink._say = said.append
     t0 = time.perf_counter()
     sink.close()
     never.set()
     assert time.perf_counter() - t0 < 1.0
     assert "could not be stopped" in sink.failed and unregistered == [sd._exit_handler]
+    assert said == ["audio output 'system' did not stop within 0.2 s (its audio server gone?): left open, "
+                    "and improv exits without waiting for it"]
     sink.close()  # idempotent
 
 

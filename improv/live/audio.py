@@ -204,6 +204,8 @@ class SynthSink:
         if not _stop_within(self._stream, CLOSE_WAIT_S):
             self.failed = self.failed or f"audio output {self.device_name!r} could not be stopped: left open"
             _skip_portaudio_exit()
+            self._say(f"audio output {self.device_name!r} did not stop within {CLOSE_WAIT_S:g} s (its audio server "
+                      "gone?): left open, and improv exits without waiting for it")
         if self.underruns >= UNDERRUNS_SAID:
             self._say(underrun_line(self.underruns, self.engine.callbacks, self._block_size, self.host_api))
 
