@@ -267,7 +267,9 @@ def test_strength_says_how_much_the_embraced_note_comes_back():
     assert {2, 5, 9, 0} <= p.constraints.chord_pcs and 0 < p.constraints.chord_strength < 0.8
     model = ModelResponder.load()
     none, some, strong = (_note_share_in_first_bar(model, s) for s in (0.0, 0.3, 1.0))
-    assert none <= 0.02 and strong >= 0.12 and strong > 2 * some
+    # unfavoured, the note comes back only as the model takes up the call's pitches by itself
+    # (its session cache: 5 % here; none without it)
+    assert none <= 0.08 and some > none and strong >= 0.12 and strong > 2 * some
     markov = MarkovResponder(order=3, seed=1)
     assert _note_share_in_first_bar(markov, 1.0) > _note_share_in_first_bar(markov, 0.0)
 

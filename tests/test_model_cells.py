@@ -22,7 +22,7 @@ from improv.core.theory.chart import parse_chart
 from improv.core.theory.notes import Phrase
 from improv.core.respond.base import AnswerSettings
 from improv.train.model import PhraseModel, collate
-from improv.train.scoring import score
+from improv.train.scoring import score, score_parts
 from tests.test_feel import toy
 from tests.test_model import TINY, tiny_model
 
@@ -70,7 +70,7 @@ def numpy_nll(r: ModelResponder, call: Phrase, answer: Phrase, history: tuple, t
         shift, pitch, dur, vel, pos = s[1], s[2], s[3], s[4], s[5]
         total -= log_softmax(dec.shift_logits(out, index.shift_features()))[shift]
         g1 = dec.g1(out, shift, pos, s[9])
-        total -= log_softmax(dec.pitch_logits(g1, last, s[9], index.pitch_features()))[pitch]
+        total -= log_softmax(index.mix_pitch(dec.pitch_logits(g1, last, s[9], index.pitch_features())))[pitch]
         g2 = g1 + dec.t_pitch[pitch]
         total -= log_softmax(dec.dur_logits(g2))[dur]
         total -= log_softmax(dec.vel_logits(g2 + dec.t_dur[dur]))[vel]
@@ -90,6 +90,19 @@ def test_numpy_decoding_scores_as_torch(tempo):
     assert n == len(ANSWER_PHRASE)
     assert numpy_nll(r, CALL, ANSWER_PHRASE, (A,), tempo) == pytest.approx(total, rel=1e-4)
     assert m.n_params() > PhraseModel(TINY).n_params()
+
+
+def test_the_session_cache_scores_a_lick_played_before_as_likelier(monkeypatch):
+    """Scoring mixes the session cache into the pitch as decoding does (the parity test above
+    checks them note for note): an answer that plays the history's lick again at its pitches
+    is likelier with it, and only the pitch column moves."""
+    r = ModelResponder(tiny_model(cfg=CELLS))
+    again = Phrase.of([(n.pitch, n.start, n.duration) for n in A.notes], start=8.0)
+    with_cache = score_parts(r, CALL, again, CHART, history=(A,))
+    monkeypatch.setattr(r, "cache_runs", 0)
+    alone = score_parts(r, CALL, again, CHART, history=(A,))
+    assert with_cache[:, 1].sum() < alone[:, 1].sum() - 0.5
+    assert np.allclose(np.delete(with_cache, 1, axis=1), np.delete(alone, 1, axis=1))
 
 
 def test_cells_and_tempo_change_the_scores_and_train():

@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 import torch
 
-from improv.core.model.inputs import Controls, answer_steps
+from improv.core.model.inputs import ANSWER, CALL, Controls, answer_steps
 from improv.core.model.responder import ModelResponder
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
@@ -43,7 +43,10 @@ def score(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Char
 def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony: Chart | None,
                 history: tuple[Phrase, ...] = (), tempo: float | None = None) -> np.ndarray:
     """The NLL (nats) of each of the answer's notes by part, as `score` reads them: shape
-    (notes, 4), the columns shift, pitch, duration, velocity."""
+    (notes, 4), the columns shift, pitch, duration, velocity. The pitch is scored as
+    decoding draws it (before its biases and temperatures): the pitch head's distribution
+    mixed with the session cache's (`ModelResponder.cache_runs`), which reads the notes the
+    model reads and the answer's so far."""
     if not answer.notes:
         return np.zeros((0, 4))
     context = responder._steps(call, harmony, history, to_grid=False)
@@ -54,4 +57,14 @@ def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony
         parts = torch_model(responder)(*batch)["parts"][0]
     # positions sep .. sep+n-1 (the SEP step, then each answer note) predict the answer's notes
     n = len(answer.notes)
-    return parts[sep:sep + n].double().numpy()
+    out = parts[sep:sep + n].double().numpy()
+    index = responder.new_index()
+    if index is not None and index.rk:  # the pitch as decoding draws it: mixed with the session cache
+        w = index.cache_weight
+        index.extend((s[2], s[1]) for s in context if s[0] in (CALL, ANSWER))
+        for i, s in enumerate(tail[1:n + 1]):
+            cache = index.pitch_cache()
+            if cache is not None and w > 0:
+                out[i, 1] = -np.log((1 - w) * np.exp(-out[i, 1]) + w * cache[s[2]])
+            index.push(s[2], s[1])
+    return out

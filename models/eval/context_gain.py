@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ngram, _ = load_or_train_baselines(args.data, log=lambda m: print(m, file=sys.stderr))
     base, n_notes = _nll(ngram.score_many([(p.call, p.answer) for p in pairs]))
     model = load_responder(args.model)
+    model.cache_runs = 0  # the network alone, as measured before the session cache (cache_sweep.py)
     out = {"split": "valid", "pairs": len(pairs), "notes": n_notes, "model": args.model, "five_gram_nll": base,
            "history_notes_median": float(np.median([sum(len(h.notes) for h in p.history) for p in pairs])),
            "readings": {}, "engine": engine()}

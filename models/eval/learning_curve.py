@@ -83,6 +83,7 @@ def score(runs: list[str], full: list[str], data: Path, out: str | None) -> int:
 
     def nll_of(path: str) -> float:
         m = load_responder(path)
+        m.cache_runs = 0  # the network alone, as measured before the session cache (cache_sweep.py)
         return per_note_nll(model_score(m, p.call, p.answer, p.harmony, history=p.history, tempo=p.tempo)
                             for p in valid)
 

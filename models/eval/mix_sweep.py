@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     probs, alone = {}, {}
     for path in dict.fromkeys(x for g in groups for x in g):
         m = load_responder(path)
+        m.cache_runs = 0  # the network alone, as measured before the session cache (cache_sweep.py)
         nll = np.concatenate([score_parts(m, p.call, p.answer, p.harmony, p.history, p.tempo) for _, p in pairs])
         probs[path] = np.exp(-nll)
         alone[path] = {"nll": float(nll.sum(1).mean()), "below_5gram": 1.0 - float(nll.sum(1).mean()) / base,

@@ -10,6 +10,13 @@ followed. `features()` gives, for the next note, log(1 + count) per candidate in
 the context that the next note would continue. The phrase model weighs them with gates
 read from its state (`PhraseModel.pitch_logits` / `shift_logits`), so it learns when to
 copy; training and the numpy decoder build them with this one class.
+
+With `pitch_runs`, the index is also the session's own memory of its licks, at their
+pitches (the Continuator's idea): `pitch_cache()` is a distribution over the next pitch from
+what followed the same run of the last 1..k pitches earlier on, blended from the shortest run
+up by PPM's rule (`RUNS_BETA`). Decoding mixes it into the pitch head's distribution
+(`CACHE_WEIGHT`), and `improv eval` scores that mixture (models/README.md, "The session's
+licks").
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ from improv.core.model.config import MAX_INTERVAL
 from improv.core.model.tokens import N_SHIFT
 
 N_INTERVALS = 2 * MAX_INTERVAL + 1  # -24..+24
+# The session cache of pitch runs: the longest run matched, PPM's weight on the shorter runs'
+# estimate, and its share of the next pitch's distribution beside the pitch head's. Chosen
+# on the valid split for v2 (models/eval/cache_sweep.py, models/eval/tried-session-cache-valid.json:
+# mixed in with weight 0.14-0.16 by half of the solos, it takes 0.029 nat off the pitch's NLL).
+CACHE_RUNS, RUNS_BETA, CACHE_WEIGHT = 4, 2.0, 0.15
 
 
 class CopyIndex:
@@ -31,22 +43,31 @@ class CopyIndex:
     Args:
         pitch_orders: longest interval run to match (0 = none).
         shift_orders: longest onset-gap run to match (0 = none).
+        pitch_runs: longest run of pitches the session cache matches (0 = no cache).
+        cache_weight: the cache's share of the next pitch's distribution (`mix_pitch`).
     """
 
-    def __init__(self, pitch_orders: int, shift_orders: int) -> None:
-        self.pk, self.sk = pitch_orders, shift_orders
+    def __init__(self, pitch_orders: int, shift_orders: int, pitch_runs: int = 0,
+                 cache_weight: float = CACHE_WEIGHT) -> None:
+        self.pk, self.sk, self.rk, self.cache_weight = pitch_orders, shift_orders, pitch_runs, cache_weight
         self._ivs: list[int] = []
         self._shifts: list[int] = []
         self._last: int | None = None
         self._next_iv: dict[tuple[int, ...], dict[int, int]] = {}
         self._next_shift: dict[tuple[int, ...], dict[int, int]] = {}
+        self._pitches: list[int] = []  # (with pitch_runs)
+        self._seen = np.zeros(128)
+        self._next_pitch: dict[tuple[int, ...], dict[int, int]] = {}
 
     def copy(self) -> "CopyIndex":
         """An independent copy (a primed context is shared, answers extend their own)."""
-        c = CopyIndex(self.pk, self.sk)
+        c = CopyIndex(self.pk, self.sk, self.rk, self.cache_weight)
         c._ivs, c._shifts, c._last = list(self._ivs), list(self._shifts), self._last
         c._next_iv = {k: dict(v) for k, v in self._next_iv.items()}
         c._next_shift = {k: dict(v) for k, v in self._next_shift.items()}
+        if self.rk:
+            c._pitches, c._seen = list(self._pitches), self._seen.copy()
+            c._next_pitch = {k: dict(v) for k, v in self._next_pitch.items()}
         return c
 
     def push(self, pitch: int, shift: int) -> None:
@@ -62,6 +83,12 @@ class CopyIndex:
             counts[shift] = counts.get(shift, 0) + 1
         self._shifts.append(shift)
         self._last = pitch
+        if self.rk:
+            for k in range(1, min(self.rk, len(self._pitches)) + 1):
+                counts = self._next_pitch.setdefault(tuple(self._pitches[-k:]), {})
+                counts[pitch] = counts.get(pitch, 0) + 1
+            self._pitches.append(pitch)
+            self._seen[pitch] += 1
 
     def extend(self, notes: Iterable[tuple[int, int]]) -> None:
         """Push (pitch, shift) pairs in order."""
@@ -86,3 +113,34 @@ class CopyIndex:
                 if 0 <= s < N_SHIFT:
                     f[k - 1, s] = math.log1p(n)
         return f
+
+    def pitch_cache(self) -> np.ndarray | None:
+        """(128,) the session cache's distribution over the next MIDI pitch (see the module
+        docstring), or None with no cache or no note yet: the pitches seen (each with a
+        128th of a count more, so none is impossible), then for k = 1.. while the last k
+        pitches ran so before, p = (what followed them + RUNS_BETA p) / (their times + RUNS_BETA)."""
+        n = len(self._pitches)
+        if not self.rk or not n:
+            return None
+        p = (self._seen + 1.0 / 128) / (n + 1.0)
+        for k in range(1, min(self.rk, n) + 1):
+            after = self._next_pitch.get(tuple(self._pitches[-k:]))
+            if not after:
+                break
+            counts = np.zeros(128)
+            for q, m in after.items():
+                counts[q] = m
+            p = (counts + RUNS_BETA * p) / (sum(after.values()) + RUNS_BETA)
+        return p
+
+
+    def mix_pitch(self, logits: np.ndarray) -> np.ndarray:
+        """The pitch head's logits (128,) as the log of its distribution mixed with the
+        session cache's: log((1 - cache_weight) softmax(logits) + cache_weight pitch_cache());
+        the logits as they are with no cache (or no note yet)."""
+        cache = self.pitch_cache()
+        if cache is None or self.cache_weight <= 0:
+            return logits
+        p = np.exp(logits - logits.max())
+        p *= (1.0 - self.cache_weight) / p.sum()
+        return np.log(p + self.cache_weight * cache)

@@ -117,7 +117,10 @@ class NoteDrawer:
             bias = bias + avoid
         g1 = dec.g1(out, shift, bar_pos(tick, harmony), feats)
         cells = index.pitch_features() if index is not None and index.pk else None
-        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells) + bias
+        pitch_logits = dec.pitch_logits(g1, last_pitch, feats, cells)
+        if index is not None and index.rk:  # the session's own licks, at their pitches
+            pitch_logits = index.mix_pitch(pitch_logits)
+        pitch_logits = pitch_logits + bias
         for held, nats in held_back(loops).items():
             pitch_logits[held] -= nats
         pitch = sample(pitch_logits, T * HEAD_TEMPERATURE["pitch"], P, rng)

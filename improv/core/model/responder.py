@@ -14,7 +14,8 @@ fall at or after the answer's length; after the first note no two onsets coincid
 single line has no chords).
 
 With copy cells (`improv.core.model.copying`) the index of the context's intervals and
-gaps is built with the steps and extended note by note. With a time feel
+gaps is built with the steps and extended note by note; so is the session cache of pitch
+runs that decoding mixes into the pitch head (the licks played earlier, at their pitches). With a time feel
 (`improv.core.model.feel`, in the weights file), played calls and history are read onto
 the grid first (`FeelModel.to_grid`), and the grid answer is played with the feel
 learned from the data, taking up the session's measured lag and swing (`settings.feel`
@@ -43,7 +44,7 @@ from improv.core.theory.chart import Chart
 from improv.core.theory.line import the_line
 from improv.core.theory.loops import NO_LOOPS, loops_after
 from improv.core.model.config import center_of
-from improv.core.model.copying import CopyIndex
+from improv.core.model.copying import CACHE_RUNS, CACHE_WEIGHT, CopyIndex
 from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
@@ -137,6 +138,9 @@ class ModelResponder:
         self._primed: tuple | None = None
         self._primed_history: tuple | None = None
         self._notes = NoteDrawer(self.decoder)  # (the next note, from the heads)
+        # the session cache of pitch runs mixed into the pitch head (`CopyIndex.pitch_cache`);
+        # cache_runs = 0 leaves it out. Read when a context is indexed: set them before answering.
+        self.cache_runs, self.cache_weight = CACHE_RUNS, CACHE_WEIGHT
         self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
         # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
         # between notes once it says True
@@ -375,8 +379,7 @@ class ModelResponder:
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
             cache = self.decoder.new_cache(len(steps) + room)
-            index = CopyIndex(self.cfg.copy_pitch, self.cfg.copy_shift) if self.cfg.copy_pitch or self.cfg.copy_shift \
-                else None
+            index = self.new_index()
         if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
             xs, h = self.decoder.read(rest, h) if tempo is None else self.decoder.read(rest, h, tempo)
             out = self.decoder.attend(xs, cache)
@@ -385,6 +388,13 @@ class ModelResponder:
         if keep:
             self._primed = (steps, out, h, cache, index.copy() if index is not None else None, tempo)
         return out, h, cache, index  # type: ignore[return-value]
+
+    def new_index(self) -> CopyIndex | None:
+        """An empty copy index for this model's cells and the session cache (None: neither)."""
+        c = self.cfg
+        if not (c.copy_pitch or c.copy_shift or self.cache_runs):
+            return None
+        return CopyIndex(c.copy_pitch, c.copy_shift, self.cache_runs, self.cache_weight)
 
     def _primed_prefix(self, steps: list, tempo: int | None = None) -> tuple | None:
         """What `prime` read (at the same tempo band) that `steps` begin with, if any (the
