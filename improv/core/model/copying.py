@@ -57,7 +57,7 @@ class CopyIndex:
         self._next_shift: dict[tuple[int, ...], dict[int, int]] = {}
         self._pitches: list[int] = []  # (with pitch_runs)
         self._seen = np.zeros(128)
-        self._next_pitch: dict[tuple[int, ...], dict[int, int]] = {}
+        self._next_pitch: dict[tuple[int, ...], tuple[int, ...]] = {}  # (immutable: a copy shares them)
 
     def copy(self) -> "CopyIndex":
         """An independent copy (a primed context is shared, answers extend their own)."""
@@ -67,7 +67,7 @@ class CopyIndex:
         c._next_shift = {k: dict(v) for k, v in self._next_shift.items()}
         if self.rk:
             c._pitches, c._seen = list(self._pitches), self._seen.copy()
-            c._next_pitch = {k: dict(v) for k, v in self._next_pitch.items()}
+            c._next_pitch = dict(self._next_pitch)
         return c
 
     def push(self, pitch: int, shift: int) -> None:
@@ -85,8 +85,8 @@ class CopyIndex:
         self._last = pitch
         if self.rk:
             for k in range(1, min(self.rk, len(self._pitches)) + 1):
-                counts = self._next_pitch.setdefault(tuple(self._pitches[-k:]), {})
-                counts[pitch] = counts.get(pitch, 0) + 1
+                run = tuple(self._pitches[-k:])
+                self._next_pitch[run] = self._next_pitch.get(run, ()) + (pitch,)
             self._pitches.append(pitch)
             self._seen[pitch] += 1
 
@@ -127,10 +127,10 @@ class CopyIndex:
             after = self._next_pitch.get(tuple(self._pitches[-k:]))
             if not after:
                 break
-            counts = np.zeros(128)
-            for q, m in after.items():
-                counts[q] = m
-            p = (counts + RUNS_BETA * p) / (sum(after.values()) + RUNS_BETA)
+            share = 1.0 / (len(after) + RUNS_BETA)
+            p *= RUNS_BETA * share
+            for q in after:
+                p[q] += share
         return p
 
 
