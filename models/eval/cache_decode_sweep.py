@@ -10,6 +10,7 @@ is read. The figures are those of `improv eval`'s table: the classifiers, the ca
 reused, the chord tones on strong beats, the notes per beat and those under 0.1 beat (the
 last three as the real answers' share over the same spans)."""
 
+import contextlib
 import json
 import sys
 
@@ -20,7 +21,9 @@ from improv.core.theory.metrics import summarize
 from improv.train.twosample import two_sample_test
 
 # the valid pairs, their spans, the real answers and the model, read as decode_sweep.py reads them
-from decode_sweep import calls, generate, harm, model, pairs, real, real_feats, rhythm, spans
+# (which prints a line of the real answers' figures: to stderr, the JSON is stdout's)
+with contextlib.redirect_stdout(sys.stderr):
+    from decode_sweep import calls, generate, harm, model, pairs, real, real_feats, rhythm, spans
 
 WEIGHTS = tuple(float(v) for v in sys.argv[1].split(",")) if len(sys.argv) > 1 else (0.0, 0.15)
 SEEDS = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else (0, 1000, 2000)
