@@ -28,6 +28,11 @@ def test_two_models_in_turn(tmp_path, capsys):
     assert "ready_ms" in report["summary"][str(DEFAULT_CHECKPOINT)]
     assert main([str(tmp_path / "none.npz"), str(DEFAULT_CHECKPOINT)]) == 2
     assert "not found" in capsys.readouterr().err
+    # the same model with the session cache left out, in turn with it
+    assert main([model + ":nocache", model, "--runs", "1", "--calls", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["cache"] for r in report["runs"][model + ":nocache"]] == [False]
+    assert [r["cache"] for r in report["runs"][model]] == [True]
 
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(), reason="no shipped weights")

@@ -8,6 +8,10 @@ runs' medians and p99s:
 
     python -m improv.bench.model_latency models/old.npz models/new.npz --runs 3 --calls 300 --json out.json
 
+A file named with `:nocache` after it is run with the session cache of pitch runs left out
+(`ModelResponder.cache_runs = 0`): `models/improv-phrase-v2.npz:nocache models/improv-phrase-v2.npz`
+measures what the cache costs.
+
 Targets (issue 13): 4-bar answer ready p99 <= 20 ms, first note p99 <= 5 ms on 2 cores.
 """
 
@@ -25,14 +29,21 @@ from improv.bench.parts import json_output_error, spread
 KEYS = ("ready_ms", "first_note_ms")
 
 
-def run_once(path: Path, calls: int) -> dict[str, Any]:
-    """`improv bench`'s answer section (in process: the compute) on the model at `path`."""
+NO_CACHE = ":nocache"
+
+
+def run_once(path: Path, calls: int, cache: bool = True) -> dict[str, Any]:
+    """`improv bench`'s answer section (in process: the compute) on the model at `path`
+    (`cache`: with the session cache of pitch runs)."""
     from improv.bench.answer import bench_answer
     from improv.config import Config
     from improv.core.model.responder import ModelResponder
 
-    r = bench_answer("model", calls, Config(), responder=ModelResponder.load(path))
-    return {**r["in_process"], "path": str(path)}
+    model = ModelResponder.load(path)
+    if not cache:
+        model.cache_runs = 0
+    r = bench_answer("model", calls, Config(), responder=model)
+    return {**r["in_process"], "path": str(path), "cache": cache}
 
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -49,7 +60,8 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs=2, type=Path, metavar="NPZ", help="two weights files (e.g. shipped, then new)")
+    p.add_argument("models", nargs=2, metavar="NPZ", help="two weights files (e.g. shipped, then new); "
+                   f"one ending in {NO_CACHE} runs without the session cache")
     p.add_argument("--runs", type=int, default=3, help="runs of each, taken in turn (default 3)")
     p.add_argument("--calls", type=int, default=300, help="calls a run (default 300, as improv bench)")
     p.add_argument("--json", type=Path, help="write every run and the summary here")
@@ -59,18 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {bad}", file=sys.stderr)
         return 2
     for m in args.models:
-        if not m.is_file():
-            print(f"error: {m} not found: give two .npz weights files", file=sys.stderr)
+        if not Path(m.removesuffix(NO_CACHE)).is_file():
+            print(f"error: {m.removesuffix(NO_CACHE)} not found: give two .npz weights files", file=sys.stderr)
             return 2
-    runs: dict[str, list[dict[str, Any]]] = {str(m): [] for m in args.models}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.models}
     for i in range(args.runs):
         for m in args.models:
-            r = run_once(m, args.calls)
+            r = run_once(Path(m.removesuffix(NO_CACHE)), args.calls, cache=not m.endswith(NO_CACHE))
             if "skipped" in r:
                 print(f"error: {r['skipped']}", file=sys.stderr)
                 return 2
-            runs[str(m)].append(r)
-            print(f"run {i + 1} {m.name}: ready median {r['ready_ms']['median']:.1f} ms p99 {r['ready_ms']['p99']:.1f}"
+            runs[m].append(r)
+            print(f"run {i + 1} {Path(m).name}: ready median {r['ready_ms']['median']:.1f} ms p99 {r['ready_ms']['p99']:.1f}"
                   f" ms; first note p99 {r.get('first_note_ms', {}).get('p99', float('nan')):.2f} ms; "
                   f"{r['notes_per_answer']:.1f} notes/answer", flush=True)
     report = {"runs": runs, "summary": {m: summarize_runs(rs) for m, rs in runs.items()}, "calls": args.calls}
