@@ -27,7 +27,6 @@ three minutes on 2 cores, and 20 s a model."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -35,14 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from improv.bench.parts import engine
-from improv.core.formats.wjazzd import call_answer_pairs
 from improv.core.model.inputs import ANSWER, CALL, NONE_PITCH, Controls, answer_steps, context_steps
 from improv.core.model.tokens import N_DUR, N_SHIFT, N_VEL
-from improv.train.evaluate import _load, _nll, load_or_train_baselines
 from improv.train.export import load_responder
-from improv.train.scoring import score_parts
 
-PARTS = ("shift", "pitch", "duration", "velocity")
+# the valid pairs, the baselines and the network's scores, as mix_sweep.py reads them (this folder)
+from mix_sweep import PARTS, arguments, network_nll, valid_pairs
+
 SIZES = (N_SHIFT + 1, 128, N_DUR, N_VEL)
 ORDER, BETA = 4, 2.0
 A_GRID = np.round(np.arange(0.0, 0.31, 0.02), 2)  # the chord n-gram's weight
@@ -116,28 +114,13 @@ def figures(nll: np.ndarray, base: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("data")
-    ap.add_argument("--models", action="append", required=True,
-                    help="one ensemble: exported .npz or training checkpoints (.pt), comma-separated")
-    ap.add_argument("--json", help="write the figures here")
-    args = ap.parse_args(argv)
+    args = arguments(__doc__, argv)
     groups = [g.split(",") for g in args.models]
-    data = Path(args.data)
-    corpus = _load(data)
-    solos = corpus.split("valid")
-    pairs = [(k, p) for k, s in enumerate(solos) for p in call_answer_pairs(s) if p.answer.notes]
-    ngram, chordgram = load_or_train_baselines(data, log=lambda m: print(m, file=sys.stderr))
-    base, n_notes = _nll(ngram.score_many([(p.call, p.answer) for _, p in pairs]))
-    solo_of = np.concatenate([[k] * len(p.answer.notes) for k, p in pairs])
-    halves = [solo_of % 2 == 0, solo_of % 2 == 1]
+    solos, pairs, _, chordgram, base, n_notes, halves = valid_pairs(Path(args.data))
     chord = np.exp(-np.concatenate([chordgram.score_parts(p.call, p.answer, p.harmony) for _, p in pairs]))
     probs = {}
-    for path in dict.fromkeys(x for g in groups for x in g):
-        m = load_responder(path)
-        m.cache_runs = 0  # the network alone: the cache is what this script mixes in
-        probs[path] = np.exp(-np.concatenate([score_parts(m, p.call, p.answer, p.harmony, p.history, p.tempo)
-                                              for _, p in pairs]))
+    for path in dict.fromkeys(x for g in groups for x in g):  # (the network alone: the cache is mixed in here)
+        probs[path] = np.exp(-network_nll(path, pairs))
         print(f"{path}: {-np.log(probs[path]).sum(1).mean():.4f}", file=sys.stderr)
     reader = load_responder(groups[0][0])  # (whose window: every model here reads the same `max_call`)
     windows = {

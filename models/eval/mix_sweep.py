@@ -67,22 +67,40 @@ def ensemble(probs: list[np.ndarray], others: dict[str, np.ndarray], halves: lis
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The data, the ensembles (`--models`, each one comma-separated) and `--json`."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("data")
     ap.add_argument("--models", action="append", required=True,
                     help="one ensemble: exported .npz or training checkpoints (.pt), comma-separated")
     ap.add_argument("--json", help="write the figures here")
-    args = ap.parse_args(argv)
-    groups = [g.split(",") for g in args.models]
-    data = Path(args.data)
-    corpus = _load(data)
-    solos = corpus.split("valid")
+    return ap.parse_args(argv)
+
+
+def valid_pairs(data: Path) -> tuple:
+    """(the valid solos, their pairs with an answer as (solo index, pair), the 5-gram, the
+    chord n-gram, the 5-gram's NLL per note on those answers and their notes, the two halves
+    of the solos as masks over the notes)."""
+    solos = _load(data).split("valid")
     pairs = [(k, p) for k, s in enumerate(solos) for p in call_answer_pairs(s) if p.answer.notes]
     ngram, chordgram = load_or_train_baselines(data, log=lambda m: print(m, file=sys.stderr))
     base, n_notes = _nll(ngram.score_many([(p.call, p.answer) for _, p in pairs]))
     solo_of = np.concatenate([[k] * len(p.answer.notes) for k, p in pairs])
-    halves = [solo_of % 2 == 0, solo_of % 2 == 1]
+    return solos, pairs, ngram, chordgram, base, n_notes, [solo_of % 2 == 0, solo_of % 2 == 1]
+
+
+def network_nll(path: str, pairs: list) -> np.ndarray:
+    """(notes, 4) the model's part NLLs of the pairs' answers: the network alone, as measured
+    before the session cache (`cache_sweep.py` mixes that in)."""
+    m = load_responder(path)
+    m.cache_runs = 0
+    return np.concatenate([score_parts(m, p.call, p.answer, p.harmony, p.history, p.tempo) for _, p in pairs])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(__doc__, argv)
+    groups = [g.split(",") for g in args.models]
+    solos, pairs, ngram, chordgram, base, n_notes, halves = valid_pairs(Path(args.data))
     chord_nll = np.concatenate([chordgram.score_parts(p.call, p.answer, p.harmony) for _, p in pairs])
     chord = np.exp(-chord_nll)
     contexts, targets = zip(*(pair_tokens(p.call, p.answer) for _, p in pairs))  # a note's four tokens, then EOS
@@ -90,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     others = {"chordgram": chord, "5gram": np.exp(-five_nll)}
     probs, alone = {}, {}
     for path in dict.fromkeys(x for g in groups for x in g):
-        m = load_responder(path)
-        m.cache_runs = 0  # the network alone, as measured before the session cache (cache_sweep.py)
-        nll = np.concatenate([score_parts(m, p.call, p.answer, p.harmony, p.history, p.tempo) for _, p in pairs])
+        nll = network_nll(path, pairs)
         probs[path] = np.exp(-nll)
         alone[path] = {"nll": float(nll.sum(1).mean()), "below_5gram": 1.0 - float(nll.sum(1).mean()) / base,
                        "parts": dict(zip(PARTS, nll.mean(0).round(4).tolist()))}
