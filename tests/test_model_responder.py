@@ -376,6 +376,7 @@ def test_the_session_cache_by_hand():
     mixed = np.exp(idx.mix_pitch(logits))
     net = np.exp(logits - logits.max())
     assert mixed == pytest.approx(0.75 * net / net.sum() + 0.25 * cache)
+    assert idx.mixed_prob(float(net[64] / net.sum()), 64) == pytest.approx(mixed[64])  # (scoring's one pitch)
     c = idx.copy()
     c.push(64, 6)
     assert idx.pitch_cache() == pytest.approx(p2) and c.pitch_cache().argmax() != 64  # (64 is followed by 60)

@@ -60,11 +60,8 @@ def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony
     out = parts[sep:sep + n].double().numpy()
     index = responder.new_index()
     if index is not None and index.rk:  # the pitch as decoding draws it: mixed with the session cache
-        w = index.cache_weight
         index.extend((s[2], s[1]) for s in context if s[0] in (CALL, ANSWER))
         for i, s in enumerate(tail[1:n + 1]):
-            cache = index.pitch_cache()
-            if cache is not None and w > 0:
-                out[i, 1] = -np.log((1 - w) * np.exp(-out[i, 1]) + w * cache[s[2]])
+            out[i, 1] = -np.log(index.mixed_prob(float(np.exp(-out[i, 1])), s[2]))
             index.push(s[2], s[1])
     return out

@@ -133,7 +133,6 @@ class CopyIndex:
                 p[q] += share
         return p
 
-
     def mix_pitch(self, logits: np.ndarray) -> np.ndarray:
         """The pitch head's logits (128,) as the log of its distribution mixed with the
         session cache's: log((1 - cache_weight) softmax(logits) + cache_weight pitch_cache());
@@ -144,3 +143,11 @@ class CopyIndex:
         p = np.exp(logits - logits.max())
         p *= (1.0 - self.cache_weight) / p.sum()
         return np.log(p + self.cache_weight * cache)
+
+    def mixed_prob(self, p_head: float, pitch: int) -> float:
+        """`pitch`'s probability under `mix_pitch`'s mixture, from the pitch head's `p_head`
+        (scoring reads one pitch a note: `improv.train.scoring.score_parts`)."""
+        cache = self.pitch_cache()
+        if cache is None or self.cache_weight <= 0:
+            return p_head
+        return (1.0 - self.cache_weight) * p_head + self.cache_weight * float(cache[pitch])

@@ -15,10 +15,10 @@ single line has no chords).
 
 With copy cells (`improv.core.model.copying`) the index of the context's intervals and
 gaps is built with the steps and extended note by note; so is the session cache of pitch
-runs that decoding mixes into the pitch head (the licks played earlier, at their pitches). With a time feel
-(`improv.core.model.feel`, in the weights file), played calls and history are read onto
-the grid first (`FeelModel.to_grid`), and the grid answer is played with the feel
-learned from the data, taking up the session's measured lag and swing (`settings.feel`
+runs that decoding mixes into the pitch head (the licks played earlier, at their pitches).
+With a time feel (`improv.core.model.feel`, in the weights file), played calls and
+history are read onto the grid first (`FeelModel.to_grid`), and the grid answer is played
+with the feel learned from the data, taking up the session's measured lag and swing (`settings.feel`
 scales it, `settings.tempo` picks its tempo band); a note is handed out once the two
 after it are decoded (its onset depends on the written gap to the next one, its end on
 where that one sounds).
