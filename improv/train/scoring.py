@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 import torch
 
-from improv.core.model.inputs import ANSWER, CALL, Controls, answer_steps
+from improv.core.model.inputs import Controls, answer_steps
 from improv.core.model.responder import ModelResponder
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase
@@ -60,7 +60,7 @@ def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony
     out = parts[sep:sep + n].double().numpy()
     index = responder.new_index()
     if index is not None and index.rk:  # the pitch as decoding draws it: mixed with the session cache
-        index.extend((s[2], s[1]) for s in context if s[0] in (CALL, ANSWER))
+        index.read(context)
         for i, s in enumerate(tail[1:n + 1]):
             out[i, 1] = -np.log(index.mixed_prob(float(np.exp(-out[i, 1])), s[2]))
             index.push(s[2], s[1])

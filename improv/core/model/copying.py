@@ -27,6 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from improv.core.model.config import MAX_INTERVAL
+from improv.core.model.inputs import ANSWER, CALL
 from improv.core.model.tokens import N_SHIFT
 
 N_INTERVALS = 2 * MAX_INTERVAL + 1  # -24..+24
@@ -94,6 +95,11 @@ class CopyIndex:
         """Push (pitch, shift) pairs in order."""
         for p, s in notes:
             self.push(p, s)
+
+    def read(self, steps: Iterable) -> None:
+        """Push the notes among the model's steps (`improv.core.model.inputs`), in order: the
+        call's and the answers' (the history's phrases are read as calls and answers too)."""
+        self.extend((s[2], s[1]) for s in steps if s[0] in (CALL, ANSWER))
 
     def pitch_features(self, out: np.ndarray | None = None) -> np.ndarray:
         """(pitch_orders, 49) log(1 + times each interval -24..+24 followed the last k intervals)."""

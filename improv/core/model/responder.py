@@ -52,7 +52,7 @@ from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, lo
 from improv.core.model.next_note import NoteDrawer, register
 from improv.core.model.sampling import density_bias, pitch_bias
 from improv.core.model.inputs import (
-    ANSWER, CALL, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
+    ANSWER, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
     sep_step, session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
@@ -384,7 +384,7 @@ class ModelResponder:
             xs, h = self.decoder.read(rest, h) if tempo is None else self.decoder.read(rest, h, tempo)
             out = self.decoder.attend(xs, cache)
             if index is not None:
-                index.extend((s[2], s[1]) for s in rest if s[0] in (CALL, ANSWER))
+                index.read(rest)
         if keep:
             self._primed = (steps, out, h, cache, index.copy() if index is not None else None, tempo)
         return out, h, cache, index  # type: ignore[return-value]
