@@ -16,7 +16,9 @@ pitches (the Continuator's idea): `pitch_cache()` is a distribution over the nex
 what followed the same run of the last 1..k pitches earlier on, blended from the shortest run
 up by PPM's rule (`RUNS_BETA`). Decoding mixes it into the pitch head's distribution
 (`CACHE_WEIGHT`), and `improv eval` scores that mixture (models/README.md, "The session's
-licks").
+licks"). The session is longer than the model's window: `PitchRuns` holds the runs of the
+pitches played before it (an index reads them as its `before`), so a lick from ten minutes
+ago is remembered as well as one from the last phrase.
 """
 
 from __future__ import annotations
@@ -38,6 +40,36 @@ N_INTERVALS = 2 * MAX_INTERVAL + 1  # -24..+24
 CACHE_RUNS, RUNS_BETA, CACHE_WEIGHT = 4, 2.0, 0.15
 
 
+class PitchRuns:
+    """The pitch runs of the session before the model's window, for `CopyIndex(before=...)`:
+    how often each pitch was played, and which pitches followed each run of 1..`k` pitches.
+
+    It only grows (`extend`, as the window moves on); an index that reads it must be made
+    again after it grew (`ModelResponder` drops what it primed).
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k, self.n = k, 0
+        self.tail: tuple[int, ...] = ()  # the last k pitches
+        self.seen = np.zeros(128)
+        self.after: dict[tuple[int, ...], tuple[int, dict[int, int]]] = {}  # run -> (times, {pitch: times after})
+
+    def extend(self, pitches: Iterable[int]) -> None:
+        """The next pitches played, in order."""
+        last = list(self.tail)
+        for p in pitches:
+            for k in range(1, min(self.k, len(last)) + 1):
+                run = tuple(last[-k:])
+                times, counts = self.after.get(run, (0, {}))
+                counts[p] = counts.get(p, 0) + 1
+                self.after[run] = (times + 1, counts)
+            last.append(p)
+            del last[:-self.k]
+            self.seen[p] += 1
+            self.n += 1
+        self.tail = tuple(last)
+
+
 class CopyIndex:
     """The cells of the notes pushed so far (see the module docstring).
 
@@ -46,23 +78,28 @@ class CopyIndex:
         shift_orders: longest onset-gap run to match (0 = none).
         pitch_runs: longest run of pitches the session cache matches (0 = no cache).
         cache_weight: the cache's share of the next pitch's distribution (`mix_pitch`).
+        before: the session's pitch runs before the notes this index reads (the cache only:
+            the cells are the model's features, over the notes it reads). Read, never changed.
     """
 
     def __init__(self, pitch_orders: int, shift_orders: int, pitch_runs: int = 0,
-                 cache_weight: float = CACHE_WEIGHT) -> None:
+                 cache_weight: float = CACHE_WEIGHT, before: PitchRuns | None = None) -> None:
         self.pk, self.sk, self.rk, self.cache_weight = pitch_orders, shift_orders, pitch_runs, cache_weight
+        self.before = before if pitch_runs and before is not None and before.n else None
         self._ivs: list[int] = []
         self._shifts: list[int] = []
         self._last: int | None = None
         self._next_iv: dict[tuple[int, ...], dict[int, int]] = {}
         self._next_shift: dict[tuple[int, ...], dict[int, int]] = {}
-        self._pitches: list[int] = []  # (with pitch_runs)
+        # (with pitch_runs) the pitches pushed, after the last of `before`'s (the runs go on across)
+        self._pitches: list[int] = list(self.before.tail[-pitch_runs:]) if self.before is not None else []
+        self._n0 = len(self._pitches)
         self._seen = np.zeros(128)
         self._next_pitch: dict[tuple[int, ...], tuple[int, ...]] = {}  # (immutable: a copy shares them)
 
     def copy(self) -> "CopyIndex":
         """An independent copy (a primed context is shared, answers extend their own)."""
-        c = CopyIndex(self.pk, self.sk, self.rk, self.cache_weight)
+        c = CopyIndex(self.pk, self.sk, self.rk, self.cache_weight, self.before)
         c._ivs, c._shifts, c._last = list(self._ivs), list(self._shifts), self._last
         c._next_iv = {k: dict(v) for k, v in self._next_iv.items()}
         c._next_shift = {k: dict(v) for k, v in self._next_shift.items()}
@@ -85,11 +122,21 @@ class CopyIndex:
         self._shifts.append(shift)
         self._last = pitch
         if self.rk:
-            for k in range(1, min(self.rk, len(self._pitches)) + 1):
-                run = tuple(self._pitches[-k:])
-                self._next_pitch[run] = self._next_pitch.get(run, ()) + (pitch,)
-            self._pitches.append(pitch)
-            self._seen[pitch] += 1
+            self._push_run(pitch)
+
+    def _push_run(self, pitch: int) -> None:
+        for k in range(1, min(self.rk, len(self._pitches)) + 1):
+            run = tuple(self._pitches[-k:])
+            self._next_pitch[run] = self._next_pitch.get(run, ()) + (pitch,)
+        self._pitches.append(pitch)
+        self._seen[pitch] += 1
+
+    def remember(self, pitches: Iterable[int]) -> None:
+        """Pitches played before the notes this index reads (the session cache only): the
+        start of a phrase whose end the model's window reads."""
+        if self.rk:
+            for p in pitches:
+                self._push_run(p)
 
     def extend(self, notes: Iterable[tuple[int, int]]) -> None:
         """Push (pitch, shift) pairs in order."""
@@ -125,16 +172,26 @@ class CopyIndex:
         docstring), or None with no cache or no note yet: the pitches seen (each with a
         128th of a count more, so none is impossible), then for k = 1.. while the last k
         pitches ran so before, p = (what followed them + RUNS_BETA p) / (their times + RUNS_BETA)."""
-        n = len(self._pitches)
+        before = self.before
+        n = len(self._pitches) - self._n0 + (before.n if before is not None else 0)
         if not self.rk or not n:
             return None
-        p = (self._seen + 1.0 / 128) / (n + 1.0)
+        if before is None:
+            p = (self._seen + 1.0 / 128) / (n + 1.0)
+        else:
+            p = (self._seen + before.seen + 1.0 / 128) / (n + 1.0)
         for k in range(1, min(self.rk, n) + 1):
-            after = self._next_pitch.get(tuple(self._pitches[-k:]))
-            if not after:
+            run = tuple(self._pitches[-k:])  # (`before`'s last pitches begin the list)
+            after = self._next_pitch.get(run, ())
+            earlier = before.after.get(run) if before is not None else None
+            times = len(after) + (earlier[0] if earlier is not None else 0)
+            if not times:
                 break
-            share = 1.0 / (len(after) + RUNS_BETA)
+            share = 1.0 / (times + RUNS_BETA)
             p *= RUNS_BETA * share
+            if earlier is not None:
+                for q, c in earlier[1].items():
+                    p[q] += c * share
             for q in after:
                 p[q] += share
         return p
