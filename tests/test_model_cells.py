@@ -105,6 +105,24 @@ def test_the_session_cache_scores_a_lick_played_before_as_likelier(monkeypatch):
     assert np.allclose(np.delete(with_cache, 1, axis=1), np.delete(alone, 1, axis=1))
 
 
+def test_the_session_cache_scores_a_lick_from_before_the_window_as_likelier(monkeypatch):
+    """The lick played at the session's start, then more notes than the model reads: played
+    again it scores likelier with the whole session in the cache than with the window's notes
+    alone (decoding: `test_model_responder`); only the pitch column moves."""
+    r = ModelResponder(tiny_model(cfg=CELLS))  # (32 notes of history in its window)
+    later = tuple(Phrase.of([(60 + (i * 5 + k) % 12, 0.5 * i, 0.5) for i in range(8)], start=4.0 + 4.0 * k)
+                  for k in range(10))
+    history = (A, *later)
+    call = Phrase.of([(n.pitch, n.start, n.duration) for n in CALL.notes], start=44.0)
+    again = Phrase.of([(n.pitch, n.start, n.duration) for n in A.notes], start=48.0)
+    assert r._session(call, CHART, history)[1][0].seen[[n.pitch for n in A.notes]].sum() >= len(A.notes)
+    whole = score_parts(r, call, again, CHART, history=history)
+    monkeypatch.setattr(ModelResponder, "_runs_before", lambda self, earlier, tempo: None)
+    window = score_parts(ModelResponder(tiny_model(cfg=CELLS)), call, again, CHART, history=history)
+    assert whole[:, 1].sum() < window[:, 1].sum() - 0.5
+    assert np.allclose(np.delete(whole, 1, axis=1), np.delete(window, 1, axis=1))
+
+
 def test_cells_and_tempo_change_the_scores_and_train():
     r = ModelResponder(tiny_model(cfg=CELLS))
     slow = score(r, CALL, ANSWER_PHRASE, CHART, history=(A,), tempo=90.0)[0]

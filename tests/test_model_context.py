@@ -203,6 +203,47 @@ def test_a_resumed_call_read_ahead_reads_the_history_its_answer_reads():
     assert reads == [1]  # only the call's last note was left to read
 
 
+def test_a_long_session_is_read_through_its_window_and_its_licks_remembered_whole(monkeypatch):
+    """The model reads the most recent notes of a long session (the same steps as reading it
+    all), its session cache the rest too (`Before`): every pitch once, the pitch runs as if
+    read in one go. The answer is the same read fresh, after an earlier answer in the
+    session, and primed; and it hears the phrases before the window."""
+    from improv.core.model.copying import CopyIndex
+    from improv.core.model.responder import NOTHING_BEFORE
+
+    cfg = replace(TINY, max_call=96)  # 32 notes of history in the window
+    rng = random.Random(7)
+    history = tuple(Phrase.of([(rng.choice([60, 62, 64, 65, 67, 69, 71, 72]), 0.5 * i, 0.5) for i in range(6)],
+                              start=4.0 * k) for k in range(30))
+    call = Phrase.of([(n.pitch, n.start, n.duration) for n in CALL_PHRASE.notes], start=122.0)
+    r = ModelResponder(tiny_model(cfg=cfg))
+    steps, before = r._session(call, CHART, history)
+    assert steps == session_steps(history, call, CHART, cfg.max_call)  # (the whole history read as ever)
+    runs, cut = before
+    read = [s[2] for s in steps if s[0] in (CALL, ANSWER)]
+    assert runs.n + len(cut) + len(read) == 6 * 30 + len(call.notes)
+    whole = CopyIndex(0, 0, pitch_runs=r.cache_runs)
+    whole.extend((n.pitch, 6) for p in (*history, call) for n in p.notes)
+    index = r.new_index(before)
+    index.read(steps)
+    assert index.pitch_cache() == pytest.approx(whole.pitch_cache())
+
+    want = [ModelResponder(tiny_model(cfg=cfg)).answer(call, CHART, settings(start=126.0, seed=s, history=history))
+            for s in range(4)]
+    grown = ModelResponder(tiny_model(cfg=cfg))
+    grown.answer(call, CHART, settings(start=126.0, history=history[:20]))  # earlier in the session
+    memory = SessionMemory(keep=64)
+    memory.add(*history)
+    memory.prime(grown, CHART)  # the session so far, between calls
+    memory.prime(grown, CHART, Phrase(call.notes[:3], call.start, 1.5))  # the call, read ahead
+    assert [grown.answer(call, CHART, memory.with_history(settings(start=126.0, seed=s))) for s in range(4)] == want
+    monkeypatch.setattr(ModelResponder, "_runs_before", lambda self, earlier, tempo: None)
+    window_only = ModelResponder(tiny_model(cfg=cfg))  # (the cache without the phrases before the window)
+    assert [window_only.answer(call, CHART, settings(start=126.0, seed=s, history=history)) for s in range(4)] != want
+    short = ModelResponder(tiny_model(cfg=cfg))
+    assert short._session(call, CHART, history[-3:])[1] == NOTHING_BEFORE  # (all of it in the window)
+
+
 def test_session_memory_keeps_the_last_phrases_with_notes():
     memory = SessionMemory(keep=3)
     memory.add(A, Phrase(), B)

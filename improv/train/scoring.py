@@ -45,11 +45,11 @@ def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony
     """The NLL (nats) of each of the answer's notes by part, as `score` reads them: shape
     (notes, 4), the columns shift, pitch, duration, velocity. The pitch is scored as
     decoding draws it (before its biases and temperatures): the pitch head's distribution
-    mixed with the session cache's (`ModelResponder.cache_runs`), which reads the notes the
-    model reads and the answer's so far."""
+    mixed with the session cache's (`ModelResponder.cache_runs`), which reads the history
+    and the call (the notes the model reads, and those before them) and the answer's so far."""
     if not answer.notes:
         return np.zeros((0, 4))
-    context = responder._steps(call, harmony, history, to_grid=False)
+    context, before = responder._session(call, harmony, history, to_grid=False)
     tail, complete = answer_steps(answer, harmony, Controls(), 10**9)
     steps, sep = context + tail, len(context)
     with torch.inference_mode():
@@ -58,7 +58,7 @@ def score_parts(responder: ModelResponder, call: Phrase, answer: Phrase, harmony
     # positions sep .. sep+n-1 (the SEP step, then each answer note) predict the answer's notes
     n = len(answer.notes)
     out = parts[sep:sep + n].double().numpy()
-    index = responder.new_index()
+    index = responder.new_index(before)
     if index is not None and index.rk:  # the pitch as decoding draws it: mixed with the session cache
         index.read(context)
         for i, s in enumerate(tail[1:n + 1]):

@@ -44,7 +44,7 @@ from improv.core.theory.chart import Chart
 from improv.core.theory.line import the_line
 from improv.core.theory.loops import NO_LOOPS, loops_after
 from improv.core.model.config import center_of
-from improv.core.model.copying import CACHE_RUNS, CACHE_WEIGHT, CopyIndex
+from improv.core.model.copying import CACHE_RUNS, CACHE_WEIGHT, CopyIndex, PitchRuns
 from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
@@ -52,8 +52,8 @@ from improv.core.model.weights import SHIPPED_NAME, ModelWeights, as_weights, lo
 from improv.core.model.next_note import NoteDrawer, register
 from improv.core.model.sampling import density_bias, pitch_bias
 from improv.core.model.inputs import (
-    ANSWER, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at, history_steps,
-    sep_step, session_steps,
+    ANSWER, CALL, CALL_NOTES, MAX_BARS, N_CENTER, N_DENSITY, NONE_PITCH, Controls, bar_pos, chord_at,
+    history_steps, sep_step, session_steps,
 )
 from improv.core.theory.notes import Note, Phrase
 from improv.core.respond.base import AnswerSettings, Interrupted, fit_answer
@@ -63,6 +63,10 @@ from improv.core.model.tokens import (
 )
 
 CHECKPOINT_NAME = SHIPPED_NAME
+# What the session cache reads before the notes the model reads: the runs of the phrases
+# before them, and the pitches of the first phrase read whose start the window cuts off.
+Before = tuple[PitchRuns | None, tuple[int, ...]]
+NOTHING_BEFORE: Before = (None, ())
 
 
 def default_checkpoint() -> Path:
@@ -139,9 +143,12 @@ class ModelResponder:
         self._primed_history: tuple | None = None
         self._notes = NoteDrawer(self.decoder)  # (the next note, from the heads)
         # the session cache of pitch runs mixed into the pitch head (`CopyIndex.pitch_cache`);
-        # cache_runs = 0 leaves it out. Read when a context is indexed: set them before answering.
-        self.cache_runs, self.cache_weight = CACHE_RUNS, CACHE_WEIGHT
-        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel) of the last built
+        # cache_runs = 0 leaves it out; cache_whole False has it read only the notes the model reads
+        # (not the session before them). Read when a context is indexed: set them before answering.
+        self.cache_runs, self.cache_weight, self.cache_whole = CACHE_RUNS, CACHE_WEIGHT, True
+        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel, before) of the last built
+        # (the history's phrases before the window, their pitch runs): grown as the session goes on
+        self._earlier: tuple[tuple[Phrase, ...], PitchRuns] | None = None
         # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
         # between notes once it says True
         self.interrupt: Callable[[], bool] | None = None
@@ -232,7 +239,7 @@ class ModelResponder:
         ctrl = Controls(settings.density, center_of(low, high), int(math.ceil(settings.length / bpb - 1e-9)))
         origin = to_ticks(settings.start)
         band = cfg.tempo_band(settings.tempo) if cfg.tempo_edges else None
-        steps = self._steps(call, harmony, settings.history, to_grid, settings.tempo)
+        steps, before = self._session(call, harmony, settings.history, to_grid, settings.tempo)
         favour_bias = pitch_bias(settings.constraints, low, high)
         plain_bias = pitch_bias(settings.constraints, low, high, favour=False)  # after favour_until
         until = settings.constraints.favour_until
@@ -244,7 +251,7 @@ class ModelResponder:
         dynamics = call_dynamics(the_line(call, settings.tempo))
         last_pitch = next((s[2] for s in reversed(steps) if s[2] < NONE_PITCH), NONE_PITCH)
         dec = self.decoder
-        out, h, cache, index = self._context(steps, tempo=band)
+        out, h, cache, index = self._context(steps, tempo=band, before=before)
         x, h = dec.step(*_split(sep_step(origin, harmony, ctrl)), h, band)
         out = dec.attend(x[None], cache)
         onset = 0  # ticks from the origin
@@ -318,12 +325,12 @@ class ModelResponder:
         """
         tempo = self._tempo if tempo is None else tempo
         band = self.cfg.tempo_band(tempo) if self.cfg.tempo_edges else None
-        steps = self._steps(call, harmony, history, self._felt, tempo)
+        steps, before = self._session(call, harmony, history, self._felt, tempo)
         if max_read is not None:
-            primed = self._primed_prefix(steps, band)
+            primed = self._primed_prefix(steps, band, before)
             if len(steps) - (len(primed[0]) if primed is not None else 0) > max_read:
                 return False
-        self._context(steps, keep=True, tempo=band)
+        self._context(steps, keep=True, tempo=band, before=before)
         if not call.notes:
             self._primed_history = self._primed
         return True
@@ -336,6 +343,12 @@ class ModelResponder:
                tempo: float | None = None) -> list:
         """START, the history's most recent notes, the call's (`session_steps`); played
         phrases are read onto the grid first (with a feel and `to_grid`)."""
+        return self._session(call, harmony, history, to_grid, tempo)[0]
+
+    def _session(self, call: Phrase, harmony: Chart | None, history: tuple[Phrase, ...], to_grid: bool = True,
+                 tempo: float | None = None) -> tuple[list, Before]:
+        """`_steps`, and what the session cache reads before them (`Before`): only the
+        phrases the model reads are read as steps, so a long session costs no more."""
         # (a left hand's riff in the bottom octave is a call like any other: calls all below E2
         # were once taken for drums and answered as silence)
         # A pianist's voicings under the line are not read as notes of it (`the_line`): the model
@@ -351,26 +364,60 @@ class ModelResponder:
         if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
                 and cached[3] == grid and len(cached[0]) == len(history)
                 and all(a is b or a == b for a, b in zip(cached[0], history))):
-            head, session_feel = cached[4], cached[5]  # the same session so far: its steps are not built again
+            head, session_feel, before = cached[4:7]  # the same session so far: its steps are not built again
         else:
-            kept = tuple(the_line(h, tempo) for h in history if h.notes)
+            # the phrases the window reads (the history's share of `max_call` notes, and the
+            # last FOLLOW_PHRASES for the feel), walking back; the rest only the cache reads
+            share = self.cfg.max_call - min(CALL_NOTES, self.cfg.max_call)
+            lines: list[Phrase] = []
+            j, count = len(history), 0
+            while j > 0 and (count < share or len(lines) < FOLLOW_PHRASES):
+                j -= 1
+                if history[j].notes:
+                    lines.append(the_line(history[j], tempo))
+                    count += len(lines[-1].notes)
+            kept = tuple(reversed(lines))
             session_feel = None
             if grid:  # the session's feel places every note, the call's too: a call read ahead reads the same
                 session_feel = self.feel.measure(kept[-FOLLOW_PHRASES:], tempo)  # type: ignore[union-attr]
                 kept = tuple(self.feel.to_grid(h, tempo, session_feel) for h in kept)  # type: ignore[union-attr]
             head = history_steps(kept, harmony, self.cfg.max_call)
-            self._history_steps = (tuple(history), heard, tempo, grid, head, session_feel)
+            before = NOTHING_BEFORE
+            if self.cache_runs and self.cache_whole:
+                read = sum(1 for s in head if s[0] in (CALL, ANSWER))
+                cut = tuple(n.pitch for p in kept for n in p.notes)[:count - read]
+                before = (self._runs_before(history[:j], tempo), cut)
+            self._history_steps = (tuple(history), heard, tempo, grid, head, session_feel, before)
         if grid:
             call = self.feel.to_grid(call, tempo, session_feel)  # type: ignore[union-attr]
-        return session_steps((), call, harmony, self.cfg.max_call, head=head)
+        return session_steps((), call, harmony, self.cfg.max_call, head=head), before
 
-    def _context(self, steps: list, keep: bool = False, tempo: int | None = None
+    def _runs_before(self, earlier: tuple[Phrase, ...], tempo: float | None) -> PitchRuns | None:
+        """The pitch runs of the session's phrases before the window (their lines, at the
+        tempo each was first read at), grown from the last ones when the session only went
+        on; what was primed read the old ones, and is dropped."""
+        if not earlier:
+            return None
+        last = self._earlier
+        if last is not None and last[1].k == self.cache_runs and len(last[0]) <= len(earlier) \
+                and all(a is b for a, b in zip(last[0], earlier)):
+            runs, new = last[1], earlier[len(last[0]):]
+        else:
+            runs, new = PitchRuns(self.cache_runs), earlier
+        if new:
+            runs.extend(n.pitch for h in new if h.notes for n in the_line(h, tempo).notes)
+            self._primed = self._primed_history = None
+        self._earlier = (tuple(earlier), runs)
+        return runs
+
+    def _context(self, steps: list, keep: bool = False, tempo: int | None = None, before: Before = NOTHING_BEFORE
                  ) -> tuple[np.ndarray, list[np.ndarray], Any, CopyIndex | None]:
         """(the heads' input, the GRU state, the attention cache, the copy index) after
-        `steps` (at tempo band `tempo`), reusing a primed prefix. Only `prime` keeps what it
-        read (so unprimed timings stay honest); the answer extends copies."""
+        `steps` (at tempo band `tempo`; the session cache reads `before` first), reusing a
+        primed prefix. Only `prime` keeps what it read (so unprimed timings stay honest);
+        the answer extends copies."""
         room = self.cfg.max_answer + 2
-        primed = self._primed_prefix(steps, tempo)
+        primed = self._primed_prefix(steps, tempo, before)
         if primed is not None:
             out, h, cache, index = primed[1:5]
             rest = steps[len(primed[0]):]
@@ -379,29 +426,33 @@ class ModelResponder:
         else:
             out, h, rest = None, [np.zeros(self.cfg.d_model, dtype=np.float32)] * self.cfg.n_layers, steps
             cache = self.decoder.new_cache(len(steps) + room)
-            index = self.new_index()
+            index = self.new_index(before)
         if rest:  # every layer's input gates at once, then the recurrence (numpy: no torch dispatch)
             xs, h = self.decoder.read(rest, h) if tempo is None else self.decoder.read(rest, h, tempo)
             out = self.decoder.attend(xs, cache)
             if index is not None:
                 index.read(rest)
         if keep:
-            self._primed = (steps, out, h, cache, index.copy() if index is not None else None, tempo)
+            self._primed = (steps, out, h, cache, index.copy() if index is not None else None, tempo, before)
         return out, h, cache, index  # type: ignore[return-value]
 
-    def new_index(self) -> CopyIndex | None:
-        """An empty copy index for this model's cells and the session cache (None: neither)."""
+    def new_index(self, before: Before = NOTHING_BEFORE) -> CopyIndex | None:
+        """An empty copy index for this model's cells and the session cache (None: neither),
+        the cache having read `before` (what the session played before the notes the model reads)."""
         c = self.cfg
         if not (c.copy_pitch or c.copy_shift or self.cache_runs):
             return None
-        return CopyIndex(c.copy_pitch, c.copy_shift, self.cache_runs, self.cache_weight)
+        index = CopyIndex(c.copy_pitch, c.copy_shift, self.cache_runs, self.cache_weight, before[0])
+        index.remember(before[1])
+        return index
 
-    def _primed_prefix(self, steps: list, tempo: int | None = None) -> tuple | None:
-        """What `prime` read (at the same tempo band) that `steps` begin with, if any (the
-        steps hold the chords under the notes, so equal steps mean an equal context)."""
+    def _primed_prefix(self, steps: list, tempo: int | None = None, before: Before = NOTHING_BEFORE) -> tuple | None:
+        """What `prime` read (at the same tempo band, after the same `before`) that `steps`
+        begin with, if any (the steps hold the chords under the notes, so equal steps mean
+        an equal context)."""
         return next((p for p in (self._primed, self._primed_history)
-                     if p is not None and p[5] == tempo and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]),
-                    None)
+                     if p is not None and p[5] == tempo and p[6][0] is before[0] and p[6][1] == before[1]
+                     and len(p[0]) <= len(steps) and steps[:len(p[0])] == p[0]), None)
 
 
 def _opening(settings: AnswerSettings) -> list[Note]:
