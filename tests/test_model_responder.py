@@ -7,6 +7,7 @@ test_model.py and skip where torch is absent; these run everywhere.)
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -383,6 +384,36 @@ def test_the_session_cache_by_hand():
     assert CopyIndex(3, 2).pitch_cache() is None  # no cache asked for
 
 
+def test_the_session_before_the_window_counts_as_if_read_with_it():
+    """An index that reads the session's earlier pitches as `before` (`PitchRuns`) gives the
+    cache an index reading them all would, runs across the seam included; its cells (the
+    model's features) read only its own notes; and `before` never changes under it."""
+    from improv.core.model.copying import CopyIndex, PitchRuns
+
+    rng = np.random.default_rng(3)
+    earlier = [int(p) for p in rng.choice([60, 62, 63, 65, 67], size=40)]
+    later = [(int(p), 6) for p in rng.choice([60, 62, 65, 67, 70], size=25)]
+    whole = CopyIndex(3, 2, pitch_runs=4)
+    whole.extend([(p, 6) for p in earlier] + later)
+    for cut in (1, 3, 4, 17, 40):  # (fewer pitches before than the longest run, too)
+        runs = PitchRuns(4)
+        runs.extend(earlier[:cut // 2])
+        runs.extend(earlier[cut // 2:cut])  # (grown in two goes, as the window moves on)
+        idx = CopyIndex(3, 2, pitch_runs=4, before=runs)
+        idx.remember(earlier[cut:])  # (a phrase's start the window cut off)
+        own = CopyIndex(3, 2)
+        for i, (p, s) in enumerate(later):
+            idx.push(p, s)
+            own.push(p, s)
+            if i in (0, 1, 2, 10):
+                c = idx.copy()  # (an answer's copy: pushing on it leaves the index as it was)
+                c.push(61, 6)
+        assert idx.pitch_cache() == pytest.approx(whole.pitch_cache()), cut
+        assert (idx.pitch_features() == own.pitch_features()).all()
+        assert (idx.shift_features() == own.shift_features()).all()
+    assert CopyIndex(0, 0, pitch_runs=4, before=PitchRuns(4)).pitch_cache() is None  # (nothing played yet)
+
+
 @shipped_only
 def test_the_answer_takes_up_a_lick_from_the_session(shipped, monkeypatch):
     """A lick the player kept coming back to, at its pitches, comes back in the answers (the
@@ -403,3 +434,39 @@ def test_the_answer_takes_up_a_lick_from_the_session(shipped, monkeypatch):
 
     alone, cached = steps_of_the_lick(0.0), steps_of_the_lick(CACHE_WEIGHT)
     assert cached >= alone + 5, (alone, cached)  # (0-2 steps of it alone, 7-14 with the cache, by the seeds)
+
+
+@shipped_only
+def test_a_lick_from_long_before_comes_back_too(shipped, monkeypatch):
+    """The session cache remembers the whole session, not only the notes the model reads: a
+    lick played three times at the start, then 40 bars of other lines (more notes than the
+    model reads). An answer that comes to the lick's first note goes on with it, more often
+    than with only what the model reads (scoring: `test_model_cells`)."""
+    lick = (61, 66, 70, 73)
+    early = tuple(Phrase.of([(p, 0.5 * i, 0.5) for i, p in enumerate(lick)] + [(68, 2.0, 1.0)], start=4.0 * k)
+                  for k in range(3))
+    rng = np.random.default_rng(0)  # then 40 bars of eighths up and down the C major scale
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79]
+    later = tuple(Phrase.of([(scale[j], 0.5 * i, 0.5) for i, j in enumerate(
+        np.clip(np.cumsum(rng.choice([-1, 1], size=8)) + 5, 0, len(scale) - 1))], start=12.0 + 4.0 * k)
+                  for k in range(40))
+    history = early + later
+    call = Phrase.of([(n.pitch, n.start, n.duration) for n in CALL.notes], start=172.0)
+    assert not {n.pitch for h in later for n in h.notes} & set(lick)
+    steps, (runs, cut) = shipped._session(call, CHART, history)
+    assert not {s[2] for s in steps} & set(lick) and runs.seen[list(lick)].sum() == 12  # (before the window)
+
+    def steps_of_the_lick(window_only: bool) -> int:
+        if window_only:
+            monkeypatch.setattr(shipped, "_runs_before", lambda earlier, tempo: None)
+            monkeypatch.setattr(shipped, "_history_steps", None)
+        found = 0
+        for seed in range(48):  # (an answer the plan opens on the lick's first note, as embrace does)
+            s = settings(start=176.0, seed=seed, history=history)
+            s = replace(s, constraints=replace(s.constraints, opening=(Note(0.0, lick[0], 0.5, 90),)))
+            pitches = [n.pitch for n in shipped.answer(call, CHART, s).notes]
+            found += sum(pair in set(zip(lick, lick[1:])) for pair in zip(pitches, pitches[1:]))
+        return found
+
+    whole, window = steps_of_the_lick(False), steps_of_the_lick(True)
+    assert whole >= window + 8, (window, whole)  # (3 steps of it with the window alone, 19 with the whole session)
