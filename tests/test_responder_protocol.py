@@ -66,3 +66,33 @@ def test_a_responder_whose_learn_passes_its_arguments_on_hears_the_tempo(how):
     else:
         core.setup(Setup("delegating", calls=(packed(line, CHART, 250.0),)))
     assert inner.session_notes == 8
+
+
+class Listening:
+    """A responder that answers with one note and keeps the history each answer was given."""
+
+    name = "listening"
+
+    def __init__(self) -> None:
+        self.histories: list[tuple[Phrase, ...]] = []
+
+    def learn(self, call: Phrase, harmony, tempo=None) -> None:  # noqa: ANN001
+        pass
+
+    def answer(self, call: Phrase, harmony, settings: AnswerSettings) -> Phrase:  # noqa: ANN001
+        self.histories.append(settings.history)
+        return Phrase.of([(60, 0.0, 1.0)], length=settings.length)
+
+
+def test_the_partner_remembers_the_whole_session_for_its_answers():
+    """The model reads its window of the session and its cache of licks all of it: the partner
+    hands on every call and answer so far (up to `SESSION_PHRASES`), not only the last 16."""
+    from improv.partner.core import SESSION_PHRASES
+
+    listening = Listening()
+    core = PartnerCore(listening)
+    for k in range(30):
+        call = Phrase.of([(62 + k % 5, 0.0, 1.0), (65, 1.0, 1.0)], start=8.0 * k, length=4.0)
+        core.answer(Job(k + 1, call, CHART, AnswerSettings(start=8.0 * k + 4, length=4.0), EmbraceSettings(mode="off")))
+    last = listening.histories[-1]
+    assert len(last) == 2 * 29 and last[0].notes[0].pitch == 62 and SESSION_PHRASES >= 512

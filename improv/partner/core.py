@@ -29,6 +29,11 @@ from improv.partner.protocol import Job, Read, Result, Setup, unpacked
 
 log = logging.getLogger("improv.partner")
 
+# The phrases of the session the partner remembers (calls and answers: about an hour of
+# trading). The model reads the most recent of them (its window: `max_call` notes), its
+# session cache of licks all of them (`ModelResponder._session`); the other partners none.
+SESSION_PHRASES = 1024
+
 
 def substitute_span(plan: AnswerPlan, answer: Phrase) -> tuple[float, float, Chart]:
     """(start, end, chart) of the substitute chord a re-harmonised answer opens over, for the
@@ -49,7 +54,7 @@ class PartnerCore:
 
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
-        self.memory = SessionMemory()
+        self.memory = SessionMemory(keep=SESSION_PHRASES)
         self.reads_ahead = callable(getattr(responder, "prime", None))
         # drafting in rests: answers depend on nothing but the job and the session so far
         self.drafts = self.reads_ahead and getattr(responder, "learns", True) is False
