@@ -10,7 +10,9 @@ runs' medians and p99s:
 
 A file named with `:nocache` after it is run with the session cache of pitch runs left out
 (`ModelResponder.cache_runs = 0`): `models/improv-phrase-v2.npz:nocache models/improv-phrase-v2.npz`
-measures what the cache costs.
+measures what the cache costs; with `:window`, the cache reads only the notes the model reads,
+not the session before them (`ModelResponder.cache_whole = False`). Each run is one session of
+`--calls` calls and answers, so the partner remembers more and more of it.
 
 Targets (issue 13): 4-bar answer ready p99 <= 20 ms, first note p99 <= 5 ms on 2 cores.
 """
@@ -29,12 +31,12 @@ from improv.bench.parts import json_output_error, spread
 KEYS = ("ready_ms", "first_note_ms")
 
 
-NO_CACHE = ":nocache"
+NO_CACHE, WINDOW = ":nocache", ":window"
 
 
-def run_once(path: Path, calls: int, cache: bool = True) -> dict[str, Any]:
+def run_once(path: Path, calls: int, cache: bool = True, whole: bool = True) -> dict[str, Any]:
     """`improv bench`'s answer section (in process: the compute) on the model at `path`
-    (`cache`: with the session cache of pitch runs)."""
+    (`cache`: with the session cache of pitch runs; `whole`: reading the whole session)."""
     from improv.bench.answer import bench_answer
     from improv.config import Config
     from improv.core.model.responder import ModelResponder
@@ -42,8 +44,13 @@ def run_once(path: Path, calls: int, cache: bool = True) -> dict[str, Any]:
     model = ModelResponder.load(path)
     if not cache:
         model.cache_runs = 0
+    model.cache_whole = whole
     r = bench_answer("model", calls, Config(), responder=model)
-    return {**r["in_process"], "path": str(path), "cache": cache}
+    return {**r["in_process"], "path": str(path), "cache": cache, "cache_whole": cache and whole}
+
+
+def _file(model: str) -> Path:
+    return Path(model.removesuffix(NO_CACHE).removesuffix(WINDOW))
 
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs=2, metavar="NPZ", help="two weights files (e.g. shipped, then new); "
-                   f"one ending in {NO_CACHE} runs without the session cache")
+                   f"one ending in {NO_CACHE} runs without the session cache, in {WINDOW} with it over the model's window")
     p.add_argument("--runs", type=int, default=3, help="runs of each, taken in turn (default 3)")
     p.add_argument("--calls", type=int, default=300, help="calls a run (default 300, as improv bench)")
     p.add_argument("--json", type=Path, help="write every run and the summary here")
@@ -71,13 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {bad}", file=sys.stderr)
         return 2
     for m in args.models:
-        if not Path(m.removesuffix(NO_CACHE)).is_file():
-            print(f"error: {m.removesuffix(NO_CACHE)} not found: give two .npz weights files", file=sys.stderr)
+        if not _file(m).is_file():
+            print(f"error: {_file(m)} not found: give two .npz weights files", file=sys.stderr)
             return 2
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.models}
     for i in range(args.runs):
         for m in args.models:
-            r = run_once(Path(m.removesuffix(NO_CACHE)), args.calls, cache=not m.endswith(NO_CACHE))
+            r = run_once(_file(m), args.calls, cache=not m.endswith(NO_CACHE), whole=not m.endswith(WINDOW))
             if "skipped" in r:
                 print(f"error: {r['skipped']}", file=sys.stderr)
                 return 2
