@@ -244,6 +244,29 @@ def test_a_long_session_is_read_through_its_window_and_its_licks_remembered_whol
     assert short._session(call, CHART, history[-3:])[1] == NOTHING_BEFORE  # (all of it in the window)
 
 
+def test_the_cache_keeps_the_phrases_the_partners_memory_let_go():
+    """The partner remembers its last phrases (`SESSION_PHRASES`); the cache's runs, grown as
+    the session goes on, keep the ones it let go (not built again each answer once the
+    memory is full), and are built afresh for another session."""
+    cfg = replace(TINY, max_call=96)
+    r = ModelResponder(tiny_model(cfg=cfg))
+    memory = SessionMemory(keep=12)
+    phrases = [Phrase.of([(60 + (k * 7 + i) % 12, 0.5 * i, 0.5) for i in range(8)], start=4.0 * k) for k in range(40)]
+    runs = []
+    for k, p in enumerate(phrases):
+        memory.add(p)
+        if k >= 8:
+            memory.prime(r, CHART)
+            runs.append(r._history_steps[6][0])
+    last = runs[-1]
+    assert last is not None and all(x is last for x in runs[1:])  # (grown, never built again)
+    read = sum(1 for s in r._steps(Phrase(), CHART, memory.phrases) if s[0] in (CALL, ANSWER))
+    assert last.n + len(r._history_steps[6][1]) + read == 8 * 40  # every note of the session, once
+    other = tuple(Phrase.of([(n.pitch, n.start, n.duration) for n in p.notes], start=p.start) for p in phrases[8:20])
+    r.prime(Phrase(), CHART, other)  # (the same notes in another session: other phrases)
+    assert r._history_steps[6][0] is not last and r._history_steps[6][0].n < last.n
+
+
 def test_session_memory_keeps_the_last_phrases_with_notes():
     memory = SessionMemory(keep=3)
     memory.add(A, Phrase(), B)

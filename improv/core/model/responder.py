@@ -67,6 +67,9 @@ CHECKPOINT_NAME = SHIPPED_NAME
 # before them, and the pitches of the first phrase read whose start the window cuts off.
 Before = tuple[PitchRuns | None, tuple[int, ...]]
 NOTHING_BEFORE: Before = (None, ())
+# The most notes of the session the cache's runs keep (hours of playing); past it they are
+# built again from the phrases the partner still remembers.
+SESSION_NOTES = 1 << 16
 
 
 def default_checkpoint() -> Path:
@@ -395,13 +398,17 @@ class ModelResponder:
     def _runs_before(self, earlier: tuple[Phrase, ...], tempo: float | None) -> PitchRuns | None:
         """The pitch runs of the session's phrases before the window (their lines, at the
         tempo each was first read at), grown from the last ones when the session only went
-        on; what was primed read the old ones, and is dropped."""
+        on (its first phrases may have left the partner's memory since: the runs keep them,
+        up to `SESSION_NOTES`); what was primed read the old ones, and is dropped. Built
+        afresh otherwise (bars counted again, another session)."""
         if not earlier:
             return None
         last = self._earlier
-        if last is not None and last[1].k == self.cache_runs and len(last[0]) <= len(earlier) \
-                and all(a is b for a, b in zip(last[0], earlier)):
-            runs, new = last[1], earlier[len(last[0]):]
+        # where the last ones' phrases go on in these (by identity: the memory drops the oldest)
+        gone = next((i for i, h in enumerate(last[0]) if h is earlier[0]), None) if last is not None else None
+        if last is not None and gone is not None and last[1].k == self.cache_runs and last[1].n < SESSION_NOTES \
+                and len(last[0]) - gone <= len(earlier) and all(a is b for a, b in zip(last[0][gone:], earlier)):
+            runs, new = last[1], earlier[len(last[0]) - gone:]
         else:
             runs, new = PitchRuns(self.cache_runs), earlier
         if new:
