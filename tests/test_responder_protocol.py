@@ -87,7 +87,7 @@ class Listening:
 def test_the_partner_remembers_the_whole_session_for_its_answers():
     """The model reads its window of the session and its cache of licks all of it: the partner
     hands on every call and answer so far (up to `SESSION_PHRASES`), not only the last 16."""
-    from improv.partner.core import SESSION_PHRASES
+    from improv.core.respond.base import SESSION_PHRASES
 
     listening = Listening()
     core = PartnerCore(listening)

@@ -21,18 +21,13 @@ from typing import Callable
 from improv.core.embrace.explain import explain
 from improv.core.embrace.plan import AnswerPlan, embraced_answer
 from improv.core.model.inputs import CALL_NOTES
-from improv.core.respond.base import AnswerSettings, Interrupted, Responder, SessionMemory
+from improv.core.respond.base import SESSION_PHRASES, AnswerSettings, Interrupted, Responder, SessionMemory
 from improv.core.theory.chart import Chart, single_chord_chart
 from improv.core.theory.notes import Phrase
 from improv.errors import ImprovError
 from improv.partner.protocol import Job, Read, Result, Setup, unpacked
 
 log = logging.getLogger("improv.partner")
-
-# The phrases of the session the partner remembers (calls and answers: about an hour of
-# trading). The model reads the most recent of them (its window: `max_call` notes), its
-# session cache of licks all of them (`ModelResponder._session`); the other partners none.
-SESSION_PHRASES = 1024
 
 
 def substitute_span(plan: AnswerPlan, answer: Phrase) -> tuple[float, float, Chart]:

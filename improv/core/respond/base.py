@@ -160,6 +160,12 @@ def resumes(call: Phrase, before: Phrase) -> bool:
     return 0 < k < len(call.notes) and call.start == before.start and call.notes[:k] == before.notes
 
 
+# The phrases of a session the jam and its partner remember (calls and answers: about an
+# hour of trading). The model reads the most recent of them (its window: `max_call` notes),
+# its session cache of licks all of them (`ModelResponder._session`); the other partners none.
+SESSION_PHRASES = 1024
+
+
 class SessionMemory:
     """The session so far as the partner reads it: the last `keep` phrases played (the
     player's calls and the partner's answers), for `AnswerSettings.history`."""
