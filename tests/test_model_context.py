@@ -203,7 +203,7 @@ def test_a_resumed_call_read_ahead_reads_the_history_its_answer_reads():
     assert reads == [1]  # only the call's last note was left to read
 
 
-def test_a_long_session_is_read_through_its_window_and_its_licks_remembered_whole(monkeypatch):
+def test_a_long_session_is_read_through_its_window_and_its_licks_remembered_whole():
     """The model reads the most recent notes of a long session (the same steps as reading it
     all), its session cache the rest too (`Before`): every pitch once, the pitch runs as if
     read in one go. The answer is the same read fresh, after an earlier answer in the
@@ -237,8 +237,8 @@ def test_a_long_session_is_read_through_its_window_and_its_licks_remembered_whol
     memory.prime(grown, CHART)  # the session so far, between calls
     memory.prime(grown, CHART, Phrase(call.notes[:3], call.start, 1.5))  # the call, read ahead
     assert [grown.answer(call, CHART, memory.with_history(settings(start=126.0, seed=s))) for s in range(4)] == want
-    monkeypatch.setattr(ModelResponder, "_runs_before", lambda self, earlier, tempo: None)
-    window_only = ModelResponder(tiny_model(cfg=cfg))  # (the cache without the phrases before the window)
+    window_only = ModelResponder(tiny_model(cfg=cfg))
+    window_only.cache_whole = False  # (the cache of the notes the model reads alone)
     assert [window_only.answer(call, CHART, settings(start=126.0, seed=s, history=history)) for s in range(4)] != want
     short = ModelResponder(tiny_model(cfg=cfg))
     assert short._session(call, CHART, history[-3:])[1] == NOTHING_BEFORE  # (all of it in the window)

@@ -149,7 +149,8 @@ class ModelResponder:
         # cache_runs = 0 leaves it out; cache_whole False has it read only the notes the model reads
         # (not the session before them). Read when a context is indexed: set them before answering.
         self.cache_runs, self.cache_weight, self.cache_whole = CACHE_RUNS, CACHE_WEIGHT, True
-        self._history_steps: tuple | None = None  # (history, harmony, tempo, grid, steps, feel, before) of the last built
+        # (history, harmony, tempo, grid, steps, feel, before, cache settings) of the last built
+        self._history_steps: tuple | None = None
         # (the history's phrases before the window, their pitch runs): grown as the session goes on
         self._earlier: tuple[tuple[Phrase, ...], PitchRuns] | None = None
         # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
@@ -364,8 +365,9 @@ class ModelResponder:
         # answer, or a chart sent afresh from another process, changes nothing here)
         end = max((h.start + h.length for h in history), default=0.0)
         heard = harmony.before(end) if harmony is not None else None
+        reads = (self.cache_runs, self.cache_whole)  # (what the cache reads before the window depends on)
         if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
-                and cached[3] == grid and len(cached[0]) == len(history)
+                and cached[3] == grid and cached[7] == reads and len(cached[0]) == len(history)
                 and all(a is b or a == b for a, b in zip(cached[0], history))):
             head, session_feel, before = cached[4:7]  # the same session so far: its steps are not built again
         else:
@@ -390,7 +392,7 @@ class ModelResponder:
                 read = sum(1 for s in head if s[0] in (CALL, ANSWER))
                 cut = tuple(n.pitch for p in kept for n in p.notes)[:count - read]
                 before = (self._runs_before(history[:j], tempo), cut)
-            self._history_steps = (tuple(history), heard, tempo, grid, head, session_feel, before)
+            self._history_steps = (tuple(history), heard, tempo, grid, head, session_feel, before, reads)
         if grid:
             call = self.feel.to_grid(call, tempo, session_feel)  # type: ignore[union-attr]
         return session_steps((), call, harmony, self.cfg.max_call, head=head), before
