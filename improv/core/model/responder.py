@@ -363,12 +363,13 @@ class ModelResponder:
         cached = self._history_steps
         # keyed by value: the chords that sound under the history (a substitute laid over the
         # answer, or a chart sent afresh from another process, changes nothing here)
-        end = max((h.start + h.length for h in history), default=0.0)
+        # (of the last phrases: one before them does not end after all of them)
+        end = max((h.start + h.length for h in history[-64:]), default=0.0)
         heard = harmony.before(end) if harmony is not None else None
         reads = (self.cache_runs, self.cache_whole)  # (what the cache reads before the window depends on)
         if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
-                and cached[3] == grid and cached[7] == reads and len(cached[0]) == len(history)
-                and all(a is b or a == b for a, b in zip(cached[0], history))):
+                and cached[3] == grid and cached[7] == reads and cached[0] == tuple(history)):  # (element by element,
+            # each by identity first, in C: the history is the whole session, up to SESSION_PHRASES phrases)
             head, session_feel, before = cached[4:7]  # the same session so far: its steps are not built again
         else:
             # the phrases the window reads (the history's share of `max_call` notes, and the
