@@ -267,6 +267,30 @@ def test_the_cache_keeps_the_phrases_the_partners_memory_let_go():
     assert r._history_steps[6][0] is not last and r._history_steps[6][0].n < last.n
 
 
+def test_the_partners_cache_hears_every_phrase_of_a_session_longer_than_its_memory():
+    """Through the partner, as the jam asks: after more calls and answers than the partner
+    keeps (`SESSION_PHRASES`), the model's cache still counts every note of the session once
+    (the runs before the window, the start of the window's first phrase, the window)."""
+    from improv.core.embrace.strategies import EmbraceSettings
+    from improv.core.respond.base import SESSION_PHRASES
+    from improv.partner.core import PartnerCore
+    from improv.partner.protocol import Job
+
+    r = ModelResponder(tiny_model(cfg=replace(TINY, max_call=96)))
+    core = PartnerCore(r)
+    played = 0
+    for k in range(SESSION_PHRASES // 2 + 20):
+        call = Phrase.of([(60 + (k * 5 + i) % 12, 0.5 * i, 0.5) for i in range(3 + k % 4)], start=16.0 * k)
+        res = core.answer(Job(k + 1, call, CHART, AnswerSettings(start=16.0 * k + 8, length=4.0, seed=k),
+                              EmbraceSettings(mode="off")))
+        core.after(CHART)
+        played += len(call.notes) + len(res.answer.notes)
+    assert len(core.memory.phrases) == SESSION_PHRASES
+    runs, cut = r._history_steps[6]
+    read = sum(1 for s in r._steps(Phrase(), CHART, core.memory.phrases) if s[0] in (CALL, ANSWER))
+    assert runs.n + len(cut) + read == played
+
+
 def test_session_memory_keeps_the_last_phrases_with_notes():
     memory = SessionMemory(keep=3)
     memory.add(A, Phrase(), B)

@@ -502,25 +502,6 @@ def test_a_replacement_partner_learns_the_whole_session_not_its_last_64_calls(mo
     assert [unpacked(c)[0] for c in ex.setup().calls] == calls[-6:] + calls[:1]
 
 
-def test_a_replacement_partner_hears_the_whole_session_not_its_last_16_phrases():
-    """The Setup a replacement starts from held the last 16 phrases: a model partner started
-    again after a crash had forgotten the player's licks from before them (its session cache
-    reads the whole session, `SESSION_PHRASES`)."""
-    from improv.core.theory.chart import parse_chart
-    from improv.partner.core import PartnerCore
-
-    ex, s, worker = _exchange_on_markov()
-    chart = parse_chart("Dm7 G7 | Cmaj7")
-    calls = [Phrase.of([(60 + (k * 5 + i) % 24, 0.5 * i, 0.5) for i in range(6)], start=16.0 * k) for k in range(30)]
-    for k, call in enumerate(calls):
-        ex.ask(call, chart, 16.0 * k + 8.0, 8.0, 8.0 * k + 4.0)
-        ex.on_result(s.partner.last)
-    history = ex.setup().history
-    assert len(history) == 60 and history[0] == calls[0]  # (each call and its answer)
-    replacement = PartnerCore(worker.responder)
-    replacement.setup(ex.setup())
-    assert replacement.memory.phrases == history
-
 def test_an_answer_the_player_came_back_in_before_is_not_timed():
     """The session summary's "answer ready p99" is what the player waited for: an answer
     dropped because the player came back in first (often the slow one: it came late because

@@ -84,15 +84,19 @@ class Listening:
         return Phrase.of([(60, 0.0, 1.0)], length=settings.length)
 
 
-def test_the_partner_remembers_the_whole_session_for_its_answers():
-    """The model reads its window of the session and its cache of licks all of it: the partner
-    hands on every call and answer so far (up to `SESSION_PHRASES`), not only the last 16."""
+def test_the_partner_hands_on_more_of_the_session_than_the_model_reads():
+    """The model reads its window of the session (`max_call` notes), however short the
+    phrases; its cache of licks keeps every phrase that left the window. The partner hands
+    on its last `SESSION_PHRASES` phrases, not only the last 16 (the window's phrases were
+    not all there when they were short)."""
     from improv.core.respond.base import SESSION_PHRASES
 
     listening = Listening()
     core = PartnerCore(listening)
-    for k in range(30):
+    jobs = SESSION_PHRASES // 2 + 10
+    for k in range(jobs):
         call = Phrase.of([(62 + k % 5, 0.0, 1.0), (65, 1.0, 1.0)], start=8.0 * k, length=4.0)
         core.answer(Job(k + 1, call, CHART, AnswerSettings(start=8.0 * k + 4, length=4.0), EmbraceSettings(mode="off")))
+    assert [len(h) for h in listening.histories[:3]] == [0, 2, 4]
     last = listening.histories[-1]
-    assert len(last) == 2 * 29 and last[0].notes[0].pitch == 62 and SESSION_PHRASES >= 512
+    assert len(last) == SESSION_PHRASES >= 128 and last[-2].notes[0].pitch == 62 + (jobs - 2) % 5

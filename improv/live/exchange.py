@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from improv.core.formats.midifile import HEARD, SUBSTITUTE
-from improv.core.respond.base import SESSION_PHRASES, SessionMemory
+from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
@@ -61,9 +61,7 @@ class Exchange:
         self.drafted = 0  # answers the partner had ready from the player's rest (`Read.draft`)
         self.last_call_bars = 0
         self.last_explanation = ""  # what the partner last did with an outside note (for the stage view)
-        # calls and answers so far (changed under `_lock`: answers land on another thread); a
-        # partner started again (`setup`) hears them all
-        self.memory = SessionMemory(keep=SESSION_PHRASES)
+        self.memory = SessionMemory()  # calls and answers so far (changed under `_lock`: answers land on another thread)
         self.left_out = 0  # answer notes left out: the answer came back after they were due
         self.ready_ms: deque[float] = deque(maxlen=10_000)  # call noticed -> answer handed to the feeder (played ones)
         # (call number, seconds to ready a beat of answer) of the last answers decoded at their call's end
