@@ -52,7 +52,10 @@ class PitchRuns:
         self.k, self.n = k, 0
         self.tail: tuple[int, ...] = ()  # the last k pitches
         self.seen = np.zeros(128)
-        self.after: dict[tuple[int, ...], tuple[int, dict[int, int]]] = {}  # run -> (times, {pitch: times after})
+        # run -> {pitch: times after it}, and the run's times (dicts of ints only: the garbage
+        # collector does not walk them, as it would tuples holding a dict, one per run)
+        self.after: dict[tuple[int, ...], dict[int, int]] = {}
+        self.times: dict[tuple[int, ...], int] = {}
 
     def extend(self, pitches: Iterable[int]) -> None:
         """The next pitches played, in order."""
@@ -60,9 +63,9 @@ class PitchRuns:
         for p in pitches:
             for k in range(1, min(self.k, len(last)) + 1):
                 run = tuple(last[-k:])
-                times, counts = self.after.get(run, (0, {}))
+                counts = self.after.setdefault(run, {})
                 counts[p] = counts.get(p, 0) + 1
-                self.after[run] = (times + 1, counts)
+                self.times[run] = self.times.get(run, 0) + 1
             last.append(p)
             del last[:-self.k]
             self.seen[p] += 1
@@ -184,13 +187,13 @@ class CopyIndex:
             run = tuple(self._pitches[-k:])  # (`before`'s last pitches begin the list)
             after = self._next_pitch.get(run, ())
             earlier = before.after.get(run) if before is not None else None
-            times = len(after) + (earlier[0] if earlier is not None else 0)
+            times = len(after) + (before.times[run] if earlier is not None else 0)  # type: ignore[union-attr]
             if not times:
                 break
             share = 1.0 / (times + RUNS_BETA)
             p *= RUNS_BETA * share
             if earlier is not None:
-                for q, c in earlier[1].items():
+                for q, c in earlier.items():
                     p[q] += c * share
             for q in after:
                 p[q] += share
