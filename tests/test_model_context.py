@@ -262,6 +262,13 @@ def test_the_cache_keeps_the_phrases_the_partners_memory_let_go():
     assert last is not None and all(x is last for x in runs[1:])  # (grown, never built again)
     read = sum(1 for s in r._steps(Phrase(), CHART, memory.phrases) if s[0] in (CALL, ANSWER))
     assert last.n + len(r._history_steps[6][1]) + read == 8 * 40  # every note of the session, once
+    n = last.n
+    for back in (1, 3, 0):  # (a resumed call's answer reads all but the phrase it resumes; then all again)
+        r.prime(Phrase(), CHART, memory.phrases[:len(memory.phrases) - back])
+        assert r._history_steps[6][0] is last and last.n == n  # (the same runs: not built again, nor grown)
+    memory.add(Phrase.of([(61 + i, 0.5 * i, 0.5) for i in range(8)], start=4.0 * 40))
+    memory.prime(r, CHART)
+    assert r._history_steps[6][0] is last and last.n > n  # (and grown again as the session goes on)
     other = tuple(Phrase.of([(n.pitch, n.start, n.duration) for n in p.notes], start=p.start) for p in phrases[8:20])
     r.prime(Phrase(), CHART, other)  # (the same notes in another session: other phrases)
     assert r._history_steps[6][0] is not last and r._history_steps[6][0].n < last.n

@@ -369,7 +369,7 @@ class ModelResponder:
         reads = (self.cache_runs, self.cache_whole)  # (what the cache reads before the window depends on)
         if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
                 and cached[3] == grid and cached[7] == reads and cached[0] == tuple(history)):  # (element by element,
-            # each by identity first, in C: the history is the whole session, up to SESSION_PHRASES phrases)
+            # each by identity first, in C: the history is up to SESSION_PHRASES phrases)
             head, session_feel, before = cached[4:7]  # the same session so far: its steps are not built again
         else:
             # the phrases the window reads (the history's share of `max_call` notes, and the
@@ -402,15 +402,20 @@ class ModelResponder:
         """The pitch runs of the session's phrases before the window (their lines, at the
         tempo each was first read at), grown from the last ones when the session only went
         on (its first phrases may have left the partner's memory since: the runs keep them,
-        up to `SESSION_NOTES`); what was primed read the old ones, and is dropped. Built
-        afresh otherwise (bars counted again, another session)."""
+        up to `SESSION_NOTES`); what was primed read the old ones, and is dropped. The same
+        runs when the window reaches back a phrase or two further than last time (a resumed
+        call's answer leaves out the phrase it resumes, an answer never played is forgotten):
+        those phrases count twice, rather than the session's runs be lost. Built afresh
+        otherwise (bars counted again, another session)."""
         if not earlier:
             return None
         last = self._earlier
         # where the last ones' phrases go on in these (by identity: the memory drops the oldest)
         gone = next((i for i, h in enumerate(last[0]) if h is earlier[0]), None) if last is not None else None
         if last is not None and gone is not None and last[1].k == self.cache_runs and last[1].n < SESSION_NOTES \
-                and len(last[0]) - gone <= len(earlier) and all(a is b for a, b in zip(last[0][gone:], earlier)):
+                and all(a is b for a, b in zip(last[0][gone:], earlier)):
+            if len(last[0]) - gone > len(earlier):  # (the window reaches back further: see above)
+                return last[1]
             runs, new = last[1], earlier[len(last[0]) - gone:]
         else:
             runs, new = PitchRuns(self.cache_runs), earlier
