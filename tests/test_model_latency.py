@@ -33,7 +33,7 @@ def test_two_models_in_turn(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert [r["cache"] for r in report["runs"][model + ":nocache"]] == [False]
     assert [r["cache"] for r in report["runs"][model]] == [True]
-    # and with it over the model's window only (the engine before it read the whole session)
+    # and with it over the model's window only (as it read before it read the whole session)
     assert main([model + ":window", model, "--runs", "1", "--calls", "3", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert [(r["cache"], r["cache_whole"]) for r in report["runs"][model + ":window"]] == [(True, False)]
