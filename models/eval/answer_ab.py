@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from improv.bench.parts import spread
 
 ONE_RUN = """
 import json, sys
@@ -57,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_once(c, args.calls)
             runs[str(c)].append(r)
             print(f"run {i + 1} {c}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()), flush=True)
-    summary = {c: {k: {"median": statistics.median(r[k] for r in rs), "min": min(r[k] for r in rs),
-                       "max": max(r[k] for r in rs)} for k in rs[0]} for c, rs in runs.items()}
+    summary = {c: {k: spread([r[k] for r in rs]) for k in rs[0]} for c, rs in runs.items()}
     report = {"calls": args.calls, "commits": {str(c): commit_of(c) for c in args.checkouts},
               "runs": runs, "summary": summary, "load_average": os.getloadavg()}
     for c, s in summary.items():

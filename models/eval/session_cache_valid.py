@@ -55,14 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, whole in (("the notes the model reads", False), ("the whole solo before the answer", True)):
         cache = parts(path, pairs, 4, whole)[:, 1]
         by_weight = {str(w): nll(net, cache, w) for w in WEIGHTS}
-        chosen = []
-        for fit, test in (halves, halves[::-1]):
-            w = min(WEIGHTS, key=lambda w: nll(net, cache, w, fit))
-            chosen.append(w)
-        cross = float(np.mean(np.concatenate([
-            (np.delete(net[test], 1, axis=1).sum(axis=1)
-             - np.log((1 - w) * np.exp(-net[test, 1]) + w * np.exp(-cache[test])))
-            for w, (fit, test) in zip(chosen, (halves, halves[::-1]))])))
+        chosen = [min(WEIGHTS, key=lambda w: nll(net, cache, w, fit)) for fit in halves]
+        # each half scored at the weight the other chose, the notes of both averaged
+        cross = sum(nll(net, cache, w, test) * test.sum() for w, test in zip(chosen, halves[::-1])) / len(net)
         out["reads"][name] = {"nll_by_weight": by_weight, "below_5gram_by_weight": {k: 1 - v / base for k, v in by_weight.items()},
                               "pitch_nll_by_weight": {str(w): float(-np.log((1 - w) * np.exp(-net[:, 1]) + w * np.exp(-cache)).mean())
                                                       for w in WEIGHTS},
