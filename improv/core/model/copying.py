@@ -24,7 +24,7 @@ ago is remembered as well as one from the last phrase.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -71,6 +71,49 @@ class PitchRuns:
             self.seen[p] += 1
             self.n += 1
         self.tail = tuple(last)
+
+
+# The most notes of the session `SessionRuns` keeps (hours of playing); past it they are
+# built again from the phrases the partner still remembers.
+SESSION_NOTES = 1 << 16
+
+
+class SessionRuns:
+    """The `PitchRuns` of a session's phrases before the model's window, kept as the window
+    moves on (`ModelResponder` asks at each read of the session).
+
+    They grow from the last ones when the session only went on, the phrases compared by
+    identity (the first may have left the partner's memory since: the runs keep them, up
+    to `SESSION_NOTES`). When the window reaches back a phrase or two further than last
+    time (a resumed call's answer leaves out the phrase it resumes, an answer never played
+    is forgotten), they stay as they are: those phrases count twice, rather than the
+    session's runs be lost. Built afresh otherwise (bars counted again, another session).
+    """
+
+    def __init__(self) -> None:
+        self._phrases: tuple = ()  # the phrases read into `_runs`, in order
+        self._runs: PitchRuns | None = None
+
+    def before(self, earlier: tuple, k: int, pitches: Callable[[object], Iterable[int]]
+               ) -> tuple[PitchRuns | None, bool]:
+        """(the runs of the phrases `earlier`, whether they grew): runs of up to `k`
+        pitches; `pitches(phrase)`, the pitches a phrase adds, in order."""
+        if not earlier:
+            return None, False
+        last, runs = self._phrases, self._runs
+        # where the last phrases go on in these (the memory drops the oldest)
+        gone = next((i for i, h in enumerate(last) if h is earlier[0]), None)
+        if runs is not None and gone is not None and runs.k == k and runs.n < SESSION_NOTES \
+                and all(a is b for a, b in zip(last[gone:], earlier)):
+            if len(last) - gone > len(earlier):  # (the window reaches back further: see above)
+                return runs, False
+            new = earlier[len(last) - gone:]
+        else:
+            runs, new = PitchRuns(k), earlier
+        for h in new:
+            runs.extend(pitches(h))
+        self._phrases, self._runs = tuple(earlier), runs
+        return runs, bool(new)
 
 
 class CopyIndex:

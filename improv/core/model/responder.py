@@ -44,7 +44,7 @@ from improv.core.theory.chart import Chart
 from improv.core.theory.line import the_line
 from improv.core.theory.loops import NO_LOOPS, loops_after
 from improv.core.model.config import center_of
-from improv.core.model.copying import CACHE_RUNS, CACHE_WEIGHT, CopyIndex, PitchRuns
+from improv.core.model.copying import CACHE_RUNS, CACHE_WEIGHT, CopyIndex, PitchRuns, SessionRuns
 from improv.core.model.decoder import NumpyDecoder
 from improv.core.model.endings import PhraseEndings
 from improv.core.model.feel import FOLLOW_PHRASES, FeelModel, FeelPlayer
@@ -67,9 +67,6 @@ CHECKPOINT_NAME = SHIPPED_NAME
 # before them, and the pitches of the first phrase read whose start the window cuts off.
 Before = tuple[PitchRuns | None, tuple[int, ...]]
 NOTHING_BEFORE: Before = (None, ())
-# The most notes of the session the cache's runs keep (hours of playing); past it they are
-# built again from the phrases the partner still remembers.
-SESSION_NOTES = 1 << 16
 
 
 def default_checkpoint() -> Path:
@@ -151,8 +148,7 @@ class ModelResponder:
         self.cache_runs, self.cache_weight, self.cache_whole = CACHE_RUNS, CACHE_WEIGHT, True
         # (history, harmony, tempo, grid, steps, feel, before, cache settings) of the last built
         self._history_steps: tuple | None = None
-        # (the history's phrases before the window, their pitch runs): grown as the session goes on
-        self._earlier: tuple[tuple[Phrase, ...], PitchRuns] | None = None
+        self._earlier = SessionRuns()  # (the pitch runs of the phrases before the window)
         # set while an answer is drafted (`PartnerCore.read`): decoding gives up (`Interrupted`)
         # between notes once it says True
         self.interrupt: Callable[[], bool] | None = None
@@ -369,7 +365,7 @@ class ModelResponder:
         reads = (self.cache_runs, self.cache_whole)  # (what the cache reads before the window depends on)
         if (cached is not None and (cached[1] is heard or cached[1] == heard) and cached[2] == tempo
                 and cached[3] == grid and cached[7] == reads and cached[0] == tuple(history)):  # (element by element,
-            # each by identity first, in C: the history is up to SESSION_PHRASES phrases)
+            # each by identity first, in C: the history is up to `SESSION_PHRASES` phrases)
             head, session_feel, before = cached[4:7]  # the same session so far: its steps are not built again
         else:
             # the phrases the window reads (the history's share of `max_call` notes, and the
@@ -399,30 +395,13 @@ class ModelResponder:
         return session_steps((), call, harmony, self.cfg.max_call, head=head), before
 
     def _runs_before(self, earlier: tuple[Phrase, ...], tempo: float | None) -> PitchRuns | None:
-        """The pitch runs of the session's phrases before the window (their lines, at the
-        tempo each was first read at), grown from the last ones when the session only went
-        on (its first phrases may have left the partner's memory since: the runs keep them,
-        up to `SESSION_NOTES`); what was primed read the old ones, and is dropped. The same
-        runs when the window reaches back a phrase or two further than last time (a resumed
-        call's answer leaves out the phrase it resumes, an answer never played is forgotten):
-        those phrases count twice, rather than the session's runs be lost. Built afresh
-        otherwise (bars counted again, another session)."""
-        if not earlier:
-            return None
-        last = self._earlier
-        # where the last ones' phrases go on in these (by identity: the memory drops the oldest)
-        gone = next((i for i, h in enumerate(last[0]) if h is earlier[0]), None) if last is not None else None
-        if last is not None and gone is not None and last[1].k == self.cache_runs and last[1].n < SESSION_NOTES \
-                and all(a is b for a, b in zip(last[0][gone:], earlier)):
-            if len(last[0]) - gone > len(earlier):  # (the window reaches back further: see above)
-                return last[1]
-            runs, new = last[1], earlier[len(last[0]) - gone:]
-        else:
-            runs, new = PitchRuns(self.cache_runs), earlier
-        if new:
-            runs.extend(n.pitch for h in new if h.notes for n in the_line(h, tempo).notes)
+        """The pitch runs of the session's phrases before the window (`SessionRuns.before`,
+        each phrase read as its line); what was primed read the old ones and is dropped
+        when they grew."""
+        runs, grew = self._earlier.before(earlier, self.cache_runs,
+                                          lambda h: [n.pitch for n in the_line(h, tempo).notes] if h.notes else [])
+        if grew:
             self._primed = self._primed_history = None
-        self._earlier = (tuple(earlier), runs)
         return runs
 
     def _context(self, steps: list, keep: bool = False, tempo: int | None = None, before: Before = NOTHING_BEFORE
