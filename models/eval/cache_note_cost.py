@@ -8,7 +8,8 @@ Run from the repository root:
 
 Each run is a fresh process; the figures are the median over the runs of each run's
 median and p99 (microseconds a note, milliseconds an answer), with their spread. The first
-quarter of each run's notes is left out (the session still short).
+quarter of each run's notes is left out of the figures a note (the session still short); the
+mixture's time an answer (`mix_ms_per_answer`) counts every note.
 """
 
 from __future__ import annotations
