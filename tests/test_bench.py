@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 
 import pytest
 
 from improv.cli import main
 from improv.config import Config
 from improv.bench.jack import flood_messages, pair_latency
-from improv.bench.parts import random_call, summary
+from improv.bench.parts import fresh_run, random_call, spread_each, summary
 from improv.bench.timing import bench_timing
 from improv.bench.jackprobe import Arrival, sounding_notes
 
@@ -424,3 +425,14 @@ def test_bench_data_names_the_follower_data_and_refuses_a_missing_one(tmp_path, 
     missing: dict = {}
     _follow_section(missing, True, lambda line: None, tmp_path / "gone")
     assert "gone" in missing["follow"]["skipped"]
+
+
+def test_a_fresh_run_gives_its_last_lines_figures_and_runs_are_summed_up_figure_by_figure(tmp_path):
+    """The measuring scripts (models/eval) each run in a fresh Python, with the arguments
+    given, in the folder given; the figures are the JSON of the run's last line."""
+    code = "import json, os, sys; print('warming up'); print(json.dumps({'n': int(sys.argv[1]), 'here': os.getcwd()}))"
+    assert fresh_run(code, 7, cwd=tmp_path) == {"n": 7, "here": str(tmp_path)}
+    with pytest.raises(subprocess.CalledProcessError):
+        fresh_run("raise SystemExit(3)")
+    runs = [{"a": 1.0, "b": 5.0}, {"a": 3.0, "b": 4.0}, {"a": 2.0, "b": 9.0}]
+    assert spread_each(runs) == {"a": {"median": 2.0, "min": 1.0, "max": 3.0}, "b": {"median": 5.0, "min": 4.0, "max": 9.0}}

@@ -28,6 +28,27 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def spread_each(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """`spread` of each figure over runs that each give the same figures."""
+    return {k: spread([r[k] for r in runs]) for k in runs[0]}
+
+
+def fresh_run(code: str, *args: Any, cwd: Any = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `code` in a fresh Python (this one's) with `args` as its argv: the JSON object
+    its last line of output prints (a run's figures; each run starts cold, as a jam does).
+
+    Raises:
+        subprocess.CalledProcessError: the run failed.
+    """
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def json_output_error(path: Any) -> str | None:
     """Why `--json PATH` cannot be written (a missing folder, a folder, a device), or None:
     asked before a run, not after it, so that a run is never lost to a bad path."""

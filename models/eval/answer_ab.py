@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from improv.bench.parts import spread
+from improv.bench.parts import fresh_run, spread_each
 
 ONE_RUN = """
 import json, sys
@@ -35,10 +35,7 @@ print(json.dumps({"worker_median": pr["ready_ms"]["median"], "worker_p99": pr["r
 
 
 def run_once(checkout: Path, calls: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
-    out = subprocess.run([sys.executable, "-c", ONE_RUN, str(calls)], cwd=checkout, env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return fresh_run(ONE_RUN, calls, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout.resolve())})
 
 
 def commit_of(checkout: Path) -> str:
@@ -58,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_once(c, args.calls)
             runs[str(c)].append(r)
             print(f"run {i + 1} {c}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()), flush=True)
-    summary = {c: {k: spread([r[k] for r in rs]) for k in rs[0]} for c, rs in runs.items()}
+    summary = {c: spread_each(rs) for c, rs in runs.items()}
     report = {"calls": args.calls, "commits": {str(c): commit_of(c) for c in args.checkouts},
               "runs": runs, "summary": summary, "load_average": os.getloadavg()}
     for c, s in summary.items():

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 
-from improv.bench.parts import engine, spread
+from improv.bench.parts import engine, fresh_run, spread_each
 
 ONE_RUN = """
 import json, statistics, sys, time
 from dataclasses import replace
 import improv.core.model.copying as copying
 from improv.bench import answer as A
+from improv.bench.parts import summary
 from improv.config import Config
 from improv.partner.build import make_responder
 from improv.partner.core import PartnerCore
@@ -50,13 +50,10 @@ for job in A._jobs(A.calls_for(int(sys.argv[1]), chart), chart, cfg):
     answers.append((time.perf_counter() - t) * 1e3)
     notes.append(len(res.answer.notes) if res.answer is not None else 0)
     core.after(chart)
-def p99(v):
-    return sorted(v)[int(0.99 * len(v))]
-m = mix[len(mix) // 4:]
-print(json.dumps({"mix_us_median": statistics.median(m), "mix_us_p99": p99(m),
-                  "mix_ms_per_answer": sum(mix) / 1e3 / len(answers),
-                  "answer_ms_median": statistics.median(answers), "answer_ms_p99": p99(answers),
-                  "notes_per_answer": statistics.mean(notes), "notes_timed": len(m)}))
+m, a = summary(mix[len(mix) // 4:]), summary(answers)
+print(json.dumps({"mix_us_median": m["median"], "mix_us_p99": m["p99"], "mix_ms_per_answer": sum(mix) / 1e3 / len(answers),
+                  "answer_ms_median": a["median"], "answer_ms_p99": a["p99"],
+                  "notes_per_answer": statistics.mean(notes), "notes_timed": m["n"]}))
 """
 
 
@@ -68,10 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     runs = []
     for i in range(args.runs):
-        out = subprocess.run([sys.executable, "-c", ONE_RUN, str(args.calls)], check=True, capture_output=True, text=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs.append(fresh_run(ONE_RUN, args.calls))
         print(f"run {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()), flush=True)
-    summary = {k: spread([r[k] for r in runs]) for k in runs[0]}
+    summary = spread_each(runs)
     for k, v in summary.items():
         print(f"{k}: {v}")
     if args.json:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from improv.bench.parts import engine, spread
+from improv.bench.parts import engine, fresh_run, spread_each
 
 ONE_RUN = """
 import gc, json, sys, time
@@ -48,11 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {str(k): [] for k in KEEPS}
     for i in range(args.runs):
         for k in KEEPS:
-            out = subprocess.run([sys.executable, "-c", ONE_RUN, str(args.calls), str(k)], check=True,
-                                 capture_output=True, text=True).stdout
-            runs[str(k)].append(json.loads(out.strip().splitlines()[-1]))
+            runs[str(k)].append(fresh_run(ONE_RUN, args.calls, k))
             print(f"run {i + 1}, {k} phrases kept: {runs[str(k)][-1]}", flush=True)
-    summary = {k: {f: spread([r[f] for r in rs]) for f in rs[0]} for k, rs in runs.items()}
+    summary = {k: spread_each(rs) for k, rs in runs.items()}
     for k, s in summary.items():
         print(f"{k} phrases kept: {s['tracked']['median']:.0f} objects tracked, a full collection "
               f"{s['full_collection_ms']['median']:.2f} ms ({s['full_collection_ms']['min']:.2f}-"
