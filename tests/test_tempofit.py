@@ -151,3 +151,50 @@ def test_tempo_at_reads_the_last_record_given_at_or_before_a_time():
 def test_eps_must_be_positive():
     with pytest.raises(ValueError, match="eps must be > 0"):
         TempoFit(0.0, eps=0.0)
+
+
+def conductor_points(tl, seconds, every=0.005, settle=0.1):
+    """The points the jam hands the fit (`Player.write_file_tempo`): each conductor round,
+    `every` seconds, the timeline's breakpoints since the last round and its beat `settle`
+    before the round."""
+    out, last, now = [], 0.0, settle + every
+    while now < seconds:
+        until = now - settle
+        out += [(s.time, s.beat) for s in tl.segments if last < s.time <= until]
+        out.append((until, tl.beat_at(until)))
+        last, now = until, now + every
+    return out
+
+
+def test_a_stretch_a_few_milliseconds_old_keeps_the_tempo_before_it():
+    """The jam hands the fit a point every conductor round, milliseconds apart. A stretch
+    just begun held the line through its latest point: 0.06 beat over 5 ms is 720 bpm, and
+    a 6-minute jam wrote tempos of 1 to 901 bpm (one at the file's bound, 1000.0000000000001,
+    refused by the recorder with a warning), each written over within a beat: a crash's file
+    in between counted its last notes at them. Now every tempo given stays near the tempo
+    played, and the map keeps within eps of every point."""
+    rnd, bpm = random.Random(7), 162.0
+    period = 60.0 / bpm
+    tl = PlayerTimeline(0.0, bpm)
+    t = period
+    while t < 60.0:  # the follower's scatter, about +-0.13 beat, at every note
+        tl.follow(BeatEstimate(bpm * (1 + rnd.gauss(0, 0.01)), (round(t / period) + rnd.gauss(0, 0.13)) * period,
+                               0.9), t)
+        t += period * rnd.choice((0.5, 1.0, 1.5, 2.0))
+    points = conductor_points(tl, 60.0)
+    fit, records = TempoFit(0.0, 0.0), []
+    for k, (pt, pb) in enumerate(points):
+        records += fit.add(pt, pb)
+        assert abs(map_beat(records, 0.0, 0.0, pt) - pb) <= EPS_BEATS + 1e-9, k
+    given = [b for _, b in records]
+    print(f"{len(points)} points -> {len(records)} records, {min(given):.1f}-{max(given):.1f} bpm")
+    assert all(0.5 * bpm < b < 2.0 * bpm for b in given), (min(given), max(given))
+    assert len(records) < 4 * len(changes(records)) + 4  # (not one a conductor round while a stretch is young)
+
+
+def test_the_tempos_given_stay_inside_the_files_range():
+    """A stretch that must run at the file's fastest tempo gives exactly its bound (1000 / 60 * 60
+    is 1000.0000000000001 in floats, which the recorder refused)."""
+    fit = TempoFit(0.0, 0.0)
+    records = fit.add(0.001, 5.0) + fit.add(0.002, 10.0) + fit.flush()
+    assert records and all(1.0 <= b <= 1000.0 for _, b in records), records

@@ -19,6 +19,16 @@ longer fits, so the records given so far always make a map within `eps` of every
 given (the recording's crash journal yields a usable file at any moment); `flush` gives the
 open stretch the tempo that ends it nearest the session's beat (the session's end).
 
+The jam hands the fit a point every conductor round, milliseconds apart, so a stretch just
+begun has a point a few milliseconds from its start, and the line through it may have any
+tempo (0.06 beat over 5 ms is 720 bpm): given that line from the start, a 6-minute jam wrote
+tempos of 1 to 901 bpm into the recording's journal, eight a stretch, each written over
+within a beat or so, and a crash's file in between counted its last notes at them. For
+`YOUNG_S` a stretch takes the line that meets the session's own, as it runs now, `YOUNG_S`
+after the stretch's start: it keeps within `eps` of the session's beat up to there while the
+session goes on straight (the session's beat is off the line by at most what it was at the
+stretch's start, shrinking to nothing), and it changes only where the session's line bends.
+
 Pure: times in seconds, beats in the session's (straight) beats.
 """
 
@@ -30,6 +40,7 @@ EPS_BEATS = 0.06  # the file's beat is kept this close to the session's: under t
 # scatter (about +-0.13 beat) and a quarter of a DAW's 1/16-note grid (0.25 beat): 32 ms at 111 bpm.
 # Looser merges more of the phase made up at each re-anchoring into one tempo (a steady 111 bpm
 # followed for 3 minutes: 14 changes at 0.04, 11 at 0.06, 6 at 0.08); tighter gives back the sawtooth
+YOUNG_S = 0.5  # a stretch this young aims at the session's line this far on (see the module doc)
 
 
 class TempoFit:
@@ -48,11 +59,13 @@ class TempoFit:
         if not eps > 0:
             raise ValueError(f"eps must be > 0 beats, got {eps!r}")
         self.eps = eps
+        self._bpm_range = (float(bpm_range[0]), float(bpm_range[1]))
         self._min_rate, self._max_rate = bpm_range[0] / 60.0, bpm_range[1] / 60.0
         self._t0, self._b0 = float(t0), float(beat0)  # the open stretch's anchor
         self._lo, self._hi = self._min_rate, self._max_rate  # rates (beats a second) that fit it so far
         self._last: tuple[float, float] | None = None  # its latest point, (seconds, beats)
         self._given: float | None = None  # the rate given for it (records), or None yet
+        self._session: tuple[float, float, float] | None = None  # the session's latest point and its rate there
 
     def add(self, t: float, beat: float) -> list[tuple[float, float]]:
         """The session's beat at `t` seconds (a breakpoint of its timeline, or its current end;
@@ -61,18 +74,21 @@ class TempoFit:
         last_t = self._last[0] if self._last is not None else self._t0
         if t <= last_t:
             return []
+        seen = self._session  # (points given in turn lie on one line of the session's: its rate)
+        rate_here = (beat - seen[1]) / (t - seen[0]) if seen is not None else (beat - self._b0) / (t - self._t0)
         out: list[tuple[float, float]] = []
         lo, hi = self._bounds(t, beat)
         if lo > hi and self._last is not None:  # no one line fits: the stretch ends at its last point
             out += self._close()
             lo, hi = self._bounds(t, beat)
+        self._session = (t, beat, rate_here)
         if lo > hi:  # (from a fresh anchor only a tempo out of the file's range fails: the nearest is kept)
             rate = min(max((beat - self._b0) / (t - self._t0), self._min_rate), self._max_rate)
             lo = hi = rate
         self._lo, self._hi, self._last = lo, hi, (t, beat)
         if self._given is None or not lo <= self._given <= hi:
-            self._given = self._ending_rate()  # (the line through the latest point: it moves least)
-            out.append((self._t0, self._given * 60.0))
+            self._given = self._rate()
+            out.append((self._t0, self._bpm(self._given)))
         return out
 
     def flush(self) -> list[tuple[float, float]]:
@@ -80,11 +96,11 @@ class TempoFit:
         it whose line ends nearest the last point. Returns the record to write, if it changed."""
         if self._last is None:
             return []
-        rate = self._ending_rate()
+        rate = self._rate()
         if rate == self._given:
             return []
         self._given = rate
-        return [(self._t0, rate * 60.0)]
+        return [(self._t0, self._bpm(rate))]
 
     def _bounds(self, t: float, beat: float) -> tuple[float, float]:
         """The open stretch's rates that also pass within `eps` of (t, beat)."""
@@ -92,15 +108,26 @@ class TempoFit:
         return (max(self._lo, (beat - self.eps - self._b0) / dt),
                 min(self._hi, (beat + self.eps - self._b0) / dt))
 
-    def _ending_rate(self) -> float:
+    def _rate(self) -> float:
+        """The open stretch's tempo (beats a second), of those that fit it: the line through its
+        latest point (it moves least), or while the stretch is young, the line that meets the
+        session's `YOUNG_S` after its start (see the module doc)."""
         t, beat = self._last  # type: ignore[misc]
-        return min(max((beat - self._b0) / (t - self._t0), self._lo), self._hi)
+        end = t
+        if t - self._t0 < YOUNG_S and self._session is not None and self._session[0] == t:
+            end = self._t0 + YOUNG_S
+            beat += self._session[2] * (end - t)
+        return min(max((beat - self._b0) / (end - self._t0), self._lo), self._hi)
+
+    def _bpm(self, rate: float) -> float:
+        """`rate` (beats a second) in bpm, inside the file's range (1000 / 60 * 60 is a hair over 1000)."""
+        return min(max(rate * 60.0, self._bpm_range[0]), self._bpm_range[1])
 
     def _close(self) -> list[tuple[float, float]]:
-        """End the open stretch at its last point, on the tempo that ends it nearest it; the
-        next starts there, on its line."""
-        rate = self._ending_rate()
-        out = [] if rate == self._given else [(self._t0, rate * 60.0)]
+        """End the open stretch at its last point, on its tempo (`_rate`: once it is not young,
+        the one that ends it nearest that point); the next starts there, on its line."""
+        rate = self._rate()
+        out = [] if rate == self._given else [(self._t0, self._bpm(rate))]
         t, _ = self._last  # type: ignore[misc]
         self._b0 += (t - self._t0) * rate
         self._t0 = t
