@@ -29,6 +29,16 @@ def test_the_log_gives_the_ready_times_the_late_answers_and_the_summary():
     assert got["summary"] == ["session ended (SIGTERM): 4 calls, 4 answers, 0 yields; answer ready p99 120.5 ms"]
     assert from_stderr("Traceback (most recent call last):\n")["tracebacks"] == 1
     assert from_stderr("")["ready_ms"] == {}
+    assert got["recording_lines"] == []
+
+
+def test_the_recordings_warnings_are_listed():
+    """A 6-minute free jam of a validation solo refused a tempo of its own tempo map's
+    (1000.0000000000001 bpm, improv/core/formats/tempofit.py): the soak said nothing of it."""
+    log = LOG + ("a tempo of 1000.0000000000001 bpm is not recorded (expected 1 to 1000 bpm)\n"
+                 "recorded to sessions/20261207-030627.mid\n")
+    assert from_stderr(log)["recording_lines"] == [
+        "a tempo of 1000.0000000000001 bpm is not recorded (expected 1 to 1000 bpm)"]
 
 
 def test_bad_minutes_and_missing_data_are_one_line(tmp_path, capsys):

@@ -4,7 +4,8 @@
 runs for `--minutes` over JACK, played by phrases of WJazzD validation solos with their
 onsets in seconds (3-6 phrases of one solo at a time, then a rest of 2-6 s in which the
 partner answers). Every 30 s it samples the jam's memory and its partner's; at the end it
-stops the jam (SIGTERM) and reports: notes left sounding, tracebacks, the answer-ready
+stops the jam (SIGTERM) and reports: notes left sounding, tracebacks, what the recording
+warned of (a tempo it refused, a write that failed), the answer-ready
 times the jam logged (median, p90, p99), each answer not drafted in a rest with the call it
 answered (a call cut at its longest has no rest to draft in), answers that were ready after
 they were due, the session summary line, and whether the recording reads back.
@@ -45,6 +46,10 @@ PARTNER_CHANNEL, CLICK_CHANNEL = 2, 10  # the jam's defaults (1-16)
 FEEL_S = 0.06  # how far ahead of its turn the model's time feel may place a partner note
 TRADE_TEMPO_SPAN = 1.4  # solos within this factor of the trading tempo play its turns
 LATE = re.compile(r"left out|after its first note was due")
+# what the recording and its journal say went wrong (improv/live/recorder.py, journal.py): a tempo
+# refused, a write that failed or was resumed, records not in the file
+RECORDING = re.compile(r"is not recorded|recording (?:had trouble|resumed|lost)|could not be (?:written|read|completed)"
+                       r"|journal .* deleted")
 
 
 def _children_rss_kb(pid: int) -> int:
@@ -88,6 +93,7 @@ def from_stderr(err: str) -> dict:
                          "max": ready[-1]} if n else {},
             "late_answers": len(LATE.findall(err)), "late_lines": [x for x in err.splitlines() if LATE.search(x)],
             "tracebacks": err.count("Traceback"),
+            "recording_lines": [x for x in err.splitlines() if RECORDING.search(x)],
             "summary": [line for line in err.splitlines() if line.startswith("session ended")]}
 
 
@@ -271,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(shown, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    return 0 if result["exit"] == 0 and not result["left_sounding"] and not result["tracebacks"] else 1
+    return 0 if (result["exit"] == 0 and not result["left_sounding"] and not result["tracebacks"]
+                 and not result["recording_lines"]) else 1
 
 
 def _problem(args: argparse.Namespace) -> str:
