@@ -316,6 +316,28 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     assert said == [120.7, 121.4, 122.2, 122.9, 123.6], said  # each 0.5 % moved: before, nothing (0.3 % a note)
 
 
+def test_every_tempo_the_following_session_writes_is_near_the_players():
+    """The session hands its tempo map's fit a point every conductor round: a stretch just
+    begun took the line through a point 10 ms from its start: here a player at 160 bpm, heard
+    with the follower's scatter, had tempos of 1 to 542 bpm written into the recording, each
+    written over soon after (a 6-minute jam over JACK: 1 to 901 bpm, and one of
+    1000.0000000000001 that the recorder refused, with a warning on the terminal).
+    improv/core/formats/tempofit.py."""
+    cfg = override(override(make()[0].cfg, "timing", tempo=160.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder(),
+                                  recorder_factory=lambda t0, chart: TempoRecording())
+    s.start()
+    rnd, events, start, period = random.Random(3), [], 0.5, 60.0 / 160.0
+    for k in range(10):  # a 2-bar call played a little loose, its answer, a beat's rest
+        events += swung_call(160.0, 2, start, seed=k, jitter=0.03)
+        start += (8 + 8 + 1) * period + rnd.gauss(0, 0.03)
+    play(s, clock, inq, events, until=start + 1.0)
+    tempos = [x[1] for x in s.recorder.lines if x[0] == "tempo"]
+    s.close()
+    print(f"{len(tempos)} tempos written, {min(tempos)}-{max(tempos)} bpm")
+    assert len(tempos) > 5 and all(100.0 < bpm < 260.0 for bpm in tempos), (min(tempos), max(tempos))
+
+
 def file_beat(lines, origin, t):
     """The beat at `t` of the tempo map a recorder was told (`TempoRecording.lines`), counted
     from `origin` (the last tempo given at a time counts, as the journal is read)."""
