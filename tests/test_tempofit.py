@@ -198,3 +198,24 @@ def test_the_tempos_given_stay_inside_the_files_range():
     fit = TempoFit(0.0, 0.0)
     records = fit.add(0.001, 5.0) + fit.add(0.002, 10.0) + fit.flush()
     assert records and all(1.0 <= b <= 1000.0 for _, b in records), records
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.2, 3.0), st.floats(40.0, 320.0)), min_size=1, max_size=12),
+       st.lists(st.floats(0.001, 0.02), min_size=1, max_size=50))
+def test_points_milliseconds_apart_give_tempos_the_timeline_has(stretches, steps):
+    """Any timeline (stretches of (seconds, bpm)) handed over as the jam does, a point every
+    1-20 ms: every tempo given lies between half the slowest stretch's and twice the fastest's
+    (given the line through the latest point, 9.7 times the fastest and 1 bpm, on random such
+    timelines), and the map keeps within eps of every point."""
+    points, t, beat, k = [], 0.0, 0.0, 0
+    for dt, bpm in stretches:
+        end = t + dt
+        while t < end - 1e-9:
+            step = min(steps[k % len(steps)], end - t)
+            t, beat, k = t + step, beat + step * bpm / 60.0, k + 1
+            points.append((t, beat))
+    records = fitted(points)
+    slowest, fastest = min(b for _, b in stretches), max(b for _, b in stretches)
+    assert all(0.5 * slowest <= bpm <= 2.0 * fastest for _, bpm in records), (slowest, fastest, records)
+    assert all(abs(map_beat(records, 0.0, 0.0, t2) - b2) <= EPS_BEATS + 1e-9 for t2, b2 in points)
