@@ -93,7 +93,8 @@ class TempoFit:
 
     def flush(self) -> list[tuple[float, float]]:
         """The open stretch's tempo as it ends now (the session's end): the one of those that fit
-        it whose line ends nearest the last point. Returns the record to write, if it changed."""
+        it whose line ends nearest the last point (`_rate`: a stretch still young keeps the line
+        it aims at). Returns the record to write, if it changed."""
         if self._last is None:
             return []
         rate = self._rate()
