@@ -21,9 +21,11 @@ open stretch the tempo that ends it nearest the session's beat (the session's en
 
 The jam hands the fit a point every conductor round, milliseconds apart, so a stretch just
 begun has a point a few milliseconds from its start, and the line through it may have any
-tempo (0.06 beat over 5 ms is 720 bpm): given that line from the start, a 6-minute jam wrote
-tempos of 1 to 901 bpm into the recording's journal, eight a stretch, each written over
-within a beat or so, and a crash's file in between counted its last notes at them. For
+tempo (0.06 beat over 5 ms is 720 bpm): given that line from the start, a session following a
+player at 160 bpm wrote tempos of 1 to 542 bpm into the recording's journal
+(tests/test_follow_session.py), each written over within a beat or so, a crash's file in
+between counted its last notes at them, and one at the file's bound (1000 / 60 * 60 is
+1000.0000000000001) was refused by the recorder with a warning on the terminal. For
 `YOUNG_S` a stretch takes the line that meets the session's own, as it runs now, `YOUNG_S`
 after the stretch's start: it keeps within `eps` of the session's beat up to there while the
 session goes on straight (the session's beat is off the line by at most what it was at the
@@ -65,7 +67,8 @@ class TempoFit:
         self._lo, self._hi = self._min_rate, self._max_rate  # rates (beats a second) that fit it so far
         self._last: tuple[float, float] | None = None  # its latest point, (seconds, beats)
         self._given: float | None = None  # the rate given for it (records), or None yet
-        self._session: tuple[float, float, float] | None = None  # the session's latest point and its rate there
+        self._seen: tuple[float, float] | None = None  # the latest point given, whichever stretch it ended in
+        self._slope = 0.0  # the session's rate there (beats a second): points given in turn lie on one of its lines
 
     def add(self, t: float, beat: float) -> list[tuple[float, float]]:
         """The session's beat at `t` seconds (a breakpoint of its timeline, or its current end;
@@ -74,14 +77,14 @@ class TempoFit:
         last_t = self._last[0] if self._last is not None else self._t0
         if t <= last_t:
             return []
-        seen = self._session  # (points given in turn lie on one line of the session's: its rate)
-        rate_here = (beat - seen[1]) / (t - seen[0]) if seen is not None else (beat - self._b0) / (t - self._t0)
+        seen = self._seen if self._seen is not None else (self._t0, self._b0)
+        slope = (beat - seen[1]) / (t - seen[0])
         out: list[tuple[float, float]] = []
         lo, hi = self._bounds(t, beat)
         if lo > hi and self._last is not None:  # no one line fits: the stretch ends at its last point
             out += self._close()
             lo, hi = self._bounds(t, beat)
-        self._session = (t, beat, rate_here)
+        self._seen, self._slope = (t, beat), slope  # (after any close: it ends on the slope at its last point)
         if lo > hi:  # (from a fresh anchor only a tempo out of the file's range fails: the nearest is kept)
             rate = min(max((beat - self._b0) / (t - self._t0), self._min_rate), self._max_rate)
             lo = hi = rate
@@ -114,11 +117,9 @@ class TempoFit:
         latest point (it moves least), or while the stretch is young, the line that meets the
         session's `YOUNG_S` after its start (see the module doc)."""
         t, beat = self._last  # type: ignore[misc]
-        end = t
-        if t - self._t0 < YOUNG_S and self._session is not None and self._session[0] == t:
-            end = self._t0 + YOUNG_S
-            beat += self._session[2] * (end - t)
-        return min(max((beat - self._b0) / (end - self._t0), self._lo), self._hi)
+        if t - self._t0 < YOUNG_S:
+            t, beat = self._t0 + YOUNG_S, beat + self._slope * (self._t0 + YOUNG_S - t)
+        return min(max((beat - self._b0) / (t - self._t0), self._lo), self._hi)
 
     def _bpm(self, rate: float) -> float:
         """`rate` (beats a second) in bpm, inside the file's range (1000 / 60 * 60 is a hair over 1000)."""
