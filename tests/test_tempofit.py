@@ -47,17 +47,22 @@ def changes(records):
     return out
 
 
-def followed(bpm, seconds, jitter_beats, seed, every_beats=1.5):
-    """The points of a followed timeline (improv/core/listen/timeline.py) re-anchored on a
-    steady player heard with a jittery phase and tempo: (seconds, beat) of its breakpoints,
-    and its end at `seconds`."""
+def followed_timeline(bpm, seconds, jitter_beats, seed, every_beats=1.5, tempo_jitter=0.003):
+    """A followed timeline (improv/core/listen/timeline.py) re-anchored for `seconds` on a
+    steady player heard with a jittery phase and tempo, about every `every_beats`."""
     rnd, period = random.Random(seed), 60.0 / bpm
     tl = PlayerTimeline(0.0, bpm)
     t = period
     while t < seconds:
-        heard = BeatEstimate(bpm * (1 + rnd.gauss(0, 0.003)), (round(t / period) + rnd.gauss(0, jitter_beats)) * period, 0.9)
-        tl.follow(heard, t)
+        heard_bpm = bpm * (1 + rnd.gauss(0, tempo_jitter))  # (drawn before the beat: the seeds' timelines as they were)
+        tl.follow(BeatEstimate(heard_bpm, (round(t / period) + rnd.gauss(0, jitter_beats)) * period, 0.9), t)
         t += every_beats * period * rnd.uniform(0.7, 1.3)
+    return tl
+
+
+def followed(bpm, seconds, jitter_beats, seed, every_beats=1.5):
+    """The points of `followed_timeline`: (seconds, beat) of its breakpoints, and its end at `seconds`."""
+    tl = followed_timeline(bpm, seconds, jitter_beats, seed, every_beats)
     return [(s.time, s.beat) for s in tl.segments if s.time < seconds] + [(seconds, tl.beat_at(seconds))]
 
 
@@ -173,15 +178,8 @@ def test_a_stretch_a_few_milliseconds_old_keeps_the_tempo_before_it():
     refused by the recorder with a warning), each written over within a beat: a crash's file
     in between counted its last notes at them. Now every tempo given stays near the tempo
     played, and the map keeps within eps of every point."""
-    rnd, bpm = random.Random(7), 162.0
-    period = 60.0 / bpm
-    tl = PlayerTimeline(0.0, bpm)
-    t = period
-    while t < 60.0:  # the follower's scatter, about +-0.13 beat, at every note
-        tl.follow(BeatEstimate(bpm * (1 + rnd.gauss(0, 0.01)), (round(t / period) + rnd.gauss(0, 0.13)) * period,
-                               0.9), t)
-        t += period * rnd.choice((0.5, 1.0, 1.5, 2.0))
-    points = conductor_points(tl, 60.0)
+    bpm = 162.0  # (the follower's scatter, about +-0.13 beat, about every beat)
+    points = conductor_points(followed_timeline(bpm, 60.0, 0.13, seed=7, every_beats=1.0, tempo_jitter=0.01), 60.0)
     fit, records = TempoFit(0.0, 0.0), []
     for k, (pt, pb) in enumerate(points):
         records += fit.add(pt, pb)
