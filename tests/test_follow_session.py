@@ -320,8 +320,8 @@ def test_every_tempo_the_following_session_writes_is_near_the_players():
     """The session hands its tempo map's fit a point every conductor round: a stretch just
     begun took the line through a point 10 ms from its start: here a player at 160 bpm, heard
     with the follower's scatter, had tempos of 1 to 542 bpm written into the recording, each
-    written over soon after (a 6-minute jam over JACK: 1 to 901 bpm, and one of
-    1000.0000000000001 that the recorder refused, with a warning on the terminal).
+    written over soon after (in a jam over JACK, one of 1000.0000000000001, which the
+    recorder refused with a warning on the terminal).
     improv/core/formats/tempofit.py."""
     cfg = override(override(make()[0].cfg, "timing", tempo=160.0, follow=True), "phrase", gap_beats=1.5)
     s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder(),
