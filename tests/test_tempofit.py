@@ -174,10 +174,11 @@ def conductor_points(tl, seconds, every=0.005, settle=0.1):
 def test_a_stretch_a_few_milliseconds_old_aims_at_the_sessions_line():
     """The jam hands the fit a point every conductor round, milliseconds apart. A stretch
     just begun held the line through its latest point: 0.06 beat over 5 ms is 720 bpm, and
-    here that gave 368 records of 1 to 898 bpm (now 137, 127.5-193.4), each written over within a beat (a crash's file in between
-    counted its last notes at them; in a jam over JACK one at the file's bound,
-    1000.0000000000001, was refused by the recorder with a warning). Now every tempo given
-    stays near the tempo played, and the map keeps within eps of every point."""
+    here that gave 368 records of 1 to 898 bpm (now 137, 127.5-193.4), each written over
+    within a beat (a crash's file in between counted its last notes at them; in a jam over
+    JACK one at the file's bound, 1000.0000000000001, was refused by the recorder with a
+    warning). Now every tempo given stays near the tempo played, and the map keeps within eps
+    of every point."""
     bpm = 162.0  # (the follower's scatter, about +-0.13 beat, about every beat)
     points = conductor_points(followed_timeline(bpm, 60.0, 0.13, seed=7, every_beats=1.0, tempo_jitter=0.01), 60.0)
     fit, records = TempoFit(0.0, 0.0), []
