@@ -487,44 +487,57 @@ def test_the_players_keys_reach_the_follower_so_a_trill_is_heard_as_one_ornament
     assert tl.follower.onsets == 3
 
 
-def test_the_recordings_bars_are_the_bars_the_session_counted_while_following(tmp_path):
+@pytest.mark.parametrize("tap", [False, True])
+def test_the_recordings_bars_are_the_bars_the_session_counted_while_following(tmp_path, tap):
     """Following a player whose time breathes (a call a little ahead or behind the beat,
     the tempo creeping by less than `TEMPO_SAID`), the file's tempo map had only the tempos
     heard: the phase made up at each re-anchoring and the small changes were left out, and
     the file's beats drifted off the session's (1.1 beats after 106 s of a jam, 14 after 20
     minutes: the partner's answers, on the session's beats, sat off the file's bars). Each
-    note's beat in the file is the beat it was played on in the session."""
+    note's beat in the file is the beat it was played on in the session.
+
+    `tap`: the player taps 90 bpm over the seventh answer. Each tap was written into the
+    file as well as fitted with the timeline, and held until the fit's next tempo, in the
+    middle of its stretch: the player's notes in the file were 0.14 beat off the session's."""
     from improv.core.formats.midifile import load_recording, recording_notes
     from improv.live.recorder import Recorder
 
     cfg = override(override(make()[0].cfg, "timing", tempo=100.0, follow=True), "phrase", gap_beats=1.5)
+    cfg = override(cfg, "controls", tap="note 36")
     s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder(),
                                   recorder_factory=lambda t0, chart: Recorder(tmp_path, 100.0, 4, 1, 2, t0))
+    said = []
+    s.say = said.append
     s.start()
     rnd, events, start, bpm = random.Random(5), [], 0.5, 100.0
     for k in range(16):  # a 2-bar call, its answer, a beat's rest...
         events += swung_call(bpm, 2, start, seed=k)
+        for j in range(4 if tap and k == 6 else 0):  # (the tap key is a control: not a note of the call)
+            at = start + 8 * 60.0 / bpm + 0.3 + j * 60.0 / 90.0
+            events += [(at, [0x90, 36, 100]), (at + 0.05, [0x80, 36, 0])]
         start += (8 + 4 + 1 + rnd.uniform(-0.3, 0.3)) * 60.0 / bpm  # ...and the next call a little off the beat
         bpm *= 1.004  # creeping up, under what is said
-    sent_beats = []  # the session's beat of each partner note as it was sent
+    sent_beats = {0: [], 1: []}  # the session's beat of each note as it was sent, the player's and the partner's
 
     class Watching:
         def send(self, msg, at=None):
-            if msg.type == "note_on" and msg.velocity and msg.channel == 1:
-                sent_beats.append(s.beat_at(clock.now()))
+            if msg.type == "note_on" and msg.velocity and msg.channel in sent_beats:
+                sent_beats[msg.channel].append(s.beat_at(clock.now()))
 
         def close(self):
             pass
 
     s.sinks.append(Watching())
     play(s, clock, inq, events, until=start + 2.0)
-    assert s.tempo > 100.0 and len(sent_beats) > 100
+    assert s.tempo > 100.0 and len(sent_beats[1]) > 100
+    assert sum("(tapped)" in line for line in said) == (3 if tap else 0), said
     s.close()
     rec = load_recording(s.record_path)
-    file_beats = [n.start for n in recording_notes(rec, "partner")]
-    assert len(file_beats) == len(sent_beats)
-    worst = max(abs(f - b) for f, b in zip(file_beats, sent_beats))
-    assert worst < EPS_BEATS + 0.01, f"the file's beats {worst:.2f} off the session's"
+    for channel, track in ((0, "player"), (1, "partner")):
+        file_beats = [n.start for n in recording_notes(rec, track)]
+        assert len(file_beats) == len(sent_beats[channel])
+        worst = max(abs(f - b) for f, b in zip(file_beats, sent_beats[channel]))
+        assert worst < EPS_BEATS + 0.01, f"the file's beats {worst:.2f} off the session's ({track})"
 
 
 @pytest.mark.parametrize("crash", [False, True])

@@ -76,8 +76,8 @@ def apply_control(s: Any, ev: ControlEvent, t: float) -> str | None:
             s.hearing.tapped(bpm)
         if s.clock_sender is not None:
             s.clock_sender.set_tempo(bpm, t)
-        if s.recorder is not None:
-            s.recorder.tempo(bpm, t)
+        if s.recorder is not None and not s.following:  # (following, the file's tempo map is fitted to
+            s.recorder.tempo(bpm, t)  # the timeline, the tap with it: player.write_file_tempo)
         return f"tempo {bpm:.1f} bpm (tapped)"
     return s.policy.control(ev.action, t)
 
