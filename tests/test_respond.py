@@ -106,6 +106,21 @@ def test_tempo_flag_and_no_tempo_in_file(tmp_path):
     assert rc == 0 and read_out(out)[0] == pytest.approx(90.0)
 
 
+def test_a_call_with_a_tempo_map_is_said_with_the_tempo_the_answer_plays_at(tmp_path, capsys):
+    """A jam's recording following the player has a tempo map (94 tempos, 122.5-280.9 bpm in
+    a three-minute jam); respond kept it but said only its first tempo, "122.5 bpm", for
+    a call and an answer played at 242."""
+    call = write_mid(tmp_path / "call.mid", LINE, tempo=90)
+    mid = mido.MidiFile(str(call))
+    mid.tracks[0].append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(180), time=2 * mid.ticks_per_beat))
+    mid.save(str(call))
+    rc, out = respond(tmp_path, call, "--chords", "C7", "--seed", "1")
+    said = capsys.readouterr().out
+    assert rc == 0 and "the call's tempo map (2 tempos, 90-180 bpm), the answer at 180 bpm" in said, said
+    rc, out = respond(tmp_path, write_mid(tmp_path / "one.mid", LINE, tempo=90), "--chords", "C7", "--seed", "1")
+    assert rc == 0 and "tracks player + partner, 90 bpm\n" in capsys.readouterr().out
+
+
 def test_swing_places_the_answers_off_beats_as_the_jam_would(tmp_path):
     """--swing was read and then ignored: --swing 1 and 3 wrote the same bytes."""
     call = write_mid(tmp_path / "call.mid", LINE)

@@ -65,6 +65,16 @@ def sounding_end(notes: list[Note], pedal: tuple[tuple[float, int], ...], end: f
     return max(last, end) if down else last
 
 
+def _tempo_said(tempos: list[tuple[float, float]], answer_start: float) -> str:
+    """The file's tempo, as the last line says it: one tempo, or the call's tempo map and
+    the tempo the answer plays at (a jam's recording following the player has dozens)."""
+    bpms = [bpm for _, bpm in tempos]
+    if len(set(bpms)) == 1:
+        return f"{round(bpms[0], 1):g} bpm"
+    return (f"the call's tempo map ({len(bpms)} tempos, {round(min(bpms), 1):g}-{round(max(bpms), 1):g} bpm), "
+            f"the answer at {round(tempo_at(tempos, answer_start), 1):g} bpm")
+
+
 def tempo_at(tempos: list[tuple[float, float]], beat: float) -> float:
     """The tempo (bpm) in force at `beat` of a tempo map [(beat, bpm)] sorted by beat."""
     bpm = tempos[0][1]
@@ -287,6 +297,6 @@ def run(args: argparse.Namespace) -> int:
     plain = src.with_name(f"{src.stem}-answer.mid")
     if given is None and out != plain:  # (as render says it: the README's "and say so")
         print(f"{plain} is there already and is kept (-o names the file)", file=report)
-    print(f"wrote {out}: tracks player + partner, {round(tempos[0][1], 1):g} bpm", file=report)
+    print(f"wrote {out}: tracks player + partner, {_tempo_said(tempos, start)}", file=report)
     report_plans(args, [plan], chart, out=report)
     return 0
