@@ -32,6 +32,15 @@ def test_the_log_gives_the_ready_times_the_late_answers_and_the_summary():
     assert got["recording_lines"] == []
 
 
+def test_a_partner_note_sent_late_is_a_late_line():
+    """Three minutes of the free jam with two busy loops on the machine's two cores: the
+    summary said "dropped 1 (queue 0, unreadable 0, late 1)", and the soak 0 late answers
+    (the scheduler's own line was not one it read)."""
+    log = LOG + "partner note 14.2 ms late: dropped (1 late so far)\n"
+    got = from_stderr(log)
+    assert got["late_answers"] == 3 and got["late_lines"][-1] == "partner note 14.2 ms late: dropped (1 late so far)"
+
+
 def test_the_recordings_warnings_are_listed():
     """A 6-minute free jam of a validation solo refused a tempo of its own tempo map's
     (1000.0000000000001 bpm, improv/core/formats/tempofit.py): the soak said nothing of it."""

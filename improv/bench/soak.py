@@ -8,7 +8,7 @@ stops the jam (SIGTERM) and reports: notes left sounding, tracebacks, what the r
 warned of (a tempo it refused, a write that failed), the answer-ready
 times the jam logged (median, p90, p99), each answer not drafted in a rest with the call it
 answered (a call cut at its longest has no rest to draft in), answers that were ready after
-they were due, the session summary line, and whether the recording reads back.
+they were due or sent late, the session summary line, and whether the recording reads back.
 
 With `--trade` it trades instead (`--mode trade --comp --bass` over a tune, at `--tempo`),
 and the player keeps improv's time as a soloist keeps a band's: each of the player's turns
@@ -45,7 +45,9 @@ SAMPLE_S = 30.0
 PARTNER_CHANNEL, CLICK_CHANNEL = 2, 10  # the jam's defaults (1-16)
 FEEL_S = 0.06  # how far ahead of its turn the model's time feel may place a partner note
 TRADE_TEMPO_SPAN = 1.4  # solos within this factor of the trading tempo play its turns
-LATE = re.compile(r"left out|after its first note was due")
+# an answer ready after it was due (exchange.py), and a partner or band note the scheduler sent
+# (or dropped) late (scheduler.py: at most two lines a second, each with the count so far)
+LATE = re.compile(r"left out|after its first note was due|note [\d.]+ ms late")
 # what the recording and its journal say went wrong (improv/live/recorder.py, journal.py): a tempo
 # refused, a write that failed or was resumed, records not in the file
 RECORDING = re.compile(r"is not recorded|recording (?:had trouble|resumed|lost)|could not be (?:written|read|completed)"
