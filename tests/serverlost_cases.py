@@ -47,13 +47,20 @@ def case_ports(server) -> None:
         out.close()
 
 
-def case_jam(server, workdir: Path) -> None:
-    """A jam whose server dies ends by itself, says why, exits 1 and writes its recording."""
+def case_jam(server, workdir: Path, device: bool = False) -> None:
+    """A jam whose server dies ends by itself, says why, exits 1 and writes its recording.
+    `device`: its input a port it opened (`--in`), which an unplug would have it wait for."""
+    from improv.bench.jackprobe import Player
     from jackutil import Jam, note_events, wired
 
-    with Jam(workdir, duration=60, extra=["--tempo", f"{TEMPO:g}"]) as jam:
-        wired(jam)
-        jam.player.play(note_events([(60, 0.0, 0.5), (64, 0.5, 0.5)], TEMPO), start=time.perf_counter() + 0.01)
+    keys = Player("dies-keys") if device else None
+    with Jam(workdir, duration=60, extra=["--tempo", f"{TEMPO:g}"], in_port="dies-keys:out" if device else "") as jam:
+        if keys is None:
+            wired(jam)
+        else:
+            time.sleep(0.5)  # (the jam connects to the port as it starts)
+        (keys or jam.player).play(note_events([(60, 0.0, 0.5), (64, 0.5, 0.5)], TEMPO),
+                                  start=time.perf_counter() + 0.01)
         time.sleep(1.0)
         server.send_signal(signal.SIGKILL)
         server.wait(5)
@@ -197,8 +204,9 @@ def main(case: str, name: str, workdir: str) -> int:
         if reason:
             print(f"SKIP {reason}", flush=True)
             return 77
-        if case in ("jam", "stall", "silent"):
-            {"jam": case_jam, "stall": case_stall, "silent": case_silent}[case](server, Path(workdir))
+        if case in ("jam", "jam_device", "stall", "silent"):
+            {"jam": case_jam, "jam_device": lambda *a: case_jam(*a, device=True), "stall": case_stall,
+             "silent": case_silent}[case](server, Path(workdir))
         else:
             {"ports": case_ports, "names": case_names}[case](server)
         return 0

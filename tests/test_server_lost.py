@@ -67,6 +67,11 @@ def test_a_jam_whose_server_dies_stops_says_why_and_writes_the_recording(tmp_pat
     run_case("jam", tmp_path)
 
 
+def test_a_jam_playing_from_a_port_it_opened_stops_too_when_the_server_dies(tmp_path):
+    """(An unplugged keyboard is waited for: improv/live/replug.py. A dead server is not.)"""
+    run_case("jam_device", tmp_path)
+
+
 def test_a_jam_stopped_while_its_server_stalls_still_ends_promptly_and_cleanly(tmp_path):
     run_case("stall", tmp_path)
 

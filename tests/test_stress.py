@@ -297,28 +297,50 @@ def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
 
 
-def test_opened_input_port_vanishing_ends_the_session_cleanly(tmp_path):
+def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
+    """A port opened with `--in` that vanished (a keyboard unplugged, its key down) ended the
+    session: a loose cable stopped the set. The jam plays on: the key is released, the jam
+    says the keyboard is gone, and when a port of that name is back it is opened again and
+    a call played into it is answered; one recording holds it all (improv/live/replug.py)."""
+    from improv.bench.jackprobe import Player
+    from test_e2e_jack import wait_for_log
+
     require_jam()
-    player = PlayerProcess()
+    player, back = PlayerProcess(), None
     try:
         player.expect("ready")
         with Patchbay(unique("stress-patch")) as pb:
             pb.wait_for(player.port, inputs=False, timeout=10)
-        with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"], in_port=player.port) as jam:
+        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}"], in_port=player.port) as jam:
             time.sleep(0.5)  # the jam opens the player's port and connects to it
-            player.press_and_die()
-            rc = jam.wait(timeout=15)  # it must end by itself, long before --duration
+            player.press_and_quit()  # unplugged with a key down
+            wait_for_log(jam, "is gone (unplugged", timeout=10)
+            released = jam.listener.wait(lambda a: any(x.channel == 1 and x.data[1] == 50 for x in a)
+                                         and (1, 50) not in sounding_notes(a), timeout=5)
+            back = Player(player.client)  # plugged back in: a port of the same name
+            wait_for_log(jam, "is back: play on", timeout=10)
+            time.sleep(0.3)  # (connected as it says so; a little slack for the server)
+            start = time.perf_counter() + 0.2
+            back.play(note_events(CALL, TEMPO), start=start)
+            answered = jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a),
+                                         timeout=15)
+            time.sleep(2.0)  # the answer plays on
+            rc = jam.stop(signal.SIGTERM, timeout=10)
             jam.listener.wait_quiet(0.2, timeout=2)
             arrivals = list(jam.listener.arrivals)
             log = jam.stderr()
             recs = jam.recordings()
     finally:
         player.close()
-    assert any(a.channel == 1 and a.is_note_on and a.data[1] == 50 for a in arrivals), log[-2000:]
-    assert "port gone" in log or "disappeared" in log, log[-2000:]
-    assert rc in (0, 1), f"exit {rc}: a vanished port is a clean end, not a crash:\n{log[-2000:]}"
+        if back is not None:
+            back.close()
+    assert released, log[-2000:]
+    assert rc == 0 and "port gone" not in log, f"exit {rc}:\n{log[-2000:]}"
+    assert answered, log[-2000:]
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
-    assert len(recs) == 1, "the recording is still written"
+    assert len(recs) == 1, "one recording, before and after"
+    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
+    assert played == sorted([50] + [p for p, _, _ in CALL]), played
 
 
 def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes_on(tmp_path):

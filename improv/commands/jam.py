@@ -409,6 +409,7 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.clock import RealClock
     from improv.live.ports import check_output, open_input
     from improv.live.inputqueue import InputQueue
+    from improv.live.replug import replugging
 
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
@@ -432,6 +433,8 @@ def _run(args: argparse.Namespace, early: Any) -> int:
                 raise
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
                              default_virtual=cfg.midi.virtual_in)
+        if not midi_in.virtual:  # (unplugged mid-set, it is waited for and opened again)
+            midi_in = replugging(midi_in, inq, cfg.midi.api)
     except BaseException as e:
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)

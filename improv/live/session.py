@@ -260,6 +260,9 @@ class Session:
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
+                said = w.reconnect() if hasattr(w, "reconnect") else ""  # (a keyboard unplugged: replug.py)
+                if said:
+                    (self.problem if w.gone else self.say)(f"{self.bar_beat(now)}  {said}")
                 if not w.alive():
                     self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared (unplugged, or its "
                                  "program quit): the session ends here; plug it back in and start again "

@@ -1,0 +1,136 @@
+"""The player's keyboard unplugged mid-set and plugged back in: the session plays on.
+
+A device input (`--in PORT`, or the hardware input improv found) whose port disappeared (a
+USB cable knocked out, the keyboard switched off, its program quit) ended the session: the
+set stopped for a loose cable, and the tempo heard and the partner's memory of the
+session went with it. Now the keys and the pedal it held are released (as if lifted), the
+port is let go, the partner and the band play on, and every watch round (half a second)
+improv looks for it again: the first input with the lost one's name, less the numbers a
+device plugged in again may be given anew (ALSA's `client:port`, a2j's `[client]`), is
+opened, and the player plays on. A virtual input goes only with the MIDI server, and a
+server that stops still ends the session (`alive`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Callable
+
+from improv.core.theory.notes import counted
+
+if TYPE_CHECKING:
+    from improv.live.inputqueue import InputQueue
+    from improv.live.midiinput import MidiInput
+
+
+def device_name(full: str) -> str:
+    """A listed port's name less the numbers a device plugged in again may get anew:
+    "nanoKEY2:nanoKEY2 MIDI 1 24:0" (ALSA) -> "nanoKEY2:nanoKEY2 MIDI 1";
+    "a2j:nanoKEY2 [24] (capture): nanoKEY2 MIDI 1" -> "a2j:nanoKEY2 (capture): nanoKEY2 MIDI 1"."""
+    return re.sub(r"\s*\[\d+\]", "", re.sub(r"\s+\d+:\d+$", "", full)).strip()
+
+
+class ReplugInput:
+    """A device `MidiInput` opened again when its port comes back (see the module doc). It
+    stands for the input in the session's watched ports and in what the jam closes.
+
+    Args:
+        current: the open input.
+        ports: the input ports there are now (their listed names); may raise.
+        reopen: opens the input port of that listed name; raises when it cannot.
+        on_close: called once as it closes (the listing's client, let go).
+    """
+
+    virtual = False
+
+    def __init__(self, current: "MidiInput", ports: Callable[[], list[str]],
+                 reopen: Callable[[str], "MidiInput"], on_close: Callable[[], None] = lambda: None) -> None:
+        self.current: MidiInput | None = current
+        self.name = current.name
+        self.notice = current.notice
+        self.gone = False  # unplugged, not yet back
+        self.failed = ""  # the MIDI server stopped: the session ends (`alive`)
+        self.replugged = 0  # times it came back
+        self._ports, self._reopen, self._on_close = ports, reopen, on_close
+        self._server: Any = None  # the JACK watch of the input let go (is the server still there?)
+        self._tried = ""  # the last failure to open it again, said once
+
+    def reconnect(self) -> str:
+        """Watch the port (conductor thread, every watch round): let it go when it has
+        disappeared, open it again when it is back. Returns a line to say ("" for none)."""
+        if self.current is not None:
+            if self.current.alive():
+                return ""
+            if self.current.failed:  # the MIDI server stopped: nothing will come back
+                self.failed = self.current.failed
+                return ""
+            return self._let_go()
+        lost = getattr(self._server, "lost", "")
+        if lost:
+            self.failed = f"MIDI input {self.name!r} is gone: the JACK server stopped ({lost})"
+            return ""
+        try:
+            names = self._ports()
+        except Exception:  # noqa: BLE001 - the backend's trouble: look again next round
+            return ""
+        want = device_name(self.name)
+        back = next((n for n in names if device_name(n) == want), None)
+        if back is None:
+            return ""
+        try:
+            self.current = self._reopen(back)
+        except Exception as e:  # noqa: BLE001 - PortError, rtmidi's own: try again next round
+            said = f"MIDI input {back!r} is back but could not be opened ({e}); trying again"
+            said, self._tried = ("" if said == self._tried else said), said
+            return said
+        self.name, self.gone, self._tried = self.current.name, False, ""
+        self.replugged += 1
+        return f"MIDI input {self.name!r} is back: play on"
+
+    def _let_go(self) -> str:
+        current, self.current = self.current, None
+        assert current is not None
+        held = current.release_held()  # (note-offs through the queue, as if the player had lifted them)
+        keys, pedals = getattr(current, "released_last", (held, 0)) if held else (0, 0)
+        self._server = getattr(current.guard, "watch", None)
+        current.close()
+        self.gone = True
+        released = " and ".join(x for x in (counted(keys, "key") if keys else "",
+                                            "the sustain pedal" if pedals else "") if x)
+        released = f" ({released} it held released)" if released else ""
+        return (f"MIDI input {self.name!r} is gone (unplugged, or switched off): the partner plays on, and improv "
+                f"connects to it again when it is back{released}")
+
+    def alive(self) -> bool:
+        """False once the MIDI server has stopped (the session ends); an unplugged port is
+        waited for (`reconnect`)."""
+        return not self.failed
+
+    def close(self) -> None:
+        """Close the input (idempotent)."""
+        current, self.current = self.current, None
+        if current is not None:
+            current.close()
+        on_close, self._on_close = self._on_close, lambda: None
+        on_close()
+
+
+def replugging(current: "MidiInput", inq: "InputQueue", api: str) -> ReplugInput:
+    """`current` (a device input the jam opened on backend `api`) as a `ReplugInput`, which
+    lists the ports with a client of its own (opened when first needed) and opens the port
+    again as the jam opened it."""
+    from improv.live.midiapi import api_name, close_client, open_client
+    from improv.live.ports import open_input
+
+    lister: list[Any] = []
+
+    def ports() -> list[str]:
+        if not lister:
+            lister.append(open_client("in", api_name(api))[0])
+        return list(lister[0].get_ports())
+
+    def let_go() -> None:
+        if lister:
+            close_client(lister.pop())
+
+    return ReplugInput(current, ports, lambda name: open_input(inq, api, port=name, say=lambda line: None), let_go)

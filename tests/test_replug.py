@@ -1,0 +1,133 @@
+"""A keyboard unplugged mid-set and plugged back in: improv/live/replug.py, and the session
+playing on through it (tests/test_stress.py plays it over JACK)."""
+
+from improv.live.replug import ReplugInput, device_name
+from test_session import make, play, play_more
+
+
+class Keys:
+    """A device `MidiInput` as the replug sees it."""
+
+    def __init__(self, name, held=(0, 0), failed=""):
+        self.name, self.notice, self.guard = name, "", None
+        self.plugged, self.failed, self.closed = True, failed, False
+        self.held, self.released_last = held, (0, 0)
+
+    def alive(self):
+        return self.plugged and not self.failed
+
+    def release_held(self):
+        self.released_last = self.held
+        n, self.held = sum(self.held), (0, 0)
+        return n
+
+    def close(self):
+        self.closed = True
+
+
+class Backend:
+    """The ports listed and the inputs opened again."""
+
+    def __init__(self, names=()):
+        self.names, self.opened, self.refuse = list(names), [], ""
+
+    def ports(self):
+        return list(self.names)
+
+    def reopen(self, name):
+        if self.refuse:
+            raise RuntimeError(self.refuse)
+        self.opened.append(Keys(name))
+        return self.opened[-1]
+
+
+def test_device_names_leave_out_the_numbers_a_device_plugged_in_again_may_get():
+    assert device_name("nanoKEY2:nanoKEY2 MIDI 1 24:0") == device_name("nanoKEY2:nanoKEY2 MIDI 1 28:0")
+    assert device_name("a2j:nanoKEY2 [24] (capture): nanoKEY2 MIDI 1") == "a2j:nanoKEY2 (capture): nanoKEY2 MIDI 1"
+    assert device_name("keys:out") == "keys:out"
+    assert device_name("Keystation 49:Keystation 49 MIDI 1 20:0") != device_name("Keystation 61:Keystation 61 MIDI 1 20:0")
+
+
+def test_an_unplugged_keyboard_is_let_go_with_its_keys_released_and_opened_again_when_it_is_back():
+    keys, backend = Keys("Keys:Keys MIDI 1 24:0", held=(2, 1)), Backend()
+    inp = ReplugInput(keys, backend.ports, backend.reopen)
+    assert inp.reconnect() == "" and inp.alive() and not inp.gone
+    keys.plugged = False
+    said = inp.reconnect()
+    assert "MIDI input 'Keys:Keys MIDI 1 24:0' is gone" in said and "the partner plays on" in said, said
+    assert "2 keys and the sustain pedal it held released" in said, said
+    assert keys.closed and keys.held == (0, 0) and inp.gone and inp.alive()
+    backend.names = ["Other:Other MIDI 1 20:0"]  # another device is not taken for it
+    assert inp.reconnect() == "" and backend.opened == []
+    backend.names.append("Keys:Keys MIDI 1 28:0")  # back, with a new ALSA client number
+    assert inp.reconnect() == "MIDI input 'Keys:Keys MIDI 1 28:0' is back: play on"
+    assert [k.name for k in backend.opened] == ["Keys:Keys MIDI 1 28:0"] and inp.name == "Keys:Keys MIDI 1 28:0"
+    assert not inp.gone and inp.alive() and inp.replugged == 1
+    assert inp.reconnect() == ""  # (it is watched again)
+    backend.opened[0].plugged = False  # and unplugged again, nothing held
+    said = inp.reconnect()
+    assert "is gone" in said and "held" not in said and backend.opened[0].closed, said
+
+
+def test_a_port_back_that_will_not_open_is_tried_again_and_said_once():
+    keys, backend = Keys("Keys 24:0"), Backend(["Keys 24:0"])
+    inp = ReplugInput(keys, backend.ports, backend.reopen)
+    keys.plugged = False
+    backend.names = []
+    assert "is gone" in inp.reconnect()
+    backend.names, backend.refuse = ["Keys 25:0"], "device busy"
+    assert inp.reconnect() == "MIDI input 'Keys 25:0' is back but could not be opened (device busy); trying again"
+    assert inp.reconnect() == ""  # (the same failure is not said twice)
+    backend.refuse = ""
+    assert "is back: play on" in inp.reconnect() and inp.alive()
+
+
+def test_a_midi_server_that_stops_still_ends_the_session():
+    keys = Keys("system:midi_capture_1", failed="MIDI input 'system:midi_capture_1' is gone: the JACK server stopped")
+    keys.plugged = False
+    inp = ReplugInput(keys, Backend().ports, Backend().reopen)
+    assert inp.reconnect() == "" and not inp.alive() and "JACK server stopped" in inp.failed
+
+    class Lost:
+        lost = "shut down"
+
+    keys = Keys("system:midi_capture_1")
+    keys.guard = type("Guard", (), {"watch": Lost()})()
+    inp = ReplugInput(keys, Backend().ports, Backend().reopen)
+    keys.plugged = False
+    assert "is gone" in inp.reconnect() and inp.alive()  # (unplugged: waited for)...
+    assert inp.reconnect() == "" and not inp.alive()  # ...until the server is seen stopped
+    assert inp.failed == "MIDI input 'system:midi_capture_1' is gone: the JACK server stopped (shut down)"
+
+
+def test_closing_lets_go_of_the_input_and_the_listing():
+    closed = []
+    keys = Keys("Keys 24:0")
+    inp = ReplugInput(keys, Backend().ports, Backend().reopen, on_close=lambda: closed.append(1))
+    inp.close()
+    inp.close()
+    assert keys.closed and closed == [1]
+
+
+def test_the_session_plays_on_through_an_unplugged_keyboard_and_hears_it_when_it_is_back():
+    """An unplugged keyboard ended the session ("port gone"): the set stopped for a loose
+    cable. The session goes on, says so, and takes the keyboard back when it returns."""
+    s, clock, inq, sink, rec = make()
+    keys, backend = Keys("Keys:Keys MIDI 1 24:0", held=(1, 0)), Backend()
+    inp = ReplugInput(keys, backend.ports, backend.reopen)
+    s.watched.append(inp)
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [], until=1.0)
+    keys.plugged = False
+    play_more(s, clock, inq, [], start=1.01, until=2.0)
+    backend.names = ["Keys:Keys MIDI 1 25:0"]
+    play_more(s, clock, inq, [], start=2.01, until=3.0)
+    assert not s.stop_reason, s.stop_reason
+    gone = [line for line in said if "is gone" in line]
+    back = [line for line in said if "is back: play on" in line]
+    assert len(gone) == 1 and "(1 key it held released)" in gone[0] and len(back) == 1, said
+    assert gone[0] in s.errors  # (on the stage view's recent problems too)
+    assert inp.current is backend.opened[0] and not inp.gone
+    s.close()
