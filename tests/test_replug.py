@@ -131,3 +131,79 @@ def test_the_session_plays_on_through_an_unplugged_keyboard_and_hears_it_when_it
     assert gone[0] in s.errors  # (on the stage view's recent problems too)
     assert inp.current is backend.opened[0] and not inp.gone
     s.close()
+
+
+class RtOut:
+    """rtmidi's MidiOut as the output's replug uses it: the ports listed, opened, sent to."""
+
+    def __init__(self, names):
+        self.names, self.sent, self.opened, self.refuse = list(names), [], [], ""
+
+    def get_ports(self):
+        return list(self.names)
+
+    def send_message(self, data):
+        self.sent.append(list(data))
+
+    def close_port(self):
+        pass
+
+    def open_port(self, i, name):
+        if self.refuse:
+            raise RuntimeError(self.refuse)
+        self.opened.append((self.names[i], name))
+
+
+def test_an_unplugged_synth_is_waited_for_and_silenced_when_it_is_back():
+    """A device output that disappeared (`--out` a synth, or the player's own keyboard on one
+    USB cable with its input) ended the session. Now nothing is sent while it is gone, and
+    when it is back every channel is silenced before the session plays on there."""
+    import mido
+
+    from improv.live.ports import MidiOutSink, silence_messages
+
+    raw = RtOut(["Synth:Synth MIDI 1 20:0"])
+    sink = MidiOutSink(raw, "Synth:Synth MIDI 1 20:0", virtual=False)
+    sink.send(mido.Message("note_on", channel=1, note=64, velocity=90))
+    assert sink.reconnect() == "" and sink.alive()
+    raw.names = ["Other:Other MIDI 1 24:0"]
+    said = sink.reconnect()
+    assert "MIDI output 'Synth:Synth MIDI 1 20:0' is gone" in said and sink.gone and sink.alive(), said
+    assert sink.sounding == set()
+    n = len(raw.sent)
+    sink.send(mido.Message("note_on", channel=1, note=65, velocity=90))
+    assert len(raw.sent) == n and sink.reconnect() == "" and raw.opened == []  # (nothing sent; no other synth taken)
+    raw.names.append("Synth:Synth MIDI 1 28:0")
+    raw.refuse = "busy"
+    assert sink.reconnect() == "MIDI output 'Synth:Synth MIDI 1 28:0' is back but could not be opened (busy); trying again"
+    assert sink.reconnect() == "" and sink.gone  # (said once)
+    raw.refuse = ""
+    assert sink.reconnect() == "MIDI output 'Synth:Synth MIDI 1 28:0' is back: every channel silenced, play on"
+    assert raw.opened == [("Synth:Synth MIDI 1 28:0", "improv out")] and not sink.gone and sink.replugged == 1
+    assert raw.sent[n:] == [m for ch in range(16) for m in silence_messages(ch)]
+    sink.send(mido.Message("note_on", channel=1, note=66, velocity=90))
+    assert raw.sent[-1] == [0x91, 66, 90] and sink.sounding == {(1, 66)}
+    virtual = MidiOutSink(RtOut([]), "improv out", virtual=True)
+    assert virtual.reconnect() == "" and virtual.alive()  # (a virtual port goes only with the server)
+
+
+def test_the_session_plays_on_through_an_unplugged_output():
+    from improv.live.ports import MidiOutSink
+
+    s, clock, inq, sink, rec = make()
+    raw = RtOut(["Synth 20:0"])
+    out = MidiOutSink(raw, "Synth 20:0", virtual=False)
+    s.sinks.append(out)
+    s.watched.append(out)
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [], until=1.0)
+    raw.names = []
+    play_more(s, clock, inq, [], start=1.01, until=2.0)
+    raw.names = ["Synth 21:0"]
+    play_more(s, clock, inq, [], start=2.01, until=3.0)
+    assert not s.stop_reason, s.stop_reason
+    assert [line.split("  ", 1)[1][:30] for line in said if "MIDI output" in line] == [
+        "MIDI output 'Synth 20:0' is go", "MIDI output 'Synth 21:0' is ba"], said
+    s.close()

@@ -343,6 +343,51 @@ def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
     assert played == sorted([50] + [p for p, _, _ in CALL]), played
 
 
+def test_an_output_unplugged_and_plugged_back_in_is_silenced_and_played_on(tmp_path):
+    """A port opened with `--out` that vanished (a synth, or the player's own keyboard, unplugged)
+    ended the session. The jam plays on: when a port of that name is back it is opened again,
+    every channel is silenced first (a note cut off by the unplug may still sound there), and
+    the next call's answer is heard on it."""
+    from improv.bench.jackprobe import Listener
+    from test_e2e_jack import wait_for_log
+
+    require_jam()
+    name = unique("stress-synth")
+    synth, back = Listener(name), None
+    try:
+        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}"], out_port=f"{name}:in") as jam:
+            deadline = time.monotonic() + 10  # (as `wired` waits for a probe through the jam, heard on the synth)
+            while time.monotonic() < deadline:
+                mark = jam.player.send([0xB0, 7, 100])
+                if synth.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), timeout=0.2):
+                    break
+            jam.player.play(note_events(CALL, TEMPO), start=time.perf_counter() + 0.2)
+            assert synth.wait(lambda a: any(x.channel == 2 and x.is_note_on for x in a), timeout=15), jam.stderr()
+            synth, gone = None, synth
+            gone.close()  # unplugged, most likely mid-answer (closed once: a second close crashes rtmidi)
+            wait_for_log(jam, "is gone (unplugged", timeout=10)
+            back = Listener(name)
+            wait_for_log(jam, "is back: every channel silenced", timeout=10)
+            start = time.perf_counter() + 0.3
+            jam.player.play(note_events(CALL, TEMPO), start=start)
+            answered = back.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a), timeout=15)
+            time.sleep(2.0)  # the answer plays on
+            rc = jam.stop(signal.SIGTERM, timeout=10)
+            back.wait_quiet(0.2, timeout=2)
+            arrivals = list(back.arrivals)
+            log = jam.stderr()
+    finally:
+        for client in (synth, back):
+            if client is not None:
+                client.close()
+    assert rc == 0 and "port gone" not in log, f"exit {rc}:\n{log[-2000:]}"
+    first = [a for a in arrivals if a.t < start]
+    silenced = {a.channel for a in first if a.data[0] & 0xF0 == 0xB0 and a.data[1] == 123}
+    assert silenced == set(range(1, 17)), (silenced, log[-2000:])
+    assert answered, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+
+
 def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes_on(tmp_path):
     with jam_with_player(tmp_path) as (player, jam):
         player.press_and_quit()  # its program quits with the key down

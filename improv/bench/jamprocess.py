@@ -35,21 +35,24 @@ class JamProcess:
         start_timeout: seconds to wait for the jam's ports.
         in_port: open this existing port with `--in` instead of a virtual input (the
             player is then not wired to the jam: whoever owns the port plays).
+        out_port: play on this existing port with `--out` instead of a virtual output
+            (the listener is then not wired to the jam: whoever owns the port hears it).
 
     Raises:
         JamFailed: the jam exited or made no ports within `start_timeout`.
     """
 
     def __init__(self, workdir: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
-                 start_timeout: float = 30.0, in_port: str = "") -> None:
+                 start_timeout: float = 30.0, in_port: str = "", out_port: str = "") -> None:
         self.workdir = Path(workdir)
         self.record_dir = self.workdir / "sessions"
         self.vin = unique("improv-in")
         self.vout = unique("improv-out")
-        self.in_port = in_port
+        self.in_port, self.out_port = in_port, out_port
         inputs = ["--in", in_port] if in_port else ["--virtual-in", self.vin]
-        self.cmd = [sys.executable, "-m", "improv", "jam", "--midi-api", "jack", *inputs,
-                    "--virtual-out", self.vout, "--duration", f"{duration:g}"]
+        outputs = ["--out", out_port] if out_port else ["--virtual-out", self.vout]
+        self.cmd = [sys.executable, "-m", "improv", "jam", "--midi-api", "jack", *inputs, *outputs,
+                    "--duration", f"{duration:g}"]
         self.cmd += ["--record", str(self.record_dir)] if record else ["--no-record"]
         self.cmd += list(extra)
         self.start_timeout = start_timeout
@@ -73,11 +76,13 @@ class JamProcess:
             self.patchbay = Patchbay(unique("probe-patch"))
             self.player = Player(unique("probe-player"))
             self.listener = Listener(unique("probe-listener"))
-            self.jam_out = self._wait_port(self.vout, inputs=False)
+            if not self.out_port:
+                self.jam_out = self._wait_port(self.vout, inputs=False)
             if not self.in_port:
                 self.jam_in = self._wait_port(self.vin, inputs=True)
                 self.patchbay.connect(f"{self.player.client}:{self.player.port_name}", self.jam_in)
-            self.patchbay.connect(self.jam_out, f"{self.listener.client}:{self.listener.port_name}")
+            if not self.out_port:
+                self.patchbay.connect(self.jam_out, f"{self.listener.client}:{self.listener.port_name}")
         except BaseException:
             self.__exit__(None, None, None)
             raise

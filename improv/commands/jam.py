@@ -25,7 +25,7 @@ from improv.errors import ConfigError, ImprovError, PortError
 # the one rule a musician and a script can rely on (the README says it too); `improv jam --help` ends with it
 EXIT_STATUS = ("Exit status: 0 when the session ends, by itself (--duration; the demo's script answered) or by you: "
                "Ctrl-C, Ctrl-\\, SIGTERM or SIGHUP, at any moment, while improv starts too; every note is released "
-               "and what was played is recorded. 1: something failed (a port gone, an output or the recording "
+               "and what was played is recorded. 1: something failed (the MIDI server gone, an output or the recording "
                "failing); 2: bad flags or settings; 130: a third Ctrl-C abandoned the closing (the recording's "
                "journal is kept for `improv recover`).")
 

@@ -162,7 +162,8 @@ class MidiOutSink:
 
     `send` may be called from several threads (thru on the conductor, the partner on the
     scheduler); a lock keeps messages whole. A send that fails (port gone) marks the sink
-    `failed` instead of raising into the real-time threads.
+    `failed` instead of raising into the real-time threads. A device port that disappears
+    mid-set (a synth or the player's own keyboard unplugged) is waited for: `reconnect`.
     """
 
     def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None,
@@ -185,12 +186,15 @@ class MidiOutSink:
         self._frame = getattr(watch, "frame", None)  # the JACK server's frame count now (a JackWatch's), or None
         self._off_frame: int | None = None  # the server's frame when the last note-off was written (JACK)
         self._finished_at = 0.0  # monotonic seconds
+        self.gone = False  # a device port unplugged, not yet back (`reconnect`): nothing is sent
+        self.replugged = 0  # times it came back
+        self._tried = ""  # the last failure to open it again, said once
 
     def send(self, msg: mido.Message, at: float | None = None) -> None:
         """Send one message now (any thread); `at` (when a player's note arrived) is not
         needed: a port has no block to place it in."""
         with self._lock:
-            if self._closed:
+            if self._closed or self.gone:
                 return
             self._write(msg.bytes())
             if msg.type == "note_on" and msg.velocity > 0:
@@ -236,12 +240,57 @@ class MidiOutSink:
         if lost:
             self.failed = f"MIDI output {self.name!r} is gone: the JACK server stopped ({lost})"
             return False
-        if self.virtual:
+        if self.virtual or self.gone:
             return True
         try:
             return self.name in self._out.get_ports()
         except Exception:  # noqa: BLE001
             return False
+
+    def reconnect(self) -> str:
+        """A device port unplugged mid-set is waited for, not the end of the session
+        (conductor thread, each watch round, before `alive`; improv/live/replug.py does the
+        same for the player's input). Gone, nothing is sent (the partner plays on unheard,
+        the session's time goes on); back (the same name, less the numbers a device plugged
+        in again may get anew), the port is opened again and every channel silenced first,
+        so that a note the unplug cut off is not left sounding. Returns a line to say ("" for none)."""
+        from improv.live.replug import device_name
+
+        if self.virtual or self.failed or self._closed or (self.watch is not None and self.watch.lost):
+            return ""
+        try:
+            names = list(self._out.get_ports())
+        except Exception:  # noqa: BLE001 - the backend's trouble: look again next round
+            return ""
+        if not self.gone:
+            if self.name in names:
+                return ""
+            with self._lock:
+                self.gone = True
+                self._sounding.clear()  # (their note-offs cannot reach it: the silence when it is back does)
+            return (f"MIDI output {self.name!r} is gone (unplugged, or switched off): the session plays on unheard "
+                    "there, and improv connects to it again when it is back")
+        want = device_name(self.name)
+        back = next((i for i, n in enumerate(names) if device_name(n) == want), None)
+        if back is None:
+            return ""
+        with self._lock:
+            try:
+                self._out.close_port()
+                self._out.open_port(back, f"{CLIENT_NAME} out")
+            except Exception as e:  # noqa: BLE001 - rtmidi raises its own types: try again next round
+                said = f"MIDI output {names[back]!r} is back but could not be opened ({e}); trying again"
+                said, self._tried = ("" if said == self._tried else said), said
+                return said
+        for ch in range(16):  # (a channel at a time, as `finish` sends them: a JACK period holds only so many)
+            with self._lock:
+                for data in silence_messages(ch):
+                    self._write(data)
+            time.sleep(0.0005)
+        with self._lock:
+            self.name, self.gone, self._tried, self._full = names[back], False, "", ""
+            self.replugged += 1
+        return f"MIDI output {self.name!r} is back: every channel silenced, play on"
 
     def listeners(self) -> frozenset[str] | None:
         """The ports our output is connected to (full JACK names: the synths that hear it),
