@@ -62,7 +62,7 @@ class Jam(JamProcess):
     """`JamProcess` whose failures to start or stop fail the test with the jam's stderr."""
 
     def __init__(self, tmp: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
-                 start_timeout: float = 30.0, in_port: str = "", out_port: str = "") -> None:
+                 start_timeout: float = 30.0, in_port: str | None = "", out_port: str = "") -> None:
         # The partner a user gets (the model, in its worker process) unless a test asks for another.
         super().__init__(tmp, duration, extra, record, start_timeout, in_port, out_port)
 

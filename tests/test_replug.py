@@ -1,7 +1,7 @@
 """A keyboard unplugged mid-set and plugged back in: improv/live/replug.py, and the session
 playing on through it (tests/test_stress.py plays it over JACK)."""
 
-from improv.live.replug import ReplugInput, device_name
+from improv.live.replug import PlugInInput, ReplugInput, device_name
 from test_session import make, play, play_more
 
 
@@ -107,6 +107,35 @@ def test_closing_lets_go_of_the_input_and_the_listing():
     inp.close()
     inp.close()
     assert keys.closed and closed == [1]
+
+
+def test_a_keyboard_plugged_in_after_the_jam_started_is_opened_and_then_watched_as_any():
+    """No keyboard as the jam started: it made a virtual input and said to connect one to it
+    (`aconnect`, a patchbay: more than a musician should need). The first device input that
+    appears is opened beside the virtual one; unplugged, it is waited for by name."""
+    base, backend = Keys("improv:improv in 128:0"), Backend(["Midi Through:Midi Through Port-0 14:0"])
+    closed = []
+    inp = PlugInInput(base, backend.ports, backend.reopen, lambda n: "Keys" in n, on_close=lambda: closed.append(1))
+    assert inp.reconnect() == "" and inp.virtual and not inp.gone and inp.alive()
+    backend.names.append("Keys:Keys MIDI 1 24:0")
+    backend.refuse = "busy"
+    said = inp.reconnect()
+    assert said == "MIDI input 'Keys:Keys MIDI 1 24:0' is plugged in but could not be opened (busy); trying again"
+    assert inp.reconnect() == ""  # (said once)
+    backend.refuse = ""
+    assert inp.reconnect() == ("MIDI input 'Keys:Keys MIDI 1 24:0' plugged in: play (the virtual input "
+                               "'improv:improv in 128:0' still listens too)")
+    keys = backend.opened[0]
+    assert inp.reconnect() == "" and len(backend.opened) == 1
+    keys.plugged, backend.names = False, []
+    assert "MIDI input 'Keys:Keys MIDI 1 24:0' is gone" in inp.reconnect() and inp.gone and inp.alive()
+    backend.names = ["Keys:Keys MIDI 1 25:0"]
+    assert inp.reconnect() == "MIDI input 'Keys:Keys MIDI 1 25:0' is back: play on" and not inp.gone
+    base.failed, base.plugged = "MIDI input 'improv in' is gone: the JACK server stopped (shut down)", False
+    assert not inp.alive() and "JACK server stopped" in inp.failed
+    inp.close()
+    inp.close()
+    assert base.closed and backend.opened[1].closed and closed == [1]
 
 
 def test_the_session_plays_on_through_an_unplugged_keyboard_and_hears_it_when_it_is_back():

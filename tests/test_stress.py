@@ -343,6 +343,46 @@ def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
     assert played == sorted([50] + [p for p, _, _ in CALL]), played
 
 
+def test_a_keyboard_plugged_in_after_the_jam_started_is_played_on(tmp_path):
+    """No keyboard as the jam started (no --in, no --virtual-in): it made its virtual input and
+    said to connect one to it. A device input that appears later (a JACK client named a2j, as
+    a2jmidid names the ALSA devices it bridges) is opened, and a call played on it answered."""
+    from improv.bench.jackprobe import Player
+    from test_e2e_jack import wait_for_log
+
+    require_jam()
+    name = unique("improv in")
+    config = tmp_path / "in.toml"
+    config.write_text(f'[midi]\nvirtual_in = "{name}"\n')  # (the virtual input: not another jam's)
+    keys = None
+    try:
+        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--config", str(config)], in_port=None) as jam:
+            wait_for_log(jam, "jamming", timeout=30)
+            assert "a keyboard plugged in later is opened as it appears" in jam.stderr(), jam.stderr()
+            keys = Player("a2j", unique("Keys MIDI 1"))
+            assert keys.client == "a2j"
+            wait_for_log(jam, "plugged in: play", timeout=10)
+            time.sleep(0.3)  # (connected as it says so; a little slack for the server)
+            start = time.perf_counter() + 0.2
+            keys.play(note_events(CALL, TEMPO), start=start)
+            answered = jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a),
+                                         timeout=15)
+            time.sleep(2.0)  # the answer plays on
+            rc = jam.stop(signal.SIGTERM, timeout=10)
+            jam.listener.wait_quiet(0.2, timeout=2)
+            arrivals = list(jam.listener.arrivals)
+            log = jam.stderr()
+            recs = jam.recordings()
+    finally:
+        if keys is not None:
+            keys.close()
+    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
+    assert answered, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
+    assert played == sorted(p for p, _, _ in CALL), played
+
+
 def test_an_output_unplugged_and_plugged_back_in_is_silenced_and_played_on(tmp_path):
     """A port opened with `--out` that vanished (a synth, or the player's own keyboard, unplugged)
     ended the session. The jam plays on: when a port of that name is back it is opened again,

@@ -34,7 +34,8 @@ class JamProcess:
         record: pass `--record workdir/sessions` (else `--no-record`).
         start_timeout: seconds to wait for the jam's ports.
         in_port: open this existing port with `--in` instead of a virtual input (the
-            player is then not wired to the jam: whoever owns the port plays).
+            player is then not wired to the jam: whoever owns the port plays); None: no
+            input flag, the jam opens what it finds (nor is the player wired then).
         out_port: play on this existing port with `--out` instead of a virtual output
             (the listener is then not wired to the jam: whoever owns the port hears it).
 
@@ -43,13 +44,13 @@ class JamProcess:
     """
 
     def __init__(self, workdir: Path, duration: float, extra: Sequence[str] = (), record: bool = True,
-                 start_timeout: float = 30.0, in_port: str = "", out_port: str = "") -> None:
+                 start_timeout: float = 30.0, in_port: str | None = "", out_port: str = "") -> None:
         self.workdir = Path(workdir)
         self.record_dir = self.workdir / "sessions"
         self.vin = unique("improv-in")
         self.vout = unique("improv-out")
         self.in_port, self.out_port = in_port, out_port
-        inputs = ["--in", in_port] if in_port else ["--virtual-in", self.vin]
+        inputs = ["--in", in_port] if in_port else [] if in_port is None else ["--virtual-in", self.vin]
         outputs = ["--out", out_port] if out_port else ["--virtual-out", self.vout]
         self.cmd = [sys.executable, "-m", "improv", "jam", "--midi-api", "jack", *inputs, *outputs,
                     "--duration", f"{duration:g}"]
@@ -78,7 +79,7 @@ class JamProcess:
             self.listener = Listener(unique("probe-listener"))
             if not self.out_port:
                 self.jam_out = self._wait_port(self.vout, inputs=False)
-            if not self.in_port:
+            if self.in_port == "":
                 self.jam_in = self._wait_port(self.vin, inputs=True)
                 self.patchbay.connect(f"{self.player.client}:{self.player.port_name}", self.jam_in)
             if not self.out_port:

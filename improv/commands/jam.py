@@ -409,7 +409,7 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.clock import RealClock
     from improv.live.ports import check_output, open_input
     from improv.live.inputqueue import InputQueue
-    from improv.live.replug import replugging
+    from improv.live.replug import plugging_in, replugging
 
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
@@ -432,9 +432,11 @@ def _run(args: argparse.Namespace, early: Any) -> int:
                                     "synth instead") from None
                 raise
         midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
-                             default_virtual=cfg.midi.virtual_in)
+                             default_virtual=cfg.midi.virtual_in, later=True)
         if not midi_in.virtual:  # (unplugged mid-set, it is waited for and opened again)
             midi_in = replugging(midi_in, inq, cfg.midi.api)
+        elif not explicit_virtual and not cfg.midi.input:  # (no keyboard yet: the first plugged in is opened)
+            midi_in = plugging_in(midi_in, inq, cfg.midi.api)
     except BaseException as e:
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)

@@ -84,12 +84,15 @@ def is_hardware(name: str, api: str) -> bool:
 
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
-               default_virtual: str = "improv in", say: Callable[[str], None] | None = None) -> MidiInput:
+               default_virtual: str = "improv in", say: Callable[[str], None] | None = None,
+               later: bool = False) -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
     the first hardware input, else a virtual port named `default_virtual`. A port name that
     another program (another jam) already uses gets a number (" 2"), and the input's
     `notice` says so. A fallback (another backend than the platform's, or a virtual port
-    because no hardware input was found) is said in one line on `say` (default: stderr).
+    because no hardware input was found) is said in one line on `say` (default: stderr);
+    `later`: the line says that a keyboard plugged in later is opened (the jam's, which does:
+    improv/live/replug.py).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
@@ -136,8 +139,9 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
                 others = [n for n in names if GUARD_PORT not in n and CLIENT_NAME not in n.lower()
                           and "through" not in n.lower()][:3]  # (ALSA's Midi Through carries nothing played)
                 also = f"; inputs here: {', '.join(repr(n) for n in others)}" if others else ""
+                when = "; a keyboard plugged in later is opened as it appears" if later else ""
                 (say or _stderr_line)(f"MIDI: no hardware input on {system.label}: play into the virtual input "
-                                      f"{own!r} (connect your keyboard to it, or give --in PORT{also})")
+                                      f"{own!r} (connect your keyboard to it, or give --in PORT{also}){when}")
         mi.guard = guard_jack_input(mi, midi_in, own, lister)
         if mi.guard is None or mi.guard.kicker is None:
             _delete(lister)

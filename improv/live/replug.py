@@ -115,10 +115,74 @@ class ReplugInput:
         on_close()
 
 
-def replugging(current: "MidiInput", inq: "InputQueue", api: str) -> ReplugInput:
-    """`current` (a device input the jam opened on backend `api`) as a `ReplugInput`, which
-    lists the ports with a client of its own (opened when first needed) and opens the port
-    again as the jam opened it."""
+class PlugInInput:
+    """The virtual input the jam made because no keyboard was plugged in as it started, and
+    the first device input that appears after it (the keyboard plugged in late): both feed
+    the session. The device is opened as it appears (said), and from then on is a
+    `ReplugInput`: unplugged, it is waited for by name.
+
+    Args:
+        base: the virtual input.
+        ports, reopen, on_close: as `ReplugInput`'s.
+        is_device: whether a listed port is a device (`ports.is_hardware` on the backend).
+    """
+
+    virtual = True
+
+    def __init__(self, base: "MidiInput", ports: Callable[[], list[str]], reopen: Callable[[str], "MidiInput"],
+                 is_device: Callable[[str], bool], on_close: Callable[[], None] = lambda: None) -> None:
+        self.base = base
+        self.name, self.notice = base.name, base.notice
+        self.device: ReplugInput | None = None
+        self._ports, self._reopen, self._is_device, self._on_close = ports, reopen, is_device, on_close
+        self._tried = ""
+
+    @property
+    def gone(self) -> bool:
+        return self.device is not None and self.device.gone
+
+    @property
+    def failed(self) -> str:
+        return self.base.failed or (self.device.failed if self.device is not None else "")
+
+    def reconnect(self) -> str:
+        """Open a device input that has appeared, then watch it (conductor thread, every
+        watch round). Returns a line to say ("" for none)."""
+        if self.device is not None:
+            return self.device.reconnect()
+        try:
+            here = next((n for n in self._ports() if self._is_device(n)), None)
+        except Exception:  # noqa: BLE001 - the backend's trouble: look again next round
+            return ""
+        if here is None:
+            return ""
+        try:
+            opened = self._reopen(here)
+        except Exception as e:  # noqa: BLE001 - PortError, rtmidi's own: try again next round
+            said = f"MIDI input {here!r} is plugged in but could not be opened ({e}); trying again"
+            said, self._tried = ("" if said == self._tried else said), said
+            return said
+        self.device = ReplugInput(opened, self._ports, self._reopen)
+        return f"MIDI input {opened.name!r} plugged in: play (the virtual input {self.name!r} still listens too)"
+
+    def alive(self) -> bool:
+        """False once the MIDI server has stopped (the session ends)."""
+        return self.base.alive() and (self.device is None or self.device.alive())
+
+    def close(self) -> None:
+        """Close both inputs (idempotent)."""
+        device, self.device = self.device, None
+        if device is not None:
+            device.close()
+        self.base.close()
+        on_close, self._on_close = self._on_close, lambda: None
+        on_close()
+
+
+def _backend(inq: "InputQueue", api: str) -> tuple[Callable[[], list[str]], Callable[[str], "MidiInput"],
+                                                  Callable[[], None]]:
+    """(ports, reopen, on_close) on backend `api`: the ports listed by a client of their own
+    (opened when first needed, let go by `on_close`), an input port opened as the jam opens one."""
     from improv.live.midiapi import api_name, close_client, open_client
     from improv.live.ports import open_input
 
@@ -133,4 +197,21 @@ def replugging(current: "MidiInput", inq: "InputQueue", api: str) -> ReplugInput
         if lister:
             close_client(lister.pop())
 
-    return ReplugInput(current, ports, lambda name: open_input(inq, api, port=name, say=lambda line: None), let_go)
+    return ports, lambda name: open_input(inq, api, port=name, say=lambda line: None), let_go
+
+
+def replugging(current: "MidiInput", inq: "InputQueue", api: str) -> ReplugInput:
+    """`current` (a device input the jam opened on backend `api`) as a `ReplugInput`."""
+    ports, reopen, let_go = _backend(inq, api)
+    return ReplugInput(current, ports, reopen, let_go)
+
+
+def plugging_in(base: "MidiInput", inq: "InputQueue", api: str) -> PlugInInput:
+    """`base` (the virtual input the jam made on backend `api`, no keyboard there as it
+    started) as a `PlugInInput`, which opens a keyboard plugged in later."""
+    from improv.live.midiapi import api_name
+    from improv.live.ports import is_hardware
+
+    ports, reopen, let_go = _backend(inq, api)
+    backend = api_name(api)
+    return PlugInInput(base, ports, reopen, lambda name: is_hardware(name, backend), let_go)
