@@ -297,6 +297,20 @@ def test_player_vanishing_from_the_virtual_input_leaves_the_session_running_and_
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
 
 
+def answered_then_stopped(jam, player) -> tuple:
+    """Play `CALL` on `player` (a JACK `Player` the jam has just opened), wait for the answer
+    at the jam's listener, let it play, stop the jam: (answered, exit status, arrivals, the
+    jam's log, its recordings)."""
+    time.sleep(0.3)  # (connected as the jam says so; a little slack for the server)
+    start = time.perf_counter() + 0.2
+    player.play(note_events(CALL, TEMPO), start=start)
+    answered = jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a), timeout=15)
+    time.sleep(2.0)  # the answer plays on
+    rc = jam.stop(signal.SIGTERM, timeout=10)
+    jam.listener.wait_quiet(0.2, timeout=2)
+    return answered, rc, list(jam.listener.arrivals), jam.stderr(), jam.recordings()
+
+
 def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
     """A port opened with `--in` that vanished (a keyboard unplugged, its key down) ended the
     session: a loose cable stopped the set. The jam plays on: the key is released, the jam
@@ -319,17 +333,7 @@ def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
                                          and (1, 50) not in sounding_notes(a), timeout=5)
             back = Player(player.client)  # plugged back in: a port of the same name
             wait_for_log(jam, "is back: play on", timeout=10)
-            time.sleep(0.3)  # (connected as it says so; a little slack for the server)
-            start = time.perf_counter() + 0.2
-            back.play(note_events(CALL, TEMPO), start=start)
-            answered = jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a),
-                                         timeout=15)
-            time.sleep(2.0)  # the answer plays on
-            rc = jam.stop(signal.SIGTERM, timeout=10)
-            jam.listener.wait_quiet(0.2, timeout=2)
-            arrivals = list(jam.listener.arrivals)
-            log = jam.stderr()
-            recs = jam.recordings()
+            answered, rc, arrivals, log, recs = answered_then_stopped(jam, back)
     finally:
         player.close()
         if back is not None:
@@ -362,17 +366,7 @@ def test_a_keyboard_plugged_in_after_the_jam_started_is_played_on(tmp_path):
             keys = Player("a2j", unique("Keys MIDI 1"))
             assert keys.client == "a2j"
             wait_for_log(jam, "plugged in: play", timeout=10)
-            time.sleep(0.3)  # (connected as it says so; a little slack for the server)
-            start = time.perf_counter() + 0.2
-            keys.play(note_events(CALL, TEMPO), start=start)
-            answered = jam.listener.wait(lambda a: any(x.channel == 2 and x.is_note_on and x.t > start for x in a),
-                                         timeout=15)
-            time.sleep(2.0)  # the answer plays on
-            rc = jam.stop(signal.SIGTERM, timeout=10)
-            jam.listener.wait_quiet(0.2, timeout=2)
-            arrivals = list(jam.listener.arrivals)
-            log = jam.stderr()
-            recs = jam.recordings()
+            answered, rc, arrivals, log, recs = answered_then_stopped(jam, keys)
     finally:
         if keys is not None:
             keys.close()

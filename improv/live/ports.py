@@ -191,7 +191,6 @@ class MidiOutSink:
         self._off_frame: int | None = None  # the server's frame when the last note-off was written (JACK)
         self._finished_at = 0.0  # monotonic seconds
         self.gone = False  # a device port unplugged, not yet back (`reconnect`): nothing is sent
-        self.replugged = 0  # times it came back
         self._tried = ""  # the last failure to open it again, said once
 
     def send(self, msg: mido.Message, at: float | None = None) -> None:
@@ -293,7 +292,6 @@ class MidiOutSink:
             time.sleep(0.0005)
         with self._lock:
             self.name, self.gone, self._tried, self._full = names[back], False, "", ""
-            self.replugged += 1
         return f"MIDI output {self.name!r} is back: every channel silenced, play on"
 
     def listeners(self) -> frozenset[str] | None:

@@ -50,7 +50,6 @@ class ReplugInput:
         self.notice = current.notice
         self.gone = False  # unplugged, not yet back
         self.failed = ""  # the MIDI server stopped: the session ends (`alive`)
-        self.replugged = 0  # times it came back
         self._ports, self._reopen, self._on_close = ports, reopen, on_close
         self._server: Any = None  # the JACK watch of the input let go (is the server still there?)
         self._tried = ""  # the last failure to open it again, said once
@@ -84,7 +83,6 @@ class ReplugInput:
             said, self._tried = ("" if said == self._tried else said), said
             return said
         self.name, self.gone, self._tried = self.current.name, False, ""
-        self.replugged += 1
         return f"MIDI input {self.name!r} is back: play on"
 
     def _let_go(self) -> str:
