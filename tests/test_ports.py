@@ -13,7 +13,7 @@ import mido
 import pytest
 
 from improv.errors import ConfigError, PortError
-from improv.live import ports
+from improv.live import midiout, ports
 from improv.live.clock import ManualClock, RealClock
 
 
@@ -702,7 +702,7 @@ def test_an_output_finishing_on_a_stalled_server_waits_for_its_note_offs_to_leav
     closed its port with the note-offs still queued: the key stayed down on the synth.
     `finish` now waits (bounded, said after a second) for the server to begin a cycle after
     the last note-off; a server stuck for good is given up on; with no note-off, no wait."""
-    monkeypatch.setattr(ports, "DRAIN_SAY_S", 0.05)
+    monkeypatch.setattr(midiout, "DRAIN_SAY_S", 0.05)
     watch = StallingWatch()
     said = []
     sink = ports.MidiOutSink(FakeRtOut(), "improv out", virtual=True, watch=watch, say=said.append)
@@ -714,7 +714,7 @@ def test_an_output_finishing_on_a_stalled_server_waits_for_its_note_offs_to_leav
     assert 0.25 <= took < 3.0, took
     assert len(said) == 1 and "waiting for the JACK server to take the last note-offs" in said[0], said
 
-    monkeypatch.setattr(ports, "DRAIN_WAIT_S", 0.3)
+    monkeypatch.setattr(midiout, "DRAIN_WAIT_S", 0.3)
     stuck = ports.MidiOutSink(FakeRtOut(), "improv out", virtual=True, watch=StallingWatch(), say=said.append)
     stuck.send(mido.Message("note_on", note=50, velocity=80))
     stuck.send(mido.Message("note_off", note=50))

@@ -189,7 +189,7 @@ def test_an_unplugged_synth_is_waited_for_and_silenced_when_it_is_back():
     when it is back every channel is silenced before the session plays on there."""
     import mido
 
-    from improv.live.ports import MidiOutSink, silence_messages
+    from improv.live.midiout import MidiOutSink, silence_messages
 
     raw = RtOut(["Synth:Synth MIDI 1 20:0"])
     sink = MidiOutSink(raw, "Synth:Synth MIDI 1 20:0", virtual=False)
@@ -217,7 +217,7 @@ def test_an_unplugged_synth_is_waited_for_and_silenced_when_it_is_back():
 
 
 def test_the_session_plays_on_through_an_unplugged_output():
-    from improv.live.ports import MidiOutSink
+    from improv.live.midiout import MidiOutSink
 
     s, clock, inq, sink, rec = make()
     raw = RtOut(["Synth 20:0"])

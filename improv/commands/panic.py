@@ -32,7 +32,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def panic_messages() -> list[mido.Message]:
     """Every message `improv panic` sends, in order."""
-    from improv.live.ports import silence_messages
+    from improv.live.midiout import silence_messages
 
     out = []
     for ch in range(16):

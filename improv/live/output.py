@@ -21,7 +21,7 @@ import mido
 from improv.core.theory.notes import count_notes
 from improv.live.band import Band, BandParts
 from improv.live.midisync import ClockSender
-from improv.live.ports import silence_messages
+from improv.live.midiout import silence_messages
 
 if TYPE_CHECKING:
     from improv.live.session import Session
