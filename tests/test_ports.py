@@ -136,7 +136,9 @@ def test_input_callback_only_stamps_and_enqueues_and_drops_sysex():
     q = ports.InputQueue(clock)
     raw = FakeRtIn()
     mi = ports.MidiInput(q, raw, "Keys 24:0", virtual=False)
-    assert raw.ignored == {"sysex": False, "timing": True, "active_sense": True}  # sysex reaches us: see wire.py
+    # sysex reaches us (see wire.py), and active sensing (`sensing_stopped`)
+    assert raw.ignored == {"sysex": False, "timing": True, "active_sense": False}
+    raw.callback(([0xFE], 0.0), None)  # active sensing: noted, not queued
     raw.callback(([0x90, 60, 100], 0.0), None)
     raw.callback(([0xF0, 0x7D, 1, 2, 0xF7], 0.0), None)  # a whole sysex: counted, dropped
     raw.callback(([0xF7], 0.0), None)  # the guard's lone end of sysex: dropped
@@ -148,6 +150,35 @@ def test_input_callback_only_stamps_and_enqueues_and_drops_sysex():
     assert not mi.alive()
     mi.close()
     assert raw.callback is None
+
+
+def test_a_keyboard_whose_active_sensing_stops_has_what_it_held_released():
+    """A DIN cable pulled out of a keyboard that sends active sensing, through a USB-MIDI
+    interface that stays plugged in: the port stays, and a key held hung (on the thru, and in
+    the call) until the session ended. As a synth does, a source that sent active sensing
+    and then nothing for `SENSING_S` has what it held released, once."""
+    from improv.live.midiinput import SENSING_S
+
+    q = ports.InputQueue(ManualClock(1.5))
+    raw = FakeRtIn()
+    mi = ports.MidiInput(q, raw, "Keys 24:0", virtual=False)
+    raw.callback(([0xFE], 0.0), None)
+    raw.callback(([0x90, 60, 100], 0.0), None)
+    raw.callback(([0xB0, 64, 127], 0.0), None)
+    t = time.monotonic()
+    assert mi.sensing_stopped(t + SENSING_S - 0.05) == ""  # (the keyboard's next sensing may still come)
+    assert mi.sensing_stopped(t + SENSING_S + 0.2) == ("MIDI input 'Keys 24:0' stopped its active sensing (a cable "
+                                                      "out?): 1 key and the sustain pedal it held released")
+    assert [q.queue.get_nowait()[1] for _ in range(4)] == [[0x90, 60, 100], [0xB0, 64, 127], [0x80, 60, 0],
+                                                          [0xB0, 64, 0]]
+    assert mi.sensing_stopped(t + 60) == ""  # once
+    raw.callback(([0xFE], 0.0), None)  # the cable back in: watched again, nothing held
+    assert mi.sensing_stopped(time.monotonic() + 1) == "" and q.queue.empty()
+    quiet = ports.MidiInput(q, FakeRtIn(), "Other 20:0", virtual=False)  # a source that never sent sensing
+    quiet._in.callback(([0x90, 62, 100], 0.0), None)
+    assert quiet.sensing_stopped(time.monotonic() + 60) == ""  # is not taken for cut off
+    mi.close()
+    quiet.close()
 
 
 class FakeJackIn(FakeRtIn):

@@ -16,6 +16,9 @@ class Keys:
     def alive(self):
         return self.plugged and not self.failed
 
+    def sensing_stopped(self):
+        return ""
+
     def release_held(self):
         self.released_last = self.held
         n, self.held = sum(self.held), (0, 0)
@@ -235,4 +238,24 @@ def test_the_session_plays_on_through_an_unplugged_output():
     assert not s.stop_reason, s.stop_reason
     assert [line.split("  ", 1)[1][:30] for line in said if "MIDI output" in line] == [
         "MIDI output 'Synth 20:0' is go", "MIDI output 'Synth 21:0' is ba"], said
+    s.close()
+
+
+def test_the_watch_round_says_an_input_whose_active_sensing_stopped():
+    """(`MidiInput.sensing_stopped`, tests/test_ports.py: a cable out, the port still there.)"""
+    s, clock, inq, sink, rec = make()
+    lines = ["MIDI input 'Keys 24:0' stopped its active sensing (a cable out?): 1 key it held released"]
+
+    class Cut(Keys):
+        def sensing_stopped(self):
+            return lines.pop() if lines else ""
+
+    keys = Cut("Keys 24:0")
+    s.watched.append(ReplugInput(keys, Backend(["Keys 24:0"]).ports, Backend().reopen))
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [], until=1.5)
+    cut = [line for line in said if "active sensing" in line]
+    assert len(cut) == 1 and cut[0] in s.errors and not s.stop_reason, said
     s.close()

@@ -422,6 +422,34 @@ def test_an_output_unplugged_and_plugged_back_in_is_silenced_and_played_on(tmp_p
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
 
 
+def test_a_key_held_when_the_keyboards_active_sensing_stops_is_released(tmp_path):
+    """A keyboard that sends active sensing, its DIN cable pulled with a key down while the
+    USB-MIDI interface (the port) stays: the key hung on the thru until the session ended.
+    Its sensing stopping is heard as the cable gone: the key is released within a second, said,
+    and the session goes on (improv/live/midiinput.py, `sensing_stopped`)."""
+    from test_e2e_jack import wait_for_log
+
+    require_jam()
+    with Jam(tmp_path, duration=30, extra=["--tempo", f"{TEMPO:g}"]) as jam:
+        wired(jam)
+        for k in range(10):  # sensing every 100 ms (a keyboard's is every 300 ms at most), a key pressed midway
+            jam.player.send([0xFE])
+            if k == 4:
+                jam.player.send([0x90, 50, 80])
+            time.sleep(0.1)
+        pulled = time.perf_counter()  # nothing more: the cable is out
+        released = jam.listener.wait(lambda a: any(x.t > pulled and x.channel == 1 and x.data[:2] == (0x80, 50)
+                                                   for x in a), timeout=5)
+        took = time.perf_counter() - pulled
+        wait_for_log(jam, "stopped its active sensing (a cable out?): 1 key it held released", timeout=5)
+        time.sleep(0.3)
+        still = jam.proc.poll() is None
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        log = jam.stderr()
+    assert released and took < 1.5, (took, log[-2000:])
+    assert still and rc == 0, log[-2000:]
+
+
 def test_a_key_held_by_a_player_that_vanished_is_released_while_the_session_goes_on(tmp_path):
     with jam_with_player(tmp_path) as (player, jam):
         player.press_and_quit()  # its program quits with the key down

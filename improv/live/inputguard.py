@@ -24,9 +24,9 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from improv.core.theory.notes import counted
 from improv.live.jackwatch import JackWatch, shared_watch
 from improv.live.midiapi import close_client
+from improv.live.midiinput import released_said
 from improv.live.portnames import port_short_name
 from improv.live.wire import SYSEX_BOUND_S, SYSEX_END
 
@@ -109,9 +109,7 @@ class InputGuard:
             gone = ", ".join(sorted(self._sources - sources))
             n = self.target.release_held()
             if n:
-                keys, pedals = getattr(self.target, "released_last", (n, 0))
-                held = " and ".join(x for x in (counted(keys, "key") if keys else "",
-                                                "the sustain pedal" if pedals else "") if x)
+                held = released_said(*getattr(self.target, "released_last", (n, 0)))
                 name = self.target.name
                 log.warning("%s left %sholding %s: released", gone,
                             "" if gone == name else f"MIDI input {name!r} ", held)

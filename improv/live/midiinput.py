@@ -7,19 +7,34 @@ message with the session clock and puts it in the bounded `InputQueue`
 `midiapi.JackReader` takes the messages rtmidi queued there, each stamped with when it
 arrived. Besides, the input drops sysex, takes the messages out of a sysex
 that was cut short (improv/live/wire.py), and keeps the keys and pedals held so that a
-player who vanishes can be released.
+player who vanishes can be released: so too a keyboard whose active sensing stops (its
+DIN cable pulled, the USB-MIDI interface still plugged in: the port stays), as a synth
+does (`sensing_stopped`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from improv.core.listen.segment import ALL_OFF_CCS, PEDAL_CC, RESET_CC, pedal_up
+from improv.core.theory.notes import counted
 from improv.live.midiapi import JackReader, close_client, is_jack
 from improv.live.wire import SYSEX_END, SYSEX_START, split_sysex
 
 if TYPE_CHECKING:
     from improv.live.inputqueue import InputQueue
+
+ACTIVE_SENSING = 0xFE
+# A source that sends active sensing sends it at least every 300 ms while it has nothing else to
+# send; MIDI 1.0 has a receiver that hears nothing for longer take the cable for gone: notes off.
+SENSING_S = 0.3
+
+
+def released_said(keys: int, pedals: int) -> str:
+    """What `MidiInput.release_held` let go, as a line says it: "2 keys and the sustain pedal"
+    ("" for nothing)."""
+    return " and ".join(x for x in (counted(keys, "key") if keys else "", "the sustain pedal" if pedals else "") if x)
 
 
 class MidiInput:
@@ -55,9 +70,12 @@ class MidiInput:
         self.guard = guard
         self._held: set[tuple[int, int]] = set()  # (channel 0-15, pitch) keys down
         self._pedal: set[int] = set()  # channels with the sustain pedal down
+        self._sensing = False  # the source sends active sensing (until it stops: `sensing_stopped`)
+        self._heard = 0.0  # time.monotonic() of its last message
         self._in = midi_in
-        # Sysex comes through so that one cut short can be found and ended (see wire.py).
-        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        # Sysex comes through so that one cut short can be found and ended (see wire.py), and
+        # active sensing so that a cable pulled out can be told (`sensing_stopped`).
+        self._in.ignore_types(sysex=False, timing=True, active_sense=False)
         self._reader: JackReader | None = None
         if is_jack(midi_in):
             self._reader = JackReader(midi_in, self._receive, name)
@@ -86,7 +104,12 @@ class MidiInput:
         self._take(data, age)
 
     def _take(self, data: list[int], age: float = 0.0) -> None:
-        """Note what it holds down, then enqueue (rtmidi's thread)."""
+        """Note what it holds down, then enqueue (rtmidi's thread); active sensing is only
+        noted."""
+        self._heard = time.monotonic() - age
+        if data == [ACTIVE_SENSING]:
+            self._sensing = True
+            return
         if len(data) == 3:
             kind, ch = data[0] & 0xF0, data[0] & 0x0F
             if kind == 0x90 and data[2] > 0:
@@ -115,6 +138,20 @@ class MidiInput:
         self.released += len(keys) + len(pedals)
         self.released_last = (len(keys), len(pedals))  # (for the guard's message: keys, pedals)
         return len(keys) + len(pedals)
+
+    def sensing_stopped(self, now: float | None = None) -> str:
+        """A source that sent active sensing and has sent nothing for `SENSING_S`: its cable
+        is out (conductor thread, each watch round; `now`: time.monotonic()). The keys and
+        pedal it held are released, as if the player had lifted them, once; returns a line
+        to say when there were any ("" otherwise)."""
+        if not self._sensing or (now if now is not None else time.monotonic()) - self._heard <= SENSING_S:
+            return ""
+        self._sensing = False  # (until it sends again)
+        held = self.release_held()
+        if not held:
+            return ""
+        return (f"MIDI input {self.name!r} stopped its active sensing (a cable out?): "
+                f"{released_said(*self.released_last)} it held released")
 
     def alive(self) -> bool:
         """False once the port we opened has disappeared, or the MIDI server is gone

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from improv.core.theory.notes import counted
+from improv.live.midiinput import released_said
 
 if TYPE_CHECKING:
     from improv.live.inputqueue import InputQueue
@@ -85,17 +85,18 @@ class ReplugInput:
         self.name, self.gone, self._tried = self.current.name, False, ""
         return f"MIDI input {self.name!r} is back: play on"
 
+    def sensing_stopped(self) -> str:
+        """The open input's `MidiInput.sensing_stopped` (a cable out, the port still there)."""
+        return self.current.sensing_stopped() if self.current is not None else ""
+
     def _let_go(self) -> str:
         current, self.current = self.current, None
         assert current is not None
         held = current.release_held()  # (note-offs through the queue, as if the player had lifted them)
-        keys, pedals = getattr(current, "released_last", (held, 0)) if held else (0, 0)
+        released = f" ({released_said(*current.released_last)} it held released)" if held else ""
         self._server = getattr(current.guard, "watch", None)
         current.close()
         self.gone = True
-        released = " and ".join(x for x in (counted(keys, "key") if keys else "",
-                                            "the sustain pedal" if pedals else "") if x)
-        released = f" ({released} it held released)" if released else ""
         return (f"MIDI input {self.name!r} is gone (unplugged, or switched off): the partner plays on, and improv "
                 f"connects to it again when it is back{released}")
 
@@ -162,6 +163,11 @@ class PlugInInput:
             return said
         self.device = ReplugInput(opened, self._ports, self._reopen)
         return f"MIDI input {opened.name!r} plugged in: play (the virtual input {self.name!r} still listens too)"
+
+    def sensing_stopped(self) -> str:
+        """`MidiInput.sensing_stopped` of the virtual input, then of the device's."""
+        return "; ".join(x for x in (self.base.sensing_stopped(),
+                                     self.device.sensing_stopped() if self.device is not None else "") if x)
 
     def alive(self) -> bool:
         """False once the MIDI server has stopped (the session ends)."""

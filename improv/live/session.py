@@ -260,6 +260,9 @@ class Session:
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:
+                cut = w.sensing_stopped() if hasattr(w, "sensing_stopped") else ""  # (a cable out: midiinput.py)
+                if cut:
+                    self.problem(f"{self.bar_beat(now)}  {cut}")
                 said = w.reconnect() if hasattr(w, "reconnect") else ""  # (a keyboard unplugged: replug.py)
                 if said:
                     (self.problem if w.gone else self.say)(f"{self.bar_beat(now)}  {said}")
