@@ -182,6 +182,38 @@ def test_a_synth_connected_after_the_start_is_sent_the_bands_programs():
     s.close()
 
 
+def test_an_output_plugged_back_in_is_sent_the_bands_programs_once():
+    """An output unplugged and back (`MidiOutSink.reconnect`) is sent the band's programs on
+    any backend; where it can tell who hears it, the synth it connected to was also a join
+    at the next look, and the programs went out twice."""
+    from improv.live.session import WATCH_EVERY_S
+
+    class Replugged(WiredSink):
+        gone, lines = False, []
+
+        def reconnect(self):  # (opened again: connected to the synth there)
+            if not self.lines:
+                return ""
+            self.wired = {"a2j:Roland SC-8850 [20] (playback): SC-8850 Part A"}
+            return self.lines.pop(0)
+
+        def alive(self):
+            return True
+
+    cfg = override(config(), "band", comp=True, bass=True)
+    s, clock, inq, _, rec = make(cfg, chart="Dm7 G7 | Cmaj7")
+    sink = Replugged(clock)
+    s.sinks = [sink]
+    s.watched.append(sink)
+    s.start()
+    play(s, clock, inq, [], until=2 * WATCH_EVERY_S)
+    n = len(sink.sent)
+    sink.lines.append("MIDI output 'SC-8850' is back: every channel silenced, play on")
+    play_more(s, clock, inq, [], start=2 * WATCH_EVERY_S, until=5 * WATCH_EVERY_S)
+    assert [(m.channel, m.program) for _, m in sink.sent[n:] if m.type == "program_change"] == [(2, 4), (3, 32)]
+    s.close()
+
+
 def test_a_session_started_mid_bar_plays_its_band_from_there_with_nothing_late():
     """The demo starts a beat before its first note (beat 3 of bar 1): the band's notes of
     beats 0-2 are past, not late (the ballad preset's demo dropped 7 of them, one 2.7 s late)."""

@@ -14,7 +14,7 @@ Threads: `make_band`, `make_clock_sender`, `silence`, `watch_listeners` and
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import mido
 
@@ -90,6 +90,17 @@ class SessionOutput:
                 s.send_all(mido.Message.from_bytes(data))
         if s.band is not None:
             s.band.send_programs()
+
+    def output_back(self, sink: Any) -> int:
+        """An output opened again after it was unplugged (`MidiOutSink.reconnect`): the band's
+        sounds set there again (on any backend), and who hears it now taken as seen, so that
+        the synth it connected to is not a join at the next look too. Returns how many
+        program changes went out."""
+        look = getattr(sink, "listeners", None)
+        now = look() if look is not None else None
+        if now is not None:
+            self._listeners[id(sink)] = now
+        return self.s.band.send_programs() if self.s.band is not None else 0
 
     def watch_listeners(self) -> int:
         """Set the band's sounds again when a synth was connected to an output since the

@@ -266,8 +266,8 @@ class Session:
                 said = w.reconnect() if hasattr(w, "reconnect") else ""  # (a keyboard unplugged: replug.py)
                 if said:
                     (self.problem if w.gone else self.say)(f"{self.bar_beat(now)}  {said}")
-                    if not w.gone and self.band is not None and hasattr(w, "send"):
-                        self.band.send_programs()  # (an output back: the band's sounds set again there)
+                    if not w.gone and w in self.sinks:
+                        self.output.output_back(w)
                 if not w.alive():
                     self.problem(getattr(w, "failed", "") or f"MIDI port {w.name!r} disappeared (unplugged, or its "
                                  "program quit): the session ends here; plug it back in and start again "
