@@ -1,5 +1,6 @@
-"""A keyboard unplugged mid-set and plugged back in: improv/live/replug.py, and the session
-playing on through it (tests/test_stress.py plays it over JACK)."""
+"""A keyboard or synth unplugged mid-set and plugged back in, a keyboard plugged in late, and
+a cable pulled with the port still there: improv/live/replug.py, `MidiOutSink.reconnect`,
+and the session playing on through each (tests/test_stress.py plays them over JACK)."""
 
 from improv.live.replug import PlugInInput, ReplugInput, device_name
 from test_session import make, play, play_more
