@@ -108,6 +108,27 @@ def test_a_pedal_held_after_the_phrase_is_not_more_bars_of_it():
     assert c.ended == 19.5 and c.bars == 2 and c.answer_length == 8.0
 
 
+def test_a_call_cut_at_its_longest_says_whether_the_pedal_held_a_rest_open():
+    """`cut_by_pedal`: what the jam's hint names as why the call ran to its cap. A rest of the
+    gap with no key down, held by the pedal (before the cap, or running at it), is the pedal's;
+    a line played on with the pedal pressed only as the cap came is not."""
+    cap = 8 * 4.0
+    line = [e for k in range(40) for e in (("on", 60 + k % 5, k * 0.9), ("off", 60 + k % 5, k * 0.9 + 0.8))]
+    rested = [e for k in range(8) for e in (("on", 60 + k, 4.0 * k), ("off", 60 + k, 4.0 * k + 1.0))]
+    for events, pedalled in [
+        (line + [("cc", 64, 127, cap - 1.0), ("cc", 64, 0, cap + 0.5)], False),  # touched at the cap
+        ([("cc", 64, 127, 0.0)] + rested + [("cc", 64, 0, cap + 4.0)], True),  # held through 3-beat rests
+        ([("cc", 64, 127, 0.0)] + line[:40] + [("cc", 64, 0, cap + 4.0)], True),  # rest under it at the cap
+    ]:
+        seg = Segmenter(SegmentSettings(gap_beats=1.0))
+        calls = [c for c in feed(seg, sorted(events, key=lambda e: e[-1]) + [("tick", cap + 6.0)])
+                 if c.reason == "max"]
+        assert len(calls) == 1 and seg.cut_by_pedal is pedalled, (calls, pedalled)
+    seg = Segmenter(SegmentSettings(gap_beats=1.0))  # a call ended by its rest: no cap, nothing to blame
+    feed(seg, [("on", 60, 0.0), ("off", 60, 0.5), ("tick", 2.0)])
+    assert not seg.cut_by_pedal
+
+
 def test_end_of_call_cc_cuts_at_once_and_closes_held_notes():
     seg = Segmenter(SegmentSettings(end_cc=20))
     calls = feed(seg, [("on", 60, 0.0), ("on", 64, 1.0), ("off", 60, 1.5), ("cc", 20, 127, 2.0)])

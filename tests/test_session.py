@@ -576,6 +576,25 @@ def test_a_sustain_pedal_held_through_the_rests_is_named_as_why_the_partner_neve
     assert "sustain pedal" in hints[0] and "without a rest" not in hints[0], hints
 
 
+def test_a_pedal_touched_as_a_line_without_rests_reaches_the_cap_is_not_named_as_why():
+    """A line with no rest for 17 bars, the sustain pedal pressed for a beat or two as the
+    first 8 bars ran out: the hint blamed the pedal ("held down through 8 bars kept your call
+    open ... lift the pedal between phrases"), which had held no rest open; the player had
+    played on without one."""
+    cfg = override(config(), "timing", follow=False)
+    s, clock, inq, sink, _ = make(cfg, chart=None)
+    said = []
+    s.say = said.append
+    s.start()
+    line = [e for k in range(17 * 4) for e in _keys(k * 0.5, [(65, 69, 72, 74)[k % 4]], 0.45)]
+    pedal = [(15.6, [0xB0, 64, 127]), (16.7, [0xB0, 64, 0])]  # around the cap, 16 s in at 120 bpm
+    play(s, clock, inq, line + pedal, until=17 * 2.0)
+    s.close()
+    hints = [line for line in said if "8 bars" in line and "yields" in line]
+    assert len(hints) == 1, said
+    assert "without a rest" in hints[0] and "sustain pedal" not in hints[0], hints
+
+
 def test_sustain_pedal_holds_the_call_open():
     s, clock, inq, sink, _ = make()
     s.start()

@@ -87,7 +87,7 @@ class FreePolicy:
         self._drafted: Call | None = None  # the call the partner was last handed to draft
         self._cut_until: float | None = None  # the last call was cut at its longest: its answer's first beat
         self._vamp_hint = False  # said once: playing on through every cut, the partner always yields
-        self._cut_pedal = False  # the sustain pedal was down when the last call was cut at its longest
+        self._cut_pedal = False  # the sustain pedal held the last call open to its longest, through a rest
         self._voiced: tuple[Any, list] | None = None  # (call, its voicings' chords) last heard (`chart_for`)
         # (from, to, chart): the last answer's chart, from its call's end to the answer's end (`harmony_text`)
         self._answering: tuple[float, float, Chart] | None = None
@@ -291,7 +291,7 @@ class FreePolicy:
         call = self._placed(call, t)
         self._last_call = call  # (its answer's place as placed: a slow machine's later beat)
         self._cut_until = call.answer_start if call.reason == "max" else None
-        self._cut_pedal = call.reason == "max" and self.segmenter.pedal  # (the pedal down at the cut held it open)
+        self._cut_pedal = call.reason == "max" and self.segmenter.cut_by_pedal
         self._drafted = None
         s.last_call_bars = call.bars
         cut = " (cut: the longest call)" if call.reason == "max" else ""  # (played on with no rest: not drafted)

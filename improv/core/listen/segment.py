@@ -128,6 +128,9 @@ class Segmenter:
         self.held: dict[int, tuple[float, int]] = {}  # pitch -> (onset beat, velocity), physical keys
         self.pedal = False
         self.silence_since: float | None = None  # beat when keys and pedal were last all up
+        self._keys_up: float | None = None  # beat when the call's keys were last all up (the pedal aside)
+        self._pedal_kept = False  # a rest of the gap with no key down went by in this call: the pedal held it
+        self.cut_by_pedal = False  # the last call cut at its longest was held open by the pedal, not played on
         self.dropped = 0
         self._notes: list[Note] = []  # finished notes of the current call, absolute starts
         self._open: dict[int, tuple[float, int]] = {}  # held notes that belong to the current call
@@ -151,6 +154,9 @@ class Segmenter:
         done = self.tick(beat)
         if pitch in self._open:  # re-struck without a release: end the old note here
             self._close(pitch, beat)
+        if self._start is not None and self._rested_under_pedal(beat):
+            self._pedal_kept = True
+        self._keys_up = None
         self.held[pitch] = (beat, velocity)
         self.silence_since = None
         if self._start is None:
@@ -170,9 +176,19 @@ class Segmenter:
         if pitch in self._open:
             self._close(pitch, beat)
             self._read_line(beat)
+        self._keys_went_up(beat)
         if not self._is_held():
             self.silence_since = beat
         return done
+
+    def _keys_went_up(self, beat: float) -> None:
+        if not self.held and self._keys_up is None:
+            self._keys_up = beat
+
+    def _rested_under_pedal(self, beat: float) -> bool:
+        """Whether the keys have been up for the gap by `beat` within a call still going:
+        only the pedal holds a call open through such a rest."""
+        return self._keys_up is not None and beat - self._keys_up >= self.s.gap_beats - 1e-9
 
     def control(self, cc: int, value: int, beat: float) -> Call | None:
         """A controller moved at `beat`: the pedal (64) or the end-of-call CC."""
@@ -192,6 +208,7 @@ class Segmenter:
                 if pitch in self._open:
                     self._close(pitch, beat)
             self._read_line(beat)
+            self._keys_went_up(beat)
             if not self._is_held():
                 self.silence_since = beat
         if cc == self.s.end_cc and value >= 64 and self._start is not None:
@@ -295,6 +312,8 @@ class Segmenter:
         answer)."""
         for pitch in list(self._open):
             self._close(pitch, ended)
+        self.cut_by_pedal = reason == "max" and (self._pedal_kept or self._rested_under_pedal(detected))
+        self._pedal_kept = False
         start = self._start if self._start is not None else ended
         notes, self._notes, self._start = self._notes, [], None
         if first_line is None and self.line.carried:
