@@ -11,6 +11,8 @@ tenor-sax call exported from a DAW does not come back as a piano in no key. The 
 starts where the live engine would start it: `Segmenter.answer_place` for a call whose end
 (its last release) was noticed `gap_beats` later, i.e. the first beat (or bar, `--answer-on
 bar`) after that. Reading the call file and writing the answer's: improv/commands/callfile.py.
+With `--follow`, the timeline is the one heard in the call's notes (a call played with no
+click): improv/commands/calltime.py.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "track of a session file, else every track")
     p.add_argument("--answer-on", choices=("beat", "bar"), help="start the answer on the next beat or bar (default beat)")
     add_harmony_args(p, "the tempo the call file plays at (default: the file's own tempo map, 120 where it "
-                        "has none; a tune's or the settings' tempo does not change a file)")
+                        "has none; a tune's or the settings' tempo does not change a file); with --follow, a "
+                        "first guess")
+    p.add_argument("--follow", action="store_true",
+                   help="hear the tempo and beat in the call's notes, as the jam follows you, and answer on them: "
+                        "for a call played with no click, whose file's tempo map (a recorder's 120) is not yours")
     add_responder_args(p)
     add_embrace_args(p)
     add_config_args(p)
@@ -178,6 +184,42 @@ def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart,
                    f"over {chart.chord_at(call.end + 1e-6)} (give --chords or --tune)")
 
 
+def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tempos: list[tuple[float, float]],
+                     chart: Chart, note: str, guessed: bool, bpb: int
+                     ) -> tuple[CallFile, list[tuple[float, float]], Chart, str, bool, str]:
+    """With --follow, the call moved onto the tempo and beat heard in its notes
+    (improv/commands/calltime.py) and the chart with it; without, as it is, with a line
+    saying so when the notes sound played at another tempo than the file's (no click).
+    Returns (call, tempo map, chart, chart line, chart guessed, what was heard)."""
+    from improv.commands.calltime import HINT_CONFIDENCE, heard_time, lead_in_chart, on_heard_grid, \
+        on_the_files_grid, said
+    from improv.live.follow import FOLLOW_BPM
+
+    follow, given = getattr(args, "follow", False), getattr(args, "tempo", None)
+    if follow and given and not FOLLOW_BPM[0] <= float(given) <= FOLLOW_BPM[1]:
+        raise ConfigError(f"--follow hears tempos of {FOLLOW_BPM[0]:g}-{FOLLOW_BPM[1]:g} bpm; --tempo {float(given):g} is "
+                          "outside them: give a first guess in that range, or leave --tempo out")
+    ended = sounding_end(found.notes, found.pedal, found.end)
+    est = heard_time(found, tempos, ended, float(given) if follow and given else None)
+    if not follow:
+        if est is None or given or est.confidence < HINT_CONFIDENCE or on_the_files_grid(est, tempos, ended):
+            return found, tempos, chart, note, guessed, ""
+        own = tempo_at(tempos, ended)
+        return found, tempos, chart, note, guessed, (
+            f"the call sounds played at {est.bpm:.0f} bpm, not on the file's {round(own, 1):g} (played with no "
+            "click?): --follow answers at the tempo and beat heard in it")
+    if est is None:
+        return found, tempos, chart, note, guessed, \
+            "--follow: heard no steady tempo in the call (too few notes?); answering on the file's tempo map"
+    line = said(est, tempos, ended)
+    found, lead = on_heard_grid(found, tempos, est, bpb)
+    if note or guessed:  # the chords written in the file, or heard in the call: read again on its new beats
+        chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
+    else:  # a chart given: bar 1 at the call's first note
+        chart = lead_in_chart(chart, lead)
+    return found, [(0.0, est.bpm)], chart, note, guessed, line
+
+
 # ------------------------------------------------------------------- responders
 
 
@@ -233,8 +275,10 @@ def run(args: argparse.Namespace) -> int:
                           f"--chords (read in {bpb} beats a bar), or a tune file with beats_per_bar = {bpb}")
     tempos = found.tempos if found.tempos and found.tempos[0][0] <= 0 else [(0.0, 120.0), *found.tempos]
     # (before a file's first tempo it plays at 120 bpm, as MIDI has it and every player plays it)
-    if getattr(args, "tempo", None):
-        tempos = [(0.0, float(args.tempo))]  # the beats stay; the whole file plays at this tempo
+    follow, given_tempo = getattr(args, "follow", False), getattr(args, "tempo", None)
+    if given_tempo and not follow:
+        tempos = [(0.0, float(given_tempo))]  # the beats stay; the whole file plays at this tempo
+    found, tempos, chart, note, guessed, heard = _in_players_time(cfg, args, found, tempos, chart, note, guessed, bpb)
 
     from improv.core.listen.segment import Segmenter, SegmentSettings
 
@@ -288,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
     drums = f", {found.drums} drum notes skipped" if found.drums else ""
     if len(found.channels) > 1:  # a type-0 song's parts share its one track: say that they are one call here
         drums = f", channels {', '.join(map(str, found.channels))} merged{drums}"
+    if heard:
+        print(heard, file=report)
     if note:  # (said once the answer is made: a refused flag is then the one line printed)
         print(note, file=report)
     print(f"call: {count_notes(len(found.notes))} from {found.tracks}, beats {round(first, 2):g}-{round(ended, 2):g}"
