@@ -852,6 +852,31 @@ def test_a_pedal_held_with_nothing_played_is_shown_not_silent():
     s.close()
 
 
+def test_a_phrase_left_to_ring_under_the_pedal_at_a_fast_tempo_is_not_taken_for_a_stuck_pedal():
+    """At 240 bpm two bars are 2 s: a pianist letting a phrase ring under the pedal for 3 s
+    was asked "a pedal stuck down or wired inverted?" after each ring-out (a jam over JACK,
+    validation solos at 200-260 bpm). The hint waits 4 s too, and says how many bars that is."""
+    cfg = override(config(), "timing", follow=False, tempo=240.0)
+    s, clock, inq, sink, rec = make(cfg)
+    said = []
+    s.say = said.append
+    s.start()
+    call = [(0.0, [0xB0, 64, 127]), (0.1, [0x90, 65, 100]), (0.3, [0x80, 65, 0]), (3.3, [0xB0, 64, 0])]
+    play(s, clock, inq, call, until=4.5)  # rung 3 s, then lifted: answered, no hint
+    assert not any("sustain pedal" in line for line in said) and s.calls == 1, said
+    s.close()
+    s, clock, inq, sink, rec = make(cfg)
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, call[:3], until=3.9)  # the pedal down 3.6 s after the last key: not yet
+    assert not any("sustain pedal" in line for line in said), said
+    play_more(s, clock, inq, [], 3.91, 4.8)  # 4.5 s: said
+    hints = [line for line in said if "sustain pedal is down" in line]
+    assert len(hints) == 1 and "no key played for 4 bars" in hints[0], said
+    s.close()
+
+
 def test_a_half_pedalled_ring_out_is_said_once_not_at_every_bounce():
     """After the phrase the pianist half-pedals the ring-out (the pedal's value bouncing
     between 40 and 90): the hint was said again each time the pedal came back down past the

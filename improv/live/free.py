@@ -16,6 +16,8 @@ Threads: every method runs on the conductor.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -33,7 +35,10 @@ ANSWER_LEAD_S = 0.06  # least time between noticing a call's end and its answer'
 MAX_ANSWER_LEAD_S = 0.5  # ...or longer, up to this, where answers come back slower (`FreePolicy._placed`)
 LEAD_MARGIN_S = 0.02
 REST_BEATS = 0.25  # a rest this long (or half the call-ending gap, if shorter) starts a read
-PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes
+PEDAL_HINT_BARS = 2  # the sustain pedal down this long with no key played: say why no answer comes...
+PEDAL_HINT_S = 4.0  # ...and this many seconds (2 bars at 120): a phrase left to ring under the pedal for a few
+# seconds is playing, not a stuck pedal (2 bars at 250 bpm are 1.9 s: a jam over JACK said "a pedal stuck down?"
+# after each of a pianist's ring-outs)
 KEY_HINT_BARS = 4  # a key held this long with nothing else played (a long tone is rarely this long): say so
 
 
@@ -204,14 +209,15 @@ class FreePolicy:
         once, until a key is played or the call ends (a half-pedalled ring-out brings the pedal
         back past the middle again and again: the hint was said at each)."""
         seg = self.segmenter
-        if not seg.in_call or beat - self._last_key < PEDAL_HINT_BARS * self.s.bpb:
+        wait = max(PEDAL_HINT_BARS * self.s.bpb, seconds_to_beats(PEDAL_HINT_S, self.s.tempo))
+        if not seg.in_call or beat - self._last_key < wait:
             self._pedal_hint = False
             return
         if not self._pedal_hint and seg.pedal and not seg.held:
             self._pedal_hint = True
             self.s.say(f"{self.s.bar_beat(self.s.time_of(beat))}  the sustain pedal is down with no key played for "
-                       f"{PEDAL_HINT_BARS} bars: your call ends when it comes up (a pedal stuck down or wired "
-                       f"inverted? the end-of-call control ends a call too)")
+                       f"{counted(math.ceil(wait / self.s.bpb - 1e-9), 'bar')}: your call ends when it comes up (a "
+                       f"pedal stuck down or wired inverted? the end-of-call control ends a call too)")
 
     def _read_in_rest(self, beat: float) -> None:
         seg = self.segmenter
