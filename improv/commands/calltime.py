@@ -26,6 +26,7 @@ MIN_CONFIDENCE = 0.2  # as the jam's timeline (improv/live/follow.py): a weaker 
 LEVELS = (0.5, 2 / 3, 1.0, 1.5, 2.0)  # a heard tempo this many times the file's is the file's grid heard
 # at another level: the call sits on the file's beats
 WITHIN = 0.03  # ...within this much
+WINDOW_S = 120.0  # the call's last two minutes are heard (8 bars at 45 bpm are 43 s)
 HINT_CONFIDENCE = 0.6  # without --follow, a call heard this surely off the file's tempo is said to be: on single
 # validation phrases played to a click at their tempo it was said of 2.4 %, of the same played with none 34 %
 # (at 0.2: 17.5 % and 61 %; tests/test_respond_follow.py)
@@ -50,7 +51,7 @@ def beat_seconds(tempos: list[tuple[float, float]]) -> Callable[[float], float]:
 
 
 def heard_time(found: CallFile, tempos: list[tuple[float, float]], ended: float,
-               guess: float | None = None) -> BeatEstimate | None:
+               guess: float | None = None, window_s: float = WINDOW_S) -> BeatEstimate | None:
     """The tempo and beat heard in the call's notes by the call's end (`ended`, beats of the
     file), as the jam's follower hears them played; None when it is not sure enough to follow.
 
@@ -59,11 +60,14 @@ def heard_time(found: CallFile, tempos: list[tuple[float, float]], ended: float,
         tempos: the file's tempo map [(beat, bpm)], its first at beat 0.
         ended: when the call stops sounding, in the file's beats.
         guess: a first guess (bpm), e.g. --tempo; None: none.
+        window_s: only the notes sounding in this many seconds before the end are heard (a
+            whole session's recording is answered from its last bars).
     """
     to_s = beat_seconds(tempos)
     follower = TempoFollower(TempoSettings(first_guess=guess))
+    since = to_s(ended) - window_s
     events = []  # (seconds, 0 release / 1 onset, note): a release before an onset at the same time
-    for n in found.notes:
+    for n in (n for n in found.notes if to_s(n.end) >= since):
         on, off = to_s(n.start), to_s(n.end)
         events += [(on, 1, n, on, off), (off, 0, n, on, off)]
     for _, kind, n, on, off in sorted(events, key=lambda e: (e[0], e[1], e[2].pitch)):
