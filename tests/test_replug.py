@@ -163,6 +163,11 @@ def test_the_session_plays_on_through_an_unplugged_keyboard_and_hears_it_when_it
     assert len(gone) == 1 and "(1 key it held released)" in gone[0] and len(back) == 1, said
     assert gone[0] in s.errors  # (on the stage view's recent problems too)
     assert inp.current is backend.opened[0] and not inp.gone
+    keys2 = inp.current
+    keys2.plugged = False  # unplugged again: the session's last line counts both (a loose cable, over a set)
+    play_more(s, clock, inq, [], start=3.01, until=4.0)
+    assert "'Keys:Keys MIDI 1 24:0' unplugged 1 time; 'Keys:Keys MIDI 1 25:0' unplugged 1 time" in s.summary(), \
+        s.summary()
     s.close()
 
 
@@ -259,4 +264,5 @@ def test_the_watch_round_says_an_input_whose_active_sensing_stopped():
     play(s, clock, inq, [], until=1.5)
     cut = [line for line in said if "active sensing" in line]
     assert len(cut) == 1 and cut[0] in s.errors and not s.stop_reason, said
+    assert "'Keys 24:0' went silent 1 time (its active sensing stopped: a cable out?)" in s.summary(), s.summary()
     s.close()

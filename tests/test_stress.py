@@ -341,6 +341,8 @@ def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
     assert released, log[-2000:]
     assert rc == 0 and "port gone" not in log, f"exit {rc}:\n{log[-2000:]}"
     assert answered, log[-2000:]
+    ended = [line for line in log.splitlines() if line.startswith("session ended")]
+    assert ended and f"{player.port!r} unplugged 1 time" in ended[0], log[-2000:]  # (the set's last line)
     assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
     assert len(recs) == 1, "one recording, before and after"
     played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)

@@ -26,7 +26,7 @@ the start are in improv/live/lifecycle.py.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from typing import Any, Callable
 
 import mido
@@ -145,6 +145,7 @@ class Session:
         self.notes_released = True  # False while close() releases them
         self.started_at = float("inf")  # when the session started
         self.errors: deque[str] = deque(maxlen=4)  # recent problems, for the stage view
+        self.cut_off: Counter[tuple[str, str]] = Counter()  # (port, how) -> times a device was lost mid-set
         self._next_watch = 0.0
         self.shown_beat = 0.0  # the beat shown: where time stood last (a DAW's Stop freezes it)
         self._last_state = ""
@@ -263,9 +264,13 @@ class Session:
                 cut = w.sensing_stopped() if hasattr(w, "sensing_stopped") else ""  # (a cable out: midiinput.py)
                 if cut:
                     self.problem(f"{self.bar_beat(now)}  {cut}")
+                    self.cut_off[(w.name, "went silent")] += 1
+                was_gone = getattr(w, "gone", False)
                 said = w.reconnect() if hasattr(w, "reconnect") else ""  # (a keyboard unplugged: replug.py)
                 if said:
                     (self.problem if w.gone else self.say)(f"{self.bar_beat(now)}  {said}")
+                    if w.gone and not was_gone:
+                        self.cut_off[(w.name, "unplugged")] += 1
                     if not w.gone and w in self.sinks:
                         self.output.output_back(w)
                 if not w.alive():

@@ -73,6 +73,9 @@ def summary(s: Any) -> str:
                      f"of it (played through and recorded)")
     if restarts:
         parts.append(f"partner restarted {counted(restarts, 'time')}")
+    for (port, how), times in getattr(s, "cut_off", {}).items():  # (a loose cable shows over a set, not a moment)
+        why = " (its active sensing stopped: a cable out?)" if how == "went silent" else ""
+        parts.append(f"{port!r} {how} {counted(times, 'time')}{why}")
     if s.player.loop.looping:
         parts.append(f"a MIDI loop sent improv's output back: {s.player.loop.dropped} echoed messages ignored")
     return "; ".join(parts)
