@@ -11,6 +11,7 @@ import mido
 import pytest
 
 from improv.cli import main
+from test_respond import read_out
 from improv.commands.calltime import lead_in_chart
 from improv.core.theory.chart import parse_chart
 
@@ -55,25 +56,6 @@ def swung_line(bpm, start_s, bars=4, seed=0, ahead=0.0):
     return notes
 
 
-def read(path):
-    """(tempo, {track: [(start beat, pitch)]}, chord texts [(beat, text)])."""
-    mid = mido.MidiFile(str(path))
-    tempo, tracks, texts = None, {}, []
-    for t in mid.tracks:
-        name = next((m.name for m in t if m.type == "track_name"), "")
-        tick, notes = 0, []
-        for m in t:
-            tick += m.time
-            if m.type == "set_tempo" and tempo is None:
-                tempo = mido.tempo2bpm(m.tempo)
-            elif m.type == "text":
-                texts.append((tick / mid.ticks_per_beat, m.text))
-            elif m.type == "note_on" and m.velocity > 0:
-                notes.append((tick / mid.ticks_per_beat, m.note))
-        tracks[name] = sorted(notes)
-    return tempo, tracks, texts
-
-
 def test_a_call_played_with_no_click_is_answered_at_its_tempo_on_its_beat(tmp_path, capsys):
     """At 93 bpm, 1.7 s into a file at 120: answered at 120 on the file's beats before (the
     line's beat fell 0.4 beat off the answer's), now at 93 on the line's own beat."""
@@ -85,17 +67,17 @@ def test_a_call_played_with_no_click_is_answered_at_its_tempo_on_its_beat(tmp_pa
     said = re.search(r"the call sounds played at (\d+) bpm, not on the file's 120 \(played with no click\?\): "
                      r"--follow answers", out)
     assert said and abs(int(said.group(1)) - bpm) <= 0.03 * bpm, out
-    assert read(tmp_path / "plain.mid")[0] == pytest.approx(FILE_BPM)
+    assert read_out(tmp_path / "plain.mid")[0] == pytest.approx(FILE_BPM)
 
     assert main(["respond", str(src), "--follow", "-o", str(tmp_path / "followed.mid"), "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "heard the call at 9" in out and "the file says 120" in out and "--follow answers" not in out, out
-    tempo, tracks, _ = read(tmp_path / "followed.mid")
+    tempo, tracks, _ = read_out(tmp_path / "followed.mid")
     assert tempo == pytest.approx(bpm, rel=0.03)
     call, answer = tracks["player"], tracks["partner"]
     assert len(call) == len(line) and answer
     # every note of the call where it was played: the same seconds from the first
-    for (b, _), (on, *_rest) in zip(call, sorted(line)):
+    for (b, *_), (on, *_rest) in zip(call, sorted(line)):
         assert (b - call[0][0]) * 60.0 / tempo == pytest.approx(on - line[0][0], abs=0.003)
     # bar 1 on the first note's beat (a note a hair ahead of it: in the lead-in bar before), the
     # answer on a beat of the line's own grid
@@ -111,7 +93,7 @@ def test_follow_with_too_few_notes_keeps_the_files_tempo_and_says_why(tmp_path, 
     assert main(["respond", str(src), "--follow", "-o", str(tmp_path / "a.mid"), "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "--follow: heard no steady tempo in the call" in out, out
-    assert read(tmp_path / "a.mid")[0] == pytest.approx(FILE_BPM)
+    assert read_out(tmp_path / "a.mid")[0] == pytest.approx(FILE_BPM)
 
 
 def test_follow_takes_tempo_as_a_first_guess_in_the_range_it_hears(tmp_path, capsys):
@@ -129,7 +111,7 @@ def test_with_a_chart_bar_1_is_the_calls_first_note_a_pickup_in_the_bar_before(t
     assert main(["respond", str(src), "--follow", "--chords", "C7 | F7 | G7", "-o", str(tmp_path / "a.mid"),
                  "--seed", "1"]) == 0
     capsys.readouterr()
-    tempo, tracks, texts = read(tmp_path / "a.mid")
+    tempo, tracks, texts = read_out(tmp_path / "a.mid")
     assert tempo == pytest.approx(100.0, rel=0.03)
     assert 3.8 <= tracks["player"][0][0] < 4.0  # the pickup, at the lead-in bar's end
     assert texts[:3] == [(0.0, "G7"), (4.0, "C7"), (8.0, "F7")], texts

@@ -7,7 +7,8 @@ never played. `--follow` hears the call as the free jam hears the player
 (`TempoFollower`, improv/core/listen/tempo.py: each note at its onset in seconds, then with
 its length), and writes the whole file on the heard grid: one tempo, the heard one, and
 beat 0 on the heard beat nearest the call's first note (bar 1, as the jam counts a chart
-from your first note). Every note keeps its time in seconds; only the grid moves.
+from your first note; a bar earlier when the first note comes before that beat). Every
+note keeps its time in seconds; only the grid moves.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from improv.commands.callfile import CallFile
 from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
 from improv.core.theory.chart import Chart, ChordSpan
 from improv.core.theory.notes import Note
+from improv.live.follow import MIN_CONFIDENCE  # (as the jam's timeline: a weaker estimate is not followed)
 
-MIN_CONFIDENCE = 0.2  # as the jam's timeline (improv/live/follow.py): a weaker estimate is not followed
 LEVELS = (0.5, 2 / 3, 1.0, 1.5, 2.0)  # a heard tempo this many times the file's is the file's grid heard
 # at another level: the call sits on the file's beats
 WITHIN = 0.03  # ...within this much
