@@ -17,7 +17,6 @@ Threads: every method runs on the conductor.
 from __future__ import annotations
 
 import math
-
 from dataclasses import replace
 from typing import Any, Callable
 
