@@ -136,7 +136,8 @@ def test_validation_phrases_as_recorded_are_answered_in_their_time():
     them, against 1.0 % for the file's grid (59 not heard surely enough, answered on the
     file's); a slip under 25 % is a regression. Without --follow the line saying the call
     sounds off the file's tempo came for 34 % of them, and for 2.4 % of the same phrases
-    played to a click at their own tempo (each note at its beat): over 6 % is a regression."""
+    played to a click at their own tempo (each note at its beat): over 6 % is a regression.
+    (Seed 0 of figures/respond_follow.py, which gives the README's figures over three.)"""
     from improv.bench.follow import judge
     from improv.bench.human import load_human
     from improv.commands.callfile import CallFile

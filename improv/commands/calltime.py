@@ -29,8 +29,8 @@ LEVELS = (0.5, 2 / 3, 1.0, 1.5, 2.0)  # a heard tempo this many times the file's
 WITHIN = 0.03  # ...within this much
 WINDOW_S = 120.0  # the call's last two minutes are heard (8 bars at 45 bpm are 43 s)
 HINT_CONFIDENCE = 0.6  # without --follow, a call heard this surely off the file's tempo is said to be: on single
-# validation phrases played to a click at their tempo it was said of 2.4 %, of the same played with none 34 %
-# (at 0.2: 17.5 % and 61 %; tests/test_respond_follow.py)
+# validation phrases played to a click at their tempo it was said of 2.9 %, of the same played with none 33 %
+# (figures/respond-follow.json; at 0.2, on one sampling: 17.5 % and 61 %)
 
 
 def beat_seconds(tempos: list[tuple[float, float]]) -> Callable[[float], float]:
