@@ -185,12 +185,15 @@ def _voiced(chart: Chart, note: str, call: Phrase, tempo: float) -> tuple[Chart,
 
 
 def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tempos: list[tuple[float, float]],
-                     chart: Chart, note: str, guessed: bool, bpb: int
+                     chart: Chart | None, note: str, guessed: bool, bpb: int
                      ) -> tuple[CallFile, list[tuple[float, float]], Chart, str, bool, str]:
     """With --follow, the call moved onto the tempo and beat heard in its notes
     (improv/commands/calltime.py) and the chart with it; without, as it is, with a line
     saying so when the notes sound played at another tempo than the file's (no click).
-    Returns (call, tempo map, chart, chart line, chart guessed, what was heard)."""
+    `chart`: the chart given (--chords, --tune, a config's), or with --follow None when there
+    is none (the chords written in the file or heard in the call are read here, on the beats
+    they are answered on: once). Returns (call, tempo map, chart, chart line, chart guessed,
+    what was heard)."""
     from improv.commands.calltime import HINT_CONFIDENCE, heard_time, lead_in_chart, on_heard_grid, \
         on_the_files_grid, said
     from improv.live.follow import FOLLOW_BPM
@@ -208,16 +211,17 @@ def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tem
         return found, tempos, chart, note, guessed, (
             f"the call sounds played at {est.bpm:.0f} bpm, not on the file's {round(own, 1):g} (played with no "
             "click?): --follow answers at the tempo and beat heard in it")
-    if est is None:
-        return found, tempos, chart, note, guessed, \
-            "--follow: heard no steady tempo in the call (too few notes?); answering on the file's tempo map"
-    line = said(est, tempos, ended)
-    found, lead = on_heard_grid(found, tempos, est, bpb)
-    if note or guessed:  # the chords written in the file, or heard in the call: read again on its new beats
+    line = "--follow: heard no steady tempo in the call (too few notes?); answering on the file's tempo map"
+    lead = 0
+    if est is not None:
+        line = said(est, tempos, ended)
+        found, lead = on_heard_grid(found, tempos, est, bpb)
+        tempos = [(0.0, est.bpm)]
+    if chart is None:  # the chords written in the file, or heard in the call, on the beats answered on
         chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
     else:  # a chart given: bar 1 at the call's first note
         chart = lead_in_chart(chart, lead)
-    return found, [(0.0, est.bpm)], chart, note, guessed, line
+    return found, tempos, chart, note, guessed, line
 
 
 # ------------------------------------------------------------------- responders
@@ -260,7 +264,14 @@ def run(args: argparse.Namespace) -> int:
                         f"{lo} to {hi} beats; give the file a shorter bar (e.g. two bars of {bpb // 2})")
     if bpb != cfg.timing.beats_per_bar:
         cfg = override(cfg, "timing", beats_per_bar=bpb)
-    chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
+    follow, flag = getattr(args, "follow", False), getattr(args, "chords", None) is not None
+    if follow:  # (a chart given sets the metre; the chords written or heard are read on the heard beats, below)
+        from improv.commands.common import chart_from_config
+
+        given_chart = chart_from_config(cfg, flag)
+        chart, note, guessed = given_chart or single_chord_chart(None, bpb), "", False
+    else:
+        chart, note, guessed = _chart(cfg, found, bpb, flag)
     if chart.beats_per_bar != bpb and not found.beats_per_bar:  # the file says no metre: the tune's, as the jam plays it
         from improv.commands.jam import metre_for
 
@@ -275,10 +286,11 @@ def run(args: argparse.Namespace) -> int:
                           f"--chords (read in {bpb} beats a bar), or a tune file with beats_per_bar = {bpb}")
     tempos = found.tempos if found.tempos and found.tempos[0][0] <= 0 else [(0.0, 120.0), *found.tempos]
     # (before a file's first tempo it plays at 120 bpm, as MIDI has it and every player plays it)
-    follow, given_tempo = getattr(args, "follow", False), getattr(args, "tempo", None)
+    given_tempo = getattr(args, "tempo", None)
     if given_tempo and not follow:
         tempos = [(0.0, float(given_tempo))]  # the beats stay; the whole file plays at this tempo
-    found, tempos, chart, note, guessed, heard = _in_players_time(cfg, args, found, tempos, chart, note, guessed, bpb)
+    found, tempos, chart, note, guessed, heard = _in_players_time(
+        cfg, args, found, tempos, (given_chart if follow else chart), note, guessed, bpb)
 
     from improv.core.listen.segment import Segmenter, SegmentSettings
 
