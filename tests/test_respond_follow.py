@@ -110,7 +110,7 @@ def test_with_a_chart_bar_1_is_the_calls_first_note_a_pickup_in_the_bar_before(t
     src = write_seconds(tmp_path / "free.mid", swung_line(100.0, 2.0, ahead=0.06))
     assert main(["respond", str(src), "--follow", "--chords", "C7 | F7 | G7", "-o", str(tmp_path / "a.mid"),
                  "--seed", "1"]) == 0
-    capsys.readouterr()
+    assert "bar 1 on the beat after the call's first note (a pickup, in the bar before)" in capsys.readouterr().out
     tempo, tracks, texts = read_out(tmp_path / "a.mid")
     assert tempo == pytest.approx(100.0, rel=0.03)
     assert 3.8 <= tracks["player"][0][0] < 4.0  # the pickup, at the lead-in bar's end

@@ -145,11 +145,13 @@ def lead_in_chart(chart: Chart, lead: float) -> Chart:
     return replace(chart, spans=tuple(sorted(out, key=lambda s: s.start)), sections=tuple(sections), overlay=())
 
 
-def said(est: BeatEstimate, tempos: list[tuple[float, float]], ended: float) -> str:
-    """The line that says what was heard, against the file's tempo."""
+def said(est: BeatEstimate, tempos: list[tuple[float, float]], ended: float, lead: int) -> str:
+    """The line that says what was heard, against the file's tempo, and where bar 1 is."""
     from improv.commands.respond import tempo_at
 
     own = tempo_at(tempos, ended)
     sure = f"{math.floor(est.confidence * 100):d}% sure"
+    where = "on the beat after the call's first note (a pickup, in the bar before)" if lead else \
+        "on the call's first note"
     return f"heard the call at {est.bpm:.1f} bpm ({sure}; the file says {round(own, 1):g}): answering on that tempo " \
-        "and beat, bar 1 at the call's first note"
+        f"and beat, bar 1 {where}"

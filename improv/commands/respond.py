@@ -214,8 +214,8 @@ def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tem
     line = "--follow: heard no steady tempo in the call (too few notes?); answering on the file's tempo map"
     lead = 0
     if est is not None:
-        line = said(est, tempos, ended)
         found, lead = on_heard_grid(found, tempos, est, bpb)
+        line = said(est, tempos, ended, lead)
         tempos = [(0.0, est.bpm)]
     if chart is None:  # the chords written in the file, or heard in the call, on the beats answered on
         chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
