@@ -61,7 +61,7 @@ def heard_right(notes_played, track, start, end):
 
 def hinted(call, tempo, ended):
     est = heard_time(call, [(0.0, tempo)], ended)
-    return est is not None and est.confidence >= HINT_CONFIDENCE and not on_the_files_grid(est, [(0.0, tempo)], ended)
+    return est is not None and est.confidence >= HINT_CONFIDENCE and not on_the_files_grid(est, tempo)
 
 
 def run(solos, seed):

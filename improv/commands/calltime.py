@@ -80,12 +80,9 @@ def heard_time(found: CallFile, tempos: list[tuple[float, float]], ended: float,
     return est if est.confidence >= MIN_CONFIDENCE else None
 
 
-def on_the_files_grid(est: BeatEstimate, tempos: list[tuple[float, float]], ended: float) -> bool:
-    """Whether the tempo heard is the file's own at the call's end (or a level of it: half,
-    double, 2/3, 3/2): the call was played to the file's click."""
-    from improv.commands.respond import tempo_at
-
-    own = tempo_at(tempos, ended)
+def on_the_files_grid(est: BeatEstimate, own: float) -> bool:
+    """Whether the tempo heard is the file's own (`own`, bpm, at the call's end) or a level of
+    it (half, double, 2/3, 3/2): the call was played to the file's click."""
     return any(abs(est.bpm / (own * level) - 1.0) <= WITHIN for level in LEVELS)
 
 
@@ -145,11 +142,9 @@ def lead_in_chart(chart: Chart, lead: float) -> Chart:
     return replace(chart, spans=tuple(sorted(out, key=lambda s: s.start)), sections=tuple(sections), overlay=())
 
 
-def said(est: BeatEstimate, tempos: list[tuple[float, float]], ended: float, lead: int) -> str:
-    """The line that says what was heard, against the file's tempo, and where bar 1 is."""
-    from improv.commands.respond import tempo_at
-
-    own = tempo_at(tempos, ended)
+def said(est: BeatEstimate, own: float, lead: int) -> str:
+    """The line that says what was heard, against the file's tempo (`own`, bpm), and where
+    bar 1 is."""
     sure = f"{math.floor(est.confidence * 100):d}% sure"
     where = "on the beat after the call's first note (a pickup, in the bar before)" if lead else \
         "on the call's first note"

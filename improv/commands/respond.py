@@ -204,10 +204,10 @@ def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tem
                           "outside them: give a first guess in that range, or leave --tempo out")
     ended = sounding_end(found.notes, found.pedal, found.end)
     est = heard_time(found, tempos, ended, float(given) if follow and given else None)
+    own = tempo_at(tempos, ended)
     if not follow:
-        if est is None or given or est.confidence < HINT_CONFIDENCE or on_the_files_grid(est, tempos, ended):
+        if est is None or given or est.confidence < HINT_CONFIDENCE or on_the_files_grid(est, own):
             return found, tempos, chart, note, guessed, ""
-        own = tempo_at(tempos, ended)
         return found, tempos, chart, note, guessed, (
             f"the call sounds played at {est.bpm:.0f} bpm, not on the file's {round(own, 1):g} (played with no "
             "click?): --follow answers at the tempo and beat heard in it")
@@ -215,7 +215,7 @@ def _in_players_time(cfg: Config, args: argparse.Namespace, found: CallFile, tem
     lead = 0
     if est is not None:
         found, lead = on_heard_grid(found, tempos, est, bpb)
-        line = said(est, tempos, ended, lead)
+        line = said(est, own, lead)
         tempos = [(0.0, est.bpm)]
     if chart is None:  # the chords written in the file, or heard in the call, on the beats answered on
         chart, note, guessed = _chart(cfg, found, bpb, getattr(args, "chords", None) is not None)
