@@ -3,11 +3,12 @@ and (over a real JACK server, skipped without one) a short jam and a panic."""
 
 import time
 
+import mido
 import pytest
 
 from improv.cli import main
 from improv.commands.demo import count_calls, load_calls, DEMO_CALLS
-from improv.commands.panic import panic_messages
+from improv.live.midiout import panic_messages
 
 from test_ports import jack_running
 
@@ -56,7 +57,7 @@ def test_panic_messages_cover_every_channel_and_pitch():
     # Catches the silencing controls sent in another order (sets hid it): on each channel the
     # sustain pedal goes up first (under a held pedal All Notes Off leaves notes sounding),
     # then All Notes Off (123), All Sound Off (120), and only then the 128 note-offs.
-    msgs = panic_messages()
+    msgs = [mido.Message.from_bytes(data) for data in panic_messages()]
     offs = {(m.channel, m.note) for m in msgs if m.type == "note_off"}
     ccs = {(m.channel, m.control) for m in msgs if m.type == "control_change"}
     assert offs == {(ch, p) for ch in range(16) for p in range(128)}

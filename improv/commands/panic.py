@@ -2,7 +2,9 @@
 
 Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-off (CC 120),
 reset all controllers (CC 121), pitch bend centred, and a note-off for every one of the 128
-pitches (for synths that ignore CC 123).
+pitches (for synths that ignore CC 123): `improv.live.midiout.panic_messages`. A jam that dies
+without closing (killed, or crashed in native code) has its partner's worker send the same to
+its `--out` port (improv/partner/worker.py).
 
 It sends no program change, and needs none: none of these messages changes a channel's
 program (Reset All Controllers leaves program, bank, volume and pan as they were: MIDI's
@@ -17,11 +19,6 @@ anew on JACK is sent them (improv/live/output.py).
 from __future__ import annotations
 
 import argparse
-import time
-
-import mido
-
-PACE = 8  # messages per millisecond: a JACK port carries only so many per period
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,30 +27,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="MIDI backend (default: $IMPROV_MIDI_API, else the platform's)")
 
 
-def panic_messages() -> list[mido.Message]:
-    """Every message `improv panic` sends, in order."""
-    from improv.live.midiout import silence_messages
-
-    out = []
-    for ch in range(16):
-        out += [mido.Message.from_bytes(data) for data in silence_messages(ch)]
-        out += [mido.Message("note_off", channel=ch, note=p, velocity=0) for p in range(128)]
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from improv.errors import ConfigError
-    from improv.live.ports import open_output
+    from improv.live.ports import panic
 
     if not args.out.strip():  # ("" opened a virtual port of no name: a raw JACK error)
         raise ConfigError("--out is empty: give the stuck synth's MIDI output (a name or an index from improv ports)")
-    sink = open_output(args.midi_api or "", port=args.out)
-    try:
-        for i, msg in enumerate(panic_messages()):
-            sink.send(msg)
-            if i % PACE == PACE - 1:
-                time.sleep(0.001)
-    finally:
-        sink.close()
-    print(f"all notes off on {sink.name!r} (16 channels)")
+    name = panic(args.midi_api or "", args.out)
+    print(f"all notes off on {name!r} (16 channels)")
     return 0

@@ -28,6 +28,18 @@ def silence_messages(ch: int) -> list[list[int]]:
     """The messages that silence and reset a synth on channel `ch` (0-15), in order."""
     return [[0xB0 | ch, cc, 0] for cc in SILENCE_CCS] + [[0xE0 | ch, *BEND_CENTRE]]
 
+
+def panic_messages() -> list[list[int]]:
+    """What `improv panic` sends (and a dead jam's worker, `improv.live.ports.panic`): on
+    every channel `silence_messages`, then a note-off for each of the 128 pitches, for synths
+    that ignore All Notes Off."""
+    out = []
+    for ch in range(16):
+        out += silence_messages(ch) + [[0x80 | ch, p, 0] for p in range(128)]
+    return out
+
+
+PANIC_PACE = 8  # panic messages a millisecond: a JACK port carries only so many a period
 BURST = 32  # messages sent back to back before a pause of a JACK period (its MIDI buffer's room)
 CLOSE_DRAIN_S = 0.05  # time for the last messages to leave before an output closes
 DRAIN_WAIT_S = 8.0  # how long a JACK server that has stopped cycling (a synchronous one waiting out a
@@ -45,8 +57,9 @@ class MidiOutSink:
     """
 
     def __init__(self, midi_out: Any, name: str, virtual: bool, watch: Any = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, api: str = "") -> None:
         self.name = name
+        self.api = api  # the backend it is open on ("alsa", "jack", ...; "" not told)
         self.say = say  # where a long wait at `finish` is said (None: not said)
         self.virtual = virtual
         self._own = name if virtual else f"{CLIENT_NAME} out"  # our port's own name (`open_output`)

@@ -15,7 +15,10 @@ which `MidiOutSink.alive()` watches too (improv/live/jackwatch.py).
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Callable
+
+import mido
 
 from improv.errors import PortError
 from improv.live.midiapi import (  # noqa: F401 - the backend choice, re-exported for its callers
@@ -25,7 +28,7 @@ from improv.live.quiet import quiet_stderr
 from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.inputqueue import InputQueue
 from improv.live.midiinput import MidiInput
-from improv.live.midiout import MidiOutSink
+from improv.live.midiout import PANIC_PACE, MidiOutSink, panic_messages
 from improv.live.portnames import unique_port_name
 
 
@@ -173,7 +176,8 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             names = midi_out.get_ports()
             i = find_port(names, port, "output")
             midi_out.open_port(i, f"{CLIENT_NAME} out")
-            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch, say=say or _stderr_line)
+            return MidiOutSink(midi_out, names[i], virtual=False, watch=watch, say=say or _stderr_line,
+                               api=system.api)
         refuse_virtual(system.api, f"--virtual-out {virtual!r}",
                        f"{LOOPBACK} and give --out PORT (`improv ports` lists the outputs)")
         own = unique_port_name(virtual, _sources(system.api))
@@ -181,13 +185,31 @@ def open_output(api: str = "", port: str = "", virtual: str = "",
             (say or _stderr_line)(f"improv: warning: a MIDI port named {virtual!r} exists already (another jam?): "
                                   f"this one is {own!r}")
         midi_out.open_virtual_port(own)
-        return MidiOutSink(midi_out, own, virtual=True, watch=watch, say=say or _stderr_line)
+        return MidiOutSink(midi_out, own, virtual=True, watch=watch, say=say or _stderr_line, api=system.api)
     except PortError:
         midi_out.delete()
         raise
     except Exception as e:  # noqa: BLE001
         midi_out.delete()
         raise PortError(f"cannot open MIDI output {port or virtual!r} on {system.label}: {e}") from None
+
+
+def panic(api: str, port: str) -> str:
+    """Open the output `port` (index or name substring) on backend `api` ("": the default),
+    send it `panic_messages`, close it, and give the port's full name.
+
+    Raises:
+        PortError: as `open_output`.
+    """
+    sink = open_output(api, port=port, say=lambda _line: None)
+    try:
+        for i, data in enumerate(panic_messages()):
+            sink.send(mido.Message.from_bytes(data))
+            if i % PANIC_PACE == PANIC_PACE - 1:
+                time.sleep(0.001)
+    finally:
+        sink.close()
+    return sink.name
 
 
 def _sources(api: str) -> list[str]:

@@ -33,7 +33,7 @@ from improv.errors import ModelError
 from improv import realtime
 from improv.partner import wire
 from improv.partner.health import Vitals
-from improv.partner.protocol import Alive, Dropped, History, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import Alive, Closing, Dropped, History, Job, Read, Ready, Result, Setup
 
 log = logging.getLogger("improv.partner")
 
@@ -142,7 +142,7 @@ class _Worker:
         return not self.gone and self.proc.poll() is None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
-        """End the worker: what waits for it is written, then EOF and it ends by itself
+        """End the worker: what waits for it is written, then a `Closing` and EOF, and it ends by itself
         (killed at once when `kill`, else when it has not ended within `wait_s`). Never raises,
         and takes about `wait_s` + `REAP_S` at most, whatever the worker does: each wait below
         is bounded by one deadline (a worker stopped or mid-answer at close used to cost a wait
@@ -152,6 +152,8 @@ class _Worker:
             self._closing = True
             if kill:
                 self._outbox.clear()
+            else:  # (its EOF is then the session's end: not the jam's death, which `Setup.silence` is for)
+                self._outbox.append((time.monotonic(), Closing()))
             self._out.notify()
         if kill:
             self.proc.kill()  # (a write blocked on its full pipe fails, and the writer ends)

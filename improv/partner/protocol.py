@@ -3,7 +3,8 @@ pickled over a pipe to the worker process, or handed over directly in process).
 
 To the partner: `Setup` (once, first), `Read` (the call under way, in a rest, perhaps with
 the `Job` it becomes if the rest ends it), `Job` (a call to answer), `Dropped` (an answer
-that was never played), `History` (the session so far on bars counted again). From it: `Ready` (once, after its
+that was never played), `History` (the session so far on bars counted again), `Closing`
+(last, when the session ends). From it: `Ready` (once, after its
 warm-up), a `Result` for every `Job`, and its pulse (`Alive`) from then on.
 """
 
@@ -56,6 +57,9 @@ class Setup:
         chart: a chart to warm up over, or None (a one-chord chart).
         beats_per_bar: metre.
         model: the model's weights file ("": the shipped ones).
+        silence: (MIDI backend, port) of each output the jam opened by name (`--out`): should
+            the jam die without a `Closing` (killed, or crashed in native code), the worker
+            sends them what `improv panic` does, so that no note it left sounding hangs.
     """
 
     responder: str = "model"
@@ -66,6 +70,7 @@ class Setup:
     chart: Chart | None = None
     beats_per_bar: int = 4
     model: str = ""  # the model's weights (`--model`, [responder] model); "": the shipped ones
+    silence: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ class History:
     on the bars as first counted, read the player's first calls over the wrong chords."""
 
     phrases: tuple[Phrase, ...]
+
+
+@dataclass(frozen=True)
+class Closing:
+    """The jam is closing the worker: the end of its stdin that follows is the session's own
+    end (it silences its outputs itself), not the jam's death (`Setup.silence`)."""
 
 
 @dataclass(frozen=True)

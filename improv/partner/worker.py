@@ -38,7 +38,7 @@ def main() -> int:
             pass
     out = Outbox(os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the messages
-    from improv.partner.protocol import Dropped, History, Job, Read, Ready, Setup
+    from improv.partner.protocol import Closing, Dropped, History, Job, Read, Ready, Setup
 
     inbox = _Inbox()
     setup = inbox.get()
@@ -53,32 +53,72 @@ def main() -> int:
 
     gctime.settle()  # (the model read and warmed up: later collections walk only the session's own objects)
     collector = gctime.IdleCollector()  # (no collection inside an answer, nor in reading the call that asks it)
-    out.send(Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
-    pulse(out)
-    while True:
-        if inbox.ready():
-            collector.busy()
-        else:
-            collector.idle()
-        msgs = [inbox.get()]
-        msgs += inbox.waiting()
-        for i, m in enumerate(msgs):
-            later = msgs[i + 1:]
-            if m is None:
-                return 0
-            if isinstance(m, Read):
-                if not any(isinstance(x, (Read, Job)) for x in later):
-                    core.read(m, inbox.newer_than)
-            elif isinstance(m, Job):
-                t = time.perf_counter()
-                result = core.answer(m)
-                out.send(replace(result, compute_ms=(time.perf_counter() - t) * 1000.0))
-                if not later and not inbox.ready():
-                    core.after(m.chart)
-            elif isinstance(m, Dropped):
-                core.dropped(m.number)
-            elif isinstance(m, History):
-                core.rehome(m.phrases)
+    closing = ended = False
+    try:
+        out.send(Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
+        pulse(out)
+        while not ended:
+            if inbox.ready():
+                collector.busy()
+            else:
+                collector.idle()
+            msgs = [inbox.get()]
+            msgs += inbox.waiting()
+            for i, m in enumerate(msgs):
+                later = msgs[i + 1:]
+                if m is None:
+                    ended = True
+                elif isinstance(m, Closing):
+                    closing = True
+                elif isinstance(m, Read):
+                    if not any(isinstance(x, (Read, Job)) for x in later):
+                        core.read(m, inbox.newer_than)
+                elif isinstance(m, Job):
+                    t = time.perf_counter()
+                    result = core.answer(m)
+                    out.send(replace(result, compute_ms=(time.perf_counter() - t) * 1000.0))
+                    if not later and not inbox.ready():
+                        core.after(m.chart)
+                elif isinstance(m, Dropped):
+                    core.dropped(m.number)
+                elif isinstance(m, History):
+                    core.rehome(m.phrases)
+    except OSError:  # (an answer written to a jam that has gone)
+        pass
+    if not closing:
+        silence(setup.silence)
+    return 0
+
+
+SILENCE_TIMEOUT_S = 15.0  # for each `improv panic` (a JACK server stalls about 5 s when a client dies,
+# and a port's last note-offs are waited for up to 8 s)
+
+
+def silence(outputs: tuple[tuple[str, str], ...]) -> None:
+    """The jam ended without closing us (killed, or crashed in native code), so nothing
+    sent the note-offs of what it left sounding: run `improv panic` on each output it opened
+    by name (a synth's port outlives the jam; a virtual port and the built-in synth do not).
+    Said on stderr, which is the jam's terminal. (A process of its own: the partner's
+    package does not import the real-time one.)"""
+    import shlex
+    import subprocess
+
+    for api, port in outputs:
+        cmd = [sys.executable, "-m", "improv", "panic", "--out", port] + (["--midi-api", api] if api else [])
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=SILENCE_TIMEOUT_S)
+            said = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()
+            ok = done.returncode == 0
+        except (OSError, subprocess.SubprocessError) as e:
+            said, ok = [str(e)], False
+        last = said[-1] if said else f"exit status {done.returncode}"
+        line = last if ok else f"its MIDI output {port!r} could not be silenced ({last}): " \
+            f"`improv panic --out {shlex.quote(port)}`"
+        try:
+            print(f"improv: the jam ended without closing: {line}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # (no terminal left to say it on)
 
 
 class Outbox:
