@@ -353,3 +353,45 @@ def test_a_journal_it_cannot_read_says_so_not_that_the_folder_is_not_writable(tm
     assert recover(j, warn=warned.append) == [] and j.exists()
     assert warned == [f"cannot recover {j}: the journal cannot be read (Permission denied); recover it as the user "
                       "who recorded it (or give yourself read access to it)"]
+
+
+# a session that did not end, said at the next start -------------------------------------
+
+
+def test_the_next_jam_says_which_sessions_did_not_end_and_how_to_get_them_back(tmp_path, capsys):
+    """A jam killed (or crashed) leaves its take in a journal that only `improv recover` turns
+    into a MIDI file, and nothing told the musician so: the next jam (or demo) recording
+    into that folder says it in one line, naming the journals. One a running session still
+    writes, an empty one and a finished file are not named."""
+    from improv.cli import build_parser
+    from improv.commands.jam import checked_settings
+    from improv.live.journal import Journal
+    from improv.live.recovery import unfinished_hint
+
+    folder = tmp_path / "my sessions"
+    folder.mkdir()
+    (folder / "2026-12-07-1032.journal").write_text(HEADER % "90.0" + body())
+    os.utime(folder / "2026-12-07-1032.journal", (1e9, 1e9))  # (the older: named first)
+    (folder / "2026-12-07-1105.journal").write_text(HEADER % "90.0" + body())
+    (folder / "empty.journal").write_text("")
+    (folder / "done.mid").write_bytes(b"")
+    live = Journal(folder / "running.journal", {"h": 1})
+    try:
+        hint = unfinished_hint(folder)
+        checked_settings(build_parser("jam").parse_args(["jam", "--record", str(folder)]))
+        said = capsys.readouterr().err
+        assert hint == (f"2 sessions recorded in {folder} did not end (killed, or a crash): `improv recover "
+                        f"'{folder}'` makes their MIDI files from the journal (2026-12-07-1032.journal, "
+                        "2026-12-07-1105.journal)"), hint
+        assert said == f"improv: {hint}\n"
+        checked_settings(build_parser("jam").parse_args(["jam", "--no-record"]))  # (not recording: not looked at)
+        assert capsys.readouterr().err == ""
+        recover(folder, say=lambda _: None)  # (the running session's is left alone)
+        assert unfinished_hint(folder) == ""
+    finally:
+        live.close()
+    (folder / "running.journal").unlink()
+    for n in range(5):
+        (folder / f"s{n}.journal").write_text(HEADER % "90.0" + body())
+    assert unfinished_hint(folder).endswith("(s0.journal, s1.journal, s2.journal and 2 more)")
+    assert unfinished_hint(tmp_path / "nowhere") == ""

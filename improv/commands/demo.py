@@ -23,7 +23,7 @@ from typing import Any
 from improv.commands.common import add_config_args, add_harmony_args, add_responder_args, chart_from_config
 from improv.commands.embrace_args import add_embrace_args
 from improv.commands.jam import EXIT_STATUS, add_output_args, add_view_arg, check_synth, with_early_stop, jam_settings, \
-    play_session, stopped_early, tempo_for
+    play_session, say_unfinished, stopped_early, tempo_for
 from improv import STARTED
 from improv.config import check_flag, override, was_set
 from improv.core import limits
@@ -252,6 +252,7 @@ def _run(args: argparse.Namespace, early: Any) -> int:
         from improv.live.recorder import check_record_folder  # (after the calls: a refused file makes no folder)
 
         check_record_folder(Path(cfg.record.folder))
+        say_unfinished(Path(cfg.record.folder))
     clock = RealClock(cfg.timing.spin_ms)
     inq = InputQueue(clock)
     player = ScriptedPlayer(events)

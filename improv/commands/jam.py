@@ -355,6 +355,7 @@ def checked_settings(args: argparse.Namespace) -> tuple[Config, Any]:
         from improv.live.recorder import check_record_folder
 
         check_record_folder(Path(cfg.record.folder))  # a session that cannot be recorded is refused up front
+        say_unfinished(Path(cfg.record.folder))
     return cfg, chart
 
 
@@ -370,6 +371,16 @@ def check_synth(cfg: Config, args: argparse.Namespace) -> None:
     else:  # (a config file's: it can be left for one session)
         check_soundfont_package(f"[synth] soundfont = {cfg.synth.soundfont!r} in the config file",
                                 "or --no-soundfont for the built-in voices")
+
+
+def say_unfinished(folder: Path) -> None:
+    """Before a jam or a demo records into `folder`: one line when sessions there did not end
+    (killed, a crash), whose takes wait in their journals for `improv recover`."""
+    from improv.live.recovery import unfinished_hint
+
+    hint = unfinished_hint(folder)
+    if hint:
+        print(f"improv: {hint}", file=sys.stderr)
 
 
 def journal_hint(session: Any) -> None:

@@ -9,6 +9,7 @@ import errno
 import glob
 import io
 import os
+import shlex
 from pathlib import Path
 from typing import Callable
 
@@ -163,6 +164,34 @@ def _alive(pid: int) -> bool:
     except OSError:  # (another user's: alive)
         return True
     return True
+
+
+NAMED_UNFINISHED = 3  # the journals `unfinished_hint` names (then "and N more")
+
+
+def unfinished(folder: Path) -> list[Path]:
+    """The journals in `folder` that no running session writes (a session killed or crashed,
+    or whose MIDI file could not be written), empty ones left out, oldest first: what
+    `recover` would rebuild. Never raises: [] when the folder cannot be read."""
+    try:
+        found = [j for j in Path(folder).glob(f"*{JOURNAL_SUFFIX}") if j.is_file() and j.stat().st_size > 0]
+        return sorted((j for j in found if not journal_is_live(j)), key=lambda j: (j.stat().st_mtime, j.name))
+    except OSError:
+        return []
+
+
+def unfinished_hint(folder: Path) -> str:
+    """One line for the start of a jam or a demo recording into `folder` when sessions there
+    did not end (their takes are only in journals until `improv recover` runs), else ""."""
+    left = unfinished(folder)
+    if not left:
+        return ""
+    names = ", ".join(j.name for j in left[:NAMED_UNFINISHED])
+    more = f" and {len(left) - NAMED_UNFINISHED} more" if len(left) > NAMED_UNFINISHED else ""
+    which = "a session" if len(left) == 1 else f"{len(left)} sessions"
+    its = "its MIDI file" if len(left) == 1 else "their MIDI files"
+    return (f"{which} recorded in {folder} did not end (killed, or a crash): `improv recover "
+            f"{shlex.quote(str(folder))}` makes {its} from the journal ({names}{more})")
 
 
 def rescued_elsewhere(folder: Path) -> list[Path]:
