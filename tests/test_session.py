@@ -593,6 +593,7 @@ def test_a_pedal_touched_as_a_line_without_rests_reaches_the_cap_is_not_named_as
     hints = [line for line in said if "8 bars" in line and "yields" in line]
     assert len(hints) == 1, said
     assert "without a rest" in hints[0] and "sustain pedal" not in hints[0], hints
+    assert "(a long line, a vamp or an ostinato)" in hints[0], hints  # (a soloist's line, asked if it was a vamp)
 
 
 def test_sustain_pedal_holds_the_call_open():

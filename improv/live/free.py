@@ -155,7 +155,7 @@ class FreePolicy:
                     bars = self.segmenter.s.max_call_bars
                     why = f"the sustain pedal held down through {bars} bars kept your call open (it counts as " \
                         "playing)" if self._cut_pedal else f"you played on through {bars} bars without a rest (a " \
-                        "vamp or an ostinato?)"
+                        "long line, a vamp or an ostinato)"
                     stop = "lift the pedal between phrases for the gap (--gap)" if self._cut_pedal else \
                         "stop for the gap (--gap)"
                     self.s.say(f"{self.s.bar_beat(t)}  {why}, so each call is cut at {bars} bars and the partner "
