@@ -116,19 +116,23 @@ def test_a_killed_partner_is_replaced_and_the_jam_plays_on(tmp_path):
     assert not sounding_notes([Arrival(t, tuple(m.bytes())) for t, m in rec["partner"] + rec["player"]])
 
 
-def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path):
+@pytest.mark.parametrize("wired", ["out", "virtual-out"])
+def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, wired):
     """A jam that dies without closing (SIGKILL here; an out-of-memory kill or a crash in
     native code alike) sends no note-off: the note of the answer it was playing (or a key the
-    player held, passed through) hung on a synth opened with `--out`. Its partner's worker
-    outlives it by a moment: it hears its stdin end with no `Closing` before, runs `improv
-    panic` on that port (every channel), says so on the jam's terminal, and ends."""
+    player held, passed through) hung on the synth, opened with `--out`, or wired to the
+    jam's `--virtual-out` in a JACK patchbay after it started. Its partner's worker outlives
+    it by a moment: it hears its stdin end with no `Closing` before, runs `improv panic` on
+    that port (every channel), says so on the jam's terminal, and ends."""
     from improv.bench.jackprobe import Listener, unique
 
     require_jam()
     name = unique("killed-synth")
-    synth = Listener(name)
+    own = Listener(name) if wired == "out" else None
     try:
-        with Jam(tmp_path, duration=60, extra=["--tempo", f"{TEMPO:g}", "--seed", "3"], out_port=f"{name}:in") as jam:
+        with Jam(tmp_path, duration=60, extra=["--tempo", f"{TEMPO:g}", "--seed", "3"],
+                 out_port=f"{name}:in" if own is not None else "") as jam:
+            synth = own or jam.listener
             deadline = time.monotonic() + 10  # (a probe through the jam, heard on the synth: wired)
             while time.monotonic() < deadline:
                 mark = jam.player.send([0xB0, 7, 100])
@@ -139,11 +143,13 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path):
             assert len(workers) == 1, workers
             jam.player.play(note_events(CALL, TEMPO), start=time.perf_counter() + 0.2)
             assert synth.wait(lambda a: any(ch == 2 for ch, _ in sounding_notes(a)), timeout=15), jam.stderr()
+            port = f"{name}:in" if own is not None else f"{synth.client}:{synth.port_name}"
             jam.proc.send_signal(signal.SIGKILL)
             killed = time.perf_counter()
             silenced = synth.wait(lambda a: not sounding_notes(a) and {x.channel for x in a if x.t > killed and
                                   x.data[0] & 0xF0 == 0xB0 and x.data[1] == 123} == set(range(1, 17)), timeout=20)
             took = time.perf_counter() - killed
+            arrivals = list(synth.arrivals)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and os.path.exists(f"/proc/{workers[0]}"):
                 time.sleep(0.05)
@@ -152,8 +158,9 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path):
             rc = jam.proc.wait(timeout=5)
             log = jam.stderr()
     finally:
-        synth.close()
+        if own is not None:
+            own.close()
     assert rc == -signal.SIGKILL
-    assert silenced, f"still sounding {took:.1f} s after the kill: {sounding_notes(synth.arrivals)}\n{log[-2000:]}"
+    assert silenced, f"still sounding {took:.1f} s after the kill: {sounding_notes(arrivals)}\n{log[-2000:]}"
     assert not worker_left, "the worker outlived the jam"
-    assert f"the jam ended without closing: all notes off on '{name}:in' (16 channels)" in log, log[-2000:]
+    assert f"the jam ended without closing: all notes off on '{port}' (16 channels)" in log, log[-2000:]

@@ -445,7 +445,8 @@ def _exchange_on_markov():
         def __getattr__(self, k):
             return lambda *a, **kw: 0
 
-    s = NS(cfg=Config(), seed=0, chart=chart, bpb=4, sinks=[], clock=NS(now=lambda: 0.0), recorder=None, say=lambda *_: None,
+    s = NS(cfg=Config(), seed=0, chart=chart, bpb=4, output=NS(silence_for_setup=lambda: ()), clock=NS(now=lambda: 0.0),
+           recorder=None, say=lambda *_: None,
            partner=Partner(), feeder=Nothing(), errors=[], tempo=120.0, band=None, following=False, timeline=None,
            scheduler=NS(generation=0, late_s=0.05, cancel=lambda: None, busy=lambda: False),
            time_of=lambda b: b * 0.5, bar_beat=lambda t: "1:1", beat_at=lambda t: t * 2, partner_ch=0)

@@ -20,7 +20,6 @@ from improv.core.respond.base import SessionMemory
 from improv.core.theory.chart import Chart
 from improv.core.theory.notes import Phrase, count_notes, pitch_name
 from improv.live.band import phrase_notes
-from improv.live.midiout import MidiOutSink
 from improv.partner.protocol import Job, PackedCall, Read, Result, Setup, answer_settings, packed
 
 log = logging.getLogger("improv.session")
@@ -90,9 +89,8 @@ class Exchange:
         """What a (new) partner starts from: the session so far (conductor)."""
         s, r = self.s, self.s.cfg.responder
         calls = tuple(c for c, _ in self._learnt)
-        # the synths' ports it opened by name: the worker silences them should the jam die unclosed
-        silence = tuple((k.api, k.name) for k in s.sinks if isinstance(k, MidiOutSink) and not k.virtual)
-        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, calls, s.chart, s.bpb, r.model, silence)
+        return Setup(r.name, r.markov_order, s.seed, self.memory.phrases, calls, s.chart, s.bpb, r.model,
+                     s.output.silence_for_setup())
 
     def ask(self, call: Phrase, chart: Chart, start: float, length: float, t: float, *,
             cut: float | None = None, text: str = "") -> None:

@@ -21,7 +21,7 @@ import mido
 from improv.core.theory.notes import count_notes
 from improv.live.band import Band, BandParts
 from improv.live.midisync import ClockSender
-from improv.live.midiout import silence_messages
+from improv.live.midiout import MidiOutSink, silence_messages
 
 if TYPE_CHECKING:
     from improv.live.session import Session
@@ -45,6 +45,7 @@ class SessionOutput:
         self.s = session
         self._failures_seen: dict[str, int] = {}
         self._listeners: dict[int, frozenset[str]] = {}  # id(sink) -> the ports it was heard by last look
+        self._told: tuple[tuple[str, str], ...] = ()  # the ports the partner's worker silences should the jam die
 
     def make_band(self) -> Band | None:
         """The rhythm section (`--comp`, `--bass`, `--click`, and the click of trading's
@@ -103,11 +104,13 @@ class SessionOutput:
         return self.s.band.send_programs() if self.s.band is not None else 0
 
     def watch_listeners(self) -> int:
-        """Set the band's sounds again when a synth was connected to an output since the
-        last look (a General MIDI module wired in a patchbay after the session started, or
-        one that quit and came back, heard no program change and played the bass on a
-        piano); returns how many program changes went out. Called when the band sets its
-        sounds (the first look: what hears them then) and on each watch round after
+        """Who hears each output, looked at again: the band's sounds are set again when a
+        synth was connected to an output since the last look (a General MIDI module wired
+        in a patchbay after the session started, or one that quit and came back, heard no
+        program change and played the bass on a piano), and the partner's worker is told
+        the ports to silence should the jam die unclosed when they changed
+        (`silence_targets`). Returns how many program changes went out. Called when the
+        band sets its sounds (the first look: what hears them then) and on each watch round
         (`WATCH_EVERY_S`), not on the notes' way. An output that cannot tell who hears it
         (`listeners` None: not on JACK, the built-in synth) is not watched."""
         s = self.s
@@ -120,7 +123,31 @@ class SessionOutput:
             before = self._listeners.get(id(sink))
             self._listeners[id(sink)] = now
             joined = joined or (before is not None and bool(now - before))
+        targets = self.silence_targets()
+        if targets != self._told:
+            self._told = targets
+            s.partner.silence(targets)
         return s.band.send_programs() if joined and s.band is not None else 0
+
+    def silence_targets(self) -> tuple[tuple[str, str], ...]:
+        """(MIDI backend, port) of what the partner's worker silences should the jam die
+        without closing (`Setup.silence`): each MIDI output opened by name, and the ports
+        wired to a virtual one at the last look (on JACK: `MidiOutSink.listeners` tells no
+        other backend's). The built-in synth stops with the jam."""
+        out: list[tuple[str, str]] = []
+        for sink in self.s.sinks:
+            if not isinstance(sink, MidiOutSink):
+                continue
+            if not sink.virtual:
+                out.append((sink.api, sink.name))
+            else:
+                out += [(sink.api, port) for port in sorted(self._listeners.get(id(sink), ()))]
+        return tuple(out)
+
+    def silence_for_setup(self) -> tuple[tuple[str, str], ...]:
+        """`silence_targets` for a (new) worker's `Setup`: from then on, a change is sent it."""
+        self._told = self.silence_targets()
+        return self._told
 
     def report_failures(self) -> None:
         """Say when the partner's or the band's notes could not be sent (they are counted,

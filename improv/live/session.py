@@ -256,8 +256,7 @@ class Session:
                 self.recorder.alive(now)  # (a crash's held notes end here, not at the last message)
             self.partner.check(now)
             self.output.report_failures()
-            if self.band is not None:
-                self.output.watch_listeners()
+            self.output.watch_listeners()  # (the band's sounds, and what the worker silences should the jam die)
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
             for w in self.watched:

@@ -88,6 +88,9 @@ class InlinePartner:
         else:
             self.core.rehome(tuple(phrases))
 
+    def silence(self, targets: tuple[tuple[str, str], ...]) -> None:
+        """Nothing to do: in process, the partner dies with the jam (`Setup.silence` is the worker's)."""
+
     def check(self, now: float) -> None:
         """Nothing to watch: a failure here is an exception, reported per call."""
 

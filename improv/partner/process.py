@@ -33,7 +33,7 @@ from improv.errors import ModelError
 from improv import realtime
 from improv.partner import wire
 from improv.partner.health import Vitals
-from improv.partner.protocol import Alive, Closing, Dropped, History, Job, Read, Ready, Result, Setup
+from improv.partner.protocol import Alive, Closing, Dropped, History, Job, Read, Ready, Result, Setup, Silence
 
 log = logging.getLogger("improv.partner")
 
@@ -142,8 +142,8 @@ class _Worker:
         return not self.gone and self.proc.poll() is None
 
     def stop(self, kill: bool = False, wait_s: float = 2.0) -> None:
-        """End the worker: what waits for it is written, then a `Closing` and EOF, and it ends by itself
-        (killed at once when `kill`, else when it has not ended within `wait_s`). Never raises,
+        """End the worker: what waits for it is written, then a `Closing` and EOF, and it ends
+        by itself (killed at once when `kill`, else when it has not ended within `wait_s`). Never raises,
         and takes about `wait_s` + `REAP_S` at most, whatever the worker does: each wait below
         is bounded by one deadline (a worker stopped or mid-answer at close used to cost a wait
         for the writer, one for the exit, one after the kill and one for the reader, 2 s each).
@@ -309,6 +309,11 @@ class ProcessPartner:
         """The session so far on bars counted again (conductor; while a new worker starts,
         kept for it: its `Setup` was made on the old bars)."""
         self._send(History(tuple(phrases)))
+
+    def silence(self, targets: tuple[tuple[str, str], ...]) -> None:
+        """The ports the worker silences should the jam die unclosed, anew (`Setup.silence`;
+        conductor)."""
+        self._send(Silence(tuple(targets)))
 
     def _send(self, msg: Any) -> None:
         with self._lock:

@@ -3,9 +3,10 @@ pickled over a pipe to the worker process, or handed over directly in process).
 
 To the partner: `Setup` (once, first), `Read` (the call under way, in a rest, perhaps with
 the `Job` it becomes if the rest ends it), `Job` (a call to answer), `Dropped` (an answer
-that was never played), `History` (the session so far on bars counted again), `Closing`
-(last, when the session ends). From it: `Ready` (once, after its
-warm-up), a `Result` for every `Job`, and its pulse (`Alive`) from then on.
+that was never played), `History` (the session so far on bars counted again), `Silence`
+(the ports to silence should the jam die, anew), `Closing` (last, when the session ends).
+From it: `Ready` (once, after its warm-up), a `Result` for every `Job`, and its pulse
+(`Alive`) from then on.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ class Setup:
         chart: a chart to warm up over, or None (a one-chord chart).
         beats_per_bar: metre.
         model: the model's weights file ("": the shipped ones).
-        silence: (MIDI backend, port) of each output the jam opened by name (`--out`): should
-            the jam die without a `Closing` (killed, or crashed in native code), the worker
-            sends them what `improv panic` does, so that no note it left sounding hangs.
+        silence: (MIDI backend, port) of each output the jam opened by name (`--out`), and of
+            each JACK port wired to a virtual output of its (`--virtual-out`; `Silence` when
+            they change): should the jam die without a `Closing` (killed, or crashed in native
+            code), the worker sends them what `improv panic` does, so that no note it left
+            sounding hangs.
     """
 
     responder: str = "model"
@@ -126,6 +129,14 @@ class History:
     on the bars as first counted, read the player's first calls over the wrong chords."""
 
     phrases: tuple[Phrase, ...]
+
+
+@dataclass(frozen=True)
+class Silence:
+    """`Setup.silence` anew: the ports wired to a virtual JACK output changed (a synth patched
+    to it, or unpatched, mid-session)."""
+
+    targets: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def main() -> int:
             pass
     out = Outbox(os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the messages
-    from improv.partner.protocol import Closing, Dropped, History, Job, Read, Ready, Setup
+    from improv.partner.protocol import Closing, Dropped, History, Job, Read, Ready, Setup, Silence
 
     inbox = _Inbox()
     setup = inbox.get()
@@ -54,6 +54,7 @@ def main() -> int:
     gctime.settle()  # (the model read and warmed up: later collections walk only the session's own objects)
     collector = gctime.IdleCollector()  # (no collection inside an answer, nor in reading the call that asks it)
     closing = ended = False
+    targets = setup.silence  # (what `silence` reaches should the jam die unclosed)
     try:
         out.send(Ready(core.name, core.reads_ahead, os.getpid(), drafts=core.drafts))
         pulse(out)
@@ -70,6 +71,8 @@ def main() -> int:
                     ended = True
                 elif isinstance(m, Closing):
                     closing = True
+                elif isinstance(m, Silence):
+                    targets = m.targets
                 elif isinstance(m, Read):
                     if not any(isinstance(x, (Read, Job)) for x in later):
                         core.read(m, inbox.newer_than)
@@ -86,7 +89,7 @@ def main() -> int:
     except OSError:  # (an answer written to a jam that has gone)
         pass
     if not closing:
-        silence(setup.silence)
+        silence(targets)
     return 0
 
 
@@ -96,10 +99,11 @@ SILENCE_TIMEOUT_S = 15.0  # for each `improv panic` (a JACK server stalls about 
 
 def silence(outputs: tuple[tuple[str, str], ...]) -> None:
     """The jam ended without closing us (killed, or crashed in native code), so nothing
-    sent the note-offs of what it left sounding: run `improv panic` on each output it opened
-    by name (a synth's port outlives the jam; a virtual port and the built-in synth do not).
-    Said on stderr, which is the jam's terminal. (A process of its own: the partner's
-    package does not import the real-time one.)"""
+    sent the note-offs of what it left sounding: run `improv panic` on each (backend, port)
+    of `outputs` (`Setup.silence`: an output it opened by name, whose port outlives it; on
+    JACK a port that was wired to a virtual output of its). Said on stderr, which is the
+    jam's terminal. (A process of its own: the partner's package does not import the
+    real-time one.)"""
     import shlex
     import subprocess
 
@@ -112,7 +116,7 @@ def silence(outputs: tuple[tuple[str, str], ...]) -> None:
             ok = done.returncode == 0
         except (OSError, subprocess.SubprocessError) as e:
             said, ok = [str(e)], False
-        last = said[-1] if said else f"exit status {done.returncode}"
+        last = said[-1] if said else "it said nothing"
         line = last if ok else f"its MIDI output {port!r} could not be silenced ({last}): " \
             f"`improv panic --out {shlex.quote(port)}`"
         try:
@@ -162,8 +166,9 @@ class _Inbox:
 
     def __init__(self) -> None:
         from improv.partner import wire
+        from improv.partner.protocol import Silence
 
-        self._wire = wire
+        self._wire, self._silence = wire, Silence
         self._raw = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)  # unbuffered: select sees it all
         self._queue: queue.Queue[Any] | None = None
         self._held: list[Any] = []  # read already (`newer_than`), not yet taken
@@ -205,13 +210,14 @@ class _Inbox:
     def newer_than(self, draft: Any) -> bool:
         """Whether something other than the job `draft` (the answer being drafted) waits: a
         newer read, another call, a dropped answer, or the end (the messages are read and
-        kept for `get`). The draft's own job lets it finish: it is answered with it."""
+        kept for `get`). The draft's own job lets it finish: it is answered with it, and so does
+        a `Silence`."""
         while self._arrived():
             msg = self._queue.get() if self._queue is not None else self._recv()
             self._held.append(msg)
             if msg is None:
                 break
-        return any(m != draft for m in self._held)
+        return any(m != draft and not isinstance(m, self._silence) for m in self._held)  # (no call's news)
 
     def waiting(self) -> list[Any]:
         """Every message waiting now, without blocking (a None ends the list)."""
