@@ -918,3 +918,16 @@ def test_closing_kills_a_worker_that_does_not_end_by_itself_promptly(tmp_path, h
     assert took < 1.5, f"closing took {took:.2f} s"  # (half a second, and a kill: room for a busy machine)
     with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left either
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_dead_jams_port_that_cannot_be_silenced_is_said_with_the_command_to_run(capsys):
+    """The worker of a jam that died runs `improv panic` on the jam's ports; one that cannot
+    be opened (the synth gone with the jam, the MIDI system too) is said in one line with
+    the command to run by hand, not a traceback, and the worker still ends."""
+    from improv.partner.worker import silence
+
+    silence((("", "no such synth anywhere"),))
+    err = capsys.readouterr().err
+    assert err.startswith("improv: the jam ended without closing: its MIDI output 'no such synth anywhere' could "
+                          "not be silenced ("), err
+    assert err.endswith("): `improv panic --out 'no such synth anywhere'`\n") and err.count("\n") == 1, err
