@@ -123,7 +123,9 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, 
     player held, passed through) hung on the synth, opened with `--out`, or wired to the
     jam's `--virtual-out` in a JACK patchbay after it started. Its partner's worker outlives
     it by a moment: it hears its stdin end with no `Closing` before, runs `improv panic` on
-    that port (every channel), says so on the jam's terminal, and ends."""
+    that port (every channel), says so on the jam's terminal, and ends. (Within half a second
+    over JACK here; CI's synchronous server stalls some 25 s as it waits out the dead jam's
+    clients, and the silence comes when it answers again.)"""
     from improv.bench.jackprobe import Listener, unique
 
     require_jam()
@@ -147,7 +149,7 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, 
             jam.proc.send_signal(signal.SIGKILL)
             killed = time.perf_counter()
             silenced = synth.wait(lambda a: not sounding_notes(a) and {x.channel for x in a if x.t > killed and
-                                  x.data[0] & 0xF0 == 0xB0 and x.data[1] == 123} == set(range(1, 17)), timeout=20)
+                                  x.data[0] & 0xF0 == 0xB0 and x.data[1] == 123} == set(range(1, 17)), timeout=60)
             took = time.perf_counter() - killed
             arrivals = list(synth.arrivals)
             deadline = time.monotonic() + 20

@@ -93,8 +93,9 @@ def main() -> int:
     return 0
 
 
-SILENCE_TIMEOUT_S = 15.0  # for each `improv panic` (a JACK server stalls about 5 s when a client dies,
-# and a port's last note-offs are waited for up to 8 s)
+SILENCE_TIMEOUT_S = 45.0  # for each `improv panic`: a synchronous JACK server (`jackd -S`) stalls while it
+# waits out the dead jam's clients (25 s for a jam's in a test here); `improv panic` waits up to
+# OPEN_WAIT_S (30 s) for it to answer, and then up to DRAIN_WAIT_S (8 s) for its note-offs to leave
 
 
 def silence(outputs: tuple[tuple[str, str], ...]) -> None:
