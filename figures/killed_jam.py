@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from improv.bench.jackprobe import Listener, sounding_notes, unique  # noqa: E402
 from jackutil import Jam, note_events  # noqa: E402
 from test_e2e_jack import CALL, TEMPO  # noqa: E402
+from test_e2e_partner import running  # noqa: E402
 
 MOMENTS = ("waiting", "key down", "mid-answer", "mid-answer, band")
 WIRINGS = ("out", "virtual-out")
@@ -73,8 +74,7 @@ def one(moment: str, wiring: str, seed: int) -> dict:
             silenced = synth.wait(lambda a: not sounding_notes(a) and offs(a) == set(range(1, 17)), timeout=60)
             took = time.perf_counter() - killed
             deadline = time.monotonic() + 20
-            alive = lambda: [w for w in workers if os.path.exists(f"/proc/{w}")  # noqa: E731
-                             and "zombie" not in open(f"/proc/{w}/status").read()]
+            alive = lambda: [w for w in workers if running(w)]  # noqa: E731
             while alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
             return {"moment": moment, "wiring": wiring, "seed": seed, "sounding_at_kill": sounding,

@@ -1,7 +1,8 @@
 """End to end over real JACK MIDI ports, with the partner a user gets (the model, in its
 worker process): trading along the form (a call on the grid, and a soloist's phrase played
-with its own timing), and a worker killed mid-session (the jam plays on,
-a new worker answers the next call, nothing hangs, the recording is whole)."""
+with its own timing), a worker killed mid-session (the jam plays on,
+a new worker answers the next call, nothing hangs, the recording is whole), and the jam
+itself killed mid-answer (its worker silences the synth)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,10 +155,9 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, 
             took = time.perf_counter() - killed
             arrivals = list(synth.arrivals)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and os.path.exists(f"/proc/{workers[0]}"):
+            while time.monotonic() < deadline and running(workers[0]):
                 time.sleep(0.05)
-            worker_left = os.path.exists(f"/proc/{workers[0]}") and \
-                "zombie" not in open(f"/proc/{workers[0]}/status").read()
+            worker_left = running(workers[0])
             rc = jam.proc.wait(timeout=5)
             log = jam.stderr()
     finally:
@@ -166,3 +167,11 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, 
     assert silenced, f"still sounding {took:.1f} s after the kill: {sounding_notes(arrivals)}\n{log[-2000:]}"
     assert not worker_left, "the worker outlived the jam"
     assert f"the jam ended without closing: all notes off on '{port}' (16 channels)" in log, log[-2000:]
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` runs (Linux /proc; a zombie, or one reaped meanwhile, does not)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
