@@ -14,7 +14,8 @@ opened with `--out`, or wired to the jam's `--virtual-out` after it started, and
 with SIGKILL at one of these moments:
 - **waiting**: a second after it says it is jamming, nothing played yet;
 - **key down**: a key held down by the player (passed through to the synth);
-- **mid-answer**: while a note of the partner's answer sounds;
+- **mid-answer**: while a note of the partner's answer sounds (the call a soloist's phrase as
+  played, tests/test_e2e_partner.py's `played_call`);
 - **mid-answer, band**: the same with `--comp --bass` (their notes on channels 3 and 4).
 
 Timed from the kill: to nothing sounding on the listener any more (`sounding_notes`, after an
@@ -37,9 +38,9 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from improv.bench.jackprobe import Listener, sounding_notes, unique  # noqa: E402
-from jackutil import Jam, note_events  # noqa: E402
-from test_e2e_jack import CALL, TEMPO  # noqa: E402
-from test_e2e_partner import running  # noqa: E402
+from jackutil import Jam  # noqa: E402
+from test_e2e_jack import TEMPO  # noqa: E402
+from test_e2e_partner import played_call, running  # noqa: E402
 
 MOMENTS = ("waiting", "key down", "mid-answer", "mid-answer, band")
 WIRINGS = ("out", "virtual-out")
@@ -62,7 +63,7 @@ def one(moment: str, wiring: str, seed: int) -> dict:
                 jam.player.send([0x90, 60, 90])
                 synth.wait(lambda a: any(x.data == (0x90, 60, 90) for x in a), timeout=5)
             elif moment.startswith("mid-answer"):
-                jam.player.play(note_events(CALL, TEMPO), start=time.perf_counter() + 0.2)
+                jam.player.play(played_call(), start=time.perf_counter() + 0.2)
                 synth.wait(lambda a: any(ch == 2 for ch, _ in sounding_notes(a)), timeout=15)
             sounding = sorted(sounding_notes(synth.arrivals))
             jam.proc.send_signal(signal.SIGKILL)

@@ -145,7 +145,7 @@ def test_a_jam_killed_mid_answer_leaves_nothing_sounding_on_its_synth(tmp_path, 
             wait_for_log(jam, "jamming", timeout=30)
             workers = jam.children()
             assert len(workers) == 1, workers
-            jam.player.play(note_events(CALL, TEMPO), start=time.perf_counter() + 0.2)
+            jam.player.play(played_call(), start=time.perf_counter() + 0.2)  # (a soloist's phrase as played)
             assert synth.wait(lambda a: any(ch == 2 for ch, _ in sounding_notes(a)), timeout=15), jam.stderr()
             port = f"{name}:in" if own is not None else f"{synth.client}:{synth.port_name}"
             jam.proc.send_signal(signal.SIGKILL)
