@@ -19,6 +19,7 @@ from improv.bench.jackprobe import jack_unavailable, unique
 from improv.bench.jamprocess import JamFailed, JamProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+PADS_CH = 10  # a keyboard's drum pads (improv/live/player.py `is_pad`)
 # The player spins before each note while the listener's reader and the jam's log reader
 # want the GIL: switch threads often, so each sends and reads on time (tests only).
 sys.setswitchinterval(0.0002)
@@ -98,14 +99,16 @@ def note_dropped(what: str) -> None:
     print(f"JACK dropped MIDI: {what}")
 
 
-def _notes(items) -> list[tuple[str, int]]:
-    """(on|off, pitch) of each note message in `(time, bytes or mido message)` items, in
-    time order (within one time, as given)."""
-    out = []
+def _notes(items) -> list[tuple[str, int | str]]:
+    """(on|off, key) of each note message in `(time, bytes or mido message)` items, in time
+    order (within one time, as given): the key is its pitch, or "pad N" on channel 10 (a
+    drum pad, which the jam passes through and records on its own channel)."""
+    out: list[tuple[str, int | str]] = []
     for _, m in sorted(items, key=lambda item: item[0]):
         data = tuple(m.bytes()) if hasattr(m, "bytes") else tuple(m)
         if len(data) == 3 and data[0] & 0xF0 in (0x80, 0x90):
-            out.append(("on" if data[0] & 0xF0 == 0x90 and data[2] > 0 else "off", data[1]))
+            key = f"pad {data[1]}" if data[0] & 0x0F == PADS_CH - 1 else data[1]
+            out.append(("on" if data[0] & 0xF0 == 0x90 and data[2] > 0 else "off", key))
     return out
 
 
@@ -123,9 +126,9 @@ def _track(recording: Path, name: str) -> list[tuple[int, object]]:
     return []
 
 
-def _by_key(notes: list[tuple[str, int]]) -> dict[int, list[str]]:
-    """(on|off, pitch) messages -> each key's on/off sequence."""
-    out: dict[int, list[str]] = {}
+def _by_key(notes: list[tuple[str, int | str]]) -> dict[int | str, list[str]]:
+    """(on|off, key) messages -> each key's on/off sequence."""
+    out: dict[int | str, list[str]] = {}
     for kind, pitch in notes:
         out.setdefault(pitch, []).append(kind)
     return out
@@ -154,7 +157,7 @@ def check_transport(sent, recording: Path, arrivals, thru: bool = True, player_c
     # Key by key: the file writes a release before a note-on of another key on the same tick,
     # which the player may have sent the other way round a fraction of a tick apart.
     played_keys, heard_keys = _by_key(played), _by_key(heard)
-    for pitch, kinds in sorted(played_keys.items()):
+    for pitch, kinds in sorted(played_keys.items(), key=lambda kv: str(kv[0])):
         got = heard_keys.get(pitch, [])
         if got[:len(kinds)] != kinds:
             i = next(i for i, k in enumerate(kinds) if i >= len(got) or got[i] != k)
@@ -162,7 +165,9 @@ def check_transport(sent, recording: Path, arrivals, thru: bool = True, player_c
                          f"{i + 1} of {len(kinds)}: {kinds[i]} sent, {got[i] if i < len(got) else None} recorded")
             break
     got = {ch: _notes((a.t, a.data) for a in arrivals if a.data and a.data[0] & 0x0F == ch - 1)
-           for ch in (player_ch, partner_ch)}
+           for ch in (player_ch, partner_ch, PADS_CH)}
+    if any(isinstance(k, str) for k in heard_keys):  # drum pads played: they come back on their channel
+        got[player_ch] = got[player_ch] + got[PADS_CH]  # (each key's messages in their order: all `_by_key` needs)
     if thru and _by_key(got[player_ch]) != heard_keys:
         found.append(f"the listener got {len(got[player_ch])} of the {len(heard)} note messages the jam passed through")
     ons = sum(n[0] == "on" for n in _notes(_track(recording, "partner")))

@@ -44,7 +44,10 @@ def level(heard: float, tempo: float) -> float | None:
 
 @pytest.mark.parametrize("band", ["medium", "fast"])
 def test_a_soloists_phrases_as_recorded_are_answered_at_their_tempo(tmp_path, band):
-    heard = play_and_check(tmp_path, band)
+    """The medium one with a few drum pads struck off the beat as it goes (channel 10, as
+    a keyboard's pads send): they sound on the synth's drums and are not the call's notes,
+    nor the tempo's."""
+    heard = play_and_check(tmp_path, band, pads=band == "medium")
     call = CALLS[band]
     assert level(heard, call["tempo"]) is not None, \
         f"heard {heard} bpm; the soloist played at {call['tempo']} bpm ({call['solo']})"
@@ -58,13 +61,26 @@ def test_a_ballads_phrases_as_recorded_are_answered_and_nothing_hangs(tmp_path):
     assert 45.0 <= heard <= 320.0, heard
 
 
-def play_and_check(tmp_path, band: str) -> float:
-    """Play a soloist's phrase into `improv jam` as recorded; check the answer and that nothing
-    hangs; return the tempo the jam said it heard (bpm)."""
+def pad_hits(length: float) -> list[tuple[float, list[int]]]:
+    """A kick and a snare pad struck now and then over `length` seconds, off any beat."""
+    hits = []
+    for k, t in enumerate((0.37, 1.61, 2.93, 4.18)):
+        if t < length:
+            pad = 36 if k % 2 == 0 else 38
+            hits += [(t, [0x99, pad, 100]), (t + 0.08, [0x89, pad, 0])]
+    return hits
+
+
+def play_and_check(tmp_path, band: str, pads: bool = False) -> float:
+    """Play a soloist's phrase into `improv jam` as recorded (with `pads`, drum pads struck
+    beside it); check the answer and that nothing hangs; return the tempo the jam said it
+    heard (bpm)."""
     require_jam()
     call = CALLS[band]
     evs = events(call["notes"])
     length = evs[-1][0]
+    hits = pad_hits(length) if pads else []
+    evs = sorted(evs + hits, key=lambda e: e[0])
     with Jam(tmp_path, duration=length + 25, extra=["--seed", "5"]) as jam:  # no --tempo, no chart
         wait_for_log(jam, "jamming", timeout=30)
         wired(jam)
@@ -83,6 +99,11 @@ def play_and_check(tmp_path, band: str) -> float:
     check_transport(sent, recs[0], arrivals)
     assert answered, log[-3000:]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)
+    if pads:  # on the drum channel, not the player's; said once
+        drums = [(a.data[1], a.is_note_on) for a in arrivals if a.channel == 10]
+        assert [p for p, on in drums if on] == [d[1] for _, d in hits if d[0] == 0x99], drums
+        assert not any(a.channel == 1 and a.data[1] in (36, 38) for a in arrivals if a.data)
+        assert log.count("notes on channel 10 are your drum pads") == 1, log[-3000:]
     said = ANSWER.findall(log)
     assert said, log[-3000:]
     heard = float(said[-1][2])

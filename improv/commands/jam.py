@@ -67,6 +67,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help='create a virtual MIDI input to play into (default when no hardware: "improv in")')
     g.add_argument("--thru", action=argparse.BooleanOptionalAction,
                    help="pass your notes through to the output (the default; [midi] thru); --no-thru: do not")
+    g.add_argument("--drum-pads", action=argparse.BooleanOptionalAction,
+                   help="notes on channel 10 (a keyboard's drum pads) play and are recorded as drums, not heard in "
+                        "your call (the default; [midi] drum_pads); --no-drum-pads hears them as notes")
     add_output_args(p)
     ph = p.add_argument_group("phrasing")
     ph.add_argument("--answer-on", choices=("beat", "bar"), help="the answer starts on the next beat or bar")
@@ -111,6 +114,8 @@ def jam_settings(args: argparse.Namespace) -> Config:
         cfg = override(cfg, "timing", {"follow": "--follow"}, follow=get("follow"))
     if get("thru") is not None:
         cfg = override(cfg, "midi", {"thru": "--thru"}, thru=get("thru"))
+    if get("drum_pads") is not None:
+        cfg = override(cfg, "midi", {"drum_pads": "--drum-pads"}, drum_pads=get("drum_pads"))
     cfg = override(cfg, "phrase", FLAGS, answer_on=get("answer_on"), gap_beats=get("gap"))
     if get("record") is not None and get("no_record"):
         raise ConfigError(f"--record {get('record')} and --no-record ask for two things: give one of them")

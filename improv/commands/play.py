@@ -18,7 +18,7 @@ import argparse
 from typing import Any
 
 from improv.commands.common import add_config_args
-from improv.core.formats.midifile import GM_DRUM_CHANNEL
+from improv.core.formats.midifile import GM_DRUM_CHANNEL, is_drum
 
 POLL_S = 0.05  # the longest the playing loop sleeps without looking for a stop
 WATCH_S = 0.5  # how often the loop looks whether the output is still there (a port listing)
@@ -62,16 +62,21 @@ def part_channels(rec, player_channel: int, partner_channel: int) -> dict[str, i
     when every part of the recording is on one channel, as in a session file. A file from
     elsewhere whose parts span several channels (a type-0 song, a song's accompaniment
     tracks, which `midi_to_recording` reads as the partner) plays on its own channels, and
-    General MIDI drums (channel 10) stay drums: moved, they would play as pitches."""
+    General MIDI drums (channel 10) stay drums: moved, they would play as pitches (a
+    session's drum pads, on the player's track beside the keys, are no second channel)."""
     used: dict[str, set[int]] = {}
+    drums: set[str] = set()  # parts that play drums
     for e in rec.events:
         ch = getattr(e.msg, "channel", None)
-        if ch is not None:
+        if is_drum(e):
+            drums.add(e.part)
+        elif ch is not None:
             used.setdefault(e.part, set()).add(ch)
     if any(len(chs) > 1 for chs in used.values()):
         return {}
     wanted = {"player": player_channel - 1, "partner": partner_channel - 1}
-    return {part: ch for part, ch in wanted.items() if used.get(part) != {GM_DRUM_CHANNEL}}
+    return {part: ch for part, ch in wanted.items()
+            if used.get(part) != {GM_DRUM_CHANNEL} and (part in used or part not in drums)}
 
 
 def playback_plan(rec, player_channel: int, partner_channel: int, start: float = 0.0) -> list[tuple[float, object]]:
@@ -85,7 +90,7 @@ def playback_plan(rec, player_channel: int, partner_channel: int, start: float =
     chased: dict[tuple[object, ...], tuple[int, Any]] = {}  # the last of each kind before `start`
     for i, e in enumerate(rec.events):
         if e.t >= start:
-            ch = moved.get(e.part, e.msg.channel)
+            ch = e.msg.channel if is_drum(e) else moved.get(e.part, e.msg.channel)
             # (a message checked when read, on a channel of its own or the config's: checking it again
             # held a three-hour session's playback up for seconds before its first note)
             plan.append((e.t - start, i, e.msg.copy(skip_checks=True, channel=ch)))

@@ -14,7 +14,7 @@ from typing import Any
 
 import mido
 
-from improv.core.formats.midifile import LAYERED_S
+from improv.core.formats.midifile import GM_DRUM_CHANNEL, LAYERED_S
 from improv.core.formats.tempofit import TempoFit, tempo_at
 from improv.core.theory.line import CHORD_SPREAD
 from improv.live.controls import CONTINUOUS, ControlEvent, apply_control
@@ -29,6 +29,15 @@ FILE_TEMPO_SETTLE_S = 0.1  # a stretch of the followed timeline this old is fitt
 # and a crash's file too
 KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is said once
 DENSITY_BEATS = 4.0  # the player's notes per beat, for the band, over this many beats
+PADS_SAID = ("notes on channel 10 are your drum pads: they play and are recorded as drums, not heard in your "
+             "call (--no-drum-pads, [midi] drum_pads = false, hears them as notes)")
+
+
+def is_pad(data: list[int]) -> bool:
+    """A note on, note off or key pressure on General MIDI's drum channel (10): a keyboard's
+    drum pads, as every reader of a MIDI file in improv takes channel 10 (a call file's drums
+    are skipped, `improv play` keeps them on their channel, the renderer plays them on a kit)."""
+    return len(data) == 3 and data[0] & 0x0F == GM_DRUM_CHANNEL and 0x80 <= data[0] < 0xB0
 
 
 class Player:
@@ -51,6 +60,8 @@ class Player:
         self._file_tempo_to = -float("inf")  # ...up to here
         self._knobs: dict[str, tuple[str, float]] = {}  # a knob's line, said when it settles (`_control`)
         self._struck: dict[int, float] = {}  # keys down on the player's channel: when each was struck
+        self.pads = s.cfg.midi.drum_pads  # channel 10's notes are drums (`is_pad`)
+        self.pad_hits = 0  # drum pads struck
 
     # --- each message (conductor) -------------------------------------------------------
     def handle(self, t: float, data: list[int], closing: bool = False) -> None:
@@ -81,6 +92,9 @@ class Player:
             if ev is not None:
                 self._control(ev, t)
             return
+        if self.pads and is_pad(data):
+            self._pad(msg, t, closing)
+            return
         msg = msg.copy(channel=s.player_ch)
         if s.cfg.midi.thru:
             # (sent already on the port's thread once that began, with what waited: fast_thru)
@@ -100,6 +114,21 @@ class Player:
                 s.daw.held(msg, t)
             return
         self.hear(msg, t)
+
+    def _pad(self, msg: mido.Message, t: float, closing: bool) -> None:
+        """A drum pad (`is_pad`): passed through and recorded on its own channel, where a
+        synth plays it on its drum kit, and not heard. Moved to the player's channel and
+        heard, a pad's kick drum (C1) was a low piano note in the call, which the partner
+        answered (and its embrace built on as the player's outside note)."""
+        s = self.s
+        if s.cfg.midi.thru:
+            self._thru(msg, t, send=s.inq.thru is None and not closing)
+        if s.recorder is not None:
+            s.recorder.event("player", msg, t)
+        if msg.type == "note_on" and msg.velocity > 0 and not closing:
+            self.pad_hits += 1
+            if self.pad_hits == 1:
+                s.say(f"{s.bar_beat(t)}  {PADS_SAID}")
 
     def _layered(self, msg: mido.Message, t: float) -> bool:
         """True for a key struck again within `LAYERED_S` of its strike, not let go in between
@@ -158,7 +187,9 @@ class Player:
                 return
             if self.loop.check_before_thru(data, t) and self.loop.looping:
                 return  # our own output, back: not sent round again
-            msg = mido.Message.from_bytes(data).copy(channel=s.player_ch)
+            msg = mido.Message.from_bytes(data)
+            if not (self.pads and is_pad(data)):  # (a drum pad stays on its channel: `_pad`)
+                msg = msg.copy(channel=s.player_ch)
         except (ValueError, TypeError, IndexError):
             return  # (the conductor counts it as unreadable)
         s.send_all(msg, at=t)

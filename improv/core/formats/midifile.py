@@ -38,6 +38,7 @@ from improv.core.theory.notes import Note
 PARTS = ("player", "partner", "comp", "bass", "click")
 BAND_PARTS = ("comp", "bass", "click")
 GM_DRUM_CHANNEL = 9  # General MIDI's drums: channel 10, 0-based
+DRUM_TYPES = ("note_on", "note_off", "polytouch")  # a drum's messages (a pad's pressure too)
 GM_BASS_PROGRAM = 32  # General MIDI's acoustic bass (0-based), as improv plays the bass on a SoundFont
 DEFAULT_CHANNELS = {"player": 1, "partner": 2, "comp": 3, "bass": 4, "click": 10}  # 1-16, as in the config
 LAYERED_S = 0.02  # a key struck again this soon is the same note (a layered keyboard's two channels merged)
@@ -74,8 +75,9 @@ class Marker:
 
 
 def is_drum(e: TimedMessage) -> bool:
-    """A note on or off of a General MIDI drum kit (channel 10), the click excepted."""
-    return e.part != "click" and e.msg.type in ("note_on", "note_off") and e.msg.channel == GM_DRUM_CHANNEL
+    """A note on or off (or its key pressure) of a General MIDI drum kit (channel 10), the
+    click excepted."""
+    return e.part != "click" and e.msg.type in DRUM_TYPES and e.msg.channel == GM_DRUM_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
     Messages land at the ticks where they happened under the tempo map; each part's
     messages are moved onto that part's channel, on its own track (player and partner
     always, a band part when it played; the bass with a General MIDI bass program, unless it
-    has a program of its own). Notes still held at the end get a note-off at
+    has a program of its own), but for the player's General MIDI drums (`is_drum`: the
+    drum pads played beside the keys), which stay on channel 10. Notes still held at the end get a note-off at
     the last event, so that no note hangs in a DAW; a key struck again while it sounds is
     let go just before and sounds to its next release (one note on a key at a time, as a
     synth plays it and as `recording_notes` reads it), or is the same note when struck
@@ -181,47 +184,53 @@ def recording_to_midi(rec: Recording, ppq: int = PPQ) -> mido.MidiFile:
             continue
         ch = rec.channel(part)
         items: list[tuple[int, float, mido.Message]] = []
-        held: set[int] = set()  # keys sounding (one note a key: see the docstring)
-        struck: dict[int, tuple[float, int]] = {}  # when each key was last struck: (seconds, tick)
-        let_go: dict[int, int] = {}  # the tick of each key's last release moved a tick on (below)
+        held: set[tuple[int, int]] = set()  # keys sounding, (channel, note) (one note a key: see the docstring)
+        struck: dict[tuple[int, int], tuple[float, int]] = {}  # when each key was last struck: (seconds, tick)
+        let_go: dict[tuple[int, int], int] = {}  # the tick of each key's last release moved a tick on (below)
         for i, e in enumerate(rec.events):
             if e.part != part:
                 continue
-            msg = e.msg.copy(skip_checks=True, channel=ch - 1, time=0)  # (a checked message; `ch` checked above)
+            # (a checked message; `ch` checked above). The player's drum pads stay on channel 10: moved,
+            # they played as pitches
+            pad = part == "player" and is_drum(e)
+            msg = e.msg.copy(skip_checks=True, channel=GM_DRUM_CHANNEL if pad else ch - 1, time=0)
             tick = tmap.ticks(e.t)
             if msg.type == "note_on" and msg.velocity > 0:
-                tick = max(tick, let_go.get(msg.note, tick))  # (struck again in that tick: after the release)
-                if msg.note in held:
+                key = (msg.channel, msg.note)
+                tick = max(tick, let_go.get(key, tick))  # (struck again in that tick: after the release)
+                if key in held:
                     # a key struck again while it sounds (two inputs merged onto the player's channel):
                     # a synth plays one note on that key, which the next release ends; a file with
                     # two ons and one off made a DAW that pairs them in turn hold the second to the
                     # file's end. Struck twice at once (a layered keyboard's two channels) it is one note.
-                    if e.t - struck[msg.note][0] < LAYERED_S:
+                    if e.t - struck[key][0] < LAYERED_S:
                         continue
-                    items.append((tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=msg.note, velocity=0)))
-                held.add(msg.note)
-                struck[msg.note] = (e.t, tick)
+                    items.append((tick, i - 0.5, mido.Message("note_off", channel=key[0], note=msg.note, velocity=0)))
+                held.add(key)
+                struck[key] = (e.t, tick)
             elif msg.type in ("note_on", "note_off"):
-                if msg.note not in held:
+                key = (msg.channel, msg.note)
+                if key not in held:
                     continue  # a release with nothing sounding on the key (the re-strike's other one)
-                held.discard(msg.note)
-                if tick <= struck[msg.note][1]:
+                held.discard(key)
+                if tick <= struck[key][1]:
                     # let go within a tick of its strike (a partner note cut by a yield as it began):
                     # a zero-length note, which a DAW drops or, ordering the release first, holds on
-                    let_go[msg.note] = struck[msg.note][1] + 1
-                    items.append((let_go[msg.note], i, msg))
+                    let_go[key] = struck[key][1] + 1
+                    items.append((let_go[key], i, msg))
                     continue
             elif msg.type == "control_change" and msg.control in ALL_OFF_CCS:
                 # the keyboard's own panic, for keys whose release never came: they end here, not
                 # at the file's end (their releases, if they come later, are left out as strays)
-                items += [(tick, i - 0.5, mido.Message("note_off", channel=ch - 1, note=note, velocity=0))
-                          for note in sorted(held)]
-                held.clear()
+                off = [k for k in sorted(held) if k[0] == msg.channel]
+                items += [(tick, i - 0.5, mido.Message("note_off", channel=c, note=note, velocity=0))
+                          for c, note in off]
+                held.difference_update(off)
             items.append((tick, i, msg))
         n = len(rec.events)
-        for k, note in enumerate(sorted(held)):  # (a key struck at the very end still sounds a tick)
-            items.append((max(end_tick, struck[note][1] + 1), n + 1 + k,
-                          mido.Message("note_off", channel=ch - 1, note=note, velocity=0)))
+        for k, key in enumerate(sorted(held)):  # (a key struck at the very end still sounds a tick)
+            items.append((max(end_tick, struck[key][1] + 1), n + 1 + k,
+                          mido.Message("note_off", channel=key[0], note=key[1], velocity=0)))
         if part == "bass" and _needs_bass_program(rec, ch):
             # (no program change: a General MIDI DAW or synth played the walking bass on a piano)
             items.append((0, -1, mido.Message("program_change", channel=ch - 1, program=GM_BASS_PROGRAM)))
@@ -358,7 +367,11 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                     markers.append(Marker(t, meta_text(msg.text), kind))
             elif hasattr(msg, "channel") and (part or channel_part.get(msg.channel)):
                 owner = part or channel_part[msg.channel]
-                if owner not in seen:  # the part's channel is its first message's
+                if owner not in seen and not (owner == "player" and msg.type in DRUM_TYPES
+                                              and msg.channel == GM_DRUM_CHANNEL):
+                    # the part's channel is its first message's, but for a drum's (a session's player
+                    # part holds the drum pads played beside the keys on channel 10; a file's first track
+                    # may play its drums beside its melody)
                     seen.add(owner)
                     channels[owner] = msg.channel + 1
                 (events if part else setup).append(TimedMessage(t, owner, msg.copy(skip_checks=True, time=0)))  # (checked when read)
