@@ -143,3 +143,11 @@ def test_a_foreign_files_drums_on_its_first_track_are_no_player_channel(first):
     rec = midi_to_recording(mid)
     assert rec.player_channel == 5
     assert [n.pitch for n in recording_notes(rec, "player", pitched=True)] == [60]
+
+
+def test_a_player_on_channel_10_alone_keeps_it():
+    """A player track all on channel 10 (`player_channel = 10`, or a file's first track of
+    drums alone) still reads as the player's channel 10."""
+    rec = midi_to_recording(recording_to_midi(session_with_pads(player_channel=10)))
+    assert rec.player_channel == 10
+    assert all(e.msg.channel == 9 for e in rec.events if e.part == "player")

@@ -367,13 +367,13 @@ def midi_to_recording(mid: mido.MidiFile) -> Recording:
                     markers.append(Marker(t, meta_text(msg.text), kind))
             elif hasattr(msg, "channel") and (part or channel_part.get(msg.channel)):
                 owner = part or channel_part[msg.channel]
-                if owner not in seen and not (owner == "player" and msg.type in DRUM_TYPES
-                                              and msg.channel == GM_DRUM_CHANNEL):
-                    # the part's channel is its first message's, but for a drum's (a session's player
-                    # part holds the drum pads played beside the keys on channel 10; a file's first track
-                    # may play its drums beside its melody)
-                    seen.add(owner)
+                if owner not in seen:
+                    # the part's channel is its first message's, but for the player's drum (a session's
+                    # player part holds the drum pads played beside the keys on channel 10; a file's
+                    # first track may play its drums beside its melody): 10 only if nothing else comes
                     channels[owner] = msg.channel + 1
+                    if not (owner == "player" and msg.type in DRUM_TYPES and msg.channel == GM_DRUM_CHANNEL):
+                        seen.add(owner)
                 (events if part else setup).append(TimedMessage(t, owner, msg.copy(skip_checks=True, time=0)))  # (checked when read)
                 if msg.type in ("note_on", "note_off"):
                     key = (msg.channel, msg.note)
