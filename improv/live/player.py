@@ -92,16 +92,18 @@ class Player:
             if ev is not None:
                 self._control(ev, t)
             return
-        if self.pads and is_pad(data):
-            self._pad(msg, t, closing)
-            return
-        msg = msg.copy(channel=s.player_ch)
+        pad = self.pads and is_pad(data)  # a drum pad stays on its channel, and is not heard (`_pad`)
+        if not pad:
+            msg = msg.copy(channel=s.player_ch)
         if s.cfg.midi.thru:
             # (sent already on the port's thread once that began, with what waited: fast_thru)
             self._thru(msg, t, send=s.inq.thru is None and not closing)
         if s.recorder is not None:
             s.recorder.event("player", msg, t)
         if closing:
+            return
+        if pad:
+            self._pad(msg, t)
             return
         if echo and is_note(data):  # a note's echo, before a loop is sure: passed through and recorded
             return  # as ever (the file takes a key struck twice within 20 ms as one note), but heard, it
@@ -115,20 +117,15 @@ class Player:
             return
         self.hear(msg, t)
 
-    def _pad(self, msg: mido.Message, t: float, closing: bool) -> None:
-        """A drum pad (`is_pad`): passed through and recorded on its own channel, where a
-        synth plays it on its drum kit, and not heard. Moved to the player's channel and
-        heard, a pad's kick drum (C1) was a low piano note in the call, which the partner
-        answered (and its embrace built on as the player's outside note)."""
-        s = self.s
-        if s.cfg.midi.thru:
-            self._thru(msg, t, send=s.inq.thru is None and not closing)
-        if s.recorder is not None:
-            s.recorder.event("player", msg, t)
-        if msg.type == "note_on" and msg.velocity > 0 and not closing:
+    def _pad(self, msg: mido.Message, t: float) -> None:
+        """A drum pad (`is_pad`), passed through and recorded on its own channel, where a
+        synth plays it on its drum kit: not heard, but said at the first. Moved to the
+        player's channel and heard, a pad's kick drum (note 36) was a low piano note in the
+        call, which the partner answered (and its embrace built on as an outside note)."""
+        if msg.type == "note_on" and msg.velocity > 0:
             self.pad_hits += 1
             if self.pad_hits == 1:
-                s.say(f"{s.bar_beat(t)}  {PADS_SAID}")
+                self.s.say(f"{self.s.bar_beat(t)}  {PADS_SAID}")
 
     def _layered(self, msg: mido.Message, t: float) -> bool:
         """True for a key struck again within `LAYERED_S` of its strike, not let go in between
