@@ -924,7 +924,7 @@ def test_a_dead_jams_port_that_cannot_be_silenced_is_said_with_the_command_to_ru
     """The worker of a jam that died runs `improv panic` on the jam's ports; one that cannot
     be opened (the synth gone with the jam, the MIDI system too) is said in one line with
     the command to run by hand, not a traceback, and the worker still ends."""
-    from improv.partner.worker import silence
+    from improv.sentinel import silence
 
     silence((("", "no such synth anywhere"),))
     err = capsys.readouterr().err

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import mido
 import pytest
@@ -85,6 +86,35 @@ def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
     ons = sum(a.is_note_on for a in arrivals)
     assert ons >= 40
     assert not unmatched(arrivals), f"hanging after {signal.Signals(sig).name}: {unmatched(arrivals)}"
+    assert "ended without closing" not in err, err  # (its sentinel was told it closed: no panic of its own)
+
+
+def test_play_killed_outright_leaves_nothing_sounding_on_its_output(tmp_path):
+    """Killed with no chance to close (SIGKILL here; the out-of-memory killer, a crash in
+    native code or a "Force Quit" alike), play sends no note-off: a dozen notes hung on its
+    synth. Its sentinel process outlives it, reads its stdin end with no word that play
+    closed, runs `improv panic` on the output (every channel: note-offs and all-notes-off)
+    and says so on play's terminal. (Under a second over JACK here; CI's synchronous server
+    stalls some 25 s as it waits out the dead client, and the silence comes when it answers.)"""
+    listener, proc = _play_dense_into_a_listener(tmp_path, "play-killed")
+    try:
+        assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 40, timeout=20), proc.stderr.read() \
+            if proc.poll() is not None else "no notes arrived"
+        proc.send_signal(signal.SIGKILL)
+        killed = time.perf_counter()
+        assert unmatched(listener.arrivals), "nothing was sounding at the kill: the test proves nothing"
+        silenced = listener.wait(lambda a: not unmatched(a) and {x.channel for x in a if x.t > killed and
+                                 x.data[0] & 0xF0 == 0xB0 and x.data[1] == 123} == set(range(1, 17)), timeout=60)
+        out, err = proc.communicate(timeout=60)  # (its stderr ends when the sentinel, which shares it, ends)
+        arrivals = list(listener.arrivals)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        listener.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert silenced, f"still sounding after the kill: {unmatched(arrivals)}\n{err}"
+    assert f"improv: the playback ended without closing: all notes off on '{listener.client}:" in err, err
 
 
 def test_a_file_with_no_notes_is_refused_before_any_output_opens(tmp_path, capsys):

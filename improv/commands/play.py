@@ -9,7 +9,9 @@ Ctrl-C, Ctrl-\\, SIGTERM and SIGHUP stop it with every note released: the signal
 flag that the playing loop reads between messages (it wakes at least every
 `POLL_S`), so no signal can land between a note-on being sent and being noted as
 sounding. Stopped so, at any moment (improv starting and the file loading too), playback
-ends as the jam's session does, with status 0 (`EXIT_STATUS`).
+ends as the jam's session does, with status 0 (`EXIT_STATUS`). Killed outright (SIGKILL, a
+crash, "Force Quit"), it leaves a MIDI output's notes to a sentinel process that runs
+`improv panic` on it (improv/sentinel.py), as a killed jam's partner worker does.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
     if stop.signal:
         return stopped_early(stop)
     sink: Any = None
+    sentinel: Any = None  # (a MIDI output's: the built-in synth stops with us)
     try:
         try:
             if port:
@@ -207,6 +210,9 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
                     raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in "
                                     "synth instead") from None
                 where = f"MIDI output {sink.name!r}"
+                from improv.sentinel import Sentinel
+
+                sentinel = Sentinel.start("the playback", ((cfg.midi.api, sink.name),))  # should we die unclosed
             else:
                 from improv.live.audio import SynthSink
 
@@ -263,4 +269,6 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
         gctime.release()
         if sink is not None:
             sink.close()  # a note-off for every note it started, then all-notes-off on every channel
+        if sentinel is not None:
+            sentinel.close()  # (closed as it should be: no panic)
     return 0  # a stop asked for by a signal is a clean end, as the jam's

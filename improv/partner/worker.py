@@ -89,41 +89,10 @@ def main() -> int:
     except OSError:  # (an answer written to a jam that has gone)
         pass
     if not closing:
-        silence(targets)
+        from improv.sentinel import silence
+
+        silence(targets, "the jam")
     return 0
-
-
-SILENCE_TIMEOUT_S = 45.0  # for each `improv panic`: a synchronous JACK server (`jackd -S`) stalls while it
-# waits out the dead jam's clients (25 s for a jam's in a test here); `improv panic` waits up to
-# OPEN_WAIT_S (30 s) for it to answer, and then up to DRAIN_WAIT_S (8 s) for its note-offs to leave
-
-
-def silence(outputs: tuple[tuple[str, str], ...]) -> None:
-    """The jam ended without closing us (killed, or crashed in native code), so nothing
-    sent the note-offs of what it left sounding: run `improv panic` on each (backend, port)
-    of `outputs` (`Setup.silence`: an output it opened by name, whose port outlives it; on
-    JACK a port that was wired to a virtual output of its). Said on stderr, which is the
-    jam's terminal. (A process of its own: the partner's package does not import the
-    real-time one.)"""
-    import shlex
-    import subprocess
-
-    for api, port in outputs:
-        cmd = [sys.executable, "-m", "improv", "panic", "--out", port] + (["--midi-api", api] if api else [])
-        try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=SILENCE_TIMEOUT_S)
-            said = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()
-            ok = done.returncode == 0
-        except (OSError, subprocess.SubprocessError) as e:
-            said, ok = [str(e)], False
-        last = said[-1] if said else "it said nothing"
-        line = last if ok else f"its MIDI output {port!r} could not be silenced ({last}): " \
-            f"`improv panic --out {shlex.quote(port)}`"
-        try:
-            print(f"improv: the jam ended without closing: {line}", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass  # (no terminal left to say it on)
 
 
 class Outbox:
