@@ -116,7 +116,12 @@ def test_improvs_own_guard_port_is_never_offered_nor_chosen():
     ("system:midi_capture_1", "jack", True),
     ("a2j:Keystation [24] (capture): Keystation MIDI 1", "jack", True),
     ("improv-01:improv out", "jack", False),
-    ("IAC Driver Bus 1", "coremidi", True),
+    ("Keystation 49 MIDI 1", "coremidi", True),
+    ("IAC Driver Bus 1", "coremidi", False),  # (between programs: a DAW's output, or improv's own routed there)
+    ("Network Session 1", "coremidi", False),
+    ("loopMIDI Port", "winmm", False),
+    ("LoopBe Internal MIDI", "winmm", False),
+    ("MPD218", "winmm", True),
 ])
 def test_hardware_guess(name, api, hw):
     assert ports.is_hardware(name, api) is hw

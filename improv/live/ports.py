@@ -54,15 +54,22 @@ def find_port(names: list[str], spec: str, kind: str) -> int:
     raise PortError(f"MIDI {kind} {spec!r} not found; MIDI {kind}s: {fix}")
 
 
+SOFTWARE_BUSES = ("through", "iac driver", "network session", "loopmidi", "loopbe")  # ports between programs, not
+# devices: ALSA's Midi Through, macOS's IAC bus and network session, Windows' loopMIDI and LoopBe (a DAW sending
+# there, improv's own output routed there, would be heard as the player)
+
+
 def is_hardware(name: str, api: str) -> bool:
-    """Whether a port looks like a device, not software (ALSA kernel clients, JACK system ports)."""
+    """Whether a port looks like a device, not software (ALSA kernel clients, JACK system
+    ports; on CoreMIDI and WinMM, any port but improv's own and the `SOFTWARE_BUSES`)."""
     m = re.search(r"(\d+):(\d+)$", name)
     if m and api in ("", "alsa"):  # ALSA: 0 = System, 14 = Midi Through, >= 128 = programs
         client = int(m.group(1))
         return 0 < client < 128 and client != 14
     if api == "jack" or name.startswith(("system:", "a2j:")):
         return name.startswith(("system:", "a2j:", "system_midi:"))
-    return CLIENT_NAME not in name.lower() and "through" not in name.lower()
+    low = name.lower()
+    return CLIENT_NAME not in low and not any(bus in low for bus in SOFTWARE_BUSES)
 
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
