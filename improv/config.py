@@ -29,7 +29,8 @@ from improv.errors import ChordError, ConfigError
 @dataclass(frozen=True)
 class MidiSettings:
     api: str = ""  # "", "alsa", "jack", "coremidi", "winmm"; "" = platform default or $IMPROV_MIDI_API
-    input: str = ""  # port index or name substring; "" = first hardware input, else a virtual one
+    input: str | tuple[str, ...] = ""  # port index or name substring, or a list of them to play from several
+    # (a keyboard and a pad controller: ["Keystation", "MPD218"]); "" = first hardware input, else a virtual one
     output: str = ""  # port index or name substring; "" = built-in synth (or virtual_out)
     virtual_in: str = "improv in"
     virtual_out: str = ""  # create a virtual output port with this name ("" = none)
@@ -38,6 +39,12 @@ class MidiSettings:
     # recorded on channel 10, not heard in the call
     player_channel: int = 1  # 1-16, channel of the player's notes on the output
     partner_channel: int = 2  # 1-16, channel of the partner's notes
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The input ports `input` names, in order (none: the first hardware input)."""
+        names = (self.input,) if isinstance(self.input, str) else self.input
+        return tuple(n for n in names if n.strip())
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,14 @@ PORT_NAMES = ("input", "output", "virtual_in", "virtual_out", "device", "clock_i
 _TYPE_WORDS = {float: "a number", int: "a whole number", str: "text in quotes", bool: "true or false"}
 
 
+def _type_words(typ: Any) -> str:
+    """One type of a union in a musician's words: "text in quotes or a list of them"
+    (`[midi] input`, a port or several)."""
+    if typing.get_origin(typ) is tuple:
+        return "a list of them"
+    return _TYPE_WORDS.get(typ, getattr(typ, "__name__", str(typ)))
+
+
 def check_value(where: str, value: Any, typ: Any) -> Any:
     origin = typing.get_origin(typ)
     if origin in (typing.Union, types.UnionType):
@@ -93,7 +101,7 @@ def check_value(where: str, value: Any, typ: Any) -> Any:
                 return check_value(where, value, t)
             except ConfigError:
                 pass
-        words = " or ".join(_TYPE_WORDS.get(t, getattr(t, "__name__", str(t))) for t in typing.get_args(typ))
+        words = " or ".join(_type_words(t) for t in typing.get_args(typ))
         raise ConfigError(f"{where}: expected {words}, found {value!r}")  # (not "str | float")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
@@ -137,10 +145,11 @@ def check_key(section: str, key: str, value: Any, where: str) -> None:
         limits.check_range(where, value, rule[0], rule[1])
     elif isinstance(value, float):
         limits.finite_number(where, value)
-    if isinstance(value, str) and any(ord(c) < 32 for c in value):
-        raise ConfigError(f"{where}: control characters are not allowed, found {value!r}")
-    if key in PORT_NAMES and len(value) > 100:
-        raise ConfigError(f"{where}: expected a port or device name of at most 100 characters, found {len(value)}")
+    for text in value if key in PORT_NAMES and isinstance(value, tuple) else (value,):  # ([midi] input: a list too)
+        if isinstance(text, str) and any(ord(c) < 32 for c in text):
+            raise ConfigError(f"{where}: control characters are not allowed, found {text!r}")
+        if key in PORT_NAMES and len(text) > 100:
+            raise ConfigError(f"{where}: expected a port or device name of at most 100 characters, found {len(text)}")
     if (section, key) == ("synth", "latency"):
         if isinstance(value, str) and value not in ("low", "high"):
             raise ConfigError(f'{where}: expected "low", "high" or seconds (e.g. 0.005), found {value!r}')

@@ -62,7 +62,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     add_view_arg(p)
     g = p.add_argument_group("MIDI in")
-    g.add_argument("--in", dest="input", metavar="PORT", help="MIDI input (index or name substring)")
+    g.add_argument("--in", dest="input", metavar="PORT", action="append",
+                   help="MIDI input (index or name substring); give it again to play from several at once "
+                        "(a keyboard and a pad controller)")
     g.add_argument("--virtual-in", metavar="NAME",
                    help='create a virtual MIDI input to play into (default when no hardware: "improv in")')
     g.add_argument("--thru", action=argparse.BooleanOptionalAction,
@@ -106,7 +108,9 @@ def jam_settings(args: argparse.Namespace) -> Config:
                 raise ConfigError(f"--synth plays the partner on the built-in synth and {flag} {value} sends it to a "
                                   "MIDI port: give one of them")
         cfg = override(cfg, "midi", output="", virtual_out="")
-    cfg = override(cfg, "midi", FLAGS, input=get("input"), output=get("out"), virtual_in=get("virtual_in"),
+    ins = get("input")  # (--in, each time it was given)
+    cfg = override(cfg, "midi", FLAGS, input=(ins[0] if len(ins) == 1 else tuple(ins)) if ins else None,
+                   output=get("out"), virtual_in=get("virtual_in"),
                    virtual_out=get("virtual_out"), api=get("midi_api"))
     cfg = override(cfg, "synth", {"soundfont": "--soundfont"}, soundfont="" if get("no_soundfont") else get("soundfont"))
     # a switch is on (--comp), off (--no-comp: a --config file's true undone for one session) or the file's (None)
@@ -423,9 +427,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.clock import RealClock
-    from improv.live.ports import check_output, open_input
+    from improv.live.ports import check_output
     from improv.live.inputqueue import InputQueue
-    from improv.live.replug import plugging_in, replugging
+    from improv.live.playerinputs import listening_line, open_player_inputs
 
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
@@ -447,34 +451,31 @@ def _run(args: argparse.Namespace, early: Any) -> int:
                     raise PortError(f"{e}; that is the config file's [midi] output: --synth plays the built-in "
                                     "synth instead") from None
                 raise
-        midi_in = open_input(inq, cfg.midi.api, port=cfg.midi.input, virtual=explicit_virtual,
-                             default_virtual=cfg.midi.virtual_in, later=True)
-        if not midi_in.virtual:  # (unplugged mid-set, it is waited for and opened again)
-            midi_in = replugging(midi_in, inq, cfg.midi.api)
-        elif not explicit_virtual and not cfg.midi.input:  # (no keyboard yet: the first plugged in is opened)
-            midi_in = plugging_in(midi_in, inq, cfg.midi.api)
+        inputs = open_player_inputs(inq, cfg.midi.api, cfg.midi.inputs, virtual=explicit_virtual,
+                                    default_virtual=cfg.midi.virtual_in)
     except BaseException as e:
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)
         raise
     external = None
     try:
-        where = "virtual MIDI input" if midi_in.virtual else "MIDI input"
-        if midi_in.notice:
-            print(f"improv: warning: {midi_in.notice}", file=sys.stderr)
-        print(f"listening on {where} {midi_in.name!r}; Ctrl-C ends the session", file=sys.stderr)
-        closers: list[Any] = [midi_in]
+        for midi_in in inputs:
+            if midi_in.notice:
+                print(f"improv: warning: {midi_in.notice}", file=sys.stderr)
+        print(f"{listening_line(inputs)}; Ctrl-C ends the session", file=sys.stderr)
+        closers: list[Any] = list(inputs)
         if cfg.band.clock == "external":
             from improv.live.midisync import open_clock_input
 
             external = open_clock_input(clock, cfg.midi.api, cfg.band.clock_in, guess=cfg.timing.tempo)
             closers.append(external)
             print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
-        return play_session(cfg, chart, inq=inq, clock=clock, watched=[midi_in], closers=closers,
+        return play_session(cfg, chart, inq=inq, clock=clock, watched=list(inputs), closers=closers,
                             duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args),
                             early=early)
     except BaseException as e:
-        midi_in.close()
+        for midi_in in inputs:
+            midi_in.close()
         if external is not None:
             external.close()
         if isinstance(e, ImprovError) and early.reason:  # (the synth's or an output's opening, cut short)

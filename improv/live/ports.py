@@ -29,7 +29,7 @@ from improv.live.inputguard import GUARD_PORT, guard_jack_input
 from improv.live.inputqueue import InputQueue
 from improv.live.midiinput import MidiInput
 from improv.live.midiout import PANIC_PACE, MidiOutSink, panic_messages
-from improv.live.portnames import unique_port_name
+from improv.live.portnames import port_short_name, unique_port_name
 
 
 def find_port(names: list[str], spec: str, kind: str) -> int:
@@ -74,14 +74,16 @@ def is_hardware(name: str, api: str) -> bool:
 
 def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = "",
                default_virtual: str = "improv in", say: Callable[[str], None] | None = None,
-               later: bool = False) -> MidiInput:
+               later: bool = False, several: bool = False) -> MidiInput:
     """Open the player's input: `port` (index or name), else the virtual port `virtual`, else
     the first hardware input, else a virtual port named `default_virtual`. A port name that
     another program (another jam) already uses gets a number (" 2"), and the input's
     `notice` says so. A fallback (another backend than the platform's, or a virtual port
     because no hardware input was found) is said in one line on `say` (default: stderr);
     `later`: the line says that a keyboard plugged in later is opened (the jam's, which does:
-    improv/live/replug.py).
+    improv/live/replug.py). The first hardware input taken, the other hardware inputs there
+    are named in one line on `say` with the flag that picks one (`several`: that plays them
+    all, given once for each: the jam's `--in`, improv/live/playerinputs.py).
 
     Raises:
         PortError: the port was not found (naming it and listing what exists) or cannot open.
@@ -104,11 +106,13 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
             midi_in.open_port(i, own)
             mi = MidiInput(inq, midi_in, names[i], virtual=False)
         elif not virtual:
-            for i, n in enumerate(names):
-                if is_hardware(n, system.api):
-                    midi_in.open_port(i, own)
-                    mi = MidiInput(inq, midi_in, n, virtual=False)
-                    break
+            devices = [i for i, n in enumerate(names) if is_hardware(n, system.api)]
+            if devices:
+                midi_in.open_port(devices[0], own)
+                mi = MidiInput(inq, midi_in, names[devices[0]], virtual=False)
+                others = [names[i] for i in devices[1:] if not same_device(names[i], mi.name)]
+                if others:
+                    (say or _stderr_line)(also_here(mi.name, others, several))
         if mi is None:
             wanted = virtual or default_virtual
             if virtual:
@@ -143,6 +147,31 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
         _delete(lister)
         midi_in.delete()
         raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r} on {system.label}: {e}") from None
+
+
+def same_device(a: str, b: str) -> bool:
+    """Whether two listed ports are one device's (a keyboard's keys and its DAW-control port):
+    one ALSA client ("... 24:0", "... 24:1") or one a2j client ("[24]"); elsewhere the name
+    does not tell, and each port counts as a device of its own."""
+    def client(name: str) -> str:
+        m = re.search(r"\s(\d+):\d+$", name) or re.search(r"\[(\d+)\]", name)
+        return m.group(1) if m else name
+
+    return client(a) == client(b)
+
+
+def also_here(opened: str, others: list[str], several: bool) -> str:
+    """The line naming the hardware inputs not opened beside `opened`, the first found, with
+    the flags that play them (`several`: all of them at once, `--in` given for each)."""
+    import shlex
+
+    listed = ", ".join(repr(n) for n in others)
+    if several:
+        flags = " ".join(f"--in {shlex.quote(port_short_name(n))}" for n in [opened] + others)
+        how = f"to play them too: {flags}, or [midi] input = [...] in a --config file"
+    else:
+        how = "--in PORT picks another"
+    return f"MIDI: playing from {opened!r}, the first input found; also here, not opened: {listed} ({how})"
 
 
 def _delete(client: Any) -> None:

@@ -1,0 +1,71 @@
+"""The player's MIDI inputs, one or several: a keyboard, and beside it a pad controller or a
+second keyboard (`--in` given once for each, or `[midi] input = ["Keystation", "MPD218"]`).
+
+Every input feeds the same `InputQueue`: one call, one passthrough, one recording, as if
+the notes came down one cable (its `push` takes them from several ports' threads in
+arrival order). Each device input is watched on its own: one unplugged mid-set is let go
+with what it held released while the others play on, and opened again when it is back
+(improv/live/replug.py). With no `--in`, the first hardware input is opened, as before,
+and the others there are named in one line with the flags that add them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from improv.errors import ConfigError
+
+
+def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str = "",
+                       default_virtual: str = "improv in") -> list[Any]:
+    """Open the inputs `names` (each an index or a name substring) on backend `api`, in
+    order; none named: the first hardware input, else the virtual input `virtual` or
+    `default_virtual` (`ports.open_input`). A device input is wrapped to be opened again
+    when unplugged (`replugging`), and a virtual one made for want of a keyboard opens the
+    first that is plugged in later (`plugging_in`).
+
+    Raises:
+        PortError: an input was not found or cannot open (those opened before it are closed).
+        ConfigError: two names found the same port (its notes would come twice).
+    """
+    from improv.live.ports import open_input
+    from improv.live.replug import plugging_in, replugging
+
+    opened: list[Any] = []
+    try:
+        for i, name in enumerate(names or ("",)):
+            first = i == 0
+            mi = open_input(inq, api, port=name, virtual=virtual if first else "", default_virtual=default_virtual,
+                            later=first, several=True)
+            same = next((o for o in opened if o.name == mi.name), None)
+            if same is not None:
+                mi.close()
+                given = names[opened.index(same)]
+                raise ConfigError(f"--in {given!r} and --in {name!r} both open the MIDI input {mi.name!r} (its notes "
+                                  "would come twice): give each device once, with a name only it has "
+                                  "(`improv ports` lists the inputs)")
+            if not mi.virtual:  # (unplugged mid-set, it is waited for and opened again)
+                mi = replugging(mi, inq, api)
+            elif first and not virtual and not names:  # (no keyboard yet: the first plugged in is opened)
+                mi = plugging_in(mi, inq, api)
+            opened.append(mi)
+        return opened
+    except BaseException:
+        for mi in reversed(opened):
+            mi.close()
+        raise
+
+
+def listening_line(inputs: list[Any]) -> str:
+    """What the jam says it listens on: "listening on MIDI input 'Keys'" or, for several,
+    "listening on MIDI inputs 'Keys' and 'Pads'"."""
+    def one(mi: Any) -> str:
+        return f"virtual MIDI input {mi.name!r}" if mi.virtual else f"MIDI input {mi.name!r}"
+
+    if len(inputs) == 1:
+        return f"listening on {one(inputs[0])}"
+    if all(not mi.virtual for mi in inputs):
+        names = [repr(mi.name) for mi in inputs]
+        return f"listening on MIDI inputs {', '.join(names[:-1])} and {names[-1]}"
+    said = [one(mi) for mi in inputs]
+    return f"listening on {', '.join(said[:-1])} and {said[-1]}"

@@ -1,0 +1,83 @@
+"""Two MIDI devices at once, end to end over JACK with the partner a user gets: a keyboard
+and a pad controller beside it, each given with `--in` (improv/live/playerinputs.py). The
+keys play a soloist's phrase as recorded while the pads keep time on channel 10; the call
+is answered, both reach the synth and the recording; the pad controller unplugged mid-set
+is said, and the keyboard plays on and is answered again."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from improv.bench.jackprobe import Player, sleep_until, sounding_notes, unique
+from jackutil import Jam, check_transport, require_jam
+from test_e2e_human import CALLS, events, pad_hits
+from test_e2e_jack import wait_for_log
+
+pytestmark = pytest.mark.jack
+
+
+def play_both(keys: Player, pads: Player, key_events, pad_events, start: float) -> None:
+    """Send each device's `(seconds, bytes)` at `start + seconds`, in one time order."""
+    for offset, who, data in sorted([(t, keys, d) for t, d in key_events] + [(t, pads, d) for t, d in pad_events],
+                                    key=lambda e: e[0]):
+        sleep_until(start + offset)
+        who.send(data)
+
+
+def answered_after(jam: Jam, t: float, timeout: float) -> bool:
+    """A partner note (channel 2) reached the synth after `t`."""
+    return jam.listener.wait(lambda a: any(x.t > t and x.channel == 2 and x.is_note_on for x in a), timeout=timeout)
+
+
+def test_a_keyboard_and_a_pad_controller_play_at_once_and_one_unplugged_leaves_the_other(tmp_path):
+    require_jam()
+    call = CALLS["medium"]
+    phrase = events(call["notes"])
+    length = phrase[-1][0]
+    hits = pad_hits(length)
+    keys, pads = Player(unique("keys")), Player(unique("pads"))
+    unplugged = False
+    try:
+        with Jam(tmp_path, duration=length * 2 + 40, in_port=None,
+                 extra=["--seed", "5", "--in", keys.client, "--in", pads.client]) as jam:
+            wait_for_log(jam, "jamming", timeout=30)
+            deadline = time.monotonic() + 10  # (a probe from each device comes through: both are wired)
+            for dev in (keys, pads):
+                while time.monotonic() < deadline:
+                    mark = dev.send([0xB0, 7, 100])
+                    if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), 0.2):
+                        break
+            start = time.perf_counter() + 0.5
+            play_both(keys, pads, phrase, hits, start)
+            first = answered_after(jam, start + length, timeout=length + 10)
+            time.sleep(2.0)  # (its answer plays on)
+            pads.close()  # the pad controller unplugged
+            unplugged = True
+            gone = wait_for_log(jam, "is gone", timeout=10)
+            time.sleep(max(0.0, gone + 2.0 - time.perf_counter()))
+            again = time.perf_counter() + 0.3
+            short = events([n for n in call["notes"] if n[0] < 3.0])  # (its first three seconds)
+            keys.play(short, start=again)
+            second = answered_after(jam, again + short[-1][0], timeout=20)
+            time.sleep(2.0)
+            rc = jam.stop(signal.SIGTERM, timeout=10)
+            jam.listener.wait_quiet(0.2, timeout=2)
+            arrivals = list(jam.listener.arrivals)
+            recs, log = jam.recordings(), jam.stderr()
+            sent = sorted(keys.sent + pads.sent, key=lambda s: s[0])
+    finally:
+        keys.close()
+        if not unplugged:  # (a client is closed once)
+            pads.close()
+    assert rc == 0 and len(recs) == 1, log[-3000:]
+    assert f"listening on MIDI inputs '{keys.client}:out' and '{pads.client}:out'" in log, log[-3000:]
+    check_transport(sent, recs[0], arrivals)  # (each device's keys and pads came through and were recorded)
+    assert first, f"the call played on two devices was not answered:\n{log[-3000:]}"
+    drums = [a.data[1] for a in arrivals if a.channel == 10 and a.is_note_on]
+    assert drums == [d[1] for _, d in hits if d[0] == 0x99], drums  # (from the pads, on the drum channel)
+    assert f"MIDI input '{pads.client}:out' is gone" in log, log[-3000:]
+    assert second, f"the keyboard was not answered after the pads were unplugged:\n{log[-3000:]}"
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
