@@ -4,7 +4,8 @@ Sends, on all 16 channels: sustain pedal up, all-notes-off (CC 123), all-sound-o
 reset all controllers (CC 121), pitch bend centred, and a note-off for every one of the 128
 pitches (for synths that ignore CC 123): `improv.live.midiout.panic_messages`. A jam that dies
 without closing (killed, or crashed in native code) has its partner's worker run it on its
-`--out` port, and on JACK on the ports wired to its `--virtual-out` (improv/partner/worker.py).
+`--out` port, and on JACK on the ports wired to its `--virtual-out` (improv/partner/worker.py);
+an `improv play` so killed has its sentinel run it on its `--out` port (improv/sentinel.py).
 
 It sends no program change, and needs none: none of these messages changes a channel's
 program (Reset All Controllers leaves program, bank, volume and pan as they were: MIDI's
