@@ -94,8 +94,9 @@ def test_play_killed_outright_leaves_nothing_sounding_on_its_output(tmp_path):
     native code or a "Force Quit" alike), play sends no note-off: a dozen notes hung on its
     synth. Its sentinel process outlives it, reads its stdin end with no word that play
     closed, runs `improv panic` on the output (every channel: note-offs and all-notes-off)
-    and says so on play's terminal. (Under a second over JACK here; CI's synchronous server
-    stalls some 25 s as it waits out the dead client, and the silence comes when it answers.)"""
+    and says so on play's terminal. (Under a second over JACK here, on a synchronous server
+    too; the wait is long because a synchronous server stalls some 25 s as it waits out a
+    killed jam's clients, and could for play's.)"""
     listener, proc = _play_dense_into_a_listener(tmp_path, "play-killed")
     try:
         assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 40, timeout=20), proc.stderr.read() \

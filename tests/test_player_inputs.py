@@ -80,8 +80,8 @@ def test_two_names_for_one_port_are_refused_and_nothing_stays_open(monkeypatch):
     opened = Opened(monkeypatch, ["Keystation:Keystation MIDI 1 24:0", "MPD218:MPD218 MIDI 1 28:0"])
     with pytest.raises(ConfigError) as e:
         open_player_inputs(None, "alsa", ("keystation", "MIDI 1 24"))
-    assert str(e.value).startswith("--in 'keystation' and --in 'MIDI 1 24' both open the MIDI input "
-                                   "'Keystation:Keystation MIDI 1 24:0'"), str(e.value)
+    assert str(e.value).startswith("the inputs 'keystation' and 'MIDI 1 24' (--in, or [midi] input) both open the "
+                                   "MIDI input 'Keystation:Keystation MIDI 1 24:0'"), str(e.value)
     assert all(mi.closed for mi in opened.made)
 
 

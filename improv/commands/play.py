@@ -212,7 +212,8 @@ def _play(args: argparse.Namespace, stop: StopFlag) -> int:
                 where = f"MIDI output {sink.name!r}"
                 from improv.sentinel import Sentinel
 
-                sentinel = Sentinel.start("the playback", ((cfg.midi.api, sink.name),))  # should we die unclosed
+                api = getattr(sink, "api", "") or cfg.midi.api  # (the backend it opened on, a fallback too)
+                sentinel = Sentinel.start("the playback", ((api, sink.name),))  # should we die unclosed
             else:
                 from improv.live.audio import SynthSink
 

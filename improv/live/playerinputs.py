@@ -41,9 +41,9 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
             if same is not None:
                 mi.close()
                 given = names[opened.index(same)]
-                raise ConfigError(f"--in {given!r} and --in {name!r} both open the MIDI input {mi.name!r} (its notes "
-                                  "would come twice): give each device once, with a name only it has "
-                                  "(`improv ports` lists the inputs)")
+                raise ConfigError(f"the inputs {given!r} and {name!r} (--in, or [midi] input) both open the MIDI "
+                                  f"input {mi.name!r} (its notes would come twice): give each device once, with a "
+                                  "name only it has (`improv ports` lists the inputs)")
             if not mi.virtual:  # (unplugged mid-set, it is waited for and opened again)
                 mi = replugging(mi, inq, api)
             elif first and not virtual and not names:  # (no keyboard yet: the first plugged in is opened)
