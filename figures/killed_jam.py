@@ -67,43 +67,56 @@ def one(moment: str, wiring: str, seed: int) -> dict:
                 synth.wait(lambda a: any(ch == 2 for ch, _ in sounding_notes(a)), timeout=15)
             sounding = sorted(sounding_notes(synth.arrivals))
             jam.proc.send_signal(signal.SIGKILL)
-            killed = time.perf_counter()
-            offs = lambda a: {x.channel for x in a if x.t > killed and x.data[0] & 0xF0 == 0xB0  # noqa: E731
-                              and x.data[1] == 123}
-            quiet = synth.wait(lambda a: not sounding_notes(a) and offs(a), timeout=60)
-            quiet_s = time.perf_counter() - killed
-            silenced = synth.wait(lambda a: not sounding_notes(a) and offs(a) == set(range(1, 17)), timeout=60)
-            took = time.perf_counter() - killed
-            deadline = time.monotonic() + 20
-            alive = lambda: [w for w in workers if running(w)]  # noqa: E731
-            while alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            timed = time_the_silence(synth, time.perf_counter(), sounding_notes, workers)
             return {"moment": moment, "wiring": wiring, "seed": seed, "sounding_at_kill": sounding,
-                    "quiet_s": round(quiet_s, 3) if quiet else None,
-                    "silenced": silenced, "silenced_s": round(took, 3) if silenced else None,
-                    "worker_left": bool(alive())}
+                    "quiet_s": timed["quiet_s"], "silenced": timed["silenced"], "silenced_s": timed["silenced_s"],
+                    "worker_left": timed["left"]}
     finally:
         if own is not None:
             own.close()
 
 
+def time_the_silence(synth: Listener, killed: float, sounding, pids: list[int]) -> dict:
+    """From a kill at `killed` (perf_counter seconds): how soon nothing sounds on `synth`
+    (`sounding(arrivals)` empty) after an All Notes Off came (`quiet_s`), and how soon it came
+    on all 16 channels (`silenced_s`), None for never (within 60 s); then whether any of
+    `pids` (what does the silencing) still runs 20 s after (`left`)."""
+    offs = lambda a: {x.channel for x in a if x.t > killed and x.data[0] & 0xF0 == 0xB0  # noqa: E731
+                      and x.data[1] == 123}
+    quiet = synth.wait(lambda a: not sounding(a) and offs(a), timeout=60)
+    quiet_s = time.perf_counter() - killed
+    silenced = synth.wait(lambda a: not sounding(a) and offs(a) == set(range(1, 17)), timeout=60)
+    took = time.perf_counter() - killed
+    deadline = time.monotonic() + 20
+    alive = lambda: [p for p in pids if running(p)]  # noqa: E731
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"quiet_s": round(quiet_s, 3) if quiet else None, "silenced": silenced,
+            "silenced_s": round(took, 3) if silenced else None, "left": bool(alive())}
+
+
+def spread(results: list[dict], key: str) -> dict | None:
+    """The median of the runs' `key` with the lowest and highest (runs where it never came left out)."""
+    xs = [r[key] for r in results if r[key] is not None]
+    return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
+
+
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     server = sys.argv[2] if len(sys.argv) > 2 else "jackd -d dummy -r 48000 -p 128"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     results = [one(m, w, seed) for seed in range(runs) for w in WIRINGS for m in MOMENTS]
-    def spread(key: str) -> dict | None:
-        xs = [r[key] for r in results if r[key] is not None]
-        return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
+    write(results, server, workers_left=sum(r["worker_left"] for r in results))
+    return 0
 
+
+def write(results: list[dict], server: str, **counts: int) -> None:
+    """The runs as JSON on stdout, with the commit, the spreads and `counts` beside them."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"commit": commit, "date": time.strftime("%Y-%m-%d %H:%M"), "server": server, "runs": results,
-           "quiet_s": spread("quiet_s"), "silenced_s": spread("silenced_s"),
-           "never_silenced": sum(not r["silenced"] for r in results),
-           "workers_left": sum(r["worker_left"] for r in results),
-           "load_average": os.getloadavg()}
+           "quiet_s": spread(results, "quiet_s"), "silenced_s": spread(results, "silenced_s"),
+           "never_silenced": sum(not r["silenced"] for r in results), **counts, "load_average": os.getloadavg()}
     json.dump(out, sys.stdout, indent=1)
     print()
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,21 +15,20 @@ after an All Notes Off came (`quiet_s`), and to All Notes Off on all 16 channels
 where that never came (within 60 s), and sentinels still running 20 s after.
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from improv.bench.jackprobe import Listener, unique  # noqa: E402
 from improv.core.formats.midifile import save_recording  # noqa: E402
 from jackutil import ROOT  # noqa: E402
-from test_e2e_partner import running  # noqa: E402
+from killed_jam import time_the_silence, write  # noqa: E402
 from test_play import dense_session, unmatched  # noqa: E402
 
 
@@ -57,22 +56,11 @@ def one(path: Path, run: int) -> dict:
         sentinels = children(proc.pid)
         sounding = sorted(unmatched(listener.arrivals))
         proc.send_signal(signal.SIGKILL)
-        killed = time.perf_counter()
-        offs = lambda a: {x.channel for x in a if x.t > killed and x.data[0] & 0xF0 == 0xB0  # noqa: E731
-                          and x.data[1] == 123}
-        quiet = listener.wait(lambda a: not unmatched(a) and offs(a), timeout=60)
-        quiet_s = time.perf_counter() - killed
-        silenced = listener.wait(lambda a: not unmatched(a) and offs(a) == set(range(1, 17)), timeout=60)
-        took = time.perf_counter() - killed
-        deadline = time.monotonic() + 20
-        alive = lambda: [s for s in sentinels if running(s)]  # noqa: E731
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        timed = time_the_silence(listener, time.perf_counter(), unmatched, sentinels)
         _, err = proc.communicate(timeout=30)
         return {"run": run, "sounding_at_kill": [list(k) for k in sounding],
-                "quiet_s": round(quiet_s, 3) if quiet else None,
-                "silenced": silenced, "silenced_s": round(took, 3) if silenced else None,
-                "sentinels": len(sentinels), "sentinel_left": bool(alive()),
+                "quiet_s": timed["quiet_s"], "silenced": timed["silenced"], "silenced_s": timed["silenced_s"],
+                "sentinels": len(sentinels), "sentinel_left": timed["left"],
                 "said": "the playback ended without closing: all notes off on" in err}
     finally:
         if proc.poll() is None:
@@ -84,25 +72,13 @@ def one(path: Path, run: int) -> dict:
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     server = sys.argv[2] if len(sys.argv) > 2 else "jackd -d dummy -r 48000 -p 128"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     path = save_recording(dense_session(), Path(os.environ.get("TMPDIR", "/tmp")) / f"killed-play-{os.getpid()}.mid")
     try:
         results = [one(path, i) for i in range(runs)]
     finally:
         path.unlink(missing_ok=True)
-
-    def spread(key: str) -> dict | None:
-        xs = [r[key] for r in results if r[key] is not None]
-        return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs else None
-
-    out = {"commit": commit, "date": time.strftime("%Y-%m-%d %H:%M"), "server": server, "runs": results,
-           "quiet_s": spread("quiet_s"), "silenced_s": spread("silenced_s"),
-           "never_silenced": sum(not r["silenced"] for r in results),
-           "sentinels_left": sum(r["sentinel_left"] for r in results),
-           "said": sum(r["said"] for r in results),
-           "load_average": os.getloadavg()}
-    json.dump(out, sys.stdout, indent=1)
-    print()
+    write(results, server, sentinels_left=sum(r["sentinel_left"] for r in results),
+          said=sum(r["said"] for r in results))
     return 0
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import mido
 import pytest
@@ -66,21 +67,28 @@ def _play_dense_into_a_listener(tmp_path, name: str) -> tuple[Listener, subproce
     return listener, proc
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
-def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
-    listener, proc = _play_dense_into_a_listener(tmp_path, "play-listener")
+@contextmanager
+def playing(tmp_path, name: str):
+    """`_play_dense_into_a_listener`, once 40 notes have come; stopped and closed after."""
+    listener, proc = _play_dense_into_a_listener(tmp_path, name)
     try:
         assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 40, timeout=20), proc.stderr.read() \
             if proc.poll() is not None else "no notes arrived"
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=10)
-        listener.wait_quiet(0.3, timeout=3)
-        arrivals = list(listener.arrivals)
+        yield listener, proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
         listener.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
+def test_a_signal_stops_play_with_every_note_released(sig, tmp_path):
+    with playing(tmp_path, "play-listener") as (listener, proc):
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+        listener.wait_quiet(0.3, timeout=3)
+        arrivals = list(listener.arrivals)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and f"stopped ({signal.Signals(sig).name})" in out
     ons = sum(a.is_note_on for a in arrivals)
@@ -97,10 +105,7 @@ def test_play_killed_outright_leaves_nothing_sounding_on_its_output(tmp_path):
     and says so on play's terminal. (Under a second over JACK here, on a synchronous server
     too; the wait is long because a synchronous server stalls some 25 s as it waits out a
     killed jam's clients, and could for play's.)"""
-    listener, proc = _play_dense_into_a_listener(tmp_path, "play-killed")
-    try:
-        assert listener.wait(lambda a: sum(x.is_note_on for x in a) >= 40, timeout=20), proc.stderr.read() \
-            if proc.poll() is not None else "no notes arrived"
+    with playing(tmp_path, "play-killed") as (listener, proc):
         proc.send_signal(signal.SIGKILL)
         killed = time.perf_counter()
         assert unmatched(listener.arrivals), "nothing was sounding at the kill: the test proves nothing"
@@ -108,11 +113,6 @@ def test_play_killed_outright_leaves_nothing_sounding_on_its_output(tmp_path):
                                  x.data[0] & 0xF0 == 0xB0 and x.data[1] == 123} == set(range(1, 17)), timeout=60)
         out, err = proc.communicate(timeout=60)  # (its stderr ends when the sentinel, which shares it, ends)
         arrivals = list(listener.arrivals)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        listener.close()
     assert proc.returncode == -signal.SIGKILL
     assert silenced, f"still sounding after the kill: {unmatched(arrivals)}\n{err}"
     assert f"improv: the playback ended without closing: all notes off on '{listener.client}:" in err, err
