@@ -97,8 +97,8 @@ def test_the_listening_line_names_every_input():
     assert listening_line([keys]) == "listening on MIDI input 'Keys'"
     assert listening_line([virt]) == "listening on virtual MIDI input 'improv in'"
     assert listening_line([keys, pads]) == "listening on MIDI inputs 'Keys' and 'Pads'"
-    assert listening_line([keys, pads, virt]) == ("listening on MIDI input 'Keys', MIDI input 'Pads' and virtual MIDI "
-                                                  "input 'improv in'")
+    assert listening_line([keys, pads, FakeInput("Launchpad")]) == ("listening on MIDI inputs 'Keys', 'Pads' and "
+                                                                    "'Launchpad'")
 
 
 def test_the_first_device_taken_names_the_others_and_how_to_play_them_too():

@@ -33,10 +33,9 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
 
     opened: list[Any] = []
     try:
-        for i, name in enumerate(names or ("",)):
-            first = i == 0
-            mi = open_input(inq, api, port=name, virtual=virtual if first else "", default_virtual=default_virtual,
-                            later=first, several=True)
+        for name in names or ("",):  # (a name given opens that port: `virtual` is for none given)
+            mi = open_input(inq, api, port=name, virtual=virtual, default_virtual=default_virtual, later=not names,
+                            several=True)
             same = next((o for o in opened if o.name == mi.name), None)
             if same is not None:
                 mi.close()
@@ -46,7 +45,7 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
                                   "name only it has (`improv ports` lists the inputs)")
             if not mi.virtual:  # (unplugged mid-set, it is waited for and opened again)
                 mi = replugging(mi, inq, api)
-            elif first and not virtual and not names:  # (no keyboard yet: the first plugged in is opened)
+            elif not virtual and not names:  # (no keyboard yet: the first plugged in is opened)
                 mi = plugging_in(mi, inq, api)
             opened.append(mi)
         return opened
@@ -57,15 +56,9 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
 
 
 def listening_line(inputs: list[Any]) -> str:
-    """What the jam says it listens on: "listening on MIDI input 'Keys'" or, for several,
-    "listening on MIDI inputs 'Keys' and 'Pads'"."""
-    def one(mi: Any) -> str:
-        return f"virtual MIDI input {mi.name!r}" if mi.virtual else f"MIDI input {mi.name!r}"
-
+    """What the jam says it listens on: "listening on MIDI input 'Keys'" (or a virtual one)
+    or, for several (each a device named with --in), "listening on MIDI inputs 'Keys' and 'Pads'"."""
     if len(inputs) == 1:
-        return f"listening on {one(inputs[0])}"
-    if all(not mi.virtual for mi in inputs):
-        names = [repr(mi.name) for mi in inputs]
-        return f"listening on MIDI inputs {', '.join(names[:-1])} and {names[-1]}"
-    said = [one(mi) for mi in inputs]
-    return f"listening on {', '.join(said[:-1])} and {said[-1]}"
+        return f"listening on {'virtual ' if inputs[0].virtual else ''}MIDI input {inputs[0].name!r}"
+    names = [repr(mi.name) for mi in inputs]
+    return f"listening on MIDI inputs {', '.join(names[:-1])} and {names[-1]}"
