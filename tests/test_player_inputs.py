@@ -11,7 +11,7 @@ from improv.commands.jam import jam_settings
 from improv.config import load_config
 from improv.errors import ConfigError, PortError
 from improv.live import ports
-from improv.live.playerinputs import listening_line, open_player_inputs
+from improv.live.playerinputs import listening_line, open_player_inputs, watch_for_devices
 
 
 class FakeInput:
@@ -23,7 +23,7 @@ class FakeInput:
 
 
 class Wrapped:
-    """`replugging`'s or `plugging_in`'s input, as the jam gets it."""
+    """`replugging`'s input, as the jam gets it."""
 
     def __init__(self, kind, mi):
         self.kind, self.mi, self.name, self.virtual = kind, mi, mi.name, mi.virtual
@@ -41,7 +41,7 @@ class Opened:
         import improv.live.replug as replug
 
         monkeypatch.setattr(replug, "replugging", lambda mi, inq, api: Wrapped("replug", mi))
-        monkeypatch.setattr(replug, "plugging_in", lambda mi, inq, api: Wrapped("plug-in", mi))
+        monkeypatch.setattr(replug, "watching_for_devices", lambda inputs, inq, api: ("watch", inputs))
 
     def __call__(self, inq, api, port="", virtual="", default_virtual="improv in", later=False, several=False):
         self.calls.append((port, virtual, later, several))
@@ -69,11 +69,15 @@ def test_no_input_named_opens_the_first_device_or_waits_for_one_on_a_virtual_inp
     Opened(monkeypatch, ["Keystation:Keystation MIDI 1 24:0"])
     (w,) = open_player_inputs(None, "alsa", ())
     assert w.kind == "replug" and w.name.startswith("Keystation")
+    assert watch_for_devices([w], None, "alsa", ()) == ("watch", [w])  # (and one plugged in later, beside it)
     Opened(monkeypatch, [])
-    (w,) = open_player_inputs(None, "alsa", ())
-    assert w.kind == "plug-in" and w.virtual and w.name == "improv in"
+    (mi,) = open_player_inputs(None, "alsa", ())
+    assert mi.virtual and mi.name == "improv in"
+    assert watch_for_devices([mi], None, "alsa", ()) == ("watch", [mi])  # (the keyboard plugged in late)
     (mi,) = open_player_inputs(None, "alsa", (), virtual="my in")  # (asked for: no device is taken unasked)
     assert mi.virtual and mi.name == "my in"
+    assert watch_for_devices([mi], None, "alsa", (), virtual="my in") is None  # (nor later)
+    assert watch_for_devices([w], None, "alsa", ("keystation",)) is None  # (--in chose: nothing else is opened)
 
 
 def test_two_names_for_one_port_are_refused_and_nothing_stays_open(monkeypatch):
@@ -193,7 +197,16 @@ def test_the_jam_taking_the_first_device_says_which_others_are_there(monkeypatch
     ("a2j:KeyLab [24] (capture): KeyLab MIDI", "a2j:KeyLab [24] (capture): KeyLab DAW", True),
     ("a2j:KeyLab [24] (capture): KeyLab MIDI", "a2j:MPD218 [28] (capture): MPD218 MIDI 1", False),
     ("system:midi_capture_1", "system:midi_capture_2", False),
-    ("KeyLab mkII 61 MIDI", "KeyLab mkII 61 DAW", False),  # (CoreMIDI: the name does not tell)
+    ("KeyLab mkII 61 MIDI", "KeyLab mkII 61 DAW", True),  # (CoreMIDI: the device's name, then the port's)
+    ("Launchkey MK3 49 LKMK3 MIDI Out", "Launchkey MK3 49 LKMK3 DAW Out", True),
+    ("nanoKEY2 MIDI 1", "nanoKEY2 MIDI 2", True),
+    ("Keystation 49 MK3 0", "MIDIIN2 (Keystation 49 MK3) 1", True),  # (WinMM, with rtmidi's index)
+    ("MIDIIN2 (Keystation 49 MK3) 1", "Keystation 49 MK3 0", True),
+    ("Keystation 49 MK3 0", "MPD218 1", False),
+    ("Keystation 49", "Keystation 61", False),
+    ("KeyLab mkII 61 MIDI", "KeyLab mkII 49 MIDI", False),
+    ("MIDIIN2 (Keystation 49 MK3) 1", "MIDIIN3 (MPD218) 2", False),
+    ("KeyLab mkII 61:KeyLab mkII 61 MIDI 24:0", "KeyLab mkII 61 DAW", False),  # (a client number on one side only)
 ])
 def test_a_devices_second_port_is_not_named_as_another_device(a, b, same):
     assert ports.same_device(a, b) is same

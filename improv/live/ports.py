@@ -149,15 +149,28 @@ def open_input(inq: InputQueue, api: str = "", port: str = "", virtual: str = ""
         raise PortError(f"cannot open MIDI input {port or virtual or default_virtual!r} on {system.label}: {e}") from None
 
 
+# the words that end a port's name after its device's ("KeyLab mkII 61 DAW", "nanoKEY2 MIDI 1",
+# "Launchkey MK3 49 LKMK3 MIDI Out"): what tells one device's ports apart where no client number does
+_PORT_WORDS = re.compile(r"(?:\s+(?:midi|daw|port|in|out|input|output|incontrol|control)(?:\s+\d+)?)+$", re.I)
+_WINMM_MORE = re.compile(r"MIDIIN\d+ \((.+)\)(?: \d+)?")  # WinMM: a device's further ports, "MIDIIN2 (Keystation 49) 1"
+
+
 def same_device(a: str, b: str) -> bool:
     """Whether two listed ports are one device's (a keyboard's keys and its DAW-control port):
-    one ALSA client ("... 24:0", "... 24:1") or one a2j client ("[24]"); elsewhere the name
-    does not tell, and each port counts as a device of its own."""
+    one ALSA client ("... 24:0", "... 24:1") or one a2j client ("[24]"); elsewhere (CoreMIDI,
+    WinMM) one device's name before the port's words ("KeyLab mkII 61 MIDI" and "... DAW"),
+    or WinMM's "MIDIIN2 (Keystation 49)" beside "Keystation 49"."""
     def client(name: str) -> str:
         m = re.search(r"\s(\d+):\d+$", name) or re.search(r"\[(\d+)\]", name)
-        return m.group(1) if m else name
+        return m.group(1) if m else ""
 
-    return client(a) == client(b)
+    if client(a) or client(b):
+        return client(a) == client(b)
+    for x, y in ((a, b), (b, a)):
+        m = _WINMM_MORE.fullmatch(y.strip())
+        if m and m.group(1) in (x.strip(), re.sub(r" \d+$", "", x.strip())):
+            return True
+    return _PORT_WORDS.sub("", a.strip()).lower() == _PORT_WORDS.sub("", b.strip()).lower()
 
 
 def also_here(opened: str, others: list[str], several: bool) -> str:
