@@ -2,7 +2,8 @@
 a cable pulled with the port still there: improv/live/replug.py, `MidiOutSink.reconnect`,
 and the session playing on through each (tests/test_stress.py plays them over JACK)."""
 
-from improv.live.replug import PlugInInput, ReplugInput, device_name
+from improv.live.ports import same_device
+from improv.live.replug import DeviceWatch, ReplugInput, device_name
 from test_session import make, play, play_more
 
 
@@ -10,7 +11,7 @@ class Keys:
     """A device `MidiInput` as the replug sees it."""
 
     def __init__(self, name, held=(0, 0), failed=""):
-        self.name, self.notice, self.guard = name, "", None
+        self.name, self.notice, self.guard, self.virtual = name, "", None, False
         self.plugged, self.failed, self.closed = True, failed, False
         self.held, self.released_last = held, (0, 0)
 
@@ -116,30 +117,84 @@ def test_closing_lets_go_of_the_input_and_the_listing():
 def test_a_keyboard_plugged_in_after_the_jam_started_is_opened_and_then_watched_as_any():
     """No keyboard as the jam started: it made a virtual input and said to connect one to it
     (`aconnect`, a patchbay: more than a musician should need). The first device input that
-    appears is opened beside the virtual one; unplugged, it is waited for by name."""
+    appears is opened beside the virtual one, and handed to the session to be watched on its
+    own: unplugged, it is waited for by name, and opened again by itself, not by the watch."""
     base, backend = Keys("improv:improv in 128:0"), Backend(["Midi Through:Midi Through Port-0 14:0"])
+    base.virtual = True
     closed = []
-    inp = PlugInInput(base, backend.ports, backend.reopen, lambda n: "Keys" in n, on_close=lambda: closed.append(1))
-    assert inp.reconnect() == "" and inp.virtual and not inp.gone and inp.alive()
+    watch = DeviceWatch([base], backend.ports, backend.reopen, lambda n: "Keys" in n or "Pads" in n, same_device,
+                        on_close=lambda: closed.append(1))
+    assert watch.reconnect() == "" and watch.arrived() == [] and not watch.gone and watch.alive()
     backend.names.append("Keys:Keys MIDI 1 24:0")
     backend.refuse = "busy"
-    said = inp.reconnect()
+    said = watch.reconnect()
     assert said == "MIDI input 'Keys:Keys MIDI 1 24:0' is plugged in but could not be opened (busy); trying again"
-    assert inp.reconnect() == ""  # (said once)
+    assert watch.reconnect() == "" and watch.arrived() == []  # (said once, tried again)
     backend.refuse = ""
-    assert inp.reconnect() == ("MIDI input 'Keys:Keys MIDI 1 24:0' plugged in: play (the virtual input "
-                               "'improv:improv in 128:0' still listens too)")
-    keys = backend.opened[0]
-    assert inp.reconnect() == "" and len(backend.opened) == 1
-    keys.plugged, backend.names = False, []
-    assert "MIDI input 'Keys:Keys MIDI 1 24:0' is gone" in inp.reconnect() and inp.gone and inp.alive()
-    backend.names = ["Keys:Keys MIDI 1 25:0"]
-    assert inp.reconnect() == "MIDI input 'Keys:Keys MIDI 1 25:0' is back: play on" and not inp.gone
-    base.failed, base.plugged = "MIDI input 'improv in' is gone: the JACK server stopped (shut down)", False
-    assert not inp.alive() and "JACK server stopped" in inp.failed
-    inp.close()
-    inp.close()
-    assert base.closed and backend.opened[1].closed and closed == [1]
+    assert watch.reconnect() == ("MIDI input 'Keys:Keys MIDI 1 24:0' plugged in: play (the virtual input "
+                                 "'improv:improv in 128:0' still listens too)")
+    (keys,) = watch.arrived()
+    assert isinstance(keys, ReplugInput) and keys.current is backend.opened[0] and watch.arrived() == []
+    assert watch.reconnect() == "" and len(backend.opened) == 1
+    backend.opened[0].plugged, backend.names = False, []
+    assert "MIDI input 'Keys:Keys MIDI 1 24:0' is gone" in keys.reconnect() and keys.gone and keys.alive()
+    assert watch.reconnect() == ""
+    backend.names = ["Keys:Keys MIDI 1 25:0"]  # back, with a new client number: its own input opens it
+    assert watch.reconnect() == "" and len(backend.opened) == 1
+    assert keys.reconnect() == "MIDI input 'Keys:Keys MIDI 1 25:0' is back: play on" and not keys.gone
+    watch.close()
+    watch.close()
+    assert backend.opened[1].closed and closed == [1] and not base.closed  # (the jam closes its own input)
+
+
+def test_every_device_plugged_in_mid_set_is_opened_but_not_those_there_at_the_start():
+    """Only the first device plugged in after a start with none was opened, and none beside a
+    keyboard improv found: a pad controller plugged in mid-set went unheard, without a word.
+    Each is opened now, but not a device's second port (its DAW-control port, the same ALSA
+    client), nor one listed as the jam started (named then, with the flags that play it)."""
+    first = Keys("Keys:Keys MIDI 1 24:0")
+    backend = Backend(["Keys:Keys MIDI 1 24:0", "Synth:Synth MIDI 1 20:0"])
+    watch = DeviceWatch([first], backend.ports, backend.reopen, lambda n: "Midi Through" not in n, same_device)
+    backend.names += ["Pads:Pads MIDI 1 28:0", "Pads:Pads MIDI 2 28:1", "Keys2:Keys2 MIDI 1 32:0"]
+    said = watch.reconnect()
+    assert said == ("MIDI input 'Pads:Pads MIDI 1 28:0' plugged in: play; "
+                    "MIDI input 'Keys2:Keys2 MIDI 1 32:0' plugged in: play"), said
+    assert [k.name for k in backend.opened] == ["Pads:Pads MIDI 1 28:0", "Keys2:Keys2 MIDI 1 32:0"]
+    assert [d.name for d in watch.arrived()] == ["Pads:Pads MIDI 1 28:0", "Keys2:Keys2 MIDI 1 32:0"]
+    backend.names.remove("Synth:Synth MIDI 1 20:0")  # (there as the jam started, unplugged, plugged in again)
+    assert watch.reconnect() == ""
+    backend.names.append("Synth:Synth MIDI 1 20:0")
+    assert watch.reconnect() == "MIDI input 'Synth:Synth MIDI 1 20:0' plugged in: play"
+    first.plugged = False  # the jam's own keyboard, unplugged and back: its own input opens it again
+    backend.names.remove("Keys:Keys MIDI 1 24:0")
+    assert watch.reconnect() == ""
+    backend.names.append("Keys:Keys MIDI 1 36:0")
+    assert watch.reconnect() == "" and len(backend.opened) == 3
+    watch.close()
+    assert all(k.closed for k in backend.opened) and not first.closed
+
+
+def test_a_device_plugged_in_mid_set_is_watched_by_the_session_on_its_own():
+    """The session watches what the watch opened: unplugged, it is said and counted under
+    its own name (not the virtual input's, as when one object stood for both)."""
+    s, clock, inq, sink, rec = make()
+    base, backend = Keys("improv:improv in 128:0"), Backend()
+    base.virtual = True
+    watch = DeviceWatch([base], backend.ports, backend.reopen, lambda n: "Pads" in n, same_device)
+    s.watched += [base, watch]
+    said = []
+    s.say = said.append
+    s.start()
+    play(s, clock, inq, [], until=1.0)
+    backend.names = ["Pads:Pads MIDI 1 28:0"]
+    play_more(s, clock, inq, [], start=1.01, until=2.0)
+    assert any("MIDI input 'Pads:Pads MIDI 1 28:0' plugged in: play" in line for line in said), said
+    backend.opened[0].plugged, backend.names = False, []
+    play_more(s, clock, inq, [], start=2.01, until=3.0)
+    assert not s.stop_reason, s.stop_reason
+    assert "'Pads:Pads MIDI 1 28:0' unplugged 1 time" in s.summary(), s.summary()
+    s.close()
+    watch.close()
 
 
 def test_the_session_plays_on_through_an_unplugged_keyboard_and_hears_it_when_it_is_back():

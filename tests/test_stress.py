@@ -379,6 +379,41 @@ def test_a_keyboard_plugged_in_after_the_jam_started_is_played_on(tmp_path):
     assert played == sorted(p for p, _, _ in CALL), played
 
 
+def test_another_device_plugged_in_mid_set_is_opened_and_played_on(tmp_path):
+    """Only the first device plugged in after a start with none was opened: unplugged, it was
+    waited for, and another device plugged in then (the pad controller, a second keyboard)
+    went unheard. Each device plugged in is opened now, and a call played on the second is
+    answered, with the first still waited for (improv/live/replug.py, `DeviceWatch`)."""
+    from improv.bench.jackprobe import Player
+    from test_e2e_jack import wait_for_log
+
+    require_jam()
+    name = unique("improv in")
+    config = tmp_path / "in.toml"
+    config.write_text(f'[midi]\nvirtual_in = "{name}"\n')
+    keys = pads = None
+    try:
+        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--config", str(config)], in_port=None) as jam:
+            wait_for_log(jam, "jamming", timeout=30)
+            keys = Player("a2j", unique("Keys MIDI 1"))
+            wait_for_log(jam, f"'a2j:{keys.port_name}' plugged in: play", timeout=10)
+            keys.close()  # unplugged (a2j's client goes with its last device)
+            keys = None
+            wait_for_log(jam, "is gone (unplugged", timeout=10)
+            pads = Player("a2j", unique("Pads MIDI 1"))
+            wait_for_log(jam, f"'a2j:{pads.port_name}' plugged in: play", timeout=10)
+            answered, rc, arrivals, log, recs = answered_then_stopped(jam, pads)
+    finally:
+        for player in (keys, pads):
+            if player is not None:
+                player.close()
+    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
+    assert answered, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
+    assert played == sorted(p for p, _, _ in CALL), played
+
+
 def test_an_output_unplugged_and_plugged_back_in_is_silenced_and_played_on(tmp_path):
     """A port opened with `--out` that vanished (a synth, or the player's own keyboard, unplugged)
     ended the session. The jam plays on: when a port of that name is back it is opened again,

@@ -429,7 +429,7 @@ def _run(args: argparse.Namespace, early: Any) -> int:
     from improv.live.clock import RealClock
     from improv.live.ports import check_output
     from improv.live.inputqueue import InputQueue
-    from improv.live.playerinputs import listening_line, open_player_inputs
+    from improv.live.playerinputs import listening_line, open_player_inputs, watch_for_devices
 
     cfg, chart = checked_settings(args)
     if early.reason:  # (a signal while improv started: nothing is opened)
@@ -453,6 +453,9 @@ def _run(args: argparse.Namespace, early: Any) -> int:
                 raise
         inputs = open_player_inputs(inq, cfg.midi.api, cfg.midi.inputs, virtual=explicit_virtual,
                                     default_virtual=cfg.midi.virtual_in)
+        # (watched and closed as an input is: it opens the devices plugged in later)
+        watch = watch_for_devices(inputs, inq, cfg.midi.api, cfg.midi.inputs, explicit_virtual)
+        watched = inputs + ([watch] if watch is not None else [])
     except BaseException as e:
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)
@@ -463,18 +466,18 @@ def _run(args: argparse.Namespace, early: Any) -> int:
             if midi_in.notice:
                 print(f"improv: warning: {midi_in.notice}", file=sys.stderr)
         print(f"{listening_line(inputs)}; Ctrl-C ends the session", file=sys.stderr)
-        closers: list[Any] = list(inputs)
+        closers: list[Any] = list(watched)
         if cfg.band.clock == "external":
             from improv.live.midisync import open_clock_input
 
             external = open_clock_input(clock, cfg.midi.api, cfg.band.clock_in, guess=cfg.timing.tempo)
             closers.append(external)
             print(f"following MIDI clock on {external.name!r}: press play in your DAW", file=sys.stderr)
-        return play_session(cfg, chart, inq=inq, clock=clock, watched=list(inputs), closers=closers,
+        return play_session(cfg, chart, inq=inq, clock=clock, watched=watched, closers=closers,
                             duration=args.duration, external=external, tempo_guess=tempo_guess(cfg, chart, args),
                             early=early)
     except BaseException as e:
-        for midi_in in inputs:
+        for midi_in in watched:
             midi_in.close()
         if external is not None:
             external.close()

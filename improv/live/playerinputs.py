@@ -6,7 +6,8 @@ the notes came down one cable (its `push` takes them from several ports' threads
 arrival order). Each device input is watched on its own: one unplugged mid-set is let go
 with what it held released while the others play on, and opened again when it is back
 (improv/live/replug.py). With no `--in`, the first hardware input is opened, as before,
-and the others there are named in one line with the flags that add them.
+the others there are named in one line with the flags that add them, and a device plugged
+in during the jam is opened as it appears (`watch_for_devices`).
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
     """Open the inputs `names` (each an index or a name substring) on backend `api`, in
     order; none named: the first hardware input, else the virtual input `virtual` or
     `default_virtual` (`ports.open_input`). A device input is wrapped to be opened again
-    when unplugged (`replugging`), and a virtual one made for want of a keyboard opens the
-    first that is plugged in later (`plugging_in`).
+    when unplugged (`replugging`).
 
     Raises:
         PortError: an input was not found or cannot open (those opened before it are closed).
         ConfigError: two names found the same port (its notes would come twice).
     """
     from improv.live.ports import open_input
-    from improv.live.replug import plugging_in, replugging
+    from improv.live.replug import replugging
 
     opened: list[Any] = []
     try:
@@ -45,14 +45,22 @@ def open_player_inputs(inq: Any, api: str, names: tuple[str, ...], virtual: str 
                                   "name only it has (`improv ports` lists the inputs)")
             if not mi.virtual:  # (unplugged mid-set, it is waited for and opened again)
                 mi = replugging(mi, inq, api)
-            elif not virtual and not names:  # (no keyboard yet: the first plugged in is opened)
-                mi = plugging_in(mi, inq, api)
             opened.append(mi)
         return opened
     except BaseException:
         for mi in reversed(opened):
             mi.close()
         raise
+
+
+def watch_for_devices(inputs: list[Any], inq: Any, api: str, names: tuple[str, ...], virtual: str = "") -> Any:
+    """The watch that opens each device plugged in during the jam (`replug.DeviceWatch`: the
+    keyboard plugged in after the jam made a virtual input for want of one, a pad controller
+    plugged in mid-set), or None when `--in` (`names`) or `--virtual-in` (`virtual`) chose
+    the inputs."""
+    from improv.live.replug import watching_for_devices
+
+    return None if names or virtual else watching_for_devices(inputs, inq, api)
 
 
 def listening_line(inputs: list[Any]) -> str:

@@ -8,7 +8,9 @@ port is let go, the partner and the band play on, and every watch round (half a 
 improv looks for it again: the first input with the lost one's name, less the numbers a
 device plugged in again may be given anew (ALSA's `client:port`, a2j's `[client]`), is
 opened, and the player plays on. A virtual input goes only with the MIDI server, and a
-server that stops still ends the session (`alive`).
+server that stops still ends the session (`alive`). With no `--in`, a device plugged in
+during the jam is opened as it appears (`DeviceWatch`): the keyboard plugged in late, a pad
+controller plugged in mid-set.
 """
 
 from __future__ import annotations
@@ -114,71 +116,91 @@ class ReplugInput:
         on_close()
 
 
-class PlugInInput:
-    """The virtual input the jam made because no keyboard was plugged in as it started, and
-    the first device input that appears after it (the keyboard plugged in late): both feed
-    the session. The device is opened as it appears (said), and from then on is a
-    `ReplugInput`: unplugged, it is waited for by name.
+class DeviceWatch:
+    """The devices plugged in during the jam, opened as they appear, when no `--in` chose the
+    inputs: the keyboard plugged in late (the jam made a virtual input for want of one), or a
+    pad controller or second keyboard plugged in mid-set beside the keyboard improv found. A
+    port listed as the jam started is not one (the others there were named, with the flags
+    that play them); a port an input of the jam has, or waits for (unplugged), is not either,
+    nor a second port of a device just opened (its DAW-control port: `ports.same_device`).
+    Each device opened is a `ReplugInput` of its own, handed to the session (`arrived`) to
+    be watched as any input: unplugged, it is waited for by name.
 
     Args:
-        base: the virtual input.
+        inputs: the jam's inputs (their names are taken).
         ports, reopen, on_close: as `ReplugInput`'s.
         is_device: whether a listed port is a device (`ports.is_hardware` on the backend).
+        same_device: whether two listed ports are one device's (`ports.same_device`).
     """
 
-    virtual = True
+    virtual = False
+    gone = False
+    failed = ""
+    notice = ""
 
-    def __init__(self, base: "MidiInput", ports: Callable[[], list[str]], reopen: Callable[[str], "MidiInput"],
-                 is_device: Callable[[str], bool], on_close: Callable[[], None] = lambda: None) -> None:
-        self.base = base
-        self.name, self.notice = base.name, base.notice
-        self.device: ReplugInput | None = None
-        self._ports, self._reopen, self._is_device, self._on_close = ports, reopen, is_device, on_close
+    def __init__(self, inputs: list[Any], ports: Callable[[], list[str]], reopen: Callable[[str], "MidiInput"],
+                 is_device: Callable[[str], bool], same_device: Callable[[str, str], bool] = lambda a, b: a == b,
+                 on_close: Callable[[], None] = lambda: None) -> None:
+        self.name = "MIDI devices plugged in"
+        self.inputs = list(inputs)
+        self.opened: list[ReplugInput] = []  # the devices opened here (this watch closes them)
+        self._new: list[ReplugInput] = []  # opened, not yet handed to the session (`arrived`)
+        self._ports, self._reopen, self._is_device, self._same = ports, reopen, is_device, same_device
+        self._on_close = on_close
+        try:
+            self._seen = set(ports())  # (listed as the jam started: not plugged in during it)
+        except Exception:  # noqa: BLE001 - the backend's trouble: every device listed later counts as new
+            self._seen = set()
         self._tried = ""
 
-    @property
-    def gone(self) -> bool:
-        return self.device is not None and self.device.gone
-
-    @property
-    def failed(self) -> str:
-        return self.base.failed or (self.device.failed if self.device is not None else "")
-
     def reconnect(self) -> str:
-        """Open a device input that has appeared, then watch it (conductor thread, every
+        """Open the devices that have appeared since the last round (conductor thread, every
         watch round). Returns a line to say ("" for none)."""
-        if self.device is not None:
-            return self.device.reconnect()
         try:
-            here = next((n for n in self._ports() if self._is_device(n)), None)
+            names = self._ports()
         except Exception:  # noqa: BLE001 - the backend's trouble: look again next round
             return ""
-        if here is None:
-            return ""
-        try:
-            opened = self._reopen(here)
-        except Exception as e:  # noqa: BLE001 - PortError, rtmidi's own: try again next round
-            said = f"MIDI input {here!r} is plugged in but could not be opened ({e}); trying again"
-            said, self._tried = ("" if said == self._tried else said), said
-            return said
-        self.device = ReplugInput(opened, self._ports, self._reopen)
-        return f"MIDI input {opened.name!r} plugged in: play (the virtual input {self.name!r} still listens too)"
+        fresh = [n for n in names if n not in self._seen and self._is_device(n)]
+        self._seen = set(names)
+        lines = []
+        for name in fresh:
+            mine = [mi.name for mi in self.inputs + self.opened]
+            if any(device_name(name) == device_name(m) or self._same(name, m) for m in mine):
+                continue  # (an input's own port back, which it opens; or a second port of its device)
+            try:
+                opened = self._reopen(name)
+            except Exception as e:  # noqa: BLE001 - PortError, rtmidi's own: try again next round
+                self._seen.discard(name)
+                said = f"MIDI input {name!r} is plugged in but could not be opened ({e}); trying again"
+                if said != self._tried:
+                    lines.append(said)
+                self._tried = said
+                continue
+            self._tried = ""
+            device = ReplugInput(opened, self._ports, self._reopen)
+            first = not self.opened and next((mi.name for mi in self.inputs if mi.virtual), None)
+            also = f" (the virtual input {first!r} still listens too)" if first else ""
+            self.opened.append(device)
+            self._new.append(device)
+            lines.append(f"MIDI input {device.name!r} plugged in: play{also}")
+        return "; ".join(lines)
+
+    def arrived(self) -> list[ReplugInput]:
+        """The devices opened since the last call, for the session to watch (conductor thread)."""
+        new, self._new = self._new, []
+        return new
 
     def sensing_stopped(self) -> str:
-        """`MidiInput.sensing_stopped` of the virtual input, then of the device's."""
-        return "; ".join(x for x in (self.base.sensing_stopped(),
-                                     self.device.sensing_stopped() if self.device is not None else "") if x)
+        return ""  # (each device opened here is watched on its own)
 
     def alive(self) -> bool:
-        """False once the MIDI server has stopped (the session ends)."""
-        return self.base.alive() and (self.device is None or self.device.alive())
+        return True
 
     def close(self) -> None:
-        """Close both inputs (idempotent)."""
-        device, self.device = self.device, None
-        if device is not None:
+        """Close the devices opened here, and the listing (idempotent)."""
+        opened, self.opened, self._new = self.opened, [], []
+        for device in opened:
             device.close()
-        self.base.close()
         on_close, self._on_close = self._on_close, lambda: None
         on_close()
 
@@ -210,12 +232,12 @@ def replugging(current: "MidiInput", inq: "InputQueue", api: str) -> ReplugInput
     return ReplugInput(current, ports, reopen, let_go)
 
 
-def plugging_in(base: "MidiInput", inq: "InputQueue", api: str) -> PlugInInput:
-    """`base` (the virtual input the jam made on backend `api`, no keyboard there as it
-    started) as a `PlugInInput`, which opens a keyboard plugged in later."""
+def watching_for_devices(inputs: list[Any], inq: "InputQueue", api: str) -> DeviceWatch:
+    """A `DeviceWatch` beside the jam's `inputs` on backend `api` (no `--in` chose them):
+    each device plugged in during the jam is opened as it appears."""
     from improv.live.midiapi import api_name
-    from improv.live.ports import is_hardware
+    from improv.live.ports import is_hardware, same_device
 
     ports, reopen, let_go = _backend(inq, api)
     backend = api_name(api)
-    return PlugInInput(base, ports, reopen, lambda name: is_hardware(name, backend), let_go)
+    return DeviceWatch(inputs, ports, reopen, lambda name: is_hardware(name, backend), same_device, let_go)

@@ -69,7 +69,8 @@ class Session:
             (answering in this process: on a thread, or inline when not `threaded`).
         chart: the chart to play over, or None to infer the harmony live (free jam only).
         recorder_factory: called with t0 (beat 0) and the chart at start, or None.
-        watched: ports checked for having vanished (objects with `name` and `alive()`).
+        watched: ports checked for having vanished (objects with `name` and `alive()`); one
+            with `arrived()` hands over the inputs it opened, to be watched too.
         display: the terminal display, or None for silence.
         threaded: False sends due notes in `step()` and answers inline, for tests with a
             ManualClock.
@@ -259,7 +260,7 @@ class Session:
             self.output.watch_listeners()  # (the band's sounds, and what the worker silences should the jam die)
             if self.external is not None and (said := self.external.watch()):
                 (self.problem if self.external.gone else self.say)(said)
-            for w in self.watched:
+            for w in list(self.watched):
                 cut = w.sensing_stopped() if hasattr(w, "sensing_stopped") else ""  # (a cable out: midiinput.py)
                 if cut:
                     self.problem(f"{self.bar_beat(now)}  {cut}")
@@ -268,6 +269,7 @@ class Session:
                 said = w.reconnect() if hasattr(w, "reconnect") else ""  # (a keyboard unplugged: replug.py)
                 if said:
                     (self.problem if w.gone else self.say)(f"{self.bar_beat(now)}  {said}")
+                    self.watched.extend(w.arrived() if hasattr(w, "arrived") else ())  # (devices plugged in: replug.py)
                     if w.gone and not was_gone:
                         self.cut_off[(w.name, "unplugged")] += 1
                     if not w.gone and w in self.sinks:
