@@ -207,6 +207,7 @@ def test_the_jam_taking_the_first_device_says_which_others_are_there(monkeypatch
     ("KeyLab mkII 61 MIDI", "KeyLab mkII 49 MIDI", False),
     ("MIDIIN2 (Keystation 49 MK3) 1", "MIDIIN3 (MPD218) 2", False),
     ("KeyLab mkII 61:KeyLab mkII 61 MIDI 24:0", "KeyLab mkII 61 DAW", False),  # (a client number on one side only)
+    ("MIDI In", "MIDI Out 2", False),  # (no device's name to go by)
 ])
 def test_a_devices_second_port_is_not_named_as_another_device(a, b, same):
     assert ports.same_device(a, b) is same

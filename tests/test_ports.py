@@ -115,6 +115,11 @@ def test_improvs_own_guard_port_is_never_offered_nor_chosen():
     ("improv:improv out 130:0", "alsa", False),
     ("system:midi_capture_1", "jack", True),
     ("a2j:Keystation [24] (capture): Keystation MIDI 1", "jack", True),
+    # (a2jmidid lists ALSA's Midi Through first: taken as the keyboard, it left the keys unheard)
+    ("a2j:Midi Through [14] (capture): Midi Through Port-0", "jack", False),
+    ("a2j:Midi Through (capture): Midi Through Port-0", "jack", False),  # (a2jmidid -u: no client numbers)
+    ("a2j:FLUID Synth (1234) [130] (capture): Synth input port", "jack", False),  # (a program's ALSA port)
+    ("a2j:Keystation (capture): Keystation MIDI 1", "jack", True),
     ("improv-01:improv out", "jack", False),
     ("Keystation 49 MIDI 1", "coremidi", True),
     ("IAC Driver Bus 1", "coremidi", False),  # (between programs: a DAW's output, or improv's own routed there)

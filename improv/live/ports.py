@@ -61,13 +61,18 @@ SOFTWARE_BUSES = ("through", "iac driver", "network session", "loopmidi", "loopb
 
 def is_hardware(name: str, api: str) -> bool:
     """Whether a port looks like a device, not software (ALSA kernel clients, JACK system
-    ports; on CoreMIDI and WinMM, any port but improv's own and the `SOFTWARE_BUSES`)."""
+    ports and a2jmidid's bridges of ALSA kernel clients; on CoreMIDI and WinMM, any port
+    but improv's own and the `SOFTWARE_BUSES`)."""
     m = re.search(r"(\d+):(\d+)$", name)
     if m and api in ("", "alsa"):  # ALSA: 0 = System, 14 = Midi Through, >= 128 = programs
         client = int(m.group(1))
         return 0 < client < 128 and client != 14
     if api == "jack" or name.startswith(("system:", "a2j:")):
-        return name.startswith(("system:", "a2j:", "system_midi:"))
+        bridged = re.search(r"\[(\d+)\]", name) if name.startswith("a2j:") else None
+        if bridged:  # a2jmidid's bridge of an ALSA client ("a2j:Keystation [24] (capture): ..."): ALSA's rule
+            client = int(bridged.group(1))
+            return 0 < client < 128 and client != 14
+        return name.startswith(("system:", "a2j:", "system_midi:")) and "midi through" not in name.lower()
     low = name.lower()
     return CLIENT_NAME not in low and not any(bus in low for bus in SOFTWARE_BUSES)
 
@@ -170,7 +175,9 @@ def same_device(a: str, b: str) -> bool:
         m = _WINMM_MORE.fullmatch(y.strip())
         if m and m.group(1) in (x.strip(), re.sub(r" \d+$", "", x.strip())):
             return True
-    return _PORT_WORDS.sub("", a.strip()).lower() == _PORT_WORDS.sub("", b.strip()).lower()
+    stems = [_PORT_WORDS.sub("", x.strip()).lower() for x in (a, b)]
+    named = all(x and not _PORT_WORDS.fullmatch(" " + x) for x in stems)  # ("MIDI In" alone names no device)
+    return stems[0] == stems[1] if named else a == b
 
 
 def also_here(opened: str, others: list[str], several: bool) -> str:
