@@ -453,15 +453,16 @@ def _run(args: argparse.Namespace, early: Any) -> int:
                 raise
         inputs = open_player_inputs(inq, cfg.midi.api, cfg.midi.inputs, virtual=explicit_virtual,
                                     default_virtual=cfg.midi.virtual_in)
-        # (watched and closed as an input is: it opens the devices plugged in later)
-        watch = watch_for_devices(inputs, inq, cfg.midi.api, cfg.midi.inputs, explicit_virtual)
-        watched = inputs + ([watch] if watch is not None else [])
     except BaseException as e:
         if isinstance(e, ImprovError) and early.reason:  # (the signal cut a client's opening short)
             return stopped_early(early)
         raise
     external = None
+    watched = list(inputs)
     try:
+        # (watched and closed as an input is: it opens the devices plugged in later)
+        watch = watch_for_devices(inputs, inq, cfg.midi.api, cfg.midi.inputs, explicit_virtual)
+        watched += [watch] if watch is not None else []
         for midi_in in inputs:
             if midi_in.notice:
                 print(f"improv: warning: {midi_in.notice}", file=sys.stderr)
