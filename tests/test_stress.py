@@ -349,6 +349,30 @@ def test_an_opened_input_unplugged_and_plugged_back_in_is_played_on(tmp_path):
     assert played == sorted([50] + [p for p, _, _ in CALL]), played
 
 
+@contextmanager
+def jam_without_a_keyboard(tmp_path):
+    """A jam started with no keyboard there (no --in, no --virtual-in): its virtual input,
+    named for this test (not another jam's), once it says it is jamming."""
+    from test_e2e_jack import wait_for_log
+
+    require_jam()
+    config = tmp_path / "in.toml"
+    config.write_text(f'[midi]\nvirtual_in = "{unique("improv in")}"\n')
+    with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--config", str(config)], in_port=None) as jam:
+        wait_for_log(jam, "jamming", timeout=30)
+        yield jam
+
+
+def assert_the_call_answered(answered, rc, arrivals, log, recs) -> None:
+    """What `answered_then_stopped` gave, for `CALL` played on a device plugged in late: the
+    jam answered it, ended cleanly with nothing sounding, and recorded the call."""
+    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
+    assert answered, log[-2000:]
+    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
+    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
+    assert played == sorted(p for p, _, _ in CALL), played
+
+
 def test_a_keyboard_plugged_in_after_the_jam_started_is_played_on(tmp_path):
     """No keyboard as the jam started (no --in, no --virtual-in): it made its virtual input and
     said to connect one to it. A device input that appears later (a JACK client named a2j, as
@@ -356,27 +380,18 @@ def test_a_keyboard_plugged_in_after_the_jam_started_is_played_on(tmp_path):
     from improv.bench.jackprobe import Player
     from test_e2e_jack import wait_for_log
 
-    require_jam()
-    name = unique("improv in")
-    config = tmp_path / "in.toml"
-    config.write_text(f'[midi]\nvirtual_in = "{name}"\n')  # (the virtual input: not another jam's)
     keys = None
     try:
-        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--config", str(config)], in_port=None) as jam:
-            wait_for_log(jam, "jamming", timeout=30)
+        with jam_without_a_keyboard(tmp_path) as jam:
             assert "a keyboard plugged in later is opened as it appears" in jam.stderr(), jam.stderr()
             keys = Player("a2j", unique("Keys MIDI 1"))
             assert keys.client == "a2j"
             wait_for_log(jam, "plugged in: play", timeout=10)
-            answered, rc, arrivals, log, recs = answered_then_stopped(jam, keys)
+            result = answered_then_stopped(jam, keys)
     finally:
         if keys is not None:
             keys.close()
-    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
-    assert answered, log[-2000:]
-    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
-    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
-    assert played == sorted(p for p, _, _ in CALL), played
+    assert_the_call_answered(*result)
 
 
 def test_another_device_plugged_in_mid_set_is_opened_and_played_on(tmp_path):
@@ -387,14 +402,9 @@ def test_another_device_plugged_in_mid_set_is_opened_and_played_on(tmp_path):
     from improv.bench.jackprobe import Player
     from test_e2e_jack import wait_for_log
 
-    require_jam()
-    name = unique("improv in")
-    config = tmp_path / "in.toml"
-    config.write_text(f'[midi]\nvirtual_in = "{name}"\n')
     keys = pads = None
     try:
-        with Jam(tmp_path, duration=40, extra=["--tempo", f"{TEMPO:g}", "--config", str(config)], in_port=None) as jam:
-            wait_for_log(jam, "jamming", timeout=30)
+        with jam_without_a_keyboard(tmp_path) as jam:
             keys = Player("a2j", unique("Keys MIDI 1"))
             wait_for_log(jam, f"'a2j:{keys.port_name}' plugged in: play", timeout=10)
             keys.close()  # unplugged (a2j's client goes with its last device)
@@ -402,16 +412,12 @@ def test_another_device_plugged_in_mid_set_is_opened_and_played_on(tmp_path):
             wait_for_log(jam, "is gone (unplugged", timeout=10)
             pads = Player("a2j", unique("Pads MIDI 1"))
             wait_for_log(jam, f"'a2j:{pads.port_name}' plugged in: play", timeout=10)
-            answered, rc, arrivals, log, recs = answered_then_stopped(jam, pads)
+            result = answered_then_stopped(jam, pads)
     finally:
         for player in (keys, pads):
             if player is not None:
                 player.close()
-    assert rc == 0, f"exit {rc}:\n{log[-2000:]}"
-    assert answered, log[-2000:]
-    assert not sounding_notes(arrivals), f"hanging: {sounding_notes(arrivals)}"
-    played = sorted(m.note for m in mido.MidiFile(recs[0]).tracks[1] if m.type == "note_on" and m.velocity)
-    assert played == sorted(p for p, _, _ in CALL), played
+    assert_the_call_answered(*result)
 
 
 def test_an_output_unplugged_and_plugged_back_in_is_silenced_and_played_on(tmp_path):
