@@ -120,9 +120,10 @@ class DeviceWatch:
     """The devices plugged in during the jam, opened as they appear, when no `--in` chose the
     inputs: the keyboard plugged in late (the jam made a virtual input for want of one), or a
     pad controller or second keyboard plugged in mid-set beside the keyboard improv found. A
-    port listed as the jam started is not one (the others there were named, with the flags
-    that play them); a port an input of the jam has, or waits for (unplugged), is not either,
-    nor a second port of a device just opened (its DAW-control port: `ports.same_device`).
+    port listed as the jam started is not opened while it stays (the others there were named,
+    with the flags that play them; unplugged and plugged in again, it is); a port an input of
+    the jam has, or waits for (unplugged), is not either, nor a second port of a device just
+    opened (its DAW-control port: `ports.same_device`).
     Each device opened is a `ReplugInput` of its own, handed to the session (`arrived`) to
     be watched as any input: unplugged, it is waited for by name.
 
