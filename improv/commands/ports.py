@@ -17,7 +17,8 @@ def run(args: argparse.Namespace) -> int:
 
     found = list_ports(api_name(args.midi_api or ""))
     print(f"MIDI API: {found['system']}")
-    for title, key in (("MIDI inputs (--in; once for each device to play several)", "inputs"), ("MIDI outputs (--out)", "outputs")):
+    for title, key in (("MIDI inputs (--in; once for each device to play several)", "inputs"),
+                       ("MIDI outputs (--out)", "outputs")):
         print(f"{title}:")
         shown = [(i, name) for i, name in enumerate(found[key]) if GUARD_PORT not in name]  # (a jam's own)
         for i, name in shown:

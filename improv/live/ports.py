@@ -63,15 +63,16 @@ def is_hardware(name: str, api: str) -> bool:
     """Whether a port looks like a device, not software (ALSA kernel clients, JACK system
     ports and a2jmidid's bridges of ALSA kernel clients; on CoreMIDI and WinMM, any port
     but improv's own and the `SOFTWARE_BUSES`)."""
+    def kernel(client: str) -> bool:  # ALSA: 0 = System, 14 = Midi Through, >= 128 = programs
+        return 0 < int(client) < 128 and int(client) != 14
+
     m = re.search(r"(\d+):(\d+)$", name)
-    if m and api in ("", "alsa"):  # ALSA: 0 = System, 14 = Midi Through, >= 128 = programs
-        client = int(m.group(1))
-        return 0 < client < 128 and client != 14
+    if m and api in ("", "alsa"):
+        return kernel(m.group(1))
     if api == "jack" or name.startswith(("system:", "a2j:")):
         bridged = re.search(r"\[(\d+)\]", name) if name.startswith("a2j:") else None
         if bridged:  # a2jmidid's bridge of an ALSA client ("a2j:Keystation [24] (capture): ..."): ALSA's rule
-            client = int(bridged.group(1))
-            return 0 < client < 128 and client != 14
+            return kernel(bridged.group(1))
         return name.startswith(("system:", "a2j:", "system_midi:")) and "midi through" not in name.lower()
     low = name.lower()
     return CLIENT_NAME not in low and not any(bus in low for bus in SOFTWARE_BUSES)

@@ -134,10 +134,7 @@ class DeviceWatch:
         same_device: whether two listed ports are one device's (`ports.same_device`).
     """
 
-    virtual = False
-    gone = False
-    failed = ""
-    notice = ""
+    gone = False  # (never: each device opened here is watched, and said gone, on its own)
 
     def __init__(self, inputs: list[Any], ports: Callable[[], list[str]], reopen: Callable[[str], "MidiInput"],
                  is_device: Callable[[str], bool], same_device: Callable[[str, str], bool] = lambda a, b: a == b,
@@ -190,9 +187,6 @@ class DeviceWatch:
         """The devices opened since the last call, for the session to watch (conductor thread)."""
         new, self._new = self._new, []
         return new
-
-    def sensing_stopped(self) -> str:
-        return ""  # (each device opened here is watched on its own)
 
     def alive(self) -> bool:
         return True
