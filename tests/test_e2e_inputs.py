@@ -2,7 +2,8 @@
 and a pad controller beside it, each given with `--in` (improv/live/playerinputs.py). The
 keys play a soloist's phrase as recorded while the pads keep time on channel 10; the call
 is answered, both reach the synth and the recording; the pad controller unplugged mid-set
-is said, and the keyboard plays on and is answered again."""
+is said, and the keyboard plays on and is answered again. Two keyboards holding one key sound
+it until the last lets go (improv/live/keymerge.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from improv.bench.jackprobe import Player, sleep_until, sounding_notes, unique
-from jackutil import Jam, check_transport, require_jam
+from jackutil import Jam, _notes, _track, check_transport, require_jam
 from test_e2e_human import CALLS, events, pad_hits
 from test_e2e_jack import wait_for_log
 
@@ -25,6 +26,16 @@ def play_both(keys: Player, pads: Player, key_events, pad_events, start: float) 
                                     key=lambda e: e[0]):
         sleep_until(start + offset)
         who.send(data)
+
+
+def wire_all(jam: Jam, devices: list[Player]) -> None:
+    """Wait until a probe from each device comes through the jam: all are wired."""
+    deadline = time.monotonic() + 10
+    for dev in devices:
+        while time.monotonic() < deadline:
+            mark = dev.send([0xB0, 7, 100])
+            if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), 0.2):
+                break
 
 
 def answered_after(jam: Jam, t: float, timeout: float) -> bool:
@@ -44,12 +55,7 @@ def test_a_keyboard_and_a_pad_controller_play_at_once_and_one_unplugged_leaves_t
         with Jam(tmp_path, duration=length * 2 + 40, in_port=None,
                  extra=["--seed", "5", "--in", keys.client, "--in", pads.client]) as jam:
             wait_for_log(jam, "jamming", timeout=30)
-            deadline = time.monotonic() + 10  # (a probe from each device comes through: both are wired)
-            for dev in (keys, pads):
-                while time.monotonic() < deadline:
-                    mark = dev.send([0xB0, 7, 100])
-                    if jam.listener.wait(lambda a: any(x.t > mark and x.data == (0xB0, 7, 100) for x in a), 0.2):
-                        break
+            wire_all(jam, [keys, pads])
             start = time.perf_counter() + 0.5
             play_both(keys, pads, phrase, hits, start)
             first = answered_after(jam, start + length, timeout=length + 10)
@@ -80,4 +86,39 @@ def test_a_keyboard_and_a_pad_controller_play_at_once_and_one_unplugged_leaves_t
     assert drums == [d[1] for _, d in hits if d[0] == 0x99], drums  # (from the pads, on the drum channel)
     assert f"MIDI input '{pads.client}:out' is gone" in log, log[-3000:]
     assert second, f"the keyboard was not answered after the pads were unplugged:\n{log[-3000:]}"
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+
+
+def test_two_keyboards_holding_one_key_sound_it_until_the_last_lets_go(tmp_path):
+    """Two keyboards, each given with --in, both hold middle C: the second strikes it again
+    (its note-off first, so a synth that stacks voices hangs none), the first's release is
+    held back, and the note sounds on the synth and in the recording until the second lets
+    go. Before the merge, the first release ended it for both."""
+    require_jam()
+    one, two = Player(unique("keys")), Player(unique("keys"))
+    try:
+        extra = ["--seed", "5", "--in", one.client, "--in", two.client]
+        with Jam(tmp_path, duration=40, in_port=None, extra=extra) as jam:
+            wait_for_log(jam, "jamming", timeout=30)
+            wire_all(jam, [one, two])
+            start = time.perf_counter() + 0.3
+            play_both(one, two, [(0.0, [0x90, 60, 90]), (1.0, [0x80, 60, 0])],
+                      [(0.5, [0x90, 60, 70]), (2.0, [0x80, 60, 0])], start)
+            jam.listener.wait(lambda a: any(x.t > start + 1.9 and x.is_note_off and x.data[1] == 60 for x in a), 3)
+            time.sleep(0.5)
+            rc = jam.stop(signal.SIGTERM, timeout=10)
+            jam.listener.wait_quiet(0.2, timeout=2)
+            arrivals = list(jam.listener.arrivals)
+            recs, log = jam.recordings(), jam.stderr()
+    finally:
+        one.close()
+        two.close()
+    assert rc == 0 and len(recs) == 1, log[-3000:]
+    c = [a for a in arrivals if a.channel == 1 and (a.is_note_on or a.is_note_off) and a.data[1] == 60
+         and a.t > start - 0.1]
+    kinds = ["on" if a.is_note_on else "off" for a in c]
+    assert kinds == ["on", "off", "on", "off"], [(k, round(a.t - start, 3)) for k, a in zip(kinds, c)]
+    assert c[1].t - start == pytest.approx(0.5, abs=0.1) and c[3].t - start == pytest.approx(2.0, abs=0.1), \
+        [(k, round(a.t - start, 3)) for k, a in zip(kinds, c)]  # (struck again at 0.5, sounding on past 1.0 to 2.0)
+    assert [kind for kind, key in _notes(_track(recs[0], "player")) if key == 60] == ["on", "off", "on", "off"]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)

@@ -6,6 +6,9 @@ player hears themselves without waiting for the conductor), and queues it; the c
 takes messages out in arrival order. The queue is bounded: under a flood messages are
 dropped and counted, but a release (`is_release`), which would leave a note hanging, waits
 in a side queue eight times as long (past that, the oldest is let go and counted too).
+Messages from several devices (each input pushes with its `source`) are merged key by key
+on the way in (improv/live/keymerge.py), so that one device's release never cuts a note
+another still holds.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from improv.core.listen.segment import ALL_OFF_CCS, pedal_up
 from improv.live.clock import Clock
+from improv.live.keymerge import KeyMerge
 
 QUEUE_SIZE = 4096  # about two seconds of a 2,000 message/s flood
 RELEASES_KEPT = 8  # times QUEUE_SIZE: releases that wait beside a full queue
@@ -58,6 +62,7 @@ class InputQueue:
     thru: Callable[[list[int], float], None] | None = None
     queue: "queue.Queue[tuple[float, list[int]]]" = field(init=False)
     releases: "deque[tuple[float, list[int]]]" = field(init=False)
+    merge: KeyMerge = field(init=False)  # several devices' keys (`push`'s `source`)
 
     def __post_init__(self) -> None:
         self.queue = queue.Queue(self.maxsize)
@@ -66,11 +71,13 @@ class InputQueue:
         # wait sends those first, so that nothing overtakes what was played before it)
         self._thru_lock = threading.Lock()
         self._last = float("-inf")  # the latest stamp given (under the lock)
+        self.merge = KeyMerge()
 
-    def push(self, data: list[int], age: float = 0.0) -> None:
+    def push(self, data: list[int], age: float = 0.0, source: Hashable | None = None) -> None:
         """Stamp, pass through (`thru`), enqueue (any thread, never blocks for longer than
         `start_thru` holds it once); counts a drop when full. `age`: how many seconds ago the
-        message arrived (0: now)."""
+        message arrived (0: now); `source`: the device it came from, merged with the others'
+        (`KeyMerge`; None: taken as it is)."""
         t = self.clock.now() - age
         with self._thru_lock:
             # Stamps keep arrival order: a note-off read in the same JACK period as its note-on
@@ -79,18 +86,23 @@ class InputQueue:
             # the recording put it first (a flicked note rang on in the file to the key's next
             # release).
             t = self._last = max(t, self._last)
-            thru = self.thru
-            if thru is not None:
-                thru(data, t)
-            try:
-                self.queue.put_nowait((t, data))
-            except queue.Full:
-                if is_release(data):
-                    if len(self.releases) == self.releases.maxlen:
-                        self.dropped += 1  # (the oldest waiting release is let go: counted, never silent)
-                    self.releases.append((t, data))
-                else:
-                    self.dropped += 1
+            for msg in (self.merge.take(data, source, t) if source is not None else (data,)):
+                self._put(msg, t)
+
+    def _put(self, data: list[int], t: float) -> None:
+        """Pass through and enqueue one message (under the lock)."""
+        thru = self.thru
+        if thru is not None:
+            thru(data, t)
+        try:
+            self.queue.put_nowait((t, data))
+        except queue.Full:
+            if is_release(data):
+                if len(self.releases) == self.releases.maxlen:
+                    self.dropped += 1  # (the oldest waiting release is let go: counted, never silent)
+                self.releases.append((t, data))
+            else:
+                self.dropped += 1
 
     def start_thru(self, thru: Callable[[list[int], float], None]) -> None:
         """Begin passing messages through with `thru`: first every message already waiting

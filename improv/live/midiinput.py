@@ -123,7 +123,7 @@ class MidiInput:
                     self._pedal.discard(ch)
             elif kind == 0xB0 and data[1] in ALL_OFF_CCS:
                 self._held.difference_update([k for k in tuple(self._held) if k[0] == ch])
-        self.inq.push(data, age)
+        self.inq.push(data, age, source=self.name)
 
     def release_held(self) -> int:
         """Lift every key and pedal this input holds, through the queue, as if the player
@@ -131,10 +131,10 @@ class MidiInput:
         keys, pedals = tuple(self._held), tuple(self._pedal)  # atomic copies under the GIL
         for ch, pitch in keys:
             self._held.discard((ch, pitch))
-            self.inq.push([0x80 | ch, pitch, 0])
+            self.inq.push([0x80 | ch, pitch, 0], source=self.name)
         for ch in pedals:
             self._pedal.discard(ch)
-            self.inq.push([0xB0 | ch, 64, 0])
+            self.inq.push([0xB0 | ch, 64, 0], source=self.name)
         self.released += len(keys) + len(pedals)
         self.released_last = (len(keys), len(pedals))  # (for the guard's message: keys, pedals)
         return len(keys) + len(pedals)

@@ -1,0 +1,96 @@
+"""Several devices, one key: `KeyMerge`, which keeps the notes of several MIDI inputs from
+cutting each other off.
+
+Every input feeds one queue and one passthrough, and the player's notes all go out on the
+player's channel (improv/live/player.py). So when a second keyboard (or a pad controller
+playing notes, or a DAW on the virtual input) struck a key the first one held, the first
+release ended the note for both: on the synth, in the call and in the recording, while the
+other key was still down. A merge box does what a musician expects:
+
+- a key sounds as long as any device holds it: a device's release is let go only when it
+  was the last to hold the key (a release of a key it never struck is let go too, unless
+  another device holds that key: a stray note-off would cut that device's note);
+- a device striking a key another holds strikes it again: a note-off goes out just before
+  its note-on, so that every note-on reaching the synth is matched by one note-off (a synth
+  that stacks voices would otherwise hang one), and the call hears the key struck again;
+  struck within `LAYERED_S` of the other's strike it is the same note (two players, or a
+  keyboard and a sequencer, on the downbeat together): not struck twice;
+- an all-notes-off from a device lets go the keys it held (it goes out as sent).
+
+One device alone is never changed: its messages go through as they come, a key struck
+twice without a release included (a layered keyboard's two channels, a pad's note repeat).
+Keys are told by pitch, and apart on the drum channel: the player's channel is one, so two
+devices on different channels collide on the same key too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from improv.core.formats.midifile import GM_DRUM_CHANNEL, LAYERED_S
+from improv.core.listen.segment import ALL_OFF_CCS
+
+
+def _key(status: int, pitch: int) -> tuple[bool, int]:
+    """A key as the merge tells it: (on the drum channel, pitch)."""
+    return (status & 0x0F == GM_DRUM_CHANNEL, pitch)
+
+
+class KeyMerge:
+    """Which device holds which key (under the `InputQueue`'s lock: one caller at a time).
+
+    `take` turns one device's message into what goes on: none, itself, or a note-off before
+    it. `merged` counts the messages held back or added.
+    """
+
+    def __init__(self) -> None:
+        self.holders: dict[tuple[bool, int], set[Hashable]] = {}  # key -> the devices holding it
+        self.struck: dict[tuple[bool, int], float] = {}  # key -> when a device last struck it
+        self.merged = 0
+
+    def take(self, data: list[int], source: Hashable, t: float) -> list[list[int]]:
+        """What goes on for `data` from device `source`, arrived at `t` (seconds)."""
+        if len(data) != 3:
+            return [data]
+        kind = data[0] & 0xF0
+        if kind == 0x90 and data[2] > 0:
+            return self._strike(data, source, t)
+        if kind in (0x80, 0x90):
+            return self._release(data, source)
+        if kind == 0xB0 and data[1] in ALL_OFF_CCS:
+            drums = data[0] & 0x0F == GM_DRUM_CHANNEL
+            for key in [k for k in self.holders if k[0] == drums]:
+                self._let_go(key, source)
+        return [data]
+
+    def _strike(self, data: list[int], source: Hashable, t: float) -> list[list[int]]:
+        key = _key(data[0], data[1])
+        held = self.holders.setdefault(key, set())
+        others = bool(held - {source})
+        held.add(source)
+        if not others:
+            self.struck[key] = t
+            return [data]
+        self.merged += 1
+        if t - self.struck.get(key, float("-inf")) < LAYERED_S:
+            return []  # (the same note, struck together)
+        self.struck[key] = t
+        return [[0x80 | (data[0] & 0x0F), data[1], 0], data]
+
+    def _release(self, data: list[int], source: Hashable) -> list[list[int]]:
+        key = _key(data[0], data[1])
+        held = self.holders.get(key)
+        if not held or held == {source}:
+            self._let_go(key, source)
+            return [data]
+        held.discard(source)
+        self.merged += 1
+        return []  # (another device still holds it)
+
+    def _let_go(self, key: tuple[bool, int], source: Hashable) -> None:
+        held = self.holders.get(key)
+        if held is not None:
+            held.discard(source)
+            if not held:
+                del self.holders[key]
+                self.struck.pop(key, None)

@@ -1,0 +1,134 @@
+"""Several devices on one key (improv/live/keymerge.py): a key sounds while any device holds
+it, a key struck by a second device is struck again with its note-off first, and one device
+alone goes through untouched. Each test drives the real `InputQueue` (what the passthrough
+sends and what the conductor takes) or a real `MidiInput` with a fake rtmidi port."""
+
+from __future__ import annotations
+
+from improv.live.clock import ManualClock
+from improv.live.inputqueue import InputQueue
+from improv.live.ports import MidiInput
+from test_ports import FakeRtIn
+
+ON, OFF = 0x90, 0x80
+
+
+def queue_with_thru():
+    clock = ManualClock(0.0)
+    q = InputQueue(clock)
+    sent: list[list[int]] = []
+    q.start_thru(lambda data, t: sent.append(list(data)))
+    return q, clock, sent
+
+
+def taken(q: InputQueue) -> list[list[int]]:
+    out: list[list[int]] = []
+    q.drain(lambda t, data: out.append(list(data)))
+    return out
+
+
+def balance(sent: list[list[int]]) -> dict[int, int]:
+    """Note-ons minus note-offs per pitch, as a synth that stacks voices counts them."""
+    on: dict[int, int] = {}
+    for d in sent:
+        if d[0] & 0xF0 in (ON, OFF):
+            on[d[1]] = on.get(d[1], 0) + (1 if d[0] & 0xF0 == ON and d[2] > 0 else -1)
+    return {p: n for p, n in on.items() if n}
+
+
+def test_a_key_held_on_a_second_device_sounds_until_its_own_release():
+    """Before the merge, the keyboard's release ended middle C on the synth and in the call
+    while the second keyboard still held it."""
+    q, clock, sent = queue_with_thru()
+    q.push([ON, 60, 90], source="Keys")
+    clock.set(0.5)
+    q.push([ON, 60, 70], source="Keys 2")  # struck again: its note-off first, then its note-on
+    clock.set(1.0)
+    q.push([OFF, 60, 0], source="Keys")  # the other still holds it: held back
+    assert sent == [[ON, 60, 90], [OFF, 60, 0], [ON, 60, 70]]
+    clock.set(2.0)
+    q.push([OFF, 60, 0], source="Keys 2")  # the last release ends it
+    assert sent[-1] == [OFF, 60, 0] and len(sent) == 4 and balance(sent) == {}
+    assert taken(q) == sent  # the call and the recording hear what the synth does
+    assert q.merge.merged == 2 and q.merge.holders == {}
+
+
+def test_one_device_alone_goes_through_untouched():
+    """A key struck twice without a release (a layered keyboard's two channels, a pad's note
+    repeat) and a stray release go on as they came, when only one device plays."""
+    q, _, sent = queue_with_thru()
+    played = [[ON, 60, 90], [ON | 1, 60, 90], [OFF, 60, 0], [OFF | 1, 60, 0], [OFF, 62, 0], [0xB0, 64, 127]]
+    for d in played:
+        q.push(d, source="Keys")
+    assert sent == played and q.merge.merged == 0
+
+
+def test_two_devices_striking_a_key_together_make_one_note():
+    """Struck within LAYERED_S of each other (two players on the downbeat), the key is struck
+    once and let go at the last release, whichever device lets go first."""
+    q, clock, sent = queue_with_thru()
+    q.push([ON, 64, 90], source="Keys")
+    clock.set(0.01)
+    q.push([ON, 64, 80], source="Pads")
+    clock.set(0.5)
+    q.push([OFF, 64, 0], source="Pads")
+    clock.set(0.8)
+    q.push([OFF, 64, 0], source="Keys")
+    assert sent == [[ON, 64, 90], [OFF, 64, 0]]
+
+
+def test_channels_collide_but_the_drum_channel_is_apart():
+    """Every device is moved to the player's channel, so a second device on channel 2 holding
+    the key is the same key; a pad on channel 10 with that pitch is a drum, not the key."""
+    q, clock, sent = queue_with_thru()
+    q.push([ON, 60, 90], source="Keys")
+    q.push([ON | 9, 60, 90], source="Pads")  # a drum: apart
+    clock.set(0.3)
+    q.push([ON | 1, 60, 90], source="Keys 2")  # channel 2: the same key
+    clock.set(0.6)
+    q.push([OFF, 60, 0], source="Keys")
+    q.push([OFF | 9, 60, 0], source="Pads")
+    assert sent == [[ON, 60, 90], [ON | 9, 60, 90], [OFF | 1, 60, 0], [ON | 1, 60, 90], [OFF | 9, 60, 0]]
+
+
+def test_a_stray_release_never_cuts_another_devices_note():
+    """A release of a key the device never struck is held back while another holds that key,
+    and let through when nobody does (a key pressed before the jam, let go in it)."""
+    q, _, sent = queue_with_thru()
+    q.push([ON, 60, 90], source="Keys")
+    q.push([OFF, 60, 0], source="Keys 2")
+    q.push([OFF, 67, 0], source="Keys 2")
+    assert sent == [[ON, 60, 90], [OFF, 67, 0]]
+
+
+def test_all_notes_off_lets_go_what_its_device_held():
+    """After one device's all-notes-off, the key both held is the other's alone: struck
+    again and let go on it, it ends (kept as the first device's, its release was held back
+    and the note hung)."""
+    q, clock, sent = queue_with_thru()
+    q.push([ON, 60, 90], source="Keys")
+    clock.set(0.5)
+    q.push([ON, 60, 90], source="Keys 2")
+    q.push([0xB0, 123, 0], source="Keys")
+    q.push([OFF, 60, 0], source="Keys 2")
+    clock.set(1.0)
+    q.push([ON, 60, 90], source="Keys 2")
+    q.push([OFF, 60, 0], source="Keys 2")
+    assert sent[-3:] == [[OFF, 60, 0], [ON, 60, 90], [OFF, 60, 0]] and q.merge.holders == {}
+
+
+def test_an_unplugged_device_releases_only_what_nobody_else_holds():
+    """A keyboard unplugged holding two keys, one also held on the other keyboard: its
+    release lifts the one only it held; the other sounds on until its own release."""
+    q, clock, sent = queue_with_thru()
+    a = MidiInput(q, FakeRtIn(), "Keys 24:0", virtual=False)
+    b = MidiInput(q, FakeRtIn(["Keys2 28:0"]), "Keys2 28:0", virtual=False)
+    a._callback(([ON, 60, 90], 0.0))
+    a._callback(([ON, 64, 90], 0.0))
+    clock.set(0.4)
+    b._callback(([ON, 64, 90], 0.0))
+    before = len(sent)
+    assert a.release_held() == 2
+    assert sent[before:] == [[OFF, 60, 0]]  # (64 sounds on: the second keyboard holds it)
+    b._callback(([OFF, 64, 0], 0.0))
+    assert sent[-1] == [OFF, 64, 0] and balance(sent) == {}
