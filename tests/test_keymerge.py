@@ -5,6 +5,9 @@ sends and what the conductor takes) or a real `MidiInput` with a fake rtmidi por
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from improv.live.clock import ManualClock
 from improv.live.inputqueue import InputQueue
 from improv.live.ports import MidiInput
@@ -132,3 +135,42 @@ def test_an_unplugged_device_releases_only_what_nobody_else_holds():
     assert sent[before:] == [[OFF, 60, 0]]  # (64 sounds on: the second keyboard holds it)
     b._callback(([OFF, 64, 0], 0.0))
     assert sent[-1] == [OFF, 64, 0] and balance(sent) == {}
+
+
+def sounding_after(sent: list[list[int]]) -> dict[tuple[bool, int], int]:
+    """Each key's voices on a synth that stacks them: note-ons less note-offs (never below 0)."""
+    on: dict[tuple[bool, int], int] = {}
+    for d in sent:
+        k = (d[0] & 0x0F == 9, d[1])
+        on[k] = max(0, on.get(k, 0) + (1 if d[0] & 0xF0 == ON else -1))
+    return on
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(["Keys", "Keys 2", "Pads"]), st.booleans(), st.sampled_from([60, 61]),
+                          st.sampled_from([0, 1, 9]), st.sampled_from([0.0, 0.005, 0.3])), max_size=40))
+def test_any_play_on_several_devices_sounds_a_key_exactly_while_one_holds_it(play):
+    """Whatever the devices press and let go, in any order, with stray releases and strikes
+    together: after each message a key sounds on the synth (one voice, even on a synth that
+    stacks them) exactly while some device holds it, and once every device has let go
+    nothing sounds. (A device striking a key it holds is its own business, left as sent:
+    `test_one_device_alone_goes_through_untouched`.)"""
+    q, clock, sent = queue_with_thru()
+    held: set[tuple[str, bool, int]] = set()  # what each device holds, by the key the merge tells
+    t = 0.0
+    for source, strike, pitch, ch, gap in play:
+        key = (source, ch == 9, pitch)
+        if strike and key in held:
+            continue
+        t += gap
+        clock.set(t)
+        q.push([(ON if strike else OFF) | ch, pitch, 90 if strike else 0], source=source)
+        (held.add if strike else held.discard)(key)
+        voices = sounding_after(sent)
+        for drums in (False, True):
+            for p in (60, 61):
+                anyone = any(k[1:] == (drums, p) for k in held)
+                assert voices.get((drums, p), 0) == (1 if anyone else 0), (play, sent)
+    for source, drums, pitch in sorted(held):
+        q.push([OFF | (9 if drums else 0), pitch, 0], source=source)
+    assert not any(sounding_after(sent).values()) and q.merge.holders == {}
