@@ -120,21 +120,40 @@ def test_all_notes_off_lets_go_what_its_device_held():
     assert sent[-3:] == [[OFF, 60, 0], [ON, 60, 90], [OFF, 60, 0]] and q.merge.holders == {}
 
 
+def test_one_devices_pedal_let_up_does_not_lift_anothers():
+    """The keyboard's pedal is down; the second keyboard lets its pedal up (or, plugged in
+    mid-set, sends its pedal's rest position): held back. The pedal lifts when the last
+    device down lets it up; a reset from a device lets its pedal go."""
+    q, _, sent = queue_with_thru()
+    q.push([0xB0, 64, 127], source="Keys")
+    q.push([0xB0, 64, 0], source="Keys 2")
+    q.push([0xB0, 64, 100], source="Keys 2")
+    q.push([0xB0, 64, 0], source="Keys")
+    assert sent == [[0xB0, 64, 127], [0xB0, 64, 100]]
+    q.push([0xB0, 121, 0], source="Keys 2")
+    q.push([0xB0, 64, 0], source="Keys")
+    assert sent[-2:] == [[0xB0, 121, 0], [0xB0, 64, 0]] and q.merge.pedals == {False: set(), True: set()}
+
+
 def test_an_unplugged_device_releases_only_what_nobody_else_holds():
-    """A keyboard unplugged holding two keys, one also held on the other keyboard: its
-    release lifts the one only it held; the other sounds on until its own release."""
+    """A keyboard unplugged holding two keys and its pedal, one key and the pedal also held
+    on the other keyboard: its release lifts the key only it held; the rest sounds on until
+    the other keyboard's own releases."""
     q, clock, sent = queue_with_thru()
     a = MidiInput(q, FakeRtIn(), "Keys 24:0", virtual=False)
     b = MidiInput(q, FakeRtIn(["Keys2 28:0"]), "Keys2 28:0", virtual=False)
     a._callback(([ON, 60, 90], 0.0))
     a._callback(([ON, 64, 90], 0.0))
+    a._callback(([0xB0, 64, 127], 0.0))
     clock.set(0.4)
     b._callback(([ON, 64, 90], 0.0))
+    b._callback(([0xB0, 64, 127], 0.0))
     before = len(sent)
-    assert a.release_held() == 2
-    assert sent[before:] == [[OFF, 60, 0]]  # (64 sounds on: the second keyboard holds it)
+    assert a.release_held() == 3
+    assert sent[before:] == [[OFF, 60, 0]]  # (64 sounds on: the second keyboard holds it, and its pedal)
     b._callback(([OFF, 64, 0], 0.0))
-    assert sent[-1] == [OFF, 64, 0] and balance(sent) == {}
+    b._callback(([0xB0, 64, 0], 0.0))
+    assert sent[-2:] == [[OFF, 64, 0], [0xB0, 64, 0]] and balance(sent) == {}
 
 
 def sounding_after(sent: list[list[int]]) -> dict[tuple[bool, int], int]:

@@ -15,7 +15,9 @@ other key was still down. A merge box does what a musician expects:
   that stacks voices would otherwise hang one), and the call hears the key struck again;
   struck within `LAYERED_S` of the other's strike it is the same note (two players, or a
   keyboard and a sequencer, on the downbeat together): not struck twice;
-- an all-notes-off from a device lets go the keys it held (it goes out as sent).
+- an all-notes-off from a device lets go the keys it held (it goes out as sent);
+- the sustain pedal is held the same way: one device's pedal let up (or a device plugged in
+  mid-set sending its pedal's rest position) does not lift another's still down.
 
 One device alone is never changed: its messages go through as they come, a key struck
 twice without a release included (a layered keyboard's two channels, a pad's note repeat).
@@ -28,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from improv.core.formats.midifile import GM_DRUM_CHANNEL, LAYERED_S
-from improv.core.listen.segment import ALL_OFF_CCS
+from improv.core.listen.segment import ALL_OFF_CCS, PEDAL_CC, RESET_CC
 
 
 def _key(status: int, pitch: int) -> tuple[bool, int]:
@@ -46,6 +48,7 @@ class KeyMerge:
     def __init__(self) -> None:
         self.holders: dict[tuple[bool, int], set[Hashable]] = {}  # key -> the devices holding it
         self.struck: dict[tuple[bool, int], float] = {}  # key -> when a device last struck it
+        self.pedals: dict[bool, set[Hashable]] = {False: set(), True: set()}  # (drum channel) -> pedal down on
         self.merged = 0
 
     def take(self, data: list[int], source: Hashable, t: float) -> list[list[int]]:
@@ -57,10 +60,24 @@ class KeyMerge:
             return self._strike(data, source, t)
         if kind in (0x80, 0x90):
             return self._release(data, source)
+        drums = data[0] & 0x0F == GM_DRUM_CHANNEL
+        if kind == 0xB0 and data[1] == PEDAL_CC:
+            return self._pedal(data, source, self.pedals[drums])
         if kind == 0xB0 and data[1] in ALL_OFF_CCS:
-            drums = data[0] & 0x0F == GM_DRUM_CHANNEL
             for key in [k for k in self.holders if k[0] == drums]:
                 self._let_go(key, source)
+        elif kind == 0xB0 and data[1] == RESET_CC:
+            self.pedals[drums].discard(source)
+        return [data]
+
+    def _pedal(self, data: list[int], source: Hashable, down: set[Hashable]) -> list[list[int]]:
+        if data[2] >= 64:
+            down.add(source)
+            return [data]
+        down.discard(source)
+        if down:
+            self.merged += 1
+            return []  # (another device's pedal is still down)
         return [data]
 
     def _strike(self, data: list[int], source: Hashable, t: float) -> list[list[int]]:
