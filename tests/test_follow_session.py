@@ -71,6 +71,41 @@ def test_the_answer_runs_at_the_players_tempo_on_their_beat(bpm):
     assert sink.sounding() == set()
 
 
+@pytest.mark.parametrize("pads", [True, False])
+def test_a_groove_kept_on_the_drum_pads_sets_the_tempo_and_beat_the_answer_runs_at(pads):
+    """The keys play three whole notes, which say little of a tempo; the pads keep a kick and
+    snare groove at 84 bpm beside them. The answer runs at 84 bpm, on the pads' beat. Before
+    the pads were heard as time (and without them, `pads=False`) the same call was answered
+    at another tempo."""
+    bpm, first = 84.0, 0.5
+    period = 60.0 / bpm
+    cfg = override(override(make()[0].cfg, "timing", tempo=120.0, follow=True), "phrase", gap_beats=1.5)
+    s, clock, inq, sink, _ = make(cfg, chart=None, responder=EighthsResponder())
+    said = []
+    s.say = said.append
+    s.start()
+    rnd = random.Random(2)
+    events = []
+    if pads:
+        for b in range(20):
+            t = first + b * period + rnd.gauss(0, 0.01)
+            events += [(t, [0x99, 36 if b % 2 == 0 else 38, 100]), (t + 0.1, [0x89, 36 if b % 2 == 0 else 38, 0])]
+    for k, pitch in enumerate((60, 64, 67)):
+        t = first + (4 + 4 * k) * period + 0.04  # (a soloist's notes sound a little behind the beat)
+        events += [(t, [0x90, pitch, 90]), (t + 3.8 * period, [0x80, pitch, 0])]
+    play(s, clock, inq, events, until=first + 26 * period)
+    heard = s.timeline.tempo
+    ons = [t - s.t0 for t, _ in sink.ons(channel=1)]
+    s.close()
+    assert sink.sounding() == set() and ons, "the call was not answered"
+    right = heard == pytest.approx(bpm, rel=0.03)
+    beats = (ons[0] - first) / period
+    assert right == pads, f"heard {heard:.1f} bpm"
+    if pads:
+        assert abs(beats - round(beats)) <= 0.1, beats
+        assert any("the time you keep on them is followed" in line for line in said), said
+
+
 def test_nothing_is_followed_when_something_else_leads():
     cfg = make()[0].cfg
     for changed in (override(cfg, "band", click=True), override(cfg, "timing", follow=False),
@@ -303,7 +338,7 @@ def test_bar_one_is_recorded_with_the_tempo_it_is_counted_at_and_a_slow_drift_is
     class Drifting:  # a following timeline whose tempo creeps up 0.3 % a note
         tempo, estimate, t0 = 120.0, None, 0.0
 
-        def heard(self, t, velocity, pitch=None):
+        def heard(self, t, velocity, pitch=None, drum=False):
             self.tempo *= 1.003
 
         def released(self, onset, velocity, duration):
@@ -818,7 +853,7 @@ class Flipping:
     def __init__(self, flip):
         self.tempo, self.estimate, self.t0, self.flip, self.recounts = 120.0, object(), 0.0, flip, []
 
-    def heard(self, t, velocity, pitch=None):
+    def heard(self, t, velocity, pitch=None, drum=False):
         if t >= self.flip:
             self.tempo = 240.0
 

@@ -7,10 +7,10 @@ or bass, no MIDI clock sent out): then the player is the band. `[timing] follow 
 first guess, not a constraint.
 
 Each note the player plays is heard by the `TempoFollower` (improv/core/listen/tempo.py) at
-its arrival time and, when released, with its length; after each onset the timeline is
-re-anchored on the follower's estimate at that instant (`PlayerTimeline.follow`: the beat
-at now never moves, so nothing heard or scheduled jumps; the phase is made up over two of
-the player's beats). Answers stay in beats until half a beat before they sound, so they
+its arrival time and, when released, with its length (a drum pad's hit as a hit, with none);
+after each onset the timeline is re-anchored on the follower's estimate at that instant
+(`PlayerTimeline.follow`: the beat at now never moves, so nothing heard or scheduled jumps;
+the phase is made up over two of the player's beats). Answers stay in beats until half a beat before they sound, so they
 land on the beat the follower hears then. With a chart, the player's first note can set
 bar 1 (`[timing] bar_one = "first_note"`), and the tempo said keeps the level the chart's
 bars are counted at (`FollowingTimeline._level_kept`).
@@ -165,9 +165,9 @@ class FollowingTimeline:
             else ""
 
     # --- hearing the player (conductor) --------------------------------------------------
-    def heard(self, onset: float, velocity: int, pitch: int | None = None) -> bool:
-        """A note (key `pitch`) began at `onset` seconds: hear it, and re-anchor on what is
-        heard now. Returns whether the timeline moved.
+    def heard(self, onset: float, velocity: int, pitch: int | None = None, drum: bool = False) -> bool:
+        """A note (key `pitch`; `drum`: a drum pad's hit) began at `onset` seconds: hear it,
+        and re-anchor on what is heard now. Returns whether the timeline moved.
 
         After a break (`BREAK_S` without a note) it is heard afresh: the belief in the tempo
         before it was held through the break as firmly as a tempo said, and a new tune at 100
@@ -176,7 +176,10 @@ class FollowingTimeline:
         if self._last_heard is not None and onset - self._last_heard >= BREAK_S:
             self.follower = TempoFollower(TempoSettings(first_guess=self._guess))
         self._last_heard = onset if self._last_heard is None else max(self._last_heard, onset)
-        self.follower.add(onset, velocity, pitch=pitch)
+        if drum:
+            self.follower.hit(onset, velocity)
+        else:
+            self.follower.add(onset, velocity, pitch=pitch)
         return self.follow(onset)
 
     def released(self, onset: float, velocity: int, duration: float) -> None:
@@ -281,16 +284,19 @@ class PlayerHearing:
         self._last_on: float | None = None  # the player's latest note-on, seconds
         self._after_break = False  # a break came since bar 1: its bars are not counted again from there
 
-    def hear(self, msg: mido.Message, t: float) -> None:
-        """A player's message that arrived at `t` seconds."""
+    def hear(self, msg: mido.Message, t: float, drum: bool = False) -> None:
+        """A player's message that arrived at `t` seconds (`drum`: from a drum pad, heard as
+        a hit in time, with no key held: `TempoFollower.hit`)."""
         tl = self.timeline
         if msg.type == "note_on" and msg.velocity > 0:
-            self._held[msg.note] = (t, msg.velocity)
+            pitch = None if drum else msg.note
+            if not drum:
+                self._held[msg.note] = (t, msg.velocity)
             if self.bar_one:  # the first note of the jam is bar 1 of the chart
                 self.bar_one = False
                 self.origin, self._counting, self._last_on = t, True, t
                 tl.t0 = t
-                tl.heard(t, msg.velocity, msg.note)
+                tl.heard(t, msg.velocity, pitch, drum)
                 self._on_bar_one(t)
                 return
             if self._last_on is not None and t - self._last_on >= BREAK_S:
@@ -300,7 +306,7 @@ class PlayerHearing:
                 self._after_break, self._counting = True, False
             self._last_on = t if self._last_on is None else max(self._last_on, t)
             before = tl.tempo
-            tl.heard(t, msg.velocity, msg.note)
+            tl.heard(t, msg.velocity, pitch, drum)
             if self._said is None or abs(tl.tempo / self._said - 1.0) > TEMPO_SAID:
                 self._said = tl.tempo
                 if self._on_tempo is not None:
@@ -309,7 +315,7 @@ class PlayerHearing:
                     and tl.beat_at(t) < RECOUNT_WITHIN_BARS * self.beats_per_bar:
                 self._counting = True
             self._check_count(t)
-        elif msg.type in ("note_on", "note_off") and msg.note in self._held:
+        elif msg.type in ("note_on", "note_off") and not drum and msg.note in self._held:
             onset, vel = self._held.pop(msg.note)
             tl.released(onset, vel, t - onset)
 

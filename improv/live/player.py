@@ -31,6 +31,7 @@ KNOB_SETTLE_S = 0.3  # a knob not moved for this long has settled: its value is 
 DENSITY_BEATS = 4.0  # the player's notes per beat, for the band, over this many beats
 PADS_SAID = ("notes on channel 10 are your drum pads: they play and are recorded as drums, not heard in your "
              "call (--no-drum-pads, [midi] drum_pads = false, hears them as notes)")
+PADS_FOLLOWED = "; the time you keep on them is followed"  # (where improv follows the player's time)
 
 
 def is_pad(data: list[int]) -> bool:
@@ -119,13 +120,18 @@ class Player:
 
     def _pad(self, msg: mido.Message, t: float) -> None:
         """A drum pad (`is_pad`), passed through and recorded on its own channel, where a
-        synth plays it on its drum kit: not heard, but said at the first. Moved to the
+        synth plays it on its drum kit: not in the call, but said at the first. Moved to the
         player's channel and heard, a pad's kick drum (note 36) was a low piano note in the
-        call, which the partner answered (and its embrace built on as an outside note)."""
+        call, which the partner answered (and its embrace built on as an outside note).
+        Where improv follows the player's time, its hits are heard as time: a groove kept
+        on the pads is followed, a pad struck now and then barely moves the beat
+        (`TempoFollower.hit`)."""
         if msg.type == "note_on" and msg.velocity > 0:
             self.pad_hits += 1
             if self.pad_hits == 1:
-                self.s.say(f"{self.s.bar_beat(t)}  {PADS_SAID}")
+                self.s.say(f"{self.s.bar_beat(t)}  {PADS_SAID}{PADS_FOLLOWED if self.s.hearing is not None else ''}")
+            if self.s.hearing is not None and self.s.in_time:
+                self.s.hearing.hear(msg, t, drum=True)
 
     def _layered(self, msg: mido.Message, t: float) -> bool:
         """True for a key struck again within `LAYERED_S` of its strike, not let go in between

@@ -19,6 +19,10 @@ this tells the player's beat from a neighbouring level that fits the single onse
 start on the beat longer (in WJazzD, notes of 0.6-1 beat start on the beat 3 times as often
 as on the off-beat), so once a note is released its length weighs its onset's phase.
 
+A drum pad struck in time is not a soloist's note: `hit_density` is where a player's drum hits
+fall, set by hand (the shared data has no drums): on the beat itself, not behind it, with
+`HIT_SIGMA_S` of scatter; on the soloists' swung off-beat; or anywhere (fills, sixteenths).
+
 The numbers are learned from the Weimar Jazz Database (onsets in seconds against the
 annotated beat track) by `fit_band` and written to `improv/data/onset_timing.json` by
 `python -m improv.train.timing DATA` (see there). Between band centres they are
@@ -40,6 +44,8 @@ TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "data" / "onset_timing.jso
 PLACES = ("beat", "offbeat", "1/4", "3/4", "1/3", "2/3", "anywhere")
 _FIXED = {"1/4": 0.25, "3/4": 0.75, "1/3": 1 / 3, "2/3": 2 / 3}  # offsets from the beat's own place
 MAX_SIGMA = 0.25  # beats: wider than this, a peak says nothing about the phase
+HIT_SIGMA_S = 0.02  # a drum hit's scatter around its place, seconds
+HIT_WEIGHTS = (0.5, 0.2, 0.3)  # a drum hit on the beat, on the swung off-beat, anywhere
 NEXT_PHASE_BINS, NEXT_LOG2_MIN, NEXT_LOG2_STEP, NEXT_BINS = 12, -4.0, 0.08, 100  # 1/16 beat .. 16 beats
 LENGTH_PHASE_BINS, LENGTH_LOG2_MIN, LENGTH_LOG2_STEP, LENGTH_BINS = 20, -4.0, 0.25, 28  # 1/16 beat .. 8 beats
 
@@ -193,6 +199,17 @@ class OnsetTemplate:
         for i, name in enumerate(PLACES[2:6], start=2):
             out = out + w[:, i:i + 1] * _wrapped_normal(x, lag + _FIXED[name], sd)
         return out
+
+    def hit_density(self, bpm: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """`density` for a drum hit (a pad struck in time, see the module doc): shape (K, J)."""
+        bpm = np.asarray(bpm, dtype=float)
+        x = np.asarray(phase, dtype=float)[None, :]
+        sd = np.minimum(HIT_SIGMA_S * bpm / 60.0, MAX_SIGMA)[:, None]
+        off = self._param(bpm, [b.offbeat for b in self.bands])[:, None]
+        swing = self._param(bpm, [b.swing_sd for b in self.bands])[:, None]
+        on, offbeat, anywhere = HIT_WEIGHTS
+        return (anywhere + on * _wrapped_normal(x, 0.0, sd)
+                + offbeat * _wrapped_normal(x, off, np.sqrt(sd ** 2 + swing ** 2)))
 
     def to_dict(self) -> dict:
         return {"source": self.source, "places": list(PLACES),

@@ -9,7 +9,8 @@ beat drifts) and is weighed by how likely an onset is at each phase for that tem
 learned `OnsetTemplate` (on the beat, on the swung off-beat, on sixteenths or triplets, or
 anywhere, with a timing scatter in milliseconds), by the rhythm from the last onset (the
 gap in beats, given where that one fell) and, once a note is released, by its length
-(notes on the beat are held longer). Swing eighths, syncopation and rests are
+(notes on the beat are held longer). A drum pad's hit (`hit`) is weighed by where a drummer's
+hits fall, as much as the player's pads have kept time so far. Swing eighths, syncopation and rests are
 the normal case: a rest just carries the phase on, a syncopated note is one the template
 expects off the beat. When the evidence is weak the belief stays where it was (nothing
 moves it but onsets); a first guess (`--tempo`) is a prior, not a constraint.
@@ -43,6 +44,9 @@ NEXT_GAP_S = 2.0  # onsets further apart say nothing about the rhythm from one t
 NEXT_WEIGHT = 0.3  # how much the next-onset rhythm counts beside the onset's own place (tuned on the training split)
 EVENTS_KEPT = 32  # onsets remembered for their note-offs (a note held longer than 32 onsets is not weighed)
 MAX_GAP_S = 4.0  # a longer rest spreads the belief no further
+HIT_PRIOR = 0.5  # before any drum hit: the pads keep time, or are struck anywhere, as likely (`hit`)
+HIT_FORGET = 0.1  # at each hit this share of that belief goes back to the prior: a player who struck
+# pads now and then and starts a groove is followed within a few hits
 STALE_BEATS = 32.0  # confidence halves every this many beats without an onset
 
 
@@ -135,6 +139,8 @@ class TempoFollower:
         template = template or OnsetTemplate.load()
         self._like = template.density(self.bpm, centres)
         self._like_step = np.roll(self._like, -1, axis=1) - self._like  # to read it between bin centres
+        self._hit = template.hit_density(self.bpm, centres)  # a drum pad's hit (`hit`)
+        self._hit_step = np.roll(self._hit, -1, axis=1) - self._hit
         self._next = template.next_onset.density ** NEXT_WEIGHT
         self._next_row = (np.arange(PHASE_BINS) * template.next_onset.density.shape[0]) // PHASE_BINS
         self._length = template.note_length.ratio
@@ -157,6 +163,8 @@ class TempoFollower:
         self._released_events: deque[float] = deque(maxlen=EVENTS_KEPT)
         self._pitches: deque[tuple[float, int]] = deque(maxlen=3)  # the last three onsets' (time, key)
         self._trilled: deque[float] = deque(maxlen=EVENTS_KEPT)  # onsets not heard: a trill's
+        self._after_hit = False  # the last onset heard was a drum hit: no note's rhythm from it
+        self.pads_in_time = HIT_PRIOR  # how likely it is that the player's pads keep time (`hit`)
         self.onsets = 0  # onsets heard (after merging)
 
     # -- hearing -------------------------------------------------------------------------
@@ -203,15 +211,44 @@ class TempoFollower:
         if self._last is not None:
             dt = onset_s - self._last
             before = self._advance(dt)
-            if dt <= NEXT_GAP_S:  # the rhythm from the last onset: its phase (per state) and the gap in beats
-                like = self._next[self._next_row[before], NextOnset.bin_of(dt / self.period)[:, None]]
+            if dt <= NEXT_GAP_S and not self._after_hit:  # the rhythm from the last onset: its phase
+                like = self._next[self._next_row[before], NextOnset.bin_of(dt / self.period)[:, None]]  # and the gap
         here = self._like + self._offset[:, None] * self._like_step  # at each row's true phases
         self._weigh(here if like is None else here * like)
-        self._last = onset_s
+        self._last, self._after_hit = onset_s, False
         self._events.append(onset_s)
         self.onsets += 1
         if duration_s is not None:
             self._released(onset_s, duration_s)
+
+    def hit(self, onset_s: float, velocity: int = 100) -> None:
+        """Hear a drum hit (a pad struck beside the keys): an onset weighed by where a
+        drummer's hits fall (`OnsetTemplate.hit_density`: on the beat itself, not behind it
+        as a soloist's notes), with no length and no note's rhythm to or from it.
+
+        A player may keep time on the pads, or strike one now and then anywhere (a crash, a
+        sample). Both are kept in mind (`pads_in_time`, updated by how well each hit fits
+        the beat heard so far): each hit weighs the beat as much as the pads have kept time,
+        so a groove is followed closely and stray hits barely move it (validation solos with
+        pads made up beside them: `figures/tried_pads_follow.py`).
+
+        Raises:
+            ValueError: `onset_s` is not a finite number.
+        """
+        if not math.isfinite(onset_s):
+            raise ValueError(f"a hit's time must be a finite number of seconds, got {onset_s!r}")
+        if velocity <= 0 or (self._last is not None and onset_s - self._last < MERGE_S):
+            return  # (struck with a note, or a flam: one event)
+        if self._last is not None:
+            self._advance(onset_s - self._last)
+        like = self._hit + self._offset[:, None] * self._hit_step
+        p = self.pads_in_time
+        fits = float((self._post * like).sum())  # how likely this hit was, were the pads in time (1: anywhere)
+        self._weigh(p * like + (1.0 - p))
+        p = p * fits / (p * fits + 1.0 - p)
+        self.pads_in_time = (1.0 - HIT_FORGET) * p + HIT_FORGET * HIT_PRIOR
+        self._last, self._after_hit = onset_s, True
+        self.onsets += 1
 
     def _released(self, onset_s: float, duration_s: float) -> None:
         """Weigh the length of a note whose onset was heard (once per event: a chord's first
