@@ -3,18 +3,20 @@ and a pad controller beside it, each given with `--in` (improv/live/playerinputs
 keys play a soloist's phrase as recorded while the pads keep time on channel 10; the call
 is answered, both reach the synth and the recording; the pad controller unplugged mid-set
 is said, and the keyboard plays on and is answered again. Two keyboards holding one key sound
-it until the last lets go (improv/live/keymerge.py)."""
+it until the last lets go (improv/live/keymerge.py). A groove on the pads sets the tempo the
+answer runs at."""
 
 from __future__ import annotations
 
+import random
 import signal
 import time
 
 import pytest
 
 from improv.bench.jackprobe import Player, sleep_until, sounding_notes, unique
-from jackutil import Jam, _notes, _track, check_transport, require_jam
-from test_e2e_human import CALLS, events, pad_hits
+from jackutil import Jam, _notes, _track, check_transport, require_jam, wired
+from test_e2e_human import ANSWER, CALLS, events, level, pad_hits
 from test_e2e_jack import wait_for_log
 
 pytestmark = pytest.mark.jack
@@ -121,4 +123,40 @@ def test_two_keyboards_holding_one_key_sound_it_until_the_last_lets_go(tmp_path)
     assert c[1].t - start == pytest.approx(0.5, abs=0.1) and c[3].t - start == pytest.approx(2.0, abs=0.1), \
         [(k, round(a.t - start, 3)) for k, a in zip(kinds, c)]  # (struck again at 0.5, sounding on past 1.0 to 2.0)
     assert [kind for kind, key in _notes(_track(recs[0], "player")) if key == 60] == ["on", "off", "on", "off"]
+    assert not sounding_notes(arrivals), sounding_notes(arrivals)
+
+
+def test_a_groove_on_the_drum_pads_sets_the_tempo_the_answer_runs_at(tmp_path):
+    """One keyboard with pads, as most have: a kick and snare groove at 84 bpm on the pads
+    (channel 10, played with a human's scatter) under three whole notes on the keys, which
+    alone say little of a tempo. The jam, told no tempo, answers at 84 bpm (or half or double
+    it): the pads are the player's time. Before they were heard, it answered at 120."""
+    require_jam()
+    bpm, period = 84.0, 60.0 / 84.0
+    rnd = random.Random(4)
+    events = []
+    for b in range(22):
+        t, pad = b * period + rnd.gauss(0, 0.01), 36 if b % 2 == 0 else 38
+        events += [(t, [0x99, pad, 100]), (t + 0.1, [0x89, pad, 0])]
+    for k, pitch in enumerate((60, 64, 67)):
+        t = (4 + 4 * k) * period + 0.04
+        events += [(t, [0x90, pitch, 90]), (t + 3.8 * period, [0x80, pitch, 0])]
+    events.sort(key=lambda e: e[0])
+    with Jam(tmp_path, duration=40, extra=["--seed", "5"]) as jam:
+        wait_for_log(jam, "jamming", timeout=30)
+        wired(jam)
+        start = time.perf_counter() + 0.5
+        jam.player.play(events, start=start)
+        end = start + 16 * period
+        answered = answered_after(jam, end, timeout=15)
+        time.sleep(2.0)
+        rc = jam.stop(signal.SIGTERM, timeout=10)
+        jam.listener.wait_quiet(0.2, timeout=2)
+        arrivals, log = list(jam.listener.arrivals), jam.stderr()
+    assert rc == 0 and answered, log[-3000:]
+    said = ANSWER.findall(log)
+    assert said, log[-3000:]
+    heard = float(said[0][2])
+    assert level(heard, bpm) is not None, f"the answer ran at {heard} bpm, the pads kept {bpm:g}:\n{log[-3000:]}"
+    assert "the time you keep on them is followed" in log, log[-3000:]
     assert not sounding_notes(arrivals), sounding_notes(arrivals)
