@@ -9,10 +9,10 @@ beat drifts) and is weighed by how likely an onset is at each phase for that tem
 learned `OnsetTemplate` (on the beat, on the swung off-beat, on sixteenths or triplets, or
 anywhere, with a timing scatter in milliseconds), by the rhythm from the last onset (the
 gap in beats, given where that one fell) and, once a note is released, by its length
-(notes on the beat are held longer). A drum pad's hit (`hit`) is weighed by where a drummer's
-hits fall, as much as the player's pads have kept time so far. Swing eighths, syncopation and rests are
-the normal case: a rest just carries the phase on, a syncopated note is one the template
-expects off the beat. When the evidence is weak the belief stays where it was (nothing
+(notes on the beat are held longer). A drum pad's hit (`hit`) is weighed by where a
+drummer's hits fall, as much as the player's pads have kept time so far. Swing eighths,
+syncopation and rests are the normal case: a rest just carries the phase on, a syncopated
+note is one the template expects off the beat. When the evidence is weak the belief stays where it was (nothing
 moves it but onsets); a first guess (`--tempo`) is a prior, not a constraint.
 
 Octaves: a line heard at 140 or 280 bpm, or in two, fits both tempi; the template (swung
@@ -230,7 +230,7 @@ class TempoFollower:
         sample). Both are kept in mind (`pads_in_time`, updated by how well each hit fits
         the beat heard so far): each hit weighs the beat as much as the pads have kept time,
         so a groove is followed closely and stray hits barely move it (validation solos with
-        pads made up beside them: `figures/tried_pads_follow.py`).
+        pads made up beside them: `figures/pads_follow.py`).
 
         Raises:
             ValueError: `onset_s` is not a finite number.
