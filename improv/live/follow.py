@@ -11,9 +11,9 @@ its arrival time and, when released, with its length (a drum pad's hit as a hit,
 after each onset the timeline is re-anchored on the follower's estimate at that instant
 (`PlayerTimeline.follow`: the beat at now never moves, so nothing heard or scheduled jumps;
 the phase is made up over two of the player's beats). Answers stay in beats until half a
-beat before they sound, so they land on the beat the follower hears then. With a chart, the player's first note can set
-bar 1 (`[timing] bar_one = "first_note"`), and the tempo said keeps the level the chart's
-bars are counted at (`FollowingTimeline._level_kept`).
+beat before they sound, so they land on the beat the follower hears then. With a chart, the
+player's first note can set bar 1 (`[timing] bar_one = "first_note"`), and the tempo said
+keeps the level the chart's bars are counted at (`FollowingTimeline._level_kept`).
 
 Threads: `heard`, `released` and `follow` on the conductor; `beat_at`/`time_of` on any
 (the partner's receiving thread, the schedulers' feeders) under a lock.
