@@ -171,3 +171,37 @@ def test_validation_phrases_as_recorded_are_answered_in_their_time():
     assert calls >= 150, "the validation split changed: pick the phrases again"
     assert right / calls >= 0.25 and right >= 10 * max(file_right, 1), (right, file_right, calls)
     assert hinted_click / calls <= 0.06, (hinted_click, calls)
+
+
+def test_a_groove_on_the_drum_pads_in_the_call_file_is_heard_as_its_time(tmp_path, capsys):
+    """A session recorded with the pads keeping time at 84 bpm under three whole notes, in a
+    file at 120: --follow hears 84 in the pads, as the jam did (the notes alone say little).
+    The drums stay out of the call."""
+    bpm, start = 84.0, 1.3
+    period = 60.0 / bpm
+    rnd = random.Random(5)
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    tr = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(FILE_BPM), time=0)])
+    ev = []
+    for b in range(20):
+        t = start + b * period + rnd.gauss(0, 0.01)
+        pad = 36 if b % 2 == 0 else 38
+        ev += [(t, mido.Message("note_on", channel=9, note=pad, velocity=100)),
+               (t + 0.1, mido.Message("note_off", channel=9, note=pad))]
+    for k, pitch in enumerate((60, 64, 67)):
+        t = start + (4 + 4 * k) * period + 0.04
+        ev += [(t, mido.Message("note_on", note=pitch, velocity=90)),
+               (t + 3.8 * period, mido.Message("note_off", note=pitch))]
+    now = 0
+    for t, msg in sorted(ev, key=lambda e: e[0]):
+        tick = round(t * FILE_BPM / 60 * 480)
+        tr.append(msg.copy(time=tick - now))
+        now = tick
+    mid.tracks.append(tr)
+    src = tmp_path / "pads.mid"
+    mid.save(str(src))
+    assert main(["respond", str(src), "--follow", "-o", str(tmp_path / "out.mid"), "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    tempo, tracks, _ = read_out(tmp_path / "out.mid")
+    assert min(abs(tempo / (bpm * k) - 1) for k in (0.5, 1.0, 2.0)) <= 0.03, (tempo, out)
+    assert len(tracks["player"]) == 3, tracks["player"]

@@ -32,7 +32,8 @@ class CallFile:
                  tracks: str = "", channels: tuple[int, ...] = (), metre: str = "",
                  pedal: tuple[tuple[float, int], ...] = (), end: float = 0.0,
                  keys: tuple[tuple[float, str], ...] = (), setup: tuple[Any, ...] = (),
-                 chords: tuple[tuple[float, str], ...] = ()) -> None:
+                 chords: tuple[tuple[float, str], ...] = (), hits: tuple[float, ...] = ()) -> None:
+        self.hits = hits  # beats of the drum hits (channel 10) on the call's tracks: heard as time by --follow
         self.chords = chords  # (beat, text) of the file's text events: a session's chord symbols
         self.keys = keys
         self.setup = setup
@@ -76,7 +77,7 @@ def read_call(path: Path, track: str | None) -> CallFile:
     bpb: int | None = None
     notes: list[Note] = []
     pedal: list[Any] = []  # (beat, value, channel 1-16 of a set-up track's pedal, None for the call's own)
-    drums = 0
+    hits: list[float] = []  # (beats of the drums struck on the call's tracks)
     channels: set[int] = set()
     keys: list[tuple[int, str]] = []
     texts: list[tuple[float, str]] = []
@@ -116,7 +117,8 @@ def read_call(path: Path, track: str | None) -> CallFile:
                 moves.append((tick, msg))
             elif i in chosen and msg.type in ("note_on", "note_off"):
                 if msg.channel == DRUM_CHANNEL:
-                    drums += msg.type == "note_on" and msg.velocity > 0
+                    if msg.type == "note_on" and msg.velocity > 0:
+                        hits.append(tick / ppq)
                 else:
                     items.append((tick / ppq, msg))
                     channels.add(msg.channel + 1)
@@ -130,8 +132,9 @@ def read_call(path: Path, track: str | None) -> CallFile:
         if not key_map or key_map[-1][1] != key:
             key_map.append((tick / ppq, key))
     first = round(notes[0].start * ppq) if notes else 0
-    return CallFile(notes, tempos, bpb, drums, choice.description, tuple(sorted(channels)), was, tuple(pedal),
-                     song_end, tuple(key_map), _instrument(moves, channels, first), tuple(sorted(texts)))
+    return CallFile(notes, tempos, bpb, len(hits), choice.description, tuple(sorted(channels)), was, tuple(pedal),
+                     song_end, tuple(key_map), _instrument(moves, channels, first), tuple(sorted(texts)),
+                     tuple(sorted(hits)))
 
 
 def _instrument(moves: list[tuple[int, Any]], channels: set[int], first: int) -> tuple[Any, ...]:

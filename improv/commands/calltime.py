@@ -5,7 +5,7 @@ captured in free time) sits in a file whose tempo map says nothing of it: the re
 120 bpm, or a DAW's. Answered on that map, the answer came at 120 on a beat the player
 never played. `--follow` hears the call as the free jam hears the player
 (`TempoFollower`, improv/core/listen/tempo.py: each note at its onset in seconds, then with
-its length), and writes the whole file on the heard grid: one tempo, the heard one, and
+its length; a drum pad's hit on the call's tracks as a hit), and writes the whole file on the heard grid: one tempo, the heard one, and
 beat 0 on the heard beat nearest the call's first note (bar 1, as the jam counts a chart
 from your first note; a bar earlier when the first note comes before that beat). Every
 note keeps its time in seconds; only the grid moves.
@@ -67,12 +67,15 @@ def heard_time(found: CallFile, tempos: list[tuple[float, float]], ended: float,
     to_s = beat_seconds(tempos)
     follower = TempoFollower(TempoSettings(first_guess=guess))
     since = to_s(ended) - window_s
-    events = []  # (seconds, 0 release / 1 onset, note): a release before an onset at the same time
+    events = []  # (seconds, 0 release / 1 onset / 2 drum hit, pitch, note): a release before an onset at one time
     for n in (n for n in found.notes if to_s(n.end) >= since):
         on, off = to_s(n.start), to_s(n.end)
-        events += [(on, 1, n, on, off), (off, 0, n, on, off)]
-    for _, kind, n, on, off in sorted(events, key=lambda e: (e[0], e[1], e[2].pitch)):
-        if kind:
+        events += [(on, 1, n.pitch, n, on, off), (off, 0, n.pitch, n, on, off)]
+    events += [(t, 2, 0, None, t, t) for t in map(to_s, found.hits) if t >= since]
+    for _, kind, _, n, on, off in sorted(events, key=lambda e: e[:3]):
+        if kind == 2:
+            follower.hit(on)
+        elif kind:
             follower.add(on, n.velocity, pitch=n.pitch)
         else:
             follower.add(on, n.velocity, max(off - on, 1e-3))
@@ -111,7 +114,7 @@ def on_heard_grid(found: CallFile, tempos: list[tuple[float, float]], est: BeatE
         notes, [(0.0, est.bpm)], found.beats_per_bar, found.drums, tracks=found.tracks, channels=found.channels,
         metre=found.metre, pedal=tuple((moved(b), v) for b, v in found.pedal), end=moved(found.end),
         keys=tuple((moved(b), key) for b, key in found.keys), setup=found.setup,
-        chords=tuple((moved(b), text) for b, text in found.chords),
+        chords=tuple((moved(b), text) for b, text in found.chords), hits=tuple(moved(b) for b in found.hits),
     ), lead
 
 
