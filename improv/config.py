@@ -36,7 +36,7 @@ class MidiSettings:
     virtual_out: str = ""  # create a virtual output port with this name ("" = none)
     thru: bool = True  # pass the player's notes straight to the output
     drum_pads: bool = True  # notes coming in on channel 10 (a keyboard's drum pads) are drums: passed through and
-    # recorded on channel 10, not heard in the call
+    # recorded on channel 10, not heard in the call (where improv follows the player, their time is followed)
     player_channel: int = 1  # 1-16, channel of the player's notes on the output
     partner_channel: int = 2  # 1-16, channel of the partner's notes
 
