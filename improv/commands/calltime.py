@@ -5,10 +5,11 @@ captured in free time) sits in a file whose tempo map says nothing of it: the re
 120 bpm, or a DAW's. Answered on that map, the answer came at 120 on a beat the player
 never played. `--follow` hears the call as the free jam hears the player
 (`TempoFollower`, improv/core/listen/tempo.py: each note at its onset in seconds, then with
-its length; a drum pad's hit on the call's tracks as a hit), and writes the whole file on the heard grid: one tempo, the heard one, and
-beat 0 on the heard beat nearest the call's first note (bar 1, as the jam counts a chart
-from your first note; a bar earlier when the first note comes before that beat). Every
-note keeps its time in seconds; only the grid moves.
+its length; a drum pad's hit on the call's tracks as a hit), and writes the whole file on
+the heard grid: one tempo, the heard one, and beat 0 on the heard beat nearest the call's
+first note (bar 1, as the jam counts a chart from your first note; a bar earlier when the
+first note comes before that beat). Every note keeps its time in seconds; only the grid
+moves.
 """
 
 from __future__ import annotations
