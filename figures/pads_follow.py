@@ -29,7 +29,6 @@ follower figure (`improv.bench.follow`, the same seeds and calls).
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from improv.bench.follow import MIN_NOTES, _calls, judge  # noqa: E402
+from improv.bench.follow import _calls, play_solo  # noqa: E402
 from improv.bench.human import load_human  # noqa: E402
 from improv.core.listen.tempo import TempoFollower  # noqa: E402
 
@@ -70,27 +69,11 @@ def pads(kind: str, solo, start: float, end: float, rng: random.Random) -> list[
     return [b + rng.gauss(0.0, SCATTER_S) for b in beats]
 
 
-def play(solo, phrases: list, hits: list[float], keys: bool = True, as_hits: bool = True) -> list[dict]:
-    """`improv.bench.follow.play_solo` with pad hits heard beside the notes (`keys`: the
-    notes heard too; `as_hits`: `TempoFollower.hit`, else `add`)."""
-    f = TempoFollower()
-    notes = [n for p in phrases for n in p.notes] if keys else []
-    events = sorted([(n.onset, 1, n) for n in notes] + [(n.end, 0, n) for n in notes] + [(t, 2, None) for t in hits],
-                    key=lambda e: (e[0], e[1]))
-    i, out = 0, []
-    for j, p in enumerate(phrases):
-        nxt = phrases[j + 1].start if j + 1 < len(phrases) else math.inf
-        noticed = min(p.end + solo.track.period_at(p.end, 2), nxt - 1e-6)
-        while i < len(events) and events[i][0] <= noticed:
-            t, kind, n = events[i]
-            if kind == 2:
-                f.hit(t, 100) if as_hits else f.add(t, 100)
-            else:
-                f.add(n.onset, n.velocity, None if kind == 1 else n.duration, n.pitch)
-            i += 1
-        if len(p.notes) >= MIN_NOTES:
-            out.append(judge(f.estimate(noticed), solo.track, p.start, p.end))
-    return out
+class AsNotes(TempoFollower):
+    """A follower that hears each pad hit as a note with no key (`add`: the soloists' template)."""
+
+    def hit(self, onset_s: float, velocity: int = 100) -> None:
+        self.add(onset_s, velocity)
 
 
 def arm(solos, kind: str, as_hits: bool) -> dict:
@@ -105,7 +88,8 @@ def arm(solos, kind: str, as_hits: bool) -> dict:
             if not phrases:
                 continue
             hits = pads(kind, solo, phrases[0].start - 2.0, phrases[-1].end, hits_rng)
-            rows += play(solo, phrases, hits, keys=kind != "groove_alone", as_hits=as_hits)
+            rows += play_solo(solo, phrases, follower=None if as_hits else AsNotes(), hits=hits,
+                              keys=kind != "groove_alone")
         runs.append({"both": sum(r["tempo_ok"] and r["beat_ok"] for r in rows) / len(rows),
                      "tempo": sum(r["tempo_ok"] for r in rows) / len(rows),
                      "beat": sum(r["beat_ok"] for r in rows) / len(rows), "calls": len(rows)})

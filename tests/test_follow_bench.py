@@ -54,6 +54,37 @@ def test_a_steady_swung_player_is_followed_call_after_call():
     assert all(r["tempo_ok"] and r["beat_ok"] for r in rows[1:])
 
 
+def test_pad_hits_are_played_as_hits_beside_the_notes_or_alone():
+    """`play_solo`'s `hits` reach the follower's `hit` in time order with the notes (the pads
+    figure, figures/pads_follow.py, plays through it); with no keys the calls are still judged."""
+    from improv.core.listen.tempo import TempoFollower
+
+    class Counting(TempoFollower):
+        def __init__(self):
+            super().__init__()
+            self.heard: list[tuple[str, float]] = []
+
+        def add(self, onset_s, velocity=80, duration_s=None, pitch=None):
+            if duration_s is None:
+                self.heard.append(("note", onset_s))
+            super().add(onset_s, velocity, duration_s, pitch)
+
+        def hit(self, onset_s, velocity=100):
+            self.heard.append(("hit", onset_s))
+            super().hit(onset_s, velocity)
+
+    solo = _swung_solo()
+    beats = [t for t in solo.track.times if t <= solo.phrases[-1].end]
+    f = Counting()
+    rows = play_solo(solo, list(solo.phrases), follower=f, hits=beats, keys=False)
+    assert [kind for kind, _ in f.heard] == ["hit"] * len(beats) and len(rows) == 6
+    assert all(r["tempo_ok"] and r["beat_ok"] for r in rows[1:])
+    f = Counting()
+    play_solo(solo, list(solo.phrases), follower=f, hits=beats)
+    times = [t for _, t in f.heard]
+    assert times == sorted(times) and {kind for kind, _ in f.heard} == {"hit", "note"}
+
+
 def test_bench_follow_reports_medians_spreads_and_targets():
     result = bench_follow([_swung_solo(), _swung_solo(200.0, 30)], seeds=range(2), bars=24)
     assert len(result["runs"]) == 2

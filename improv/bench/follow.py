@@ -118,26 +118,32 @@ def _calls(solo: HumanSolo, first: int, bars: int) -> list:
 
 class _Player:
     """Plays notes into a follower as the session would: each onset at its note-on, its
-    length at its note-off (`TempoFollower.add` twice), in time order."""
+    length at its note-off (`TempoFollower.add` twice), and drum pads' `hits` (seconds,
+    `TempoFollower.hit`), in time order."""
 
-    def __init__(self, follower: TempoFollower, notes: Iterable) -> None:
+    def __init__(self, follower: TempoFollower, notes: Iterable, hits: Iterable[float] = ()) -> None:
         self.f = follower
-        events = [(n.onset, 1, n) for n in notes] + [(n.end, 0, n) for n in notes]
+        events = [(n.onset, 1, n) for n in notes] + [(n.end, 0, n) for n in notes] + [(t, 2, t) for t in hits]
         self.events = sorted(events, key=lambda e: (e[0], e[1]))
         self.i = 0
 
     def until(self, t: float) -> None:
         while self.i < len(self.events) and self.events[self.i][0] <= t:
-            _, on, n = self.events[self.i]
-            self.f.add(n.onset, n.velocity, None if on else n.duration, n.pitch)
+            _, kind, n = self.events[self.i]
+            if kind == 2:
+                self.f.hit(n)
+            else:
+                self.f.add(n.onset, n.velocity, None if kind else n.duration, n.pitch)
             self.i += 1
 
 
 def play_solo(solo: HumanSolo, phrases: list, settings: TempoSettings | None = None,
-              follower: TempoFollower | None = None) -> list[dict]:
-    """Play the phrases' notes in time order; judge the estimate at every call."""
+              follower: TempoFollower | None = None, hits: Iterable[float] = (), keys: bool = True) -> list[dict]:
+    """Play the phrases' notes in time order (`keys`: False plays none, the calls still
+    judged where they were) with drum pads' `hits` (seconds) beside them; judge the
+    estimate at every call."""
     f = follower or TempoFollower(settings)
-    player = _Player(f, [n for p in phrases for n in p.notes])
+    player = _Player(f, [n for p in phrases for n in p.notes] if keys else [], hits)
     out = []
     for j, p in enumerate(phrases):
         nxt = phrases[j + 1].start if j + 1 < len(phrases) else math.inf
