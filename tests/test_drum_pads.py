@@ -2,6 +2,8 @@
 played and recorded as drums, not heard in the call; and what the session files and
 `improv play` make of them."""
 
+import random
+
 import mido
 import pytest
 
@@ -16,6 +18,21 @@ from test_session import CALL, config, make, play
 KICK, SNARE = 36, 38  # a pad bank's first pads (General MIDI's bass drum 1 and acoustic snare)
 PADS = [(0.1, [0x99, KICK, 110]), (0.2, [0x89, KICK, 0]), (0.45, [0x99, SNARE, 90]), (0.46, [0xA9, SNARE, 60]),
         (0.55, [0x89, SNARE, 0])]  # struck between the call's notes, one with the pad's pressure
+
+
+def groove_under_held_notes(bpm, first=0.0, seed=2, pads=True, beats=20):
+    """(seconds, bytes) in time order: a kick and snare groove on the pads on each of `beats`
+    beats from `first` (10 ms of a human's scatter), under three whole notes on the keys from
+    beat 4 (40 ms behind the beat, as a soloist's), which alone say little of a tempo."""
+    period, rnd, events = 60.0 / bpm, random.Random(seed), []
+    if pads:
+        for b in range(beats):
+            t, pad = first + b * period + rnd.gauss(0, 0.01), KICK if b % 2 == 0 else SNARE
+            events += [(t, [0x99, pad, 100]), (t + 0.1, [0x89, pad, 0])]
+    for k, pitch in enumerate((60, 64, 67)):
+        t = first + (4 + 4 * k) * period + 0.04
+        events += [(t, [0x90, pitch, 90]), (t + 3.8 * period, [0x80, pitch, 0])]
+    return sorted(events, key=lambda e: e[0])
 
 
 def jam_with_pads(cfg, events, until=4.0):

@@ -8,7 +8,6 @@ answer runs at."""
 
 from __future__ import annotations
 
-import random
 import signal
 import time
 
@@ -16,6 +15,7 @@ import pytest
 
 from improv.bench.jackprobe import Player, sleep_until, sounding_notes, unique
 from jackutil import Jam, _notes, _track, check_transport, require_jam, wired
+from test_drum_pads import groove_under_held_notes
 from test_e2e_human import ANSWER, CALLS, events, level, pad_hits
 from test_e2e_jack import wait_for_log
 
@@ -133,15 +133,7 @@ def test_a_groove_on_the_drum_pads_sets_the_tempo_the_answer_runs_at(tmp_path):
     it): the pads are the player's time. Before they were heard, it answered at 120."""
     require_jam()
     bpm, period = 84.0, 60.0 / 84.0
-    rnd = random.Random(4)
-    events = []
-    for b in range(22):
-        t, pad = b * period + rnd.gauss(0, 0.01), 36 if b % 2 == 0 else 38
-        events += [(t, [0x99, pad, 100]), (t + 0.1, [0x89, pad, 0])]
-    for k, pitch in enumerate((60, 64, 67)):
-        t = (4 + 4 * k) * period + 0.04
-        events += [(t, [0x90, pitch, 90]), (t + 3.8 * period, [0x80, pitch, 0])]
-    events.sort(key=lambda e: e[0])
+    events = groove_under_held_notes(bpm, seed=4, beats=22)
     with Jam(tmp_path, duration=40, extra=["--seed", "5"]) as jam:
         wait_for_log(jam, "jamming", timeout=30)
         wired(jam)

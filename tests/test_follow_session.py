@@ -14,6 +14,7 @@ from improv.core.theory.notes import Note
 from improv.core.respond.base import fit_answer
 from improv.live.follow import FollowingTimeline, PlayerHearing
 from improv.live.midisync import FixedTimeline
+from test_drum_pads import groove_under_held_notes
 from test_session import make, play, play_more
 
 
@@ -84,16 +85,7 @@ def test_a_groove_kept_on_the_drum_pads_sets_the_tempo_and_beat_the_answer_runs_
     said = []
     s.say = said.append
     s.start()
-    rnd = random.Random(2)
-    events = []
-    if pads:
-        for b in range(20):
-            t = first + b * period + rnd.gauss(0, 0.01)
-            events += [(t, [0x99, 36 if b % 2 == 0 else 38, 100]), (t + 0.1, [0x89, 36 if b % 2 == 0 else 38, 0])]
-    for k, pitch in enumerate((60, 64, 67)):
-        t = first + (4 + 4 * k) * period + 0.04  # (a soloist's notes sound a little behind the beat)
-        events += [(t, [0x90, pitch, 90]), (t + 3.8 * period, [0x80, pitch, 0])]
-    play(s, clock, inq, events, until=first + 26 * period)
+    play(s, clock, inq, groove_under_held_notes(bpm, first, pads=pads), until=first + 26 * period)
     heard = s.timeline.tempo
     ons = [t - s.t0 for t, _ in sink.ons(channel=1)]
     s.close()

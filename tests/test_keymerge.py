@@ -30,13 +30,13 @@ def taken(q: InputQueue) -> list[list[int]]:
     return out
 
 
-def balance(sent: list[list[int]]) -> dict[int, int]:
-    """Note-ons minus note-offs per pitch, as a synth that stacks voices counts them."""
-    on: dict[int, int] = {}
+def sounding_after(sent: list[list[int]]) -> dict[tuple[bool, int], int]:
+    """Each key's voices on a synth that stacks them: note-ons less note-offs (never below 0)."""
+    on: dict[tuple[bool, int], int] = {}
     for d in sent:
-        if d[0] & 0xF0 in (ON, OFF):
-            on[d[1]] = on.get(d[1], 0) + (1 if d[0] & 0xF0 == ON and d[2] > 0 else -1)
-    return {p: n for p, n in on.items() if n}
+        k = (d[0] & 0x0F == 9, d[1])
+        on[k] = max(0, on.get(k, 0) + (1 if d[0] & 0xF0 == ON else -1))
+    return on
 
 
 def test_a_key_held_on_a_second_device_sounds_until_its_own_release():
@@ -51,7 +51,7 @@ def test_a_key_held_on_a_second_device_sounds_until_its_own_release():
     assert sent == [[ON, 60, 90], [OFF, 60, 0], [ON, 60, 70]]
     clock.set(2.0)
     q.push([OFF, 60, 0], source="Keys 2")  # the last release ends it
-    assert sent[-1] == [OFF, 60, 0] and len(sent) == 4 and balance(sent) == {}
+    assert sent[-1] == [OFF, 60, 0] and len(sent) == 4 and not any(sounding_after(sent).values())
     assert taken(q) == sent  # the call and the recording hear what the synth does
     assert q.merge.merged == 2 and q.merge.holders == {}
 
@@ -153,16 +153,7 @@ def test_an_unplugged_device_releases_only_what_nobody_else_holds():
     assert sent[before:] == [[OFF, 60, 0]]  # (64 sounds on: the second keyboard holds it, and its pedal)
     b._callback(([OFF, 64, 0], 0.0))
     b._callback(([0xB0, 64, 0], 0.0))
-    assert sent[-2:] == [[OFF, 64, 0], [0xB0, 64, 0]] and balance(sent) == {}
-
-
-def sounding_after(sent: list[list[int]]) -> dict[tuple[bool, int], int]:
-    """Each key's voices on a synth that stacks them: note-ons less note-offs (never below 0)."""
-    on: dict[tuple[bool, int], int] = {}
-    for d in sent:
-        k = (d[0] & 0x0F == 9, d[1])
-        on[k] = max(0, on.get(k, 0) + (1 if d[0] & 0xF0 == ON else -1))
-    return on
+    assert sent[-2:] == [[OFF, 64, 0], [0xB0, 64, 0]] and not any(sounding_after(sent).values())
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -11,6 +11,7 @@ import mido
 import pytest
 
 from improv.cli import main
+from test_drum_pads import groove_under_held_notes
 from test_respond import read_out
 from improv.commands.calltime import lead_in_chart
 from improv.core.theory.chart import parse_chart
@@ -178,24 +179,12 @@ def test_a_groove_on_the_drum_pads_in_the_call_file_is_heard_as_its_time(tmp_pat
     file at 120: --follow hears 84 in the pads, as the jam did (the notes alone say little).
     The drums stay out of the call."""
     bpm, start = 84.0, 1.3
-    period = 60.0 / bpm
-    rnd = random.Random(5)
     mid = mido.MidiFile(type=0, ticks_per_beat=480)
     tr = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(FILE_BPM), time=0)])
-    ev = []
-    for b in range(20):
-        t = start + b * period + rnd.gauss(0, 0.01)
-        pad = 36 if b % 2 == 0 else 38
-        ev += [(t, mido.Message("note_on", channel=9, note=pad, velocity=100)),
-               (t + 0.1, mido.Message("note_off", channel=9, note=pad))]
-    for k, pitch in enumerate((60, 64, 67)):
-        t = start + (4 + 4 * k) * period + 0.04
-        ev += [(t, mido.Message("note_on", note=pitch, velocity=90)),
-               (t + 3.8 * period, mido.Message("note_off", note=pitch))]
     now = 0
-    for t, msg in sorted(ev, key=lambda e: e[0]):
+    for t, data in groove_under_held_notes(bpm, start, seed=5):
         tick = round(t * FILE_BPM / 60 * 480)
-        tr.append(msg.copy(time=tick - now))
+        tr.append(mido.Message.from_bytes(data).copy(time=tick - now))
         now = tick
     mid.tracks.append(tr)
     src = tmp_path / "pads.mid"
