@@ -32,14 +32,17 @@ def test_every_key_is_heard_on_the_synths_jack_output():
 @pytest.mark.slow
 def test_a_run_out_of_time_reports_the_notes_it_measured():
     """A machine that keeps the synth from falling silent must cost the run its time budget,
-    not the whole section (which then reports nothing)."""
+    not the whole section (which then reports nothing). (A note takes about 0.2 s here, the
+    synth's tail waited out: 200 cannot fit in the budget. The budget is 8 s, not 2: on a
+    busy machine the three warm-up notes' waits for silence, up to 3 s each, can take 2 s,
+    and the run then stops with none counted: the CI's occasional rerun.)"""
     reason = jack_unavailable()
     if reason:
         pytest.skip(f"needs a JACK server: {reason}")
     pytest.importorskip("numpy")
     from improv.bench.keysound import run_once
 
-    run = run_once(notes=200, block=128, budget_s=2.0)
+    run = run_once(notes=200, block=128, budget_s=8.0)
     k2s = run["key_to_sound_ms"]
     assert run["stopped_early"] is not None and 0 < run["stopped_early"] < 200, run
     assert k2s["n"] + run["missed"] + run["not_silent_before"] == run["stopped_early"]
