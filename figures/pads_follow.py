@@ -24,6 +24,7 @@ as notes (`TempoFollower.add`: a soloist's template, behind the beat). `keys` is
 follower figure (`improv.bench.follow`, the same seeds and calls).
 
     python3 figures/pads_follow.py > figures/pads-follow.json
+    python3 figures/pads_follow.py --split train --seeds 2 --no-notes > figures/pads-follow-train.json
 """
 
 from __future__ import annotations
@@ -76,10 +77,10 @@ class AsNotes(TempoFollower):
         self.add(onset_s, velocity)
 
 
-def arm(solos, kind: str, as_hits: bool) -> dict:
+def arm(solos, kind: str, as_hits: bool, seeds=SEEDS) -> dict:
     """One arm over the seeds: the share of calls right (tempo and beat, each alone), median and range."""
     runs = []
-    for seed in SEEDS:
+    for seed in seeds:
         rng, hits_rng = random.Random(seed), random.Random(1000 + seed)
         rows = []
         for solo in solos:
@@ -99,18 +100,26 @@ def arm(solos, kind: str, as_hits: bool) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
     import subprocess
 
-    solos = load_human(DATA, split="valid")
+    ap = argparse.ArgumentParser(description="the follower with drum pads made up beside validation solos")
+    ap.add_argument("--split", choices=("valid", "train"), default="valid",
+                    help="train: where the follower's settings are chosen (valid: where they are reported)")
+    ap.add_argument("--seeds", type=int, default=len(SEEDS), help="samplings (seeds 0..N-1)")
+    ap.add_argument("--no-notes", action="store_true", help="leave out the arms heard as notes")
+    args = ap.parse_args(argv)
+    seeds = range(args.seeds)
+    solos = load_human(DATA, split=args.split)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    result: dict = {"commit": commit, "split": "valid", "solos": len(solos), "seeds": list(SEEDS),
+    result: dict = {"commit": commit, "split": args.split, "solos": len(solos), "seeds": list(seeds),
                     "scatter_s": SCATTER_S, "as_hits": {}, "as_notes": {}}
     for kind in ("keys", "now_and_then", "rolls", "groove", "backbeat", "groove_alone"):
-        result["as_hits"][kind] = arm(solos, kind, True)
-        if kind != "keys":
-            result["as_notes"][kind] = arm(solos, kind, False)
+        result["as_hits"][kind] = arm(solos, kind, True, seeds)
+        if kind != "keys" and not args.no_notes:
+            result["as_notes"][kind] = arm(solos, kind, False, seeds)
     json.dump(result, sys.stdout, indent=1)
     print()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from improv.core.listen.onset_template import NextOnset, NoteLength, OnsetTemplate, fit_band
-from improv.core.listen.tempo import BeatEstimate, TempoFollower, TempoSettings
+from improv.core.listen.tempo import PADS_RECENT_S, BeatEstimate, TempoFollower, TempoSettings
 
 # ../shared beside the repository (a worktree under wt/ finds it one level further up)
 _HERE = Path(__file__).resolve()
@@ -319,6 +319,39 @@ def test_pads_struck_now_and_then_barely_move_the_beat_of_the_keys():
     est = f.estimate()
     assert est.bpm == pytest.approx(168, rel=0.03) and phase_error(est, 1.0, 168) <= 0.1
     assert f.pads_in_time < 0.2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_beside_a_groove_on_the_pads_the_beat_is_the_pads_not_the_keys(seed):
+    """A snare on 2 and 4 at 120 bpm and a swung line beside it that starts on the and of
+    each beat: the keys alone would put the beat half a beat off. Notes count less as far as
+    the pads are found to keep time (`_note_weight`), so the beat is the pads'. Every note
+    counting in full, it was 0.40-0.44 beat off at each of these seeds."""
+    bpm = 120
+    keys = swung(bpm, 8, t0=1.0 + 0.5 * 60 / bpm, seed=seed)
+    hits = groove(bpm, 8, every=(1, 3), seed=10 + seed)
+    f = TempoFollower()
+    for kind, t in sorted([("key", t) for t in keys] + [("pad", t) for t in hits], key=lambda e: e[1]):
+        if kind == "key":
+            f.add(t, 80, 0.3, 61)
+        else:
+            f.hit(t)
+    est = f.estimate()
+    assert min(abs(est.bpm / (bpm * k) - 1) for k in (0.5, 1.0, 2.0)) <= 0.03, est
+    assert phase_error(est, 1.0, bpm) <= 0.1, phase_error(est, 1.0, bpm)
+    assert f.pads_in_time > 0.8
+
+
+def test_notes_count_in_full_once_the_pads_stop():
+    """The notes' weight comes back once no pad was struck for `PADS_RECENT_S`: a player who
+    drummed a groove and went on with the keys alone is heard by the keys."""
+    f = TempoFollower()
+    for t in groove(120, 4):
+        f.hit(t)
+    last = groove(120, 4)[-1]
+    assert f._note_weight(last + 0.5) < 0.5
+    assert f._note_weight(last + PADS_RECENT_S + 0.1) == 1.0
+    assert TempoFollower()._note_weight(1.0) == 1.0  # (no pad yet)
 
 
 def test_a_hit_is_one_event_with_a_note_struck_with_it_and_bad_input_is_named():

@@ -47,6 +47,7 @@ MAX_GAP_S = 4.0  # a longer rest spreads the belief no further
 HIT_PRIOR = 0.5  # before any drum hit: the pads keep time, or are struck anywhere, as likely (`hit`)
 HIT_FORGET = 0.1  # at each hit this share of that belief goes back to the prior: a player who struck
 # pads now and then and starts a groove is followed within a few hits
+PADS_RECENT_S = 4.0  # a note within this long of a pad hit counts less as the pads keep time (`_note_weight`)
 STALE_BEATS = 32.0  # confidence halves every this many beats without an onset
 
 
@@ -164,6 +165,7 @@ class TempoFollower:
         self._pitches: deque[tuple[float, int]] = deque(maxlen=3)  # the last three onsets' (time, key)
         self._trilled: deque[float] = deque(maxlen=EVENTS_KEPT)  # onsets not heard: a trill's
         self._after_hit = False  # the last onset heard was a drum hit: no note's rhythm from it
+        self._last_hit: float | None = None  # when the last drum hit was heard
         self.pads_in_time = HIT_PRIOR  # how likely it is that the player's pads keep time (`hit`)
         self.onsets = 0  # onsets heard (after merging)
 
@@ -214,7 +216,7 @@ class TempoFollower:
             if dt <= NEXT_GAP_S and not self._after_hit:  # the rhythm from the last onset: its phase
                 like = self._next[self._next_row[before], NextOnset.bin_of(dt / self.period)[:, None]]  # and the gap
         here = self._like + self._offset[:, None] * self._like_step  # at each row's true phases
-        self._weigh(here if like is None else here * like)
+        self._weigh(here if like is None else here * like, self._note_weight(onset_s))
         self._last, self._after_hit = onset_s, False
         self._events.append(onset_s)
         self.onsets += 1
@@ -247,7 +249,7 @@ class TempoFollower:
         self._weigh(p * like + (1.0 - p))
         p = p * fits / (p * fits + 1.0 - p)
         self.pads_in_time = (1.0 - HIT_FORGET) * p + HIT_FORGET * HIT_PRIOR
-        self._last, self._after_hit = onset_s, True
+        self._last, self._after_hit, self._last_hit = onset_s, True, onset_s
         self.onsets += 1
 
     def _released(self, onset_s: float, duration_s: float) -> None:
@@ -261,11 +263,24 @@ class TempoFollower:
         now = (self._bins[None, :] + 0.5 + self._offset[:, None]) / PHASE_BINS
         phase = now - (self._last - event) / self.period[:, None]
         rows = (np.floor(phase * self._length.shape[0]).astype(np.int64)) % self._length.shape[0]
-        self._weigh(self._length[rows, NoteLength.bin_of(duration_s / self.period)[:, None]])
+        self._weigh(self._length[rows, NoteLength.bin_of(duration_s / self.period)[:, None]], self._note_weight(event))
 
-    def _weigh(self, like: np.ndarray) -> None:
-        """Multiply the belief by a likelihood, normalise, mix a little prior back in."""
-        post = self._post * like
+    def _note_weight(self, onset_s: float) -> float:
+        """How much a note heard at `onset_s` counts (the power its likelihood is raised to):
+        1, but beside a groove on the pads (a hit within `PADS_RECENT_S`) less, as far as the
+        pads have been found to keep time beyond the prior (`pads_in_time`): a drummer's hits
+        mark the beat itself, the soloists' notes, whose template the keys are heard by, lag
+        behind it and scatter. With keys beside a made-up groove on the training solos, 77.5 %
+        of calls were heard right with every note counting, 86.7 % so, against 94.3 % for the
+        groove alone; stray hits 39.3 -> 39.0 % (`figures/pads_follow.py`)."""
+        if self._last_hit is None or onset_s - self._last_hit > PADS_RECENT_S:
+            return 1.0
+        return 1.0 - min(1.0, max(0.0, (self.pads_in_time - HIT_PRIOR) / (1.0 - HIT_PRIOR)))
+
+    def _weigh(self, like: np.ndarray, weight: float = 1.0) -> None:
+        """Multiply the belief by a likelihood (raised to `weight`), normalise, mix a little
+        prior back in."""
+        post = self._post * (like if weight >= 1.0 else like ** weight)
         total = post.sum()
         if not total > 0 or not math.isfinite(total):  # cannot happen with positive tables; be safe live
             post, total = self._prior.copy(), 1.0
