@@ -195,6 +195,7 @@ def test_the_synth_gets_the_deepest_half_pedal_and_a_reset_keeps_the_others():
     assert sent[-2:] == [[0xB0, 121, 0], [0xB0, 64, 70]] and pedal_after(sent) == 70
     q.push([0xB0, 64, 0], source="Piano")
     assert pedal_after(sent) == 0
+    assert q.merge.merged == 5  # (three held back, one lowered, one added after the reset)
 
 
 def test_an_unplugged_device_releases_only_what_nobody_else_holds():

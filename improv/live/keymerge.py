@@ -97,10 +97,13 @@ class KeyMerge:
             self.pedal_sent[drums] = data[2]
             return [data]
         deepest = max(others, data[2])
-        self.merged += 1
         if deepest == self.pedal_sent[drums]:
+            self.merged += 1
             return []  # (another device's pedal is down deeper)
         self.pedal_sent[drums] = deepest
+        if deepest == data[2]:
+            return [data]
+        self.merged += 1
         return [[data[0], data[1], deepest]]
 
     def _all_off(self, data: list[int], source: Hashable, drums: bool) -> list[list[int]]:
