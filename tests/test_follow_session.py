@@ -502,6 +502,54 @@ def test_a_tempo_heard_at_another_level_is_taken_back_only_near_the_tempo_said()
     assert not FollowingTimeline(0.0, 120.0, guess=None, keep_level=True).keep_level  # nothing said: nothing kept
 
 
+class Heard:
+    """A follower stand-in that hears whatever estimate it is given next."""
+
+    def __init__(self, *estimates):
+        self.estimates = list(estimates)
+
+    def add(self, *args, **kwargs):
+        pass
+
+    def estimate(self, now):
+        from improv.core.listen.tempo import BeatEstimate
+
+        return self.estimates.pop(0) if self.estimates else BeatEstimate(120.0, now, 0.0)  # (then nothing sure)
+
+
+def test_with_no_tempo_said_an_octave_of_the_tempo_followed_is_taken_back_to_it():
+    """The answers jumped between the player's time and double time from one call to the
+    next (both on the player's beats): once a tempo is followed, one heard at double or
+    half it is taken back to it, on a beat the player was heard on; 1.5 times it, or a tempo
+    near it, is followed as heard. A break (`BREAK_S`) lets the next tempo be heard afresh."""
+    from improv.core.listen.tempo import BeatEstimate
+    from improv.live.follow import BREAK_S
+
+    tl = FollowingTimeline(0.0, 120.0)
+    tl.follower = Heard(BeatEstimate(150.0, 0.1, 0.8), BeatEstimate(300.0, 0.13, 0.8), BeatEstimate(75.5, 0.1, 0.8),
+                        BeatEstimate(225.0, 0.1, 0.8), BeatEstimate(230.0, 0.1, 0.8))
+    assert tl.follow(1.0) and tl.tempo == pytest.approx(150.0)  # the first tempo heard is followed as heard
+    tl.follow(1.2)
+    assert tl.tempo == pytest.approx(150.0)
+    k = (tl.estimate.beat_time_s - 0.13) / (60 / 300.0)
+    assert k == pytest.approx(round(k))  # a beat the player was heard on
+    tl.follow(1.4)
+    assert tl.tempo == pytest.approx(151.0)  # (half 75.5: its octave)
+    tl.follow(1.6)
+    assert tl.tempo == pytest.approx(225.0)  # 1.5 times: followed as heard
+    tl.follow(1.8)
+    assert tl.tempo == pytest.approx(230.0)  # near it: followed
+    tl.heard(2.0, 80, 60)
+    tl.heard(2.0 + BREAK_S, 80, 60)  # after a break: heard afresh
+    tl.follower = Heard(BeatEstimate(115.0, 0.1, 0.8))
+    tl.follow(2.0 + BREAK_S)
+    assert tl.tempo == pytest.approx(115.0)
+    said = FollowingTimeline(0.0, 114.0, guess=114.0, keep_level=True)  # a tempo said: `_level_kept` instead
+    said.follower = Heard(BeatEstimate(171.0, 0.1, 0.8))
+    said.follow(1.0)
+    assert said.tempo == pytest.approx(114.0)
+
+
 def test_the_players_keys_reach_the_follower_so_a_trill_is_heard_as_one_ornament():
     """The follower tells a trill from the beat by its keys (A B A B...): the live path
     must give them, at the note-on, and the trill's note-offs must not be heard as onsets."""
