@@ -13,7 +13,7 @@ the soloist has played since bar 1. A stretch is **off** when the count is half 
 more off at its last bar line, or a beat or more off anywhere in its second half.
 
 Each case is run twice: with the level kept (`keep_level`, the engine's behaviour over a
-chart) and without (the follower's level followed as heard: the engine before it).
+chart) and without (the follower's level followed as heard, octaves too: the engine before it).
 
     python3 -m improv.bench.chartcount [DATA] [--split valid] [--json OUT]
 """
@@ -69,7 +69,7 @@ def count_errors(solo: HumanSolo, bar: int, said: float, keep: bool, bars: int =
     tr = solo.track
     tempo = 60.0 / tr.period_at(tr.time_of(bar), span=2 * bars)
     guess = min(FOLLOW_BPM[1], max(FOLLOW_BPM[0], tempo * said))
-    tl = FollowingTimeline(0.0, guess, 1.0, guess, keep_level=keep)
+    tl = FollowingTimeline(0.0, guess, 1.0, guess, keep_level=keep, keep_octaves=keep)
     hearing = PlayerHearing(tl, True, lambda t: None, lambda bpm, t: None, lambda: True, lambda moved, t: None)
     ev = _events(solo, bar, bars)
     if len(ev) < 16:

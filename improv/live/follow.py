@@ -65,10 +65,13 @@ class FollowingTimeline:
             tempo tapped counts as said.
         over_chart: the beats count a chart's bars (the start line says how to keep them at
             the player's tempo when none was said); default: `keep_level`.
+        keep_octaves: where no level is kept, a tempo heard at double or half the one
+            followed is taken back to it (`_octave_kept`); False: followed as heard (the
+            benches' engine before it).
     """
 
     def __init__(self, t0: float, tempo: float, swing: float = 1.0, guess: float | None = None,
-                 keep_level: bool = False, over_chart: bool | None = None) -> None:
+                 keep_level: bool = False, over_chart: bool | None = None, keep_octaves: bool = True) -> None:
         self.swing = swing
         self._guess = guess  # the follower's first guess: the tempo said, or tapped
         self._last_heard: float | None = None  # the player's latest onset, seconds
@@ -79,6 +82,7 @@ class FollowingTimeline:
         self._keeps_said = keep_level  # a tempo said, or tapped, sets the level
         self.keep_level = keep_level and guess is not None
         self._strays = 0  # estimates in a row `_level_kept` left out
+        self.keep_octaves = keep_octaves
         self._heard_since_break = False  # a tempo was followed since the start (or a break): its octaves are kept
         self._start_tempo = tempo
         self._tl = PlayerTimeline(t0, tempo, HORIZON_BEATS)
@@ -200,7 +204,7 @@ class FollowingTimeline:
                 if kept is None:
                     return False
                 est = kept
-            elif self._heard_since_break:
+            elif self.keep_octaves and self._heard_since_break:
                 est = self._octave_kept(est, now)
             self.estimate, self._estimated_at = est, now
             self._heard_since_break = True
