@@ -7,7 +7,7 @@ the phase over two beats, and keeps the level a tempo said (or, with none said, 
 it follows: `_octave_kept`). Here each solo is played into one from the bench's seeded first
 phrase, 48 bars, with no tempo said (120 until the player is heard), and at each call (when
 the bench judges it: its release plus a beat, or the next onset) the timeline's tempo and
-its whole beat there are judged as the bench judges an estimate (`improv.bench.follow.judge`).
+its whole beat there are judged as the bench judges an estimate (`improv.bench.follow.play_solo`).
 Reported per sampling and as the median and range:
 
 - `right`: tempo (or half or double) within 3 % and the beat within 0.1 beat;
@@ -33,7 +33,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from improv.bench.follow import MIN_NOTES, _calls, judge  # noqa: E402
+from improv.bench.follow import _calls, play_solo  # noqa: E402
 from improv.bench.human import load_human  # noqa: E402
 from improv.core.listen.tempo import BeatEstimate  # noqa: E402
 from improv.live.follow import FollowingTimeline  # noqa: E402
@@ -41,26 +41,25 @@ from improv.live.follow import FollowingTimeline  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd-solos.tar.gz"
 
 
-def judged_calls(solo, phrases) -> list[dict]:
-    """Play `phrases` into a fresh following timeline; judge its grid at each call."""
-    notes = [n for p in phrases for n in p.notes]
-    events = sorted([(n.onset, 1, n) for n in notes] + [(n.end, 0, n) for n in notes], key=lambda e: (e[0], e[1]))
-    tl = FollowingTimeline(t0=notes[0].onset, tempo=120.0)
-    i, rows = 0, []
-    for j, p in enumerate(phrases):
-        nxt = phrases[j + 1].start if j + 1 < len(phrases) else math.inf
-        noticed = min(p.end + solo.track.period_at(p.end, 2), nxt - 1e-6)
-        while i < len(events) and events[i][0] <= noticed:
-            _, on, n = events[i]
-            if on:
-                tl.heard(n.onset, n.velocity, n.pitch)
-            else:
-                tl.released(n.onset, n.velocity, n.duration)
-            i += 1
-        if len(p.notes) >= MIN_NOTES:
-            grid = BeatEstimate(tl.tempo, tl.time_of(math.floor(tl.beat_at(noticed))), 1.0)
-            rows.append(judge(grid, solo.track, p.start, p.end))
-    return rows
+class Timed:
+    """The jam's following timeline where `play_solo` expects a follower: it hears each note
+    (`add`: at its note-on, then its length at its note-off) and gives, as its `estimate`, the
+    timeline's tempo and its whole beat then (what an answer starting there is timed by)."""
+
+    def __init__(self) -> None:
+        self.tl = FollowingTimeline(t0=0.0, tempo=120.0)  # (no tempo said: 120 until the player is heard)
+        self.started = False
+
+    def add(self, onset: float, velocity: int, duration: float | None, pitch: int) -> None:
+        if not self.started:  # beat 0 on the first note, as the session's timeline starts
+            self.tl.t0, self.started = onset, True
+        if duration is None:
+            self.tl.heard(onset, velocity, pitch)
+        else:
+            self.tl.released(onset, velocity, duration)
+
+    def estimate(self, now: float) -> BeatEstimate:
+        return BeatEstimate(self.tl.tempo, self.tl.time_of(math.floor(self.tl.beat_at(now))), 1.0)
 
 
 def sampling(solos, seed: int) -> dict:
@@ -70,7 +69,7 @@ def sampling(solos, seed: int) -> dict:
         phrases = _calls(solo, rng.randrange(max(1, len(solo.phrases) // 2)), 48)
         if not phrases:
             continue
-        rows = judged_calls(solo, phrases)
+        rows = play_solo(solo, phrases, follower=Timed())
         for k, r in enumerate(rows):
             calls += 1
             right += r["tempo_ok"] and r["beat_ok"]
